@@ -1,0 +1,100 @@
+// The whole test suite: a strict type check, then every test/**/*.test.ts file in its own process (each
+// integration file starts its own simulated cluster), two at a time. Ends with the one line CI reads:
+// `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
+import { spawn } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { cpus } from 'node:os'
+
+const root = join(import.meta.dirname, '..')
+const FILE_TIMEOUT_MS = 10 * 60_000
+
+interface Outcome {
+  name: string
+  passed: number
+  failed: number
+  output: string
+  ms: number
+}
+
+function findTestFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : findTestFiles(path)
+    return entry.name.endsWith('.test.ts') ? [path] : []
+  })
+}
+
+function runProcess(name: string, command: string, args: string[]): Promise<{ code: number | null; output: string; ms: number }> {
+  const started = Date.now()
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group, so a timeout stops the file and everything it started
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    const timer = setTimeout(() => {
+      output += `\n${name}: timed out after ${FILE_TIMEOUT_MS / 1000}s, stopping its process group\n`
+      try {
+        process.kill(-child.pid!, 'SIGKILL')
+      } catch {}
+    }, FILE_TIMEOUT_MS)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, output, ms: Date.now() - started })
+    })
+  })
+}
+
+async function typecheck(): Promise<Outcome> {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const { code, output, ms } = await runProcess('typecheck', process.execPath, [tsc, '--noEmit', '-p', root])
+  return { name: 'typecheck (tsc --noEmit, strict)', passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, output, ms }
+}
+
+async function runTestFile(file: string): Promise<Outcome> {
+  const name = relative(root, file)
+  const { code, output, ms } = await runProcess(name, process.execPath, ['--import', 'tsx', file])
+  const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN)
+  const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN)
+  const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0)
+  if (Number.isNaN(total) || Number.isNaN(passed)) {
+    return { name, passed: 0, failed: 1, output: output + `\n${name}: exited ${code} without a test summary\n`, ms }
+  }
+  const failed = total - passed - skipped
+  // A non-zero exit with every test passing (e.g. an unhandled rejection after the run) is still a failure.
+  return { name, passed, failed: failed > 0 ? failed : code === 0 ? 0 : 1, output, ms }
+}
+
+async function main() {
+  const filter = process.argv.slice(2)
+  const files = findTestFiles(join(root, 'test'))
+    .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+    .sort()
+  const queue: (() => Promise<Outcome>)[] = [
+    ...(filter.length === 0 ? [typecheck] : []),
+    ...files.map((f) => () => runTestFile(f)),
+  ]
+  const outcomes: Outcome[] = []
+  const workers = Array.from({ length: Math.max(1, Math.min(2, cpus().length)) }, async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const outcome = await job()
+      outcomes.push(outcome)
+      const verdict = outcome.failed ? 'FAIL' : 'ok  '
+      // Show the output of failing files in full; passing files only get their line.
+      if (outcome.failed) process.stdout.write(`\n----- ${outcome.name} -----\n${outcome.output.trimEnd()}\n`)
+      process.stdout.write(`${verdict} ${outcome.name}: ${outcome.passed} passed, ${outcome.failed} failed (${(outcome.ms / 1000).toFixed(1)}s)\n`)
+    }
+  })
+  await Promise.all(workers)
+  const passed = outcomes.reduce((n, o) => n + o.passed, 0)
+  const failed = outcomes.reduce((n, o) => n + o.failed, 0)
+  process.stdout.write(`\n${passed} passed, ${failed} failed\n`)
+  process.exitCode = failed > 0 || passed === 0 ? 1 : 0
+}
+
+await main()

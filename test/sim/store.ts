@@ -1,0 +1,230 @@
+// In-memory object store of the simulated cluster: the single source of truth that the HTTP API server,
+// the controllers and the network model all read and write. Every change bumps a global resourceVersion
+// and is kept in a short history so watches can resume from a resourceVersion, as kube-apiserver does.
+import { randomUUID } from 'node:crypto'
+
+export interface KubeObject {
+  apiVersion: string
+  kind: string
+  metadata: {
+    name: string
+    namespace?: string
+    uid?: string
+    resourceVersion?: string
+    generation?: number
+    creationTimestamp?: string
+    deletionTimestamp?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[]
+    managedFields?: unknown[]
+    [key: string]: unknown
+  }
+  spec?: any
+  status?: any
+  [key: string]: any
+}
+
+/** One served resource type: what discovery lists and what URLs route to. */
+export interface ResourceType {
+  group: string // '' for the core group
+  version: string
+  kind: string
+  plural: string
+  singular: string
+  namespaced: boolean
+  shortNames?: string[]
+  categories?: string[]
+  subresources?: string[] // e.g. ['status', 'log']
+  /** Set for types that come from a CustomResourceDefinition. */
+  crd?: string
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
+export interface StoreEvent {
+  type: WatchEventType
+  resource: ResourceType
+  object: KubeObject
+  resourceVersion: number
+}
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: 404 | 409 | 422 | 400,
+    readonly reason: 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest',
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const HISTORY_LIMIT = 5000
+const clone = <T>(value: T): T => structuredClone(value)
+const key = (rt: ResourceType, namespace: string | undefined, name: string) =>
+  `${rt.group}/${rt.plural}/${rt.namespaced ? namespace ?? '' : ''}/${name}`
+
+export type Selector = (labels: Record<string, string>) => boolean
+
+export class Store {
+  private objects = new Map<string, { resource: ResourceType; object: KubeObject }>()
+  private types = new Map<string, ResourceType>() // `${group}/${version}/${plural}`
+  private listeners = new Set<(event: StoreEvent) => void>()
+  private history: StoreEvent[] = []
+  private revision = 1
+  /** Container output of pods, keyed `namespace/name`; served by the pods/log subresource. */
+  readonly podLogs = new Map<string, string>()
+
+  get resourceVersion(): number {
+    return this.revision
+  }
+
+  /** The oldest resourceVersion a watch may still resume from. */
+  get oldestWatchableVersion(): number {
+    return this.history.length ? this.history[0].resourceVersion - 1 : this.revision
+  }
+
+  addType(rt: ResourceType): void {
+    this.types.set(`${rt.group}/${rt.version}/${rt.plural}`, rt)
+  }
+
+  removeTypesOfCrd(crdName: string): void {
+    for (const [k, rt] of this.types) if (rt.crd === crdName) this.types.delete(k)
+  }
+
+  allTypes(): ResourceType[] {
+    return [...this.types.values()]
+  }
+
+  findType(group: string, version: string, plural: string): ResourceType | undefined {
+    return this.types.get(`${group}/${version}/${plural}`)
+  }
+
+  typeOfKind(apiVersion: string, kind: string): ResourceType | undefined {
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion]
+    return this.allTypes().find((rt) => rt.group === group && rt.version === version && rt.kind === kind)
+  }
+
+  get(rt: ResourceType, namespace: string | undefined, name: string): KubeObject | undefined {
+    const entry = this.objects.get(key(rt, namespace, name))
+    return entry && clone(entry.object)
+  }
+
+  /** Lists objects of a kind, across versions of the same group (the stored object keeps its apiVersion). */
+  list(rt: ResourceType, namespace?: string, selector?: Selector): KubeObject[] {
+    const out: KubeObject[] = []
+    for (const entry of this.objects.values()) {
+      if (entry.resource.group !== rt.group || entry.resource.plural !== rt.plural) continue
+      if (rt.namespaced && namespace && entry.object.metadata.namespace !== namespace) continue
+      if (selector && !selector(entry.object.metadata.labels ?? {})) continue
+      out.push(clone(entry.object))
+    }
+    return out.sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    )
+  }
+
+  create(rt: ResourceType, object: KubeObject): KubeObject {
+    const namespace = rt.namespaced ? object.metadata.namespace ?? 'default' : undefined
+    const k = key(rt, namespace, object.metadata.name)
+    if (this.objects.has(k)) {
+      throw new StoreError(409, 'AlreadyExists', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" already exists`)
+    }
+    const stored = clone(object)
+    stored.apiVersion = rt.group ? `${rt.group}/${rt.version}` : rt.version
+    stored.kind = rt.kind
+    stored.metadata = {
+      ...stored.metadata,
+      ...(namespace ? { namespace } : {}),
+      uid: randomUUID(),
+      generation: 1,
+      creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    }
+    if (!rt.namespaced) delete stored.metadata.namespace
+    return this.commit('ADDED', rt, k, stored)
+  }
+
+  /**
+   * Replaces an object. `expectedVersion` gives optimistic concurrency (409 Conflict on mismatch).
+   * The generation is bumped when the spec changes, as the real API server does.
+   */
+  update(rt: ResourceType, object: KubeObject, expectedVersion?: string): KubeObject {
+    const namespace = rt.namespaced ? object.metadata.namespace ?? 'default' : undefined
+    const k = key(rt, namespace, object.metadata.name)
+    const current = this.objects.get(k)
+    if (!current) throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" not found`)
+    if (expectedVersion && expectedVersion !== current.object.metadata.resourceVersion) {
+      throw new StoreError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${rt.plural} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      )
+    }
+    const stored = clone(object)
+    stored.apiVersion = current.object.apiVersion
+    stored.kind = rt.kind
+    const specChanged = JSON.stringify(stored.spec) !== JSON.stringify(current.object.spec)
+    stored.metadata = {
+      ...stored.metadata,
+      ...(namespace ? { namespace } : {}),
+      uid: current.object.metadata.uid,
+      creationTimestamp: current.object.metadata.creationTimestamp,
+      generation: (current.object.metadata.generation ?? 1) + (specChanged ? 1 : 0),
+    }
+    if (JSON.stringify({ ...stored, metadata: { ...stored.metadata, resourceVersion: undefined } }) ===
+      JSON.stringify({ ...current.object, metadata: { ...current.object.metadata, resourceVersion: undefined } })) {
+      return clone(current.object) // no-op updates do not bump the resourceVersion, as on a real server
+    }
+    return this.commit('MODIFIED', rt, k, stored)
+  }
+
+  /** Read-modify-write helper for controllers: `mutate` edits a copy; returns undefined when absent. */
+  mutate(rt: ResourceType, namespace: string | undefined, name: string, mutate: (o: KubeObject) => void): KubeObject | undefined {
+    const current = this.get(rt, namespace, name)
+    if (!current) return undefined
+    mutate(current)
+    return this.update(rt, current)
+  }
+
+  delete(rt: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const k = key(rt, namespace, name)
+    const current = this.objects.get(k)
+    if (!current) throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${name}" not found`)
+    this.objects.delete(k)
+    const gone = clone(current.object)
+    this.revision++
+    gone.metadata.resourceVersion = String(this.revision)
+    this.emit({ type: 'DELETED', resource: rt, object: gone, resourceVersion: this.revision })
+    return clone(gone)
+  }
+
+  /** Subscribes to every change; returns the unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Changes after `resourceVersion` still in history (for watch resume). */
+  eventsSince(resourceVersion: number): StoreEvent[] {
+    return this.history.filter((e) => e.resourceVersion > resourceVersion).map((e) => ({ ...e, object: clone(e.object) }))
+  }
+
+  private commit(type: WatchEventType, rt: ResourceType, k: string, stored: KubeObject): KubeObject {
+    this.revision++
+    stored.metadata.resourceVersion = String(this.revision)
+    this.objects.set(k, { resource: rt, object: stored })
+    this.emit({ type, resource: rt, object: clone(stored), resourceVersion: this.revision })
+    return clone(stored)
+  }
+
+  private emit(event: StoreEvent): void {
+    this.history.push(event)
+    if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT)
+    for (const listener of this.listeners) {
+      try {
+        listener(event)
+      } catch (error) {
+        console.error('sim: store listener failed:', error)
+      }
+    }
+  }
+}
