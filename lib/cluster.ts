@@ -1,0 +1,131 @@
+// The one module that spawns kubectl and istioctl. Reads always use `-o json`; every command has a timeout
+// and stops when the run is interrupted. Steps call this instead of building command lines themselves.
+import { $ } from 'zx/core'
+import { stringify } from 'yaml'
+import { CommandError, StepFailure } from './errors.ts'
+import type { KubeObject } from './types.ts'
+
+export interface CommandResult {
+  argv: string[]
+  exitCode: number | null
+  stdout: string
+  stderr: string
+}
+
+export interface ClusterOptions {
+  kubeconfig?: string
+  context?: string
+  /** Default timeout of one command. */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Called with every command line before it runs (for verbose logs and JSON events). */
+  onCommand?: (argv: string[]) => void
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000
+
+/** Quotes an argv for display so the operator can paste it into a shell. */
+export function shellLine(argv: string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+export class Cluster {
+  istioctlPath = 'istioctl'
+
+  constructor(readonly options: ClusterOptions = {}) {}
+
+  /** The connection flags every kubectl/istioctl call carries, so nothing depends on the current context. */
+  connectionArgs(): string[] {
+    const { kubeconfig, context } = this.options
+    return [...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...(context ? ['--context', context] : [])]
+  }
+
+  kubectlArgv(args: string[]): string[] {
+    return ['kubectl', ...this.connectionArgs(), ...args]
+  }
+
+  istioctlArgv(args: string[]): string[] {
+    return [this.istioctlPath, ...this.connectionArgs(), ...args]
+  }
+
+  async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    this.options.onCommand?.(argv)
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    try {
+      const output = await $({
+        nothrow: true,
+        quiet: true,
+        timeout: timeoutMs,
+        signal: this.options.signal,
+        input: options.input,
+      })`${argv}`
+      const timedOut = output.signal === 'SIGTERM' && output.exitCode === null
+      return {
+        argv,
+        exitCode: output.exitCode,
+        stdout: output.stdout,
+        stderr: timedOut ? `${output.stderr}\ntimed out after ${Math.round(timeoutMs / 1000)}s` : output.stderr,
+      }
+    } catch (error) {
+      if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
+      throw error
+    }
+  }
+
+  /** Runs a command and throws a CommandError (naming the command and its output) when it fails. */
+  async run(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const result = await this.exec(argv, options)
+    if (result.exitCode !== 0) throw new CommandError(argv, result.exitCode, result.stderr, result.stdout)
+    return result
+  }
+
+  kubectl(args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+    return this.run(this.kubectlArgv(args), options)
+  }
+
+  istioctl(args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+    return this.run(this.istioctlArgv(args), options)
+  }
+
+  async getJson<T = any>(args: string[], options: { timeoutMs?: number } = {}): Promise<T> {
+    const { stdout } = await this.kubectl([...args, '-o', 'json'], options)
+    return JSON.parse(stdout) as T
+  }
+
+  /** Like getJson, but a NotFound answer is `undefined` instead of an error. */
+  async findJson<T = any>(args: string[]): Promise<T | undefined> {
+    const result = await this.exec(this.kubectlArgv([...args, '-o', 'json', '--ignore-not-found']))
+    if (result.exitCode !== 0) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+    return result.stdout.trim() ? (JSON.parse(result.stdout) as T) : undefined
+  }
+
+  async list<T = KubeObject>(resource: string, options: { namespace?: string; selector?: string; allNamespaces?: boolean } = {}): Promise<T[]> {
+    const args = ['get', resource]
+    if (options.allNamespaces) args.push('--all-namespaces')
+    else if (options.namespace) args.push('-n', options.namespace)
+    if (options.selector) args.push('-l', options.selector)
+    return (await this.getJson<{ items: T[] }>(args)).items
+  }
+
+  /** kubectl apply of objects as one YAML stream. Server-side apply is what the Gateway API bundle needs. */
+  applyArgs(serverSide: boolean): string[] {
+    return ['apply', ...(serverSide ? ['--server-side', '--field-manager=gthulhu-runbook'] : []), '-f', '-']
+  }
+
+  async apply(objects: KubeObject[], options: { serverSide?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true), {
+      input: toYamlStream(objects),
+      timeoutMs: options.timeoutMs,
+    })
+    return stdout.trim()
+  }
+
+  async applyText(yamlText: string, options: { serverSide?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true), { input: yamlText, timeoutMs: options.timeoutMs })
+    return stdout.trim()
+  }
+}
+
+export function toYamlStream(objects: KubeObject[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n')
+}

@@ -1,0 +1,247 @@
+// Runs the selected steps in order: explain and confirm (guided mode), run, verify, record in state. listr2
+// shows progress while a step runs; prompts and check tables are printed between steps, so neither corrupts
+// the other. One engine serves guided runs, automation, dry runs and resumes.
+import { Listr, ListrLogger, ProcessOutput } from 'listr2'
+import { Interrupted, StepFailure, isExpected } from './errors.ts'
+import type { Cluster } from './cluster.ts'
+import type { Config } from './options.ts'
+import { formatChecks, formatPlan, indent, seconds, type Reporter } from './report.ts'
+import { configDrift, outcomeConfig, type StateStore, type StepStatus } from './state.ts'
+import type { Check, Step, StepContext, StepIO, StepId } from './types.ts'
+
+/** The questions asked in guided mode; tests replace them. */
+export interface Prompter {
+  beforeStep(step: Step, showPlan: () => void): Promise<'run' | 'skip' | 'all' | 'quit'>
+  afterFailure(step: Step, canRollback: boolean): Promise<'retry-verify' | 'rerun' | 'rollback' | 'accept' | 'quit'>
+}
+
+export interface EngineOptions {
+  config: Config
+  steps: Step[]
+  selected: StepId[]
+  state: StateStore
+  cluster: Cluster
+  reporter: Reporter
+  signal: AbortSignal
+  /** Guided mode when set; automation mode never prompts. */
+  prompter?: Prompter
+  /** Whether listr2 may draw its interactive renderer (a terminal, not JSON output). */
+  fancy: boolean
+}
+
+export interface StepResult {
+  id: StepId
+  status: StepStatus
+  durationMs: number
+  checks: Check[]
+  note?: string
+}
+
+class StepRunFailed extends StepFailure {
+  constructor(
+    message: string,
+    readonly checks: Check[] = [],
+  ) {
+    super(message)
+  }
+}
+
+export class Engine {
+  readonly results: StepResult[] = []
+  private runAll = false
+
+  constructor(private readonly options: EngineOptions) {}
+
+  private get ctx(): StepContext {
+    const { config, cluster, signal, state } = this.options
+    return { config, cluster, signal, facts: state.state.facts }
+  }
+
+  async run(): Promise<void> {
+    const { steps, selected, reporter, state, config } = this.options
+    state.state.config = outcomeConfig(config)
+    for (const id of selected) {
+      const step = steps.find((s) => s.id === id)!
+      const drift = configDrift(state.step(id).config, config)
+      if (state.step(id).status === 'done' && drift.length) {
+        reporter.say(`⚠ ${id} was done with other settings: ${drift.join('; ')}`)
+      }
+      if (this.options.prompter && !this.runAll) {
+        reporter.say(`\n━━ ${step.title} (${step.id}) ━━\n${wrap(step.why)}\n\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6))}`)
+        const choice = await this.options.prompter.beforeStep(step, () => reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx))}\n`))
+        if (choice === 'quit') throw new Interrupted(`stopped before ${step.id} at the operator's request`)
+        if (choice === 'skip') {
+          this.record(step, 'skipped', 0, [], 'skipped by the operator')
+          continue
+        }
+        if (choice === 'all') this.runAll = true
+      }
+      await this.runWithRecovery(step)
+    }
+  }
+
+  private async runWithRecovery(step: Step): Promise<void> {
+    let mode: 'run' | 'verify' = 'run'
+    for (;;) {
+      const started = Date.now()
+      this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
+      try {
+        const { checks, note } = await this.attempt(step, mode)
+        this.record(step, 'done', Date.now() - started, checks, note)
+        return
+      } catch (error) {
+        const checks = error instanceof StepRunFailed ? error.checks : []
+        if (this.options.signal.aborted || error instanceof Interrupted) {
+          this.record(step, 'interrupted', Date.now() - started, checks, 'interrupted by Ctrl-C')
+          throw new Interrupted(`interrupted during ${step.id}`)
+        }
+        const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
+        this.record(step, 'failed', Date.now() - started, checks, undefined, message)
+        this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
+        if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
+        const choice = await this.options.prompter.afterFailure(step, !!step.rollback)
+        if (choice === 'quit') throw new StepFailure(`step ${step.id} failed: ${message}`)
+        if (choice === 'accept') {
+          this.record(step, 'accepted', Date.now() - started, checks, `accepted by the operator despite: ${message}`)
+          return
+        }
+        if (choice === 'rollback') {
+          await this.rollback(step)
+          throw new StepFailure(`step ${step.id} was rolled back after: ${message}`)
+        }
+        mode = choice === 'retry-verify' ? 'verify' : 'run'
+      }
+    }
+  }
+
+  /** One attempt at a step under listr2: run (unless only re-verifying), then verify. Cleanups always run. */
+  private async attempt(step: Step, mode: 'run' | 'verify'): Promise<{ checks: Check[]; note?: string }> {
+    const { reporter } = this.options
+    const cleanups: (() => Promise<void>)[] = []
+    let note: string | undefined
+    let checks: Check[] = []
+    reporter.event({ event: 'step-start', step: step.id, title: step.title })
+    const io = (output: (line: string) => void): StepIO => ({
+      log: (message) => {
+        output(message)
+        reporter.event({ event: 'step-log', step: step.id, level: 'info', message })
+      },
+      warn: (message) => {
+        output(`⚠ ${message}`)
+        reporter.event({ event: 'step-log', step: step.id, level: 'warn', message })
+      },
+      onCleanup: (cleanup) => void cleanups.push(cleanup),
+    })
+    const list = new Listr(
+      [
+        {
+          title: step.title,
+          task: (_, task) =>
+            task.newListr(
+              [
+                {
+                  title: 'apply',
+                  enabled: mode === 'run',
+                  task: async (_, sub) => {
+                    const outcome = await step.run(this.ctx, io((line) => (sub.output = line)))
+                    if (outcome?.unchanged) {
+                      note = outcome.unchanged
+                      sub.title = `nothing to change: ${outcome.unchanged}`
+                    }
+                  },
+                },
+                {
+                  title: 'verify against the cluster',
+                  task: async (_, sub) => {
+                    checks = await step.verify(this.ctx, io((line) => (sub.output = line)))
+                    const failed = checks.filter((c) => !c.ok && !c.advisory)
+                    sub.title = `verified: ${checks.filter((c) => c.ok).length}/${checks.length} checks passed`
+                    if (failed.length) throw new StepRunFailed(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join('; ')}`, checks)
+                  },
+                },
+              ],
+              { concurrent: false, exitOnError: true },
+            ),
+        },
+      ],
+      {
+        renderer: this.options.fancy ? 'default' : 'simple',
+        fallbackRenderer: 'simple',
+        registerSignalListeners: false, // the runbook handles Ctrl-C itself: cleanup, state, resume command
+        exitOnError: true,
+        rendererOptions: {
+          ...(this.options.fancy ? { collapseSubtasks: false } : {}),
+          logger: new ListrLogger({ processOutput: new ProcessOutput(reporter.human, reporter.human) }),
+        } as any,
+      },
+    )
+    try {
+      await list.run()
+    } catch (error) {
+      throw error instanceof StepFailure || error instanceof Interrupted ? error : error instanceof Error ? error : new StepFailure(String(error))
+    } finally {
+      if (checks.length) reporter.say(formatChecks(checks))
+      for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
+      await this.cleanup(cleanups)
+    }
+    return { checks, note }
+  }
+
+  private async cleanup(cleanups: (() => Promise<void>)[]): Promise<void> {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup()
+      } catch (error) {
+        this.options.reporter.say(`⚠ cleanup failed: ${(error as Error).message}`)
+      }
+    }
+  }
+
+  private async rollback(step: Step): Promise<void> {
+    const cleanups: (() => Promise<void>)[] = []
+    this.options.reporter.say(`↩ rolling back ${step.id}`)
+    try {
+      await step.rollback!(this.ctx, { log: (m) => this.options.reporter.say(`  ${m}`), warn: (m) => this.options.reporter.say(`  ⚠ ${m}`), onCleanup: (c) => void cleanups.push(c) })
+      this.options.state.update(step.id, { status: 'pending', note: 'rolled back' })
+    } finally {
+      await this.cleanup(cleanups)
+    }
+  }
+
+  private record(step: Step, status: StepStatus, durationMs: number, checks: Check[], note?: string, error?: string): void {
+    const { state, reporter, config } = this.options
+    const previous = state.step(step.id)
+    // Skipping a step that is already done keeps it done.
+    const finalStatus = status === 'skipped' && previous.status === 'done' ? 'done' : status
+    state.update(step.id, {
+      status: finalStatus,
+      finishedAt: new Date().toISOString(),
+      durationMs,
+      ...(status === 'skipped' ? {} : { checks, config: outcomeConfig(config) }),
+      note,
+      error,
+    })
+    this.results.push({ id: step.id, status: finalStatus, durationMs, checks, note })
+    reporter.event({ event: 'step-end', step: step.id, status: finalStatus, durationMs, ...(error ? { error } : {}) })
+  }
+}
+
+export function summary(results: StepResult[], left: { id: StepId; reason: string }[]): string {
+  const lines = results.map((r) => {
+    const passed = r.checks.filter((c) => c.ok).length
+    const checks = r.checks.length ? `, ${passed}/${r.checks.length} checks` : ''
+    return `  ${r.status.padEnd(11)} ${r.id.padEnd(17)} ${seconds(r.durationMs).padStart(7)}${checks}${r.note ? `  (${r.note})` : ''}`
+  })
+  const others = left.map((l) => `  ${'not run'.padEnd(11)} ${l.id.padEnd(17)} ${''.padStart(7)}  (${l.reason})`)
+  return `Summary:\n${[...lines, ...others].join('\n')}`
+}
+
+function wrap(text: string, width = 100): string {
+  const words = text.split(/\s+/)
+  const lines: string[] = ['']
+  for (const word of words) {
+    if ((lines[lines.length - 1] + ' ' + word).trim().length > width) lines.push(word)
+    else lines[lines.length - 1] = (lines[lines.length - 1] + ' ' + word).trim()
+  }
+  return indent(lines.join('\n'), 2)
+}

@@ -1,0 +1,66 @@
+// Where the runbook's words go: human text (stdout, or stderr under --output json) and, under --output json,
+// one JSON event per line on stdout for pipelines to follow and archive.
+import { shellLine, toYamlStream } from './cluster.ts'
+import type { Check, PlanItem } from './types.ts'
+
+export type RunEvent =
+  | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
+  | { event: 'step-start'; step: string; title: string }
+  | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
+  | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }
+  | { event: 'step-end'; step: string; status: string; durationMs: number; error?: string }
+  | { event: 'run-end'; status: 'done' | 'failed' | 'interrupted' | 'usage-error'; exitCode: number; resumeCommand?: string; webUiUrl?: string; message?: string }
+
+export class Reporter {
+  readonly human: NodeJS.WriteStream
+
+  constructor(readonly json: boolean) {
+    this.human = json ? process.stderr : process.stdout
+  }
+
+  say(text = ''): void {
+    this.human.write(text + '\n')
+  }
+
+  event(event: RunEvent): void {
+    if (this.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+  }
+}
+
+const mark = (check: Check) => (check.ok ? '✔' : check.advisory ? '⚠' : '✖')
+
+export function formatChecks(checks: Check[]): string {
+  return checks
+    .map((c) => {
+      const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
+      return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
+    })
+    .join('\n')
+}
+
+export function formatPlan(items: PlanItem[]): string {
+  return items
+    .map((item) => {
+      const why = 'why' in item && item.why ? `   # ${item.why}` : ''
+      switch (item.kind) {
+        case 'command':
+          return `  $ ${shellLine(item.argv)}${why}`
+        case 'download':
+          return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+        case 'manifest':
+          return `  apply (${item.apply}) ${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+        case 'note':
+          return `  • ${item.text}`
+      }
+    })
+    .join('\n')
+}
+
+export const indent = (text: string, spaces: number) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => ' '.repeat(spaces) + line)
+    .join('\n')
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`

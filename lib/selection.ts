@@ -1,0 +1,49 @@
+// Which steps a run executes, from --only / --from / --skip / --resume and the state file. Pure, so it is
+// unit-tested without a cluster.
+import { UsageError } from './errors.ts'
+import type { Config } from './options.ts'
+import type { StepRecord } from './state.ts'
+import type { Step, StepId } from './types.ts'
+
+export interface Selection {
+  /** Steps to run, in runbook order. */
+  run: StepId[]
+  /** Steps left out of this run, with the reason shown in the summary. */
+  left: { id: StepId; reason: string }[]
+}
+
+const finished = (record?: StepRecord) => record?.status === 'done' || record?.status === 'accepted'
+
+export function selectSteps(
+  steps: Pick<Step, 'id' | 'requires'>[],
+  config: Pick<Config, 'only' | 'from' | 'skip' | 'resume'>,
+  records: Partial<Record<StepId, StepRecord>>,
+): Selection {
+  const ids = steps.map((s) => s.id)
+  const named = new Set<StepId>(config.only.length ? config.only : config.from ? [config.from] : [])
+  const left: Selection['left'] = []
+  const run: StepId[] = []
+  const fromIndex = config.from ? ids.indexOf(config.from) : 0
+  ids.forEach((id, index) => {
+    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: 'not in --only' })
+    if (index < fromIndex) return left.push({ id, reason: `before --from ${config.from}` })
+    if (config.skip.includes(id)) return left.push({ id, reason: 'named in --skip' })
+    if (config.resume && finished(records[id]) && !named.has(id)) return left.push({ id, reason: `${records[id]!.status} in an earlier run` })
+    run.push(id)
+  })
+  if (run.length === 0) {
+    throw new UsageError(
+      config.resume ? 'nothing to resume: every selected step is already done (use --from <step> to run steps again)' : 'the flags select no step to run',
+    )
+  }
+  // A step that needs another's facts runs only when that step is done or runs before it.
+  for (const id of run) {
+    const step = steps.find((s) => s.id === id)!
+    for (const needed of step.requires ?? []) {
+      if (!finished(records[needed]) && !run.slice(0, run.indexOf(id)).includes(needed)) {
+        throw new UsageError(`step ${id} needs step ${needed} (done in this context, or selected to run first); add ${needed} to --only, or start with --from ${needed}`)
+      }
+    }
+  }
+  return { run, left }
+}

@@ -1,0 +1,99 @@
+// The shapes every step and the engine share: a step is data (id, title, why) plus four verbs.
+import type { Cluster } from './cluster.ts'
+import type { Config } from './options.ts'
+
+/** The runbook's steps, in the order they run. The id names a step in flags and in the state file. */
+export const STEP_IDS = [
+  'preflight',
+  'istioctl',
+  'gateway-api-crds',
+  'ambient',
+  'gateway',
+  'l4-policies',
+  'waypoint',
+  'restart',
+  'l7-policies',
+] as const
+export type StepId = (typeof STEP_IDS)[number]
+
+export interface KubeObject {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [key: string]: unknown }
+  [key: string]: any
+}
+
+/** One thing a step will do, computed without touching the cluster. */
+export type PlanItem =
+  | { kind: 'command'; argv: string[]; why?: string }
+  | { kind: 'manifest'; object: KubeObject; apply: 'server-side' | 'client-side'; why?: string }
+  | { kind: 'download'; url: string; checksumUrl?: string; destination: string; why?: string }
+  | { kind: 'note'; text: string }
+
+/** A verification result: what was looked at, what the runbook expected, what the cluster showed. */
+export interface Check {
+  name: string
+  expected: string
+  observed: string
+  ok: boolean
+  /** A failed advisory check warns instead of failing the step. */
+  advisory?: boolean
+  /** What to do about a failure, shown under it. */
+  hint?: string
+}
+
+/** Facts learnt on the way and kept in state for later steps (and for a resumed run). */
+export interface WorkloadFacts {
+  kind: 'Deployment' | 'DaemonSet' | 'StatefulSet'
+  name: string
+  serviceAccount: string
+  /** The chart's app.kubernetes.io/* pod labels: what NetworkPolicies select on. */
+  selectorLabels: Record<string, string>
+  /** Every label of the pod template (probe pods copy these to impersonate the workload). */
+  podLabels: Record<string, string>
+  service?: { name: string; port: number; headless: boolean }
+}
+
+export interface Facts {
+  kubectlVersion?: string
+  serverVersion?: string
+  cni?: { found: string[]; enforcesNetworkPolicy: boolean }
+  workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
+  istioctlPath?: string
+  gateway?: { service: string; nodePort: number; nodeAddress: string; url: string; addressAssigned: boolean }
+  [key: string]: unknown
+}
+
+/** How a step talks to the operator while it runs; the engine routes it to listr2 or JSON events. */
+export interface StepIO {
+  log(message: string): void
+  warn(message: string): void
+  /** Registers cleanup that must run even when the step fails or is interrupted (probe pods, temp files). */
+  onCleanup(cleanup: () => Promise<void>): void
+}
+
+export interface StepContext {
+  config: Config
+  facts: Facts
+  cluster: Cluster
+  /** Aborted on Ctrl-C: long waits and spawned commands stop. */
+  signal: AbortSignal
+}
+
+export interface RunOutcome {
+  /** Set when the step found nothing to change; the engine still verifies. */
+  unchanged?: string
+}
+
+export interface Step {
+  id: StepId
+  title: string
+  /** Why the step matters, shown before the operator confirms. */
+  why: string
+  /** Steps whose facts this step needs (done in state, or selected to run before it). */
+  requires?: StepId[]
+  plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
+  run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
+  verify(ctx: StepContext, io: StepIO): Promise<Check[]>
+  rollback?(ctx: StepContext, io: StepIO): Promise<void>
+}

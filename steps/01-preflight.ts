@@ -1,0 +1,180 @@
+// Look before touching anything: kubectl works, the context answers, its Kubernetes version is one the chosen
+// Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
+import type { Cluster } from '../lib/cluster.ts'
+import type { Config } from '../lib/options.ts'
+import type { Check, Facts, KubeObject, Step, WorkloadFacts } from '../lib/types.ts'
+
+/** Kubernetes minor versions each Istio minor supports (istio.io support tables). */
+export const ISTIO_KUBERNETES_SUPPORT: Record<string, { min: number; max: number }> = {
+  '1.28': { min: 30, max: 34 },
+  '1.29': { min: 31, max: 35 },
+}
+
+export function kubernetesSupport(istioVersion: string) {
+  return ISTIO_KUBERNETES_SUPPORT[istioVersion.split('.').slice(0, 2).join('.')]
+}
+
+/** CNIs known to enforce NetworkPolicy, matched against DaemonSet names and images. */
+const ENFORCING_CNIS = ['calico', 'cilium', 'antrea', 'weave', 'kube-router', 'kindnet']
+const NON_ENFORCING_CNIS = ['flannel']
+
+const CHART_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component']
+const WORKLOADS = [
+  { role: 'manager', kind: 'Deployment', resource: 'deployments', port: 8080 },
+  { role: 'scheduler', kind: 'DaemonSet', resource: 'daemonsets', port: 8080 },
+  { role: 'mongodb', kind: 'StatefulSet', resource: 'statefulsets', port: 27017 },
+] as const
+type Role = (typeof WORKLOADS)[number]['role']
+
+export const chartSelector = (config: Pick<Config, 'release'>, role: Role) =>
+  `app.kubernetes.io/instance=${config.release},app.kubernetes.io/component=${role}`
+
+interface Observation {
+  kubectlVersion?: string
+  kubectlError?: string
+  serverVersion?: string
+  serverError?: string
+  workloads: Partial<Record<Role, WorkloadFacts>>
+  cni: { found: string[]; enforcesNetworkPolicy: boolean }
+}
+
+const matches = (labels: Record<string, string> | undefined, selector: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v)
+
+function describeWorkload(object: KubeObject, kind: WorkloadFacts['kind'], services: KubeObject[], port: number): WorkloadFacts {
+  const podLabels: Record<string, string> = object.spec?.template?.metadata?.labels ?? {}
+  const service = services.find(
+    (s) => s.spec?.selector && matches(podLabels, s.spec.selector) && (s.spec.ports ?? []).some((p: any) => p.port === port),
+  )
+  return {
+    kind,
+    name: object.metadata.name,
+    serviceAccount: object.spec?.template?.spec?.serviceAccountName || 'default',
+    selectorLabels: Object.fromEntries(CHART_LABELS.filter((k) => podLabels[k]).map((k) => [k, podLabels[k]])),
+    podLabels,
+    service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
+  }
+}
+
+async function observe(cluster: Cluster, config: Config): Promise<Observation> {
+  const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
+  const server = cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), { timeoutMs: 20_000 })
+  const [clientResult, serverResult] = await Promise.all([client, server])
+  const observation: Observation = { workloads: {}, cni: { found: [], enforcesNetworkPolicy: false } }
+  if (clientResult.exitCode === 0) observation.kubectlVersion = JSON.parse(clientResult.stdout).clientVersion?.gitVersion
+  else observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
+  const serverVersion = serverResult.exitCode === 0 ? JSON.parse(serverResult.stdout).serverVersion?.gitVersion : undefined
+  if (!serverVersion) {
+    observation.serverError = (serverResult.stderr.trim().split('\n').pop() || 'no answer').replace(/^error: /, '')
+    return observation
+  }
+  observation.serverVersion = serverVersion
+  const ns = config.namespace
+  const [services, daemonSetsEverywhere, ...workloadLists] = await Promise.all([
+    cluster.list('services', { namespace: ns }),
+    cluster.list('daemonsets', { allNamespaces: true }),
+    ...WORKLOADS.map((w) => cluster.list(w.resource, { namespace: ns })),
+  ])
+  WORKLOADS.forEach((w, index) => {
+    const selector = Object.fromEntries(chartSelector(config, w.role).split(',').map((kv) => kv.split('=')))
+    const found = workloadLists[index].find((o) => matches(o.spec?.template?.metadata?.labels, selector))
+    if (found) observation.workloads[w.role] = describeWorkload(found, w.kind, services, w.port)
+  })
+  for (const ds of daemonSetsEverywhere) {
+    const text = `${ds.metadata.name} ${(ds.spec?.template?.spec?.containers ?? []).map((c: any) => c.image).join(' ')}`.toLowerCase()
+    const cni = [...ENFORCING_CNIS, ...NON_ENFORCING_CNIS].find((name) => text.includes(name))
+    if (cni) observation.cni.found.push(`${cni} (DaemonSet ${ds.metadata.namespace}/${ds.metadata.name})`)
+    if (cni && ENFORCING_CNIS.includes(cni)) observation.cni.enforcesNetworkPolicy = true
+  }
+  return observation
+}
+
+function minorOf(gitVersion: string): number {
+  return Number(/^v?1\.(\d+)/.exec(gitVersion)?.[1] ?? NaN)
+}
+
+function checksOf(observation: Observation, config: Config): Check[] {
+  const checks: Check[] = [
+    { name: 'kubectl on PATH', expected: 'a kubectl client', observed: observation.kubectlVersion ?? observation.kubectlError!, ok: !!observation.kubectlVersion },
+    {
+      name: `context ${config.context ?? '(current)'} answers`,
+      expected: 'a Kubernetes API server',
+      observed: observation.serverVersion ? `Kubernetes ${observation.serverVersion}` : `unreachable: ${observation.serverError}`,
+      ok: !!observation.serverVersion,
+      hint: observation.serverVersion ? undefined : 'check --context/--kubeconfig and that the cluster is up (kubectl cluster-info)',
+    },
+  ]
+  if (!observation.serverVersion) return checks
+  const support = kubernetesSupport(config.istioVersion)
+  const minor = minorOf(observation.serverVersion)
+  checks.push(
+    support
+      ? {
+          name: `Kubernetes version supported by Istio ${config.istioVersion}`,
+          expected: `1.${support.min}–1.${support.max}`,
+          observed: observation.serverVersion,
+          ok: minor >= support.min && minor <= support.max,
+          hint: 'choose an --istio-version that supports this cluster, or upgrade the cluster',
+        }
+      : {
+          name: `Kubernetes version supported by Istio ${config.istioVersion}`,
+          expected: 'a known support range',
+          observed: `no support table for Istio ${config.istioVersion}; check istio.io before going on`,
+          ok: false,
+          advisory: true,
+        },
+  )
+  for (const w of WORKLOADS) {
+    const found = observation.workloads[w.role]
+    checks.push({
+      name: `Gthulhu ${w.role} (${w.kind})`,
+      expected: `a ${w.kind} in namespace ${config.namespace} with pod labels ${chartSelector(config, w.role)}`,
+      observed: found ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}` : 'none found',
+      ok: !!found,
+      hint: found ? undefined : `is Gthulhu installed? check --namespace and --release (kubectl get ${w.resource} -n ${config.namespace} --show-labels)`,
+    })
+  }
+  checks.push({
+    name: 'a CNI that enforces NetworkPolicy',
+    expected: `one of ${ENFORCING_CNIS.join(', ')}`,
+    observed: observation.cni.found.length ? observation.cni.found.join('; ') : 'no known CNI DaemonSet found',
+    ok: observation.cni.enforcesNetworkPolicy,
+    advisory: true,
+    hint: 'without one, the L4 NetworkPolicies are stored but never enforced, and the l4-policies step will fail its deny probes',
+  })
+  return checks
+}
+
+function recordFacts(facts: Facts, observation: Observation): void {
+  facts.kubectlVersion = observation.kubectlVersion
+  facts.serverVersion = observation.serverVersion
+  facts.cni = observation.cni
+  const { manager, scheduler, mongodb } = observation.workloads
+  if (manager && scheduler && mongodb) facts.workloads = { manager, scheduler, mongodb }
+}
+
+export const preflightStep: Step = {
+  id: 'preflight',
+  title: 'Preflight checks',
+  why:
+    'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
+    'Kubernetes version, and find Gthulhu\'s manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, ' +
+    'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
+  plan: ({ config }) => [
+    { kind: 'command', argv: ['kubectl', 'version', '--client', '-o', 'json'] },
+    { kind: 'command', argv: ['kubectl', 'version', '-o', 'json'], why: 'the context answers; its version is in Istio\'s support range' },
+    ...WORKLOADS.map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'get', w.resource, '-n', config.namespace, '-o', 'json'], why: `find the ${w.role} by pod labels ${chartSelector(config, w.role)}` })),
+    { kind: 'command', argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'], why: 'which CNI runs' },
+    { kind: 'note', text: 'read-only: nothing in the cluster changes' },
+  ],
+  async run(ctx, io) {
+    const observation = await observe(ctx.cluster, ctx.config)
+    recordFacts(ctx.facts, observation)
+    if (observation.serverVersion) io.log(`Kubernetes ${observation.serverVersion}; found ${Object.keys(observation.workloads).join(', ') || 'no Gthulhu workloads'}`)
+  },
+  async verify(ctx) {
+    const observation = await observe(ctx.cluster, ctx.config)
+    recordFacts(ctx.facts, observation)
+    return checksOf(observation, ctx.config)
+  },
+}

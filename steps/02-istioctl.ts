@@ -1,0 +1,110 @@
+// Download istioctl for this machine from the release mirror, verify its SHA-256 before extracting, and
+// install it (mode 0755, no sudo) where the runbook and the operator can use it.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { extract } from 'tar'
+import { downloadFile, fetchText, parseChecksumFile } from '../lib/download.ts'
+import { StepFailure } from '../lib/errors.ts'
+import type { Config } from '../lib/options.ts'
+import type { Step, StepContext } from '../lib/types.ts'
+import type { Cluster } from '../lib/cluster.ts'
+
+/** Maps Node's platform names to Istio's release names; undefined when Istio publishes no build. */
+export function istioPlatform(platform: string = process.platform, arch: string = process.arch): { os: string; arch: string } | undefined {
+  const os = { linux: 'linux', darwin: 'osx' }[platform]
+  const cpu = { x64: 'amd64', arm64: 'arm64', ...(platform === 'linux' ? { arm: 'armv7' } : {}) }[arch]
+  return os && cpu ? { os, arch: cpu } : undefined
+}
+
+export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVersion'>, platform = istioPlatform()) {
+  if (!platform) {
+    throw new StepFailure(`Istio publishes no istioctl for ${process.platform}/${process.arch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`)
+  }
+  const name = `istioctl-${config.istioVersion}-${platform.os}-${platform.arch}.tar.gz`
+  return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
+}
+
+export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
+
+/** The client version an istioctl binary reports, or undefined if it does not run. */
+export async function istioctlClientVersion(cluster: Cluster, binary: string): Promise<string | undefined> {
+  const result = await cluster.exec([binary, 'version', '--remote=false'], { timeoutMs: 20_000 })
+  if (result.exitCode !== 0) return undefined
+  return /(?:client version:\s*)?(\d+\.\d+\.\d+\S*)/.exec(result.stdout)?.[1]
+}
+
+async function installVerified(ctx: StepContext, url: string, log: (m: string) => void): Promise<void> {
+  const { installDir, istioVersion } = ctx.config
+  // The temp dir sits inside the install dir so the final rename never crosses file systems.
+  const work = mkdtempSync(join(installDir, '.istioctl-download-'))
+  try {
+    const archive = join(work, 'istioctl.tar.gz')
+    const checksumUrl = `${url}.sha256`
+    const [expected, downloaded] = await Promise.all([
+      fetchText(checksumUrl, ctx.signal).then((text) => parseChecksumFile(text, checksumUrl)),
+      downloadFile(url, archive, ctx.signal),
+    ])
+    if (downloaded.sha256 !== expected) {
+      throw new StepFailure(`checksum mismatch for ${url}: the archive hashes to ${downloaded.sha256}, ${checksumUrl} says ${expected}; nothing was installed`)
+    }
+    log(`checksum verified (sha256 ${expected.slice(0, 16)}…, ${downloaded.bytes} bytes)`)
+    const unpacked = join(work, 'unpacked')
+    mkdirSync(unpacked)
+    await extract({ file: archive, cwd: unpacked, strict: true, filter: (path) => path.replace(/^\.\//, '') === 'istioctl' })
+    const binary = join(unpacked, 'istioctl')
+    if (!existsSync(binary) || !statSync(binary).isFile()) {
+      throw new StepFailure(`${url} does not contain an istioctl binary (found: ${readdirSync(unpacked).join(', ') || 'nothing'})`)
+    }
+    chmodSync(binary, 0o755)
+    const version = await istioctlClientVersion(ctx.cluster, binary)
+    if (version !== istioVersion) throw new StepFailure(`the downloaded istioctl reports version ${version ?? '(none: it does not run here)'}, expected ${istioVersion}; nothing was installed`)
+    renameSync(binary, istioctlPath(ctx.config))
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+export const istioctlStep: Step = {
+  id: 'istioctl',
+  title: 'Install istioctl (checksum verified)',
+  why:
+    'istioctl installs Istio and manages waypoints. The guide pipes a download script into sh, which pins nothing and checks nothing; ' +
+    'here the exact release is downloaded for this machine and its SHA-256 is checked against the published .sha256 before anything is unpacked, ' +
+    'then it is installed into a user-writable directory without sudo.',
+  plan: ({ config }) => {
+    const url = istioctlArchiveUrl(config)
+    return [
+      { kind: 'download', url, checksumUrl: `${url}.sha256`, destination: istioctlPath(config), why: 'skipped when that version is already installed there' },
+      { kind: 'command', argv: [istioctlPath(config), 'version', '--remote=false'], why: `must report ${config.istioVersion}` },
+    ]
+  },
+  async run(ctx, io) {
+    const target = istioctlPath(ctx.config)
+    const url = istioctlArchiveUrl(ctx.config)
+    ctx.cluster.istioctlPath = target
+    ctx.facts.istioctlPath = target
+    mkdirSync(ctx.config.installDir, { recursive: true })
+    if (existsSync(target)) {
+      const installed = await istioctlClientVersion(ctx.cluster, target)
+      if (installed === ctx.config.istioVersion) return { unchanged: `istioctl ${installed} is already installed at ${target}` }
+      // Never replace a binary the operator may rely on without saying so.
+      if (installed) io.warn(`replacing istioctl ${installed} at ${target} with ${ctx.config.istioVersion}`)
+      else throw new StepFailure(`${target} exists but does not run as istioctl; move it away or choose another --install-dir`)
+    }
+    io.log(`downloading ${url}`)
+    await installVerified(ctx, url, io.log)
+    io.log(`installed ${target}`)
+  },
+  async verify(ctx) {
+    const target = istioctlPath(ctx.config)
+    ctx.cluster.istioctlPath = target
+    ctx.facts.istioctlPath = target
+    const exists = existsSync(target)
+    const mode = exists ? (statSync(target).mode & 0o777).toString(8) : 'missing'
+    const version = exists ? await istioctlClientVersion(ctx.cluster, target) : undefined
+    return [
+      { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
+      { name: 'istioctl version --remote=false', expected: ctx.config.istioVersion, observed: version ?? 'does not run', ok: version === ctx.config.istioVersion },
+    ]
+  },
+}
