@@ -2,14 +2,17 @@
 // Entry point: parse flags, settle the kube context and the state file, select steps, run them, and map
 // every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted).
 import { readFileSync } from 'node:fs'
+import { relative } from 'node:path'
 import { Cluster } from './lib/cluster.ts'
 import { Engine, summary } from './lib/engine.ts'
 import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/errors.ts'
 import { helpText } from './lib/help.ts'
 import { askContext, guidedPrompter } from './lib/prompts.ts'
+import { applySavedAnswers } from './lib/questions.ts'
 import { readContexts, requireContext } from './lib/kubeconfig.ts'
 import { loadConfig, type Config } from './lib/options.ts'
 import { formatPlan, Reporter } from './lib/report.ts'
+import { renderManifests } from './lib/render.ts'
 import { selectSteps } from './lib/selection.ts'
 import { defaultStatePath, StateStore } from './lib/state.ts'
 import { STEPS } from './steps/index.ts'
@@ -20,8 +23,10 @@ const VERSION: string = JSON.parse(readFileSync(new URL('./package.json', import
 function invocation(): string {
   if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
   if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
-  if (process.argv[1]?.endsWith('gthulhu-runbook.mjs')) return 'npx gthulhu-runbook'
-  return 'npx tsx runbook.ts'
+  const entry = process.argv[1] ?? 'runbook.ts'
+  if (entry.endsWith('gthulhu-runbook.mjs')) return 'npx gthulhu-runbook'
+  const relativeEntry = relative(process.cwd(), entry)
+  return `npx tsx ${relativeEntry.startsWith('..') ? entry : relativeEntry}`
 }
 
 /** The command that picks up where this run stopped: the same flags, with --resume instead of a selection. */
@@ -83,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
   const state = statePath && context ? new StateStore(statePath, context) : undefined
   const records = state?.state.steps ?? {}
+  if (state) applySavedAnswers(config, state.state.answers)
 
   if (config.list) {
     reporter.say(`Steps${context ? ` (state for context ${context}: ${statePath})` : ''}:`)
@@ -95,6 +101,14 @@ async function main(argv: string[]): Promise<number> {
 
   const selection = selectSteps(STEPS, config, records)
   const facts = state?.state.facts ?? {}
+
+  if (config.render) {
+    const steps = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
+    const files = renderManifests(config.render, steps, config, facts)
+    reporter.say(`Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`)
+    reporter.say('Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.')
+    return EXIT.ok
+  }
 
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })

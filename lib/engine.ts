@@ -6,6 +6,7 @@ import { Interrupted, StepFailure, isExpected } from './errors.ts'
 import type { Cluster } from './cluster.ts'
 import type { Config } from './options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './report.ts'
+import { openQuestions } from './questions.ts'
 import { configDrift, outcomeConfig, type StateStore, type StepStatus } from './state.ts'
 import type { Check, Step, StepContext, StepIO, StepId } from './types.ts'
 
@@ -76,7 +77,20 @@ export class Engine {
         }
         if (choice === 'all') this.runAll = true
       }
+      if (this.options.prompter) await this.answerQuestions(step)
       await this.runWithRecovery(step)
+    }
+  }
+
+  /** Asks what only the operator can answer for this step, once; the answers are kept in state. */
+  private async answerQuestions(step: Step): Promise<void> {
+    const { config, state } = this.options
+    for (const question of openQuestions(step.id, config, state.state.answers)) {
+      const answer = await question.ask(config, state.state.facts)
+      ;(config as any)[question.key] = answer
+      ;(state.state.answers as any)[question.key] = answer
+      state.save()
+      this.options.reporter.say(`  ${question.flag} ${Array.isArray(answer) ? answer.join(question.key === 'allowedUserAgents' ? '|' : ',') : answer} (kept for resumed runs)`)
     }
   }
 

@@ -46,6 +46,8 @@ export interface Config {
   probeImage: string
   httpProbeImage: string
   timeout: number
+  /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
+  explicit: (keyof Config)[]
 }
 
 type Kind = 'boolean' | 'string' | 'list' | 'number'
@@ -253,6 +255,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const flags = parseFlags(argv)
   const fromFile = flags.config ? readConfigFile(flags.config) : {}
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
+  config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
   for (const option of OPTIONS) {
     const value = config[option.key]
     if (value === undefined) continue

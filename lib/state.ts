@@ -30,6 +30,8 @@ export interface RunbookState {
   createdAt: string
   updatedAt: string
   config: Partial<Config>
+  /** Answers given at guided-mode questions, so a resumed run does not ask again. */
+  answers: Partial<Config>
   facts: Facts
   steps: Partial<Record<StepId, StepRecord>>
 }
@@ -66,7 +68,7 @@ export class StateStore {
   private read(context: string): RunbookState {
     if (!existsSync(this.path)) {
       const now = new Date().toISOString()
-      return { format: STATE_FORMAT, context, createdAt: now, updatedAt: now, config: {}, facts: {}, steps: {} }
+      return { format: STATE_FORMAT, context, createdAt: now, updatedAt: now, config: {}, answers: {}, facts: {}, steps: {} }
     }
     let data: any
     try {
@@ -84,6 +86,7 @@ export class StateStore {
     }
     data.facts ??= {}
     data.config ??= {}
+    data.answers ??= {}
     return data as RunbookState
   }
 

@@ -167,10 +167,9 @@ export const preflightStep: Step = {
     { kind: 'command', argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'], why: 'which CNI runs' },
     { kind: 'note', text: 'read-only: nothing in the cluster changes' },
   ],
-  async run(ctx, io) {
-    const observation = await observe(ctx.cluster, ctx.config)
-    recordFacts(ctx.facts, observation)
-    if (observation.serverVersion) io.log(`Kubernetes ${observation.serverVersion}; found ${Object.keys(observation.workloads).join(', ') || 'no Gthulhu workloads'}`)
+  // Read-only: the observation happens once, in verify, which also records the facts.
+  async run() {
+    return { unchanged: 'read-only step' }
   },
   async verify(ctx) {
     const observation = await observe(ctx.cluster, ctx.config)

@@ -16,9 +16,10 @@ export function istioPlatform(platform: string = process.platform, arch: string 
   return os && cpu ? { os, arch: cpu } : undefined
 }
 
-export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVersion'>, platform = istioPlatform()) {
+export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVersion'>, nodePlatform = process.platform as string, nodeArch = process.arch as string) {
+  const platform = istioPlatform(nodePlatform, nodeArch)
   if (!platform) {
-    throw new StepFailure(`Istio publishes no istioctl for ${process.platform}/${process.arch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`)
+    throw new StepFailure(`Istio publishes no istioctl for ${nodePlatform}/${nodeArch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`)
   }
   const name = `istioctl-${config.istioVersion}-${platform.os}-${platform.arch}.tar.gz`
   return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
@@ -26,11 +27,12 @@ export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVe
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
-/** The client version an istioctl binary reports, or undefined if it does not run. */
-export async function istioctlClientVersion(cluster: Cluster, binary: string): Promise<string | undefined> {
+/** The client version an istioctl binary reports, or why it could not tell. */
+export async function istioctlClientVersion(cluster: Cluster, binary: string): Promise<{ version?: string; problem?: string }> {
   const result = await cluster.exec([binary, 'version', '--remote=false'], { timeoutMs: 20_000 })
-  if (result.exitCode !== 0) return undefined
-  return /(?:client version:\s*)?(\d+\.\d+\.\d+\S*)/.exec(result.stdout)?.[1]
+  const version = /(?:client version:\s*)?(\d+\.\d+\.\d+\S*)/.exec(result.stdout)?.[1]
+  if (result.exitCode === 0 && version) return { version }
+  return { problem: `\`${binary} version --remote=false\` exited ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n').pop() || 'no output'}` }
 }
 
 async function installVerified(ctx: StepContext, url: string, log: (m: string) => void): Promise<void> {
@@ -56,8 +58,8 @@ async function installVerified(ctx: StepContext, url: string, log: (m: string) =
       throw new StepFailure(`${url} does not contain an istioctl binary (found: ${readdirSync(unpacked).join(', ') || 'nothing'})`)
     }
     chmodSync(binary, 0o755)
-    const version = await istioctlClientVersion(ctx.cluster, binary)
-    if (version !== istioVersion) throw new StepFailure(`the downloaded istioctl reports version ${version ?? '(none: it does not run here)'}, expected ${istioVersion}; nothing was installed`)
+    const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
+    if (version !== istioVersion) throw new StepFailure(`the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${istioVersion}; nothing was installed`)
     renameSync(binary, istioctlPath(ctx.config))
   } finally {
     rmSync(work, { recursive: true, force: true })
@@ -85,7 +87,7 @@ export const istioctlStep: Step = {
     ctx.facts.istioctlPath = target
     mkdirSync(ctx.config.installDir, { recursive: true })
     if (existsSync(target)) {
-      const installed = await istioctlClientVersion(ctx.cluster, target)
+      const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
       if (installed === ctx.config.istioVersion) return { unchanged: `istioctl ${installed} is already installed at ${target}` }
       // Never replace a binary the operator may rely on without saying so.
       if (installed) io.warn(`replacing istioctl ${installed} at ${target} with ${ctx.config.istioVersion}`)
@@ -101,10 +103,10 @@ export const istioctlStep: Step = {
     ctx.facts.istioctlPath = target
     const exists = existsSync(target)
     const mode = exists ? (statSync(target).mode & 0o777).toString(8) : 'missing'
-    const version = exists ? await istioctlClientVersion(ctx.cluster, target) : undefined
+    const { version, problem } = exists ? await istioctlClientVersion(ctx.cluster, target) : { version: undefined, problem: 'not installed' }
     return [
       { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
-      { name: 'istioctl version --remote=false', expected: ctx.config.istioVersion, observed: version ?? 'does not run', ok: version === ctx.config.istioVersion },
+      { name: 'istioctl version --remote=false', expected: ctx.config.istioVersion, observed: version ?? problem!, ok: version === ctx.config.istioVersion },
     ]
   },
 }

@@ -46,6 +46,8 @@ export interface StoreEvent {
   resource: ResourceType
   object: KubeObject
   resourceVersion: number
+  /** For MODIFIED: the object before the change (watches use it to tell when a selector stops matching). */
+  previous?: KubeObject
 }
 
 export class StoreError extends Error {
@@ -174,7 +176,7 @@ export class Store {
       JSON.stringify({ ...current.object, metadata: { ...current.object.metadata, resourceVersion: undefined } })) {
       return clone(current.object) // no-op updates do not bump the resourceVersion, as on a real server
     }
-    return this.commit('MODIFIED', rt, k, stored)
+    return this.commit('MODIFIED', rt, k, stored, current.object)
   }
 
   /** Read-modify-write helper for controllers: `mutate` edits a copy; returns undefined when absent. */
@@ -205,14 +207,16 @@ export class Store {
 
   /** Changes after `resourceVersion` still in history (for watch resume). */
   eventsSince(resourceVersion: number): StoreEvent[] {
-    return this.history.filter((e) => e.resourceVersion > resourceVersion).map((e) => ({ ...e, object: clone(e.object) }))
+    return this.history
+      .filter((e) => e.resourceVersion > resourceVersion)
+      .map((e) => ({ ...e, object: clone(e.object), ...(e.previous ? { previous: clone(e.previous) } : {}) }))
   }
 
-  private commit(type: WatchEventType, rt: ResourceType, k: string, stored: KubeObject): KubeObject {
+  private commit(type: WatchEventType, rt: ResourceType, k: string, stored: KubeObject, previous?: KubeObject): KubeObject {
     this.revision++
     stored.metadata.resourceVersion = String(this.revision)
     this.objects.set(k, { resource: rt, object: stored })
-    this.emit({ type, resource: rt, object: clone(stored), resourceVersion: this.revision })
+    this.emit({ type, resource: rt, object: clone(stored), resourceVersion: this.revision, ...(previous ? { previous: clone(previous) } : {}) })
     return clone(stored)
   }
 

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { referenceMarkdown, REFERENCE_PATH } from '../lib/docs.ts'
+import { helpText } from '../lib/help.ts'
+import { loadConfig, OPTIONS } from '../lib/options.ts'
+import { STEPS } from '../steps/index.ts'
+
+test('docs/reference.md is generated from the current flags and steps (run `npm run docs` after changing them)', () => {
+  assert.fixture(readFileSync(REFERENCE_PATH, 'utf8'), referenceMarkdown(STEPS))
+})
+
+test('--help names every flag, every step and every exit code', () => {
+  const help = helpText(STEPS, '0.0.0')
+  for (const option of OPTIONS) assert.ok(help.includes(`--${option.flag}`), `--help lacks --${option.flag}`)
+  for (const step of STEPS) assert.ok(help.includes(step.id), `--help lacks step ${step.id}`)
+  for (const code of ['0', '1', '2', '130']) assert.match(help, new RegExp(`^  ${code}\\s`, 'm'))
+})
+
+test('every step explains itself and plans without a cluster (dry runs before preflight use the chart defaults)', () => {
+  const config = loadConfig([], {})
+  for (const step of STEPS) {
+    assert.ok(step.why.length > 80, `${step.id} needs a real explanation`)
+    const plan = step.plan({ config, facts: {} })
+    assert.ok(plan.some((item) => item.kind !== 'note'), `${step.id} plans no command, download or manifest`)
+  }
+})
+
+test.run()
