@@ -38,6 +38,7 @@ export function runCommand(
       clearTimeout(timer)
       resolve({ code, stdout, stderr })
     })
+    child.stdin.on('error', () => undefined) // a child that exits without reading its input is not an error
     child.stdin.end(options.input ?? '')
   })
 }

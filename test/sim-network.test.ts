@@ -1,0 +1,247 @@
+// The simulated network through real kubectl probe pods: NetworkPolicy with and without an enforcing
+// CNI, ambient's HBONE port and kubelet-probe trap, and AuthorizationPolicy at the waypoint, at ztunnel
+// and at the ingress gateway (over the real NodePort listener).
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startSimulator, type Simulator } from './sim/index.ts'
+import { kubectl } from './kit.ts'
+import { applyYaml, installedIstioctl, runProbe } from './sim-probes.ts'
+
+let sim: Simulator
+const istioctl = installedIstioctl('1.29.1')
+const MANAGER = { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/instance': 'gthulhu', 'app.kubernetes.io/name': 'gthulhu' }
+const ATTACKER = { ...MANAGER, 'app.kubernetes.io/component': 'attacker' }
+const NC = (host: string, port: number) => `nc -z -w 3 ${host} ${port}; echo EXIT=$?`
+
+const policy = (name: string, component: string, ports: number[], extraFrom = '') => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/component: ${component}
+      app.kubernetes.io/instance: gthulhu
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/component: manager
+          app.kubernetes.io/instance: gthulhu
+          app.kubernetes.io/name: gthulhu
+${extraFrom}    ports:
+${ports.map((p) => `    - protocol: TCP\n      port: ${p}\n`).join('')}`
+const GUIDE_POLICIES = policy('allow-only-manager-to-mongodb', 'mongodb', [27017, 15008]) + '---\n' + policy('allow-only-manager-to-scheduler', 'scheduler', [8080, 15008])
+const KUBELET_PROBES = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-kubelet-probes
+  namespace: default
+spec:
+  podSelector:
+    matchExpressions:
+    - {key: app.kubernetes.io/component, operator: In, values: [mongodb, scheduler]}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - ipBlock:
+        cidr: 169.254.7.127/32
+`
+
+test.before(async () => {
+  sim = await startSimulator({ timing: { podStartMs: 50, probeRunMs: 60, rolloutStepMs: 60 } })
+})
+test.after(async () => {
+  await sim?.stop()
+})
+
+test('non-enforcing CNI: NetworkPolicy is stored but every probe connects', async () => {
+  const flannel = await startSimulator({ cni: 'flannel' })
+  try {
+    await applyYaml(flannel.env, GUIDE_POLICIES)
+    const out = await runProbe(flannel.env, { labels: ATTACKER, script: NC('gthulhu-mongodb', 27017) })
+    assert.is(out, 'EXIT=0\n')
+  } finally {
+    await flannel.stop()
+  }
+})
+
+test("calico: the guide's policies admit the manager and refuse other labels (mongodb and scheduler sidecar)", async () => {
+  await applyYaml(sim.env, GUIDE_POLICIES)
+  const script = `${NC('gthulhu-mongodb', 27017)}; ${NC('gthulhu-scheduler-sidecar', 8080)}`
+  assert.is(await runProbe(sim.env, { labels: MANAGER, script }), 'EXIT=0\nEXIT=0\n')
+  assert.is(await runProbe(sim.env, { labels: ATTACKER, script }), 'EXIT=1\nEXIT=1\n')
+  // Pod DNS of the StatefulSet, the manager's own address for MongoDB.
+  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb-0.gthulhu-mongodb.default.svc.cluster.local', 27017) }), 'EXIT=0\n')
+  // Unknown names and commands behave like busybox.
+  const other = await runProbe(sim.env, { script: 'nc -z -w 1 no-such-svc 80; echo EXIT=$?; curl -s http://x; echo $?' })
+  assert.is(other, "nc: bad address 'no-such-svc'\nEXIT=1\nsh: curl: not found\n127\n")
+})
+
+test('ambient: install, enrol the namespace, mesh traffic needs 15008 in the policy', async () => {
+  const crds = await kubectl(sim.env, ['apply', '--server-side', '-f', `${sim.gatewayApiMirror}/v1.4.0/standard-install.yaml`])
+  assert.is(crds.code, 0, crds.stderr)
+  const install = await istioctl.run(sim.env, ['install', '--set', 'profile=ambient', '-y'])
+  assert.is(install.code, 0, install.stderr)
+  await applyYaml(sim.env, KUBELET_PROBES)
+  await kubectl(sim.env, ['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite'])
+  const annotation = await kubectl(sim.env, ['wait', '--for=jsonpath={.metadata.annotations.ambient\\.istio\\.io/redirection}=enabled', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
+  assert.is(annotation.code, 0, annotation.stderr)
+  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n', 'the guide allows 15008')
+  await applyYaml(sim.env, policy('allow-only-manager-to-mongodb', 'mongodb', [27017]))
+  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=1\n', 'HBONE arrives on 15008, which is no longer allowed')
+  await applyYaml(sim.env, GUIDE_POLICIES)
+})
+
+test('kubelet-probe trap: without an ipBlock for 169.254.7.127 the enrolled MongoDB turns NotReady', async () => {
+  const del = await kubectl(sim.env, ['delete', 'networkpolicy', 'allow-kubelet-probes'])
+  assert.is(del.code, 0, del.stderr)
+  const notReady = await kubectl(sim.env, ['wait', '--for=condition=Ready=false', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
+  assert.is(notReady.code, 0, notReady.stderr)
+  const rollout = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=1s'])
+  assert.is.not(rollout.code, 0)
+  await applyYaml(sim.env, KUBELET_PROBES)
+  const ready = await kubectl(sim.env, ['wait', '--for=condition=Ready', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
+  assert.is(ready.code, 0, ready.stderr)
+})
+
+const MANAGER_POLICY = (principals: string[]) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: manager-allow-scheduler
+  namespace: default
+spec:
+  targetRefs:
+  - group: ""
+    kind: Service
+    name: gthulhu-manager
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: [${principals.map((p) => JSON.stringify(p)).join(', ')}]
+    to:
+    - operation:
+        ports: ["8080"]
+`
+const CURL = `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://gthulhu-manager:8080/health; echo " exit=$?"`
+
+test('AuthorizationPolicy with targetRefs: not enforced without a waypoint, enforced by principal through it', async () => {
+  await applyYaml(sim.env, MANAGER_POLICY(['cluster.local/ns/default/sa/gthulhu']))
+  const before = await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', script: CURL })
+  assert.is(before, '200 exit=0\n', 'no waypoint: the policy does nothing')
+  const status = await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'jsonpath={.status.conditions[?(@.type=="WaypointAccepted")].status}'])
+  assert.is(status.stdout, 'False')
+  const waypoint = await istioctl.run(sim.env, ['waypoint', 'apply', '-n', 'default', '--enroll-namespace', '--wait'])
+  assert.is(waypoint.code, 0, waypoint.stderr)
+  assert.is(await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', script: CURL }), '403 exit=0\n', 'default SA is not allowed')
+  assert.is(await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', serviceAccount: 'gthulhu', script: CURL }), '200 exit=0\n', 'the scheduler SA is allowed')
+  const accepted = await kubectl(sim.env, ['wait', '--for=condition=WaypointAccepted', 'authorizationpolicy/manager-allow-scheduler', '--timeout=10s'])
+  assert.is(accepted.code, 0, accepted.stderr)
+})
+
+test('selector policy with HTTP attributes on an enrolled pod: ztunnel resets the connection', async () => {
+  await applyYaml(sim.env, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: scheduler-http-only
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      app: decisionmaker
+  action: ALLOW
+  rules:
+  - to:
+    - operation:
+        paths: ["/health"]
+`)
+  const out = await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', labels: MANAGER, script: `curl -sS -o /dev/null -w '%{http_code}' http://gthulhu-scheduler-sidecar:8080/health; echo " exit=$?"` })
+  assert.is(out, '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n')
+  const reason = await kubectl(sim.env, ['get', 'authorizationpolicy', 'scheduler-http-only', '-o', 'jsonpath={.status.conditions[0].type}={.status.conditions[0].reason}'])
+  assert.is(reason.stdout, 'ZtunnelAccepted=UnsupportedValue')
+  await kubectl(sim.env, ['delete', 'authorizationpolicy', 'scheduler-http-only'])
+})
+
+const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
+test('ingress gateway over the real NodePort: User-Agent prefix policy, then ingress-use-waypoint', async () => {
+  await applyYaml(sim.env, `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gthulhu-gw
+  namespace: default
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: gthulhu-manager-route
+  namespace: default
+spec:
+  parentRefs:
+  - name: gthulhu-gw
+  rules:
+  - backendRefs:
+    - name: gthulhu-manager
+      port: 8080
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: gthulhu-gateway-allow-chrome-only
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      gateway.networking.k8s.io/gateway-name: gthulhu-gw
+  action: ALLOW
+  rules:
+  - to:
+    - operation:
+        ports: ["80"]
+    when:
+    - key: request.headers[User-Agent]
+      values: ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*"]
+`)
+  const wait = await kubectl(sim.env, ['wait', '--for=jsonpath={.spec.ports[1].nodePort}', 'svc/gthulhu-gw-istio', '--timeout=10s'])
+  assert.is(wait.code, 0, wait.stderr)
+  const port = (await kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'jsonpath={.spec.ports[?(@.port==80)].nodePort}'])).stdout
+  const get = async (userAgent: string) => {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'user-agent': userAgent }, signal: AbortSignal.timeout(3000) })
+        const text = await r.text()
+        if (r.status !== 503 || Date.now() > deadline) return { status: r.status, text }
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+      }
+      await new Promise((r) => setTimeout(r, 50)) // the listener and gateway pod come up asynchronously
+    }
+  }
+  const chrome = await get(CHROME_MAC)
+  assert.is(chrome.status, 200, chrome.text)
+  assert.match(chrome.text, /Gthulhu/)
+  const curl = await get('curl/8.11.1')
+  assert.is(curl.status, 403)
+  assert.is(curl.text, 'RBAC: access denied')
+  const windows = await get(CHROME_MAC.replace('Macintosh; Intel Mac OS X 10_15_7', 'Windows NT 10.0; Win64; x64'))
+  assert.is(windows.status, 403, 'the seed value admits Chrome on macOS only')
+  // With ingress-use-waypoint the waypoint sees the gateway's identity, which the manager policy lacks.
+  await kubectl(sim.env, ['label', 'svc', 'gthulhu-manager', 'istio.io/ingress-use-waypoint=true'])
+  const viaWaypoint = await get(CHROME_MAC)
+  assert.is(viaWaypoint.status, 403)
+  await applyYaml(sim.env, MANAGER_POLICY(['cluster.local/ns/default/sa/gthulhu', 'cluster.local/ns/default/sa/gthulhu-gw-istio']))
+  const allowed = await get(CHROME_MAC)
+  assert.is(allowed.status, 200)
+})
+
+test.run()

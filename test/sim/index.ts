@@ -1,0 +1,188 @@
+// The simulated Gthulhu cluster in one call: store, built-in types, seed, controllers, API server
+// (with /sim/istioctl and /sim/faults), the release mirror and the gateway NodePort listeners.
+// Writes a kubeconfig and an env file so real kubectl (and the fake istioctl) can be pointed at it.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { stringify } from 'yaml'
+import { Store } from './store.ts'
+import { noFaults, type Faults } from './faults.ts'
+import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
+import { startApiServer } from './apiserver.ts'
+import { Controllers, DEFAULT_TIMING } from './controllers.ts'
+import { seedCluster, type GthulhuComponent } from './seed.ts'
+import { startMirror } from './mirror.ts'
+import { IstioctlServer } from './istioctl.ts'
+import { startWebUi } from './webui.ts'
+import { allocateNodePort } from './node-ports.ts'
+import { listOf, type Cni } from './cluster-view.ts'
+
+export type { Cni } from './cluster-view.ts'
+export type { Faults } from './faults.ts'
+export type { Store } from './store.ts'
+
+export interface SimOptions {
+  dir?: string
+  namespace?: string
+  release?: string
+  missing?: GthulhuComponent[]
+  cni?: Cni
+  kubernetesVersion?: string
+  istioVersions?: string[]
+  contextName?: string
+  faults?: Partial<Faults>
+  timing?: Partial<{ podStartMs: number; probeRunMs: number; rolloutStepMs: number }>
+}
+
+export interface Simulator {
+  store: Store
+  faults: Faults
+  dir: string
+  apiUrl: string
+  kubeconfig: string
+  context: string
+  istioMirror: string
+  gatewayApiMirror: string
+  env: Record<string, string>
+  stop(): Promise<void>
+}
+
+export const DEFAULT_ISTIO_VERSIONS = ['1.28.3', '1.29.1']
+
+function sendJson(res: ServerResponse, status: number, value: unknown): true {
+  const body = JSON.stringify(value)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+  return true
+}
+
+/** Merges a JSON fault description into the live faults (arrays and scalars replace). */
+export function mergeFaults(faults: Faults, patch: Partial<Faults>): void {
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete (faults as any)[key]
+    else (faults as any)[key] = structuredClone(value)
+  }
+}
+
+export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+  const namespace = options.namespace ?? 'default'
+  const release = options.release ?? 'gthulhu'
+  const cni = options.cni ?? 'calico'
+  const kubernetesVersion = options.kubernetesVersion ?? '1.33.1'
+  const contextName = options.contextName ?? 'gthulhu-sim'
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gthulhu-sim-'))
+  mkdirSync(dir, { recursive: true })
+  const faults: Faults = { ...noFaults(), ...structuredClone(options.faults ?? {}) } as Faults
+  const timing = { ...DEFAULT_TIMING, ...(options.timing ?? {}) }
+
+  const store = new Store()
+  registerBuiltinTypes(store)
+  const stopCrdWatch = watchCrdTypes(store)
+  await seedCluster(store, { namespace, release, missing: options.missing ?? [], cni, kubernetesVersion })
+  const controllers = new Controllers(store, faults, { cni, timing })
+  controllers.start()
+  const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
+
+  const extraRoutes = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
+    const path = new URL(req.url ?? '/', 'http://sim').pathname
+    if (!path.startsWith('/sim/')) return false
+    let input: any
+    try {
+      input = body.length ? JSON.parse(body.toString('utf8')) : {}
+    } catch {
+      return sendJson(res, 400, { error: 'body must be JSON' })
+    }
+    if (path === '/sim/istioctl' && req.method === 'POST') {
+      if (!Array.isArray(input.args)) return sendJson(res, 400, { error: 'expected {args: string[], version: string}' })
+      return sendJson(res, 200, await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1])))
+    }
+    if (path === '/sim/faults' && (req.method === 'POST' || req.method === 'GET')) {
+      if (req.method === 'POST') mergeFaults(faults, input)
+      return sendJson(res, 200, faults)
+    }
+    return sendJson(res, 404, { error: `no simulator route ${req.method} ${path}` })
+  }
+
+  const closers: (() => Promise<void> | void)[] = [() => stopCrdWatch(), () => controllers.stop()]
+  try {
+    const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
+    closers.push(() => mirror.close())
+    const api = await startApiServer({ store, faults, kubernetesVersion, extraRoutes, allocateNodePort })
+    closers.push(() => api.close())
+    const webui = startWebUi(store, cni)
+    closers.push(() => webui.close())
+
+    await waitForSeedRollout(store, 10_000)
+
+    const kubeconfig = join(dir, 'kubeconfig')
+    writeFileSync(kubeconfig, kubeconfigYaml(api.url, contextName, namespace), { mode: 0o600 })
+    const env: Record<string, string> = {
+      KUBECONFIG: kubeconfig,
+      KUBECACHEDIR: join(dir, 'kube-cache'),
+      GTHULHU_RUNBOOK_ISTIO_MIRROR: mirror.istioBase,
+      GTHULHU_RUNBOOK_GATEWAY_API_MIRROR: mirror.gatewayApiBase,
+    }
+    writeFileSync(join(dir, 'env'), Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(''))
+
+    let stopped = false
+    return {
+      store,
+      faults,
+      dir,
+      apiUrl: api.url,
+      kubeconfig,
+      context: contextName,
+      istioMirror: mirror.istioBase,
+      gatewayApiMirror: mirror.gatewayApiBase,
+      env,
+      stop: async () => {
+        if (stopped) return
+        stopped = true
+        await closeAll(closers)
+      },
+    }
+  } catch (error) {
+    await closeAll(closers)
+    throw error
+  }
+}
+
+async function closeAll(closers: (() => Promise<void> | void)[]): Promise<void> {
+  for (const close of closers.reverse()) {
+    try {
+      await close()
+    } catch (error) {
+      console.error('sim: stopping failed:', error)
+    }
+  }
+}
+
+/** Waits until every seeded workload reports all its pods ready, so callers start from a settled cluster. */
+async function waitForSeedRollout(store: Store, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  const settled = () =>
+    listOf(store, 'deployment').every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec?.replicas ?? 1) && d.status?.updatedReplicas === (d.spec?.replicas ?? 1)) &&
+    listOf(store, 'statefulSet').every((s) => (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1)) &&
+    listOf(store, 'daemonSet').every((d) => d.status?.numberReady >= 1)
+  while (!settled()) {
+    if (Date.now() > deadline) throw new Error('sim: the seeded workloads did not become ready')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+function kubeconfigYaml(server: string, name: string, namespace: string): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name, cluster: { server } }],
+    users: [{ name, user: { token: 'gthulhu-sim-token' } }],
+    contexts: [{ name, context: { cluster: name, user: name, namespace } }],
+    'current-context': name,
+    preferences: {},
+  })
+}
+
+function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:@=-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
+}

@@ -1,0 +1,434 @@
+// Server side of the fake istioctl (POST /sim/istioctl {args, version}): the subcommands the runbook
+// uses, acting on the store the way the real tool acts on a cluster, and answering {stdout, stderr, code}.
+import type { KubeObject, Store } from './store.ts'
+import type { Controllers } from './controllers.ts'
+import { admit } from './builtin-types.ts'
+import { allocateNodePort } from './node-ports.ts'
+import { istioCrds } from './crd-bundles.ts'
+import { workload } from './seed.ts'
+import {
+  ClusterView,
+  GATEWAY_GROUP,
+  ISTIO_NAMESPACE,
+  USE_WAYPOINT_LABEL,
+  conditionTrue,
+  getOf,
+  isEnrolled,
+  isPodReady,
+  listOf,
+  mustTypeOf,
+  typeOf,
+  type Cni,
+  type KindName,
+} from './cluster-view.ts'
+
+export interface IstioctlContext {
+  store: Store
+  controllers: Controllers
+  kubernetesVersion: string
+  cni: Cni
+  /** How long install / waypoint --wait wait for readiness. */
+  waitTimeoutMs?: number
+}
+
+export interface IstioctlResult {
+  stdout: string
+  stderr: string
+  code: number
+}
+
+const ok = (stdout: string): IstioctlResult => ({ stdout, stderr: '', code: 0 })
+const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({ stdout, stderr: stderr.endsWith('\n') ? stderr : stderr + '\n', code })
+
+/** Supported Kubernetes minors of an Istio minor: 1.28 → 1.30–1.34, 1.29 → 1.31–1.35. */
+export function supportedKubernetes(istioVersion: string): { min: number; max: number } {
+  const minor = Number(istioVersion.split('.')[1])
+  return { min: minor + 2, max: minor + 6 }
+}
+
+interface Parsed {
+  positional: string[]
+  flags: Map<string, string | true>
+}
+
+const VALUE_FLAGS = new Set(['-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout'])
+const ALIASES: Record<string, string> = { '-n': '--namespace', '-o': '--output', '-y': '--skip-confirmation', '-c': '--kubeconfig', '-f': '--filename', '-r': '--revision', '-A': '--all-namespaces', '-i': '--istioNamespace' }
+
+function parse(args: string[]): Parsed {
+  const positional: string[] = []
+  const flags = new Map<string, string | true>()
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    if (!a.startsWith('-')) {
+      positional.push(a)
+      continue
+    }
+    const eq = a.indexOf('=')
+    const name = ALIASES[eq > 0 ? a.slice(0, eq) : a] ?? (eq > 0 ? a.slice(0, eq) : a)
+    if (eq > 0) flags.set(name, a.slice(eq + 1))
+    else if (VALUE_FLAGS.has(a)) flags.set(name, args[++i] ?? '')
+    else flags.set(name, true)
+  }
+  return { positional, flags }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd() + '\n').join('')
+}
+
+export class IstioctlServer {
+  constructor(private readonly ctx: IstioctlContext) {}
+
+  private get store(): Store {
+    return this.ctx.store
+  }
+
+  async run(args: string[], clientVersion: string): Promise<IstioctlResult> {
+    const p = parse(args)
+    const [command, sub] = p.positional
+    try {
+      switch (command) {
+        case 'version':
+          return this.version(clientVersion)
+        case 'x':
+        case 'experimental':
+          if (sub === 'precheck') return this.precheck(clientVersion)
+          return failure(`Error: unknown command "${sub ?? ''}" for "istioctl experimental"`)
+        case 'install':
+          return await this.install(p, clientVersion)
+        case 'uninstall':
+          return this.uninstall(p)
+        case 'waypoint':
+          return await this.waypoint(p)
+        case 'ztunnel-config':
+          if (sub === 'workloads' || sub === 'workload') return this.ztunnelWorkloads(p)
+          return failure(`Error: unknown command "${sub ?? ''}" for "istioctl ztunnel-config"`)
+        default:
+          return failure(`Error: unknown command "${command}" for "istioctl"\nRun 'istioctl --help' for usage.`)
+      }
+    } catch (error) {
+      return failure(`Error: ${(error as Error).message}`)
+    }
+  }
+
+  private version(clientVersion: string): IstioctlResult {
+    const istiod = getOf(this.store, 'deployment', ISTIO_NAMESPACE, 'istiod')
+    if (!istiod) return ok(`Istio is not present in the cluster: no running Istio pods in namespace "${ISTIO_NAMESPACE}"\nclient version: ${clientVersion}\n`)
+    const plane = String(istiod.spec.template.spec.containers[0].image).split(':').pop()
+    const proxies = listOf(this.store, 'pod').filter((p) => isEnrolled(p) || p.metadata.labels?.['gateway.networking.k8s.io/gateway-name']).length
+    return ok(`client version: ${clientVersion}\ncontrol plane version: ${plane}\ndata plane version: ${plane} (${proxies} proxies)\n`)
+  }
+
+  private kubernetesMinor(): number {
+    return Number(this.ctx.kubernetesVersion.split('.')[1])
+  }
+
+  private precheck(clientVersion: string): IstioctlResult {
+    const { min, max } = supportedKubernetes(clientVersion)
+    const minor = this.kubernetesMinor()
+    if (minor < min) {
+      return failure(
+        `Error: 1 error occurred:\n\t* Istio ${clientVersion} requires Kubernetes 1.${min} or newer; the cluster runs v${this.ctx.kubernetesVersion}\n`,
+        1,
+        `✘ Kubernetes: v${this.ctx.kubernetesVersion} is below the minimum supported version 1.${min}\n`,
+      )
+    }
+    const warning = minor > max ? `! Kubernetes: v${this.ctx.kubernetesVersion} is newer than the versions Istio ${clientVersion} was tested with (1.${min}-1.${max})\n` : ''
+    return ok(`${warning}✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n`)
+  }
+
+  // ---- install / uninstall ----
+
+  private upsert(kind: KindName, object: KubeObject): void {
+    const rt = mustTypeOf(this.store, kind)
+    const existing = this.store.get(rt, object.metadata.namespace, object.metadata.name)
+    if (!existing) this.store.create(rt, object)
+    else this.store.update(rt, { ...existing, metadata: { ...existing.metadata, labels: object.metadata.labels }, spec: object.spec })
+  }
+
+  private async install(p: Parsed, version: string): Promise<IstioctlResult> {
+    if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
+    const set = String(p.flags.get('--set') ?? '')
+    const profile = /^profile=(.+)$/.exec(set)?.[1] ?? 'default'
+    const components: Record<string, string[]> = {
+      ambient: ['istiod', 'cni', 'ztunnel'],
+      default: ['istiod', 'ingress'],
+      demo: ['istiod', 'ingress'],
+      minimal: ['istiod'],
+    }
+    if (!components[profile]) return failure(`Error: generate config: unknown profile "${profile}"; known profiles: ${Object.keys(components).join(', ')}`)
+    const { min } = supportedKubernetes(version)
+    if (this.kubernetesMinor() < min) {
+      return failure(`Error: check minimum supported Kubernetes version: Kubernetes v${this.ctx.kubernetesVersion} is not supported by Istio ${version}; at least 1.${min} is required`)
+    }
+    const ns = ISTIO_NAMESPACE
+    if (!getOf(this.store, 'namespace', undefined, ns)) {
+      this.store.create(mustTypeOf(this.store, 'namespace'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } })
+    }
+    const crdType = mustTypeOf(this.store, 'crd')
+    for (const crd of istioCrds()) if (!this.store.get(crdType, undefined, crd.metadata.name)) this.store.create(crdType, crd)
+
+    const want = components[profile]
+    const sa = (name: string) => {
+      if (!getOf(this.store, 'serviceAccount', ns, name)) {
+        this.store.create(mustTypeOf(this.store, 'serviceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels: { 'install.operator.istio.io/owning-resource': 'installed-state' } } })
+      }
+    }
+    const labelled = (o: KubeObject, extra: Record<string, string>) => {
+      o.metadata.labels = { ...o.metadata.labels, ...extra, 'operator.istio.io/component': extra.component ?? '', 'install.operator.istio.io/owning-resource': 'installed-state' }
+      return o
+    }
+    sa('istiod')
+    const istiod = workload('Deployment', 'istiod', ns, { app: 'istiod', istio: 'pilot' }, {
+      serviceAccountName: 'istiod',
+      containers: [
+        {
+          name: 'discovery',
+          image: `docker.io/istio/pilot:${version}`,
+          ports: [8080, 15010, 15012, 15014, 15017].map((port) => ({ containerPort: port, protocol: 'TCP' })),
+          env: profile === 'ambient' ? [{ name: 'PILOT_ENABLE_AMBIENT', value: 'true' }] : [],
+          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 3 },
+        },
+      ],
+    })
+    this.upsert('deployment', labelled(istiod, { component: 'Pilot' }))
+    await this.ensureService({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'istiod', namespace: ns, labels: { app: 'istiod', istio: 'pilot' } },
+      spec: {
+        selector: { app: 'istiod', istio: 'pilot' },
+        ports: [
+          { name: 'grpc-xds', port: 15010, protocol: 'TCP', targetPort: 15010 },
+          { name: 'https-dns', port: 15012, protocol: 'TCP', targetPort: 15012 },
+          { name: 'https-webhook', port: 443, protocol: 'TCP', targetPort: 15017 },
+          { name: 'http-monitoring', port: 15014, protocol: 'TCP', targetPort: 15014 },
+        ],
+      },
+    })
+    const lines = ['✔ Istio core installed ⛵️', '✔ Istiod installed 🧠']
+    if (want.includes('cni')) {
+      sa('istio-cni')
+      const cni = workload('DaemonSet', 'istio-cni-node', ns, { 'k8s-app': 'istio-cni-node' }, {
+        serviceAccountName: 'istio-cni',
+        hostNetwork: true,
+        containers: [{ name: 'install-cni', image: `docker.io/istio/install-cni:${version}`, ports: [{ containerPort: 8000, protocol: 'TCP' }], readinessProbe: { httpGet: { path: '/readyz', port: 8000 } } }],
+      })
+      this.upsert('daemonSet', labelled(cni, { component: 'Cni' }))
+      lines.push('✔ CNI installed 🪢')
+    }
+    if (want.includes('ztunnel')) {
+      sa('ztunnel')
+      const ztunnel = workload('DaemonSet', 'ztunnel', ns, { app: 'ztunnel' }, {
+        serviceAccountName: 'ztunnel',
+        containers: [{ name: 'istio-proxy', image: `docker.io/istio/ztunnel:${version}`, ports: [{ containerPort: 15020, name: 'ztunnel-stats', protocol: 'TCP' }, { containerPort: 15021, protocol: 'TCP' }], readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } } }],
+      })
+      this.upsert('daemonSet', labelled(ztunnel, { component: 'Ztunnel' }))
+      lines.push('✔ Ztunnel installed 🔒️')
+    }
+    if (want.includes('ingress')) {
+      sa('istio-ingressgateway-service-account')
+      const labels = { app: 'istio-ingressgateway', istio: 'ingressgateway' }
+      const gw = workload('Deployment', 'istio-ingressgateway', ns, labels, {
+        serviceAccountName: 'istio-ingressgateway-service-account',
+        containers: [{ name: 'istio-proxy', image: `docker.io/istio/proxyv2:${version}`, ports: [15021, 8080, 8443].map((port) => ({ containerPort: port, protocol: 'TCP' })), readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } } }],
+      })
+      this.upsert('deployment', labelled(gw, { component: 'IngressGateways' }))
+      await this.ensureService({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'istio-ingressgateway', namespace: ns, labels },
+        spec: {
+          type: 'LoadBalancer',
+          selector: labels,
+          ports: [
+            { name: 'status-port', port: 15021, protocol: 'TCP', targetPort: 15021 },
+            { name: 'http2', port: 80, protocol: 'TCP', targetPort: 8080 },
+            { name: 'https', port: 443, protocol: 'TCP', targetPort: 8443 },
+          ],
+        },
+      })
+      lines.push('✔ Ingress gateways installed 🛬')
+    }
+    this.ctx.controllers.kick()
+    const ready = await this.waitFor(() => {
+      const deploymentsReady = ['istiod', ...(want.includes('ingress') ? ['istio-ingressgateway'] : [])].every((name) => {
+        const d = getOf(this.store, 'deployment', ns, name)
+        return d && (d.status?.readyReplicas ?? 0) >= 1 && d.status?.updatedReplicas === d.spec.replicas && d.status?.replicas === d.spec.replicas
+      })
+      const daemonsReady = [...(want.includes('cni') ? ['istio-cni-node'] : []), ...(want.includes('ztunnel') ? ['ztunnel'] : [])].every((name) => {
+        const d = getOf(this.store, 'daemonSet', ns, name)
+        return d && d.status?.numberReady >= 1 && d.status?.updatedNumberScheduled === d.status?.desiredNumberScheduled
+      })
+      return Boolean(deploymentsReady && daemonsReady)
+    })
+    if (!ready) return failure(`✘ Installation incomplete: components in ${ns} did not become ready in time`, 1, lines.slice(0, 1).join('\n') + '\n')
+    lines.push('✔ Installation complete')
+    if (profile === 'ambient') lines.push('The ambient profile has been installed successfully, enjoy Istio without sidecars!')
+    return ok(lines.join('\n') + '\n')
+  }
+
+  private async ensureService(svc: KubeObject): Promise<void> {
+    const rt = mustTypeOf(this.store, 'service')
+    const existing = this.store.get(rt, svc.metadata.namespace, svc.metadata.name)
+    if (existing) return
+    await admit({ store: this.store, allocateNodePort }, rt, svc)
+    this.store.create(rt, svc)
+  }
+
+  private uninstall(p: Parsed): IstioctlResult {
+    if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
+    if (!p.flags.has('--purge') && !p.flags.has('--revision') && !p.flags.has('--filename')) {
+      return failure('Error: at least one of the --revision (or --set revision=<revision>), --filename or --purge flags must be set')
+    }
+    const ns = ISTIO_NAMESPACE
+    const removed: string[] = []
+    const remove = (kind: KindName, kindName: string, namespace: string | undefined, name: string) => {
+      const rt = typeOf(this.store, kind)
+      if (!rt || !this.store.get(rt, namespace, name)) return
+      this.store.delete(rt, namespace, name)
+      removed.push(`  Removed ${kindName}:${namespace ? namespace + ':' : ''}${name}.`)
+    }
+    for (const name of ['istiod', 'istio-ingressgateway']) remove('deployment', 'Deployment', ns, name)
+    for (const name of ['ztunnel', 'istio-cni-node']) remove('daemonSet', 'DaemonSet', ns, name)
+    for (const name of ['istiod', 'istio-ingressgateway']) remove('service', 'Service', ns, name)
+    for (const name of ['istiod', 'ztunnel', 'istio-cni', 'istio-ingressgateway-service-account']) remove('serviceAccount', 'ServiceAccount', ns, name)
+    for (const name of ['istio', 'istio-waypoint']) remove('gatewayClass', 'GatewayClass', undefined, name)
+    if (p.flags.has('--purge')) for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
+    this.ctx.controllers.kick()
+    return ok((removed.length ? removed.join('\n') + '\n' : '') + '✔ Uninstall complete\n')
+  }
+
+  // ---- waypoints ----
+
+  private async waypoint(p: Parsed): Promise<IstioctlResult> {
+    const action = p.positional[1]
+    const ns = String(p.flags.get('--namespace') ?? 'default')
+    const gatewayType = typeOf(this.store, 'gateway')
+    if (!['apply', 'status', 'delete', 'list'].includes(action ?? '')) {
+      return failure(`Error: unknown command "${action ?? ''}" for "istioctl waypoint"`)
+    }
+    if (!gatewayType) {
+      return failure('Error: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io not found); install them before using waypoints')
+    }
+    const waypoints = () => this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+    if (action === 'list' || action === 'status') {
+      const name = p.flags.get('--name')
+      const found = waypoints().filter((g) => typeof name !== 'string' || g.metadata.name === name)
+      if (found.length === 0) return failure(`Error: no waypoints found in namespace ${ns}`)
+      if (action === 'list') {
+        return ok(table([['NAME', 'REVISION', 'PROGRAMMED'], ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False'])]))
+      }
+      const rows = [['NAMESPACE', 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']]
+      for (const g of found) {
+        const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
+        rows.push([ns, g.metadata.name, c?.status ?? 'Unknown', 'Programmed', c?.reason ?? 'Pending', c?.message ?? 'Waiting for controller'])
+      }
+      return ok(table(rows))
+    }
+    if (action === 'delete') {
+      const names = p.flags.has('--all') ? waypoints().map((g) => g.metadata.name) : p.positional.slice(2)
+      if (names.length === 0 && !p.flags.has('--all')) return failure('Error: at least one waypoint name or --all is required')
+      let out = ''
+      for (const name of names) {
+        const g = this.store.get(gatewayType, ns, name)
+        if (!g || g.spec?.gatewayClassName !== 'istio-waypoint') return failure(`Error: waypoint ${ns}/${name} not found`, 1, out)
+        this.store.delete(gatewayType, ns, name)
+        out += `waypoint ${ns}/${name} deleted\n`
+      }
+      this.ctx.controllers.kick()
+      return ok(out)
+    }
+    // apply
+    if (!getOf(this.store, 'namespace', undefined, ns)) return failure(`Error: namespace "${ns}" not found`)
+    const name = String(p.flags.get('--name') ?? 'waypoint')
+    const trafficType = String(p.flags.get('--for') ?? 'service')
+    if (!['service', 'workload', 'all', 'none'].includes(trafficType)) return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
+    if (!getOf(this.store, 'gatewayClass', undefined, 'istio-waypoint')) {
+      return failure('Error: GatewayClass istio-waypoint not found: is Istio installed with the ambient profile?')
+    }
+    const gw: KubeObject = {
+      apiVersion: `${GATEWAY_GROUP}/${gatewayType.version}`,
+      kind: 'Gateway',
+      metadata: { name, namespace: ns, labels: { 'istio.io/waypoint-for': trafficType } },
+      spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    }
+    const existing = this.store.get(gatewayType, ns, name)
+    if (existing) this.store.update(gatewayType, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } }, spec: gw.spec })
+    else this.store.create(gatewayType, gw)
+    let out = `✅ waypoint ${ns}/${name} applied\n`
+    if (p.flags.has('--enroll-namespace')) {
+      const nsType = mustTypeOf(this.store, 'namespace')
+      this.store.mutate(nsType, undefined, ns, (n) => {
+        n.metadata.labels = { ...(n.metadata.labels ?? {}), [USE_WAYPOINT_LABEL]: name }
+      })
+      out += `✅ namespace ${ns} labeled with "${USE_WAYPOINT_LABEL}: ${name}"\n`
+    }
+    this.ctx.controllers.kick()
+    if (p.flags.has('--wait')) {
+      const ready = await this.waitFor(() => {
+        const g = this.store.get(gatewayType, ns, name)
+        const view = new ClusterView(this.store, this.ctx.cni)
+        return Boolean(g && conditionTrue(g, 'Programmed') && view.gatewayPods(g).some(isPodReady))
+      })
+      if (!ready) return failure(`Error: timed out waiting for waypoint ${ns}/${name} to become programmed`, 1, out)
+    }
+    return ok(out)
+  }
+
+  // ---- ztunnel-config ----
+
+  private ztunnelWorkloads(p: Parsed): IstioctlResult {
+    const ztunnel = getOf(this.store, 'daemonSet', ISTIO_NAMESPACE, 'ztunnel')
+    const ztunnelPod = listOf(this.store, 'pod', ISTIO_NAMESPACE).find((pod) => pod.metadata.labels?.app === 'ztunnel' && isPodReady(pod))
+    if (!ztunnel || !ztunnelPod) return failure(`Error: failed to get ztunnel pods: no running ztunnel pods in namespace "${ISTIO_NAMESPACE}"`)
+    const ns = p.flags.get('--namespace')
+    const view = new ClusterView(this.store, this.ctx.cni)
+    const pods = view.pods.filter(
+      (pod) => pod.status?.podIP && !pod.spec?.hostNetwork && pod.status?.phase === 'Running' && (typeof ns !== 'string' || pod.metadata.namespace === ns),
+    )
+    const waypointOf = (pod: KubeObject) => {
+      const name = pod.metadata.labels?.[USE_WAYPOINT_LABEL] ?? view.namespaceLabels(pod.metadata.namespace)[USE_WAYPOINT_LABEL]
+      const gw = name && view.gateway(pod.metadata.namespace!, name)
+      // A workload shows a waypoint only when that waypoint takes workload-addressed traffic.
+      return gw && ['workload', 'all'].includes(gw.metadata.labels?.['istio.io/waypoint-for'] ?? 'service') ? name : undefined
+    }
+    const workloadName = (pod: KubeObject) => pod.metadata.ownerReferences?.[0]?.name ?? pod.metadata.name
+    if (p.flags.get('--output') === 'json') {
+      const rows = pods.map((pod) => ({
+        uid: `Kubernetes//Pod/${pod.metadata.namespace}/${pod.metadata.name}`,
+        workloadIps: [pod.status.podIP],
+        protocol: isEnrolled(pod) ? 'HBONE' : 'TCP',
+        name: pod.metadata.name,
+        namespace: pod.metadata.namespace,
+        serviceAccount: pod.spec?.serviceAccountName ?? 'default',
+        workloadName: workloadName(pod),
+        workloadType: 'pod',
+        canonicalName: pod.metadata.labels?.['app.kubernetes.io/name'] ?? workloadName(pod),
+        canonicalRevision: 'latest',
+        clusterId: 'Kubernetes',
+        trustDomain: 'cluster.local',
+        node: pod.spec?.nodeName,
+        status: isPodReady(pod) ? 'Healthy' : 'Unhealthy',
+        ...(waypointOf(pod) ? { waypoint: { destination: `${pod.metadata.namespace}/${waypointOf(pod)}` } } : {}),
+      }))
+      return ok(JSON.stringify(rows, null, 2) + '\n')
+    }
+    const rows = [['NAMESPACE', 'POD NAME', 'ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL']]
+    for (const pod of pods) {
+      rows.push([pod.metadata.namespace!, pod.metadata.name, pod.status.podIP, pod.spec?.nodeName ?? '', waypointOf(pod) ?? 'None', isEnrolled(pod) ? 'HBONE' : 'TCP'])
+    }
+    return ok(table(rows))
+  }
+
+  private async waitFor(predicate: () => boolean): Promise<boolean> {
+    const deadline = Date.now() + (this.ctx.waitTimeoutMs ?? 30_000)
+    while (Date.now() < deadline) {
+      if (predicate()) return true
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    return predicate()
+  }
+}
+

@@ -1,0 +1,98 @@
+// Drives the real CLI in a real pseudo-terminal: a tmux server on a private socket per session, keys sent
+// with send-keys, the screen read with capture-pane. Each session's server is stopped by its own socket.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runCommand } from './kit.ts'
+
+let tmuxChecked = false
+
+/** tmux is needed for terminal tests; install it with apt-get when missing (root on Debian/Ubuntu). */
+export function ensureTmux(): void {
+  if (tmuxChecked) return
+  if (spawnSync('tmux', ['-V']).status !== 0) {
+    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
+      throw new Error('the terminal tests need tmux: install it (e.g. apt-get install tmux) and run the tests again')
+    }
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux'], { stdio: 'inherit', timeout: 300_000 })
+  }
+  tmuxChecked = true
+}
+
+const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)
+
+export class TerminalSession {
+  private constructor(
+    private readonly socket: string,
+    private readonly statusFile: string,
+  ) {}
+
+  /** Starts `argv` in a 160×50 terminal with `env` (CI removed: this is a person at a terminal). */
+  static async start(argv: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<TerminalSession> {
+    ensureTmux()
+    const id = `${process.pid}-${randomBytes(4).toString('hex')}`
+    const session = new TerminalSession(`gthulhu-runbook-test-${id}`, join(tmpdir(), `gthulhu-runbook-tty-${id}.status`))
+    const env: NodeJS.ProcessEnv = { ...options.env, TERM: 'xterm-256color' }
+    delete env.CI
+    delete env.TMUX
+    // The pane first runs a placeholder, so remain-on-exit is set before the program can exit and its last
+    // screen stays readable; a wrapper shell writes the program's exit status to a file.
+    await session.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', options.cwd, 'sleep 600'], env)
+    await session.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on'], env)
+    const wrapped = `${argv.map(quote).join(' ')}; echo $? > ${quote(session.statusFile)}`
+    await session.tmux(['respawn-pane', '-k', '-t', 'main', '-c', options.cwd, wrapped], env)
+    return session
+  }
+
+  private async tmux(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+    const result = await runCommand('tmux', ['-L', this.socket, ...args], { env, timeoutMs: 10_000 })
+    if (result.code !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr}`)
+    return result.stdout
+  }
+
+  /** The whole scrollback and screen, wrapped lines joined. */
+  screen(): Promise<string> {
+    return this.tmux(['capture-pane', '-p', '-J', '-t', 'main', '-S', '-3000'])
+  }
+
+  /** Sends tmux key names (Enter, Down, C-c) or literal text. */
+  async keys(...keys: string[]): Promise<void> {
+    for (const key of keys) await this.tmux(['send-keys', '-t', 'main', key])
+  }
+
+  /** Waits until the screen matches; returns it. Fails with the screen when it doesn't in time. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    let screen = ''
+    while (Date.now() < deadline) {
+      screen = await this.screen()
+      if (pattern.test(screen)) return screen
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`the terminal never showed ${pattern} within ${timeoutMs}ms; it shows:\n${screen}`)
+  }
+
+  /** Waits for the program to exit and returns its exit status. */
+  async exitCode(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const status = existsSync(this.statusFile) ? readFileSync(this.statusFile, 'utf8').trim() : ''
+      if (status !== '') return Number(status)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`the program did not exit within ${timeoutMs}ms; screen:\n${await this.screen()}`)
+  }
+
+  /** The pid of the program in the pane (to check what it left running). */
+  async pid(): Promise<number> {
+    return Number((await this.tmux(['display-message', '-p', '-t', 'main', '#{pane_pid}'])).trim())
+  }
+
+  /** Stops this session's tmux server (and so the program), by its private socket. */
+  async close(): Promise<void> {
+    await runCommand('tmux', ['-L', this.socket, 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
+    rmSync(this.statusFile, { force: true })
+  }
+}
