@@ -101,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
 
   const selection = selectSteps(STEPS, config, records)
   const facts = state?.state.facts ?? {}
+  // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
+  const plans = new Map(selection.run.map((id) => [id, STEPS.find((s) => s.id === id)!.plan({ config, facts })]))
 
   if (config.render) {
     const steps = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
@@ -114,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
     for (const id of selection.run) {
       const step = STEPS.find((s) => s.id === id)!
-      reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(step.plan({ config, facts }))}`)
+      reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans.get(id)!)}`)
     }
     reporter.say(`\nDry run: nothing was changed.`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })

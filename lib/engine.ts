@@ -2,7 +2,7 @@
 // shows progress while a step runs; prompts and check tables are printed between steps, so neither corrupts
 // the other. One engine serves guided runs, automation, dry runs and resumes.
 import { Listr, ListrLogger, ProcessOutput } from 'listr2'
-import { Interrupted, StepFailure, isExpected } from './errors.ts'
+import { Interrupted, StepFailure, UsageError, isExpected } from './errors.ts'
 import type { Cluster } from './cluster.ts'
 import type { Config } from './options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './report.ts'
@@ -111,6 +111,7 @@ export class Engine {
         }
         const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
         this.record(step, 'failed', Date.now() - started, checks, undefined, message)
+        if (error instanceof UsageError) throw error // bad operator input: exit 2, and retrying cannot help
         this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
         if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
         const choice = await this.options.prompter.afterFailure(step, !!step.rollback)

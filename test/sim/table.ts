@@ -9,6 +9,12 @@ interface Column {
   cell: (o: KubeObject) => string | number
 }
 
+// A LoadBalancer that no controller has given an address yet shows <pending>, as kubectl prints it.
+const externalIp = (o: KubeObject) => {
+  const assigned = (o.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip ?? i.hostname).join(',')
+  if (assigned) return assigned
+  return o.spec?.type === 'LoadBalancer' ? '<pending>' : none(o.spec?.externalName)
+}
 const none = (v: unknown) => (v === undefined || v === null || v === '' ? '<none>' : String(v))
 
 /** Human-readable age, in the style kubectl prints (5s, 3m20s, 2h10m, 4d). */
@@ -66,7 +72,7 @@ const COLUMNS: Record<string, Column[]> = {
     name,
     { name: 'Type', cell: (o) => o.spec?.type ?? 'ClusterIP' },
     { name: 'Cluster-IP', cell: (o) => none(o.spec?.clusterIP) },
-    { name: 'External-IP', cell: (o) => none((o.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip ?? i.hostname).join(',') || o.spec?.externalName) },
+    { name: 'External-IP', cell: externalIp },
     { name: 'Port(s)', cell: servicePorts },
     ageColumn,
     { name: 'Selector', priority: 1, cell: (o) => selectorText(o.spec?.selector) },

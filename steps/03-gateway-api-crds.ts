@@ -1,0 +1,127 @@
+// Install the Gateway API CRDs Istio's gateways and waypoints need: the release bundle from the mirror,
+// applied server-side, skipped when that bundle version is already there, never silently downgraded.
+import { fetchText } from '../lib/download.ts'
+import { StepFailure } from '../lib/errors.ts'
+import type { Cluster } from '../lib/cluster.ts'
+import type { Config } from '../lib/options.ts'
+import {
+  BUNDLE_VERSION_ANNOTATION,
+  bundleUrl,
+  decideBundle,
+  describeInstalledCrd,
+  parseBundle,
+  type BundleCrd,
+  type InstalledCrd,
+} from '../lib/gateway-api.ts'
+import { pollUntil } from '../lib/wait.ts'
+import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
+
+/** What this step learnt, kept in state so a resumed verify need not download the bundle again. */
+export interface GatewayApiFacts {
+  version: string
+  channel: string
+  crds: string[]
+}
+
+// Server-side apply (client-side apply of the experimental bundle fails on its annotation size); conflicts
+// are forced because the version check already decided that this bundle replaces whatever owns them.
+export const CRD_APPLY_ARGS = ['apply', '--server-side', '--force-conflicts', '--field-manager=gthulhu-runbook', '-f', '-']
+
+const gatewayApiFacts = (facts: Facts) => facts.gatewayApi as GatewayApiFacts | undefined
+
+async function downloadBundle(ctx: StepContext): Promise<{ text: string; crds: BundleCrd[] }> {
+  const url = bundleUrl(ctx.config)
+  const text = await fetchText(url, ctx.signal)
+  try {
+    return { text, crds: parseBundle(text, url) }
+  } catch (error) {
+    throw new StepFailure((error as Error).message)
+  }
+}
+
+async function installedCrds(cluster: Cluster, names: string[]): Promise<InstalledCrd[]> {
+  const found = await cluster.findJson<KubeObject & { items?: KubeObject[] }>(['get', 'customresourcedefinitions', ...names])
+  const objects = !found ? [] : found.items ?? [found]
+  return objects.map(describeInstalledCrd)
+}
+
+/** The bundle's CRD names when state recorded this very bundle (version and channel). */
+function recordedNames(config: Config, facts: Facts): string[] | undefined {
+  const known = gatewayApiFacts(facts)
+  return known && known.version === config.gatewayApiVersion && known.channel === config.gatewayApiChannel ? known.crds : undefined
+}
+
+/** For plans, which never download: the recorded names, or a placeholder saying where they come from. */
+const knownNames = (config: Config, facts: Facts) => recordedNames(config, facts) ?? ["<every CRD name in the bundle>"]
+
+/** The CRD names of the configured bundle: from state when it recorded this very bundle, else downloaded. */
+async function bundleNames(ctx: StepContext): Promise<string[]> {
+  return recordedNames(ctx.config, ctx.facts) ?? (await downloadBundle(ctx)).crds.map((c) => c.name)
+}
+
+function refuseNewer(newer: InstalledCrd[], config: Config): never {
+  const versions = [...new Set(newer.map((c) => c.version))].join(', ')
+  throw new StepFailure(
+    `Gateway API CRDs at ${versions} are installed, newer than --gateway-api-version ${config.gatewayApiVersion} ` +
+      `(${newer.map((c) => c.name).join(', ')}). Replacing them may break whatever installed them. Either choose ` +
+      `--gateway-api-version ${newer[0].version}, or rerun with --replace-newer-gateway-api to replace them on purpose.`,
+  )
+}
+
+export const gatewayApiCrdsStep: Step = {
+  id: 'gateway-api-crds',
+  title: 'Install the Gateway API CRDs',
+  why:
+    'Istio builds its ingress gateway and its waypoint proxies from Gateway API objects, so the cluster needs the Gateway API ' +
+    'CustomResourceDefinitions first. The bundle is the release file for the chosen version and channel (the guide uses the experimental ' +
+    'channel), applied server-side because a client-side apply of the experimental bundle fails on its size. A bundle that is already ' +
+    'installed at that version is left alone, and a newer one is never replaced unless you say so.',
+  requires: ['preflight'],
+  plan: ({ config, facts }) => [
+    { kind: 'download', url: bundleUrl(config), destination: 'memory (piped to kubectl, never written to disk)', why: 'skipped when every CRD of the bundle is installed at this version' },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'get', 'customresourcedefinitions', ...knownNames(config, facts), '-o', 'json', '--ignore-not-found'],
+      why: `compare their ${BUNDLE_VERSION_ANNOTATION} annotation with ${config.gatewayApiVersion}`,
+    },
+    { kind: 'command', argv: ['kubectl', ...CRD_APPLY_ARGS], why: `the ${config.gatewayApiChannel} bundle ${config.gatewayApiVersion} on stdin` },
+    { kind: 'note', text: 'then wait until every CRD of the bundle is Established' },
+  ],
+  async run(ctx, io) {
+    const { text, crds } = await downloadBundle(ctx)
+    ctx.facts.gatewayApi = { version: ctx.config.gatewayApiVersion, channel: ctx.config.gatewayApiChannel, crds: crds.map((c) => c.name) } satisfies GatewayApiFacts
+    const installed = await installedCrds(ctx.cluster, crds.map((c) => c.name))
+    const decision = decideBundle(crds, installed, ctx.config)
+    if (decision.action === 'refuse-newer') refuseNewer(decision.newer, ctx.config)
+    if (decision.action === 'skip') return { unchanged: decision.reason }
+    const newer = installed.filter((c) => c.version && c.version !== ctx.config.gatewayApiVersion)
+    if (newer.length) io.warn(`replacing Gateway API CRDs at ${[...new Set(newer.map((c) => c.version))].join(', ')} with ${ctx.config.gatewayApiVersion}`)
+    io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${decision.reason})`)
+    await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: text })
+  },
+  async verify(ctx) {
+    const names = await bundleNames(ctx)
+    const wanted = ctx.config.gatewayApiVersion
+    const settled = (crds: InstalledCrd[]) => crds.length === names.length && crds.every((c) => c.established && c.version === wanted)
+    let last: InstalledCrd[] = []
+    await pollUntil(
+      async () => {
+        last = await installedCrds(ctx.cluster, names)
+        return settled(last) ? last : undefined
+      },
+      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
+    )
+    const byName = new Map(last.map((c) => [c.name, c]))
+    return names.map((name): Check => {
+      const crd = byName.get(name)
+      const ok = !!crd && crd.established && crd.version === wanted
+      return {
+        name: `CRD ${name} Established`,
+        expected: `Established, bundle ${wanted}`,
+        observed: crd ? `${crd.established ? 'Established' : 'not Established'}, bundle ${crd.version ?? '(no bundle-version annotation)'}` : 'not installed',
+        ok,
+        hint: ok ? undefined : `kubectl get crd ${name} -o yaml`,
+      }
+    })
+  },
+}

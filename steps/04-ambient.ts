@@ -1,0 +1,172 @@
+// Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
+// leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
+import { StepFailure } from '../lib/errors.ts'
+import type { Cluster } from '../lib/cluster.ts'
+import type { Config } from '../lib/options.ts'
+import { findNamed, getNamed } from '../lib/gateway-api.ts'
+import { pollUntil } from '../lib/wait.ts'
+import type { Check, KubeObject, Step, StepContext } from '../lib/types.ts'
+import { istioctlPath } from './02-istioctl.ts'
+
+export const ISTIO_NAMESPACE = 'istio-system'
+const INSTALL_ARGS = ['install', '--set', 'profile=ambient', '-y']
+const PRECHECK_ARGS = ['x', 'precheck']
+
+/** The three workloads the ambient profile runs, and how each reports readiness. */
+export const AMBIENT_COMPONENTS = [
+  { kind: 'Deployment', resource: 'deployment', name: 'istiod' },
+  { kind: 'DaemonSet', resource: 'daemonset', name: 'ztunnel' },
+  { kind: 'DaemonSet', resource: 'daemonset', name: 'istio-cni-node' },
+] as const
+
+/** The release an Istio workload runs: its first container's image tag without a variant suffix. */
+export function imageVersion(workload: KubeObject | undefined): string | undefined {
+  const image: string = workload?.spec?.template?.spec?.containers?.[0]?.image ?? ''
+  const tag = image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : ''
+  return /^\d+\.\d+\.\d+(-(alpha|beta|rc)[.\w]*)?/.exec(tag)?.[0]
+}
+
+/** Whether istiod runs with ambient support switched on, as the ambient profile configures it. */
+export function ambientEnabled(istiod: KubeObject | undefined): boolean {
+  const containers: any[] = istiod?.spec?.template?.spec?.containers ?? []
+  return containers.some((c) => (c.env ?? []).some((e: any) => e.name === 'PILOT_ENABLE_AMBIENT' && e.value === 'true'))
+}
+
+export interface Readiness {
+  ready: boolean
+  counts: string
+}
+
+/** desired = ready = updated, for the current generation (a Deployment or a DaemonSet). */
+export function readiness(workload: KubeObject | undefined): Readiness {
+  if (!workload) return { ready: false, counts: 'missing' }
+  const s = workload.status ?? {}
+  const current = (s.observedGeneration ?? 0) >= (workload.metadata.generation ?? 0)
+  if (workload.kind === 'DaemonSet') {
+    const desired = s.desiredNumberScheduled ?? 0
+    const ready = s.numberReady ?? 0
+    const updated = s.updatedNumberScheduled ?? 0
+    return { ready: current && desired > 0 && ready === desired && updated === desired, counts: `${ready}/${desired} ready, ${updated} updated` }
+  }
+  const desired = workload.spec?.replicas ?? 1
+  const ready = s.readyReplicas ?? 0
+  const updated = s.updatedReplicas ?? 0
+  return { ready: current && desired > 0 && ready === desired && updated === desired && (s.replicas ?? 0) === desired, counts: `${ready}/${desired} ready, ${updated} updated` }
+}
+
+const componentRefs = AMBIENT_COMPONENTS.map((c) => `${c.resource}/${c.name}`)
+
+async function observe(cluster: Cluster): Promise<Record<string, KubeObject | undefined>> {
+  const found = await getNamed(cluster, ISTIO_NAMESPACE, componentRefs)
+  return Object.fromEntries(AMBIENT_COMPONENTS.map((c) => [c.name, findNamed(found, c.kind, c.name)]))
+}
+
+export type IstioDecision = { action: 'install'; reason: string } | { action: 'skip'; reason: string } | { action: 'stop'; reason: string }
+
+/** Compares what runs in istio-system (and the app namespace's labels) with what the step would install. */
+export function decideIstio(components: Record<string, KubeObject | undefined>, namespace: KubeObject | undefined, config: Pick<Config, 'istioVersion' | 'namespace'>): IstioDecision {
+  const labels = namespace?.metadata.labels ?? {}
+  const injection = Object.entries(labels).filter(([k, v]) => (k === 'istio-injection' && v === 'enabled') || k === 'istio.io/rev')
+  if (injection.length) {
+    return {
+      action: 'stop',
+      reason:
+        `namespace ${config.namespace} is labelled for sidecar injection (${injection.map(([k, v]) => `${k}=${v}`).join(', ')}); ambient mode and sidecars ` +
+        `on the same workloads conflict. Remove the label (kubectl label namespace ${config.namespace} ${injection.map(([k]) => `${k}-`).join(' ')}) and restart the pods, then rerun.`,
+    }
+  }
+  const istiod = components.istiod
+  if (!istiod) return { action: 'install', reason: `no istiod in ${ISTIO_NAMESPACE}` }
+  const version = imageVersion(istiod) ?? 'an unknown version'
+  if (version !== config.istioVersion) {
+    return {
+      action: 'stop',
+      reason:
+        `Istio ${version} is already installed in ${ISTIO_NAMESPACE}, not ${config.istioVersion}. The runbook does not upgrade or downgrade a running ` +
+        `control plane: rerun with --istio-version ${version} to use it, or upgrade it yourself (istio.io/latest/docs/ambient/upgrade) and rerun.`,
+    }
+  }
+  if (!ambientEnabled(istiod)) {
+    return {
+      action: 'stop',
+      reason:
+        `Istio ${version} is installed in ${ISTIO_NAMESPACE} without the ambient profile (istiod lacks PILOT_ENABLE_AMBIENT=true). Switching its profile ` +
+        `changes how every meshed workload is served; do it deliberately (istioctl install --set profile=ambient) and rerun.`,
+    }
+  }
+  const absent = AMBIENT_COMPONENTS.filter((c) => !components[c.name]).map((c) => c.name)
+  if (absent.length) return { action: 'install', reason: `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing` }
+  const others = AMBIENT_COMPONENTS.filter((c) => components[c.name] && imageVersion(components[c.name]) !== config.istioVersion)
+  if (others.length) return { action: 'install', reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}` }
+  return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
+}
+
+function useInstalledIstioctl(ctx: StepContext): void {
+  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+}
+
+export const ambientStep: Step = {
+  id: 'ambient',
+  title: 'Install Istio (ambient profile)',
+  why:
+    'Ambient mode puts workloads in the mesh without sidecars: the istio-cni node agent redirects pod traffic to ztunnel, a per-node proxy ' +
+    'that gives every enrolled pod a workload identity and mutual TLS, and istiod programs both. The precheck catches an unsupported cluster ' +
+    'before anything changes. An Istio that is already there at the same version with the ambient profile is left as it is; a different one ' +
+    '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
+  requires: ['preflight', 'istioctl'],
+  plan: ({ config, facts }) => {
+    const binary = facts.istioctlPath ?? istioctlPath(config)
+    return [
+      {
+        kind: 'command',
+        argv: ['kubectl', 'get', ...componentRefs, '-n', ISTIO_NAMESPACE, '-o', 'json', '--ignore-not-found'],
+        why: `skip when Istio ${config.istioVersion} ambient is already installed; stop when another Istio is`,
+      },
+      { kind: 'command', argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'], why: 'stop when the namespace is labelled for sidecar injection' },
+      { kind: 'command', argv: [binary, ...PRECHECK_ARGS] },
+      { kind: 'command', argv: [binary, ...INSTALL_ARGS] },
+      { kind: 'note', text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready` },
+    ]
+  },
+  async run(ctx, io) {
+    useInstalledIstioctl(ctx)
+    const [components, namespace] = await Promise.all([observe(ctx.cluster), ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace])])
+    const decision = decideIstio(components, namespace, ctx.config)
+    if (decision.action === 'stop') throw new StepFailure(decision.reason)
+    if (decision.action === 'skip') return { unchanged: decision.reason }
+    io.log(`${decision.reason}; running istioctl x precheck`)
+    const precheck = await ctx.cluster.exec(ctx.cluster.istioctlArgv(PRECHECK_ARGS), { timeoutMs: 120_000 })
+    if (precheck.exitCode !== 0) {
+      throw new StepFailure(`istioctl x precheck found problems; nothing was installed:\n${(precheck.stderr.trim() || precheck.stdout.trim()).split('\n').slice(-10).join('\n')}`)
+    }
+    io.log(`installing Istio ${ctx.config.istioVersion} with the ambient profile`)
+    // istioctl waits for the components itself; give it the configured wait plus time to render and apply.
+    const result = await ctx.cluster.istioctl(INSTALL_ARGS, { timeoutMs: (ctx.config.timeout + 60) * 1000 })
+    const last = result.stdout.trim().split('\n').pop()
+    if (last) io.log(last)
+  },
+  async verify(ctx) {
+    let components: Record<string, KubeObject | undefined> = {}
+    const allReady = () => AMBIENT_COMPONENTS.every((c) => readiness(components[c.name]).ready && imageVersion(components[c.name]) === ctx.config.istioVersion)
+    await pollUntil(
+      async () => {
+        components = await observe(ctx.cluster)
+        return allReady() ? true : undefined
+      },
+      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+    )
+    return AMBIENT_COMPONENTS.map((c): Check => {
+      const object = components[c.name]
+      const state = readiness(object)
+      const version = imageVersion(object)
+      const ok = state.ready && version === ctx.config.istioVersion
+      return {
+        name: `${c.kind} ${ISTIO_NAMESPACE}/${c.name} ready`,
+        expected: `desired = ready, version ${ctx.config.istioVersion}`,
+        observed: object ? `${state.counts}, version ${version ?? 'unknown'}` : 'missing',
+        ok,
+        hint: ok ? undefined : `kubectl -n ${ISTIO_NAMESPACE} rollout status ${c.resource}/${c.name}; kubectl -n ${ISTIO_NAMESPACE} describe ${c.resource} ${c.name}`,
+      }
+    })
+  },
+}

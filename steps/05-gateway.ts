@@ -1,0 +1,328 @@
+// Expose the Gthulhu manager through an Istio Gateway and HTTPRoute (the guide's gateway.yaml), then prove
+// it from the operator's machine: conditions, the listener's NodePort, a node address, and GET /health.
+import { StepFailure } from '../lib/errors.ts'
+import type { Cluster } from '../lib/cluster.ts'
+import {
+  SERVICE_TYPE_ANNOTATION,
+  condition,
+  findNamed,
+  getNamed,
+  httpGet,
+  isCurrent,
+  listenerNodePort,
+  loadBalancerAddress,
+  pickNodeAddress,
+  routeParentStatus,
+  showCondition,
+  urlHost,
+  userAgentFor,
+  type Condition,
+  type NodeAddress,
+} from '../lib/gateway-api.ts'
+import { workloads } from '../lib/gthulhu.ts'
+import { readiness } from './04-ambient.ts'
+import { loadManifest } from '../lib/manifests.ts'
+import type { Config } from '../lib/options.ts'
+import { assertValidManifests } from '../lib/schema.ts'
+import { pollUntil } from '../lib/wait.ts'
+import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
+
+const MANIFEST = 'gateway.yaml'
+export const HEALTH_PATH = '/health'
+/** How long the GET /health check keeps retrying while the listener comes up. */
+const HTTP_RETRY_MS = 20_000
+const HTTP_ATTEMPT_TIMEOUT_MS = 3_000
+
+export const gatewayServiceName = (config: Pick<Config, 'gatewayName'>) => `${config.gatewayName}-istio`
+
+/** The backend the route sends traffic to: the manager's Service as preflight found it. */
+function managerBackend(config: Config, facts: Facts): { name: string; port: number } {
+  const manager = workloads(config, facts).manager
+  const service = manager.service
+  if (!service) {
+    throw new StepFailure(`the manager (${manager.kind} ${manager.name}) has no Service on port 8080 in ${config.namespace}; the HTTPRoute needs one as its backend`)
+  }
+  return { name: service.name, port: service.port }
+}
+
+/**
+ * The guide's Gateway and HTTPRoute with this run's names, namespace, backend and Service type, checked
+ * against their schema (a UsageError lists every bad field before anything is applied).
+ */
+export function gatewayManifests(config: Config, facts: Facts): { gateway: KubeObject; route: KubeObject } {
+  const gateway = loadManifest(MANIFEST, 'Gateway')
+  gateway.metadata.name = config.gatewayName
+  gateway.metadata.namespace = config.namespace
+  if (config.gatewayServiceType === 'NodePort') {
+    gateway.metadata.annotations = { ...gateway.metadata.annotations, [SERVICE_TYPE_ANNOTATION]: 'NodePort' }
+  }
+  const route = loadManifest(MANIFEST, 'HTTPRoute')
+  route.metadata.name = config.routeName
+  route.metadata.namespace = config.namespace
+  route.spec.parentRefs = [{ name: config.gatewayName }]
+  const backend = managerBackend(config, facts)
+  route.spec.rules[0].backendRefs = [{ name: backend.name, port: backend.port }]
+  assertValidManifests([gateway, route])
+  return { gateway, route }
+}
+
+/** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
+const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
+
+/** True when every field we set is present with the same value (other controllers may add fields). */
+export function containsDesired(existing: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) return Array.isArray(existing) && existing.length === desired.length && desired.every((d, i) => containsDesired(existing[i], d))
+  if (desired && typeof desired === 'object') {
+    return !!existing && typeof existing === 'object' && Object.entries(desired).every(([k, v]) => containsDesired((existing as any)[k], v))
+  }
+  return existing === desired
+}
+
+function upToDate(existing: KubeObject | undefined, desired: KubeObject): boolean {
+  if (!existing) return false
+  // The service-type annotation must also be absent when we no longer set it.
+  const annotation = (o: KubeObject) => o.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
+  return containsDesired(existing.spec, desired.spec) && annotation(existing) === annotation(desired)
+}
+
+const removeServiceTypeArgs = (config: Config) => ['annotate', 'gateways.gateway.networking.k8s.io', config.gatewayName, '-n', config.namespace, `${SERVICE_TYPE_ANNOTATION}-`]
+
+/** The User-Agent the health check sends: the l7-policies step may already admit only these. */
+export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) => userAgentFor(config.allowedUserAgents)
+
+interface Observation {
+  gateway?: KubeObject
+  route?: KubeObject
+  service?: KubeObject
+  /** Istio's Envoy Deployment for the Gateway: the listener answers only once it is ready. */
+  deployment?: KubeObject
+}
+
+const observedRefs = (config: Config) => [
+  `gateways.gateway.networking.k8s.io/${config.gatewayName}`,
+  `httproutes.gateway.networking.k8s.io/${config.routeName}`,
+  `service/${gatewayServiceName(config)}`,
+  `deployment/${gatewayServiceName(config)}`,
+]
+
+async function observe(cluster: Cluster, config: Config): Promise<Observation> {
+  const found = await getNamed(cluster, config.namespace, observedRefs(config))
+  return {
+    gateway: findNamed(found, 'Gateway', config.gatewayName),
+    route: findNamed(found, 'HTTPRoute', config.routeName),
+    service: findNamed(found, 'Service', gatewayServiceName(config)),
+    deployment: findNamed(found, 'Deployment', gatewayServiceName(config)),
+  }
+}
+
+interface Assessment {
+  accepted?: Condition
+  programmed?: Condition
+  routeAccepted?: Condition
+  resolvedRefs?: Condition
+  nodePort?: number
+  proxyReady: boolean
+  gatewayOk: boolean
+  routeOk: boolean
+  /** The route reports a failure for the current generation: waiting longer will not change it. */
+  routeFailed: boolean
+}
+
+function assess(o: Observation, config: Config): Assessment {
+  const generation = o.gateway?.metadata.generation as number | undefined
+  const accepted = condition(o.gateway, 'Accepted')
+  const programmed = condition(o.gateway, 'Programmed')
+  const parent = routeParentStatus(o.route, config.gatewayName, config.namespace)
+  const routeAccepted = parent?.conditions?.find((c) => c.type === 'Accepted')
+  const resolvedRefs = parent?.conditions?.find((c) => c.type === 'ResolvedRefs')
+  const port = o.gateway ? listenerPort(o.gateway) : 80
+  const nodePort = listenerNodePort(o.service, port)?.nodePort
+  const currentGateway = isCurrent(accepted, generation) && isCurrent(programmed, generation)
+  // The guide's path: no load balancer, so Programmed stays False/AddressNotAssigned, yet NodePorts exist.
+  const programmedOrNodePort = programmed?.status === 'True' || (programmed?.reason === 'AddressNotAssigned' && !!nodePort)
+  const routeGeneration = o.route?.metadata.generation as number | undefined
+  const routeCurrent = isCurrent(routeAccepted, routeGeneration) && isCurrent(resolvedRefs, routeGeneration)
+  return {
+    accepted,
+    programmed,
+    routeAccepted,
+    resolvedRefs,
+    nodePort,
+    proxyReady: readiness(o.deployment).ready,
+    gatewayOk: currentGateway && accepted?.status === 'True' && programmedOrNodePort && !!nodePort && readiness(o.deployment).ready,
+    routeOk: routeCurrent && routeAccepted?.status === 'True' && resolvedRefs?.status === 'True',
+    routeFailed: routeCurrent && (routeAccepted?.status === 'False' || resolvedRefs?.status === 'False'),
+  }
+}
+
+async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; nodes: number }> {
+  const nodes = await cluster.list('nodes')
+  return { picked: pickNodeAddress(nodes), nodes: nodes.length }
+}
+
+async function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<{ status?: number; error?: string; attempts: number }> {
+  let last: { status?: number; error?: string } = {}
+  let attempts = 0
+  await pollUntil(
+    async () => {
+      attempts++
+      last = await httpGet(url, userAgent, HTTP_ATTEMPT_TIMEOUT_MS, ctx.signal)
+      // Retry while nothing answers or the proxy has no upstream yet; any other answer is final.
+      return last.status !== undefined && last.status < 500 ? last : undefined
+    },
+    { timeoutMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 300, signal: ctx.signal },
+  )
+  return { ...last, attempts }
+}
+
+export const gatewayStep: Step = {
+  id: 'gateway',
+  title: 'Expose the Web UI through a Gateway',
+  why:
+    "The guide reaches Gthulhu's manager (REST API and Web UI) through an Istio ingress Gateway and an HTTPRoute instead of a port-forward. " +
+    'Istio creates a Deployment and a Service "<gateway>-istio" for it. Without a cloud load balancer the Service never gets an external ' +
+    'address, but Kubernetes still assigns NodePorts, and the guide uses the NodePort of listener port 80 on a node address. ' +
+    "--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are " +
+    'applied, and the step ends only when GET /health answers 200 from this machine.',
+  requires: ['preflight'],
+  plan: ({ config, facts }) => {
+    const { gateway, route } = gatewayManifests(config, facts)
+    const ns = config.namespace
+    return [
+      { kind: 'manifest', object: gateway, apply: 'server-side', why: config.gatewayServiceType === 'NodePort' ? 'Istio makes its Service a NodePort' : 'Istio makes its Service a LoadBalancer; its NodePort is used' },
+      { kind: 'manifest', object: route, apply: 'server-side' },
+      ...(config.gatewayServiceType === 'LoadBalancer'
+        ? [{ kind: 'command' as const, argv: ['kubectl', ...removeServiceTypeArgs(config)], why: 'only if an earlier run set the NodePort service type' }]
+        : []),
+      {
+        kind: 'command',
+        argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
+        why: `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${listenerPort(gateway)}; the Gateway's Envoy Deployment ready`,
+      },
+      { kind: 'command', argv: ['kubectl', 'get', 'nodes', '-o', 'json'], why: "a Ready node's ExternalIP, else its InternalIP" },
+      { kind: 'note', text: `GET http://<node>:<nodePort>${HEALTH_PATH} from this machine with User-Agent "${checkUserAgent(config)}" must answer 200` },
+    ]
+  },
+  async run(ctx, io) {
+    const { gateway, route } = gatewayManifests(ctx.config, ctx.facts)
+    const existing = await observe(ctx.cluster, ctx.config)
+    if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
+      return { unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured` }
+    }
+    const out = await ctx.cluster.apply([gateway, route], { serverSide: true })
+    for (const line of out.split('\n').filter(Boolean)) io.log(line)
+    // Back to LoadBalancer: apply does not drop an annotation another field manager (or a manual edit) owns.
+    if (!gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] && existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]) {
+      await ctx.cluster.kubectl(removeServiceTypeArgs(ctx.config))
+      io.log(`removed ${SERVICE_TYPE_ANNOTATION} from Gateway ${ctx.config.gatewayName}`)
+    }
+  },
+  async verify(ctx, io) {
+    const { config } = ctx
+    const ns = config.namespace
+    let observation: Observation = {}
+    let verdict = assess(observation, config)
+    await pollUntil(
+      async () => {
+        observation = await observe(ctx.cluster, config)
+        verdict = assess(observation, config)
+        return (verdict.gatewayOk && verdict.routeOk) || verdict.routeFailed ? true : undefined
+      },
+      { timeoutMs: config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+    )
+    const { picked, nodes } = await nodeAddress(ctx.cluster)
+    const gatewayRef = `Gateway ${ns}/${config.gatewayName}`
+    const routeRef = `HTTPRoute ${ns}/${config.routeName}`
+    const port = observation.gateway ? listenerPort(observation.gateway) : 80
+    const lbAddress = loadBalancerAddress(observation.service)
+    const addressNotAssigned = verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
+    const checks: Check[] = [
+      {
+        name: `${gatewayRef} Accepted`,
+        expected: 'True',
+        observed: observation.gateway ? showCondition(verdict.accepted) : 'not found',
+        ok: verdict.accepted?.status === 'True',
+        hint: 'is Istio installed (ambient step) and GatewayClass istio present? kubectl get gatewayclass istio',
+      },
+      {
+        name: `${gatewayRef} Programmed`,
+        expected: 'True, or False (AddressNotAssigned) with NodePorts assigned',
+        observed:
+          addressNotAssigned && verdict.nodePort
+            ? 'False (AddressNotAssigned): no load balancer address, NodePorts assigned — the guide\'s NodePort path, accepted'
+            : showCondition(verdict.programmed),
+        ok: verdict.programmed?.status === 'True' || (addressNotAssigned && !!verdict.nodePort),
+        hint: `kubectl describe gateway ${config.gatewayName} -n ${ns}`,
+      },
+      {
+        name: `${routeRef} Accepted by ${config.gatewayName}`,
+        expected: 'True',
+        observed: observation.route ? showCondition(verdict.routeAccepted) : 'not found',
+        ok: verdict.routeAccepted?.status === 'True',
+        hint: `kubectl describe httproute ${config.routeName} -n ${ns}`,
+      },
+      {
+        name: `${routeRef} ResolvedRefs`,
+        expected: 'True',
+        observed: observation.route ? showCondition(verdict.resolvedRefs) : 'not found',
+        ok: verdict.resolvedRefs?.status === 'True',
+        hint: `does the backend Service exist? kubectl get service -n ${ns} ${observation.route?.spec?.rules?.[0]?.backendRefs?.[0]?.name ?? ''}`.trim(),
+      },
+      {
+        name: `Service ${ns}/${gatewayServiceName(config)} NodePort of listener port ${port}`,
+        expected: 'a NodePort (picked by port, not by position: the status port 15021 comes first)',
+        observed: observation.service
+          ? verdict.nodePort
+            ? `${observation.service.spec?.type}, port ${port} → NodePort ${verdict.nodePort}${lbAddress ? `, load balancer ${lbAddress}` : ''}`
+            : `${observation.service.spec?.type}, no NodePort for port ${port} (ports: ${(observation.service.spec?.ports ?? []).map((p: any) => `${p.port}:${p.nodePort ?? '-'}`).join(', ')})`
+          : 'not found',
+        ok: !!verdict.nodePort,
+        hint: `kubectl get service ${gatewayServiceName(config)} -n ${ns}`,
+      },
+      {
+        name: `Deployment ${ns}/${gatewayServiceName(config)} (the Gateway's Envoy) ready`,
+        expected: 'desired = ready',
+        observed: readiness(observation.deployment).counts,
+        ok: verdict.proxyReady,
+        hint: `kubectl -n ${ns} describe deployment ${gatewayServiceName(config)}`,
+      },
+      {
+        name: 'node address for the NodePort',
+        expected: "a Ready node's ExternalIP, else its InternalIP",
+        observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
+        ok: !!picked,
+        hint: 'kubectl get nodes -o wide',
+      },
+    ]
+    const userAgent = checkUserAgent(config)
+    const url = picked && verdict.nodePort ? `http://${urlHost(picked.address)}:${verdict.nodePort}/` : undefined
+    const healthUrl = url ? `${url.slice(0, -1)}${HEALTH_PATH}` : undefined
+    if (healthUrl && checks.every((c) => c.ok)) {
+      io.log(`GET ${healthUrl} with User-Agent "${userAgent}"`)
+      const answer = await healthCheck(ctx, healthUrl, userAgent)
+      checks.push({
+        name: `GET ${healthUrl} from this machine`,
+        expected: '200',
+        observed: `${answer.status ?? answer.error} after ${answer.attempts} attempt(s), User-Agent "${userAgent}"`,
+        ok: answer.status === 200,
+        hint:
+          answer.status === 403
+            ? 'the gateway refused this User-Agent: check --allowed-user-agents'
+            : `is ${healthUrl} reachable from this machine (firewall, node address)? try: curl -v -A '${userAgent}' ${healthUrl}`,
+      })
+    } else {
+      checks.push({ name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`, expected: '200', observed: 'not tried: the checks above failed', ok: false })
+    }
+    if (url && checks.every((c) => c.ok)) {
+      ctx.facts.gateway = { service: gatewayServiceName(config), nodePort: verdict.nodePort!, nodeAddress: picked!.address, url, addressAssigned: verdict.programmed?.status === 'True' }
+    }
+    return checks
+  },
+  async rollback(ctx, io) {
+    const ns = ctx.config.namespace
+    await ctx.cluster.kubectl(['delete', 'httproutes.gateway.networking.k8s.io', ctx.config.routeName, '-n', ns, '--ignore-not-found'])
+    await ctx.cluster.kubectl(['delete', 'gateways.gateway.networking.k8s.io', ctx.config.gatewayName, '-n', ns, '--ignore-not-found'])
+    if (ctx.facts.gateway?.service === gatewayServiceName(ctx.config)) delete ctx.facts.gateway
+    io.log(`deleted HTTPRoute ${ctx.config.routeName} and Gateway ${ctx.config.gatewayName} (Istio removes ${gatewayServiceName(ctx.config)} with it)`)
+  },
+}
