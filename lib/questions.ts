@@ -49,25 +49,40 @@ async function asked<T>(question: Promise<T>): Promise<T> {
   }
 }
 
+/** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing. */
+export const browsersPrompt = {
+  message: 'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
+  choices: [...BROWSER_CHOICES.map((c) => ({ ...c, checked: c.value === GUIDE_USER_AGENT })), { name: 'Another pattern (typed next)', value: 'custom' }],
+  validate: (items: readonly unknown[]) => (items.length ? true : 'pick at least one'),
+}
+
+export const customUserAgentsPrompt = {
+  message: 'User-Agent patterns, separated by "|" (exact, prefix "x*", suffix "*x" or "*"):',
+  validate: validateUserAgentList,
+}
+
+export const principalsPrompt = (suggested: string[]) => ({
+  message: "Which identities may call the manager on 8080? (comma-separated; the scheduler's is the guide's choice)",
+  default: suggested.join(','),
+  validate: validatePrincipalList,
+})
+
+export const ingressPrompt = (gatewayName: string) => ({
+  message: "Should browser traffic from the gateway pass through the manager's waypoint?",
+  choices: [
+    { name: 'No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only', value: false },
+    { name: `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${gatewayName}-istio) in the manager policy`, value: true },
+  ],
+})
+
 const userAgentsQuestion: Question = {
   key: 'allowedUserAgents',
   flag: '--allowed-user-agents',
   async ask() {
-    const picked = await asked(
-      checkbox({
-        message: 'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
-        choices: [...BROWSER_CHOICES.map((c) => ({ ...c, checked: c.value === GUIDE_USER_AGENT })), { name: 'Another pattern (typed next)', value: 'custom' }],
-        validate: (items) => (items.length ? true : 'pick at least one'),
-      }),
-    )
+    const picked: string[] = await asked(checkbox(browsersPrompt))
     const patterns = picked.filter((p) => p !== 'custom')
     if (picked.includes('custom')) {
-      const typed = await asked(
-        input({
-          message: 'User-Agent patterns, separated by "|" (exact, prefix "x*", suffix "*x" or "*"):',
-          validate: validateUserAgentList,
-        }),
-      )
+      const typed = await asked(input(customUserAgentsPrompt))
       patterns.push(...typed.split('|').map((s) => s.trim()).filter(Boolean))
     }
     return patterns
@@ -79,13 +94,7 @@ const principalsQuestion: Question = {
   flag: '--manager-principals',
   async ask(config, facts) {
     const suggested = managerPrincipals({ ...config, managerPrincipals: [] }, workloads(config, facts).scheduler.serviceAccount)
-    const typed = await asked(
-      input({
-        message: 'Which identities may call the manager on 8080? (comma-separated; the scheduler\'s is the guide\'s choice)',
-        default: suggested.join(','),
-        validate: validatePrincipalList,
-      }),
-    )
+    const typed = await asked(input(principalsPrompt(suggested)))
     return typed.split(',').map((s) => s.trim()).filter(Boolean)
   },
 }
@@ -93,17 +102,7 @@ const principalsQuestion: Question = {
 const ingressQuestion: Question = {
   key: 'ingressViaWaypoint',
   flag: '--ingress-via-waypoint',
-  async ask(config) {
-    return asked(
-      select({
-        message: 'Should browser traffic from the gateway pass through the manager\'s waypoint?',
-        choices: [
-          { name: `No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only`, value: false },
-          { name: `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${config.gatewayName}-istio) in the manager policy`, value: true },
-        ],
-      }),
-    )
-  },
+  ask: (config) => asked(select(ingressPrompt(config.gatewayName))),
 }
 
 export const STEP_QUESTIONS: Partial<Record<StepId, Question[]>> = {
