@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // Entry point: parse flags, settle the kube context and the state file, select steps, run them, and map
 // every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted).
+import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import { Cluster } from './lib/cluster.ts'
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   if (!readOnly && !config.yes && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
 
   const abort = new AbortController()
+  setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
   const cluster = new Cluster({ kubeconfig: config.kubeconfig, signal: abort.signal, timeoutMs: config.timeout * 1000 })
 
   // The context: named, or (guided only) chosen from the kubeconfig. Never guessed in automation.

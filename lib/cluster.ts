@@ -34,6 +34,13 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions = {}) {}
 
+  /** The same cluster without the run's abort signal: cleanup after Ctrl-C must still be able to run kubectl. */
+  forCleanup(): Cluster {
+    const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000 })
+    copy.istioctlPath = this.istioctlPath
+    return copy
+  }
+
   /** The connection flags every kubectl/istioctl call carries, so nothing depends on the current context. */
   connectionArgs(): string[] {
     const { kubeconfig, context } = this.options

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { UsageError } from './errors.ts'
 import { STEP_IDS, type StepId } from './types.ts'
+import { userAgentProblems } from './user-agents.ts'
 
 export const GUIDE_USER_AGENT =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*'
@@ -121,7 +122,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'allowKubeletProbes', flag: 'allow-kubelet-probes', kind: 'boolean', group: 'Hardening choices', default: true, describe: "Also allow ambient's kubelet probe source 169.254.7.127 (and its IPv6 twin) in the L4 policies (--no-allow-kubelet-probes to leave it out)." },
   { key: 'waypointName', flag: 'waypoint-name', kind: 'string', group: 'Hardening choices', value: 'name', default: 'waypoint', describe: 'Name of the waypoint proxy for the namespace.', validate: dnsLabel },
   { key: 'managerPrincipals', flag: 'manager-principals', kind: 'list', group: 'Hardening choices', value: 'ids', describe: 'Identities allowed to call the manager (default: the scheduler\'s ServiceAccount, cluster.local/ns/<ns>/sa/<sa>).', validate: principal },
-  { key: 'allowedUserAgents', flag: 'allowed-user-agents', kind: 'list', group: 'Hardening choices', value: 'patterns', default: [GUIDE_USER_AGENT], describe: 'User-Agent values the gateway admits: exact, prefix "x*", suffix "*x" or "*" (default: the guide\'s Chrome on macOS). Separate several with "|".' },
+  { key: 'allowedUserAgents', flag: 'allowed-user-agents', kind: 'list', group: 'Hardening choices', value: 'patterns', default: [GUIDE_USER_AGENT], describe: 'User-Agent values the gateway admits: exact, prefix "x*", suffix "*x" or "*" (default: the guide\'s Chrome on macOS). Separate several with "|".', validate: (v: string[]) => userAgentProblems(v)[0] },
   { key: 'ingressViaWaypoint', flag: 'ingress-via-waypoint', kind: 'boolean', group: 'Hardening choices', default: false, describe: "Send gateway traffic through the manager's waypoint (labels the Service istio.io/ingress-use-waypoint=true and allows the gateway's identity)." },
   { key: 'probeImage', flag: 'probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'busybox:1.36', describe: 'Image of the L4 probe pods (needs nc).' },
   { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the L7 probe pods (needs curl).' },

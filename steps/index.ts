@@ -2,5 +2,12 @@
 import type { Step } from '../lib/types.ts'
 import { preflightStep } from './01-preflight.ts'
 import { istioctlStep } from './02-istioctl.ts'
+import { gatewayApiCrdsStep } from './03-gateway-api-crds.ts'
+import { ambientStep } from './04-ambient.ts'
+import { gatewayStep } from './05-gateway.ts'
+import { l4PoliciesStep } from './06-l4-policies.ts'
+import { waypointStep } from './07-waypoint.ts'
+import { restartStep } from './08-restart.ts'
+import { l7PoliciesStep } from './09-l7-policies.ts'
 
-export const STEPS: Step[] = [preflightStep, istioctlStep]
+export const STEPS: Step[] = [preflightStep, istioctlStep, gatewayApiCrdsStep, ambientStep, gatewayStep, l4PoliciesStep, waypointStep, restartStep, l7PoliciesStep]

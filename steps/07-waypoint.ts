@@ -1,0 +1,137 @@
+// Enrol Gthulhu's namespace in ambient and give it a waypoint: ztunnel then carries every pod's traffic over
+// mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
+import { StepFailure } from '../lib/errors.ts'
+import { pollUntil } from '../lib/wait.ts'
+import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import { istioctlPath } from './02-istioctl.ts'
+import { AMBIENT_LABEL } from './06-l4-policies.ts'
+
+export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
+
+function useIstioctl(ctx: StepContext): void {
+  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+}
+
+const programmed = (gateway: KubeObject | undefined) =>
+  (gateway?.status?.conditions ?? []).find((c: any) => c.type === 'Programmed')
+
+/** The istioctl arguments of `waypoint apply`: --name only when it is not istioctl's default. */
+export const waypointApplyArgs = (namespace: string, name: string) => [
+  'waypoint', 'apply', '-n', namespace, ...(name === 'waypoint' ? [] : ['--name', name]), '--enroll-namespace', '--wait',
+]
+
+interface WaypointView {
+  labels: Record<string, string>
+  gateway?: KubeObject
+}
+
+async function readView(ctx: StepContext): Promise<WaypointView> {
+  const { namespace, waypointName } = ctx.config
+  const [ns, gateway] = await Promise.all([
+    ctx.cluster.findJson<KubeObject>(['get', 'namespace', namespace]),
+    ctx.cluster.findJson<KubeObject>(['get', 'gateways.gateway.networking.k8s.io', waypointName, '-n', namespace]),
+  ])
+  if (!ns) throw new StepFailure(`namespace ${namespace} does not exist; check --namespace`)
+  return { labels: ns.metadata.labels ?? {}, gateway }
+}
+
+export const waypointStep: Step = {
+  id: 'waypoint',
+  title: 'Enrol the namespace in ambient and add a waypoint',
+  why:
+    "Labelling the namespace istio.io/dataplane-mode=ambient hands every Gthulhu pod's traffic to ztunnel, which wraps it in mutual TLS with each pod's ServiceAccount identity — " +
+    'the identity the L7 policy later checks. ztunnel only sees L4, so a waypoint proxy is added for the namespace and bound with istio.io/use-waypoint: traffic to the manager Service then passes the waypoint, ' +
+    'which enforces HTTP-level AuthorizationPolicies. Policies that target a Service do nothing without a bound waypoint. Every command here is idempotent.',
+  requires: ['preflight', 'istioctl'],
+  plan: ({ config }) => {
+    const ns = config.namespace
+    const items: PlanItem[] = [
+      { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'], why: 'ztunnel takes over the pods of this namespace' },
+      { kind: 'command', argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName)], why: 'a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed' },
+      { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${config.waypointName}`, '--overwrite'], why: "the namespace's Services use this waypoint" },
+      { kind: 'note', text: `verify: both labels on namespace ${ns}, Gateway ${config.waypointName} Programmed, istioctl waypoint status` },
+    ]
+    return items
+  },
+  async run(ctx, io) {
+    useIstioctl(ctx)
+    const { namespace: ns, waypointName: name } = ctx.config
+    const before = await readView(ctx)
+    const done: string[] = []
+    if (before.labels[AMBIENT_LABEL] !== 'ambient') {
+      await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])
+      done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
+    }
+    const waypointReady = before.gateway?.spec?.gatewayClassName === 'istio-waypoint' && programmed(before.gateway)?.status === 'True'
+    if (!waypointReady || before.labels[USE_WAYPOINT_LABEL] !== name) {
+      const { stdout } = await ctx.cluster.istioctl(waypointApplyArgs(ns, name), { timeoutMs: (ctx.config.timeout + 30) * 1000 })
+      done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
+    }
+    // --enroll-namespace sets this label too; setting it again keeps the guide's explicit step and is harmless.
+    const after = await readView(ctx)
+    if (after.labels[USE_WAYPOINT_LABEL] !== name) {
+      await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
+      done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
+    }
+    if (done.length === 0) return { unchanged: `namespace ${ns} is enrolled and uses the programmed waypoint ${name}` }
+    for (const line of done) io.log(line)
+  },
+  async verify(ctx) {
+    useIstioctl(ctx)
+    const { namespace: ns, waypointName: name } = ctx.config
+    // The waypoint may still be starting on a first run: wait for Programmed, bounded by --timeout.
+    let view = await readView(ctx)
+    const settled = await pollUntil(
+      async () => {
+        view = await readView(ctx)
+        return programmed(view.gateway)?.status === 'True' ? view : undefined
+      },
+      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+    )
+    view = settled ?? view
+    const status = await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name]), { timeoutMs: 60_000 })
+    const condition = programmed(view.gateway)
+    const statusRow = status.stdout.split('\n').find((line) => line.split(/\s+/).includes(name))
+    const checks: Check[] = [
+      {
+        name: `namespace ${ns} has ${AMBIENT_LABEL}=ambient`,
+        expected: 'ambient',
+        observed: view.labels[AMBIENT_LABEL] ?? '(not set)',
+        ok: view.labels[AMBIENT_LABEL] === 'ambient',
+        hint: `kubectl label namespace ${ns} ${AMBIENT_LABEL}=ambient --overwrite`,
+      },
+      {
+        name: `namespace ${ns} has ${USE_WAYPOINT_LABEL}=${name}`,
+        expected: name,
+        observed: view.labels[USE_WAYPOINT_LABEL] ?? '(not set)',
+        ok: view.labels[USE_WAYPOINT_LABEL] === name,
+        hint: 'without it, policies that target the manager Service are not enforced by any waypoint',
+      },
+      {
+        name: `waypoint Gateway ${ns}/${name} is Programmed`,
+        expected: 'gatewayClassName istio-waypoint, Programmed=True',
+        observed: view.gateway
+          ? `gatewayClassName ${view.gateway.spec?.gatewayClassName}, Programmed=${condition?.status ?? 'Unknown'}${condition?.reason ? ` (${condition.reason}${condition.message ? `: ${condition.message}` : ''})` : ''}`
+          : 'not found',
+        ok: view.gateway?.spec?.gatewayClassName === 'istio-waypoint' && condition?.status === 'True',
+        hint: `kubectl describe gateway ${name} -n ${ns}; kubectl get pods -n ${ns} -l gateway.networking.k8s.io/gateway-name=${name}`,
+      },
+      {
+        name: `istioctl waypoint status -n ${ns} reports ${name} healthy`,
+        expected: `exit 0, ${name} with status True`,
+        observed: status.exitCode === 0 ? (statusRow?.trim().replace(/\s+/g, ' ') ?? `no row for ${name}`) : `exit ${status.exitCode}: ${(status.stderr || status.stdout).trim().split('\n').pop()}`,
+        ok: status.exitCode === 0 && !!statusRow && statusRow.split(/\s+/).includes('True'),
+      },
+    ]
+    return checks
+  },
+  async rollback(ctx, io) {
+    useIstioctl(ctx)
+    const ns = ctx.config.namespace
+    await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
+    // Not an error when the waypoint is already gone.
+    await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'delete', '-n', ns, ctx.config.waypointName]))
+    await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}-`])
+    io.log(`removed the waypoint ${ctx.config.waypointName} and the ambient labels from namespace ${ns}`)
+  },
+}

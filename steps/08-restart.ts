@@ -1,0 +1,176 @@
+// Restart Gthulhu's three workloads so every pod starts inside ambient, then prove it: rollouts complete,
+// pods Ready and shown as HBONE by ztunnel, and the L4 reachability matrix still as the policies say.
+import { StepFailure } from '../lib/errors.ts'
+import { workloads } from '../lib/gthulhu.ts'
+import { resolveProbePort } from '../lib/probes.ts'
+import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
+import { istioctlPath } from './02-istioctl.ts'
+import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, l4ReachabilityChecks, kubeletTrapHint } from './06-l4-policies.ts'
+
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
+const REDIRECTION = 'ambient.istio.io/redirection'
+const RESOURCE = { Deployment: 'deployment', StatefulSet: 'statefulset', DaemonSet: 'daemonset' } as const
+
+const ref = (w: WorkloadFacts) => `${RESOURCE[w.kind]}/${w.name}`
+const selectorOf = (w: WorkloadFacts) => Object.entries(w.selectorLabels).map(([k, v]) => `${k}=${v}`).join(',')
+const isReady = (pod: KubeObject) => pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+// Probe pods may wear a workload's labels; only pods a controller owns belong to the workload.
+const ownedPods = (pods: KubeObject[]) => pods.filter((p) => ((p.metadata.ownerReferences as unknown[] | undefined) ?? []).length > 0 && !p.metadata.deletionTimestamp)
+
+type RestartFacts = Record<string, string>
+
+function useIstioctl(ctx: StepContext): void {
+  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+}
+
+const theWorkloads = (ctx: Pick<StepContext, 'config' | 'facts'>) => {
+  const { manager, mongodb, scheduler } = workloads(ctx.config, ctx.facts)
+  return [manager, mongodb, scheduler]
+}
+
+/**
+ * Why a workload's pods are not Ready. Names the kubelet-probe trap when an enrolled pod's readiness probe
+ * port is covered by a NetworkPolicy that does not admit ambient's probe source.
+ */
+export async function explainUnready(ctx: StepContext, workload: WorkloadFacts): Promise<string | undefined> {
+  const ns = ctx.config.namespace
+  const [pods, policies] = await Promise.all([
+    ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(workload) }),
+    ctx.cluster.list('networkpolicies', { namespace: ns }),
+  ])
+  const unready = ownedPods(pods).filter((p) => !isReady(p))
+  if (unready.length === 0) return undefined
+  const names = unready.map((p) => p.metadata.name).join(', ')
+  for (const pod of unready) {
+    if (pod.metadata.annotations?.[REDIRECTION] !== 'enabled') continue
+    const probePorts = (pod.spec?.containers ?? []).map((c: any) => resolveProbePort(pod, c.readinessProbe)).filter((p: number | undefined): p is number => p !== undefined)
+    const blocking = policies.find((policy) => {
+      const selects = Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata.labels?.[k] === v)
+      if (!selects || !(policy.spec?.policyTypes ?? ['Ingress']).includes('Ingress')) return false
+      const admitted = (policy.spec?.ingress ?? [])
+        .filter((rule: any) => (rule.from ?? []).some((peer: any) => peer.ipBlock?.cidr === KUBELET_PROBE_SOURCES[0]))
+        .flatMap((rule: any) => (rule.ports ?? []).map((p: any) => p.port))
+      return probePorts.some((port: number) => !admitted.includes(port))
+    })
+    if (blocking) {
+      return `${names} not Ready after ambient enrolment — the kubelet-probe trap: ${kubeletTrapHint(workload.name, blocking.metadata.name)} Fix: run l4-policies again without --no-allow-kubelet-probes, then this step.`
+    }
+  }
+  const reason = unready
+    .map((p) => (p.status?.conditions ?? []).find((c: any) => c.type === 'Ready' && c.status !== 'True'))
+    .map((c: any) => c?.message ?? c?.reason)
+    .find(Boolean)
+  return `${names} not Ready${reason ? `: ${reason}` : ''} (kubectl describe pod -n ${ns} ${unready[0].metadata.name})`
+}
+
+async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds: number) {
+  return ctx.cluster.exec(ctx.cluster.kubectlArgv(['rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${seconds}s`]), {
+    timeoutMs: (seconds + 30) * 1000,
+  })
+}
+
+/** Pods of each workload as ztunnel lists them (protocol HBONE once enrolled). */
+async function ztunnelProtocols(ctx: StepContext): Promise<Map<string, string> | string> {
+  const result = await ctx.cluster.exec(ctx.cluster.istioctlArgv(['ztunnel-config', 'workloads', '-n', ctx.config.namespace, '-o', 'json']), { timeoutMs: 60_000 })
+  if (result.exitCode !== 0) return `istioctl ztunnel-config workloads failed: ${(result.stderr || result.stdout).trim().split('\n').pop()}`
+  try {
+    const rows = JSON.parse(result.stdout) as { name?: string; namespace?: string; protocol?: string }[]
+    return new Map(rows.filter((r) => r.namespace === ctx.config.namespace && r.name).map((r) => [r.name!, String(r.protocol)]))
+  } catch {
+    return 'istioctl ztunnel-config workloads -o json printed something that is not JSON'
+  }
+}
+
+export const restartStep: Step = {
+  id: 'restart',
+  title: 'Restart Gthulhu so every pod runs inside ambient',
+  why:
+    'Pods that were running before the namespace joined ambient keep connections and health-check paths set up the old way; the guide restarts the manager, MongoDB and the scheduler so that every pod starts enrolled. ' +
+    "The restart is also the moment of truth for the L4 policies: after it, ambient's rewritten kubelet probes and HBONE traffic hit them. " +
+    'So the step checks that each rollout completes, that ztunnel lists every pod as HBONE, and that the reachability matrix still holds. ' +
+    'Pods that fail readiness right after enrolment are almost always the kubelet-probe trap (a NetworkPolicy that does not admit 169.254.7.127).',
+  requires: ['preflight', 'istioctl'],
+  plan: (ctx) => [
+    ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace], why: 'the three run concurrently' })),
+    ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`] })),
+    { kind: 'command', argv: ['istioctl', 'ztunnel-config', 'workloads', '-n', ctx.config.namespace, '-o', 'json'], why: 'every pod shows protocol HBONE' },
+    { kind: 'note', text: 'verify: the L4 reachability matrix again, with probe pods that are deleted afterwards' },
+  ],
+  async run(ctx, io) {
+    useIstioctl(ctx)
+    const ns = ctx.config.namespace
+    const list = theWorkloads(ctx)
+    const recorded = (ctx.facts.restarts ?? {}) as RestartFacts
+    const [namespace, ...live] = await Promise.all([
+      ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
+      ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', ref(w), '-n', ns])),
+    ])
+    const missing = list.filter((_, i) => !live[i])
+    if (missing.length) throw new StepFailure(`${missing.map(ref).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(ref).join(' ')} -n ${ns})`)
+    if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
+      io.warn(`namespace ${ns} is not enrolled in ambient (${AMBIENT_LABEL} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`)
+    }
+    const restartedAt = (o: KubeObject | undefined) => o?.spec?.template?.metadata?.annotations?.[RESTARTED_AT] as string | undefined
+    // Already restarted by this runbook, and every pod enrolled: a second run changes nothing.
+    if (list.every((w, i) => recorded[w.name] && restartedAt(live[i]) === recorded[w.name])) {
+      const pods = ownedPods((await Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) })))).flat())
+      if (pods.length && pods.every((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')) {
+        return { unchanged: `restarted by this runbook at ${[...new Set(Object.values(recorded))].join(', ')}; every pod is enrolled` }
+      }
+    }
+    await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', ref(w), '-n', ns])))
+    io.log(`restarted ${list.map(ref).join(', ')}; waiting for the rollouts (up to ${ctx.config.timeout}s each)`)
+    const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
+    const after = await Promise.all(list.map((w) => ctx.cluster.findJson<KubeObject>(['get', ref(w), '-n', ns])))
+    ctx.facts.restarts = Object.fromEntries(list.map((w, i) => [w.name, restartedAt(after[i]) ?? ''])) as RestartFacts
+    const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
+    if (failed.length) {
+      const reasons = await Promise.all(failed.map(async (w) => `${ref(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`))
+      throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s:\n  ${reasons.join('\n  ')}`)
+    }
+    io.log(`rollouts complete: ${list.map(ref).join(', ')}`)
+  },
+  async verify(ctx, io) {
+    useIstioctl(ctx)
+    const ns = ctx.config.namespace
+    const list = theWorkloads(ctx)
+    const [statuses, podLists, protocols, policies] = await Promise.all([
+      Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout))),
+      Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
+      ztunnelProtocols(ctx),
+      ctx.cluster.list('networkpolicies', { namespace: ns }),
+    ])
+    const checks: Check[] = []
+    for (const [i, w] of list.entries()) {
+      const pods = ownedPods(podLists[i])
+      const unready = pods.filter((p) => !isReady(p))
+      checks.push({
+        name: `rollout of ${ref(w)} complete`,
+        expected: 'complete',
+        observed: statuses[i].exitCode === 0 ? statuses[i].stdout.trim().split('\n').pop() ?? 'complete' : (statuses[i].stderr || statuses[i].stdout).trim().split('\n').pop() ?? `exit ${statuses[i].exitCode}`,
+        ok: statuses[i].exitCode === 0,
+      })
+      checks.push({
+        name: `pods of ${ref(w)} Ready`,
+        expected: 'every pod Ready',
+        observed: `${pods.length - unready.length}/${pods.length} Ready${unready.length ? ` (not: ${unready.map((p) => p.metadata.name).join(', ')})` : ''}`,
+        ok: pods.length > 0 && unready.length === 0,
+        hint: unready.length ? await explainUnready(ctx, w) : `no pods found with labels ${selectorOf(w)}`,
+      })
+      const shown = typeof protocols === 'string' ? [] : pods.map((p) => `${p.metadata.name}=${protocols.get(p.metadata.name) ?? 'not listed'}`)
+      checks.push({
+        name: `pods of ${ref(w)} enrolled (HBONE in istioctl ztunnel-config workloads)`,
+        expected: 'HBONE for every pod',
+        observed: typeof protocols === 'string' ? protocols : shown.join(', ') || 'no pods',
+        ok: typeof protocols !== 'string' && pods.length > 0 && pods.every((p) => protocols.get(p.metadata.name) === 'HBONE'),
+        hint: `is namespace ${ns} labelled ${AMBIENT_LABEL}=ambient (waypoint step) and is ztunnel running (kubectl -n istio-system get ds ztunnel)?`,
+      })
+    }
+    const ours = ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler']
+    if (!policies.some((p) => ours.includes(p.metadata.name))) {
+      checks.push({ name: 'L4 reachability after the restart', expected: 'the l4-policies NetworkPolicies', observed: 'not found: nothing to check', ok: false, advisory: true, hint: 'run the l4-policies step' })
+      return checks
+    }
+    return [...checks, ...(await l4ReachabilityChecks(ctx, io))]
+  },
+}

@@ -1,0 +1,131 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { chartDefaults } from '../lib/gthulhu.ts'
+import { loadConfig } from '../lib/options.ts'
+import {
+  classifyHttp,
+  classifyTcp,
+  formatMatrix,
+  httpProbeScript,
+  impersonationLabels,
+  meetsExpectation,
+  PROBE_RUN_LABEL,
+  probePod,
+  tcpProbeScript,
+  type ProbeResult,
+  type ProbeSpec,
+} from '../lib/probes.ts'
+import { validateManifest } from '../lib/schema.ts'
+import type { Facts } from '../lib/types.ts'
+import { containsFields, desiredNetworkPolicies, l4PoliciesStep, l4ProbeSpecs, portsAdmitted, portsAdmittedFromBlock } from '../steps/06-l4-policies.ts'
+
+const tcpSpec: ProbeSpec = {
+  role: 'manager-mongodb',
+  source: { name: 'manager', labels: { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/name': 'gthulhu' }, serviceAccount: 'gthulhu-manager' },
+  destination: 'MongoDB :27017',
+  request: { kind: 'tcp', host: 'gthulhu-mongodb.default.svc', port: 27017 },
+  expect: { kind: 'connect' },
+}
+const options = { namespace: 'apps', runId: 'abcde', image: 'busybox:1.36', httpImage: 'curlimages/curl:8.11.1' }
+
+test('probe pods get unique names, the impersonated labels and ServiceAccount, and pass the schema', () => {
+  const a = probePod(tcpSpec, options)
+  const b = probePod(tcpSpec, options)
+  assert.match(a.metadata.name, /^gthulhu-probe-manager-mongodb-[a-z0-9]{5}$/)
+  assert.is.not(a.metadata.name, b.metadata.name)
+  assert.is(a.metadata.namespace, 'apps')
+  assert.is(a.metadata.labels!['app.kubernetes.io/managed-by'], 'gthulhu-runbook')
+  assert.is(a.metadata.labels![PROBE_RUN_LABEL], 'abcde')
+  assert.is(a.metadata.labels!['app.kubernetes.io/component'], 'manager', "the workload's labels win over the template's")
+  assert.is(a.spec.serviceAccountName, 'gthulhu-manager')
+  assert.is(a.spec.restartPolicy, 'Never')
+  assert.equal(a.spec.containers[0].command, ['sh', '-c', 'nc -z -v -w 3 gthulhu-mongodb.default.svc 27017'])
+  assert.is(a.spec.containers[0].image, 'busybox:1.36')
+  assert.equal(validateManifest(a), [])
+  const http = probePod({ ...tcpSpec, request: { kind: 'http', url: 'http://m:8080/health', userAgent: "it's me" } }, options)
+  assert.is(http.spec.containers[0].image, 'curlimages/curl:8.11.1')
+  assert.is(http.spec.containers[0].command[2], `curl -sS -o /dev/null -w '%{http_code}' -H 'User-Agent: it'\\''s me' --max-time 5 'http://m:8080/health'`)
+})
+
+test("labels a controller owns are not copied, so no ReplicaSet or DaemonSet adopts a probe", () => {
+  assert.equal(impersonationLabels({ app: 'x', 'pod-template-hash': '123', 'controller-revision-hash': 'abc', 'statefulset.kubernetes.io/pod-name': 'm-0' }), { app: 'x' })
+})
+
+test('nc and curl outcomes are told apart: connected, blocked, nothing listening, unresolved', () => {
+  assert.equal(classifyTcp(0, 'x (10.0.0.1:27017) open\n'), { kind: 'connected' })
+  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection timed out\n').kind, 'blocked')
+  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection reset by peer\n').kind, 'blocked')
+  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection refused\n').kind, 'refused')
+  assert.is(classifyTcp(1, "nc: bad address 'x'\n").kind, 'unresolved')
+  assert.is(classifyTcp(127, 'sh: nc: not found\n').kind, 'error')
+  assert.equal(classifyHttp(0, '200'), { kind: 'status', status: 200 })
+  assert.equal(classifyHttp(0, '403'), { kind: 'status', status: 403 })
+  assert.is(classifyHttp(56, '000curl: (56) Recv failure: Connection reset by peer\n').kind, 'blocked')
+  assert.is(classifyHttp(6, '000curl: (6) Could not resolve host: x\n').kind, 'unresolved')
+  // A deny probe only counts when the connection was refused by policy, not when nothing answered.
+  assert.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'blocked', detail: '' }))
+  assert.not.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'unresolved', detail: '' }))
+  assert.not.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'connected' }))
+  assert.not.ok(meetsExpectation({ kind: 'status', status: 200 }, { kind: 'status', status: 403 }))
+})
+
+test('the reachability matrix shows source × destination with expected and observed', () => {
+  const result = (source: string, destination: string, ok: boolean): ProbeResult => ({
+    spec: { ...tcpSpec, source: { ...tcpSpec.source, name: source }, destination, expect: { kind: source === 'manager' ? 'connect' : 'blocked' } },
+    pod: 'p',
+    exitCode: 0,
+    log: '',
+    observed: ok === (source === 'manager') ? { kind: 'connected' } : { kind: 'blocked', detail: 'connection timed out' },
+    ok,
+  })
+  const text = formatMatrix([result('manager', 'MongoDB :27017', true), result('other', 'MongoDB :27017', false), result('manager', 'scheduler :8080', true), result('other', 'scheduler :8080', true)])
+  const lines = text.split('\n')
+  assert.match(lines[0], /source ↓ {2}destination → │ MongoDB :27017 +│ scheduler :8080/)
+  assert.match(lines[2], /^manager +│ ✔ connects \/ connects +│ ✔ connects \/ connects$/)
+  assert.match(lines[3], /^other +│ ✖ refused \/ connects +│ ✔ refused \/ refused$/)
+})
+
+const facts: Facts = { workloads: chartDefaults({ release: 'prod' }) }
+
+test("the NetworkPolicies use preflight's labels, the app port plus 15008, and the kubelet source unless turned off", () => {
+  const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
+  const [mongodb, scheduler] = desiredNetworkPolicies(config, facts)
+  assert.is(mongodb.metadata.name, 'allow-only-manager-to-mongodb')
+  assert.is(mongodb.metadata.namespace, 'apps')
+  assert.equal(mongodb.spec.podSelector.matchLabels, { 'app.kubernetes.io/name': 'mongodb', 'app.kubernetes.io/instance': 'prod', 'app.kubernetes.io/component': 'mongodb' })
+  assert.equal(mongodb.spec.ingress[0].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gthulhu', 'app.kubernetes.io/instance': 'prod', 'app.kubernetes.io/component': 'manager' } } }])
+  assert.equal(mongodb.spec.ingress[0].ports, [{ protocol: 'TCP', port: 27017 }, { protocol: 'TCP', port: 15008 }])
+  assert.equal(mongodb.spec.ingress[1], {
+    from: [{ ipBlock: { cidr: '169.254.7.127/32' } }, { ipBlock: { cidr: 'fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128' } }],
+    ports: [{ protocol: 'TCP', port: 27017 }],
+  })
+  assert.equal(scheduler.spec.ingress[0].ports, [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 15008 }])
+  assert.equal(validateManifest(mongodb), [])
+  assert.equal(validateManifest(scheduler), [])
+  const managerLabels = facts.workloads!.manager.podLabels
+  assert.equal(portsAdmitted(mongodb, managerLabels), [15008, 27017])
+  assert.equal(portsAdmitted(mongodb, { 'app.kubernetes.io/component': 'other' }), [])
+  assert.equal(portsAdmittedFromBlock(scheduler, '169.254.7.127/32'), [8080])
+  const without = desiredNetworkPolicies(loadConfig(['--no-allow-kubelet-probes'], {}), facts)
+  assert.is(without[0].spec.ingress.length, 1)
+  assert.match(JSON.stringify(l4PoliciesStep.plan({ config: loadConfig(['--no-allow-kubelet-probes'], {}), facts })), /NOT admitted \(--no-allow-kubelet-probes\)/)
+})
+
+test('the L4 probes: the manager stand-in expects to connect, a pod differing only in its component label expects refusal', () => {
+  const specs = l4ProbeSpecs(loadConfig(['--namespace', 'apps', '--release', 'prod'], {}), facts)
+  assert.equal(specs.map((s) => [s.role, s.expect.kind]), [['manager-mongodb', 'connect'], ['other-mongodb', 'blocked'], ['manager-scheduler', 'connect'], ['other-scheduler', 'blocked']])
+  assert.equal(specs[0].request, { kind: 'tcp', host: 'prod-mongodb.apps.svc', port: 27017 })
+  assert.equal(specs[2].request, { kind: 'tcp', host: 'prod-scheduler-sidecar.apps.svc', port: 8080 })
+  assert.is(specs[0].source.serviceAccount, 'prod-manager')
+  assert.is(specs[1].source.labels['app.kubernetes.io/component'], 'probe')
+  assert.is(specs[1].source.labels['app.kubernetes.io/instance'], 'prod')
+})
+
+test('comparing applied objects: server defaults are fine, a missing list item is a difference', () => {
+  const want = { ports: [{ port: 27017 }, { port: 15008 }] }
+  assert.ok(containsFields(want, { ports: [{ port: 27017, protocol: 'TCP' }, { port: 15008, protocol: 'TCP' }], extra: 1 }))
+  assert.not.ok(containsFields(want, { ports: [{ port: 27017 }] }))
+  assert.not.ok(containsFields({ a: '1' }, { a: 1 }))
+})
+
+test.run()
