@@ -41,7 +41,8 @@ export class TerminalSession {
     // screen stays readable; a wrapper shell writes the program's exit status to a file.
     await session.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', options.cwd, 'sleep 600'], env)
     await session.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on'], env)
-    const wrapped = `${argv.map(quote).join(' ')}; echo $? > ${quote(session.statusFile)}`
+    // The wrapper traps SIGINT so that Ctrl-C reaches only the program, and the exit status is still written.
+    const wrapped = `trap true INT; ${argv.map(quote).join(' ')}; echo $? > ${quote(session.statusFile)}`
     await session.tmux(['respawn-pane', '-k', '-t', 'main', '-c', options.cwd, wrapped], env)
     return session
   }
