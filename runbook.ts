@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
     for (const id of selection.run) {
       const step = STEPS.find((s) => s.id === id)!
-      reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans.get(id)!)}`)
+      reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans.get(id)!, cluster.connectionArgs())}`)
     }
     reporter.say(`\nDry run: nothing was changed.`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })

@@ -67,9 +67,13 @@ export class Engine {
       if (state.step(id).status === 'done' && drift.length) {
         reporter.say(`⚠ ${id} was done with other settings: ${drift.join('; ')}`)
       }
-      if (this.options.prompter && !this.runAll) {
-        reporter.say(`\n━━ ${step.title} (${step.id}) ━━\n${wrap(step.why)}\n\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6))}`)
-        const choice = await this.options.prompter.beforeStep(step, () => reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx))}\n`))
+      const { prompter } = this.options
+      const confirming = !!prompter && !this.runAll
+      if (prompter && confirming) {
+        const connection = this.options.cluster.connectionArgs()
+        this.introduce(step)
+        reporter.say(`\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6), connection)}`)
+        const choice = await prompter.beforeStep(step, () => reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx), connection)}\n`))
         if (choice === 'quit') throw new Interrupted(`stopped before ${step.id} at the operator's request`)
         if (choice === 'skip') {
           this.record(step, 'skipped', 0, [], 'skipped by the operator')
@@ -77,15 +81,22 @@ export class Engine {
         }
         if (choice === 'all') this.runAll = true
       }
-      if (this.options.prompter) await this.answerQuestions(step)
+      if (this.options.prompter) await this.answerQuestions(step, confirming)
       await this.runWithRecovery(step)
     }
   }
 
+  private introduce(step: Step): void {
+    this.options.reporter.say(`\n━━ ${step.title} (${step.id}) ━━\n${wrap(step.why)}`)
+  }
+
   /** Asks what only the operator can answer for this step, once; the answers are kept in state. */
-  private async answerQuestions(step: Step): Promise<void> {
+  private async answerQuestions(step: Step, introduced: boolean): Promise<void> {
     const { config, state } = this.options
-    for (const question of openQuestions(step.id, config, state.state.answers)) {
+    const questions = openQuestions(step.id, config, state.state.answers)
+    // After "run all remaining", the operator has not seen this step yet: say which step asks.
+    if (questions.length && !introduced) this.introduce(step)
+    for (const question of questions) {
       const answer = await question.ask(config, state.state.facts)
       ;(config as any)[question.key] = answer
       ;(state.state.answers as any)[question.key] = answer

@@ -38,13 +38,20 @@ export function formatChecks(checks: Check[]): string {
     .join('\n')
 }
 
-export function formatPlan(items: PlanItem[]): string {
+/** Puts the run's --kubeconfig/--context into kubectl and istioctl command lines, so a plan shows exactly what runs. */
+export function withConnection(argv: string[], connection: string[]): string[] {
+  const [program, ...rest] = argv
+  const connects = program === 'kubectl' || program.endsWith('istioctl')
+  return connects && connection.length && !rest.includes('--context') ? [program, ...connection, ...rest] : argv
+}
+
+export function formatPlan(items: PlanItem[], connection: string[] = []): string {
   return items
     .map((item) => {
       const why = 'why' in item && item.why ? `   # ${item.why}` : ''
       switch (item.kind) {
         case 'command':
-          return `  $ ${shellLine(item.argv)}${why}`
+          return `  $ ${shellLine(withConnection(item.argv, connection))}${why}`
         case 'download':
           return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
         case 'manifest':

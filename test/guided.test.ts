@@ -39,7 +39,7 @@ test('asks which context, listing the current one first with its cluster, then e
   await session.keys('Enter')
   const explained = await session.waitFor(/Run preflight\?/)
   assert.match(explained, /Before changing anything/)
-  assert.match(explained, /It will:\n\s+\$ kubectl version --client -o json/)
+  assert.match(explained, new RegExp(`It will:\\n\\s+\\$ kubectl --kubeconfig \\S+ --context ${world.sim.context} version --client -o json`))
   await choose(session, BEFORE.run)
   const done = await session.waitFor(/Summary:[\s\S]*done\s+preflight/)
   assert.match(done, /✔ Gthulhu manager \(Deployment\)/)

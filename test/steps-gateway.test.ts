@@ -31,9 +31,11 @@ test('--dry-run prints the exact commands and manifests and changes nothing', as
   const r = await run('--dry-run', '--only', UP_TO_GATEWAY, '--gateway-service-type', 'NodePort')
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, `${world.sim.gatewayApiMirror}/v1.4.0/experimental-install.yaml`)
-  assert.match(r.stdout, '$ kubectl apply --server-side --force-conflicts --field-manager=gthulhu-runbook -f -')
-  assert.match(r.stdout, `${world.installDir}/istioctl x precheck`)
-  assert.match(r.stdout, `${world.installDir}/istioctl install --set profile=ambient -y`)
+  // Exactly what will run: every kubectl and istioctl command carries the run's kubeconfig and context.
+  const connection = `--kubeconfig ${world.sim.kubeconfig} --context ${world.sim.context}`
+  assert.match(r.stdout, `$ kubectl ${connection} apply --server-side --force-conflicts --field-manager=gthulhu-runbook -f -`)
+  assert.match(r.stdout, `${world.installDir}/istioctl ${connection} x precheck`)
+  assert.match(r.stdout, `${world.installDir}/istioctl ${connection} install --set profile=ambient -y`)
   assert.match(r.stdout, 'apply (server-side) Gateway default/gthulhu-gw')
   assert.match(r.stdout, 'networking.istio.io/service-type: NodePort')
   assert.match(r.stdout, 'apply (server-side) HTTPRoute default/gthulhu-manager-route')

@@ -39,9 +39,10 @@ test('--dry-run shows the policies with the kubelet-probe rule and the probes, c
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /apply \(server-side\) NetworkPolicy default\/allow-only-manager-to-scheduler/)
   assert.match(r.stdout, /cidr: 169\.254\.7\.127\/32/)
-  assert.match(r.stdout, /\$ kubectl label namespace default istio\.io\/dataplane-mode=ambient --overwrite/)
-  assert.match(r.stdout, /istioctl waypoint apply -n default --enroll-namespace --wait/)
-  assert.match(r.stdout, /\$ kubectl rollout restart statefulset\/gthulhu-mongodb -n default/)
+  const connection = `--kubeconfig ${world.sim.kubeconfig} --context ${world.sim.context}`
+  assert.match(r.stdout, `$ kubectl ${connection} label namespace default istio.io/dataplane-mode=ambient --overwrite`)
+  assert.match(r.stdout, `istioctl ${connection} waypoint apply -n default --enroll-namespace --wait`)
+  assert.match(r.stdout, `$ kubectl ${connection} rollout restart statefulset/gthulhu-mongodb -n default`)
   assert.match(r.stdout, /apply \(server-side\) AuthorizationPolicy default\/gthulhu-gateway-allow-chrome-only/)
   const ns = await kubectl(world.sim.env, ['get', 'namespace', 'default', '-o', 'json'])
   assert.is(JSON.parse(ns.stdout).metadata.labels?.['istio.io/dataplane-mode'], undefined)
