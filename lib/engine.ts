@@ -1,7 +1,9 @@
 // Runs the selected steps in order: explain and confirm (guided mode), run, verify, record in state. listr2
 // shows progress while a step runs; prompts and check tables are printed between steps, so neither corrupts
 // the other. One engine serves guided runs, automation, dry runs and resumes.
-import { Listr, ListrLogger, ProcessOutput } from 'listr2'
+import { confirm } from '@inquirer/prompts'
+import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer'
+import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2'
 import { Interrupted, StepFailure, UsageError, isExpected } from './errors.ts'
 import type { Cluster } from './cluster.ts'
 import type { Config } from './options.ts'
@@ -147,7 +149,17 @@ export class Engine {
     let note: string | undefined
     let checks: Check[] = []
     reporter.event({ event: 'step-start', step: step.id, title: step.title })
-    const io = (output: (line: string) => void): StepIO => ({
+    const io = (output: (line: string) => void, task?: ListrTaskWrapper<any, any, any>): StepIO => ({
+      confirm: async (message) => {
+        if (!this.options.prompter || !task) return false
+        // listr2 pauses its display while inquirer asks, so the question and the task list never overlap.
+        try {
+          return await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false })
+        } catch (error) {
+          if ((error as Error).name === 'ExitPromptError') throw new Interrupted('quit at a prompt')
+          throw error
+        }
+      },
       log: (message) => {
         output(message)
         reporter.event({ event: 'step-log', step: step.id, level: 'info', message })
@@ -169,7 +181,7 @@ export class Engine {
                   title: 'apply',
                   enabled: mode === 'run',
                   task: async (_, sub) => {
-                    const outcome = await step.run(this.ctx, io((line) => (sub.output = line)))
+                    const outcome = await step.run(this.ctx, io((line) => (sub.output = line), sub))
                     if (outcome?.unchanged) {
                       note = outcome.unchanged
                       sub.title = `nothing to change: ${outcome.unchanged}`
@@ -227,7 +239,12 @@ export class Engine {
     const cleanups: (() => Promise<void>)[] = []
     this.options.reporter.say(`↩ rolling back ${step.id}`)
     try {
-      await step.rollback!(this.ctx, { log: (m) => this.options.reporter.say(`  ${m}`), warn: (m) => this.options.reporter.say(`  ⚠ ${m}`), onCleanup: (c) => void cleanups.push(c) })
+      await step.rollback!(this.ctx, {
+        log: (m) => this.options.reporter.say(`  ${m}`),
+        warn: (m) => this.options.reporter.say(`  ⚠ ${m}`),
+        onCleanup: (c) => void cleanups.push(c),
+        confirm: async () => false,
+      })
       this.options.state.update(step.id, { status: 'pending', note: 'rolled back' })
     } finally {
       await this.cleanup(cleanups)

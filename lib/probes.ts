@@ -7,7 +7,7 @@ import { Cluster, toYamlStream } from './cluster.ts'
 import { StepFailure } from './errors.ts'
 import { loadManifest } from './manifests.ts'
 import { assertValidManifests } from './schema.ts'
-import { mapConcurrent, pollUntil } from './wait.ts'
+import { mapConcurrent, pollUntil, sleep } from './wait.ts'
 import type { Check, KubeObject, StepContext, StepIO } from './types.ts'
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
@@ -157,12 +157,33 @@ function whyNotFinished(pod: KubeObject): string {
   return `phase ${pod.status?.phase ?? 'Pending'}`
 }
 
+/** How often a probe whose result differs from the expectation is tried again, and the pause before each retry. */
+export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
+
+/**
+ * Runs the probes; those whose result differs from the expectation are run again (at most
+ * PROBE_SETTLE.attempts in all), because a CNI or a waypoint can take a few seconds to enforce a policy that
+ * was just applied. Only a result that persists fails a check.
+ */
+export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+  let results = await runProbeBatch(ctx, io, specs)
+  for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
+    const unexpected = results.filter((r) => !r.ok)
+    if (unexpected.length === 0) break
+    io.log(`${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`)
+    await sleep(PROBE_SETTLE.pauseMs, ctx.signal)
+    const retried = await runProbeBatch(ctx, io, unexpected.map((r) => r.spec))
+    results = results.map((r) => retried.find((n) => n.spec === r.spec) ?? r)
+  }
+  return results
+}
+
 /**
  * Creates the probe pods of one batch together, waits until each has finished (bounded by --timeout), reads
  * their logs, and deletes them. The deletion is also registered with io.onCleanup, so an interruption or a
  * failure in between still removes them.
  */
-export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   const namespace = ctx.config.namespace
   const runId = randomSuffix()
   const selector = `${PROBE_RUN_LABEL}=${runId}`

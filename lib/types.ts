@@ -70,6 +70,8 @@ export interface StepIO {
   warn(message: string): void
   /** Registers cleanup that must run even when the step fails or is interrupted (probe pods, temp files). */
   onCleanup(cleanup: () => Promise<void>): void
+  /** Asks a yes/no question that only arises mid-step; automation never asks and gets false. */
+  confirm(message: string): Promise<boolean>
 }
 
 export interface StepContext {

@@ -92,11 +92,18 @@ export const gatewayApiCrdsStep: Step = {
     ctx.facts.gatewayApi = { version: ctx.config.gatewayApiVersion, channel: ctx.config.gatewayApiChannel, crds: crds.map((c) => c.name) } satisfies GatewayApiFacts
     const installed = await installedCrds(ctx.cluster, crds.map((c) => c.name))
     const decision = decideBundle(crds, installed, ctx.config)
-    if (decision.action === 'refuse-newer') refuseNewer(decision.newer, ctx.config)
+    if (decision.action === 'refuse-newer') {
+      const versions = [...new Set(decision.newer.map((c) => c.version))].join(', ')
+      const replace = await io.confirm(
+        `Gateway API CRDs at ${versions} are installed, newer than ${ctx.config.gatewayApiVersion}. Replacing them may break whatever installed them. Replace them?`,
+      )
+      if (!replace) refuseNewer(decision.newer, ctx.config)
+    }
     if (decision.action === 'skip') return { unchanged: decision.reason }
     const newer = installed.filter((c) => c.version && c.version !== ctx.config.gatewayApiVersion)
     if (newer.length) io.warn(`replacing Gateway API CRDs at ${[...new Set(newer.map((c) => c.version))].join(', ')} with ${ctx.config.gatewayApiVersion}`)
-    io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${decision.reason})`)
+    const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
+    io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)
     await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: text })
   },
   async verify(ctx) {

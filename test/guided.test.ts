@@ -112,6 +112,23 @@ test('a failed check offers recovery; retrying the verification after fixing the
   assert.is(await session.exitCode(), 0)
 })
 
+test('a question that arises mid-step (a newer Gateway API bundle) is asked in place; yes replaces it', async () => {
+  const installed = await world.run([...world.flags, '--yes', '--only', 'gateway-api-crds'])
+  assert.is(installed.code, 0, installed.stdout + installed.stderr)
+  const annotated = await kubectl(world.sim.env, ['annotate', '--overwrite', 'crd', 'gateways.gateway.networking.k8s.io', 'gateway.networking.k8s.io/bundle-version=v1.5.0'])
+  assert.is(annotated.code, 0, annotated.stderr)
+  const session = await guided(world, [...world.flags, '--only', 'gateway-api-crds'])
+  await session.waitFor(/Run gateway-api-crds\?/)
+  await choose(session, BEFORE.run)
+  await session.waitFor(/Gateway API CRDs at v1\.5\.0 are installed, newer than v1\.4\.0\. .*Replace them\? \(y\/N\)/)
+  await session.keys('y', 'Enter')
+  const done = await session.waitFor(/Summary:[\s\S]*done\s+gateway-api-crds/)
+  assert.match(done, /replacing Gateway API CRDs at v1\.5\.0 with v1\.4\.0|CRD gateways\.gateway\.networking\.k8s\.io Established/)
+  assert.is(await session.exitCode(), 0)
+  const crd = await kubectl(world.sim.env, ['get', 'crd', 'gateways.gateway.networking.k8s.io', '-o', 'jsonpath={.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}'])
+  assert.is(crd.stdout, 'v1.4.0')
+})
+
 test('accepting a failed check continues and records the step as accepted', async () => {
   const missing = await startWorld({ missing: ['manager'] })
   try {

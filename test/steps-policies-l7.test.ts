@@ -46,7 +46,7 @@ test('an ALLOW policy that no longer admits the allowed identity fails verificat
   const ctx: StepContext = { config, facts: world.state().facts, cluster, signal: new AbortController().signal }
   const logs: string[] = []
   const cleanups: (() => Promise<void>)[] = []
-  const io: StepIO = { log: (m) => logs.push(m), warn: (m) => logs.push(m), onCleanup: (c) => void cleanups.push(c) }
+  const io: StepIO = { log: (m) => logs.push(m), warn: (m) => logs.push(m), onCleanup: (c) => void cleanups.push(c), confirm: async () => false }
   const checks = await l7PoliciesStep.verify(ctx, io)
   for (const cleanup of cleanups) await cleanup()
   const allowed = checks.find((c) => c.name === 'ServiceAccount gthulhu → manager :8080: HTTP 200')!
