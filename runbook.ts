@@ -49,14 +49,33 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
   return `${invocation()} ${quoted.join(' ')}`
 }
 
+/** The kube context to act on: the one named, or (guided only) the operator's choice. Never guessed in automation. */
+async function resolveContext(config: Config, cluster: Cluster, readOnly: boolean): Promise<string | undefined> {
+  if (readOnly && !config.context) {
+    // Dry runs, renders and lists read no cluster: the current context only names the state file.
+    return (await readContexts(cluster, config.kubeconfig).catch(() => [])).find((c) => c.current)?.name
+  }
+  const contexts = await readContexts(cluster, config.kubeconfig)
+  if (config.context) return requireContext(contexts, config.context).name
+  if (config.yes) {
+    throw new UsageError(`--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`)
+  }
+  if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
+  return askContext(contexts)
+}
+
+function listSteps(reporter: Reporter, state: StateStore | undefined): void {
+  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
+  for (const step of STEPS) {
+    const record = state?.state.steps[step.id]
+    reporter.say(`  ${step.id.padEnd(17)} ${(record?.status ?? 'pending').padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig(argv)
-  if (config.help) {
-    console.log(helpText(STEPS, VERSION))
-    return EXIT.ok
-  }
-  if (config.version) {
-    console.log(VERSION)
+  if (config.help || config.version) {
+    console.log(config.help ? helpText(STEPS, VERSION) : VERSION)
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
@@ -70,56 +89,32 @@ async function main(argv: string[]): Promise<number> {
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
   const cluster = new Cluster({ kubeconfig: config.kubeconfig, signal: abort.signal, timeoutMs: config.timeout * 1000 })
-
-  // The context: named, or (guided only) chosen from the kubeconfig. Never guessed in automation.
-  let context = config.context
-  if (!readOnly || context) {
-    const contexts = await readContexts(cluster, config.kubeconfig)
-    if (context) requireContext(contexts, context)
-    else if (config.yes) {
-      throw new UsageError(`--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`)
-    } else {
-      if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
-      context = await askContext(contexts)
-    }
-  } else {
-    context = (await readContexts(cluster, config.kubeconfig).catch(() => [])).find((c) => c.current)?.name
-  }
+  const context = await resolveContext(config, cluster, readOnly)
   cluster.options.context = context
 
   const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
   const state = statePath && context ? new StateStore(statePath, context) : undefined
-  const records = state?.state.steps ?? {}
   if (state) applySavedAnswers(config, state.state.answers)
-
   if (config.list) {
-    reporter.say(`Steps${context ? ` (state for context ${context}: ${statePath})` : ''}:`)
-    for (const step of STEPS) {
-      const record = records[step.id]
-      reporter.say(`  ${step.id.padEnd(17)} ${(record?.status ?? 'pending').padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
-    }
+    listSteps(reporter, state)
     return EXIT.ok
   }
 
-  const selection = selectSteps(STEPS, config, records)
+  const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
+  const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
   const facts = state?.state.facts ?? {}
   // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
-  const plans = new Map(selection.run.map((id) => [id, STEPS.find((s) => s.id === id)!.plan({ config, facts })]))
+  const plans = selected.map((step) => step.plan({ config, facts }))
 
   if (config.render) {
-    const steps = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
-    const files = renderManifests(config.render, steps, config, facts)
+    const files = renderManifests(config.render, selected, config, facts)
     reporter.say(`Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`)
     reporter.say('Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.')
     return EXIT.ok
   }
-
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
-    for (const id of selection.run) {
-      const step = STEPS.find((s) => s.id === id)!
-      reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans.get(id)!, cluster.connectionArgs())}`)
-    }
+    selected.forEach((step, i) => reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans[i], cluster.connectionArgs())}`))
     reporter.say(`\nDry run: nothing was changed.`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
@@ -157,15 +152,14 @@ async function main(argv: string[]): Promise<number> {
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
     return EXIT.ok
   } catch (error) {
-    const stopped = engine.results.at(-1)
-    const failedAt = stopped && stopped.status !== 'done' && stopped.status !== 'skipped' && stopped.status !== 'accepted' ? stopped.id : selection.run[engine.results.length] ?? ''
-    const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(failedAt as any)))
+    const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
     const resume = resumeCommand(argv, config, remaining, context!)
+    const interrupted = error instanceof Interrupted
     reporter.say(`\n${summary(engine.results, selection.left)}`)
-    reporter.say(`\n${error instanceof Interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
+    reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
     reporter.say(`Resume with:\n  ${resume}`)
     const exitCode = exitCodeOf(error)
-    reporter.event({ event: 'run-end', status: error instanceof Interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
+    reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
     if (!isExpected(error)) throw error
     return exitCode
   } finally {
@@ -180,9 +174,11 @@ try {
 } catch (error) {
   if (isExpected(error)) {
     process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
+    // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
     const wantsJson = process.argv.some((a, i) => a === '--output=json' || (a === '--output' && process.argv[i + 1] === 'json'))
     if (wantsJson) {
-      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event: 'run-end', status: 'usage-error', exitCode: EXIT.usage, message: (error as Error).message }) + '\n')
+      const status = error instanceof UsageError ? 'usage-error' : error instanceof Interrupted ? 'interrupted' : 'failed'
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event: 'run-end', status, exitCode: exitCodeOf(error), message: (error as Error).message }) + '\n')
     }
     process.exitCode = exitCodeOf(error)
   } else {

@@ -51,6 +51,8 @@ class StepRunFailed extends StepFailure {
 
 export class Engine {
   readonly results: StepResult[] = []
+  /** The step being offered or run; where a resumed run must start after a failure or interruption. */
+  current?: StepId
   private runAll = false
 
   constructor(private readonly options: EngineOptions) {}
@@ -64,6 +66,7 @@ export class Engine {
     const { steps, selected, reporter, state, config } = this.options
     state.state.config = outcomeConfig(config)
     for (const id of selected) {
+      this.current = id
       const step = steps.find((s) => s.id === id)!
       const drift = configDrift(state.step(id).config, config)
       if (state.step(id).status === 'done' && drift.length) {
