@@ -73,8 +73,8 @@ export class Engine {
         reporter.say(`⚠ ${id} was done with other settings: ${drift.join('; ')}`)
       }
       const { prompter } = this.options
-      const confirming = !!prompter && !this.runAll
-      if (prompter && confirming) {
+      const introduced = !!prompter && !this.runAll
+      if (prompter && !this.runAll) {
         const connection = this.options.cluster.connectionArgs()
         this.introduce(step)
         reporter.say(`\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6), connection)}`)
@@ -86,7 +86,7 @@ export class Engine {
         }
         if (choice === 'all') this.runAll = true
       }
-      if (this.options.prompter) await this.answerQuestions(step, confirming)
+      if (prompter) await this.answerQuestions(step, introduced)
       await this.runWithRecovery(step)
     }
   }
