@@ -15,7 +15,7 @@ import { loadConfig, type Config } from './lib/options.ts'
 import { formatPlan, Reporter } from './lib/report.ts'
 import { renderManifests } from './lib/render.ts'
 import { selectSteps } from './lib/selection.ts'
-import { defaultStatePath, StateStore } from './lib/state.ts'
+import { defaultStatePath, driftWarnings, StateStore } from './lib/state.ts'
 import { STEPS } from './steps/index.ts'
 
 const VERSION: string = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).version
@@ -101,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
+  for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
   const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
   const facts = state?.state.facts ?? {}
   // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.

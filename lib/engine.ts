@@ -9,7 +9,7 @@ import type { Cluster } from './cluster.ts'
 import type { Config } from './options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './report.ts'
 import { openQuestions } from './questions.ts'
-import { configDrift, outcomeConfig, type StateStore, type StepStatus } from './state.ts'
+import { outcomeConfig, type StateStore, type StepStatus } from './state.ts'
 import type { Check, Step, StepContext, StepIO, StepId } from './types.ts'
 
 /** The questions asked in guided mode; tests replace them. */
@@ -63,15 +63,11 @@ export class Engine {
   }
 
   async run(): Promise<void> {
-    const { steps, selected, reporter, state, config } = this.options
+    const { steps, selected, reporter, config, state } = this.options
     state.state.config = outcomeConfig(config)
     for (const id of selected) {
       this.current = id
       const step = steps.find((s) => s.id === id)!
-      const drift = configDrift(state.step(id).config, config)
-      if (state.step(id).status === 'done' && drift.length) {
-        reporter.say(`⚠ ${id} was done with other settings: ${drift.join('; ')}`)
-      }
       const { prompter } = this.options
       const introduced = !!prompter && !this.runAll
       if (prompter && !this.runAll) {

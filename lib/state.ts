@@ -53,6 +53,14 @@ export function configDrift(recorded: Partial<Config> | undefined, current: Conf
   )
 }
 
+/** Warnings for finished steps that ran with settings other than the current ones (a resumed run keeps their result). */
+export function driftWarnings(state: RunbookState, current: Config): string[] {
+  return Object.entries(state.steps).flatMap(([id, record]) => {
+    const drift = record && (record.status === 'done' || record.status === 'accepted') ? configDrift(record.config, current) : []
+    return drift.length ? [`${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`] : []
+  })
+}
+
 export class StateStore {
   readonly path: string
   private readonly lockPath: string

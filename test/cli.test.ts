@@ -87,6 +87,13 @@ test('preflight passes on the default install and records what it found', async 
   assert.ok(state.steps.preflight?.checks?.every((c) => c.ok))
 })
 
+test('a resumed run warns when settings differ from those a done step ran with', async () => {
+  const r = await world.run([...world.flags, '--dry-run', '--resume', '--gateway-name', 'other-gw'])
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /⚠ preflight was done with other settings \(gatewayName: "gthulhu-gw" → "other-gw"\); run it again with --from preflight/)
+  assert.not.match(r.stdout, /# preflight:/, 'the done step is not planned again')
+})
+
 test('--list shows each step with its state in this context', async () => {
   const r = await world.run([...world.flags, '--list'])
   assert.is(r.code, 0, show(r))
