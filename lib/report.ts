@@ -12,18 +12,18 @@ export type RunEvent =
   | { event: 'run-end'; status: 'done' | 'failed' | 'interrupted' | 'usage-error'; exitCode: number; resumeCommand?: string; webUiUrl?: string; message?: string }
 
 export class Reporter {
-  readonly human: NodeJS.WriteStream
-
-  constructor(readonly json: boolean) {
-    this.human = json ? process.stderr : process.stdout
-  }
+  constructor(
+    readonly json: boolean,
+    readonly human: NodeJS.WriteStream = json ? process.stderr : process.stdout,
+    private readonly events: NodeJS.WritableStream = process.stdout,
+  ) {}
 
   say(text = ''): void {
     this.human.write(text + '\n')
   }
 
   event(event: RunEvent): void {
-    if (this.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+    if (this.json) this.events.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
   }
 }
 
