@@ -5,7 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startSimulator, type Simulator } from './sim/index.ts'
 import { kubectl } from './kit.ts'
-import { applyYaml, installedIstioctl, runProbe } from './sim-probes.ts'
+import { applyYaml, installedIstioctl, runProbe, GUIDE_GATEWAY_YAML } from './sim-probes.ts'
 
 let sim: Simulator
 const istioctl = installedIstioctl('1.29.1')
@@ -168,31 +168,7 @@ spec:
 const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
 test('ingress gateway over the real NodePort: User-Agent prefix policy, then ingress-use-waypoint', async () => {
-  await applyYaml(sim.env, `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: gthulhu-gw
-  namespace: default
-spec:
-  gatewayClassName: istio
-  listeners:
-  - name: http
-    protocol: HTTP
-    port: 80
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: gthulhu-manager-route
-  namespace: default
-spec:
-  parentRefs:
-  - name: gthulhu-gw
-  rules:
-  - backendRefs:
-    - name: gthulhu-manager
-      port: 8080
----
+  await applyYaml(sim.env, `${GUIDE_GATEWAY_YAML}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:

@@ -57,3 +57,30 @@ export async function applyYaml(env: Record<string, string>, yaml: string, extra
   const r = await kubectl(env, ['apply', ...extra, '-f', '-'], { input: yaml })
   if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`)
 }
+
+/** The guide's Gateway and HTTPRoute, as the operator would apply them by hand. */
+export const GUIDE_GATEWAY_YAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: gthulhu-gw
+  namespace: default
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: gthulhu-manager-route
+  namespace: default
+spec:
+  parentRefs:
+  - name: gthulhu-gw
+  rules:
+  - backendRefs:
+    - name: gthulhu-manager
+      port: 8080
+`

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { extract } from 'tar'
 import { startSimulator, type Simulator } from './sim/index.ts'
 import { kubectl, runCommand } from './kit.ts'
-import { applyYaml } from './sim-probes.ts'
+import { applyYaml, GUIDE_GATEWAY_YAML } from './sim-probes.ts'
 
 let sim: Simulator
 let istioctl: string
@@ -195,31 +195,6 @@ test('precheck refuses a cluster below the version floor', async () => {
   }
 })
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: gthulhu-gw
-  namespace: default
-spec:
-  gatewayClassName: istio
-  listeners:
-  - name: http
-    protocol: HTTP
-    port: 80
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: gthulhu-manager-route
-  namespace: default
-spec:
-  parentRefs:
-  - name: gthulhu-gw
-  rules:
-  - backendRefs:
-    - name: gthulhu-manager
-      port: 8080
-`
 
 async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -233,7 +208,7 @@ async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => bo
 }
 
 test('Gateway → <G>-istio LoadBalancer Service (status-port first, NodePorts), AddressNotAssigned; NodePort annotation programs it', async () => {
-  await applyYaml(sim.env, GATEWAY)
+  await applyYaml(sim.env, GUIDE_GATEWAY_YAML)
   const svc = await waitFor('gateway service', () => kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'json']), (r) => r.code === 0)
   const service = JSON.parse(svc.stdout)
   assert.is(service.spec.type, 'LoadBalancer')
@@ -272,11 +247,11 @@ test('HTTPRoute: Accepted, ResolvedRefs true; false with BackendNotFound when th
   assert.is(route.status.parents[0].controllerName, 'istio.io/gateway-controller')
   assert.is(cond(route, 'Accepted').status, 'True')
   assert.is(cond(route, 'ResolvedRefs').status, 'True')
-  await applyYaml(sim.env, GATEWAY.replace('name: gthulhu-manager\n', 'name: gthulhu-nowhere\n'))
+  await applyYaml(sim.env, GUIDE_GATEWAY_YAML.replace('name: gthulhu-manager\n', 'name: gthulhu-nowhere\n'))
   const broken = await waitFor('BackendNotFound', () => json(['get', 'httproute', 'gthulhu-manager-route']), (r) => cond(r, 'ResolvedRefs').status === 'False')
   assert.is(cond(broken, 'ResolvedRefs').reason, 'BackendNotFound')
   assert.match(cond(broken, 'ResolvedRefs').message, /gthulhu-nowhere/)
-  await applyYaml(sim.env, GATEWAY)
+  await applyYaml(sim.env, GUIDE_GATEWAY_YAML)
   await waitFor('ResolvedRefs again', () => json(['get', 'httproute', 'gthulhu-manager-route']), (r) => cond(r, 'ResolvedRefs').status === 'True')
 })
 
