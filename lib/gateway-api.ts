@@ -1,6 +1,6 @@
 // Pure helpers for the Gateway API steps: the release bundle (where it lives, which CRDs it holds, which
-// version is installed), status conditions, the Gateway Service's NodePort, the node address and the
-// User-Agent the verification request sends. No cluster calls here, so every rule is unit-testable.
+// version is installed), status conditions, the Gateway Service's NodePort, the node address and one
+// HTTP GET. No cluster calls here, so every rule is unit-testable.
 import { parseAllDocuments } from 'yaml'
 import type { Config } from './options.ts'
 import type { Cluster } from './cluster.ts'
@@ -157,16 +157,6 @@ export function pickNodeAddress(nodes: KubeObject[]): NodeAddress | undefined {
 
 /** URL host part: IPv6 addresses go in brackets. */
 export const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address)
-
-/** A concrete User-Agent that the first allowed pattern admits (patterns: exact, "x*", "*x", "*"). */
-export function userAgentFor(patterns: string[]): string {
-  const pattern = patterns[0] ?? '*'
-  if (pattern === '*') return 'gthulhu-runbook-check'
-  // The guide's pattern ends "Chrome/*": a Chrome version and its Safari token complete it.
-  if (pattern.endsWith('*')) return `${pattern.slice(0, -1)}120.0.0.0 Safari/537.36`
-  if (pattern.startsWith('*')) return `gthulhu-runbook-check ${pattern.slice(1)}`
-  return pattern
-}
 
 /** One HTTP GET with a short timeout: the status code, or why there was none. */
 export async function httpGet(url: string, userAgent: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status?: number; error?: string }> {

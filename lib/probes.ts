@@ -97,7 +97,8 @@ export function classifyTcp(exitCode: number | undefined, log: string): Observat
   if (exitCode === 0) return { kind: 'connected' }
   if (/bad address|unknown host|can't resolve/i.test(log)) return { kind: 'unresolved', detail: text }
   if (/refused/i.test(log)) return { kind: 'refused', detail: 'connection refused: nothing listens there' }
-  if (/timed out/i.test(log)) return { kind: 'blocked', detail: 'connection timed out' }
+  // "Connection timed out" from connect(); "timeout"/"punt!" when busybox's -w alarm fires first.
+  if (/timed out|\btimeout\b|punt!/i.test(log)) return { kind: 'blocked', detail: 'connection timed out' }
   if (/reset/i.test(log)) return { kind: 'blocked', detail: 'connection reset' }
   if (/not found|unrecognized option|usage:/i.test(log)) return { kind: 'error', detail: `the probe image cannot run nc: ${text}` }
   // busybox without -v output: a failed -z connect that printed nothing was a timeout or a reset.

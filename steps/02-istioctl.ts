@@ -27,6 +27,11 @@ export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVe
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
+/** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
+export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
+  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+}
+
 /** The client version an istioctl binary reports, or why it could not tell. */
 export async function istioctlClientVersion(cluster: Cluster, binary: string): Promise<{ version?: string; problem?: string }> {
   const result = await cluster.exec([binary, 'version', '--remote=false'], { timeoutMs: 20_000 })

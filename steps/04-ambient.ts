@@ -1,12 +1,12 @@
 // Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
 // leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
 import { StepFailure } from '../lib/errors.ts'
-import type { Cluster } from '../lib/cluster.ts'
+import { shellLine, type Cluster } from '../lib/cluster.ts'
 import type { Config } from '../lib/options.ts'
 import { findNamed, getNamed } from '../lib/gateway-api.ts'
 import { pollUntil } from '../lib/wait.ts'
-import type { Check, KubeObject, Step, StepContext } from '../lib/types.ts'
-import { istioctlPath } from './02-istioctl.ts'
+import type { Check, KubeObject, Step } from '../lib/types.ts'
+import { istioctlPath, useInstalledIstioctl } from './02-istioctl.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
 const INSTALL_ARGS = ['install', '--set', 'profile=ambient', '-y']
@@ -21,8 +21,10 @@ export const AMBIENT_COMPONENTS = [
 
 /** The release an Istio workload runs: its first container's image tag without a variant suffix. */
 export function imageVersion(workload: KubeObject | undefined): string | undefined {
-  const image: string = workload?.spec?.template?.spec?.containers?.[0]?.image ?? ''
-  const tag = image.includes(':') ? image.slice(image.lastIndexOf(':') + 1) : ''
+  // A digest (image:tag@sha256:…) is not the tag; a registry port (host:5000/image) has no tag after it.
+  const image: string = (workload?.spec?.template?.spec?.containers?.[0]?.image ?? '').split('@')[0]
+  const name = image.slice(image.lastIndexOf('/') + 1)
+  const tag = name.includes(':') ? name.slice(name.lastIndexOf(':') + 1) : ''
   return /^\d+\.\d+\.\d+(-(alpha|beta|rc)[.\w]*)?/.exec(tag)?.[0]
 }
 
@@ -101,10 +103,6 @@ export function decideIstio(components: Record<string, KubeObject | undefined>, 
   return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
 }
 
-function useInstalledIstioctl(ctx: StepContext): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
-}
-
 export const ambientStep: Step = {
   id: 'ambient',
   title: 'Install Istio (ambient profile)',
@@ -137,7 +135,12 @@ export const ambientStep: Step = {
     io.log(`${decision.reason}; running istioctl x precheck`)
     const precheck = await ctx.cluster.exec(ctx.cluster.istioctlArgv(PRECHECK_ARGS), { timeoutMs: 120_000 })
     if (precheck.exitCode !== 0) {
-      throw new StepFailure(`istioctl x precheck found problems; nothing was installed:\n${(precheck.stderr.trim() || precheck.stdout.trim()).split('\n').slice(-10).join('\n')}`)
+      // istioctl prints its findings on stdout and only a summary ("Issues found …") on stderr; warnings fail it too.
+      const findings = [precheck.stdout.trim(), precheck.stderr.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n')
+      throw new StepFailure(
+        `istioctl x precheck exited ${precheck.exitCode}; nothing was installed:\n${findings || 'no output'}\n` +
+          `Fix what it reports (details: ${shellLine(ctx.cluster.istioctlArgv(PRECHECK_ARGS))}), then rerun this step.`,
+      )
     }
     io.log(`installing Istio ${ctx.config.istioVersion} with the ambient profile`)
     // istioctl waits for the components itself; give it the configured wait plus time to render and apply.

@@ -15,15 +15,16 @@ import {
   routeParentStatus,
   showCondition,
   urlHost,
-  userAgentFor,
   type Condition,
   type NodeAddress,
 } from '../lib/gateway-api.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { readiness } from './04-ambient.ts'
+import { containsFields } from './06-l4-policies.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
 import { assertValidManifests } from '../lib/schema.ts'
+import { sampleUserAgent } from '../lib/user-agents.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
@@ -69,26 +70,17 @@ export function gatewayManifests(config: Config, facts: Facts): { gateway: KubeO
 /** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
 const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
 
-/** True when every field we set is present with the same value (other controllers may add fields). */
-export function containsDesired(existing: unknown, desired: unknown): boolean {
-  if (Array.isArray(desired)) return Array.isArray(existing) && existing.length === desired.length && desired.every((d, i) => containsDesired(existing[i], d))
-  if (desired && typeof desired === 'object') {
-    return !!existing && typeof existing === 'object' && Object.entries(desired).every(([k, v]) => containsDesired((existing as any)[k], v))
-  }
-  return existing === desired
-}
-
 function upToDate(existing: KubeObject | undefined, desired: KubeObject): boolean {
   if (!existing) return false
   // The service-type annotation must also be absent when we no longer set it.
   const annotation = (o: KubeObject) => o.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
-  return containsDesired(existing.spec, desired.spec) && annotation(existing) === annotation(desired)
+  return containsFields(desired.spec, existing.spec) && annotation(existing) === annotation(desired)
 }
 
 const removeServiceTypeArgs = (config: Config) => ['annotate', 'gateways.gateway.networking.k8s.io', config.gatewayName, '-n', config.namespace, `${SERVICE_TYPE_ANNOTATION}-`]
 
 /** The User-Agent the health check sends: the l7-policies step may already admit only these. */
-export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) => userAgentFor(config.allowedUserAgents)
+export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) => sampleUserAgent(config.allowedUserAgents[0] ?? '*')
 
 interface Observation {
   gateway?: KubeObject

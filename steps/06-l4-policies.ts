@@ -16,6 +16,8 @@ export const AMBIENT_LABEL = 'istio.io/dataplane-mode'
 
 const MONGODB_POLICY = 'allow-only-manager-to-mongodb'
 const SCHEDULER_POLICY = 'allow-only-manager-to-scheduler'
+/** The NetworkPolicies this step owns (the restart step re-checks reachability only when they exist). */
+export const L4_POLICY_NAMES = [MONGODB_POLICY, SCHEDULER_POLICY]
 
 /** The two protected destinations, from preflight's facts (or the chart's defaults in a dry run). */
 export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, facts: Facts) {
@@ -180,8 +182,14 @@ export const kubeletTrapHint = (title: string, policy: string) =>
 export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
   const { manager } = workloads(config, facts)
   const asManager = { name: `manager (${manager.name}'s labels)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
-  // The guide's deny probe: the manager's labels except the component, so only the component label decides.
-  const outsider = { name: 'other pod (component=probe)', labels: { ...manager.selectorLabels, 'app.kubernetes.io/component': 'probe' }, serviceAccount: 'default' }
+  // The guide's deny probe: the manager's labels except the component, so only the component label decides. It
+  // stays out of ambient: an enrolled client's connect is accepted by its own node-local ztunnel before the CNI
+  // drops the HBONE leg, so `nc -z` would report success even when the policy holds.
+  const outsider = {
+    name: 'other pod (component=probe)',
+    labels: { ...manager.selectorLabels, 'app.kubernetes.io/component': 'probe', [AMBIENT_LABEL]: 'none' },
+    serviceAccount: 'default',
+  }
   return protectedTargets(config, facts).flatMap((target) => [
     { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'tcp' as const, host: target.host, port: target.port }, expect: { kind: 'connect' as const } },
     { role: `other-${target.key}`, source: outsider, destination: `${target.title} :${target.port}`, request: { kind: 'tcp' as const, host: target.host, port: target.port }, expect: { kind: 'blocked' as const } },
@@ -210,7 +218,8 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
   )
 }
 
-const selectorText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+/** Labels as a kubectl -l selector. */
+export const selectorText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
 
 /** Runs the four probes and turns them into checks, with the matrix in the log. Used again after the restart. */
 export async function l4ReachabilityChecks(ctx: StepContext, io: StepIO, live?: LiveView): Promise<Check[]> {

@@ -1,19 +1,30 @@
 // Enrol Gthulhu's namespace in ambient and give it a waypoint: ztunnel then carries every pod's traffic over
 // mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
 import { StepFailure } from '../lib/errors.ts'
+import { condition } from '../lib/gateway-api.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { istioctlPath } from './02-istioctl.ts'
+import { useInstalledIstioctl } from './02-istioctl.ts'
 import { AMBIENT_LABEL } from './06-l4-policies.ts'
 
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
 
-function useIstioctl(ctx: StepContext): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
-}
+const programmed = (gateway: KubeObject | undefined) => condition(gateway, 'Programmed')
 
-const programmed = (gateway: KubeObject | undefined) =>
-  (gateway?.status?.conditions ?? []).find((c: any) => c.type === 'Programmed')
+/**
+ * The Programmed row of `istioctl waypoint status` for one waypoint. istioctl prints NAME STATUS TYPE REASON
+ * MESSAGE (with a NAMESPACE column first when no -n is given) and, while the waypoint is not programmed, a new
+ * row every second; the last Programmed row counts.
+ */
+export function waypointStatusRow(stdout: string, name: string): { row: string; status: string } | undefined {
+  const rows = stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .map((cells) => ({ cells, at: cells.indexOf(name) }))
+    .filter(({ cells, at }) => at >= 0 && cells[at + 2] === 'Programmed')
+  const last = rows.at(-1)
+  return last && { row: last.cells.join(' '), status: last.cells[last.at + 1] }
+}
 
 /** The istioctl arguments of `waypoint apply`: --name only when it is not istioctl's default. */
 export const waypointApplyArgs = (namespace: string, name: string) => [
@@ -54,15 +65,23 @@ export const waypointStep: Step = {
     return items
   },
   async run(ctx, io) {
-    useIstioctl(ctx)
+    useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
     const before = await readView(ctx)
+    const foreignClass = before.gateway?.spec?.gatewayClassName
+    if (before.gateway && foreignClass !== 'istio-waypoint') {
+      // istioctl waypoint apply would rewrite this Gateway into a waypoint: never take over someone else's object.
+      throw new StepFailure(
+        `Gateway ${ns}/${name} already exists with gatewayClassName ${foreignClass ?? '(none)'}, so it is not a waypoint this runbook may manage. ` +
+          `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${ns} -o yaml), then rerun.`,
+      )
+    }
     const done: string[] = []
     if (before.labels[AMBIENT_LABEL] !== 'ambient') {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])
       done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
     }
-    const waypointReady = before.gateway?.spec?.gatewayClassName === 'istio-waypoint' && programmed(before.gateway)?.status === 'True'
+    const waypointReady = programmed(before.gateway)?.status === 'True'
     if (!waypointReady || before.labels[USE_WAYPOINT_LABEL] !== name) {
       const { stdout } = await ctx.cluster.istioctl(waypointApplyArgs(ns, name), { timeoutMs: (ctx.config.timeout + 30) * 1000 })
       done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
@@ -77,21 +96,24 @@ export const waypointStep: Step = {
     for (const line of done) io.log(line)
   },
   async verify(ctx) {
-    useIstioctl(ctx)
+    useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
     // The waypoint may still be starting on a first run: wait for Programmed, bounded by --timeout.
-    let view = await readView(ctx)
     const settled = await pollUntil(
       async () => {
-        view = await readView(ctx)
-        return programmed(view.gateway)?.status === 'True' ? view : undefined
+        const seen = await readView(ctx)
+        return programmed(seen.gateway)?.status === 'True' ? seen : undefined
       },
       { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
     )
-    view = settled ?? view
-    const status = await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name]), { timeoutMs: 60_000 })
+    const view = settled ?? (await readView(ctx))
     const condition = programmed(view.gateway)
-    const statusRow = status.stdout.split('\n').find((line) => line.split(/\s+/).includes(name))
+    // Without --wait, istioctl waypoint status polls until the waypoint is Programmed and never gives up: only ask
+    // once the Gateway says so (it then answers at once), and bound it anyway.
+    const status = condition?.status === 'True'
+      ? await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name]), { timeoutMs: 60_000 })
+      : undefined
+    const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [
       {
         name: `namespace ${ns} has ${AMBIENT_LABEL}=ambient`,
@@ -118,15 +140,19 @@ export const waypointStep: Step = {
       },
       {
         name: `istioctl waypoint status -n ${ns} reports ${name} healthy`,
-        expected: `exit 0, ${name} with status True`,
-        observed: status.exitCode === 0 ? (statusRow?.trim().replace(/\s+/g, ' ') ?? `no row for ${name}`) : `exit ${status.exitCode}: ${(status.stderr || status.stdout).trim().split('\n').pop()}`,
-        ok: status.exitCode === 0 && !!statusRow && statusRow.split(/\s+/).includes('True'),
+        expected: `exit 0, ${name} Programmed with status True`,
+        observed: !status
+          ? 'not asked: the waypoint Gateway is not Programmed'
+          : status.exitCode === 0
+            ? (statusRow?.row ?? `no Programmed row for ${name}`)
+            : `exit ${status.exitCode}: ${(status.stderr || status.stdout).trim().split('\n').pop()}`,
+        ok: status?.exitCode === 0 && statusRow?.status === 'True',
       },
     ]
     return checks
   },
   async rollback(ctx, io) {
-    useIstioctl(ctx)
+    useInstalledIstioctl(ctx)
     const ns = ctx.config.namespace
     await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
     // Not an error when the waypoint is already gone.

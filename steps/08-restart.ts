@@ -4,24 +4,20 @@ import { StepFailure } from '../lib/errors.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { resolveProbePort } from '../lib/probes.ts'
 import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
-import { istioctlPath } from './02-istioctl.ts'
-import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, l4ReachabilityChecks, kubeletTrapHint } from './06-l4-policies.ts'
+import { useInstalledIstioctl } from './02-istioctl.ts'
+import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, L4_POLICY_NAMES, l4ReachabilityChecks, kubeletTrapHint, portsAdmittedFromBlock, selectorText } from './06-l4-policies.ts'
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 const REDIRECTION = 'ambient.istio.io/redirection'
 const RESOURCE = { Deployment: 'deployment', StatefulSet: 'statefulset', DaemonSet: 'daemonset' } as const
 
 const ref = (w: WorkloadFacts) => `${RESOURCE[w.kind]}/${w.name}`
-const selectorOf = (w: WorkloadFacts) => Object.entries(w.selectorLabels).map(([k, v]) => `${k}=${v}`).join(',')
+const selectorOf = (w: WorkloadFacts) => selectorText(w.selectorLabels)
 const isReady = (pod: KubeObject) => pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
 // Probe pods may wear a workload's labels; only pods a controller owns belong to the workload.
 const ownedPods = (pods: KubeObject[]) => pods.filter((p) => ((p.metadata.ownerReferences as unknown[] | undefined) ?? []).length > 0 && !p.metadata.deletionTimestamp)
 
 type RestartFacts = Record<string, string>
-
-function useIstioctl(ctx: StepContext): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
-}
 
 const theWorkloads = (ctx: Pick<StepContext, 'config' | 'facts'>) => {
   const { manager, mongodb, scheduler } = workloads(ctx.config, ctx.facts)
@@ -47,9 +43,7 @@ export async function explainUnready(ctx: StepContext, workload: WorkloadFacts):
     const blocking = policies.find((policy) => {
       const selects = Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata.labels?.[k] === v)
       if (!selects || !(policy.spec?.policyTypes ?? ['Ingress']).includes('Ingress')) return false
-      const admitted = (policy.spec?.ingress ?? [])
-        .filter((rule: any) => (rule.from ?? []).some((peer: any) => peer.ipBlock?.cidr === KUBELET_PROBE_SOURCES[0]))
-        .flatMap((rule: any) => (rule.ports ?? []).map((p: any) => p.port))
+      const admitted = portsAdmittedFromBlock(policy, KUBELET_PROBE_SOURCES[0])
       return probePorts.some((port: number) => !admitted.includes(port))
     })
     if (blocking) {
@@ -69,9 +63,13 @@ async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds: number
   })
 }
 
+// No -n: for ztunnel-config, -n names the namespace of the ztunnel pod to ask (default istio-system), not a
+// workload filter; ztunnel knows every workload, so the rows are filtered by namespace here.
+const ZTUNNEL_WORKLOADS_ARGS = ['ztunnel-config', 'workloads', '-o', 'json']
+
 /** Pods of each workload as ztunnel lists them (protocol HBONE once enrolled). */
 async function ztunnelProtocols(ctx: StepContext): Promise<Map<string, string> | string> {
-  const result = await ctx.cluster.exec(ctx.cluster.istioctlArgv(['ztunnel-config', 'workloads', '-n', ctx.config.namespace, '-o', 'json']), { timeoutMs: 60_000 })
+  const result = await ctx.cluster.exec(ctx.cluster.istioctlArgv(ZTUNNEL_WORKLOADS_ARGS), { timeoutMs: 60_000 })
   if (result.exitCode !== 0) return `istioctl ztunnel-config workloads failed: ${(result.stderr || result.stdout).trim().split('\n').pop()}`
   try {
     const rows = JSON.parse(result.stdout) as { name?: string; namespace?: string; protocol?: string }[]
@@ -93,11 +91,11 @@ export const restartStep: Step = {
   plan: (ctx) => [
     ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace], why: 'the three run concurrently' })),
     ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`] })),
-    { kind: 'command', argv: ['istioctl', 'ztunnel-config', 'workloads', '-n', ctx.config.namespace, '-o', 'json'], why: 'every pod shows protocol HBONE' },
+    { kind: 'command', argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS], why: `every pod of ${ctx.config.namespace} shows protocol HBONE` },
     { kind: 'note', text: 'verify: the L4 reachability matrix again, with probe pods that are deleted afterwards' },
   ],
   async run(ctx, io) {
-    useIstioctl(ctx)
+    useInstalledIstioctl(ctx)
     const ns = ctx.config.namespace
     const list = theWorkloads(ctx)
     const recorded = (ctx.facts.restarts ?? {}) as RestartFacts
@@ -131,7 +129,7 @@ export const restartStep: Step = {
     io.log(`rollouts complete: ${list.map(ref).join(', ')}`)
   },
   async verify(ctx, io) {
-    useIstioctl(ctx)
+    useInstalledIstioctl(ctx)
     const ns = ctx.config.namespace
     const list = theWorkloads(ctx)
     const [statuses, podLists, protocols, policies] = await Promise.all([
@@ -166,8 +164,7 @@ export const restartStep: Step = {
         hint: `is namespace ${ns} labelled ${AMBIENT_LABEL}=ambient (waypoint step) and is ztunnel running (kubectl -n istio-system get ds ztunnel)?`,
       })
     }
-    const ours = ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler']
-    if (!policies.some((p) => ours.includes(p.metadata.name))) {
+    if (!policies.some((p) => L4_POLICY_NAMES.includes(p.metadata.name))) {
       checks.push({ name: 'L4 reachability after the restart', expected: 'the l4-policies NetworkPolicies', observed: 'not found: nothing to check', ok: false, advisory: true, hint: 'run the l4-policies step' })
       return checks
     }

@@ -2,7 +2,7 @@
 // gateway admits only the allowed User-Agents (enforced by the gateway's own Envoy). Proven from inside the
 // cluster with curl probes running as the allowed and as another ServiceAccount, and from outside through the
 // gateway's NodePort with an allowed and with curl's default User-Agent.
-import { httpGet } from '../lib/gateway-api.ts'
+import { condition, httpGet, isCurrent, type Condition } from '../lib/gateway-api.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import { managerPrincipals, type Config } from '../lib/options.ts'
@@ -18,7 +18,8 @@ const MANAGER_POLICY = 'manager-allow-scheduler-or-chrome'
 const GATEWAY_POLICY = 'gthulhu-gateway-allow-chrome-only'
 const GATEWAY_LISTENER_PORT = 80
 const POLICY_RESOURCE = 'authorizationpolicies.security.istio.io'
-const NODEPORT_RETRY_MS = 20_000
+/** How long a check that waits for Istio to catch up (status written, Envoy configured) keeps retrying. */
+const SETTLE_RETRY_MS = 20_000
 
 /** The identity of the gateway's pods: Istio names their ServiceAccount `<gateway>-istio`. */
 export const gatewayPrincipal = (config: Pick<Config, 'namespace' | 'gatewayName'>) => `cluster.local/ns/${config.namespace}/sa/${config.gatewayName}-istio`
@@ -84,6 +85,30 @@ function l7Hint(ctx: StepContext, result: ProbeResult, principal: string): strin
   return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
 }
 
+/**
+ * The manager policy's WaypointAccepted condition for its current generation. istiod writes it a moment after
+ * the policy is applied, so a missing or stale one is read again for a short while (bounded by --timeout).
+ */
+async function waypointAccepted(ctx: StepContext, policy: KubeObject | undefined): Promise<Condition | undefined> {
+  if (!policy) return undefined
+  const current = (p: KubeObject | undefined) => {
+    const c = condition(p, 'WaypointAccepted')
+    // istiod writes observedGeneration as a string (an int64 in proto JSON).
+    return c && isCurrent({ ...c, observedGeneration: c.observedGeneration === undefined ? undefined : Number(c.observedGeneration) }, p?.metadata.generation as number | undefined) ? c : undefined
+  }
+  if (current(policy)?.status === 'True') return current(policy)
+  let last = current(policy)
+  await pollUntil(
+    async () => {
+      const seen = await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, MANAGER_POLICY, '-n', ctx.config.namespace])
+      last = current(seen)
+      return last?.status === 'True' ? last : undefined
+    },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
+  )
+  return last
+}
+
 /** GET through the gateway's NodePort until the expected status comes back (policies take a moment to reach Envoy). */
 async function nodePortCheck(ctx: StepContext, url: string, userAgent: string, label: string, expected: number, hint: string): Promise<Check> {
   let last: { status?: number; error?: string } = {}
@@ -92,7 +117,7 @@ async function nodePortCheck(ctx: StepContext, url: string, userAgent: string, l
       last = await httpGet(url, userAgent, 3_000, ctx.signal)
       return last.status === expected ? last : undefined
     },
-    { timeoutMs: Math.min(NODEPORT_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
   )
   return {
     name: `NodePort ${url} with ${label}: HTTP ${expected}`,
@@ -170,7 +195,7 @@ export const l7PoliciesStep: Step = {
       ok: appliedAsPlanned(want, live[i]),
       hint: 'someone changed or deleted it; run the l7-policies step again',
     }))
-    const accepted = (live[0]?.status?.conditions ?? []).find((c: any) => c.type === 'WaypointAccepted')
+    const accepted = await waypointAccepted(ctx, live[0])
     checks.push({
       name: `${MANAGER_POLICY} accepted by the waypoint`,
       expected: 'WaypointAccepted=True',

@@ -3,11 +3,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/errors.ts'
-import { compareVersions, decideBundle, listenerNodePort, parseBundle, pickNodeAddress, userAgentFor, type InstalledCrd } from '../lib/gateway-api.ts'
+import { compareVersions, decideBundle, listenerNodePort, parseBundle, pickNodeAddress, type InstalledCrd } from '../lib/gateway-api.ts'
 import { GUIDE_USER_AGENT, loadConfig } from '../lib/options.ts'
 import type { KubeObject } from '../lib/types.ts'
 import { decideIstio, imageVersion, readiness } from '../steps/04-ambient.ts'
-import { containsDesired, gatewayManifests, gatewayStep } from '../steps/05-gateway.ts'
+import { waypointStatusRow } from '../steps/07-waypoint.ts'
+import { checkUserAgent, gatewayManifests, gatewayStep } from '../steps/05-gateway.ts'
+import { containsFields } from '../steps/06-l4-policies.ts'
 
 const config = (...args: string[]) => loadConfig(args, {})
 
@@ -108,13 +110,13 @@ test('the gateway plan lists both manifests (server-side) and the verification',
   const plan = gatewayStep.plan({ config: config(), facts: {} })
   const manifests = plan.filter((p) => p.kind === 'manifest')
   assert.equal(manifests.map((m: any) => `${m.object.kind}/${m.object.metadata.name}/${m.apply}`), ['Gateway/gthulhu-gw/server-side', 'HTTPRoute/gthulhu-manager-route/server-side'])
-  assert.ok(plan.some((p) => p.kind === 'note' && p.text.includes(`User-Agent "${userAgentFor([GUIDE_USER_AGENT])}"`)))
+  assert.ok(plan.some((p) => p.kind === 'note' && p.text.includes(`User-Agent "${checkUserAgent({ allowedUserAgents: [GUIDE_USER_AGENT] })}"`)))
 })
 
-test('containsDesired ignores fields others add but not changed or missing ones', () => {
-  assert.ok(containsDesired({ a: 1, b: [{ x: 1, y: 2 }], extra: true }, { a: 1, b: [{ x: 1 }] }))
-  assert.not.ok(containsDesired({ a: 1, b: [{ x: 2 }] }, { a: 1, b: [{ x: 1 }] }))
-  assert.not.ok(containsDesired({ a: 1, b: [{ x: 1 }, { x: 2 }] }, { a: 1, b: [{ x: 1 }] }))
+test('containsFields (desired, live) ignores fields others add but not changed or missing ones', () => {
+  assert.ok(containsFields({ a: 1, b: [{ x: 1 }] }, { a: 1, b: [{ x: 1, y: 2 }], extra: true }))
+  assert.not.ok(containsFields({ a: 1, b: [{ x: 1 }] }, { a: 1, b: [{ x: 2 }] }))
+  assert.not.ok(containsFields({ a: 1, b: [{ x: 1 }] }, { a: 1, b: [{ x: 1 }, { x: 2 }] }))
 })
 
 test("the listener's NodePort is picked by port, not by position", () => {
@@ -143,11 +145,28 @@ test("node address: a Ready node's ExternalIP first, else its InternalIP; NotRea
   assert.is(pickNodeAddress([down]), undefined)
 })
 
-test('the health check User-Agent satisfies the first allowed pattern', () => {
-  assert.is(userAgentFor([GUIDE_USER_AGENT]), 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36')
-  assert.is(userAgentFor(['exact-agent/1.0', 'x*']), 'exact-agent/1.0')
-  assert.is(userAgentFor(['*']), 'gthulhu-runbook-check')
-  assert.ok(userAgentFor(['*Safari/537.36']).endsWith('Safari/537.36'))
+test('the health check User-Agent satisfies the first allowed pattern (the same sample the l7 step sends)', () => {
+  const agent = (patterns: string[]) => checkUserAgent({ allowedUserAgents: patterns })
+  assert.is(agent([GUIDE_USER_AGENT]), 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36')
+  assert.is(agent(['exact-agent/1.0', 'x*']), 'exact-agent/1.0')
+  assert.is(agent(['*']), 'gthulhu-runbook-verification')
+  assert.ok(agent(['*Safari/537.36']).endsWith('Safari/537.36'))
+})
+
+test('imageVersion reads the tag, not a digest or a registry port', () => {
+  const istiod = (image: string) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod' }, spec: { template: { spec: { containers: [{ image }] } } } })
+  assert.is(imageVersion(istiod('docker.io/istio/pilot:1.29.1-distroless')), '1.29.1')
+  assert.is(imageVersion(istiod('registry.local:5000/istio/pilot:1.29.1@sha256:0123abcd')), '1.29.1')
+  assert.is(imageVersion(istiod('registry.local:5000/istio/pilot')), undefined)
+})
+
+test('waypointStatusRow reads the Programmed row of istioctl waypoint status, with or without a NAMESPACE column', () => {
+  const real = 'NAME         STATUS     TYPE           REASON         MESSAGE\nwaypoint     True       Programmed     Programmed     Resource programmed, assigned to service(s) waypoint.default.svc.cluster.local:15008\n'
+  assert.equal(waypointStatusRow(real, 'waypoint')?.status, 'True')
+  const waiting = 'NAMESPACE  NAME      STATUS  TYPE        REASON   MESSAGE\ndefault    waypoint  False   Programmed  Pending  x\ndefault    waypoint  True    Programmed  Programmed  ok\n'
+  assert.equal(waypointStatusRow(waiting, 'waypoint')?.status, 'True')
+  assert.equal(waypointStatusRow('NAME STATUS TYPE\nwaypoint True Accepted\n', 'waypoint'), undefined)
+  assert.equal(waypointStatusRow(real, 'other'), undefined)
 })
 
 test.run()

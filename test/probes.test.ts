@@ -128,4 +128,11 @@ test('comparing applied objects: server defaults are fine, a missing list item i
   assert.not.ok(containsFields({ a: '1' }, { a: 1 }))
 })
 
+test("busybox nc's -w alarm ('timeout', 'punt!') reads as blocked, like a connect that timed out", () => {
+  assert.is(classifyTcp(1, 'nc: timeout\n').kind, 'blocked')
+  assert.is(classifyTcp(1, 'punt!').kind, 'blocked')
+  assert.is(classifyTcp(1, 'nc: gthulhu-mongodb.default.svc (10.96.0.12:27017): Connection timed out\n').kind, 'blocked')
+  assert.is(classifyTcp(1, 'nc: bad address \'x.default.svc\'\n').kind, 'unresolved')
+})
+
 test.run()

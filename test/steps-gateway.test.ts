@@ -72,7 +72,7 @@ test('a first run installs the CRDs and Istio ambient, exposes the Web UI on the
   const facts = world.state().facts.gateway!
   assert.equal(facts, { service: 'gthulhu-gw-istio', nodePort: http.nodePort, nodeAddress: '127.0.0.1', url: `http://127.0.0.1:${http.nodePort}/`, addressAssigned: false })
   assert.match(r.stdout, `Open the Web UI at http://127.0.0.1:${http.nodePort}/`)
-  assert.match(r.stdout, /User-Agent "Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/120\.0\.0\.0 Safari\/537\.36"/)
+  assert.match(r.stdout, /User-Agent "Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/131\.0\.0\.0 Safari\/537\.36"/)
   const health = await fetch(`${facts.url}health`, { signal: AbortSignal.timeout(5000) })
   assert.is(health.status, 200)
 })

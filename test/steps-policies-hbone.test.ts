@@ -33,4 +33,20 @@ test('a policy that admits the app port but not 15008 fails the L4 matrix under 
   assert.is(world.state().steps['restart']?.status, 'failed')
 })
 
+test('the waypoint step refuses to turn a Gateway of another class into a waypoint', async () => {
+  const foreign = JSON.stringify({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'someone-elses-gw', namespace: 'default' },
+    spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', protocol: 'HTTP', port: 8081 }] },
+  })
+  const created = await kubectl(world.sim.env, ['apply', '-f', '-'], { input: foreign })
+  assert.is(created.code, 0, created.stderr)
+  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint', '--waypoint-name', 'someone-elses-gw'], { timeoutMs: 60_000 })
+  assert.is(r.code, 1, show(r))
+  assert.match(r.stdout + r.stderr, /Gateway default\/someone-elses-gw already exists with gatewayClassName istio/)
+  const after = await kubectl(world.sim.env, ['get', 'gateway', 'someone-elses-gw', '-n', 'default', '-o', 'jsonpath={.spec.gatewayClassName}'])
+  assert.is(after.stdout, 'istio')
+})
+
 test.run()
