@@ -13,7 +13,8 @@ export interface KubeContext {
 
 export async function readContexts(cluster: Cluster, kubeconfig?: string): Promise<KubeContext[]> {
   const argv = ['kubectl', 'config', 'view', '-o', 'json', ...(kubeconfig ? ['--kubeconfig', kubeconfig] : [])]
-  const result = await cluster.exec(argv, { timeoutMs: 15_000 })
+  // Local work, but some kubectl builds (e.g. cloud SDK dispatchers) start slowly on a loaded machine.
+  const result = await cluster.exec(argv, { timeoutMs: 60_000 })
   if (result.exitCode !== 0) {
     throw new UsageError(`cannot read the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${result.stderr.trim() || `kubectl exited ${result.exitCode}`}`)
   }

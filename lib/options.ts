@@ -125,7 +125,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'allowedUserAgents', flag: 'allowed-user-agents', kind: 'list', group: 'Hardening choices', value: 'patterns', default: [GUIDE_USER_AGENT], describe: 'User-Agent values the gateway admits: exact, prefix "x*", suffix "*x" or "*" (default: the guide\'s Chrome on macOS). Separate several with "|".', validate: (v: string[]) => userAgentProblems(v)[0] },
   { key: 'ingressViaWaypoint', flag: 'ingress-via-waypoint', kind: 'boolean', group: 'Hardening choices', default: false, describe: "Send gateway traffic through the manager's waypoint (labels the Service istio.io/ingress-use-waypoint=true and allows the gateway's identity)." },
   { key: 'probeImage', flag: 'probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'busybox:1.36', describe: 'Image of the L4 probe pods (needs nc).' },
-  { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the L7 probe pods (needs curl).' },
+  { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the HTTP probe pods (needs curl).' },
 
   { key: 'output', flag: 'output', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },
 ]

@@ -5,7 +5,7 @@ import { toYamlStream } from '../lib/cluster.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
-import { formatMatrix, impersonationLabels, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
+import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
 import { assertValidManifests } from '../lib/schema.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 
@@ -119,12 +119,12 @@ function describePolicy(policy: KubeObject): string {
 
 // ---- verification ----
 
-interface LiveView {
+export interface LiveView {
   policies: KubeObject[]
   enrolled: boolean
 }
 
-async function readLive(ctx: StepContext): Promise<LiveView> {
+export async function readLive(ctx: StepContext): Promise<LiveView> {
   const [policies, namespace] = await Promise.all([
     ctx.cluster.list('networkpolicies', { namespace: ctx.config.namespace }),
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace]),
@@ -172,13 +172,16 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
 
 export const hboneHint = (policy: string, title: string, enrolled: boolean) =>
   `${enrolled ? 'the namespace is enrolled in ambient, so' : 'once the namespace is enrolled in ambient,'} the manager's traffic reaches the ${title} inside ztunnel's HBONE tunnel on port ${HBONE_PORT}, not on the app port; ` +
-  `NetworkPolicy ${policy} must admit ${HBONE_PORT} from the manager or the manager's connections time out. Run l4-policies again to apply the guide's policy with ${HBONE_PORT}.`
+  `NetworkPolicy ${policy} must admit ${HBONE_PORT} from the manager, or the tunnel is dropped and the manager's connections are reset right after its own ztunnel accepted them. Run l4-policies again to apply the guide's policy with ${HBONE_PORT}.`
 
 export const kubeletTrapHint = (title: string, policy: string) =>
   `ambient rewrites kubelet health probes of enrolled pods to come from ${KUBELET_PROBE_SOURCES.join(' / ')}; if NetworkPolicy ${policy} does not admit that source, ` +
   `the ${title}'s readiness probe fails after enrolment and the pod turns unready (the kubelet-probe trap). Keep --allow-kubelet-probes (the default) unless your CNI exempts kubelet traffic.`
 
-/** The four probes: the manager's stand-in reaches both destinations, a pod without its labels reaches neither. */
+/**
+ * The four probes: the manager's stand-in reaches MongoDB (TCP) and gets HTTP 200 from the decision maker, a
+ * pod without its labels, outside the mesh, reaches neither (TCP).
+ */
 export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
   const { manager } = workloads(config, facts)
   const asManager = { name: `manager (${manager.name}'s labels)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
@@ -190,11 +193,23 @@ export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
     labels: { ...manager.selectorLabels, 'app.kubernetes.io/component': 'probe', [AMBIENT_LABEL]: 'none' },
     serviceAccount: 'default',
   }
-  return protectedTargets(config, facts).flatMap((target) => [
-    { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'tcp' as const, host: target.host, port: target.port }, expect: { kind: 'connect' as const } },
-    { role: `other-${target.key}`, source: outsider, destination: `${target.title} :${target.port}`, request: { kind: 'tcp' as const, host: target.host, port: target.port }, expect: { kind: 'blocked' as const } },
+  return protectedTargets(config, facts).flatMap((target): ProbeSpec[] => [
+    target.key === 'scheduler'
+      ? // HTTP, because an enrolled client's connect is answered by its own ztunnel: only a response proves the far side.
+        // The sidecar Service is headless, so the name resolves straight to the decision maker's pod.
+        { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` }, expect: { kind: 'status', status: 200 } }
+      : // MongoDB speaks no HTTP: after enrolment this TCP check only proves the local connect (see tcpAfterEnrolmentNote).
+        { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'tcp', host: target.host, port: target.port }, expect: { kind: 'connect' } },
+    { role: `other-${target.key}`, source: outsider, destination: `${target.title} :${target.port}`, request: { kind: 'tcp', host: target.host, port: target.port }, expect: { kind: 'blocked' } },
   ])
 }
+
+/** The decision maker's health endpoint, answered on its http port (8080). */
+export const SCHEDULER_HEALTH_PATH = '/health'
+
+/** Said next to an allow probe that only connects (nc) while the namespace is enrolled. */
+export const tcpAfterEnrolmentNote = (policy: string) =>
+  `after enrolment nc -z only proves that the manager's own ztunnel accepted the connection; the evidence that the tunnel gets through is the check "${policy} admits the manager on … and on ${HBONE_PORT} (HBONE)" and the HTTP probe to the scheduler sidecar`
 
 /** Why a probe came out wrong, from the live policies and what the probe saw. */
 function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeResult): string {
@@ -205,9 +220,13 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
     return `the ${target.title} did not answer at all (${result.observed.detail}), so this probe proves nothing about the policy: check that its pods are Running and Ready (kubectl get pods -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}). If they turned unready after ambient enrolment, that is the kubelet-probe trap: ${kubeletTrapHint(target.title, target.policy)}`
   }
   if (result.observed.kind === 'error') return `the probe itself failed: ${result.observed.detail}`
-  if (result.spec.expect.kind === 'connect') {
+  if (result.spec.expect.kind !== 'blocked') {
+    if (result.observed.kind === 'status') {
+      return `the ${target.title} answered HTTP ${result.observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)} -c decision-maker)`
+    }
     if (policy && live.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT)) return hboneHint(target.policy, target.title, true)
-    return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace})`
+    const enrolledReset = live.enrolled && result.spec.request.kind === 'http' ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there).` : ''
+    return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace}).${enrolledReset}`
   }
   // A deny probe got through.
   const others = live.policies.filter((p) => p.metadata.name !== target.policy && subset(p.spec?.podSelector?.matchLabels, target.workload.podLabels))
@@ -225,7 +244,13 @@ export const selectorText = (labels: Record<string, string>) => Object.entries(l
 export async function l4ReachabilityChecks(ctx: StepContext, io: StepIO, live?: LiveView): Promise<Check[]> {
   const [view, results] = await Promise.all([live ?? readLive(ctx), runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts))])
   io.log(`L4 reachability (${view.enrolled ? 'namespace enrolled in ambient' : 'namespace not yet enrolled in ambient'}):\n${formatMatrix(results)}`)
-  return results.map((r) => probeCheck(r, r.ok ? undefined : diagnose(ctx.config, ctx.facts, view, r)))
+  return results.map((r) => {
+    const check = probeCheck(r, r.ok ? undefined : diagnose(ctx.config, ctx.facts, view, r))
+    if (!view.enrolled || r.spec.request.kind !== 'tcp' || r.spec.expect.kind !== 'connect') return check
+    const target = protectedTargets(ctx.config, ctx.facts).find((t) => r.spec.role.endsWith(t.key))!
+    // Shown on success too: a "connects" here is weaker evidence than it looks.
+    return { ...check, observed: `${check.observed} — ${tcpAfterEnrolmentNote(target.policy)}` }
+  })
 }
 
 export const l4PoliciesStep: Step = {
@@ -245,7 +270,7 @@ export const l4PoliciesStep: Step = {
     ...(config.allowKubeletProbes ? [] : [{ kind: 'note' as const, text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment' }]),
     {
       kind: 'note',
-      text: `verify: 4 probe pods (${config.probeImage}, nc -z) in ${config.namespace}, deleted afterwards — the manager's stand-in reaches MongoDB and the scheduler sidecar, a pod without its labels is refused on both`,
+      text: `verify: 4 probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in reaches MongoDB (${config.probeImage}, nc -z) and gets HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused on both (nc -z)`,
     },
   ],
   async run(ctx, io) {

@@ -5,7 +5,17 @@ import { workloads } from '../lib/gthulhu.ts'
 import { resolveProbePort } from '../lib/probes.ts'
 import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
 import { useInstalledIstioctl } from './02-istioctl.ts'
-import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, L4_POLICY_NAMES, l4ReachabilityChecks, kubeletTrapHint, portsAdmittedFromBlock, selectorText } from './06-l4-policies.ts'
+import {
+  AMBIENT_LABEL,
+  KUBELET_PROBE_SOURCES,
+  L4_POLICY_NAMES,
+  l4ReachabilityChecks,
+  kubeletTrapHint,
+  policyChecks,
+  portsAdmittedFromBlock,
+  readLive,
+  selectorText,
+} from './06-l4-policies.ts'
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 const REDIRECTION = 'ambient.istio.io/redirection'
@@ -92,7 +102,7 @@ export const restartStep: Step = {
     ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace], why: 'the three run concurrently' })),
     ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`] })),
     { kind: 'command', argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS], why: `every pod of ${ctx.config.namespace} shows protocol HBONE` },
-    { kind: 'note', text: 'verify: the L4 reachability matrix again, with probe pods that are deleted afterwards' },
+    { kind: 'note', text: 'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards' },
   ],
   async run(ctx, io) {
     useInstalledIstioctl(ctx)
@@ -168,6 +178,9 @@ export const restartStep: Step = {
       checks.push({ name: 'L4 reachability after the restart', expected: 'the l4-policies NetworkPolicies', observed: 'not found: nothing to check', ok: false, advisory: true, hint: 'run the l4-policies step' })
       return checks
     }
-    return [...checks, ...(await l4ReachabilityChecks(ctx, io))]
+    // The policies themselves too: after enrolment a TCP "connects" is answered by the client's own ztunnel, so the
+    // static "admits 15008 (HBONE)" check (with the HTTP probe to the scheduler) carries the evidence.
+    const live = await readLive(ctx)
+    return [...checks, ...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
   },
 }

@@ -111,14 +111,37 @@ test("the NetworkPolicies use preflight's labels, the app port plus 15008, and t
   assert.match(JSON.stringify(l4PoliciesStep.plan({ config: loadConfig(['--no-allow-kubelet-probes'], {}), facts })), /NOT admitted \(--no-allow-kubelet-probes\)/)
 })
 
-test('the L4 probes: the manager stand-in expects to connect, a pod differing only in its component label expects refusal', () => {
-  const specs = l4ProbeSpecs(loadConfig(['--namespace', 'apps', '--release', 'prod'], {}), facts)
-  assert.equal(specs.map((s) => [s.role, s.expect.kind]), [['manager-mongodb', 'connect'], ['other-mongodb', 'blocked'], ['manager-scheduler', 'connect'], ['other-scheduler', 'blocked']])
+test('the L4 probes: the manager stand-in connects to MongoDB and gets HTTP 200 from the scheduler; an outsider expects refusal', () => {
+  const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
+  const specs = l4ProbeSpecs(config, facts)
+  assert.equal(specs.map((s) => [s.role, s.expect]), [
+    ['manager-mongodb', { kind: 'connect' }],
+    ['other-mongodb', { kind: 'blocked' }],
+    ['manager-scheduler', { kind: 'status', status: 200 }],
+    ['other-scheduler', { kind: 'blocked' }],
+  ])
   assert.equal(specs[0].request, { kind: 'tcp', host: 'prod-mongodb.apps.svc', port: 27017 })
-  assert.equal(specs[2].request, { kind: 'tcp', host: 'prod-scheduler-sidecar.apps.svc', port: 8080 })
+  assert.equal(specs[1].request, { kind: 'tcp', host: 'prod-mongodb.apps.svc', port: 27017 })
+  // HTTP, so a reset after the manager's own ztunnel accepted the connect counts as a failure.
+  assert.equal(specs[2].request, { kind: 'http', url: 'http://prod-scheduler-sidecar.apps.svc:8080/health' })
+  assert.equal(specs[3].request, { kind: 'tcp', host: 'prod-scheduler-sidecar.apps.svc', port: 8080 })
+  // Both probes to one destination share its matrix column.
+  assert.is(specs[2].destination, specs[3].destination)
+  assert.is(specs[2].destination, 'scheduler sidecar :8080')
   assert.is(specs[0].source.serviceAccount, 'prod-manager')
   assert.is(specs[1].source.labels['app.kubernetes.io/component'], 'probe')
   assert.is(specs[1].source.labels['app.kubernetes.io/instance'], 'prod')
+  // The outsider stays outside the mesh, so the CNI alone decides its verdict.
+  assert.is(specs[1].source.labels['istio.io/dataplane-mode'], 'none')
+  assert.is(specs[3].source.labels['istio.io/dataplane-mode'], 'none')
+  const pod = probePod(specs[2], { namespace: 'apps', runId: 'r1', image: config.probeImage, httpImage: config.httpProbeImage })
+  assert.is(pod.spec.containers[0].image, config.httpProbeImage)
+  assert.match(pod.spec.containers[0].command[2], /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-scheduler-sidecar\.apps\.svc:8080\/health'$/)
+  // After enrolment curl's reset (56) reads as blocked: the HTTP 200 expectation is not met.
+  const reset = classifyHttp(56, '000curl: (56) Recv failure: Connection reset by peer\n')
+  assert.is(reset.kind, 'blocked')
+  assert.not.ok(meetsExpectation(specs[2].expect, reset))
+  assert.ok(meetsExpectation(specs[2].expect, classifyHttp(0, '200')))
 })
 
 test('comparing applied objects: server defaults are fine, a missing list item is a difference', () => {

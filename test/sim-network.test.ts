@@ -12,6 +12,9 @@ const istioctl = installedIstioctl('1.29.1')
 const MANAGER = { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/instance': 'gthulhu', 'app.kubernetes.io/name': 'gthulhu' }
 const ATTACKER = { ...MANAGER, 'app.kubernetes.io/component': 'attacker' }
 const NC = (host: string, port: number) => `nc -z -w 3 ${host} ${port}; echo EXIT=$?`
+const CURL_IMAGE = 'curlimages/curl:8.11.1'
+const SIDECAR_HEALTH = `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://gthulhu-scheduler-sidecar:8080/health; echo " exit=$?"`
+const WGET_SIDECAR = 'wget -q -O /tmp/health -T 3 http://gthulhu-scheduler-sidecar:8080/health; echo wget=$?'
 
 const policy = (name: string, component: string, ports: number[], extraFrom = '') => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -90,8 +93,24 @@ test('ambient: install, enrol the namespace, mesh traffic needs 15008 in the pol
   const annotation = await kubectl(sim.env, ['wait', '--for=jsonpath={.metadata.annotations.ambient\\.istio\\.io/redirection}=enabled', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
   assert.is(annotation.code, 0, annotation.stderr)
   assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n', 'the guide allows 15008')
-  await applyYaml(sim.env, policy('allow-only-manager-to-mongodb', 'mongodb', [27017]))
-  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=1\n', 'HBONE arrives on 15008, which is no longer allowed')
+  const http = await runProbe(sim.env, { image: CURL_IMAGE, labels: MANAGER, script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}` })
+  assert.is(http, '200 exit=0\nwget=0\n', 'the guide allows 15008: the decision maker answers the enrolled manager')
+})
+
+test('once enrolled, a policy without 15008 denies mesh traffic: nc from an enrolled source connects, HTTP is reset', async () => {
+  await applyYaml(sim.env, policy('allow-only-manager-to-mongodb', 'mongodb', [27017]) + '---\n' + policy('allow-only-manager-to-scheduler', 'scheduler', [8080]))
+  // The manager's own ztunnel accepts the connect before the CNI drops the HBONE leg on 15008: nc -z only sees that.
+  assert.match(await runProbe(sim.env, { labels: MANAGER, script: `nc -z -v -w 3 gthulhu-mongodb 27017; echo EXIT=$?` }), /^gthulhu-mongodb \(10\.244\.\d+\.\d+:27017\) open\nEXIT=0\n$/)
+  // An HTTP client sees the accepted connection closed before any response.
+  const http = await runProbe(sim.env, { image: CURL_IMAGE, labels: MANAGER, script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}` })
+  assert.is(http, '000curl: (56) Recv failure: Connection reset by peer\n exit=56\nwget: error getting response: Connection reset by peer\nwget=1\n')
+  // The same holds for an enrolled pod without the manager's labels: nc -z from inside the mesh proves nothing.
+  assert.is(await runProbe(sim.env, { labels: ATTACKER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n')
+  // A source outside the mesh is unchanged: the CNI drops its plain TCP, so it times out.
+  const outside = { ...MANAGER, 'istio.io/dataplane-mode': 'none' }
+  assert.is(await runProbe(sim.env, { labels: outside, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n', 'outside the mesh the app port 27017 is still admitted')
+  const outsider = { ...ATTACKER, 'istio.io/dataplane-mode': 'none' }
+  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, labels: outsider, script: `nc -z -w 1 gthulhu-mongodb 27017; echo EXIT=$?; ${SIDECAR_HEALTH}` }), 'EXIT=1\n000curl: (28) Connection timed out after 3000 milliseconds\n exit=28\n')
   await applyYaml(sim.env, GUIDE_POLICIES)
 })
 
@@ -140,6 +159,9 @@ test('AuthorizationPolicy with targetRefs: not enforced without a waypoint, enfo
   assert.is(await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', serviceAccount: 'gthulhu', script: CURL }), '200 exit=0\n', 'the scheduler SA is allowed')
   const accepted = await kubectl(sim.env, ['wait', '--for=condition=WaypointAccepted', 'authorizationpolicy/manager-allow-scheduler', '--timeout=10s'])
   assert.is(accepted.code, 0, accepted.stderr)
+  // istiod writes Istio status as proto JSON: the int64 observedGeneration is a string.
+  const policy = JSON.parse((await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'json'])).stdout)
+  assert.is(policy.status.conditions[0].observedGeneration, String(policy.metadata.generation))
 })
 
 test('selector policy with HTTP attributes on an enrolled pod: ztunnel resets the connection', async () => {

@@ -184,14 +184,24 @@ test('istioctl: precheck, install without -y is cancelled, ambient install becom
   assert.is(ap.code, 0, 'istioctl install created the Istio CRDs')
 })
 
-test('precheck refuses a cluster below the version floor', async () => {
+test('precheck: a cluster below the floor is an error, one above the tested range a warning; both exit 1 with the finding on stdout', async () => {
   const old = await startSimulator({ kubernetesVersion: '1.30.2' })
   try {
     const r = await runCommand(istioctl, ['x', 'precheck'], { env: { ...process.env, ...old.env } })
     assert.is(r.code, 1)
-    assert.match(r.stderr, /requires Kubernetes 1\.31/)
+    assert.match(r.stdout, /^Error \[IST0172\] \(Kubernetes\) The Kubernetes version v1\.30\.2 is below the minimum version 1\.31 supported by Istio 1\.29\.1\.\n$/)
+    assert.is(r.stderr, 'Error: 1 issue(s) found when checking the cluster. Istio may not be safe to install or upgrade.\n')
   } finally {
     await old.stop()
+  }
+  const newer = await startSimulator({ kubernetesVersion: '1.36.0' })
+  try {
+    const r = await runCommand(istioctl, ['x', 'precheck'], { env: { ...process.env, ...newer.env } })
+    assert.is(r.code, 1, 'a warning is a finding too')
+    assert.match(r.stdout, /^Warning \[IST0172\] \(Kubernetes\) The Kubernetes version v1\.36\.0 is newer than the versions Istio 1\.29\.1 was tested with \(1\.31-1\.35\)\.\n$/)
+    assert.is(r.stderr, 'Error: 1 issue(s) found when checking the cluster. Istio may not be safe to install or upgrade.\n')
+  } finally {
+    await newer.stop()
   }
 })
 
@@ -263,13 +273,27 @@ test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config 
   assert.match(apply.stdout, /waypoint default\/waypoint applied/)
   const label = await kubectl(sim.env, ['get', 'ns', 'default', '-o', 'jsonpath={.metadata.labels.istio\\.io/use-waypoint}'])
   assert.is(label.stdout, 'waypoint')
+  // With -n the namespace is known, so there is no NAMESPACE column; a Programmed waypoint is answered at once.
   const status = await run(['waypoint', 'status', '-n', 'default'])
   assert.is(status.code, 0, status.stderr)
-  assert.match(status.stdout, /default\s+waypoint\s+True\s+Programmed/)
+  assert.match(status.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nwaypoint\s+True\s+Programmed\s+Programmed\s+/)
+  const everywhere = await run(['waypoint', 'status'])
+  assert.match(everywhere.stdout, /^NAMESPACE\s+NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\ndefault\s+waypoint\s+True\s+Programmed/)
   const workloads = await waitFor('enrolled manager', () => run(['ztunnel-config', 'workloads']), (r) => /gthulhu-manager-\S+\s+10\.244\.\S+\s+sim-node-1\s+None\s+HBONE/.test(r.stdout))
   assert.match(workloads.stdout, /^NAMESPACE\s+POD NAME\s+ADDRESS\s+NODE\s+WAYPOINT\s+PROTOCOL/)
+  assert.match(workloads.stdout, /\nkube-system\s/, 'ztunnel knows every workload')
+  // -n says where ztunnel runs, not which workloads to list; --workload-namespace filters them.
+  const fromIstioSystem = await run(['ztunnel-config', 'workloads', '-n', 'istio-system'])
+  assert.is(fromIstioSystem.code, 0, fromIstioSystem.stderr)
+  assert.match(fromIstioSystem.stdout, /\ndefault\s+gthulhu-mongodb-0\s/)
+  const onlyDefault = await run(['ztunnel-config', 'workloads', '--workload-namespace', 'default'])
+  const namespaces = new Set(onlyDefault.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]))
+  assert.equal([...namespaces], ['default'])
   const asJson = JSON.parse((await run(['ztunnel-config', 'workloads', '-o', 'json'])).stdout)
   assert.ok(asJson.some((w: any) => w.name === 'gthulhu-mongodb-0' && w.protocol === 'HBONE'))
+  assert.ok(asJson.some((w: any) => w.namespace === 'kube-system'))
+  const filtered = JSON.parse((await run(['ztunnel-config', 'workloads', '-n', 'istio-system', '--workload-namespace', 'default', '-o', 'json'])).stdout)
+  assert.ok(filtered.length > 0 && filtered.every((w: any) => w.namespace === 'default'))
   const del = await run(['waypoint', 'delete', '--all', '-n', 'default'])
   assert.is(del.code, 0, del.stderr)
   assert.match(del.stdout, /waypoint default\/waypoint deleted/)
@@ -284,6 +308,30 @@ test('istioctl uninstall --purge -y removes the control plane and the Istio CRDs
   assert.is(left.stdout.trim(), '')
   const crd = await kubectl(sim.env, ['get', 'crd', 'authorizationpolicies.security.istio.io'])
   assert.is.not(crd.code, 0)
+})
+
+test('istioctl waypoint status keeps polling a waypoint that is not Programmed, until it is', async () => {
+  // Istio was just uninstalled: nothing programs a new waypoint Gateway.
+  const waypoint = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'late-wp', namespace: 'default' }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } }
+  const created = await kubectl(sim.env, ['apply', '-f', '-'], { input: JSON.stringify(waypoint) })
+  assert.is(created.code, 0, created.stderr)
+  const env = { ...process.env, ...sim.env }
+  const args = ['waypoint', 'status', '-n', 'default', '--name', 'late-wp']
+  // A caller that bounds the wait sees the not-ready row, then no answer.
+  const cut = await runCommand(istioctl, args, { env, timeoutMs: 1500 }).then(
+    (r) => `finished with ${r.code}: ${r.stdout}`,
+    (e: Error) => e.message,
+  )
+  assert.match(cut, /timed out after 1500ms\nNAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s+Unknown\s+Programmed\s+Pending\s+Waiting for controller\n/)
+  // Once istiod is back and programs it, the waiting call answers.
+  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000 })
+  const install = await runCommand(istioctl, ['install', '--set', 'profile=ambient', '-y'], { env, timeoutMs: 60_000 })
+  assert.is(install.code, 0, install.stderr)
+  const answered = await waiting
+  assert.is(answered.code, 0, answered.stderr)
+  assert.match(answered.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s+Unknown\s+Programmed\s+Pending\s+Waiting for controller\nlate-wp\s+True\s+Programmed\s+Programmed\s+/)
+  const removed = await runCommand(istioctl, ['waypoint', 'delete', 'late-wp', '-n', 'default'], { env, timeoutMs: 30_000 })
+  assert.is(removed.code, 0, removed.stderr)
 })
 
 test('POST /sim/faults arms probePodsPending: probe pods stay Pending, Unschedulable', async () => {

@@ -37,7 +37,9 @@ test('all nine steps run to the end, prove every policy with probes, and print t
   // The L4 matrix, before enrolment (l4-policies) and after it (restart).
   assert.match(r.stdout, /L4 reachability \(namespace not yet enrolled in ambient\)/)
   assert.match(r.stdout, /L4 reachability \(namespace enrolled in ambient\)/)
-  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects +│ ✔ connects \/ connects/)
+  assert.match(r.stdout, /source ↓  destination → +│ MongoDB :27017 +│ scheduler sidecar :8080/)
+  // TCP to MongoDB (it speaks no HTTP); an HTTP 200 from the decision maker, which an enrolled client needs the far side for.
+  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /ServiceAccount gthulhu +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /ServiceAccount default +│ ✔ HTTP 403 \/ HTTP 403/)

@@ -1,5 +1,6 @@
-// A NetworkPolicy without 15008 once the namespace is enrolled in ambient: the manager's traffic arrives over
-// HBONE on 15008, so the allow probes time out, and the verification after the restart says why.
+// NetworkPolicies without 15008 once the namespace is enrolled in ambient: the manager's traffic arrives over
+// HBONE on 15008 and is dropped. Its own ztunnel has already accepted the connect, so a TCP probe (nc -z) still
+// "connects"; the static check on the policies and the HTTP probe to the scheduler fail, and say why.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
@@ -14,23 +15,29 @@ test.after(async () => {
   await world?.stop()
 })
 
-test('a policy that admits the app port but not 15008 fails the L4 matrix under ambient, explaining HBONE', async () => {
+test('policies that admit the app port but not 15008 fail the restart verification under ambient, explaining HBONE', async () => {
   const setup = await world.run([...world.flags, '--yes', '--only', 'preflight,istioctl,gateway-api-crds,ambient,l4-policies,waypoint'], { timeoutMs: 180_000 })
   assert.is(setup.code, 0, show(setup))
-  // The operator's own version of the guide's policy, without the HBONE port.
+  // The operator's own version of the guide's policies, without the HBONE port.
   const patch = JSON.stringify([{ op: 'remove', path: '/spec/ingress/0/ports/1' }])
-  const tamper = await kubectl(world.sim.env, ['patch', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default', '--type=json', '-p', patch])
-  assert.is(tamper.code, 0, tamper.stderr)
+  for (const name of ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler']) {
+    const tamper = await kubectl(world.sim.env, ['patch', 'networkpolicy', name, '-n', 'default', '--type=json', '-p', patch])
+    assert.is(tamper.code, 0, tamper.stderr)
+  }
 
   const r = await world.run([...world.flags, '--yes', '--only', 'restart'], { timeoutMs: 180_000 })
   assert.is(r.code, 1, show(r))
-  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✖ connects \/ refused +│ ✔ connects \/ connects/)
-  assert.match(r.stdout, /✖ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects\s+expected: connects\s+observed: refused \(connection timed out\)/)
-  assert.match(r.stdout, /→ the namespace is enrolled in ambient, so the manager's traffic reaches the MongoDB inside ztunnel's HBONE tunnel on port 15008/)
-  assert.match(r.stdout, /NetworkPolicy allow-only-manager-to-mongodb must admit 15008 from the manager/)
-  // The scheduler's policy still has 15008, so that column holds.
-  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: connects/)
   assert.is(world.state().steps['restart']?.status, 'failed')
+  // The static checks read the policies: 15008 is missing from both.
+  assert.match(r.stdout, /✖ allow-only-manager-to-scheduler admits the manager on 8080 and on 15008 \(HBONE\)\s+expected: 8080, 15008\s+observed: 8080\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/)
+  assert.match(r.stdout, /✖ allow-only-manager-to-mongodb admits the manager on 27017 and on 15008 \(HBONE\)\s+expected: 27017, 15008\s+observed: 27017\s+→ .*NetworkPolicy allow-only-manager-to-mongodb must admit 15008 from the manager/)
+  // The HTTP probe to the scheduler: the manager's ztunnel accepted, the HBONE leg was dropped, curl saw a reset.
+  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects +│ ✖ HTTP 200 \/ refused/)
+  assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
+  assert.match(r.stdout, /✖ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200\s+expected: HTTP 200\s+observed: refused \(curl: \(56\) Recv failure: Connection reset by peer\) \[pod gthulhu-probe-manager-scheduler-\w+\]\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/)
+  assert.match(r.stdout, /NetworkPolicy allow-only-manager-to-scheduler must admit 15008 from the manager/)
+  // nc -z to MongoDB only proves the local connect after enrolment, and says so.
+  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects\s+expected: connects\s+observed: connects \[pod [^\]]+\] — after enrolment nc -z only proves that the manager's own ztunnel accepted the connection/)
 })
 
 test('the waypoint step refuses to turn a Gateway of another class into a waypoint', async () => {

@@ -8,6 +8,11 @@ import { join } from 'node:path'
 import { runCommand } from './kit.ts'
 
 let tmuxChecked = false
+/** Sockets of the sessions still open: stopped when the test process exits, even after a crash. */
+const openSockets = new Set<string>()
+process.on('exit', () => {
+  for (const socket of openSockets) spawnSync('tmux', ['-L', socket, 'kill-server'], { timeout: 5_000 })
+})
 
 /** tmux is needed for terminal tests; install it with apt-get when missing (root on Debian/Ubuntu). */
 export function ensureTmux(): void {
@@ -25,7 +30,7 @@ const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/
 
 export class TerminalSession {
   private constructor(
-    private readonly socket: string,
+    readonly socket: string,
     private readonly statusFile: string,
   ) {}
 
@@ -34,6 +39,7 @@ export class TerminalSession {
     ensureTmux()
     const id = `${process.pid}-${randomBytes(4).toString('hex')}`
     const session = new TerminalSession(`gthulhu-runbook-test-${id}`, join(tmpdir(), `gthulhu-runbook-tty-${id}.status`))
+    openSockets.add(session.socket)
     const env: NodeJS.ProcessEnv = { ...options.env, TERM: 'xterm-256color' }
     delete env.CI
     delete env.TMUX
@@ -94,6 +100,7 @@ export class TerminalSession {
   /** Stops this session's tmux server (and so the program), by its private socket. */
   async close(): Promise<void> {
     await runCommand('tmux', ['-L', this.socket, 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
+    openSockets.delete(this.socket)
     rmSync(this.statusFile, { force: true })
   }
 }

@@ -802,7 +802,9 @@ export class Controllers {
         }
       }
       if (!conditions.length && !policy.status) continue
-      this.writeStatus('authorizationPolicy', policy, { ...policy.status, conditions })
+      // istiod writes Istio status in proto JSON, where the int64 observedGeneration is a string.
+      const asIstio = conditions.map((c: any) => (c.observedGeneration === undefined ? c : { ...c, observedGeneration: String(c.observedGeneration) }))
+      this.writeStatus('authorizationPolicy', policy, { ...policy.status, conditions: asIstio })
     }
   }
 }

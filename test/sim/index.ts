@@ -95,7 +95,18 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     }
     if (path === '/sim/istioctl' && req.method === 'POST') {
       if (!Array.isArray(input.args)) return sendJson(res, 400, { error: 'expected {args: string[], version: string}' })
-      return sendJson(res, 200, await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1])))
+      // Streamed as JSON lines: {stdout} while a command waits, then {stdout, stderr, code, done: true}.
+      const gone = new AbortController()
+      res.on('close', () => gone.abort())
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      const line = (value: unknown) => void (!res.writableEnded && !res.destroyed && res.write(JSON.stringify(value) + '\n'))
+      const result = await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1]), {
+        write: (stdout) => line({ stdout }),
+        signal: gone.signal,
+      })
+      line({ ...result, done: true })
+      if (!res.destroyed) res.end()
+      return true
     }
     if (path === '/sim/faults' && (req.method === 'POST' || req.method === 'GET')) {
       if (req.method === 'POST') mergeFaults(faults, input)

@@ -28,7 +28,7 @@ const CLIENT_BODY = String.raw`
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (a.startsWith('-')) {
-      if (!a.includes('=') && ['-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '-f', '--filename', '--set', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout', '--overwrite'].includes(a)) i++
+      if (!a.includes('=') && ['-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '-f', '--filename', '--set', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout', '--workload-namespace', '--node', '--overwrite'].includes(a)) i++
       continue
     }
     positional.push(a)
@@ -163,24 +163,43 @@ const CLIENT_BODY = String.raw`
   const url = new URL('/sim/istioctl', server)
   const body = JSON.stringify({ args: sendArgs, version: VERSION, context: contextName })
   const client = url.protocol === 'https:' ? https : http
-  const response = await new Promise((resolve) => {
+  // The answer is JSON lines: {stdout} while the command waits, then {stdout, stderr, code, done: true}.
+  // 60 s without a byte ends the call (the real tool could wait for ever; callers should bound it anyway).
+  const result = await new Promise((resolve) => {
     const req = client.request(url, {
       method: 'POST',
       headers: Object.assign({ 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, token ? { authorization: 'Bearer ' + token } : {}),
       rejectUnauthorized: false,
       timeout: 60000,
     }, (res) => {
-      let text = ''
+      let pending = ''
+      let final
+      const take = (text) => {
+        if (!text.trim()) return
+        let message
+        try { message = JSON.parse(text) } catch (e) { fail('Error: unexpected answer from ' + server + ' (HTTP ' + res.statusCode + '): ' + text.slice(0, 200)) }
+        if (message.done) { final = message; return }
+        if (message.stdout) process.stdout.write(message.stdout)
+      }
       res.setEncoding('utf8')
-      res.on('data', (c) => (text += c))
-      res.on('end', () => resolve({ status: res.statusCode, text }))
+      res.on('data', (c) => {
+        pending += c
+        let newline
+        while ((newline = pending.indexOf('\n')) >= 0) {
+          take(pending.slice(0, newline))
+          pending = pending.slice(newline + 1)
+        }
+      })
+      res.on('end', () => {
+        take(pending)
+        if (!final) fail('Error: the connection to ' + server + ' closed before istioctl finished')
+        resolve(final)
+      })
     })
     req.on('timeout', () => req.destroy(new Error('timed out after 60s')))
     req.on('error', (e) => fail('Error: failed to connect to the Kubernetes cluster at ' + server + ': ' + e.message))
     req.end(body)
   })
-  let result
-  try { result = JSON.parse(response.text) } catch (e) { fail('Error: unexpected answer from ' + server + ' (HTTP ' + response.status + '): ' + response.text.slice(0, 200)) }
   if (result.stdout) process.stdout.write(result.stdout)
   if (result.stderr) process.stderr.write(result.stderr)
   process.exitCode = typeof result.code === 'number' ? result.code : 1

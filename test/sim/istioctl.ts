@@ -37,6 +37,12 @@ export interface IstioctlResult {
   code: number
 }
 
+/** Output written before the command finishes (a long wait), and the client going away. */
+export interface IstioctlStream {
+  write(stdout: string): void
+  signal?: AbortSignal
+}
+
 const ok = (stdout: string): IstioctlResult => ({ stdout, stderr: '', code: 0 })
 const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({ stdout, stderr: stderr.endsWith('\n') ? stderr : stderr + '\n', code })
 
@@ -51,7 +57,7 @@ interface Parsed {
   flags: Map<string, string | true>
 }
 
-const VALUE_FLAGS = new Set(['-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout'])
+const VALUE_FLAGS = new Set(['--workload-namespace', '--node', '-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout'])
 const ALIASES: Record<string, string> = { '-n': '--namespace', '-o': '--output', '-y': '--skip-confirmation', '-c': '--kubeconfig', '-f': '--filename', '-r': '--revision', '-A': '--all-namespaces', '-i': '--istioNamespace' }
 
 function parse(args: string[]): Parsed {
@@ -84,7 +90,7 @@ export class IstioctlServer {
     return this.ctx.store
   }
 
-  async run(args: string[], clientVersion: string): Promise<IstioctlResult> {
+  async run(args: string[], clientVersion: string, stream?: IstioctlStream): Promise<IstioctlResult> {
     const p = parse(args)
     const [command, sub] = p.positional
     try {
@@ -100,7 +106,7 @@ export class IstioctlServer {
         case 'uninstall':
           return this.uninstall(p)
         case 'waypoint':
-          return await this.waypoint(p)
+          return await this.waypoint(p, stream)
         case 'ztunnel-config':
           if (sub === 'workloads' || sub === 'workload') return this.ztunnelWorkloads(p)
           return failure(`Error: unknown command "${sub ?? ''}" for "istioctl ztunnel-config"`)
@@ -127,15 +133,14 @@ export class IstioctlServer {
   private precheck(clientVersion: string): IstioctlResult {
     const { min, max } = supportedKubernetes(clientVersion)
     const minor = this.kubernetesMinor()
-    if (minor < min) {
-      return failure(
-        `Error: 1 error occurred:\n\t* Istio ${clientVersion} requires Kubernetes 1.${min} or newer; the cluster runs v${this.ctx.kubernetesVersion}\n`,
-        1,
-        `✘ Kubernetes: v${this.ctx.kubernetesVersion} is below the minimum supported version 1.${min}\n`,
-      )
+    const findings: string[] = []
+    if (minor < min) findings.push(`Error [IST0172] (Kubernetes) The Kubernetes version v${this.ctx.kubernetesVersion} is below the minimum version 1.${min} supported by Istio ${clientVersion}.`)
+    if (minor > max) findings.push(`Warning [IST0172] (Kubernetes) The Kubernetes version v${this.ctx.kubernetesVersion} is newer than the versions Istio ${clientVersion} was tested with (1.${min}-1.${max}).`)
+    // Like istioctl: any finding, warning or error, goes to stdout, with a one-line summary on stderr and exit 1.
+    if (findings.length) {
+      return failure(`Error: ${findings.length} issue(s) found when checking the cluster. Istio may not be safe to install or upgrade.`, 1, findings.join('\n') + '\n')
     }
-    const warning = minor > max ? `! Kubernetes: v${this.ctx.kubernetesVersion} is newer than the versions Istio ${clientVersion} was tested with (1.${min}-1.${max})\n` : ''
-    return ok(`${warning}✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n`)
+    return ok(`✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n`)
   }
 
   // ---- install / uninstall ----
@@ -302,7 +307,7 @@ export class IstioctlServer {
 
   // ---- waypoints ----
 
-  private async waypoint(p: Parsed): Promise<IstioctlResult> {
+  private async waypoint(p: Parsed, stream?: IstioctlStream): Promise<IstioctlResult> {
     const action = p.positional[1]
     const ns = String(p.flags.get('--namespace') ?? 'default')
     const gatewayType = typeOf(this.store, 'gateway')
@@ -320,12 +325,7 @@ export class IstioctlServer {
       if (action === 'list') {
         return ok(table([['NAME', 'REVISION', 'PROGRAMMED'], ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False'])]))
       }
-      const rows = [['NAMESPACE', 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']]
-      for (const g of found) {
-        const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
-        rows.push([ns, g.metadata.name, c?.status ?? 'Unknown', 'Programmed', c?.reason ?? 'Pending', c?.message ?? 'Waiting for controller'])
-      }
-      return ok(table(rows))
+      return this.waypointStatus(p, ns, found.map((g) => g.metadata.name), gatewayType, stream)
     }
     if (action === 'delete') {
       const names = p.flags.has('--all') ? waypoints().map((g) => g.metadata.name) : p.positional.slice(2)
@@ -377,13 +377,40 @@ export class IstioctlServer {
     return ok(out)
   }
 
+  /**
+   * `waypoint status`: one row per waypoint (no NAMESPACE column when -n names the namespace). Like istioctl,
+   * it answers at once when every waypoint is Programmed; otherwise it prints where they stand and keeps
+   * polling (every 500 ms, no deadline) until they are — a caller needs its own timeout.
+   */
+  private async waypointStatus(p: Parsed, ns: string, names: string[], gatewayType: NonNullable<ReturnType<typeof typeOf>>, stream?: IstioctlStream): Promise<IstioctlResult> {
+    const withNamespace = !p.flags.has('--namespace')
+    const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']
+    const current = () => names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
+    const row = (g: KubeObject) => {
+      const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
+      return [...(withNamespace ? [ns] : []), g.metadata.name, c?.status ?? 'Unknown', 'Programmed', c?.reason ?? 'Pending', c?.message ?? 'Waiting for controller']
+    }
+    const waiting = () => current().filter((g) => !conditionTrue(g, 'Programmed'))
+    if (waiting().length === 0) return ok(table([header, ...current().map(row)]))
+    stream?.write(table([header, ...waiting().map(row)]))
+    // Without a client to notice it leaving (a direct call), stop after the wait timeout rather than forever.
+    const deadline = stream?.signal ? Infinity : Date.now() + (this.ctx.waitTimeoutMs ?? 30_000)
+    while (waiting().length > 0 && !stream?.signal?.aborted && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const done = table([header, ...current().map(row)])
+    // The header was printed already.
+    return ok(done.slice(done.indexOf('\n') + 1))
+  }
+
   // ---- ztunnel-config ----
 
   private ztunnelWorkloads(p: Parsed): IstioctlResult {
     const ztunnel = getOf(this.store, 'daemonSet', ISTIO_NAMESPACE, 'ztunnel')
     const ztunnelPod = listOf(this.store, 'pod', ISTIO_NAMESPACE).find((pod) => pod.metadata.labels?.app === 'ztunnel' && isPodReady(pod))
     if (!ztunnel || !ztunnelPod) return failure(`Error: failed to get ztunnel pods: no running ztunnel pods in namespace "${ISTIO_NAMESPACE}"`)
-    const ns = p.flags.get('--namespace')
+    // -n/--namespace tells istioctl where the ztunnel pods run, not which workloads to list; --workload-namespace filters.
+    const ns = p.flags.get('--workload-namespace')
     const view = new ClusterView(this.store, this.ctx.cni)
     const pods = view.pods.filter(
       (pod) => pod.status?.podIP && !pod.spec?.hostNetwork && pod.status?.phase === 'Running' && (typeof ns !== 'string' || pod.metadata.namespace === ns),

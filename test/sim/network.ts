@@ -37,12 +37,17 @@ export interface HttpResponse {
   contentType: string
 }
 
-/** What a client experiences. `http` is only produced for HTTP requests; `open` is an L4 connection that succeeded. */
+/**
+ * What a client experiences. `http` is only produced for HTTP requests; `open` is an L4 connection that
+ * succeeded; `closed` is a connection the client's own node-local ztunnel accepted (so connect() succeeded)
+ * and then closed because the path beyond it failed — what an enrolled client sees instead of a drop/refusal.
+ */
 export type Outcome =
   | { kind: 'unresolved'; detail: string }
   | { kind: 'refused'; detail: string; ip?: string }
   | { kind: 'dropped'; detail: string; ip?: string }
   | { kind: 'reset'; detail: string; ip?: string }
+  | { kind: 'closed'; detail: string; ip?: string }
   | { kind: 'open'; ip: string; tcpOnly: boolean }
   | { kind: 'http'; ip: string; response: HttpResponse }
 
@@ -186,6 +191,10 @@ export class NetworkModel {
 
   /** A TCP connection (req undefined) or an HTTP request from `source` (in `fromNamespace`) to host:port. */
   connect(source: Source, fromNamespace: string, host: string, port: number, req?: HttpRequest): Outcome {
+    return acceptedLocally(source, this.route(source, fromNamespace, host, port, req))
+  }
+
+  private route(source: Source, fromNamespace: string, host: string, port: number, req: HttpRequest | undefined): Outcome {
     const target = this.resolve(host, fromNamespace)
     if (!target) return { kind: 'unresolved', detail: `${host} does not resolve` }
     if (target.svc && isHeadless(target.svc)) {
@@ -227,6 +236,18 @@ export class NetworkModel {
     waypoint: KubeObject,
     req: HttpRequest | undefined,
   ): Outcome {
+    return acceptedLocally(source, this.throughWaypoint(source, svc, ports, dest, targetPort, waypoint, req))
+  }
+
+  private throughWaypoint(
+    source: Source,
+    svc: KubeObject,
+    ports: number[],
+    dest: KubeObject,
+    targetPort: number,
+    waypoint: KubeObject,
+    req: HttpRequest | undefined,
+  ): Outcome {
     const ip = svc.spec?.clusterIP
     const wpPod = this.view.gatewayPods(waypoint).find(isPodReady)
     if (!wpPod) return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name} has no ready pod`, ip }
@@ -244,6 +265,10 @@ export class NetworkModel {
 
   /** Straight to a pod IP: NetworkPolicy, then ztunnel (enrolled) or gateway Envoy policies, then the app. */
   toPod(source: Source, dest: KubeObject, port: number, req: HttpRequest | undefined): Outcome {
+    return acceptedLocally(source, this.deliver(source, dest, port, req))
+  }
+
+  private deliver(source: Source, dest: KubeObject, port: number, req: HttpRequest | undefined): Outcome {
     const ip = dest.status?.podIP ?? ''
     if (dest.status?.phase !== 'Running') return { kind: 'dropped', detail: `pod ${dest.metadata.name} is not running`, ip }
     const destEnrolled = isEnrolled(dest)
@@ -307,6 +332,20 @@ export class NetworkModel {
     if (!decision.allowed) return forbidden()
     return this.gatewayForward(gwPod, listenerPort, req, client)
   }
+}
+
+/** Whether ztunnel captures this source's outbound connections: an enrolled pod (gateways/waypoints are Envoys). */
+export const capturedByZtunnel = (source: Source) => Boolean(source.pod && isEnrolled(source.pod))
+
+/**
+ * An enrolled client's connect() is answered by its own node's ztunnel, which only then opens HBONE (or a
+ * plain connection) onwards; when that leg is dropped, refused or reset, the client sees an accepted
+ * connection that closes: `nc -z` succeeds, an HTTP client gets a reset. Other clients see the failure itself.
+ */
+function acceptedLocally(source: Source, outcome: Outcome): Outcome {
+  if (!capturedByZtunnel(source)) return outcome
+  if (outcome.kind !== 'dropped' && outcome.kind !== 'refused' && outcome.kind !== 'reset') return outcome
+  return { kind: 'closed', detail: `accepted by the client's ztunnel, then closed: ${outcome.detail}`, ip: outcome.ip }
 }
 
 export const isWaypointPod = (pod: KubeObject) => pod.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-mesh-controller'

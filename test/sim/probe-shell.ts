@@ -212,6 +212,9 @@ export class ProbeShell {
       case 'open':
       case 'http':
         return { exitCode: 0, output: verbose ? `${host} (${outcome.ip}:${port}) open\n` : '', waitedMs: 0 }
+      case 'closed':
+        // The client's own ztunnel accepted the connection; -z closes it before the failure behind it shows.
+        return { exitCode: 0, output: verbose ? `${host} (${outcome.ip ?? host}:${port}) open\n` : '', waitedMs: 0 }
       case 'refused':
         return { exitCode: 1, output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection refused\n` : '', waitedMs: 0 }
       case 'reset':
@@ -280,6 +283,7 @@ export class ProbeShell {
       case 'dropped':
         return err(28, `Connection timed out after ${(maxTime || 3) * 1000} milliseconds`, wait)
       case 'reset':
+      case 'closed': // accepted by the client's ztunnel, then closed before any response
         return err(56, 'Recv failure: Connection reset by peer')
       case 'open':
         return err(52, 'Empty reply from server')
@@ -323,6 +327,7 @@ export class ProbeShell {
       case 'dropped':
         return { exitCode: 1, output: note + 'wget: download timed out\n', waitedMs: MAX_WAIT_MS }
       case 'reset':
+      case 'closed':
       case 'open':
         return { exitCode: 1, output: note + 'wget: error getting response: Connection reset by peer\n', waitedMs: 0 }
       case 'http': {
