@@ -261,7 +261,8 @@ export const l4PoliciesStep: Step = {
     "The guide's two NetworkPolicies admit only pods with the manager's labels, on the app port and on 15008: once the namespace joins ambient, mesh traffic arrives inside ztunnel's HBONE tunnel on 15008. " +
     'Ambient also rewrites kubelet health probes to come from 169.254.7.127 (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff); MongoDB and the decision maker have such probes, so by default that source is admitted on the app port too, ' +
     'or the pods turn unready after enrolment (turn it off with --no-allow-kubelet-probes if your CNI exempts kubelet traffic). ' +
-    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must connect, one without them must be refused.",
+    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must reach MongoDB and get HTTP 200 from the decision maker's /health, one without them must be refused. " +
+    'Note that the guide\'s scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.',
   requires: ['preflight'],
   plan: ({ config, facts }) => [
     ...desiredNetworkPolicies(config, facts).map(
