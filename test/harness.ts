@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCommand, type ProcessResult } from './kit.ts'
+import { kubectl, runCommand, type ProcessResult } from './kit.ts'
 import { startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
 import type { RunbookState } from '../lib/state.ts'
 
@@ -21,6 +21,10 @@ export interface RunbookWorld {
   flags: string[]
   run(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<ProcessResult>
   state(): RunbookState
+  /** `kubectl get … -o json` against the simulator, parsed; fails the test when kubectl fails. */
+  kubectlJson(...args: string[]): Promise<any>
+  /** Names of probe pods still present, after giving asynchronous deletion a few seconds. */
+  probePodsLeft(): Promise<string[]>
   stop(): Promise<void>
 }
 
@@ -37,6 +41,11 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     '--install-dir', installDir,
     '--state-file', stateFile,
   ]
+  const kubectlJson = async (...args: string[]) => {
+    const r = await kubectl(sim.env, [...args, '-o', 'json'])
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+    return JSON.parse(r.stdout)
+  }
   return {
     sim,
     dir,
@@ -53,6 +62,15 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     state: () => {
       if (!existsSync(stateFile)) throw new Error(`no state file at ${stateFile}`)
       return JSON.parse(readFileSync(stateFile, 'utf8'))
+    },
+    kubectlJson,
+    probePodsLeft: async () => {
+      // Probe pods are deleted without waiting; give the API server a moment to forget them.
+      for (let i = 0; ; i++) {
+        const pods = (await kubectlJson('get', 'pods', '--all-namespaces', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook')).items
+        if (pods.length === 0 || i >= 20) return pods.map((p: any) => p.metadata.name)
+        await new Promise((r) => setTimeout(r, 250))
+      }
     },
     stop: () => sim.stop(),
   }

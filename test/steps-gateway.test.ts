@@ -13,11 +13,7 @@ const run = async (...args: string[]) => {
   if (process.env.TIMING) console.error(`${Date.now() - t}ms ${args.join(' ')}`)
   return r
 }
-const kjson = async (...args: string[]) => {
-  const r = await kubectl(world.sim.env, [...args, '-o', 'json'])
-  assert.is(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout)
-}
+const kjson = (...args: string[]) => world.kubectlJson(...args)
 const kexists = async (...args: string[]) => (await kubectl(world.sim.env, ['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== ''
 
 test.before(async () => {

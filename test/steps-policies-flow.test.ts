@@ -8,20 +8,7 @@ import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
 const OURS = ['l4-policies', 'waypoint', 'restart', 'l7-policies'] as const
-const kjson = async (...args: string[]) => {
-  const r = await kubectl(world.sim.env, [...args, '-o', 'json'])
-  assert.is(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout)
-}
-
-/** Probe pods are deleted without waiting; give the API server a moment to forget them. */
-async function probePodsLeft(): Promise<string[]> {
-  for (let i = 0; ; i++) {
-    const pods = (await kjson('get', 'pods', '--all-namespaces', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook')).items
-    if (pods.length === 0 || i >= 20) return pods.map((p: any) => p.metadata.name)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
+const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
@@ -59,7 +46,7 @@ test('all nine steps run to the end, prove every policy with probes, and print t
   assert.equal(manager.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu'])
   const mongo = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
   assert.ok(mongo.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'], 'MongoDB was restarted')
-  assert.equal(await probePodsLeft(), [], 'every probe pod was deleted')
+  assert.equal(await world.probePodsLeft(), [], 'every probe pod was deleted')
 })
 
 test('a second run of the four steps changes nothing and still verifies against the cluster', async () => {
@@ -76,7 +63,7 @@ test('a second run of the four steps changes nothing and still verifies against 
   assert.match(r.stdout, /started 4 probe pod\(s\)/)
   const after = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
   assert.is(after.metadata.generation, before.metadata.generation, 'no second restart')
-  assert.equal(await probePodsLeft(), [])
+  assert.equal(await world.probePodsLeft(), [])
 })
 
 test.run()

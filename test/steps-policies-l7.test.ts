@@ -10,20 +10,7 @@ import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
-const kjson = async (...args: string[]) => {
-  const r = await kubectl(world.sim.env, [...args, '-o', 'json'])
-  assert.is(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout)
-}
-
-/** Probe pods are deleted without waiting; give the API server a moment to forget them. */
-async function probePodsLeft(): Promise<string[]> {
-  for (let i = 0; ; i++) {
-    const pods = (await kjson('get', 'pods', '--all-namespaces', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook')).items
-    if (pods.length === 0 || i >= 20) return pods.map((p: any) => p.metadata.name)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
+const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
@@ -56,7 +43,7 @@ test('an ALLOW policy that no longer admits the allowed identity fails verificat
   assert.match(allowed.hint!, /rejected cluster\.local\/ns\/default\/sa\/gthulhu: an ALLOW policy denies every request none of its rules match/)
   assert.not.ok(checks.find((c) => /manager-allow-scheduler-or-chrome applied as planned/.test(c.name))!.ok)
   assert.ok(checks.find((c) => c.name === 'ServiceAccount default → manager :8080: HTTP 403')!.ok)
-  assert.equal(await probePodsLeft(), [])
+  assert.equal(await world.probePodsLeft(), [])
 
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])
   assert.is(r.code, 0, show(r))

@@ -221,22 +221,10 @@ export class NetworkModel {
     const ingressSkipsWaypoint = fromIngress && svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] !== 'true'
     // Only mesh traffic is redirected: by the source's ztunnel, or hairpinned by the destination's.
     if (waypoint && !ingressSkipsWaypoint && (source.mesh || isEnrolled(dest))) {
-      return this.viaWaypoint(source, svc, [port, targetPort], dest, targetPort, waypoint, req)
+      return acceptedLocally(source, this.throughWaypoint(source, svc, [port, targetPort], dest, targetPort, waypoint, req))
     }
     const outcome = this.toPod(source, dest, targetPort, req)
     return 'ip' in outcome && ip ? { ...outcome, ip } : outcome
-  }
-
-  private viaWaypoint(
-    source: Source,
-    svc: KubeObject,
-    ports: number[],
-    dest: KubeObject,
-    targetPort: number,
-    waypoint: KubeObject,
-    req: HttpRequest | undefined,
-  ): Outcome {
-    return acceptedLocally(source, this.throughWaypoint(source, svc, ports, dest, targetPort, waypoint, req))
   }
 
   private throughWaypoint(
