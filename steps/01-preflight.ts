@@ -53,8 +53,17 @@ function describeWorkload(object: KubeObject, kind: WorkloadFacts['kind'], servi
     selectorLabels: Object.fromEntries(CHART_LABELS.filter((k) => podLabels[k]).map((k) => [k, podLabels[k]])),
     podLabels,
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
+    image: containerOn(object, port)?.image,
+    servesTls: servesTls(containerOn(object, port)),
   }
 }
+
+const containerOn = (object: KubeObject, port: number): any =>
+  (object.spec?.template?.spec?.containers ?? []).find((c: any) => (c.ports ?? []).some((p: any) => p.containerPort === port)) ?? object.spec?.template?.spec?.containers?.[0]
+
+/** Gthulhu's chart turns the decision maker's HTTP probes into tcpSocket ones when it serves mutual TLS on its port. */
+const servesTls = (container: any): boolean | undefined =>
+  container?.readinessProbe?.tcpSocket && !container?.readinessProbe?.httpGet && container?.ports?.some((p: any) => p.name === 'http') ? true : undefined
 
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
   const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
