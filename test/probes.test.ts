@@ -85,7 +85,7 @@ test('the reachability matrix shows source × destination with expected and obse
   const lines = text.split('\n')
   assert.match(lines[0], /source ↓ {2}destination → │ MongoDB :27017 +│ scheduler :8080/)
   assert.match(lines[2], /^manager +│ ✔ answers \/ answers +│ ✔ answers \/ answers$/)
-  assert.match(lines[3], /^other +│ ✖ refused \/ connects +│ ✔ refused \/ refused$/)
+  assert.match(lines[3], /^other +│ ✖ refused \/ answers +│ ✔ refused \/ refused$/)
 })
 
 const facts: Facts = { workloads: chartDefaults({ release: 'prod' }) }
