@@ -67,7 +67,7 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies', '--ingress-via-waypoint'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /ingress passes the manager's waypoint \(Service labelled istio\.io\/ingress-use-waypoint=true\)/)
-  assert.match(r.stdout, /✔ NodePort http:\/\/127\.0\.0\.1:\d+\/ with an allowed User-Agent .*: HTTP 200/)
+  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with an allowed User-Agent .*: HTTP 200/)
   const svc = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(svc.metadata.labels['istio.io/ingress-use-waypoint'], 'true')
   const manager = await kjson('get', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default')
