@@ -2,19 +2,22 @@
 // - a `targetRefs` policy (a Service, or a waypoint Gateway): `WaypointAccepted`, True with reason
 //   Accepted and `bound to <ns>/<waypoint>` when the target is bound to a waypoint, else False; a policy
 //   that targets only ingress Gateways gets no condition (the gateway, not a waypoint, enforces it);
-// - a selector policy that selects an enrolled pod: `ZtunnelAccepted`, True `attached to ztunnel`, or
-//   False with reason UnsupportedValue naming the HTTP attributes ztunnel cannot enforce.
+// - every other policy (selector or namespace-wide, whether or not it selects an enrolled pod, gateway pods
+//   included): `ZtunnelAccepted`, True `attached to ztunnel`; True with reason UnsupportedValue naming the
+//   HTTP attributes ztunnel drops (the policy is still sent to ztunnel, so Bound stays true); False with
+//   UnsupportedValue only for an action ztunnel cannot run (CUSTOM, AUDIT).
 // `observedGeneration` is a string: istiod writes Istio status in proto JSON, where int64 is a string.
 //
 // Imitates istio/istio 1.29.1 pilot/pkg/serviceregistry/kube/controller/ambient/policies.go
-// (WaypointAccepted per target), ambient/authorization.go (the UnsupportedValue message for HTTP
-// attributes) and pilot/pkg/model/service.go (condition types and reasons, `attached to ztunnel`).
+// (WaypointAccepted per target; AuthzDerivedPolicies: Bound = a converted policy exists),
+// ambient/authorization.go (convertAuthorizationPolicy: targetRefs policies are not for ztunnel, the
+// unsupported-action status, the HTTP-attributes message and its ALLOW/DENY boilerplate, sorted names) and
+// pilot/pkg/model/service.go (WorkloadAuthorization.GetConditions: `attached to ztunnel`).
 // Simplifications and known differences: an unbound target is always reason TargetNotFound with the
 // simulator's own message (istiod says AncestorNotBound, `Service <ns>/<name> is not bound to a
 // waypoint`, for an existing Service without a waypoint); the DENY variant of the HTTP-attributes message
-// is worded differently; no Invalid/PartiallyInvalid reasons, no GatewayClass or ServiceEntry targets;
-// ZtunnelAccepted is written only while the policy selects an enrolled pod.
-import { ClusterView, REDIRECTION_ANNOTATION, selects } from '../cluster-view.ts'
+// no Invalid/PartiallyInvalid reasons, no GatewayClass or ServiceEntry targets, no dry-run annotation.
+import { ClusterView } from '../cluster-view.ts'
 import { httpAttributesOf, targetRefsOf } from '../authz.ts'
 import type { KubeObject } from '../store.ts'
 import { condition, writeStatus, type ReconcileContext } from './context.ts'
@@ -52,29 +55,28 @@ export function updatePolicyStatus({ store, config }: ReconcileContext): void {
         )
       }
     } else {
-      const selected = view.pods.filter(
-        (p) => p.metadata.namespace === ns && selects(policy.spec?.selector ?? {}, p.metadata.labels) && p.metadata.annotations?.[REDIRECTION_ANNOTATION] === 'enabled',
-      )
-      if (selected.length) {
-        const http = [...new Set((policy.spec?.rules ?? []).flatMap((r: any) => httpAttributesOf(r)))]
-        const action = String(policy.spec?.action ?? 'ALLOW').toUpperCase()
-        conditions.push(
-          http.length
-            ? condition(
-                previous,
-                'ZtunnelAccepted',
-                false,
-                'UnsupportedValue',
-                `ztunnel does not support HTTP attributes (found: ${http.join(', ')}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. ${action === 'ALLOW' ? 'Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.' : 'Within a DENY policy, HTTP attributes are ignored. This will be more restrictive than requested.'}`,
-                generation,
-              )
-            : condition(previous, 'ZtunnelAccepted', true, 'Accepted', 'attached to ztunnel', generation),
-        )
-      }
+      conditions.push(ztunnelAccepted(policy, previous, generation))
     }
     if (!conditions.length && !policy.status) continue
     // istiod writes Istio status in proto JSON, where the int64 observedGeneration is a string.
     const asIstio = conditions.map((c: any) => (c.observedGeneration === undefined ? c : { ...c, observedGeneration: String(c.observedGeneration) }))
     writeStatus(store, 'authorizationPolicy', policy, { ...policy.status, conditions: asIstio })
   }
+}
+
+const HTTP_RULES_DROPPED = {
+  ALLOW: 'Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.',
+  DENY: 'DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested.',
+}
+
+/** istiod translates every policy without targetRefs for ztunnel and says how it went. */
+function ztunnelAccepted(policy: KubeObject, previous: any[] | undefined, generation: number | undefined) {
+  const action = String(policy.spec?.action ?? 'ALLOW').toUpperCase()
+  if (action !== 'ALLOW' && action !== 'DENY') {
+    return condition(previous, 'ZtunnelAccepted', false, 'UnsupportedValue', `ztunnel does not support the ${action} action`, generation)
+  }
+  const http = [...new Set((policy.spec?.rules ?? []).flatMap((r: any) => httpAttributesOf(r)))].sort()
+  if (http.length === 0) return condition(previous, 'ZtunnelAccepted', true, 'Accepted', 'attached to ztunnel', generation)
+  const message = `ztunnel does not support HTTP attributes (found: ${http.join(', ')}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. ${HTTP_RULES_DROPPED[action]}`
+  return condition(previous, 'ZtunnelAccepted', true, 'UnsupportedValue', message, generation)
 }
