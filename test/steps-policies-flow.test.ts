@@ -73,4 +73,22 @@ test('a second run of the four steps changes nothing and still verifies against 
   assert.equal(await world.probePodsLeft(), [])
 })
 
+test('a repair run after the waypoint was deleted (the namespace kept its label) recreates it', async () => {
+  const deleted = await kubectl(world.sim.env, ['delete', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default'])
+  assert.is(deleted.code, 0, deleted.stderr)
+  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
+  assert.is(r.code, 0, show(r))
+  // istioctl alone would skip a namespace that already names a waypoint; the runbook passes --overwrite.
+  assert.match(r.stdout, /waypoint default\/waypoint applied/)
+  const gw = await kjson('get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default')
+  assert.ok(gw.status.conditions.some((c: any) => c.type === 'Programmed' && c.status === 'True'))
+})
+
+test("the run's --timeout reaches istioctl's own waits", async () => {
+  const r = await world.run([...world.flags, '--dry-run', '--timeout', '45', '--only', 'ambient,waypoint'])
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ install --set profile=ambient -y --readiness-timeout=45s/)
+  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=45s/)
+})
+
 test.run()
