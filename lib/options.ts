@@ -46,6 +46,7 @@ export interface Config {
   ingressViaWaypoint: boolean
   probeImage?: string
   identityPolicies: boolean
+  allowUntestedKubernetes: boolean
   httpProbeImage: string
   timeout: number
   /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
@@ -115,6 +116,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'istioMirror', flag: 'istio-mirror', kind: 'string', group: 'Versions and downloads', value: 'url', default: 'https://github.com/istio/istio/releases/download', env: 'GTHULHU_RUNBOOK_ISTIO_MIRROR', describe: 'Base URL laid out like Istio\'s GitHub releases (<url>/<version>/istioctl-…tar.gz).', validate: httpUrl },
   { key: 'gatewayApiMirror', flag: 'gateway-api-mirror', kind: 'string', group: 'Versions and downloads', value: 'url', default: 'https://github.com/kubernetes-sigs/gateway-api/releases/download', env: 'GTHULHU_RUNBOOK_GATEWAY_API_MIRROR', describe: "Base URL laid out like Gateway API's GitHub releases (<url>/<version>/<channel>-install.yaml).", validate: httpUrl },
   { key: 'installDir', flag: 'install-dir', kind: 'string', group: 'Versions and downloads', value: 'dir', default: join(homedir(), '.local', 'bin'), describe: 'Where istioctl is installed (user-writable; the runbook never uses sudo).' },
+  { key: 'allowUntestedKubernetes', flag: 'allow-untested-kubernetes', kind: 'boolean', group: 'Versions and downloads', default: false, describe: "Go on when the cluster's Kubernetes version is outside Istio's tested range but istioctl accepts it (guided mode asks instead)." },
   { key: 'replaceNewerGatewayApi', flag: 'replace-newer-gateway-api', kind: 'boolean', group: 'Versions and downloads', default: false, describe: 'Allow replacing Gateway API CRDs that are newer than --gateway-api-version.' },
 
   { key: 'gatewayName', flag: 'gateway-name', kind: 'string', group: 'Hardening choices', value: 'name', default: 'gthulhu-gw', describe: 'Name of the Gateway that exposes the manager.', validate: dnsLabel },
