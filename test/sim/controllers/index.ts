@@ -33,6 +33,7 @@ import { Kubelet } from './pods.ts'
 import { updateRouteStatus } from './routes.ts'
 import { updatePolicyStatus } from './policy-status.ts'
 import { assignLoadBalancerAddresses } from './load-balancer.ts'
+import { reconcileEndpoints } from './endpoints.ts'
 
 export { NODE_NAME, DEFAULT_TIMING, type Timing, type WorldConfig } from './context.ts'
 export { GATEWAY_CONTROLLER, MESH_CONTROLLER } from './istio-install.ts'
@@ -114,6 +115,7 @@ export class Controllers {
       reconcileEnrolment(ctx)
       this.kubelet.reconcile(ctx)
       this.workloads.updateStatus(ctx)
+      reconcileEndpoints(ctx)
       assignLoadBalancerAddresses(ctx)
       updateGatewayStatus(ctx)
       updateRouteStatus(ctx)
