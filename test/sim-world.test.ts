@@ -341,8 +341,12 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
     (e: Error) => e.message,
   )
   assert.match(cut, /timed out after 1500ms\nNAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s+Unknown\s+Programmed\s+Pending\s+Waiting for controller\n/)
-  // Once istiod is back and programs it, the waiting call answers.
-  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000 })
+  // Once istiod is back and programs it, the waiting call answers. Istio is installed only after that call
+  // has shown its not-ready row: under load its client could otherwise reach the simulator after the install.
+  let polling!: () => void
+  const pollingStarted = new Promise<void>((resolve) => (polling = resolve))
+  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000, onStdout: (out) => /Waiting for controller/.test(out) && polling() })
+  await Promise.race([pollingStarted, waiting])
   const install = await runCommand(istioctl, ['install', '--set', 'profile=ambient', '-y'], { env, timeoutMs: 60_000 })
   assert.is(install.code, 0, install.stderr)
   const answered = await waiting
