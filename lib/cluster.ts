@@ -12,14 +12,21 @@ export interface CommandResult {
   stderr: string
 }
 
+export interface CommandRun {
+  argv: string[]
+  /** null when a signal (timeout, Ctrl-C) ended it. */
+  exitCode: number | null
+  durationMs: number
+}
+
 export interface ClusterOptions {
   kubeconfig?: string
   context?: string
   /** Default timeout of one command. */
   timeoutMs?: number
   signal?: AbortSignal
-  /** Called with every command line before it runs (for verbose logs and JSON events). */
-  onCommand?: (argv: string[]) => void
+  /** Called after every command with its line, exit code and duration (for -v/--verbose and JSON events). */
+  onCommand?: (ran: CommandRun) => void
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
@@ -56,8 +63,9 @@ export class Cluster {
   }
 
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    this.options.onCommand?.(argv)
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const started = Date.now()
+    let exitCode: number | null = null
     try {
       const output = await $({
         nothrow: true,
@@ -67,6 +75,7 @@ export class Cluster {
         input: options.input,
       })`${argv}`
       const timedOut = output.signal === 'SIGTERM' && output.exitCode === null
+      exitCode = output.exitCode
       return {
         argv,
         exitCode: output.exitCode,
@@ -76,6 +85,8 @@ export class Cluster {
     } catch (error) {
       if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
       throw error
+    } finally {
+      this.options.onCommand?.({ argv, exitCode, durationMs: Date.now() - started })
     }
   }
 
