@@ -13,7 +13,7 @@ export interface ServerVerdict {
 }
 
 // kubectl's words when the API server does not serve a kind yet (its CRDs come from a later-installed bundle).
-const UNKNOWN_KIND = /no matches for kind|ensure CRDs are installed first|the server doesn't have a resource type/i
+const UNKNOWN_KIND = /no matches for kind|ensure CRDs are installed first|the server doesn't have a resource type|could not find the requested resource/i
 // Several kubectl processes at once, but not so many that a small machine or API server is swamped.
 const CONCURRENCY = 4
 
