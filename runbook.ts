@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from './lib/package-root.ts'
 import { Reporter } from './lib/report.ts'
 import type { StateStore } from './lib/state.ts'
 import type { PlanItem, StepId } from './lib/types.ts'
-import { STEPS } from './steps/index.ts'
+import type { Step } from './lib/types.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -77,9 +77,9 @@ function settleNamespace(config: Config, context: KubeContext | undefined): stri
   return `from kube context ${context.name}`
 }
 
-function listSteps(reporter: Reporter, state: StateStore | undefined): void {
+function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
   reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
-  for (const step of STEPS) {
+  for (const step of steps) {
     const record = state?.state.steps[step.id]
     const status = record?.status ?? 'pending'
     reporter.say(`  ${step.id.padEnd(17)} ${status.padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
@@ -101,8 +101,13 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const config = loadConfig(argv)
-  if (config.help || config.version) {
-    console.log(config.help ? helpText(STEPS, VERSION) : VERSION)
+  if (config.version) {
+    console.log(VERSION)
+    return EXIT.ok
+  }
+  const { STEPS } = await import('./steps/index.ts')
+  if (config.help) {
+    console.log(helpText(STEPS, VERSION))
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
@@ -147,12 +152,12 @@ async function main(argv: string[]): Promise<number> {
     const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
     state = statePath && context ? new StateStore(statePath, context) : undefined
-    const { applySavedAnswers } = await import('./lib/questions.ts')
-    if (state) applySavedAnswers(config, state.state.answers)
     if (config.list) {
-      listSteps(reporter, state)
+      listSteps(reporter, STEPS, state)
       return EXIT.ok
     }
+    const { applySavedAnswers } = await import('./lib/questions.ts') // loads inquirer: not needed by --list
+    if (state) applySavedAnswers(config, state.state.answers)
 
     const { selectSteps } = await import('./lib/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})

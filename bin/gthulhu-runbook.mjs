@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// `npx gthulhu-runbook` from a clone: load the TypeScript entry point through tsx.
-import { register } from 'tsx/esm/api'
-
-register()
-await import('../runbook.ts')
+// The published command: the compiled runbook in dist/ (built by `npm run build`, which `prepare` runs on
+// `npm ci` and `npm pack`). No TypeScript at run time.
+await import('../dist/runbook.js')

@@ -1,7 +1,7 @@
 // The one module that spawns kubectl and istioctl. Reads always use `-o json`; every command has a timeout
 // and stops when the run is interrupted. Steps call this instead of building command lines themselves.
-import { $ } from 'zx/core'
-import { stringify } from 'yaml'
+import { spawn } from 'node:child_process'
+import { yaml } from './lazy-yaml.ts'
 import { CommandError, StepFailure } from './errors.ts'
 import type { KubeObject } from './types.ts'
 
@@ -30,6 +30,54 @@ export interface ClusterOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
+// A command that ignores SIGTERM at its timeout gets SIGKILL this much later.
+const KILL_GRACE_MS = 5_000
+
+/**
+ * Runs argv without a shell, feeding `input` on stdin. A missing program answers like a shell would (exit 127), so
+ * callers see one shape; a timeout stops the program (SIGTERM, then SIGKILL); an abort rejects.
+ */
+function spawnCollecting(argv: string[], input: string | undefined, timeoutMs: number, signal?: AbortSignal) {
+  return new Promise<{ exitCode: number | null; stdout: string; stderr: string; timedOut: boolean }>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    let killTimer: NodeJS.Timeout | undefined
+    const stop = () => {
+      child.kill('SIGTERM')
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      stop()
+    }, timeoutMs)
+    const onAbort = () => {
+      stop()
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const settle = () => {
+      clearTimeout(timer)
+      clearTimeout(killTimer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.stdin.on('error', () => undefined) // a program that exits without reading its input is not an error
+    child.stdin.end(input ?? '')
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      settle()
+      if (error.code === 'ENOENT') resolve({ exitCode: 127, stdout, stderr: `${argv[0]}: command not found`, timedOut })
+      else reject(error)
+    })
+    child.on('close', (code) => {
+      settle()
+      resolve({ exitCode: code, stdout, stderr, timedOut })
+    })
+  })
+}
 
 /** Quotes an argv for display so the operator can paste it into a shell. */
 export function shellLine(argv: string[]): string {
@@ -67,20 +115,13 @@ export class Cluster {
     const started = Date.now()
     let exitCode: number | null = null
     try {
-      const output = await $({
-        nothrow: true,
-        quiet: true,
-        timeout: timeoutMs,
-        signal: this.options.signal,
-        input: options.input,
-      })`${argv}`
-      const timedOut = output.signal === 'SIGTERM' && output.exitCode === null
+      const output = await spawnCollecting(argv, options.input, timeoutMs, this.options.signal)
       exitCode = output.exitCode
       return {
         argv,
-        exitCode: output.exitCode,
+        exitCode,
         stdout: output.stdout,
-        stderr: timedOut ? `${output.stderr}\ntimed out after ${Math.round(timeoutMs / 1000)}s` : output.stderr,
+        stderr: output.timedOut ? `${output.stderr}\ntimed out after ${Math.round(timeoutMs / 1000)}s` : output.stderr,
       }
     } catch (error) {
       if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
@@ -145,5 +186,5 @@ export class Cluster {
 }
 
 export function toYamlStream(objects: KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n')
+  return objects.map((o) => yaml().stringify(o, { lineWidth: 0 })).join('---\n')
 }

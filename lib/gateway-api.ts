@@ -1,7 +1,7 @@
 // Pure helpers for the Gateway API steps: the release bundle (where it lives, which CRDs it holds, which
 // version is installed), status conditions, the Gateway Service's NodePort, the node address and one
 // HTTP GET. No cluster calls here, so every rule is unit-testable.
-import { parseAllDocuments } from 'yaml'
+import { yaml } from './lazy-yaml.ts'
 import type { Config } from './options.ts'
 import type { Cluster } from './cluster.ts'
 import type { KubeObject } from './types.ts'
@@ -21,7 +21,7 @@ export interface BundleCrd {
 /** The CRDs a bundle file defines (name and bundle-version annotation); throws when it holds none. */
 export function parseBundle(text: string, source: string): BundleCrd[] {
   const crds: BundleCrd[] = []
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of yaml().parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(`${source} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
     const object = doc.toJS() as KubeObject | null
     if (object?.kind !== 'CustomResourceDefinition') continue

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { yaml } from './lazy-yaml.ts'
 import { UsageError } from './errors.ts'
 import { STEP_IDS, type StepId } from './types.ts'
 import { userAgentProblems } from './user-agents.ts'
@@ -296,7 +296,7 @@ export function readConfigFile(path: string): Partial<Config> {
   }
   let data: unknown
   try {
-    data = parseYaml(text)
+    data = yaml().parse(text)
   } catch (error) {
     throw new UsageError(`--config ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }
