@@ -86,7 +86,8 @@ function zshScript(): string {
           return `:${o.value ?? 'value'}: `
       }
     })()
-    const description = `[${zshDescription(o)}]`
+    // Inside single quotes, a quote is written '\''.
+    const description = `[${zshDescription(o)}]`.replace(/'/g, `'\\''`)
     const long = o.bareValue ? `--${o.flag}=-` : o.kind === 'boolean' ? `--${o.flag}` : `--${o.flag}=`
     const specsFor = [o.short ? `'(-${o.short} --${o.flag})'{-${o.short},${long}}'${description}${action}'` : `'${long}${description}${action}'`]
     if (o.kind === 'boolean') specsFor.push(`'--no-${o.flag}[turn --${o.flag} off]'`)
