@@ -26,7 +26,11 @@ const singleQuoted = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
 const separator = (o: OptionSpec) => (o.kind === 'list' ? ',' : '')
 
 function bashScript(): string {
-  const flags = OPTIONS.flatMap((o) => [`--${o.flag}`, ...(o.short ? [`-${o.short}`] : []), ...(o.kind === 'boolean' ? [`--no-${o.flag}`] : [])])
+  const flags = OPTIONS.flatMap((o) => [
+    `--${o.flag}`,
+    ...(o.short ? [`-${o.short}`] : []),
+    ...(o.kind === 'boolean' ? [`--no-${o.flag}`] : []),
+  ])
   const cases = OPTIONS.filter((o) => valueKind(o) !== 'none' && !o.bareValue).map((o) => {
     const names = [`--${o.flag}`, ...(o.short ? [`-${o.short}`] : [])].join('|')
     switch (valueKind(o)) {
@@ -40,7 +44,10 @@ function bashScript(): string {
         return `    ${names}) return ;;`
     }
   })
-  const inline = OPTIONS.filter((o) => o.choices).map((o) => `    --${o.flag}=*) cur=\${cur#--${o.flag}=}; __gthulhu_runbook_values ${singleQuoted(separator(o))} ${o.choices!.join(' ')}; return ;;`)
+  const inline = OPTIONS.filter((o) => o.choices).map(
+    (o) =>
+      `    --${o.flag}=*) cur=\${cur#--${o.flag}=}; __gthulhu_runbook_values ${singleQuoted(separator(o))} ${o.choices!.join(' ')}; return ;;`,
+  )
   return `# bash completion for ${COMMAND}; load with: source <(${COMMAND} completion bash)
 __gthulhu_runbook_values() {
   local sep=$1 prefix=""; shift
@@ -77,7 +84,9 @@ function zshScript(): string {
         case 'none':
           return ''
         case 'choices':
-          return o.kind === 'list' ? `:${o.value ?? 'value'}:_sequence compadd - ${o.choices!.join(' ')}` : `:${o.value ?? 'value'}:(${o.choices!.join(' ')})`
+          return o.kind === 'list'
+            ? `:${o.value ?? 'value'}:_sequence compadd - ${o.choices!.join(' ')}`
+            : `:${o.value ?? 'value'}:(${o.choices!.join(' ')})`
         case 'file':
           return `:${o.value}:_files`
         case 'dir':
@@ -89,7 +98,11 @@ function zshScript(): string {
     // Inside single quotes, a quote is written '\''.
     const description = `[${zshDescription(o)}]`.replace(/'/g, `'\\''`)
     const long = o.bareValue ? `--${o.flag}=-` : o.kind === 'boolean' ? `--${o.flag}` : `--${o.flag}=`
-    const specsFor = [o.short ? `'(-${o.short} --${o.flag})'{-${o.short},${long}}'${description}${action}'` : `'${long}${description}${action}'`]
+    const specsFor = [
+      o.short
+        ? `'(-${o.short} --${o.flag})'{-${o.short},${long}}'${description}${action}'`
+        : `'${long}${description}${action}'`,
+    ]
     if (o.kind === 'boolean') specsFor.push(`'--no-${o.flag}[turn --${o.flag} off]'`)
     return specsFor
   })
@@ -111,9 +124,15 @@ function fishScript(): string {
     const describe = ` -d ${singleQuoted(summary(o))}`
     switch (valueKind(o)) {
       case 'none':
-        return [`${base}${describe}`, `complete -c ${COMMAND} -l no-${o.flag} -d ${singleQuoted(`turn --${o.flag} off`)}`]
+        return [
+          `${base}${describe}`,
+          `complete -c ${COMMAND} -l no-${o.flag} -d ${singleQuoted(`turn --${o.flag} off`)}`,
+        ]
       case 'choices': {
-        const values = o.kind === 'list' ? `"(__fish_complete_list , 'string split \\" \\" ${o.choices!.join(' ')}')"` : singleQuoted(o.choices!.join(' '))
+        const values =
+          o.kind === 'list'
+            ? `"(__fish_complete_list , 'string split \\" \\" ${o.choices!.join(' ')}')"`
+            : singleQuoted(o.choices!.join(' '))
         return [`${base} -x${o.bareValue ? '' : ' -r'} -a ${values}${describe}`]
       }
       case 'file':
@@ -134,7 +153,10 @@ ${lines.join('\n')}
 
 /** The completion script for a shell; a usage error naming the valid shells otherwise. */
 export function completionScript(shell: string | undefined, extra?: string[]): string {
-  if (extra) throw new UsageError(`completion takes one shell name, got ${[shell, ...extra].join(' ')}; valid: ${SHELLS.join(', ')}`)
+  if (extra)
+    throw new UsageError(
+      `completion takes one shell name, got ${[shell, ...extra].join(' ')}; valid: ${SHELLS.join(', ')}`,
+    )
   switch (shell) {
     case 'bash':
       return bashScript()
@@ -143,6 +165,8 @@ export function completionScript(shell: string | undefined, extra?: string[]): s
     case 'fish':
       return fishScript()
     default:
-      throw new UsageError(`completion ${shell === undefined ? 'needs a shell' : `does not know the shell "${shell}"`}; valid: ${SHELLS.join(', ')}`)
+      throw new UsageError(
+        `completion ${shell === undefined ? 'needs a shell' : `does not know the shell "${shell}"`}; valid: ${SHELLS.join(', ')}`,
+      )
   }
 }

@@ -3,4 +3,5 @@
 import { createRequire } from 'node:module'
 
 let loaded: typeof import('yaml') | undefined
-export const yaml = (): typeof import('yaml') => (loaded ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'))
+export const yaml = (): typeof import('yaml') =>
+  (loaded ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'))

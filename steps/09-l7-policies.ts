@@ -9,7 +9,7 @@ import { managerPrincipals, type Config } from '../lib/options.ts'
 import { formatMatrix, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
 import { admitsUserAgent, assertValidUserAgents, curlDefaultUserAgent, describeUserAgent, sampleUserAgent, userAgentMatches } from '../lib/user-agents.ts'
 import { pollUntil } from '../lib/wait.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { applyChanged, appliedAsPlanned } from './06-l4-policies.ts'
 
 export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint'

@@ -20,7 +20,10 @@ function ensureShell(shell: string): void {
   if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
     throw new Error(`the completion tests need ${shell}: install it (apt-get install ${shell}) and run them again`)
   }
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${shell}`], { stdio: 'inherit', timeout: 300_000 })
+  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${shell}`], {
+    stdio: 'inherit',
+    timeout: 300_000,
+  })
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-completion-'))
@@ -41,19 +44,27 @@ test('every script names every flag, its one-letter alias and every step id, fro
     const script = completionScript(shell)
     for (const o of OPTIONS) {
       assert.ok(script.includes(shell === 'fish' ? `-l ${o.flag}` : `--${o.flag}`), `${shell} lacks --${o.flag}`)
-      if (o.short) assert.ok(script.includes(shell === 'fish' ? `-s ${o.short}` : `-${o.short}`), `${shell} lacks -${o.short}`)
+      if (o.short)
+        assert.ok(script.includes(shell === 'fish' ? `-s ${o.short}` : `-${o.short}`), `${shell} lacks -${o.short}`)
     }
     for (const id of STEP_IDS) assert.ok(script.includes(id), `${shell} lacks step ${id}`)
   }
 })
 
 test('an unknown or missing shell is a usage error naming the valid ones', () => {
-  assert.throws(() => completionScript('powershell'), (e: Error) => e instanceof UsageError && /"powershell"; valid: bash, zsh, fish/.test(e.message))
-  assert.throws(() => completionScript(undefined), (e: Error) => e instanceof UsageError && /needs a shell/.test(e.message))
+  assert.throws(
+    () => completionScript('powershell'),
+    (e: Error) => e instanceof UsageError && /"powershell"; valid: bash, zsh, fish/.test(e.message),
+  )
+  assert.throws(
+    () => completionScript(undefined),
+    (e: Error) => e instanceof UsageError && /needs a shell/.test(e.message),
+  )
 })
 
 test('the CLI prints the script, and exits 2 for an unknown shell', async () => {
-  const cli = (args: string[]) => runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], { timeoutMs: 60_000 })
+  const cli = (args: string[]) =>
+    runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], { timeoutMs: 60_000 })
   const [bash, bad] = await Promise.all([cli(['completion', 'bash']), cli(['completion', 'tcsh'])])
   assert.is(bash.code, 0, bash.stderr)
   assert.is(bash.stdout, completionScript('bash'))
@@ -81,14 +92,22 @@ test('bash: the script loads and completes flags, step ids (lists too), choices 
   assert.equal(await bashComplete(['gthulhu-runbook', '--only', 'preflight,ist']), ['preflight,istioctl'])
   assert.equal(await bashComplete(['gthulhu-runbook', '--skip', 're']), ['restart'])
   assert.equal(await bashComplete(['gthulhu-runbook', '-o', '']), ['json', 'text'])
-  assert.equal(await bashComplete(['gthulhu-runbook', '--only', '=', 'way']), ['waypoint'], 'bash splits --only=way at "="')
+  assert.equal(
+    await bashComplete(['gthulhu-runbook', '--only', '=', 'way']),
+    ['waypoint'],
+    'bash splits --only=way at "="',
+  )
   assert.equal(await bashComplete(['gthulhu-runbook', 'comp']), ['completion'])
   assert.equal(await bashComplete(['gthulhu-runbook', 'completion', 'z']), ['zsh'])
 })
 
 test('zsh: the script loads after compinit and registers its completion function', async () => {
   ensureShell('zsh')
-  const out = await shellRun('zsh', ['-f', '-c', `autoload -Uz compinit && compinit -u -d ${join(dir, 'zcompdump')} && source ${scriptFile('zsh')} && print -r -- $_comps[gthulhu-runbook]`])
+  const out = await shellRun('zsh', [
+    '-f',
+    '-c',
+    `autoload -Uz compinit && compinit -u -d ${join(dir, 'zcompdump')} && source ${scriptFile('zsh')} && print -r -- $_comps[gthulhu-runbook]`,
+  ])
   assert.is(out.trim(), '_gthulhu_runbook')
 })
 

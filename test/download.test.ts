@@ -45,7 +45,10 @@ test('a download is written whole and its SHA-256 is the one of the bytes served
 
 test('a full disk (ENOSPC from /dev/full) is a failed step naming the file and the error', async () => {
   const error = await failure('/dev/full')
-  assert.match(error.message, /cannot write the download of http:\/\/127\.0\.0\.1:\d+\/istioctl\.tar\.gz to \/dev\/full: ENOSPC/)
+  assert.match(
+    error.message,
+    /cannot write the download of http:\/\/127\.0\.0\.1:\d+\/istioctl\.tar\.gz to \/dev\/full: ENOSPC/,
+  )
 })
 
 test('a destination that cannot be opened is a failed step naming it', async () => {

@@ -20,18 +20,25 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-    env: { ...process.env, ...world.sim.env },
-    cwd: world.dir,
-  })
+  const session = await TerminalSession.start(
+    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
+    {
+      env: { ...process.env, ...world.sim.env },
+      cwd: world.dir,
+    },
+  )
   sessions.push(session)
   return session
 }
 
 /** The runbook's own pid: the only child of the pane's wrapper shell. */
 function runbookPid(shellPid: number): number {
-  const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
-  if (children.length !== 1) throw new Error(`expected one child of the pane's shell, found: ${children.join(', ') || 'none'}`)
+  const children = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+  if (children.length !== 1)
+    throw new Error(`expected one child of the pane's shell, found: ${children.join(', ') || 'none'}`)
   return Number(children[0])
 }
 

@@ -6,12 +6,10 @@ import {
   classifyHttp,
   classifyTcp,
   formatMatrix,
-  httpProbeScript,
   impersonationLabels,
   meetsExpectation,
   PROBE_RUN_LABEL,
   probePod,
-  tcpProbeScript,
   type ProbeResult,
   type ProbeSpec,
 } from '../lib/probes.ts'

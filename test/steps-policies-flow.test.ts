@@ -4,7 +4,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
-import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
 const OURS = ['l4-policies', 'waypoint', 'restart', 'l7-policies'] as const
