@@ -24,7 +24,8 @@ function invocation(): string {
   if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
   if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
   const entry = process.argv[1] ?? 'runbook.ts'
-  if (entry.endsWith('gthulhu-runbook.mjs')) return 'npx gthulhu-runbook'
+  // The published bin, run as bin/gthulhu-runbook.mjs or through npm's gthulhu-runbook link.
+  if (/(^|[/\\])gthulhu-runbook(\.mjs)?$/.test(entry)) return 'npx gthulhu-runbook'
   const relativeEntry = relative(process.cwd(), entry)
   return `npx tsx ${relativeEntry.startsWith('..') ? entry : relativeEntry}`
 }
