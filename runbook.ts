@@ -144,9 +144,12 @@ async function main(argv: string[]): Promise<number> {
       timeoutMs: config.timeout * 1000,
       ...(config.verbose ? { onCommand: commandLogger(reporter, shellLine) } : {}),
     })
-    const kubeContext = await resolveContext(config, cluster, readOnly && config.dryRun !== 'server', abort.signal)
+    const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
-    if (config.dryRun === 'server' && !context) throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+    // Like kubectl, a server dry run may use the current context: it changes nothing.
+    if (config.dryRun === 'server' && !context) {
+      throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+    }
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
 

@@ -220,6 +220,12 @@ test('--dry-run=server has the API server accept every object it serves, stores 
   assert.match(r.stdout, /• gateway: Gateway default\/gthulhu-gw unchecked: the API server does not serve gateway\.networking\.k8s\.io\/v1 Gateway yet/)
   assert.match(r.stdout, /Dry run: nothing was changed/)
   assert.equal(await networkPolicies('default'), [])
+  // Like kubectl, a server dry run (which changes nothing) may use the current context.
+  const withoutContext = world.flags.filter((f, i, all) => f !== '--context' && all[i - 1] !== '--context')
+  const current = await world.run([...withoutContext, '--dry-run=server', '--only', 'preflight,l4-policies'])
+  assert.is(current.code, 0, show(current))
+  assert.match(current.stdout, new RegExp(`Context ${world.sim.context}, namespace default`))
+  assert.match(current.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-mongodb accepted/)
 })
 
 test('--dry-run=server reports each object the API server rejects and exits 2', async () => {
