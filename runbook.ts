@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // Entry point: parse flags, settle the kube context and the state file, select steps, run them, and map
-// every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted). Heavy modules (zx,
-// listr2, inquirer) load only when a run needs them, so --help, --version and --list start fast.
+// every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted). Heavy modules (listr2,
+// inquirer, tar, yaml) load only when a run needs them, so --help, --version and --list start fast.
 import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -14,8 +14,7 @@ import { loadConfig, OPTIONS, type Config } from './lib/options.ts'
 import { PACKAGE_ROOT } from './lib/package-root.ts'
 import { Reporter } from './lib/report.ts'
 import type { StateStore } from './lib/state.ts'
-import type { PlanItem, StepId } from './lib/types.ts'
-import type { Step } from './lib/types.ts'
+import type { PlanItem, Step, StepId } from './lib/types.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -69,8 +68,8 @@ async function resolveContext(config: Config, cluster: Cluster, readOnly: boolea
 
 /** The namespace: the flag or config file, else the kube context's own, else `default` (as kubectl does). */
 function settleNamespace(config: Config, context: KubeContext | undefined): string {
-  if (config.explicit.includes('namespace')) return 'from --namespace'
-  if (!context?.namespace) return 'default'
+  if (config.explicit.includes('namespace')) return 'as given'
+  if (!context?.namespace) return 'the default: the kube context names none'
   const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
   const problem = validate?.(context.namespace)
   if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
@@ -243,14 +242,20 @@ async function reportServerDryRun(reporter: Reporter, cluster: Cluster, plans: {
   return rejected ? EXIT.usage : EXIT.ok
 }
 
+/** Whether argv asks for JSON output, even when it is otherwise unusable: --output json, -o json, -ojson, -yo=json… */
+function wantsJson(argv: string[]): boolean {
+  return argv.some(
+    (a, i) => /^(--output=|-[a-z]*o=?)json$/.test(a) || ((a === '--output' || /^-[a-z]*o$/.test(a)) && argv[i + 1] === 'json'),
+  )
+}
+
 try {
   process.exitCode = await main(process.argv.slice(2))
 } catch (error) {
   if (isExpected(error)) {
     process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
-    const wantsJson = process.argv.some((a, i) => a === '--output=json' || (a === '--output' && process.argv[i + 1] === 'json'))
-    if (wantsJson) {
+    if (wantsJson(process.argv.slice(2))) {
       const status = error instanceof UsageError ? 'usage-error' : error instanceof Interrupted ? 'interrupted' : 'failed'
       process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event: 'run-end', status, exitCode: exitCodeOf(error), message: (error as Error).message }) + '\n')
     }

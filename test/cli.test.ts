@@ -154,6 +154,15 @@ test('-h and --help print the same help; a one-letter flag the runbook lacks is 
   noStack(bad.stderr)
 })
 
+test('a usage error still ends a JSON stream with its run-end event, whichever way -o json was written', async () => {
+  for (const output of [['--output', 'json'], ['--output=json'], ['-o', 'json'], ['-ojson'], ['-yo', 'json']]) {
+    const r = await world.run([...output, '--bogus'])
+    assert.is(r.code, 2, show(r))
+    const end = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    assert.equal([end.event, end.status, end.exitCode], ['run-end', 'usage-error', 2], output.join(' '))
+  }
+})
+
 test('--list --output json writes one step event per step, with its state', async () => {
   const r = await world.run([...world.flags, '--list', '-o', 'json'])
   assert.is(r.code, 0, show(r))
@@ -205,7 +214,7 @@ test("the namespace defaults to the kube context's, and -n overrides it", async 
   assert.match(fromContext.stdout, new RegExp(`namespace gthulhu-system \\(from kube context ${world.sim.context}\\)`))
   assert.match(fromContext.stdout, /NetworkPolicy gthulhu-system\/allow-only-manager-to-mongodb/)
   const named = await world.run([...flags, '--dry-run', '--only', 'preflight,l4-policies', '-n', 'gthulhu'])
-  assert.match(named.stdout, /namespace gthulhu \(from --namespace\)/)
+  assert.match(named.stdout, /namespace gthulhu \(as given\)/)
   assert.match(named.stdout, /NetworkPolicy gthulhu\/allow-only-manager-to-mongodb/)
 })
 
