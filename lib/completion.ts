@@ -8,8 +8,9 @@ const COMMAND = 'gthulhu-runbook'
 const FUNCTION = '_gthulhu_runbook'
 
 /** What completes a flag's value: its choices, a file, a directory, or nothing known. */
-function valueKind(o: OptionSpec): 'choices' | 'file' | 'dir' | 'free' | 'none' {
+function valueKind(o: OptionSpec): 'choices' | 'file' | 'dir' | 'contexts' | 'free' | 'none' {
   if (o.kind === 'boolean') return 'none'
+  if (o.key === 'context') return 'contexts'
   if (o.choices) return 'choices'
   if (o.value === 'file') return 'file'
   if (o.value === 'dir') return 'dir'
@@ -21,6 +22,8 @@ const summary = (o: OptionSpec) => {
   const sentence = o.describe.split(/(?<=\.)\s/)[0].replace(/\.$/, '')
   return sentence.length > 70 ? `${sentence.slice(0, 67)}...` : sentence
 }
+// kubectl lists the contexts of the kubeconfig it would use (KUBECONFIG or ~/.kube/config), as its own completion does.
+const LIST_CONTEXTS = 'kubectl config get-contexts -o name 2>/dev/null'
 const singleQuoted = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
 // A flag that takes several values (step ids) takes them comma-separated, like --only preflight,istioctl.
 const separator = (o: OptionSpec) => (o.kind === 'list' ? ',' : '')
@@ -36,6 +39,8 @@ function bashScript(): string {
     switch (valueKind(o)) {
       case 'choices':
         return `    ${names}) __gthulhu_runbook_values ${singleQuoted(separator(o))} ${o.choices!.join(' ')}; return ;;`
+      case 'contexts':
+        return `    ${names}) COMPREPLY=($(compgen -W "$(${LIST_CONTEXTS})" -- "$cur")); return ;;`
       case 'file':
         return `    ${names}) COMPREPLY=($(compgen -f -- "$cur")); return ;;`
       case 'dir':
@@ -87,6 +92,8 @@ function zshScript(): string {
           return o.kind === 'list'
             ? `:${o.value ?? 'value'}:_sequence compadd - ${o.choices!.join(' ')}`
             : `:${o.value ?? 'value'}:(${o.choices!.join(' ')})`
+        case 'contexts':
+          return `:${o.value}:{compadd -- \${(f)"$(${LIST_CONTEXTS})"}}`
         case 'file':
           return `:${o.value}:_files`
         case 'dir':
@@ -135,6 +142,8 @@ function fishScript(): string {
             : singleQuoted(o.choices!.join(' '))
         return [`${base} -x${o.bareValue ? '' : ' -r'} -a ${values}${describe}`]
       }
+      case 'contexts':
+        return [`${base} -x -a ${singleQuoted(`(${LIST_CONTEXTS})`)}${describe}`]
       case 'file':
         return [`${base} -r -F${describe}`]
       case 'dir':

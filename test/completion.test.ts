@@ -27,13 +27,28 @@ function ensureShell(shell: string): void {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-completion-'))
+// --context completes from the kubeconfig kubectl would use.
+const kubeconfig = join(dir, 'kubeconfig')
+writeFileSync(
+  kubeconfig,
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:9' } }],
+    users: [{ name: 'u', user: {} }],
+    contexts: ['prod-eu', 'prod-us', 'staging'].map((name) => ({ name, context: { cluster: 'c', user: 'u' } })),
+  }),
+)
 const scriptFile = (shell: string) => {
   const path = join(dir, `completion.${shell}`)
   writeFileSync(path, completionScript(shell))
   return path
 }
 const shellRun = async (shell: string, args: string[]) => {
-  const r = await runCommand(shell, args, { timeoutMs: 30_000, env: { ...process.env, HOME: dir } })
+  const r = await runCommand(shell, args, {
+    timeoutMs: 30_000,
+    env: { ...process.env, HOME: dir, KUBECONFIG: kubeconfig },
+  })
   assert.is(r.code, 0, `${shell} exited ${r.code}: ${r.stderr}`)
   assert.is(r.stderr, '', `${shell} wrote to stderr: ${r.stderr}`)
   return r.stdout
@@ -97,6 +112,7 @@ test('bash: the script loads and completes flags, step ids (lists too), choices 
     ['waypoint'],
     'bash splits --only=way at "="',
   )
+  assert.equal(await bashComplete(['gthulhu-runbook', '--context', 'prod']), ['prod-eu', 'prod-us'])
   assert.equal(await bashComplete(['gthulhu-runbook', 'comp']), ['completion'])
   assert.equal(await bashComplete(['gthulhu-runbook', 'completion', 'z']), ['zsh'])
 })
@@ -123,6 +139,7 @@ test('fish: the script loads and completes flags, step ids (lists too) and choic
   assert.equal(await complete('gthulhu-runbook --from l'), ['l4-policies', 'l7-policies'])
   assert.equal(await complete('gthulhu-runbook --only preflight,ist'), ['preflight,istioctl'])
   assert.equal(await complete('gthulhu-runbook -o '), ['json', 'text'])
+  assert.equal(await complete('gthulhu-runbook --context st'), ['staging'])
   assert.ok((await complete('gthulhu-runbook -')).includes('-n'))
 })
 
