@@ -256,8 +256,8 @@ export function parseFlags(argv: string[]): Partial<Config> {
         const source = `-${option.short}/--${option.flag}`
         const rest = letters.slice(j + 1).replace(/^=/, '')
         if (option.kind === 'boolean') {
-          // `-y=false` as pflag allows; otherwise a boolean letter may be followed by more letters.
-          if (letters[j + 1] === '=') {
+          // `-y=false` as pflag allows, and `-v6` as kubectl users type; otherwise more letters may follow.
+          if (letters[j + 1] === '=' || /^\d+$/.test(rest)) {
             assign(option, rest, source)
             break
           }

@@ -83,6 +83,8 @@ test('one-letter flags work as in kubectl: -n x, -nx, -n=x, and booleans run tog
   assert.is(loadConfig(['-h'], {}).help, true)
   assert.is(loadConfig(['-y=false'], {}).yes, false)
   assert.is(loadConfig(['-v=6'], {}).verbose, true, 'a kubectl log level turns verbose on')
+  assert.is(loadConfig(['-v6'], {}).verbose, true)
+  assert.is(loadConfig(['-v=0'], {}).verbose, false)
   assert.equal(loadConfig(['--namespace=a', '-n', 'b'], {}).namespace, 'b', 'the last one wins, as in kubectl')
   usageError(() => parseFlags(['-q']), /unknown flag -q; one-letter flags: -h, -y, -n, -o, -v/)
   usageError(() => parseFlags(['-yq']), /unknown flag -q \(in -yq\)/)
