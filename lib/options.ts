@@ -105,7 +105,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'resume', flag: 'resume', kind: 'boolean', group: 'Run', describe: 'Continue at the first step that is not done in the state file.' },
   { key: 'only', flag: 'only', kind: 'list', group: 'Run', value: 'steps', choices: STEP_IDS, describe: 'Run just these steps (comma-separated), in runbook order.' },
   { key: 'skip', flag: 'skip', kind: 'list', group: 'Run', value: 'steps', choices: STEP_IDS, describe: 'Leave these steps out (comma-separated).' },
-  { key: 'dryRun', flag: 'dry-run', kind: 'string', group: 'Run', choices: ['client', 'server'], bareValue: 'client', default: false, describe: "Print each selected step's plan (commands and manifests); change nothing. --dry-run=server also sends every manifest to the API server (kubectl apply --dry-run=server) and exits 2 when it rejects one." },
+  { key: 'dryRun', flag: 'dry-run', kind: 'string', group: 'Run', choices: ['client', 'server'], bareValue: 'client', default: false, describe: "Print each selected step's plan; change nothing. =server: the API server judges every manifest too (exit 2 on a rejection)." },
   { key: 'render', flag: 'render', kind: 'string', group: 'Run', value: 'dir', describe: 'Write every manifest the runbook would apply, plus a kustomization.yaml, into this directory; touch no cluster.' },
   { key: 'config', flag: 'config', kind: 'string', group: 'Run', value: 'file', flagOnly: true, describe: 'YAML file of settings; keys are the flag names without "--" (flags win).' },
   { key: 'stateFile', flag: 'state-file', kind: 'string', group: 'Run', value: 'file', describe: 'State file (default .gthulhu-runbook/<context>.json in the working directory).' },
