@@ -1,6 +1,6 @@
 // SIGTERM (what a closing terminal, systemd or `kill` sends) while guided mode waits at a prompt: the prompt
 // closes at once, the run exits 130 with its state saved and its lock released, and the next run is not refused.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -71,6 +71,26 @@ test('a second SIGTERM while the first is handled still releases the lock; the n
   assert.not.ok(existsSync(lockFile()), 'the lock file must be released')
   const next = await world.run([...world.flags, '--yes', '--only', 'preflight'])
   assert.is(next.code, 0, next.stderr)
+})
+
+test("SIGTERM at a step's own question (which browsers?) also exits 130 at once with the lock released", async () => {
+  // l7-policies asks its questions before it runs; it needs gateway and waypoint done, which this test records
+  // directly instead of running them (no step runs here: the run stops at the question).
+  const state = world.state()
+  for (const id of ['gateway', 'waypoint'] as const)
+    state.steps[id] = { status: 'done', finishedAt: new Date().toISOString() }
+  writeFileSync(world.stateFile, JSON.stringify(state, null, 2))
+  const session = await guided([...world.flags, '--only', 'l7-policies'])
+  await session.waitFor(/Run l7-policies\?/)
+  await session.keys('Enter')
+  await session.waitFor(/Which browsers may open the Web UI/)
+  const started = Date.now()
+  process.kill(runbookPid(await session.pid()), 'SIGTERM')
+  assert.is(await session.exitCode(10_000), 130)
+  assert.ok(Date.now() - started < 5_000, `exit took ${Date.now() - started}ms`)
+  assert.match(await session.screen(), /Resume with:/)
+  assert.not.ok(existsSync(lockFile()), 'the lock file must be released')
+  assert.is(world.state().steps.preflight?.status, 'done')
 })
 
 test.run()
