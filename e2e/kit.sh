@@ -228,7 +228,8 @@ cleanup() {
 # ---- Stages ----
 RUNBOOK=()
 setup_runbook() {
-  RUNBOOK=(node --import tsx "$ROOT/runbook.ts" --context "$CONTEXT" --namespace "$NAMESPACE" --release "$RELEASE"
+  # The project's own launcher: it finds tsx from the clone whatever the working directory.
+  RUNBOOK=(node "$ROOT/bin/gthulhu-runbook.mjs" --context "$CONTEXT" --namespace "$NAMESPACE" --release "$RELEASE"
     --istio-version "$ISTIO_VERSION" --gateway-api-version "$GATEWAY_API_VERSION"
     --install-dir "$WORK/bin" --state-file "$WORK/runbook-state.json")
   [[ -z $KUBECONFIG_FILE ]] || RUNBOOK+=(--kubeconfig "$KUBECONFIG_FILE")
@@ -329,7 +330,7 @@ run_runbook() {
   if act 2700 "${RUNBOOK[@]}" --yes; then RUNBOOK_RESULT=passed; else RUNBOOK_RESULT="failed (exit $?)"; fi
   [[ $DRY_RUN == false ]] || RUNBOOK_RESULT='dry run'
   # The audit arrives in a later version of the runbook: use it when its --help lists it.
-  if ! timeout 60 "${RUNBOOK[@]:0:4}" --help 2>/dev/null | grep -q -- '--verify'; then
+  if ! timeout 60 "${RUNBOOK[@]:0:2}" --help 2>/dev/null | grep -q -- '--verify'; then
     VERIFY_RESULT='not available in this runbook (its --help lists no --verify)'
     return 0
   fi
