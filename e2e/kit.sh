@@ -189,11 +189,19 @@ kube_flags() {
   [[ -z $KUBECONFIG_FILE ]] || KUBE_FLAGS+=(--kubeconfig "$KUBECONFIG_FILE")
 }
 # act SECONDS COMMAND...: a command that changes something or waits; shown, then run (not in a dry run).
+ACTIVE_PID=''
 act() {
-  local limit=$1
+  local limit=$1 status=0
   shift
   say "+ $(shown "$@")"
-  [[ $DRY_RUN == true ]] || timeout --kill-after=10 "$limit" "$@"
+  [[ $DRY_RUN == false ]] || return 0
+  # Waited for in the background: a signal then reaches the kit at once, and cleanup stops the command by pid
+  # (timeout runs it in its own process group, out of reach of the terminal's Ctrl-C).
+  timeout --kill-after=10 "$limit" "$@" &
+  ACTIVE_PID=$!
+  wait "$ACTIVE_PID" || status=$?
+  ACTIVE_PID=''
+  return "$status"
 }
 # k ARGS...: a quiet kubectl read against the chosen context; prints its output.
 k() { timeout --kill-after=5 90 kubectl "${KUBE_FLAGS[@]}" "$@"; }
@@ -211,6 +219,11 @@ CLUSTER_CREATED=false
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if [[ -n $ACTIVE_PID ]]; then
+    say "stopping $(ps -o args= -p "$ACTIVE_PID" 2>/dev/null || printf 'pid %s' "$ACTIVE_PID")"
+    kill -TERM "$ACTIVE_PID" 2>/dev/null || true
+    wait "$ACTIVE_PID" 2>/dev/null || true
+  fi
   if [[ -n $RUN_ID && $DRY_RUN == false ]]; then
     timeout 60 kubectl "${KUBE_FLAGS[@]}" -n "$NAMESPACE" delete pods -l "$RUN_LABEL=$RUN_ID" \
       --ignore-not-found --wait=false >/dev/null 2>&1 || say "could not delete the attack pods: kubectl -n $NAMESPACE delete pods -l $RUN_LABEL=$RUN_ID"

@@ -1,7 +1,7 @@
 // The real-cluster kit (e2e/kit.sh) as CI can run it: bring-your-own mode end to end against the simulated
 // cluster through the real kubectl (runbook, attack pass, result table, cleanup, an armed fault), kind mode
 // through shellcheck and --dry-run, and its usage and missing-tool errors.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -199,6 +199,31 @@ test('attack pods that never run: every probe reported without a result, exit 1,
     assert.match(r.stdout, /RESULT: FAIL - .*6 probe\(s\) blocked or without a result/)
     assert.equal(await attackPodsLeft(), [])
   } finally {
+    world.sim.faults.probePodsPending = false
+  }
+})
+
+test('stopped by SIGTERM while its probes wait: exit 143 and the attack pods are deleted', async () => {
+  world.sim.faults.probePodsPending = true
+  const kit = spawn('bash', [KIT, 'byo', '--context', world.sim.context, '--attack-only', '--probe-timeout', '600'], {
+    cwd: tmpdir(),
+    env: { ...process.env, ...world.sim.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let output = ''
+  kit.stdout.on('data', (c) => (output += c))
+  kit.stderr.on('data', (c) => (output += c))
+  const exited = new Promise<number | null>((resolve) => kit.on('close', (code) => resolve(code)))
+  const guard = setTimeout(() => process.kill(-kit.pid!, 'SIGKILL'), 60_000)
+  try {
+    for (let i = 0; i < 200 && !/pod\/kit-\d+-5 created/.test(output); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.match(output, /pod\/kit-\d+-5 created/, output)
+    process.kill(kit.pid!, 'SIGTERM')
+    assert.is(await exited, 143, output)
+    assert.equal(await attackPodsLeft(), [], output)
+  } finally {
+    clearTimeout(guard)
     world.sim.faults.probePodsPending = false
   }
 })
