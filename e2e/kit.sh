@@ -489,7 +489,7 @@ classify() {
   elif [[ $code == 0 || $code == 126 || $code == 127 ]] || grep -qiE 'ENOTFOUND|getaddrinfo|not found' <<<"$log"; then
     printf 'unknown\tmongosh exit %s: %s' "$code" "$last"
   elif grep -qiE 'ECONNRESET|ECONNREFUSED|closed|timed out|timeout|MongoNetworkError|MongoServerSelectionError' <<<"$log"; then
-    printf 'refused\tmongosh exit %s: %s' "$code" "${last:0:60}"
+    printf 'refused\tmongosh exit %s: %s' "$code" "$last"
   else
     printf 'unknown\tmongosh exit %s: %s' "$code" "$last"
   fi
@@ -594,4 +594,5 @@ main() {
   print_results
 }
 
-main "$@"
+# Sourced (by the tests, to read probe logs through classify), it only defines its functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

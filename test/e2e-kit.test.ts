@@ -99,6 +99,31 @@ test('shellcheck finds nothing in the kit', () => {
   assert.is(r.status, 0, r.stdout + r.stderr)
 })
 
+test('probe logs are read as a real curl and mongosh write them; anything unreadable is no result', () => {
+  const cases: [check: string, exit: number, log: string, result: string][] = [
+    ['http', 0, '200', 'reached\tHTTP 200'],
+    ['http', 0, '403', 'refused\tHTTP 403 (denied by a proxy)'],
+    ['http', 0, '404', 'unknown\tHTTP 404'],
+    // curl writes -w's 000 without a newline, so its error line may follow on the same line.
+    ['http', 56, '000curl: (56) Recv failure: Connection reset by peer', 'refused\tcurl exit 56, no HTTP response'],
+    ['http', 52, 'curl: (52) Empty reply from server\n000', 'refused\tcurl exit 52, no HTTP response'],
+    ['http', 28, 'curl: (28) Connection timed out after 5002 milliseconds\n000', 'refused\tcurl exit 28, no HTTP response'],
+    ['http', 6, 'curl: (6) Could not resolve host: gthulhu-manager\n000', 'unknown\tcurl exit 6: 000'],
+    ['mongo', 0, '1', 'reached\tMongoDB answered hello'],
+    ['mongo', 0, '0', 'unknown\tmongosh exit 0: 0'],
+    ['mongo', 1, 'MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed', 'refused\tmongosh exit 1: MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed'],
+    ['mongo', 1, 'MongoNetworkError: read ECONNRESET', 'refused\tmongosh exit 1: MongoNetworkError: read ECONNRESET'],
+    ['mongo', 1, 'MongoServerSelectionError: Server selection timed out after 5000 ms', 'refused\tmongosh exit 1: MongoServerSelectionError: Server selection timed out after 5000 ms'],
+    ['mongo', 1, 'MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0', 'unknown\tmongosh exit 1: MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0'],
+    ['mongo', 127, 'sh: mongosh: not found', 'unknown\tmongosh exit 127: sh: mongosh: not found'],
+  ]
+  for (const [check, exit, log, result] of cases) {
+    const r = spawnSync('bash', ['-c', 'source "$1"; classify "$2" "$3" "$4"', 'classify-test', KIT, check, String(exit), log], { encoding: 'utf8', timeout: 10_000 })
+    assert.is(r.status, 0, r.stderr)
+    assert.is(r.stdout, result, `${check} exit ${exit}: ${JSON.stringify(log)}`)
+  }
+})
+
 test('usage errors exit 2 and name the bad value and what is valid', async () => {
   const cases: [string[], RegExp][] = [
     [[], /name a mode: kind or byo/],
