@@ -34,7 +34,7 @@ usage() {
   cat <<EOF
 Usage:
   e2e/kit.sh kind [--name NAME] [--keep] [--dry-run] [options] [-- RUNBOOK FLAGS]
-  e2e/kit.sh byo --context NAME [--kubeconfig FILE] [--attack-only] [--dry-run] [options] [-- RUNBOOK FLAGS]
+  e2e/kit.sh byo --context NAME [--kubeconfig FILE] [--attack-only] [--keep] [--dry-run] [options] [-- RUNBOOK FLAGS]
   e2e/kit.sh --versions | --help
 
 Modes:
@@ -45,7 +45,7 @@ Modes:
 
 Options:
   --name NAME             kind cluster name (default gthulhu-e2e; an existing cluster is never reused)
-  --keep                  kind: keep the cluster and the work directory
+  --keep                  keep the work directory (runbook state, istioctl, chart) and, in kind mode, the cluster
   --context NAME          byo: the context to act on (required: the kit never guesses a cluster)
   --kubeconfig FILE       kubeconfig for kubectl, helm and the runbook (default: kubectl's)
   --namespace NS          Gthulhu's namespace (default default)
@@ -141,7 +141,6 @@ parse_args() {
     usage_error "--probe-timeout '$PROBE_TIMEOUT' is not a number of seconds between 5 and 3600"
   if [[ $MODE == byo ]]; then
     [[ -n $CONTEXT ]] || usage_error 'byo needs --context: name the cluster to harden and attack (the kit never uses the current context)'
-    [[ $KEEP == false ]] || usage_error '--keep is for kind mode: byo never deletes anything'
   else
     [[ -z $CONTEXT ]] || usage_error "kind mode makes its own context (kind-$CLUSTER_NAME); --context is for byo"
     [[ $ATTACK_ONLY == false ]] || usage_error '--attack-only needs an existing cluster: use it with byo'

@@ -132,7 +132,7 @@ test('usage errors exit 2 and name the bad value and what is valid', async () =>
     [['byo', '--context', 'prod', '--flavour', 'x'], /unknown option '--flavour'/],
     [['byo', '--context', 'prod', '--probe-timeout', 'soon'], /--probe-timeout 'soon' is not a number of seconds between 5 and 3600/],
     [['byo', '--context', 'prod', '--namespace', 'Bad_NS'], /--namespace 'Bad_NS' is not a valid Kubernetes name/],
-    [['byo', '--context', 'prod', '--keep'], /--keep is for kind mode/],
+    [['kind', '--context', 'prod'], /kind mode makes its own context \(kind-gthulhu-e2e\); --context is for byo/],
     [['kind', '--attack-only'], /--attack-only needs an existing cluster/],
     [['byo', '--context', 'no-such-context'], new RegExp(`context 'no-such-context' is not in the kubeconfig; contexts there: ${'gthulhu-sim'}`)],
   ]
