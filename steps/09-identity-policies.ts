@@ -10,7 +10,7 @@ import { formatMatrix, impersonationLabels, MANAGED_BY, probeCheck, runProbes, t
 import { sampleUserAgent } from '../lib/user-agents.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
-import { AMBIENT_LABEL, applyChanged, appliedAsPlanned, protectedTargets, SCHEDULER_HEALTH_PATH } from './06-l4-policies.ts'
+import { AMBIENT_LABEL, applyChanged, appliedAsPlanned, protectedTargets, targetProbe } from './06-l4-policies.ts'
 
 export const POLICY_RESOURCE = 'authorizationpolicies.security.istio.io'
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
@@ -98,13 +98,8 @@ export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | u
   }
   const impostor = { name: "manager's labels, ServiceAccount default", labels: impersonationLabels(manager.podLabels), serviceAccount: 'default' }
   for (const target of protectedTargets(config, facts)) {
-    specs.push({
-      role: `impostor-${target.key}`,
-      source: impostor,
-      destination: `${target.title} :${target.port}`,
-      request: target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port },
-      expect: refused,
-    })
+    const { destination, request } = targetProbe(target)
+    specs.push({ role: `impostor-${target.key}`, source: impostor, destination, request, expect: refused })
   }
   return specs
 }
@@ -114,13 +109,10 @@ function legitimateProbeSpecs(config: Config, facts: Facts, caller: { sa: string
   const { manager } = workloads(config, facts)
   const service = managerService(config, facts)
   const asManager = { name: `manager (${manager.name}'s identity)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
-  const specs: ProbeSpec[] = protectedTargets(config, facts).map((target) => ({
-    role: `manager-${target.key}`,
-    source: asManager,
-    destination: `${target.title} :${target.port}`,
-    request: target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port },
-    expect: target.key === 'scheduler' ? { kind: 'status', status: 200 } : { kind: 'answered' },
-  }))
+  const specs: ProbeSpec[] = protectedTargets(config, facts).map((target) => {
+    const { destination, request, answer } = targetProbe(target)
+    return { role: `manager-${target.key}`, source: asManager, destination, request, expect: answer }
+  })
   if (caller) {
     specs.push({
       role: 'waypoint-manager',
