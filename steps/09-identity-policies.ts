@@ -140,10 +140,14 @@ function identityHint(config: Config, result: ProbeResult): string {
   return `a legitimate caller got ${result.observed.kind}; check the pods behind ${result.spec.destination} in ${ns}`
 }
 
-/** The ZtunnelAccepted condition istiod writes on a selector policy, for its current generation (read again briefly while missing). */
-async function ztunnelAccepted(ctx: StepContext, name: string, first: KubeObject | undefined): Promise<Condition | undefined> {
+/**
+ * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current
+ * generation. istiod writes it a moment after the policy is applied, so a missing or stale one is read again for a
+ * short while (bounded by --timeout).
+ */
+export async function policyCondition(ctx: StepContext, type: string, first: KubeObject | undefined): Promise<Condition | undefined> {
   const current = (p: KubeObject | undefined) => {
-    const c = condition(p, 'ZtunnelAccepted')
+    const c = condition(p, type)
     // istiod writes observedGeneration as a string (an int64 in proto JSON).
     return c && isCurrent({ ...c, observedGeneration: c.observedGeneration === undefined ? undefined : Number(c.observedGeneration) }, p?.metadata.generation as number | undefined) ? c : undefined
   }
@@ -151,7 +155,7 @@ async function ztunnelAccepted(ctx: StepContext, name: string, first: KubeObject
   if (!first || last?.status === 'True') return last
   await pollUntil(
     async () => {
-      last = current(await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, name, '-n', ctx.config.namespace]))
+      last = current(await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, first.metadata.name, '-n', ctx.config.namespace]))
       return last?.status === 'True' ? last : undefined
     },
     { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
@@ -184,7 +188,7 @@ export const gatewayHealthUrl = (facts: Facts) => (facts.gateway?.url ? new URL(
 async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Check[]> {
   const ns = ctx.config.namespace
   const live = await Promise.all(desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns])))
-  const accepted = await Promise.all(desired.map((o, i) => ztunnelAccepted(ctx, o.metadata.name, live[i])))
+  const accepted = await Promise.all(live.map((policy) => policyCondition(ctx, 'ZtunnelAccepted', policy)))
   return desired.flatMap((want, i): Check[] => [
     {
       name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
