@@ -14,7 +14,10 @@ import { readContexts, requireContext } from './lib/kubeconfig.ts'
 import { loadConfig, type Config } from './lib/options.ts'
 import { formatPlan, Reporter } from './lib/report.ts'
 import { renderManifests } from './lib/render.ts'
-import { selectSteps } from './lib/selection.ts'
+import { selectAudit, selectSteps, selectUndo } from './lib/selection.ts'
+import { ReachabilityCollector } from './lib/reachability.ts'
+import { ensureReportDir, writeReportFiles } from './lib/report-files.ts'
+import { undoPlan } from './lib/undo.ts'
 import { defaultStatePath, driftWarnings, StateStore } from './lib/state.ts'
 import { STEPS } from './steps/index.ts'
 
@@ -79,12 +82,15 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
+  if (config.report) ensureReportDir(config.report)
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || config.dryRun || !!config.render
-  if (!readOnly && !config.yes && !terminal) {
+  // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
+  if (config.verify && !config.context && !terminal) throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+  if (!readOnly && !config.yes && !config.verify && !terminal) {
     throw new UsageError('no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended')
   }
-  if (!readOnly && !config.yes && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
+  if (!readOnly && !config.yes && !config.verify && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
@@ -99,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
     listSteps(reporter, state)
     return EXIT.ok
   }
+
+  if (config.rollback || config.uninstall || config.verify) return lifecycle(config, argv, { reporter, cluster, abort, context: context!, state: state!, terminal })
 
   const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
   for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
@@ -123,15 +131,8 @@ async function main(argv: string[]): Promise<number> {
 
   const lock = state!.lock()
   if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
-  let interrupts = 0
-  const onSigint = () => {
-    // The first Ctrl-C stops the running command and lets cleanup run; a second one leaves at once.
-    if (++interrupts > 1) process.exit(EXIT.interrupted)
-    reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
-    abort.abort()
-  }
-  process.on('SIGINT', onSigint)
-  process.on('SIGTERM', onSigint)
+  const stopOnSigint = handleInterrupts(reporter, abort)
+  const collector = new ReachabilityCollector(state!.state)
   const engine = new Engine({
     config,
     steps: STEPS,
@@ -142,7 +143,10 @@ async function main(argv: string[]): Promise<number> {
     signal: abort.signal,
     prompter: config.yes ? undefined : guidedPrompter,
     fancy: terminal && config.output === 'text',
+    probes: config.probes,
+    onProbeResults: collector.add,
   })
+  const startedAt = new Date()
   reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
   reporter.say(`Context ${context}; state in ${statePath}`)
   try {
@@ -164,9 +168,108 @@ async function main(argv: string[]): Promise<number> {
     if (!isExpected(error)) throw error
     return exitCode
   } finally {
+    stopOnSigint()
+    for (const result of engine.results) collector.addChecks(result.id, result.checks)
+    collector.keep()
+    state!.save()
+    state!.unlock()
+    if (config.report) writeReportFiles(config.report, { kind: 'run', context: context!, startedAt, finishedAt: new Date(), results: engine.results, state: state!.state, reachability: collector, argv }, reporter)
+  }
+}
+
+/** The first Ctrl-C stops the running command and lets cleanup run; a second one leaves at once. Returns the unhook. */
+function handleInterrupts(reporter: Reporter, abort: AbortController): () => void {
+  let interrupts = 0
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(EXIT.interrupted)
+    reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
+    abort.abort()
+  }
+  process.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigint)
+  return () => {
     process.off('SIGINT', onSigint)
     process.off('SIGTERM', onSigint)
-    state!.unlock()
+  }
+}
+
+interface LifecycleRun {
+  reporter: Reporter
+  cluster: Cluster
+  abort: AbortController
+  context: string
+  state: StateStore
+  terminal: boolean
+}
+
+/** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
+async function lifecycle(config: Config, argv: string[], { reporter, cluster, abort, context, state, terminal }: LifecycleRun): Promise<number> {
+  const records = state.state.steps
+  const auditing = config.verify
+  const ids = auditing ? selectAudit(STEPS, records, context) : selectUndo(STEPS, config, records, context)
+  const kind = auditing ? 'verify' : config.uninstall ? 'uninstall' : 'rollback'
+  if (config.dryRun) {
+    reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
+    for (const id of ids) {
+      const step = STEPS.find((s) => s.id === id)!
+      const ctx = { config, facts: state.state.facts, before: records[id]?.before }
+      reporter.say(auditing ? `\n# ${id}: verify ${step.title}` : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`)
+    }
+    reporter.say(`\nDry run: nothing was changed.`)
+    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    return EXIT.ok
+  }
+  const lock = auditing ? {} : state.lock()
+  if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+  const stopOnSigint = handleInterrupts(reporter, abort)
+  const collector = new ReachabilityCollector(state.state)
+  const engine = new Engine({
+    config,
+    steps: STEPS,
+    selected: ids,
+    state,
+    cluster,
+    reporter,
+    signal: abort.signal,
+    prompter: config.yes || auditing ? undefined : guidedPrompter,
+    fancy: terminal && config.output === 'text',
+    probes: config.probes,
+    onProbeResults: collector.add,
+  })
+  const startedAt = new Date()
+  reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
+  reporter.say(`Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`)
+  try {
+    if (auditing) {
+      const drifts = await engine.audit()
+      reporter.say(`\n${summary(engine.results, [])}`)
+      reporter.say(drifts.length ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}` : '\n✔ everything the runbook set up still holds')
+      const exitCode = drifts.length ? EXIT.failed : EXIT.ok
+      reporter.event({ event: 'run-end', status: drifts.length ? 'failed' : 'done', exitCode, ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}) })
+      return exitCode
+    }
+    await engine.undo()
+    reporter.say(`\n${summary(engine.results, [])}`)
+    reporter.say(config.uninstall ? '\nThe runbook\'s changes are undone; what was there before it is left as it was.' : `\n${config.rollback} is undone; run again with --resume to re-apply it.`)
+    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    return EXIT.ok
+  } catch (error) {
+    const interrupted = error instanceof Interrupted
+    reporter.say(`\n${summary(engine.results, [])}`)
+    reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
+    const exitCode = exitCodeOf(error)
+    reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, message: (error as Error).message })
+    if (!isExpected(error)) throw error
+    return exitCode
+  } finally {
+    stopOnSigint()
+    for (const result of engine.results) collector.addChecks(result.id, result.checks)
+    if (!auditing) {
+      collector.keep(config.uninstall)
+      state.save()
+      state.unlock()
+    }
+    if (config.report) writeReportFiles(config.report, { kind, context, startedAt, finishedAt: new Date(), results: engine.results, state: state.state, reachability: collector, argv }, reporter)
   }
 }
 

@@ -45,6 +45,7 @@ export type Observation =
   | { kind: 'unresolved'; detail: string }
   | { kind: 'status'; status: number }
   | { kind: 'error'; detail: string }
+  | { kind: 'skipped'; detail: string }
 
 export interface ProbeResult {
   spec: ProbeSpec
@@ -167,6 +168,14 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
  * was just applied. Only a result that persists fails a check.
  */
 export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+  // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
+  if (ctx.probes === false) return specs.map((spec) => ({ spec, pod: '', exitCode: undefined, log: '', observed: { kind: 'skipped', detail: '--no-probes' }, ok: true }))
+  const results = await settledProbes(ctx, io, specs)
+  ctx.onProbeResults?.(results)
+  return results
+}
+
+async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   let results = await runProbeBatch(ctx, io, specs)
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
     const unexpected = results.filter((r) => !r.ok)
@@ -255,6 +264,9 @@ const short = (text: string) => text.replace(/ \(.*\)$/, '')
 /** One check per probe; `hint` explains a failure (the caller knows the likely causes). */
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
+  if (result.observed.kind === 'skipped') {
+    return { name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`, expected: describeExpectation(spec.expect), observed: 'not probed (--no-probes)', ok: false, advisory: true }
+  }
   return {
     name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
     expected: describeExpectation(spec.expect),

@@ -9,6 +9,7 @@ export type RunEvent =
   | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
   | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }
   | { event: 'step-end'; step: string; status: string; durationMs: number; error?: string }
+  | { event: 'drift'; step: string; check: string; expected: string; observed: string }
   | { event: 'run-end'; status: 'done' | 'failed' | 'interrupted' | 'usage-error'; exitCode: number; resumeCommand?: string; webUiUrl?: string; message?: string }
 
 export class Reporter {

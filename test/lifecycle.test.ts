@@ -1,0 +1,104 @@
+// Undo on the simulated cluster through the real CLI and real kubectl: --rollback of one step restores what
+// it changed and --resume applies it again; --uninstall after a full run leaves the cluster as it was seeded
+// (objects and labels compared before and after), and the state file shows every step as undone.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { runProbe } from './sim-probes.ts'
+
+let world: RunbookWorld
+let seeded: Snapshot
+
+/** Every object the runbook could touch, by kind/namespace/name, with its labels (pods and ReplicaSets come and go with restarts). */
+type Snapshot = Record<string, Record<string, string>>
+const SNAPSHOT_RESOURCES = 'namespaces,deployments,statefulsets,daemonsets,services,serviceaccounts,networkpolicies,customresourcedefinitions'
+
+export async function snapshot(w: RunbookWorld): Promise<Snapshot> {
+  const { items } = await w.kubectlJson('get', SNAPSHOT_RESOURCES, '--all-namespaces')
+  return Object.fromEntries(items.map((o: any) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o.metadata.labels ?? {}]))
+}
+
+/** An out-of-mesh pod without the manager's labels opens a TCP connection to MongoDB (busybox nc). */
+async function outsiderReachesMongo(): Promise<boolean> {
+  const log = await runProbe(world.sim.env, {
+    script: 'nc -z -v -w 3 gthulhu-mongodb.default.svc 27017; echo "exit=$?"',
+    labels: { 'app.kubernetes.io/component': 'probe', 'istio.io/dataplane-mode': 'none' },
+  })
+  return /exit=0/.test(log)
+}
+
+test.before(async () => {
+  world = await startWorld({ cni: 'calico' })
+  seeded = await snapshot(world)
+})
+test.after(async () => {
+  await world?.stop()
+})
+
+test('a full run, then --rollback l4-policies deletes its NetworkPolicies, records the step undone and reopens MongoDB', async () => {
+  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  assert.is(run.code, 0, show(run))
+  assert.is(await outsiderReachesMongo(), false, 'the L4 policy refuses a pod without the manager labels')
+  const before = world.state().steps['l4-policies']!.before!
+  assert.equal(before.objects!['networkpolicies/default/allow-only-manager-to-mongodb'], { existed: false, managed: false }, 'recorded before the step ran')
+
+  const r = await world.run([...world.flags, '--yes', '--rollback', 'l4-policies'], { timeoutMs: 120_000 })
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /✔ networkpolicies default\/allow-only-manager-to-mongodb deleted/)
+  const left = (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items
+  assert.equal(left.map((p: any) => p.metadata.name), [])
+  const state = world.state()
+  assert.is(state.steps['l4-policies']!.status, 'undone')
+  assert.is(state.steps['l4-policies']!.before, undefined, 'a later run records afresh')
+  assert.is(state.steps['restart']!.status, 'done', 'other steps are untouched')
+  assert.is(await outsiderReachesMongo(), true, 'reachability restored')
+
+  const list = await world.run([...world.flags, '--list'])
+  assert.match(list.stdout, /l4-policies\s+undone/)
+})
+
+test('--resume after a rollback applies just that step again', async () => {
+  const r = await world.run([...world.flags, '--yes', '--resume'], { timeoutMs: 180_000 })
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /done\s+l4-policies/)
+  assert.match(r.stdout, /not run\s+restart .*done in an earlier run/)
+  assert.is(world.state().steps['l4-policies']!.status, 'done')
+  assert.is(await outsiderReachesMongo(), false, 'the policy holds again')
+})
+
+test('--uninstall --dry-run prints the undo plan in reverse order and changes nothing', async () => {
+  const r = await world.run([...world.flags, '--uninstall', '--dry-run'])
+  assert.is(r.code, 0, show(r))
+  const order = [...r.stdout.matchAll(/^# undo (\S+):/gm)].map((m) => m[1])
+  assert.equal(order, ['l7-policies', 'restart', 'waypoint', 'l4-policies', 'gateway', 'ambient', 'gateway-api-crds', 'istioctl', 'preflight'])
+  assert.match(r.stdout, /kubectl --kubeconfig \S+ --context \S+ label namespace default istio\.io\/dataplane-mode-/)
+  assert.match(r.stdout, /istioctl uninstall --purge -y, then delete namespace istio-system/)
+  assert.is(world.state().steps['ambient']!.status, 'done')
+})
+
+test('--uninstall undoes every step in reverse order and leaves the cluster as seeded', async () => {
+  const r = await world.run([...world.flags, '--yes', '--uninstall'], { timeoutMs: 240_000 })
+  assert.is(r.code, 0, show(r))
+  const order = [...r.stdout.matchAll(/^↩ undoing (\S+)/gm)].map((m) => m[1])
+  assert.equal(order, ['l7-policies', 'restart', 'waypoint', 'l4-policies', 'gateway', 'ambient', 'gateway-api-crds', 'istioctl', 'preflight'])
+  // Undo of the waypoint restarts the workloads out of ambient and proves the manager still reaches its backends.
+  assert.match(r.stdout, /restarted .*out of ambient/)
+  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects/)
+  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200/)
+  const after = await snapshot(world)
+  const added = Object.keys(after).filter((k) => !(k in seeded))
+  const removed = Object.keys(seeded).filter((k) => !(k in after))
+  assert.equal({ added, removed }, { added: [], removed: [] }, 'the same objects as seeded')
+  for (const key of Object.keys(seeded)) assert.equal(after[key], seeded[key], `labels of ${key}`)
+  const pods = (await world.kubectlJson('get', 'pods', '-n', 'default')).items
+  assert.ok(pods.every((p: any) => p.metadata.annotations?.['ambient.istio.io/redirection'] !== 'enabled'), 'no pod left in ambient')
+  const state = world.state()
+  for (const id of ['istioctl', 'gateway-api-crds', 'ambient', 'gateway', 'l4-policies', 'waypoint', 'restart', 'l7-policies'] as const) {
+    assert.is(state.steps[id]!.status, 'undone', id)
+  }
+  const again = await world.run([...world.flags, '--yes', '--uninstall'])
+  assert.is(again.code, 2, show(again))
+  assert.match(again.stderr, /nothing to undo/)
+})
+
+test.run()
