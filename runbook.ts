@@ -257,6 +257,7 @@ async function lifecycle(config: Config, argv: string[], { reporter, cluster, ab
     const interrupted = error instanceof Interrupted
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
+    if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
     const exitCode = exitCodeOf(error)
     reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, message: (error as Error).message })
     if (!isExpected(error)) throw error

@@ -208,6 +208,7 @@ export class Engine {
    */
   async audit(): Promise<string[]> {
     const { steps, selected, reporter } = this.options
+    const probeMemo = new Map<string, Promise<ProbeResult>>()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
@@ -228,7 +229,7 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = await step.verify(this.ctxFor(step), io)
+          checks = await step.verify({ ...this.ctxFor(step), probeMemo }, io)
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)

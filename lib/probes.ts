@@ -8,6 +8,7 @@ import { StepFailure } from './errors.ts'
 import { loadManifest } from './manifests.ts'
 import { assertValidManifests } from './schema.ts'
 import { mapConcurrent, pollUntil, sleep } from './wait.ts'
+import type { Layer } from './reachability.ts'
 import type { Check, KubeObject, StepContext, StepIO } from './types.ts'
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
@@ -35,6 +36,8 @@ export interface ProbeSpec {
   destination: string
   request: { kind: 'tcp'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
   expect: ProbeExpectation
+  /** The layer that decides this path, for the report (default: by step, see lib/reachability.ts). */
+  layer?: Layer
 }
 
 /** What a probe saw: connected, blocked by the network or a policy, nothing listening, no such name, an HTTP status. */
@@ -170,9 +173,20 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
 export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
   if (ctx.probes === false) return specs.map((spec) => ({ spec, pod: '', exitCode: undefined, log: '', observed: { kind: 'skipped', detail: '--no-probes' }, ok: true }))
-  const results = await settledProbes(ctx, io, specs)
+  const results = ctx.probeMemo ? await memoizedProbes(ctx, io, specs, ctx.probeMemo) : await settledProbes(ctx, io, specs)
   ctx.onProbeResults?.(results)
   return results
+}
+
+/** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
+async function memoizedProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[], memo: Map<string, Promise<ProbeResult>>): Promise<ProbeResult[]> {
+  const key = (spec: ProbeSpec) => JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
+  const missing = specs.filter((spec) => !memo.has(key(spec)))
+  if (missing.length) {
+    const batch = settledProbes(ctx, io, missing)
+    missing.forEach((spec, i) => memo.set(key(spec), batch.then((results) => results[i])))
+  }
+  return Promise.all(specs.map(async (spec) => ({ ...(await memo.get(key(spec))!), spec })))
 }
 
 async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {

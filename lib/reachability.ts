@@ -36,8 +36,8 @@ const STEP_LAYER: Partial<Record<StepId, Layer>> = {
   'l7-policies': 'waypoint L7',
 }
 
-export function layerOf(step: StepId, hint?: string): Layer {
-  if (hint && (LAYERS as readonly string[]).includes(hint)) return hint as Layer
+export function layerOf(step: StepId, declared?: Layer): Layer {
+  if (declared) return declared
   if (step === ('identity-policies' as StepId)) return 'ztunnel identity policy'
   return STEP_LAYER[step] ?? 'CNI NetworkPolicy'
 }
@@ -63,7 +63,7 @@ export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date()
     to: node,
     port,
     verdict: verdictOf(result),
-    layer: layerOf(step, (result.spec as { layer?: string }).layer),
+    layer: layerOf(step, result.spec.layer),
     expected: describeExpectation(result.spec.expect),
     observed: describeObservation(result.observed),
     ok: result.ok,

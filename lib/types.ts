@@ -86,6 +86,8 @@ export interface StepContext {
   probes?: boolean
   /** Receives every probe result of a verify, for the reachability picture of --report. */
   onProbeResults?: (results: import('./probes.ts').ProbeResult[]) => void
+  /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
+  probeMemo?: Map<string, Promise<import('./probes.ts').ProbeResult>>
 }
 
 /** A namespaced or cluster-scoped object, as kubectl names it. */

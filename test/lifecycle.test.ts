@@ -5,18 +5,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { runProbe } from './sim-probes.ts'
+import { snapshot, type Snapshot } from './snapshot.ts'
 
 let world: RunbookWorld
 let seeded: Snapshot
-
-/** Every object the runbook could touch, by kind/namespace/name, with its labels (pods and ReplicaSets come and go with restarts). */
-type Snapshot = Record<string, Record<string, string>>
-const SNAPSHOT_RESOURCES = 'namespaces,deployments,statefulsets,daemonsets,services,serviceaccounts,networkpolicies,customresourcedefinitions'
-
-export async function snapshot(w: RunbookWorld): Promise<Snapshot> {
-  const { items } = await w.kubectlJson('get', SNAPSHOT_RESOURCES, '--all-namespaces')
-  return Object.fromEntries(items.map((o: any) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o.metadata.labels ?? {}]))
-}
 
 /** An out-of-mesh pod without the manager's labels opens a TCP connection to MongoDB (busybox nc). */
 async function outsiderReachesMongo(): Promise<boolean> {
@@ -64,6 +56,19 @@ test('--resume after a rollback applies just that step again', async () => {
   assert.match(r.stdout, /not run\s+restart .*done in an earlier run/)
   assert.is(world.state().steps['l4-policies']!.status, 'done')
   assert.is(await outsiderReachesMongo(), false, 'the policy holds again')
+})
+
+test('shared things are not undone while in use: the CRDs while Gateway API objects exist, Istio while a namespace is enrolled', async () => {
+  const crds = await world.run([...world.flags, '--yes', '--rollback', 'gateway-api-crds'])
+  assert.is(crds.code, 1, show(crds))
+  assert.match(crds.stdout, /gateway-api-crds was not undone: Gateway API objects still exist, .*Gateway default\/gthulhu-gw, .*Gateway default\/waypoint/)
+  const istio = await world.run([...world.flags, '--yes', '--rollback', 'ambient'])
+  assert.is(istio.code, 1, show(istio))
+  assert.match(istio.stdout, /ambient was not undone: namespaces are still enrolled in ambient, .*: default\./)
+  const state = world.state()
+  assert.is(state.steps['gateway-api-crds']!.status, 'done', 'a refused undo keeps the step done')
+  assert.is(state.steps['ambient']!.status, 'done')
+  assert.ok((await world.kubectlJson('get', 'deployment', 'istiod', '-n', 'istio-system')).metadata.name, 'Istio untouched')
 })
 
 test('--uninstall --dry-run prints the undo plan in reverse order and changes nothing', async () => {
