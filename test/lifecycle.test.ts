@@ -1,11 +1,15 @@
 // Undo on the simulated cluster through the real CLI and real kubectl: --rollback of one step restores what
 // it changed and --resume applies it again; --uninstall after a full run leaves the cluster as it was seeded
 // (objects and labels compared before and after), and the state file shows every step as undone.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { runProbe } from './sim-probes.ts'
 import { snapshot, type Snapshot } from './snapshot.ts'
+import { asRecords, markdownTables, table } from './markdown.ts'
+import { STEP_IDS } from '../lib/types.ts'
 
 let world: RunbookWorld
 let seeded: Snapshot
@@ -75,17 +79,21 @@ test('--uninstall --dry-run prints the undo plan in reverse order and changes no
   const r = await world.run([...world.flags, '--uninstall', '--dry-run'])
   assert.is(r.code, 0, show(r))
   const order = [...r.stdout.matchAll(/^# undo (\S+):/gm)].map((m) => m[1])
-  assert.equal(order, ['l7-policies', 'restart', 'waypoint', 'l4-policies', 'gateway', 'ambient', 'gateway-api-crds', 'istioctl', 'preflight'])
+  assert.equal(order, [...STEP_IDS].reverse())
   assert.match(r.stdout, /kubectl --kubeconfig \S+ --context \S+ label namespace default istio\.io\/dataplane-mode-/)
   assert.match(r.stdout, /istioctl uninstall --purge -y, then delete namespace istio-system/)
   assert.is(world.state().steps['ambient']!.status, 'done')
 })
 
 test('--uninstall undoes every step in reverse order and leaves the cluster as seeded', async () => {
-  const r = await world.run([...world.flags, '--yes', '--uninstall'], { timeoutMs: 240_000 })
+  const reportDir = join(world.dir, 'uninstall-report')
+  const r = await world.run([...world.flags, '--yes', '--uninstall', '--report', reportDir], { timeoutMs: 240_000 })
   assert.is(r.code, 0, show(r))
+  const tables = markdownTables(readFileSync(join(reportDir, 'report.md'), 'utf8'))
+  assert.equal(asRecords(table(tables, 'Steps')).map((s) => `${s.step} ${s.status}`), [...STEP_IDS].reverse().map((id) => `${id} undone`))
+  assert.ok(asRecords(table(tables, 'Reachability after')).some((e) => e.to === 'MongoDB' && e.verdict === 'allowed'), 'the manager still reaches MongoDB')
   const order = [...r.stdout.matchAll(/^↩ undoing (\S+)/gm)].map((m) => m[1])
-  assert.equal(order, ['l7-policies', 'restart', 'waypoint', 'l4-policies', 'gateway', 'ambient', 'gateway-api-crds', 'istioctl', 'preflight'])
+  assert.equal(order, [...STEP_IDS].reverse())
   // Undo of the waypoint restarts the workloads out of ambient and proves the manager still reaches its backends.
   assert.match(r.stdout, /restarted .*out of ambient/)
   assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects/)
@@ -98,9 +106,7 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   const pods = (await world.kubectlJson('get', 'pods', '-n', 'default')).items
   assert.ok(pods.every((p: any) => p.metadata.annotations?.['ambient.istio.io/redirection'] !== 'enabled'), 'no pod left in ambient')
   const state = world.state()
-  for (const id of ['istioctl', 'gateway-api-crds', 'ambient', 'gateway', 'l4-policies', 'waypoint', 'restart', 'l7-policies'] as const) {
-    assert.is(state.steps[id]!.status, 'undone', id)
-  }
+  for (const id of STEP_IDS) assert.is(state.steps[id]!.status, 'undone', id)
   const again = await world.run([...world.flags, '--yes', '--uninstall'])
   assert.is(again.code, 2, show(again))
   assert.match(again.stderr, /nothing to undo/)

@@ -7,50 +7,11 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { renderInChromium } from './chromium.ts'
+import { asRecords, markdownTables, table } from './markdown.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { STEP_IDS } from '../lib/types.ts'
 
 let world: RunbookWorld
-
-interface MdTable {
-  heading: string
-  head: string[]
-  rows: string[][]
-}
-
-/** The GitHub-flavoured tables of a Markdown file, each under its "## " heading; throws on a malformed one. */
-function markdownTables(markdown: string): MdTable[] {
-  const cells = (line: string) =>
-    line
-      .trim()
-      .slice(1, -1)
-      .split(/(?<!\\)\|/)
-      .map((c) => c.trim().replace(/\\\|/g, '|'))
-  const tables: MdTable[] = []
-  let heading = ''
-  const lines = markdown.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].startsWith('## ')) heading = lines[i].slice(3)
-    if (!lines[i].startsWith('|')) continue
-    const head = cells(lines[i])
-    const separator = cells(lines[i + 1] ?? '')
-    assert.ok(separator.length === head.length && separator.every((c) => /^:?-{3,}:?$/.test(c)), `table under "${heading}" has a separator row`)
-    const rows: string[][] = []
-    for (i += 2; i < lines.length && lines[i].startsWith('|'); i++) {
-      const row = cells(lines[i])
-      assert.is(row.length, head.length, `row of "${heading}" has ${head.length} cells: ${lines[i]}`)
-      rows.push(row)
-    }
-    tables.push({ heading, head, rows })
-  }
-  return tables
-}
-
-const table = (tables: MdTable[], heading: string) => {
-  const found = tables.find((t) => t.heading === heading)
-  assert.ok(found, `a table "${heading}"; found: ${tables.map((t) => t.heading).join(', ')}`)
-  return found!
-}
-const asRecords = (t: MdTable) => t.rows.map((row) => Object.fromEntries(t.head.map((h, i) => [h, row[i]])))
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
@@ -68,7 +29,7 @@ test('a run with --report writes report.md whose tables parse and hold steps, ch
   assert.match(r.stdout, /Report: .*run-report\/report\.md and .*report\.html/)
   const tables = markdownTables(readFileSync(join(runDir(), 'report.md'), 'utf8'))
   const steps = asRecords(table(tables, 'Steps'))
-  assert.equal(steps.map((s) => s.step), ['preflight', 'istioctl', 'gateway-api-crds', 'ambient', 'gateway', 'l4-policies', 'waypoint', 'restart', 'l7-policies'])
+  assert.equal(steps.map((s) => s.step), [...STEP_IDS])
   assert.ok(steps.every((s) => s.status === 'done'))
   const checks = asRecords(table(tables, 'Checks of l4-policies'))
   assert.ok(checks.some((c) => c.check === 'other pod (component=probe) → MongoDB :27017: refused' && c.expected === 'refused' && c.result === 'pass'))
