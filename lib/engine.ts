@@ -77,10 +77,10 @@ export class Engine {
     return { config, cluster, signal, facts: state.state.facts, probes: probes ?? true }
   }
 
-  /** The context of one step: its record of what was there before, and where its probe results go. */
-  private ctxFor(step: Step): StepContext {
-    const record = this.options.state.step(step.id)
-    return { ...this.ctx, before: (record.before ??= {}), onProbeResults: (results) => this.options.onProbeResults?.(step.id, results) }
+  /** The context of one step: where its probe results go and (to run or undo it) its record of what was there before. */
+  private ctxFor(step: Step, withBefore = true): StepContext {
+    const onProbeResults = (results: ProbeResult[]) => this.options.onProbeResults?.(step.id, results)
+    return { ...this.ctx, onProbeResults, ...(withBefore ? { before: (this.options.state.step(step.id).before ??= {}) } : {}) }
   }
 
   async run(): Promise<void> {
@@ -147,7 +147,7 @@ export class Engine {
         if (error instanceof UsageError) throw error // bad operator input: exit 2, and retrying cannot help
         this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
         if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
-        const choice = await this.options.prompter.afterFailure(step, !!step.rollback)
+        const choice = await this.options.prompter.afterFailure(step, !!(step.undo || step.rollback))
         if (choice === 'quit') throw new StepFailure(`step ${step.id} failed: ${message}`)
         if (choice === 'accept') {
           this.record(step, 'accepted', Date.now() - started, checks, `accepted by the operator despite: ${message}`)
@@ -195,7 +195,7 @@ export class Engine {
       if (prompter) {
         this.introduce(step)
         reporter.say(`\nUndo will:\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`)
-        const yes = await (prompter.confirmUndo?.(step) ?? confirm({ message: `Undo ${step.id}?`, default: false }))
+        const yes = (await prompter.confirmUndo?.(step)) ?? false
         if (!yes) throw new Interrupted(`stopped before undoing ${step.id} at the operator's request`)
       }
       await this.undoOne(step)
@@ -229,7 +229,7 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = await step.verify({ ...this.ctxFor(step), probeMemo }, io)
+          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo }, io)
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
