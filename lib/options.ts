@@ -284,6 +284,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (modes.length && modes[0] !== '--render' && selecting.length) {
     throw new UsageError(`${modes[0]} picks its own steps from the state file; drop ${selecting.join(', ')}`)
   }
+  const printOnly = (['list', 'dryRun', 'render'] as const).find((k) => config[k])
+  if (config.report && printOnly) throw new UsageError(`--report goes with a run, --verify, --rollback or --uninstall, not with --${OPTIONS.find((o) => o.key === printOnly)!.flag}`)
   if (config.report) config.report = resolve(config.report)
   if (config.stateFile) config.stateFile = resolve(config.stateFile)
   if (config.kubeconfig) config.kubeconfig = resolve(config.kubeconfig)

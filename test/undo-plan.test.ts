@@ -73,6 +73,7 @@ test('undo, audit and render are separate kinds of run and pick their own steps'
   assert.throws(() => loadConfig(['--uninstall', '--verify']), (e: Error) => e instanceof UsageError && /--uninstall and --verify cannot be combined/.test(e.message))
   assert.throws(() => loadConfig(['--rollback', 'gateway', '--only', 'gateway']), /--rollback picks its own steps from the state file; drop --only/)
   assert.throws(() => loadConfig(['--rollback', 'gatway']), /unknown value "gatway"; valid: preflight/)
+  assert.throws(() => loadConfig(['--dry-run', '--report', '/tmp/x']), /--report goes with a run, --verify, --rollback or --uninstall, not with --dry-run/)
   assert.is(loadConfig(['--verify', '--no-probes']).probes, false)
 })
 
