@@ -2,7 +2,7 @@
 // (objects: did they exist and were they the runbook's; labels: their previous values; other facts). Undo
 // puts exactly that back: it deletes what the runbook created, restores labels, and leaves — and names —
 // whatever was there before.
-import { StepFailure } from './errors.ts'
+import { CommandError, StepFailure } from './errors.ts'
 import { MANAGED_BY } from './probes.ts'
 import type { BeforeRecord, Check, KubeObject, LabelRef, ObjectRef, PlanItem, Step, StepContext, StepIO } from './types.ts'
 
@@ -11,6 +11,18 @@ export const FIELD_MANAGER = 'gthulhu-runbook'
 export const objectKey = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ?? ''}/${ref.name}`
 export const showRef = (ref: ObjectRef) => `${ref.resource.split('.')[0]} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
 const getArgs = (ref: ObjectRef) => ['get', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : [])]
+// kubectl's answer when the resource type itself is not installed (its CRD is absent): then no such object exists.
+const UNKNOWN_RESOURCE = /doesn't have a resource type|could not find the requested resource|no matches for kind/i
+
+/** The object, or undefined when it or its whole resource type is absent. */
+async function findObject(ctx: Pick<StepContext, 'cluster'>, ref: ObjectRef): Promise<KubeObject | undefined> {
+  try {
+    return await ctx.cluster.findJson<KubeObject>(getArgs(ref))
+  } catch (error) {
+    if (error instanceof CommandError && UNKNOWN_RESOURCE.test(error.stderr)) return undefined
+    throw error
+  }
+}
 const showValue = (value: string | null | undefined) => (value == null ? '(not set)' : value)
 
 /** Whether the runbook made this object: its server-side apply field manager, or the managed-by label. */
@@ -34,7 +46,7 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
   const targets = [...new Map([...objects, ...labels].map((ref) => [objectKey(ref), ref])).values()]
   const [found, live] = await Promise.all([
     spec.found && !before.found ? spec.found(ctx) : undefined,
-    Promise.all(targets.map((ref) => ctx.cluster.findJson<KubeObject>(getArgs(ref)))),
+    Promise.all(targets.map((ref) => findObject(ctx, ref))),
   ])
   const seen = new Map(targets.map((ref, i) => [objectKey(ref), live[i]]))
   for (const ref of objects) {
@@ -82,7 +94,7 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
   if (blocked) throw new UndoBlocked(`${step.id} was not undone: ${blocked}`)
   for (const ref of step.undo?.labels?.(ctx) ?? []) {
     const value = previousValue(ref, ctx.before)
-    const live = await ctx.cluster.findJson<KubeObject>(getArgs(ref))
+    const live = await findObject(ctx, ref)
     if (!live) continue
     if ((live.metadata.labels?.[ref.key] ?? null) === value) continue
     await ctx.cluster.kubectl(['label', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), value === null ? `${ref.key}-` : `${ref.key}=${value}`, ...(value === null ? [] : ['--overwrite'])])
@@ -93,7 +105,8 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
   // Deleted one by one: the resources differ, and a missing one is not an error.
   await Promise.all(
     remove.map(async (ref) => {
-      const result = await ctx.cluster.kubectl(['delete', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), '--ignore-not-found'])
+      const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['delete', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), '--ignore-not-found']))
+      if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr)) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
       if (result.stdout.trim()) io.log(`deleted ${showRef(ref)}`)
     }),
   )
@@ -106,7 +119,7 @@ export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]>
   const { keep } = partitionObjects(refs, ctx.before)
   const labels = step.undo?.labels?.(ctx) ?? []
   const targets = [...new Map([...refs, ...labels].map((ref) => [objectKey(ref), ref])).values()]
-  const live = new Map(await Promise.all(targets.map(async (ref) => [objectKey(ref), await ctx.cluster.findJson<KubeObject>(getArgs(ref))] as const)))
+  const live = new Map(await Promise.all(targets.map(async (ref) => [objectKey(ref), await findObject(ctx, ref)] as const)))
   return [
     ...refs.map((ref): Check => {
       const kept = keep.includes(ref)

@@ -2,15 +2,16 @@
 // which steps --rollback / --uninstall / --verify pick, flag conflicts, and the reachability edges.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
+import { Cluster } from '../lib/cluster.ts'
+import { CommandError, UsageError } from '../lib/errors.ts'
 import { loadConfig } from '../lib/options.ts'
 import type { ProbeResult } from '../lib/probes.ts'
 import { edgeFromProbe, edgesFromChecks, mergeEdges } from '../lib/reachability.ts'
 import { markdownTable } from '../lib/report-files.ts'
 import { selectAudit, selectUndo } from '../lib/selection.ts'
 import type { StepRecord } from '../lib/state.ts'
-import type { StepId } from '../lib/types.ts'
-import { managedByRunbook, partitionObjects, undoPlan } from '../lib/undo.ts'
+import type { BeforeRecord, StepId } from '../lib/types.ts'
+import { managedByRunbook, partitionObjects, recordBefore, undoPlan } from '../lib/undo.ts'
 import { STEPS } from '../steps/index.ts'
 
 const ref = (name: string) => ({ resource: 'networkpolicies', namespace: 'default', name })
@@ -51,6 +52,27 @@ test('the undo plan puts labels back to their recorded values and names what it 
   assert.equal(commands, ['kubectl label namespace default istio.io/dataplane-mode-', 'kubectl label namespace default istio.io/use-waypoint=team-waypoint --overwrite'])
   assert.ok(plan.some((i) => i.kind === 'note' && /leave gateways default\/waypoint: it existed before the runbook/.test(i.text)))
   assert.equal(undoPlan(STEPS[0], { config, facts: {} }), [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }])
+})
+
+test('before a step runs, an object whose resource type is not installed yet is recorded as absent; other errors stop it', async () => {
+  const failing = (stderr: string) =>
+    Object.assign(new Cluster({}), {
+      findJson: async (args: string[]) => {
+        throw new CommandError(['kubectl', ...args], 1, stderr, '')
+      },
+    })
+  const step = STEPS.find((s) => s.id === 'gateway')!
+  const config = loadConfig([])
+  const ctx = (cluster: Cluster) => ({ config, facts: {}, cluster, signal: new AbortController().signal, before: {} as BeforeRecord })
+  const absentType = ctx(failing('error: the server doesn\'t have a resource type "gateways"'))
+  await recordBefore(step, absentType)
+  assert.equal(absentType.before.objects!['gateways.gateway.networking.k8s.io/default/gthulhu-gw'], { existed: false, managed: false })
+  try {
+    await recordBefore(step, ctx(failing('error: You must be logged in to the server (Unauthorized)')))
+    assert.unreachable('an unreadable cluster is an error')
+  } catch (error) {
+    assert.instance(error, CommandError)
+  }
 })
 
 const records = (statuses: Partial<Record<StepId, StepRecord['status']>>) =>
