@@ -74,9 +74,9 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
         },
         note: input.kind === 'verify' ? 'An audit changes nothing (probe pods aside, which are deleted).' : changed.length ? undefined : 'Nothing: every step found the cluster as planned.',
       },
-      ...results.map((r) => ({ heading: `Checks of ${r.id}`, table: checkTable(r.checks) })),
-      { heading: 'Reachability before', table: edgeTable(before), note: before.length ? 'As the state file recorded it before this run.' : 'No earlier picture in the state file.' },
       { heading: 'Reachability after', table: edgeTable(after), note: after.length ? undefined : 'No path was probed (--no-probes, or no step with probes ran).' },
+      { heading: 'Reachability before', table: edgeTable(before), note: before.length ? 'As the state file recorded it before this run.' : 'No earlier picture in the state file.' },
+      ...results.map((r) => ({ heading: `Checks of ${r.id}`, table: checkTable(r.checks) })),
     ],
     before,
     after,
@@ -136,24 +136,31 @@ export function reachabilitySvg(edges: Edge[]): string {
     return `<g class="node" data-node="${esc(name)}"><rect x="${p.x}" y="${p.y}" width="${box.w}" height="${box.h}" rx="8" fill="#f6f8fa" stroke="#57606a"/><text x="${p.x + box.w / 2}" y="${p.y + box.h / 2 + 5}" text-anchor="middle">${esc(name)}</text></g>`
   }
   const pairCount = new Map<string, number>()
+  const intoCount = new Map<string, number>()
+  const into = (name: string) => edges.filter((e) => e.to === name).length
   const lines = edges.map((e) => {
     const pair = `${e.from}→${e.to}`
     const index = pairCount.get(pair) ?? 0
     pairCount.set(pair, index + 1)
+    const arriving = intoCount.get(e.to) ?? 0
+    intoCount.set(e.to, arriving + 1)
     const a = at(e.from)
     const b = at(e.to)
     const x1 = a.x + box.w
     const y1 = a.y + box.h / 2
     const x2 = b.x === a.x ? b.x + box.w : b.x
     const y2 = b.y + box.h / 2
-    const bend = (index - 0.5) * 26
     const cx = (x1 + x2) / 2
-    const cy = (y1 + y2) / 2 + bend
+    const cy = (y1 + y2) / 2 + (index - 0.5) * 26
+    // Labels of paths into one node sit at different points along their curves, so they do not overprint.
+    const t = into(e.to) > 1 ? 0.3 + (0.45 * arriving) / (into(e.to) - 1) : 0.5
+    const lx = (1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t ** 2 * x2
+    const ly = (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t ** 2 * y2
     const label = `:${e.port || '?'} ${e.verdict} — ${e.layer}`
     return (
       `<g class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}" data-port="${esc(e.port)}" data-verdict="${e.verdict}" data-layer="${esc(e.layer)}">` +
       `<path d="M${x1},${y1} Q${cx},${cy} ${x2},${y2}" fill="none" stroke="${COLOR[e.verdict]}" stroke-width="2"${e.verdict === 'refused' ? ' stroke-dasharray="6 4"' : ''} marker-end="url(#arrow-${e.verdict.replace(' ', '-')})"/>` +
-      `<text x="${cx}" y="${cy - 4}" text-anchor="middle" fill="${COLOR[e.verdict]}" font-size="12">${esc(label)}</text></g>`
+      `<text x="${lx.toFixed(1)}" y="${(ly - 5).toFixed(1)}" text-anchor="middle" fill="${COLOR[e.verdict]}" font-size="12" stroke="#fff" stroke-width="4" paint-order="stroke">${esc(label)}</text></g>`
     )
   })
   const markers = Object.entries(COLOR)
