@@ -208,6 +208,8 @@ async function lifecycle(config: Config, argv: string[], { reporter, cluster, ab
   const auditing = config.verify
   const ids = auditing ? selectAudit(STEPS, records, context) : selectUndo(STEPS, config, records, context)
   const kind = auditing ? 'verify' : config.uninstall ? 'uninstall' : 'rollback'
+  const dependents = config.rollback ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id) : []
+  if (dependents.length) reporter.say(`⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`)
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
     for (const id of ids) {

@@ -110,6 +110,10 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   const again = await world.run([...world.flags, '--yes', '--uninstall'])
   assert.is(again.code, 2, show(again))
   assert.match(again.stderr, /nothing to undo/)
+  // Undone steps are not finished: a resumed run would do every one of them again.
+  const resume = await world.run([...world.flags, '--resume', '--dry-run'])
+  assert.is(resume.code, 0, show(resume))
+  assert.equal([...resume.stdout.matchAll(/^# (\S+):/gm)].map((m) => m[1]), [...STEP_IDS])
 })
 
 test.run()
