@@ -53,6 +53,8 @@ export interface StepResult {
   durationMs: number
   checks: Check[]
   note?: string
+  /** What the step said while it applied or undid something: the changes it made, for --report. */
+  changes?: string[]
 }
 
 class StepRunFailed extends StepFailure {
@@ -133,8 +135,9 @@ export class Engine {
       const started = Date.now()
       this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
       try {
-        const { checks, note } = await this.attempt(step, mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify })
+        const { checks, note, changes } = await this.attempt(step, mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify })
         this.record(step, 'done', Date.now() - started, checks, note)
+        this.results.at(-1)!.changes = changes
         return
       } catch (error) {
         const checks = error instanceof StepRunFailed ? error.checks : []
@@ -262,8 +265,9 @@ export class Engine {
     const started = Date.now()
     this.options.reporter.say(`↩ undoing ${step.id}`)
     try {
-      const { checks } = await this.attempt(step, this.undoVerbs(step))
+      const { checks, changes } = await this.attempt(step, this.undoVerbs(step))
       this.record(step, 'undone', Date.now() - started, checks, 'undone')
+      this.results.at(-1)!.changes = changes
       this.options.state.update(step.id, { before: undefined })
     } catch (error) {
       const checks = error instanceof StepRunFailed ? error.checks : []
@@ -279,11 +283,12 @@ export class Engine {
   }
 
   /** One attempt at a step under listr2: change (unless only re-verifying), then verify. Cleanups always run. */
-  private async attempt(step: Step, verbs: Verbs): Promise<{ checks: Check[]; note?: string }> {
+  private async attempt(step: Step, verbs: Verbs): Promise<{ checks: Check[]; note?: string; changes: string[] }> {
     const ctx = this.ctxFor(step)
     const { reporter } = this.options
     const cleanups: (() => Promise<void>)[] = []
     let note: string | undefined
+    const changes: string[] = []
     let checks: Check[] = []
     reporter.event({ event: 'step-start', step: step.id, title: step.title })
     const io = (output: (line: string) => void, task?: ListrTaskWrapper<any, any, any>): StepIO => ({
@@ -318,7 +323,7 @@ export class Engine {
                   title: verbs.applyTitle,
                   enabled: !!verbs.apply,
                   task: async (_, sub) => {
-                    const outcome = await verbs.apply!(ctx, io((line) => (sub.output = line), sub))
+                    const outcome = await verbs.apply!(ctx, io((line) => ((sub.output = line), changes.push(line)), sub))
                     if (outcome?.unchanged) {
                       note = outcome.unchanged
                       sub.title = `nothing to change: ${outcome.unchanged}`
@@ -359,7 +364,7 @@ export class Engine {
       for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       await this.cleanup(cleanups)
     }
-    return { checks, note }
+    return { checks, note, changes }
   }
 
   private async cleanup(cleanups: (() => Promise<void>)[]): Promise<void> {

@@ -39,7 +39,7 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
     head: ['from', 'to', 'port', 'verdict', 'enforced by', 'expected', 'observed', 'as expected'],
     rows: edges.map((e) => [e.from, e.to, e.port || '—', e.verdict, e.layer, e.expected, e.observed, e.ok ? 'yes' : 'NO']),
   })
-  const changed = results.filter((r) => (r.status === 'done' && !r.note) || r.status === 'undone')
+  const changed = results.filter((r) => r.changes?.length)
   return {
     title: `${KIND_TITLE[input.kind]} — context ${input.context}`,
     intro: `${KIND_TITLE[input.kind]} of the Gthulhu hardening runbook: ${outcome}.`,
@@ -70,9 +70,9 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
         heading: 'What changed',
         table: {
           head: ['step', 'change'],
-          rows: input.kind === 'verify' ? [] : changed.map((r) => [r.id, r.status === 'undone' ? 'undone: its objects deleted, labels put back' : 'applied']),
+          rows: input.kind === 'verify' ? [] : changed.map((r) => [r.id, r.changes!.join('\n')]),
         },
-        note: input.kind === 'verify' ? 'An audit changes nothing (probe pods aside, which are deleted).' : changed.length ? undefined : 'Nothing: every step found the cluster as planned.',
+        note: input.kind === 'verify' ? 'An audit changes nothing (probe pods aside, which are deleted).' : changed.length ? 'As each step reported it while applying or undoing.' : 'Nothing: every step found the cluster as planned.',
       },
       { heading: 'Reachability after', table: edgeTable(after), note: after.length ? undefined : 'No path was probed (--no-probes, or no step with probes ran).' },
       { heading: 'Reachability before', table: edgeTable(before), note: before.length ? 'As the state file recorded it before this run.' : 'No earlier picture in the state file.' },
@@ -184,7 +184,7 @@ export function renderHtml(input: ReportInput): string {
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>${esc(s.title)}</title>
-<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}th{background:#f6f8fa}figure{margin:0 0 1em}</style>
+<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px;white-space:pre-line}th{background:#f6f8fa}figure{margin:0 0 1em}</style>
 </head><body>
 <h1>${esc(s.title)}</h1><p>${esc(s.intro)}</p>
 ${body}

@@ -91,6 +91,7 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   assert.is(r.code, 0, show(r))
   const tables = markdownTables(readFileSync(join(reportDir, 'report.md'), 'utf8'))
   assert.equal(asRecords(table(tables, 'Steps')).map((s) => `${s.step} ${s.status}`), [...STEP_IDS].reverse().map((id) => `${id} undone`))
+  assert.match(asRecords(table(tables, 'What changed')).find((c) => c.step === 'l4-policies')?.change ?? '', /deleted networkpolicies default\/allow-only-manager-to-mongodb/)
   assert.ok(asRecords(table(tables, 'Reachability after')).some((e) => e.to === 'MongoDB' && e.verdict === 'allowed'), 'the manager still reaches MongoDB')
   const order = [...r.stdout.matchAll(/^↩ undoing (\S+)/gm)].map((m) => m[1])
   assert.equal(order, [...STEP_IDS].reverse())
