@@ -10,7 +10,12 @@ export const FIELD_MANAGER = 'gthulhu-runbook'
 
 export const objectKey = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ?? ''}/${ref.name}`
 export const showRef = (ref: ObjectRef) => `${ref.resource.split('.')[0]} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
-const getArgs = (ref: ObjectRef) => ['get', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : [])]
+const inNamespace = (ref: ObjectRef) => (ref.namespace ? ['-n', ref.namespace] : [])
+const getArgs = (ref: ObjectRef) => ['get', ref.resource, ref.name, ...inNamespace(ref)]
+const deleteArgs = (ref: ObjectRef) => ['delete', ref.resource, ref.name, ...inNamespace(ref), '--ignore-not-found']
+/** Sets a label back to `value`, or removes it when it was not set. */
+const labelArgs = (ref: LabelRef, value: string | null) => ['label', ref.resource, ref.name, ...inNamespace(ref), ...(value === null ? [`${ref.key}-`] : [`${ref.key}=${value}`, '--overwrite'])]
+const showValue = (value: string | null | undefined) => (value == null ? '(not set)' : value)
 // kubectl's answer when the resource type itself is not installed (its CRD is absent): then no such object exists.
 const UNKNOWN_RESOURCE = /doesn't have a resource type|could not find the requested resource|no matches for kind/i
 
@@ -23,7 +28,6 @@ async function findObject(ctx: Pick<StepContext, 'cluster'>, ref: ObjectRef): Pr
     throw error
   }
 }
-const showValue = (value: string | null | undefined) => (value == null ? '(not set)' : value)
 
 /** Whether the runbook made this object: its server-side apply field manager, or the managed-by label. */
 export function managedByRunbook(object: KubeObject | undefined): boolean {
@@ -78,10 +82,9 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
   const items: PlanItem[] = [
     ...(spec?.labels?.(ctx) ?? []).map((ref): PlanItem => {
       const value = previousValue(ref, ctx.before)
-      const argv = ['kubectl', 'label', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), value === null ? `${ref.key}-` : `${ref.key}=${value}`, ...(value === null ? [] : ['--overwrite'])]
-      return { kind: 'command', argv, why: value === null ? 'it was not set before' : 'its value before the runbook' }
+      return { kind: 'command', argv: ['kubectl', ...labelArgs(ref, value)], why: value === null ? 'it was not set before' : 'its value before the runbook' }
     }),
-    ...remove.map((ref): PlanItem => ({ kind: 'command', argv: ['kubectl', 'delete', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), '--ignore-not-found'] })),
+    ...remove.map((ref): PlanItem => ({ kind: 'command', argv: ['kubectl', ...deleteArgs(ref)] })),
     ...keep.map((ref): PlanItem => ({ kind: 'note', text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's` })),
     ...(spec?.describe?.(ctx) ?? []).map((text): PlanItem => ({ kind: 'note', text })),
   ]
@@ -97,7 +100,7 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
     const live = await findObject(ctx, ref)
     if (!live) continue
     if ((live.metadata.labels?.[ref.key] ?? null) === value) continue
-    await ctx.cluster.kubectl(['label', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), value === null ? `${ref.key}-` : `${ref.key}=${value}`, ...(value === null ? [] : ['--overwrite'])])
+    await ctx.cluster.kubectl(labelArgs(ref, value))
     io.log(value === null ? `removed label ${ref.key} from ${showRef(ref)}` : `put label ${ref.key}=${value} back on ${showRef(ref)}`)
   }
   const { remove, keep } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
@@ -105,7 +108,7 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
   // Deleted one by one: the resources differ, and a missing one is not an error.
   await Promise.all(
     remove.map(async (ref) => {
-      const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['delete', ref.resource, ref.name, ...(ref.namespace ? ['-n', ref.namespace] : []), '--ignore-not-found']))
+      const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(deleteArgs(ref)))
       if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr)) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
       if (result.stdout.trim()) io.log(`deleted ${showRef(ref)}`)
     }),
