@@ -253,11 +253,8 @@ export const l7PoliciesStep: Step = {
     const [state, inMesh, gateway] = await Promise.all([policyStateChecks(ctx), inMeshChecks(ctx, io), gatewayChecks(ctx)])
     return [...state, ...inMesh, ...gateway]
   },
-  async rollback(ctx, io) {
-    const names = desiredAuthorizationPolicies(ctx.config, ctx.facts).map((p) => p.metadata.name)
-    await ctx.cluster.kubectl(['delete', POLICY_RESOURCE, '-n', ctx.config.namespace, ...names, '--ignore-not-found'])
-    const service = managerService(ctx.config, ctx.facts)
-    await ctx.cluster.exec(ctx.cluster.kubectlArgv(['label', 'service', service.name, '-n', ctx.config.namespace, `${INGRESS_USE_WAYPOINT}-`]))
-    io.log(`deleted AuthorizationPolicies ${names.join(', ')}`)
+  undo: {
+    objects: ({ config, facts }) => desiredAuthorizationPolicies(config, facts).map((p) => ({ resource: POLICY_RESOURCE, namespace: config.namespace, name: p.metadata.name })),
+    labels: ({ config, facts }) => [{ resource: 'service', namespace: config.namespace, name: managerService(config, facts).name, key: INGRESS_USE_WAYPOINT }],
   },
 }
