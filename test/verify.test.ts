@@ -55,8 +55,19 @@ test('a loosened NetworkPolicy is named twice: the policy differs, and the bypas
   const r = await world.run([...world.flags, '--verify'], { timeoutMs: 120_000 })
   assert.is(r.code, 1, show(r))
   assert.match(r.stdout, /drift\(s\):[\s\S]*l4-policies: NetworkPolicy default\/allow-only-manager-to-mongodb applied as planned/)
-  assert.match(r.stdout, /l4-policies: other pod \(component=probe\) → MongoDB :27017: refused — expected refused, observed connects/)
+  assert.match(r.stdout, /l4-policies: other pod \(component=probe\) → MongoDB :27017: refused — expected refused, observed answers/)
   const repair = await world.run([...world.flags, '--yes', '--only', 'l4-policies'], { timeoutMs: 120_000 })
+  assert.is(repair.code, 0, show(repair))
+})
+
+test('a deleted identity policy is named, and so is the bypass it reopened', async () => {
+  await kubectlOk('delete', 'authorizationpolicies.security.istio.io', 'gthulhu-mongodb-allow-manager', '-n', 'default')
+  const r = await world.run([...world.flags, '--verify'], { timeoutMs: 120_000 })
+  assert.is(r.code, 1, show(r))
+  assert.match(r.stdout, /identity-policies: AuthorizationPolicy default\/gthulhu-mongodb-allow-manager applied as planned/)
+  // The NetworkPolicy admits a pod wearing the manager's labels; only the identity policy refused it.
+  assert.match(r.stdout, /identity-policies: manager's labels, ServiceAccount default → MongoDB :27017: refused — expected refused, observed answers/)
+  const repair = await world.run([...world.flags, '--yes', '--only', 'identity-policies'], { timeoutMs: 120_000 })
   assert.is(repair.code, 0, show(repair))
 })
 
