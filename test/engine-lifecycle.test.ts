@@ -115,7 +115,7 @@ test('with probes off, runProbes creates nothing and probeCheck reports an advis
   const cluster = new Cluster({ kubeconfig: '/nonexistent/kubeconfig' })
   const io = { log: () => undefined, warn: () => undefined, onCleanup: () => undefined, confirm: async () => false }
   const [result] = await runProbes({ config: loadConfig([], {}), facts: {}, cluster, signal: new AbortController().signal, probes: false }, io, [spec])
-  assert.equal(probeCheck(result), { name: 'manager → MongoDB :27017: connects', expected: 'connects', observed: 'not probed (--no-probes)', ok: false, advisory: true })
+  assert.equal(probeCheck(result), { name: 'manager → MongoDB :27017: answers', expected: 'answers', observed: 'not probed (--no-probes)', ok: false, advisory: true })
 })
 
 test.run()

@@ -97,7 +97,7 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   assert.equal(order, [...STEP_IDS].reverse())
   // Undo of the waypoint restarts the workloads out of ambient and proves the manager still reaches its backends.
   assert.match(r.stdout, /restarted .*out of ambient/)
-  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects/)
+  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: answers/)
   assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200/)
   const after = await snapshot(world)
   const added = Object.keys(after).filter((k) => !(k in seeded))
