@@ -66,6 +66,8 @@ export interface Facts {
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
   istioctlPath?: string
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
+  /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
+  identityPolicies?: boolean
   gateway?: { service: string; nodePort?: number; nodeAddress?: string; url: string; addressAssigned: boolean; via: 'load balancer' | 'NodePort' }
   [key: string]: unknown
 }

@@ -256,6 +256,7 @@ export const identityPoliciesStep: Step = {
       // Without the identity policies the bypasses are reported as open, as a warning: that is the operator's choice.
       checks.push(!config.identityPolicies && r.spec.expect.kind === 'blocked' ? { ...check, advisory: true } : check)
     }
+    ctx.facts.identityPolicies = config.identityPolicies && checks.every((c) => c.ok || c.advisory)
     if (!podIp) checks.push({ name: 'manager pod IP bypass probe', expected: "a Running manager pod's IP", observed: 'no Running manager pod', ok: false, advisory: !config.identityPolicies, hint: 'the manager must run for its pod-IP path to be tried' })
     const url = gatewayHealthUrl(facts)
     if (url) {
