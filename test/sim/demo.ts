@@ -1,16 +1,116 @@
-// `npm run demo -- [runbook flags]`: the runbook against a fresh simulated cluster. Starts the simulator in
-// process, runs `runbook.ts` as a child with stdio inherited and the simulator's kubeconfig, mirrors and a
-// scratch install dir and state file, and exits with the runbook's exit code.
+// `npm run demo -- [--exit] [runbook flags]`: the runbook against a fresh simulated cluster. Starts the simulator
+// in process, runs `runbook.ts` as a child with stdio inherited and the simulator's kubeconfig, mirrors and a
+// scratch install dir and state file. In a terminal the simulated cluster then stays up (kubectl and the Web UI
+// keep working) until Ctrl-C or SIGTERM; `--exit`, or no terminal on stdin, stops it at once. Either way the
+// demo exits with the runbook's exit code.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startSimulator } from './index.ts'
+import { startSimulator, type Simulator } from './index.ts'
+import { curlDefaultUserAgent, sampleUserAgent } from '../../lib/user-agents.ts'
+import { GUIDE_USER_AGENT } from '../../lib/options.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 const runbook = join(root, 'runbook.ts')
 const RUNBOOK_TIMEOUT_MS = 60 * 60_000
+const WEB_UI_CHECK_TIMEOUT_MS = 5_000
+
+/** Flags the demo itself takes; everything else goes to the runbook. */
+export const DEMO_FLAGS = ['--exit'] as const
+/** Runbook flags that only print something: nothing is left to look at afterwards. */
+const PRINT_ONLY_FLAGS = ['--help', '-h', '--version']
+
+export function splitDemoArgs(argv: string[]): { exit: boolean; runbookArgs: string[] } {
+  return { exit: argv.includes('--exit'), runbookArgs: argv.filter((a) => !(DEMO_FLAGS as readonly string[]).includes(a)) }
+}
+
+/** Keep the cluster up for a person at a terminal; scripts (no terminal, e.g. `--yes` in CI) get the old behaviour. */
+export function keepsClusterUp(exit: boolean, runbookArgs: string[], interactive: boolean): boolean {
+  return interactive && !exit && !runbookArgs.some((a) => PRINT_ONLY_FLAGS.includes(a))
+}
+
+function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string): Promise<number> {
+  const args = [
+    '--import', 'tsx', runbook,
+    '--kubeconfig', sim.kubeconfig,
+    '--context', sim.context,
+    '--istio-mirror', sim.istioMirror,
+    '--gateway-api-mirror', sim.gatewayApiMirror,
+    '--install-dir', join(sim.dir, 'bin'),
+    '--state-file', stateFile,
+    ...runbookArgs,
+  ]
+  return new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...sim.env } })
+    const timer = setTimeout(() => {
+      console.error('demo: the runbook ran for an hour; stopping it')
+      child.kill('SIGTERM')
+    }, RUNBOOK_TIMEOUT_MS)
+    // Ctrl-C reaches the child through the terminal; the demo just waits for it to finish.
+    const ignore = () => {}
+    process.on('SIGINT', ignore)
+    process.on('SIGTERM', ignore)
+    const done = (code: number) => {
+      clearTimeout(timer)
+      process.off('SIGINT', ignore)
+      process.off('SIGTERM', ignore)
+      resolve(code)
+    }
+    child.on('close', (code, signal) => done(code ?? (signal ? 130 : 1)))
+    child.on('error', (error) => {
+      console.error(`demo: cannot start the runbook: ${error.message}`)
+      done(1)
+    })
+  })
+}
+
+/** The Web UI URL the runbook recorded in its state, if the gateway step got that far. */
+function webUiUrl(stateFile: string): string | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile, 'utf8')).facts?.gateway?.url
+  } catch {
+    return undefined
+  }
+}
+
+/** What the URL answers a given User-Agent right now: a status code, or why there was no answer. */
+async function answerTo(url: string, userAgent: string): Promise<string> {
+  try {
+    const response = await fetch(url, { headers: { 'user-agent': userAgent }, signal: AbortSignal.timeout(WEB_UI_CHECK_TIMEOUT_MS) })
+    await response.body?.cancel()
+    return String(response.status)
+  } catch (error) {
+    return `no answer (${(error as Error).message})`
+  }
+}
+
+async function describeWebUi(url: string): Promise<string> {
+  const browser = sampleUserAgent(GUIDE_USER_AGENT)
+  const curl = curlDefaultUserAgent('')
+  const [forBrowser, forCurl] = await Promise.all([answerTo(url, browser), answerTo(url, curl)])
+  return [
+    `  Web UI:  ${url}`,
+    `           it answers ${forBrowser} to Chrome on macOS and ${forCurl} to ${curl}; try:`,
+    `           curl -s -o /dev/null -w '%{http_code}\\n' -A '${browser}' ${url}`,
+  ].join('\n')
+}
+
+/** Resolves on the first SIGINT or SIGTERM; later ones are ignored while the demo stops the simulator. */
+function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    let received: string | undefined
+    // npm forwards the terminal's Ctrl-C to its child, so the demo usually gets the same SIGINT twice.
+    const stop = (signal: string) => {
+      received ??= signal
+      resolve(received)
+    }
+    process.on('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+  })
+}
 
 async function main(): Promise<number> {
+  const { exit, runbookArgs } = splitDemoArgs(process.argv.slice(2))
   const sim = await startSimulator()
   try {
     if (!existsSync(runbook)) {
@@ -21,38 +121,26 @@ Mirrors: ${sim.istioMirror}  ${sim.gatewayApiMirror}
 (stopping it now; run \`npm run sim\` to keep one running)`)
       return 0
     }
-    const args = [
-      '--import', 'tsx', runbook,
-      '--kubeconfig', sim.kubeconfig,
-      '--context', sim.context,
-      '--istio-mirror', sim.istioMirror,
-      '--gateway-api-mirror', sim.gatewayApiMirror,
-      '--install-dir', join(sim.dir, 'bin'),
-      '--state-file', join(sim.dir, 'state.json'),
-      ...process.argv.slice(2),
-    ]
+    const stateFile = join(sim.dir, 'state.json')
     console.error(`demo: simulated cluster at ${sim.apiUrl} (files in ${sim.dir})`)
-    return await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...sim.env } })
-      const timer = setTimeout(() => {
-        console.error('demo: the runbook ran for an hour; stopping it')
-        child.kill('SIGTERM')
-      }, RUNBOOK_TIMEOUT_MS)
-      // Ctrl-C reaches the child through the terminal; the demo just waits for it to finish.
-      process.on('SIGINT', () => {})
-      child.on('close', (code, signal) => {
-        clearTimeout(timer)
-        resolve(code ?? (signal ? 130 : 1))
-      })
-      child.on('error', (error) => {
-        clearTimeout(timer)
-        console.error(`demo: cannot start the runbook: ${error.message}`)
-        resolve(1)
-      })
-    })
+    const code = await runRunbook(sim, runbookArgs, stateFile)
+    if (!keepsClusterUp(exit, runbookArgs, process.stdin.isTTY === true)) return code
+    const url = webUiUrl(stateFile)
+    console.log(
+      [
+        '',
+        `demo: the runbook exited ${code}; the simulated cluster is still running.`,
+        `  kubectl: . ${join(sim.dir, 'env')} && kubectl --context ${sim.context} get pods -A`,
+        url ? await describeWebUi(url) : '  Web UI:  not exposed (the gateway step did not run)',
+        'Press Ctrl-C to stop it (npm run demo -- --exit stops right after the run).',
+      ].join('\n'),
+    )
+    const signal = await untilStopped()
+    console.log(`\ndemo: ${signal}: stopping the simulated cluster`)
+    return code
   } finally {
     await sim.stop()
   }
 }
 
-process.exitCode = await main()
+if (process.argv[1] === import.meta.filename) process.exitCode = await main()
