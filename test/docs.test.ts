@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { referenceMarkdown, REFERENCE_PATH } from '../lib/docs.ts'
+import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/docs.ts'
 import { helpText } from '../lib/help.ts'
 import { loadConfig, OPTIONS } from '../lib/options.ts'
 import { STEPS } from '../steps/index.ts'
 
-test('docs/reference.md is generated from the current flags and steps (run `npm run docs` after changing them)', () => {
-  assert.fixture(readFileSync(REFERENCE_PATH, 'utf8'), referenceMarkdown(STEPS))
-})
+for (const language of LANGUAGES) {
+  test(`the ${language} reference is generated from the current flags and steps (run \`npm run docs\` after changing them)`, () => {
+    assert.fixture(readFileSync(REFERENCE_PATHS[language], 'utf8'), referenceMarkdown(STEPS, language))
+  })
+}
 
 test('--help names every flag, every step and every exit code', () => {
   const help = helpText(STEPS, '0.0.0')
