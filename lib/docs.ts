@@ -28,6 +28,8 @@ interface ReferenceText {
   env(name: string): string
   flagOnly: string
   turnsOff(flag: string): string
+  /** Wraps the env / flag-only / --no- notes after a description. */
+  extras(notes: string[]): string
   exitHeading: string
   exitColumns: string
   exitMeaning(code: number, english: string): string
@@ -49,6 +51,7 @@ const REFERENCE_TEXT: Record<Language, ReferenceText> = {
     env: (name) => `env \`${name}\``,
     flagOnly: 'flag-only',
     turnsOff: (flag) => `\`--no-${flag}\` turns it off`,
+    extras: (notes) => ` (${notes.join('; ')})`,
     exitHeading: 'Exit codes',
     exitColumns: '| code | meaning |',
     exitMeaning: (_code, english) => english,
@@ -61,13 +64,14 @@ const REFERENCE_TEXT: Record<Language, ReferenceText> = {
     step: (step) => STEPS_ZH_TW[step.id],
     flagsHeading: '旗標',
     configNote:
-      '每個旗標也都可以寫在 `--config` 指定的 YAML 檔裡,鍵名是去掉 `--` 的旗標名稱(標示「僅限旗標」的除外)。優先順序:旗標 > 設定檔 > 環境變數 > 預設值。',
+      '每個旗標也都可以寫在 `--config` 指定的 YAML 檔裡，鍵名是去掉 `--` 的旗標名稱（標示「僅限旗標」的除外）。優先順序：旗標 > 設定檔 > 環境變數 > 預設值。',
     flagColumns: '| 旗標 | 分類 | 預設值 | 說明 |',
     describe: (option) => OPTIONS_ZH_TW[option.key as OptionKey],
     group: (option) => OPTION_GROUPS_ZH_TW[option.group],
     env: (name) => `環境變數 \`${name}\``,
     flagOnly: '僅限旗標',
     turnsOff: (flag) => `\`--no-${flag}\` 可關閉`,
+    extras: (notes) => `（${notes.join('；')}）`,
     exitHeading: '結束碼',
     exitColumns: '| 結束碼 | 意義 |',
     exitMeaning: (code) => EXIT_CODES_ZH_TW[code],
@@ -103,8 +107,8 @@ export function referenceMarkdown(steps: Step[], language: Language = 'en'): str
     '|------|-------|---------|-------------|',
     ...OPTIONS.map((o) => {
       const value = o.kind === 'boolean' ? '' : ` <${o.value ?? o.choices?.join('\\|') ?? 'value'}>`
-      const extras = [o.env ? text.env(o.env) : '', o.flagOnly ? text.flagOnly : '', o.kind === 'boolean' ? text.turnsOff(o.flag) : ''].filter(Boolean).join('; ')
-      return `| \`--${o.flag}${value}\` | ${text.group(o)} | ${defaultOf(o)} | ${cell(text.describe(o))}${extras ? ` (${extras})` : ''} |`
+      const notes = [o.env ? text.env(o.env) : '', o.flagOnly ? text.flagOnly : '', o.kind === 'boolean' ? text.turnsOff(o.flag) : ''].filter(Boolean)
+      return `| \`--${o.flag}${value}\` | ${text.group(o)} | ${defaultOf(o)} | ${cell(text.describe(o))}${notes.length ? text.extras(notes) : ''} |`
     }),
     '',
     `## ${text.exitHeading}`,

@@ -74,7 +74,7 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
   restart: {
     title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
     why:
-      '命名空間加入 ambient 之前就在跑的 Pod，連線與健康檢查路徑仍是舊的方式；原指南會重新啟動 manager、MongoDB 與 scheduler,' +
+      '命名空間加入 ambient 之前就在跑的 Pod，連線與健康檢查路徑仍是舊的方式；原指南會重新啟動 manager、MongoDB 與 scheduler，' +
       '讓每個 Pod 都在納入狀態下啟動。重新啟動也是 L4 策略真正受考驗的時刻：之後 ambient 改寫過的 kubelet 探針與 HBONE 流量' +
       '都會碰到它們。所以這個步驟會確認每個 rollout 都完成、ztunnel 把每個 Pod 列為 HBONE，而且連線矩陣依然成立。納入後馬上' +
       '就緒失敗的 Pod，幾乎都是 kubelet 探針陷阱（NetworkPolicy 沒有放行 169.254.7.127）。',
@@ -113,8 +113,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   istioVersion: '要安裝的 Istio 版本。',
   gatewayApiVersion: '要安裝其 CRD 的 Gateway API 版本。',
   gatewayApiChannel: 'Gateway API 套件：experimental（與原指南相同）或 standard。',
-  istioMirror: '與 Istio GitHub releases 相同目錄結構的基底 URL(<url>/<version>/istioctl-…tar.gz)。',
-  gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL(<url>/<version>/<channel>-install.yaml)。',
+  istioMirror: '與 Istio GitHub releases 相同目錄結構的基底 URL（<url>/<version>/istioctl-…tar.gz）。',
+  gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
   installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
   replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
   gatewayName: '對外提供 manager 的 Gateway 名稱。',
