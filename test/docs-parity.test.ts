@@ -1,0 +1,144 @@
+// The English and Traditional Chinese docs stay twins: every page exists in both languages and links to its
+// twin, every step has a page in both, a flag or step id named in one page is named in its twin, every relative
+// link (anchors included) in docs/ and both READMEs resolves, and the translation tables cover every step,
+// flag and exit code.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EXIT_CODES } from '../lib/help.ts'
+import { OPTIONS } from '../lib/options.ts'
+import { STEP_IDS } from '../lib/types.ts'
+import { EXIT_CODES_ZH_TW, OPTIONS_ZH_TW, OPTION_GROUPS_ZH_TW, STEPS_ZH_TW } from '../lib/zh-TW.ts'
+import { ROOT } from './harness.ts'
+
+const DOCS = join(ROOT, 'docs')
+const ZH_DOCS = join(DOCS, 'zh-TW')
+
+function markdownUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return path === ZH_DOCS ? [] : markdownUnder(path)
+    return entry.name.endsWith('.md') ? [path] : []
+  })
+}
+
+const englishPages = [join(ROOT, 'README.md'), ...markdownUnder(DOCS)]
+const chinesePages = [join(ROOT, 'README.zh-TW.md'), ...(existsSync(ZH_DOCS) ? markdownUnder(ZH_DOCS) : [])].filter((page) => existsSync(page))
+const twinOf = (englishPage: string) =>
+  englishPage === join(ROOT, 'README.md') ? join(ROOT, 'README.zh-TW.md') : join(ZH_DOCS, relative(DOCS, englishPage))
+const show = (path: string) => relative(ROOT, path)
+const read = (path: string) => readFileSync(path, 'utf8')
+
+/** The page without fenced code blocks (their contents are commands, not links or prose). */
+const withoutCodeBlocks = (text: string) => text.replace(/^\s*```[\s\S]*?^\s*```/gm, '')
+const withoutInlineCode = (text: string) => text.replace(/`[^`\n]*`/g, '')
+
+/** Relative link targets of a page: `[text](target)`, outside code. */
+function relativeLinks(text: string): string[] {
+  const prose = withoutInlineCode(withoutCodeBlocks(text))
+  return [...prose.matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((target) => !/^[a-z]+:/i.test(target))
+}
+
+/** GitHub's heading anchors: lower case, punctuation dropped (CJK kept), spaces to '-', repeats numbered. */
+function anchorsOf(text: string): Set<string> {
+  const seen = new Map<string, number>()
+  const anchors = new Set<string>()
+  for (const [, heading] of withoutCodeBlocks(text).matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    const plain = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '')
+    const slug = plain.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+    const count = seen.get(slug) ?? 0
+    seen.set(slug, count + 1)
+    anchors.add(count ? `${slug}-${count}` : slug)
+  }
+  return anchors
+}
+
+/** Flags (`--name`) a page names, in prose, tables and commands. */
+const flagsIn = (text: string) => new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]))
+/** Step ids a page names: as `id` in code or as a link to its step page. */
+const stepIdsIn = (text: string) =>
+  new Set(STEP_IDS.filter((id) => text.includes(`\`${id}\``) || new RegExp(`\\(([^)]*/)?${id}\\.md[)#]`).test(text)))
+const sorted = (set: Set<string>) => [...set].sort()
+
+test('every English page has a zh-TW twin and every zh-TW page an English one', () => {
+  const missing = englishPages.filter((page) => !existsSync(twinOf(page))).map(show)
+  assert.equal(missing, [], `pages without a zh-TW twin: ${missing.join(', ')}`)
+  const twins = new Set(englishPages.map(twinOf))
+  const orphans = chinesePages.filter((page) => !twins.has(page)).map(show)
+  assert.equal(orphans, [], `zh-TW pages without an English original: ${orphans.join(', ')}`)
+})
+
+test('every step has a page in both languages, its id in the title, and no page describes a step that does not exist', () => {
+  for (const id of STEP_IDS) {
+    for (const page of [join(DOCS, 'steps', `${id}.md`), join(ZH_DOCS, 'steps', `${id}.md`)]) {
+      assert.ok(existsSync(page), `step ${id} has no page ${show(page)}`)
+      assert.match(read(page).split('\n')[0], new RegExp(`^# .*\`${id}\``), `${show(page)} does not start with a title naming \`${id}\``)
+    }
+  }
+  for (const dir of [join(DOCS, 'steps'), join(ZH_DOCS, 'steps')]) {
+    const unknown = readdirSync(dir).filter((f) => !(STEP_IDS as readonly string[]).includes(f.replace(/\.md$/, '')))
+    assert.equal(unknown, [], `${show(dir)} has pages for unknown steps`)
+  }
+})
+
+test('each page links to its twin in the other language, near the top', () => {
+  for (const page of englishPages) {
+    const twin = twinOf(page)
+    if (!existsSync(twin)) continue // reported by the first test
+    for (const [from, to] of [[page, twin], [twin, page]]) {
+      const top = read(from).split('\n').slice(0, 6).join('\n')
+      const linked = relativeLinks(top).some((target) => resolve(dirname(from), target.split('#')[0]) === to)
+      assert.ok(linked, `${show(from)} does not link to ${show(to)} in its first lines`)
+    }
+  }
+})
+
+test('a flag or step id named in a page is named in its twin too', () => {
+  for (const page of englishPages) {
+    const twin = twinOf(page)
+    if (!existsSync(twin)) continue
+    const [english, chinese] = [read(page), read(twin)]
+    assert.equal(sorted(flagsIn(chinese)), sorted(flagsIn(english)), `flags differ between ${show(page)} and ${show(twin)}`)
+    assert.equal(sorted(stepIdsIn(chinese)), sorted(stepIdsIn(english)), `step ids differ between ${show(page)} and ${show(twin)}`)
+  }
+})
+
+test('every relative link in docs/ and both READMEs resolves, anchors included', () => {
+  const broken: string[] = []
+  for (const page of [...englishPages, ...chinesePages]) {
+    for (const target of relativeLinks(read(page))) {
+      const [path, anchor] = target.split('#')
+      const file = path ? resolve(dirname(page), decodeURI(path)) : page
+      if (!existsSync(file)) broken.push(`${show(page)} → ${target} (no such file)`)
+      else if (anchor !== undefined && (statSync(file).isDirectory() || !anchorsOf(read(file)).has(decodeURIComponent(anchor))))
+        broken.push(`${show(page)} → ${target} (no heading with that anchor)`)
+    }
+  }
+  assert.equal(broken, [], `broken links:\n${broken.join('\n')}`)
+})
+
+// Half-width , ; : ( ) touching Chinese characters: the zh-TW text uses full-width punctuation in prose.
+const HALF_WIDTH_IN_CHINESE = /[\u3400-\u9fff][,;:()]|[,;:()][\u3400-\u9fff]/
+
+test('the zh-TW pages and translations use full-width punctuation in Chinese prose', () => {
+  for (const page of chinesePages) {
+    const prose = withoutInlineCode(withoutCodeBlocks(read(page))).replace(/\]\([^)]*\)/g, ']')
+    const bad = prose.split('\n').filter((line) => HALF_WIDTH_IN_CHINESE.test(line))
+    assert.equal(bad, [], `${show(page)} has half-width punctuation in Chinese text`)
+  }
+  const texts = [...Object.values(STEPS_ZH_TW).flatMap((s) => [s.title, s.why]), ...Object.values(OPTIONS_ZH_TW), ...Object.values(EXIT_CODES_ZH_TW)]
+  assert.equal(texts.filter((t) => HALF_WIDTH_IN_CHINESE.test(t)), [])
+})
+
+test('the zh-TW tables translate every step, flag, option group and exit code, and nothing else', () => {
+  const chinese = /[\u3400-\u9fff]/
+  assert.equal(Object.keys(STEPS_ZH_TW).sort(), [...STEP_IDS].sort())
+  for (const [id, text] of Object.entries(STEPS_ZH_TW)) assert.ok(chinese.test(text.title) && chinese.test(text.why), `step ${id} is not translated`)
+  assert.equal(Object.keys(OPTIONS_ZH_TW).sort(), OPTIONS.map((o) => o.key).sort())
+  for (const [key, text] of Object.entries(OPTIONS_ZH_TW)) assert.ok(chinese.test(text), `flag ${key} is not translated`)
+  assert.equal(Object.keys(OPTION_GROUPS_ZH_TW).sort(), [...new Set(OPTIONS.map((o) => o.group))].sort())
+  assert.equal(Object.keys(EXIT_CODES_ZH_TW).map(Number).sort(), EXIT_CODES.map(([code]) => code).sort())
+})
+
+test.run()
