@@ -29,7 +29,7 @@ export function keepsClusterUp(exit: boolean, runbookArgs: string[], interactive
   return interactive && !exit && !runbookArgs.some((a) => PRINT_ONLY_FLAGS.includes(a))
 }
 
-function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string): Promise<number> {
+function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string, signals: SignalWatch): Promise<number> {
   const args = [
     '--import', 'tsx', runbook,
     '--kubeconfig', sim.kubeconfig,
@@ -46,14 +46,13 @@ function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string): P
       console.error('demo: the runbook ran for an hour; stopping it')
       child.kill('SIGTERM')
     }, RUNBOOK_TIMEOUT_MS)
-    // Ctrl-C reaches the child through the terminal; the demo just waits for it to finish.
-    const ignore = () => {}
-    process.on('SIGINT', ignore)
-    process.on('SIGTERM', ignore)
+    // Ctrl-C reaches the runbook through the terminal (forwarding it too would count as a second Ctrl-C);
+    // SIGTERM is sent to the demo alone, so it is passed on.
+    signals.during((signal) => {
+      if (signal === 'SIGTERM') child.kill('SIGTERM')
+    })
     const done = (code: number) => {
       clearTimeout(timer)
-      process.off('SIGINT', ignore)
-      process.off('SIGTERM', ignore)
       resolve(code)
     }
     child.on('close', (code, signal) => done(code ?? (signal ? 130 : 1)))
@@ -95,22 +94,39 @@ async function describeWebUi(url: string): Promise<string> {
   ].join('\n')
 }
 
-/** Resolves on the first SIGINT or SIGTERM; later ones are ignored while the demo stops the simulator. */
-function untilStopped(): Promise<string> {
-  return new Promise((resolve) => {
-    let received: string | undefined
-    // npm forwards the terminal's Ctrl-C to its child, so the demo usually gets the same SIGINT twice.
-    const stop = (signal: string) => {
-      received ??= signal
-      resolve(received)
-    }
-    process.on('SIGINT', () => stop('SIGINT'))
-    process.on('SIGTERM', () => stop('SIGTERM'))
-  })
+interface SignalWatch {
+  /** The first signal received before any handler was set (during start-up), if any. */
+  early(): NodeJS.Signals | undefined
+  /** Routes SIGINT/SIGTERM to this handler from now on. */
+  during(handler: (signal: NodeJS.Signals) => void): void
+  /** Resolves on the next SIGINT or SIGTERM; later ones are ignored while the demo stops. */
+  next(): Promise<NodeJS.Signals>
+}
+
+/** One listener for the demo's whole life, so no signal ever meets Node's default (an exit without cleanup). */
+function watchSignals(): SignalWatch {
+  let early: NodeJS.Signals | undefined
+  let handler: (signal: NodeJS.Signals) => void = (signal) => {
+    early ??= signal
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => handler(signal))
+  return {
+    early: () => early,
+    during: (next) => (handler = next),
+    next: () =>
+      new Promise((resolve) => {
+        // npm forwards the terminal's Ctrl-C to its child, so the same SIGINT usually arrives twice.
+        handler = (signal) => {
+          handler = () => {}
+          resolve(signal)
+        }
+      }),
+  }
 }
 
 async function main(): Promise<number> {
   const { exit, runbookArgs } = splitDemoArgs(process.argv.slice(2))
+  const signals = watchSignals()
   const sim = await startSimulator()
   try {
     if (!existsSync(runbook)) {
@@ -121,10 +137,12 @@ Mirrors: ${sim.istioMirror}  ${sim.gatewayApiMirror}
 (stopping it now; run \`npm run sim\` to keep one running)`)
       return 0
     }
+    if (signals.early()) return 130
     const stateFile = join(sim.dir, 'state.json')
     console.error(`demo: simulated cluster at ${sim.apiUrl} (files in ${sim.dir})`)
-    const code = await runRunbook(sim, runbookArgs, stateFile)
+    const code = await runRunbook(sim, runbookArgs, stateFile, signals)
     if (!keepsClusterUp(exit, runbookArgs, process.stdin.isTTY === true)) return code
+    const stopped = signals.next()
     const url = webUiUrl(stateFile)
     console.log(
       [
@@ -135,7 +153,7 @@ Mirrors: ${sim.istioMirror}  ${sim.gatewayApiMirror}
         'Press Ctrl-C to stop it (npm run demo -- --exit stops right after the run).',
       ].join('\n'),
     )
-    const signal = await untilStopped()
+    const signal = await stopped
     console.log(`\ndemo: ${signal}: stopping the simulated cluster`)
     return code
   } finally {
