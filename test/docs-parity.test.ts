@@ -1,7 +1,7 @@
 // The English and Traditional Chinese docs stay twins: every page exists in both languages and links to its
-// twin, every step has a page in both, a flag or step id named in one page is named in its twin, every relative
-// link (anchors included) in docs/ and both READMEs resolves, and the translation tables cover every step,
-// flag and exit code.
+// twin, every step has a page in both, a page and its twin have the same sections and name the same flags and
+// step ids, every relative link (anchors included) in docs/ and both READMEs resolves, and the translation
+// tables cover every step, flag and exit code.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { test } from 'uvu'
@@ -101,6 +101,17 @@ test('a flag or step id named in a page is named in its twin too', () => {
     const [english, chinese] = [read(page), read(twin)]
     assert.equal(sorted(flagsIn(chinese)), sorted(flagsIn(english)), `flags differ between ${show(page)} and ${show(twin)}`)
     assert.equal(sorted(stepIdsIn(chinese)), sorted(stepIdsIn(english)), `step ids differ between ${show(page)} and ${show(twin)}`)
+  }
+})
+
+/** The outline of a page: the level of each heading, in order (code blocks left out). */
+const outlineOf = (text: string) => [...withoutCodeBlocks(text).matchAll(/^(#{1,6})\s/gm)].map((m) => m[1].length).join(' ')
+
+test('a page and its twin have the same sections (a section added to one language is missing in the other)', () => {
+  for (const page of englishPages) {
+    const twin = twinOf(page)
+    if (!existsSync(twin)) continue
+    assert.is(outlineOf(read(twin)), outlineOf(read(page)), `the headings of ${show(twin)} do not follow those of ${show(page)}`)
   }
 })
 
