@@ -2,12 +2,13 @@
 // answers (the gateway admits Chrome on macOS, refuses curl), kubectl works through the printed env file, and
 // Ctrl-C stops everything with exit 0. `--exit` and a run without a terminal stop right after the runbook.
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ROOT } from './harness.ts'
 import { kubectl, runCommand } from './kit.ts'
 import { TerminalSession } from './tty.ts'
-import { keepsClusterUp, splitDemoArgs } from './sim/demo.ts'
+import { demoStateFile, keepsClusterUp, splitDemoArgs } from './sim/demo.ts'
 
 const CHROME_ON_MACOS = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const CURL = 'curl/8.11.1'
@@ -36,6 +37,9 @@ test('demo-only flags are taken out of what the runbook gets; only a terminal ru
   assert.not.ok(keepsClusterUp(true, ['--yes'], true), '--exit stops it')
   assert.not.ok(keepsClusterUp(false, ['--yes'], false), 'no terminal: scripts keep the old behaviour')
   assert.not.ok(keepsClusterUp(false, ['--help'], true), '--help touches no cluster')
+  assert.is(demoStateFile(['--yes'], '/tmp/sim'), '/tmp/sim/state.json')
+  assert.is(demoStateFile(['--state-file', '/a.json', '--state-file=/b.json'], '/tmp/sim'), '/b.json', 'the last one wins, as in the runbook')
+  assert.is(demoStateFile(['--state-file', 'mine.json'], '/tmp/sim'), join(ROOT, 'mine.json'), 'relative to the project root, where the runbook runs')
 })
 
 test('npm run demo -- --yes in a terminal keeps the cluster and the Web UI up until Ctrl-C, then exits 0', async () => {

@@ -5,15 +5,17 @@
 // demo exits with the runbook's exit code.
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { startSimulator, type Simulator } from './index.ts'
-import { curlDefaultUserAgent, sampleUserAgent } from '../../lib/user-agents.ts'
+import { sampleUserAgent } from '../../lib/user-agents.ts'
 import { GUIDE_USER_AGENT } from '../../lib/options.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 const runbook = join(root, 'runbook.ts')
 const RUNBOOK_TIMEOUT_MS = 60 * 60_000
 const WEB_UI_CHECK_TIMEOUT_MS = 5_000
+// Any curl/<version> will do: the guide's gateway policy admits none of them.
+const CURL_USER_AGENT = 'curl/8.11.1'
 
 /** Flags the demo itself takes; everything else goes to the runbook. */
 export const DEMO_FLAGS = ['--exit'] as const
@@ -22,6 +24,17 @@ const PRINT_ONLY_FLAGS = ['--help', '-h', '--version']
 
 export function splitDemoArgs(argv: string[]): { exit: boolean; runbookArgs: string[] } {
   return { exit: argv.includes('--exit'), runbookArgs: argv.filter((a) => !(DEMO_FLAGS as readonly string[]).includes(a)) }
+}
+
+/** The state file the runbook will use: the last --state-file given (the runbook's rule), else one in the simulator's dir. */
+export function demoStateFile(runbookArgs: string[], simDir: string): string {
+  let given: string | undefined
+  runbookArgs.forEach((arg, i) => {
+    if (arg === '--state-file') given = runbookArgs[i + 1]
+    else if (arg.startsWith('--state-file=')) given = arg.slice('--state-file='.length)
+  })
+  // The runbook runs in the project root, so a relative path is relative to it.
+  return given ? resolve(root, given) : join(simDir, 'state.json')
 }
 
 /** Keep the cluster up for a person at a terminal; scripts (no terminal, e.g. `--yes` in CI) get the old behaviour. */
@@ -85,7 +98,7 @@ async function answerTo(url: string, userAgent: string): Promise<string> {
 
 async function describeWebUi(url: string): Promise<string> {
   const browser = sampleUserAgent(GUIDE_USER_AGENT)
-  const curl = curlDefaultUserAgent('')
+  const curl = CURL_USER_AGENT
   const [forBrowser, forCurl] = await Promise.all([answerTo(url, browser), answerTo(url, curl)])
   return [
     `  Web UI:  ${url}`,
@@ -138,7 +151,7 @@ Mirrors: ${sim.istioMirror}  ${sim.gatewayApiMirror}
       return 0
     }
     if (signals.early()) return 130
-    const stateFile = join(sim.dir, 'state.json')
+    const stateFile = demoStateFile(runbookArgs, sim.dir)
     console.error(`demo: simulated cluster at ${sim.apiUrl} (files in ${sim.dir})`)
     const code = await runRunbook(sim, runbookArgs, stateFile, signals)
     if (!keepsClusterUp(exit, runbookArgs, process.stdin.isTTY === true)) return code
