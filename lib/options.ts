@@ -44,7 +44,9 @@ export interface Config {
   managerPrincipals: string[]
   allowedUserAgents: string[]
   ingressViaWaypoint: boolean
-  probeImage: string
+  probeImage?: string
+  identityPolicies: boolean
+  allowUntestedKubernetes: boolean
   httpProbeImage: string
   timeout: number
   /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
@@ -114,6 +116,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'istioMirror', flag: 'istio-mirror', kind: 'string', group: 'Versions and downloads', value: 'url', default: 'https://github.com/istio/istio/releases/download', env: 'GTHULHU_RUNBOOK_ISTIO_MIRROR', describe: 'Base URL laid out like Istio\'s GitHub releases (<url>/<version>/istioctl-…tar.gz).', validate: httpUrl },
   { key: 'gatewayApiMirror', flag: 'gateway-api-mirror', kind: 'string', group: 'Versions and downloads', value: 'url', default: 'https://github.com/kubernetes-sigs/gateway-api/releases/download', env: 'GTHULHU_RUNBOOK_GATEWAY_API_MIRROR', describe: "Base URL laid out like Gateway API's GitHub releases (<url>/<version>/<channel>-install.yaml).", validate: httpUrl },
   { key: 'installDir', flag: 'install-dir', kind: 'string', group: 'Versions and downloads', value: 'dir', default: join(homedir(), '.local', 'bin'), describe: 'Where istioctl is installed (user-writable; the runbook never uses sudo).' },
+  { key: 'allowUntestedKubernetes', flag: 'allow-untested-kubernetes', kind: 'boolean', group: 'Versions and downloads', default: false, describe: "Go on when the cluster's Kubernetes version is outside Istio's tested range but istioctl accepts it (guided mode asks instead)." },
   { key: 'replaceNewerGatewayApi', flag: 'replace-newer-gateway-api', kind: 'boolean', group: 'Versions and downloads', default: false, describe: 'Allow replacing Gateway API CRDs that are newer than --gateway-api-version.' },
 
   { key: 'gatewayName', flag: 'gateway-name', kind: 'string', group: 'Hardening choices', value: 'name', default: 'gthulhu-gw', describe: 'Name of the Gateway that exposes the manager.', validate: dnsLabel },
@@ -124,7 +127,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'managerPrincipals', flag: 'manager-principals', kind: 'list', group: 'Hardening choices', value: 'ids', describe: 'Identities allowed to call the manager (default: the scheduler\'s ServiceAccount, cluster.local/ns/<ns>/sa/<sa>).', validate: principal },
   { key: 'allowedUserAgents', flag: 'allowed-user-agents', kind: 'list', group: 'Hardening choices', value: 'patterns', default: [GUIDE_USER_AGENT], describe: 'User-Agent values the gateway admits: exact, prefix "x*", suffix "*x" or "*" (default: the guide\'s Chrome on macOS). Separate several with "|".', validate: (v: string[]) => userAgentProblems(v)[0] },
   { key: 'ingressViaWaypoint', flag: 'ingress-via-waypoint', kind: 'boolean', group: 'Hardening choices', default: false, describe: "Send gateway traffic through the manager's waypoint (labels the Service istio.io/ingress-use-waypoint=true and allows the gateway's identity)." },
-  { key: 'probeImage', flag: 'probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'busybox:1.36', describe: 'Image of the L4 probe pods (needs nc).' },
+  { key: 'identityPolicies', flag: 'identity-policies', kind: 'boolean', group: 'Hardening choices', default: true, describe: "Apply the identity policies ztunnel enforces (only the waypoint and the gateway reach the manager's pods, only the manager reaches MongoDB and the decision maker); --no-identity-policies leaves the waypoint bypass open." },
+  { key: 'probeImage', flag: 'probe-image', kind: 'string', group: 'Hardening choices', value: 'image', describe: "Image of the MongoDB probe pods (needs mongosh; default: the image of Gthulhu's MongoDB, already on its nodes)." },
   { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the HTTP probe pods (needs curl).' },
 
   { key: 'output', flag: 'output', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },

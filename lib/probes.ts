@@ -8,7 +8,9 @@ import { StepFailure } from './errors.ts'
 import { loadManifest } from './manifests.ts'
 import { assertValidManifests } from './schema.ts'
 import { mapConcurrent, pollUntil, sleep } from './wait.ts'
-import type { Check, KubeObject, StepContext, StepIO } from './types.ts'
+import { workloads } from './gthulhu.ts'
+import type { Config } from './options.ts'
+import type { Check, Facts, KubeObject, StepContext, StepIO } from './types.ts'
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
 /** Ties the pods of one batch together, so they are listed and deleted with one selector. */
@@ -25,7 +27,7 @@ export interface ProbeSource {
   serviceAccount: string
 }
 
-export type ProbeExpectation = { kind: 'connect' } | { kind: 'blocked' } | { kind: 'status'; status: number }
+export type ProbeExpectation = { kind: 'answered' } | { kind: 'blocked' } | { kind: 'status'; status: number }
 
 export interface ProbeSpec {
   /** DNS-safe words for the pod name, e.g. "manager-mongodb". */
@@ -33,13 +35,14 @@ export interface ProbeSpec {
   source: ProbeSource
   /** Short name of the destination for the matrix, e.g. "MongoDB :27017". */
   destination: string
-  request: { kind: 'tcp'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
+  /** Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves nothing. */
+  request: { kind: 'mongo'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
   expect: ProbeExpectation
 }
 
-/** What a probe saw: connected, blocked by the network or a policy, nothing listening, no such name, an HTTP status. */
+/** What a probe saw: an answer (MongoDB's hello, an HTTP status), blocked by the network or a policy, nothing listening, no such name. */
 export type Observation =
-  | { kind: 'connected' }
+  | { kind: 'answered' }
   | { kind: 'blocked'; detail: string }
   | { kind: 'refused'; detail: string }
   | { kind: 'unresolved'; detail: string }
@@ -56,12 +59,12 @@ export interface ProbeResult {
 }
 
 export const describeExpectation = (e: ProbeExpectation) =>
-  e.kind === 'connect' ? 'connects' : e.kind === 'blocked' ? 'refused' : `HTTP ${e.status}`
+  e.kind === 'answered' ? 'answers' : e.kind === 'blocked' ? 'refused' : `HTTP ${e.status}`
 
 export function describeObservation(o: Observation): string {
   switch (o.kind) {
-    case 'connected':
-      return 'connects'
+    case 'answered':
+      return 'answers'
     case 'status':
       return `HTTP ${o.status}`
     case 'blocked':
@@ -73,7 +76,7 @@ export function describeObservation(o: Observation): string {
 
 /** Whether an observation is what the probe expected. A deny probe proves nothing unless the target exists. */
 export function meetsExpectation(expect: ProbeExpectation, observed: Observation): boolean {
-  if (expect.kind === 'connect') return observed.kind === 'connected' || observed.kind === 'status'
+  if (expect.kind === 'answered') return observed.kind === 'answered' || observed.kind === 'status'
   if (expect.kind === 'blocked') return observed.kind === 'blocked'
   return observed.kind === 'status' && observed.status === expect.status
 }
@@ -82,8 +85,12 @@ export function meetsExpectation(expect: ProbeExpectation, observed: Observation
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** busybox nc: -z connects without sending, -v says what happened, -w bounds the wait. */
-export const tcpProbeScript = (host: string, port: number, waitSeconds = 3) => `nc -z -v -w ${waitSeconds} ${host} ${port}`
+/**
+ * mongosh (from MongoDB's own image) sends a wire-protocol hello and prints its `ok` (1); only a MongoDB that
+ * accepted the client answers it. The URI bounds server selection so a dropped connection fails in seconds.
+ */
+export const mongoProbeScript = (host: string, port: number, waitSeconds = 5) =>
+  `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' ${quote(`mongodb://${host}:${port}/?directConnection=true&serverSelectionTimeoutMS=${waitSeconds * 1000}`)}`
 
 /** curl prints only the status code (000 when no HTTP answer came back) and its own error on stderr. */
 export function httpProbeScript(url: string, userAgent?: string, maxSeconds = 5): string {
@@ -91,18 +98,15 @@ export function httpProbeScript(url: string, userAgent?: string, maxSeconds = 5)
   return `curl -sS -o /dev/null -w '%{http_code}'${agent} --max-time ${maxSeconds} ${quote(url)}`
 }
 
-/** Reads busybox nc's exit code and -v output. */
-export function classifyTcp(exitCode: number | undefined, log: string): Observation {
+/** Reads mongosh's exit code and output: "1" is a hello answered; the driver's error says why not. */
+export function classifyMongo(exitCode: number | undefined, log: string): Observation {
   const text = log.trim().split('\n').pop() ?? ''
-  if (exitCode === 0) return { kind: 'connected' }
-  if (/bad address|unknown host|can't resolve/i.test(log)) return { kind: 'unresolved', detail: text }
-  if (/refused/i.test(log)) return { kind: 'refused', detail: 'connection refused: nothing listens there' }
-  // "Connection timed out" from connect(); "timeout"/"punt!" when busybox's -w alarm fires first.
-  if (/timed out|\btimeout\b|punt!/i.test(log)) return { kind: 'blocked', detail: 'connection timed out' }
-  if (/reset/i.test(log)) return { kind: 'blocked', detail: 'connection reset' }
-  if (/not found|unrecognized option|usage:/i.test(log)) return { kind: 'error', detail: `the probe image cannot run nc: ${text}` }
-  // busybox without -v output: a failed -z connect that printed nothing was a timeout or a reset.
-  if (exitCode === 1 && text === '') return { kind: 'blocked', detail: 'no connection' }
+  if (exitCode === 0 && /^1$/m.test(log.trim())) return { kind: 'answered' }
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(log)) return { kind: 'unresolved', detail: text }
+  if (/ECONNREFUSED/i.test(log)) return { kind: 'refused', detail: 'connection refused: nothing listens there' }
+  // A policy shows as a connection closed or reset without an answer (ztunnel), or as a timeout (CNI drop).
+  if (/closed|ECONNRESET|timed out|timeout/i.test(log)) return { kind: 'blocked', detail: text }
+  if (/not found/i.test(log)) return { kind: 'error', detail: `the probe image cannot run mongosh: ${text}` }
   return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${text || 'no output'}` }
 }
 
@@ -133,7 +137,7 @@ export function impersonationLabels(podLabels: Record<string, string>): Record<s
 }
 
 /** Builds one probe pod from manifests/probe-pod.yaml. */
-export function probePod(spec: ProbeSpec, options: { namespace: string; runId: string; image: string; httpImage: string }): KubeObject {
+export function probePod(spec: ProbeSpec, options: { namespace: string; runId: string; mongoImage: string; httpImage: string }): KubeObject {
   const pod = loadManifest('probe-pod.yaml', 'Pod')
   const name = `gthulhu-probe-${spec.role}-${randomSuffix()}`.slice(0, 63).replace(/-+$/, '')
   pod.metadata.name = name
@@ -142,10 +146,16 @@ export function probePod(spec: ProbeSpec, options: { namespace: string; runId: s
   pod.spec.serviceAccountName = spec.source.serviceAccount
   const container = pod.spec.containers[0]
   const request = spec.request
-  container.image = request.kind === 'tcp' ? options.image : options.httpImage
-  container.command = ['sh', '-c', request.kind === 'tcp' ? tcpProbeScript(request.host, request.port) : httpProbeScript(request.url, request.userAgent)]
+  container.image = request.kind === 'mongo' ? options.mongoImage : options.httpImage
+  container.command = ['sh', '-c', request.kind === 'mongo' ? mongoProbeScript(request.host, request.port) : httpProbeScript(request.url, request.userAgent)]
   return pod
 }
+
+/** MongoDB probes run mongosh from MongoDB's own image (already on the nodes) unless --probe-image names another. */
+export const mongoProbeImage = (config: Pick<Config, 'probeImage' | 'release'>, facts: Facts) =>
+  config.probeImage ?? workloads(config, facts).mongodb.image ?? DEFAULT_MONGO_IMAGE
+/** The chart's MongoDB image, for plans made before preflight read the real one. */
+export const DEFAULT_MONGO_IMAGE = 'docker.io/library/mongo:8.0'
 
 const terminated = (pod: KubeObject) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
 
@@ -188,7 +198,8 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const namespace = ctx.config.namespace
   const runId = randomSuffix()
   const selector = `${PROBE_RUN_LABEL}=${runId}`
-  const pods = specs.map((spec) => probePod(spec, { namespace, runId, image: ctx.config.probeImage, httpImage: ctx.config.httpProbeImage }))
+  const mongoImage = mongoProbeImage(ctx.config, ctx.facts)
+  const pods = specs.map((spec) => probePod(spec, { namespace, runId, mongoImage, httpImage: ctx.config.httpProbeImage }))
   assertValidManifests(pods)
   const remove = async () => {
     await ctx.cluster.forCleanup().kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
@@ -215,7 +226,7 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
         .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
       throw new StepFailure(
         `probe pods did not finish within ${ctx.config.timeout}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
-          `check that pods can be scheduled in ${namespace} and that the images ${ctx.config.probeImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
+          `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
       )
     }
     const batch = specs.map((spec, i) => ({ spec, name: pods[i].metadata.name }))
@@ -223,7 +234,7 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
       const pod = finished.find((p) => p.metadata.name === name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
       const log = (await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })).stdout
-      const observed = spec.request.kind === 'tcp' ? classifyTcp(exitCode, log) : classifyHttp(exitCode, log)
+      const observed = spec.request.kind === 'mongo' ? classifyMongo(exitCode, log) : classifyHttp(exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
   } finally {

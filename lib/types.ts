@@ -12,6 +12,7 @@ export const STEP_IDS = [
   'l4-policies',
   'waypoint',
   'restart',
+  'identity-policies',
   'l7-policies',
 ] as const
 export type StepId = (typeof STEP_IDS)[number]
@@ -52,6 +53,10 @@ export interface WorkloadFacts {
   /** Every label of the pod template (probe pods copy these to impersonate the workload). */
   podLabels: Record<string, string>
   service?: { name: string; port: number; headless: boolean }
+  /** The image of the container serving the workload's port (MongoDB probes run mongosh from it). */
+  image?: string
+  /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
+  servesTls?: boolean
 }
 
 export interface Facts {

@@ -2,12 +2,15 @@
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
 import type { Cluster } from '../lib/cluster.ts'
 import type { Config } from '../lib/options.ts'
-import type { Check, Facts, KubeObject, Step, WorkloadFacts } from '../lib/types.ts'
+import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
 
-/** Kubernetes minor versions each Istio minor supports (istio.io support tables). */
-export const ISTIO_KUBERNETES_SUPPORT: Record<string, { min: number; max: number }> = {
-  '1.28': { min: 30, max: 34 },
-  '1.29': { min: 31, max: 35 },
+/**
+ * Kubernetes minor versions each Istio minor is tested with (istio.io support tables), and istioctl's own floor
+ * (MinK8SVersion in istioctl/pkg/install/k8sversion/version.go): precheck refuses a cluster only below the floor.
+ */
+export const ISTIO_KUBERNETES_SUPPORT: Record<string, { min: number; max: number; istioctlFloor: number }> = {
+  '1.28': { min: 30, max: 34, istioctlFloor: 29 },
+  '1.29': { min: 31, max: 35, istioctlFloor: 30 },
 }
 
 export function kubernetesSupport(istioVersion: string) {
@@ -53,8 +56,17 @@ function describeWorkload(object: KubeObject, kind: WorkloadFacts['kind'], servi
     selectorLabels: Object.fromEntries(CHART_LABELS.filter((k) => podLabels[k]).map((k) => [k, podLabels[k]])),
     podLabels,
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
+    image: containerOn(object, port)?.image,
+    servesTls: servesTls(containerOn(object, port)),
   }
 }
+
+const containerOn = (object: KubeObject, port: number): any =>
+  (object.spec?.template?.spec?.containers ?? []).find((c: any) => (c.ports ?? []).some((p: any) => p.containerPort === port)) ?? object.spec?.template?.spec?.containers?.[0]
+
+/** Gthulhu's chart turns the decision maker's HTTP probes into tcpSocket ones when it serves mutual TLS on its port. */
+const servesTls = (container: any): boolean | undefined =>
+  container?.readinessProbe?.tcpSocket && !container?.readinessProbe?.httpGet && container?.ports?.some((p: any) => p.name === 'http') ? true : undefined
 
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
   const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
@@ -93,6 +105,30 @@ function minorOf(gitVersion: string): number {
   return Number(/^v?1\.(\d+)/.exec(gitVersion)?.[1] ?? NaN)
 }
 
+/**
+ * The cluster's Kubernetes against the chosen Istio: in the tested range, fine; below istioctl's floor, a failure
+ * (precheck would refuse it); in between or newer, istioctl goes on, so the operator decides (guided: a question;
+ * automation: --allow-untested-kubernetes).
+ */
+async function kubernetesVersionCheck(serverVersion: string, config: Config, io: StepIO): Promise<Check> {
+  const name = `Kubernetes version supported by Istio ${config.istioVersion}`
+  const support = kubernetesSupport(config.istioVersion)
+  if (!support) {
+    return { name, expected: 'a known support range', observed: `no support table for Istio ${config.istioVersion}; check istio.io before going on`, ok: false, advisory: true }
+  }
+  const minor = minorOf(serverVersion)
+  const expected = `1.${support.min}–1.${support.max} (tested); istioctl accepts 1.${support.istioctlFloor} and later`
+  if (minor >= support.min && minor <= support.max) return { name, expected, observed: serverVersion, ok: true }
+  if (minor < support.istioctlFloor) {
+    return { name, expected, observed: `${serverVersion}: below istioctl's floor, its precheck refuses this cluster`, ok: false, hint: 'choose an --istio-version that supports this cluster, or upgrade the cluster' }
+  }
+  const untested = `${serverVersion} is outside the versions Istio ${config.istioVersion} is tested with (1.${support.min}–1.${support.max}); istioctl accepts it`
+  const accepted = config.allowUntestedKubernetes || (await io.confirm(`${untested}. Go on anyway?`))
+  return accepted
+    ? { name, expected, observed: `${untested}; going on (${config.allowUntestedKubernetes ? '--allow-untested-kubernetes' : 'confirmed'})`, ok: false, advisory: true }
+    : { name, expected, observed: untested, ok: false, hint: 'to go on with it, confirm in guided mode or pass --allow-untested-kubernetes; or choose an --istio-version tested with this cluster' }
+}
+
 function checksOf(observation: Observation, config: Config): Check[] {
   const checks: Check[] = [
     { name: 'kubectl on PATH', expected: 'a kubectl client', observed: observation.kubectlVersion ?? observation.kubectlError!, ok: !!observation.kubectlVersion },
@@ -105,25 +141,6 @@ function checksOf(observation: Observation, config: Config): Check[] {
     },
   ]
   if (!observation.serverVersion) return checks
-  const support = kubernetesSupport(config.istioVersion)
-  const minor = minorOf(observation.serverVersion)
-  checks.push(
-    support
-      ? {
-          name: `Kubernetes version supported by Istio ${config.istioVersion}`,
-          expected: `1.${support.min}–1.${support.max}`,
-          observed: observation.serverVersion,
-          ok: minor >= support.min && minor <= support.max,
-          hint: 'choose an --istio-version that supports this cluster, or upgrade the cluster',
-        }
-      : {
-          name: `Kubernetes version supported by Istio ${config.istioVersion}`,
-          expected: 'a known support range',
-          observed: `no support table for Istio ${config.istioVersion}; check istio.io before going on`,
-          ok: false,
-          advisory: true,
-        },
-  )
   for (const w of WORKLOADS) {
     const found = observation.workloads[w.role]
     checks.push({
@@ -171,9 +188,11 @@ export const preflightStep: Step = {
   async run() {
     return { unchanged: 'read-only step' }
   },
-  async verify(ctx) {
+  async verify(ctx, io) {
     const observation = await observe(ctx.cluster, ctx.config)
     recordFacts(ctx.facts, observation)
-    return checksOf(observation, ctx.config)
+    const checks = checksOf(observation, ctx.config)
+    if (observation.serverVersion) checks.splice(2, 0, await kubernetesVersionCheck(observation.serverVersion, ctx.config, io))
+    return checks
   },
 }

@@ -9,7 +9,8 @@ import type { Check, KubeObject, Step } from '../lib/types.ts'
 import { istioctlPath, useInstalledIstioctl } from './02-istioctl.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
-const INSTALL_ARGS = ['install', '--set', 'profile=ambient', '-y']
+/** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
+const installArgs = (timeoutSeconds: number) => ['install', '--set', 'profile=ambient', '-y', `--readiness-timeout=${timeoutSeconds}s`]
 const PRECHECK_ARGS = ['x', 'precheck']
 
 /** The three workloads the ambient profile runs, and how each reports readiness. */
@@ -122,7 +123,7 @@ export const ambientStep: Step = {
       },
       { kind: 'command', argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'], why: 'stop when the namespace is labelled for sidecar injection' },
       { kind: 'command', argv: [binary, ...PRECHECK_ARGS] },
-      { kind: 'command', argv: [binary, ...INSTALL_ARGS] },
+      { kind: 'command', argv: [binary, ...installArgs(config.timeout)] },
       { kind: 'note', text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready` },
     ]
   },
@@ -144,7 +145,8 @@ export const ambientStep: Step = {
     }
     io.log(`installing Istio ${ctx.config.istioVersion} with the ambient profile`)
     // istioctl waits for the components itself; give it the configured wait plus time to render and apply.
-    const result = await ctx.cluster.istioctl(INSTALL_ARGS, { timeoutMs: (ctx.config.timeout + 60) * 1000 })
+    // istioctl gives up after --readiness-timeout; the process timeout only backs that up.
+    const result = await ctx.cluster.istioctl(installArgs(ctx.config.timeout), { timeoutMs: (ctx.config.timeout + 60) * 1000 })
     const last = result.stdout.trim().split('\n').pop()
     if (last) io.log(last)
   },

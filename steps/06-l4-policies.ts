@@ -5,7 +5,7 @@ import { toYamlStream } from '../lib/cluster.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
-import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
+import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, mongoProbeImage, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
 import { assertValidManifests } from '../lib/schema.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 
@@ -179,37 +179,34 @@ export const kubeletTrapHint = (title: string, policy: string) =>
   `the ${title}'s readiness probe fails after enrolment and the pod turns unready (the kubelet-probe trap). Keep --allow-kubelet-probes (the default) unless your CNI exempts kubelet traffic.`
 
 /**
- * The four probes: the manager's stand-in reaches MongoDB (TCP) and gets HTTP 200 from the decision maker, a
- * pod without its labels, outside the mesh, reaches neither (TCP).
+ * The four probes, each exchanging data (a bare connect proves nothing once ztunnel is in the path): the
+ * manager's stand-in gets MongoDB's hello answered and HTTP 200 from the decision maker; a pod without its
+ * labels, outside the mesh, gets neither.
  */
 export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
   const { manager } = workloads(config, facts)
   const asManager = { name: `manager (${manager.name}'s labels)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
   // The guide's deny probe: the manager's labels except the component, so only the component label decides. It
-  // stays out of ambient: an enrolled client's connect is accepted by its own node-local ztunnel before the CNI
-  // drops the HBONE leg, so `nc -z` would report success even when the policy holds.
+  // stays out of ambient, so what refuses it is the CNI, not an identity policy at the destination.
   const outsider = {
     name: 'other pod (component=probe)',
     labels: { ...manager.selectorLabels, 'app.kubernetes.io/component': 'probe', [AMBIENT_LABEL]: 'none' },
     serviceAccount: 'default',
   }
-  return protectedTargets(config, facts).flatMap((target): ProbeSpec[] => [
-    target.key === 'scheduler'
-      ? // HTTP, because an enrolled client's connect is answered by its own ztunnel: only a response proves the far side.
-        // The sidecar Service is headless, so the name resolves straight to the decision maker's pod.
-        { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` }, expect: { kind: 'status', status: 200 } }
-      : // MongoDB speaks no HTTP: after enrolment this TCP check only proves the local connect (see tcpAfterEnrolmentNote).
-        { role: `manager-${target.key}`, source: asManager, destination: `${target.title} :${target.port}`, request: { kind: 'tcp', host: target.host, port: target.port }, expect: { kind: 'connect' } },
-    { role: `other-${target.key}`, source: outsider, destination: `${target.title} :${target.port}`, request: { kind: 'tcp', host: target.host, port: target.port }, expect: { kind: 'blocked' } },
-  ])
+  return protectedTargets(config, facts).flatMap((target): ProbeSpec[] => {
+    const destination = `${target.title} :${target.port}`
+    // The sidecar Service is headless, so its name resolves straight to the decision maker's pod.
+    const request: ProbeSpec['request'] =
+      target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port }
+    return [
+      { role: `manager-${target.key}`, source: asManager, destination, request, expect: target.key === 'scheduler' ? { kind: 'status', status: 200 } : { kind: 'answered' } },
+      { role: `other-${target.key}`, source: outsider, destination, request, expect: { kind: 'blocked' } },
+    ]
+  })
 }
 
 /** The decision maker's health endpoint, answered on its http port (8080). */
 export const SCHEDULER_HEALTH_PATH = '/health'
-
-/** Said next to an allow probe that only connects (nc) while the namespace is enrolled. */
-export const tcpAfterEnrolmentNote = (policy: string) =>
-  `after enrolment nc -z only proves that the manager's own ztunnel accepted the connection; the evidence that the tunnel gets through is the check "${policy} admits the manager on … and on ${HBONE_PORT} (HBONE)" and the HTTP probe to the scheduler sidecar`
 
 /** Why a probe came out wrong, from the live policies and what the probe saw. */
 function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeResult): string {
@@ -225,7 +222,7 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
       return `the ${target.title} answered HTTP ${result.observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)} -c decision-maker)`
     }
     if (policy && live.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT)) return hboneHint(target.policy, target.title, true)
-    const enrolledReset = live.enrolled && result.spec.request.kind === 'http' ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there).` : ''
+    const enrolledReset = live.enrolled ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there).` : ''
     return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace}).${enrolledReset}`
   }
   // A deny probe got through.
@@ -244,13 +241,7 @@ export const selectorText = (labels: Record<string, string>) => Object.entries(l
 export async function l4ReachabilityChecks(ctx: StepContext, io: StepIO, live?: LiveView): Promise<Check[]> {
   const [view, results] = await Promise.all([live ?? readLive(ctx), runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts))])
   io.log(`L4 reachability (${view.enrolled ? 'namespace enrolled in ambient' : 'namespace not yet enrolled in ambient'}):\n${formatMatrix(results)}`)
-  return results.map((r) => {
-    const check = probeCheck(r, r.ok ? undefined : diagnose(ctx.config, ctx.facts, view, r))
-    if (!view.enrolled || r.spec.request.kind !== 'tcp' || r.spec.expect.kind !== 'connect') return check
-    const target = protectedTargets(ctx.config, ctx.facts).find((t) => r.spec.role.endsWith(t.key))!
-    // Shown on success too: a "connects" here is weaker evidence than it looks.
-    return { ...check, observed: `${check.observed} — ${tcpAfterEnrolmentNote(target.policy)}` }
-  })
+  return results.map((r) => probeCheck(r, r.ok ? undefined : diagnose(ctx.config, ctx.facts, view, r)))
 }
 
 export const l4PoliciesStep: Step = {
@@ -261,7 +252,8 @@ export const l4PoliciesStep: Step = {
     "The guide's two NetworkPolicies admit only pods with the manager's labels, on the app port and on 15008: once the namespace joins ambient, mesh traffic arrives inside ztunnel's HBONE tunnel on 15008. " +
     'Ambient also rewrites kubelet health probes to come from 169.254.7.127 (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff); MongoDB and the decision maker have such probes, so by default that source is admitted on the app port too, ' +
     'or the pods turn unready after enrolment (turn it off with --no-allow-kubelet-probes if your CNI exempts kubelet traffic). ' +
-    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must reach MongoDB and get HTTP 200 from the decision maker's /health, one without them must be refused. " +
+    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must get MongoDB's hello answered and HTTP 200 from the decision maker's /health, one without them must be refused. " +
+    'NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager\'s: the identity-policies step closes that gap by mTLS identity. ' +
     'Note that the guide\'s scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.',
   requires: ['preflight'],
   plan: ({ config, facts }) => [
@@ -271,7 +263,7 @@ export const l4PoliciesStep: Step = {
     ...(config.allowKubeletProbes ? [] : [{ kind: 'note' as const, text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment' }]),
     {
       kind: 'note',
-      text: `verify: 4 probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in reaches MongoDB (${config.probeImage}, nc -z) and gets HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused on both (nc -z)`,
+      text: `verify: 4 probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoProbeImage(config, facts)}, mongosh) and HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused by both`,
     },
   ],
   async run(ctx, io) {

@@ -8,6 +8,8 @@ import { useInstalledIstioctl } from './02-istioctl.ts'
 import { AMBIENT_LABEL } from './06-l4-policies.ts'
 
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
+const NAMESPACE_WIDE_WAYPOINT =
+  "namespace default is bound to the waypoint as a whole, kubernetes.default.svc included: enrolled pods' API-server traffic now passes the waypoint (istio/istio#50325), so the manager depends on it being up"
 
 const programmed = (gateway: KubeObject | undefined) => condition(gateway, 'Programmed')
 
@@ -26,9 +28,14 @@ export function waypointStatusRow(stdout: string, name: string): { row: string; 
   return last && { row: last.cells.join(' '), status: last.cells[last.at + 1] }
 }
 
-/** The istioctl arguments of `waypoint apply`: --name only when it is not istioctl's default. */
-export const waypointApplyArgs = (namespace: string, name: string) => [
-  'waypoint', 'apply', '-n', namespace, ...(name === 'waypoint' ? [] : ['--name', name]), '--enroll-namespace', '--wait',
+/**
+ * The istioctl arguments of `waypoint apply`: --name only when it is not istioctl's default. --wait waits for
+ * Programmed up to --waypoint-timeout (istioctl's default 90s; the runbook passes --timeout). istioctl leaves a
+ * namespace that already names a waypoint alone (a warning, exit 0, nothing created) unless --overwrite is given.
+ */
+export const waypointApplyArgs = (namespace: string, name: string, timeoutSeconds: number, overwrite = false) => [
+  'waypoint', 'apply', '-n', namespace, ...(name === 'waypoint' ? [] : ['--name', name]), '--enroll-namespace', ...(overwrite ? ['--overwrite'] : []),
+  '--wait', `--waypoint-timeout=${timeoutSeconds}s`,
 ]
 
 interface WaypointView {
@@ -52,13 +59,20 @@ export const waypointStep: Step = {
   why:
     "Labelling the namespace istio.io/dataplane-mode=ambient hands every Gthulhu pod's traffic to ztunnel, which wraps it in mutual TLS with each pod's ServiceAccount identity — " +
     'the identity the L7 policy later checks. ztunnel only sees L4, so a waypoint proxy is added for the namespace and bound with istio.io/use-waypoint: traffic to the manager Service then passes the waypoint, ' +
-    'which enforces HTTP-level AuthorizationPolicies. Policies that target a Service do nothing without a bound waypoint. Every command here is idempotent.',
+    'which enforces HTTP-level AuthorizationPolicies — for in-mesh callers that address the Service; callers outside the mesh and pod-IP traffic go straight to the pod (the identity-policies step closes that path). ' +
+    'Policies that target a Service do nothing without a bound waypoint. ' +
+    'The label binds every Service of the namespace to the waypoint: in the default namespace that includes kubernetes.default.svc, so the API-server traffic of enrolled pods (the manager lists the decision-maker pods) passes the waypoint too. ' +
+    'Every command here is idempotent, and a run repairs a waypoint that was deleted while the namespace kept its label.',
   requires: ['preflight', 'istioctl'],
   plan: ({ config }) => {
     const ns = config.namespace
     const items: PlanItem[] = [
       { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'], why: 'ztunnel takes over the pods of this namespace' },
-      { kind: 'command', argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName)], why: 'a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed' },
+      {
+        kind: 'command',
+        argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName, config.timeout)],
+        why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed (with --overwrite when namespace ${ns} already names a waypoint)`,
+      },
       { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${config.waypointName}`, '--overwrite'], why: "the namespace's Services use this waypoint" },
       { kind: 'note', text: `verify: both labels on namespace ${ns}, Gateway ${config.waypointName} Programmed, istioctl waypoint status` },
     ]
@@ -82,10 +96,15 @@ export const waypointStep: Step = {
       done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
     }
     const waypointReady = programmed(before.gateway)?.status === 'True'
-    if (!waypointReady || before.labels[USE_WAYPOINT_LABEL] !== name) {
-      const { stdout } = await ctx.cluster.istioctl(waypointApplyArgs(ns, name), { timeoutMs: (ctx.config.timeout + 30) * 1000 })
+    const bound = before.labels[USE_WAYPOINT_LABEL]
+    if (!waypointReady || bound !== name) {
+      // Without --overwrite istioctl would skip a namespace that already names a waypoint (a repair after the waypoint was deleted).
+      if (bound !== undefined && bound !== name) io.warn(`namespace ${ns} named waypoint ${bound}; it will use ${name} instead`)
+      // istioctl stops at --waypoint-timeout; the process timeout only backs that up.
+      const { stdout } = await ctx.cluster.istioctl(waypointApplyArgs(ns, name, ctx.config.timeout, bound !== undefined), { timeoutMs: (ctx.config.timeout + 30) * 1000 })
       done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
     }
+    if (ns === 'default') io.warn(NAMESPACE_WIDE_WAYPOINT)
     // --enroll-namespace sets this label too; setting it again keeps the guide's explicit step and is harmless.
     const after = await readView(ctx)
     if (after.labels[USE_WAYPOINT_LABEL] !== name) {
@@ -108,10 +127,10 @@ export const waypointStep: Step = {
     )
     const view = settled ?? (await readView(ctx))
     const condition = programmed(view.gateway)
-    // Without --wait, istioctl waypoint status polls until the waypoint is Programmed and never gives up: only ask
-    // once the Gateway says so (it then answers at once), and bound it anyway.
+    // istioctl waypoint status polls until the waypoint is Programmed or --waypoint-timeout passes: only ask once
+    // the Gateway says so (it then answers after one tick), and bound it anyway.
     const status = condition?.status === 'True'
-      ? await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name]), { timeoutMs: 60_000 })
+      ? await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name, '--waypoint-timeout=30s']), { timeoutMs: 60_000 })
       : undefined
     const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [

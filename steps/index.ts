@@ -8,6 +8,7 @@ import { gatewayStep } from './05-gateway.ts'
 import { l4PoliciesStep } from './06-l4-policies.ts'
 import { waypointStep } from './07-waypoint.ts'
 import { restartStep } from './08-restart.ts'
-import { l7PoliciesStep } from './09-l7-policies.ts'
+import { identityPoliciesStep } from './09-identity-policies.ts'
+import { l7PoliciesStep } from './10-l7-policies.ts'
 
-export const STEPS: Step[] = [preflightStep, istioctlStep, gatewayApiCrdsStep, ambientStep, gatewayStep, l4PoliciesStep, waypointStep, restartStep, l7PoliciesStep]
+export const STEPS: Step[] = [preflightStep, istioctlStep, gatewayApiCrdsStep, ambientStep, gatewayStep, l4PoliciesStep, waypointStep, restartStep, identityPoliciesStep, l7PoliciesStep]

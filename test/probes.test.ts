@@ -4,14 +4,13 @@ import { chartDefaults } from '../lib/gthulhu.ts'
 import { loadConfig } from '../lib/options.ts'
 import {
   classifyHttp,
-  classifyTcp,
+  classifyMongo,
   formatMatrix,
   httpProbeScript,
   impersonationLabels,
   meetsExpectation,
   PROBE_RUN_LABEL,
   probePod,
-  tcpProbeScript,
   type ProbeResult,
   type ProbeSpec,
 } from '../lib/probes.ts'
@@ -19,18 +18,18 @@ import { validateManifest } from '../lib/schema.ts'
 import type { Facts } from '../lib/types.ts'
 import { containsFields, desiredNetworkPolicies, l4PoliciesStep, l4ProbeSpecs, portsAdmitted, portsAdmittedFromBlock } from '../steps/06-l4-policies.ts'
 
-const tcpSpec: ProbeSpec = {
+const mongoSpec: ProbeSpec = {
   role: 'manager-mongodb',
   source: { name: 'manager', labels: { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/name': 'gthulhu' }, serviceAccount: 'gthulhu-manager' },
   destination: 'MongoDB :27017',
-  request: { kind: 'tcp', host: 'gthulhu-mongodb.default.svc', port: 27017 },
-  expect: { kind: 'connect' },
+  request: { kind: 'mongo', host: 'gthulhu-mongodb.default.svc', port: 27017 },
+  expect: { kind: 'answered' },
 }
-const options = { namespace: 'apps', runId: 'abcde', image: 'busybox:1.36', httpImage: 'curlimages/curl:8.11.1' }
+const options = { namespace: 'apps', runId: 'abcde', mongoImage: 'docker.io/library/mongo:8.0', httpImage: 'curlimages/curl:8.11.1' }
 
 test('probe pods get unique names, the impersonated labels and ServiceAccount, and pass the schema', () => {
-  const a = probePod(tcpSpec, options)
-  const b = probePod(tcpSpec, options)
+  const a = probePod(mongoSpec, options)
+  const b = probePod(mongoSpec, options)
   assert.match(a.metadata.name, /^gthulhu-probe-manager-mongodb-[a-z0-9]{5}$/)
   assert.is.not(a.metadata.name, b.metadata.name)
   assert.is(a.metadata.namespace, 'apps')
@@ -39,10 +38,10 @@ test('probe pods get unique names, the impersonated labels and ServiceAccount, a
   assert.is(a.metadata.labels!['app.kubernetes.io/component'], 'manager', "the workload's labels win over the template's")
   assert.is(a.spec.serviceAccountName, 'gthulhu-manager')
   assert.is(a.spec.restartPolicy, 'Never')
-  assert.equal(a.spec.containers[0].command, ['sh', '-c', 'nc -z -v -w 3 gthulhu-mongodb.default.svc 27017'])
-  assert.is(a.spec.containers[0].image, 'busybox:1.36')
+  assert.equal(a.spec.containers[0].command, ['sh', '-c', `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' 'mongodb://gthulhu-mongodb.default.svc:27017/?directConnection=true&serverSelectionTimeoutMS=5000'`])
+  assert.is(a.spec.containers[0].image, 'docker.io/library/mongo:8.0')
   assert.equal(validateManifest(a), [])
-  const http = probePod({ ...tcpSpec, request: { kind: 'http', url: 'http://m:8080/health', userAgent: "it's me" } }, options)
+  const http = probePod({ ...mongoSpec, request: { kind: 'http', url: 'http://m:8080/health', userAgent: "it's me" } }, options)
   assert.is(http.spec.containers[0].image, 'curlimages/curl:8.11.1')
   assert.is(http.spec.containers[0].command[2], `curl -sS -o /dev/null -w '%{http_code}' -H 'User-Agent: it'\\''s me' --max-time 5 'http://m:8080/health'`)
 })
@@ -51,13 +50,17 @@ test("labels a controller owns are not copied, so no ReplicaSet or DaemonSet ado
   assert.equal(impersonationLabels({ app: 'x', 'pod-template-hash': '123', 'controller-revision-hash': 'abc', 'statefulset.kubernetes.io/pod-name': 'm-0' }), { app: 'x' })
 })
 
-test('nc and curl outcomes are told apart: connected, blocked, nothing listening, unresolved', () => {
-  assert.equal(classifyTcp(0, 'x (10.0.0.1:27017) open\n'), { kind: 'connected' })
-  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection timed out\n').kind, 'blocked')
-  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection reset by peer\n').kind, 'blocked')
-  assert.is(classifyTcp(1, 'nc: x (10.0.0.1:27017): Connection refused\n').kind, 'refused')
-  assert.is(classifyTcp(1, "nc: bad address 'x'\n").kind, 'unresolved')
-  assert.is(classifyTcp(127, 'sh: nc: not found\n').kind, 'error')
+test('mongosh and curl outcomes are told apart: answered, blocked, nothing listening, unresolved', () => {
+  assert.equal(classifyMongo(0, '1\n'), { kind: 'answered' })
+  // ztunnel accepted the connection and closed it: no hello came back.
+  assert.is(classifyMongo(1, 'MongoServerSelectionError: connection 1 to 10.0.0.1:27017 closed\n').kind, 'blocked')
+  assert.is(classifyMongo(1, 'MongoServerSelectionError: read ECONNRESET\n').kind, 'blocked')
+  assert.is(classifyMongo(1, 'MongoServerSelectionError: Server selection timed out after 5000 ms\n').kind, 'blocked')
+  assert.is(classifyMongo(1, 'MongoServerSelectionError: connect ECONNREFUSED 10.0.0.1:27017\n').kind, 'refused')
+  assert.is(classifyMongo(1, 'MongoServerSelectionError: getaddrinfo ENOTFOUND x\n').kind, 'unresolved')
+  assert.is(classifyMongo(127, 'sh: mongosh: not found\n').kind, 'error')
+  // A bare exit 0 without the hello's answer is not an answer.
+  assert.is(classifyMongo(0, '').kind, 'error')
   assert.equal(classifyHttp(0, '200'), { kind: 'status', status: 200 })
   assert.equal(classifyHttp(0, '403'), { kind: 'status', status: 403 })
   assert.is(classifyHttp(56, '000curl: (56) Recv failure: Connection reset by peer\n').kind, 'blocked')
@@ -65,24 +68,24 @@ test('nc and curl outcomes are told apart: connected, blocked, nothing listening
   // A deny probe only counts when the connection was refused by policy, not when nothing answered.
   assert.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'blocked', detail: '' }))
   assert.not.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'unresolved', detail: '' }))
-  assert.not.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'connected' }))
+  assert.not.ok(meetsExpectation({ kind: 'blocked' }, { kind: 'answered' }))
   assert.not.ok(meetsExpectation({ kind: 'status', status: 200 }, { kind: 'status', status: 403 }))
 })
 
 test('the reachability matrix shows source × destination with expected and observed', () => {
   const result = (source: string, destination: string, ok: boolean): ProbeResult => ({
-    spec: { ...tcpSpec, source: { ...tcpSpec.source, name: source }, destination, expect: { kind: source === 'manager' ? 'connect' : 'blocked' } },
+    spec: { ...mongoSpec, source: { ...mongoSpec.source, name: source }, destination, expect: { kind: source === 'manager' ? 'answered' : 'blocked' } },
     pod: 'p',
     exitCode: 0,
     log: '',
-    observed: ok === (source === 'manager') ? { kind: 'connected' } : { kind: 'blocked', detail: 'connection timed out' },
+    observed: ok === (source === 'manager') ? { kind: 'answered' } : { kind: 'blocked', detail: 'connection timed out' },
     ok,
   })
   const text = formatMatrix([result('manager', 'MongoDB :27017', true), result('other', 'MongoDB :27017', false), result('manager', 'scheduler :8080', true), result('other', 'scheduler :8080', true)])
   const lines = text.split('\n')
   assert.match(lines[0], /source ↓ {2}destination → │ MongoDB :27017 +│ scheduler :8080/)
-  assert.match(lines[2], /^manager +│ ✔ connects \/ connects +│ ✔ connects \/ connects$/)
-  assert.match(lines[3], /^other +│ ✖ refused \/ connects +│ ✔ refused \/ refused$/)
+  assert.match(lines[2], /^manager +│ ✔ answers \/ answers +│ ✔ answers \/ answers$/)
+  assert.match(lines[3], /^other +│ ✖ refused \/ answers +│ ✔ refused \/ refused$/)
 })
 
 const facts: Facts = { workloads: chartDefaults({ release: 'prod' }) }
@@ -111,20 +114,21 @@ test("the NetworkPolicies use preflight's labels, the app port plus 15008, and t
   assert.match(JSON.stringify(l4PoliciesStep.plan({ config: loadConfig(['--no-allow-kubelet-probes'], {}), facts })), /NOT admitted \(--no-allow-kubelet-probes\)/)
 })
 
-test('the L4 probes: the manager stand-in connects to MongoDB and gets HTTP 200 from the scheduler; an outsider expects refusal', () => {
+test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP 200 from the scheduler; an outsider expects refusal", () => {
   const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
   const specs = l4ProbeSpecs(config, facts)
   assert.equal(specs.map((s) => [s.role, s.expect]), [
-    ['manager-mongodb', { kind: 'connect' }],
+    ['manager-mongodb', { kind: 'answered' }],
     ['other-mongodb', { kind: 'blocked' }],
     ['manager-scheduler', { kind: 'status', status: 200 }],
     ['other-scheduler', { kind: 'blocked' }],
   ])
-  assert.equal(specs[0].request, { kind: 'tcp', host: 'prod-mongodb.apps.svc', port: 27017 })
-  assert.equal(specs[1].request, { kind: 'tcp', host: 'prod-mongodb.apps.svc', port: 27017 })
+  // Every probe exchanges data: ztunnel accepts a connection before it decides, so a connect alone proves nothing.
+  assert.equal(specs[0].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
+  assert.equal(specs[1].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
   // HTTP, so a reset after the manager's own ztunnel accepted the connect counts as a failure.
   assert.equal(specs[2].request, { kind: 'http', url: 'http://prod-scheduler-sidecar.apps.svc:8080/health' })
-  assert.equal(specs[3].request, { kind: 'tcp', host: 'prod-scheduler-sidecar.apps.svc', port: 8080 })
+  assert.equal(specs[3].request, specs[2].request)
   // Both probes to one destination share its matrix column.
   assert.is(specs[2].destination, specs[3].destination)
   assert.is(specs[2].destination, 'scheduler sidecar :8080')
@@ -134,7 +138,7 @@ test('the L4 probes: the manager stand-in connects to MongoDB and gets HTTP 200 
   // The outsider stays outside the mesh, so the CNI alone decides its verdict.
   assert.is(specs[1].source.labels['istio.io/dataplane-mode'], 'none')
   assert.is(specs[3].source.labels['istio.io/dataplane-mode'], 'none')
-  const pod = probePod(specs[2], { namespace: 'apps', runId: 'r1', image: config.probeImage, httpImage: config.httpProbeImage })
+  const pod = probePod(specs[2], { namespace: 'apps', runId: 'r1', mongoImage: 'mongo:8.0', httpImage: config.httpProbeImage })
   assert.is(pod.spec.containers[0].image, config.httpProbeImage)
   assert.match(pod.spec.containers[0].command[2], /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-scheduler-sidecar\.apps\.svc:8080\/health'$/)
   // After enrolment curl's reset (56) reads as blocked: the HTTP 200 expectation is not met.
@@ -151,11 +155,5 @@ test('comparing applied objects: server defaults are fine, a missing list item i
   assert.not.ok(containsFields({ a: '1' }, { a: 1 }))
 })
 
-test("busybox nc's -w alarm ('timeout', 'punt!') reads as blocked, like a connect that timed out", () => {
-  assert.is(classifyTcp(1, 'nc: timeout\n').kind, 'blocked')
-  assert.is(classifyTcp(1, 'punt!').kind, 'blocked')
-  assert.is(classifyTcp(1, 'nc: gthulhu-mongodb.default.svc (10.96.0.12:27017): Connection timed out\n').kind, 'blocked')
-  assert.is(classifyTcp(1, 'nc: bad address \'x.default.svc\'\n').kind, 'unresolved')
-})
 
 test.run()

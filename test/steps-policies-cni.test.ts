@@ -18,9 +18,9 @@ test('deny probes that connect fail l4-policies, naming the non-enforcing CNI as
   const r = await world.run([...world.flags, '--yes', '--only', 'preflight,l4-policies'])
   assert.is(r.code, 1, show(r))
   assert.is(world.state().steps['l4-policies']?.status, 'failed')
-  assert.match(r.stdout, /other pod \(component=probe\) +│ ✖ refused \/ connects +│ ✖ refused \/ connects/)
-  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects/)
-  assert.match(r.stdout, /✖ other pod \(component=probe\) → MongoDB :27017: refused\s+expected: refused\s+observed: connects/)
+  assert.match(r.stdout, /other pod \(component=probe\) +│ ✖ refused \/ answers +│ ✖ refused \/ HTTP 200/)
+  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers/)
+  assert.match(r.stdout, /✖ other pod \(component=probe\) → MongoDB :27017: refused\s+expected: refused\s+observed: answers/)
   assert.match(r.stdout, /→ a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy \(preflight found: flannel/)
   assert.match(r.stdout, /step l4-policies failed: 2 check\(s\) failed/)
   // The policies were applied (and stay: the operator decides), the probe pods are gone.

@@ -1,5 +1,5 @@
-// The four hardening steps (l4-policies, waypoint, restart, l7-policies) after issue 4's steps, against the
-// simulated cluster through the real CLI and real kubectl: a full run of all nine steps, then a second run
+// The hardening steps (l4-policies, waypoint, restart, identity-policies, l7-policies) after issue 4's steps, against
+// the simulated cluster through the real CLI and real kubectl: a full run of every step, then a second run
 // that changes nothing but still proves everything.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -7,7 +7,7 @@ import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
-const OURS = ['l4-policies', 'waypoint', 'restart', 'l7-policies'] as const
+const OURS = ['l4-policies', 'waypoint', 'restart', 'identity-policies', 'l7-policies'] as const
 const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
@@ -17,7 +17,7 @@ test.after(async () => {
   await world?.stop()
 })
 
-test('all nine steps run to the end, prove every policy with probes, and print the Web UI URL', async () => {
+test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   const r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
   assert.is(r.code, 0, show(r))
   for (const id of OURS) assert.is(world.state().steps[id]?.status, 'done', id)
@@ -25,13 +25,19 @@ test('all nine steps run to the end, prove every policy with probes, and print t
   assert.match(r.stdout, /L4 reachability \(namespace not yet enrolled in ambient\)/)
   assert.match(r.stdout, /L4 reachability \(namespace enrolled in ambient\)/)
   assert.match(r.stdout, /source ↓  destination → +│ MongoDB :27017 +│ scheduler sidecar :8080/)
-  // TCP to MongoDB (it speaks no HTTP); an HTTP 200 from the decision maker, which an enrolled client needs the far side for.
-  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects +│ ✔ HTTP 200 \/ HTTP 200/)
+  // MongoDB's hello answered and an HTTP 200 from the decision maker: only an answer proves the far side.
+  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /ServiceAccount gthulhu +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /ServiceAccount default +│ ✔ HTTP 403 \/ HTTP 403/)
-  assert.match(r.stdout, /✔ NodePort http:\/\/127\.0\.0\.1:\d+\/ with an allowed User-Agent .*: HTTP 200/)
-  assert.match(r.stdout, /✔ NodePort http:\/\/127\.0\.0\.1:\d+\/ with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403/)
+  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with an allowed User-Agent .*: HTTP 200/)
+  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403/)
+  // Every bypass of the waypoint is refused by the identity policies; the legitimate callers still get through.
+  assert.match(r.stdout, /manager \(gthulhu-manager's identity\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
+  assert.match(r.stdout, /ServiceAccount gthulhu, through the waypoint +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/)
+  assert.match(r.stdout, /pod outside the mesh +│ — +│ — +│ ✔ refused \/ refused/)
+  assert.match(r.stdout, /enrolled pod, ServiceAccount default +│ — +│ — +│ — +│ ✔ refused \/ refused/)
+  assert.match(r.stdout, /manager's labels, ServiceAccount default +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /pods of statefulset\/gthulhu-mongodb enrolled \(HBONE in istioctl ztunnel-config workloads\)\s+expected: HBONE for every pod\s+observed: gthulhu-mongodb-0=HBONE/)
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
@@ -57,6 +63,7 @@ test('a second run of the four steps changes nothing and still verifies against 
   assert.match(state.steps['l4-policies']!.note ?? '', /already applied as planned/)
   assert.match(state.steps['waypoint']!.note ?? '', /already|is enrolled and uses the programmed waypoint/)
   assert.match(state.steps['restart']!.note ?? '', /restarted by this runbook at .*every pod is enrolled/)
+  assert.match(state.steps['identity-policies']!.note ?? '', /already applied as planned/)
   assert.match(state.steps['l7-policies']!.note ?? '', /already as planned/)
   for (const id of OURS) assert.ok((state.steps[id]!.checks ?? []).length >= 4 && state.steps[id]!.checks!.every((c) => c.ok || c.advisory), id)
   // The probes ran again: verification is not skipped on a no-op.
@@ -64,6 +71,24 @@ test('a second run of the four steps changes nothing and still verifies against 
   const after = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
   assert.is(after.metadata.generation, before.metadata.generation, 'no second restart')
   assert.equal(await world.probePodsLeft(), [])
+})
+
+test('a repair run after the waypoint was deleted (the namespace kept its label) recreates it', async () => {
+  const deleted = await kubectl(world.sim.env, ['delete', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default'])
+  assert.is(deleted.code, 0, deleted.stderr)
+  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
+  assert.is(r.code, 0, show(r))
+  // istioctl alone would skip a namespace that already names a waypoint; the runbook passes --overwrite.
+  assert.match(r.stdout, /waypoint default\/waypoint applied/)
+  const gw = await kjson('get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default')
+  assert.ok(gw.status.conditions.some((c: any) => c.type === 'Programmed' && c.status === 'True'))
+})
+
+test("the run's --timeout reaches istioctl's own waits", async () => {
+  const r = await world.run([...world.flags, '--dry-run', '--timeout', '45', '--only', 'ambient,waypoint'])
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ install --set profile=ambient -y --readiness-timeout=45s/)
+  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=45s/)
 })
 
 test.run()

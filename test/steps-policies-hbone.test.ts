@@ -1,6 +1,6 @@
 // NetworkPolicies without 15008 once the namespace is enrolled in ambient: the manager's traffic arrives over
-// HBONE on 15008 and is dropped. Its own ztunnel has already accepted the connect, so a TCP probe (nc -z) still
-// "connects"; the static check on the policies and the HTTP probe to the scheduler fail, and say why.
+// HBONE on 15008 and is dropped. Its own ztunnel has already accepted the connect, so only probes that exchange
+// data (MongoDB's hello, an HTTP request) show it; they and the static check on the policies fail, and say why.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
@@ -32,12 +32,12 @@ test('policies that admit the app port but not 15008 fail the restart verificati
   assert.match(r.stdout, /✖ allow-only-manager-to-scheduler admits the manager on 8080 and on 15008 \(HBONE\)\s+expected: 8080, 15008\s+observed: 8080\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/)
   assert.match(r.stdout, /✖ allow-only-manager-to-mongodb admits the manager on 27017 and on 15008 \(HBONE\)\s+expected: 27017, 15008\s+observed: 27017\s+→ .*NetworkPolicy allow-only-manager-to-mongodb must admit 15008 from the manager/)
   // The HTTP probe to the scheduler: the manager's ztunnel accepted, the HBONE leg was dropped, curl saw a reset.
-  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ connects \/ connects +│ ✖ HTTP 200 \/ refused/)
+  assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✖ answers \/ refused +│ ✖ HTTP 200 \/ refused/)
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /✖ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200\s+expected: HTTP 200\s+observed: refused \(curl: \(56\) Recv failure: Connection reset by peer\) \[pod gthulhu-probe-manager-scheduler-\w+\]\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/)
   assert.match(r.stdout, /NetworkPolicy allow-only-manager-to-scheduler must admit 15008 from the manager/)
-  // nc -z to MongoDB only proves the local connect after enrolment, and says so.
-  assert.match(r.stdout, /✔ manager \(gthulhu-manager's labels\) → MongoDB :27017: connects\s+expected: connects\s+observed: connects \[pod [^\]]+\] — after enrolment nc -z only proves that the manager's own ztunnel accepted the connection/)
+  // MongoDB's hello gets no answer: the connection the manager's own ztunnel accepted was closed behind it.
+  assert.match(r.stdout, /✖ manager \(gthulhu-manager's labels\) → MongoDB :27017: answers\s+expected: answers\s+observed: refused \(MongoServerSelectionError: connection 1 to [\d.]+:27017 closed\) \[pod [^\]]+\]\s+→ .*NetworkPolicy allow-only-manager-to-mongodb must admit 15008 from the manager/)
 })
 
 test('the waypoint step refuses to turn a Gateway of another class into a waypoint', async () => {

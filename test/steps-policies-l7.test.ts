@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { Cluster } from '../lib/cluster.ts'
 import { loadConfig } from '../lib/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
-import { l7PoliciesStep } from '../steps/09-l7-policies.ts'
+import { l7PoliciesStep } from '../steps/10-l7-policies.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
@@ -67,7 +67,7 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies', '--ingress-via-waypoint'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /ingress passes the manager's waypoint \(Service labelled istio\.io\/ingress-use-waypoint=true\)/)
-  assert.match(r.stdout, /✔ NodePort http:\/\/127\.0\.0\.1:\d+\/ with an allowed User-Agent .*: HTTP 200/)
+  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with an allowed User-Agent .*: HTTP 200/)
   const svc = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(svc.metadata.labels['istio.io/ingress-use-waypoint'], 'true')
   const manager = await kjson('get', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default')

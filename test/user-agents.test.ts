@@ -14,7 +14,7 @@ import {
   userAgentProblem,
   userAgentProblems,
 } from '../lib/user-agents.ts'
-import { allowedPrincipals, desiredAuthorizationPolicies, gatewayPrincipal, l7PoliciesStep } from '../steps/09-l7-policies.ts'
+import { allowedPrincipals, desiredAuthorizationPolicies, gatewayPrincipal, l7PoliciesStep } from '../steps/10-l7-policies.ts'
 
 const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'

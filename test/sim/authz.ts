@@ -31,7 +31,9 @@ const anyMatch = (patterns: string[] | undefined, value: string | undefined) =>
 
 const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals', 'remoteIpBlocks', 'notRemoteIpBlocks']
 const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths']
-const isHttpWhenKey = (key: string) => key.startsWith('request.') || key.startsWith('experimental.')
+// istiod hands ztunnel only these condition keys; any other is an HTTP attribute (ambient/authorization.go l4WhenAttributes).
+const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port'])
+const isHttpWhenKey = (key: string) => !L4_WHEN_KEYS.has(key)
 
 /** Names the HTTP-only attributes a rule uses (ztunnel cannot evaluate them). */
 export function httpAttributesOf(rule: any): string[] {

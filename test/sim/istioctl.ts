@@ -11,6 +11,7 @@ import {
   GATEWAY_GROUP,
   ISTIO_NAMESPACE,
   USE_WAYPOINT_LABEL,
+  DATAPLANE_LABEL,
   conditionTrue,
   getOf,
   isEnrolled,
@@ -46,10 +47,21 @@ export interface IstioctlStream {
 const ok = (stdout: string): IstioctlResult => ({ stdout, stderr: '', code: 0 })
 const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({ stdout, stderr: stderr.endsWith('\n') ? stderr : stderr + '\n', code })
 
-/** Supported Kubernetes minors of an Istio minor: 1.28 → 1.30–1.34, 1.29 → 1.31–1.35. */
-export function supportedKubernetes(istioVersion: string): { min: number; max: number } {
-  const minor = Number(istioVersion.split('.')[1])
-  return { min: minor + 2, max: minor + 6 }
+/** istioctl's own Kubernetes floor (MinK8SVersion): 1.28 → 1.29, 1.29 → 1.30 (istioctl/pkg/install/k8sversion/version.go). */
+export function istioctlKubernetesFloor(istioVersion: string): number {
+  return Number(istioVersion.split('.')[1]) + 1
+}
+
+/** Upstream defaults of istioctl's own waits: install --readiness-timeout 300s, waypoint --waypoint-timeout 90s. */
+const READINESS_TIMEOUT_MS = 300_000
+const WAYPOINT_TIMEOUT_MS = 90_000
+
+/** A Go duration as cobra's DurationVar reads it: 90s, 5m0s, 1m30s, 500ms, 1h. */
+export function parseGoDuration(text: string): number | undefined {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
+  if (parts.length === 0 || parts.map((m) => m[0]).join('') !== text) return undefined
+  return parts.reduce((total, m) => total + Number(m[1]) * units[m[2]], 0)
 }
 
 interface Parsed {
@@ -57,7 +69,7 @@ interface Parsed {
   flags: Map<string, string | true>
 }
 
-const VALUE_FLAGS = new Set(['--workload-namespace', '--node', '-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout'])
+const VALUE_FLAGS = new Set(['--workload-namespace', '--node', '-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout', '--readiness-timeout'])
 const ALIASES: Record<string, string> = { '-n': '--namespace', '-o': '--output', '-y': '--skip-confirmation', '-c': '--kubeconfig', '-f': '--filename', '-r': '--revision', '-A': '--all-namespaces', '-i': '--istioNamespace' }
 
 function parse(args: string[]): Parsed {
@@ -130,17 +142,21 @@ export class IstioctlServer {
     return Number(this.ctx.kubernetesVersion.split('.')[1])
   }
 
+  /**
+   * `x precheck` (istioctl/pkg/precheck/precheck.go checkServerVersion): the only version finding is a cluster
+   * below istioctl's floor (IST0142, an Error). Findings go to stdout, the summary error to stderr with exit 1;
+   * a clean run says so on stderr.
+   */
   private precheck(clientVersion: string): IstioctlResult {
-    const { min, max } = supportedKubernetes(clientVersion)
-    const minor = this.kubernetesMinor()
-    const findings: string[] = []
-    if (minor < min) findings.push(`Error [IST0172] (Kubernetes) The Kubernetes version v${this.ctx.kubernetesVersion} is below the minimum version 1.${min} supported by Istio ${clientVersion}.`)
-    if (minor > max) findings.push(`Warning [IST0172] (Kubernetes) The Kubernetes version v${this.ctx.kubernetesVersion} is newer than the versions Istio ${clientVersion} was tested with (1.${min}-1.${max}).`)
-    // Like istioctl: any finding, warning or error, goes to stdout, with a one-line summary on stderr and exit 1.
-    if (findings.length) {
-      return failure(`Error: ${findings.length} issue(s) found when checking the cluster. Istio may not be safe to install or upgrade.`, 1, findings.join('\n') + '\n')
+    const floor = istioctlKubernetesFloor(clientVersion)
+    if (this.kubernetesMinor() < floor) {
+      return failure(
+        'Error: Issues found when checking the cluster. Istio may not be safe to install or upgrade.\nSee https://istio.io/latest/docs/reference/config/analysis for more information about causes and resolutions.',
+        1,
+        `Error [IST0142] (Cluster) The Kubernetes Version "v${this.ctx.kubernetesVersion}" is lower than the minimum version: 1.${floor}\n`,
+      )
     }
-    return ok(`✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n`)
+    return { stdout: '', stderr: '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n', code: 0 }
   }
 
   // ---- install / uninstall ----
@@ -163,10 +179,14 @@ export class IstioctlServer {
       minimal: ['istiod'],
     }
     if (!components[profile]) return failure(`Error: generate config: unknown profile "${profile}"; known profiles: ${Object.keys(components).join(', ')}`)
-    const { min } = supportedKubernetes(version)
-    if (this.kubernetesMinor() < min) {
-      return failure(`Error: check minimum supported Kubernetes version: Kubernetes v${this.ctx.kubernetesVersion} is not supported by Istio ${version}; at least 1.${min} is required`)
-    }
+    // Below the floor istioctl only warns and goes on (operator/cmd/mesh/install.go → k8sversion.IsK8VersionSupported).
+    const floor = istioctlKubernetesFloor(version)
+    const warning =
+      this.kubernetesMinor() < floor
+        ? `\nThe Kubernetes version v${this.ctx.kubernetesVersion} is not supported by Istio ${version}. The minimum supported Kubernetes version is 1.${floor}.\nProceeding with the installation, but you might experience problems. See https://istio.io/latest/docs/releases/supported-releases/ for a list of supported versions.\n`
+        : ''
+    const readinessMs = this.timeoutOf(p, '--readiness-timeout', READINESS_TIMEOUT_MS)
+    if (readinessMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--readiness-timeout')}" for "--readiness-timeout" flag: time: invalid duration`)
     const ns = ISTIO_NAMESPACE
     if (!getOf(this.store, 'namespace', undefined, ns)) {
       this.store.create(mustTypeOf(this.store, 'namespace'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } })
@@ -267,11 +287,11 @@ export class IstioctlServer {
         return d && d.status?.numberReady >= 1 && d.status?.updatedNumberScheduled === d.status?.desiredNumberScheduled
       })
       return Boolean(deploymentsReady && daemonsReady)
-    })
-    if (!ready) return failure(`✘ Installation incomplete: components in ${ns} did not become ready in time`, 1, lines.slice(0, 1).join('\n') + '\n')
+    }, readinessMs)
+    if (!ready) return failure(`✘ Installation incomplete: components in ${ns} did not become ready in time`, 1, warning + lines.slice(0, 1).join('\n') + '\n')
     lines.push('✔ Installation complete')
     if (profile === 'ambient') lines.push('The ambient profile has been installed successfully, enjoy Istio without sidecars!')
-    return ok(lines.join('\n') + '\n')
+    return ok(warning + lines.join('\n') + '\n')
   }
 
   private async ensureService(svc: KubeObject): Promise<void> {
@@ -340,8 +360,21 @@ export class IstioctlServer {
       this.ctx.controllers.kick()
       return ok(out)
     }
-    // apply
+    // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd)
     if (!getOf(this.store, 'namespace', undefined, ns)) return failure(`Error: namespace "${ns}" not found`)
+    const waypointMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
+    if (waypointMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`)
+    const nsLabels = () => getOf(this.store, 'namespace', undefined, ns)?.metadata.labels ?? {}
+    let out = ''
+    if (p.flags.has('--enroll-namespace')) {
+      // A namespace that already names a waypoint is left alone, and nothing is applied, unless --overwrite.
+      if (nsLabels()[USE_WAYPOINT_LABEL] !== undefined && !p.flags.has('--overwrite')) {
+        return ok(`⚠️ Warning: namespace (${ns}) already has an enrolled Waypoint. Consider adding the \`--overwrite\` flag to your apply command.\n`)
+      }
+      if (nsLabels()[DATAPLANE_LABEL] !== 'ambient') {
+        out += `⚠️ Warning: namespace is not enrolled in ambient. Consider running\t\`kubectl label namespace ${ns} istio.io/dataplane-mode=ambient\`\n`
+      }
+    }
     const name = String(p.flags.get('--name') ?? 'waypoint')
     const trafficType = String(p.flags.get('--for') ?? 'service')
     if (!['service', 'workload', 'all', 'none'].includes(trafficType)) return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
@@ -357,47 +390,50 @@ export class IstioctlServer {
     const existing = this.store.get(gatewayType, ns, name)
     if (existing) this.store.update(gatewayType, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } }, spec: gw.spec })
     else this.store.create(gatewayType, gw)
-    let out = `✅ waypoint ${ns}/${name} applied\n`
+    out += `✅ waypoint ${ns}/${name} applied\n`
+    this.ctx.controllers.kick()
+    if (p.flags.has('--wait')) {
+      // Only the Gateway's Programmed condition is waited for, not its pods.
+      const programmed = await this.waitFor(() => conditionTrue(this.store.get(gatewayType, ns, name), 'Programmed'), waypointMs)
+      if (!programmed) return failure(`Error: timed out while waiting for waypoint\t${ns}/${name}`, 1, out)
+      out += `✅ waypoint ${ns}/${name} is ready!\n`
+    }
+    // The namespace is labelled only after the waypoint exists (and, with --wait, is programmed).
     if (p.flags.has('--enroll-namespace')) {
-      const nsType = mustTypeOf(this.store, 'namespace')
-      this.store.mutate(nsType, undefined, ns, (n) => {
+      this.store.mutate(mustTypeOf(this.store, 'namespace'), undefined, ns, (n) => {
         n.metadata.labels = { ...(n.metadata.labels ?? {}), [USE_WAYPOINT_LABEL]: name }
       })
       out += `✅ namespace ${ns} labeled with "${USE_WAYPOINT_LABEL}: ${name}"\n`
-    }
-    this.ctx.controllers.kick()
-    if (p.flags.has('--wait')) {
-      const ready = await this.waitFor(() => {
-        const g = this.store.get(gatewayType, ns, name)
-        const view = new ClusterView(this.store, this.ctx.cni)
-        return Boolean(g && conditionTrue(g, 'Programmed') && view.gatewayPods(g).some(isPodReady))
-      })
-      if (!ready) return failure(`Error: timed out waiting for waypoint ${ns}/${name} to become programmed`, 1, out)
+      this.ctx.controllers.kick()
     }
     return ok(out)
   }
 
   /**
-   * `waypoint status`: one row per waypoint (no NAMESPACE column when -n names the namespace). Like istioctl,
-   * it answers at once when every waypoint is Programmed; otherwise it prints where they stand and keeps
-   * polling (every 500 ms, no deadline) until they are — a caller needs its own timeout.
+   * `waypoint status` (printWaypointStatus): one row per waypoint (no NAMESPACE column when -n names the
+   * namespace); while a waypoint is not Programmed it prints a row per tick and keeps polling, until it is or
+   * --waypoint-timeout (default 90s) has passed: then it fails "timed out while retrieving status for waypoint".
+   * Simplification: ticks are 100 ms here, 1 s upstream.
    */
   private async waypointStatus(p: Parsed, ns: string, names: string[], gatewayType: NonNullable<ReturnType<typeof typeOf>>, stream?: IstioctlStream): Promise<IstioctlResult> {
     const withNamespace = !p.flags.has('--namespace')
+    const timeoutMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
+    if (timeoutMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`)
     const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']
     const current = () => names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
     const row = (g: KubeObject) => {
       const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
-      return [...(withNamespace ? [ns] : []), g.metadata.name, c?.status ?? 'Unknown', 'Programmed', c?.reason ?? 'Pending', c?.message ?? 'Waiting for controller']
+      return [...(withNamespace ? [ns] : []), g.metadata.name, c?.status ?? '', c ? 'Programmed' : '', c?.reason ?? '', c?.message ?? '']
     }
     const waiting = () => current().filter((g) => !conditionTrue(g, 'Programmed'))
     if (waiting().length === 0) return ok(table([header, ...current().map(row)]))
     stream?.write(table([header, ...waiting().map(row)]))
-    // Without a client to notice it leaving (a direct call), stop after the wait timeout rather than forever.
-    const deadline = stream?.signal ? Infinity : Date.now() + (this.ctx.waitTimeoutMs ?? 30_000)
+    const deadline = Date.now() + timeoutMs
     while (waiting().length > 0 && !stream?.signal?.aborted && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500))
+      await new Promise((r) => setTimeout(r, 100))
     }
+    const stuck = waiting()[0]
+    if (stuck) return failure(`Error: timed out while retrieving status for waypoint\t${ns}/${stuck.metadata.name}`)
     const done = table([header, ...current().map(row)])
     // The header was printed already.
     return ok(done.slice(done.indexOf('\n') + 1))
@@ -449,8 +485,18 @@ export class IstioctlServer {
     return ok(table(rows))
   }
 
-  private async waitFor(predicate: () => boolean): Promise<boolean> {
-    const deadline = Date.now() + (this.ctx.waitTimeoutMs ?? 30_000)
+  /**
+   * How long one of istioctl's own waits lasts: its flag, else the upstream default — capped by the simulator's
+   * waitTimeoutMs (a simplification that keeps tests short). undefined: the flag is not a Go duration.
+   */
+  private timeoutOf(p: Parsed, flag: string, upstreamDefaultMs: number): number | undefined {
+    const given = p.flags.get(flag)
+    if (typeof given === 'string') return parseGoDuration(given)
+    return Math.min(upstreamDefaultMs, this.ctx.waitTimeoutMs ?? upstreamDefaultMs)
+  }
+
+  private async waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       if (predicate()) return true
       await new Promise((r) => setTimeout(r, 25))

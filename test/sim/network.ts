@@ -218,9 +218,11 @@ export class NetworkModel {
     const dest = endpoints[0]
     const targetPort = resolvePort(dest, svcPort.targetPort ?? svcPort.port) ?? svcPort.port
     const waypoint = this.view.boundWaypoint(svc)
-    const ingressSkipsWaypoint = fromIngress && svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] !== 'true'
-    // Only mesh traffic is redirected: by the source's ztunnel, or hairpinned by the destination's.
-    if (waypoint && !ingressSkipsWaypoint && (source.mesh || isEnrolled(dest))) {
+    // Only the client side picks a waypoint: an enrolled client's ztunnel for Service-addressed traffic
+    // (ztunnel src/proxy/outbound.rs fetch_service_waypoint), an ingress gateway only when the Service opts in.
+    // The destination's ztunnel never hands plaintext to the waypoint (src/proxy/inbound_passthrough.rs).
+    const clientUsesWaypoint = fromIngress ? svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] === 'true' : capturedByZtunnel(source)
+    if (waypoint && clientUsesWaypoint) {
       return acceptedLocally(source, this.throughWaypoint(source, svc, [port, targetPort], dest, targetPort, waypoint, req))
     }
     const outcome = this.toPod(source, dest, targetPort, req)
@@ -265,8 +267,10 @@ export class NetworkModel {
     const l4 = this.networkPolicyAllows(dest, source, wirePort)
     if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
     if (destEnrolled) {
+      // HBONE carries the client's mTLS identity; plaintext from outside the mesh has none (src_identity: None).
       const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel')
-      if (!decision.allowed) return { kind: 'reset', detail: `ztunnel: ${decision.reason}`, ip }
+      // ztunnel accepts the connection before it authorizes it, then closes it: connect() succeeds, no data comes back.
+      if (!decision.allowed) return { kind: 'closed', detail: `accepted by ${dest.metadata.name}'s ztunnel, then closed: ${decision.reason}`, ip }
     }
     if (isGatewayPod(dest) && req && !isWaypointPod(dest)) {
       const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway')

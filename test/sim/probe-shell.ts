@@ -175,6 +175,10 @@ export class ProbeShell {
         return this.curl(args)
       case 'wget':
         return this.wget(args)
+      case 'mongosh':
+        // Only MongoDB's own images ship the shell.
+        if (!/mongo/.test(String(this.pod.spec?.containers?.[0]?.image ?? ''))) return notFound(name)
+        return this.mongosh(args)
       default:
         return notFound(name)
     }
@@ -335,6 +339,38 @@ export class ProbeShell {
         if (status >= 400) return { exitCode: 1, output: note + `wget: server returned error: HTTP/1.1 ${status}\n`, waitedMs: 0 }
         return { exitCode: 0, output: note + (toStdout ? body : ''), waitedMs: 0 }
       }
+    }
+  }
+
+  /**
+   * `mongosh [--quiet] [--norc] [--eval EXPR] mongodb://HOST:PORT/...`: the driver connects and sends a
+   * wire-protocol hello; only a MongoDB that answers it makes the shell print the expression's value (1).
+   */
+  mongosh(args: string[]): CommandResult {
+    const uri = args.find((a) => a.startsWith('mongodb://'))
+    const parsed = uri && /^mongodb:\/\/([^/:?,]+)(?::(\d+))?/.exec(uri)
+    if (!parsed) return { exitCode: 1, output: `MongoParseError: Invalid scheme, expected connection string to start with "mongodb://"\n`, waitedMs: 0 }
+    const [, host, portText] = parsed
+    const port = Number(portText ?? 27017)
+    const outcome = this.connect(host, port)
+    const fail = (message: string, waitedMs = 0): CommandResult => ({ exitCode: 1, output: `MongoServerSelectionError: ${message}\n`, waitedMs })
+    const address = `${'ip' in outcome && outcome.ip ? outcome.ip : host}:${port}`
+    switch (outcome.kind) {
+      case 'unresolved':
+        return fail(`getaddrinfo ENOTFOUND ${host}`)
+      case 'refused':
+        return fail(`connect ECONNREFUSED ${address}`)
+      case 'dropped':
+        return fail('Server selection timed out after 5000 ms', MAX_WAIT_MS)
+      case 'reset':
+        return fail('read ECONNRESET')
+      case 'closed':
+        return fail(`connection 1 to ${address} closed`)
+      case 'http':
+        return fail(`connection 1 to ${address} closed`)
+      case 'open':
+        // Something answered the connect; only MongoDB itself (a TCP-only app here) answers the hello.
+        return outcome.tcpOnly ? { exitCode: 0, output: '1\n', waitedMs: 0 } : fail(`connection 1 to ${address} closed`)
     }
   }
 }
