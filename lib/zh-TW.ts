@@ -79,6 +79,17 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       '都會碰到它們。所以這個步驟會確認每個 rollout 都完成、ztunnel 把每個 Pod 列為 HBONE，而且連線矩陣依然成立。納入後馬上' +
       '就緒失敗的 Pod，幾乎都是 kubelet 探針陷阱（NetworkPolicy 沒有放行 169.254.7.127）。',
   },
+  'identity-policies': {
+    title: 'ztunnel 上的身分策略：只有 waypoint 與閘道能連到 manager，只有 manager 能連到 MongoDB 與 decision maker',
+    why:
+      '綁在 manager waypoint 上的策略，只看得到有經過 waypoint 的流量；而呼叫端的 ztunnel 只有在已納入的 Pod 以 manager Service 為目的地時，才會把流量送到 waypoint。' +
+      '服務網格外的 Pod（其他命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
+      'NetworkPolicy 也有自己的漏洞：它相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤。' +
+      '三條帶 Pod selector 的 AuthorizationPolicy 同時補上這兩個漏洞：每個 Pod 所在節點的 ztunnel 會依雙向 TLS 身分，對每一條連線執行它們，而從服務網格外來的明文流量沒有任何身分：manager 的 Pod 只接受 waypoint 與入口閘道的身分，MongoDB 與 decision maker 的 Pod 只接受 manager 的 ServiceAccount。' +
+      '代價是叢集內其他所有呼叫者都會被拒絕，Prometheus 也不例外。' +
+      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
+      'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
+  },
   'l7-policies': {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
@@ -117,6 +128,7 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
   installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
   replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
+  allowUntestedKubernetes: '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
   gatewayName: '對外提供 manager 的 Gateway 名稱。',
   routeName: '指向 manager 的 HTTPRoute 名稱。',
   gatewayServiceType: 'Gateway 的 Service 型別：LoadBalancer（原指南；使用它的 NodePort）或 NodePort。',
@@ -125,7 +137,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   managerPrincipals: '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount,cluster.local/ns/<ns>/sa/<sa>）。',
   allowedUserAgents: '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
   ingressViaWaypoint: '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
-  probeImage: 'L4 探測 Pod 的映像檔（需要 nc）。',
+  identityPolicies: '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
+  probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
   output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
