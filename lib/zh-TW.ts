@@ -2,6 +2,7 @@
 // descriptions, option groups and exit codes. The tables are keyed by the same ids as the English data, so
 // `tsc` fails when a step or a flag has no translation. Terms follow the Taiwanese Kubernetes / Istio community:
 // 叢集、命名空間、工作負載、閘道、服務網格、策略、憑證、復原； commands, flags, ids and YAML keys stay as they are.
+import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from './options.ts'
 import type { StepId } from './types.ts'
 
@@ -54,22 +55,21 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
   'l4-policies': {
     title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler',
     why:
-      '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。原指南的兩條 ' +
-      'NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ' +
-      'ztunnel 的 HBONE 通道裡，從 15008 進來。Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127' +
-      '（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上' +
-      '放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
-      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的要連得到 MongoDB，並從 decision maker 的 /health 拿到 ' +
-      'HTTP 200；沒有這些標籤的必須被拒絕。注意：原指南的 scheduler 策略也會擋掉 Prometheus 對 8080/9090 的抓取，' +
-      '若有抓取這些指標，請自行加上規則。',
+      '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。' +
+      '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
+      'Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
+      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕。' +
+      'NetworkPolicy 相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤：identity-policies 步驟會以 mTLS 身分補上這個漏洞。' +
+      '注意：原指南的 scheduler 策略也會擋掉 Prometheus 對 8080/9090 的抓取，若有抓取這些指標，請自行加上規則。',
   },
   waypoint: {
     title: '把命名空間納入 ambient 並加上 waypoint',
     why:
-      '把命名空間標上 istio.io/dataplane-mode=ambient，每個 Gthulhu Pod 的流量就交給 ztunnel，以各 Pod 的 ServiceAccount 身分包上' +
-      '雙向 TLS，這正是之後 L7 策略要檢查的身分。ztunnel 只看得到 L4，所以再替命名空間加上 waypoint proxy，並以 ' +
-      'istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy。' +
-      '以 Service 為目標的策略，沒有綁定 waypoint 就不會有任何作用。這裡的每個指令都可以重複執行。',
+      '把命名空間標上 istio.io/dataplane-mode=ambient，每個 Gthulhu Pod 的流量就交給 ztunnel，以各 Pod 的 ServiceAccount 身分包上雙向 TLS，這正是之後 L7 策略要檢查的身分。' +
+      'ztunnel 只看得到 L4，所以再替命名空間加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
+      '服務網格外的呼叫者與走 Pod IP 的流量會直接到達 Pod（identity-policies 步驟會關上這條路）。以 Service 為目標的策略，沒有綁定 waypoint 就不會有任何作用。' +
+      '這個標籤會把命名空間裡的每個 Service 都綁到 waypoint：在 default 命名空間裡也包括 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量（manager 會列出 decision maker 的 Pod）也會經過 waypoint。' +
+      '這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、命名空間卻還留著標籤，重新執行就會把它修復。',
   },
   restart: {
     title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
@@ -93,13 +93,14 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
   'l7-policies': {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
-      '原指南的兩條 Istio AuthorizationPolicy。第一條以 manager Service 為目標，由命名空間的 waypoint 執行：只有列出的身分' +
-      '（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫 manager，其他呼叫者都拿到 403。第二條掛在入口閘道自己的 proxy 上，' +
-      '只放行 User-Agent 符合允許值的請求。原指南的預設值只放行 macOS 上的 Chrome（以及其他 Chromium 瀏覽器），' +
-      'Safari、Firefox，以及 Windows、Linux 或手機上的任何瀏覽器都不行。User-Agent 是由用戶端決定的：誰都能送出 Chrome 的值，' +
-      '所以它只是擋掉隨意存取的過濾條件，不是身分驗證。Istio 比對標頭值只有完全相同、前綴（"abc*"）、後綴（"*abc"）或存在' +
-      '（"*"）四種；"*" 出現在其他位置的值，在套用任何東西之前就會被拒絕。入口流量預設不經過 manager 的 waypoint，除非 ' +
-      'manager Service 標上 istio.io/ingress-use-waypoint=true（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分）。',
+      '原指南的兩條 Istio AuthorizationPolicy。' +
+      '第一條以 manager Service 為目標，由命名空間的 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
+      'waypoint 看不到其他流量：服務網格外的呼叫者，或直接用 manager Pod IP 的呼叫者，會直接到達 manager，只有身分策略（上一個步驟）會拒絕它們；驗證時兩條路徑都會試。' +
+      '第二條掛在入口閘道自己的 proxy 上，只放行 User-Agent 符合允許值的請求。' +
+      '原指南的預設值只放行 macOS 上的 Chrome（以及其他 Chromium 瀏覽器），Safari、Firefox，以及 Windows、Linux 或手機上的任何瀏覽器都不行。' +
+      'User-Agent 是由用戶端決定的：誰都能送出 Chrome 的值，所以它只是擋掉隨意存取的過濾條件，不是身分驗證。' +
+      'Istio 比對標頭值只有完全相同、前綴（"abc*"）、後綴（"*abc"）或存在（"*"）四種；"*" 出現在其他位置的值，在套用任何東西之前就會被拒絕。' +
+      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分）。',
   },
 }
 
@@ -157,4 +158,65 @@ export const EXIT_CODES_ZH_TW: Record<number, string> = {
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
   2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
+}
+
+/** A short fingerprint of an English text, recorded below when it is translated. */
+export const englishFingerprint = (english: string) => createHash('sha256').update(english).digest('hex').slice(0, 12)
+
+/**
+ * The English each translation above was made from ('step:<id>' covers title and why, joined by a newline): a test
+ * fails when the English changes, naming the translation to update and the fingerprint to record with it.
+ */
+export const TRANSLATED_FROM: Record<string, string> = {
+  'step:preflight': '6f7d66269260',
+  'step:istioctl': '0a4eff51f8d1',
+  'step:gateway-api-crds': 'e9a0c680c8e2',
+  'step:ambient': '18cc0175e818',
+  'step:gateway': '5d2b9e4943ae',
+  'step:l4-policies': 'ab68a1369200',
+  'step:waypoint': '5c7ac46a8dfb',
+  'step:restart': '65b1df69d02d',
+  'step:identity-policies': '4934c09403cf',
+  'step:l7-policies': '925191bca47b',
+  'flag:help': '2cfa53b60583',
+  'flag:version': 'd896638558d9',
+  'flag:list': 'fc03509b2a13',
+  'flag:yes': '700220b92956',
+  'flag:from': '95890528bd3c',
+  'flag:resume': 'a115e686ca91',
+  'flag:only': '6fc1ca193709',
+  'flag:skip': '57a59e4d3e1f',
+  'flag:dryRun': '8a19833dbc5e',
+  'flag:render': '6fa4d47f3441',
+  'flag:config': '1a127cc564a8',
+  'flag:stateFile': '3197079690d7',
+  'flag:timeout': '25a6adaa95fe',
+  'flag:context': '81dac3bde8be',
+  'flag:kubeconfig': '2a78f0ef4e87',
+  'flag:namespace': '20e58399a19e',
+  'flag:release': 'f0fc252422e2',
+  'flag:istioVersion': '14bf65869390',
+  'flag:gatewayApiVersion': '0ab244e660dc',
+  'flag:gatewayApiChannel': '2d0ef2d2b2e9',
+  'flag:istioMirror': '7808d37ae2a2',
+  'flag:gatewayApiMirror': 'c89437f1de5d',
+  'flag:installDir': 'e6b645085b5d',
+  'flag:allowUntestedKubernetes': '8e89b31d3fc2',
+  'flag:replaceNewerGatewayApi': '5d5dc537e812',
+  'flag:gatewayName': '550ad259c3cb',
+  'flag:routeName': '8284a7d85d7f',
+  'flag:gatewayServiceType': '153165aab925',
+  'flag:allowKubeletProbes': '0294a29dbd22',
+  'flag:waypointName': 'f6f9e8d2eac4',
+  'flag:managerPrincipals': 'db5cea93f8b4',
+  'flag:allowedUserAgents': '38016cffb4de',
+  'flag:ingressViaWaypoint': 'f857d040ee47',
+  'flag:identityPolicies': 'ee333b4da15f',
+  'flag:probeImage': '8250d02b50f6',
+  'flag:httpProbeImage': 'd6c17b485f08',
+  'flag:output': '2ee648e33b94',
+  'exit:0': 'cc3c914af5e6',
+  'exit:1': '34a1266cb16a',
+  'exit:2': 'd43145be08ec',
+  'exit:130': '25e0f7f0db79',
 }

@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert'
 import { EXIT_CODES } from '../lib/help.ts'
 import { OPTIONS } from '../lib/options.ts'
 import { STEP_IDS } from '../lib/types.ts'
-import { EXIT_CODES_ZH_TW, OPTIONS_ZH_TW, OPTION_GROUPS_ZH_TW, STEPS_ZH_TW } from '../lib/zh-TW.ts'
+import { englishFingerprint, EXIT_CODES_ZH_TW, OPTIONS_ZH_TW, OPTION_GROUPS_ZH_TW, STEPS_ZH_TW, TRANSLATED_FROM } from '../lib/zh-TW.ts'
+import { STEPS } from '../steps/index.ts'
 import { ROOT } from './harness.ts'
 
 const DOCS = join(ROOT, 'docs')
@@ -150,6 +151,20 @@ test('the zh-TW tables translate every step, flag, option group and exit code, a
   for (const [key, text] of Object.entries(OPTIONS_ZH_TW)) assert.ok(chinese.test(text), `flag ${key} is not translated`)
   assert.equal(Object.keys(OPTION_GROUPS_ZH_TW).sort(), [...new Set(OPTIONS.map((o) => o.group))].sort())
   assert.equal(Object.keys(EXIT_CODES_ZH_TW).map(Number).sort(), EXIT_CODES.map(([code]) => code).sort())
+})
+
+test('every zh-TW translation was made from the current English text (a changed English text needs its translation updated)', () => {
+  const sources: [string, string][] = [
+    ...STEPS.map((step): [string, string] => [`step:${step.id}`, `${step.title}\n${step.why}`]),
+    ...OPTIONS.map((option): [string, string] => [`flag:${option.key}`, option.describe]),
+    ...EXIT_CODES.map(([code, meaning]): [string, string] => [`exit:${code}`, meaning]),
+  ]
+  const stale = sources
+    .filter(([key, english]) => TRANSLATED_FROM[key] !== englishFingerprint(english))
+    .map(([key, english]) => `${key}: translate the current English again in lib/zh-TW.ts, then record TRANSLATED_FROM['${key}'] = '${englishFingerprint(english)}'`)
+  assert.equal(stale, [], `translations made from older English:\n${stale.join('\n')}`)
+  const unknown = Object.keys(TRANSLATED_FROM).filter((key) => !sources.some(([k]) => k === key))
+  assert.equal(unknown, [], 'fingerprints of texts that no longer exist')
 })
 
 test.run()
