@@ -12,6 +12,7 @@ import { askContext, guidedPrompter } from './lib/prompts.ts'
 import { applySavedAnswers } from './lib/questions.ts'
 import { readContexts, requireContext } from './lib/kubeconfig.ts'
 import { loadConfig, type Config } from './lib/options.ts'
+import { useLanguage } from './lib/zh-TW.ts'
 import { formatPlan, Reporter } from './lib/report.ts'
 import { renderManifests } from './lib/render.ts'
 import { selectSteps } from './lib/selection.ts'
@@ -74,6 +75,7 @@ function listSteps(reporter: Reporter, state: StateStore | undefined): void {
 
 async function main(argv: string[]): Promise<number> {
   const config = loadConfig(argv)
+  useLanguage(STEPS, config.lang)
   if (config.help || config.version) {
     console.log(config.help ? helpText(STEPS, VERSION) : VERSION)
     return EXIT.ok

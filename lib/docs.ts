@@ -5,12 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EXIT_CODES } from './help.ts'
-import { OPTIONS, type OptionSpec } from './options.ts'
+import { OPTIONS, type Config, type OptionSpec } from './options.ts'
 import type { Step } from './types.ts'
 import { EXIT_CODES_ZH_TW, OPTION_GROUPS_ZH_TW, OPTIONS_ZH_TW, STEPS_ZH_TW, type OptionKey } from './zh-TW.ts'
 
-export const LANGUAGES = ['en', 'zh-TW'] as const
-export type Language = (typeof LANGUAGES)[number]
+export type Language = Config['lang']
+export const LANGUAGES: Language[] = ['en', 'zh-TW']
 
 /** Everything in the reference that depends on the language. */
 interface ReferenceText {

@@ -23,6 +23,7 @@ export interface Config {
   dryRun: boolean
   render?: string
   output: 'text' | 'json'
+  lang: 'en' | 'zh-TW'
   config?: string
   context?: string
   kubeconfig?: string
@@ -132,6 +133,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the HTTP probe pods (needs curl).' },
 
   { key: 'output', flag: 'output', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },
+  { key: 'lang', flag: 'lang', kind: 'string', group: 'Output', choices: ['en', 'zh-TW'], default: 'en', env: 'GTHULHU_RUNBOOK_LANG', describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese." },
 ]
 
 const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))

@@ -4,7 +4,7 @@
 // 叢集、命名空間、工作負載、閘道、服務網格、策略、憑證、復原； commands, flags, ids and YAML keys stay as they are.
 import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from './options.ts'
-import type { StepId } from './types.ts'
+import type { Step, StepId } from './types.ts'
 
 export interface StepText {
   title: string
@@ -141,6 +141,7 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   identityPolicies: '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
   probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
+  lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
   output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
 
@@ -158,6 +159,14 @@ export const EXIT_CODES_ZH_TW: Record<number, string> = {
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
   2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
+}
+
+/**
+ * Gives the steps the title and explanation of the run's --lang, from the tables above (the step files stay
+ * English). A run has one language, so this is done once, before anything shows a step.
+ */
+export function useLanguage(steps: Step[], lang: Config['lang']): void {
+  if (lang === 'zh-TW') for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
 }
 
 /** A short fingerprint of an English text, recorded below when it is translated. */
@@ -215,6 +224,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',
+  'flag:lang': 'f96552e6d249',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
   'exit:2': 'd43145be08ec',
