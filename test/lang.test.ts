@@ -42,8 +42,12 @@ test('guided mode, in a terminal, explains a step in the chosen language before 
   try {
     const screen = await session.waitFor(/Run preflight\?/)
     assert.ok(screen.includes(`━━ ${STEPS_ZH_TW.preflight.title} (preflight) ━━`), screen)
-    // The explanation is wrapped to the terminal: compare its opening words.
+    // The explanation is wrapped: compare its opening words, and its width in terminal columns (a CJK character takes two).
     assert.ok(screen.includes(STEPS_ZH_TW.preflight.why.slice(0, 12)), screen)
+    const explanation = screen.slice(screen.indexOf('(preflight) ━━'), screen.indexOf('It will:')).split('\n').slice(1)
+    const columns = (line: string) => [...line].reduce((n, c) => n + (/[\u3000-\u9fff\uff00-\uffef]/.test(c) ? 2 : 1), 0)
+    assert.ok(explanation.length > 2, screen)
+    for (const line of explanation) assert.ok(columns(line) <= 102, `an explanation line is ${columns(line)} columns wide:\n${line}`)
     await session.keys('Enter')
     await session.waitFor(/Summary:[\s\S]*done\s+preflight/)
     assert.is(await session.exitCode(), 0)
