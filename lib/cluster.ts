@@ -115,12 +115,13 @@ export class Cluster {
   }
 
   /** kubectl apply of objects as one YAML stream. Server-side apply is what the Gateway API bundle needs. */
-  applyArgs(serverSide: boolean): string[] {
-    return ['apply', ...(serverSide ? ['--server-side', '--field-manager=gthulhu-runbook'] : []), '-f', '-']
+  /** --force-conflicts takes back fields another field manager (kubectl edit, a hand-made object) set. */
+  applyArgs(serverSide: boolean, forceConflicts = false): string[] {
+    return ['apply', ...(serverSide ? ['--server-side', '--field-manager=gthulhu-runbook', ...(forceConflicts ? ['--force-conflicts'] : [])] : []), '-f', '-']
   }
 
-  async apply(objects: KubeObject[], options: { serverSide?: boolean; timeoutMs?: number } = {}): Promise<string> {
-    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true), {
+  async apply(objects: KubeObject[], options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true, options.forceConflicts), {
       input: toYamlStream(objects),
       timeoutMs: options.timeoutMs,
     })

@@ -65,7 +65,8 @@ export interface Facts {
   cni?: { found: string[]; enforcesNetworkPolicy: boolean }
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
   istioctlPath?: string
-  gateway?: { service: string; nodePort: number; nodeAddress: string; url: string; addressAssigned: boolean }
+  /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
+  gateway?: { service: string; nodePort?: number; nodeAddress?: string; url: string; addressAssigned: boolean; via: 'load balancer' | 'NodePort' }
   [key: string]: unknown
 }
 

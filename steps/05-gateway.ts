@@ -113,6 +113,8 @@ interface Assessment {
   routeAccepted?: Condition
   resolvedRefs?: Condition
   nodePort?: number
+  /** The load balancer's address, when the Service has one: verification goes through it on the listener port. */
+  loadBalancer?: string
   proxyReady: boolean
   gatewayOk: boolean
   routeOk: boolean
@@ -129,6 +131,7 @@ function assess(o: Observation, config: Config): Assessment {
   const resolvedRefs = parent?.conditions?.find((c) => c.type === 'ResolvedRefs')
   const port = o.gateway ? listenerPort(o.gateway) : 80
   const nodePort = listenerNodePort(o.service, port)?.nodePort
+  const loadBalancer = loadBalancerAddress(o.service)
   const currentGateway = isCurrent(accepted, generation) && isCurrent(programmed, generation)
   // The guide's path: no load balancer, so Programmed stays False/AddressNotAssigned, yet NodePorts exist.
   const programmedOrNodePort = programmed?.status === 'True' || (programmed?.reason === 'AddressNotAssigned' && !!nodePort)
@@ -140,8 +143,9 @@ function assess(o: Observation, config: Config): Assessment {
     routeAccepted,
     resolvedRefs,
     nodePort,
+    loadBalancer,
     proxyReady: readiness(o.deployment).ready,
-    gatewayOk: currentGateway && accepted?.status === 'True' && programmedOrNodePort && !!nodePort && readiness(o.deployment).ready,
+    gatewayOk: currentGateway && accepted?.status === 'True' && programmedOrNodePort && !!(nodePort || loadBalancer) && readiness(o.deployment).ready,
     routeOk: routeCurrent && routeAccepted?.status === 'True' && resolvedRefs?.status === 'True',
     routeFailed: routeCurrent && (routeAccepted?.status === 'False' || resolvedRefs?.status === 'False'),
   }
@@ -201,7 +205,10 @@ export const gatewayStep: Step = {
     if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
       return { unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured` }
     }
-    const out = await ctx.cluster.apply([gateway, route], { serverSide: true })
+    for (const [live, want] of [[existing.gateway, gateway], [existing.route, route]] as const) {
+      if (live && !upToDate(live, want)) io.warn(`${want.kind} ${want.metadata.namespace}/${want.metadata.name} differs from the plan; applying the planned version`)
+    }
+    const out = await ctx.cluster.apply([gateway, route], { forceConflicts: true })
     for (const line of out.split('\n').filter(Boolean)) io.log(line)
     // Back to LoadBalancer: apply does not drop an annotation another field manager (or a manual edit) owns.
     if (!gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] && existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]) {
@@ -226,7 +233,7 @@ export const gatewayStep: Step = {
     const gatewayRef = `Gateway ${ns}/${config.gatewayName}`
     const routeRef = `HTTPRoute ${ns}/${config.routeName}`
     const port = observation.gateway ? listenerPort(observation.gateway) : 80
-    const lbAddress = loadBalancerAddress(observation.service)
+    const lbAddress = verdict.loadBalancer
     const addressNotAssigned = verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
     const checks: Check[] = [
       {
@@ -269,6 +276,8 @@ export const gatewayStep: Step = {
             : `${observation.service.spec?.type}, no NodePort for port ${port} (ports: ${(observation.service.spec?.ports ?? []).map((p: any) => `${p.port}:${p.nodePort ?? '-'}`).join(', ')})`
           : 'not found',
         ok: !!verdict.nodePort,
+        // With a load balancer address the NodePort is not needed (clouds may even turn NodePorts off).
+        advisory: !!lbAddress,
         hint: `kubectl get service ${gatewayServiceName(config)} -n ${ns}`,
       },
       {
@@ -283,17 +292,24 @@ export const gatewayStep: Step = {
         expected: "a Ready node's ExternalIP, else its InternalIP",
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
+        advisory: !!lbAddress,
         hint: 'kubectl get nodes -o wide',
       },
     ]
     const userAgent = checkUserAgent(config)
-    const url = picked && verdict.nodePort ? `http://${urlHost(picked.address)}:${verdict.nodePort}/` : undefined
+    // Cloud NodePorts are often firewalled: a load balancer address, when there is one, is what clients use.
+    const via = lbAddress ? 'load balancer' : 'NodePort'
+    const url = lbAddress
+      ? `http://${urlHost(lbAddress)}${port === 80 ? '' : `:${port}`}/`
+      : picked && verdict.nodePort
+        ? `http://${urlHost(picked.address)}:${verdict.nodePort}/`
+        : undefined
     const healthUrl = url ? `${url.slice(0, -1)}${HEALTH_PATH}` : undefined
-    if (healthUrl && checks.every((c) => c.ok)) {
-      io.log(`GET ${healthUrl} with User-Agent "${userAgent}"`)
+    if (healthUrl && checks.every((c) => c.ok || c.advisory)) {
+      io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
-        name: `GET ${healthUrl} from this machine`,
+        name: `GET ${healthUrl} from this machine, through the ${via}`,
         expected: '200',
         observed: `${answer.status ?? answer.error} after ${answer.attempts} attempt(s), User-Agent "${userAgent}"`,
         ok: answer.status === 200,
@@ -305,8 +321,8 @@ export const gatewayStep: Step = {
     } else {
       checks.push({ name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`, expected: '200', observed: 'not tried: the checks above failed', ok: false })
     }
-    if (url && checks.every((c) => c.ok)) {
-      ctx.facts.gateway = { service: gatewayServiceName(config), nodePort: verdict.nodePort!, nodeAddress: picked!.address, url, addressAssigned: verdict.programmed?.status === 'True' }
+    if (url && checks.every((c) => c.ok || c.advisory)) {
+      ctx.facts.gateway = { service: gatewayServiceName(config), nodePort: verdict.nodePort, nodeAddress: picked?.address, url, addressAssigned: verdict.programmed?.status === 'True', via }
     }
     return checks
   },

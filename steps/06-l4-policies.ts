@@ -1,7 +1,6 @@
 // L4 isolation: the guide's two NetworkPolicies let only the manager open connections to MongoDB and to the
 // scheduler's decision maker (app port plus ambient's HBONE port 15008). Proven with probe pods: one wearing
 // the manager's labels must get through, one without them must be refused.
-import { toYamlStream } from '../lib/cluster.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
@@ -75,8 +74,7 @@ export async function applyChanged(ctx: StepContext, io: StepIO, desired: KubeOb
   for (const o of changed) {
     if (live[desired.indexOf(o)]) io.warn(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} differs from the plan; applying the planned version`)
   }
-  // --force-conflicts: a field another manager changed (kubectl edit) is taken back to the planned value.
-  await ctx.cluster.kubectl(['apply', '--server-side', '--field-manager=gthulhu-runbook', '--force-conflicts', '-f', '-'], { input: toYamlStream(changed) })
+  await ctx.cluster.apply(changed, { forceConflicts: true })
   return changed.map((o) => `${o.kind} ${o.metadata.name}`)
 }
 

@@ -66,7 +66,8 @@ test('a first run installs the CRDs and Istio ambient, exposes the Web UI on the
   const http = service.spec.ports.find((p: any) => p.port === 80)
   assert.ok(http.nodePort !== service.spec.ports[0].nodePort)
   const facts = world.state().facts.gateway!
-  assert.equal(facts, { service: 'gthulhu-gw-istio', nodePort: http.nodePort, nodeAddress: '127.0.0.1', url: `http://127.0.0.1:${http.nodePort}/`, addressAssigned: false })
+  assert.equal(facts, { service: 'gthulhu-gw-istio', nodePort: http.nodePort, nodeAddress: '127.0.0.1', url: `http://127.0.0.1:${http.nodePort}/`, addressAssigned: false, via: 'NodePort' })
+  assert.match(r.stdout, /GET http:\/\/127\.0\.0\.1:\d+\/health from this machine, through the NodePort/)
   assert.match(r.stdout, `Open the Web UI at http://127.0.0.1:${http.nodePort}/`)
   assert.match(r.stdout, /User-Agent "Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/131\.0\.0\.0 Safari\/537\.36"/)
   const health = await fetch(`${facts.url}health`, { signal: AbortSignal.timeout(5000) })
@@ -101,6 +102,15 @@ test('--gateway-service-type NodePort annotates the Gateway; Istio makes a NodeP
   const again = await kjson('get', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default')
   assert.is(again.metadata.annotations?.['networking.istio.io/service-type'], undefined)
   assert.is((await kjson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')).spec.type, 'LoadBalancer')
+})
+
+test('a Gateway edited by hand is taken back to the plan, with a warning', async () => {
+  const edited = await kubectl(world.sim.env, ['patch', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default', '--type=json', '-p', '[{"op":"replace","path":"/spec/listeners/0/port","value":8081}]'])
+  assert.is(edited.code, 0, edited.stderr)
+  const r = await run('--yes', '--only', 'gateway')
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout + r.stderr, /Gateway default\/gthulhu-gw differs from the plan; applying the planned version/)
+  assert.is((await kjson('get', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default')).spec.listeners[0].port, 80)
 })
 
 test('a name that fails the schema check with --yes applies nothing', async () => {

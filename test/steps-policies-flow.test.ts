@@ -1,6 +1,7 @@
 // The hardening steps (l4-policies, waypoint, restart, identity-policies, l7-policies) after issue 4's steps, against
 // the simulated cluster through the real CLI and real kubectl: a full run of every step, then a second run
 // that changes nothing but still proves everything.
+import { spawn } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
@@ -17,9 +18,31 @@ test.after(async () => {
   await world?.stop()
 })
 
+/** Every pod named as a serving address of a Service while `during` runs, seen through a real `kubectl get -w`. */
+async function servingAddresses(service: string, during: () => Promise<void>): Promise<string[]> {
+  const watch = spawn('kubectl', ['get', 'endpoints', service, '-n', 'default', '-w', '-o', 'jsonpath={range .subsets[*].addresses[*]}{.targetRef.name}{"\\n"}{end}'], {
+    env: { ...process.env, ...world.sim.env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  let seen = ''
+  watch.stdout.on('data', (chunk) => (seen += chunk))
+  try {
+    await during()
+  } finally {
+    watch.kill('SIGTERM')
+  }
+  return [...new Set(seen.split('\n').filter(Boolean))]
+}
+
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  let r!: Awaited<ReturnType<RunbookWorld['run']>>
+  const serving = await servingAddresses('gthulhu-manager', async () => {
+    r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  })
   assert.is(r.code, 0, show(r))
+  // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
+  assert.ok(serving.some((name) => name.startsWith('gthulhu-manager-')), `the watch saw the manager itself: ${serving}`)
+  assert.equal(serving.filter((name) => name.startsWith('gthulhu-probe-')), [], 'no probe pod ever served the manager Service')
   for (const id of OURS) assert.is(world.state().steps[id]?.status, 'done', id)
   // The L4 matrix, before enrolment (l4-policies) and after it (restart).
   assert.match(r.stdout, /L4 reachability \(namespace not yet enrolled in ambient\)/)

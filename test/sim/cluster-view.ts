@@ -19,6 +19,7 @@ export const KIND = {
   node: ['', 'Node'],
   pod: ['', 'Pod'],
   service: ['', 'Service'],
+  endpoints: ['', 'Endpoints'],
   serviceAccount: ['', 'ServiceAccount'],
   deployment: ['apps', 'Deployment'],
   daemonSet: ['apps', 'DaemonSet'],

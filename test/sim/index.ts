@@ -33,6 +33,8 @@ export interface SimOptions {
   contextName?: string
   faults?: Partial<Faults>
   timing?: Partial<{ podStartMs: number; probeRunMs: number; rolloutStepMs: number }>
+  /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
+  loadBalancerAddress?: string
 }
 
 export interface Simulator {
@@ -80,7 +82,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   registerBuiltinTypes(store)
   const stopCrdWatch = watchCrdTypes(store)
   await seedCluster(store, { namespace, release, missing: options.missing ?? [], cni, kubernetesVersion })
-  const controllers = new Controllers(store, faults, { cni, timing })
+  const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
 

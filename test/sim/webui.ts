@@ -1,5 +1,6 @@
 // The one real socket of the simulated data plane: for every Service of an Istio ingress Gateway
-// (`<G>-istio`), an HTTP server on 127.0.0.1:<nodePort> of each listener port. Requests are answered by
+// (`<G>-istio`), an HTTP server on 127.0.0.1:<nodePort> of each listener port, and, once the simulated load
+// balancer gave the Service an address, one on <address>:<port> as a cloud load balancer would. Requests are answered by
 // the network model: the gateway's policies, the HTTPRoute, the backend's waypoint (only with
 // istio.io/ingress-use-waypoint), then the application's answer.
 import { createServer, type Server } from 'node:http'
@@ -14,31 +15,33 @@ interface Binding {
 }
 
 export interface WebUi {
-  /** NodePorts currently listening, with what they serve. */
-  listening(): Map<number, Binding>
   close(): Promise<void>
 }
 
 export function startWebUi(store: Store, cni: Cni, log: (line: string) => void = (l) => console.error(l)): WebUi {
-  const servers = new Map<number, { server: Server; binding: Binding; ready: boolean }>()
+  // Keyed by "host:port".
+  const servers = new Map<string, { server: Server; binding: Binding }>()
   let timer: NodeJS.Timeout | undefined
   let closed = false
 
-  const desired = (): Map<number, Binding> => {
-    const out = new Map<number, Binding>()
+  const desired = (): Map<string, Binding> => {
+    const out = new Map<string, Binding>()
     for (const svc of listOf(store, 'service')) {
       const gateway = svc.metadata.labels?.[GATEWAY_NAME_LABEL]
       const managed = svc.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-gateway-controller'
       if (!gateway || !managed || svc.metadata.name !== `${gateway}-istio`) continue
+      const lbAddresses: string[] = (svc.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip).filter(Boolean)
       for (const port of svc.spec?.ports ?? []) {
-        if (port.name === 'status-port' || !port.nodePort) continue
-        out.set(port.nodePort, { namespace: svc.metadata.namespace!, gateway, listenerPort: port.port })
+        if (port.name === 'status-port') continue
+        const binding = { namespace: svc.metadata.namespace!, gateway, listenerPort: port.port }
+        if (port.nodePort) out.set(`127.0.0.1:${port.nodePort}`, binding)
+        for (const ip of lbAddresses) out.set(`${ip}:${port.port}`, binding)
       }
     }
     return out
   }
 
-  const open = (nodePort: number, binding: Binding) => {
+  const open = (address: string, binding: Binding) => {
     const server = createServer((req, res) => {
       const view = new ClusterView(store, cni)
       const gw = view.gateway(binding.namespace, binding.gateway)
@@ -50,27 +53,27 @@ export function startWebUi(store: Store, cni: Cni, log: (line: string) => void =
       res.writeHead(response.status, { 'content-type': response.contentType, 'content-length': Buffer.byteLength(response.body), server: 'istio-envoy' })
       res.end(req.method === 'HEAD' ? undefined : response.body)
     })
-    const entry = { server, binding, ready: false }
-    servers.set(nodePort, entry)
+    servers.set(address, { server, binding })
     server.once('error', (error) => {
-      log(`sim web UI: cannot listen on 127.0.0.1:${nodePort} for Service ${binding.namespace}/${binding.gateway}-istio (port ${binding.listenerPort}): ${(error as Error).message}`)
-      servers.delete(nodePort)
+      log(`sim web UI: cannot listen on ${address} for Service ${binding.namespace}/${binding.gateway}-istio (port ${binding.listenerPort}): ${(error as Error).message}`)
+      servers.delete(address)
     })
-    server.listen(nodePort, '127.0.0.1', () => (entry.ready = true))
+    const [host, port] = address.split(':')
+    server.listen(Number(port), host)
   }
 
   const sync = () => {
     if (closed) return
     const want = desired()
-    for (const [port, entry] of servers) {
-      const w = want.get(port)
+    for (const [address, entry] of servers) {
+      const w = want.get(address)
       if (!w || JSON.stringify(w) !== JSON.stringify(entry.binding)) {
         entry.server.closeAllConnections()
         entry.server.close()
-        servers.delete(port)
+        servers.delete(address)
       }
     }
-    for (const [port, binding] of want) if (!servers.has(port)) open(port, binding)
+    for (const [address, binding] of want) if (!servers.has(address)) open(address, binding)
   }
 
   const unsubscribe = store.subscribe((event) => {
@@ -81,7 +84,6 @@ export function startWebUi(store: Store, cni: Cni, log: (line: string) => void =
   sync()
 
   return {
-    listening: () => new Map([...servers].filter(([, e]) => e.ready).map(([p, e]) => [p, e.binding])),
     close: async () => {
       closed = true
       unsubscribe()

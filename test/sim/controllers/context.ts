@@ -19,6 +19,8 @@ export const DEFAULT_TIMING: Timing = { podStartMs: 120, probeRunMs: 150, rollou
 export interface WorldConfig {
   cni: Cni
   timing: Timing
+  /** The address a cloud load balancer gives LoadBalancer Services; none: they stay pending (kind, bare metal). */
+  loadBalancerAddress?: string
 }
 
 export interface ReconcileContext {

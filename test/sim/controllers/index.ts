@@ -32,6 +32,8 @@ import { reconcileEnrolment } from './enrolment.ts'
 import { Kubelet } from './pods.ts'
 import { updateRouteStatus } from './routes.ts'
 import { updatePolicyStatus } from './policy-status.ts'
+import { assignLoadBalancerAddresses } from './load-balancer.ts'
+import { reconcileEndpoints } from './endpoints.ts'
 
 export { NODE_NAME, DEFAULT_TIMING, type Timing, type WorldConfig } from './context.ts'
 export { GATEWAY_CONTROLLER, MESH_CONTROLLER } from './istio-install.ts'
@@ -113,6 +115,8 @@ export class Controllers {
       reconcileEnrolment(ctx)
       this.kubelet.reconcile(ctx)
       this.workloads.updateStatus(ctx)
+      reconcileEndpoints(ctx)
+      assignLoadBalancerAddresses(ctx)
       updateGatewayStatus(ctx)
       updateRouteStatus(ctx)
       updatePolicyStatus(ctx)

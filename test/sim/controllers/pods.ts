@@ -6,7 +6,9 @@
 // - pkg/kubelet/kubelet_pods.go (the pod status the kubelet reports: phase, hostIP/podIP,
 //   containerStatuses with running/terminated states, exit code, reasons Completed/Error);
 // - pkg/kubelet/status/generate.go (Ready and ContainersReady: False with reason ContainersNotReady and
-//   `containers with unready status: [...]`, or reason PodCompleted once the pod has ended);
+//   `containers with unready status: [...]`, or reason PodCompleted once the pod has ended; Ready also
+//   waits for every readiness gate's condition: reason ReadinessGatesNotReady,
+//   `corresponding condition of pod readiness gate "<type>" does not exist.`);
 // - pkg/kubelet/prober/prober_manager.go (readiness decided by each container's readinessProbe);
 // - pkg/scheduler/schedule_one.go (a pod no node can take: PodScheduled False, reason Unschedulable).
 // Simplifications: no containers run — a probe pod's command is interpreted by ../probe-shell.ts; a
@@ -122,6 +124,10 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
   }
   const ready = blocked.size === 0 && !probePod
   const status = { ...pod.status }
+  // Readiness gates: Ready needs a True condition of each gate's type, which only its own controller writes.
+  const missingGate = (pod.spec?.readinessGates ?? [])
+    .map((g: any) => String(g.conditionType))
+    .find((type: string) => !(status.conditions ?? []).some((c: any) => c.type === type && c.status === 'True'))
   status.containerStatuses = (status.containerStatuses ?? []).map((cs: any) => ({ ...cs, ready: probePod ? true : !blocked.has(cs.name) }))
   const previous = status.conditions
   const message = blocked.size ? `containers with unready status: [${[...blocked].join(' ')}]` : undefined
@@ -136,7 +142,9 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
   status.conditions = [
     condition(previous, 'PodReadyToStartContainers', true, '', ''),
     condition(previous, 'Initialized', true, '', ''),
-    cond('Ready', probePod || ready),
+    missingGate
+      ? condition(previous, 'Ready', false, 'ReadinessGatesNotReady', `corresponding condition of pod readiness gate "${missingGate}" does not exist.`)
+      : cond('Ready', probePod || ready),
     cond('ContainersReady', probePod || ready),
     condition(previous, 'PodScheduled', true, '', ''),
   ].map((c: any) => {
