@@ -1,32 +1,31 @@
 #!/usr/bin/env -S npx tsx
 // Entry point: parse flags, settle the kube context and the state file, select steps, run them, and map
-// every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted).
+// every expected error to its exit code (0 done, 1 failed, 2 usage, 130 interrupted). Heavy modules (listr2,
+// inquirer, tar, yaml) load only when a run needs them, so --help, --version and --list start fast.
 import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { relative } from 'node:path'
-import { Cluster } from './lib/cluster.ts'
-import { Engine, summary } from './lib/engine.ts'
+import { join, relative } from 'node:path'
+import type { Cluster, CommandRun } from './lib/cluster.ts'
+import { completionScript } from './lib/completion.ts'
 import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/errors.ts'
 import { helpText } from './lib/help.ts'
-import { askContext, guidedPrompter } from './lib/prompts.ts'
-import { applySavedAnswers } from './lib/questions.ts'
-import { readContexts, requireContext } from './lib/kubeconfig.ts'
-import { loadConfig, type Config } from './lib/options.ts'
+import { requireContext, type KubeContext } from './lib/kubeconfig.ts'
+import { loadConfig, OPTIONS, type Config } from './lib/options.ts'
+import { PACKAGE_ROOT } from './lib/package-root.ts'
+import { Reporter } from './lib/report.ts'
+import type { StateStore } from './lib/state.ts'
+import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/zh-TW.ts'
-import { formatPlan, Reporter } from './lib/report.ts'
-import { renderManifests } from './lib/render.ts'
-import { selectSteps } from './lib/selection.ts'
-import { defaultStatePath, driftWarnings, StateStore } from './lib/state.ts'
-import { STEPS } from './steps/index.ts'
 
-const VERSION: string = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).version
+const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
 /** How the operator started the runbook, so the resume command can be pasted as is. */
 function invocation(): string {
   if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
   if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
   const entry = process.argv[1] ?? 'runbook.ts'
-  if (entry.endsWith('gthulhu-runbook.mjs')) return 'npx gthulhu-runbook'
+  // The published bin, run as bin/gthulhu-runbook.mjs or through npm's gthulhu-runbook link.
+  if (/(^|[/\\])gthulhu-runbook(\.mjs)?$/.test(entry)) return 'npx gthulhu-runbook'
   const relativeEntry = relative(process.cwd(), entry)
   return `npx tsx ${relativeEntry.startsWith('..') ? entry : relativeEntry}`
 }
@@ -51,38 +50,71 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
 }
 
 /** The kube context to act on: the one named, or (guided only) the operator's choice. Never guessed in automation. */
-async function resolveContext(config: Config, cluster: Cluster, readOnly: boolean): Promise<string | undefined> {
+async function resolveContext(config: Config, cluster: Cluster, readOnly: boolean, signal: AbortSignal): Promise<KubeContext | undefined> {
+  const { readContexts, requireKubeconfigFiles } = await import('./lib/kubeconfig.ts')
   if (readOnly && !config.context) {
-    // Dry runs, renders and lists read no cluster: the current context only names the state file.
-    return (await readContexts(cluster, config.kubeconfig).catch(() => [])).find((c) => c.current)?.name
+    // Dry runs, renders and lists change nothing: the current context names the state file (and the namespace).
+    requireKubeconfigFiles(config.kubeconfig)
+    return (await readContexts(cluster, config.kubeconfig).catch(() => [])).find((c) => c.current)
   }
   const contexts = await readContexts(cluster, config.kubeconfig)
-  if (config.context) return requireContext(contexts, config.context).name
+  if (config.context) return requireContext(contexts, config.context)
   if (config.yes) {
     throw new UsageError(`--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`)
   }
   if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
-  return askContext(contexts)
+  const { askContext } = await import('./lib/prompts.ts')
+  return requireContext(contexts, await askContext(contexts, signal))
 }
 
-function listSteps(reporter: Reporter, state: StateStore | undefined): void {
+/** The namespace: the flag or config file, else the kube context's own, else `default` (as kubectl does). */
+function settleNamespace(config: Config, context: KubeContext | undefined): string {
+  if (config.explicit.includes('namespace')) return 'as given'
+  if (!context?.namespace) return 'the default: the kube context names none'
+  const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
+  const problem = validate?.(context.namespace)
+  if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
+  config.namespace = context.namespace
+  return `from kube context ${context.name}`
+}
+
+function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
   reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
-  for (const step of STEPS) {
+  for (const step of steps) {
     const record = state?.state.steps[step.id]
-    reporter.say(`  ${step.id.padEnd(17)} ${(record?.status ?? 'pending').padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
+    const status = record?.status ?? 'pending'
+    reporter.say(`  ${step.id.padEnd(17)} ${status.padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
+    reporter.event({ event: 'step', step: step.id, title: step.title, status, ...(record?.finishedAt ? { finishedAt: record.finishedAt } : {}) })
+  }
+}
+
+/** -v/--verbose: each command as it finished, on stderr like kubectl's own -v logs (JSON: a "command" event). */
+function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string) {
+  return ({ argv, exitCode, durationMs }: CommandRun) => {
+    if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs })
+    else process.stderr.write(`+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`)
   }
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'completion') {
+    process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
+    return EXIT.ok
+  }
   const config = loadConfig(argv)
+  if (config.version) {
+    console.log(VERSION)
+    return EXIT.ok
+  }
+  const { STEPS } = await import('./steps/index.ts')
   useLanguage(STEPS, config.lang)
-  if (config.help || config.version) {
-    console.log(config.help ? helpText(STEPS, VERSION) : VERSION)
+  if (config.help) {
+    console.log(helpText(STEPS, VERSION))
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
-  const readOnly = config.list || config.dryRun || !!config.render
+  const readOnly = config.list || !!config.dryRun || !!config.render
   if (!readOnly && !config.yes && !terminal) {
     throw new UsageError('no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended')
   }
@@ -90,86 +122,133 @@ async function main(argv: string[]): Promise<number> {
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
-  const cluster = new Cluster({ kubeconfig: config.kubeconfig, signal: abort.signal, timeoutMs: config.timeout * 1000 })
-  const context = await resolveContext(config, cluster, readOnly)
-  cluster.options.context = context
-
-  const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
-  const state = statePath && context ? new StateStore(statePath, context) : undefined
-  if (state) applySavedAnswers(config, state.state.answers)
-  if (config.list) {
-    listSteps(reporter, state)
-    return EXIT.ok
-  }
-
-  const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-  for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
-  const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
-  const facts = state?.state.facts ?? {}
-  // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
-  const plans = selected.map((step) => step.plan({ config, facts }))
-
-  if (config.render) {
-    const files = renderManifests(config.render, selected, config, facts)
-    reporter.say(`Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`)
-    reporter.say('Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.')
-    return EXIT.ok
-  }
-  if (config.dryRun) {
-    reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
-    selected.forEach((step, i) => reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans[i], cluster.connectionArgs())}`))
-    reporter.say(`\nDry run: nothing was changed.`)
-    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
-    return EXIT.ok
-  }
-
-  const lock = state!.lock()
-  if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+  let state: StateStore | undefined
+  let locked = false
   let interrupts = 0
-  const onSigint = () => {
-    // The first Ctrl-C stops the running command and lets cleanup run; a second one leaves at once.
-    if (++interrupts > 1) process.exit(EXIT.interrupted)
+  const onSignal = () => {
+    // The first Ctrl-C/SIGTERM stops the running command (or prompt) and lets cleanup run; a second one leaves at
+    // once, still releasing the lock so the next run is not refused.
+    if (++interrupts > 1) {
+      if (locked) state?.unlock()
+      process.exit(EXIT.interrupted)
+    }
     reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
     abort.abort()
   }
-  process.on('SIGINT', onSigint)
-  process.on('SIGTERM', onSigint)
-  const engine = new Engine({
-    config,
-    steps: STEPS,
-    selected: selection.run,
-    state: state!,
-    cluster,
-    reporter,
-    signal: abort.signal,
-    prompter: config.yes ? undefined : guidedPrompter,
-    fancy: terminal && config.output === 'text',
-  })
-  reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
-  reporter.say(`Context ${context}; state in ${statePath}`)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
-    await engine.run()
-    reporter.say(`\n${summary(engine.results, selection.left)}`)
-    const url = state!.state.facts.gateway?.url
-    if (url) reporter.say(`\nOpen the Web UI at ${url}`)
-    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
-    return EXIT.ok
-  } catch (error) {
-    const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
-    const resume = resumeCommand(argv, config, remaining, context!)
-    const interrupted = error instanceof Interrupted
-    reporter.say(`\n${summary(engine.results, selection.left)}`)
-    reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-    reporter.say(`Resume with:\n  ${resume}`)
-    const exitCode = exitCodeOf(error)
-    reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
-    if (!isExpected(error)) throw error
-    return exitCode
+    const { Cluster, shellLine } = await import('./lib/cluster.ts')
+    const cluster = new Cluster({
+      kubeconfig: config.kubeconfig,
+      signal: abort.signal,
+      timeoutMs: config.timeout * 1000,
+      ...(config.verbose ? { onCommand: commandLogger(reporter, shellLine) } : {}),
+    })
+    const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
+    const context = kubeContext?.name
+    // Like kubectl, a server dry run may use the current context: it changes nothing.
+    if (config.dryRun === 'server' && !context) {
+      throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+    }
+    cluster.options.context = context
+    const namespaceSource = settleNamespace(config, kubeContext)
+
+    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/state.ts')
+    const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
+    state = statePath && context ? new StateStore(statePath, context) : undefined
+    if (config.list) {
+      listSteps(reporter, STEPS, state)
+      return EXIT.ok
+    }
+    const { applySavedAnswers } = await import('./lib/questions.ts') // loads inquirer: not needed by --list
+    if (state) applySavedAnswers(config, state.state.answers)
+
+    const { selectSteps } = await import('./lib/selection.ts')
+    const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
+    for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
+    const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
+    const facts = state?.state.facts ?? {}
+    // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
+    const plans = selected.map((step) => step.plan({ config, facts }))
+
+    if (config.render) {
+      const { renderManifests } = await import('./lib/render.ts')
+      const files = renderManifests(config.render, selected, config, facts)
+      reporter.say(`Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`)
+      reporter.say('Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.')
+      return EXIT.ok
+    }
+    if (config.dryRun) {
+      const { formatPlan } = await import('./lib/report.ts')
+      reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
+      reporter.say(`Context ${context ?? '(none)'}, namespace ${config.namespace} (${namespaceSource})`)
+      selected.forEach((step, i) => reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans[i], cluster.connectionArgs())}`))
+      const exitCode = config.dryRun === 'server' ? await reportServerDryRun(reporter, cluster, selected.map((s, i) => ({ step: s.id, items: plans[i] }))) : EXIT.ok
+      reporter.say(`\nDry run: nothing was changed.`)
+      reporter.event({ event: 'run-end', status: exitCode === EXIT.ok ? 'done' : 'usage-error', exitCode })
+      return exitCode
+    }
+
+    const lock = state!.lock()
+    locked = true
+    if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+    const [{ Engine, summary }, { guidedPrompter }] = await Promise.all([import('./lib/engine.ts'), import('./lib/prompts.ts')])
+    const engine = new Engine({
+      config,
+      steps: STEPS,
+      selected: selection.run,
+      state: state!,
+      cluster,
+      reporter,
+      signal: abort.signal,
+      prompter: config.yes ? undefined : guidedPrompter(abort.signal),
+      fancy: terminal && config.output === 'text',
+    })
+    reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
+    reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
+    try {
+      await engine.run()
+      reporter.say(`\n${summary(engine.results, selection.left)}`)
+      const url = state!.state.facts.gateway?.url
+      if (url) reporter.say(`\nOpen the Web UI at ${url}`)
+      reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
+      return EXIT.ok
+    } catch (error) {
+      const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
+      const resume = resumeCommand(argv, config, remaining, context!)
+      const interrupted = error instanceof Interrupted
+      reporter.say(`\n${summary(engine.results, selection.left)}`)
+      reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
+      reporter.say(`Resume with:\n  ${resume}`)
+      const exitCode = exitCodeOf(error)
+      reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
+      if (!isExpected(error)) throw error
+      return exitCode
+    }
   } finally {
-    process.off('SIGINT', onSigint)
-    process.off('SIGTERM', onSigint)
-    state!.unlock()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    if (locked) state!.unlock()
   }
+}
+
+/** --dry-run=server: the API server's verdict on every manifest; exit 2 when it rejects any. */
+async function reportServerDryRun(reporter: Reporter, cluster: Cluster, plans: { step: StepId; items: PlanItem[] }[]): Promise<number> {
+  const { formatVerdicts, objectName, serverDryRun } = await import('./lib/server-dry-run.ts')
+  const verdicts = await serverDryRun(cluster, plans)
+  reporter.say(`\nAPI server dry run (kubectl apply --dry-run=server) of ${verdicts.length} object(s):\n${formatVerdicts(verdicts)}`)
+  for (const v of verdicts) reporter.event({ event: 'server-dry-run', step: v.step, object: objectName(v.object), result: v.result, ...(v.message ? { message: v.message } : {}) })
+  const rejected = verdicts.filter((v) => v.result === 'rejected').length
+  if (rejected) reporter.say(`\n✖ the API server rejected ${rejected} object(s); fix the settings named above before running`)
+  return rejected ? EXIT.usage : EXIT.ok
+}
+
+/** Whether argv asks for JSON output, even when it is otherwise unusable: --output json, -o json, -ojson, -yo=json… */
+function wantsJson(argv: string[]): boolean {
+  return argv.some(
+    (a, i) => /^(--output=|-[a-z]*o=?)json$/.test(a) || ((a === '--output' || /^-[a-z]*o$/.test(a)) && argv[i + 1] === 'json'),
+  )
 }
 
 try {
@@ -178,8 +257,7 @@ try {
   if (isExpected(error)) {
     process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
-    const wantsJson = process.argv.some((a, i) => a === '--output=json' || (a === '--output' && process.argv[i + 1] === 'json'))
-    if (wantsJson) {
+    if (wantsJson(process.argv.slice(2))) {
       const status = error instanceof UsageError ? 'usage-error' : error instanceof Interrupted ? 'interrupted' : 'failed'
       process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event: 'run-end', status, exitCode: exitCodeOf(error), message: (error as Error).message }) + '\n')
     }

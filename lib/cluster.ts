@@ -1,7 +1,6 @@
 // The one module that spawns kubectl and istioctl. Reads always use `-o json`; every command has a timeout
 // and stops when the run is interrupted. Steps call this instead of building command lines themselves.
-import { $ } from 'zx/core'
-import { stringify } from 'yaml'
+import { yaml } from './lazy-yaml.ts'
 import { CommandError, StepFailure } from './errors.ts'
 import type { KubeObject } from './types.ts'
 
@@ -12,18 +11,24 @@ export interface CommandResult {
   stderr: string
 }
 
+export interface CommandRun {
+  argv: string[]
+  /** null when a signal (timeout, Ctrl-C) ended it. */
+  exitCode: number | null
+  durationMs: number
+}
+
 export interface ClusterOptions {
   kubeconfig?: string
   context?: string
   /** Default timeout of one command. */
   timeoutMs?: number
   signal?: AbortSignal
-  /** Called with every command line before it runs (for verbose logs and JSON events). */
-  onCommand?: (argv: string[]) => void
+  /** Called after every command with its line, exit code and duration (for -v/--verbose and JSON events). */
+  onCommand?: (ran: CommandRun) => void
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
-
 /** Quotes an argv for display so the operator can paste it into a shell. */
 export function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
@@ -56,26 +61,27 @@ export class Cluster {
   }
 
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    this.options.onCommand?.(argv)
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const started = Date.now()
+    let exitCode: number | null = null
     try {
-      const output = await $({
-        nothrow: true,
-        quiet: true,
-        timeout: timeoutMs,
-        signal: this.options.signal,
-        input: options.input,
-      })`${argv}`
-      const timedOut = output.signal === 'SIGTERM' && output.exitCode === null
+      // zx is loaded on the first command only, so --help, --version and --list start fast.
+      const { $ } = await import('zx/core')
+      const output = await $({ nothrow: true, quiet: true, timeout: timeoutMs, signal: this.options.signal, input: options.input ?? '' })`${argv}`
+      exitCode = output.exitCode
+      // zx stops a command at its timeout with SIGTERM; the exit code is then null.
+      const timedOut = output.signal === 'SIGTERM' && output.exitCode === null && !this.options.signal?.aborted
       return {
         argv,
-        exitCode: output.exitCode,
+        exitCode,
         stdout: output.stdout,
         stderr: timedOut ? `${output.stderr}\ntimed out after ${Math.round(timeoutMs / 1000)}s` : output.stderr,
       }
     } catch (error) {
       if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
       throw error
+    } finally {
+      this.options.onCommand?.({ argv, exitCode, durationMs: Date.now() - started })
     }
   }
 
@@ -135,5 +141,5 @@ export class Cluster {
 }
 
 export function toYamlStream(objects: KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n')
+  return objects.map((o) => yaml().stringify(o, { lineWidth: 0 })).join('---\n')
 }

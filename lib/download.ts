@@ -2,6 +2,9 @@
 // installed before the archive is proven to be the one the release published.
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { StepFailure } from './errors.ts'
 
 const DOWNLOAD_TIMEOUT_MS = 5 * 60_000
@@ -28,7 +31,7 @@ export async function fetchText(url: string, signal?: AbortSignal): Promise<stri
   }
 }
 
-/** Streams `url` into `destination`; returns its SHA-256. Fails on HTTP errors, timeouts and short bodies. */
+/** Streams `url` into `destination`; returns its SHA-256. Fails on HTTP errors, timeouts, short bodies and write errors. */
 export async function downloadFile(url: string, destination: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   let response: Response
   try {
@@ -39,18 +42,21 @@ export async function downloadFile(url: string, destination: string, signal?: Ab
   if (!response.ok || !response.body) throw new StepFailure(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`)
   const expected = Number(response.headers.get('content-length') ?? NaN)
   const hash = createHash('sha256')
-  const file = createWriteStream(destination, { mode: 0o600 })
   let bytes = 0
-  try {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk)
       bytes += chunk.length
-      if (!file.write(chunk)) await new Promise<void>((r) => file.once('drain', () => r()))
-    }
+      done(null, chunk)
+    },
+  })
+  try {
+    // pipeline settles on an error from either end: a full disk is a failed step, never an uncaught exception.
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream), measure, createWriteStream(destination, { mode: 0o600 }))
   } catch (error) {
+    const { code, syscall } = error as NodeJS.ErrnoException
+    if (syscall) throw new StepFailure(`cannot write the download of ${url} to ${destination}: ${code ?? (error as Error).message} (${(error as Error).message})`)
     throw new StepFailure(`download of ${url} was cut short after ${bytes} bytes${Number.isFinite(expected) ? ` of ${expected}` : ''}: ${(error as Error).message}`)
-  } finally {
-    await new Promise<void>((r) => file.end(r))
   }
   if (Number.isFinite(expected) && bytes !== expected) {
     throw new StepFailure(`download of ${url} was cut short: received ${bytes} of ${expected} bytes`)

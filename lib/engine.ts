@@ -98,7 +98,7 @@ export class Engine {
     // After "run all remaining", the operator has not seen this step yet: say which step asks.
     if (questions.length && !introduced) this.introduce(step)
     for (const question of questions) {
-      const answer = await question.ask(config, state.state.facts)
+      const answer = await question.ask(config, state.state.facts, this.options.signal)
       ;(config as any)[question.key] = answer
       ;(state.state.answers as any)[question.key] = answer
       state.save()

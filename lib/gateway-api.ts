@@ -1,7 +1,7 @@
 // Pure helpers for the Gateway API steps: the release bundle (where it lives, which CRDs it holds, which
 // version is installed), status conditions, the Gateway Service's NodePort, the node address and one
 // HTTP GET. No cluster calls here, so every rule is unit-testable.
-import { parseAllDocuments } from 'yaml'
+import { yaml } from './lazy-yaml.ts'
 import type { Config } from './options.ts'
 import type { Cluster } from './cluster.ts'
 import type { KubeObject } from './types.ts'
@@ -21,7 +21,7 @@ export interface BundleCrd {
 /** The CRDs a bundle file defines (name and bundle-version annotation); throws when it holds none. */
 export function parseBundle(text: string, source: string): BundleCrd[] {
   const crds: BundleCrd[] = []
-  for (const doc of parseAllDocuments(text)) {
+  for (const doc of yaml().parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(`${source} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
     const object = doc.toJS() as KubeObject | null
     if (object?.kind !== 'CustomResourceDefinition') continue
@@ -31,10 +31,25 @@ export function parseBundle(text: string, source: string): BundleCrd[] {
   return crds
 }
 
-/** Orders release versions like v1.4.0 and v1.4.0-rc.1 (a pre-release sorts before its release). */
+/** Compares two pre-release tags the way SemVer 2.0 (§11) does: dot-separated, numbers numerically (rc.2 < rc.10). */
+function comparePrerelease(a: string, b: string): number {
+  const x = a.split('.')
+  const y = b.split('.')
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === undefined) return -1 // fewer identifiers sort first: rc < rc.1
+    if (y[i] === undefined) return 1
+    const [xNumeric, yNumeric] = [/^\d+$/.test(x[i]), /^\d+$/.test(y[i])]
+    if (xNumeric && yNumeric && Number(x[i]) !== Number(y[i])) return Number(x[i]) - Number(y[i])
+    if (xNumeric !== yNumeric) return xNumeric ? -1 : 1 // numbers sort before words
+    if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1
+  }
+  return 0
+}
+
+/** Orders release versions like v1.4.0, v1.4.0-rc.2 and v1.4.0-rc.10 (a pre-release sorts before its release). */
 export function compareVersions(a: string, b: string): number {
   const parse = (v: string) => {
-    const [core, pre] = v.replace(/^v/, '').split('-', 2)
+    const [core, pre] = v.replace(/^v/, '').split(/-(.*)/s, 2)
     return { parts: core.split('.').map((n) => Number(n) || 0), pre }
   }
   const x = parse(a)
@@ -43,7 +58,7 @@ export function compareVersions(a: string, b: string): number {
   if (x.pre === y.pre) return 0
   if (!x.pre) return 1
   if (!y.pre) return -1
-  return x.pre < y.pre ? -1 : 1
+  return comparePrerelease(x.pre, y.pre)
 }
 
 export interface InstalledCrd {

@@ -9,12 +9,15 @@ export const EXIT_CODES: [number, string][] = [
   [130, 'interrupted (Ctrl-C or "quit"); state is saved and the resume command is printed'],
 ]
 
-function flagLabel(o: (typeof OPTIONS)[number]): string {
-  const value = o.kind === 'boolean' ? '' : ` <${o.value ?? (o.choices ? o.choices.join('|') : 'value')}>`
-  return `--${o.flag}${value}`
+/** `-n, --namespace <ns>`; a flag whose value is optional shows it as `[=client|server]`. */
+export function flagLabel(o: (typeof OPTIONS)[number]): string {
+  const placeholder = o.value ?? (o.choices ? o.choices.join('|') : 'value')
+  const value = o.kind === 'boolean' ? '' : o.bareValue ? `[=${placeholder}]` : ` <${placeholder}>`
+  return `${o.short ? `-${o.short}, ` : ''}--${o.flag}${value}`
 }
 
-function defaultLabel(o: (typeof OPTIONS)[number]): string {
+export function defaultLabel(o: (typeof OPTIONS)[number]): string {
+  if (o.defaultText) return ` (default: ${o.defaultText})`
   if (o.default === undefined || o.default === false || (Array.isArray(o.default) && o.default.length === 0)) return ''
   if (o.kind === 'boolean') return ' (default: on)'
   return ` (default: ${Array.isArray(o.default) ? o.default.join(' | ') : o.default})`
@@ -24,7 +27,7 @@ export function helpText(steps: Step[], version: string): string {
   const groups: OptionGroup[] = ['Run', 'Cluster', 'Versions and downloads', 'Hardening choices', 'Output']
   const sections = groups.map((group) => {
     const lines = OPTIONS.filter((o) => o.group === group).map((o) => {
-      const label = flagLabel(o)
+      const label = `${o.short ? '' : '    '}${flagLabel(o)}`
       const env = o.env ? ` [env ${o.env}]` : ''
       return `  ${label.padEnd(34)} ${o.describe}${defaultLabel(o)}${env}`
     })
@@ -34,12 +37,14 @@ export function helpText(steps: Step[], version: string): string {
     `gthulhu-runbook ${version} — harden a Gthulhu installation with Istio ambient mode, verifying every step.`,
     '',
     'Usage: npm start -- [flags]      (or: npx gthulhu-runbook [flags])',
+    '       gthulhu-runbook completion bash|zsh|fish   (print a shell completion script)',
     '',
     'Steps, in order:',
     ...steps.map((s, i) => `  ${String(i + 1).padStart(2)}. ${s.id.padEnd(17)} ${s.title}`),
     '',
     ...sections.flatMap((s) => [s, '']),
-    'Boolean flags take --no-<flag> to turn them off. A --config file holds the same names as YAML keys.',
+    'Boolean flags take --no-<flag> to turn them off; one-letter flags combine (-yv, -n gthulhu, -ojson).',
+    'A --config file holds the same names as YAML keys.',
     'Without --yes the runbook needs a terminal; with --yes it never prompts and needs --context.',
     '',
     'Exit codes:',

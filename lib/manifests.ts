@@ -1,15 +1,18 @@
 // The YAML in manifests/ is what the operator recognises from the guide. Steps load it as objects and fill
 // in names, namespaces, labels and ports as fields — never by string substitution.
 import { readFileSync } from 'node:fs'
-import { parseAllDocuments } from 'yaml'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { yaml } from './lazy-yaml.ts'
+import { PACKAGE_ROOT } from './package-root.ts'
 import type { KubeObject } from './types.ts'
 
-const MANIFEST_DIR = new URL('../manifests/', import.meta.url)
+const MANIFEST_DIR = pathToFileURL(join(PACKAGE_ROOT, 'manifests/'))
 
 /** Loads every document of manifests/<file> as plain objects (a fresh copy on each call). */
 export function loadManifests(file: string): KubeObject[] {
   const text = readFileSync(new URL(file, MANIFEST_DIR), 'utf8')
-  return parseAllDocuments(text)
+  return yaml().parseAllDocuments(text)
     .map((doc) => {
       if (doc.errors.length) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
       return doc.toJS() as KubeObject | null

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { yaml } from './lazy-yaml.ts'
 import { UsageError } from './errors.ts'
 import { STEP_IDS, type StepId } from './types.ts'
 import { userAgentProblems } from './user-agents.ts'
@@ -20,7 +20,9 @@ export interface Config {
   resume: boolean
   only: StepId[]
   skip: StepId[]
-  dryRun: boolean
+  /** false, or how far a dry run goes: `client` prints the plan, `server` also asks the API server. */
+  dryRun: false | 'client' | 'server'
+  verbose: boolean
   render?: string
   output: 'text' | 'json'
   lang: 'en' | 'zh-TW'
@@ -54,18 +56,24 @@ export interface Config {
   explicit: (keyof Config)[]
 }
 
-type Kind = 'boolean' | 'string' | 'list' | 'number'
+type Kind = 'boolean' | 'string' | 'list' | 'number' | 'duration'
 export type OptionGroup = 'Run' | 'Cluster' | 'Versions and downloads' | 'Hardening choices' | 'Output'
 
 export interface OptionSpec {
   key: keyof Config
   flag: string
+  /** One-letter alias, as kubectl has (-n, -o, -h …). */
+  short?: string
+  /** The value a string flag takes when given bare (`--dry-run` means `--dry-run=client`). */
+  bareValue?: string
   kind: Kind
   group: OptionGroup
   describe: string
   value?: string // placeholder in --help
   choices?: readonly string[]
   default?: unknown
+  /** How --help and the reference describe a default that is not a fixed value. */
+  defaultText?: string
   env?: string
   /** Not accepted in a --config file (it would make no sense there). */
   flagOnly?: boolean
@@ -92,23 +100,23 @@ const principal = (values: string[]) =>
   values.map((v) => (/^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$|^\*$/.test(v) ? undefined : `"${v}" is not an Istio principal like cluster.local/ns/<namespace>/sa/<serviceaccount>`)).find(Boolean)
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'help', flag: 'help', kind: 'boolean', group: 'Run', describe: 'Show this help and exit.', flagOnly: true },
+  { key: 'help', flag: 'help', short: 'h', kind: 'boolean', group: 'Run', describe: 'Show this help and exit.', flagOnly: true },
   { key: 'version', flag: 'version', kind: 'boolean', group: 'Run', describe: "Print the runbook's version and exit.", flagOnly: true },
   { key: 'list', flag: 'list', kind: 'boolean', group: 'Run', describe: 'List the steps with their ids and their state in this context, then exit.', flagOnly: true },
-  { key: 'yes', flag: 'yes', kind: 'boolean', group: 'Run', describe: 'Automation mode: never prompt; every answer comes from flags or --config. Requires --context.' },
+  { key: 'yes', flag: 'yes', short: 'y', kind: 'boolean', group: 'Run', describe: 'Automation mode: never prompt; every answer comes from flags or --config. Requires --context.' },
   { key: 'from', flag: 'from', kind: 'string', group: 'Run', value: 'step', choices: STEP_IDS, describe: 'Start at this step and run every later one (done steps included).' },
   { key: 'resume', flag: 'resume', kind: 'boolean', group: 'Run', describe: 'Continue at the first step that is not done in the state file.' },
   { key: 'only', flag: 'only', kind: 'list', group: 'Run', value: 'steps', choices: STEP_IDS, describe: 'Run just these steps (comma-separated), in runbook order.' },
   { key: 'skip', flag: 'skip', kind: 'list', group: 'Run', value: 'steps', choices: STEP_IDS, describe: 'Leave these steps out (comma-separated).' },
-  { key: 'dryRun', flag: 'dry-run', kind: 'boolean', group: 'Run', describe: "Print each selected step's plan (commands and manifests); change nothing." },
+  { key: 'dryRun', flag: 'dry-run', kind: 'string', group: 'Run', choices: ['client', 'server'], bareValue: 'client', default: false, describe: "Print each selected step's plan; change nothing. =server: the API server judges every manifest too (exit 2 on a rejection)." },
   { key: 'render', flag: 'render', kind: 'string', group: 'Run', value: 'dir', describe: 'Write every manifest the runbook would apply, plus a kustomization.yaml, into this directory; touch no cluster.' },
   { key: 'config', flag: 'config', kind: 'string', group: 'Run', value: 'file', flagOnly: true, describe: 'YAML file of settings; keys are the flag names without "--" (flags win).' },
   { key: 'stateFile', flag: 'state-file', kind: 'string', group: 'Run', value: 'file', describe: 'State file (default .gthulhu-runbook/<context>.json in the working directory).' },
-  { key: 'timeout', flag: 'timeout', kind: 'number', group: 'Run', value: 'seconds', default: 300, describe: 'Longest wait for one rollout, condition or probe.', validate: (v: number) => (v >= 5 && v <= 3600 ? undefined : `${v} is outside 5..3600`) },
+  { key: 'timeout', flag: 'timeout', kind: 'duration', group: 'Run', value: 'duration', default: 300, defaultText: '5m', describe: 'Longest wait for one rollout, condition or probe: 90s, 5m, 1h, 1m30s or plain seconds.', validate: (v: number) => (v >= 5 && v <= 3600 ? undefined : `${v}s is outside 5s..1h`) },
 
   { key: 'context', flag: 'context', kind: 'string', group: 'Cluster', value: 'name', describe: 'Kube context to act on (required with --yes; asked for in guided mode).' },
   { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', group: 'Cluster', value: 'file', describe: 'Kubeconfig file (default: KUBECONFIG or ~/.kube/config, as kubectl does).' },
-  { key: 'namespace', flag: 'namespace', kind: 'string', group: 'Cluster', value: 'ns', default: 'default', describe: 'Namespace Gthulhu is installed in.', validate: dnsLabel },
+  { key: 'namespace', flag: 'namespace', short: 'n', kind: 'string', group: 'Cluster', value: 'ns', default: 'default', defaultText: "the kube context's namespace, else default", describe: 'Namespace Gthulhu is installed in.', validate: dnsLabel },
   { key: 'release', flag: 'release', kind: 'string', group: 'Cluster', value: 'name', default: 'gthulhu', describe: 'Helm release name of Gthulhu (the app.kubernetes.io/instance label).', validate: dnsLabel },
 
   { key: 'istioVersion', flag: 'istio-version', kind: 'string', group: 'Versions and downloads', value: 'x.y.z', default: '1.29.1', describe: 'Istio release to install.', validate: semver('') },
@@ -132,7 +140,8 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'probeImage', flag: 'probe-image', kind: 'string', group: 'Hardening choices', value: 'image', describe: "Image of the MongoDB probe pods (needs mongosh; default: the image of Gthulhu's MongoDB, already on its nodes)." },
   { key: 'httpProbeImage', flag: 'http-probe-image', kind: 'string', group: 'Hardening choices', value: 'image', default: 'curlimages/curl:8.11.1', describe: 'Image of the HTTP probe pods (needs curl).' },
 
-  { key: 'output', flag: 'output', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },
+  { key: 'output', flag: 'output', short: 'o', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },
+  { key: 'verbose', flag: 'verbose', short: 'v', kind: 'boolean', group: 'Output', describe: 'Print every kubectl/istioctl command line as it runs, with its duration and exit code (JSON: "command" events).' },
   { key: 'lang', flag: 'lang', kind: 'string', group: 'Output', choices: ['en', 'zh-TW'], default: 'en', env: 'GTHULHU_RUNBOOK_LANG', describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese." },
 ]
 
@@ -150,18 +159,39 @@ export function defaults(env: NodeJS.ProcessEnv = process.env): Config {
 /** Lists split on commas, except User-Agent patterns, which contain commas and are split on "|". */
 const listSeparator = (option: OptionSpec) => (option.key === 'allowedUserAgents' ? '|' : ',')
 
+const DURATION_UNITS: Record<string, number> = { h: 3600, m: 60, s: 1 }
+
+/** Seconds in a duration written like kubectl's (`90s`, `5m`, `1h`, `1m30s`) or as plain seconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed)
+  if (!/^(\d+(\.\d+)?[hms])+$/.test(trimmed)) return NaN
+  let seconds = 0
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)([hms])/g)) seconds += Number(amount) * DURATION_UNITS[unit]
+  return seconds
+}
+
 function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
   const bad = (what: string) => new UsageError(`${source}: ${what}`)
+  // A config file may say `dry-run: true` for the bare form.
+  if (option.bareValue && typeof raw === 'boolean') return raw ? option.bareValue : false
   switch (option.kind) {
     case 'boolean':
       if (typeof raw === 'boolean') return raw
-      if (raw === 'true' || raw === '1' || raw === 'yes') return true
-      if (raw === 'false' || raw === '0' || raw === 'no') return false
+      if (raw === 'true' || raw === 'yes') return true
+      if (raw === 'false' || raw === 'no') return false
+      // kubectl users type -v=6: any level above 0 turns the flag on.
+      if (typeof raw === 'string' && /^\d+$/.test(raw)) return Number(raw) > 0
       throw bad(`expects true or false, got "${raw}"`)
     case 'number': {
       const n = typeof raw === 'number' ? raw : Number(raw)
       if (raw === '' || !Number.isFinite(n)) throw bad(`expects a number, got "${raw}"`)
       return n
+    }
+    case 'duration': {
+      const seconds = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseDuration(raw) : NaN
+      if (!Number.isFinite(seconds)) throw bad(`"${raw}" is not a duration; use e.g. 90s, 5m, 1h, 1m30s or plain seconds`)
+      return seconds
     }
     case 'list': {
       const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(listSeparator(option)) : undefined
@@ -198,13 +228,55 @@ function closest(word: string, candidates: string[]): string | undefined {
   return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.c : undefined
 }
 
-/** Parses argv into the options it sets (only those), throwing UsageError on anything unknown or malformed. */
+const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]))
+const shortFlags = () => [...byShort.keys()].map((c) => `-${c}`).join(', ')
+
+/**
+ * Parses argv into the options it sets (only those), throwing UsageError on anything unknown or malformed.
+ * Accepts what kubectl accepts: `--flag value`, `--flag=value`, `-n value`, `-n=value`, `-nvalue`, and
+ * one-letter booleans run together (`-yv`, `-yvn gthulhu`).
+ */
 export function parseFlags(argv: string[]): Partial<Config> {
   const set: Record<string, unknown> = {}
-  for (let i = 0; i < argv.length; i++) {
+  const assign = (option: OptionSpec, raw: unknown, source: string) => {
+    const value = coerce(option, raw, source)
+    // Repeating a list flag adds to it.
+    set[option.key] = option.kind === 'list' && Array.isArray(set[option.key]) ? [...(set[option.key] as unknown[]), ...(value as unknown[])] : value
+  }
+  let i = 0
+  const nextValue = (option: OptionSpec, source: string): string => {
+    const value = argv[i + 1]
+    if (value === undefined || (value.startsWith('-') && value.length > 1)) {
+      throw new UsageError(`${source} needs a value${option.value ? ` (${option.value})` : option.choices ? ` (${option.choices.join('|')})` : ''}`)
+    }
+    i++
+    return value
+  }
+  for (; i < argv.length; i++) {
     const arg = argv[i]
+    if (/^-[^-]/.test(arg)) {
+      const letters = arg.slice(1)
+      for (let j = 0; j < letters.length; j++) {
+        const option = byShort.get(letters[j])
+        if (!option) throw new UsageError(`unknown flag -${letters[j]}${letters.length > 1 ? ` (in ${arg})` : ''}; one-letter flags: ${shortFlags()} (see --help)`)
+        const source = `-${option.short}/--${option.flag}`
+        const rest = letters.slice(j + 1).replace(/^=/, '')
+        if (option.kind === 'boolean') {
+          // `-y=false` as pflag allows, and `-v6` as kubectl users type; otherwise more letters may follow.
+          if (letters[j + 1] === '=' || /^\d+$/.test(rest)) {
+            assign(option, rest, source)
+            break
+          }
+          assign(option, true, source)
+          continue
+        }
+        assign(option, rest !== '' ? rest : option.bareValue ?? nextValue(option, source), source)
+        break
+      }
+      continue
+    }
     if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(`unexpected argument "${arg}": the runbook takes only --flags (see --help)`)
+      throw new UsageError(`unexpected argument "${arg}": the runbook takes only flags, and the command \`completion bash|zsh|fish\` (see --help)`)
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
     const negated = name.startsWith('no-') && byFlag.get(name.slice(3))?.kind === 'boolean'
@@ -214,16 +286,8 @@ export function parseFlags(argv: string[]): Partial<Config> {
       throw new UsageError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''} (see --help for every flag)`)
     }
     const source = `--${option.flag}`
-    let raw: unknown
-    if (option.kind === 'boolean') raw = negated ? false : inline ?? true
-    else if (inline !== undefined) raw = inline
-    else {
-      raw = argv[++i]
-      if (raw === undefined || (raw as string).startsWith('--')) throw new UsageError(`${source} needs a value${option.value ? ` (${option.value})` : ''}`)
-    }
-    const value = coerce(option, raw, source)
-    // Repeating a list flag adds to it.
-    set[option.key] = option.kind === 'list' && Array.isArray(set[option.key]) ? [...(set[option.key] as unknown[]), ...(value as unknown[])] : value
+    if (option.kind === 'boolean') assign(option, negated ? false : (inline ?? true), source)
+    else assign(option, inline ?? option.bareValue ?? nextValue(option, source), source)
   }
   return set as Partial<Config>
 }
@@ -238,7 +302,7 @@ export function readConfigFile(path: string): Partial<Config> {
   }
   let data: unknown
   try {
-    data = parseYaml(text)
+    data = yaml().parse(text)
   } catch (error) {
     throw new UsageError(`--config ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }
@@ -265,7 +329,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
   for (const option of OPTIONS) {
     const value = config[option.key]
-    if (value === undefined) continue
+    // false is the "off" value of a flag whose value is optional (--dry-run).
+    if (value === undefined || (value === false && option.bareValue)) continue
     const source = option.key in flags ? `--${option.flag}` : option.key in fromFile ? `--config ${flags.config}: ${option.flag}` : option.env && env[option.env] ? option.env : `--${option.flag}`
     checkChoices(option, value, source)
     const problem = option.validate?.(value)

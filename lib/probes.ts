@@ -3,7 +3,7 @@
 // probes of a batch are created in one call, run side by side, and are deleted afterwards — also when the
 // step fails or the run is interrupted.
 import { randomBytes } from 'node:crypto'
-import { Cluster, toYamlStream } from './cluster.ts'
+import { toYamlStream } from './cluster.ts'
 import { StepFailure } from './errors.ts'
 import { loadManifest } from './manifests.ts'
 import { assertValidManifests } from './schema.ts'

@@ -14,7 +14,8 @@ async function asked<T>(question: Promise<T>): Promise<T> {
   }
 }
 
-export const guidedPrompter: Prompter = {
+/** The guided-mode prompter; every prompt closes at once when `signal` aborts (Ctrl-C, SIGTERM). */
+export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
   async beforeStep(step, showPlan) {
     for (;;) {
       const choice = await asked(
@@ -27,7 +28,7 @@ export const guidedPrompter: Prompter = {
             { name: 'Run this and all remaining steps without asking', value: 'all' as const },
             { name: 'Quit (state is saved; resume later)', value: 'quit' as const },
           ],
-        }),
+        }, { signal }),
       )
       if (choice !== 'plan') return choice
       showPlan()
@@ -44,12 +45,12 @@ export const guidedPrompter: Prompter = {
           { name: 'Accept and continue (recorded as accepted)', value: 'accept' as const },
           { name: 'Quit (state is saved; resume later)', value: 'quit' as const },
         ],
-      }),
+      }, { signal }),
     )
   },
-}
+})
 
-export async function askContext(contexts: KubeContext[]): Promise<string> {
+export async function askContext(contexts: KubeContext[], signal?: AbortSignal): Promise<string> {
   return asked(
     select({
       message: 'Which kube context should the runbook harden?',
@@ -57,6 +58,6 @@ export async function askContext(contexts: KubeContext[]): Promise<string> {
         name: `${c.name}${c.current ? ' (current)' : ''} → cluster ${c.cluster}${c.server ? ` at ${c.server}` : ''}`,
         value: c.name,
       })),
-    }),
+    }, { signal }),
   )
 }

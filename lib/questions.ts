@@ -11,7 +11,8 @@ import { userAgentProblem } from './user-agents.ts'
 export interface Question {
   key: keyof Config
   flag: string
-  ask(config: Config, facts: Facts): Promise<Config[keyof Config]>
+  /** `signal` closes the prompt at once when the run is interrupted (Ctrl-C, SIGTERM). */
+  ask(config: Config, facts: Facts, signal?: AbortSignal): Promise<Config[keyof Config]>
 }
 
 /** Browser choices whose User-Agent patterns Istio can match (a prefix ending in "*"). */
@@ -44,7 +45,7 @@ async function asked<T>(question: Promise<T>): Promise<T> {
   try {
     return await question
   } catch (error) {
-    if ((error as Error).name === 'ExitPromptError') throw new Interrupted('quit at a prompt')
+    if (['ExitPromptError', 'AbortPromptError'].includes((error as Error).name)) throw new Interrupted('quit at a prompt')
     throw error
   }
 }
@@ -78,11 +79,11 @@ export const ingressPrompt = (gatewayName: string) => ({
 const userAgentsQuestion: Question = {
   key: 'allowedUserAgents',
   flag: '--allowed-user-agents',
-  async ask() {
-    const picked: string[] = await asked(checkbox(browsersPrompt))
+  async ask(_config, _facts, signal) {
+    const picked: string[] = await asked(checkbox(browsersPrompt, { signal }))
     const patterns = picked.filter((p) => p !== 'custom')
     if (picked.includes('custom')) {
-      const typed = await asked(input(customUserAgentsPrompt))
+      const typed = await asked(input(customUserAgentsPrompt, { signal }))
       patterns.push(...typed.split('|').map((s) => s.trim()).filter(Boolean))
     }
     return patterns
@@ -92,9 +93,9 @@ const userAgentsQuestion: Question = {
 const principalsQuestion: Question = {
   key: 'managerPrincipals',
   flag: '--manager-principals',
-  async ask(config, facts) {
+  async ask(config, facts, signal) {
     const suggested = managerPrincipals({ ...config, managerPrincipals: [] }, workloads(config, facts).scheduler.serviceAccount)
-    const typed = await asked(input(principalsPrompt(suggested)))
+    const typed = await asked(input(principalsPrompt(suggested), { signal }))
     return typed.split(',').map((s) => s.trim()).filter(Boolean)
   },
 }
@@ -102,7 +103,7 @@ const principalsQuestion: Question = {
 const ingressQuestion: Question = {
   key: 'ingressViaWaypoint',
   flag: '--ingress-via-waypoint',
-  ask: (config) => asked(select(ingressPrompt(config.gatewayName))),
+  ask: (config, _facts, signal) => asked(select(ingressPrompt(config.gatewayName), { signal })),
 }
 
 export const STEP_QUESTIONS: Partial<Record<StepId, Question[]>> = {

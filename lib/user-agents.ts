@@ -16,6 +16,7 @@ export const ALLOWED_FORMS = 'an exact value, a prefix "abc*", a suffix "*abc", 
 export function classifyUserAgent(pattern: string): UserAgentMatch | string {
   if (pattern.trim() === '') return 'it is empty'
   // HTTP header values cannot carry control characters; Envoy would never see such a value.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(pattern)) return 'it contains a control character (a header value cannot)'
   if (pattern !== pattern.trim()) return 'it starts or ends with white space, which clients never send'
   if (pattern === '*') return { kind: 'presence' }

@@ -113,11 +113,11 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   resume: '從狀態檔中第一個尚未完成的步驟繼續。',
   only: '只執行這些步驟（以逗號分隔），依 runbook 的順序。',
   skip: '略過這些步驟（以逗號分隔）。',
-  dryRun: '印出每個選取步驟的計畫（指令與 manifest），不做任何變更。',
+  dryRun: '印出每個選取步驟的計畫，不做任何變更。=server：也讓 API server 判斷每一份 manifest（被拒絕時以 2 結束）。',
   render: '把 runbook 會套用的每份 manifest 連同 kustomization.yaml 寫進這個目錄，不碰任何叢集。',
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
   stateFile: '狀態檔（預設為工作目錄下的 .gthulhu-runbook/<context>.json）。',
-  timeout: '單一 rollout、狀態條件或探測最長等待時間。',
+  timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
   context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
   kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
   namespace: 'Gthulhu 安裝所在的命名空間。',
@@ -129,20 +129,31 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
   installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
   replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
-  allowUntestedKubernetes: '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
+  allowUntestedKubernetes:
+    '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
   gatewayName: '對外提供 manager 的 Gateway 名稱。',
   routeName: '指向 manager 的 HTTPRoute 名稱。',
   gatewayServiceType: 'Gateway 的 Service 型別：LoadBalancer（原指南；使用它的 NodePort）或 NodePort。',
-  allowKubeletProbes: '在 L4 策略中也放行 ambient 的 kubelet 探針來源 169.254.7.127（以及對應的 IPv6 位址）（用 --no-allow-kubelet-probes 拿掉）。',
+  allowKubeletProbes:
+    '在 L4 策略中也放行 ambient 的 kubelet 探針來源 169.254.7.127（以及對應的 IPv6 位址）（用 --no-allow-kubelet-probes 拿掉）。',
   waypointName: '命名空間的 waypoint proxy 名稱。',
   managerPrincipals: '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount,cluster.local/ns/<ns>/sa/<sa>）。',
-  allowedUserAgents: '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
-  ingressViaWaypoint: '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
-  identityPolicies: '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
+  allowedUserAgents:
+    '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
+  ingressViaWaypoint:
+    '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
+  identityPolicies:
+    '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
   probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
+  verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
   lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
   output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
+}
+
+/** Defaults that are sentences (lib/options.ts `defaultText`); a value such as 5m needs none. */
+export const DEFAULT_TEXTS_ZH_TW: Partial<Record<OptionKey, string>> = {
+  namespace: 'kube context 的命名空間，否則為 default',
 }
 
 export const OPTION_GROUPS_ZH_TW: Record<OptionGroup, string> = {
@@ -195,11 +206,11 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:resume': 'a115e686ca91',
   'flag:only': '6fc1ca193709',
   'flag:skip': '57a59e4d3e1f',
-  'flag:dryRun': '8a19833dbc5e',
+  'flag:dryRun': '137f724a7bf7',
   'flag:render': '6fa4d47f3441',
   'flag:config': '1a127cc564a8',
   'flag:stateFile': '3197079690d7',
-  'flag:timeout': '25a6adaa95fe',
+  'flag:timeout': 'a6defab036c7',
   'flag:context': '81dac3bde8be',
   'flag:kubeconfig': '2a78f0ef4e87',
   'flag:namespace': '20e58399a19e',
@@ -224,7 +235,9 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',
+  'flag:verbose': 'a71a2ab2c06d',
   'flag:lang': 'f96552e6d249',
+  'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
   'exit:2': 'd43145be08ec',

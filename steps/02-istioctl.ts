@@ -2,7 +2,6 @@
 // install it (mode 0755, no sudo) where the runbook and the operator can use it.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { extract } from 'tar'
 import { downloadFile, fetchText, parseChecksumFile } from '../lib/download.ts'
 import { StepFailure } from '../lib/errors.ts'
 import type { Config } from '../lib/options.ts'
@@ -57,6 +56,7 @@ async function installVerified(ctx: StepContext, url: string, log: (m: string) =
     log(`checksum verified (sha256 ${expected.slice(0, 16)}…, ${downloaded.bytes} bytes)`)
     const unpacked = join(work, 'unpacked')
     mkdirSync(unpacked)
+    const { extract } = await import('tar') // loaded only when installing, to keep --help fast
     await extract({ file: archive, cwd: unpacked, strict: true, filter: (path) => path.replace(/^\.\//, '') === 'istioctl' })
     const binary = join(unpacked, 'istioctl')
     if (!existsSync(binary) || !statSync(binary).isFile()) {

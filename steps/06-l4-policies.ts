@@ -4,7 +4,7 @@
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
-import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, mongoProbeImage, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
+import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, mongoProbeImage, probeCheck, runProbes, type ProbeExpectation, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
 import { assertValidManifests } from '../lib/schema.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 
@@ -192,12 +192,9 @@ export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
     serviceAccount: 'default',
   }
   return protectedTargets(config, facts).flatMap((target): ProbeSpec[] => {
-    const destination = `${target.title} :${target.port}`
-    // The sidecar Service is headless, so its name resolves straight to the decision maker's pod.
-    const request: ProbeSpec['request'] =
-      target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port }
+    const { destination, request, answer } = targetProbe(target)
     return [
-      { role: `manager-${target.key}`, source: asManager, destination, request, expect: target.key === 'scheduler' ? { kind: 'status', status: 200 } : { kind: 'answered' } },
+      { role: `manager-${target.key}`, source: asManager, destination, request, expect: answer },
       { role: `other-${target.key}`, source: outsider, destination, request, expect: { kind: 'blocked' } },
     ]
   })
@@ -205,6 +202,24 @@ export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
 
 /** The decision maker's health endpoint, answered on its http port (8080). */
 export const SCHEDULER_HEALTH_PATH = '/health'
+
+/**
+ * How a probe asks a protected target for an answer, and the answer that proves it got through: MongoDB's hello;
+ * the decision maker's GET /health → 200, or → 400 when it serves mutual TLS (Gthulhu's mtls.enabled), where
+ * its Go server answers plain HTTP with "400 Bad Request" — still an answer from the far side.
+ */
+export function targetProbe(target: ReturnType<typeof protectedTargets>[number]) {
+  if (target.key === 'mongodb') {
+    return { destination: `${target.title} :${target.port}`, request: { kind: 'mongo', host: target.host, port: target.port } as ProbeSpec['request'], answer: { kind: 'answered' } as ProbeExpectation }
+  }
+  const tls = target.workload.servesTls === true
+  return {
+    destination: `${target.title} :${target.port}${tls ? ' (mTLS)' : ''}`,
+    // The sidecar Service is headless, so its name resolves straight to the decision maker's pod.
+    request: { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } as ProbeSpec['request'],
+    answer: { kind: 'status', status: tls ? 400 : 200 } as ProbeExpectation,
+  }
+}
 
 /** Why a probe came out wrong, from the live policies and what the probe saw. */
 function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeResult): string {
@@ -217,6 +232,10 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
   if (result.observed.kind === 'error') return `the probe itself failed: ${result.observed.detail}`
   if (result.spec.expect.kind !== 'blocked') {
     if (result.observed.kind === 'status') {
+      // A Go server with TLS on the port answers plain HTTP with 400: that is Gthulhu's mtls.enabled, not a sick pod.
+      if (result.observed.status === 400 && !target.workload.servesTls) {
+        return `the ${target.title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${target.port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`
+      }
       return `the ${target.title} answered HTTP ${result.observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)} -c decision-maker)`
     }
     if (policy && live.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT)) return hboneHint(target.policy, target.title, true)

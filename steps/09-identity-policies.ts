@@ -10,7 +10,7 @@ import { formatMatrix, impersonationLabels, MANAGED_BY, probeCheck, runProbes, t
 import { sampleUserAgent } from '../lib/user-agents.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
-import { AMBIENT_LABEL, applyChanged, appliedAsPlanned, protectedTargets, SCHEDULER_HEALTH_PATH } from './06-l4-policies.ts'
+import { AMBIENT_LABEL, applyChanged, appliedAsPlanned, protectedTargets, targetProbe } from './06-l4-policies.ts'
 
 export const POLICY_RESOURCE = 'authorizationpolicies.security.istio.io'
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
@@ -98,13 +98,8 @@ export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | u
   }
   const impostor = { name: "manager's labels, ServiceAccount default", labels: impersonationLabels(manager.podLabels), serviceAccount: 'default' }
   for (const target of protectedTargets(config, facts)) {
-    specs.push({
-      role: `impostor-${target.key}`,
-      source: impostor,
-      destination: `${target.title} :${target.port}`,
-      request: target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port },
-      expect: refused,
-    })
+    const { destination, request } = targetProbe(target)
+    specs.push({ role: `impostor-${target.key}`, source: impostor, destination, request, expect: refused })
   }
   return specs
 }
@@ -114,13 +109,10 @@ function legitimateProbeSpecs(config: Config, facts: Facts, caller: { sa: string
   const { manager } = workloads(config, facts)
   const service = managerService(config, facts)
   const asManager = { name: `manager (${manager.name}'s identity)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
-  const specs: ProbeSpec[] = protectedTargets(config, facts).map((target) => ({
-    role: `manager-${target.key}`,
-    source: asManager,
-    destination: `${target.title} :${target.port}`,
-    request: target.key === 'scheduler' ? { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } : { kind: 'mongo', host: target.host, port: target.port },
-    expect: target.key === 'scheduler' ? { kind: 'status', status: 200 } : { kind: 'answered' },
-  }))
+  const specs: ProbeSpec[] = protectedTargets(config, facts).map((target) => {
+    const { destination, request, answer } = targetProbe(target)
+    return { role: `manager-${target.key}`, source: asManager, destination, request, expect: answer }
+  })
   if (caller) {
     specs.push({
       role: 'waypoint-manager',
@@ -148,10 +140,14 @@ function identityHint(config: Config, result: ProbeResult): string {
   return `a legitimate caller got ${result.observed.kind}; check the pods behind ${result.spec.destination} in ${ns}`
 }
 
-/** The ZtunnelAccepted condition istiod writes on a selector policy, for its current generation (read again briefly while missing). */
-async function ztunnelAccepted(ctx: StepContext, name: string, first: KubeObject | undefined): Promise<Condition | undefined> {
+/**
+ * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current
+ * generation. istiod writes it a moment after the policy is applied, so a missing or stale one is read again for a
+ * short while (bounded by --timeout).
+ */
+export async function policyCondition(ctx: StepContext, type: string, first: KubeObject | undefined): Promise<Condition | undefined> {
   const current = (p: KubeObject | undefined) => {
-    const c = condition(p, 'ZtunnelAccepted')
+    const c = condition(p, type)
     // istiod writes observedGeneration as a string (an int64 in proto JSON).
     return c && isCurrent({ ...c, observedGeneration: c.observedGeneration === undefined ? undefined : Number(c.observedGeneration) }, p?.metadata.generation as number | undefined) ? c : undefined
   }
@@ -159,7 +155,7 @@ async function ztunnelAccepted(ctx: StepContext, name: string, first: KubeObject
   if (!first || last?.status === 'True') return last
   await pollUntil(
     async () => {
-      last = current(await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, name, '-n', ctx.config.namespace]))
+      last = current(await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, first.metadata.name, '-n', ctx.config.namespace]))
       return last?.status === 'True' ? last : undefined
     },
     { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
@@ -192,7 +188,7 @@ export const gatewayHealthUrl = (facts: Facts) => (facts.gateway?.url ? new URL(
 async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Check[]> {
   const ns = ctx.config.namespace
   const live = await Promise.all(desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns])))
-  const accepted = await Promise.all(desired.map((o, i) => ztunnelAccepted(ctx, o.metadata.name, live[i])))
+  const accepted = await Promise.all(live.map((policy) => policyCondition(ctx, 'ZtunnelAccepted', policy)))
   return desired.flatMap((want, i): Check[] => [
     {
       name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,

@@ -2,13 +2,12 @@
 // callers that address the manager Service), and the gateway admits only the allowed User-Agents (enforced by the
 // gateway's own Envoy). Proven from inside the cluster with curl probes running as the allowed and as another
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
-import { condition, isCurrent, type Condition } from '../lib/gateway-api.ts'
+import { condition } from '../lib/gateway-api.ts'
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import { managerPrincipals, type Config } from '../lib/options.ts'
 import { formatMatrix, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
 import { admitsUserAgent, assertValidUserAgents, curlDefaultUserAgent, describeUserAgent, sampleUserAgent, userAgentMatches } from '../lib/user-agents.ts'
-import { pollUntil } from '../lib/wait.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 import { applyChanged, appliedAsPlanned } from './06-l4-policies.ts'
 import {
@@ -20,7 +19,7 @@ import {
   managerPodIp,
   managerService,
   POLICY_RESOURCE,
-  SETTLE_RETRY_MS,
+  policyCondition,
 } from './09-identity-policies.ts'
 
 export { gatewayPrincipal }
@@ -76,29 +75,6 @@ function l7Hint(ctx: StepContext, result: ProbeResult, principal: string): strin
   return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
 }
 
-/**
- * The manager policy's WaypointAccepted condition for its current generation. istiod writes it a moment after
- * the policy is applied, so a missing or stale one is read again for a short while (bounded by --timeout).
- */
-async function waypointAccepted(ctx: StepContext, policy: KubeObject | undefined): Promise<Condition | undefined> {
-  if (!policy) return undefined
-  const current = (p: KubeObject | undefined) => {
-    const c = condition(p, 'WaypointAccepted')
-    // istiod writes observedGeneration as a string (an int64 in proto JSON).
-    return c && isCurrent({ ...c, observedGeneration: c.observedGeneration === undefined ? undefined : Number(c.observedGeneration) }, p?.metadata.generation as number | undefined) ? c : undefined
-  }
-  if (current(policy)?.status === 'True') return current(policy)
-  let last = current(policy)
-  await pollUntil(
-    async () => {
-      const seen = await ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, MANAGER_POLICY, '-n', ctx.config.namespace])
-      last = current(seen)
-      return last?.status === 'True' ? last : undefined
-    },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
-  )
-  return last
-}
 
 /** The policies as planned, the waypoint's acceptance, the gateway's pods and the ingress path label. */
 async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
@@ -119,7 +95,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
     ok: appliedAsPlanned(want, live[i]),
     hint: 'someone changed or deleted it; run the l7-policies step again',
   }))
-  const accepted = await waypointAccepted(ctx, live[0])
+  const accepted = await policyCondition(ctx, 'WaypointAccepted', live[0])
   checks.push({
     name: `${MANAGER_POLICY} accepted by the waypoint`,
     expected: 'WaypointAccepted=True',

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { STEP_IDS } from '../lib/types.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 
 let world: RunbookWorld
@@ -141,6 +142,118 @@ test('a second run on a locked state exits 2 and names the holder', async () => 
   } finally {
     rmSync(`${world.stateFile}.lock`, { force: true })
   }
+})
+
+test('-h and --help print the same help; a one-letter flag the runbook lacks is named', async () => {
+  const [short, long, bad] = await Promise.all([world.run(['-h']), world.run(['--help']), world.run(['-x'])])
+  assert.is(short.code, 0, show(short))
+  assert.is(short.stdout, long.stdout)
+  assert.match(short.stdout, /-n, --namespace <ns>/)
+  assert.is(bad.code, 2, show(bad))
+  assert.match(bad.stderr, /unknown flag -x; one-letter flags: -h, -y, -n, -o, -v/)
+  noStack(bad.stderr)
+})
+
+test('a usage error still ends a JSON stream with its run-end event, whichever way -o json was written', async () => {
+  for (const output of [['--output', 'json'], ['--output=json'], ['-o', 'json'], ['-ojson'], ['-yo', 'json']]) {
+    const r = await world.run([...output, '--bogus'])
+    assert.is(r.code, 2, show(r))
+    const end = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    assert.equal([end.event, end.status, end.exitCode], ['run-end', 'usage-error', 2], output.join(' '))
+  }
+})
+
+test('--list --output json writes one step event per step, with its state', async () => {
+  const r = await world.run([...world.flags, '--list', '-o', 'json'])
+  assert.is(r.code, 0, show(r))
+  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line))
+  assert.equal(events.map((e) => e.event), STEP_IDS.map(() => 'step'))
+  assert.equal(events.map((e) => e.step), [...STEP_IDS])
+  assert.is(events.find((e) => e.step === 'preflight').status, 'done')
+  assert.is(events.find((e) => e.step === 'istioctl').status, 'pending')
+  assert.match(r.stderr, /preflight\s+done/, 'the human list goes to stderr under --output json')
+})
+
+test('-v prints every kubectl command with its duration and exit code; under -o json as command events', async () => {
+  const text = await world.run([...world.flags, '-yv', '--only', 'preflight'])
+  assert.is(text.code, 0, show(text))
+  assert.match(text.stderr, new RegExp(`^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} get \\S+.*  \\(\\d+\\.\\d\\ds, exit 0\\)$`, 'm'))
+  const json = await world.run([...world.flags, '-yvojson', '--only', 'preflight'])
+  assert.is(json.code, 0, show(json))
+  const commands = json.stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.event === 'command')
+  assert.ok(commands.length >= 3, show(json))
+  for (const c of commands) {
+    assert.is(c.argv[0], 'kubectl')
+    assert.type(c.durationMs, 'number')
+    assert.ok(c.exitCode === null || typeof c.exitCode === 'number')
+  }
+  assert.ok(commands.some((c) => c.argv.includes('get') && c.exitCode === 0))
+  assert.not.match(json.stderr, /^\+ kubectl/m, 'JSON output carries commands as events, not as text')
+})
+
+test('--kubeconfig naming a missing file exits 2 naming the file, not a missing context', async () => {
+  const path = join(world.dir, 'no-such.kubeconfig')
+  const flags = world.flags.map((f) => (f === world.sim.kubeconfig ? path : f))
+  for (const extra of [['--yes', '--only', 'preflight'], ['--dry-run']]) {
+    const r = await world.run([...flags, ...extra])
+    assert.is(r.code, 2, show(r))
+    assert.match(r.stderr, new RegExp(`--kubeconfig: the file ${path} does not exist`))
+    assert.not.match(r.stderr, /no context/)
+    noStack(r.stderr)
+  }
+})
+
+test("the namespace defaults to the kube context's, and -n overrides it", async () => {
+  const kubeconfig = join(world.dir, 'namespaced.kubeconfig')
+  const original = parseYaml(readFileSync(world.sim.kubeconfig, 'utf8'))
+  original.contexts[0].context.namespace = 'gthulhu-system'
+  writeFileSync(kubeconfig, JSON.stringify(original))
+  const flags = world.flags.map((f) => (f === world.sim.kubeconfig ? kubeconfig : f))
+  const fromContext = await world.run([...flags, '--dry-run', '--only', 'preflight,l4-policies'])
+  assert.is(fromContext.code, 0, show(fromContext))
+  assert.match(fromContext.stdout, new RegExp(`namespace gthulhu-system \\(from kube context ${world.sim.context}\\)`))
+  assert.match(fromContext.stdout, /NetworkPolicy gthulhu-system\/allow-only-manager-to-mongodb/)
+  const named = await world.run([...flags, '--dry-run', '--only', 'preflight,l4-policies', '-n', 'gthulhu'])
+  assert.match(named.stdout, /namespace gthulhu \(as given\)/)
+  assert.match(named.stdout, /NetworkPolicy gthulhu\/allow-only-manager-to-mongodb/)
+})
+
+const networkPolicies = async (namespace: string) => (await world.kubectlJson('get', 'networkpolicies', '-n', namespace)).items
+
+test('--dry-run=server has the API server accept every object it serves, stores nothing and exits 0', async () => {
+  const r = await world.run([...world.flags, '--dry-run=server'])
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-mongodb accepted/)
+  assert.match(r.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-scheduler accepted/)
+  // Before gateway-api-crds and ambient have run, the cluster does not serve those kinds: reported, not failed.
+  assert.match(r.stdout, /• gateway: Gateway default\/gthulhu-gw unchecked: the API server does not serve gateway\.networking\.k8s\.io\/v1 Gateway yet/)
+  assert.match(r.stdout, /Dry run: nothing was changed/)
+  assert.equal(await networkPolicies('default'), [])
+  // Like kubectl, a server dry run (which changes nothing) may use the current context.
+  const withoutContext = world.flags.filter((f, i, all) => f !== '--context' && all[i - 1] !== '--context')
+  const current = await world.run([...withoutContext, '--dry-run=server', '--only', 'preflight,l4-policies'])
+  assert.is(current.code, 0, show(current))
+  assert.match(current.stdout, new RegExp(`Context ${world.sim.context}, namespace default`))
+  assert.match(current.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-mongodb accepted/)
+})
+
+test('--dry-run=server reports each object the API server rejects and exits 2', async () => {
+  world.sim.store.create(world.sim.store.findType('', 'v1', 'namespaces')!, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns-ok' } })
+  const r = await world.run([...world.flags, '--dry-run=server', '-o', 'json', '-n', 'ns-missing'])
+  assert.is(r.code, 2, show(r))
+  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line))
+  const verdicts = events.filter((e) => e.event === 'server-dry-run')
+  const policy = verdicts.find((e) => e.object === 'NetworkPolicy ns-missing/allow-only-manager-to-mongodb')
+  assert.is(policy?.result, 'rejected', JSON.stringify(verdicts))
+  assert.match(policy.message, /namespaces "ns-missing" not found/)
+  assert.is(events.at(-1).event, 'run-end')
+  assert.is(events.at(-1).exitCode, 2)
+  assert.match(r.stderr, /✖ l4-policies: NetworkPolicy ns-missing\/allow-only-manager-to-mongodb rejected: .*namespaces "ns-missing" not found/)
+  assert.match(r.stderr, /the API server rejected \d+ object\(s\); fix the settings/)
+  noStack(r.stderr)
+  const accepted = await world.run([...world.flags, '--dry-run=server', '-n', 'ns-ok', '--only', 'preflight,l4-policies'])
+  assert.is(accepted.code, 0, show(accepted))
+  assert.equal(await networkPolicies('ns-ok'), [])
 })
 
 test.run()

@@ -10,7 +10,8 @@ import { kubectl, runCommand } from './kit.ts'
 import { TerminalSession } from './tty.ts'
 import { demoStateFile, keepsClusterUp, splitDemoArgs } from './sim/demo.ts'
 
-const CHROME_ON_MACOS = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const CHROME_ON_MACOS =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 const CURL = 'curl/8.11.1'
 
 const sessions: TerminalSession[] = []
@@ -31,15 +32,26 @@ async function statusFor(url: string, userAgent: string): Promise<number> {
 }
 
 test('demo-only flags are taken out of what the runbook gets; only a terminal run without --exit keeps the cluster up', () => {
-  assert.equal(splitDemoArgs(['--yes', '--exit', '--only', 'preflight']), { exit: true, runbookArgs: ['--yes', '--only', 'preflight'] })
+  assert.equal(splitDemoArgs(['--yes', '--exit', '--only', 'preflight']), {
+    exit: true,
+    runbookArgs: ['--yes', '--only', 'preflight'],
+  })
   assert.equal(splitDemoArgs(['--yes']), { exit: false, runbookArgs: ['--yes'] })
   assert.ok(keepsClusterUp(false, ['--yes'], true))
   assert.not.ok(keepsClusterUp(true, ['--yes'], true), '--exit stops it')
   assert.not.ok(keepsClusterUp(false, ['--yes'], false), 'no terminal: scripts keep the old behaviour')
   assert.not.ok(keepsClusterUp(false, ['--help'], true), '--help touches no cluster')
   assert.is(demoStateFile(['--yes'], '/tmp/sim'), '/tmp/sim/state.json')
-  assert.is(demoStateFile(['--state-file', '/a.json', '--state-file=/b.json'], '/tmp/sim'), '/b.json', 'the last one wins, as in the runbook')
-  assert.is(demoStateFile(['--state-file', 'mine.json'], '/tmp/sim'), join(ROOT, 'mine.json'), 'relative to the project root, where the runbook runs')
+  assert.is(
+    demoStateFile(['--state-file', '/a.json', '--state-file=/b.json'], '/tmp/sim'),
+    '/b.json',
+    'the last one wins, as in the runbook',
+  )
+  assert.is(
+    demoStateFile(['--state-file', 'mine.json'], '/tmp/sim'),
+    join(ROOT, 'mine.json'),
+    'relative to the project root, where the runbook runs',
+  )
 })
 
 test('npm run demo -- --yes in a terminal keeps the cluster and the Web UI up until Ctrl-C, then exits 0', async () => {
@@ -79,7 +91,10 @@ test('--exit in a terminal, and a run without a terminal, stop the cluster right
   assert.match(screen, /kubectl --kubeconfig \S+ --context gthulhu-sim version/, 'the dry run printed its plan')
   assert.not.match(screen, /still running/)
 
-  const unattended = await runCommand('npm', ['run', 'demo', '--', '--dry-run', '--only', 'preflight'], { cwd: ROOT, timeoutMs: 60_000 })
+  const unattended = await runCommand('npm', ['run', 'demo', '--', '--dry-run', '--only', 'preflight'], {
+    cwd: ROOT,
+    timeoutMs: 60_000,
+  })
   assert.is(unattended.code, 0, unattended.stderr)
   assert.not.match(unattended.stdout + unattended.stderr, /still running/)
 })

@@ -9,7 +9,16 @@ import * as assert from 'uvu/assert'
 import { EXIT_CODES } from '../lib/help.ts'
 import { OPTIONS } from '../lib/options.ts'
 import { STEP_IDS } from '../lib/types.ts'
-import { englishFingerprint, EXIT_CODES_ZH_TW, OPTIONS_ZH_TW, OPTION_GROUPS_ZH_TW, STEPS_ZH_TW, TRANSLATED_FROM } from '../lib/zh-TW.ts'
+import {
+  DEFAULT_TEXTS_ZH_TW,
+  englishFingerprint,
+  EXIT_CODES_ZH_TW,
+  type OptionKey,
+  OPTIONS_ZH_TW,
+  OPTION_GROUPS_ZH_TW,
+  STEPS_ZH_TW,
+  TRANSLATED_FROM,
+} from '../lib/zh-TW.ts'
 import { STEPS } from '../steps/index.ts'
 import { ROOT } from './harness.ts'
 
@@ -25,7 +34,9 @@ function markdownUnder(dir: string): string[] {
 }
 
 const englishPages = [join(ROOT, 'README.md'), ...markdownUnder(DOCS)]
-const chinesePages = [join(ROOT, 'README.zh-TW.md'), ...(existsSync(ZH_DOCS) ? markdownUnder(ZH_DOCS) : [])].filter((page) => existsSync(page))
+const chinesePages = [join(ROOT, 'README.zh-TW.md'), ...(existsSync(ZH_DOCS) ? markdownUnder(ZH_DOCS) : [])].filter(
+  (page) => existsSync(page),
+)
 const twinOf = (englishPage: string) =>
   englishPage === join(ROOT, 'README.md') ? join(ROOT, 'README.zh-TW.md') : join(ZH_DOCS, relative(DOCS, englishPage))
 const show = (path: string) => relative(ROOT, path)
@@ -47,7 +58,10 @@ function anchorsOf(text: string): Set<string> {
   const anchors = new Set<string>()
   for (const [, heading] of withoutCodeBlocks(text).matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
     const plain = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '')
-    const slug = plain.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+    const slug = plain
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-')
     const count = seen.get(slug) ?? 0
     seen.set(slug, count + 1)
     anchors.add(count ? `${slug}-${count}` : slug)
@@ -60,7 +74,6 @@ const flagsIn = (text: string) => new Set([...text.matchAll(/(?<![\w-])--([a-z][
 /** Step ids a page names: as `id` in code or as a link to its step page. */
 const stepIdsIn = (text: string) =>
   new Set(STEP_IDS.filter((id) => text.includes(`\`${id}\``) || new RegExp(`\\(([^)]*/)?${id}\\.md[)#]`).test(text)))
-const sorted = (set: Set<string>) => [...set].sort()
 
 test('every English page has a zh-TW twin and every zh-TW page an English one', () => {
   const missing = englishPages.filter((page) => !existsSync(twinOf(page))).map(show)
@@ -74,7 +87,11 @@ test('every step has a page in both languages, its id in the title, and no page 
   for (const id of STEP_IDS) {
     for (const page of [join(DOCS, 'steps', `${id}.md`), join(ZH_DOCS, 'steps', `${id}.md`)]) {
       assert.ok(existsSync(page), `step ${id} has no page ${show(page)}`)
-      assert.match(read(page).split('\n')[0], new RegExp(`^# .*\`${id}\``), `${show(page)} does not start with a title naming \`${id}\``)
+      assert.match(
+        read(page).split('\n')[0],
+        new RegExp(`^# .*\`${id}\``),
+        `${show(page)} does not start with a title naming \`${id}\``,
+      )
     }
   }
   for (const dir of [join(DOCS, 'steps'), join(ZH_DOCS, 'steps')]) {
@@ -87,7 +104,10 @@ test('each page links to its twin in the other language, near the top', () => {
   for (const page of englishPages) {
     const twin = twinOf(page)
     if (!existsSync(twin)) continue // reported by the first test
-    for (const [from, to] of [[page, twin], [twin, page]]) {
+    for (const [from, to] of [
+      [page, twin],
+      [twin, page],
+    ]) {
       const top = read(from).split('\n').slice(0, 6).join('\n')
       const linked = relativeLinks(top).some((target) => resolve(dirname(from), target.split('#')[0]) === to)
       assert.ok(linked, `${show(from)} does not link to ${show(to)} in its first lines`)
@@ -96,24 +116,35 @@ test('each page links to its twin in the other language, near the top', () => {
 })
 
 test('a flag or step id named in a page is named in its twin too', () => {
+  const problems: string[] = []
   for (const page of englishPages) {
     const twin = twinOf(page)
     if (!existsSync(twin)) continue
     const [english, chinese] = [read(page), read(twin)]
-    assert.equal(sorted(flagsIn(chinese)), sorted(flagsIn(english)), `flags differ between ${show(page)} and ${show(twin)}`)
-    assert.equal(sorted(stepIdsIn(chinese)), sorted(stepIdsIn(english)), `step ids differ between ${show(page)} and ${show(twin)}`)
+    const [en, zh] = [flagsIn(english), flagsIn(chinese)]
+    const flags = [
+      ...[...en].filter((f) => !zh.has(f)).map((f) => `--${f} only in ${show(page)}`),
+      ...[...zh].filter((f) => !en.has(f)).map((f) => `--${f} only in ${show(twin)}`),
+    ]
+    const [enIds, zhIds] = [stepIdsIn(english), stepIdsIn(chinese)]
+    const ids = [
+      ...[...enIds].filter((i) => !zhIds.has(i)).map((i) => `step ${i} only in ${show(page)}`),
+      ...[...zhIds].filter((i) => !enIds.has(i)).map((i) => `step ${i} only in ${show(twin)}`),
+    ]
+    problems.push(...flags, ...ids)
   }
+  assert.equal(problems, [], problems.join('\n'))
 })
 
 /** The outline of a page: the level of each heading, in order (code blocks left out). */
-const outlineOf = (text: string) => [...withoutCodeBlocks(text).matchAll(/^(#{1,6})\s/gm)].map((m) => m[1].length).join(' ')
+const outlineOf = (text: string) =>
+  [...withoutCodeBlocks(text).matchAll(/^(#{1,6})\s/gm)].map((m) => m[1].length).join(' ')
 
 test('a page and its twin have the same sections (a section added to one language is missing in the other)', () => {
-  for (const page of englishPages) {
-    const twin = twinOf(page)
-    if (!existsSync(twin)) continue
-    assert.is(outlineOf(read(twin)), outlineOf(read(page)), `the headings of ${show(twin)} do not follow those of ${show(page)}`)
-  }
+  const problems = englishPages
+    .filter((page) => existsSync(twinOf(page)) && outlineOf(read(twinOf(page))) !== outlineOf(read(page)))
+    .map((page) => `the headings of ${show(twinOf(page))} do not follow those of ${show(page)}`)
+  assert.equal(problems, [], problems.join('\n'))
 })
 
 test('every relative link in docs/ and both READMEs resolves, anchors included', () => {
@@ -123,7 +154,10 @@ test('every relative link in docs/ and both READMEs resolves, anchors included',
       const [path, anchor] = target.split('#')
       const file = path ? resolve(dirname(page), decodeURI(path)) : page
       if (!existsSync(file)) broken.push(`${show(page)} → ${target} (no such file)`)
-      else if (anchor !== undefined && (statSync(file).isDirectory() || !anchorsOf(read(file)).has(decodeURIComponent(anchor))))
+      else if (
+        anchor !== undefined &&
+        (statSync(file).isDirectory() || !anchorsOf(read(file)).has(decodeURIComponent(anchor)))
+      )
         broken.push(`${show(page)} → ${target} (no heading with that anchor)`)
     }
   }
@@ -139,18 +173,34 @@ test('the zh-TW pages and translations use full-width punctuation in Chinese pro
     const bad = prose.split('\n').filter((line) => HALF_WIDTH_IN_CHINESE.test(line))
     assert.equal(bad, [], `${show(page)} has half-width punctuation in Chinese text`)
   }
-  const texts = [...Object.values(STEPS_ZH_TW).flatMap((s) => [s.title, s.why]), ...Object.values(OPTIONS_ZH_TW), ...Object.values(EXIT_CODES_ZH_TW)]
-  assert.equal(texts.filter((t) => HALF_WIDTH_IN_CHINESE.test(t)), [])
+  const texts = [
+    ...Object.values(STEPS_ZH_TW).flatMap((s) => [s.title, s.why]),
+    ...Object.values(OPTIONS_ZH_TW),
+    ...Object.values(EXIT_CODES_ZH_TW),
+  ]
+  assert.equal(
+    texts.filter((t) => HALF_WIDTH_IN_CHINESE.test(t)),
+    [],
+  )
 })
 
 test('the zh-TW tables translate every step, flag, option group and exit code, and nothing else', () => {
   const chinese = /[\u3400-\u9fff]/
   assert.equal(Object.keys(STEPS_ZH_TW).sort(), [...STEP_IDS].sort())
-  for (const [id, text] of Object.entries(STEPS_ZH_TW)) assert.ok(chinese.test(text.title) && chinese.test(text.why), `step ${id} is not translated`)
+  for (const [id, text] of Object.entries(STEPS_ZH_TW))
+    assert.ok(chinese.test(text.title) && chinese.test(text.why), `step ${id} is not translated`)
   assert.equal(Object.keys(OPTIONS_ZH_TW).sort(), OPTIONS.map((o) => o.key).sort())
-  for (const [key, text] of Object.entries(OPTIONS_ZH_TW)) assert.ok(chinese.test(text), `flag ${key} is not translated`)
+  for (const [key, text] of Object.entries(OPTIONS_ZH_TW))
+    assert.ok(chinese.test(text), `flag ${key} is not translated`)
   assert.equal(Object.keys(OPTION_GROUPS_ZH_TW).sort(), [...new Set(OPTIONS.map((o) => o.group))].sort())
   assert.equal(Object.keys(EXIT_CODES_ZH_TW).map(Number).sort(), EXIT_CODES.map(([code]) => code).sort())
+  // A default that is a sentence is shown in the reference, so it needs a translation too.
+  const sentences = OPTIONS.filter((o) => o.defaultText?.includes(' ')).map((o) => o.key)
+  assert.equal(
+    sentences.filter((key) => !DEFAULT_TEXTS_ZH_TW[key as OptionKey]),
+    [],
+    'defaults without a zh-TW text',
+  )
 })
 
 test('every zh-TW translation was made from the current English text (a changed English text needs its translation updated)', () => {
@@ -158,10 +208,17 @@ test('every zh-TW translation was made from the current English text (a changed 
     ...STEPS.map((step): [string, string] => [`step:${step.id}`, `${step.title}\n${step.why}`]),
     ...OPTIONS.map((option): [string, string] => [`flag:${option.key}`, option.describe]),
     ...EXIT_CODES.map(([code, meaning]): [string, string] => [`exit:${code}`, meaning]),
+    ...OPTIONS.filter((option) => DEFAULT_TEXTS_ZH_TW[option.key as OptionKey]).map((option): [string, string] => [
+      `default:${option.key}`,
+      option.defaultText!,
+    ]),
   ]
   const stale = sources
     .filter(([key, english]) => TRANSLATED_FROM[key] !== englishFingerprint(english))
-    .map(([key, english]) => `${key}: translate the current English again in lib/zh-TW.ts, then record TRANSLATED_FROM['${key}'] = '${englishFingerprint(english)}'`)
+    .map(
+      ([key, english]) =>
+        `${key}: translate the current English again in lib/zh-TW.ts, then record TRANSLATED_FROM['${key}'] = '${englishFingerprint(english)}'`,
+    )
   assert.equal(stale, [], `translations made from older English:\n${stale.join('\n')}`)
   const unknown = Object.keys(TRANSLATED_FROM).filter((key) => !sources.some(([k]) => k === key))
   assert.equal(unknown, [], 'fingerprints of texts that no longer exist')

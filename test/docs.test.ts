@@ -24,7 +24,10 @@ test('every step explains itself and plans without a cluster (dry runs before pr
   for (const step of STEPS) {
     assert.ok(step.why.length > 80, `${step.id} needs a real explanation`)
     const plan = step.plan({ config, facts: {} })
-    assert.ok(plan.some((item) => item.kind !== 'note'), `${step.id} plans no command, download or manifest`)
+    assert.ok(
+      plan.some((item) => item.kind !== 'note'),
+      `${step.id} plans no command, download or manifest`,
+    )
   }
 })
 

@@ -17,6 +17,14 @@ test('versions order numerically, a pre-release before its release', () => {
   assert.ok(compareVersions('v1.10.0', 'v1.4.0') > 0)
   assert.ok(compareVersions('v1.4.0-rc.1', 'v1.4.0') < 0)
   assert.is(compareVersions('v1.4.0', 'v1.4.0'), 0)
+  // Pre-release identifiers compare numerically (SemVer 2.0 §11): rc.10 is after rc.2.
+  assert.ok(compareVersions('v1.4.0-rc.10', 'v1.4.0-rc.2') > 0)
+  assert.ok(compareVersions('v1.4.0-rc.2', 'v1.4.0-rc.10') < 0)
+  assert.ok(compareVersions('v1.4.0-rc.10', 'v1.4.0') < 0)
+  assert.ok(compareVersions('v1.4.0-alpha', 'v1.4.0-alpha.1') < 0)
+  assert.ok(compareVersions('v1.4.0-alpha.1', 'v1.4.0-alpha.beta') < 0)
+  assert.ok(compareVersions('v1.4.0-beta.11', 'v1.4.0-rc.1') < 0)
+  assert.is(compareVersions('v1.4.0-rc.2', 'v1.4.0-rc.2'), 0)
 })
 
 test('a bundle file is read as its CRD names and bundle versions', () => {

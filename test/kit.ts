@@ -11,7 +11,7 @@ export interface ProcessResult {
 export function runCommand(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string; onStdout?: (stdoutSoFar: string) => void } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -22,7 +22,10 @@ export function runCommand(
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      options.onStdout?.(stdout)
+    })
     child.stderr.on('data', (chunk) => (stderr += chunk))
     const timer = setTimeout(() => {
       try {

@@ -66,10 +66,54 @@ test('invalid values are rejected with what would be valid', () => {
   usageError(() => loadConfig(['--istio-version', '1.29'], {}), /--istio-version: "1.29" is not a release version/)
   usageError(() => loadConfig(['--gateway-api-channel', 'beta'], {}), /valid: experimental, standard/)
   usageError(() => loadConfig(['--istio-mirror', 'ftp://x'], {}), /not an http\(s\) URL/)
-  usageError(() => loadConfig(['--timeout', 'soon'], {}), /--timeout: expects a number, got "soon"/)
+  usageError(() => loadConfig(['--timeout', 'soon'], {}), /--timeout: "soon" is not a duration; use e\.g\. 90s, 5m, 1h/)
+  usageError(() => loadConfig(['--timeout', '2h'], {}), /--timeout: 7200s is outside 5s\.\.1h/)
   usageError(() => loadConfig(['--manager-principals', 'gthulhu'], {}), /not an Istio principal/)
   usageError(() => loadConfig(['--namespace'], {}), /--namespace needs a value/)
   usageError(() => loadConfig(['--from', 'ambient', '--only', 'gateway'], {}), /cannot be combined/)
+})
+
+test('one-letter flags work as in kubectl: -n x, -nx, -n=x, and booleans run together', () => {
+  assert.is(loadConfig(['-n', 'gthulhu'], {}).namespace, 'gthulhu')
+  assert.is(loadConfig(['-ngthulhu'], {}).namespace, 'gthulhu')
+  assert.is(loadConfig(['-n=gthulhu'], {}).namespace, 'gthulhu')
+  const combined = loadConfig(['-yvn', 'gthulhu', '-ojson'], {})
+  assert.equal([combined.yes, combined.verbose, combined.namespace, combined.output], [true, true, 'gthulhu', 'json'])
+  assert.is(loadConfig(['-o', 'json'], {}).output, 'json')
+  assert.is(loadConfig(['-h'], {}).help, true)
+  assert.is(loadConfig(['-y=false'], {}).yes, false)
+  assert.is(loadConfig(['-v=6'], {}).verbose, true, 'a kubectl log level turns verbose on')
+  assert.is(loadConfig(['-v6'], {}).verbose, true)
+  assert.is(loadConfig(['-v=0'], {}).verbose, false)
+  assert.equal(loadConfig(['--namespace=a', '-n', 'b'], {}).namespace, 'b', 'the last one wins, as in kubectl')
+  usageError(() => parseFlags(['-q']), /unknown flag -q; one-letter flags: -h, -y, -n, -o, -v/)
+  usageError(() => parseFlags(['-yq']), /unknown flag -q \(in -yq\)/)
+  usageError(() => parseFlags(['-n']), /-n\/--namespace needs a value \(ns\)/)
+  usageError(() => parseFlags(['-n', '-y']), /-n\/--namespace needs a value/)
+  usageError(() => loadConfig(['-o', 'yaml'], {}), /--output: unknown value "yaml"; valid: text, json/)
+})
+
+test('--timeout takes durations (90s, 5m, 1h, 1m30s) and plain seconds, on the command line and in a config file', () => {
+  const seconds = (value: string) => loadConfig(['--timeout', value], {}).timeout
+  assert.equal(['90s', '5m', '1h', '1m30s', '120', '2.5m'].map(seconds), [90, 300, 3600, 90, 120, 150])
+  assert.is(loadConfig(['--timeout=45s'], {}).timeout, 45)
+  assert.is(loadConfig([], {}).timeout, 300)
+  assert.is(loadConfig(['--config', configFile('timeout: 10m\n')], {}).timeout, 600)
+  assert.is(loadConfig(['--config', configFile('timeout: 75\n')], {}).timeout, 75)
+  usageError(() => loadConfig(['--timeout', '5 minutes'], {}), /not a duration/)
+  usageError(() => loadConfig(['--timeout', '1d'], {}), /"1d" is not a duration/)
+})
+
+test('--dry-run alone is a client dry run; =server asks the API server; other values are refused', () => {
+  assert.is(loadConfig([], {}).dryRun, false)
+  assert.is(loadConfig(['--dry-run'], {}).dryRun, 'client')
+  assert.is(loadConfig(['--dry-run=client'], {}).dryRun, 'client')
+  assert.is(loadConfig(['--dry-run=server'], {}).dryRun, 'server')
+  assert.is(loadConfig(['--config', configFile('dry-run: true\n')], {}).dryRun, 'client')
+  assert.is(loadConfig(['--config', configFile('dry-run: server\n')], {}).dryRun, 'server')
+  usageError(() => loadConfig(['--dry-run=all'], {}), /--dry-run: unknown value "all"; valid: client, server/)
+  // As in kubectl, the value must be attached with "=": a separate word is not taken as the value.
+  usageError(() => parseFlags(['--dry-run', 'server']), /unexpected argument "server"/)
 })
 
 test('a config file sets values; flags win over it; environment supplies the mirrors', () => {

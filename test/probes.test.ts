@@ -6,7 +6,6 @@ import {
   classifyHttp,
   classifyMongo,
   formatMatrix,
-  httpProbeScript,
   impersonationLabels,
   meetsExpectation,
   PROBE_RUN_LABEL,

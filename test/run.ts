@@ -1,6 +1,6 @@
-// The whole test suite: a strict type check, then every test/**/*.test.ts file in its own process (each
-// integration file starts its own simulated cluster), two at a time. Ends with the one line CI reads:
-// `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
+// The whole test suite: a strict type check, Biome's format check and linter, then every test/**/*.test.ts
+// file in its own process (each integration file starts its own simulated cluster), two at a time. Ends with
+// the one line CI reads: `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -56,6 +56,16 @@ async function typecheck(): Promise<Outcome> {
   return { name: 'typecheck (tsc --noEmit, strict)', passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, output, ms }
 }
 
+/** Biome's format check and linter, each one counted check: CI fails on an unformatted file or a lint error. */
+function biomeCheck(command: 'format' | 'lint'): () => Promise<Outcome> {
+  const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome')
+  return async () => {
+    const { code, output, ms } = await runProcess(command, process.execPath, [biome, command, '--colors=off', ...(command === 'lint' ? ['--error-on-warnings'] : []), root])
+    const name = command === 'format' ? 'format (biome format; fix with npm run format)' : 'lint (biome lint)'
+    return { name, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, output, ms }
+  }
+}
+
 async function runTestFile(file: string): Promise<Outcome> {
   const name = relative(root, file)
   const { code, output, ms } = await runProcess(name, process.execPath, ['--import', 'tsx', file])
@@ -76,7 +86,7 @@ async function main() {
     .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
     .sort()
   const queue: (() => Promise<Outcome>)[] = [
-    ...(filter.length === 0 ? [typecheck] : []),
+    ...(filter.length === 0 ? [typecheck, biomeCheck('format'), biomeCheck('lint')] : []),
     ...files.map((f) => () => runTestFile(f)),
   ]
   const outcomes: Outcome[] = []

@@ -19,6 +19,17 @@ const json = async (args: string[]) => {
   return JSON.parse(r.stdout)
 }
 
+/** `kubectl rollout restart`, again while kubectl refuses a second restart within the same second. */
+async function rolloutRestart(targets: string[]): Promise<void> {
+  const deadline = Date.now() + 5_000
+  for (;;) {
+    const r = await kubectl(sim.env, ['rollout', 'restart', ...targets])
+    if (r.code === 0) return
+    assert.ok(/within the past second/.test(r.stderr) && Date.now() < deadline, r.stderr)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 test.before(async () => {
   sim = await startSimulator({ faults: {} })
 })
@@ -92,12 +103,19 @@ test('rollout restart converges for all three workloads', async () => {
 })
 
 test('rollout does not converge when the fault is armed', async () => {
+  // The MongoDB StatefulSet, restarted by the same command, is the control: without the fault it needs
+  // more controller steps than the Deployment (delete, recreate, start), so once it has rolled out the
+  // manager would have too. No wall-clock bound decides the outcome (`rollout status --timeout=1s` did:
+  // under load kubectl could not even list the Deployment within 1 s, and printed no status).
   sim.faults.rolloutNeverConverges = ['gthulhu-manager']
   try {
-    await kubectl(sim.env, ['rollout', 'restart', 'deploy/gthulhu-manager'])
-    const status = await kubectl(sim.env, ['rollout', 'status', 'deploy/gthulhu-manager', '--timeout=1s'], { timeoutMs: 10_000 })
-    assert.is.not(status.code, 0)
-    assert.match(status.stdout + status.stderr, /Waiting for deployment "gthulhu-manager" rollout to finish/)
+    await rolloutRestart(['deploy/gthulhu-manager', 'sts/gthulhu-mongodb'])
+    const control = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=20s'], { timeoutMs: 25_000 })
+    assert.is(control.code, 0, control.stderr)
+    // --watch=false prints the current status once and exits 0 whether or not the rollout is done.
+    const frozen = await kubectl(sim.env, ['rollout', 'status', 'deploy/gthulhu-manager', '--watch=false'])
+    assert.is(frozen.code, 0, frozen.stderr)
+    assert.match(frozen.stdout, /Waiting for deployment "gthulhu-manager" rollout to finish: 0 out of 1 new replicas have been updated/)
   } finally {
     sim.faults.rolloutNeverConverges = []
   }
@@ -325,8 +343,12 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
     (e: Error) => e.message,
   )
   assert.match(cut, /timed out after 1500ms\nNAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s+Unknown\s+Programmed\s+Pending\s+Waiting for controller\n/)
-  // Once istiod is back and programs it, the waiting call answers.
-  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000 })
+  // Once istiod is back and programs it, the waiting call answers. Istio is installed only after that call
+  // has shown its not-ready row: under load its client could otherwise reach the simulator after the install.
+  let polling!: () => void
+  const pollingStarted = new Promise<void>((resolve) => (polling = resolve))
+  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000, onStdout: (out) => /Waiting for controller/.test(out) && polling() })
+  await Promise.race([pollingStarted, waiting])
   const install = await runCommand(istioctl, ['install', '--set', 'profile=ambient', '-y'], { env, timeoutMs: 60_000 })
   assert.is(install.code, 0, install.stderr)
   const answered = await waiting

@@ -611,7 +611,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       }
       await serveKubernetes(req, res, url, body)
     } catch (error) {
-      let status
+      let status: ReturnType<typeof statusObject>
       if (error instanceof ApiError) status = statusObject(error.code, error.reason, error.message, error.details)
       else if (error instanceof StoreError) status = statusObject(error.code, error.reason, error.message)
       else {

@@ -23,7 +23,10 @@ export const DEMO_FLAGS = ['--exit'] as const
 const PRINT_ONLY_FLAGS = ['--help', '-h', '--version']
 
 export function splitDemoArgs(argv: string[]): { exit: boolean; runbookArgs: string[] } {
-  return { exit: argv.includes('--exit'), runbookArgs: argv.filter((a) => !(DEMO_FLAGS as readonly string[]).includes(a)) }
+  return {
+    exit: argv.includes('--exit'),
+    runbookArgs: argv.filter((a) => !(DEMO_FLAGS as readonly string[]).includes(a)),
+  }
 }
 
 /** The state file the runbook will use: the last --state-file given (the runbook's rule), else one in the simulator's dir. */
@@ -44,13 +47,21 @@ export function keepsClusterUp(exit: boolean, runbookArgs: string[], interactive
 
 function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string, signals: SignalWatch): Promise<number> {
   const args = [
-    '--import', 'tsx', runbook,
-    '--kubeconfig', sim.kubeconfig,
-    '--context', sim.context,
-    '--istio-mirror', sim.istioMirror,
-    '--gateway-api-mirror', sim.gatewayApiMirror,
-    '--install-dir', join(sim.dir, 'bin'),
-    '--state-file', stateFile,
+    '--import',
+    'tsx',
+    runbook,
+    '--kubeconfig',
+    sim.kubeconfig,
+    '--context',
+    sim.context,
+    '--istio-mirror',
+    sim.istioMirror,
+    '--gateway-api-mirror',
+    sim.gatewayApiMirror,
+    '--install-dir',
+    join(sim.dir, 'bin'),
+    '--state-file',
+    stateFile,
     ...runbookArgs,
   ]
   return new Promise<number>((resolve) => {
@@ -88,7 +99,10 @@ function webUiUrl(stateFile: string): string | undefined {
 /** What the URL answers a given User-Agent right now: a status code, or why there was no answer. */
 async function answerTo(url: string, userAgent: string): Promise<string> {
   try {
-    const response = await fetch(url, { headers: { 'user-agent': userAgent }, signal: AbortSignal.timeout(WEB_UI_CHECK_TIMEOUT_MS) })
+    const response = await fetch(url, {
+      headers: { 'user-agent': userAgent },
+      signal: AbortSignal.timeout(WEB_UI_CHECK_TIMEOUT_MS),
+    })
     await response.body?.cancel()
     return String(response.status)
   } catch (error) {

@@ -33,6 +33,8 @@ export interface SimOptions {
   contextName?: string
   faults?: Partial<Faults>
   timing?: Partial<{ podStartMs: number; probeRunMs: number; rolloutStepMs: number }>
+  /** Gthulhu installed with mtls.enabled (the decision maker serves TLS on 8080). */
+  gthulhuMtls?: boolean
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
 }
@@ -81,7 +83,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const store = new Store()
   registerBuiltinTypes(store)
   const stopCrdWatch = watchCrdTypes(store)
-  await seedCluster(store, { namespace, release, missing: options.missing ?? [], cni, kubernetesVersion })
+  await seedCluster(store, { namespace, release, missing: options.missing ?? [], cni, kubernetesVersion, mtls: options.gthulhuMtls })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })

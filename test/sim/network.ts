@@ -397,6 +397,9 @@ export function appAt(pod: KubeObject, port: number): App | undefined {
           : json(404, { error: 'not found' })
   }
   if (labels.app === 'decisionmaker') {
+    // With mtls.enabled the chart gives the decision maker tcpSocket probes and it serves TLS: Go's server answers plain HTTP with 400.
+    const tls = (pod.spec?.containers ?? []).some((c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket)
+    if (tls && port !== 9090) return () => ({ status: 400, body: 'Client sent an HTTP request to an HTTPS server.\n', contentType: 'text/plain' })
     if (port === 9090) return (req) => (req.path === '/metrics' ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' } : json(404, {}))
     return (req) => (req.path === '/health' ? json(200, { status: 'ok' }) : json(404, { error: 'not found' }))
   }

@@ -14,6 +14,8 @@ export interface SeedOptions {
   missing: GthulhuComponent[]
   cni: Cni
   kubernetesVersion: string
+  /** The chart's mtls.enabled: the decision maker serves mutual TLS on 8080 and its probes become tcpSocket. */
+  mtls?: boolean
 }
 
 const CHART_VERSION = '0.3.0'
@@ -135,7 +137,7 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
             { name: 'http', containerPort: 8080, protocol: 'TCP' },
             { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
           ],
-          readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+          readinessProbe: options.mtls ? { tcpSocket: { port: 'http' }, periodSeconds: 10 } : { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
           livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20 },
         },
       ],

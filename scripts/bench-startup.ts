@@ -1,0 +1,66 @@
+// Start-up benchmark of the published command: --help, --version and --list against bare `node -e 0`, each the
+// median of several runs, interleaved so machine load affects all alike. Prints the ratios; exits 1 when one
+// exceeds the budget (3×). Run with `npm run bench` (it builds dist/ first).
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const root = join(import.meta.dirname, '..')
+const bin = join(root, 'bin', 'gthulhu-runbook.mjs')
+const RUNS = Number(process.env.BENCH_RUNS ?? 15)
+const BUDGET = 3
+
+if (!existsSync(join(root, 'dist', 'runbook.js'))) {
+  console.error('dist/ is missing: run `npm run build` first (npm run bench does)')
+  process.exit(2)
+}
+
+// --list reads the kubeconfig (through kubectl, without contacting a cluster): give it a small one of its own.
+const dir = mkdtempSync(join(tmpdir(), 'runbook-bench-'))
+const kubeconfig = join(dir, 'kubeconfig')
+writeFileSync(
+  kubeconfig,
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'bench', cluster: { server: 'https://127.0.0.1:9' } }],
+    users: [{ name: 'bench', user: {} }],
+    contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
+    'current-context': 'bench',
+  }),
+)
+
+const cases: [string, string[]][] = [
+  ['node -e 0', ['-e', '0']],
+  ['--help', [bin, '--help']],
+  ['--version', [bin, '--version']],
+  ['--list', [bin, '--list', '--kubeconfig', kubeconfig]],
+]
+const samples = new Map<string, number[]>(cases.map(([name]) => [name, []]))
+for (let run = 0; run < RUNS; run++) {
+  for (const [name, args] of cases) {
+    const started = process.hrtime.bigint()
+    const result = spawnSync(process.execPath, args, { cwd: dir, stdio: 'ignore', timeout: 30_000 })
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    if (result.status !== 0) {
+      console.error(`${name} exited ${result.status ?? result.signal}`)
+      process.exit(1)
+    }
+    samples.get(name)!.push(ms)
+  }
+}
+rmSync(dir, { recursive: true, force: true })
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const baseline = median(samples.get('node -e 0')!)
+let over = false
+console.log(`node ${process.version}, median of ${RUNS} runs`)
+for (const [name] of cases) {
+  const ms = median(samples.get(name)!)
+  const ratio = ms / baseline
+  if (name !== 'node -e 0' && ratio > BUDGET) over = true
+  console.log(`${name.padEnd(10)} ${ms.toFixed(0).padStart(5)} ms  ${ratio.toFixed(2)}×`)
+}
+console.log(over ? `✖ over the ${BUDGET}× budget` : `✔ within the ${BUDGET}× budget`)
+process.exitCode = over ? 1 : 0
