@@ -113,12 +113,15 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
+  if (config.report) (await import('./lib/report-files.ts')).ensureReportDir(config.report)
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
-  if (!readOnly && !config.yes && !terminal) {
+  // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
+  if (config.verify && !config.context && !terminal) throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+  if (!readOnly && !config.yes && !config.verify && !terminal) {
     throw new UsageError('no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended')
   }
-  if (!readOnly && !config.yes && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
+  if (!readOnly && !config.yes && !config.verify && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
@@ -163,6 +166,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const { applySavedAnswers } = await import('./lib/questions.ts') // loads inquirer: not needed by --list
     if (state) applySavedAnswers(config, state.state.answers)
+    const takeLock = () => {
+      const lock = state!.lock()
+      locked = true
+      if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+    }
+    if (config.rollback || config.uninstall || config.verify) {
+      return await lifecycle(config, argv, STEPS, { reporter, cluster, signal: abort.signal, context: context!, state: state!, terminal, takeLock })
+    }
 
     const { selectSteps } = await import('./lib/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
@@ -190,10 +201,13 @@ async function main(argv: string[]): Promise<number> {
       return exitCode
     }
 
-    const lock = state!.lock()
-    locked = true
-    if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
-    const [{ Engine, summary }, { guidedPrompter }] = await Promise.all([import('./lib/engine.ts'), import('./lib/prompts.ts')])
+    takeLock()
+    const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }] = await Promise.all([
+      import('./lib/engine.ts'),
+      import('./lib/prompts.ts'),
+      import('./lib/reachability.ts'),
+    ])
+    const collector = new ReachabilityCollector(state!.state)
     const engine = new Engine({
       config,
       steps: STEPS,
@@ -204,7 +218,10 @@ async function main(argv: string[]): Promise<number> {
       signal: abort.signal,
       prompter: config.yes ? undefined : guidedPrompter(abort.signal),
       fancy: terminal && config.output === 'text',
+      probes: config.probes,
+      onProbeResults: collector.add,
     })
+    const startedAt = new Date()
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
     reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
     try {
@@ -225,11 +242,110 @@ async function main(argv: string[]): Promise<number> {
       reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
       if (!isExpected(error)) throw error
       return exitCode
+    } finally {
+      for (const result of engine.results) collector.addChecks(result.id, result.checks)
+      collector.keep()
+      state!.save()
+      if (config.report) {
+        const { writeReportFiles } = await import('./lib/report-files.ts')
+        writeReportFiles(config.report, { kind: 'run', context: context!, startedAt, finishedAt: new Date(), results: engine.results, state: state!.state, reachability: collector, argv }, reporter)
+      }
     }
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (locked) state!.unlock()
+  }
+}
+
+interface LifecycleRun {
+  reporter: Reporter
+  cluster: Cluster
+  signal: AbortSignal
+  context: string
+  state: StateStore
+  terminal: boolean
+  takeLock(): void
+}
+
+/** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
+async function lifecycle(config: Config, argv: string[], STEPS: Step[], { reporter, cluster, signal, context, state, terminal, takeLock }: LifecycleRun): Promise<number> {
+  const [{ selectAudit, selectUndo }, { Engine, summary }, { guidedPrompter }, { ReachabilityCollector }, { formatPlan }, { undoPlan }] = await Promise.all([
+    import('./lib/selection.ts'),
+    import('./lib/engine.ts'),
+    import('./lib/prompts.ts'),
+    import('./lib/reachability.ts'),
+    import('./lib/report.ts'),
+    import('./lib/undo.ts'),
+  ])
+  const records = state.state.steps
+  const auditing = config.verify
+  const ids = auditing ? selectAudit(STEPS, records, context) : selectUndo(STEPS, config, records, context)
+  const kind = auditing ? 'verify' : config.uninstall ? 'uninstall' : 'rollback'
+  const dependents = config.rollback ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id) : []
+  if (dependents.length) reporter.say(`⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`)
+  if (config.dryRun) {
+    reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
+    for (const id of ids) {
+      const step = STEPS.find((s) => s.id === id)!
+      const ctx = { config, facts: state.state.facts, before: records[id]?.before }
+      reporter.say(auditing ? `\n# ${id}: verify ${step.title}` : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`)
+    }
+    reporter.say(`\nDry run: nothing was changed.`)
+    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    return EXIT.ok
+  }
+  if (!auditing) takeLock()
+  const collector = new ReachabilityCollector(state.state)
+  const engine = new Engine({
+    config,
+    steps: STEPS,
+    selected: ids,
+    state,
+    cluster,
+    reporter,
+    signal,
+    prompter: config.yes || auditing ? undefined : guidedPrompter(signal),
+    fancy: terminal && config.output === 'text',
+    probes: config.probes,
+    onProbeResults: collector.add,
+  })
+  const startedAt = new Date()
+  reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
+  reporter.say(`Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`)
+  try {
+    if (auditing) {
+      const drifts = await engine.audit()
+      reporter.say(`\n${summary(engine.results, [])}`)
+      reporter.say(drifts.length ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}` : '\n✔ everything the runbook set up still holds')
+      const exitCode = drifts.length ? EXIT.failed : EXIT.ok
+      reporter.event({ event: 'run-end', status: drifts.length ? 'failed' : 'done', exitCode, ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}) })
+      return exitCode
+    }
+    await engine.undo()
+    reporter.say(`\n${summary(engine.results, [])}`)
+    reporter.say(config.uninstall ? "\nThe runbook's changes are undone; what was there before it is left as it was." : `\n${config.rollback} is undone; run again with --resume to re-apply it.`)
+    reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    return EXIT.ok
+  } catch (error) {
+    const interrupted = error instanceof Interrupted
+    reporter.say(`\n${summary(engine.results, [])}`)
+    reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
+    if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
+    const exitCode = exitCodeOf(error)
+    reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, message: (error as Error).message })
+    if (!isExpected(error)) throw error
+    return exitCode
+  } finally {
+    for (const result of engine.results) collector.addChecks(result.id, result.checks)
+    if (!auditing) {
+      collector.keep(config.uninstall)
+      state.save()
+    }
+    if (config.report) {
+      const { writeReportFiles } = await import('./lib/report-files.ts')
+      writeReportFiles(config.report, { kind, context, startedAt, finishedAt: new Date(), results: engine.results, state: state.state, reachability: collector, argv }, reporter)
+    }
   }
 }
 

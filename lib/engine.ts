@@ -10,12 +10,16 @@ import type { Config } from './options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './report.ts'
 import { openQuestions } from './questions.ts'
 import { outcomeConfig, type StateStore, type StepStatus } from './state.ts'
-import type { Check, Step, StepContext, StepIO, StepId } from './types.ts'
+import type { Check, RunOutcome, Step, StepContext, StepIO, StepId } from './types.ts'
+import { recordBefore, undoChecks, undoPlan, undoStep } from './undo.ts'
+import type { ProbeResult } from './probes.ts'
 
 /** The questions asked in guided mode; tests replace them. */
 export interface Prompter {
   beforeStep(step: Step, showPlan: () => void): Promise<'run' | 'skip' | 'all' | 'quit'>
   afterFailure(step: Step, canRollback: boolean): Promise<'retry-verify' | 'rerun' | 'rollback' | 'accept' | 'quit'>
+  /** Guided undo: whether to undo this step (the plan was shown). */
+  confirmUndo?(step: Step): Promise<boolean>
 }
 
 export interface EngineOptions {
@@ -30,6 +34,17 @@ export interface EngineOptions {
   prompter?: Prompter
   /** Whether listr2 may draw its interactive renderer (a terminal, not JSON output). */
   fancy: boolean
+  /** False under --no-probes. */
+  probes?: boolean
+  /** Receives each step's probe results (for --report). */
+  onProbeResults?: (step: StepId, results: ProbeResult[]) => void
+}
+
+/** The two verbs one attempt runs: change (optional) and verify. */
+interface Verbs {
+  apply?: (ctx: StepContext, io: StepIO) => Promise<RunOutcome | void>
+  applyTitle: string
+  verify: (ctx: StepContext, io: StepIO) => Promise<Check[]>
 }
 
 export interface StepResult {
@@ -38,6 +53,8 @@ export interface StepResult {
   durationMs: number
   checks: Check[]
   note?: string
+  /** What the step said while it applied or undid something: the changes it made, for --report. */
+  changes?: string[]
 }
 
 class StepRunFailed extends StepFailure {
@@ -58,8 +75,14 @@ export class Engine {
   constructor(private readonly options: EngineOptions) {}
 
   private get ctx(): StepContext {
-    const { config, cluster, signal, state } = this.options
-    return { config, cluster, signal, facts: state.state.facts }
+    const { config, cluster, signal, state, probes } = this.options
+    return { config, cluster, signal, facts: state.state.facts, probes: probes ?? true }
+  }
+
+  /** The context of one step: where its probe results go and (to run or undo it) its record of what was there before. */
+  private ctxFor(step: Step, withBefore = true): StepContext {
+    const onProbeResults = (results: ProbeResult[]) => this.options.onProbeResults?.(step.id, results)
+    return { ...this.ctx, onProbeResults, ...(withBefore ? { before: (this.options.state.step(step.id).before ??= {}) } : {}) }
   }
 
   async run(): Promise<void> {
@@ -112,8 +135,9 @@ export class Engine {
       const started = Date.now()
       this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
       try {
-        const { checks, note } = await this.attempt(step, mode)
+        const { checks, note, changes } = await this.attempt(step, mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify })
         this.record(step, 'done', Date.now() - started, checks, note)
+        this.results.at(-1)!.changes = changes
         return
       } catch (error) {
         const checks = error instanceof StepRunFailed ? error.checks : []
@@ -126,14 +150,14 @@ export class Engine {
         if (error instanceof UsageError) throw error // bad operator input: exit 2, and retrying cannot help
         this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
         if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
-        const choice = await this.options.prompter.afterFailure(step, !!step.rollback)
+        const choice = await this.options.prompter.afterFailure(step, !!(step.undo || step.rollback))
         if (choice === 'quit') throw new StepFailure(`step ${step.id} failed: ${message}`)
         if (choice === 'accept') {
           this.record(step, 'accepted', Date.now() - started, checks, `accepted by the operator despite: ${message}`)
           return
         }
         if (choice === 'rollback') {
-          await this.rollback(step)
+          await this.undoOne(step)
           throw new StepFailure(`step ${step.id} was rolled back after: ${message}`)
         }
         mode = choice === 'retry-verify' ? 'verify' : 'run'
@@ -141,11 +165,130 @@ export class Engine {
     }
   }
 
-  /** One attempt at a step under listr2: run (unless only re-verifying), then verify. Cleanups always run. */
-  private async attempt(step: Step, mode: 'run' | 'verify'): Promise<{ checks: Check[]; note?: string }> {
+  /** A step's run, after recording what its undo will need to put back. */
+  private runVerbs(step: Step): Verbs {
+    return {
+      applyTitle: 'apply',
+      apply: async (ctx, io) => {
+        await recordBefore(step, ctx)
+        this.options.state.save()
+        return step.run(ctx, io)
+      },
+      verify: step.verify,
+    }
+  }
+
+  private undoVerbs(step: Step): Verbs {
+    return {
+      applyTitle: 'undo',
+      apply: (ctx, io) => undoStep(step, ctx, io),
+      verify: async (ctx, io) => [...(await undoChecks(step, ctx)), ...((await step.verifyRollback?.(ctx, io)) ?? [])],
+    }
+  }
+
+  /**
+   * Undoes the selected steps (the caller orders them), each confirmed in guided mode and verified like a
+   * step; a step is recorded 'undone' and forgets what it found before, so a later run records afresh.
+   */
+  async undo(): Promise<void> {
+    const { steps, selected, reporter, prompter } = this.options
+    for (const id of selected) {
+      this.current = id
+      const step = steps.find((s) => s.id === id)!
+      if (prompter) {
+        this.introduce(step)
+        reporter.say(`\nUndo will:\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`)
+        const yes = (await prompter.confirmUndo?.(step)) ?? false
+        if (!yes) throw new Interrupted(`stopped before undoing ${step.id} at the operator's request`)
+      }
+      await this.undoOne(step)
+    }
+  }
+
+  /**
+   * --verify: every selected step's verify at once against the live cluster, nothing applied, nothing recorded.
+   * Returns one line per drift (a failed check that is not advisory), naming the step and what changed.
+   */
+  async audit(): Promise<string[]> {
+    const { steps, selected, reporter } = this.options
+    const probeMemo = new Map<string, Promise<ProbeResult>>()
+    const audited = await Promise.all(
+      selected.map(async (id) => {
+        const step = steps.find((s) => s.id === id)!
+        const cleanups: (() => Promise<void>)[] = []
+        const lines: string[] = []
+        const started = Date.now()
+        const io: StepIO = {
+          log: (message) => {
+            lines.push(message)
+            reporter.event({ event: 'step-log', step: id, level: 'info', message })
+          },
+          warn: (message) => {
+            lines.push(`⚠ ${message}`)
+            reporter.event({ event: 'step-log', step: id, level: 'warn', message })
+          },
+          onCleanup: (cleanup) => void cleanups.push(cleanup),
+          confirm: async () => false,
+        }
+        let checks: Check[]
+        try {
+          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo }, io)
+        } catch (error) {
+          if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
+          const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
+          checks = [{ name: `${id}: verification completes`, expected: 'every check evaluated', observed: message, ok: false }]
+        } finally {
+          await this.cleanup(cleanups)
+        }
+        return { step, checks, lines, durationMs: Date.now() - started }
+      }),
+    )
+    const drifts: string[] = []
+    for (const { step, checks, lines, durationMs } of audited) {
+      const failed = checks.filter((c) => !c.ok && !c.advisory)
+      reporter.event({ event: 'step-start', step: step.id, title: step.title })
+      reporter.say(`\n━━ ${step.title} (${step.id}) ━━${lines.length ? `\n${indent(lines.join('\n'), 2)}` : ''}\n${formatChecks(checks)}`)
+      for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
+      for (const check of failed) {
+        const drift = `${step.id}: ${check.name} — expected ${check.expected}, observed ${check.observed}`
+        drifts.push(drift)
+        reporter.event({ event: 'drift', step: step.id, check: check.name, expected: check.expected, observed: check.observed })
+      }
+      const status: StepStatus = failed.length ? 'failed' : 'done'
+      this.results.push({ id: step.id, status, durationMs, checks, note: failed.length ? `${failed.length} drift(s)` : 'holds' })
+      reporter.event({ event: 'step-end', step: step.id, status: failed.length ? 'drifted' : 'holds', durationMs })
+    }
+    return drifts
+  }
+
+  private async undoOne(step: Step): Promise<void> {
+    const started = Date.now()
+    this.options.reporter.say(`↩ undoing ${step.id}`)
+    try {
+      const { checks, changes } = await this.attempt(step, this.undoVerbs(step))
+      this.record(step, 'undone', Date.now() - started, checks, 'undone')
+      this.results.at(-1)!.changes = changes
+      this.options.state.update(step.id, { before: undefined })
+    } catch (error) {
+      const checks = error instanceof StepRunFailed ? error.checks : []
+      const interrupted = this.options.signal.aborted || error instanceof Interrupted
+      const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
+      // The step's changes may still be (partly) in place: keep its status, say what went wrong.
+      this.results.push({ id: step.id, status: interrupted ? 'interrupted' : 'failed', durationMs: Date.now() - started, checks, note: `undo ${interrupted ? 'interrupted' : 'failed'}` })
+      this.options.state.update(step.id, { error: `undo: ${message}` })
+      this.options.reporter.event({ event: 'step-end', step: step.id, status: interrupted ? 'interrupted' : 'failed', durationMs: Date.now() - started, error: message })
+      if (interrupted) throw new Interrupted(`interrupted while undoing ${step.id}`)
+      throw new StepFailure(`undoing ${step.id} failed: ${message}`)
+    }
+  }
+
+  /** One attempt at a step under listr2: change (unless only re-verifying), then verify. Cleanups always run. */
+  private async attempt(step: Step, verbs: Verbs): Promise<{ checks: Check[]; note?: string; changes: string[] }> {
+    const ctx = this.ctxFor(step)
     const { reporter } = this.options
     const cleanups: (() => Promise<void>)[] = []
     let note: string | undefined
+    const changes: string[] = []
     let checks: Check[] = []
     reporter.event({ event: 'step-start', step: step.id, title: step.title })
     const io = (output: (line: string) => void, task?: ListrTaskWrapper<any, any, any>): StepIO => ({
@@ -177,10 +320,10 @@ export class Engine {
             task.newListr(
               [
                 {
-                  title: 'apply',
-                  enabled: mode === 'run',
+                  title: verbs.applyTitle,
+                  enabled: !!verbs.apply,
                   task: async (_, sub) => {
-                    const outcome = await step.run(this.ctx, io((line) => (sub.output = line), sub))
+                    const outcome = await verbs.apply!(ctx, io((line) => ((sub.output = line), changes.push(line)), sub))
                     if (outcome?.unchanged) {
                       note = outcome.unchanged
                       sub.title = `nothing to change: ${outcome.unchanged}`
@@ -190,7 +333,7 @@ export class Engine {
                 {
                   title: 'verify against the cluster',
                   task: async (_, sub) => {
-                    checks = await step.verify(this.ctx, io((line) => (sub.output = line)))
+                    checks = await verbs.verify(ctx, io((line) => (sub.output = line)))
                     const failed = checks.filter((c) => !c.ok && !c.advisory)
                     sub.title = `verified: ${checks.filter((c) => c.ok).length}/${checks.length} checks passed`
                     if (failed.length) throw new StepRunFailed(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join('; ')}`, checks)
@@ -221,7 +364,7 @@ export class Engine {
       for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       await this.cleanup(cleanups)
     }
-    return { checks, note }
+    return { checks, note, changes }
   }
 
   private async cleanup(cleanups: (() => Promise<void>)[]): Promise<void> {
@@ -231,22 +374,6 @@ export class Engine {
       } catch (error) {
         this.options.reporter.say(`⚠ cleanup failed: ${(error as Error).message}`)
       }
-    }
-  }
-
-  private async rollback(step: Step): Promise<void> {
-    const cleanups: (() => Promise<void>)[] = []
-    this.options.reporter.say(`↩ rolling back ${step.id}`)
-    try {
-      await step.rollback!(this.ctx, {
-        log: (m) => this.options.reporter.say(`  ${m}`),
-        warn: (m) => this.options.reporter.say(`  ⚠ ${m}`),
-        onCleanup: (c) => void cleanups.push(c),
-        confirm: async () => false,
-      })
-      this.options.state.update(step.id, { status: 'pending', note: 'rolled back' })
-    } finally {
-      await this.cleanup(cleanups)
     }
   }
 

@@ -52,6 +52,11 @@ export interface Config {
   allowUntestedKubernetes: boolean
   httpProbeImage: string
   timeout: number
+  rollback?: StepId
+  uninstall: boolean
+  verify: boolean
+  probes: boolean
+  report?: string
   /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
   explicit: (keyof Config)[]
 }
@@ -142,6 +147,11 @@ export const OPTIONS: OptionSpec[] = [
 
   { key: 'output', flag: 'output', short: 'o', kind: 'string', group: 'Output', choices: ['text', 'json'], default: 'text', describe: 'json: one JSON event per line on stdout, human text on stderr.' },
   { key: 'verbose', flag: 'verbose', short: 'v', kind: 'boolean', group: 'Output', describe: 'Print every kubectl/istioctl command line as it runs, with its duration and exit code (JSON: "command" events).' },
+  { key: 'rollback', flag: 'rollback', kind: 'string', group: 'Run', value: 'step', choices: STEP_IDS, flagOnly: true, describe: 'Undo this one step: delete what it created, put back labels and objects as they were before it ran, and verify that.' },
+  { key: 'uninstall', flag: 'uninstall', kind: 'boolean', group: 'Run', flagOnly: true, describe: 'Undo every step this runbook did in this context, latest first; what was there before the runbook stays.' },
+  { key: 'verify', flag: 'verify', kind: 'boolean', group: 'Run', flagOnly: true, describe: "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift." },
+  { key: 'probes', flag: 'probes', kind: 'boolean', group: 'Run', default: true, describe: 'Prove reachability with short-lived probe pods (--no-probes: check the objects only, creating nothing).' },
+  { key: 'report', flag: 'report', kind: 'string', group: 'Output', value: 'dir', describe: 'Also write report.md and a self-contained report.html (checks, changes, reachability graph) into this directory.' },
   { key: 'lang', flag: 'lang', kind: 'string', group: 'Output', choices: ['en', 'zh-TW'], default: 'en', env: 'GTHULHU_RUNBOOK_LANG', describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese." },
 ]
 
@@ -339,6 +349,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.from && config.only.length) throw new UsageError('--from and --only cannot be combined: --from runs a step and every later one, --only runs just the steps named')
   const skippedAndOnly = config.only.filter((id) => config.skip.includes(id))
   if (skippedAndOnly.length) throw new UsageError(`--only and --skip both name ${skippedAndOnly.join(', ')}`)
+  const modes = (['rollback', 'uninstall', 'verify', 'render'] as const).filter((k) => config[k]).map((k) => `--${k}`)
+  if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} cannot be combined: each is its own kind of run`)
+  const selecting = (['from', 'only', 'skip', 'resume'] as const).filter((k) => (Array.isArray(config[k]) ? (config[k] as unknown[]).length : config[k])).map((k) => `--${k}`)
+  if (modes.length && modes[0] !== '--render' && selecting.length) {
+    throw new UsageError(`${modes[0]} picks its own steps from the state file; drop ${selecting.join(', ')}`)
+  }
+  const printOnly = (['list', 'dryRun', 'render'] as const).find((k) => config[k])
+  if (config.report && printOnly) throw new UsageError(`--report goes with a run, --verify, --rollback or --uninstall, not with --${OPTIONS.find((o) => o.key === printOnly)!.flag}`)
+  if (config.report) config.report = resolve(config.report)
   if (config.stateFile) config.stateFile = resolve(config.stateFile)
   if (config.kubeconfig) config.kubeconfig = resolve(config.kubeconfig)
   config.installDir = resolve(config.installDir)

@@ -10,6 +10,7 @@ import { assertValidManifests } from './schema.ts'
 import { mapConcurrent, pollUntil, sleep } from './wait.ts'
 import { workloads } from './gthulhu.ts'
 import type { Config } from './options.ts'
+import type { Layer } from './reachability.ts'
 import type { Check, Facts, KubeObject, StepContext, StepIO } from './types.ts'
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
@@ -38,6 +39,8 @@ export interface ProbeSpec {
   /** Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves nothing. */
   request: { kind: 'mongo'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
   expect: ProbeExpectation
+  /** The layer that decides this path, for the report (default: by step, see lib/reachability.ts). */
+  layer?: Layer
 }
 
 /** What a probe saw: an answer (MongoDB's hello, an HTTP status), blocked by the network or a policy, nothing listening, no such name. */
@@ -48,6 +51,7 @@ export type Observation =
   | { kind: 'unresolved'; detail: string }
   | { kind: 'status'; status: number }
   | { kind: 'error'; detail: string }
+  | { kind: 'skipped'; detail: string }
 
 export interface ProbeResult {
   spec: ProbeSpec
@@ -177,6 +181,25 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
  * was just applied. Only a result that persists fails a check.
  */
 export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+  // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
+  if (ctx.probes === false) return specs.map((spec) => ({ spec, pod: '', exitCode: undefined, log: '', observed: { kind: 'skipped', detail: '--no-probes' }, ok: true }))
+  const results = ctx.probeMemo ? await memoizedProbes(ctx, io, specs, ctx.probeMemo) : await settledProbes(ctx, io, specs)
+  ctx.onProbeResults?.(results)
+  return results
+}
+
+/** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
+async function memoizedProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[], memo: Map<string, Promise<ProbeResult>>): Promise<ProbeResult[]> {
+  const key = (spec: ProbeSpec) => JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
+  const missing = specs.filter((spec) => !memo.has(key(spec)))
+  if (missing.length) {
+    const batch = settledProbes(ctx, io, missing)
+    missing.forEach((spec, i) => memo.set(key(spec), batch.then((results) => results[i])))
+  }
+  return Promise.all(specs.map(async (spec) => ({ ...(await memo.get(key(spec))!), spec })))
+}
+
+async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   let results = await runProbeBatch(ctx, io, specs)
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
     const unexpected = results.filter((r) => !r.ok)
@@ -266,6 +289,9 @@ const short = (text: string) => text.replace(/ \(.*\)$/, '')
 /** One check per probe; `hint` explains a failure (the caller knows the likely causes). */
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
+  if (result.observed.kind === 'skipped') {
+    return { name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`, expected: describeExpectation(spec.expect), observed: 'not probed (--no-probes)', ok: false, advisory: true }
+  }
   return {
     name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
     expected: describeExpectation(spec.expect),

@@ -48,6 +48,18 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
       }, { signal }),
     )
   },
+  async confirmUndo(step) {
+    const choice = await asked(
+      select({
+        message: `Undo ${step.id}?`,
+        choices: [
+          { name: 'Undo this step as shown', value: 'undo' as const },
+          { name: 'Quit (nothing more is undone; run the same command again later)', value: 'quit' as const },
+        ],
+      }, { signal }),
+    )
+    return choice === 'undo'
+  },
 })
 
 export async function askContext(contexts: KubeContext[], signal?: AbortSignal): Promise<string> {

@@ -2,7 +2,7 @@
 // unit-tested without a cluster.
 import { UsageError } from './errors.ts'
 import type { Config } from './options.ts'
-import type { StepRecord } from './state.ts'
+import { MAY_HAVE_CHANGED, type StepRecord } from './state.ts'
 import type { Step, StepId } from './types.ts'
 
 export interface Selection {
@@ -46,4 +46,31 @@ export function selectSteps(
     }
   }
   return { run, left }
+}
+
+/** The steps --rollback or --uninstall undoes, latest first: only those whose changes may be in the cluster. */
+export function selectUndo(
+  steps: Pick<Step, 'id'>[],
+  config: Pick<Config, 'rollback' | 'uninstall'>,
+  records: Partial<Record<StepId, StepRecord>>,
+  context: string,
+): StepId[] {
+  const undoable = (id: StepId) => MAY_HAVE_CHANGED.includes(records[id]?.status ?? 'pending')
+  if (config.rollback) {
+    const status = records[config.rollback]?.status ?? 'pending'
+    if (!undoable(config.rollback)) {
+      throw new UsageError(`--rollback ${config.rollback}: that step is ${status} in context ${context}, so there is nothing of it to undo; steps that can be rolled back here: ${steps.map((s) => s.id).filter(undoable).join(', ') || 'none'}`)
+    }
+    return [config.rollback]
+  }
+  const ids = steps.map((s) => s.id).filter(undoable).reverse()
+  if (ids.length === 0) throw new UsageError(`--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`)
+  return ids
+}
+
+/** Steps --verify audits: those done (or accepted) in this context. */
+export function selectAudit(steps: Pick<Step, 'id'>[], records: Partial<Record<StepId, StepRecord>>, context: string): StepId[] {
+  const ids = steps.map((s) => s.id).filter((id) => finished(records[id]))
+  if (ids.length === 0) throw new UsageError(`--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`)
+  return ids
 }

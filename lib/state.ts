@@ -6,11 +6,12 @@ import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from './errors.ts'
 import { OUTCOME_KEYS, type Config } from './options.ts'
-import type { Check, Facts, StepId } from './types.ts'
+import type { Reachability } from './reachability.ts'
+import type { BeforeRecord, Check, Facts, StepId } from './types.ts'
 
 export const STATE_FORMAT = 'gthulhu-runbook/state/v1'
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted'
+export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone'
 
 export interface StepRecord {
   status: StepStatus
@@ -22,7 +23,12 @@ export interface StepRecord {
   note?: string
   /** The outcome-relevant configuration the step last ran with. */
   config?: Partial<Config>
+  /** What the cluster held before the step's first change; cleared once the step is undone. */
+  before?: BeforeRecord
 }
+
+/** Steps whose changes may be in the cluster: what --uninstall undoes. */
+export const MAY_HAVE_CHANGED: StepStatus[] = ['done', 'accepted', 'failed', 'interrupted', 'running']
 
 export interface RunbookState {
   format: typeof STATE_FORMAT
@@ -34,6 +40,8 @@ export interface RunbookState {
   answers: Partial<Config>
   facts: Facts
   steps: Partial<Record<StepId, StepRecord>>
+  /** The latest reachability picture (probe results), shown as "before" by the next report. */
+  reachability?: Reachability
 }
 
 export function defaultStatePath(context: string, cwd = process.cwd()): string {

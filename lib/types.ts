@@ -66,6 +66,8 @@ export interface Facts {
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
   istioctlPath?: string
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
+  /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
+  identityPolicies?: boolean
   gateway?: { service: string; nodePort?: number; nodeAddress?: string; url: string; addressAssigned: boolean; via: 'load balancer' | 'NodePort' }
   [key: string]: unknown
 }
@@ -86,6 +88,50 @@ export interface StepContext {
   cluster: Cluster
   /** Aborted on Ctrl-C: long waits and spawned commands stop. */
   signal: AbortSignal
+  /** What the cluster held before this step first changed it (state); undo puts exactly that back. */
+  before?: BeforeRecord
+  /** False under --no-probes: no probe pods are created and probe checks come back as skipped advisories. */
+  probes?: boolean
+  /** Receives every probe result of a verify, for the reachability picture of --report. */
+  onProbeResults?: (results: import('./probes.ts').ProbeResult[]) => void
+  /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
+  probeMemo?: Map<string, Promise<import('./probes.ts').ProbeResult>>
+}
+
+/** A namespaced or cluster-scoped object, as kubectl names it. */
+export interface ObjectRef {
+  resource: string
+  namespace?: string
+  name: string
+}
+
+/** One label of one object. */
+export interface LabelRef extends ObjectRef {
+  key: string
+}
+
+/** Recorded once per step, before its first change, and cleared when the step is undone. */
+export interface BeforeRecord {
+  /** Per object ("resource/namespace/name"): did it exist, and was it the runbook's (field manager or managed-by label)? */
+  objects?: Record<string, { existed: boolean; managed: boolean }>
+  /** Per object, each label's previous value (null: it was not set). */
+  labels?: Record<string, Record<string, string | null>>
+  /** Other facts a step's undo needs (an Istio or a Gateway API bundle that was already there). */
+  found?: Record<string, unknown>
+}
+
+/** What a step changes, as data: the engine records it before the step runs and undo puts it back. */
+export interface UndoSpec {
+  /** Objects the step creates: deleted on undo unless they existed before and were not the runbook's. */
+  objects?(ctx: Omit<StepContext, 'cluster' | 'signal'>): ObjectRef[]
+  /** Labels the step sets: put back to their previous value on undo. */
+  labels?(ctx: Omit<StepContext, 'cluster' | 'signal'>): LabelRef[]
+  /** Reads other facts to record before the first change (kept in before.found). */
+  found?(ctx: StepContext): Promise<Record<string, unknown>>
+  /** Something else still uses what undo would remove: the reason, naming it; undo then stops before any change. */
+  blockedBy?(ctx: StepContext): Promise<string | undefined>
+  /** What undo does beyond deleting objects and restoring labels, for --dry-run. */
+  describe?(ctx: Omit<StepContext, 'cluster' | 'signal'>): string[]
 }
 
 export interface RunOutcome {
@@ -103,5 +149,10 @@ export interface Step {
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>
+  /** What undo removes and restores; recorded before run() changes anything. */
+  undo?: UndoSpec
+  /** Undo beyond the generic part (objects deleted, labels restored first); ctx.before says what was there. */
   rollback?(ctx: StepContext, io: StepIO): Promise<void>
+  /** Checks after an undo beyond "objects gone, labels back" (workloads Ready, reachability). */
+  verifyRollback?(ctx: StepContext, io: StepIO): Promise<Check[]>
 }

@@ -102,6 +102,28 @@ export const istioctlStep: Step = {
     await installVerified(ctx, url, io.log)
     io.log(`installed ${target}`)
   },
+  undo: {
+    found: async (ctx) => ({ istioctlExisted: existsSync(istioctlPath(ctx.config)) }),
+    describe: ({ config, before }) => [
+      before?.found?.istioctlExisted ? `leave ${istioctlPath(config)}: it was there before the runbook` : `remove ${istioctlPath(config)} if it still reports ${config.istioVersion}`,
+    ],
+  },
+  async rollback(ctx, io) {
+    const target = istioctlPath(ctx.config)
+    if (ctx.before?.found?.istioctlExisted) return io.log(`left ${target}: it was there before the runbook`)
+    if (!existsSync(target)) return io.log(`${target} is already gone`)
+    // Never remove a binary someone replaced since: only the release this runbook installed.
+    const { version } = await istioctlClientVersion(ctx.cluster, target)
+    if (version !== ctx.config.istioVersion) return io.warn(`left ${target}: it now reports ${version ?? 'no version'}, not the ${ctx.config.istioVersion} the runbook installed`)
+    rmSync(target)
+    if (ctx.facts.istioctlPath === target) delete ctx.facts.istioctlPath
+    io.log(`removed ${target}`)
+  },
+  async verifyRollback(ctx) {
+    const target = istioctlPath(ctx.config)
+    const kept = !!ctx.before?.found?.istioctlExisted
+    return [{ name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`, expected: kept ? 'present' : 'absent', observed: existsSync(target) ? 'present' : 'absent', ok: existsSync(target) === kept }]
+  },
   async verify(ctx) {
     const target = istioctlPath(ctx.config)
     ctx.cluster.istioctlPath = target

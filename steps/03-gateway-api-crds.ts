@@ -13,6 +13,7 @@ import {
   type BundleCrd,
   type InstalledCrd,
 } from '../lib/gateway-api.ts'
+import { nameSome } from '../lib/undo.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
@@ -68,6 +69,19 @@ function refuseNewer(newer: InstalledCrd[], config: Config): never {
   )
 }
 
+const GATEWAY_API_GROUPS = ['gateway.networking.k8s.io', 'gateway.networking.x-k8s.io']
+
+/** Every Gateway API CRD in the cluster (any bundle, any channel). */
+async function gatewayApiCrdsPresent(cluster: Cluster): Promise<KubeObject[]> {
+  return (await cluster.list('customresourcedefinitions')).filter((crd) => GATEWAY_API_GROUPS.includes(crd.spec?.group))
+}
+
+/** The CRDs undo deletes: those present now that were not there before the runbook. */
+async function crdsToRemove(ctx: StepContext): Promise<string[]> {
+  const before = (ctx.before?.found?.crds as string[] | undefined) ?? []
+  return (await gatewayApiCrdsPresent(ctx.cluster)).map((crd) => crd.metadata.name).filter((name) => !before.includes(name))
+}
+
 export const gatewayApiCrdsStep: Step = {
   id: 'gateway-api-crds',
   title: 'Install the Gateway API CRDs',
@@ -105,6 +119,43 @@ export const gatewayApiCrdsStep: Step = {
     const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
     io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)
     await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: text })
+  },
+  undo: {
+    found: async (ctx) => {
+      const crds = await gatewayApiCrdsPresent(ctx.cluster)
+      return { crds: crds.map((c) => c.metadata.name), bundleVersion: crds.map((c) => describeInstalledCrd(c).version).find(Boolean) ?? null }
+    },
+    // Deleting a CRD deletes every object of its kind: refuse while any Gateway API object exists.
+    async blockedBy(ctx) {
+      const remove = await crdsToRemove(ctx)
+      if (remove.length === 0) return undefined
+      const objects = (await ctx.cluster.list(remove.join(','), { allNamespaces: true })).map((o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`)
+      if (objects.length === 0) return undefined
+      return `Gateway API objects still exist, and deleting the CRDs would delete them too: ${nameSome(objects)}. Remove them (or undo the steps that made them) first; Istio's GatewayClasses go with Istio.`
+    },
+    describe: ({ before }) => [
+      before?.found?.crds && (before.found.crds as string[]).length
+        ? `leave the ${(before.found.crds as string[]).length} Gateway API CRD(s) that were there before the runbook (bundle ${before.found.bundleVersion ?? 'unknown'}); delete any others`
+        : 'delete the Gateway API CRDs, unless any Gateway API object still exists (then stop and name them)',
+    ],
+  },
+  async rollback(ctx, io) {
+    const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []
+    if (kept.length) io.log(`left ${kept.length} Gateway API CRD(s) that were there before the runbook (bundle ${ctx.before?.found?.bundleVersion ?? 'unknown'})`)
+    const remove = await crdsToRemove(ctx)
+    if (remove.length === 0) return
+    await ctx.cluster.kubectl(['delete', 'customresourcedefinitions', ...remove, '--ignore-not-found'], { timeoutMs: ctx.config.timeout * 1000 })
+    io.log(`deleted ${remove.length} Gateway API CRD(s): ${nameSome(remove)}`)
+  },
+  async verifyRollback(ctx) {
+    const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []
+    const present = (await gatewayApiCrdsPresent(ctx.cluster)).map((c) => c.metadata.name)
+    const extra = present.filter((name) => !kept.includes(name))
+    const lost = kept.filter((name) => !present.includes(name))
+    return [
+      { name: 'Gateway API CRDs the runbook installed are deleted', expected: 'none left', observed: extra.length ? nameSome(extra) : 'none left', ok: extra.length === 0 },
+      ...(kept.length ? [{ name: 'Gateway API CRDs that were there before are left', expected: `${kept.length} present`, observed: lost.length ? `missing: ${nameSome(lost)}` : `${kept.length} present`, ok: lost.length === 0 }] : []),
+    ]
   },
   async verify(ctx) {
     const names = await bundleNames(ctx)

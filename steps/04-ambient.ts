@@ -7,6 +7,7 @@ import { findNamed, getNamed } from '../lib/gateway-api.ts'
 import { pollUntil } from '../lib/wait.ts'
 import type { Check, KubeObject, Step } from '../lib/types.ts'
 import { istioctlPath, useInstalledIstioctl } from './02-istioctl.ts'
+import { AMBIENT_LABEL } from './06-l4-policies.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
@@ -149,6 +150,38 @@ export const ambientStep: Step = {
     const result = await ctx.cluster.istioctl(installArgs(ctx.config.timeout), { timeoutMs: (ctx.config.timeout + 60) * 1000 })
     const last = result.stdout.trim().split('\n').pop()
     if (last) io.log(last)
+  },
+  undo: {
+    found: async (ctx) => {
+      const [components, namespace] = await Promise.all([observe(ctx.cluster), ctx.cluster.findJson<KubeObject>(['get', 'namespace', ISTIO_NAMESPACE])])
+      return { istioInstalled: !!components.istiod, istioNamespaceExisted: !!namespace }
+    },
+    // Uninstalling Istio takes every enrolled namespace out of the mesh: refuse while any is.
+    async blockedBy(ctx) {
+      if (ctx.before?.found?.istioInstalled) return undefined
+      const enrolled = await ctx.cluster.list('namespaces', { selector: `${AMBIENT_LABEL}=ambient` })
+      if (enrolled.length === 0) return undefined
+      return `namespaces are still enrolled in ambient, and uninstalling Istio would take them out of the mesh: ${enrolled.map((n) => n.metadata.name).join(', ')}. Remove their ${AMBIENT_LABEL} label (or undo the waypoint step) first.`
+    },
+    describe: ({ before }) => [
+      before?.found?.istioInstalled
+        ? `leave Istio in ${ISTIO_NAMESPACE}: it was installed before the runbook`
+        : `istioctl uninstall --purge -y${before?.found?.istioNamespaceExisted ? '' : `, then delete namespace ${ISTIO_NAMESPACE}`} (refused while any namespace is enrolled in ambient)`,
+    ],
+  },
+  async rollback(ctx, io) {
+    if (ctx.before?.found?.istioInstalled) return io.log(`left Istio in ${ISTIO_NAMESPACE}: it was installed before the runbook`)
+    useInstalledIstioctl(ctx)
+    await ctx.cluster.istioctl(['uninstall', '--purge', '-y'], { timeoutMs: (ctx.config.timeout + 60) * 1000 })
+    io.log('uninstalled Istio (istioctl uninstall --purge)')
+    if (ctx.before?.found?.istioNamespaceExisted) return
+    await ctx.cluster.kubectl(['delete', 'namespace', ISTIO_NAMESPACE, '--ignore-not-found'], { timeoutMs: ctx.config.timeout * 1000 })
+    io.log(`deleted namespace ${ISTIO_NAMESPACE}`)
+  },
+  async verifyRollback(ctx) {
+    const kept = !!ctx.before?.found?.istioInstalled
+    const istiod = (await observe(ctx.cluster)).istiod
+    return [{ name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`, expected: kept ? 'present' : 'absent', observed: istiod ? 'present' : 'absent', ok: !!istiod === kept }]
   },
   async verify(ctx) {
     let components: Record<string, KubeObject | undefined> = {}

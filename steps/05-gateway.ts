@@ -326,11 +326,14 @@ export const gatewayStep: Step = {
     }
     return checks
   },
-  async rollback(ctx, io) {
-    const ns = ctx.config.namespace
-    await ctx.cluster.kubectl(['delete', 'httproutes.gateway.networking.k8s.io', ctx.config.routeName, '-n', ns, '--ignore-not-found'])
-    await ctx.cluster.kubectl(['delete', 'gateways.gateway.networking.k8s.io', ctx.config.gatewayName, '-n', ns, '--ignore-not-found'])
+  undo: {
+    objects: ({ config }) => [
+      { resource: 'httproutes.gateway.networking.k8s.io', namespace: config.namespace, name: config.routeName },
+      { resource: 'gateways.gateway.networking.k8s.io', namespace: config.namespace, name: config.gatewayName },
+    ],
+    describe: ({ config }) => [`Istio removes ${gatewayServiceName(config)} (Deployment and Service) with the Gateway`],
+  },
+  async rollback(ctx) {
     if (ctx.facts.gateway?.service === gatewayServiceName(ctx.config)) delete ctx.facts.gateway
-    io.log(`deleted HTTPRoute ${ctx.config.routeName} and Gateway ${ctx.config.gatewayName} (Istio removes ${gatewayServiceName(ctx.config)} with it)`)
   },
 }

@@ -292,9 +292,7 @@ export const l4PoliciesStep: Step = {
     const live = await readLive(ctx)
     return [...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
   },
-  async rollback(ctx, io) {
-    const names = desiredNetworkPolicies(ctx.config, ctx.facts).map((p) => p.metadata.name)
-    await ctx.cluster.kubectl(['delete', 'networkpolicy', '-n', ctx.config.namespace, ...names, '--ignore-not-found'])
-    io.log(`deleted NetworkPolicies ${names.join(', ')}`)
+  undo: {
+    objects: ({ config, facts }) => desiredNetworkPolicies(config, facts).map((p) => ({ resource: 'networkpolicies', namespace: config.namespace, name: p.metadata.name })),
   },
 }

@@ -6,6 +6,7 @@ import { pollUntil } from '../lib/wait.ts'
 import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { useInstalledIstioctl } from './02-istioctl.ts'
 import { AMBIENT_LABEL } from './06-l4-policies.ts'
+import { outOfAmbientChecks, restartOutOfAmbient } from './08-restart.ts'
 
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
 const NAMESPACE_WIDE_WAYPOINT =
@@ -170,13 +171,11 @@ export const waypointStep: Step = {
     ]
     return checks
   },
-  async rollback(ctx, io) {
-    useInstalledIstioctl(ctx)
-    const ns = ctx.config.namespace
-    await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
-    // Not an error when the waypoint is already gone.
-    await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'delete', '-n', ns, ctx.config.waypointName]))
-    await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}-`])
-    io.log(`removed the waypoint ${ctx.config.waypointName} and the ambient labels from namespace ${ns}`)
+  undo: {
+    labels: ({ config }) => [AMBIENT_LABEL, USE_WAYPOINT_LABEL].map((key) => ({ resource: 'namespace', name: config.namespace, key })),
+    objects: ({ config }) => [{ resource: 'gateways.gateway.networking.k8s.io', namespace: config.namespace, name: config.waypointName }],
+    describe: ({ config }) => [`then restart the workloads of ${config.namespace} out of ambient, and check they are Ready and the manager still reaches MongoDB and the decision maker`],
   },
+  rollback: restartOutOfAmbient,
+  verifyRollback: outOfAmbientChecks,
 }

@@ -2,13 +2,14 @@
 // pods Ready and shown as HBONE by ztunnel, and the L4 reachability matrix still as the policies say.
 import { StepFailure } from '../lib/errors.ts'
 import { workloads } from '../lib/gthulhu.ts'
-import { resolveProbePort } from '../lib/probes.ts'
-import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
+import { probeCheck, resolveProbePort, runProbes } from '../lib/probes.ts'
+import type { Check, KubeObject, Step, StepContext, StepIO, WorkloadFacts } from '../lib/types.ts'
 import { useInstalledIstioctl } from './02-istioctl.ts'
 import {
   AMBIENT_LABEL,
   KUBELET_PROBE_SOURCES,
   L4_POLICY_NAMES,
+  l4ProbeSpecs,
   l4ReachabilityChecks,
   kubeletTrapHint,
   policyChecks,
@@ -183,4 +184,51 @@ export const restartStep: Step = {
     const live = await readLive(ctx)
     return [...checks, ...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
   },
+  async rollback(ctx, io) {
+    await restartOutOfAmbient(ctx, io)
+  },
+  verifyRollback: outOfAmbientChecks,
+}
+
+/** Undo of enrolment: once the namespace is no longer ambient, restart the workloads whose pods still are. */
+export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise<void> {
+  const ns = ctx.config.namespace
+  const namespace = await ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns])
+  if (namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient') {
+    io.log(`namespace ${ns} is still labelled ${AMBIENT_LABEL}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`)
+    return
+  }
+  // istio-cni takes running pods out on its own; the restart (as the guide's enrolment did) gives them fresh connections outside the mesh.
+  const list = theWorkloads(ctx)
+  await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', ref(w), '-n', ns])))
+  io.log(`restarted ${list.map(ref).join(', ')} out of ambient; waiting for the rollouts`)
+  const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
+  const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
+  if (failed.length) throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s: ${failed.map(ref).join(', ')} (kubectl rollout status ${ref(failed[0])} -n ${ns})`)
+}
+
+/** After taking the namespace out of ambient: every pod Ready and not redirected, and the manager still reaches MongoDB and the decision maker. */
+export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
+  const ns = ctx.config.namespace
+  const list = theWorkloads(ctx)
+  const [namespace, podLists, results] = await Promise.all([
+    ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
+    Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
+    runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts).filter((spec) => spec.role.startsWith('manager-'))),
+  ])
+  const stillAmbient = namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient'
+  const checks: Check[] = list.flatMap((w, i): Check[] => {
+    const pods = ownedPods(podLists[i])
+    const redirected = pods.filter((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')
+    return [
+      { name: `pods of ${ref(w)} Ready`, expected: 'every pod Ready', observed: `${pods.filter(isReady).length}/${pods.length} Ready`, ok: pods.length > 0 && pods.every(isReady), hint: `kubectl get pods -n ${ns} -l ${selectorOf(w)}` },
+      {
+        name: `pods of ${ref(w)} ${stillAmbient ? 'enrolled (the namespace is still ambient)' : 'out of ambient'}`,
+        expected: stillAmbient ? 'every pod redirected to ztunnel' : 'no pod redirected to ztunnel',
+        observed: `${redirected.length}/${pods.length} pod(s) redirected${redirected.length ? `: ${redirected.map((p) => p.metadata.name).join(', ')}` : ''}`,
+        ok: stillAmbient ? pods.length > 0 && redirected.length === pods.length : redirected.length === 0,
+      },
+    ]
+  })
+  return [...checks, ...results.map((r) => probeCheck(r, r.ok ? undefined : 'the manager must still reach MongoDB and the decision maker after the undo: check their pods and NetworkPolicies'))]
 }

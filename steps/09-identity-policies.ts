@@ -78,6 +78,8 @@ export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | u
   const { manager } = workloads(config, facts)
   const service = managerService(config, facts)
   const refused = { kind: 'blocked' } as const
+  // Whatever step runs them, these paths are closed (or left open) by the identity policies alone.
+  const layer = 'ztunnel identity policy' as const
   const specs: ProbeSpec[] = [
     {
       role: 'outside-mesh-manager',
@@ -85,6 +87,7 @@ export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | u
       destination: `manager Service :${service.port}`,
       request: { kind: 'http', url: `http://${service.name}.${config.namespace}.svc:${service.port}/health` },
       expect: refused,
+      layer,
     },
   ]
   if (podIp) {
@@ -94,12 +97,13 @@ export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | u
       destination: `manager pod IP :${service.port}`,
       request: { kind: 'http', url: `http://${podIp}:${service.port}/health` },
       expect: refused,
+      layer,
     })
   }
   const impostor = { name: "manager's labels, ServiceAccount default", labels: impersonationLabels(manager.podLabels), serviceAccount: 'default' }
   for (const target of protectedTargets(config, facts)) {
     const { destination, request } = targetProbe(target)
-    specs.push({ role: `impostor-${target.key}`, source: impostor, destination, request, expect: refused })
+    specs.push({ role: `impostor-${target.key}`, source: impostor, destination, request, expect: refused, layer })
   }
   return specs
 }
@@ -252,6 +256,7 @@ export const identityPoliciesStep: Step = {
       // Without the identity policies the bypasses are reported as open, as a warning: that is the operator's choice.
       checks.push(!config.identityPolicies && r.spec.expect.kind === 'blocked' ? { ...check, advisory: true } : check)
     }
+    ctx.facts.identityPolicies = config.identityPolicies && checks.every((c) => c.ok || c.advisory)
     if (!podIp) checks.push({ name: 'manager pod IP bypass probe', expected: "a Running manager pod's IP", observed: 'no Running manager pod', ok: false, advisory: !config.identityPolicies, hint: 'the manager must run for its pod-IP path to be tried' })
     const url = gatewayHealthUrl(facts)
     if (url) {
@@ -260,10 +265,8 @@ export const identityPoliciesStep: Step = {
     }
     return checks
   },
-  async rollback(ctx, io) {
-    const names = desiredIdentityPolicies(ctx.config, ctx.facts).map((p) => p.metadata.name)
-    await ctx.cluster.kubectl(['delete', POLICY_RESOURCE, '-n', ctx.config.namespace, ...names, '--ignore-not-found'])
-    io.log(`deleted AuthorizationPolicies ${names.join(', ')}`)
+  undo: {
+    objects: ({ config, facts }) => desiredIdentityPolicies(config, facts).map((p) => ({ resource: POLICY_RESOURCE, namespace: config.namespace, name: p.metadata.name })),
   },
 }
 

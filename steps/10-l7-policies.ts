@@ -167,17 +167,21 @@ async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
   io.log(`Who reaches the manager (each cell: expected / observed):\n${formatMatrix(results)}`)
   for (const r of results) {
     if (bypasses.includes(r.spec)) {
-      const check = probeCheck(r, r.ok ? undefined : bypassHint(config))
-      checks.push(config.identityPolicies ? check : { ...check, advisory: true })
+      // Only the identity policies close these paths; without them (left out, or not run yet) an open one is a warning.
+      const enforced = config.identityPolicies && facts.identityPolicies === true
+      const check = probeCheck(r, r.ok ? undefined : bypassHint(config, enforced))
+      checks.push(enforced ? check : { ...check, advisory: true })
     } else checks.push(probeCheck(r, r.ok ? undefined : l7Hint(ctx, r, r.spec.role === 'allowed-manager' ? allowed!.principal : outsiderPrincipal)))
   }
   return checks
 }
 
-const bypassHint = (config: Config) =>
-  config.identityPolicies
+const bypassHint = (config: Config, enforced: boolean) =>
+  enforced
     ? `this caller never reaches the waypoint, so only the identity policy on the manager's pods can refuse it: check the identity-policies step (kubectl get authorizationpolicy gthulhu-manager-allow-waypoint-and-gateway -n ${config.namespace})`
-    : 'the waypoint bypass is open because the identity policies were left out (--no-identity-policies): the manager policy only governs in-mesh callers that address the manager Service'
+    : config.identityPolicies
+      ? 'the waypoint bypass is open: the identity-policies step has not run in this context, and the manager policy only governs in-mesh callers that address the manager Service'
+      : 'the waypoint bypass is open because the identity policies were left out (--no-identity-policies): the manager policy only governs in-mesh callers that address the manager Service'
 
 /** From outside, through the gateway: an allowed browser gets the manager's /health, curl's own User-Agent does not. */
 async function gatewayChecks(ctx: StepContext): Promise<Check[]> {
@@ -253,11 +257,8 @@ export const l7PoliciesStep: Step = {
     const [state, inMesh, gateway] = await Promise.all([policyStateChecks(ctx), inMeshChecks(ctx, io), gatewayChecks(ctx)])
     return [...state, ...inMesh, ...gateway]
   },
-  async rollback(ctx, io) {
-    const names = desiredAuthorizationPolicies(ctx.config, ctx.facts).map((p) => p.metadata.name)
-    await ctx.cluster.kubectl(['delete', POLICY_RESOURCE, '-n', ctx.config.namespace, ...names, '--ignore-not-found'])
-    const service = managerService(ctx.config, ctx.facts)
-    await ctx.cluster.exec(ctx.cluster.kubectlArgv(['label', 'service', service.name, '-n', ctx.config.namespace, `${INGRESS_USE_WAYPOINT}-`]))
-    io.log(`deleted AuthorizationPolicies ${names.join(', ')}`)
+  undo: {
+    objects: ({ config, facts }) => desiredAuthorizationPolicies(config, facts).map((p) => ({ resource: POLICY_RESOURCE, namespace: config.namespace, name: p.metadata.name })),
+    labels: ({ config, facts }) => [{ resource: 'service', namespace: config.namespace, name: managerService(config, facts).name, key: INGRESS_USE_WAYPOINT }],
   },
 }

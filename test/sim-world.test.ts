@@ -342,7 +342,8 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
     (r) => `finished with ${r.code}: ${r.stdout}`,
     (e: Error) => e.message,
   )
-  assert.match(cut, /timed out after 1500ms\nNAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s+Unknown\s+Programmed\s+Pending\s+Waiting for controller\n/)
+  // Before istiod writes a status the row has only the name, as istioctl prints an empty condition.
+  assert.match(cut, /timed out after 1500ms\nNAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s*\n/)
   // Once istiod is back and programs it, the waiting call answers. Istio is installed only after that call
   // has shown its not-ready row: under load its client could otherwise reach the simulator after the install.
   let polling!: () => void

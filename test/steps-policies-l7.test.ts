@@ -36,13 +36,13 @@ test('an ALLOW policy that no longer admits the allowed identity fails verificat
   const io: StepIO = { log: (m) => logs.push(m), warn: (m) => logs.push(m), onCleanup: (c) => void cleanups.push(c), confirm: async () => false }
   const checks = await l7PoliciesStep.verify(ctx, io)
   for (const cleanup of cleanups) await cleanup()
-  const allowed = checks.find((c) => c.name === 'ServiceAccount gthulhu → manager :8080: HTTP 200')!
+  const allowed = checks.find((c) => c.name === 'ServiceAccount gthulhu → manager Service :8080: HTTP 200')!
   assert.ok(allowed, JSON.stringify(checks, null, 2))
   assert.not.ok(allowed.ok)
   assert.match(allowed.observed, /HTTP 403/)
   assert.match(allowed.hint!, /rejected cluster\.local\/ns\/default\/sa\/gthulhu: an ALLOW policy denies every request none of its rules match/)
   assert.not.ok(checks.find((c) => /manager-allow-scheduler-or-chrome applied as planned/.test(c.name))!.ok)
-  assert.ok(checks.find((c) => c.name === 'ServiceAccount default → manager :8080: HTTP 403')!.ok)
+  assert.ok(checks.find((c) => c.name === 'ServiceAccount default → manager Service :8080: HTTP 403')!.ok)
   assert.equal(await world.probePodsLeft(), [])
 
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])

@@ -1,0 +1,105 @@
+// Loads an HTML file in headless Chromium (Debian's package, installed with apt-get when absent) and returns
+// the rendered DOM, a value computed in the page, and every request the page made (DevTools protocol).
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Readable, Writable } from 'node:stream'
+
+const CANDIDATES = ['chromium', 'chromium-browser']
+let binary: string | undefined
+
+/** The Chromium binary; installs Debian's chromium with apt-get when none is found (root only). */
+export function ensureChromium(): string {
+  if (binary) return binary
+  const found = () => CANDIDATES.find((name) => spawnSync(name, ['--version'], { timeout: 30_000 }).status === 0)
+  let name = found()
+  if (!name) {
+    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
+      throw new Error('the report tests need Chromium: install it (e.g. apt-get install chromium) and run the tests again')
+    }
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'inherit', timeout: 900_000 })
+    name = found()
+    if (!name) throw new Error('apt-get installed chromium, but no chromium binary runs')
+  }
+  return (binary = name)
+}
+
+export interface Rendered {
+  /** The DOM after load, serialized. */
+  dom: string
+  /** Whatever `probe` (a JavaScript expression) returned in the page. */
+  probed: unknown
+  /** Every URL the page asked for besides the file itself (Network.requestWillBeSent). */
+  requests: string[]
+}
+
+/**
+ * Renders `file` headless (no sandbox, no GPU, no background traffic, a throwaway profile) and drives it over
+ * the DevTools protocol on a pipe (fd 3 to Chromium, fd 4 back; messages end with NUL): the page's own network
+ * requests are recorded, `probe` is evaluated after load, and Chromium is closed.
+ */
+export async function renderInChromium(file: string, probe = 'null'): Promise<Rendered> {
+  const chromium = ensureChromium()
+  const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'))
+  const child = spawn(
+    chromium,
+    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank'],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
+  )
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const toChromium = child.stdio[3] as Writable
+  const fromChromium = child.stdio[4] as Readable
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
+  const requests: string[] = []
+  let loaded: () => void = () => undefined
+  const load = new Promise<void>((resolve) => (loaded = resolve))
+  let buffer = ''
+  fromChromium.on('data', (chunk) => {
+    buffer += chunk
+    let end: number
+    while ((end = buffer.indexOf('\0')) >= 0) {
+      const message = JSON.parse(buffer.slice(0, end))
+      buffer = buffer.slice(end + 1)
+      if (message.id && pending.has(message.id)) {
+        const { resolve, reject } = pending.get(message.id)!
+        pending.delete(message.id)
+        if (message.error) reject(new Error(`${message.error.message}`))
+        else resolve(message.result)
+      } else if (message.method === 'Network.requestWillBeSent') requests.push(message.params.request.url)
+      else if (message.method === 'Page.loadEventFired') loaded()
+    }
+  })
+  let nextId = 0
+  const send = (method: string, params: object = {}, sessionId?: string) =>
+    new Promise<any>((resolve, reject) => {
+      const id = ++nextId
+      pending.set(id, { resolve, reject })
+      toChromium.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0')
+    })
+  const timer = setTimeout(() => kill(), 60_000)
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {}
+  }
+  try {
+    const { targetId } = await send('Target.createTarget', { url: 'about:blank' })
+    const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
+    await send('Network.enable', {}, sessionId)
+    await send('Page.enable', {}, sessionId)
+    await send('Page.navigate', { url: `file://${file}` }, sessionId)
+    await load
+    const dom = await send('Runtime.evaluate', { expression: 'document.documentElement.outerHTML', returnByValue: true }, sessionId)
+    const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
+    await send('Browser.close').catch(() => undefined)
+    return { dom: dom.result.value, probed: probed.result.value, requests: requests.filter((url) => url !== `file://${file}`) }
+  } catch (error) {
+    throw new Error(`chromium: ${(error as Error).message}\n${stderr.slice(-2000)}`)
+  } finally {
+    clearTimeout(timer)
+    kill()
+    rmSync(profile, { recursive: true, force: true })
+  }
+}
