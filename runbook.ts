@@ -15,6 +15,7 @@ import { PACKAGE_ROOT } from './lib/package-root.ts'
 import { Reporter } from './lib/report.ts'
 import type { StateStore } from './lib/state.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
+import { useLanguage } from './lib/zh-TW.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -106,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const { STEPS } = await import('./steps/index.ts')
+  useLanguage(STEPS, config.lang)
   if (config.help) {
     console.log(helpText(STEPS, VERSION))
     return EXIT.ok

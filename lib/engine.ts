@@ -405,12 +405,19 @@ export function summary(results: StepResult[], left: { id: StepId; reason: strin
   return `Summary:\n${[...lines, ...others].join('\n')}`
 }
 
+// CJK and full-width characters take two terminal columns.
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
+const columns = (text: string) => [...text].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
+
 function wrap(text: string, width = 100): string {
-  const words = text.split(/\s+/)
+  // Words break at spaces; Chinese (--lang zh-TW) has none, so it breaks after any character, keeping punctuation with it.
+  const tokens = text.match(/[\u3400-\u9fff][\u3000-\u303f\uff00-\uffef]*|[^\s\u3400-\u9fff]+|\s+/gu) ?? []
   const lines: string[] = ['']
-  for (const word of words) {
-    if ((lines[lines.length - 1] + ' ' + word).trim().length > width) lines.push(word)
-    else lines[lines.length - 1] = (lines[lines.length - 1] + ' ' + word).trim()
+  for (const token of tokens) {
+    const line = lines[lines.length - 1]
+    if (/^\s/.test(token)) lines[lines.length - 1] = line ? `${line} ` : line
+    else if (line.trim() && columns(line + token) > width) lines.push(token)
+    else lines[lines.length - 1] = line + token
   }
-  return indent(lines.join('\n'), 2)
+  return indent(lines.map((l) => l.trimEnd()).join('\n'), 2)
 }

@@ -25,6 +25,7 @@ export interface Config {
   verbose: boolean
   render?: string
   output: 'text' | 'json'
+  lang: 'en' | 'zh-TW'
   config?: string
   context?: string
   kubeconfig?: string
@@ -151,6 +152,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'verify', flag: 'verify', kind: 'boolean', group: 'Run', flagOnly: true, describe: "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift." },
   { key: 'probes', flag: 'probes', kind: 'boolean', group: 'Run', default: true, describe: 'Prove reachability with short-lived probe pods (--no-probes: check the objects only, creating nothing).' },
   { key: 'report', flag: 'report', kind: 'string', group: 'Output', value: 'dir', describe: 'Also write report.md and a self-contained report.html (checks, changes, reachability graph) into this directory.' },
+  { key: 'lang', flag: 'lang', kind: 'string', group: 'Output', choices: ['en', 'zh-TW'], default: 'en', env: 'GTHULHU_RUNBOOK_LANG', describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese." },
 ]
 
 const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))

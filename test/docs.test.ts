@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { referenceMarkdown, REFERENCE_PATH } from '../lib/docs.ts'
+import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/docs.ts'
 import { helpText } from '../lib/help.ts'
 import { loadConfig, OPTIONS } from '../lib/options.ts'
 import { STEPS } from '../steps/index.ts'
 
-test('docs/reference.md is generated from the current flags and steps (run `npm run docs` after changing them)', () => {
-  assert.fixture(readFileSync(REFERENCE_PATH, 'utf8'), referenceMarkdown(STEPS))
-})
+for (const language of LANGUAGES) {
+  test(`the ${language} reference is generated from the current flags and steps (run \`npm run docs\` after changing them)`, () => {
+    assert.fixture(readFileSync(REFERENCE_PATHS[language], 'utf8'), referenceMarkdown(STEPS, language))
+  })
+}
 
 test('--help names every flag, every step and every exit code', () => {
   const help = helpText(STEPS, '0.0.0')
@@ -22,7 +24,10 @@ test('every step explains itself and plans without a cluster (dry runs before pr
   for (const step of STEPS) {
     assert.ok(step.why.length > 80, `${step.id} needs a real explanation`)
     const plan = step.plan({ config, facts: {} })
-    assert.ok(plan.some((item) => item.kind !== 'note'), `${step.id} plans no command, download or manifest`)
+    assert.ok(
+      plan.some((item) => item.kind !== 'note'),
+      `${step.id} plans no command, download or manifest`,
+    )
   }
 })
 
