@@ -50,7 +50,12 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
 }
 
 /** The kube context to act on: the one named, or (guided only) the operator's choice. Never guessed in automation. */
-async function resolveContext(config: Config, cluster: Cluster, readOnly: boolean, signal: AbortSignal): Promise<KubeContext | undefined> {
+async function resolveContext(
+  config: Config,
+  cluster: Cluster,
+  readOnly: boolean,
+  signal: AbortSignal,
+): Promise<KubeContext | undefined> {
   const { readContexts, requireKubeconfigFiles } = await import('./lib/kubeconfig.ts')
   if (readOnly && !config.context) {
     // Dry runs, renders and lists change nothing: the current context names the state file (and the namespace).
@@ -60,7 +65,9 @@ async function resolveContext(config: Config, cluster: Cluster, readOnly: boolea
   const contexts = await readContexts(cluster, config.kubeconfig)
   if (config.context) return requireContext(contexts, config.context)
   if (config.yes) {
-    throw new UsageError(`--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`)
+    throw new UsageError(
+      `--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`,
+    )
   }
   if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
   const { askContext } = await import('./lib/prompts.ts')
@@ -83,8 +90,16 @@ function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefi
   for (const step of steps) {
     const record = state?.state.steps[step.id]
     const status = record?.status ?? 'pending'
-    reporter.say(`  ${step.id.padEnd(17)} ${status.padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`)
-    reporter.event({ event: 'step', step: step.id, title: step.title, status, ...(record?.finishedAt ? { finishedAt: record.finishedAt } : {}) })
+    reporter.say(
+      `  ${step.id.padEnd(17)} ${status.padEnd(11)} ${step.title}${record?.finishedAt ? `  (${record.finishedAt})` : ''}`,
+    )
+    reporter.event({
+      event: 'step',
+      step: step.id,
+      title: step.title,
+      status,
+      ...(record?.finishedAt ? { finishedAt: record.finishedAt } : {}),
+    })
   }
 }
 
@@ -92,7 +107,10 @@ function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefi
 function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string) {
   return ({ argv, exitCode, durationMs }: CommandRun) => {
     if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs })
-    else process.stderr.write(`+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`)
+    else
+      process.stderr.write(
+        `+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
+      )
   }
 }
 
@@ -117,11 +135,15 @@ async function main(argv: string[]): Promise<number> {
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
-  if (config.verify && !config.context && !terminal) throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+  if (config.verify && !config.context && !terminal)
+    throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
   if (!readOnly && !config.yes && !config.verify && !terminal) {
-    throw new UsageError('no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended')
+    throw new UsageError(
+      'no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended',
+    )
   }
-  if (!readOnly && !config.yes && !config.verify && config.output === 'json') throw new UsageError('--output json is for unattended runs: add --yes and --context')
+  if (!readOnly && !config.yes && !config.verify && config.output === 'json')
+    throw new UsageError('--output json is for unattended runs: add --yes and --context')
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
@@ -169,10 +191,19 @@ async function main(argv: string[]): Promise<number> {
     const takeLock = () => {
       const lock = state!.lock()
       locked = true
-      if (lock.tookOverFrom) reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+      if (lock.tookOverFrom)
+        reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
     }
     if (config.rollback || config.uninstall || config.verify) {
-      return await lifecycle(config, argv, STEPS, { reporter, cluster, signal: abort.signal, context: context!, state: state!, terminal, takeLock })
+      return await lifecycle(config, argv, STEPS, {
+        reporter,
+        cluster,
+        signal: abort.signal,
+        context: context!,
+        state: state!,
+        terminal,
+        takeLock,
+      })
     }
 
     const { selectSteps } = await import('./lib/selection.ts')
@@ -186,16 +217,29 @@ async function main(argv: string[]): Promise<number> {
     if (config.render) {
       const { renderManifests } = await import('./lib/render.ts')
       const files = renderManifests(config.render, selected, config, facts)
-      reporter.say(`Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`)
-      reporter.say('Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.')
+      reporter.say(
+        `Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`,
+      )
+      reporter.say(
+        'Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.',
+      )
       return EXIT.ok
     }
     if (config.dryRun) {
       const { formatPlan } = await import('./lib/report.ts')
       reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
       reporter.say(`Context ${context ?? '(none)'}, namespace ${config.namespace} (${namespaceSource})`)
-      selected.forEach((step, i) => reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans[i], cluster.connectionArgs())}`))
-      const exitCode = config.dryRun === 'server' ? await reportServerDryRun(reporter, cluster, selected.map((s, i) => ({ step: s.id, items: plans[i] }))) : EXIT.ok
+      selected.forEach((step, i) =>
+        reporter.say(`\n# ${step.id}: ${step.title}\n${formatPlan(plans[i], cluster.connectionArgs())}`),
+      )
+      const exitCode =
+        config.dryRun === 'server'
+          ? await reportServerDryRun(
+              reporter,
+              cluster,
+              selected.map((s, i) => ({ step: s.id, items: plans[i] })),
+            )
+          : EXIT.ok
       reporter.say(`\nDry run: nothing was changed.`)
       reporter.event({ event: 'run-end', status: exitCode === EXIT.ok ? 'done' : 'usage-error', exitCode })
       return exitCode
@@ -239,7 +283,13 @@ async function main(argv: string[]): Promise<number> {
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
       reporter.say(`Resume with:\n  ${resume}`)
       const exitCode = exitCodeOf(error)
-      reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, resumeCommand: resume, message: (error as Error).message })
+      reporter.event({
+        event: 'run-end',
+        status: interrupted ? 'interrupted' : 'failed',
+        exitCode,
+        resumeCommand: resume,
+        message: (error as Error).message,
+      })
       if (!isExpected(error)) throw error
       return exitCode
     } finally {
@@ -248,7 +298,20 @@ async function main(argv: string[]): Promise<number> {
       state!.save()
       if (config.report) {
         const { writeReportFiles } = await import('./lib/report-files.ts')
-        writeReportFiles(config.report, { kind: 'run', context: context!, startedAt, finishedAt: new Date(), results: engine.results, state: state!.state, reachability: collector, argv }, reporter)
+        writeReportFiles(
+          config.report,
+          {
+            kind: 'run',
+            context: context!,
+            startedAt,
+            finishedAt: new Date(),
+            results: engine.results,
+            state: state!.state,
+            reachability: collector,
+            argv,
+          },
+          reporter,
+        )
       }
     }
   } finally {
@@ -269,8 +332,20 @@ interface LifecycleRun {
 }
 
 /** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
-async function lifecycle(config: Config, argv: string[], STEPS: Step[], { reporter, cluster, signal, context, state, terminal, takeLock }: LifecycleRun): Promise<number> {
-  const [{ selectAudit, selectUndo }, { Engine, summary }, { guidedPrompter }, { ReachabilityCollector }, { formatPlan }, { undoPlan }] = await Promise.all([
+async function lifecycle(
+  config: Config,
+  argv: string[],
+  STEPS: Step[],
+  { reporter, cluster, signal, context, state, terminal, takeLock }: LifecycleRun,
+): Promise<number> {
+  const [
+    { selectAudit, selectUndo },
+    { Engine, summary },
+    { guidedPrompter },
+    { ReachabilityCollector },
+    { formatPlan },
+    { undoPlan },
+  ] = await Promise.all([
     import('./lib/selection.ts'),
     import('./lib/engine.ts'),
     import('./lib/prompts.ts'),
@@ -282,14 +357,23 @@ async function lifecycle(config: Config, argv: string[], STEPS: Step[], { report
   const auditing = config.verify
   const ids = auditing ? selectAudit(STEPS, records, context) : selectUndo(STEPS, config, records, context)
   const kind = auditing ? 'verify' : config.uninstall ? 'uninstall' : 'rollback'
-  const dependents = config.rollback ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id) : []
-  if (dependents.length) reporter.say(`⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`)
+  const dependents = config.rollback
+    ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id)
+    : []
+  if (dependents.length)
+    reporter.say(
+      `⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`,
+    )
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
     for (const id of ids) {
       const step = STEPS.find((s) => s.id === id)!
       const ctx = { config, facts: state.state.facts, before: records[id]?.before }
-      reporter.say(auditing ? `\n# ${id}: verify ${step.title}` : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`)
+      reporter.say(
+        auditing
+          ? `\n# ${id}: verify ${step.title}`
+          : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`,
+      )
     }
     reporter.say(`\nDry run: nothing was changed.`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
@@ -312,19 +396,34 @@ async function lifecycle(config: Config, argv: string[], STEPS: Step[], { report
   })
   const startedAt = new Date()
   reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
-  reporter.say(`Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`)
+  reporter.say(
+    `Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+  )
   try {
     if (auditing) {
       const drifts = await engine.audit()
       reporter.say(`\n${summary(engine.results, [])}`)
-      reporter.say(drifts.length ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}` : '\n✔ everything the runbook set up still holds')
+      reporter.say(
+        drifts.length
+          ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}`
+          : '\n✔ everything the runbook set up still holds',
+      )
       const exitCode = drifts.length ? EXIT.failed : EXIT.ok
-      reporter.event({ event: 'run-end', status: drifts.length ? 'failed' : 'done', exitCode, ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}) })
+      reporter.event({
+        event: 'run-end',
+        status: drifts.length ? 'failed' : 'done',
+        exitCode,
+        ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}),
+      })
       return exitCode
     }
     await engine.undo()
     reporter.say(`\n${summary(engine.results, [])}`)
-    reporter.say(config.uninstall ? "\nThe runbook's changes are undone; what was there before it is left as it was." : `\n${config.rollback} is undone; run again with --resume to re-apply it.`)
+    reporter.say(
+      config.uninstall
+        ? "\nThe runbook's changes are undone; what was there before it is left as it was."
+        : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
+    )
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   } catch (error) {
@@ -333,7 +432,12 @@ async function lifecycle(config: Config, argv: string[], STEPS: Step[], { report
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
     if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
     const exitCode = exitCodeOf(error)
-    reporter.event({ event: 'run-end', status: interrupted ? 'interrupted' : 'failed', exitCode, message: (error as Error).message })
+    reporter.event({
+      event: 'run-end',
+      status: interrupted ? 'interrupted' : 'failed',
+      exitCode,
+      message: (error as Error).message,
+    })
     if (!isExpected(error)) throw error
     return exitCode
   } finally {
@@ -344,26 +448,54 @@ async function lifecycle(config: Config, argv: string[], STEPS: Step[], { report
     }
     if (config.report) {
       const { writeReportFiles } = await import('./lib/report-files.ts')
-      writeReportFiles(config.report, { kind, context, startedAt, finishedAt: new Date(), results: engine.results, state: state.state, reachability: collector, argv }, reporter)
+      writeReportFiles(
+        config.report,
+        {
+          kind,
+          context,
+          startedAt,
+          finishedAt: new Date(),
+          results: engine.results,
+          state: state.state,
+          reachability: collector,
+          argv,
+        },
+        reporter,
+      )
     }
   }
 }
 
 /** --dry-run=server: the API server's verdict on every manifest; exit 2 when it rejects any. */
-async function reportServerDryRun(reporter: Reporter, cluster: Cluster, plans: { step: StepId; items: PlanItem[] }[]): Promise<number> {
+async function reportServerDryRun(
+  reporter: Reporter,
+  cluster: Cluster,
+  plans: { step: StepId; items: PlanItem[] }[],
+): Promise<number> {
   const { formatVerdicts, objectName, serverDryRun } = await import('./lib/server-dry-run.ts')
   const verdicts = await serverDryRun(cluster, plans)
-  reporter.say(`\nAPI server dry run (kubectl apply --dry-run=server) of ${verdicts.length} object(s):\n${formatVerdicts(verdicts)}`)
-  for (const v of verdicts) reporter.event({ event: 'server-dry-run', step: v.step, object: objectName(v.object), result: v.result, ...(v.message ? { message: v.message } : {}) })
+  reporter.say(
+    `\nAPI server dry run (kubectl apply --dry-run=server) of ${verdicts.length} object(s):\n${formatVerdicts(verdicts)}`,
+  )
+  for (const v of verdicts)
+    reporter.event({
+      event: 'server-dry-run',
+      step: v.step,
+      object: objectName(v.object),
+      result: v.result,
+      ...(v.message ? { message: v.message } : {}),
+    })
   const rejected = verdicts.filter((v) => v.result === 'rejected').length
-  if (rejected) reporter.say(`\n✖ the API server rejected ${rejected} object(s); fix the settings named above before running`)
+  if (rejected)
+    reporter.say(`\n✖ the API server rejected ${rejected} object(s); fix the settings named above before running`)
   return rejected ? EXIT.usage : EXIT.ok
 }
 
 /** Whether argv asks for JSON output, even when it is otherwise unusable: --output json, -o json, -ojson, -yo=json… */
 function wantsJson(argv: string[]): boolean {
   return argv.some(
-    (a, i) => /^(--output=|-[a-z]*o=?)json$/.test(a) || ((a === '--output' || /^-[a-z]*o$/.test(a)) && argv[i + 1] === 'json'),
+    (a, i) =>
+      /^(--output=|-[a-z]*o=?)json$/.test(a) || ((a === '--output' || /^-[a-z]*o$/.test(a)) && argv[i + 1] === 'json'),
   )
 }
 
@@ -374,12 +506,23 @@ try {
     process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
     if (wantsJson(process.argv.slice(2))) {
-      const status = error instanceof UsageError ? 'usage-error' : error instanceof Interrupted ? 'interrupted' : 'failed'
-      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event: 'run-end', status, exitCode: exitCodeOf(error), message: (error as Error).message }) + '\n')
+      const status =
+        error instanceof UsageError ? 'usage-error' : error instanceof Interrupted ? 'interrupted' : 'failed'
+      process.stdout.write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          event: 'run-end',
+          status,
+          exitCode: exitCodeOf(error),
+          message: (error as Error).message,
+        }) + '\n',
+      )
     }
     process.exitCode = exitCodeOf(error)
   } else {
-    process.stderr.write(`gthulhu-runbook: unexpected error (a bug; please report it):\n${(error as Error)?.stack ?? error}\n`)
+    process.stderr.write(
+      `gthulhu-runbook: unexpected error (a bug; please report it):\n${(error as Error)?.stack ?? error}\n`,
+    )
     process.exitCode = EXIT.failed
   }
 }

@@ -67,7 +67,13 @@ export class Cluster {
     try {
       // zx is loaded on the first command only, so --help, --version and --list start fast.
       const { $ } = await import('zx/core')
-      const output = await $({ nothrow: true, quiet: true, timeout: timeoutMs, signal: this.options.signal, input: options.input ?? '' })`${argv}`
+      const output = await $({
+        nothrow: true,
+        quiet: true,
+        timeout: timeoutMs,
+        signal: this.options.signal,
+        input: options.input ?? '',
+      })`${argv}`
       exitCode = output.exitCode
       // zx stops a command at its timeout with SIGTERM; the exit code is then null.
       const timedOut = output.signal === 'SIGTERM' && output.exitCode === null && !this.options.signal?.aborted
@@ -112,7 +118,10 @@ export class Cluster {
     return result.stdout.trim() ? (JSON.parse(result.stdout) as T) : undefined
   }
 
-  async list<T = KubeObject>(resource: string, options: { namespace?: string; selector?: string; allNamespaces?: boolean } = {}): Promise<T[]> {
+  async list<T = KubeObject>(
+    resource: string,
+    options: { namespace?: string; selector?: string; allNamespaces?: boolean } = {},
+  ): Promise<T[]> {
     const args = ['get', resource]
     if (options.allNamespaces) args.push('--all-namespaces')
     else if (options.namespace) args.push('-n', options.namespace)
@@ -123,10 +132,20 @@ export class Cluster {
   /** kubectl apply of objects as one YAML stream. Server-side apply is what the Gateway API bundle needs. */
   /** --force-conflicts takes back fields another field manager (kubectl edit, a hand-made object) set. */
   applyArgs(serverSide: boolean, forceConflicts = false): string[] {
-    return ['apply', ...(serverSide ? ['--server-side', '--field-manager=gthulhu-runbook', ...(forceConflicts ? ['--force-conflicts'] : [])] : []), '-f', '-']
+    return [
+      'apply',
+      ...(serverSide
+        ? ['--server-side', '--field-manager=gthulhu-runbook', ...(forceConflicts ? ['--force-conflicts'] : [])]
+        : []),
+      '-f',
+      '-',
+    ]
   }
 
-  async apply(objects: KubeObject[], options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number } = {}): Promise<string> {
+  async apply(
+    objects: KubeObject[],
+    options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number } = {},
+  ): Promise<string> {
     const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true, options.forceConflicts), {
       input: toYamlStream(objects),
       timeoutMs: options.timeoutMs,
@@ -135,7 +154,10 @@ export class Cluster {
   }
 
   async applyText(yamlText: string, options: { serverSide?: boolean; timeoutMs?: number } = {}): Promise<string> {
-    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true), { input: yamlText, timeoutMs: options.timeoutMs })
+    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true), {
+      input: yamlText,
+      timeoutMs: options.timeoutMs,
+    })
     return stdout.trim()
   }
 }

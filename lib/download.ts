@@ -32,14 +32,19 @@ export async function fetchText(url: string, signal?: AbortSignal): Promise<stri
 }
 
 /** Streams `url` into `destination`; returns its SHA-256. Fails on HTTP errors, timeouts, short bodies and write errors. */
-export async function downloadFile(url: string, destination: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+export async function downloadFile(
+  url: string,
+  destination: string,
+  signal?: AbortSignal,
+): Promise<{ sha256: string; bytes: number }> {
   let response: Response
   try {
     response = await fetch(url, { signal: anySignal(signal, DOWNLOAD_TIMEOUT_MS), redirect: 'follow' })
   } catch (error) {
     throw new StepFailure(describeFetchError(url, error))
   }
-  if (!response.ok || !response.body) throw new StepFailure(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`)
+  if (!response.ok || !response.body)
+    throw new StepFailure(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`)
   const expected = Number(response.headers.get('content-length') ?? NaN)
   const hash = createHash('sha256')
   let bytes = 0
@@ -52,11 +57,20 @@ export async function downloadFile(url: string, destination: string, signal?: Ab
   })
   try {
     // pipeline settles on an error from either end: a full disk is a failed step, never an uncaught exception.
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream), measure, createWriteStream(destination, { mode: 0o600 }))
+    await pipeline(
+      Readable.fromWeb(response.body as WebReadableStream),
+      measure,
+      createWriteStream(destination, { mode: 0o600 }),
+    )
   } catch (error) {
     const { code, syscall } = error as NodeJS.ErrnoException
-    if (syscall) throw new StepFailure(`cannot write the download of ${url} to ${destination}: ${code ?? (error as Error).message} (${(error as Error).message})`)
-    throw new StepFailure(`download of ${url} was cut short after ${bytes} bytes${Number.isFinite(expected) ? ` of ${expected}` : ''}: ${(error as Error).message}`)
+    if (syscall)
+      throw new StepFailure(
+        `cannot write the download of ${url} to ${destination}: ${code ?? (error as Error).message} (${(error as Error).message})`,
+      )
+    throw new StepFailure(
+      `download of ${url} was cut short after ${bytes} bytes${Number.isFinite(expected) ? ` of ${expected}` : ''}: ${(error as Error).message}`,
+    )
   }
   if (Number.isFinite(expected) && bytes !== expected) {
     throw new StepFailure(`download of ${url} was cut short: received ${bytes} of ${expected} bytes`)
@@ -67,7 +81,8 @@ export async function downloadFile(url: string, destination: string, signal?: Ab
 /** Reads the hex digest from a `.sha256` file (`<hex>  <name>` or the bare hex). */
 export function parseChecksumFile(text: string, url: string): string {
   const hex = text.trim().split(/\s+/)[0]?.toLowerCase()
-  if (!hex || !/^[0-9a-f]{64}$/.test(hex)) throw new StepFailure(`${url} does not hold a SHA-256 digest (got ${JSON.stringify(text.slice(0, 80))})`)
+  if (!hex || !/^[0-9a-f]{64}$/.test(hex))
+    throw new StepFailure(`${url} does not hold a SHA-256 digest (got ${JSON.stringify(text.slice(0, 80))})`)
   return hex
 }
 

@@ -82,7 +82,11 @@ export class Engine {
   /** The context of one step: where its probe results go and (to run or undo it) its record of what was there before. */
   private ctxFor(step: Step, withBefore = true): StepContext {
     const onProbeResults = (results: ProbeResult[]) => this.options.onProbeResults?.(step.id, results)
-    return { ...this.ctx, onProbeResults, ...(withBefore ? { before: (this.options.state.step(step.id).before ??= {}) } : {}) }
+    return {
+      ...this.ctx,
+      onProbeResults,
+      ...(withBefore ? { before: (this.options.state.step(step.id).before ??= {}) } : {}),
+    }
   }
 
   async run(): Promise<void> {
@@ -97,7 +101,9 @@ export class Engine {
         const connection = this.options.cluster.connectionArgs()
         this.introduce(step)
         reporter.say(`\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6), connection)}`)
-        const choice = await prompter.beforeStep(step, () => reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx), connection)}\n`))
+        const choice = await prompter.beforeStep(step, () =>
+          reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx), connection)}\n`),
+        )
         if (choice === 'quit') throw new Interrupted(`stopped before ${step.id} at the operator's request`)
         if (choice === 'skip') {
           this.record(step, 'skipped', 0, [], 'skipped by the operator')
@@ -125,7 +131,9 @@ export class Engine {
       ;(config as any)[question.key] = answer
       ;(state.state.answers as any)[question.key] = answer
       state.save()
-      this.options.reporter.say(`  ${question.flag} ${Array.isArray(answer) ? answer.join(question.key === 'allowedUserAgents' ? '|' : ',') : answer} (kept for resumed runs)`)
+      this.options.reporter.say(
+        `  ${question.flag} ${Array.isArray(answer) ? answer.join(question.key === 'allowedUserAgents' ? '|' : ',') : answer} (kept for resumed runs)`,
+      )
     }
   }
 
@@ -135,7 +143,10 @@ export class Engine {
       const started = Date.now()
       this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
       try {
-        const { checks, note, changes } = await this.attempt(step, mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify })
+        const { checks, note, changes } = await this.attempt(
+          step,
+          mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify },
+        )
         this.record(step, 'done', Date.now() - started, checks, note)
         this.results.at(-1)!.changes = changes
         return
@@ -197,7 +208,9 @@ export class Engine {
       const step = steps.find((s) => s.id === id)!
       if (prompter) {
         this.introduce(step)
-        reporter.say(`\nUndo will:\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`)
+        reporter.say(
+          `\nUndo will:\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`,
+        )
         const yes = (await prompter.confirmUndo?.(step)) ?? false
         if (!yes) throw new Interrupted(`stopped before undoing ${step.id} at the operator's request`)
       }
@@ -236,7 +249,9 @@ export class Engine {
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
-          checks = [{ name: `${id}: verification completes`, expected: 'every check evaluated', observed: message, ok: false }]
+          checks = [
+            { name: `${id}: verification completes`, expected: 'every check evaluated', observed: message, ok: false },
+          ]
         } finally {
           await this.cleanup(cleanups)
         }
@@ -247,15 +262,30 @@ export class Engine {
     for (const { step, checks, lines, durationMs } of audited) {
       const failed = checks.filter((c) => !c.ok && !c.advisory)
       reporter.event({ event: 'step-start', step: step.id, title: step.title })
-      reporter.say(`\n━━ ${step.title} (${step.id}) ━━${lines.length ? `\n${indent(lines.join('\n'), 2)}` : ''}\n${formatChecks(checks)}`)
-      for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
+      reporter.say(
+        `\n━━ ${step.title} (${step.id}) ━━${lines.length ? `\n${indent(lines.join('\n'), 2)}` : ''}\n${formatChecks(checks)}`,
+      )
+      for (const check of checks)
+        reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       for (const check of failed) {
         const drift = `${step.id}: ${check.name} — expected ${check.expected}, observed ${check.observed}`
         drifts.push(drift)
-        reporter.event({ event: 'drift', step: step.id, check: check.name, expected: check.expected, observed: check.observed })
+        reporter.event({
+          event: 'drift',
+          step: step.id,
+          check: check.name,
+          expected: check.expected,
+          observed: check.observed,
+        })
       }
       const status: StepStatus = failed.length ? 'failed' : 'done'
-      this.results.push({ id: step.id, status, durationMs, checks, note: failed.length ? `${failed.length} drift(s)` : 'holds' })
+      this.results.push({
+        id: step.id,
+        status,
+        durationMs,
+        checks,
+        note: failed.length ? `${failed.length} drift(s)` : 'holds',
+      })
       reporter.event({ event: 'step-end', step: step.id, status: failed.length ? 'drifted' : 'holds', durationMs })
     }
     return drifts
@@ -274,9 +304,21 @@ export class Engine {
       const interrupted = this.options.signal.aborted || error instanceof Interrupted
       const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
       // The step's changes may still be (partly) in place: keep its status, say what went wrong.
-      this.results.push({ id: step.id, status: interrupted ? 'interrupted' : 'failed', durationMs: Date.now() - started, checks, note: `undo ${interrupted ? 'interrupted' : 'failed'}` })
+      this.results.push({
+        id: step.id,
+        status: interrupted ? 'interrupted' : 'failed',
+        durationMs: Date.now() - started,
+        checks,
+        note: `undo ${interrupted ? 'interrupted' : 'failed'}`,
+      })
       this.options.state.update(step.id, { error: `undo: ${message}` })
-      this.options.reporter.event({ event: 'step-end', step: step.id, status: interrupted ? 'interrupted' : 'failed', durationMs: Date.now() - started, error: message })
+      this.options.reporter.event({
+        event: 'step-end',
+        step: step.id,
+        status: interrupted ? 'interrupted' : 'failed',
+        durationMs: Date.now() - started,
+        error: message,
+      })
       if (interrupted) throw new Interrupted(`interrupted while undoing ${step.id}`)
       throw new StepFailure(`undoing ${step.id} failed: ${message}`)
     }
@@ -323,7 +365,10 @@ export class Engine {
                   title: verbs.applyTitle,
                   enabled: !!verbs.apply,
                   task: async (_, sub) => {
-                    const outcome = await verbs.apply!(ctx, io((line) => ((sub.output = line), changes.push(line)), sub))
+                    const outcome = await verbs.apply!(
+                      ctx,
+                      io((line) => ((sub.output = line), changes.push(line)), sub),
+                    )
                     if (outcome?.unchanged) {
                       note = outcome.unchanged
                       sub.title = `nothing to change: ${outcome.unchanged}`
@@ -333,10 +378,17 @@ export class Engine {
                 {
                   title: 'verify against the cluster',
                   task: async (_, sub) => {
-                    checks = await verbs.verify(ctx, io((line) => (sub.output = line)))
+                    checks = await verbs.verify(
+                      ctx,
+                      io((line) => (sub.output = line)),
+                    )
                     const failed = checks.filter((c) => !c.ok && !c.advisory)
                     sub.title = `verified: ${checks.filter((c) => c.ok).length}/${checks.length} checks passed`
-                    if (failed.length) throw new StepRunFailed(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join('; ')}`, checks)
+                    if (failed.length)
+                      throw new StepRunFailed(
+                        `${failed.length} check(s) failed: ${failed.map((c) => c.name).join('; ')}`,
+                        checks,
+                      )
                   },
                 },
               ],
@@ -358,10 +410,15 @@ export class Engine {
     try {
       await list.run()
     } catch (error) {
-      throw error instanceof StepFailure || error instanceof Interrupted ? error : error instanceof Error ? error : new StepFailure(String(error))
+      throw error instanceof StepFailure || error instanceof Interrupted
+        ? error
+        : error instanceof Error
+          ? error
+          : new StepFailure(String(error))
     } finally {
       if (checks.length) reporter.say(formatChecks(checks))
-      for (const check of checks) reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
+      for (const check of checks)
+        reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       await this.cleanup(cleanups)
     }
     return { checks, note, changes }
@@ -377,7 +434,14 @@ export class Engine {
     }
   }
 
-  private record(step: Step, status: StepStatus, durationMs: number, checks: Check[], note?: string, error?: string): void {
+  private record(
+    step: Step,
+    status: StepStatus,
+    durationMs: number,
+    checks: Check[],
+    note?: string,
+    error?: string,
+  ): void {
     const { state, reporter, config } = this.options
     const previous = state.step(step.id)
     // Skipping a step that is already done keeps it done.

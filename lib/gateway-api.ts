@@ -83,7 +83,11 @@ export type BundleDecision =
   | { action: 'refuse-newer'; newer: InstalledCrd[] }
 
 /** What to do given the bundle's CRDs and the ones installed: skip, apply, or refuse to downgrade. */
-export function decideBundle(bundle: BundleCrd[], installed: InstalledCrd[], config: Pick<Config, 'gatewayApiVersion' | 'gatewayApiChannel' | 'replaceNewerGatewayApi'>): BundleDecision {
+export function decideBundle(
+  bundle: BundleCrd[],
+  installed: InstalledCrd[],
+  config: Pick<Config, 'gatewayApiVersion' | 'gatewayApiChannel' | 'replaceNewerGatewayApi'>,
+): BundleDecision {
   const wanted = config.gatewayApiVersion
   const byName = new Map(installed.map((c) => [c.name, c]))
   const newer = installed.filter((c) => c.version && compareVersions(c.version, wanted) > 0)
@@ -96,11 +100,16 @@ export function decideBundle(bundle: BundleCrd[], installed: InstalledCrd[], con
     return config.gatewayApiChannel === 'experimental' && channel !== undefined && channel !== 'experimental'
   })
   if (!missing.length && !other.length && !channelShort.length) {
-    return { action: 'skip', reason: `all ${bundle.length} CRDs of the ${config.gatewayApiChannel} bundle are installed at ${wanted}` }
+    return {
+      action: 'skip',
+      reason: `all ${bundle.length} CRDs of the ${config.gatewayApiChannel} bundle are installed at ${wanted}`,
+    }
   }
   const parts = [
     missing.length ? `${missing.length} missing` : '',
-    other.length ? `${other.length} at another version (${[...new Set(other.map((c) => byName.get(c.name)!.version ?? 'unannotated'))].join(', ')})` : '',
+    other.length
+      ? `${other.length} at another version (${[...new Set(other.map((c) => byName.get(c.name)!.version ?? 'unannotated'))].join(', ')})`
+      : '',
     channelShort.length ? `${channelShort.length} from the standard channel` : '',
   ].filter(Boolean)
   return { action: 'apply', reason: `of ${bundle.length} CRDs: ${parts.join(', ')}` }
@@ -123,12 +132,17 @@ export const isCurrent = (c: Condition | undefined, generation: number | undefin
   !!c && (c.observedGeneration === undefined || generation === undefined || c.observedGeneration >= generation)
 
 export const showCondition = (c: Condition | undefined) =>
-  c ? `${c.status}${c.reason ? ` (${c.reason})` : ''}${c.status !== 'True' && c.message ? `: ${c.message}` : ''}` : 'not reported yet'
+  c
+    ? `${c.status}${c.reason ? ` (${c.reason})` : ''}${c.status !== 'True' && c.message ? `: ${c.message}` : ''}`
+    : 'not reported yet'
 
 /** The status a route's parent (our Gateway) reports for it, written by Istio's controller. */
 export function routeParentStatus(route: KubeObject | undefined, gatewayName: string, namespace: string) {
   return (route?.status?.parents ?? []).find(
-    (p: any) => p.parentRef?.name === gatewayName && (p.parentRef?.namespace ?? namespace) === namespace && (p.parentRef?.kind ?? 'Gateway') === 'Gateway',
+    (p: any) =>
+      p.parentRef?.name === gatewayName &&
+      (p.parentRef?.namespace ?? namespace) === namespace &&
+      (p.parentRef?.kind ?? 'Gateway') === 'Gateway',
   ) as { conditions?: Condition[] } | undefined
 }
 
@@ -174,7 +188,12 @@ export function pickNodeAddress(nodes: KubeObject[]): NodeAddress | undefined {
 export const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address)
 
 /** One HTTP GET with a short timeout: the status code, or why there was none. */
-export async function httpGet(url: string, userAgent: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status?: number; error?: string }> {
+export async function httpGet(
+  url: string,
+  userAgent: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ status?: number; error?: string }> {
   const timeout = AbortSignal.timeout(timeoutMs)
   try {
     const response = await fetch(url, {
@@ -187,7 +206,9 @@ export async function httpGet(url: string, userAgent: string, timeoutMs: number,
   } catch (error) {
     const cause = (error as any)?.cause
     if (timeout.aborted) return { error: `no answer within ${Math.round(timeoutMs / 1000)}s` }
-    return { error: cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : (error as Error).message }
+    return {
+      error: cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : (error as Error).message,
+    }
   }
 }
 
@@ -195,10 +216,15 @@ export async function httpGet(url: string, userAgent: string, timeoutMs: number,
  * Several named objects of one namespace in a single kubectl call ("deployment/istiod", …); the ones that do
  * not exist are simply absent. One process instead of one per object keeps polling cheap.
  */
-export async function getNamed(cluster: Pick<Cluster, 'findJson'>, namespace: string, refs: string[]): Promise<KubeObject[]> {
+export async function getNamed(
+  cluster: Pick<Cluster, 'findJson'>,
+  namespace: string,
+  refs: string[],
+): Promise<KubeObject[]> {
   const found = await cluster.findJson<KubeObject & { items?: KubeObject[] }>(['get', ...refs, '-n', namespace])
   if (!found) return []
-  return found.kind === 'List' || Array.isArray(found.items) ? found.items ?? [] : [found]
+  return found.kind === 'List' || Array.isArray(found.items) ? (found.items ?? []) : [found]
 }
 
-export const findNamed = (objects: KubeObject[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)
+export const findNamed = (objects: KubeObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name)

@@ -9,7 +9,13 @@ export function chartDefaults(config: Pick<Config, 'release'>): NonNullable<Fact
     'app.kubernetes.io/instance': config.release,
     'app.kubernetes.io/component': component,
   })
-  const workload = (kind: WorkloadFacts['kind'], name: string, serviceAccount: string, selectorLabels: Record<string, string>, service: WorkloadFacts['service']): WorkloadFacts => ({
+  const workload = (
+    kind: WorkloadFacts['kind'],
+    name: string,
+    serviceAccount: string,
+    selectorLabels: Record<string, string>,
+    service: WorkloadFacts['service'],
+  ): WorkloadFacts => ({
     kind,
     name,
     serviceAccount,
@@ -19,9 +25,21 @@ export function chartDefaults(config: Pick<Config, 'release'>): NonNullable<Fact
   })
   const r = config.release
   return {
-    manager: workload('Deployment', `${r}-manager`, `${r}-manager`, labels('gthulhu', 'manager'), { name: `${r}-manager`, port: 8080, headless: false }),
-    scheduler: workload('DaemonSet', `${r}-scheduler`, r, labels('gthulhu', 'scheduler'), { name: `${r}-scheduler-sidecar`, port: 8080, headless: true }),
-    mongodb: workload('StatefulSet', `${r}-mongodb`, 'default', labels('mongodb', 'mongodb'), { name: `${r}-mongodb`, port: 27017, headless: true }),
+    manager: workload('Deployment', `${r}-manager`, `${r}-manager`, labels('gthulhu', 'manager'), {
+      name: `${r}-manager`,
+      port: 8080,
+      headless: false,
+    }),
+    scheduler: workload('DaemonSet', `${r}-scheduler`, r, labels('gthulhu', 'scheduler'), {
+      name: `${r}-scheduler-sidecar`,
+      port: 8080,
+      headless: true,
+    }),
+    mongodb: workload('StatefulSet', `${r}-mongodb`, 'default', labels('mongodb', 'mongodb'), {
+      name: `${r}-mongodb`,
+      port: 27017,
+      headless: true,
+    }),
   }
 }
 

@@ -5,7 +5,10 @@ import type { Step } from './types.ts'
 export const EXIT_CODES: [number, string][] = [
   [0, 'every selected step is done and verified (or the dry run / render / list finished)'],
   [1, 'a step or one of its checks failed; the resume command is printed'],
-  [2, 'usage or configuration error (unknown flag, bad value, bad config file, no context with --yes, locked or foreign state); nothing was changed'],
+  [
+    2,
+    'usage or configuration error (unknown flag, bad value, bad config file, no context with --yes, locked or foreign state); nothing was changed',
+  ],
   [130, 'interrupted (Ctrl-C or "quit"); state is saved and the resume command is printed'],
 ]
 

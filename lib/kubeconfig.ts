@@ -19,7 +19,8 @@ export interface KubeContext {
  */
 export function requireKubeconfigFiles(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
   if (kubeconfig) {
-    if (!existsSync(kubeconfig)) throw new UsageError(`--kubeconfig: the file ${kubeconfig} does not exist; name an existing kubeconfig file`)
+    if (!existsSync(kubeconfig))
+      throw new UsageError(`--kubeconfig: the file ${kubeconfig} does not exist; name an existing kubeconfig file`)
     return
   }
   const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean)
@@ -34,7 +35,9 @@ export async function readContexts(cluster: Cluster, kubeconfig?: string): Promi
   // Local work, but some kubectl builds (e.g. cloud SDK dispatchers) start slowly on a loaded machine.
   const result = await cluster.exec(argv, { timeoutMs: 60_000 })
   if (result.exitCode !== 0) {
-    throw new UsageError(`cannot read the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${result.stderr.trim() || `kubectl exited ${result.exitCode}`}`)
+    throw new UsageError(
+      `cannot read the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${result.stderr.trim() || `kubectl exited ${result.exitCode}`}`,
+    )
   }
   const view = JSON.parse(result.stdout || '{}')
   const servers = new Map<string, string>((view.clusters ?? []).map((c: any) => [c.name, c.cluster?.server]))
@@ -53,7 +56,9 @@ export function requireContext(contexts: KubeContext[], name: string): KubeConte
   const found = contexts.find((c) => c.name === name)
   if (!found) {
     const valid = contexts.map((c) => c.name)
-    throw new UsageError(`--context: no context "${name}" in the kubeconfig; valid: ${valid.length ? valid.join(', ') : '(the kubeconfig has no contexts)'}`)
+    throw new UsageError(
+      `--context: no context "${name}" in the kubeconfig; valid: ${valid.length ? valid.join(', ') : '(the kubeconfig has no contexts)'}`,
+    )
   }
   return found
 }

@@ -12,7 +12,8 @@ const MANIFEST_DIR = pathToFileURL(join(PACKAGE_ROOT, 'manifests/'))
 /** Loads every document of manifests/<file> as plain objects (a fresh copy on each call). */
 export function loadManifests(file: string): KubeObject[] {
   const text = readFileSync(new URL(file, MANIFEST_DIR), 'utf8')
-  return yaml().parseAllDocuments(text)
+  return yaml()
+    .parseAllDocuments(text)
     .map((doc) => {
       if (doc.errors.length) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
       return doc.toJS() as KubeObject | null

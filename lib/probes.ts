@@ -18,7 +18,13 @@ export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
 export const PROBE_RUN_LABEL = 'gthulhu-runbook/probe-run'
 
 // Labels a controller puts on its own pods: copying them could make a ReplicaSet or DaemonSet adopt a probe.
-const CONTROLLER_LABELS = ['pod-template-hash', 'controller-revision-hash', 'pod-template-generation', 'statefulset.kubernetes.io/pod-name', 'apps.kubernetes.io/pod-index']
+const CONTROLLER_LABELS = [
+  'pod-template-hash',
+  'controller-revision-hash',
+  'pod-template-generation',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+]
 
 /** Who a probe pretends to be. */
 export interface ProbeSource {
@@ -141,17 +147,31 @@ export function impersonationLabels(podLabels: Record<string, string>): Record<s
 }
 
 /** Builds one probe pod from manifests/probe-pod.yaml. */
-export function probePod(spec: ProbeSpec, options: { namespace: string; runId: string; mongoImage: string; httpImage: string }): KubeObject {
+export function probePod(
+  spec: ProbeSpec,
+  options: { namespace: string; runId: string; mongoImage: string; httpImage: string },
+): KubeObject {
   const pod = loadManifest('probe-pod.yaml', 'Pod')
   const name = `gthulhu-probe-${spec.role}-${randomSuffix()}`.slice(0, 63).replace(/-+$/, '')
   pod.metadata.name = name
   pod.metadata.namespace = options.namespace
-  pod.metadata.labels = { ...pod.metadata.labels, ...spec.source.labels, ...MANAGED_BY, [PROBE_RUN_LABEL]: options.runId }
+  pod.metadata.labels = {
+    ...pod.metadata.labels,
+    ...spec.source.labels,
+    ...MANAGED_BY,
+    [PROBE_RUN_LABEL]: options.runId,
+  }
   pod.spec.serviceAccountName = spec.source.serviceAccount
   const container = pod.spec.containers[0]
   const request = spec.request
   container.image = request.kind === 'mongo' ? options.mongoImage : options.httpImage
-  container.command = ['sh', '-c', request.kind === 'mongo' ? mongoProbeScript(request.host, request.port) : httpProbeScript(request.url, request.userAgent)]
+  container.command = [
+    'sh',
+    '-c',
+    request.kind === 'mongo'
+      ? mongoProbeScript(request.host, request.port)
+      : httpProbeScript(request.url, request.userAgent),
+  ]
   return pod
 }
 
@@ -166,7 +186,8 @@ const terminated = (pod: KubeObject) => pod.status?.phase === 'Succeeded' || pod
 /** Why a pod has not finished: unschedulable, image pull trouble, or just still running. */
 function whyNotFinished(pod: KubeObject): string {
   const scheduled = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled')
-  if (scheduled?.status === 'False') return `not scheduled: ${scheduled.message ?? scheduled.reason ?? 'no reason given'}`
+  if (scheduled?.status === 'False')
+    return `not scheduled: ${scheduled.message ?? scheduled.reason ?? 'no reason given'}`
   const waiting = (pod.status?.containerStatuses ?? []).map((c: any) => c.state?.waiting).find(Boolean)
   if (waiting) return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
   return `phase ${pod.status?.phase ?? 'Pending'}`
@@ -182,19 +203,40 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
  */
 export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
-  if (ctx.probes === false) return specs.map((spec) => ({ spec, pod: '', exitCode: undefined, log: '', observed: { kind: 'skipped', detail: '--no-probes' }, ok: true }))
-  const results = ctx.probeMemo ? await memoizedProbes(ctx, io, specs, ctx.probeMemo) : await settledProbes(ctx, io, specs)
+  if (ctx.probes === false)
+    return specs.map((spec) => ({
+      spec,
+      pod: '',
+      exitCode: undefined,
+      log: '',
+      observed: { kind: 'skipped', detail: '--no-probes' },
+      ok: true,
+    }))
+  const results = ctx.probeMemo
+    ? await memoizedProbes(ctx, io, specs, ctx.probeMemo)
+    : await settledProbes(ctx, io, specs)
   ctx.onProbeResults?.(results)
   return results
 }
 
 /** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
-async function memoizedProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[], memo: Map<string, Promise<ProbeResult>>): Promise<ProbeResult[]> {
-  const key = (spec: ProbeSpec) => JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
+async function memoizedProbes(
+  ctx: StepContext,
+  io: StepIO,
+  specs: ProbeSpec[],
+  memo: Map<string, Promise<ProbeResult>>,
+): Promise<ProbeResult[]> {
+  const key = (spec: ProbeSpec) =>
+    JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
   const missing = specs.filter((spec) => !memo.has(key(spec)))
   if (missing.length) {
     const batch = settledProbes(ctx, io, missing)
-    missing.forEach((spec, i) => memo.set(key(spec), batch.then((results) => results[i])))
+    missing.forEach((spec, i) =>
+      memo.set(
+        key(spec),
+        batch.then((results) => results[i]),
+      ),
+    )
   }
   return Promise.all(specs.map(async (spec) => ({ ...(await memo.get(key(spec))!), spec })))
 }
@@ -204,9 +246,15 @@ async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
     const unexpected = results.filter((r) => !r.ok)
     if (unexpected.length === 0) break
-    io.log(`${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`)
+    io.log(
+      `${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`,
+    )
     await sleep(PROBE_SETTLE.pauseMs, ctx.signal)
-    const retried = await runProbeBatch(ctx, io, unexpected.map((r) => r.spec))
+    const retried = await runProbeBatch(
+      ctx,
+      io,
+      unexpected.map((r) => r.spec),
+    )
     results = results.map((r) => retried.find((n) => n.spec === r.spec) ?? r)
   }
   return results
@@ -222,10 +270,14 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const runId = randomSuffix()
   const selector = `${PROBE_RUN_LABEL}=${runId}`
   const mongoImage = mongoProbeImage(ctx.config, ctx.facts)
-  const pods = specs.map((spec) => probePod(spec, { namespace, runId, mongoImage, httpImage: ctx.config.httpProbeImage }))
+  const pods = specs.map((spec) =>
+    probePod(spec, { namespace, runId, mongoImage, httpImage: ctx.config.httpProbeImage }),
+  )
   assertValidManifests(pods)
   const remove = async () => {
-    await ctx.cluster.forCleanup().kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
+    await ctx.cluster
+      .forCleanup()
+      .kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
   }
   let removal: Promise<void> | undefined
   io.onCleanup(async () => {
@@ -256,7 +308,9 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
     return await mapConcurrent(batch, 4, async ({ spec, name }) => {
       const pod = finished.find((p) => p.metadata.name === name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
-      const log = (await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })).stdout
+      const log = (
+        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })
+      ).stdout
       const observed = spec.request.kind === 'mongo' ? classifyMongo(exitCode, log) : classifyHttp(exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
@@ -274,14 +328,28 @@ export function formatMatrix(results: ProbeResult[]): string {
   const sources = [...new Set(results.map((r) => r.spec.source.name))]
   const destinations = [...new Set(results.map((r) => r.spec.destination))]
   const cell = (r: ProbeResult | undefined) =>
-    r ? `${r.ok ? '✔' : '✖'} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}` : '—'
+    r
+      ? `${r.ok ? '✔' : '✖'} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}`
+      : '—'
   const rows = [
     ['source ↓  destination →', ...destinations],
-    ...sources.map((s) => [s, ...destinations.map((d) => cell(results.find((r) => r.spec.source.name === s && r.spec.destination === d)))]),
+    ...sources.map((s) => [
+      s,
+      ...destinations.map((d) => cell(results.find((r) => r.spec.source.name === s && r.spec.destination === d))),
+    ]),
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
-  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join(' │ ').trimEnd()
-  return [line(rows[0]), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...rows.slice(1).map(line), '(each cell: expected / observed)'].join('\n')
+  const line = (row: string[]) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(' │ ')
+      .trimEnd()
+  return [
+    line(rows[0]),
+    widths.map((w) => '─'.repeat(w)).join('─┼─'),
+    ...rows.slice(1).map(line),
+    '(each cell: expected / observed)',
+  ].join('\n')
 }
 
 const short = (text: string) => text.replace(/ \(.*\)$/, '')
@@ -290,7 +358,13 @@ const short = (text: string) => text.replace(/ \(.*\)$/, '')
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
   if (result.observed.kind === 'skipped') {
-    return { name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`, expected: describeExpectation(spec.expect), observed: 'not probed (--no-probes)', ok: false, advisory: true }
+    return {
+      name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
+      expected: describeExpectation(spec.expect),
+      observed: 'not probed (--no-probes)',
+      ok: false,
+      advisory: true,
+    }
   }
   return {
     name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,

@@ -18,21 +18,30 @@ export interface Question {
 /** Browser choices whose User-Agent patterns Istio can match (a prefix ending in "*"). */
 export const BROWSER_CHOICES = [
   { name: "Chrome on macOS (the guide's choice)", value: GUIDE_USER_AGENT },
-  { name: 'Chrome on Windows', value: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*' },
+  {
+    name: 'Chrome on Windows',
+    value: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*',
+  },
   { name: 'Chrome on Linux', value: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*' },
 ] as const
 
 const PRINCIPAL = /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$/
 
 export function validatePrincipalList(text: string): true | string {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean)
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (items.length === 0) return 'name at least one identity, or the manager would refuse everyone'
   const bad = items.find((p) => !PRINCIPAL.test(p))
   return bad ? `"${bad}" is not an identity like cluster.local/ns/<namespace>/sa/<serviceaccount>` : true
 }
 
 export function validateUserAgentList(text: string): true | string {
-  const items = text.split('|').map((s) => s.trim()).filter(Boolean)
+  const items = text
+    .split('|')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (items.length === 0) return 'give at least one User-Agent pattern'
   for (const item of items) {
     const problem = userAgentProblem(item)
@@ -45,15 +54,20 @@ async function asked<T>(question: Promise<T>): Promise<T> {
   try {
     return await question
   } catch (error) {
-    if (['ExitPromptError', 'AbortPromptError'].includes((error as Error).name)) throw new Interrupted('quit at a prompt')
+    if (['ExitPromptError', 'AbortPromptError'].includes((error as Error).name))
+      throw new Interrupted('quit at a prompt')
     throw error
   }
 }
 
 /** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing. */
 export const browsersPrompt = {
-  message: 'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
-  choices: [...BROWSER_CHOICES.map((c) => ({ ...c, checked: c.value === GUIDE_USER_AGENT })), { name: 'Another pattern (typed next)', value: 'custom' }],
+  message:
+    'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
+  choices: [
+    ...BROWSER_CHOICES.map((c) => ({ ...c, checked: c.value === GUIDE_USER_AGENT })),
+    { name: 'Another pattern (typed next)', value: 'custom' },
+  ],
   validate: (items: readonly unknown[]) => (items.length ? true : 'pick at least one'),
 }
 
@@ -71,8 +85,14 @@ export const principalsPrompt = (suggested: string[]) => ({
 export const ingressPrompt = (gatewayName: string) => ({
   message: "Should browser traffic from the gateway pass through the manager's waypoint?",
   choices: [
-    { name: 'No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only', value: false },
-    { name: `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${gatewayName}-istio) in the manager policy`, value: true },
+    {
+      name: 'No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only',
+      value: false,
+    },
+    {
+      name: `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${gatewayName}-istio) in the manager policy`,
+      value: true,
+    },
   ],
 })
 
@@ -84,7 +104,12 @@ const userAgentsQuestion: Question = {
     const patterns = picked.filter((p) => p !== 'custom')
     if (picked.includes('custom')) {
       const typed = await asked(input(customUserAgentsPrompt, { signal }))
-      patterns.push(...typed.split('|').map((s) => s.trim()).filter(Boolean))
+      patterns.push(
+        ...typed
+          .split('|')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
     }
     return patterns
   },
@@ -94,9 +119,15 @@ const principalsQuestion: Question = {
   key: 'managerPrincipals',
   flag: '--manager-principals',
   async ask(config, facts, signal) {
-    const suggested = managerPrincipals({ ...config, managerPrincipals: [] }, workloads(config, facts).scheduler.serviceAccount)
+    const suggested = managerPrincipals(
+      { ...config, managerPrincipals: [] },
+      workloads(config, facts).scheduler.serviceAccount,
+    )
     const typed = await asked(input(principalsPrompt(suggested), { signal }))
-    return typed.split(',').map((s) => s.trim()).filter(Boolean)
+    return typed
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   },
 }
 

@@ -13,7 +13,10 @@ export function renderManifests(dir: string, steps: Step[], config: Config, fact
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     const kustomization = join(dir, 'kustomization.yaml')
     const ours = existsSync(kustomization) && readFileSync(kustomization, 'utf8').startsWith(MARKER)
-    if (!ours) throw new UsageError(`--render ${dir}: the directory is not empty and was not rendered by this runbook; choose an empty or new directory`)
+    if (!ours)
+      throw new UsageError(
+        `--render ${dir}: the directory is not empty and was not rendered by this runbook; choose an empty or new directory`,
+      )
   }
   mkdirSync(dir, { recursive: true })
   const files: string[] = []
@@ -27,6 +30,9 @@ export function renderManifests(dir: string, steps: Step[], config: Config, fact
     }
   }
   const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: files }
-  writeFileSync(join(dir, 'kustomization.yaml'), `${MARKER} for context-independent review; apply in this order.\n${stringify(kustomization)}`)
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    `${MARKER} for context-independent review; apply in this order.\n${stringify(kustomization)}`,
+  )
   return files
 }

@@ -29,7 +29,13 @@ interface Table {
 const KIND_TITLE = { run: 'Hardening run', verify: 'Audit (--verify)', uninstall: 'Uninstall', rollback: 'Rollback' }
 
 /** The report as tables and paragraphs, rendered twice: Markdown and HTML. */
-function sections(input: ReportInput): { title: string; intro: string; tables: { heading: string; table: Table; note?: string }[]; before: Edge[]; after: Edge[] } {
+function sections(input: ReportInput): {
+  title: string
+  intro: string
+  tables: { heading: string; table: Table; note?: string }[]
+  before: Edge[]
+  after: Edge[]
+} {
   const { results, reachability } = input
   const failed = results.filter((r) => r.status !== 'done' && r.status !== 'undone' && r.status !== 'accepted')
   const outcome = failed.length ? `not complete: ${failed.map((r) => `${r.id} ${r.status}`).join(', ')}` : 'complete'
@@ -37,7 +43,16 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
   const after = reachability.after(input.kind === 'uninstall')
   const edgeTable = (edges: Edge[]): Table => ({
     head: ['from', 'to', 'port', 'verdict', 'enforced by', 'expected', 'observed', 'as expected'],
-    rows: edges.map((e) => [e.from, e.to, e.port || '—', e.verdict, e.layer, e.expected, e.observed, e.ok ? 'yes' : 'NO']),
+    rows: edges.map((e) => [
+      e.from,
+      e.to,
+      e.port || '—',
+      e.verdict,
+      e.layer,
+      e.expected,
+      e.observed,
+      e.ok ? 'yes' : 'NO',
+    ]),
   })
   const changed = results.filter((r) => r.changes?.length)
   return {
@@ -63,7 +78,13 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
         heading: 'Steps',
         table: {
           head: ['step', 'status', 'duration', 'checks passed', 'note'],
-          rows: results.map((r) => [r.id, r.status, seconds(r.durationMs), `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`, r.note ?? '']),
+          rows: results.map((r) => [
+            r.id,
+            r.status,
+            seconds(r.durationMs),
+            `${r.checks.filter((c) => c.ok).length}/${r.checks.length}`,
+            r.note ?? '',
+          ]),
         },
       },
       {
@@ -72,10 +93,25 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
           head: ['step', 'change'],
           rows: input.kind === 'verify' ? [] : changed.map((r) => [r.id, r.changes!.join('\n')]),
         },
-        note: input.kind === 'verify' ? 'An audit changes nothing (probe pods aside, which are deleted).' : changed.length ? 'As each step reported it while applying or undoing.' : 'Nothing: every step found the cluster as planned.',
+        note:
+          input.kind === 'verify'
+            ? 'An audit changes nothing (probe pods aside, which are deleted).'
+            : changed.length
+              ? 'As each step reported it while applying or undoing.'
+              : 'Nothing: every step found the cluster as planned.',
       },
-      { heading: 'Reachability after', table: edgeTable(after), note: after.length ? undefined : 'No path was probed (--no-probes, or no step with probes ran).' },
-      { heading: 'Reachability before', table: edgeTable(before), note: before.length ? 'As the state file recorded it before this run.' : 'No earlier picture in the state file.' },
+      {
+        heading: 'Reachability after',
+        table: edgeTable(after),
+        note: after.length ? undefined : 'No path was probed (--no-probes, or no step with probes ran).',
+      },
+      {
+        heading: 'Reachability before',
+        table: edgeTable(before),
+        note: before.length
+          ? 'As the state file recorded it before this run.'
+          : 'No earlier picture in the state file.',
+      },
       ...results.map((r) => ({ heading: `Checks of ${r.id}`, table: checkTable(r.checks) })),
     ],
     before,
@@ -84,7 +120,10 @@ function sections(input: ReportInput): { title: string; intro: string; tables: {
 }
 
 function checkTable(checks: Check[]): Table {
-  return { head: ['check', 'expected', 'observed', 'result'], rows: checks.map((c) => [c.name, c.expected, c.observed, c.ok ? 'pass' : c.advisory ? 'warning' : 'FAIL']) }
+  return {
+    head: ['check', 'expected', 'observed', 'result'],
+    rows: checks.map((c) => [c.name, c.expected, c.observed, c.ok ? 'pass' : c.advisory ? 'warning' : 'FAIL']),
+  }
 }
 
 // ---- Markdown ----
@@ -104,20 +143,29 @@ export function renderMarkdown(input: ReportInput): string {
     if (note) parts.push(note)
     if (table.rows.length) parts.push(markdownTable(table))
   }
-  parts.push('Layers: CNI NetworkPolicy (Kubernetes L4), ztunnel identity policy (Istio L4 by workload identity), waypoint L7 (Istio HTTP policy on the Service), gateway L7 (Istio HTTP policy on the ingress gateway).')
+  parts.push(
+    'Layers: CNI NetworkPolicy (Kubernetes L4), ztunnel identity policy (Istio L4 by workload identity), waypoint L7 (Istio HTTP policy on the Service), gateway L7 (Istio HTTP policy on the ingress gateway).',
+  )
   return parts.join('\n\n') + '\n'
 }
 
 // ---- HTML ----
 
-const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+const esc = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 function htmlTable(table: Table): string {
-  const row = (cells: string[], tag: 'th' | 'td') => `<tr>${cells.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`
+  const row = (cells: string[], tag: 'th' | 'td') =>
+    `<tr>${cells.map((c) => `<${tag}>${esc(c)}</${tag}>`).join('')}</tr>`
   return `<table><thead>${row(table.head, 'th')}</thead><tbody>${table.rows.map((r) => row(r, 'td')).join('')}</tbody></table>`
 }
 
-const COLOR: Record<Edge['verdict'], string> = { allowed: '#1a7f37', refused: '#cf222e', 'not probed': '#8c959f', inconclusive: '#9a6700' }
+const COLOR: Record<Edge['verdict'], string> = {
+  allowed: '#1a7f37',
+  refused: '#cf222e',
+  'not probed': '#8c959f',
+  inconclusive: '#9a6700',
+}
 
 /** Sources on the left, destinations on the right; one curve per path, labelled with port, verdict and layer. */
 export function reachabilitySvg(edges: Edge[]): string {
@@ -127,7 +175,8 @@ export function reachabilitySvg(edges: Edge[]): string {
   const width = 980
   const box = { w: 250, h: 44 }
   const height = Math.max(sources.length, destinations.length, 1) * rowHeight + 40
-  const place = (names: string[], x: number) => new Map(names.map((n, i) => [n, { x, y: 30 + i * rowHeight + (height - 40 - names.length * rowHeight) / 2 }]))
+  const place = (names: string[], x: number) =>
+    new Map(names.map((n, i) => [n, { x, y: 30 + i * rowHeight + (height - 40 - names.length * rowHeight) / 2 }]))
   const left = place(sources, 10)
   const right = place(destinations, width - box.w - 10)
   const at = (name: string) => left.get(name) ?? right.get(name)!
@@ -164,7 +213,10 @@ export function reachabilitySvg(edges: Edge[]): string {
     )
   })
   const markers = Object.entries(COLOR)
-    .map(([verdict, color]) => `<marker id="arrow-${verdict.replace(' ', '-')}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`)
+    .map(
+      ([verdict, color]) =>
+        `<marker id="arrow-${verdict.replace(' ', '-')}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`,
+    )
     .join('')
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" id="reachability" role="img" aria-label="reachability graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="14">` +
@@ -176,7 +228,10 @@ export function renderHtml(input: ReportInput): string {
   const s = sections(input)
   const body = s.tables
     .map(({ heading, table, note }) => {
-      const graph = heading === 'Reachability after' && s.after.length ? `<figure>${reachabilitySvg(s.after)}<figcaption>Green: allowed; red, dashed: refused; each path is labelled with its port and the layer that decides it.</figcaption></figure>` : ''
+      const graph =
+        heading === 'Reachability after' && s.after.length
+          ? `<figure>${reachabilitySvg(s.after)}<figcaption>Green: allowed; red, dashed: refused; each path is labelled with its port and the layer that decides it.</figcaption></figure>`
+          : ''
       return `<section><h2>${esc(heading)}</h2>${note ? `<p>${esc(note)}</p>` : ''}${graph}${table.rows.length ? htmlTable(table) : ''}</section>`
     })
     .join('\n')
@@ -198,7 +253,9 @@ export function ensureReportDir(dir: string): void {
     mkdirSync(dir, { recursive: true })
     accessSync(dir, constants.W_OK)
   } catch (error) {
-    throw new UsageError(`--report ${dir}: cannot write there (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); name a writable directory`)
+    throw new UsageError(
+      `--report ${dir}: cannot write there (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); name a writable directory`,
+    )
   }
 }
 

@@ -11,9 +11,22 @@ export type RunEvent =
   | { event: 'step-end'; step: string; status: string; durationMs: number; error?: string }
   | { event: 'step'; step: string; title: string; status: string; finishedAt?: string }
   | { event: 'command'; argv: string[]; exitCode: number | null; durationMs: number }
-  | { event: 'server-dry-run'; step: string; object: string; result: 'accepted' | 'rejected' | 'unchecked'; message?: string }
+  | {
+      event: 'server-dry-run'
+      step: string
+      object: string
+      result: 'accepted' | 'rejected' | 'unchecked'
+      message?: string
+    }
   | { event: 'drift'; step: string; check: string; expected: string; observed: string }
-  | { event: 'run-end'; status: 'done' | 'failed' | 'interrupted' | 'usage-error'; exitCode: number; resumeCommand?: string; webUiUrl?: string; message?: string }
+  | {
+      event: 'run-end'
+      status: 'done' | 'failed' | 'interrupted' | 'usage-error'
+      exitCode: number
+      resumeCommand?: string
+      webUiUrl?: string
+      message?: string
+    }
 
 export class Reporter {
   constructor(

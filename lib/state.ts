@@ -1,7 +1,17 @@
 // The state file: one JSON document per kube context recording what each step did, what it verified and the
 // facts found on the way. Written atomically (temp file + rename) under a lock file, so a crash never leaves
 // half a file and two runs never interleave. A file this runbook did not write is reported and left alone.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from './errors.ts'
@@ -64,8 +74,13 @@ export function configDrift(recorded: Partial<Config> | undefined, current: Conf
 /** Warnings for finished steps that ran with settings other than the current ones (a resumed run keeps their result). */
 export function driftWarnings(state: RunbookState, current: Config): string[] {
   return Object.entries(state.steps).flatMap(([id, record]) => {
-    const drift = record && (record.status === 'done' || record.status === 'accepted') ? configDrift(record.config, current) : []
-    return drift.length ? [`${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`] : []
+    const drift =
+      record && (record.status === 'done' || record.status === 'accepted') ? configDrift(record.config, current) : []
+    return drift.length
+      ? [
+          `${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`,
+        ]
+      : []
   })
 }
 
@@ -84,7 +99,16 @@ export class StateStore {
   private read(context: string): RunbookState {
     if (!existsSync(this.path)) {
       const now = new Date().toISOString()
-      return { format: STATE_FORMAT, context, createdAt: now, updatedAt: now, config: {}, answers: {}, facts: {}, steps: {} }
+      return {
+        format: STATE_FORMAT,
+        context,
+        createdAt: now,
+        updatedAt: now,
+        config: {},
+        answers: {},
+        facts: {},
+        steps: {},
+      }
     }
     let data: any
     try {
@@ -95,10 +119,14 @@ export class StateStore {
       )
     }
     if (data?.format !== STATE_FORMAT || typeof data.steps !== 'object' || data.steps === null) {
-      throw new UsageError(`state file ${this.path} was not written by this runbook (format ${JSON.stringify(data?.format)}, expected "${STATE_FORMAT}"); it was left untouched`)
+      throw new UsageError(
+        `state file ${this.path} was not written by this runbook (format ${JSON.stringify(data?.format)}, expected "${STATE_FORMAT}"); it was left untouched`,
+      )
     }
     if (data.context !== context) {
-      throw new UsageError(`state file ${this.path} belongs to kube context "${data.context}", not "${context}"; it was left untouched — pass --state-file for this context`)
+      throw new UsageError(
+        `state file ${this.path} belongs to kube context "${data.context}", not "${context}"; it was left untouched — pass --state-file for this context`,
+      )
     }
     data.facts ??= {}
     data.config ??= {}
@@ -106,32 +134,26 @@ export class StateStore {
     return data as RunbookState
   }
 
-  /** Takes the lock; a lock left by a process that no longer runs on this host is taken over. */
-  lock(): { tookOverFrom?: number } {
+  /** Takes the lock; a lock left by a process that no longer runs on this host is taken over (once). */
+  lock(takeOver = true): { tookOverFrom?: number } {
     mkdirSync(dirname(this.path), { recursive: true })
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockPath, 'wx', 0o600)
-        writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }))
-        closeSync(fd)
-        this.locked = true
-        return {}
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-        const holder = readLock(this.lockPath)
-        if (holder && holder.host === hostname() && !processAlive(holder.pid)) {
-          rmSync(this.lockPath, { force: true })
-          if (attempt === 0) {
-            const result = this.lock()
-            return { ...result, tookOverFrom: holder.pid }
-          }
-        }
-        throw new UsageError(
-          `another run holds the lock on ${this.path} (${holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : 'unreadable lock file'}); wait for it to finish, or remove ${this.lockPath} if that run is gone`,
-        )
+    try {
+      const fd = openSync(this.lockPath, 'wx', 0o600)
+      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }))
+      closeSync(fd)
+      this.locked = true
+      return {}
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = readLock(this.lockPath)
+      if (takeOver && holder && holder.host === hostname() && !processAlive(holder.pid)) {
+        rmSync(this.lockPath, { force: true })
+        return { ...this.lock(false), tookOverFrom: holder.pid }
       }
+      throw new UsageError(
+        `another run holds the lock on ${this.path} (${holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : 'unreadable lock file'}); wait for it to finish, or remove ${this.lockPath} if that run is gone`,
+      )
     }
-    throw new UsageError(`could not lock ${this.path}`)
   }
 
   unlock(): void {

@@ -20,7 +20,13 @@ export type StepId = (typeof STEP_IDS)[number]
 export interface KubeObject {
   apiVersion: string
   kind: string
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [key: string]: unknown }
+  metadata: {
+    name: string
+    namespace?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    [key: string]: unknown
+  }
   [key: string]: any
 }
 
@@ -68,7 +74,14 @@ export interface Facts {
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
-  gateway?: { service: string; nodePort?: number; nodeAddress?: string; url: string; addressAssigned: boolean; via: 'load balancer' | 'NodePort' }
+  gateway?: {
+    service: string
+    nodePort?: number
+    nodeAddress?: string
+    url: string
+    addressAssigned: boolean
+    via: 'load balancer' | 'NodePort'
+  }
   [key: string]: unknown
 }
 

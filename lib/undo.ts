@@ -4,17 +4,34 @@
 // whatever was there before.
 import { CommandError, StepFailure } from './errors.ts'
 import { MANAGED_BY } from './probes.ts'
-import type { BeforeRecord, Check, KubeObject, LabelRef, ObjectRef, PlanItem, Step, StepContext, StepIO } from './types.ts'
+import type {
+  BeforeRecord,
+  Check,
+  KubeObject,
+  LabelRef,
+  ObjectRef,
+  PlanItem,
+  Step,
+  StepContext,
+  StepIO,
+} from './types.ts'
 
 export const FIELD_MANAGER = 'gthulhu-runbook'
 
 export const objectKey = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ?? ''}/${ref.name}`
-export const showRef = (ref: ObjectRef) => `${ref.resource.split('.')[0]} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
+export const showRef = (ref: ObjectRef) =>
+  `${ref.resource.split('.')[0]} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
 const inNamespace = (ref: ObjectRef) => (ref.namespace ? ['-n', ref.namespace] : [])
 const getArgs = (ref: ObjectRef) => ['get', ref.resource, ref.name, ...inNamespace(ref)]
 const deleteArgs = (ref: ObjectRef) => ['delete', ref.resource, ref.name, ...inNamespace(ref), '--ignore-not-found']
 /** Sets a label back to `value`, or removes it when it was not set. */
-const labelArgs = (ref: LabelRef, value: string | null) => ['label', ref.resource, ref.name, ...inNamespace(ref), ...(value === null ? [`${ref.key}-`] : [`${ref.key}=${value}`, '--overwrite'])]
+const labelArgs = (ref: LabelRef, value: string | null) => [
+  'label',
+  ref.resource,
+  ref.name,
+  ...inNamespace(ref),
+  ...(value === null ? [`${ref.key}-`] : [`${ref.key}=${value}`, '--overwrite']),
+]
 const showValue = (value: string | null | undefined) => (value == null ? '(not set)' : value)
 // kubectl's answer when the resource type itself is not installed (its CRD is absent): then no such object exists.
 const UNKNOWN_RESOURCE = /doesn't have a resource type|could not find the requested resource|no matches for kind/i
@@ -58,13 +75,17 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
     ;(before.objects ??= {})[objectKey(ref)] = { existed: !!object, managed: managedByRunbook(object) }
   }
   for (const ref of labels) {
-    ;((before.labels ??= {})[objectKey(ref)] ??= {})[ref.key] = seen.get(objectKey(ref))?.metadata.labels?.[ref.key] ?? null
+    ;((before.labels ??= {})[objectKey(ref)] ??= {})[ref.key] =
+      seen.get(objectKey(ref))?.metadata.labels?.[ref.key] ?? null
   }
   if (found) before.found = found
 }
 
 /** Objects undo deletes (the runbook's) and those it leaves (there before, someone else's). */
-export function partitionObjects(refs: ObjectRef[], before: BeforeRecord | undefined): { remove: ObjectRef[]; keep: ObjectRef[] } {
+export function partitionObjects(
+  refs: ObjectRef[],
+  before: BeforeRecord | undefined,
+): { remove: ObjectRef[]; keep: ObjectRef[] } {
   const keep = refs.filter((ref) => {
     const seen = before?.objects?.[objectKey(ref)]
     return !!seen && seen.existed && !seen.managed
@@ -73,7 +94,8 @@ export function partitionObjects(refs: ObjectRef[], before: BeforeRecord | undef
 }
 
 /** The value a label goes back to; without a record (a step done by an older runbook) the label is removed. */
-const previousValue = (ref: LabelRef, before: BeforeRecord | undefined) => before?.labels?.[objectKey(ref)]?.[ref.key] ?? null
+const previousValue = (ref: LabelRef, before: BeforeRecord | undefined) =>
+  before?.labels?.[objectKey(ref)]?.[ref.key] ?? null
 
 /** What undo of a step will do, for --dry-run and the guided confirmation. */
 export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[] {
@@ -82,10 +104,19 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
   const items: PlanItem[] = [
     ...(spec?.labels?.(ctx) ?? []).map((ref): PlanItem => {
       const value = previousValue(ref, ctx.before)
-      return { kind: 'command', argv: ['kubectl', ...labelArgs(ref, value)], why: value === null ? 'it was not set before' : 'its value before the runbook' }
+      return {
+        kind: 'command',
+        argv: ['kubectl', ...labelArgs(ref, value)],
+        why: value === null ? 'it was not set before' : 'its value before the runbook',
+      }
     }),
     ...remove.map((ref): PlanItem => ({ kind: 'command', argv: ['kubectl', ...deleteArgs(ref)] })),
-    ...keep.map((ref): PlanItem => ({ kind: 'note', text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's` })),
+    ...keep.map(
+      (ref): PlanItem => ({
+        kind: 'note',
+        text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's`,
+      }),
+    ),
     ...(spec?.describe?.(ctx) ?? []).map((text): PlanItem => ({ kind: 'note', text })),
   ]
   return items.length ? items : [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }]
@@ -101,7 +132,11 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
     if (!live) continue
     if ((live.metadata.labels?.[ref.key] ?? null) === value) continue
     await ctx.cluster.kubectl(labelArgs(ref, value))
-    io.log(value === null ? `removed label ${ref.key} from ${showRef(ref)}` : `put label ${ref.key}=${value} back on ${showRef(ref)}`)
+    io.log(
+      value === null
+        ? `removed label ${ref.key} from ${showRef(ref)}`
+        : `put label ${ref.key}=${value} back on ${showRef(ref)}`,
+    )
   }
   const { remove, keep } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
   for (const ref of keep) io.log(`left ${showRef(ref)}: it existed before the runbook and is not the runbook's`)
@@ -109,7 +144,8 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
   await Promise.all(
     remove.map(async (ref) => {
       const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(deleteArgs(ref)))
-      if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr)) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+      if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr))
+        throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
       if (result.stdout.trim()) io.log(`deleted ${showRef(ref)}`)
     }),
   )
@@ -122,13 +158,15 @@ export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]>
   const { keep } = partitionObjects(refs, ctx.before)
   const labels = step.undo?.labels?.(ctx) ?? []
   const targets = [...new Map([...refs, ...labels].map((ref) => [objectKey(ref), ref])).values()]
-  const live = new Map(await Promise.all(targets.map(async (ref) => [objectKey(ref), await findObject(ctx, ref)] as const)))
+  const live = new Map(
+    await Promise.all(targets.map(async (ref) => [objectKey(ref), await findObject(ctx, ref)] as const)),
+  )
   return [
     ...refs.map((ref): Check => {
       const kept = keep.includes(ref)
       const present = !!live.get(objectKey(ref))
       return {
-        name: `${showRef(ref)} ${kept ? 'left in place (not the runbook\'s)' : 'deleted'}`,
+        name: `${showRef(ref)} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
         expected: kept ? 'present' : 'absent',
         observed: present ? 'present' : 'absent',
         ok: present === kept,
@@ -154,5 +192,7 @@ export class UndoBlocked extends StepFailure {}
 
 /** Names at most a handful of objects, and how many more there are. */
 export function nameSome(names: string[], limit = 8): string {
-  return names.length <= limit ? names.join(', ') : `${names.slice(0, limit).join(', ')} and ${names.length - limit} more`
+  return names.length <= limit
+    ? names.join(', ')
+    : `${names.slice(0, limit).join(', ')} and ${names.length - limit} more`
 }

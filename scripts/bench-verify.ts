@@ -19,7 +19,9 @@ try {
     }
     const worst = Math.max(...times)
     const label = `--verify ${variant.join(' ')}`.trim().padEnd(22)
-    console.log(`${label} ${times.map((t) => `${(t / 1000).toFixed(2)}s`).join('  ')}  (worst ${(worst / 1000).toFixed(2)}s, budget ${BUDGET_MS / 1000}s: ${worst <= BUDGET_MS ? 'within' : 'OVER'})`)
+    console.log(
+      `${label} ${times.map((t) => `${(t / 1000).toFixed(2)}s`).join('  ')}  (worst ${(worst / 1000).toFixed(2)}s, budget ${BUDGET_MS / 1000}s: ${worst <= BUDGET_MS ? 'within' : 'OVER'})`,
+    )
   }
 } finally {
   await world.stop()

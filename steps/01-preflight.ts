@@ -44,10 +44,16 @@ interface Observation {
 const matches = (labels: Record<string, string> | undefined, selector: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v)
 
-function describeWorkload(object: KubeObject, kind: WorkloadFacts['kind'], services: KubeObject[], port: number): WorkloadFacts {
+function describeWorkload(
+  object: KubeObject,
+  kind: WorkloadFacts['kind'],
+  services: KubeObject[],
+  port: number,
+): WorkloadFacts {
   const podLabels: Record<string, string> = object.spec?.template?.metadata?.labels ?? {}
   const service = services.find(
-    (s) => s.spec?.selector && matches(podLabels, s.spec.selector) && (s.spec.ports ?? []).some((p: any) => p.port === port),
+    (s) =>
+      s.spec?.selector && matches(podLabels, s.spec.selector) && (s.spec.ports ?? []).some((p: any) => p.port === port),
   )
   return {
     kind,
@@ -62,20 +68,30 @@ function describeWorkload(object: KubeObject, kind: WorkloadFacts['kind'], servi
 }
 
 const containerOn = (object: KubeObject, port: number): any =>
-  (object.spec?.template?.spec?.containers ?? []).find((c: any) => (c.ports ?? []).some((p: any) => p.containerPort === port)) ?? object.spec?.template?.spec?.containers?.[0]
+  (object.spec?.template?.spec?.containers ?? []).find((c: any) =>
+    (c.ports ?? []).some((p: any) => p.containerPort === port),
+  ) ?? object.spec?.template?.spec?.containers?.[0]
 
 /** Gthulhu's chart turns the decision maker's HTTP probes into tcpSocket ones when it serves mutual TLS on its port. */
 const servesTls = (container: any): boolean | undefined =>
-  container?.readinessProbe?.tcpSocket && !container?.readinessProbe?.httpGet && container?.ports?.some((p: any) => p.name === 'http') ? true : undefined
+  container?.readinessProbe?.tcpSocket &&
+  !container?.readinessProbe?.httpGet &&
+  container?.ports?.some((p: any) => p.name === 'http')
+    ? true
+    : undefined
 
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
   const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
-  const server = cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), { timeoutMs: 20_000 })
+  const server = cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), {
+    timeoutMs: 20_000,
+  })
   const [clientResult, serverResult] = await Promise.all([client, server])
   const observation: Observation = { workloads: {}, cni: { found: [], enforcesNetworkPolicy: false } }
-  if (clientResult.exitCode === 0) observation.kubectlVersion = JSON.parse(clientResult.stdout).clientVersion?.gitVersion
+  if (clientResult.exitCode === 0)
+    observation.kubectlVersion = JSON.parse(clientResult.stdout).clientVersion?.gitVersion
   else observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
-  const serverVersion = serverResult.exitCode === 0 ? JSON.parse(serverResult.stdout).serverVersion?.gitVersion : undefined
+  const serverVersion =
+    serverResult.exitCode === 0 ? JSON.parse(serverResult.stdout).serverVersion?.gitVersion : undefined
   if (!serverVersion) {
     observation.serverError = (serverResult.stderr.trim().split('\n').pop() || 'no answer').replace(/^error: /, '')
     return observation
@@ -88,12 +104,17 @@ async function observe(cluster: Cluster, config: Config): Promise<Observation> {
     ...WORKLOADS.map((w) => cluster.list(w.resource, { namespace: ns })),
   ])
   WORKLOADS.forEach((w, index) => {
-    const selector = Object.fromEntries(chartSelector(config, w.role).split(',').map((kv) => kv.split('=')))
+    const selector = Object.fromEntries(
+      chartSelector(config, w.role)
+        .split(',')
+        .map((kv) => kv.split('=')),
+    )
     const found = workloadLists[index].find((o) => matches(o.spec?.template?.metadata?.labels, selector))
     if (found) observation.workloads[w.role] = describeWorkload(found, w.kind, services, w.port)
   })
   for (const ds of daemonSetsEverywhere) {
-    const text = `${ds.metadata.name} ${(ds.spec?.template?.spec?.containers ?? []).map((c: any) => c.image).join(' ')}`.toLowerCase()
+    const text =
+      `${ds.metadata.name} ${(ds.spec?.template?.spec?.containers ?? []).map((c: any) => c.image).join(' ')}`.toLowerCase()
     const cni = [...ENFORCING_CNIS, ...NON_ENFORCING_CNIS].find((name) => text.includes(name))
     if (cni) observation.cni.found.push(`${cni} (DaemonSet ${ds.metadata.namespace}/${ds.metadata.name})`)
     if (cni && ENFORCING_CNIS.includes(cni)) observation.cni.enforcesNetworkPolicy = true
@@ -114,30 +135,63 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
   const name = `Kubernetes version supported by Istio ${config.istioVersion}`
   const support = kubernetesSupport(config.istioVersion)
   if (!support) {
-    return { name, expected: 'a known support range', observed: `no support table for Istio ${config.istioVersion}; check istio.io before going on`, ok: false, advisory: true }
+    return {
+      name,
+      expected: 'a known support range',
+      observed: `no support table for Istio ${config.istioVersion}; check istio.io before going on`,
+      ok: false,
+      advisory: true,
+    }
   }
   const minor = minorOf(serverVersion)
   const expected = `1.${support.min}–1.${support.max} (tested); istioctl accepts 1.${support.istioctlFloor} and later`
   if (minor >= support.min && minor <= support.max) return { name, expected, observed: serverVersion, ok: true }
   if (minor < support.istioctlFloor) {
-    return { name, expected, observed: `${serverVersion}: below istioctl's floor, its precheck refuses this cluster`, ok: false, hint: 'choose an --istio-version that supports this cluster, or upgrade the cluster' }
+    return {
+      name,
+      expected,
+      observed: `${serverVersion}: below istioctl's floor, its precheck refuses this cluster`,
+      ok: false,
+      hint: 'choose an --istio-version that supports this cluster, or upgrade the cluster',
+    }
   }
   const untested = `${serverVersion} is outside the versions Istio ${config.istioVersion} is tested with (1.${support.min}–1.${support.max}); istioctl accepts it`
   const accepted = config.allowUntestedKubernetes || (await io.confirm(`${untested}. Go on anyway?`))
   return accepted
-    ? { name, expected, observed: `${untested}; going on (${config.allowUntestedKubernetes ? '--allow-untested-kubernetes' : 'confirmed'})`, ok: false, advisory: true }
-    : { name, expected, observed: untested, ok: false, hint: 'to go on with it, confirm in guided mode or pass --allow-untested-kubernetes; or choose an --istio-version tested with this cluster' }
+    ? {
+        name,
+        expected,
+        observed: `${untested}; going on (${config.allowUntestedKubernetes ? '--allow-untested-kubernetes' : 'confirmed'})`,
+        ok: false,
+        advisory: true,
+      }
+    : {
+        name,
+        expected,
+        observed: untested,
+        ok: false,
+        hint: 'to go on with it, confirm in guided mode or pass --allow-untested-kubernetes; or choose an --istio-version tested with this cluster',
+      }
 }
 
 function checksOf(observation: Observation, config: Config): Check[] {
   const checks: Check[] = [
-    { name: 'kubectl on PATH', expected: 'a kubectl client', observed: observation.kubectlVersion ?? observation.kubectlError!, ok: !!observation.kubectlVersion },
+    {
+      name: 'kubectl on PATH',
+      expected: 'a kubectl client',
+      observed: observation.kubectlVersion ?? observation.kubectlError!,
+      ok: !!observation.kubectlVersion,
+    },
     {
       name: `context ${config.context ?? '(current)'} answers`,
       expected: 'a Kubernetes API server',
-      observed: observation.serverVersion ? `Kubernetes ${observation.serverVersion}` : `unreachable: ${observation.serverError}`,
+      observed: observation.serverVersion
+        ? `Kubernetes ${observation.serverVersion}`
+        : `unreachable: ${observation.serverError}`,
       ok: !!observation.serverVersion,
-      hint: observation.serverVersion ? undefined : 'check --context/--kubeconfig and that the cluster is up (kubectl cluster-info)',
+      hint: observation.serverVersion
+        ? undefined
+        : 'check --context/--kubeconfig and that the cluster is up (kubectl cluster-info)',
     },
   ]
   if (!observation.serverVersion) return checks
@@ -146,9 +200,13 @@ function checksOf(observation: Observation, config: Config): Check[] {
     checks.push({
       name: `Gthulhu ${w.role} (${w.kind})`,
       expected: `a ${w.kind} in namespace ${config.namespace} with pod labels ${chartSelector(config, w.role)}`,
-      observed: found ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}` : 'none found',
+      observed: found
+        ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}`
+        : 'none found',
       ok: !!found,
-      hint: found ? undefined : `is Gthulhu installed? check --namespace and --release (kubectl get ${w.resource} -n ${config.namespace} --show-labels)`,
+      hint: found
+        ? undefined
+        : `is Gthulhu installed? check --namespace and --release (kubectl get ${w.resource} -n ${config.namespace} --show-labels)`,
     })
   }
   checks.push({
@@ -175,13 +233,25 @@ export const preflightStep: Step = {
   title: 'Preflight checks',
   why:
     'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
-    'Kubernetes version, and find Gthulhu\'s manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, ' +
+    "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
   plan: ({ config }) => [
     { kind: 'command', argv: ['kubectl', 'version', '--client', '-o', 'json'] },
-    { kind: 'command', argv: ['kubectl', 'version', '-o', 'json'], why: 'the context answers; its version is in Istio\'s support range' },
-    ...WORKLOADS.map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'get', w.resource, '-n', config.namespace, '-o', 'json'], why: `find the ${w.role} by pod labels ${chartSelector(config, w.role)}` })),
-    { kind: 'command', argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'], why: 'which CNI runs' },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'version', '-o', 'json'],
+      why: "the context answers; its version is in Istio's support range",
+    },
+    ...WORKLOADS.map((w) => ({
+      kind: 'command' as const,
+      argv: ['kubectl', 'get', w.resource, '-n', config.namespace, '-o', 'json'],
+      why: `find the ${w.role} by pod labels ${chartSelector(config, w.role)}`,
+    })),
+    {
+      kind: 'command',
+      argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'],
+      why: 'which CNI runs',
+    },
     { kind: 'note', text: 'read-only: nothing in the cluster changes' },
   ],
   // Read-only: the observation happens once, in verify, which also records the facts.
@@ -192,7 +262,8 @@ export const preflightStep: Step = {
     const observation = await observe(ctx.cluster, ctx.config)
     recordFacts(ctx.facts, observation)
     const checks = checksOf(observation, ctx.config)
-    if (observation.serverVersion) checks.splice(2, 0, await kubernetesVersionCheck(observation.serverVersion, ctx.config, io))
+    if (observation.serverVersion)
+      checks.splice(2, 0, await kubernetesVersionCheck(observation.serverVersion, ctx.config, io))
     return checks
   },
 }

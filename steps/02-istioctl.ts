@@ -9,16 +9,25 @@ import type { Step, StepContext } from '../lib/types.ts'
 import type { Cluster } from '../lib/cluster.ts'
 
 /** Maps Node's platform names to Istio's release names; undefined when Istio publishes no build. */
-export function istioPlatform(platform: string = process.platform, arch: string = process.arch): { os: string; arch: string } | undefined {
+export function istioPlatform(
+  platform: string = process.platform,
+  arch: string = process.arch,
+): { os: string; arch: string } | undefined {
   const os = { linux: 'linux', darwin: 'osx' }[platform]
   const cpu = { x64: 'amd64', arm64: 'arm64', ...(platform === 'linux' ? { arm: 'armv7' } : {}) }[arch]
   return os && cpu ? { os, arch: cpu } : undefined
 }
 
-export function istioctlArchiveUrl(config: Pick<Config, 'istioMirror' | 'istioVersion'>, nodePlatform = process.platform as string, nodeArch = process.arch as string) {
+export function istioctlArchiveUrl(
+  config: Pick<Config, 'istioMirror' | 'istioVersion'>,
+  nodePlatform = process.platform as string,
+  nodeArch = process.arch as string,
+) {
   const platform = istioPlatform(nodePlatform, nodeArch)
   if (!platform) {
-    throw new StepFailure(`Istio publishes no istioctl for ${nodePlatform}/${nodeArch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`)
+    throw new StepFailure(
+      `Istio publishes no istioctl for ${nodePlatform}/${nodeArch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`,
+    )
   }
   const name = `istioctl-${config.istioVersion}-${platform.os}-${platform.arch}.tar.gz`
   return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
@@ -32,11 +41,16 @@ export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config'
 }
 
 /** The client version an istioctl binary reports, or why it could not tell. */
-export async function istioctlClientVersion(cluster: Cluster, binary: string): Promise<{ version?: string; problem?: string }> {
+export async function istioctlClientVersion(
+  cluster: Cluster,
+  binary: string,
+): Promise<{ version?: string; problem?: string }> {
   const result = await cluster.exec([binary, 'version', '--remote=false'], { timeoutMs: 20_000 })
   const version = /(?:client version:\s*)?(\d+\.\d+\.\d+\S*)/.exec(result.stdout)?.[1]
   if (result.exitCode === 0 && version) return { version }
-  return { problem: `\`${binary} version --remote=false\` exited ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n').pop() || 'no output'}` }
+  return {
+    problem: `\`${binary} version --remote=false\` exited ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n').pop() || 'no output'}`,
+  }
 }
 
 async function installVerified(ctx: StepContext, url: string, log: (m: string) => void): Promise<void> {
@@ -51,20 +65,32 @@ async function installVerified(ctx: StepContext, url: string, log: (m: string) =
       downloadFile(url, archive, ctx.signal),
     ])
     if (downloaded.sha256 !== expected) {
-      throw new StepFailure(`checksum mismatch for ${url}: the archive hashes to ${downloaded.sha256}, ${checksumUrl} says ${expected}; nothing was installed`)
+      throw new StepFailure(
+        `checksum mismatch for ${url}: the archive hashes to ${downloaded.sha256}, ${checksumUrl} says ${expected}; nothing was installed`,
+      )
     }
     log(`checksum verified (sha256 ${expected.slice(0, 16)}…, ${downloaded.bytes} bytes)`)
     const unpacked = join(work, 'unpacked')
     mkdirSync(unpacked)
     const { extract } = await import('tar') // loaded only when installing, to keep --help fast
-    await extract({ file: archive, cwd: unpacked, strict: true, filter: (path) => path.replace(/^\.\//, '') === 'istioctl' })
+    await extract({
+      file: archive,
+      cwd: unpacked,
+      strict: true,
+      filter: (path) => path.replace(/^\.\//, '') === 'istioctl',
+    })
     const binary = join(unpacked, 'istioctl')
     if (!existsSync(binary) || !statSync(binary).isFile()) {
-      throw new StepFailure(`${url} does not contain an istioctl binary (found: ${readdirSync(unpacked).join(', ') || 'nothing'})`)
+      throw new StepFailure(
+        `${url} does not contain an istioctl binary (found: ${readdirSync(unpacked).join(', ') || 'nothing'})`,
+      )
     }
     chmodSync(binary, 0o755)
     const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
-    if (version !== istioVersion) throw new StepFailure(`the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${istioVersion}; nothing was installed`)
+    if (version !== istioVersion)
+      throw new StepFailure(
+        `the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${istioVersion}; nothing was installed`,
+      )
     renameSync(binary, istioctlPath(ctx.config))
   } finally {
     rmSync(work, { recursive: true, force: true })
@@ -81,8 +107,18 @@ export const istioctlStep: Step = {
   plan: ({ config }) => {
     const url = istioctlArchiveUrl(config)
     return [
-      { kind: 'download', url, checksumUrl: `${url}.sha256`, destination: istioctlPath(config), why: 'skipped when that version is already installed there' },
-      { kind: 'command', argv: [istioctlPath(config), 'version', '--remote=false'], why: `must report ${config.istioVersion}` },
+      {
+        kind: 'download',
+        url,
+        checksumUrl: `${url}.sha256`,
+        destination: istioctlPath(config),
+        why: 'skipped when that version is already installed there',
+      },
+      {
+        kind: 'command',
+        argv: [istioctlPath(config), 'version', '--remote=false'],
+        why: `must report ${config.istioVersion}`,
+      },
     ]
   },
   async run(ctx, io) {
@@ -93,10 +129,14 @@ export const istioctlStep: Step = {
     mkdirSync(ctx.config.installDir, { recursive: true })
     if (existsSync(target)) {
       const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
-      if (installed === ctx.config.istioVersion) return { unchanged: `istioctl ${installed} is already installed at ${target}` }
+      if (installed === ctx.config.istioVersion)
+        return { unchanged: `istioctl ${installed} is already installed at ${target}` }
       // Never replace a binary the operator may rely on without saying so.
       if (installed) io.warn(`replacing istioctl ${installed} at ${target} with ${ctx.config.istioVersion}`)
-      else throw new StepFailure(`${target} exists but does not run as istioctl; move it away or choose another --install-dir`)
+      else
+        throw new StepFailure(
+          `${target} exists but does not run as istioctl; move it away or choose another --install-dir`,
+        )
     }
     io.log(`downloading ${url}`)
     await installVerified(ctx, url, io.log)
@@ -105,7 +145,9 @@ export const istioctlStep: Step = {
   undo: {
     found: async (ctx) => ({ istioctlExisted: existsSync(istioctlPath(ctx.config)) }),
     describe: ({ config, before }) => [
-      before?.found?.istioctlExisted ? `leave ${istioctlPath(config)}: it was there before the runbook` : `remove ${istioctlPath(config)} if it still reports ${config.istioVersion}`,
+      before?.found?.istioctlExisted
+        ? `leave ${istioctlPath(config)}: it was there before the runbook`
+        : `remove ${istioctlPath(config)} if it still reports ${config.istioVersion}`,
     ],
   },
   async rollback(ctx, io) {
@@ -114,7 +156,10 @@ export const istioctlStep: Step = {
     if (!existsSync(target)) return io.log(`${target} is already gone`)
     // Never remove a binary someone replaced since: only the release this runbook installed.
     const { version } = await istioctlClientVersion(ctx.cluster, target)
-    if (version !== ctx.config.istioVersion) return io.warn(`left ${target}: it now reports ${version ?? 'no version'}, not the ${ctx.config.istioVersion} the runbook installed`)
+    if (version !== ctx.config.istioVersion)
+      return io.warn(
+        `left ${target}: it now reports ${version ?? 'no version'}, not the ${ctx.config.istioVersion} the runbook installed`,
+      )
     rmSync(target)
     if (ctx.facts.istioctlPath === target) delete ctx.facts.istioctlPath
     io.log(`removed ${target}`)
@@ -122,7 +167,14 @@ export const istioctlStep: Step = {
   async verifyRollback(ctx) {
     const target = istioctlPath(ctx.config)
     const kept = !!ctx.before?.found?.istioctlExisted
-    return [{ name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`, expected: kept ? 'present' : 'absent', observed: existsSync(target) ? 'present' : 'absent', ok: existsSync(target) === kept }]
+    return [
+      {
+        name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`,
+        expected: kept ? 'present' : 'absent',
+        observed: existsSync(target) ? 'present' : 'absent',
+        ok: existsSync(target) === kept,
+      },
+    ]
   },
   async verify(ctx) {
     const target = istioctlPath(ctx.config)
@@ -130,10 +182,17 @@ export const istioctlStep: Step = {
     ctx.facts.istioctlPath = target
     const exists = existsSync(target)
     const mode = exists ? (statSync(target).mode & 0o777).toString(8) : 'missing'
-    const { version, problem } = exists ? await istioctlClientVersion(ctx.cluster, target) : { version: undefined, problem: 'not installed' }
+    const { version, problem } = exists
+      ? await istioctlClientVersion(ctx.cluster, target)
+      : { version: undefined, problem: 'not installed' }
     return [
       { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
-      { name: 'istioctl version --remote=false', expected: ctx.config.istioVersion, observed: version ?? problem!, ok: version === ctx.config.istioVersion },
+      {
+        name: 'istioctl version --remote=false',
+        expected: ctx.config.istioVersion,
+        observed: version ?? problem!,
+        ok: version === ctx.config.istioVersion,
+      },
     ]
   },
 }

@@ -26,7 +26,14 @@ export interface GatewayApiFacts {
 
 // Server-side apply (client-side apply of the experimental bundle fails on its annotation size); conflicts
 // are forced because the version check already decided that this bundle replaces whatever owns them.
-export const CRD_APPLY_ARGS = ['apply', '--server-side', '--force-conflicts', '--field-manager=gthulhu-runbook', '-f', '-']
+export const CRD_APPLY_ARGS = [
+  'apply',
+  '--server-side',
+  '--force-conflicts',
+  '--field-manager=gthulhu-runbook',
+  '-f',
+  '-',
+]
 
 const gatewayApiFacts = (facts: Facts) => facts.gatewayApi as GatewayApiFacts | undefined
 
@@ -41,19 +48,25 @@ async function downloadBundle(ctx: StepContext): Promise<{ text: string; crds: B
 }
 
 async function installedCrds(cluster: Cluster, names: string[]): Promise<InstalledCrd[]> {
-  const found = await cluster.findJson<KubeObject & { items?: KubeObject[] }>(['get', 'customresourcedefinitions', ...names])
-  const objects = !found ? [] : found.items ?? [found]
+  const found = await cluster.findJson<KubeObject & { items?: KubeObject[] }>([
+    'get',
+    'customresourcedefinitions',
+    ...names,
+  ])
+  const objects = !found ? [] : (found.items ?? [found])
   return objects.map(describeInstalledCrd)
 }
 
 /** The bundle's CRD names when state recorded this very bundle (version and channel). */
 function recordedNames(config: Config, facts: Facts): string[] | undefined {
   const known = gatewayApiFacts(facts)
-  return known && known.version === config.gatewayApiVersion && known.channel === config.gatewayApiChannel ? known.crds : undefined
+  return known && known.version === config.gatewayApiVersion && known.channel === config.gatewayApiChannel
+    ? known.crds
+    : undefined
 }
 
 /** For plans, which never download: the recorded names, or a placeholder saying where they come from. */
-const knownNames = (config: Config, facts: Facts) => recordedNames(config, facts) ?? ["<every CRD name in the bundle>"]
+const knownNames = (config: Config, facts: Facts) => recordedNames(config, facts) ?? ['<every CRD name in the bundle>']
 
 /** The CRD names of the configured bundle: from state when it recorded this very bundle, else downloaded. */
 async function bundleNames(ctx: StepContext): Promise<string[]> {
@@ -79,7 +92,9 @@ async function gatewayApiCrdsPresent(cluster: Cluster): Promise<KubeObject[]> {
 /** The CRDs undo deletes: those present now that were not there before the runbook. */
 async function crdsToRemove(ctx: StepContext): Promise<string[]> {
   const before = (ctx.before?.found?.crds as string[] | undefined) ?? []
-  return (await gatewayApiCrdsPresent(ctx.cluster)).map((crd) => crd.metadata.name).filter((name) => !before.includes(name))
+  return (await gatewayApiCrdsPresent(ctx.cluster))
+    .map((crd) => crd.metadata.name)
+    .filter((name) => !before.includes(name))
 }
 
 export const gatewayApiCrdsStep: Step = {
@@ -92,19 +107,43 @@ export const gatewayApiCrdsStep: Step = {
     'installed at that version is left alone, and a newer one is never replaced unless you say so.',
   requires: ['preflight'],
   plan: ({ config, facts }) => [
-    { kind: 'download', url: bundleUrl(config), destination: 'memory (piped to kubectl, never written to disk)', why: 'skipped when every CRD of the bundle is installed at this version' },
+    {
+      kind: 'download',
+      url: bundleUrl(config),
+      destination: 'memory (piped to kubectl, never written to disk)',
+      why: 'skipped when every CRD of the bundle is installed at this version',
+    },
     {
       kind: 'command',
-      argv: ['kubectl', 'get', 'customresourcedefinitions', ...knownNames(config, facts), '-o', 'json', '--ignore-not-found'],
+      argv: [
+        'kubectl',
+        'get',
+        'customresourcedefinitions',
+        ...knownNames(config, facts),
+        '-o',
+        'json',
+        '--ignore-not-found',
+      ],
       why: `compare their ${BUNDLE_VERSION_ANNOTATION} annotation with ${config.gatewayApiVersion}`,
     },
-    { kind: 'command', argv: ['kubectl', ...CRD_APPLY_ARGS], why: `the ${config.gatewayApiChannel} bundle ${config.gatewayApiVersion} on stdin` },
+    {
+      kind: 'command',
+      argv: ['kubectl', ...CRD_APPLY_ARGS],
+      why: `the ${config.gatewayApiChannel} bundle ${config.gatewayApiVersion} on stdin`,
+    },
     { kind: 'note', text: 'then wait until every CRD of the bundle is Established' },
   ],
   async run(ctx, io) {
     const { text, crds } = await downloadBundle(ctx)
-    ctx.facts.gatewayApi = { version: ctx.config.gatewayApiVersion, channel: ctx.config.gatewayApiChannel, crds: crds.map((c) => c.name) } satisfies GatewayApiFacts
-    const installed = await installedCrds(ctx.cluster, crds.map((c) => c.name))
+    ctx.facts.gatewayApi = {
+      version: ctx.config.gatewayApiVersion,
+      channel: ctx.config.gatewayApiChannel,
+      crds: crds.map((c) => c.name),
+    } satisfies GatewayApiFacts
+    const installed = await installedCrds(
+      ctx.cluster,
+      crds.map((c) => c.name),
+    )
     const decision = decideBundle(crds, installed, ctx.config)
     if (decision.action === 'refuse-newer') {
       const versions = [...new Set(decision.newer.map((c) => c.version))].join(', ')
@@ -115,7 +154,10 @@ export const gatewayApiCrdsStep: Step = {
     }
     if (decision.action === 'skip') return { unchanged: decision.reason }
     const newer = installed.filter((c) => c.version && c.version !== ctx.config.gatewayApiVersion)
-    if (newer.length) io.warn(`replacing Gateway API CRDs at ${[...new Set(newer.map((c) => c.version))].join(', ')} with ${ctx.config.gatewayApiVersion}`)
+    if (newer.length)
+      io.warn(
+        `replacing Gateway API CRDs at ${[...new Set(newer.map((c) => c.version))].join(', ')} with ${ctx.config.gatewayApiVersion}`,
+      )
     const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
     io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)
     await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: text })
@@ -123,13 +165,18 @@ export const gatewayApiCrdsStep: Step = {
   undo: {
     found: async (ctx) => {
       const crds = await gatewayApiCrdsPresent(ctx.cluster)
-      return { crds: crds.map((c) => c.metadata.name), bundleVersion: crds.map((c) => describeInstalledCrd(c).version).find(Boolean) ?? null }
+      return {
+        crds: crds.map((c) => c.metadata.name),
+        bundleVersion: crds.map((c) => describeInstalledCrd(c).version).find(Boolean) ?? null,
+      }
     },
     // Deleting a CRD deletes every object of its kind: refuse while any Gateway API object exists.
     async blockedBy(ctx) {
       const remove = await crdsToRemove(ctx)
       if (remove.length === 0) return undefined
-      const objects = (await ctx.cluster.list(remove.join(','), { allNamespaces: true })).map((o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`)
+      const objects = (await ctx.cluster.list(remove.join(','), { allNamespaces: true })).map(
+        (o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`,
+      )
       if (objects.length === 0) return undefined
       return `Gateway API objects still exist, and deleting the CRDs would delete them too: ${nameSome(objects)}. Remove them (or undo the steps that made them) first; Istio's GatewayClasses go with Istio.`
     },
@@ -141,10 +188,15 @@ export const gatewayApiCrdsStep: Step = {
   },
   async rollback(ctx, io) {
     const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []
-    if (kept.length) io.log(`left ${kept.length} Gateway API CRD(s) that were there before the runbook (bundle ${ctx.before?.found?.bundleVersion ?? 'unknown'})`)
+    if (kept.length)
+      io.log(
+        `left ${kept.length} Gateway API CRD(s) that were there before the runbook (bundle ${ctx.before?.found?.bundleVersion ?? 'unknown'})`,
+      )
     const remove = await crdsToRemove(ctx)
     if (remove.length === 0) return
-    await ctx.cluster.kubectl(['delete', 'customresourcedefinitions', ...remove, '--ignore-not-found'], { timeoutMs: ctx.config.timeout * 1000 })
+    await ctx.cluster.kubectl(['delete', 'customresourcedefinitions', ...remove, '--ignore-not-found'], {
+      timeoutMs: ctx.config.timeout * 1000,
+    })
     io.log(`deleted ${remove.length} Gateway API CRD(s): ${nameSome(remove)}`)
   },
   async verifyRollback(ctx) {
@@ -153,14 +205,29 @@ export const gatewayApiCrdsStep: Step = {
     const extra = present.filter((name) => !kept.includes(name))
     const lost = kept.filter((name) => !present.includes(name))
     return [
-      { name: 'Gateway API CRDs the runbook installed are deleted', expected: 'none left', observed: extra.length ? nameSome(extra) : 'none left', ok: extra.length === 0 },
-      ...(kept.length ? [{ name: 'Gateway API CRDs that were there before are left', expected: `${kept.length} present`, observed: lost.length ? `missing: ${nameSome(lost)}` : `${kept.length} present`, ok: lost.length === 0 }] : []),
+      {
+        name: 'Gateway API CRDs the runbook installed are deleted',
+        expected: 'none left',
+        observed: extra.length ? nameSome(extra) : 'none left',
+        ok: extra.length === 0,
+      },
+      ...(kept.length
+        ? [
+            {
+              name: 'Gateway API CRDs that were there before are left',
+              expected: `${kept.length} present`,
+              observed: lost.length ? `missing: ${nameSome(lost)}` : `${kept.length} present`,
+              ok: lost.length === 0,
+            },
+          ]
+        : []),
     ]
   },
   async verify(ctx) {
     const names = await bundleNames(ctx)
     const wanted = ctx.config.gatewayApiVersion
-    const settled = (crds: InstalledCrd[]) => crds.length === names.length && crds.every((c) => c.established && c.version === wanted)
+    const settled = (crds: InstalledCrd[]) =>
+      crds.length === names.length && crds.every((c) => c.established && c.version === wanted)
     let last: InstalledCrd[] = []
     await pollUntil(
       async () => {
@@ -176,7 +243,9 @@ export const gatewayApiCrdsStep: Step = {
       return {
         name: `CRD ${name} Established`,
         expected: `Established, bundle ${wanted}`,
-        observed: crd ? `${crd.established ? 'Established' : 'not Established'}, bundle ${crd.version ?? '(no bundle-version annotation)'}` : 'not installed',
+        observed: crd
+          ? `${crd.established ? 'Established' : 'not Established'}, bundle ${crd.version ?? '(no bundle-version annotation)'}`
+          : 'not installed',
         ok,
         hint: ok ? undefined : `kubectl get crd ${name} -o yaml`,
       }

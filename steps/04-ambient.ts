@@ -11,7 +11,13 @@ import { AMBIENT_LABEL } from './06-l4-policies.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
-const installArgs = (timeoutSeconds: number) => ['install', '--set', 'profile=ambient', '-y', `--readiness-timeout=${timeoutSeconds}s`]
+const installArgs = (timeoutSeconds: number) => [
+  'install',
+  '--set',
+  'profile=ambient',
+  '-y',
+  `--readiness-timeout=${timeoutSeconds}s`,
+]
 const PRECHECK_ARGS = ['x', 'precheck']
 
 /** The three workloads the ambient profile runs, and how each reports readiness. */
@@ -50,12 +56,18 @@ export function readiness(workload: KubeObject | undefined): Readiness {
     const desired = s.desiredNumberScheduled ?? 0
     const ready = s.numberReady ?? 0
     const updated = s.updatedNumberScheduled ?? 0
-    return { ready: current && desired > 0 && ready === desired && updated === desired, counts: `${ready}/${desired} ready, ${updated} updated` }
+    return {
+      ready: current && desired > 0 && ready === desired && updated === desired,
+      counts: `${ready}/${desired} ready, ${updated} updated`,
+    }
   }
   const desired = workload.spec?.replicas ?? 1
   const ready = s.readyReplicas ?? 0
   const updated = s.updatedReplicas ?? 0
-  return { ready: current && desired > 0 && ready === desired && updated === desired && (s.replicas ?? 0) === desired, counts: `${ready}/${desired} ready, ${updated} updated` }
+  return {
+    ready: current && desired > 0 && ready === desired && updated === desired && (s.replicas ?? 0) === desired,
+    counts: `${ready}/${desired} ready, ${updated} updated`,
+  }
 }
 
 const componentRefs = AMBIENT_COMPONENTS.map((c) => `${c.resource}/${c.name}`)
@@ -65,12 +77,21 @@ async function observe(cluster: Cluster): Promise<Record<string, KubeObject | un
   return Object.fromEntries(AMBIENT_COMPONENTS.map((c) => [c.name, findNamed(found, c.kind, c.name)]))
 }
 
-export type IstioDecision = { action: 'install'; reason: string } | { action: 'skip'; reason: string } | { action: 'stop'; reason: string }
+export type IstioDecision =
+  | { action: 'install'; reason: string }
+  | { action: 'skip'; reason: string }
+  | { action: 'stop'; reason: string }
 
 /** Compares what runs in istio-system (and the app namespace's labels) with what the step would install. */
-export function decideIstio(components: Record<string, KubeObject | undefined>, namespace: KubeObject | undefined, config: Pick<Config, 'istioVersion' | 'namespace'>): IstioDecision {
+export function decideIstio(
+  components: Record<string, KubeObject | undefined>,
+  namespace: KubeObject | undefined,
+  config: Pick<Config, 'istioVersion' | 'namespace'>,
+): IstioDecision {
   const labels = namespace?.metadata.labels ?? {}
-  const injection = Object.entries(labels).filter(([k, v]) => (k === 'istio-injection' && v === 'enabled') || k === 'istio.io/rev')
+  const injection = Object.entries(labels).filter(
+    ([k, v]) => (k === 'istio-injection' && v === 'enabled') || k === 'istio.io/rev',
+  )
   if (injection.length) {
     return {
       action: 'stop',
@@ -99,9 +120,16 @@ export function decideIstio(components: Record<string, KubeObject | undefined>, 
     }
   }
   const absent = AMBIENT_COMPONENTS.filter((c) => !components[c.name]).map((c) => c.name)
-  if (absent.length) return { action: 'install', reason: `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing` }
-  const others = AMBIENT_COMPONENTS.filter((c) => components[c.name] && imageVersion(components[c.name]) !== config.istioVersion)
-  if (others.length) return { action: 'install', reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}` }
+  if (absent.length)
+    return { action: 'install', reason: `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing` }
+  const others = AMBIENT_COMPONENTS.filter(
+    (c) => components[c.name] && imageVersion(components[c.name]) !== config.istioVersion,
+  )
+  if (others.length)
+    return {
+      action: 'install',
+      reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}`,
+    }
   return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
 }
 
@@ -122,15 +150,25 @@ export const ambientStep: Step = {
         argv: ['kubectl', 'get', ...componentRefs, '-n', ISTIO_NAMESPACE, '-o', 'json', '--ignore-not-found'],
         why: `skip when Istio ${config.istioVersion} ambient is already installed; stop when another Istio is`,
       },
-      { kind: 'command', argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'], why: 'stop when the namespace is labelled for sidecar injection' },
+      {
+        kind: 'command',
+        argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'],
+        why: 'stop when the namespace is labelled for sidecar injection',
+      },
       { kind: 'command', argv: [binary, ...PRECHECK_ARGS] },
       { kind: 'command', argv: [binary, ...installArgs(config.timeout)] },
-      { kind: 'note', text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready` },
+      {
+        kind: 'note',
+        text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready`,
+      },
     ]
   },
   async run(ctx, io) {
     useInstalledIstioctl(ctx)
-    const [components, namespace] = await Promise.all([observe(ctx.cluster), ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace])])
+    const [components, namespace] = await Promise.all([
+      observe(ctx.cluster),
+      ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace]),
+    ])
     const decision = decideIstio(components, namespace, ctx.config)
     if (decision.action === 'stop') throw new StepFailure(decision.reason)
     if (decision.action === 'skip') return { unchanged: decision.reason }
@@ -138,7 +176,12 @@ export const ambientStep: Step = {
     const precheck = await ctx.cluster.exec(ctx.cluster.istioctlArgv(PRECHECK_ARGS), { timeoutMs: 120_000 })
     if (precheck.exitCode !== 0) {
       // istioctl prints its findings on stdout and only a summary ("Issues found …") on stderr; warnings fail it too.
-      const findings = [precheck.stdout.trim(), precheck.stderr.trim()].filter(Boolean).join('\n').split('\n').slice(-15).join('\n')
+      const findings = [precheck.stdout.trim(), precheck.stderr.trim()]
+        .filter(Boolean)
+        .join('\n')
+        .split('\n')
+        .slice(-15)
+        .join('\n')
       throw new StepFailure(
         `istioctl x precheck exited ${precheck.exitCode}; nothing was installed:\n${findings || 'no output'}\n` +
           `Fix what it reports (details: ${shellLine(ctx.cluster.istioctlArgv(PRECHECK_ARGS))}), then rerun this step.`,
@@ -147,13 +190,18 @@ export const ambientStep: Step = {
     io.log(`installing Istio ${ctx.config.istioVersion} with the ambient profile`)
     // istioctl waits for the components itself; give it the configured wait plus time to render and apply.
     // istioctl gives up after --readiness-timeout; the process timeout only backs that up.
-    const result = await ctx.cluster.istioctl(installArgs(ctx.config.timeout), { timeoutMs: (ctx.config.timeout + 60) * 1000 })
+    const result = await ctx.cluster.istioctl(installArgs(ctx.config.timeout), {
+      timeoutMs: (ctx.config.timeout + 60) * 1000,
+    })
     const last = result.stdout.trim().split('\n').pop()
     if (last) io.log(last)
   },
   undo: {
     found: async (ctx) => {
-      const [components, namespace] = await Promise.all([observe(ctx.cluster), ctx.cluster.findJson<KubeObject>(['get', 'namespace', ISTIO_NAMESPACE])])
+      const [components, namespace] = await Promise.all([
+        observe(ctx.cluster),
+        ctx.cluster.findJson<KubeObject>(['get', 'namespace', ISTIO_NAMESPACE]),
+      ])
       return { istioInstalled: !!components.istiod, istioNamespaceExisted: !!namespace }
     },
     // Uninstalling Istio takes every enrolled namespace out of the mesh: refuse while any is.
@@ -170,22 +218,35 @@ export const ambientStep: Step = {
     ],
   },
   async rollback(ctx, io) {
-    if (ctx.before?.found?.istioInstalled) return io.log(`left Istio in ${ISTIO_NAMESPACE}: it was installed before the runbook`)
+    if (ctx.before?.found?.istioInstalled)
+      return io.log(`left Istio in ${ISTIO_NAMESPACE}: it was installed before the runbook`)
     useInstalledIstioctl(ctx)
     await ctx.cluster.istioctl(['uninstall', '--purge', '-y'], { timeoutMs: (ctx.config.timeout + 60) * 1000 })
     io.log('uninstalled Istio (istioctl uninstall --purge)')
     if (ctx.before?.found?.istioNamespaceExisted) return
-    await ctx.cluster.kubectl(['delete', 'namespace', ISTIO_NAMESPACE, '--ignore-not-found'], { timeoutMs: ctx.config.timeout * 1000 })
+    await ctx.cluster.kubectl(['delete', 'namespace', ISTIO_NAMESPACE, '--ignore-not-found'], {
+      timeoutMs: ctx.config.timeout * 1000,
+    })
     io.log(`deleted namespace ${ISTIO_NAMESPACE}`)
   },
   async verifyRollback(ctx) {
     const kept = !!ctx.before?.found?.istioInstalled
     const istiod = (await observe(ctx.cluster)).istiod
-    return [{ name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`, expected: kept ? 'present' : 'absent', observed: istiod ? 'present' : 'absent', ok: !!istiod === kept }]
+    return [
+      {
+        name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`,
+        expected: kept ? 'present' : 'absent',
+        observed: istiod ? 'present' : 'absent',
+        ok: !!istiod === kept,
+      },
+    ]
   },
   async verify(ctx) {
     let components: Record<string, KubeObject | undefined> = {}
-    const allReady = () => AMBIENT_COMPONENTS.every((c) => readiness(components[c.name]).ready && imageVersion(components[c.name]) === ctx.config.istioVersion)
+    const allReady = () =>
+      AMBIENT_COMPONENTS.every(
+        (c) => readiness(components[c.name]).ready && imageVersion(components[c.name]) === ctx.config.istioVersion,
+      )
     await pollUntil(
       async () => {
         components = await observe(ctx.cluster)
@@ -203,7 +264,9 @@ export const ambientStep: Step = {
         expected: `desired = ready, version ${ctx.config.istioVersion}`,
         observed: object ? `${state.counts}, version ${version ?? 'unknown'}` : 'missing',
         ok,
-        hint: ok ? undefined : `kubectl -n ${ISTIO_NAMESPACE} rollout status ${c.resource}/${c.name}; kubectl -n ${ISTIO_NAMESPACE} describe ${c.resource} ${c.name}`,
+        hint: ok
+          ? undefined
+          : `kubectl -n ${ISTIO_NAMESPACE} rollout status ${c.resource}/${c.name}; kubectl -n ${ISTIO_NAMESPACE} describe ${c.resource} ${c.name}`,
       }
     })
   },

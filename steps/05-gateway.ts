@@ -41,7 +41,9 @@ function managerBackend(config: Config, facts: Facts): { name: string; port: num
   const manager = workloads(config, facts).manager
   const service = manager.service
   if (!service) {
-    throw new StepFailure(`the manager (${manager.kind} ${manager.name}) has no Service on port 8080 in ${config.namespace}; the HTTPRoute needs one as its backend`)
+    throw new StepFailure(
+      `the manager (${manager.kind} ${manager.name}) has no Service on port 8080 in ${config.namespace}; the HTTPRoute needs one as its backend`,
+    )
   }
   return { name: service.name, port: service.port }
 }
@@ -77,10 +79,18 @@ function upToDate(existing: KubeObject | undefined, desired: KubeObject): boolea
   return containsFields(desired.spec, existing.spec) && annotation(existing) === annotation(desired)
 }
 
-const removeServiceTypeArgs = (config: Config) => ['annotate', 'gateways.gateway.networking.k8s.io', config.gatewayName, '-n', config.namespace, `${SERVICE_TYPE_ANNOTATION}-`]
+const removeServiceTypeArgs = (config: Config) => [
+  'annotate',
+  'gateways.gateway.networking.k8s.io',
+  config.gatewayName,
+  '-n',
+  config.namespace,
+  `${SERVICE_TYPE_ANNOTATION}-`,
+]
 
 /** The User-Agent the health check sends: the l7-policies step may already admit only these. */
-export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) => sampleUserAgent(config.allowedUserAgents[0] ?? '*')
+export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) =>
+  sampleUserAgent(config.allowedUserAgents[0] ?? '*')
 
 interface Observation {
   gateway?: KubeObject
@@ -134,7 +144,8 @@ function assess(o: Observation, config: Config): Assessment {
   const loadBalancer = loadBalancerAddress(o.service)
   const currentGateway = isCurrent(accepted, generation) && isCurrent(programmed, generation)
   // The guide's path: no load balancer, so Programmed stays False/AddressNotAssigned, yet NodePorts exist.
-  const programmedOrNodePort = programmed?.status === 'True' || (programmed?.reason === 'AddressNotAssigned' && !!nodePort)
+  const programmedOrNodePort =
+    programmed?.status === 'True' || (programmed?.reason === 'AddressNotAssigned' && !!nodePort)
   const routeGeneration = o.route?.metadata.generation as number | undefined
   const routeCurrent = isCurrent(routeAccepted, routeGeneration) && isCurrent(resolvedRefs, routeGeneration)
   return {
@@ -145,7 +156,12 @@ function assess(o: Observation, config: Config): Assessment {
     nodePort,
     loadBalancer,
     proxyReady: readiness(o.deployment).ready,
-    gatewayOk: currentGateway && accepted?.status === 'True' && programmedOrNodePort && !!(nodePort || loadBalancer) && readiness(o.deployment).ready,
+    gatewayOk:
+      currentGateway &&
+      accepted?.status === 'True' &&
+      programmedOrNodePort &&
+      !!(nodePort || loadBalancer) &&
+      readiness(o.deployment).ready,
     routeOk: routeCurrent && routeAccepted?.status === 'True' && resolvedRefs?.status === 'True',
     routeFailed: routeCurrent && (routeAccepted?.status === 'False' || resolvedRefs?.status === 'False'),
   }
@@ -156,7 +172,11 @@ async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; no
   return { picked: pickNodeAddress(nodes), nodes: nodes.length }
 }
 
-async function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<{ status?: number; error?: string; attempts: number }> {
+async function healthCheck(
+  ctx: StepContext,
+  url: string,
+  userAgent: string,
+): Promise<{ status?: number; error?: string; attempts: number }> {
   let last: { status?: number; error?: string } = {}
   let attempts = 0
   await pollUntil(
@@ -178,40 +198,72 @@ export const gatewayStep: Step = {
     "The guide reaches Gthulhu's manager (REST API and Web UI) through an Istio ingress Gateway and an HTTPRoute instead of a port-forward. " +
     'Istio creates a Deployment and a Service "<gateway>-istio" for it. Without a cloud load balancer the Service never gets an external ' +
     'address, but Kubernetes still assigns NodePorts, and the guide uses the NodePort of listener port 80 on a node address. ' +
-    "--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are " +
+    '--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are ' +
     'applied, and the step ends only when GET /health answers 200 from this machine.',
   requires: ['preflight'],
   plan: ({ config, facts }) => {
     const { gateway, route } = gatewayManifests(config, facts)
     const ns = config.namespace
     return [
-      { kind: 'manifest', object: gateway, apply: 'server-side', why: config.gatewayServiceType === 'NodePort' ? 'Istio makes its Service a NodePort' : 'Istio makes its Service a LoadBalancer; its NodePort is used' },
+      {
+        kind: 'manifest',
+        object: gateway,
+        apply: 'server-side',
+        why:
+          config.gatewayServiceType === 'NodePort'
+            ? 'Istio makes its Service a NodePort'
+            : 'Istio makes its Service a LoadBalancer; its NodePort is used',
+      },
       { kind: 'manifest', object: route, apply: 'server-side' },
       ...(config.gatewayServiceType === 'LoadBalancer'
-        ? [{ kind: 'command' as const, argv: ['kubectl', ...removeServiceTypeArgs(config)], why: 'only if an earlier run set the NodePort service type' }]
+        ? [
+            {
+              kind: 'command' as const,
+              argv: ['kubectl', ...removeServiceTypeArgs(config)],
+              why: 'only if an earlier run set the NodePort service type',
+            },
+          ]
         : []),
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
         why: `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${listenerPort(gateway)}; the Gateway's Envoy Deployment ready`,
       },
-      { kind: 'command', argv: ['kubectl', 'get', 'nodes', '-o', 'json'], why: "a Ready node's ExternalIP, else its InternalIP" },
-      { kind: 'note', text: `GET http://<node>:<nodePort>${HEALTH_PATH} from this machine with User-Agent "${checkUserAgent(config)}" must answer 200` },
+      {
+        kind: 'command',
+        argv: ['kubectl', 'get', 'nodes', '-o', 'json'],
+        why: "a Ready node's ExternalIP, else its InternalIP",
+      },
+      {
+        kind: 'note',
+        text: `GET http://<node>:<nodePort>${HEALTH_PATH} from this machine with User-Agent "${checkUserAgent(config)}" must answer 200`,
+      },
     ]
   },
   async run(ctx, io) {
     const { gateway, route } = gatewayManifests(ctx.config, ctx.facts)
     const existing = await observe(ctx.cluster, ctx.config)
     if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
-      return { unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured` }
+      return {
+        unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured`,
+      }
     }
-    for (const [live, want] of [[existing.gateway, gateway], [existing.route, route]] as const) {
-      if (live && !upToDate(live, want)) io.warn(`${want.kind} ${want.metadata.namespace}/${want.metadata.name} differs from the plan; applying the planned version`)
+    for (const [live, want] of [
+      [existing.gateway, gateway],
+      [existing.route, route],
+    ] as const) {
+      if (live && !upToDate(live, want))
+        io.warn(
+          `${want.kind} ${want.metadata.namespace}/${want.metadata.name} differs from the plan; applying the planned version`,
+        )
     }
     const out = await ctx.cluster.apply([gateway, route], { forceConflicts: true })
     for (const line of out.split('\n').filter(Boolean)) io.log(line)
     // Back to LoadBalancer: apply does not drop an annotation another field manager (or a manual edit) owns.
-    if (!gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] && existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]) {
+    if (
+      !gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] &&
+      existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
+    ) {
       await ctx.cluster.kubectl(removeServiceTypeArgs(ctx.config))
       io.log(`removed ${SERVICE_TYPE_ANNOTATION} from Gateway ${ctx.config.gatewayName}`)
     }
@@ -234,7 +286,8 @@ export const gatewayStep: Step = {
     const routeRef = `HTTPRoute ${ns}/${config.routeName}`
     const port = observation.gateway ? listenerPort(observation.gateway) : 80
     const lbAddress = verdict.loadBalancer
-    const addressNotAssigned = verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
+    const addressNotAssigned =
+      verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
     const checks: Check[] = [
       {
         name: `${gatewayRef} Accepted`,
@@ -248,7 +301,7 @@ export const gatewayStep: Step = {
         expected: 'True, or False (AddressNotAssigned) with NodePorts assigned',
         observed:
           addressNotAssigned && verdict.nodePort
-            ? 'False (AddressNotAssigned): no load balancer address, NodePorts assigned — the guide\'s NodePort path, accepted'
+            ? "False (AddressNotAssigned): no load balancer address, NodePorts assigned — the guide's NodePort path, accepted"
             : showCondition(verdict.programmed),
         ok: verdict.programmed?.status === 'True' || (addressNotAssigned && !!verdict.nodePort),
         hint: `kubectl describe gateway ${config.gatewayName} -n ${ns}`,
@@ -319,10 +372,22 @@ export const gatewayStep: Step = {
             : `is ${healthUrl} reachable from this machine (firewall, node address)? try: curl -v -A '${userAgent}' ${healthUrl}`,
       })
     } else {
-      checks.push({ name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`, expected: '200', observed: 'not tried: the checks above failed', ok: false })
+      checks.push({
+        name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`,
+        expected: '200',
+        observed: 'not tried: the checks above failed',
+        ok: false,
+      })
     }
     if (url && checks.every((c) => c.ok || c.advisory)) {
-      ctx.facts.gateway = { service: gatewayServiceName(config), nodePort: verdict.nodePort, nodeAddress: picked?.address, url, addressAssigned: verdict.programmed?.status === 'True', via }
+      ctx.facts.gateway = {
+        service: gatewayServiceName(config),
+        nodePort: verdict.nodePort,
+        nodeAddress: picked?.address,
+        url,
+        addressAssigned: verdict.programmed?.status === 'True',
+        via,
+      }
     }
     return checks
   },

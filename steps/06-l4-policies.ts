@@ -4,7 +4,18 @@
 import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import type { Config } from '../lib/options.ts'
-import { describeExpectation, formatMatrix, impersonationLabels, MANAGED_BY, mongoProbeImage, probeCheck, runProbes, type ProbeExpectation, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
+import {
+  describeExpectation,
+  formatMatrix,
+  impersonationLabels,
+  MANAGED_BY,
+  mongoProbeImage,
+  probeCheck,
+  runProbes,
+  type ProbeExpectation,
+  type ProbeResult,
+  type ProbeSpec,
+} from '../lib/probes.ts'
 import { assertValidManifests } from '../lib/schema.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 
@@ -23,8 +34,22 @@ export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, 
   const { mongodb, scheduler } = workloads(config, facts)
   const ns = config.namespace
   return [
-    { key: 'mongodb', policy: MONGODB_POLICY, title: 'MongoDB', workload: mongodb, port: mongodb.service?.port ?? 27017, host: `${mongodb.service?.name ?? `${config.release}-mongodb`}.${ns}.svc` },
-    { key: 'scheduler', policy: SCHEDULER_POLICY, title: 'scheduler sidecar', workload: scheduler, port: scheduler.service?.port ?? 8080, host: `${scheduler.service?.name ?? `${config.release}-scheduler-sidecar`}.${ns}.svc` },
+    {
+      key: 'mongodb',
+      policy: MONGODB_POLICY,
+      title: 'MongoDB',
+      workload: mongodb,
+      port: mongodb.service?.port ?? 27017,
+      host: `${mongodb.service?.name ?? `${config.release}-mongodb`}.${ns}.svc`,
+    },
+    {
+      key: 'scheduler',
+      policy: SCHEDULER_POLICY,
+      title: 'scheduler sidecar',
+      workload: scheduler,
+      port: scheduler.service?.port ?? 8080,
+      host: `${scheduler.service?.name ?? `${config.release}-scheduler-sidecar`}.${ns}.svc`,
+    },
   ] as const
 }
 
@@ -41,7 +66,10 @@ export function desiredNetworkPolicies(config: Config, facts: Facts): KubeObject
     fromManager.ports = [target.port, HBONE_PORT].map((port) => ({ protocol: 'TCP', port }))
     if (config.allowKubeletProbes) {
       // Health checks of enrolled pods arrive from this link-local address; without it they fail and the pod turns unready.
-      policy.spec.ingress.push({ from: KUBELET_PROBE_SOURCES.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: target.port }] })
+      policy.spec.ingress.push({
+        from: KUBELET_PROBE_SOURCES.map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [{ protocol: 'TCP', port: target.port }],
+      })
     }
     return policy
   })
@@ -51,7 +79,8 @@ export function desiredNetworkPolicies(config: Config, facts: Facts): KubeObject
 
 /** Whether `live` carries every field of `desired` (lists must match item by item; the server may add defaults). */
 export function containsFields(desired: unknown, live: unknown): boolean {
-  if (Array.isArray(desired)) return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsFields(d, live[i]))
+  if (Array.isArray(desired))
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => containsFields(d, live[i]))
   if (desired && typeof desired === 'object') {
     if (!live || typeof live !== 'object' || Array.isArray(live)) return false
     return Object.entries(desired).every(([k, v]) => containsFields(v, (live as Record<string, unknown>)[k]))
@@ -60,19 +89,33 @@ export function containsFields(desired: unknown, live: unknown): boolean {
 }
 
 export const appliedAsPlanned = (desired: KubeObject, live: KubeObject | undefined) =>
-  !!live && containsFields(desired.spec, live.spec) && containsFields(desired.metadata.labels ?? {}, live.metadata.labels ?? {})
+  !!live &&
+  containsFields(desired.spec, live.spec) &&
+  containsFields(desired.metadata.labels ?? {}, live.metadata.labels ?? {})
 
 /**
  * Applies the objects that are missing or differ (server-side, taking back fields someone else changed) and
  * returns the names it applied; an empty list means the cluster already matched.
  */
-export async function applyChanged(ctx: StepContext, io: StepIO, desired: KubeObject[], resource: string): Promise<string[]> {
+export async function applyChanged(
+  ctx: StepContext,
+  io: StepIO,
+  desired: KubeObject[],
+  resource: string,
+): Promise<string[]> {
   assertValidManifests(desired)
-  const live = await Promise.all(desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', resource, o.metadata.name, '-n', o.metadata.namespace!])))
+  const live = await Promise.all(
+    desired.map((o) =>
+      ctx.cluster.findJson<KubeObject>(['get', resource, o.metadata.name, '-n', o.metadata.namespace!]),
+    ),
+  )
   const changed = desired.filter((o, i) => !appliedAsPlanned(o, live[i]))
   if (changed.length === 0) return []
   for (const o of changed) {
-    if (live[desired.indexOf(o)]) io.warn(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} differs from the plan; applying the planned version`)
+    if (live[desired.indexOf(o)])
+      io.warn(
+        `${o.kind} ${o.metadata.namespace}/${o.metadata.name} differs from the plan; applying the planned version`,
+      )
   }
   await ctx.cluster.apply(changed, { forceConflicts: true })
   return changed.map((o) => `${o.kind} ${o.metadata.name}`)
@@ -88,7 +131,15 @@ export function portsAdmitted(policy: KubeObject, sourceLabels: Record<string, s
   const ports = new Set<number>()
   for (const rule of policy.spec?.ingress ?? []) {
     const from: any[] = rule.from ?? []
-    const matches = from.length === 0 || from.some((peer) => peer.podSelector && !peer.namespaceSelector && !peer.podSelector.matchExpressions && subset(peer.podSelector.matchLabels, sourceLabels))
+    const matches =
+      from.length === 0 ||
+      from.some(
+        (peer) =>
+          peer.podSelector &&
+          !peer.namespaceSelector &&
+          !peer.podSelector.matchExpressions &&
+          subset(peer.podSelector.matchLabels, sourceLabels),
+      )
     if (!matches) continue
     if (!rule.ports?.length) return 'all'
     for (const p of rule.ports) if (typeof p.port === 'number') ports.add(p.port)
@@ -104,12 +155,21 @@ export function portsAdmittedFromBlock(policy: KubeObject, cidr: string): number
 }
 
 const admitsPort = (ports: number[] | 'all', port: number) => ports === 'all' || ports.includes(port)
-const showPorts = (ports: number[] | 'all') => (ports === 'all' ? 'every port' : ports.length ? ports.join(', ') : 'no port')
+const showPorts = (ports: number[] | 'all') =>
+  ports === 'all' ? 'every port' : ports.length ? ports.join(', ') : 'no port'
 
 function describePolicy(policy: KubeObject): string {
-  const selector = Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
+  const selector = Object.entries(policy.spec?.podSelector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
   const rules = (policy.spec?.ingress ?? []).map((rule: any) => {
-    const from = (rule.from ?? []).map((peer: any) => (peer.ipBlock ? peer.ipBlock.cidr : peer.podSelector ? Object.values(peer.podSelector.matchLabels ?? {}).join('/') : 'any'))
+    const from = (rule.from ?? []).map((peer: any) =>
+      peer.ipBlock
+        ? peer.ipBlock.cidr
+        : peer.podSelector
+          ? Object.values(peer.podSelector.matchLabels ?? {}).join('/')
+          : 'any',
+    )
     return `from ${from.join(' | ') || 'anywhere'} on ${(rule.ports ?? []).map((p: any) => p.port).join(',') || 'every port'}`
   })
   return `selects ${selector || 'every pod'}; ${rules.join('; ') || 'admits nothing'}`
@@ -183,7 +243,11 @@ export const kubeletTrapHint = (title: string, policy: string) =>
  */
 export function l4ProbeSpecs(config: Config, facts: Facts): ProbeSpec[] {
   const { manager } = workloads(config, facts)
-  const asManager = { name: `manager (${manager.name}'s labels)`, labels: impersonationLabels(manager.podLabels), serviceAccount: manager.serviceAccount }
+  const asManager = {
+    name: `manager (${manager.name}'s labels)`,
+    labels: impersonationLabels(manager.podLabels),
+    serviceAccount: manager.serviceAccount,
+  }
   // The guide's deny probe: the manager's labels except the component, so only the component label decides. It
   // stays out of ambient, so what refuses it is the CNI, not an identity policy at the destination.
   const outsider = {
@@ -210,13 +274,20 @@ export const SCHEDULER_HEALTH_PATH = '/health'
  */
 export function targetProbe(target: ReturnType<typeof protectedTargets>[number]) {
   if (target.key === 'mongodb') {
-    return { destination: `${target.title} :${target.port}`, request: { kind: 'mongo', host: target.host, port: target.port } as ProbeSpec['request'], answer: { kind: 'answered' } as ProbeExpectation }
+    return {
+      destination: `${target.title} :${target.port}`,
+      request: { kind: 'mongo', host: target.host, port: target.port } as ProbeSpec['request'],
+      answer: { kind: 'answered' } as ProbeExpectation,
+    }
   }
   const tls = target.workload.servesTls === true
   return {
     destination: `${target.title} :${target.port}${tls ? ' (mTLS)' : ''}`,
     // The sidecar Service is headless, so its name resolves straight to the decision maker's pod.
-    request: { kind: 'http', url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}` } as ProbeSpec['request'],
+    request: {
+      kind: 'http',
+      url: `http://${target.host}:${target.port}${SCHEDULER_HEALTH_PATH}`,
+    } as ProbeSpec['request'],
     answer: { kind: 'status', status: tls ? 400 : 200 } as ProbeExpectation,
   }
 }
@@ -238,12 +309,17 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
       }
       return `the ${target.title} answered HTTP ${result.observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)} -c decision-maker)`
     }
-    if (policy && live.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT)) return hboneHint(target.policy, target.title, true)
-    const enrolledReset = live.enrolled ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there).` : ''
+    if (policy && live.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT))
+      return hboneHint(target.policy, target.title, true)
+    const enrolledReset = live.enrolled
+      ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there).`
+      : ''
     return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace}).${enrolledReset}`
   }
   // A deny probe got through.
-  const others = live.policies.filter((p) => p.metadata.name !== target.policy && subset(p.spec?.podSelector?.matchLabels, target.workload.podLabels))
+  const others = live.policies.filter(
+    (p) => p.metadata.name !== target.policy && subset(p.spec?.podSelector?.matchLabels, target.workload.podLabels),
+  )
   const cni = facts.cni?.found.length ? facts.cni.found.join('; ') : 'no known CNI'
   return (
     `a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so the policies are stored but ignored. ` +
@@ -252,12 +328,20 @@ function diagnose(config: Config, facts: Facts, live: LiveView, result: ProbeRes
 }
 
 /** Labels as a kubectl -l selector. */
-export const selectorText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+export const selectorText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
 
 /** Runs the four probes and turns them into checks, with the matrix in the log. Used again after the restart. */
 export async function l4ReachabilityChecks(ctx: StepContext, io: StepIO, live?: LiveView): Promise<Check[]> {
-  const [view, results] = await Promise.all([live ?? readLive(ctx), runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts))])
-  io.log(`L4 reachability (${view.enrolled ? 'namespace enrolled in ambient' : 'namespace not yet enrolled in ambient'}):\n${formatMatrix(results)}`)
+  const [view, results] = await Promise.all([
+    live ?? readLive(ctx),
+    runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts)),
+  ])
+  io.log(
+    `L4 reachability (${view.enrolled ? 'namespace enrolled in ambient' : 'namespace not yet enrolled in ambient'}):\n${formatMatrix(results)}`,
+  )
   return results.map((r) => probeCheck(r, r.ok ? undefined : diagnose(ctx.config, ctx.facts, view, r)))
 }
 
@@ -270,14 +354,29 @@ export const l4PoliciesStep: Step = {
     'Ambient also rewrites kubelet health probes to come from 169.254.7.127 (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff); MongoDB and the decision maker have such probes, so by default that source is admitted on the app port too, ' +
     'or the pods turn unready after enrolment (turn it off with --no-allow-kubelet-probes if your CNI exempts kubelet traffic). ' +
     "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must get MongoDB's hello answered and HTTP 200 from the decision maker's /health, one without them must be refused. " +
-    'NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager\'s: the identity-policies step closes that gap by mTLS identity. ' +
-    'Note that the guide\'s scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.',
+    "NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager's: the identity-policies step closes that gap by mTLS identity. " +
+    "Note that the guide's scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.",
   requires: ['preflight'],
   plan: ({ config, facts }) => [
     ...desiredNetworkPolicies(config, facts).map(
-      (object): PlanItem => ({ kind: 'manifest', object, apply: 'server-side', why: object.metadata.name === MONGODB_POLICY ? 'only the manager reaches MongoDB' : 'only the manager reaches the decision maker' }),
+      (object): PlanItem => ({
+        kind: 'manifest',
+        object,
+        apply: 'server-side',
+        why:
+          object.metadata.name === MONGODB_POLICY
+            ? 'only the manager reaches MongoDB'
+            : 'only the manager reaches the decision maker',
+      }),
     ),
-    ...(config.allowKubeletProbes ? [] : [{ kind: 'note' as const, text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment' }]),
+    ...(config.allowKubeletProbes
+      ? []
+      : [
+          {
+            kind: 'note' as const,
+            text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment',
+          },
+        ]),
     {
       kind: 'note',
       text: `verify: 4 probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoProbeImage(config, facts)}, mongosh) and HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused by both`,
@@ -293,6 +392,11 @@ export const l4PoliciesStep: Step = {
     return [...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
   },
   undo: {
-    objects: ({ config, facts }) => desiredNetworkPolicies(config, facts).map((p) => ({ resource: 'networkpolicies', namespace: config.namespace, name: p.metadata.name })),
+    objects: ({ config, facts }) =>
+      desiredNetworkPolicies(config, facts).map((p) => ({
+        resource: 'networkpolicies',
+        namespace: config.namespace,
+        name: p.metadata.name,
+      })),
   },
 }

@@ -35,8 +35,15 @@ export function waypointStatusRow(stdout: string, name: string): { row: string; 
  * namespace that already names a waypoint alone (a warning, exit 0, nothing created) unless --overwrite is given.
  */
 export const waypointApplyArgs = (namespace: string, name: string, timeoutSeconds: number, overwrite = false) => [
-  'waypoint', 'apply', '-n', namespace, ...(name === 'waypoint' ? [] : ['--name', name]), '--enroll-namespace', ...(overwrite ? ['--overwrite'] : []),
-  '--wait', `--waypoint-timeout=${timeoutSeconds}s`,
+  'waypoint',
+  'apply',
+  '-n',
+  namespace,
+  ...(name === 'waypoint' ? [] : ['--name', name]),
+  '--enroll-namespace',
+  ...(overwrite ? ['--overwrite'] : []),
+  '--wait',
+  `--waypoint-timeout=${timeoutSeconds}s`,
 ]
 
 interface WaypointView {
@@ -68,14 +75,25 @@ export const waypointStep: Step = {
   plan: ({ config }) => {
     const ns = config.namespace
     const items: PlanItem[] = [
-      { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'], why: 'ztunnel takes over the pods of this namespace' },
+      {
+        kind: 'command',
+        argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'],
+        why: 'ztunnel takes over the pods of this namespace',
+      },
       {
         kind: 'command',
         argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName, config.timeout)],
         why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed (with --overwrite when namespace ${ns} already names a waypoint)`,
       },
-      { kind: 'command', argv: ['kubectl', 'label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${config.waypointName}`, '--overwrite'], why: "the namespace's Services use this waypoint" },
-      { kind: 'note', text: `verify: both labels on namespace ${ns}, Gateway ${config.waypointName} Programmed, istioctl waypoint status` },
+      {
+        kind: 'command',
+        argv: ['kubectl', 'label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${config.waypointName}`, '--overwrite'],
+        why: "the namespace's Services use this waypoint",
+      },
+      {
+        kind: 'note',
+        text: `verify: both labels on namespace ${ns}, Gateway ${config.waypointName} Programmed, istioctl waypoint status`,
+      },
     ]
     return items
   },
@@ -100,9 +118,13 @@ export const waypointStep: Step = {
     const bound = before.labels[USE_WAYPOINT_LABEL]
     if (!waypointReady || bound !== name) {
       // Without --overwrite istioctl would skip a namespace that already names a waypoint (a repair after the waypoint was deleted).
-      if (bound !== undefined && bound !== name) io.warn(`namespace ${ns} named waypoint ${bound}; it will use ${name} instead`)
+      if (bound !== undefined && bound !== name)
+        io.warn(`namespace ${ns} named waypoint ${bound}; it will use ${name} instead`)
       // istioctl stops at --waypoint-timeout; the process timeout only backs that up.
-      const { stdout } = await ctx.cluster.istioctl(waypointApplyArgs(ns, name, ctx.config.timeout, bound !== undefined), { timeoutMs: (ctx.config.timeout + 30) * 1000 })
+      const { stdout } = await ctx.cluster.istioctl(
+        waypointApplyArgs(ns, name, ctx.config.timeout, bound !== undefined),
+        { timeoutMs: (ctx.config.timeout + 30) * 1000 },
+      )
       done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
     }
     if (ns === 'default') io.warn(NAMESPACE_WIDE_WAYPOINT)
@@ -130,9 +152,13 @@ export const waypointStep: Step = {
     const condition = programmed(view.gateway)
     // istioctl waypoint status polls until the waypoint is Programmed or --waypoint-timeout passes: only ask once
     // the Gateway says so (it then answers after one tick), and bound it anyway.
-    const status = condition?.status === 'True'
-      ? await ctx.cluster.exec(ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name, '--waypoint-timeout=30s']), { timeoutMs: 60_000 })
-      : undefined
+    const status =
+      condition?.status === 'True'
+        ? await ctx.cluster.exec(
+            ctx.cluster.istioctlArgv(['waypoint', 'status', '-n', ns, '--name', name, '--waypoint-timeout=30s']),
+            { timeoutMs: 60_000 },
+          )
+        : undefined
     const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [
       {
@@ -172,9 +198,14 @@ export const waypointStep: Step = {
     return checks
   },
   undo: {
-    labels: ({ config }) => [AMBIENT_LABEL, USE_WAYPOINT_LABEL].map((key) => ({ resource: 'namespace', name: config.namespace, key })),
-    objects: ({ config }) => [{ resource: 'gateways.gateway.networking.k8s.io', namespace: config.namespace, name: config.waypointName }],
-    describe: ({ config }) => [`then restart the workloads of ${config.namespace} out of ambient, and check they are Ready and the manager still reaches MongoDB and the decision maker`],
+    labels: ({ config }) =>
+      [AMBIENT_LABEL, USE_WAYPOINT_LABEL].map((key) => ({ resource: 'namespace', name: config.namespace, key })),
+    objects: ({ config }) => [
+      { resource: 'gateways.gateway.networking.k8s.io', namespace: config.namespace, name: config.waypointName },
+    ],
+    describe: ({ config }) => [
+      `then restart the workloads of ${config.namespace} out of ambient, and check they are Ready and the manager still reaches MongoDB and the decision maker`,
+    ],
   },
   rollback: restartOutOfAmbient,
   verifyRollback: outOfAmbientChecks,

@@ -24,9 +24,14 @@ const RESOURCE = { Deployment: 'deployment', StatefulSet: 'statefulset', DaemonS
 
 const ref = (w: WorkloadFacts) => `${RESOURCE[w.kind]}/${w.name}`
 const selectorOf = (w: WorkloadFacts) => selectorText(w.selectorLabels)
-const isReady = (pod: KubeObject) => pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+const isReady = (pod: KubeObject) =>
+  pod.status?.phase === 'Running' &&
+  (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
 // Probe pods may wear a workload's labels; only pods a controller owns belong to the workload.
-const ownedPods = (pods: KubeObject[]) => pods.filter((p) => ((p.metadata.ownerReferences as unknown[] | undefined) ?? []).length > 0 && !p.metadata.deletionTimestamp)
+const ownedPods = (pods: KubeObject[]) =>
+  pods.filter(
+    (p) => ((p.metadata.ownerReferences as unknown[] | undefined) ?? []).length > 0 && !p.metadata.deletionTimestamp,
+  )
 
 type RestartFacts = Record<string, string>
 
@@ -50,9 +55,13 @@ export async function explainUnready(ctx: StepContext, workload: WorkloadFacts):
   const names = unready.map((p) => p.metadata.name).join(', ')
   for (const pod of unready) {
     if (pod.metadata.annotations?.[REDIRECTION] !== 'enabled') continue
-    const probePorts = (pod.spec?.containers ?? []).map((c: any) => resolveProbePort(pod, c.readinessProbe)).filter((p: number | undefined): p is number => p !== undefined)
+    const probePorts = (pod.spec?.containers ?? [])
+      .map((c: any) => resolveProbePort(pod, c.readinessProbe))
+      .filter((p: number | undefined): p is number => p !== undefined)
     const blocking = policies.find((policy) => {
-      const selects = Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(([k, v]) => pod.metadata.labels?.[k] === v)
+      const selects = Object.entries(policy.spec?.podSelector?.matchLabels ?? {}).every(
+        ([k, v]) => pod.metadata.labels?.[k] === v,
+      )
       if (!selects || !(policy.spec?.policyTypes ?? ['Ingress']).includes('Ingress')) return false
       const admitted = portsAdmittedFromBlock(policy, KUBELET_PROBE_SOURCES[0])
       return probePorts.some((port: number) => !admitted.includes(port))
@@ -69,9 +78,12 @@ export async function explainUnready(ctx: StepContext, workload: WorkloadFacts):
 }
 
 async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds: number) {
-  return ctx.cluster.exec(ctx.cluster.kubectlArgv(['rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${seconds}s`]), {
-    timeoutMs: (seconds + 30) * 1000,
-  })
+  return ctx.cluster.exec(
+    ctx.cluster.kubectlArgv(['rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${seconds}s`]),
+    {
+      timeoutMs: (seconds + 30) * 1000,
+    },
+  )
 }
 
 // No -n: for ztunnel-config, -n names the namespace of the ztunnel pod to ask (default istio-system), not a
@@ -81,10 +93,13 @@ const ZTUNNEL_WORKLOADS_ARGS = ['ztunnel-config', 'workloads', '-o', 'json']
 /** Pods of each workload as ztunnel lists them (protocol HBONE once enrolled). */
 async function ztunnelProtocols(ctx: StepContext): Promise<Map<string, string> | string> {
   const result = await ctx.cluster.exec(ctx.cluster.istioctlArgv(ZTUNNEL_WORKLOADS_ARGS), { timeoutMs: 60_000 })
-  if (result.exitCode !== 0) return `istioctl ztunnel-config workloads failed: ${(result.stderr || result.stdout).trim().split('\n').pop()}`
+  if (result.exitCode !== 0)
+    return `istioctl ztunnel-config workloads failed: ${(result.stderr || result.stdout).trim().split('\n').pop()}`
   try {
     const rows = JSON.parse(result.stdout) as { name?: string; namespace?: string; protocol?: string }[]
-    return new Map(rows.filter((r) => r.namespace === ctx.config.namespace && r.name).map((r) => [r.name!, String(r.protocol)]))
+    return new Map(
+      rows.filter((r) => r.namespace === ctx.config.namespace && r.name).map((r) => [r.name!, String(r.protocol)]),
+    )
   } catch {
     return 'istioctl ztunnel-config workloads -o json printed something that is not JSON'
   }
@@ -100,10 +115,24 @@ export const restartStep: Step = {
     'Pods that fail readiness right after enrolment are almost always the kubelet-probe trap (a NetworkPolicy that does not admit 169.254.7.127).',
   requires: ['preflight', 'istioctl'],
   plan: (ctx) => [
-    ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace], why: 'the three run concurrently' })),
-    ...theWorkloads(ctx).map((w) => ({ kind: 'command' as const, argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`] })),
-    { kind: 'command', argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS], why: `every pod of ${ctx.config.namespace} shows protocol HBONE` },
-    { kind: 'note', text: 'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards' },
+    ...theWorkloads(ctx).map((w) => ({
+      kind: 'command' as const,
+      argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace],
+      why: 'the three run concurrently',
+    })),
+    ...theWorkloads(ctx).map((w) => ({
+      kind: 'command' as const,
+      argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`],
+    })),
+    {
+      kind: 'command',
+      argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS],
+      why: `every pod of ${ctx.config.namespace} shows protocol HBONE`,
+    },
+    {
+      kind: 'note',
+      text: 'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards',
+    },
   ],
   async run(ctx, io) {
     useInstalledIstioctl(ctx)
@@ -115,16 +144,28 @@ export const restartStep: Step = {
       ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', ref(w), '-n', ns])),
     ])
     const missing = list.filter((_, i) => !live[i])
-    if (missing.length) throw new StepFailure(`${missing.map(ref).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(ref).join(' ')} -n ${ns})`)
+    if (missing.length)
+      throw new StepFailure(
+        `${missing.map(ref).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(ref).join(' ')} -n ${ns})`,
+      )
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
-      io.warn(`namespace ${ns} is not enrolled in ambient (${AMBIENT_LABEL} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`)
+      io.warn(
+        `namespace ${ns} is not enrolled in ambient (${AMBIENT_LABEL} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`,
+      )
     }
-    const restartedAt = (o: KubeObject | undefined) => o?.spec?.template?.metadata?.annotations?.[RESTARTED_AT] as string | undefined
+    const restartedAt = (o: KubeObject | undefined) =>
+      o?.spec?.template?.metadata?.annotations?.[RESTARTED_AT] as string | undefined
     // Already restarted by this runbook, and every pod enrolled: a second run changes nothing.
     if (list.every((w, i) => recorded[w.name] && restartedAt(live[i]) === recorded[w.name])) {
-      const pods = ownedPods((await Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) })))).flat())
+      const pods = ownedPods(
+        (
+          await Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) })))
+        ).flat(),
+      )
       if (pods.length && pods.every((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')) {
-        return { unchanged: `restarted by this runbook at ${[...new Set(Object.values(recorded))].join(', ')}; every pod is enrolled` }
+        return {
+          unchanged: `restarted by this runbook at ${[...new Set(Object.values(recorded))].join(', ')}; every pod is enrolled`,
+        }
       }
     }
     await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', ref(w), '-n', ns])))
@@ -134,7 +175,12 @@ export const restartStep: Step = {
     ctx.facts.restarts = Object.fromEntries(list.map((w, i) => [w.name, restartedAt(after[i]) ?? ''])) as RestartFacts
     const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
     if (failed.length) {
-      const reasons = await Promise.all(failed.map(async (w) => `${ref(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`))
+      const reasons = await Promise.all(
+        failed.map(
+          async (w) =>
+            `${ref(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`,
+        ),
+      )
       throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s:\n  ${reasons.join('\n  ')}`)
     }
     io.log(`rollouts complete: ${list.map(ref).join(', ')}`)
@@ -156,7 +202,10 @@ export const restartStep: Step = {
       checks.push({
         name: `rollout of ${ref(w)} complete`,
         expected: 'complete',
-        observed: statuses[i].exitCode === 0 ? statuses[i].stdout.trim().split('\n').pop() ?? 'complete' : (statuses[i].stderr || statuses[i].stdout).trim().split('\n').pop() ?? `exit ${statuses[i].exitCode}`,
+        observed:
+          statuses[i].exitCode === 0
+            ? (statuses[i].stdout.trim().split('\n').pop() ?? 'complete')
+            : ((statuses[i].stderr || statuses[i].stdout).trim().split('\n').pop() ?? `exit ${statuses[i].exitCode}`),
         ok: statuses[i].exitCode === 0,
       })
       checks.push({
@@ -166,17 +215,30 @@ export const restartStep: Step = {
         ok: pods.length > 0 && unready.length === 0,
         hint: unready.length ? await explainUnready(ctx, w) : `no pods found with labels ${selectorOf(w)}`,
       })
-      const shown = typeof protocols === 'string' ? [] : pods.map((p) => `${p.metadata.name}=${protocols.get(p.metadata.name) ?? 'not listed'}`)
+      const shown =
+        typeof protocols === 'string'
+          ? []
+          : pods.map((p) => `${p.metadata.name}=${protocols.get(p.metadata.name) ?? 'not listed'}`)
       checks.push({
         name: `pods of ${ref(w)} enrolled (HBONE in istioctl ztunnel-config workloads)`,
         expected: 'HBONE for every pod',
         observed: typeof protocols === 'string' ? protocols : shown.join(', ') || 'no pods',
-        ok: typeof protocols !== 'string' && pods.length > 0 && pods.every((p) => protocols.get(p.metadata.name) === 'HBONE'),
+        ok:
+          typeof protocols !== 'string' &&
+          pods.length > 0 &&
+          pods.every((p) => protocols.get(p.metadata.name) === 'HBONE'),
         hint: `is namespace ${ns} labelled ${AMBIENT_LABEL}=ambient (waypoint step) and is ztunnel running (kubectl -n istio-system get ds ztunnel)?`,
       })
     }
     if (!policies.some((p) => L4_POLICY_NAMES.includes(p.metadata.name))) {
-      checks.push({ name: 'L4 reachability after the restart', expected: 'the l4-policies NetworkPolicies', observed: 'not found: nothing to check', ok: false, advisory: true, hint: 'run the l4-policies step' })
+      checks.push({
+        name: 'L4 reachability after the restart',
+        expected: 'the l4-policies NetworkPolicies',
+        observed: 'not found: nothing to check',
+        ok: false,
+        advisory: true,
+        hint: 'run the l4-policies step',
+      })
       return checks
     }
     // The policies themselves too: after enrolment a TCP "connects" is answered by the client's own ztunnel, so the
@@ -195,7 +257,9 @@ export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise
   const ns = ctx.config.namespace
   const namespace = await ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns])
   if (namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient') {
-    io.log(`namespace ${ns} is still labelled ${AMBIENT_LABEL}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`)
+    io.log(
+      `namespace ${ns} is still labelled ${AMBIENT_LABEL}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`,
+    )
     return
   }
   // istio-cni takes running pods out on its own; the restart (as the guide's enrolment did) gives them fresh connections outside the mesh.
@@ -204,7 +268,10 @@ export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise
   io.log(`restarted ${list.map(ref).join(', ')} out of ambient; waiting for the rollouts`)
   const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
   const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
-  if (failed.length) throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s: ${failed.map(ref).join(', ')} (kubectl rollout status ${ref(failed[0])} -n ${ns})`)
+  if (failed.length)
+    throw new StepFailure(
+      `rollout did not complete within ${ctx.config.timeout}s: ${failed.map(ref).join(', ')} (kubectl rollout status ${ref(failed[0])} -n ${ns})`,
+    )
 }
 
 /** After taking the namespace out of ambient: every pod Ready and not redirected, and the manager still reaches MongoDB and the decision maker. */
@@ -214,14 +281,24 @@ export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<
   const [namespace, podLists, results] = await Promise.all([
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
     Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
-    runProbes(ctx, io, l4ProbeSpecs(ctx.config, ctx.facts).filter((spec) => spec.role.startsWith('manager-'))),
+    runProbes(
+      ctx,
+      io,
+      l4ProbeSpecs(ctx.config, ctx.facts).filter((spec) => spec.role.startsWith('manager-')),
+    ),
   ])
   const stillAmbient = namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient'
   const checks: Check[] = list.flatMap((w, i): Check[] => {
     const pods = ownedPods(podLists[i])
     const redirected = pods.filter((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')
     return [
-      { name: `pods of ${ref(w)} Ready`, expected: 'every pod Ready', observed: `${pods.filter(isReady).length}/${pods.length} Ready`, ok: pods.length > 0 && pods.every(isReady), hint: `kubectl get pods -n ${ns} -l ${selectorOf(w)}` },
+      {
+        name: `pods of ${ref(w)} Ready`,
+        expected: 'every pod Ready',
+        observed: `${pods.filter(isReady).length}/${pods.length} Ready`,
+        ok: pods.length > 0 && pods.every(isReady),
+        hint: `kubectl get pods -n ${ns} -l ${selectorOf(w)}`,
+      },
       {
         name: `pods of ${ref(w)} ${stillAmbient ? 'enrolled (the namespace is still ambient)' : 'out of ambient'}`,
         expected: stillAmbient ? 'every pod redirected to ztunnel' : 'no pod redirected to ztunnel',
@@ -230,5 +307,15 @@ export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<
       },
     ]
   })
-  return [...checks, ...results.map((r) => probeCheck(r, r.ok ? undefined : 'the manager must still reach MongoDB and the decision maker after the undo: check their pods and NetworkPolicies'))]
+  return [
+    ...checks,
+    ...results.map((r) =>
+      probeCheck(
+        r,
+        r.ok
+          ? undefined
+          : 'the manager must still reach MongoDB and the decision maker after the undo: check their pods and NetworkPolicies',
+      ),
+    ),
+  ]
 }

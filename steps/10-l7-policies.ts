@@ -7,7 +7,14 @@ import { workloads } from '../lib/gthulhu.ts'
 import { loadManifest } from '../lib/manifests.ts'
 import { managerPrincipals, type Config } from '../lib/options.ts'
 import { formatMatrix, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
-import { admitsUserAgent, assertValidUserAgents, curlDefaultUserAgent, describeUserAgent, sampleUserAgent, userAgentMatches } from '../lib/user-agents.ts'
+import {
+  admitsUserAgent,
+  assertValidUserAgents,
+  curlDefaultUserAgent,
+  describeUserAgent,
+  sampleUserAgent,
+  userAgentMatches,
+} from '../lib/user-agents.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
 import { applyChanged, appliedAsPlanned } from './06-l4-policies.ts'
 import {
@@ -75,7 +82,6 @@ function l7Hint(ctx: StepContext, result: ProbeResult, principal: string): strin
   return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
 }
 
-
 /** The policies as planned, the waypoint's acceptance, the gateway's pods and the ingress path label. */
 async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   const { config, facts } = ctx
@@ -84,14 +90,23 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   const principals = allowedPrincipals(config, facts)
   const service = managerService(config, facts)
   const [live, svc, gatewayPods] = await Promise.all([
-    Promise.all(desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns]))),
+    Promise.all(
+      desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns])),
+    ),
     ctx.cluster.findJson<KubeObject>(['get', 'service', service.name, '-n', ns]),
     ctx.cluster.list('pods', { namespace: ns, selector: `${GATEWAY_NAME_LABEL}=${config.gatewayName}` }),
   ])
   const checks: Check[] = desired.map((want, i) => ({
     name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
-    expected: want.metadata.name === MANAGER_POLICY ? `ALLOW ${principals.join(', ')} on ${service.name}:${service.port}` : `ALLOW User-Agent ${config.allowedUserAgents.join(' | ')} on port ${GATEWAY_LISTENER_PORT}`,
-    observed: live[i] ? (appliedAsPlanned(want, live[i]) ? 'as planned' : `differs: ${JSON.stringify(live[i]!.spec?.rules)}`) : 'not found',
+    expected:
+      want.metadata.name === MANAGER_POLICY
+        ? `ALLOW ${principals.join(', ')} on ${service.name}:${service.port}`
+        : `ALLOW User-Agent ${config.allowedUserAgents.join(' | ')} on port ${GATEWAY_LISTENER_PORT}`,
+    observed: live[i]
+      ? appliedAsPlanned(want, live[i])
+        ? 'as planned'
+        : `differs: ${JSON.stringify(live[i]!.spec?.rules)}`
+      : 'not found',
     ok: appliedAsPlanned(want, live[i]),
     hint: 'someone changed or deleted it; run the l7-policies step again',
   }))
@@ -99,7 +114,9 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   checks.push({
     name: `${MANAGER_POLICY} accepted by the waypoint`,
     expected: 'WaypointAccepted=True',
-    observed: accepted ? `WaypointAccepted=${accepted.status}${accepted.message ? ` (${accepted.message})` : ''}` : 'no WaypointAccepted condition',
+    observed: accepted
+      ? `WaypointAccepted=${accepted.status}${accepted.message ? ` (${accepted.message})` : ''}`
+      : 'no WaypointAccepted condition',
     ok: accepted?.status === 'True',
     hint: `a policy that targets a Service does nothing without a bound waypoint: check the waypoint step (istio.io/use-waypoint=${config.waypointName} on namespace ${ns})`,
   })
@@ -108,7 +125,8 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
     // istiod translates every selector policy for ztunnel and warns that it cannot match headers; the gateway's pods are not captured by ztunnel.
     checks.push({
       name: `${GATEWAY_POLICY}: istiod's ZtunnelAccepted warning`,
-      expected: 'harmless: the gateway pods are outside ztunnel (istio.io/dataplane-mode=none); their own Envoy enforces the User-Agent rule',
+      expected:
+        'harmless: the gateway pods are outside ztunnel (istio.io/dataplane-mode=none); their own Envoy enforces the User-Agent rule',
       observed: `ZtunnelAccepted=${ztunnelNote.status} (${ztunnelNote.reason})`,
       ok: true,
       advisory: true,
@@ -150,7 +168,13 @@ async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
   const outsiderAllowed = principals.some((p) => userAgentMatches(p, outsiderPrincipal))
   const specs: ProbeSpec[] = []
   if (allowed) {
-    specs.push({ role: 'allowed-manager', source: { name: `ServiceAccount ${allowed.sa}`, labels: {}, serviceAccount: allowed.sa }, destination: `manager Service :${service.port}`, request: { kind: 'http', url }, expect: { kind: 'status', status: 200 } })
+    specs.push({
+      role: 'allowed-manager',
+      source: { name: `ServiceAccount ${allowed.sa}`, labels: {}, serviceAccount: allowed.sa },
+      destination: `manager Service :${service.port}`,
+      request: { kind: 'http', url },
+      expect: { kind: 'status', status: 200 },
+    })
   } else {
     checks.push({
       name: 'a probe as an allowed identity',
@@ -161,7 +185,13 @@ async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
       hint: 'the allowed identity could not be impersonated, so only the deny side is proven',
     })
   }
-  specs.push({ role: 'other-manager', source: { name: 'ServiceAccount default', labels: {}, serviceAccount: 'default' }, destination: `manager Service :${service.port}`, request: { kind: 'http', url }, expect: { kind: 'status', status: outsiderAllowed ? 200 : 403 } })
+  specs.push({
+    role: 'other-manager',
+    source: { name: 'ServiceAccount default', labels: {}, serviceAccount: 'default' },
+    destination: `manager Service :${service.port}`,
+    request: { kind: 'http', url },
+    expect: { kind: 'status', status: outsiderAllowed ? 200 : 403 },
+  })
   const bypasses = bypassProbeSpecs(config, facts, podIp).filter((b) => b.role.endsWith('-manager'))
   const results = await runProbes(ctx, io, [...specs, ...bypasses])
   io.log(`Who reaches the manager (each cell: expected / observed):\n${formatMatrix(results)}`)
@@ -171,7 +201,13 @@ async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
       const enforced = config.identityPolicies && facts.identityPolicies === true
       const check = probeCheck(r, r.ok ? undefined : bypassHint(config, enforced))
       checks.push(enforced ? check : { ...check, advisory: true })
-    } else checks.push(probeCheck(r, r.ok ? undefined : l7Hint(ctx, r, r.spec.role === 'allowed-manager' ? allowed!.principal : outsiderPrincipal)))
+    } else
+      checks.push(
+        probeCheck(
+          r,
+          r.ok ? undefined : l7Hint(ctx, r, r.spec.role === 'allowed-manager' ? allowed!.principal : outsiderPrincipal),
+        ),
+      )
   }
   return checks
 }
@@ -188,19 +224,40 @@ async function gatewayChecks(ctx: StepContext): Promise<Check[]> {
   const { config, facts } = ctx
   const ns = config.namespace
   const url = gatewayHealthUrl(facts)
-  if (!url) return [{ name: 'gateway checks', expected: 'the gateway URL found by the gateway step', observed: 'no gateway facts', ok: false, hint: 'run the gateway step first' }]
+  if (!url)
+    return [
+      {
+        name: 'gateway checks',
+        expected: 'the gateway URL found by the gateway step',
+        observed: 'no gateway facts',
+        ok: false,
+        hint: 'run the gateway step first',
+      },
+    ]
   const browser = sampleUserAgent(config.allowedUserAgents[0])
   const curlAgent = curlDefaultUserAgent(config.httpProbeImage)
   const curlExpected = admitsUserAgent(config.allowedUserAgents, curlAgent) ? 200 : 403
   return Promise.all([
-    gatewayRequestCheck(ctx, url, browser, `an allowed User-Agent (${browser})`, 200,
+    gatewayRequestCheck(
+      ctx,
+      url,
+      browser,
+      `an allowed User-Agent (${browser})`,
+      200,
       config.ingressViaWaypoint
         ? `ingress passes the manager's waypoint, so ${MANAGER_POLICY} must admit the gateway's identity ${gatewayPrincipal(config)} (it is added with --ingress-via-waypoint; run l7-policies again)`
-        : `the gateway policy ${GATEWAY_POLICY} should admit this User-Agent; check its values (kubectl get authorizationpolicy ${GATEWAY_POLICY} -n ${ns} -o yaml)`),
-    gatewayRequestCheck(ctx, url, curlAgent, `curl's default User-Agent (${curlAgent})`, curlExpected,
+        : `the gateway policy ${GATEWAY_POLICY} should admit this User-Agent; check its values (kubectl get authorizationpolicy ${GATEWAY_POLICY} -n ${ns} -o yaml)`,
+    ),
+    gatewayRequestCheck(
+      ctx,
+      url,
+      curlAgent,
+      `curl's default User-Agent (${curlAgent})`,
+      curlExpected,
       curlExpected === 403
         ? `the gateway admitted a User-Agent its policy does not list: check that ${GATEWAY_POLICY} selects the gateway pods (${GATEWAY_NAME_LABEL}=${config.gatewayName})`
-        : 'an allowed pattern also admits curl'),
+        : 'an allowed pattern also admits curl',
+    ),
   ])
 }
 
@@ -222,11 +279,23 @@ export const l7PoliciesStep: Step = {
       kind: 'manifest',
       object,
       apply: 'server-side',
-      why: object.metadata.name === MANAGER_POLICY ? `only ${allowedPrincipals(config, facts).join(', ')} may call the manager` : `admits ${config.allowedUserAgents.map(describeUserAgent).join('; ')}`,
+      why:
+        object.metadata.name === MANAGER_POLICY
+          ? `only ${allowedPrincipals(config, facts).join(', ')} may call the manager`
+          : `admits ${config.allowedUserAgents.map(describeUserAgent).join('; ')}`,
     }))
     items.push({
       kind: 'command',
-      argv: ['kubectl', 'label', 'service', service.name, '-n', config.namespace, config.ingressViaWaypoint ? `${INGRESS_USE_WAYPOINT}=true` : `${INGRESS_USE_WAYPOINT}-`, ...(config.ingressViaWaypoint ? ['--overwrite'] : [])],
+      argv: [
+        'kubectl',
+        'label',
+        'service',
+        service.name,
+        '-n',
+        config.namespace,
+        config.ingressViaWaypoint ? `${INGRESS_USE_WAYPOINT}=true` : `${INGRESS_USE_WAYPOINT}-`,
+        ...(config.ingressViaWaypoint ? ['--overwrite'] : []),
+      ],
       why: ingressMode(config.ingressViaWaypoint, config.gatewayName),
     })
     items.push({
@@ -243,22 +312,54 @@ export const l7PoliciesStep: Step = {
     const svc = await ctx.cluster.findJson<KubeObject>(['get', 'service', service.name, '-n', ctx.config.namespace])
     const labelled = svc?.metadata.labels?.[INGRESS_USE_WAYPOINT] === 'true'
     if (ctx.config.ingressViaWaypoint && !labelled) {
-      await ctx.cluster.kubectl(['label', 'service', service.name, '-n', ctx.config.namespace, `${INGRESS_USE_WAYPOINT}=true`, '--overwrite'])
+      await ctx.cluster.kubectl([
+        'label',
+        'service',
+        service.name,
+        '-n',
+        ctx.config.namespace,
+        `${INGRESS_USE_WAYPOINT}=true`,
+        '--overwrite',
+      ])
       applied.push(`label ${INGRESS_USE_WAYPOINT}=true on Service ${service.name}`)
     } else if (!ctx.config.ingressViaWaypoint && svc?.metadata.labels?.[INGRESS_USE_WAYPOINT] !== undefined) {
-      await ctx.cluster.kubectl(['label', 'service', service.name, '-n', ctx.config.namespace, `${INGRESS_USE_WAYPOINT}-`])
+      await ctx.cluster.kubectl([
+        'label',
+        'service',
+        service.name,
+        '-n',
+        ctx.config.namespace,
+        `${INGRESS_USE_WAYPOINT}-`,
+      ])
       applied.push(`removed label ${INGRESS_USE_WAYPOINT} from Service ${service.name}`)
     }
     io.log(ingressMode(ctx.config.ingressViaWaypoint, ctx.config.gatewayName))
-    if (applied.length === 0) return { unchanged: 'both AuthorizationPolicies and the Service label are already as planned' }
+    if (applied.length === 0)
+      return { unchanged: 'both AuthorizationPolicies and the Service label are already as planned' }
     io.log(`applied: ${applied.join('; ')}`)
   },
   async verify(ctx, io) {
-    const [state, inMesh, gateway] = await Promise.all([policyStateChecks(ctx), inMeshChecks(ctx, io), gatewayChecks(ctx)])
+    const [state, inMesh, gateway] = await Promise.all([
+      policyStateChecks(ctx),
+      inMeshChecks(ctx, io),
+      gatewayChecks(ctx),
+    ])
     return [...state, ...inMesh, ...gateway]
   },
   undo: {
-    objects: ({ config, facts }) => desiredAuthorizationPolicies(config, facts).map((p) => ({ resource: POLICY_RESOURCE, namespace: config.namespace, name: p.metadata.name })),
-    labels: ({ config, facts }) => [{ resource: 'service', namespace: config.namespace, name: managerService(config, facts).name, key: INGRESS_USE_WAYPOINT }],
+    objects: ({ config, facts }) =>
+      desiredAuthorizationPolicies(config, facts).map((p) => ({
+        resource: POLICY_RESOURCE,
+        namespace: config.namespace,
+        name: p.metadata.name,
+      })),
+    labels: ({ config, facts }) => [
+      {
+        resource: 'service',
+        namespace: config.namespace,
+        name: managerService(config, facts).name,
+        key: INGRESS_USE_WAYPOINT,
+      },
+    ],
   },
 }

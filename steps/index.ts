@@ -11,4 +11,15 @@ import { restartStep } from './08-restart.ts'
 import { identityPoliciesStep } from './09-identity-policies.ts'
 import { l7PoliciesStep } from './10-l7-policies.ts'
 
-export const STEPS: Step[] = [preflightStep, istioctlStep, gatewayApiCrdsStep, ambientStep, gatewayStep, l4PoliciesStep, waypointStep, restartStep, identityPoliciesStep, l7PoliciesStep]
+export const STEPS: Step[] = [
+  preflightStep,
+  istioctlStep,
+  gatewayApiCrdsStep,
+  ambientStep,
+  gatewayStep,
+  l4PoliciesStep,
+  waypointStep,
+  restartStep,
+  identityPoliciesStep,
+  l7PoliciesStep,
+]

@@ -32,21 +32,43 @@ test('--output json: every stdout line is a JSON event, in order, and human text
   assert.is(kinds[0], 'run-start')
   assert.is(kinds.at(-1), 'run-end')
   const order = ['step-start:preflight', 'step-end:preflight', 'step-start:istioctl', 'step-end:istioctl']
-  assert.equal(kinds.filter((k) => order.includes(k)), order)
+  assert.equal(
+    kinds.filter((k) => order.includes(k)),
+    order,
+  )
   const preflightChecks = stream.filter((e) => e.event === 'check' && e.step === 'preflight')
   assert.ok(preflightChecks.length >= 6)
-  assert.ok(preflightChecks.every((c) => typeof c.expected === 'string' && typeof c.observed === 'string' && typeof c.ok === 'boolean'))
-  assert.ok(kinds.indexOf('step-end:preflight') > kinds.lastIndexOf('check:preflight'), 'checks come before their step ends')
+  assert.ok(
+    preflightChecks.every(
+      (c) => typeof c.expected === 'string' && typeof c.observed === 'string' && typeof c.ok === 'boolean',
+    ),
+  )
+  assert.ok(
+    kinds.indexOf('step-end:preflight') > kinds.lastIndexOf('check:preflight'),
+    'checks come before their step ends',
+  )
   for (const end of stream.filter((e) => e.event === 'step-end')) assert.is(end.status, 'done')
   assert.equal(stream.at(-1), { ...stream.at(-1), event: 'run-end', status: 'done', exitCode: 0 })
-  assert.ok(stream.every((e) => !Number.isNaN(Date.parse(e.time))), 'every event carries its time')
+  assert.ok(
+    stream.every((e) => !Number.isNaN(Date.parse(e.time))),
+    'every event carries its time',
+  )
   assert.match(r.stderr, /Summary:/)
   assert.not.match(r.stdout, /Summary:/)
 })
 
 test('--output json: a failed step ends with a run-end event carrying the resume command', async () => {
   world.sim.faults.wrongChecksum = true
-  const r = await world.run([...world.flags, '--yes', '--output', 'json', '--only', 'istioctl', '--install-dir', `${world.dir}/other-bin`])
+  const r = await world.run([
+    ...world.flags,
+    '--yes',
+    '--output',
+    'json',
+    '--only',
+    'istioctl',
+    '--install-dir',
+    `${world.dir}/other-bin`,
+  ])
   world.sim.faults.wrongChecksum = false
   assert.is(r.code, 1, show(r))
   const stream = events(r.stdout)
@@ -55,7 +77,12 @@ test('--output json: a failed step ends with a run-end event carrying the resume
   assert.is(end.status, 'failed')
   assert.is(end.exitCode, 1)
   assert.match(end.resumeCommand, /--only istioctl$/)
-  assert.ok(stream.some((e) => e.event === 'step-end' && e.step === 'istioctl' && e.status === 'failed' && /checksum mismatch/.test(e.error)))
+  assert.ok(
+    stream.some(
+      (e) =>
+        e.event === 'step-end' && e.step === 'istioctl' && e.status === 'failed' && /checksum mismatch/.test(e.error),
+    ),
+  )
 })
 
 test('--output json: a usage error is reported as a run-end event with exit code 2', async () => {

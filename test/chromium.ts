@@ -16,9 +16,14 @@ export function ensureChromium(): string {
   let name = found()
   if (!name) {
     if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-      throw new Error('the report tests need Chromium: install it (e.g. apt-get install chromium) and run the tests again')
+      throw new Error(
+        'the report tests need Chromium: install it (e.g. apt-get install chromium) and run the tests again',
+      )
     }
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'inherit', timeout: 900_000 })
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], {
+      stdio: 'inherit',
+      timeout: 900_000,
+    })
     name = found()
     if (!name) throw new Error('apt-get installed chromium, but no chromium binary runs')
   }
@@ -44,7 +49,18 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
   const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'))
   const child = spawn(
     chromium,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank'],
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      `--user-data-dir=${profile}`,
+      '--remote-debugging-pipe',
+      'about:blank',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
   )
   let stderr = ''
@@ -91,10 +107,18 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
     await send('Page.enable', {}, sessionId)
     await send('Page.navigate', { url: `file://${file}` }, sessionId)
     await load
-    const dom = await send('Runtime.evaluate', { expression: 'document.documentElement.outerHTML', returnByValue: true }, sessionId)
+    const dom = await send(
+      'Runtime.evaluate',
+      { expression: 'document.documentElement.outerHTML', returnByValue: true },
+      sessionId,
+    )
     const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
     await send('Browser.close').catch(() => undefined)
-    return { dom: dom.result.value, probed: probed.result.value, requests: requests.filter((url) => url !== `file://${file}`) }
+    return {
+      dom: dom.result.value,
+      probed: probed.result.value,
+      requests: requests.filter((url) => url !== `file://${file}`),
+    }
   } catch (error) {
     throw new Error(`chromium: ${(error as Error).message}\n${stderr.slice(-2000)}`)
   } finally {

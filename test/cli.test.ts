@@ -17,12 +17,14 @@ test.after(async () => {
   await Promise.all([world?.stop(), missing?.stop()])
 })
 
-const noStack = (text: string) => assert.not.match(text, /\n\s+at .+:\d+:\d+/, 'an expected error must not print a stack trace')
+const noStack = (text: string) =>
+  assert.not.match(text, /\n\s+at .+:\d+:\d+/, 'an expected error must not print a stack trace')
 
 test('--help lists every step and exits 0', async () => {
   const r = await world.run(['--help'])
   assert.is(r.code, 0, show(r))
-  for (const id of ['preflight', 'istioctl', '--resume', 'Exit codes']) assert.ok(r.stdout.includes(id), `help lacks ${id}`)
+  for (const id of ['preflight', 'istioctl', '--resume', 'Exit codes'])
+    assert.ok(r.stdout.includes(id), `help lacks ${id}`)
 })
 
 test('an unknown flag exits 2 naming it and the closest valid flag', async () => {
@@ -40,7 +42,10 @@ test('an unknown step id exits 2 listing the valid ids', async () => {
 
 test('without a terminal and without --yes it exits 2 at once instead of waiting on a prompt', async () => {
   const started = Date.now()
-  const r = await world.run(world.flags.filter((f) => f !== '--yes'), { timeoutMs: 15_000 })
+  const r = await world.run(
+    world.flags.filter((f) => f !== '--yes'),
+    { timeoutMs: 15_000 },
+  )
   assert.is(r.code, 2, show(r))
   assert.match(r.stderr, /no terminal .*pass --yes and --context/)
   assert.ok(Date.now() - started < 10_000)
@@ -64,7 +69,10 @@ test('--dry-run prints the plan and changes nothing', async () => {
   const r = await world.run([...world.flags, '--dry-run', '--only', 'preflight,istioctl'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /# istioctl: Install istioctl/)
-  assert.match(r.stdout, new RegExp(`${world.sim.istioMirror}/1\\.29\\.1/istioctl-1\\.29\\.1-linux-(amd64|arm64)\\.tar\\.gz`))
+  assert.match(
+    r.stdout,
+    new RegExp(`${world.sim.istioMirror}/1\\.29\\.1/istioctl-1\\.29\\.1-linux-(amd64|arm64)\\.tar\\.gz`),
+  )
   assert.match(r.stdout, /Dry run: nothing was changed/)
   assert.not.ok(existsSync(join(world.installDir, 'istioctl')))
   assert.not.ok(existsSync(world.stateFile))
@@ -91,7 +99,10 @@ test('preflight passes on the default install and records what it found', async 
 test('a resumed run warns when settings differ from those a done step ran with', async () => {
   const r = await world.run([...world.flags, '--dry-run', '--resume', '--gateway-name', 'other-gw'])
   assert.is(r.code, 0, show(r))
-  assert.match(r.stdout, /⚠ preflight was done with other settings \(gatewayName: "gthulhu-gw" → "other-gw"\); run it again with --from preflight/)
+  assert.match(
+    r.stdout,
+    /⚠ preflight was done with other settings \(gatewayName: "gthulhu-gw" → "other-gw"\); run it again with --from preflight/,
+  )
   assert.not.match(r.stdout, /# preflight:/, 'the done step is not planned again')
 })
 
@@ -105,7 +116,10 @@ test('--list shows each step with its state in this context', async () => {
 test('preflight fails clearly when a workload is missing, naming the selector, and prints the resume command', async () => {
   const r = await missing.run([...missing.flags, '--yes', '--only', 'preflight'])
   assert.is(r.code, 1, show(r))
-  assert.match(r.stdout, /Gthulhu mongodb \(StatefulSet\)[\s\S]*app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/component=mongodb[\s\S]*none found/)
+  assert.match(
+    r.stdout,
+    /Gthulhu mongodb \(StatefulSet\)[\s\S]*app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/component=mongodb[\s\S]*none found/,
+  )
   assert.match(r.stdout, /Resume with:\n\s+npx tsx \S*runbook\.ts .*--only preflight/)
   assert.is(missing.state().steps.preflight?.status, 'failed')
   noStack(r.stdout + r.stderr)
@@ -116,7 +130,9 @@ test('an unreachable cluster fails preflight with a clear message', async () => 
   const original = parseYaml(readFileSync(world.sim.kubeconfig, 'utf8'))
   original.clusters[0].cluster.server = 'http://127.0.0.1:9'
   writeFileSync(kubeconfig, JSON.stringify(original))
-  const flags = world.flags.map((f) => (f === world.sim.kubeconfig ? kubeconfig : f === world.stateFile ? join(world.dir, 'unreachable.json') : f))
+  const flags = world.flags.map((f) =>
+    f === world.sim.kubeconfig ? kubeconfig : f === world.stateFile ? join(world.dir, 'unreachable.json') : f,
+  )
   const r = await world.run([...flags, '--yes', '--only', 'preflight'])
   assert.is(r.code, 1, show(r))
   assert.match(r.stdout, /unreachable: .*(refused|connect)/i)
@@ -166,9 +182,18 @@ test('a usage error still ends a JSON stream with its run-end event, whichever w
 test('--list --output json writes one step event per step, with its state', async () => {
   const r = await world.run([...world.flags, '--list', '-o', 'json'])
   assert.is(r.code, 0, show(r))
-  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line))
-  assert.equal(events.map((e) => e.event), STEP_IDS.map(() => 'step'))
-  assert.equal(events.map((e) => e.step), [...STEP_IDS])
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+  assert.equal(
+    events.map((e) => e.event),
+    STEP_IDS.map(() => 'step'),
+  )
+  assert.equal(
+    events.map((e) => e.step),
+    [...STEP_IDS],
+  )
   assert.is(events.find((e) => e.step === 'preflight').status, 'done')
   assert.is(events.find((e) => e.step === 'istioctl').status, 'pending')
   assert.match(r.stderr, /preflight\s+done/, 'the human list goes to stderr under --output json')
@@ -177,10 +202,20 @@ test('--list --output json writes one step event per step, with its state', asyn
 test('-v prints every kubectl command with its duration and exit code; under -o json as command events', async () => {
   const text = await world.run([...world.flags, '-yv', '--only', 'preflight'])
   assert.is(text.code, 0, show(text))
-  assert.match(text.stderr, new RegExp(`^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} get \\S+.*  \\(\\d+\\.\\d\\ds, exit 0\\)$`, 'm'))
+  assert.match(
+    text.stderr,
+    new RegExp(
+      `^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} get \\S+.*  \\(\\d+\\.\\d\\ds, exit 0\\)$`,
+      'm',
+    ),
+  )
   const json = await world.run([...world.flags, '-yvojson', '--only', 'preflight'])
   assert.is(json.code, 0, show(json))
-  const commands = json.stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.event === 'command')
+  const commands = json.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+    .filter((e) => e.event === 'command')
   assert.ok(commands.length >= 3, show(json))
   for (const c of commands) {
     assert.is(c.argv[0], 'kubectl')
@@ -218,7 +253,8 @@ test("the namespace defaults to the kube context's, and -n overrides it", async 
   assert.match(named.stdout, /NetworkPolicy gthulhu\/allow-only-manager-to-mongodb/)
 })
 
-const networkPolicies = async (namespace: string) => (await world.kubectlJson('get', 'networkpolicies', '-n', namespace)).items
+const networkPolicies = async (namespace: string) =>
+  (await world.kubectlJson('get', 'networkpolicies', '-n', namespace)).items
 
 test('--dry-run=server has the API server accept every object it serves, stores nothing and exits 0', async () => {
   const r = await world.run([...world.flags, '--dry-run=server'])
@@ -226,7 +262,10 @@ test('--dry-run=server has the API server accept every object it serves, stores 
   assert.match(r.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-mongodb accepted/)
   assert.match(r.stdout, /✔ l4-policies: NetworkPolicy default\/allow-only-manager-to-scheduler accepted/)
   // Before gateway-api-crds and ambient have run, the cluster does not serve those kinds: reported, not failed.
-  assert.match(r.stdout, /• gateway: Gateway default\/gthulhu-gw unchecked: the API server does not serve gateway\.networking\.k8s\.io\/v1 Gateway yet/)
+  assert.match(
+    r.stdout,
+    /• gateway: Gateway default\/gthulhu-gw unchecked: the API server does not serve gateway\.networking\.k8s\.io\/v1 Gateway yet/,
+  )
   assert.match(r.stdout, /Dry run: nothing was changed/)
   assert.equal(await networkPolicies('default'), [])
   // Like kubectl, a server dry run (which changes nothing) may use the current context.
@@ -238,20 +277,37 @@ test('--dry-run=server has the API server accept every object it serves, stores 
 })
 
 test('--dry-run=server reports each object the API server rejects and exits 2', async () => {
-  world.sim.store.create(world.sim.store.findType('', 'v1', 'namespaces')!, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns-ok' } })
+  world.sim.store.create(world.sim.store.findType('', 'v1', 'namespaces')!, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'ns-ok' },
+  })
   const r = await world.run([...world.flags, '--dry-run=server', '-o', 'json', '-n', 'ns-missing'])
   assert.is(r.code, 2, show(r))
-  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line))
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
   const verdicts = events.filter((e) => e.event === 'server-dry-run')
   const policy = verdicts.find((e) => e.object === 'NetworkPolicy ns-missing/allow-only-manager-to-mongodb')
   assert.is(policy?.result, 'rejected', JSON.stringify(verdicts))
   assert.match(policy.message, /namespaces "ns-missing" not found/)
   assert.is(events.at(-1).event, 'run-end')
   assert.is(events.at(-1).exitCode, 2)
-  assert.match(r.stderr, /✖ l4-policies: NetworkPolicy ns-missing\/allow-only-manager-to-mongodb rejected: .*namespaces "ns-missing" not found/)
+  assert.match(
+    r.stderr,
+    /✖ l4-policies: NetworkPolicy ns-missing\/allow-only-manager-to-mongodb rejected: .*namespaces "ns-missing" not found/,
+  )
   assert.match(r.stderr, /the API server rejected \d+ object\(s\); fix the settings/)
   noStack(r.stderr)
-  const accepted = await world.run([...world.flags, '--dry-run=server', '-n', 'ns-ok', '--only', 'preflight,l4-policies'])
+  const accepted = await world.run([
+    ...world.flags,
+    '--dry-run=server',
+    '-n',
+    'ns-ok',
+    '--only',
+    'preflight,l4-policies',
+  ])
   assert.is(accepted.code, 0, show(accepted))
   assert.equal(await networkPolicies('ns-ok'), [])
 })

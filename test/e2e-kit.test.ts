@@ -16,7 +16,12 @@ const RUN_LABEL = 'e2e.gthulhu-runbook/run-id'
 // The identity policies (issue 9) close the pod-IP and wrong-identity bypasses; until the runbook has that
 // step, the kit must find those bypasses open.
 const hasIdentityPolicies = (STEP_IDS as readonly string[]).includes('identity-policies')
-const BYPASSES = ['outsider-to-manager', 'other-identity-to-manager-pod', 'manager-labels-to-mongodb', 'manager-labels-to-decision-maker']
+const BYPASSES = [
+  'outsider-to-manager',
+  'other-identity-to-manager-pod',
+  'manager-labels-to-mongodb',
+  'manager-labels-to-decision-maker',
+]
 const CONTROLS = ['manager-to-mongodb', 'manager-to-decision-maker']
 
 let world: RunbookWorld
@@ -56,7 +61,24 @@ async function attackPodsLeft(): Promise<string[]> {
 /** A PATH holding only the commands the kit itself uses, so docker, kind and helm are surely absent. */
 function pathWithout(absent: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'kit-path-'))
-  const needed = ['bash', 'dirname', 'mktemp', 'date', 'rm', 'sed', 'grep', 'tr', 'awk', 'tail', 'cat', 'sleep', 'kubectl', 'node', 'timeout', 'git']
+  const needed = [
+    'bash',
+    'dirname',
+    'mktemp',
+    'date',
+    'rm',
+    'sed',
+    'grep',
+    'tr',
+    'awk',
+    'tail',
+    'cat',
+    'sleep',
+    'kubectl',
+    'node',
+    'timeout',
+    'git',
+  ]
   for (const name of needed.filter((n) => !absent.includes(n))) {
     const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim()
     if (found) symlinkSync(found, join(dir, name))
@@ -68,19 +90,34 @@ function pathWithout(absent: string[]): string {
 function ensureShellcheck(): void {
   if (spawnSync('shellcheck', ['--version']).status === 0) return
   if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-    throw new Error('the kit test needs shellcheck: install it (e.g. apt-get install shellcheck) and run the tests again')
+    throw new Error(
+      'the kit test needs shellcheck: install it (e.g. apt-get install shellcheck) and run the tests again',
+    )
   }
-  execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck'], { stdio: 'inherit', timeout: 300_000 })
+  execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck'], {
+    stdio: 'inherit',
+    timeout: 300_000,
+  })
 }
 
 /** Deletes the ztunnel-enforced (selector) AuthorizationPolicies that select a Gthulhu component; returns their names. */
 async function deleteIdentityPolicies(component: string): Promise<string[]> {
   const policies = (await world.kubectlJson('get', 'authorizationpolicies.security.istio.io', '-n', 'default')).items
   const names = policies
-    .filter((p: any) => !p.spec?.targetRefs && p.spec?.selector?.matchLabels?.['app.kubernetes.io/component'] === component)
+    .filter(
+      (p: any) => !p.spec?.targetRefs && p.spec?.selector?.matchLabels?.['app.kubernetes.io/component'] === component,
+    )
     .map((p: any) => p.metadata.name)
   for (const name of names) {
-    const r = await kubectl(world.sim.env, ['--context', world.sim.context, '-n', 'default', 'delete', 'authorizationpolicy', name])
+    const r = await kubectl(world.sim.env, [
+      '--context',
+      world.sim.context,
+      '-n',
+      'default',
+      'delete',
+      'authorizationpolicy',
+      name,
+    ])
     assert.is(r.code, 0, r.stderr)
   }
   return names
@@ -107,18 +144,42 @@ test('probe logs are read as a real curl and mongosh write them; anything unread
     // curl writes -w's 000 without a newline, so its error line may follow on the same line.
     ['http', 56, '000curl: (56) Recv failure: Connection reset by peer', 'refused\tcurl exit 56, no HTTP response'],
     ['http', 52, 'curl: (52) Empty reply from server\n000', 'refused\tcurl exit 52, no HTTP response'],
-    ['http', 28, 'curl: (28) Connection timed out after 5002 milliseconds\n000', 'refused\tcurl exit 28, no HTTP response'],
+    [
+      'http',
+      28,
+      'curl: (28) Connection timed out after 5002 milliseconds\n000',
+      'refused\tcurl exit 28, no HTTP response',
+    ],
     ['http', 6, 'curl: (6) Could not resolve host: gthulhu-manager\n000', 'unknown\tcurl exit 6: 000'],
     ['mongo', 0, '1', 'reached\tMongoDB answered hello'],
     ['mongo', 0, '0', 'unknown\tmongosh exit 0: 0'],
-    ['mongo', 1, 'MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed', 'refused\tmongosh exit 1: MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed'],
+    [
+      'mongo',
+      1,
+      'MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed',
+      'refused\tmongosh exit 1: MongoServerSelectionError: connection <monitor> to 10.244.0.9:27017 closed',
+    ],
     ['mongo', 1, 'MongoNetworkError: read ECONNRESET', 'refused\tmongosh exit 1: MongoNetworkError: read ECONNRESET'],
-    ['mongo', 1, 'MongoServerSelectionError: Server selection timed out after 5000 ms', 'refused\tmongosh exit 1: MongoServerSelectionError: Server selection timed out after 5000 ms'],
-    ['mongo', 1, 'MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0', 'unknown\tmongosh exit 1: MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0'],
+    [
+      'mongo',
+      1,
+      'MongoServerSelectionError: Server selection timed out after 5000 ms',
+      'refused\tmongosh exit 1: MongoServerSelectionError: Server selection timed out after 5000 ms',
+    ],
+    [
+      'mongo',
+      1,
+      'MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0',
+      'unknown\tmongosh exit 1: MongoServerSelectionError: getaddrinfo ENOTFOUND gthulhu-mongodb-0',
+    ],
     ['mongo', 127, 'sh: mongosh: not found', 'unknown\tmongosh exit 127: sh: mongosh: not found'],
   ]
   for (const [check, exit, log, result] of cases) {
-    const r = spawnSync('bash', ['-c', 'source "$1"; classify "$2" "$3" "$4"', 'classify-test', KIT, check, String(exit), log], { encoding: 'utf8', timeout: 10_000 })
+    const r = spawnSync(
+      'bash',
+      ['-c', 'source "$1"; classify "$2" "$3" "$4"', 'classify-test', KIT, check, String(exit), log],
+      { encoding: 'utf8', timeout: 10_000 },
+    )
     assert.is(r.status, 0, r.stderr)
     assert.is(r.stdout, result, `${check} exit ${exit}: ${JSON.stringify(log)}`)
   }
@@ -130,11 +191,17 @@ test('usage errors exit 2 and name the bad value and what is valid', async () =>
     [['cluster'], /unknown mode 'cluster': use kind .* or byo/],
     [['byo'], /byo needs --context: name the cluster/],
     [['byo', '--context', 'prod', '--flavour', 'x'], /unknown option '--flavour'/],
-    [['byo', '--context', 'prod', '--probe-timeout', 'soon'], /--probe-timeout 'soon' is not a number of seconds between 5 and 3600/],
+    [
+      ['byo', '--context', 'prod', '--probe-timeout', 'soon'],
+      /--probe-timeout 'soon' is not a number of seconds between 5 and 3600/,
+    ],
     [['byo', '--context', 'prod', '--namespace', 'Bad_NS'], /--namespace 'Bad_NS' is not a valid Kubernetes name/],
     [['kind', '--context', 'prod'], /kind mode makes its own context \(kind-gthulhu-e2e\); --context is for byo/],
     [['kind', '--attack-only'], /--attack-only needs an existing cluster/],
-    [['byo', '--context', 'no-such-context'], new RegExp(`context 'no-such-context' is not in the kubeconfig; contexts there: ${'gthulhu-sim'}`)],
+    [
+      ['byo', '--context', 'no-such-context'],
+      new RegExp(`context 'no-such-context' is not in the kubeconfig; contexts there: ${'gthulhu-sim'}`),
+    ],
   ]
   for (const [args, message] of cases) {
     const r = await runKit(args)
@@ -160,13 +227,21 @@ test('kind --dry-run prints the whole command sequence with every pinned version
   const sequence = [
     /\+ check tools: docker kind helm git kubectl node timeout/,
     /disableDefaultCNI: true/,
-    new RegExp(`\\+ kind create cluster --name kit-dry --image ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --config \\S+`),
-    new RegExp(`\\+ kubectl --context kind-kit-dry .* apply --server-side -f https://raw\\.githubusercontent\\.com/projectcalico/calico/${calico}/manifests/calico\\.yaml`),
+    new RegExp(
+      `\\+ kind create cluster --name kit-dry --image ${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --config \\S+`,
+    ),
+    new RegExp(
+      `\\+ kubectl --context kind-kit-dry .* apply --server-side -f https://raw\\.githubusercontent\\.com/projectcalico/calico/${calico}/manifests/calico\\.yaml`,
+    ),
     /rollout status daemonset\/calico-node/,
     new RegExp(`\\+ git clone --quiet --depth 1 --branch ${pin('CHART_TAG')} ${pin('CHART_REPO')} \\S+`),
-    new RegExp(`\\+ helm install gthulhu \\S+/${pin('CHART_PATH')} --kube-context kind-kit-dry .* -f \\S+/e2e/gthulhu-values-kind\\.yaml .*manager\\.image\\.tag=${pin('GTHULHU_IMAGE_TAG')}`),
+    new RegExp(
+      `\\+ helm install gthulhu \\S+/${pin('CHART_PATH')} --kube-context kind-kit-dry .* -f \\S+/e2e/gthulhu-values-kind\\.yaml .*manager\\.image\\.tag=${pin('GTHULHU_IMAGE_TAG')}`,
+    ),
     /rollout status deployment\/gthulhu-manager/,
-    new RegExp(`\\+ node \\S+/bin/gthulhu-runbook\\.mjs --context kind-kit-dry .*--istio-version ${pin('ISTIO_VERSION')} --gateway-api-version ${pin('GATEWAY_API_VERSION')} .*--yes`),
+    new RegExp(
+      `\\+ node \\S+/bin/gthulhu-runbook\\.mjs --context kind-kit-dry .*--istio-version ${pin('ISTIO_VERSION')} --gateway-api-version ${pin('GATEWAY_API_VERSION')} .*--yes`,
+    ),
     /\+ kubectl .* run kit-\d+-0 --restart=Never --image=curlimages\/curl:\S+ --labels=e2e\.gthulhu-runbook\/run-id=\d+,istio\.io\/dataplane-mode=none .* --command -- curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time 5 http:\/\/gthulhu-manager:8080\/health/,
     /\+ kubectl .* run kit-\d+-2 .*serviceAccountName":"default".* --command -- mongosh --quiet --norc --eval 'db\.runCommand\(\{hello:1\}\)\.ok' 'mongodb:\/\/gthulhu-mongodb-0\.gthulhu-mongodb\.default\.svc:27017\/\?directConnection=true&serverSelectionTimeoutMS=5000'/,
     /RESULT: DRY RUN/,
@@ -190,7 +265,8 @@ test('kind --dry-run prints the whole command sequence with every pinned version
 test('kind mode checks docker, kind and helm first and names each missing tool (exit 2, nothing changed)', async () => {
   const r = await runKit(['kind', '--name', 'kit-tools'], { env: { PATH: pathWithout(['docker', 'kind', 'helm']) } })
   assert.is(r.code, 2, show(r))
-  for (const tool of ['docker', 'kind', 'helm']) assert.match(r.stderr, new RegExp(`${tool} not found on PATH: it \\S+`))
+  for (const tool of ['docker', 'kind', 'helm'])
+    assert.match(r.stderr, new RegExp(`${tool} not found on PATH: it \\S+`))
   assert.match(r.stderr, /install docker kind helm and run the kit again \(nothing was changed\)/)
   assert.not.match(r.stdout, /\+ kind create/)
 })
@@ -254,7 +330,9 @@ test('stopped by SIGTERM while its probes wait: exit 143 and the attack pods are
 })
 
 test('byo end to end: the runbook passes, the attack pass prints its table, and every bypass is closed', async () => {
-  const r = await runKit(['byo', '--context', world.sim.context, '--kubeconfig', world.sim.kubeconfig], { timeoutMs: 300_000 })
+  const r = await runKit(['byo', '--context', world.sim.context, '--kubeconfig', world.sim.kubeconfig], {
+    timeoutMs: 300_000,
+  })
   assert.match(r.stdout, /Gthulhu found \(release gthulhu in namespace default\): the kit installs nothing/)
   assert.match(r.stdout, /runbook --yes: +passed/, show(r))
   assert.match(r.stdout, /runbook --verify: +(passed|not available in this runbook)/, show(r))

@@ -18,18 +18,26 @@ import type { Check, Step, StepId } from '../lib/types.ts'
 
 function capture() {
   let text = ''
-  const stream = new Writable({ write: (chunk, _enc, done) => ((text += chunk), done()) }) as unknown as NodeJS.WriteStream
+  const stream = new Writable({
+    write: (chunk, _enc, done) => ((text += chunk), done()),
+  }) as unknown as NodeJS.WriteStream
   return { stream, text: () => text }
 }
 
-function undoableStep(id: StepId, log: string[], undoChecks: Check[] = [{ name: `${id} gone`, expected: 'absent', observed: 'absent', ok: true }]): Step {
+function undoableStep(
+  id: StepId,
+  log: string[],
+  undoChecks: Check[] = [{ name: `${id} gone`, expected: 'absent', observed: 'absent', ok: true }],
+): Step {
   return {
     id,
     title: `Step ${id}`,
     why: 'made for the test',
     plan: () => [],
     run: async () => undefined,
-    verify: async () => [{ name: `${id} holds`, expected: 'yes', observed: id === 'gateway' ? 'no' : 'yes', ok: id !== 'gateway' }],
+    verify: async () => [
+      { name: `${id} holds`, expected: 'yes', observed: id === 'gateway' ? 'no' : 'yes', ok: id !== 'gateway' },
+    ],
     rollback: async () => void log.push(`undo ${id}`),
     verifyRollback: async () => undoChecks,
   }
@@ -39,7 +47,11 @@ function engineFor(steps: Step[], selected: StepId[], prompter?: Prompter) {
   const human = capture()
   const events = capture()
   const state = new StateStore(join(mkdtempSync(join(tmpdir(), 'engine-lifecycle-')), 'state.json'), 'ctx')
-  for (const step of steps) state.update(step.id, { status: 'done', ...(step.id === 'gateway' ? {} : { before: { found: { something: true } } }) })
+  for (const step of steps)
+    state.update(step.id, {
+      status: 'done',
+      ...(step.id === 'gateway' ? {} : { before: { found: { something: true } } }),
+    })
   const engine = new Engine({
     config: loadConfig(['--yes'], {}),
     steps,
@@ -51,7 +63,13 @@ function engineFor(steps: Step[], selected: StepId[], prompter?: Prompter) {
     prompter,
     fancy: false,
   })
-  const eventList = () => events.text().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const eventList = () =>
+    events
+      .text()
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
   return { engine, state, human, eventList }
 }
 
@@ -81,7 +99,9 @@ test('guided undo asks per step: a yes is undone (state undone, before-record cl
 
 test('an undo whose verification fails keeps the step as it was and says so', async () => {
   const log: string[] = []
-  const steps = [undoableStep('gateway', log, [{ name: 'Gateway deleted', expected: 'absent', observed: 'present', ok: false }])]
+  const steps = [
+    undoableStep('gateway', log, [{ name: 'Gateway deleted', expected: 'absent', observed: 'present', ok: false }]),
+  ]
   const { engine, state, eventList } = engineFor(steps, ['gateway'])
   try {
     await engine.undo()
@@ -102,20 +122,44 @@ test('an audit runs every verify, names each failed check as a drift, and record
   const drifts = await engine.audit()
   assert.equal(drifts, ['gateway: gateway holds — expected yes, observed no'])
   assert.equal(
-    eventList().filter((e) => e.event === 'drift').map((e) => [e.step, e.check]),
+    eventList()
+      .filter((e) => e.event === 'drift')
+      .map((e) => [e.step, e.check]),
     [['gateway', 'gateway holds']],
   )
-  assert.equal(engine.results.map((r) => [r.id, r.status]), [['ambient', 'done'], ['gateway', 'failed']])
+  assert.equal(
+    engine.results.map((r) => [r.id, r.status]),
+    [
+      ['ambient', 'done'],
+      ['gateway', 'failed'],
+    ],
+  )
   assert.is(JSON.stringify(state.state.steps), before, 'state untouched')
 })
 
 test('with probes off, runProbes creates nothing and probeCheck reports an advisory skip', async () => {
-  const spec: ProbeSpec = { role: 'x', source: { name: 'manager', labels: {}, serviceAccount: 'sa' }, destination: 'MongoDB :27017', request: { kind: 'mongo', host: 'h', port: 27017 }, expect: { kind: 'answered' } }
+  const spec: ProbeSpec = {
+    role: 'x',
+    source: { name: 'manager', labels: {}, serviceAccount: 'sa' },
+    destination: 'MongoDB :27017',
+    request: { kind: 'mongo', host: 'h', port: 27017 },
+    expect: { kind: 'answered' },
+  }
   // A cluster whose kubectl would fail: proves no command runs.
   const cluster = new Cluster({ kubeconfig: '/nonexistent/kubeconfig' })
   const io = { log: () => undefined, warn: () => undefined, onCleanup: () => undefined, confirm: async () => false }
-  const [result] = await runProbes({ config: loadConfig([], {}), facts: {}, cluster, signal: new AbortController().signal, probes: false }, io, [spec])
-  assert.equal(probeCheck(result), { name: 'manager → MongoDB :27017: answers', expected: 'answers', observed: 'not probed (--no-probes)', ok: false, advisory: true })
+  const [result] = await runProbes(
+    { config: loadConfig([], {}), facts: {}, cluster, signal: new AbortController().signal, probes: false },
+    io,
+    [spec],
+  )
+  assert.equal(probeCheck(result), {
+    name: 'manager → MongoDB :27017: answers',
+    expected: 'answers',
+    observed: 'not probed (--no-probes)',
+    ok: false,
+    advisory: true,
+  })
 })
 
 test.run()

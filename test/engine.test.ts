@@ -26,7 +26,9 @@ async function rejects(fn: () => Promise<unknown>, expected: (e: Error) => boole
 
 function capture() {
   let text = ''
-  const stream = new Writable({ write: (chunk, _enc, done) => ((text += chunk), done()) }) as unknown as NodeJS.WriteStream
+  const stream = new Writable({
+    write: (chunk, _enc, done) => ((text += chunk), done()),
+  }) as unknown as NodeJS.WriteStream
   return { stream, text: () => text }
 }
 
@@ -37,7 +39,9 @@ function fakeStep(id: StepId, behaviour: Partial<Pick<Step, 'run' | 'verify'>> &
     why: 'made for the engine test',
     plan: () => [{ kind: 'note', text: 'nothing' }],
     run: behaviour.run ?? (async () => undefined),
-    verify: behaviour.verify ?? (async () => behaviour.checks ?? [{ name: `${id} holds`, expected: 'yes', observed: 'yes', ok: true }]),
+    verify:
+      behaviour.verify ??
+      (async () => behaviour.checks ?? [{ name: `${id} holds`, expected: 'yes', observed: 'yes', ok: true }]),
   }
 }
 
@@ -69,15 +73,30 @@ test('runs the steps in order, records each as done with its checks, and reports
   assert.equal(order, ['preflight', 'istioctl'])
   assert.is(state.step('preflight').status, 'done')
   assert.is(state.step('istioctl').note, 'already there')
-  assert.equal(state.step('preflight').checks, [{ name: 'preflight holds', expected: 'yes', observed: 'yes', ok: true }])
+  assert.equal(state.step('preflight').checks, [
+    { name: 'preflight holds', expected: 'yes', observed: 'yes', ok: true },
+  ])
   assert.match(human.text(), /✔ preflight holds/)
 })
 
 test('a failed check fails the step (state says failed, with the check); an advisory one only warns', async () => {
   const advisory = { name: 'a CNI', expected: 'calico', observed: 'none', ok: false, advisory: true }
-  const failing = { name: 'the policy', expected: 'refused', observed: 'connects', ok: false, hint: 'is the CNI enforcing?' }
-  const { engine, state, human } = engineFor([fakeStep('preflight', { checks: [advisory] }), fakeStep('istioctl', { checks: [failing] }), fakeStep('gateway')])
-  await rejects(() => engine.run(), (e: Error) => e instanceof StepFailure && /step istioctl failed: 1 check\(s\) failed: the policy/.test(e.message))
+  const failing = {
+    name: 'the policy',
+    expected: 'refused',
+    observed: 'connects',
+    ok: false,
+    hint: 'is the CNI enforcing?',
+  }
+  const { engine, state, human } = engineFor([
+    fakeStep('preflight', { checks: [advisory] }),
+    fakeStep('istioctl', { checks: [failing] }),
+    fakeStep('gateway'),
+  ])
+  await rejects(
+    () => engine.run(),
+    (e: Error) => e instanceof StepFailure && /step istioctl failed: 1 check\(s\) failed: the policy/.test(e.message),
+  )
   assert.is(state.step('preflight').status, 'done')
   assert.is(state.step('istioctl').status, 'failed')
   assert.equal(state.step('istioctl').checks, [failing])
@@ -94,7 +113,10 @@ test('cleanups run when a step fails, and a UsageError keeps its meaning (exit 2
     },
   })
   const { engine, state } = engineFor([step])
-  await rejects(() => engine.run(), (e: Error) => e instanceof UsageError)
+  await rejects(
+    () => engine.run(),
+    (e: Error) => e instanceof UsageError,
+  )
   assert.equal(cleaned, ['probe pods'])
   assert.is(state.step('l4-policies').status, 'failed')
 })
@@ -110,7 +132,10 @@ test('an abort during a step marks it interrupted and still runs its cleanup', a
     },
   })
   const { engine, state } = engineFor([step], { signal: abort.signal })
-  await rejects(() => engine.run(), (e: Error) => e instanceof Interrupted && /interrupted during restart/.test(e.message))
+  await rejects(
+    () => engine.run(),
+    (e: Error) => e instanceof Interrupted && /interrupted during restart/.test(e.message),
+  )
   assert.is(state.step('restart').status, 'interrupted')
   assert.equal(cleaned, ['done'])
 })
@@ -118,7 +143,11 @@ test('an abort during a step marks it interrupted and still runs its cleanup', a
 test('JSON events follow the run: step-start, checks, step-end', async () => {
   const { engine, events } = engineFor([fakeStep('preflight')], { json: true })
   await engine.run()
-  const kinds = events.text().trim().split('\n').map((l) => JSON.parse(l).event)
+  const kinds = events
+    .text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).event)
   assert.equal(kinds, ['step-start', 'check', 'step-end'])
 })
 

@@ -3,7 +3,14 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/errors.ts'
-import { compareVersions, decideBundle, listenerNodePort, parseBundle, pickNodeAddress, type InstalledCrd } from '../lib/gateway-api.ts'
+import {
+  compareVersions,
+  decideBundle,
+  listenerNodePort,
+  parseBundle,
+  pickNodeAddress,
+  type InstalledCrd,
+} from '../lib/gateway-api.ts'
 import { GUIDE_USER_AGENT, loadConfig } from '../lib/options.ts'
 import type { KubeObject } from '../lib/types.ts'
 import { decideIstio, imageVersion, readiness } from '../steps/04-ambient.ts'
@@ -37,8 +44,12 @@ test('a bundle file is read as its CRD names and bundle versions', () => {
 })
 
 test('bundle decision: install, skip at the same version, refuse or replace a newer one', () => {
-  const bundle = [{ name: 'a.gateway.networking.k8s.io', version: 'v1.4.0' }, { name: 'b.gateway.networking.k8s.io', version: 'v1.4.0' }]
-  const installed = (version: string, channel = 'experimental'): InstalledCrd[] => bundle.map((c) => ({ name: c.name, version, channel, established: true }))
+  const bundle = [
+    { name: 'a.gateway.networking.k8s.io', version: 'v1.4.0' },
+    { name: 'b.gateway.networking.k8s.io', version: 'v1.4.0' },
+  ]
+  const installed = (version: string, channel = 'experimental'): InstalledCrd[] =>
+    bundle.map((c) => ({ name: c.name, version, channel, established: true }))
   const cfg = config()
   assert.is(decideBundle(bundle, [], cfg).action, 'apply')
   assert.is(decideBundle(bundle, installed('v1.4.0'), cfg).action, 'skip')
@@ -48,7 +59,10 @@ test('bundle decision: install, skip at the same version, refuse or replace a ne
   assert.is(refused.action, 'refuse-newer')
   assert.is(decideBundle(bundle, installed('v1.5.0'), config('--replace-newer-gateway-api')).action, 'apply')
   // experimental satisfies a standard request; standard does not satisfy an experimental one
-  assert.is(decideBundle(bundle, installed('v1.4.0', 'experimental'), config('--gateway-api-channel', 'standard')).action, 'skip')
+  assert.is(
+    decideBundle(bundle, installed('v1.4.0', 'experimental'), config('--gateway-api-channel', 'standard')).action,
+    'skip',
+  )
   assert.is(decideBundle(bundle, installed('v1.4.0', 'standard'), cfg).action, 'apply')
 })
 
@@ -60,11 +74,17 @@ const workload = (kind: string, name: string, image: string, extra: Record<strin
   status: extra.status ?? {},
 })
 const ambient = (version: string) => ({
-  istiod: workload('Deployment', 'istiod', `docker.io/istio/pilot:${version}`, { env: [{ name: 'PILOT_ENABLE_AMBIENT', value: 'true' }] }),
+  istiod: workload('Deployment', 'istiod', `docker.io/istio/pilot:${version}`, {
+    env: [{ name: 'PILOT_ENABLE_AMBIENT', value: 'true' }],
+  }),
   ztunnel: workload('DaemonSet', 'ztunnel', `docker.io/istio/ztunnel:${version}-distroless`),
   'istio-cni-node': workload('DaemonSet', 'istio-cni-node', `docker.io/istio/install-cni:${version}`),
 })
-const ns = (labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels } })
+const ns = (labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name: 'default', labels },
+})
 
 test('Istio detection: install, skip the same ambient install, stop on another version, profile or sidecar injection', () => {
   const cfg = config()
@@ -78,14 +98,22 @@ test('Istio detection: install, skip the same ambient install, stop on another v
   assert.match(decideIstio(sidecar, ns(), cfg).reason, /without the ambient profile/)
   const injected = decideIstio({}, ns({ 'istio-injection': 'enabled' }), cfg)
   assert.is(injected.action, 'stop')
-  assert.match(injected.reason, /sidecar injection \(istio-injection=enabled\).*kubectl label namespace default istio-injection-/)
+  assert.match(
+    injected.reason,
+    /sidecar injection \(istio-injection=enabled\).*kubectl label namespace default istio-injection-/,
+  )
   const partial = ambient('1.29.1') as Record<string, KubeObject | undefined>
   delete partial.ztunnel
-  assert.equal(decideIstio(partial, ns(), cfg), { action: 'install', reason: 'Istio 1.29.1 ambient is incomplete: ztunnel missing' })
+  assert.equal(decideIstio(partial, ns(), cfg), {
+    action: 'install',
+    reason: 'Istio 1.29.1 ambient is incomplete: ztunnel missing',
+  })
 })
 
 test('readiness needs desired = ready = updated for the current generation', () => {
-  const ds = workload('DaemonSet', 'ztunnel', 'x:1.29.1', { status: { observedGeneration: 1, desiredNumberScheduled: 2, numberReady: 1, updatedNumberScheduled: 2 } })
+  const ds = workload('DaemonSet', 'ztunnel', 'x:1.29.1', {
+    status: { observedGeneration: 1, desiredNumberScheduled: 2, numberReady: 1, updatedNumberScheduled: 2 },
+  })
   assert.equal(readiness(ds), { ready: false, counts: '1/2 ready, 2 updated' })
   ds.status.numberReady = 2
   assert.is(readiness(ds).ready, true)
@@ -96,7 +124,10 @@ test('readiness needs desired = ready = updated for the current generation', () 
 
 test("the rendered Gateway and HTTPRoute carry this run's names, backend and Service type", () => {
   const facts = {}
-  const plain = gatewayManifests(config('--namespace', 'gthulhu', '--gateway-name', 'edge', '--route-name', 'ui', '--release', 'g2'), facts)
+  const plain = gatewayManifests(
+    config('--namespace', 'gthulhu', '--gateway-name', 'edge', '--route-name', 'ui', '--release', 'g2'),
+    facts,
+  )
   assert.is(plain.gateway.metadata.name, 'edge')
   assert.is(plain.gateway.metadata.namespace, 'gthulhu')
   assert.is(plain.gateway.metadata.annotations, undefined)
@@ -110,15 +141,32 @@ test("the rendered Gateway and HTTPRoute carry this run's names, backend and Ser
 test('a name the flags accept but Kubernetes would not is rejected before anything is applied', () => {
   // "1gw" is a DNS-1123 label, but Istio's Service "1gw-istio" must start with a letter.
   const cfg = config('--gateway-name', '1gw')
-  assert.throws(() => gatewayManifests(cfg, {}), (e: Error) => e instanceof UsageError && /Gateway default\/1gw: metadata\.name: Istio creates a Service named "1gw-istio"/.test(e.message))
-  assert.throws(() => gatewayStep.plan({ config: cfg, facts: {} }), (e: Error) => e instanceof UsageError)
+  assert.throws(
+    () => gatewayManifests(cfg, {}),
+    (e: Error) =>
+      e instanceof UsageError &&
+      /Gateway default\/1gw: metadata\.name: Istio creates a Service named "1gw-istio"/.test(e.message),
+  )
+  assert.throws(
+    () => gatewayStep.plan({ config: cfg, facts: {} }),
+    (e: Error) => e instanceof UsageError,
+  )
 })
 
 test('the gateway plan lists both manifests (server-side) and the verification', () => {
   const plan = gatewayStep.plan({ config: config(), facts: {} })
   const manifests = plan.filter((p) => p.kind === 'manifest')
-  assert.equal(manifests.map((m: any) => `${m.object.kind}/${m.object.metadata.name}/${m.apply}`), ['Gateway/gthulhu-gw/server-side', 'HTTPRoute/gthulhu-manager-route/server-side'])
-  assert.ok(plan.some((p) => p.kind === 'note' && p.text.includes(`User-Agent "${checkUserAgent({ allowedUserAgents: [GUIDE_USER_AGENT] })}"`)))
+  assert.equal(
+    manifests.map((m: any) => `${m.object.kind}/${m.object.metadata.name}/${m.apply}`),
+    ['Gateway/gthulhu-gw/server-side', 'HTTPRoute/gthulhu-manager-route/server-side'],
+  )
+  assert.ok(
+    plan.some(
+      (p) =>
+        p.kind === 'note' &&
+        p.text.includes(`User-Agent "${checkUserAgent({ allowedUserAgents: [GUIDE_USER_AGENT] })}"`),
+    ),
+  )
 })
 
 test('containsFields (desired, live) ignores fields others add but not changed or missing ones', () => {
@@ -132,7 +180,12 @@ test("the listener's NodePort is picked by port, not by position", () => {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: 'gthulhu-gw-istio' },
-    spec: { ports: [{ name: 'status-port', port: 15021, nodePort: 30001 }, { name: 'http', port: 80, nodePort: 30450 }] },
+    spec: {
+      ports: [
+        { name: 'status-port', port: 15021, nodePort: 30001 },
+        { name: 'http', port: 80, nodePort: 30450 },
+      ],
+    },
   }
   assert.is(listenerNodePort(service, 80)?.nodePort, 30450)
   assert.is(listenerNodePort(service, 8080), undefined)
@@ -143,11 +196,20 @@ test("node address: a Ready node's ExternalIP first, else its InternalIP; NotRea
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name },
-    status: { conditions: [{ type: 'Ready', status: ready }], addresses: addresses.map(([type, address]) => ({ type, address })) },
+    status: {
+      conditions: [{ type: 'Ready', status: ready }],
+      addresses: addresses.map(([type, address]) => ({ type, address })),
+    },
   })
   const down = node('down', 'False', [['ExternalIP', '203.0.113.9']])
-  const internal = node('a', 'True', [['Hostname', 'a'], ['InternalIP', '10.0.0.5']])
-  const external = node('b', 'True', [['InternalIP', '10.0.0.6'], ['ExternalIP', '203.0.113.7']])
+  const internal = node('a', 'True', [
+    ['Hostname', 'a'],
+    ['InternalIP', '10.0.0.5'],
+  ])
+  const external = node('b', 'True', [
+    ['InternalIP', '10.0.0.6'],
+    ['ExternalIP', '203.0.113.7'],
+  ])
   assert.equal(pickNodeAddress([down, internal]), { node: 'a', type: 'InternalIP', address: '10.0.0.5' })
   assert.equal(pickNodeAddress([down, internal, external]), { node: 'b', type: 'ExternalIP', address: '203.0.113.7' })
   assert.is(pickNodeAddress([down]), undefined)
@@ -155,23 +217,33 @@ test("node address: a Ready node's ExternalIP first, else its InternalIP; NotRea
 
 test('the health check User-Agent satisfies the first allowed pattern (the same sample the l7 step sends)', () => {
   const agent = (patterns: string[]) => checkUserAgent({ allowedUserAgents: patterns })
-  assert.is(agent([GUIDE_USER_AGENT]), 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36')
+  assert.is(
+    agent([GUIDE_USER_AGENT]),
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  )
   assert.is(agent(['exact-agent/1.0', 'x*']), 'exact-agent/1.0')
   assert.is(agent(['*']), 'gthulhu-runbook-verification')
   assert.ok(agent(['*Safari/537.36']).endsWith('Safari/537.36'))
 })
 
 test('imageVersion reads the tag, not a digest or a registry port', () => {
-  const istiod = (image: string) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod' }, spec: { template: { spec: { containers: [{ image }] } } } })
+  const istiod = (image: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'istiod' },
+    spec: { template: { spec: { containers: [{ image }] } } },
+  })
   assert.is(imageVersion(istiod('docker.io/istio/pilot:1.29.1-distroless')), '1.29.1')
   assert.is(imageVersion(istiod('registry.local:5000/istio/pilot:1.29.1@sha256:0123abcd')), '1.29.1')
   assert.is(imageVersion(istiod('registry.local:5000/istio/pilot')), undefined)
 })
 
 test('waypointStatusRow reads the Programmed row of istioctl waypoint status, with or without a NAMESPACE column', () => {
-  const real = 'NAME         STATUS     TYPE           REASON         MESSAGE\nwaypoint     True       Programmed     Programmed     Resource programmed, assigned to service(s) waypoint.default.svc.cluster.local:15008\n'
+  const real =
+    'NAME         STATUS     TYPE           REASON         MESSAGE\nwaypoint     True       Programmed     Programmed     Resource programmed, assigned to service(s) waypoint.default.svc.cluster.local:15008\n'
   assert.equal(waypointStatusRow(real, 'waypoint')?.status, 'True')
-  const waiting = 'NAMESPACE  NAME      STATUS  TYPE        REASON   MESSAGE\ndefault    waypoint  False   Programmed  Pending  x\ndefault    waypoint  True    Programmed  Programmed  ok\n'
+  const waiting =
+    'NAMESPACE  NAME      STATUS  TYPE        REASON   MESSAGE\ndefault    waypoint  False   Programmed  Pending  x\ndefault    waypoint  True    Programmed  Programmed  ok\n'
   assert.equal(waypointStatusRow(waiting, 'waypoint')?.status, 'True')
   assert.equal(waypointStatusRow('NAME STATUS TYPE\nwaypoint True Accepted\n', 'waypoint'), undefined)
   assert.equal(waypointStatusRow(real, 'other'), undefined)

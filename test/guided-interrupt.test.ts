@@ -11,7 +11,10 @@ const sessions: TerminalSession[] = []
 test.before(async () => {
   world = await startWorld()
   // Everything l7-policies needs, done unattended.
-  const setup = await world.run([...world.flags, '--yes', '--only', 'preflight,istioctl,gateway-api-crds,ambient,gateway,waypoint'], { timeoutMs: 300_000 })
+  const setup = await world.run(
+    [...world.flags, '--yes', '--only', 'preflight,istioctl,gateway-api-crds,ambient,gateway,waypoint'],
+    { timeoutMs: 300_000 },
+  )
   if (setup.code !== 0) throw new Error(`setup failed\n${show(setup)}`)
 })
 test.after(async () => {
@@ -20,15 +23,23 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-    env: { ...process.env, ...world.sim.env },
-    cwd: world.dir,
-  })
+  const session = await TerminalSession.start(
+    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
+    {
+      env: { ...process.env, ...world.sim.env },
+      cwd: world.dir,
+    },
+  )
   sessions.push(session)
   return session
 }
 
-const probePods = () => world.sim.store.list(world.sim.store.findType('', 'v1', 'pods')!, 'default', (labels) => labels['app.kubernetes.io/managed-by'] === 'gthulhu-runbook')
+const probePods = () =>
+  world.sim.store.list(
+    world.sim.store.findType('', 'v1', 'pods')!,
+    'default',
+    (labels) => labels['app.kubernetes.io/managed-by'] === 'gthulhu-runbook',
+  )
 
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -20,10 +20,13 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-    env: { ...process.env, ...world.sim.env },
-    cwd: world.dir,
-  })
+  const session = await TerminalSession.start(
+    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
+    {
+      env: { ...process.env, ...world.sim.env },
+      cwd: world.dir,
+    },
+  )
   sessions.push(session)
   return session
 }
@@ -33,7 +36,10 @@ const istioctl = () => join(world.installDir, 'istioctl')
 test('--rollback shows the undo and asks; quitting leaves the step done and the binary in place', async () => {
   const session = await guided([...world.flags, '--rollback', 'istioctl'])
   const asked = await session.waitFor(/Undo istioctl\?/)
-  assert.match(asked, new RegExp(`Undo will:\\n\\s+• remove ${istioctl().replace(/[./]/g, '\\$&')} if it still reports 1\\.29\\.1`))
+  assert.match(
+    asked,
+    new RegExp(`Undo will:\\n\\s+• remove ${istioctl().replace(/[./]/g, '\\$&')} if it still reports 1\\.29\\.1`),
+  )
   await session.keys('Down', 'Enter')
   await session.waitFor(/stopped before undoing istioctl at the operator's request/)
   assert.is(await session.exitCode(), 130)

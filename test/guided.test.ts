@@ -19,10 +19,13 @@ test.after(async () => {
 })
 
 async function guided(target: RunbookWorld, args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-    env: { ...process.env, ...target.sim.env },
-    cwd: target.dir,
-  })
+  const session = await TerminalSession.start(
+    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
+    {
+      env: { ...process.env, ...target.sim.env },
+      cwd: target.dir,
+    },
+  )
   sessions.push(session)
   return session
 }
@@ -35,11 +38,17 @@ test('asks which context, listing the current one first with its cluster, then e
   const withoutContext = world.flags.filter((f, i, all) => f !== '--context' && all[i - 1] !== '--context')
   const session = await guided(world, [...withoutContext, '--only', 'preflight'])
   const asked = await session.waitFor(/Which kube context should the runbook harden\?/)
-  assert.match(asked, new RegExp(`${world.sim.context} \\(current\\) → cluster \\S+ at ${world.sim.apiUrl.replace(/[./]/g, '\\$&')}`))
+  assert.match(
+    asked,
+    new RegExp(`${world.sim.context} \\(current\\) → cluster \\S+ at ${world.sim.apiUrl.replace(/[./]/g, '\\$&')}`),
+  )
   await session.keys('Enter')
   const explained = await session.waitFor(/Run preflight\?/)
   assert.match(explained, /Before changing anything/)
-  assert.match(explained, new RegExp(`It will:\\n\\s+\\$ kubectl --kubeconfig \\S+ --context ${world.sim.context} version --client -o json`))
+  assert.match(
+    explained,
+    new RegExp(`It will:\\n\\s+\\$ kubectl --kubeconfig \\S+ --context ${world.sim.context} version --client -o json`),
+  )
   await choose(session, BEFORE.run)
   const done = await session.waitFor(/Summary:[\s\S]*done\s+preflight/)
   assert.match(done, /✔ Gthulhu manager \(Deployment\)/)
@@ -54,7 +63,12 @@ test('shows the full plan on request, skips a step when told to, and records it 
   await session.waitFor(/Run istioctl\?/)
   await choose(session, BEFORE.plan)
   const plan = await session.waitFor(/Full plan of istioctl:[\s\S]*verify against \S+\.sha256[\s\S]*Run istioctl\?/)
-  assert.match(plan, new RegExp(`↓ ${world.sim.istioMirror.replace(/[./]/g, '\\$&')}/1\\.29\\.1/istioctl-1\\.29\\.1-linux-\\w+\\.tar\\.gz`))
+  assert.match(
+    plan,
+    new RegExp(
+      `↓ ${world.sim.istioMirror.replace(/[./]/g, '\\$&')}/1\\.29\\.1/istioctl-1\\.29\\.1-linux-\\w+\\.tar\\.gz`,
+    ),
+  )
   await choose(session, BEFORE.skip)
   const summary = await session.waitFor(/Summary:[\s\S]*skipped\s+istioctl/)
   assert.match(summary, /done\s+preflight/, 'skipping a done step keeps it done')
@@ -97,9 +111,21 @@ test('a failed check offers recovery; retrying the verification after fixing the
     spec: {
       serviceName: 'gthulhu-mongodb',
       replicas: 1,
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'mongodb', 'app.kubernetes.io/instance': 'gthulhu', 'app.kubernetes.io/component': 'mongodb' } },
+      selector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'mongodb',
+          'app.kubernetes.io/instance': 'gthulhu',
+          'app.kubernetes.io/component': 'mongodb',
+        },
+      },
       template: {
-        metadata: { labels: { 'app.kubernetes.io/name': 'mongodb', 'app.kubernetes.io/instance': 'gthulhu', 'app.kubernetes.io/component': 'mongodb' } },
+        metadata: {
+          labels: {
+            'app.kubernetes.io/name': 'mongodb',
+            'app.kubernetes.io/instance': 'gthulhu',
+            'app.kubernetes.io/component': 'mongodb',
+          },
+        },
         spec: { containers: [{ name: 'mongodb', image: 'mongo:7', ports: [{ containerPort: 27017 }] }] },
       },
     },
@@ -115,7 +141,13 @@ test('a failed check offers recovery; retrying the verification after fixing the
 test('a question that arises mid-step (a newer Gateway API bundle) is asked in place; yes replaces it', async () => {
   const installed = await world.run([...world.flags, '--yes', '--only', 'gateway-api-crds'])
   assert.is(installed.code, 0, installed.stdout + installed.stderr)
-  const annotated = await kubectl(world.sim.env, ['annotate', '--overwrite', 'crd', 'gateways.gateway.networking.k8s.io', 'gateway.networking.k8s.io/bundle-version=v1.5.0'])
+  const annotated = await kubectl(world.sim.env, [
+    'annotate',
+    '--overwrite',
+    'crd',
+    'gateways.gateway.networking.k8s.io',
+    'gateway.networking.k8s.io/bundle-version=v1.5.0',
+  ])
   assert.is(annotated.code, 0, annotated.stderr)
   const session = await guided(world, [...world.flags, '--only', 'gateway-api-crds'])
   await session.waitFor(/Run gateway-api-crds\?/)
@@ -123,9 +155,18 @@ test('a question that arises mid-step (a newer Gateway API bundle) is asked in p
   await session.waitFor(/Gateway API CRDs at v1\.5\.0 are installed, newer than v1\.4\.0\. .*Replace them\? \(y\/N\)/)
   await session.keys('y', 'Enter')
   const done = await session.waitFor(/Summary:[\s\S]*done\s+gateway-api-crds/)
-  assert.match(done, /replacing Gateway API CRDs at v1\.5\.0 with v1\.4\.0|CRD gateways\.gateway\.networking\.k8s\.io Established/)
+  assert.match(
+    done,
+    /replacing Gateway API CRDs at v1\.5\.0 with v1\.4\.0|CRD gateways\.gateway\.networking\.k8s\.io Established/,
+  )
   assert.is(await session.exitCode(), 0)
-  const crd = await kubectl(world.sim.env, ['get', 'crd', 'gateways.gateway.networking.k8s.io', '-o', 'jsonpath={.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}'])
+  const crd = await kubectl(world.sim.env, [
+    'get',
+    'crd',
+    'gateways.gateway.networking.k8s.io',
+    '-o',
+    'jsonpath={.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}',
+  ])
   assert.is(crd.stdout, 'v1.4.0')
 })
 

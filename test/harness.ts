@@ -34,12 +34,18 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
   const installDir = join(dir, 'bin')
   const stateFile = join(dir, 'state.json')
   const flags = [
-    '--kubeconfig', sim.kubeconfig,
-    '--context', sim.context,
-    '--istio-mirror', sim.istioMirror,
-    '--gateway-api-mirror', sim.gatewayApiMirror,
-    '--install-dir', installDir,
-    '--state-file', stateFile,
+    '--kubeconfig',
+    sim.kubeconfig,
+    '--context',
+    sim.context,
+    '--istio-mirror',
+    sim.istioMirror,
+    '--gateway-api-mirror',
+    sim.gatewayApiMirror,
+    '--install-dir',
+    installDir,
+    '--state-file',
+    stateFile,
   ]
   const kubectlJson = async (...args: string[]) => {
     const r = await kubectl(sim.env, [...args, '-o', 'json'])
@@ -67,7 +73,9 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     probePodsLeft: async () => {
       // Probe pods are deleted without waiting; give the API server a moment to forget them.
       for (let i = 0; ; i++) {
-        const pods = (await kubectlJson('get', 'pods', '--all-namespaces', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook')).items
+        const pods = (
+          await kubectlJson('get', 'pods', '--all-namespaces', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook')
+        ).items
         if (pods.length === 0 || i >= 20) return pods.map((p: any) => p.metadata.name)
         await new Promise((r) => setTimeout(r, 250))
       }
@@ -77,4 +85,5 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
 }
 
 /** The runbook's stdout and stderr, for assertion messages. */
-export const show = (result: ProcessResult) => `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
+export const show = (result: ProcessResult) =>
+  `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`

@@ -19,7 +19,8 @@ test.after(async () => {
 
 let resumeCommand = ''
 /** Splits a POSIX shell line as printed by the runbook (single-quoted words, plain words). */
-const shellWords = (line: string) => [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]))
+const shellWords = (line: string) =>
+  [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]))
 const installed = () => join(world.installDir, 'istioctl')
 const leftovers = () => (existsSync(world.installDir) ? readdirSync(world.installDir) : [])
 
@@ -29,8 +30,14 @@ test('Istio platform names: linux/osx × amd64/arm64 (+ linux armv7); others are
   assert.equal(istioPlatform('linux', 'arm'), { os: 'linux', arch: 'armv7' })
   assert.is(istioPlatform('darwin', 'arm'), undefined)
   assert.is(istioPlatform('win32', 'x64'), undefined)
-  assert.throws(() => istioctlArchiveUrl({ istioMirror: 'http://m', istioVersion: '1.29.1' }, 'win32', 'x64'), (e: Error) => e instanceof StepFailure && /supported: linux/.test(e.message))
-  assert.is(istioctlArchiveUrl({ istioMirror: 'http://m/', istioVersion: '1.29.1' }, 'darwin', 'arm64'), 'http://m/1.29.1/istioctl-1.29.1-osx-arm64.tar.gz')
+  assert.throws(
+    () => istioctlArchiveUrl({ istioMirror: 'http://m', istioVersion: '1.29.1' }, 'win32', 'x64'),
+    (e: Error) => e instanceof StepFailure && /supported: linux/.test(e.message),
+  )
+  assert.is(
+    istioctlArchiveUrl({ istioMirror: 'http://m/', istioVersion: '1.29.1' }, 'darwin', 'arm64'),
+    'http://m/1.29.1/istioctl-1.29.1-osx-arm64.tar.gz',
+  )
 })
 
 test('a wrong checksum is refused before extracting: nothing is installed, and the resume command is printed', async () => {
@@ -38,7 +45,10 @@ test('a wrong checksum is refused before extracting: nothing is installed, and t
   const r = await world.run([...world.flags, '--yes', '--only', 'preflight,istioctl'])
   world.sim.faults.wrongChecksum = false
   assert.is(r.code, 1, show(r))
-  assert.match(r.stdout + r.stderr, /checksum mismatch for .*istioctl-1\.29\.1-linux-\w+\.tar\.gz.*nothing was installed/)
+  assert.match(
+    r.stdout + r.stderr,
+    /checksum mismatch for .*istioctl-1\.29\.1-linux-\w+\.tar\.gz.*nothing was installed/,
+  )
   assert.not.ok(existsSync(installed()))
   assert.equal(leftovers(), [], 'no temp files are left in the install dir')
   resumeCommand = /Resume with:\n\s+(.+)\n?/.exec(r.stdout)?.[1] ?? ''

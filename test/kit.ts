@@ -11,7 +11,13 @@ export interface ProcessResult {
 export function runCommand(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string; onStdout?: (stdoutSoFar: string) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv
+    input?: string
+    timeoutMs?: number
+    cwd?: string
+    onStdout?: (stdoutSoFar: string) => void
+  } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -31,7 +37,11 @@ export function runCommand(
       try {
         process.kill(-child.pid!, 'SIGKILL')
       } catch {}
-      reject(new Error(`${command} ${args.join(' ')} timed out after ${options.timeoutMs ?? 30_000}ms\n${stdout}\n${stderr}`))
+      reject(
+        new Error(
+          `${command} ${args.join(' ')} timed out after ${options.timeoutMs ?? 30_000}ms\n${stdout}\n${stderr}`,
+        ),
+      )
     }, options.timeoutMs ?? 30_000)
     child.on('error', (error) => {
       clearTimeout(timer)
@@ -47,6 +57,10 @@ export function runCommand(
 }
 
 /** Runs the real kubectl against a kubeconfig (and its discovery cache dir) from the simulator's env. */
-export function kubectl(env: Record<string, string>, args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+export function kubectl(
+  env: Record<string, string>,
+  args: string[],
+  options: { input?: string; timeoutMs?: number } = {},
+) {
   return runCommand('kubectl', args, { ...options, env: { ...process.env, ...env } })
 }

@@ -38,7 +38,10 @@ test('a full run and --uninstall leave a pre-installed bundle, a pre-installed I
   const steps = world.state().steps
   assert.equal(steps['ambient']!.before!.found, { istioInstalled: true, istioNamespaceExisted: true })
   assert.is((steps['gateway-api-crds']!.before!.found!.crds as string[]).length, 12)
-  assert.equal(steps['waypoint']!.before!.labels!['namespace//default'], { 'istio.io/dataplane-mode': null, 'istio.io/use-waypoint': 'team-waypoint' })
+  assert.equal(steps['waypoint']!.before!.labels!['namespace//default'], {
+    'istio.io/dataplane-mode': null,
+    'istio.io/use-waypoint': 'team-waypoint',
+  })
   const ns = await world.kubectlJson('get', 'namespace', 'default')
   assert.is(ns.metadata.labels['istio.io/use-waypoint'], 'waypoint', 'the run set its own value')
 
@@ -51,7 +54,10 @@ test('a full run and --uninstall leave a pre-installed bundle, a pre-installed I
   const after = await snapshot(world)
   assert.equal(Object.keys(after).sort(), Object.keys(seeded).sort(), 'the same objects as before the run')
   for (const key of Object.keys(seeded)) assert.equal(after[key], seeded[key], `labels of ${key}`)
-  assert.ok((await world.kubectlJson('get', 'deployment', 'istiod', '-n', 'istio-system')).metadata.name, 'Istio is still there')
+  assert.ok(
+    (await world.kubectlJson('get', 'deployment', 'istiod', '-n', 'istio-system')).metadata.name,
+    'Istio is still there',
+  )
 })
 
 test.run()

@@ -36,13 +36,20 @@ test('a full run, then --rollback l4-policies deletes its NetworkPolicies, recor
   assert.is(run.code, 0, show(run))
   assert.is(await outsiderReachesMongo(), false, 'the L4 policy refuses a pod without the manager labels')
   const before = world.state().steps['l4-policies']!.before!
-  assert.equal(before.objects!['networkpolicies/default/allow-only-manager-to-mongodb'], { existed: false, managed: false }, 'recorded before the step ran')
+  assert.equal(
+    before.objects!['networkpolicies/default/allow-only-manager-to-mongodb'],
+    { existed: false, managed: false },
+    'recorded before the step ran',
+  )
 
   const r = await world.run([...world.flags, '--yes', '--rollback', 'l4-policies'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /✔ networkpolicies default\/allow-only-manager-to-mongodb deleted/)
   const left = (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items
-  assert.equal(left.map((p: any) => p.metadata.name), [])
+  assert.equal(
+    left.map((p: any) => p.metadata.name),
+    [],
+  )
   const state = world.state()
   assert.is(state.steps['l4-policies']!.status, 'undone')
   assert.is(state.steps['l4-policies']!.before, undefined, 'a later run records afresh')
@@ -65,14 +72,20 @@ test('--resume after a rollback applies just that step again', async () => {
 test('shared things are not undone while in use: the CRDs while Gateway API objects exist, Istio while a namespace is enrolled', async () => {
   const crds = await world.run([...world.flags, '--yes', '--rollback', 'gateway-api-crds'])
   assert.is(crds.code, 1, show(crds))
-  assert.match(crds.stdout, /gateway-api-crds was not undone: Gateway API objects still exist, .*Gateway default\/gthulhu-gw, .*Gateway default\/waypoint/)
+  assert.match(
+    crds.stdout,
+    /gateway-api-crds was not undone: Gateway API objects still exist, .*Gateway default\/gthulhu-gw, .*Gateway default\/waypoint/,
+  )
   const istio = await world.run([...world.flags, '--yes', '--rollback', 'ambient'])
   assert.is(istio.code, 1, show(istio))
   assert.match(istio.stdout, /ambient was not undone: namespaces are still enrolled in ambient, .*: default\./)
   const state = world.state()
   assert.is(state.steps['gateway-api-crds']!.status, 'done', 'a refused undo keeps the step done')
   assert.is(state.steps['ambient']!.status, 'done')
-  assert.ok((await world.kubectlJson('get', 'deployment', 'istiod', '-n', 'istio-system')).metadata.name, 'Istio untouched')
+  assert.ok(
+    (await world.kubectlJson('get', 'deployment', 'istiod', '-n', 'istio-system')).metadata.name,
+    'Istio untouched',
+  )
 })
 
 test('--uninstall --dry-run prints the undo plan in reverse order and changes nothing', async () => {
@@ -90,9 +103,18 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   const r = await world.run([...world.flags, '--yes', '--uninstall', '--report', reportDir], { timeoutMs: 240_000 })
   assert.is(r.code, 0, show(r))
   const tables = markdownTables(readFileSync(join(reportDir, 'report.md'), 'utf8'))
-  assert.equal(asRecords(table(tables, 'Steps')).map((s) => `${s.step} ${s.status}`), [...STEP_IDS].reverse().map((id) => `${id} undone`))
-  assert.match(asRecords(table(tables, 'What changed')).find((c) => c.step === 'l4-policies')?.change ?? '', /deleted networkpolicies default\/allow-only-manager-to-mongodb/)
-  assert.ok(asRecords(table(tables, 'Reachability after')).some((e) => e.to === 'MongoDB' && e.verdict === 'allowed'), 'the manager still reaches MongoDB')
+  assert.equal(
+    asRecords(table(tables, 'Steps')).map((s) => `${s.step} ${s.status}`),
+    [...STEP_IDS].reverse().map((id) => `${id} undone`),
+  )
+  assert.match(
+    asRecords(table(tables, 'What changed')).find((c) => c.step === 'l4-policies')?.change ?? '',
+    /deleted networkpolicies default\/allow-only-manager-to-mongodb/,
+  )
+  assert.ok(
+    asRecords(table(tables, 'Reachability after')).some((e) => e.to === 'MongoDB' && e.verdict === 'allowed'),
+    'the manager still reaches MongoDB',
+  )
   const order = [...r.stdout.matchAll(/^↩ undoing (\S+)/gm)].map((m) => m[1])
   assert.equal(order, [...STEP_IDS].reverse())
   // Undo of the waypoint restarts the workloads out of ambient and proves the manager still reaches its backends.
@@ -105,7 +127,10 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   assert.equal({ added, removed }, { added: [], removed: [] }, 'the same objects as seeded')
   for (const key of Object.keys(seeded)) assert.equal(after[key], seeded[key], `labels of ${key}`)
   const pods = (await world.kubectlJson('get', 'pods', '-n', 'default')).items
-  assert.ok(pods.every((p: any) => p.metadata.annotations?.['ambient.istio.io/redirection'] !== 'enabled'), 'no pod left in ambient')
+  assert.ok(
+    pods.every((p: any) => p.metadata.annotations?.['ambient.istio.io/redirection'] !== 'enabled'),
+    'no pod left in ambient',
+  )
   const state = world.state()
   for (const id of STEP_IDS) assert.is(state.steps[id]!.status, 'undone', id)
   const again = await world.run([...world.flags, '--yes', '--uninstall'])
@@ -114,7 +139,10 @@ test('--uninstall undoes every step in reverse order and leaves the cluster as s
   // Undone steps are not finished: a resumed run would do every one of them again.
   const resume = await world.run([...world.flags, '--resume', '--dry-run'])
   assert.is(resume.code, 0, show(resume))
-  assert.equal([...resume.stdout.matchAll(/^# (\S+):/gm)].map((m) => m[1]), [...STEP_IDS])
+  assert.equal(
+    [...resume.stdout.matchAll(/^# (\S+):/gm)].map((m) => m[1]),
+    [...STEP_IDS],
+  )
 })
 
 test.run()

@@ -23,7 +23,10 @@ export function markdownTables(markdown: string): MdTable[] {
     if (!lines[i].startsWith('|')) continue
     const head = cells(lines[i])
     const separator = cells(lines[i + 1] ?? '')
-    assert.ok(separator.length === head.length && separator.every((c) => /^:?-{3,}:?$/.test(c)), `table under "${heading}" has a separator row`)
+    assert.ok(
+      separator.length === head.length && separator.every((c) => /^:?-{3,}:?$/.test(c)),
+      `table under "${heading}" has a separator row`,
+    )
     const rows: string[][] = []
     for (i += 2; i < lines.length && lines[i].startsWith('|'); i++) {
       const row = cells(lines[i])

@@ -37,7 +37,18 @@ test('defaults follow the guide', () => {
 })
 
 test('flags take values inline or as the next argument; booleans negate with --no-', () => {
-  const config = loadConfig(['--namespace=gthulhu-system', '--release', 'prod', '--no-allow-kubelet-probes', '--only', 'preflight,istioctl', '--yes'], {})
+  const config = loadConfig(
+    [
+      '--namespace=gthulhu-system',
+      '--release',
+      'prod',
+      '--no-allow-kubelet-probes',
+      '--only',
+      'preflight,istioctl',
+      '--yes',
+    ],
+    {},
+  )
   assert.is(config.namespace, 'gthulhu-system')
   assert.is(config.release, 'prod')
   assert.is(config.allowKubeletProbes, false)
@@ -46,7 +57,17 @@ test('flags take values inline or as the next argument; booleans negate with --n
 })
 
 test('repeated list flags add up; user agents split on "|" because they contain commas', () => {
-  const config = loadConfig(['--skip', 'restart', '--skip', 'waypoint', '--allowed-user-agents', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit*|*Firefox/128.0'], {})
+  const config = loadConfig(
+    [
+      '--skip',
+      'restart',
+      '--skip',
+      'waypoint',
+      '--allowed-user-agents',
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit*|*Firefox/128.0',
+    ],
+    {},
+  )
   assert.equal(config.skip, ['restart', 'waypoint'])
   assert.equal(config.allowedUserAgents, ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit*', '*Firefox/128.0'])
 })
@@ -57,7 +78,10 @@ test('unknown flags are named, with the closest valid one', () => {
 })
 
 test('unknown step ids list the valid ones', () => {
-  usageError(() => loadConfig(['--from', 'gateway-crds'], {}), /--from: unknown value "gateway-crds"; valid: preflight, istioctl, gateway-api-crds/)
+  usageError(
+    () => loadConfig(['--from', 'gateway-crds'], {}),
+    /--from: unknown value "gateway-crds"; valid: preflight, istioctl, gateway-api-crds/,
+  )
   usageError(() => loadConfig(['--only', 'preflight,bogus'], {}), /--only: unknown value "bogus"/)
 })
 
@@ -118,7 +142,9 @@ test('--dry-run alone is a client dry run; =server asks the API server; other va
 
 test('a config file sets values; flags win over it; environment supplies the mirrors', () => {
   const path = configFile('namespace: gthulhu-system\nistio-version: 1.28.3\nskip: [restart]\nyes: true\n')
-  const config = loadConfig(['--config', path, '--istio-version', '1.29.1'], { GTHULHU_RUNBOOK_ISTIO_MIRROR: 'http://127.0.0.1:9/istio' })
+  const config = loadConfig(['--config', path, '--istio-version', '1.29.1'], {
+    GTHULHU_RUNBOOK_ISTIO_MIRROR: 'http://127.0.0.1:9/istio',
+  })
   assert.is(config.namespace, 'gthulhu-system')
   assert.is(config.istioVersion, '1.29.1')
   assert.equal(config.skip, ['restart'])
@@ -129,10 +155,16 @@ test('a config file sets values; flags win over it; environment supplies the mir
 test('malformed config files are clear errors naming the file', () => {
   usageError(() => loadConfig(['--config', configFile('namespace: [unclosed\n')], {}), /is not valid YAML/)
   usageError(() => loadConfig(['--config', configFile('- a\n- b\n')], {}), /must be a YAML map/)
-  usageError(() => loadConfig(['--config', configFile('namespase: x\n')], {}), /unknown key "namespase"; did you mean "namespace"\?/)
+  usageError(
+    () => loadConfig(['--config', configFile('namespase: x\n')], {}),
+    /unknown key "namespase"; did you mean "namespace"\?/,
+  )
   usageError(() => loadConfig(['--config', configFile('yes: maybe\n')], {}), /yes: expects true or false, got "maybe"/)
   usageError(() => loadConfig(['--config', configFile('namespace: Bad_NS\n')], {}), /--config .*: namespace: "Bad_NS"/)
-  usageError(() => loadConfig(['--config', join(dir, 'missing.yaml')], {}), /cannot read --config .*missing.yaml: ENOENT/)
+  usageError(
+    () => loadConfig(['--config', join(dir, 'missing.yaml')], {}),
+    /cannot read --config .*missing.yaml: ENOENT/,
+  )
 })
 
 test.run()

@@ -15,16 +15,32 @@ import {
 } from '../lib/probes.ts'
 import { validateManifest } from '../lib/schema.ts'
 import type { Facts } from '../lib/types.ts'
-import { containsFields, desiredNetworkPolicies, l4PoliciesStep, l4ProbeSpecs, portsAdmitted, portsAdmittedFromBlock } from '../steps/06-l4-policies.ts'
+import {
+  containsFields,
+  desiredNetworkPolicies,
+  l4PoliciesStep,
+  l4ProbeSpecs,
+  portsAdmitted,
+  portsAdmittedFromBlock,
+} from '../steps/06-l4-policies.ts'
 
 const mongoSpec: ProbeSpec = {
   role: 'manager-mongodb',
-  source: { name: 'manager', labels: { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/name': 'gthulhu' }, serviceAccount: 'gthulhu-manager' },
+  source: {
+    name: 'manager',
+    labels: { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/name': 'gthulhu' },
+    serviceAccount: 'gthulhu-manager',
+  },
   destination: 'MongoDB :27017',
   request: { kind: 'mongo', host: 'gthulhu-mongodb.default.svc', port: 27017 },
   expect: { kind: 'answered' },
 }
-const options = { namespace: 'apps', runId: 'abcde', mongoImage: 'docker.io/library/mongo:8.0', httpImage: 'curlimages/curl:8.11.1' }
+const options = {
+  namespace: 'apps',
+  runId: 'abcde',
+  mongoImage: 'docker.io/library/mongo:8.0',
+  httpImage: 'curlimages/curl:8.11.1',
+}
 
 test('probe pods get unique names, the impersonated labels and ServiceAccount, and pass the schema', () => {
   const a = probePod(mongoSpec, options)
@@ -34,19 +50,41 @@ test('probe pods get unique names, the impersonated labels and ServiceAccount, a
   assert.is(a.metadata.namespace, 'apps')
   assert.is(a.metadata.labels!['app.kubernetes.io/managed-by'], 'gthulhu-runbook')
   assert.is(a.metadata.labels![PROBE_RUN_LABEL], 'abcde')
-  assert.is(a.metadata.labels!['app.kubernetes.io/component'], 'manager', "the workload's labels win over the template's")
+  assert.is(
+    a.metadata.labels!['app.kubernetes.io/component'],
+    'manager',
+    "the workload's labels win over the template's",
+  )
   assert.is(a.spec.serviceAccountName, 'gthulhu-manager')
   assert.is(a.spec.restartPolicy, 'Never')
-  assert.equal(a.spec.containers[0].command, ['sh', '-c', `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' 'mongodb://gthulhu-mongodb.default.svc:27017/?directConnection=true&serverSelectionTimeoutMS=5000'`])
+  assert.equal(a.spec.containers[0].command, [
+    'sh',
+    '-c',
+    `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' 'mongodb://gthulhu-mongodb.default.svc:27017/?directConnection=true&serverSelectionTimeoutMS=5000'`,
+  ])
   assert.is(a.spec.containers[0].image, 'docker.io/library/mongo:8.0')
   assert.equal(validateManifest(a), [])
-  const http = probePod({ ...mongoSpec, request: { kind: 'http', url: 'http://m:8080/health', userAgent: "it's me" } }, options)
+  const http = probePod(
+    { ...mongoSpec, request: { kind: 'http', url: 'http://m:8080/health', userAgent: "it's me" } },
+    options,
+  )
   assert.is(http.spec.containers[0].image, 'curlimages/curl:8.11.1')
-  assert.is(http.spec.containers[0].command[2], `curl -sS -o /dev/null -w '%{http_code}' -H 'User-Agent: it'\\''s me' --max-time 5 'http://m:8080/health'`)
+  assert.is(
+    http.spec.containers[0].command[2],
+    `curl -sS -o /dev/null -w '%{http_code}' -H 'User-Agent: it'\\''s me' --max-time 5 'http://m:8080/health'`,
+  )
 })
 
-test("labels a controller owns are not copied, so no ReplicaSet or DaemonSet adopts a probe", () => {
-  assert.equal(impersonationLabels({ app: 'x', 'pod-template-hash': '123', 'controller-revision-hash': 'abc', 'statefulset.kubernetes.io/pod-name': 'm-0' }), { app: 'x' })
+test('labels a controller owns are not copied, so no ReplicaSet or DaemonSet adopts a probe', () => {
+  assert.equal(
+    impersonationLabels({
+      app: 'x',
+      'pod-template-hash': '123',
+      'controller-revision-hash': 'abc',
+      'statefulset.kubernetes.io/pod-name': 'm-0',
+    }),
+    { app: 'x' },
+  )
 })
 
 test('mongosh and curl outcomes are told apart: answered, blocked, nothing listening, unresolved', () => {
@@ -73,14 +111,25 @@ test('mongosh and curl outcomes are told apart: answered, blocked, nothing liste
 
 test('the reachability matrix shows source × destination with expected and observed', () => {
   const result = (source: string, destination: string, ok: boolean): ProbeResult => ({
-    spec: { ...mongoSpec, source: { ...mongoSpec.source, name: source }, destination, expect: { kind: source === 'manager' ? 'answered' : 'blocked' } },
+    spec: {
+      ...mongoSpec,
+      source: { ...mongoSpec.source, name: source },
+      destination,
+      expect: { kind: source === 'manager' ? 'answered' : 'blocked' },
+    },
     pod: 'p',
     exitCode: 0,
     log: '',
-    observed: ok === (source === 'manager') ? { kind: 'answered' } : { kind: 'blocked', detail: 'connection timed out' },
+    observed:
+      ok === (source === 'manager') ? { kind: 'answered' } : { kind: 'blocked', detail: 'connection timed out' },
     ok,
   })
-  const text = formatMatrix([result('manager', 'MongoDB :27017', true), result('other', 'MongoDB :27017', false), result('manager', 'scheduler :8080', true), result('other', 'scheduler :8080', true)])
+  const text = formatMatrix([
+    result('manager', 'MongoDB :27017', true),
+    result('other', 'MongoDB :27017', false),
+    result('manager', 'scheduler :8080', true),
+    result('other', 'scheduler :8080', true),
+  ])
   const lines = text.split('\n')
   assert.match(lines[0], /source ↓ {2}destination → │ MongoDB :27017 +│ scheduler :8080/)
   assert.match(lines[2], /^manager +│ ✔ answers \/ answers +│ ✔ answers \/ answers$/)
@@ -94,14 +143,37 @@ test("the NetworkPolicies use preflight's labels, the app port plus 15008, and t
   const [mongodb, scheduler] = desiredNetworkPolicies(config, facts)
   assert.is(mongodb.metadata.name, 'allow-only-manager-to-mongodb')
   assert.is(mongodb.metadata.namespace, 'apps')
-  assert.equal(mongodb.spec.podSelector.matchLabels, { 'app.kubernetes.io/name': 'mongodb', 'app.kubernetes.io/instance': 'prod', 'app.kubernetes.io/component': 'mongodb' })
-  assert.equal(mongodb.spec.ingress[0].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gthulhu', 'app.kubernetes.io/instance': 'prod', 'app.kubernetes.io/component': 'manager' } } }])
-  assert.equal(mongodb.spec.ingress[0].ports, [{ protocol: 'TCP', port: 27017 }, { protocol: 'TCP', port: 15008 }])
+  assert.equal(mongodb.spec.podSelector.matchLabels, {
+    'app.kubernetes.io/name': 'mongodb',
+    'app.kubernetes.io/instance': 'prod',
+    'app.kubernetes.io/component': 'mongodb',
+  })
+  assert.equal(mongodb.spec.ingress[0].from, [
+    {
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'gthulhu',
+          'app.kubernetes.io/instance': 'prod',
+          'app.kubernetes.io/component': 'manager',
+        },
+      },
+    },
+  ])
+  assert.equal(mongodb.spec.ingress[0].ports, [
+    { protocol: 'TCP', port: 27017 },
+    { protocol: 'TCP', port: 15008 },
+  ])
   assert.equal(mongodb.spec.ingress[1], {
-    from: [{ ipBlock: { cidr: '169.254.7.127/32' } }, { ipBlock: { cidr: 'fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128' } }],
+    from: [
+      { ipBlock: { cidr: '169.254.7.127/32' } },
+      { ipBlock: { cidr: 'fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128' } },
+    ],
     ports: [{ protocol: 'TCP', port: 27017 }],
   })
-  assert.equal(scheduler.spec.ingress[0].ports, [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 15008 }])
+  assert.equal(scheduler.spec.ingress[0].ports, [
+    { protocol: 'TCP', port: 8080 },
+    { protocol: 'TCP', port: 15008 },
+  ])
   assert.equal(validateManifest(mongodb), [])
   assert.equal(validateManifest(scheduler), [])
   const managerLabels = facts.workloads!.manager.podLabels
@@ -110,18 +182,24 @@ test("the NetworkPolicies use preflight's labels, the app port plus 15008, and t
   assert.equal(portsAdmittedFromBlock(scheduler, '169.254.7.127/32'), [8080])
   const without = desiredNetworkPolicies(loadConfig(['--no-allow-kubelet-probes'], {}), facts)
   assert.is(without[0].spec.ingress.length, 1)
-  assert.match(JSON.stringify(l4PoliciesStep.plan({ config: loadConfig(['--no-allow-kubelet-probes'], {}), facts })), /NOT admitted \(--no-allow-kubelet-probes\)/)
+  assert.match(
+    JSON.stringify(l4PoliciesStep.plan({ config: loadConfig(['--no-allow-kubelet-probes'], {}), facts })),
+    /NOT admitted \(--no-allow-kubelet-probes\)/,
+  )
 })
 
 test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP 200 from the scheduler; an outsider expects refusal", () => {
   const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
   const specs = l4ProbeSpecs(config, facts)
-  assert.equal(specs.map((s) => [s.role, s.expect]), [
-    ['manager-mongodb', { kind: 'answered' }],
-    ['other-mongodb', { kind: 'blocked' }],
-    ['manager-scheduler', { kind: 'status', status: 200 }],
-    ['other-scheduler', { kind: 'blocked' }],
-  ])
+  assert.equal(
+    specs.map((s) => [s.role, s.expect]),
+    [
+      ['manager-mongodb', { kind: 'answered' }],
+      ['other-mongodb', { kind: 'blocked' }],
+      ['manager-scheduler', { kind: 'status', status: 200 }],
+      ['other-scheduler', { kind: 'blocked' }],
+    ],
+  )
   // Every probe exchanges data: ztunnel accepts a connection before it decides, so a connect alone proves nothing.
   assert.equal(specs[0].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
   assert.equal(specs[1].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
@@ -137,9 +215,17 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
   // The outsider stays outside the mesh, so the CNI alone decides its verdict.
   assert.is(specs[1].source.labels['istio.io/dataplane-mode'], 'none')
   assert.is(specs[3].source.labels['istio.io/dataplane-mode'], 'none')
-  const pod = probePod(specs[2], { namespace: 'apps', runId: 'r1', mongoImage: 'mongo:8.0', httpImage: config.httpProbeImage })
+  const pod = probePod(specs[2], {
+    namespace: 'apps',
+    runId: 'r1',
+    mongoImage: 'mongo:8.0',
+    httpImage: config.httpProbeImage,
+  })
   assert.is(pod.spec.containers[0].image, config.httpProbeImage)
-  assert.match(pod.spec.containers[0].command[2], /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-scheduler-sidecar\.apps\.svc:8080\/health'$/)
+  assert.match(
+    pod.spec.containers[0].command[2],
+    /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-scheduler-sidecar\.apps\.svc:8080\/health'$/,
+  )
   // After enrolment curl's reset (56) reads as blocked: the HTTP 200 expectation is not met.
   const reset = classifyHttp(56, '000curl: (56) Recv failure: Connection reset by peer\n')
   assert.is(reset.kind, 'blocked')
@@ -149,10 +235,17 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
 
 test('comparing applied objects: server defaults are fine, a missing list item is a difference', () => {
   const want = { ports: [{ port: 27017 }, { port: 15008 }] }
-  assert.ok(containsFields(want, { ports: [{ port: 27017, protocol: 'TCP' }, { port: 15008, protocol: 'TCP' }], extra: 1 }))
+  assert.ok(
+    containsFields(want, {
+      ports: [
+        { port: 27017, protocol: 'TCP' },
+        { port: 15008, protocol: 'TCP' },
+      ],
+      extra: 1,
+    }),
+  )
   assert.not.ok(containsFields(want, { ports: [{ port: 27017 }] }))
   assert.not.ok(containsFields({ a: '1' }, { a: 1 }))
 })
-
 
 test.run()

@@ -33,7 +33,10 @@ test('the identities prompt refuses malformed principals and accepts a valid lis
   events.type('gthulhu')
   events.keypress('enter')
   await new Promise((r) => setTimeout(r, 20))
-  assert.match(flat(getScreen()), /"gthulhu" is not an identity like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/)
+  assert.match(
+    flat(getScreen()),
+    /"gthulhu" is not an identity like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/,
+  )
   for (let i = 0; i < 10; i++) events.keypress('backspace')
   events.type('cluster.local/ns/default/sa/gthulhu,cluster.local/ns/ops/sa/admin')
   events.keypress('enter')
@@ -59,7 +62,7 @@ test('a typed User-Agent with an inner "*" is refused with the forms Istio suppo
   assert.is(await answer, '*Firefox/128.0|curl/*')
 })
 
-test('the browsers prompt starts with the guide\'s choice ticked and needs at least one', async () => {
+test("the browsers prompt starts with the guide's choice ticked and needs at least one", async () => {
   const { answer, events, getScreen } = await render(checkbox, browsersPrompt)
   assert.match(getScreen(), /◉ Chrome on macOS \(the guide's choice\)/)
   events.keypress('space') // untick the only ticked choice
@@ -94,7 +97,10 @@ test('answers given before are not asked again; a flag wins over a kept answer',
   applySavedAnswers(config, kept)
   assert.equal(config.managerPrincipals, ['cluster.local/ns/default/sa/ops'])
   assert.is(config.ingressViaWaypoint, true, 'the flag given this time wins')
-  assert.equal(openQuestions('l7-policies', config, kept).map((q) => q.flag), ['--allowed-user-agents'])
+  assert.equal(
+    openQuestions('l7-policies', config, kept).map((q) => q.flag),
+    ['--allowed-user-agents'],
+  )
   assert.equal(openQuestions('preflight', config, {}), [])
 })
 

@@ -16,20 +16,39 @@ test.after(async () => {
   await world?.stop()
 })
 
-test('renders every manifest with the operator\'s values and a kustomization listing them in order', async () => {
+test("renders every manifest with the operator's values and a kustomization listing them in order", async () => {
   const dir = join(world.dir, 'rendered')
-  const r = await world.run([...world.flags, '--render', dir, '--namespace', 'default', '--gateway-name', 'web-gw', '--manager-principals', 'cluster.local/ns/default/sa/ops'])
+  const r = await world.run([
+    ...world.flags,
+    '--render',
+    dir,
+    '--namespace',
+    'default',
+    '--gateway-name',
+    'web-gw',
+    '--manager-principals',
+    'cluster.local/ns/default/sa/ops',
+  ])
   assert.is(r.code, 0, show(r))
   assert.not.ok(existsSync(world.stateFile), 'rendering writes no state')
   const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))
   assert.is(kustomization.kind, 'Kustomization')
-  assert.equal([...kustomization.resources].sort(), readdirSync(dir).filter((f) => f !== 'kustomization.yaml').sort())
-  const objects = kustomization.resources.flatMap((f: string) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()))
+  assert.equal(
+    [...kustomization.resources].sort(),
+    readdirSync(dir)
+      .filter((f) => f !== 'kustomization.yaml')
+      .sort(),
+  )
+  const objects = kustomization.resources.flatMap((f: string) =>
+    parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()),
+  )
   const kinds = objects.map((o: any) => `${o.kind}/${o.metadata.name}`)
   assert.ok(kinds.includes('Gateway/web-gw'), kinds.join(', '))
   assert.ok(kinds.includes('NetworkPolicy/allow-only-manager-to-mongodb'), kinds.join(', '))
   assert.ok(kinds.includes('AuthorizationPolicy/gthulhu-gateway-allow-chrome-only'), kinds.join(', '))
-  const gatewayPolicy = objects.find((o: any) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'gthulhu-gateway-allow-chrome-only')
+  const gatewayPolicy = objects.find(
+    (o: any) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'gthulhu-gateway-allow-chrome-only',
+  )
   assert.equal(gatewayPolicy.spec.selector.matchLabels, { 'gateway.networking.k8s.io/gateway-name': 'web-gw' })
   const managerPolicy = objects.find((o: any) => o.kind === 'AuthorizationPolicy' && o.spec.targetRefs)
   assert.equal(managerPolicy.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/ops'])
@@ -48,7 +67,10 @@ test('the rendered kustomization is accepted by the API server (server-side dry 
   assert.is(r.code, 0, show(r))
   const applied = await kubectl(world.sim.env, ['apply', '--server-side', '--dry-run=server', '-k', dir])
   assert.is(applied.code, 0, applied.stderr)
-  assert.match(applied.stdout, /gateway\.gateway\.networking\.k8s\.io\/gthulhu-gw serverside-applied \(server dry run\)/)
+  assert.match(
+    applied.stdout,
+    /gateway\.gateway\.networking\.k8s\.io\/gthulhu-gw serverside-applied \(server dry run\)/,
+  )
   const gateways = await kubectl(world.sim.env, ['get', 'gateways', '-A', '-o', 'name'])
   assert.is(gateways.stdout.trim(), '', 'a dry run creates nothing')
 })

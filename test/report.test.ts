@@ -29,18 +29,49 @@ test('a run with --report writes report.md whose tables parse and hold steps, ch
   assert.match(r.stdout, /Report: .*run-report\/report\.md and .*report\.html/)
   const tables = markdownTables(readFileSync(join(runDir(), 'report.md'), 'utf8'))
   const steps = asRecords(table(tables, 'Steps'))
-  assert.equal(steps.map((s) => s.step), [...STEP_IDS])
+  assert.equal(
+    steps.map((s) => s.step),
+    [...STEP_IDS],
+  )
   assert.ok(steps.every((s) => s.status === 'done'))
   const changed = asRecords(table(tables, 'What changed'))
-  assert.match(changed.find((c) => c.step === 'l4-policies')?.change ?? '', /applied NetworkPolicy allow-only-manager-to-mongodb, NetworkPolicy allow-only-manager-to-scheduler/)
-  assert.match(changed.find((c) => c.step === 'waypoint')?.change ?? '', /labelled namespace default istio\.io\/dataplane-mode=ambient/)
+  assert.match(
+    changed.find((c) => c.step === 'l4-policies')?.change ?? '',
+    /applied NetworkPolicy allow-only-manager-to-mongodb, NetworkPolicy allow-only-manager-to-scheduler/,
+  )
+  assert.match(
+    changed.find((c) => c.step === 'waypoint')?.change ?? '',
+    /labelled namespace default istio\.io\/dataplane-mode=ambient/,
+  )
   const checks = asRecords(table(tables, 'Checks of l4-policies'))
-  assert.ok(checks.some((c) => c.check === 'other pod (component=probe) → MongoDB :27017: refused' && c.expected === 'refused' && c.result === 'pass'))
+  assert.ok(
+    checks.some(
+      (c) =>
+        c.check === 'other pod (component=probe) → MongoDB :27017: refused' &&
+        c.expected === 'refused' &&
+        c.result === 'pass',
+    ),
+  )
   const after = asRecords(table(tables, 'Reachability after'))
   const edge = (from: string, to: string) => after.find((e) => e.from === from && e.to === to)
-  assert.equal(pick(edge('other pod (component=probe)', 'MongoDB')), { port: '27017', verdict: 'refused', 'enforced by': 'CNI NetworkPolicy', 'as expected': 'yes' })
-  assert.equal(pick(edge("manager (gthulhu-manager's labels)", 'scheduler sidecar')), { port: '8080', verdict: 'allowed', 'enforced by': 'CNI NetworkPolicy', 'as expected': 'yes' })
-  assert.equal(pick(edge('ServiceAccount default', 'manager')), { port: '8080', verdict: 'refused', 'enforced by': 'waypoint L7', 'as expected': 'yes' })
+  assert.equal(pick(edge('other pod (component=probe)', 'MongoDB')), {
+    port: '27017',
+    verdict: 'refused',
+    'enforced by': 'CNI NetworkPolicy',
+    'as expected': 'yes',
+  })
+  assert.equal(pick(edge("manager (gthulhu-manager's labels)", 'scheduler sidecar')), {
+    port: '8080',
+    verdict: 'allowed',
+    'enforced by': 'CNI NetworkPolicy',
+    'as expected': 'yes',
+  })
+  assert.equal(pick(edge('ServiceAccount default', 'manager')), {
+    port: '8080',
+    verdict: 'refused',
+    'enforced by': 'waypoint L7',
+    'as expected': 'yes',
+  })
   assert.equal(pick(edge("client with curl's default User-Agent", 'ingress gateway')).verdict, 'refused')
   assert.equal(pick(edge("client with curl's default User-Agent", 'ingress gateway'))['enforced by'], 'gateway L7')
 })
@@ -71,13 +102,21 @@ test('report.html renders in headless Chromium: a node per workload, an edge per
   assert.ok(graph.width > 500, `the graph is drawn (${graph.width}px wide)`)
   const names = new Set(after.flatMap((e) => [e.from, e.to]))
   assert.equal(graph.nodes.map((n) => n.name).sort(), [...names].sort(), 'one node per workload')
-  assert.ok(graph.nodes.every((n) => n.width > 0), 'every node has a box')
+  assert.ok(
+    graph.nodes.every((n) => n.width > 0),
+    'every node has a box',
+  )
   assert.is(graph.edges.length, after.length, 'one edge per path')
   for (const row of after) {
-    const drawn = graph.edges.find((e) => e.from === row.from && e.to === row.to && e.port === (row.port === '—' ? '' : row.port))
+    const drawn = graph.edges.find(
+      (e) => e.from === row.from && e.to === row.to && e.port === (row.port === '—' ? '' : row.port),
+    )
     assert.ok(drawn, `edge ${row.from} → ${row.to}:${row.port}`)
     assert.equal([drawn.verdict, drawn.layer], [row.verdict, row['enforced by']])
-    assert.ok(drawn.length > 50 && drawn.label.includes(row['enforced by']), `edge ${row.from} → ${row.to} drawn and labelled`)
+    assert.ok(
+      drawn.length > 50 && drawn.label.includes(row['enforced by']),
+      `edge ${row.from} → ${row.to} drawn and labelled`,
+    )
   }
   assert.is(graph.external, 0, 'no external resource referenced')
   assert.equal(requests, [], 'the page requested nothing')
@@ -92,7 +131,10 @@ test('--verify --report shows the run\'s picture as "before" and the audit\'s as
   const tables = markdownTables(markdown)
   const before = asRecords(table(tables, 'Reachability before'))
   const after = asRecords(table(tables, 'Reachability after'))
-  assert.ok(before.length >= 6 && after.length === before.length, `${before.length} paths before, ${after.length} after`)
+  assert.ok(
+    before.length >= 6 && after.length === before.length,
+    `${before.length} paths before, ${after.length} after`,
+  )
   assert.match(markdown, /An audit changes nothing/)
 })
 

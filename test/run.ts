@@ -25,7 +25,11 @@ function findTestFiles(dir: string): string[] {
   })
 }
 
-function runProcess(name: string, command: string, args: string[]): Promise<{ code: number | null; output: string; ms: number }> {
+function runProcess(
+  name: string,
+  command: string,
+  args: string[],
+): Promise<{ code: number | null; output: string; ms: number }> {
   const started = Date.now()
   return new Promise((resolve) => {
     const child = spawn(command, args, {
@@ -53,14 +57,26 @@ function runProcess(name: string, command: string, args: string[]): Promise<{ co
 async function typecheck(): Promise<Outcome> {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const { code, output, ms } = await runProcess('typecheck', process.execPath, [tsc, '--noEmit', '-p', root])
-  return { name: 'typecheck (tsc --noEmit, strict)', passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, output, ms }
+  return {
+    name: 'typecheck (tsc --noEmit, strict)',
+    passed: code === 0 ? 1 : 0,
+    failed: code === 0 ? 0 : 1,
+    output,
+    ms,
+  }
 }
 
 /** Biome's format check and linter, each one counted check: CI fails on an unformatted file or a lint error. */
 function biomeCheck(command: 'format' | 'lint'): () => Promise<Outcome> {
   const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome')
   return async () => {
-    const { code, output, ms } = await runProcess(command, process.execPath, [biome, command, '--colors=off', ...(command === 'lint' ? ['--error-on-warnings'] : []), root])
+    const { code, output, ms } = await runProcess(command, process.execPath, [
+      biome,
+      command,
+      '--colors=off',
+      ...(command === 'lint' ? ['--error-on-warnings'] : []),
+      root,
+    ])
     const name = command === 'format' ? 'format (biome format; fix with npm run format)' : 'lint (biome lint)'
     return { name, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, output, ms }
   }
@@ -97,7 +113,9 @@ async function main() {
       const verdict = outcome.failed ? 'FAIL' : 'ok  '
       // Show the output of failing files in full; passing files only get their line.
       if (outcome.failed) process.stdout.write(`\n----- ${outcome.name} -----\n${outcome.output.trimEnd()}\n`)
-      process.stdout.write(`${verdict} ${outcome.name}: ${outcome.passed} passed, ${outcome.failed} failed (${(outcome.ms / 1000).toFixed(1)}s)\n`)
+      process.stdout.write(
+        `${verdict} ${outcome.name}: ${outcome.passed} passed, ${outcome.failed} failed (${(outcome.ms / 1000).toFixed(1)}s)\n`,
+      )
     }
   })
   await Promise.all(workers)

@@ -25,8 +25,14 @@ const networkPolicy = (): KubeObject => ({
     policyTypes: ['Ingress'],
     ingress: [
       {
-        from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'manager' } } }, { ipBlock: { cidr: '169.254.7.127/32' } }],
-        ports: [{ protocol: 'TCP', port: 27017 }, { protocol: 'TCP', port: 15008 }],
+        from: [
+          { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'manager' } } },
+          { ipBlock: { cidr: '169.254.7.127/32' } },
+        ],
+        ports: [
+          { protocol: 'TCP', port: 27017 },
+          { protocol: 'TCP', port: 15008 },
+        ],
       },
     ],
   },
@@ -39,14 +45,23 @@ const authorizationPolicy = (): KubeObject => ({
   spec: {
     targetRefs: [{ kind: 'Service', group: '', name: 'gthulhu-manager' }],
     action: 'ALLOW',
-    rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/gthulhu'] } }], to: [{ operation: { ports: ['8080'], methods: ['GET'] } }] }],
+    rules: [
+      {
+        from: [{ source: { principals: ['cluster.local/ns/default/sa/gthulhu'] } }],
+        to: [{ operation: { ports: ['8080'], methods: ['GET'] } }],
+      },
+    ],
   },
 })
 
 const pod = (): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'runbook-probe-abc12', namespace: 'default', labels: { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' } },
+  metadata: {
+    name: 'runbook-probe-abc12',
+    namespace: 'default',
+    labels: { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' },
+  },
   spec: {
     restartPolicy: 'Never',
     containers: [{ name: 'probe', image: 'busybox:1.36', command: ['nc', '-z', '-w', '3', '10.0.0.1', '27017'] }],
@@ -81,7 +96,10 @@ test('names and namespaces follow DNS-1123 rules, and a namespace is required', 
   const g = gateway()
   g.metadata.name = 'Gthulhu_GW'
   const problems = validateManifest(g)
-  assert.ok(problems.some((p) => /^metadata\.name: "Gthulhu_GW" is not a DNS-1123 subdomain/.test(p)), JSON.stringify(problems))
+  assert.ok(
+    problems.some((p) => /^metadata\.name: "Gthulhu_GW" is not a DNS-1123 subdomain/.test(p)),
+    JSON.stringify(problems),
+  )
   const r = route()
   r.metadata.namespace = 'a.b'
   oneProblem(r, /^metadata\.namespace: "a\.b" is not a DNS-1123 label/)
@@ -105,7 +123,10 @@ test('unknown spec fields, missing required fields and wrong types are reported'
   const problems = validateManifest(g)
   assert.ok(problems.includes('spec.listner: unknown field'), JSON.stringify(problems))
   assert.ok(problems.includes('spec.gatewayClassName: required'), JSON.stringify(problems))
-  assert.ok(problems.some((p) => /^spec\.listeners\[0\]\.protocol: "HTTP2" is not one of/.test(p)), JSON.stringify(problems))
+  assert.ok(
+    problems.some((p) => /^spec\.listeners\[0\]\.protocol: "HTTP2" is not one of/.test(p)),
+    JSON.stringify(problems),
+  )
   const r = route()
   r.spec.rules[0].backendRefs[0].port = '8080'
   oneProblem(r, /^spec\.rules\[0\]\.backendRefs\[0\]\.port: expected an integer, got a string/)
@@ -129,7 +150,9 @@ test('NetworkPolicy: protocol, policyTypes, port, ipBlock and selector rules', (
   n.spec.ingress[0].ports[0].protocol = 'tcp'
   n.spec.ingress[0].ports[1].port = 0
   n.spec.ingress[0].from[1].ipBlock.cidr = '169.254.7.127/33'
-  n.spec.ingress[0].from[0].namespaceSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In' }] }
+  n.spec.ingress[0].from[0].namespaceSelector = {
+    matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In' }],
+  }
   const problems = validateManifest(n)
   assert.equal(problems.sort(), [
     'spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values: operator In needs at least one value',
@@ -150,9 +173,18 @@ test('AuthorizationPolicy: action, targetRefs kind/group, ports and selector exc
   a.spec.targetRefs[0].kind = 'Deployment'
   a.spec.rules[0].to[0].operation.ports = ['80a']
   const problems = validateManifest(a)
-  assert.ok(problems.includes('spec.action: "allow" is not one of ALLOW, DENY, AUDIT, CUSTOM'), JSON.stringify(problems))
-  assert.ok(problems.some((p) => /^spec\.targetRefs\[0\]\.kind: "Deployment" is not one of Service, Gateway/.test(p)), JSON.stringify(problems))
-  assert.ok(problems.includes('spec.rules[0].to[0].operation.ports[0]: "80a" is not a port number 1–65535'), JSON.stringify(problems))
+  assert.ok(
+    problems.includes('spec.action: "allow" is not one of ALLOW, DENY, AUDIT, CUSTOM'),
+    JSON.stringify(problems),
+  )
+  assert.ok(
+    problems.some((p) => /^spec\.targetRefs\[0\]\.kind: "Deployment" is not one of Service, Gateway/.test(p)),
+    JSON.stringify(problems),
+  )
+  assert.ok(
+    problems.includes('spec.rules[0].to[0].operation.ports[0]: "80a" is not a port number 1–65535'),
+    JSON.stringify(problems),
+  )
   const wrongGroup = authorizationPolicy()
   wrongGroup.spec.targetRefs[0] = { kind: 'Gateway', group: '', name: 'gthulhu-gw' }
   oneProblem(wrongGroup, /^spec\.targetRefs\[0\]\.group: kind Gateway is in group "gateway\.networking\.k8s\.io"/)
@@ -161,7 +193,10 @@ test('AuthorizationPolicy: action, targetRefs kind/group, ports and selector exc
   oneProblem(both, /^spec\.selector: selector cannot be combined with targetRef/)
   const condition = authorizationPolicy()
   condition.spec.rules[0].when = [{ key: 'request.headers[User-Agent]' }]
-  oneProblem(condition, /^spec\.rules\[0\]\.when\[0\]: condition "request\.headers\[User-Agent\]" needs values or notValues/)
+  oneProblem(
+    condition,
+    /^spec\.rules\[0\]\.when\[0\]: condition "request\.headers\[User-Agent\]" needs values or notValues/,
+  )
 })
 
 test('Pod: container name, image, restartPolicy and containerPort', () => {
@@ -179,7 +214,10 @@ test('Pod: container name, image, restartPolicy and containerPort', () => {
 })
 
 test('an unknown kind is reported rather than passed', () => {
-  oneProblem({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }, /^kind: no schema for kind "ConfigMap"/)
+  oneProblem(
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } },
+    /^kind: no schema for kind "ConfigMap"/,
+  )
 })
 
 test('assertValidManifests throws a UsageError naming every object, field and problem', () => {

@@ -7,7 +7,8 @@ import { STEP_IDS, type StepId } from '../lib/types.ts'
 
 const steps = STEP_IDS.map((id) => ({ id, requires: id === 'preflight' ? [] : (['preflight'] as StepId[]) }))
 const none = { only: [] as StepId[], skip: [] as StepId[], resume: false, from: undefined as StepId | undefined }
-const done = (...ids: StepId[]): Partial<Record<StepId, StepRecord>> => Object.fromEntries(ids.map((id) => [id, { status: 'done' }]))
+const done = (...ids: StepId[]): Partial<Record<StepId, StepRecord>> =>
+  Object.fromEntries(ids.map((id) => [id, { status: 'done' }]))
 
 test('a plain run selects every step in order', () => {
   assert.equal(selectSteps(steps, none, {}).run, [...STEP_IDS])
@@ -39,17 +40,28 @@ test('--resume continues at the first step not done and never repeats done ones'
 })
 
 test('--resume repeats a done step only when --from names it', () => {
-  const { run } = selectSteps(steps, { ...none, resume: true, from: 'istioctl' }, done('preflight', 'istioctl', 'gateway-api-crds'))
+  const { run } = selectSteps(
+    steps,
+    { ...none, resume: true, from: 'istioctl' },
+    done('preflight', 'istioctl', 'gateway-api-crds'),
+  )
   assert.equal(run.slice(0, 2), ['istioctl', 'ambient'])
 })
 
 test('accepted steps count as finished for --resume', () => {
-  const { run } = selectSteps(steps, { ...none, resume: true }, { ...done('preflight'), istioctl: { status: 'accepted' } })
+  const { run } = selectSteps(
+    steps,
+    { ...none, resume: true },
+    { ...done('preflight'), istioctl: { status: 'accepted' } },
+  )
   assert.is(run[0], 'gateway-api-crds')
 })
 
 test('nothing left to resume is a usage error', () => {
-  assert.throws(() => selectSteps(steps, { ...none, resume: true }, done(...STEP_IDS)), (e: Error) => e instanceof UsageError && /nothing to resume/.test(e.message))
+  assert.throws(
+    () => selectSteps(steps, { ...none, resume: true }, done(...STEP_IDS)),
+    (e: Error) => e instanceof UsageError && /nothing to resume/.test(e.message),
+  )
 })
 
 test('a step whose facts come from an earlier step refuses to run without it', () => {

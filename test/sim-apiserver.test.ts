@@ -15,7 +15,8 @@ const store = new Store()
 registerBuiltinTypes(store)
 const stopCrdController = watchCrdTypes(store)
 const faults: Faults = noFaults()
-const type = (group: string, plural: string) => store.allTypes().find((rt) => rt.group === group && rt.plural === plural)!
+const type = (group: string, plural: string) =>
+  store.allTypes().find((rt) => rt.group === group && rt.plural === plural)!
 const NS = type('', 'namespaces')
 store.create(NS, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } })
 
@@ -39,7 +40,13 @@ async function fails(args: string[], input?: string): Promise<string> {
 }
 const api = (path: string, init?: RequestInit) => fetch(server.url + path, init)
 /** Simulates a controller: edits an object in the store after a short delay. */
-function later(ms: number, rt: ResourceType, namespace: string | undefined, name: string, edit: (o: KubeObject) => void) {
+function later(
+  ms: number,
+  rt: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  edit: (o: KubeObject) => void,
+) {
   timers.push(setTimeout(() => store.mutate(rt, namespace, name, edit), ms))
 }
 
@@ -82,19 +89,34 @@ test('version, health and discovery are what kubectl expects', async () => {
 
 test('create, get and list with label and field selectors and every output format', async () => {
   const pod = (name: string, labels: Record<string, string>) =>
-    JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', image: 'busybox' }], nodeName: 'node-a' } })
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels },
+      spec: { containers: [{ name: 'c', image: 'busybox' }], nodeName: 'node-a' },
+    })
   await ok(['create', '-f', '-'], pod('sel-a', { app: 'sel', tier: 'web' }))
   await ok(['create', '-f', '-'], pod('sel-b', { app: 'sel', tier: 'db' }))
   await ok(['create', '-f', '-'], pod('sel-c', { app: 'other' }))
-  const names = async (...args: string[]) => (await ok(['get', 'pods', '-o', 'name', ...args])).trim().split('\n').filter(Boolean).sort()
+  const names = async (...args: string[]) =>
+    (await ok(['get', 'pods', '-o', 'name', ...args])).trim().split('\n').filter(Boolean).sort()
   const queries: [string[], string[]][] = [
-    [['-l', 'app=sel'], ['pod/sel-a', 'pod/sel-b']],
+    [
+      ['-l', 'app=sel'],
+      ['pod/sel-a', 'pod/sel-b'],
+    ],
     [['-l', 'app==sel,tier!=db'], ['pod/sel-a']],
     [['-l', 'tier in (db,cache)'], ['pod/sel-b']],
-    [['-l', 'app,tier notin (web)'], ['pod/sel-b', 'pod/sel-c']], // notin also matches a missing key
+    [
+      ['-l', 'app,tier notin (web)'],
+      ['pod/sel-b', 'pod/sel-c'],
+    ], // notin also matches a missing key
     [['-l', 'app=other,!tier'], ['pod/sel-c']],
     [['--field-selector', 'metadata.name=sel-c'], ['pod/sel-c']],
-    [['-l', 'app=sel', '--field-selector', 'metadata.name!=sel-a,status.phase=Pending,spec.nodeName=node-a'], ['pod/sel-b']],
+    [
+      ['-l', 'app=sel', '--field-selector', 'metadata.name!=sel-a,status.phase=Pending,spec.nodeName=node-a'],
+      ['pod/sel-b'],
+    ],
   ]
   const results = await Promise.all(queries.map(([args]) => names(...args)))
   queries.forEach(([args, expected], i) => assert.equal(results[i], expected, args.join(' ')))
@@ -108,9 +130,17 @@ test('create, get and list with label and field selectors and every output forma
   assert.match(table, /default\s+sel-a\s+0\/1\s+Pending\s+0\s+\S+\s+app=sel,tier=web/)
   assert.match(await ok(['get', 'pods', '-L', 'tier']), /sel-b\s+0\/1\s+Pending\s+0\s+\S+\s+db/)
   assert.match(await ok(['get', 'pods', '-o', 'wide']), /NODE[\s\S]*sel-a\s.*node-a/)
-  const generated = JSON.parse(await ok(['create', '-o', 'json', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'gen-' } })))
+  const generated = JSON.parse(
+    await ok(
+      ['create', '-o', 'json', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'gen-' } }),
+    ),
+  )
   assert.match(generated.metadata.name, /^gen-[a-z0-9]{5}$/)
-  assert.match(await ok(['create', '--dry-run=server', '-f', '-'], pod('dry-pod', {})), /pod\/dry-pod created \(server dry run\)/)
+  assert.match(
+    await ok(['create', '--dry-run=server', '-f', '-'], pod('dry-pod', {})),
+    /pod\/dry-pod created \(server dry run\)/,
+  )
   assert.ok((await fails(['get', 'pod', 'dry-pod'])).includes('pods "dry-pod" not found'))
 })
 
@@ -169,12 +199,18 @@ spec:
   assert.match(applied, /namespace\/ssa serverside-applied/)
   assert.match(applied, /service\/ssa-svc serverside-applied/)
   assert.match(applied, /deployment.apps\/ssa-deploy serverside-applied/)
-  assert.match(await ok(['get', 'svc', 'ssa-svc', '-n', 'ssa', '-o', 'jsonpath={.spec.clusterIP}']), /^10\.96\.\d+\.\d+$/)
+  assert.match(
+    await ok(['get', 'svc', 'ssa-svc', '-n', 'ssa', '-o', 'jsonpath={.spec.clusterIP}']),
+    /^10\.96\.\d+\.\d+$/,
+  )
   assert.is(await ok(['get', 'ns', 'ssa', '-o', 'jsonpath={.status.phase}']), 'Active')
   // A second apply that changes one field merges into the object and keeps server-assigned fields.
   const clusterIp = await ok(['get', 'svc', 'ssa-svc', '-n', 'ssa', '-o', 'jsonpath={.spec.clusterIP}'])
   await ok(['apply', '--server-side', '-f', '-'], manifests.replace("'ssa:1'", "'ssa:2'"))
-  assert.is(await ok(['get', 'deploy', 'ssa-deploy', '-n', 'ssa', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'ssa:2')
+  assert.is(
+    await ok(['get', 'deploy', 'ssa-deploy', '-n', 'ssa', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']),
+    'ssa:2',
+  )
   assert.is(await ok(['get', 'svc', 'ssa-svc', '-n', 'ssa', '-o', 'jsonpath={.spec.clusterIP}']), clusterIp)
 
   const crd = `apiVersion: apiextensions.k8s.io/v1
@@ -193,26 +229,45 @@ spec:
     additionalPrinterColumns: [{name: Size, type: integer, jsonPath: .spec.size}]
 `
   await ok(['apply', '--server-side', '-f', '-'], crd)
-  assert.match(await ok(['wait', '--for=condition=Established', 'crd/gadgets.example.com', '--timeout=10s']), /condition met/)
-  const gadget = (size: number) => `apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: ssa}\nspec: {size: ${size}}\n`
+  assert.match(
+    await ok(['wait', '--for=condition=Established', 'crd/gadgets.example.com', '--timeout=10s']),
+    /condition met/,
+  )
+  const gadget = (size: number) =>
+    `apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: ssa}\nspec: {size: ${size}}\n`
   assert.match(await ok(['apply', '--server-side', '-f', '-'], gadget(3)), /gadget.example.com\/g1 serverside-applied/)
   assert.match(await ok(['get', 'gd', '-n', 'ssa']), /NAME\s+SIZE\s+AGE\s+g1\s+3\s/)
   // Client-side apply of a custom resource uses a JSON merge patch.
   await ok(['apply', '-f', '-'], gadget(5))
   assert.is(await ok(['get', 'gadget', 'g1', '-n', 'ssa', '-o', 'jsonpath={.spec.size}']), '5')
   // The main resource keeps .status; the status subresource changes only .status.
-  await ok(['patch', 'gadget', 'g1', '-n', 'ssa', '--subresource=status', '--type=merge', '-p', '{"status":{"ok":true},"spec":{"size":99}}'])
+  await ok([
+    'patch',
+    'gadget',
+    'g1',
+    '-n',
+    'ssa',
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    '{"status":{"ok":true},"spec":{"size":99}}',
+  ])
   await ok(['patch', 'gadget', 'g1', '-n', 'ssa', '--type=merge', '-p', '{"status":{"ok":false},"spec":{"size":6}}'])
   const stored = JSON.parse(await ok(['get', 'gadget', 'g1', '-n', 'ssa', '-o', 'json']))
   assert.equal([stored.spec.size, stored.status.ok], [6, true])
-  assert.match(await fails(['patch', 'gadget', 'g1', '-n', 'ssa', '-p', '{"spec":{"size":1}}']), /UnsupportedMediaType|unknown format|not supported/i)
+  assert.match(
+    await fails(['patch', 'gadget', 'g1', '-n', 'ssa', '-p', '{"spec":{"size":1}}']),
+    /UnsupportedMediaType|unknown format|not supported/i,
+  )
   // Deleting the CRD stops serving its kind.
   await ok(['delete', 'crd', 'gadgets.example.com'])
   assert.match(await fails(['get', 'gadgets.example.com']), /doesn't have a resource type|the server could not find/)
 })
 
 test('label, annotate, and the three kubectl patch types', async () => {
-  await ok(['create', 'configmap', 'tags', '--from-literal=a=1', '--dry-run=client', '-o', 'json']).then((json) => ok(['create', '-f', '-'], json))
+  await ok(['create', 'configmap', 'tags', '--from-literal=a=1', '--dry-run=client', '-o', 'json']).then((json) =>
+    ok(['create', '-f', '-'], json),
+  )
   await ok(['label', 'cm', 'tags', 'team=blue'])
   assert.match(await fails(['label', 'cm', 'tags', 'team=red']), /already has a value \(blue\)/)
   await ok(['label', 'cm', 'tags', 'team=red', '--overwrite'])
@@ -225,18 +280,52 @@ test('label, annotate, and the three kubectl patch types', async () => {
 
   await ok(['patch', 'deploy', 'csa', '--type', 'merge', '-p', '{"spec":{"replicas":3}}'])
   // Strategic merge: containers merge by name, so env survives an image change.
-  await ok(['patch', 'deploy', 'csa', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"app:3"},{"name":"side","image":"side:1"}]}}}}'])
-  await ok(['patch', 'deploy', 'csa', '--type', 'json', '-p', '[{"op":"test","path":"/spec/replicas","value":3},{"op":"replace","path":"/spec/replicas","value":4},{"op":"add","path":"/metadata/labels/extra","value":"yes"}]'])
+  await ok([
+    'patch',
+    'deploy',
+    'csa',
+    '-p',
+    '{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"app:3"},{"name":"side","image":"side:1"}]}}}}',
+  ])
+  await ok([
+    'patch',
+    'deploy',
+    'csa',
+    '--type',
+    'json',
+    '-p',
+    '[{"op":"test","path":"/spec/replicas","value":3},{"op":"replace","path":"/spec/replicas","value":4},{"op":"add","path":"/metadata/labels/extra","value":"yes"}]',
+  ])
   const d = JSON.parse(await ok(['get', 'deploy', 'csa', '-o', 'json']))
   assert.is(d.spec.replicas, 4)
   assert.is(d.metadata.labels.extra, 'yes')
-  assert.equal(d.spec.template.spec.containers.map((c: any) => c.name), ['main', 'side'])
+  assert.equal(
+    d.spec.template.spec.containers.map((c: any) => c.name),
+    ['main', 'side'],
+  )
   assert.is(d.spec.template.spec.containers[0].image, 'app:3')
   assert.equal(d.spec.template.spec.containers[0].env, [{ name: 'MODE', value: 'fast' }])
   // $patch: delete removes one element of a merged list.
-  await ok(['patch', 'deploy', 'csa', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"side","$patch":"delete"}]}}}}'])
+  await ok([
+    'patch',
+    'deploy',
+    'csa',
+    '-p',
+    '{"spec":{"template":{"spec":{"containers":[{"name":"side","$patch":"delete"}]}}}}',
+  ])
   assert.is(await ok(['get', 'deploy', 'csa', '-o', 'jsonpath={.spec.template.spec.containers[*].name}']), 'main')
-  assert.match(await fails(['patch', 'deploy', 'csa', '--type', 'json', '-p', '[{"op":"test","path":"/spec/replicas","value":7}]']), /test.*failed|failed.*test/i)
+  assert.match(
+    await fails([
+      'patch',
+      'deploy',
+      'csa',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"test","path":"/spec/replicas","value":7}]',
+    ]),
+    /test.*failed|failed.*test/i,
+  )
 })
 
 test('rollout restart bumps the template annotation and generation; rollout status converges', async () => {
@@ -249,11 +338,19 @@ test('rollout restart bumps the template annotation and generation; rollout stat
   const DEPLOY = type('apps', 'deployments')
   later(300, DEPLOY, 'default', 'csa', (o) => {
     const n = o.spec.replicas
-    o.status = { observedGeneration: o.metadata.generation, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n }
+    o.status = {
+      observedGeneration: o.metadata.generation,
+      replicas: n,
+      updatedReplicas: n,
+      readyReplicas: n,
+      availableReplicas: n,
+    }
   })
   assert.match(await ok(['rollout', 'status', 'deploy/csa', '--timeout=10s']), /successfully rolled out/)
 
-  await ok(['apply', '-f', '-'], `apiVersion: apps/v1
+  await ok(
+    ['apply', '-f', '-'],
+    `apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
 spec:
@@ -272,14 +369,34 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: d, image: 'db:1'}]}
-`)
+`,
+  )
   later(300, type('apps', 'daemonsets'), 'default', 'agent', (o) => {
-    o.status = { observedGeneration: o.metadata.generation, desiredNumberScheduled: 2, currentNumberScheduled: 2, updatedNumberScheduled: 2, numberAvailable: 2, numberReady: 2 }
+    o.status = {
+      observedGeneration: o.metadata.generation,
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      updatedNumberScheduled: 2,
+      numberAvailable: 2,
+      numberReady: 2,
+    }
   })
   later(300, type('apps', 'statefulsets'), 'default', 'db', (o) => {
-    o.status = { observedGeneration: o.metadata.generation, replicas: 1, readyReplicas: 1, currentReplicas: 1, updatedReplicas: 1, availableReplicas: 1, currentRevision: 'r1', updateRevision: 'r1' }
+    o.status = {
+      observedGeneration: o.metadata.generation,
+      replicas: 1,
+      readyReplicas: 1,
+      currentReplicas: 1,
+      updatedReplicas: 1,
+      availableReplicas: 1,
+      currentRevision: 'r1',
+      updateRevision: 'r1',
+    }
   })
-  const [ds, sts] = await Promise.all([ok(['rollout', 'status', 'ds/agent', '--timeout=10s']), ok(['rollout', 'status', 'sts/db', '--timeout=10s'])])
+  const [ds, sts] = await Promise.all([
+    ok(['rollout', 'status', 'ds/agent', '--timeout=10s']),
+    ok(['rollout', 'status', 'sts/db', '--timeout=10s']),
+  ])
   assert.match(ds, /successfully rolled out/)
   assert.match(sts, /roll out complete|rolling update complete/)
 })
@@ -294,7 +411,10 @@ test('kubectl wait converges on conditions, jsonpath and deletion', async () => 
   later(200, POD, 'default', 'waiter', (o) => {
     o.status.phase = 'Succeeded'
   })
-  assert.match(await ok(['wait', "--for=jsonpath={.status.phase}=Succeeded", 'pod/waiter', '--timeout=10s']), /condition met/)
+  assert.match(
+    await ok(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/waiter', '--timeout=10s']),
+    /condition met/,
+  )
   timers.push(setTimeout(() => store.delete(POD, 'default', 'waiter'), 300))
   assert.match(await ok(['wait', '--for=delete', 'pod/waiter', '--timeout=10s']), /condition met/)
   assert.match(await fails(['wait', '--for=condition=Ready', 'pod/sel-a', '--timeout=1s']), /timed out/)
@@ -309,13 +429,23 @@ test('logs come from the store; missing pods are NotFound', async () => {
 })
 
 test('delete cascades to namespaced contents and owned objects', async () => {
-  await ok(['create', 'namespace', 'doomed', '--dry-run=client', '-o', 'yaml']).then((yaml) => ok(['apply', '-f', '-'], yaml))
-  await ok(['create', 'configmap', 'inside', '-n', 'doomed', '--dry-run=client', '-o', 'yaml']).then((yaml) => ok(['apply', '-f', '-'], yaml))
+  await ok(['create', 'namespace', 'doomed', '--dry-run=client', '-o', 'yaml']).then((yaml) =>
+    ok(['apply', '-f', '-'], yaml),
+  )
+  await ok(['create', 'configmap', 'inside', '-n', 'doomed', '--dry-run=client', '-o', 'yaml']).then((yaml) =>
+    ok(['apply', '-f', '-'], yaml),
+  )
   const owner = store.get(type('apps', 'deployments'), 'default', 'csa')!
   store.create(type('apps', 'replicasets'), {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
-    metadata: { name: 'csa-1', namespace: 'default', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'csa', uid: owner.metadata.uid!, controller: true }] },
+    metadata: {
+      name: 'csa-1',
+      namespace: 'default',
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'Deployment', name: 'csa', uid: owner.metadata.uid!, controller: true },
+      ],
+    },
     spec: {},
   })
   assert.match(await ok(['delete', 'ns', 'doomed']), /namespace "doomed" deleted/)
@@ -328,13 +458,26 @@ test('delete cascades to namespaced contents and owned objects', async () => {
 test('errors are Status objects kubectl prints', async () => {
   const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dup' } })
   await ok(['create', '-f', '-'], cm)
-  assert.match(await fails(['create', '-f', '-'], cm), /Error from server \(AlreadyExists\).*configmaps "dup" already exists/)
-  assert.match(await fails(['get', 'svc', 'nothing-here']), /Error from server \(NotFound\): services "nothing-here" not found/)
+  assert.match(
+    await fails(['create', '-f', '-'], cm),
+    /Error from server \(AlreadyExists\).*configmaps "dup" already exists/,
+  )
+  assert.match(
+    await fails(['get', 'svc', 'nothing-here']),
+    /Error from server \(NotFound\): services "nothing-here" not found/,
+  )
   const bad = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Not_Valid' } })
-  assert.match(await fails(['create', '-f', '-'], bad), /ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value/)
+  assert.match(
+    await fails(['create', '-f', '-'], bad),
+    /ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value/,
+  )
   const badNs = JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } })
   assert.match(await fails(['create', '-f', '-'], badNs), /Namespace "a.b" is invalid.*RFC 1123 label/)
-  const elsewhere = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'nowhere' } })
+  const elsewhere = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'x', namespace: 'nowhere' },
+  })
   assert.match(await fails(['create', '-f', '-'], elsewhere), /namespaces "nowhere" not found/)
   // Optimistic concurrency: a PUT with a stale resourceVersion is a Conflict.
   const current = JSON.parse(await ok(['get', 'cm', 'dup', '-o', 'json']))
@@ -347,7 +490,11 @@ test('errors are Status objects kubectl prints', async () => {
 test('watches resume from a resourceVersion, honour selectors and expire with 410', async () => {
   const CM = type('', 'configmaps')
   const from = store.resourceVersion
-  store.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'w1', namespace: 'default', labels: { watch: 'yes' } } })
+  store.create(CM, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'w1', namespace: 'default', labels: { watch: 'yes' } },
+  })
   store.mutate(CM, 'default', 'w1', (o) => void (o.data = { k: 'v' }))
   store.mutate(CM, 'default', 'w1', (o) => void (o.metadata.labels = { watch: 'no' }))
   store.delete(CM, 'default', 'w1')
@@ -361,10 +508,21 @@ test('watches resume from a resourceVersion, honour selectors and expire with 41
     events(`resourceVersion=${from}`),
     events(`resourceVersion=${from}&labelSelector=watch%3Dyes`),
     // kubectl's own watch, resumed from the same point.
-    ok(['get', '--raw', `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${from}&timeoutSeconds=1&fieldSelector=metadata.name%3Dw1`]),
+    ok([
+      'get',
+      '--raw',
+      `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${from}&timeoutSeconds=1&fieldSelector=metadata.name%3Dw1`,
+    ]),
   ])
-  assert.equal(all.map((e) => e.type), ['ADDED', 'MODIFIED', 'MODIFIED', 'DELETED'])
-  assert.equal(selected.map((e) => e.type), ['ADDED', 'MODIFIED', 'DELETED'], 'leaving the selector reads as DELETED')
+  assert.equal(
+    all.map((e) => e.type),
+    ['ADDED', 'MODIFIED', 'MODIFIED', 'DELETED'],
+  )
+  assert.equal(
+    selected.map((e) => e.type),
+    ['ADDED', 'MODIFIED', 'DELETED'],
+    'leaving the selector reads as DELETED',
+  )
   assert.is(fromKubectl.trim().split('\n').length, 4)
   // Push the start point out of the history window.
   store.create(CM, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'churn', namespace: 'default' } })
@@ -411,10 +569,18 @@ spec:
   const ports = JSON.parse(await ok(['get', 'svc', 'exposed', '-o', 'jsonpath={.spec.ports}']))
   assert.is(ports[0].nodePort, port, 'existing NodePort kept')
   assert.ok(ports[1].nodePort >= 30000 && ports[1].nodePort !== port)
-  const headless = JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'headless' }, spec: { clusterIP: 'None', ports: [{ port: 27017 }] } })
+  const headless = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'headless' },
+    spec: { clusterIP: 'None', ports: [{ port: 27017 }] },
+  })
   await ok(['create', '-f', '-'], headless)
   assert.is(await ok(['get', 'svc', 'headless', '-o', 'jsonpath={.spec.clusterIP}']), 'None')
-  assert.match(await ok(['get', 'svc', 'exposed']), /exposed\s+NodePort\s+10\.96\.\d+\.\d+\s+<none>\s+80:\d+\/TCP,81:\d+\/TCP/)
+  assert.match(
+    await ok(['get', 'svc', 'exposed']),
+    /exposed\s+NodePort\s+10\.96\.\d+\.\d+\s+<none>\s+80:\d+\/TCP,81:\d+\/TCP/,
+  )
 })
 
 test('imperative kubectl create sends protobuf: namespaces, configmaps, secrets and serviceaccounts decode', async () => {
@@ -429,7 +595,10 @@ test('imperative kubectl create sends protobuf: namespaces, configmaps, secrets 
   const secret = JSON.parse(await ok(['get', 'secret', 'pb-secret', '-n', 'pb', '-o', 'json']))
   assert.equal([secret.type, Buffer.from(secret.data.password, 'base64').toString()], ['Opaque', 's3cret'])
   assert.match(await ok(['get', 'sa', '-n', 'pb']), /pb-sa/)
-  assert.match(await fails(['create', 'deployment', 'pb-deploy', '-n', 'pb', '--image=x']), /reads application\/vnd.kubernetes.protobuf only for/)
+  assert.match(
+    await fails(['create', 'deployment', 'pb-deploy', '-n', 'pb', '--image=x']),
+    /reads application\/vnd.kubernetes.protobuf only for/,
+  )
 })
 
 test('the server survives garbage and answers with Status errors', async () => {
@@ -448,11 +617,35 @@ test('the server survives garbage and answers with Status errors', async () => {
   await expectStatus(post('/api/v1/namespaces/default/configmaps', '{"metadata":"x"}'), 400)
   await expectStatus(post('/api/v1/namespaces/default/configmaps', '{"kind":"Pod","metadata":{"name":"x"}}'), 400)
   await expectStatus(post('/api/v1/namespaces/default/configmaps', '{"metadata":{}}'), 422)
-  await expectStatus(post('/api/v1/namespaces/default/configmaps', '\u0000\u0001', 'application/vnd.kubernetes.protobuf'), 415)
+  await expectStatus(
+    post('/api/v1/namespaces/default/configmaps', '\u0000\u0001', 'application/vnd.kubernetes.protobuf'),
+    415,
+  )
   await expectStatus(post('/api/v1/namespaces/default/configmaps/dup', '{}'), 405)
-  await expectStatus(api('/api/v1/namespaces/default/configmaps/dup', { method: 'PATCH', body: '{}', headers: { 'Content-Type': 'text/plain' } }), 415)
-  await expectStatus(api('/api/v1/namespaces/default/configmaps/dup', { method: 'PATCH', body: '[{"op":"explode"}]', headers: { 'Content-Type': 'application/json-patch+json' } }), 422)
-  await expectStatus(api('/api/v1/namespaces/default/configmaps/dup', { method: 'PATCH', body: '"text"', headers: { 'Content-Type': 'application/strategic-merge-patch+json' } }), 422)
+  await expectStatus(
+    api('/api/v1/namespaces/default/configmaps/dup', {
+      method: 'PATCH',
+      body: '{}',
+      headers: { 'Content-Type': 'text/plain' },
+    }),
+    415,
+  )
+  await expectStatus(
+    api('/api/v1/namespaces/default/configmaps/dup', {
+      method: 'PATCH',
+      body: '[{"op":"explode"}]',
+      headers: { 'Content-Type': 'application/json-patch+json' },
+    }),
+    422,
+  )
+  await expectStatus(
+    api('/api/v1/namespaces/default/configmaps/dup', {
+      method: 'PATCH',
+      body: '"text"',
+      headers: { 'Content-Type': 'application/strategic-merge-patch+json' },
+    }),
+    422,
+  )
   await expectStatus(api('/api/v1/namespaces/default/configmaps?labelSelector=%3D%3D%3D'), 400)
   await expectStatus(api('/apis/nothing.example/v1/widgets'), 404)
   await expectStatus(api('/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=abc'), 400)

@@ -13,7 +13,11 @@ const simMain = join(ROOT, 'test', 'sim', 'main.ts')
 
 test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 0 on SIGTERM', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'out')
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, simMain, '--out', out, '--release', 'prod'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, simMain, '--out', out, '--release', 'prod'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
   let output = ''
   child.stdout.on('data', (c) => (output += c))
   child.stderr.on('data', (c) => (output += c))
@@ -22,12 +26,20 @@ test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 
     const deadline = Date.now() + 60_000
     while (!existsSync(join(out, 'env')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
     assert.ok(existsSync(join(out, 'env')), `no env file after 60s:\n${output}`)
-    const env = Object.fromEntries([...readFileSync(join(out, 'env'), 'utf8').matchAll(/^export (\w+)=['"]?([^'"\n]*)['"]?$/gm)].map((m) => [m[1], m[2]]))
+    const env = Object.fromEntries(
+      [...readFileSync(join(out, 'env'), 'utf8').matchAll(/^export (\w+)=['"]?([^'"\n]*)['"]?$/gm)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    )
     assert.is(env.KUBECONFIG, join(out, 'kubeconfig'))
     assert.ok(env.GTHULHU_RUNBOOK_ISTIO_MIRROR?.startsWith('http://127.0.0.1:'))
     const pods = await kubectl(env, ['get', 'pods', '-A', '--show-labels'])
     assert.is(pods.code, 0, pods.stderr)
-    assert.match(pods.stdout, /prod-manager-\S+\s.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=prod,app\.kubernetes\.io\/name=gthulhu/)
+    assert.match(
+      pods.stdout,
+      /prod-manager-\S+\s.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=prod,app\.kubernetes\.io\/name=gthulhu/,
+    )
     assert.match(pods.stdout, /prod-mongodb-0\s.*app\.kubernetes\.io\/name=mongodb/)
     assert.match(pods.stdout, /kube-system\s+calico-node-/)
   } finally {
@@ -39,7 +51,10 @@ test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 
 })
 
 test('npm run sim: an unknown flag exits 2 with the usage', async () => {
-  const r = await runCommand(process.execPath, ['--import', TSX_LOADER, simMain, '--cni', 'weave'], { cwd: ROOT, timeoutMs: 30_000 })
+  const r = await runCommand(process.execPath, ['--import', TSX_LOADER, simMain, '--cni', 'weave'], {
+    cwd: ROOT,
+    timeoutMs: 30_000,
+  })
   assert.is(r.code, 2)
   assert.match(r.stderr + r.stdout, /--cni: unknown CNI "weave"/)
 })

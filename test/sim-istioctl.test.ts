@@ -27,12 +27,27 @@ test('waypoint apply --enroll-namespace on a namespace that already names a wayp
   assert.is(label.code, 0, label.stderr)
   const skipped = await run(['waypoint', 'apply', '-n', 'default', '--enroll-namespace', '--wait'])
   assert.is(skipped.code, 0, skipped.stderr)
-  assert.is(skipped.stdout, '⚠️ Warning: namespace (default) already has an enrolled Waypoint. Consider adding the `--overwrite` flag to your apply command.\n')
-  const none = await kubectl(sim.env, ['get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default', '--ignore-not-found', '-o', 'name'])
+  assert.is(
+    skipped.stdout,
+    '⚠️ Warning: namespace (default) already has an enrolled Waypoint. Consider adding the `--overwrite` flag to your apply command.\n',
+  )
+  const none = await kubectl(sim.env, [
+    'get',
+    'gateways.gateway.networking.k8s.io',
+    'waypoint',
+    '-n',
+    'default',
+    '--ignore-not-found',
+    '-o',
+    'name',
+  ])
   assert.is(none.stdout, '', 'no waypoint was created')
   const repaired = await run(['waypoint', 'apply', '-n', 'default', '--enroll-namespace', '--overwrite', '--wait'])
   assert.is(repaired.code, 0, repaired.stderr)
-  assert.match(repaired.stdout, /✅ waypoint default\/waypoint applied\n✅ waypoint default\/waypoint is ready!\n✅ namespace default labeled with "istio.io\/use-waypoint: waypoint"\n$/)
+  assert.match(
+    repaired.stdout,
+    /✅ waypoint default\/waypoint applied\n✅ waypoint default\/waypoint is ready!\n✅ namespace default labeled with "istio.io\/use-waypoint: waypoint"\n$/,
+  )
   // Not enrolled in ambient: istioctl says so and goes on.
   assert.match(repaired.stdout, /^⚠️ Warning: namespace is not enrolled in ambient/)
 })
@@ -50,7 +65,15 @@ test("istioctl's own waits end at --waypoint-timeout and --readiness-timeout", a
   } finally {
     await slow.stop()
   }
-  const gw = await kubectl(sim.env, ['get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}'])
+  const gw = await kubectl(sim.env, [
+    'get',
+    'gateways.gateway.networking.k8s.io',
+    'waypoint',
+    '-n',
+    'default',
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="Programmed")].status}',
+  ])
   assert.is(gw.stdout, 'True')
   const status = await run(['waypoint', 'status', '-n', 'default', '--waypoint-timeout=1s'])
   assert.is(status.code, 0, status.stderr)
@@ -58,11 +81,17 @@ test("istioctl's own waits end at --waypoint-timeout and --readiness-timeout", a
 })
 
 test('install below the floor warns and proceeds, as istioctl does; precheck is what refuses it', async () => {
-  const old = await startSimulator({ kubernetesVersion: '1.29.4', timing: { podStartMs: 30, probeRunMs: 30, rolloutStepMs: 30 } })
+  const old = await startSimulator({
+    kubernetesVersion: '1.29.4',
+    timing: { podStartMs: 30, probeRunMs: 30, rolloutStepMs: 30 },
+  })
   try {
     const install = await run(['install', '--set', 'profile=ambient', '-y'], old)
     assert.is(install.code, 0, install.stderr)
-    assert.match(install.stdout, /The Kubernetes version v1\.29\.4 is not supported by Istio 1\.29\.1\. The minimum supported Kubernetes version is 1\.30\.\nProceeding with the installation/)
+    assert.match(
+      install.stdout,
+      /The Kubernetes version v1\.29\.4 is not supported by Istio 1\.29\.1\. The minimum supported Kubernetes version is 1\.30\.\nProceeding with the installation/,
+    )
   } finally {
     await old.stop()
   }

@@ -9,7 +9,11 @@ import { applyYaml, installedIstioctl, runProbe, GUIDE_GATEWAY_YAML } from './si
 
 let sim: Simulator
 const istioctl = installedIstioctl('1.29.1')
-const MANAGER = { 'app.kubernetes.io/component': 'manager', 'app.kubernetes.io/instance': 'gthulhu', 'app.kubernetes.io/name': 'gthulhu' }
+const MANAGER = {
+  'app.kubernetes.io/component': 'manager',
+  'app.kubernetes.io/instance': 'gthulhu',
+  'app.kubernetes.io/name': 'gthulhu',
+}
 const ATTACKER = { ...MANAGER, 'app.kubernetes.io/component': 'attacker' }
 const NC = (host: string, port: number) => `nc -z -w 3 ${host} ${port}; echo EXIT=$?`
 const CURL_IMAGE = 'curlimages/curl:8.11.1'
@@ -36,7 +40,10 @@ spec:
           app.kubernetes.io/name: gthulhu
 ${extraFrom}    ports:
 ${ports.map((p) => `    - protocol: TCP\n      port: ${p}\n`).join('')}`
-const GUIDE_POLICIES = policy('allow-only-manager-to-mongodb', 'mongodb', [27017, 15008]) + '---\n' + policy('allow-only-manager-to-scheduler', 'scheduler', [8080, 15008])
+const GUIDE_POLICIES =
+  policy('allow-only-manager-to-mongodb', 'mongodb', [27017, 15008]) +
+  '---\n' +
+  policy('allow-only-manager-to-scheduler', 'scheduler', [8080, 15008])
 const KUBELET_PROBES = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -77,47 +84,104 @@ test("calico: the guide's policies admit the manager and refuse other labels (mo
   assert.is(await runProbe(sim.env, { labels: MANAGER, script }), 'EXIT=0\nEXIT=0\n')
   assert.is(await runProbe(sim.env, { labels: ATTACKER, script }), 'EXIT=1\nEXIT=1\n')
   // Pod DNS of the StatefulSet, the manager's own address for MongoDB.
-  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb-0.gthulhu-mongodb.default.svc.cluster.local', 27017) }), 'EXIT=0\n')
+  assert.is(
+    await runProbe(sim.env, {
+      labels: MANAGER,
+      script: NC('gthulhu-mongodb-0.gthulhu-mongodb.default.svc.cluster.local', 27017),
+    }),
+    'EXIT=0\n',
+  )
   // Unknown names and commands behave like busybox.
-  const other = await runProbe(sim.env, { script: 'nc -z -w 1 no-such-svc 80; echo EXIT=$?; curl -s http://x; echo $?' })
+  const other = await runProbe(sim.env, {
+    script: 'nc -z -w 1 no-such-svc 80; echo EXIT=$?; curl -s http://x; echo $?',
+  })
   assert.is(other, "nc: bad address 'no-such-svc'\nEXIT=1\nsh: curl: not found\n127\n")
 })
 
 test('ambient: install, enrol the namespace, mesh traffic needs 15008 in the policy', async () => {
-  const crds = await kubectl(sim.env, ['apply', '--server-side', '-f', `${sim.gatewayApiMirror}/v1.4.0/standard-install.yaml`])
+  const crds = await kubectl(sim.env, [
+    'apply',
+    '--server-side',
+    '-f',
+    `${sim.gatewayApiMirror}/v1.4.0/standard-install.yaml`,
+  ])
   assert.is(crds.code, 0, crds.stderr)
   const install = await istioctl.run(sim.env, ['install', '--set', 'profile=ambient', '-y'])
   assert.is(install.code, 0, install.stderr)
   await applyYaml(sim.env, KUBELET_PROBES)
   await kubectl(sim.env, ['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite'])
-  const annotation = await kubectl(sim.env, ['wait', '--for=jsonpath={.metadata.annotations.ambient\\.istio\\.io/redirection}=enabled', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
+  const annotation = await kubectl(sim.env, [
+    'wait',
+    '--for=jsonpath={.metadata.annotations.ambient\\.istio\\.io/redirection}=enabled',
+    'pod/gthulhu-mongodb-0',
+    '--timeout=10s',
+  ])
   assert.is(annotation.code, 0, annotation.stderr)
-  assert.is(await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n', 'the guide allows 15008')
-  const http = await runProbe(sim.env, { image: CURL_IMAGE, labels: MANAGER, script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}` })
+  assert.is(
+    await runProbe(sim.env, { labels: MANAGER, script: NC('gthulhu-mongodb', 27017) }),
+    'EXIT=0\n',
+    'the guide allows 15008',
+  )
+  const http = await runProbe(sim.env, {
+    image: CURL_IMAGE,
+    labels: MANAGER,
+    script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}`,
+  })
   assert.is(http, '200 exit=0\nwget=0\n', 'the guide allows 15008: the decision maker answers the enrolled manager')
 })
 
 test('once enrolled, a policy without 15008 denies mesh traffic: nc from an enrolled source connects, HTTP is reset', async () => {
-  await applyYaml(sim.env, policy('allow-only-manager-to-mongodb', 'mongodb', [27017]) + '---\n' + policy('allow-only-manager-to-scheduler', 'scheduler', [8080]))
+  await applyYaml(
+    sim.env,
+    policy('allow-only-manager-to-mongodb', 'mongodb', [27017]) +
+      '---\n' +
+      policy('allow-only-manager-to-scheduler', 'scheduler', [8080]),
+  )
   // The manager's own ztunnel accepts the connect before the CNI drops the HBONE leg on 15008: nc -z only sees that.
-  assert.match(await runProbe(sim.env, { labels: MANAGER, script: `nc -z -v -w 3 gthulhu-mongodb 27017; echo EXIT=$?` }), /^gthulhu-mongodb \(10\.244\.\d+\.\d+:27017\) open\nEXIT=0\n$/)
+  assert.match(
+    await runProbe(sim.env, { labels: MANAGER, script: `nc -z -v -w 3 gthulhu-mongodb 27017; echo EXIT=$?` }),
+    /^gthulhu-mongodb \(10\.244\.\d+\.\d+:27017\) open\nEXIT=0\n$/,
+  )
   // An HTTP client sees the accepted connection closed before any response.
-  const http = await runProbe(sim.env, { image: CURL_IMAGE, labels: MANAGER, script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}` })
-  assert.is(http, '000curl: (56) Recv failure: Connection reset by peer\n exit=56\nwget: error getting response: Connection reset by peer\nwget=1\n')
+  const http = await runProbe(sim.env, {
+    image: CURL_IMAGE,
+    labels: MANAGER,
+    script: `${SIDECAR_HEALTH}; ${WGET_SIDECAR}`,
+  })
+  assert.is(
+    http,
+    '000curl: (56) Recv failure: Connection reset by peer\n exit=56\nwget: error getting response: Connection reset by peer\nwget=1\n',
+  )
   // The same holds for an enrolled pod without the manager's labels: nc -z from inside the mesh proves nothing.
   assert.is(await runProbe(sim.env, { labels: ATTACKER, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n')
   // A source outside the mesh is unchanged: the CNI drops its plain TCP, so it times out.
   const outside = { ...MANAGER, 'istio.io/dataplane-mode': 'none' }
-  assert.is(await runProbe(sim.env, { labels: outside, script: NC('gthulhu-mongodb', 27017) }), 'EXIT=0\n', 'outside the mesh the app port 27017 is still admitted')
+  assert.is(
+    await runProbe(sim.env, { labels: outside, script: NC('gthulhu-mongodb', 27017) }),
+    'EXIT=0\n',
+    'outside the mesh the app port 27017 is still admitted',
+  )
   const outsider = { ...ATTACKER, 'istio.io/dataplane-mode': 'none' }
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, labels: outsider, script: `nc -z -w 1 gthulhu-mongodb 27017; echo EXIT=$?; ${SIDECAR_HEALTH}` }), 'EXIT=1\n000curl: (28) Connection timed out after 3000 milliseconds\n exit=28\n')
+  assert.is(
+    await runProbe(sim.env, {
+      image: CURL_IMAGE,
+      labels: outsider,
+      script: `nc -z -w 1 gthulhu-mongodb 27017; echo EXIT=$?; ${SIDECAR_HEALTH}`,
+    }),
+    'EXIT=1\n000curl: (28) Connection timed out after 3000 milliseconds\n exit=28\n',
+  )
   await applyYaml(sim.env, GUIDE_POLICIES)
 })
 
 test('kubelet-probe trap: without an ipBlock for 169.254.7.127 the enrolled MongoDB turns NotReady', async () => {
   const del = await kubectl(sim.env, ['delete', 'networkpolicy', 'allow-kubelet-probes'])
   assert.is(del.code, 0, del.stderr)
-  const notReady = await kubectl(sim.env, ['wait', '--for=condition=Ready=false', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
+  const notReady = await kubectl(sim.env, [
+    'wait',
+    '--for=condition=Ready=false',
+    'pod/gthulhu-mongodb-0',
+    '--timeout=10s',
+  ])
   assert.is(notReady.code, 0, notReady.stderr)
   const rollout = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=1s'])
   assert.is.not(rollout.code, 0)
@@ -151,16 +215,37 @@ test('AuthorizationPolicy with targetRefs: not enforced without a waypoint, enfo
   await applyYaml(sim.env, MANAGER_POLICY(['cluster.local/ns/default/sa/gthulhu']))
   const before = await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', script: CURL })
   assert.is(before, '200 exit=0\n', 'no waypoint: the policy does nothing')
-  const status = await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'jsonpath={.status.conditions[?(@.type=="WaypointAccepted")].status}'])
+  const status = await kubectl(sim.env, [
+    'get',
+    'authorizationpolicy',
+    'manager-allow-scheduler',
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="WaypointAccepted")].status}',
+  ])
   assert.is(status.stdout, 'False')
   const waypoint = await istioctl.run(sim.env, ['waypoint', 'apply', '-n', 'default', '--enroll-namespace', '--wait'])
   assert.is(waypoint.code, 0, waypoint.stderr)
-  assert.is(await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', script: CURL }), '403 exit=0\n', 'default SA is not allowed')
-  assert.is(await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', serviceAccount: 'gthulhu', script: CURL }), '200 exit=0\n', 'the scheduler SA is allowed')
-  const accepted = await kubectl(sim.env, ['wait', '--for=condition=WaypointAccepted', 'authorizationpolicy/manager-allow-scheduler', '--timeout=10s'])
+  assert.is(
+    await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', script: CURL }),
+    '403 exit=0\n',
+    'default SA is not allowed',
+  )
+  assert.is(
+    await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', serviceAccount: 'gthulhu', script: CURL }),
+    '200 exit=0\n',
+    'the scheduler SA is allowed',
+  )
+  const accepted = await kubectl(sim.env, [
+    'wait',
+    '--for=condition=WaypointAccepted',
+    'authorizationpolicy/manager-allow-scheduler',
+    '--timeout=10s',
+  ])
   assert.is(accepted.code, 0, accepted.stderr)
   // istiod writes Istio status as proto JSON: the int64 observedGeneration is a string.
-  const policy = JSON.parse((await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'json'])).stdout)
+  const policy = JSON.parse(
+    (await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'json'])).stdout,
+  )
   assert.is(policy.status.conditions[0].observedGeneration, String(policy.metadata.generation))
 })
 
@@ -183,38 +268,97 @@ spec:
 `,
   )
   .join('---\n')
-const HELLO = (host: string) => `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' 'mongodb://${host}:27017/?directConnection=true&serverSelectionTimeoutMS=3000'; echo " exit=$?"`
+const HELLO = (host: string) =>
+  `mongosh --quiet --norc --eval 'db.runCommand({hello:1}).ok' 'mongodb://${host}:27017/?directConnection=true&serverSelectionTimeoutMS=3000'; echo " exit=$?"`
 
 test('the waypoint bypass: out-of-mesh and pod-IP callers skip the waypoint until identity policies at ztunnel refuse them', async () => {
   // The waypoint policy from the previous test admits only the scheduler's identity.
-  const podIp = (await kubectl(sim.env, ['get', 'pods', '-l', 'app.kubernetes.io/component=manager', '-o', 'jsonpath={.items[0].status.podIP}'])).stdout
+  const podIp = (
+    await kubectl(sim.env, [
+      'get',
+      'pods',
+      '-l',
+      'app.kubernetes.io/component=manager',
+      '-o',
+      'jsonpath={.items[0].status.podIP}',
+    ])
+  ).stdout
   assert.match(podIp, /^\d+\.\d+\.\d+\.\d+$/)
   const byPodIp = `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://${podIp}:8080/health; echo " exit=$?"`
   const outside = { 'istio.io/dataplane-mode': 'none' }
   const impostor = { ...MANAGER, 'app.kubernetes.io/component': 'manager' }
   // With the waypoint policy alone: plaintext from outside the mesh never reaches the waypoint, nor does a pod-IP call.
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, labels: outside, script: CURL }), '200 exit=0\n', 'out of mesh: the waypoint never sees it')
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, script: byPodIp }), '200 exit=0\n', 'pod IP: straight to the manager')
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, script: CURL }), '403 exit=0\n', 'by Service name, an enrolled client passes the waypoint')
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, labels: outside, script: CURL }),
+    '200 exit=0\n',
+    'out of mesh: the waypoint never sees it',
+  )
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, script: byPodIp }),
+    '200 exit=0\n',
+    'pod IP: straight to the manager',
+  )
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, script: CURL }),
+    '403 exit=0\n',
+    'by Service name, an enrolled client passes the waypoint',
+  )
   // A pod wearing the manager's labels passes the NetworkPolicies (they trust labels) with any ServiceAccount.
-  assert.is(await runProbe(sim.env, { image: 'mongo:8.0', labels: impostor, script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb') }), '1\n exit=0\n')
+  assert.is(
+    await runProbe(sim.env, {
+      image: 'mongo:8.0',
+      labels: impostor,
+      script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb'),
+    }),
+    '1\n exit=0\n',
+  )
 
   await applyYaml(sim.env, IDENTITY_POLICIES)
   // ztunnel accepts the connection, then closes it: curl gets a reset, mongosh no hello, but nc -z "connects".
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, labels: outside, script: CURL }), '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n')
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, script: byPodIp }), '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n')
-  assert.is(await runProbe(sim.env, { labels: outside, script: NC(podIp, 8080) }), 'EXIT=0\n', 'a bare connect is accepted before ztunnel decides')
-  assert.match(await runProbe(sim.env, { image: 'mongo:8.0', labels: impostor, script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb') }), /^MongoServerSelectionError: connection 1 to [\d.]+:27017 closed\n exit=1\n$/)
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, labels: outside, script: CURL }),
+    '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n',
+  )
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, script: byPodIp }),
+    '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n',
+  )
+  assert.is(
+    await runProbe(sim.env, { labels: outside, script: NC(podIp, 8080) }),
+    'EXIT=0\n',
+    'a bare connect is accepted before ztunnel decides',
+  )
+  assert.match(
+    await runProbe(sim.env, {
+      image: 'mongo:8.0',
+      labels: impostor,
+      script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb'),
+    }),
+    /^MongoServerSelectionError: connection 1 to [\d.]+:27017 closed\n exit=1\n$/,
+  )
   // The identities that should get through still do: the waypoint's (for the scheduler SA), the manager's.
   assert.is(await runProbe(sim.env, { image: CURL_IMAGE, serviceAccount: 'gthulhu', script: CURL }), '200 exit=0\n')
-  assert.is(await runProbe(sim.env, { image: 'mongo:8.0', labels: MANAGER, serviceAccount: 'gthulhu-manager', script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb') }), '1\n exit=0\n')
+  assert.is(
+    await runProbe(sim.env, {
+      image: 'mongo:8.0',
+      labels: MANAGER,
+      serviceAccount: 'gthulhu-manager',
+      script: HELLO('gthulhu-mongodb-0.gthulhu-mongodb'),
+    }),
+    '1\n exit=0\n',
+  )
   // mongosh exists only in MongoDB's images.
-  assert.is(await runProbe(sim.env, { image: CURL_IMAGE, script: 'mongosh --version; echo " exit=$?"' }), 'sh: mongosh: not found\n exit=127\n')
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, script: 'mongosh --version; echo " exit=$?"' }),
+    'sh: mongosh: not found\n exit=127\n',
+  )
   await kubectl(sim.env, ['delete', 'authorizationpolicy', ...IDENTITY_POLICIES.match(/identity-\w+/g)!])
 })
 
 test('selector policy with HTTP attributes on an enrolled pod: ztunnel resets the connection', async () => {
-  await applyYaml(sim.env, `apiVersion: security.istio.io/v1
+  await applyYaml(
+    sim.env,
+    `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
   name: scheduler-http-only
@@ -228,18 +372,32 @@ spec:
   - to:
     - operation:
         paths: ["/health"]
-`)
-  const out = await runProbe(sim.env, { image: 'curlimages/curl:8.11.1', labels: MANAGER, script: `curl -sS -o /dev/null -w '%{http_code}' http://gthulhu-scheduler-sidecar:8080/health; echo " exit=$?"` })
+`,
+  )
+  const out = await runProbe(sim.env, {
+    image: 'curlimages/curl:8.11.1',
+    labels: MANAGER,
+    script: `curl -sS -o /dev/null -w '%{http_code}' http://gthulhu-scheduler-sidecar:8080/health; echo " exit=$?"`,
+  })
   assert.is(out, '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n')
-  const reason = await kubectl(sim.env, ['get', 'authorizationpolicy', 'scheduler-http-only', '-o', 'jsonpath={.status.conditions[0].type}={.status.conditions[0].reason}'])
+  const reason = await kubectl(sim.env, [
+    'get',
+    'authorizationpolicy',
+    'scheduler-http-only',
+    '-o',
+    'jsonpath={.status.conditions[0].type}={.status.conditions[0].reason}',
+  ])
   assert.is(reason.stdout, 'ZtunnelAccepted=UnsupportedValue')
   await kubectl(sim.env, ['delete', 'authorizationpolicy', 'scheduler-http-only'])
 })
 
-const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const CHROME_MAC =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
 
 test('ingress gateway over the real NodePort: User-Agent prefix policy, then ingress-use-waypoint', async () => {
-  await applyYaml(sim.env, `${GUIDE_GATEWAY_YAML}---
+  await applyYaml(
+    sim.env,
+    `${GUIDE_GATEWAY_YAML}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -257,15 +415,26 @@ spec:
     when:
     - key: request.headers[User-Agent]
       values: ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*"]
-`)
-  const wait = await kubectl(sim.env, ['wait', '--for=jsonpath={.spec.ports[1].nodePort}', 'svc/gthulhu-gw-istio', '--timeout=10s'])
+`,
+  )
+  const wait = await kubectl(sim.env, [
+    'wait',
+    '--for=jsonpath={.spec.ports[1].nodePort}',
+    'svc/gthulhu-gw-istio',
+    '--timeout=10s',
+  ])
   assert.is(wait.code, 0, wait.stderr)
-  const port = (await kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'jsonpath={.spec.ports[?(@.port==80)].nodePort}'])).stdout
+  const port = (
+    await kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'jsonpath={.spec.ports[?(@.port==80)].nodePort}'])
+  ).stdout
   const get = async (userAgent: string) => {
     const deadline = Date.now() + 10_000
     for (;;) {
       try {
-        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'user-agent': userAgent }, signal: AbortSignal.timeout(3000) })
+        const r = await fetch(`http://127.0.0.1:${port}/`, {
+          headers: { 'user-agent': userAgent },
+          signal: AbortSignal.timeout(3000),
+        })
         const text = await r.text()
         if (r.status !== 503 || Date.now() > deadline) return { status: r.status, text }
       } catch (error) {
@@ -276,10 +445,24 @@ spec:
   }
   // istiod translates the gateway's selector policy for ztunnel too and warns about the header rule it drops there;
   // harmless, since gateway pods are not captured by ztunnel, but operators see it.
-  const warned = await kubectl(sim.env, ['wait', '--for=jsonpath={.status.conditions[0].reason}=UnsupportedValue', 'authorizationpolicy/gthulhu-gateway-allow-chrome-only', '--timeout=10s'])
+  const warned = await kubectl(sim.env, [
+    'wait',
+    '--for=jsonpath={.status.conditions[0].reason}=UnsupportedValue',
+    'authorizationpolicy/gthulhu-gateway-allow-chrome-only',
+    '--timeout=10s',
+  ])
   assert.is(warned.code, 0, warned.stderr)
-  const note = await kubectl(sim.env, ['get', 'authorizationpolicy', 'gthulhu-gateway-allow-chrome-only', '-o', 'jsonpath={.status.conditions[0].type}={.status.conditions[0].status} {.status.conditions[0].message}'])
-  assert.match(note.stdout, /^ZtunnelAccepted=True ztunnel does not support HTTP attributes \(found: request\.headers\[User-Agent\]\)\. .*Within an ALLOW policy, rules matching HTTP attributes are omitted/)
+  const note = await kubectl(sim.env, [
+    'get',
+    'authorizationpolicy',
+    'gthulhu-gateway-allow-chrome-only',
+    '-o',
+    'jsonpath={.status.conditions[0].type}={.status.conditions[0].status} {.status.conditions[0].message}',
+  ])
+  assert.match(
+    note.stdout,
+    /^ZtunnelAccepted=True ztunnel does not support HTTP attributes \(found: request\.headers\[User-Agent\]\)\. .*Within an ALLOW policy, rules matching HTTP attributes are omitted/,
+  )
   const chrome = await get(CHROME_MAC)
   assert.is(chrome.status, 200, chrome.text)
   assert.match(chrome.text, /Gthulhu/)
@@ -292,7 +475,10 @@ spec:
   await kubectl(sim.env, ['label', 'svc', 'gthulhu-manager', 'istio.io/ingress-use-waypoint=true'])
   const viaWaypoint = await get(CHROME_MAC)
   assert.is(viaWaypoint.status, 403)
-  await applyYaml(sim.env, MANAGER_POLICY(['cluster.local/ns/default/sa/gthulhu', 'cluster.local/ns/default/sa/gthulhu-gw-istio']))
+  await applyYaml(
+    sim.env,
+    MANAGER_POLICY(['cluster.local/ns/default/sa/gthulhu', 'cluster.local/ns/default/sa/gthulhu-gw-istio']),
+  )
   const allowed = await get(CHROME_MAC)
   assert.is(allowed.status, 200)
 })

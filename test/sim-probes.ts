@@ -34,7 +34,11 @@ export async function runProbe(env: Record<string, string>, options: ProbeOption
   const applied = await kubectl(env, ['apply', '-f', '-'], { input: JSON.stringify(pod) })
   if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr}`)
   const phase = options.expectPhase ?? 'Succeeded'
-  const waited = await kubectl(env, ['wait', '-n', namespace, `--for=jsonpath={.status.phase}=${phase}`, `pod/${name}`, '--timeout=15s'], { timeoutMs: 20_000 })
+  const waited = await kubectl(
+    env,
+    ['wait', '-n', namespace, `--for=jsonpath={.status.phase}=${phase}`, `pod/${name}`, '--timeout=15s'],
+    { timeoutMs: 20_000 },
+  )
   if (waited.code !== 0) {
     const now = await kubectl(env, ['get', 'pod', '-n', namespace, name, '-o', 'jsonpath={.status.phase}'])
     throw new Error(`probe ${name} did not reach ${phase} (phase now ${now.stdout}): ${waited.stderr}`)
@@ -45,12 +49,18 @@ export async function runProbe(env: Record<string, string>, options: ProbeOption
 }
 
 /** Writes the fake istioctl for `version` into a fresh directory and returns a runner for it. */
-export function installedIstioctl(version = '1.29.1'): { path: string; run(env: Record<string, string>, args: string[], input?: string): Promise<ProcessResult> } {
+export function installedIstioctl(version = '1.29.1'): {
+  path: string
+  run(env: Record<string, string>, args: string[], input?: string): Promise<ProcessResult>
+} {
   const dir = mkdtempSync(join(tmpdir(), 'sim-istioctl-bin-'))
   const path = join(dir, 'istioctl')
   writeFileSync(path, istioctlScript(version))
   chmodSync(path, 0o755)
-  return { path, run: (env, args, input) => runCommand(path, args, { env: { ...process.env, ...env }, input, timeoutMs: 60_000 }) }
+  return {
+    path,
+    run: (env, args, input) => runCommand(path, args, { env: { ...process.env, ...env }, input, timeoutMs: 60_000 }),
+  }
 }
 
 export async function applyYaml(env: Record<string, string>, yaml: string, extra: string[] = []): Promise<void> {

@@ -40,7 +40,10 @@ test.after(async () => {
 test('kubectl sees the Gthulhu pods with the chart labels, Running and Ready', async () => {
   const r = await kubectl(sim.env, ['get', 'pods', '-A', '--show-labels'])
   assert.is(r.code, 0, r.stderr)
-  assert.match(r.stdout, /gthulhu-manager-\S+\s+1\/1\s+Running.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/name=gthulhu/)
+  assert.match(
+    r.stdout,
+    /gthulhu-manager-\S+\s+1\/1\s+Running.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/name=gthulhu/,
+  )
   assert.match(r.stdout, /gthulhu-mongodb-0\s+1\/1\s+Running.*app\.kubernetes\.io\/name=mongodb/)
   assert.match(r.stdout, /gthulhu-scheduler-\S+\s+2\/2\s+Running.*app=decisionmaker/)
   assert.match(r.stdout, /calico-node-\S+\s+1\/1\s+Running/)
@@ -51,7 +54,10 @@ test('kubectl sees the Gthulhu pods with the chart labels, Running and Ready', a
   assert.match(manager.status.podIP, /^10\.244\.0\.\d+$/)
   const scheduler = pods.items.find((p: any) => p.metadata.name.startsWith('gthulhu-scheduler-'))
   assert.is(scheduler.spec.serviceAccountName, 'gthulhu')
-  assert.equal(scheduler.spec.containers.map((c: any) => c.name), ['scheduler', 'decision-maker'])
+  assert.equal(
+    scheduler.spec.containers.map((c: any) => c.name),
+    ['scheduler', 'decision-maker'],
+  )
   const svcs = await json(['get', 'svc', '-n', 'default'])
   const byName = Object.fromEntries(svcs.items.map((s: any) => [s.metadata.name, s]))
   assert.is(byName['gthulhu-manager'].spec.ports[0].port, 8080)
@@ -70,9 +76,24 @@ test('variants: namespace, release, missing component and CNI are seeded as aske
     assert.match(pods.stdout, /pod\/gt-mongodb-0/)
     assert.match(pods.stdout, /pod\/gt-scheduler-/)
     assert.not.match(pods.stdout, /manager/)
-    const ds = await kubectl(other.env, ['get', 'ds', '-n', 'kube-system', '-o', 'jsonpath={.items[*].spec.template.spec.containers[0].image}'])
+    const ds = await kubectl(other.env, [
+      'get',
+      'ds',
+      '-n',
+      'kube-system',
+      '-o',
+      'jsonpath={.items[*].spec.template.spec.containers[0].image}',
+    ])
     assert.match(ds.stdout, /flannel/)
-    const mongo = await kubectl(other.env, ['get', 'pod', '-n', 'sched', 'gt-mongodb-0', '-o', 'jsonpath={.metadata.labels.app\\.kubernetes\\.io/instance}'])
+    const mongo = await kubectl(other.env, [
+      'get',
+      'pod',
+      '-n',
+      'sched',
+      'gt-mongodb-0',
+      '-o',
+      'jsonpath={.metadata.labels.app\\.kubernetes\\.io/instance}',
+    ])
     assert.is(mongo.stdout, 'gt')
   } finally {
     await other.stop()
@@ -91,7 +112,13 @@ test('variants: namespace, release, missing component and CNI are seeded as aske
 
 test('rollout restart converges for all three workloads', async () => {
   const before = await kubectl(sim.env, ['get', 'pods', '-n', 'default', '-o', 'name'])
-  const r = await kubectl(sim.env, ['rollout', 'restart', 'deploy/gthulhu-manager', 'sts/gthulhu-mongodb', 'ds/gthulhu-scheduler'])
+  const r = await kubectl(sim.env, [
+    'rollout',
+    'restart',
+    'deploy/gthulhu-manager',
+    'sts/gthulhu-mongodb',
+    'ds/gthulhu-scheduler',
+  ])
   assert.is(r.code, 0, r.stderr)
   for (const w of ['deploy/gthulhu-manager', 'sts/gthulhu-mongodb', 'ds/gthulhu-scheduler']) {
     const status = await kubectl(sim.env, ['rollout', 'status', w, '--timeout=20s'], { timeoutMs: 25_000 })
@@ -110,16 +137,23 @@ test('rollout does not converge when the fault is armed', async () => {
   sim.faults.rolloutNeverConverges = ['gthulhu-manager']
   try {
     await rolloutRestart(['deploy/gthulhu-manager', 'sts/gthulhu-mongodb'])
-    const control = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=20s'], { timeoutMs: 25_000 })
+    const control = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=20s'], {
+      timeoutMs: 25_000,
+    })
     assert.is(control.code, 0, control.stderr)
     // --watch=false prints the current status once and exits 0 whether or not the rollout is done.
     const frozen = await kubectl(sim.env, ['rollout', 'status', 'deploy/gthulhu-manager', '--watch=false'])
     assert.is(frozen.code, 0, frozen.stderr)
-    assert.match(frozen.stdout, /Waiting for deployment "gthulhu-manager" rollout to finish: 0 out of 1 new replicas have been updated/)
+    assert.match(
+      frozen.stdout,
+      /Waiting for deployment "gthulhu-manager" rollout to finish: 0 out of 1 new replicas have been updated/,
+    )
   } finally {
     sim.faults.rolloutNeverConverges = []
   }
-  const status = await kubectl(sim.env, ['rollout', 'status', 'deploy/gthulhu-manager', '--timeout=20s'], { timeoutMs: 25_000 })
+  const status = await kubectl(sim.env, ['rollout', 'status', 'deploy/gthulhu-manager', '--timeout=20s'], {
+    timeoutMs: 25_000,
+  })
   assert.is(status.code, 0, status.stderr)
 })
 
@@ -133,7 +167,9 @@ test('mirror: istioctl archive downloads, sha256 verifies, extracts an executabl
   await extract({ file: join(dir, 'a.tar.gz'), cwd: dir })
   istioctl = join(dir, 'istioctl')
   assert.is(statSync(istioctl).mode & 0o777, 0o755)
-  const v = await runCommand(istioctl, ['version', '--remote=false'], { env: { ...process.env, KUBECONFIG: '/nonexistent' } })
+  const v = await runCommand(istioctl, ['version', '--remote=false'], {
+    env: { ...process.env, KUBECONFIG: '/nonexistent' },
+  })
   assert.is(v.stdout.trim(), 'client version: 1.29.1')
   assert.is((await fetch(`${sim.istioMirror}/1.27.0/istioctl-1.27.0-linux-amd64.tar.gz`)).status, 404)
   assert.is((await fetch(`${sim.istioMirror}/1.29.1/istioctl-1.29.1-osx-armv7.tar.gz`)).status, 404)
@@ -160,9 +196,19 @@ test('mirror faults: wrong checksum and truncated downloads', async () => {
 })
 
 test('Gateway API bundle applies server-side from the mirror; CRDs carry the bundle version', async () => {
-  const r = await kubectl(sim.env, ['apply', '--server-side', '-f', `${sim.gatewayApiMirror}/v1.4.0/experimental-install.yaml`], { timeoutMs: 30_000 })
+  const r = await kubectl(
+    sim.env,
+    ['apply', '--server-side', '-f', `${sim.gatewayApiMirror}/v1.4.0/experimental-install.yaml`],
+    { timeoutMs: 30_000 },
+  )
   assert.is(r.code, 0, r.stderr)
-  const w = await kubectl(sim.env, ['wait', '--for=condition=Established', 'crd/gateways.gateway.networking.k8s.io', 'crd/httproutes.gateway.networking.k8s.io', '--timeout=10s'])
+  const w = await kubectl(sim.env, [
+    'wait',
+    '--for=condition=Established',
+    'crd/gateways.gateway.networking.k8s.io',
+    'crd/httproutes.gateway.networking.k8s.io',
+    '--timeout=10s',
+  ])
   assert.is(w.code, 0, w.stderr)
   const crd = await json(['get', 'crd', 'gateways.gateway.networking.k8s.io'])
   assert.is(crd.metadata.annotations['gateway.networking.k8s.io/bundle-version'], 'v1.4.0')
@@ -174,7 +220,8 @@ test('Gateway API bundle applies server-side from the mirror; CRDs carry the bun
 })
 
 test('istioctl: precheck, install without -y is cancelled, ambient install becomes ready', async () => {
-  const run = (args: string[], input = '') => runCommand(istioctl, args, { env: { ...process.env, ...sim.env }, input, timeoutMs: 60_000 })
+  const run = (args: string[], input = '') =>
+    runCommand(istioctl, args, { env: { ...process.env, ...sim.env }, input, timeoutMs: 60_000 })
   const pre = await run(['x', 'precheck'])
   assert.is(pre.code, 0, pre.stderr)
   assert.match(pre.stderr, /No issues found/)
@@ -188,10 +235,19 @@ test('istioctl: precheck, install without -y is cancelled, ambient install becom
   assert.is(install.code, 0, install.stderr)
   assert.match(install.stdout, /Installation complete/)
   for (const w of ['deploy/istiod', 'ds/ztunnel', 'ds/istio-cni-node']) {
-    const status = await kubectl(sim.env, ['-n', 'istio-system', 'rollout', 'status', w, '--timeout=10s'], { timeoutMs: 15_000 })
+    const status = await kubectl(sim.env, ['-n', 'istio-system', 'rollout', 'status', w, '--timeout=10s'], {
+      timeoutMs: 15_000,
+    })
     assert.is(status.code, 0, `${w}: ${status.stderr}`)
   }
-  const images = await kubectl(sim.env, ['get', 'deploy,ds', '-n', 'istio-system', '-o', 'jsonpath={.items[*].spec.template.spec.containers[0].image}'])
+  const images = await kubectl(sim.env, [
+    'get',
+    'deploy,ds',
+    '-n',
+    'istio-system',
+    '-o',
+    'jsonpath={.items[*].spec.template.spec.containers[0].image}',
+  ])
   assert.match(images.stdout, /docker\.io\/istio\/pilot:1\.29\.1/)
   assert.match(images.stdout, /docker\.io\/istio\/ztunnel:1\.29\.1/)
   assert.match(images.stdout, /docker\.io\/istio\/install-cni:1\.29\.1/)
@@ -207,8 +263,14 @@ test("precheck: only a cluster below istioctl's floor (1.30 for 1.29) is a findi
   try {
     const r = await runCommand(istioctl, ['x', 'precheck'], { env: { ...process.env, ...old.env } })
     assert.is(r.code, 1)
-    assert.is(r.stdout, 'Error [IST0142] (Cluster) The Kubernetes Version "v1.29.4" is lower than the minimum version: 1.30\n')
-    assert.match(r.stderr, /^Error: Issues found when checking the cluster\. Istio may not be safe to install or upgrade\./)
+    assert.is(
+      r.stdout,
+      'Error [IST0142] (Cluster) The Kubernetes Version "v1.29.4" is lower than the minimum version: 1.30\n',
+    )
+    assert.match(
+      r.stderr,
+      /^Error: Issues found when checking the cluster\. Istio may not be safe to install or upgrade\./,
+    )
   } finally {
     await old.stop()
   }
@@ -225,7 +287,6 @@ test("precheck: only a cluster below istioctl's floor (1.30 for 1.29) is a findi
   }
 })
 
-
 async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last = await read()
@@ -239,7 +300,11 @@ async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => bo
 
 test('Gateway → <G>-istio LoadBalancer Service (status-port first, NodePorts), AddressNotAssigned; NodePort annotation programs it', async () => {
   await applyYaml(sim.env, GUIDE_GATEWAY_YAML)
-  const svc = await waitFor('gateway service', () => kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'json']), (r) => r.code === 0)
+  const svc = await waitFor(
+    'gateway service',
+    () => kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'json']),
+    (r) => r.code === 0,
+  )
   const service = JSON.parse(svc.stdout)
   assert.is(service.spec.type, 'LoadBalancer')
   assert.is(service.spec.ports[0].name, 'status-port')
@@ -249,21 +314,48 @@ test('Gateway → <G>-istio LoadBalancer Service (status-port first, NodePorts),
   assert.ok(http.nodePort >= 30000 && http.nodePort <= 32767)
   const programmed = await waitFor(
     'Programmed condition',
-    () => kubectl(sim.env, ['get', 'gateway', 'gthulhu-gw', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].reason}']),
+    () =>
+      kubectl(sim.env, [
+        'get',
+        'gateway',
+        'gthulhu-gw',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Programmed")].reason}',
+      ]),
     (r) => r.stdout !== '',
   )
   assert.is(programmed.stdout, 'AddressNotAssigned')
   const wide = await kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio'])
   assert.match(wide.stdout, /LoadBalancer\s+\S+\s+<(pending|none)>\s+15021:\d+\/TCP,80:\d+\/TCP/)
-  const pods = await kubectl(sim.env, ['get', 'pods', '-l', 'gateway.networking.k8s.io/gateway-name=gthulhu-gw', '-o', 'name'])
+  const pods = await kubectl(sim.env, [
+    'get',
+    'pods',
+    '-l',
+    'gateway.networking.k8s.io/gateway-name=gthulhu-gw',
+    '-o',
+    'name',
+  ])
   assert.match(pods.stdout, /pod\/gthulhu-gw-istio-/)
   await kubectl(sim.env, ['annotate', 'gateway', 'gthulhu-gw', 'networking.istio.io/service-type=NodePort'])
   await waitFor(
     'NodePort gateway programmed',
-    () => kubectl(sim.env, ['get', 'gateway', 'gthulhu-gw', '-o', 'jsonpath={.status.conditions[?(@.type=="Programmed")].status}']),
+    () =>
+      kubectl(sim.env, [
+        'get',
+        'gateway',
+        'gthulhu-gw',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Programmed")].status}',
+      ]),
     (r) => r.stdout === 'True',
   )
-  const type = await kubectl(sim.env, ['get', 'svc', 'gthulhu-gw-istio', '-o', 'jsonpath={.spec.type} {.spec.ports[?(@.port==80)].nodePort}'])
+  const type = await kubectl(sim.env, [
+    'get',
+    'svc',
+    'gthulhu-gw-istio',
+    '-o',
+    'jsonpath={.spec.type} {.spec.ports[?(@.port==80)].nodePort}',
+  ])
   assert.is(type.stdout, `NodePort ${http.nodePort}`, 'the NodePort survives the type change')
 })
 
@@ -278,11 +370,19 @@ test('HTTPRoute: Accepted, ResolvedRefs true; false with BackendNotFound when th
   assert.is(cond(route, 'Accepted').status, 'True')
   assert.is(cond(route, 'ResolvedRefs').status, 'True')
   await applyYaml(sim.env, GUIDE_GATEWAY_YAML.replace('name: gthulhu-manager\n', 'name: gthulhu-nowhere\n'))
-  const broken = await waitFor('BackendNotFound', () => json(['get', 'httproute', 'gthulhu-manager-route']), (r) => cond(r, 'ResolvedRefs').status === 'False')
+  const broken = await waitFor(
+    'BackendNotFound',
+    () => json(['get', 'httproute', 'gthulhu-manager-route']),
+    (r) => cond(r, 'ResolvedRefs').status === 'False',
+  )
   assert.is(cond(broken, 'ResolvedRefs').reason, 'BackendNotFound')
   assert.match(cond(broken, 'ResolvedRefs').message, /gthulhu-nowhere/)
   await applyYaml(sim.env, GUIDE_GATEWAY_YAML)
-  await waitFor('ResolvedRefs again', () => json(['get', 'httproute', 'gthulhu-manager-route']), (r) => cond(r, 'ResolvedRefs').status === 'True')
+  await waitFor(
+    'ResolvedRefs again',
+    () => json(['get', 'httproute', 'gthulhu-manager-route']),
+    (r) => cond(r, 'ResolvedRefs').status === 'True',
+  )
 })
 
 test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config workloads, delete', async () => {
@@ -291,15 +391,28 @@ test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config 
   const apply = await run(['waypoint', 'apply', '-n', 'default', '--enroll-namespace', '--wait'])
   assert.is(apply.code, 0, apply.stderr)
   assert.match(apply.stdout, /waypoint default\/waypoint applied/)
-  const label = await kubectl(sim.env, ['get', 'ns', 'default', '-o', 'jsonpath={.metadata.labels.istio\\.io/use-waypoint}'])
+  const label = await kubectl(sim.env, [
+    'get',
+    'ns',
+    'default',
+    '-o',
+    'jsonpath={.metadata.labels.istio\\.io/use-waypoint}',
+  ])
   assert.is(label.stdout, 'waypoint')
   // With -n the namespace is known, so there is no NAMESPACE column; a Programmed waypoint is answered at once.
   const status = await run(['waypoint', 'status', '-n', 'default'])
   assert.is(status.code, 0, status.stderr)
   assert.match(status.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nwaypoint\s+True\s+Programmed\s+Programmed\s+/)
   const everywhere = await run(['waypoint', 'status'])
-  assert.match(everywhere.stdout, /^NAMESPACE\s+NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\ndefault\s+waypoint\s+True\s+Programmed/)
-  const workloads = await waitFor('enrolled manager', () => run(['ztunnel-config', 'workloads']), (r) => /gthulhu-manager-\S+\s+10\.244\.\S+\s+sim-node-1\s+None\s+HBONE/.test(r.stdout))
+  assert.match(
+    everywhere.stdout,
+    /^NAMESPACE\s+NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\ndefault\s+waypoint\s+True\s+Programmed/,
+  )
+  const workloads = await waitFor(
+    'enrolled manager',
+    () => run(['ztunnel-config', 'workloads']),
+    (r) => /gthulhu-manager-\S+\s+10\.244\.\S+\s+sim-node-1\s+None\s+HBONE/.test(r.stdout),
+  )
   assert.match(workloads.stdout, /^NAMESPACE\s+POD NAME\s+ADDRESS\s+NODE\s+WAYPOINT\s+PROTOCOL/)
   assert.match(workloads.stdout, /\nkube-system\s/, 'ztunnel knows every workload')
   // -n says where ztunnel runs, not which workloads to list; --workload-namespace filters them.
@@ -307,17 +420,30 @@ test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config 
   assert.is(fromIstioSystem.code, 0, fromIstioSystem.stderr)
   assert.match(fromIstioSystem.stdout, /\ndefault\s+gthulhu-mongodb-0\s/)
   const onlyDefault = await run(['ztunnel-config', 'workloads', '--workload-namespace', 'default'])
-  const namespaces = new Set(onlyDefault.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)[0]))
+  const namespaces = new Set(
+    onlyDefault.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/)[0]),
+  )
   assert.equal([...namespaces], ['default'])
   const asJson = JSON.parse((await run(['ztunnel-config', 'workloads', '-o', 'json'])).stdout)
   assert.ok(asJson.some((w: any) => w.name === 'gthulhu-mongodb-0' && w.protocol === 'HBONE'))
   assert.ok(asJson.some((w: any) => w.namespace === 'kube-system'))
-  const filtered = JSON.parse((await run(['ztunnel-config', 'workloads', '-n', 'istio-system', '--workload-namespace', 'default', '-o', 'json'])).stdout)
+  const filtered = JSON.parse(
+    (await run(['ztunnel-config', 'workloads', '-n', 'istio-system', '--workload-namespace', 'default', '-o', 'json']))
+      .stdout,
+  )
   assert.ok(filtered.length > 0 && filtered.every((w: any) => w.namespace === 'default'))
   const del = await run(['waypoint', 'delete', '--all', '-n', 'default'])
   assert.is(del.code, 0, del.stderr)
   assert.match(del.stdout, /waypoint default\/waypoint deleted/)
-  await waitFor('waypoint deployment gone', () => kubectl(sim.env, ['get', 'deploy', 'waypoint']), (r) => r.code !== 0)
+  await waitFor(
+    'waypoint deployment gone',
+    () => kubectl(sim.env, ['get', 'deploy', 'waypoint']),
+    (r) => r.code !== 0,
+  )
 })
 
 test('istioctl uninstall --purge -y removes the control plane and the Istio CRDs', async () => {
@@ -332,7 +458,12 @@ test('istioctl uninstall --purge -y removes the control plane and the Istio CRDs
 
 test('istioctl waypoint status keeps polling a waypoint that is not Programmed, until it is', async () => {
   // Istio was just uninstalled: nothing programs a new waypoint Gateway.
-  const waypoint = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'late-wp', namespace: 'default' }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } }
+  const waypoint = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'late-wp', namespace: 'default' },
+    spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+  }
   const created = await kubectl(sim.env, ['apply', '-f', '-'], { input: JSON.stringify(waypoint) })
   assert.is(created.code, 0, created.stderr)
   const env = { ...process.env, ...sim.env }
@@ -348,24 +479,52 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
   // has shown its not-ready row: under load its client could otherwise reach the simulator after the install.
   let polling!: () => void
   const pollingStarted = new Promise<void>((resolve) => (polling = resolve))
-  const waiting = runCommand(istioctl, args, { env, timeoutMs: 30_000, onStdout: (out) => /\nlate-wp/.test(out) && polling() })
+  const waiting = runCommand(istioctl, args, {
+    env,
+    timeoutMs: 30_000,
+    onStdout: (out) => /\nlate-wp/.test(out) && polling(),
+  })
   await Promise.race([pollingStarted, waiting])
   const install = await runCommand(istioctl, ['install', '--set', 'profile=ambient', '-y'], { env, timeoutMs: 60_000 })
   assert.is(install.code, 0, install.stderr)
   const answered = await waiting
   assert.is(answered.code, 0, answered.stderr)
-  assert.match(answered.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s*\nlate-wp\s+True\s+Programmed\s+Programmed\s+/)
-  const removed = await runCommand(istioctl, ['waypoint', 'delete', 'late-wp', '-n', 'default'], { env, timeoutMs: 30_000 })
+  assert.match(
+    answered.stdout,
+    /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nlate-wp\s*\nlate-wp\s+True\s+Programmed\s+Programmed\s+/,
+  )
+  const removed = await runCommand(istioctl, ['waypoint', 'delete', 'late-wp', '-n', 'default'], {
+    env,
+    timeoutMs: 30_000,
+  })
   assert.is(removed.code, 0, removed.stderr)
 })
 
 test('POST /sim/faults arms probePodsPending: probe pods stay Pending, Unschedulable', async () => {
-  const armed = await fetch(`${sim.apiUrl}/sim/faults`, { method: 'POST', body: JSON.stringify({ probePodsPending: true }) })
+  const armed = await fetch(`${sim.apiUrl}/sim/faults`, {
+    method: 'POST',
+    body: JSON.stringify({ probePodsPending: true }),
+  })
   assert.is((await armed.json()).probePodsPending, true)
   try {
-    const run = await kubectl(sim.env, ['run', 'stuck', '--restart=Never', '--image=busybox:1.36', '--command', '--', 'sh', '-c', 'echo hi'])
+    const run = await kubectl(sim.env, [
+      'run',
+      'stuck',
+      '--restart=Never',
+      '--image=busybox:1.36',
+      '--command',
+      '--',
+      'sh',
+      '-c',
+      'echo hi',
+    ])
     assert.is(run.code, 0, run.stderr)
-    const scheduled = await kubectl(sim.env, ['wait', '--for=jsonpath={.status.conditions[0].reason}=Unschedulable', 'pod/stuck', '--timeout=10s'])
+    const scheduled = await kubectl(sim.env, [
+      'wait',
+      '--for=jsonpath={.status.conditions[0].reason}=Unschedulable',
+      'pod/stuck',
+      '--timeout=10s',
+    ])
     assert.is(scheduled.code, 0, scheduled.stderr)
     const phase = await kubectl(sim.env, ['get', 'pod', 'stuck', '-o', 'jsonpath={.status.phase}'])
     assert.is(phase.stdout, 'Pending')

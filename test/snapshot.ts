@@ -3,9 +3,12 @@
 import type { RunbookWorld } from './harness.ts'
 
 export type Snapshot = Record<string, Record<string, string>>
-const SNAPSHOT_RESOURCES = 'namespaces,deployments,statefulsets,daemonsets,services,serviceaccounts,networkpolicies,customresourcedefinitions'
+const SNAPSHOT_RESOURCES =
+  'namespaces,deployments,statefulsets,daemonsets,services,serviceaccounts,networkpolicies,customresourcedefinitions'
 
 export async function snapshot(world: RunbookWorld): Promise<Snapshot> {
   const { items } = await world.kubectlJson('get', SNAPSHOT_RESOURCES, '--all-namespaces')
-  return Object.fromEntries(items.map((o: any) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o.metadata.labels ?? {}]))
+  return Object.fromEntries(
+    items.map((o: any) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o.metadata.labels ?? {}]),
+  )
 }

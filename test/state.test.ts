@@ -24,23 +24,35 @@ test('updates are written atomically and read back', () => {
   assert.is(again.state.format, STATE_FORMAT)
   assert.is(again.step('preflight').status, 'done')
   assert.is(again.state.facts.serverVersion, 'v1.33.1')
-  assert.not.ok(readdirSync(join(path, '..')).some((f) => f.endsWith('.tmp')), 'no temp file is left behind')
+  assert.not.ok(
+    readdirSync(join(path, '..')).some((f) => f.endsWith('.tmp')),
+    'no temp file is left behind',
+  )
 })
 
 test('a corrupt state file is reported with its path and left untouched', () => {
   const path = join(dir(), 'state.json')
   writeFileSync(path, '{"format": "gthulhu-runbook/state/v1", "steps": {')
-  assert.throws(() => new StateStore(path, 'ctx'), (e: Error) => e instanceof UsageError && e.message.includes(path) && /not valid JSON/.test(e.message))
+  assert.throws(
+    () => new StateStore(path, 'ctx'),
+    (e: Error) => e instanceof UsageError && e.message.includes(path) && /not valid JSON/.test(e.message),
+  )
   assert.is(readFileSync(path, 'utf8'), '{"format": "gthulhu-runbook/state/v1", "steps": {')
 })
 
-test('a foreign file, or another context\'s state, is refused and left untouched', () => {
+test("a foreign file, or another context's state, is refused and left untouched", () => {
   const path = join(dir(), 'state.json')
   writeFileSync(path, JSON.stringify({ hello: 'world' }))
-  assert.throws(() => new StateStore(path, 'ctx'), (e: Error) => /was not written by this runbook/.test(e.message))
+  assert.throws(
+    () => new StateStore(path, 'ctx'),
+    (e: Error) => /was not written by this runbook/.test(e.message),
+  )
   const other = new StateStore(join(dir(), 'other.json'), 'ctx-a')
   other.save()
-  assert.throws(() => new StateStore(other.path, 'ctx-b'), (e: Error) => /belongs to kube context "ctx-a", not "ctx-b"/.test(e.message))
+  assert.throws(
+    () => new StateStore(other.path, 'ctx-b'),
+    (e: Error) => /belongs to kube context "ctx-a", not "ctx-b"/.test(e.message),
+  )
   assert.equal(JSON.parse(readFileSync(path, 'utf8')), { hello: 'world' })
 })
 
@@ -49,7 +61,10 @@ test('a lock stops a second run on the same state and is released on unlock', ()
   const first = new StateStore(path, 'ctx')
   first.lock()
   const second = new StateStore(path, 'ctx')
-  assert.throws(() => second.lock(), (e: Error) => e instanceof UsageError && new RegExp(`pid ${process.pid}`).test(e.message))
+  assert.throws(
+    () => second.lock(),
+    (e: Error) => e instanceof UsageError && new RegExp(`pid ${process.pid}`).test(e.message),
+  )
   first.unlock()
   assert.not.ok(existsSync(`${path}.lock`))
   second.lock()

@@ -14,7 +14,8 @@ const run = async (...args: string[]) => {
   return r
 }
 const kjson = (...args: string[]) => world.kubectlJson(...args)
-const kexists = async (...args: string[]) => (await kubectl(world.sim.env, ['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== ''
+const kexists = async (...args: string[]) =>
+  (await kubectl(world.sim.env, ['get', ...args, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== ''
 
 test.before(async () => {
   world = await startWorld({})
@@ -29,7 +30,10 @@ test('--dry-run prints the exact commands and manifests and changes nothing', as
   assert.match(r.stdout, `${world.sim.gatewayApiMirror}/v1.4.0/experimental-install.yaml`)
   // Exactly what will run: every kubectl and istioctl command carries the run's kubeconfig and context.
   const connection = `--kubeconfig ${world.sim.kubeconfig} --context ${world.sim.context}`
-  assert.match(r.stdout, `$ kubectl ${connection} apply --server-side --force-conflicts --field-manager=gthulhu-runbook -f -`)
+  assert.match(
+    r.stdout,
+    `$ kubectl ${connection} apply --server-side --force-conflicts --field-manager=gthulhu-runbook -f -`,
+  )
   assert.match(r.stdout, `${world.installDir}/istioctl ${connection} x precheck`)
   assert.match(r.stdout, `${world.installDir}/istioctl ${connection} install --set profile=ambient -y`)
   assert.match(r.stdout, 'apply (server-side) Gateway default/gthulhu-gw')
@@ -55,21 +59,37 @@ test('a first run installs the CRDs and Istio ambient, exposes the Web UI on the
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, 'applying the experimental bundle v1.4.0')
   assert.match(r.stdout, /CRD gateways\.gateway\.networking\.k8s\.io Established/)
-  assert.match(r.stdout, /Deployment istio-system\/istiod ready\s+expected: desired = ready, version 1\.29\.1\s+observed: 1\/1 ready, 1 updated, version 1\.29\.1/)
+  assert.match(
+    r.stdout,
+    /Deployment istio-system\/istiod ready\s+expected: desired = ready, version 1\.29\.1\s+observed: 1\/1 ready, 1 updated, version 1\.29\.1/,
+  )
   assert.match(r.stdout, /DaemonSet istio-system\/ztunnel ready/)
   assert.match(r.stdout, /DaemonSet istio-system\/istio-cni-node ready/)
   // No load balancer in the simulated cluster: the guide's NodePort path, said so.
-  assert.match(r.stdout, "False (AddressNotAssigned): no load balancer address, NodePorts assigned — the guide's NodePort path, accepted")
+  assert.match(
+    r.stdout,
+    "False (AddressNotAssigned): no load balancer address, NodePorts assigned — the guide's NodePort path, accepted",
+  )
   const service = await kjson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')
   assert.is(service.spec.type, 'LoadBalancer')
   assert.is(service.spec.ports[0].port, 15021, 'the status port comes first in the Service')
   const http = service.spec.ports.find((p: any) => p.port === 80)
   assert.ok(http.nodePort !== service.spec.ports[0].nodePort)
   const facts = world.state().facts.gateway!
-  assert.equal(facts, { service: 'gthulhu-gw-istio', nodePort: http.nodePort, nodeAddress: '127.0.0.1', url: `http://127.0.0.1:${http.nodePort}/`, addressAssigned: false, via: 'NodePort' })
+  assert.equal(facts, {
+    service: 'gthulhu-gw-istio',
+    nodePort: http.nodePort,
+    nodeAddress: '127.0.0.1',
+    url: `http://127.0.0.1:${http.nodePort}/`,
+    addressAssigned: false,
+    via: 'NodePort',
+  })
   assert.match(r.stdout, /GET http:\/\/127\.0\.0\.1:\d+\/health from this machine, through the NodePort/)
   assert.match(r.stdout, `Open the Web UI at http://127.0.0.1:${http.nodePort}/`)
-  assert.match(r.stdout, /User-Agent "Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/131\.0\.0\.0 Safari\/537\.36"/)
+  assert.match(
+    r.stdout,
+    /User-Agent "Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\) AppleWebKit\/537\.36 \(KHTML, like Gecko\) Chrome\/131\.0\.0\.0 Safari\/537\.36"/,
+  )
   const health = await fetch(`${facts.url}health`, { signal: AbortSignal.timeout(5000) })
   assert.is(health.status, 200)
 })
@@ -79,7 +99,10 @@ test('a second run changes nothing and still verifies every step', async () => {
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, 'nothing to change: all 12 CRDs of the experimental bundle are installed at v1.4.0')
   assert.match(r.stdout, 'nothing to change: Istio 1.29.1 is already installed with the ambient profile')
-  assert.match(r.stdout, 'nothing to change: Gateway gthulhu-gw and HTTPRoute gthulhu-manager-route are already as configured')
+  assert.match(
+    r.stdout,
+    'nothing to change: Gateway gthulhu-gw and HTTPRoute gthulhu-manager-route are already as configured',
+  )
   assert.match(r.stdout, /done\s+gateway-api-crds\s+[\d.]+s, 12\/12 checks/)
   assert.match(r.stdout, /done\s+ambient\s+[\d.]+s, 3\/3 checks/)
   assert.match(r.stdout, /done\s+gateway\s+[\d.]+s, 8\/8 checks/)
@@ -105,12 +128,24 @@ test('--gateway-service-type NodePort annotates the Gateway; Istio makes a NodeP
 })
 
 test('a Gateway edited by hand is taken back to the plan, with a warning', async () => {
-  const edited = await kubectl(world.sim.env, ['patch', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default', '--type=json', '-p', '[{"op":"replace","path":"/spec/listeners/0/port","value":8081}]'])
+  const edited = await kubectl(world.sim.env, [
+    'patch',
+    'gateways.gateway.networking.k8s.io',
+    'gthulhu-gw',
+    '-n',
+    'default',
+    '--type=json',
+    '-p',
+    '[{"op":"replace","path":"/spec/listeners/0/port","value":8081}]',
+  ])
   assert.is(edited.code, 0, edited.stderr)
   const r = await run('--yes', '--only', 'gateway')
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout + r.stderr, /Gateway default\/gthulhu-gw differs from the plan; applying the planned version/)
-  assert.is((await kjson('get', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default')).spec.listeners[0].port, 80)
+  assert.is(
+    (await kjson('get', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default')).spec.listeners[0].port,
+    80,
+  )
 })
 
 test('a name that fails the schema check with --yes applies nothing', async () => {
@@ -123,26 +158,60 @@ test('a name that fails the schema check with --yes applies nothing', async () =
 test('a NodePort that does not answer from this machine fails the step and names the URL', async () => {
   // The node reports an address the simulated listener is not bound to (it binds 127.0.0.1 only).
   const node = (await kjson('get', 'nodes')).items[0]
-  const moved = await kubectl(world.sim.env, ['patch', 'node', node.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: [{ type: 'InternalIP', address: '127.0.0.2' }, { type: 'Hostname', address: node.metadata.name }] } })])
+  const moved = await kubectl(world.sim.env, [
+    'patch',
+    'node',
+    node.metadata.name,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: '127.0.0.2' },
+          { type: 'Hostname', address: node.metadata.name },
+        ],
+      },
+    }),
+  ])
   assert.is(moved.code, 0, moved.stderr)
   try {
     const r = await run('--yes', '--only', 'gateway', '--timeout', '5')
     assert.is(r.code, 1, show(r))
-    const nodePort = (await kjson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')).spec.ports.find((p: any) => p.port === 80).nodePort
+    const nodePort = (await kjson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')).spec.ports.find(
+      (p: any) => p.port === 80,
+    ).nodePort
     assert.match(r.stdout, `✖ GET http://127.0.0.2:${nodePort}/health from this machine`)
     assert.match(r.stdout, /observed: ECONNREFUSED/)
   } finally {
-    const restored = await kubectl(world.sim.env, ['patch', 'node', node.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { addresses: node.status.addresses } })])
+    const restored = await kubectl(world.sim.env, [
+      'patch',
+      'node',
+      node.metadata.name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { addresses: node.status.addresses } }),
+    ])
     assert.is(restored.code, 0, restored.stderr)
   }
 })
 
 test('a newer Gateway API bundle is not replaced without --replace-newer-gateway-api', async () => {
-  const annotate = await kubectl(world.sim.env, ['annotate', '--overwrite', 'crd', 'httproutes.gateway.networking.k8s.io', 'gateway.networking.k8s.io/bundle-version=v1.5.0'])
+  const annotate = await kubectl(world.sim.env, [
+    'annotate',
+    '--overwrite',
+    'crd',
+    'httproutes.gateway.networking.k8s.io',
+    'gateway.networking.k8s.io/bundle-version=v1.5.0',
+  ])
   assert.is(annotate.code, 0, annotate.stderr)
   const refused = await run('--yes', '--only', 'gateway-api-crds')
   assert.is(refused.code, 1, show(refused))
-  assert.match(refused.stdout, /Gateway API CRDs at v1\.5\.0 are installed, newer than --gateway-api-version v1\.4\.0 \(httproutes\.gateway\.networking\.k8s\.io\)/)
+  assert.match(
+    refused.stdout,
+    /Gateway API CRDs at v1\.5\.0 are installed, newer than --gateway-api-version v1\.4\.0 \(httproutes\.gateway\.networking\.k8s\.io\)/,
+  )
   assert.match(refused.stdout, '--replace-newer-gateway-api')
   const replaced = await run('--yes', '--only', 'gateway-api-crds', '--replace-newer-gateway-api')
   assert.is(replaced.code, 0, show(replaced))
@@ -171,8 +240,14 @@ test('a route whose backend Service is missing fails with ResolvedRefs false and
   assert.is(deleted.code, 0, deleted.stderr)
   const r = await run('--yes', '--only', 'gateway')
   assert.is(r.code, 1, show(r))
-  assert.match(r.stdout, /✖ HTTPRoute default\/gthulhu-manager-route ResolvedRefs\s+expected: True\s+observed: False \(BackendNotFound\): backend\(gthulhu-manager\.default\.svc\.cluster\.local\) not found/)
-  assert.match(r.stdout, /GET http:\/\/127\.0\.0\.1:\d+\/health from this machine\s+expected: 200\s+observed: not tried: the checks above failed/)
+  assert.match(
+    r.stdout,
+    /✖ HTTPRoute default\/gthulhu-manager-route ResolvedRefs\s+expected: True\s+observed: False \(BackendNotFound\): backend\(gthulhu-manager\.default\.svc\.cluster\.local\) not found/,
+  )
+  assert.match(
+    r.stdout,
+    /GET http:\/\/127\.0\.0\.1:\d+\/health from this machine\s+expected: 200\s+observed: not tried: the checks above failed/,
+  )
 })
 
 test.run()

@@ -20,14 +20,28 @@ test('deny probes that connect fail l4-policies, naming the non-enforcing CNI as
   assert.is(world.state().steps['l4-policies']?.status, 'failed')
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✖ refused \/ answers +│ ✖ refused \/ HTTP 200/)
   assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers/)
-  assert.match(r.stdout, /✖ other pod \(component=probe\) → MongoDB :27017: refused\s+expected: refused\s+observed: answers/)
-  assert.match(r.stdout, /→ a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy \(preflight found: flannel/)
+  assert.match(
+    r.stdout,
+    /✖ other pod \(component=probe\) → MongoDB :27017: refused\s+expected: refused\s+observed: answers/,
+  )
+  assert.match(
+    r.stdout,
+    /→ a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy \(preflight found: flannel/,
+  )
   assert.match(r.stdout, /step l4-policies failed: 2 check\(s\) failed/)
   // The policies were applied (and stay: the operator decides), the probe pods are gone.
   const policies = await kubectl(world.sim.env, ['get', 'networkpolicies', '-n', 'default', '-o', 'name'])
   assert.match(policies.stdout, 'networkpolicy.networking.k8s.io/allow-only-manager-to-mongodb')
   for (let i = 0; i < 20; i++) {
-    const pods = await kubectl(world.sim.env, ['get', 'pods', '-A', '-l', 'app.kubernetes.io/managed-by=gthulhu-runbook', '-o', 'name'])
+    const pods = await kubectl(world.sim.env, [
+      'get',
+      'pods',
+      '-A',
+      '-l',
+      'app.kubernetes.io/managed-by=gthulhu-runbook',
+      '-o',
+      'name',
+    ])
     if (pods.stdout.trim() === '') return
     await new Promise((r) => setTimeout(r, 250))
   }

@@ -20,10 +20,23 @@ test.after(async () => {
 
 /** Every pod named as a serving address of a Service while `during` runs, seen through a real `kubectl get -w`. */
 async function servingAddresses(service: string, during: () => Promise<void>): Promise<string[]> {
-  const watch = spawn('kubectl', ['get', 'endpoints', service, '-n', 'default', '-w', '-o', 'jsonpath={range .subsets[*].addresses[*]}{.targetRef.name}{"\\n"}{end}'], {
-    env: { ...process.env, ...world.sim.env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
+  const watch = spawn(
+    'kubectl',
+    [
+      'get',
+      'endpoints',
+      service,
+      '-n',
+      'default',
+      '-w',
+      '-o',
+      'jsonpath={range .subsets[*].addresses[*]}{.targetRef.name}{"\\n"}{end}',
+    ],
+    {
+      env: { ...process.env, ...world.sim.env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  )
   let seen = ''
   watch.stdout.on('data', (chunk) => (seen += chunk))
   try {
@@ -41,37 +54,59 @@ test('every step runs to the end, proves every policy with probes, refuses every
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
-  assert.ok(serving.some((name) => name.startsWith('gthulhu-manager-')), `the watch saw the manager itself: ${serving}`)
-  assert.equal(serving.filter((name) => name.startsWith('gthulhu-probe-')), [], 'no probe pod ever served the manager Service')
+  assert.ok(
+    serving.some((name) => name.startsWith('gthulhu-manager-')),
+    `the watch saw the manager itself: ${serving}`,
+  )
+  assert.equal(
+    serving.filter((name) => name.startsWith('gthulhu-probe-')),
+    [],
+    'no probe pod ever served the manager Service',
+  )
   for (const id of OURS) assert.is(world.state().steps[id]?.status, 'done', id)
   // The L4 matrix, before enrolment (l4-policies) and after it (restart).
   assert.match(r.stdout, /L4 reachability \(namespace not yet enrolled in ambient\)/)
   assert.match(r.stdout, /L4 reachability \(namespace enrolled in ambient\)/)
-  assert.match(r.stdout, /source ↓  destination → +│ MongoDB :27017 +│ scheduler sidecar :8080/)
+  assert.match(r.stdout, /source ↓ {2}destination → +│ MongoDB :27017 +│ scheduler sidecar :8080/)
   // MongoDB's hello answered and an HTTP 200 from the decision maker: only an answer proves the far side.
   assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /ServiceAccount gthulhu +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /ServiceAccount default +│ ✔ HTTP 403 \/ HTTP 403/)
   assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with an allowed User-Agent .*: HTTP 200/)
-  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403/)
+  assert.match(
+    r.stdout,
+    /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403/,
+  )
   // Every bypass of the waypoint is refused by the identity policies; the legitimate callers still get through.
   assert.match(r.stdout, /manager \(gthulhu-manager's identity\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /ServiceAccount gthulhu, through the waypoint +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /pod outside the mesh +│ — +│ — +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /enrolled pod, ServiceAccount default +│ — +│ — +│ — +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /manager's labels, ServiceAccount default +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
-  assert.match(r.stdout, /pods of statefulset\/gthulhu-mongodb enrolled \(HBONE in istioctl ztunnel-config workloads\)\s+expected: HBONE for every pod\s+observed: gthulhu-mongodb-0=HBONE/)
+  assert.match(
+    r.stdout,
+    /pods of statefulset\/gthulhu-mongodb enrolled \(HBONE in istioctl ztunnel-config workloads\)\s+expected: HBONE for every pod\s+observed: gthulhu-mongodb-0=HBONE/,
+  )
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
 
   const policy = await kjson('get', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default')
-  assert.equal(policy.spec.ingress[0].ports.map((p: any) => p.port), [27017, 15008])
+  assert.equal(
+    policy.spec.ingress[0].ports.map((p: any) => p.port),
+    [27017, 15008],
+  )
   assert.is(policy.spec.ingress[1].from[0].ipBlock.cidr, '169.254.7.127/32')
   const ns = await kjson('get', 'namespace', 'default')
   assert.is(ns.metadata.labels['istio.io/dataplane-mode'], 'ambient')
   assert.is(ns.metadata.labels['istio.io/use-waypoint'], 'waypoint')
-  const manager = await kjson('get', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default')
+  const manager = await kjson(
+    'get',
+    'authorizationpolicies.security.istio.io',
+    'manager-allow-scheduler-or-chrome',
+    '-n',
+    'default',
+  )
   assert.equal(manager.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu'])
   const mongo = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
   assert.ok(mongo.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'], 'MongoDB was restarted')
@@ -88,7 +123,11 @@ test('a second run of the four steps changes nothing and still verifies against 
   assert.match(state.steps['restart']!.note ?? '', /restarted by this runbook at .*every pod is enrolled/)
   assert.match(state.steps['identity-policies']!.note ?? '', /already applied as planned/)
   assert.match(state.steps['l7-policies']!.note ?? '', /already as planned/)
-  for (const id of OURS) assert.ok((state.steps[id]!.checks ?? []).length >= 4 && state.steps[id]!.checks!.every((c) => c.ok || c.advisory), id)
+  for (const id of OURS)
+    assert.ok(
+      (state.steps[id]!.checks ?? []).length >= 4 && state.steps[id]!.checks!.every((c) => c.ok || c.advisory),
+      id,
+    )
   // The probes ran again: verification is not skipped on a no-op.
   assert.match(r.stdout, /started 4 probe pod\(s\)/)
   const after = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
@@ -97,7 +136,13 @@ test('a second run of the four steps changes nothing and still verifies against 
 })
 
 test('a repair run after the waypoint was deleted (the namespace kept its label) recreates it', async () => {
-  const deleted = await kubectl(world.sim.env, ['delete', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default'])
+  const deleted = await kubectl(world.sim.env, [
+    'delete',
+    'gateways.gateway.networking.k8s.io',
+    'waypoint',
+    '-n',
+    'default',
+  ])
   assert.is(deleted.code, 0, deleted.stderr)
   const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
@@ -110,8 +155,14 @@ test('a repair run after the waypoint was deleted (the namespace kept its label)
 test("the run's --timeout reaches istioctl's own waits", async () => {
   const r = await world.run([...world.flags, '--dry-run', '--timeout', '45', '--only', 'ambient,waypoint'])
   assert.is(r.code, 0, show(r))
-  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ install --set profile=ambient -y --readiness-timeout=45s/)
-  assert.match(r.stdout, /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=45s/)
+  assert.match(
+    r.stdout,
+    /istioctl --kubeconfig \S+ --context \S+ install --set profile=ambient -y --readiness-timeout=45s/,
+  )
+  assert.match(
+    r.stdout,
+    /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=45s/,
+  )
 })
 
 test.run()

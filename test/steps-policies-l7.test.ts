@@ -22,8 +22,19 @@ test.after(async () => {
 })
 
 test('an ALLOW policy that no longer admits the allowed identity fails verification, and a run restores it', async () => {
-  const patch = JSON.stringify([{ op: 'replace', path: '/spec/rules/0/from/0/source/principals', value: ['cluster.local/ns/default/sa/nobody'] }])
-  const tamper = await kubectl(world.sim.env, ['patch', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default', '--type=json', '-p', patch])
+  const patch = JSON.stringify([
+    { op: 'replace', path: '/spec/rules/0/from/0/source/principals', value: ['cluster.local/ns/default/sa/nobody'] },
+  ])
+  const tamper = await kubectl(world.sim.env, [
+    'patch',
+    'authorizationpolicies.security.istio.io',
+    'manager-allow-scheduler-or-chrome',
+    '-n',
+    'default',
+    '--type=json',
+    '-p',
+    patch,
+  ])
   assert.is(tamper.code, 0, tamper.stderr)
 
   // Verification alone (as the guided "retry verify" does), through real kubectl against the tampered cluster.
@@ -33,45 +44,98 @@ test('an ALLOW policy that no longer admits the allowed identity fails verificat
   const ctx: StepContext = { config, facts: world.state().facts, cluster, signal: new AbortController().signal }
   const logs: string[] = []
   const cleanups: (() => Promise<void>)[] = []
-  const io: StepIO = { log: (m) => logs.push(m), warn: (m) => logs.push(m), onCleanup: (c) => void cleanups.push(c), confirm: async () => false }
+  const io: StepIO = {
+    log: (m) => logs.push(m),
+    warn: (m) => logs.push(m),
+    onCleanup: (c) => void cleanups.push(c),
+    confirm: async () => false,
+  }
   const checks = await l7PoliciesStep.verify(ctx, io)
   for (const cleanup of cleanups) await cleanup()
   const allowed = checks.find((c) => c.name === 'ServiceAccount gthulhu → manager Service :8080: HTTP 200')!
   assert.ok(allowed, JSON.stringify(checks, null, 2))
   assert.not.ok(allowed.ok)
   assert.match(allowed.observed, /HTTP 403/)
-  assert.match(allowed.hint!, /rejected cluster\.local\/ns\/default\/sa\/gthulhu: an ALLOW policy denies every request none of its rules match/)
+  assert.match(
+    allowed.hint!,
+    /rejected cluster\.local\/ns\/default\/sa\/gthulhu: an ALLOW policy denies every request none of its rules match/,
+  )
   assert.not.ok(checks.find((c) => /manager-allow-scheduler-or-chrome applied as planned/.test(c.name))!.ok)
   assert.ok(checks.find((c) => c.name === 'ServiceAccount default → manager Service :8080: HTTP 403')!.ok)
   assert.equal(await world.probePodsLeft(), [])
 
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])
   assert.is(r.code, 0, show(r))
-  assert.match(r.stdout, /AuthorizationPolicy default\/manager-allow-scheduler-or-chrome differs from the plan; applying the planned version/)
-  const restored = await kjson('get', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default')
+  assert.match(
+    r.stdout,
+    /AuthorizationPolicy default\/manager-allow-scheduler-or-chrome differs from the plan; applying the planned version/,
+  )
+  const restored = await kjson(
+    'get',
+    'authorizationpolicies.security.istio.io',
+    'manager-allow-scheduler-or-chrome',
+    '-n',
+    'default',
+  )
   assert.equal(restored.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu'])
 })
 
 test('an inner "*" in a User-Agent value is refused before anything is applied', async () => {
-  const dry = await world.run([...world.flags, '--dry-run', '--only', 'l7-policies', '--allowed-user-agents', 'Mozilla/5.0 * Chrome/*'])
+  const dry = await world.run([
+    ...world.flags,
+    '--dry-run',
+    '--only',
+    'l7-policies',
+    '--allowed-user-agents',
+    'Mozilla/5.0 * Chrome/*',
+  ])
   assert.is(dry.code, 2, show(dry))
   assert.match(dry.stderr, /"Mozilla\/5\.0 \* Chrome\/\*": Istio treats a "\*" that is not the first or last character/)
-  const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies', '--allowed-user-agents', 'Mozilla/5.0 * Chrome/*'])
+  const r = await world.run([
+    ...world.flags,
+    '--yes',
+    '--only',
+    'l7-policies',
+    '--allowed-user-agents',
+    'Mozilla/5.0 * Chrome/*',
+  ])
   assert.is.not(r.code, 0, show(r))
   assert.match(r.stdout + r.stderr, /use an exact value, a prefix "abc\*", a suffix "\*abc", or "\*"/)
-  const gateway = await kjson('get', 'authorizationpolicies.security.istio.io', 'gthulhu-gateway-allow-chrome-only', '-n', 'default')
-  assert.equal(gateway.spec.rules[0].when[0].values, ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*'], 'the live policy is untouched')
+  const gateway = await kjson(
+    'get',
+    'authorizationpolicies.security.istio.io',
+    'gthulhu-gateway-allow-chrome-only',
+    '-n',
+    'default',
+  )
+  assert.equal(
+    gateway.spec.rules[0].when[0].values,
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*'],
+    'the live policy is untouched',
+  )
 })
 
 test('--ingress-via-waypoint labels the manager Service and admits the gateway identity; browsers still get 200', async () => {
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies', '--ingress-via-waypoint'])
   assert.is(r.code, 0, show(r))
-  assert.match(r.stdout, /ingress passes the manager's waypoint \(Service labelled istio\.io\/ingress-use-waypoint=true\)/)
+  assert.match(
+    r.stdout,
+    /ingress passes the manager's waypoint \(Service labelled istio\.io\/ingress-use-waypoint=true\)/,
+  )
   assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with an allowed User-Agent .*: HTTP 200/)
   const svc = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(svc.metadata.labels['istio.io/ingress-use-waypoint'], 'true')
-  const manager = await kjson('get', 'authorizationpolicies.security.istio.io', 'manager-allow-scheduler-or-chrome', '-n', 'default')
-  assert.equal(manager.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu', 'cluster.local/ns/default/sa/gthulhu-gw-istio'])
+  const manager = await kjson(
+    'get',
+    'authorizationpolicies.security.istio.io',
+    'manager-allow-scheduler-or-chrome',
+    '-n',
+    'default',
+  )
+  assert.equal(manager.spec.rules[0].from[0].source.principals, [
+    'cluster.local/ns/default/sa/gthulhu',
+    'cluster.local/ns/default/sa/gthulhu-gw-istio',
+  ])
   // Back to the default: the label goes, and so does the gateway's identity.
   const back = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])
   assert.is(back.code, 0, show(back))

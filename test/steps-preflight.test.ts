@@ -10,11 +10,17 @@ test('Kubernetes 1.30 with Istio 1.29: untested but accepted by istioctl; automa
   try {
     const refused = await world.run([...world.flags, '--yes', '--only', 'preflight'])
     assert.is(refused.code, 1, show(refused))
-    assert.match(refused.stdout, /✖ Kubernetes version supported by Istio 1\.29\.1\s+expected: 1\.31–1\.35 \(tested\); istioctl accepts 1\.30 and later\s+observed: v1\.30\.2 is outside the versions Istio 1\.29\.1 is tested with/)
+    assert.match(
+      refused.stdout,
+      /✖ Kubernetes version supported by Istio 1\.29\.1\s+expected: 1\.31–1\.35 \(tested\); istioctl accepts 1\.30 and later\s+observed: v1\.30\.2 is outside the versions Istio 1\.29\.1 is tested with/,
+    )
     assert.match(refused.stdout, /pass --allow-untested-kubernetes/)
     const allowed = await world.run([...world.flags, '--yes', '--only', 'preflight', '--allow-untested-kubernetes'])
     assert.is(allowed.code, 0, show(allowed))
-    assert.match(allowed.stdout, /⚠ Kubernetes version supported by Istio 1\.29\.1[\s\S]*going on \(--allow-untested-kubernetes\)/)
+    assert.match(
+      allowed.stdout,
+      /⚠ Kubernetes version supported by Istio 1\.29\.1[\s\S]*going on \(--allow-untested-kubernetes\)/,
+    )
   } finally {
     await world.stop()
   }
@@ -31,7 +37,7 @@ test("Kubernetes 1.29 with Istio 1.29: below istioctl's floor, refused even with
   }
 })
 
-test("Gthulhu with mTLS: preflight notices the decision maker serves TLS, and the probes take its 400 to plain HTTP as the answer", async () => {
+test('Gthulhu with mTLS: preflight notices the decision maker serves TLS, and the probes take its 400 to plain HTTP as the answer', async () => {
   const world = await startWorld({ gthulhuMtls: true })
   try {
     const r = await world.run([...world.flags, '--yes', '--only', 'preflight,l4-policies'], { timeoutMs: 120_000 })

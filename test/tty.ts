@@ -21,7 +21,10 @@ export function ensureTmux(): void {
     if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
       throw new Error('the terminal tests need tmux: install it (e.g. apt-get install tmux) and run the tests again')
     }
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux'], { stdio: 'inherit', timeout: 300_000 })
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux'], {
+      stdio: 'inherit',
+      timeout: 300_000,
+    })
   }
   tmuxChecked = true
 }
@@ -38,14 +41,20 @@ export class TerminalSession {
   static async start(argv: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<TerminalSession> {
     ensureTmux()
     const id = `${process.pid}-${randomBytes(4).toString('hex')}`
-    const session = new TerminalSession(`gthulhu-runbook-test-${id}`, join(tmpdir(), `gthulhu-runbook-tty-${id}.status`))
+    const session = new TerminalSession(
+      `gthulhu-runbook-test-${id}`,
+      join(tmpdir(), `gthulhu-runbook-tty-${id}.status`),
+    )
     openSockets.add(session.socket)
     const env: NodeJS.ProcessEnv = { ...options.env, TERM: 'xterm-256color' }
     delete env.CI
     delete env.TMUX
     // The pane first runs a placeholder, so remain-on-exit is set before the program can exit and its last
     // screen stays readable; a wrapper shell writes the program's exit status to a file.
-    await session.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', options.cwd, 'sleep 600'], env)
+    await session.tmux(
+      ['-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', options.cwd, 'sleep 600'],
+      env,
+    )
     await session.tmux(['set-option', '-t', 'main', 'remain-on-exit', 'on'], env)
     // The wrapper traps SIGINT so that Ctrl-C reaches only the program, and the exit status is still written.
     const wrapped = `trap true INT; ${argv.map(quote).join(' ')}; echo $? > ${quote(session.statusFile)}`

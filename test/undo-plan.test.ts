@@ -25,11 +25,17 @@ test('undo deletes what the runbook made or found its own, and leaves what someo
     },
   }
   const { remove, keep } = partitionObjects([ref('new'), ref('theirs'), ref('ours-earlier'), ref('unrecorded')], before)
-  assert.equal(remove.map((r) => r.name), ['new', 'ours-earlier', 'unrecorded'])
-  assert.equal(keep.map((r) => r.name), ['theirs'])
+  assert.equal(
+    remove.map((r) => r.name),
+    ['new', 'ours-earlier', 'unrecorded'],
+  )
+  assert.equal(
+    keep.map((r) => r.name),
+    ['theirs'],
+  )
 })
 
-test('an object is the runbook\'s by its managed-by label or its server-side apply field manager', () => {
+test("an object is the runbook's by its managed-by label or its server-side apply field manager", () => {
   const object = (metadata: object) => ({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x', ...metadata } })
   assert.ok(managedByRunbook(object({ labels: { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' } })))
   assert.ok(managedByRunbook(object({ managedFields: [{ manager: 'kubectl' }, { manager: 'gthulhu-runbook' }] })))
@@ -49,9 +55,18 @@ test('the undo plan puts labels back to their recorded values and names what it 
     },
   })
   const commands = plan.flatMap((i) => (i.kind === 'command' ? [i.argv.join(' ')] : []))
-  assert.equal(commands, ['kubectl label namespace default istio.io/dataplane-mode-', 'kubectl label namespace default istio.io/use-waypoint=team-waypoint --overwrite'])
-  assert.ok(plan.some((i) => i.kind === 'note' && /leave gateways default\/waypoint: it existed before the runbook/.test(i.text)))
-  assert.equal(undoPlan(STEPS[0], { config, facts: {} }), [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }])
+  assert.equal(commands, [
+    'kubectl label namespace default istio.io/dataplane-mode-',
+    'kubectl label namespace default istio.io/use-waypoint=team-waypoint --overwrite',
+  ])
+  assert.ok(
+    plan.some(
+      (i) => i.kind === 'note' && /leave gateways default\/waypoint: it existed before the runbook/.test(i.text),
+    ),
+  )
+  assert.equal(undoPlan(STEPS[0], { config, facts: {} }), [
+    { kind: 'note', text: 'nothing to undo: this step only reads the cluster' },
+  ])
 })
 
 test('before a step runs, an object whose resource type is not installed yet is recorded as absent; other errors stop it', async () => {
@@ -63,10 +78,19 @@ test('before a step runs, an object whose resource type is not installed yet is 
     })
   const step = STEPS.find((s) => s.id === 'gateway')!
   const config = loadConfig([])
-  const ctx = (cluster: Cluster) => ({ config, facts: {}, cluster, signal: new AbortController().signal, before: {} as BeforeRecord })
+  const ctx = (cluster: Cluster) => ({
+    config,
+    facts: {},
+    cluster,
+    signal: new AbortController().signal,
+    before: {} as BeforeRecord,
+  })
   const absentType = ctx(failing('error: the server doesn\'t have a resource type "gateways"'))
   await recordBefore(step, absentType)
-  assert.equal(absentType.before.objects!['gateways.gateway.networking.k8s.io/default/gthulhu-gw'], { existed: false, managed: false })
+  assert.equal(absentType.before.objects!['gateways.gateway.networking.k8s.io/default/gthulhu-gw'], {
+    existed: false,
+    managed: false,
+  })
   try {
     await recordBefore(step, ctx(failing('error: You must be logged in to the server (Unauthorized)')))
     assert.unreachable('an unreadable cluster is an error')
@@ -76,31 +100,82 @@ test('before a step runs, an object whose resource type is not installed yet is 
 })
 
 const records = (statuses: Partial<Record<StepId, StepRecord['status']>>) =>
-  Object.fromEntries(Object.entries(statuses).map(([id, status]) => [id, { status }])) as Partial<Record<StepId, StepRecord>>
+  Object.fromEntries(Object.entries(statuses).map(([id, status]) => [id, { status }])) as Partial<
+    Record<StepId, StepRecord>
+  >
 
 test('--uninstall picks the steps that may have changed something, latest first; --rollback needs one of them', () => {
-  const done = records({ preflight: 'done', istioctl: 'done', 'gateway-api-crds': 'accepted', ambient: 'failed', gateway: 'undone', 'l4-policies': 'skipped' })
-  assert.equal(selectUndo(STEPS, { uninstall: true }, done, 'prod'), ['ambient', 'gateway-api-crds', 'istioctl', 'preflight'])
+  const done = records({
+    preflight: 'done',
+    istioctl: 'done',
+    'gateway-api-crds': 'accepted',
+    ambient: 'failed',
+    gateway: 'undone',
+    'l4-policies': 'skipped',
+  })
+  assert.equal(selectUndo(STEPS, { uninstall: true }, done, 'prod'), [
+    'ambient',
+    'gateway-api-crds',
+    'istioctl',
+    'preflight',
+  ])
   assert.equal(selectUndo(STEPS, { rollback: 'ambient', uninstall: false }, done, 'prod'), ['ambient'])
-  assert.throws(() => selectUndo(STEPS, { rollback: 'gateway', uninstall: false }, done, 'prod'), (e: Error) => e instanceof UsageError && /--rollback gateway: that step is undone in context prod.*rolled back here: preflight, istioctl, gateway-api-crds, ambient/.test(e.message))
+  assert.throws(
+    () => selectUndo(STEPS, { rollback: 'gateway', uninstall: false }, done, 'prod'),
+    (e: Error) =>
+      e instanceof UsageError &&
+      /--rollback gateway: that step is undone in context prod.*rolled back here: preflight, istioctl, gateway-api-crds, ambient/.test(
+        e.message,
+      ),
+  )
   assert.throws(() => selectUndo(STEPS, { uninstall: true }, {}, 'prod'), /nothing to undo/)
 })
 
 test('--verify audits the done and accepted steps, and refuses when there are none', () => {
-  assert.equal(selectAudit(STEPS, records({ preflight: 'done', ambient: 'accepted', gateway: 'failed', waypoint: 'undone' }), 'prod'), ['preflight', 'ambient'])
-  assert.throws(() => selectAudit(STEPS, records({ gateway: 'undone' }), 'prod'), (e: Error) => e instanceof UsageError && /no step is done in context prod/.test(e.message))
+  assert.equal(
+    selectAudit(
+      STEPS,
+      records({ preflight: 'done', ambient: 'accepted', gateway: 'failed', waypoint: 'undone' }),
+      'prod',
+    ),
+    ['preflight', 'ambient'],
+  )
+  assert.throws(
+    () => selectAudit(STEPS, records({ gateway: 'undone' }), 'prod'),
+    (e: Error) => e instanceof UsageError && /no step is done in context prod/.test(e.message),
+  )
 })
 
 test('undo, audit and render are separate kinds of run and pick their own steps', () => {
-  assert.throws(() => loadConfig(['--uninstall', '--verify']), (e: Error) => e instanceof UsageError && /--uninstall and --verify cannot be combined/.test(e.message))
-  assert.throws(() => loadConfig(['--rollback', 'gateway', '--only', 'gateway']), /--rollback picks its own steps from the state file; drop --only/)
+  assert.throws(
+    () => loadConfig(['--uninstall', '--verify']),
+    (e: Error) => e instanceof UsageError && /--uninstall and --verify cannot be combined/.test(e.message),
+  )
+  assert.throws(
+    () => loadConfig(['--rollback', 'gateway', '--only', 'gateway']),
+    /--rollback picks its own steps from the state file; drop --only/,
+  )
   assert.throws(() => loadConfig(['--rollback', 'gatway']), /unknown value "gatway"; valid: preflight/)
-  assert.throws(() => loadConfig(['--dry-run', '--report', '/tmp/x']), /--report goes with a run, --verify, --rollback or --uninstall, not with --dry-run/)
+  assert.throws(
+    () => loadConfig(['--dry-run', '--report', '/tmp/x']),
+    /--report goes with a run, --verify, --rollback or --uninstall, not with --dry-run/,
+  )
   assert.is(loadConfig(['--verify', '--no-probes']).probes, false)
 })
 
-const result = (source: string, destination: string, observed: ProbeResult['observed'], expect: ProbeResult['spec']['expect']): ProbeResult => ({
-  spec: { role: 'x', source: { name: source, labels: {}, serviceAccount: 'default' }, destination, request: { kind: 'mongo', host: 'h', port: 1 }, expect },
+const result = (
+  source: string,
+  destination: string,
+  observed: ProbeResult['observed'],
+  expect: ProbeResult['spec']['expect'],
+): ProbeResult => ({
+  spec: {
+    role: 'x',
+    source: { name: source, labels: {}, serviceAccount: 'default' },
+    destination,
+    request: { kind: 'mongo', host: 'h', port: 1 },
+    expect,
+  },
   pod: 'p',
   exitCode: 0,
   log: '',
@@ -109,18 +184,42 @@ const result = (source: string, destination: string, observed: ProbeResult['obse
 })
 
 test('probe results become edges labelled with the layer that decides them; later observations win', () => {
-  const refused = edgeFromProbe('l4-policies', result('other pod', 'MongoDB :27017', { kind: 'blocked', detail: 'timed out' }, { kind: 'blocked' }), 't1')
-  assert.equal([refused.from, refused.to, refused.port, refused.verdict, refused.layer], ['other pod', 'MongoDB', '27017', 'refused', 'CNI NetworkPolicy'])
-  const forbidden = edgeFromProbe('l7-policies', result('ServiceAccount default', 'manager :8080', { kind: 'status', status: 403 }, { kind: 'status', status: 403 }), 't1')
+  const refused = edgeFromProbe(
+    'l4-policies',
+    result('other pod', 'MongoDB :27017', { kind: 'blocked', detail: 'timed out' }, { kind: 'blocked' }),
+    't1',
+  )
+  assert.equal(
+    [refused.from, refused.to, refused.port, refused.verdict, refused.layer],
+    ['other pod', 'MongoDB', '27017', 'refused', 'CNI NetworkPolicy'],
+  )
+  const forbidden = edgeFromProbe(
+    'l7-policies',
+    result('ServiceAccount default', 'manager :8080', { kind: 'status', status: 403 }, { kind: 'status', status: 403 }),
+    't1',
+  )
   assert.equal([forbidden.verdict, forbidden.layer], ['refused', 'waypoint L7'])
   const opened = { ...refused, verdict: 'allowed' as const, at: 't2' }
   assert.equal(mergeEdges([refused, forbidden], [opened]), [opened, forbidden])
-  const gateway = edgesFromChecks('l7-policies', [{ name: "gateway http://127.0.0.1:31000/health with curl's default User-Agent (curl/8.11.1): HTTP 403", expected: 'HTTP 403', observed: 'HTTP 403', ok: true }])
-  assert.equal(gateway.map((e) => [e.from, e.to, e.port, e.verdict, e.layer]), [["client with curl's default User-Agent", 'ingress gateway', '31000', 'refused', 'gateway L7']])
+  const gateway = edgesFromChecks('l7-policies', [
+    {
+      name: "gateway http://127.0.0.1:31000/health with curl's default User-Agent (curl/8.11.1): HTTP 403",
+      expected: 'HTTP 403',
+      observed: 'HTTP 403',
+      ok: true,
+    },
+  ])
+  assert.equal(
+    gateway.map((e) => [e.from, e.to, e.port, e.verdict, e.layer]),
+    [["client with curl's default User-Agent", 'ingress gateway', '31000', 'refused', 'gateway L7']],
+  )
 })
 
 test('Markdown table cells escape pipes and line breaks', () => {
-  assert.is(markdownTable({ head: ['a', 'b'], rows: [['x|y', 'one\ntwo']] }), '| a | b |\n| --- | --- |\n| x\\|y | one<br>two |')
+  assert.is(
+    markdownTable({ head: ['a', 'b'], rows: [['x|y', 'one\ntwo']] }),
+    '| a | b |\n| --- | --- |\n| x\\|y | one<br>two |',
+  )
 })
 
 test.run()

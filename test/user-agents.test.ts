@@ -14,11 +14,19 @@ import {
   userAgentProblem,
   userAgentProblems,
 } from '../lib/user-agents.ts'
-import { allowedPrincipals, desiredAuthorizationPolicies, gatewayPrincipal, l7PoliciesStep } from '../steps/10-l7-policies.ts'
+import {
+  allowedPrincipals,
+  desiredAuthorizationPolicies,
+  gatewayPrincipal,
+  l7PoliciesStep,
+} from '../steps/10-l7-policies.ts'
 
-const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-const CHROME_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
-const SAFARI_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15'
+const CHROME_MAC =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const CHROME_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+const SAFARI_MAC =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15'
 
 test('the four forms Istio supports are classified', () => {
   assert.equal(classifyUserAgent('*'), { kind: 'presence' })
@@ -75,7 +83,9 @@ test('sample values match their own pattern, and curl default comes from the ima
 test('the gateway policy carries the configured values; an inner "*" fails the plan with a UsageError before anything is applied', () => {
   const config = loadConfig(['--allowed-user-agents', `${GUIDE_USER_AGENT}|*Firefox/128.0`], {})
   const [, gateway] = desiredAuthorizationPolicies(config, {})
-  assert.equal(gateway.spec.rules[0].when, [{ key: 'request.headers[User-Agent]', values: [GUIDE_USER_AGENT, '*Firefox/128.0'] }])
+  assert.equal(gateway.spec.rules[0].when, [
+    { key: 'request.headers[User-Agent]', values: [GUIDE_USER_AGENT, '*Firefox/128.0'] },
+  ])
   assert.equal(gateway.spec.selector, { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'gthulhu-gw' } })
   assert.equal(validateManifest(gateway), [])
   const innerStar = (e: Error) => e instanceof UsageError && /Mozilla\/5\.0 \* Chrome\/\*/.test(e.message)
@@ -93,11 +103,25 @@ test("the manager policy: the guide's principal by default, a configured list, a
   assert.equal(manager.spec.rules[0].to, [{ operation: { ports: ['8080'] } }])
   assert.is(manager.spec.action, 'ALLOW')
   assert.equal(validateManifest(manager), [])
-  const listed = loadConfig(['--manager-principals', 'cluster.local/ns/a/sa/x,cluster.local/ns/b/sa/y', '--ingress-via-waypoint'], {})
-  assert.equal(allowedPrincipals(listed, {}), ['cluster.local/ns/a/sa/x', 'cluster.local/ns/b/sa/y', 'cluster.local/ns/default/sa/gthulhu-gw-istio'])
+  const listed = loadConfig(
+    ['--manager-principals', 'cluster.local/ns/a/sa/x,cluster.local/ns/b/sa/y', '--ingress-via-waypoint'],
+    {},
+  )
+  assert.equal(allowedPrincipals(listed, {}), [
+    'cluster.local/ns/a/sa/x',
+    'cluster.local/ns/b/sa/y',
+    'cluster.local/ns/default/sa/gthulhu-gw-istio',
+  ])
   assert.is(gatewayPrincipal(listed), 'cluster.local/ns/default/sa/gthulhu-gw-istio')
   const plan = l7PoliciesStep.plan({ config: listed, facts: {} })
-  assert.ok(plan.some((i) => i.kind === 'command' && i.argv.join(' ') === 'kubectl label service gthulhu-manager -n default istio.io/ingress-use-waypoint=true --overwrite'))
+  assert.ok(
+    plan.some(
+      (i) =>
+        i.kind === 'command' &&
+        i.argv.join(' ') ===
+          'kubectl label service gthulhu-manager -n default istio.io/ingress-use-waypoint=true --overwrite',
+    ),
+  )
 })
 
 test.run()

@@ -53,7 +53,16 @@ const notFound = (rt: ResourceType, name: string) =>
 const badRequest = (message: string) => new ApiError(400, 'BadRequest', message)
 
 function statusObject(code: number, reason: string, message: string, details?: object) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code }
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  }
 }
 
 function invalid(rt: ResourceType, name: string, problems: string[]): ApiError {
@@ -61,7 +70,11 @@ function invalid(rt: ResourceType, name: string, problems: string[]): ApiError {
     name,
     group: rt.group,
     kind: rt.kind,
-    causes: problems.map((p) => ({ reason: 'FieldValueInvalid', message: p.slice(p.indexOf(': ') + 2), field: p.slice(0, p.indexOf(':')) })),
+    causes: problems.map((p) => ({
+      reason: 'FieldValueInvalid',
+      message: p.slice(p.indexOf(': ') + 2),
+      field: p.slice(0, p.indexOf(':')),
+    })),
   })
 }
 
@@ -173,17 +186,22 @@ function parseBody(body: Buffer, contentType: string): any {
 
 function parseObject(body: Buffer, contentType: string): KubeObject {
   const object = parseBody(body, contentType)
-  if (typeof object !== 'object' || object === null || Array.isArray(object)) throw badRequest('the request body is not a JSON object')
+  if (typeof object !== 'object' || object === null || Array.isArray(object))
+    throw badRequest('the request body is not a JSON object')
   if (object.metadata === undefined || object.metadata === null) object.metadata = {}
-  if (typeof object.metadata !== 'object' || Array.isArray(object.metadata)) throw badRequest('metadata must be an object')
+  if (typeof object.metadata !== 'object' || Array.isArray(object.metadata))
+    throw badRequest('metadata must be an object')
   return object
 }
 
 function checkKind(rt: ResourceType, object: KubeObject): void {
   if (object.kind !== undefined && object.kind !== rt.kind) {
-    throw badRequest(`the kind in the request body (${object.kind}) does not match the resource ${qualified(rt)} (kind ${rt.kind})`)
+    throw badRequest(
+      `the kind in the request body (${object.kind}) does not match the resource ${qualified(rt)} (kind ${rt.kind})`,
+    )
   }
-  const group = typeof object.apiVersion === 'string' && object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : ''
+  const group =
+    typeof object.apiVersion === 'string' && object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : ''
   if (object.apiVersion !== undefined && (typeof object.apiVersion !== 'string' || group !== rt.group)) {
     throw badRequest(`the API version in the request body (${object.apiVersion}) does not match ${groupVersion(rt)}`)
   }
@@ -245,7 +263,8 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   function discovery(path: string[]): unknown {
     const types = store.allTypes()
     const groups = new Map<string, string[]>()
-    for (const rt of types) if (rt.group) groups.set(rt.group, [...new Set([...(groups.get(rt.group) ?? []), rt.version])])
+    for (const rt of types)
+      if (rt.group) groups.set(rt.group, [...new Set([...(groups.get(rt.group) ?? []), rt.version])])
     const groupEntry = (name: string) => {
       const versions = groups.get(name)!.sort((a, b) => versionRank(b) - versionRank(a))
       const entries = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }))
@@ -278,7 +297,12 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     })
     const [root, group, version] = path
     if (root === 'api') {
-      if (!group) return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }] }
+      if (!group)
+        return {
+          kind: 'APIVersions',
+          versions: ['v1'],
+          serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1' }],
+        }
       return group === 'v1' && path.length === 2 ? resourceList('', 'v1') : undefined
     }
     if (!group) return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups.keys()].sort().map(groupEntry) }
@@ -301,7 +325,10 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       const namespaces = store.findType('', 'v1', 'namespaces')
       const namespace = object.metadata.namespace ?? 'default'
       if (namespaces && !store.get(namespaces, undefined, namespace)) {
-        throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' })
+        throw new ApiError(404, 'NotFound', `namespaces "${namespace}" not found`, {
+          name: namespace,
+          kind: 'namespaces',
+        })
       }
     }
     if (!existing) delete object.metadata.resourceVersion
@@ -313,7 +340,10 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     const admitted = await admit({ store, allocateNodePort }, rt, object, existing)
     if (admitted.length) throw invalid(rt, object.metadata.name, admitted)
     if (opts.dryRun) {
-      return { ...object, metadata: { ...existing?.metadata, ...object.metadata, resourceVersion: existing?.metadata.resourceVersion } }
+      return {
+        ...object,
+        metadata: { ...existing?.metadata, ...object.metadata, resourceVersion: existing?.metadata.resourceVersion },
+      }
     }
     return existing ? store.update(rt, object, opts.expectedVersion) : store.create(rt, object)
   }
@@ -330,7 +360,8 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     if (!orphan) {
       for (const type of distinctTypes()) {
         for (const o of store.list(type, gone.metadata.namespace)) {
-          if ((o.metadata.ownerReferences ?? []).some((ref) => ref.uid === gone.metadata.uid)) deleteQuietly(type, o, false)
+          if ((o.metadata.ownerReferences ?? []).some((ref) => ref.uid === gone.metadata.uid))
+            deleteQuietly(type, o, false)
         }
       }
     }
@@ -344,7 +375,13 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     }
   }
 
-  function serveWatch(req: IncomingMessage, res: ServerResponse, target: Target, query: URLSearchParams, table: boolean) {
+  function serveWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    query: URLSearchParams,
+    table: boolean,
+  ) {
     const { rt, namespace } = target
     const matches = matcherOf(query)
     const rvParam = query.get('resourceVersion')
@@ -357,11 +394,15 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       const payload =
         table && type !== 'ERROR'
           ? toTable(store, rt, [object as KubeObject], query.get('includeObject'), String(store.resourceVersion))
-          : rt.crd && type !== 'ERROR' ? { ...object, apiVersion: groupVersion(rt) } : object
+          : rt.crd && type !== 'ERROR'
+            ? { ...object, apiVersion: groupVersion(rt) }
+            : object
       res.write(JSON.stringify({ type, object: payload }) + '\n')
     }
     const inScope = (e: StoreEvent) =>
-      e.resource.group === rt.group && e.resource.plural === rt.plural && (!namespace || e.object.metadata.namespace === namespace)
+      e.resource.group === rt.group &&
+      e.resource.plural === rt.plural &&
+      (!namespace || e.object.metadata.namespace === namespace)
     const relay = (e: StoreEvent) => {
       if (!inScope(e)) return
       const now = matches(e.object)
@@ -389,7 +430,10 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     res.on('close', finish)
     req.on('close', finish)
     if (since !== undefined && since < store.oldestWatchableVersion) {
-      emit('ERROR', statusObject(410, 'Expired', `too old resource version: ${since} (${store.oldestWatchableVersion})`))
+      emit(
+        'ERROR',
+        statusObject(410, 'Expired', `too old resource version: ${since} (${store.oldestWatchableVersion})`),
+      )
       return finish()
     }
     if (since !== undefined) for (const e of store.eventsSince(since)) relay(e)
@@ -399,11 +443,19 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     if (timeout > 0) timer = setTimeout(finish, timeout * 1000)
   }
 
-  async function serveResource(req: IncomingMessage, res: ServerResponse, target: Target, query: URLSearchParams, body: Buffer) {
+  async function serveResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    query: URLSearchParams,
+    body: Buffer,
+  ) {
     const { rt, name, subresource } = target
     const method = req.method ?? 'GET'
     const accept = String(req.headers.accept ?? '')
-    const contentType = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim()
+    const contentType = String(req.headers['content-type'] ?? 'application/json')
+      .split(';')[0]
+      .trim()
     const table = method === 'GET' && /as=Table/.test(accept) && !subresource
     const dryRun = query.get('dryRun') === 'All'
     const namespace = rt.namespaced ? target.namespace : undefined
@@ -414,16 +466,26 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       return o
     }
     const respond = (code: number, o: KubeObject) =>
-      send(res, code, table ? toTable(store, rt, [o], query.get('includeObject'), String(store.resourceVersion)) : present(o))
+      send(
+        res,
+        code,
+        table ? toTable(store, rt, [o], query.get('includeObject'), String(store.resourceVersion)) : present(o),
+      )
 
     if (name === undefined) {
       if (method === 'GET') {
-        if (query.get('watch') === 'true' || query.get('watch') === '1') return serveWatch(req, res, target, query, /as=Table/.test(accept))
+        if (query.get('watch') === 'true' || query.get('watch') === '1')
+          return serveWatch(req, res, target, query, /as=Table/.test(accept))
         const matches = matcherOf(query)
         const items = store.list(rt, namespace).filter(matches).map(present)
         const resourceVersion = String(store.resourceVersion)
         if (table) return send(res, 200, toTable(store, rt, items, query.get('includeObject'), resourceVersion))
-        return send(res, 200, { kind: `${rt.kind}List`, apiVersion: groupVersion(rt), metadata: { resourceVersion }, items })
+        return send(res, 200, {
+          kind: `${rt.kind}List`,
+          apiVersion: groupVersion(rt),
+          metadata: { resourceVersion },
+          items,
+        })
       }
       if (method === 'POST') {
         const object = parseObject(body, contentType)
@@ -441,13 +503,19 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         const matches = matcherOf(query)
         const items = store.list(rt, namespace).filter(matches)
         if (!dryRun) for (const o of items) deleteQuietly(rt, o, false)
-        return send(res, 200, { kind: `${rt.kind}List`, apiVersion: groupVersion(rt), metadata: { resourceVersion: String(store.resourceVersion) }, items })
+        return send(res, 200, {
+          kind: `${rt.kind}List`,
+          apiVersion: groupVersion(rt),
+          metadata: { resourceVersion: String(store.resourceVersion) },
+          items,
+        })
       }
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`)
     }
 
     if (subresource === 'log') {
-      if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+      if (method !== 'GET')
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
       const pod = current()
       const container = query.get('container')
       const key = `${pod.metadata.namespace}/${name}`
@@ -465,7 +533,12 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     const statusWrite = subresource === 'status'
     /** For writes through /status only .status changes; through the main resource .status is kept. */
     const restrict = (desired: KubeObject, existing: KubeObject): KubeObject => {
-      if (statusWrite) return { ...existing, metadata: { ...existing.metadata, resourceVersion: desired.metadata?.resourceVersion }, status: desired.status }
+      if (statusWrite)
+        return {
+          ...existing,
+          metadata: { ...existing.metadata, resourceVersion: desired.metadata?.resourceVersion },
+          status: desired.status,
+        }
       if (hasStatusSubresource(rt)) {
         const kept = { ...desired, status: existing.status }
         if (existing.status === undefined) delete kept.status
@@ -480,13 +553,22 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       case 'PUT': {
         const object = parseObject(body, contentType)
         checkKind(rt, object)
-        if (object.metadata.name !== name) throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`)
+        if (object.metadata.name !== name)
+          throw badRequest(
+            `the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`,
+          )
         if (namespace && object.metadata.namespace && object.metadata.namespace !== namespace) {
           throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
         }
         const existing = current()
-        const desired = restrict({ ...object, metadata: { ...object.metadata, namespace: existing.metadata.namespace } }, existing)
-        return respond(200, await write(rt, desired, existing, { dryRun, expectedVersion: object.metadata.resourceVersion }))
+        const desired = restrict(
+          { ...object, metadata: { ...object.metadata, namespace: existing.metadata.namespace } },
+          existing,
+        )
+        return respond(
+          200,
+          await write(rt, desired, existing, { dryRun, expectedVersion: object.metadata.resourceVersion }),
+        )
       }
       case 'PATCH': {
         const existing = store.get(rt, namespace ?? 'default', name)
@@ -495,11 +577,17 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           const applied = parseObject(body, 'yaml')
           checkKind(rt, applied)
           if (applied.metadata.name !== undefined && applied.metadata.name !== name) {
-            throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`)
+            throw badRequest(
+              `the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`,
+            )
           }
           if (!existing) {
             if (statusWrite) throw notFound(rt, name)
-            applied.metadata = { ...applied.metadata, name, ...(rt.namespaced ? { namespace: namespace ?? 'default' } : {}) }
+            applied.metadata = {
+              ...applied.metadata,
+              name,
+              ...(rt.namespaced ? { namespace: namespace ?? 'default' } : {}),
+            }
             return respond(201, await write(rt, applied, undefined, { dryRun }))
           }
           patched = applyMerge(existing, applied)
@@ -509,35 +597,68 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           try {
             if (contentType === 'application/merge-patch+json') patched = mergePatch(existing, patch)
             else if (contentType === 'application/strategic-merge-patch+json') {
-              if (rt.crd) throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`)
+              if (rt.crd)
+                throw new ApiError(
+                  415,
+                  'UnsupportedMediaType',
+                  `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+                )
               patched = strategicMergePatch(existing, patch)
             } else if (contentType === 'application/json-patch+json') patched = jsonPatch(existing, patch)
-            else throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`)
+            else
+              throw new ApiError(
+                415,
+                'UnsupportedMediaType',
+                `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+              )
           } catch (error) {
             if (error instanceof PatchError) throw new ApiError(422, 'Invalid', error.message)
             throw error
           }
         }
-        if (typeof patched !== 'object' || patched === null || Array.isArray(patched) || typeof patched.metadata !== 'object' || !patched.metadata) {
+        if (
+          typeof patched !== 'object' ||
+          patched === null ||
+          Array.isArray(patched) ||
+          typeof patched.metadata !== 'object' ||
+          !patched.metadata
+        ) {
           throw new ApiError(422, 'Invalid', 'the patch produced something that is not an object with metadata')
         }
         checkKind(rt, patched)
         // Identity never changes through a patch.
-        patched.metadata = { ...patched.metadata, name: existing.metadata.name, namespace: existing.metadata.namespace, uid: existing.metadata.uid }
+        patched.metadata = {
+          ...patched.metadata,
+          name: existing.metadata.name,
+          namespace: existing.metadata.namespace,
+          uid: existing.metadata.uid,
+        }
         if (!rt.namespaced) delete patched.metadata.namespace
         const desired = restrict(patched, existing)
-        return respond(200, await write(rt, desired, existing, { dryRun, expectedVersion: patched.metadata.resourceVersion }))
+        return respond(
+          200,
+          await write(rt, desired, existing, { dryRun, expectedVersion: patched.metadata.resourceVersion }),
+        )
       }
       case 'DELETE': {
-        if (subresource) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+        if (subresource)
+          throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
         const existing = current()
         const deleteOptions = body.length ? parseBody(body, 'json') : {}
         const preconditions = deleteOptions?.preconditions ?? {}
         if (preconditions.resourceVersion && preconditions.resourceVersion !== existing.metadata.resourceVersion) {
-          throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the resourceVersion in the precondition (${preconditions.resourceVersion}) does not match the one in the object (${existing.metadata.resourceVersion})`)
+          throw new ApiError(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the resourceVersion in the precondition (${preconditions.resourceVersion}) does not match the one in the object (${existing.metadata.resourceVersion})`,
+          )
         }
         if (preconditions.uid && preconditions.uid !== existing.metadata.uid) {
-          throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the UID in the precondition (${preconditions.uid}) does not match the UID in record (${existing.metadata.uid})`)
+          throw new ApiError(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the UID in the precondition (${preconditions.uid}) does not match the UID in record (${existing.metadata.uid})`,
+          )
         }
         const policy = deleteOptions?.propagationPolicy ?? query.get('propagationPolicy')
         const gone = dryRun ? existing : deleteCascade(rt, existing.metadata.namespace, name, policy === 'Orphan')
@@ -576,7 +697,10 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       return res.end('ok')
     }
     if (segments[0] === 'openapi' && segments[1] === 'v3') {
-      const doc = segments.length === 2 ? openApiIndex(store.allTypes()) : openApiDocument(store.allTypes(), segments.slice(2).join('/'))
+      const doc =
+        segments.length === 2
+          ? openApiIndex(store.allTypes())
+          : openApiDocument(store.allTypes(), segments.slice(2).join('/'))
       if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource')
       return send(res, 200, doc)
     }
@@ -584,14 +708,17 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     const isGroup = segments[0] === 'apis'
     const discoveryDepth = isCore ? 2 : 3
     if ((isCore || isGroup) && segments.length <= discoveryDepth) {
-      if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+      if (method !== 'GET')
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
       const doc = discovery(segments)
       if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource')
       // Plain JSON, even when the Accept header asks for aggregated discovery: kubectl then uses legacy discovery.
       return send(res, 200, doc)
     }
     if (isCore || isGroup) {
-      const [group, version, rest] = isCore ? ['', segments[1], segments.slice(2)] : [segments[1], segments[2], segments.slice(3)]
+      const [group, version, rest] = isCore
+        ? ['', segments[1], segments.slice(2)]
+        : [segments[1], segments[2], segments.slice(3)]
       const target = resolve(group, version, rest)
       if (target) return serveResource(req, res, target, url.searchParams, body)
     }
@@ -607,7 +734,15 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       if (fault?.failWith === 'reset') return void req.socket.destroy()
       if (fault) {
         const reason = fault.failWith === 503 ? 'ServiceUnavailable' : 'InternalError'
-        return send(res, fault.failWith, statusObject(fault.failWith, reason, `simulated fault: ${req.method} ${url.pathname} answered ${fault.failWith}`))
+        return send(
+          res,
+          fault.failWith,
+          statusObject(
+            fault.failWith,
+            reason,
+            `simulated fault: ${req.method} ${url.pathname} answered ${fault.failWith}`,
+          ),
+        )
       }
       await serveKubernetes(req, res, url, body)
     } catch (error) {

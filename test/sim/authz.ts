@@ -21,8 +21,10 @@ export interface AuthzDecision {
 export function matchValue(pattern: string, value: string | undefined): boolean {
   if (value === undefined) return false
   if (pattern === '*') return true
-  if (pattern.length > 1 && pattern.endsWith('*') && !pattern.slice(0, -1).includes('*')) return value.startsWith(pattern.slice(0, -1))
-  if (pattern.length > 1 && pattern.startsWith('*') && !pattern.slice(1).includes('*')) return value.endsWith(pattern.slice(1))
+  if (pattern.length > 1 && pattern.endsWith('*') && !pattern.slice(0, -1).includes('*'))
+    return value.startsWith(pattern.slice(0, -1))
+  if (pattern.length > 1 && pattern.startsWith('*') && !pattern.slice(1).includes('*'))
+    return value.endsWith(pattern.slice(1))
   return pattern === value
 }
 
@@ -32,7 +34,13 @@ const anyMatch = (patterns: string[] | undefined, value: string | undefined) =>
 const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals', 'remoteIpBlocks', 'notRemoteIpBlocks']
 const HTTP_OPERATION_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths']
 // istiod hands ztunnel only these condition keys; any other is an HTTP attribute (ambient/authorization.go l4WhenAttributes).
-const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port'])
+const L4_WHEN_KEYS = new Set([
+  'source.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.ip',
+  'destination.port',
+])
 const isHttpWhenKey = (key: string) => !L4_WHEN_KEYS.has(key)
 
 /** Names the HTTP-only attributes a rule uses (ztunnel cannot evaluate them). */
@@ -114,16 +122,21 @@ export function authorize(policies: KubeObject[], req: AuthzRequest, enforcer: E
   const actionOf = (p: KubeObject) => String(p.spec?.action ?? 'ALLOW').toUpperCase()
   for (const policy of policies.filter((p) => actionOf(p) === 'DENY')) {
     const rules: any[] = policy.spec?.rules ?? []
-    if (rules.some((r) => ruleMatches(r, req, l4Only))) return { allowed: false, reason: `denied by DENY policy ${policy.metadata.namespace}/${policy.metadata.name}` }
+    if (rules.some((r) => ruleMatches(r, req, l4Only)))
+      return { allowed: false, reason: `denied by DENY policy ${policy.metadata.namespace}/${policy.metadata.name}` }
   }
   const allows = policies.filter((p) => actionOf(p) === 'ALLOW')
   if (allows.length === 0) return { allowed: true, reason: 'no ALLOW policy applies' }
   for (const policy of allows) {
     const rules: any[] = policy.spec?.rules ?? []
     const usable = l4Only ? rules.filter((r) => httpAttributesOf(r).length === 0) : rules
-    if (usable.some((r) => ruleMatches(r, req, false))) return { allowed: true, reason: `allowed by ${policy.metadata.namespace}/${policy.metadata.name}` }
+    if (usable.some((r) => ruleMatches(r, req, false)))
+      return { allowed: true, reason: `allowed by ${policy.metadata.namespace}/${policy.metadata.name}` }
   }
-  return { allowed: false, reason: `no rule of ALLOW policies ${allows.map((p) => p.metadata.name).join(', ')} matched` }
+  return {
+    allowed: false,
+    reason: `no rule of ALLOW policies ${allows.map((p) => p.metadata.name).join(', ')} matched`,
+  }
 }
 
 /** Whether a policy names a target (`targetRefs` or the older single `targetRef`). */

@@ -22,10 +22,26 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('', 'v1', 'Secret', 'secrets', true),
   t('', 'v1', 'Endpoints', 'endpoints', true, { shortNames: ['ep'] }),
   t('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
-  t('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], categories: ['all'], subresources: ['status'] }),
-  t('apps', 'v1', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], categories: ['all'], subresources: ['status'] }),
-  t('apps', 'v1', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], categories: ['all'], subresources: ['status'] }),
-  t('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], categories: ['all'], subresources: ['status'] }),
+  t('apps', 'v1', 'Deployment', 'deployments', true, {
+    shortNames: ['deploy'],
+    categories: ['all'],
+    subresources: ['status'],
+  }),
+  t('apps', 'v1', 'DaemonSet', 'daemonsets', true, {
+    shortNames: ['ds'],
+    categories: ['all'],
+    subresources: ['status'],
+  }),
+  t('apps', 'v1', 'StatefulSet', 'statefulsets', true, {
+    shortNames: ['sts'],
+    categories: ['all'],
+    subresources: ['status'],
+  }),
+  t('apps', 'v1', 'ReplicaSet', 'replicasets', true, {
+    shortNames: ['rs'],
+    categories: ['all'],
+    subresources: ['status'],
+  }),
   t('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'] }),
   t('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, {
     shortNames: ['crd', 'crds'],
@@ -37,7 +53,8 @@ export function registerBuiltinTypes(store: Store): void {
   for (const rt of BUILTIN_TYPES) store.addType(rt)
 }
 
-export const isCrdType = (rt: ResourceType) => rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions'
+export const isCrdType = (rt: ResourceType) =>
+  rt.group === 'apiextensions.k8s.io' && rt.plural === 'customresourcedefinitions'
 const CRD_TYPE = BUILTIN_TYPES.find(isCrdType)!
 
 /** The ResourceTypes a CustomResourceDefinition serves (one per served version). */
@@ -136,18 +153,25 @@ export function validateName(rt: ResourceType, object: KubeObject): string[] {
   const invalid = (why: string) => [`metadata.name: Invalid value: ${JSON.stringify(name)}: ${why}`]
   if (rt.kind === 'Namespace' && rt.group === '') {
     if (name.length > 63 || !DNS1123_LABEL.test(name)) {
-      return invalid("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")
+      return invalid(
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+      )
     }
   } else if (rt.kind === 'Service' && rt.group === '') {
     if (name.length > 63 || !DNS1035_LABEL.test(name)) {
-      return invalid("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character")
+      return invalid(
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+      )
     }
   } else if (name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    return invalid("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+    return invalid(
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    )
   }
   if (isCrdType(rt)) {
     const expected = `${object.spec?.names?.plural}.${object.spec?.group}`
-    if (name !== expected) return [`metadata.name: Invalid value: ${JSON.stringify(name)}: must be spec.names.plural+"."+spec.group`]
+    if (name !== expected)
+      return [`metadata.name: Invalid value: ${JSON.stringify(name)}: must be spec.names.plural+"."+spec.group`]
   }
   return []
 }
@@ -158,7 +182,12 @@ export interface AdmissionContext {
 }
 
 /** Per-type defaulting on create and update; `existing` is the stored object on update. Returns problems (422). */
-export async function admit(ctx: AdmissionContext, rt: ResourceType, object: KubeObject, existing?: KubeObject): Promise<string[]> {
+export async function admit(
+  ctx: AdmissionContext,
+  rt: ResourceType,
+  object: KubeObject,
+  existing?: KubeObject,
+): Promise<string[]> {
   if (rt.group === 'apps') defaultWorkload(rt.kind, (object.spec ??= {}))
   if (rt.group !== '') return []
   if (rt.kind === 'Namespace') {
@@ -181,11 +210,13 @@ function defaultWorkload(kind: string, spec: any): void {
   spec.revisionHistoryLimit ??= 10
   if (kind === 'Deployment') {
     spec.strategy ??= { type: 'RollingUpdate' }
-    if (spec.strategy.type === 'RollingUpdate') spec.strategy.rollingUpdate ??= { maxSurge: '25%', maxUnavailable: '25%' }
+    if (spec.strategy.type === 'RollingUpdate')
+      spec.strategy.rollingUpdate ??= { maxSurge: '25%', maxUnavailable: '25%' }
     spec.progressDeadlineSeconds ??= 600
   } else if (kind === 'DaemonSet') {
     spec.updateStrategy ??= { type: 'RollingUpdate' }
-    if (spec.updateStrategy.type === 'RollingUpdate') spec.updateStrategy.rollingUpdate ??= { maxUnavailable: 1, maxSurge: 0 }
+    if (spec.updateStrategy.type === 'RollingUpdate')
+      spec.updateStrategy.rollingUpdate ??= { maxUnavailable: 1, maxSurge: 0 }
   } else if (kind === 'StatefulSet') {
     spec.updateStrategy ??= { type: 'RollingUpdate' }
     if (spec.updateStrategy.type === 'RollingUpdate') spec.updateStrategy.rollingUpdate ??= { partition: 0 }
@@ -193,7 +224,12 @@ function defaultWorkload(kind: string, spec: any): void {
   }
 }
 
-async function admitService(ctx: AdmissionContext, rt: ResourceType, svc: KubeObject, existing?: KubeObject): Promise<string[]> {
+async function admitService(
+  ctx: AdmissionContext,
+  rt: ResourceType,
+  svc: KubeObject,
+  existing?: KubeObject,
+): Promise<string[]> {
   const spec = (svc.spec ??= {})
   const before = existing?.spec ?? {}
   spec.type ??= 'ClusterIP'
@@ -219,10 +255,14 @@ async function admitService(ctx: AdmissionContext, rt: ResourceType, svc: KubeOb
     }
     for (const port of ports) {
       // Keep the NodePort an earlier version of this Service already had, so re-applies stay stable.
-      const previous = (before.ports ?? []).find((p: any) => p.port === port.port && (p.protocol ?? 'TCP') === port.protocol)
+      const previous = (before.ports ?? []).find(
+        (p: any) => p.port === port.port && (p.protocol ?? 'TCP') === port.protocol,
+      )
       port.nodePort ??= previous?.nodePort
       if (port.nodePort && taken.has(port.nodePort)) {
-        return [`spec.ports[${ports.indexOf(port)}].nodePort: Invalid value: ${port.nodePort}: provided port is already allocated`]
+        return [
+          `spec.ports[${ports.indexOf(port)}].nodePort: Invalid value: ${port.nodePort}: provided port is already allocated`,
+        ]
       }
       port.nodePort ??= await ctx.allocateNodePort(taken)
       taken.add(port.nodePort)

@@ -52,7 +52,12 @@ export function listOf(store: Store, kind: KindName, namespace?: string): KubeOb
   return rt ? store.list(rt, namespace) : []
 }
 
-export function getOf(store: Store, kind: KindName, namespace: string | undefined, name: string): KubeObject | undefined {
+export function getOf(
+  store: Store,
+  kind: KindName,
+  namespace: string | undefined,
+  name: string,
+): KubeObject | undefined {
   const rt = typeOf(store, kind)
   return rt ? store.get(rt, namespace, name) : undefined
 }
@@ -107,7 +112,10 @@ export class ClusterView {
   readonly gateways: KubeObject[]
   readonly httpRoutes: KubeObject[]
 
-  constructor(readonly store: Store, readonly cni: Cni) {
+  constructor(
+    readonly store: Store,
+    readonly cni: Cni,
+  ) {
     this.pods = listOf(store, 'pod')
     this.services = listOf(store, 'service')
     this.namespaces = listOf(store, 'namespace')
@@ -153,7 +161,8 @@ export class ClusterView {
   /** Pods that serve a Gateway (ingress gateways and waypoints carry the gateway-name label). */
   gatewayPods(gw: KubeObject): KubeObject[] {
     return this.pods.filter(
-      (p) => p.metadata.namespace === gw.metadata.namespace && p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name,
+      (p) =>
+        p.metadata.namespace === gw.metadata.namespace && p.metadata.labels?.[GATEWAY_NAME_LABEL] === gw.metadata.name,
     )
   }
 }

@@ -83,7 +83,14 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const store = new Store()
   registerBuiltinTypes(store)
   const stopCrdWatch = watchCrdTypes(store)
-  await seedCluster(store, { namespace, release, missing: options.missing ?? [], cni, kubernetesVersion, mtls: options.gthulhuMtls })
+  await seedCluster(store, {
+    namespace,
+    release,
+    missing: options.missing ?? [],
+    cni,
+    kubernetesVersion,
+    mtls: options.gthulhuMtls,
+  })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
@@ -103,7 +110,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       const gone = new AbortController()
       res.on('close', () => gone.abort())
       res.writeHead(200, { 'content-type': 'application/x-ndjson' })
-      const line = (value: unknown) => void (!res.writableEnded && !res.destroyed && res.write(JSON.stringify(value) + '\n'))
+      const line = (value: unknown) =>
+        void (!res.writableEnded && !res.destroyed && res.write(JSON.stringify(value) + '\n'))
       const result = await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1]), {
         write: (stdout) => line({ stdout }),
         signal: gone.signal,
@@ -138,7 +146,12 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       GTHULHU_RUNBOOK_ISTIO_MIRROR: mirror.istioBase,
       GTHULHU_RUNBOOK_GATEWAY_API_MIRROR: mirror.gatewayApiBase,
     }
-    writeFileSync(join(dir, 'env'), Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`).join(''))
+    writeFileSync(
+      join(dir, 'env'),
+      Object.entries(env)
+        .map(([k, v]) => `export ${k}=${shellQuote(v)}\n`)
+        .join(''),
+    )
 
     let stopped = false
     return {
@@ -177,7 +190,11 @@ async function closeAll(closers: (() => Promise<void> | void)[]): Promise<void> 
 async function waitForSeedRollout(store: Store, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   const settled = () =>
-    listOf(store, 'deployment').every((d) => (d.status?.readyReplicas ?? 0) >= (d.spec?.replicas ?? 1) && d.status?.updatedReplicas === (d.spec?.replicas ?? 1)) &&
+    listOf(store, 'deployment').every(
+      (d) =>
+        (d.status?.readyReplicas ?? 0) >= (d.spec?.replicas ?? 1) &&
+        d.status?.updatedReplicas === (d.spec?.replicas ?? 1),
+    ) &&
     listOf(store, 'statefulSet').every((s) => (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1)) &&
     listOf(store, 'daemonSet').every((d) => d.status?.numberReady >= 1)
   while (!settled()) {

@@ -45,7 +45,11 @@ export interface IstioctlStream {
 }
 
 const ok = (stdout: string): IstioctlResult => ({ stdout, stderr: '', code: 0 })
-const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({ stdout, stderr: stderr.endsWith('\n') ? stderr : stderr + '\n', code })
+const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({
+  stdout,
+  stderr: stderr.endsWith('\n') ? stderr : stderr + '\n',
+  code,
+})
 
 /** istioctl's own Kubernetes floor (MinK8SVersion): 1.28 → 1.29, 1.29 → 1.30 (istioctl/pkg/install/k8sversion/version.go). */
 export function istioctlKubernetesFloor(istioVersion: string): number {
@@ -69,8 +73,39 @@ interface Parsed {
   flags: Map<string, string | true>
 }
 
-const VALUE_FLAGS = new Set(['--workload-namespace', '--node', '-n', '--namespace', '-c', '--kubeconfig', '--context', '-o', '--output', '--name', '--set', '-f', '--filename', '-i', '--istioNamespace', '--revision', '-r', '--for', '--timeout', '--waypoint-timeout', '--readiness-timeout'])
-const ALIASES: Record<string, string> = { '-n': '--namespace', '-o': '--output', '-y': '--skip-confirmation', '-c': '--kubeconfig', '-f': '--filename', '-r': '--revision', '-A': '--all-namespaces', '-i': '--istioNamespace' }
+const VALUE_FLAGS = new Set([
+  '--workload-namespace',
+  '--node',
+  '-n',
+  '--namespace',
+  '-c',
+  '--kubeconfig',
+  '--context',
+  '-o',
+  '--output',
+  '--name',
+  '--set',
+  '-f',
+  '--filename',
+  '-i',
+  '--istioNamespace',
+  '--revision',
+  '-r',
+  '--for',
+  '--timeout',
+  '--waypoint-timeout',
+  '--readiness-timeout',
+])
+const ALIASES: Record<string, string> = {
+  '-n': '--namespace',
+  '-o': '--output',
+  '-y': '--skip-confirmation',
+  '-c': '--kubeconfig',
+  '-f': '--filename',
+  '-r': '--revision',
+  '-A': '--all-namespaces',
+  '-i': '--istioNamespace',
+}
 
 function parse(args: string[]): Parsed {
   const positional: string[] = []
@@ -92,7 +127,15 @@ function parse(args: string[]): Parsed {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd() + '\n').join('')
+  return rows
+    .map(
+      (r) =>
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3)))
+          .join('')
+          .trimEnd() + '\n',
+    )
+    .join('')
 }
 
 export class IstioctlServer {
@@ -132,10 +175,17 @@ export class IstioctlServer {
 
   private version(clientVersion: string): IstioctlResult {
     const istiod = getOf(this.store, 'deployment', ISTIO_NAMESPACE, 'istiod')
-    if (!istiod) return ok(`Istio is not present in the cluster: no running Istio pods in namespace "${ISTIO_NAMESPACE}"\nclient version: ${clientVersion}\n`)
+    if (!istiod)
+      return ok(
+        `Istio is not present in the cluster: no running Istio pods in namespace "${ISTIO_NAMESPACE}"\nclient version: ${clientVersion}\n`,
+      )
     const plane = String(istiod.spec.template.spec.containers[0].image).split(':').pop()
-    const proxies = listOf(this.store, 'pod').filter((p) => isEnrolled(p) || p.metadata.labels?.['gateway.networking.k8s.io/gateway-name']).length
-    return ok(`client version: ${clientVersion}\ncontrol plane version: ${plane}\ndata plane version: ${plane} (${proxies} proxies)\n`)
+    const proxies = listOf(this.store, 'pod').filter(
+      (p) => isEnrolled(p) || p.metadata.labels?.['gateway.networking.k8s.io/gateway-name'],
+    ).length
+    return ok(
+      `client version: ${clientVersion}\ncontrol plane version: ${plane}\ndata plane version: ${plane} (${proxies} proxies)\n`,
+    )
   }
 
   private kubernetesMinor(): number {
@@ -156,7 +206,12 @@ export class IstioctlServer {
         `Error [IST0142] (Cluster) The Kubernetes Version "v${this.ctx.kubernetesVersion}" is lower than the minimum version: 1.${floor}\n`,
       )
     }
-    return { stdout: '', stderr: '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n', code: 0 }
+    return {
+      stdout: '',
+      stderr:
+        '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.\n',
+      code: 0,
+    }
   }
 
   // ---- install / uninstall ----
@@ -165,7 +220,12 @@ export class IstioctlServer {
     const rt = mustTypeOf(this.store, kind)
     const existing = this.store.get(rt, object.metadata.namespace, object.metadata.name)
     if (!existing) this.store.create(rt, object)
-    else this.store.update(rt, { ...existing, metadata: { ...existing.metadata, labels: object.metadata.labels }, spec: object.spec })
+    else
+      this.store.update(rt, {
+        ...existing,
+        metadata: { ...existing.metadata, labels: object.metadata.labels },
+        spec: object.spec,
+      })
   }
 
   private async install(p: Parsed, version: string): Promise<IstioctlResult> {
@@ -178,7 +238,10 @@ export class IstioctlServer {
       demo: ['istiod', 'ingress'],
       minimal: ['istiod'],
     }
-    if (!components[profile]) return failure(`Error: generate config: unknown profile "${profile}"; known profiles: ${Object.keys(components).join(', ')}`)
+    if (!components[profile])
+      return failure(
+        `Error: generate config: unknown profile "${profile}"; known profiles: ${Object.keys(components).join(', ')}`,
+      )
     // Below the floor istioctl only warns and goes on (operator/cmd/mesh/install.go → k8sversion.IsK8VersionSupported).
     const floor = istioctlKubernetesFloor(version)
     const warning =
@@ -186,37 +249,60 @@ export class IstioctlServer {
         ? `\nThe Kubernetes version v${this.ctx.kubernetesVersion} is not supported by Istio ${version}. The minimum supported Kubernetes version is 1.${floor}.\nProceeding with the installation, but you might experience problems. See https://istio.io/latest/docs/releases/supported-releases/ for a list of supported versions.\n`
         : ''
     const readinessMs = this.timeoutOf(p, '--readiness-timeout', READINESS_TIMEOUT_MS)
-    if (readinessMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--readiness-timeout')}" for "--readiness-timeout" flag: time: invalid duration`)
+    if (readinessMs === undefined)
+      return failure(
+        `Error: invalid argument "${p.flags.get('--readiness-timeout')}" for "--readiness-timeout" flag: time: invalid duration`,
+      )
     const ns = ISTIO_NAMESPACE
     if (!getOf(this.store, 'namespace', undefined, ns)) {
-      this.store.create(mustTypeOf(this.store, 'namespace'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } } })
+      this.store.create(mustTypeOf(this.store, 'namespace'), {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } },
+      })
     }
     const crdType = mustTypeOf(this.store, 'crd')
-    for (const crd of istioCrds()) if (!this.store.get(crdType, undefined, crd.metadata.name)) this.store.create(crdType, crd)
+    for (const crd of istioCrds())
+      if (!this.store.get(crdType, undefined, crd.metadata.name)) this.store.create(crdType, crd)
 
     const want = components[profile]
     const sa = (name: string) => {
       if (!getOf(this.store, 'serviceAccount', ns, name)) {
-        this.store.create(mustTypeOf(this.store, 'serviceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels: { 'install.operator.istio.io/owning-resource': 'installed-state' } } })
+        this.store.create(mustTypeOf(this.store, 'serviceAccount'), {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name, namespace: ns, labels: { 'install.operator.istio.io/owning-resource': 'installed-state' } },
+        })
       }
     }
     const labelled = (o: KubeObject, extra: Record<string, string>) => {
-      o.metadata.labels = { ...o.metadata.labels, ...extra, 'operator.istio.io/component': extra.component ?? '', 'install.operator.istio.io/owning-resource': 'installed-state' }
+      o.metadata.labels = {
+        ...o.metadata.labels,
+        ...extra,
+        'operator.istio.io/component': extra.component ?? '',
+        'install.operator.istio.io/owning-resource': 'installed-state',
+      }
       return o
     }
     sa('istiod')
-    const istiod = workload('Deployment', 'istiod', ns, { app: 'istiod', istio: 'pilot' }, {
-      serviceAccountName: 'istiod',
-      containers: [
-        {
-          name: 'discovery',
-          image: `docker.io/istio/pilot:${version}`,
-          ports: [8080, 15010, 15012, 15014, 15017].map((port) => ({ containerPort: port, protocol: 'TCP' })),
-          env: profile === 'ambient' ? [{ name: 'PILOT_ENABLE_AMBIENT', value: 'true' }] : [],
-          readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 3 },
-        },
-      ],
-    })
+    const istiod = workload(
+      'Deployment',
+      'istiod',
+      ns,
+      { app: 'istiod', istio: 'pilot' },
+      {
+        serviceAccountName: 'istiod',
+        containers: [
+          {
+            name: 'discovery',
+            image: `docker.io/istio/pilot:${version}`,
+            ports: [8080, 15010, 15012, 15014, 15017].map((port) => ({ containerPort: port, protocol: 'TCP' })),
+            env: profile === 'ambient' ? [{ name: 'PILOT_ENABLE_AMBIENT', value: 'true' }] : [],
+            readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 3 },
+          },
+        ],
+      },
+    )
     this.upsert('deployment', labelled(istiod, { component: 'Pilot' }))
     await this.ensureService({
       apiVersion: 'v1',
@@ -235,20 +321,49 @@ export class IstioctlServer {
     const lines = ['✔ Istio core installed ⛵️', '✔ Istiod installed 🧠']
     if (want.includes('cni')) {
       sa('istio-cni')
-      const cni = workload('DaemonSet', 'istio-cni-node', ns, { 'k8s-app': 'istio-cni-node' }, {
-        serviceAccountName: 'istio-cni',
-        hostNetwork: true,
-        containers: [{ name: 'install-cni', image: `docker.io/istio/install-cni:${version}`, ports: [{ containerPort: 8000, protocol: 'TCP' }], readinessProbe: { httpGet: { path: '/readyz', port: 8000 } } }],
-      })
+      const cni = workload(
+        'DaemonSet',
+        'istio-cni-node',
+        ns,
+        { 'k8s-app': 'istio-cni-node' },
+        {
+          serviceAccountName: 'istio-cni',
+          hostNetwork: true,
+          containers: [
+            {
+              name: 'install-cni',
+              image: `docker.io/istio/install-cni:${version}`,
+              ports: [{ containerPort: 8000, protocol: 'TCP' }],
+              readinessProbe: { httpGet: { path: '/readyz', port: 8000 } },
+            },
+          ],
+        },
+      )
       this.upsert('daemonSet', labelled(cni, { component: 'Cni' }))
       lines.push('✔ CNI installed 🪢')
     }
     if (want.includes('ztunnel')) {
       sa('ztunnel')
-      const ztunnel = workload('DaemonSet', 'ztunnel', ns, { app: 'ztunnel' }, {
-        serviceAccountName: 'ztunnel',
-        containers: [{ name: 'istio-proxy', image: `docker.io/istio/ztunnel:${version}`, ports: [{ containerPort: 15020, name: 'ztunnel-stats', protocol: 'TCP' }, { containerPort: 15021, protocol: 'TCP' }], readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } } }],
-      })
+      const ztunnel = workload(
+        'DaemonSet',
+        'ztunnel',
+        ns,
+        { app: 'ztunnel' },
+        {
+          serviceAccountName: 'ztunnel',
+          containers: [
+            {
+              name: 'istio-proxy',
+              image: `docker.io/istio/ztunnel:${version}`,
+              ports: [
+                { containerPort: 15020, name: 'ztunnel-stats', protocol: 'TCP' },
+                { containerPort: 15021, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } },
+            },
+          ],
+        },
+      )
       this.upsert('daemonSet', labelled(ztunnel, { component: 'Ztunnel' }))
       lines.push('✔ Ztunnel installed 🔒️')
     }
@@ -257,7 +372,14 @@ export class IstioctlServer {
       const labels = { app: 'istio-ingressgateway', istio: 'ingressgateway' }
       const gw = workload('Deployment', 'istio-ingressgateway', ns, labels, {
         serviceAccountName: 'istio-ingressgateway-service-account',
-        containers: [{ name: 'istio-proxy', image: `docker.io/istio/proxyv2:${version}`, ports: [15021, 8080, 8443].map((port) => ({ containerPort: port, protocol: 'TCP' })), readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } } }],
+        containers: [
+          {
+            name: 'istio-proxy',
+            image: `docker.io/istio/proxyv2:${version}`,
+            ports: [15021, 8080, 8443].map((port) => ({ containerPort: port, protocol: 'TCP' })),
+            readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } },
+          },
+        ],
       })
       this.upsert('deployment', labelled(gw, { component: 'IngressGateways' }))
       await this.ensureService({
@@ -278,19 +400,35 @@ export class IstioctlServer {
     }
     this.ctx.controllers.kick()
     const ready = await this.waitFor(() => {
-      const deploymentsReady = ['istiod', ...(want.includes('ingress') ? ['istio-ingressgateway'] : [])].every((name) => {
-        const d = getOf(this.store, 'deployment', ns, name)
-        return d && (d.status?.readyReplicas ?? 0) >= 1 && d.status?.updatedReplicas === d.spec.replicas && d.status?.replicas === d.spec.replicas
-      })
-      const daemonsReady = [...(want.includes('cni') ? ['istio-cni-node'] : []), ...(want.includes('ztunnel') ? ['ztunnel'] : [])].every((name) => {
+      const deploymentsReady = ['istiod', ...(want.includes('ingress') ? ['istio-ingressgateway'] : [])].every(
+        (name) => {
+          const d = getOf(this.store, 'deployment', ns, name)
+          return (
+            d &&
+            (d.status?.readyReplicas ?? 0) >= 1 &&
+            d.status?.updatedReplicas === d.spec.replicas &&
+            d.status?.replicas === d.spec.replicas
+          )
+        },
+      )
+      const daemonsReady = [
+        ...(want.includes('cni') ? ['istio-cni-node'] : []),
+        ...(want.includes('ztunnel') ? ['ztunnel'] : []),
+      ].every((name) => {
         const d = getOf(this.store, 'daemonSet', ns, name)
         return d && d.status?.numberReady >= 1 && d.status?.updatedNumberScheduled === d.status?.desiredNumberScheduled
       })
       return Boolean(deploymentsReady && daemonsReady)
     }, readinessMs)
-    if (!ready) return failure(`✘ Installation incomplete: components in ${ns} did not become ready in time`, 1, warning + lines.slice(0, 1).join('\n') + '\n')
+    if (!ready)
+      return failure(
+        `✘ Installation incomplete: components in ${ns} did not become ready in time`,
+        1,
+        warning + lines.slice(0, 1).join('\n') + '\n',
+      )
     lines.push('✔ Installation complete')
-    if (profile === 'ambient') lines.push('The ambient profile has been installed successfully, enjoy Istio without sidecars!')
+    if (profile === 'ambient')
+      lines.push('The ambient profile has been installed successfully, enjoy Istio without sidecars!')
     return ok(warning + lines.join('\n') + '\n')
   }
 
@@ -305,7 +443,9 @@ export class IstioctlServer {
   private uninstall(p: Parsed): IstioctlResult {
     if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
     if (!p.flags.has('--purge') && !p.flags.has('--revision') && !p.flags.has('--filename')) {
-      return failure('Error: at least one of the --revision (or --set revision=<revision>), --filename or --purge flags must be set')
+      return failure(
+        'Error: at least one of the --revision (or --set revision=<revision>), --filename or --purge flags must be set',
+      )
     }
     const ns = ISTIO_NAMESPACE
     const removed: string[] = []
@@ -318,9 +458,11 @@ export class IstioctlServer {
     for (const name of ['istiod', 'istio-ingressgateway']) remove('deployment', 'Deployment', ns, name)
     for (const name of ['ztunnel', 'istio-cni-node']) remove('daemonSet', 'DaemonSet', ns, name)
     for (const name of ['istiod', 'istio-ingressgateway']) remove('service', 'Service', ns, name)
-    for (const name of ['istiod', 'ztunnel', 'istio-cni', 'istio-ingressgateway-service-account']) remove('serviceAccount', 'ServiceAccount', ns, name)
+    for (const name of ['istiod', 'ztunnel', 'istio-cni', 'istio-ingressgateway-service-account'])
+      remove('serviceAccount', 'ServiceAccount', ns, name)
     for (const name of ['istio', 'istio-waypoint']) remove('gatewayClass', 'GatewayClass', undefined, name)
-    if (p.flags.has('--purge')) for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
+    if (p.flags.has('--purge'))
+      for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
     this.ctx.controllers.kick()
     return ok((removed.length ? removed.join('\n') + '\n' : '') + '✔ Uninstall complete\n')
   }
@@ -335,25 +477,41 @@ export class IstioctlServer {
       return failure(`Error: unknown command "${action ?? ''}" for "istioctl waypoint"`)
     }
     if (!gatewayType) {
-      return failure('Error: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io not found); install them before using waypoints')
+      return failure(
+        'Error: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io not found); install them before using waypoints',
+      )
     }
-    const waypoints = () => this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+    const waypoints = () =>
+      this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
     if (action === 'list' || action === 'status') {
       const name = p.flags.get('--name')
       const found = waypoints().filter((g) => typeof name !== 'string' || g.metadata.name === name)
       if (found.length === 0) return failure(`Error: no waypoints found in namespace ${ns}`)
       if (action === 'list') {
-        return ok(table([['NAME', 'REVISION', 'PROGRAMMED'], ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False'])]))
+        return ok(
+          table([
+            ['NAME', 'REVISION', 'PROGRAMMED'],
+            ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False']),
+          ]),
+        )
       }
-      return this.waypointStatus(p, ns, found.map((g) => g.metadata.name), gatewayType, stream)
+      return this.waypointStatus(
+        p,
+        ns,
+        found.map((g) => g.metadata.name),
+        gatewayType,
+        stream,
+      )
     }
     if (action === 'delete') {
       const names = p.flags.has('--all') ? waypoints().map((g) => g.metadata.name) : p.positional.slice(2)
-      if (names.length === 0 && !p.flags.has('--all')) return failure('Error: at least one waypoint name or --all is required')
+      if (names.length === 0 && !p.flags.has('--all'))
+        return failure('Error: at least one waypoint name or --all is required')
       let out = ''
       for (const name of names) {
         const g = this.store.get(gatewayType, ns, name)
-        if (!g || g.spec?.gatewayClassName !== 'istio-waypoint') return failure(`Error: waypoint ${ns}/${name} not found`, 1, out)
+        if (!g || g.spec?.gatewayClassName !== 'istio-waypoint')
+          return failure(`Error: waypoint ${ns}/${name} not found`, 1, out)
         this.store.delete(gatewayType, ns, name)
         out += `waypoint ${ns}/${name} deleted\n`
       }
@@ -363,13 +521,18 @@ export class IstioctlServer {
     // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd)
     if (!getOf(this.store, 'namespace', undefined, ns)) return failure(`Error: namespace "${ns}" not found`)
     const waypointMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
-    if (waypointMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`)
+    if (waypointMs === undefined)
+      return failure(
+        `Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`,
+      )
     const nsLabels = () => getOf(this.store, 'namespace', undefined, ns)?.metadata.labels ?? {}
     let out = ''
     if (p.flags.has('--enroll-namespace')) {
       // A namespace that already names a waypoint is left alone, and nothing is applied, unless --overwrite.
       if (nsLabels()[USE_WAYPOINT_LABEL] !== undefined && !p.flags.has('--overwrite')) {
-        return ok(`⚠️ Warning: namespace (${ns}) already has an enrolled Waypoint. Consider adding the \`--overwrite\` flag to your apply command.\n`)
+        return ok(
+          `⚠️ Warning: namespace (${ns}) already has an enrolled Waypoint. Consider adding the \`--overwrite\` flag to your apply command.\n`,
+        )
       }
       if (nsLabels()[DATAPLANE_LABEL] !== 'ambient') {
         out += `⚠️ Warning: namespace is not enrolled in ambient. Consider running\t\`kubectl label namespace ${ns} istio.io/dataplane-mode=ambient\`\n`
@@ -377,7 +540,8 @@ export class IstioctlServer {
     }
     const name = String(p.flags.get('--name') ?? 'waypoint')
     const trafficType = String(p.flags.get('--for') ?? 'service')
-    if (!['service', 'workload', 'all', 'none'].includes(trafficType)) return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
+    if (!['service', 'workload', 'all', 'none'].includes(trafficType))
+      return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
     if (!getOf(this.store, 'gatewayClass', undefined, 'istio-waypoint')) {
       return failure('Error: GatewayClass istio-waypoint not found: is Istio installed with the ambient profile?')
     }
@@ -388,13 +552,21 @@ export class IstioctlServer {
       spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
     }
     const existing = this.store.get(gatewayType, ns, name)
-    if (existing) this.store.update(gatewayType, { ...existing, metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } }, spec: gw.spec })
+    if (existing)
+      this.store.update(gatewayType, {
+        ...existing,
+        metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } },
+        spec: gw.spec,
+      })
     else this.store.create(gatewayType, gw)
     out += `✅ waypoint ${ns}/${name} applied\n`
     this.ctx.controllers.kick()
     if (p.flags.has('--wait')) {
       // Only the Gateway's Programmed condition is waited for, not its pods.
-      const programmed = await this.waitFor(() => conditionTrue(this.store.get(gatewayType, ns, name), 'Programmed'), waypointMs)
+      const programmed = await this.waitFor(
+        () => conditionTrue(this.store.get(gatewayType, ns, name), 'Programmed'),
+        waypointMs,
+      )
       if (!programmed) return failure(`Error: timed out while waiting for waypoint\t${ns}/${name}`, 1, out)
       out += `✅ waypoint ${ns}/${name} is ready!\n`
     }
@@ -415,15 +587,32 @@ export class IstioctlServer {
    * --waypoint-timeout (default 90s) has passed: then it fails "timed out while retrieving status for waypoint".
    * Simplification: ticks are 100 ms here, 1 s upstream.
    */
-  private async waypointStatus(p: Parsed, ns: string, names: string[], gatewayType: NonNullable<ReturnType<typeof typeOf>>, stream?: IstioctlStream): Promise<IstioctlResult> {
+  private async waypointStatus(
+    p: Parsed,
+    ns: string,
+    names: string[],
+    gatewayType: NonNullable<ReturnType<typeof typeOf>>,
+    stream?: IstioctlStream,
+  ): Promise<IstioctlResult> {
     const withNamespace = !p.flags.has('--namespace')
     const timeoutMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
-    if (timeoutMs === undefined) return failure(`Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`)
+    if (timeoutMs === undefined)
+      return failure(
+        `Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`,
+      )
     const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']
-    const current = () => names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
+    const current = () =>
+      names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
     const row = (g: KubeObject) => {
       const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
-      return [...(withNamespace ? [ns] : []), g.metadata.name, c?.status ?? '', c ? 'Programmed' : '', c?.reason ?? '', c?.message ?? '']
+      return [
+        ...(withNamespace ? [ns] : []),
+        g.metadata.name,
+        c?.status ?? '',
+        c ? 'Programmed' : '',
+        c?.reason ?? '',
+        c?.message ?? '',
+      ]
     }
     const waiting = () => current().filter((g) => !conditionTrue(g, 'Programmed'))
     if (waiting().length === 0) return ok(table([header, ...current().map(row)]))
@@ -443,19 +632,29 @@ export class IstioctlServer {
 
   private ztunnelWorkloads(p: Parsed): IstioctlResult {
     const ztunnel = getOf(this.store, 'daemonSet', ISTIO_NAMESPACE, 'ztunnel')
-    const ztunnelPod = listOf(this.store, 'pod', ISTIO_NAMESPACE).find((pod) => pod.metadata.labels?.app === 'ztunnel' && isPodReady(pod))
-    if (!ztunnel || !ztunnelPod) return failure(`Error: failed to get ztunnel pods: no running ztunnel pods in namespace "${ISTIO_NAMESPACE}"`)
+    const ztunnelPod = listOf(this.store, 'pod', ISTIO_NAMESPACE).find(
+      (pod) => pod.metadata.labels?.app === 'ztunnel' && isPodReady(pod),
+    )
+    if (!ztunnel || !ztunnelPod)
+      return failure(`Error: failed to get ztunnel pods: no running ztunnel pods in namespace "${ISTIO_NAMESPACE}"`)
     // -n/--namespace tells istioctl where the ztunnel pods run, not which workloads to list; --workload-namespace filters.
     const ns = p.flags.get('--workload-namespace')
     const view = new ClusterView(this.store, this.ctx.cni)
     const pods = view.pods.filter(
-      (pod) => pod.status?.podIP && !pod.spec?.hostNetwork && pod.status?.phase === 'Running' && (typeof ns !== 'string' || pod.metadata.namespace === ns),
+      (pod) =>
+        pod.status?.podIP &&
+        !pod.spec?.hostNetwork &&
+        pod.status?.phase === 'Running' &&
+        (typeof ns !== 'string' || pod.metadata.namespace === ns),
     )
     const waypointOf = (pod: KubeObject) => {
-      const name = pod.metadata.labels?.[USE_WAYPOINT_LABEL] ?? view.namespaceLabels(pod.metadata.namespace)[USE_WAYPOINT_LABEL]
+      const name =
+        pod.metadata.labels?.[USE_WAYPOINT_LABEL] ?? view.namespaceLabels(pod.metadata.namespace)[USE_WAYPOINT_LABEL]
       const gw = name && view.gateway(pod.metadata.namespace!, name)
       // A workload shows a waypoint only when that waypoint takes workload-addressed traffic.
-      return gw && ['workload', 'all'].includes(gw.metadata.labels?.['istio.io/waypoint-for'] ?? 'service') ? name : undefined
+      return gw && ['workload', 'all'].includes(gw.metadata.labels?.['istio.io/waypoint-for'] ?? 'service')
+        ? name
+        : undefined
     }
     const workloadName = (pod: KubeObject) => pod.metadata.ownerReferences?.[0]?.name ?? pod.metadata.name
     if (p.flags.get('--output') === 'json') {
@@ -480,7 +679,14 @@ export class IstioctlServer {
     }
     const rows = [['NAMESPACE', 'POD NAME', 'ADDRESS', 'NODE', 'WAYPOINT', 'PROTOCOL']]
     for (const pod of pods) {
-      rows.push([pod.metadata.namespace!, pod.metadata.name, pod.status.podIP, pod.spec?.nodeName ?? '', waypointOf(pod) ?? 'None', isEnrolled(pod) ? 'HBONE' : 'TCP'])
+      rows.push([
+        pod.metadata.namespace!,
+        pod.metadata.name,
+        pod.status.podIP,
+        pod.spec?.nodeName ?? '',
+        waypointOf(pod) ?? 'None',
+        isEnrolled(pod) ? 'HBONE' : 'TCP',
+      ])
     }
     return ok(table(rows))
   }
@@ -504,4 +710,3 @@ export class IstioctlServer {
     return predicate()
   }
 }
-

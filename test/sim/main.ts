@@ -32,13 +32,15 @@ export function parseSimArgs(argv: string[]): SimOptions {
         break
       case '--missing':
         for (const m of value().split(',')) {
-          if (!['manager', 'scheduler', 'mongodb'].includes(m)) throw new Error(`--missing: unknown component "${m}" (manager, scheduler, mongodb)`)
+          if (!['manager', 'scheduler', 'mongodb'].includes(m))
+            throw new Error(`--missing: unknown component "${m}" (manager, scheduler, mongodb)`)
           missing.push(m as GthulhuComponent)
         }
         break
       case '--cni': {
         const cni = value()
-        if (!['calico', 'cilium', 'flannel', 'none'].includes(cni)) throw new Error(`--cni: unknown CNI "${cni}" (calico, cilium, flannel, none)`)
+        if (!['calico', 'cilium', 'flannel', 'none'].includes(cni))
+          throw new Error(`--cni: unknown CNI "${cni}" (calico, cilium, flannel, none)`)
         options.cni = cni as Cni
         break
       }
@@ -72,7 +74,9 @@ async function main() {
     process.exit(2)
   }
   const sim = await startSimulator(options)
-  console.log(`Simulated Gthulhu cluster running (Kubernetes v${options.kubernetesVersion ?? '1.33.1'}, CNI ${options.cni ?? 'calico'}).`)
+  console.log(
+    `Simulated Gthulhu cluster running (Kubernetes v${options.kubernetesVersion ?? '1.33.1'}, CNI ${options.cni ?? 'calico'}).`,
+  )
   console.log(`  API server:         ${sim.apiUrl}`)
   console.log(`  kubeconfig:         ${sim.kubeconfig} (context ${sim.context})`)
   console.log(`  env file:           ${sim.dir}/env   (source it: . ${sim.dir}/env)`)

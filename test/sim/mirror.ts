@@ -35,7 +35,11 @@ export async function buildIstioctlArchive(version: string): Promise<Buffer> {
   }
 }
 
-export async function startMirror(options: { faults: Faults; istioVersions: string[]; gatewayApiVersions?: string[] }): Promise<Mirror> {
+export async function startMirror(options: {
+  faults: Faults
+  istioVersions: string[]
+  gatewayApiVersions?: string[]
+}): Promise<Mirror> {
   const archives = new Map<string, Promise<Buffer>>()
   const archiveOf = (version: string) => {
     if (!archives.has(version)) archives.set(version, buildIstioctlArchive(version))
@@ -43,7 +47,14 @@ export async function startMirror(options: { faults: Faults; istioVersions: stri
   }
   const gatewayVersions = options.gatewayApiVersions ?? GATEWAY_API_VERSIONS
 
-  const send = (req: IncomingMessage, res: ServerResponse, status: number, body: Buffer | string, type: string, truncatable = false) => {
+  const send = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: Buffer | string,
+    type: string,
+    truncatable = false,
+  ) => {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body)
     res.writeHead(status, { 'content-type': type, 'content-length': bytes.length })
     if (req.method === 'HEAD') return res.end()
@@ -57,16 +68,20 @@ export async function startMirror(options: { faults: Faults; istioVersions: stri
   }
   const notFound = (req: IncomingMessage, res: ServerResponse) => send(req, res, 404, 'Not Found', 'text/plain')
 
-  type Asset = { kind: 'archive' | 'checksum'; version: string; basename: string } | { kind: 'bundle'; version: string; channel: 'standard' | 'experimental' }
+  type Asset =
+    | { kind: 'archive' | 'checksum'; version: string; basename: string }
+    | { kind: 'bundle'; version: string; channel: 'standard' | 'experimental' }
   const assetAt = (path: string): Asset | undefined => {
     const istio = /^\/istio\/([^/]+)\/(istioctl-([^/]+)-(linux|osx)-([a-z0-9]+)\.tar\.gz)(\.sha256)?$/.exec(path)
     if (istio) {
       const [, version, basename, named, os, arch, checksum] = istio
-      if (version !== named || !options.istioVersions.includes(version) || !PLATFORMS[os].includes(arch)) return undefined
+      if (version !== named || !options.istioVersions.includes(version) || !PLATFORMS[os].includes(arch))
+        return undefined
       return { kind: checksum ? 'checksum' : 'archive', version, basename }
     }
     const gw = /^\/gateway-api\/([^/]+)\/(standard|experimental)-install\.yaml$/.exec(path)
-    if (gw && gatewayVersions.includes(gw[1])) return { kind: 'bundle', version: gw[1], channel: gw[2] as 'standard' | 'experimental' }
+    if (gw && gatewayVersions.includes(gw[1]))
+      return { kind: 'bundle', version: gw[1], channel: gw[2] as 'standard' | 'experimental' }
     return undefined
   }
 

@@ -5,7 +5,7 @@
 import type { KubeObject } from './store.ts'
 import { authorize, targetRefsOf, type AuthzRequest, type Enforcer } from './authz.ts'
 import {
-  ClusterView,
+  type ClusterView,
   GATEWAY_GROUP,
   GATEWAY_NAME_LABEL,
   INGRESS_USE_WAYPOINT_LABEL,
@@ -78,7 +78,8 @@ export class NetworkModel {
 
   /** Whether the CNI lets `source` reach `dest` on `port` (ingress policies only). */
   networkPolicyAllows(dest: KubeObject, source: Source, port: number): { allowed: boolean; reason: string } {
-    if (!this.view.enforcesNetworkPolicy) return { allowed: true, reason: `CNI ${this.view.cni} does not enforce NetworkPolicy` }
+    if (!this.view.enforcesNetworkPolicy)
+      return { allowed: true, reason: `CNI ${this.view.cni} does not enforce NetworkPolicy` }
     const namespace = dest.metadata.namespace
     const policies = this.view.networkPolicies.filter(
       (p) =>
@@ -94,7 +95,10 @@ export class NetworkModel {
         }
       }
     }
-    return { allowed: false, reason: `NetworkPolicy ${policies.map((p) => p.metadata.name).join(', ')} allows no ingress from ${source.pod?.metadata.name ?? source.ip} on port ${port}` }
+    return {
+      allowed: false,
+      reason: `NetworkPolicy ${policies.map((p) => p.metadata.name).join(', ')} allows no ingress from ${source.pod?.metadata.name ?? source.ip} on port ${port}`,
+    }
   }
 
   private peersMatch(from: any[] | undefined, source: Source, policyNamespace: string): boolean {
@@ -106,7 +110,9 @@ export class NetworkModel {
       }
       if (!source.pod || (!peer.podSelector && !peer.namespaceSelector)) return false
       const sourceNs = source.pod.metadata.namespace
-      const nsOk = peer.namespaceSelector ? selects(peer.namespaceSelector, this.view.namespaceLabels(sourceNs)) : sourceNs === policyNamespace
+      const nsOk = peer.namespaceSelector
+        ? selects(peer.namespaceSelector, this.view.namespaceLabels(sourceNs))
+        : sourceNs === policyNamespace
       return nsOk && selects(peer.podSelector ?? {}, source.pod.metadata.labels)
     })
   }
@@ -125,7 +131,9 @@ export class NetworkModel {
       (p) =>
         (p.metadata.namespace === dest.metadata.namespace || p.metadata.namespace === 'istio-system') &&
         targetRefsOf(p).length === 0 &&
-        (p.spec?.selector ? p.metadata.namespace === dest.metadata.namespace && selects(p.spec.selector, dest.metadata.labels) : true),
+        (p.spec?.selector
+          ? p.metadata.namespace === dest.metadata.namespace && selects(p.spec.selector, dest.metadata.labels)
+          : true),
     )
   }
 
@@ -134,8 +142,13 @@ export class NetworkModel {
     return this.view.authorizationPolicies.filter((p) =>
       targetRefsOf(p).some(
         (ref) =>
-          (p.metadata.namespace === svc.metadata.namespace && ref.kind === 'Service' && !ref.group && ref.name === svc.metadata.name) ||
-          (p.metadata.namespace === waypoint.metadata.namespace && ref.kind === 'Gateway' && ref.name === waypoint.metadata.name),
+          (p.metadata.namespace === svc.metadata.namespace &&
+            ref.kind === 'Service' &&
+            !ref.group &&
+            ref.name === svc.metadata.name) ||
+          (p.metadata.namespace === waypoint.metadata.namespace &&
+            ref.kind === 'Gateway' &&
+            ref.name === waypoint.metadata.name),
       ),
     )
   }
@@ -146,12 +159,21 @@ export class NetworkModel {
     return this.view.authorizationPolicies.filter((p) => {
       if (p.metadata.namespace !== gwPod.metadata.namespace) return false
       const refs = targetRefsOf(p)
-      if (refs.length) return refs.some((r) => r.kind === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && r.name === gwName)
+      if (refs.length)
+        return refs.some(
+          (r) => r.kind === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && r.name === gwName,
+        )
       return p.spec?.selector ? selects(p.spec.selector, gwPod.metadata.labels) : true
     })
   }
 
-  private check(policies: KubeObject[], source: Source, ports: number[], req: HttpRequest | undefined, enforcer: Enforcer) {
+  private check(
+    policies: KubeObject[],
+    source: Source,
+    ports: number[],
+    req: HttpRequest | undefined,
+    enforcer: Enforcer,
+  ) {
     const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, ports, http: req }
     return authorize(policies, request, enforcer)
   }
@@ -178,9 +200,11 @@ export class NetworkModel {
         if (svc) return { svc, ip: svc.spec?.clusterIP }
       } else if (c.length === 3) {
         const svc = this.view.service(c[2], c[1])
-        const pod = svc && this.view.pods.find(
-          (p) => p.metadata.namespace === c[2] && p.spec?.hostname === c[0] && p.spec?.subdomain === c[1],
-        )
+        const pod =
+          svc &&
+          this.view.pods.find(
+            (p) => p.metadata.namespace === c[2] && p.spec?.hostname === c[0] && p.spec?.subdomain === c[1],
+          )
         if (pod && isPodReady(pod)) return { pod, ip: pod.status?.podIP }
       }
     }
@@ -194,7 +218,13 @@ export class NetworkModel {
     return acceptedLocally(source, this.route(source, fromNamespace, host, port, req))
   }
 
-  private route(source: Source, fromNamespace: string, host: string, port: number, req: HttpRequest | undefined): Outcome {
+  private route(
+    source: Source,
+    fromNamespace: string,
+    host: string,
+    port: number,
+    req: HttpRequest | undefined,
+  ): Outcome {
     const target = this.resolve(host, fromNamespace)
     if (!target) return { kind: 'unresolved', detail: `${host} does not resolve` }
     if (target.svc && isHeadless(target.svc)) {
@@ -209,21 +239,33 @@ export class NetworkModel {
   }
 
   /** Through a ClusterIP Service: kube-proxy picks a ready endpoint; a bound waypoint intercepts mesh traffic. */
-  toService(source: Source, svc: KubeObject, port: number, req: HttpRequest | undefined, fromIngress: boolean): Outcome {
+  toService(
+    source: Source,
+    svc: KubeObject,
+    port: number,
+    req: HttpRequest | undefined,
+    fromIngress: boolean,
+  ): Outcome {
     const ip = svc.spec?.clusterIP
     const svcPort = (svc.spec?.ports ?? []).find((p: any) => p.port === port)
     if (!svcPort) return { kind: 'dropped', detail: `Service ${svc.metadata.name} has no port ${port}`, ip }
     const endpoints = this.view.endpointsOf(svc)
-    if (endpoints.length === 0) return { kind: 'refused', detail: `Service ${svc.metadata.name} has no ready endpoints`, ip }
+    if (endpoints.length === 0)
+      return { kind: 'refused', detail: `Service ${svc.metadata.name} has no ready endpoints`, ip }
     const dest = endpoints[0]
     const targetPort = resolvePort(dest, svcPort.targetPort ?? svcPort.port) ?? svcPort.port
     const waypoint = this.view.boundWaypoint(svc)
     // Only the client side picks a waypoint: an enrolled client's ztunnel for Service-addressed traffic
     // (ztunnel src/proxy/outbound.rs fetch_service_waypoint), an ingress gateway only when the Service opts in.
     // The destination's ztunnel never hands plaintext to the waypoint (src/proxy/inbound_passthrough.rs).
-    const clientUsesWaypoint = fromIngress ? svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] === 'true' : capturedByZtunnel(source)
+    const clientUsesWaypoint = fromIngress
+      ? svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] === 'true'
+      : capturedByZtunnel(source)
     if (waypoint && clientUsesWaypoint) {
-      return acceptedLocally(source, this.throughWaypoint(source, svc, [port, targetPort], dest, targetPort, waypoint, req))
+      return acceptedLocally(
+        source,
+        this.throughWaypoint(source, svc, [port, targetPort], dest, targetPort, waypoint, req),
+      )
     }
     const outcome = this.toPod(source, dest, targetPort, req)
     return 'ip' in outcome && ip ? { ...outcome, ip } : outcome
@@ -249,7 +291,8 @@ export class NetworkModel {
     }
     // The destination now sees the waypoint's address and identity.
     const outcome = this.toPod(this.sourceOfPod(wpPod), dest, targetPort, req)
-    if (req && outcome.kind !== 'http' && outcome.kind !== 'open') return { kind: 'http', ip: ip ?? '', response: upstreamFailure(outcome) }
+    if (req && outcome.kind !== 'http' && outcome.kind !== 'open')
+      return { kind: 'http', ip: ip ?? '', response: upstreamFailure(outcome) }
     return 'ip' in outcome && ip ? { ...outcome, ip } : outcome
   }
 
@@ -260,7 +303,8 @@ export class NetworkModel {
 
   private deliver(source: Source, dest: KubeObject, port: number, req: HttpRequest | undefined): Outcome {
     const ip = dest.status?.podIP ?? ''
-    if (dest.status?.phase !== 'Running') return { kind: 'dropped', detail: `pod ${dest.metadata.name} is not running`, ip }
+    if (dest.status?.phase !== 'Running')
+      return { kind: 'dropped', detail: `pod ${dest.metadata.name} is not running`, ip }
     const destEnrolled = isEnrolled(dest)
     // Mesh-to-mesh traffic travels as HBONE, so the CNI sees port 15008 rather than the app port.
     const wirePort = source.mesh && destEnrolled ? HBONE_PORT : port
@@ -270,7 +314,12 @@ export class NetworkModel {
       // HBONE carries the client's mTLS identity; plaintext from outside the mesh has none (src_identity: None).
       const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel')
       // ztunnel accepts the connection before it authorizes it, then closes it: connect() succeeds, no data comes back.
-      if (!decision.allowed) return { kind: 'closed', detail: `accepted by ${dest.metadata.name}'s ztunnel, then closed: ${decision.reason}`, ip }
+      if (!decision.allowed)
+        return {
+          kind: 'closed',
+          detail: `accepted by ${dest.metadata.name}'s ztunnel, then closed: ${decision.reason}`,
+          ip,
+        }
     }
     if (isGatewayPod(dest) && req && !isWaypointPod(dest)) {
       const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway')
@@ -304,7 +353,9 @@ export class NetworkModel {
         if (!ruleMatchesPath(rule, req.path)) continue
         const backend = (rule.backendRefs ?? [])[0]
         if (!backend) return { status: 500, body: '', contentType: 'text/plain' }
-        const svc = (backend.kind ?? 'Service') === 'Service' && this.view.service(backend.namespace ?? route.metadata.namespace, backend.name)
+        const svc =
+          (backend.kind ?? 'Service') === 'Service' &&
+          this.view.service(backend.namespace ?? route.metadata.namespace, backend.name)
         if (!svc) return { status: 500, body: '', contentType: 'text/plain' }
         const gwSource = this.sourceOfPod(gwPod)
         const outcome = this.toService(gwSource, svc, Number(backend.port ?? 80), req, true)
@@ -340,7 +391,8 @@ function acceptedLocally(source: Source, outcome: Outcome): Outcome {
   return { kind: 'closed', detail: `accepted by the client's ztunnel, then closed: ${outcome.detail}`, ip: outcome.ip }
 }
 
-export const isWaypointPod = (pod: KubeObject) => pod.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-mesh-controller'
+export const isWaypointPod = (pod: KubeObject) =>
+  pod.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-mesh-controller'
 
 function portsMatch(ports: any[] | undefined, port: number, dest: KubeObject): boolean {
   if (!ports || ports.length === 0) return true
@@ -368,7 +420,11 @@ function ruleMatchesPath(rule: any, path: string): boolean {
 
 function upstreamFailure(outcome: Outcome): HttpResponse {
   const reason =
-    outcome.kind === 'dropped' ? 'connection timeout' : outcome.kind === 'refused' ? 'remote connection failure' : 'connection termination'
+    outcome.kind === 'dropped'
+      ? 'connection timeout'
+      : outcome.kind === 'refused'
+        ? 'remote connection failure'
+        : 'connection termination'
   return {
     status: outcome.kind === 'dropped' ? 504 : 503,
     body: `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
@@ -378,12 +434,19 @@ function upstreamFailure(outcome: Outcome): HttpResponse {
 
 type App = 'tcp' | ((req: HttpRequest) => HttpResponse)
 
-const json = (status: number, value: unknown): HttpResponse => ({ status, body: JSON.stringify(value), contentType: 'application/json' })
-const MANAGER_PAGE = '<!doctype html><html><head><title>Gthulhu</title></head><body><div id="root">Gthulhu Manager</div></body></html>'
+const json = (status: number, value: unknown): HttpResponse => ({
+  status,
+  body: JSON.stringify(value),
+  contentType: 'application/json',
+})
+const MANAGER_PAGE =
+  '<!doctype html><html><head><title>Gthulhu</title></head><body><div id="root">Gthulhu Manager</div></body></html>'
 
 /** The application listening on a pod's port, if any: only declared container ports listen. */
 export function appAt(pod: KubeObject, port: number): App | undefined {
-  const declared = (pod.spec?.containers ?? []).some((c: any) => (c.ports ?? []).some((p: any) => p.containerPort === port))
+  const declared = (pod.spec?.containers ?? []).some((c: any) =>
+    (c.ports ?? []).some((p: any) => p.containerPort === port),
+  )
   if (!declared) return undefined
   const labels = pod.metadata.labels ?? {}
   const images = (pod.spec?.containers ?? []).map((c: any) => String(c.image ?? '')).join(' ')
@@ -398,9 +461,20 @@ export function appAt(pod: KubeObject, port: number): App | undefined {
   }
   if (labels.app === 'decisionmaker') {
     // With mtls.enabled the chart gives the decision maker tcpSocket probes and it serves TLS: Go's server answers plain HTTP with 400.
-    const tls = (pod.spec?.containers ?? []).some((c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket)
-    if (tls && port !== 9090) return () => ({ status: 400, body: 'Client sent an HTTP request to an HTTPS server.\n', contentType: 'text/plain' })
-    if (port === 9090) return (req) => (req.path === '/metrics' ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' } : json(404, {}))
+    const tls = (pod.spec?.containers ?? []).some(
+      (c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket,
+    )
+    if (tls && port !== 9090)
+      return () => ({
+        status: 400,
+        body: 'Client sent an HTTP request to an HTTPS server.\n',
+        contentType: 'text/plain',
+      })
+    if (port === 9090)
+      return (req) =>
+        req.path === '/metrics'
+          ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
+          : json(404, {})
     return (req) => (req.path === '/health' ? json(200, { status: 'ok' }) : json(404, { error: 'not found' }))
   }
   return () => ({ status: 200, body: 'ok', contentType: 'text/plain' })

@@ -4,13 +4,18 @@
 import { createHash } from 'node:crypto'
 import type { ResourceType } from './store.ts'
 
-export const groupVersionPath = (group: string, version: string) => (group ? `apis/${group}/${version}` : `api/${version}`)
+export const groupVersionPath = (group: string, version: string) =>
+  group ? `apis/${group}/${version}` : `api/${version}`
 
 /** The `/openapi/v3` index: one entry per group-version, each URL carrying a hash of its document. */
 export function openApiIndex(types: ResourceType[]): object {
   const paths: Record<string, { serverRelativeURL: string }> = {}
   for (const gv of new Set(types.map((rt) => groupVersionPath(rt.group, rt.version)))) {
-    const hash = createHash('sha512').update(JSON.stringify(openApiDocument(types, gv))).digest('hex').slice(0, 64).toUpperCase()
+    const hash = createHash('sha512')
+      .update(JSON.stringify(openApiDocument(types, gv)))
+      .digest('hex')
+      .slice(0, 64)
+      .toUpperCase()
     paths[gv] = { serverRelativeURL: `/openapi/v3/${gv}?hash=${hash}` }
   }
   return { paths }
@@ -42,11 +47,17 @@ export function openApiDocument(types: ResourceType[], gv: string): object | und
     })
     paths[collection] = {
       get: operation('list'),
-      post: operation('post', { requestBody: body, parameters: ['dryRun', 'fieldManager', 'fieldValidation'].map(queryParameter) }),
+      post: operation('post', {
+        requestBody: body,
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation'].map(queryParameter),
+      }),
     }
     const item = {
       get: operation('get'),
-      put: operation('put', { requestBody: body, parameters: ['dryRun', 'fieldManager', 'fieldValidation'].map(queryParameter) }),
+      put: operation('put', {
+        requestBody: body,
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation'].map(queryParameter),
+      }),
       patch: operation('patch', {
         requestBody: { content: { 'application/merge-patch+json': { schema: { type: 'object' } } }, required: true },
         parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map(queryParameter),

@@ -138,7 +138,12 @@ export function applyMerge(target: Json, applied: Json): Json {
       else {
         // Elements keep the applied order; each merges into the existing element with the same key.
         const existing: Json[] = result[k]
-        result[k] = v.map((el) => applyMerge(existing.find((e) => isObject(e) && e[key] === el[key]), el))
+        result[k] = v.map((el) =>
+          applyMerge(
+            existing.find((e) => isObject(e) && e[key] === el[key]),
+            el,
+          ),
+        )
       }
     } else result[k] = v
   }
@@ -187,7 +192,10 @@ export function jsonPatch(target: Json, operations: Json): Json {
 function pointer(path: string): string[] {
   if (path === '') return []
   if (!path.startsWith('/')) throw new PatchError(`invalid JSON pointer "${path}"`)
-  return path.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return path
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 function get(doc: Json, path: string): Json {
@@ -214,7 +222,8 @@ function put(doc: Json, path: string, value: Json, mode: 'add' | 'replace'): Jso
   const { parent, last } = parentOf(doc, path)
   if (Array.isArray(parent)) {
     const index = last === '-' ? parent.length : Number(last)
-    if (!Number.isInteger(index) || index < 0 || index > parent.length) throw new PatchError(`index ${last} out of range`)
+    if (!Number.isInteger(index) || index < 0 || index > parent.length)
+      throw new PatchError(`index ${last} out of range`)
     if (mode === 'add') parent.splice(index, 0, value)
     else parent[index] = value
   } else if (isObject(parent)) parent[last] = value

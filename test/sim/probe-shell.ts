@@ -140,7 +140,9 @@ export class ProbeShell {
     let skip = false
     for (const { text, op } of raw) {
       if (!skip) {
-        const words = tokenize(text, () => last, env).filter((t): t is Word => 'text' in t).map((t) => t.text)
+        const words = tokenize(text, () => last, env)
+          .filter((t): t is Word => 'text' in t)
+          .map((t) => t.text)
         if (words.length) {
           if (words[0] === 'exit') return { exitCode: Number(words[1] ?? last) || 0, output, elapsedMs: elapsed }
           const r = this.exec(words)
@@ -160,7 +162,11 @@ export class ProbeShell {
     switch (base) {
       case 'echo': {
         const noNewline = args[0] === '-n'
-        return { exitCode: 0, output: (noNewline ? args.slice(1) : args).join(' ') + (noNewline ? '' : '\n'), waitedMs: 0 }
+        return {
+          exitCode: 0,
+          output: (noNewline ? args.slice(1) : args).join(' ') + (noNewline ? '' : '\n'),
+          waitedMs: 0,
+        }
       }
       case 'true':
         return { exitCode: 0, output: '', waitedMs: 0 }
@@ -202,12 +208,17 @@ export class ProbeShell {
         if (inline) waitSecs = Number(inline[1])
         else if (a.endsWith('w')) waitSecs = Number(args[++i])
       } else if (a.startsWith('-')) {
-        return { exitCode: 1, output: `nc: unrecognized option '${a}'\nBusyBox v1.36.1 multi-call binary.\n`, waitedMs: 0 }
+        return {
+          exitCode: 1,
+          output: `nc: unrecognized option '${a}'\nBusyBox v1.36.1 multi-call binary.\n`,
+          waitedMs: 0,
+        }
       } else positional.push(a)
     }
     const [host, portText] = positional
     const port = Number(portText)
-    if (!host || !Number.isInteger(port)) return { exitCode: 1, output: 'Usage: nc [OPTIONS] HOST [PORT]\n', waitedMs: 0 }
+    if (!host || !Number.isInteger(port))
+      return { exitCode: 1, output: 'Usage: nc [OPTIONS] HOST [PORT]\n', waitedMs: 0 }
     const outcome = this.connect(host, port)
     const wait = Math.min((waitSecs || 3) * 1000, MAX_WAIT_MS)
     switch (outcome.kind) {
@@ -220,11 +231,23 @@ export class ProbeShell {
         // The client's own ztunnel accepted the connection; -z closes it before the failure behind it shows.
         return { exitCode: 0, output: verbose ? `${host} (${outcome.ip ?? host}:${port}) open\n` : '', waitedMs: 0 }
       case 'refused':
-        return { exitCode: 1, output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection refused\n` : '', waitedMs: 0 }
+        return {
+          exitCode: 1,
+          output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection refused\n` : '',
+          waitedMs: 0,
+        }
       case 'reset':
-        return { exitCode: 1, output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection reset by peer\n` : '', waitedMs: 0 }
+        return {
+          exitCode: 1,
+          output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection reset by peer\n` : '',
+          waitedMs: 0,
+        }
       case 'dropped':
-        return { exitCode: 1, output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection timed out\n` : '', waitedMs: wait }
+        return {
+          exitCode: 1,
+          output: verbose ? `nc: ${host} (${outcome.ip}:${port}): Connection timed out\n` : '',
+          waitedMs: wait,
+        }
     }
   }
 
@@ -245,8 +268,7 @@ export class ProbeShell {
       if (a === '-o' || a === '--output') {
         value() // the body goes to a file in the pod, not to the log
         discardBody = true
-      }
-      else if (a === '-w' || a === '--write-out') writeOut = value()
+      } else if (a === '-w' || a === '--write-out') writeOut = value()
       else if (a === '-H' || a === '--header') {
         const h = value()
         const colon = h.indexOf(':')
@@ -327,7 +349,11 @@ export class ProbeShell {
       case 'unresolved':
         return { exitCode: 1, output: `wget: bad address '${host}'\n`, waitedMs: 0 }
       case 'refused':
-        return { exitCode: 1, output: note + `wget: can't connect to remote host (${outcome.ip}): Connection refused\n`, waitedMs: 0 }
+        return {
+          exitCode: 1,
+          output: note + `wget: can't connect to remote host (${outcome.ip}): Connection refused\n`,
+          waitedMs: 0,
+        }
       case 'dropped':
         return { exitCode: 1, output: note + 'wget: download timed out\n', waitedMs: MAX_WAIT_MS }
       case 'reset':
@@ -336,7 +362,8 @@ export class ProbeShell {
         return { exitCode: 1, output: note + 'wget: error getting response: Connection reset by peer\n', waitedMs: 0 }
       case 'http': {
         const { status, body } = outcome.response
-        if (status >= 400) return { exitCode: 1, output: note + `wget: server returned error: HTTP/1.1 ${status}\n`, waitedMs: 0 }
+        if (status >= 400)
+          return { exitCode: 1, output: note + `wget: server returned error: HTTP/1.1 ${status}\n`, waitedMs: 0 }
         return { exitCode: 0, output: note + (toStdout ? body : ''), waitedMs: 0 }
       }
     }
@@ -349,11 +376,20 @@ export class ProbeShell {
   mongosh(args: string[]): CommandResult {
     const uri = args.find((a) => a.startsWith('mongodb://'))
     const parsed = uri && /^mongodb:\/\/([^/:?,]+)(?::(\d+))?/.exec(uri)
-    if (!parsed) return { exitCode: 1, output: `MongoParseError: Invalid scheme, expected connection string to start with "mongodb://"\n`, waitedMs: 0 }
+    if (!parsed)
+      return {
+        exitCode: 1,
+        output: `MongoParseError: Invalid scheme, expected connection string to start with "mongodb://"\n`,
+        waitedMs: 0,
+      }
     const [, host, portText] = parsed
     const port = Number(portText ?? 27017)
     const outcome = this.connect(host, port)
-    const fail = (message: string, waitedMs = 0): CommandResult => ({ exitCode: 1, output: `MongoServerSelectionError: ${message}\n`, waitedMs })
+    const fail = (message: string, waitedMs = 0): CommandResult => ({
+      exitCode: 1,
+      output: `MongoServerSelectionError: ${message}\n`,
+      waitedMs,
+    })
     const address = `${'ip' in outcome && outcome.ip ? outcome.ip : host}:${port}`
     switch (outcome.kind) {
       case 'unresolved':

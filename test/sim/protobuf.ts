@@ -30,8 +30,8 @@ function readFields(buf: Buffer): Fields {
       if (pos + length > buf.length) throw new Error('truncated field')
       value = buf.subarray(pos, pos + length)
       pos += length
-    } else if (wire === 1) value = (pos += 8, 0)
-    else if (wire === 5) value = (pos += 4, 0)
+    } else if (wire === 1) value = ((pos += 8), 0)
+    else if (wire === 5) value = ((pos += 4), 0)
     else throw new Error(`unsupported wire type ${wire}`)
     fields.set(field, [...(fields.get(field) ?? []), value])
   }
@@ -86,7 +86,12 @@ export function decodeProtobufObject(body: Buffer): Record<string, unknown> | un
     const decode = DECODERS[`${apiVersion}/${kind}`]
     if (!decode) return undefined
     const fields = readFields((envelope.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0))
-    return compact({ apiVersion, kind, metadata: objectMeta(fields.get(1)?.[0] as Buffer | undefined), ...decode(fields) })
+    return compact({
+      apiVersion,
+      kind,
+      metadata: objectMeta(fields.get(1)?.[0] as Buffer | undefined),
+      ...decode(fields),
+    })
   } catch {
     return undefined
   }

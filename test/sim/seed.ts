@@ -23,7 +23,11 @@ const CHART_VERSION = '0.3.0'
 const CNI_DAEMONSETS: Record<Exclude<Cni, 'none'>, { name: string; labels: Record<string, string>; image: string }> = {
   calico: { name: 'calico-node', labels: { 'k8s-app': 'calico-node' }, image: 'docker.io/calico/node:v3.29.1' },
   cilium: { name: 'cilium', labels: { 'k8s-app': 'cilium' }, image: 'quay.io/cilium/cilium:v1.16.5' },
-  flannel: { name: 'kube-flannel-ds', labels: { app: 'flannel', 'k8s-app': 'flannel' }, image: 'docker.io/flannel/flannel:v0.26.1' },
+  flannel: {
+    name: 'kube-flannel-ds',
+    labels: { app: 'flannel', 'k8s-app': 'flannel' },
+    image: 'docker.io/flannel/flannel:v0.26.1',
+  },
 }
 
 /** Selector labels of each Gthulhu component, as the chart's helpers render them. */
@@ -45,37 +49,68 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
   const { namespace: ns, release } = options
 
   for (const name of new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ns])) {
-    await create('namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } } })
+    await create('namespace', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    })
   }
   await create('node', nodeObject(options.kubernetesVersion))
   await create('service', {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-    spec: { type: 'ClusterIP', clusterIP: '10.96.0.1', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: '10.96.0.1',
+      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
+    },
   })
   for (const name of new Set(['default', ns])) {
-    await create('serviceAccount', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } })
+    await create('serviceAccount', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'default', namespace: name },
+    })
   }
 
   // kube-system: cluster DNS and the CNI agent.
   const dnsLabels = { 'k8s-app': 'kube-dns' }
-  await create('deployment', workload('Deployment', 'coredns', 'kube-system', dnsLabels, {
-    replicas: 1,
-    containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.11.3', ports: [{ name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }, { name: 'metrics', containerPort: 9153, protocol: 'TCP' }] }],
-  }))
+  await create(
+    'deployment',
+    workload('Deployment', 'coredns', 'kube-system', dnsLabels, {
+      replicas: 1,
+      containers: [
+        {
+          name: 'coredns',
+          image: 'registry.k8s.io/coredns/coredns:v1.11.3',
+          ports: [
+            { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+            { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
+          ],
+        },
+      ],
+    }),
+  )
   await create('service', {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...dnsLabels, 'kubernetes.io/name': 'CoreDNS' } },
-    spec: { clusterIP: '10.96.0.10', selector: dnsLabels, ports: [{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }] },
+    spec: {
+      clusterIP: '10.96.0.10',
+      selector: dnsLabels,
+      ports: [{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }],
+    },
   })
   if (options.cni !== 'none') {
     const cni = CNI_DAEMONSETS[options.cni]
-    await create('daemonSet', workload('DaemonSet', cni.name, 'kube-system', cni.labels, {
-      hostNetwork: true,
-      containers: [{ name: cni.name === 'kube-flannel-ds' ? 'kube-flannel' : cni.name, image: cni.image }],
-    }))
+    await create(
+      'daemonSet',
+      workload('DaemonSet', cni.name, 'kube-system', cni.labels, {
+        hostNetwork: true,
+        containers: [{ name: cni.name === 'kube-flannel-ds' ? 'kube-flannel' : cni.name, image: cni.image }],
+      }),
+    )
   }
 
   // Gthulhu, as `helm install <release> chart/gthulhu -n <ns>` renders it.
@@ -95,12 +130,21 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(name, component),
-    spec: { type: 'ClusterIP', ...(headless ? { clusterIP: 'None' } : {}), selector: gthulhuPodLabels(release, component), ports },
+    spec: {
+      type: 'ClusterIP',
+      ...(headless ? { clusterIP: 'None' } : {}),
+      selector: gthulhuPodLabels(release, component),
+      ports,
+    },
   })
   const has = (c: GthulhuComponent) => !options.missing.includes(c)
 
   if (has('manager')) {
-    await create('serviceAccount', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(`${release}-manager`, 'manager') })
+    await create('serviceAccount', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: meta(`${release}-manager`, 'manager'),
+    })
     const d = workload('Deployment', `${release}-manager`, ns, gthulhuPodLabels(release, 'manager'), {
       replicas: 1,
       serviceAccountName: `${release}-manager`,
@@ -117,7 +161,12 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     })
     d.metadata = meta(`${release}-manager`, 'manager')
     await create('deployment', d)
-    await create('service', service(`${release}-manager`, 'manager', false, [{ name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' }]))
+    await create(
+      'service',
+      service(`${release}-manager`, 'manager', false, [
+        { name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' },
+      ]),
+    )
   }
 
   if (has('scheduler')) {
@@ -137,15 +186,27 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
             { name: 'http', containerPort: 8080, protocol: 'TCP' },
             { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
           ],
-          readinessProbe: options.mtls ? { tcpSocket: { port: 'http' }, periodSeconds: 10 } : { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+          readinessProbe: options.mtls
+            ? { tcpSocket: { port: 'http' }, periodSeconds: 10 }
+            : { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
           livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20 },
         },
       ],
     })
     ds.metadata = meta(`${release}-scheduler`, 'scheduler')
     await create('daemonSet', ds)
-    await create('service', service(`${release}-scheduler-sidecar`, 'scheduler', true, [{ name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' }]))
-    await create('service', service(`${release}-scheduler-monitor`, 'scheduler', true, [{ name: 'metrics', port: 9090, protocol: 'TCP', targetPort: 'metrics' }]))
+    await create(
+      'service',
+      service(`${release}-scheduler-sidecar`, 'scheduler', true, [
+        { name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' },
+      ]),
+    )
+    await create(
+      'service',
+      service(`${release}-scheduler-monitor`, 'scheduler', true, [
+        { name: 'metrics', port: 9090, protocol: 'TCP', targetPort: 'metrics' },
+      ]),
+    )
   }
 
   if (has('mongodb')) {
@@ -165,7 +226,12 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     sts.metadata = meta(`${release}-mongodb`, 'mongodb')
     sts.spec.serviceName = `${release}-mongodb`
     await create('statefulSet', sts)
-    await create('service', service(`${release}-mongodb`, 'mongodb', true, [{ name: 'mongodb', port: 27017, protocol: 'TCP', targetPort: 27017 }]))
+    await create(
+      'service',
+      service(`${release}-mongodb`, 'mongodb', true, [
+        { name: 'mongodb', port: 27017, protocol: 'TCP', targetPort: 27017 },
+      ]),
+    )
   }
 }
 
@@ -185,12 +251,21 @@ export function workload(
     spec: {
       ...(kind !== 'DaemonSet' ? { replicas: replicas ?? 1 } : {}),
       selector: { matchLabels: { ...podLabels } },
-      template: { metadata: { labels: { ...podLabels } }, spec: { restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', ...spec } },
+      template: {
+        metadata: { labels: { ...podLabels } },
+        spec: { restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', ...spec },
+      },
       ...(kind === 'Deployment'
-        ? { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } }, progressDeadlineSeconds: 600 }
+        ? {
+            strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+            progressDeadlineSeconds: 600,
+          }
         : kind === 'DaemonSet'
           ? { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } } }
-          : { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } }, podManagementPolicy: 'OrderedReady' }),
+          : {
+              updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+              podManagementPolicy: 'OrderedReady',
+            }),
     },
   }
 }
@@ -218,10 +293,38 @@ function nodeObject(kubernetesVersion: string): KubeObject {
       capacity: { cpu: '8', memory: '16303412Ki', pods: '110' },
       allocatable: { cpu: '8', memory: '16201012Ki', pods: '110' },
       conditions: [
-        { type: 'MemoryPressure', status: 'False', reason: 'KubeletHasSufficientMemory', message: 'kubelet has sufficient memory available', lastHeartbeatTime: t, lastTransitionTime: t },
-        { type: 'DiskPressure', status: 'False', reason: 'KubeletHasNoDiskPressure', message: 'kubelet has no disk pressure', lastHeartbeatTime: t, lastTransitionTime: t },
-        { type: 'PIDPressure', status: 'False', reason: 'KubeletHasSufficientPID', message: 'kubelet has sufficient PID available', lastHeartbeatTime: t, lastTransitionTime: t },
-        { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: t, lastTransitionTime: t },
+        {
+          type: 'MemoryPressure',
+          status: 'False',
+          reason: 'KubeletHasSufficientMemory',
+          message: 'kubelet has sufficient memory available',
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        },
+        {
+          type: 'DiskPressure',
+          status: 'False',
+          reason: 'KubeletHasNoDiskPressure',
+          message: 'kubelet has no disk pressure',
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        },
+        {
+          type: 'PIDPressure',
+          status: 'False',
+          reason: 'KubeletHasSufficientPID',
+          message: 'kubelet has sufficient PID available',
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        },
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'kubelet is posting ready status',
+          lastHeartbeatTime: t,
+          lastTransitionTime: t,
+        },
       ],
       nodeInfo: {
         kubeletVersion: `v${kubernetesVersion}`,

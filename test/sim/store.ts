@@ -63,7 +63,7 @@ export class StoreError extends Error {
 const HISTORY_LIMIT = 5000
 const clone = <T>(value: T): T => structuredClone(value)
 const key = (rt: ResourceType, namespace: string | undefined, name: string) =>
-  `${rt.group}/${rt.plural}/${rt.namespaced ? namespace ?? '' : ''}/${name}`
+  `${rt.group}/${rt.plural}/${rt.namespaced ? (namespace ?? '') : ''}/${name}`
 
 export type Selector = (labels: Record<string, string>) => boolean
 
@@ -126,10 +126,14 @@ export class Store {
   }
 
   create(rt: ResourceType, object: KubeObject): KubeObject {
-    const namespace = rt.namespaced ? object.metadata.namespace ?? 'default' : undefined
+    const namespace = rt.namespaced ? (object.metadata.namespace ?? 'default') : undefined
     const k = key(rt, namespace, object.metadata.name)
     if (this.objects.has(k)) {
-      throw new StoreError(409, 'AlreadyExists', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" already exists`)
+      throw new StoreError(
+        409,
+        'AlreadyExists',
+        `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" already exists`,
+      )
     }
     const stored = clone(object)
     stored.apiVersion = rt.group ? `${rt.group}/${rt.version}` : rt.version
@@ -150,10 +154,15 @@ export class Store {
    * The generation is bumped when the spec changes, as the real API server does.
    */
   update(rt: ResourceType, object: KubeObject, expectedVersion?: string): KubeObject {
-    const namespace = rt.namespaced ? object.metadata.namespace ?? 'default' : undefined
+    const namespace = rt.namespaced ? (object.metadata.namespace ?? 'default') : undefined
     const k = key(rt, namespace, object.metadata.name)
     const current = this.objects.get(k)
-    if (!current) throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" not found`)
+    if (!current)
+      throw new StoreError(
+        404,
+        'NotFound',
+        `${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}" not found`,
+      )
     if (expectedVersion && expectedVersion !== current.object.metadata.resourceVersion) {
       throw new StoreError(
         409,
@@ -172,15 +181,22 @@ export class Store {
       creationTimestamp: current.object.metadata.creationTimestamp,
       generation: (current.object.metadata.generation ?? 1) + (specChanged ? 1 : 0),
     }
-    if (JSON.stringify({ ...stored, metadata: { ...stored.metadata, resourceVersion: undefined } }) ===
-      JSON.stringify({ ...current.object, metadata: { ...current.object.metadata, resourceVersion: undefined } })) {
+    if (
+      JSON.stringify({ ...stored, metadata: { ...stored.metadata, resourceVersion: undefined } }) ===
+      JSON.stringify({ ...current.object, metadata: { ...current.object.metadata, resourceVersion: undefined } })
+    ) {
       return clone(current.object) // no-op updates do not bump the resourceVersion, as on a real server
     }
     return this.commit('MODIFIED', rt, k, stored, current.object)
   }
 
   /** Read-modify-write helper for controllers: `mutate` edits a copy; returns undefined when absent. */
-  mutate(rt: ResourceType, namespace: string | undefined, name: string, mutate: (o: KubeObject) => void): KubeObject | undefined {
+  mutate(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    mutate: (o: KubeObject) => void,
+  ): KubeObject | undefined {
     const current = this.get(rt, namespace, name)
     if (!current) return undefined
     mutate(current)
@@ -190,7 +206,8 @@ export class Store {
   delete(rt: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const k = key(rt, namespace, name)
     const current = this.objects.get(k)
-    if (!current) throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${name}" not found`)
+    if (!current)
+      throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${name}" not found`)
     this.objects.delete(k)
     const gone = clone(current.object)
     this.revision++
@@ -212,11 +229,23 @@ export class Store {
       .map((e) => ({ ...e, object: clone(e.object), ...(e.previous ? { previous: clone(e.previous) } : {}) }))
   }
 
-  private commit(type: WatchEventType, rt: ResourceType, k: string, stored: KubeObject, previous?: KubeObject): KubeObject {
+  private commit(
+    type: WatchEventType,
+    rt: ResourceType,
+    k: string,
+    stored: KubeObject,
+    previous?: KubeObject,
+  ): KubeObject {
     this.revision++
     stored.metadata.resourceVersion = String(this.revision)
     this.objects.set(k, { resource: rt, object: stored })
-    this.emit({ type, resource: rt, object: clone(stored), resourceVersion: this.revision, ...(previous ? { previous: clone(previous) } : {}) })
+    this.emit({
+      type,
+      resource: rt,
+      object: clone(stored),
+      resourceVersion: this.revision,
+      ...(previous ? { previous: clone(previous) } : {}),
+    })
     return clone(stored)
   }
 

@@ -49,7 +49,11 @@ const servicePorts = (svc: KubeObject) =>
       .join(','),
   )
 const selectorText = (selector: Record<string, string> | undefined) =>
-  none(Object.entries(selector ?? {}).map(([k, v]) => `${k}=${v}`).join(','))
+  none(
+    Object.entries(selector ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  )
 const containerField = (o: KubeObject, field: 'name' | 'image') =>
   (o.spec?.template?.spec?.containers ?? []).map((c: any) => c[field]).join(',')
 
@@ -59,14 +63,27 @@ const ageColumn: Column = { name: 'Age', cell: (o) => age(o.metadata.creationTim
 const COLUMNS: Record<string, Column[]> = {
   '/Pod': [
     name,
-    { name: 'Ready', cell: (o) => `${(o.status?.containerStatuses ?? []).filter((c: any) => c.ready).length}/${(o.spec?.containers ?? []).length}` },
+    {
+      name: 'Ready',
+      cell: (o) =>
+        `${(o.status?.containerStatuses ?? []).filter((c: any) => c.ready).length}/${(o.spec?.containers ?? []).length}`,
+    },
     { name: 'Status', cell: podStatus },
-    { name: 'Restarts', type: 'string', cell: (o) => String((o.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0)) },
+    {
+      name: 'Restarts',
+      type: 'string',
+      cell: (o) =>
+        String((o.status?.containerStatuses ?? []).reduce((n: number, c: any) => n + (c.restartCount ?? 0), 0)),
+    },
     ageColumn,
     { name: 'IP', priority: 1, cell: (o) => none(o.status?.podIP) },
     { name: 'Node', priority: 1, cell: (o) => none(o.spec?.nodeName) },
     { name: 'Nominated Node', priority: 1, cell: (o) => none(o.status?.nominatedNodeName) },
-    { name: 'Readiness Gates', priority: 1, cell: (o) => none((o.spec?.readinessGates ?? []).map((g: any) => g.conditionType).join(',')) },
+    {
+      name: 'Readiness Gates',
+      priority: 1,
+      cell: (o) => none((o.spec?.readinessGates ?? []).map((g: any) => g.conditionType).join(',')),
+    },
   ],
   '/Service': [
     name,
@@ -80,14 +97,40 @@ const COLUMNS: Record<string, Column[]> = {
   '/Namespace': [name, { name: 'Status', cell: (o) => o.status?.phase ?? 'Active' }, ageColumn],
   '/Node': [
     name,
-    { name: 'Status', cell: (o) => ((o.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True') ? 'Ready' : 'NotReady') },
-    { name: 'Roles', cell: (o) => none(Object.keys(o.metadata.labels ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice(24)).join(',')) },
+    {
+      name: 'Status',
+      cell: (o) =>
+        (o.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True') ? 'Ready' : 'NotReady',
+    },
+    {
+      name: 'Roles',
+      cell: (o) =>
+        none(
+          Object.keys(o.metadata.labels ?? {})
+            .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+            .map((k) => k.slice(24))
+            .join(','),
+        ),
+    },
     ageColumn,
     { name: 'Version', cell: (o) => o.status?.nodeInfo?.kubeletVersion ?? '' },
-    { name: 'Internal-IP', priority: 1, cell: (o) => none((o.status?.addresses ?? []).find((a: any) => a.type === 'InternalIP')?.address) },
+    {
+      name: 'Internal-IP',
+      priority: 1,
+      cell: (o) => none((o.status?.addresses ?? []).find((a: any) => a.type === 'InternalIP')?.address),
+    },
   ],
-  '/ConfigMap': [name, { name: 'Data', type: 'integer', cell: (o) => Object.keys({ ...o.data, ...o.binaryData }).length }, ageColumn],
-  '/Secret': [name, { name: 'Type', cell: (o) => o.type ?? 'Opaque' }, { name: 'Data', type: 'integer', cell: (o) => Object.keys({ ...o.data, ...o.stringData }).length }, ageColumn],
+  '/ConfigMap': [
+    name,
+    { name: 'Data', type: 'integer', cell: (o) => Object.keys({ ...o.data, ...o.binaryData }).length },
+    ageColumn,
+  ],
+  '/Secret': [
+    name,
+    { name: 'Type', cell: (o) => o.type ?? 'Opaque' },
+    { name: 'Data', type: 'integer', cell: (o) => Object.keys({ ...o.data, ...o.stringData }).length },
+    ageColumn,
+  ],
   '/ServiceAccount': [name, { name: 'Secrets', type: 'integer', cell: (o) => (o.secrets ?? []).length }, ageColumn],
   'apps/Deployment': [
     name,
@@ -125,13 +168,19 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Ready', type: 'integer', cell: (o) => o.status?.readyReplicas ?? 0 },
     ageColumn,
   ],
-  'apiextensions.k8s.io/CustomResourceDefinition': [name, { name: 'Created At', type: 'date', cell: (o) => o.metadata.creationTimestamp ?? '' }],
+  'apiextensions.k8s.io/CustomResourceDefinition': [
+    name,
+    { name: 'Created At', type: 'date', cell: (o) => o.metadata.creationTimestamp ?? '' },
+  ],
 }
 
 /** Evaluates the simple JSONPaths CRD printer columns use (`.status.phase`, `.spec.ports[0].port`). */
 function simpleJsonPath(o: KubeObject, path: string): unknown {
   let node: any = o
-  for (const part of path.replace(/^\./, '').split(/\.|\[(\d+)\]/).filter(Boolean)) {
+  for (const part of path
+    .replace(/^\./, '')
+    .split(/\.|\[(\d+)\]/)
+    .filter(Boolean)) {
     if (node === undefined || node === null) return undefined
     node = node[part]
   }
@@ -162,7 +211,13 @@ function crdColumns(store: Store, rt: ResourceType): Column[] | undefined {
 }
 
 /** Builds the Table for a list of objects; `includeObject` is the request's includeObject parameter. */
-export function toTable(store: Store, rt: ResourceType, objects: KubeObject[], includeObject: string | null, resourceVersion: string): object {
+export function toTable(
+  store: Store,
+  rt: ResourceType,
+  objects: KubeObject[],
+  includeObject: string | null,
+  resourceVersion: string,
+): object {
   const columns = COLUMNS[`${rt.group}/${rt.kind}`] ?? crdColumns(store, rt) ?? [name, ageColumn]
   return {
     kind: 'Table',

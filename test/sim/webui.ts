@@ -46,16 +46,28 @@ export function startWebUi(store: Store, cni: Cni, log: (line: string) => void =
       const view = new ClusterView(store, cni)
       const gw = view.gateway(binding.namespace, binding.gateway)
       const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v
+      for (const [k, v] of Object.entries(req.headers))
+        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v
       const response = gw
-        ? new NetworkModel(view).ingress(gw, binding.listenerPort, { method: req.method ?? 'GET', path: req.url ?? '/', host: headers.host, headers })
+        ? new NetworkModel(view).ingress(gw, binding.listenerPort, {
+            method: req.method ?? 'GET',
+            path: req.url ?? '/',
+            host: headers.host,
+            headers,
+          })
         : { status: 503, body: 'no healthy upstream', contentType: 'text/plain' }
-      res.writeHead(response.status, { 'content-type': response.contentType, 'content-length': Buffer.byteLength(response.body), server: 'istio-envoy' })
+      res.writeHead(response.status, {
+        'content-type': response.contentType,
+        'content-length': Buffer.byteLength(response.body),
+        server: 'istio-envoy',
+      })
       res.end(req.method === 'HEAD' ? undefined : response.body)
     })
     servers.set(address, { server, binding })
     server.once('error', (error) => {
-      log(`sim web UI: cannot listen on ${address} for Service ${binding.namespace}/${binding.gateway}-istio (port ${binding.listenerPort}): ${(error as Error).message}`)
+      log(
+        `sim web UI: cannot listen on ${address} for Service ${binding.namespace}/${binding.gateway}-istio (port ${binding.listenerPort}): ${(error as Error).message}`,
+      )
       servers.delete(address)
     })
     const [host, port] = address.split(':')

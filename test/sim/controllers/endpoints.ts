@@ -13,11 +13,17 @@ import { resourceType, type ReconcileContext } from './context.ts'
 
 export function reconcileEndpoints({ store }: ReconcileContext): void {
   const type = resourceType(store, 'endpoints')
-  const pods = listOf(store, 'pod').filter((p) => p.status?.podIP && !['Succeeded', 'Failed'].includes(p.status?.phase) && !p.metadata.deletionTimestamp)
+  const pods = listOf(store, 'pod').filter(
+    (p) => p.status?.podIP && !['Succeeded', 'Failed'].includes(p.status?.phase) && !p.metadata.deletionTimestamp,
+  )
   for (const svc of listOf(store, 'service')) {
     if (!svc.spec?.selector || Object.keys(svc.spec.selector).length === 0) continue
     const selected = pods.filter((p) => serviceSelects(svc, p))
-    const address = (p: KubeObject) => ({ ip: p.status.podIP, nodeName: p.spec?.nodeName, targetRef: { kind: 'Pod', namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid } })
+    const address = (p: KubeObject) => ({
+      ip: p.status.podIP,
+      nodeName: p.spec?.nodeName,
+      targetRef: { kind: 'Pod', namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid },
+    })
     const serving = (p: KubeObject) => svc.spec.publishNotReadyAddresses || isPodReady(p)
     const ports = (svc.spec.ports ?? []).map((port: any) => ({
       ...(port.name ? { name: port.name } : {}),
@@ -31,7 +37,12 @@ export function reconcileEndpoints({ store }: ReconcileContext): void {
     const ns = svc.metadata.namespace
     const existing = store.get(type, ns, svc.metadata.name)
     if (!existing) {
-      store.create(type, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: svc.metadata.name, namespace: ns, labels: { ...(svc.metadata.labels ?? {}) } }, subsets })
+      store.create(type, {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name: svc.metadata.name, namespace: ns, labels: { ...(svc.metadata.labels ?? {}) } },
+        subsets,
+      })
     } else if (JSON.stringify(existing.subsets ?? []) !== JSON.stringify(subsets)) {
       store.mutate(type, ns, svc.metadata.name, (e) => {
         e.subsets = subsets

@@ -17,7 +17,8 @@ const DEPENDENT_KINDS: KindName[] = ['pod', 'deployment', 'daemonSet', 'stateful
 
 export function collectGarbage({ store }: ReconcileContext): void {
   const alive = new Set<string>()
-  for (const kind of [...WORKLOAD_KINDS, 'gateway'] as KindName[]) for (const o of listOf(store, kind)) alive.add(o.metadata.uid!)
+  for (const kind of [...WORKLOAD_KINDS, 'gateway'] as KindName[])
+    for (const o of listOf(store, kind)) alive.add(o.metadata.uid!)
   for (const kind of DEPENDENT_KINDS) {
     for (const o of listOf(store, kind)) {
       const owners = (o.metadata.ownerReferences ?? []).filter((r) => OWNER_KINDS.includes(r.kind))

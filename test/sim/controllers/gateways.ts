@@ -77,13 +77,30 @@ export async function reconcileGateways({ store }: ReconcileContext): Promise<vo
   }
 }
 
-async function ensureGatewayObjects(store: Store, gw: KubeObject, profile: GatewayClassProfile, version: string): Promise<void> {
+async function ensureGatewayObjects(
+  store: Store,
+  gw: KubeObject,
+  profile: GatewayClassProfile,
+  version: string,
+): Promise<void> {
   const ns = gw.metadata.namespace!
   const name = profile.objectName(gw)
-  const owner = { apiVersion: gw.apiVersion, kind: 'Gateway', name: gw.metadata.name, uid: gw.metadata.uid!, controller: true }
+  const owner = {
+    apiVersion: gw.apiVersion,
+    kind: 'Gateway',
+    name: gw.metadata.name,
+    uid: gw.metadata.uid!,
+    controller: true,
+  }
   const labels: Record<string, string> = { [GATEWAY_NAME_LABEL]: gw.metadata.name, ...profile.labels(gw) }
   const listenerPorts = profile.servicePorts(gw)
-  const meta = (extra: Record<string, unknown> = {}) => ({ name, namespace: ns, labels, ownerReferences: [owner], ...extra })
+  const meta = (extra: Record<string, unknown> = {}) => ({
+    name,
+    namespace: ns,
+    labels,
+    ownerReferences: [owner],
+    ...extra,
+  })
 
   if (!getOf(store, 'serviceAccount', ns, name)) {
     store.create(resourceType(store, 'serviceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta() })
@@ -109,7 +126,12 @@ async function ensureGatewayObjects(store: Store, gw: KubeObject, profile: Gatew
   const deployment = getOf(store, 'deployment', ns, name)
   const spec = { replicas: 1, selector: { matchLabels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } }, template }
   if (!deployment) {
-    store.create(resourceType(store, 'deployment'), { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(), spec })
+    store.create(resourceType(store, 'deployment'), {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(),
+      spec,
+    })
   } else if (JSON.stringify(deployment.spec) !== JSON.stringify(spec)) {
     store.update(resourceType(store, 'deployment'), { ...deployment, spec })
   }
@@ -134,7 +156,9 @@ async function ensureGatewayObjects(store: Store, gw: KubeObject, profile: Gatew
     status: type === 'LoadBalancer' ? { loadBalancer: {} } : {},
   }
   const sameShape = (s?: KubeObject) =>
-    s && s.spec?.type === type && JSON.stringify(s.spec.ports.map(({ nodePort, ...p }: any) => p)) === JSON.stringify(ports)
+    s &&
+    s.spec?.type === type &&
+    JSON.stringify(s.spec.ports.map(({ nodePort, ...p }: any) => p)) === JSON.stringify(ports)
   if (sameShape(existing)) return
   const svcType = resourceType(store, 'service')
   await admit({ store, allocateNodePort }, svcType, desired, existing)
@@ -153,24 +177,53 @@ export function updateGatewayStatus({ store, config }: ReconcileContext): void {
     const svc = view.service(ns, svcName)
     if (!svc) continue
     const host = `${svcName}.${ns}.svc.cluster.local`
-    const assigned = profile.statusPorts(gw).map((p) => `${host}:${p}`).join(', ')
+    const assigned = profile
+      .statusPorts(gw)
+      .map((p) => `${host}:${p}`)
+      .join(', ')
     const previous = gw.status?.conditions
     const generation = gw.metadata.generation
     const noAddress = svc.spec?.type === 'LoadBalancer' && !(svc.status?.loadBalancer?.ingress ?? []).length
     const programmed = noAddress
-      ? condition(previous, 'Programmed', false, 'AddressNotAssigned', `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: address pending for hostname "${host}"`, generation)
-      : condition(previous, 'Programmed', true, 'Programmed', `Resource programmed, assigned to service(s) ${assigned}`, generation)
+      ? condition(
+          previous,
+          'Programmed',
+          false,
+          'AddressNotAssigned',
+          `Assigned to service(s) ${assigned}, but failed to assign to all requested addresses: address pending for hostname "${host}"`,
+          generation,
+        )
+      : condition(
+          previous,
+          'Programmed',
+          true,
+          'Programmed',
+          `Resource programmed, assigned to service(s) ${assigned}`,
+          generation,
+        )
     const routes = view.httpRoutes.filter((r) =>
-      (r.spec?.parentRefs ?? []).some((ref: any) => ref.name === gw.metadata.name && (ref.namespace ?? r.metadata.namespace) === ns),
+      (r.spec?.parentRefs ?? []).some(
+        (ref: any) => ref.name === gw.metadata.name && (ref.namespace ?? r.metadata.namespace) === ns,
+      ),
     )
     const listeners = listenersOf(gw).map((l: any) => {
       const before = (gw.status?.listeners ?? []).find((x: any) => x.name === l.name)?.conditions
       return {
         name: l.name,
         attachedRoutes: profile.takesRoutes
-          ? routes.filter((r) => (r.spec.parentRefs ?? []).some((ref: any) => ref.name === gw.metadata.name && (!ref.sectionName || ref.sectionName === l.name))).length
+          ? routes.filter((r) =>
+              (r.spec.parentRefs ?? []).some(
+                (ref: any) => ref.name === gw.metadata.name && (!ref.sectionName || ref.sectionName === l.name),
+              ),
+            ).length
           : 0,
-        supportedKinds: !profile.takesRoutes || l.protocol === 'HBONE' ? [] : [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }, { group: GATEWAY_GROUP, kind: 'GRPCRoute' }],
+        supportedKinds:
+          !profile.takesRoutes || l.protocol === 'HBONE'
+            ? []
+            : [
+                { group: GATEWAY_GROUP, kind: 'HTTPRoute' },
+                { group: GATEWAY_GROUP, kind: 'GRPCRoute' },
+              ],
         conditions: [
           condition(before, 'Accepted', true, 'Accepted', 'No errors found', generation),
           condition(before, 'Conflicted', false, 'NoConflicts', 'No errors found', generation),

@@ -90,10 +90,13 @@ export class Controllers {
     if (at >= this.wakeAt) return
     clearTimeout(this.timer)
     this.wakeAt = at
-    this.timer = setTimeout(() => {
-      this.wakeAt = Infinity
-      void this.pass()
-    }, Math.max(0, at - Date.now()))
+    this.timer = setTimeout(
+      () => {
+        this.wakeAt = Infinity
+        void this.pass()
+      },
+      Math.max(0, at - Date.now()),
+    )
   }
 
   private async pass(): Promise<void> {

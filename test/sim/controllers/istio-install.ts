@@ -43,14 +43,26 @@ export function reconcileGatewayClasses({ store }: ReconcileContext): void {
           apiVersion: `${GATEWAY_GROUP}/${classType.version}`,
           kind: 'GatewayClass',
           metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'istio' } },
-          spec: { controllerName, description: `The default Istio GatewayClass for ${name === 'istio' ? 'ingress' : 'waypoint'} gateways` },
+          spec: {
+            controllerName,
+            description: `The default Istio GatewayClass for ${name === 'istio' ? 'ingress' : 'waypoint'} gateways`,
+          },
         })
       } catch {
         continue
       }
     }
     if (!istiodReady(store)) continue
-    const conditions = [condition(gc.status?.conditions, 'Accepted', true, 'Accepted', 'Handled by Istio controller', gc.metadata.generation)]
+    const conditions = [
+      condition(
+        gc.status?.conditions,
+        'Accepted',
+        true,
+        'Accepted',
+        'Handled by Istio controller',
+        gc.metadata.generation,
+      ),
+    ]
     writeStatus(store, 'gatewayClass', gc, { ...gc.status, conditions })
   }
 }

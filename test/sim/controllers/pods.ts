@@ -77,7 +77,7 @@ export class Kubelet {
           wakeAt(seen + startAfter)
           continue
         }
-        const ip = pod.spec?.hostNetwork ? NODE_IP : pod.status?.podIP ?? nextIp()
+        const ip = pod.spec?.hostNetwork ? NODE_IP : (pod.status?.podIP ?? nextIp())
         const started = { ...pod, status: runningStatus(pod, ip) }
         if (probe) {
           const run = new ProbeShell(model, started).run()
@@ -128,7 +128,10 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
   const missingGate = (pod.spec?.readinessGates ?? [])
     .map((g: any) => String(g.conditionType))
     .find((type: string) => !(status.conditions ?? []).some((c: any) => c.type === type && c.status === 'True'))
-  status.containerStatuses = (status.containerStatuses ?? []).map((cs: any) => ({ ...cs, ready: probePod ? true : !blocked.has(cs.name) }))
+  status.containerStatuses = (status.containerStatuses ?? []).map((cs: any) => ({
+    ...cs,
+    ready: probePod ? true : !blocked.has(cs.name),
+  }))
   const previous = status.conditions
   const message = blocked.size ? `containers with unready status: [${[...blocked].join(' ')}]` : undefined
   const cond = (type: string, ok: boolean) => {
@@ -143,7 +146,13 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
     condition(previous, 'PodReadyToStartContainers', true, '', ''),
     condition(previous, 'Initialized', true, '', ''),
     missingGate
-      ? condition(previous, 'Ready', false, 'ReadinessGatesNotReady', `corresponding condition of pod readiness gate "${missingGate}" does not exist.`)
+      ? condition(
+          previous,
+          'Ready',
+          false,
+          'ReadinessGatesNotReady',
+          `corresponding condition of pod readiness gate "${missingGate}" does not exist.`,
+        )
       : cond('Ready', probePod || ready),
     cond('ContainersReady', probePod || ready),
     condition(previous, 'PodScheduled', true, '', ''),
@@ -170,7 +179,9 @@ function runningStatus(pod: KubeObject, ip: string): any {
       name: c.name,
       image: c.image,
       imageID: `${c.image}@sha256:${createHash('sha256').update(String(c.image)).digest('hex')}`,
-      containerID: `containerd://${createHash('sha256').update(pod.metadata.uid + c.name).digest('hex')}`,
+      containerID: `containerd://${createHash('sha256')
+        .update(pod.metadata.uid + c.name)
+        .digest('hex')}`,
       ready: false,
       started: true,
       restartCount: 0,
@@ -221,7 +232,8 @@ function unschedulableStatus(pod: KubeObject): any {
         status: 'False',
         lastTransitionTime: before?.status === 'False' ? before.lastTransitionTime : now(),
         reason: 'Unschedulable',
-        message: '0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
+        message:
+          '0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
       },
     ],
   }

@@ -46,12 +46,28 @@ export function updatePolicyStatus({ store, config }: ReconcileContext): void {
           return undefined
         })
         .filter((g): g is KubeObject => Boolean(g))
-      const ingressOnly = refs.every((r) => r.kind === 'Gateway' && view.gateway(ns, r.name)?.spec?.gatewayClassName === 'istio')
+      const ingressOnly = refs.every(
+        (r) => r.kind === 'Gateway' && view.gateway(ns, r.name)?.spec?.gatewayClassName === 'istio',
+      )
       if (!ingressOnly) {
         conditions.push(
           bound.length
-            ? condition(previous, 'WaypointAccepted', true, 'Accepted', `bound to ${bound.map((g) => `${g.metadata.namespace}/${g.metadata.name}`).join(', ')}`, generation)
-            : condition(previous, 'WaypointAccepted', false, 'TargetNotFound', `not bound to a waypoint: ${refs.map((r) => `${r.kind} ${ns}/${r.name}`).join(', ')} has no istio.io/use-waypoint binding to a programmed waypoint`, generation),
+            ? condition(
+                previous,
+                'WaypointAccepted',
+                true,
+                'Accepted',
+                `bound to ${bound.map((g) => `${g.metadata.namespace}/${g.metadata.name}`).join(', ')}`,
+                generation,
+              )
+            : condition(
+                previous,
+                'WaypointAccepted',
+                false,
+                'TargetNotFound',
+                `not bound to a waypoint: ${refs.map((r) => `${r.kind} ${ns}/${r.name}`).join(', ')} has no istio.io/use-waypoint binding to a programmed waypoint`,
+                generation,
+              ),
         )
       }
     } else {
@@ -59,13 +75,16 @@ export function updatePolicyStatus({ store, config }: ReconcileContext): void {
     }
     if (!conditions.length && !policy.status) continue
     // istiod writes Istio status in proto JSON, where the int64 observedGeneration is a string.
-    const asIstio = conditions.map((c: any) => (c.observedGeneration === undefined ? c : { ...c, observedGeneration: String(c.observedGeneration) }))
+    const asIstio = conditions.map((c: any) =>
+      c.observedGeneration === undefined ? c : { ...c, observedGeneration: String(c.observedGeneration) },
+    )
     writeStatus(store, 'authorizationPolicy', policy, { ...policy.status, conditions: asIstio })
   }
 }
 
 const HTTP_RULES_DROPPED = {
-  ALLOW: 'Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.',
+  ALLOW:
+    'Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.',
   DENY: 'DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested.',
 }
 
@@ -73,10 +92,18 @@ const HTTP_RULES_DROPPED = {
 function ztunnelAccepted(policy: KubeObject, previous: any[] | undefined, generation: number | undefined) {
   const action = String(policy.spec?.action ?? 'ALLOW').toUpperCase()
   if (action !== 'ALLOW' && action !== 'DENY') {
-    return condition(previous, 'ZtunnelAccepted', false, 'UnsupportedValue', `ztunnel does not support the ${action} action`, generation)
+    return condition(
+      previous,
+      'ZtunnelAccepted',
+      false,
+      'UnsupportedValue',
+      `ztunnel does not support the ${action} action`,
+      generation,
+    )
   }
   const http = [...new Set((policy.spec?.rules ?? []).flatMap((r: any) => httpAttributesOf(r)))].sort()
-  if (http.length === 0) return condition(previous, 'ZtunnelAccepted', true, 'Accepted', 'attached to ztunnel', generation)
+  if (http.length === 0)
+    return condition(previous, 'ZtunnelAccepted', true, 'Accepted', 'attached to ztunnel', generation)
   const message = `ztunnel does not support HTTP attributes (found: ${http.join(', ')}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. ${HTTP_RULES_DROPPED[action]}`
   return condition(previous, 'ZtunnelAccepted', true, 'UnsupportedValue', message, generation)
 }

@@ -25,7 +25,9 @@ export function updateRouteStatus({ store, config }: ReconcileContext): void {
       .map((b: any) => `${b.name}.${b.namespace ?? ns}.svc.cluster.local`)
     const ours = (route.spec?.parentRefs ?? []).map((ref: any) => {
       const gw = view.gateway(ref.namespace ?? ns, ref.name)
-      const before = (route.status?.parents ?? []).find((p: any) => JSON.stringify(p.parentRef) === JSON.stringify(parentRefOf(ref)))?.conditions
+      const before = (route.status?.parents ?? []).find(
+        (p: any) => JSON.stringify(p.parentRef) === JSON.stringify(parentRefOf(ref)),
+      )?.conditions
       const generation = route.metadata.generation
       return {
         parentRef: parentRefOf(ref),
@@ -33,9 +35,23 @@ export function updateRouteStatus({ store, config }: ReconcileContext): void {
         conditions: [
           gw
             ? condition(before, 'Accepted', true, 'Accepted', 'Route was valid', generation)
-            : condition(before, 'Accepted', false, 'NoMatchingParent', `parent gateway ${ref.namespace ?? ns}/${ref.name} not found`, generation),
+            : condition(
+                before,
+                'Accepted',
+                false,
+                'NoMatchingParent',
+                `parent gateway ${ref.namespace ?? ns}/${ref.name} not found`,
+                generation,
+              ),
           missing.length
-            ? condition(before, 'ResolvedRefs', false, 'BackendNotFound', `backend(${missing.join(', ')}) not found`, generation)
+            ? condition(
+                before,
+                'ResolvedRefs',
+                false,
+                'BackendNotFound',
+                `backend(${missing.join(', ')}) not found`,
+                generation,
+              )
             : condition(before, 'ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', generation),
         ],
       }
@@ -47,5 +63,12 @@ export function updateRouteStatus({ store, config }: ReconcileContext): void {
 
 /** The parentRef with the API's defaults filled in, as the status repeats it. */
 function parentRefOf(ref: any) {
-  return { group: ref.group ?? GATEWAY_GROUP, kind: ref.kind ?? 'Gateway', name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}), ...(ref.sectionName ? { sectionName: ref.sectionName } : {}), ...(ref.port ? { port: ref.port } : {}) }
+  return {
+    group: ref.group ?? GATEWAY_GROUP,
+    kind: ref.kind ?? 'Gateway',
+    name: ref.name,
+    ...(ref.namespace ? { namespace: ref.namespace } : {}),
+    ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
+    ...(ref.port ? { port: ref.port } : {}),
+  }
 }

@@ -26,7 +26,10 @@ export const WORKLOAD_KINDS: WorkloadKind[] = ['deployment', 'daemonSet', 'state
 
 /** The revision the current template stands for, and the pod label that carries it. */
 function revisionOf(kind: WorkloadKind, w: KubeObject) {
-  const hash = createHash('sha256').update(JSON.stringify(w.spec?.template ?? {})).digest('hex').slice(0, 10)
+  const hash = createHash('sha256')
+    .update(JSON.stringify(w.spec?.template ?? {}))
+    .digest('hex')
+    .slice(0, 10)
   return {
     hash,
     revision: kind === 'statefulSet' ? `${w.metadata.name}-${hash}` : hash,
@@ -35,9 +38,12 @@ function revisionOf(kind: WorkloadKind, w: KubeObject) {
 }
 
 const ownedPods = (store: Store, w: KubeObject) =>
-  listOf(store, 'pod', w.metadata.namespace).filter((p) => (p.metadata.ownerReferences ?? []).some((r) => r.uid === w.metadata.uid))
+  listOf(store, 'pod', w.metadata.namespace).filter((p) =>
+    (p.metadata.ownerReferences ?? []).some((r) => r.uid === w.metadata.uid),
+  )
 
-const desiredReplicas = (kind: WorkloadKind, w: KubeObject) => (kind === 'daemonSet' ? 1 : Number(w.spec?.replicas ?? 1))
+const desiredReplicas = (kind: WorkloadKind, w: KubeObject) =>
+  kind === 'daemonSet' ? 1 : Number(w.spec?.replicas ?? 1)
 
 const ordinal = (p: KubeObject) => Number(p.metadata.name.split('-').pop())
 
@@ -87,7 +93,10 @@ export class WorkloadControllers {
       wakeAt(Date.now() + config.timing.rolloutStepMs)
     }
     const create = (name: string, extra: Record<string, any> = {}) => {
-      store.create(resourceType(store, 'pod'), podFor(kind, w, name, { [revisionLabel]: revision, ...extra.labels }, extra.spec))
+      store.create(
+        resourceType(store, 'pod'),
+        podFor(kind, w, name, { [revisionLabel]: revision, ...extra.labels }, extra.spec),
+      )
     }
 
     if (kind === 'statefulSet') {
@@ -127,7 +136,9 @@ export class WorkloadControllers {
         return step()
       }
       if (fresh.length < desired) {
-        create(`${w.metadata.name}-${randomSuffix()}`, { labels: { 'pod-template-generation': String(w.metadata.generation ?? 1) } })
+        create(`${w.metadata.name}-${randomSuffix()}`, {
+          labels: { 'pod-template-generation': String(w.metadata.generation ?? 1) },
+        })
         step()
       }
       return
@@ -167,7 +178,13 @@ function workloadDefaults(kind: WorkloadKind, w: KubeObject): KubeObject | undef
   }
 }
 
-function podFor(kind: WorkloadKind, w: KubeObject, name: string, labels: Record<string, string>, specExtra: any = {}): KubeObject {
+function podFor(
+  kind: WorkloadKind,
+  w: KubeObject,
+  name: string,
+  labels: Record<string, string>,
+  specExtra: any = {},
+): KubeObject {
   const template = w.spec?.template ?? {}
   const apiKind = { deployment: 'Deployment', daemonSet: 'DaemonSet', statefulSet: 'StatefulSet' }[kind]
   const serviceAccountName = template.spec?.serviceAccountName ?? template.spec?.serviceAccount ?? 'default'
@@ -179,7 +196,9 @@ function podFor(kind: WorkloadKind, w: KubeObject, name: string, labels: Record<
       namespace: w.metadata.namespace,
       labels: { ...(template.metadata?.labels ?? {}), ...labels },
       ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: apiKind, name: w.metadata.name, uid: w.metadata.uid!, controller: true }],
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: apiKind, name: w.metadata.name, uid: w.metadata.uid!, controller: true },
+      ],
     },
     spec: {
       restartPolicy: 'Always',
@@ -220,10 +239,28 @@ function updateWorkloadStatus(store: Store, kind: WorkloadKind, w: KubeObject): 
       conditions: [
         ready.length >= desired
           ? condition(previous, 'Available', true, 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
-          : condition(previous, 'Available', false, 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
+          : condition(
+              previous,
+              'Available',
+              false,
+              'MinimumReplicasUnavailable',
+              'Deployment does not have minimum availability.',
+            ),
         complete
-          ? condition(previous, 'Progressing', true, 'NewReplicaSetAvailable', `ReplicaSet "${w.metadata.name}-${hash}" has successfully progressed.`)
-          : condition(previous, 'Progressing', true, 'ReplicaSetUpdated', `ReplicaSet "${w.metadata.name}-${hash}" is progressing.`),
+          ? condition(
+              previous,
+              'Progressing',
+              true,
+              'NewReplicaSetAvailable',
+              `ReplicaSet "${w.metadata.name}-${hash}" has successfully progressed.`,
+            )
+          : condition(
+              previous,
+              'Progressing',
+              true,
+              'ReplicaSetUpdated',
+              `ReplicaSet "${w.metadata.name}-${hash}" is progressing.`,
+            ),
       ],
     }
     // lastUpdateTime moves with every change on a real cluster; kept equal to the transition time here.
