@@ -66,12 +66,25 @@ test('a run with --report writes report.md whose tables parse and hold steps, ch
     'enforced by': 'CNI NetworkPolicy',
     'as expected': 'yes',
   })
-  assert.equal(pick(edge('ServiceAccount default', 'manager')), {
+  assert.equal(pick(edge('ServiceAccount default', 'manager Service')), {
     port: '8080',
     verdict: 'refused',
     'enforced by': 'waypoint L7',
     'as expected': 'yes',
   })
+  // The paths the waypoint never sees are refused by the identity policies, whichever step tried them last.
+  for (const [from, to] of [
+    ['pod outside the mesh', 'manager Service'],
+    ['enrolled pod, ServiceAccount default', 'manager pod IP'],
+    ["manager's labels, ServiceAccount default", 'MongoDB'],
+  ]) {
+    assert.equal(pick(edge(from, to)), {
+      port: to === 'MongoDB' ? '27017' : '8080',
+      verdict: 'refused',
+      'enforced by': 'ztunnel identity policy',
+      'as expected': 'yes',
+    })
+  }
   assert.equal(pick(edge("client with curl's default User-Agent", 'ingress gateway')).verdict, 'refused')
   assert.equal(pick(edge("client with curl's default User-Agent", 'ingress gateway'))['enforced by'], 'gateway L7')
 })
