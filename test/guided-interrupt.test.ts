@@ -90,4 +90,29 @@ test('the resumed run does not ask the questions again and completes the step', 
   assert.is(probePods().length, 0)
 })
 
+test('a guided run through restart, identity-policies and l7-policies ends with every waypoint bypass refused', async () => {
+  const session = await guided([...world.flags, '--only', 'restart,identity-policies,l7-policies'])
+  await session.waitFor(/Run restart\?/)
+  await session.keys('Down', 'Down', 'Down', 'Enter') // run this and all remaining steps without asking
+  await session.waitFor(/Summary:[\s\S]*done\s+l7-policies/, 240_000)
+  assert.is(await session.exitCode(), 0)
+  const { steps } = world.state()
+  for (const id of ['identity-policies', 'l7-policies'] as const) {
+    const bypasses = (steps[id]?.checks ?? []).filter((c) =>
+      /^(pod outside the mesh|enrolled pod, ServiceAccount default|manager's labels, ServiceAccount default) → .*: refused$/.test(
+        c.name,
+      ),
+    )
+    assert.ok(
+      bypasses.length >= (id === 'identity-policies' ? 4 : 2),
+      `${id}: ${bypasses.map((c) => c.name).join('; ')}`,
+    )
+    assert.ok(
+      bypasses.every((c) => c.ok && !c.advisory),
+      `${id}: every bypass refused, as a passing check`,
+    )
+  }
+  assert.is(probePods().length, 0)
+})
+
 test.run()
