@@ -1,10 +1,7 @@
-// Guided mode, the hard paths: questions answered once and kept for the resumed run, and Ctrl-C in the middle
-// of a step's probes (the probe pods are removed, the step is marked interrupted, the resume command works).
-import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, TSX_LOADER, show, startWorld, type RunbookWorld } from './harness.ts'
-import { TerminalSession } from './tty.ts'
+import { show, startWorld, type RunbookWorld, startGuided } from './harness.ts'
+import type { TerminalSession } from './tty.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
@@ -23,13 +20,7 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start(
-    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
-    {
-      env: { ...process.env, ...world.sim.env },
-      cwd: world.dir,
-    },
-  )
+  const session = await startGuided(world, args)
   sessions.push(session)
   return session
 }

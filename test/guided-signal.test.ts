@@ -1,11 +1,10 @@
 // SIGTERM (what a closing terminal, systemd or `kill` sends) while guided mode waits at a prompt: the prompt
 // closes at once, the run exits 130 with its state saved and its lock released, and the next run is not refused.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, TSX_LOADER, startWorld, type RunbookWorld } from './harness.ts'
-import { TerminalSession } from './tty.ts'
+import { startWorld, type RunbookWorld, startGuided } from './harness.ts'
+import type { TerminalSession } from './tty.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
@@ -20,13 +19,7 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start(
-    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
-    {
-      env: { ...process.env, ...world.sim.env },
-      cwd: world.dir,
-    },
-  )
+  const session = await startGuided(world, args)
   sessions.push(session)
   return session
 }

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, TSX_LOADER, show, startWorld, type RunbookWorld } from './harness.ts'
-import { TerminalSession } from './tty.ts'
+import { show, startWorld, type RunbookWorld, startGuided } from './harness.ts'
+import type { TerminalSession } from './tty.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
@@ -20,13 +20,7 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start(
-    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
-    {
-      env: { ...process.env, ...world.sim.env },
-      cwd: world.dir,
-    },
-  )
+  const session = await startGuided(world, args)
   sessions.push(session)
   return session
 }

@@ -1,10 +1,7 @@
-// Guided mode in a real terminal: confirm a step, read its plan, skip, quit and resume, choose the context,
-// and recover from a failed check by retrying the verification once the cluster is fixed.
-import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, TSX_LOADER, startWorld, type RunbookWorld } from './harness.ts'
-import { TerminalSession } from './tty.ts'
+import { startWorld, type RunbookWorld, startGuided } from './harness.ts'
+import type { TerminalSession } from './tty.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
@@ -19,13 +16,7 @@ test.after(async () => {
 })
 
 async function guided(target: RunbookWorld, args: string[]): Promise<TerminalSession> {
-  const session = await TerminalSession.start(
-    [process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args],
-    {
-      env: { ...process.env, ...target.sim.env },
-      cwd: target.dir,
-    },
-  )
+  const session = await startGuided(target, args)
   sessions.push(session)
   return session
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
 import { startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
+import { TerminalSession } from './tty.ts'
 import type { RunbookState } from '../lib/state.ts'
 
 export const ROOT = join(import.meta.dirname, '..')
@@ -87,3 +88,11 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
 /** The runbook's stdout and stderr, for assertion messages. */
 export const show = (result: ProcessResult) =>
   `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
+
+/** The runbook against `world` in a real terminal (tmux), for guided-mode tests; the caller closes the session. */
+export function startGuided(world: RunbookWorld, args: string[]): Promise<TerminalSession> {
+  return TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
+    env: { ...process.env, ...world.sim.env },
+    cwd: world.dir,
+  })
+}
