@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
-import { startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
+import { runbookFlags, startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
 import { TerminalSession } from './tty.ts'
 import type { RunbookState } from '../lib/state.ts'
 
@@ -34,20 +34,7 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
   const dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))
   const installDir = join(dir, 'bin')
   const stateFile = join(dir, 'state.json')
-  const flags = [
-    '--kubeconfig',
-    sim.kubeconfig,
-    '--context',
-    sim.context,
-    '--istio-mirror',
-    sim.istioMirror,
-    '--gateway-api-mirror',
-    sim.gatewayApiMirror,
-    '--install-dir',
-    installDir,
-    '--state-file',
-    stateFile,
-  ]
+  const flags = runbookFlags(sim, installDir, stateFile)
   const kubectlJson = async (...args: string[]) => {
     const r = await kubectl(sim.env, [...args, '-o', 'json'])
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`)

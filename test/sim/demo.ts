@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { startSimulator, type Simulator } from './index.ts'
+import { runbookFlags, startSimulator, type Simulator } from './index.ts'
 import { sampleUserAgent } from '../../lib/user-agents.ts'
 import { GUIDE_USER_AGENT } from '../../lib/options.ts'
 
@@ -46,24 +46,7 @@ export function keepsClusterUp(exit: boolean, runbookArgs: string[], interactive
 }
 
 function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string, signals: SignalWatch): Promise<number> {
-  const args = [
-    '--import',
-    'tsx',
-    runbook,
-    '--kubeconfig',
-    sim.kubeconfig,
-    '--context',
-    sim.context,
-    '--istio-mirror',
-    sim.istioMirror,
-    '--gateway-api-mirror',
-    sim.gatewayApiMirror,
-    '--install-dir',
-    join(sim.dir, 'bin'),
-    '--state-file',
-    stateFile,
-    ...runbookArgs,
-  ]
+  const args = ['--import', 'tsx', runbook, ...runbookFlags(sim, join(sim.dir, 'bin'), stateFile), ...runbookArgs]
   return new Promise<number>((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...sim.env } })
     const timer = setTimeout(() => {

@@ -52,6 +52,22 @@ export interface Simulator {
   stop(): Promise<void>
 }
 
+/** The runbook flags that point it at this simulator: its kubeconfig, context and mirrors, and where it may write. */
+export const runbookFlags = (sim: Simulator, installDir: string, stateFile: string): string[] => [
+  '--kubeconfig',
+  sim.kubeconfig,
+  '--context',
+  sim.context,
+  '--istio-mirror',
+  sim.istioMirror,
+  '--gateway-api-mirror',
+  sim.gatewayApiMirror,
+  '--install-dir',
+  installDir,
+  '--state-file',
+  stateFile,
+]
+
 export const DEFAULT_ISTIO_VERSIONS = ['1.28.3', '1.29.1']
 
 function sendJson(res: ServerResponse, status: number, value: unknown): true {
