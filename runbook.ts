@@ -5,17 +5,17 @@
 import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import type { Cluster, CommandRun } from './lib/cluster.ts'
-import { completionScript } from './lib/completion.ts'
-import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/errors.ts'
-import { helpText } from './lib/help.ts'
-import { requireContext, type KubeContext } from './lib/kubeconfig.ts'
-import { loadConfig, OPTIONS, type Config } from './lib/options.ts'
-import { PACKAGE_ROOT } from './lib/package-root.ts'
-import { Reporter } from './lib/report.ts'
-import type { StateStore } from './lib/state.ts'
+import type { Cluster, CommandRun } from './lib/kube/cluster.ts'
+import { completionScript } from './lib/cli/completion.ts'
+import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/config/errors.ts'
+import { helpText } from './lib/cli/help.ts'
+import { requireContext, type KubeContext } from './lib/kube/kubeconfig.ts'
+import { loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
+import { PACKAGE_ROOT } from './lib/config/package-root.ts'
+import { Reporter } from './lib/run/reporter.ts'
+import type { StateStore } from './lib/run/state.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
-import { useLanguage } from './lib/zh-TW.ts'
+import { useLanguage } from './lib/cli/zh-TW.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -56,7 +56,7 @@ async function resolveContext(
   readOnly: boolean,
   signal: AbortSignal,
 ): Promise<KubeContext | undefined> {
-  const { readContexts, requireKubeconfigFiles } = await import('./lib/kubeconfig.ts')
+  const { readContexts, requireKubeconfigFiles } = await import('./lib/kube/kubeconfig.ts')
   if (readOnly && !config.context) {
     // Dry runs, renders and lists change nothing: the current context names the state file (and the namespace).
     requireKubeconfigFiles(config.kubeconfig)
@@ -70,7 +70,7 @@ async function resolveContext(
     )
   }
   if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
-  const { askContext } = await import('./lib/prompts.ts')
+  const { askContext } = await import('./lib/cli/prompts.ts')
   return requireContext(contexts, await askContext(contexts, signal))
 }
 
@@ -131,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
-  if (config.report) (await import('./lib/report-files.ts')).ensureReportDir(config.report)
+  if (config.report) (await import('./lib/report/files.ts')).ensureReportDir(config.report)
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
@@ -163,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const { Cluster, shellLine } = await import('./lib/cluster.ts')
+    const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
       kubeconfig: config.kubeconfig,
       signal: abort.signal,
@@ -179,14 +179,14 @@ async function main(argv: string[]): Promise<number> {
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
 
-    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/state.ts')
+    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
     state = statePath && context ? new StateStore(statePath, context) : undefined
     if (config.list) {
       listSteps(reporter, STEPS, state)
       return EXIT.ok
     }
-    const { applySavedAnswers } = await import('./lib/questions.ts') // loads inquirer: not needed by --list
+    const { applySavedAnswers } = await import('./lib/run/questions.ts') // loads inquirer: not needed by --list
     if (state) applySavedAnswers(config, state.state.answers)
     const takeLock = () => {
       const lock = state!.lock()
@@ -206,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
       })
     }
 
-    const { selectSteps } = await import('./lib/selection.ts')
+    const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
     for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
     const plans = selected.map((step) => step.plan({ config, facts }))
 
     if (config.render) {
-      const { renderManifests } = await import('./lib/render.ts')
+      const { renderManifests } = await import('./lib/run/render.ts')
       const files = renderManifests(config.render, selected, config, facts)
       reporter.say(
         `Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`,
@@ -226,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok
     }
     if (config.dryRun) {
-      const { formatPlan } = await import('./lib/report.ts')
+      const { formatPlan } = await import('./lib/run/reporter.ts')
       reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: true })
       reporter.say(`Context ${context ?? '(none)'}, namespace ${config.namespace} (${namespaceSource})`)
       selected.forEach((step, i) =>
@@ -247,9 +247,9 @@ async function main(argv: string[]): Promise<number> {
 
     takeLock()
     const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }] = await Promise.all([
-      import('./lib/engine.ts'),
-      import('./lib/prompts.ts'),
-      import('./lib/reachability.ts'),
+      import('./lib/run/engine.ts'),
+      import('./lib/cli/prompts.ts'),
+      import('./lib/verify/reachability.ts'),
     ])
     const collector = new ReachabilityCollector(state!.state)
     const engine = new Engine({
@@ -297,7 +297,7 @@ async function main(argv: string[]): Promise<number> {
       collector.keep()
       state!.save()
       if (config.report) {
-        const { writeReportFiles } = await import('./lib/report-files.ts')
+        const { writeReportFiles } = await import('./lib/report/files.ts')
         writeReportFiles(
           config.report,
           {
@@ -346,12 +346,12 @@ async function lifecycle(
     { formatPlan },
     { undoPlan },
   ] = await Promise.all([
-    import('./lib/selection.ts'),
-    import('./lib/engine.ts'),
-    import('./lib/prompts.ts'),
-    import('./lib/reachability.ts'),
-    import('./lib/report.ts'),
-    import('./lib/undo.ts'),
+    import('./lib/run/selection.ts'),
+    import('./lib/run/engine.ts'),
+    import('./lib/cli/prompts.ts'),
+    import('./lib/verify/reachability.ts'),
+    import('./lib/run/reporter.ts'),
+    import('./lib/run/undo.ts'),
   ])
   const records = state.state.steps
   const auditing = config.verify
@@ -447,7 +447,7 @@ async function lifecycle(
       state.save()
     }
     if (config.report) {
-      const { writeReportFiles } = await import('./lib/report-files.ts')
+      const { writeReportFiles } = await import('./lib/report/files.ts')
       writeReportFiles(
         config.report,
         {
@@ -472,7 +472,7 @@ async function reportServerDryRun(
   cluster: Cluster,
   plans: { step: StepId; items: PlanItem[] }[],
 ): Promise<number> {
-  const { formatVerdicts, objectName, serverDryRun } = await import('./lib/server-dry-run.ts')
+  const { formatVerdicts, objectName, serverDryRun } = await import('./lib/run/server-dry-run.ts')
   const verdicts = await serverDryRun(cluster, plans)
   reporter.say(
     `\nAPI server dry run (kubectl apply --dry-run=server) of ${verdicts.length} object(s):\n${formatVerdicts(verdicts)}`,

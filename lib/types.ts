@@ -1,34 +1,11 @@
 // The shapes every step and the engine share: a step is data (id, title, why) plus four verbs.
-import type { Cluster } from './cluster.ts'
-import type { Config } from './options.ts'
+import type { Cluster } from './kube/cluster.ts'
+import type { Config } from './config/options.ts'
+import type { StepId } from './config/step-ids.ts'
+import type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
 
-/** The runbook's steps, in the order they run. The id names a step in flags and in the state file. */
-export const STEP_IDS = [
-  'preflight',
-  'istioctl',
-  'gateway-api-crds',
-  'ambient',
-  'gateway',
-  'l4-policies',
-  'waypoint',
-  'restart',
-  'identity-policies',
-  'l7-policies',
-] as const
-export type StepId = (typeof STEP_IDS)[number]
-
-export interface KubeObject {
-  apiVersion: string
-  kind: string
-  metadata: {
-    name: string
-    namespace?: string
-    labels?: Record<string, string>
-    annotations?: Record<string, string>
-    [key: string]: unknown
-  }
-  [key: string]: any
-}
+export { STEP_IDS, type StepId } from './config/step-ids.ts'
+export type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
 
 /** One thing a step will do, computed without touching the cluster. */
 export type PlanItem =
@@ -106,21 +83,9 @@ export interface StepContext {
   /** False under --no-probes: no probe pods are created and probe checks come back as skipped advisories. */
   probes?: boolean
   /** Receives every probe result of a verify, for the reachability picture of --report. */
-  onProbeResults?: (results: import('./probes.ts').ProbeResult[]) => void
+  onProbeResults?: (results: ProbeResult[]) => void
   /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
-  probeMemo?: Map<string, Promise<import('./probes.ts').ProbeResult>>
-}
-
-/** A namespaced or cluster-scoped object, as kubectl names it. */
-export interface ObjectRef {
-  resource: string
-  namespace?: string
-  name: string
-}
-
-/** One label of one object. */
-export interface LabelRef extends ObjectRef {
-  key: string
+  probeMemo?: Map<string, Promise<ProbeResult>>
 }
 
 /** Recorded once per step, before its first change, and cleared when the step is undone. */
@@ -168,4 +133,52 @@ export interface Step {
   rollback?(ctx: StepContext, io: StepIO): Promise<void>
   /** Checks after an undo beyond "objects gone, labels back" (workloads Ready, reachability). */
   verifyRollback?(ctx: StepContext, io: StepIO): Promise<Check[]>
+}
+
+// ---- probes: the data a verification produces, shared by the engine, the record and the reports ----
+
+/** The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. */
+export const LAYERS = ['CNI NetworkPolicy', 'ztunnel identity policy', 'waypoint L7', 'gateway L7'] as const
+export type Layer = (typeof LAYERS)[number]
+
+/** Who a probe pretends to be. */
+export interface ProbeSource {
+  /** Short name for the matrix, e.g. "manager" or "other pod". */
+  name: string
+  labels: Record<string, string>
+  serviceAccount: string
+}
+
+export type ProbeExpectation = { kind: 'answered' } | { kind: 'blocked' } | { kind: 'status'; status: number }
+
+export interface ProbeSpec {
+  /** DNS-safe words for the pod name, e.g. "manager-mongodb". */
+  role: string
+  source: ProbeSource
+  /** Short name of the destination for the matrix, e.g. "MongoDB :27017". */
+  destination: string
+  /** Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves nothing. */
+  request: { kind: 'mongo'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
+  expect: ProbeExpectation
+  /** The layer that decides this path, for the report (default: by step, see lib/verify/reachability.ts). */
+  layer?: Layer
+}
+
+/** What a probe saw: an answer (MongoDB's hello, an HTTP status), blocked by the network or a policy, nothing listening, no such name. */
+export type Observation =
+  | { kind: 'answered' }
+  | { kind: 'blocked'; detail: string }
+  | { kind: 'refused'; detail: string }
+  | { kind: 'unresolved'; detail: string }
+  | { kind: 'status'; status: number }
+  | { kind: 'error'; detail: string }
+  | { kind: 'skipped'; detail: string }
+
+export interface ProbeResult {
+  spec: ProbeSpec
+  pod: string
+  exitCode: number | undefined
+  log: string
+  observed: Observation
+  ok: boolean
 }

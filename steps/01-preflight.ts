@@ -1,7 +1,7 @@
 // Look before touching anything: kubectl works, the context answers, its Kubernetes version is one the chosen
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
-import type { Cluster } from '../lib/cluster.ts'
-import type { Config } from '../lib/options.ts'
+import type { Cluster } from '../lib/kube/cluster.ts'
+import type { Config } from '../lib/config/options.ts'
 import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
 
 /**

@@ -2,11 +2,12 @@
 // install it (mode 0755, no sudo) where the runbook and the operator can use it.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { downloadFile, fetchText, parseChecksumFile } from '../lib/download.ts'
-import { StepFailure } from '../lib/errors.ts'
-import type { Config } from '../lib/options.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import type { Config } from '../lib/config/options.ts'
+import { downloadFile, fetchText, parseChecksumFile } from '../lib/domain/download.ts'
+import { istioctlPath } from '../lib/domain/istio.ts'
+import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Step, StepContext } from '../lib/types.ts'
-import type { Cluster } from '../lib/cluster.ts'
 
 /** Maps Node's platform names to Istio's release names; undefined when Istio publishes no build. */
 export function istioPlatform(
@@ -31,13 +32,6 @@ export function istioctlArchiveUrl(
   }
   const name = `istioctl-${config.istioVersion}-${platform.os}-${platform.arch}.tar.gz`
   return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
-}
-
-export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
-
-/** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
-export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
 }
 
 /** The client version an istioctl binary reports, or why it could not tell. */

@@ -1,9 +1,9 @@
 // Install the Gateway API CRDs Istio's gateways and waypoints need: the release bundle from the mirror,
 // applied server-side, skipped when that bundle version is already there, never silently downgraded.
-import { fetchText } from '../lib/download.ts'
-import { StepFailure } from '../lib/errors.ts'
-import type { Cluster } from '../lib/cluster.ts'
-import type { Config } from '../lib/options.ts'
+import { fetchText } from '../lib/domain/download.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import type { Cluster } from '../lib/kube/cluster.ts'
+import type { Config } from '../lib/config/options.ts'
 import {
   BUNDLE_VERSION_ANNOTATION,
   bundleUrl,
@@ -12,9 +12,9 @@ import {
   parseBundle,
   type BundleCrd,
   type InstalledCrd,
-} from '../lib/gateway-api.ts'
-import { nameSome } from '../lib/undo.ts'
-import { pollUntil } from '../lib/wait.ts'
+} from '../lib/domain/gateway-api.ts'
+import { nameSome } from '../lib/run/undo.ts'
+import { pollUntil } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 /** What this step learnt, kept in state so a resumed verify need not download the bundle again. */

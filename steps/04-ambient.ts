@@ -1,15 +1,14 @@
 // Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
 // leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
-import { StepFailure } from '../lib/errors.ts'
-import { shellLine, type Cluster } from '../lib/cluster.ts'
-import type { Config } from '../lib/options.ts'
-import { findNamed, getNamed } from '../lib/gateway-api.ts'
-import { pollUntil } from '../lib/wait.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import type { Config } from '../lib/config/options.ts'
+import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
+import { AMBIENT_LABEL, ISTIO_NAMESPACE, istioctlPath, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
+import { readiness } from '../lib/kube/readiness.ts'
+import { pollUntil } from '../lib/kube/wait.ts'
 import type { Check, KubeObject, Step } from '../lib/types.ts'
-import { istioctlPath, useInstalledIstioctl } from './02-istioctl.ts'
-import { AMBIENT_LABEL } from './06-l4-policies.ts'
 
-export const ISTIO_NAMESPACE = 'istio-system'
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
 const installArgs = (timeoutSeconds: number) => [
   'install',
@@ -40,34 +39,6 @@ export function imageVersion(workload: KubeObject | undefined): string | undefin
 export function ambientEnabled(istiod: KubeObject | undefined): boolean {
   const containers: any[] = istiod?.spec?.template?.spec?.containers ?? []
   return containers.some((c) => (c.env ?? []).some((e: any) => e.name === 'PILOT_ENABLE_AMBIENT' && e.value === 'true'))
-}
-
-export interface Readiness {
-  ready: boolean
-  counts: string
-}
-
-/** desired = ready = updated, for the current generation (a Deployment or a DaemonSet). */
-export function readiness(workload: KubeObject | undefined): Readiness {
-  if (!workload) return { ready: false, counts: 'missing' }
-  const s = workload.status ?? {}
-  const current = (s.observedGeneration ?? 0) >= (workload.metadata.generation ?? 0)
-  if (workload.kind === 'DaemonSet') {
-    const desired = s.desiredNumberScheduled ?? 0
-    const ready = s.numberReady ?? 0
-    const updated = s.updatedNumberScheduled ?? 0
-    return {
-      ready: current && desired > 0 && ready === desired && updated === desired,
-      counts: `${ready}/${desired} ready, ${updated} updated`,
-    }
-  }
-  const desired = workload.spec?.replicas ?? 1
-  const ready = s.readyReplicas ?? 0
-  const updated = s.updatedReplicas ?? 0
-  return {
-    ready: current && desired > 0 && ready === desired && updated === desired && (s.replicas ?? 0) === desired,
-    counts: `${ready}/${desired} ready, ${updated} updated`,
-  }
 }
 
 const componentRefs = AMBIENT_COMPONENTS.map((c) => `${c.resource}/${c.name}`)

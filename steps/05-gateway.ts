@@ -1,7 +1,7 @@
 // Expose the Gthulhu manager through an Istio Gateway and HTTPRoute (the guide's gateway.yaml), then prove
 // it from the operator's machine: conditions, the listener's NodePort, a node address, and GET /health.
-import { StepFailure } from '../lib/errors.ts'
-import type { Cluster } from '../lib/cluster.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import type { Cluster } from '../lib/kube/cluster.ts'
 import {
   SERVICE_TYPE_ANNOTATION,
   condition,
@@ -17,15 +17,15 @@ import {
   urlHost,
   type Condition,
   type NodeAddress,
-} from '../lib/gateway-api.ts'
-import { workloads } from '../lib/gthulhu.ts'
-import { readiness } from './04-ambient.ts'
-import { containsFields } from './06-l4-policies.ts'
-import { loadManifest } from '../lib/manifests.ts'
-import type { Config } from '../lib/options.ts'
-import { assertValidManifests } from '../lib/schema.ts'
-import { sampleUserAgent } from '../lib/user-agents.ts'
-import { pollUntil } from '../lib/wait.ts'
+} from '../lib/domain/gateway-api.ts'
+import { workloads } from '../lib/domain/gthulhu.ts'
+import { containsFields } from '../lib/domain/apply.ts'
+import { readiness } from '../lib/kube/readiness.ts'
+import { loadManifest } from '../lib/kube/manifests.ts'
+import type { Config } from '../lib/config/options.ts'
+import { assertValidManifests } from '../lib/kube/schema.ts'
+import { sampleUserAgent } from '../lib/config/user-agents.ts'
+import { pollUntil } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 const MANIFEST = 'gateway.yaml'

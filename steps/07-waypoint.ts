@@ -1,14 +1,13 @@
 // Enrol Gthulhu's namespace in ambient and give it a waypoint: ztunnel then carries every pod's traffic over
 // mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
-import { StepFailure } from '../lib/errors.ts'
-import { condition } from '../lib/gateway-api.ts'
-import { pollUntil } from '../lib/wait.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import { condition } from '../lib/domain/gateway-api.ts'
+import { AMBIENT_LABEL, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
+import { pollUntil } from '../lib/kube/wait.ts'
 import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { useInstalledIstioctl } from './02-istioctl.ts'
-import { AMBIENT_LABEL } from './06-l4-policies.ts'
-import { outOfAmbientChecks, restartOutOfAmbient } from './08-restart.ts'
+import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
 
-export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint'
 const NAMESPACE_WIDE_WAYPOINT =
   "namespace default is bound to the waypoint as a whole, kubernetes.default.svc included: enrolled pods' API-server traffic now passes the waypoint (istio/istio#50325), so the manager depends on it being up"
 

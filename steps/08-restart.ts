@@ -1,44 +1,33 @@
 // Restart Gthulhu's three workloads so every pod starts inside ambient, then prove it: rollouts complete,
 // pods Ready and shown as HBONE by ztunnel, and the L4 reachability matrix still as the policies say.
-import { StepFailure } from '../lib/errors.ts'
-import { workloads } from '../lib/gthulhu.ts'
-import { probeCheck, resolveProbePort, runProbes } from '../lib/probes.ts'
-import type { Check, KubeObject, Step, StepContext, StepIO, WorkloadFacts } from '../lib/types.ts'
-import { useInstalledIstioctl } from './02-istioctl.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import {
-  AMBIENT_LABEL,
-  KUBELET_PROBE_SOURCES,
-  L4_POLICY_NAMES,
-  l4ProbeSpecs,
-  l4ReachabilityChecks,
   kubeletTrapHint,
+  L4_POLICY_NAMES,
   policyChecks,
   portsAdmittedFromBlock,
   readLive,
-  selectorText,
-} from './06-l4-policies.ts'
+} from '../lib/domain/network-policies.ts'
+import {
+  isReady,
+  ownedPods,
+  REDIRECTION,
+  restartOutOfAmbient,
+  rolloutStatus,
+  selectorOf,
+  theWorkloads,
+  workloadRef,
+} from '../lib/domain/rollouts.ts'
+import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
+import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
+import { l4ReachabilityChecks } from '../lib/verify/l4-reachability.ts'
+import { resolveProbePort } from '../lib/verify/probes.ts'
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
-const REDIRECTION = 'ambient.istio.io/redirection'
-const RESOURCE = { Deployment: 'deployment', StatefulSet: 'statefulset', DaemonSet: 'daemonset' } as const
 
-const ref = (w: WorkloadFacts) => `${RESOURCE[w.kind]}/${w.name}`
-const selectorOf = (w: WorkloadFacts) => selectorText(w.selectorLabels)
-const isReady = (pod: KubeObject) =>
-  pod.status?.phase === 'Running' &&
-  (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
-// Probe pods may wear a workload's labels; only pods a controller owns belong to the workload.
-const ownedPods = (pods: KubeObject[]) =>
-  pods.filter(
-    (p) => ((p.metadata.ownerReferences as unknown[] | undefined) ?? []).length > 0 && !p.metadata.deletionTimestamp,
-  )
-
+/** When this runbook restarted each workload (its restartedAt annotation), so a second run changes nothing. */
 type RestartFacts = Record<string, string>
-
-const theWorkloads = (ctx: Pick<StepContext, 'config' | 'facts'>) => {
-  const { manager, mongodb, scheduler } = workloads(ctx.config, ctx.facts)
-  return [manager, mongodb, scheduler]
-}
 
 /**
  * Why a workload's pods are not Ready. Names the kubelet-probe trap when an enrolled pod's readiness probe
@@ -77,15 +66,6 @@ export async function explainUnready(ctx: StepContext, workload: WorkloadFacts):
   return `${names} not Ready${reason ? `: ${reason}` : ''} (kubectl describe pod -n ${ns} ${unready[0].metadata.name})`
 }
 
-async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds: number) {
-  return ctx.cluster.exec(
-    ctx.cluster.kubectlArgv(['rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${seconds}s`]),
-    {
-      timeoutMs: (seconds + 30) * 1000,
-    },
-  )
-}
-
 // No -n: for ztunnel-config, -n names the namespace of the ztunnel pod to ask (default istio-system), not a
 // workload filter; ztunnel knows every workload, so the rows are filtered by namespace here.
 const ZTUNNEL_WORKLOADS_ARGS = ['ztunnel-config', 'workloads', '-o', 'json']
@@ -117,12 +97,20 @@ export const restartStep: Step = {
   plan: (ctx) => [
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
-      argv: ['kubectl', 'rollout', 'restart', ref(w), '-n', ctx.config.namespace],
+      argv: ['kubectl', 'rollout', 'restart', workloadRef(w), '-n', ctx.config.namespace],
       why: 'the three run concurrently',
     })),
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
-      argv: ['kubectl', 'rollout', 'status', ref(w), '-n', ctx.config.namespace, `--timeout=${ctx.config.timeout}s`],
+      argv: [
+        'kubectl',
+        'rollout',
+        'status',
+        workloadRef(w),
+        '-n',
+        ctx.config.namespace,
+        `--timeout=${ctx.config.timeout}s`,
+      ],
     })),
     {
       kind: 'command',
@@ -141,12 +129,12 @@ export const restartStep: Step = {
     const recorded = (ctx.facts.restarts ?? {}) as RestartFacts
     const [namespace, ...live] = await Promise.all([
       ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
-      ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', ref(w), '-n', ns])),
+      ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
     ])
     const missing = list.filter((_, i) => !live[i])
     if (missing.length)
       throw new StepFailure(
-        `${missing.map(ref).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(ref).join(' ')} -n ${ns})`,
+        `${missing.map(workloadRef).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(workloadRef).join(' ')} -n ${ns})`,
       )
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
       io.warn(
@@ -168,22 +156,26 @@ export const restartStep: Step = {
         }
       }
     }
-    await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', ref(w), '-n', ns])))
-    io.log(`restarted ${list.map(ref).join(', ')}; waiting for the rollouts (up to ${ctx.config.timeout}s each)`)
+    await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', workloadRef(w), '-n', ns])))
+    io.log(
+      `restarted ${list.map(workloadRef).join(', ')}; waiting for the rollouts (up to ${ctx.config.timeout}s each)`,
+    )
     const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
-    const after = await Promise.all(list.map((w) => ctx.cluster.findJson<KubeObject>(['get', ref(w), '-n', ns])))
+    const after = await Promise.all(
+      list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
+    )
     ctx.facts.restarts = Object.fromEntries(list.map((w, i) => [w.name, restartedAt(after[i]) ?? ''])) as RestartFacts
     const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
     if (failed.length) {
       const reasons = await Promise.all(
         failed.map(
           async (w) =>
-            `${ref(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`,
+            `${workloadRef(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`,
         ),
       )
       throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s:\n  ${reasons.join('\n  ')}`)
     }
-    io.log(`rollouts complete: ${list.map(ref).join(', ')}`)
+    io.log(`rollouts complete: ${list.map(workloadRef).join(', ')}`)
   },
   async verify(ctx, io) {
     useInstalledIstioctl(ctx)
@@ -200,7 +192,7 @@ export const restartStep: Step = {
       const pods = ownedPods(podLists[i])
       const unready = pods.filter((p) => !isReady(p))
       checks.push({
-        name: `rollout of ${ref(w)} complete`,
+        name: `rollout of ${workloadRef(w)} complete`,
         expected: 'complete',
         observed:
           statuses[i].exitCode === 0
@@ -209,7 +201,7 @@ export const restartStep: Step = {
         ok: statuses[i].exitCode === 0,
       })
       checks.push({
-        name: `pods of ${ref(w)} Ready`,
+        name: `pods of ${workloadRef(w)} Ready`,
         expected: 'every pod Ready',
         observed: `${pods.length - unready.length}/${pods.length} Ready${unready.length ? ` (not: ${unready.map((p) => p.metadata.name).join(', ')})` : ''}`,
         ok: pods.length > 0 && unready.length === 0,
@@ -220,7 +212,7 @@ export const restartStep: Step = {
           ? []
           : pods.map((p) => `${p.metadata.name}=${protocols.get(p.metadata.name) ?? 'not listed'}`)
       checks.push({
-        name: `pods of ${ref(w)} enrolled (HBONE in istioctl ztunnel-config workloads)`,
+        name: `pods of ${workloadRef(w)} enrolled (HBONE in istioctl ztunnel-config workloads)`,
         expected: 'HBONE for every pod',
         observed: typeof protocols === 'string' ? protocols : shown.join(', ') || 'no pods',
         ok:
@@ -250,72 +242,4 @@ export const restartStep: Step = {
     await restartOutOfAmbient(ctx, io)
   },
   verifyRollback: outOfAmbientChecks,
-}
-
-/** Undo of enrolment: once the namespace is no longer ambient, restart the workloads whose pods still are. */
-export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise<void> {
-  const ns = ctx.config.namespace
-  const namespace = await ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns])
-  if (namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient') {
-    io.log(
-      `namespace ${ns} is still labelled ${AMBIENT_LABEL}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`,
-    )
-    return
-  }
-  // istio-cni takes running pods out on its own; the restart (as the guide's enrolment did) gives them fresh connections outside the mesh.
-  const list = theWorkloads(ctx)
-  await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', ref(w), '-n', ns])))
-  io.log(`restarted ${list.map(ref).join(', ')} out of ambient; waiting for the rollouts`)
-  const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
-  const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
-  if (failed.length)
-    throw new StepFailure(
-      `rollout did not complete within ${ctx.config.timeout}s: ${failed.map(ref).join(', ')} (kubectl rollout status ${ref(failed[0])} -n ${ns})`,
-    )
-}
-
-/** After taking the namespace out of ambient: every pod Ready and not redirected, and the manager still reaches MongoDB and the decision maker. */
-export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
-  const ns = ctx.config.namespace
-  const list = theWorkloads(ctx)
-  const [namespace, podLists, results] = await Promise.all([
-    ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
-    Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
-    runProbes(
-      ctx,
-      io,
-      l4ProbeSpecs(ctx.config, ctx.facts).filter((spec) => spec.role.startsWith('manager-')),
-    ),
-  ])
-  const stillAmbient = namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient'
-  const checks: Check[] = list.flatMap((w, i): Check[] => {
-    const pods = ownedPods(podLists[i])
-    const redirected = pods.filter((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')
-    return [
-      {
-        name: `pods of ${ref(w)} Ready`,
-        expected: 'every pod Ready',
-        observed: `${pods.filter(isReady).length}/${pods.length} Ready`,
-        ok: pods.length > 0 && pods.every(isReady),
-        hint: `kubectl get pods -n ${ns} -l ${selectorOf(w)}`,
-      },
-      {
-        name: `pods of ${ref(w)} ${stillAmbient ? 'enrolled (the namespace is still ambient)' : 'out of ambient'}`,
-        expected: stillAmbient ? 'every pod redirected to ztunnel' : 'no pod redirected to ztunnel',
-        observed: `${redirected.length}/${pods.length} pod(s) redirected${redirected.length ? `: ${redirected.map((p) => p.metadata.name).join(', ')}` : ''}`,
-        ok: stillAmbient ? pods.length > 0 && redirected.length === pods.length : redirected.length === 0,
-      },
-    ]
-  })
-  return [
-    ...checks,
-    ...results.map((r) =>
-      probeCheck(
-        r,
-        r.ok
-          ? undefined
-          : 'the manager must still reach MongoDB and the decision maker after the undo: check their pods and NetworkPolicies',
-      ),
-    ),
-  ]
 }

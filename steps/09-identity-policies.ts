@@ -2,44 +2,35 @@
 // for every connection, whichever way it came. They close what the waypoint never sees (a pod IP, plaintext from
 // outside the mesh) and what NetworkPolicies cannot tell apart (a pod wearing the manager's labels).
 // Proven by the attacker's paths: each must be refused, while the manager, the waypoint and the gateway still get through.
-import { condition, httpGet, isCurrent, type Condition } from '../lib/gateway-api.ts'
-import { workloads } from '../lib/gthulhu.ts'
-import { loadManifest } from '../lib/manifests.ts'
-import { managerPrincipals, type Config } from '../lib/options.ts'
+import { managerPrincipals, type Config } from '../lib/config/options.ts'
+import { sampleUserAgent } from '../lib/config/user-agents.ts'
+import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
+import { managerService, workloads } from '../lib/domain/gthulhu.ts'
+import {
+  gatewayPrincipal,
+  POLICY_RESOURCE,
+  policyCondition,
+  principalOf,
+  waypointPrincipal,
+} from '../lib/domain/istio.ts'
+import { protectedTargets } from '../lib/domain/network-policies.ts'
+import { loadManifest } from '../lib/kube/manifests.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import { allowedCaller, bypassProbeSpecs, managerPodIp } from '../lib/verify/bypasses.ts'
+import { gatewayHealthUrl, gatewayRequestCheck } from '../lib/verify/gateway-requests.ts'
 import {
   formatMatrix,
   impersonationLabels,
-  MANAGED_BY,
   probeCheck,
-  runProbes,
   type ProbeResult,
   type ProbeSpec,
-} from '../lib/probes.ts'
-import { sampleUserAgent } from '../lib/user-agents.ts'
-import { pollUntil } from '../lib/wait.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { AMBIENT_LABEL, applyChanged, appliedAsPlanned, protectedTargets, targetProbe } from './06-l4-policies.ts'
+  runProbes,
+} from '../lib/verify/probes.ts'
+import { targetProbe } from '../lib/verify/targets.ts'
 
-export const POLICY_RESOURCE = 'authorizationpolicies.security.istio.io'
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
 const MONGODB_POLICY = 'gthulhu-mongodb-allow-manager'
 const SCHEDULER_POLICY = 'gthulhu-scheduler-allow-manager'
-/** How long a check that waits for Istio to catch up (status written, Envoy configured) keeps retrying. */
-export const SETTLE_RETRY_MS = 20_000
-
-export const principalOf = (namespace: string, serviceAccount: string) =>
-  `cluster.local/ns/${namespace}/sa/${serviceAccount}`
-/** The identity of the gateway's pods: Istio names their ServiceAccount `<gateway>-istio`. */
-export const gatewayPrincipal = (config: Pick<Config, 'namespace' | 'gatewayName'>) =>
-  principalOf(config.namespace, `${config.gatewayName}-istio`)
-export const waypointPrincipal = (config: Pick<Config, 'namespace' | 'waypointName'>) =>
-  principalOf(config.namespace, config.waypointName)
-
-export function managerService(config: Config, facts: Facts) {
-  const { manager } = workloads(config, facts)
-  return { name: manager.service?.name ?? `${config.release}-manager`, port: manager.service?.port ?? 8080 }
-}
-
 /** The three policies, each admitting only the identities that have a reason to call its pods. */
 export function desiredIdentityPolicies(config: Config, facts: Facts): KubeObject[] {
   const { manager, mongodb, scheduler } = workloads(config, facts)
@@ -60,85 +51,6 @@ export function desiredIdentityPolicies(config: Config, facts: Facts): KubeObjec
 }
 
 const admitted = (policy: KubeObject) => (policy.spec.rules[0].from[0].source.principals as string[]).join(', ')
-
-/** An existing ServiceAccount in the namespace that the manager's L7 policy admits, to call the manager as (through the waypoint). */
-export async function allowedCaller(
-  ctx: StepContext,
-  principals: string[],
-): Promise<{ sa: string; principal: string } | undefined> {
-  for (const principal of principals) {
-    const match = /^[^/]+\/ns\/([^/]+)\/sa\/([^/*]+)$/.exec(principal)
-    if (!match || match[1] !== ctx.config.namespace || principal === gatewayPrincipal(ctx.config)) continue
-    if (await ctx.cluster.findJson(['get', 'serviceaccount', match[2], '-n', ctx.config.namespace]))
-      return { sa: match[2], principal }
-  }
-  return undefined
-}
-
-/** A Running pod's IP of the manager, the address a caller uses to skip the waypoint. */
-export async function managerPodIp(ctx: StepContext): Promise<string | undefined> {
-  const { manager } = workloads(ctx.config, ctx.facts)
-  const selector = Object.entries(manager.selectorLabels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')
-  const pods = await ctx.cluster.list('pods', { namespace: ctx.config.namespace, selector })
-  // Only the manager's own pods (owned by its ReplicaSet), never a probe wearing its labels.
-  return pods.find(
-    (p) =>
-      p.status?.phase === 'Running' && p.status?.podIP && (p.metadata.ownerReferences as unknown[] | undefined)?.length,
-  )?.status?.podIP
-}
-
-/**
- * The attacker's paths, each exchanging data (ztunnel accepts a connection before it authorizes it, so only an
- * answer counts): a pod outside the mesh to the manager Service, an enrolled pod with another identity to the
- * manager's pod IP, and a pod wearing the manager's labels with another identity to MongoDB and the decision maker.
- */
-export function bypassProbeSpecs(config: Config, facts: Facts, podIp: string | undefined): ProbeSpec[] {
-  const { manager } = workloads(config, facts)
-  const service = managerService(config, facts)
-  const refused = { kind: 'blocked' } as const
-  // Whatever step runs them, these paths are closed (or left open) by the identity policies alone.
-  const layer = 'ztunnel identity policy' as const
-  const specs: ProbeSpec[] = [
-    {
-      role: 'outside-mesh-manager',
-      source: {
-        name: 'pod outside the mesh',
-        labels: { 'app.kubernetes.io/component': 'probe', [AMBIENT_LABEL]: 'none' },
-        serviceAccount: 'default',
-      },
-      destination: `manager Service :${service.port}`,
-      request: { kind: 'http', url: `http://${service.name}.${config.namespace}.svc:${service.port}/health` },
-      expect: refused,
-      layer,
-    },
-  ]
-  if (podIp) {
-    specs.push({
-      role: 'pod-ip-manager',
-      source: {
-        name: 'enrolled pod, ServiceAccount default',
-        labels: { 'app.kubernetes.io/component': 'probe' },
-        serviceAccount: 'default',
-      },
-      destination: `manager pod IP :${service.port}`,
-      request: { kind: 'http', url: `http://${podIp}:${service.port}/health` },
-      expect: refused,
-      layer,
-    })
-  }
-  const impostor = {
-    name: "manager's labels, ServiceAccount default",
-    labels: impersonationLabels(manager.podLabels),
-    serviceAccount: 'default',
-  }
-  for (const target of protectedTargets(config, facts)) {
-    const { destination, request } = targetProbe(target)
-    specs.push({ role: `impostor-${target.key}`, source: impostor, destination, request, expect: refused, layer })
-  }
-  return specs
-}
 
 /** The callers that must still get through: the manager to its two backends, an allowed identity through the waypoint. */
 function legitimateProbeSpecs(config: Config, facts: Facts, caller: { sa: string } | undefined): ProbeSpec[] {
@@ -184,77 +96,6 @@ function identityHint(config: Config, result: ProbeResult): string {
   }
   return `a legitimate caller got ${result.observed.kind}; check the pods behind ${result.spec.destination} in ${ns}`
 }
-
-/**
- * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current
- * generation. istiod writes it a moment after the policy is applied, so a missing or stale one is read again for a
- * short while (bounded by --timeout).
- */
-export async function policyCondition(
-  ctx: StepContext,
-  type: string,
-  first: KubeObject | undefined,
-): Promise<Condition | undefined> {
-  const current = (p: KubeObject | undefined) => {
-    const c = condition(p, type)
-    // istiod writes observedGeneration as a string (an int64 in proto JSON).
-    return c &&
-      isCurrent(
-        { ...c, observedGeneration: c.observedGeneration === undefined ? undefined : Number(c.observedGeneration) },
-        p?.metadata.generation as number | undefined,
-      )
-      ? c
-      : undefined
-  }
-  let last = current(first)
-  if (!first || last?.status === 'True') return last
-  await pollUntil(
-    async () => {
-      last = current(
-        await ctx.cluster.findJson<KubeObject>([
-          'get',
-          POLICY_RESOURCE,
-          first.metadata.name,
-          '-n',
-          ctx.config.namespace,
-        ]),
-      )
-      return last?.status === 'True' ? last : undefined
-    },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
-  )
-  return last
-}
-
-/** GET through the gateway's address until the expected status comes back (policies take a moment to reach Envoy). */
-export async function gatewayRequestCheck(
-  ctx: StepContext,
-  url: string,
-  userAgent: string,
-  label: string,
-  expected: number,
-  hint: string,
-): Promise<Check> {
-  let last: { status?: number; error?: string } = {}
-  await pollUntil(
-    async () => {
-      last = await httpGet(url, userAgent, 3_000, ctx.signal)
-      return last.status === expected ? last : undefined
-    },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
-  )
-  return {
-    name: `gateway ${url} with ${label}: HTTP ${expected}`,
-    expected: `HTTP ${expected}`,
-    observed: last.status ? `HTTP ${last.status}` : `no answer: ${last.error}`,
-    ok: last.status === expected,
-    hint,
-  }
-}
-
-/** The gateway URL of the manager's health endpoint, from the gateway step's facts. */
-export const gatewayHealthUrl = (facts: Facts) =>
-  facts.gateway?.url ? new URL('/health', facts.gateway.url).toString() : undefined
 
 async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Check[]> {
   const ns = ctx.config.namespace

@@ -2,11 +2,7 @@
 // callers that address the manager Service), and the gateway admits only the allowed User-Agents (enforced by the
 // gateway's own Envoy). Proven from inside the cluster with curl probes running as the allowed and as another
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
-import { condition } from '../lib/gateway-api.ts'
-import { workloads } from '../lib/gthulhu.ts'
-import { loadManifest } from '../lib/manifests.ts'
-import { managerPrincipals, type Config } from '../lib/options.ts'
-import { formatMatrix, MANAGED_BY, probeCheck, runProbes, type ProbeResult, type ProbeSpec } from '../lib/probes.ts'
+import { managerPrincipals, type Config } from '../lib/config/options.ts'
 import {
   admitsUserAgent,
   assertValidUserAgents,
@@ -14,25 +10,23 @@ import {
   describeUserAgent,
   sampleUserAgent,
   userAgentMatches,
-} from '../lib/user-agents.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
-import { applyChanged, appliedAsPlanned } from './06-l4-policies.ts'
+} from '../lib/config/user-agents.ts'
+import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
+import { condition } from '../lib/domain/gateway-api.ts'
+import { managerService, workloads } from '../lib/domain/gthulhu.ts'
 import {
-  allowedCaller,
-  bypassProbeSpecs,
-  gatewayHealthUrl,
+  GATEWAY_NAME_LABEL,
   gatewayPrincipal,
-  gatewayRequestCheck,
-  managerPodIp,
-  managerService,
+  INGRESS_USE_WAYPOINT,
   POLICY_RESOURCE,
   policyCondition,
-} from './09-identity-policies.ts'
+} from '../lib/domain/istio.ts'
+import { loadManifest } from '../lib/kube/manifests.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
+import { allowedCaller, bypassProbeSpecs, managerPodIp } from '../lib/verify/bypasses.ts'
+import { gatewayHealthUrl, gatewayRequestCheck } from '../lib/verify/gateway-requests.ts'
+import { formatMatrix, probeCheck, type ProbeResult, type ProbeSpec, runProbes } from '../lib/verify/probes.ts'
 
-export { gatewayPrincipal }
-
-export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint'
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name'
 const MANAGER_POLICY = 'manager-allow-scheduler-or-chrome'
 const GATEWAY_POLICY = 'gthulhu-gateway-allow-chrome-only'
 const GATEWAY_LISTENER_PORT = 80

@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { EXIT_CODES } from '../lib/help.ts'
-import { OPTIONS } from '../lib/options.ts'
+import { EXIT_CODES } from '../lib/cli/help.ts'
+import { OPTIONS } from '../lib/config/options.ts'
 import { STEP_IDS } from '../lib/types.ts'
 import {
   DEFAULT_TEXTS_ZH_TW,
@@ -18,7 +18,7 @@ import {
   OPTION_GROUPS_ZH_TW,
   STEPS_ZH_TW,
   TRANSLATED_FROM,
-} from '../lib/zh-TW.ts'
+} from '../lib/cli/zh-TW.ts'
 import { STEPS } from '../steps/index.ts'
 import { ROOT } from './harness.ts'
 
@@ -217,7 +217,7 @@ test('every zh-TW translation was made from the current English text (a changed 
     .filter(([key, english]) => TRANSLATED_FROM[key] !== englishFingerprint(english))
     .map(
       ([key, english]) =>
-        `${key}: translate the current English again in lib/zh-TW.ts, then record TRANSLATED_FROM['${key}'] = '${englishFingerprint(english)}'`,
+        `${key}: translate the current English again in lib/cli/zh-TW.ts, then record TRANSLATED_FROM['${key}'] = '${englishFingerprint(english)}'`,
     )
   assert.equal(stale, [], `translations made from older English:\n${stale.join('\n')}`)
   const unknown = Object.keys(TRANSLATED_FROM).filter((key) => !sources.some(([k]) => k === key))

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/docs.ts'
-import { helpText } from '../lib/help.ts'
-import { loadConfig, OPTIONS } from '../lib/options.ts'
+import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/cli/docs.ts'
+import { helpText } from '../lib/cli/help.ts'
+import { loadConfig, OPTIONS } from '../lib/config/options.ts'
 import { STEPS } from '../steps/index.ts'
 
 for (const language of LANGUAGES) {

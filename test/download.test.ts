@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { downloadFile } from '../lib/download.ts'
-import { StepFailure } from '../lib/errors.ts'
+import { downloadFile } from '../lib/domain/download.ts'
+import { StepFailure } from '../lib/config/errors.ts'
 
 const body = randomBytes(512 * 1024) // larger than one stream chunk, so writes happen while the body streams
 const dir = mkdtempSync(join(tmpdir(), 'runbook-download-'))

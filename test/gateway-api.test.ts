@@ -2,7 +2,7 @@
 // rendered Gateway/HTTPRoute, NodePort and node address picking, the health-check User-Agent.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError } from '../lib/config/errors.ts'
 import {
   compareVersions,
   decideBundle,
@@ -10,13 +10,14 @@ import {
   parseBundle,
   pickNodeAddress,
   type InstalledCrd,
-} from '../lib/gateway-api.ts'
-import { GUIDE_USER_AGENT, loadConfig } from '../lib/options.ts'
+} from '../lib/domain/gateway-api.ts'
+import { GUIDE_USER_AGENT, loadConfig } from '../lib/config/options.ts'
 import type { KubeObject } from '../lib/types.ts'
-import { decideIstio, imageVersion, readiness } from '../steps/04-ambient.ts'
+import { containsFields } from '../lib/domain/apply.ts'
+import { readiness } from '../lib/kube/readiness.ts'
+import { decideIstio, imageVersion } from '../steps/04-ambient.ts'
 import { waypointStatusRow } from '../steps/07-waypoint.ts'
 import { checkUserAgent, gatewayManifests, gatewayStep } from '../steps/05-gateway.ts'
-import { containsFields } from '../steps/06-l4-policies.ts'
 
 const config = (...args: string[]) => loadConfig(args, {})
 

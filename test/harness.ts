@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
 import { runbookFlags, startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
 import { TerminalSession } from './tty.ts'
-import type { RunbookState } from '../lib/state.ts'
+import type { RunbookState } from '../lib/run/state.ts'
 
 export const ROOT = join(import.meta.dirname, '..')
 /** tsx's loader by absolute URL: the runbook runs with another working directory. */

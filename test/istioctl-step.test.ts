@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { istioctlArchiveUrl, istioPlatform } from '../steps/02-istioctl.ts'
-import { StepFailure } from '../lib/errors.ts'
+import { StepFailure } from '../lib/config/errors.ts'
 import { runCommand } from './kit.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { join } from 'node:path'
 import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 import { TerminalSession } from './tty.ts'
-import { STEPS_ZH_TW } from '../lib/zh-TW.ts'
+import { STEPS_ZH_TW } from '../lib/cli/zh-TW.ts'
 
 let world: RunbookWorld
 test.before(async () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
-import { GUIDE_USER_AGENT, loadConfig, parseFlags } from '../lib/options.ts'
+import { UsageError } from '../lib/config/errors.ts'
+import { GUIDE_USER_AGENT, loadConfig, parseFlags } from '../lib/config/options.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-options-'))
 const configFile = (text: string) => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chartDefaults } from '../lib/gthulhu.ts'
-import { loadConfig } from '../lib/options.ts'
+import { chartDefaults } from '../lib/domain/gthulhu.ts'
+import { loadConfig } from '../lib/config/options.ts'
 import {
   classifyHttp,
   classifyMongo,
@@ -12,17 +12,13 @@ import {
   probePod,
   type ProbeResult,
   type ProbeSpec,
-} from '../lib/probes.ts'
-import { validateManifest } from '../lib/schema.ts'
+} from '../lib/verify/probes.ts'
+import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts } from '../lib/types.ts'
-import {
-  containsFields,
-  desiredNetworkPolicies,
-  l4PoliciesStep,
-  l4ProbeSpecs,
-  portsAdmitted,
-  portsAdmittedFromBlock,
-} from '../steps/06-l4-policies.ts'
+import { containsFields } from '../lib/domain/apply.ts'
+import { desiredNetworkPolicies, portsAdmitted, portsAdmittedFromBlock } from '../lib/domain/network-policies.ts'
+import { l4ProbeSpecs } from '../lib/verify/l4-reachability.ts'
+import { l4PoliciesStep } from '../steps/06-l4-policies.ts'
 
 const mongoSpec: ProbeSpec = {
   role: 'manager-mongodb',

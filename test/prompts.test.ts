@@ -3,7 +3,7 @@ import { checkbox, input, select } from '@inquirer/prompts'
 import { render } from '@inquirer/testing'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GUIDE_USER_AGENT, loadConfig } from '../lib/options.ts'
+import { GUIDE_USER_AGENT, loadConfig } from '../lib/config/options.ts'
 import {
   applySavedAnswers,
   BROWSER_CHOICES,
@@ -14,8 +14,8 @@ import {
   principalsPrompt,
   validatePrincipalList,
   validateUserAgentList,
-} from '../lib/questions.ts'
-import { userAgentProblem } from '../lib/user-agents.ts'
+} from '../lib/run/questions.ts'
+import { userAgentProblem } from '../lib/config/user-agents.ts'
 
 /** The rendered screen with inquirer's line wrapping undone. */
 const flat = (screen: string) => screen.replace(/\s*\n\s*/g, ' ')

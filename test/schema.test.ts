@@ -1,8 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
-import { loadManifests } from '../lib/manifests.ts'
-import { assertValidManifests, checkFormat, validateManifest } from '../lib/schema.ts'
+import { UsageError } from '../lib/config/errors.ts'
+import { loadManifests } from '../lib/kube/manifests.ts'
+import { assertValidManifests, checkFormat, validateManifest } from '../lib/kube/schema.ts'
 import type { KubeObject } from '../lib/types.ts'
 
 const clone = <T>(value: T): T => structuredClone(value)

@@ -1,8 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
-import { selectSteps } from '../lib/selection.ts'
-import type { StepRecord } from '../lib/state.ts'
+import { UsageError } from '../lib/config/errors.ts'
+import { selectSteps } from '../lib/run/selection.ts'
+import type { StepRecord } from '../lib/run/state.ts'
 import { STEP_IDS, type StepId } from '../lib/types.ts'
 
 const steps = STEP_IDS.map((id) => ({ id, requires: id === 'preflight' ? [] : (['preflight'] as StepId[]) }))

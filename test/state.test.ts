@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
-import { loadConfig } from '../lib/options.ts'
-import { configDrift, defaultStatePath, outcomeConfig, STATE_FORMAT, StateStore } from '../lib/state.ts'
+import { UsageError } from '../lib/config/errors.ts'
+import { loadConfig } from '../lib/config/options.ts'
+import { configDrift, defaultStatePath, outcomeConfig, STATE_FORMAT, StateStore } from '../lib/run/state.ts'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'runbook-state-'))
 

@@ -2,8 +2,8 @@
 // the allowed identity out, and a User-Agent value Istio could never match (refused before anything changes).
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Cluster } from '../lib/cluster.ts'
-import { loadConfig } from '../lib/options.ts'
+import { Cluster } from '../lib/kube/cluster.ts'
+import { loadConfig } from '../lib/config/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
 import { l7PoliciesStep } from '../steps/10-l7-policies.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'

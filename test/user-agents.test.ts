@@ -1,8 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { UsageError } from '../lib/errors.ts'
-import { GUIDE_USER_AGENT, loadConfig } from '../lib/options.ts'
-import { validateManifest } from '../lib/schema.ts'
+import { UsageError } from '../lib/config/errors.ts'
+import { GUIDE_USER_AGENT, loadConfig } from '../lib/config/options.ts'
+import { validateManifest } from '../lib/kube/schema.ts'
 import {
   admitsUserAgent,
   assertValidUserAgents,
@@ -13,13 +13,9 @@ import {
   userAgentMatches,
   userAgentProblem,
   userAgentProblems,
-} from '../lib/user-agents.ts'
-import {
-  allowedPrincipals,
-  desiredAuthorizationPolicies,
-  gatewayPrincipal,
-  l7PoliciesStep,
-} from '../steps/10-l7-policies.ts'
+} from '../lib/config/user-agents.ts'
+import { gatewayPrincipal } from '../lib/domain/istio.ts'
+import { allowedPrincipals, desiredAuthorizationPolicies, l7PoliciesStep } from '../steps/10-l7-policies.ts'
 
 const CHROME_MAC =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'

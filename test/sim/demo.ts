@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { runbookFlags, startSimulator, type Simulator } from './index.ts'
-import { sampleUserAgent } from '../../lib/user-agents.ts'
-import { GUIDE_USER_AGENT } from '../../lib/options.ts'
+import { sampleUserAgent } from '../../lib/config/user-agents.ts'
+import { GUIDE_USER_AGENT } from '../../lib/config/options.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 const runbook = join(root, 'runbook.ts')

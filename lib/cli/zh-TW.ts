@@ -1,0 +1,255 @@
+// Traditional Chinese (Taiwan) text for what the docs generate from data: step titles and explanations, flag
+// descriptions, option groups and exit codes. The tables are keyed by the same ids as the English data, so
+// `tsc` fails when a step or a flag has no translation. Terms follow the Taiwanese Kubernetes / Istio community:
+// 叢集、命名空間、工作負載、閘道、服務網格、策略、憑證、復原； commands, flags, ids and YAML keys stay as they are.
+import { createHash } from 'node:crypto'
+import type { Config, OptionGroup } from '../config/options.ts'
+import type { Step, StepId } from '../types.ts'
+
+export interface StepText {
+  title: string
+  why: string
+}
+
+/** Every Config key that is a flag (`explicit` is bookkeeping, not a flag). */
+export type OptionKey = Exclude<keyof Config, 'explicit'>
+
+export const STEPS_ZH_TW: Record<StepId, StepText> = {
+  preflight: {
+    title: '事前檢查',
+    why:
+      '在動到任何東西之前，先確認 runbook 連到的是你要的叢集、你選的 Istio 版本支援它的 Kubernetes 版本，並依 Helm chart 設定的標籤' +
+      '找到 Gthulhu 的 manager、scheduler 與 MongoDB。它們的名稱、ServiceAccount 與標籤會用在之後每一個步驟。同時也會找有沒有' +
+      '會執行 NetworkPolicy 的 CNI；沒有的話，L4 步驟什麼也保護不了。',
+  },
+  istioctl: {
+    title: '安裝 istioctl（驗證校驗碼）',
+    why:
+      'istioctl 負責安裝 Istio 與管理 waypoint。原指南把下載腳本直接 pipe 給 sh，版本沒有固定、內容也沒有檢查；這裡改為下載符合' +
+      '這台機器的指定版本，先比對官方發布的 .sha256 確認 SHA-256 無誤才解壓縮，再安裝到使用者可寫入的目錄，不需要 sudo。',
+  },
+  'gateway-api-crds': {
+    title: '安裝 Gateway API CRD',
+    why:
+      'Istio 的入口閘道與 waypoint proxy 都是由 Gateway API 物件建立的，所以叢集要先有 Gateway API 的 CustomResourceDefinition。' +
+      '套件是所選版本與通道的發布檔（原指南用 experimental 通道），以 server-side apply 套用，因為 experimental 套件太大，' +
+      'client-side apply 會失敗。已安裝同版本的套件時不會再動；比設定更新的版本，除非你明確同意，否則不會被取代。',
+  },
+  ambient: {
+    title: '安裝 Istio（ambient 設定檔）',
+    why:
+      'Ambient 模式不用 sidecar 就能把工作負載納入服務網格：istio-cni 節點代理把 Pod 流量導向 ztunnel，這個每個節點一份的 proxy ' +
+      '替每個納入的 Pod 提供工作負載身分與雙向 TLS，兩者都由 istiod 設定。precheck 會在任何變更之前擋下不支援的叢集。' +
+      '已經裝好相同版本、且是 ambient 設定檔的 Istio 會原封不動；不同的 Istio（別的版本、別的設定檔，或命名空間開了 sidecar 注入）' +
+      '會讓 runbook 停下來，因為改動它會影響它服務的每個工作負載。',
+  },
+  gateway: {
+    title: '透過 Gateway 對外提供 Web UI',
+    why:
+      '原指南不用 port-forward，而是透過 Istio 入口 Gateway 與 HTTPRoute 連到 Gthulhu 的 manager（REST API 與 Web UI）。' +
+      'Istio 會替它建立 Deployment 與名為 "<gateway>-istio" 的 Service。沒有雲端負載平衡器時，這個 Service 永遠拿不到外部位址，' +
+      '但 Kubernetes 仍會分配 NodePort，原指南就是用節點位址加上 listener 80 對應的 NodePort。--gateway-service-type NodePort ' +
+      '則直接請 Istio 建立 NodePort 型別的 Service。兩份 manifest 套用前都會先對照 schema 檢查，而且要等到從這台機器 ' +
+      'GET /health 回應 200，這個步驟才算完成。',
+  },
+  'l4-policies': {
+    title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler',
+    why:
+      '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。' +
+      '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
+      'Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
+      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕。' +
+      'NetworkPolicy 相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤：identity-policies 步驟會以 mTLS 身分補上這個漏洞。' +
+      '注意：原指南的 scheduler 策略也會擋掉 Prometheus 對 8080/9090 的抓取，若有抓取這些指標，請自行加上規則。',
+  },
+  waypoint: {
+    title: '把命名空間納入 ambient 並加上 waypoint',
+    why:
+      '把命名空間標上 istio.io/dataplane-mode=ambient，每個 Gthulhu Pod 的流量就交給 ztunnel，以各 Pod 的 ServiceAccount 身分包上雙向 TLS，這正是之後 L7 策略要檢查的身分。' +
+      'ztunnel 只看得到 L4，所以再替命名空間加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
+      '服務網格外的呼叫者與走 Pod IP 的流量會直接到達 Pod（identity-policies 步驟會關上這條路）。以 Service 為目標的策略，沒有綁定 waypoint 就不會有任何作用。' +
+      '這個標籤會把命名空間裡的每個 Service 都綁到 waypoint：在 default 命名空間裡也包括 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量（manager 會列出 decision maker 的 Pod）也會經過 waypoint。' +
+      '這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、命名空間卻還留著標籤，重新執行就會把它修復。',
+  },
+  restart: {
+    title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
+    why:
+      '命名空間加入 ambient 之前就在跑的 Pod，連線與健康檢查路徑仍是舊的方式；原指南會重新啟動 manager、MongoDB 與 scheduler，' +
+      '讓每個 Pod 都在納入狀態下啟動。重新啟動也是 L4 策略真正受考驗的時刻：之後 ambient 改寫過的 kubelet 探針與 HBONE 流量' +
+      '都會碰到它們。所以這個步驟會確認每個 rollout 都完成、ztunnel 把每個 Pod 列為 HBONE，而且連線矩陣依然成立。納入後馬上' +
+      '就緒失敗的 Pod，幾乎都是 kubelet 探針陷阱（NetworkPolicy 沒有放行 169.254.7.127）。',
+  },
+  'identity-policies': {
+    title: 'ztunnel 上的身分策略：只有 waypoint 與閘道能連到 manager，只有 manager 能連到 MongoDB 與 decision maker',
+    why:
+      '綁在 manager waypoint 上的策略，只看得到有經過 waypoint 的流量；而呼叫端的 ztunnel 只有在已納入的 Pod 以 manager Service 為目的地時，才會把流量送到 waypoint。' +
+      '服務網格外的 Pod（其他命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
+      'NetworkPolicy 也有自己的漏洞：它相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤。' +
+      '三條帶 Pod selector 的 AuthorizationPolicy 同時補上這兩個漏洞：每個 Pod 所在節點的 ztunnel 會依雙向 TLS 身分，對每一條連線執行它們，而從服務網格外來的明文流量沒有任何身分：manager 的 Pod 只接受 waypoint 與入口閘道的身分，MongoDB 與 decision maker 的 Pod 只接受 manager 的 ServiceAccount。' +
+      '代價是叢集內其他所有呼叫者都會被拒絕，Prometheus 也不例外。' +
+      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
+      'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
+  },
+  'l7-policies': {
+    title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
+    why:
+      '原指南的兩條 Istio AuthorizationPolicy。' +
+      '第一條以 manager Service 為目標，由命名空間的 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
+      'waypoint 看不到其他流量：服務網格外的呼叫者，或直接用 manager Pod IP 的呼叫者，會直接到達 manager，只有身分策略（上一個步驟）會拒絕它們；驗證時兩條路徑都會試。' +
+      '第二條掛在入口閘道自己的 proxy 上，只放行 User-Agent 符合允許值的請求。' +
+      '原指南的預設值只放行 macOS 上的 Chrome（以及其他 Chromium 瀏覽器），Safari、Firefox，以及 Windows、Linux 或手機上的任何瀏覽器都不行。' +
+      'User-Agent 是由用戶端決定的：誰都能送出 Chrome 的值，所以它只是擋掉隨意存取的過濾條件，不是身分驗證。' +
+      'Istio 比對標頭值只有完全相同、前綴（"abc*"）、後綴（"*abc"）或存在（"*"）四種；"*" 出現在其他位置的值，在套用任何東西之前就會被拒絕。' +
+      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分）。',
+  },
+}
+
+export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
+  help: '顯示說明後結束。',
+  version: '顯示 runbook 的版本後結束。',
+  list: '列出各步驟的 id 與它們在這個 context 的狀態，然後結束。',
+  yes: '自動化模式：永遠不提問，每個答案都來自旗標或 --config。必須搭配 --context。',
+  from: '從這個步驟開始，並執行之後的每一個步驟（包含已完成的）。',
+  resume: '從狀態檔中第一個尚未完成的步驟繼續。',
+  only: '只執行這些步驟（以逗號分隔），依 runbook 的順序。',
+  skip: '略過這些步驟（以逗號分隔）。',
+  dryRun: '印出每個選取步驟的計畫，不做任何變更。=server：也讓 API server 判斷每一份 manifest（被拒絕時以 2 結束）。',
+  render: '把 runbook 會套用的每份 manifest 連同 kustomization.yaml 寫進這個目錄，不碰任何叢集。',
+  config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
+  stateFile: '狀態檔（預設為工作目錄下的 .gthulhu-runbook/<context>.json）。',
+  timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
+  context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
+  kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
+  namespace: 'Gthulhu 安裝所在的命名空間。',
+  release: 'Gthulhu 的 Helm release 名稱（即 app.kubernetes.io/instance 標籤）。',
+  istioVersion: '要安裝的 Istio 版本。',
+  gatewayApiVersion: '要安裝其 CRD 的 Gateway API 版本。',
+  gatewayApiChannel: 'Gateway API 套件：experimental（與原指南相同）或 standard。',
+  istioMirror: '與 Istio GitHub releases 相同目錄結構的基底 URL（<url>/<version>/istioctl-…tar.gz）。',
+  gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
+  installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
+  replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
+  allowUntestedKubernetes:
+    '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
+  gatewayName: '對外提供 manager 的 Gateway 名稱。',
+  routeName: '指向 manager 的 HTTPRoute 名稱。',
+  gatewayServiceType: 'Gateway 的 Service 型別：LoadBalancer（原指南；使用它的 NodePort）或 NodePort。',
+  allowKubeletProbes:
+    '在 L4 策略中也放行 ambient 的 kubelet 探針來源 169.254.7.127（以及對應的 IPv6 位址）（用 --no-allow-kubelet-probes 拿掉）。',
+  waypointName: '命名空間的 waypoint proxy 名稱。',
+  managerPrincipals: '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount,cluster.local/ns/<ns>/sa/<sa>）。',
+  allowedUserAgents:
+    '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
+  ingressViaWaypoint:
+    '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
+  identityPolicies:
+    '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
+  probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
+  httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
+  rollback: '復原這一個步驟：刪除它建立的東西，把標籤與物件放回它執行之前的樣子，並驗證結果。',
+  uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
+  verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
+  probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
+  report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
+  verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
+  lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
+  output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
+}
+
+/** Defaults that are sentences (lib/config/options.ts `defaultText`); a value such as 5m needs none. */
+export const DEFAULT_TEXTS_ZH_TW: Partial<Record<OptionKey, string>> = {
+  namespace: 'kube context 的命名空間，否則為 default',
+}
+
+export const OPTION_GROUPS_ZH_TW: Record<OptionGroup, string> = {
+  Run: '執行',
+  Cluster: '叢集',
+  'Versions and downloads': '版本與下載',
+  'Hardening choices': '強化選項',
+  Output: '輸出',
+}
+
+/** Keyed by exit code; a test checks every code in lib/cli/help.ts has one. */
+export const EXIT_CODES_ZH_TW: Record<number, string> = {
+  0: '選取的每個步驟都已完成並通過驗證（或 dry run / render / list 已完成）',
+  1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
+  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
+  130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
+}
+
+/**
+ * Gives the steps the title and explanation of the run's --lang, from the tables above (the step files stay
+ * English). A run has one language, so this is done once, before anything shows a step.
+ */
+export function useLanguage(steps: Step[], lang: Config['lang']): void {
+  if (lang === 'zh-TW') for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+}
+
+/** A short fingerprint of an English text, recorded below when it is translated. */
+export const englishFingerprint = (english: string) => createHash('sha256').update(english).digest('hex').slice(0, 12)
+
+/**
+ * The English each translation above was made from ('step:<id>' covers title and why, joined by a newline): a test
+ * fails when the English changes, naming the translation to update and the fingerprint to record with it.
+ */
+export const TRANSLATED_FROM: Record<string, string> = {
+  'step:preflight': '6f7d66269260',
+  'step:istioctl': '0a4eff51f8d1',
+  'step:gateway-api-crds': 'e9a0c680c8e2',
+  'step:ambient': '18cc0175e818',
+  'step:gateway': '5d2b9e4943ae',
+  'step:l4-policies': 'ab68a1369200',
+  'step:waypoint': '5c7ac46a8dfb',
+  'step:restart': '65b1df69d02d',
+  'step:identity-policies': '4934c09403cf',
+  'step:l7-policies': '925191bca47b',
+  'flag:help': '2cfa53b60583',
+  'flag:version': 'd896638558d9',
+  'flag:list': 'fc03509b2a13',
+  'flag:yes': '700220b92956',
+  'flag:from': '95890528bd3c',
+  'flag:resume': 'a115e686ca91',
+  'flag:only': '6fc1ca193709',
+  'flag:skip': '57a59e4d3e1f',
+  'flag:dryRun': '137f724a7bf7',
+  'flag:render': '6fa4d47f3441',
+  'flag:config': '1a127cc564a8',
+  'flag:stateFile': '3197079690d7',
+  'flag:timeout': 'a6defab036c7',
+  'flag:context': '81dac3bde8be',
+  'flag:kubeconfig': '2a78f0ef4e87',
+  'flag:namespace': '20e58399a19e',
+  'flag:release': 'f0fc252422e2',
+  'flag:istioVersion': '14bf65869390',
+  'flag:gatewayApiVersion': '0ab244e660dc',
+  'flag:gatewayApiChannel': '2d0ef2d2b2e9',
+  'flag:istioMirror': '7808d37ae2a2',
+  'flag:gatewayApiMirror': 'c89437f1de5d',
+  'flag:installDir': 'e6b645085b5d',
+  'flag:allowUntestedKubernetes': '8e89b31d3fc2',
+  'flag:replaceNewerGatewayApi': '5d5dc537e812',
+  'flag:gatewayName': '550ad259c3cb',
+  'flag:routeName': '8284a7d85d7f',
+  'flag:gatewayServiceType': '153165aab925',
+  'flag:allowKubeletProbes': '0294a29dbd22',
+  'flag:waypointName': 'f6f9e8d2eac4',
+  'flag:managerPrincipals': 'db5cea93f8b4',
+  'flag:allowedUserAgents': '38016cffb4de',
+  'flag:ingressViaWaypoint': 'f857d040ee47',
+  'flag:identityPolicies': 'ee333b4da15f',
+  'flag:probeImage': '8250d02b50f6',
+  'flag:httpProbeImage': 'd6c17b485f08',
+  'flag:output': '2ee648e33b94',
+  'flag:rollback': 'b1662922c6da',
+  'flag:uninstall': '176e3969c099',
+  'flag:verify': 'bafb9d6b55dc',
+  'flag:probes': 'a1434e95f62c',
+  'flag:report': 'e5fc9f20d30b',
+  'flag:verbose': 'a71a2ab2c06d',
+  'flag:lang': 'f96552e6d249',
+  'default:namespace': 'd6101c2eb0b9',
+  'exit:0': 'cc3c914af5e6',
+  'exit:1': '34a1266cb16a',
+  'exit:2': 'd43145be08ec',
+  'exit:130': '25e0f7f0db79',
+}

@@ -1,0 +1,795 @@
+// Every flag the runbook takes, as data: parsing, the config file, validation, --help and docs/flags.md all
+// come from this one table. Precedence: flags > --config file > environment > defaults.
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { yaml } from './lazy-yaml.ts'
+import { UsageError } from './errors.ts'
+import { STEP_IDS, type StepId } from './step-ids.ts'
+import { userAgentProblems } from './user-agents.ts'
+
+export const GUIDE_USER_AGENT =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*'
+
+export interface Config {
+  help: boolean
+  version: boolean
+  list: boolean
+  yes: boolean
+  from?: StepId
+  resume: boolean
+  only: StepId[]
+  skip: StepId[]
+  /** false, or how far a dry run goes: `client` prints the plan, `server` also asks the API server. */
+  dryRun: false | 'client' | 'server'
+  verbose: boolean
+  render?: string
+  output: 'text' | 'json'
+  lang: 'en' | 'zh-TW'
+  config?: string
+  context?: string
+  kubeconfig?: string
+  namespace: string
+  release: string
+  istioVersion: string
+  gatewayApiVersion: string
+  gatewayApiChannel: 'experimental' | 'standard'
+  istioMirror: string
+  gatewayApiMirror: string
+  installDir: string
+  stateFile?: string
+  gatewayName: string
+  routeName: string
+  gatewayServiceType: 'LoadBalancer' | 'NodePort'
+  replaceNewerGatewayApi: boolean
+  allowKubeletProbes: boolean
+  waypointName: string
+  managerPrincipals: string[]
+  allowedUserAgents: string[]
+  ingressViaWaypoint: boolean
+  probeImage?: string
+  identityPolicies: boolean
+  allowUntestedKubernetes: boolean
+  httpProbeImage: string
+  timeout: number
+  rollback?: StepId
+  uninstall: boolean
+  verify: boolean
+  probes: boolean
+  report?: string
+  /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
+  explicit: (keyof Config)[]
+}
+
+type Kind = 'boolean' | 'string' | 'list' | 'number' | 'duration'
+export type OptionGroup = 'Run' | 'Cluster' | 'Versions and downloads' | 'Hardening choices' | 'Output'
+
+export interface OptionSpec {
+  key: keyof Config
+  flag: string
+  /** One-letter alias, as kubectl has (-n, -o, -h …). */
+  short?: string
+  /** The value a string flag takes when given bare (`--dry-run` means `--dry-run=client`). */
+  bareValue?: string
+  kind: Kind
+  group: OptionGroup
+  describe: string
+  value?: string // placeholder in --help
+  choices?: readonly string[]
+  default?: unknown
+  /** How --help and the reference describe a default that is not a fixed value. */
+  defaultText?: string
+  env?: string
+  /** Not accepted in a --config file (it would make no sense there). */
+  flagOnly?: boolean
+  /** Returns an error message when the value is invalid. */
+  validate?: (value: any) => string | undefined
+}
+
+// DNS-1123 label: what Kubernetes accepts for namespaces and Service names.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const dnsLabel = (value: string) =>
+  value.length <= 63 && DNS_LABEL.test(value)
+    ? undefined
+    : `"${value}" is not a valid Kubernetes name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit`
+const semver = (prefix: string) => (value: string) =>
+  new RegExp(`^${prefix}\\d+\\.\\d+\\.\\d+$`).test(value)
+    ? undefined
+    : `"${value}" is not a release version like ${prefix}1.2.3`
+const httpUrl = (value: string) => {
+  try {
+    const url = new URL(value)
+    if (url.protocol === 'http:' || url.protocol === 'https:') return undefined
+  } catch {}
+  return `"${value}" is not an http(s) URL`
+}
+const principal = (values: string[]) =>
+  values
+    .map((v) =>
+      /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$|^\*$/.test(v)
+        ? undefined
+        : `"${v}" is not an Istio principal like cluster.local/ns/<namespace>/sa/<serviceaccount>`,
+    )
+    .find(Boolean)
+
+export const OPTIONS: OptionSpec[] = [
+  {
+    key: 'help',
+    flag: 'help',
+    short: 'h',
+    kind: 'boolean',
+    group: 'Run',
+    describe: 'Show this help and exit.',
+    flagOnly: true,
+  },
+  {
+    key: 'version',
+    flag: 'version',
+    kind: 'boolean',
+    group: 'Run',
+    describe: "Print the runbook's version and exit.",
+    flagOnly: true,
+  },
+  {
+    key: 'list',
+    flag: 'list',
+    kind: 'boolean',
+    group: 'Run',
+    describe: 'List the steps with their ids and their state in this context, then exit.',
+    flagOnly: true,
+  },
+  {
+    key: 'yes',
+    flag: 'yes',
+    short: 'y',
+    kind: 'boolean',
+    group: 'Run',
+    describe: 'Automation mode: never prompt; every answer comes from flags or --config. Requires --context.',
+  },
+  {
+    key: 'from',
+    flag: 'from',
+    kind: 'string',
+    group: 'Run',
+    value: 'step',
+    choices: STEP_IDS,
+    describe: 'Start at this step and run every later one (done steps included).',
+  },
+  {
+    key: 'resume',
+    flag: 'resume',
+    kind: 'boolean',
+    group: 'Run',
+    describe: 'Continue at the first step that is not done in the state file.',
+  },
+  {
+    key: 'only',
+    flag: 'only',
+    kind: 'list',
+    group: 'Run',
+    value: 'steps',
+    choices: STEP_IDS,
+    describe: 'Run just these steps (comma-separated), in runbook order.',
+  },
+  {
+    key: 'skip',
+    flag: 'skip',
+    kind: 'list',
+    group: 'Run',
+    value: 'steps',
+    choices: STEP_IDS,
+    describe: 'Leave these steps out (comma-separated).',
+  },
+  {
+    key: 'dryRun',
+    flag: 'dry-run',
+    kind: 'string',
+    group: 'Run',
+    choices: ['client', 'server'],
+    bareValue: 'client',
+    default: false,
+    describe:
+      "Print each selected step's plan; change nothing. =server: the API server judges every manifest too (exit 2 on a rejection).",
+  },
+  {
+    key: 'render',
+    flag: 'render',
+    kind: 'string',
+    group: 'Run',
+    value: 'dir',
+    describe:
+      'Write every manifest the runbook would apply, plus a kustomization.yaml, into this directory; touch no cluster.',
+  },
+  {
+    key: 'config',
+    flag: 'config',
+    kind: 'string',
+    group: 'Run',
+    value: 'file',
+    flagOnly: true,
+    describe: 'YAML file of settings; keys are the flag names without "--" (flags win).',
+  },
+  {
+    key: 'stateFile',
+    flag: 'state-file',
+    kind: 'string',
+    group: 'Run',
+    value: 'file',
+    describe: 'State file (default .gthulhu-runbook/<context>.json in the working directory).',
+  },
+  {
+    key: 'timeout',
+    flag: 'timeout',
+    kind: 'duration',
+    group: 'Run',
+    value: 'duration',
+    default: 300,
+    defaultText: '5m',
+    describe: 'Longest wait for one rollout, condition or probe: 90s, 5m, 1h, 1m30s or plain seconds.',
+    validate: (v: number) => (v >= 5 && v <= 3600 ? undefined : `${v}s is outside 5s..1h`),
+  },
+
+  {
+    key: 'context',
+    flag: 'context',
+    kind: 'string',
+    group: 'Cluster',
+    value: 'name',
+    describe: 'Kube context to act on (required with --yes; asked for in guided mode).',
+  },
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    kind: 'string',
+    group: 'Cluster',
+    value: 'file',
+    describe: 'Kubeconfig file (default: KUBECONFIG or ~/.kube/config, as kubectl does).',
+  },
+  {
+    key: 'namespace',
+    flag: 'namespace',
+    short: 'n',
+    kind: 'string',
+    group: 'Cluster',
+    value: 'ns',
+    default: 'default',
+    defaultText: "the kube context's namespace, else default",
+    describe: 'Namespace Gthulhu is installed in.',
+    validate: dnsLabel,
+  },
+  {
+    key: 'release',
+    flag: 'release',
+    kind: 'string',
+    group: 'Cluster',
+    value: 'name',
+    default: 'gthulhu',
+    describe: 'Helm release name of Gthulhu (the app.kubernetes.io/instance label).',
+    validate: dnsLabel,
+  },
+
+  {
+    key: 'istioVersion',
+    flag: 'istio-version',
+    kind: 'string',
+    group: 'Versions and downloads',
+    value: 'x.y.z',
+    default: '1.29.1',
+    describe: 'Istio release to install.',
+    validate: semver(''),
+  },
+  {
+    key: 'gatewayApiVersion',
+    flag: 'gateway-api-version',
+    kind: 'string',
+    group: 'Versions and downloads',
+    value: 'vX.Y.Z',
+    default: 'v1.4.0',
+    describe: 'Gateway API release whose CRDs are installed.',
+    validate: semver('v'),
+  },
+  {
+    key: 'gatewayApiChannel',
+    flag: 'gateway-api-channel',
+    kind: 'string',
+    group: 'Versions and downloads',
+    choices: ['experimental', 'standard'],
+    default: 'experimental',
+    describe: 'Gateway API bundle: experimental (as in the guide) or standard.',
+  },
+  {
+    key: 'istioMirror',
+    flag: 'istio-mirror',
+    kind: 'string',
+    group: 'Versions and downloads',
+    value: 'url',
+    default: 'https://github.com/istio/istio/releases/download',
+    env: 'GTHULHU_RUNBOOK_ISTIO_MIRROR',
+    describe: "Base URL laid out like Istio's GitHub releases (<url>/<version>/istioctl-…tar.gz).",
+    validate: httpUrl,
+  },
+  {
+    key: 'gatewayApiMirror',
+    flag: 'gateway-api-mirror',
+    kind: 'string',
+    group: 'Versions and downloads',
+    value: 'url',
+    default: 'https://github.com/kubernetes-sigs/gateway-api/releases/download',
+    env: 'GTHULHU_RUNBOOK_GATEWAY_API_MIRROR',
+    describe: "Base URL laid out like Gateway API's GitHub releases (<url>/<version>/<channel>-install.yaml).",
+    validate: httpUrl,
+  },
+  {
+    key: 'installDir',
+    flag: 'install-dir',
+    kind: 'string',
+    group: 'Versions and downloads',
+    value: 'dir',
+    default: join(homedir(), '.local', 'bin'),
+    describe: 'Where istioctl is installed (user-writable; the runbook never uses sudo).',
+  },
+  {
+    key: 'allowUntestedKubernetes',
+    flag: 'allow-untested-kubernetes',
+    kind: 'boolean',
+    group: 'Versions and downloads',
+    default: false,
+    describe:
+      "Go on when the cluster's Kubernetes version is outside Istio's tested range but istioctl accepts it (guided mode asks instead).",
+  },
+  {
+    key: 'replaceNewerGatewayApi',
+    flag: 'replace-newer-gateway-api',
+    kind: 'boolean',
+    group: 'Versions and downloads',
+    default: false,
+    describe: 'Allow replacing Gateway API CRDs that are newer than --gateway-api-version.',
+  },
+
+  {
+    key: 'gatewayName',
+    flag: 'gateway-name',
+    kind: 'string',
+    group: 'Hardening choices',
+    value: 'name',
+    default: 'gthulhu-gw',
+    describe: 'Name of the Gateway that exposes the manager.',
+    validate: dnsLabel,
+  },
+  {
+    key: 'routeName',
+    flag: 'route-name',
+    kind: 'string',
+    group: 'Hardening choices',
+    value: 'name',
+    default: 'gthulhu-manager-route',
+    describe: 'Name of the HTTPRoute to the manager.',
+    validate: dnsLabel,
+  },
+  {
+    key: 'gatewayServiceType',
+    flag: 'gateway-service-type',
+    kind: 'string',
+    group: 'Hardening choices',
+    choices: ['LoadBalancer', 'NodePort'],
+    default: 'LoadBalancer',
+    describe: "Type of the Gateway's Service: LoadBalancer (the guide; its NodePort is used) or NodePort.",
+  },
+  {
+    key: 'allowKubeletProbes',
+    flag: 'allow-kubelet-probes',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: true,
+    describe:
+      "Also allow ambient's kubelet probe source 169.254.7.127 (and its IPv6 twin) in the L4 policies (--no-allow-kubelet-probes to leave it out).",
+  },
+  {
+    key: 'waypointName',
+    flag: 'waypoint-name',
+    kind: 'string',
+    group: 'Hardening choices',
+    value: 'name',
+    default: 'waypoint',
+    describe: 'Name of the waypoint proxy for the namespace.',
+    validate: dnsLabel,
+  },
+  {
+    key: 'managerPrincipals',
+    flag: 'manager-principals',
+    kind: 'list',
+    group: 'Hardening choices',
+    value: 'ids',
+    describe:
+      "Identities allowed to call the manager (default: the scheduler's ServiceAccount, cluster.local/ns/<ns>/sa/<sa>).",
+    validate: principal,
+  },
+  {
+    key: 'allowedUserAgents',
+    flag: 'allowed-user-agents',
+    kind: 'list',
+    group: 'Hardening choices',
+    value: 'patterns',
+    default: [GUIDE_USER_AGENT],
+    describe:
+      'User-Agent values the gateway admits: exact, prefix "x*", suffix "*x" or "*" (default: the guide\'s Chrome on macOS). Separate several with "|".',
+    validate: (v: string[]) => userAgentProblems(v)[0],
+  },
+  {
+    key: 'ingressViaWaypoint',
+    flag: 'ingress-via-waypoint',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: false,
+    describe:
+      "Send gateway traffic through the manager's waypoint (labels the Service istio.io/ingress-use-waypoint=true and allows the gateway's identity).",
+  },
+  {
+    key: 'identityPolicies',
+    flag: 'identity-policies',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: true,
+    describe:
+      "Apply the identity policies ztunnel enforces (only the waypoint and the gateway reach the manager's pods, only the manager reaches MongoDB and the decision maker); --no-identity-policies leaves the waypoint bypass open.",
+  },
+  {
+    key: 'probeImage',
+    flag: 'probe-image',
+    kind: 'string',
+    group: 'Hardening choices',
+    value: 'image',
+    describe:
+      "Image of the MongoDB probe pods (needs mongosh; default: the image of Gthulhu's MongoDB, already on its nodes).",
+  },
+  {
+    key: 'httpProbeImage',
+    flag: 'http-probe-image',
+    kind: 'string',
+    group: 'Hardening choices',
+    value: 'image',
+    default: 'curlimages/curl:8.11.1',
+    describe: 'Image of the HTTP probe pods (needs curl).',
+  },
+
+  {
+    key: 'output',
+    flag: 'output',
+    short: 'o',
+    kind: 'string',
+    group: 'Output',
+    choices: ['text', 'json'],
+    default: 'text',
+    describe: 'json: one JSON event per line on stdout, human text on stderr.',
+  },
+  {
+    key: 'verbose',
+    flag: 'verbose',
+    short: 'v',
+    kind: 'boolean',
+    group: 'Output',
+    describe:
+      'Print every kubectl/istioctl command line as it runs, with its duration and exit code (JSON: "command" events).',
+  },
+  {
+    key: 'rollback',
+    flag: 'rollback',
+    kind: 'string',
+    group: 'Run',
+    value: 'step',
+    choices: STEP_IDS,
+    flagOnly: true,
+    describe:
+      'Undo this one step: delete what it created, put back labels and objects as they were before it ran, and verify that.',
+  },
+  {
+    key: 'uninstall',
+    flag: 'uninstall',
+    kind: 'boolean',
+    group: 'Run',
+    flagOnly: true,
+    describe:
+      'Undo every step this runbook did in this context, latest first; what was there before the runbook stays.',
+  },
+  {
+    key: 'verify',
+    flag: 'verify',
+    kind: 'boolean',
+    group: 'Run',
+    flagOnly: true,
+    describe:
+      "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift.",
+  },
+  {
+    key: 'probes',
+    flag: 'probes',
+    kind: 'boolean',
+    group: 'Run',
+    default: true,
+    describe: 'Prove reachability with short-lived probe pods (--no-probes: check the objects only, creating nothing).',
+  },
+  {
+    key: 'report',
+    flag: 'report',
+    kind: 'string',
+    group: 'Output',
+    value: 'dir',
+    describe:
+      'Also write report.md and a self-contained report.html (checks, changes, reachability graph) into this directory.',
+  },
+  {
+    key: 'lang',
+    flag: 'lang',
+    kind: 'string',
+    group: 'Output',
+    choices: ['en', 'zh-TW'],
+    default: 'en',
+    env: 'GTHULHU_RUNBOOK_LANG',
+    describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese.",
+  },
+]
+
+const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))
+
+export function defaults(env: NodeJS.ProcessEnv = process.env): Config {
+  const config: Record<string, unknown> = {}
+  for (const option of OPTIONS) {
+    const fromEnv = option.env ? env[option.env] : undefined
+    config[option.key] =
+      fromEnv ?? option.default ?? (option.kind === 'boolean' ? false : option.kind === 'list' ? [] : undefined)
+  }
+  return config as unknown as Config
+}
+
+/** Lists split on commas, except User-Agent patterns, which contain commas and are split on "|". */
+const listSeparator = (option: OptionSpec) => (option.key === 'allowedUserAgents' ? '|' : ',')
+
+const DURATION_UNITS: Record<string, number> = { h: 3600, m: 60, s: 1 }
+
+/** Seconds in a duration written like kubectl's (`90s`, `5m`, `1h`, `1m30s`) or as plain seconds; NaN when malformed. */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed)
+  if (!/^(\d+(\.\d+)?[hms])+$/.test(trimmed)) return NaN
+  let seconds = 0
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)([hms])/g))
+    seconds += Number(amount) * DURATION_UNITS[unit]
+  return seconds
+}
+
+function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
+  const bad = (what: string) => new UsageError(`${source}: ${what}`)
+  // A config file may say `dry-run: true` for the bare form.
+  if (option.bareValue && typeof raw === 'boolean') return raw ? option.bareValue : false
+  switch (option.kind) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw
+      if (raw === 'true' || raw === 'yes') return true
+      if (raw === 'false' || raw === 'no') return false
+      // kubectl users type -v=6: any level above 0 turns the flag on.
+      if (typeof raw === 'string' && /^\d+$/.test(raw)) return Number(raw) > 0
+      throw bad(`expects true or false, got "${raw}"`)
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : Number(raw)
+      if (raw === '' || !Number.isFinite(n)) throw bad(`expects a number, got "${raw}"`)
+      return n
+    }
+    case 'duration': {
+      const seconds = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseDuration(raw) : NaN
+      if (!Number.isFinite(seconds))
+        throw bad(`"${raw}" is not a duration; use e.g. 90s, 5m, 1h, 1m30s or plain seconds`)
+      return seconds
+    }
+    case 'list': {
+      const items = Array.isArray(raw)
+        ? raw.map(String)
+        : typeof raw === 'string'
+          ? raw.split(listSeparator(option))
+          : undefined
+      if (!items) throw bad(`expects a list, got ${JSON.stringify(raw)}`)
+      return items.map((s) => s.trim()).filter(Boolean)
+    }
+    case 'string':
+      if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(`expects a string, got ${JSON.stringify(raw)}`)
+      if (String(raw) === '') throw bad('expects a value')
+      return String(raw)
+  }
+}
+
+function checkChoices(option: OptionSpec, value: unknown, source: string): void {
+  if (!option.choices) return
+  const values = Array.isArray(value) ? value : [value]
+  for (const v of values) {
+    if (!option.choices.includes(v as string)) {
+      throw new UsageError(`${source}: unknown value "${v}"; valid: ${option.choices.join(', ')}`)
+    }
+  }
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
+    for (let j = 1; j <= b.length; j++) d[0][j] = j
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    return d[a.length][b.length]
+  }
+  const best = candidates.map((c) => ({ c, d: distance(word, c) })).sort((x, y) => x.d - y.d)[0]
+  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.c : undefined
+}
+
+const byShort = new Map(OPTIONS.filter((o) => o.short).map((o) => [o.short!, o]))
+const shortFlags = () => [...byShort.keys()].map((c) => `-${c}`).join(', ')
+
+/**
+ * Parses argv into the options it sets (only those), throwing UsageError on anything unknown or malformed.
+ * Accepts what kubectl accepts: `--flag value`, `--flag=value`, `-n value`, `-n=value`, `-nvalue`, and
+ * one-letter booleans run together (`-yv`, `-yvn gthulhu`).
+ */
+export function parseFlags(argv: string[]): Partial<Config> {
+  const set: Record<string, unknown> = {}
+  const assign = (option: OptionSpec, raw: unknown, source: string) => {
+    const value = coerce(option, raw, source)
+    // Repeating a list flag adds to it.
+    set[option.key] =
+      option.kind === 'list' && Array.isArray(set[option.key])
+        ? [...(set[option.key] as unknown[]), ...(value as unknown[])]
+        : value
+  }
+  let i = 0
+  const nextValue = (option: OptionSpec, source: string): string => {
+    const value = argv[i + 1]
+    if (value === undefined || (value.startsWith('-') && value.length > 1)) {
+      throw new UsageError(
+        `${source} needs a value${option.value ? ` (${option.value})` : option.choices ? ` (${option.choices.join('|')})` : ''}`,
+      )
+    }
+    i++
+    return value
+  }
+  for (; i < argv.length; i++) {
+    const arg = argv[i]
+    if (/^-[^-]/.test(arg)) {
+      const letters = arg.slice(1)
+      for (let j = 0; j < letters.length; j++) {
+        const option = byShort.get(letters[j])
+        if (!option)
+          throw new UsageError(
+            `unknown flag -${letters[j]}${letters.length > 1 ? ` (in ${arg})` : ''}; one-letter flags: ${shortFlags()} (see --help)`,
+          )
+        const source = `-${option.short}/--${option.flag}`
+        const rest = letters.slice(j + 1).replace(/^=/, '')
+        if (option.kind === 'boolean') {
+          // `-y=false` as pflag allows, and `-v6` as kubectl users type; otherwise more letters may follow.
+          if (letters[j + 1] === '=' || /^\d+$/.test(rest)) {
+            assign(option, rest, source)
+            break
+          }
+          assign(option, true, source)
+          continue
+        }
+        assign(option, rest !== '' ? rest : (option.bareValue ?? nextValue(option, source)), source)
+        break
+      }
+      continue
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      throw new UsageError(
+        `unexpected argument "${arg}": the runbook takes only flags, and the command \`completion bash|zsh|fish\` (see --help)`,
+      )
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
+    const negated = name.startsWith('no-') && byFlag.get(name.slice(3))?.kind === 'boolean'
+    const option = byFlag.get(negated ? name.slice(3) : name)
+    if (!option) {
+      const guess = closest(name, [...byFlag.keys()])
+      throw new UsageError(
+        `unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''} (see --help for every flag)`,
+      )
+    }
+    const source = `--${option.flag}`
+    if (option.kind === 'boolean') assign(option, negated ? false : (inline ?? true), source)
+    else assign(option, inline ?? option.bareValue ?? nextValue(option, source), source)
+  }
+  return set as Partial<Config>
+}
+
+/** Reads a --config YAML file: a map whose keys are flag names. */
+export function readConfigFile(path: string): Partial<Config> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new UsageError(
+      `cannot read --config ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    )
+  }
+  let data: unknown
+  try {
+    data = yaml().parse(text)
+  } catch (error) {
+    throw new UsageError(`--config ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (data === null || data === undefined) return {}
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new UsageError(`--config ${path} must be a YAML map of flag names to values`)
+  const set: Record<string, unknown> = {}
+  const allowed = OPTIONS.filter((o) => !o.flagOnly)
+  for (const [name, raw] of Object.entries(data as Record<string, unknown>)) {
+    const option = allowed.find((o) => o.flag === name)
+    if (!option) {
+      const guess = closest(
+        name,
+        allowed.map((o) => o.flag),
+      )
+      throw new UsageError(
+        `--config ${path}: unknown key "${name}"${guess ? `; did you mean "${guess}"?` : ''}; valid keys: ${allowed.map((o) => o.flag).join(', ')}`,
+      )
+    }
+    set[option.key] = coerce(option, raw, `--config ${path}: ${name}`)
+  }
+  return set as Partial<Config>
+}
+
+/** Builds the effective configuration from argv (and the --config file it names) and validates it. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const flags = parseFlags(argv)
+  const fromFile = flags.config ? readConfigFile(flags.config) : {}
+  const config = { ...defaults(env), ...fromFile, ...flags } as Config
+  config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
+  for (const option of OPTIONS) {
+    const value = config[option.key]
+    // false is the "off" value of a flag whose value is optional (--dry-run).
+    if (value === undefined || (value === false && option.bareValue)) continue
+    const source =
+      option.key in flags
+        ? `--${option.flag}`
+        : option.key in fromFile
+          ? `--config ${flags.config}: ${option.flag}`
+          : option.env && env[option.env]
+            ? option.env
+            : `--${option.flag}`
+    checkChoices(option, value, source)
+    const problem = option.validate?.(value)
+    if (problem) throw new UsageError(`${source}: ${problem}`)
+  }
+  if (config.from && config.only.length)
+    throw new UsageError(
+      '--from and --only cannot be combined: --from runs a step and every later one, --only runs just the steps named',
+    )
+  const skippedAndOnly = config.only.filter((id) => config.skip.includes(id))
+  if (skippedAndOnly.length) throw new UsageError(`--only and --skip both name ${skippedAndOnly.join(', ')}`)
+  const modes = (['rollback', 'uninstall', 'verify', 'render'] as const).filter((k) => config[k]).map((k) => `--${k}`)
+  if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} cannot be combined: each is its own kind of run`)
+  const selecting = (['from', 'only', 'skip', 'resume'] as const)
+    .filter((k) => (Array.isArray(config[k]) ? (config[k] as unknown[]).length : config[k]))
+    .map((k) => `--${k}`)
+  if (modes.length && modes[0] !== '--render' && selecting.length) {
+    throw new UsageError(`${modes[0]} picks its own steps from the state file; drop ${selecting.join(', ')}`)
+  }
+  const printOnly = (['list', 'dryRun', 'render'] as const).find((k) => config[k])
+  if (config.report && printOnly)
+    throw new UsageError(
+      `--report goes with a run, --verify, --rollback or --uninstall, not with --${OPTIONS.find((o) => o.key === printOnly)!.flag}`,
+    )
+  if (config.report) config.report = resolve(config.report)
+  if (config.stateFile) config.stateFile = resolve(config.stateFile)
+  if (config.kubeconfig) config.kubeconfig = resolve(config.kubeconfig)
+  config.installDir = resolve(config.installDir)
+  return config
+}
+
+/** The principals the manager admits: the flag's list, or the guide's scheduler identity. */
+export function managerPrincipals(config: Config, schedulerServiceAccount: string): string[] {
+  return config.managerPrincipals.length
+    ? config.managerPrincipals
+    : [`cluster.local/ns/${config.namespace}/sa/${schedulerServiceAccount}`]
+}
+
+/** Config keys that change what lands in the cluster: a resumed run warns when they differ from the run that did a step. */
+export const OUTCOME_KEYS: (keyof Config)[] = OPTIONS.filter((o) =>
+  ['Cluster', 'Versions and downloads', 'Hardening choices'].includes(o.group),
+)
+  .map((o) => o.key)
+  .filter((k) => !['kubeconfig', 'istioMirror', 'gatewayApiMirror', 'probeImage', 'httpProbeImage'].includes(k))

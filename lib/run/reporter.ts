@@ -1,0 +1,90 @@
+// Where the runbook's words go: human text (stdout, or stderr under --output json) and, under --output json,
+// one JSON event per line on stdout for pipelines to follow and archive.
+import { shellLine, toYamlStream } from '../kube/cluster.ts'
+import type { Check, PlanItem } from '../types.ts'
+
+export type RunEvent =
+  | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
+  | { event: 'step-start'; step: string; title: string }
+  | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
+  | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }
+  | { event: 'step-end'; step: string; status: string; durationMs: number; error?: string }
+  | { event: 'step'; step: string; title: string; status: string; finishedAt?: string }
+  | { event: 'command'; argv: string[]; exitCode: number | null; durationMs: number }
+  | {
+      event: 'server-dry-run'
+      step: string
+      object: string
+      result: 'accepted' | 'rejected' | 'unchecked'
+      message?: string
+    }
+  | { event: 'drift'; step: string; check: string; expected: string; observed: string }
+  | {
+      event: 'run-end'
+      status: 'done' | 'failed' | 'interrupted' | 'usage-error'
+      exitCode: number
+      resumeCommand?: string
+      webUiUrl?: string
+      message?: string
+    }
+
+export class Reporter {
+  constructor(
+    readonly json: boolean,
+    readonly human: NodeJS.WriteStream = json ? process.stderr : process.stdout,
+    private readonly events: NodeJS.WritableStream = process.stdout,
+  ) {}
+
+  say(text = ''): void {
+    this.human.write(text + '\n')
+  }
+
+  event(event: RunEvent): void {
+    if (this.json) this.events.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+  }
+}
+
+const mark = (check: Check) => (check.ok ? '✔' : check.advisory ? '⚠' : '✖')
+
+export function formatChecks(checks: Check[]): string {
+  return checks
+    .map((c) => {
+      const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
+      return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
+    })
+    .join('\n')
+}
+
+/** Puts the run's --kubeconfig/--context into kubectl and istioctl command lines, so a plan shows exactly what runs. */
+export function withConnection(argv: string[], connection: string[]): string[] {
+  const [program, ...rest] = argv
+  const connects = program === 'kubectl' || program.endsWith('istioctl')
+  return connects && connection.length && !rest.includes('--context') ? [program, ...connection, ...rest] : argv
+}
+
+export function formatPlan(items: PlanItem[], connection: string[] = []): string {
+  return items
+    .map((item) => {
+      const why = 'why' in item && item.why ? `   # ${item.why}` : ''
+      switch (item.kind) {
+        case 'command':
+          return `  $ ${shellLine(withConnection(item.argv, connection))}${why}`
+        case 'download':
+          return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+        case 'manifest':
+          return `  apply (${item.apply}) ${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+        case 'note':
+          return `  • ${item.text}`
+      }
+    })
+    .join('\n')
+}
+
+export const indent = (text: string, spaces: number) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => ' '.repeat(spaces) + line)
+    .join('\n')
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`

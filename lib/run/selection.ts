@@ -1,0 +1,101 @@
+// Which steps a run executes, from --only / --from / --skip / --resume and the state file. Pure, so it is
+// unit-tested without a cluster.
+import { UsageError } from '../config/errors.ts'
+import type { Config } from '../config/options.ts'
+import { MAY_HAVE_CHANGED, type StepRecord } from './state.ts'
+import type { Step, StepId } from '../types.ts'
+
+export interface Selection {
+  /** Steps to run, in runbook order. */
+  run: StepId[]
+  /** Steps left out of this run, with the reason shown in the summary. */
+  left: { id: StepId; reason: string }[]
+}
+
+const finished = (record?: StepRecord) => record?.status === 'done' || record?.status === 'accepted'
+
+export function selectSteps(
+  steps: Pick<Step, 'id' | 'requires'>[],
+  config: Pick<Config, 'only' | 'from' | 'skip' | 'resume'>,
+  records: Partial<Record<StepId, StepRecord>>,
+): Selection {
+  const ids = steps.map((s) => s.id)
+  const named = new Set<StepId>(config.only.length ? config.only : config.from ? [config.from] : [])
+  const left: Selection['left'] = []
+  const run: StepId[] = []
+  const fromIndex = config.from ? ids.indexOf(config.from) : 0
+  ids.forEach((id, index) => {
+    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: 'not in --only' })
+    if (index < fromIndex) return left.push({ id, reason: `before --from ${config.from}` })
+    if (config.skip.includes(id)) return left.push({ id, reason: 'named in --skip' })
+    if (config.resume && finished(records[id]) && !named.has(id))
+      return left.push({ id, reason: `${records[id]!.status} in an earlier run` })
+    run.push(id)
+  })
+  if (run.length === 0) {
+    throw new UsageError(
+      config.resume
+        ? 'nothing to resume: every selected step is already done (use --from <step> to run steps again)'
+        : 'the flags select no step to run',
+    )
+  }
+  // A step that needs another's facts runs only when that step is done or runs before it.
+  for (const id of run) {
+    const step = steps.find((s) => s.id === id)!
+    for (const needed of step.requires ?? []) {
+      if (!finished(records[needed]) && !run.slice(0, run.indexOf(id)).includes(needed)) {
+        throw new UsageError(
+          `step ${id} needs step ${needed} (done in this context, or selected to run first); add ${needed} to --only, or start with --from ${needed}`,
+        )
+      }
+    }
+  }
+  return { run, left }
+}
+
+/** The steps --rollback or --uninstall undoes, latest first: only those whose changes may be in the cluster. */
+export function selectUndo(
+  steps: Pick<Step, 'id'>[],
+  config: Pick<Config, 'rollback' | 'uninstall'>,
+  records: Partial<Record<StepId, StepRecord>>,
+  context: string,
+): StepId[] {
+  const undoable = (id: StepId) => MAY_HAVE_CHANGED.includes(records[id]?.status ?? 'pending')
+  if (config.rollback) {
+    const status = records[config.rollback]?.status ?? 'pending'
+    if (!undoable(config.rollback)) {
+      throw new UsageError(
+        `--rollback ${config.rollback}: that step is ${status} in context ${context}, so there is nothing of it to undo; steps that can be rolled back here: ${
+          steps
+            .map((s) => s.id)
+            .filter(undoable)
+            .join(', ') || 'none'
+        }`,
+      )
+    }
+    return [config.rollback]
+  }
+  const ids = steps
+    .map((s) => s.id)
+    .filter(undoable)
+    .reverse()
+  if (ids.length === 0)
+    throw new UsageError(
+      `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
+    )
+  return ids
+}
+
+/** Steps --verify audits: those done (or accepted) in this context. */
+export function selectAudit(
+  steps: Pick<Step, 'id'>[],
+  records: Partial<Record<StepId, StepRecord>>,
+  context: string,
+): StepId[] {
+  const ids = steps.map((s) => s.id).filter((id) => finished(records[id]))
+  if (ids.length === 0)
+    throw new UsageError(
+      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
+    )
+  return ids
+}

@@ -1,0 +1,65 @@
+// --dry-run=server: every manifest of the selected steps goes through the API server with
+// `kubectl apply --dry-run=server`, so schema validation and admission webhooks (Istio's included) judge it
+// without anything being stored. Each object gets its own verdict.
+import { toYamlStream, type Cluster } from '../kube/cluster.ts'
+import type { KubeObject, PlanItem, StepId } from '../types.ts'
+import { mapConcurrent } from '../kube/wait.ts'
+
+export interface ServerVerdict {
+  step: StepId
+  object: KubeObject
+  result: 'accepted' | 'rejected' | 'unchecked'
+  message?: string
+}
+
+// kubectl's words when the API server does not serve a kind yet (its CRDs come from a later-installed bundle).
+const UNKNOWN_KIND =
+  /no matches for kind|ensure CRDs are installed first|the server doesn't have a resource type|could not find the requested resource/i
+// Several kubectl processes at once, but not so many that a small machine or API server is swamped.
+const CONCURRENCY = 4
+
+export const objectName = (o: KubeObject) =>
+  `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`
+
+/** Sends each manifest of the plans to the API server as a server-side dry run and collects the verdicts. */
+export async function serverDryRun(
+  cluster: Cluster,
+  plans: { step: StepId; items: PlanItem[] }[],
+): Promise<ServerVerdict[]> {
+  const manifests = plans.flatMap(({ step, items }) =>
+    items.flatMap((item) =>
+      item.kind === 'manifest' ? [{ step, object: item.object, serverSide: item.apply === 'server-side' }] : [],
+    ),
+  )
+  return mapConcurrent(manifests, CONCURRENCY, async ({ step, object, serverSide }): Promise<ServerVerdict> => {
+    const [verb, ...rest] = cluster.applyArgs(serverSide)
+    const result = await cluster.exec(cluster.kubectlArgv([verb, '--dry-run=server', ...rest]), {
+      input: toYamlStream([object]),
+    })
+    if (result.exitCode === 0) return { step, object, result: 'accepted' }
+    const message = (result.stderr.trim() || result.stdout.trim() || `kubectl exited ${result.exitCode}`).replace(
+      /^error: /i,
+      '',
+    )
+    if (UNKNOWN_KIND.test(message)) {
+      return {
+        step,
+        object,
+        result: 'unchecked',
+        message: `the API server does not serve ${object.apiVersion} ${object.kind} yet (an earlier step installs it)`,
+      }
+    }
+    return { step, object, result: 'rejected', message }
+  })
+}
+
+const MARK = { accepted: '✔', rejected: '✖', unchecked: '•' } as const
+
+export function formatVerdicts(verdicts: ServerVerdict[]): string {
+  return verdicts
+    .map(
+      (v) =>
+        `  ${MARK[v.result]} ${v.step}: ${objectName(v.object)} ${v.result}${v.message ? `: ${v.message.split('\n').join('\n      ')}` : ''}`,
+    )
+    .join('\n')
+}

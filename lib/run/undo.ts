@@ -1,0 +1,198 @@
+// Ownership-aware undo. Before a step first changes anything, the engine records what its UndoSpec names
+// (objects: did they exist and were they the runbook's; labels: their previous values; other facts). Undo
+// puts exactly that back: it deletes what the runbook created, restores labels, and leaves — and names —
+// whatever was there before.
+import { CommandError, StepFailure } from '../config/errors.ts'
+import { MANAGED_BY } from '../domain/apply.ts'
+import type {
+  BeforeRecord,
+  Check,
+  KubeObject,
+  LabelRef,
+  ObjectRef,
+  PlanItem,
+  Step,
+  StepContext,
+  StepIO,
+} from '../types.ts'
+
+export const FIELD_MANAGER = 'gthulhu-runbook'
+
+export const objectKey = (ref: ObjectRef) => `${ref.resource}/${ref.namespace ?? ''}/${ref.name}`
+export const showRef = (ref: ObjectRef) =>
+  `${ref.resource.split('.')[0]} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
+const inNamespace = (ref: ObjectRef) => (ref.namespace ? ['-n', ref.namespace] : [])
+const getArgs = (ref: ObjectRef) => ['get', ref.resource, ref.name, ...inNamespace(ref)]
+const deleteArgs = (ref: ObjectRef) => ['delete', ref.resource, ref.name, ...inNamespace(ref), '--ignore-not-found']
+/** Sets a label back to `value`, or removes it when it was not set. */
+const labelArgs = (ref: LabelRef, value: string | null) => [
+  'label',
+  ref.resource,
+  ref.name,
+  ...inNamespace(ref),
+  ...(value === null ? [`${ref.key}-`] : [`${ref.key}=${value}`, '--overwrite']),
+]
+const showValue = (value: string | null | undefined) => (value == null ? '(not set)' : value)
+// kubectl's answer when the resource type itself is not installed (its CRD is absent): then no such object exists.
+const UNKNOWN_RESOURCE = /doesn't have a resource type|could not find the requested resource|no matches for kind/i
+
+/** The object, or undefined when it or its whole resource type is absent. */
+async function findObject(ctx: Pick<StepContext, 'cluster'>, ref: ObjectRef): Promise<KubeObject | undefined> {
+  try {
+    return await ctx.cluster.findJson<KubeObject>(getArgs(ref))
+  } catch (error) {
+    if (error instanceof CommandError && UNKNOWN_RESOURCE.test(error.stderr)) return undefined
+    throw error
+  }
+}
+
+/** Whether the runbook made this object: its server-side apply field manager, or the managed-by label. */
+export function managedByRunbook(object: KubeObject | undefined): boolean {
+  if (!object) return false
+  const [key, value] = Object.entries(MANAGED_BY)[0]
+  const managers = ((object.metadata.managedFields as { manager?: string }[] | undefined) ?? []).map((f) => f.manager)
+  return object.metadata.labels?.[key] === value || managers.includes(FIELD_MANAGER)
+}
+
+/**
+ * Records what the step's UndoSpec names, once: a key already recorded keeps its first value, so a step run
+ * again (or resumed after a failure) still remembers the cluster as it was before the runbook.
+ */
+export async function recordBefore(step: Step, ctx: StepContext): Promise<void> {
+  const spec = step.undo
+  const before = ctx.before
+  if (!spec || !before) return
+  const objects = (spec.objects?.(ctx) ?? []).filter((ref) => !before.objects?.[objectKey(ref)])
+  const labels = (spec.labels?.(ctx) ?? []).filter((ref) => before.labels?.[objectKey(ref)]?.[ref.key] === undefined)
+  const targets = [...new Map([...objects, ...labels].map((ref) => [objectKey(ref), ref])).values()]
+  const [found, live] = await Promise.all([
+    spec.found && !before.found ? spec.found(ctx) : undefined,
+    Promise.all(targets.map((ref) => findObject(ctx, ref))),
+  ])
+  const seen = new Map(targets.map((ref, i) => [objectKey(ref), live[i]]))
+  for (const ref of objects) {
+    const object = seen.get(objectKey(ref))
+    ;(before.objects ??= {})[objectKey(ref)] = { existed: !!object, managed: managedByRunbook(object) }
+  }
+  for (const ref of labels) {
+    ;((before.labels ??= {})[objectKey(ref)] ??= {})[ref.key] =
+      seen.get(objectKey(ref))?.metadata.labels?.[ref.key] ?? null
+  }
+  if (found) before.found = found
+}
+
+/** Objects undo deletes (the runbook's) and those it leaves (there before, someone else's). */
+export function partitionObjects(
+  refs: ObjectRef[],
+  before: BeforeRecord | undefined,
+): { remove: ObjectRef[]; keep: ObjectRef[] } {
+  const keep = refs.filter((ref) => {
+    const seen = before?.objects?.[objectKey(ref)]
+    return !!seen && seen.existed && !seen.managed
+  })
+  return { remove: refs.filter((ref) => !keep.includes(ref)), keep }
+}
+
+/** The value a label goes back to; without a record (a step done by an older runbook) the label is removed. */
+const previousValue = (ref: LabelRef, before: BeforeRecord | undefined) =>
+  before?.labels?.[objectKey(ref)]?.[ref.key] ?? null
+
+/** What undo of a step will do, for --dry-run and the guided confirmation. */
+export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[] {
+  const spec = step.undo
+  const { remove, keep } = partitionObjects(spec?.objects?.(ctx) ?? [], ctx.before)
+  const items: PlanItem[] = [
+    ...(spec?.labels?.(ctx) ?? []).map((ref): PlanItem => {
+      const value = previousValue(ref, ctx.before)
+      return {
+        kind: 'command',
+        argv: ['kubectl', ...labelArgs(ref, value)],
+        why: value === null ? 'it was not set before' : 'its value before the runbook',
+      }
+    }),
+    ...remove.map((ref): PlanItem => ({ kind: 'command', argv: ['kubectl', ...deleteArgs(ref)] })),
+    ...keep.map(
+      (ref): PlanItem => ({
+        kind: 'note',
+        text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's`,
+      }),
+    ),
+    ...(spec?.describe?.(ctx) ?? []).map((text): PlanItem => ({ kind: 'note', text })),
+  ]
+  return items.length ? items : [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }]
+}
+
+/** The generic part of an undo: shared-use check, labels back, the runbook's objects deleted, then the step's own rollback. */
+export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promise<void> {
+  const blocked = await step.undo?.blockedBy?.(ctx)
+  if (blocked) throw new UndoBlocked(`${step.id} was not undone: ${blocked}`)
+  for (const ref of step.undo?.labels?.(ctx) ?? []) {
+    const value = previousValue(ref, ctx.before)
+    const live = await findObject(ctx, ref)
+    if (!live) continue
+    if ((live.metadata.labels?.[ref.key] ?? null) === value) continue
+    await ctx.cluster.kubectl(labelArgs(ref, value))
+    io.log(
+      value === null
+        ? `removed label ${ref.key} from ${showRef(ref)}`
+        : `put label ${ref.key}=${value} back on ${showRef(ref)}`,
+    )
+  }
+  const { remove, keep } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
+  for (const ref of keep) io.log(`left ${showRef(ref)}: it existed before the runbook and is not the runbook's`)
+  // Deleted one by one: the resources differ, and a missing one is not an error.
+  await Promise.all(
+    remove.map(async (ref) => {
+      const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(deleteArgs(ref)))
+      if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr))
+        throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+      if (result.stdout.trim()) io.log(`deleted ${showRef(ref)}`)
+    }),
+  )
+  await step.rollback?.(ctx, io)
+}
+
+/** The checks of an undo: the runbook's objects gone, kept objects still there, labels at their previous values. */
+export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]> {
+  const refs = step.undo?.objects?.(ctx) ?? []
+  const { keep } = partitionObjects(refs, ctx.before)
+  const labels = step.undo?.labels?.(ctx) ?? []
+  const targets = [...new Map([...refs, ...labels].map((ref) => [objectKey(ref), ref])).values()]
+  const live = new Map(
+    await Promise.all(targets.map(async (ref) => [objectKey(ref), await findObject(ctx, ref)] as const)),
+  )
+  return [
+    ...refs.map((ref): Check => {
+      const kept = keep.includes(ref)
+      const present = !!live.get(objectKey(ref))
+      return {
+        name: `${showRef(ref)} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
+        expected: kept ? 'present' : 'absent',
+        observed: present ? 'present' : 'absent',
+        ok: present === kept,
+        hint: kept ? undefined : `kubectl ${getArgs(ref).join(' ')}`,
+      }
+    }),
+    ...labels.map((ref): Check => {
+      const expected = previousValue(ref, ctx.before)
+      const object = live.get(objectKey(ref))
+      const observed = object?.metadata.labels?.[ref.key] ?? null
+      return {
+        name: `label ${ref.key} on ${showRef(ref)} back to its value before the runbook`,
+        expected: showValue(expected),
+        observed: object ? showValue(observed) : `${showRef(ref)} not found`,
+        ok: !object || observed === expected,
+      }
+    }),
+  ]
+}
+
+/** A shared thing is still in use: nothing was changed, and the message names what uses it. */
+export class UndoBlocked extends StepFailure {}
+
+/** Names at most a handful of objects, and how many more there are. */
+export function nameSome(names: string[], limit = 8): string {
+  return names.length <= limit
+    ? names.join(', ')
+    : `${names.slice(0, limit).join(', ')} and ${names.length - limit} more`
+}

@@ -1,0 +1,135 @@
+// The reachability picture: who reaches what, on which port, allowed or refused, and which layer enforces
+// it. Built from the probe results the steps' verify functions produce and from the gateway's NodePort
+// checks; the latest picture is kept in state, so the next report can show "before" next to "after".
+import { describeExpectation, describeObservation, type ProbeResult } from './probes.ts'
+import type { Check, Layer, StepId } from '../types.ts'
+
+export interface Edge {
+  from: string
+  to: string
+  port: string
+  verdict: 'allowed' | 'refused' | 'not probed' | 'inconclusive'
+  /** The layer that admits (allowed) or refuses (refused) this path. */
+  layer: Layer
+  expected: string
+  observed: string
+  /** Whether the observation met the expectation. */
+  ok: boolean
+  step: StepId
+  at: string
+}
+
+export interface Reachability {
+  at: string
+  edges: Edge[]
+}
+
+/** Which layer decides the paths a step's probes test. */
+const STEP_LAYER: Partial<Record<StepId, Layer>> = {
+  'l4-policies': 'CNI NetworkPolicy',
+  restart: 'CNI NetworkPolicy',
+  waypoint: 'CNI NetworkPolicy',
+  'identity-policies': 'ztunnel identity policy',
+  'l7-policies': 'waypoint L7',
+}
+
+export function layerOf(step: StepId, declared?: Layer): Layer {
+  if (declared) return declared
+  return STEP_LAYER[step] ?? 'CNI NetworkPolicy'
+}
+
+function verdictOf(result: ProbeResult): Edge['verdict'] {
+  const o = result.observed
+  if (o.kind === 'skipped') return 'not probed'
+  if (o.kind === 'blocked' || (o.kind === 'status' && (o.status === 403 || o.status === 401))) return 'refused'
+  // Any other answer came from the far side (a TLS-only decision maker answers plain HTTP with 400).
+  if (o.kind === 'answered' || o.kind === 'status') return 'allowed'
+  return 'inconclusive'
+}
+
+/** "MongoDB :27017" → node "MongoDB", port "27017". */
+export function splitDestination(destination: string): { node: string; port: string } {
+  const match = /^(.*?)\s*:(\d+)(?: \(.*\))?$/.exec(destination)
+  return match ? { node: match[1], port: match[2] } : { node: destination, port: '' }
+}
+
+export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date().toISOString()): Edge {
+  const { node, port } = splitDestination(result.spec.destination)
+  return {
+    from: result.spec.source.name,
+    to: node,
+    port,
+    verdict: verdictOf(result),
+    layer: layerOf(step, result.spec.layer),
+    expected: describeExpectation(result.spec.expect),
+    observed: describeObservation(result.observed),
+    ok: result.ok,
+    step,
+    at,
+  }
+}
+
+// The l7-policies step proves the gateway's User-Agent rule with requests from this machine through the gateway.
+const NODE_PORT_CHECK = /^gateway (\S+) with (.+?): HTTP (\d+)$/
+
+/** Paths proven by checks rather than probe pods: browser → gateway, refused or admitted by the gateway's policy. */
+export function edgesFromChecks(step: StepId, checks: Check[], at = new Date().toISOString()): Edge[] {
+  return checks.flatMap((check): Edge[] => {
+    const match = NODE_PORT_CHECK.exec(check.name)
+    if (!match) return []
+    const status = Number(/HTTP (\d+)/.exec(check.observed)?.[1] ?? NaN)
+    const url = new URL(match[1])
+    return [
+      {
+        from: `client with ${match[2].replace(/ \(.*\)$/, '')}`,
+        to: 'ingress gateway',
+        port: url.port,
+        verdict: status === 200 ? 'allowed' : status === 403 ? 'refused' : 'inconclusive',
+        layer: 'gateway L7',
+        expected: check.expected,
+        observed: check.observed,
+        ok: check.ok,
+        step,
+        at,
+      },
+    ]
+  })
+}
+
+const edgeKey = (e: Pick<Edge, 'from' | 'to' | 'port'>) => `${e.from}→${e.to}:${e.port}`
+
+/** Later observations of the same path replace earlier ones. */
+export function mergeEdges(...lists: Edge[][]): Edge[] {
+  const byKey = new Map<string, Edge>()
+  for (const edge of lists.flat()) byKey.set(edgeKey(edge), edge)
+  return [...byKey.values()]
+}
+
+/** Collects this invocation's paths; `before` is the picture the state kept from the previous run. */
+export class ReachabilityCollector {
+  readonly before: Edge[]
+  readonly current: Edge[] = []
+
+  constructor(private readonly state: { reachability?: Reachability }) {
+    this.before = state.reachability?.edges ?? []
+  }
+
+  add = (step: StepId, results: ProbeResult[]): void => {
+    this.current.push(...results.filter((r) => r.observed.kind !== 'skipped').map((r) => edgeFromProbe(step, r)))
+  }
+
+  addChecks(step: StepId, checks: Check[]): void {
+    this.current.push(...edgesFromChecks(step, checks))
+  }
+
+  /** The picture after this invocation: what it observed over what was known before (an uninstall starts afresh). */
+  after(replace = false): Edge[] {
+    return replace ? mergeEdges(this.current) : mergeEdges(this.before, this.current)
+  }
+
+  /** Keeps the picture in state for the next report. */
+  keep(replace = false): void {
+    if (this.current.length === 0 && !replace) return
+    this.state.reachability = { at: new Date().toISOString(), edges: this.after(replace) }
+  }
+}
