@@ -501,7 +501,7 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
 })
 
 test('POST /sim/faults arms probePodsPending: probe pods stay Pending, Unschedulable', async () => {
-  const armed = await fetch(`${sim.apiUrl}/sim/faults`, {
+  const armed = await fetch(`${sim.controlUrl}/sim/faults`, {
     method: 'POST',
     body: JSON.stringify({ probePodsPending: true }),
   })

@@ -36,6 +36,8 @@ export interface ResourceType {
   shortNames?: string[]
   categories?: string[]
   subresources?: string[] // e.g. ['status', 'log']
+  /** The verbs discovery lists (default: all of them); a create-only review kind lists ['create']. */
+  verbs?: string[]
   /** Set for types that come from a CustomResourceDefinition. */
   crd?: string
 }
