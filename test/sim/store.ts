@@ -16,7 +16,14 @@ export interface KubeObject {
     deletionTimestamp?: string
     labels?: Record<string, string>
     annotations?: Record<string, string>
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[]
+    ownerReferences?: {
+      apiVersion: string
+      kind: string
+      name: string
+      uid: string
+      controller?: boolean
+      blockOwnerDeletion?: boolean
+    }[]
     managedFields?: unknown[]
     [key: string]: unknown
   }
