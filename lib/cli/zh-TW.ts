@@ -90,6 +90,17 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
       'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
   },
+  'admission-policy': {
+    title: '准入控制：只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的身分與標籤',
+    why:
+      '身分策略信任 ServiceAccount，而 istiod 會為 Pod spec 寫上的任何 ServiceAccount 簽發憑證；NetworkPolicy 則信任標籤。' +
+      '因此任何能在 Gthulhu 命名空間建立 Pod、Deployment、Job 或 CronJob 的人，都能以 manager 的身分執行（連到 MongoDB 與 decision maker）、以 scheduler 的身分通過 manager 的 L7 策略，或以 waypoint、閘道的身分連到 manager 的 Pod；' +
+      '而他們自己建立、選取 manager Pod 的 Service，會被 waypoint 以 waypoint 自己的身分轉送。' +
+      '一條綁定在該命名空間的 ValidatingAdmissionPolicy（failurePolicy Fail）會拒絕上述一切，除非它是 chart 自己的工作負載或 istiod 的閘道，以及它們的控制器照常建立的 Pod。' +
+      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取）可以建立帶有 runbook 探針標籤的探針 Pod 與 Service，讓驗證仍能扮演冒充者。' +
+      '這個例外信任的是持有或能冒充該身分的人，通常是叢集管理員，而他們本來就能移除這條策略。' +
+      '修改 chart 自己的工作負載（helm upgrade、kubectl edit）仍屬 RBAC 的範圍。驗證時以另一個使用者、用伺服器端 dry run 扮演內部人員：每次嘗試都必須被拒絕，而每個工作負載的控制器仍會被放行。',
+  },
   'l7-policies': {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
@@ -142,6 +153,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
     '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
   ingressViaWaypoint:
     '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
+  admissionPolicy:
+    '套用 ValidatingAdmissionPolicy，讓 Gthulhu 命名空間中只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的 ServiceAccount 與標籤；--no-admission-policy 會讓借用身分的路徑保持開放。',
   identityPolicies:
     '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
   probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
@@ -202,6 +215,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:waypoint': '5c7ac46a8dfb',
   'step:restart': '65b1df69d02d',
   'step:identity-policies': '4934c09403cf',
+  'step:admission-policy': 'd63f420357e3',
   'step:l7-policies': '925191bca47b',
   'flag:help': '2cfa53b60583',
   'flag:version': 'd896638558d9',
@@ -237,6 +251,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:allowedUserAgents': '38016cffb4de',
   'flag:ingressViaWaypoint': 'f857d040ee47',
   'flag:identityPolicies': 'ee333b4da15f',
+  'flag:admissionPolicy': 'f1607e642ea0',
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',
