@@ -11,6 +11,7 @@ import {
   admissionBinding,
   admissionPolicy,
   BINDING_RESOURCE,
+  decisionMakerGuard,
   POLICY_RESOURCE,
   policyName,
   protectedIdentities,
@@ -22,11 +23,15 @@ import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../l
 import { controllerPodChecks } from '../lib/verify/admission-attempts.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
 
+const runbookUserOf = (facts: Facts) => facts.admission?.runbookUser ?? UNKNOWN_RUNBOOK_USER
+/** The namespace's policy and binding, and (with --decision-maker-guard) the cluster-wide guard and its binding. */
 const desired = (config: Config, facts: Facts): KubeObject[] => [
-  admissionPolicy(config, facts, facts.admission?.runbookUser ?? UNKNOWN_RUNBOOK_USER),
+  admissionPolicy(config, facts, runbookUserOf(facts)),
   admissionBinding(config),
+  ...(config.decisionMakerGuard ? decisionMakerGuard(config, runbookUserOf(facts)) : []),
 ]
-const RESOURCES = [POLICY_RESOURCE, BINDING_RESOURCE]
+const resourceOf = (o: KubeObject) =>
+  o.kind === 'ValidatingAdmissionPolicy' ? POLICY_RESOURCE : BINDING_RESOURCE
 
 /** The identity this run acts as (kubectl auth whoami): the one user the policy lets create impostor probes. */
 async function runbookUser(ctx: StepContext): Promise<string> {
@@ -42,14 +47,16 @@ async function runbookUser(ctx: StepContext): Promise<string> {
 async function policyChecks(ctx: StepContext): Promise<Check[]> {
   const want = desired(ctx.config, ctx.facts)
   const live = await Promise.all(
-    want.map((o, i) => ctx.cluster.findJson<KubeObject>(['get', RESOURCES[i], o.metadata.name])),
+    want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
   )
   return want.map((o, i) => ({
     name: `${o.kind} ${o.metadata.name} applied as planned`,
     expected:
-      i === 0
-        ? `failurePolicy Fail, ${o.spec.validations.length} validations, exempting ${ctx.facts.admission?.runbookUser ?? 'the runbook'}'s probes`
-        : `Deny in namespace ${ctx.config.namespace}`,
+      o.kind === 'ValidatingAdmissionPolicy'
+        ? `failurePolicy Fail, ${o.spec.validations.length} validation(s), exempting ${runbookUserOf(ctx.facts)}'s probes`
+        : o.spec.matchResources.namespaceSelector.matchLabels
+          ? `Deny in namespace ${ctx.config.namespace}`
+          : `Deny in every namespace but ${ctx.config.namespace}`,
     observed: live[i] ? (appliedAsPlanned(o, live[i]) ? 'as planned' : 'differs from the plan') : 'not found',
     ok: appliedAsPlanned(o, live[i]),
     hint: 'someone changed or deleted it; run the admission-policy step again',
@@ -112,7 +119,7 @@ export const admissionPolicyStep: Step = {
     const want = desired(ctx.config, ctx.facts)
     assertValidManifests(want)
     const live = await Promise.all(
-      want.map((o, i) => ctx.cluster.findJson<KubeObject>(['get', RESOURCES[i], o.metadata.name])),
+      want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
     )
     const changed = want.filter((o, i) => !(live[i] && containsFields(o.spec, live[i]!.spec)))
     if (!changed.length) return { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
@@ -127,8 +134,13 @@ export const admissionPolicyStep: Step = {
     return [...policy, ...controllers, ...(await tryPaths(ctx, io, 'admission-policy'))]
   },
   undo: {
+    // The guard too, whatever this run's flags: it may have been applied by an earlier run.
     objects: ({ config, facts }) =>
-      desired(config, facts).map((o, i) => ({ resource: RESOURCES[i], name: o.metadata.name })),
+      [
+        admissionPolicy(config, facts, runbookUserOf(facts)),
+        admissionBinding(config),
+        ...decisionMakerGuard(config, runbookUserOf(facts)),
+      ].map((o) => ({ resource: resourceOf(o), name: o.metadata.name })),
   },
 }
 

@@ -155,6 +155,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
     '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
   admissionPolicy:
     '套用 ValidatingAdmissionPolicy，讓 Gthulhu 命名空間中只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的 ServiceAccount 與標籤；--no-admission-policy 會讓借用身分的路徑保持開放。',
+  decisionMakerGuard:
+    '另外在其他所有命名空間拒絕帶有 app=decisionmaker 標籤的 Pod 與工作負載（manager 會把意圖與權杖送給叢集中每一個這樣的 Pod）；因為它綁定整個叢集，預設關閉。',
   identityPolicies:
     '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
   probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
@@ -252,6 +254,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:ingressViaWaypoint': 'f857d040ee47',
   'flag:identityPolicies': 'ee333b4da15f',
   'flag:admissionPolicy': 'f1607e642ea0',
+  'flag:decisionMakerGuard': '17fb8792a735',
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',

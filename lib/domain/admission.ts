@@ -285,6 +285,51 @@ export function admissionBinding(config: Config): KubeObject {
   }
 }
 
+export const guardName = (config: Pick<Config, 'release' | 'namespace'>) =>
+  `${config.release}-decision-makers.${config.namespace}`
+
+/**
+ * The optional cluster-wide guard: outside Gthulhu's namespace, no pod or workload may carry app=decisionmaker
+ * (the manager lists such pods in every namespace and sends them intents and token requests), except the runbook's
+ * own probes.
+ */
+export function decisionMakerGuard(config: Config, runbookUser: string): KubeObject[] {
+  const base = admissionPolicy(config, {}, runbookUser)
+  const policy: KubeObject = {
+    ...base,
+    metadata: { name: guardName(config), labels: { ...MANAGED_BY } },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: base.spec.matchConstraints,
+      variables: [
+        ...base.spec.variables.filter((v: { name: string }) => ['podTemplate', 'labels', 'probe'].includes(v.name)),
+      ],
+      validations: [
+        {
+          expression: "!('app' in variables.labels) || variables.labels['app'] != 'decisionmaker' || variables.probe",
+          messageExpression: `${lit(`the label app=decisionmaker belongs to Gthulhu's decision makers in namespace ${config.namespace} (its manager sends them intents and tokens); refused for `)} + request.kind.kind + ' ' + object.metadata.name + ' from ' + request.userInfo.username`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  }
+  const binding: KubeObject = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: guardName(config), labels: { ...MANAGED_BY } },
+    spec: {
+      policyName: guardName(config),
+      validationActions: ['Deny'],
+      matchResources: {
+        namespaceSelector: {
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [config.namespace] }],
+        },
+      },
+    },
+  }
+  return [policy, binding]
+}
+
 /** The prefix of the API server's message when this policy refuses a request (dispatcher.go). */
-export const denialPrefix = (config: Pick<Config, 'release' | 'namespace'>) =>
-  `ValidatingAdmissionPolicy '${policyName(config)}' with binding '${policyName(config)}' denied request:`
+export const denialPrefix = (config: Pick<Config, 'release' | 'namespace'>, name = policyName(config)) =>
+  `ValidatingAdmissionPolicy '${name}' with binding '${name}' denied request:`

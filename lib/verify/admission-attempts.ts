@@ -2,7 +2,7 @@
 // not the runbook's (kubectl --as) with `kubectl create --dry-run=server`, so admission runs and nothing is created.
 // And the controls: a pod made as each protected workload's own controller makes it, which must still be admitted.
 import type { Config } from '../config/options.ts'
-import { denialPrefix, protectedIdentities } from '../domain/admission.ts'
+import { denialPrefix, guardName, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import { toYamlStream } from '../kube/cluster.ts'
 import type { Check, KubeObject, StepContext } from '../types.ts'
@@ -20,11 +20,12 @@ export function attackerPod(
   what: string,
   spec: Record<string, unknown>,
   labels: Record<string, string> = {},
+  namespace = config.namespace,
 ): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: attemptName(what), namespace: config.namespace, labels: { ...LABEL, ...labels } },
+    metadata: { name: attemptName(what), namespace, labels: { ...LABEL, ...labels } },
     spec: { ...spec, containers: [container(config)] },
   }
 }
@@ -108,7 +109,8 @@ export async function tryAdmission(
 
 /** The refusal came from this runbook's policy (another admission plugin's refusal proves nothing about it). */
 export const refusedByOurPolicy = (config: Config, outcome: AdmissionOutcome) =>
-  outcome.kind === 'refused' && outcome.detail.startsWith(denialPrefix(config))
+  outcome.kind === 'refused' &&
+  [denialPrefix(config), denialPrefix(config, guardName(config))].some((prefix) => outcome.detail.startsWith(prefix))
 
 const CONTROLLER = {
   ReplicaSet: 'system:serviceaccount:kube-system:replicaset-controller',

@@ -166,16 +166,20 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
           : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
       path: path.id,
     }
-  // Open: before the step, or left out. A warning that names what would close it.
+  // Open: before the step, or left out. A warning that says so and names what would close it.
+  const open =
+    expected.verdict === 'open'
+      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
+      : ''
   return {
     name,
     expected: 'admitted (the path is open)',
-    observed,
+    observed: outcome.kind === 'admitted' ? `${observed}; ${open}` : observed,
     ok: outcome.kind === 'admitted',
     advisory: true,
     hint:
       outcome.kind === 'admitted'
-        ? `this path is open: ${expected.verdict === 'open' ? expected.because : ''}${expected.verdict === 'open' && expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
+        ? open
         : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
     path: path.id,
   }

@@ -492,6 +492,30 @@ function borrowedIdentityPaths(): ThreatPath[] {
           impersonationLabels(workloads(env.config, env.facts).manager.podLabels),
         ),
     ),
+    {
+      ...path(
+        'impostor-decision-maker-by-pod',
+        'someone who may create pods in another namespace, labelled app=decisionmaker',
+        'decision-maker',
+        "the manager's own requests: it sends intents and token requests to every such pod in the cluster",
+        // kube-public exists on every cluster (default when Gthulhu itself lives in kube-public).
+        (env) =>
+          attackerPod(
+            env.config,
+            'impostor-decision-maker',
+            {},
+            { app: 'decisionmaker' },
+            env.config.namespace === 'kube-public' ? 'default' : 'kube-public',
+          ),
+      ),
+      closedBy: [
+        {
+          ...ADMISSION,
+          enabled: (config) => config.admissionPolicy && config.decisionMakerGuard,
+          disabledBecause: 'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)',
+        },
+      ],
+    },
     path(
       'service-selecting-manager',
       "someone who may create Services in the namespace, selecting the manager's pods",
