@@ -30,8 +30,7 @@ const desired = (config: Config, facts: Facts): KubeObject[] => [
   admissionBinding(config),
   ...(config.decisionMakerGuard ? decisionMakerGuard(config, runbookUserOf(facts)) : []),
 ]
-const resourceOf = (o: KubeObject) =>
-  o.kind === 'ValidatingAdmissionPolicy' ? POLICY_RESOURCE : BINDING_RESOURCE
+const resourceOf = (o: KubeObject) => (o.kind === 'ValidatingAdmissionPolicy' ? POLICY_RESOURCE : BINDING_RESOURCE)
 
 /** The identity this run acts as (kubectl auth whoami): the one user the policy lets create impostor probes. */
 async function runbookUser(ctx: StepContext): Promise<string> {

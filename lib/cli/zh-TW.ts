@@ -198,6 +198,7 @@ export const LAYERS_ZH_TW: Record<Layer, string> = {
   'CNI NetworkPolicy': 'CNI NetworkPolicy',
   'ztunnel identity policy': 'ztunnel 身分策略',
   'waypoint L7': 'waypoint L7',
+  admission: '准入控制',
   'gateway L7': '閘道 L7',
 }
 
@@ -239,21 +240,37 @@ export const THREAT_PATHS_ZH_TW: Record<
     why: '送出允許的瀏覽器 User-Agent 的用戶端就能通過閘道：這個標頭是用戶端自己決定的',
     wouldClose: '在閘道做真正的身分驗證（例如 OIDC 的 RequestAuthentication），而不是只篩 User-Agent',
   },
-  'borrowed-identity-to-mongodb': {
-    from: '指定 manager 的 ServiceAccount 的 Pod',
-    via: 'MongoDB 的 Pod DNS 名稱',
-    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
-    wouldClose:
-      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
-    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  'borrowed-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 manager ServiceAccount 的人',
+    via: '自己的 Pod：istiod 會替 spec 指定的任何 ServiceAccount 簽發憑證',
   },
-  'borrowed-identity-to-decision-maker': {
-    from: '指定 manager 的 ServiceAccount 的 Pod',
-    via: 'decision maker 的 Pod（headless Service）',
-    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
-    wouldClose:
-      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
-    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  'borrowed-identity-by-deployment': {
+    from: '能在該命名空間建立 Deployment、並指定 manager ServiceAccount 的人',
+    via: 'Deployment 的 Pod，由 ReplicaSet 控制器建立',
+  },
+  'borrowed-identity-by-cronjob': {
+    from: '能在該命名空間建立 CronJob、並指定 manager ServiceAccount 的人',
+    via: 'CronJob 所建立 Job 的 Pod',
+  },
+  'borrowed-scheduler-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 scheduler ServiceAccount 的人',
+    via: 'manager Service：manager 的 L7 策略允許 scheduler 的身分',
+  },
+  'borrowed-waypoint-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 waypoint ServiceAccount 的人',
+    via: 'manager 的 Pod IP：它的身分策略允許 waypoint',
+  },
+  'copied-labels-by-pod': {
+    from: '能在該命名空間建立 Pod、並貼上 manager 標籤的人',
+    via: 'manager Service 的端點（它會收到 manager 的呼叫者）以及信任標籤的 NetworkPolicy',
+  },
+  'impostor-decision-maker-by-pod': {
+    from: '能在另一個命名空間建立 Pod、並標上 app=decisionmaker 的人',
+    via: 'manager 自己送出的請求：它會把 intent 與 token 請求送給叢集中每一個這樣的 Pod',
+  },
+  'service-selecting-manager': {
+    from: '能在該命名空間建立 Service、並選取 manager Pod 的人',
+    via: '自己的 Service，waypoint 會以 waypoint 的身分轉送它',
   },
   'deputy-service-to-manager': {
     from: '另一個選到 manager Pod、並綁到 waypoint 的 Service',
@@ -285,6 +302,9 @@ export const CHOICES_ZH_TW: Record<string, string> = {
   "the manager policy's principals admit the namespace's default ServiceAccount":
     'manager 策略的 principals 允許命名空間的 default ServiceAccount',
   "an allowed User-Agent pattern also admits curl's": '允許的 User-Agent 樣式也允許 curl 的',
+  'left out with --no-admission-policy': '以 --no-admission-policy 略過',
+  'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)':
+    '整個叢集的 decision maker 防線沒有開啟（需要自行開啟：--decision-maker-guard）',
 }
 
 /**
@@ -326,8 +346,14 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'path:copied-labels-to-decision-maker': '300c2c9d5de9',
   'path:other-identity-to-manager-service': '793c39ce53a3',
   'path:curl-user-agent-to-gateway': '2cc52bf354e9',
-  'path:borrowed-identity-to-mongodb': '02d48faf460c',
-  'path:borrowed-identity-to-decision-maker': '4a10e83057d8',
+  'path:borrowed-identity-by-pod': 'e67409e69e1b',
+  'path:borrowed-identity-by-deployment': '38193434f46a',
+  'path:borrowed-identity-by-cronjob': '9fbee5ec066b',
+  'path:borrowed-scheduler-identity-by-pod': '42149d933baa',
+  'path:borrowed-waypoint-identity-by-pod': 'effc012be68a',
+  'path:copied-labels-by-pod': 'c63169be9ae6',
+  'path:impostor-decision-maker-by-pod': 'f49cb59992e3',
+  'path:service-selecting-manager': '54296f611a9f',
   'path:deputy-service-to-manager': '4fd876826ac8',
   'path:impostor-decision-maker': 'b44c1e087c3f',
   'path:host-network-same-node': 'f08d427f3b4d',

@@ -451,7 +451,7 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Hardening choices',
     default: false,
     describe:
-      "Also refuse, in every other namespace, pods and workloads labelled app=decisionmaker (the manager sends intents and tokens to every such pod in the cluster); off by default because it binds cluster-wide.",
+      'Also refuse, in every other namespace, pods and workloads labelled app=decisionmaker (the manager sends intents and tokens to every such pod in the cluster); off by default because it binds cluster-wide.',
   },
   {
     key: 'probeImage',
