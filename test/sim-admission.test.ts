@@ -69,7 +69,7 @@ test('kubectl speaks TLS to the API server and authenticates as the kubeconfig u
   })
 })
 
-test('a second token is a second user; an unknown token and plain HTTP get 401', async () => {
+test('a second token is a second user; an unknown token gets 401; plain HTTP gets what a TLS server says', async () => {
   const config = parse(readFileSync(sim.kubeconfig, 'utf8'))
   const write = (token: string) => {
     const path = join(sim.dir, `kubeconfig-${token}`)
@@ -85,7 +85,8 @@ test('a second token is a second user; an unknown token and plain HTTP get 401',
   const plain = await fetch(`${sim.controlUrl}/api/v1/namespaces`, {
     headers: { authorization: 'Bearer gthulhu-sim-token' },
   })
-  assert.is(plain.status, 401)
+  assert.is(plain.status, 400)
+  assert.is(await plain.text(), 'Client sent an HTTP request to an HTTPS server.\n')
 })
 
 test('a policy with a CEL syntax error, or a binding that both denies and warns, is refused on write', async () => {

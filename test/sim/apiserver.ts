@@ -842,6 +842,11 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           ),
         )
       }
+      // The real API server has no plain-HTTP port: Go's TLS server answers plain HTTP with this 400.
+      if (options.tls && !(req.socket as { encrypted?: boolean }).encrypted) {
+        res.writeHead(400, { 'Content-Type': 'text/plain' })
+        return void res.end('Client sent an HTTP request to an HTTPS server.\n')
+      }
       // Authentication, then impersonation: the user every later step (admission, one day RBAC) sees.
       const requester = options.authenticator?.authenticate(req.headers) ?? {
         username: CLUSTER_ADMIN.username,

@@ -31,7 +31,7 @@
 // time); expressions are parsed when the policy is written (a syntax error is refused); `params` (paramKind
 // / paramRef) are not modelled and count as a configuration error; `variables` are evaluated in order
 // before the validations, and one that errors is left out, so using it errors; no cost budget.
-import { isCelError, parse, run, type CelInput, type CelValue } from '@bufbuild/cel'
+import { celEnv, celError, isCelError, parse, plan, type CelInput, type CelResult, type CelValue } from '@bufbuild/cel'
 import type { UserInfo } from './authn.ts'
 import { selects, type LabelSelector } from './cluster-view.ts'
 import type { KubeObject, ResourceType, Store } from './store.ts'
@@ -229,8 +229,32 @@ function requestVariable(request: AdmissionRequest) {
 
 type Evaluated = { value: CelValue } | { error: string }
 
+// Compiled once per expression, as the API server compiles a policy once when it is written: parsing a long
+// expression on every request would stall the simulator's one event loop.
+const ENV = celEnv()
+const programs = new Map<string, (bindings: Record<string, CelInput>) => CelResult>()
+function compiled(expression: string): (bindings: Record<string, CelInput>) => CelResult {
+  let program = programs.get(expression)
+  if (!program) {
+    try {
+      program = plan(ENV, parse(expression)) as (bindings: Record<string, CelInput>) => CelResult
+    } catch (error) {
+      const failure = celError(error)
+      program = () => failure
+    }
+    if (programs.size > 1000) programs.clear() // bounded: policies come and go in long test runs
+    programs.set(expression, program)
+  }
+  return program
+}
+
 function evaluate(expression: string, bindings: Record<string, CelInput>): Evaluated {
-  const result = run(expression, bindings)
+  let result: CelResult
+  try {
+    result = compiled(expression)(bindings)
+  } catch (error) {
+    result = celError(error)
+  }
   if (isCelError(result)) return { error: `expression '${expression}' resulted in error: ${result.message}` }
   return { value: result }
 }
