@@ -372,7 +372,10 @@ probe() {
   PROBE_WHAT+=("$what")
   PROBE_CHECKS+=("$check")
   PROBE_PODS+=("$pod")
-  ka 90 -n "$NAMESPACE" run "$pod" --restart=Never --image="$image" --labels="$RUN_LABEL=$RUN_ID${labels:+,$labels}" \
+  # gthulhu-runbook/probe-run: the runbook's admission policy lets its own identity (the kit runs with the same
+  # credentials) create pods wearing Gthulhu's identities only when they carry that label.
+  ka 90 -n "$NAMESPACE" run "$pod" --restart=Never --image="$image" \
+    --labels="$RUN_LABEL=$RUN_ID,gthulhu-runbook/probe-run=kit-$RUN_ID${labels:+,$labels}" \
     --overrides="{\"apiVersion\":\"v1\",\"spec\":{\"serviceAccountName\":\"$account\",\"terminationGracePeriodSeconds\":1}}" \
     --command -- "$@"
 }
@@ -496,6 +499,48 @@ classify() {
 
 OPEN=0
 UNPROVEN=0
+# What an insider who may create objects in the namespace would try, as another user (kubectl --as) with a server
+# dry run: admission runs, nothing is created. Each must be refused by a ValidatingAdmissionPolicy.
+ATTEMPT_USER=gthulhu-kit-insider
+# attempt ID WHAT JSON: records the verdict of one admission attempt.
+attempt() {
+  local id=$1 what=$2 object=$3 output
+  PROBE_IDS+=("$id")
+  PROBE_ROLES+=(bypass)
+  PROBE_WHAT+=("$what")
+  PROBE_CHECKS+=(admission)
+  PROBE_PODS+=('')
+  if output=$(printf '%s' "$object" | k -n "$NAMESPACE" create --dry-run=server --as="$ATTEMPT_USER" -f - 2>&1); then
+    PROBE_OBSERVED+=('admitted (server dry run)')
+    PROBE_VERDICTS+=(OPEN)
+    OPEN=$((OPEN + 1))
+  elif [[ $output == *'ValidatingAdmissionPolicy'*'denied request'* ]]; then
+    PROBE_OBSERVED+=('refused at admission')
+    PROBE_VERDICTS+=(CLOSED)
+  else
+    PROBE_OBSERVED+=("error: ${output:0:60}")
+    PROBE_VERDICTS+=('NO RESULT')
+    UNPROVEN=$((UNPROVEN + 1))
+  fi
+}
+try_admission() {
+  local c='"containers":[{"name":"c","image":"'"$CURL_IMAGE"'","command":["sleep","60"]}]'
+  local sa='"serviceAccountName":"'"$MANAGER_ACCOUNT"'"'
+  local tpl='{"metadata":{"labels":{"app":"kit-insider"}},"spec":{'"$sa"','"$c"'}}'
+  local labels
+  labels=$(printf '%s' "$MANAGER_LABELS" | awk -F, '{for (i = 1; i <= NF; i++) {split($i, kv, "="); printf "%s\"%s\":\"%s\"", (i > 1 ? "," : ""), kv[1], kv[2]}}')
+  attempt borrowed-identity-by-pod "a Pod naming ServiceAccount $MANAGER_ACCOUNT, as another user" \
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kit-insider-pod"},"spec":{'"$sa"','"$c"'}}'
+  attempt borrowed-identity-by-deployment "a Deployment naming ServiceAccount $MANAGER_ACCOUNT" \
+    '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"kit-insider"},"spec":{"selector":{"matchLabels":{"app":"kit-insider"}},"template":'"$tpl"'}}'
+  attempt borrowed-identity-by-cronjob "a CronJob naming ServiceAccount $MANAGER_ACCOUNT" \
+    '{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"kit-insider"},"spec":{"schedule":"* * * * *","jobTemplate":{"spec":{"template":{"metadata":{"labels":{"app":"kit-insider"}},"spec":{'"$sa"',"restartPolicy":"Never",'"$c"'}}}}}}'
+  attempt copied-labels-by-pod "a Pod with the manager's labels, as another user" \
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kit-insider-labels","labels":{'"$labels"'}},"spec":{'"$c"'}}'
+  attempt service-selecting-manager "a Service selecting the manager's pods" \
+    '{"apiVersion":"v1","kind":"Service","metadata":{"name":"kit-insider"},"spec":{"selector":{'"$labels"'},"ports":[{"port":8080}]}}'
+}
+
 attack_pass() {
   stage "Attack pass: probe pods labelled $RUN_LABEL=$RUN_ID in namespace $NAMESPACE"
   discover_targets
@@ -523,6 +568,7 @@ attack_pass() {
     PROBE_OBSERVED[i]=$observed
   done
   k -n "$NAMESPACE" delete pods -l "$RUN_LABEL=$RUN_ID" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  try_admission
 }
 
 print_results() {

@@ -107,7 +107,7 @@ export const admissionPolicyStep: Step = {
       ),
       {
         kind: 'note',
-        text: `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${workloads(config, facts)}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+        text: `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${managerServiceAccount(config, facts)}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
       },
     ]
   },
@@ -143,7 +143,7 @@ export const admissionPolicyStep: Step = {
   },
 }
 
-function workloads(config: Config, facts: Facts): string {
+function managerServiceAccount(config: Config, facts: Facts): string {
   const manager = protectedIdentities(config, facts).find((i) => i.key === 'manager')!
   return `ServiceAccount ${manager.serviceAccount}`
 }
