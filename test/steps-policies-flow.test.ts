@@ -50,7 +50,7 @@ async function servingAddresses(service: string, during: () => Promise<void>): P
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   let r!: Awaited<ReturnType<RunbookWorld['run']>>
   const serving = await servingAddresses('gthulhu-manager', async () => {
-    r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+    r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.

@@ -14,7 +14,7 @@ const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
 })
 test.after(async () => {
