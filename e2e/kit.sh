@@ -375,7 +375,7 @@ probe() {
   # gthulhu-runbook/probe-run: the runbook's admission policy lets its own identity (the kit runs with the same
   # credentials) create pods wearing Gthulhu's identities only when they carry that label.
   ka 90 -n "$NAMESPACE" run "$pod" --restart=Never --image="$image" \
-    --labels="$RUN_LABEL=$RUN_ID,gthulhu-runbook/probe-run=kit-$RUN_ID${labels:+,$labels}" \
+    --labels="$RUN_LABEL=$RUN_ID${labels:+,$labels},gthulhu-runbook/probe-run=kit-$RUN_ID" \
     --overrides="{\"apiVersion\":\"v1\",\"spec\":{\"serviceAccountName\":\"$account\",\"terminationGracePeriodSeconds\":1}}" \
     --command -- "$@"
 }

@@ -250,7 +250,7 @@ test('kind --dry-run prints the whole command sequence with every pinned version
     new RegExp(
       `\\+ node \\S+/bin/gthulhu-runbook\\.mjs --context kind-kit-dry .*--istio-version ${pin('ISTIO_VERSION')} --gateway-api-version ${pin('GATEWAY_API_VERSION')} .*--yes`,
     ),
-    /\+ kubectl .* run kit-\d+-0 --restart=Never --image=curlimages\/curl:\S+ --labels=e2e\.gthulhu-runbook\/run-id=\d+,istio\.io\/dataplane-mode=none .* --command -- curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time 5 http:\/\/gthulhu-manager:8080\/health/,
+    /\+ kubectl .* run kit-\d+-0 --restart=Never --image=curlimages\/curl:\S+ --labels=e2e\.gthulhu-runbook\/run-id=\d+,istio\.io\/dataplane-mode=none,gthulhu-runbook\/probe-run=kit-\d+ .* --command -- curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time 5 http:\/\/gthulhu-manager:8080\/health/,
     /\+ kubectl .* run kit-\d+-2 .*serviceAccountName":"default".* --command -- mongosh --quiet --norc --eval 'db\.runCommand\(\{hello:1\}\)\.ok' 'mongodb:\/\/gthulhu-mongodb-0\.gthulhu-mongodb\.default\.svc:27017\/\?directConnection=true&serverSelectionTimeoutMS=5000'/,
     /RESULT: DRY RUN/,
     /\+ kind delete cluster --name kit-dry/,
