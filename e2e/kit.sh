@@ -502,24 +502,25 @@ UNPROVEN=0
 # What an insider who may create objects in the namespace would try, as another user (kubectl --as) with a server
 # dry run: admission runs, nothing is created. Each must be refused by a ValidatingAdmissionPolicy.
 ATTEMPT_USER=gthulhu-kit-insider
+ATTEMPT_IDS=()
+ATTEMPT_WHAT=()
+ATTEMPT_OBSERVED=()
+ATTEMPT_VERDICTS=()
 # attempt ID WHAT JSON: records the verdict of one admission attempt.
 attempt() {
   local id=$1 what=$2 object=$3 output
-  PROBE_IDS+=("$id")
-  PROBE_ROLES+=(bypass)
-  PROBE_WHAT+=("$what")
-  PROBE_CHECKS+=(admission)
-  PROBE_PODS+=('')
+  ATTEMPT_IDS+=("$id")
+  ATTEMPT_WHAT+=("$what")
   if output=$(printf '%s' "$object" | k -n "$NAMESPACE" create --dry-run=server --as="$ATTEMPT_USER" -f - 2>&1); then
-    PROBE_OBSERVED+=('admitted (server dry run)')
-    PROBE_VERDICTS+=(OPEN)
+    ATTEMPT_OBSERVED+=('admitted (server dry run)')
+    ATTEMPT_VERDICTS+=(OPEN)
     OPEN=$((OPEN + 1))
   elif [[ $output == *'ValidatingAdmissionPolicy'*'denied request'* ]]; then
-    PROBE_OBSERVED+=('refused at admission')
-    PROBE_VERDICTS+=(CLOSED)
+    ATTEMPT_OBSERVED+=('refused at admission')
+    ATTEMPT_VERDICTS+=(CLOSED)
   else
-    PROBE_OBSERVED+=("error: ${output:0:60}")
-    PROBE_VERDICTS+=('NO RESULT')
+    ATTEMPT_OBSERVED+=("error: ${output:0:60}")
+    ATTEMPT_VERDICTS+=('NO RESULT')
     UNPROVEN=$((UNPROVEN + 1))
   fi
 }
@@ -546,6 +547,8 @@ attack_pass() {
   discover_targets
   start_probes
   [[ $DRY_RUN == false ]] || return 0
+  # Made while the probe pods run: they need no pod and take a few seconds of kubectl each.
+  try_admission
   wait_for_probes
   local i outcome result observed log verdict
   for i in "${!PROBE_PODS[@]}"; do
@@ -568,7 +571,6 @@ attack_pass() {
     PROBE_OBSERVED[i]=$observed
   done
   k -n "$NAMESPACE" delete pods -l "$RUN_LABEL=$RUN_ID" --ignore-not-found --wait=false >/dev/null 2>&1 || true
-  try_admission
 }
 
 print_results() {
@@ -580,6 +582,10 @@ print_results() {
     for i in "${!PROBE_IDS[@]}"; do
       # shellcheck disable=SC2059
       printf "$row" "${PROBE_IDS[i]}" "${PROBE_ROLES[i]}" "${PROBE_WHAT[i]}" "${PROBE_OBSERVED[i]}" "${PROBE_VERDICTS[i]}"
+    done
+    for i in "${!ATTEMPT_IDS[@]}"; do
+      # shellcheck disable=SC2059
+      printf "$row" "${ATTEMPT_IDS[i]}" bypass "${ATTEMPT_WHAT[i]}" "${ATTEMPT_OBSERVED[i]}" "${ATTEMPT_VERDICTS[i]}"
     done
     say ''
   fi
