@@ -506,23 +506,37 @@ ATTEMPT_IDS=()
 ATTEMPT_WHAT=()
 ATTEMPT_OBSERVED=()
 ATTEMPT_VERDICTS=()
-# attempt ID WHAT JSON: records the verdict of one admission attempt.
+ATTEMPT_OBJECTS=()
+# attempt ID WHAT JSON: queues one admission attempt; run_attempts sends them all at once.
 attempt() {
-  local id=$1 what=$2 object=$3 output
-  ATTEMPT_IDS+=("$id")
-  ATTEMPT_WHAT+=("$what")
-  if output=$(printf '%s' "$object" | k -n "$NAMESPACE" create --dry-run=server --as="$ATTEMPT_USER" -f - 2>&1); then
-    ATTEMPT_OBSERVED+=('admitted (server dry run)')
-    ATTEMPT_VERDICTS+=(OPEN)
-    OPEN=$((OPEN + 1))
-  elif [[ $output == *'ValidatingAdmissionPolicy'*'denied request'* ]]; then
-    ATTEMPT_OBSERVED+=('refused at admission')
-    ATTEMPT_VERDICTS+=(CLOSED)
-  else
-    ATTEMPT_OBSERVED+=("error: ${output:0:60}")
-    ATTEMPT_VERDICTS+=('NO RESULT')
-    UNPROVEN=$((UNPROVEN + 1))
-  fi
+  ATTEMPT_IDS+=("$1")
+  ATTEMPT_WHAT+=("$2")
+  ATTEMPT_OBJECTS+=("$3")
+}
+run_attempts() {
+  local dir i output
+  dir=$(mktemp -d)
+  for i in "${!ATTEMPT_IDS[@]}"; do
+    (printf '%s' "${ATTEMPT_OBJECTS[i]}" | k -n "$NAMESPACE" create --dry-run=server --as="$ATTEMPT_USER" -f - \
+      >"$dir/$i.out" 2>&1 && touch "$dir/$i.admitted") &
+  done
+  wait
+  for i in "${!ATTEMPT_IDS[@]}"; do
+    output=$(cat "$dir/$i.out" 2>/dev/null || true)
+    if [[ -e $dir/$i.admitted ]]; then
+      ATTEMPT_OBSERVED[i]='admitted (server dry run)'
+      ATTEMPT_VERDICTS[i]=OPEN
+      OPEN=$((OPEN + 1))
+    elif [[ $output == *'ValidatingAdmissionPolicy'*'denied request'* ]]; then
+      ATTEMPT_OBSERVED[i]='refused at admission'
+      ATTEMPT_VERDICTS[i]=CLOSED
+    else
+      ATTEMPT_OBSERVED[i]="error: ${output:0:60}"
+      ATTEMPT_VERDICTS[i]='NO RESULT'
+      UNPROVEN=$((UNPROVEN + 1))
+    fi
+  done
+  rm -rf "$dir"
 }
 try_admission() {
   local c='"containers":[{"name":"c","image":"'"$CURL_IMAGE"'","command":["sleep","60"]}]'
@@ -540,6 +554,7 @@ try_admission() {
     '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kit-insider-labels","labels":{'"$labels"'}},"spec":{'"$c"'}}'
   attempt service-selecting-manager "a Service selecting the manager's pods" \
     '{"apiVersion":"v1","kind":"Service","metadata":{"name":"kit-insider"},"spec":{"selector":{'"$labels"'},"ports":[{"port":8080}]}}'
+  run_attempts
 }
 
 attack_pass() {
