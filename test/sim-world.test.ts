@@ -56,7 +56,7 @@ test('kubectl sees the Gthulhu pods with the chart labels, Running and Ready', a
   assert.is(scheduler.spec.serviceAccountName, 'gthulhu')
   assert.equal(
     scheduler.spec.containers.map((c: any) => c.name),
-    ['scheduler', 'decision-maker'],
+    ['gthulhu-scheduler', 'scheduler-sidecar'],
   )
   const svcs = await json(['get', 'svc', '-n', 'default'])
   const byName = Object.fromEntries(svcs.items.map((s: any) => [s.metadata.name, s]))
@@ -74,7 +74,8 @@ test('variants: namespace, release, missing component and CNI are seeded as aske
   try {
     const pods = await kubectl(other.env, ['get', 'pods', '-n', 'sched', '-o', 'name'])
     assert.match(pods.stdout, /pod\/gt-mongodb-0/)
-    assert.match(pods.stdout, /pod\/gt-scheduler-/)
+    // The chart's fullname is <release>-gthulhu for a release without "gthulhu" in it; MongoDB's is <release>-mongodb.
+    assert.match(pods.stdout, /pod\/gt-gthulhu-scheduler-/)
     assert.not.match(pods.stdout, /manager/)
     const ds = await kubectl(other.env, [
       'get',

@@ -442,16 +442,53 @@ const json = (status: number, value: unknown): HttpResponse => ({
 const MANAGER_PAGE =
   '<!doctype html><html><head><title>Gthulhu</title></head><body><div id="root">Gthulhu Manager</div></body></html>'
 
-/** The application listening on a pod's port, if any: only declared container ports listen. */
+const TLS_TO_PLAIN_HTTP: HttpResponse = {
+  status: 400,
+  body: 'Client sent an HTTP request to an HTTPS server.\n',
+  contentType: 'text/plain',
+}
+
+/** viper reads a bool from the environment with Go's strconv.ParseBool. */
+const envTrue = (container: any, name: string) =>
+  ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(
+    String((container.env ?? []).find((e: any) => e.name === name)?.value ?? ''),
+  )
+
+/**
+ * The application listening on a pod's port, if any: only declared container ports listen, and the container
+ * that declares the port decides what answers, by the program it runs (the chart's command lines):
+ * - `mongod` (or a MongoDB image): the wire protocol only;
+ * - `/app/main manager` (Gthulhu/api manager/rest/routes.go): `GET /health` → 200, `/` → the Web UI, else 404;
+ * - `/app/main decisionmaker` (Gthulhu/api decisionmaker/rest/handler.go SetupRoutes): `/health`, `/version` and
+ *   `/metrics`; with `DM_MTLS_ENABLE=true` (the chart's mtls.enabled; config/dm_config.go reads DM_* from the
+ *   environment, decisionmaker/app/rest_app.go then serves TLS only) a plain HTTP request gets Go's 400;
+ * - `/gthulhu/main daemon` on its `monitor-metrics` port (Gthulhu/Gthulhu monitor/monitor.go: `/metrics`,
+ *   `/healthz`), declared only with the chart's monitoring.enabled.
+ * Pods made by tests without those command lines fall back to their labels (component=manager, app=decisionmaker).
+ */
 export function appAt(pod: KubeObject, port: number): App | undefined {
-  const declared = (pod.spec?.containers ?? []).some((c: any) =>
+  const container = (pod.spec?.containers ?? []).find((c: any) =>
     (c.ports ?? []).some((p: any) => p.containerPort === port),
   )
-  if (!declared) return undefined
+  if (!container) return undefined
   const labels = pod.metadata.labels ?? {}
-  const images = (pod.spec?.containers ?? []).map((c: any) => String(c.image ?? '')).join(' ')
-  if (labels['app.kubernetes.io/component'] === 'mongodb' || /mongo/.test(images)) return 'tcp'
-  if (labels['app.kubernetes.io/component'] === 'manager') {
+  const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String)
+  const program = argv.slice(0, 2).join(' ')
+  if (
+    argv[0] === 'mongod' ||
+    /mongo/.test(String(container.image ?? '')) ||
+    labels['app.kubernetes.io/component'] === 'mongodb'
+  )
+    return 'tcp'
+  if (program === '/gthulhu/main daemon') {
+    return (req) =>
+      req.path === '/metrics'
+        ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
+        : req.path === '/healthz'
+          ? { status: 200, body: 'ok', contentType: 'text/plain' }
+          : { status: 404, body: '404 page not found\n', contentType: 'text/plain' }
+  }
+  if (program === '/app/main manager' || (!argv.length && labels['app.kubernetes.io/component'] === 'manager')) {
     return (req) =>
       req.path === '/health'
         ? json(200, { status: 'ok' })
@@ -459,23 +496,14 @@ export function appAt(pod: KubeObject, port: number): App | undefined {
           ? { status: 200, body: MANAGER_PAGE, contentType: 'text/html' }
           : json(404, { error: 'not found' })
   }
-  if (labels.app === 'decisionmaker') {
-    // With mtls.enabled the chart gives the decision maker tcpSocket probes and it serves TLS: Go's server answers plain HTTP with 400.
-    const tls = (pod.spec?.containers ?? []).some(
-      (c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket,
-    )
-    if (tls && port !== 9090)
-      return () => ({
-        status: 400,
-        body: 'Client sent an HTTP request to an HTTPS server.\n',
-        contentType: 'text/plain',
-      })
-    if (port === 9090)
-      return (req) =>
-        req.path === '/metrics'
+  if (program === '/app/main decisionmaker' || (!argv.length && labels.app === 'decisionmaker')) {
+    if (envTrue(container, 'DM_MTLS_ENABLE')) return () => TLS_TO_PLAIN_HTTP
+    return (req) =>
+      req.path === '/health' || req.path === '/version'
+        ? json(200, { status: 'ok' })
+        : req.path === '/metrics'
           ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
-          : json(404, {})
-    return (req) => (req.path === '/health' ? json(200, { status: 'ok' }) : json(404, { error: 'not found' }))
+          : json(404, { error: 'not found' })
   }
   return () => ({ status: 200, body: 'ok', contentType: 'text/plain' })
 }
