@@ -35,7 +35,7 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     await admit({ store, allocateNodePort }, rt, object)
     return store.create(rt, object)
   }
-  const { namespace: ns, release } = options
+  const { namespace: ns } = options
 
   for (const name of new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ns])) {
     await create('namespace', {
