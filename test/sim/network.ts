@@ -117,9 +117,17 @@ export class NetworkModel {
     })
   }
 
-  /** Kubelet readiness probes of enrolled pods come from 169.254.7.127; an ingress policy can block them. */
+  /**
+   * Kubelet readiness probes of enrolled pods come from 169.254.7.127 (istio-cni's SNAT); whether an ingress
+   * NetworkPolicy can block them depends on the CNI:
+   * - Cilium exempts host traffic only while it comes from the node's own address, so the rewritten probes meet
+   *   the policy (istio/istio#49277; istio.io docs/ambient/install/platform-prerequisites, "Cilium");
+   * - Calico's iptables dataplane never polices host → local pod traffic (projectcalico/calico
+   *   felix/rules/static.go, filterOutputChain: packets leaving for a workload interface return before any
+   *   workload ingress policy), so the probes pass whatever the policies say.
+   */
   kubeletProbeAllowed(pod: KubeObject, port: number): boolean {
-    if (!isEnrolled(pod)) return true
+    if (!isEnrolled(pod) || this.view.cni !== 'cilium') return true
     return this.networkPolicyAllows(pod, { ip: KUBELET_PROBE_SOURCE_IP, mesh: false }, port).allowed
   }
 
