@@ -404,7 +404,8 @@ test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config 
   const status = await run(['waypoint', 'status', '-n', 'default'])
   assert.is(status.code, 0, status.stderr)
   assert.match(status.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nwaypoint\s+True\s+Programmed\s+Programmed\s+/)
-  const everywhere = await run(['waypoint', 'status'])
+  // Only -A adds the NAMESPACE column (without -n istioctl uses the context's namespace).
+  const everywhere = await run(['waypoint', 'status', '-A'])
   assert.match(
     everywhere.stdout,
     /^NAMESPACE\s+NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\ndefault\s+waypoint\s+True\s+Programmed/,
