@@ -3,7 +3,14 @@
 // enforced by the CNI, ambient ztunnel/waypoint/gateway authorization, and the answering application.
 // Pod and cluster IPs are data only: nothing here opens a socket.
 import type { KubeObject } from './store.ts'
-import { authorize, targetRefsOf, type AuthzRequest, type Enforcer } from './authz.ts'
+import {
+  authorize,
+  ROOT_NAMESPACE,
+  targetRefsOf,
+  ztunnelPolicyApplies,
+  type AuthzRequest,
+  type Enforcer,
+} from './authz.ts'
 import {
   type ClusterView,
   GATEWAY_GROUP,
@@ -133,19 +140,16 @@ export class NetworkModel {
 
   // ---- Authorization policies ----
 
-  /** Policies ztunnel enforces for a destination pod: selector policies in its namespace, and namespace-wide ones. */
+  /** Policies ztunnel enforces for a destination pod (../authz.ts ztunnelPolicyApplies). */
   private ztunnelPolicies(dest: KubeObject): KubeObject[] {
-    return this.view.authorizationPolicies.filter(
-      (p) =>
-        (p.metadata.namespace === dest.metadata.namespace || p.metadata.namespace === 'istio-system') &&
-        targetRefsOf(p).length === 0 &&
-        (p.spec?.selector
-          ? p.metadata.namespace === dest.metadata.namespace && selects(p.spec.selector, dest.metadata.labels)
-          : true),
-    )
+    const target = { namespace: dest.metadata.namespace!, labels: dest.metadata.labels ?? {} }
+    return this.view.authorizationPolicies.filter((p) => ztunnelPolicyApplies(p, target))
   }
 
-  /** Policies a waypoint enforces for a Service: targetRefs naming the Service or the waypoint Gateway itself. */
+  /**
+   * Policies a waypoint enforces for a Service: targetRefs naming the Service, the waypoint Gateway itself, or (from
+   * the root namespace) its GatewayClass istio-waypoint.
+   */
   private waypointPolicies(svc: KubeObject, waypoint: KubeObject): KubeObject[] {
     return this.view.authorizationPolicies.filter((p) =>
       targetRefsOf(p).some(
@@ -156,20 +160,27 @@ export class NetworkModel {
             ref.name === svc.metadata.name) ||
           (p.metadata.namespace === waypoint.metadata.namespace &&
             ref.kind === 'Gateway' &&
-            ref.name === waypoint.metadata.name),
+            ref.name === waypoint.metadata.name) ||
+          (p.metadata.namespace === ROOT_NAMESPACE &&
+            ref.kind === 'GatewayClass' &&
+            ref.name === waypoint.spec?.gatewayClassName),
       ),
     )
   }
 
-  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide ones, targetRefs to the Gateway. */
+  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide and root-namespace ones, targetRefs to the Gateway. */
   private gatewayPolicies(gwPod: KubeObject): KubeObject[] {
     const gwName = gwPod.metadata.labels?.[GATEWAY_NAME_LABEL]
     return this.view.authorizationPolicies.filter((p) => {
-      if (p.metadata.namespace !== gwPod.metadata.namespace) return false
+      if (p.metadata.namespace !== gwPod.metadata.namespace && p.metadata.namespace !== ROOT_NAMESPACE) return false
       const refs = targetRefsOf(p)
       if (refs.length)
         return refs.some(
-          (r) => r.kind === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && r.name === gwName,
+          (r) =>
+            p.metadata.namespace === gwPod.metadata.namespace &&
+            r.kind === 'Gateway' &&
+            (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP &&
+            r.name === gwName,
         )
       return p.spec?.selector ? selects(p.spec.selector, gwPod.metadata.labels) : true
     })
@@ -181,8 +192,9 @@ export class NetworkModel {
     ports: number[],
     req: HttpRequest | undefined,
     enforcer: Enforcer,
+    destinationIp: string | undefined,
   ) {
-    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, ports, http: req }
+    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, destinationIp, ports, http: req }
     return authorize(policies, request, enforcer)
   }
 
@@ -293,9 +305,17 @@ export class NetworkModel {
     if (!wpPod) return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name} has no ready pod`, ip }
     const toWaypoint = this.networkPolicyAllows(wpPod, source, HBONE_PORT)
     if (!toWaypoint.allowed) return { kind: 'dropped', detail: `to waypoint: ${toWaypoint.reason}`, ip }
-    if (req) {
-      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, req, 'waypoint')
-      if (!decision.allowed) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+    // The waypoint's RBAC: on an HTTP request with HTTP rules; on a connection to a port it does not carry as
+    // HTTP, at once with the TCP rules (a denied connection is closed). A bare connect to an HTTP port sends no
+    // request, so nothing is checked yet.
+    const protocol = servicePortProtocol(svc, ports[0])
+    if (req || protocol !== 'http') {
+      const httpRequest = protocol === 'tcp' ? undefined : req
+      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, httpRequest, 'waypoint', ip)
+      if (!decision.allowed) {
+        if (httpRequest) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+        return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name}: ${decision.reason}`, ip }
+      }
     }
     // The destination now sees the waypoint's address and identity.
     const outcome = this.toPod(this.sourceOfPod(wpPod), dest, targetPort, req)
@@ -320,7 +340,7 @@ export class NetworkModel {
     if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
     if (destEnrolled) {
       // HBONE carries the client's mTLS identity; plaintext from outside the mesh has none (src_identity: None).
-      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel')
+      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel', ip)
       // ztunnel accepts the connection before it authorizes it, then closes it: connect() succeeds, no data comes back.
       if (!decision.allowed)
         return {
@@ -330,7 +350,7 @@ export class NetworkModel {
         }
     }
     if (isGatewayPod(dest) && req && !isWaypointPod(dest)) {
-      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway')
+      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway', ip)
       if (!decision.allowed) return { kind: 'http', ip, response: forbidden() }
       return { kind: 'http', ip, response: this.gatewayForward(dest, port, req, source) }
     }
@@ -379,7 +399,14 @@ export class NetworkModel {
     const gwPod = this.view.gatewayPods(gateway).find(isPodReady)
     if (!gwPod) return { status: 503, body: 'no healthy upstream', contentType: 'text/plain' }
     const client: Source = { ip: NODE_IP, mesh: false }
-    const decision = this.check(this.gatewayPolicies(gwPod), client, [listenerPort], req, 'gateway')
+    const decision = this.check(
+      this.gatewayPolicies(gwPod),
+      client,
+      [listenerPort],
+      req,
+      'gateway',
+      gwPod.status?.podIP,
+    )
     if (!decision.allowed) return forbidden()
     return this.gatewayForward(gwPod, listenerPort, req, client)
   }
@@ -397,6 +424,25 @@ function acceptedLocally(source: Source, outcome: Outcome): Outcome {
   if (!capturedByZtunnel(source)) return outcome
   if (outcome.kind !== 'dropped' && outcome.kind !== 'refused' && outcome.kind !== 'reset') return outcome
   return { kind: 'closed', detail: `accepted by the client's ztunnel, then closed: ${outcome.detail}`, ip: outcome.ip }
+}
+
+/**
+ * How a waypoint carries a Service port (istio/istio 1.29.1 pkg/config/kube/conversion.go ConvertProtocol: appProtocol,
+ * else the name's prefix before `-`; pkg/config/protocol/instance.go; pilot/pkg/networking/core/listener_waypoint.go:
+ * HTTP ports get the HTTP chain, TCP-like ones the TCP chain, unknown ones are sniffed).
+ */
+export function servicePortProtocol(svc: KubeObject, port: number | undefined): 'http' | 'tcp' | 'sniffed' {
+  const p = (svc.spec?.ports ?? []).find((x: any) => x.port === port)
+  const appProtocol: string | undefined = p?.appProtocol
+  if (appProtocol === 'kubernetes.io/h2c' || appProtocol === 'kubernetes.io/ws') return 'http'
+  if (appProtocol === 'kubernetes.io/wss') return 'tcp'
+  const name = String(appProtocol ?? p?.name ?? '').toLowerCase()
+  if (name.startsWith('grpc-web')) return 'http'
+  const prefix = name.split('-')[0]
+  if (['http', 'http2', 'http_proxy', 'grpc'].includes(prefix)) return 'http'
+  if (['tcp', 'https', 'tls', 'mongo', 'redis', 'mysql', 'udp'].includes(prefix)) return 'tcp'
+  // Well-known ports (SMTP, DNS, MySQL, MongoDB) default to TCP; anything else is sniffed.
+  return [25, 53, 3306, 27017].includes(Number(port)) ? 'tcp' : 'sniffed'
 }
 
 export const isWaypointPod = (pod: KubeObject) =>
