@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { STEP_IDS } from '../lib/config/step-ids.ts'
 
-
 const worlds: RunbookWorld[] = []
 test.after(async () => {
   await Promise.all(worlds.map((w) => w.stop()))
