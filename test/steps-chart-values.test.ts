@@ -48,14 +48,17 @@ test('release prod in namespace apps, monitoring off: a full --yes run passes wi
     'apps',
   )
   assert.equal(l7.spec.targetRefs, [{ kind: 'Service', group: '', name: 'prod-gthulhu-manager' }])
+  // The probes stand in for prod-gthulhu-manager (its labels and ServiceAccount) and for the scheduler's identity.
   assert.match(
     r.stdout,
-    /manager \(prod-gthulhu-manager's identity\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/,
+    /manager \(prod-gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/,
+    show(r),
   )
-  assert.match(r.stdout, /ServiceAccount prod-gthulhu, through the waypoint +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/)
+  assert.match(r.stdout, /ServiceAccount prod-gthulhu +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/, show(r))
   assert.match(
     r.stdout,
     /pods of statefulset\/prod-mongodb enrolled .*\s+expected: HBONE for every pod\s+observed: prod-mongodb-0=HBONE/,
+    show(r),
   )
   assert.equal(await world.probePodsLeft(), [], 'every probe pod was deleted')
 })
@@ -67,8 +70,12 @@ test('the chart with mtls.enabled and monitoring.enabled: a full --yes run passe
   assert.is(r.code, 0, show(r))
   for (const id of STEP_IDS) assert.is(world.state().steps[id]?.status, 'done', `${id}\n${show(r)}`)
   assert.is(world.state().facts.workloads?.scheduler.servesTls, true)
-  assert.match(r.stdout, /scheduler sidecar :8080 \(mTLS\)/)
-  assert.match(r.stdout, /manager \(gthulhu-manager's identity\) +│ ✔ answers \/ answers +│ ✔ HTTP 400 \/ HTTP 400/)
+  assert.match(r.stdout, /scheduler sidecar :8080 \(mTLS\)/, show(r))
+  assert.match(
+    r.stdout,
+    /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 400 \/ HTTP 400/,
+    show(r),
+  )
   // monitoring.enabled: the scheduler pods also serve monitor-metrics 9090, behind the same identity policy.
   const svc = await world.kubectlJson('get', 'service', 'gthulhu-scheduler-monitor', '-n', 'default')
   assert.equal(
