@@ -353,8 +353,9 @@ function envoyRule(rule: any, forTCP: boolean, deny: boolean, policyNamespace: s
   if (when.some((w) => !isKnownWhenKey(String(w?.key ?? '')))) return undefined // model.New: unknown attribute
   try {
     const of = (conditions: Condition[]) => conditions.flatMap((c) => envoyCondition(c, forTCP, deny, policyNamespace))
-    const basePermission = of(when.filter((w) => PERMISSION_KEYS.has(w.key)))
-    const basePrincipal = of(when.filter((w) => !PERMISSION_KEYS.has(w.key)))
+    const permissionKey = (key: string) => PERMISSION_KEYS.has(key) || key.startsWith('experimental.envoy.filters.')
+    const basePermission = of(when.filter((w) => permissionKey(w.key)))
+    const basePrincipal = of(when.filter((w) => !permissionKey(w.key)))
     const entry = (source: any, keys: [string, string][]) =>
       keys.map(([key, not]) => ({ key, values: source?.[key], notValues: source?.[not] }))
     const permissions = (rule?.to?.length ? rule.to : [undefined]).map((t: any) => [
