@@ -32,6 +32,7 @@ import {
   type ZtunnelMatch,
 } from './sim/authz.ts'
 import { ClusterView } from './sim/cluster-view.ts'
+import { servicePortProtocol } from './sim/network.ts'
 import { flattenBindings, waypointBindings, waypointLookups } from './sim/controllers/policy-status.ts'
 import { registerBuiltinTypes, typesOfCrd } from './sim/builtin-types.ts'
 import { gatewayApiBundle, istioCrds } from './sim/crd-bundles.ts'
@@ -777,6 +778,20 @@ test('root-namespace selector policies reach workloads in every namespace; other
   assert.is(ztunnelPolicyApplies(other, { namespace: 'apps', labels: { app: 'x' } }), false)
   const targeted = ap({ targetRefs: [{ kind: 'Service', name: 'x' }] }, { namespace: 'apps' })
   assert.is(ztunnelPolicyApplies(targeted, { namespace: 'apps', labels: {} }), false)
+})
+
+test('how a waypoint carries a Service port (ConvertProtocol): HTTP runs RBAC per request, TCP at connect, others are sniffed', () => {
+  const svc = (ports: any[]) =>
+    ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports } }) as KubeObject
+  const of = (port: any) => servicePortProtocol(svc([port]), port.port)
+  assert.is(of({ name: 'http', port: 8080 }), 'http', 'the manager Service')
+  assert.is(of({ name: 'http-web', port: 80 }), 'http', 'a name prefix before "-"')
+  assert.is(of({ name: 'grpc-web-x', port: 81 }), 'http')
+  assert.is(of({ name: 'web', appProtocol: 'kubernetes.io/h2c', port: 82 }), 'http', 'appProtocol wins over the name')
+  assert.is(of({ name: 'http', appProtocol: 'tcp', port: 83 }), 'tcp')
+  assert.is(of({ name: 'mongo', port: 27018 }), 'tcp')
+  assert.is(of({ name: 'db', port: 27017 }), 'tcp', 'a well-known port without a protocol is TCP')
+  assert.is(of({ name: 'monitor-metrics', port: 9090 }), 'sniffed')
 })
 
 test.run()

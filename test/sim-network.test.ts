@@ -275,6 +275,56 @@ test('AuthorizationPolicy with targetRefs: not enforced without a waypoint, enfo
   assert.is(policy.status.conditions[0].observedGeneration, String(policy.metadata.generation))
 })
 
+test('waypoint RBAC on TCP: a DENY rule on methods refuses every connection to a TCP port, only POSTs on the HTTP one', async () => {
+  // A second Service on the manager's pods, whose port the waypoint carries as TCP (name prefix "tcp").
+  await applyYaml(
+    sim.env,
+    `apiVersion: v1
+kind: Service
+metadata:
+  name: manager-tcp
+  namespace: default
+spec:
+  selector:
+    app.kubernetes.io/component: manager
+    app.kubernetes.io/instance: gthulhu
+  ports:
+  - name: tcp-api
+    port: 8080
+    targetPort: 8080
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-posts
+  namespace: default
+spec:
+  targetRefs:
+  - {group: "", kind: Service, name: gthulhu-manager}
+  - {group: "", kind: Service, name: manager-tcp}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        methods: ["POST"]
+`,
+  )
+  const curl = (host: string) =>
+    `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://${host}:8080/health; echo " exit=$?"`
+  // HTTP port: the waypoint sees a GET, which the rule does not name.
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, serviceAccount: 'gthulhu', script: curl('gthulhu-manager') }),
+    '200 exit=0\n',
+  )
+  // TCP port: Envoy's TCP RBAC drops the HTTP-only `methods` from a DENY rule, which then denies every connection.
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, serviceAccount: 'gthulhu', script: curl('manager-tcp') }),
+    '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n',
+  )
+  await kubectl(sim.env, ['delete', 'authorizationpolicy', 'deny-posts'])
+  await kubectl(sim.env, ['delete', 'service', 'manager-tcp'])
+})
+
 const IDENTITY_POLICIES = ['manager', 'mongodb', 'scheduler']
   .map(
     (component) => `apiVersion: security.istio.io/v1
