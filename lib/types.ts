@@ -40,6 +40,8 @@ export interface WorkloadFacts {
   service?: { name: string; port: number; headless: boolean }
   /** The image of the container serving the workload's port (MongoDB probes run mongosh from it). */
   image?: string
+  /** The name of the container serving the workload's port (for `kubectl logs -c`). */
+  container?: string
   /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
   servesTls?: boolean
 }

@@ -63,6 +63,7 @@ function describeWorkload(
     podLabels,
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
     image: containerOn(object, port)?.image,
+    container: containerOn(object, port)?.name,
     servesTls: servesTls(containerOn(object, port)),
   }
 }
@@ -72,13 +73,16 @@ const containerOn = (object: KubeObject, port: number): any =>
     (c.ports ?? []).some((p: any) => p.containerPort === port),
   ) ?? object.spec?.template?.spec?.containers?.[0]
 
-/** Gthulhu's chart turns the decision maker's HTTP probes into tcpSocket ones when it serves mutual TLS on its port. */
-const servesTls = (container: any): boolean | undefined =>
-  container?.readinessProbe?.tcpSocket &&
-  !container?.readinessProbe?.httpGet &&
-  container?.ports?.some((p: any) => p.name === 'http')
-    ? true
-    : undefined
+/**
+ * Gthulhu's chart with mtls.enabled sets DM_MTLS_ENABLE=true on the decision maker's container (chart/gthulhu
+ * templates/deployment.yaml, v1.3.0); the decision maker reads it through viper's DM_ prefix and then serves
+ * TLS only (Gthulhu/api config/dm_config.go, decisionmaker/app/rest_app.go). viper parses it with Go's
+ * strconv.ParseBool.
+ */
+const servesTls = (container: any): boolean | undefined => {
+  const value = (container?.env ?? []).find((e: any) => e.name === 'DM_MTLS_ENABLE')?.value
+  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(String(value ?? '')) ? true : undefined
+}
 
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
   const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })

@@ -59,7 +59,8 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
       hint: 'someone changed or deleted it; run the identity-policies step again',
     },
     {
-      name: `${want.metadata.name} taken up by ztunnel`,
+      // istiod writes it for every selector policy it translates, selected pods or not: enforcement is the probes' to prove.
+      name: `${want.metadata.name} translated for ztunnel by istiod`,
       expected: 'ZtunnelAccepted=True',
       observed: accepted[i]
         ? `ZtunnelAccepted=${accepted[i]!.status} (${accepted[i]!.reason}${accepted[i]!.message ? `: ${accepted[i]!.message}` : ''})`
@@ -76,12 +77,12 @@ export const identityPoliciesStep: Step = {
     'Identity policies at ztunnel: only the waypoint and the gateway reach the manager, only the manager reaches MongoDB and the decision maker',
   why:
     "A policy bound to the manager's waypoint only sees traffic that reaches the waypoint, and a caller's ztunnel sends it there only when an enrolled pod addresses the manager Service. " +
-    "A pod outside the mesh (another namespace, istio.io/dataplane-mode=none, hostNetwork) and any pod that uses the manager's pod IP go straight to the manager: the waypoint's rules never see them. " +
+    "A pod outside the mesh (a namespace not enrolled in ambient, istio.io/dataplane-mode=none, hostNetwork) and any pod that uses the manager's pod IP go straight to the manager: the waypoint's rules never see them. " +
     "The NetworkPolicies have a gap of their own: they trust labels, and anyone allowed to create a pod can wear the manager's. " +
     "Three AuthorizationPolicies with pod selectors close both gaps; ztunnel on each pod's node enforces them on every connection by mutual-TLS identity, and plaintext from outside the mesh carries none: " +
     "the manager's pods admit only the waypoint's and the ingress gateway's identities, MongoDB's and the decision maker's pods admit only the manager's ServiceAccount. " +
     'The cost: every other in-cluster caller is refused, Prometheus included. To let one in, add your own ALLOW policy with the same selector and its principal ' +
-    '(ALLOW policies add up), e.g. cluster.local/ns/monitoring/sa/prometheus on port 9090 of the scheduler. ' +
+    "(ALLOW policies add up), e.g. cluster.local/ns/monitoring/sa/prometheus on the scheduler pods' ports 8080 and 9090, where the chart's ServiceMonitors scrape /metrics. " +
     'Kubelet health probes are not affected: ztunnel does not handle them. Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
   requires: ['preflight', 'waypoint'],
   plan: ({ config, facts }) => {

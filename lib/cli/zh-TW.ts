@@ -84,11 +84,11 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'ztunnel 上的身分策略：只有 waypoint 與閘道能連到 manager，只有 manager 能連到 MongoDB 與 decision maker',
     why:
       '綁在 manager waypoint 上的策略，只看得到有經過 waypoint 的流量；而呼叫端的 ztunnel 只有在已納入的 Pod 以 manager Service 為目的地時，才會把流量送到 waypoint。' +
-      '服務網格外的 Pod（其他命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
+      '服務網格外的 Pod（沒有納入 ambient 的命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
       'NetworkPolicy 也有自己的漏洞：它相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤。' +
       '三條帶 Pod selector 的 AuthorizationPolicy 同時補上這兩個漏洞：每個 Pod 所在節點的 ztunnel 會依雙向 TLS 身分，對每一條連線執行它們，而從服務網格外來的明文流量沒有任何身分：manager 的 Pod 只接受 waypoint 與入口閘道的身分，MongoDB 與 decision maker 的 Pod 只接受 manager 的 ServiceAccount。' +
       '代價是叢集內其他所有呼叫者都會被拒絕，Prometheus 也不例外。' +
-      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
+      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler Pod 的 8080 與 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus，chart 的 ServiceMonitor 就是在這兩個連接埠抓取 /metrics。' +
       'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
   },
   'admission-policy': {
@@ -331,7 +331,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:l4-policies': 'ab68a1369200',
   'step:waypoint': '5c7ac46a8dfb',
   'step:restart': '65b1df69d02d',
-  'step:identity-policies': '4934c09403cf',
+  'step:identity-policies': 'cd0853866225',
   'step:admission-policy': 'd63f420357e3',
   'step:l7-policies': '925191bca47b',
   'path:manager-to-mongodb': 'a3d74a8d47df',

@@ -4,7 +4,7 @@ import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
 import { appliedAsPlanned, MANAGED_BY } from './apply.ts'
-import { workloads } from './gthulhu.ts'
+import { chartNames, workloads } from './gthulhu.ts'
 import { AMBIENT_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
 
 export const MONGODB_POLICY = 'allow-only-manager-to-mongodb'
@@ -23,7 +23,7 @@ export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, 
       title: 'MongoDB',
       workload: mongodb,
       port: mongodb.service?.port ?? 27017,
-      host: `${mongodb.service?.name ?? `${config.release}-mongodb`}.${ns}.svc`,
+      host: `${mongodb.service?.name ?? chartNames(config.release).mongodb}.${ns}.svc`,
     },
     {
       key: 'scheduler',
@@ -31,7 +31,7 @@ export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, 
       title: 'scheduler sidecar',
       workload: scheduler,
       port: scheduler.service?.port ?? 8080,
-      host: `${scheduler.service?.name ?? `${config.release}-scheduler-sidecar`}.${ns}.svc`,
+      host: `${scheduler.service?.name ?? chartNames(config.release).decisionMakerService}.${ns}.svc`,
     },
   ] as const
 }

@@ -232,7 +232,7 @@ function backendHint(config: Config, facts: Facts, live: LiveView | undefined, r
     // A Go server with TLS on the port answers plain HTTP with 400: that is Gthulhu's mtls.enabled, not a sick pod.
     if (observed.status === 400 && !target.workload.servesTls)
       return `the ${target.title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${target.port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`
-    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)})`
+    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}${target.workload.container ? ` -c ${target.workload.container}` : ''})`
   }
   if (policy && live?.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT))
     return hboneHint(target.policy, target.title, true)

@@ -8,7 +8,7 @@ import { StepFailure } from '../config/errors.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { assertValidManifests } from '../kube/schema.ts'
 import { mapConcurrent, pollUntil, sleep } from '../kube/wait.ts'
-import { workloads } from '../domain/gthulhu.ts'
+import { CHART_MONGO_IMAGE, workloads } from '../domain/gthulhu.ts'
 import type { Config } from '../config/options.ts'
 import type {
   Check,
@@ -145,9 +145,7 @@ export function probePod(
 
 /** MongoDB probes run mongosh from MongoDB's own image (already on the nodes) unless --probe-image names another. */
 export const mongoProbeImage = (config: Pick<Config, 'probeImage' | 'release'>, facts: Facts) =>
-  config.probeImage ?? workloads(config, facts).mongodb.image ?? DEFAULT_MONGO_IMAGE
-/** The chart's MongoDB image, for plans made before preflight read the real one. */
-export const DEFAULT_MONGO_IMAGE = 'docker.io/library/mongo:8.0'
+  config.probeImage ?? workloads(config, facts).mongodb.image ?? CHART_MONGO_IMAGE
 
 const terminated = (pod: KubeObject) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
 

@@ -36,8 +36,11 @@ export interface SimOptions {
   contextName?: string
   faults?: Partial<Faults>
   timing?: Partial<{ podStartMs: number; probeRunMs: number; rolloutStepMs: number }>
-  /** Gthulhu installed with mtls.enabled (the decision maker serves TLS on 8080). */
-  gthulhuMtls?: boolean
+  /**
+   * Gthulhu's chart values besides release and namespace (see gthulhu-chart.ts): mtls.enabled (default false),
+   * monitoring.enabled (default true), scheduler.scheduling.enabled (default true).
+   */
+  chart?: Partial<{ mtls: boolean; monitoring: boolean; scheduling: boolean }>
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
   /** Users besides the kubeconfig's cluster admin (kubernetes-admin), each with its bearer token. */
@@ -113,7 +116,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     missing: options.missing ?? [],
     cni,
     kubernetesVersion,
-    mtls: options.gthulhuMtls,
+    chart: options.chart,
   })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()

@@ -125,13 +125,14 @@ function parse(args: string[]): Parsed {
   return { positional, flags }
 }
 
-function table(rows: string[][]): string {
+/** Columns as Go's tabwriter pads them (`padding` spaces after the widest cell; the waypoint commands use 5). */
+function table(rows: string[][], padding = 3): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
   return rows
     .map(
       (r) =>
         r
-          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3)))
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + padding)))
           .join('')
           .trimEnd() + '\n',
     )
@@ -476,86 +477,130 @@ export class IstioctlServer {
     if (!['apply', 'status', 'delete', 'list'].includes(action ?? '')) {
       return failure(`Error: unknown command "${action ?? ''}" for "istioctl waypoint"`)
     }
-    if (!gatewayType) {
-      return failure(
-        'Error: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io not found); install them before using waypoints',
-      )
-    }
+    const allNamespaces = p.flags.has('--all-namespaces')
     const waypoints = () =>
-      this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+      gatewayType ? this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint') : []
+    // Without the Gateway API CRDs the Gateway client gets a 404 from the API server (client-go's generic message).
+    const noGatewayApi = (verb: string, name?: string) =>
+      `the server could not find the requested resource (${verb} gateways.gateway.networking.k8s.io${name ? ` ${name}` : ''})`
     if (action === 'list' || action === 'status') {
-      const name = p.flags.get('--name')
-      const found = waypoints().filter((g) => typeof name !== 'string' || g.metadata.name === name)
-      if (found.length === 0) return failure(`Error: no waypoints found in namespace ${ns}`)
+      if (!gatewayType) return failure(`Error: ${noGatewayApi('get')}`)
+      // Both list every Gateway of the namespace (or all with -A); --name filters neither.
+      const gateways = this.store.list(gatewayType, allNamespaces ? undefined : ns)
+      if (gateways.length === 0) return ok('No waypoints found.\n')
+      const found = gateways
+        .filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+        .sort(
+          (a, b) =>
+            a.metadata.namespace!.localeCompare(b.metadata.namespace!) ||
+            a.metadata.name.localeCompare(b.metadata.name),
+        )
       if (action === 'list') {
+        const programmed = (g: KubeObject) =>
+          (g.status?.conditions ?? []).find((c: any) => c.type === 'Programmed')?.status ?? 'False'
         return ok(
-          table([
-            ['NAME', 'REVISION', 'PROGRAMMED'],
-            ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False']),
-          ]),
+          table(
+            [
+              [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'TRAFFIC TYPE', 'PROGRAMMED'],
+              ...found.map((g) => [
+                ...(allNamespaces ? [g.metadata.namespace!] : []),
+                g.metadata.name,
+                g.metadata.labels?.['istio.io/rev'] || 'default',
+                g.metadata.labels?.['istio.io/waypoint-for'] || 'none',
+                programmed(g),
+              ]),
+            ],
+            5,
+          ),
         )
       }
-      return this.waypointStatus(
-        p,
-        ns,
-        found.map((g) => g.metadata.name),
-        gatewayType,
-        stream,
-      )
+      return this.waypointStatus(p, found, gatewayType, stream)
     }
     if (action === 'delete') {
-      const names = p.flags.has('--all') ? waypoints().map((g) => g.metadata.name) : p.positional.slice(2)
-      if (names.length === 0 && !p.flags.has('--all'))
-        return failure('Error: at least one waypoint name or --all is required')
+      // deleteWaypoints: names that are not waypoints are reported and skipped (exit 0).
+      const all = p.flags.has('--all')
+      const given = p.positional.slice(2)
+      if (all && given.length) return failure('Error: cannot specify waypoint names when deleting all waypoints')
+      if (!all && given.length === 0)
+        return failure(
+          'Error: must specify a waypoint name or delete all using --all or delete specific revision using --revision',
+        )
+      if (!gatewayType) return failure(`Error: ${noGatewayApi('list')}`)
+      const existing = new Set(waypoints().map((g) => g.metadata.name))
       let out = ''
-      for (const name of names) {
-        const g = this.store.get(gatewayType, ns, name)
-        if (!g || g.spec?.gatewayClassName !== 'istio-waypoint')
-          return failure(`Error: waypoint ${ns}/${name} not found`, 1, out)
+      for (const name of all ? [...existing] : given) {
+        if (!existing.has(name)) {
+          out += `waypoint ${ns}/${name} not found\n`
+          continue
+        }
         this.store.delete(gatewayType, ns, name)
         out += `waypoint ${ns}/${name} deleted\n`
       }
       this.ctx.controllers.kick()
       return ok(out)
     }
-    // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd)
-    if (!getOf(this.store, 'namespace', undefined, ns)) return failure(`Error: namespace "${ns}" not found`)
+    // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd): it reads the namespace's labels first (a missing
+    // namespace is an error), then server-side applies the Gateway. It checks no GatewayClass: without
+    // istio-waypoint nothing programs the Gateway, and only --wait notices.
+    const namespace = getOf(this.store, 'namespace', undefined, ns)
+    if (!namespace) return failure(`Error: namespace: ${ns} not found`)
     const waypointMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
     if (waypointMs === undefined)
       return failure(
         `Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`,
       )
-    const nsLabels = () => getOf(this.store, 'namespace', undefined, ns)?.metadata.labels ?? {}
+    const nsLabels = namespace.metadata.labels ?? {}
     let out = ''
     if (p.flags.has('--enroll-namespace')) {
-      // A namespace that already names a waypoint is left alone, and nothing is applied, unless --overwrite.
-      if (nsLabels()[USE_WAYPOINT_LABEL] !== undefined && !p.flags.has('--overwrite')) {
+      // A namespace that already names a waypoint (a non-empty label) is left alone, and nothing is applied, unless --overwrite.
+      if (nsLabels[USE_WAYPOINT_LABEL] && !p.flags.has('--overwrite')) {
         return ok(
           `⚠️ Warning: namespace (${ns}) already has an enrolled Waypoint. Consider adding the \`--overwrite\` flag to your apply command.\n`,
         )
       }
-      if (nsLabels()[DATAPLANE_LABEL] !== 'ambient') {
+      if (nsLabels[DATAPLANE_LABEL] !== 'ambient') {
         out += `⚠️ Warning: namespace is not enrolled in ambient. Consider running\t\`kubectl label namespace ${ns} istio.io/dataplane-mode=ambient\`\n`
       }
     }
-    const name = String(p.flags.get('--name') ?? 'waypoint')
-    const trafficType = String(p.flags.get('--for') ?? 'service')
-    if (!['service', 'workload', 'all', 'none'].includes(trafficType))
-      return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
-    if (!getOf(this.store, 'gatewayClass', undefined, 'istio-waypoint')) {
-      return failure('Error: GatewayClass istio-waypoint not found: is Istio installed with the ambient profile?')
+    // makeGateway: an empty --name means the default; "none" is reserved.
+    const name = String(p.flags.get('--name') || 'waypoint')
+    if (name === 'none')
+      return failure(
+        "Error: failed to create gateway: invalid name provided for waypoint, 'none' is a reserved value",
+        1,
+        out,
+      )
+    // Only --for labels the traffic type (istiod otherwise applies its default, service); only --revision labels the revision.
+    const labels: Record<string, string> = {}
+    const trafficType = p.flags.get('--for')
+    if (typeof trafficType === 'string' && trafficType !== '') {
+      if (!['service', 'workload', 'all', 'none'].includes(trafficType))
+        return failure(
+          `Error: failed to create gateway: invalid traffic type: ${trafficType}. Valid options are: [all none service workload]`,
+          1,
+          out,
+        )
+      labels['istio.io/waypoint-for'] = trafficType
     }
+    const revision = p.flags.get('--revision')
+    if (typeof revision === 'string' && revision !== '') labels['istio.io/rev'] = revision
+    if (!gatewayType)
+      return failure(
+        `Error: missing Kubernetes Gateway CRDs need to be installed before applying a waypoint: ${noGatewayApi('patch', name)}`,
+        1,
+        out,
+      )
     const gw: KubeObject = {
       apiVersion: `${GATEWAY_GROUP}/${gatewayType.version}`,
       kind: 'Gateway',
-      metadata: { name, namespace: ns, labels: { 'istio.io/waypoint-for': trafficType } },
+      metadata: { name, namespace: ns, ...(Object.keys(labels).length ? { labels } : {}) },
       spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
     }
     const existing = this.store.get(gatewayType, ns, name)
     if (existing)
       this.store.update(gatewayType, {
         ...existing,
-        metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } },
+        metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...labels } },
         spec: gw.spec,
       })
     else this.store.create(gatewayType, gw)
@@ -589,12 +634,12 @@ export class IstioctlServer {
    */
   private async waypointStatus(
     p: Parsed,
-    ns: string,
-    names: string[],
+    waypoints: KubeObject[],
     gatewayType: NonNullable<ReturnType<typeof typeOf>>,
     stream?: IstioctlStream,
   ): Promise<IstioctlResult> {
-    const withNamespace = !p.flags.has('--namespace')
+    // The NAMESPACE column comes only with -A (istioctl resolves a missing -n to the context's namespace).
+    const withNamespace = p.flags.has('--all-namespaces')
     const timeoutMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
     if (timeoutMs === undefined)
       return failure(
@@ -602,11 +647,13 @@ export class IstioctlServer {
       )
     const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']
     const current = () =>
-      names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
+      waypoints
+        .map((w) => this.store.get(gatewayType, w.metadata.namespace, w.metadata.name))
+        .filter((g): g is KubeObject => Boolean(g))
     const row = (g: KubeObject) => {
       const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
       return [
-        ...(withNamespace ? [ns] : []),
+        ...(withNamespace ? [g.metadata.namespace!] : []),
         g.metadata.name,
         c?.status ?? '',
         c ? 'Programmed' : '',
@@ -615,15 +662,18 @@ export class IstioctlServer {
       ]
     }
     const waiting = () => current().filter((g) => !conditionTrue(g, 'Programmed'))
-    if (waiting().length === 0) return ok(table([header, ...current().map(row)]))
-    stream?.write(table([header, ...waiting().map(row)]))
+    if (waiting().length === 0) return ok(table([header, ...current().map(row)], 5))
+    stream?.write(table([header, ...waiting().map(row)], 5))
     const deadline = Date.now() + timeoutMs
     while (waiting().length > 0 && !stream?.signal?.aborted && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100))
     }
     const stuck = waiting()[0]
-    if (stuck) return failure(`Error: timed out while retrieving status for waypoint\t${ns}/${stuck.metadata.name}`)
-    const done = table([header, ...current().map(row)])
+    if (stuck)
+      return failure(
+        `Error: timed out while retrieving status for waypoint\t${stuck.metadata.namespace}/${stuck.metadata.name}`,
+      )
+    const done = table([header, ...current().map(row)], 5)
     // The header was printed already.
     return ok(done.slice(done.indexOf('\n') + 1))
   }

@@ -3,7 +3,14 @@
 // enforced by the CNI, ambient ztunnel/waypoint/gateway authorization, and the answering application.
 // Pod and cluster IPs are data only: nothing here opens a socket.
 import type { KubeObject } from './store.ts'
-import { authorize, targetRefsOf, type AuthzRequest, type Enforcer } from './authz.ts'
+import {
+  authorize,
+  ROOT_NAMESPACE,
+  targetRefsOf,
+  ztunnelPolicyApplies,
+  type AuthzRequest,
+  type Enforcer,
+} from './authz.ts'
 import {
   type ClusterView,
   GATEWAY_GROUP,
@@ -117,27 +124,32 @@ export class NetworkModel {
     })
   }
 
-  /** Kubelet readiness probes of enrolled pods come from 169.254.7.127; an ingress policy can block them. */
+  /**
+   * Kubelet readiness probes of enrolled pods come from 169.254.7.127 (istio-cni's SNAT); whether an ingress
+   * NetworkPolicy can block them depends on the CNI:
+   * - Cilium exempts host traffic only while it comes from the node's own address, so the rewritten probes meet
+   *   the policy (istio/istio#49277; istio.io docs/ambient/install/platform-prerequisites, "Cilium");
+   * - Calico's iptables dataplane never polices host → local pod traffic (projectcalico/calico
+   *   felix/rules/static.go, filterOutputChain: packets leaving for a workload interface return before any
+   *   workload ingress policy), so the probes pass whatever the policies say.
+   */
   kubeletProbeAllowed(pod: KubeObject, port: number): boolean {
-    if (!isEnrolled(pod)) return true
+    if (!isEnrolled(pod) || this.view.cni !== 'cilium') return true
     return this.networkPolicyAllows(pod, { ip: KUBELET_PROBE_SOURCE_IP, mesh: false }, port).allowed
   }
 
   // ---- Authorization policies ----
 
-  /** Policies ztunnel enforces for a destination pod: selector policies in its namespace, and namespace-wide ones. */
+  /** Policies ztunnel enforces for a destination pod (../authz.ts ztunnelPolicyApplies). */
   private ztunnelPolicies(dest: KubeObject): KubeObject[] {
-    return this.view.authorizationPolicies.filter(
-      (p) =>
-        (p.metadata.namespace === dest.metadata.namespace || p.metadata.namespace === 'istio-system') &&
-        targetRefsOf(p).length === 0 &&
-        (p.spec?.selector
-          ? p.metadata.namespace === dest.metadata.namespace && selects(p.spec.selector, dest.metadata.labels)
-          : true),
-    )
+    const target = { namespace: dest.metadata.namespace!, labels: dest.metadata.labels ?? {} }
+    return this.view.authorizationPolicies.filter((p) => ztunnelPolicyApplies(p, target))
   }
 
-  /** Policies a waypoint enforces for a Service: targetRefs naming the Service or the waypoint Gateway itself. */
+  /**
+   * Policies a waypoint enforces for a Service: targetRefs naming the Service, the waypoint Gateway itself, or (from
+   * the root namespace) its GatewayClass istio-waypoint.
+   */
   private waypointPolicies(svc: KubeObject, waypoint: KubeObject): KubeObject[] {
     return this.view.authorizationPolicies.filter((p) =>
       targetRefsOf(p).some(
@@ -148,20 +160,27 @@ export class NetworkModel {
             ref.name === svc.metadata.name) ||
           (p.metadata.namespace === waypoint.metadata.namespace &&
             ref.kind === 'Gateway' &&
-            ref.name === waypoint.metadata.name),
+            ref.name === waypoint.metadata.name) ||
+          (p.metadata.namespace === ROOT_NAMESPACE &&
+            ref.kind === 'GatewayClass' &&
+            ref.name === waypoint.spec?.gatewayClassName),
       ),
     )
   }
 
-  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide ones, targetRefs to the Gateway. */
+  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide and root-namespace ones, targetRefs to the Gateway. */
   private gatewayPolicies(gwPod: KubeObject): KubeObject[] {
     const gwName = gwPod.metadata.labels?.[GATEWAY_NAME_LABEL]
     return this.view.authorizationPolicies.filter((p) => {
-      if (p.metadata.namespace !== gwPod.metadata.namespace) return false
+      if (p.metadata.namespace !== gwPod.metadata.namespace && p.metadata.namespace !== ROOT_NAMESPACE) return false
       const refs = targetRefsOf(p)
       if (refs.length)
         return refs.some(
-          (r) => r.kind === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && r.name === gwName,
+          (r) =>
+            p.metadata.namespace === gwPod.metadata.namespace &&
+            r.kind === 'Gateway' &&
+            (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP &&
+            r.name === gwName,
         )
       return p.spec?.selector ? selects(p.spec.selector, gwPod.metadata.labels) : true
     })
@@ -173,8 +192,9 @@ export class NetworkModel {
     ports: number[],
     req: HttpRequest | undefined,
     enforcer: Enforcer,
+    destinationIp: string | undefined,
   ) {
-    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, ports, http: req }
+    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, destinationIp, ports, http: req }
     return authorize(policies, request, enforcer)
   }
 
@@ -285,9 +305,17 @@ export class NetworkModel {
     if (!wpPod) return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name} has no ready pod`, ip }
     const toWaypoint = this.networkPolicyAllows(wpPod, source, HBONE_PORT)
     if (!toWaypoint.allowed) return { kind: 'dropped', detail: `to waypoint: ${toWaypoint.reason}`, ip }
-    if (req) {
-      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, req, 'waypoint')
-      if (!decision.allowed) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+    // The waypoint's RBAC: on an HTTP request with HTTP rules; on a connection to a port it does not carry as
+    // HTTP, at once with the TCP rules (a denied connection is closed). A bare connect to an HTTP port sends no
+    // request, so nothing is checked yet.
+    const protocol = servicePortProtocol(svc, ports[0])
+    if (req || protocol !== 'http') {
+      const httpRequest = protocol === 'tcp' ? undefined : req
+      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, httpRequest, 'waypoint', ip)
+      if (!decision.allowed) {
+        if (httpRequest) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+        return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name}: ${decision.reason}`, ip }
+      }
     }
     // The destination now sees the waypoint's address and identity.
     const outcome = this.toPod(this.sourceOfPod(wpPod), dest, targetPort, req)
@@ -312,7 +340,7 @@ export class NetworkModel {
     if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
     if (destEnrolled) {
       // HBONE carries the client's mTLS identity; plaintext from outside the mesh has none (src_identity: None).
-      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel')
+      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel', ip)
       // ztunnel accepts the connection before it authorizes it, then closes it: connect() succeeds, no data comes back.
       if (!decision.allowed)
         return {
@@ -322,7 +350,7 @@ export class NetworkModel {
         }
     }
     if (isGatewayPod(dest) && req && !isWaypointPod(dest)) {
-      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway')
+      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway', ip)
       if (!decision.allowed) return { kind: 'http', ip, response: forbidden() }
       return { kind: 'http', ip, response: this.gatewayForward(dest, port, req, source) }
     }
@@ -371,7 +399,14 @@ export class NetworkModel {
     const gwPod = this.view.gatewayPods(gateway).find(isPodReady)
     if (!gwPod) return { status: 503, body: 'no healthy upstream', contentType: 'text/plain' }
     const client: Source = { ip: NODE_IP, mesh: false }
-    const decision = this.check(this.gatewayPolicies(gwPod), client, [listenerPort], req, 'gateway')
+    const decision = this.check(
+      this.gatewayPolicies(gwPod),
+      client,
+      [listenerPort],
+      req,
+      'gateway',
+      gwPod.status?.podIP,
+    )
     if (!decision.allowed) return forbidden()
     return this.gatewayForward(gwPod, listenerPort, req, client)
   }
@@ -389,6 +424,25 @@ function acceptedLocally(source: Source, outcome: Outcome): Outcome {
   if (!capturedByZtunnel(source)) return outcome
   if (outcome.kind !== 'dropped' && outcome.kind !== 'refused' && outcome.kind !== 'reset') return outcome
   return { kind: 'closed', detail: `accepted by the client's ztunnel, then closed: ${outcome.detail}`, ip: outcome.ip }
+}
+
+/**
+ * How a waypoint carries a Service port (istio/istio 1.29.1 pkg/config/kube/conversion.go ConvertProtocol: appProtocol,
+ * else the name's prefix before `-`; pkg/config/protocol/instance.go; pilot/pkg/networking/core/listener_waypoint.go:
+ * HTTP ports get the HTTP chain, TCP-like ones the TCP chain, unknown ones are sniffed).
+ */
+export function servicePortProtocol(svc: KubeObject, port: number | undefined): 'http' | 'tcp' | 'sniffed' {
+  const p = (svc.spec?.ports ?? []).find((x: any) => x.port === port)
+  const appProtocol: string | undefined = p?.appProtocol
+  if (appProtocol === 'kubernetes.io/h2c' || appProtocol === 'kubernetes.io/ws') return 'http'
+  if (appProtocol === 'kubernetes.io/wss') return 'tcp'
+  const name = String(appProtocol ?? p?.name ?? '').toLowerCase()
+  if (name.startsWith('grpc-web')) return 'http'
+  const prefix = name.split('-')[0]
+  if (['http', 'http2', 'http_proxy', 'grpc'].includes(prefix)) return 'http'
+  if (['tcp', 'https', 'tls', 'mongo', 'redis', 'mysql', 'udp'].includes(prefix)) return 'tcp'
+  // Well-known ports (SMTP, DNS, MySQL, MongoDB) default to TCP; anything else is sniffed.
+  return [25, 53, 3306, 27017].includes(Number(port)) ? 'tcp' : 'sniffed'
 }
 
 export const isWaypointPod = (pod: KubeObject) =>
@@ -442,16 +496,53 @@ const json = (status: number, value: unknown): HttpResponse => ({
 const MANAGER_PAGE =
   '<!doctype html><html><head><title>Gthulhu</title></head><body><div id="root">Gthulhu Manager</div></body></html>'
 
-/** The application listening on a pod's port, if any: only declared container ports listen. */
+const TLS_TO_PLAIN_HTTP: HttpResponse = {
+  status: 400,
+  body: 'Client sent an HTTP request to an HTTPS server.\n',
+  contentType: 'text/plain',
+}
+
+/** viper reads a bool from the environment with Go's strconv.ParseBool. */
+const envTrue = (container: any, name: string) =>
+  ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(
+    String((container.env ?? []).find((e: any) => e.name === name)?.value ?? ''),
+  )
+
+/**
+ * The application listening on a pod's port, if any: only declared container ports listen, and the container
+ * that declares the port decides what answers, by the program it runs (the chart's command lines):
+ * - `mongod` (or a MongoDB image): the wire protocol only;
+ * - `/app/main manager` (Gthulhu/api manager/rest/routes.go): `GET /health` → 200, `/` → the Web UI, else 404;
+ * - `/app/main decisionmaker` (Gthulhu/api decisionmaker/rest/handler.go SetupRoutes): `/health`, `/version` and
+ *   `/metrics`; with `DM_MTLS_ENABLE=true` (the chart's mtls.enabled; config/dm_config.go reads DM_* from the
+ *   environment, decisionmaker/app/rest_app.go then serves TLS only) a plain HTTP request gets Go's 400;
+ * - `/gthulhu/main daemon` on its `monitor-metrics` port (Gthulhu/Gthulhu monitor/monitor.go: `/metrics`,
+ *   `/healthz`), declared only with the chart's monitoring.enabled.
+ * Pods made by tests without those command lines fall back to their labels (component=manager, app=decisionmaker).
+ */
 export function appAt(pod: KubeObject, port: number): App | undefined {
-  const declared = (pod.spec?.containers ?? []).some((c: any) =>
+  const container = (pod.spec?.containers ?? []).find((c: any) =>
     (c.ports ?? []).some((p: any) => p.containerPort === port),
   )
-  if (!declared) return undefined
+  if (!container) return undefined
   const labels = pod.metadata.labels ?? {}
-  const images = (pod.spec?.containers ?? []).map((c: any) => String(c.image ?? '')).join(' ')
-  if (labels['app.kubernetes.io/component'] === 'mongodb' || /mongo/.test(images)) return 'tcp'
-  if (labels['app.kubernetes.io/component'] === 'manager') {
+  const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String)
+  const program = argv.slice(0, 2).join(' ')
+  if (
+    argv[0] === 'mongod' ||
+    /mongo/.test(String(container.image ?? '')) ||
+    labels['app.kubernetes.io/component'] === 'mongodb'
+  )
+    return 'tcp'
+  if (program === '/gthulhu/main daemon') {
+    return (req) =>
+      req.path === '/metrics'
+        ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
+        : req.path === '/healthz'
+          ? { status: 200, body: 'ok', contentType: 'text/plain' }
+          : { status: 404, body: '404 page not found\n', contentType: 'text/plain' }
+  }
+  if (program === '/app/main manager' || (!argv.length && labels['app.kubernetes.io/component'] === 'manager')) {
     return (req) =>
       req.path === '/health'
         ? json(200, { status: 'ok' })
@@ -459,23 +550,14 @@ export function appAt(pod: KubeObject, port: number): App | undefined {
           ? { status: 200, body: MANAGER_PAGE, contentType: 'text/html' }
           : json(404, { error: 'not found' })
   }
-  if (labels.app === 'decisionmaker') {
-    // With mtls.enabled the chart gives the decision maker tcpSocket probes and it serves TLS: Go's server answers plain HTTP with 400.
-    const tls = (pod.spec?.containers ?? []).some(
-      (c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket,
-    )
-    if (tls && port !== 9090)
-      return () => ({
-        status: 400,
-        body: 'Client sent an HTTP request to an HTTPS server.\n',
-        contentType: 'text/plain',
-      })
-    if (port === 9090)
-      return (req) =>
-        req.path === '/metrics'
+  if (program === '/app/main decisionmaker' || (!argv.length && labels.app === 'decisionmaker')) {
+    if (envTrue(container, 'DM_MTLS_ENABLE')) return () => TLS_TO_PLAIN_HTTP
+    return (req) =>
+      req.path === '/health' || req.path === '/version'
+        ? json(200, { status: 'ok' })
+        : req.path === '/metrics'
           ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
-          : json(404, {})
-    return (req) => (req.path === '/health' ? json(200, { status: 'ok' }) : json(404, { error: 'not found' }))
+          : json(404, { error: 'not found' })
   }
   return () => ({ status: 200, body: 'ok', contentType: 'text/plain' })
 }
