@@ -10,6 +10,8 @@ export interface AuthzRequest {
   sourceIp: string
   ports: number[] // the destination port(s) the policy may name (Service port and target port)
   http?: { method: string; path: string; host?: string; headers: Record<string, string> } // header names lower-case
+  /** The mesh's trust domain (meshConfig.trustDomain); default cluster.local. */
+  trustDomain?: string
 }
 
 export interface AuthzDecision {
@@ -113,11 +115,38 @@ function ruleMatches(rule: any, req: AuthzRequest, ignoreHttp: boolean): boolean
 }
 
 /**
+ * The principals an enforcer compares with. Envoy (a waypoint, a gateway) reads a principal whose trust domain is
+ * "cluster.local" as the mesh's own trust domain (istio/istio 1.29.1 pilot/pkg/security/trustdomain/bundle.go
+ * ReplaceTrustDomainAliases, "a pointer to the local trust domain"); ztunnel gets the strings as they are
+ * (pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go stringToMatch), so a policy written with
+ * cluster.local matches nobody in a mesh whose trust domain is another.
+ */
+function localPrincipals(policy: KubeObject, enforcer: Enforcer, trustDomain: string): KubeObject {
+  if (enforcer === 'ztunnel' || trustDomain === 'cluster.local') return policy
+  const local = (values: unknown) =>
+    Array.isArray(values) ? values.map((v) => String(v).replace(/^cluster\.local\//, `${trustDomain}/`)) : values
+  const copy = structuredClone(policy)
+  for (const rule of copy.spec?.rules ?? []) {
+    for (const from of rule.from ?? []) {
+      if (from.source?.principals) from.source.principals = local(from.source.principals)
+      if (from.source?.notPrincipals) from.source.notPrincipals = local(from.source.notPrincipals)
+    }
+    for (const when of rule.when ?? [])
+      if (when.key === 'source.principal') {
+        if (when.values) when.values = local(when.values)
+        if (when.notValues) when.notValues = local(when.notValues)
+      }
+  }
+  return copy
+}
+
+/**
  * DENY before ALLOW; with any ALLOW policy present a request needs a matching ALLOW rule.
  * ztunnel: an ALLOW rule using HTTP attributes matches nothing; a DENY rule has its HTTP parts dropped
  * (denying more), as istiod translates them for ztunnel.
  */
-export function authorize(policies: KubeObject[], req: AuthzRequest, enforcer: Enforcer): AuthzDecision {
+export function authorize(given: KubeObject[], req: AuthzRequest, enforcer: Enforcer): AuthzDecision {
+  const policies = given.map((p) => localPrincipals(p, enforcer, req.trustDomain ?? 'cluster.local'))
   const l4Only = enforcer === 'ztunnel'
   const actionOf = (p: KubeObject) => String(p.spec?.action ?? 'ALLOW').toUpperCase()
   for (const policy of policies.filter((p) => actionOf(p) === 'DENY')) {

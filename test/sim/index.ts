@@ -37,6 +37,8 @@ export interface SimOptions {
   gthulhuMtls?: boolean
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
+  /** Nodes in the cluster (default 1): sim-node-1 runs every workload; the others take pods scheduled onto them. */
+  nodes?: number
 }
 
 export interface Simulator {
@@ -106,6 +108,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     cni,
     kubernetesVersion,
     mtls: options.gthulhuMtls,
+    nodes: options.nodes,
   })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
