@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { checkOf, show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
@@ -88,6 +88,40 @@ test('every step runs to the end, proves every policy with probes, refuses every
     /pods of statefulset\/gthulhu-mongodb enrolled \(HBONE in istioctl ztunnel-config workloads\)\s+expected: HBONE for every pod\s+observed: gthulhu-mongodb-0=HBONE/,
   )
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
+  // An insider's paths: the impostor decision maker hears nothing (l4-policies, and again enrolled at restart);
+  // a Service someone else binds to the waypoint is open until l7-policies attaches a policy to the waypoint;
+  // one without the label never reaches the waypoint; hostNetwork on the manager's node stays open, and says so.
+  const impostor = /impostor decision maker \(app=decisionmaker, another namespace\) → requests from the manager :8080/
+  assert.match(
+    r.stdout,
+    /impostor decision maker \(app=decisionmaker, another namespace\) +│ — +│ — +│ ✔ refused \/ refused/,
+  )
+  assert.match(checkOf(r.stdout, impostor), /observed: refused \(nothing reached the listener\)/)
+  const deputy = /enrolled pod, ServiceAccount default → another Service on the waypoint :8080/
+  assert.match(
+    r.stdout,
+    /⚠ enrolled pod, ServiceAccount default → another Service on the waypoint :8080: HTTP 403\s+expected: HTTP 403\s+observed: HTTP 200[^\n]*\n\s+→ this path is open: l7-policies has not been applied/,
+  )
+  assert.match(checkOf(r.stdout, deputy), /^ {2}✔ [^\n]*\n\s+expected: HTTP 403\n\s+observed: HTTP 403/)
+  assert.match(checkOf(r.stdout, /another Service, unbound :8080/), /^ {2}✔ [^\n]*\n\s+expected: refused/)
+  assert.match(
+    checkOf(r.stdout, /hostNetwork pod, the manager's node → manager pod IP :8080/),
+    /^ {2}⚠ [\s\S]*observed: HTTP 200/,
+  )
+  // The run ends with the ledger: hostNetwork on the same node is open, the insider paths above are closed.
+  assert.match(
+    r.stdout,
+    /○ open {2}host-network-same-node: a hostNetwork pod \(or a node process\) on the manager's node → manager/,
+  )
+  assert.match(
+    r.stdout,
+    /Closed and tried: [^\n]*deputy-service-to-manager[^\n]*impostor-decision-maker[^\n]*host-network-other-node/,
+  )
+  // One node: no hostNetwork pod can come from another, so that path is no gap here.
+  assert.match(
+    r.stdout,
+    /✔ a hostNetwork pod \(or a node process\) on another node → manager via [^\n]*\n\s+expected: refused\n\s+observed: not tried: every node that takes pods runs a manager pod \(sim-node-1\)/,
+  )
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
   // The run ends with the threat model's ledger: what stays open, why and what would close it; what is closed.
   assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
