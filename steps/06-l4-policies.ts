@@ -21,10 +21,13 @@ import { IMPOSTOR_LISTEN_SECONDS } from '../lib/verify/threat-model.ts'
 import type { Config } from '../lib/config/options.ts'
 import type { Facts, KubeObject, PlanItem, Step } from '../lib/types.ts'
 
-/** The guide's two policies and, unless turned off, the manager's egress policy. */
+/**
+ * The guide's two policies and, unless turned off, the manager's egress policy — only once preflight has read the
+ * API server's endpoints: rendered without them, it would cut the manager off from the API server.
+ */
 const desiredPolicies = (config: Config, facts: Facts): KubeObject[] => [
   ...desiredNetworkPolicies(config, facts),
-  ...[desiredManagerEgressPolicy(config, facts)].filter((p): p is KubeObject => !!p),
+  ...[facts.apiServer ? desiredManagerEgressPolicy(config, facts) : undefined].filter((p): p is KubeObject => !!p),
 ]
 
 const why = (object: KubeObject) =>
@@ -68,7 +71,7 @@ export const l4PoliciesStep: Step = {
         : [
             {
               kind: 'note' as const,
-              text: `${MANAGER_EGRESS_POLICY} gets a rule for the API server's endpoints, which preflight reads (Endpoints default/kubernetes)`,
+              text: `${MANAGER_EGRESS_POLICY} (the manager may connect only to MongoDB, its namespace's decision makers, cluster DNS and the API server) is planned once preflight has read the API server's endpoints (Endpoints default/kubernetes): without them it would cut the manager off from the API server`,
             },
           ]
       : [
