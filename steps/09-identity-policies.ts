@@ -15,7 +15,7 @@ import {
   trustDomainOf,
   waypointPrincipal,
 } from '../lib/domain/istio.ts'
-import { selectorText } from '../lib/kube/object.ts'
+import { subset } from '../lib/domain/network-policies.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
@@ -85,17 +85,14 @@ const SYSTEM_NAMESPACES = ['kube-system', 'istio-system', 'calico-system', 'tige
 async function hostNetworkCheck(ctx: StepContext): Promise<Check> {
   const { config, facts } = ctx
   const { manager, mongodb, scheduler } = workloads(config, facts)
-  const [own, everywhere] = await Promise.all([
-    Promise.all(
-      [manager, mongodb, scheduler].map((w) =>
-        ctx.cluster.list('pods', { namespace: config.namespace, selector: selectorText(w.selectorLabels) }),
-      ),
-    ),
-    ctx.cluster.list('pods', { allNamespaces: true }),
-  ])
+  // One read of every pod: the protected ones (owned by their workloads, not probes wearing their labels) and the rest.
+  const everywhere = await ctx.cluster.list('pods', { allNamespaces: true })
+  const protectedPod = (p: KubeObject) =>
+    p.metadata.namespace === config.namespace &&
+    [manager, mongodb, scheduler].some((w) => subset(w.selectorLabels, p.metadata.labels ?? {}))
   const nodes = new Set(
-    own
-      .flat()
+    everywhere
+      .filter(protectedPod)
       .filter((p) => (p.metadata.ownerReferences as unknown[] | undefined)?.length)
       .map((p) => p.spec?.nodeName as string | undefined)
       .filter((n): n is string => !!n),
