@@ -372,7 +372,10 @@ probe() {
   PROBE_WHAT+=("$what")
   PROBE_CHECKS+=("$check")
   PROBE_PODS+=("$pod")
-  ka 90 -n "$NAMESPACE" run "$pod" --restart=Never --image="$image" --labels="$RUN_LABEL=$RUN_ID${labels:+,$labels}" \
+  # gthulhu-runbook/probe-run: the runbook's admission policy lets its own identity (the kit runs with the same
+  # credentials) create pods wearing Gthulhu's identities only when they carry that label.
+  ka 90 -n "$NAMESPACE" run "$pod" --restart=Never --image="$image" \
+    --labels="$RUN_LABEL=$RUN_ID${labels:+,$labels},gthulhu-runbook/probe-run=kit-$RUN_ID" \
     --overrides="{\"apiVersion\":\"v1\",\"spec\":{\"serviceAccountName\":\"$account\",\"terminationGracePeriodSeconds\":1}}" \
     --command -- "$@"
 }
@@ -496,11 +499,71 @@ classify() {
 
 OPEN=0
 UNPROVEN=0
+# What an insider who may create objects in the namespace would try, as another user (kubectl --as) with a server
+# dry run: admission runs, nothing is created. Each must be refused by a ValidatingAdmissionPolicy.
+ATTEMPT_USER=gthulhu-kit-insider
+ATTEMPT_IDS=()
+ATTEMPT_WHAT=()
+ATTEMPT_OBSERVED=()
+ATTEMPT_VERDICTS=()
+ATTEMPT_OBJECTS=()
+# attempt ID WHAT JSON: queues one admission attempt; run_attempts sends them all at once.
+attempt() {
+  ATTEMPT_IDS+=("$1")
+  ATTEMPT_WHAT+=("$2")
+  ATTEMPT_OBJECTS+=("$3")
+}
+run_attempts() {
+  local dir i output
+  dir=$(mktemp -d)
+  for i in "${!ATTEMPT_IDS[@]}"; do
+    (printf '%s' "${ATTEMPT_OBJECTS[i]}" | k -n "$NAMESPACE" create --dry-run=server --as="$ATTEMPT_USER" -f - \
+      >"$dir/$i.out" 2>&1 && touch "$dir/$i.admitted") &
+  done
+  wait
+  for i in "${!ATTEMPT_IDS[@]}"; do
+    output=$(cat "$dir/$i.out" 2>/dev/null || true)
+    if [[ -e $dir/$i.admitted ]]; then
+      ATTEMPT_OBSERVED[i]='admitted (server dry run)'
+      ATTEMPT_VERDICTS[i]=OPEN
+      OPEN=$((OPEN + 1))
+    elif [[ $output == *'ValidatingAdmissionPolicy'*'denied request'* ]]; then
+      ATTEMPT_OBSERVED[i]='refused at admission'
+      ATTEMPT_VERDICTS[i]=CLOSED
+    else
+      ATTEMPT_OBSERVED[i]="error: ${output:0:60}"
+      ATTEMPT_VERDICTS[i]='NO RESULT'
+      UNPROVEN=$((UNPROVEN + 1))
+    fi
+  done
+  rm -rf "$dir"
+}
+try_admission() {
+  local c='"containers":[{"name":"c","image":"'"$CURL_IMAGE"'","command":["sleep","60"]}]'
+  local sa='"serviceAccountName":"'"$MANAGER_ACCOUNT"'"'
+  local tpl='{"metadata":{"labels":{"app":"kit-insider"}},"spec":{'"$sa"','"$c"'}}'
+  local labels
+  labels=$(printf '%s' "$MANAGER_LABELS" | awk -F, '{for (i = 1; i <= NF; i++) {split($i, kv, "="); printf "%s\"%s\":\"%s\"", (i > 1 ? "," : ""), kv[1], kv[2]}}')
+  attempt borrowed-identity-by-pod "a Pod naming ServiceAccount $MANAGER_ACCOUNT, as another user" \
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kit-insider-pod"},"spec":{'"$sa"','"$c"'}}'
+  attempt borrowed-identity-by-deployment "a Deployment naming ServiceAccount $MANAGER_ACCOUNT" \
+    '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"kit-insider"},"spec":{"selector":{"matchLabels":{"app":"kit-insider"}},"template":'"$tpl"'}}'
+  attempt borrowed-identity-by-cronjob "a CronJob naming ServiceAccount $MANAGER_ACCOUNT" \
+    '{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"kit-insider"},"spec":{"schedule":"* * * * *","jobTemplate":{"spec":{"template":{"metadata":{"labels":{"app":"kit-insider"}},"spec":{'"$sa"',"restartPolicy":"Never",'"$c"'}}}}}}'
+  attempt copied-labels-by-pod "a Pod with the manager's labels, as another user" \
+    '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kit-insider-labels","labels":{'"$labels"'}},"spec":{'"$c"'}}'
+  attempt service-selecting-manager "a Service selecting the manager's pods" \
+    '{"apiVersion":"v1","kind":"Service","metadata":{"name":"kit-insider"},"spec":{"selector":{'"$labels"'},"ports":[{"port":8080}]}}'
+  run_attempts
+}
+
 attack_pass() {
   stage "Attack pass: probe pods labelled $RUN_LABEL=$RUN_ID in namespace $NAMESPACE"
   discover_targets
   start_probes
   [[ $DRY_RUN == false ]] || return 0
+  # Made while the probe pods run: they need no pod and take a few seconds of kubectl each.
+  try_admission
   wait_for_probes
   local i outcome result observed log verdict
   for i in "${!PROBE_PODS[@]}"; do
@@ -534,6 +597,10 @@ print_results() {
     for i in "${!PROBE_IDS[@]}"; do
       # shellcheck disable=SC2059
       printf "$row" "${PROBE_IDS[i]}" "${PROBE_ROLES[i]}" "${PROBE_WHAT[i]}" "${PROBE_OBSERVED[i]}" "${PROBE_VERDICTS[i]}"
+    done
+    for i in "${!ATTEMPT_IDS[@]}"; do
+      # shellcheck disable=SC2059
+      printf "$row" "${ATTEMPT_IDS[i]}" bypass "${ATTEMPT_WHAT[i]}" "${ATTEMPT_OBSERVED[i]}" "${ATTEMPT_VERDICTS[i]}"
     done
     say ''
   fi

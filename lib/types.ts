@@ -59,6 +59,8 @@ export interface Facts {
   trustDomain?: string
   /** The API server's endpoints (the `kubernetes` Service's), which the manager's egress policy must admit. */
   apiServer?: { addresses: string[]; ports: number[] }
+  /** The identity the runbook ran as when it applied the admission policy: exempt for its own probe pods and Services. */
+  admission?: { runbookUser: string }
   gateway?: {
     service: string
     nodePort?: number
@@ -155,6 +157,7 @@ export const LAYERS = [
   'CNI NetworkPolicy',
   'CNI egress policy',
   'ztunnel identity policy',
+  'admission',
   'waypoint L7',
   'gateway L7',
 ] as const

@@ -23,6 +23,14 @@ const BYPASSES = [
   'manager-labels-to-decision-maker',
 ]
 const CONTROLS = ['manager-to-mongodb', 'manager-to-decision-maker']
+// Tried at admission as another user (server dry run): closed by the admission-policy step.
+const ATTEMPTS = [
+  'borrowed-identity-by-pod',
+  'borrowed-identity-by-deployment',
+  'borrowed-identity-by-cronjob',
+  'copied-labels-by-pod',
+  'service-selecting-manager',
+]
 
 let world: RunbookWorld
 
@@ -242,7 +250,7 @@ test('kind --dry-run prints the whole command sequence with every pinned version
     new RegExp(
       `\\+ node \\S+/bin/gthulhu-runbook\\.mjs --context kind-kit-dry .*--istio-version ${pin('ISTIO_VERSION')} --gateway-api-version ${pin('GATEWAY_API_VERSION')} .*--yes`,
     ),
-    /\+ kubectl .* run kit-\d+-0 --restart=Never --image=curlimages\/curl:\S+ --labels=e2e\.gthulhu-runbook\/run-id=\d+,istio\.io\/dataplane-mode=none .* --command -- curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time 5 http:\/\/gthulhu-manager:8080\/health/,
+    /\+ kubectl .* run kit-\d+-0 --restart=Never --image=curlimages\/curl:\S+ --labels=e2e\.gthulhu-runbook\/run-id=\d+,istio\.io\/dataplane-mode=none,gthulhu-runbook\/probe-run=kit-\d+ .* --command -- curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time 5 http:\/\/gthulhu-manager:8080\/health/,
     /\+ kubectl .* run kit-\d+-2 .*serviceAccountName":"default".* --command -- mongosh --quiet --norc --eval 'db\.runCommand\(\{hello:1\}\)\.ok' 'mongodb:\/\/gthulhu-mongodb-0\.gthulhu-mongodb\.default\.svc:27017\/\?directConnection=true&serverSelectionTimeoutMS=5000'/,
     /RESULT: DRY RUN/,
     /\+ kind delete cluster --name kit-dry/,
@@ -294,8 +302,9 @@ test('attack pods that never run: every probe reported without a result, exit 1,
     const r = await runKit(['byo', '--context', world.sim.context, '--attack-only', '--probe-timeout', '5'])
     assert.is(r.code, 1, show(r))
     const rows = resultTable(r.stdout)
-    assert.equal([...rows.keys()].sort(), [...BYPASSES, ...CONTROLS].sort(), r.stdout)
-    for (const [id, row] of rows) assert.is(row.verdict, 'NO RESULT', `${id}: ${row.line}`)
+    assert.equal([...rows.keys()].sort(), [...BYPASSES, ...CONTROLS, ...ATTEMPTS].sort(), r.stdout)
+    for (const id of [...BYPASSES, ...CONTROLS])
+      assert.is(rows.get(id)!.verdict, 'NO RESULT', `${id}: ${rows.get(id)!.line}`)
     assert.match(r.stdout, /no result: pod Pending after 5s/)
     assert.match(r.stdout, /RESULT: FAIL - .*6 probe\(s\) blocked or without a result/)
     assert.equal(await attackPodsLeft(), [])
@@ -337,11 +346,12 @@ test('byo end to end: the runbook passes, the attack pass prints its table, and 
   assert.match(r.stdout, /runbook --yes: +passed/, show(r))
   assert.match(r.stdout, /runbook --verify: +(passed|not available in this runbook)/, show(r))
   const rows = resultTable(r.stdout)
-  assert.equal([...rows.keys()].sort(), [...BYPASSES, ...CONTROLS].sort(), r.stdout)
+  assert.equal([...rows.keys()].sort(), [...BYPASSES, ...CONTROLS, ...ATTEMPTS].sort(), r.stdout)
   assert.is(rows.get('manager-to-decision-maker')!.verdict, 'REACHED', r.stdout)
   assert.equal(await attackPodsLeft(), [])
   if (hasIdentityPolicies) {
-    for (const id of BYPASSES) assert.is(rows.get(id)!.verdict, 'CLOSED', `${id}: ${rows.get(id)!.line}`)
+    for (const id of [...BYPASSES, ...ATTEMPTS])
+      assert.is(rows.get(id)!.verdict, 'CLOSED', `${id}: ${rows.get(id)!.line}`)
     for (const id of CONTROLS) assert.is(rows.get(id)!.verdict, 'REACHED', `${id}: ${rows.get(id)!.line}`)
     assert.match(r.stdout, /RESULT: PASS/)
     assert.is(r.code, 0, show(r))

@@ -111,7 +111,7 @@ test('every step runs to the end, proves every policy with probes, refuses every
   // The run ends with the ledger: hostNetwork on the same node is open, the insider paths above are closed.
   assert.match(
     r.stdout,
-    /○ open {2}host-network-same-node: a hostNetwork pod \(or a node process\) on the manager's node → manager/,
+    /○ open {3}host-network-same-node: a hostNetwork pod \(or a node process\) on the manager's node → manager/,
   )
   assert.match(
     r.stdout,
@@ -127,12 +127,17 @@ test('every step runs to the end, proves every policy with probes, refuses every
   assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
   assert.match(
     r.stdout,
-    /○ open {3}borrowed-identity-to-mongodb: a pod that names the manager's ServiceAccount → MongoDB\n {6}why: istiod issues/,
+    /○ open {3}impostor-decision-maker-by-pod: someone who may create pods in another namespace, labelled app=decisionmaker → decision maker\n {6}why: the cluster-wide decision-maker guard is off/,
   )
   assert.match(r.stdout, /◐ partly curl-user-agent-to-gateway:/)
   assert.match(
     r.stdout,
     /Closed and tried: other-pod-to-mongodb, other-pod-to-decision-maker, outside-mesh-to-manager, pod-ip-to-manager/,
+  )
+  // The admission layer closes the borrowed identities.
+  assert.match(
+    r.stdout,
+    /Closed and tried: .*borrowed-identity-by-pod, borrowed-identity-by-deployment, borrowed-identity-by-cronjob/,
   )
 
   const policy = await kjson('get', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default')

@@ -12,7 +12,7 @@ import type { Facts, ProbeSpec, StepId } from '../lib/types.ts'
 import { classifyListener, listenerScript, meetsExpectation, probePod } from '../lib/verify/probes.ts'
 import { expectedNow, ledger, pathById, probeFor, type ProbeEnv } from '../lib/verify/threat-model.ts'
 import { desiredIdentityPolicies } from '../steps/09-identity-policies.ts'
-import { desiredAuthorizationPolicies, ingressPassesWaypoint } from '../steps/10-l7-policies.ts'
+import { desiredAuthorizationPolicies, ingressPassesWaypoint } from '../steps/11-l7-policies.ts'
 import { waypointStep } from '../steps/07-waypoint.ts'
 
 const facts: Facts = {
@@ -67,8 +67,11 @@ test('the ledger of a complete run: what stays open, with why; what a choice reo
   assert.match(row.wouldClose!, /hostNetwork/)
   assert.ok(open(['--no-manager-egress-policy']).includes('impostor-decision-maker'))
   assert.ok(open(['--no-identity-policies']).includes('host-network-other-node'))
-  // Principals that admit the namespace's default ServiceAccount leave the deputy open, in any trust domain.
-  assert.ok(open(['--manager-principals', 'cluster.local/ns/default/sa/default']).includes('deputy-service-to-manager'))
+  // Principals that admit the namespace's default ServiceAccount leave the deputy open, once admission is off too
+  // (admission refuses the Service being made at all).
+  const admitsDefault = ['--manager-principals', 'cluster.local/ns/default/sa/default']
+  assert.not.ok(open(admitsDefault).includes('deputy-service-to-manager'))
+  assert.ok(open([...admitsDefault, '--no-admission-policy']).includes('deputy-service-to-manager'))
 })
 
 const env = (extra: Partial<ProbeEnv> = {}, flags: string[] = []): ProbeEnv => ({

@@ -9,6 +9,7 @@ import { managerService, workloads } from '../domain/gthulhu.ts'
 import { AMBIENT_LABEL, DEFAULT_TRUST_DOMAIN, principalOf, trustDomainOf, USE_WAYPOINT_LABEL } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
 import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId } from '../types.ts'
+import { attackerCronJob, attackerDeployment, attackerPod, attackerService } from './admission-attempts.ts'
 import { impersonationLabels, randomSuffix } from './probes.ts'
 import { targetProbe } from './targets.ts'
 
@@ -47,10 +48,15 @@ export interface ProbeEnv {
 /** Why a path was not tried; `inapplicable`: the path does not exist on this cluster (e.g. one node), so it is no gap. */
 export type NotTried = { notTried: string; inapplicable?: boolean }
 
-/** How a path is tried: a probe pod (built per run), a request from this machine through the gateway, or not (yet). */
+/**
+ * How a path is tried: a probe pod (built per run), a request from this machine through the gateway, an attempt to
+ * create an object as a user who is not the runbook's (`kubectl create --dry-run=server --as`: admission runs,
+ * nothing is created), or not (yet).
+ */
 export type Trial =
   | { by: 'probe'; build: (env: ProbeEnv) => Omit<ProbeSpec, 'path' | 'role'> | NotTried }
   | { by: 'gateway request'; userAgent: (config: Config) => { label: string; value: string } }
+  | { by: 'admission attempt'; build: (env: ProbeEnv) => KubeObject }
   | { by: 'not tried'; why: string }
 
 export interface ThreatPath {
@@ -80,6 +86,12 @@ const NO_EGRESS = 'left out with --no-manager-egress-policy'
 export const IMPOSTOR_LISTEN_SECONDS = 45
 /** The impostor's own ServiceAccount in its namespace. */
 const IMPOSTOR_SERVICE_ACCOUNT = 'gthulhu-probe'
+const ADMISSION: Closure = {
+  layer: 'admission',
+  step: 'admission-policy',
+  enabled: (config) => config.admissionPolicy,
+  disabledBecause: 'left out with --no-admission-policy',
+}
 
 // ---- who the probes pretend to be ----
 
@@ -369,7 +381,8 @@ export const THREAT_MODEL: ThreatPath[] = [
         return { source: copiedLabels(env), destination, request, expect: { kind: 'blocked' } }
       },
     },
-    triedAt: ['identity-policies'],
+    // Tried again after admission-policy: the runbook's own impostors must still be created (its exemption).
+    triedAt: ['identity-policies', 'admission-policy'],
   })),
 
   // Attacks the guide's L7 policies refuse.
@@ -424,21 +437,8 @@ export const THREAT_MODEL: ThreatPath[] = [
   },
 
   // What no step of this runbook closes yet: said plainly, with what would close it.
-  ...toBackends((key, target) => ({
-    id: `borrowed-identity-to-${target}`,
-    from: "a pod that names the manager's ServiceAccount",
-    target,
-    via: key === 'mongodb' ? "MongoDB's pod DNS name" : "the decision maker's pod (headless Service)",
-    kind: 'attack',
-    closedBy: [],
-    staysOpen: {
-      why: "istiod issues a certificate for whatever ServiceAccount a pod's spec names, so anyone who may create pods (or Deployments, Jobs, CronJobs) in the namespace can run as the manager",
-      wouldClose:
-        'admission control over who may name the protected ServiceAccounts (a ValidatingAdmissionPolicy), or RBAC that lets no one else create pods there',
-    },
-    trial: { by: 'not tried', why: "the manager's own stand-in probe is such a pod, and it gets through" },
-    triedAt: [],
-  })),
+  // Borrowed identities and copied labels: closed at admission, before any pod runs.
+  ...borrowedIdentityPaths(),
   // Services someone else makes for the manager's pods: the waypoint must not lend them its identity.
   {
     id: 'deputy-service-to-manager',
@@ -447,7 +447,8 @@ export const THREAT_MODEL: ThreatPath[] = [
     via: 'the waypoint, which forwards with its own identity (a confused deputy)',
     kind: 'attack',
     // The manager's identity policy admits the waypoint, and the Service has no policy of its own: only a
-    // policy attached to the waypoint itself (targetRefs kind Gateway) sees every Service bound to it.
+    // policy attached to the waypoint itself (targetRefs kind Gateway) sees every Service bound to it. Admission
+    // refuses such a Service being made at all (tried by service-selecting-manager; the probe's own is exempt).
     closedBy: [
       {
         layer: 'waypoint L7',
@@ -455,6 +456,7 @@ export const THREAT_MODEL: ThreatPath[] = [
         enabled: (config) => !principalsAdmitDefault(config, {}),
         disabledBecause: "the manager policy's principals admit the namespace's default ServiceAccount",
       },
+      ADMISSION,
     ],
     trial: {
       by: 'probe',
@@ -493,6 +495,7 @@ export const THREAT_MODEL: ThreatPath[] = [
         enabled: (config) => config.waypointBinding === 'namespace' && !principalsAdmitDefault(config, {}),
         disabledBecause: 'bound to the manager Service only, the waypoint never sees this Service',
       },
+      ADMISSION,
     ],
     trial: {
       by: 'probe',
@@ -522,7 +525,11 @@ export const THREAT_MODEL: ThreatPath[] = [
     target: 'decision-maker',
     via: "the manager's own resync (it lists decision makers in every namespace and calls each one)",
     kind: 'attack',
-    closedBy: [{ layer: 'CNI egress policy', step: 'l4-policies', enabled: egressOn, disabledBecause: NO_EGRESS }],
+    // The opt-in decision-maker guard also refuses such a pod being made (tried by impostor-decision-maker-by-pod).
+    closedBy: [
+      { layer: 'CNI egress policy', step: 'l4-policies', enabled: egressOn, disabledBecause: NO_EGRESS },
+      { ...ADMISSION, enabled: (config) => config.admissionPolicy && config.decisionMakerGuard },
+    ],
     trial: {
       by: 'probe',
       build: (env) => {
@@ -586,6 +593,109 @@ export const THREAT_MODEL: ThreatPath[] = [
     triedAt: ['identity-policies'],
   },
 ]
+
+// ---- who may wear an identity: tried at admission ----
+
+function borrowedIdentityPaths(): ThreatPath[] {
+  const path = (
+    id: string,
+    from: string,
+    target: TargetId,
+    via: string,
+    build: (env: ProbeEnv) => KubeObject,
+  ): ThreatPath => ({
+    id,
+    from,
+    target,
+    via,
+    kind: 'attack',
+    closedBy: [ADMISSION],
+    trial: { by: 'admission attempt', build },
+    triedAt: ['admission-policy'],
+  })
+  const sa = (env: ProbeEnv, key: 'manager' | 'scheduler') => workloads(env.config, env.facts)[key].serviceAccount
+  return [
+    path(
+      'borrowed-identity-by-pod',
+      "someone who may create pods in the namespace, naming the manager's ServiceAccount",
+      'mongodb',
+      'a pod of its own: istiod certifies whatever ServiceAccount the spec names',
+      (env) => attackerPod(env.config, 'borrowed-manager', { serviceAccountName: sa(env, 'manager') }),
+    ),
+    path(
+      'borrowed-identity-by-deployment',
+      "someone who may create Deployments in the namespace, naming the manager's ServiceAccount",
+      'decision-maker',
+      "the Deployment's pods, made by the ReplicaSet controller",
+      (env) => attackerDeployment(env.config, sa(env, 'manager')),
+    ),
+    path(
+      'borrowed-identity-by-cronjob',
+      "someone who may create CronJobs in the namespace, naming the manager's ServiceAccount",
+      'mongodb',
+      "the CronJob's Jobs' pods",
+      (env) => attackerCronJob(env.config, sa(env, 'manager')),
+    ),
+    path(
+      'borrowed-scheduler-identity-by-pod',
+      "someone who may create pods in the namespace, naming the scheduler's ServiceAccount",
+      'manager',
+      "the manager Service: the manager's L7 policy admits the scheduler's identity",
+      (env) => attackerPod(env.config, 'borrowed-scheduler', { serviceAccountName: sa(env, 'scheduler') }),
+    ),
+    path(
+      'borrowed-waypoint-identity-by-pod',
+      "someone who may create pods in the namespace, naming the waypoint's ServiceAccount",
+      'manager',
+      "the manager's pod IP: its identity policy admits the waypoint",
+      (env) => attackerPod(env.config, 'borrowed-waypoint', { serviceAccountName: env.config.waypointName }),
+    ),
+    path(
+      'copied-labels-by-pod',
+      "someone who may create pods in the namespace, with the manager's labels",
+      'manager',
+      "the manager Service's endpoints (it would receive the manager's callers) and the NetworkPolicies that trust the labels",
+      (env) =>
+        attackerPod(
+          env.config,
+          'copied-labels',
+          {},
+          impersonationLabels(workloads(env.config, env.facts).manager.podLabels),
+        ),
+    ),
+    {
+      ...path(
+        'impostor-decision-maker-by-pod',
+        'someone who may create pods in another namespace, labelled app=decisionmaker',
+        'decision-maker',
+        "the manager's own requests: it sends intents and token requests to every such pod in the cluster",
+        // kube-public exists on every cluster (default when Gthulhu itself lives in kube-public).
+        (env) =>
+          attackerPod(
+            env.config,
+            'impostor-decision-maker',
+            {},
+            { app: 'decisionmaker' },
+            env.config.namespace === 'kube-public' ? 'default' : 'kube-public',
+          ),
+      ),
+      closedBy: [
+        {
+          ...ADMISSION,
+          enabled: (config) => config.admissionPolicy && config.decisionMakerGuard,
+          disabledBecause: 'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)',
+        },
+      ],
+    },
+    path(
+      'service-selecting-manager',
+      "someone who may create Services in the namespace, selecting the manager's pods",
+      'manager',
+      "a Service of its own, which the waypoint forwards with the waypoint's identity",
+      (env) => attackerService(env.config, workloads(env.config, env.facts).manager.selectorLabels),
+    ),
+  ]
+}
 
 // ---- reading the model ----
 
@@ -666,7 +776,9 @@ export function ledger(config: Config, inEffect: (step: StepId) => boolean = () 
         ? `not tried: ${path.trial.why}`
         : path.trial.by === 'probe'
           ? `probe pod at ${path.triedAt.join(', ')}`
-          : `request from the runbook's machine at ${path.triedAt.join(', ')}`
+          : path.trial.by === 'admission attempt'
+            ? `kubectl create --dry-run=server as another user at ${path.triedAt.join(', ')}`
+            : `request from the runbook's machine at ${path.triedAt.join(', ')}`
     if (expected.verdict === 'refused')
       return { path, status: 'closed', closedBy: expected.by, tried, ...partlyOpen(path) }
     const because = expected.verdict === 'open' ? expected.because : ''
