@@ -44,6 +44,8 @@ export interface WorkloadFacts {
   container?: string
   /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
   servesTls?: boolean
+  /** The first container port of its pods: where the manager calls a decision maker (Gthulhu/api firstContainerPort). */
+  firstPort?: number
 }
 
 export interface Facts {
@@ -55,6 +57,10 @@ export interface Facts {
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
+  /** The mesh's meshConfig.trustDomain (istio-system/istio ConfigMap): every principal is written in it. */
+  trustDomain?: string
+  /** The API server's endpoints (the `kubernetes` Service's), which the manager's egress policy must admit. */
+  apiServer?: { addresses: string[]; ports: number[] }
   /** The identity the runbook ran as when it applied the admission policy: exempt for its own probe pods and Services. */
   admission?: { runbookUser: string }
   gateway?: {
@@ -145,9 +151,13 @@ export interface Step {
 
 // ---- probes: the data a verification produces, shared by the engine, the record and the reports ----
 
-/** The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. */
+/**
+ * The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. The CNI enforces
+ * NetworkPolicies twice: on what enters a protected pod, and on what leaves the manager.
+ */
 export const LAYERS = [
   'CNI NetworkPolicy',
+  'CNI egress policy',
   'ztunnel identity policy',
   'admission',
   'waypoint L7',
@@ -173,9 +183,21 @@ export interface ProbeSpec {
   source: ProbeSource
   /** Short name of the destination for the matrix, e.g. "MongoDB :27017". */
   destination: string
-  /** Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves nothing. */
-  request: { kind: 'mongo'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
+  /**
+   * Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves
+   * nothing. A `listen` probe is the other end: it waits for what the manager sends it (an impostor decision maker).
+   */
+  request:
+    | { kind: 'mongo'; host: string; port: number }
+    | { kind: 'http'; url: string; userAgent?: string }
+    | { kind: 'listen'; port: number; seconds: number }
   expect: ProbeExpectation
+  /** The namespace the probe pod runs in (default: Gthulhu's). */
+  namespace?: string
+  /** Objects the probe needs besides its pod (a namespace, a Service), created before it and deleted with it. */
+  fixtures?: KubeObject[]
+  /** Runs in the node's network namespace, on a node that hosts (or does not host) these nodes' pods. */
+  host?: { network: true; nodes: { in: string[] } | { notIn: string[] } }
   /** The layer that decides this path, for the report (default: by step, see lib/verify/reachability.ts). */
   layer?: Layer
 }

@@ -2,6 +2,7 @@
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
+import { readApiServerEndpoints } from '../lib/domain/network-policies.ts'
 import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
 
 /**
@@ -39,6 +40,7 @@ interface Observation {
   serverError?: string
   workloads: Partial<Record<Role, WorkloadFacts>>
   cni: { found: string[]; enforcesNetworkPolicy: boolean }
+  apiServer?: Facts['apiServer']
 }
 
 const matches = (labels: Record<string, string> | undefined, selector: Record<string, string>) =>
@@ -65,8 +67,13 @@ function describeWorkload(
     image: containerOn(object, port)?.image,
     container: containerOn(object, port)?.name,
     servesTls: servesTls(containerOn(object, port)),
+    firstPort: firstContainerPort(object),
   }
 }
+
+/** The first port any container of the pod template declares: where Gthulhu's manager calls a decision maker. */
+const firstContainerPort = (object: KubeObject): number | undefined =>
+  (object.spec?.template?.spec?.containers ?? []).flatMap((c: any) => c.ports ?? [])[0]?.containerPort
 
 const containerOn = (object: KubeObject, port: number): any =>
   (object.spec?.template?.spec?.containers ?? []).find((c: any) =>
@@ -102,11 +109,13 @@ async function observe(cluster: Cluster, config: Config): Promise<Observation> {
   }
   observation.serverVersion = serverVersion
   const ns = config.namespace
-  const [services, daemonSetsEverywhere, ...workloadLists] = await Promise.all([
+  const [services, daemonSetsEverywhere, apiServer, ...workloadLists] = await Promise.all([
     cluster.list('services', { namespace: ns }),
     cluster.list('daemonsets', { allNamespaces: true }),
+    readApiServerEndpoints({ cluster }),
     ...WORKLOADS.map((w) => cluster.list(w.resource, { namespace: ns })),
   ])
+  observation.apiServer = apiServer
   WORKLOADS.forEach((w, index) => {
     const selector = Object.fromEntries(
       chartSelector(config, w.role)
@@ -221,6 +230,17 @@ function checksOf(observation: Observation, config: Config): Check[] {
     advisory: true,
     hint: 'without one, the L4 NetworkPolicies are stored but never enforced, and the l4-policies step will fail its deny probes',
   })
+  const api = observation.apiServer
+  checks.push({
+    name: "the API server's endpoints (Endpoints default/kubernetes)",
+    expected: "at least one address and port: the manager's egress policy must admit them",
+    observed: api ? `${api.addresses.join(', ')} on ${api.ports.join(', ')}` : 'none readable',
+    ok: !!api || !config.managerEgressPolicy,
+    advisory: true,
+    hint: api
+      ? undefined
+      : "without them the l4-policies step cannot write the manager's egress policy (it would cut the manager off from the API server): check kubectl get endpoints kubernetes -n default, or pass --no-manager-egress-policy",
+  })
   return checks
 }
 
@@ -228,6 +248,7 @@ function recordFacts(facts: Facts, observation: Observation): void {
   facts.kubectlVersion = observation.kubectlVersion
   facts.serverVersion = observation.serverVersion
   facts.cni = observation.cni
+  facts.apiServer = observation.apiServer
   const { manager, scheduler, mongodb } = observation.workloads
   if (manager && scheduler && mongodb) facts.workloads = { manager, scheduler, mongodb }
 }
@@ -255,6 +276,11 @@ export const preflightStep: Step = {
       kind: 'command',
       argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'],
       why: 'which CNI runs',
+    },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'get', 'endpoints', 'kubernetes', '-n', 'default', '-o', 'json'],
+      why: "the API server's addresses, which the manager's egress policy must admit",
     },
     { kind: 'note', text: 'read-only: nothing in the cluster changes' },
   ],

@@ -3,7 +3,15 @@
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
-import { AMBIENT_LABEL, ISTIO_NAMESPACE, istioctlPath, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import {
+  AMBIENT_LABEL,
+  DEFAULT_TRUST_DOMAIN,
+  ISTIO_NAMESPACE,
+  istioctlPath,
+  MESH_CONFIG,
+  readTrustDomain,
+  useInstalledIstioctl,
+} from '../lib/domain/istio.ts'
 import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { pollUntil } from '../lib/kube/wait.ts'
@@ -225,7 +233,22 @@ export const ambientStep: Step = {
       },
       { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
     )
-    return AMBIENT_COMPONENTS.map((c): Check => {
+    // Every principal a later step writes carries the mesh's trust domain: record it as the mesh has it.
+    const trustDomain = await readTrustDomain(ctx)
+    if (trustDomain) ctx.facts.trustDomain = trustDomain
+    const meshCheck: Check = {
+      name: `the mesh's trust domain (meshConfig.trustDomain in ${MESH_CONFIG.namespace}/${MESH_CONFIG.name})`,
+      expected: 'read from the mesh config: identity policies are written in it',
+      observed:
+        trustDomain ??
+        `ConfigMap ${MESH_CONFIG.namespace}/${MESH_CONFIG.name} not found; assuming ${DEFAULT_TRUST_DOMAIN}`,
+      ok: !!trustDomain,
+      advisory: true,
+      hint: trustDomain
+        ? undefined
+        : `a revisioned install keeps its mesh config in istio-<revision>; if the mesh's trust domain is not ${DEFAULT_TRUST_DOMAIN}, every identity policy would refuse everything`,
+    }
+    const componentChecks = AMBIENT_COMPONENTS.map((c): Check => {
       const object = components[c.name]
       const state = readiness(object)
       const version = imageVersion(object)
@@ -240,5 +263,6 @@ export const ambientStep: Step = {
           : `kubectl -n ${ISTIO_NAMESPACE} rollout status ${c.resource}/${c.name}; kubectl -n ${ISTIO_NAMESPACE} describe ${c.resource} ${c.name}`,
       }
     })
+    return [...componentChecks, meshCheck]
   },
 }

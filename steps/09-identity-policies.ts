@@ -1,7 +1,8 @@
 // Identity policies: AuthorizationPolicies with a pod selector, which ztunnel on each destination's node enforces
 // for every connection, whichever way it came. They close what the waypoint never sees (a pod IP, plaintext from
-// outside the mesh) and what NetworkPolicies cannot tell apart (a pod wearing the manager's labels).
-// Proven by the attacker's paths: each must be refused, while the manager, the waypoint and the gateway still get through.
+// outside the mesh or from another node's host network) and what NetworkPolicies cannot tell apart (a pod wearing
+// the manager's labels). Proven by the attacker's paths: each must be refused, while the manager, the waypoint and
+// the gateway still get through. What they cannot stop is named: hostNetwork pods on the protected pods' nodes.
 import type { Config } from '../lib/config/options.ts'
 import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
@@ -10,8 +11,11 @@ import {
   POLICY_RESOURCE,
   policyCondition,
   principalOf,
+  refreshTrustDomain,
+  trustDomainOf,
   waypointPrincipal,
 } from '../lib/domain/istio.ts'
+import { subset } from '../lib/domain/network-policies.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
@@ -22,9 +26,9 @@ const SCHEDULER_POLICY = 'gthulhu-scheduler-allow-manager'
 /** The three policies, each admitting only the identities that have a reason to call its pods. */
 export function desiredIdentityPolicies(config: Config, facts: Facts): KubeObject[] {
   const { manager, mongodb, scheduler } = workloads(config, facts)
-  const managerIdentity = principalOf(config.namespace, manager.serviceAccount)
+  const managerIdentity = principalOf(trustDomainOf(facts), config.namespace, manager.serviceAccount)
   const admit: [string, Record<string, string>, string[]][] = [
-    [MANAGER_POLICY, manager.selectorLabels, [waypointPrincipal(config), gatewayPrincipal(config)]],
+    [MANAGER_POLICY, manager.selectorLabels, [waypointPrincipal(config, facts), gatewayPrincipal(config, facts)]],
     [MONGODB_POLICY, mongodb.selectorLabels, [managerIdentity]],
     [SCHEDULER_POLICY, scheduler.selectorLabels, [managerIdentity]],
   ]
@@ -71,19 +75,59 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
   ])
 }
 
+/** System namespaces whose hostNetwork pods (CNI, kube-proxy, istio-cni) are expected on every node. */
+const SYSTEM_NAMESPACES = ['kube-system', 'istio-system', 'calico-system', 'tigera-operator', 'kube-flannel']
+
+/**
+ * The hostNetwork pods on the nodes that run the manager, MongoDB or a decision maker: these can reach them
+ * directly, and no identity policy stops them (see the host-network-same-node path). A disclosure: it warns
+ * only about pods outside the system namespaces, and never fails the step.
+ */
+async function hostNetworkCheck(ctx: StepContext): Promise<Check> {
+  const { config, facts } = ctx
+  const { manager, mongodb, scheduler } = workloads(config, facts)
+  // One read of every pod: the protected ones (owned by their workloads, not probes wearing their labels) and the rest.
+  const everywhere = await ctx.cluster.list('pods', { allNamespaces: true })
+  const protectedPod = (p: KubeObject) =>
+    p.metadata.namespace === config.namespace &&
+    [manager, mongodb, scheduler].some((w) => subset(w.selectorLabels, p.metadata.labels ?? {}))
+  const nodes = new Set(
+    everywhere
+      .filter(protectedPod)
+      .filter((p) => (p.metadata.ownerReferences as unknown[] | undefined)?.length)
+      .map((p) => p.spec?.nodeName as string | undefined)
+      .filter((n): n is string => !!n),
+  )
+  const onHost = everywhere.filter((p) => p.spec?.hostNetwork && nodes.has(p.spec?.nodeName))
+  const unexpected = onHost.filter((p) => !SYSTEM_NAMESPACES.includes(p.metadata.namespace!))
+  const named = (pods: KubeObject[]) =>
+    pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} (${p.spec?.nodeName})`).join(', ')
+  return {
+    name: `hostNetwork pods on the nodes of the manager, MongoDB and the decision makers (${[...nodes].join(', ') || 'none found'}): these can reach them directly`,
+    expected: `none outside ${SYSTEM_NAMESPACES.join(', ')}`,
+    observed: onHost.length ? named(onHost) : 'none',
+    ok: unexpected.length === 0,
+    advisory: true,
+    hint: `a hostNetwork pod (or a node process) reaches a pod on its own node with neither ztunnel nor Calico in the way; no identity policy can stop it. Keep hostNetwork pods off these nodes: Pod Security Admission (baseline) in the namespaces of ${named(unexpected)}, or admission that refuses hostNetwork outside the namespaces you list`,
+  }
+}
+
 export const identityPoliciesStep: Step = {
   id: 'identity-policies',
   title:
     'Identity policies at ztunnel: only the waypoint and the gateway reach the manager, only the manager reaches MongoDB and the decision maker',
   why:
     "A policy bound to the manager's waypoint only sees traffic that reaches the waypoint, and a caller's ztunnel sends it there only when an enrolled pod addresses the manager Service. " +
-    "A pod outside the mesh (a namespace not enrolled in ambient, istio.io/dataplane-mode=none, hostNetwork) and any pod that uses the manager's pod IP go straight to the manager: the waypoint's rules never see them. " +
+    "A pod outside the mesh (a namespace not enrolled in ambient, istio.io/dataplane-mode=none, a hostNetwork pod on another node) and any pod that uses the manager's pod IP go straight to the manager: the waypoint's rules never see them. " +
     "The NetworkPolicies have a gap of their own: they trust labels, and anyone allowed to create a pod can wear the manager's. " +
     "Three AuthorizationPolicies with pod selectors close both gaps; ztunnel on each pod's node enforces them on every connection by mutual-TLS identity, and plaintext from outside the mesh carries none: " +
     "the manager's pods admit only the waypoint's and the ingress gateway's identities, MongoDB's and the decision maker's pods admit only the manager's ServiceAccount. " +
     'The cost: every other in-cluster caller is refused, Prometheus included. To let one in, add your own ALLOW policy with the same selector and its principal ' +
     "(ALLOW policies add up), e.g. cluster.local/ns/monitoring/sa/prometheus on the scheduler pods' ports 8080 and 9090, where the chart's ServiceMonitors scrape /metrics. " +
-    'Kubelet health probes are not affected: ztunnel does not handle them. Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
+    "Principals are exact strings with the mesh's trust domain, read from the live mesh (meshConfig.trustDomain in istio-system's istio ConfigMap). " +
+    'Kubelet health probes are not affected: ztunnel does not handle them. Neither is a hostNetwork pod (or any process) on the same node as the pod it calls: ' +
+    "istio-cni lets the node's own traffic past ztunnel and Calico does not police it, so identity policies do not stop it; verification lists such pods on the protected pods' nodes. " +
+    'Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
   requires: ['preflight', 'waypoint'],
   plan: ({ config, facts }) => {
     if (!config.identityPolicies)
@@ -104,23 +148,27 @@ export const identityPoliciesStep: Step = {
       ),
       {
         kind: 'note',
-        text: `verify: probe pods in ${config.namespace} try the bypasses (outside the mesh → manager Service; enrolled, ServiceAccount default → manager pod IP; manager's labels, ServiceAccount default → MongoDB and the decision maker), each must get no answer; the manager's identity must still reach both backends, an allowed caller the manager through the waypoint, and a browser the manager through the gateway`,
+        text: `verify: probe pods in ${config.namespace} try the bypasses (outside the mesh → manager Service; enrolled, ServiceAccount default → manager pod IP and a Service the probe creates for the manager's pods; manager's labels, ServiceAccount default → MongoDB and the decision maker; hostNetwork on another node → manager pod IP), each must get no answer; a hostNetwork pod on the manager's node shows what stays open; the manager's identity must still reach both backends, an allowed caller the manager through the waypoint, and a browser the manager through the gateway; the hostNetwork pods on the protected pods' nodes are listed`,
       },
     ]
   },
   async run(ctx, io) {
     if (!ctx.config.identityPolicies) return { unchanged: 'left out with --no-identity-policies' }
+    // Principals are written in the mesh's trust domain: read it from the live mesh first.
+    await refreshTrustDomain(ctx)
     const applied = await applyChanged(ctx, io, desiredIdentityPolicies(ctx.config, ctx.facts), POLICY_RESOURCE)
     if (applied.length === 0) return { unchanged: 'the three identity policies are already applied as planned' }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
     const { config, facts } = ctx
-    const [checks, paths] = await Promise.all([
+    await refreshTrustDomain(ctx)
+    const [checks, paths, host] = await Promise.all([
       config.identityPolicies ? policyChecks(ctx, desiredIdentityPolicies(config, facts)) : Promise.resolve([]),
       tryPaths(ctx, io, 'identity-policies'),
+      hostNetworkCheck(ctx),
     ])
-    return [...checks, ...paths]
+    return [...checks, ...paths, host]
   },
   undo: {
     objects: ({ config, facts }) =>

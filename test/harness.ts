@@ -72,6 +72,14 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
   }
 }
 
+/** The last check whose name matches in a run's output: its line and the expected / observed / hint lines under it. */
+export function checkOf(stdout: string, name: RegExp): string {
+  const lines = stdout.split('\n')
+  const at = lines.map((l) => name.test(l)).lastIndexOf(true)
+  if (at < 0) throw new Error(`no check matching ${name} in:\n${stdout}`)
+  return lines.slice(at, at + 4).join('\n')
+}
+
 /** The runbook's stdout and stderr, for assertion messages. */
 export const show = (result: ProcessResult) =>
   `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`

@@ -194,6 +194,8 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
       ['manager-to-decision-maker', { kind: 'status', status: 200 }],
       ['other-pod-to-mongodb', { kind: 'blocked' }],
       ['other-pod-to-decision-maker', { kind: 'blocked' }],
+      // The impostor decision maker listens: nothing the manager sends may reach it.
+      ['impostor-decision-maker', { kind: 'blocked' }],
     ],
   )
   // By destination: the manager and the outsider to MongoDB, then to the decision maker.

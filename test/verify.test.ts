@@ -103,8 +103,8 @@ test('a deleted identity policy is named, and so is the bypass it reopened', asy
   assert.is(repair.code, 0, show(repair))
 })
 
-test('a removed namespace label and a deleted AuthorizationPolicy are named as drift events under --output json', async () => {
-  await kubectlOk('label', 'namespace', 'default', 'istio.io/use-waypoint-')
+test('a removed waypoint label and a deleted AuthorizationPolicy are named as drift events under --output json', async () => {
+  await kubectlOk('label', 'service', 'gthulhu-manager', '-n', 'default', 'istio.io/use-waypoint-')
   await kubectlOk(
     'delete',
     'authorizationpolicies.security.istio.io',
@@ -116,12 +116,15 @@ test('a removed namespace label and a deleted AuthorizationPolicy are named as d
   assert.is(r.code, 1, show(r))
   const drifts = events(r.stdout).filter((e) => e.event === 'drift')
   const named = drifts.map((d) => `${d.step}: ${d.check}`)
-  assert.ok(named.includes('waypoint: namespace default has istio.io/use-waypoint=waypoint'), named.join('\n'))
+  assert.ok(
+    named.includes('waypoint: Service default/gthulhu-manager has istio.io/use-waypoint=waypoint'),
+    named.join('\n'),
+  )
   assert.ok(
     named.includes('l7-policies: AuthorizationPolicy default/gthulhu-gateway-allow-chrome-only applied as planned'),
     named.join('\n'),
   )
-  const label = drifts.find((d) => d.check === 'namespace default has istio.io/use-waypoint=waypoint')
+  const label = drifts.find((d) => d.check === 'Service default/gthulhu-manager has istio.io/use-waypoint=waypoint')
   assert.equal([label.expected, label.observed], ['waypoint', '(not set)'])
   assert.equal(events(r.stdout).at(-1), { ...events(r.stdout).at(-1), event: 'run-end', status: 'failed', exitCode: 1 })
 })

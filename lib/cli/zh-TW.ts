@@ -54,23 +54,29 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       'GET /health 回應 200，這個步驟才算完成。',
   },
   'l4-policies': {
-    title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler',
+    title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler，manager 也連不到其他地方',
     why:
       '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。' +
       '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
       'Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
-      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕。' +
+      '流量也必須留在裡面：Gthulhu 的 manager 會把意圖與 token 請求送給它找得到的每一個標著 app=decisionmaker 的 Pod，不論在哪個命名空間，所以任何能在某處替 Pod 貼標籤的人都收得到。' +
+      '第三條策略是 runbook 自己的：manager 只能連到 MongoDB、自己命名空間裡的 decision maker（它們的連接埠與 15008）、叢集 DNS，以及事前檢查讀到的 API server 端點' +
+      '（CNI 看到的是端點，不是 Service 位址；端點變了就重新執行事前檢查與這個步驟）。如果 manager 必須連到其他地方，可用 --no-manager-egress-policy 關掉。' +
+      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕；' +
+      '而在自己專屬命名空間裡、標著 app=decisionmaker 的監聽 Pod，在 45 秒內（manager 每 30 秒同步一次）必須收不到 manager 送來的任何東西。' +
       'NetworkPolicy 相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤：identity-policies 步驟會以 mTLS 身分補上這個漏洞。' +
       '注意：原指南的 scheduler 策略也會擋掉 Prometheus 對 8080/9090 的抓取，若有抓取這些指標，請自行加上規則。',
   },
   waypoint: {
-    title: '把命名空間納入 ambient 並加上 waypoint',
+    title: '把命名空間納入 ambient，並替 manager 加上 waypoint',
     why:
       '把命名空間標上 istio.io/dataplane-mode=ambient，每個 Gthulhu Pod 的流量就交給 ztunnel，以各 Pod 的 ServiceAccount 身分包上雙向 TLS，這正是之後 L7 策略要檢查的身分。' +
-      'ztunnel 只看得到 L4，所以再替命名空間加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
+      'ztunnel 只看得到 L4，所以再加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
       '服務網格外的呼叫者與走 Pod IP 的流量會直接到達 Pod（identity-policies 步驟會關上這條路）。以 Service 為目標的策略，沒有綁定 waypoint 就不會有任何作用。' +
-      '這個標籤會把命名空間裡的每個 Service 都綁到 waypoint：在 default 命名空間裡也包括 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量（manager 會列出 decision maker 的 Pod）也會經過 waypoint。' +
-      '這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、命名空間卻還留著標籤，重新執行就會把它修復。',
+      '這個標籤只貼在 manager Service 上。原指南把它貼在命名空間上，會把那裡的每個 Service 都綁到 waypoint：別人替 manager 的 Pod 建立的 Service 也會經過 waypoint，' +
+      '而 waypoint 會以它自己的身分轉送，manager 的身分策略接受這個身分（被冒用的代理人；l7-policies 步驟會在 waypoint 本身掛上一條策略來防範）。' +
+      '在 default 命名空間裡，它也會綁到 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量也會經過 waypoint。--waypoint-binding namespace 保留原指南的做法；' +
+      '否則命名空間上指向這個 waypoint 的標籤會被移除。這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、標籤卻還留著，重新執行就會把它修復。',
   },
   restart: {
     title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
@@ -84,12 +90,15 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'ztunnel 上的身分策略：只有 waypoint 與閘道能連到 manager，只有 manager 能連到 MongoDB 與 decision maker',
     why:
       '綁在 manager waypoint 上的策略，只看得到有經過 waypoint 的流量；而呼叫端的 ztunnel 只有在已納入的 Pod 以 manager Service 為目的地時，才會把流量送到 waypoint。' +
-      '服務網格外的 Pod（沒有納入 ambient 的命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
+      '服務網格外的 Pod（沒有納入 ambient 的命名空間、istio.io/dataplane-mode=none、另一個節點上的 hostNetwork Pod），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
       'NetworkPolicy 也有自己的漏洞：它相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤。' +
       '三條帶 Pod selector 的 AuthorizationPolicy 同時補上這兩個漏洞：每個 Pod 所在節點的 ztunnel 會依雙向 TLS 身分，對每一條連線執行它們，而從服務網格外來的明文流量沒有任何身分：manager 的 Pod 只接受 waypoint 與入口閘道的身分，MongoDB 與 decision maker 的 Pod 只接受 manager 的 ServiceAccount。' +
       '代價是叢集內其他所有呼叫者都會被拒絕，Prometheus 也不例外。' +
       '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler Pod 的 8080 與 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus，chart 的 ServiceMonitor 就是在這兩個連接埠抓取 /metrics。' +
-      'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
+      'principal 是包含服務網格信任網域的完整字串，信任網域從執行中的服務網格讀取（istio-system 的 istio ConfigMap 裡的 meshConfig.trustDomain）。' +
+      'kubelet 健康探針不受影響：ztunnel 不處理它們。與目標 Pod 在同一個節點上的 hostNetwork Pod（或任何行程）也一樣：' +
+      'istio-cni 讓節點本身的流量繞過 ztunnel，Calico 也不管制它，所以身分策略擋不住它；驗證時會列出受保護 Pod 所在節點上的這類 Pod。' +
+      '驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
   },
   'admission-policy': {
     title: '准入控制：只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的身分與標籤',
@@ -106,13 +115,17 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
       '原指南的兩條 Istio AuthorizationPolicy。' +
-      '第一條以 manager Service 為目標，由命名空間的 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
+      '第一條以 manager Service 為目標，由 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
       'waypoint 看不到其他流量：服務網格外的呼叫者，或直接用 manager Pod IP 的呼叫者，會直接到達 manager，只有身分策略（上一個步驟）會拒絕它們；驗證時兩條路徑都會試。' +
       '第二條掛在入口閘道自己的 proxy 上，只放行 User-Agent 符合允許值的請求。' +
       '原指南的預設值只放行 macOS 上的 Chrome（以及其他 Chromium 瀏覽器），Safari、Firefox，以及 Windows、Linux 或手機上的任何瀏覽器都不行。' +
       'User-Agent 是由用戶端決定的：誰都能送出 Chrome 的值，所以它只是擋掉隨意存取的過濾條件，不是身分驗證。' +
       'Istio 比對標頭值只有完全相同、前綴（"abc*"）、後綴（"*abc"）或存在（"*"）四種；"*" 出現在其他位置的值，在套用任何東西之前就會被拒絕。' +
-      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分）。',
+      '第三條是 runbook 自己的，掛在 waypoint 本身（targetRefs 的 kind 為 Gateway）：別人替 manager 的 Pod 建立並綁到 waypoint 的 Service 沒有自己的策略，' +
+      'waypoint 會以它自己的身分轉送，而 manager 的身分策略接受這個身分；掛在 waypoint 上之後，不論呼叫哪個 Service，都只有 manager 的呼叫者能通過' +
+      '（ALLOW 策略會疊加，所以它不會讓 manager 自己的策略沒放行的人連到 manager）。驗證時會建立這樣的 Service，並以別的身分呼叫它。' +
+      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true，或是 Service 沒有這個標籤、而它的命名空間標了 true' +
+      '（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分；沒有這個旗標時，命名空間的 true 會被 Service 上的 false 蓋過）。',
   },
 }
 
@@ -149,7 +162,12 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   allowKubeletProbes:
     '在 L4 策略中也放行 ambient 的 kubelet 探針來源 169.254.7.127（以及對應的 IPv6 位址）（用 --no-allow-kubelet-probes 拿掉）。',
   waypointName: '命名空間的 waypoint proxy 名稱。',
-  managerPrincipals: '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount,cluster.local/ns/<ns>/sa/<sa>）。',
+  waypointBinding:
+    '哪些東西使用 waypoint：只有 manager Service（istio.io/use-waypoint 貼在 Service 上），或命名空間的每個 Service（貼在命名空間上，與原指南相同：別人在那裡建立的 Service 也會經過 waypoint）。',
+  managerEgressPolicy:
+    '以 egress NetworkPolicy 限制 manager 能連到哪裡（MongoDB、自己命名空間的 decision maker、DNS、API server）；--no-manager-egress-policy 會讓它把意圖送給任何標著 app=decisionmaker 的 Pod。',
+  managerPrincipals:
+    '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount，<信任網域>/ns/<ns>/sa/<sa>，信任網域取自服務網格的 meshConfig.trustDomain）。',
   allowedUserAgents:
     '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
   ingressViaWaypoint:
@@ -196,6 +214,7 @@ export const EXIT_CODES_ZH_TW: Record<number, string> = {
 /** The threat model's layers (lib/types.ts LAYERS). */
 export const LAYERS_ZH_TW: Record<Layer, string> = {
   'CNI NetworkPolicy': 'CNI NetworkPolicy',
+  'CNI egress policy': 'CNI 對外（egress）策略',
   'ztunnel identity policy': 'ztunnel 身分策略',
   'waypoint L7': 'waypoint L7',
   admission: '准入控制',
@@ -273,26 +292,27 @@ export const THREAT_PATHS_ZH_TW: Record<
     via: '自己的 Service，waypoint 會以 waypoint 的身分轉送它',
   },
   'deputy-service-to-manager': {
-    from: '另一個選到 manager Pod、並綁到 waypoint 的 Service',
-    via: 'waypoint，帶著 waypoint 的身分',
-    why: '以整個命名空間綁定 waypoint 時，每個 Service 都會經過 waypoint；沒有 manager 策略的 Service 會以 waypoint 的身分被轉送，而 manager 的身分策略允許這個身分',
-    wouldClose: '只把 manager Service 綁到 waypoint，並在 waypoint 本身掛一個拒絕其他身分的策略',
-    notTried: '目前還沒有探測會建立第二個 Service',
+    from: '身分不同、已納入服務網格的 Pod，經由別人替 manager 的 Pod 建立並綁到 waypoint 的 Service',
+    via: 'waypoint，它以自己的身分轉送（被冒用的代理人）',
+  },
+  'unbound-service-to-manager': {
+    from: '身分不同、已納入服務網格的 Pod，經由別人替 manager 的 Pod 建立的 Service（沒有 waypoint 標籤）',
+    via: '只有以整個命名空間綁定時才會經過 waypoint 的 Service',
   },
   'impostor-decision-maker': {
-    from: 'manager，送往另一個命名空間裡標了 app=decisionmaker 的 Pod',
-    via: 'manager 自己送出的請求（它會列出所有命名空間裡的 decision maker）',
-    why: 'manager 會把 intent 與 token 請求送給任何命名空間裡每一個標了 app=decisionmaker 的 Pod',
-    wouldClose: '用 NetworkPolicy 把 manager 的對外連線限制在自己命名空間的 decision maker 與 MongoDB',
-    notTried: '目前還沒有啟動冒充的監聽者',
+    from: '另一個命名空間裡標著 app=decisionmaker、正在監聽的 Pod',
+    via: 'manager 自己的同步（它會列出所有命名空間裡的 decision maker，並逐一呼叫）',
   },
   'host-network-same-node': {
-    from: '同一個節點上的 hostNetwork Pod（或節點上的行程）',
-    via: '從它自己的節點連到 Pod 的 IP',
-    why: 'istio-cni 在 Pod 內的規則，會在轉給 ztunnel 之前，於每個連接埠接受節點探測來源（169.254.7.127）；Calico 也不管主機到本機 Pod 的流量：ztunnel 與 CNI 都看不到它',
+    from: 'manager 所在節點上的 hostNetwork Pod（或節點上的行程）',
+    via: '從 manager 自己的節點連到它的 Pod IP',
+    why: 'istio-cni 在 Pod 內的規則，會在轉給 ztunnel 之前，於每個連接埠接受節點探測來源（169.254.7.127），Calico 也不管制主機到本機 Pod 的流量：ztunnel 與 CNI 都看不到它（MongoDB 與每個 decision maker 所在的節點也一樣）',
     wouldClose:
-      '讓 hostNetwork Pod 不要跑在這些節點上（在其他每個命名空間套用 Pod Security Admission 的 baseline，或用准入控制拒絕清單以外命名空間的 hostNetwork）',
-    notTried: '無法從命名空間內關閉；稽核會列出這些節點上的 hostNetwork Pod',
+      '讓 hostNetwork Pod 不要跑在這些節點上（在其他每個命名空間套用 Pod Security Admission 的 baseline，或用准入控制拒絕清單以外命名空間的 hostNetwork）；identity-policies 的稽核會列出這些節點上的 hostNetwork Pod',
+  },
+  'host-network-other-node': {
+    from: '另一個節點上的 hostNetwork Pod（或節點上的行程）',
+    via: '從另一個節點連到 manager 的 Pod IP（明文，沒有身分）',
   },
 }
 
@@ -302,6 +322,11 @@ export const CHOICES_ZH_TW: Record<string, string> = {
   "the manager policy's principals admit the namespace's default ServiceAccount":
     'manager 策略的 principals 允許命名空間的 default ServiceAccount',
   "an allowed User-Agent pattern also admits curl's": '允許的 User-Agent 樣式也允許 curl 的',
+  'left out with --no-manager-egress-policy': '以 --no-manager-egress-policy 略過',
+  'with --no-identity-policies nothing refuses it, and with --waypoint-binding namespace it passes the waypoint, whose identity the manager admits':
+    '使用 --no-identity-policies 時沒有任何東西拒絕它；使用 --waypoint-binding namespace 時它會經過 waypoint，而 manager 接受 waypoint 的身分',
+  'bound to the manager Service only, the waypoint never sees this Service':
+    '只把 manager Service 綁到 waypoint 時，waypoint 永遠看不到這個 Service',
   'left out with --no-admission-policy': '以 --no-admission-policy 略過',
   'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)':
     '整個叢集的 decision maker 防線沒有開啟（需要自行開啟：--decision-maker-guard）',
@@ -328,12 +353,12 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:gateway-api-crds': 'e9a0c680c8e2',
   'step:ambient': '18cc0175e818',
   'step:gateway': '5d2b9e4943ae',
-  'step:l4-policies': 'ab68a1369200',
-  'step:waypoint': '5c7ac46a8dfb',
+  'step:l4-policies': 'efe667ba2cd9',
+  'step:waypoint': '57fad30bb8f7',
   'step:restart': '65b1df69d02d',
-  'step:identity-policies': 'cd0853866225',
+  'step:identity-policies': 'b6a9c67a2952',
   'step:admission-policy': 'd63f420357e3',
-  'step:l7-policies': '925191bca47b',
+  'step:l7-policies': '4e70e46b9315',
   'path:manager-to-mongodb': 'a3d74a8d47df',
   'path:manager-to-decision-maker': 'fc48522d4e6a',
   'path:allowed-identity-to-manager': '0f92f43a6738',
@@ -354,9 +379,9 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'path:copied-labels-by-pod': 'c63169be9ae6',
   'path:impostor-decision-maker-by-pod': 'f49cb59992e3',
   'path:service-selecting-manager': '54296f611a9f',
-  'path:deputy-service-to-manager': '4fd876826ac8',
-  'path:impostor-decision-maker': 'b44c1e087c3f',
-  'path:host-network-same-node': 'f08d427f3b4d',
+  'path:deputy-service-to-manager': '2762dbd76ecf',
+  'path:impostor-decision-maker': 'dc60c1fe3442',
+  'path:host-network-same-node': 'c1bf00ecadb4',
   'flag:help': '2cfa53b60583',
   'flag:version': 'd896638558d9',
   'flag:list': 'fc03509b2a13',
@@ -387,7 +412,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:gatewayServiceType': '153165aab925',
   'flag:allowKubeletProbes': '0294a29dbd22',
   'flag:waypointName': 'f6f9e8d2eac4',
-  'flag:managerPrincipals': 'db5cea93f8b4',
+  'flag:managerPrincipals': '80c708ea926a',
   'flag:allowedUserAgents': '38016cffb4de',
   'flag:ingressViaWaypoint': 'f857d040ee47',
   'flag:identityPolicies': 'ee333b4da15f',
@@ -403,6 +428,10 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:report': 'e5fc9f20d30b',
   'flag:verbose': 'a71a2ab2c06d',
   'flag:lang': 'f96552e6d249',
+  'flag:managerEgressPolicy': '7eaaef8ef82d',
+  'flag:waypointBinding': '2a2756a01610',
+  'path:host-network-other-node': '98e88de365c5',
+  'path:unbound-service-to-manager': '18a61666fb80',
   'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',

@@ -44,6 +44,8 @@ export interface Config {
   replaceNewerGatewayApi: boolean
   allowKubeletProbes: boolean
   waypointName: string
+  waypointBinding: 'service' | 'namespace'
+  managerEgressPolicy: boolean
   managerPrincipals: string[]
   allowedUserAgents: string[]
   ingressViaWaypoint: boolean
@@ -397,13 +399,32 @@ export const OPTIONS: OptionSpec[] = [
     validate: dnsLabel,
   },
   {
+    key: 'waypointBinding',
+    flag: 'waypoint-binding',
+    kind: 'string',
+    group: 'Hardening choices',
+    choices: ['service', 'namespace'],
+    default: 'service',
+    describe:
+      'What uses the waypoint: the manager Service only (istio.io/use-waypoint on the Service), or every Service of the namespace (on the namespace, as in the guide: Services someone else creates there pass the waypoint too).',
+  },
+  {
+    key: 'managerEgressPolicy',
+    flag: 'manager-egress-policy',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: true,
+    describe:
+      "Limit where the manager may connect (MongoDB, its namespace's decision makers, DNS, the API server) with an egress NetworkPolicy; --no-manager-egress-policy lets it send intents to any pod labelled app=decisionmaker.",
+  },
+  {
     key: 'managerPrincipals',
     flag: 'manager-principals',
     kind: 'list',
     group: 'Hardening choices',
     value: 'ids',
     describe:
-      "Identities allowed to call the manager (default: the scheduler's ServiceAccount, cluster.local/ns/<ns>/sa/<sa>).",
+      "Identities allowed to call the manager (default: the scheduler's ServiceAccount, <trust domain>/ns/<ns>/sa/<sa>, in the mesh's meshConfig.trustDomain).",
     validate: principal,
   },
   {
@@ -800,11 +821,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return config
 }
 
-/** The principals the manager admits: the flag's list, or the guide's scheduler identity. */
-export function managerPrincipals(config: Config, schedulerServiceAccount: string): string[] {
+/** The principals the manager admits: the flag's list, or the guide's scheduler identity in the mesh's trust domain. */
+export function managerPrincipals(config: Config, schedulerServiceAccount: string, trustDomain: string): string[] {
   return config.managerPrincipals.length
     ? config.managerPrincipals
-    : [`cluster.local/ns/${config.namespace}/sa/${schedulerServiceAccount}`]
+    : [`${trustDomain}/ns/${config.namespace}/sa/${schedulerServiceAccount}`]
 }
 
 /** Config keys that change what lands in the cluster: a resumed run warns when they differ from the run that did a step. */

@@ -5,12 +5,15 @@ import { loadManifest } from '../kube/manifests.ts'
 import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
 import { appliedAsPlanned, MANAGED_BY } from './apply.ts'
 import { chartNames, workloads } from './gthulhu.ts'
-import { AMBIENT_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
+import { AMBIENT_LABEL, GATEWAY_NAME_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
 
 export const MONGODB_POLICY = 'allow-only-manager-to-mongodb'
 export const SCHEDULER_POLICY = 'allow-only-manager-to-scheduler'
+export const MANAGER_EGRESS_POLICY = 'gthulhu-manager-egress'
 /** The NetworkPolicies this step owns (the restart step re-checks reachability only when they exist). */
 export const L4_POLICY_NAMES = [MONGODB_POLICY, SCHEDULER_POLICY]
+/** Cluster DNS as kubeadm, kind and most distributions label it (CoreDNS keeps the kube-dns label). */
+const CLUSTER_DNS = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }
 
 /** The two protected destinations, from preflight's facts (or the chart's defaults in a dry run). */
 export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, facts: Facts) {
@@ -57,6 +60,77 @@ export function desiredNetworkPolicies(config: Config, facts: Facts): KubeObject
     return policy
   })
 }
+
+/**
+ * The API server's addresses and ports, as the `kubernetes` Service's Endpoints list them (the API server keeps
+ * them current). The CNI applies egress policy after kube-proxy rewrote the Service address to one of these
+ * (Calico's filter FORWARD chain runs after the nat PREROUTING DNAT), and ztunnel itself connects to the
+ * endpoint it picks, so an egress rule has to name the endpoints, not 10.96.0.1:443.
+ */
+export async function readApiServerEndpoints(ctx: Pick<StepContext, 'cluster'>): Promise<Facts['apiServer']> {
+  const endpoints = await ctx.cluster.findJson<KubeObject>(['get', 'endpoints', 'kubernetes', '-n', 'default'])
+  const subsets: any[] = endpoints?.subsets ?? []
+  const addresses = [...new Set(subsets.flatMap((s) => (s.addresses ?? []).map((a: any) => String(a.ip))))]
+  const ports = [...new Set(subsets.flatMap((s) => (s.ports ?? []).map((p: any) => Number(p.port))))]
+  return addresses.length && ports.length ? { addresses, ports } : undefined
+}
+
+const hostBlock = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`
+
+/**
+ * The manager's egress policy: MongoDB and this namespace's decision makers (app port and HBONE), cluster DNS,
+ * the API server's endpoints and, when every Service of the namespace is bound to the waypoint, the waypoint
+ * (the manager's own API-server traffic then passes it in namespace default). Undefined when turned off.
+ */
+export function desiredManagerEgressPolicy(config: Config, facts: Facts): KubeObject | undefined {
+  if (!config.managerEgressPolicy) return undefined
+  const { manager } = workloads(config, facts)
+  const [mongodb, scheduler] = protectedTargets(config, facts)
+  const policy = loadManifest('manager-egress.yaml', 'NetworkPolicy', MANAGER_EGRESS_POLICY)
+  policy.metadata.namespace = config.namespace
+  policy.metadata.labels = { ...policy.metadata.labels, ...MANAGED_BY }
+  policy.spec.podSelector = { matchLabels: { ...manager.selectorLabels } }
+  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }))
+  const toPods = (labels: Record<string, string>, ...ports: number[]) => ({
+    to: [{ podSelector: { matchLabels: { ...labels } } }],
+    ports: tcp(...ports),
+  })
+  const dns = policy.spec.egress.find((rule: any) => rule.ports?.some((p: any) => p.port === 53))
+  dns.to = [
+    {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': CLUSTER_DNS.namespace } },
+      podSelector: { matchLabels: { ...CLUSTER_DNS.labels } },
+    },
+  ]
+  policy.spec.egress = [
+    toPods(mongodb.workload.selectorLabels, mongodb.port, HBONE_PORT),
+    // The manager calls a decision maker on its first container port (the sidecar's, unless monitoring adds one first).
+    toPods(
+      scheduler.workload.selectorLabels,
+      ...new Set([scheduler.port, scheduler.workload.firstPort ?? scheduler.port]),
+      HBONE_PORT,
+    ),
+    dns,
+    ...(facts.apiServer
+      ? [
+          {
+            to: facts.apiServer.addresses.map((ip) => ({ ipBlock: { cidr: hostBlock(ip) } })),
+            ports: tcp(...facts.apiServer.ports),
+          },
+        ]
+      : []),
+    ...(config.waypointBinding === 'namespace'
+      ? [toPods({ [GATEWAY_NAME_LABEL]: config.waypointName }, HBONE_PORT)]
+      : []),
+  ]
+  return policy
+}
+
+/** The API server addresses an egress policy admits (its ipBlock rules). */
+export const apiServerBlocks = (policy: KubeObject | undefined): string[] =>
+  (policy?.spec?.egress ?? []).flatMap((rule: any) =>
+    (rule.to ?? []).filter((peer: any) => peer.ipBlock).map((peer: any) => String(peer.ipBlock.cidr)),
+  )
 
 // ---- reading a NetworkPolicy ----
 
@@ -117,14 +191,17 @@ function describePolicy(policy: KubeObject): string {
 export interface LiveView {
   policies: KubeObject[]
   enrolled: boolean
+  /** The API server's endpoints now (read only when the manager's egress policy is on). */
+  apiServer?: Facts['apiServer']
 }
 
 export async function readLive(ctx: StepContext): Promise<LiveView> {
-  const [policies, namespace] = await Promise.all([
+  const [policies, namespace, apiServer] = await Promise.all([
     ctx.cluster.list('networkpolicies', { namespace: ctx.config.namespace }),
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace]),
+    ctx.config.managerEgressPolicy ? readApiServerEndpoints(ctx) : undefined,
   ])
-  return { policies, enrolled: namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient' }
+  return { policies, enrolled: namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient', apiServer }
 }
 
 /** The checks on the policies themselves: applied as planned, HBONE admitted, kubelet probes admitted. */
@@ -162,7 +239,44 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
       hint: kubeletTrapHint(target.title, target.policy),
     })
   }
-  return checks
+  return [...checks, ...egressChecks(config, facts, live)]
+}
+
+/** The manager's egress policy as planned, and naming the API server's endpoints as they are now. */
+function egressChecks(config: Config, facts: Facts, live: LiveView): Check[] {
+  const want = desiredManagerEgressPolicy(config, facts)
+  if (!want) return []
+  const have = live.policies.find((p) => p.metadata.name === MANAGER_EGRESS_POLICY)
+  const blocks = apiServerBlocks(have)
+  const current = (live.apiServer?.addresses ?? []).map(hostBlock)
+  return [
+    {
+      name: `NetworkPolicy ${config.namespace}/${MANAGER_EGRESS_POLICY} applied as planned`,
+      expected: describeEgress(want),
+      observed: have ? describeEgress(have) : 'not found',
+      ok: appliedAsPlanned(want, have),
+      hint: 'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
+    },
+    {
+      name: `${MANAGER_EGRESS_POLICY} admits the API server's current endpoints`,
+      expected: current.length ? current.join(', ') : 'the endpoints of Service default/kubernetes',
+      observed: blocks.length ? blocks.join(', ') : 'no API server rule',
+      ok: current.length > 0 && current.every((b) => blocks.includes(b)),
+      hint: "the API server's addresses changed (or could not be read): the manager can no longer list decision makers. Run preflight and l4-policies again so the policy names the current ones",
+    },
+  ]
+}
+
+function describeEgress(policy: KubeObject): string {
+  const rules = (policy.spec?.egress ?? []).map((rule: any) => {
+    const to = (rule.to ?? []).map((peer: any) =>
+      peer.ipBlock
+        ? peer.ipBlock.cidr
+        : `${peer.namespaceSelector ? `${Object.values(peer.namespaceSelector.matchLabels ?? {}).join('/')}:` : ''}${Object.values(peer.podSelector?.matchLabels ?? {}).join('/')}`,
+    )
+    return `to ${to.join(' | ') || 'anywhere'} on ${(rule.ports ?? []).map((p: any) => `${p.port}${p.protocol === 'UDP' ? '/udp' : ''}`).join(',') || 'every port'}`
+  })
+  return rules.join('; ') || 'admits nothing'
 }
 
 export const hboneHint = (policy: string, title: string, enrolled: boolean) =>

@@ -4,6 +4,7 @@
 import { checkbox, input, select } from '@inquirer/prompts'
 import { Interrupted } from '../config/errors.ts'
 import { workloads } from '../domain/gthulhu.ts'
+import { trustDomainOf } from '../domain/istio.ts'
 import { GUIDE_USER_AGENT, managerPrincipals, type Config } from '../config/options.ts'
 import type { Facts, StepId } from '../types.ts'
 import { userAgentProblem } from '../config/user-agents.ts'
@@ -122,6 +123,7 @@ const principalsQuestion: Question = {
     const suggested = managerPrincipals(
       { ...config, managerPrincipals: [] },
       workloads(config, facts).scheduler.serviceAccount,
+      trustDomainOf(facts),
     )
     const typed = await asked(input(principalsPrompt(suggested), { signal }))
     return typed

@@ -88,6 +88,23 @@ export function classifyMongo(exitCode: number | undefined, log: string): Observ
   return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${text || 'no output'}` }
 }
 
+/**
+ * A listener (busybox nc from the HTTP probe image) that prints whatever reaches it: the manager's request to
+ * a decision maker it found. `timeout` ends it once the manager has had a whole resync interval to call.
+ */
+export const listenerScript = (port: number, seconds: number) =>
+  `timeout ${seconds} nc -l -p ${port}; echo 'listener closed'`
+
+/** What a listener saw: an HTTP request line means something reached it; otherwise nothing did. */
+export function classifyListener(exitCode: number | undefined, log: string): Observation {
+  const request = /^(GET|POST|PUT|PATCH|DELETE|HEAD) \S+ HTTP\/[\d.]+/m.exec(log)
+  if (request) return { kind: 'answered' }
+  if (/listener closed/.test(log) && !/not found|can't|bad|usage/i.test(log))
+    return { kind: 'blocked', detail: 'nothing reached the listener' }
+  if (/not found/.test(log)) return { kind: 'error', detail: `the probe image cannot listen with nc: ${log.trim()}` }
+  return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${log.trim() || 'no output'}` }
+}
+
 /** Reads curl's exit code, the status it printed and its error line. */
 export function classifyHttp(exitCode: number | undefined, log: string): Observation {
   const status = Number(/^(\d{3})/.exec(log.trim())?.[1] ?? NaN)
@@ -114,6 +131,9 @@ export function impersonationLabels(podLabels: Record<string, string>): Record<s
   return Object.fromEntries(Object.entries(podLabels).filter(([k]) => !CONTROLLER_LABELS.includes(k)))
 }
 
+/** The label every node carries with its own name (what a probe's node affinity selects on). */
+const HOSTNAME_LABEL = 'kubernetes.io/hostname'
+
 /** Builds one probe pod from manifests/probe-pod.yaml. */
 export function probePod(
   spec: ProbeSpec,
@@ -122,7 +142,7 @@ export function probePod(
   const pod = loadManifest('probe-pod.yaml', 'Pod')
   const name = `gthulhu-probe-${spec.role}-${randomSuffix()}`.slice(0, 63).replace(/-+$/, '')
   pod.metadata.name = name
-  pod.metadata.namespace = options.namespace
+  pod.metadata.namespace = spec.namespace ?? options.namespace
   pod.metadata.labels = {
     ...pod.metadata.labels,
     ...spec.source.labels,
@@ -133,14 +153,51 @@ export function probePod(
   const container = pod.spec.containers[0]
   const request = spec.request
   container.image = request.kind === 'mongo' ? options.mongoImage : options.httpImage
-  container.command = [
-    'sh',
-    '-c',
-    request.kind === 'mongo'
-      ? mongoProbeScript(request.host, request.port)
-      : httpProbeScript(request.url, request.userAgent),
-  ]
+  container.command = ['sh', '-c', probeScript(request)]
+  // The manager calls a decision maker on its first declared container port (Gthulhu/api k8s_adapter firstContainerPort).
+  if (request.kind === 'listen') container.ports = [{ name: 'http', containerPort: request.port, protocol: 'TCP' }]
+  if (spec.host) {
+    pod.spec.hostNetwork = true
+    const nodes = spec.host.nodes
+    const term =
+      'in' in nodes
+        ? { key: HOSTNAME_LABEL, operator: 'In', values: nodes.in }
+        : { key: HOSTNAME_LABEL, operator: 'NotIn', values: nodes.notIn }
+    pod.spec.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [term] }] },
+      },
+    }
+    // The node is the point: a control-plane taint must not keep the probe off the manager's node.
+    pod.spec.tolerations = [{ operator: 'Exists' }]
+  }
   return pod
+}
+
+function probeScript(request: ProbeSpec['request']): string {
+  switch (request.kind) {
+    case 'mongo':
+      return mongoProbeScript(request.host, request.port)
+    case 'http':
+      return httpProbeScript(request.url, request.userAgent)
+    case 'listen':
+      return listenerScript(request.port, request.seconds)
+  }
+}
+
+const classify = (request: ProbeSpec['request'], exitCode: number | undefined, log: string): Observation =>
+  request.kind === 'mongo'
+    ? classifyMongo(exitCode, log)
+    : request.kind === 'listen'
+      ? classifyListener(exitCode, log)
+      : classifyHttp(exitCode, log)
+
+/** The objects a batch needs besides its pods, labelled so they are deleted with the pods. */
+function batchFixtures(specs: ProbeSpec[], runId: string): KubeObject[] {
+  const fixtures = specs.flatMap((s) => s.fixtures ?? []).map((o) => structuredClone(o))
+  for (const o of fixtures) o.metadata.labels = { ...o.metadata.labels, ...MANAGED_BY, [PROBE_RUN_LABEL]: runId }
+  // Namespaces first: what lives in them is created after them, in stream order.
+  return fixtures.sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'))
 }
 
 /** MongoDB probes run mongosh from MongoDB's own image (already on the nodes) unless --probe-image names another. */
@@ -167,7 +224,13 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
  * PROBE_SETTLE.attempts in all), because a CNI or a waypoint can take a few seconds to enforce a policy that
  * was just applied. Only a result that persists fails a check.
  */
-export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+export async function runProbes(
+  ctx: StepContext,
+  io: StepIO,
+  specs: ProbeSpec[],
+  /** Which disagreements are worth trying again (default: all); a path known to be open will not close by waiting. */
+  settle: (spec: ProbeSpec) => boolean = () => true,
+): Promise<ProbeResult[]> {
   // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
   if (ctx.probes === false)
     return specs.map((spec) => ({
@@ -179,8 +242,8 @@ export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]
       ok: true,
     }))
   const results = ctx.probeMemo
-    ? await memoizedProbes(ctx, io, specs, ctx.probeMemo)
-    : await settledProbes(ctx, io, specs)
+    ? await memoizedProbes(ctx, io, specs, ctx.probeMemo, settle)
+    : await settledProbes(ctx, io, specs, settle)
   ctx.onProbeResults?.(results)
   return results
 }
@@ -191,12 +254,20 @@ async function memoizedProbes(
   io: StepIO,
   specs: ProbeSpec[],
   memo: Map<string, Promise<ProbeResult>>,
+  settle: (spec: ProbeSpec) => boolean,
 ): Promise<ProbeResult[]> {
   const key = (spec: ProbeSpec) =>
-    JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
+    JSON.stringify([
+      spec.source.labels,
+      spec.source.serviceAccount,
+      spec.request,
+      spec.expect,
+      spec.host,
+      spec.namespace,
+    ])
   const missing = specs.filter((spec) => !memo.has(key(spec)))
   if (missing.length) {
-    const batch = settledProbes(ctx, io, missing)
+    const batch = settledProbes(ctx, io, missing, settle)
     missing.forEach((spec, i) =>
       memo.set(
         key(spec),
@@ -207,10 +278,15 @@ async function memoizedProbes(
   return Promise.all(specs.map(async (spec) => ({ ...(await memo.get(key(spec))!), spec })))
 }
 
-async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+async function settledProbes(
+  ctx: StepContext,
+  io: StepIO,
+  specs: ProbeSpec[],
+  settle: (spec: ProbeSpec) => boolean,
+): Promise<ProbeResult[]> {
   let results = await runProbeBatch(ctx, io, specs)
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
-    const unexpected = results.filter((r) => !r.ok)
+    const unexpected = results.filter((r) => !r.ok && settle(r.spec))
     if (unexpected.length === 0) break
     io.log(
       `${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`,
@@ -227,9 +303,11 @@ async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
 }
 
 /**
- * Creates the probe pods of one batch together, waits until each has finished (bounded by --timeout), reads
- * their logs, and deletes them. The deletion is also registered with io.onCleanup, so an interruption or a
- * failure in between still removes them.
+ * Creates the probe pods of one batch together (after the objects they need: a namespace, a Service), waits
+ * until each has finished (bounded by --timeout, plus the time a listener listens), reads their logs, and deletes
+ * them with those objects. The deletion is also registered with io.onCleanup, so an interruption or a failure in
+ * between still removes them. hostNetwork probes are created on their own: admission (Pod Security) may refuse
+ * them, and that leaves their paths untried instead of failing the batch.
  */
 async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   const namespace = ctx.config.namespace
@@ -239,45 +317,89 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const pods = specs.map((spec) =>
     probePod(spec, { namespace, runId, mongoImage, httpImage: ctx.config.httpProbeImage }),
   )
-  assertValidManifests(pods)
+  const fixtures = batchFixtures(specs, runId)
+  assertValidManifests([...fixtures, ...pods])
+  const podNamespaces = [...new Set([namespace, ...pods.map((p) => p.metadata.namespace!)])]
+  const ownNamespaces = fixtures.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name)
   const remove = async () => {
-    await ctx.cluster
-      .forCleanup()
-      .kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
+    const cleanup = ctx.cluster.forCleanup()
+    const inNamespaces = podNamespaces.filter((ns) => !ownNamespaces.includes(ns))
+    await Promise.all([
+      ...inNamespaces.map((ns) =>
+        cleanup.kubectl(['delete', 'pods,services', '-n', ns, '-l', selector, '--ignore-not-found', '--wait=false']),
+      ),
+      // Deleting a probe namespace deletes everything in it.
+      ...(ownNamespaces.length
+        ? [cleanup.kubectl(['delete', 'namespaces', '-l', selector, '--ignore-not-found', '--wait=false'])]
+        : []),
+    ])
   }
   let removal: Promise<void> | undefined
   io.onCleanup(async () => {
     await (removal ?? remove())
   })
-  await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(pods) })
-  io.log(`started ${pods.length} probe pod(s) in ${namespace}: ${pods.map((p) => p.metadata.name).join(', ')}`)
+  if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(fixtures) })
+  const onHost = pods.filter((p) => p.spec.hostNetwork)
+  const created = pods.filter((p) => !p.spec.hostNetwork)
+  if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(created) })
+  const refused = new Map<string, string>()
+  for (const pod of onHost) {
+    const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
+      input: toYamlStream([pod]),
+      timeoutMs: 60_000,
+    })
+    if (made.exitCode === 0) created.push(pod)
+    else refused.set(pod.metadata.name, (made.stderr || made.stdout).trim().split('\n').pop() ?? 'refused')
+  }
+  io.log(
+    `started ${created.length} probe pod(s) in ${podNamespaces.join(', ')}: ${created.map((p) => p.metadata.name).join(', ')}`,
+  )
+  const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
   try {
     let latest: KubeObject[] = []
     const finished = await pollUntil(
       async () => {
-        latest = await ctx.cluster.list('pods', { namespace, selector })
-        return latest.length === pods.length && latest.every(terminated) ? latest : undefined
+        // One call however many namespaces the batch uses.
+        latest =
+          podNamespaces.length === 1
+            ? await ctx.cluster.list('pods', { namespace, selector })
+            : await ctx.cluster.list('pods', { allNamespaces: true, selector })
+        return latest.length === created.length && latest.every(terminated) ? latest : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
+      { timeoutMs: (ctx.config.timeout + listening) * 1000, intervalMs: 200, signal: ctx.signal },
     )
     if (!finished) {
-      const stuck = pods
+      const stuck = created
         .map((p) => latest.find((l) => l.metadata.name === p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
         .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
       throw new StepFailure(
-        `probe pods did not finish within ${ctx.config.timeout}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
+        `probe pods did not finish within ${ctx.config.timeout + listening}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
           `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
       )
     }
-    const batch = specs.map((spec, i) => ({ spec, name: pods[i].metadata.name }))
-    return await mapConcurrent(batch, 4, async ({ spec, name }) => {
+    const batch = specs.map((spec, i) => ({ spec, pod: pods[i] }))
+    return await mapConcurrent(batch, 4, async ({ spec, pod: made }): Promise<ProbeResult> => {
+      const name = made.metadata.name
+      const refusal = refused.get(name)
+      // Not created: the path stays untried (and says why); retrying cannot change an admission decision.
+      if (refusal)
+        return {
+          spec,
+          pod: name,
+          exitCode: undefined,
+          log: '',
+          observed: { kind: 'skipped', detail: `the API server refused the hostNetwork probe pod: ${refusal}` },
+          ok: true,
+        }
       const pod = finished.find((p) => p.metadata.name === name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
       const log = (
-        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })
+        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', made.metadata.namespace!, name]), {
+          timeoutMs: 30_000,
+        })
       ).stdout
-      const observed = spec.request.kind === 'mongo' ? classifyMongo(exitCode, log) : classifyHttp(exitCode, log)
+      const observed = classify(spec.request, exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
   } finally {
@@ -327,7 +449,7 @@ export function probeCheck(result: ProbeResult, hint?: string): Check {
     return {
       name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
       expected: describeExpectation(spec.expect),
-      observed: 'not probed (--no-probes)',
+      observed: `not probed (${result.observed.detail})`,
       ok: false,
       advisory: true,
     }

@@ -59,14 +59,16 @@ export function splitDestination(destination: string): { node: string; port: str
 
 export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date().toISOString()): Edge {
   const { node, port } = splitDestination(result.spec.destination)
+  // A listener is the far end: the edge runs from the manager, which calls it, to the listener.
+  const listening = result.spec.request.kind === 'listen'
   const path = result.spec.path ? pathById(result.spec.path) : undefined
   const verdict = verdictOf(result)
   // A refusal is credited to the layer whose way of refusing it showed (a CNI timeout, ztunnel's reset, a 403).
   const refusedBy = path && verdict === 'refused' ? refusingLayer(path, result.observed) : undefined
   return {
     path: path?.id,
-    from: result.spec.source.name,
-    to: node,
+    from: listening ? 'manager' : result.spec.source.name,
+    to: listening ? result.spec.source.name : node,
     port,
     verdict,
     layer: refusedBy ?? layerOf(step, result.spec.layer),

@@ -50,6 +50,8 @@ export interface AuthzRequest {
   destinationIp?: string
   ports: number[] // the destination port(s) the policy may name (Service port and target port)
   http?: { method: string; path: string; host?: string; headers: Record<string, string> } // header names lower-case
+  /** The mesh's trust domain (meshConfig.trustDomain); default cluster.local. */
+  trustDomain?: string
 }
 
 export interface AuthzDecision {
@@ -382,6 +384,32 @@ export function envoyPolicyMatches(policy: KubeObject, req: AuthzRequest, forTCP
   return (policy.spec?.rules ?? []).some((rule: any) => envoyRule(rule, forTCP, deny, ns)?.(req) ?? false)
 }
 
+/**
+ * The principals an enforcer compares with. Envoy (a waypoint, a gateway) reads a principal whose trust domain is
+ * "cluster.local" as the mesh's own trust domain (istio/istio 1.29.1 pilot/pkg/security/trustdomain/bundle.go
+ * ReplaceTrustDomainAliases, "a pointer to the local trust domain"); ztunnel gets the strings as they are
+ * (pilot/pkg/serviceregistry/kube/controller/ambient/authorization.go stringToMatch), so a policy written with
+ * cluster.local matches nobody in a mesh whose trust domain is another.
+ */
+function localPrincipals(policy: KubeObject, enforcer: Enforcer, trustDomain: string): KubeObject {
+  if (enforcer === 'ztunnel' || trustDomain === 'cluster.local') return policy
+  const local = (values: unknown) =>
+    Array.isArray(values) ? values.map((v) => String(v).replace(/^cluster\.local\//, `${trustDomain}/`)) : values
+  const copy = structuredClone(policy)
+  for (const rule of copy.spec?.rules ?? []) {
+    for (const from of rule.from ?? []) {
+      if (from.source?.principals) from.source.principals = local(from.source.principals)
+      if (from.source?.notPrincipals) from.source.notPrincipals = local(from.source.notPrincipals)
+    }
+    for (const when of rule.when ?? [])
+      if (when.key === 'source.principal') {
+        if (when.values) when.values = local(when.values)
+        if (when.notValues) when.notValues = local(when.notValues)
+      }
+  }
+  return copy
+}
+
 function envoyDecide(policies: KubeObject[], req: AuthzRequest): AuthzDecision {
   const forTCP = !req.http
   const enforced = policies.filter((p) => !isDryRun(p))
@@ -682,7 +710,11 @@ export function authorize(
   enforcer: Enforcer,
   rootNamespace = ROOT_NAMESPACE,
 ): AuthzDecision {
-  if (enforcer !== 'ztunnel') return envoyDecide(policies, req)
+  if (enforcer !== 'ztunnel')
+    return envoyDecide(
+      policies.map((p) => localPrincipals(p, enforcer, req.trustDomain ?? 'cluster.local')),
+      req,
+    )
   const translated = policies
     .map((p) => ztunnelAuthorization(p, rootNamespace).authorization)
     .filter((a): a is ZtunnelAuthorization => Boolean(a))

@@ -43,6 +43,8 @@ export interface SimOptions {
   chart?: Partial<{ mtls: boolean; monitoring: boolean; scheduling: boolean }>
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
+  /** Nodes in the cluster (default 1): sim-node-1 runs every workload; the others take pods scheduled onto them. */
+  nodes?: number
   /** Users besides the kubeconfig's cluster admin (kubernetes-admin), each with its bearer token. */
   users?: SimUser[]
 }
@@ -117,6 +119,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     cni,
     kubernetesVersion,
     chart: options.chart,
+    nodes: options.nodes,
   })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()

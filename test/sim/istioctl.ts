@@ -71,6 +71,8 @@ export function parseGoDuration(text: string): number | undefined {
 interface Parsed {
   positional: string[]
   flags: Map<string, string | true>
+  /** Every `--set key=value`, in order (the flag repeats). */
+  sets: string[]
 }
 
 const VALUE_FLAGS = new Set([
@@ -110,6 +112,7 @@ const ALIASES: Record<string, string> = {
 function parse(args: string[]): Parsed {
   const positional: string[] = []
   const flags = new Map<string, string | true>()
+  const sets: string[] = []
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (!a.startsWith('-')) {
@@ -121,8 +124,9 @@ function parse(args: string[]): Parsed {
     if (eq > 0) flags.set(name, a.slice(eq + 1))
     else if (VALUE_FLAGS.has(a)) flags.set(name, args[++i] ?? '')
     else flags.set(name, true)
+    if (name === '--set') sets.push(String(flags.get(name)))
   }
-  return { positional, flags }
+  return { positional, flags, sets }
 }
 
 /** Columns as Go's tabwriter pads them (`padding` spaces after the widest cell; the waypoint commands use 5). */
@@ -231,8 +235,15 @@ export class IstioctlServer {
 
   private async install(p: Parsed, version: string): Promise<IstioctlResult> {
     if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
-    const set = String(p.flags.get('--set') ?? '')
-    const profile = /^profile=(.+)$/.exec(set)?.[1] ?? 'default'
+    const setting = (key: string) =>
+      p.sets
+        .map((s) => s.split(/=(.*)/s))
+        .filter(([k]) => k === key)
+        .map(([, v]) => v)
+        .pop()
+    const profile = setting('profile') ?? 'default'
+    // meshConfig.* lands in the mesh config istiod reads (manifests/charts/istio-control/istio-discovery/templates/configmap.yaml).
+    const trustDomain = setting('meshConfig.trustDomain') ?? 'cluster.local'
     const components: Record<string, string[]> = {
       ambient: ['istiod', 'cni', 'ztunnel'],
       default: ['istiod', 'ingress'],
@@ -286,6 +297,7 @@ export class IstioctlServer {
       return o
     }
     sa('istiod')
+    this.writeMeshConfig(trustDomain)
     const istiod = workload(
       'Deployment',
       'istiod',
@@ -433,6 +445,34 @@ export class IstioctlServer {
     return ok(warning + lines.join('\n') + '\n')
   }
 
+  /** The `istio` ConfigMap with the mesh config (only the keys this simulator reads, as the chart renders them). */
+  private writeMeshConfig(trustDomain: string): void {
+    const rt = mustTypeOf(this.store, 'configMap')
+    const data = {
+      meshNetworks: 'networks: {}',
+      mesh: `defaultConfig:\n  discoveryAddress: istiod.${ISTIO_NAMESPACE}.svc:15012\nrootNamespace: ${ISTIO_NAMESPACE}\ntrustDomain: ${trustDomain}`,
+    }
+    const existing = this.store.get(rt, ISTIO_NAMESPACE, 'istio')
+    if (existing) this.store.update(rt, { ...existing, data })
+    else
+      this.store.create(rt, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'istio',
+          namespace: ISTIO_NAMESPACE,
+          labels: {
+            'istio.io/rev': 'default',
+            'install.operator.istio.io/owning-resource': 'installed-state',
+            'operator.istio.io/component': 'Pilot',
+            release: 'istio',
+            'app.kubernetes.io/name': 'istiod',
+          },
+        },
+        data,
+      })
+  }
+
   private async ensureService(svc: KubeObject): Promise<void> {
     const rt = mustTypeOf(this.store, 'service')
     const existing = this.store.get(rt, svc.metadata.namespace, svc.metadata.name)
@@ -462,6 +502,7 @@ export class IstioctlServer {
     for (const name of ['istiod', 'ztunnel', 'istio-cni', 'istio-ingressgateway-service-account'])
       remove('serviceAccount', 'ServiceAccount', ns, name)
     for (const name of ['istio', 'istio-waypoint']) remove('gatewayClass', 'GatewayClass', undefined, name)
+    remove('configMap', 'ConfigMap', ns, 'istio')
     if (p.flags.has('--purge'))
       for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
     this.ctx.controllers.kick()

@@ -64,6 +64,8 @@ export interface Source {
   pod?: KubeObject
   principal?: string // present for mesh sources (enrolled pods, gateways, waypoints)
   mesh: boolean // speaks HBONE to enrolled destinations
+  /** A hostNetwork pod (or a node process): it sends from the node, on this node. */
+  host?: { node: string }
 }
 
 const forbidden = (): HttpResponse => ({ status: 403, body: 'RBAC: access denied', contentType: 'text/plain' })
@@ -78,7 +80,82 @@ export class NetworkModel {
   sourceOfPod(pod: KubeObject): Source {
     // Gateways and waypoints are Istio proxies with their own identity even though ztunnel does not capture them.
     const mesh = isEnrolled(pod) || isGatewayPod(pod)
-    return { ip: pod.status?.podIP ?? '', pod, principal: mesh ? principalOf(pod) : undefined, mesh }
+    return {
+      ip: pod.status?.podIP ?? '',
+      pod,
+      principal: mesh ? principalOf(pod, this.view.trustDomain) : undefined,
+      mesh,
+      ...(pod.spec?.hostNetwork ? { host: { node: String(pod.spec?.nodeName ?? '') } } : {}),
+    }
+  }
+
+  // ---- egress NetworkPolicy (enforced by the CNI on what leaves a pod) ----
+
+  /**
+   * Whether the CNI lets `source` open a connection to `to` (a pod, else just an address) on `port`/`protocol`.
+   * A policy in the source's namespace that selects it for Egress must have a rule whose `to` peers and ports
+   * match. The CNI sees the packet as it leaves the pod: after kube-proxy rewrote a Service address to an
+   * endpoint, and — for an enrolled pod — as ztunnel sends it from inside the pod (HBONE to the destination pod on
+   * 15008, or plain TCP to a destination outside the mesh). hostNetwork pods are not workload endpoints: no
+   * NetworkPolicy applies to what they send.
+   */
+  egressAllows(
+    source: Source,
+    to: { pod?: KubeObject; ip: string },
+    port: number,
+    protocol: 'TCP' | 'UDP' = 'TCP',
+  ): { allowed: boolean; reason: string } {
+    if (!this.view.enforcesNetworkPolicy || !source.pod || source.host) return { allowed: true, reason: 'not policed' }
+    const namespace = source.pod.metadata.namespace
+    const policies = this.view.networkPolicies.filter(
+      (p) =>
+        p.metadata.namespace === namespace &&
+        selects(p.spec?.podSelector ?? {}, source.pod!.metadata.labels) &&
+        (p.spec?.policyTypes ? p.spec.policyTypes.includes('Egress') : Boolean(p.spec?.egress)),
+    )
+    if (policies.length === 0) return { allowed: true, reason: 'no egress NetworkPolicy selects the source' }
+    for (const policy of policies) {
+      for (const rule of policy.spec?.egress ?? []) {
+        if (this.egressPeersMatch(rule.to, to, namespace!) && portsMatch(rule.ports, port, to.pod, protocol))
+          return { allowed: true, reason: `allowed by egress NetworkPolicy ${policy.metadata.name}` }
+      }
+    }
+    return {
+      allowed: false,
+      reason: `egress NetworkPolicy ${policies.map((p) => p.metadata.name).join(', ')} allows no ${protocol} from ${source.pod.metadata.name} to ${to.pod?.metadata.name ?? to.ip} on port ${port}`,
+    }
+  }
+
+  private egressPeersMatch(peers: any[] | undefined, to: { pod?: KubeObject; ip: string }, policyNamespace: string) {
+    if (!peers || peers.length === 0) return true
+    return peers.some((peer) => {
+      if (peer.ipBlock) {
+        const { cidr, except = [] } = peer.ipBlock
+        return inCidr(to.ip, cidr) && !except.some((e: string) => inCidr(to.ip, e))
+      }
+      // A pod selector selects pods, never a node's address (a hostNetwork pod's).
+      if (!to.pod || to.pod.spec?.hostNetwork || (!peer.podSelector && !peer.namespaceSelector)) return false
+      const destNs = to.pod.metadata.namespace
+      const nsOk = peer.namespaceSelector
+        ? selects(peer.namespaceSelector, this.view.namespaceLabels(destNs))
+        : destNs === policyNamespace
+      return nsOk && selects(peer.podSelector ?? {}, to.pod.metadata.labels)
+    })
+  }
+
+  /**
+   * Whether a pod's lookups reach cluster DNS: kube-dns's pods on 53/UDP past its egress policy. An enrolled
+   * pod's lookups of cluster names are answered by ztunnel's DNS proxy inside the pod (istio-cni
+   * ambient.dnsCapture, on by default: istio/istio 1.29.1 manifests/charts/istio-cni/values.yaml; istio/ztunnel
+   * 1.29.1 src/dns/server.rs), so only pods outside the mesh are checked.
+   */
+  private dnsAnswers(source: Source): boolean {
+    if (!source.pod || source.host || capturedByZtunnel(source)) return true
+    const dns = this.view.service('kube-system', 'kube-dns')
+    const servers = dns ? this.view.endpointsOf(dns) : []
+    // No cluster DNS modelled at all: names resolve as before.
+    if (servers.length === 0) return true
+    return servers.some((pod) => this.egressAllows(source, { pod, ip: pod.status?.podIP ?? '' }, 53, 'UDP').allowed)
   }
 
   // ---- NetworkPolicy (enforced by the CNI) ----
@@ -194,7 +271,14 @@ export class NetworkModel {
     enforcer: Enforcer,
     destinationIp: string | undefined,
   ) {
-    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, destinationIp, ports, http: req }
+    const request: AuthzRequest = {
+      principal: source.principal,
+      sourceIp: source.ip,
+      destinationIp,
+      ports,
+      http: req,
+      trustDomain: this.view.trustDomain,
+    }
     return authorize(policies, request, enforcer)
   }
 
@@ -245,6 +329,9 @@ export class NetworkModel {
     port: number,
     req: HttpRequest | undefined,
   ): Outcome {
+    const byName = !/^\d+\.\d+\.\d+\.\d+$/.test(host)
+    if (byName && !this.dnsAnswers(source))
+      return { kind: 'unresolved', detail: `${host}: no answer from cluster DNS (egress to kube-dns refused)` }
     const target = this.resolve(host, fromNamespace)
     if (!target) return { kind: 'unresolved', detail: `${host} does not resolve` }
     if (target.svc && isHeadless(target.svc)) {
@@ -256,6 +343,19 @@ export class NetworkModel {
     if (target.svc) return this.toService(source, target.svc, port, req, false)
     if (target.pod) return this.toPod(source, target.pod, port, req)
     return { kind: 'dropped', detail: `nothing answers at ${target.ip}`, ip: target.ip }
+  }
+
+  /**
+   * Whether an ingress gateway sends a Service's traffic to its waypoint: the Service's
+   * istio.io/ingress-use-waypoint decides when it has one, else its namespace's ("true", any case). Source:
+   * istio/istio 1.29.1 pilot/pkg/serviceregistry/kube/controller/ambient/sidecar_interop.go ingressUseWaypoint,
+   * services.go (IngressLabelPresent / IngressUseWaypoint), multicluster.go (the namespace's label).
+   */
+  ingressUsesWaypoint(svc: KubeObject): boolean {
+    const onService = svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL]
+    if (onService !== undefined) return onService.toLowerCase() === 'true'
+    const onNamespace = this.view.namespaceLabels(svc.metadata.namespace)[INGRESS_USE_WAYPOINT_LABEL]
+    return onNamespace?.toLowerCase() === 'true'
   }
 
   /** Through a ClusterIP Service: kube-proxy picks a ready endpoint; a bound waypoint intercepts mesh traffic. */
@@ -278,9 +378,7 @@ export class NetworkModel {
     // Only the client side picks a waypoint: an enrolled client's ztunnel for Service-addressed traffic
     // (ztunnel src/proxy/outbound.rs fetch_service_waypoint), an ingress gateway only when the Service opts in.
     // The destination's ztunnel never hands plaintext to the waypoint (src/proxy/inbound_passthrough.rs).
-    const clientUsesWaypoint = fromIngress
-      ? svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] === 'true'
-      : capturedByZtunnel(source)
+    const clientUsesWaypoint = fromIngress ? this.ingressUsesWaypoint(svc) : capturedByZtunnel(source)
     if (waypoint && clientUsesWaypoint) {
       return acceptedLocally(
         source,
@@ -303,6 +401,8 @@ export class NetworkModel {
     const ip = svc.spec?.clusterIP
     const wpPod = this.view.gatewayPods(waypoint).find(isPodReady)
     if (!wpPod) return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name} has no ready pod`, ip }
+    const leaving = this.egressAllows(source, { pod: wpPod, ip: wpPod.status?.podIP ?? '' }, HBONE_PORT)
+    if (!leaving.allowed) return { kind: 'dropped', detail: `to waypoint: ${leaving.reason}`, ip }
     const toWaypoint = this.networkPolicyAllows(wpPod, source, HBONE_PORT)
     if (!toWaypoint.allowed) return { kind: 'dropped', detail: `to waypoint: ${toWaypoint.reason}`, ip }
     // The waypoint's RBAC: on an HTTP request with HTTP rules; on a connection to a port it does not carry as
@@ -334,8 +434,11 @@ export class NetworkModel {
     if (dest.status?.phase !== 'Running')
       return { kind: 'dropped', detail: `pod ${dest.metadata.name} is not running`, ip }
     const destEnrolled = isEnrolled(dest)
+    if (source.host && source.host.node === dest.spec?.nodeName) return this.fromLocalHost(source, dest, port, req)
     // Mesh-to-mesh traffic travels as HBONE, so the CNI sees port 15008 rather than the app port.
     const wirePort = source.mesh && destEnrolled ? HBONE_PORT : port
+    const leaving = this.egressAllows(source, { pod: dest, ip }, wirePort)
+    if (!leaving.allowed) return { kind: 'dropped', detail: leaving.reason, ip }
     const l4 = this.networkPolicyAllows(dest, source, wirePort)
     if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
     if (destEnrolled) {
@@ -358,6 +461,29 @@ export class NetworkModel {
     if (!app) return { kind: 'refused', detail: `nothing listens on ${dest.metadata.name}:${port}`, ip }
     if (!req) return { kind: 'open', ip, tcpOnly: app === 'tcp' }
     if (app === 'tcp') return { kind: 'open', ip, tcpOnly: true }
+    return { kind: 'http', ip, response: app(req) }
+  }
+
+  /**
+   * From a node's own network namespace (a hostNetwork pod, a node process) to a pod on the same node. istio-cni
+   * SNATs what a local socket sends to an ambient pod to 169.254.7.127, and the pod's own rules accept that source
+   * on every port before anything is redirected to ztunnel (istio/istio 1.29.1 cni/pkg/iptables/iptables.go:
+   * AppendHostRules, and the ISTIO_PRERT `-s 169.254.7.127 -p tcp -j ACCEPT` rule with no port match), so no
+   * ztunnel policy applies. Calico does not police host-to-local-workload traffic (projectcalico/calico
+   * felix/rules/static.go filterOutputChain: "We don't currently police host -> endpoint"); Cilium is modelled as
+   * the kubelet-probe trap is: its ingress policy sees the packet from 169.254.7.127 (from the node's address for a
+   * pod outside the mesh).
+   */
+  private fromLocalHost(source: Source, dest: KubeObject, port: number, req: HttpRequest | undefined): Outcome {
+    const ip = dest.status?.podIP ?? ''
+    if (this.view.cni === 'cilium') {
+      const seenFrom = isEnrolled(dest) ? KUBELET_PROBE_SOURCE_IP : source.ip
+      const l4 = this.networkPolicyAllows(dest, { ip: seenFrom, mesh: false }, port)
+      if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
+    }
+    const app = appAt(dest, port)
+    if (!app) return { kind: 'refused', detail: `nothing listens on ${dest.metadata.name}:${port}`, ip }
+    if (!req || app === 'tcp') return { kind: 'open', ip, tcpOnly: app === 'tcp' }
     return { kind: 'http', ip, response: app(req) }
   }
 
@@ -448,10 +574,10 @@ export function servicePortProtocol(svc: KubeObject, port: number | undefined): 
 export const isWaypointPod = (pod: KubeObject) =>
   pod.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-mesh-controller'
 
-function portsMatch(ports: any[] | undefined, port: number, dest: KubeObject): boolean {
+function portsMatch(ports: any[] | undefined, port: number, dest: KubeObject | undefined, protocol = 'TCP'): boolean {
   if (!ports || ports.length === 0) return true
   return ports.some((p) => {
-    if ((p.protocol ?? 'TCP') !== 'TCP') return false
+    if ((p.protocol ?? 'TCP') !== protocol) return false
     if (p.port === undefined) return true
     const start = resolvePort(dest, p.port)
     if (start === undefined) return false

@@ -3,6 +3,7 @@
 // `false`, `exit`. Simulated waits are short so tests stay fast; the result says how long the run "took".
 import type { KubeObject } from './store.ts'
 import type { HttpRequest, NetworkModel, Outcome } from './network.ts'
+import { managerCallsTo, requestText } from './gthulhu-manager.ts'
 
 export interface ProbeRun {
   exitCode: number
@@ -12,6 +13,8 @@ export interface ProbeRun {
 
 /** Longest real wait one simulated timeout may take. */
 const MAX_WAIT_MS = 400
+/** The status of a command that is still waiting (a listener nobody called): `timeout` turns it into 143. */
+const LISTENING = -1
 const SHELLS = new Set(['sh', '/bin/sh', 'bash', '/bin/bash', 'ash', '/bin/ash'])
 
 /** The command line a pod's first container runs: a shell script, or a direct argv. */
@@ -174,6 +177,8 @@ export class ProbeShell {
         return { exitCode: 1, output: '', waitedMs: 0 }
       case 'sleep':
         return { exitCode: 0, output: '', waitedMs: Math.min(Number(args[0]) * 1000 || 0, MAX_WAIT_MS) }
+      case 'timeout':
+        return this.timeout(args)
       case 'nc':
         return this.nc(args)
       case 'curl':
@@ -195,8 +200,37 @@ export class ProbeShell {
     return this.model.connect(this.model.sourceOfPod(this.pod), ns, host, port, req)
   }
 
-  /** busybox `nc [-z] [-v] [-w SECS] HOST PORT`. */
+  /**
+   * busybox `timeout SECS PROG ARGS`: runs PROG; a PROG still waiting after SECS is killed with TERM and the
+   * exit status is 143. Here only a listener waits that long (it received nothing).
+   */
+  timeout(args: string[]): CommandResult {
+    const [secs, ...command] = args
+    if (!/^\d+$/.test(secs ?? '') || command.length === 0)
+      return { exitCode: 1, output: 'Usage: timeout [-s SIG] SECS PROG ARGS\n', waitedMs: 0 }
+    const r = this.exec(command)
+    if (r.exitCode !== LISTENING) return r
+    return { exitCode: 143, output: r.output, waitedMs: Math.min(Number(secs) * 1000, MAX_WAIT_MS) }
+  }
+
+  /**
+   * busybox `nc -l -p PORT`: accepts one connection on the pod's port and prints what the peer sent. The only
+   * peer modelled is Gthulhu's manager calling a decision maker (../gthulhu-manager.ts): a pod labelled
+   * app=decisionmaker whose first container port this is receives the manager's first request if the network
+   * lets it through; otherwise it keeps listening (exit status LISTENING, which `timeout` ends).
+   */
+  private listen(args: string[]): CommandResult {
+    const p = args.indexOf('-p')
+    const port = Number(p >= 0 ? args[p + 1] : args.find((a) => /^\d+$/.test(a)))
+    if (!Number.isInteger(port)) return { exitCode: 1, output: 'nc: bad port\n', waitedMs: 0 }
+    const call = managerCallsTo(this.model, this.pod).find((c) => c.delivered && c.port === port)
+    if (call) return { exitCode: 0, output: requestText(call), waitedMs: 0 }
+    return { exitCode: LISTENING, output: '', waitedMs: MAX_WAIT_MS }
+  }
+
+  /** busybox `nc [-z] [-v] [-w SECS] HOST PORT`, or `nc -l -p PORT` (listen). */
   nc(args: string[]): CommandResult {
+    if (args.includes('-l') || args.some((a) => /^-l[p]?$/.test(a))) return this.listen(args)
     let verbose = false
     let waitSecs = 0
     const positional: string[] = []

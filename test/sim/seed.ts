@@ -17,7 +17,12 @@ export interface SeedOptions {
   kubernetesVersion: string
   /** The chart values the simulator models besides release and namespace (chart defaults when absent). */
   chart?: Partial<Pick<ChartValues, 'mtls' | 'monitoring' | 'scheduling'>>
+  /** How many nodes (default 1): sim-node-1 runs the workloads; the others take what is scheduled onto them. */
+  nodes?: number
 }
+
+/** The InternalIP of the n-th node (1-based): the first is the loopback the NodePort listeners use; the rest are data. */
+export const nodeInternalIp = (n: number) => (n === 1 ? '127.0.0.1' : `10.89.0.${n}`)
 
 const CNI_DAEMONSETS: Record<Exclude<Cni, 'none'>, { name: string; labels: Record<string, string>; image: string }> = {
   calico: { name: 'calico-node', labels: { 'k8s-app': 'calico-node' }, image: 'docker.io/calico/node:v3.29.1' },
@@ -44,7 +49,7 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
       metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
     })
   }
-  await create('node', nodeObject(options.kubernetesVersion))
+  for (let n = 1; n <= (options.nodes ?? 1); n++) await create('node', nodeObject(options.kubernetesVersion, n))
   await create('service', {
     apiVersion: 'v1',
     kind: 'Service',
@@ -54,6 +59,19 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
       clusterIP: '10.96.0.1',
       ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
     },
+  })
+  // The API server keeps the kubernetes Service's Endpoints itself (its endpoint reconciler, not the endpoints
+  // controller: the Service has no selector): its advertise address on the secure port (kubernetes v1.32.0
+  // pkg/controlplane/reconcilers/lease.go, pkg/controlplane/controller/kubernetesservice).
+  await create('endpoints', {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: {
+      name: 'kubernetes',
+      namespace: 'default',
+      labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' },
+    },
+    subsets: [{ addresses: [{ ip: nodeInternalIp(1) }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }],
   })
   for (const name of new Set(['default', ns])) {
     await create('serviceAccount', {
@@ -167,25 +185,26 @@ export function workload(
   }
 }
 
-function nodeObject(kubernetesVersion: string): KubeObject {
+function nodeObject(kubernetesVersion: string, n = 1): KubeObject {
   const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const name = n === 1 ? NODE_NAME : `sim-node-${n}`
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
-      name: NODE_NAME,
+      name,
       labels: {
-        'kubernetes.io/hostname': NODE_NAME,
+        'kubernetes.io/hostname': name,
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
-        'node-role.kubernetes.io/control-plane': '',
+        ...(n === 1 ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
       },
     },
-    spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] },
+    spec: { podCIDR: `10.244.${n - 1}.0/24`, podCIDRs: [`10.244.${n - 1}.0/24`] },
     status: {
       addresses: [
-        { type: 'InternalIP', address: '127.0.0.1' },
-        { type: 'Hostname', address: NODE_NAME },
+        { type: 'InternalIP', address: nodeInternalIp(n) },
+        { type: 'Hostname', address: name },
       ],
       capacity: { cpu: '8', memory: '16303412Ki', pods: '110' },
       allocatable: { cpu: '8', memory: '16201012Ki', pods: '110' },

@@ -15,6 +15,7 @@
 //   gateways.ts           Gateway → ServiceAccount, Deployment, Service (waypoints.ts: what waypoints change)
 //   workloads.ts          Deployments, DaemonSets, StatefulSets → pods, rollouts
 //   enrolment.ts          ambient capture of pods (the redirection annotation)
+//   scheduler.ts          binds pods nobody placed to a node (node affinity, nodeSelector)
 //   pods.ts               the kubelet: phases, readiness, probe pod runs
 //   workloads.ts          workload status
 //   gateways.ts           Gateway status
@@ -30,6 +31,7 @@ import { reconcileGateways, updateGatewayStatus } from './gateways.ts'
 import { WorkloadControllers } from './workloads.ts'
 import { reconcileEnrolment } from './enrolment.ts'
 import { Kubelet } from './pods.ts'
+import { schedulePods } from './scheduler.ts'
 import { updateRouteStatus } from './routes.ts'
 import { updatePolicyStatus } from './policy-status.ts'
 import { assignLoadBalancerAddresses } from './load-balancer.ts'
@@ -118,6 +120,7 @@ export class Controllers {
       await reconcileGateways(ctx)
       this.workloads.reconcile(ctx)
       reconcileEnrolment(ctx)
+      schedulePods(ctx)
       this.kubelet.reconcile(ctx)
       this.workloads.updateStatus(ctx)
       reconcileEndpoints(ctx)

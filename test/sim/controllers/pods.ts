@@ -44,7 +44,8 @@ export class Kubelet {
   private readonly probeResults = new Map<string, ProbeResult>()
 
   reconcile({ store, faults, config, wakeAt }: ReconcileContext): void {
-    const model = new NetworkModel(new ClusterView(store, config.cni))
+    const view = new ClusterView(store, config.cni)
+    const model = new NetworkModel(view)
     const pods = listOf(store, 'pod')
     const usedIps = new Set(pods.map((p) => p.status?.podIP).filter(Boolean))
     const nextIp = () => {
@@ -71,14 +72,17 @@ export class Kubelet {
         writeStatus(store, 'pod', pod, unschedulableStatus(pod))
         continue
       }
+      // Not bound to a node yet (the scheduler does that): no kubelet runs it.
+      if (!pod.spec?.nodeName) continue
       const startAfter = probe ? config.timing.probeRunMs : config.timing.podStartMs
       if (phase === 'Pending') {
         if (t < seen + startAfter) {
           wakeAt(seen + startAfter)
           continue
         }
-        const ip = pod.spec?.hostNetwork ? NODE_IP : (pod.status?.podIP ?? nextIp())
-        const started = { ...pod, status: runningStatus(pod, ip) }
+        const hostIp = view.nodeIp(pod.spec.nodeName) ?? NODE_IP
+        const ip = pod.spec?.hostNetwork ? hostIp : (pod.status?.podIP ?? nextIp())
+        const started = { ...pod, status: runningStatus(pod, ip, hostIp) }
         if (probe) {
           const run = new ProbeShell(model, started).run()
           this.probeResults.set(uid, { ...run, finishAt: t + run.elapsedMs, startedAt: now() })
@@ -164,13 +168,13 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
   return status
 }
 
-function runningStatus(pod: KubeObject, ip: string): any {
+function runningStatus(pod: KubeObject, ip: string, hostIp: string): any {
   const started = now()
   return {
     ...pod.status,
     phase: 'Running',
-    hostIP: NODE_IP,
-    hostIPs: [{ ip: NODE_IP }],
+    hostIP: hostIp,
+    hostIPs: [{ ip: hostIp }],
     podIP: ip,
     podIPs: [{ ip }],
     startTime: started,
