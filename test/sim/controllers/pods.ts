@@ -14,9 +14,10 @@
 // Simplifications: no containers run — a probe pod's command is interpreted by ../probe-shell.ts; a
 // readiness probe passes when the network model lets the kubelet reach its port (the ambient
 // kubelet-probe trap, ../network.ts); pods start after `timing.podStartMs` (probe pods after
-// `timing.probeRunMs`); every pod runs once whatever its restartPolicy; a Failed pod's Ready reason is
-// PodCompleted too (the kubelet says PodFailed); pod IPs are handed out in order from 10.244.0.0/16;
-// `faults.probePodsPending` keeps probe pods Unschedulable.
+// `timing.probeRunMs`); every pod runs once whatever its restartPolicy, except a server (python's http.server,
+// ../http-server.ts), which runs until it is deleted; a Failed pod's Ready reason is PodCompleted too (the
+// kubelet says PodFailed); pod IPs are handed out in order from 10.244.0.0/16; `faults.probePodsPending` keeps
+// probe pods Unschedulable; `faults.readinessFails` makes the readiness probes of the pods it names fail.
 import { createHash } from 'node:crypto'
 import { ClusterView, listOf, now, resolvePort } from '../cluster-view.ts'
 import { NODE_IP, NetworkModel } from '../network.ts'
