@@ -37,6 +37,10 @@ readonly RUN_LABEL=e2e.gthulhu-runbook/run-id
 # becomes an endpoint of that workload's Service and no request to the Service can land on it.
 readonly NEVER_READY=e2e.gthulhu-runbook/probe-never-serves
 readonly COMPONENT=app.kubernetes.io/component
+# The label the runbook's admission policy looks for on its own probes: it exempts them only when the identity
+# the runbook ran as creates them (docs/steps/admission-policy.md). The kit's own probes carry it, so they are
+# admitted when the kit runs as that identity; the attacker's carry it too, and must be refused all the same.
+readonly RUNBOOK_PROBE_LABEL=gthulhu-runbook/probe-run
 
 usage() {
   cat <<EOF
@@ -660,7 +664,7 @@ probe_pod() {
     json_string quoted "$word"
     argv+=${argv:+,}$quoted
   done
-  json_labels labels_json "$RUN_LABEL=$RUN_ID${labels:+,$labels}"
+  json_labels labels_json "$RUN_LABEL=$RUN_ID,$RUNBOOK_PROBE_LABEL=kit-$RUN_ID${labels:+,$labels}"
   json_string image_json "$image"
   [[ ${P_CHECK[i]} != listen ]] || ports=',"ports":[{"containerPort":8080,"name":"http"}]'
   printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"%s","labels":{%s}%s},"spec":{"restartPolicy":"Never","serviceAccountName":"%s","automountServiceAccountToken":false,"enableServiceLinks":false,"terminationGracePeriodSeconds":1,"readinessGates":[{"conditionType":"%s"}],"containers":[{"name":"probe","image":%s,"command":[%s]%s}]%s}}\n---\n' \
@@ -797,7 +801,7 @@ deputy_service() {
   cat <<EOF
 apiVersion: v1
 kind: Service
-metadata: {name: $DEPUTY, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID"$waypoint_label}}
+metadata: {name: $DEPUTY, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID", $RUNBOOK_PROBE_LABEL: kit-$RUN_ID$waypoint_label}}
 spec:
   ports: [{name: http, port: $MANAGER_SERVICE_PORT, targetPort: ${MANAGER_POD_PORT:-8080}}]
   selector:
@@ -891,7 +895,7 @@ start_probes() {
 # A borrowed identity: anyone who may create pods or workloads in the namespace can name the manager's
 # ServiceAccount; only admission refuses that (istiod issues the certificate for whatever the spec names).
 start_borrowed_identity() {
-  row borrowed-identity-pod-to-mongodb bypass "attacker's Pod naming ServiceAccount $MANAGER_ACCOUNT, manager's labels -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
+  row borrowed-identity-pod-to-mongodb bypass "attacker's Pod naming ServiceAccount $MANAGER_ACCOUNT, manager's and the runbook's probe labels -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
   note_admission
   if attacker_ready "$ROW" && needs "$ROW" "$MONGO_POD_IP" 'no Ready MongoDB pod to aim at'; then
     mongo_argv "$MONGO_POD_IP"
@@ -903,7 +907,7 @@ start_borrowed_identity() {
   attacker_ready "$ROW" && admission_probe "$ROW" deployment.apps deployments.apps "$name" <<EOF
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: $name, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID"}}
+metadata: {name: $name, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID", $RUNBOOK_PROBE_LABEL: kit-$RUN_ID}}
 spec:
   replicas: 1
   selector: {matchLabels: {$RUN_LABEL: "$RUN_ID"}}
@@ -911,6 +915,7 @@ spec:
     metadata:
       labels:
         $RUN_LABEL: "$RUN_ID"
+        $RUNBOOK_PROBE_LABEL: kit-$RUN_ID
 $(yaml_labels "$MANAGER_LABELS" 8)
     spec:
       serviceAccountName: $MANAGER_ACCOUNT
@@ -921,7 +926,7 @@ EOF
   attacker_ready "$ROW" && admission_probe "$ROW" cronjob.batch cronjobs.batch "$name" <<EOF
 apiVersion: batch/v1
 kind: CronJob
-metadata: {name: $name, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID"}}
+metadata: {name: $name, namespace: $NAMESPACE, labels: {$RUN_LABEL: "$RUN_ID", $RUNBOOK_PROBE_LABEL: kit-$RUN_ID}}
 spec:
   schedule: "*/5 * * * *"
   jobTemplate:
@@ -930,6 +935,7 @@ spec:
         metadata:
           labels:
             $RUN_LABEL: "$RUN_ID"
+            $RUNBOOK_PROBE_LABEL: kit-$RUN_ID
 $(yaml_labels "$MANAGER_LABELS" 12)
         spec:
           serviceAccountName: $MANAGER_ACCOUNT

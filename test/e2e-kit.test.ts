@@ -288,10 +288,12 @@ test('kind --dry-run prints the whole command sequence with every pinned version
     /kind: Service\n(.*\n){3} {6}selector:\n {8}app\.kubernetes\.io\/name: "gthulhu"/,
     /\+ kubectl --context kind-kit-dry .* create -f \S+\/attack-objects\.yaml/,
     // Every probe pod carries the readiness gate that keeps it out of every Service's endpoints.
-    /"labels":\{"e2e\.gthulhu-runbook\/run-id":"\d+","istio\.io\/dataplane-mode":"none"\}.*"readinessGates":\[\{"conditionType":"e2e\.gthulhu-runbook\/probe-never-serves"\}\].*"command":\["curl","-sS","-o","\/dev\/null","-w","%\{http_code\}","--max-time","5","http:\/\/gthulhu-manager\.default\.svc:8080\/health"\]/,
+    /"labels":\{"e2e\.gthulhu-runbook\/run-id":"\d+","gthulhu-runbook\/probe-run":"kit-\d+","istio\.io\/dataplane-mode":"none"\}.*"readinessGates":\[\{"conditionType":"e2e\.gthulhu-runbook\/probe-never-serves"\}\].*"command":\["curl","-sS","-o","\/dev\/null","-w","%\{http_code\}","--max-time","5","http:\/\/gthulhu-manager\.default\.svc:8080\/health"\]/,
     /"serviceAccountName":"gthulhu",.*"http:\/\/gthulhu-manager\.default\.svc:8080\/health"/,
     /"command":\["mongosh","--quiet","--norc","--eval","db\.runCommand\(\{hello:1\}\)\.ok","mongodb:\/\/<MongoDB pod IP>:27017\/\?directConnection=true&serverSelectionTimeoutMS=5000"\]/,
     /\+ kubectl --context kind-kit-dry .* create -f \S+\/probe-pods-kit\.yaml/,
+    // The attacker's borrowed identity carries the label the runbook's admission exemption looks for: it must not help.
+    /"labels":\{"e2e\.gthulhu-runbook\/run-id":"\d+","gthulhu-runbook\/probe-run":"kit-\d+","app\.kubernetes\.io\/name":"gthulhu".*"serviceAccountName":"gthulhu-manager"/,
     /"hostNetwork":true,"dnsPolicy":"ClusterFirstWithHostNet","nodeName":"<manager node>"/,
     /\+ kubectl --context kind-kit-dry .* --as system:serviceaccount:default:kit-\d+-attacker create -f \S+\/probe-pods-attacker\.yaml/,
     /kind: CronJob/,
