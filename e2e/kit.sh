@@ -901,6 +901,13 @@ start_borrowed_identity() {
     mongo_argv "$MONGO_POD_IP"
     probe_pod "$ROW" attacker "$MONGO_IMAGE" "$MANAGER_ACCOUNT" "$MANAGER_LABELS" '' '' "${PROBE_ARGV[@]}"
   fi
+  # Labels alone: the NetworkPolicies trust them, so only admission (or the identity policies) refuses this one.
+  row copied-labels-pod-to-mongodb bypass "attacker's Pod with the manager's labels, ServiceAccount default -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
+  note_admission
+  if attacker_ready "$ROW" && needs "$ROW" "$MONGO_POD_IP" 'no Ready MongoDB pod to aim at'; then
+    mongo_argv "$MONGO_POD_IP"
+    probe_pod "$ROW" attacker "$MONGO_IMAGE" default "$MANAGER_LABELS" '' '' "${PROBE_ARGV[@]}"
+  fi
   local name=kit-$RUN_ID-borrowed
   row borrowed-identity-deployment bypass "attacker's Deployment whose pods name ServiceAccount $MANAGER_ACCOUNT (server-side dry run)" admission
   note_admission

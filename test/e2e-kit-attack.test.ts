@@ -8,6 +8,7 @@ import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 import { attackObjectsLeft, resultTable, rowOf, runKit, waitFor } from './e2e-kit-support.ts'
 import { listOf } from './sim/cluster-view.ts'
+import { STEP_IDS } from '../lib/config/step-ids.ts'
 
 let world: RunbookWorld
 
@@ -23,14 +24,17 @@ const CLOSED_BY_IDENTITY = [
   'manager-labels-to-decision-maker',
 ]
 const CONTROLS = ['allowed-identity-to-manager', 'manager-to-mongodb', 'manager-to-decision-maker']
-/** Paths no step of the runbook closes yet (issue 16: admission, a waypoint that is no deputy): open today. */
-const NOT_CLOSED_YET = [
+// The admission step closes the borrowed identities and a foreign Service; until the runbook has it, the kit must
+// find them open.
+const hasAdmissionPolicy = (STEP_IDS as readonly string[]).includes('admission-policy')
+const CLOSED_BY_ADMISSION = [
   'borrowed-identity-pod-to-mongodb',
   'borrowed-identity-deployment',
   'borrowed-identity-cronjob',
   'deputy-service-created',
-  'deputy-service-to-manager',
 ]
+/** The waypoint as a deputy: bound to the whole namespace, it forwards a foreign Service with its own identity. */
+const DEPUTY = 'deputy-service-to-manager'
 
 async function kubectlOk(...args: string[]): Promise<string> {
   const r = await kubectl(world.sim.env, ['--context', world.sim.context, ...args])
@@ -81,22 +85,31 @@ test('byo end to end: the runbook hardens, and the attack pass finds closed what
   for (const id of CONTROLS) assert.is(rowOf(rows, id, r.stdout).verdict, 'REACHED', rowOf(rows, id, r.stdout).text)
   // The manager control calls as the scheduler's ServiceAccount, which the manager's policy admits through the waypoint.
   assert.match(rowOf(rows, 'allowed-identity-to-manager', r.stdout).path, /^ServiceAccount gthulhu /)
-  for (const id of NOT_CLOSED_YET) assert.is(rowOf(rows, id, r.stdout).verdict, 'OPEN', rowOf(rows, id, r.stdout).text)
-  assert.match(
-    rowOf(rows, 'borrowed-identity-deployment', r.stdout).observed,
-    /admitted by the API server \(server-side dry run/,
-  )
-  assert.match(rowOf(rows, 'deputy-service-to-manager', r.stdout).path, /bound to waypoint waypoint/)
-  assert.is(rowOf(rows, 'deputy-service-to-manager', r.stdout).observed, 'HTTP 200')
+  // The attacker's copied labels meet the identity policy even where no admission step refuses the pod.
+  assert.is(rowOf(rows, 'copied-labels-pod-to-mongodb', r.stdout).verdict, 'CLOSED')
+  for (const id of CLOSED_BY_ADMISSION) {
+    const row = rowOf(rows, id, r.stdout)
+    assert.is(row.verdict, hasAdmissionPolicy ? 'CLOSED' : 'OPEN', row.text)
+    assert.match(
+      row.observed,
+      hasAdmissionPolicy
+        ? /^refused at admission: ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*system:serviceaccount:default:kit-\d+-attacker/
+        : /^(admitted by the API server \(server-side dry run; nothing was created\)|MongoDB answered hello)$/,
+    )
+  }
+  assert.match(rowOf(rows, DEPUTY, r.stdout).path, /bound to waypoint waypoint/)
+  assert.is(rowOf(rows, DEPUTY, r.stdout).verdict, 'OPEN')
+  assert.is(rowOf(rows, DEPUTY, r.stdout).observed, 'HTTP 200')
   // The simulator refuses a hostNetwork pod's plaintext at ztunnel (it does not model the same-node bypass yet).
   for (const id of ['host-network-to-manager', 'host-network-to-mongodb', 'host-network-to-decision-maker'])
     assert.is(rowOf(rows, id, r.stdout).verdict, 'CLOSED', rowOf(rows, id, r.stdout).text)
   assert.is(rowOf(rows, 'manager-to-decoy-decision-maker', r.stdout).verdict, 'BLOCKED')
   assert.is(rowOf(rows, 'impostor-decision-maker', r.stdout).verdict, 'NO RESULT')
+  const open = hasAdmissionPolicy ? [DEPUTY] : [...CLOSED_BY_ADMISSION, DEPUTY]
   assert.match(
     r.stdout,
     new RegExp(
-      `RESULT: FAIL - 5 bypass\\(es\\) open: ${NOT_CLOSED_YET.join(', ')}; 1 control\\(s\\) blocked, so the refusals prove nothing: manager-to-decoy-decision-maker; 1 probe\\(s\\) without a result: impostor-decision-maker`,
+      `RESULT: FAIL - ${open.length} bypass\\(es\\) open: ${open.join(', ')}; 1 control\\(s\\) blocked, so the refusals prove nothing: manager-to-decoy-decision-maker; 1 probe\\(s\\) without a result: impostor-decision-maker`,
     ),
   )
   assert.is(r.code, 1, show(r))
