@@ -1,8 +1,9 @@
 // The real-cluster kit (e2e/kit.sh) as CI can run it, part one: shellcheck, how it reads probe and listener logs,
 // its usage and missing-tool errors, kind and byo dry runs (with a release name without "gthulhu"), a Gthulhu it
 // cannot find, and its attack pass against a simulated cluster the runbook has not hardened: probes that never run,
-// a DNS that never answers, SIGTERM and Ctrl-C, the impostor decision maker heard or not, and paths the operator
-// chose to leave open. test/e2e-kit-attack.test.ts attacks a cluster the runbook hardened.
+// a DNS that never answers, the manager scaled to zero while the decision maker is Running but not Ready, SIGTERM
+// and Ctrl-C, the impostor decision maker heard or not, and paths the operator chose to leave open.
+// test/e2e-kit-attack.test.ts attacks a cluster the runbook hardened.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
@@ -11,7 +12,7 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
-import { runCommand } from './kit.ts'
+import { kubectl, runCommand } from './kit.ts'
 import {
   attackObjectsLeft,
   KIT,
@@ -80,6 +81,22 @@ function inOrder(text: string, patterns: RegExp[]): void {
     at += m!.index + m![0].length
   }
 }
+
+async function kubectlOk(...args: string[]): Promise<string> {
+  const r = await kubectl(world.sim.env, ['--context', world.sim.context, ...args])
+  assert.is(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+/** Gthulhu's own pods of one component (made by its controller, not on their way out). */
+const podsOf = (component: string) =>
+  listOf(world.sim.store, 'pod').filter(
+    (p) =>
+      p.metadata.labels?.['app.kubernetes.io/component'] === component &&
+      (p.metadata.ownerReferences ?? []).length > 0 &&
+      !p.metadata.deletionTimestamp,
+  )
+const ready = (pod: any) => (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
 
 const regexpText = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -428,6 +445,93 @@ test('a DNS that never answers: every path tried by name has no result, those tr
   }
 })
 
+test('manager scaled to 0, decision maker Running but not Ready: no probe serves the manager Service, the blocked control is named, exit 1', async () => {
+  const [decider] = podsOf('scheduler')
+  world.sim.faults.readinessFails = [decider.metadata.name!]
+  await kubectlOk(
+    '-n',
+    'default',
+    'patch',
+    'deployment',
+    'gthulhu-manager',
+    '--type=merge',
+    '-p',
+    '{"spec":{"replicas":0}}',
+  )
+  // Every address the manager Service gets while the kit runs: none may be a probe wearing the manager's labels.
+  const served = new Set<string>()
+  let managerLabelledProbes = 0
+  const watch = setInterval(() => {
+    const endpoints = listOf(world.sim.store, 'endpoints').find((e) => e.metadata.name === 'gthulhu-manager')
+    for (const subset of endpoints?.subsets ?? [])
+      for (const address of subset.addresses ?? []) served.add(address.targetRef?.name ?? address.ip)
+    const probes = listOf(world.sim.store, 'pod').filter(
+      (p) =>
+        p.metadata.labels?.['e2e.gthulhu-runbook/run-id'] &&
+        p.metadata.labels?.['app.kubernetes.io/component'] === 'manager' &&
+        p.status?.phase === 'Running',
+    )
+    managerLabelledProbes = Math.max(managerLabelledProbes, probes.length)
+  }, 20)
+  try {
+    await waitFor(
+      'the manager pods to go and the decision maker to turn NotReady',
+      () =>
+        podsOf('manager').length === 0 && podsOf('scheduler').every((p) => p.status?.phase === 'Running' && !ready(p)),
+    )
+    const r = await runKit(world, [
+      ...['byo', '--context', world.sim.context, '--attack-only'],
+      '--listen-timeout',
+      '5',
+    ])
+    assert.is(r.code, 1, show(r))
+    const rows = resultTable(r.stdout)
+    assert.equal(
+      [...served].filter((name) => /^kit-/.test(name)),
+      [],
+      'a probe pod served the manager Service',
+    )
+    assert.ok(managerLabelledProbes > 0, 'probes wearing the manager labels did run meanwhile')
+    // The control through an identity the manager admits finds nobody there: the refusals prove nothing.
+    const control = rowOf(rows, 'allowed-identity-to-manager', r.stdout)
+    assert.is(control.verdict, 'BLOCKED', control.text)
+    assert.match(
+      r.stdout,
+      /RESULT: FAIL - .*control\(s\) blocked, so the refusals prove nothing: allowed-identity-to-manager/,
+    )
+    // Targets are Ready pods only: no manager pod, and a Running decision maker that is not Ready, are not aimed at.
+    for (const [id, why] of [
+      ['other-identity-to-manager-pod', 'no Ready manager pod'],
+      ['host-network-to-manager', 'no Ready manager pod'],
+      ['manager-labels-to-decision-maker', 'no Ready decision maker pod'],
+      ['manager-to-decision-maker', 'no Ready decision maker pod'],
+    ]) {
+      const row = rowOf(rows, id, r.stdout)
+      assert.is(row.verdict, 'NO RESULT', row.text)
+      assert.is(row.observed, `not tried: ${why} to aim at`)
+    }
+    assert.match(r.stdout, /targets: manager gthulhu-manager \(ServiceAccount gthulhu-manager, pod none Ready\)/)
+    assert.equal(await attackObjectsLeft(world), [])
+  } finally {
+    clearInterval(watch)
+    world.sim.faults.readinessFails = []
+    await kubectlOk(
+      '-n',
+      'default',
+      'patch',
+      'deployment',
+      'gthulhu-manager',
+      '--type=merge',
+      '-p',
+      '{"spec":{"replicas":1}}',
+    )
+    await waitFor(
+      'the manager and the decision maker to be Ready again',
+      () => podsOf('manager').some(ready) && podsOf('scheduler').every(ready),
+    )
+  }
+})
+
 test('stopped while it listens: SIGTERM ends the kit at once and its impostor namespace goes too', async () => {
   const kit = startKit(world, ['byo', '--context', world.sim.context, '--attack-only', '--listen-timeout', '600'])
   await waitFor('the kit to listen for the manager', () =>
@@ -530,7 +634,7 @@ test('an impostor decision maker in another namespace that hears the manager is 
   assert.equal(await attackObjectsLeft(world), [])
 })
 
-test("an impostor that hears nothing while the decoy hears two of the manager's rounds is closed", async () => {
+test("an impostor that hears nothing while the decoy hears two of the manager's rounds is closed; before the runbook the insider's paths are open", async () => {
   const kit = startKit(world, ['byo', '--context', world.sim.context, '--attack-only', '--listen-timeout', '120'])
   await listenersRunning()
   // As if an egress policy kept the manager to its own namespace's decision makers: two rounds, 6 s apart by the clock.
@@ -545,6 +649,16 @@ test("an impostor that hears nothing while the decoy hears two of the manager's 
   assert.is(impostor.verdict, 'CLOSED', impostor.text)
   assert.match(impostor.observed, /received nothing in \d+s while the decoy heard two of the manager's rounds/)
   assert.is(rowOf(rows, 'manager-to-decoy-decision-maker', out).verdict, 'REACHED')
+  // Before the runbook, anyone who may create pods, workloads and Services in the namespace gets through.
+  for (const id of [
+    'borrowed-identity-pod-to-mongodb',
+    'copied-labels-pod-to-mongodb',
+    'borrowed-identity-deployment',
+    'borrowed-identity-cronjob',
+    'deputy-service-created',
+    'deputy-service-to-manager',
+  ])
+    assert.is(rowOf(rows, id, out).verdict, 'OPEN', rowOf(rows, id, out).text)
   assert.equal(await attackObjectsLeft(world), [])
 })
 
