@@ -895,21 +895,21 @@ start_probes() {
 # A borrowed identity: anyone who may create pods or workloads in the namespace can name the manager's
 # ServiceAccount; only admission refuses that (istiod issues the certificate for whatever the spec names).
 start_borrowed_identity() {
-  row borrowed-identity-pod-to-mongodb bypass "attacker's Pod naming ServiceAccount $MANAGER_ACCOUNT, manager's and the runbook's probe labels -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
+  row borrowed-identity-by-pod bypass "attacker's Pod naming ServiceAccount $MANAGER_ACCOUNT, manager's and the runbook's probe labels -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
   note_admission
   if attacker_ready "$ROW" && needs "$ROW" "$MONGO_POD_IP" 'no Ready MongoDB pod to aim at'; then
     mongo_argv "$MONGO_POD_IP"
     probe_pod "$ROW" attacker "$MONGO_IMAGE" "$MANAGER_ACCOUNT" "$MANAGER_LABELS" '' '' "${PROBE_ARGV[@]}"
   fi
   # Labels alone: the NetworkPolicies trust them, so only admission (or the identity policies) refuses this one.
-  row copied-labels-pod-to-mongodb bypass "attacker's Pod with the manager's labels, ServiceAccount default -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
+  row copied-labels-by-pod bypass "attacker's Pod with the manager's labels, ServiceAccount default -> MongoDB pod IP :$MONGO_PORT" mongo "$MONGO_POD_IP"
   note_admission
   if attacker_ready "$ROW" && needs "$ROW" "$MONGO_POD_IP" 'no Ready MongoDB pod to aim at'; then
     mongo_argv "$MONGO_POD_IP"
     probe_pod "$ROW" attacker "$MONGO_IMAGE" default "$MANAGER_LABELS" '' '' "${PROBE_ARGV[@]}"
   fi
   local name=kit-$RUN_ID-borrowed
-  row borrowed-identity-deployment bypass "attacker's Deployment whose pods name ServiceAccount $MANAGER_ACCOUNT (server-side dry run)" admission
+  row borrowed-identity-by-deployment bypass "attacker's Deployment whose pods name ServiceAccount $MANAGER_ACCOUNT (server-side dry run)" admission
   note_admission
   attacker_ready "$ROW" && admission_probe "$ROW" deployment.apps deployments.apps "$name" <<EOF
 apiVersion: apps/v1
@@ -928,7 +928,7 @@ $(yaml_labels "$MANAGER_LABELS" 8)
       serviceAccountName: $MANAGER_ACCOUNT
       containers: [{name: borrowed, image: "$MONGO_IMAGE", command: [sleep, "3600"]}]
 EOF
-  row borrowed-identity-cronjob bypass "attacker's CronJob whose pods name ServiceAccount $MANAGER_ACCOUNT (server-side dry run)" admission
+  row borrowed-identity-by-cronjob bypass "attacker's CronJob whose pods name ServiceAccount $MANAGER_ACCOUNT (server-side dry run)" admission
   note_admission
   attacker_ready "$ROW" && admission_probe "$ROW" cronjob.batch cronjobs.batch "$name" <<EOF
 apiVersion: batch/v1
@@ -991,7 +991,7 @@ run_admission_probes() {
 # The waypoint as a confused deputy: a second Service selecting the manager's pods, bound to the waypoint, has no
 # manager policy of its own; the waypoint forwards it with its own identity, which the manager admits.
 start_deputy() {
-  row deputy-service-created bypass "attacker creates a Service selecting the manager's pods (server-side dry run)" admission
+  row service-selecting-manager bypass "attacker creates a Service selecting the manager's pods (server-side dry run)" admission
   note_admission
   # The attacker's copy is named apart from the kit's, which already exists.
   attacker_ready "$ROW" && admission_probe "$ROW" service services "$DEPUTY-2" < <(deputy_service | sed "s/name: $DEPUTY,/name: $DEPUTY-2,/")

@@ -53,6 +53,8 @@ export interface Facts {
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
+  /** The identity the runbook ran as when it applied the admission policy: exempt for its own probe pods and Services. */
+  admission?: { runbookUser: string }
   gateway?: {
     service: string
     nodePort?: number
@@ -142,7 +144,13 @@ export interface Step {
 // ---- probes: the data a verification produces, shared by the engine, the record and the reports ----
 
 /** The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. */
-export const LAYERS = ['CNI NetworkPolicy', 'ztunnel identity policy', 'waypoint L7', 'gateway L7'] as const
+export const LAYERS = [
+  'CNI NetworkPolicy',
+  'ztunnel identity policy',
+  'admission',
+  'waypoint L7',
+  'gateway L7',
+] as const
 export type Layer = (typeof LAYERS)[number]
 
 /** Who a probe pretends to be. */

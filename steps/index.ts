@@ -9,7 +9,8 @@ import { l4PoliciesStep } from './06-l4-policies.ts'
 import { waypointStep } from './07-waypoint.ts'
 import { restartStep } from './08-restart.ts'
 import { identityPoliciesStep } from './09-identity-policies.ts'
-import { l7PoliciesStep } from './10-l7-policies.ts'
+import { admissionPolicyStep } from './10-admission-policy.ts'
+import { l7PoliciesStep } from './11-l7-policies.ts'
 
 export const STEPS: Step[] = [
   preflightStep,
@@ -21,5 +22,6 @@ export const STEPS: Step[] = [
   waypointStep,
   restartStep,
   identityPoliciesStep,
+  admissionPolicyStep,
   l7PoliciesStep,
 ]

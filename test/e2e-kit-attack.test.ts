@@ -26,10 +26,10 @@ const CONTROLS = ['allowed-identity-to-manager', 'manager-to-mongodb', 'manager-
 // find them open.
 const hasAdmissionPolicy = (STEP_IDS as readonly string[]).includes('admission-policy')
 const CLOSED_BY_ADMISSION = [
-  'borrowed-identity-pod-to-mongodb',
-  'borrowed-identity-deployment',
-  'borrowed-identity-cronjob',
-  'deputy-service-created',
+  'borrowed-identity-by-pod',
+  'borrowed-identity-by-deployment',
+  'borrowed-identity-by-cronjob',
+  'service-selecting-manager',
 ]
 /** The waypoint as a deputy: bound to the whole namespace, it forwards a foreign Service with its own identity. */
 const DEPUTY = 'deputy-service-to-manager'
@@ -75,7 +75,7 @@ test('byo end to end: the runbook hardens, and the attack pass finds closed what
   // The manager control calls as the scheduler's ServiceAccount, which the manager's policy admits through the waypoint.
   assert.match(rowOf(rows, 'allowed-identity-to-manager', r.stdout).path, /^ServiceAccount gthulhu /)
   // The attacker's copied labels meet the identity policy even where no admission step refuses the pod.
-  assert.is(rowOf(rows, 'copied-labels-pod-to-mongodb', r.stdout).verdict, 'CLOSED')
+  assert.is(rowOf(rows, 'copied-labels-by-pod', r.stdout).verdict, 'CLOSED')
   for (const id of CLOSED_BY_ADMISSION) {
     const row = rowOf(rows, id, r.stdout)
     assert.is(row.verdict, hasAdmissionPolicy ? 'CLOSED' : 'OPEN', row.text)

@@ -402,7 +402,7 @@ test('attack pods that never run: every probe reported without a result, exit 1,
     assert.is(r.code, 1, show(r))
     const rows = resultTable(r.stdout)
     // The admission probes are answered by the API server alone; every pod probe stays Pending.
-    const podRows = [...rows].filter(([id]) => !/-(deployment|cronjob)$|^deputy-service-created$/.test(id))
+    const podRows = [...rows].filter(([id]) => !/-(deployment|cronjob)$|^service-selecting-manager$/.test(id))
     assert.ok(podRows.length >= 13, r.stdout)
     for (const [id, row] of podRows) {
       if (id === 'manager-to-decoy-decision-maker') continue // owned by the kit's ConfigMap, so not a probe pod: it runs
@@ -621,7 +621,7 @@ test('an impostor decision maker in another namespace that hears the manager is 
     assert.is(row.verdict, 'STAYS OPEN', row.text)
     assert.match(row.text, /stays open: (the runbook ran with --no-identity-policies|as above)/)
   }
-  for (const id of ['borrowed-identity-pod-to-mongodb', 'borrowed-identity-deployment', 'borrowed-identity-cronjob']) {
+  for (const id of ['borrowed-identity-by-pod', 'borrowed-identity-by-deployment', 'borrowed-identity-by-cronjob']) {
     assert.is(rowOf(rows, id, out).verdict, 'STAYS OPEN', rowOf(rows, id, out).text)
   }
   assert.match(out, /stays open: the runbook ran with --no-admission-policy/)
@@ -651,11 +651,11 @@ test("an impostor that hears nothing while the decoy hears two of the manager's 
   assert.is(rowOf(rows, 'manager-to-decoy-decision-maker', out).verdict, 'REACHED')
   // Before the runbook, anyone who may create pods, workloads and Services in the namespace gets through.
   for (const id of [
-    'borrowed-identity-pod-to-mongodb',
-    'copied-labels-pod-to-mongodb',
-    'borrowed-identity-deployment',
-    'borrowed-identity-cronjob',
-    'deputy-service-created',
+    'borrowed-identity-by-pod',
+    'copied-labels-by-pod',
+    'borrowed-identity-by-deployment',
+    'borrowed-identity-by-cronjob',
+    'service-selecting-manager',
     'deputy-service-to-manager',
   ])
     assert.is(rowOf(rows, id, out).verdict, 'OPEN', rowOf(rows, id, out).text)

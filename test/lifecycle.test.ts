@@ -32,7 +32,7 @@ test.after(async () => {
 })
 
 test('a full run, then --rollback l4-policies deletes its NetworkPolicies, records the step undone and reopens MongoDB', async () => {
-  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   assert.is(run.code, 0, show(run))
   assert.is(await outsiderReachesMongo(), false, 'the L4 policy refuses a pod without the manager labels')
   const before = world.state().steps['l4-policies']!.before!
@@ -100,7 +100,7 @@ test('--uninstall --dry-run prints the undo plan in reverse order and changes no
 
 test('--uninstall undoes every step in reverse order and leaves the cluster as seeded', async () => {
   const reportDir = join(world.dir, 'uninstall-report')
-  const r = await world.run([...world.flags, '--yes', '--uninstall', '--report', reportDir], { timeoutMs: 240_000 })
+  const r = await world.run([...world.flags, '--yes', '--uninstall', '--report', reportDir], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
   const tables = markdownTables(readFileSync(join(reportDir, 'report.md'), 'utf8'))
   assert.equal(

@@ -24,7 +24,7 @@ const runDir = () => join(world.dir, 'run-report')
 const auditDir = () => join(world.dir, 'audit-report')
 
 test('a run with --report writes report.md whose tables parse and hold steps, checks and reachability by layer', async () => {
-  const r = await world.run([...world.flags, '--yes', '--report', runDir()], { timeoutMs: 240_000 })
+  const r = await world.run([...world.flags, '--yes', '--report', runDir()], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /Report: .*run-report\/report\.md and .*report\.html/)
   const tables = markdownTables(readFileSync(join(runDir(), 'report.md'), 'utf8'))

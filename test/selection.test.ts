@@ -16,7 +16,7 @@ test('a plain run selects every step in order', () => {
 
 test('--from starts at the named step, even when earlier ones are not done (if their facts exist)', () => {
   const { run, left } = selectSteps(steps, { ...none, from: 'l4-policies' }, done('preflight'))
-  assert.equal(run, ['l4-policies', 'waypoint', 'restart', 'identity-policies', 'l7-policies'])
+  assert.equal(run, ['l4-policies', 'waypoint', 'restart', 'identity-policies', 'admission-policy', 'l7-policies'])
   assert.equal(left.find((l) => l.id === 'gateway')?.reason, 'before --from l4-policies')
 })
 

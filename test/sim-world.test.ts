@@ -50,7 +50,7 @@ test('kubectl sees the Gthulhu pods with the chart labels, Running and Ready', a
   const pods = await json(['get', 'pods', '-n', 'default'])
   const manager = pods.items.find((p: any) => p.metadata.name.startsWith('gthulhu-manager-'))
   assert.is(manager.spec.serviceAccountName, 'gthulhu-manager')
-  assert.is(manager.metadata.ownerReferences[0].kind, 'Deployment')
+  assert.is(manager.metadata.ownerReferences[0].kind, 'ReplicaSet')
   assert.match(manager.status.podIP, /^10\.244\.0\.\d+$/)
   const scheduler = pods.items.find((p: any) => p.metadata.name.startsWith('gthulhu-scheduler-'))
   assert.is(scheduler.spec.serviceAccountName, 'gthulhu')
@@ -501,7 +501,7 @@ test('istioctl waypoint status keeps polling a waypoint that is not Programmed, 
 })
 
 test('POST /sim/faults arms probePodsPending: probe pods stay Pending, Unschedulable', async () => {
-  const armed = await fetch(`${sim.apiUrl}/sim/faults`, {
+  const armed = await fetch(`${sim.controlUrl}/sim/faults`, {
     method: 'POST',
     body: JSON.stringify({ probePodsPending: true }),
   })

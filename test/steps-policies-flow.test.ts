@@ -50,7 +50,7 @@ async function servingAddresses(service: string, during: () => Promise<void>): P
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   let r!: Awaited<ReturnType<RunbookWorld['run']>>
   const serving = await servingAddresses('gthulhu-manager', async () => {
-    r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+    r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
@@ -91,9 +91,20 @@ test('every step runs to the end, proves every policy with probes, refuses every
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
   // The run ends with the threat model's ledger: what stays open, why and what would close it; what is closed.
   assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
-  assert.match(r.stdout, /○ open {3}borrowed-identity-to-mongodb: a pod that names the manager's ServiceAccount → MongoDB\n {6}why: istiod issues/)
+  assert.match(
+    r.stdout,
+    /○ open {3}impostor-decision-maker-by-pod: someone who may create pods in another namespace, labelled app=decisionmaker → decision maker\n {6}why: the cluster-wide decision-maker guard is off/,
+  )
   assert.match(r.stdout, /◐ partly curl-user-agent-to-gateway:/)
-  assert.match(r.stdout, /Closed and tried: other-pod-to-mongodb, other-pod-to-decision-maker, outside-mesh-to-manager, pod-ip-to-manager/)
+  assert.match(
+    r.stdout,
+    /Closed and tried: other-pod-to-mongodb, other-pod-to-decision-maker, outside-mesh-to-manager, pod-ip-to-manager/,
+  )
+  // The admission layer closes the borrowed identities.
+  assert.match(
+    r.stdout,
+    /Closed and tried: .*borrowed-identity-by-pod, borrowed-identity-by-deployment, borrowed-identity-by-cronjob/,
+  )
 
   const policy = await kjson('get', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default')
   assert.equal(

@@ -24,7 +24,7 @@ test('pods unready after the restart are named as the kubelet-probe trap', async
       '--only',
       'preflight,istioctl,gateway-api-crds,ambient,l4-policies,waypoint,restart',
     ],
-    { timeoutMs: 240_000 },
+    { timeoutMs: 360_000 },
   )
   assert.is(r.code, 1, show(r))
   const state = world.state()

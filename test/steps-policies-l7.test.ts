@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { Cluster } from '../lib/kube/cluster.ts'
 import { loadConfig } from '../lib/config/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
-import { l7PoliciesStep } from '../steps/10-l7-policies.ts'
+import { l7PoliciesStep } from '../steps/11-l7-policies.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
@@ -14,7 +14,7 @@ const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
 })
 test.after(async () => {

@@ -15,7 +15,7 @@ import {
   userAgentProblems,
 } from '../lib/config/user-agents.ts'
 import { gatewayPrincipal } from '../lib/domain/istio.ts'
-import { allowedPrincipals, desiredAuthorizationPolicies, l7PoliciesStep } from '../steps/10-l7-policies.ts'
+import { allowedPrincipals, desiredAuthorizationPolicies, l7PoliciesStep } from '../steps/11-l7-policies.ts'
 
 const CHROME_MAC =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'

@@ -21,7 +21,7 @@ async function kubectlOk(...args: string[]): Promise<void> {
 
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
-  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
   assert.is(run.code, 0, show(run))
 })
 test.after(async () => {

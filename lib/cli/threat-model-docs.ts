@@ -69,7 +69,9 @@ const EN: Texts = {
       ? `probe pod at ${path.triedAt.map((s) => `\`${s}\``).join(', ')}`
       : path.trial.by === 'gateway request'
         ? `request through the gateway at ${path.triedAt.map((s) => `\`${s}\``).join(', ')}`
-        : `not tried: ${notTriedWhy(path)}`,
+        : path.trial.by === 'admission attempt'
+          ? `\`kubectl create --dry-run=server\` as another user at ${path.triedAt.map((s) => `\`${s}\``).join(', ')}`
+          : `not tried: ${notTriedWhy(path)}`,
   nothing: '—',
 }
 
@@ -100,7 +102,9 @@ const ZH: Texts = {
       ? `在 ${path.triedAt.map((s) => `\`${s}\``).join('、')} 以探測 Pod 試`
       : path.trial.by === 'gateway request'
         ? `在 ${path.triedAt.map((s) => `\`${s}\``).join('、')} 經由閘道送出請求試`
-        : `未試：${THREAT_PATHS_ZH_TW[path.id].notTried}`,
+        : path.trial.by === 'admission attempt'
+          ? `在 ${path.triedAt.map((s) => `\`${s}\``).join('、')} 以另一個使用者執行 \`kubectl create --dry-run=server\` 試`
+          : `未試：${THREAT_PATHS_ZH_TW[path.id].notTried}`,
   nothing: '—',
 }
 
@@ -154,7 +158,11 @@ export function threatModelMarkdown(language: Language): string {
     '|----|-----------|-----|--------------|',
     ...open.map(({ path }) => {
       const text = t.path(path)
-      return `| \`${path.id}\` | ${cell(text.from)} → ${cell(t.target(path))} | ${cell(text.why)} | ${cell(text.wouldClose)} |`
+      // Open by a default choice (an opt-in layer): the choice is why, and turning that layer on closes it.
+      const off = path.closedBy.find((c) => c.disabledBecause)
+      const why = text.why ?? (off ? t.choice(off.disabledBecause!) : undefined)
+      const wouldClose = text.wouldClose ?? (off ? t.closure(off) : undefined)
+      return `| \`${path.id}\` | ${cell(text.from)} → ${cell(t.target(path))} | ${cell(why)} | ${cell(wouldClose)} |`
     }),
     '',
     `## ${t.choicesHeading}`,

@@ -91,6 +91,17 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
       'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
   },
+  'admission-policy': {
+    title: '准入控制：只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的身分與標籤',
+    why:
+      '身分策略信任 ServiceAccount，而 istiod 會為 Pod spec 寫上的任何 ServiceAccount 簽發憑證；NetworkPolicy 則信任標籤。' +
+      '因此任何能在 Gthulhu 命名空間建立 Pod、Deployment、Job 或 CronJob 的人，都能以 manager 的身分執行（連到 MongoDB 與 decision maker）、以 scheduler 的身分通過 manager 的 L7 策略，或以 waypoint、閘道的身分連到 manager 的 Pod；' +
+      '而他們自己建立、選取 manager Pod 的 Service，會被 waypoint 以 waypoint 自己的身分轉送。' +
+      '一條綁定在該命名空間的 ValidatingAdmissionPolicy（failurePolicy Fail）會拒絕上述一切，除非它是 chart 自己的工作負載或 istiod 的閘道，以及它們的控制器照常建立的 Pod。' +
+      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取）可以建立帶有 runbook 探針標籤的探針 Pod 與 Service，讓驗證仍能扮演冒充者。' +
+      '這個例外信任的是持有或能冒充該身分的人，通常是叢集管理員，而他們本來就能移除這條策略。' +
+      '修改 chart 自己的工作負載（helm upgrade、kubectl edit）仍屬 RBAC 的範圍。驗證時以另一個使用者、用伺服器端 dry run 扮演內部人員：每次嘗試都必須被拒絕，而每個工作負載的控制器仍會被放行。',
+  },
   'l7-policies': {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
@@ -143,6 +154,10 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
     '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
   ingressViaWaypoint:
     '讓閘道流量經過 manager 的 waypoint（替 Service 標上 istio.io/ingress-use-waypoint=true，並放行閘道的身分）。',
+  admissionPolicy:
+    '套用 ValidatingAdmissionPolicy，讓 Gthulhu 命名空間中只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的 ServiceAccount 與標籤；--no-admission-policy 會讓借用身分的路徑保持開放。',
+  decisionMakerGuard:
+    '另外在其他所有命名空間拒絕帶有 app=decisionmaker 標籤的 Pod 與工作負載（manager 會把意圖與權杖送給叢集中每一個這樣的 Pod）；因為它綁定整個叢集，預設關閉。',
   identityPolicies:
     '套用由 ztunnel 執行的身分策略（只有 waypoint 與閘道能連到 manager 的 Pod，只有 manager 能連到 MongoDB 與 decision maker）；--no-identity-policies 會讓繞過 waypoint 的路徑保持開放。',
   probeImage: 'MongoDB 探測 Pod 的映像檔（需要 mongosh；預設為 Gthulhu 的 MongoDB 所用的映像檔，節點上已經有）。',
@@ -183,6 +198,7 @@ export const LAYERS_ZH_TW: Record<Layer, string> = {
   'CNI NetworkPolicy': 'CNI NetworkPolicy',
   'ztunnel identity policy': 'ztunnel 身分策略',
   'waypoint L7': 'waypoint L7',
+  admission: '准入控制',
   'gateway L7': '閘道 L7',
 }
 
@@ -224,21 +240,37 @@ export const THREAT_PATHS_ZH_TW: Record<
     why: '送出允許的瀏覽器 User-Agent 的用戶端就能通過閘道：這個標頭是用戶端自己決定的',
     wouldClose: '在閘道做真正的身分驗證（例如 OIDC 的 RequestAuthentication），而不是只篩 User-Agent',
   },
-  'borrowed-identity-to-mongodb': {
-    from: '指定 manager 的 ServiceAccount 的 Pod',
-    via: 'MongoDB 的 Pod DNS 名稱',
-    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
-    wouldClose:
-      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
-    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  'borrowed-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 manager ServiceAccount 的人',
+    via: '自己的 Pod：istiod 會替 spec 指定的任何 ServiceAccount 簽發憑證',
   },
-  'borrowed-identity-to-decision-maker': {
-    from: '指定 manager 的 ServiceAccount 的 Pod',
-    via: 'decision maker 的 Pod（headless Service）',
-    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
-    wouldClose:
-      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
-    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  'borrowed-identity-by-deployment': {
+    from: '能在該命名空間建立 Deployment、並指定 manager ServiceAccount 的人',
+    via: 'Deployment 的 Pod，由 ReplicaSet 控制器建立',
+  },
+  'borrowed-identity-by-cronjob': {
+    from: '能在該命名空間建立 CronJob、並指定 manager ServiceAccount 的人',
+    via: 'CronJob 所建立 Job 的 Pod',
+  },
+  'borrowed-scheduler-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 scheduler ServiceAccount 的人',
+    via: 'manager Service：manager 的 L7 策略允許 scheduler 的身分',
+  },
+  'borrowed-waypoint-identity-by-pod': {
+    from: '能在該命名空間建立 Pod、並指定 waypoint ServiceAccount 的人',
+    via: 'manager 的 Pod IP：它的身分策略允許 waypoint',
+  },
+  'copied-labels-by-pod': {
+    from: '能在該命名空間建立 Pod、並貼上 manager 標籤的人',
+    via: 'manager Service 的端點（它會收到 manager 的呼叫者）以及信任標籤的 NetworkPolicy',
+  },
+  'impostor-decision-maker-by-pod': {
+    from: '能在另一個命名空間建立 Pod、並標上 app=decisionmaker 的人',
+    via: 'manager 自己送出的請求：它會把 intent 與 token 請求送給叢集中每一個這樣的 Pod',
+  },
+  'service-selecting-manager': {
+    from: '能在該命名空間建立 Service、並選取 manager Pod 的人',
+    via: '自己的 Service，waypoint 會以 waypoint 的身分轉送它',
   },
   'deputy-service-to-manager': {
     from: '另一個選到 manager Pod、並綁到 waypoint 的 Service',
@@ -270,6 +302,9 @@ export const CHOICES_ZH_TW: Record<string, string> = {
   "the manager policy's principals admit the namespace's default ServiceAccount":
     'manager 策略的 principals 允許命名空間的 default ServiceAccount',
   "an allowed User-Agent pattern also admits curl's": '允許的 User-Agent 樣式也允許 curl 的',
+  'left out with --no-admission-policy': '以 --no-admission-policy 略過',
+  'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)':
+    '整個叢集的 decision maker 防線沒有開啟（需要自行開啟：--decision-maker-guard）',
 }
 
 /**
@@ -297,6 +332,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:waypoint': '5c7ac46a8dfb',
   'step:restart': '65b1df69d02d',
   'step:identity-policies': '4934c09403cf',
+  'step:admission-policy': 'd63f420357e3',
   'step:l7-policies': '925191bca47b',
   'path:manager-to-mongodb': 'a3d74a8d47df',
   'path:manager-to-decision-maker': 'fc48522d4e6a',
@@ -310,8 +346,14 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'path:copied-labels-to-decision-maker': '300c2c9d5de9',
   'path:other-identity-to-manager-service': '793c39ce53a3',
   'path:curl-user-agent-to-gateway': '2cc52bf354e9',
-  'path:borrowed-identity-to-mongodb': '02d48faf460c',
-  'path:borrowed-identity-to-decision-maker': '4a10e83057d8',
+  'path:borrowed-identity-by-pod': 'e67409e69e1b',
+  'path:borrowed-identity-by-deployment': '38193434f46a',
+  'path:borrowed-identity-by-cronjob': '9fbee5ec066b',
+  'path:borrowed-scheduler-identity-by-pod': '42149d933baa',
+  'path:borrowed-waypoint-identity-by-pod': 'effc012be68a',
+  'path:copied-labels-by-pod': 'c63169be9ae6',
+  'path:impostor-decision-maker-by-pod': 'f49cb59992e3',
+  'path:service-selecting-manager': '54296f611a9f',
   'path:deputy-service-to-manager': '4fd876826ac8',
   'path:impostor-decision-maker': 'b44c1e087c3f',
   'path:host-network-same-node': 'f08d427f3b4d',
@@ -349,6 +391,8 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:allowedUserAgents': '38016cffb4de',
   'flag:ingressViaWaypoint': 'f857d040ee47',
   'flag:identityPolicies': 'ee333b4da15f',
+  'flag:admissionPolicy': 'f1607e642ea0',
+  'flag:decisionMakerGuard': '17fb8792a735',
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',

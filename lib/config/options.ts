@@ -49,6 +49,8 @@ export interface Config {
   ingressViaWaypoint: boolean
   probeImage?: string
   identityPolicies: boolean
+  admissionPolicy: boolean
+  decisionMakerGuard: boolean
   allowUntestedKubernetes: boolean
   httpProbeImage: string
   timeout: number
@@ -432,6 +434,24 @@ export const OPTIONS: OptionSpec[] = [
     default: true,
     describe:
       "Apply the identity policies ztunnel enforces (only the waypoint and the gateway reach the manager's pods, only the manager reaches MongoDB and the decision maker); --no-identity-policies leaves the waypoint bypass open.",
+  },
+  {
+    key: 'admissionPolicy',
+    flag: 'admission-policy',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: true,
+    describe:
+      "Apply the ValidatingAdmissionPolicy that lets only the chart's and istiod's own workloads wear Gthulhu's ServiceAccounts and labels in its namespace; --no-admission-policy leaves the borrowed-identity paths open.",
+  },
+  {
+    key: 'decisionMakerGuard',
+    flag: 'decision-maker-guard',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: false,
+    describe:
+      'Also refuse, in every other namespace, pods and workloads labelled app=decisionmaker (the manager sends intents and tokens to every such pod in the cluster); off by default because it binds cluster-wide.',
   },
   {
     key: 'probeImage',

@@ -11,6 +11,7 @@ export const STEP_IDS = [
   'waypoint',
   'restart',
   'identity-policies',
+  'admission-policy',
   'l7-policies',
 ] as const
 export type StepId = (typeof STEP_IDS)[number]

@@ -5,6 +5,8 @@ import type { KubeObject, StepContext, StepIO } from '../types.ts'
 
 /** The label on every object the runbook creates (policies, probe pods): how undo and audits recognise them. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
+/** Ties the probe pods of one batch together (one selector lists and deletes them); the admission policy's exemption reads it. */
+export const PROBE_RUN_LABEL = 'gthulhu-runbook/probe-run'
 
 /** Whether `live` carries every field of `desired` (lists must match item by item; the server may add defaults). */
 export function containsFields(desired: unknown, live: unknown): boolean {

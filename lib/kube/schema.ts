@@ -594,6 +594,61 @@ const podSpec = obj(
   },
 )
 
+// ---- ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1)
+
+const admissionRule = obj(
+  {
+    apiGroups: strings(),
+    apiVersions: strings(),
+    operations: arr(oneOf(['*', 'CREATE', 'UPDATE', 'DELETE', 'CONNECT'])),
+    resources: strings(),
+    resourceNames: strings(),
+    scope: oneOf(['*', 'Cluster', 'Namespaced']),
+  },
+  { required: ['apiGroups', 'apiVersions', 'operations', 'resources'] },
+)
+const matchResources = obj({
+  namespaceSelector: labelSelector,
+  objectSelector: labelSelector,
+  resourceRules: arr(admissionRule),
+  excludeResourceRules: arr(admissionRule),
+  matchPolicy: oneOf(['Exact', 'Equivalent']),
+})
+const celExpression = str('non-empty')
+const admissionPolicySpec = obj(
+  {
+    paramKind: obj({ apiVersion: str('non-empty'), kind: str('kind') }),
+    matchConstraints: matchResources,
+    validations: arr(
+      obj(
+        {
+          expression: celExpression,
+          message: str(),
+          messageExpression: celExpression,
+          reason: oneOf(['Unauthorized', 'Forbidden', 'Invalid', 'RequestEntityTooLarge']),
+        },
+        { required: ['expression'] },
+      ),
+    ),
+    failurePolicy: oneOf(['Ignore', 'Fail']),
+    auditAnnotations: arr(opaque),
+    matchConditions: arr(
+      obj({ name: str('qualified-name'), expression: celExpression }, { required: ['name', 'expression'] }),
+    ),
+    variables: arr(obj({ name: str('non-empty'), expression: celExpression }, { required: ['name', 'expression'] })),
+  },
+  { required: ['matchConstraints'] },
+)
+const admissionBindingSpec = obj(
+  {
+    policyName: str('dns1123-subdomain'),
+    paramRef: opaque,
+    matchResources,
+    validationActions: arr(oneOf(['Deny', 'Warn', 'Audit']), 1),
+  },
+  { required: ['policyName', 'validationActions'] },
+)
+
 // ---------------------------------------------------------------------------------------------------------
 // Kinds
 
@@ -644,6 +699,18 @@ export const SCHEMAS: Record<string, KindSchema> = {
     spec: authorizationPolicySpec,
   },
   Pod: { apiVersion: 'v1', namespaced: true, nameFormat: 'dns1123-subdomain', spec: podSpec },
+  ValidatingAdmissionPolicy: {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    namespaced: false,
+    nameFormat: 'dns1123-subdomain',
+    spec: admissionPolicySpec,
+  },
+  ValidatingAdmissionPolicyBinding: {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    namespaced: false,
+    nameFormat: 'dns1123-subdomain',
+    spec: admissionBindingSpec,
+  },
   Namespace: { apiVersion: 'v1', namespaced: false, nameFormat: 'dns1123-label', spec: obj({ finalizers: strings() }) },
 }
 

@@ -144,7 +144,7 @@ export function renderMarkdown(input: ReportInput): string {
     if (table.rows.length) parts.push(markdownTable(table))
   }
   parts.push(
-    'Layers: CNI NetworkPolicy (Kubernetes L4), ztunnel identity policy (Istio L4 by workload identity), waypoint L7 (Istio HTTP policy on the Service), gateway L7 (Istio HTTP policy on the ingress gateway).',
+    'Layers: CNI NetworkPolicy (Kubernetes L4), ztunnel identity policy (Istio L4 by workload identity), admission (the API server ValidatingAdmissionPolicy: who may wear an identity), waypoint L7 (Istio HTTP policy on the Service), gateway L7 (Istio HTTP policy on the ingress gateway).',
   )
   return parts.join('\n\n') + '\n'
 }

@@ -18,6 +18,7 @@ import {
 import { selectorText } from '../kube/object.ts'
 import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
 import { allowedCaller, managerPodIp } from './live-targets.ts'
+import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
 import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
 import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
 import {
@@ -74,6 +75,7 @@ export async function tryPathList(
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe.notTried, expected))
     else if (probe) specs.push(probe)
     else if (path.trial.by === 'gateway request') gatewayChecks.push(gatewayPath(ctx, path, expected))
+    else if (path.trial.by === 'admission attempt') gatewayChecks.push(admissionPath(ctx, path, expected, env))
   }
   const [results, live, gateway] = await Promise.all([
     specs.length ? runProbes(ctx, io, specs) : Promise.resolve([]),
@@ -141,6 +143,46 @@ async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expecte
     gatewayHint(ctx.config, path),
   )
   return { ...check, path: path.id }
+}
+
+/** An object an insider would create, sent through admission as a user who is not the runbook's (server dry run). */
+async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expected, env: ProbeEnv): Promise<Check> {
+  if (path.trial.by !== 'admission attempt') throw new Error(`${path.id} is not tried at admission`)
+  const object = path.trial.build(env)
+  const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
+  const refused = refusedByOurPolicy(ctx.config, outcome)
+  const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
+  const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
+  if (expected.verdict === 'refused')
+    return {
+      name,
+      expected: `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`,
+      observed,
+      ok: refused,
+      hint: refused
+        ? undefined
+        : outcome.kind === 'error'
+          ? `the attempt could not be made: ${outcome.detail}`
+          : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
+      path: path.id,
+    }
+  // Open: before the step, or left out. A warning that says so and names what would close it.
+  const open =
+    expected.verdict === 'open'
+      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
+      : ''
+  return {
+    name,
+    expected: 'admitted (the path is open)',
+    observed: outcome.kind === 'admitted' ? `${observed}; ${open}` : observed,
+    ok: outcome.kind === 'admitted',
+    advisory: true,
+    hint:
+      outcome.kind === 'admitted'
+        ? open
+        : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+    path: path.id,
+  }
 }
 
 // ---- why a path came out otherwise than expected ----

@@ -22,9 +22,8 @@ import type {
   StepIO,
 } from '../types.ts'
 
-import { MANAGED_BY } from '../domain/apply.ts'
-/** Ties the pods of one batch together, so they are listed and deleted with one selector. */
-export const PROBE_RUN_LABEL = 'gthulhu-runbook/probe-run'
+import { MANAGED_BY, PROBE_RUN_LABEL } from '../domain/apply.ts'
+export { PROBE_RUN_LABEL } from '../domain/apply.ts'
 
 // Labels a controller puts on its own pods: copying them could make a ReplicaSet or DaemonSet adopt a probe.
 const CONTROLLER_LABELS = [

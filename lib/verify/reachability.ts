@@ -33,6 +33,7 @@ const STEP_LAYER: Partial<Record<StepId, Layer>> = {
   restart: 'CNI NetworkPolicy',
   waypoint: 'CNI NetworkPolicy',
   'identity-policies': 'ztunnel identity policy',
+  'admission-policy': 'ztunnel identity policy',
   'l7-policies': 'waypoint L7',
 }
 

@@ -8,7 +8,8 @@ import { admitsUserAgent, curlDefaultUserAgent, sampleUserAgent, userAgentMatche
 import { managerService, workloads } from '../domain/gthulhu.ts'
 import { AMBIENT_LABEL, principalOf } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
-import type { Facts, Layer, Observation, ProbeSource, ProbeSpec, StepId } from '../types.ts'
+import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId } from '../types.ts'
+import { attackerCronJob, attackerDeployment, attackerPod, attackerService } from './admission-attempts.ts'
 import { impersonationLabels } from './probes.ts'
 import { targetProbe } from './targets.ts'
 
@@ -41,10 +42,15 @@ export interface ProbeEnv {
   allowedCaller?: { sa: string; principal: string }
 }
 
-/** How a path is tried: a probe pod (built per run), a request from this machine through the gateway, or not (yet). */
+/**
+ * How a path is tried: a probe pod (built per run), a request from this machine through the gateway, an attempt to
+ * create an object as a user who is not the runbook's (`kubectl create --dry-run=server --as`: admission runs,
+ * nothing is created), or not (yet).
+ */
 export type Trial =
   | { by: 'probe'; build: (env: ProbeEnv) => Omit<ProbeSpec, 'path' | 'role'> | { notTried: string } }
   | { by: 'gateway request'; userAgent: (config: Config) => { label: string; value: string } }
+  | { by: 'admission attempt'; build: (env: ProbeEnv) => KubeObject }
   | { by: 'not tried'; why: string }
 
 export interface ThreatPath {
@@ -68,6 +74,12 @@ export interface ThreatPath {
 
 const identityOn: Closure['enabled'] = (config) => config.identityPolicies
 const NO_IDENTITY = 'left out with --no-identity-policies'
+const ADMISSION: Closure = {
+  layer: 'admission',
+  step: 'admission-policy',
+  enabled: (config) => config.admissionPolicy,
+  disabledBecause: 'left out with --no-admission-policy',
+}
 
 // ---- who the probes pretend to be ----
 
@@ -304,7 +316,8 @@ export const THREAT_MODEL: ThreatPath[] = [
         return { source: copiedLabels(env), destination, request, expect: { kind: 'blocked' } }
       },
     },
-    triedAt: ['identity-policies'],
+    // Tried again after admission-policy: the runbook's own impostors must still be created (its exemption).
+    triedAt: ['identity-policies', 'admission-policy'],
   })),
 
   // Attacks the guide's L7 policies refuse.
@@ -359,21 +372,8 @@ export const THREAT_MODEL: ThreatPath[] = [
   },
 
   // What no step of this runbook closes yet: said plainly, with what would close it.
-  ...toBackends((key, target) => ({
-    id: `borrowed-identity-to-${target}`,
-    from: "a pod that names the manager's ServiceAccount",
-    target,
-    via: key === 'mongodb' ? "MongoDB's pod DNS name" : "the decision maker's pod (headless Service)",
-    kind: 'attack',
-    closedBy: [],
-    staysOpen: {
-      why: "istiod issues a certificate for whatever ServiceAccount a pod's spec names, so anyone who may create pods (or Deployments, Jobs, CronJobs) in the namespace can run as the manager",
-      wouldClose:
-        'admission control over who may name the protected ServiceAccounts (a ValidatingAdmissionPolicy), or RBAC that lets no one else create pods there',
-    },
-    trial: { by: 'not tried', why: "the manager's own stand-in probe is such a pod, and it gets through" },
-    triedAt: [],
-  })),
+  // Borrowed identities and copied labels: closed at admission, before any pod runs.
+  ...borrowedIdentityPaths(),
   {
     id: 'deputy-service-to-manager',
     from: "another Service selecting the manager's pods, bound to the waypoint",
@@ -422,6 +422,109 @@ export const THREAT_MODEL: ThreatPath[] = [
     triedAt: [],
   },
 ]
+
+// ---- who may wear an identity: tried at admission ----
+
+function borrowedIdentityPaths(): ThreatPath[] {
+  const path = (
+    id: string,
+    from: string,
+    target: TargetId,
+    via: string,
+    build: (env: ProbeEnv) => KubeObject,
+  ): ThreatPath => ({
+    id,
+    from,
+    target,
+    via,
+    kind: 'attack',
+    closedBy: [ADMISSION],
+    trial: { by: 'admission attempt', build },
+    triedAt: ['admission-policy'],
+  })
+  const sa = (env: ProbeEnv, key: 'manager' | 'scheduler') => workloads(env.config, env.facts)[key].serviceAccount
+  return [
+    path(
+      'borrowed-identity-by-pod',
+      "someone who may create pods in the namespace, naming the manager's ServiceAccount",
+      'mongodb',
+      'a pod of its own: istiod certifies whatever ServiceAccount the spec names',
+      (env) => attackerPod(env.config, 'borrowed-manager', { serviceAccountName: sa(env, 'manager') }),
+    ),
+    path(
+      'borrowed-identity-by-deployment',
+      "someone who may create Deployments in the namespace, naming the manager's ServiceAccount",
+      'decision-maker',
+      "the Deployment's pods, made by the ReplicaSet controller",
+      (env) => attackerDeployment(env.config, sa(env, 'manager')),
+    ),
+    path(
+      'borrowed-identity-by-cronjob',
+      "someone who may create CronJobs in the namespace, naming the manager's ServiceAccount",
+      'mongodb',
+      "the CronJob's Jobs' pods",
+      (env) => attackerCronJob(env.config, sa(env, 'manager')),
+    ),
+    path(
+      'borrowed-scheduler-identity-by-pod',
+      "someone who may create pods in the namespace, naming the scheduler's ServiceAccount",
+      'manager',
+      "the manager Service: the manager's L7 policy admits the scheduler's identity",
+      (env) => attackerPod(env.config, 'borrowed-scheduler', { serviceAccountName: sa(env, 'scheduler') }),
+    ),
+    path(
+      'borrowed-waypoint-identity-by-pod',
+      "someone who may create pods in the namespace, naming the waypoint's ServiceAccount",
+      'manager',
+      "the manager's pod IP: its identity policy admits the waypoint",
+      (env) => attackerPod(env.config, 'borrowed-waypoint', { serviceAccountName: env.config.waypointName }),
+    ),
+    path(
+      'copied-labels-by-pod',
+      "someone who may create pods in the namespace, with the manager's labels",
+      'manager',
+      "the manager Service's endpoints (it would receive the manager's callers) and the NetworkPolicies that trust the labels",
+      (env) =>
+        attackerPod(
+          env.config,
+          'copied-labels',
+          {},
+          impersonationLabels(workloads(env.config, env.facts).manager.podLabels),
+        ),
+    ),
+    {
+      ...path(
+        'impostor-decision-maker-by-pod',
+        'someone who may create pods in another namespace, labelled app=decisionmaker',
+        'decision-maker',
+        "the manager's own requests: it sends intents and token requests to every such pod in the cluster",
+        // kube-public exists on every cluster (default when Gthulhu itself lives in kube-public).
+        (env) =>
+          attackerPod(
+            env.config,
+            'impostor-decision-maker',
+            {},
+            { app: 'decisionmaker' },
+            env.config.namespace === 'kube-public' ? 'default' : 'kube-public',
+          ),
+      ),
+      closedBy: [
+        {
+          ...ADMISSION,
+          enabled: (config) => config.admissionPolicy && config.decisionMakerGuard,
+          disabledBecause: 'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)',
+        },
+      ],
+    },
+    path(
+      'service-selecting-manager',
+      "someone who may create Services in the namespace, selecting the manager's pods",
+      'manager',
+      "a Service of its own, which the waypoint forwards with the waypoint's identity",
+      (env) => attackerService(env.config, workloads(env.config, env.facts).manager.selectorLabels),
+    ),
+  ]
+}
 
 // ---- reading the model ----
 
@@ -502,7 +605,9 @@ export function ledger(config: Config, inEffect: (step: StepId) => boolean = () 
         ? `not tried: ${path.trial.why}`
         : path.trial.by === 'probe'
           ? `probe pod at ${path.triedAt.join(', ')}`
-          : `request from the runbook's machine at ${path.triedAt.join(', ')}`
+          : path.trial.by === 'admission attempt'
+            ? `kubectl create --dry-run=server as another user at ${path.triedAt.join(', ')}`
+            : `request from the runbook's machine at ${path.triedAt.join(', ')}`
     if (expected.verdict === 'refused')
       return { path, status: 'closed', closedBy: expected.by, tried, ...partlyOpen(path) }
     const because = expected.verdict === 'open' ? expected.because : ''

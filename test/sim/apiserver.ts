@@ -2,9 +2,19 @@
 // four patch types, status subresources, watches, pod logs, server-side tables, real Status errors) that
 // the real kubectl works against it unchanged. All state lives in the Store; this file only translates.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createSecureServer } from 'node:https'
 import { createServer as createNetServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { parse as parseYaml } from 'yaml'
+import {
+  allowEverything,
+  AuthError,
+  CLUSTER_ADMIN,
+  impersonate,
+  type Authenticator,
+  type Authorizer,
+  type UserInfo,
+} from './authn.ts'
 import { admit, validateName } from './builtin-types.ts'
 import { takeApiFault, type Faults } from './faults.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
@@ -12,9 +22,20 @@ import { decodeProtobufObject } from './protobuf.ts'
 import { applyMerge, jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts'
 import { StoreError, type KubeObject, type ResourceType, type Store, type StoreEvent } from './store.ts'
 import { toTable } from './table.ts'
+import type { ServingCertificate } from './tls.ts'
+import {
+  ADMISSION_GROUP,
+  bindingProblems,
+  policyExpressionProblems,
+  validatingAdmission,
+  type AdmissionRequest,
+} from './validating-admission.ts'
 
 export interface ApiServer {
+  /** Plain HTTP: kubectl sends no credentials here, so with an authenticator only /sim/* routes answer. */
   url: string
+  /** The same port over TLS (when `tls` was given): what the kubeconfig names. */
+  secureUrl?: string
   port: number
   close(): Promise<void>
 }
@@ -27,6 +48,18 @@ export interface ApiServerOptions {
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => boolean | Promise<boolean>
   /** Picks a free NodePort (30000–32767) not in `taken`; default: a random one that can be bound on 127.0.0.1 now. */
   allocateNodePort?: (taken: Set<number>) => Promise<number>
+  /** The serving certificate; kubectl sends a kubeconfig's credentials only over TLS. */
+  tls?: ServingCertificate
+  /** Maps bearer tokens to users; without one every request acts as the cluster admin (tests that use fetch). */
+  authenticator?: Authenticator
+  /** Decides impersonation (and, later, every request); default: everything is allowed. */
+  authorizer?: Authorizer
+}
+
+/** Who a request acts as, and the warnings admission adds to its answer. */
+interface RequestScope {
+  user: UserInfo
+  warnings: string[]
 }
 
 /** An error answered as a Kubernetes Status object. */
@@ -223,7 +256,13 @@ export async function defaultAllocateNodePort(taken: Set<number>): Promise<numbe
   throw new ApiError(500, 'InternalError', 'no free NodePort in 30000-32767')
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
+function send(res: ServerResponse, code: number, body: unknown, warnings: string[] = []): void {
+  // A Warning header per admission warning (RFC 7234 code 299), which kubectl prints as "Warning: …".
+  if (warnings.length)
+    res.setHeader(
+      'Warning',
+      warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+    )
   res.writeHead(code, { 'Content-Type': 'application/json' })
   res.end(JSON.stringify(body))
 }
@@ -282,7 +321,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
             singularName: rt.singular,
             namespaced: rt.namespaced,
             kind: rt.kind,
-            verbs: VERBS,
+            verbs: rt.verbs ?? VERBS,
             ...(rt.shortNames?.length ? { shortNames: rt.shortNames } : {}),
             ...(rt.categories?.length ? { categories: rt.categories } : {}),
           },
@@ -311,11 +350,18 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     return groups.get(group)!.includes(version) && path.length === 3 ? resourceList(group, version) : undefined
   }
 
+  /** Runs the ValidatingAdmissionPolicies over a request; throws their denial. */
+  function runValidatingAdmission(request: AdmissionRequest, scope: RequestScope): void {
+    const { denial, warnings } = validatingAdmission(store, request)
+    scope.warnings.push(...warnings)
+    if (denial) throw new ApiError(denial.code, denial.reason, denial.message, denial.details)
+  }
+
   async function write(
     rt: ResourceType,
     object: KubeObject,
     existing: KubeObject | undefined,
-    opts: { dryRun: boolean; expectedVersion?: string },
+    opts: { dryRun: boolean; expectedVersion?: string; scope: RequestScope; subresource?: string },
   ): Promise<KubeObject> {
     object.apiVersion = existing?.apiVersion ?? groupVersion(rt)
     object.kind = rt.kind
@@ -338,7 +384,25 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       if (map && typeof map === 'object' && !Object.keys(map).length) delete object.metadata[field]
     }
     const admitted = await admit({ store, allocateNodePort }, rt, object, existing)
+    if (rt.group === ADMISSION_GROUP && rt.kind === 'ValidatingAdmissionPolicy')
+      admitted.push(...policyExpressionProblems(object))
+    if (rt.group === ADMISSION_GROUP && rt.kind === 'ValidatingAdmissionPolicyBinding')
+      admitted.push(...bindingProblems(object))
     if (admitted.length) throw invalid(rt, object.metadata.name, admitted)
+    runValidatingAdmission(
+      {
+        operation: existing ? 'UPDATE' : 'CREATE',
+        rt,
+        subresource: opts.subresource,
+        namespace: rt.namespaced ? object.metadata.namespace : undefined,
+        name: existing ? existing.metadata.name : '',
+        object,
+        oldObject: existing ?? null,
+        userInfo: opts.scope.user,
+        dryRun: opts.dryRun,
+      },
+      opts.scope,
+    )
     if (opts.dryRun) {
       return {
         ...object,
@@ -449,6 +513,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     target: Target,
     query: URLSearchParams,
     body: Buffer,
+    scope: RequestScope,
   ) {
     const { rt, name, subresource } = target
     const method = req.method ?? 'GET'
@@ -470,7 +535,22 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         res,
         code,
         table ? toTable(store, rt, [o], query.get('includeObject'), String(store.resourceVersion)) : present(o),
+        scope.warnings,
       )
+    const writeOptions = (expectedVersion?: string) => ({ dryRun, expectedVersion, scope, subresource })
+
+    if (rt.group === 'authentication.k8s.io' && rt.kind === 'SelfSubjectReview') {
+      if (method !== 'POST' || name !== undefined)
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+      // The body carries nothing the answer depends on (kubectl sends it as protobuf), so it is not read.
+      const { username, uid, groups, extra } = scope.user
+      return send(res, 201, {
+        kind: 'SelfSubjectReview',
+        apiVersion: groupVersion(rt),
+        metadata: { creationTimestamp: null },
+        status: { userInfo: { username, ...(uid ? { uid } : {}), groups, ...(extra ? { extra } : {}) } },
+      })
+    }
 
     if (name === undefined) {
       if (method === 'GET') {
@@ -497,7 +577,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         if (!object.metadata.name && typeof object.metadata.generateName === 'string' && object.metadata.generateName) {
           object.metadata.name = object.metadata.generateName + Math.random().toString(36).slice(2, 7)
         }
-        return send(res, 201, present(await write(rt, object, undefined, { dryRun })))
+        return send(res, 201, present(await write(rt, object, undefined, writeOptions())), scope.warnings)
       }
       if (method === 'DELETE') {
         const matches = matcherOf(query)
@@ -565,10 +645,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           { ...object, metadata: { ...object.metadata, namespace: existing.metadata.namespace } },
           existing,
         )
-        return respond(
-          200,
-          await write(rt, desired, existing, { dryRun, expectedVersion: object.metadata.resourceVersion }),
-        )
+        return respond(200, await write(rt, desired, existing, writeOptions(object.metadata.resourceVersion)))
       }
       case 'PATCH': {
         const existing = store.get(rt, namespace ?? 'default', name)
@@ -588,7 +665,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
               name,
               ...(rt.namespaced ? { namespace: namespace ?? 'default' } : {}),
             }
-            return respond(201, await write(rt, applied, undefined, { dryRun }))
+            return respond(201, await write(rt, applied, undefined, writeOptions()))
           }
           patched = applyMerge(existing, applied)
         } else {
@@ -635,10 +712,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         }
         if (!rt.namespaced) delete patched.metadata.namespace
         const desired = restrict(patched, existing)
-        return respond(
-          200,
-          await write(rt, desired, existing, { dryRun, expectedVersion: patched.metadata.resourceVersion }),
-        )
+        return respond(200, await write(rt, desired, existing, writeOptions(patched.metadata.resourceVersion)))
       }
       case 'DELETE': {
         if (subresource)
@@ -660,22 +734,46 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
             `Operation cannot be fulfilled on ${qualified(rt)} "${name}": the UID in the precondition (${preconditions.uid}) does not match the UID in record (${existing.metadata.uid})`,
           )
         }
+        runValidatingAdmission(
+          {
+            operation: 'DELETE',
+            rt,
+            namespace: existing.metadata.namespace,
+            name,
+            object: null,
+            oldObject: existing,
+            userInfo: scope.user,
+            dryRun,
+          },
+          scope,
+        )
         const policy = deleteOptions?.propagationPolicy ?? query.get('propagationPolicy')
         const gone = dryRun ? existing : deleteCascade(rt, existing.metadata.namespace, name, policy === 'Orphan')
-        return send(res, 200, {
-          kind: 'Status',
-          apiVersion: 'v1',
-          metadata: {},
-          status: 'Success',
-          details: { name, group: rt.group, kind: rt.plural, uid: gone.metadata.uid },
-        })
+        return send(
+          res,
+          200,
+          {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            details: { name, group: rt.group, kind: rt.plural, uid: gone.metadata.uid },
+          },
+          scope.warnings,
+        )
       }
       default:
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
     }
   }
 
-  async function serveKubernetes(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) {
+  async function serveKubernetes(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: Buffer,
+    scope: RequestScope,
+  ) {
     const path = url.pathname.replace(/\/+$/, '') || '/'
     const segments = path.split('/').filter(Boolean).map(decodeURIComponent)
     const method = req.method ?? 'GET'
@@ -720,7 +818,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         ? ['', segments[1], segments.slice(2)]
         : [segments[1], segments[2], segments.slice(3)]
       const target = resolve(group, version, rest)
-      if (target) return serveResource(req, res, target, url.searchParams, body)
+      if (target) return serveResource(req, res, target, url.searchParams, body, scope)
     }
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource')
   }
@@ -744,10 +842,22 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           ),
         )
       }
-      await serveKubernetes(req, res, url, body)
+      // The real API server has no plain-HTTP port: Go's TLS server answers plain HTTP with this 400.
+      if (options.tls && !(req.socket as { encrypted?: boolean }).encrypted) {
+        res.writeHead(400, { 'Content-Type': 'text/plain' })
+        return void res.end('Client sent an HTTP request to an HTTPS server.\n')
+      }
+      // Authentication, then impersonation: the user every later step (admission, one day RBAC) sees.
+      const requester = options.authenticator?.authenticate(req.headers) ?? {
+        username: CLUSTER_ADMIN.username,
+        groups: [...(CLUSTER_ADMIN.groups ?? []), 'system:authenticated'],
+      }
+      const user = impersonate(requester, req.headers, options.authorizer ?? allowEverything)
+      await serveKubernetes(req, res, url, body, { user, warnings: [] })
     } catch (error) {
       let status: ReturnType<typeof statusObject>
       if (error instanceof ApiError) status = statusObject(error.code, error.reason, error.message, error.details)
+      else if (error instanceof AuthError) status = statusObject(error.code, error.reason, error.message, error.details)
       else if (error instanceof StoreError) status = statusObject(error.code, error.reason, error.message)
       else {
         console.error('sim apiserver: request failed:', req.method, req.url, error)
@@ -758,20 +868,34 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res))
-  server.on('clientError', (_error, socket) => socket.destroy())
+  const plain = createServer((req, res) => void handle(req, res))
+  const secure = options.tls
+    ? createSecureServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => void handle(req, res))
+    : undefined
+  for (const s of [plain, secure]) s?.on('clientError', (_error, socket) => socket.destroy())
+  // One port for both: a connection that opens with a TLS handshake record (0x16) goes to the TLS server.
+  const front = createNetServer((socket) => {
+    socket.once('data', (first) => {
+      socket.pause()
+      socket.unshift(first)
+      ;(secure && first[0] === 0x16 ? secure : plain).emit('connection', socket)
+      process.nextTick(() => socket.resume())
+    })
+    socket.on('error', () => socket.destroy())
+  })
   return new Promise((resolveStart, rejectStart) => {
-    server.once('error', rejectStart)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port
+    front.once('error', rejectStart)
+    front.listen(0, '127.0.0.1', () => {
+      const port = (front.address() as AddressInfo).port
       resolveStart({
         url: `http://127.0.0.1:${port}`,
+        ...(secure ? { secureUrl: `https://127.0.0.1:${port}` } : {}),
         port,
         close: () =>
           new Promise<void>((resolveClose) => {
             for (const finish of [...openWatches]) finish()
-            server.close(() => resolveClose())
-            server.closeAllConnections()
+            front.close(() => resolveClose())
+            for (const s of [plain, secure]) s?.closeAllConnections()
           }),
       })
     })

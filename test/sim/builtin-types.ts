@@ -48,6 +48,22 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('batch', 'v1', 'Job', 'jobs', true, { categories: ['all'], subresources: ['status'] }),
   t('batch', 'v1', 'CronJob', 'cronjobs', true, { shortNames: ['cj'], categories: ['all'], subresources: ['status'] }),
   t('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'] }),
+  t('admissionregistration.k8s.io', 'v1', 'ValidatingAdmissionPolicy', 'validatingadmissionpolicies', false, {
+    categories: ['api-extensions'],
+    subresources: ['status'],
+  }),
+  t(
+    'admissionregistration.k8s.io',
+    'v1',
+    'ValidatingAdmissionPolicyBinding',
+    'validatingadmissionpolicybindings',
+    false,
+    {
+      categories: ['api-extensions'],
+    },
+  ),
+  // Create-only: `kubectl auth whoami` asks who the request's credentials (and --as) make the caller.
+  t('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, { verbs: ['create'] }),
   t('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, {
     shortNames: ['crd', 'crds'],
     subresources: ['status'],

@@ -10,6 +10,8 @@ import { Store } from './store.ts'
 import { noFaults, type Faults } from './faults.ts'
 import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
+import { Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
+import { selfSignedCertificate } from './tls.ts'
 import { Controllers, DEFAULT_TIMING } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
 import { startMirror } from './mirror.ts'
@@ -21,6 +23,7 @@ import { listOf, type Cni } from './cluster-view.ts'
 export type { Cni } from './cluster-view.ts'
 export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
+export type { SimUser } from './authn.ts'
 
 export interface SimOptions {
   dir?: string
@@ -37,13 +40,18 @@ export interface SimOptions {
   gthulhuMtls?: boolean
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
+  /** Users besides the kubeconfig's cluster admin (kubernetes-admin), each with its bearer token. */
+  users?: SimUser[]
 }
 
 export interface Simulator {
   store: Store
   faults: Faults
   dir: string
+  /** The API server over TLS, as the kubeconfig names it. */
   apiUrl: string
+  /** The same port in plain HTTP, for the simulator's own /sim/* routes (no Kubernetes request answers there). */
+  controlUrl: string
   kubeconfig: string
   context: string
   istioMirror: string
@@ -147,7 +155,18 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   try {
     const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
     closers.push(() => mirror.close())
-    const api = await startApiServer({ store, faults, kubernetesVersion, extraRoutes, allocateNodePort })
+    const authenticator = new Authenticator([CLUSTER_ADMIN, ...(options.users ?? [])])
+    const tls = selfSignedCertificate()
+    const api = await startApiServer({
+      store,
+      faults,
+      kubernetesVersion,
+      extraRoutes,
+      allocateNodePort,
+      authenticator,
+      tls,
+    })
+    const apiUrl = api.secureUrl!
     closers.push(() => api.close())
     const webui = startWebUi(store, cni)
     closers.push(() => webui.close())
@@ -155,7 +174,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     await waitForSeedRollout(store, 10_000)
 
     const kubeconfig = join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, kubeconfigYaml(api.url, contextName, namespace), { mode: 0o600 })
+    writeFileSync(kubeconfig, kubeconfigYaml(apiUrl, tls.cert, contextName, namespace), { mode: 0o600 })
     const env: Record<string, string> = {
       KUBECONFIG: kubeconfig,
       KUBECACHEDIR: join(dir, 'kube-cache'),
@@ -174,7 +193,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       store,
       faults,
       dir,
-      apiUrl: api.url,
+      apiUrl,
+      controlUrl: api.url,
       kubeconfig,
       context: contextName,
       istioMirror: mirror.istioBase,
@@ -219,12 +239,12 @@ async function waitForSeedRollout(store: Store, timeoutMs: number): Promise<void
   }
 }
 
-function kubeconfigYaml(server: string, name: string, namespace: string): string {
+function kubeconfigYaml(server: string, ca: string, name: string, namespace: string): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name, cluster: { server } }],
-    users: [{ name, user: { token: 'gthulhu-sim-token' } }],
+    clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+    users: [{ name, user: { token: CLUSTER_ADMIN.token } }],
     contexts: [{ name, context: { cluster: name, user: name, namespace } }],
     'current-context': name,
     preferences: {},

@@ -656,7 +656,13 @@ export class IstioctlServer {
         ? name
         : undefined
     }
-    const workloadName = (pod: KubeObject) => pod.metadata.ownerReferences?.[0]?.name ?? pod.metadata.name
+    // A Deployment's pods are owned by its ReplicaSet `<deployment>-<pod-template-hash>`: ztunnel names the Deployment.
+    const workloadName = (pod: KubeObject) => {
+      const owner = pod.metadata.ownerReferences?.[0]
+      const hash = pod.metadata.labels?.['pod-template-hash']
+      if (!owner) return pod.metadata.name
+      return owner.kind === 'ReplicaSet' && hash ? owner.name.replace(new RegExp(`-${hash}$`), '') : owner.name
+    }
     if (p.flags.get('--output') === 'json') {
       const rows = pods.map((pod) => ({
         uid: `Kubernetes//Pod/${pod.metadata.namespace}/${pod.metadata.name}`,

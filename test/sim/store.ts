@@ -16,7 +16,14 @@ export interface KubeObject {
     deletionTimestamp?: string
     labels?: Record<string, string>
     annotations?: Record<string, string>
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[]
+    ownerReferences?: {
+      apiVersion: string
+      kind: string
+      name: string
+      uid: string
+      controller?: boolean
+      blockOwnerDeletion?: boolean
+    }[]
     managedFields?: unknown[]
     [key: string]: unknown
   }
@@ -36,6 +43,8 @@ export interface ResourceType {
   shortNames?: string[]
   categories?: string[]
   subresources?: string[] // e.g. ['status', 'log']
+  /** The verbs discovery lists (default: all of them); a create-only review kind lists ['create']. */
+  verbs?: string[]
   /** Set for types that come from a CustomResourceDefinition. */
   crd?: string
 }

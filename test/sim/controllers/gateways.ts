@@ -22,8 +22,9 @@
 import { ClusterView, GATEWAY_GROUP, GATEWAY_NAME_LABEL, getOf, listOf } from '../cluster-view.ts'
 import { admit } from '../builtin-types.ts'
 import { allocateNodePort } from '../node-ports.ts'
-import type { KubeObject, Store } from '../store.ts'
-import { condition, resourceType, writeStatus, type ReconcileContext } from './context.ts'
+import { ISTIOD_USER } from '../authn.ts'
+import type { KubeObject } from '../store.ts'
+import { condition, createAs, resourceType, writeStatus, type ReconcileContext } from './context.ts'
 import { istiodReady, istiodVersion } from './istio-install.ts'
 import { WAYPOINT_PROFILE } from './waypoints.ts'
 
@@ -65,7 +66,8 @@ const PROFILES = new Map<string, GatewayClassProfile>([
   ['istio-waypoint', WAYPOINT_PROFILE],
 ])
 
-export async function reconcileGateways({ store }: ReconcileContext): Promise<void> {
+export async function reconcileGateways(ctx: ReconcileContext): Promise<void> {
+  const { store } = ctx
   const version = istiodVersion(store)
   if (!version || !istiodReady(store)) return
   for (const gw of listOf(store, 'gateway')) {
@@ -73,16 +75,17 @@ export async function reconcileGateways({ store }: ReconcileContext): Promise<vo
     const profile = PROFILES.get(cls)
     if (!profile) continue
     if (!getOf(store, 'gatewayClass', undefined, cls)) continue
-    await ensureGatewayObjects(store, gw, profile, version)
+    await ensureGatewayObjects(ctx, gw, profile, version)
   }
 }
 
 async function ensureGatewayObjects(
-  store: Store,
+  ctx: ReconcileContext,
   gw: KubeObject,
   profile: GatewayClassProfile,
   version: string,
 ): Promise<void> {
+  const { store } = ctx
   const ns = gw.metadata.namespace!
   const name = profile.objectName(gw)
   const owner = {
@@ -102,8 +105,9 @@ async function ensureGatewayObjects(
     ...extra,
   })
 
+  // istiod creates what a Gateway needs with its own identity, through admission.
   if (!getOf(store, 'serviceAccount', ns, name)) {
-    store.create(resourceType(store, 'serviceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta() })
+    createAs(ctx, ISTIOD_USER, 'serviceAccount', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta() }, gw)
   }
 
   const template = {
@@ -126,12 +130,7 @@ async function ensureGatewayObjects(
   const deployment = getOf(store, 'deployment', ns, name)
   const spec = { replicas: 1, selector: { matchLabels: { [GATEWAY_NAME_LABEL]: gw.metadata.name } }, template }
   if (!deployment) {
-    store.create(resourceType(store, 'deployment'), {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: meta(),
-      spec,
-    })
+    createAs(ctx, ISTIOD_USER, 'deployment', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(), spec }, gw)
   } else if (JSON.stringify(deployment.spec) !== JSON.stringify(spec)) {
     store.update(resourceType(store, 'deployment'), { ...deployment, spec })
   }
@@ -163,7 +162,7 @@ async function ensureGatewayObjects(
   const svcType = resourceType(store, 'service')
   await admit({ store, allocateNodePort }, svcType, desired, existing)
   if (existing) store.update(svcType, desired)
-  else store.create(svcType, desired)
+  else createAs(ctx, ISTIOD_USER, 'service', desired, gw)
 }
 
 export function updateGatewayStatus({ store, config }: ReconcileContext): void {

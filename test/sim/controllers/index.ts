@@ -49,6 +49,7 @@ export class Controllers {
   private passWaiters: (() => void)[] = []
   private readonly workloads = new WorkloadControllers()
   private readonly kubelet = new Kubelet()
+  private readonly refusedUntil = new Map<string, number>()
 
   constructor(
     readonly store: Store,
@@ -109,6 +110,7 @@ export class Controllers {
       faults: this.faults,
       config: this.config,
       wakeAt: (t) => (nextWake = Math.min(nextWake, t)),
+      refusedUntil: this.refusedUntil,
     }
     try {
       collectGarbage(ctx)

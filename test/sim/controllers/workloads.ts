@@ -1,9 +1,18 @@
-// Workload controllers: Deployments, DaemonSets and StatefulSets make pods, roll them when the pod
-// template changes (`kubectl rollout restart`), and report the status `kubectl rollout status` reads.
+// Workload controllers: Deployments (through ReplicaSets), DaemonSets and StatefulSets make pods, roll them
+// when the pod template changes (`kubectl rollout restart`), and report the status `kubectl rollout status`
+// reads. Each controller creates with its own identity, through admission, as kube-controller-manager
+// does with --use-service-account-credentials: a Deployment's ReplicaSets as
+// system:serviceaccount:kube-system:deployment-controller, their pods as …:replicaset-controller, a
+// DaemonSet's as …:daemon-set-controller, a StatefulSet's as …:statefulset-controller (see ../authn.ts).
+// A refused creation becomes a FailedCreate Event on the owner and is tried again after a backoff.
 //
 // Imitates kubernetes/kubernetes v1.32.0:
-// - pkg/controller/deployment/rolling.go and sync.go (surge new pods, remove old ones once the new ones
-//   are available; replicas/updated/ready/available counts; conditions Available and Progressing);
+// - pkg/controller/deployment/rolling.go and sync.go (a ReplicaSet `<deployment>-<pod-template-hash>` per
+//   template, owned by the Deployment, its template and selector carrying the pod-template-hash label;
+//   scale the new one up, the old ones down to 0 once the new pods are available, old ones kept for
+//   history; replicas/updated/ready/available counts; conditions Available and Progressing);
+// - pkg/controller/replicaset/replica_set.go (pods `<replicaset>-<random>` owned by the ReplicaSet, made
+//   or deleted until they match spec.replicas; status replicas/readyReplicas/availableReplicas);
 // - pkg/controller/daemon/daemon_controller.go and update.go (one pod per node; RollingUpdate with
 //   maxUnavailable 1: the old pod goes, then the new one starts);
 // - pkg/controller/statefulset/stateful_set_control.go and stateful_set_utils.go (pods `<name>-<ordinal>`
@@ -12,14 +21,24 @@
 // - pkg/apis/apps/v1/defaults.go (the updateStrategy a DaemonSet or StatefulSet gets by default);
 // and kubernetes/kubectl kubernetes-1.32.0 pkg/polymorphichelpers/rollout_status.go (the fields that
 // decide "Waiting for … rollout to finish" versus "successfully rolled out").
-// Simplifications: no ReplicaSets or ControllerRevisions (a Deployment owns its pods; the revision is a
-// hash of the template); one node, so a DaemonSet has one pod; maxSurge/maxUnavailable, minReadySeconds,
+// Simplifications: no ControllerRevisions (the revision is a hash of the template); updates a controller
+// makes (scaling a ReplicaSet, status) do not pass admission, only its creations do; one node, so a
+// DaemonSet has one pod; maxSurge/maxUnavailable, minReadySeconds, revisionHistoryLimit,
 // partitions and podManagementPolicy are not read; one rollout step per `timing.rolloutStepMs`;
 // "available" means Ready; `faults.rolloutNeverConverges` freezes a rollout that has old pods.
 import { createHash } from 'node:crypto'
-import { isPodReady, listOf, now } from '../cluster-view.ts'
+import { controllerUser } from '../authn.ts'
+import { isPodReady, listOf, now, type KindName } from '../cluster-view.ts'
 import type { KubeObject, Store } from '../store.ts'
-import { NODE_NAME, condition, resourceType, tryDelete, writeStatus, type ReconcileContext } from './context.ts'
+import {
+  NODE_NAME,
+  condition,
+  createAs,
+  resourceType,
+  tryDelete,
+  writeStatus,
+  type ReconcileContext,
+} from './context.ts'
 
 export type WorkloadKind = 'deployment' | 'daemonSet' | 'statefulSet'
 export const WORKLOAD_KINDS: WorkloadKind[] = ['deployment', 'daemonSet', 'statefulSet']
@@ -37,10 +56,19 @@ function revisionOf(kind: WorkloadKind, w: KubeObject) {
   }
 }
 
-const ownedPods = (store: Store, w: KubeObject) =>
-  listOf(store, 'pod', w.metadata.namespace).filter((p) =>
-    (p.metadata.ownerReferences ?? []).some((r) => r.uid === w.metadata.uid),
+const owned = (store: Store, kind: KindName, owner: KubeObject) =>
+  listOf(store, kind, owner.metadata.namespace).filter((o) =>
+    (o.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid),
   )
+const ownedPods = (store: Store, w: KubeObject) => owned(store, 'pod', w)
+/** The pods a workload runs: a Deployment's are those of its ReplicaSets. */
+const podsOf = (store: Store, kind: WorkloadKind, w: KubeObject) =>
+  kind === 'deployment' ? owned(store, 'replicaSet', w).flatMap((rs) => ownedPods(store, rs)) : ownedPods(store, w)
+const CREATOR = {
+  daemonSet: controllerUser('daemon-set-controller'),
+  statefulSet: controllerUser('statefulset-controller'),
+  replicaSet: controllerUser('replicaset-controller'),
+}
 
 const desiredReplicas = (kind: WorkloadKind, w: KubeObject) =>
   kind === 'daemonSet' ? 1 : Number(w.spec?.replicas ?? 1)
@@ -58,9 +86,11 @@ export class WorkloadControllers {
 
   reconcile(ctx: ReconcileContext): void {
     for (const kind of WORKLOAD_KINDS) for (const w of listOf(ctx.store, kind)) this.reconcileWorkload(ctx, kind, w)
+    for (const rs of listOf(ctx.store, 'replicaSet')) reconcileReplicaSet(ctx, rs)
   }
 
   updateStatus({ store }: ReconcileContext): void {
+    for (const rs of listOf(store, 'replicaSet')) updateReplicaSetStatus(store, rs)
     for (const kind of WORKLOAD_KINDS) for (const w of listOf(store, kind)) updateWorkloadStatus(store, kind, w)
   }
 
@@ -72,7 +102,7 @@ export class WorkloadControllers {
       return
     }
     const { hash, revision, revisionLabel } = revisionOf(kind, w)
-    const pods = ownedPods(store, w)
+    const pods = podsOf(store, kind, w)
     const isNew = (p: KubeObject) => p.metadata.labels?.[revisionLabel] === revision
     const fresh = pods.filter(isNew)
     const old = pods.filter((p) => !isNew(p))
@@ -92,12 +122,14 @@ export class WorkloadControllers {
       this.lastStep.set(w.metadata.uid!, Date.now())
       wakeAt(Date.now() + config.timing.rolloutStepMs)
     }
-    const create = (name: string, extra: Record<string, any> = {}) => {
-      store.create(
-        resourceType(store, 'pod'),
-        podFor(kind, w, name, { [revisionLabel]: revision, ...extra.labels }, extra.spec),
+    const create = (creator: 'daemonSet' | 'statefulSet', name: string, extra: Record<string, any> = {}) =>
+      createAs(
+        ctx,
+        CREATOR[creator],
+        'pod',
+        podFor(w, name, { [revisionLabel]: revision, ...extra.labels }, extra.spec),
+        w,
       )
-    }
 
     if (kind === 'statefulSet') {
       for (let i = 0; i < desired; i++) {
@@ -106,7 +138,7 @@ export class WorkloadControllers {
         if (!pod) {
           const lowerReady = pods.filter((p) => ordinal(p) < i).every(isPodReady)
           if (lowerReady) {
-            create(name, {
+            create('statefulSet', name, {
               labels: { 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(i) },
               spec: { hostname: name, subdomain: w.spec?.serviceName },
             })
@@ -136,7 +168,7 @@ export class WorkloadControllers {
         return step()
       }
       if (fresh.length < desired) {
-        create(`${w.metadata.name}-${randomSuffix()}`, {
+        create('daemonSet', `${w.metadata.name}-${randomSuffix()}`, {
           labels: { 'pod-template-generation': String(w.metadata.generation ?? 1) },
         })
         step()
@@ -144,22 +176,99 @@ export class WorkloadControllers {
       return
     }
 
-    // Deployment: surge first, remove old pods once the new ones are ready.
-    const podBase = `${w.metadata.name}-${hash}`
-    if (fresh.length < desired) {
-      const count = pods.length === 0 ? desired : 1
-      for (let i = 0; i < count; i++) create(`${podBase}-${randomSuffix()}`)
+    // Deployment: a ReplicaSet per template; surge the new one, scale the old ones to 0 once the new pods are ready.
+    const sets = owned(store, 'replicaSet', w)
+    const newSet = sets.find((rs) => rs.metadata.labels?.[revisionLabel] === revision)
+    const oldSets = sets.filter((rs) => rs !== newSet && Number(rs.spec?.replicas ?? 0) > 0)
+    if (!newSet) {
+      createAs(
+        ctx,
+        controllerUser('deployment-controller'),
+        'replicaSet',
+        replicaSetFor(w, hash, pods.length === 0 ? desired : 1),
+        w,
+      )
       return step()
     }
-    if (fresh.length > desired) {
-      for (const p of fresh.slice(desired)) tryDelete(store, 'pod', p)
+    const scale = (rs: KubeObject, replicas: number) =>
+      store.update(resourceType(store, 'replicaSet'), { ...rs, spec: { ...rs.spec, replicas } })
+    const wanted = Number(newSet.spec?.replicas ?? 0)
+    if (wanted < desired) {
+      scale(newSet, old.length === 0 ? desired : wanted + 1)
       return step()
     }
-    if (old.length && fresh.filter(isPodReady).length >= desired) {
-      for (const p of old) tryDelete(store, 'pod', p)
+    if (wanted > desired) {
+      scale(newSet, desired)
+      return step()
+    }
+    if (oldSets.length && fresh.filter(isPodReady).length >= desired) {
+      for (const rs of oldSets) scale(rs, 0)
       step()
     }
   }
+}
+
+/** The ReplicaSet controller: pods `<replicaset>-<random>` until they match spec.replicas. */
+function reconcileReplicaSet(ctx: ReconcileContext, rs: KubeObject): void {
+  const { store } = ctx
+  const pods = ownedPods(store, rs)
+  const desired = Number(rs.spec?.replicas ?? 1)
+  for (let i = pods.length; i < desired; i++) {
+    const created = createAs(
+      ctx,
+      CREATOR.replicaSet,
+      'pod',
+      podFor(rs, `${rs.metadata.name}-${randomSuffix()}`, {}),
+      rs,
+    )
+    if (!created) return
+  }
+  // Surplus pods go not-ready ones first, as the controller ranks them.
+  const surplus = [...pods]
+    .sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)))
+    .slice(0, pods.length - desired)
+  for (const p of surplus) tryDelete(store, 'pod', p)
+}
+
+function replicaSetFor(d: KubeObject, hash: string, replicas: number): KubeObject {
+  const template = d.spec?.template ?? {}
+  const labels = { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: {
+      name: `${d.metadata.name}-${hash}`,
+      namespace: d.metadata.namespace,
+      labels,
+      annotations: { 'deployment.kubernetes.io/desired-replicas': String(d.spec?.replicas ?? 1) },
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          name: d.metadata.name,
+          uid: d.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: { ...(d.spec?.selector?.matchLabels ?? {}), 'pod-template-hash': hash } },
+      template: { ...template, metadata: { ...template.metadata, labels } },
+    },
+  }
+}
+
+function updateReplicaSetStatus(store: Store, rs: KubeObject): void {
+  const pods = ownedPods(store, rs)
+  const ready = pods.filter(isPodReady).length
+  writeStatus(store, 'replicaSet', rs, {
+    replicas: pods.length,
+    fullyLabeledReplicas: pods.length,
+    ...(ready ? { readyReplicas: ready, availableReplicas: ready } : {}),
+    observedGeneration: rs.metadata.generation ?? 1,
+  })
 }
 
 /** Defaults the API server would have set and `kubectl rollout status` relies on; undefined when complete. */
@@ -178,26 +287,27 @@ function workloadDefaults(kind: WorkloadKind, w: KubeObject): KubeObject | undef
   }
 }
 
-function podFor(
-  kind: WorkloadKind,
-  w: KubeObject,
-  name: string,
-  labels: Record<string, string>,
-  specExtra: any = {},
-): KubeObject {
-  const template = w.spec?.template ?? {}
-  const apiKind = { deployment: 'Deployment', daemonSet: 'DaemonSet', statefulSet: 'StatefulSet' }[kind]
+/** A pod from an owner's template (a ReplicaSet, DaemonSet or StatefulSet), owned by it. */
+function podFor(owner: KubeObject, name: string, labels: Record<string, string>, specExtra: any = {}): KubeObject {
+  const template = owner.spec?.template ?? {}
   const serviceAccountName = template.spec?.serviceAccountName ?? template.spec?.serviceAccount ?? 'default'
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name,
-      namespace: w.metadata.namespace,
+      namespace: owner.metadata.namespace,
       labels: { ...(template.metadata?.labels ?? {}), ...labels },
       ...(template.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
       ownerReferences: [
-        { apiVersion: 'apps/v1', kind: apiKind, name: w.metadata.name, uid: w.metadata.uid!, controller: true },
+        {
+          apiVersion: 'apps/v1',
+          kind: owner.kind,
+          name: owner.metadata.name,
+          uid: owner.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ],
     },
     spec: {
@@ -219,7 +329,7 @@ function podFor(
 /** Status as each workload controller writes it, limited to what `kubectl rollout status` reads. */
 function updateWorkloadStatus(store: Store, kind: WorkloadKind, w: KubeObject): void {
   const { hash, revision, revisionLabel } = revisionOf(kind, w)
-  const pods = ownedPods(store, w)
+  const pods = podsOf(store, kind, w)
   const updated = pods.filter((p) => p.metadata.labels?.[revisionLabel] === revision)
   const ready = pods.filter(isPodReady)
   const updatedReady = updated.filter(isPodReady)

@@ -1,0 +1,175 @@
+// Admission attempts: what an insider who may create objects in Gthulhu's namespace would try, sent as a user who is
+// not the runbook's (kubectl --as) with `kubectl create --dry-run=server`, so admission runs and nothing is created.
+// And the controls: a pod made as each protected workload's own controller makes it, which must still be admitted.
+import type { Config } from '../config/options.ts'
+import { denialPrefix, guardName, protectedIdentities } from '../domain/admission.ts'
+import { MANAGED_BY } from '../domain/apply.ts'
+import { toYamlStream } from '../kube/cluster.ts'
+import type { Check, KubeObject, StepContext } from '../types.ts'
+import { randomSuffix } from './probes.ts'
+
+/** The user the attempts are made as: not the runbook's identity, in no group but system:authenticated. */
+export const ATTACKER_USER = 'gthulhu-runbook-attacker'
+
+const LABEL = { 'app.kubernetes.io/component': 'admission-attempt', ...MANAGED_BY }
+const attemptName = (what: string) => `gthulhu-attempt-${what}-${randomSuffix()}`.slice(0, 63)
+const container = (config: Config) => ({ name: 'attempt', image: config.httpProbeImage, command: ['sleep', '3600'] })
+
+export function attackerPod(
+  config: Config,
+  what: string,
+  spec: Record<string, unknown>,
+  labels: Record<string, string> = {},
+  namespace = config.namespace,
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: attemptName(what), namespace, labels: { ...LABEL, ...labels } },
+    spec: { ...spec, containers: [container(config)] },
+  }
+}
+
+const template = (config: Config, serviceAccountName: string) => ({
+  metadata: { labels: { 'app.kubernetes.io/name': 'gthulhu-attempt' } },
+  spec: { serviceAccountName, containers: [container(config)] },
+})
+
+export function attackerDeployment(config: Config, serviceAccountName: string): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: attemptName('deployment'), namespace: config.namespace, labels: LABEL },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'gthulhu-attempt' } },
+      template: template(config, serviceAccountName),
+    },
+  }
+}
+
+export function attackerCronJob(config: Config, serviceAccountName: string): KubeObject {
+  const podTemplate = template(config, serviceAccountName)
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: attemptName('cronjob'), namespace: config.namespace, labels: LABEL },
+    spec: {
+      schedule: '*/5 * * * *',
+      jobTemplate: { spec: { template: { ...podTemplate, spec: { ...podTemplate.spec, restartPolicy: 'Never' } } } },
+    },
+  }
+}
+
+export function attackerService(config: Config, selector: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: attemptName('service'), namespace: config.namespace, labels: LABEL },
+    spec: { selector, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
+  }
+}
+
+export type AdmissionOutcome =
+  | { kind: 'admitted'; detail: string }
+  | { kind: 'refused'; detail: string }
+  | { kind: 'error'; detail: string }
+
+/** Sends one object through admission as `user` (dry run: nothing is created) and reads the answer. */
+export async function tryAdmission(
+  ctx: StepContext,
+  object: KubeObject,
+  user: string,
+  groups: string[] = [],
+): Promise<AdmissionOutcome> {
+  const result = await ctx.cluster.exec(
+    ctx.cluster.kubectlArgv([
+      'create',
+      '--dry-run=server',
+      '-o',
+      'name',
+      `--as=${user}`,
+      ...groups.map((g) => `--as-group=${g}`),
+      '-f',
+      '-',
+    ]),
+    { input: toYamlStream([object]) },
+  )
+  const stderr = result.stderr.trim()
+  if (result.exitCode === 0) return { kind: 'admitted', detail: `admitted (${result.stdout.trim()}, server dry run)` }
+  const denial = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*/.exec(stderr)?.[0]
+  if (denial) return { kind: 'refused', detail: denial }
+  if (/cannot impersonate/.test(stderr))
+    return {
+      kind: 'error',
+      detail: `the runbook's identity may not impersonate ${user} (kubectl --as), so the attempt could not be made: ${stderr}`,
+    }
+  return { kind: 'error', detail: stderr || `kubectl exited ${result.exitCode}` }
+}
+
+/** The refusal came from this runbook's policy (another admission plugin's refusal proves nothing about it). */
+export const refusedByOurPolicy = (config: Config, outcome: AdmissionOutcome) =>
+  outcome.kind === 'refused' &&
+  [denialPrefix(config), denialPrefix(config, guardName(config))].some((prefix) => outcome.detail.startsWith(prefix))
+
+const CONTROLLER = {
+  ReplicaSet: 'system:serviceaccount:kube-system:replicaset-controller',
+  DaemonSet: 'system:serviceaccount:kube-system:daemon-set-controller',
+  StatefulSet: 'system:serviceaccount:kube-system:statefulset-controller',
+} as Record<string, string>
+const CONTROLLER_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated']
+
+/**
+ * The controls: for every protected workload, a copy of one of its live pods sent through admission as the
+ * controller that owns it would send it (its ServiceAccount identity, the same ownerReference). They must be
+ * admitted, or a restart of the chart (or istiod re-creating a gateway) would leave the workload without pods.
+ */
+export async function controllerPodChecks(ctx: StepContext): Promise<Check[]> {
+  const { config, facts } = ctx
+  const pods = await ctx.cluster.list<KubeObject>('pods', { namespace: config.namespace })
+  const checks = protectedIdentities(config, facts).map(async (identity): Promise<Check> => {
+    const { kind, name } = identity.owner
+    const ownerKind = kind === 'Deployment' ? 'ReplicaSet' : kind
+    const pod = pods.find((p) =>
+      ((p.metadata.ownerReferences ?? []) as { kind: string; name: string }[]).some(
+        (r) =>
+          r.kind === ownerKind &&
+          (kind === 'Deployment' ? r.name === `${name}-${p.metadata.labels?.['pod-template-hash']}` : r.name === name),
+      ),
+    )
+    const check = {
+      name: `${kind} ${name} (${identity.owner.by}'s) can still make its pods`,
+      expected: `admitted as ${CONTROLLER[ownerKind]}`,
+    }
+    if (!pod)
+      return {
+        ...check,
+        observed: `no pod of ${kind} ${name} found to copy`,
+        ok: false,
+        advisory: true,
+        hint: `the workload has no pods right now, so its controller's next creation was not tried; check kubectl get ${kind.toLowerCase()} ${name} -n ${config.namespace}`,
+      }
+    const copy: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${pod.metadata.name.slice(0, 50)}-${randomSuffix()}`,
+        namespace: config.namespace,
+        labels: pod.metadata.labels,
+        ownerReferences: pod.metadata.ownerReferences,
+      },
+      spec: { ...pod.spec, nodeName: undefined },
+    }
+    const outcome = await tryAdmission(ctx, copy, CONTROLLER[ownerKind], CONTROLLER_GROUPS)
+    return {
+      ...check,
+      observed: outcome.detail,
+      ok: outcome.kind === 'admitted',
+      hint:
+        outcome.kind === 'refused'
+          ? `the policy refuses the workload's own controller: run the admission-policy step again (it rebuilds the policy from the workloads preflight found), or --rollback admission-policy`
+          : undefined,
+    }
+  })
+  return Promise.all(checks)
+}

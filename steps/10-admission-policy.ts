@@ -1,0 +1,149 @@
+// Who may wear Gthulhu's identities: a ValidatingAdmissionPolicy that, in Gthulhu's namespace, lets only the chart's
+// and istiod's own workloads run pods with the manager's, the scheduler's, MongoDB's, the waypoint's or the gateway's
+// ServiceAccount or labels, and lets no other Service select those pods. istiod certifies whatever ServiceAccount a
+// pod names, and NetworkPolicies trust labels: without this, anyone who may create a pod there can be the manager.
+// Proven by an insider's attempts (a Pod, a Deployment, a CronJob naming the manager's ServiceAccount; copied labels;
+// a Service selecting the manager's pods) made as another user and refused, while the workloads' own controllers are
+// still admitted.
+import type { Config } from '../lib/config/options.ts'
+import { StepFailure } from '../lib/config/errors.ts'
+import {
+  admissionBinding,
+  admissionPolicy,
+  BINDING_RESOURCE,
+  decisionMakerGuard,
+  POLICY_RESOURCE,
+  policyName,
+  protectedIdentities,
+  UNKNOWN_RUNBOOK_USER,
+} from '../lib/domain/admission.ts'
+import { appliedAsPlanned, containsFields } from '../lib/domain/apply.ts'
+import { assertValidManifests } from '../lib/kube/schema.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import { controllerPodChecks } from '../lib/verify/admission-attempts.ts'
+import { tryPaths } from '../lib/verify/paths.ts'
+
+const runbookUserOf = (facts: Facts) => facts.admission?.runbookUser ?? UNKNOWN_RUNBOOK_USER
+/** The namespace's policy and binding, and (with --decision-maker-guard) the cluster-wide guard and its binding. */
+const desired = (config: Config, facts: Facts): KubeObject[] => [
+  admissionPolicy(config, facts, runbookUserOf(facts)),
+  admissionBinding(config),
+  ...(config.decisionMakerGuard ? decisionMakerGuard(config, runbookUserOf(facts)) : []),
+]
+const resourceOf = (o: KubeObject) => (o.kind === 'ValidatingAdmissionPolicy' ? POLICY_RESOURCE : BINDING_RESOURCE)
+
+/** The identity this run acts as (kubectl auth whoami): the one user the policy lets create impostor probes. */
+async function runbookUser(ctx: StepContext): Promise<string> {
+  const review = await ctx.cluster.getJson<{ status?: { userInfo?: { username?: string } } }>(['auth', 'whoami'])
+  const user = review.status?.userInfo?.username
+  if (!user)
+    throw new StepFailure(
+      "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
+    )
+  return user
+}
+
+async function policyChecks(ctx: StepContext): Promise<Check[]> {
+  const want = desired(ctx.config, ctx.facts)
+  const live = await Promise.all(
+    want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
+  )
+  return want.map((o, i) => ({
+    name: `${o.kind} ${o.metadata.name} applied as planned`,
+    expected:
+      o.kind === 'ValidatingAdmissionPolicy'
+        ? `failurePolicy Fail, ${o.spec.validations.length} validation(s), exempting ${runbookUserOf(ctx.facts)}'s probes`
+        : o.spec.matchResources.namespaceSelector.matchLabels
+          ? `Deny in namespace ${ctx.config.namespace}`
+          : `Deny in every namespace but ${ctx.config.namespace}`,
+    observed: live[i] ? (appliedAsPlanned(o, live[i]) ? 'as planned' : 'differs from the plan') : 'not found',
+    ok: appliedAsPlanned(o, live[i]),
+    hint: 'someone changed or deleted it; run the admission-policy step again',
+  }))
+}
+
+export const admissionPolicyStep: Step = {
+  id: 'admission-policy',
+  title: "Admission: only the chart's and istiod's own workloads may wear Gthulhu's identities and labels",
+  why:
+    "The identity policies trust ServiceAccounts, and istiod issues a certificate for whatever ServiceAccount a pod's spec names; the NetworkPolicies trust labels. " +
+    "So anyone allowed to create a pod, a Deployment, a Job or a CronJob in Gthulhu's namespace can run as the manager (and reach MongoDB and the decision makers), as the scheduler (and pass the manager's L7 policy), or as the waypoint or the gateway (and reach the manager's pods), " +
+    "and a Service of their own that selects the manager's pods is forwarded by the waypoint with the waypoint's identity. " +
+    "A ValidatingAdmissionPolicy (failurePolicy Fail) bound to the namespace refuses all of that unless it is the chart's own workload or istiod's gateway, and their pods as their own controllers create them. " +
+    "One exemption remains: the identity the runbook runs as (read with kubectl auth whoami when the step runs) may create its own probe pods and Services, which carry the runbook's probe label, so verification can still play the impostor. " +
+    'It trusts whoever holds, or may impersonate, that identity — typically a cluster admin, who could remove the policy anyway. ' +
+    "Changing the chart's own workloads (helm upgrade, kubectl edit) stays a matter of RBAC. Verification plays the insider, as another user with a server-side dry run: each attempt must be refused, while each workload's controller is still admitted.",
+  requires: ['preflight'],
+  plan: ({ config, facts }) => {
+    if (!config.admissionPolicy)
+      return [
+        {
+          kind: 'note',
+          text: "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
+        },
+      ]
+    const owners = protectedIdentities(config, facts)
+      .map((i) => `${i.owner.kind} ${i.owner.name}`)
+      .join(', ')
+    return [
+      ...(!facts.admission
+        ? [
+            {
+              kind: 'note' as const,
+              text: `the exempt user is read with kubectl auth whoami when the step runs (shown here as ${UNKNOWN_RUNBOOK_USER})`,
+            },
+          ]
+        : []),
+      ...desired(config, facts).map(
+        (object, i): PlanItem => ({
+          kind: 'manifest',
+          object,
+          apply: 'server-side',
+          why:
+            i === 0
+              ? `only ${owners} (and their controllers' pods) may wear these identities`
+              : `applies the policy in namespace ${config.namespace} and denies`,
+        }),
+      ),
+      {
+        kind: 'note',
+        text: `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${managerServiceAccount(config, facts)}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+      },
+    ]
+  },
+  async run(ctx, io) {
+    if (!ctx.config.admissionPolicy) return { unchanged: 'left out with --no-admission-policy' }
+    const user = await runbookUser(ctx)
+    ctx.facts.admission = { runbookUser: user }
+    const want = desired(ctx.config, ctx.facts)
+    assertValidManifests(want)
+    const live = await Promise.all(
+      want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
+    )
+    const changed = want.filter((o, i) => !(live[i] && containsFields(o.spec, live[i]!.spec)))
+    if (!changed.length) return { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
+    await ctx.cluster.apply(changed, { forceConflicts: true })
+    io.log(
+      `applied ${changed.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}; exempt for its own probes: ${user}`,
+    )
+  },
+  async verify(ctx, io) {
+    if (!ctx.config.admissionPolicy) return tryPaths(ctx, io, 'admission-policy')
+    const [policy, controllers] = await Promise.all([policyChecks(ctx), controllerPodChecks(ctx)])
+    return [...policy, ...controllers, ...(await tryPaths(ctx, io, 'admission-policy'))]
+  },
+  undo: {
+    // The guard too, whatever this run's flags: it may have been applied by an earlier run.
+    objects: ({ config, facts }) =>
+      [
+        admissionPolicy(config, facts, runbookUserOf(facts)),
+        admissionBinding(config),
+        ...decisionMakerGuard(config, runbookUserOf(facts)),
+      ].map((o) => ({ resource: resourceOf(o), name: o.metadata.name })),
+  },
+}
+
+function managerServiceAccount(config: Config, facts: Facts): string {
+  const manager = protectedIdentities(config, facts).find((i) => i.key === 'manager')!
+  return `ServiceAccount ${manager.serviceAccount}`
+}

@@ -1,0 +1,252 @@
+// The admission-policy step on a simulated cluster hardened by every other step: each borrowed-identity path an
+// insider has (a Pod, a Deployment, a CronJob naming the manager's ServiceAccount, copied labels, a Service selecting
+// the manager's pods) is open before the step and refused at admission after it, with the API server's message; the
+// chart's own workloads still restart to Ready, a helm-upgrade-style change still rolls out, istiod still re-creates
+// its gateways, the runbook's own impostor probes still run, and undo and --no-admission-policy leave the paths open.
+// (One world for all of it: the full run before the step is the expensive part.)
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { kubectl } from './kit.ts'
+
+let world: RunbookWorld
+const POLICY = 'gthulhu-identities.default'
+const DENIED = `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request:`
+const INSIDER = 'mallory'
+
+const k = (args: string[], input?: string) => kubectl(world.sim.env, args, { input, timeoutMs: 60_000 })
+async function ok(args: string[], input?: string): Promise<string> {
+  const r = await k(args, input)
+  assert.is(r.code, 0, `kubectl ${args.join(' ')}:\n${r.stderr}`)
+  return r.stdout
+}
+
+const container = { name: 'c', image: 'busybox:1.36', command: ['sleep', '3600'] }
+const template = (serviceAccountName: string) => ({
+  metadata: { labels: { app: 'insider' } },
+  spec: { serviceAccountName, containers: [container] },
+})
+/** What an insider would create to wear the manager's identity (or front its pods). */
+const ATTEMPTS: Record<string, object> = {
+  'a Pod naming the manager ServiceAccount': {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'insider-pod' },
+    spec: { serviceAccountName: 'gthulhu-manager', containers: [container] },
+  },
+  'a Deployment naming it': {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'insider-deploy' },
+    spec: { selector: { matchLabels: { app: 'insider' } }, template: template('gthulhu-manager') },
+  },
+  'a CronJob naming it': {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'insider-cron' },
+    spec: {
+      schedule: '* * * * *',
+      jobTemplate: {
+        spec: {
+          template: {
+            metadata: { labels: { app: 'insider' } },
+            spec: { serviceAccountName: 'gthulhu-manager', restartPolicy: 'Never', containers: [container] },
+          },
+        },
+      },
+    },
+  },
+  "a Pod with the manager's labels": {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'insider-labels',
+      labels: {
+        'app.kubernetes.io/name': 'gthulhu',
+        'app.kubernetes.io/instance': 'gthulhu',
+        'app.kubernetes.io/component': 'manager',
+      },
+    },
+    spec: { containers: [container] },
+  },
+  "a Service selecting the manager's pods": {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'insider-svc' },
+    spec: { selector: { 'app.kubernetes.io/component': 'manager' }, ports: [{ port: 8080 }] },
+  },
+}
+
+const attempt = (object: object) =>
+  k(['create', '--dry-run=server', `--as=${INSIDER}`, '-n', 'default', '-f', '-'], JSON.stringify(object))
+
+test.before(async () => {
+  world = await startWorld({ cni: 'calico' })
+  // Every step the admission layer builds on (l7-policies adds nothing it needs, and the file must stay short).
+  const r = await world.run([...world.flags, '--yes', '--skip', 'admission-policy,l7-policies'], {
+    timeoutMs: 300_000,
+  })
+  assert.is(r.code, 0, show(r))
+})
+test.after(async () => {
+  await world?.stop()
+})
+
+test('before the step, every insider attempt is admitted, and a borrowed ServiceAccount runs', async () => {
+  for (const [what, object] of Object.entries(ATTEMPTS)) {
+    const r = await attempt(object)
+    assert.is(r.code, 0, `${what} should be admitted before the step:\n${r.stderr}`)
+    assert.match(r.stdout, /created \(server dry run\)/)
+  }
+  // For real: the insider's Deployment gets a pod wearing the manager's ServiceAccount (made by the ReplicaSet controller).
+  await ok(
+    ['create', `--as=${INSIDER}`, '-n', 'default', '-f', '-'],
+    JSON.stringify(ATTEMPTS['a Deployment naming it']),
+  )
+  await ok(['rollout', 'status', 'deploy/insider-deploy', '-n', 'default', '--timeout=60s'])
+  const pods = await world.kubectlJson('get', 'pods', '-n', 'default', '-l', 'app=insider')
+  assert.is(pods.items.length, 1)
+  assert.is(pods.items[0].spec.serviceAccountName, 'gthulhu-manager')
+})
+
+test('after the step, each attempt is refused at admission with the API server message', async () => {
+  const r = await world.run([...world.flags, '--yes', '--only', 'admission-policy'], { timeoutMs: 180_000 })
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /exempt for its own probes: kubernetes-admin/)
+  // The runbook's own impostor probes (the manager's labels, another ServiceAccount) were still created, as the
+  // exempt user, and ztunnel still refused them; each workload's controller is still admitted.
+  assert.match(r.stdout, /✔ manager's labels, ServiceAccount default → MongoDB :27017: refused/)
+  for (const owner of ['Deployment gthulhu-manager', 'DaemonSet gthulhu-scheduler', 'StatefulSet gthulhu-mongodb'])
+    assert.match(r.stdout, new RegExp(`✔ ${owner} \\(the chart's\\) can still make its pods`))
+  assert.match(r.stdout, /✔ Deployment waypoint \(istiod's\) can still make its pods/)
+  assert.equal(await world.probePodsLeft(), [])
+  for (const [what, object] of Object.entries(ATTEMPTS)) {
+    const refused = await attempt(object)
+    assert.is.not(refused.code, 0, `${what} should be refused`)
+    // The policy's validations give reason Forbidden: kubectl prints the API server's 403 Status message.
+    const resource = { Pod: 'pods', Service: 'services', Deployment: 'deployments.apps', CronJob: 'cronjobs.batch' }[
+      (object as any).kind as string
+    ]
+    assert.ok(
+      refused.stderr.includes(
+        `Error from server (Forbidden): error when creating "STDIN": ${resource} "${(object as any).metadata.name}" is forbidden: ${DENIED}`,
+      ),
+      `${what}: ${refused.stderr}`,
+    )
+  }
+  // Relabelling an existing pod into the manager's labels is refused too (a pod that wore nothing protected).
+  await ok(
+    ['create', `--as=${INSIDER}`, '-n', 'default', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'insider-plain' },
+      spec: { containers: [container] },
+    }),
+  )
+  const relabel = await k([
+    'label',
+    'pod',
+    '-n',
+    'default',
+    'insider-plain',
+    `--as=${INSIDER}`,
+    'app.kubernetes.io/component=manager',
+    'app.kubernetes.io/name=gthulhu',
+    'app.kubernetes.io/instance=gthulhu',
+  ])
+  assert.is.not(relabel.code, 0)
+  assert.match(relabel.stderr, new RegExp(DENIED.replace(/[.'()]/g, '\\$&')))
+})
+
+test("the insider's older Deployment gets no new pod: its controller's creation is refused", async () => {
+  await ok(['delete', 'pod', '-n', 'default', '-l', 'app=insider', '--wait=false'])
+  let events: any[] = []
+  for (let i = 0; i < 60 && !events.length; i++) {
+    events = (await world.kubectlJson('get', 'events', '-n', 'default', '--field-selector', 'reason=FailedCreate'))
+      .items
+    if (!events.length) await new Promise((r) => setTimeout(r, 250))
+  }
+  assert.ok(events.length, 'a FailedCreate event')
+  assert.match(events[0].message, /^Error creating: pods "insider-deploy-\S+" is forbidden: ValidatingAdmissionPolicy/)
+  assert.match(events[0].message, /not by system:serviceaccount:kube-system:replicaset-controller/)
+  const pods = await world.kubectlJson('get', 'pods', '-n', 'default', '-l', 'app=insider')
+  assert.equal(
+    pods.items.filter((p: any) => !p.metadata.deletionTimestamp).map((p: any) => p.metadata.name),
+    [],
+  )
+  await ok(['delete', 'deploy', 'insider-deploy', '-n', 'default'])
+})
+
+test("the chart's workloads still restart to Ready, a helm-upgrade-style change rolls out, istiod re-creates its gateways", async () => {
+  await ok([
+    'rollout',
+    'restart',
+    '-n',
+    'default',
+    'deploy/gthulhu-manager',
+    'ds/gthulhu-scheduler',
+    'sts/gthulhu-mongodb',
+  ])
+  for (const w of ['deploy/gthulhu-manager', 'ds/gthulhu-scheduler', 'sts/gthulhu-mongodb'])
+    await ok(['rollout', 'status', w, '-n', 'default', '--timeout=90s'])
+  // A change of the chart's workload by whoever runs helm (another user than the runbook's).
+  await ok([
+    'patch',
+    'deploy',
+    'gthulhu-manager',
+    '-n',
+    'default',
+    '--as=helm-ci',
+    '-p',
+    JSON.stringify({ spec: { template: { metadata: { labels: { 'helm.sh/chart': 'gthulhu-0.1.1' } } } } }),
+  ])
+  await ok(['rollout', 'status', 'deploy/gthulhu-manager', '-n', 'default', '--timeout=90s'])
+  await ok(['delete', 'deploy', '-n', 'default', 'waypoint', 'gthulhu-gw-istio'])
+  for (const d of ['waypoint', 'gthulhu-gw-istio']) {
+    let found = false
+    for (let i = 0; i < 80 && !found; i++) {
+      found = (await k(['get', 'deploy', d, '-n', 'default'])).code === 0
+      if (!found) await new Promise((r) => setTimeout(r, 250))
+    }
+    assert.ok(found, `istiod re-created ${d}`)
+    await ok(['rollout', 'status', `deploy/${d}`, '-n', 'default', '--timeout=90s'])
+  }
+  const pods = (await world.kubectlJson('get', 'pods', '-n', 'default')).items
+  for (const prefix of [
+    'gthulhu-manager-',
+    'gthulhu-scheduler-',
+    'gthulhu-mongodb-0',
+    'waypoint-',
+    'gthulhu-gw-istio-',
+  ])
+    assert.ok(
+      pods.some(
+        (p: any) =>
+          p.metadata.name.startsWith(prefix) &&
+          (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+      ),
+      `${prefix}… Ready`,
+    )
+})
+
+test('--rollback admission-policy removes the policy and its binding: the paths are open again', async () => {
+  const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 120_000 })
+  assert.is(r.code, 0, show(r))
+  const policies = await world.kubectlJson('get', 'validatingadmissionpolicies,validatingadmissionpolicybindings')
+  assert.equal(policies.items, [])
+  const again = await attempt(ATTEMPTS['a Pod naming the manager ServiceAccount'])
+  assert.is(again.code, 0, again.stderr)
+})
+
+test('--no-admission-policy leaves it out and verification reports the borrowed-identity paths open', async () => {
+  const r = await world.run([...world.flags, '--yes', '--only', 'admission-policy', '--no-admission-policy'], {
+    timeoutMs: 120_000,
+  })
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout + r.stderr, /this path is open: left out with --no-admission-policy/)
+  const policies = await world.kubectlJson('get', 'validatingadmissionpolicies')
+  assert.equal(policies.items, [])
+})
+
+test.run()
