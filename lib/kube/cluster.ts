@@ -34,6 +34,14 @@ export function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
 }
 
+/**
+ * The environment of every spawned command. zx runs commands through `bash -c` with stdin on a socket pair; bash
+ * takes that for a remote shell and sources ~/.bashrc when SHLVL is unset or 0 (cron, CI, systemd), so each kubectl
+ * call would run the operator's shell start-up (pyenv, nvm, …) — seconds each on a loaded machine. A SHLVL of at
+ * least 1 turns that off (bash shell.c, run_startup_files: shell_level < 2).
+ */
+const COMMAND_ENV = { ...process.env, SHLVL: String(Math.max(1, Number(process.env.SHLVL) || 0)) }
+
 export class Cluster {
   istioctlPath = 'istioctl'
 
@@ -73,6 +81,7 @@ export class Cluster {
         timeout: timeoutMs,
         signal: this.options.signal,
         input: options.input ?? '',
+        env: COMMAND_ENV,
       })`${argv}`
       exitCode = output.exitCode
       // zx stops a command at its timeout with SIGTERM; the exit code is then null.
