@@ -22,6 +22,9 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('', 'v1', 'Secret', 'secrets', true),
   t('', 'v1', 'Endpoints', 'endpoints', true, { shortNames: ['ep'] }),
   t('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
+  // RBAC objects are stored, not enforced (the e2e kit's attacker has a Role and a RoleBinding).
+  t('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+  t('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   t('apps', 'v1', 'Deployment', 'deployments', true, {
     shortNames: ['deploy'],
     categories: ['all'],

@@ -3,6 +3,7 @@
 // enforced by the CNI, ambient ztunnel/waypoint/gateway authorization, and the answering application.
 // Pod and cluster IPs are data only: nothing here opens a socket.
 import type { KubeObject } from './store.ts'
+import { httpServerPort, serveHttp } from './http-server.ts'
 import {
   authorize,
   ROOT_NAMESPACE,
@@ -456,6 +457,14 @@ export class NetworkModel {
       const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway', ip)
       if (!decision.allowed) return { kind: 'http', ip, response: forbidden() }
       return { kind: 'http', ip, response: this.gatewayForward(dest, port, req, source) }
+    }
+    if (httpServerPort(dest) === port) {
+      if (!req) return { kind: 'open', ip, tcpOnly: false }
+      // Python's http.server answers and logs the request line with the client's address (../http-server.ts).
+      const served = serveHttp(req, source.ip)
+      const key = `${dest.metadata.namespace}/${dest.metadata.name}`
+      this.view.store.podLogs.set(key, (this.view.store.podLogs.get(key) ?? '') + served.log)
+      return { kind: 'http', ip, response: served.response }
     }
     const app = appAt(dest, port)
     if (!app) return { kind: 'refused', detail: `nothing listens on ${dest.metadata.name}:${port}`, ip }
