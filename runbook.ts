@@ -14,6 +14,8 @@ import { loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
 import { PACKAGE_ROOT } from './lib/config/package-root.ts'
 import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
+import type { RunLease } from './lib/run/lease.ts'
+import { clusterAccessError } from './lib/run/cluster-access.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 
@@ -148,13 +150,16 @@ async function main(argv: string[]): Promise<number> {
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
   let state: StateStore | undefined
-  let locked = false
+  let lease: RunLease | undefined
   let interrupts = 0
   const onSignal = () => {
     // The first Ctrl-C/SIGTERM stops the running command (or prompt) and lets cleanup run; a second one leaves at
-    // once, still releasing the lock so the next run is not refused.
+    // once, still saving the record and releasing the lock so the next run is not refused.
     if (++interrupts > 1) {
-      if (locked) state?.unlock()
+      if (lease?.held) {
+        state?.saveSync('interrupted')
+        lease.releaseSync()
+      }
       process.exit(EXIT.interrupted)
     }
     reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
@@ -181,18 +186,51 @@ async function main(argv: string[]): Promise<number> {
 
     const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
-    state = statePath && context ? new StateStore(statePath, context) : undefined
+    // Runs, --rollback and --uninstall write the record; an audit, a dry run, a render and a list only read it.
+    const operation = config.verify ? 'verify' : config.uninstall ? 'uninstall' : config.rollback ? 'rollback' : 'run'
+    const writes = !readOnly && !config.verify
+    if (statePath && context) {
+      // --list without --context stays off the network (it is the fast one); with --context it reads the cluster.
+      state =
+        config.list && !config.context
+          ? new StateStore(statePath, context)
+          : await StateStore.open({
+              path: statePath,
+              context,
+              cluster,
+              namespace: config.namespace,
+              release: config.release,
+              write: writes,
+              offlineFallback: readOnly,
+            }).catch((error) => {
+              throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
+            })
+      if (state.offline)
+        reporter.say(
+          `⚠ cannot read the runbook's record in the cluster (${state.offline}); showing the local copy ${state.path}`,
+        )
+    }
     if (config.list) {
       listSteps(reporter, STEPS, state)
       return EXIT.ok
     }
     const { applySavedAnswers } = await import('./lib/run/questions.ts') // loads inquirer: not needed by --list
     if (state) applySavedAnswers(config, state.state.answers)
-    const takeLock = () => {
-      const lock = state!.lock()
-      locked = true
-      if (lock.tookOverFrom)
-        reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+    /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
+    const takeLock = async () => {
+      const { RunLease } = await import('./lib/run/lease.ts')
+      lease = new RunLease(cluster, config.namespace, {
+        operation,
+        context,
+        onLost: (message) => {
+          reporter.say(`\n✖ ${message}: stopping before the next change`)
+          abort.abort()
+        },
+      })
+      const taken = await lease.acquire()
+      if (taken.tookOverFrom) reporter.say(`⚠ took over the run's lock from ${taken.tookOverFrom}`)
+      await removeLeftoverProbes(cluster, config.namespace, reporter)
+      if (writes) await state!.begin(cluster, { operation, holder: lease.identity })
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {
@@ -245,7 +283,7 @@ async function main(argv: string[]): Promise<number> {
       return exitCode
     }
 
-    takeLock()
+    await takeLock()
     const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }] = await Promise.all([
       import('./lib/run/engine.ts'),
       import('./lib/cli/prompts.ts'),
@@ -266,19 +304,31 @@ async function main(argv: string[]): Promise<number> {
       onProbeResults: collector.add,
     })
     const startedAt = new Date()
-    reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
-    reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
+    reporter.event({
+      event: 'run-start',
+      context,
+      stateFile: statePath,
+      record: state!.describe(),
+      steps: selection.run,
+      dryRun: false,
+    })
+    reporter.say(
+      `Context ${context}, namespace ${config.namespace} (${namespaceSource}); record in ${state!.describe()}`,
+    )
+    let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       const url = state!.state.facts.gateway?.url
       if (url) reporter.say(`\nOpen the Web UI at ${url}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
+      outcome = 'done'
       return EXIT.ok
     } catch (error) {
       const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
       const resume = resumeCommand(argv, config, remaining, context!)
       const interrupted = error instanceof Interrupted
+      if (interrupted) outcome = 'interrupted'
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
       reporter.say(`Resume with:\n  ${resume}`)
@@ -295,7 +345,7 @@ async function main(argv: string[]): Promise<number> {
     } finally {
       for (const result of engine.results) collector.addChecks(result.id, result.checks)
       collector.keep()
-      state!.save()
+      await state!.finish(outcome)
       if (config.report) {
         const { writeReportFiles } = await import('./lib/report/files.ts')
         writeReportFiles(
@@ -315,10 +365,23 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
+    await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    if (locked) state!.unlock()
   }
+}
+
+/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
+  const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
+  const pods = await cluster.list('pods', {
+    namespace,
+    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
+  })
+  if (!pods.length) return
+  const names = pods.map((p) => p.metadata.name)
+  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
+  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
 }
 
 interface LifecycleRun {
@@ -328,7 +391,7 @@ interface LifecycleRun {
   context: string
   state: StateStore
   terminal: boolean
-  takeLock(): void
+  takeLock(): Promise<void>
 }
 
 /** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
@@ -379,7 +442,8 @@ async function lifecycle(
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   }
-  if (!auditing) takeLock()
+  // An audit takes the lock too: its probe pods must not meet a run's, and it must not audit a half-done run.
+  await takeLock()
   const collector = new ReachabilityCollector(state.state)
   const engine = new Engine({
     config,
@@ -395,10 +459,18 @@ async function lifecycle(
     onProbeResults: collector.add,
   })
   const startedAt = new Date()
-  reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
+  reporter.event({
+    event: 'run-start',
+    context,
+    stateFile: state.path,
+    record: state.describe(),
+    steps: ids,
+    dryRun: false,
+  })
   reporter.say(
-    `Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+    `Context ${context}; record in ${state.describe()}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
   )
+  let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
   try {
     if (auditing) {
       const drifts = await engine.audit()
@@ -425,9 +497,11 @@ async function lifecycle(
         : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
     )
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    outcome = 'done'
     return EXIT.ok
   } catch (error) {
     const interrupted = error instanceof Interrupted
+    if (interrupted) outcome = 'interrupted'
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
     if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
@@ -444,7 +518,7 @@ async function lifecycle(
     for (const result of engine.results) collector.addChecks(result.id, result.checks)
     if (!auditing) {
       collector.keep(config.uninstall)
-      state.save()
+      await state.finish(outcome)
     }
     if (config.report) {
       const { writeReportFiles } = await import('./lib/report/files.ts')

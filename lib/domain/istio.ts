@@ -1,6 +1,7 @@
 // Istio's names the runbook relies on (labels, ports, resources, identities) and the two things every step does
 // with Istio: run the istioctl that the istioctl step verified, and read the conditions istiod writes on policies.
 import { join } from 'node:path'
+import { StepFailure } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { pollUntil } from '../kube/wait.ts'
 import type { KubeObject, StepContext } from '../types.ts'
@@ -33,9 +34,17 @@ export const waypointPrincipal = (config: Pick<Config, 'namespace' | 'waypointNa
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
-/** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
+/**
+ * Points the cluster's istioctl calls at the binary the istioctl step recorded (path and SHA-256); the cluster then
+ * checks that hash before every call, so a binary replaced since is never run, and --install-dir is not needed.
+ */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+  const { istioctlPath: path, istioctlSha256: sha256 } = ctx.facts
+  if (!path || !sha256)
+    throw new StepFailure(
+      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
+    )
+  ctx.cluster.useIstioctl(path, sha256)
 }
 
 /**

@@ -4,7 +4,7 @@ import { shellLine, toYamlStream } from '../kube/cluster.ts'
 import type { Check, PlanItem } from '../types.ts'
 
 export type RunEvent =
-  | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
+  | { event: 'run-start'; context?: string; stateFile?: string; record?: string; steps: string[]; dryRun: boolean }
   | { event: 'step-start'; step: string; title: string }
   | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
   | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }

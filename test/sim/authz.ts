@@ -17,14 +17,17 @@ export interface AuthzDecision {
   reason: string
 }
 
-/** Istio string matching: exact, `prefix*`, `*suffix`, `*` (presence). A `*` elsewhere is a literal character. */
+/**
+ * Istio string matching, in the order istiod tests it (pilot/pkg/serviceregistry/kube/controller/ambient/
+ * authorization.go stringToMatch; pilot/pkg/security/authz/matcher/string.go StringMatcherWithPrefix): `*` is
+ * presence, a leading `*` a suffix match, else a trailing `*` a prefix match, else exact. Any other `*` is a
+ * literal character (`*a*` is the suffix "a*").
+ */
 export function matchValue(pattern: string, value: string | undefined): boolean {
   if (value === undefined) return false
-  if (pattern === '*') return true
-  if (pattern.length > 1 && pattern.endsWith('*') && !pattern.slice(0, -1).includes('*'))
-    return value.startsWith(pattern.slice(0, -1))
-  if (pattern.length > 1 && pattern.startsWith('*') && !pattern.slice(1).includes('*'))
-    return value.endsWith(pattern.slice(1))
+  if (pattern === '*') return value !== ''
+  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1))
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1))
   return pattern === value
 }
 
