@@ -20,7 +20,11 @@ export interface RunbookWorld {
   stateFile: string
   /** Flags that point the runbook at this simulator (context, kubeconfig, mirrors, install dir, state file). */
   flags: string[]
-  run(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<ProcessResult>
+  /** The runbook CLI in `options.cwd` (default: this world's directory). */
+  run(
+    args: string[],
+    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string },
+  ): Promise<ProcessResult>
   state(): RunbookState
   /** `kubectl get … -o json` against the simulator, parsed; fails the test when kubectl fails. */
   kubectlJson(...args: string[]): Promise<any>
@@ -48,7 +52,7 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     flags,
     run: (args, runOptions = {}) =>
       runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-        cwd: dir,
+        cwd: runOptions.cwd ?? dir,
         env: { ...process.env, ...sim.env, CI: 'true', NO_COLOR: '1', ...runOptions.env },
         input: runOptions.input,
         timeoutMs: runOptions.timeoutMs ?? 120_000,

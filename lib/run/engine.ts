@@ -141,7 +141,8 @@ export class Engine {
     let mode: 'run' | 'verify' = 'run'
     for (;;) {
       const started = Date.now()
-      await this.options.state.update(step.id, {
+      // Not awaited: the write before the step's first change (below) carries it, and a failed write fails that one.
+      void this.options.state.update(step.id, {
         status: 'running',
         startedAt: new Date().toISOString(),
         error: undefined,

@@ -195,7 +195,6 @@ export class StateStore {
     }
     store.record = new ClusterRecord(cluster, namespace, release, found.revisions)
     store.readOnly = !options.write
-    if (options.write && store.origin === 'cluster') store.writeLocal()
     return store
   }
 
@@ -225,6 +224,7 @@ export class StateStore {
         `another run changed the runbook's record (Secret ${record.namespace}/${latest?.name ?? '(deleted)'}) while this one was starting; nothing was changed — run the command again`,
       )
     await record.begin(this.serialize(), { ...notes, context: this.state.context })
+    this.writeLocal()
   }
 
   private serialize(): string {
