@@ -124,7 +124,7 @@ test('saved answers cannot choose a mode, skip validation or name another settin
       ...world.flags,
       '--dry-run',
       '--from',
-      'gateway',
+      'istioctl',
       '--manager-principals',
       'cluster.local/ns/default/sa/given-now',
     ])
