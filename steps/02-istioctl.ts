@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { downloadFile, fetchText, parseChecksumFile } from '../lib/domain/download.ts'
-import { istioctlPath } from '../lib/domain/istio.ts'
+import { istioctlPath, verifiedIstioctlPath } from '../lib/domain/istio.ts'
 import { fileSha256, type Cluster } from '../lib/kube/cluster.ts'
 import type { Step, StepContext } from '../lib/types.ts'
 
@@ -112,9 +112,6 @@ function recordIstioctl(ctx: StepContext, path: string, sha256: string): void {
   ctx.cluster.useIstioctl(path, sha256)
 }
 
-/** The binary the record names (from any directory), else where --install-dir puts it. */
-const recordedPath = (ctx: Pick<StepContext, 'facts' | 'config'>) => ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
-
 export const istioctlStep: Step = {
   id: 'istioctl',
   title: 'Install istioctl (checksum verified)',
@@ -195,7 +192,7 @@ export const istioctlStep: Step = {
     ],
   },
   async rollback(ctx, io) {
-    const target = recordedPath(ctx)
+    const target = verifiedIstioctlPath(ctx)
     if (ctx.before?.found?.istioctlExisted) return io.log(`left ${target}: it was there before the runbook`)
     if (!existsSync(target)) return io.log(`${target} is already gone`)
     // Never remove a binary someone replaced since: only the bytes this runbook installed.
@@ -222,7 +219,7 @@ export const istioctlStep: Step = {
     ]
   },
   async verify(ctx) {
-    const target = recordedPath(ctx)
+    const target = verifiedIstioctlPath(ctx)
     const expected = ctx.facts.istioctlSha256
     const exists = existsSync(target)
     const mode = exists ? (statSync(target).mode & 0o777).toString(8) : 'missing'
@@ -239,7 +236,9 @@ export const istioctlStep: Step = {
         expected: expected ? `sha256 ${expected}` : 'a SHA-256 in the record',
         observed: present ? `sha256 ${present}` : 'missing',
         ok: verified,
-        hint: verified ? undefined : 'run --only istioctl to install the checksum-verified release again',
+        hint: verified
+          ? undefined
+          : 'if it changed, find out who changed it; move it away and run --only istioctl to install the checksum-verified release again',
       },
       {
         name: 'istioctl version --remote=false',

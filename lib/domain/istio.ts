@@ -39,13 +39,22 @@ export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.
  * checks that hash before every call, so a binary replaced since is never run, and --install-dir is not needed.
  */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  const { istioctlPath: path, istioctlSha256: sha256 } = ctx.facts
-  if (!path || !sha256)
+  const sha256 = ctx.facts.istioctlSha256
+  if (!ctx.facts.istioctlPath || !sha256)
     throw new StepFailure(
       'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
     )
-  ctx.cluster.useIstioctl(path, sha256)
+  ctx.cluster.useIstioctl(verifiedIstioctlPath(ctx), sha256)
 }
+
+/**
+ * Where the verified istioctl is looked for: the path the record names, or (when --install-dir is given, as on
+ * another machine or in an audit image) the one there, which must then hash to the recorded SHA-256 all the same.
+ */
+export const verifiedIstioctlPath = (ctx: Pick<StepContext, 'config' | 'facts'>) =>
+  ctx.config.explicit?.includes('installDir') || !ctx.facts.istioctlPath
+    ? istioctlPath(ctx.config)
+    : ctx.facts.istioctlPath
 
 /**
  * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current

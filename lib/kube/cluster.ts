@@ -100,7 +100,7 @@ export class Cluster {
     this.hashes.set(key, actual)
     if (actual !== expected)
       throw new StepFailure(
-        `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); run --only istioctl to install the verified release again`,
+        `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
       )
   }
 
