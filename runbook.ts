@@ -184,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
 
-    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
+    const { applyRecordedSettings, defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
     // Runs, --rollback and --uninstall write the record; an audit, a dry run, a render and a list only read it.
     const operation = config.verify ? 'verify' : config.uninstall ? 'uninstall' : config.rollback ? 'rollback' : 'run'
@@ -215,7 +215,14 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok
     }
     const { applySavedAnswers } = await import('./lib/run/questions.ts') // loads inquirer: not needed by --list
-    if (state) applySavedAnswers(config, state.state.answers)
+    if (state) {
+      // Continuing or checking what was done (--resume, --verify, --rollback, --uninstall) uses the settings it was
+      // done with, unless given again; a new run (--from, --only, or all steps) uses what it is given.
+      const continuing = config.resume || config.verify || !!config.rollback || config.uninstall
+      const taken = continuing ? applyRecordedSettings(config, state.state.config) : []
+      if (taken.length) reporter.say(`Settings from the record (not given this time): ${taken.join(', ')}`)
+      applySavedAnswers(config, state.state.answers)
+    }
     /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
     const takeLock = async () => {
       const { RunLease } = await import('./lib/run/lease.ts')

@@ -5,7 +5,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
 import { loadConfig } from '../lib/config/options.ts'
-import { configDrift, defaultStatePath, outcomeConfig, STATE_FORMAT, StateStore } from '../lib/run/state.ts'
+import {
+  applyRecordedSettings,
+  configDrift,
+  defaultStatePath,
+  outcomeConfig,
+  STATE_FORMAT,
+  StateStore,
+} from '../lib/run/state.ts'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'runbook-state-'))
 
@@ -60,6 +67,22 @@ test('config drift names the settings that changed since a step ran', () => {
   const now = loadConfig(['--namespace', 'b', '--output', 'json'], {})
   assert.equal(configDrift(before, now), ['namespace: "a" → "b"'])
   assert.equal(configDrift(before, loadConfig(['--namespace', 'a', '--dry-run'], {})), [])
+})
+
+test('a resume, audit or undo takes the recorded settings not given this time; flags and the environment win', () => {
+  const recorded = outcomeConfig(
+    loadConfig(
+      ['--gateway-name', 'edge', '--namespace', 'apps', '--install-dir', '/opt/bin', '--no-identity-policies'],
+      {},
+    ),
+  )
+  const config = loadConfig(['--identity-policies'], { GTHULHU_RUNBOOK_INSTALL_DIR: '/sim/bin' })
+  const taken = applyRecordedSettings(config, recorded)
+  assert.is(config.gatewayName, 'edge')
+  assert.is(config.identityPolicies, true, 'a flag given now wins')
+  assert.is(config.installDir, '/sim/bin', 'the environment given now wins')
+  assert.is(config.namespace, 'default', 'the namespace found the record and stays')
+  assert.equal(taken, ['gatewayName=edge'])
 })
 
 test.run()

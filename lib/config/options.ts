@@ -58,7 +58,7 @@ export interface Config {
   verify: boolean
   probes: boolean
   report?: string
-  /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
+  /** Keys set by a flag, the --config file or the environment (not defaults): an explicit answer is never asked again. */
   explicit: (keyof Config)[]
 }
 
@@ -786,7 +786,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const flags = parseFlags(argv)
   const fromFile = flags.config ? readConfigFile(flags.config) : {}
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
-  config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
+  // Given by the operator this time (flag, config file or environment): never replaced by a recorded setting.
+  const fromEnv = OPTIONS.filter((o) => o.env && env[o.env] !== undefined).map((o) => o.key)
+  config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])] as (keyof Config)[]
   for (const option of OPTIONS) {
     const value = config[option.key]
     // false is the "off" value of a flag whose value is optional (--dry-run).

@@ -69,6 +69,24 @@ export function configDrift(recorded: Partial<Config> | undefined, current: Conf
   )
 }
 
+/**
+ * Takes the settings the record was made with for every outcome setting not given this time (flag, --config or
+ * environment), so a run, an audit or an undo from another machine with only --context acts on what was done.
+ * The namespace and release found the record, so they stay. Returns "key=value" for each one that differs from the
+ * default, for the operator.
+ */
+export function applyRecordedSettings(config: Config, recorded: Partial<Config>): string[] {
+  const taken: string[] = []
+  for (const key of OUTCOME_KEYS) {
+    if (key === 'namespace' || key === 'release' || config.explicit.includes(key) || !(key in recorded)) continue
+    const value = recorded[key]
+    if (value === undefined || JSON.stringify(value) === JSON.stringify(config[key])) continue
+    ;(config as any)[key] = value
+    taken.push(`${key}=${Array.isArray(value) ? value.join(key === 'allowedUserAgents' ? '|' : ',') : value}`)
+  }
+  return taken
+}
+
 /** Warnings for finished steps that ran with settings other than the current ones (a resumed run keeps their result). */
 export function driftWarnings(state: RunbookState, current: Config): string[] {
   return Object.entries(state.steps).flatMap(([id, record]) => {
