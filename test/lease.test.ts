@@ -159,6 +159,7 @@ test('record revisions: a new revision per run, the previous one superseded, a w
 
   const second = new ClusterRecord(cluster, 'gthulhu', 'gthulhu', read.revisions)
   await second.begin('{"format":"three"}', { operation: 'rollback', context: 'sim', holder: 'b' })
+  await second.retire()
   const after = await readRecord(cluster, 'gthulhu', 'gthulhu')
   assert.equal(
     after.revisions.map((r) => [r.name, r.status]),
@@ -192,6 +193,7 @@ test('only the latest 10 revisions are kept', async () => {
   for (let i = 0; i < 10; i++) {
     const record = new ClusterRecord(cluster, 'gthulhu', 'gthulhu', revisions)
     await record.begin('{}', { operation: 'run', context: 'sim', holder: 'h' })
+    await record.retire()
     revisions = (await readRecord(cluster, 'gthulhu', 'gthulhu')).revisions
   }
   assert.is(revisions.length, 10)

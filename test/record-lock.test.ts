@@ -52,7 +52,7 @@ async function tamper(edit: (record: any) => void): Promise<() => Promise<void>>
 test('a run from another directory while a guided run holds the Lease exits 2 naming the holder; once it ends, runs go on', async () => {
   const session = await startGuided(world, [...world.flags, '--only', 'preflight'])
   sessions.push(session)
-  await session.waitFor(/Run preflight\?/)
+  await session.waitFor(/Run preflight\?/, 180_000)
   const refused = await fromElsewhere(['--yes', '--only', 'preflight'])
   assert.is(refused.code, 2, show(refused))
   assert.match(

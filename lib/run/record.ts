@@ -128,8 +128,8 @@ export class ClusterRecord {
   private notes: Record<string, string> = {}
 
   /**
-   * Starts a new revision holding `text` (the latest record, carried over), marks the previous one superseded
-   * and removes revisions beyond the history limit. Refused (409) when another run created that revision first.
+   * Starts a new revision holding `text` (the latest record, carried over); retire() then marks the previous one
+   * superseded and removes revisions beyond the history limit. Refused (409) when another run created it first.
    */
   async begin(text: string, notes: { operation: string; context: string; holder: string }): Promise<void> {
     this.notes = {
@@ -141,6 +141,13 @@ export class ClusterRecord {
     const version = (previous?.version ?? 0) + 1
     const created = await this.send('create', this.secret(version, text, 'running', this.notes))
     this.current = revisionOf(created)
+  }
+
+  /** After begin(): marks the previous revision superseded and removes revisions beyond the history limit. */
+  async retire(): Promise<void> {
+    const version = this.current?.version
+    if (!version) return
+    const previous = this.revisions.at(-1)
     if (previous)
       await this.cluster.kubectl([
         'label',

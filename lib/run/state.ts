@@ -243,6 +243,23 @@ export class StateStore {
       )
     await record.begin(this.serialize(), { ...notes, context: this.state.context })
     this.writeLocal()
+    // Labelling the previous revision superseded need not hold up the run: it goes first in the write queue.
+    this.enqueue(() => record.retire())
+  }
+
+  /** Runs `write` after the writes before it; a failure fails it and every later save. */
+  private enqueue(write: () => Promise<void>): Promise<void> {
+    const queued = this.writing.then(async () => {
+      if (this.failure) throw this.failure
+      try {
+        await write()
+      } catch (error) {
+        this.failure = error as Error
+        throw error
+      }
+    })
+    this.writing = queued.catch(() => undefined)
+    return queued
   }
 
   private serialize(): string {
@@ -266,18 +283,11 @@ export class StateStore {
     const record = this.record
     if (!record?.current) return this.failure ? Promise.reject(this.failure) : Promise.resolve()
     if (this.queued && status === 'running') return this.queued
-    const write = this.writing.then(async () => {
+    const write: Promise<void> = this.enqueue(async () => {
       if (this.queued === write) this.queued = undefined
-      if (this.failure) throw this.failure
-      try {
-        await record.write(this.serialize(), status)
-      } catch (error) {
-        this.failure = error as Error
-        throw error
-      }
+      await record.write(this.serialize(), status)
     })
     this.queued = write
-    this.writing = write.catch(() => undefined)
     return write
   }
 
