@@ -197,7 +197,8 @@ async function main(argv: string[]): Promise<number> {
           : await StateStore.open({
               path: statePath,
               context,
-              cluster,
+              // The record is saved after Ctrl-C too: not through the run's abort signal.
+              cluster: cluster.forCleanup(),
               namespace: config.namespace,
               release: config.release,
               write: writes,
@@ -226,7 +227,8 @@ async function main(argv: string[]): Promise<number> {
     /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
     const takeLock = async () => {
       const { RunLease } = await import('./lib/run/lease.ts')
-      lease = new RunLease(cluster, config.namespace, {
+      // Renewed and released after Ctrl-C too: not through the run's abort signal.
+      lease = new RunLease(cluster.forCleanup(), config.namespace, {
         operation,
         context,
         onLost: (message) => {
@@ -237,7 +239,7 @@ async function main(argv: string[]): Promise<number> {
       const taken = await lease.acquire()
       if (taken.tookOverFrom) reporter.say(`⚠ took over the run's lock from ${taken.tookOverFrom}`)
       await removeLeftoverProbes(cluster, config.namespace, reporter)
-      if (writes) await state!.begin(cluster, { operation, holder: lease.identity })
+      if (writes) await state!.begin({ operation, holder: lease.identity })
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {

@@ -78,7 +78,7 @@ export class ClusterRecord {
   current?: Revision
 
   constructor(
-    private readonly cluster: Cluster,
+    readonly cluster: Cluster,
     readonly namespace: string,
     readonly release: string,
     /** The revisions found when the record was read. */

@@ -232,10 +232,10 @@ export class StateStore {
    * Once the run holds the lock: re-reads the record (another run may have finished between the first read and
    * the lock) and starts this run's revision. A record that changed meanwhile stops the run before any change.
    */
-  async begin(cluster: Cluster, notes: { operation: string; holder: string }): Promise<void> {
+  async begin(notes: { operation: string; holder: string }): Promise<void> {
     const record = this.record
     if (!record) return
-    const again = await readRecord(cluster, record.namespace, record.release)
+    const again = await readRecord(record.cluster, record.namespace, record.release)
     const latest = again.revisions.at(-1)
     if (`${latest?.name}@${latest?.resourceVersion}` !== `${record.latest?.name}@${record.latest?.resourceVersion}`)
       throw new UsageError(
