@@ -239,7 +239,10 @@ async function main(argv: string[]): Promise<number> {
       const taken = await lease.acquire()
       if (taken.tookOverFrom) reporter.say(`⚠ took over the run's lock from ${taken.tookOverFrom}`)
       await removeLeftoverProbes(cluster, config.namespace, reporter)
-      if (writes) await state!.begin({ operation, holder: lease.identity })
+      if (writes) {
+        state!.state.runbookVersion = VERSION
+        await state!.begin({ operation, holder: lease.identity })
+      }
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {

@@ -178,7 +178,7 @@ export const OPTION_GROUPS_ZH_TW: Record<OptionGroup, string> = {
 export const EXIT_CODES_ZH_TW: Record<number, string> = {
   0: '選取的每個步驟都已完成並通過驗證（或 dry run / render / list 已完成）',
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
-  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
+  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、另一個執行持有鎖、紀錄不是這個 runbook 的或格式錯誤）；沒有做任何變更',
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
 }
 
@@ -367,6 +367,6 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
-  'exit:2': 'd43145be08ec',
+  'exit:2': '25106d6272a7',
   'exit:130': '25e0f7f0db79',
 }

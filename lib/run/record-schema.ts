@@ -186,6 +186,7 @@ const record = object(
     context: string,
     createdAt: string,
     updatedAt: string,
+    runbookVersion: string,
     config: settings,
     answers,
     facts,
