@@ -88,7 +88,7 @@ function settleNamespace(config: Config, context: KubeContext | undefined): stri
 }
 
 function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
-  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
+  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.describe()})` : ''}:`)
   for (const step of steps) {
     const record = state?.state.steps[step.id]
     const status = record?.status ?? 'pending'
@@ -197,8 +197,11 @@ async function main(argv: string[]): Promise<number> {
           : await StateStore.open({
               path: statePath,
               context,
-              // The record is saved after Ctrl-C too: not through the run's abort signal.
-              cluster: cluster.forCleanup(),
+              // The record is saved after Ctrl-C too: not through the run's abort signal. A dry run, a render or a
+              // list only reads it, and shows the local copy when the cluster does not answer within seconds.
+              cluster: readOnly
+                ? new Cluster({ ...cluster.options, signal: undefined, timeoutMs: 10_000 })
+                : cluster.forCleanup(),
               namespace: config.namespace,
               release: config.release,
               write: writes,
