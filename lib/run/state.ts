@@ -244,7 +244,7 @@ export class StateStore {
     await record.begin(this.serialize(), { ...notes, context: this.state.context })
     this.writeLocal()
     // Labelling the previous revision superseded need not hold up the run: it goes first in the write queue.
-    this.enqueue(() => record.retire())
+    void this.enqueue(() => record.retire())
   }
 
   /** Runs `write` after the writes before it; a failure fails it and every later save. */
