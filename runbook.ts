@@ -14,6 +14,8 @@ import { loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
 import { PACKAGE_ROOT } from './lib/config/package-root.ts'
 import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
+import type { RunLease } from './lib/run/lease.ts'
+import { clusterAccessError } from './lib/run/cluster-access.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 
@@ -86,7 +88,7 @@ function settleNamespace(config: Config, context: KubeContext | undefined): stri
 }
 
 function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
-  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
+  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.describe()})` : ''}:`)
   for (const step of steps) {
     const record = state?.state.steps[step.id]
     const status = record?.status ?? 'pending'
@@ -148,13 +150,16 @@ async function main(argv: string[]): Promise<number> {
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
   let state: StateStore | undefined
-  let locked = false
+  let lease: RunLease | undefined
   let interrupts = 0
   const onSignal = () => {
     // The first Ctrl-C/SIGTERM stops the running command (or prompt) and lets cleanup run; a second one leaves at
-    // once, still releasing the lock so the next run is not refused.
+    // once, still saving the record and releasing the lock so the next run is not refused.
     if (++interrupts > 1) {
-      if (locked) state?.unlock()
+      if (lease?.held) {
+        state?.saveSync('interrupted')
+        lease.releaseSync()
+      }
       process.exit(EXIT.interrupted)
     }
     reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
@@ -179,20 +184,68 @@ async function main(argv: string[]): Promise<number> {
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
 
-    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
+    const { applyRecordedSettings, defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
-    state = statePath && context ? new StateStore(statePath, context) : undefined
+    // Runs, --rollback and --uninstall write the record; an audit, a dry run, a render and a list only read it.
+    const operation = config.verify ? 'verify' : config.uninstall ? 'uninstall' : config.rollback ? 'rollback' : 'run'
+    const writes = !readOnly && !config.verify
+    if (statePath && context) {
+      // --list without --context stays off the network (it is the fast one); with --context it reads the cluster.
+      state =
+        config.list && !config.context
+          ? new StateStore(statePath, context)
+          : await StateStore.open({
+              path: statePath,
+              context,
+              // The record is saved after Ctrl-C too: not through the run's abort signal. A dry run, a render or a
+              // list only reads it, and shows the local copy when the cluster does not answer within seconds.
+              cluster: readOnly
+                ? new Cluster({ ...cluster.options, signal: undefined, timeoutMs: 10_000 })
+                : cluster.forCleanup(),
+              namespace: config.namespace,
+              release: config.release,
+              write: writes,
+              offlineFallback: readOnly,
+            }).catch((error) => {
+              throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
+            })
+      if (state.offline)
+        reporter.say(
+          `⚠ cannot read the runbook's record in the cluster (${state.offline}); showing the local copy ${state.path}`,
+        )
+    }
     if (config.list) {
       listSteps(reporter, STEPS, state)
       return EXIT.ok
     }
     const { applySavedAnswers } = await import('./lib/run/questions.ts') // loads inquirer: not needed by --list
-    if (state) applySavedAnswers(config, state.state.answers)
-    const takeLock = () => {
-      const lock = state!.lock()
-      locked = true
-      if (lock.tookOverFrom)
-        reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+    if (state) {
+      // Continuing or checking what was done (--resume, --verify, --rollback, --uninstall) uses the settings it was
+      // done with, unless given again; a new run (--from, --only, or all steps) uses what it is given.
+      const continuing = config.resume || config.verify || !!config.rollback || config.uninstall
+      const taken = continuing ? applyRecordedSettings(config, state.state.config) : []
+      if (taken.length) reporter.say(`Settings from the record (not given this time): ${taken.join(', ')}`)
+      applySavedAnswers(config, state.state.answers)
+    }
+    /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
+    const takeLock = async () => {
+      const { RunLease } = await import('./lib/run/lease.ts')
+      // Renewed and released after Ctrl-C too: not through the run's abort signal.
+      lease = new RunLease(cluster.forCleanup(), config.namespace, {
+        operation,
+        context,
+        onLost: (message) => {
+          reporter.say(`\n✖ ${message}: stopping before the next change`)
+          abort.abort()
+        },
+      })
+      const taken = await lease.acquire()
+      if (taken.tookOverFrom) reporter.say(`⚠ took over the run's lock from ${taken.tookOverFrom}`)
+      await removeLeftoverProbes(cluster, config.namespace, reporter)
+      if (writes) {
+        state!.state.runbookVersion = VERSION
+        await state!.begin({ operation, holder: lease.identity })
+      }
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {
@@ -245,7 +298,7 @@ async function main(argv: string[]): Promise<number> {
       return exitCode
     }
 
-    takeLock()
+    await takeLock()
     const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }, { formatLedger }] = await Promise.all([
       import('./lib/run/engine.ts'),
       import('./lib/cli/prompts.ts'),
@@ -267,8 +320,18 @@ async function main(argv: string[]): Promise<number> {
       onProbeResults: collector.add,
     })
     const startedAt = new Date()
-    reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
-    reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
+    reporter.event({
+      event: 'run-start',
+      context,
+      stateFile: statePath,
+      record: state!.describe(),
+      steps: selection.run,
+      dryRun: false,
+    })
+    reporter.say(
+      `Context ${context}, namespace ${config.namespace} (${namespaceSource}); record in ${state!.describe()}`,
+    )
+    let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
@@ -276,11 +339,13 @@ async function main(argv: string[]): Promise<number> {
       const url = state!.state.facts.gateway?.url
       if (url) reporter.say(`\nOpen the Web UI at ${url}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
+      outcome = 'done'
       return EXIT.ok
     } catch (error) {
       const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
       const resume = resumeCommand(argv, config, remaining, context!)
       const interrupted = error instanceof Interrupted
+      if (interrupted) outcome = 'interrupted'
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
       reporter.say(`Resume with:\n  ${resume}`)
@@ -297,7 +362,7 @@ async function main(argv: string[]): Promise<number> {
     } finally {
       for (const result of engine.results) collector.addChecks(result.id, result.checks)
       collector.keep()
-      state!.save()
+      await state!.finish(outcome)
       if (config.report) {
         const { writeReportFiles } = await import('./lib/report/files.ts')
         writeReportFiles(
@@ -317,10 +382,23 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
+    await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    if (locked) state!.unlock()
   }
+}
+
+/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
+  const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
+  const pods = await cluster.list('pods', {
+    namespace,
+    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
+  })
+  if (!pods.length) return
+  const names = pods.map((p) => p.metadata.name)
+  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
+  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
 }
 
 interface LifecycleRun {
@@ -330,7 +408,7 @@ interface LifecycleRun {
   context: string
   state: StateStore
   terminal: boolean
-  takeLock(): void
+  takeLock(): Promise<void>
 }
 
 /** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
@@ -381,7 +459,8 @@ async function lifecycle(
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   }
-  if (!auditing) takeLock()
+  // An audit takes the lock too: its probe pods must not meet a run's, and it must not audit a half-done run.
+  await takeLock()
   const collector = new ReachabilityCollector(state.state)
   const engine = new Engine({
     config,
@@ -397,10 +476,18 @@ async function lifecycle(
     onProbeResults: collector.add,
   })
   const startedAt = new Date()
-  reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
+  reporter.event({
+    event: 'run-start',
+    context,
+    stateFile: state.path,
+    record: state.describe(),
+    steps: ids,
+    dryRun: false,
+  })
   reporter.say(
-    `Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+    `Context ${context}; record in ${state.describe()}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
   )
+  let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
   try {
     if (auditing) {
       const drifts = await engine.audit()
@@ -427,9 +514,11 @@ async function lifecycle(
         : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
     )
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    outcome = 'done'
     return EXIT.ok
   } catch (error) {
     const interrupted = error instanceof Interrupted
+    if (interrupted) outcome = 'interrupted'
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
     if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
@@ -446,7 +535,7 @@ async function lifecycle(
     for (const result of engine.results) collector.addChecks(result.id, result.checks)
     if (!auditing) {
       collector.keep(config.uninstall)
-      state.save()
+      await state.finish(outcome)
     }
     if (config.report) {
       const { writeReportFiles } = await import('./lib/report/files.ts')

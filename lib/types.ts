@@ -53,7 +53,9 @@ export interface Facts {
   serverVersion?: string
   cni?: { found: string[]; enforcesNetworkPolicy: boolean }
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
+  /** The istioctl the istioctl step installed or adopted, and the SHA-256 it must still have each time it runs. */
   istioctlPath?: string
+  istioctlSha256?: string
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
@@ -104,8 +106,11 @@ export interface StepContext {
 
 /** Recorded once per step, before its first change, and cleared when the step is undone. */
 export interface BeforeRecord {
-  /** Per object ("resource/namespace/name"): did it exist, and was it the runbook's (field manager or managed-by label)? */
-  objects?: Record<string, { existed: boolean; managed: boolean }>
+  /**
+   * Per object ("resource/namespace/name"): did it exist, was it the runbook's (field manager or managed-by label),
+   * and the whole object as it was (without server-filled fields), so undo can put back exactly that.
+   */
+  objects?: Record<string, { existed: boolean; managed: boolean; object?: KubeObject }>
   /** Per object, each label's previous value (null: it was not set). */
   labels?: Record<string, Record<string, string | null>>
   /** Other facts a step's undo needs (an Istio or a Gateway API bundle that was already there). */

@@ -7,6 +7,7 @@ import { kubectl, runCommand, type ProcessResult } from './kit.ts'
 import { runbookFlags, startSimulator, type SimOptions, type Simulator } from './sim/index.ts'
 import { TerminalSession } from './tty.ts'
 import type { RunbookState } from '../lib/run/state.ts'
+import { decodeRecord, encodeRecord } from '../lib/run/record.ts'
 
 export const ROOT = join(import.meta.dirname, '..')
 /** tsx's loader by absolute URL: the runbook runs with another working directory. */
@@ -20,8 +21,17 @@ export interface RunbookWorld {
   stateFile: string
   /** Flags that point the runbook at this simulator (context, kubeconfig, mirrors, install dir, state file). */
   flags: string[]
-  run(args: string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<ProcessResult>
+  /** The runbook CLI in `options.cwd` (default: this world's directory). */
+  run(
+    args: string[],
+    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string },
+  ): Promise<ProcessResult>
+  /** The local copy of the record (written after every change). */
   state(): RunbookState
+  /** Edits the latest revision of the record in the cluster, as someone with write access to its Secret could. */
+  editRecord(edit: (record: RunbookState) => void): Promise<void>
+  /** The holder of the run's lock (the Lease in the Gthulhu namespace), or undefined when nobody holds it. */
+  lockHolder(namespace?: string): Promise<string | undefined>
   /** `kubectl get … -o json` against the simulator, parsed; fails the test when kubectl fails. */
   kubectlJson(...args: string[]): Promise<any>
   /** Names of probe pods still present, after giving asynchronous deletion a few seconds. */
@@ -48,7 +58,7 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     flags,
     run: (args, runOptions = {}) =>
       runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-        cwd: dir,
+        cwd: runOptions.cwd ?? dir,
         env: { ...process.env, ...sim.env, CI: 'true', NO_COLOR: '1', ...runOptions.env },
         input: runOptions.input,
         timeoutMs: runOptions.timeoutMs ?? 120_000,
@@ -58,6 +68,33 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
       return JSON.parse(readFileSync(stateFile, 'utf8'))
     },
     kubectlJson,
+    editRecord: async (edit) => {
+      const namespace = (await kubectlJson('config', 'view', '--minify')).contexts[0].context.namespace ?? 'default'
+      const { items } = await kubectlJson('get', 'secrets', '-n', namespace, '-l', 'owner=gthulhu-runbook')
+      const latest = items.sort(
+        (a: any, b: any) => Number(b.metadata.labels.version) - Number(a.metadata.labels.version),
+      )[0]
+      if (!latest) throw new Error(`no record in namespace ${namespace}`)
+      const record = JSON.parse(decodeRecord(latest.data.record))
+      edit(record)
+      latest.data.record = encodeRecord(JSON.stringify(record))
+      const r = await kubectl(sim.env, ['replace', '-f', '-'], { input: JSON.stringify(latest) })
+      if (r.code !== 0) throw new Error(`replacing the record failed: ${r.stderr}`)
+    },
+    lockHolder: async (namespace = 'default') => {
+      const r = await kubectl(sim.env, [
+        'get',
+        'lease',
+        'gthulhu-runbook',
+        '-n',
+        namespace,
+        '-o',
+        'json',
+        '--ignore-not-found',
+      ])
+      if (r.code !== 0) throw new Error(`reading the lease failed: ${r.stderr}`)
+      return r.stdout.trim() ? (JSON.parse(r.stdout).spec?.holderIdentity ?? undefined) : undefined
+    },
     probePodsLeft: async () => {
       // Probe pods are deleted without waiting; give the API server a moment to forget them.
       for (let i = 0; ; i++) {

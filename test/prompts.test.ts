@@ -1,10 +1,11 @@
 // Guided-mode questions, rendered with @inquirer/testing: what they offer and what input they refuse.
-import { checkbox, input, select } from '@inquirer/prompts'
+import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import { render } from '@inquirer/testing'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { GUIDE_USER_AGENT, loadConfig } from '../lib/config/options.ts'
 import {
+  anyUserAgentPrompt,
   applySavedAnswers,
   BROWSER_CHOICES,
   browsersPrompt,
@@ -35,7 +36,7 @@ test('the identities prompt refuses malformed principals and accepts a valid lis
   await new Promise((r) => setTimeout(r, 20))
   assert.match(
     flat(getScreen()),
-    /"gthulhu" is not an identity like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/,
+    /"gthulhu" is not an Istio principal like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/,
   )
   for (let i = 0; i < 10; i++) events.keypress('backspace')
   events.type('cluster.local/ns/default/sa/gthulhu,cluster.local/ns/ops/sa/admin')
@@ -89,6 +90,16 @@ test('validators: principal and User-Agent lists', () => {
   assert.match(String(validatePrincipalList('')), /at least one/)
   assert.match(String(validateUserAgentList('a*b')), /a\*b/)
   assert.is(validateUserAgentList('exact-agent|prefix*|*suffix|*'), true)
+})
+
+test('"*" alone as a typed User-Agent is confirmed first, and the default answer is no', async () => {
+  const { answer, events, getScreen } = await render(confirm, anyUserAgentPrompt)
+  assert.match(
+    flat(getScreen()),
+    /"\*" lets any client that sends a User-Agent header through the gateway .* Is that what you mean\?/,
+  )
+  events.keypress('enter')
+  assert.is(await answer, false)
 })
 
 test('answers given before are not asked again; a flag wins over a kept answer', () => {

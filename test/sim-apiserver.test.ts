@@ -455,6 +455,64 @@ test('delete cascades to namespaced contents and owned objects', async () => {
   assert.match(await fails(['delete', 'deploy', 'csa']), /deployments.apps "csa" not found/)
 })
 
+test('Leases: created, renewed only with the resourceVersion read, a stale or missing one refused as the real server does', async () => {
+  const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z')
+  const lease = (holder: string, resourceVersion?: string) =>
+    JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'runbook-lock', namespace: 'default', ...(resourceVersion ? { resourceVersion } : {}) },
+      spec: { holderIdentity: holder, leaseDurationSeconds: 30, renewTime: micro(Date.now()), leaseTransitions: 0 },
+    })
+  const created = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], lease('first')))
+  assert.is(created.spec.holderIdentity, 'first')
+  assert.match(await ok(['get', 'leases']), /NAME\s+HOLDER\s+AGE\nrunbook-lock\s+first\s/)
+  assert.match(
+    await fails(['create', '-f', '-'], lease('second')),
+    /\(AlreadyExists\).*leases.coordination.k8s.io "runbook-lock" already exists/,
+  )
+  // Two writers read the same version: the first replace wins, the second gets 409.
+  const read = created.metadata.resourceVersion
+  const renewed = JSON.parse(await ok(['replace', '-f', '-', '-o', 'json'], lease('first', read)))
+  assert.ok(Number(renewed.metadata.resourceVersion) > Number(read))
+  assert.match(
+    await fails(['replace', '-f', '-'], lease('second', read)),
+    /\(Conflict\).*Operation cannot be fulfilled on leases.coordination.k8s.io "runbook-lock": the object has been modified/,
+  )
+  // A Lease cannot be updated unconditionally (AllowUnconditionalUpdate is false for Leases).
+  assert.match(
+    await fails(['replace', '-f', '-'], lease('second')),
+    /metadata.resourceVersion: Invalid value: 0x0: must be specified for an update/,
+  )
+  const bad = JSON.parse(lease('x'))
+  bad.metadata.name = 'bad-lease'
+  bad.spec.leaseDurationSeconds = 0
+  bad.spec.renewTime = new Date().toISOString()
+  const problems = await fails(['create', '-f', '-'], JSON.stringify(bad))
+  assert.match(problems, /spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0/)
+  assert.match(problems, /spec.renewTime: Invalid value/)
+  await ok(['delete', 'lease', 'runbook-lock'])
+})
+
+test('a Secret over 1 MiB of data is refused; a stale resourceVersion on replace is a 409', async () => {
+  const secret = (data: string, resourceVersion?: string) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'record', ...(resourceVersion ? { resourceVersion } : {}) },
+      data: { record: Buffer.from(data).toString('base64') },
+    })
+  assert.match(
+    await fails(['create', '-f', '-'], secret('x'.repeat(1024 * 1024 + 1))),
+    /data: Too long: may not be more than 1048576 bytes/,
+  )
+  const first = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], secret('one')))
+  assert.is(first.type, 'Opaque')
+  await ok(['replace', '-f', '-'], secret('two', first.metadata.resourceVersion))
+  assert.match(await fails(['replace', '-f', '-'], secret('three', first.metadata.resourceVersion)), /\(Conflict\)/)
+  await ok(['delete', 'secret', 'record'])
+})
+
 test('errors are Status objects kubectl prints', async () => {
   const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dup' } })
   await ok(['create', '-f', '-'], cm)

@@ -27,7 +27,8 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: '安裝 istioctl（驗證校驗碼）',
     why:
       'istioctl 負責安裝 Istio 與管理 waypoint。原指南把下載腳本直接 pipe 給 sh，版本沒有固定、內容也沒有檢查；這裡改為下載符合' +
-      '這台機器的指定版本，先比對官方發布的 .sha256 確認 SHA-256 無誤才解壓縮，再安裝到使用者可寫入的目錄，不需要 sudo。',
+      '這台機器的指定版本，先比對官方發布的 .sha256 確認 SHA-256 無誤才解壓縮，再安裝到使用者可寫入的目錄，不需要 sudo。' +
+      '執行檔本身的 SHA-256 會記錄下來，之後每次使用前都會檢查；目錄中原本就有的 istioctl，只有在與發布版本逐位元組相同時才會被採用。',
   },
   'gateway-api-crds': {
     title: '安裝 Gateway API CRD',
@@ -141,7 +142,7 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   dryRun: '印出每個選取步驟的計畫，不做任何變更。=server：也讓 API server 判斷每一份 manifest（被拒絕時以 2 結束）。',
   render: '把 runbook 會套用的每份 manifest 連同 kustomization.yaml 寫進這個目錄，不碰任何叢集。',
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
-  stateFile: '狀態檔（預設為工作目錄下的 .gthulhu-runbook/<context>.json）。',
+  stateFile: 'runbook 紀錄的本機副本（預設為工作目錄下的 .gthulhu-runbook/<context>.json）；紀錄本身保存在叢集中。',
   timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
   context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
   kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
@@ -152,7 +153,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   gatewayApiChannel: 'Gateway API 套件：experimental（與原指南相同）或 standard。',
   istioMirror: '與 Istio GitHub releases 相同目錄結構的基底 URL（<url>/<version>/istioctl-…tar.gz）。',
   gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
-  installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
+  installDir:
+    'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。之後的執行會使用紀錄中的那個執行檔，並以它的 SHA-256 檢查。',
   replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
   allowUntestedKubernetes:
     '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
@@ -182,6 +184,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
   rollback: '復原這一個步驟：刪除它建立的東西，把標籤與物件放回它執行之前的樣子，並驗證結果。',
   uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
+  takeOver:
+    '允許步驟取代名稱與 runbook 相同、但不是 runbook 建立的物件（例如其他團隊的策略）；復原時會把該物件原封不動地放回。沒有這個旗標時，步驟會停下並指出該物件。',
   verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
   report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
@@ -207,7 +211,7 @@ export const OPTION_GROUPS_ZH_TW: Record<OptionGroup, string> = {
 export const EXIT_CODES_ZH_TW: Record<number, string> = {
   0: '選取的每個步驟都已完成並通過驗證（或 dry run / render / list 已完成）',
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
-  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
+  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、另一個執行持有鎖、紀錄不是這個 runbook 的或格式錯誤）；沒有做任何變更',
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
 }
 
@@ -349,7 +353,7 @@ export const englishFingerprint = (english: string) => createHash('sha256').upda
  */
 export const TRANSLATED_FROM: Record<string, string> = {
   'step:preflight': '6f7d66269260',
-  'step:istioctl': '0a4eff51f8d1',
+  'step:istioctl': 'bc1c8fced786',
   'step:gateway-api-crds': 'e9a0c680c8e2',
   'step:ambient': '18cc0175e818',
   'step:gateway': '5d2b9e4943ae',
@@ -393,7 +397,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:dryRun': '137f724a7bf7',
   'flag:render': '6fa4d47f3441',
   'flag:config': '1a127cc564a8',
-  'flag:stateFile': '3197079690d7',
+  'flag:stateFile': '70fc35326748',
   'flag:timeout': 'a6defab036c7',
   'flag:context': '81dac3bde8be',
   'flag:kubeconfig': '2a78f0ef4e87',
@@ -404,7 +408,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:gatewayApiChannel': '2d0ef2d2b2e9',
   'flag:istioMirror': '7808d37ae2a2',
   'flag:gatewayApiMirror': 'c89437f1de5d',
-  'flag:installDir': 'e6b645085b5d',
+  'flag:installDir': '79acd7a4a043',
   'flag:allowUntestedKubernetes': '8e89b31d3fc2',
   'flag:replaceNewerGatewayApi': '5d5dc537e812',
   'flag:gatewayName': '550ad259c3cb',
@@ -423,6 +427,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:output': '2ee648e33b94',
   'flag:rollback': 'b1662922c6da',
   'flag:uninstall': '176e3969c099',
+  'flag:takeOver': 'bc274669c7b5',
   'flag:verify': 'bafb9d6b55dc',
   'flag:probes': 'a1434e95f62c',
   'flag:report': 'e5fc9f20d30b',
@@ -435,6 +440,6 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
-  'exit:2': 'd43145be08ec',
+  'exit:2': '25106d6272a7',
   'exit:130': '25e0f7f0db79',
 }

@@ -58,10 +58,11 @@ export interface Config {
   timeout: number
   rollback?: StepId
   uninstall: boolean
+  takeOver: boolean
   verify: boolean
   probes: boolean
   report?: string
-  /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
+  /** Keys set by a flag, the --config file or the environment (not defaults): an explicit answer is never asked again. */
   explicit: (keyof Config)[]
 }
 
@@ -107,14 +108,35 @@ const httpUrl = (value: string) => {
   } catch {}
   return `"${value}" is not an http(s) URL`
 }
-const principal = (values: string[]) =>
-  values
-    .map((v) =>
-      /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$|^\*$/.test(v)
-        ? undefined
-        : `"${v}" is not an Istio principal like cluster.local/ns/<namespace>/sa/<serviceaccount>`,
-    )
-    .find(Boolean)
+const SPIFFE_PRINCIPAL = /^[^/\s*]+\/ns\/[^/\s*]+\/sa\/[^/\s*]+$/
+/**
+ * Why a value cannot be an Istio principal, or undefined. istiod matches principals exactly, as a suffix after a
+ * leading "*", or as a prefix before a trailing "*" (istio pilot/pkg/serviceregistry/kube/controller/ambient/
+ * authorization.go stringToMatch): any other "*" is a literal character and matches no identity.
+ */
+export function principalProblem(value: string): string | undefined {
+  const example = 'cluster.local/ns/<namespace>/sa/<serviceaccount>'
+  if (value === '*')
+    return `"*" admits every identity in the mesh, which is no restriction at all; name the identities that may call the manager, like ${example}`
+  if (/\s/.test(value)) return `"${value}" contains white space, which no identity does`
+  const fixed = value.replace(/^\*|\*$/, '')
+  if (fixed.includes('*'))
+    return `"${value}": Istio treats a "*" that is not the first or last character as a literal, so it would match no identity; name each identity (${example}), or use one leading or trailing "*" (e.g. cluster.local/ns/gthulhu/sa/*)`
+  if (fixed === value && !SPIFFE_PRINCIPAL.test(value)) return `"${value}" is not an Istio principal like ${example}`
+  return undefined
+}
+const principal = (values: string[]) => values.map(principalProblem).find(Boolean)
+
+// distribution/reference regexp.go: [domain[:port]/]path-component(/path-component)*[:tag][@algorithm:hex].
+const IMAGE_REFERENCE = new RegExp(
+  '^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?' +
+    '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*' +
+    '(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
+)
+const imageReference = (value: string) =>
+  IMAGE_REFERENCE.test(value) && value.split(/[:@]/)[0].length <= 255
+    ? undefined
+    : `"${value}" is not a container image reference like registry.example.com/team/curl:8.11.1 (lower-case name, optional :tag and @sha256:digest, no spaces)`
 
 export const OPTIONS: OptionSpec[] = [
   {
@@ -219,7 +241,8 @@ export const OPTIONS: OptionSpec[] = [
     kind: 'string',
     group: 'Run',
     value: 'file',
-    describe: 'State file (default .gthulhu-runbook/<context>.json in the working directory).',
+    describe:
+      "Local copy of the runbook's record (default .gthulhu-runbook/<context>.json in the working directory); the record itself is kept in the cluster.",
   },
   {
     key: 'timeout',
@@ -330,7 +353,9 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Versions and downloads',
     value: 'dir',
     default: join(homedir(), '.local', 'bin'),
-    describe: 'Where istioctl is installed (user-writable; the runbook never uses sudo).',
+    env: 'GTHULHU_RUNBOOK_INSTALL_DIR',
+    describe:
+      'Where istioctl is installed (user-writable; the runbook never uses sudo). Later runs use the binary recorded there, checked by its SHA-256.',
   },
   {
     key: 'allowUntestedKubernetes',
@@ -482,6 +507,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'image',
     describe:
       "Image of the MongoDB probe pods (needs mongosh; default: the image of Gthulhu's MongoDB, already on its nodes).",
+    validate: imageReference,
   },
   {
     key: 'httpProbeImage',
@@ -491,6 +517,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'image',
     default: 'curlimages/curl:8.11.1',
     describe: 'Image of the HTTP probe pods (needs curl).',
+    validate: imageReference,
   },
 
   {
@@ -531,6 +558,15 @@ export const OPTIONS: OptionSpec[] = [
     flagOnly: true,
     describe:
       'Undo every step this runbook did in this context, latest first; what was there before the runbook stays.',
+  },
+  {
+    key: 'takeOver',
+    flag: 'take-over',
+    kind: 'boolean',
+    group: 'Run',
+    flagOnly: true,
+    describe:
+      "Let a step replace an object that has the runbook's name but was not made by it (another team's policy); undo then puts that object back exactly as it was. Without it such a step stops and names the object.",
   },
   {
     key: 'verify',
@@ -634,16 +670,6 @@ function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
       if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(`expects a string, got ${JSON.stringify(raw)}`)
       if (String(raw) === '') throw bad('expects a value')
       return String(raw)
-  }
-}
-
-function checkChoices(option: OptionSpec, value: unknown, source: string): void {
-  if (!option.choices) return
-  const values = Array.isArray(value) ? value : [value]
-  for (const v of values) {
-    if (!option.choices.includes(v as string)) {
-      throw new UsageError(`${source}: unknown value "${v}"; valid: ${option.choices.join(', ')}`)
-    }
   }
 }
 
@@ -773,12 +799,37 @@ export function readConfigFile(path: string): Partial<Config> {
   return set as Partial<Config>
 }
 
+/**
+ * Why `value` is not a valid setting for `key` (the type its flag takes, its choices, its own rule), or undefined.
+ * The one check for flags, the --config file, the environment and answers kept in the record.
+ */
+export function validateOptionValue(key: keyof Config, value: unknown): string | undefined {
+  const option = OPTIONS.find((o) => o.key === key)
+  if (!option) return `no such setting`
+  // false is the "off" value of a flag whose value is optional (--dry-run).
+  if (value === false && option.bareValue) return undefined
+  const typeProblem = {
+    boolean: typeof value !== 'boolean' && 'expected true or false',
+    string: typeof value !== 'string' && 'expected a string',
+    list: (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) && 'expected a list of strings',
+    number: (typeof value !== 'number' || !Number.isFinite(value)) && 'expected a number',
+    duration: (typeof value !== 'number' || !Number.isFinite(value)) && 'expected a number of seconds',
+  }[option.kind]
+  if (typeProblem) return `${typeProblem}, found ${JSON.stringify(value)}`
+  for (const v of Array.isArray(value) ? value : [value])
+    if (option.choices && !option.choices.includes(v as string))
+      return `unknown value "${v}"; valid: ${option.choices.join(', ')}`
+  return option.validate?.(value)
+}
+
 /** Builds the effective configuration from argv (and the --config file it names) and validates it. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const flags = parseFlags(argv)
   const fromFile = flags.config ? readConfigFile(flags.config) : {}
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
-  config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
+  // Given by the operator this time (flag, config file or environment): never replaced by a recorded setting.
+  const fromEnv = OPTIONS.filter((o) => o.env && env[o.env] !== undefined).map((o) => o.key)
+  config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])] as (keyof Config)[]
   for (const option of OPTIONS) {
     const value = config[option.key]
     // false is the "off" value of a flag whose value is optional (--dry-run).
@@ -791,8 +842,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
           : option.env && env[option.env]
             ? option.env
             : `--${option.flag}`
-    checkChoices(option, value, source)
-    const problem = option.validate?.(value)
+    const problem = validateOptionValue(option.key, value)
     if (problem) throw new UsageError(`${source}: ${problem}`)
   }
   if (config.from && config.only.length)

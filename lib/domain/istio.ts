@@ -1,6 +1,7 @@
 // Istio's names the runbook relies on (labels, ports, resources, identities) and the two things every step does
 // with Istio: run the istioctl that the istioctl step verified, and read the conditions istiod writes on policies.
 import { join } from 'node:path'
+import { StepFailure } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { yaml } from '../config/lazy-yaml.ts'
 import { pollUntil } from '../kube/wait.ts'
@@ -79,10 +80,27 @@ export async function refreshTrustDomain(ctx: Pick<StepContext, 'cluster' | 'fac
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
-/** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
+/**
+ * Points the cluster's istioctl calls at the binary the istioctl step recorded (path and SHA-256); the cluster then
+ * checks that hash before every call, so a binary replaced since is never run, and --install-dir is not needed.
+ */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+  const sha256 = ctx.facts.istioctlSha256
+  if (!ctx.facts.istioctlPath || !sha256)
+    throw new StepFailure(
+      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
+    )
+  ctx.cluster.useIstioctl(verifiedIstioctlPath(ctx), sha256)
 }
+
+/**
+ * Where the verified istioctl is looked for: the path the record names, or (when --install-dir is given, as on
+ * another machine or in an audit image) the one there, which must then hash to the recorded SHA-256 all the same.
+ */
+export const verifiedIstioctlPath = (ctx: Pick<StepContext, 'config' | 'facts'>) =>
+  ctx.config.explicit?.includes('installDir') || !ctx.facts.istioctlPath
+    ? istioctlPath(ctx.config)
+    : ctx.facts.istioctlPath
 
 /**
  * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current

@@ -1,5 +1,9 @@
 // The one module that spawns kubectl and istioctl. Reads always use `-o json`; every command has a timeout
 // and stops when the run is interrupted. Steps call this instead of building command lines themselves.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
 import { yaml } from '../config/lazy-yaml.ts'
 import { CommandError, StepFailure } from '../config/errors.ts'
 import type { KubeObject } from './object.ts'
@@ -42,8 +46,25 @@ export function shellLine(argv: string[]): string {
  */
 const COMMAND_ENV = { ...process.env, SHLVL: String(Math.max(1, Number(process.env.SHLVL) || 0)) }
 
+/** The SHA-256 of a file, read in chunks (a real istioctl is about 100 MB). */
+export function fileSha256(path: string): string {
+  const hash = createHash('sha256')
+  const fd = openSync(path, 'r')
+  try {
+    const chunk = Buffer.alloc(1 << 20)
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) hash.update(chunk.subarray(0, read))
+  } finally {
+    closeSync(fd)
+  }
+  return hash.digest('hex')
+}
+
 export class Cluster {
   istioctlPath = 'istioctl'
+  /** The istioctl binaries this run may execute, each with the SHA-256 it was verified to have. */
+  private readonly trustedIstioctl = new Map<string, string>()
+  /** Hashes already computed, keyed by the file's identity and change times, so a binary is not re-read per call. */
+  private readonly hashes = new Map<string, string>()
 
   constructor(readonly options: ClusterOptions = {}) {}
 
@@ -51,7 +72,44 @@ export class Cluster {
   forCleanup(): Cluster {
     const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000 })
     copy.istioctlPath = this.istioctlPath
+    for (const [path, sha256] of this.trustedIstioctl) copy.trustedIstioctl.set(path, sha256)
     return copy
+  }
+
+  /** Allows the istioctl at `path` to run, and only while the file there still hashes to `sha256`. */
+  trustIstioctl(path: string, sha256: string): void {
+    this.trustedIstioctl.set(path, sha256)
+  }
+
+  /** Runs istioctl from `path` from now on (trusted as above). */
+  useIstioctl(path: string, sha256: string): void {
+    this.trustIstioctl(path, sha256)
+    this.istioctlPath = path
+  }
+
+  /** Nothing named istioctl runs unless its bytes are the ones verified (checked before every use). */
+  private assertVerifiedIstioctl(binary: string): void {
+    if (basename(binary) !== 'istioctl') return
+    const expected = this.trustedIstioctl.get(binary)
+    if (!expected)
+      throw new StepFailure(
+        `refusing to run ${binary}: it is not an istioctl this runbook verified; run the istioctl step (--only istioctl) to install a checksum-verified one`,
+      )
+    let stat: ReturnType<typeof statSync>
+    try {
+      stat = statSync(binary)
+    } catch (error) {
+      throw new StepFailure(
+        `the istioctl this runbook verified is not at ${binary} (${(error as NodeJS.ErrnoException).code}) on this machine; run --only istioctl to install it here`,
+      )
+    }
+    const key = `${binary}:${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`
+    const actual = this.hashes.get(key) ?? fileSha256(binary)
+    this.hashes.set(key, actual)
+    if (actual !== expected)
+      throw new StepFailure(
+        `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
+      )
   }
 
   /** The connection flags every kubectl/istioctl call carries, so nothing depends on the current context. */
@@ -70,6 +128,7 @@ export class Cluster {
 
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.assertVerifiedIstioctl(argv[0])
     const started = Date.now()
     let exitCode: number | null = null
     try {
@@ -98,6 +157,20 @@ export class Cluster {
     } finally {
       this.options.onCommand?.({ argv, exitCode, durationMs: Date.now() - started })
     }
+  }
+
+  /**
+   * kubectl, synchronously: only for the moment a second Ctrl-C leaves at once and no event loop turn is left
+   * (releasing the lock, saving the record). Bounded by its own short timeout.
+   */
+  kubectlSync(args: string[], options: { input?: string; timeoutMs?: number } = {}): CommandResult {
+    const argv = this.kubectlArgv(args)
+    const result = spawnSync(argv[0], argv.slice(1), {
+      input: options.input ?? '',
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 5_000,
+    })
+    return { argv, exitCode: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' }
   }
 
   /** Runs a command and throws a CommandError (naming the command and its output) when it fails. */

@@ -1,9 +1,10 @@
 // --report <dir>: report.md for a change ticket or pull request, and report.html, the same content in one
 // self-contained file (no scripts, no network: a Content-Security-Policy forbids every fetch) with the
 // reachability picture drawn as an inline SVG graph.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError } from '../config/errors.ts'
+import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
 import type { StepResult } from '../run/engine.ts'
 import { seconds, type Reporter } from '../run/reporter.ts'
 import type { Edge, ReachabilityCollector } from '../verify/reachability.ts'
@@ -70,7 +71,7 @@ function sections(input: ReportInput): {
             ['started', input.startedAt.toISOString()],
             ['finished', input.finishedAt.toISOString()],
             ['outcome', outcome],
-            ['flags', input.argv.join(' ')],
+            ['flags', redactCredentials(input.argv.join(' '))],
           ],
         },
       },
@@ -128,7 +129,10 @@ function checkTable(checks: Check[]): Table {
 
 // ---- Markdown ----
 
-const mdCell = (text: string) => text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>') || ' '
+/** Cluster strings (policy principals, names) are data, never markup: HTML in them is shown, not rendered. */
+const mdText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+const mdCell = (text: string) =>
+  mdText(text).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>') || ' '
 
 export function markdownTable(table: Table): string {
   const line = (cells: string[]) => `| ${cells.map(mdCell).join(' | ')} |`
@@ -137,10 +141,10 @@ export function markdownTable(table: Table): string {
 
 export function renderMarkdown(input: ReportInput): string {
   const s = sections(input)
-  const parts = [`# ${s.title}`, s.intro]
+  const parts = [`# ${mdText(s.title)}`, mdText(s.intro)]
   for (const { heading, table, note } of s.tables) {
-    parts.push(`## ${heading}`)
-    if (note) parts.push(note)
+    parts.push(`## ${mdText(heading)}`)
+    if (note) parts.push(mdText(note))
     if (table.rows.length) parts.push(markdownTable(table))
   }
   parts.push(
@@ -259,9 +263,12 @@ export function ensureReportDir(dir: string): void {
   }
 }
 
-/** Writes report.md and report.html into `dir` and says where they are. */
+/**
+ * Writes report.md and report.html into `dir` and says where they are: each through a new file renamed into place
+ * (a link planted at either name is replaced, its target never written), with URL credentials removed.
+ */
 export function writeReportFiles(dir: string, input: ReportInput, reporter: Reporter): void {
-  writeFileSync(join(dir, 'report.md'), renderMarkdown(input))
-  writeFileSync(join(dir, 'report.html'), renderHtml(input))
+  writeFileSafely(join(dir, 'report.md'), redactCredentials(renderMarkdown(input)), 0o644)
+  writeFileSafely(join(dir, 'report.html'), redactCredentials(renderHtml(input)), 0o644)
   reporter.say(`Report: ${join(dir, 'report.md')} and ${join(dir, 'report.html')}`)
 }

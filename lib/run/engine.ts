@@ -108,7 +108,7 @@ export class Engine {
         )
         if (choice === 'quit') throw new Interrupted(`stopped before ${step.id} at the operator's request`)
         if (choice === 'skip') {
-          this.record(step, 'skipped', 0, [], 'skipped by the operator')
+          await this.record(step, 'skipped', 0, [], 'skipped by the operator')
           continue
         }
         if (choice === 'all') this.runAll = true
@@ -132,7 +132,7 @@ export class Engine {
       const answer = await question.ask(config, state.state.facts, this.options.signal)
       ;(config as any)[question.key] = answer
       ;(state.state.answers as any)[question.key] = answer
-      state.save()
+      await state.save()
       this.options.reporter.say(
         `  ${question.flag} ${Array.isArray(answer) ? answer.join(question.key === 'allowedUserAgents' ? '|' : ',') : answer} (kept for resumed runs)`,
       )
@@ -143,30 +143,41 @@ export class Engine {
     let mode: 'run' | 'verify' = 'run'
     for (;;) {
       const started = Date.now()
-      this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
+      // Not awaited: the write before the step's first change (below) carries it, and a failed write fails that one.
+      void this.options.state.update(step.id, {
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        error: undefined,
+      })
       try {
         const { checks, note, changes } = await this.attempt(
           step,
           mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify },
         )
-        this.record(step, 'done', Date.now() - started, checks, note)
+        await this.record(step, 'done', Date.now() - started, checks, note)
         this.results.at(-1)!.changes = changes
         return
       } catch (error) {
         const checks = error instanceof StepRunFailed ? error.checks : []
         if (this.options.signal.aborted || error instanceof Interrupted) {
-          this.record(step, 'interrupted', Date.now() - started, checks, 'interrupted by Ctrl-C')
+          await this.record(step, 'interrupted', Date.now() - started, checks, 'interrupted by Ctrl-C')
           throw new Interrupted(`interrupted during ${step.id}`)
         }
         const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
-        this.record(step, 'failed', Date.now() - started, checks, undefined, message)
+        await this.record(step, 'failed', Date.now() - started, checks, undefined, message)
         if (error instanceof UsageError) throw error // bad operator input: exit 2, and retrying cannot help
         this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
         if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
         const choice = await this.options.prompter.afterFailure(step, !!(step.undo || step.rollback))
         if (choice === 'quit') throw new StepFailure(`step ${step.id} failed: ${message}`)
         if (choice === 'accept') {
-          this.record(step, 'accepted', Date.now() - started, checks, `accepted by the operator despite: ${message}`)
+          await this.record(
+            step,
+            'accepted',
+            Date.now() - started,
+            checks,
+            `accepted by the operator despite: ${message}`,
+          )
           return
         }
         if (choice === 'rollback') {
@@ -184,7 +195,8 @@ export class Engine {
       applyTitle: 'apply',
       apply: async (ctx, io) => {
         await recordBefore(step, ctx)
-        this.options.state.save()
+        // What was there before is in the cluster's record before the step changes anything.
+        await this.options.state.save()
         return step.run(ctx, io)
       },
       verify: step.verify,
@@ -298,9 +310,9 @@ export class Engine {
     this.options.reporter.say(`↩ undoing ${step.id}`)
     try {
       const { checks, changes } = await this.attempt(step, this.undoVerbs(step))
-      this.record(step, 'undone', Date.now() - started, checks, 'undone')
+      await this.record(step, 'undone', Date.now() - started, checks, 'undone')
       this.results.at(-1)!.changes = changes
-      this.options.state.update(step.id, { before: undefined })
+      await this.options.state.update(step.id, { before: undefined })
     } catch (error) {
       const checks = error instanceof StepRunFailed ? error.checks : []
       const interrupted = this.options.signal.aborted || error instanceof Interrupted
@@ -313,7 +325,7 @@ export class Engine {
         checks,
         note: `undo ${interrupted ? 'interrupted' : 'failed'}`,
       })
-      this.options.state.update(step.id, { error: `undo: ${message}` })
+      await this.options.state.update(step.id, { error: `undo: ${message}` })
       this.options.reporter.event({
         event: 'step-end',
         step: step.id,
@@ -436,19 +448,19 @@ export class Engine {
     }
   }
 
-  private record(
+  private async record(
     step: Step,
     status: StepStatus,
     durationMs: number,
     checks: Check[],
     note?: string,
     error?: string,
-  ): void {
+  ): Promise<void> {
     const { state, reporter, config } = this.options
     const previous = state.step(step.id)
     // Skipping a step that is already done keeps it done.
     const finalStatus = status === 'skipped' && previous.status === 'done' ? 'done' : status
-    state.update(step.id, {
+    await state.update(step.id, {
       status: finalStatus,
       finishedAt: new Date().toISOString(),
       durationMs,

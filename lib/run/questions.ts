@@ -1,11 +1,12 @@
 // Questions only the operator can answer, asked in guided mode at the step that needs them. Each answers
 // one flag; an answer given by flag or --config is never asked, and a given answer is kept in state so a
 // resumed run does not ask again. Automation never asks: it uses the flag or the guide's default.
-import { checkbox, input, select } from '@inquirer/prompts'
+import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import { Interrupted } from '../config/errors.ts'
 import { workloads } from '../domain/gthulhu.ts'
 import { trustDomainOf } from '../domain/istio.ts'
-import { GUIDE_USER_AGENT, managerPrincipals, type Config } from '../config/options.ts'
+import { GUIDE_USER_AGENT, managerPrincipals, validateOptionValue, type Config } from '../config/options.ts'
+import { ANSWERABLE } from './record-schema.ts'
 import type { Facts, StepId } from '../types.ts'
 import { userAgentProblem } from '../config/user-agents.ts'
 
@@ -26,16 +27,14 @@ export const BROWSER_CHOICES = [
   { name: 'Chrome on Linux', value: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*' },
 ] as const
 
-const PRINCIPAL = /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$/
-
+/** The same rule as --manager-principals (lib/config/options.ts), for what is typed at the prompt. */
 export function validatePrincipalList(text: string): true | string {
   const items = text
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
   if (items.length === 0) return 'name at least one identity, or the manager would refuse everyone'
-  const bad = items.find((p) => !PRINCIPAL.test(p))
-  return bad ? `"${bad}" is not an identity like cluster.local/ns/<namespace>/sa/<serviceaccount>` : true
+  return validateOptionValue('managerPrincipals', items) ?? true
 }
 
 export function validateUserAgentList(text: string): true | string {
@@ -77,6 +76,12 @@ export const customUserAgentsPrompt = {
   validate: validateUserAgentList,
 }
 
+export const anyUserAgentPrompt = {
+  message:
+    '"*" lets any client that sends a User-Agent header through the gateway (curl and scripts included): the gateway then filters nothing. Is that what you mean?',
+  default: false,
+}
+
 export const principalsPrompt = (suggested: string[]) => ({
   message: "Which identities may call the manager on 8080? (comma-separated; the scheduler's is the guide's choice)",
   default: suggested.join(','),
@@ -112,6 +117,9 @@ const userAgentsQuestion: Question = {
           .filter(Boolean),
       )
     }
+    // "*" alone admits any client that sends a User-Agent: only when the operator says that is what is meant.
+    if (patterns.includes('*') && !(await asked(confirm(anyUserAgentPrompt, { signal }))))
+      return userAgentsQuestion.ask(_config, _facts, signal) as Promise<string[]>
     return patterns
   },
 }
@@ -143,10 +151,14 @@ export const STEP_QUESTIONS: Partial<Record<StepId, Question[]>> = {
   'l7-policies': [userAgentsQuestion, principalsQuestion, ingressQuestion],
 }
 
-/** Puts answers kept in state into the config, unless a flag or --config gave that value this time. */
+/**
+ * Puts answers kept in the record into the config, unless a flag or --config gave that value this time. Only the
+ * runbook's questions are answered this way (the record was checked by the flags' own rules when it was read); an
+ * answer can never choose what kind of run this is.
+ */
 export function applySavedAnswers(config: Config, answers: Partial<Config>): void {
   for (const [key, value] of Object.entries(answers) as [keyof Config, never][]) {
-    if (!config.explicit.includes(key)) (config as any)[key] = value
+    if (ANSWERABLE.includes(key) && !config.explicit.includes(key)) (config as any)[key] = value
   }
 }
 

@@ -6,7 +6,7 @@ import type { Check, PlanItem, StepId } from '../types.ts'
 import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
-  | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
+  | { event: 'run-start'; context?: string; stateFile?: string; record?: string; steps: string[]; dryRun: boolean }
   | { event: 'step-start'; step: string; title: string }
   | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
   | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }

@@ -378,6 +378,12 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       }
     }
     if (!existing) delete object.metadata.resourceVersion
+    // kubernetes staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go Update: without
+    // AllowUnconditionalUpdate an update that names no resourceVersion is Invalid; a stale one is a 409 Conflict.
+    if (existing && rt.conditionalUpdatesOnly && !opts.expectedVersion)
+      throw invalid(rt, object.metadata.name, [
+        'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+      ])
     // Empty maps are omitted on real servers (Go's omitempty), so `kubectl label x k-` leaves no `labels: {}`.
     for (const field of ['labels', 'annotations'] as const) {
       const map = object.metadata[field]
@@ -639,6 +645,11 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           )
         if (namespace && object.metadata.namespace && object.metadata.namespace !== namespace) {
           throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+        }
+        const stored = store.get(rt, namespace ?? 'default', name)
+        if (!stored && rt.createOnUpdate && !subresource) {
+          object.metadata.namespace = namespace
+          return respond(201, await write(rt, object, undefined, { dryRun, scope }))
         }
         const existing = current()
         const desired = restrict(

@@ -186,6 +186,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       KUBECACHEDIR: join(dir, 'kube-cache'),
       GTHULHU_RUNBOOK_ISTIO_MIRROR: mirror.istioBase,
       GTHULHU_RUNBOOK_GATEWAY_API_MIRROR: mirror.gatewayApiBase,
+      // The simulator's fake istioctl stays in its own folder: never in ~/.local/bin, where a later run against a
+      // real cluster would find it.
+      GTHULHU_RUNBOOK_INSTALL_DIR: join(dir, 'bin'),
     }
     writeFileSync(
       join(dir, 'env'),

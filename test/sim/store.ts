@@ -47,6 +47,10 @@ export interface ResourceType {
   verbs?: string[]
   /** Set for types that come from a CustomResourceDefinition. */
   crd?: string
+  /** Updates must carry metadata.resourceVersion (the registry strategy's AllowUnconditionalUpdate is false). */
+  conditionalUpdatesOnly?: boolean
+  /** A PUT to a missing object creates it (the registry strategy's AllowCreateOnUpdate is true). */
+  createOnUpdate?: boolean
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
@@ -176,7 +180,7 @@ export class Store {
       throw new StoreError(
         409,
         'Conflict',
-        `Operation cannot be fulfilled on ${rt.plural} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+        `Operation cannot be fulfilled on ${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
       )
     }
     const stored = clone(object)
