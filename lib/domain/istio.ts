@@ -2,7 +2,7 @@
 // with Istio: run the istioctl that the istioctl step verified, and read the conditions istiod writes on policies.
 import { join } from 'node:path'
 import type { Config } from '../config/options.ts'
-import { pollUntil } from '../kube/wait.ts'
+import { untilChanged } from '../kube/wait.ts'
 import type { KubeObject, StepContext } from '../types.ts'
 import { condition, isCurrent, type Condition } from './gateway-api.ts'
 
@@ -61,7 +61,9 @@ export async function policyCondition(
   }
   let last = current(first)
   if (!first || last?.status === 'True') return last
-  await pollUntil(
+  await untilChanged(
+    ctx.cluster,
+    [{ resource: POLICY_RESOURCE, namespace: ctx.config.namespace, name: first.metadata.name }],
     async () => {
       last = current(
         await ctx.cluster.findJson<KubeObject>([
@@ -74,7 +76,7 @@ export async function policyCondition(
       )
       return last?.status === 'True' ? last : undefined
     },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), signal: ctx.signal },
   )
   return last
 }

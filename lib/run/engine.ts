@@ -181,6 +181,8 @@ export class Engine {
     return {
       applyTitle: 'apply',
       apply: async (ctx, io) => {
+        // What undo must restore and what the step looks at before changing anything: one read of each.
+        ctx.cluster.shareReadsUntilChange()
         await recordBefore(step, ctx)
         this.options.state.save()
         return step.run(ctx, io)

@@ -4,10 +4,10 @@
 // step fails or the run is interrupted.
 import { randomBytes } from 'node:crypto'
 import { toYamlStream } from '../kube/cluster.ts'
-import { StepFailure } from '../config/errors.ts'
+import { Interrupted, StepFailure } from '../config/errors.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { assertValidManifests } from '../kube/schema.ts'
-import { mapConcurrent, pollUntil, sleep } from '../kube/wait.ts'
+import { pollUntil, sleep } from '../kube/wait.ts'
 import { workloads } from '../domain/gthulhu.ts'
 import type { Config } from '../config/options.ts'
 import type {
@@ -252,20 +252,20 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   io.onCleanup(async () => {
     await (removal ?? remove())
   })
-  await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(pods) })
+  // The watch starts with the creation, so the pods are followed from their first moment.
+  const following = followProbePods(ctx, namespace, selector, pods.length)
+  try {
+    await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(pods) })
+  } catch (error) {
+    following.stop()
+    throw error
+  }
   io.log(`started ${pods.length} probe pod(s) in ${namespace}: ${pods.map((p) => p.metadata.name).join(', ')}`)
   try {
-    let latest: KubeObject[] = []
-    const finished = await pollUntil(
-      async () => {
-        latest = await ctx.cluster.list('pods', { namespace, selector })
-        return latest.length === pods.length && latest.every(terminated) ? latest : undefined
-      },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
-    )
-    if (!finished) {
+    const finished = await following.finished
+    if (!finished.done) {
       const stuck = pods
-        .map((p) => latest.find((l) => l.metadata.name === p.metadata.name) ?? p)
+        .map((p) => finished.pods.get(p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
         .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
       throw new StepFailure(
@@ -273,13 +273,17 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
           `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
       )
     }
-    const batch = specs.map((spec, i) => ({ spec, name: pods[i].metadata.name }))
-    return await mapConcurrent(batch, 4, async ({ spec, name }) => {
-      const pod = finished.find((p) => p.metadata.name === name)!
+    const logs = await probeLogs(
+      ctx,
+      namespace,
+      selector,
+      pods.map((p) => p.metadata.name),
+    )
+    return specs.map((spec, i) => {
+      const name = pods[i].metadata.name
+      const pod = finished.pods.get(name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
-      const log = (
-        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })
-      ).stdout
+      const log = logs.get(name) ?? ''
       const observed = spec.request.kind === 'mongo' ? classifyMongo(exitCode, log) : classifyHttp(exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
@@ -288,6 +292,101 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
     if (!ctx.signal.aborted) removal = remove()
     removal?.catch(() => undefined)
   }
+}
+
+/**
+ * Follows the batch's pods until every one has finished (bounded by --timeout): one watch, which sees each pod
+ * end the moment the kubelet reports it, instead of listing them again and again.
+ */
+function followProbePods(
+  ctx: StepContext,
+  namespace: string,
+  selector: string,
+  count: number,
+): { stop(): void; finished: Promise<{ done: boolean; pods: Map<string, KubeObject> }> } {
+  const pods = new Map<string, KubeObject>()
+  const allDone = () => pods.size === count && [...pods.values()].every(terminated)
+  const deadline = Date.now() + ctx.config.timeout * 1000
+  let finish: (() => void) | undefined
+  const watch = ctx.cluster.watch(
+    { resource: 'pods', namespace, selector },
+    (event) => {
+      if (event.type === 'DELETED') pods.delete(event.object.metadata.name)
+      else pods.set(event.object.metadata.name, event.object)
+      if (allDone()) finish?.()
+    },
+    { timeoutMs: ctx.config.timeout * 1000 },
+  )
+  const finished = (async () => {
+    try {
+      await new Promise<void>((resolve) => {
+        finish = resolve
+        void watch.ended.then(() => resolve())
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+      if (ctx.signal.aborted) throw new Interrupted()
+      if (allDone()) return { done: true, pods }
+      if (Date.now() >= deadline) return { done: false, pods }
+      // The watch ended early (kubectl could not watch): read the pods instead, bounded by --timeout.
+      const listed = await pollUntil(
+        async () => {
+          const latest = await ctx.cluster.list('pods', { namespace, selector })
+          pods.clear()
+          for (const pod of latest) pods.set(pod.metadata.name, pod)
+          return allDone() ? true : undefined
+        },
+        { timeoutMs: deadline - Date.now(), intervalMs: 500, signal: ctx.signal },
+      )
+      return { done: !!listed, pods }
+    } finally {
+      watch.stop()
+    }
+  })()
+  finished.catch(() => undefined)
+  return { stop: () => watch.stop(), finished }
+}
+
+/**
+ * Every probe's output in one `kubectl logs -l --prefix` instead of one call per pod. kubectl starts each line
+ * with `[pod/NAME/CONTAINER] `; a pod whose output does not end in a newline (curl's status code) runs into the
+ * next pod's prefix, so the text is cut at every known pod's prefix, wherever it stands.
+ */
+async function probeLogs(
+  ctx: StepContext,
+  namespace: string,
+  selector: string,
+  names: string[],
+): Promise<Map<string, string>> {
+  const result = await ctx.cluster.exec(
+    ctx.cluster.kubectlArgv([
+      'logs',
+      '-n',
+      namespace,
+      '-l',
+      selector,
+      '--prefix',
+      '--tail=-1',
+      `--max-log-requests=${Math.max(5, names.length)}`,
+    ]),
+    { timeoutMs: 30_000 },
+  )
+  return splitPrefixedLogs(result.stdout, names)
+}
+
+/** Splits `kubectl logs --prefix` output of several pods into each pod's own text. */
+export function splitPrefixedLogs(text: string, names: string[]): Map<string, string> {
+  const logs = new Map<string, string>(names.map((name) => [name, '']))
+  const escaped = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const prefix = new RegExp(`\\[pod/(${escaped.join('|')})/[^\\]/]*\\] ?`, 'g')
+  let current: string | undefined
+  let at = 0
+  for (const match of text.matchAll(prefix)) {
+    if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at, match.index))
+    current = match[1]
+    at = match.index! + match[0].length
+  }
+  if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at))
+  return logs
 }
 
 // ---- showing results ----
