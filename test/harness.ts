@@ -30,8 +30,11 @@ export interface RunbookWorld {
 }
 
 export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld> {
-  const sim = await startSimulator(options)
-  const dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))
+  return worldAround(await startSimulator(options))
+}
+
+/** The runbook's side of a world around a running simulator: a private directory, flags, helpers. */
+export function worldAround(sim: Simulator, dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))): RunbookWorld {
   const installDir = join(dir, 'bin')
   const stateFile = join(dir, 'state.json')
   const flags = runbookFlags(sim, installDir, stateFile)

@@ -10,17 +10,19 @@ import { Store } from './store.ts'
 import { noFaults, type Faults } from './faults.ts'
 import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
-import { Controllers, DEFAULT_TIMING } from './controllers.ts'
+import { Controllers, DEFAULT_TIMING, type ControllerStats } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
 import { startMirror } from './mirror.ts'
 import { IstioctlServer } from './istioctl.ts'
 import { startWebUi } from './webui.ts'
 import { allocateNodePort } from './node-ports.ts'
 import { listOf, type Cni } from './cluster-view.ts'
+import { reassignNodePorts, SAVED_WORLD_FORMAT, savedOptions, type SavedWorld } from './saved-world.ts'
 
 export type { Cni } from './cluster-view.ts'
 export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
+export type { SavedWorld } from './saved-world.ts'
 
 export interface SimOptions {
   dir?: string
@@ -37,6 +39,12 @@ export interface SimOptions {
   gthulhuMtls?: boolean
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
+  /**
+   * Starts from a world saved by `Simulator.save()` instead of the seed: its objects as they were, with its
+   * options (those given here besides `restore` win). NodePorts are handed out afresh (`nodePorts` maps the old
+   * ones), so two simulators started from one saved world can listen side by side.
+   */
+  restore?: SavedWorld
 }
 
 export interface Simulator {
@@ -49,6 +57,12 @@ export interface Simulator {
   istioMirror: string
   gatewayApiMirror: string
   env: Record<string, string>
+  /** Saved world only: each NodePort of the saved world → the one given out instead. */
+  nodePorts: Record<number, number>
+  /** The world as it is now, to start another simulator from (`SimOptions.restore`); JSON-safe. */
+  save(): SavedWorld
+  /** Passes the controllers ran and how long changes waited for them (scripts/bench-run.ts counts rounds with it). */
+  controllerStats(): ControllerStats
   stop(): Promise<void>
 }
 
@@ -85,7 +99,8 @@ export function mergeFaults(faults: Faults, patch: Partial<Faults>): void {
   }
 }
 
-export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+export async function startSimulator(given: SimOptions = {}): Promise<Simulator> {
+  const options: SimOptions = { ...given.restore?.options, ...given }
   const namespace = options.namespace ?? 'default'
   const release = options.release ?? 'gthulhu'
   const cni = options.cni ?? 'calico'
@@ -98,15 +113,21 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
 
   const store = new Store()
   registerBuiltinTypes(store)
+  let nodePorts: Record<number, number> = {}
+  if (options.restore) {
+    store.load(options.restore.store)
+    nodePorts = await reassignNodePorts(store)
+  }
   const stopCrdWatch = watchCrdTypes(store)
-  await seedCluster(store, {
-    namespace,
-    release,
-    missing: options.missing ?? [],
-    cni,
-    kubernetesVersion,
-    mtls: options.gthulhuMtls,
-  })
+  if (!options.restore)
+    await seedCluster(store, {
+      namespace,
+      release,
+      missing: options.missing ?? [],
+      cni,
+      kubernetesVersion,
+      mtls: options.gthulhuMtls,
+    })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
@@ -180,6 +201,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       istioMirror: mirror.istioBase,
       gatewayApiMirror: mirror.gatewayApiBase,
       env,
+      nodePorts,
+      save: () => ({ format: SAVED_WORLD_FORMAT, options: savedOptions(options), store: store.dump() }),
+      controllerStats: () => ({ ...controllers.stats }),
       stop: async () => {
         if (stopped) return
         stopped = true
