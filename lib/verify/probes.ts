@@ -188,7 +188,19 @@ export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]
   return results
 }
 
-/** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
+/** Probes the steps of one audit asked for in the same moment, not started yet: they run as one batch. */
+interface PendingAuditProbes {
+  specs: ProbeSpec[]
+  ios: StepIO[]
+  started: Promise<ProbeResult[]>
+}
+const pendingAuditProbes = new WeakMap<Map<string, Promise<ProbeResult>>, PendingAuditProbes>()
+
+/**
+ * Runs only the probes no other step of this audit has started, and shares the results of the rest. Probes
+ * the steps ask for together (their reads come back in one answer, so they ask in the same moment) are
+ * collected for a turn of the event loop and run as one batch of pods: one create, one watch, one logs call.
+ */
 async function memoizedProbes(
   ctx: StepContext,
   io: StepIO,
@@ -197,13 +209,31 @@ async function memoizedProbes(
 ): Promise<ProbeResult[]> {
   const key = (spec: ProbeSpec) =>
     JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
-  const missing = specs.filter((spec) => !memo.has(key(spec)))
+  const missing = [...new Map(specs.filter((spec) => !memo.has(key(spec))).map((s) => [key(s), s])).values()]
   if (missing.length) {
-    const batch = settledProbes(ctx, io, missing)
+    let pending = pendingAuditProbes.get(memo)
+    if (!pending) {
+      const collected: PendingAuditProbes = { specs: [], ios: [], started: Promise.resolve([]) }
+      collected.started = new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))).then(() => {
+        pendingAuditProbes.delete(memo)
+        // Logs go to the first step that asked; every asking step will clean the pods up if interrupted.
+        const shared: StepIO = {
+          ...collected.ios[0],
+          onCleanup: (cleanup) => collected.ios.forEach((each) => each.onCleanup(cleanup)),
+        }
+        return settledProbes(ctx, shared, collected.specs)
+      })
+      pendingAuditProbes.set(memo, collected)
+      pending = collected
+    }
+    const batch = pending
+    const offset = batch.specs.length
+    batch.specs.push(...missing)
+    batch.ios.push(io)
     missing.forEach((spec, i) =>
       memo.set(
         key(spec),
-        batch.then((results) => results[i]),
+        batch.started.then((results) => results[offset + i]),
       ),
     )
   }
