@@ -53,7 +53,11 @@ let fingerprint: string | undefined
 function sourceFingerprint(): string {
   if (fingerprint) return fingerprint
   const hash = createHash('sha256')
-  for (const file of SOURCES.flatMap(filesUnder)) hash.update(file).update('\0').update(readFileSync(join(ROOT, file)))
+  for (const file of SOURCES.flatMap(filesUnder))
+    hash
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(ROOT, file)))
   fingerprint = hash.digest('hex')
   return fingerprint
 }

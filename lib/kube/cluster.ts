@@ -79,6 +79,8 @@ export class Cluster {
   private pendingReads: PendingRead[] = []
   /** Answers shared by identical reads until the next change (see shareReadsUntilChange). */
   private sharedReads?: Map<string, Promise<unknown>>
+  /** Commands that may change the cluster wait for this first (see holdChangesUntil). */
+  private changesHeld?: Promise<unknown>
 
   constructor(readonly options: ClusterOptions = {}) {}
 
@@ -112,6 +114,19 @@ export class Cluster {
     this.sharedReads = new Map()
   }
 
+  /**
+   * Lets reads run at once but makes every other command (an apply, a label, istioctl) wait until `recorded`
+   * settles, and fail if it fails: the engine records what undo must restore while the step already looks at
+   * the cluster, so both sets of reads share one kubectl call, and nothing changes before the record is kept.
+   */
+  holdChangesUntil(recorded: Promise<unknown>): void {
+    const held = recorded.finally(() => {
+      if (this.changesHeld === held) this.changesHeld = undefined
+    })
+    held.catch(() => undefined)
+    this.changesHeld = held
+  }
+
   /** The same answer for the same read while reads are shared; afterwards, a fresh read each time. */
   private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
     if (!this.sharedReads) return read()
@@ -124,12 +139,14 @@ export class Cluster {
   }
 
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    // Anything but a read may change what the reads would see.
     const verb = argv
       .slice(1)
       .find((a, i, all) => !a.startsWith('-') && !['--kubeconfig', '--context'].includes(all[i - 1]))
-    if (argv[0] !== 'kubectl' || !['get', 'version', 'config', 'logs'].includes(verb ?? ''))
+    if (argv[0] !== 'kubectl' || !['get', 'version', 'config', 'logs'].includes(verb ?? '')) {
+      // Anything but a read waits for what must be recorded first, and may change what the reads would see.
+      await this.changesHeld
       this.sharedReads = undefined
+    }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     const started = Date.now()
     let exitCode: number | null = null

@@ -183,11 +183,13 @@ export class Engine {
     return {
       applyTitle: 'apply',
       apply: async (ctx, io) => {
-        // What undo must restore and what the step looks at before changing anything: one read of each.
+        // What undo must restore is read alongside what the step looks at before changing anything (one read of
+        // each object, in one kubectl call); the step's first change waits until the record is saved.
         ctx.cluster.shareReadsUntilChange()
-        await recordBefore(step, ctx)
-        this.options.state.save()
-        return step.run(ctx, io)
+        const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+        ctx.cluster.holdChangesUntil(recorded)
+        const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+        return outcome
       },
       verify: step.verify,
     }

@@ -279,8 +279,11 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
       .kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
   }
   let removal: Promise<void> | undefined
+  // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it. A deletion
+  // already under way is not waited for: the next step need not wait on it, and the runbook does not exit before
+  // its kubectl has (a failure is still reported).
   io.onCleanup(async () => {
-    await (removal ?? remove())
+    if (!removal) await remove()
   })
   // The watch starts with the creation, so the pods are followed from their first moment.
   const following = followProbePods(ctx, namespace, selector, pods.length)
@@ -318,9 +321,10 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
   } finally {
-    // Start deleting now without waiting; the registered cleanup awaits it (or retries it after an interruption).
-    if (!ctx.signal.aborted) removal = remove()
-    removal?.catch(() => undefined)
+    if (!ctx.signal.aborted) {
+      removal = remove()
+      removal.catch((error) => io.warn(`deleting the probe pods (${selector}) failed: ${(error as Error).message}`))
+    }
   }
 }
 
