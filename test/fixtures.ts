@@ -157,6 +157,16 @@ function rewriteFiles(dir: string, replacements: [string, string][]): void {
  * paths, mirrors and NodePorts rewritten to the new world's. Every test file gets its own; none shares state.
  */
 export async function preparedWorld(options: SimOptions = {}, args: string[] = ['--yes']): Promise<RunbookWorld> {
+  try {
+    return await startFromSave(options, args)
+  } catch (error) {
+    // uvu drops an error thrown in a before hook without a word: say it here.
+    console.error(`preparedWorld(${JSON.stringify(options)}, ${args.join(' ')}) failed:`, error)
+    throw error
+  }
+}
+
+async function startFromSave(options: SimOptions, args: string[]): Promise<RunbookWorld> {
   const { path, saved } = await savedFixture(options, args)
   const sim = await startSimulator({ restore: saved.world })
   const dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))

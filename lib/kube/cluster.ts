@@ -106,12 +106,16 @@ export class Cluster {
   }
 
   /**
-   * From now until the next command that is not a read (an apply, a label, istioctl, a wait), the same read
-   * is answered once: a step looks at the cluster before it changes it (what undo must restore, what differs
-   * from the plan), and those looks need not ask twice.
+   * From now until the next command that is not a read (an apply, a label, istioctl, a wait), or until the
+   * returned function is called, the same read is answered once: a step looks at the cluster before it changes
+   * it (what undo must restore, what differs from the plan), and those looks need not ask twice.
    */
-  shareReadsUntilChange(): void {
-    this.sharedReads = new Map()
+  shareReadsUntilChange(): () => void {
+    const shared = new Map<string, Promise<unknown>>()
+    this.sharedReads = shared
+    return () => {
+      if (this.sharedReads === shared) this.sharedReads = undefined
+    }
   }
 
   /**

@@ -185,11 +185,15 @@ export class Engine {
       apply: async (ctx, io) => {
         // What undo must restore is read alongside what the step looks at before changing anything (one read of
         // each object, in one kubectl call); the step's first change waits until the record is saved.
-        ctx.cluster.shareReadsUntilChange()
-        const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
-        ctx.cluster.holdChangesUntil(recorded)
-        const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
-        return outcome
+        const stopSharing = ctx.cluster.shareReadsUntilChange()
+        try {
+          const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+          ctx.cluster.holdChangesUntil(recorded)
+          const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+          return outcome
+        } finally {
+          stopSharing() // verification reads the cluster afresh
+        }
       },
       verify: step.verify,
     }
