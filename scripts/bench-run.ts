@@ -170,38 +170,39 @@ async function main() {
 
   console.log(`
 Full --yes run, per step, without and with a ${D}s controller delay (the simulator's faults.controllerDelayMs):
-  waited  = (time at ${D}s delay − time without) / ${D}s: the rounds the run waited, wall clock (load adds noise)
-  cluster = time changes waited for controller passes while the step ran, / ${D}s: rounds counted by the simulator
+  waited  = (time at ${D}s delay − time without) / ${D}s: the controller rounds the step waited for (wall clock:
+            load adds noise of (its slowdown) / ${D}s; on a busy machine use a longer --delay-ms, e.g. 10000)
+  passes  = controller passes that ran while the step ran at ${D}s delay (counted by the simulator; a pass that
+            changes something is followed by another, so this is at least the rounds waited)
   forced  = the rounds the cluster forces on this step, and why (scripts/forced-rounds.ts)
   kubectl, istioctl = processes the step spawned (no delay)`)
   console.log(
-    `${'step'.padEnd(18)} ${pad('no delay', 9)} ${pad(`${D}s delay`, 9)} ${pad('waited', 6)} ${pad('cluster', 7)} ${pad('forced', 6)} ${pad('kubectl', 7)} ${pad('istioctl', 8)}  why the cluster forces it`,
+    `${'step'.padEnd(18)} ${pad('no delay', 9)} ${pad(`${D}s delay`, 9)} ${pad('waited', 6)} ${pad('passes', 6)} ${pad('forced', 6)} ${pad('kubectl', 7)} ${pad('istioctl', 8)}  why the cluster forces it`,
   )
-  const total = { waited: 0, cluster: 0, forced: 0 }
+  const total = { waited: 0, passes: 0, forced: 0 }
   for (const id of STEP_IDS) {
     const a = base.steps.get(id)
     const b = late.steps.get(id)
     if (!a || !b) continue
     const waited = (b.durationMs - a.durationMs) / DELAY_MS
-    const cluster = b.pendingMs / DELAY_MS
     const forced = FORCED_ROUNDS[id]
     total.waited += waited
-    total.cluster += cluster
+    total.passes += b.passes
     total.forced += forced.rounds
     console.log(
-      `${id.padEnd(18)} ${pad(s(a.durationMs), 9)} ${pad(s(b.durationMs), 9)} ${pad(waited.toFixed(1), 6)} ${pad(cluster.toFixed(1), 7)} ${pad(forced.rounds, 6)} ${pad(a.kubectl, 7)} ${pad(a.istioctl, 8)}  ${forced.why}`,
+      `${id.padEnd(18)} ${pad(s(a.durationMs), 9)} ${pad(s(b.durationMs), 9)} ${pad(waited.toFixed(1), 6)} ${pad(b.passes, 6)} ${pad(forced.rounds, 6)} ${pad(a.kubectl, 7)} ${pad(a.istioctl, 8)}  ${forced.why}`,
     )
   }
   console.log(
-    `${'whole run'.padEnd(18)} ${pad(s(base.totalMs), 9)} ${pad(s(late.totalMs), 9)} ${pad(total.waited.toFixed(1), 6)} ${pad(total.cluster.toFixed(1), 7)} ${pad(total.forced, 6)} ${pad(base.kubectl, 7)} ${pad(base.istioctl, 8)}  (the command from start to exit)`,
+    `${'whole run'.padEnd(18)} ${pad(s(base.totalMs), 9)} ${pad(s(late.totalMs), 9)} ${pad(total.waited.toFixed(1), 6)} ${pad(total.passes, 6)} ${pad(total.forced, 6)} ${pad(base.kubectl, 7)} ${pad(base.istioctl, 8)}  (the command from start to exit)`,
   )
   console.log(
     `load average (1, 5, 15 min) at the start of each run: no delay ${quiet.map((r) => r.load).join(' | ')}; ${D}s delay ${delayed.map((r) => r.load).join(' | ')}`,
   )
   const limit = BUDGET.roundsFactor * total.forced
-  const roundsOk = total.waited <= limit && total.cluster <= limit
+  const roundsOk = total.waited <= limit
   console.log(
-    `${roundsOk ? '✔' : '✖'} rounds at ${D}s delay: waited ${total.waited.toFixed(1)}, cluster ${total.cluster.toFixed(1)}; budget ${BUDGET.roundsFactor} × ${total.forced} forced = ${limit.toFixed(1)}`,
+    `${roundsOk ? '✔' : '✖'} rounds waited at ${D}s delay: ${total.waited.toFixed(1)} (budget ${BUDGET.roundsFactor} × ${total.forced} forced = ${limit.toFixed(1)})`,
   )
   const fullOk = base.totalMs <= BUDGET.fullRunNoDelayMs
   console.log(

@@ -17,7 +17,7 @@ export const FORCED_ROUNDS: Record<StepId, { rounds: number; why: string }> = {
   },
   ambient: {
     rounds: 2,
-    why: "istioctl install waits for istiod, ztunnel and istio-cni: one pass creates their pods, the next (after they start) makes them ready",
+    why: 'istioctl install waits for istiod, ztunnel and istio-cni: one pass creates their pods, the next (after they start) makes them ready',
   },
   gateway: {
     rounds: 2,

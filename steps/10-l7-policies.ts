@@ -166,9 +166,12 @@ export const l7PoliciesStep: Step = {
   async run(ctx, io) {
     // Rejects unusable User-Agent values (UsageError) before any change.
     const desired = desiredAuthorizationPolicies(ctx.config, ctx.facts)
-    const applied = await applyChanged(ctx, io, desired, POLICY_RESOURCE)
     const service = managerService(ctx.config, ctx.facts)
-    const svc = await ctx.cluster.findJson<KubeObject>(['get', 'service', service.name, '-n', ctx.config.namespace])
+    // The Service's label is read alongside the policies (the policies' apply does not touch it).
+    const [applied, svc] = await Promise.all([
+      applyChanged(ctx, io, desired, POLICY_RESOURCE),
+      ctx.cluster.findJson<KubeObject>(['get', 'service', service.name, '-n', ctx.config.namespace]),
+    ])
     const labelled = svc?.metadata.labels?.[INGRESS_USE_WAYPOINT] === 'true'
     if (ctx.config.ingressViaWaypoint && !labelled) {
       await ctx.cluster.kubectl([
