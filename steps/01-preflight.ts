@@ -91,18 +91,34 @@ const servesTls = (container: any): boolean | undefined => {
   return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(String(value ?? '')) ? true : undefined
 }
 
+/** The JSON kubectl version printed, or nothing: it prints its own version even when the server does not answer. */
+function versionsOf(stdout: string): {
+  clientVersion?: { gitVersion?: string }
+  serverVersion?: { gitVersion?: string }
+} {
+  try {
+    return JSON.parse(stdout)
+  } catch {
+    return {}
+  }
+}
+
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
-  const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
-  const server = cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), {
+  // One call answers both: kubectl's own version, and the server's when the context answers.
+  const serverResult = await cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), {
     timeoutMs: 20_000,
   })
-  const [clientResult, serverResult] = await Promise.all([client, server])
+  let clientVersion = versionsOf(serverResult.stdout).clientVersion?.gitVersion
   const observation: Observation = { workloads: {}, cni: { found: [], enforcesNetworkPolicy: false } }
-  if (clientResult.exitCode === 0)
-    observation.kubectlVersion = JSON.parse(clientResult.stdout).clientVersion?.gitVersion
-  else observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
+  if (!clientVersion) {
+    // Nothing printed (no kubectl, or a kubeconfig it cannot load): ask for the client alone.
+    const clientResult = await cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
+    clientVersion = clientResult.exitCode === 0 ? versionsOf(clientResult.stdout).clientVersion?.gitVersion : undefined
+    if (!clientVersion) observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
+  }
+  observation.kubectlVersion = clientVersion
   const serverVersion =
-    serverResult.exitCode === 0 ? JSON.parse(serverResult.stdout).serverVersion?.gitVersion : undefined
+    serverResult.exitCode === 0 ? versionsOf(serverResult.stdout).serverVersion?.gitVersion : undefined
   if (!serverVersion) {
     observation.serverError = (serverResult.stderr.trim().split('\n').pop() || 'no answer').replace(/^error: /, '')
     return observation
@@ -261,11 +277,15 @@ export const preflightStep: Step = {
     "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
   plan: ({ config }) => [
-    { kind: 'command', argv: ['kubectl', 'version', '--client', '-o', 'json'] },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'version', '--client', '-o', 'json'],
+      why: 'only when the next command prints no client version',
+    },
     {
       kind: 'command',
       argv: ['kubectl', 'version', '-o', 'json'],
-      why: "the context answers; its version is in Istio's support range",
+      why: "kubectl's version; the context answers, and its version is in Istio's support range",
     },
     ...WORKLOADS.map((w) => ({
       kind: 'command' as const,

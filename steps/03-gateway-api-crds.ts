@@ -14,7 +14,7 @@ import {
   type InstalledCrd,
 } from '../lib/domain/gateway-api.ts'
 import { nameSome } from '../lib/run/undo.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 /** What this step learnt, kept in state so a resumed verify need not download the bundle again. */
@@ -229,12 +229,15 @@ export const gatewayApiCrdsStep: Step = {
     const settled = (crds: InstalledCrd[]) =>
       crds.length === names.length && crds.every((c) => c.established && c.version === wanted)
     let last: InstalledCrd[] = []
-    await pollUntil(
+    // The API server marks a CRD Established once it serves it; a change to any CRD is a reason to look again.
+    await untilChanged(
+      ctx.cluster,
+      [{ resource: 'customresourcedefinitions' }],
       async () => {
         last = await installedCrds(ctx.cluster, names)
         return settled(last) ? last : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
     const byName = new Map(last.map((c) => [c.name, c]))
     return names.map((name): Check => {

@@ -14,7 +14,7 @@ import {
 } from '../lib/domain/istio.ts'
 import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
 import { readiness } from '../lib/kube/readiness.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, KubeObject, Step } from '../lib/types.ts'
 
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
@@ -226,12 +226,17 @@ export const ambientStep: Step = {
       AMBIENT_COMPONENTS.every(
         (c) => readiness(components[c.name]).ready && imageVersion(components[c.name]) === ctx.config.istioVersion,
       )
-    await pollUntil(
+    await untilChanged(
+      ctx.cluster,
+      [
+        { resource: 'deployments', namespace: ISTIO_NAMESPACE },
+        { resource: 'daemonsets', namespace: ISTIO_NAMESPACE },
+      ],
       async () => {
         components = await observe(ctx.cluster)
         return allReady() ? true : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
     // Every principal a later step writes carries the mesh's trust domain: record it as the mesh has it.
     const trustDomain = await readTrustDomain(ctx)

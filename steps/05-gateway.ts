@@ -7,7 +7,7 @@ import {
   condition,
   findNamed,
   getNamed,
-  httpGet,
+  getUntil,
   isCurrent,
   listenerNodePort,
   loadBalancerAddress,
@@ -15,6 +15,7 @@ import {
   routeParentStatus,
   showCondition,
   urlHost,
+  type Answer,
   type Condition,
   type NodeAddress,
 } from '../lib/domain/gateway-api.ts'
@@ -25,14 +26,13 @@ import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Config } from '../lib/config/options.ts'
 import { assertValidManifests } from '../lib/kube/schema.ts'
 import { sampleUserAgent } from '../lib/config/user-agents.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 const MANIFEST = 'gateway.yaml'
 export const HEALTH_PATH = '/health'
 /** How long the GET /health check keeps retrying while the listener comes up. */
 const HTTP_RETRY_MS = 20_000
-const HTTP_ATTEMPT_TIMEOUT_MS = 3_000
 
 export const gatewayServiceName = (config: Pick<Config, 'gatewayName'>) => `${config.gatewayName}-istio`
 
@@ -172,23 +172,13 @@ async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; no
   return { picked: pickNodeAddress(nodes), nodes: nodes.length }
 }
 
-async function healthCheck(
-  ctx: StepContext,
-  url: string,
-  userAgent: string,
-): Promise<{ status?: number; error?: string; attempts: number }> {
-  let last: { status?: number; error?: string } = {}
-  let attempts = 0
-  await pollUntil(
-    async () => {
-      attempts++
-      last = await httpGet(url, userAgent, HTTP_ATTEMPT_TIMEOUT_MS, ctx.signal)
-      // Retry while nothing answers or the proxy has no upstream yet; any other answer is final.
-      return last.status !== undefined && last.status < 500 ? last : undefined
-    },
-    { timeoutMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 300, signal: ctx.signal },
-  )
-  return { ...last, attempts }
+/** GET /health until the listener answers below 500 (nothing listening yet, or no upstream yet, is retried). */
+function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<Answer> {
+  return getUntil(url, userAgent, (answer) => answer.status !== undefined && answer.status < 500, {
+    slowMs: ctx.config.timeout * 1000,
+    settleMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000),
+    signal: ctx.signal,
+  })
 }
 
 export const gatewayStep: Step = {
@@ -273,15 +263,24 @@ export const gatewayStep: Step = {
     const ns = config.namespace
     let observation: Observation = {}
     let verdict = assess(observation, config)
-    await pollUntil(
+    // The node address does not depend on the Gateway: read it while waiting.
+    const nodeRead = nodeAddress(ctx.cluster)
+    nodeRead.catch(() => undefined)
+    // Istio's controller writes the Gateway's and the route's status and rolls out the Envoy Deployment: look again
+    // whenever one of them changes.
+    await untilChanged(
+      ctx.cluster,
+      ['gateways.gateway.networking.k8s.io', 'httproutes.gateway.networking.k8s.io', 'deployments', 'services'].map(
+        (resource) => ({ resource, namespace: ns }),
+      ),
       async () => {
         observation = await observe(ctx.cluster, config)
         verdict = assess(observation, config)
         return (verdict.gatewayOk && verdict.routeOk) || verdict.routeFailed ? true : undefined
       },
-      { timeoutMs: config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: config.timeout * 1000, signal: ctx.signal },
     )
-    const { picked, nodes } = await nodeAddress(ctx.cluster)
+    const { picked, nodes } = await nodeRead
     const gatewayRef = `Gateway ${ns}/${config.gatewayName}`
     const routeRef = `HTTPRoute ${ns}/${config.routeName}`
     const port = observation.gateway ? listenerPort(observation.gateway) : 80

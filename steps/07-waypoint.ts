@@ -8,7 +8,7 @@ import { condition } from '../lib/domain/gateway-api.ts'
 import { managerService } from '../lib/domain/gthulhu.ts'
 import { AMBIENT_LABEL, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
 
@@ -256,12 +256,14 @@ export const waypointStep: Step = {
     useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
     // The waypoint may still be starting on a first run: wait for Programmed, bounded by --timeout.
-    const settled = await pollUntil(
+    const settled = await untilChanged(
+      ctx.cluster,
+      [{ resource: 'gateways.gateway.networking.k8s.io', namespace: ns, name }],
       async () => {
         const seen = await readView(ctx)
         return programmed(seen.gateway)?.status === 'True' ? seen : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
     const view = settled ?? (await readView(ctx))
     const condition = programmed(view.gateway)

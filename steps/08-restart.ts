@@ -14,6 +14,7 @@ import {
   ownedPods,
   REDIRECTION,
   restartOutOfAmbient,
+  rolledOut,
   rolloutStatus,
   selectorOf,
   theWorkloads,
@@ -182,7 +183,7 @@ export const restartStep: Step = {
     const ns = ctx.config.namespace
     const list = theWorkloads(ctx)
     const [statuses, podLists, protocols, policies] = await Promise.all([
-      Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout))),
+      Promise.all(list.map((w) => rolledOut(ctx, w, ctx.config.timeout))),
       Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
       ztunnelProtocols(ctx),
       ctx.cluster.list('networkpolicies', { namespace: ns }),

@@ -252,9 +252,12 @@ export const l7PoliciesStep: Step = {
     await refreshTrustDomain(ctx)
     // Rejects unusable User-Agent values (UsageError) before any change.
     const desired = desiredAuthorizationPolicies(ctx.config, ctx.facts)
-    const applied = await applyChanged(ctx, io, desired, POLICY_RESOURCE)
     const service = managerService(ctx.config, ctx.facts)
-    const labels = await readIngressLabels(ctx)
+    // The labels are read alongside the policies' apply, which does not touch them.
+    const [applied, labels] = await Promise.all([
+      applyChanged(ctx, io, desired, POLICY_RESOURCE),
+      readIngressLabels(ctx),
+    ])
     const want = serviceLabelFor(ctx.config, labels.namespace)
     const have = labels.service[INGRESS_USE_WAYPOINT]
     if (want !== undefined && have !== want) {

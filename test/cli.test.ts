@@ -120,7 +120,7 @@ test('preflight fails clearly when a workload is missing, naming the selector, a
     r.stdout,
     /Gthulhu mongodb \(StatefulSet\)[\s\S]*app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/component=mongodb[\s\S]*none found/,
   )
-  assert.match(r.stdout, /Resume with:\n\s+npx tsx \S*runbook\.ts .*--only preflight/)
+  assert.match(r.stdout, /Resume with:\n\s+npx (?:tsx \S*runbook\.ts|gthulhu-runbook) .*--only preflight/)
   assert.is(missing.state().steps.preflight?.status, 'failed')
   noStack(r.stdout + r.stderr)
 })

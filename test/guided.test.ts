@@ -77,7 +77,7 @@ test('quit leaves with 130 and the resume command; the resumed run continues whe
   assert.is(await session.exitCode(), 130)
   assert.match(quit, /stopped before istioctl at the operator's request/)
   const preflightFinished = world.state().steps.preflight?.finishedAt
-  const resumeLine = /Resume with:\n\s+npx tsx \S+ (.+)/.exec(quit)![1]
+  const resumeLine = /Resume with:\n\s+npx (?:tsx \S+|gthulhu-runbook) (.+)/.exec(quit)![1]
   assert.match(resumeLine, /--only istioctl/)
   const resumed = await guided(world, resumeLine.split(' '))
   await resumed.waitFor(/Run istioctl\?/)

@@ -1,6 +1,6 @@
 // Integration-test harness: a simulated cluster per test file, and the real runbook CLI run against it as
 // a child process (real kubectl, real HTTP, real downloads from the loopback mirror).
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
@@ -12,6 +12,28 @@ import { decodeRecord, encodeRecord } from '../lib/run/record.ts'
 export const ROOT = join(import.meta.dirname, '..')
 /** tsx's loader by absolute URL: the runbook runs with another working directory. */
 export const TSX_LOADER = import.meta.resolve('tsx')
+
+function newestSource(path: string): number {
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return path.endsWith('.ts') ? stat.mtimeMs : 0
+  return Math.max(0, ...readdirSync(path).map((name) => newestSource(join(path, name))))
+}
+
+let entry: string[] | undefined
+/**
+ * How tests start the runbook: the published command (bin/ → dist/, built by `npm ci`) when dist/ is newer than
+ * every source file, as it is in a fresh clone — it starts in a fraction of the time tsx needs to compile the
+ * TypeScript each time —, else the TypeScript through tsx, so an edit is never tested against an old build.
+ */
+export function runbookEntry(): string[] {
+  if (entry) return entry
+  const built = join(ROOT, 'dist', 'runbook.js')
+  const fresh =
+    existsSync(built) &&
+    statSync(built).mtimeMs >= Math.max(...['runbook.ts', 'lib', 'steps'].map((p) => newestSource(join(ROOT, p))))
+  entry = fresh ? [join(ROOT, 'bin', 'gthulhu-runbook.mjs')] : ['--import', TSX_LOADER, join(ROOT, 'runbook.ts')]
+  return entry
+}
 
 export interface RunbookWorld {
   sim: Simulator
@@ -40,8 +62,11 @@ export interface RunbookWorld {
 }
 
 export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld> {
-  const sim = await startSimulator(options)
-  const dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))
+  return worldAround(await startSimulator(options))
+}
+
+/** The runbook's side of a world around a running simulator: a private directory, flags, helpers. */
+export function worldAround(sim: Simulator, dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))): RunbookWorld {
   const installDir = join(dir, 'bin')
   const stateFile = join(dir, 'state.json')
   const flags = runbookFlags(sim, installDir, stateFile)
@@ -57,7 +82,7 @@ export async function startWorld(options: SimOptions = {}): Promise<RunbookWorld
     stateFile,
     flags,
     run: (args, runOptions = {}) =>
-      runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
+      runCommand(process.execPath, [...runbookEntry(), ...args], {
         cwd: runOptions.cwd ?? dir,
         env: { ...process.env, ...sim.env, CI: 'true', NO_COLOR: '1', ...runOptions.env },
         input: runOptions.input,
@@ -123,7 +148,7 @@ export const show = (result: ProcessResult) =>
 
 /** The runbook against `world` in a real terminal (tmux), for guided-mode tests; the caller closes the session. */
 export function startGuided(world: RunbookWorld, args: string[]): Promise<TerminalSession> {
-  return TerminalSession.start([process.execPath, '--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
+  return TerminalSession.start([process.execPath, ...runbookEntry(), ...args], {
     env: { ...process.env, ...world.sim.env },
     cwd: world.dir,
   })

@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sim-apiserver-'))
 const env: Record<string, string> = { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache') }
 const timers: NodeJS.Timeout[] = []
 
-const k = (args: string[], input?: string) => kubectl(env, args, { input, timeoutMs: 20_000 })
+const k = (args: string[], input?: string) => kubectl(env, args, { input, timeoutMs: 90_000 })
 /** Runs kubectl and insists on success; returns stdout. */
 async function ok(args: string[], input?: string): Promise<string> {
   const r = await k(args, input)
@@ -48,6 +48,22 @@ function later(
   edit: (o: KubeObject) => void,
 ) {
   timers.push(setTimeout(() => store.mutate(rt, namespace, name, edit), ms))
+}
+
+/**
+ * Simulates a controller that acts while kubectl waits: `edit` runs once the next watch has subscribed to the
+ * store (kubectl wait's, after it found the condition unmet), so the change reaches kubectl through its watch
+ * whatever the machine's load. A timer could fire before kubectl even started: then `wait --for=delete` finds
+ * nothing to wait for and prints nothing.
+ */
+function whenWatched(edit: () => void): void {
+  const subscribe = store.subscribe.bind(store)
+  store.subscribe = (listener) => {
+    store.subscribe = subscribe
+    const unsubscribe = subscribe(listener)
+    setImmediate(edit)
+    return unsubscribe
+  }
 }
 
 test.before(async () => {
@@ -404,19 +420,23 @@ spec:
 test('kubectl wait converges on conditions, jsonpath and deletion', async () => {
   await ok(['run', 'waiter', '--image=busybox'])
   const POD = type('', 'pods')
-  later(300, POD, 'default', 'waiter', (o) => {
-    o.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }
-  })
-  assert.match(await ok(['wait', '--for=condition=Ready', 'pod/waiter', '--timeout=10s']), /condition met/)
-  later(200, POD, 'default', 'waiter', (o) => {
-    o.status.phase = 'Succeeded'
-  })
+  whenWatched(() =>
+    store.mutate(POD, 'default', 'waiter', (o) => {
+      o.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }
+    }),
+  )
+  assert.match(await ok(['wait', '--for=condition=Ready', 'pod/waiter', '--timeout=60s']), /condition met/)
+  whenWatched(() =>
+    store.mutate(POD, 'default', 'waiter', (o) => {
+      o.status.phase = 'Succeeded'
+    }),
+  )
   assert.match(
-    await ok(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/waiter', '--timeout=10s']),
+    await ok(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/waiter', '--timeout=60s']),
     /condition met/,
   )
-  timers.push(setTimeout(() => store.delete(POD, 'default', 'waiter'), 300))
-  assert.match(await ok(['wait', '--for=delete', 'pod/waiter', '--timeout=10s']), /condition met/)
+  whenWatched(() => store.delete(POD, 'default', 'waiter'))
+  assert.match(await ok(['wait', '--for=delete', 'pod/waiter', '--timeout=60s']), /condition met/)
   assert.match(await fails(['wait', '--for=condition=Ready', 'pod/sel-a', '--timeout=1s']), /timed out/)
 })
 

@@ -6,16 +6,16 @@ import { Cluster } from '../lib/kube/cluster.ts'
 import { loadConfig } from '../lib/config/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
 import { l7PoliciesStep } from '../steps/11-l7-policies.ts'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
 const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
-  world = await startWorld({ cni: 'calico' })
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
-  assert.is(r.code, 0, show(r))
+  // A fully hardened cluster: a full --yes run, saved once and started again here.
+  world = await preparedWorld({ cni: 'calico' })
 })
 test.after(async () => {
   await world?.stop()

@@ -212,6 +212,47 @@ export async function httpGet(
   }
 }
 
+/** The first request's wait for an answer; a request left without one is tried again with twice the wait. */
+export const FIRST_REQUEST_TIMEOUT_MS = 3_000
+/** The pause before asking again after a quick answer that was not the one wanted (or a refused connection). */
+const REQUEST_RETRY_PAUSE_MS = 250
+
+export interface Answer {
+  status?: number
+  error?: string
+  attempts: number
+}
+
+/**
+ * GETs until `wanted(answer)` holds, and says what came back last. Two budgets, because they have different
+ * causes: a request that gets no answer in time (a slow or busy machine, a listener still coming up) is tried
+ * again with twice the wait, for up to `slowMs` in all (the run's --timeout), so a slow machine is never taken for
+ * a broken gateway; any other answer — a status that is not the wanted one, a refused connection — is asked again
+ * for `settleMs` (policies take a moment to reach Envoy).
+ */
+export async function getUntil(
+  url: string,
+  userAgent: string,
+  wanted: (answer: { status?: number; error?: string }) => boolean,
+  options: { slowMs: number; settleMs: number; signal?: AbortSignal },
+): Promise<Answer> {
+  const started = Date.now()
+  let wait = FIRST_REQUEST_TIMEOUT_MS
+  let attempts = 0
+  for (;;) {
+    const left = started + options.slowMs - Date.now()
+    attempts++
+    const answer = await httpGet(url, userAgent, Math.max(1_000, Math.min(wait, left)), options.signal)
+    if (wanted(answer)) return { ...answer, attempts }
+    const timedOut = answer.status === undefined && answer.error?.startsWith('no answer within')
+    const elapsed = Date.now() - started
+    if (elapsed >= options.slowMs || (!timedOut && elapsed >= options.settleMs)) return { ...answer, attempts }
+    if (options.signal?.aborted) return { ...answer, attempts }
+    if (timedOut) wait *= 2
+    else await new Promise((resolve) => setTimeout(resolve, REQUEST_RETRY_PAUSE_MS))
+  }
+}
+
 /**
  * Several named objects of one namespace in a single kubectl call ("deployment/istiod", …); the ones that do
  * not exist are simply absent. One process instead of one per object keeps polling cheap.

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { StepFailure } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { yaml } from '../config/lazy-yaml.ts'
-import { pollUntil } from '../kube/wait.ts'
+import { untilChanged } from '../kube/wait.ts'
 import type { Facts, KubeObject, StepContext } from '../types.ts'
 import { condition, isCurrent, type Condition } from './gateway-api.ts'
 
@@ -125,7 +125,9 @@ export async function policyCondition(
   }
   let last = current(first)
   if (!first || last?.status === 'True') return last
-  await pollUntil(
+  await untilChanged(
+    ctx.cluster,
+    [{ resource: POLICY_RESOURCE, namespace: ctx.config.namespace, name: first.metadata.name }],
     async () => {
       last = current(
         await ctx.cluster.findJson<KubeObject>([
@@ -138,7 +140,7 @@ export async function policyCondition(
       )
       return last?.status === 'True' ? last : undefined
     },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), signal: ctx.signal },
   )
   return last
 }

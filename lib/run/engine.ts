@@ -194,10 +194,17 @@ export class Engine {
     return {
       applyTitle: 'apply',
       apply: async (ctx, io) => {
-        await recordBefore(step, ctx)
-        // What was there before is in the cluster's record before the step changes anything.
-        await this.options.state.save()
-        return step.run(ctx, io)
+        // What undo must restore is read alongside what the step looks at before changing anything (one read of
+        // each object, in one kubectl call); the step's first change waits until the record is saved.
+        const stopSharing = ctx.cluster.shareReadsUntilChange()
+        try {
+          const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+          ctx.cluster.holdChangesUntil(recorded)
+          const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+          return outcome
+        } finally {
+          stopSharing() // verification reads the cluster afresh
+        }
       },
       verify: step.verify,
     }

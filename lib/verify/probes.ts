@@ -4,10 +4,10 @@
 // step fails or the run is interrupted.
 import { randomBytes } from 'node:crypto'
 import { toYamlStream } from '../kube/cluster.ts'
-import { StepFailure } from '../config/errors.ts'
+import { Interrupted, StepFailure } from '../config/errors.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { assertValidManifests } from '../kube/schema.ts'
-import { mapConcurrent, pollUntil, sleep } from '../kube/wait.ts'
+import { pollUntil, sleep } from '../kube/wait.ts'
 import { CHART_MONGO_IMAGE, workloads } from '../domain/gthulhu.ts'
 import type { Config } from '../config/options.ts'
 import type {
@@ -248,7 +248,19 @@ export async function runProbes(
   return results
 }
 
-/** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
+/** Probes the steps of one audit asked for in the same moment, not started yet: they run as one batch. */
+interface PendingAuditProbes {
+  specs: ProbeSpec[]
+  ios: StepIO[]
+  started: Promise<ProbeResult[]>
+}
+const pendingAuditProbes = new WeakMap<Map<string, Promise<ProbeResult>>, PendingAuditProbes>()
+
+/**
+ * Runs only the probes no other step of this audit has started, and shares the results of the rest. Probes
+ * the steps ask for together (their reads come back in one answer, so they ask in the same moment) are
+ * collected for a turn of the event loop and run as one batch of pods: one create, one watch, one logs call.
+ */
 async function memoizedProbes(
   ctx: StepContext,
   io: StepIO,
@@ -265,13 +277,31 @@ async function memoizedProbes(
       spec.host,
       spec.namespace,
     ])
-  const missing = specs.filter((spec) => !memo.has(key(spec)))
+  const missing = [...new Map(specs.filter((spec) => !memo.has(key(spec))).map((s) => [key(s), s])).values()]
   if (missing.length) {
-    const batch = settledProbes(ctx, io, missing, settle)
+    let pending = pendingAuditProbes.get(memo)
+    if (!pending) {
+      const collected: PendingAuditProbes = { specs: [], ios: [], started: Promise.resolve([]) }
+      collected.started = new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))).then(() => {
+        pendingAuditProbes.delete(memo)
+        // Logs go to the first step that asked; every asking step will clean the pods up if interrupted.
+        const shared: StepIO = {
+          ...collected.ios[0],
+          onCleanup: (cleanup) => collected.ios.forEach((each) => each.onCleanup(cleanup)),
+        }
+        return settledProbes(ctx, shared, collected.specs, settle)
+      })
+      pendingAuditProbes.set(memo, collected)
+      pending = collected
+    }
+    const batch = pending
+    const offset = batch.specs.length
+    batch.specs.push(...missing)
+    batch.ios.push(io)
     missing.forEach((spec, i) =>
       memo.set(
         key(spec),
-        batch.then((results) => results[i]),
+        batch.started.then((results) => results[offset + i]),
       ),
     )
   }
@@ -335,42 +365,42 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
     ])
   }
   let removal: Promise<void> | undefined
+  // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it. A deletion
+  // already under way is not waited for: the next step need not wait on it, and the runbook does not exit before
+  // its kubectl has (a failure is still reported).
   io.onCleanup(async () => {
-    await (removal ?? remove())
+    if (!removal) await remove()
   })
   if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(fixtures) })
   const onHost = pods.filter((p) => p.spec.hostNetwork)
   const created = pods.filter((p) => !p.spec.hostNetwork)
-  if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(created) })
+  const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
+  // The watch starts with the creation, so the pods are followed from their first moment.
+  const following = followProbePods(ctx, podNamespaces, selector, () => created.length, ctx.config.timeout + listening)
   const refused = new Map<string, string>()
-  for (const pod of onHost) {
-    const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
-      input: toYamlStream([pod]),
-      timeoutMs: 60_000,
-    })
-    if (made.exitCode === 0) created.push(pod)
-    else refused.set(pod.metadata.name, (made.stderr || made.stdout).trim().split('\n').pop() ?? 'refused')
+  try {
+    if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(created) })
+    for (const pod of onHost) {
+      const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
+        input: toYamlStream([pod]),
+        timeoutMs: 60_000,
+      })
+      if (made.exitCode === 0) created.push(pod)
+      else refused.set(pod.metadata.name, (made.stderr || made.stdout).trim().split('\n').pop() ?? 'refused')
+    }
+  } catch (error) {
+    following.stop()
+    throw error
   }
+  following.recount()
   io.log(
     `started ${created.length} probe pod(s) in ${podNamespaces.join(', ')}: ${created.map((p) => p.metadata.name).join(', ')}`,
   )
-  const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
   try {
-    let latest: KubeObject[] = []
-    const finished = await pollUntil(
-      async () => {
-        // One call however many namespaces the batch uses.
-        latest =
-          podNamespaces.length === 1
-            ? await ctx.cluster.list('pods', { namespace, selector })
-            : await ctx.cluster.list('pods', { allNamespaces: true, selector })
-        return latest.length === created.length && latest.every(terminated) ? latest : undefined
-      },
-      { timeoutMs: (ctx.config.timeout + listening) * 1000, intervalMs: 200, signal: ctx.signal },
-    )
-    if (!finished) {
+    const finished = await following.finished
+    if (!finished.done) {
       const stuck = created
-        .map((p) => latest.find((l) => l.metadata.name === p.metadata.name) ?? p)
+        .map((p) => finished.pods.get(p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
         .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
       throw new StepFailure(
@@ -378,9 +408,14 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
           `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
       )
     }
-    const batch = specs.map((spec, i) => ({ spec, pod: pods[i] }))
-    return await mapConcurrent(batch, 4, async ({ spec, pod: made }): Promise<ProbeResult> => {
-      const name = made.metadata.name
+    const logs = await probeLogs(
+      ctx,
+      podNamespaces,
+      selector,
+      created.map((p) => p.metadata.name),
+    )
+    return specs.map((spec, i): ProbeResult => {
+      const name = pods[i].metadata.name
       const refusal = refused.get(name)
       // Not created: the path stays untried (and says why); retrying cannot change an admission decision.
       if (refusal)
@@ -392,21 +427,127 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
           observed: { kind: 'skipped', detail: `the API server refused the hostNetwork probe pod: ${refusal}` },
           ok: true,
         }
-      const pod = finished.find((p) => p.metadata.name === name)!
+      const pod = finished.pods.get(name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
-      const log = (
-        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', made.metadata.namespace!, name]), {
-          timeoutMs: 30_000,
-        })
-      ).stdout
+      const log = logs.get(name) ?? ''
       const observed = classify(spec.request, exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
   } finally {
-    // Start deleting now without waiting; the registered cleanup awaits it (or retries it after an interruption).
-    if (!ctx.signal.aborted) removal = remove()
-    removal?.catch(() => undefined)
+    if (!ctx.signal.aborted) {
+      removal = remove()
+      removal.catch((error) => io.warn(`deleting the probe pods (${selector}) failed: ${(error as Error).message}`))
+    }
   }
+}
+
+/**
+ * Follows the batch's pods until every one has finished (bounded by --timeout): one watch, which sees each pod
+ * end the moment the kubelet reports it, instead of listing them again and again.
+ */
+function followProbePods(
+  ctx: StepContext,
+  namespaces: string[],
+  selector: string,
+  expected: () => number,
+  timeoutSeconds: number,
+): { stop(): void; recount(): void; finished: Promise<{ done: boolean; pods: Map<string, KubeObject> }> } {
+  const pods = new Map<string, KubeObject>()
+  // The count is final only once every pod was created (a hostNetwork one may be refused), hence recount().
+  let counted = false
+  const allDone = () => counted && pods.size === expected() && [...pods.values()].every(terminated)
+  const deadline = Date.now() + timeoutSeconds * 1000
+  const where = namespaces.length === 1 ? { namespace: namespaces[0] } : { allNamespaces: true }
+  let finish: (() => void) | undefined
+  const watch = ctx.cluster.watch(
+    { resource: 'pods', ...where, selector },
+    (event) => {
+      if (event.type === 'DELETED') pods.delete(event.object.metadata.name)
+      else pods.set(event.object.metadata.name, event.object)
+      if (allDone()) finish?.()
+    },
+    { timeoutMs: timeoutSeconds * 1000 },
+  )
+  const finished = (async () => {
+    try {
+      await new Promise<void>((resolve) => {
+        finish = resolve
+        void watch.ended.then(() => resolve())
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+      if (ctx.signal.aborted) throw new Interrupted()
+      if (allDone()) return { done: true, pods }
+      if (Date.now() >= deadline) return { done: false, pods }
+      // The watch ended early (kubectl could not watch): read the pods instead, bounded by --timeout.
+      const listed = await pollUntil(
+        async () => {
+          const latest = await ctx.cluster.list('pods', { ...where, selector })
+          pods.clear()
+          for (const pod of latest) pods.set(pod.metadata.name, pod)
+          return allDone() ? true : undefined
+        },
+        { timeoutMs: deadline - Date.now(), intervalMs: 500, signal: ctx.signal },
+      )
+      return { done: !!listed, pods }
+    } finally {
+      watch.stop()
+    }
+  })()
+  finished.catch(() => undefined)
+  const recount = () => {
+    counted = true
+    if (allDone()) finish?.()
+  }
+  return { stop: () => watch.stop(), recount, finished }
+}
+
+/**
+ * Every probe's output in one `kubectl logs -l --prefix` instead of one call per pod. kubectl starts each line
+ * with `[pod/NAME/CONTAINER] `; a pod whose output does not end in a newline (curl's status code) runs into the
+ * next pod's prefix, so the text is cut at every known pod's prefix, wherever it stands.
+ */
+async function probeLogs(
+  ctx: StepContext,
+  namespaces: string[],
+  selector: string,
+  names: string[],
+): Promise<Map<string, string>> {
+  // Pod names carry the run's random suffix, so one map holds every namespace's logs.
+  const outputs = await Promise.all(
+    namespaces.map(async (namespace) => {
+      const result = await ctx.cluster.exec(
+        ctx.cluster.kubectlArgv([
+          'logs',
+          '-n',
+          namespace,
+          '-l',
+          selector,
+          '--prefix',
+          '--tail=-1',
+          `--max-log-requests=${Math.max(5, names.length)}`,
+        ]),
+        { timeoutMs: 30_000 },
+      )
+      return splitPrefixedLogs(result.stdout, names)
+    }),
+  )
+  return new Map(outputs.flatMap((logs) => [...logs].filter(([, text]) => text !== '')))
+}
+
+/** Splits `kubectl logs --prefix` output of several pods into each pod's own text. */
+export function splitPrefixedLogs(text: string, names: string[]): Map<string, string> {
+  const logs = new Map<string, string>(names.map((name) => [name, '']))
+  const escaped = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const prefix = new RegExp(`\\[pod/(${escaped.join('|')})/[^\\]/]*\\] ?`, 'g')
+  let current: string | undefined
+  let at = 0
+  for (const match of text.matchAll(prefix)) {
+    if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at, match.index))
+    current = match[1]
+    at = match.index! + match[0].length
+  }
+  if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at))
+  return logs
 }
 
 // ---- showing results ----

@@ -12,18 +12,20 @@ import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
 import { Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
 import { selfSignedCertificate } from './tls.ts'
-import { Controllers, DEFAULT_TIMING } from './controllers.ts'
+import { Controllers, DEFAULT_TIMING, type ControllerStats } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
 import { startMirror } from './mirror.ts'
 import { IstioctlServer } from './istioctl.ts'
 import { startWebUi } from './webui.ts'
 import { allocateNodePort } from './node-ports.ts'
 import { listOf, type Cni } from './cluster-view.ts'
+import { reassignNodePorts, SAVED_WORLD_FORMAT, savedOptions, type SavedWorld } from './saved-world.ts'
 
 export type { Cni } from './cluster-view.ts'
 export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
 export type { SimUser } from './authn.ts'
+export type { SavedWorld } from './saved-world.ts'
 
 export interface SimOptions {
   dir?: string
@@ -47,6 +49,12 @@ export interface SimOptions {
   nodes?: number
   /** Users besides the kubeconfig's cluster admin (kubernetes-admin), each with its bearer token. */
   users?: SimUser[]
+  /**
+   * Starts from a world saved by `Simulator.save()` instead of the seed: its objects as they were, with its
+   * options (those given here besides `restore` win). NodePorts are handed out afresh (`nodePorts` maps the old
+   * ones), so two simulators started from one saved world can listen side by side.
+   */
+  restore?: SavedWorld
 }
 
 export interface Simulator {
@@ -62,6 +70,12 @@ export interface Simulator {
   istioMirror: string
   gatewayApiMirror: string
   env: Record<string, string>
+  /** Saved world only: each NodePort of the saved world → the one given out instead. */
+  nodePorts: Record<number, number>
+  /** The world as it is now, to start another simulator from (`SimOptions.restore`); JSON-safe. */
+  save(): SavedWorld
+  /** Passes the controllers ran and how long changes waited for them (scripts/bench-run.ts counts rounds with it). */
+  controllerStats(): ControllerStats
   stop(): Promise<void>
 }
 
@@ -98,7 +112,8 @@ export function mergeFaults(faults: Faults, patch: Partial<Faults>): void {
   }
 }
 
-export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+export async function startSimulator(given: SimOptions = {}): Promise<Simulator> {
+  const options: SimOptions = { ...given.restore?.options, ...given }
   const namespace = options.namespace ?? 'default'
   const release = options.release ?? 'gthulhu'
   const cni = options.cni ?? 'calico'
@@ -111,16 +126,22 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
 
   const store = new Store()
   registerBuiltinTypes(store)
+  let nodePorts: Record<number, number> = {}
+  if (options.restore) {
+    store.load(options.restore.store)
+    nodePorts = await reassignNodePorts(store)
+  }
   const stopCrdWatch = watchCrdTypes(store)
-  await seedCluster(store, {
-    namespace,
-    release,
-    missing: options.missing ?? [],
-    cni,
-    kubernetesVersion,
-    chart: options.chart,
-    nodes: options.nodes,
-  })
+  if (!options.restore)
+    await seedCluster(store, {
+      namespace,
+      release,
+      missing: options.missing ?? [],
+      cni,
+      kubernetesVersion,
+      chart: options.chart,
+      nodes: options.nodes,
+    })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
@@ -209,6 +230,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       istioMirror: mirror.istioBase,
       gatewayApiMirror: mirror.gatewayApiBase,
       env,
+      nodePorts,
+      save: () => ({ format: SAVED_WORLD_FORMAT, options: savedOptions(options), store: store.dump() }),
+      controllerStats: () => ({ ...controllers.stats }),
       stop: async () => {
         if (stopped) return
         stopped = true

@@ -80,6 +80,13 @@ const key = (rt: ResourceType, namespace: string | undefined, name: string) =>
 
 export type Selector = (labels: Record<string, string>) => boolean
 
+/** The store's contents as plain data (JSON-safe). */
+export interface StoreDump {
+  revision: number
+  objects: { resource: ResourceType; object: KubeObject }[]
+  podLogs: [string, string][]
+}
+
 export class Store {
   private objects = new Map<string, { resource: ResourceType; object: KubeObject }>()
   private types = new Map<string, ResourceType>() // `${group}/${version}/${plural}`
@@ -227,6 +234,29 @@ export class Store {
     gone.metadata.resourceVersion = String(this.revision)
     this.emit({ type: 'DELETED', resource: rt, object: gone, resourceVersion: this.revision })
     return clone(gone)
+  }
+
+  /** Every object with its type, the resourceVersion and the pod logs: what a saved world keeps (saved-world.ts). */
+  dump(): StoreDump {
+    return {
+      revision: this.revision,
+      objects: [...this.objects.values()].map((entry) => clone(entry)),
+      podLogs: [...this.podLogs.entries()],
+    }
+  }
+
+  /**
+   * Puts back a dump into an empty store, objects as they were (uids, resourceVersions, generations), without
+   * watch events: nothing has been watching yet. Watches may resume from the dump's resourceVersion onwards.
+   */
+  load(dump: StoreDump): void {
+    if (this.objects.size) throw new Error('sim: a saved world loads into an empty store only')
+    for (const entry of dump.objects) {
+      const { resource, object } = clone(entry)
+      this.objects.set(key(resource, object.metadata.namespace, object.metadata.name), { resource, object })
+    }
+    for (const [k, text] of dump.podLogs) this.podLogs.set(k, text)
+    this.revision = dump.revision
   }
 
   /** Subscribes to every change; returns the unsubscribe function. */

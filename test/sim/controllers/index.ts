@@ -41,10 +41,20 @@ export { NODE_NAME, DEFAULT_TIMING, type Timing, type WorldConfig } from './cont
 export { GATEWAY_CONTROLLER, MESH_CONTROLLER } from './istio-install.ts'
 export { isProbePod } from './pods.ts'
 
+/** What the control loop has done: passes run, and how long work waited for them (the bench counts rounds with it). */
+export interface ControllerStats {
+  passes: number
+  /** Summed time from a pass being asked for to the time it was due (faults.controllerDelayMs included). */
+  pendingMs: number
+}
+
 export class Controllers {
+  readonly stats: ControllerStats = { passes: 0, pendingMs: 0 }
   private unsubscribe?: () => void
   private timer?: NodeJS.Timeout
   private wakeAt = Infinity
+  /** When the pass now scheduled was first asked for. */
+  private pendingSince = 0
   private running = false
   private dirty = false
   private stopped = false
@@ -92,9 +102,12 @@ export class Controllers {
   private schedule(at: number): void {
     if (at >= this.wakeAt) return
     clearTimeout(this.timer)
+    if (this.wakeAt === Infinity) this.pendingSince = Date.now()
     this.wakeAt = at
     this.timer = setTimeout(
       () => {
+        this.stats.passes++
+        this.stats.pendingMs += Math.max(0, this.wakeAt - this.pendingSince)
         this.wakeAt = Infinity
         void this.pass()
       },
