@@ -2,7 +2,14 @@
 // scheduler's decision maker (app port plus ambient's HBONE port 15008). Proven with probe pods: one wearing
 // the manager's labels must get through, one without them must be refused.
 import { applyChanged } from '../lib/domain/apply.ts'
-import { desiredNetworkPolicies, MONGODB_POLICY, policyChecks, readLive } from '../lib/domain/network-policies.ts'
+import {
+  desiredNetworkPolicies,
+  MONGODB_POLICY,
+  otherPolicyChecks,
+  ownedPolicyChecks,
+  policyChecks,
+  readLive,
+} from '../lib/domain/network-policies.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
 import { mongoProbeImage } from '../lib/verify/probes.ts'
 import { SCHEDULER_HEALTH_PATH } from '../lib/verify/targets.ts'
@@ -51,8 +58,14 @@ export const l4PoliciesStep: Step = {
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
-    const [live, paths] = await Promise.all([readLive(ctx), tryPaths(ctx, io, 'l4-policies')])
-    return [...policyChecks(ctx.config, ctx.facts, live), ...paths]
+    const live = readLive(ctx)
+    const [owned, admits, others, paths] = await Promise.all([
+      ownedPolicyChecks(ctx),
+      live.then((l) => policyChecks(ctx.config, ctx.facts, l)),
+      live.then((l) => otherPolicyChecks(ctx, l)),
+      tryPaths(ctx, io, 'l4-policies'),
+    ])
+    return [...owned, ...admits, ...others, ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>

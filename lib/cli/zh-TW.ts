@@ -12,7 +12,7 @@ export interface StepText {
 }
 
 /** Every Config key that is a flag (`explicit` is bookkeeping, not a flag). */
-export type OptionKey = Exclude<keyof Config, 'explicit'>
+export type OptionKey = Exclude<keyof Config, 'explicit' | 'contexts'>
 
 export const STEPS_ZH_TW: Record<StepId, StepText> = {
   preflight: {
@@ -118,7 +118,9 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
   stateFile: '狀態檔（預設為工作目錄下的 .gthulhu-runbook/<context>.json）。',
   timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
-  context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
+  context:
+    '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。搭配 --verify 時可以給好幾次：對每一個做機群稽核。',
+  allContexts: '搭配 --verify：同時稽核 kubeconfig 中每個留有這個 runbook 紀錄的 context，結果列在同一張表。',
   kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
   namespace: 'Gthulhu 安裝所在的命名空間。',
   release: 'Gthulhu 的 Helm release 名稱（即 app.kubernetes.io/instance 標籤）。',
@@ -148,7 +150,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
   rollback: '復原這一個步驟：刪除它建立的東西，把標籤與物件放回它執行之前的樣子，並驗證結果。',
   uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
-  verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
+  verify:
+    '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；物件與計畫不符、或別人的物件放寬了存取時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
   report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',

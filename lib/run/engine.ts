@@ -278,6 +278,7 @@ export class Engine {
           check: check.name,
           expected: check.expected,
           observed: check.observed,
+          ...(check.diff ? { diff: check.diff } : {}),
         })
       }
       const status: StepStatus = failed.length ? 'failed' : 'done'
