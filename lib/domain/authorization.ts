@@ -262,5 +262,5 @@ export function effectiveMtls(all: KubeObject[], namespace: string, labels: Reco
         .map(([port]) => port)
     : []
   if (exemptPorts.length && strictBy && workload) overrides = { strict: strictBy, by: workload }
-  return { strict, exemptPorts, decidedBy, overrides }
+  return { strict, exemptPorts, decidedBy, ...(overrides ? { overrides } : {}) }
 }

@@ -59,9 +59,13 @@ export function comparedView(o: KubeObject): Record<string, unknown> {
 /** Every field where `live` and `planned` differ, as deep as both sides have the same shape. */
 export function diffFields(live: unknown, planned: unknown, at: (string | number)[] = []): FieldChange[] {
   if (equal(live, planned)) return []
-  if (isMap(live) && isMap(planned)) {
-    const keys = [...new Set([...Object.keys(live), ...Object.keys(planned)])].sort()
-    return keys.flatMap((k) => diffFields(live[k], planned[k], [...at, k]))
+  // Labels and annotations count one by one even where one side has none at all.
+  const byKey = at.length === 0 || (at.length <= 2 && at[0] === 'metadata')
+  const asMap = (v: unknown) => (v === undefined && byKey ? {} : v)
+  if (isMap(asMap(live)) && isMap(asMap(planned))) {
+    const [l, p] = [asMap(live) as Record<string, unknown>, asMap(planned) as Record<string, unknown>]
+    const keys = [...new Set([...Object.keys(l), ...Object.keys(p)])].sort()
+    return keys.flatMap((k) => diffFields(l[k], p[k], [...at, k]))
   }
   if (Array.isArray(live) && Array.isArray(planned) && live.length === planned.length)
     return live.flatMap((item, i) => diffFields(item, planned[i], [...at, i]))
@@ -77,7 +81,7 @@ export function fieldsBeyond(merged: unknown, plan: unknown, at: (string | numbe
         k in plan
           ? fieldsBeyond(merged[k], plan[k], [...at, k])
           : // Labels and annotations count one by one, so each is named (and removed) on its own.
-            at.length === 1 && at[0] === 'metadata' && isMap(merged[k])
+            ((at.length === 0 && k === 'metadata') || (at.length === 1 && at[0] === 'metadata')) && isMap(merged[k])
             ? fieldsBeyond(merged[k], {}, [...at, k])
             : [{ at: [...at, k], live: merged[k], planned: undefined }],
       )
