@@ -89,6 +89,11 @@ test('every step runs to the end, proves every policy with probes, refuses every
   )
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
+  // The run ends with the threat model's ledger: what stays open, why and what would close it; what is closed.
+  assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
+  assert.match(r.stdout, /○ open {3}borrowed-identity-to-mongodb: a pod that names the manager's ServiceAccount → MongoDB\n {6}why: istiod issues/)
+  assert.match(r.stdout, /◐ partly curl-user-agent-to-gateway:/)
+  assert.match(r.stdout, /Closed and tried: other-pod-to-mongodb, other-pod-to-decision-maker, outside-mesh-to-manager, pod-ip-to-manager/)
 
   const policy = await kjson('get', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default')
   assert.equal(
