@@ -153,7 +153,7 @@ export function verdictText(o: AuditOutcome): string {
   }
   const attack = o.paths.length
   lines.push(
-    `Attack paths: ${attack - o.pathsOpen} of ${attack} closed, ${o.pathsOpen} open (${o.paths.filter((p) => p.status === 'open').length} open by design or choice; see the threat model in docs/operator-guide.md)`,
+    `Attack paths: ${attack - o.pathsOpen} of ${attack} closed, ${o.pathsOpen} open (${o.paths.filter((p) => p.status === 'open').length} open by design, by choice or until their step runs: docs/threat-model.md)`,
   )
   const reach = o.probed
     ? 'reachability was tried with probe pods'
