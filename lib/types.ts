@@ -103,6 +103,8 @@ export interface StepContext {
   inEffect?: (step: StepId) => boolean
   /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
   probeMemo?: Map<string, Promise<ProbeResult>>
+  /** Shared by the steps of one audit: the same read of the cluster (a list of policies, of pods) runs once. */
+  reads?: Map<string, Promise<unknown>>
 }
 
 /** Recorded once per step, before its first change, and cleared when the step is undone. */

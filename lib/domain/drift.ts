@@ -128,6 +128,29 @@ const itemsOf = (out: string): KubeObject[] => {
 const refusal = (error: unknown) =>
   error instanceof CommandError ? (error.stderr.trim() || error.message).split('\n')[0] : (error as Error).message
 
+/** The live objects, one kubectl call per namespace (`kubectl get res/a res/b`), in the order of `desired`. */
+async function readLive(
+  cluster: Cluster,
+  desired: KubeObject[],
+  resource: (o: KubeObject) => string,
+): Promise<(KubeObject | undefined)[]> {
+  const namespaces = [...new Set(desired.map((o) => o.metadata.namespace))]
+  const found = (
+    await Promise.all(
+      namespaces.map(async (ns) => {
+        const refs = desired.filter((o) => o.metadata.namespace === ns).map((o) => `${resource(o)}/${o.metadata.name}`)
+        const out = await cluster.findJson<KubeObject & { items?: KubeObject[] }>([
+          'get',
+          ...refs,
+          ...(ns ? ['-n', ns] : []),
+        ])
+        return !out ? [] : out.kind === 'List' || Array.isArray(out.items) ? (out.items ?? []) : [out]
+      }),
+    )
+  ).flat()
+  return desired.map((d) => found.find((o) => key(o) === key(d)))
+}
+
 /** The plan as the API server would make it on an empty cluster: a dry-run create under a name nobody uses. */
 async function asCreated(cluster: Cluster, desired: KubeObject[]): Promise<Map<string, KubeObject>> {
   const suffix = '-gthulhu-plan'
@@ -154,17 +177,17 @@ export async function compareWithPlan(
   resource: (o: KubeObject) => string,
   options: { controllerFields?: (string | number)[][] } = {},
 ): Promise<Comparison[]> {
-  const live = await Promise.all(
-    desired.map((o) => cluster.findJson<KubeObject>(['get', resource(o), o.metadata.name, ...namespaceArgs(o)])),
-  )
-  let merged: Map<string, KubeObject>
-  try {
-    const out = await cluster.apply(desired, { forceConflicts: true, dryRun: true })
-    merged = new Map(itemsOf(out).map((o) => [key(o), o]))
-  } catch (error) {
-    const message = `the API server refused the dry run: ${refusal(error)}`
-    return desired.map((d, i) => ({ desired: d, live: live[i], changes: [], foreign: [], error: message }))
-  }
+  // The live objects and the server's dry run do not depend on each other: both at once.
+  const [live, dryRun] = await Promise.all([
+    readLive(cluster, desired, resource),
+    cluster.apply(desired, { forceConflicts: true, dryRun: true }).then(
+      (out) => ({ merged: new Map(itemsOf(out).map((o) => [key(o), o])) }),
+      (error: unknown) => ({ error: `the API server refused the dry run: ${refusal(error)}` }),
+    ),
+  ])
+  if ('error' in dryRun)
+    return desired.map((d, i) => ({ desired: d, live: live[i], changes: [], foreign: [], error: dryRun.error }))
+  const { merged } = dryRun
   const comparisons = desired.map((d, i): Comparison => {
     const have = live[i]
     if (!have) return { desired: d, changes: [{ at: [], live: undefined, planned: 'the whole object' }], foreign: [] }
@@ -193,8 +216,6 @@ export async function compareWithPlan(
   }
   return comparisons
 }
-
-const namespaceArgs = (o: KubeObject) => (o.metadata.namespace ? ['-n', o.metadata.namespace] : [])
 
 export const asPlanned = (c: Comparison) => !c.error && c.live !== undefined && !c.changes.length && !c.foreign.length
 

@@ -227,6 +227,7 @@ export class Engine {
   async audit(): Promise<string[]> {
     const { steps, selected, reporter } = this.options
     const probeMemo = new Map<string, Promise<ProbeResult>>()
+    const reads = new Map<string, Promise<unknown>>()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
@@ -247,7 +248,7 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo }, io)
+          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo, reads }, io)
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)

@@ -33,10 +33,16 @@ export interface Protected {
 
 const ref = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`
 
-/** Reads the policies of the namespace and of the mesh's root namespace, once for every protected target. */
-async function policiesAround(ctx: StepContext, resource: string): Promise<KubeObject[]> {
-  const namespaces = [...new Set([ctx.config.namespace, ROOT_NAMESPACE])]
-  return (await Promise.all(namespaces.map((namespace) => ctx.cluster.list(resource, { namespace })))).flat()
+/** Reads the policies of the namespace and of the mesh's root namespace (once per audit, whichever step asks first). */
+function policiesAround(ctx: StepContext, resource: string): Promise<KubeObject[]> {
+  const read = async () => {
+    const namespaces = [...new Set([ctx.config.namespace, ROOT_NAMESPACE])]
+    return (await Promise.all(namespaces.map((namespace) => ctx.cluster.list(resource, { namespace })))).flat()
+  }
+  if (!ctx.reads) return read()
+  const key = `${resource} in ${ctx.config.namespace} and ${ROOT_NAMESPACE}`
+  if (!ctx.reads.has(key)) ctx.reads.set(key, read())
+  return ctx.reads.get(key) as Promise<KubeObject[]>
 }
 
 /** Why a policy that does not widen is still worth naming: what it does to the runbook's policies. */
