@@ -137,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
-  if (config.verify && !config.context && !terminal)
+  if (config.verify && !config.context && !config.allContexts && !terminal)
     throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
   if (!readOnly && !config.yes && !config.verify && !terminal) {
     throw new UsageError(
@@ -175,6 +175,8 @@ async function main(argv: string[]): Promise<number> {
       timeoutMs: config.timeout * 1000,
       ...(config.verbose ? { onCommand: commandLogger(reporter, shellLine) } : {}),
     })
+    if (config.verify && (config.contexts.length > 1 || config.allContexts))
+      return await fleetAudit(config, argv, STEPS, { reporter, cluster, signal: abort.signal })
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
     // Like kubectl, a server dry run may use the current context: it changes nothing.
@@ -462,6 +464,7 @@ async function lifecycle(
   // An audit takes the lock too: its probe pods must not meet a run's, and it must not audit a half-done run.
   await takeLock()
   const collector = new ReachabilityCollector(state.state)
+  let audit: import('./lib/run/audit.ts').AuditOutcome | undefined
   const engine = new Engine({
     config,
     steps: STEPS,
@@ -490,21 +493,16 @@ async function lifecycle(
   let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
   try {
     if (auditing) {
-      const drifts = await engine.audit()
-      reporter.say(`\n${summary(engine.results, [])}`)
-      reporter.say(
-        drifts.length
-          ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}`
-          : '\n✔ everything the runbook set up still holds',
-      )
-      const exitCode = drifts.length ? EXIT.failed : EXIT.ok
+      const { auditContext } = await import('./lib/run/audit.ts')
+      const outcome = await auditContext({ config, steps: STEPS, state, cluster, reporter, signal, ids, collector })
+      audit = outcome
       reporter.event({
         event: 'run-end',
-        status: drifts.length ? 'failed' : 'done',
-        exitCode,
-        ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}),
+        status: outcome.exitCode === EXIT.ok ? 'done' : 'failed',
+        exitCode: outcome.exitCode,
+        ...(outcome.exitCode ? { message: outcome.error ?? `${outcome.drifts.length} drift(s)` } : {}),
       })
-      return exitCode
+      return outcome.exitCode
     }
     await engine.undo()
     reporter.say(`\n${summary(engine.results, [])}`)
@@ -532,8 +530,8 @@ async function lifecycle(
     if (!isExpected(error)) throw error
     return exitCode
   } finally {
-    for (const result of engine.results) collector.addChecks(result.id, result.checks)
     if (!auditing) {
+      for (const result of engine.results) collector.addChecks(result.id, result.checks)
       collector.keep(config.uninstall)
       await state.finish(outcome)
     }
@@ -546,15 +544,152 @@ async function lifecycle(
           context,
           startedAt,
           finishedAt: new Date(),
-          results: engine.results,
+          results: audit?.results ?? engine.results,
           state: state.state,
           reachability: collector,
           argv,
+          ...(audit ? { audit } : {}),
         },
         reporter,
       )
     }
   }
+}
+
+interface FleetRun {
+  reporter: Reporter
+  cluster: Cluster
+  signal: AbortSignal
+}
+
+/**
+ * --verify with several --context flags (or --all-contexts): each context's record picks its steps, the audits run
+ * concurrently, each context's text is printed as one block (its JSON events carry the context), then one table,
+ * one exit code (1 if any context drifted or could not be audited) and one report.
+ */
+async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { reporter, cluster, signal }: FleetRun) {
+  const [
+    { readContexts },
+    { defaultStatePath, StateStore },
+    { selectAudit },
+    { applySavedAnswers },
+    { auditContext, fleetTable },
+    { ReachabilityCollector },
+    { Cluster },
+  ] = await Promise.all([
+    import('./lib/kube/kubeconfig.ts'),
+    import('./lib/run/state.ts'),
+    import('./lib/run/selection.ts'),
+    import('./lib/run/questions.ts'),
+    import('./lib/run/audit.ts'),
+    import('./lib/verify/reachability.ts'),
+    import('./lib/kube/cluster.ts'),
+  ])
+  const known = await readContexts(cluster, config.kubeconfig)
+  const named = config.allContexts ? known : config.contexts.map((name) => requireContext(known, name))
+  const skipped: string[] = []
+  const members = named.flatMap((kube) => {
+    const state = new StateStore(defaultStatePath(kube.name), kube.name)
+    const done = Object.values(state.state.steps).some((r) => r?.status === 'done' || r?.status === 'accepted')
+    // --all-contexts takes the contexts this runbook hardened; a context named outright must have a record.
+    if (!done && config.allContexts) return (skipped.push(kube.name), [])
+    const ids = selectAudit(STEPS, state.state.steps, kube.name)
+    const member = { ...config, context: kube.name, contexts: [kube.name], explicit: [...config.explicit] }
+    settleNamespace(member, kube)
+    applySavedAnswers(member, state.state.answers)
+    return [{ kube, state, config: member, ids }]
+  })
+  if (!members.length)
+    throw new UsageError(
+      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${defaultStatePath('<context>')} (contexts: ${known.map((c) => c.name).join(', ') || 'none'}); run the runbook first`,
+    )
+  const contexts = members.map((m) => m.kube.name)
+  reporter.event({ event: 'run-start', contexts, steps: [], dryRun: false })
+  reporter.say(
+    `Fleet audit of ${contexts.length} context(s), concurrently: ${contexts.join(', ')}${
+      skipped.length
+        ? `
+(no record of this runbook, not audited: ${skipped.join(', ')})`
+        : ''
+    }`,
+  )
+  const startedAt = new Date()
+  const audits = await Promise.all(
+    members.map(async (m) => {
+      const text: string[] = []
+      const human = { write: (chunk: string) => text.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
+      const memberReporter = new Reporter(reporter.json, human, process.stdout, m.kube.name)
+      const collector = new ReachabilityCollector(m.state.state)
+      memberReporter.event({
+        event: 'run-start',
+        context: m.kube.name,
+        stateFile: m.state.path,
+        steps: m.ids,
+        dryRun: false,
+      })
+      memberReporter.say(`Context ${m.kube.name}; state in ${m.state.path}; auditing ${m.ids.join(', ')}`)
+      const outcome = await auditContext({
+        config: m.config,
+        steps: STEPS,
+        state: m.state,
+        cluster: new Cluster({ ...cluster.options, context: m.kube.name }),
+        reporter: memberReporter,
+        signal,
+        ids: m.ids,
+        collector,
+      })
+      return { member: m, outcome, text: text.join(''), collector, finishedAt: new Date() }
+    }),
+  )
+  for (const { member, text } of audits)
+    reporter.say(`
+══ ${member.kube.name} ══
+${text.trimEnd()}`)
+  const outcomes = audits.map((a) => a.outcome)
+  reporter.say(`
+Fleet audit:
+${fleetTable(outcomes)}`)
+  const exitCode = outcomes.some((o) => o.exitCode !== EXIT.ok) ? EXIT.failed : EXIT.ok
+  reporter.say(
+    exitCode === EXIT.ok
+      ? `\n✔ every context holds`
+      : `\n✖ ${outcomes
+          .filter((o) => o.exitCode !== EXIT.ok)
+          .map((o) => o.context)
+          .join(', ')} drifted or could not be audited`,
+  )
+  reporter.event({
+    event: 'run-end',
+    status: exitCode === EXIT.ok ? 'done' : 'failed',
+    exitCode,
+    contexts: outcomes.map((o) => ({
+      context: o.context,
+      holding: o.holding,
+      steps: o.audited.length,
+      drifts: o.drifts.length,
+      pathsOpen: o.pathsOpen,
+      exitCode: o.exitCode,
+    })),
+  })
+  if (config.report) {
+    const { writeReportFiles } = await import('./lib/report/files.ts')
+    writeReportFiles(
+      config.report,
+      audits.map((a) => ({
+        kind: 'verify' as const,
+        context: a.member.kube.name,
+        startedAt,
+        finishedAt: a.finishedAt,
+        results: a.outcome.results,
+        state: a.member.state.state,
+        reachability: a.collector,
+        argv,
+        audit: a.outcome,
+      })),
+      reporter,
+    )
+  }
+  return exitCode
 }
 
 /** --dry-run=server: the API server's verdict on every manifest; exit 2 when it rejects any. */

@@ -26,6 +26,19 @@ export interface Check {
   hint?: string
   /** The threat model's path this check tried (lib/verify/threat-model.ts), for the reachability picture. */
   path?: string
+  /** When an object differs from the plan: the differences as diff lines (`- ` the cluster's value, `+ ` the plan's). */
+  diff?: string[]
+  /** The protections a failure of this check takes out of force (a layer, for one target): the paths they reopen follow. */
+  voids?: Voided[]
+}
+
+/** What the runbook protects, as the threat model names it. */
+export type TargetId = 'manager' | 'mongodb' | 'decision-maker' | 'gateway'
+
+/** One layer that no longer refuses what it should for one target, and what says so. */
+export interface Voided {
+  layer: Layer
+  target: TargetId
 }
 
 /** Facts learnt on the way and kept in state for later steps (and for a resumed run). */
@@ -102,6 +115,8 @@ export interface StepContext {
   inEffect?: (step: StepId) => boolean
   /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
   probeMemo?: Map<string, Promise<ProbeResult>>
+  /** Shared by the steps of one audit: the same read of the cluster (a list of policies, of pods) runs once. */
+  reads?: Map<string, Promise<unknown>>
 }
 
 /** Recorded once per step, before its first change, and cleared when the step is undone. */

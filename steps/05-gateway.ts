@@ -20,7 +20,8 @@ import {
   type NodeAddress,
 } from '../lib/domain/gateway-api.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
-import { containsFields } from '../lib/domain/apply.ts'
+import { applyChanged } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Config } from '../lib/config/options.ts'
@@ -72,21 +73,12 @@ export function gatewayManifests(config: Config, facts: Facts): { gateway: KubeO
 /** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
 const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
 
-function upToDate(existing: KubeObject | undefined, desired: KubeObject): boolean {
-  if (!existing) return false
-  // The service-type annotation must also be absent when we no longer set it.
-  const annotation = (o: KubeObject) => o.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
-  return containsFields(desired.spec, existing.spec) && annotation(existing) === annotation(desired)
-}
+/** What kubectl gets each of the step's objects as. */
+const resourceOf = (o: KubeObject) =>
+  o.kind === 'Gateway' ? 'gateways.gateway.networking.k8s.io' : 'httproutes.gateway.networking.k8s.io'
 
-const removeServiceTypeArgs = (config: Config) => [
-  'annotate',
-  'gateways.gateway.networking.k8s.io',
-  config.gatewayName,
-  '-n',
-  config.namespace,
-  `${SERVICE_TYPE_ANNOTATION}-`,
-]
+/** istiod stamps its version on every Gateway it manages (deploymentcontroller.go, ControllerVersionAnnotation). */
+const CONTROLLER_FIELDS = [['metadata', 'annotations', 'gateway.istio.io/controller-version']]
 
 /** The User-Agent the health check sends: the l7-policies step may already admit only these. */
 export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) =>
@@ -205,15 +197,10 @@ export const gatewayStep: Step = {
             : 'Istio makes its Service a LoadBalancer; its NodePort is used',
       },
       { kind: 'manifest', object: route, apply: 'server-side' },
-      ...(config.gatewayServiceType === 'LoadBalancer'
-        ? [
-            {
-              kind: 'command' as const,
-              argv: ['kubectl', ...removeServiceTypeArgs(config)],
-              why: 'only if an earlier run set the NodePort service type',
-            },
-          ]
-        : []),
+      {
+        kind: 'note',
+        text: `a field the plan does not set (an earlier run's ${SERVICE_TYPE_ANNOTATION}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+      },
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
@@ -232,35 +219,19 @@ export const gatewayStep: Step = {
   },
   async run(ctx, io) {
     const { gateway, route } = gatewayManifests(ctx.config, ctx.facts)
-    const existing = await observe(ctx.cluster, ctx.config)
-    if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
+    // Back to LoadBalancer drops the service-type annotation: a field the plan no longer sets is removed as well.
+    const applied = await applyChanged(ctx, io, [gateway, route], resourceOf, { controllerFields: CONTROLLER_FIELDS })
+    if (applied.length === 0)
       return {
         unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured`,
       }
-    }
-    for (const [live, want] of [
-      [existing.gateway, gateway],
-      [existing.route, route],
-    ] as const) {
-      if (live && !upToDate(live, want))
-        io.warn(
-          `${want.kind} ${want.metadata.namespace}/${want.metadata.name} differs from the plan; applying the planned version`,
-        )
-    }
-    const out = await ctx.cluster.apply([gateway, route], { forceConflicts: true })
-    for (const line of out.split('\n').filter(Boolean)) io.log(line)
-    // Back to LoadBalancer: apply does not drop an annotation another field manager (or a manual edit) owns.
-    if (
-      !gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] &&
-      existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
-    ) {
-      await ctx.cluster.kubectl(removeServiceTypeArgs(ctx.config))
-      io.log(`removed ${SERVICE_TYPE_ANNOTATION} from Gateway ${ctx.config.gatewayName}`)
-    }
+    io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
     const { config } = ctx
     const ns = config.namespace
+    const { gateway, route } = gatewayManifests(config, ctx.facts)
+    const owned = compareWithPlan(ctx.cluster, [gateway, route], resourceOf, { controllerFields: CONTROLLER_FIELDS })
     let observation: Observation = {}
     let verdict = assess(observation, config)
     // The node address does not depend on the Gateway: read it while waiting.
@@ -388,6 +359,15 @@ export const gatewayStep: Step = {
         via,
       }
     }
+    // What the gateway admits and where it sends it: the objects compared whole with the plan.
+    const [gatewayPlan, routePlan] = await owned
+    checks.push(
+      { ...comparisonCheck(gatewayPlan, `listener as planned`, `someone changed it; run the gateway step again`) },
+      {
+        ...comparisonCheck(routePlan, `routes to the manager only`, `someone changed it; run the gateway step again`),
+        voids: [{ layer: 'gateway L7', target: 'gateway' }],
+      },
+    )
     return checks
   },
   undo: {

@@ -10,6 +10,8 @@ import {
   desiredNetworkPolicies,
   MANAGER_EGRESS_POLICY,
   MONGODB_POLICY,
+  otherPolicyChecks,
+  ownedPolicyChecks,
   policyChecks,
   readApiServerEndpoints,
   readLive,
@@ -99,8 +101,14 @@ export const l4PoliciesStep: Step = {
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
-    const [live, paths] = await Promise.all([readLive(ctx), tryPaths(ctx, io, 'l4-policies')])
-    return [...policyChecks(ctx.config, ctx.facts, live), ...paths]
+    const live = readLive(ctx)
+    const [owned, admits, others, paths] = await Promise.all([
+      ownedPolicyChecks(ctx),
+      live.then((l) => policyChecks(ctx.config, ctx.facts, l)),
+      live.then((l) => otherPolicyChecks(ctx, l)),
+      tryPaths(ctx, io, 'l4-policies'),
+    ])
+    return [...owned, ...admits, ...others, ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>

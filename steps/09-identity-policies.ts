@@ -4,7 +4,8 @@
 // the manager's labels). Proven by the attacker's paths: each must be refused, while the manager, the waypoint and
 // the gateway still get through. What they cannot stop is named: hostNetwork pods on the protected pods' nodes.
 import type { Config } from '../lib/config/options.ts'
-import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
+import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
 import {
   gatewayPrincipal,
@@ -17,8 +18,9 @@ import {
 } from '../lib/domain/istio.ts'
 import { subset } from '../lib/domain/network-policies.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, TargetId } from '../lib/types.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
+import { foreignPolicyChecks, plaintextChecks, type Protected } from '../lib/verify/widening.ts'
 
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
 const MONGODB_POLICY = 'gthulhu-mongodb-allow-manager'
@@ -44,23 +46,25 @@ export function desiredIdentityPolicies(config: Config, facts: Facts): KubeObjec
 
 const admitted = (policy: KubeObject) => (policy.spec.rules[0].from[0].source.principals as string[]).join(', ')
 
+/** The threat model's target each policy guards. */
+const GUARDS: Record<string, TargetId> = {
+  [MANAGER_POLICY]: 'manager',
+  [MONGODB_POLICY]: 'mongodb',
+  [SCHEDULER_POLICY]: 'decision-maker',
+}
+
+/** Each policy compared whole with the plan (a server-side dry run), and taken up by ztunnel. */
 async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Check[]> {
-  const ns = ctx.config.namespace
-  const live = await Promise.all(
-    desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns])),
-  )
-  const accepted = await Promise.all(live.map((policy) => policyCondition(ctx, 'ZtunnelAccepted', policy)))
+  const comparisons = await compareWithPlan(ctx.cluster, desired, () => POLICY_RESOURCE)
+  const accepted = await Promise.all(comparisons.map((c) => policyCondition(ctx, 'ZtunnelAccepted', c.live)))
   return desired.flatMap((want, i): Check[] => [
     {
-      name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
-      expected: `ALLOW only ${admitted(want)}`,
-      observed: live[i]
-        ? appliedAsPlanned(want, live[i])
-          ? 'as planned'
-          : `differs: ${JSON.stringify(live[i]!.spec)}`
-        : 'not found',
-      ok: appliedAsPlanned(want, live[i]),
-      hint: 'someone changed or deleted it; run the identity-policies step again',
+      ...comparisonCheck(
+        comparisons[i],
+        `ALLOW only ${admitted(want)}`,
+        'someone changed or deleted it; run the identity-policies step again',
+      ),
+      voids: [{ layer: 'ztunnel identity policy', target: GUARDS[want.metadata.name] }],
     },
     {
       // istiod writes it for every selector policy it translates, selected pods or not: enforcement is the probes' to prove.
@@ -71,6 +75,7 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
         : 'no ZtunnelAccepted condition',
       ok: accepted[i]?.status === 'True',
       hint: 'istiod writes this condition once it has translated the policy for ztunnel; check that istiod runs (ambient step)',
+      voids: [{ layer: 'ztunnel identity policy', target: GUARDS[want.metadata.name] }],
     },
   ])
 }
@@ -110,6 +115,43 @@ async function hostNetworkCheck(ctx: StepContext): Promise<Check> {
     advisory: true,
     hint: `a hostNetwork pod (or a node process) reaches a pod on its own node with neither ztunnel nor Calico in the way; no identity policy can stop it. Keep hostNetwork pods off these nodes: Pod Security Admission (baseline) in the namespaces of ${named(unexpected)}, or admission that refuses hostNetwork outside the namespaces you list`,
   }
+}
+
+/** The pods the three policies guard, and whom each admits: what a foreign policy must not widen. */
+function protectedPods(config: Config, facts: Facts, desired: KubeObject[]): Protected[] {
+  const { manager, mongodb, scheduler } = workloads(config, facts)
+  const pods = { [MANAGER_POLICY]: manager, [MONGODB_POLICY]: mongodb, [SCHEDULER_POLICY]: scheduler }
+  return desired.map((policy) => {
+    const workload = pods[policy.metadata.name as keyof typeof pods]
+    return {
+      title: `${workload.name}'s pods`,
+      target: {
+        enforcer: 'ztunnel',
+        namespace: config.namespace,
+        podLabels: [workload.podLabels, workload.selectorLabels],
+      },
+      admitted: { principals: policy.spec.rules[0].from[0].source.principals },
+      own: desired.map((p) => p.metadata.name),
+      layer: 'ztunnel identity policy',
+      threat: GUARDS[policy.metadata.name],
+    }
+  })
+}
+
+/** Plaintext to the three workloads: named where an identity policy refuses it, a failure where none does. */
+function plaintextTargets(ctx: StepContext): Parameters<typeof plaintextChecks>[1] {
+  const { manager, mongodb, scheduler } = workloads(ctx.config, ctx.facts)
+  const guarded = ctx.config.identityPolicies
+  return [
+    { title: `${manager.name}'s pods`, podLabels: manager.podLabels, identityPolicy: guarded, threat: 'manager' },
+    { title: `${mongodb.name}'s pods`, podLabels: mongodb.podLabels, identityPolicy: guarded, threat: 'mongodb' },
+    {
+      title: `${scheduler.name}'s pods`,
+      podLabels: scheduler.podLabels,
+      identityPolicy: guarded,
+      threat: 'decision-maker',
+    },
+  ]
 }
 
 export const identityPoliciesStep: Step = {
@@ -163,12 +205,15 @@ export const identityPoliciesStep: Step = {
   async verify(ctx, io) {
     const { config, facts } = ctx
     await refreshTrustDomain(ctx)
-    const [checks, paths, host] = await Promise.all([
-      config.identityPolicies ? policyChecks(ctx, desiredIdentityPolicies(config, facts)) : Promise.resolve([]),
+    const desired = desiredIdentityPolicies(config, facts)
+    const [checks, foreign, plaintext, paths, host] = await Promise.all([
+      config.identityPolicies ? policyChecks(ctx, desired) : Promise.resolve([]),
+      config.identityPolicies ? foreignPolicyChecks(ctx, protectedPods(config, facts, desired)) : Promise.resolve([]),
+      plaintextChecks(ctx, plaintextTargets(ctx)),
       tryPaths(ctx, io, 'identity-policies'),
       hostNetworkCheck(ctx),
     ])
-    return [...checks, ...paths, host]
+    return [...checks, ...foreign, ...plaintext, ...paths, host]
   },
   undo: {
     objects: ({ config, facts }) =>

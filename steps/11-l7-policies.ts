@@ -4,7 +4,8 @@
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
 import { managerPrincipals, type Config } from '../lib/config/options.ts'
 import { assertValidUserAgents, describeUserAgent } from '../lib/config/user-agents.ts'
-import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
+import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
 import { managerService, workloads } from '../lib/domain/gthulhu.ts'
 import {
@@ -21,6 +22,7 @@ import {
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
+import { foreignPolicyChecks } from '../lib/verify/widening.ts'
 
 const MANAGER_POLICY = 'manager-allow-scheduler-or-chrome'
 const GATEWAY_POLICY = 'gthulhu-gateway-allow-chrome-only'
@@ -116,29 +118,53 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   const desired = desiredAuthorizationPolicies(config, facts)
   const principals = allowedPrincipals(config, facts)
   const service = managerService(config, facts)
-  const [live, labels, gatewayPods] = await Promise.all([
-    Promise.all(
-      desired.map((o) => ctx.cluster.findJson<KubeObject>(['get', POLICY_RESOURCE, o.metadata.name, '-n', ns])),
-    ),
+  const [comparisons, labels, gatewayPods] = await Promise.all([
+    compareWithPlan(ctx.cluster, desired, () => POLICY_RESOURCE),
     readIngressLabels(ctx),
     ctx.cluster.list('pods', { namespace: ns, selector: `${GATEWAY_NAME_LABEL}=${config.gatewayName}` }),
   ])
+  const live = comparisons.map((c) => c.live)
   const checks: Check[] = desired.map((want, i) => ({
-    name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
-    expected:
+    ...comparisonCheck(
+      comparisons[i],
       want.metadata.name === MANAGER_POLICY
         ? `ALLOW ${principals.join(', ')} on ${service.name}:${service.port}`
         : want.metadata.name === WAYPOINT_POLICY
           ? `ALLOW ${waypointPrincipals(config, facts).join(', ')} through waypoint ${config.waypointName}, whatever Service`
           : `ALLOW User-Agent ${config.allowedUserAgents.join(' | ')} on port ${GATEWAY_LISTENER_PORT}`,
-    observed: live[i]
-      ? appliedAsPlanned(want, live[i])
-        ? 'as planned'
-        : `differs: ${JSON.stringify(live[i]!.spec?.rules)}`
-      : 'not found',
-    ok: appliedAsPlanned(want, live[i]),
-    hint: 'someone changed or deleted it; run the l7-policies step again',
+      'someone changed or deleted it; run the l7-policies step again',
+    ),
+    voids: [
+      want.metadata.name === GATEWAY_POLICY
+        ? { layer: 'gateway L7', target: 'gateway' }
+        : { layer: 'waypoint L7', target: 'manager' },
+    ],
   }))
+  checks.push(
+    ...(await foreignPolicyChecks(ctx, [
+      {
+        title: `the manager Service ${service.name} (through the waypoint)`,
+        target: { enforcer: 'waypoint', namespace: ns, service: service.name, waypoint: config.waypointName },
+        admitted: { principals },
+        own: desired.map((p) => p.metadata.name),
+        layer: 'waypoint L7',
+        threat: 'manager',
+      },
+      {
+        title: `the ingress gateway ${config.gatewayName}`,
+        target: {
+          enforcer: 'gateway',
+          namespace: ns,
+          gateway: config.gatewayName,
+          podLabels: [{ [GATEWAY_NAME_LABEL]: config.gatewayName }, ...gatewayPods.map((p) => p.metadata.labels ?? {})],
+        },
+        admitted: { userAgents: config.allowedUserAgents },
+        own: desired.map((p) => p.metadata.name),
+        layer: 'gateway L7',
+        threat: 'gateway',
+      },
+    ])),
+  )
   const [accepted, waypointAccepted] = await Promise.all([
     policyCondition(ctx, 'WaypointAccepted', live[0]),
     policyCondition(ctx, 'WaypointAccepted', live[2]),

@@ -211,4 +211,22 @@ test("the environment may name the install dir (the simulator's env file does); 
   assert.is(loadConfig(['--install-dir', '/mine'], { GTHULHU_RUNBOOK_INSTALL_DIR: '/sim/bin' }).installDir, '/mine')
 })
 
+test('several --context flags (or --all-contexts) make a fleet audit, and go with --verify only', () => {
+  const fleet = loadConfig(['--verify', '--context', 'a', '--context=b', '--context', 'a'], {})
+  assert.equal([fleet.context, fleet.contexts], ['a', ['a', 'b']])
+  assert.not.ok(fleet.explicit.includes('contexts' as never))
+  assert.equal(loadConfig(['--context', 'a'], {}).contexts, ['a'])
+  assert.is(loadConfig(['--verify', '--all-contexts'], {}).allContexts, true)
+  usageError(
+    () => loadConfig(['--yes', '--context', 'a', '--context', 'b'], {}),
+    /--context given 2 times \(a, b\) goes with --verify only/,
+  )
+  usageError(() => loadConfig(['--all-contexts'], {}), /--all-contexts goes with --verify only/)
+  usageError(() => loadConfig(['--verify', '--all-contexts', '--context', 'a'], {}), /cannot be combined/)
+  usageError(
+    () => loadConfig(['--verify', '--context', 'a', '--context', 'b', '--state-file', 's.json'], {}),
+    /--state-file holds one context/,
+  )
+})
+
 test.run()

@@ -280,6 +280,59 @@ spec:
   assert.match(await fails(['get', 'gadgets.example.com']), /doesn't have a resource type|the server could not find/)
 })
 
+test('dry runs: server-side apply answers the merged object and stores nothing; a dry-run create of a name in use fails', async () => {
+  const policy = (labels: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dry, namespace: default}
+spec:
+  podSelector: {matchLabels: {${labels}}}
+  ingress: [{ports: [{port: 80, protocol: TCP}]}]
+`
+  await ok(['apply', '--server-side', '--field-manager=owner', '-f', '-'], policy('app: db'))
+  // Someone else adds a selector label; the owner's dry run takes the atomic LabelSelector back whole.
+  await ok([
+    'patch',
+    'networkpolicy',
+    'dry',
+    '--type=merge',
+    '-p',
+    '{"spec":{"podSelector":{"matchLabels":{"tier":"x"}}}}',
+  ])
+  const merged = JSON.parse(
+    await ok(
+      [
+        'apply',
+        '--server-side',
+        '--field-manager=owner',
+        '--force-conflicts',
+        '--dry-run=server',
+        '-o',
+        'json',
+        '-f',
+        '-',
+      ],
+      policy('app: db, team: a'),
+    ),
+  )
+  assert.equal(merged.spec.podSelector, { matchLabels: { app: 'db', team: 'a' } })
+  const stored = JSON.parse(await ok(['get', 'networkpolicy', 'dry', '-o', 'json']))
+  assert.equal(stored.spec.podSelector, { matchLabels: { app: 'db', tier: 'x' } }, 'a dry run stores nothing')
+  // A dry-run create answers what would be created, unless the name is taken.
+  assert.match(
+    await fails(['create', '--dry-run=server', '-f', '-'], policy('app: db')),
+    /AlreadyExists|already exists/,
+  )
+  const created = JSON.parse(
+    await ok(
+      ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+      policy('app: db').replace('name: dry', 'name: dry2'),
+    ),
+  )
+  assert.is(created.metadata.name, 'dry2')
+  assert.match(await fails(['get', 'networkpolicy', 'dry2']), /NotFound|not found/)
+  await ok(['delete', 'networkpolicy', 'dry'])
+})
+
 test('label, annotate, and the three kubectl patch types', async () => {
   await ok(['create', 'configmap', 'tags', '--from-literal=a=1', '--dry-run=client', '-o', 'json']).then((json) =>
     ok(['create', '-f', '-'], json),

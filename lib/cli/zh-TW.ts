@@ -13,7 +13,7 @@ export interface StepText {
 }
 
 /** Every Config key that is a flag (`explicit` is bookkeeping, not a flag). */
-export type OptionKey = Exclude<keyof Config, 'explicit'>
+export type OptionKey = Exclude<keyof Config, 'explicit' | 'contexts'>
 
 export const STEPS_ZH_TW: Record<StepId, StepText> = {
   preflight: {
@@ -144,7 +144,9 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
   stateFile: 'runbook 紀錄的本機副本（預設為工作目錄下的 .gthulhu-runbook/<context>.json）；紀錄本身保存在叢集中。',
   timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
-  context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
+  context:
+    '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。搭配 --verify 時可以給好幾次：對每一個做機群稽核。',
+  allContexts: '搭配 --verify：同時稽核 kubeconfig 中每個留有這個 runbook 紀錄的 context，結果列在同一張表。',
   kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
   namespace: 'Gthulhu 安裝所在的命名空間。',
   release: 'Gthulhu 的 Helm release 名稱（即 app.kubernetes.io/instance 標籤）。',
@@ -186,7 +188,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
   takeOver:
     '允許步驟取代名稱與 runbook 相同、但不是 runbook 建立的物件（例如其他團隊的策略）；復原時會把該物件原封不動地放回。沒有這個旗標時，步驟會停下並指出該物件。',
-  verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
+  verify:
+    '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；物件與計畫不符、或別人的物件放寬了存取時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
   report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
@@ -399,7 +402,8 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:config': '1a127cc564a8',
   'flag:stateFile': '70fc35326748',
   'flag:timeout': 'a6defab036c7',
-  'flag:context': '81dac3bde8be',
+  'flag:context': 'b59c064fc243',
+  'flag:allContexts': '1c54bfe458f1',
   'flag:kubeconfig': '2a78f0ef4e87',
   'flag:namespace': '20e58399a19e',
   'flag:release': 'f0fc252422e2',
@@ -428,7 +432,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:rollback': 'b1662922c6da',
   'flag:uninstall': '176e3969c099',
   'flag:takeOver': 'bc274669c7b5',
-  'flag:verify': 'bafb9d6b55dc',
+  'flag:verify': '4dc40645ee24',
   'flag:probes': 'a1434e95f62c',
   'flag:report': 'e5fc9f20d30b',
   'flag:verbose': 'a71a2ab2c06d',

@@ -28,6 +28,9 @@ export interface Config {
   lang: 'en' | 'zh-TW'
   config?: string
   context?: string
+  /** Every --context given (a fleet audit names several); the first is `context`. */
+  contexts: string[]
+  allContexts: boolean
   kubeconfig?: string
   namespace: string
   release: string
@@ -89,6 +92,8 @@ export interface OptionSpec {
   flagOnly?: boolean
   /** Returns an error message when the value is invalid. */
   validate?: (value: any) => string | undefined
+  /** A string flag that may be given more than once: every value also goes to this list (the first stays in `key`). */
+  repeatable?: keyof Config
 }
 
 // DNS-1123 label: what Kubernetes accepts for namespaces and Service names.
@@ -262,7 +267,18 @@ export const OPTIONS: OptionSpec[] = [
     kind: 'string',
     group: 'Cluster',
     value: 'name',
-    describe: 'Kube context to act on (required with --yes; asked for in guided mode).',
+    repeatable: 'contexts',
+    describe:
+      'Kube context to act on (required with --yes; asked for in guided mode). With --verify it may be given more than once: a fleet audit of each.',
+  },
+  {
+    key: 'allContexts',
+    flag: 'all-contexts',
+    kind: 'boolean',
+    group: 'Cluster',
+    flagOnly: true,
+    describe:
+      'With --verify: audit every context of the kubeconfig that has a record of this runbook, concurrently, in one table.',
   },
   {
     key: 'kubeconfig',
@@ -575,7 +591,7 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Run',
     flagOnly: true,
     describe:
-      "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift.",
+      "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift (an object not as planned, a foreign object that widens access).",
   },
   {
     key: 'probes',
@@ -698,6 +714,11 @@ export function parseFlags(argv: string[]): Partial<Config> {
   const set: Record<string, unknown> = {}
   const assign = (option: OptionSpec, raw: unknown, source: string) => {
     const value = coerce(option, raw, source)
+    if (option.repeatable) {
+      set[option.repeatable] = [...((set[option.repeatable] as unknown[] | undefined) ?? []), value]
+      set[option.key] ??= value
+      return
+    }
     // Repeating a list flag adds to it.
     set[option.key] =
       option.kind === 'list' && Array.isArray(set[option.key])
@@ -829,7 +850,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
   // Given by the operator this time (flag, config file or environment): never replaced by a recorded setting.
   const fromEnv = OPTIONS.filter((o) => o.env && env[o.env] !== undefined).map((o) => o.key)
-  config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])] as (keyof Config)[]
+  config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])].filter(
+    (k) => k !== 'contexts',
+  ) as (keyof Config)[]
+  config.contexts = [...new Set(flags.contexts ?? (config.context ? [config.context] : []))]
   for (const option of OPTIONS) {
     const value = config[option.key]
     // false is the "off" value of a flag whose value is optional (--dry-run).
@@ -859,6 +883,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (modes.length && modes[0] !== '--render' && selecting.length) {
     throw new UsageError(`${modes[0]} picks its own steps from the state file; drop ${selecting.join(', ')}`)
   }
+  if ((config.contexts.length > 1 || config.allContexts) && !config.verify)
+    throw new UsageError(
+      `${config.allContexts ? '--all-contexts' : `--context given ${config.contexts.length} times (${config.contexts.join(', ')})`} goes with --verify only (a fleet audit); any other run acts on one context: name one`,
+    )
+  if (config.allContexts && config.contexts.length)
+    throw new UsageError('--all-contexts and --context cannot be combined: name the contexts, or take them all')
+  if (config.stateFile && (config.contexts.length > 1 || config.allContexts))
+    throw new UsageError(
+      "--state-file holds one context; a fleet audit reads each context's own (.gthulhu-runbook/<context>.json): drop --state-file",
+    )
   const printOnly = (['list', 'dryRun', 'render'] as const).find((k) => config[k])
   if (config.report && printOnly)
     throw new UsageError(

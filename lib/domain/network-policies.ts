@@ -2,8 +2,10 @@
 // HBONE's 15008), the protected targets they guard, and how to read a live NetworkPolicy back.
 import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
+import { type LabelSelector, selectorMatches, selectorText } from '../kube/object.ts'
 import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
-import { appliedAsPlanned, MANAGED_BY } from './apply.ts'
+import { MANAGED_BY } from './apply.ts'
+import { compareWithPlan, comparisonCheck } from './drift.ts'
 import { chartNames, workloads } from './gthulhu.ts'
 import { AMBIENT_LABEL, GATEWAY_NAME_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
 
@@ -204,21 +206,44 @@ export async function readLive(ctx: StepContext): Promise<LiveView> {
   return { policies, enrolled: namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient', apiServer }
 }
 
-/** The checks on the policies themselves: applied as planned, HBONE admitted, kubelet probes admitted. */
+/** The runbook's NetworkPolicies (the manager's egress one too) compared whole with the plan (server-side dry run; lib/domain/drift.ts). */
+export async function ownedPolicyChecks(ctx: StepContext): Promise<Check[]> {
+  const { config, facts } = ctx
+  const desired = desiredNetworkPolicies(config, facts)
+  const egress = desiredManagerEgressPolicy(config, facts)
+  const comparisons = await compareWithPlan(
+    ctx.cluster,
+    egress ? [...desired, egress] : desired,
+    () => 'networkpolicies',
+  )
+  const checks: Check[] = protectedTargets(config, facts).map((target) => {
+    const i = desired.findIndex((p) => p.metadata.name === target.policy)
+    return {
+      ...comparisonCheck(
+        comparisons[i],
+        describePolicy(desired[i]),
+        'someone changed or deleted it; run the l4-policies step again to restore it',
+      ),
+      voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
+    }
+  })
+  if (egress)
+    checks.push(
+      comparisonCheck(
+        comparisons[desired.length],
+        describeEgress(egress),
+        'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
+      ),
+    )
+  return checks
+}
+
+/** The checks on what the policies admit: HBONE from the manager, and ambient's kubelet probes. */
 export function policyChecks(config: Config, facts: Facts, live: LiveView): Check[] {
   const { manager } = workloads(config, facts)
   const checks: Check[] = []
-  const desired = desiredNetworkPolicies(config, facts)
   for (const target of protectedTargets(config, facts)) {
-    const want = desired.find((p) => p.metadata.name === target.policy)!
     const have = live.policies.find((p) => p.metadata.name === target.policy)
-    checks.push({
-      name: `NetworkPolicy ${config.namespace}/${target.policy} applied as planned`,
-      expected: describePolicy(want),
-      observed: have ? describePolicy(have) : 'not found',
-      ok: appliedAsPlanned(want, have),
-      hint: 'someone changed or deleted it; run the l4-policies step again to restore it',
-    })
     if (!have) continue
     const ports = portsAdmitted(have, manager.podLabels)
     checks.push({
@@ -251,13 +276,6 @@ function egressChecks(config: Config, facts: Facts, live: LiveView): Check[] {
   const current = (live.apiServer?.addresses ?? []).map(hostBlock)
   return [
     {
-      name: `NetworkPolicy ${config.namespace}/${MANAGER_EGRESS_POLICY} applied as planned`,
-      expected: describeEgress(want),
-      observed: have ? describeEgress(have) : 'not found',
-      ok: appliedAsPlanned(want, have),
-      hint: 'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
-    },
-    {
       name: `${MANAGER_EGRESS_POLICY} admits the API server's current endpoints`,
       expected: current.length ? current.join(', ') : 'the endpoints of Service default/kubernetes',
       observed: blocks.length ? blocks.join(', ') : 'no API server rule',
@@ -277,6 +295,149 @@ function describeEgress(policy: KubeObject): string {
     return `to ${to.join(' | ') || 'anywhere'} on ${(rule.ports ?? []).map((p: any) => `${p.port}${p.protocol === 'UDP' ? '/udp' : ''}`).join(',') || 'every port'}`
   })
   return rules.join('; ') || 'admits nothing'
+}
+
+// ---- other NetworkPolicies: NetworkPolicies add up, so any one that selects a protected pod can admit more ----
+
+/** What the plan admits to one protected target: the manager's pods on two ports, the kubelet's probe source on one. */
+interface PlannedIngress {
+  namespace: string
+  fromPods: Record<string, string>
+  podPorts: number[]
+  blocks: string[]
+  blockPorts: number[]
+}
+
+const PROTOCOLS_PLANNED = ['TCP']
+
+/** Whether every pod a selector selects carries all of `required` (matchLabels, or an `In` with only that value). */
+function requiresAll(selector: LabelSelector | undefined, required: Record<string, string>): boolean {
+  if (!selector) return false
+  return Object.entries(required).every(
+    ([k, v]) =>
+      selector.matchLabels?.[k] === v ||
+      (selector.matchExpressions ?? []).some(
+        (e) => e.key === k && e.operator === 'In' && (e.values ?? []).length > 0 && e.values!.every((x) => x === v),
+      ),
+  )
+}
+
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name'
+
+/** One ingress rule's ports beyond `allowed` (a missing list, a named port, another protocol or a range count as beyond). */
+function portsBeyond(ports: any[] | undefined, allowed: number[]): string | undefined {
+  if (!ports?.length) return 'every port'
+  const beyond = ports.filter((p) => {
+    const protocol = p.protocol ?? 'TCP'
+    if (!PROTOCOLS_PLANNED.includes(protocol) || typeof p.port !== 'number') return true
+    const last = typeof p.endPort === 'number' ? p.endPort : p.port
+    for (let port = p.port; port <= last; port++) if (!allowed.includes(port)) return true
+    return false
+  })
+  return beyond.length
+    ? beyond
+        .map((p) =>
+          p.port === undefined
+            ? `every ${p.protocol ?? 'TCP'} port`
+            : `${p.port}${p.endPort ? `-${p.endPort}` : ''}/${p.protocol ?? 'TCP'}`,
+        )
+        .join(', ')
+    : undefined
+}
+
+const describeSelector = (s: LabelSelector | undefined) =>
+  !s
+    ? 'no selector'
+    : [
+        selectorText(s.matchLabels ?? {}),
+        ...(s.matchExpressions ?? []).map((e) => `${e.key} ${e.operator}${e.values ? ` (${e.values.join(',')})` : ''}`),
+      ]
+        .filter(Boolean)
+        .join(', ') || 'every pod'
+
+/** One peer as the operator reads it. */
+function describePeer(peer: any): string {
+  if (peer.ipBlock)
+    return `addresses ${peer.ipBlock.cidr}${peer.ipBlock.except?.length ? ` except ${peer.ipBlock.except.join(', ')}` : ''}`
+  const pods = peer.podSelector ? `pods ${describeSelector(peer.podSelector)}` : 'every pod'
+  return peer.namespaceSelector
+    ? `${pods} in namespaces ${describeSelector(peer.namespaceSelector)}`
+    : `${pods} of its namespace`
+}
+
+/**
+ * What one NetworkPolicy admits to a protected target's pods that the plan does not, one phrase per rule part (empty
+ * when it admits nothing more). A peer counts as planned only when it is provably inside the plan's: pods that must
+ * carry the manager's labels in this namespace (a namespaceSelector only when it pins kubernetes.io/metadata.name to
+ * it), or the kubelet's probe source; and only on the plan's ports.
+ */
+export function admitsBeyondPlan(policy: KubeObject, plan: PlannedIngress): string[] {
+  const types: string[] | undefined = policy.spec?.policyTypes
+  if (types && !types.includes('Ingress')) return []
+  const found: string[] = []
+  for (const rule of policy.spec?.ingress ?? []) {
+    const peers: any[] = rule.from ?? []
+    if (peers.length === 0) {
+      const ports = portsBeyond(rule.ports, [])
+      found.push(`every source on ${ports ?? 'every port'}`)
+      continue
+    }
+    for (const peer of peers) {
+      let planned: number[] | undefined
+      if (peer.ipBlock) {
+        const exact = plan.blocks.includes(String(peer.ipBlock.cidr).toLowerCase())
+        planned = exact ? plan.blockPorts : undefined
+      } else {
+        const sameNamespace =
+          !peer.namespaceSelector || requiresAll(peer.namespaceSelector, { [NAMESPACE_NAME_LABEL]: plan.namespace })
+        planned = sameNamespace && requiresAll(peer.podSelector, plan.fromPods) ? plan.podPorts : undefined
+      }
+      const ports = portsBeyond(rule.ports, planned ?? [])
+      if (planned === undefined) found.push(`${describePeer(peer)} on ${portsBeyond(rule.ports, []) ?? 'every port'}`)
+      else if (ports) found.push(`${describePeer(peer)} on ${ports}`)
+    }
+  }
+  return found
+}
+
+/**
+ * Other NetworkPolicies that select a protected pod (their podSelector, matchLabels and matchExpressions, read against
+ * the live pods and the workload's pod template) and admit more than the plan: one check per target, naming each.
+ */
+export async function otherPolicyChecks(ctx: StepContext, live: LiveView): Promise<Check[]> {
+  const { config, facts } = ctx
+  const { manager } = workloads(config, facts)
+  const pods = await ctx.cluster.list('pods', { namespace: config.namespace })
+  const owned = new Set(L4_POLICY_NAMES)
+  return protectedTargets(config, facts).map((target): Check => {
+    const podsOfTarget = pods.filter((p) => subset(target.workload.selectorLabels, p.metadata.labels ?? {}))
+    // The template's labels stand in for a pod that is being replaced right now.
+    const labelSets = [target.workload.podLabels, ...podsOfTarget.map((p) => p.metadata.labels ?? {})]
+    const plan: PlannedIngress = {
+      namespace: config.namespace,
+      fromPods: manager.selectorLabels,
+      podPorts: [target.port, HBONE_PORT],
+      blocks: config.allowKubeletProbes ? KUBELET_PROBE_SOURCES.map((c) => c.toLowerCase()) : [],
+      blockPorts: [target.port],
+    }
+    const widening = live.policies
+      .filter((p) => !owned.has(p.metadata.name))
+      .filter((p) => labelSets.some((labels) => selectorMatches(p.spec?.podSelector ?? {}, labels)))
+      .map((p) => ({ policy: p, beyond: admitsBeyondPlan(p, plan) }))
+      .filter((w) => w.beyond.length)
+    return {
+      name: `no other NetworkPolicy admits more to ${target.title} than ${target.policy}`,
+      expected: `only the manager's pods on ${target.port}, ${HBONE_PORT}${config.allowKubeletProbes ? ` and the kubelet's probes on ${target.port}` : ''}`,
+      observed: widening.length
+        ? widening
+            .map((w) => `NetworkPolicy ${config.namespace}/${w.policy.metadata.name} admits ${w.beyond.join('; ')}`)
+            .join('; ')
+        : 'none does',
+      ok: widening.length === 0,
+      hint: `NetworkPolicies add up: a pod selected by several is reachable from anything any of them admits. Remove or narrow ${widening.map((w) => w.policy.metadata.name).join(', ') || 'it'} (kubectl describe networkpolicy -n ${config.namespace}), or keep it and accept that only the identity policy refuses these callers`,
+      voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
+    }
+  })
 }
 
 export const hboneHint = (policy: string, title: string, enrolled: boolean) =>

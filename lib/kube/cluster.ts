@@ -456,11 +456,14 @@ export class Cluster {
     ]
   }
 
+  /** With `dryRun`, the API server merges and admits the objects, stores nothing and answers them as JSON. */
   async apply(
     objects: KubeObject[],
-    options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number } = {},
+    options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number; dryRun?: boolean } = {},
   ): Promise<string> {
-    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true, options.forceConflicts), {
+    const args = this.applyArgs(options.serverSide ?? true, options.forceConflicts)
+    if (options.dryRun) args.splice(1, 0, '--dry-run=server', '-o', 'json')
+    const { stdout } = await this.kubectl(args, {
       input: toYamlStream(objects),
       timeoutMs: options.timeoutMs,
     })

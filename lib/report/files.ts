@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError } from '../config/errors.ts'
 import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
+import type { AuditOutcome } from '../run/audit.ts'
 import type { StepResult } from '../run/engine.ts'
 import { seconds, type Reporter } from '../run/reporter.ts'
 import type { Edge, ReachabilityCollector } from '../verify/reachability.ts'
@@ -20,6 +21,8 @@ export interface ReportInput {
   state: RunbookState
   reachability: ReachabilityCollector
   argv: string[]
+  /** An audit's findings: the drifts with their diffs and the attack paths they weaken. */
+  audit?: AuditOutcome
 }
 
 interface Table {
@@ -113,6 +116,7 @@ function sections(input: ReportInput): {
           ? 'As the state file recorded it before this run.'
           : 'No earlier picture in the state file.',
       },
+      ...(input.audit ? auditTables(input.audit) : []),
       ...results.map((r) => ({ heading: `Checks of ${r.id}`, table: checkTable(r.checks) })),
     ],
     before,
@@ -120,10 +124,46 @@ function sections(input: ReportInput): {
   }
 }
 
+/** An audit's drifts (with what differs) and the attack paths as the audit leaves them. */
+function auditTables(audit: AuditOutcome): { heading: string; table: Table; note?: string }[] {
+  return [
+    {
+      heading: 'Drifts',
+      table: {
+        head: ['step', 'check', 'expected', 'observed', 'diff (- the cluster, + the plan)'],
+        rows: audit.drifts.map((d) => [d.step, d.check, d.expected, d.observed, (d.diff ?? []).join('\n')]),
+      },
+      note: audit.drifts.length
+        ? undefined
+        : `None: every object the runbook owns is as planned and no foreign object widens access${audit.probed ? '' : ' (reachability was not tried: --no-probes)'}.`,
+    },
+    {
+      heading: 'Attack paths',
+      table: {
+        head: ['path', 'from → to', 'status', 'refused by', 'out of force', 'why'],
+        rows: audit.paths.map((row) => [
+          row.path.id,
+          `${row.path.from} → ${row.path.target} via ${row.path.via}`,
+          row.status,
+          row.holding.map((c) => c.layer).join(', '),
+          row.voided.map((c) => c.layer).join(', '),
+          row.why ?? '',
+        ]),
+      },
+      note: `${audit.pathsOpen} of ${audit.paths.length} open.${audit.probed ? '' : ' Reachability was not tried (--no-probes): the statuses follow from the objects checked, no probe confirmed them.'}`,
+    },
+  ]
+}
+
 function checkTable(checks: Check[]): Table {
   return {
     head: ['check', 'expected', 'observed', 'result'],
-    rows: checks.map((c) => [c.name, c.expected, c.observed, c.ok ? 'pass' : c.advisory ? 'warning' : 'FAIL']),
+    rows: checks.map((c) => [
+      c.name,
+      c.expected,
+      c.observed + (c.diff?.length && !c.ok ? `\n${c.diff.join('\n')}` : ''),
+      c.ok ? 'pass' : c.advisory ? 'warning' : 'FAIL',
+    ]),
   }
 }
 
@@ -228,6 +268,19 @@ export function reachabilitySvg(edges: Edge[]): string {
   )
 }
 
+/** One self-contained page: no scripts, and a Content-Security-Policy that forbids every fetch. */
+function htmlPage(title: string, inner: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>${esc(title)}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px;white-space:pre-line}th{background:#f6f8fa}figure{margin:0 0 1em}</style>
+</head><body>
+<h1>${esc(title)}</h1>${inner}
+</body></html>
+`
+}
+
 export function renderHtml(input: ReportInput): string {
   const s = sections(input)
   const body = s.tables
@@ -239,16 +292,7 @@ export function renderHtml(input: ReportInput): string {
       return `<section><h2>${esc(heading)}</h2>${note ? `<p>${esc(note)}</p>` : ''}${graph}${table.rows.length ? htmlTable(table) : ''}</section>`
     })
     .join('\n')
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>${esc(s.title)}</title>
-<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px;white-space:pre-line}th{background:#f6f8fa}figure{margin:0 0 1em}</style>
-</head><body>
-<h1>${esc(s.title)}</h1><p>${esc(s.intro)}</p>
-${body}
-</body></html>
-`
+  return htmlPage(s.title, `<p>${esc(s.intro)}</p>\n${body}`)
 }
 
 /** Checked before anything runs, so an unwritable --report directory is a usage error, not a lost report. */
@@ -264,11 +308,62 @@ export function ensureReportDir(dir: string): void {
 }
 
 /**
- * Writes report.md and report.html into `dir` and says where they are: each through a new file renamed into place
- * (a link planted at either name is replaced, its target never written), with URL credentials removed.
+ * Writes report.md and report.html into `dir` (one section per context for a fleet audit) and says where they are:
+ * each through a new file renamed into place (a link planted at either name is replaced, its target never written),
+ * with URL credentials removed.
  */
-export function writeReportFiles(dir: string, input: ReportInput, reporter: Reporter): void {
-  writeFileSafely(join(dir, 'report.md'), redactCredentials(renderMarkdown(input)), 0o644)
-  writeFileSafely(join(dir, 'report.html'), redactCredentials(renderHtml(input)), 0o644)
+export function writeReportFiles(dir: string, input: ReportInput | ReportInput[], reporter: Reporter): void {
+  const markdown = Array.isArray(input) ? renderFleetMarkdown(input) : renderMarkdown(input)
+  const html = Array.isArray(input) ? renderFleetHtml(input) : renderHtml(input)
+  writeFileSafely(join(dir, 'report.md'), redactCredentials(markdown), 0o644)
+  writeFileSafely(join(dir, 'report.html'), redactCredentials(html), 0o644)
   reporter.say(`Report: ${join(dir, 'report.md')} and ${join(dir, 'report.html')}`)
+}
+
+// ---- a fleet audit: one table, then each context's sections ----
+
+function fleetSummary(inputs: ReportInput[]): Table {
+  return {
+    head: ['context', 'steps holding', 'drifts', 'paths open', 'verdict'],
+    rows: inputs.map(({ context, audit }) => [
+      context,
+      audit ? `${audit.holding}/${audit.audited.length}` : '—',
+      audit ? (audit.error ? 'failed' : String(audit.drifts.length)) : '—',
+      audit ? String(audit.pathsOpen) : '—',
+      !audit ? '—' : audit.error ? `not finished: ${audit.error}` : audit.drifts.length ? 'drifted' : 'holds',
+    ]),
+  }
+}
+
+const fleetTitle = (inputs: ReportInput[]) => `Fleet audit (--verify) — ${inputs.length} contexts`
+
+export function renderFleetMarkdown(inputs: ReportInput[]): string {
+  const parts = [`# ${fleetTitle(inputs)}`, markdownTable(fleetSummary(inputs))]
+  for (const input of inputs) {
+    const s = sections(input)
+    parts.push(`## Context ${input.context}`, s.intro)
+    for (const { heading, table, note } of s.tables) {
+      parts.push(`### ${input.context}: ${heading}`)
+      if (note) parts.push(note)
+      if (table.rows.length) parts.push(markdownTable(table))
+    }
+  }
+  return parts.join('\n\n') + '\n'
+}
+
+export function renderFleetHtml(inputs: ReportInput[]): string {
+  const title = fleetTitle(inputs)
+  const body = inputs
+    .map((input) => {
+      const s = sections(input)
+      const tables = s.tables
+        .map(
+          ({ heading, table, note }) =>
+            `<section><h3>${esc(`${input.context}: ${heading}`)}</h3>${note ? `<p>${esc(note)}</p>` : ''}${table.rows.length ? htmlTable(table) : ''}</section>`,
+        )
+        .join('\n')
+      return `<section><h2>${esc(`Context ${input.context}`)}</h2><p>${esc(s.intro)}</p>\n${tables}</section>`
+    })
+    .join('\n')
+  return htmlPage(title, `${htmlTable(fleetSummary(inputs))}\n${body}`)
 }

@@ -246,6 +246,7 @@ export class Engine {
   async audit(): Promise<string[]> {
     const { steps, selected, reporter } = this.options
     const probeMemo = new Map<string, Promise<ProbeResult>>()
+    const reads = new Map<string, Promise<unknown>>()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
@@ -266,7 +267,7 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo }, io)
+          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo, reads }, io)
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
@@ -297,6 +298,7 @@ export class Engine {
           check: check.name,
           expected: check.expected,
           observed: check.observed,
+          ...(check.diff ? { diff: check.diff } : {}),
         })
       }
       const status: StepStatus = failed.length ? 'failed' : 'done'

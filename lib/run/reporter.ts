@@ -6,7 +6,15 @@ import type { Check, PlanItem, StepId } from '../types.ts'
 import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
-  | { event: 'run-start'; context?: string; stateFile?: string; record?: string; steps: string[]; dryRun: boolean }
+  | {
+      event: 'run-start'
+      context?: string
+      contexts?: string[]
+      stateFile?: string
+      record?: string
+      steps: string[]
+      dryRun: boolean
+    }
   | { event: 'step-start'; step: string; title: string }
   | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
   | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }
@@ -20,7 +28,18 @@ export type RunEvent =
       result: 'accepted' | 'rejected' | 'unchecked'
       message?: string
     }
-  | { event: 'drift'; step: string; check: string; expected: string; observed: string }
+  | { event: 'drift'; step: string; check: string; expected: string; observed: string; diff?: string[] }
+  | { event: 'path'; path: string; status: string; holding: string[]; voided: string[] }
+  | {
+      event: 'audit-end'
+      steps: number
+      holding: number
+      drifts: number
+      pathsOpen: number
+      probed: boolean
+      exitCode: number
+      message?: string
+    }
   | {
       event: 'run-end'
       status: 'done' | 'failed' | 'interrupted' | 'usage-error'
@@ -28,6 +47,15 @@ export type RunEvent =
       resumeCommand?: string
       webUiUrl?: string
       message?: string
+      /** A fleet audit: one row per context. */
+      contexts?: {
+        context: string
+        holding: number
+        steps: number
+        drifts: number
+        pathsOpen: number
+        exitCode: number
+      }[]
     }
 
 export class Reporter {
@@ -35,6 +63,8 @@ export class Reporter {
     readonly json: boolean,
     readonly human: NodeJS.WriteStream = json ? process.stderr : process.stdout,
     private readonly events: NodeJS.WritableStream = process.stdout,
+    /** Set in a fleet audit: every event names the context it is about. */
+    readonly context?: string,
   ) {}
 
   say(text = ''): void {
@@ -42,7 +72,14 @@ export class Reporter {
   }
 
   event(event: RunEvent): void {
-    if (this.json) this.events.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+    if (this.json)
+      this.events.write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          ...(this.context ? { context: this.context } : {}),
+          ...event,
+        }) + '\n',
+      )
   }
 }
 
@@ -52,7 +89,9 @@ export function formatChecks(checks: Check[]): string {
   return checks
     .map((c) => {
       const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
-      return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
+      const diff =
+        !c.ok && c.diff?.length ? `\n      diff (- the cluster, + the plan):\n${indent(c.diff.join('\n'), 8)}` : ''
+      return !c.ok && c.hint ? `${line}${diff}\n      → ${c.hint}` : `${line}${diff}`
     })
     .join('\n')
 }

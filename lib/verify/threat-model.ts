@@ -8,12 +8,12 @@ import { admitsUserAgent, curlDefaultUserAgent, sampleUserAgent, userAgentMatche
 import { managerService, workloads } from '../domain/gthulhu.ts'
 import { AMBIENT_LABEL, DEFAULT_TRUST_DOMAIN, principalOf, trustDomainOf, USE_WAYPOINT_LABEL } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
-import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId } from '../types.ts'
+import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId, TargetId } from '../types.ts'
 import { attackerCronJob, attackerDeployment, attackerPod, attackerService } from './admission-attempts.ts'
 import { impersonationLabels, randomSuffix } from './probes.ts'
 import { targetProbe } from './targets.ts'
 
-export type TargetId = 'manager' | 'mongodb' | 'decision-maker' | 'gateway'
+export type { TargetId } from '../types.ts'
 
 export const TARGET_TITLES: Record<TargetId, string> = {
   manager: 'manager',
@@ -800,3 +800,73 @@ export function ledger(config: Config, inEffect: (step: StepId) => boolean = () 
 /** A closed path that is closed only for some clients (the User-Agent filter) keeps its caveat in the ledger. */
 const partlyOpen = (path: ThreatPath) =>
   path.staysOpen && path.closedBy.length ? { why: path.staysOpen.why, wouldClose: path.staysOpen.wouldClose } : {}
+
+// ---- an audit's view: which protections it could not vouch for, and the paths that leaves open ----
+
+export interface AuditedPath {
+  path: ThreatPath
+  /**
+   * closed: every layer in effect still holds; weakened: some were found not as planned (or widened) but another
+   * still refuses it; reopened: none the runbook vouches for is left; open: open anyway (by design, a choice, or a
+   * step not done); seen open: a probe got through.
+   */
+  status: 'closed' | 'weakened' | 'reopened' | 'open' | 'seen open'
+  /** Layers in effect that still hold. */
+  holding: Closure[]
+  /** Layers in effect that the audit found out of force. */
+  voided: Closure[]
+  /** Why it is open, for open paths. */
+  why?: string
+}
+
+/** Whether an audited path leaves the target reachable to its attacker. */
+export const isOpen = (row: AuditedPath) =>
+  row.status === 'open' || row.status === 'reopened' || row.status === 'seen open'
+
+/**
+ * The attack paths after an audit: each layer in effect (its step done, its layer on) counts only while nothing the
+ * audit found voids it for that target (an object not as planned, a foreign policy that widens it), and a path a
+ * probe got through is open whatever the layers say.
+ */
+export function auditPaths(
+  config: Config,
+  inEffect: (step: StepId) => boolean,
+  voided: { layer: Layer; target: TargetId }[],
+  seenOpen: Set<string> = new Set(),
+): AuditedPath[] {
+  return THREAT_MODEL.filter((p) => p.kind === 'attack').map((path): AuditedPath => {
+    const active = closuresInEffect(path, config, inEffect)
+    const out = active.filter((c) => voided.some((v) => v.layer === c.layer && v.target === path.target))
+    const holding = active.filter((c) => !out.includes(c))
+    if (seenOpen.has(path.id))
+      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
+    if (!active.length) {
+      const expected = expectedNow(path, config, inEffect)
+      return { path, status: 'open', holding, voided: out, why: expected.verdict === 'open' ? expected.because : '' }
+    }
+    if (!holding.length)
+      return {
+        path,
+        status: 'reopened',
+        holding,
+        voided: out,
+        why: `no layer the runbook vouches for refuses it: ${out.map((c) => c.layer).join(', ')} not as planned`,
+      }
+    return { path, status: out.length ? 'weakened' : 'closed', holding, voided: out }
+  })
+}
+
+/** One line per path the audit found weakened, reopened or seen open. */
+export function describeAudited(row: AuditedPath): string {
+  const { path } = row
+  const name = `${path.id} (${path.from} → ${TARGET_TITLES[path.target]} via ${path.via})`
+  switch (row.status) {
+    case 'weakened':
+      return `${name}: now refused only by ${row.holding.map((c) => c.layer).join(' and ')}, not by ${row.voided.map((c) => c.layer).join(' or ')}`
+    case 'reopened':
+    case 'seen open':
+      return `${name}: ${row.status} — ${row.why}`
+    default:
+      return `${name}: ${row.status}${row.why ? ` — ${row.why}` : ''}`
+  }
+}

@@ -77,6 +77,12 @@ export class ApiError extends Error {
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
+/**
+ * Fields of built-in kinds that server-side apply replaces whole: a LabelSelector is `+structType=atomic`
+ * (apimachinery pkg/apis/meta/v1/types.go) and a Service's selector `+mapType=atomic` (api core/v1/types.go). A CRD's
+ * maps merge key by key unless its schema says otherwise (Istio's and Gateway API's do not).
+ */
+const BUILTIN_ATOMIC_FIELDS = new Set(['selector', 'podSelector', 'namespaceSelector'])
 
 const groupVersion = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version)
 const qualified = (rt: ResourceType) => (rt.group ? `${rt.plural}.${rt.group}` : rt.plural)
@@ -410,6 +416,9 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       opts.scope,
     )
     if (opts.dryRun) {
+      // A dry-run create still fails on a name in use (apiserver registry/generic/registry/dryrun.go, Create).
+      if (!existing && store.get(rt, object.metadata.namespace ?? 'default', object.metadata.name))
+        throw new StoreError(409, 'AlreadyExists', `${qualified(rt)} "${object.metadata.name}" already exists`)
       return {
         ...object,
         metadata: { ...existing?.metadata, ...object.metadata, resourceVersion: existing?.metadata.resourceVersion },
@@ -678,7 +687,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
             }
             return respond(201, await write(rt, applied, undefined, writeOptions()))
           }
-          patched = applyMerge(existing, applied)
+          patched = applyMerge(existing, applied, rt.crd ? undefined : BUILTIN_ATOMIC_FIELDS)
         } else {
           if (!existing) throw notFound(rt, name)
           const patch = parseBody(body, 'json')
