@@ -16,6 +16,7 @@ import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
+import { text } from './lib/config/text.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -43,7 +44,7 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
     if (name === '--resume' || name === '--dry-run') continue
     kept.push(argv[i])
   }
-  if (!config.context) kept.push('--context', context)
+  if (!config.explicit.includes('context')) kept.push('--context', context)
   const selection = config.only.length ? ['--only', remaining.join(',')] : ['--resume']
   const quoted = [...kept, ...selection].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
   return `${invocation()} ${quoted.join(' ')}`
@@ -76,13 +77,13 @@ async function resolveContext(
 
 /** The namespace: the flag or config file, else the kube context's own, else `default` (as kubectl does). */
 function settleNamespace(config: Config, context: KubeContext | undefined): string {
-  if (config.explicit.includes('namespace')) return 'as given'
-  if (!context?.namespace) return 'the default: the kube context names none'
+  if (config.explicit.includes('namespace')) return text.cli.namespaceGiven
+  if (!context?.namespace) return text.cli.namespaceDefault
   const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
   const problem = validate?.(context.namespace)
   if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
   config.namespace = context.namespace
-  return `from kube context ${context.name}`
+  return text.cli.namespaceFromContext(context.name)
 }
 
 function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
@@ -157,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       if (locked) state?.unlock()
       process.exit(EXIT.interrupted)
     }
-    reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
+    reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
   process.on('SIGINT', onSignal)
@@ -172,6 +173,8 @@ async function main(argv: string[]): Promise<number> {
     })
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
+    // A context picked in guided mode (or the current one of a dry run) is the run's context from here on.
+    config.context ??= context
     // Like kubectl, a server dry run may use the current context: it changes nothing.
     if (config.dryRun === 'server' && !context) {
       throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
@@ -191,8 +194,7 @@ async function main(argv: string[]): Promise<number> {
     const takeLock = () => {
       const lock = state!.lock()
       locked = true
-      if (lock.tookOverFrom)
-        reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+      if (lock.tookOverFrom) reporter.say(text.cli.tookOverLock(lock.tookOverFrom))
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {
@@ -208,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
 
     const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-    for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
+    for (const warning of state ? driftWarnings(state.state, config, STEPS) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
     const facts = state?.state.facts ?? {}
     // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
@@ -240,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
               selected.map((s, i) => ({ step: s.id, items: plans[i] })),
             )
           : EXIT.ok
-      reporter.say(`\nDry run: nothing was changed.`)
+      reporter.say(`\n${text.cli.dryRunDone}`)
       reporter.event({ event: 'run-end', status: exitCode === EXIT.ok ? 'done' : 'usage-error', exitCode })
       return exitCode
     }
@@ -267,12 +269,12 @@ async function main(argv: string[]): Promise<number> {
     })
     const startedAt = new Date()
     reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
-    reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
+    reporter.say(text.cli.contextLine(context!, config.namespace, namespaceSource, statePath!))
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       const url = state!.state.facts.gateway?.url
-      if (url) reporter.say(`\nOpen the Web UI at ${url}`)
+      if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
       return EXIT.ok
     } catch (error) {
@@ -281,7 +283,7 @@ async function main(argv: string[]): Promise<number> {
       const interrupted = error instanceof Interrupted
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-      reporter.say(`Resume with:\n  ${resume}`)
+      reporter.say(`${text.cli.resumeWith}\n  ${resume}`)
       const exitCode = exitCodeOf(error)
       reporter.event({
         event: 'run-end',
@@ -375,7 +377,7 @@ async function lifecycle(
           : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`,
       )
     }
-    reporter.say(`\nDry run: nothing was changed.`)
+    reporter.say(`\n${text.cli.dryRunDone}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   }
@@ -397,7 +399,9 @@ async function lifecycle(
   const startedAt = new Date()
   reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
   reporter.say(
-    `Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+    auditing
+      ? text.cli.auditing(context, state.path, ids.join(', '))
+      : text.cli.undoingSteps(context, state.path, ids.join(', ')),
   )
   try {
     if (auditing) {
@@ -405,8 +409,8 @@ async function lifecycle(
       reporter.say(`\n${summary(engine.results, [])}`)
       reporter.say(
         drifts.length
-          ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}`
-          : '\n✔ everything the runbook set up still holds',
+          ? `\n${text.cli.drifts(drifts.length)}\n${drifts.map((d) => `  ${d}`).join('\n')}`
+          : `\n${text.cli.allHolds}`,
       )
       const exitCode = drifts.length ? EXIT.failed : EXIT.ok
       reporter.event({
@@ -419,18 +423,14 @@ async function lifecycle(
     }
     await engine.undo()
     reporter.say(`\n${summary(engine.results, [])}`)
-    reporter.say(
-      config.uninstall
-        ? "\nThe runbook's changes are undone; what was there before it is left as it was."
-        : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
-    )
+    reporter.say(`\n${config.uninstall ? text.cli.uninstalled : text.cli.rolledBack(config.rollback!)}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   } catch (error) {
     const interrupted = error instanceof Interrupted
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-    if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
+    if (!auditing) reporter.say(text.cli.runAgain)
     const exitCode = exitCodeOf(error)
     reporter.event({
       event: 'run-end',
@@ -503,7 +503,7 @@ try {
   process.exitCode = await main(process.argv.slice(2))
 } catch (error) {
   if (isExpected(error)) {
-    process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
+    process.stderr.write(`${text.cli.errorPrefix}${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
     if (wantsJson(process.argv.slice(2))) {
       const status =
@@ -520,9 +520,7 @@ try {
     }
     process.exitCode = exitCodeOf(error)
   } else {
-    process.stderr.write(
-      `gthulhu-runbook: unexpected error (a bug; please report it):\n${(error as Error)?.stack ?? error}\n`,
-    )
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
     process.exitCode = EXIT.failed
   }
 }

@@ -24,6 +24,10 @@ export interface Check {
   advisory?: boolean
   /** What to do about a failure, shown under it. */
   hint?: string
+  /** The step whose work this check looks at: when that step was skipped (or is not done), a failure reads "skipped: needs <step>". */
+  needs?: StepId
+  /** Set when the check could not be evaluated (a step it needs was skipped): the reason; it counts as neither pass nor failure. */
+  skipped?: string
 }
 
 /** Facts learnt on the way and kept in state for later steps (and for a resumed run). */
@@ -124,6 +128,11 @@ export interface Step {
   why: string
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
+  /**
+   * The settings that shape what this step does: a step done with other values of these is reported when the settings
+   * change; a change to any other setting is not its concern.
+   */
+  settings: (keyof Config)[]
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>

@@ -1,5 +1,6 @@
 // Look before touching anything: kubectl works, the context answers, its Kubernetes version is one the chosen
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
+import { text } from '../lib/config/text.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
 import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
@@ -156,7 +157,11 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
     }
   }
   const untested = `${serverVersion} is outside the versions Istio ${config.istioVersion} is tested with (1.${support.min}–1.${support.max}); istioctl accepts it`
-  const accepted = config.allowUntestedKubernetes || (await io.confirm(`${untested}. Go on anyway?`))
+  const accepted =
+    config.allowUntestedKubernetes ||
+    (await io.confirm(
+      text.questions.untestedKubernetes(serverVersion, config.istioVersion, `1.${support.min}–1.${support.max}`),
+    ))
   return accepted
     ? {
         name,
@@ -235,6 +240,7 @@ export const preflightStep: Step = {
     'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
     "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
+  settings: ['namespace', 'release', 'istioVersion'],
   plan: ({ config }) => [
     { kind: 'command', argv: ['kubectl', 'version', '--client', '-o', 'json'] },
     {

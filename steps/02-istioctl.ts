@@ -98,6 +98,7 @@ export const istioctlStep: Step = {
     'istioctl installs Istio and manages waypoints. The guide pipes a download script into sh, which pins nothing and checks nothing; ' +
     'here the exact release is downloaded for this machine and its SHA-256 is checked against the published .sha256 before anything is unpacked, ' +
     'then it is installed into a user-writable directory without sudo.',
+  settings: ['istioVersion', 'installDir'],
   plan: ({ config }) => {
     const url = istioctlArchiveUrl(config)
     return [

@@ -3,7 +3,7 @@
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
-import { AMBIENT_LABEL, ISTIO_NAMESPACE, istioctlPath, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { AMBIENT_LABEL, ISTIO_NAMESPACE, istioctlBinary, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { pollUntil } from '../lib/kube/wait.ts'
@@ -113,8 +113,9 @@ export const ambientStep: Step = {
     'before anything changes. An Istio that is already there at the same version with the ambient profile is left as it is; a different one ' +
     '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
   requires: ['preflight', 'istioctl'],
+  settings: ['istioVersion'],
   plan: ({ config, facts }) => {
-    const binary = facts.istioctlPath ?? istioctlPath(config)
+    const binary = istioctlBinary(config, facts)
     return [
       {
         kind: 'command',

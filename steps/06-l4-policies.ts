@@ -20,6 +20,7 @@ export const l4PoliciesStep: Step = {
     "NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager's: the identity-policies step closes that gap by mTLS identity. " +
     "Note that the guide's scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.",
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'allowKubeletProbes'],
   plan: ({ config, facts }) => [
     ...desiredNetworkPolicies(config, facts).map(
       (object): PlanItem => ({

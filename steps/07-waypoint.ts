@@ -2,7 +2,7 @@
 // mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
 import { StepFailure } from '../lib/config/errors.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
-import { AMBIENT_LABEL, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { AMBIENT_LABEL, istioctlBinary, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
 import { pollUntil } from '../lib/kube/wait.ts'
 import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
@@ -71,7 +71,8 @@ export const waypointStep: Step = {
     'The label binds every Service of the namespace to the waypoint: in the default namespace that includes kubernetes.default.svc, so the API-server traffic of enrolled pods (the manager lists the decision-maker pods) passes the waypoint too. ' +
     'Every command here is idempotent, and a run repairs a waypoint that was deleted while the namespace kept its label.',
   requires: ['preflight', 'istioctl'],
-  plan: ({ config }) => {
+  settings: ['namespace', 'waypointName'],
+  plan: ({ config, facts }) => {
     const ns = config.namespace
     const items: PlanItem[] = [
       {
@@ -81,7 +82,7 @@ export const waypointStep: Step = {
       },
       {
         kind: 'command',
-        argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName, config.timeout)],
+        argv: [istioctlBinary(config, facts), ...waypointApplyArgs(ns, config.waypointName, config.timeout)],
         why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed (with --overwrite when namespace ${ns} already names a waypoint)`,
       },
       {

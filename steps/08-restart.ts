@@ -1,7 +1,7 @@
 // Restart Gthulhu's three workloads so every pod starts inside ambient, then prove it: rollouts complete,
 // pods Ready and shown as HBONE by ztunnel, and the L4 reachability matrix still as the policies say.
 import { StepFailure } from '../lib/config/errors.ts'
-import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { AMBIENT_LABEL, istioctlBinary, KUBELET_PROBE_SOURCES, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import {
   kubeletTrapHint,
   L4_POLICY_NAMES,
@@ -94,6 +94,7 @@ export const restartStep: Step = {
     'So the step checks that each rollout completes, that ztunnel lists every pod as HBONE, and that the reachability matrix still holds. ' +
     'Pods that fail readiness right after enrolment are almost always the kubelet-probe trap (a NetworkPolicy that does not admit 169.254.7.127).',
   requires: ['preflight', 'istioctl'],
+  settings: ['namespace', 'release'],
   plan: (ctx) => [
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
@@ -114,7 +115,7 @@ export const restartStep: Step = {
     })),
     {
       kind: 'command',
-      argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS],
+      argv: [istioctlBinary(ctx.config, ctx.facts), ...ZTUNNEL_WORKLOADS_ARGS],
       why: `every pod of ${ctx.config.namespace} shows protocol HBONE`,
     },
     {

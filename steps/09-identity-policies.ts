@@ -141,6 +141,7 @@ export const identityPoliciesStep: Step = {
     '(ALLOW policies add up), e.g. cluster.local/ns/monitoring/sa/prometheus on port 9090 of the scheduler. ' +
     'Kubelet health probes are not affected: ztunnel does not handle them. Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
   requires: ['preflight', 'waypoint'],
+  settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'identityPolicies'],
   plan: ({ config, facts }) => {
     if (!config.identityPolicies)
       return [

@@ -112,6 +112,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
       ? `WaypointAccepted=${accepted.status}${accepted.message ? ` (${accepted.message})` : ''}`
       : 'no WaypointAccepted condition',
     ok: accepted?.status === 'True',
+    needs: 'waypoint',
     hint: `a policy that targets a Service does nothing without a bound waypoint: check the waypoint step (istio.io/use-waypoint=${config.waypointName} on namespace ${ns})`,
   })
   const ztunnelNote = condition(live[1], 'ZtunnelAccepted')
@@ -132,6 +133,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
     expected: `at least one running pod labelled ${GATEWAY_NAME_LABEL}=${config.gatewayName}`,
     observed: runningGateway.length ? runningGateway.map((p) => p.metadata.name).join(', ') : 'none',
     ok: runningGateway.length > 0,
+    needs: 'gateway',
     hint: 'the gateway step creates the Gateway whose pods this policy selects',
   })
   const labelled = svc?.metadata.labels?.[INGRESS_USE_WAYPOINT] === 'true'
@@ -196,12 +198,14 @@ async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
       const check = probeCheck(r, r.ok ? undefined : bypassHint(config, enforced))
       checks.push(enforced ? check : { ...check, advisory: true })
     } else
-      checks.push(
-        probeCheck(
+      checks.push({
+        ...probeCheck(
           r,
           r.ok ? undefined : l7Hint(ctx, r, r.spec.role === 'allowed-manager' ? allowed!.principal : outsiderPrincipal),
         ),
-      )
+        // These callers address the manager Service: the waypoint decides, so without it they prove nothing.
+        needs: 'waypoint',
+      })
   }
   return checks
 }
@@ -225,6 +229,7 @@ async function gatewayChecks(ctx: StepContext): Promise<Check[]> {
         expected: 'the gateway URL found by the gateway step',
         observed: 'no gateway facts',
         ok: false,
+        needs: 'gateway',
         hint: 'run the gateway step first',
       },
     ]
@@ -267,6 +272,16 @@ export const l7PoliciesStep: Step = {
     'a value with a "*" anywhere else is refused before anything is applied. Ingress traffic skips the manager\'s waypoint unless the manager Service is labelled istio.io/ingress-use-waypoint=true ' +
     "(--ingress-via-waypoint, which also admits the gateway's identity in the manager policy).",
   requires: ['preflight', 'waypoint', 'gateway'],
+  settings: [
+    'namespace',
+    'release',
+    'gatewayName',
+    'waypointName',
+    'managerPrincipals',
+    'allowedUserAgents',
+    'ingressViaWaypoint',
+    'identityPolicies',
+  ],
   plan: ({ config, facts }) => {
     const service = managerService(config, facts)
     const items: PlanItem[] = desiredAuthorizationPolicies(config, facts).map((object) => ({

@@ -33,9 +33,13 @@ export const waypointPrincipal = (config: Pick<Config, 'namespace' | 'waypointNa
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
+/** The istioctl every step runs and every plan shows: the one the istioctl step installed (facts), else --install-dir's. */
+export const istioctlBinary = (config: Pick<Config, 'installDir'>, facts: Pick<StepContext['facts'], 'istioctlPath'>) =>
+  facts.istioctlPath ?? istioctlPath(config)
+
 /** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+  ctx.cluster.istioctlPath = istioctlBinary(ctx.config, ctx.facts)
 }
 
 /**

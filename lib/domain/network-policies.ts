@@ -92,8 +92,13 @@ export function portsAdmittedFromBlock(policy: KubeObject, cidr: string): number
 }
 
 export const admitsPort = (ports: number[] | 'all', port: number) => ports === 'all' || ports.includes(port)
-const showPorts = (ports: number[] | 'all') =>
-  ports === 'all' ? 'every port' : ports.length ? ports.join(', ') : 'no port'
+/** The ports, those named in `expectedOrder` first and in that order (so observed reads like expected), then the rest. */
+const showPorts = (ports: number[] | 'all', expectedOrder: number[] = []) => {
+  if (ports === 'all') return 'every port'
+  const first = expectedOrder.filter((p) => ports.includes(p))
+  const rest = ports.filter((p) => !first.includes(p))
+  return ports.length ? [...first, ...rest].join(', ') : 'no port'
+}
 
 function describePolicy(policy: KubeObject): string {
   const selector = Object.entries(policy.spec?.podSelector?.matchLabels ?? {})
@@ -147,7 +152,7 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
     checks.push({
       name: `${target.policy} admits the manager on ${target.port} and on ${HBONE_PORT} (HBONE)`,
       expected: `${target.port}, ${HBONE_PORT}`,
-      observed: showPorts(ports),
+      observed: showPorts(ports, [target.port, HBONE_PORT]),
       ok: admitsPort(ports, target.port) && admitsPort(ports, HBONE_PORT),
       hint: hboneHint(target.policy, target.title, live.enrolled),
     })

@@ -2,6 +2,7 @@
 // one JSON event per line on stdout for pipelines to follow and archive.
 import { shellLine, toYamlStream } from '../kube/cluster.ts'
 import type { Check, PlanItem } from '../types.ts'
+import { text } from '../config/text.ts'
 
 export type RunEvent =
   | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
@@ -44,12 +45,13 @@ export class Reporter {
   }
 }
 
-const mark = (check: Check) => (check.ok ? '✔' : check.advisory ? '⚠' : '✖')
+const mark = (check: Check) => (check.ok ? '✔' : check.skipped ? '–' : check.advisory ? '⚠' : '✖')
 
 export function formatChecks(checks: Check[]): string {
   return checks
     .map((c) => {
-      const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
+      if (c.skipped) return `  ${mark(c)} ${c.name}: ${c.skipped}`
+      const line = `  ${mark(c)} ${c.name}\n      ${text.checks.expected}: ${c.expected}\n      ${text.checks.observed}: ${c.observed}`
       return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
     })
     .join('\n')
@@ -62,7 +64,11 @@ export function withConnection(argv: string[], connection: string[]): string[] {
   return connects && connection.length && !rest.includes('--context') ? [program, ...connection, ...rest] : argv
 }
 
-export function formatPlan(items: PlanItem[], connection: string[] = []): string {
+/**
+ * A plan as the operator reads it: every command, download and manifest with its YAML. `brief` (the preview before a
+ * step) gives each item one line: the manifests by kind and name, the download without its checksum URL.
+ */
+export function formatPlan(items: PlanItem[], connection: string[] = [], options: { brief?: boolean } = {}): string {
   return items
     .map((item) => {
       const why = 'why' in item && item.why ? `   # ${item.why}` : ''
@@ -70,9 +76,15 @@ export function formatPlan(items: PlanItem[], connection: string[] = []): string
         case 'command':
           return `  $ ${shellLine(withConnection(item.argv, connection))}${why}`
         case 'download':
-          return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
-        case 'manifest':
-          return `  apply (${item.apply}) ${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+          return options.brief
+            ? `  ↓ ${item.url} → ${item.destination}${why}`
+            : `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+        case 'manifest': {
+          const name = `${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}`
+          return options.brief
+            ? `  apply (${item.apply}) ${name}${why}`
+            : `  apply (${item.apply}) ${name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+        }
         case 'note':
           return `  • ${item.text}`
       }

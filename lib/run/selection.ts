@@ -4,6 +4,7 @@ import { UsageError } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { MAY_HAVE_CHANGED, type StepRecord } from './state.ts'
 import type { Step, StepId } from '../types.ts'
+import { text } from '../config/text.ts'
 
 export interface Selection {
   /** Steps to run, in runbook order. */
@@ -25,11 +26,11 @@ export function selectSteps(
   const run: StepId[] = []
   const fromIndex = config.from ? ids.indexOf(config.from) : 0
   ids.forEach((id, index) => {
-    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: 'not in --only' })
-    if (index < fromIndex) return left.push({ id, reason: `before --from ${config.from}` })
-    if (config.skip.includes(id)) return left.push({ id, reason: 'named in --skip' })
+    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: text.summary.notInOnly })
+    if (index < fromIndex) return left.push({ id, reason: text.summary.beforeFrom(config.from!) })
+    if (config.skip.includes(id)) return left.push({ id, reason: text.summary.namedInSkip })
     if (config.resume && finished(records[id]) && !named.has(id))
-      return left.push({ id, reason: `${records[id]!.status} in an earlier run` })
+      return left.push({ id, reason: text.summary.earlierRun(text.summary.status[records[id]!.status]) })
     run.push(id)
   })
   if (run.length === 0) {

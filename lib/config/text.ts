@@ -1,0 +1,167 @@
+// What the runbook says to the operator besides the steps' titles and explanations: the menus and questions, the
+// words of the run (plans, checks, the summary), the fixed parts of its errors, and the names of its checks. English
+// here; lib/cli/zh-TW.ts holds the Traditional Chinese table typed as `Text`, so tsc fails on a missing entry, and
+// `useText` swaps it in once, before anything is said (a run has one language). Values inside the sentences
+// (names, flags, commands, what kubectl printed) stay as they are.
+
+/** A step's status as the summary shows it; JSON events and the record keep the identifiers. */
+type Status = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone' | 'drifted'
+
+const EN_TEXT = {
+  menu: {
+    runStep: (id: string) => `Run ${id}?`,
+    run: 'Run this step',
+    plan: 'Show the full plan (every command and manifest)',
+    skip: 'Skip this step',
+    all: 'Run this and all remaining steps without asking',
+    quit: 'Quit (state is saved; resume later)',
+    afterFailure: (id: string) => `${id} did not verify. What now?`,
+    retryVerify: 'Retry the verification (the cluster may need more time)',
+    rerun: 'Run the step again',
+    rollback: 'Roll the step back',
+    accept: 'Accept and continue (recorded as accepted)',
+    undoStep: (id: string) => `Undo ${id}?`,
+    undo: 'Undo this step as shown',
+    quitUndo: 'Quit (nothing more is undone; run the same command again later)',
+    context: 'Which kube context should the runbook harden?',
+    contextChoice: (name: string, current: boolean, cluster: string, server?: string) =>
+      `${name}${current ? ' (current)' : ''} → cluster ${cluster}${server ? ` at ${server}` : ''}`,
+    yesNo: '(y/N)',
+  },
+  questions: {
+    browsers:
+      'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
+    chromeMac: "Chrome on macOS (the guide's choice)",
+    chromeWindows: 'Chrome on Windows',
+    chromeLinux: 'Chrome on Linux',
+    anotherPattern: 'Another pattern (typed next)',
+    pickOne: 'pick at least one',
+    customAgents: 'User-Agent patterns, separated by "|" (exact, prefix "x*", suffix "*x" or "*"):',
+    principals:
+      "Which identities may call the manager on 8080? (comma-separated; the scheduler's is the guide's choice)",
+    ingress: "Should browser traffic from the gateway pass through the manager's waypoint?",
+    ingressNo:
+      'No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only',
+    ingressYes: (gatewayName: string) =>
+      `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${gatewayName}-istio) in the manager policy`,
+    noPrincipal: 'name at least one identity, or the manager would refuse everyone',
+    badPrincipal: (value: string) =>
+      `"${value}" is not an identity like cluster.local/ns/<namespace>/sa/<serviceaccount>`,
+    noUserAgent: 'give at least one User-Agent pattern',
+    kept: (flag: string, value: string) => `  ${flag} ${value} (kept for resumed runs)`,
+    untestedKubernetes: (version: string, istio: string, tested: string) =>
+      `${version} is outside the versions Istio ${istio} is tested with (${tested}); istioctl accepts it. Go on anyway?`,
+    replaceNewerCrds: (installed: string, wanted: string) =>
+      `Gateway API CRDs at ${installed} are installed, newer than ${wanted}. Replacing them may break whatever installed them. Replace them?`,
+    untestedKubernetesWhen: "the cluster's Kubernetes is outside the versions Istio tested",
+    replaceNewerCrdsWhen: 'newer Gateway API CRDs are installed',
+  },
+  run: {
+    itWill: 'It will:',
+    fullPlan: (id: string) => `Full plan of ${id}:`,
+    nothingMore: (id: string) =>
+      `The preview above is the whole plan of ${id}: it applies no manifest, and every command is listed.`,
+    more: (count: number) => `… and ${count} more (choose "Show the full plan")`,
+    skippedByOperator: 'skipped by the operator',
+    skipWarning: (id: string, dependents: string[]) =>
+      `⚠ skipping ${id}: ${dependents.join(', ')} ${dependents.length > 1 ? 'need' : 'needs'} it; their checks that depend on it will read "skipped: needs ${id}"`,
+    runAll: 'Running the remaining steps without asking.',
+    runAllAnswers: 'Their questions take these answers (a flag changes them; a resumed run asks again):',
+    runAllConfirms: 'Questions that may arise mid-step are answered no:',
+    fromFlag: 'given',
+    fromRecord: 'answered earlier',
+    byDefault: 'default',
+    stoppedBefore: (id: string) => `stopped before ${id} at the operator's request`,
+    interruptedDuring: (id: string) => `interrupted during ${id}`,
+    interruptedNote: 'interrupted by Ctrl-C',
+    failed: (id: string, message: string) => `✖ ${id} failed: ${message}`,
+    stepFailed: (id: string, message: string) => `step ${id} failed: ${message}`,
+    acceptedDespite: (message: string) => `accepted by the operator despite: ${message}`,
+    rolledBackAfter: (id: string, message: string) => `step ${id} was rolled back after: ${message}`,
+    checksFailed: (count: number, names: string) => `${count} check(s) failed: ${names}`,
+    checksSkipped: (count: number, steps: string) => `${count} check(s) skipped: needs ${steps}`,
+    skippedNeeds: (id: string) => `skipped: needs ${id}`,
+    applyTask: 'apply',
+    undoTask: 'undo',
+    verifyTask: 'verify against the cluster',
+    verified: (passed: number, total: number) => `verified: ${passed}/${total} checks passed`,
+    nothingToChange: (why: string) => `nothing to change: ${why}`,
+    stepLine: (title: string, passed: number, total: number, seconds: string, skipped: number) =>
+      `${title}: ${passed}/${total} checks passed${skipped ? `, ${skipped} skipped` : ''} (${seconds})`,
+    undoWill: 'Undo will:',
+    stoppedBeforeUndo: (id: string) => `stopped before undoing ${id} at the operator's request`,
+    undoing: (id: string) => `↩ undoing ${id}`,
+    undone: 'undone',
+    undoFailedNote: (interrupted: boolean) => (interrupted ? 'undo interrupted' : 'undo failed'),
+    interruptedUndoing: (id: string) => `interrupted while undoing ${id}`,
+    undoFailed: (id: string, message: string) => `undoing ${id} failed: ${message}`,
+    interruptedVerifying: (id: string) => `interrupted while verifying ${id}`,
+    verificationCompletes: (id: string) => `${id}: verification completes`,
+    everyCheckEvaluated: 'every check evaluated',
+    drifts: (count: number) => `${count} drift(s)`,
+    holds: 'holds',
+    cleanupFailed: (message: string) => `⚠ cleanup failed: ${message}`,
+    quitAtPrompt: 'quit at a prompt',
+  },
+  checks: {
+    expected: 'expected',
+    observed: 'observed',
+  },
+  summary: {
+    title: 'Summary:',
+    checks: (passed: number, total: number) => `${passed}/${total} checks`,
+    notRun: 'not run',
+    status: {
+      pending: 'pending',
+      running: 'running',
+      done: 'done',
+      failed: 'failed',
+      skipped: 'skipped',
+      interrupted: 'interrupted',
+      accepted: 'accepted',
+      undone: 'undone',
+      drifted: 'drifted',
+    } satisfies Record<Status, string>,
+    notInOnly: 'not in --only',
+    beforeFrom: (from: string) => `before --from ${from}`,
+    namedInSkip: 'named in --skip',
+    earlierRun: (status: string) => `${status} in an earlier run`,
+  },
+  cli: {
+    contextLine: (context: string, namespace: string, source: string, statePath: string) =>
+      `Context ${context}, namespace ${namespace} (${source}); state in ${statePath}`,
+    namespaceGiven: 'as given',
+    namespaceDefault: 'the default: the kube context names none',
+    namespaceFromContext: (context: string) => `from kube context ${context}`,
+    webUi: (url: string) => `Open the Web UI at ${url}`,
+    resumeWith: 'Resume with:',
+    report: (md: string, html: string) => `Report: ${md} and ${html}`,
+    interrupted: '⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)',
+    tookOverLock: (pid: number) => `⚠ took over the lock left by pid ${pid}, which is no longer running`,
+    drifts: (count: number) => `✖ ${count} drift(s):`,
+    allHolds: '✔ everything the runbook set up still holds',
+    auditing: (context: string, statePath: string, ids: string) =>
+      `Context ${context}; state in ${statePath}; auditing ${ids}`,
+    undoingSteps: (context: string, statePath: string, ids: string) =>
+      `Context ${context}; state in ${statePath}; undoing ${ids}`,
+    uninstalled: "The runbook's changes are undone; what was there before it is left as it was.",
+    rolledBack: (id: string) => `${id} is undone; run again with --resume to re-apply it.`,
+    runAgain: 'Run the same command again to continue: steps already undone are not undone twice.',
+    dryRunDone: 'Dry run: nothing was changed.',
+    errorPrefix: 'gthulhu-runbook: ',
+    unexpected: 'unexpected error (a bug; please report it):',
+  },
+}
+
+export type Text = typeof EN_TEXT
+
+/** The English table, for tests and for translations to be checked against. */
+export const ENGLISH: Text = EN_TEXT
+
+/** The words of this run: English until useText swaps in a translation. */
+export const text: Text = { ...EN_TEXT }
+
+/** Puts a translation in place for the whole run (called once, before anything is said). */
+export function useText(translation: Text): void {
+  Object.assign(text, translation)
+}
