@@ -22,8 +22,8 @@ const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json
 
 /** How the operator started the runbook, so the resume command can be pasted as is. */
 function invocation(): string {
-  if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
-  if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
+  // The demo passes every flag that points at its cluster, which stays up: resuming is a plain run against it.
+  if (process.env.npm_lifecycle_event === 'start' || process.env.npm_lifecycle_event === 'demo') return 'npm start --'
   const entry = process.argv[1] ?? 'runbook.ts'
   // The published bin, run as bin/gthulhu-runbook.mjs or through npm's gthulhu-runbook link.
   if (/(^|[/\\])gthulhu-runbook(\.mjs)?$/.test(entry)) return 'npx gthulhu-runbook'
