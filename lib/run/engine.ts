@@ -512,7 +512,7 @@ export class Engine {
         const warnings = checks.filter((c) => !c.ok && !c.skipped)
         const skipped = checks.filter((c) => c.skipped)
         reporter.say(
-          `✔ ${text.run.stepLine(step.title, checks.filter((c) => c.ok).length, checks.length, seconds(Date.now() - started), skipped.length)}`,
+          `${warnings.length ? '⚠' : '✔'} ${text.run.stepLine(step.title, checks.filter((c) => c.ok).length, checks.length, seconds(Date.now() - started), skipped.length)}`,
         )
         if (warnings.length || skipped.length) reporter.say(formatChecks([...warnings, ...skipped]))
       } else {

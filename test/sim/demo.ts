@@ -58,7 +58,12 @@ export function demoFlags(simulatorFlags: string[], runbookArgs: string[]): stri
 }
 
 function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string, signals: SignalWatch): Promise<number> {
-  const args = ['--import', 'tsx', runbook, ...demoFlags(runbookFlags(sim, join(sim.dir, 'bin'), stateFile), runbookArgs)]
+  const args = [
+    '--import',
+    'tsx',
+    runbook,
+    ...demoFlags(runbookFlags(sim, join(sim.dir, 'bin'), stateFile), runbookArgs),
+  ]
   return new Promise<number>((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...sim.env } })
     const timer = setTimeout(() => {
