@@ -248,10 +248,11 @@ async function main(argv: string[]): Promise<number> {
     }
 
     takeLock()
-    const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }] = await Promise.all([
+    const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }, { formatLedger }] = await Promise.all([
       import('./lib/run/engine.ts'),
       import('./lib/cli/prompts.ts'),
       import('./lib/verify/reachability.ts'),
+      import('./lib/run/reporter.ts'),
     ])
     const collector = new ReachabilityCollector(state!.state)
     const engine = new Engine({
@@ -273,6 +274,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
+      reporter.say(`\n${formatLedger(config, (step) => state!.state.steps[step]?.status === 'done')}`)
       const url = state!.state.facts.gateway?.url
       if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })

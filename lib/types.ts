@@ -28,6 +28,8 @@ export interface Check {
   needs?: StepId
   /** Set when the check could not be evaluated (a step it needs was skipped): the reason; it counts as neither pass nor failure. */
   skipped?: string
+  /** The threat model's path this check tried (lib/verify/threat-model.ts), for the reachability picture. */
+  path?: string
 }
 
 /** Facts learnt on the way and kept in state for later steps (and for a resumed run). */
@@ -88,6 +90,8 @@ export interface StepContext {
   probes?: boolean
   /** Receives every probe result of a verify, for the reachability picture of --report. */
   onProbeResults?: (results: ProbeResult[]) => void
+  /** Whether a step's protection is in effect (done in the record); the threat model's expectations follow from it. */
+  inEffect?: (step: StepId) => boolean
   /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
   probeMemo?: Map<string, Promise<ProbeResult>>
 }
@@ -163,6 +167,8 @@ export type ProbeExpectation = { kind: 'answered' } | { kind: 'blocked' } | { ki
 export interface ProbeSpec {
   /** DNS-safe words for the pod name, e.g. "manager-mongodb". */
   role: string
+  /** The threat model's path this probe tries (lib/verify/threat-model.ts). */
+  path?: string
   source: ProbeSource
   /** Short name of the destination for the matrix, e.g. "MongoDB :27017". */
   destination: string

@@ -3,7 +3,7 @@
 // the manager's labels must get through, one without them must be refused.
 import { applyChanged } from '../lib/domain/apply.ts'
 import { desiredNetworkPolicies, MONGODB_POLICY, policyChecks, readLive } from '../lib/domain/network-policies.ts'
-import { l4ReachabilityChecks } from '../lib/verify/l4-reachability.ts'
+import { tryPaths } from '../lib/verify/paths.ts'
 import { mongoProbeImage } from '../lib/verify/probes.ts'
 import { SCHEDULER_HEALTH_PATH } from '../lib/verify/targets.ts'
 import type { PlanItem, Step } from '../lib/types.ts'
@@ -52,8 +52,8 @@ export const l4PoliciesStep: Step = {
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
-    const live = await readLive(ctx)
-    return [...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
+    const [live, paths] = await Promise.all([readLive(ctx), tryPaths(ctx, io, 'l4-policies')])
+    return [...policyChecks(ctx.config, ctx.facts, live), ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>

@@ -21,7 +21,7 @@ import {
 } from '../lib/domain/rollouts.ts'
 import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
-import { l4ReachabilityChecks } from '../lib/verify/l4-reachability.ts'
+import { tryPaths } from '../lib/verify/paths.ts'
 import { resolveProbePort } from '../lib/verify/probes.ts'
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
@@ -236,8 +236,8 @@ export const restartStep: Step = {
     }
     // The policies themselves too: after enrolment a TCP "connects" is answered by the client's own ztunnel, so the
     // static "admits 15008 (HBONE)" check (with the HTTP probe to the scheduler) carries the evidence.
-    const live = await readLive(ctx)
-    return [...checks, ...policyChecks(ctx.config, ctx.facts, live), ...(await l4ReachabilityChecks(ctx, io, live))]
+    const [live, paths] = await Promise.all([readLive(ctx), tryPaths(ctx, io, 'restart')])
+    return [...checks, ...policyChecks(ctx.config, ctx.facts, live), ...paths]
   },
   async rollback(ctx, io) {
     await restartOutOfAmbient(ctx, io)

@@ -2,10 +2,9 @@
 // for every connection, whichever way it came. They close what the waypoint never sees (a pod IP, plaintext from
 // outside the mesh) and what NetworkPolicies cannot tell apart (a pod wearing the manager's labels).
 // Proven by the attacker's paths: each must be refused, while the manager, the waypoint and the gateway still get through.
-import { managerPrincipals, type Config } from '../lib/config/options.ts'
-import { sampleUserAgent } from '../lib/config/user-agents.ts'
+import type { Config } from '../lib/config/options.ts'
 import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
-import { managerService, workloads } from '../lib/domain/gthulhu.ts'
+import { workloads } from '../lib/domain/gthulhu.ts'
 import {
   gatewayPrincipal,
   POLICY_RESOURCE,
@@ -13,20 +12,9 @@ import {
   principalOf,
   waypointPrincipal,
 } from '../lib/domain/istio.ts'
-import { protectedTargets } from '../lib/domain/network-policies.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { allowedCaller, bypassProbeSpecs, managerPodIp } from '../lib/verify/bypasses.ts'
-import { gatewayHealthUrl, gatewayRequestCheck } from '../lib/verify/gateway-requests.ts'
-import {
-  formatMatrix,
-  impersonationLabels,
-  probeCheck,
-  type ProbeResult,
-  type ProbeSpec,
-  runProbes,
-} from '../lib/verify/probes.ts'
-import { targetProbe } from '../lib/verify/targets.ts'
+import { tryPaths } from '../lib/verify/paths.ts'
 
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
 const MONGODB_POLICY = 'gthulhu-mongodb-allow-manager'
@@ -51,51 +39,6 @@ export function desiredIdentityPolicies(config: Config, facts: Facts): KubeObjec
 }
 
 const admitted = (policy: KubeObject) => (policy.spec.rules[0].from[0].source.principals as string[]).join(', ')
-
-/** The callers that must still get through: the manager to its two backends, an allowed identity through the waypoint. */
-function legitimateProbeSpecs(config: Config, facts: Facts, caller: { sa: string } | undefined): ProbeSpec[] {
-  const { manager } = workloads(config, facts)
-  const service = managerService(config, facts)
-  const asManager = {
-    name: `manager (${manager.name}'s identity)`,
-    labels: impersonationLabels(manager.podLabels),
-    serviceAccount: manager.serviceAccount,
-  }
-  const specs: ProbeSpec[] = protectedTargets(config, facts).map((target) => {
-    const { destination, request, answer } = targetProbe(target)
-    return { role: `manager-${target.key}`, source: asManager, destination, request, expect: answer }
-  })
-  if (caller) {
-    specs.push({
-      role: 'waypoint-manager',
-      source: {
-        name: `ServiceAccount ${caller.sa}, through the waypoint`,
-        labels: { 'app.kubernetes.io/component': 'probe' },
-        serviceAccount: caller.sa,
-      },
-      destination: `manager Service :${service.port}`,
-      request: { kind: 'http', url: `http://${service.name}.${config.namespace}.svc:${service.port}/health` },
-      expect: { kind: 'status', status: 200 },
-    })
-  }
-  return specs
-}
-
-/** Why a probe came out otherwise than expected, in the terms of the layer that decides it. */
-function identityHint(config: Config, result: ProbeResult): string {
-  const ns = config.namespace
-  if (result.spec.expect.kind === 'blocked') {
-    if (!config.identityPolicies)
-      return 'expected with --no-identity-policies: this path stays open until the identity policies are applied'
-    return `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${ns} -l app.kubernetes.io/managed-by=gthulhu-runbook), that their ZtunnelAccepted condition is True, and that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE)`
-  }
-  if (result.observed.kind === 'blocked') {
-    return result.spec.role === 'waypoint-manager'
-      ? `the manager's identity policy must admit the waypoint's identity ${waypointPrincipal(config)}; if you named another waypoint, run this step with the same --waypoint-name`
-      : `the identity policy of the ${result.spec.destination} must admit the manager's ServiceAccount; compare it with the manager Deployment's serviceAccountName`
-  }
-  return `a legitimate caller got ${result.observed.kind}; check the pods behind ${result.spec.destination} in ${ns}`
-}
 
 async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Check[]> {
   const ns = ctx.config.namespace
@@ -173,47 +116,11 @@ export const identityPoliciesStep: Step = {
   },
   async verify(ctx, io) {
     const { config, facts } = ctx
-    const principals = managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount)
-    const [checks, podIp, caller] = await Promise.all([
+    const [checks, paths] = await Promise.all([
       config.identityPolicies ? policyChecks(ctx, desiredIdentityPolicies(config, facts)) : Promise.resolve([]),
-      managerPodIp(ctx),
-      allowedCaller(ctx, principals),
+      tryPaths(ctx, io, 'identity-policies'),
     ])
-    const bypasses = bypassProbeSpecs(config, facts, podIp)
-    const results = await runProbes(ctx, io, [...legitimateProbeSpecs(config, facts, caller), ...bypasses])
-    io.log(
-      `Who reaches the manager, MongoDB and the decision maker (each cell: expected / observed):\n${formatMatrix(results)}`,
-    )
-    for (const r of results) {
-      const check = probeCheck(r, r.ok ? undefined : identityHint(config, r))
-      // Without the identity policies the bypasses are reported as open, as a warning: that is the operator's choice.
-      checks.push(!config.identityPolicies && r.spec.expect.kind === 'blocked' ? { ...check, advisory: true } : check)
-    }
-    ctx.facts.identityPolicies = config.identityPolicies && checks.every((c) => c.ok || c.advisory)
-    if (!podIp)
-      checks.push({
-        name: 'manager pod IP bypass probe',
-        expected: "a Running manager pod's IP",
-        observed: 'no Running manager pod',
-        ok: false,
-        advisory: !config.identityPolicies,
-        hint: 'the manager must run for its pod-IP path to be tried',
-      })
-    const url = gatewayHealthUrl(facts)
-    if (url) {
-      const browser = sampleUserAgent(config.allowedUserAgents[0])
-      checks.push(
-        await gatewayRequestCheck(
-          ctx,
-          url,
-          browser,
-          'an allowed browser',
-          200,
-          `the manager's identity policy must admit the gateway's identity ${gatewayPrincipal(config)}; if you named another gateway, run this step with the same --gateway-name`,
-        ),
-      )
-    }
-    return checks
+    return [...checks, ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>

@@ -3,14 +3,7 @@
 // gateway's own Envoy). Proven from inside the cluster with curl probes running as the allowed and as another
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
 import { managerPrincipals, type Config } from '../lib/config/options.ts'
-import {
-  admitsUserAgent,
-  assertValidUserAgents,
-  curlDefaultUserAgent,
-  describeUserAgent,
-  sampleUserAgent,
-  userAgentMatches,
-} from '../lib/config/user-agents.ts'
+import { assertValidUserAgents, describeUserAgent } from '../lib/config/user-agents.ts'
 import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
 import { managerService, workloads } from '../lib/domain/gthulhu.ts'
@@ -22,10 +15,8 @@ import {
   policyCondition,
 } from '../lib/domain/istio.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
-import { allowedCaller, bypassProbeSpecs, managerPodIp } from '../lib/verify/bypasses.ts'
-import { gatewayHealthUrl, gatewayRequestCheck } from '../lib/verify/gateway-requests.ts'
-import { formatMatrix, probeCheck, type ProbeResult, type ProbeSpec, runProbes } from '../lib/verify/probes.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import { tryPaths } from '../lib/verify/paths.ts'
 
 const MANAGER_POLICY = 'manager-allow-scheduler-or-chrome'
 const GATEWAY_POLICY = 'gthulhu-gateway-allow-chrome-only'
@@ -60,21 +51,6 @@ const ingressMode = (viaWaypoint: boolean, gatewayName: string) =>
   viaWaypoint
     ? `ingress passes the manager's waypoint (Service labelled ${INGRESS_USE_WAYPOINT}=true): the manager policy applies to browser traffic too, and admits the gateway's identity (${gatewayName}-istio)`
     : `ingress skips the manager's waypoint: browser traffic is filtered by the gateway's User-Agent policy only; the manager policy governs in-mesh callers`
-
-function l7Hint(ctx: StepContext, result: ProbeResult, principal: string): string {
-  const { namespace, waypointName } = ctx.config
-  const observed = result.observed
-  if (result.spec.expect.kind === 'status' && result.spec.expect.status === 200) {
-    if (observed.kind === 'status' && observed.status === 403) {
-      return `the manager's ALLOW policy rejected ${principal}: an ALLOW policy denies every request none of its rules match, so a policy whose principals or port do not cover this identity locks it out. Compare with: kubectl get authorizationpolicy ${MANAGER_POLICY} -n ${namespace} -o yaml (principals, ports), then run l7-policies again`
-    }
-    return `the request did not get an answer from the manager (${observed.kind}); check the waypoint ${waypointName} pods and the manager pods in ${namespace}`
-  }
-  if (observed.kind === 'status' && observed.status === 200) {
-    return `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that namespace ${namespace} has istio.io/use-waypoint=${waypointName} (waypoint step) and that ${MANAGER_POLICY} reports WaypointAccepted=True`
-  }
-  return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
-}
 
 /** The policies as planned, the waypoint's acceptance, the gateway's pods and the ingress path label. */
 async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
@@ -144,120 +120,6 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
     ok: labelled === config.ingressViaWaypoint,
   })
   return checks
-}
-
-/**
- * In-cluster probes: the allowed identity and the namespace's default ServiceAccount through the waypoint, and
- * the two paths that never reach the waypoint (outside the mesh, the manager's pod IP), which only the identity
- * policies refuse.
- */
-async function inMeshChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
-  const { config, facts } = ctx
-  const ns = config.namespace
-  const principals = allowedPrincipals(config, facts)
-  const service = managerService(config, facts)
-  const [allowed, podIp] = await Promise.all([allowedCaller(ctx, principals), managerPodIp(ctx)])
-  const checks: Check[] = []
-  const url = `http://${service.name}.${ns}.svc:${service.port}/health`
-  const outsiderPrincipal = `cluster.local/ns/${ns}/sa/default`
-  // Principals match like other Istio strings (exact, prefix*, *suffix, *).
-  const outsiderAllowed = principals.some((p) => userAgentMatches(p, outsiderPrincipal))
-  const specs: ProbeSpec[] = []
-  if (allowed) {
-    specs.push({
-      role: 'allowed-manager',
-      source: { name: `ServiceAccount ${allowed.sa}`, labels: {}, serviceAccount: allowed.sa },
-      destination: `manager Service :${service.port}`,
-      request: { kind: 'http', url },
-      expect: { kind: 'status', status: 200 },
-    })
-  } else {
-    checks.push({
-      name: 'a probe as an allowed identity',
-      expected: `a ServiceAccount in ${ns} named by --manager-principals`,
-      observed: `none of ${principals.join(', ')} is an existing ServiceAccount in ${ns}`,
-      ok: false,
-      advisory: true,
-      hint: 'the allowed identity could not be impersonated, so only the deny side is proven',
-    })
-  }
-  specs.push({
-    role: 'other-manager',
-    source: { name: 'ServiceAccount default', labels: {}, serviceAccount: 'default' },
-    destination: `manager Service :${service.port}`,
-    request: { kind: 'http', url },
-    expect: { kind: 'status', status: outsiderAllowed ? 200 : 403 },
-  })
-  const bypasses = bypassProbeSpecs(config, facts, podIp).filter((b) => b.role.endsWith('-manager'))
-  const results = await runProbes(ctx, io, [...specs, ...bypasses])
-  io.log(`Who reaches the manager (each cell: expected / observed):\n${formatMatrix(results)}`)
-  for (const r of results) {
-    if (bypasses.includes(r.spec)) {
-      // Only the identity policies close these paths; without them (left out, or not run yet) an open one is a warning.
-      const enforced = config.identityPolicies && facts.identityPolicies === true
-      const check = probeCheck(r, r.ok ? undefined : bypassHint(config, enforced))
-      checks.push(enforced ? check : { ...check, advisory: true })
-    } else
-      checks.push({
-        ...probeCheck(
-          r,
-          r.ok ? undefined : l7Hint(ctx, r, r.spec.role === 'allowed-manager' ? allowed!.principal : outsiderPrincipal),
-        ),
-        // These callers address the manager Service: the waypoint decides, so without it they prove nothing.
-        needs: 'waypoint',
-      })
-  }
-  return checks
-}
-
-const bypassHint = (config: Config, enforced: boolean) =>
-  enforced
-    ? `this caller never reaches the waypoint, so only the identity policy on the manager's pods can refuse it: check the identity-policies step (kubectl get authorizationpolicy gthulhu-manager-allow-waypoint-and-gateway -n ${config.namespace})`
-    : config.identityPolicies
-      ? 'the waypoint bypass is open: the identity-policies step has not run in this context, and the manager policy only governs in-mesh callers that address the manager Service'
-      : 'the waypoint bypass is open because the identity policies were left out (--no-identity-policies): the manager policy only governs in-mesh callers that address the manager Service'
-
-/** From outside, through the gateway: an allowed browser gets the manager's /health, curl's own User-Agent does not. */
-async function gatewayChecks(ctx: StepContext): Promise<Check[]> {
-  const { config, facts } = ctx
-  const ns = config.namespace
-  const url = gatewayHealthUrl(facts)
-  if (!url)
-    return [
-      {
-        name: 'gateway checks',
-        expected: 'the gateway URL found by the gateway step',
-        observed: 'no gateway facts',
-        ok: false,
-        needs: 'gateway',
-        hint: 'run the gateway step first',
-      },
-    ]
-  const browser = sampleUserAgent(config.allowedUserAgents[0])
-  const curlAgent = curlDefaultUserAgent(config.httpProbeImage)
-  const curlExpected = admitsUserAgent(config.allowedUserAgents, curlAgent) ? 200 : 403
-  return Promise.all([
-    gatewayRequestCheck(
-      ctx,
-      url,
-      browser,
-      `an allowed User-Agent (${browser})`,
-      200,
-      config.ingressViaWaypoint
-        ? `ingress passes the manager's waypoint, so ${MANAGER_POLICY} must admit the gateway's identity ${gatewayPrincipal(config)} (it is added with --ingress-via-waypoint; run l7-policies again)`
-        : `the gateway policy ${GATEWAY_POLICY} should admit this User-Agent; check its values (kubectl get authorizationpolicy ${GATEWAY_POLICY} -n ${ns} -o yaml)`,
-    ),
-    gatewayRequestCheck(
-      ctx,
-      url,
-      curlAgent,
-      `curl's default User-Agent (${curlAgent})`,
-      curlExpected,
-      curlExpected === 403
-        ? `the gateway admitted a User-Agent its policy does not list: check that ${GATEWAY_POLICY} selects the gateway pods (${GATEWAY_NAME_LABEL}=${config.gatewayName})`
-        : 'an allowed pattern also admits curl',
-    ),
-  ])
 }
 
 export const l7PoliciesStep: Step = {
@@ -348,12 +210,8 @@ export const l7PoliciesStep: Step = {
     io.log(`applied: ${applied.join('; ')}`)
   },
   async verify(ctx, io) {
-    const [state, inMesh, gateway] = await Promise.all([
-      policyStateChecks(ctx),
-      inMeshChecks(ctx, io),
-      gatewayChecks(ctx),
-    ])
-    return [...state, ...inMesh, ...gateway]
+    const [state, paths] = await Promise.all([policyStateChecks(ctx), tryPaths(ctx, io, 'l7-policies')])
+    return [...state, ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>

@@ -17,8 +17,12 @@ import {
   OPTIONS_ZH_TW,
   OPTION_GROUPS_ZH_TW,
   STEPS_ZH_TW,
+  CHOICES_ZH_TW,
   TRANSLATED_FROM,
+  THREAT_PATHS_ZH_TW,
 } from '../lib/cli/zh-TW.ts'
+import { pathEnglish } from '../lib/cli/threat-model-docs.ts'
+import { THREAT_MODEL } from '../lib/verify/threat-model.ts'
 import { STEPS } from '../steps/index.ts'
 import { ROOT } from './harness.ts'
 
@@ -203,9 +207,26 @@ test('the zh-TW tables translate every step, flag, option group and exit code, a
   )
 })
 
+test('the zh-TW tables translate every path of the threat model, every layer it names and every choice that opens one', () => {
+  assert.equal(Object.keys(THREAT_PATHS_ZH_TW).sort(), THREAT_MODEL.map((p) => p.id).sort())
+  for (const path of THREAT_MODEL) {
+    const zh = THREAT_PATHS_ZH_TW[path.id]
+    // Each English part has its Chinese counterpart, and nothing more.
+    assert.equal(
+      [!!zh.why, !!zh.wouldClose, !!zh.notTried],
+      [!!path.staysOpen?.why, !!path.staysOpen?.wouldClose, path.trial.by === 'not tried'],
+      path.id,
+    )
+  }
+  const choices = THREAT_MODEL.flatMap((p) => p.closedBy.flatMap((c) => (c.disabledBecause ? [c.disabledBecause] : [])))
+  // (the docs list a choice only where it leaves a path open; the table still translates each one)
+  assert.equal(Object.keys(CHOICES_ZH_TW).sort(), [...new Set(choices)].sort())
+})
+
 test('every zh-TW translation was made from the current English text (a changed English text needs its translation updated)', () => {
   const sources: [string, string][] = [
     ...STEPS.map((step): [string, string] => [`step:${step.id}`, `${step.title}\n${step.why}`]),
+    ...THREAT_MODEL.map((path): [string, string] => [`path:${path.id}`, pathEnglish(path)]),
     ...OPTIONS.map((option): [string, string] => [`flag:${option.key}`, option.describe]),
     ...EXIT_CODES.map(([code, meaning]): [string, string] => [`exit:${code}`, meaning]),
     ...OPTIONS.filter((option) => DEFAULT_TEXTS_ZH_TW[option.key as OptionKey]).map((option): [string, string] => [

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/cli/docs.ts'
+import { THREAT_MODEL_PATHS, threatModelMarkdown } from '../lib/cli/threat-model-docs.ts'
 import { helpText } from '../lib/cli/help.ts'
 import { loadConfig, OPTIONS } from '../lib/config/options.ts'
 import { STEPS } from '../steps/index.ts'
@@ -9,6 +10,9 @@ import { STEPS } from '../steps/index.ts'
 for (const language of LANGUAGES) {
   test(`the ${language} reference is generated from the current flags and steps (run \`npm run docs\` after changing them)`, () => {
     assert.fixture(readFileSync(REFERENCE_PATHS[language], 'utf8'), referenceMarkdown(STEPS, language))
+  })
+  test(`the ${language} threat model page is generated from lib/verify/threat-model.ts (run \`npm run docs\` after changing it)`, () => {
+    assert.fixture(readFileSync(THREAT_MODEL_PATHS[language], 'utf8'), threatModelMarkdown(language))
   })
 }
 

@@ -17,7 +17,7 @@ import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts } from '../lib/types.ts'
 import { containsFields } from '../lib/domain/apply.ts'
 import { desiredNetworkPolicies, portsAdmitted, portsAdmittedFromBlock } from '../lib/domain/network-policies.ts'
-import { l4ProbeSpecs } from '../lib/verify/l4-reachability.ts'
+import { pathsTriedAt, probeFor } from '../lib/verify/threat-model.ts'
 import { l4PoliciesStep } from '../steps/06-l4-policies.ts'
 
 const mongoSpec: ProbeSpec = {
@@ -186,16 +186,18 @@ test("the NetworkPolicies use preflight's labels, the app port plus 15008, and t
 
 test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP 200 from the scheduler; an outsider expects refusal", () => {
   const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
-  const specs = l4ProbeSpecs(config, facts)
+  const built = pathsTriedAt('l4-policies').map((path) => probeFor(path, { config, facts }) as ProbeSpec)
   assert.equal(
-    specs.map((s) => [s.role, s.expect]),
+    built.map((s) => [s.role, s.expect]),
     [
-      ['manager-mongodb', { kind: 'answered' }],
-      ['other-mongodb', { kind: 'blocked' }],
-      ['manager-scheduler', { kind: 'status', status: 200 }],
-      ['other-scheduler', { kind: 'blocked' }],
+      ['manager-to-mongodb', { kind: 'answered' }],
+      ['manager-to-decision-maker', { kind: 'status', status: 200 }],
+      ['other-pod-to-mongodb', { kind: 'blocked' }],
+      ['other-pod-to-decision-maker', { kind: 'blocked' }],
     ],
   )
+  // By destination: the manager and the outsider to MongoDB, then to the decision maker.
+  const specs = [built[0], built[2], built[1], built[3]]
   // Every probe exchanges data: ztunnel accepts a connection before it decides, so a connect alone proves nothing.
   assert.equal(specs[0].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
   assert.equal(specs[1].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })

@@ -65,8 +65,8 @@ test('every step runs to the end, proves every policy with probes, refuses every
   )
   for (const id of OURS) assert.is(world.state().steps[id]?.status, 'done', id)
   // The L4 matrix, before enrolment (l4-policies) and after it (restart).
-  assert.match(r.stdout, /L4 reachability \(namespace not yet enrolled in ambient\)/)
-  assert.match(r.stdout, /L4 reachability \(namespace enrolled in ambient\)/)
+  assert.match(r.stdout, /Who reaches what \(namespace not yet enrolled in ambient\)/)
+  assert.match(r.stdout, /Who reaches what \(namespace enrolled in ambient\)/)
   assert.match(r.stdout, /source ↓ {2}destination → +│ MongoDB :27017 +│ scheduler sidecar :8080/)
   // MongoDB's hello answered and an HTTP 200 from the decision maker: only an answer proves the far side.
   assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
@@ -79,8 +79,7 @@ test('every step runs to the end, proves every policy with probes, refuses every
     /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403/,
   )
   // Every bypass of the waypoint is refused by the identity policies; the legitimate callers still get through.
-  assert.match(r.stdout, /manager \(gthulhu-manager's identity\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
-  assert.match(r.stdout, /ServiceAccount gthulhu, through the waypoint +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/)
+  assert.match(r.stdout, /ServiceAccount gthulhu +│ — +│ — +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /pod outside the mesh +│ — +│ — +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /enrolled pod, ServiceAccount default +│ — +│ — +│ — +│ ✔ refused \/ refused/)
   assert.match(r.stdout, /manager's labels, ServiceAccount default +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
@@ -90,6 +89,17 @@ test('every step runs to the end, proves every policy with probes, refuses every
   )
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
+  // The run ends with the threat model's ledger: what stays open, why and what would close it; what is closed.
+  assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
+  assert.match(
+    r.stdout,
+    /○ open {3}borrowed-identity-to-mongodb: a pod that names the manager's ServiceAccount → MongoDB\n {6}why: istiod issues/,
+  )
+  assert.match(r.stdout, /◐ partly curl-user-agent-to-gateway:/)
+  assert.match(
+    r.stdout,
+    /Closed and tried: other-pod-to-mongodb, other-pod-to-decision-maker, outside-mesh-to-manager, pod-ip-to-manager/,
+  )
 
   const policy = await kjson('get', 'networkpolicy', 'allow-only-manager-to-mongodb', '-n', 'default')
   assert.equal(

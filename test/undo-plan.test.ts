@@ -207,6 +207,14 @@ test('probe results become edges labelled with the layer that decides them; late
       expected: 'HTTP 403',
       observed: 'HTTP 403',
       ok: true,
+      path: 'curl-user-agent-to-gateway',
+    },
+    // A check that names no gateway path of the threat model draws no edge.
+    {
+      name: 'gateway http://127.0.0.1:31000/health with someone: HTTP 200',
+      expected: '',
+      observed: 'HTTP 200',
+      ok: true,
     },
   ])
   assert.equal(

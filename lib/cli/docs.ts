@@ -1,10 +1,12 @@
 // docs/reference.md and docs/zh-TW/reference.md are generated from the same data as --help (the option table,
-// the steps, the exit codes) and, for zh-TW, the translation tables in lib/cli/zh-TW.ts: `npm run docs` rewrites
-// both, and a test fails when either is out of date.
+// the steps, the exit codes) and, for zh-TW, the translation tables in lib/cli/zh-TW.ts; docs/threat-model.md and
+// its twin from the threat model (lib/cli/threat-model-docs.ts). `npm run docs` rewrites all four, and a test fails
+// when one is out of date.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EXIT_CODES } from './help.ts'
+import { THREAT_MODEL_PATHS, threatModelMarkdown } from './threat-model-docs.ts'
 import { OPTIONS, type Config, type OptionSpec } from '../config/options.ts'
 import type { Step } from '../types.ts'
 import {
@@ -152,8 +154,13 @@ export const REFERENCE_PATHS: Record<Language, string> = {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { STEPS } = await import('../../steps/index.ts')
   for (const language of LANGUAGES) {
-    mkdirSync(dirname(REFERENCE_PATHS[language]), { recursive: true })
-    writeFileSync(REFERENCE_PATHS[language], referenceMarkdown(STEPS, language))
-    console.log(`wrote ${REFERENCE_PATHS[language]}`)
+    for (const [path, text] of [
+      [REFERENCE_PATHS[language], referenceMarkdown(STEPS, language)],
+      [THREAT_MODEL_PATHS[language], threatModelMarkdown(language)],
+    ]) {
+      mkdirSync(dirname(path), { recursive: true })
+      writeFileSync(path, text)
+      console.log(`wrote ${path}`)
+    }
   }
 }

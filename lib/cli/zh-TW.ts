@@ -4,7 +4,8 @@
 // 叢集、命名空間、工作負載、閘道、服務網格、策略、憑證、復原； commands, flags, ids and YAML keys stay as they are.
 import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from '../config/options.ts'
-import type { Step, StepId } from '../types.ts'
+import type { Layer, Step, StepId } from '../types.ts'
+import type { TargetId } from '../verify/threat-model.ts'
 
 export interface StepText {
   title: string
@@ -177,6 +178,100 @@ export const EXIT_CODES_ZH_TW: Record<number, string> = {
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
 }
 
+/** The threat model's layers (lib/types.ts LAYERS). */
+export const LAYERS_ZH_TW: Record<Layer, string> = {
+  'CNI NetworkPolicy': 'CNI NetworkPolicy',
+  'ztunnel identity policy': 'ztunnel 身分策略',
+  'waypoint L7': 'waypoint L7',
+  'gateway L7': '閘道 L7',
+}
+
+export const TARGETS_ZH_TW: Record<TargetId, string> = {
+  manager: 'manager',
+  mongodb: 'MongoDB',
+  'decision-maker': 'decision maker',
+  gateway: 'ingress 閘道',
+}
+
+/** The threat model's paths, keyed by path id; a test checks every path has one and its English fingerprint below. */
+export const THREAT_PATHS_ZH_TW: Record<
+  string,
+  { from: string; via: string; why?: string; wouldClose?: string; notTried?: string }
+> = {
+  'manager-to-mongodb': { from: 'manager', via: 'MongoDB 的 Pod DNS 名稱' },
+  'manager-to-decision-maker': { from: 'manager', via: 'decision maker 的 Pod（headless Service）' },
+  'allowed-identity-to-manager': { from: 'manager 策略允許的身分，經由 waypoint', via: 'manager Service' },
+  'allowed-browser-to-gateway': { from: '帶著允許的 User-Agent 的用戶端', via: '閘道的位址' },
+  'other-pod-to-mongodb': { from: '沒有 manager 標籤、在服務網格外的 Pod', via: 'MongoDB 的 Pod DNS 名稱' },
+  'other-pod-to-decision-maker': {
+    from: '沒有 manager 標籤、在服務網格外的 Pod',
+    via: 'decision maker 的 Pod（headless Service）',
+  },
+  'outside-mesh-to-manager': { from: '服務網格外的 Pod', via: 'manager Service' },
+  'pod-ip-to-manager': { from: '已加入服務網格、但身分不同的 Pod', via: 'manager 的 Pod IP（繞過 waypoint）' },
+  'copied-labels-to-mongodb': { from: '戴著 manager 標籤、但身分不同的 Pod', via: 'MongoDB 的 Pod DNS 名稱' },
+  'copied-labels-to-decision-maker': {
+    from: '戴著 manager 標籤、但身分不同的 Pod',
+    via: 'decision maker 的 Pod（headless Service）',
+  },
+  'other-identity-to-manager-service': {
+    from: '已加入服務網格、身分不同的 Pod，經由 waypoint',
+    via: 'manager Service',
+  },
+  'curl-user-agent-to-gateway': {
+    from: '帶著 curl 預設 User-Agent 的用戶端',
+    via: '閘道的位址',
+    why: '送出允許的瀏覽器 User-Agent 的用戶端就能通過閘道：這個標頭是用戶端自己決定的',
+    wouldClose: '在閘道做真正的身分驗證（例如 OIDC 的 RequestAuthentication），而不是只篩 User-Agent',
+  },
+  'borrowed-identity-to-mongodb': {
+    from: '指定 manager 的 ServiceAccount 的 Pod',
+    via: 'MongoDB 的 Pod DNS 名稱',
+    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
+    wouldClose:
+      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
+    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  },
+  'borrowed-identity-to-decision-maker': {
+    from: '指定 manager 的 ServiceAccount 的 Pod',
+    via: 'decision maker 的 Pod（headless Service）',
+    why: 'istiod 會替 Pod spec 指定的任何 ServiceAccount 簽發憑證，所以能在該命名空間建立 Pod（或 Deployment、Job、CronJob）的人，都能以 manager 的身分執行',
+    wouldClose:
+      '用准入控制限制誰能指定受保護的 ServiceAccount（ValidatingAdmissionPolicy），或用 RBAC 讓其他人不能在那裡建立 Pod',
+    notTried: 'manager 自己的替身探測就是這樣的 Pod，而它能通過',
+  },
+  'deputy-service-to-manager': {
+    from: '另一個選到 manager Pod、並綁到 waypoint 的 Service',
+    via: 'waypoint，帶著 waypoint 的身分',
+    why: '以整個命名空間綁定 waypoint 時，每個 Service 都會經過 waypoint；沒有 manager 策略的 Service 會以 waypoint 的身分被轉送，而 manager 的身分策略允許這個身分',
+    wouldClose: '只把 manager Service 綁到 waypoint，並在 waypoint 本身掛一個拒絕其他身分的策略',
+    notTried: '目前還沒有探測會建立第二個 Service',
+  },
+  'impostor-decision-maker': {
+    from: 'manager，送往另一個命名空間裡標了 app=decisionmaker 的 Pod',
+    via: 'manager 自己送出的請求（它會列出所有命名空間裡的 decision maker）',
+    why: 'manager 會把 intent 與 token 請求送給任何命名空間裡每一個標了 app=decisionmaker 的 Pod',
+    wouldClose: '用 NetworkPolicy 把 manager 的對外連線限制在自己命名空間的 decision maker 與 MongoDB',
+    notTried: '目前還沒有啟動冒充的監聽者',
+  },
+  'host-network-same-node': {
+    from: '同一個節點上的 hostNetwork Pod（或節點上的行程）',
+    via: '從它自己的節點連到 Pod 的 IP',
+    why: 'istio-cni 在 Pod 內的規則，會在轉給 ztunnel 之前，於每個連接埠接受節點探測來源（169.254.7.127）；Calico 也不管主機到本機 Pod 的流量：ztunnel 與 CNI 都看不到它',
+    wouldClose:
+      '讓 hostNetwork Pod 不要跑在這些節點上（在其他每個命名空間套用 Pod Security Admission 的 baseline，或用准入控制拒絕清單以外命名空間的 hostNetwork）',
+    notTried: '無法從命名空間內關閉；稽核會列出這些節點上的 hostNetwork Pod',
+  },
+}
+
+/** The reasons a closure is off (Closure.disabledBecause), keyed by the English. */
+export const CHOICES_ZH_TW: Record<string, string> = {
+  'left out with --no-identity-policies': '以 --no-identity-policies 略過',
+  "the manager policy's principals admit the namespace's default ServiceAccount":
+    'manager 策略的 principals 允許命名空間的 default ServiceAccount',
+  "an allowed User-Agent pattern also admits curl's": '允許的 User-Agent 樣式也允許 curl 的',
+}
+
 /**
  * Gives the steps the title and explanation of the run's --lang, from the tables above (the step files stay
  * English). A run has one language, so this is done once, before anything shows a step.
@@ -203,6 +298,23 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:restart': '65b1df69d02d',
   'step:identity-policies': '4934c09403cf',
   'step:l7-policies': '925191bca47b',
+  'path:manager-to-mongodb': 'a3d74a8d47df',
+  'path:manager-to-decision-maker': 'fc48522d4e6a',
+  'path:allowed-identity-to-manager': '0f92f43a6738',
+  'path:allowed-browser-to-gateway': '1594dbc48f0f',
+  'path:other-pod-to-mongodb': '9809ab35c41a',
+  'path:other-pod-to-decision-maker': 'f13888d1813f',
+  'path:outside-mesh-to-manager': '5e21997c2ab5',
+  'path:pod-ip-to-manager': 'e02c019661b6',
+  'path:copied-labels-to-mongodb': '63a7e31178f5',
+  'path:copied-labels-to-decision-maker': '300c2c9d5de9',
+  'path:other-identity-to-manager-service': '793c39ce53a3',
+  'path:curl-user-agent-to-gateway': '2cc52bf354e9',
+  'path:borrowed-identity-to-mongodb': '02d48faf460c',
+  'path:borrowed-identity-to-decision-maker': '4a10e83057d8',
+  'path:deputy-service-to-manager': '4fd876826ac8',
+  'path:impostor-decision-maker': 'b44c1e087c3f',
+  'path:host-network-same-node': 'f08d427f3b4d',
   'flag:help': '2cfa53b60583',
   'flag:version': 'd896638558d9',
   'flag:list': 'fc03509b2a13',

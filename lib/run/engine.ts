@@ -77,7 +77,9 @@ export class Engine {
 
   private get ctx(): StepContext {
     const { config, cluster, signal, state, probes } = this.options
-    return { config, cluster, signal, facts: state.state.facts, probes: probes ?? true }
+    // A step's protection counts as in effect once its verification passed (recorded done).
+    const inEffect = (step: StepId) => state.state.steps[step]?.status === 'done'
+    return { config, cluster, signal, facts: state.state.facts, probes: probes ?? true, inEffect }
   }
 
   /** The context of one step: where its probe results go and (to run or undo it) its record of what was there before. */

@@ -1,8 +1,10 @@
 // Where the runbook's words go: human text (stdout, or stderr under --output json) and, under --output json,
 // one JSON event per line on stdout for pipelines to follow and archive.
+import type { Config } from '../config/options.ts'
 import { shellLine, toYamlStream } from '../kube/cluster.ts'
-import type { Check, PlanItem } from '../types.ts'
+import type { Check, PlanItem, StepId } from '../types.ts'
 import { text } from '../config/text.ts'
+import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
   | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
@@ -100,3 +102,23 @@ export const indent = (text: string, spaces: number) =>
     .join('\n')
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
+
+/**
+ * The threat model's ledger for the steps in effect: every open path with why and what would close it, then the
+ * closed ones by id. Printed at the end of a run, so no run ends on a claim wider than what was closed.
+ */
+export function formatLedger(config: Config, inEffect: (step: StepId) => boolean): string {
+  const rows = ledger(config, inEffect)
+  const open = rows.filter((row) => row.status === 'open' || row.why)
+  const closed = rows.filter((row) => row.status === 'closed')
+  const lines = open.map(
+    (row) =>
+      `  ${row.status === 'open' ? '○ open  ' : '◐ partly'} ${row.path.id}: ${row.path.from} → ${TARGET_TITLES[row.path.target]}\n` +
+      `      why: ${row.why}\n      would close: ${row.wouldClose}`,
+  )
+  return [
+    'What stays open (docs/threat-model.md has the whole model):',
+    ...(lines.length ? lines : ['  nothing the threat model lists']),
+    `Closed and tried: ${closed.map((row) => row.path.id).join(', ') || 'none yet'}`,
+  ].join('\n')
+}

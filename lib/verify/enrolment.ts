@@ -3,21 +3,19 @@
 import { AMBIENT_LABEL } from '../domain/istio.ts'
 import { isReady, ownedPods, REDIRECTION, selectorOf, theWorkloads, workloadRef } from '../domain/rollouts.ts'
 import type { Check, KubeObject, StepContext, StepIO } from '../types.ts'
-import { l4ProbeSpecs } from './l4-reachability.ts'
-import { probeCheck, runProbes } from './probes.ts'
+import { tryPathList } from './paths.ts'
+import { pathById } from './threat-model.ts'
 
 /** After taking the namespace out of ambient: every pod Ready and not redirected, and the manager still reaches MongoDB and the decision maker. */
 export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<Check[]> {
   const ns = ctx.config.namespace
   const list = theWorkloads(ctx)
-  const [namespace, podLists, results] = await Promise.all([
+  const controls = [pathById('manager-to-mongodb')!, pathById('manager-to-decision-maker')!]
+  const [namespace, podLists, reachability] = await Promise.all([
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns]),
     Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
-    runProbes(
-      ctx,
-      io,
-      l4ProbeSpecs(ctx.config, ctx.facts).filter((spec) => spec.role.startsWith('manager-')),
-    ),
+    // Controls only: the manager must still reach its backends; no step's protection is assumed any more.
+    tryPathList(ctx, io, controls, () => false),
   ])
   const stillAmbient = namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient'
   const checks: Check[] = list.flatMap((w, i): Check[] => {
@@ -39,15 +37,5 @@ export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<
       },
     ]
   })
-  return [
-    ...checks,
-    ...results.map((r) =>
-      probeCheck(
-        r,
-        r.ok
-          ? undefined
-          : 'the manager must still reach MongoDB and the decision maker after the undo: check their pods and NetworkPolicies',
-      ),
-    ),
-  ]
+  return [...checks, ...reachability]
 }

@@ -2,9 +2,12 @@
 // it. Built from the probe results the steps' verify functions produce and from the gateway's NodePort
 // checks; the latest picture is kept in state, so the next report can show "before" next to "after".
 import { describeExpectation, describeObservation, type ProbeResult } from './probes.ts'
+import { pathById, refusingLayer } from './threat-model.ts'
 import type { Check, Layer, StepId } from '../types.ts'
 
 export interface Edge {
+  /** The threat model's path this edge shows, when known. */
+  path?: string
   from: string
   to: string
   port: string
@@ -55,12 +58,17 @@ export function splitDestination(destination: string): { node: string; port: str
 
 export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date().toISOString()): Edge {
   const { node, port } = splitDestination(result.spec.destination)
+  const path = result.spec.path ? pathById(result.spec.path) : undefined
+  const verdict = verdictOf(result)
+  // A refusal is credited to the layer whose way of refusing it showed (a CNI timeout, ztunnel's reset, a 403).
+  const refusedBy = path && verdict === 'refused' ? refusingLayer(path, result.observed) : undefined
   return {
+    path: path?.id,
     from: result.spec.source.name,
     to: node,
     port,
-    verdict: verdictOf(result),
-    layer: layerOf(step, result.spec.layer),
+    verdict,
+    layer: refusedBy ?? layerOf(step, result.spec.layer),
     expected: describeExpectation(result.spec.expect),
     observed: describeObservation(result.observed),
     ok: result.ok,
@@ -69,19 +77,21 @@ export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date()
   }
 }
 
-// The l7-policies step proves the gateway's User-Agent rule with requests from this machine through the gateway.
-const NODE_PORT_CHECK = /^gateway (\S+) with (.+?): HTTP (\d+)$/
+// Requests from this machine through the gateway's address (a path the threat model tries "by gateway request").
+const GATEWAY_CHECK = /^gateway (\S+) with /
 
-/** Paths proven by checks rather than probe pods: browser → gateway, refused or admitted by the gateway's policy. */
+/** Paths proven by checks rather than probe pods: a client → the gateway, admitted or refused by the gateway's policy. */
 export function edgesFromChecks(step: StepId, checks: Check[], at = new Date().toISOString()): Edge[] {
   return checks.flatMap((check): Edge[] => {
-    const match = NODE_PORT_CHECK.exec(check.name)
-    if (!match) return []
+    const path = check.path ? pathById(check.path) : undefined
+    const match = GATEWAY_CHECK.exec(check.name)
+    if (!path || path.trial.by !== 'gateway request' || !match) return []
     const status = Number(/HTTP (\d+)/.exec(check.observed)?.[1] ?? NaN)
     const url = new URL(match[1])
     return [
       {
-        from: `client with ${match[2].replace(/ \(.*\)$/, '')}`,
+        path: path.id,
+        from: path.from,
         to: 'ingress gateway',
         port: url.port,
         verdict: status === 200 ? 'allowed' : status === 403 ? 'refused' : 'inconclusive',

@@ -1,0 +1,229 @@
+// Tries the threat model's paths that a step's verification covers: one batch of probe pods for the in-cluster
+// paths, requests from this machine for the gateway's, one check per path with what it should show now (given
+// which steps are in effect) and, when it shows otherwise, why in the terms of the layer that decides it.
+import type { Config } from '../config/options.ts'
+import { managerPrincipals } from '../config/options.ts'
+import { workloads } from '../domain/gthulhu.ts'
+import { gatewayPrincipal, HBONE_PORT, principalOf, waypointPrincipal } from '../domain/istio.ts'
+import {
+  admitsPort,
+  hboneHint,
+  kubeletTrapHint,
+  type LiveView,
+  portsAdmitted,
+  protectedTargets,
+  readLive,
+  subset,
+} from '../domain/network-policies.ts'
+import { selectorText } from '../kube/object.ts'
+import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
+import { allowedCaller, managerPodIp } from './live-targets.ts'
+import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
+import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
+import {
+  type Expected,
+  expectedNow,
+  pathsTriedAt,
+  type ProbeEnv,
+  probeFor,
+  TARGET_TITLES,
+  type ThreatPath,
+} from './threat-model.ts'
+
+/** Which steps' protections are in effect: recorded done, or the step being verified now. */
+export const inEffectFor = (ctx: Pick<StepContext, 'inEffect'>, step: StepId) => (s: StepId) =>
+  s === step || (ctx.inEffect?.(s) ?? false)
+
+/** Reads what the probes of these paths need from the live cluster (only what they need). */
+async function probeEnv(ctx: StepContext, paths: ThreatPath[]): Promise<ProbeEnv> {
+  const { config, facts } = ctx
+  const needs = (id: string) => paths.some((p) => p.id === id)
+  const [podIp, caller] = await Promise.all([
+    needs('pod-ip-to-manager') ? managerPodIp(ctx) : undefined,
+    needs('allowed-identity-to-manager')
+      ? allowedCaller(ctx, managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount))
+      : undefined,
+  ])
+  return { config, facts, managerPodIp: podIp, allowedCaller: caller }
+}
+
+/**
+ * Tries every path the threat model lists for this step and returns one check per path. An attack that should
+ * be refused and got through fails the check; one that is open because its layer is not applied yet (or was left
+ * out) is a warning that says so; a control that is refused fails.
+ */
+export const tryPaths = (ctx: StepContext, io: StepIO, step: StepId): Promise<Check[]> =>
+  tryPathList(ctx, io, pathsTriedAt(step), inEffectFor(ctx, step))
+
+/** Tries the given paths with these steps in effect (see tryPaths). */
+export async function tryPathList(
+  ctx: StepContext,
+  io: StepIO,
+  paths: ThreatPath[],
+  inEffect: (step: StepId) => boolean,
+): Promise<Check[]> {
+  const env = await probeEnv(ctx, paths)
+  const checks: Check[] = []
+  const specs: ProbeSpec[] = []
+  const expectations = new Map<string, Expected>()
+  const gatewayChecks: Promise<Check>[] = []
+  for (const path of paths) {
+    const expected = expectedNow(path, ctx.config, inEffect)
+    expectations.set(path.id, expected)
+    const probe = probeFor(path, env)
+    if (probe && 'notTried' in probe) checks.push(notTried(path, probe.notTried, expected))
+    else if (probe) specs.push(probe)
+    else if (path.trial.by === 'gateway request') gatewayChecks.push(gatewayPath(ctx, path, expected))
+  }
+  const [results, live, gateway] = await Promise.all([
+    specs.length ? runProbes(ctx, io, specs) : Promise.resolve([]),
+    // The NetworkPolicies explain an L4 surprise; read them once, only when a backend path is tried.
+    specs.some((s) => s.path?.endsWith('mongodb') || s.path?.endsWith('decision-maker'))
+      ? readLive(ctx)
+      : Promise.resolve(undefined),
+    Promise.all(gatewayChecks),
+  ])
+  const enrolment = live ? ` (namespace ${live.enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)` : ''
+  if (results.length) io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results)}`)
+  for (const result of results) {
+    const path = paths.find((p) => p.id === result.spec.path)!
+    checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
+  }
+  return [...checks, ...gateway]
+}
+
+/** One check for a probed path: failed only when a control is refused or an attack that should be refused got through. */
+function pathCheck(
+  ctx: StepContext,
+  path: ThreatPath,
+  result: ProbeResult,
+  expected: Expected,
+  live: LiveView | undefined,
+): Check {
+  const check = probeCheck(result, result.ok ? undefined : explain(ctx, path, result, expected, live))
+  if (expected.verdict !== 'open' || result.observed.kind === 'skipped') return check
+  // Open by the operator's choice or because its step has not run: a warning that names what would close it.
+  return {
+    ...check,
+    advisory: true,
+    hint: result.ok
+      ? undefined
+      : `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`,
+  }
+}
+
+/** A path that could not be tried: a warning, or a failure when a protection is claimed for it. */
+function notTried(path: ThreatPath, why: string, expected: Expected): Check {
+  return {
+    name: `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`,
+    expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
+    observed: `not tried: ${why}`,
+    ok: false,
+    advisory: expected.verdict !== 'refused',
+    hint: 'only the other paths are proven',
+    path: path.id,
+  }
+}
+
+/** A request from this machine through the gateway, as the path's client. */
+async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expected): Promise<Check> {
+  const url = gatewayHealthUrl(ctx.facts)
+  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
+  if (!url)
+    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
+  if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
+  const agent = path.trial.userAgent(ctx.config)
+  const status = expected.verdict === 'refused' ? 403 : 200
+  const check = await gatewayRequestCheck(
+    ctx,
+    url,
+    agent.value,
+    `${agent.label} (${agent.value})`,
+    status,
+    gatewayHint(ctx.config, path),
+  )
+  return { ...check, path: path.id, needs: 'gateway' }
+}
+
+// ---- why a path came out otherwise than expected ----
+
+function explain(
+  ctx: StepContext,
+  path: ThreatPath,
+  result: ProbeResult,
+  expected: Expected,
+  live: LiveView | undefined,
+): string {
+  const { config, facts } = ctx
+  const observed = result.observed
+  if (observed.kind === 'error') return `the probe itself failed: ${observed.detail}`
+  if (path.target === 'mongodb' || path.target === 'decision-maker') {
+    if (path.kind === 'control' || expected.verdict !== 'refused' || !live)
+      return backendHint(config, facts, live, result)
+    return expected.by.some((c) => c.layer === 'CNI NetworkPolicy') &&
+      !expected.by.some((c) => c.step !== 'l4-policies')
+      ? cniHint(config, facts, live, result)
+      : identityHint(config, result)
+  }
+  if (path.id === 'allowed-identity-to-manager') {
+    if (observed.kind === 'status' && observed.status === 403)
+      return `the manager's ALLOW policy rejected ${principalOf(config.namespace, result.spec.source.serviceAccount)}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${config.namespace} -o yaml (principals, ports), then run l7-policies again`
+    if (observed.kind === 'blocked')
+      return `the manager's identity policy must admit the waypoint's identity ${waypointPrincipal(config)}; if you named another waypoint, run identity-policies with the same --waypoint-name`
+    return `the request did not get an answer from the manager (${observed.kind}); check the waypoint ${config.waypointName} pods and the manager pods in ${config.namespace}`
+  }
+  if (path.id === 'other-identity-to-manager-service') {
+    if (observed.kind === 'status' && observed.status === 200)
+      return `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that namespace ${config.namespace} has istio.io/use-waypoint=${config.waypointName} (waypoint step) and that the manager policy reports WaypointAccepted=True`
+    return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
+  }
+  return identityHint(config, result)
+}
+
+/** A control to MongoDB or the decision maker did not get its answer. */
+function backendHint(config: Config, facts: Facts, live: LiveView | undefined, result: ProbeResult): string {
+  const target = protectedTargets(config, facts).find((t) => result.spec.destination.startsWith(t.title))!
+  const policy = live?.policies.find((p) => p.metadata.name === target.policy)
+  const { manager } = workloads(config, facts)
+  const observed = result.observed
+  if (observed.kind === 'unresolved' || observed.kind === 'refused')
+    return `the ${target.title} did not answer at all (${observed.detail}), so this probe proves nothing about the policy: check that its pods are Running and Ready (kubectl get pods -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}). If they turned unready after ambient enrolment, that is the kubelet-probe trap: ${kubeletTrapHint(target.title, target.policy)}`
+  if (observed.kind === 'status') {
+    // A Go server with TLS on the port answers plain HTTP with 400: that is Gthulhu's mtls.enabled, not a sick pod.
+    if (observed.status === 400 && !target.workload.servesTls)
+      return `the ${target.title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${target.port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`
+    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)})`
+  }
+  if (policy && live?.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT))
+    return hboneHint(target.policy, target.title, true)
+  const enrolledReset = live?.enrolled
+    ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there: its identity policy must admit the manager's ServiceAccount ${manager.serviceAccount}).`
+    : ''
+  return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live?.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace}).${enrolledReset}`
+}
+
+/** An attack only the CNI refuses got through: most likely the NetworkPolicies are stored but not enforced. */
+function cniHint(config: Config, facts: Facts, live: LiveView, result: ProbeResult): string {
+  const target = protectedTargets(config, facts).find((t) => result.spec.destination.startsWith(t.title))!
+  const others = live.policies.filter(
+    (p) => p.metadata.name !== target.policy && subset(p.spec?.podSelector?.matchLabels, target.workload.podLabels),
+  )
+  const cni = facts.cni?.found.length ? facts.cni.found.join('; ') : 'no known CNI'
+  return (
+    `a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so the policies are stored but ignored. ` +
+    `Install or enable a CNI that enforces them (Calico, Cilium, kindnet in kind ≥ 0.24).${others.length ? ` Also check the other NetworkPolicies that select the ${target.title}: ${others.map((p) => p.metadata.name).join(', ')}.` : ''}`
+  )
+}
+
+/** An attack the identity policies should refuse got an answer. */
+function identityHint(config: Config, result: ProbeResult): string {
+  return `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${config.namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook), that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE), and that ${result.spec.destination} is covered by one`
+}
+
+function gatewayHint(config: Config, path: ThreatPath): string {
+  if (path.kind === 'control')
+    return config.ingressViaWaypoint
+      ? `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${gatewayPrincipal(config)} (it is added with --ingress-via-waypoint; run l7-policies again)`
+      : `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${gatewayPrincipal(config)}; if you named another gateway, run the policy steps with the same --gateway-name`
+  return `the gateway admitted a User-Agent its policy does not list: check that the gateway policy selects the gateway pods (gateway.networking.k8s.io/gateway-name=${config.gatewayName})`
+}
