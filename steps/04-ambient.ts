@@ -113,7 +113,7 @@ export const ambientStep: Step = {
     'before anything changes. An Istio that is already there at the same version with the ambient profile is left as it is; a different one ' +
     '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
   requires: ['preflight', 'istioctl'],
-  settings: ['istioVersion'],
+  settings: ['istioVersion', 'namespace'],
   plan: ({ config, facts }) => {
     const binary = istioctlBinary(config, facts)
     return [
