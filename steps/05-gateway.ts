@@ -201,7 +201,7 @@ export const gatewayStep: Step = {
     '--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are ' +
     'applied, and the step ends only when GET /health answers 200 from this machine.',
   requires: ['preflight'],
-  settings: ['namespace', 'release', 'gatewayName', 'routeName', 'gatewayServiceType'],
+  settings: ['namespace', 'release', 'gatewayName', 'routeName', 'gatewayServiceType', 'allowedUserAgents'],
   plan: ({ config, facts }) => {
     const { gateway, route } = gatewayManifests(config, facts)
     const ns = config.namespace
