@@ -42,7 +42,7 @@ test('a full run, then --rollback l4-policies deletes its NetworkPolicies, recor
     'recorded before the step ran',
   )
 
-  const r = await world.run([...world.flags, '--yes', '--rollback', 'l4-policies'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--rollback', 'l4-policies'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /✔ networkpolicies default\/allow-only-manager-to-mongodb deleted/)
   const left = (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items
@@ -100,7 +100,9 @@ test('--uninstall --dry-run prints the undo plan in reverse order and changes no
 
 test('--uninstall undoes every step in reverse order and leaves the cluster as seeded', async () => {
   const reportDir = join(world.dir, 'uninstall-report')
-  const r = await world.run([...world.flags, '--yes', '--uninstall', '--report', reportDir], { timeoutMs: 240_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--uninstall', '--report', reportDir], {
+    timeoutMs: 240_000,
+  })
   assert.is(r.code, 0, show(r))
   const tables = markdownTables(readFileSync(join(reportDir, 'report.md'), 'utf8'))
   assert.equal(

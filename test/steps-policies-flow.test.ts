@@ -50,7 +50,7 @@ async function servingAddresses(service: string, during: () => Promise<void>): P
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   let r!: Awaited<ReturnType<RunbookWorld['run']>>
   const serving = await servingAddresses('gthulhu-manager', async () => {
-    r = await world.run([...world.flags, '--yes'], { timeoutMs: 240_000 })
+    r = await world.run([...world.flags, '--yes', '-v'], { timeoutMs: 240_000 })
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
@@ -125,7 +125,9 @@ test('every step runs to the end, proves every policy with probes, refuses every
 
 test('a second run of the four steps changes nothing and still verifies against the cluster', async () => {
   const before = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
-  const r = await world.run([...world.flags, '--yes', '--only', `preflight,${OURS.join(',')}`], { timeoutMs: 180_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', `preflight,${OURS.join(',')}`], {
+    timeoutMs: 180_000,
+  })
   assert.is(r.code, 0, show(r))
   const state = world.state()
   assert.match(state.steps['l4-policies']!.note ?? '', /already applied as planned/)
@@ -154,7 +156,7 @@ test('a repair run after the waypoint was deleted (the namespace kept its label)
     'default',
   ])
   assert.is(deleted.code, 0, deleted.stderr)
-  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'waypoint'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
   // istioctl alone would skip a namespace that already names a waypoint; the runbook passes --overwrite.
   assert.match(r.stdout, /waypoint default\/waypoint applied/)

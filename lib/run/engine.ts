@@ -416,6 +416,8 @@ export class Engine {
     let note: string | undefined
     const changes: string[] = []
     const said: string[] = []
+    // What the step warned about while it ran: shown even when every check passes.
+    const warned: string[] = []
     let checks: Check[] = []
     const started = Date.now()
     reporter.event({ event: 'step-start', step: step.id, title: step.title })
@@ -439,6 +441,7 @@ export class Engine {
       warn: (message) => {
         output(`⚠ ${message}`)
         said.push(`⚠ ${message}`)
+        warned.push(`⚠ ${message}`)
         reporter.event({ event: 'step-log', step: step.id, level: 'warn', message })
       },
       onCleanup: (cleanup) => void cleanups.push(cleanup),
@@ -514,8 +517,9 @@ export class Engine {
         const warnings = checks.filter((c) => !c.ok && !c.skipped)
         const skipped = checks.filter((c) => c.skipped)
         reporter.say(
-          `${warnings.length ? '⚠' : '✔'} ${text.run.stepLine(step.title, checks.filter((c) => c.ok).length, checks.length, seconds(Date.now() - started), skipped.length)}`,
+          `${warnings.length || warned.length ? '⚠' : '✔'} ${text.run.stepLine(step.title, checks.filter((c) => c.ok).length, checks.length, seconds(Date.now() - started), skipped.length)}`,
         )
+        if (warned.length) reporter.say(indent(warned.join('\n'), 2))
         if (warnings.length || skipped.length) reporter.say(formatChecks([...warnings, ...skipped]))
       } else {
         // A failure explains itself: what the step said (listr kept only the last line) and every check.
