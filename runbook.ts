@@ -307,6 +307,8 @@ async function main(argv: string[]): Promise<number> {
           {
             kind: 'run',
             context: context!,
+            config,
+            version: VERSION,
             startedAt,
             finishedAt: new Date(),
             results: engine.results,
@@ -455,6 +457,8 @@ async function lifecycle(
         {
           kind,
           context,
+          config,
+          version: VERSION,
           startedAt,
           finishedAt: new Date(),
           results: engine.results,

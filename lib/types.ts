@@ -44,6 +44,8 @@ export interface WorkloadFacts {
   service?: { name: string; port: number; headless: boolean }
   /** The image of the container serving the workload's port (MongoDB probes run mongosh from it). */
   image?: string
+  /** Every container's image, by container name (for the report's versions). */
+  images?: Record<string, string>
   /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
   servesTls?: boolean
 }
@@ -54,6 +56,8 @@ export interface Facts {
   cni?: { found: string[]; enforcesNetworkPolicy: boolean }
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
   istioctlPath?: string
+  /** The Istio the ambient step verified (istiod's image tag). */
+  istio?: { version?: string }
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean

@@ -64,6 +64,9 @@ function describeWorkload(
     podLabels,
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
     image: containerOn(object, port)?.image,
+    images: Object.fromEntries(
+      (object.spec?.template?.spec?.containers ?? []).map((c: any) => [c.name, c.image as string]),
+    ),
     servesTls: servesTls(containerOn(object, port)),
   }
 }

@@ -226,6 +226,7 @@ export const ambientStep: Step = {
       },
       { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
     )
+    ctx.facts.istio = { version: imageVersion(components.istiod) }
     return AMBIENT_COMPONENTS.map((c): Check => {
       const object = components[c.name]
       const state = readiness(object)

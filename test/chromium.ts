@@ -44,7 +44,15 @@ export interface Rendered {
  * the DevTools protocol on a pipe (fd 3 to Chromium, fd 4 back; messages end with NUL): the page's own network
  * requests are recorded, `probe` is evaluated after load, and Chromium is closed.
  */
-export async function renderInChromium(file: string, probe = 'null'): Promise<Rendered> {
+export interface Viewport {
+  /** CSS pixels wide (A4 printed at 96 dpi with 12 mm margins is 703). */
+  width: number
+  height?: number
+  /** 'print' applies the page's print styles, as when it is printed. */
+  media?: 'screen' | 'print'
+}
+
+export async function renderInChromium(file: string, probe = 'null', viewport?: Viewport): Promise<Rendered> {
   const chromium = ensureChromium()
   const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'))
   const child = spawn(
@@ -105,6 +113,14 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
     const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
     await send('Network.enable', {}, sessionId)
     await send('Page.enable', {}, sessionId)
+    if (viewport) {
+      await send(
+        'Emulation.setDeviceMetricsOverride',
+        { width: viewport.width, height: viewport.height ?? 1000, deviceScaleFactor: 1, mobile: false },
+        sessionId,
+      )
+      await send('Emulation.setEmulatedMedia', { media: viewport.media ?? 'screen' }, sessionId)
+    }
     await send('Page.navigate', { url: `file://${file}` }, sessionId)
     await load
     const dom = await send(

@@ -52,6 +52,8 @@ export interface StepResult {
   id: StepId
   status: StepStatus
   durationMs: number
+  /** When it ended (epoch ms): with durationMs, its place on the run's wall clock (an audit's steps overlap). */
+  finishedAt: number
   checks: Check[]
   note?: string
   /** What the step said while it applied or undid something: the changes it made, for --report. */
@@ -277,12 +279,12 @@ export class Engine {
   async audit(): Promise<string[]> {
     const { steps, selected, reporter, config } = this.options
     const probeMemo = new Map<string, Promise<ProbeResult>>()
+    const started = Date.now()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
         const cleanups: (() => Promise<void>)[] = []
         const lines: string[] = []
-        const started = Date.now()
         const io: StepIO = {
           log: (message) => {
             lines.push(message)
@@ -342,6 +344,7 @@ export class Engine {
         id: step.id,
         status,
         durationMs,
+        finishedAt: started + durationMs,
         checks,
         note: failed.length ? text.run.drifts(failed.length) : (skippedNote(checks) ?? text.run.holds),
       })
@@ -373,6 +376,8 @@ export class Engine {
   private async undoOne(step: Step): Promise<void> {
     const started = Date.now()
     this.options.reporter.say(text.run.undoing(step.id))
+    // When the step's change to the cluster began: observations older than this no longer describe it.
+    this.options.state.update(step.id, { startedAt: new Date(started).toISOString() })
     try {
       const { checks, changes } = await this.attempt(step, this.undoVerbs(step))
       this.record(step, 'undone', Date.now() - started, checks, text.run.undone)
@@ -387,6 +392,7 @@ export class Engine {
         id: step.id,
         status: interrupted ? 'interrupted' : 'failed',
         durationMs: Date.now() - started,
+        finishedAt: Date.now(),
         checks,
         note: text.run.undoFailedNote(interrupted),
       })
@@ -563,7 +569,7 @@ export class Engine {
       note,
       error,
     })
-    this.results.push({ id: step.id, status: finalStatus, durationMs, checks, note })
+    this.results.push({ id: step.id, status: finalStatus, durationMs, finishedAt: Date.now(), checks, note })
     reporter.event({ event: 'step-end', step: step.id, status: finalStatus, durationMs, ...(error ? { error } : {}) })
   }
 }
