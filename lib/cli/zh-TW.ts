@@ -154,7 +154,7 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
   lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
-  output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
+  output: 'json：stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
 
 /** Defaults that are sentences (lib/config/options.ts `defaultText`); a value such as 5m needs none. */
