@@ -136,7 +136,7 @@ function minorOf(gitVersion: string): number {
  * automation: --allow-untested-kubernetes).
  */
 async function kubernetesVersionCheck(serverVersion: string, config: Config, io: StepIO): Promise<Check> {
-  const name = `Kubernetes version supported by Istio ${config.istioVersion}`
+  const name = text.checks.kubernetesSupported(config.istioVersion)
   const support = kubernetesSupport(config.istioVersion)
   if (!support) {
     return {
@@ -185,13 +185,13 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
 function checksOf(observation: Observation, config: Config): Check[] {
   const checks: Check[] = [
     {
-      name: 'kubectl on PATH',
+      name: text.checks.kubectlOnPath,
       expected: 'a kubectl client',
       observed: observation.kubectlVersion ?? observation.kubectlError!,
       ok: !!observation.kubectlVersion,
     },
     {
-      name: `context ${config.context ?? '(current)'} answers`,
+      name: text.checks.contextAnswers(config.context ?? '(current)'),
       expected: 'a Kubernetes API server',
       observed: observation.serverVersion
         ? `Kubernetes ${observation.serverVersion}`
@@ -206,7 +206,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
   for (const w of WORKLOADS) {
     const found = observation.workloads[w.role]
     checks.push({
-      name: `Gthulhu ${w.role} (${w.kind})`,
+      name: text.checks.workloadFound(w.role, w.kind),
       expected: `a ${w.kind} in namespace ${config.namespace} with pod labels ${chartSelector(config, w.role)}`,
       observed: found
         ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}`
@@ -218,7 +218,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
     })
   }
   checks.push({
-    name: 'a CNI that enforces NetworkPolicy',
+    name: text.checks.cniEnforces,
     expected: `one of ${ENFORCING_CNIS.join(', ')}`,
     observed: observation.cni.found.length ? observation.cni.found.join('; ') : 'no known CNI DaemonSet found',
     ok: observation.cni.enforcesNetworkPolicy,

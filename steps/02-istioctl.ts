@@ -1,5 +1,6 @@
 // Download istioctl for this machine from the release mirror, verify its SHA-256 before extracting, and
 // install it (mode 0755, no sudo) where the runbook and the operator can use it.
+import { text } from '../lib/config/text.ts'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { StepFailure } from '../lib/config/errors.ts'
@@ -164,7 +165,7 @@ export const istioctlStep: Step = {
     const kept = !!ctx.before?.found?.istioctlExisted
     return [
       {
-        name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`,
+        name: text.checks.istioctlUndone(target, kept),
         expected: kept ? 'present' : 'absent',
         observed: existsSync(target) ? 'present' : 'absent',
         ok: existsSync(target) === kept,
@@ -181,9 +182,9 @@ export const istioctlStep: Step = {
       ? await istioctlClientVersion(ctx.cluster, target)
       : { version: undefined, problem: 'not installed' }
     return [
-      { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
+      { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },
       {
-        name: 'istioctl version --remote=false',
+        name: text.checks.istioctlVersion,
         expected: ctx.config.istioVersion,
         observed: version ?? problem!,
         ok: version === ctx.config.istioVersion,

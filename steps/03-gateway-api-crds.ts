@@ -206,7 +206,7 @@ export const gatewayApiCrdsStep: Step = {
     const lost = kept.filter((name) => !present.includes(name))
     return [
       {
-        name: 'Gateway API CRDs the runbook installed are deleted',
+        name: text.checks.crdsDeleted,
         expected: 'none left',
         observed: extra.length ? nameSome(extra) : 'none left',
         ok: extra.length === 0,
@@ -214,7 +214,7 @@ export const gatewayApiCrdsStep: Step = {
       ...(kept.length
         ? [
             {
-              name: 'Gateway API CRDs that were there before are left',
+              name: text.checks.crdsLeft,
               expected: `${kept.length} present`,
               observed: lost.length ? `missing: ${nameSome(lost)}` : `${kept.length} present`,
               ok: lost.length === 0,
@@ -241,7 +241,7 @@ export const gatewayApiCrdsStep: Step = {
       const crd = byName.get(name)
       const ok = !!crd && crd.established && crd.version === wanted
       return {
-        name: `CRD ${name} Established`,
+        name: text.checks.crdEstablished(name),
         expected: `Established, bundle ${wanted}`,
         observed: crd
           ? `${crd.established ? 'Established' : 'not Established'}, bundle ${crd.version ?? '(no bundle-version annotation)'}`

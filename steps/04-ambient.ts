@@ -1,5 +1,6 @@
 // Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
 // leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
@@ -206,7 +207,7 @@ export const ambientStep: Step = {
     const istiod = (await observe(ctx.cluster)).istiod
     return [
       {
-        name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`,
+        name: text.checks.istiodUndone(ISTIO_NAMESPACE, kept),
         expected: kept ? 'present' : 'absent',
         observed: istiod ? 'present' : 'absent',
         ok: !!istiod === kept,
@@ -233,7 +234,7 @@ export const ambientStep: Step = {
       const version = imageVersion(object)
       const ok = state.ready && version === ctx.config.istioVersion
       return {
-        name: `${c.kind} ${ISTIO_NAMESPACE}/${c.name} ready`,
+        name: text.checks.componentReady(c.kind, `${ISTIO_NAMESPACE}/${c.name}`),
         expected: `desired = ready, version ${ctx.config.istioVersion}`,
         observed: object ? `${state.counts}, version ${version ?? 'unknown'}` : 'missing',
         ok,

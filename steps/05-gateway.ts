@@ -1,5 +1,6 @@
 // Expose the Gthulhu manager through an Istio Gateway and HTTPRoute (the guide's gateway.yaml), then prove
 // it from the operator's machine: conditions, the listener's NodePort, a node address, and GET /health.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import {
@@ -291,14 +292,14 @@ export const gatewayStep: Step = {
       verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
     const checks: Check[] = [
       {
-        name: `${gatewayRef} Accepted`,
+        name: text.checks.condition(gatewayRef, 'Accepted'),
         expected: 'True',
         observed: observation.gateway ? showCondition(verdict.accepted) : 'not found',
         ok: verdict.accepted?.status === 'True',
         hint: 'is Istio installed (ambient step) and GatewayClass istio present? kubectl get gatewayclass istio',
       },
       {
-        name: `${gatewayRef} Programmed`,
+        name: text.checks.condition(gatewayRef, 'Programmed'),
         expected: 'True, or False (AddressNotAssigned) with NodePorts assigned',
         observed:
           addressNotAssigned && verdict.nodePort
@@ -308,21 +309,21 @@ export const gatewayStep: Step = {
         hint: `kubectl describe gateway ${config.gatewayName} -n ${ns}`,
       },
       {
-        name: `${routeRef} Accepted by ${config.gatewayName}`,
+        name: text.checks.routeAccepted(routeRef, config.gatewayName),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.routeAccepted) : 'not found',
         ok: verdict.routeAccepted?.status === 'True',
         hint: `kubectl describe httproute ${config.routeName} -n ${ns}`,
       },
       {
-        name: `${routeRef} ResolvedRefs`,
+        name: text.checks.condition(routeRef, 'ResolvedRefs'),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.resolvedRefs) : 'not found',
         ok: verdict.resolvedRefs?.status === 'True',
         hint: `does the backend Service exist? kubectl get service -n ${ns} ${observation.route?.spec?.rules?.[0]?.backendRefs?.[0]?.name ?? ''}`.trim(),
       },
       {
-        name: `Service ${ns}/${gatewayServiceName(config)} NodePort of listener port ${port}`,
+        name: text.checks.nodePort(`${ns}/${gatewayServiceName(config)}`, port),
         expected: 'a NodePort (picked by port, not by position: the status port 15021 comes first)',
         observed: observation.service
           ? verdict.nodePort
@@ -335,14 +336,14 @@ export const gatewayStep: Step = {
         hint: `kubectl get service ${gatewayServiceName(config)} -n ${ns}`,
       },
       {
-        name: `Deployment ${ns}/${gatewayServiceName(config)} (the Gateway's Envoy) ready`,
+        name: text.checks.gatewayEnvoyReady(`${ns}/${gatewayServiceName(config)}`),
         expected: 'desired = ready',
         observed: readiness(observation.deployment).counts,
         ok: verdict.proxyReady,
         hint: `kubectl -n ${ns} describe deployment ${gatewayServiceName(config)}`,
       },
       {
-        name: 'node address for the NodePort',
+        name: text.checks.nodeAddress,
         expected: "a Ready node's ExternalIP, else its InternalIP",
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
@@ -363,7 +364,7 @@ export const gatewayStep: Step = {
       io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
-        name: `GET ${healthUrl} from this machine, through the ${via}`,
+        name: text.checks.healthThrough(healthUrl, via),
         expected: '200',
         observed: `${answer.status ?? answer.error} after ${answer.attempts} attempt(s), User-Agent "${userAgent}"`,
         ok: answer.status === 200,
@@ -374,7 +375,7 @@ export const gatewayStep: Step = {
       })
     } else {
       checks.push({
-        name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`,
+        name: text.checks.health(healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`),
         expected: '200',
         observed: 'not tried: the checks above failed',
         ok: false,

@@ -1,5 +1,6 @@
 // Enrol Gthulhu's namespace in ambient and give it a waypoint: ztunnel then carries every pod's traffic over
 // mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
 import { AMBIENT_LABEL, istioctlBinary, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
@@ -162,21 +163,21 @@ export const waypointStep: Step = {
     const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [
       {
-        name: `namespace ${ns} has ${AMBIENT_LABEL}=ambient`,
+        name: text.checks.namespaceLabel(ns, `${AMBIENT_LABEL}=ambient`),
         expected: 'ambient',
         observed: view.labels[AMBIENT_LABEL] ?? '(not set)',
         ok: view.labels[AMBIENT_LABEL] === 'ambient',
         hint: `kubectl label namespace ${ns} ${AMBIENT_LABEL}=ambient --overwrite`,
       },
       {
-        name: `namespace ${ns} has ${USE_WAYPOINT_LABEL}=${name}`,
+        name: text.checks.namespaceLabel(ns, `${USE_WAYPOINT_LABEL}=${name}`),
         expected: name,
         observed: view.labels[USE_WAYPOINT_LABEL] ?? '(not set)',
         ok: view.labels[USE_WAYPOINT_LABEL] === name,
         hint: 'without it, policies that target the manager Service are not enforced by any waypoint',
       },
       {
-        name: `waypoint Gateway ${ns}/${name} is Programmed`,
+        name: text.checks.waypointProgrammed(`${ns}/${name}`),
         expected: 'gatewayClassName istio-waypoint, Programmed=True',
         observed: view.gateway
           ? `gatewayClassName ${view.gateway.spec?.gatewayClassName}, Programmed=${condition?.status ?? 'Unknown'}${condition?.reason ? ` (${condition.reason}${condition.message ? `: ${condition.message}` : ''})` : ''}`
@@ -185,7 +186,7 @@ export const waypointStep: Step = {
         hint: `kubectl describe gateway ${name} -n ${ns}; kubectl get pods -n ${ns} -l gateway.networking.k8s.io/gateway-name=${name}`,
       },
       {
-        name: `istioctl waypoint status -n ${ns} reports ${name} healthy`,
+        name: text.checks.waypointStatus(ns, name),
         expected: `exit 0, ${name} Programmed with status True`,
         observed: !status
           ? 'not asked: the waypoint Gateway is not Programmed'

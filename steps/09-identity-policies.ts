@@ -2,6 +2,7 @@
 // for every connection, whichever way it came. They close what the waypoint never sees (a pod IP, plaintext from
 // outside the mesh) and what NetworkPolicies cannot tell apart (a pod wearing the manager's labels).
 // Proven by the attacker's paths: each must be refused, while the manager, the waypoint and the gateway still get through.
+import { text } from '../lib/config/text.ts'
 import type { Config } from '../lib/config/options.ts'
 import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
@@ -48,7 +49,7 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
   const accepted = await Promise.all(live.map((policy) => policyCondition(ctx, 'ZtunnelAccepted', policy)))
   return desired.flatMap((want, i): Check[] => [
     {
-      name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
+      name: text.checks.policyApplied('AuthorizationPolicy', `${ns}/${want.metadata.name}`),
       expected: `ALLOW only ${admitted(want)}`,
       observed: live[i]
         ? appliedAsPlanned(want, live[i])
@@ -59,7 +60,7 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
       hint: 'someone changed or deleted it; run the identity-policies step again',
     },
     {
-      name: `${want.metadata.name} taken up by ztunnel`,
+      name: text.checks.ztunnelTakenUp(want.metadata.name),
       expected: 'ZtunnelAccepted=True',
       observed: accepted[i]
         ? `ZtunnelAccepted=${accepted[i]!.status} (${accepted[i]!.reason}${accepted[i]!.message ? `: ${accepted[i]!.message}` : ''})`

@@ -2,6 +2,7 @@
 // callers that address the manager Service), and the gateway admits only the allowed User-Agents (enforced by the
 // gateway's own Envoy). Proven from inside the cluster with curl probes running as the allowed and as another
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
+import { text } from '../lib/config/text.ts'
 import { managerPrincipals, type Config } from '../lib/config/options.ts'
 import { assertValidUserAgents, describeUserAgent } from '../lib/config/user-agents.ts'
 import { applyChanged, appliedAsPlanned, MANAGED_BY } from '../lib/domain/apply.ts'
@@ -67,7 +68,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
     ctx.cluster.list('pods', { namespace: ns, selector: `${GATEWAY_NAME_LABEL}=${config.gatewayName}` }),
   ])
   const checks: Check[] = desired.map((want, i) => ({
-    name: `AuthorizationPolicy ${ns}/${want.metadata.name} applied as planned`,
+    name: text.checks.policyApplied('AuthorizationPolicy', `${ns}/${want.metadata.name}`),
     expected:
       want.metadata.name === MANAGER_POLICY
         ? `ALLOW ${principals.join(', ')} on ${service.name}:${service.port}`
@@ -82,7 +83,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   }))
   const accepted = await policyCondition(ctx, 'WaypointAccepted', live[0])
   checks.push({
-    name: `${MANAGER_POLICY} accepted by the waypoint`,
+    name: text.checks.waypointAccepted(MANAGER_POLICY),
     expected: 'WaypointAccepted=True',
     observed: accepted
       ? `WaypointAccepted=${accepted.status}${accepted.message ? ` (${accepted.message})` : ''}`
@@ -95,7 +96,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   if (ztunnelNote?.reason === 'UnsupportedValue') {
     // istiod translates every selector policy for ztunnel and warns that it cannot match headers; the gateway's pods are not captured by ztunnel.
     checks.push({
-      name: `${GATEWAY_POLICY}: istiod's ZtunnelAccepted warning`,
+      name: text.checks.ztunnelWarning(GATEWAY_POLICY),
       expected:
         'harmless: the gateway pods are outside ztunnel (istio.io/dataplane-mode=none); their own Envoy enforces the User-Agent rule',
       observed: `ZtunnelAccepted=${ztunnelNote.status} (${ztunnelNote.reason})`,
@@ -105,7 +106,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   }
   const runningGateway = gatewayPods.filter((p) => p.status?.phase === 'Running')
   checks.push({
-    name: `${GATEWAY_POLICY} selects the gateway's pods`,
+    name: text.checks.selectsGatewayPods(GATEWAY_POLICY),
     expected: `at least one running pod labelled ${GATEWAY_NAME_LABEL}=${config.gatewayName}`,
     observed: runningGateway.length ? runningGateway.map((p) => p.metadata.name).join(', ') : 'none',
     ok: runningGateway.length > 0,
@@ -114,7 +115,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   })
   const labelled = svc?.metadata.labels?.[INGRESS_USE_WAYPOINT] === 'true'
   checks.push({
-    name: `ingress path to the manager (${INGRESS_USE_WAYPOINT} on Service ${service.name})`,
+    name: text.checks.ingressPath(INGRESS_USE_WAYPOINT, service.name),
     expected: config.ingressViaWaypoint ? 'true: ingress passes the waypoint' : 'absent: ingress skips the waypoint',
     observed: labelled ? 'true: ingress passes the waypoint' : 'absent: ingress skips the waypoint',
     ok: labelled === config.ingressViaWaypoint,

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from '../config/options.ts'
 import type { Layer, Step, StepId } from '../types.ts'
-import type { TargetId } from '../verify/threat-model.ts'
+import { pathById, type TargetId } from '../verify/threat-model.ts'
+import { type Text, useText } from '../config/text.ts'
 
 export interface StepText {
   title: string
@@ -277,7 +278,9 @@ export const CHOICES_ZH_TW: Record<string, string> = {
  * English). A run has one language, so this is done once, before anything shows a step.
  */
 export function useLanguage(steps: Step[], lang: Config['lang']): void {
-  if (lang === 'zh-TW') for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  if (lang !== 'zh-TW') return
+  for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  useText(TEXT_ZH_TW)
 }
 
 /** A short fingerprint of an English text, recorded below when it is translated. */
@@ -364,4 +367,224 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'exit:1': '34a1266cb16a',
   'exit:2': 'd43145be08ec',
   'exit:130': '25e0f7f0db79',
+}
+
+const zhExpectation = (kind: 'answered' | 'blocked' | 'status', status?: number) =>
+  kind === 'answered' ? '有回應' : kind === 'blocked' ? '被拒絕' : `HTTP ${status}`
+
+/** A threat-model path as a zh-TW check name: who → target (which way). */
+function zhPath(id: string | undefined): string | undefined {
+  const path = id ? pathById(id) : undefined
+  const words = id ? THREAT_PATHS_ZH_TW[id] : undefined
+  return path && words ? `${words.from} → ${TARGETS_ZH_TW[path.target]}（經由${words.via}）` : undefined
+}
+
+const STATUS_ZH_TW = {
+  pending: '待執行',
+  running: '執行中',
+  done: '完成',
+  failed: '失敗',
+  skipped: '略過',
+  interrupted: '中斷',
+  accepted: '接受',
+  undone: '已復原',
+  drifted: '偏離',
+}
+
+/**
+ * What the runbook says besides the steps' titles and explanations (lib/config/text.ts), in Traditional Chinese.
+ * Typed as the English table, so tsc fails on a missing entry; values inside the sentences stay as they are.
+ */
+export const TEXT_ZH_TW: Text = {
+  menu: {
+    runStep: (id) => `要執行 ${id} 嗎？`,
+    run: '執行這個步驟',
+    plan: '顯示完整計畫（每個指令與每份 manifest）',
+    skip: '略過這個步驟',
+    all: '執行這個以及剩下所有步驟，不再詢問',
+    quit: '離開（狀態已儲存，之後可以接續執行）',
+    afterFailure: (id) => `${id} 沒有通過驗證。接下來要怎麼做？`,
+    retryVerify: '重新驗證（叢集可能需要多一點時間）',
+    rerun: '重新執行這個步驟',
+    rollback: '復原這個步驟',
+    accept: '接受並繼續（記錄為 accepted）',
+    undoStep: (id) => `要復原 ${id} 嗎？`,
+    undo: '依上面所列復原這個步驟',
+    quitUndo: '離開（不再復原其他東西；之後再執行同一個指令即可）',
+    context: 'runbook 要強化哪一個 kube context？',
+    contextChoice: (name, current, cluster, server) =>
+      `${name}${current ? '（目前使用中）' : ''} → 叢集 ${cluster}${server ? `，位於 ${server}` : ''}`,
+    yesNo: '(y/N)',
+  },
+  questions: {
+    browsers: '哪些瀏覽器可以透過閘道開啟 Web UI？（User-Agent 是用戶端自己決定的：這只是過濾，不是身分驗證）',
+    chromeMac: 'macOS 上的 Chrome（原指南的選擇）',
+    chromeWindows: 'Windows 上的 Chrome',
+    chromeLinux: 'Linux 上的 Chrome',
+    anotherPattern: '其他樣式（接著輸入）',
+    pickOne: '至少選一個',
+    customAgents: 'User-Agent 樣式，以 "|" 分隔（完全相同、前綴 "x*"、後綴 "*x" 或 "*"）：',
+    principals: '哪些身分可以在 8080 呼叫 manager？（以逗號分隔；原指南選的是 scheduler 的身分）',
+    ingress: '從閘道進來的瀏覽器流量，要經過 manager 的 waypoint 嗎？',
+    ingressNo: '不要（原指南）：由閘道策略過濾瀏覽器；manager 策略只管服務網格內的呼叫者',
+    ingressYes: (gatewayName) =>
+      `要：替 Service 標上 istio.io/ingress-use-waypoint=true，並在 manager 策略中放行閘道的身分（…/sa/${gatewayName}-istio）`,
+    noPrincipal: '至少要指定一個身分，否則 manager 會拒絕所有人',
+    badPrincipal: (value) => `"${value}" 不是 cluster.local/ns/<namespace>/sa/<serviceaccount> 這種形式的身分`,
+    noUserAgent: '至少要給一個 User-Agent 樣式',
+    kept: (flag, value) => `  ${flag} ${value}（已記下，接續執行時沿用）`,
+    untestedKubernetes: (version, istio, tested) =>
+      `${version} 不在 Istio ${istio} 測試過的版本範圍內（${tested}），但 istioctl 接受它。仍要繼續嗎？`,
+    replaceNewerCrds: (installed, wanted) =>
+      `叢集裡已經裝了 ${installed} 的 Gateway API CRD，比 ${wanted} 新。取代它們可能會弄壞安裝它們的東西。要取代嗎？`,
+    untestedKubernetesWhen: '叢集的 Kubernetes 版本不在 Istio 測試過的範圍內',
+    replaceNewerCrdsWhen: '叢集裡已經有較新的 Gateway API CRD',
+  },
+  run: {
+    itWill: '它會：',
+    fullPlan: (id) => `${id} 的完整計畫：`,
+    nothingMore: (id) => `上面的預覽就是 ${id} 的完整計畫：它不套用任何 manifest，每個指令都已列出。`,
+    more: (count) => `……還有 ${count} 項（選「顯示完整計畫」）`,
+    skippedByOperator: '操作人員選擇略過',
+    skipWarning: (id, dependents) =>
+      `⚠ 略過 ${id}：${dependents.join('、')} 需要它；它們依賴它的檢查會顯示「略過：需要 ${id}」`,
+    runAll: '剩下的步驟會直接執行，不再詢問。',
+    runAllAnswers: '它們的提問會採用下列答案（可用旗標改變；接續執行時會再問一次）：',
+    runAllConfirms: '步驟中途可能出現的提問，一律回答否：',
+    fromFlag: '已指定',
+    fromRecord: '先前回答過',
+    byDefault: '預設',
+    stoppedBefore: (id) => `依操作人員的要求，在 ${id} 之前停止`,
+    interruptedDuring: (id) => `在 ${id} 執行中被中斷`,
+    interruptedNote: '被 Ctrl-C 中斷',
+    failed: (id, message) => `✖ ${id} 失敗：${message}`,
+    stepFailed: (id, message) => `步驟 ${id} 失敗：${message}`,
+    acceptedDespite: (message) => `操作人員接受了這個結果，儘管：${message}`,
+    rolledBackAfter: (id, message) => `步驟 ${id} 已在失敗後復原：${message}`,
+    checksFailed: (count, names) => `${count} 項檢查失敗：${names}`,
+    checksSkipped: (count, steps) => `${count} 項檢查略過：需要 ${steps}`,
+    skippedNeeds: (id) => `略過：需要 ${id}`,
+    applyTask: '套用',
+    undoTask: '復原',
+    verifyTask: '對照叢集驗證',
+    verified: (passed, total) => `已驗證：${total} 項檢查通過 ${passed} 項`,
+    nothingToChange: (why) => `沒有需要變更的：${why}`,
+    stepLine: (title, passed, total, seconds, skipped) =>
+      `${title}：${total} 項檢查通過 ${passed} 項${skipped ? `，略過 ${skipped} 項` : ''}（${seconds}）`,
+    undoWill: '復原會：',
+    stoppedBeforeUndo: (id) => `依操作人員的要求，在復原 ${id} 之前停止`,
+    undoing: (id) => `↩ 正在復原 ${id}`,
+    undone: '已復原',
+    undoFailedNote: (interrupted) => (interrupted ? '復原被中斷' : '復原失敗'),
+    interruptedUndoing: (id) => `復原 ${id} 時被中斷`,
+    undoFailed: (id, message) => `復原 ${id} 失敗：${message}`,
+    interruptedVerifying: (id) => `驗證 ${id} 時被中斷`,
+    verificationCompletes: (id) => `${id}：驗證完整跑完`,
+    everyCheckEvaluated: '每項檢查都有結果',
+    drifts: (count) => `${count} 處偏離`,
+    holds: '維持不變',
+    cleanupFailed: (message) => `⚠ 清理失敗：${message}`,
+    quitAtPrompt: '在提問時離開',
+  },
+  checks: {
+    expected: '預期',
+    observed: '實際',
+    kubectlOnPath: 'PATH 上有 kubectl',
+    contextAnswers: (context) => `context ${context} 有回應`,
+    kubernetesSupported: (istio) => `Istio ${istio} 支援的 Kubernetes 版本`,
+    workloadFound: (role, kind) => `Gthulhu ${role}（${kind}）`,
+    cniEnforces: '會執行 NetworkPolicy 的 CNI',
+    istioctlUndone: (path, kept) => `${path} 的 istioctl ${kept ? '保留原處（runbook 之前就在）' : '已移除'}`,
+    istioctlExecutable: (path) => `${path} 的 istioctl 可執行`,
+    istioctlVersion: 'istioctl version --remote=false 的版本',
+    crdsDeleted: 'runbook 安裝的 Gateway API CRD 已刪除',
+    crdsLeft: '原本就在的 Gateway API CRD 保留原處',
+    crdEstablished: (name) => `CRD ${name} 已 Established`,
+    istiodUndone: (namespace, kept) =>
+      `${namespace} 裡的 istiod ${kept ? '保留原處（runbook 之前就已安裝）' : '已移除'}`,
+    componentReady: (kind, ref) => `${kind} ${ref} 已就緒`,
+    condition: (ref, condition) => `${ref} 的 ${condition} 狀態`,
+    routeAccepted: (ref, gateway) => `${ref} 已被 ${gateway} 接受`,
+    nodePort: (service, port) => `Service ${service} 對應 listener 連接埠 ${port} 的 NodePort`,
+    gatewayEnvoyReady: (deployment) => `Deployment ${deployment}（Gateway 的 Envoy）已就緒`,
+    nodeAddress: 'NodePort 使用的節點位址',
+    healthThrough: (url, via) => `從這台機器經由 ${via} GET ${url}`,
+    health: (url) => `從這台機器 GET ${url}`,
+    namespaceLabel: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
+    waypointProgrammed: (ref) => `waypoint Gateway ${ref} 已 Programmed`,
+    waypointStatus: (namespace, name) => `istioctl waypoint status -n ${namespace} 回報 ${name} 正常`,
+    rolloutComplete: (ref) => `${ref} 的 rollout 已完成`,
+    podsReady: (ref) => `${ref} 的 Pod 已就緒`,
+    podsEnrolled: (ref) => `${ref} 的 Pod 已納入（istioctl ztunnel-config workloads 顯示 HBONE）`,
+    podsOutOfAmbient: (ref, stillAmbient) =>
+      `${ref} 的 Pod ${stillAmbient ? '仍在 ambient 內（命名空間還是 ambient）' : '已離開 ambient'}`,
+    l4AfterRestart: '重新啟動後的 L4 連線能力',
+    policyApplied: (kind, ref) => `${kind} ${ref} 已依計畫套用`,
+    ztunnelTakenUp: (name) => `${name} 已被 ztunnel 採用`,
+    waypointAccepted: (name) => `${name} 已被 waypoint 接受`,
+    ztunnelWarning: (name) => `${name}：istiod 的 ZtunnelAccepted 警告`,
+    selectsGatewayPods: (name) => `${name} 選到閘道的 Pod`,
+    ingressPath: (label, service) => `通往 manager 的入口路徑（Service ${service} 上的 ${label}）`,
+    admitsManager: (policy, port, hbone) => `${policy} 在 ${port} 與 ${hbone}（HBONE）放行 manager`,
+    admitsKubelet: (policy, source, port) => `${policy} 在 ${port} 放行 ambient 的 kubelet 探針（${source}）`,
+    objectUndone: (ref, kept) => `${ref} ${kept ? '保留原處（不是 runbook 建立的）' : '已刪除'}`,
+    labelRestored: (key, ref) => `${ref} 上的標籤 ${key} 已恢復成 runbook 之前的值`,
+    probe: (source, destination, expectation, path) => {
+      const from = zhPath(path)
+      const port = /:(\d+)/.exec(destination)?.[1]
+      return `${from ?? `${source} → ${destination}`}${from && port ? ` :${port}` : ''}：${expectation}`
+    },
+    pathNotTried: (from, target, via, path) => zhPath(path) ?? `${from} → ${target}（經由${via}）`,
+    gatewayRequest: (url, who, userAgent, status, path) =>
+      `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
+    expectation: zhExpectation,
+  },
+  ledger: {
+    title: '仍然開放的路徑（完整模型見 docs/zh-TW/threat-model.md）：',
+    open: '○ 開放  ',
+    partly: '◐ 部分開放',
+    path: (id, from, target) => {
+      const path = pathById(id)
+      return `${id}：${THREAT_PATHS_ZH_TW[id]?.from ?? from} → ${path ? TARGETS_ZH_TW[path.target] : target}`
+    },
+    // The model's own reasons are translated; a reason computed from the settings is looked up, else kept as it is.
+    why: (why, id) =>
+      `原因：${why === pathById(id)?.staysOpen?.why ? (THREAT_PATHS_ZH_TW[id]?.why ?? why) : (CHOICES_ZH_TW[why] ?? why)}`,
+    wouldClose: (what, id) =>
+      `能關閉它的：${what === pathById(id)?.staysOpen?.wouldClose ? (THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what) : what}`,
+    nothing: '  威脅模型列出的路徑都已關閉',
+    closed: (ids) => `已關閉並試過：${ids || '目前還沒有'}`,
+  },
+  summary: {
+    title: '摘要：',
+    checks: (passed, total) => `${total} 項檢查通過 ${passed} 項`,
+    notRun: '未執行',
+    status: STATUS_ZH_TW,
+    notInOnly: '不在 --only 之中',
+    beforeFrom: (from) => `在 --from ${from} 之前`,
+    namedInSkip: '列在 --skip 中',
+    earlierRun: (status) => `先前的執行已${status}`,
+  },
+  cli: {
+    contextLine: (context, namespace, source, statePath) =>
+      `context ${context}，命名空間 ${namespace}（${source}）；狀態存在 ${statePath}`,
+    namespaceGiven: '依指定',
+    namespaceDefault: '預設值：kube context 沒有指定命名空間',
+    namespaceFromContext: (context) => `取自 kube context ${context}`,
+    webUi: (url) => `在 ${url} 開啟 Web UI`,
+    resumeWith: '接續執行：',
+    report: (md, html) => `報告：${md} 與 ${html}`,
+    interrupted: '⚠ 已中斷：正在停止執行中的指令並清理（再按一次 Ctrl-C 立刻離開）',
+    tookOverLock: (pid) => `⚠ 接管了 pid ${pid} 留下的鎖，那個行程已經不在執行`,
+    drifts: (count) => `✖ ${count} 處偏離：`,
+    allHolds: '✔ runbook 設定的一切都仍然成立',
+    auditing: (context, statePath, ids) => `context ${context}；狀態存在 ${statePath}；稽核 ${ids}`,
+    undoingSteps: (context, statePath, ids) => `context ${context}；狀態存在 ${statePath}；復原 ${ids}`,
+    uninstalled: 'runbook 做的變更都已復原；runbook 之前就存在的東西維持原樣。',
+    rolledBack: (id) => `${id} 已復原；再以 --resume 執行即可重新套用。`,
+    runAgain: '再執行同一個指令即可繼續：已復原的步驟不會再復原一次。',
+    dryRunDone: 'Dry run：沒有做任何變更。',
+    errorPrefix: 'gthulhu-runbook：',
+    unexpected: '非預期的錯誤（這是 bug，請回報）：',
+  },
 }

@@ -92,7 +92,7 @@ const EN_TEXT = {
     stoppedBeforeUndo: (id: string) => `stopped before undoing ${id} at the operator's request`,
     undoing: (id: string) => `↩ undoing ${id}`,
     undone: 'undone',
-    undoFailedNote: (interrupted: boolean) => (interrupted ? 'undo interrupted' : 'undo failed'),
+    undoFailedNote: (interrupted: boolean): string => (interrupted ? 'undo interrupted' : 'undo failed'),
     interruptedUndoing: (id: string) => `interrupted while undoing ${id}`,
     undoFailed: (id: string, message: string) => `undoing ${id} failed: ${message}`,
     interruptedVerifying: (id: string) => `interrupted while verifying ${id}`,
@@ -106,6 +106,73 @@ const EN_TEXT = {
   checks: {
     expected: 'expected',
     observed: 'observed',
+    kubectlOnPath: 'kubectl on PATH',
+    contextAnswers: (context: string) => `context ${context} answers`,
+    kubernetesSupported: (istio: string) => `Kubernetes version supported by Istio ${istio}`,
+    workloadFound: (role: string, kind: string) => `Gthulhu ${role} (${kind})`,
+    cniEnforces: 'a CNI that enforces NetworkPolicy',
+    istioctlUndone: (path: string, kept: boolean) =>
+      `istioctl at ${path} ${kept ? 'left in place (there before the runbook)' : 'removed'}`,
+    istioctlExecutable: (path: string) => `istioctl at ${path} is executable`,
+    istioctlVersion: 'istioctl version --remote=false',
+    crdsDeleted: 'Gateway API CRDs the runbook installed are deleted',
+    crdsLeft: 'Gateway API CRDs that were there before are left',
+    crdEstablished: (name: string) => `CRD ${name} Established`,
+    istiodUndone: (namespace: string, kept: boolean) =>
+      `istiod in ${namespace} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`,
+    componentReady: (kind: string, ref: string) => `${kind} ${ref} ready`,
+    /** A Gateway API condition on an object: "Gateway default/gthulhu-gw Programmed". */
+    condition: (ref: string, condition: string) => `${ref} ${condition}`,
+    routeAccepted: (ref: string, gateway: string) => `${ref} Accepted by ${gateway}`,
+    nodePort: (service: string, port: number) => `Service ${service} NodePort of listener port ${port}`,
+    gatewayEnvoyReady: (deployment: string) => `Deployment ${deployment} (the Gateway's Envoy) ready`,
+    nodeAddress: 'node address for the NodePort',
+    healthThrough: (url: string, via: string) => `GET ${url} from this machine, through the ${via}`,
+    health: (url: string) => `GET ${url} from this machine`,
+    namespaceLabel: (namespace: string, label: string) => `namespace ${namespace} has ${label}`,
+    waypointProgrammed: (ref: string) => `waypoint Gateway ${ref} is Programmed`,
+    waypointStatus: (namespace: string, name: string) =>
+      `istioctl waypoint status -n ${namespace} reports ${name} healthy`,
+    rolloutComplete: (ref: string) => `rollout of ${ref} complete`,
+    podsReady: (ref: string) => `pods of ${ref} Ready`,
+    podsEnrolled: (ref: string) => `pods of ${ref} enrolled (HBONE in istioctl ztunnel-config workloads)`,
+    podsOutOfAmbient: (ref: string, stillAmbient: boolean) =>
+      `pods of ${ref} ${stillAmbient ? 'enrolled (the namespace is still ambient)' : 'out of ambient'}`,
+    l4AfterRestart: 'L4 reachability after the restart',
+    policyApplied: (kind: string, ref: string) => `${kind} ${ref} applied as planned`,
+    ztunnelTakenUp: (name: string) => `${name} taken up by ztunnel`,
+    waypointAccepted: (name: string) => `${name} accepted by the waypoint`,
+    ztunnelWarning: (name: string) => `${name}: istiod's ZtunnelAccepted warning`,
+    selectsGatewayPods: (name: string) => `${name} selects the gateway's pods`,
+    ingressPath: (label: string, service: string) => `ingress path to the manager (${label} on Service ${service})`,
+    admitsManager: (policy: string, port: number, hbone: number) =>
+      `${policy} admits the manager on ${port} and on ${hbone} (HBONE)`,
+    admitsKubelet: (policy: string, source: string, port: number) =>
+      `${policy} admits ambient's kubelet probes (${source}) on ${port}`,
+    objectUndone: (ref: string, kept: boolean) => `${ref} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
+    labelRestored: (key: string, ref: string) => `label ${key} on ${ref} back to its value before the runbook`,
+    /** A probe pod's path; `path` is the threat model's id, when the probe tries one. */
+    probe: (source: string, destination: string, expectation: string, _path?: string) =>
+      `${source} → ${destination}: ${expectation}`,
+    /** A path of the threat model that could not be tried. */
+    pathNotTried: (from: string, target: string, via: string, _path: string) => `${from} → ${target} via ${via}`,
+    /** A request from this machine through the gateway as a path's client. */
+    gatewayRequest: (url: string, who: string, userAgent: string, status: number, _path?: string) =>
+      `gateway ${url} with ${who} (${userAgent}): HTTP ${status}`,
+    /** What a probe expects, in a check's name: answers, refused, HTTP 200. */
+    expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
+      kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
+  },
+  ledger: {
+    title: 'What stays open (docs/threat-model.md has the whole model):',
+    open: '○ open  ',
+    partly: '◐ partly',
+    path: (id: string, from: string, target: string) => `${id}: ${from} → ${target}`,
+    /** Why a path (by its id) is open. */
+    why: (why: string, _id: string) => `why: ${why}`,
+    wouldClose: (what: string, _id: string) => `would close: ${what}`,
+    nothing: '  nothing the threat model lists',
+    closed: (ids: string) => `Closed and tried: ${ids || 'none yet'}`,
   },
   summary: {
     title: 'Summary:',

@@ -1,5 +1,6 @@
 // The guide's two NetworkPolicies (only the manager reaches MongoDB and the decision maker, on the app port and
 // HBONE's 15008), the protected targets they guard, and how to read a live NetworkPolicy back.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
@@ -141,7 +142,7 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
     const want = desired.find((p) => p.metadata.name === target.policy)!
     const have = live.policies.find((p) => p.metadata.name === target.policy)
     checks.push({
-      name: `NetworkPolicy ${config.namespace}/${target.policy} applied as planned`,
+      name: text.checks.policyApplied('NetworkPolicy', `${config.namespace}/${target.policy}`),
       expected: describePolicy(want),
       observed: have ? describePolicy(have) : 'not found',
       ok: appliedAsPlanned(want, have),
@@ -150,7 +151,7 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
     if (!have) continue
     const ports = portsAdmitted(have, manager.podLabels)
     checks.push({
-      name: `${target.policy} admits the manager on ${target.port} and on ${HBONE_PORT} (HBONE)`,
+      name: text.checks.admitsManager(target.policy, target.port, HBONE_PORT),
       expected: `${target.port}, ${HBONE_PORT}`,
       observed: showPorts(ports, [target.port, HBONE_PORT]),
       ok: admitsPort(ports, target.port) && admitsPort(ports, HBONE_PORT),
@@ -158,7 +159,7 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
     })
     const kubeletPorts = portsAdmittedFromBlock(have, KUBELET_PROBE_SOURCES[0])
     checks.push({
-      name: `${target.policy} admits ambient's kubelet probes (${KUBELET_PROBE_SOURCES[0]}) on ${target.port}`,
+      name: text.checks.admitsKubelet(target.policy, KUBELET_PROBE_SOURCES[0], target.port),
       expected: config.allowKubeletProbes ? `port ${target.port}` : `not admitted (--no-allow-kubelet-probes)`,
       observed: kubeletPorts.length ? `port ${kubeletPorts.join(', ')}` : 'not admitted',
       ok: kubeletPorts.includes(target.port),

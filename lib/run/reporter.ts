@@ -113,12 +113,12 @@ export function formatLedger(config: Config, inEffect: (step: StepId) => boolean
   const closed = rows.filter((row) => row.status === 'closed')
   const lines = open.map(
     (row) =>
-      `  ${row.status === 'open' ? '○ open  ' : '◐ partly'} ${row.path.id}: ${row.path.from} → ${TARGET_TITLES[row.path.target]}\n` +
-      `      why: ${row.why}\n      would close: ${row.wouldClose}`,
+      `  ${row.status === 'open' ? text.ledger.open : text.ledger.partly} ${text.ledger.path(row.path.id, row.path.from, TARGET_TITLES[row.path.target])}\n` +
+      `      ${text.ledger.why(row.why ?? '', row.path.id)}\n      ${text.ledger.wouldClose(row.wouldClose ?? '', row.path.id)}`,
   )
   return [
-    'What stays open (docs/threat-model.md has the whole model):',
-    ...(lines.length ? lines : ['  nothing the threat model lists']),
-    `Closed and tried: ${closed.map((row) => row.path.id).join(', ') || 'none yet'}`,
+    text.ledger.title,
+    ...(lines.length ? lines : [text.ledger.nothing]),
+    text.ledger.closed(closed.map((row) => row.path.id).join(', ')),
   ].join('\n')
 }

@@ -3,15 +3,17 @@ import { httpGet } from '../domain/gateway-api.ts'
 import { SETTLE_RETRY_MS } from '../domain/istio.ts'
 import { pollUntil } from '../kube/wait.ts'
 import type { Check, Facts, StepContext } from '../types.ts'
+import { text } from '../config/text.ts'
 
 /** GET through the gateway's address until the expected status comes back (policies take a moment to reach Envoy). */
 export async function gatewayRequestCheck(
   ctx: StepContext,
   url: string,
   userAgent: string,
-  label: string,
+  who: string,
   expected: number,
   hint: string,
+  path?: string,
 ): Promise<Check> {
   let last: { status?: number; error?: string } = {}
   await pollUntil(
@@ -22,7 +24,7 @@ export async function gatewayRequestCheck(
     { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
   )
   return {
-    name: `gateway ${url} with ${label}: HTTP ${expected}`,
+    name: text.checks.gatewayRequest(url, who, userAgent, expected, path),
     expected: `HTTP ${expected}`,
     observed: last.status ? `HTTP ${last.status}` : `no answer: ${last.error}`,
     ok: last.status === expected,

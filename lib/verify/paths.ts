@@ -1,6 +1,7 @@
 // Tries the threat model's paths that a step's verification covers: one batch of probe pods for the in-cluster
 // paths, requests from this machine for the gateway's, one check per path with what it should show now (given
 // which steps are in effect) and, when it shows otherwise, why in the terms of the layer that decides it.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { managerPrincipals } from '../config/options.ts'
 import { workloads } from '../domain/gthulhu.ts'
@@ -115,7 +116,7 @@ function pathCheck(
 /** A path that could not be tried: a warning, or a failure when a protection is claimed for it. */
 function notTried(path: ThreatPath, why: string, expected: Expected): Check {
   return {
-    name: `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`,
+    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${why}`,
     ok: false,
@@ -138,9 +139,10 @@ async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expecte
     ctx,
     url,
     agent.value,
-    `${agent.label} (${agent.value})`,
+    agent.label,
     status,
     gatewayHint(ctx.config, path),
+    path.id,
   )
   return { ...check, path: path.id, needs: 'gateway' }
 }

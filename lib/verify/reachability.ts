@@ -77,8 +77,9 @@ export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date()
   }
 }
 
-// Requests from this machine through the gateway's address (a path the threat model tries "by gateway request").
-const GATEWAY_CHECK = /^gateway (\S+) with /
+// Requests from this machine through the gateway's address (a path the threat model tries "by gateway request"):
+// the URL is the first one in the check's name, whatever the run's language.
+const GATEWAY_CHECK = /(https?:\/\/[^\s,，：（）()]+)/
 
 /** Paths proven by checks rather than probe pods: a client → the gateway, admitted or refused by the gateway's policy. */
 export function edgesFromChecks(step: StepId, checks: Check[], at = new Date().toISOString()): Edge[] {
