@@ -265,7 +265,7 @@ export const preflightStep: Step = {
   ],
   // Read-only: the observation happens once, in verify, which also records the facts.
   async run() {
-    return { unchanged: 'read-only step' }
+    return { unchanged: text.notes.readOnly }
   },
   async verify(ctx, io) {
     const observation = await observe(ctx.cluster, ctx.config)

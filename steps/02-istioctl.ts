@@ -125,8 +125,7 @@ export const istioctlStep: Step = {
     mkdirSync(ctx.config.installDir, { recursive: true })
     if (existsSync(target)) {
       const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
-      if (installed === ctx.config.istioVersion)
-        return { unchanged: `istioctl ${installed} is already installed at ${target}` }
+      if (installed === ctx.config.istioVersion) return { unchanged: text.notes.istioctlInstalled(installed, target) }
       // Never replace a binary the operator may rely on without saying so.
       if (installed) io.warn(`replacing istioctl ${installed} at ${target} with ${ctx.config.istioVersion}`)
       else

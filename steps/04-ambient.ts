@@ -102,7 +102,7 @@ export function decideIstio(
       action: 'install',
       reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}`,
     }
-  return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
+  return { action: 'skip', reason: text.notes.istioInstalled(version) }
 }
 
 export const ambientStep: Step = {

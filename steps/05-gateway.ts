@@ -247,7 +247,7 @@ export const gatewayStep: Step = {
     const existing = await observe(ctx.cluster, ctx.config)
     if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
       return {
-        unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured`,
+        unchanged: text.notes.gatewayAsConfigured(ctx.config.gatewayName, ctx.config.routeName),
       }
     }
     for (const [live, want] of [

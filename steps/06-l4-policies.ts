@@ -1,6 +1,7 @@
 // L4 isolation: the guide's two NetworkPolicies let only the manager open connections to MongoDB and to the
 // scheduler's decision maker (app port plus ambient's HBONE port 15008). Proven with probe pods: one wearing
 // the manager's labels must get through, one without them must be refused.
+import { text } from '../lib/config/text.ts'
 import { applyChanged } from '../lib/domain/apply.ts'
 import { desiredNetworkPolicies, MONGODB_POLICY, policyChecks, readLive } from '../lib/domain/network-policies.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
@@ -48,7 +49,7 @@ export const l4PoliciesStep: Step = {
   ],
   async run(ctx, io) {
     const applied = await applyChanged(ctx, io, desiredNetworkPolicies(ctx.config, ctx.facts), 'networkpolicies')
-    if (applied.length === 0) return { unchanged: 'both NetworkPolicies are already applied as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {

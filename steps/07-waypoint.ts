@@ -135,7 +135,7 @@ export const waypointStep: Step = {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
       done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
     }
-    if (done.length === 0) return { unchanged: `namespace ${ns} is enrolled and uses the programmed waypoint ${name}` }
+    if (done.length === 0) return { unchanged: text.notes.waypointInPlace(ns, name) }
     for (const line of done) io.log(line)
   },
   async verify(ctx) {

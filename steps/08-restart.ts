@@ -154,7 +154,7 @@ export const restartStep: Step = {
       )
       if (pods.length && pods.every((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')) {
         return {
-          unchanged: `restarted by this runbook at ${[...new Set(Object.values(recorded))].join(', ')}; every pod is enrolled`,
+          unchanged: text.notes.restarted([...new Set(Object.values(recorded))].join(', ')),
         }
       }
     }

@@ -110,9 +110,9 @@ export const identityPoliciesStep: Step = {
     ]
   },
   async run(ctx, io) {
-    if (!ctx.config.identityPolicies) return { unchanged: 'left out with --no-identity-policies' }
+    if (!ctx.config.identityPolicies) return { unchanged: text.notes.identityLeftOut }
     const applied = await applyChanged(ctx, io, desiredIdentityPolicies(ctx.config, ctx.facts), POLICY_RESOURCE)
-    if (applied.length === 0) return { unchanged: 'the three identity policies are already applied as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.identityApplied }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {

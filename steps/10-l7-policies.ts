@@ -206,8 +206,7 @@ export const l7PoliciesStep: Step = {
       applied.push(`removed label ${INGRESS_USE_WAYPOINT} from Service ${service.name}`)
     }
     io.log(ingressMode(ctx.config.ingressViaWaypoint, ctx.config.gatewayName))
-    if (applied.length === 0)
-      return { unchanged: 'both AuthorizationPolicies and the Service label are already as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.l7Applied }
     io.log(`applied: ${applied.join('; ')}`)
   },
   async verify(ctx, io) {

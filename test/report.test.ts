@@ -30,7 +30,7 @@ const markdownOf = (name: string) => readFileSync(join(reportDir(name), 'report.
 /** The grid of a report as { source: { target: cell text } }. */
 function grid(markdown: string, heading: string): Record<string, Record<string, string>> {
   const rows = asRecords(table(markdownTables(markdown), heading))
-  return Object.fromEntries(rows.map(({ 'from \\ to': source, ...cells }) => [source, cells]))
+  return Object.fromEntries(rows.map(({ from: source, ...cells }) => [source, cells]))
 }
 
 const SOURCES = [...new Set(THREAT_MODEL.map((p) => p.from))]

@@ -103,9 +103,32 @@ const EN_TEXT = {
     cleanupFailed: (message: string) => `⚠ cleanup failed: ${message}`,
     quitAtPrompt: 'quit at a prompt',
   },
+  /** What a step says when it finds nothing to change (shown in the summary). */
+  notes: {
+    readOnly: 'read-only step',
+    istioctlInstalled: (version: string, path: string) => `istioctl ${version} is already installed at ${path}`,
+    crdsInstalled: (count: number, channel: string, version: string) =>
+      `all ${count} CRDs of the ${channel} bundle are installed at ${version}`,
+    istioInstalled: (version: string) => `Istio ${version} is already installed with the ambient profile`,
+    gatewayAsConfigured: (gateway: string, route: string) =>
+      `Gateway ${gateway} and HTTPRoute ${route} are already as configured`,
+    networkPoliciesApplied: 'both NetworkPolicies are already applied as planned',
+    waypointInPlace: (namespace: string, name: string) =>
+      `namespace ${namespace} is enrolled and uses the programmed waypoint ${name}`,
+    restarted: (times: string) => `restarted by this runbook at ${times}; every pod is enrolled`,
+    identityLeftOut: 'left out with --no-identity-policies',
+    identityApplied: 'the three identity policies are already applied as planned',
+    l7Applied: 'both AuthorizationPolicies and the Service label are already as planned',
+  },
   checks: {
     expected: 'expected',
     observed: 'observed',
+    /** The lines under a check: what was expected, what the cluster showed. */
+    expectedLine: (value: string) => `expected: ${value}`,
+    observedLine: (value: string) => `observed: ${value}`,
+    /** A drift of an audit, on one line. */
+    drift: (step: string, name: string, expected: string, observed: string) =>
+      `${step}: ${name} — expected ${expected}, observed ${observed}`,
     kubectlOnPath: 'kubectl on PATH',
     contextAnswers: (context: string) => `context ${context} answers`,
     kubernetesSupported: (istio: string) => `Kubernetes version supported by Istio ${istio}`,
@@ -173,10 +196,14 @@ const EN_TEXT = {
     wouldClose: (what: string, _id: string) => `would close: ${what}`,
     nothing: '  nothing the threat model lists',
     closed: (ids: string) => `Closed and tried: ${ids || 'none yet'}`,
+    /** Why a path is open when the step that closes it has not been applied, and what closes it. */
+    notApplied: (step: string) => `${step} has not been applied`,
+    stepCloses: (step: string, layer: string) => `the ${step} step (${layer})`,
   },
   summary: {
     title: 'Summary:',
     checks: (passed: number, total: number) => `${passed}/${total} checks`,
+    note: (note: string) => `(${note})`,
     notRun: 'not run',
     status: {
       pending: 'pending',

@@ -34,7 +34,7 @@ function pathBox(cell: GridCell, day: string): string {
 function gridHtml(block: Block, day: string): string {
   const grid = block.grid!
   const targetWidth = (100 - 19) / grid.targets.length
-  const head = `<tr><th scope="col">from \\ to</th>${grid.targets.map((t) => `<th scope="col">${esc(t)}</th>`).join('')}</tr>`
+  const head = `<tr><th scope="col">from</th>${grid.targets.map((t) => `<th scope="col">${esc(t)}</th>`).join('')}</tr>`
   const rows = grid.sources.map(
     (source) =>
       `<tr><th scope="row">${esc(source)}</th>${grid.targets

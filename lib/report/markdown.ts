@@ -42,7 +42,7 @@ export function cellLine(cell: GridCell, day?: string): string {
 
 export function gridTable(grid: Grid, day?: string): Table {
   return {
-    head: ['from \\ to', ...grid.targets],
+    head: ['from', ...grid.targets],
     rows: grid.sources.map((source) => [
       source,
       ...grid.targets.map((target) => grid.cells[source][target].map((c) => cellLine(c, day)).join('\n') || '—'),

@@ -329,7 +329,7 @@ export class Engine {
         reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       for (const check of failed) {
         drifts.push(
-          `${step.id}: ${check.name} — ${text.checks.expected} ${check.expected}, ${text.checks.observed} ${check.observed}${check.hint ? `\n    → ${check.hint}` : ''}`,
+          `${text.checks.drift(step.id, check.name, check.expected, check.observed)}${check.hint ? `\n    → ${check.hint}` : ''}`,
         )
         reporter.event({
           event: 'drift',
@@ -590,10 +590,11 @@ export function summary(results: StepResult[], left: { id: StepId; reason: strin
   const lines = results.map((r) => {
     const passed = r.checks.filter((c) => c.ok).length
     const checks = r.checks.length ? `, ${text.summary.checks(passed, r.checks.length)}` : ''
-    return `  ${padColumns(status(r.status), 11)} ${r.id.padEnd(17)} ${seconds(r.durationMs).padStart(7)}${checks}${r.note ? `  (${r.note})` : ''}`
+    return `  ${padColumns(status(r.status), 11)} ${r.id.padEnd(17)} ${seconds(r.durationMs).padStart(7)}${checks}${r.note ? `  ${text.summary.note(r.note)}` : ''}`
   })
   const others = left.map(
-    (l) => `  ${padColumns(status('not run'), 11)} ${l.id.padEnd(17)} ${''.padStart(7)}  (${l.reason})`,
+    (l) =>
+      `  ${padColumns(status('not run'), 11)} ${l.id.padEnd(17)} ${''.padStart(7)}  ${text.summary.note(l.reason)}`,
   )
   return `${text.summary.title}\n${[...lines, ...others].join('\n')}`
 }

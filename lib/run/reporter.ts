@@ -4,7 +4,7 @@ import type { Config } from '../config/options.ts'
 import { shellLine, toYamlStream } from '../kube/cluster.ts'
 import type { Check, PlanItem, StepId } from '../types.ts'
 import { text } from '../config/text.ts'
-import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
+import { expectedNow, ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
   | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
@@ -53,7 +53,7 @@ export function formatChecks(checks: Check[]): string {
   return checks
     .map((c) => {
       if (c.skipped) return `  ${mark(c)} ${c.name}: ${c.skipped}`
-      const line = `  ${mark(c)} ${c.name}\n      ${text.checks.expected}: ${c.expected}\n      ${text.checks.observed}: ${c.observed}`
+      const line = `  ${mark(c)} ${c.name}\n      ${text.checks.expectedLine(c.expected)}\n      ${text.checks.observedLine(c.observed)}`
       return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
     })
     .join('\n')
@@ -111,11 +111,18 @@ export function formatLedger(config: Config, inEffect: (step: StepId) => boolean
   const rows = ledger(config, inEffect)
   const open = rows.filter((row) => row.status === 'open' || row.why)
   const closed = rows.filter((row) => row.status === 'closed')
-  const lines = open.map(
-    (row) =>
+  const lines = open.map((row) => {
+    // Open because the step that closes it has not run: said in the run's words; the model's own reasons as they are.
+    const expected = expectedNow(row.path, config, inEffect)
+    const until = expected.verdict === 'open' ? expected.until : undefined
+    const why = until ? text.ledger.notApplied(until.step) : (row.why ?? '')
+    const wouldClose =
+      until && !row.path.staysOpen ? text.ledger.stepCloses(until.step, until.layer) : (row.wouldClose ?? '')
+    return (
       `  ${row.status === 'open' ? text.ledger.open : text.ledger.partly} ${text.ledger.path(row.path.id, row.path.from, TARGET_TITLES[row.path.target])}\n` +
-      `      ${text.ledger.why(row.why ?? '', row.path.id)}\n      ${text.ledger.wouldClose(row.wouldClose ?? '', row.path.id)}`,
-  )
+      `      ${text.ledger.why(why, row.path.id)}\n      ${text.ledger.wouldClose(wouldClose, row.path.id)}`
+    )
+  })
   return [
     text.ledger.title,
     ...(lines.length ? lines : [text.ledger.nothing]),
