@@ -53,6 +53,15 @@ export interface Viewport {
 }
 
 export async function renderInChromium(file: string, probe = 'null', viewport?: Viewport): Promise<Rendered> {
+  return (await renderInChromiumAt(file, probe, [viewport]))[0]
+}
+
+/** Renders `file` once per viewport in one Chromium (a viewport of undefined keeps Chromium's own window). */
+export async function renderInChromiumAt(
+  file: string,
+  probe: string,
+  viewports: (Viewport | undefined)[],
+): Promise<Rendered[]> {
   const chromium = ensureChromium()
   const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'))
   const child = spawn(
@@ -76,9 +85,8 @@ export async function renderInChromium(file: string, probe = 'null', viewport?: 
   const toChromium = child.stdio[3] as Writable
   const fromChromium = child.stdio[4] as Readable
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
-  const requests: string[] = []
+  let requests: string[] = []
   let loaded: () => void = () => undefined
-  const load = new Promise<void>((resolve) => (loaded = resolve))
   let buffer = ''
   fromChromium.on('data', (chunk) => {
     buffer += chunk
@@ -102,7 +110,8 @@ export async function renderInChromium(file: string, probe = 'null', viewport?: 
       pending.set(id, { resolve, reject })
       toChromium.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0')
     })
-  const timer = setTimeout(() => kill(), 60_000)
+  // A safety net for a Chromium that hangs (generous: a loaded machine starts it slowly), not a wait for anything.
+  const timer = setTimeout(() => kill(), 120_000 + 60_000 * viewports.length)
   const kill = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL')
@@ -113,28 +122,34 @@ export async function renderInChromium(file: string, probe = 'null', viewport?: 
     const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
     await send('Network.enable', {}, sessionId)
     await send('Page.enable', {}, sessionId)
-    if (viewport) {
-      await send(
-        'Emulation.setDeviceMetricsOverride',
-        { width: viewport.width, height: viewport.height ?? 1000, deviceScaleFactor: 1, mobile: false },
+    const rendered: Rendered[] = []
+    for (const viewport of viewports) {
+      if (viewport) {
+        await send(
+          'Emulation.setDeviceMetricsOverride',
+          { width: viewport.width, height: viewport.height ?? 1000, deviceScaleFactor: 1, mobile: false },
+          sessionId,
+        )
+        await send('Emulation.setEmulatedMedia', { media: viewport.media ?? 'screen' }, sessionId)
+      }
+      requests = []
+      const load = new Promise<void>((resolve) => (loaded = resolve))
+      await send('Page.navigate', { url: `file://${file}` }, sessionId)
+      await load
+      const dom = await send(
+        'Runtime.evaluate',
+        { expression: 'document.documentElement.outerHTML', returnByValue: true },
         sessionId,
       )
-      await send('Emulation.setEmulatedMedia', { media: viewport.media ?? 'screen' }, sessionId)
+      const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
+      rendered.push({
+        dom: dom.result.value,
+        probed: probed.result.value,
+        requests: requests.filter((url) => url !== `file://${file}`),
+      })
     }
-    await send('Page.navigate', { url: `file://${file}` }, sessionId)
-    await load
-    const dom = await send(
-      'Runtime.evaluate',
-      { expression: 'document.documentElement.outerHTML', returnByValue: true },
-      sessionId,
-    )
-    const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
     await send('Browser.close').catch(() => undefined)
-    return {
-      dom: dom.result.value,
-      probed: probed.result.value,
-      requests: requests.filter((url) => url !== `file://${file}`),
-    }
+    return rendered
   } catch (error) {
     throw new Error(`chromium: ${(error as Error).message}\n${stderr.slice(-2000)}`)
   } finally {
