@@ -66,11 +66,9 @@ async function resolveContext(
   const contexts = await readContexts(cluster, config.kubeconfig)
   if (config.context) return requireContext(contexts, config.context)
   if (config.yes) {
-    throw new UsageError(
-      `--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`,
-    )
+    throw new UsageError(text.errors.yesNeedsContext(contexts.map((c) => c.name).join(', ')))
   }
-  if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
+  if (contexts.length === 0) throw new UsageError(text.errors.noContexts)
   const { askContext } = await import('./lib/cli/prompts.ts')
   return requireContext(contexts, await askContext(contexts, signal))
 }
@@ -81,7 +79,7 @@ function settleNamespace(config: Config, context: KubeContext | undefined): stri
   if (!context?.namespace) return text.cli.namespaceDefault
   const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
   const problem = validate?.(context.namespace)
-  if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
+  if (problem) throw new UsageError(text.errors.contextNamespace(context.name, problem))
   config.namespace = context.namespace
   return text.cli.namespaceFromContext(context.name)
 }
@@ -136,15 +134,12 @@ async function main(argv: string[]): Promise<number> {
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
-  if (config.verify && !config.context && !terminal)
-    throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+  if (config.verify && !config.context && !terminal) throw new UsageError(text.errors.verifyNeedsContext)
   if (!readOnly && !config.yes && !config.verify && !terminal) {
-    throw new UsageError(
-      'no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended',
-    )
+    throw new UsageError(text.errors.noTerminal)
   }
   if (!readOnly && !config.yes && !config.verify && config.output === 'json')
-    throw new UsageError('--output json is for unattended runs: add --yes and --context')
+    throw new UsageError(text.errors.jsonNeedsYes)
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
@@ -177,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
     config.context ??= context
     // Like kubectl, a server dry run may use the current context: it changes nothing.
     if (config.dryRun === 'server' && !context) {
-      throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+      throw new UsageError(text.errors.serverDryRunNeedsContext)
     }
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)

@@ -152,9 +152,9 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
   verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
-  report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
+  report: '另外把 report.md 與獨立的 report.html（版本、步驟、變更、連線表格、仍然開放的路徑、每項檢查）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
-  lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
+  lang: 'runbook 使用的語言，涵蓋步驟名稱與說明、提問、檢查名稱、摘要與訊息：en，或 zh-TW（繁體中文）。',
   output: 'json：stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
 
@@ -359,9 +359,9 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:uninstall': '176e3969c099',
   'flag:verify': 'bafb9d6b55dc',
   'flag:probes': 'a1434e95f62c',
-  'flag:report': 'e5fc9f20d30b',
+  'flag:report': '67907c56dc2a',
   'flag:verbose': 'a71a2ab2c06d',
-  'flag:lang': 'f96552e6d249',
+  'flag:lang': '438375cd7408',
   'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
@@ -584,6 +584,26 @@ export const TEXT_ZH_TW: Text = {
     beforeFrom: (from) => `在 --from ${from} 之前`,
     namedInSkip: '列在 --skip 中',
     earlierRun: (status) => `先前的執行已${status}`,
+  },
+  errors: {
+    yesNeedsContext: (contexts) =>
+      `--yes 需要 --context：請指名要變更的叢集；kubeconfig 裡的 context 有：${contexts || '（沒有）'}`,
+    noContexts: 'kubeconfig 裡沒有任何 context；請用 --kubeconfig 指定',
+    contextNamespace: (context, problem) => `kube context ${context} 的命名空間：${problem}；請用 --namespace 指定`,
+    verifyNeedsContext: '沒有終端機時，--verify 需要 --context：請指名要稽核的叢集',
+    noTerminal: '沒有可以提問的終端機（stdin/stdout 不是 TTY，或設定了 CI）：無人值守執行請加上 --yes 與 --context',
+    jsonNeedsYes: '--output json 用於無人值守的執行：請加上 --yes 與 --context',
+    serverDryRunNeedsContext: '--dry-run=server 需要叢集：請用 --context 指定（kubeconfig 沒有目前使用中的 context）',
+    nothingToResume: '沒有可以接續的：選取的步驟都已完成（要重新執行步驟，請用 --from <step>）',
+    noStepSelected: '這些旗標沒有選到任何步驟',
+    needsStep: (id, needed) =>
+      `步驟 ${id} 需要步驟 ${needed}（已在這個 context 完成，或選在它之前執行）；請把 ${needed} 加進 --only，或用 --from ${needed} 開始`,
+    nothingToRollBack: (id, status, context, undoable) =>
+      `--rollback ${id}：這個步驟在 context ${context} 的狀態是 ${status}，沒有東西可以復原；這裡可以復原的步驟：${undoable || '（沒有）'}`,
+    nothingToUninstall: (context) =>
+      `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
+    nothingToAudit: (context) =>
+      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
   },
   cli: {
     contextLine: (context, namespace, source, statePath) =>

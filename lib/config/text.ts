@@ -221,6 +221,30 @@ const EN_TEXT = {
     namedInSkip: 'named in --skip',
     earlierRun: (status: string) => `${status} in an earlier run`,
   },
+  /** The fixed parts of the usage errors a run can meet after its language is known (exit 2). */
+  errors: {
+    yesNeedsContext: (contexts: string) =>
+      `--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts || 'none'}`,
+    noContexts: 'the kubeconfig has no contexts; pass --kubeconfig',
+    contextNamespace: (context: string, problem: string) =>
+      `the namespace of kube context ${context}: ${problem}; pass --namespace`,
+    verifyNeedsContext: '--verify without a terminal needs --context: name the cluster to audit',
+    noTerminal:
+      'no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended',
+    jsonNeedsYes: '--output json is for unattended runs: add --yes and --context',
+    serverDryRunNeedsContext:
+      '--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)',
+    nothingToResume: 'nothing to resume: every selected step is already done (use --from <step> to run steps again)',
+    noStepSelected: 'the flags select no step to run',
+    needsStep: (id: string, needed: string) =>
+      `step ${id} needs step ${needed} (done in this context, or selected to run first); add ${needed} to --only, or start with --from ${needed}`,
+    nothingToRollBack: (id: string, status: string, context: string, undoable: string) =>
+      `--rollback ${id}: that step is ${status} in context ${context}, so there is nothing of it to undo; steps that can be rolled back here: ${undoable || 'none'}`,
+    nothingToUninstall: (context: string) =>
+      `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
+    nothingToAudit: (context: string) =>
+      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
+  },
   cli: {
     contextLine: (context: string, namespace: string, source: string, statePath: string) =>
       `Context ${context}, namespace ${namespace} (${source}); state in ${statePath}`,
