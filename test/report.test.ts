@@ -107,7 +107,7 @@ async function assertLaysOut(name: string): Promise<Layout> {
 }
 
 test('a run with --report: steps on the wall clock, versions, a grid of every path of the threat model, what stays open', async () => {
-  const r = await world.run([...world.flags, '--yes', '--report', reportDir('run')], { timeoutMs: 300_000 })
+  const r = await world.run([...world.flags, '--yes', '--report', reportDir('run')], { timeoutMs: 600_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /Report: .*run-report\/report\.md and .*report\.html/)
   const markdown = markdownOf('run')

@@ -101,7 +101,6 @@ export class Engine {
       this.current = id
       const step = steps.find((s) => s.id === id)!
       const { prompter } = this.options
-      const introduced = !!prompter && !this.runAll
       if (prompter && !this.runAll) {
         const connection = this.options.cluster.connectionArgs()
         this.introduce(step)
@@ -125,7 +124,8 @@ export class Engine {
           this.sayUnaskedAnswers(selected.slice(index))
         }
       }
-      if (prompter && !this.runAll) await this.answerQuestions(step, introduced)
+      // After "without asking", the remaining questions take the answers listed when the operator chose it.
+      if (prompter && !this.runAll) await this.answerQuestions(step)
       await this.runWithRecovery(step)
     }
   }
@@ -154,7 +154,7 @@ export class Engine {
           : q.key in state.state.answers
             ? text.run.fromRecord
             : text.run.byDefault
-        return `  ${q.flag} ${describeAnswer(q.key, config, state.state.facts)}  (${source})`
+        return `  ${q.flag} ${describeAnswer(q.key, config, state.state.facts)}  ${text.summary.note(source)}`
       }),
     )
     const confirmations = remaining.flatMap((id) =>
@@ -174,11 +174,9 @@ export class Engine {
   }
 
   /** Asks what only the operator can answer for this step, once; the answers are kept in state. */
-  private async answerQuestions(step: Step, introduced: boolean): Promise<void> {
+  private async answerQuestions(step: Step): Promise<void> {
     const { config, state } = this.options
     const questions = openQuestions(step.id, config, state.state.answers)
-    // After "run all remaining", the operator has not seen this step yet: say which step asks.
-    if (questions.length && !introduced) this.introduce(step)
     for (const question of questions) {
       const answer = await question.ask(config, state.state.facts, this.options.signal)
       ;(config as any)[question.key] = answer
