@@ -444,6 +444,7 @@ export const TEXT_ZH_TW: Text = {
     itWill: '它會：',
     fullPlan: (id) => `${id} 的完整計畫：`,
     nothingMore: (id) => `上面的預覽就是 ${id} 的完整計畫：它不套用任何 manifest，每個指令都已列出。`,
+    skippedByOperator: '操作人員選擇略過',
     skipWarning: (id, dependents) =>
       `⚠ 略過 ${id}：${dependents.join('、')} 需要它；它們依賴它的檢查會顯示「略過：需要 ${id}」`,
     runAll: '剩下的步驟會直接執行，不再詢問。',

@@ -61,6 +61,7 @@ const EN_TEXT = {
     fullPlan: (id: string) => `Full plan of ${id}:`,
     nothingMore: (id: string) =>
       `The preview above is the whole plan of ${id}: it applies no manifest, and every command is listed.`,
+    skippedByOperator: 'skipped by the operator',
     skipWarning: (id: string, dependents: string[]) =>
       `⚠ skipping ${id}: ${dependents.join(', ')} ${dependents.length > 1 ? 'need' : 'needs'} it; their checks that depend on it will read "skipped: needs ${id}"`,
     runAll: 'Running the remaining steps without asking.',
