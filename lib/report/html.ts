@@ -65,8 +65,8 @@ th{background:#eee}
 .path .was{font-weight:700;font-style:italic}
 .v-allowed{background:#fff;border:1px solid #444}
 .v-refused{background:#dcdcdc;border:2px solid #000}
-.v-open{background:repeating-linear-gradient(135deg,#fff 0 6px,#c8c8c8 6px 9px);border:2px dashed #000}
-.v-stays-open{background:repeating-linear-gradient(45deg,#fff 0 6px,#e0e0e0 6px 9px);border:2px dotted #000}
+.v-open{background:repeating-linear-gradient(135deg,#fff 0 7px,#d6d6d6 7px 9px);border:2px dashed #000}
+.v-stays-open{background:repeating-linear-gradient(45deg,#fff 0 7px,#e4e4e4 7px 9px);border:2px dotted #000}
 .v-unknown{background:#fff;border:1px dotted #222}
 .v-not-observed{background:#fff;border:1px dotted #999;color:#444}
 .none{color:#666;text-align:center}
