@@ -18,13 +18,14 @@ import type { RunLease } from './lib/run/lease.ts'
 import { clusterAccessError } from './lib/run/cluster-access.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
+import { text } from './lib/config/text.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
 /** How the operator started the runbook, so the resume command can be pasted as is. */
 function invocation(): string {
-  if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
-  if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
+  // The demo passes every flag that points at its cluster, which stays up: resuming is a plain run against it.
+  if (process.env.npm_lifecycle_event === 'start' || process.env.npm_lifecycle_event === 'demo') return 'npm start --'
   const entry = process.argv[1] ?? 'runbook.ts'
   // The published bin, run as bin/gthulhu-runbook.mjs or through npm's gthulhu-runbook link.
   if (/(^|[/\\])gthulhu-runbook(\.mjs)?$/.test(entry)) return 'npx gthulhu-runbook'
@@ -45,7 +46,7 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
     if (name === '--resume' || name === '--dry-run') continue
     kept.push(argv[i])
   }
-  if (!config.context) kept.push('--context', context)
+  if (!config.explicit.includes('context')) kept.push('--context', context)
   const selection = config.only.length ? ['--only', remaining.join(',')] : ['--resume']
   const quoted = [...kept, ...selection].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
   return `${invocation()} ${quoted.join(' ')}`
@@ -67,24 +68,22 @@ async function resolveContext(
   const contexts = await readContexts(cluster, config.kubeconfig)
   if (config.context) return requireContext(contexts, config.context)
   if (config.yes) {
-    throw new UsageError(
-      `--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`,
-    )
+    throw new UsageError(text.errors.yesNeedsContext(contexts.map((c) => c.name).join(', ')))
   }
-  if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
+  if (contexts.length === 0) throw new UsageError(text.errors.noContexts)
   const { askContext } = await import('./lib/cli/prompts.ts')
   return requireContext(contexts, await askContext(contexts, signal))
 }
 
 /** The namespace: the flag or config file, else the kube context's own, else `default` (as kubectl does). */
 function settleNamespace(config: Config, context: KubeContext | undefined): string {
-  if (config.explicit.includes('namespace')) return 'as given'
-  if (!context?.namespace) return 'the default: the kube context names none'
+  if (config.explicit.includes('namespace')) return text.cli.namespaceGiven
+  if (!context?.namespace) return text.cli.namespaceDefault
   const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
   const problem = validate?.(context.namespace)
-  if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
+  if (problem) throw new UsageError(text.errors.contextNamespace(context.name, problem))
   config.namespace = context.namespace
-  return `from kube context ${context.name}`
+  return text.cli.namespaceFromContext(context.name)
 }
 
 function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
@@ -138,14 +137,12 @@ async function main(argv: string[]): Promise<number> {
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
   if (config.verify && !config.context && !config.allContexts && !terminal)
-    throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+    throw new UsageError(text.errors.verifyNeedsContext)
   if (!readOnly && !config.yes && !config.verify && !terminal) {
-    throw new UsageError(
-      'no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended',
-    )
+    throw new UsageError(text.errors.noTerminal)
   }
   if (!readOnly && !config.yes && !config.verify && config.output === 'json')
-    throw new UsageError('--output json is for unattended runs: add --yes and --context')
+    throw new UsageError(text.errors.jsonNeedsYes)
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
@@ -162,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
       }
       process.exit(EXIT.interrupted)
     }
-    reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
+    reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
   process.on('SIGINT', onSignal)
@@ -179,9 +176,11 @@ async function main(argv: string[]): Promise<number> {
       return await fleetAudit(config, argv, STEPS, { reporter, cluster, signal: abort.signal })
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
+    // A context picked in guided mode (or the current one of a dry run) is the run's context from here on.
+    config.context ??= context
     // Like kubectl, a server dry run may use the current context: it changes nothing.
     if (config.dryRun === 'server' && !context) {
-      throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+      throw new UsageError(text.errors.serverDryRunNeedsContext)
     }
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
@@ -226,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
       // done with, unless given again; a new run (--from, --only, or all steps) uses what it is given.
       const continuing = config.resume || config.verify || !!config.rollback || config.uninstall
       const taken = continuing ? applyRecordedSettings(config, state.state.config) : []
-      if (taken.length) reporter.say(`Settings from the record (not given this time): ${taken.join(', ')}`)
+      if (taken.length) reporter.say(text.cli.settingsFromRecord(taken.join(', ')))
       applySavedAnswers(config, state.state.answers)
     }
     /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
@@ -242,7 +241,7 @@ async function main(argv: string[]): Promise<number> {
         },
       })
       const taken = await lease.acquire()
-      if (taken.tookOverFrom) reporter.say(`⚠ took over the run's lock from ${taken.tookOverFrom}`)
+      if (taken.tookOverFrom) reporter.say(text.cli.tookOverLock(taken.tookOverFrom))
       await removeLeftoverProbes(cluster, config.namespace, reporter)
       if (writes) {
         state!.state.runbookVersion = VERSION
@@ -263,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
 
     const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-    for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
+    for (const warning of state ? driftWarnings(state.state, config, STEPS) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
     const facts = state?.state.facts ?? {}
     // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
@@ -295,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
               selected.map((s, i) => ({ step: s.id, items: plans[i] })),
             )
           : EXIT.ok
-      reporter.say(`\nDry run: nothing was changed.`)
+      reporter.say(`\n${text.cli.dryRunDone}`)
       reporter.event({ event: 'run-end', status: exitCode === EXIT.ok ? 'done' : 'usage-error', exitCode })
       return exitCode
     }
@@ -330,16 +329,14 @@ async function main(argv: string[]): Promise<number> {
       steps: selection.run,
       dryRun: false,
     })
-    reporter.say(
-      `Context ${context}, namespace ${config.namespace} (${namespaceSource}); record in ${state!.describe()}`,
-    )
+    reporter.say(text.cli.contextLine(context!, config.namespace, namespaceSource, state!.describe()))
     let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${formatLedger(config, (step) => state!.state.steps[step]?.status === 'done')}`)
       const url = state!.state.facts.gateway?.url
-      if (url) reporter.say(`\nOpen the Web UI at ${url}`)
+      if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
       outcome = 'done'
       return EXIT.ok
@@ -350,7 +347,7 @@ async function main(argv: string[]): Promise<number> {
       if (interrupted) outcome = 'interrupted'
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-      reporter.say(`Resume with:\n  ${resume}`)
+      reporter.say(`${text.cli.resumeWith}\n  ${resume}`)
       const exitCode = exitCodeOf(error)
       reporter.event({
         event: 'run-end',
@@ -372,6 +369,8 @@ async function main(argv: string[]): Promise<number> {
           {
             kind: 'run',
             context: context!,
+            config,
+            version: VERSION,
             startedAt,
             finishedAt: new Date(),
             results: engine.results,
@@ -457,7 +456,7 @@ async function lifecycle(
           : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`,
       )
     }
-    reporter.say(`\nDry run: nothing was changed.`)
+    reporter.say(`\n${text.cli.dryRunDone}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   }
@@ -488,7 +487,9 @@ async function lifecycle(
     dryRun: false,
   })
   reporter.say(
-    `Context ${context}; record in ${state.describe()}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+    auditing
+      ? text.cli.auditing(context, state.describe(), ids.join(', '))
+      : text.cli.undoingSteps(context, state.describe(), ids.join(', ')),
   )
   let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
   try {
@@ -506,11 +507,7 @@ async function lifecycle(
     }
     await engine.undo()
     reporter.say(`\n${summary(engine.results, [])}`)
-    reporter.say(
-      config.uninstall
-        ? "\nThe runbook's changes are undone; what was there before it is left as it was."
-        : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
-    )
+    reporter.say(`\n${config.uninstall ? text.cli.uninstalled : text.cli.rolledBack(config.rollback!)}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     outcome = 'done'
     return EXIT.ok
@@ -519,7 +516,7 @@ async function lifecycle(
     if (interrupted) outcome = 'interrupted'
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-    if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
+    if (!auditing) reporter.say(text.cli.runAgain)
     const exitCode = exitCodeOf(error)
     reporter.event({
       event: 'run-end',
@@ -542,6 +539,8 @@ async function lifecycle(
         {
           kind,
           context,
+          config,
+          version: VERSION,
           startedAt,
           finishedAt: new Date(),
           results: audit?.results ?? engine.results,
@@ -678,6 +677,8 @@ ${fleetTable(outcomes)}`)
       audits.map((a) => ({
         kind: 'verify' as const,
         context: a.member.kube.name,
+        config: a.member.config,
+        version: VERSION,
         startedAt,
         finishedAt: a.finishedAt,
         results: a.outcome.results,
@@ -729,7 +730,7 @@ try {
   process.exitCode = await main(process.argv.slice(2))
 } catch (error) {
   if (isExpected(error)) {
-    process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
+    process.stderr.write(`${text.cli.errorPrefix}${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
     if (wantsJson(process.argv.slice(2))) {
       const status =
@@ -746,9 +747,7 @@ try {
     }
     process.exitCode = exitCodeOf(error)
   } else {
-    process.stderr.write(
-      `gthulhu-runbook: unexpected error (a bug; please report it):\n${(error as Error)?.stack ?? error}\n`,
-    )
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
     process.exitCode = EXIT.failed
   }
 }

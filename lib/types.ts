@@ -24,6 +24,10 @@ export interface Check {
   advisory?: boolean
   /** What to do about a failure, shown under it. */
   hint?: string
+  /** The step whose work this check looks at: when that step was skipped (or is not done), a failure reads "skipped: needs <step>". */
+  needs?: StepId
+  /** Set when the check could not be evaluated (a step it needs was skipped): the reason; it counts as neither pass nor failure. */
+  skipped?: string
   /** The threat model's path this check tried (lib/verify/threat-model.ts), for the reachability picture. */
   path?: string
   /** When an object differs from the plan: the differences as diff lines (`- ` the cluster's value, `+ ` the plan's). */
@@ -55,6 +59,8 @@ export interface WorkloadFacts {
   image?: string
   /** The name of the container serving the workload's port (for `kubectl logs -c`). */
   container?: string
+  /** Every container's image, by container name (for the report's versions). */
+  images?: Record<string, string>
   /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
   servesTls?: boolean
   /** The first container port of its pods: where the manager calls a decision maker (Gthulhu/api firstContainerPort). */
@@ -69,6 +75,8 @@ export interface Facts {
   /** The istioctl the istioctl step installed or adopted, and the SHA-256 it must still have each time it runs. */
   istioctlPath?: string
   istioctlSha256?: string
+  /** The Istio the ambient step verified (istiod's image tag). */
+  istio?: { version?: string }
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
@@ -158,6 +166,11 @@ export interface Step {
   why: string
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
+  /**
+   * The settings that shape what this step does: a step done with other values of these is reported when the settings
+   * change; a change to any other setting is not its concern.
+   */
+  settings: (keyof Config)[]
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>

@@ -1,5 +1,6 @@
 // Look before touching anything: kubectl works, the context answers, its Kubernetes version is one the chosen
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
+import { text } from '../lib/config/text.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
 import { readApiServerEndpoints } from '../lib/domain/network-policies.ts'
@@ -66,6 +67,9 @@ function describeWorkload(
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
     image: containerOn(object, port)?.image,
     container: containerOn(object, port)?.name,
+    images: Object.fromEntries(
+      (object.spec?.template?.spec?.containers ?? []).map((c: any) => [c.name, c.image as string]),
+    ),
     servesTls: servesTls(containerOn(object, port)),
     firstPort: firstContainerPort(object),
   }
@@ -161,7 +165,7 @@ function minorOf(gitVersion: string): number {
  * automation: --allow-untested-kubernetes).
  */
 async function kubernetesVersionCheck(serverVersion: string, config: Config, io: StepIO): Promise<Check> {
-  const name = `Kubernetes version supported by Istio ${config.istioVersion}`
+  const name = text.checks.kubernetesSupported(config.istioVersion)
   const support = kubernetesSupport(config.istioVersion)
   if (!support) {
     return {
@@ -185,7 +189,11 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
     }
   }
   const untested = `${serverVersion} is outside the versions Istio ${config.istioVersion} is tested with (1.${support.min}–1.${support.max}); istioctl accepts it`
-  const accepted = config.allowUntestedKubernetes || (await io.confirm(`${untested}. Go on anyway?`))
+  const accepted =
+    config.allowUntestedKubernetes ||
+    (await io.confirm(
+      text.questions.untestedKubernetes(serverVersion, config.istioVersion, `1.${support.min}–1.${support.max}`),
+    ))
   return accepted
     ? {
         name,
@@ -206,13 +214,13 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
 function checksOf(observation: Observation, config: Config): Check[] {
   const checks: Check[] = [
     {
-      name: 'kubectl on PATH',
+      name: text.checks.kubectlOnPath,
       expected: 'a kubectl client',
       observed: observation.kubectlVersion ?? observation.kubectlError!,
       ok: !!observation.kubectlVersion,
     },
     {
-      name: `context ${config.context ?? '(current)'} answers`,
+      name: text.checks.contextAnswers(config.context ?? '(current)'),
       expected: 'a Kubernetes API server',
       observed: observation.serverVersion
         ? `Kubernetes ${observation.serverVersion}`
@@ -227,7 +235,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
   for (const w of WORKLOADS) {
     const found = observation.workloads[w.role]
     checks.push({
-      name: `Gthulhu ${w.role} (${w.kind})`,
+      name: text.checks.workloadFound(w.role, w.kind),
       expected: `a ${w.kind} in namespace ${config.namespace} with pod labels ${chartSelector(config, w.role)}`,
       observed: found
         ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}`
@@ -239,7 +247,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
     })
   }
   checks.push({
-    name: 'a CNI that enforces NetworkPolicy',
+    name: text.checks.cniEnforces,
     expected: `one of ${ENFORCING_CNIS.join(', ')}`,
     observed: observation.cni.found.length ? observation.cni.found.join('; ') : 'no known CNI DaemonSet found',
     ok: observation.cni.enforcesNetworkPolicy,
@@ -276,6 +284,7 @@ export const preflightStep: Step = {
     'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
     "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
+  settings: ['namespace', 'release', 'istioVersion'],
   plan: ({ config }) => [
     {
       kind: 'command',
@@ -306,7 +315,7 @@ export const preflightStep: Step = {
   ],
   // Read-only: the observation happens once, in verify, which also records the facts.
   async run() {
-    return { unchanged: 'read-only step' }
+    return { unchanged: text.notes.readOnly }
   },
   async verify(ctx, io) {
     const observation = await observe(ctx.cluster, ctx.config)

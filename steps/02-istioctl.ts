@@ -1,5 +1,6 @@
 // Download istioctl for this machine from the release mirror, verify its SHA-256 before extracting, and
 // install it (mode 0755, no sudo) where the runbook and the operator can use it.
+import { text } from '../lib/config/text.ts'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { StepFailure } from '../lib/config/errors.ts'
@@ -120,6 +121,7 @@ export const istioctlStep: Step = {
     'here the exact release is downloaded for this machine and its SHA-256 is checked against the published .sha256 before anything is unpacked, ' +
     'then it is installed into a user-writable directory without sudo. ' +
     "The binary's own SHA-256 is recorded and checked before every later use; an istioctl already there is used only if it is byte for byte the release's.",
+  settings: ['istioVersion', 'installDir'],
   plan: ({ config }) => {
     const url = istioctlArchiveUrl(config)
     return [
@@ -211,7 +213,7 @@ export const istioctlStep: Step = {
     const kept = !!ctx.before?.found?.istioctlExisted
     return [
       {
-        name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`,
+        name: text.checks.istioctlUndone(target, kept),
         expected: kept ? 'present' : 'absent',
         observed: existsSync(target) ? 'present' : 'absent',
         ok: existsSync(target) === kept,
@@ -230,7 +232,7 @@ export const istioctlStep: Step = {
       ? await istioctlClientVersion(ctx.cluster, target)
       : { version: undefined, problem: 'not run: it is not the binary the runbook verified' }
     return [
-      { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
+      { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },
       {
         name: `istioctl at ${target} is the binary the runbook verified`,
         expected: expected ? `sha256 ${expected}` : 'a SHA-256 in the record',
@@ -241,7 +243,7 @@ export const istioctlStep: Step = {
           : 'if it changed, find out who changed it; move it away and run --only istioctl to install the checksum-verified release again',
       },
       {
-        name: 'istioctl version --remote=false',
+        name: text.checks.istioctlVersion,
         expected: ctx.config.istioVersion,
         observed: version ?? problem!,
         ok: version === ctx.config.istioVersion,

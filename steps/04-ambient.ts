@@ -1,5 +1,6 @@
 // Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
 // leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
@@ -7,7 +8,7 @@ import {
   AMBIENT_LABEL,
   DEFAULT_TRUST_DOMAIN,
   ISTIO_NAMESPACE,
-  istioctlPath,
+  istioctlBinary,
   MESH_CONFIG,
   readTrustDomain,
   useInstalledIstioctl,
@@ -109,7 +110,7 @@ export function decideIstio(
       action: 'install',
       reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}`,
     }
-  return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
+  return { action: 'skip', reason: text.notes.istioInstalled(version) }
 }
 
 export const ambientStep: Step = {
@@ -121,8 +122,9 @@ export const ambientStep: Step = {
     'before anything changes. An Istio that is already there at the same version with the ambient profile is left as it is; a different one ' +
     '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
   requires: ['preflight', 'istioctl'],
+  settings: ['istioVersion', 'namespace'],
   plan: ({ config, facts }) => {
-    const binary = facts.istioctlPath ?? istioctlPath(config)
+    const binary = istioctlBinary(config, facts)
     return [
       {
         kind: 'command',
@@ -213,7 +215,7 @@ export const ambientStep: Step = {
     const istiod = (await observe(ctx.cluster)).istiod
     return [
       {
-        name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`,
+        name: text.checks.istiodUndone(ISTIO_NAMESPACE, kept),
         expected: kept ? 'present' : 'absent',
         observed: istiod ? 'present' : 'absent',
         ok: !!istiod === kept,
@@ -238,6 +240,7 @@ export const ambientStep: Step = {
       },
       { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
+    ctx.facts.istio = { version: imageVersion(components.istiod) }
     // Every principal a later step writes carries the mesh's trust domain: record it as the mesh has it.
     const trustDomain = await readTrustDomain(ctx)
     if (trustDomain) ctx.facts.trustDomain = trustDomain
@@ -259,7 +262,7 @@ export const ambientStep: Step = {
       const version = imageVersion(object)
       const ok = state.ready && version === ctx.config.istioVersion
       return {
-        name: `${c.kind} ${ISTIO_NAMESPACE}/${c.name} ready`,
+        name: text.checks.componentReady(c.kind, `${ISTIO_NAMESPACE}/${c.name}`),
         expected: `desired = ready, version ${ctx.config.istioVersion}`,
         observed: object ? `${state.counts}, version ${version ?? 'unknown'}` : 'missing',
         ok,

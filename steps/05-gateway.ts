@@ -1,5 +1,6 @@
 // Expose the Gthulhu manager through an Istio Gateway and HTTPRoute (the guide's gateway.yaml), then prove
 // it from the operator's machine: conditions, the listener's NodePort, a node address, and GET /health.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import {
@@ -183,6 +184,7 @@ export const gatewayStep: Step = {
     '--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are ' +
     'applied, and the step ends only when GET /health answers 200 from this machine.',
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'gatewayName', 'routeName', 'gatewayServiceType', 'allowedUserAgents'],
   plan: ({ config, facts }) => {
     const { gateway, route } = gatewayManifests(config, facts)
     const ns = config.namespace
@@ -223,7 +225,7 @@ export const gatewayStep: Step = {
     const applied = await applyChanged(ctx, io, [gateway, route], resourceOf, { controllerFields: CONTROLLER_FIELDS })
     if (applied.length === 0)
       return {
-        unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured`,
+        unchanged: text.notes.gatewayAsConfigured(ctx.config.gatewayName, ctx.config.routeName),
       }
     io.log(`applied ${applied.join(', ')}`)
   },
@@ -260,14 +262,14 @@ export const gatewayStep: Step = {
       verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
     const checks: Check[] = [
       {
-        name: `${gatewayRef} Accepted`,
+        name: text.checks.condition(gatewayRef, 'Accepted'),
         expected: 'True',
         observed: observation.gateway ? showCondition(verdict.accepted) : 'not found',
         ok: verdict.accepted?.status === 'True',
         hint: 'is Istio installed (ambient step) and GatewayClass istio present? kubectl get gatewayclass istio',
       },
       {
-        name: `${gatewayRef} Programmed`,
+        name: text.checks.condition(gatewayRef, 'Programmed'),
         expected: 'True, or False (AddressNotAssigned) with NodePorts assigned',
         observed:
           addressNotAssigned && verdict.nodePort
@@ -277,21 +279,21 @@ export const gatewayStep: Step = {
         hint: `kubectl describe gateway ${config.gatewayName} -n ${ns}`,
       },
       {
-        name: `${routeRef} Accepted by ${config.gatewayName}`,
+        name: text.checks.routeAccepted(routeRef, config.gatewayName),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.routeAccepted) : 'not found',
         ok: verdict.routeAccepted?.status === 'True',
         hint: `kubectl describe httproute ${config.routeName} -n ${ns}`,
       },
       {
-        name: `${routeRef} ResolvedRefs`,
+        name: text.checks.condition(routeRef, 'ResolvedRefs'),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.resolvedRefs) : 'not found',
         ok: verdict.resolvedRefs?.status === 'True',
         hint: `does the backend Service exist? kubectl get service -n ${ns} ${observation.route?.spec?.rules?.[0]?.backendRefs?.[0]?.name ?? ''}`.trim(),
       },
       {
-        name: `Service ${ns}/${gatewayServiceName(config)} NodePort of listener port ${port}`,
+        name: text.checks.nodePort(`${ns}/${gatewayServiceName(config)}`, port),
         expected: 'a NodePort (picked by port, not by position: the status port 15021 comes first)',
         observed: observation.service
           ? verdict.nodePort
@@ -304,14 +306,14 @@ export const gatewayStep: Step = {
         hint: `kubectl get service ${gatewayServiceName(config)} -n ${ns}`,
       },
       {
-        name: `Deployment ${ns}/${gatewayServiceName(config)} (the Gateway's Envoy) ready`,
+        name: text.checks.gatewayEnvoyReady(`${ns}/${gatewayServiceName(config)}`),
         expected: 'desired = ready',
         observed: readiness(observation.deployment).counts,
         ok: verdict.proxyReady,
         hint: `kubectl -n ${ns} describe deployment ${gatewayServiceName(config)}`,
       },
       {
-        name: 'node address for the NodePort',
+        name: text.checks.nodeAddress,
         expected: "a Ready node's ExternalIP, else its InternalIP",
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
@@ -332,7 +334,7 @@ export const gatewayStep: Step = {
       io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
-        name: `GET ${healthUrl} from this machine, through the ${via}`,
+        name: text.checks.healthThrough(healthUrl, via),
         expected: '200',
         observed: `${answer.status ?? answer.error} after ${answer.attempts} attempt(s), User-Agent "${userAgent}"`,
         ok: answer.status === 200,
@@ -343,7 +345,7 @@ export const gatewayStep: Step = {
       })
     } else {
       checks.push({
-        name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`,
+        name: text.checks.health(healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`),
         expected: '200',
         observed: 'not tried: the checks above failed',
         ok: false,

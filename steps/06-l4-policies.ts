@@ -4,6 +4,7 @@
 // labels must get through, one without them must be refused, and an impostor decision maker in another namespace
 // must receive nothing from the manager.
 import { StepFailure } from '../lib/config/errors.ts'
+import { text } from '../lib/config/text.ts'
 import { applyChanged } from '../lib/domain/apply.ts'
 import {
   desiredManagerEgressPolicy,
@@ -55,6 +56,7 @@ export const l4PoliciesStep: Step = {
     "NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager's: the identity-policies step closes that gap by mTLS identity. " +
     "Note that the guide's scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.",
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'allowKubeletProbes', 'managerEgressPolicy'],
   plan: ({ config, facts }) => [
     ...desiredPolicies(config, facts).map(
       (object): PlanItem => ({ kind: 'manifest', object, apply: 'server-side', why: why(object) }),
@@ -97,7 +99,7 @@ export const l4PoliciesStep: Step = {
         )
     }
     const applied = await applyChanged(ctx, io, desiredPolicies(ctx.config, ctx.facts), 'networkpolicies')
-    if (applied.length === 0) return { unchanged: 'the NetworkPolicies are already applied as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {

@@ -2,11 +2,12 @@
 // mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced. The
 // waypoint serves the manager Service only (the label on the Service), unless --waypoint-binding namespace
 // binds every Service of the namespace to it as the guide does.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
 import { managerService } from '../lib/domain/gthulhu.ts'
-import { AMBIENT_LABEL, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { AMBIENT_LABEL, istioctlBinary, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
 import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
@@ -151,6 +152,7 @@ export const waypointStep: Step = {
     "In the default namespace it also binds kubernetes.default.svc, so the API-server traffic of enrolled pods passes the waypoint. --waypoint-binding namespace keeps the guide's form; " +
     'otherwise a namespace label naming this waypoint is removed. Every command here is idempotent, and a run repairs a waypoint that was deleted while the labels stayed.',
   requires: ['preflight', 'istioctl'],
+  settings: ['namespace', 'waypointName', 'waypointBinding'],
   plan: ({ config, facts }) => {
     const ns = config.namespace
     const items: PlanItem[] = [
@@ -162,7 +164,7 @@ export const waypointStep: Step = {
       {
         kind: 'command',
         argv: [
-          'istioctl',
+          istioctlBinary(config, facts),
           ...waypointApplyArgs(ns, config.waypointName, config.timeout, { enrollNamespace: namespaceWide(config) }),
         ],
         why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${namespaceWide(config) ? ` (with --overwrite when namespace ${ns} already names a waypoint)` : ''}`,
@@ -248,7 +250,11 @@ export const waypointStep: Step = {
     }
     if (done.length === 0)
       return {
-        unchanged: `namespace ${ns} is enrolled and uses the programmed waypoint ${name} (${wide ? 'every Service of the namespace' : `Service ${service} only`})`,
+        unchanged: text.notes.waypointInPlace(
+          ns,
+          name,
+          wide ? text.notes.waypointScopeNamespace : text.notes.waypointScopeService(service),
+        ),
       }
     for (const line of done) io.log(line)
   },
@@ -279,7 +285,7 @@ export const waypointStep: Step = {
     const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [
       {
-        name: `namespace ${ns} has ${AMBIENT_LABEL}=ambient`,
+        name: text.checks.namespaceLabel(ns, `${AMBIENT_LABEL}=ambient`),
         expected: 'ambient',
         observed: view.labels[AMBIENT_LABEL] ?? '(not set)',
         ok: view.labels[AMBIENT_LABEL] === 'ambient',
@@ -287,7 +293,7 @@ export const waypointStep: Step = {
       },
       ...bindingChecks(ctx.config, ctx.facts, view),
       {
-        name: `waypoint Gateway ${ns}/${name} is Programmed`,
+        name: text.checks.waypointProgrammed(`${ns}/${name}`),
         expected: 'gatewayClassName istio-waypoint, Programmed=True',
         observed: view.gateway
           ? `gatewayClassName ${view.gateway.spec?.gatewayClassName}, Programmed=${condition?.status ?? 'Unknown'}${condition?.reason ? ` (${condition.reason}${condition.message ? `: ${condition.message}` : ''})` : ''}`
@@ -296,7 +302,7 @@ export const waypointStep: Step = {
         hint: `kubectl describe gateway ${name} -n ${ns}; kubectl get pods -n ${ns} -l gateway.networking.k8s.io/gateway-name=${name}`,
       },
       {
-        name: `istioctl waypoint status -n ${ns} reports ${name} healthy`,
+        name: text.checks.waypointStatus(ns, name),
         expected: `exit 0, ${name} Programmed with status True`,
         observed: !status
           ? 'not asked: the waypoint Gateway is not Programmed'

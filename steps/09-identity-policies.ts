@@ -3,6 +3,7 @@
 // outside the mesh or from another node's host network) and what NetworkPolicies cannot tell apart (a pod wearing
 // the manager's labels). Proven by the attacker's paths: each must be refused, while the manager, the waypoint and
 // the gateway still get through. What they cannot stop is named: hostNetwork pods on the protected pods' nodes.
+import { text } from '../lib/config/text.ts'
 import type { Config } from '../lib/config/options.ts'
 import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
 import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
@@ -68,7 +69,7 @@ async function policyChecks(ctx: StepContext, desired: KubeObject[]): Promise<Ch
     },
     {
       // istiod writes it for every selector policy it translates, selected pods or not: enforcement is the probes' to prove.
-      name: `${want.metadata.name} translated for ztunnel by istiod`,
+      name: text.checks.ztunnelTakenUp(want.metadata.name),
       expected: 'ZtunnelAccepted=True',
       observed: accepted[i]
         ? `ZtunnelAccepted=${accepted[i]!.status} (${accepted[i]!.reason}${accepted[i]!.message ? `: ${accepted[i]!.message}` : ''})`
@@ -171,6 +172,7 @@ export const identityPoliciesStep: Step = {
     "istio-cni lets the node's own traffic past ztunnel and Calico does not police it, so identity policies do not stop it; verification lists such pods on the protected pods' nodes. " +
     'Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
   requires: ['preflight', 'waypoint'],
+  settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'identityPolicies'],
   plan: ({ config, facts }) => {
     if (!config.identityPolicies)
       return [
@@ -195,11 +197,11 @@ export const identityPoliciesStep: Step = {
     ]
   },
   async run(ctx, io) {
-    if (!ctx.config.identityPolicies) return { unchanged: 'left out with --no-identity-policies' }
+    if (!ctx.config.identityPolicies) return { unchanged: text.notes.identityLeftOut }
     // Principals are written in the mesh's trust domain: read it from the live mesh first.
     await refreshTrustDomain(ctx)
     const applied = await applyChanged(ctx, io, desiredIdentityPolicies(ctx.config, ctx.facts), POLICY_RESOURCE)
-    if (applied.length === 0) return { unchanged: 'the three identity policies are already applied as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.identityApplied }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {

@@ -72,6 +72,7 @@ export const admissionPolicyStep: Step = {
     'It trusts whoever holds, or may impersonate, that identity — typically a cluster admin, who could remove the policy anyway. ' +
     "Changing the chart's own workloads (helm upgrade, kubectl edit) stays a matter of RBAC. Verification plays the insider, as another user with a server-side dry run: each attempt must be refused, while each workload's controller is still admitted.",
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'admissionPolicy', 'decisionMakerGuard'],
   plan: ({ config, facts }) => {
     if (!config.admissionPolicy)
       return [

@@ -2,6 +2,7 @@
 // callers that address the manager Service), and the gateway admits only the allowed User-Agents (enforced by the
 // gateway's own Envoy). Proven from inside the cluster with curl probes running as the allowed and as another
 // ServiceAccount, by the paths that skip the waypoint, and from outside through the gateway.
+import { text } from '../lib/config/text.ts'
 import { managerPrincipals, type Config } from '../lib/config/options.ts'
 import { assertValidUserAgents, describeUserAgent } from '../lib/config/user-agents.ts'
 import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
@@ -172,21 +173,23 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   const binding = config.waypointBinding === 'namespace' ? `namespace ${ns}` : `Service ${service.name}`
   checks.push(
     {
-      name: `${MANAGER_POLICY} accepted by the waypoint`,
+      name: text.checks.waypointAccepted(MANAGER_POLICY),
       expected: 'WaypointAccepted=True',
       observed: accepted
         ? `WaypointAccepted=${accepted.status}${accepted.message ? ` (${accepted.message})` : ''}`
         : 'no WaypointAccepted condition',
       ok: accepted?.status === 'True',
+      needs: 'waypoint',
       hint: `a policy that targets a Service does nothing without a bound waypoint: check the waypoint step (istio.io/use-waypoint=${config.waypointName} on ${binding})`,
     },
     {
-      name: `${WAYPOINT_POLICY} attached to the waypoint ${config.waypointName}`,
+      name: text.checks.waypointAttached(WAYPOINT_POLICY, config.waypointName),
       expected: 'WaypointAccepted=True',
       observed: waypointAccepted
         ? `WaypointAccepted=${waypointAccepted.status}${waypointAccepted.message ? ` (${waypointAccepted.message})` : ''}`
         : 'no WaypointAccepted condition',
       ok: waypointAccepted?.status === 'True',
+      needs: 'waypoint',
       hint: `the waypoint Gateway ${ns}/${config.waypointName} must exist (waypoint step); without this policy a Service someone else binds to the waypoint reaches the manager with the waypoint's identity`,
     },
   )
@@ -194,7 +197,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   if (ztunnelNote?.reason === 'UnsupportedValue') {
     // istiod translates every selector policy for ztunnel and warns that it cannot match headers; the gateway's pods are not captured by ztunnel.
     checks.push({
-      name: `${GATEWAY_POLICY}: istiod's ZtunnelAccepted warning`,
+      name: text.checks.ztunnelWarning(GATEWAY_POLICY),
       expected:
         'harmless: the gateway pods are outside ztunnel (istio.io/dataplane-mode=none); their own Envoy enforces the User-Agent rule',
       observed: `ZtunnelAccepted=${ztunnelNote.status} (${ztunnelNote.reason})`,
@@ -204,16 +207,17 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   }
   const runningGateway = gatewayPods.filter((p) => p.status?.phase === 'Running')
   checks.push({
-    name: `${GATEWAY_POLICY} selects the gateway's pods`,
+    name: text.checks.selectsGatewayPods(GATEWAY_POLICY),
     expected: `at least one running pod labelled ${GATEWAY_NAME_LABEL}=${config.gatewayName}`,
     observed: runningGateway.length ? runningGateway.map((p) => p.metadata.name).join(', ') : 'none',
     ok: runningGateway.length > 0,
+    needs: 'gateway',
     hint: 'the gateway step creates the Gateway whose pods this policy selects',
   })
   const passes = ingressPassesWaypoint(labels.service, labels.namespace)
   const shown = (where: Record<string, string>) => where[INGRESS_USE_WAYPOINT] ?? '(not set)'
   checks.push({
-    name: `ingress path to the manager (${INGRESS_USE_WAYPOINT} on Service ${service.name}, else on namespace ${ns})`,
+    name: text.checks.ingressPath(INGRESS_USE_WAYPOINT, service.name, ns),
     expected: describeIngress(config.ingressViaWaypoint),
     observed: `${describeIngress(passes)} (Service: ${shown(labels.service)}, namespace: ${shown(labels.namespace)})`,
     ok: passes === config.ingressViaWaypoint,
@@ -240,6 +244,17 @@ export const l7PoliciesStep: Step = {
     "Ingress traffic skips the manager's waypoint unless istio.io/ingress-use-waypoint=true is on the manager Service, or on its namespace while the Service carries no such label " +
     "(--ingress-via-waypoint, which also admits the gateway's identity in the manager policy; without it, a namespace saying true is overridden with false on the Service).",
   requires: ['preflight', 'waypoint', 'gateway'],
+  settings: [
+    'namespace',
+    'release',
+    'gatewayName',
+    'waypointName',
+    'waypointBinding',
+    'managerPrincipals',
+    'allowedUserAgents',
+    'ingressViaWaypoint',
+    'identityPolicies',
+  ],
   plan: ({ config, facts }) => {
     const service = managerService(config, facts)
     const items: PlanItem[] = desiredAuthorizationPolicies(config, facts).map((object) => ({
@@ -311,8 +326,7 @@ export const l7PoliciesStep: Step = {
       applied.push(`removed label ${INGRESS_USE_WAYPOINT} from Service ${service.name}`)
     }
     io.log(ingressMode(ctx.config.ingressViaWaypoint, ctx.config.gatewayName))
-    if (applied.length === 0)
-      return { unchanged: 'the three AuthorizationPolicies and the Service label are already as planned' }
+    if (applied.length === 0) return { unchanged: text.notes.l7Applied }
     io.log(`applied: ${applied.join('; ')}`)
   },
   async verify(ctx, io) {

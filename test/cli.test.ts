@@ -79,7 +79,7 @@ test('--dry-run prints the plan and changes nothing', async () => {
 })
 
 test('preflight passes on the default install and records what it found', async () => {
-  const r = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'preflight'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /Gthulhu manager \(Deployment\)/)
   assert.match(r.stdout, /calico/)

@@ -33,6 +33,7 @@ function undoableStep(
     id,
     title: `Step ${id}`,
     why: 'made for the test',
+    settings: [],
     plan: () => [],
     run: async () => undefined,
     verify: async () => [

@@ -105,7 +105,7 @@ test('the printed resume command installs istioctl (checksum verified, 0755, its
   const words = shellWords(resumeCommand)
   assert.equal(words.slice(0, 2), ['npx', 'tsx'])
   assert.match(words[2], /runbook\.ts$/)
-  const r = await world.run(words.slice(3))
+  const r = await world.run([...words.slice(3), '-v'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /checksum verified/)
   assert.is(world.state().steps.preflight?.finishedAt, preflightFinished, 'preflight must not run again')

@@ -50,7 +50,7 @@ test('a full run and --uninstall leave a pre-installed bundle, a pre-installed I
   const svc = await world.kubectlJson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(svc.metadata.labels['istio.io/use-waypoint'], 'waypoint', 'the run set its own value')
 
-  const r = await world.run([...world.flags, '--yes', '--uninstall'], { timeoutMs: 360_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--uninstall'], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /left Istio in istio-system: it was installed before the runbook/)
   assert.match(r.stdout, /left 12 Gateway API CRD\(s\) that were there before the runbook \(bundle v1\.4\.0\)/)

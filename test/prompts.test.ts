@@ -22,7 +22,7 @@ import { userAgentProblem } from '../lib/config/user-agents.ts'
 const flat = (screen: string) => screen.replace(/\s*\n\s*/g, ' ')
 
 test('every browser choice is a pattern Istio can match', () => {
-  for (const choice of BROWSER_CHOICES) assert.is(userAgentProblem(choice.value), undefined, choice.name)
+  for (const choice of BROWSER_CHOICES) assert.is(userAgentProblem(choice.value), undefined, choice.name())
   assert.is(BROWSER_CHOICES[0].value, GUIDE_USER_AGENT)
 })
 
@@ -51,7 +51,7 @@ test('the identities prompt suggests the scheduler identity; Enter accepts it', 
 })
 
 test('a typed User-Agent with an inner "*" is refused with the forms Istio supports', async () => {
-  const { answer, events, getScreen } = await render(input, customUserAgentsPrompt)
+  const { answer, events, getScreen } = await render(input, customUserAgentsPrompt())
   events.type('Mozilla/5.0 * Chrome/*')
   events.keypress('enter')
   await new Promise((r) => setTimeout(r, 20))
@@ -64,7 +64,7 @@ test('a typed User-Agent with an inner "*" is refused with the forms Istio suppo
 })
 
 test("the browsers prompt starts with the guide's choice ticked and needs at least one", async () => {
-  const { answer, events, getScreen } = await render(checkbox, browsersPrompt)
+  const { answer, events, getScreen } = await render(checkbox, browsersPrompt())
   assert.match(getScreen(), /◉ Chrome on macOS \(the guide's choice\)/)
   events.keypress('space') // untick the only ticked choice
   events.keypress('enter')

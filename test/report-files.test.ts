@@ -9,7 +9,10 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
 import { redactCredentials, writeFileSafely } from '../lib/config/safe-output.ts'
-import { renderMarkdown, writeReportFiles, type ReportInput } from '../lib/report/files.ts'
+import { writeReportFiles, type ReportInput } from '../lib/report/files.ts'
+import { renderMarkdown } from '../lib/report/markdown.ts'
+import { buildReport } from '../lib/report/model.ts'
+import { loadConfig } from '../lib/config/options.ts'
 import { Reporter } from '../lib/run/reporter.ts'
 import { assertWellFormed } from '../lib/run/record-schema.ts'
 import { STATE_FORMAT, StateStore, type RunbookState } from '../lib/run/state.ts'
@@ -40,6 +43,8 @@ function input(): ReportInput {
   return {
     kind: 'verify',
     context: 'prod',
+    config: loadConfig(['--namespace', 'gthulhu'], {}),
+    version: '0.0.0-test',
     startedAt: new Date(0),
     finishedAt: new Date(1000),
     results: [
@@ -47,6 +52,7 @@ function input(): ReportInput {
         id: 'l7-policies',
         status: 'failed',
         durationMs: 10,
+        finishedAt: 1000,
         checks: [{ name: `principals of the manager policy`, expected: 'the scheduler', observed: SCRIPT, ok: false }],
       },
     ],
@@ -57,7 +63,7 @@ function input(): ReportInput {
 }
 
 test('report.md shows HTML found in the cluster as text, as report.html does', () => {
-  const markdown = renderMarkdown(input())
+  const markdown = renderMarkdown(buildReport(input()))
   assert.not.ok(markdown.includes(SCRIPT), 'no raw HTML from the cluster')
   assert.ok(markdown.includes('&lt;img src=x onerror=alert(1)&gt;'))
 })

@@ -9,7 +9,8 @@ let world: RunbookWorld
 const UP_TO_GATEWAY = 'preflight,istioctl,gateway-api-crds,ambient,gateway'
 const run = async (...args: string[]) => {
   const t = Date.now()
-  const r = await world.run([...world.flags, ...args])
+  // -v: these tests read what each step said and every check, not only the one line of an all-green step.
+  const r = await world.run([...world.flags, '-v', ...args])
   if (process.env.TIMING) console.error(`${Date.now() - t}ms ${args.join(' ')}`)
   return r
 }

@@ -50,7 +50,7 @@ async function servingAddresses(service: string, during: () => Promise<void>): P
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   let r!: Awaited<ReturnType<RunbookWorld['run']>>
   const serving = await servingAddresses('gthulhu-manager', async () => {
-    r = await world.run([...world.flags, '--yes'], { timeoutMs: 420_000 })
+    r = await world.run([...world.flags, '--yes', '-v'], { timeoutMs: 420_000 })
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
@@ -167,7 +167,9 @@ test('every step runs to the end, proves every policy with probes, refuses every
 
 test('a second run of the four steps changes nothing and still verifies against the cluster', async () => {
   const before = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
-  const r = await world.run([...world.flags, '--yes', '--only', `preflight,${OURS.join(',')}`], { timeoutMs: 300_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', `preflight,${OURS.join(',')}`], {
+    timeoutMs: 300_000,
+  })
   assert.is(r.code, 0, show(r))
   const state = world.state()
   assert.match(state.steps['l4-policies']!.note ?? '', /already applied as planned/)
@@ -196,7 +198,7 @@ test('a repair run after the waypoint was deleted (the manager Service kept its 
     'default',
   ])
   assert.is(deleted.code, 0, deleted.stderr)
-  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'waypoint'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /waypoint default\/waypoint applied/)
   const gw = await kjson('get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default')

@@ -33,7 +33,7 @@ test("--verify after an untouched run exits 0, runs every done step's checks and
   const generation = (await world.kubectlJson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')).metadata
     .generation
   // No --yes: an audit asks nothing; a scheduled job only names the context.
-  const r = await world.run([...world.flags, '--verify'])
+  const r = await world.run([...world.flags, '--verify', '-v'])
   assert.is(r.code, 0, show(r))
   assert.ok(r.stdout.includes(`auditing ${STEP_IDS.join(', ')}`), 'every done step is audited')
   assert.match(r.stdout, /✔ everything the runbook set up still holds/)
@@ -74,7 +74,7 @@ test('a loosened NetworkPolicy is named as drift; the identity policy behind it 
     '-p',
     patch,
   )
-  const r = await world.run([...world.flags, '--verify'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: 120_000 })
   assert.is(r.code, 1, show(r))
   assert.match(
     r.stdout,

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from '../config/options.ts'
 import type { Layer, Step, StepId } from '../types.ts'
-import type { TargetId } from '../verify/threat-model.ts'
+import { pathById, type TargetId } from '../verify/threat-model.ts'
+import { type Text, useText } from '../config/text.ts'
 
 export interface StepText {
   title: string
@@ -191,10 +192,10 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   verify:
     '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；物件與計畫不符、或別人的物件放寬了存取時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
-  report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
+  report: '另外把 report.md 與獨立的 report.html（版本、步驟、變更、連線表格、仍然開放的路徑、每項檢查）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
-  lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
-  output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
+  lang: 'runbook 使用的語言，涵蓋步驟名稱與說明、提問、檢查名稱、摘要與訊息：en，或 zh-TW（繁體中文）。',
+  output: 'json：stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
 
 /** Defaults that are sentences (lib/config/options.ts `defaultText`); a value such as 5m needs none. */
@@ -344,7 +345,9 @@ export const CHOICES_ZH_TW: Record<string, string> = {
  * English). A run has one language, so this is done once, before anything shows a step.
  */
 export function useLanguage(steps: Step[], lang: Config['lang']): void {
-  if (lang === 'zh-TW') for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  if (lang !== 'zh-TW') return
+  for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  useText(TEXT_ZH_TW)
 }
 
 /** A short fingerprint of an English text, recorded below when it is translated. */
@@ -434,9 +437,9 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:takeOver': 'bc274669c7b5',
   'flag:verify': '4dc40645ee24',
   'flag:probes': 'a1434e95f62c',
-  'flag:report': 'e5fc9f20d30b',
+  'flag:report': '67907c56dc2a',
   'flag:verbose': 'a71a2ab2c06d',
-  'flag:lang': 'f96552e6d249',
+  'flag:lang': '438375cd7408',
   'flag:managerEgressPolicy': '7eaaef8ef82d',
   'flag:waypointBinding': '2a2756a01610',
   'path:host-network-other-node': '98e88de365c5',
@@ -446,4 +449,270 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'exit:1': '34a1266cb16a',
   'exit:2': '25106d6272a7',
   'exit:130': '25e0f7f0db79',
+}
+
+const zhExpectation = (kind: 'answered' | 'blocked' | 'status', status?: number) =>
+  kind === 'answered' ? '有回應' : kind === 'blocked' ? '被拒絕' : `HTTP ${status}`
+
+/** A threat-model path as a zh-TW check name: who → target (which way). */
+function zhPath(id: string | undefined): string | undefined {
+  const path = id ? pathById(id) : undefined
+  const words = id ? THREAT_PATHS_ZH_TW[id] : undefined
+  return path && words ? `${words.from} → ${TARGETS_ZH_TW[path.target]}（經由${words.via}）` : undefined
+}
+
+const STATUS_ZH_TW = {
+  pending: '待執行',
+  running: '執行中',
+  done: '完成',
+  failed: '失敗',
+  skipped: '略過',
+  interrupted: '中斷',
+  accepted: '接受',
+  undone: '已復原',
+  drifted: '偏離',
+}
+
+/**
+ * What the runbook says besides the steps' titles and explanations (lib/config/text.ts), in Traditional Chinese.
+ * Typed as the English table, so tsc fails on a missing entry; values inside the sentences stay as they are.
+ */
+export const TEXT_ZH_TW: Text = {
+  menu: {
+    runStep: (id) => `要執行 ${id} 嗎？`,
+    run: '執行這個步驟',
+    plan: '顯示完整計畫（每個指令與每份 manifest）',
+    skip: '略過這個步驟',
+    all: '執行這個以及剩下所有步驟，不再詢問',
+    quit: '離開（狀態已儲存，之後可以接續執行）',
+    afterFailure: (id) => `${id} 沒有通過驗證。接下來要怎麼做？`,
+    retryVerify: '重新驗證（叢集可能需要多一點時間）',
+    rerun: '重新執行這個步驟',
+    rollback: '復原這個步驟',
+    accept: '接受並繼續（記錄為 accepted）',
+    undoStep: (id) => `要復原 ${id} 嗎？`,
+    undo: '依上面所列復原這個步驟',
+    quitUndo: '離開（不再復原其他東西；之後再執行同一個指令即可）',
+    context: 'runbook 要強化哪一個 kube context？',
+    contextChoice: (name, current, cluster, server) =>
+      `${name}${current ? '（目前使用中）' : ''} → 叢集 ${cluster}${server ? `，位於 ${server}` : ''}`,
+    yesNo: '(y/N)',
+  },
+  questions: {
+    browsers: '哪些瀏覽器可以透過閘道開啟 Web UI？（User-Agent 是用戶端自己決定的：這只是過濾，不是身分驗證）',
+    chromeMac: 'macOS 上的 Chrome（原指南的選擇）',
+    chromeWindows: 'Windows 上的 Chrome',
+    chromeLinux: 'Linux 上的 Chrome',
+    anotherPattern: '其他樣式（接著輸入）',
+    pickOne: '至少選一個',
+    customAgents: 'User-Agent 樣式，以 "|" 分隔（完全相同、前綴 "x*"、後綴 "*x" 或 "*"）：',
+    principals: '哪些身分可以在 8080 呼叫 manager？（以逗號分隔；原指南選的是 scheduler 的身分）',
+    ingress: '從閘道進來的瀏覽器流量，要經過 manager 的 waypoint 嗎？',
+    ingressNo: '不要（原指南）：由閘道策略過濾瀏覽器；manager 策略只管服務網格內的呼叫者',
+    ingressYes: (gatewayName) =>
+      `要：替 Service 標上 istio.io/ingress-use-waypoint=true，並在 manager 策略中放行閘道的身分（…/sa/${gatewayName}-istio）`,
+    noPrincipal: '至少要指定一個身分，否則 manager 會拒絕所有人',
+    badPrincipal: (value) => `"${value}" 不是 cluster.local/ns/<namespace>/sa/<serviceaccount> 這種形式的身分`,
+    noUserAgent: '至少要給一個 User-Agent 樣式',
+    kept: (flag, value) => `  ${flag} ${value}（已記下，接續執行時沿用）`,
+    untestedKubernetes: (version, istio, tested) =>
+      `${version} 不在 Istio ${istio} 測試過的版本範圍內（${tested}），但 istioctl 接受它。仍要繼續嗎？`,
+    replaceNewerCrds: (installed, wanted) =>
+      `叢集裡已經裝了 ${installed} 的 Gateway API CRD，比 ${wanted} 新。取代它們可能會弄壞安裝它們的東西。要取代嗎？`,
+    untestedKubernetesWhen: '叢集的 Kubernetes 版本不在 Istio 測試過的範圍內',
+    replaceNewerCrdsWhen: '叢集裡已經有較新的 Gateway API CRD',
+  },
+  run: {
+    itWill: '它會：',
+    fullPlan: (id) => `${id} 的完整計畫：`,
+    nothingMore: (id) => `上面的預覽就是 ${id} 的完整計畫：它不套用任何 manifest，每個指令都已列出。`,
+    skippedByOperator: '操作人員選擇略過',
+    skipWarning: (id, dependents) =>
+      `⚠ 略過 ${id}：${dependents.join('、')} 需要它；它們依賴它的檢查會顯示「略過：需要 ${id}」`,
+    runAll: '剩下的步驟會直接執行，不再詢問。',
+    runAllAnswers: '它們的提問會採用下列答案（可用旗標改變；接續執行時會再問一次）：',
+    runAllConfirms: '步驟中途可能出現的提問，一律回答否：',
+    fromFlag: '已指定',
+    fromRecord: '先前回答過',
+    byDefault: '預設',
+    stoppedBefore: (id) => `依操作人員的要求，在 ${id} 之前停止`,
+    interruptedDuring: (id) => `在 ${id} 執行中被中斷`,
+    interruptedNote: '被 Ctrl-C 中斷',
+    failed: (id, message) => `✖ ${id} 失敗：${message}`,
+    stepFailed: (id, message) => `步驟 ${id} 失敗：${message}`,
+    acceptedDespite: (message) => `操作人員接受了這個結果，儘管：${message}`,
+    rolledBackAfter: (id, message) => `步驟 ${id} 已在失敗後復原：${message}`,
+    checksFailed: (count, names) => `${count} 項檢查失敗：${names}`,
+    checksSkipped: (count, steps) => `${count} 項檢查略過：需要 ${steps}`,
+    skippedNeeds: (id) => `略過：需要 ${id}`,
+    applyTask: '套用',
+    undoTask: '復原',
+    verifyTask: '對照叢集驗證',
+    verified: (passed, total) => `已驗證：${total} 項檢查通過 ${passed} 項`,
+    nothingToChange: (why) => `沒有需要變更的：${why}`,
+    stepLine: (title, passed, total, seconds, skipped) =>
+      `${title}：${total} 項檢查通過 ${passed} 項${skipped ? `，略過 ${skipped} 項` : ''}（${seconds}）`,
+    undoWill: '復原會：',
+    stoppedBeforeUndo: (id) => `依操作人員的要求，在復原 ${id} 之前停止`,
+    undoing: (id) => `↩ 正在復原 ${id}`,
+    undone: '已復原',
+    undoFailedNote: (interrupted) => (interrupted ? '復原被中斷' : '復原失敗'),
+    interruptedUndoing: (id) => `復原 ${id} 時被中斷`,
+    undoFailed: (id, message) => `復原 ${id} 失敗：${message}`,
+    interruptedVerifying: (id) => `驗證 ${id} 時被中斷`,
+    verificationCompletes: (id) => `${id}：驗證完整跑完`,
+    everyCheckEvaluated: '每項檢查都有結果',
+    drifts: (count) => `${count} 處偏離`,
+    holds: '維持不變',
+    cleanupFailed: (message) => `⚠ 清理失敗：${message}`,
+    quitAtPrompt: '在提問時離開',
+  },
+  notes: {
+    readOnly: '唯讀步驟',
+    istioctlInstalled: (version, path) => `istioctl ${version} 已經安裝在 ${path}`,
+    crdsInstalled: (count, channel, version) => `${channel} 套件的 ${count} 個 CRD 都已安裝為 ${version}`,
+    istioInstalled: (version) => `Istio ${version} 已經以 ambient 設定檔安裝`,
+    gatewayAsConfigured: (gateway, route) => `Gateway ${gateway} 與 HTTPRoute ${route} 已經符合設定`,
+    networkPoliciesApplied: 'NetworkPolicy 都已依計畫套用',
+    waypointInPlace: (namespace, name, scope) =>
+      `命名空間 ${namespace} 已納入 ambient，並使用已 Programmed 的 waypoint ${name}（${scope}）`,
+    waypointScopeNamespace: '命名空間中的每個 Service',
+    waypointScopeService: (service) => `只有 Service ${service}`,
+    restarted: (times) => `已由這個 runbook 在 ${times} 重新啟動；每個 Pod 都已納入`,
+    identityLeftOut: '以 --no-identity-policies 略過',
+    identityApplied: '三條身分策略都已依計畫套用',
+    l7Applied: '三條 AuthorizationPolicy 與 Service 的標籤都已符合計畫',
+  },
+  checks: {
+    expected: '預期',
+    observed: '實際',
+    expectedLine: (value) => `預期：${value}`,
+    observedLine: (value) => `實際：${value}`,
+    diffLine: '差異（- 叢集上的值，+ 計畫的值）：',
+    drift: (step, name, expected, observed) => `${step}：${name}——預期 ${expected}，實際 ${observed}`,
+    kubectlOnPath: 'PATH 上有 kubectl',
+    contextAnswers: (context) => `context ${context} 有回應`,
+    kubernetesSupported: (istio) => `Istio ${istio} 支援的 Kubernetes 版本`,
+    workloadFound: (role, kind) => `找到 Gthulhu ${role}（${kind}）`,
+    cniEnforces: '會執行 NetworkPolicy 的 CNI',
+    istioctlUndone: (path, kept) => `${path} 的 istioctl ${kept ? '保留原處（runbook 之前就在）' : '已移除'}`,
+    istioctlExecutable: (path) => `${path} 的 istioctl 可執行`,
+    istioctlVersion: 'istioctl 回報的版本（version --remote=false）',
+    crdsDeleted: 'runbook 安裝的 Gateway API CRD 已刪除',
+    crdsLeft: '原本就在的 Gateway API CRD 保留原處',
+    crdEstablished: (name) => `CRD ${name} 已 Established`,
+    istiodUndone: (namespace, kept) =>
+      `${namespace} 裡的 istiod ${kept ? '保留原處（runbook 之前就已安裝）' : '已移除'}`,
+    componentReady: (kind, ref) => `${kind} ${ref} 已就緒`,
+    condition: (ref, condition) => `${ref} 的 ${condition} 狀態`,
+    routeAccepted: (ref, gateway) => `${ref} 已被 ${gateway} 接受`,
+    nodePort: (service, port) => `Service ${service} 對應 listener 連接埠 ${port} 的 NodePort`,
+    gatewayEnvoyReady: (deployment) => `Deployment ${deployment}（Gateway 的 Envoy）已就緒`,
+    nodeAddress: 'NodePort 使用的節點位址',
+    healthThrough: (url, via) => `從這台機器經由 ${via} GET ${url}`,
+    health: (url) => `從這台機器 GET ${url}`,
+    namespaceLabel: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
+    waypointProgrammed: (ref) => `waypoint Gateway ${ref} 已 Programmed`,
+    waypointStatus: (namespace, name) => `istioctl waypoint status -n ${namespace} 回報 ${name} 正常`,
+    rolloutComplete: (ref) => `${ref} 的 rollout 已完成`,
+    podsReady: (ref) => `${ref} 的 Pod 已就緒`,
+    podsEnrolled: (ref) => `${ref} 的 Pod 已納入（istioctl ztunnel-config workloads 顯示 HBONE）`,
+    podsOutOfAmbient: (ref, stillAmbient) =>
+      `${ref} 的 Pod ${stillAmbient ? '仍在 ambient 內（命名空間還是 ambient）' : '已離開 ambient'}`,
+    l4AfterRestart: '重新啟動後的 L4 連線能力',
+    policyApplied: (kind, ref) => `${kind} ${ref} 已依計畫套用`,
+    ztunnelTakenUp: (name) => `istiod 已為 ztunnel 轉譯 ${name}`,
+    waypointAccepted: (name) => `${name} 已被 waypoint 接受`,
+    ztunnelWarning: (name) => `${name}：istiod 的 ZtunnelAccepted 警告`,
+    selectsGatewayPods: (name) => `${name} 選到閘道的 Pod`,
+    ingressPath: (label, service, namespace) =>
+      `通往 manager 的入口路徑（Service ${service} 上的 ${label}，沒有時看命名空間 ${namespace} 上的）`,
+    waypointAttached: (name, waypoint) => `${name} 已附加到 waypoint ${waypoint}`,
+    admitsManager: (policy, port, hbone) => `${policy} 在 ${port} 與 ${hbone}（HBONE）放行 manager`,
+    admitsKubelet: (policy, source, port) => `${policy} 在 ${port} 放行 ambient 的 kubelet 探針（${source}）`,
+    objectRestored: (ref) => `${ref} 已恢復成 runbook 之前的樣子（spec、標籤、註解）`,
+    objectUndone: (ref, kept) => `${ref} ${kept ? '保留原處（不是 runbook 建立的）' : '已刪除'}`,
+    labelRestored: (key, ref) => `${ref} 上的標籤 ${key} 已恢復成 runbook 之前的值`,
+    probe: (source, destination, expectation, path) => {
+      const from = zhPath(path)
+      const port = /:(\d+)/.exec(destination)?.[1]
+      return `${from ?? `${source} → ${destination}`}${from && port ? ` :${port}` : ''}：${expectation}`
+    },
+    pathNotTried: (from, target, via, path) => zhPath(path) ?? `${from} → ${target}（經由${via}）`,
+    gatewayRequest: (url, who, userAgent, status, path) =>
+      `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
+    expectation: zhExpectation,
+  },
+  ledger: {
+    title: '仍然開放的路徑（完整模型見 docs/zh-TW/threat-model.md）：',
+    open: '○ 開放  ',
+    partly: '◐ 部分開放',
+    path: (id, from, target) => {
+      const path = pathById(id)
+      return `${id}：${THREAT_PATHS_ZH_TW[id]?.from ?? from} → ${path ? TARGETS_ZH_TW[path.target] : target}`
+    },
+    // The model's own reasons are translated; a reason computed from the settings is looked up, else kept as it is.
+    why: (why, id) =>
+      `原因：${why === pathById(id)?.staysOpen?.why ? (THREAT_PATHS_ZH_TW[id]?.why ?? why) : (CHOICES_ZH_TW[why] ?? why)}`,
+    wouldClose: (what, id) =>
+      `能關閉它的：${what === pathById(id)?.staysOpen?.wouldClose ? (THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what) : what}`,
+    nothing: '  威脅模型列出的路徑都已關閉',
+    closed: (ids) => `已關閉並試過：${ids || '目前還沒有'}`,
+    notApplied: (step) => `${step} 還沒有套用`,
+    stepCloses: (step, layer) => `${step} 步驟（${LAYERS_ZH_TW[layer as Layer] ?? layer}）`,
+  },
+  summary: {
+    title: '摘要：',
+    checks: (passed, total) => `${total} 項檢查通過 ${passed} 項`,
+    note: (note) => `（${note}）`,
+    notRun: '未執行',
+    status: STATUS_ZH_TW,
+    notInOnly: '不在 --only 之中',
+    beforeFrom: (from) => `在 --from ${from} 之前`,
+    namedInSkip: '列在 --skip 中',
+    earlierRun: (status) => `先前的執行已${status}`,
+  },
+  errors: {
+    yesNeedsContext: (contexts) =>
+      `--yes 需要 --context：請指名要變更的叢集；kubeconfig 裡的 context 有：${contexts || '（沒有）'}`,
+    noContexts: 'kubeconfig 裡沒有任何 context；請用 --kubeconfig 指定',
+    contextNamespace: (context, problem) => `kube context ${context} 的命名空間：${problem}；請用 --namespace 指定`,
+    verifyNeedsContext: '沒有終端機時，--verify 需要 --context：請指名要稽核的叢集',
+    noTerminal: '沒有可以提問的終端機（stdin/stdout 不是 TTY，或設定了 CI）：無人值守執行請加上 --yes 與 --context',
+    jsonNeedsYes: '--output json 用於無人值守的執行：請加上 --yes 與 --context',
+    serverDryRunNeedsContext: '--dry-run=server 需要叢集：請用 --context 指定（kubeconfig 沒有目前使用中的 context）',
+    nothingToResume: '沒有可以接續的：選取的步驟都已完成（要重新執行步驟，請用 --from <step>）',
+    noStepSelected: '這些旗標沒有選到任何步驟',
+    needsStep: (id, needed) =>
+      `步驟 ${id} 需要步驟 ${needed}（已在這個 context 完成，或選在它之前執行）；請把 ${needed} 加進 --only，或用 --from ${needed} 開始`,
+    nothingToRollBack: (id, status, context, undoable) =>
+      `--rollback ${id}：這個步驟在 context ${context} 的狀態是 ${status}，沒有東西可以復原；這裡可以復原的步驟：${undoable || '（沒有）'}`,
+    nothingToUninstall: (context) =>
+      `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
+    nothingToAudit: (context) =>
+      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
+  },
+  cli: {
+    contextLine: (context, namespace, source, statePath) =>
+      `context ${context}，命名空間 ${namespace}（${source}）；紀錄存在 ${statePath}`,
+    namespaceGiven: '依指定',
+    namespaceDefault: '預設值：kube context 沒有指定命名空間',
+    namespaceFromContext: (context) => `取自 kube context ${context}`,
+    webUi: (url) => `在 ${url} 開啟 Web UI`,
+    resumeWith: '接續執行：',
+    report: (md, html) => `報告：${md} 與 ${html}`,
+    interrupted: '⚠ 已中斷：正在停止執行中的指令並清理（再按一次 Ctrl-C 立刻離開）',
+    tookOverLock: (holder) => `⚠ 從 ${holder} 接管了這次執行的鎖`,
+    settingsFromRecord: (taken) => `沿用紀錄中的設定（這次沒有給）：${taken}`,
+    drifts: (count) => `✖ ${count} 處偏離：`,
+    allHolds: '✔ runbook 設定的一切都仍然成立',
+    auditing: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；稽核 ${ids}`,
+    undoingSteps: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；復原 ${ids}`,
+    uninstalled: 'runbook 做的變更都已復原；runbook 之前就存在的東西維持原樣。',
+    rolledBack: (id) => `${id} 已復原；再以 --resume 執行即可重新套用。`,
+    runAgain: '再執行同一個指令即可繼續：已復原的步驟不會再復原一次。',
+    dryRunDone: 'Dry run：沒有做任何變更。',
+    errorPrefix: 'gthulhu-runbook：',
+    unexpected: '非預期的錯誤（這是 bug，請回報）：',
+  },
 }

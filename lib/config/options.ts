@@ -608,7 +608,7 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Output',
     value: 'dir',
     describe:
-      'Also write report.md and a self-contained report.html (checks, changes, reachability graph) into this directory.',
+      'Also write report.md and a self-contained report.html (versions, steps, changes, the reachability grid, what stays open, every check) into this directory.',
   },
   {
     key: 'lang',
@@ -618,7 +618,8 @@ export const OPTIONS: OptionSpec[] = [
     choices: ['en', 'zh-TW'],
     default: 'en',
     env: 'GTHULHU_RUNBOOK_LANG',
-    describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese.",
+    describe:
+      "Language the runbook speaks in: the steps' titles and explanations, its questions, check names, summary and messages: en, or zh-TW for Traditional Chinese.",
   },
 ]
 

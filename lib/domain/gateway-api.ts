@@ -1,6 +1,7 @@
 // Pure helpers for the Gateway API steps: the release bundle (where it lives, which CRDs it holds, which
 // version is installed), status conditions, the Gateway Service's NodePort, the node address and one
 // HTTP GET. No cluster calls here, so every rule is unit-testable.
+import { text } from '../config/text.ts'
 import { yaml } from '../config/lazy-yaml.ts'
 import type { Config } from '../config/options.ts'
 import type { Cluster } from '../kube/cluster.ts'
@@ -102,7 +103,7 @@ export function decideBundle(
   if (!missing.length && !other.length && !channelShort.length) {
     return {
       action: 'skip',
-      reason: `all ${bundle.length} CRDs of the ${config.gatewayApiChannel} bundle are installed at ${wanted}`,
+      reason: text.notes.crdsInstalled(bundle.length, config.gatewayApiChannel, wanted),
     }
   }
   const parts = [

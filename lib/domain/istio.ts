@@ -80,6 +80,10 @@ export async function refreshTrustDomain(ctx: Pick<StepContext, 'cluster' | 'fac
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
+/** The istioctl every step runs and every plan shows: the one the istioctl step installed (facts), else --install-dir's. */
+export const istioctlBinary = (config: Pick<Config, 'installDir'>, facts: Pick<StepContext['facts'], 'istioctlPath'>) =>
+  facts.istioctlPath ?? istioctlPath(config)
+
 /**
  * Points the cluster's istioctl calls at the binary the istioctl step recorded (path and SHA-256); the cluster then
  * checks that hash before every call, so a binary replaced since is never run, and --install-dir is not needed.

@@ -1,5 +1,6 @@
 // The guide's two NetworkPolicies (only the manager reaches MongoDB and the decision maker, on the app port and
 // HBONE's 15008), the protected targets they guard, and how to read a live NetworkPolicy back.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { type LabelSelector, selectorMatches, selectorText } from '../kube/object.ts'
@@ -168,8 +169,13 @@ export function portsAdmittedFromBlock(policy: KubeObject, cidr: string): number
 }
 
 export const admitsPort = (ports: number[] | 'all', port: number) => ports === 'all' || ports.includes(port)
-const showPorts = (ports: number[] | 'all') =>
-  ports === 'all' ? 'every port' : ports.length ? ports.join(', ') : 'no port'
+/** The ports, those named in `expectedOrder` first and in that order (so observed reads like expected), then the rest. */
+const showPorts = (ports: number[] | 'all', expectedOrder: number[] = []) => {
+  if (ports === 'all') return 'every port'
+  const first = expectedOrder.filter((p) => ports.includes(p))
+  const rest = ports.filter((p) => !first.includes(p))
+  return ports.length ? [...first, ...rest].join(', ') : 'no port'
+}
 
 function describePolicy(policy: KubeObject): string {
   const selector = Object.entries(policy.spec?.podSelector?.matchLabels ?? {})
@@ -247,15 +253,15 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
     if (!have) continue
     const ports = portsAdmitted(have, manager.podLabels)
     checks.push({
-      name: `${target.policy} admits the manager on ${target.port} and on ${HBONE_PORT} (HBONE)`,
+      name: text.checks.admitsManager(target.policy, target.port, HBONE_PORT),
       expected: `${target.port}, ${HBONE_PORT}`,
-      observed: showPorts(ports),
+      observed: showPorts(ports, [target.port, HBONE_PORT]),
       ok: admitsPort(ports, target.port) && admitsPort(ports, HBONE_PORT),
       hint: hboneHint(target.policy, target.title, live.enrolled),
     })
     const kubeletPorts = portsAdmittedFromBlock(have, KUBELET_PROBE_SOURCES[0])
     checks.push({
-      name: `${target.policy} admits ambient's kubelet probes (${KUBELET_PROBE_SOURCES[0]}) on ${target.port}`,
+      name: text.checks.admitsKubelet(target.policy, KUBELET_PROBE_SOURCES[0], target.port),
       expected: config.allowKubeletProbes ? `port ${target.port}` : `not admitted (--no-allow-kubelet-probes)`,
       observed: kubeletPorts.length ? `port ${kubeletPorts.join(', ')}` : 'not admitted',
       ok: kubeletPorts.includes(target.port),

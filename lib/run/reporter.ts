@@ -3,7 +3,8 @@
 import type { Config } from '../config/options.ts'
 import { shellLine, toYamlStream } from '../kube/cluster.ts'
 import type { Check, PlanItem, StepId } from '../types.ts'
-import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
+import { text } from '../config/text.ts'
+import { expectedNow, ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
   | {
@@ -83,14 +84,14 @@ export class Reporter {
   }
 }
 
-const mark = (check: Check) => (check.ok ? '✔' : check.advisory ? '⚠' : '✖')
+const mark = (check: Check) => (check.ok ? '✔' : check.skipped ? '–' : check.advisory ? '⚠' : '✖')
 
 export function formatChecks(checks: Check[]): string {
   return checks
     .map((c) => {
-      const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
-      const diff =
-        !c.ok && c.diff?.length ? `\n      diff (- the cluster, + the plan):\n${indent(c.diff.join('\n'), 8)}` : ''
+      if (c.skipped) return `  ${mark(c)} ${c.name}: ${c.skipped}`
+      const line = `  ${mark(c)} ${c.name}\n      ${text.checks.expectedLine(c.expected)}\n      ${text.checks.observedLine(c.observed)}`
+      const diff = !c.ok && c.diff?.length ? `\n      ${text.checks.diffLine}\n${indent(c.diff.join('\n'), 8)}` : ''
       return !c.ok && c.hint ? `${line}${diff}\n      → ${c.hint}` : `${line}${diff}`
     })
     .join('\n')
@@ -103,7 +104,11 @@ export function withConnection(argv: string[], connection: string[]): string[] {
   return connects && connection.length && !rest.includes('--context') ? [program, ...connection, ...rest] : argv
 }
 
-export function formatPlan(items: PlanItem[], connection: string[] = []): string {
+/**
+ * A plan as the operator reads it: every command, download and manifest with its YAML. `brief` (the preview before a
+ * step) gives each item one line: the manifests by kind and name, the download without its checksum URL.
+ */
+export function formatPlan(items: PlanItem[], connection: string[] = [], options: { brief?: boolean } = {}): string {
   return items
     .map((item) => {
       const why = 'why' in item && item.why ? `   # ${item.why}` : ''
@@ -111,9 +116,15 @@ export function formatPlan(items: PlanItem[], connection: string[] = []): string
         case 'command':
           return `  $ ${shellLine(withConnection(item.argv, connection))}${why}`
         case 'download':
-          return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
-        case 'manifest':
-          return `  apply (${item.apply}) ${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+          return options.brief
+            ? `  ↓ ${item.url} → ${item.destination}${why}`
+            : `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+        case 'manifest': {
+          const name = `${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}`
+          return options.brief
+            ? `  apply (${item.apply}) ${name}${why}`
+            : `  apply (${item.apply}) ${name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+        }
         case 'note':
           return `  • ${item.text}`
       }
@@ -138,14 +149,21 @@ export function formatLedger(config: Config, inEffect: (step: StepId) => boolean
   const rows = ledger(config, inEffect)
   const open = rows.filter((row) => row.status === 'open' || row.why)
   const closed = rows.filter((row) => row.status === 'closed')
-  const lines = open.map(
-    (row) =>
-      `  ${row.status === 'open' ? '○ open  ' : '◐ partly'} ${row.path.id}: ${row.path.from} → ${TARGET_TITLES[row.path.target]}\n` +
-      `      why: ${row.why}\n      would close: ${row.wouldClose}`,
-  )
+  const lines = open.map((row) => {
+    // Open because the step that closes it has not run: said in the run's words; the model's own reasons as they are.
+    const expected = expectedNow(row.path, config, inEffect)
+    const until = expected.verdict === 'open' ? expected.until : undefined
+    const why = until ? text.ledger.notApplied(until.step) : (row.why ?? '')
+    const wouldClose =
+      until && !row.path.staysOpen ? text.ledger.stepCloses(until.step, until.layer) : (row.wouldClose ?? '')
+    return (
+      `  ${row.status === 'open' ? text.ledger.open : text.ledger.partly} ${text.ledger.path(row.path.id, row.path.from, TARGET_TITLES[row.path.target])}\n` +
+      `      ${text.ledger.why(why, row.path.id)}\n      ${text.ledger.wouldClose(wouldClose, row.path.id)}`
+    )
+  })
   return [
-    'What stays open (docs/threat-model.md has the whole model):',
-    ...(lines.length ? lines : ['  nothing the threat model lists']),
-    `Closed and tried: ${closed.map((row) => row.path.id).join(', ') || 'none yet'}`,
+    text.ledger.title,
+    ...(lines.length ? lines : [text.ledger.nothing]),
+    text.ledger.closed(closed.map((row) => row.path.id).join(', ')),
   ].join('\n')
 }

@@ -10,7 +10,7 @@ import { OUTCOME_KEYS, type Config } from '../config/options.ts'
 import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Reachability } from '../verify/reachability.ts'
-import type { BeforeRecord, Check, Facts, StepId } from '../types.ts'
+import type { BeforeRecord, Check, Facts, Step, StepId } from '../types.ts'
 import { ClusterRecord, readRecord, type RevisionStatus } from './record.ts'
 import { assertWellFormed } from './record-schema.ts'
 
@@ -61,12 +61,16 @@ export function outcomeConfig(config: Config): Partial<Config> {
   return Object.fromEntries(OUTCOME_KEYS.map((k) => [k, config[k]])) as Partial<Config>
 }
 
-/** Names the settings that differ between the configuration a step ran with and the current one. */
-export function configDrift(recorded: Partial<Config> | undefined, current: Config): string[] {
+/** Names the settings (of `keys`, by default every outcome setting) that differ between a step's recorded run and now. */
+export function configDrift(
+  recorded: Partial<Config> | undefined,
+  current: Config,
+  keys: readonly (keyof Config)[] = OUTCOME_KEYS,
+): string[] {
   if (!recorded) return []
-  return OUTCOME_KEYS.filter((k) => k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(current[k])).map(
-    (k) => `${k}: ${JSON.stringify(recorded[k])} → ${JSON.stringify(current[k])}`,
-  )
+  return keys
+    .filter((k) => k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(current[k]))
+    .map((k) => `${k}: ${JSON.stringify(recorded[k])} → ${JSON.stringify(current[k])}`)
 }
 
 /**
@@ -87,11 +91,21 @@ export function applyRecordedSettings(config: Config, recorded: Partial<Config>)
   return taken
 }
 
-/** Warnings for finished steps that ran with settings other than the current ones (a resumed run keeps their result). */
-export function driftWarnings(state: RunbookState, current: Config): string[] {
-  return Object.entries(state.steps).flatMap(([id, record]) => {
+/**
+ * Warnings for finished steps that ran with other values of the settings they declare (a resumed run keeps their
+ * result); a setting a step does not read never warns about it.
+ */
+export function driftWarnings(
+  state: RunbookState,
+  current: Config,
+  steps: readonly Pick<Step, 'id' | 'settings'>[],
+): string[] {
+  return steps.flatMap(({ id, settings }) => {
+    const record = state.steps[id]
     const drift =
-      record && (record.status === 'done' || record.status === 'accepted') ? configDrift(record.config, current) : []
+      record && (record.status === 'done' || record.status === 'accepted')
+        ? configDrift(record.config, current, settings)
+        : []
     return drift.length
       ? [
           `${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`,

@@ -2,6 +2,7 @@
 // (objects: did they exist and were they the runbook's; labels: their previous values; other facts). Undo
 // puts exactly that back: it deletes what the runbook created, restores labels, and leaves — and names —
 // whatever was there before.
+import { text } from '../config/text.ts'
 import { CommandError, StepFailure } from '../config/errors.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import type {
@@ -246,7 +247,7 @@ export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]>
     ...restore.map(({ ref, object }): Check => {
       const now = live.get(objectKey(ref))
       return {
-        name: `${showRef(ref)} back as it was before the runbook (spec, labels, annotations)`,
+        name: text.checks.objectRestored(showRef(ref)),
         expected: 'as recorded before the runbook took it over',
         observed: !now ? 'absent' : sameAsBefore(object, now) ? 'as recorded' : 'differs from the record',
         ok: sameAsBefore(object, now),
@@ -259,7 +260,7 @@ export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]>
         const kept = keep.includes(ref)
         const present = !!live.get(objectKey(ref))
         return {
-          name: `${showRef(ref)} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
+          name: text.checks.objectUndone(showRef(ref), kept),
           expected: kept ? 'present' : 'absent',
           observed: present ? 'present' : 'absent',
           ok: present === kept,
@@ -271,7 +272,7 @@ export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]>
       const object = live.get(objectKey(ref))
       const observed = object?.metadata.labels?.[ref.key] ?? null
       return {
-        name: `label ${ref.key} on ${showRef(ref)} back to its value before the runbook`,
+        name: text.checks.labelRestored(ref.key, showRef(ref)),
         expected: showValue(expected),
         observed: object ? showValue(observed) : `${showRef(ref)} not found`,
         ok: !object || observed === expected,

@@ -2,6 +2,7 @@
 import { getUntil } from '../domain/gateway-api.ts'
 import { SETTLE_RETRY_MS } from '../domain/istio.ts'
 import type { Check, Facts, StepContext } from '../types.ts'
+import { text } from '../config/text.ts'
 
 /**
  * GET through the gateway's address until the expected status comes back. A request without an answer is tried
@@ -13,9 +14,10 @@ export async function gatewayRequestCheck(
   ctx: StepContext,
   url: string,
   userAgent: string,
-  label: string,
+  who: string,
   expected: number,
   hint: string,
+  path?: string,
 ): Promise<Check> {
   const last = await getUntil(url, userAgent, (answer) => answer.status === expected, {
     slowMs: ctx.config.timeout * 1000,
@@ -23,7 +25,7 @@ export async function gatewayRequestCheck(
     signal: ctx.signal,
   })
   return {
-    name: `gateway ${url} with ${label}: HTTP ${expected}`,
+    name: text.checks.gatewayRequest(url, who, userAgent, expected, path),
     expected: `HTTP ${expected}`,
     observed: last.status
       ? `HTTP ${last.status}`

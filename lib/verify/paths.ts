@@ -1,6 +1,7 @@
 // Tries the threat model's paths that a step's verification covers: one batch of probe pods for the in-cluster
 // paths, requests from this machine for the gateway's, one check per path with what it should show now (given
 // which steps are in effect) and, when it shows otherwise, why in the terms of the layer that decides it.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { managerPrincipals } from '../config/options.ts'
 import { workloads } from '../domain/gthulhu.ts'
@@ -146,7 +147,7 @@ function pathCheck(
 function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`,
+    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${reason}`,
     ok: !!inapplicable,
@@ -159,7 +160,9 @@ function notTried(path: ThreatPath, why: NotTried | string, expected: Expected):
 /** A request from this machine through the gateway, as the path's client. */
 async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expected): Promise<Check> {
   const url = gatewayHealthUrl(ctx.facts)
-  if (!url) return notTried(path, 'no gateway address recorded: run the gateway step first', expected)
+  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
+  if (!url)
+    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
   if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
   const agent = path.trial.userAgent(ctx.config)
   const status = expected.verdict === 'refused' ? 403 : 200
@@ -167,11 +170,12 @@ async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expecte
     ctx,
     url,
     agent.value,
-    `${agent.label} (${agent.value})`,
+    agent.label,
     status,
     gatewayHint(ctx.config, ctx.facts, path),
+    path.id,
   )
-  return { ...check, path: path.id }
+  return { ...check, path: path.id, needs: 'gateway' }
 }
 
 /** An object an insider would create, sent through admission as a user who is not the runbook's (server dry run). */

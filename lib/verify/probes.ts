@@ -2,6 +2,7 @@
 // connection or one HTTP request, so a policy is proven from inside the cluster rather than assumed. All
 // probes of a batch are created in one call, run side by side, and are deleted afterwards — also when the
 // step fails or the run is interrupted.
+import { text } from '../config/text.ts'
 import { randomBytes } from 'node:crypto'
 import { toYamlStream } from '../kube/cluster.ts'
 import { Interrupted, StepFailure } from '../config/errors.ts'
@@ -581,14 +582,23 @@ export function formatMatrix(results: ProbeResult[]): string {
   ].join('\n')
 }
 
-const short = (text: string) => text.replace(/ \(.*\)$/, '')
+const short = (value: string) => value.replace(/ \(.*\)$/, '')
+
+/** A probe's check name, in the run's language: who → where: what it should get. */
+const probeName = (spec: ProbeSpec) =>
+  text.checks.probe(
+    spec.source.name,
+    spec.destination,
+    text.checks.expectation(spec.expect.kind, spec.expect.kind === 'status' ? spec.expect.status : undefined),
+    spec.path,
+  )
 
 /** One check per probe; `hint` explains a failure (the caller knows the likely causes). */
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
   if (result.observed.kind === 'skipped') {
     return {
-      name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
+      name: probeName(spec),
       expected: describeExpectation(spec.expect),
       observed: `not probed (${result.observed.detail})`,
       ok: false,
@@ -596,7 +606,7 @@ export function probeCheck(result: ProbeResult, hint?: string): Check {
     }
   }
   return {
-    name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
+    name: probeName(spec),
     expected: describeExpectation(spec.expect),
     observed: `${describeObservation(result.observed)} [pod ${result.pod}]`,
     ok: result.ok,

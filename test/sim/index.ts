@@ -1,7 +1,7 @@
 // The simulated Gthulhu cluster in one call: store, built-in types, seed, controllers, API server
 // (with /sim/istioctl and /sim/faults), the release mirror and the gateway NodePort listeners.
 // Writes a kubeconfig and an env file so real kubectl (and the fake istioctl) can be pointed at it.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -121,6 +121,10 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
   const contextName = options.contextName ?? 'gthulhu-sim'
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gthulhu-sim-'))
   mkdirSync(dir, { recursive: true })
+  // A temp dir the simulator made is its own: it goes when the simulator stops. A dir the caller named stays.
+  const removeDir = () => {
+    if (!options.dir) rmSync(dir, { recursive: true, force: true })
+  }
   const faults: Faults = { ...noFaults(), ...structuredClone(options.faults ?? {}) } as Faults
   const timing = { ...DEFAULT_TIMING, ...(options.timing ?? {}) }
 
@@ -178,7 +182,7 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
     return sendJson(res, 404, { error: `no simulator route ${req.method} ${path}` })
   }
 
-  const closers: (() => Promise<void> | void)[] = [() => stopCrdWatch(), () => controllers.stop()]
+  const closers: (() => Promise<void> | void)[] = [removeDir, () => stopCrdWatch(), () => controllers.stop()]
   try {
     const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
     closers.push(() => mirror.close())
