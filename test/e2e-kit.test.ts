@@ -55,14 +55,20 @@ function ensureShellcheck(): void {
   })
 }
 
-/** Calls a function of the kit (sourced, so main does not run) and returns what it printed. */
-function kitFunction(name: string, ...args: string[]): string {
-  const r = spawnSync('bash', ['-c', `source "$1"; shift; ${name} "$@"`, 'kit-function', KIT, ...args], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
-  assert.is(r.status, 0, `${name} ${args.join(' ')}: ${r.stderr}`)
-  return r.stdout
+/**
+ * Calls functions of the kit in one bash that sources it once (so main does not run), each call in its own
+ * subshell, and returns what each printed. One process per test instead of one per call: on a busy machine every
+ * process start is slow, and the timeout only guards against a hang.
+ */
+function kitFunctions(calls: string[][]): string[] {
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+  const script = ['source "$1"', ...calls.map((call) => `(${call.map(quote).join(' ')}); printf '\\0'`)].join('\n')
+  const r = spawnSync('bash', ['-c', script, 'kit-functions', KIT], { encoding: 'utf8', timeout: 180_000 })
+  const outputs = r.stdout.split('\0').slice(0, -1)
+  const failed = calls[outputs.length]?.join(' ') ?? 'after the last call'
+  assert.is(r.status, 0, `${failed}: ${r.stderr}${r.error ? ` (${r.error.message})` : ''}`)
+  assert.is(outputs.length, calls.length, r.stdout)
+  return outputs
 }
 
 /** The pinned value of a readonly in kit.sh. */
@@ -104,7 +110,7 @@ test.before(async () => {
   world = await startWorld()
 })
 test.after(async () => {
-  await world.stop()
+  await world?.stop()
 })
 
 test('shellcheck finds nothing in the kit', () => {
@@ -210,13 +216,10 @@ test('probe logs are read as a real curl and mongosh write them; a DNS failure o
     ],
     ['mongo', 127, 'sh: mongosh: not found', '10.244.0.9', 'unknown\tmongosh exit 127: sh: mongosh: not found'],
   ]
-  for (const [check, exit, log, host, result] of cases) {
-    assert.is(
-      kitFunction('classify', check, String(exit), log, host),
-      result,
-      `${check} exit ${exit}: ${JSON.stringify(log)}`,
-    )
-  }
+  const outputs = kitFunctions(cases.map(([check, exit, log, host]) => ['classify', check, String(exit), log, host]))
+  cases.forEach(([check, exit, log, , result], i) =>
+    assert.is(outputs[i], result, `${check} exit ${exit}: ${JSON.stringify(log)}`),
+  )
 })
 
 test("listener logs: only the manager's requests count, and two of its rounds are told apart by the log's clock", () => {
@@ -227,23 +230,39 @@ test("listener logs: only the manager's requests count, and two of its rounds ar
     '10.244.0.9 - - [12/Mar/2026 10:00:02] "GET /api/v1/intents/merkle HTTP/1.1" 404 -',
     '10.244.0.3 - - [12/Mar/2026 10:00:01] "GET /api/v1/intents/merkle HTTP/1.1" 404 -',
   ].join('\n')
-  const oneRound = kitFunction('requests_from', log, '10.244.0.3 10.244.0.7')
+  const nextRound = `${log}\n10.244.0.3 - - [12/Mar/2026 10:00:31] "POST /api/v1/auth/token HTTP/1.1" 501 -`
+  const [oneRound, twoRounds, others, none] = kitFunctions([
+    ['requests_from', log, '10.244.0.3 10.244.0.7'],
+    ['requests_from', nextRound, '10.244.0.3'],
+    ['requests_from', log, '10.244.0.42'],
+    ['rounds_heard', ''],
+  ])
   assert.is(
     oneRound,
     '1072800 POST /api/v1/auth/token from 10.244.0.3\n1072801 GET /api/v1/intents/merkle from 10.244.0.3\n',
   )
-  assert.is(kitFunction('rounds_heard', oneRound.trimEnd()), '1')
-  const nextRound = `${log}\n10.244.0.3 - - [12/Mar/2026 10:00:31] "POST /api/v1/auth/token HTTP/1.1" 501 -`
-  assert.is(kitFunction('rounds_heard', kitFunction('requests_from', nextRound, '10.244.0.3').trimEnd()), '2')
-  assert.is(kitFunction('requests_from', log, '10.244.0.42'), '', 'requests from other addresses are not the manager')
-  assert.is(kitFunction('rounds_heard', ''), '0')
+  assert.is(others, '', 'requests from other addresses are not the manager')
+  assert.is(none, '0')
+  assert.equal(
+    kitFunctions([
+      ['rounds_heard', oneRound.trimEnd()],
+      ['rounds_heard', twoRounds.trimEnd()],
+    ]),
+    ['1', '2'],
+  )
 })
 
 test("the chart's fullname rule names what a dry run prints", () => {
-  assert.is(kitFunction('chart_fullname', 'gthulhu', 'gthulhu'), 'gthulhu')
-  assert.is(kitFunction('chart_fullname', 'prod', 'gthulhu'), 'prod-gthulhu')
-  assert.is(kitFunction('chart_fullname', 'my-gthulhu-2', 'gthulhu'), 'my-gthulhu-2')
-  assert.is(kitFunction('chart_fullname', 'prod', 'mongodb'), 'prod-mongodb')
+  const names: [release: string, chart: string, fullname: string][] = [
+    ['gthulhu', 'gthulhu', 'gthulhu'],
+    ['prod', 'gthulhu', 'prod-gthulhu'],
+    ['my-gthulhu-2', 'gthulhu', 'my-gthulhu-2'],
+    ['prod', 'mongodb', 'prod-mongodb'],
+  ]
+  assert.equal(
+    kitFunctions(names.map(([release, chart]) => ['chart_fullname', release, chart])),
+    names.map(([, , fullname]) => fullname),
+  )
 })
 
 test('usage errors exit 2 and name the bad value and what is valid', async () => {
