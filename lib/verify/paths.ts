@@ -186,10 +186,11 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const refused = refusedByOurPolicy(ctx.config, outcome)
   const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
   const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
+  const refusal = `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`
   if (expected.verdict === 'refused')
     return {
       name,
-      expected: `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`,
+      expected: refusal,
       observed,
       ok: refused,
       hint: refused
@@ -199,21 +200,28 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
           : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
       path: path.id,
     }
-  // Open: before the step, or left out. A warning that says so and names what would close it.
-  const open =
-    expected.verdict === 'open'
-      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
-      : ''
+  // Open: before the step, or left out. A warning, as for a probed path that gets through: an insider's attempt
+  // admitted is never a passing check, and the warning says why it is open and what would close it.
+  if (outcome.kind === 'admitted')
+    return {
+      name,
+      expected: refusal,
+      observed,
+      ok: false,
+      advisory: true,
+      hint:
+        expected.verdict === 'open'
+          ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
+          : undefined,
+      path: path.id,
+    }
   return {
     name,
     expected: 'admitted (the path is open)',
-    observed: outcome.kind === 'admitted' ? `${observed}; ${open}` : observed,
-    ok: outcome.kind === 'admitted',
+    observed,
+    ok: false,
     advisory: true,
-    hint:
-      outcome.kind === 'admitted'
-        ? open
-        : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+    hint: `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
     path: path.id,
   }
 }
@@ -296,7 +304,12 @@ function impostorHint(config: Config, facts: Facts, expected: Expected): string 
   if (expected.verdict !== 'refused')
     return `the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)`
   const { manager } = workloads(config, facts)
-  return `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${facts.cni?.found.join('; ') || 'no known CNI'})`
+  const cni = facts.cni?.found.join('; ') || 'no known CNI'
+  const reached = `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}`
+  // Preflight already saw a CNI that stores NetworkPolicies without enforcing them: that is the likely cause.
+  if (facts.cni?.found.length && !facts.cni.enforcesNetworkPolicy)
+    return `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`
+  return `${reached}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${cni})`
 }
 
 /** A Service someone else made for the manager's pods got an answer the policies should have refused. */
