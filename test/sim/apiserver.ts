@@ -111,16 +111,21 @@ function invalid(
   problems: string[],
   as: { kind: string; message: string } = { kind: rt.kind, message: rt.kind },
 ): ApiError {
-  return new ApiError(422, 'Invalid', `${as.message} ${JSON.stringify(name ?? '')} is invalid: ${problems.join(', ')}`, {
-    name,
-    group: rt.group,
-    kind: as.kind,
-    causes: problems.map((p) => ({
-      reason: 'FieldValueInvalid',
-      message: p.slice(p.indexOf(': ') + 2),
-      field: p.slice(0, p.indexOf(':')),
-    })),
-  })
+  return new ApiError(
+    422,
+    'Invalid',
+    `${as.message} ${JSON.stringify(name ?? '')} is invalid: ${problems.join(', ')}`,
+    {
+      name,
+      group: rt.group,
+      kind: as.kind,
+      causes: problems.map((p) => ({
+        reason: 'FieldValueInvalid',
+        message: p.slice(p.indexOf(': ') + 2),
+        field: p.slice(0, p.indexOf(':')),
+      })),
+    },
+  )
 }
 
 /** Orders versions the way Kubernetes prefers them: GA before beta before alpha, higher numbers first. */
