@@ -690,7 +690,7 @@ export const TEXT_ZH_TW: Text = {
     nothingToUninstall: (context) =>
       `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
     nothingToAudit: (context) =>
-      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
+      `--verify：依 Gthulhu 命名空間裡 runbook 的紀錄（沒有紀錄時依其本機副本），context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它執行時用的 --namespace 與 --release`,
   },
   cli: {
     contextLine: (context, namespace, source, statePath) =>

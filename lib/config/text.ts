@@ -249,7 +249,7 @@ const EN_TEXT = {
     nothingToUninstall: (context: string) =>
       `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
     nothingToAudit: (context: string) =>
-      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
+      `--verify: no step is done in context ${context} (per the runbook's record in Gthulhu's namespace, or its local copy when there is none), so there is nothing to audit; run the runbook first, or pass the --namespace and --release it ran with`,
   },
   cli: {
     contextLine: (context: string, namespace: string, source: string, statePath: string) =>
