@@ -224,28 +224,35 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
           : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
       path: path.id,
     }
-  // Open: before the step, or left out. A warning, as for a probed path that gets through: an insider's attempt
-  // admitted is never a passing check, and the warning says why it is open and what would close it.
-  if (outcome.kind === 'admitted')
+  // An admission attempt is an attack's: refused, or open (never a control to be answered).
+  if (expected.verdict !== 'open') throw new Error(`${path.id} is tried at admission but is not an attack`)
+  if (openForGood(expected))
+    // Left out by the operator (or the opt-in guard is off), as for a probed path open for good: admitted is what
+    // the model says, yet an open attack — a warning that says why and what would close it, never a passing check.
     return {
       name,
-      expected: refusal,
+      expected: 'admitted (the path is open)',
       observed,
       ok: false,
       advisory: true,
       hint:
-        expected.verdict === 'open'
-          ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
-          : undefined,
+        outcome.kind === 'admitted'
+          ? `this path is open: ${expected.because}; what would close it: ${wouldClose(path, ctx.config)}`
+          : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
       path: path.id,
     }
+  // Open until a step still to run: that step's refusal is expected; admitted, a warning that names the step.
   return {
     name,
-    expected: 'admitted (the path is open)',
+    expected: refusal,
     observed,
-    ok: false,
+    ok: refused,
     advisory: true,
-    hint: `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+    hint: refused
+      ? undefined
+      : outcome.kind === 'error'
+        ? `the attempt could not be made: ${outcome.detail}`
+        : `this path is open: ${expected.because}; the ${expected.until!.step} step closes it (${expected.until!.layer})`,
     path: path.id,
   }
 }
