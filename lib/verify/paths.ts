@@ -134,9 +134,7 @@ function pathCheck(
   return {
     ...check,
     advisory: true,
-    hint: result.ok
-      ? undefined
-      : `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`,
+    hint: result.ok ? undefined : text.checks.pathOpen(expected.because, path.id, expected.until),
   }
 }
 
@@ -147,7 +145,7 @@ function pathCheck(
 function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
+    name: text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${reason}`,
     ok: !!inapplicable,
@@ -184,7 +182,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const object = path.trial.build(env)
   const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
   const refused = refusedByOurPolicy(ctx.config, outcome)
-  const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
+  const name = text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
   const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
   if (expected.verdict === 'refused')
     return {
@@ -200,10 +198,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
       path: path.id,
     }
   // Open: before the step, or left out. A warning that says so and names what would close it.
-  const open =
-    expected.verdict === 'open'
-      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
-      : ''
+  const open = expected.verdict === 'open' ? text.checks.pathOpen(expected.because, path.id, expected.until) : ''
   return {
     name,
     expected: 'admitted (the path is open)',
