@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/options.ts'
 import { chartDefaults } from '../lib/domain/gthulhu.ts'
+import { istioctlBinary } from '../lib/domain/istio.ts'
 import { desiredManagerEgressPolicy } from '../lib/domain/network-policies.ts'
 import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts, ProbeSpec, StepId } from '../lib/types.ts'
@@ -202,12 +203,14 @@ test('the waypoint serves the manager Service only by default; the namespace-wid
       .plan({ config: config(...flags), facts })
       .filter((i) => i.kind === 'command')
       .map((i) => (i.kind === 'command' ? i.argv.join(' ') : ''))
+  // Every plan names the istioctl it will run: the one --install-dir (default ~/.local/bin) holds.
+  const istioctl = istioctlBinary(config(), facts)
   assert.equal(argv([]).slice(1), [
-    'istioctl waypoint apply -n default --wait --waypoint-timeout=300s',
+    `${istioctl} waypoint apply -n default --wait --waypoint-timeout=300s`,
     'kubectl label service gthulhu-manager -n default istio.io/use-waypoint=waypoint --overwrite',
   ])
   assert.equal(argv(['--waypoint-binding', 'namespace']).slice(1), [
-    'istioctl waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=300s',
+    `${istioctl} waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=300s`,
     'kubectl label namespace default istio.io/use-waypoint=waypoint --overwrite',
   ])
   const undo = waypointStep.undo!.labels!({ config: config(), facts })
