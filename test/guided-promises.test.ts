@@ -17,6 +17,10 @@ test.before(async () => {
   )
   if (setup.code !== 0) throw new Error(`setup failed\n${show(setup)}`)
 })
+// A test that fails mid-session leaves no runbook holding the cluster's lock for the next one.
+test.after.each(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()))
+})
 test.after(async () => {
   await Promise.all(sessions.map((s) => s.close()))
   await world?.stop()

@@ -471,6 +471,8 @@ function zhReason(why: string, id: string): string {
 }
 
 const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
+/** Layers named in a sentence: 「ztunnel 身分策略」與「CNI NetworkPolicy」. */
+const quoted = (layers: string[], and: string) => layers.map((l) => `「${zhLayer(l)}」`).join(and)
 
 const STATUS_ZH_TW = {
   pending: '待執行',
@@ -728,9 +730,8 @@ export const TEXT_ZH_TW: Text = {
     weakerTitle: '因此變弱的攻擊路徑：',
     path: (id, from, target, via) => `${id}（${zhPath(id) ?? `${from} → ${target}，經由${via}`}）`,
     weakened: (path, holding, voided) =>
-      `${path}：現在只靠 ${holding.map(zhLayer).join(' 與 ')} 拒絕，${voided.map(zhLayer).join(' 或 ')} 已不再有效`,
-    reopened: (path, voided) =>
-      `${path}：重新開放——runbook 擔保的每一層都擋不住它：${voided.map(zhLayer).join('、')} 與計畫不符`,
+      `${path}：現在只靠${quoted(holding, '與')}拒絕，${quoted(voided, '或')}已不再有效`,
+    reopened: (path, voided) => `${path}：重新開放——runbook 擔保的每一層都擋不住它：${quoted(voided, '、')}與計畫不符`,
     seenOpen: (path) => `${path}：實際可通——這條路徑上的探測得到了回應`,
     counts: (closed, total, open, openAnyway) =>
       `攻擊路徑：${total} 條中已關閉 ${closed} 條、開放 ${open} 條（其中 ${openAnyway} 條是設計上、依你的選擇或在對應步驟執行前本來就開放的：docs/zh-TW/threat-model.md）`,
@@ -753,6 +754,7 @@ export const TEXT_ZH_TW: Text = {
   record: {
     offline: (why, path) => `⚠ 讀不到叢集裡的 runbook 紀錄（${why}）；改為顯示本機副本 ${path}`,
     where: (secret) => `runbook 的紀錄（Secret ${secret}）`,
+    withLocalCopy: (record, path) => `${record}（本機副本 ${path}）`,
     noData: (where, key) => `${where} 沒有 data.${key}；未做任何更動`,
     notGzip: (where, key, error) => `${where}：data.${key} 不是以 gzip 壓縮的 JSON（${error}）；未做任何更動`,
     notJson: (where, key, error) => `${where}：data.${key} 不是有效的 JSON（${error}）；未做任何更動`,

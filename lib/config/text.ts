@@ -320,6 +320,7 @@ const EN_TEXT = {
     offline: (why: string, path: string) =>
       `⚠ cannot read the runbook's record in the cluster (${why}); showing the local copy ${path}`,
     where: (secret: string) => `the runbook's record (Secret ${secret})`,
+    withLocalCopy: (record: string, path: string) => `${record} (local copy ${path})`,
     noData: (where: string, key: string) => `${where} has no data.${key}; it was left untouched`,
     notGzip: (where: string, key: string, error: string) =>
       `${where}: data.${key} is not gzip-compressed JSON (${error}); it was left untouched`,

@@ -235,7 +235,7 @@ export class StateStore {
   /** Where the record is, for the operator. */
   describe(): string {
     if (!this.record) return this.path
-    return `${this.record.describe()} (local copy ${this.path})`
+    return text.record.withLocalCopy(this.record.describe(), this.path)
   }
 
   /** The revision this store was read from, to tell whether another run wrote the record since. */
