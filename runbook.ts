@@ -16,7 +16,7 @@ import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
 import type { RunLease } from './lib/run/lease.ts'
 import { clusterAccessError } from './lib/run/cluster-access.ts'
-import type { PlanItem, Step, StepId } from './lib/types.ts'
+import type { Facts, PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 import { text } from './lib/config/text.ts'
 
@@ -113,6 +113,18 @@ function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string
         `+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
       )
   }
+}
+
+/**
+ * The Web UI's address as the cluster has it now: the gateway's Service may have been made again (another NodePort)
+ * since the gateway step recorded its URL. None when the gateway has no address now; the recorded one when the
+ * cluster cannot be asked.
+ */
+async function webUiUrl(cluster: Cluster, config: Config, facts: Facts): Promise<string | undefined> {
+  const { liveGateway } = await import('./lib/verify/gateway-requests.ts')
+  const live = await liveGateway(cluster, config, facts).catch(() => undefined)
+  if (!live) return facts.gateway?.url
+  return 'url' in live ? live.url : undefined
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -334,7 +346,7 @@ async function main(argv: string[]): Promise<number> {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${formatLedger(config, (step) => state!.state.steps[step]?.status === 'done')}`)
-      const url = state!.state.facts.gateway?.url
+      const url = await webUiUrl(cluster, config, state!.state.facts)
       if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
       outcome = 'done'

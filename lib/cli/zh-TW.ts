@@ -471,6 +471,14 @@ function zhReason(why: string, id: string): string {
 }
 
 const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
+
+/** What would close a path, in zh-TW: the model's own words, else "step (layer)" with the layer translated. */
+function zhWouldClose(what: string, id: string): string {
+  if (what === pathById(id)?.staysOpen?.wouldClose) return THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what
+  return what.replace(/\(([^)]+)\)/g, (whole, layer) =>
+    LAYERS_ZH_TW[layer as Layer] ? `（${zhLayer(layer)}）` : whole,
+  )
+}
 /** Layers named in a sentence: 「ztunnel 身分策略」與「CNI NetworkPolicy」. */
 const quoted = (layers: string[], and: string) => layers.map((l) => `「${zhLayer(l)}」`).join(and)
 
@@ -665,6 +673,10 @@ export const TEXT_ZH_TW: Text = {
       `${kind} ${name}（${owner === 'istiod' ? 'istiod' : 'chart'} 的）仍能建立它的 Pod`,
     pathOpen: (because, path, until) =>
       `這條路徑仍開放：${until ? `${until.step} 還沒有套用；${until.step} 步驟會關閉它（${zhLayer(until.layer)}）` : zhReason(because, path)}`,
+    pathOpenForGood: (because, path, wouldClose) =>
+      `這條路徑仍開放：${zhReason(because, path)}；能關閉它的：${zhWouldClose(wouldClose, path)}`,
+    pathRefusedAnyway: (because, path) =>
+      `這個 runbook 讓這條路徑保持開放（${zhReason(because, path)}），它卻被拒絕了：拒絕它的是 runbook 沒有設定的東西，所以不宣稱任何保護`,
     probe: (source, destination, expectation, path) => {
       const from = zhPath(path)
       const port = /:(\d+)/.exec(destination)?.[1]
@@ -685,8 +697,7 @@ export const TEXT_ZH_TW: Text = {
     },
     // The model's own reasons are translated; a reason computed from the settings is looked up, else kept as it is.
     why: (why, id) => `原因：${zhReason(why, id)}`,
-    wouldClose: (what, id) =>
-      `能關閉它的：${what === pathById(id)?.staysOpen?.wouldClose ? (THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what) : what}`,
+    wouldClose: (what, id) => `能關閉它的：${zhWouldClose(what, id)}`,
     nothing: '  威脅模型列出的路徑都已關閉',
     closed: (ids) => `已關閉並試過：${ids || '目前還沒有'}`,
     notApplied: (step) => `${step} 還沒有套用`,
@@ -723,7 +734,7 @@ export const TEXT_ZH_TW: Text = {
     noFleetRecord: (where, contexts) =>
       `--all-contexts：kubeconfig 裡沒有任何 context 在 ${where} 留有這個 runbook 的紀錄（context 有：${contexts || '（沒有）'}）；請先執行 runbook`,
     nothingToAudit: (context) =>
-      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
+      `--verify：依 Gthulhu 命名空間裡 runbook 的紀錄（沒有紀錄時依其本機副本），context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它執行時用的 --namespace 與 --release`,
   },
   audit: {
     didNotFinish: (error) => `✖ 稽核沒有完成：${error}`,

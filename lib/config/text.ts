@@ -204,6 +204,12 @@ const EN_TEXT = {
     /** A check's hint for a path expected open: why (`because`, by the path's id), and the step that would close it. */
     pathOpen: (because: string, _path: string, until?: { step: string; layer: string }) =>
       `this path is open: ${because}${until ? `; the ${until.step} step closes it (${until.layer})` : ''}`,
+    /** A path open by design or by the operator's choice, seen open: why, and what would close it. */
+    pathOpenForGood: (because: string, _path: string, wouldClose: string) =>
+      `this path is open: ${because}; what would close it: ${wouldClose}`,
+    /** A path this runbook leaves open that something else refused: no protection is claimed for it. */
+    pathRefusedAnyway: (because: string, _path: string) =>
+      `this runbook leaves this path open (${because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,
     /** A probe pod's path; `path` is the threat model's id, when the probe tries one. */
     probe: (source: string, destination: string, expectation: string, _path?: string) =>
       `${source} → ${destination}: ${expectation}`,
@@ -275,7 +281,7 @@ const EN_TEXT = {
     noFleetRecord: (where: string, contexts: string) =>
       `--all-contexts: no context of the kubeconfig has a record of this runbook in ${where} (contexts: ${contexts || 'none'}); run the runbook first`,
     nothingToAudit: (context: string) =>
-      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
+      `--verify: no step is done in context ${context} (per the runbook's record in Gthulhu's namespace, or its local copy when there is none), so there is nothing to audit; run the runbook first, or pass the --namespace and --release it ran with`,
   },
   /** What an audit (--verify) concludes, for one context and for a fleet. */
   audit: {

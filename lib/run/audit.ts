@@ -52,7 +52,10 @@ export interface AuditRun {
 
 const failedHard = (c: Check) => !c.ok && !c.advisory
 
-/** Attack paths a probe or a gateway request got through. */
+/**
+ * Attack paths a probe or a gateway request got through where it expected a refusal (a path open by design or by
+ * choice expects an answer, so seeing it answer is not among these).
+ */
 function seenOpen(edges: Edge[]): Set<string> {
   return new Set(
     edges

@@ -29,17 +29,19 @@ import { selectorText } from '../kube/object.ts'
 import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
 import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
-import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
+import { gatewayRequestCheck, liveGatewayHealthUrl } from './gateway-requests.ts'
 import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
   type NotTried,
+  openForGood,
   pathsTriedAt,
   type ProbeEnv,
   probeFor,
   TARGET_TITLES,
   type ThreatPath,
+  wouldClose,
 } from './threat-model.ts'
 
 /** Which steps' protections are in effect: recorded done, or the step being verified now. */
@@ -94,7 +96,7 @@ export async function tryPathList(
   for (const path of paths) {
     const expected = expectedNow(path, ctx.config, inEffect)
     expectations.set(path.id, expected)
-    const probe = probeFor(path, env)
+    const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
     else if (probe) specs.push(probe)
     else if (path.trial.by === 'gateway request') gatewayChecks.push(gatewayPath(ctx, path, expected))
@@ -112,7 +114,13 @@ export async function tryPathList(
     Promise.all(gatewayChecks),
   ])
   const enrolment = live ? ` (namespace ${live.enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)` : ''
-  if (results.length) io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results)}`)
+  // A path open for good that was seen open is as the model says, yet an open attack: marked ⚠, not ✔.
+  const disclosed = (r: ProbeResult) => {
+    const expected = expectations.get(r.spec.path!)
+    return !!expected && openForGood(expected) && r.ok
+  }
+  if (results.length)
+    io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
     checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
@@ -130,7 +138,20 @@ function pathCheck(
 ): Check {
   const check = probeCheck(result, result.ok ? undefined : explain(ctx, path, result, expected, live))
   if (expected.verdict !== 'open' || result.observed.kind === 'skipped') return check
-  // Open by the operator's choice or because its step has not run: a warning that names what would close it.
+  if (openForGood(expected)) {
+    // Open by design or by the operator's choice: the probe expected it to get through. Seen open, it is a
+    // disclosure (a warning that says why and what would close it), never a drift; refused, something this runbook
+    // does not set up refused it, and nothing is claimed for that.
+    return {
+      ...check,
+      ok: false,
+      advisory: true,
+      hint: result.ok
+        ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
+        : text.checks.pathRefusedAnyway(expected.because, path.id),
+    }
+  }
+  // Open because its step has not run yet: a warning that names the step that closes it.
   return {
     ...check,
     advisory: true,
@@ -157,16 +178,18 @@ function notTried(path: ThreatPath, why: NotTried | string, expected: Expected):
 
 /** A request from this machine through the gateway, as the path's client. */
 async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expected): Promise<Check> {
-  const url = gatewayHealthUrl(ctx.facts)
-  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
-  if (!url)
-    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
   if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
+  const gateway = await liveGatewayHealthUrl(ctx)
+  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
+  if (!gateway)
+    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
+  if ('missing' in gateway)
+    return { ...notTried(path, `the gateway has no address now: ${gateway.missing}`, expected), needs: 'gateway' }
   const agent = path.trial.userAgent(ctx.config)
   const status = expected.verdict === 'refused' ? 403 : 200
   const check = await gatewayRequestCheck(
     ctx,
-    url,
+    gateway.healthUrl,
     agent.value,
     agent.label,
     status,
