@@ -222,10 +222,7 @@ async function main(argv: string[]): Promise<number> {
             }).catch((error) => {
               throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
             })
-      if (state.offline)
-        reporter.say(
-          `⚠ cannot read the runbook's record in the cluster (${state.offline}); showing the local copy ${state.path}`,
-        )
+      if (state.offline) reporter.say(text.record.offline(state.offline, state.path))
     }
     if (config.list) {
       listSteps(reporter, STEPS, state)
@@ -248,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
         operation,
         context,
         onLost: (message) => {
-          reporter.say(`\n✖ ${message}: stopping before the next change`)
+          reporter.say(`\n${text.record.lockLost(message)}`)
           abort.abort()
         },
       })
@@ -274,7 +271,9 @@ async function main(argv: string[]): Promise<number> {
 
     const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-    for (const warning of state ? driftWarnings(state.state, config, STEPS) : []) reporter.say(`⚠ ${warning}`)
+    // A step this run repeats takes the settings given now: only the done steps it leaves out can be out of date.
+    const leftOut = STEPS.filter((step) => !selection.run.includes(step.id))
+    for (const warning of state ? driftWarnings(state.state, config, leftOut) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
     const facts = state?.state.facts ?? {}
     // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
@@ -411,7 +410,7 @@ async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporte
   if (!pods.length) return
   const names = pods.map((p) => p.metadata.name)
   await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
-  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
+  reporter.say(text.record.leftoverProbes(names.length, names.join(', ')))
 }
 
 interface LifecycleRun {
@@ -453,10 +452,7 @@ async function lifecycle(
   const dependents = config.rollback
     ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id)
     : []
-  if (dependents.length)
-    reporter.say(
-      `⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`,
-    )
+  if (dependents.length) reporter.say(text.cli.rollbackDependents(dependents, config.rollback!))
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
     for (const id of ids) {
@@ -611,24 +607,19 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     return [{ kube, state, config: member, ids }]
   })
   if (!members.length)
-    throw new UsageError(
-      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${defaultStatePath('<context>')} (contexts: ${known.map((c) => c.name).join(', ') || 'none'}); run the runbook first`,
-    )
+    throw new UsageError(text.errors.noFleetRecord(defaultStatePath('<context>'), known.map((c) => c.name).join(', ')))
   const contexts = members.map((m) => m.kube.name)
   reporter.event({ event: 'run-start', contexts, steps: [], dryRun: false })
   reporter.say(
-    `Fleet audit of ${contexts.length} context(s), concurrently: ${contexts.join(', ')}${
-      skipped.length
-        ? `
-(no record of this runbook, not audited: ${skipped.join(', ')})`
-        : ''
+    `${text.audit.fleetStart(contexts.length, contexts.join(', '))}${
+      skipped.length ? `\n${text.audit.fleetNoRecord(skipped.join(', '))}` : ''
     }`,
   )
   const startedAt = new Date()
   const audits = await Promise.all(
     members.map(async (m) => {
-      const text: string[] = []
-      const human = { write: (chunk: string) => text.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
+      const said: string[] = []
+      const human = { write: (chunk: string) => said.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
       const memberReporter = new Reporter(reporter.json, human, process.stdout, m.kube.name)
       const collector = new ReachabilityCollector(m.state.state)
       memberReporter.event({
@@ -638,7 +629,7 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         steps: m.ids,
         dryRun: false,
       })
-      memberReporter.say(`Context ${m.kube.name}; state in ${m.state.path}; auditing ${m.ids.join(', ')}`)
+      memberReporter.say(text.audit.fleetMember(m.kube.name, m.state.path, m.ids.join(', ')))
       const outcome = await auditContext({
         config: m.config,
         steps: STEPS,
@@ -649,25 +640,24 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         ids: m.ids,
         collector,
       })
-      return { member: m, outcome, text: text.join(''), collector, finishedAt: new Date() }
+      return { member: m, outcome, said: said.join(''), collector, finishedAt: new Date() }
     }),
   )
-  for (const { member, text } of audits)
-    reporter.say(`
-══ ${member.kube.name} ══
-${text.trimEnd()}`)
+  for (const { member, said } of audits) reporter.say(`\n══ ${member.kube.name} ══\n${said.trimEnd()}`)
   const outcomes = audits.map((a) => a.outcome)
-  reporter.say(`
-Fleet audit:
-${fleetTable(outcomes)}`)
+  reporter.say(`\n${text.audit.fleetTitle}\n${fleetTable(outcomes)}`)
   const exitCode = outcomes.some((o) => o.exitCode !== EXIT.ok) ? EXIT.failed : EXIT.ok
   reporter.say(
-    exitCode === EXIT.ok
-      ? `\n✔ every context holds`
-      : `\n✖ ${outcomes
-          .filter((o) => o.exitCode !== EXIT.ok)
-          .map((o) => o.context)
-          .join(', ')} drifted or could not be audited`,
+    `\n${
+      exitCode === EXIT.ok
+        ? text.audit.fleetAllHold
+        : text.audit.fleetSomeDrifted(
+            outcomes
+              .filter((o) => o.exitCode !== EXIT.ok)
+              .map((o) => o.context)
+              .join(', '),
+          )
+    }`,
   )
   reporter.event({
     event: 'run-end',
@@ -725,8 +715,7 @@ async function reportServerDryRun(
       ...(v.message ? { message: v.message } : {}),
     })
   const rejected = verdicts.filter((v) => v.result === 'rejected').length
-  if (rejected)
-    reporter.say(`\n✖ the API server rejected ${rejected} object(s); fix the settings named above before running`)
+  if (rejected) reporter.say(`\n${text.cli.serverDryRunRejected(rejected)}`)
   return rejected ? EXIT.usage : EXIT.ok
 }
 

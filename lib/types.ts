@@ -167,8 +167,8 @@ export interface Step {
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
   /**
-   * The settings that shape what this step does: a step done with other values of these is reported when the settings
-   * change; a change to any other setting is not its concern.
+   * The settings that shape what this step does (its plan, run or verify reads them): a done step that a run leaves
+   * out is reported when one of these is given with another value; a change to any other setting is not its concern.
    */
   settings: (keyof Config)[]
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]

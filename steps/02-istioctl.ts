@@ -234,7 +234,7 @@ export const istioctlStep: Step = {
     return [
       { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },
       {
-        name: `istioctl at ${target} is the binary the runbook verified`,
+        name: text.checks.istioctlVerified(target),
         expected: expected ? `sha256 ${expected}` : 'a SHA-256 in the record',
         observed: present ? `sha256 ${present}` : 'missing',
         ok: verified,
