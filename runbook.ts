@@ -162,8 +162,15 @@ async function main(argv: string[]): Promise<number> {
     reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
+  const onHangup = () => {
+    // The terminal closed: nothing more can be shown there (writes fail with EIO), but the run stops the same way,
+    // saving the record and releasing the lock, instead of dying and leaving the Lease held until it expires.
+    for (const stream of [process.stdin, process.stdout, process.stderr]) stream.on('error', () => undefined)
+    onSignal()
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onHangup)
   try {
     const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
@@ -386,6 +393,7 @@ async function main(argv: string[]): Promise<number> {
     await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('SIGHUP', onHangup)
   }
 }
 

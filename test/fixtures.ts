@@ -22,7 +22,8 @@ import {
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { ROOT, show, startWorld, worldAround, type RunbookWorld } from './harness.ts'
-import { startSimulator, type SavedWorld, type SimOptions } from './sim/index.ts'
+import { startSimulator, type SavedWorld, type SimOptions, type Simulator } from './sim/index.ts'
+import { decodeRecord, encodeRecord, RECORD_KEY, RECORD_TYPE } from '../lib/run/record.ts'
 
 const CACHE = join(ROOT, 'node_modules', '.cache', 'gthulhu-runbook', 'worlds')
 /** What a world depends on: a change to any of these makes a new save. */
@@ -145,9 +146,7 @@ function rewriteFiles(dir: string, replacements: [string, string][]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.json')) continue
     const file = join(entry.parentPath ?? (entry as any).path, entry.name)
-    let text = readFileSync(file, 'utf8')
-    for (const [from, to] of replacements) text = text.split(from).join(to)
-    writeFileSync(file, text)
+    writeFileSync(file, replaceAll(readFileSync(file, 'utf8'), replacements))
   }
 }
 
@@ -176,15 +175,34 @@ async function startFromSave(options: SimOptions, args: string[]): Promise<Runbo
     [`"nodePort":${from}`, `"nodePort":${to}`],
     [`"nodePort": ${from}`, `"nodePort": ${to}`],
   ])
-  rewriteFiles(dir, [
+  const replacements: [string, string][] = [
     [saved.dir, dir],
     [saved.simDir, sim.dir],
     [saved.istioMirror, sim.istioMirror],
     [saved.gatewayApiMirror, sim.gatewayApiMirror],
     ...ports,
-  ])
+  ]
+  rewriteFiles(dir, replacements)
+  rewriteRecords(sim, replacements)
   return worldAround(sim, dir)
 }
+
+/**
+ * The runbook's record in the cluster (what it reads first) names the building world's install dir, mirrors and
+ * NodePorts as the local copy does: rewritten the same way, so the new world's record describes the new world.
+ */
+function rewriteRecords(sim: Simulator, replacements: [string, string][]): void {
+  const secrets = sim.store.findType('', 'v1', 'secrets')!
+  for (const secret of sim.store.list(secrets)) {
+    if ((secret as { type?: string }).type !== RECORD_TYPE || !secret.data?.[RECORD_KEY]) continue
+    sim.store.mutate(secrets, secret.metadata.namespace, secret.metadata.name, (s) => {
+      s.data[RECORD_KEY] = encodeRecord(replaceAll(decodeRecord(s.data[RECORD_KEY]), replacements))
+    })
+  }
+}
+
+const replaceAll = (text: string, replacements: [string, string][]) =>
+  replacements.reduce((t, [from, to]) => t.split(from).join(to), text)
 
 /** For a test's failure message: where the saves are. */
 export const fixtureCache = () => relative(ROOT, CACHE)

@@ -32,11 +32,15 @@ test('--rollback shows the undo and asks; quitting leaves the step done and the 
   const asked = await session.waitFor(/Undo istioctl\?/)
   assert.match(
     asked,
-    new RegExp(`Undo will:\\n\\s+• remove ${istioctl().replace(/[./]/g, '\\$&')} if it still reports 1\\.29\\.1`),
+    new RegExp(
+      `Undo will:\\n\\s+• remove ${istioctl().replace(/[./]/g, '\\$&')} if it is still the binary the runbook installed \\(same SHA-256\\)`,
+    ),
   )
+  assert.ok(await world.lockHolder(), 'the run holds the lock while it asks')
   await session.keys('Down', 'Enter')
   await session.waitFor(/stopped before undoing istioctl at the operator's request/)
   assert.is(await session.exitCode(), 130)
+  assert.is(await world.lockHolder(), undefined, 'quitting gives the lock back')
   assert.is(world.state().steps.istioctl?.status, 'done')
   assert.ok(existsSync(istioctl()))
 })
@@ -48,6 +52,7 @@ test('confirming undoes the step, verifies it, and records it as undone', async 
   const done = await session.waitFor(/Summary:[\s\S]*undone\s+istioctl/)
   assert.match(done, /✔ istioctl at \S+ removed/)
   assert.is(await session.exitCode(), 0)
+  assert.is(await world.lockHolder(), undefined)
   assert.is(world.state().steps.istioctl?.status, 'undone')
   assert.not.ok(existsSync(istioctl()))
 })
