@@ -115,6 +115,9 @@ function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string
   }
 }
 
+/** Set when the terminal hung up (SIGHUP, or EIO from it): the process then leaves the way a hung-up one does. */
+let terminalGone = false
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'completion') {
     process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
@@ -165,12 +168,22 @@ async function main(argv: string[]): Promise<number> {
   const onHangup = () => {
     // The terminal closed: nothing more can be shown there (writes fail with EIO), but the run stops the same way,
     // saving the record and releasing the lock, instead of dying and leaving the Lease held until it expires.
+    if (terminalGone) return
+    terminalGone = true
     for (const stream of [process.stdin, process.stdout, process.stderr]) stream.on('error', () => undefined)
     onSignal()
+  }
+  const onUncaught = (error: unknown) => {
+    // A prompt's readline re-emits the terminal's EIO (setRawMode, read) where nobody listens: that is the hang-up
+    // (it may come before SIGHUP does), not a defect. Anything else still ends the run as an unexpected error.
+    if ((error as NodeJS.ErrnoException)?.code === 'EIO') return onHangup()
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
+    process.exit(EXIT.failed)
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onHangup)
+  process.on('uncaughtException', onUncaught)
   try {
     const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
@@ -394,6 +407,7 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     process.off('SIGHUP', onHangup)
+    process.off('uncaughtException', onUncaught)
   }
 }
 
@@ -759,3 +773,6 @@ try {
     process.exitCode = EXIT.failed
   }
 }
+// After a hang-up, end as a hung-up process (killed by SIGHUP, nothing of the run left to do): exiting normally,
+// Node would restore the settings of a terminal that no longer exists, and abort on the error.
+if (terminalGone) process.kill(process.pid, 'SIGHUP')

@@ -20,6 +20,14 @@ test.after(async () => {
 })
 
 async function guided(args: string[]): Promise<TerminalSession> {
+  // A session an earlier (failed) test left open is closed first, and its run gives the lock back as it leaves:
+  // each test starts with the cluster free, so one failure does not fail the next for another reason.
+  await Promise.all(sessions.splice(0).map((s) => s.close()))
+  const deadline = Date.now() + 120_000
+  while (await world.lockHolder()) {
+    if (Date.now() > deadline) throw new Error(`the lock is still held by ${await world.lockHolder()}`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
   const session = await startGuided(world, args)
   sessions.push(session)
   return session

@@ -78,8 +78,11 @@ export class TerminalSession {
     for (const key of keys) await this.tmux(['send-keys', '-t', 'main', key])
   }
 
-  /** Waits until the screen matches; returns it. Fails with the screen when it doesn't in time. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  /**
+   * Waits until the screen matches; returns it. Fails with the screen when it doesn't in time: the default allows
+   * for a busy machine, where starting the runbook and its first kubectl calls alone can take half a minute.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<string> {
     const deadline = Date.now() + timeoutMs
     let screen = ''
     while (Date.now() < deadline) {

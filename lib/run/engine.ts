@@ -4,7 +4,7 @@
 import { confirm } from '@inquirer/prompts'
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer'
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2'
-import { Interrupted, StepFailure, UsageError, isExpected } from '../config/errors.ts'
+import { Interrupted, StepFailure, UsageError, isExpected, promptClosed } from '../config/errors.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './reporter.ts'
@@ -448,7 +448,7 @@ export class Engine {
         try {
           return await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false })
         } catch (error) {
-          if ((error as Error).name === 'ExitPromptError') throw new Interrupted(text.run.quitAtPrompt)
+          if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
           throw error
         }
       },
