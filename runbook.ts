@@ -16,7 +16,7 @@ import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
 import type { RunLease } from './lib/run/lease.ts'
 import { clusterAccessError } from './lib/run/cluster-access.ts'
-import type { PlanItem, Step, StepId } from './lib/types.ts'
+import type { KubeObject, PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 import { text } from './lib/config/text.ts'
 
@@ -411,17 +411,37 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+/**
+ * Probes an interrupted run could not delete (a second Ctrl-C leaves at once), removed once the lock is held: pods
+ * and Services in Gthulhu's namespace, and the namespaces some probes make for themselves (an impostor decision
+ * maker's), which take what they hold with them.
+ */
 async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
   const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
-  const pods = await cluster.list('pods', {
-    namespace,
-    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
-  })
-  if (!pods.length) return
-  const names = pods.map((p) => p.metadata.name)
-  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
-  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
+  const selector = `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`
+  const [pods, services, namespaces] = await Promise.all([
+    cluster.list('pods', { namespace, selector }),
+    cluster.list('services', { namespace, selector }),
+    cluster.list('namespaces', { selector }),
+  ])
+  const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name)
+  const inNamespace = [...names(pods).map((name) => `pod/${name}`), ...names(services).map((name) => `service/${name}`)]
+  await Promise.all([
+    inNamespace.length &&
+      cluster.kubectl(['delete', '-n', namespace, ...inNamespace, '--ignore-not-found', '--wait=false']),
+    namespaces.length &&
+      cluster.kubectl(['delete', 'namespaces', ...names(namespaces), '--ignore-not-found', '--wait=false']),
+  ])
+  if (pods.length)
+    reporter.say(`⚠ removed ${pods.length} probe pod(s) an interrupted run left behind: ${names(pods).join(', ')}`)
+  if (services.length)
+    reporter.say(
+      `⚠ removed ${services.length} probe Service(s) an interrupted run left behind: ${names(services).join(', ')}`,
+    )
+  if (namespaces.length)
+    reporter.say(
+      `⚠ removed ${namespaces.length} probe namespace(s) an interrupted run left behind, with what they held: ${names(namespaces).join(', ')}`,
+    )
 }
 
 interface LifecycleRun {

@@ -240,12 +240,19 @@ export class Engine {
         // What undo must restore is read alongside what the step looks at before changing anything (one read of
         // each object, in one kubectl call); the step's first change waits until the record is saved.
         const stopSharing = ctx.cluster.shareReadsUntilChange()
+        const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+        const release = ctx.cluster.holdChangesUntil(recorded)
+        const running = step.run(ctx, io)
         try {
-          const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
-          ctx.cluster.holdChangesUntil(recorded)
-          const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+          const [, outcome] = await Promise.all([recorded, running])
           return outcome
+        } catch (error) {
+          // Whichever failed first, the step is reported only once its run has stopped: a run left going in the
+          // background would change the cluster after the failure (while the record failed, its changes are refused).
+          await Promise.allSettled([recorded, running])
+          throw error
         } finally {
+          release()
           stopSharing() // verification reads the cluster afresh
         }
       },
