@@ -142,23 +142,20 @@ function pathCheck(
     // Open by design or by the operator's choice: the probe expected it to get through. Seen open, it is a
     // disclosure (a warning that says why and what would close it), never a drift; refused, something this runbook
     // does not set up refused it, and nothing is claimed for that.
-    const open = `this path is open: ${expected.because}; what would close it: ${wouldClose(path, ctx.config)}`
     return {
       ...check,
       ok: false,
       advisory: true,
       hint: result.ok
-        ? open
-        : `this runbook leaves this path open (${expected.because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,
+        ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
+        : text.checks.pathRefusedAnyway(expected.because, path.id),
     }
   }
   // Open because its step has not run yet: a warning that names the step that closes it.
   return {
     ...check,
     advisory: true,
-    hint: result.ok
-      ? undefined
-      : `this path is open: ${expected.because}; the ${expected.until!.step} step closes it (${expected.until!.layer})`,
+    hint: result.ok ? undefined : text.checks.pathOpen(expected.because, path.id, expected.until),
   }
 }
 
@@ -169,7 +166,7 @@ function pathCheck(
 function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
+    name: text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${reason}`,
     ok: !!inapplicable,
@@ -208,7 +205,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const object = path.trial.build(env)
   const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
   const refused = refusedByOurPolicy(ctx.config, outcome)
-  const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
+  const name = text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
   const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
   const refusal = `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`
   if (expected.verdict === 'refused')
@@ -237,7 +234,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
       advisory: true,
       hint:
         outcome.kind === 'admitted'
-          ? `this path is open: ${expected.because}; what would close it: ${wouldClose(path, ctx.config)}`
+          ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
           : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
       path: path.id,
     }
@@ -252,7 +249,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
       ? undefined
       : outcome.kind === 'error'
         ? `the attempt could not be made: ${outcome.detail}`
-        : `this path is open: ${expected.because}; the ${expected.until!.step} step closes it (${expected.until!.layer})`,
+        : text.checks.pathOpen(expected.because, path.id, expected.until),
     path: path.id,
   }
 }
