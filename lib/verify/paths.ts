@@ -149,7 +149,9 @@ function pathCheck(
       advisory: true,
       hint: result.ok
         ? open
-        : `this runbook leaves this path open (${expected.because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,
+        : result.observed.kind === 'blocked' || result.observed.kind === 'status'
+          ? `this runbook leaves this path open (${expected.because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`
+          : check.hint,
     }
   }
   // Open because its step has not run yet: a warning that names the step that closes it.
