@@ -154,6 +154,27 @@ test("hostNetwork probes go to the manager's node, or to any other; with one nod
   })
 })
 
+test('a probe expects what the model says now: open for good answers, closed or open until its step refuses', () => {
+  const expectation = (id: string, flags: string[], last: StepId) => {
+    const path = pathById(id)!
+    const e = env({}, flags)
+    return (probeFor(path, e, expectedNow(path, e.config, upTo(last))) as ProbeSpec).expect
+  }
+  // No layer of this runbook closes it: the probe expects the manager's answer, whatever the steps.
+  assert.equal(expectation('host-network-same-node', [], 'l7-policies'), { kind: 'answered' })
+  // Left out by the operator: open for good as well.
+  assert.equal(expectation('host-network-other-node', ['--no-identity-policies'], 'l7-policies'), { kind: 'answered' })
+  assert.equal(expectation('impostor-decision-maker', ['--no-manager-egress-policy'], 'l7-policies'), {
+    kind: 'answered',
+  })
+  // Closed: refused. Open only until identity-policies runs: still the refusal that step brings.
+  assert.equal(expectation('host-network-other-node', [], 'identity-policies'), { kind: 'blocked' })
+  assert.equal(expectation('host-network-other-node', [], 'restart'), { kind: 'blocked' })
+  // A 403 on the way is an L7 layer's refusal, not the far side's answer.
+  assert.not.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 403 }))
+  assert.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 200 }))
+})
+
 test('the manager may connect to MongoDB, its own decision makers, cluster DNS and the API server, nothing else', () => {
   const policy = desiredManagerEgressPolicy(config('--namespace', 'apps'), facts)!
   assert.equal(validateManifest(policy), [])

@@ -127,14 +127,16 @@ export function cellFor(
     return fromEdge(path, before, { when: 'earlier run', at: before.at }, input)
   }
   const never = { path: path.id, via: path.via, kind: path.kind, port: '', seen: { when: 'never' as const } }
-  // An attack no layer closes is open whether or not a probe has tried it yet: the model says so, not a guess.
+  // No layer of this runbook closes it: open by design, said so whether or not a probe has tried it yet.
   if (path.kind === 'attack' && !path.closedBy.length)
     return {
       ...never,
       verdict: 'stays open',
       layer: path.staysOpen
         ? `no layer of this runbook closes it (see What stays open: ${path.id})`
-        : 'no layer of this runbook closes it',
+        : path.trial.by === 'not tried'
+          ? `not tried: ${path.trial.why}`
+          : 'no layer of this runbook closes it',
     }
   if (path.trial.by === 'not tried') return { ...never, verdict: 'not observed', layer: `not tried: ${path.trial.why}` }
   return { ...never, verdict: 'not observed', layer: `tried at ${path.triedAt.join(', ')}, which did not probe here` }

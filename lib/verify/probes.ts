@@ -53,9 +53,15 @@ export function describeObservation(o: Observation): string {
   }
 }
 
-/** Whether an observation is what the probe expected. A deny probe proves nothing unless the target exists. */
+/**
+ * Whether an observation is what the probe expected. A deny probe proves nothing unless the target exists; an
+ * answer is the far side's, so an L7 layer's 401 or 403 on the way is a refusal, not an answer.
+ */
 export function meetsExpectation(expect: ProbeExpectation, observed: Observation): boolean {
-  if (expect.kind === 'answered') return observed.kind === 'answered' || observed.kind === 'status'
+  if (expect.kind === 'answered')
+    return (
+      observed.kind === 'answered' || (observed.kind === 'status' && observed.status !== 401 && observed.status !== 403)
+    )
   if (expect.kind === 'blocked') return observed.kind === 'blocked'
   return observed.kind === 'status' && observed.status === expect.status
 }
@@ -553,14 +559,16 @@ export function splitPrefixedLogs(text: string, names: string[]): Map<string, st
 
 // ---- showing results ----
 
-/** The reachability matrix: one row per source, one column per destination, "expected / observed" in each cell. */
-export function formatMatrix(results: ProbeResult[]): string {
+/**
+ * The reachability matrix: one row per source, one column per destination, "expected / observed" in each cell.
+ * `disclosed` picks the results that are as expected yet an open attack (a path this runbook leaves open): ⚠, not ✔.
+ */
+export function formatMatrix(results: ProbeResult[], disclosed: (r: ProbeResult) => boolean = () => false): string {
   const sources = [...new Set(results.map((r) => r.spec.source.name))]
   const destinations = [...new Set(results.map((r) => r.spec.destination))]
+  const mark = (r: ProbeResult) => (disclosed(r) ? '⚠' : r.ok ? '✔' : '✖')
   const cell = (r: ProbeResult | undefined) =>
-    r
-      ? `${r.ok ? '✔' : '✖'} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}`
-      : '—'
+    r ? `${mark(r)} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}` : '—'
   const rows = [
     ['source ↓  destination →', ...destinations],
     ...sources.map((s) => [
@@ -578,7 +586,9 @@ export function formatMatrix(results: ProbeResult[]): string {
     line(rows[0]),
     widths.map((w) => '─'.repeat(w)).join('─┼─'),
     ...rows.slice(1).map(line),
-    '(each cell: expected / observed)',
+    results.some(disclosed)
+      ? '(each cell: expected / observed; ⚠ an attack path this runbook leaves open, seen open: see its check)'
+      : '(each cell: expected / observed)',
   ].join('\n')
 }
 
