@@ -16,7 +16,7 @@ import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
 import type { RunLease } from './lib/run/lease.ts'
 import { clusterAccessError } from './lib/run/cluster-access.ts'
-import type { Facts, PlanItem, Step, StepId } from './lib/types.ts'
+import type { Facts, KubeObject, PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 import { text } from './lib/config/text.ts'
 
@@ -127,6 +127,9 @@ async function webUiUrl(cluster: Cluster, config: Config, facts: Facts): Promise
   return 'url' in live ? live.url : undefined
 }
 
+/** Set when the terminal hung up (SIGHUP, or EIO from it): the process then leaves the way a hung-up one does. */
+let terminalGone = false
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'completion') {
     process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
@@ -174,8 +177,25 @@ async function main(argv: string[]): Promise<number> {
     reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
+  const onHangup = () => {
+    // The terminal closed: nothing more can be shown there (writes fail with EIO), but the run stops the same way,
+    // saving the record and releasing the lock, instead of dying and leaving the Lease held until it expires.
+    if (terminalGone) return
+    terminalGone = true
+    for (const stream of [process.stdin, process.stdout, process.stderr]) stream.on('error', () => undefined)
+    onSignal()
+  }
+  const onUncaught = (error: unknown) => {
+    // A prompt's readline re-emits the terminal's EIO (setRawMode, read) where nobody listens: that is the hang-up
+    // (it may come before SIGHUP does), not a defect. Anything else still ends the run as an unexpected error.
+    if ((error as NodeJS.ErrnoException)?.code === 'EIO') return onHangup()
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
+    process.exit(EXIT.failed)
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onHangup)
+  process.on('uncaughtException', onUncaught)
   try {
     const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
@@ -397,20 +417,41 @@ async function main(argv: string[]): Promise<number> {
     await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('SIGHUP', onHangup)
+    process.off('uncaughtException', onUncaught)
   }
 }
 
-/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+/**
+ * Probes an interrupted run could not delete (a second Ctrl-C leaves at once), removed once the lock is held: pods
+ * and Services in Gthulhu's namespace, and the namespaces some probes make for themselves (an impostor decision
+ * maker's), which take what they hold with them.
+ */
 async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
   const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
-  const pods = await cluster.list('pods', {
-    namespace,
-    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
-  })
-  if (!pods.length) return
-  const names = pods.map((p) => p.metadata.name)
-  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
-  reporter.say(text.record.leftoverProbes(names.length, names.join(', ')))
+  const selector = `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`
+  const [pods, services, namespaces] = await Promise.all([
+    cluster.list('pods', { namespace, selector }),
+    cluster.list('services', { namespace, selector }),
+    cluster.list('namespaces', { selector }),
+  ])
+  const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name)
+  const inNamespace = [...names(pods).map((name) => `pod/${name}`), ...names(services).map((name) => `service/${name}`)]
+  await Promise.all([
+    inNamespace.length &&
+      cluster.kubectl(['delete', '-n', namespace, ...inNamespace, '--ignore-not-found', '--wait=false']),
+    namespaces.length &&
+      cluster.kubectl(['delete', 'namespaces', ...names(namespaces), '--ignore-not-found', '--wait=false']),
+  ])
+  if (pods.length) reporter.say(text.record.leftoverProbes(pods.length, names(pods).join(', ')))
+  if (services.length)
+    reporter.say(
+      `⚠ removed ${services.length} probe Service(s) an interrupted run left behind: ${names(services).join(', ')}`,
+    )
+  if (namespaces.length)
+    reporter.say(
+      `⚠ removed ${namespaces.length} probe namespace(s) an interrupted run left behind, with what they held: ${names(namespaces).join(', ')}`,
+    )
 }
 
 interface LifecycleRun {
@@ -752,3 +793,6 @@ try {
     process.exitCode = EXIT.failed
   }
 }
+// After a hang-up, end as a hung-up process (killed by SIGHUP, nothing of the run left to do): exiting normally,
+// Node would restore the settings of a terminal that no longer exists, and abort on the error.
+if (terminalGone) process.kill(process.pid, 'SIGHUP')

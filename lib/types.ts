@@ -75,6 +75,8 @@ export interface Facts {
   /** The istioctl the istioctl step installed or adopted, and the SHA-256 it must still have each time it runs. */
   istioctlPath?: string
   istioctlSha256?: string
+  /** The istioctl step found that binary already there (byte for byte the release's) and adopted it: undo leaves it. */
+  istioctlAdopted?: boolean
   /** The Istio the ambient step verified (istiod's image tag). */
   istio?: { version?: string }
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
