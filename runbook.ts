@@ -444,14 +444,9 @@ async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporte
       cluster.kubectl(['delete', 'namespaces', ...names(namespaces), '--ignore-not-found', '--wait=false']),
   ])
   if (pods.length) reporter.say(text.record.leftoverProbes(pods.length, names(pods).join(', ')))
-  if (services.length)
-    reporter.say(
-      `⚠ removed ${services.length} probe Service(s) an interrupted run left behind: ${names(services).join(', ')}`,
-    )
+  if (services.length) reporter.say(text.record.leftoverProbeServices(services.length, names(services).join(', ')))
   if (namespaces.length)
-    reporter.say(
-      `⚠ removed ${namespaces.length} probe namespace(s) an interrupted run left behind, with what they held: ${names(namespaces).join(', ')}`,
-    )
+    reporter.say(text.record.leftoverProbeNamespaces(namespaces.length, names(namespaces).join(', ')))
 }
 
 interface LifecycleRun {

@@ -5,6 +5,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startGuided, startWorld, type RunbookWorld } from './harness.ts'
 import type { TerminalSession } from './tty.ts'
+import { ENGLISH } from '../lib/config/text.ts'
+import { pathsTriedAt, TARGET_TITLES } from '../lib/verify/threat-model.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
@@ -57,16 +59,23 @@ test('the full plan adds the manifests the preview only named; skipping gateway 
   const code = await session.exitCode(300_000)
   const done = await session.screen()
   assert.is(code, 0, done)
-  assert.match(done, /– gateway checks: skipped: needs gateway/)
+  // Each request through the gateway that l7-policies tries (a path of the threat model) reads skipped.
+  const gatewayPaths = pathsTriedAt('l7-policies').filter((p) => p.trial.by === 'gateway request')
+  assert.ok(gatewayPaths.length >= 2, 'l7-policies tries an allowed browser and curl through the gateway')
+  for (const path of gatewayPaths) {
+    const name = ENGLISH.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
+    assert.ok(done.includes(`– ${name}: skipped: needs gateway`), `${path.id} reads skipped:\n${done}`)
+  }
   assert.match(done, /– gthulhu-gateway-allow-chrome-only selects the gateway's pods: skipped: needs gateway/)
   assert.match(done, /done\s+l7-policies .*\(\d check\(s\) skipped: needs gateway\)/)
   assert.not.match(done, /no gateway facts|✖/, 'nothing reads as failed')
   const record = world.state().steps['l7-policies']
   assert.is(record?.status, 'done')
-  assert.ok(
-    record?.checks?.some((c) => c.name === 'gateway checks' && c.observed === 'skipped: needs gateway' && c.skipped),
-    JSON.stringify(record?.checks),
-  )
+  for (const path of gatewayPaths)
+    assert.ok(
+      record?.checks?.some((c) => c.path === path.id && c.observed === 'skipped: needs gateway' && c.skipped),
+      JSON.stringify(record?.checks),
+    )
 })
 
 test('"without asking" asks nothing more: the answers the later questions take are listed once, then never asked', async () => {
@@ -84,8 +93,16 @@ test('"without asking" asks nothing more: the answers the later questions take a
   assert.is(code, 0, done)
   assert.not.match(done, /Which browsers|Which identities|pass through the manager's waypoint\?|Run restart\?/)
   assert.is(done.match(/Running the remaining steps without asking/g)?.length, 1, 'said once')
+  // Every step whose checks all passed (per the record) is one line, with no check under it.
+  const steps = world.state().steps
+  const allGreen = (['gateway', 'restart', 'identity-policies', 'l7-policies'] as const).filter((id) =>
+    steps[id]?.checks?.every((c) => c.ok),
+  )
+  assert.ok(allGreen.includes('gateway') && allGreen.includes('l7-policies'), JSON.stringify(allGreen))
   const stepLines = done.match(/^✔ [^\n]+: (\d+)\/\1 checks passed \(\d+\.\ds\)$/gm) ?? []
-  assert.is(stepLines.length, 3, `each all-green step is one line:\n${done}`)
+  assert.is(stepLines.length, allGreen.length, `each all-green step is one line:\n${done}`)
+  for (const line of stepLines)
+    assert.not.match(done.slice(done.indexOf(line) + line.length), /^\n\s+[✔⚠✖–] /, `nothing under: ${line}`)
   // restart warns that l4-policies has not run: its line says so, and the warning follows with its details.
   assert.match(
     done,

@@ -34,7 +34,8 @@ const markdownOf = (name: string) => markdownIn(world.dir, name)
 const assertLaysOut = (name: string) => laysOut(world.dir, name)
 
 test('a run with --report: steps on the wall clock, versions, a grid of every path of the threat model, what stays open', async () => {
-  const r = await world.run([...world.flags, '--yes', '--report', reportDir('run')], { timeoutMs: 600_000 })
+  // Eleven steps and their probes take minutes on a loaded machine: bounded below the runner's 15 minutes a file.
+  const r = await world.run([...world.flags, '--yes', '--report', reportDir('run')], { timeoutMs: 780_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /Report: .*run-report\/report\.md and .*report\.html/)
   const markdown = markdownOf('run')

@@ -793,6 +793,9 @@ export const TEXT_ZH_TW: Text = {
     lockNotRenewed: (error) => `這次執行的鎖在到期前沒能續約（${error}）`,
     lockLost: (message) => `✖ ${message}：在下一個變更之前停止`,
     leftoverProbes: (count, names) => `⚠ 已移除先前被中斷的執行留下的 ${count} 個探測 Pod：${names}`,
+    leftoverProbeServices: (count, names) => `⚠ 已移除先前被中斷的執行留下的 ${count} 個探測 Service：${names}`,
+    leftoverProbeNamespaces: (count, names) =>
+      `⚠ 已移除先前被中斷的執行留下的 ${count} 個探測命名空間，連同其中的東西：${names}`,
     foreign: (refs, getCommand) => {
       const it = refs.length === 1 ? '它' : '它們'
       return (

@@ -365,6 +365,10 @@ const EN_TEXT = {
     lockLost: (message: string) => `✖ ${message}: stopping before the next change`,
     leftoverProbes: (count: number, names: string) =>
       `⚠ removed ${count} probe pod(s) an interrupted run left behind: ${names}`,
+    leftoverProbeServices: (count: number, names: string) =>
+      `⚠ removed ${count} probe Service(s) an interrupted run left behind: ${names}`,
+    leftoverProbeNamespaces: (count: number, names: string) =>
+      `⚠ removed ${count} probe namespace(s) an interrupted run left behind, with what they held: ${names}`,
     /** Objects with the runbook's names that it did not make: a step stops unless --take-over. */
     foreign: (refs: string[], getCommand: string) => {
       const one = refs.length === 1
