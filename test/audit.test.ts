@@ -7,8 +7,8 @@ import { comparedView, comparisonCheck, diffFields, diffLines, fieldPath, fields
 import { admitsBeyondPlan } from '../lib/domain/network-policies.ts'
 import { selectorMatches } from '../lib/kube/object.ts'
 import type { KubeObject } from '../lib/types.ts'
-import { auditPaths, describeAudited, isOpen } from '../lib/verify/threat-model.ts'
-import { fleetTable, verdictText, type AuditOutcome } from '../lib/run/audit.ts'
+import { auditPaths, isOpen } from '../lib/verify/threat-model.ts'
+import { describeAudited, fleetTable, verdictText, type AuditOutcome } from '../lib/run/audit.ts'
 
 const object = (metadata: Partial<KubeObject['metadata']>, spec: any): KubeObject => ({
   apiVersion: 'v1',

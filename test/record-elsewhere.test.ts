@@ -9,14 +9,16 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fileSha256 } from '../lib/kube/cluster.ts'
 import { decodeRecord, RECORD_TYPE } from '../lib/run/record.ts'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
 
 let world: RunbookWorld
 const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
 const elsewhere = mkdtempSync(join(tmpdir(), 'runbook-elsewhere-'))
 
 test.before(async () => {
-  world = await startWorld({ cni: 'calico' })
+  // The cluster after a full --yes run (saved once and shared with other test files, started again here).
+  world = await preparedWorld({ cni: 'calico' })
 })
 test.after(async () => {
   await world?.stop()
@@ -50,9 +52,6 @@ async function revisions(): Promise<{ name: string; status: string; record: any;
 }
 
 test('a full run keeps its record in a Secret in the namespace, like a Helm release, and gives the lock back', async () => {
-  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 600_000 })
-  assert.is(run.code, 0, show(run))
-  assert.match(run.stdout, /record in Secret default\/gthulhu-runbook\.gthulhu\.v1 \(local copy /)
   const [first] = await revisions()
   assert.equal([first.name, first.status, first.type], ['gthulhu-runbook.gthulhu.v1', 'done', RECORD_TYPE])
   assert.equal(first.record, world.state(), 'the local file is a copy of the record in the cluster')
@@ -67,10 +66,16 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
   rmSync(world.stateFile)
   rmSync(join(world.dir, '.gthulhu-runbook'), { recursive: true, force: true })
 
-  const audit = await fromElsewhere(['--verify'])
+  const audit = await fromElsewhere(['--verify', '-v'])
   assert.is(audit.code, 0, show(audit))
+  assert.match(
+    audit.stdout,
+    new RegExp(
+      `record in Secret default/gthulhu-runbook\\.gthulhu\\.v1 \\(local copy ${elsewhere}/\\.gthulhu-runbook/`,
+    ),
+  )
   assert.match(audit.stdout, /everything the runbook set up still holds/)
-  // The recorded istioctl, found without --install-dir.
+  // The recorded istioctl, found without --install-dir (each step's checks are listed under -v).
   assert.match(
     audit.stdout,
     new RegExp(`✔ istioctl at ${join(world.installDir, 'istioctl')} is the binary the runbook verified`),
@@ -87,7 +92,7 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
   assert.not.match(resume.stdout, /done\s+preflight/, 'done steps are not repeated')
   assert.equal(
     (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items.map((p: any) => p.metadata.name).sort(),
-    ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler'],
+    ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler', 'gthulhu-manager-egress'],
   )
 
   const all = await revisions()

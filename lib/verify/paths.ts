@@ -142,15 +142,14 @@ function pathCheck(
     // Open by design or by the operator's choice: the probe expected it to get through. Seen open, it is a
     // disclosure (a warning that says why and what would close it), never a drift; refused, something this runbook
     // does not set up refused it, and nothing is claimed for that.
-    const open = `this path is open: ${expected.because}; what would close it: ${wouldClose(path, ctx.config)}`
     return {
       ...check,
       ok: false,
       advisory: true,
       hint: result.ok
-        ? open
+        ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
         : result.observed.kind === 'blocked' || result.observed.kind === 'status'
-          ? `this runbook leaves this path open (${expected.because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`
+          ? text.checks.pathRefusedAnyway(expected.because, path.id)
           : check.hint,
     }
   }
@@ -158,9 +157,7 @@ function pathCheck(
   return {
     ...check,
     advisory: true,
-    hint: result.ok
-      ? undefined
-      : `this path is open: ${expected.because}; the ${expected.until!.step} step closes it (${expected.until!.layer})`,
+    hint: result.ok ? undefined : text.checks.pathOpen(expected.because, path.id, expected.until),
   }
 }
 
@@ -171,7 +168,7 @@ function pathCheck(
 function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
+    name: text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${reason}`,
     ok: !!inapplicable,
@@ -210,12 +207,13 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const object = path.trial.build(env)
   const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
   const refused = refusedByOurPolicy(ctx.config, outcome)
-  const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
+  const name = text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
   const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
+  const refusal = `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`
   if (expected.verdict === 'refused')
     return {
       name,
-      expected: `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`,
+      expected: refusal,
       observed,
       ok: refused,
       hint: refused
@@ -225,21 +223,35 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
           : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
       path: path.id,
     }
-  // Open: before the step, or left out. A warning that says so and names what would close it.
-  const open =
-    expected.verdict === 'open'
-      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
-      : ''
+  // An admission attempt is an attack's: refused, or open (never a control to be answered).
+  if (expected.verdict !== 'open') throw new Error(`${path.id} is tried at admission but is not an attack`)
+  if (openForGood(expected))
+    // Left out by the operator (or the opt-in guard is off), as for a probed path open for good: admitted is what
+    // the model says, yet an open attack — a warning that says why and what would close it, never a passing check.
+    return {
+      name,
+      expected: 'admitted (the path is open)',
+      observed,
+      ok: false,
+      advisory: true,
+      hint:
+        outcome.kind === 'admitted'
+          ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
+          : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+      path: path.id,
+    }
+  // Open until a step still to run: that step's refusal is expected; admitted, a warning that names the step.
   return {
     name,
-    expected: 'admitted (the path is open)',
-    observed: outcome.kind === 'admitted' ? `${observed}; ${open}` : observed,
-    ok: outcome.kind === 'admitted',
+    expected: refusal,
+    observed,
+    ok: refused,
     advisory: true,
-    hint:
-      outcome.kind === 'admitted'
-        ? open
-        : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+    hint: refused
+      ? undefined
+      : outcome.kind === 'error'
+        ? `the attempt could not be made: ${outcome.detail}`
+        : text.checks.pathOpen(expected.because, path.id, expected.until),
     path: path.id,
   }
 }
@@ -322,7 +334,12 @@ function impostorHint(config: Config, facts: Facts, expected: Expected): string 
   if (expected.verdict !== 'refused')
     return `the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)`
   const { manager } = workloads(config, facts)
-  return `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${facts.cni?.found.join('; ') || 'no known CNI'})`
+  const cni = facts.cni?.found.join('; ') || 'no known CNI'
+  const reached = `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}`
+  // Preflight already saw a CNI that stores NetworkPolicies without enforcing them: that is the likely cause.
+  if (facts.cni?.found.length && !facts.cni.enforcesNetworkPolicy)
+    return `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`
+  return `${reached}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${cni})`
 }
 
 /** A Service someone else made for the manager's pods got an answer the policies should have refused. */

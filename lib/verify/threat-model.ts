@@ -891,18 +891,3 @@ export function auditPaths(
     return { path, status: out.length ? 'weakened' : 'closed', holding, voided: out }
   })
 }
-
-/** One line per path the audit found weakened, reopened or seen open. */
-export function describeAudited(row: AuditedPath): string {
-  const { path } = row
-  const name = `${path.id} (${path.from} → ${TARGET_TITLES[path.target]} via ${path.via})`
-  switch (row.status) {
-    case 'weakened':
-      return `${name}: now refused only by ${row.holding.map((c) => c.layer).join(' and ')}, not by ${row.voided.map((c) => c.layer).join(' or ')}`
-    case 'reopened':
-    case 'seen open':
-      return `${name}: ${row.status} — ${row.why}`
-    default:
-      return `${name}: ${row.status}${row.why ? ` — ${row.why}` : ''}`
-  }
-}
