@@ -25,7 +25,7 @@ test('with probes: the same drifts; the outsider is now refused only by ztunnel,
     /l7-policies: .*ALLOW default\/allow-all-manager admits/,
     /identity-policies: .*ALLOW istio-system\/allow-all-to-manager-pods admits/,
   ])
-    assert.match(r.stdout, named)
+    assert.match(r.stdout, named, show(r))
   assert.match(
     r.stdout,
     /other-pod-to-mongodb \(.*\): now refused only by ztunnel identity policy, not by CNI NetworkPolicy/,
