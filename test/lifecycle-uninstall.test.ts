@@ -40,7 +40,7 @@ test('--uninstall --dry-run prints the undo plan in reverse order and changes no
 test('--uninstall undoes every step in reverse order and leaves the cluster as seeded', async () => {
   const reportDir = join(world.dir, 'uninstall-report')
   const r = await world.run([...world.flags, '--yes', '-v', '--uninstall', '--report', reportDir], {
-    // Eleven undos, with rollouts out of ambient and probes: allow for a busy machine (the file has 10 min).
+    // Eleven undos, with rollouts out of ambient and probes: allow for a busy machine.
     timeoutMs: 540_000,
   })
   assert.is(r.code, 0, show(r))
