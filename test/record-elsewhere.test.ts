@@ -81,7 +81,7 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
     new RegExp(`✔ istioctl at ${join(world.installDir, 'istioctl')} is the binary the runbook verified`),
   )
 
-  const rollback = await fromElsewhere(['--yes', '--rollback', 'l4-policies'])
+  const rollback = await fromElsewhere(['--yes', '-v', '--rollback', 'l4-policies'])
   assert.is(rollback.code, 0, show(rollback))
   assert.match(rollback.stdout, /deleted networkpolic/)
   assert.equal((await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items, [])
