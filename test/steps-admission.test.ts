@@ -85,7 +85,7 @@ test.before(async () => {
   // Every step the admission layer builds on, from the saved full run: a full run here would take most of the
   // file's time on a busy machine. Then the admission layer alone is taken back, so each path starts open.
   world = await preparedWorld({ cni: 'calico' })
-  const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 180_000 })
+  const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 300_000 })
   // uvu drops an error thrown in a before hook without a word: say it here.
   if (r.code !== 0) console.error(`--rollback admission-policy failed:\n${show(r)}`)
   assert.is(r.code, 0, show(r))
@@ -113,7 +113,7 @@ test('before the step, every insider attempt is admitted, and a borrowed Service
 
 test('after the step, each attempt is refused at admission with the API server message', async () => {
   // -v: a step whose checks all pass is one line otherwise; this test reads what it said and each check.
-  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'admission-policy'], { timeoutMs: 180_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'admission-policy'], { timeoutMs: 300_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /exempt for its own probes: kubernetes-admin/, show(r))
   // The runbook's own impostor probes (the manager's labels, another ServiceAccount) were still created, as the
@@ -234,7 +234,7 @@ test("the chart's workloads still restart to Ready, a helm-upgrade-style change 
 })
 
 test('--rollback admission-policy removes the policy and its binding: the paths are open again', async () => {
-  const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 300_000 })
   assert.is(r.code, 0, show(r))
   const policies = await world.kubectlJson('get', 'validatingadmissionpolicies,validatingadmissionpolicybindings')
   assert.equal(policies.items, [])
@@ -244,7 +244,8 @@ test('--rollback admission-policy removes the policy and its binding: the paths 
 
 test('--no-admission-policy leaves it out and verification reports the borrowed-identity paths open', async () => {
   const r = await world.run([...world.flags, '--yes', '--only', 'admission-policy', '--no-admission-policy'], {
-    timeoutMs: 120_000,
+    // Eight admission attempts and two probe pods, then the record: minutes on a busy machine.
+    timeoutMs: 300_000,
   })
   assert.is(r.code, 0, show(r))
   // Each insider's attempt is admitted and said to be open: a warning (printed without -v), never a passing check.
