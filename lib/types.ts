@@ -118,6 +118,32 @@ export interface UndoSpec {
   describe?(ctx: Omit<StepContext, 'cluster' | 'signal'>): string[]
 }
 
+/**
+ * One kind of Kubernetes API request, as RBAC sees it: what a step (or a tool it runs, such as istioctl) needs to be
+ * allowed. `--print-rbac` turns these into Roles and ClusterRoles.
+ */
+export interface ApiAccess {
+  /** The API group: '' for the core group. */
+  group: string
+  /** The resource, with a subresource after a slash (`pods/log`); or a non-resource URL path (`/version`). */
+  resource: string
+  verbs: string[]
+  /** The namespace of the requests; absent for cluster-scoped resources and for requests across all namespaces. */
+  namespace?: string
+  /** Only these objects (RBAC resourceNames); absent: any. A create by POST has no name yet, so it is never limited. */
+  names?: string[]
+  /** Who makes the requests and why, shown beside the rule. */
+  why: string
+  /** A non-resource URL (discovery, /version): allowed only by a ClusterRole bound cluster-wide. */
+  nonResource?: boolean
+}
+
+/** The API requests of a step: applying it (everything `run` and the engine's record of it do) and verifying it. */
+export interface StepAccess {
+  run: ApiAccess[]
+  verify: ApiAccess[]
+}
+
 export interface RunOutcome {
   /** Set when the step found nothing to change; the engine still verifies. */
   unchanged?: string
@@ -130,6 +156,8 @@ export interface Step {
   why: string
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
+  /** The API requests it makes, and those of the tools it runs (declared data: --print-rbac grants exactly these). */
+  access(ctx: Omit<StepContext, 'cluster' | 'signal'>): StepAccess
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>

@@ -80,8 +80,34 @@ const ATTEMPTS: Record<string, object> = {
 const attempt = (object: object) =>
   k(['create', '--dry-run=server', `--as=${INSIDER}`, '-n', 'default', '-f', '-'], JSON.stringify(object))
 
+/** RBAC for the test's own users: the insider may create (and relabel) in default, helm-ci may change the chart's workloads. */
+const GRANTS = {
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'test-insider', namespace: 'default' },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create', 'get', 'patch'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'get', 'patch'] },
+        { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['create'] },
+      ],
+    },
+    ...[INSIDER, 'helm-ci'].map((user) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `test-${user}`, namespace: 'default' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'test-insider' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    })),
+  ],
+}
+
 test.before(async () => {
   world = await startWorld({ cni: 'calico' })
+  await ok(['apply', '-f', '-'], JSON.stringify(GRANTS))
   // Every step the admission layer builds on (l7-policies adds nothing it needs, and the file must stay short).
   const r = await world.run([...world.flags, '--yes', '--skip', 'admission-policy,l7-policies'], {
     timeoutMs: 300_000,

@@ -333,3 +333,46 @@ export function decisionMakerGuard(config: Config, runbookUser: string): KubeObj
 /** The prefix of the API server's message when this policy refuses a request (dispatcher.go). */
 export const denialPrefix = (config: Pick<Config, 'release' | 'namespace'>, name = policyName(config)) =>
   `ValidatingAdmissionPolicy '${name}' with binding '${name}' denied request:`
+
+/**
+ * The insider whose attempts the admission-policy step sends (as a server dry run, through kubectl --as): a user who
+ * may create pods, Deployments, CronJobs and Services in Gthulhu's namespace, and nothing else. RBAC runs before
+ * admission, so without this grant the API server refuses the attempts as unauthorized and the policy is never tried.
+ */
+export const INSIDER_USER = 'gthulhu-runbook-attacker'
+export const insiderRoleName = (config: Pick<Config, 'release'>) => `${config.release}-runbook-insider`
+
+/** The insider's Role and RoleBinding in Gthulhu's namespace. */
+export function insiderRbac(config: Pick<Config, 'release' | 'namespace'>): KubeObject[] {
+  const name = insiderRoleName(config)
+  const metadata = { name, namespace: config.namespace, labels: { ...MANAGED_BY } }
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: {
+        ...metadata,
+        annotations: {
+          'gthulhu-runbook/why': `the insider ${INSIDER_USER} the admission-policy step plays (server dry runs through kubectl --as)`,
+        },
+      },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create'] },
+        { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['create'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: INSIDER_USER }],
+    },
+  ]
+}
+
+export const INSIDER_RESOURCES = { Role: 'roles.rbac.authorization.k8s.io', RoleBinding: 'rolebindings.rbac.authorization.k8s.io' } as Record<
+  string,
+  string
+>

@@ -23,6 +23,8 @@ import type {
 } from '../types.ts'
 
 import { MANAGED_BY, PROBE_RUN_LABEL } from '../domain/apply.ts'
+import { kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess } from '../types.ts'
 export { PROBE_RUN_LABEL } from '../domain/apply.ts'
 
 // Labels a controller puts on its own pods: copying them could make a ReplicaSet or DaemonSet adopt a probe.
@@ -159,6 +161,17 @@ function whyNotFinished(pod: KubeObject): string {
   const waiting = (pod.status?.containerStatuses ?? []).map((c: any) => c.state?.waiting).find(Boolean)
   if (waiting) return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
   return `phase ${pod.status?.phase ?? 'Pending'}`
+}
+
+/** The API requests of a probe batch: create the pods, list them until they finish, read each log, delete them by label. */
+export function probeAccess(namespace: string): ApiAccess[] {
+  const why = 'probe pods: created for one verification, read, then deleted'
+  return [
+    kubectlAccess.create('pods', { namespace }, why),
+    kubectlAccess.list('pods', { namespace }, why),
+    ...kubectlAccess.logs({ namespace }, why),
+    kubectlAccess.deleteSelected('pods', { namespace }, why),
+  ]
 }
 
 /** How often a probe whose result differs from the expectation is tried again, and the pause before each retry. */

@@ -85,17 +85,21 @@ export class AuthError extends Error {
   }
 }
 
+/** What a request asks for, as an authorizer sees it (a resource request unless `resourceRequest` is false). */
 export interface AuthorizationAttributes {
   user: UserInfo
   verb: string
-  group: string
-  resource: string
+  /** False for a non-resource URL (`path`): discovery, /version, /openapi. */
+  resourceRequest?: boolean
+  group?: string
+  resource?: string
   subresource?: string
   namespace?: string
   name?: string
+  path?: string
 }
 
-/** Decides whether a user may do something. The RBAC seam: today's simulator allows everything. */
+/** Decides whether a user may do something (rbac.ts's RbacAuthorizer in the simulator). */
 export type Authorizer = (attributes: AuthorizationAttributes) => { allowed: boolean; reason?: string }
 export const allowEverything: Authorizer = () => ({ allowed: true })
 

@@ -61,6 +61,12 @@ export const BUILTIN_TYPES: ResourceType[] = [
   ),
   // Create-only: `kubectl auth whoami` asks who the request's credentials (and --as) make the caller.
   t('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, { verbs: ['create'] }),
+  // Create-only: `kubectl auth can-i` (and istioctl x precheck) ask whether the caller may do something.
+  t('authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false, { verbs: ['create'] }),
+  t('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
+  t('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
+  t('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+  t('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   t('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, {
     shortNames: ['crd', 'crds'],
     subresources: ['status'],

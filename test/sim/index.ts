@@ -10,7 +10,8 @@ import { Store } from './store.ts'
 import { noFaults, type Faults } from './faults.ts'
 import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
-import { Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
+import { AuthError, Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
+import { RbacAuthorizer } from './rbac.ts'
 import { selfSignedCertificate } from './tls.ts'
 import { Controllers, DEFAULT_TIMING } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
@@ -77,6 +78,10 @@ export const runbookFlags = (sim: Simulator, installDir: string, stateFile: stri
 ]
 
 export const DEFAULT_ISTIO_VERSIONS = ['1.28.3', '1.29.1']
+const CLUSTER_ADMIN_INFO = {
+  username: CLUSTER_ADMIN.username,
+  groups: [...(CLUSTER_ADMIN.groups ?? []), 'system:authenticated'],
+}
 
 function sendJson(res: ServerResponse, status: number, value: unknown): true {
   const body = JSON.stringify(value)
@@ -117,7 +122,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
-  const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
+  const rbac = new RbacAuthorizer(store)
+  const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni, rbac })
+  const authenticator = new Authenticator([CLUSTER_ADMIN, ...(options.users ?? [])])
 
   const extraRoutes = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(req.url ?? '/', 'http://sim').pathname
@@ -130,6 +137,17 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     }
     if (path === '/sim/istioctl' && req.method === 'POST') {
       if (!Array.isArray(input.args)) return sendJson(res, 400, { error: 'expected {args: string[], version: string}' })
+      // The fake istioctl sends the kubeconfig's token, as the real one authenticates its requests: the commands then
+      // act as that user and need its RBAC permissions. Without a token (tests posting here directly) they act as admin.
+      let user = CLUSTER_ADMIN_INFO
+      if (req.headers.authorization) {
+        try {
+          user = authenticator.authenticate(req.headers)
+        } catch (error) {
+          if (!(error instanceof AuthError)) throw error
+          return sendJson(res, 200, { stdout: '', stderr: 'Error: Unauthorized\n', code: 1, done: true })
+        }
+      }
       // Streamed as JSON lines: {stdout} while a command waits, then {stdout, stderr, code, done: true}.
       const gone = new AbortController()
       res.on('close', () => gone.abort())
@@ -139,6 +157,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       const result = await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1]), {
         write: (stdout) => line({ stdout }),
         signal: gone.signal,
+        user,
       })
       line({ ...result, done: true })
       if (!res.destroyed) res.end()
@@ -155,7 +174,6 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   try {
     const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
     closers.push(() => mirror.close())
-    const authenticator = new Authenticator([CLUSTER_ADMIN, ...(options.users ?? [])])
     const tls = selfSignedCertificate()
     const api = await startApiServer({
       store,
@@ -164,6 +182,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       extraRoutes,
       allocateNodePort,
       authenticator,
+      rbac,
       tls,
     })
     const apiUrl = api.secureUrl!
