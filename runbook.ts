@@ -14,15 +14,18 @@ import { loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
 import { PACKAGE_ROOT } from './lib/config/package-root.ts'
 import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
+import type { RunLease } from './lib/run/lease.ts'
+import { clusterAccessError } from './lib/run/cluster-access.ts'
 import type { PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
+import { text } from './lib/config/text.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
 /** How the operator started the runbook, so the resume command can be pasted as is. */
 function invocation(): string {
-  if (process.env.npm_lifecycle_event === 'start') return 'npm start --'
-  if (process.env.npm_lifecycle_event === 'demo') return 'npm run demo --'
+  // The demo passes every flag that points at its cluster, which stays up: resuming is a plain run against it.
+  if (process.env.npm_lifecycle_event === 'start' || process.env.npm_lifecycle_event === 'demo') return 'npm start --'
   const entry = process.argv[1] ?? 'runbook.ts'
   // The published bin, run as bin/gthulhu-runbook.mjs or through npm's gthulhu-runbook link.
   if (/(^|[/\\])gthulhu-runbook(\.mjs)?$/.test(entry)) return 'npx gthulhu-runbook'
@@ -43,7 +46,7 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
     if (name === '--resume' || name === '--dry-run') continue
     kept.push(argv[i])
   }
-  if (!config.context) kept.push('--context', context)
+  if (!config.explicit.includes('context')) kept.push('--context', context)
   const selection = config.only.length ? ['--only', remaining.join(',')] : ['--resume']
   const quoted = [...kept, ...selection].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
   return `${invocation()} ${quoted.join(' ')}`
@@ -65,28 +68,26 @@ async function resolveContext(
   const contexts = await readContexts(cluster, config.kubeconfig)
   if (config.context) return requireContext(contexts, config.context)
   if (config.yes) {
-    throw new UsageError(
-      `--yes needs --context: name the cluster to change; contexts in the kubeconfig: ${contexts.map((c) => c.name).join(', ') || 'none'}`,
-    )
+    throw new UsageError(text.errors.yesNeedsContext(contexts.map((c) => c.name).join(', ')))
   }
-  if (contexts.length === 0) throw new UsageError('the kubeconfig has no contexts; pass --kubeconfig')
+  if (contexts.length === 0) throw new UsageError(text.errors.noContexts)
   const { askContext } = await import('./lib/cli/prompts.ts')
   return requireContext(contexts, await askContext(contexts, signal))
 }
 
 /** The namespace: the flag or config file, else the kube context's own, else `default` (as kubectl does). */
 function settleNamespace(config: Config, context: KubeContext | undefined): string {
-  if (config.explicit.includes('namespace')) return 'as given'
-  if (!context?.namespace) return 'the default: the kube context names none'
+  if (config.explicit.includes('namespace')) return text.cli.namespaceGiven
+  if (!context?.namespace) return text.cli.namespaceDefault
   const { validate } = OPTIONS.find((o) => o.key === 'namespace')!
   const problem = validate?.(context.namespace)
-  if (problem) throw new UsageError(`the namespace of kube context ${context.name}: ${problem}; pass --namespace`)
+  if (problem) throw new UsageError(text.errors.contextNamespace(context.name, problem))
   config.namespace = context.namespace
-  return `from kube context ${context.name}`
+  return text.cli.namespaceFromContext(context.name)
 }
 
 function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefined): void {
-  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.path})` : ''}:`)
+  reporter.say(`Steps${state ? ` (state for context ${state.state.context}: ${state.describe()})` : ''}:`)
   for (const step of steps) {
     const record = state?.state.steps[step.id]
     const status = record?.status ?? 'pending'
@@ -135,29 +136,30 @@ async function main(argv: string[]): Promise<number> {
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
   // An audit asks nothing and changes nothing: a schedule runs it without --yes, but never on a guessed context.
-  if (config.verify && !config.context && !terminal)
-    throw new UsageError('--verify without a terminal needs --context: name the cluster to audit')
+  if (config.verify && !config.context && !config.allContexts && !terminal)
+    throw new UsageError(text.errors.verifyNeedsContext)
   if (!readOnly && !config.yes && !config.verify && !terminal) {
-    throw new UsageError(
-      'no terminal to ask questions on (stdin/stdout is not a TTY, or CI is set): pass --yes and --context to run unattended',
-    )
+    throw new UsageError(text.errors.noTerminal)
   }
   if (!readOnly && !config.yes && !config.verify && config.output === 'json')
-    throw new UsageError('--output json is for unattended runs: add --yes and --context')
+    throw new UsageError(text.errors.jsonNeedsYes)
 
   const abort = new AbortController()
   setMaxListeners(100, abort.signal) // every concurrent command listens for Ctrl-C
   let state: StateStore | undefined
-  let locked = false
+  let lease: RunLease | undefined
   let interrupts = 0
   const onSignal = () => {
     // The first Ctrl-C/SIGTERM stops the running command (or prompt) and lets cleanup run; a second one leaves at
-    // once, still releasing the lock so the next run is not refused.
+    // once, still saving the record and releasing the lock so the next run is not refused.
     if (++interrupts > 1) {
-      if (locked) state?.unlock()
+      if (lease?.held) {
+        state?.saveSync('interrupted')
+        lease.releaseSync()
+      }
       process.exit(EXIT.interrupted)
     }
-    reporter.say('\n⚠ interrupted: stopping the running command and cleaning up (Ctrl-C again to leave at once)')
+    reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
   process.on('SIGINT', onSignal)
@@ -170,29 +172,81 @@ async function main(argv: string[]): Promise<number> {
       timeoutMs: config.timeout * 1000,
       ...(config.verbose ? { onCommand: commandLogger(reporter, shellLine) } : {}),
     })
+    if (config.verify && (config.contexts.length > 1 || config.allContexts))
+      return await fleetAudit(config, argv, STEPS, { reporter, cluster, signal: abort.signal })
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
+    // A context picked in guided mode (or the current one of a dry run) is the run's context from here on.
+    config.context ??= context
     // Like kubectl, a server dry run may use the current context: it changes nothing.
     if (config.dryRun === 'server' && !context) {
-      throw new UsageError('--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)')
+      throw new UsageError(text.errors.serverDryRunNeedsContext)
     }
     cluster.options.context = context
     const namespaceSource = settleNamespace(config, kubeContext)
 
-    const { defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
+    const { applyRecordedSettings, defaultStatePath, driftWarnings, StateStore } = await import('./lib/run/state.ts')
     const statePath = config.stateFile ?? (context ? defaultStatePath(context) : undefined)
-    state = statePath && context ? new StateStore(statePath, context) : undefined
+    // Runs, --rollback and --uninstall write the record; an audit, a dry run, a render and a list only read it.
+    const operation = config.verify ? 'verify' : config.uninstall ? 'uninstall' : config.rollback ? 'rollback' : 'run'
+    const writes = !readOnly && !config.verify
+    if (statePath && context) {
+      // --list without --context stays off the network (it is the fast one); with --context it reads the cluster.
+      state =
+        config.list && !config.context
+          ? new StateStore(statePath, context)
+          : await StateStore.open({
+              path: statePath,
+              context,
+              // The record is saved after Ctrl-C too: not through the run's abort signal. A dry run, a render or a
+              // list only reads it, and shows the local copy when the cluster does not answer within seconds.
+              cluster: readOnly
+                ? new Cluster({ ...cluster.options, signal: undefined, timeoutMs: 10_000 })
+                : cluster.forCleanup(),
+              namespace: config.namespace,
+              release: config.release,
+              write: writes,
+              offlineFallback: readOnly,
+            }).catch((error) => {
+              throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
+            })
+      if (state.offline)
+        reporter.say(
+          `⚠ cannot read the runbook's record in the cluster (${state.offline}); showing the local copy ${state.path}`,
+        )
+    }
     if (config.list) {
       listSteps(reporter, STEPS, state)
       return EXIT.ok
     }
     const { applySavedAnswers } = await import('./lib/run/questions.ts') // loads inquirer: not needed by --list
-    if (state) applySavedAnswers(config, state.state.answers)
-    const takeLock = () => {
-      const lock = state!.lock()
-      locked = true
-      if (lock.tookOverFrom)
-        reporter.say(`⚠ took over the lock left by pid ${lock.tookOverFrom}, which is no longer running`)
+    if (state) {
+      // Continuing or checking what was done (--resume, --verify, --rollback, --uninstall) uses the settings it was
+      // done with, unless given again; a new run (--from, --only, or all steps) uses what it is given.
+      const continuing = config.resume || config.verify || !!config.rollback || config.uninstall
+      const taken = continuing ? applyRecordedSettings(config, state.state.config) : []
+      if (taken.length) reporter.say(text.cli.settingsFromRecord(taken.join(', ')))
+      applySavedAnswers(config, state.state.answers)
+    }
+    /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */
+    const takeLock = async () => {
+      const { RunLease } = await import('./lib/run/lease.ts')
+      // Renewed and released after Ctrl-C too: not through the run's abort signal.
+      lease = new RunLease(cluster.forCleanup(), config.namespace, {
+        operation,
+        context,
+        onLost: (message) => {
+          reporter.say(`\n✖ ${message}: stopping before the next change`)
+          abort.abort()
+        },
+      })
+      const taken = await lease.acquire()
+      if (taken.tookOverFrom) reporter.say(text.cli.tookOverLock(taken.tookOverFrom))
+      await removeLeftoverProbes(cluster, config.namespace, reporter)
+      if (writes) {
+        state!.state.runbookVersion = VERSION
+        await state!.begin({ operation, holder: lease.identity })
+      }
     }
     if (config.rollback || config.uninstall || config.verify) {
       return await lifecycle(config, argv, STEPS, {
@@ -208,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
 
     const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-    for (const warning of state ? driftWarnings(state.state, config) : []) reporter.say(`⚠ ${warning}`)
+    for (const warning of state ? driftWarnings(state.state, config, STEPS) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
     const facts = state?.state.facts ?? {}
     // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
@@ -240,12 +294,12 @@ async function main(argv: string[]): Promise<number> {
               selected.map((s, i) => ({ step: s.id, items: plans[i] })),
             )
           : EXIT.ok
-      reporter.say(`\nDry run: nothing was changed.`)
+      reporter.say(`\n${text.cli.dryRunDone}`)
       reporter.event({ event: 'run-end', status: exitCode === EXIT.ok ? 'done' : 'usage-error', exitCode })
       return exitCode
     }
 
-    takeLock()
+    await takeLock()
     const [{ Engine, summary }, { guidedPrompter }, { ReachabilityCollector }, { formatLedger }] = await Promise.all([
       import('./lib/run/engine.ts'),
       import('./lib/cli/prompts.ts'),
@@ -267,23 +321,33 @@ async function main(argv: string[]): Promise<number> {
       onProbeResults: collector.add,
     })
     const startedAt = new Date()
-    reporter.event({ event: 'run-start', context, stateFile: statePath, steps: selection.run, dryRun: false })
-    reporter.say(`Context ${context}, namespace ${config.namespace} (${namespaceSource}); state in ${statePath}`)
+    reporter.event({
+      event: 'run-start',
+      context,
+      stateFile: statePath,
+      record: state!.describe(),
+      steps: selection.run,
+      dryRun: false,
+    })
+    reporter.say(text.cli.contextLine(context!, config.namespace, namespaceSource, state!.describe()))
+    let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
     try {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${formatLedger(config, (step) => state!.state.steps[step]?.status === 'done')}`)
       const url = state!.state.facts.gateway?.url
-      if (url) reporter.say(`\nOpen the Web UI at ${url}`)
+      if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
+      outcome = 'done'
       return EXIT.ok
     } catch (error) {
       const remaining = selection.run.slice(Math.max(0, selection.run.indexOf(engine.current!)))
       const resume = resumeCommand(argv, config, remaining, context!)
       const interrupted = error instanceof Interrupted
+      if (interrupted) outcome = 'interrupted'
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-      reporter.say(`Resume with:\n  ${resume}`)
+      reporter.say(`${text.cli.resumeWith}\n  ${resume}`)
       const exitCode = exitCodeOf(error)
       reporter.event({
         event: 'run-end',
@@ -297,7 +361,7 @@ async function main(argv: string[]): Promise<number> {
     } finally {
       for (const result of engine.results) collector.addChecks(result.id, result.checks)
       collector.keep()
-      state!.save()
+      await state!.finish(outcome)
       if (config.report) {
         const { writeReportFiles } = await import('./lib/report/files.ts')
         writeReportFiles(
@@ -305,6 +369,8 @@ async function main(argv: string[]): Promise<number> {
           {
             kind: 'run',
             context: context!,
+            config,
+            version: VERSION,
             startedAt,
             finishedAt: new Date(),
             results: engine.results,
@@ -317,10 +383,23 @@ async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
+    await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    if (locked) state!.unlock()
   }
+}
+
+/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
+  const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
+  const pods = await cluster.list('pods', {
+    namespace,
+    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
+  })
+  if (!pods.length) return
+  const names = pods.map((p) => p.metadata.name)
+  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
+  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
 }
 
 interface LifecycleRun {
@@ -330,7 +409,7 @@ interface LifecycleRun {
   context: string
   state: StateStore
   terminal: boolean
-  takeLock(): void
+  takeLock(): Promise<void>
 }
 
 /** --rollback, --uninstall and --verify: steps picked from the state file; undo in reverse, audit read-only. */
@@ -377,12 +456,14 @@ async function lifecycle(
           : `\n# undo ${id}: ${step.title}\n${formatPlan(undoPlan(step, ctx), cluster.connectionArgs())}`,
       )
     }
-    reporter.say(`\nDry run: nothing was changed.`)
+    reporter.say(`\n${text.cli.dryRunDone}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
     return EXIT.ok
   }
-  if (!auditing) takeLock()
+  // An audit takes the lock too: its probe pods must not meet a run's, and it must not audit a half-done run.
+  await takeLock()
   const collector = new ReachabilityCollector(state.state)
+  let audit: import('./lib/run/audit.ts').AuditOutcome | undefined
   const engine = new Engine({
     config,
     steps: STEPS,
@@ -397,42 +478,45 @@ async function lifecycle(
     onProbeResults: collector.add,
   })
   const startedAt = new Date()
-  reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: false })
+  reporter.event({
+    event: 'run-start',
+    context,
+    stateFile: state.path,
+    record: state.describe(),
+    steps: ids,
+    dryRun: false,
+  })
   reporter.say(
-    `Context ${context}; state in ${state.path}; ${auditing ? `auditing ${ids.join(', ')}` : `undoing ${ids.join(', ')}`}`,
+    auditing
+      ? text.cli.auditing(context, state.describe(), ids.join(', '))
+      : text.cli.undoingSteps(context, state.describe(), ids.join(', ')),
   )
+  let outcome: 'done' | 'failed' | 'interrupted' = 'failed'
   try {
     if (auditing) {
-      const drifts = await engine.audit()
-      reporter.say(`\n${summary(engine.results, [])}`)
-      reporter.say(
-        drifts.length
-          ? `\n✖ ${drifts.length} drift(s):\n${drifts.map((d) => `  ${d}`).join('\n')}`
-          : '\n✔ everything the runbook set up still holds',
-      )
-      const exitCode = drifts.length ? EXIT.failed : EXIT.ok
+      const { auditContext } = await import('./lib/run/audit.ts')
+      const outcome = await auditContext({ config, steps: STEPS, state, cluster, reporter, signal, ids, collector })
+      audit = outcome
       reporter.event({
         event: 'run-end',
-        status: drifts.length ? 'failed' : 'done',
-        exitCode,
-        ...(drifts.length ? { message: `${drifts.length} drift(s)` } : {}),
+        status: outcome.exitCode === EXIT.ok ? 'done' : 'failed',
+        exitCode: outcome.exitCode,
+        ...(outcome.exitCode ? { message: outcome.error ?? `${outcome.drifts.length} drift(s)` } : {}),
       })
-      return exitCode
+      return outcome.exitCode
     }
     await engine.undo()
     reporter.say(`\n${summary(engine.results, [])}`)
-    reporter.say(
-      config.uninstall
-        ? "\nThe runbook's changes are undone; what was there before it is left as it was."
-        : `\n${config.rollback} is undone; run again with --resume to re-apply it.`,
-    )
+    reporter.say(`\n${config.uninstall ? text.cli.uninstalled : text.cli.rolledBack(config.rollback!)}`)
     reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok })
+    outcome = 'done'
     return EXIT.ok
   } catch (error) {
     const interrupted = error instanceof Interrupted
+    if (interrupted) outcome = 'interrupted'
     reporter.say(`\n${summary(engine.results, [])}`)
     reporter.say(`\n${interrupted ? '⏸' : '✖'} ${(error as Error).message}`)
-    if (!auditing) reporter.say('Run the same command again to continue: steps already undone are not undone twice.')
+    if (!auditing) reporter.say(text.cli.runAgain)
     const exitCode = exitCodeOf(error)
     reporter.event({
       event: 'run-end',
@@ -443,10 +527,10 @@ async function lifecycle(
     if (!isExpected(error)) throw error
     return exitCode
   } finally {
-    for (const result of engine.results) collector.addChecks(result.id, result.checks)
     if (!auditing) {
+      for (const result of engine.results) collector.addChecks(result.id, result.checks)
       collector.keep(config.uninstall)
-      state.save()
+      await state.finish(outcome)
     }
     if (config.report) {
       const { writeReportFiles } = await import('./lib/report/files.ts')
@@ -455,17 +539,158 @@ async function lifecycle(
         {
           kind,
           context,
+          config,
+          version: VERSION,
           startedAt,
           finishedAt: new Date(),
-          results: engine.results,
+          results: audit?.results ?? engine.results,
           state: state.state,
           reachability: collector,
           argv,
+          ...(audit ? { audit } : {}),
         },
         reporter,
       )
     }
   }
+}
+
+interface FleetRun {
+  reporter: Reporter
+  cluster: Cluster
+  signal: AbortSignal
+}
+
+/**
+ * --verify with several --context flags (or --all-contexts): each context's record picks its steps, the audits run
+ * concurrently, each context's text is printed as one block (its JSON events carry the context), then one table,
+ * one exit code (1 if any context drifted or could not be audited) and one report.
+ */
+async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { reporter, cluster, signal }: FleetRun) {
+  const [
+    { readContexts },
+    { defaultStatePath, StateStore },
+    { selectAudit },
+    { applySavedAnswers },
+    { auditContext, fleetTable },
+    { ReachabilityCollector },
+    { Cluster },
+  ] = await Promise.all([
+    import('./lib/kube/kubeconfig.ts'),
+    import('./lib/run/state.ts'),
+    import('./lib/run/selection.ts'),
+    import('./lib/run/questions.ts'),
+    import('./lib/run/audit.ts'),
+    import('./lib/verify/reachability.ts'),
+    import('./lib/kube/cluster.ts'),
+  ])
+  const known = await readContexts(cluster, config.kubeconfig)
+  const named = config.allContexts ? known : config.contexts.map((name) => requireContext(known, name))
+  const skipped: string[] = []
+  const members = named.flatMap((kube) => {
+    const state = new StateStore(defaultStatePath(kube.name), kube.name)
+    const done = Object.values(state.state.steps).some((r) => r?.status === 'done' || r?.status === 'accepted')
+    // --all-contexts takes the contexts this runbook hardened; a context named outright must have a record.
+    if (!done && config.allContexts) return (skipped.push(kube.name), [])
+    const ids = selectAudit(STEPS, state.state.steps, kube.name)
+    const member = { ...config, context: kube.name, contexts: [kube.name], explicit: [...config.explicit] }
+    settleNamespace(member, kube)
+    applySavedAnswers(member, state.state.answers)
+    return [{ kube, state, config: member, ids }]
+  })
+  if (!members.length)
+    throw new UsageError(
+      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${defaultStatePath('<context>')} (contexts: ${known.map((c) => c.name).join(', ') || 'none'}); run the runbook first`,
+    )
+  const contexts = members.map((m) => m.kube.name)
+  reporter.event({ event: 'run-start', contexts, steps: [], dryRun: false })
+  reporter.say(
+    `Fleet audit of ${contexts.length} context(s), concurrently: ${contexts.join(', ')}${
+      skipped.length
+        ? `
+(no record of this runbook, not audited: ${skipped.join(', ')})`
+        : ''
+    }`,
+  )
+  const startedAt = new Date()
+  const audits = await Promise.all(
+    members.map(async (m) => {
+      const text: string[] = []
+      const human = { write: (chunk: string) => text.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
+      const memberReporter = new Reporter(reporter.json, human, process.stdout, m.kube.name)
+      const collector = new ReachabilityCollector(m.state.state)
+      memberReporter.event({
+        event: 'run-start',
+        context: m.kube.name,
+        stateFile: m.state.path,
+        steps: m.ids,
+        dryRun: false,
+      })
+      memberReporter.say(`Context ${m.kube.name}; state in ${m.state.path}; auditing ${m.ids.join(', ')}`)
+      const outcome = await auditContext({
+        config: m.config,
+        steps: STEPS,
+        state: m.state,
+        cluster: new Cluster({ ...cluster.options, context: m.kube.name }),
+        reporter: memberReporter,
+        signal,
+        ids: m.ids,
+        collector,
+      })
+      return { member: m, outcome, text: text.join(''), collector, finishedAt: new Date() }
+    }),
+  )
+  for (const { member, text } of audits)
+    reporter.say(`
+══ ${member.kube.name} ══
+${text.trimEnd()}`)
+  const outcomes = audits.map((a) => a.outcome)
+  reporter.say(`
+Fleet audit:
+${fleetTable(outcomes)}`)
+  const exitCode = outcomes.some((o) => o.exitCode !== EXIT.ok) ? EXIT.failed : EXIT.ok
+  reporter.say(
+    exitCode === EXIT.ok
+      ? `\n✔ every context holds`
+      : `\n✖ ${outcomes
+          .filter((o) => o.exitCode !== EXIT.ok)
+          .map((o) => o.context)
+          .join(', ')} drifted or could not be audited`,
+  )
+  reporter.event({
+    event: 'run-end',
+    status: exitCode === EXIT.ok ? 'done' : 'failed',
+    exitCode,
+    contexts: outcomes.map((o) => ({
+      context: o.context,
+      holding: o.holding,
+      steps: o.audited.length,
+      drifts: o.drifts.length,
+      pathsOpen: o.pathsOpen,
+      exitCode: o.exitCode,
+    })),
+  })
+  if (config.report) {
+    const { writeReportFiles } = await import('./lib/report/files.ts')
+    writeReportFiles(
+      config.report,
+      audits.map((a) => ({
+        kind: 'verify' as const,
+        context: a.member.kube.name,
+        config: a.member.config,
+        version: VERSION,
+        startedAt,
+        finishedAt: a.finishedAt,
+        results: a.outcome.results,
+        state: a.member.state.state,
+        reachability: a.collector,
+        argv,
+        audit: a.outcome,
+      })),
+      reporter,
+    )
+  }
+  return exitCode
 }
 
 /** --dry-run=server: the API server's verdict on every manifest; exit 2 when it rejects any. */
@@ -505,7 +730,7 @@ try {
   process.exitCode = await main(process.argv.slice(2))
 } catch (error) {
   if (isExpected(error)) {
-    process.stderr.write(`gthulhu-runbook: ${(error as Error).message}\n`)
+    process.stderr.write(`${text.cli.errorPrefix}${(error as Error).message}\n`)
     // Errors before the run starts (bad flags, no context) still end a JSON stream with its run-end event.
     if (wantsJson(process.argv.slice(2))) {
       const status =
@@ -522,9 +747,7 @@ try {
     }
     process.exitCode = exitCodeOf(error)
   } else {
-    process.stderr.write(
-      `gthulhu-runbook: unexpected error (a bug; please report it):\n${(error as Error)?.stack ?? error}\n`,
-    )
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
     process.exitCode = EXIT.failed
   }
 }

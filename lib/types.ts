@@ -24,8 +24,25 @@ export interface Check {
   advisory?: boolean
   /** What to do about a failure, shown under it. */
   hint?: string
+  /** The step whose work this check looks at: when that step was skipped (or is not done), a failure reads "skipped: needs <step>". */
+  needs?: StepId
+  /** Set when the check could not be evaluated (a step it needs was skipped): the reason; it counts as neither pass nor failure. */
+  skipped?: string
   /** The threat model's path this check tried (lib/verify/threat-model.ts), for the reachability picture. */
   path?: string
+  /** When an object differs from the plan: the differences as diff lines (`- ` the cluster's value, `+ ` the plan's). */
+  diff?: string[]
+  /** The protections a failure of this check takes out of force (a layer, for one target): the paths they reopen follow. */
+  voids?: Voided[]
+}
+
+/** What the runbook protects, as the threat model names it. */
+export type TargetId = 'manager' | 'mongodb' | 'decision-maker' | 'gateway'
+
+/** One layer that no longer refuses what it should for one target, and what says so. */
+export interface Voided {
+  layer: Layer
+  target: TargetId
 }
 
 /** Facts learnt on the way and kept in state for later steps (and for a resumed run). */
@@ -40,8 +57,14 @@ export interface WorkloadFacts {
   service?: { name: string; port: number; headless: boolean }
   /** The image of the container serving the workload's port (MongoDB probes run mongosh from it). */
   image?: string
+  /** The name of the container serving the workload's port (for `kubectl logs -c`). */
+  container?: string
+  /** Every container's image, by container name (for the report's versions). */
+  images?: Record<string, string>
   /** The port speaks TLS (Gthulhu with mtls.enabled): plain-HTTP probes cannot read an answer there. */
   servesTls?: boolean
+  /** The first container port of its pods: where the manager calls a decision maker (Gthulhu/api firstContainerPort). */
+  firstPort?: number
 }
 
 export interface Facts {
@@ -49,10 +72,18 @@ export interface Facts {
   serverVersion?: string
   cni?: { found: string[]; enforcesNetworkPolicy: boolean }
   workloads?: { manager: WorkloadFacts; scheduler: WorkloadFacts; mongodb: WorkloadFacts }
+  /** The istioctl the istioctl step installed or adopted, and the SHA-256 it must still have each time it runs. */
   istioctlPath?: string
+  istioctlSha256?: string
+  /** The Istio the ambient step verified (istiod's image tag). */
+  istio?: { version?: string }
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
   /** The identity policies were verified in place: the l7 step then treats an open bypass as a failure, not a warning. */
   identityPolicies?: boolean
+  /** The mesh's meshConfig.trustDomain (istio-system/istio ConfigMap): every principal is written in it. */
+  trustDomain?: string
+  /** The API server's endpoints (the `kubernetes` Service's), which the manager's egress policy must admit. */
+  apiServer?: { addresses: string[]; ports: number[] }
   /** The identity the runbook ran as when it applied the admission policy: exempt for its own probe pods and Services. */
   admission?: { runbookUser: string }
   gateway?: {
@@ -92,12 +123,17 @@ export interface StepContext {
   inEffect?: (step: StepId) => boolean
   /** Shared by the steps of one audit: the same probe (source, request, expectation) runs once. */
   probeMemo?: Map<string, Promise<ProbeResult>>
+  /** Shared by the steps of one audit: the same read of the cluster (a list of policies, of pods) runs once. */
+  reads?: Map<string, Promise<unknown>>
 }
 
 /** Recorded once per step, before its first change, and cleared when the step is undone. */
 export interface BeforeRecord {
-  /** Per object ("resource/namespace/name"): did it exist, and was it the runbook's (field manager or managed-by label)? */
-  objects?: Record<string, { existed: boolean; managed: boolean }>
+  /**
+   * Per object ("resource/namespace/name"): did it exist, was it the runbook's (field manager or managed-by label),
+   * and the whole object as it was (without server-filled fields), so undo can put back exactly that.
+   */
+  objects?: Record<string, { existed: boolean; managed: boolean; object?: KubeObject }>
   /** Per object, each label's previous value (null: it was not set). */
   labels?: Record<string, Record<string, string | null>>
   /** Other facts a step's undo needs (an Istio or a Gateway API bundle that was already there). */
@@ -158,6 +194,11 @@ export interface Step {
   requires?: StepId[]
   /** The API requests it makes, and those of the tools it runs (declared data: --print-rbac grants exactly these). */
   access(ctx: Omit<StepContext, 'cluster' | 'signal'>): StepAccess
+  /**
+   * The settings that shape what this step does: a step done with other values of these is reported when the settings
+   * change; a change to any other setting is not its concern.
+   */
+  settings: (keyof Config)[]
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>
@@ -171,9 +212,13 @@ export interface Step {
 
 // ---- probes: the data a verification produces, shared by the engine, the record and the reports ----
 
-/** The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. */
+/**
+ * The layers that can refuse (or admit) a path to Gthulhu's workloads, from the network up. The CNI enforces
+ * NetworkPolicies twice: on what enters a protected pod, and on what leaves the manager.
+ */
 export const LAYERS = [
   'CNI NetworkPolicy',
+  'CNI egress policy',
   'ztunnel identity policy',
   'admission',
   'waypoint L7',
@@ -199,9 +244,21 @@ export interface ProbeSpec {
   source: ProbeSource
   /** Short name of the destination for the matrix, e.g. "MongoDB :27017". */
   destination: string
-  /** Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves nothing. */
-  request: { kind: 'mongo'; host: string; port: number } | { kind: 'http'; url: string; userAgent?: string }
+  /**
+   * Every probe exchanges data: ztunnel accepts a connection before it authorizes it, so a bare connect proves
+   * nothing. A `listen` probe is the other end: it waits for what the manager sends it (an impostor decision maker).
+   */
+  request:
+    | { kind: 'mongo'; host: string; port: number }
+    | { kind: 'http'; url: string; userAgent?: string }
+    | { kind: 'listen'; port: number; seconds: number }
   expect: ProbeExpectation
+  /** The namespace the probe pod runs in (default: Gthulhu's). */
+  namespace?: string
+  /** Objects the probe needs besides its pod (a namespace, a Service), created before it and deleted with it. */
+  fixtures?: KubeObject[]
+  /** Runs in the node's network namespace, on a node that hosts (or does not host) these nodes' pods. */
+  host?: { network: true; nodes: { in: string[] } | { notIn: string[] } }
   /** The layer that decides this path, for the report (default: by step, see lib/verify/reachability.ts). */
   layer?: Layer
 }

@@ -1,7 +1,9 @@
 // Look before touching anything: kubectl works, the context answers, its Kubernetes version is one the chosen
 // Istio supports, Gthulhu's three workloads are where the chart puts them, and a CNI will enforce policy.
+import { text } from '../lib/config/text.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
+import { readApiServerEndpoints } from '../lib/domain/network-policies.ts'
 import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
 
 /**
@@ -39,6 +41,7 @@ interface Observation {
   serverError?: string
   workloads: Partial<Record<Role, WorkloadFacts>>
   cni: { found: string[]; enforcesNetworkPolicy: boolean }
+  apiServer?: Facts['apiServer']
 }
 
 const matches = (labels: Record<string, string> | undefined, selector: Record<string, string>) =>
@@ -63,46 +66,76 @@ function describeWorkload(
     podLabels,
     service: service && { name: service.metadata.name, port, headless: service.spec.clusterIP === 'None' },
     image: containerOn(object, port)?.image,
+    container: containerOn(object, port)?.name,
+    images: Object.fromEntries(
+      (object.spec?.template?.spec?.containers ?? []).map((c: any) => [c.name, c.image as string]),
+    ),
     servesTls: servesTls(containerOn(object, port)),
+    firstPort: firstContainerPort(object),
   }
 }
+
+/** The first port any container of the pod template declares: where Gthulhu's manager calls a decision maker. */
+const firstContainerPort = (object: KubeObject): number | undefined =>
+  (object.spec?.template?.spec?.containers ?? []).flatMap((c: any) => c.ports ?? [])[0]?.containerPort
 
 const containerOn = (object: KubeObject, port: number): any =>
   (object.spec?.template?.spec?.containers ?? []).find((c: any) =>
     (c.ports ?? []).some((p: any) => p.containerPort === port),
   ) ?? object.spec?.template?.spec?.containers?.[0]
 
-/** Gthulhu's chart turns the decision maker's HTTP probes into tcpSocket ones when it serves mutual TLS on its port. */
-const servesTls = (container: any): boolean | undefined =>
-  container?.readinessProbe?.tcpSocket &&
-  !container?.readinessProbe?.httpGet &&
-  container?.ports?.some((p: any) => p.name === 'http')
-    ? true
-    : undefined
+/**
+ * Gthulhu's chart with mtls.enabled sets DM_MTLS_ENABLE=true on the decision maker's container (chart/gthulhu
+ * templates/deployment.yaml, v1.3.0); the decision maker reads it through viper's DM_ prefix and then serves
+ * TLS only (Gthulhu/api config/dm_config.go, decisionmaker/app/rest_app.go). viper parses it with Go's
+ * strconv.ParseBool.
+ */
+const servesTls = (container: any): boolean | undefined => {
+  const value = (container?.env ?? []).find((e: any) => e.name === 'DM_MTLS_ENABLE')?.value
+  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(String(value ?? '')) ? true : undefined
+}
+
+/** The JSON kubectl version printed, or nothing: it prints its own version even when the server does not answer. */
+function versionsOf(stdout: string): {
+  clientVersion?: { gitVersion?: string }
+  serverVersion?: { gitVersion?: string }
+} {
+  try {
+    return JSON.parse(stdout)
+  } catch {
+    return {}
+  }
+}
 
 async function observe(cluster: Cluster, config: Config): Promise<Observation> {
-  const client = cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
-  const server = cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), {
+  // One call answers both: kubectl's own version, and the server's when the context answers.
+  const serverResult = await cluster.exec(cluster.kubectlArgv(['version', '-o', 'json', '--request-timeout=10s']), {
     timeoutMs: 20_000,
   })
-  const [clientResult, serverResult] = await Promise.all([client, server])
+  let clientVersion = versionsOf(serverResult.stdout).clientVersion?.gitVersion
   const observation: Observation = { workloads: {}, cni: { found: [], enforcesNetworkPolicy: false } }
-  if (clientResult.exitCode === 0)
-    observation.kubectlVersion = JSON.parse(clientResult.stdout).clientVersion?.gitVersion
-  else observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
+  if (!clientVersion) {
+    // Nothing printed (no kubectl, or a kubeconfig it cannot load): ask for the client alone.
+    const clientResult = await cluster.exec(['kubectl', 'version', '--client', '-o', 'json'], { timeoutMs: 15_000 })
+    clientVersion = clientResult.exitCode === 0 ? versionsOf(clientResult.stdout).clientVersion?.gitVersion : undefined
+    if (!clientVersion) observation.kubectlError = clientResult.stderr.trim() || 'kubectl not found on PATH'
+  }
+  observation.kubectlVersion = clientVersion
   const serverVersion =
-    serverResult.exitCode === 0 ? JSON.parse(serverResult.stdout).serverVersion?.gitVersion : undefined
+    serverResult.exitCode === 0 ? versionsOf(serverResult.stdout).serverVersion?.gitVersion : undefined
   if (!serverVersion) {
     observation.serverError = (serverResult.stderr.trim().split('\n').pop() || 'no answer').replace(/^error: /, '')
     return observation
   }
   observation.serverVersion = serverVersion
   const ns = config.namespace
-  const [services, daemonSetsEverywhere, ...workloadLists] = await Promise.all([
+  const [services, daemonSetsEverywhere, apiServer, ...workloadLists] = await Promise.all([
     cluster.list('services', { namespace: ns }),
     cluster.list('daemonsets', { allNamespaces: true }),
+    readApiServerEndpoints({ cluster }),
     ...WORKLOADS.map((w) => cluster.list(w.resource, { namespace: ns })),
   ])
+  observation.apiServer = apiServer
   WORKLOADS.forEach((w, index) => {
     const selector = Object.fromEntries(
       chartSelector(config, w.role)
@@ -132,7 +165,7 @@ function minorOf(gitVersion: string): number {
  * automation: --allow-untested-kubernetes).
  */
 async function kubernetesVersionCheck(serverVersion: string, config: Config, io: StepIO): Promise<Check> {
-  const name = `Kubernetes version supported by Istio ${config.istioVersion}`
+  const name = text.checks.kubernetesSupported(config.istioVersion)
   const support = kubernetesSupport(config.istioVersion)
   if (!support) {
     return {
@@ -156,7 +189,11 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
     }
   }
   const untested = `${serverVersion} is outside the versions Istio ${config.istioVersion} is tested with (1.${support.min}–1.${support.max}); istioctl accepts it`
-  const accepted = config.allowUntestedKubernetes || (await io.confirm(`${untested}. Go on anyway?`))
+  const accepted =
+    config.allowUntestedKubernetes ||
+    (await io.confirm(
+      text.questions.untestedKubernetes(serverVersion, config.istioVersion, `1.${support.min}–1.${support.max}`),
+    ))
   return accepted
     ? {
         name,
@@ -177,13 +214,13 @@ async function kubernetesVersionCheck(serverVersion: string, config: Config, io:
 function checksOf(observation: Observation, config: Config): Check[] {
   const checks: Check[] = [
     {
-      name: 'kubectl on PATH',
+      name: text.checks.kubectlOnPath,
       expected: 'a kubectl client',
       observed: observation.kubectlVersion ?? observation.kubectlError!,
       ok: !!observation.kubectlVersion,
     },
     {
-      name: `context ${config.context ?? '(current)'} answers`,
+      name: text.checks.contextAnswers(config.context ?? '(current)'),
       expected: 'a Kubernetes API server',
       observed: observation.serverVersion
         ? `Kubernetes ${observation.serverVersion}`
@@ -198,7 +235,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
   for (const w of WORKLOADS) {
     const found = observation.workloads[w.role]
     checks.push({
-      name: `Gthulhu ${w.role} (${w.kind})`,
+      name: text.checks.workloadFound(w.role, w.kind),
       expected: `a ${w.kind} in namespace ${config.namespace} with pod labels ${chartSelector(config, w.role)}`,
       observed: found
         ? `${w.kind.toLowerCase()}/${found.name}, ServiceAccount ${found.serviceAccount}${found.service ? `, Service ${found.service.name}:${found.service.port}` : ', no Service'}`
@@ -210,12 +247,23 @@ function checksOf(observation: Observation, config: Config): Check[] {
     })
   }
   checks.push({
-    name: 'a CNI that enforces NetworkPolicy',
+    name: text.checks.cniEnforces,
     expected: `one of ${ENFORCING_CNIS.join(', ')}`,
     observed: observation.cni.found.length ? observation.cni.found.join('; ') : 'no known CNI DaemonSet found',
     ok: observation.cni.enforcesNetworkPolicy,
     advisory: true,
     hint: 'without one, the L4 NetworkPolicies are stored but never enforced, and the l4-policies step will fail its deny probes',
+  })
+  const api = observation.apiServer
+  checks.push({
+    name: "the API server's endpoints (Endpoints default/kubernetes)",
+    expected: "at least one address and port: the manager's egress policy must admit them",
+    observed: api ? `${api.addresses.join(', ')} on ${api.ports.join(', ')}` : 'none readable',
+    ok: !!api || !config.managerEgressPolicy,
+    advisory: true,
+    hint: api
+      ? undefined
+      : "without them the l4-policies step cannot write the manager's egress policy (it would cut the manager off from the API server): check kubectl get endpoints kubernetes -n default, or pass --no-manager-egress-policy",
   })
   return checks
 }
@@ -224,6 +272,7 @@ function recordFacts(facts: Facts, observation: Observation): void {
   facts.kubectlVersion = observation.kubectlVersion
   facts.serverVersion = observation.serverVersion
   facts.cni = observation.cni
+  facts.apiServer = observation.apiServer
   const { manager, scheduler, mongodb } = observation.workloads
   if (manager && scheduler && mongodb) facts.workloads = { manager, scheduler, mongodb }
 }
@@ -235,12 +284,17 @@ export const preflightStep: Step = {
     'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
     "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
+  settings: ['namespace', 'release', 'istioVersion'],
   plan: ({ config }) => [
-    { kind: 'command', argv: ['kubectl', 'version', '--client', '-o', 'json'] },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'version', '--client', '-o', 'json'],
+      why: 'only when the next command prints no client version',
+    },
     {
       kind: 'command',
       argv: ['kubectl', 'version', '-o', 'json'],
-      why: "the context answers; its version is in Istio's support range",
+      why: "kubectl's version; the context answers, and its version is in Istio's support range",
     },
     ...WORKLOADS.map((w) => ({
       kind: 'command' as const,
@@ -252,11 +306,16 @@ export const preflightStep: Step = {
       argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'],
       why: 'which CNI runs',
     },
+    {
+      kind: 'command',
+      argv: ['kubectl', 'get', 'endpoints', 'kubernetes', '-n', 'default', '-o', 'json'],
+      why: "the API server's addresses, which the manager's egress policy must admit",
+    },
     { kind: 'note', text: 'read-only: nothing in the cluster changes' },
   ],
   // Read-only: the observation happens once, in verify, which also records the facts.
   async run() {
-    return { unchanged: 'read-only step' }
+    return { unchanged: text.notes.readOnly }
   },
   async verify(ctx, io) {
     const observation = await observe(ctx.cluster, ctx.config)

@@ -1,12 +1,13 @@
 // Download istioctl for this machine from the release mirror, verify its SHA-256 before extracting, and
 // install it (mode 0755, no sudo) where the runbook and the operator can use it.
+import { text } from '../lib/config/text.ts'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { downloadFile, fetchText, parseChecksumFile } from '../lib/domain/download.ts'
-import { istioctlPath } from '../lib/domain/istio.ts'
-import type { Cluster } from '../lib/kube/cluster.ts'
+import { istioctlPath, verifiedIstioctlPath } from '../lib/domain/istio.ts'
+import { fileSha256, type Cluster } from '../lib/kube/cluster.ts'
 import type { Step, StepContext } from '../lib/types.ts'
 
 /** Maps Node's platform names to Istio's release names; undefined when Istio publishes no build. */
@@ -47,13 +48,23 @@ export async function istioctlClientVersion(
   }
 }
 
-async function installVerified(ctx: StepContext, url: string, log: (m: string) => void): Promise<void> {
+/** The istioctl of a release, downloaded, checksum-verified and unpacked into a temp dir inside the install dir. */
+interface VerifiedRelease {
+  binary: string
+  sha256: string
+  /** Removes the temp dir (and the binary, unless it was installed). */
+  discard(): void
+}
+
+async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: string) => void): Promise<VerifiedRelease> {
   const { installDir, istioVersion } = ctx.config
   // The temp dir sits inside the install dir so the final rename never crosses file systems.
   const work = mkdtempSync(join(installDir, '.istioctl-download-'))
+  const discard = () => rmSync(work, { recursive: true, force: true })
   try {
     const archive = join(work, 'istioctl.tar.gz')
     const checksumUrl = `${url}.sha256`
+    log(`downloading ${url}`)
     const [expected, downloaded] = await Promise.all([
       fetchText(checksumUrl, ctx.signal).then((text) => parseChecksumFile(text, checksumUrl)),
       downloadFile(url, archive, ctx.signal),
@@ -80,15 +91,26 @@ async function installVerified(ctx: StepContext, url: string, log: (m: string) =
       )
     }
     chmodSync(binary, 0o755)
+    const sha256 = fileSha256(binary)
+    // Came out of the checksum-verified archive: the one binary besides the installed one this run may execute.
+    ctx.cluster.trustIstioctl(binary, sha256)
     const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
     if (version !== istioVersion)
       throw new StepFailure(
         `the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${istioVersion}; nothing was installed`,
       )
-    renameSync(binary, istioctlPath(ctx.config))
-  } finally {
-    rmSync(work, { recursive: true, force: true })
+    return { binary, sha256, discard }
+  } catch (error) {
+    discard()
+    throw error
   }
+}
+
+/** Records the binary the later steps (and --verify, from any directory) run, by path and SHA-256. */
+function recordIstioctl(ctx: StepContext, path: string, sha256: string): void {
+  ctx.facts.istioctlPath = path
+  ctx.facts.istioctlSha256 = sha256
+  ctx.cluster.useIstioctl(path, sha256)
 }
 
 export const istioctlStep: Step = {
@@ -97,7 +119,9 @@ export const istioctlStep: Step = {
   why:
     'istioctl installs Istio and manages waypoints. The guide pipes a download script into sh, which pins nothing and checks nothing; ' +
     'here the exact release is downloaded for this machine and its SHA-256 is checked against the published .sha256 before anything is unpacked, ' +
-    'then it is installed into a user-writable directory without sudo.',
+    'then it is installed into a user-writable directory without sudo. ' +
+    "The binary's own SHA-256 is recorded and checked before every later use; an istioctl already there is used only if it is byte for byte the release's.",
+  settings: ['istioVersion', 'installDir'],
   plan: ({ config }) => {
     const url = istioctlArchiveUrl(config)
     return [
@@ -106,7 +130,7 @@ export const istioctlStep: Step = {
         url,
         checksumUrl: `${url}.sha256`,
         destination: istioctlPath(config),
-        why: 'skipped when that version is already installed there',
+        why: "skipped when the binary the runbook recorded there is still in place; a binary it did not install is used only if it is identical to the release's",
       },
       {
         kind: 'command',
@@ -118,52 +142,78 @@ export const istioctlStep: Step = {
   async run(ctx, io) {
     const target = istioctlPath(ctx.config)
     const url = istioctlArchiveUrl(ctx.config)
-    ctx.cluster.istioctlPath = target
-    ctx.facts.istioctlPath = target
+    const { istioVersion } = ctx.config
     mkdirSync(ctx.config.installDir, { recursive: true })
+    const recorded = ctx.facts.istioctlPath === target ? ctx.facts.istioctlSha256 : undefined
     if (existsSync(target)) {
-      const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
-      if (installed === ctx.config.istioVersion)
-        return { unchanged: `istioctl ${installed} is already installed at ${target}` }
-      // Never replace a binary the operator may rely on without saying so.
-      if (installed) io.warn(`replacing istioctl ${installed} at ${target} with ${ctx.config.istioVersion}`)
-      else
-        throw new StepFailure(
-          `${target} exists but does not run as istioctl; move it away or choose another --install-dir`,
+      const present = fileSha256(target)
+      if (present === recorded) {
+        ctx.cluster.useIstioctl(target, present)
+        const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
+        if (installed === istioVersion)
+          return {
+            unchanged: `istioctl ${installed} is already installed at ${target} (sha256 ${present.slice(0, 16)}…, as recorded)`,
+          }
+        io.warn(
+          `replacing istioctl ${installed ?? '(no version)'} at ${target}, which the runbook installed, with ${istioVersion}`,
         )
+      } else {
+        // Not what the runbook installed there: never run it to ask its version; compare it with the release's bytes.
+        const release = await fetchVerifiedRelease(ctx, url, io.log)
+        release.discard()
+        if (present !== release.sha256)
+          throw new StepFailure(
+            `${target} is not the istioctl of the ${istioVersion} release (it hashes to ${present}, the release's binary to ${release.sha256})` +
+              `${recorded ? ' and not the one the runbook installed there' : ''}: the runbook neither runs nor replaces a binary it cannot vouch for. ` +
+              'Move it away (the runbook then installs the release) or choose another --install-dir',
+          )
+        recordIstioctl(ctx, target, present)
+        return {
+          unchanged: `adopted the istioctl at ${target}: byte for byte the ${istioVersion} release's (sha256 ${present.slice(0, 16)}…)`,
+        }
+      }
     }
-    io.log(`downloading ${url}`)
-    await installVerified(ctx, url, io.log)
-    io.log(`installed ${target}`)
+    const release = await fetchVerifiedRelease(ctx, url, io.log)
+    try {
+      renameSync(release.binary, target)
+    } finally {
+      release.discard()
+    }
+    recordIstioctl(ctx, target, release.sha256)
+    io.log(`installed ${target} (sha256 ${release.sha256.slice(0, 16)}…)`)
   },
   undo: {
-    found: async (ctx) => ({ istioctlExisted: existsSync(istioctlPath(ctx.config)) }),
-    describe: ({ config, before }) => [
+    found: async (ctx) => ({
+      istioctlExisted: existsSync(istioctlPath(ctx.config)),
+      istioctlPath: istioctlPath(ctx.config),
+    }),
+    describe: ({ config, before, facts }) => [
       before?.found?.istioctlExisted
-        ? `leave ${istioctlPath(config)}: it was there before the runbook`
-        : `remove ${istioctlPath(config)} if it still reports ${config.istioVersion}`,
+        ? `leave ${before.found.istioctlPath ?? istioctlPath(config)}: it was there before the runbook`
+        : `remove ${facts.istioctlPath ?? istioctlPath(config)} if it is still the binary the runbook installed (same SHA-256)`,
     ],
   },
   async rollback(ctx, io) {
-    const target = istioctlPath(ctx.config)
+    const target = verifiedIstioctlPath(ctx)
     if (ctx.before?.found?.istioctlExisted) return io.log(`left ${target}: it was there before the runbook`)
     if (!existsSync(target)) return io.log(`${target} is already gone`)
-    // Never remove a binary someone replaced since: only the release this runbook installed.
-    const { version } = await istioctlClientVersion(ctx.cluster, target)
-    if (version !== ctx.config.istioVersion)
+    // Never remove a binary someone replaced since: only the bytes this runbook installed.
+    const present = fileSha256(target)
+    if (present !== ctx.facts.istioctlSha256)
       return io.warn(
-        `left ${target}: it now reports ${version ?? 'no version'}, not the ${ctx.config.istioVersion} the runbook installed`,
+        `left ${target}: it is no longer the binary the runbook installed (sha256 ${present.slice(0, 16)}…)`,
       )
     rmSync(target)
-    if (ctx.facts.istioctlPath === target) delete ctx.facts.istioctlPath
+    delete ctx.facts.istioctlPath
+    delete ctx.facts.istioctlSha256
     io.log(`removed ${target}`)
   },
   async verifyRollback(ctx) {
-    const target = istioctlPath(ctx.config)
+    const target = (ctx.before?.found?.istioctlPath as string | undefined) ?? istioctlPath(ctx.config)
     const kept = !!ctx.before?.found?.istioctlExisted
     return [
       {
-        name: `istioctl at ${target} ${kept ? 'left in place (there before the runbook)' : 'removed'}`,
+        name: text.checks.istioctlUndone(target, kept),
         expected: kept ? 'present' : 'absent',
         observed: existsSync(target) ? 'present' : 'absent',
         ok: existsSync(target) === kept,
@@ -171,18 +221,29 @@ export const istioctlStep: Step = {
     ]
   },
   async verify(ctx) {
-    const target = istioctlPath(ctx.config)
-    ctx.cluster.istioctlPath = target
-    ctx.facts.istioctlPath = target
+    const target = verifiedIstioctlPath(ctx)
+    const expected = ctx.facts.istioctlSha256
     const exists = existsSync(target)
     const mode = exists ? (statSync(target).mode & 0o777).toString(8) : 'missing'
-    const { version, problem } = exists
+    const present = exists ? fileSha256(target) : undefined
+    const verified = !!present && present === expected
+    if (verified) ctx.cluster.useIstioctl(target, present)
+    const { version, problem } = verified
       ? await istioctlClientVersion(ctx.cluster, target)
-      : { version: undefined, problem: 'not installed' }
+      : { version: undefined, problem: 'not run: it is not the binary the runbook verified' }
     return [
-      { name: `istioctl at ${target} is executable`, expected: '755', observed: mode, ok: mode === '755' },
+      { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },
       {
-        name: 'istioctl version --remote=false',
+        name: `istioctl at ${target} is the binary the runbook verified`,
+        expected: expected ? `sha256 ${expected}` : 'a SHA-256 in the record',
+        observed: present ? `sha256 ${present}` : 'missing',
+        ok: verified,
+        hint: verified
+          ? undefined
+          : 'if it changed, find out who changed it; move it away and run --only istioctl to install the checksum-verified release again',
+      },
+      {
+        name: text.checks.istioctlVersion,
         expected: ctx.config.istioVersion,
         observed: version ?? problem!,
         ok: version === ctx.config.istioVersion,

@@ -2,6 +2,7 @@
 // applied server-side, skipped when that bundle version is already there, never silently downgraded.
 import { fetchText } from '../lib/domain/download.ts'
 import { StepFailure } from '../lib/config/errors.ts'
+import { text } from '../lib/config/text.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
 import {
@@ -14,7 +15,7 @@ import {
   type InstalledCrd,
 } from '../lib/domain/gateway-api.ts'
 import { nameSome } from '../lib/run/undo.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 /** What this step learnt, kept in state so a resumed verify need not download the bundle again. */
@@ -37,11 +38,11 @@ export const CRD_APPLY_ARGS = [
 
 const gatewayApiFacts = (facts: Facts) => facts.gatewayApi as GatewayApiFacts | undefined
 
-async function downloadBundle(ctx: StepContext): Promise<{ text: string; crds: BundleCrd[] }> {
+async function downloadBundle(ctx: StepContext): Promise<{ bundle: string; crds: BundleCrd[] }> {
   const url = bundleUrl(ctx.config)
-  const text = await fetchText(url, ctx.signal)
+  const bundle = await fetchText(url, ctx.signal)
   try {
-    return { text, crds: parseBundle(text, url) }
+    return { bundle, crds: parseBundle(bundle, url) }
   } catch (error) {
     throw new StepFailure((error as Error).message)
   }
@@ -106,6 +107,7 @@ export const gatewayApiCrdsStep: Step = {
     'channel), applied server-side because a client-side apply of the experimental bundle fails on its size. A bundle that is already ' +
     'installed at that version is left alone, and a newer one is never replaced unless you say so.',
   requires: ['preflight'],
+  settings: ['gatewayApiVersion', 'gatewayApiChannel'],
   plan: ({ config, facts }) => [
     {
       kind: 'download',
@@ -134,7 +136,7 @@ export const gatewayApiCrdsStep: Step = {
     { kind: 'note', text: 'then wait until every CRD of the bundle is Established' },
   ],
   async run(ctx, io) {
-    const { text, crds } = await downloadBundle(ctx)
+    const { bundle, crds } = await downloadBundle(ctx)
     ctx.facts.gatewayApi = {
       version: ctx.config.gatewayApiVersion,
       channel: ctx.config.gatewayApiChannel,
@@ -147,9 +149,7 @@ export const gatewayApiCrdsStep: Step = {
     const decision = decideBundle(crds, installed, ctx.config)
     if (decision.action === 'refuse-newer') {
       const versions = [...new Set(decision.newer.map((c) => c.version))].join(', ')
-      const replace = await io.confirm(
-        `Gateway API CRDs at ${versions} are installed, newer than ${ctx.config.gatewayApiVersion}. Replacing them may break whatever installed them. Replace them?`,
-      )
+      const replace = await io.confirm(text.questions.replaceNewerCrds(versions, ctx.config.gatewayApiVersion))
       if (!replace) refuseNewer(decision.newer, ctx.config)
     }
     if (decision.action === 'skip') return { unchanged: decision.reason }
@@ -160,7 +160,7 @@ export const gatewayApiCrdsStep: Step = {
       )
     const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
     io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)
-    await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: text })
+    await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: bundle })
   },
   undo: {
     found: async (ctx) => {
@@ -206,7 +206,7 @@ export const gatewayApiCrdsStep: Step = {
     const lost = kept.filter((name) => !present.includes(name))
     return [
       {
-        name: 'Gateway API CRDs the runbook installed are deleted',
+        name: text.checks.crdsDeleted,
         expected: 'none left',
         observed: extra.length ? nameSome(extra) : 'none left',
         ok: extra.length === 0,
@@ -214,7 +214,7 @@ export const gatewayApiCrdsStep: Step = {
       ...(kept.length
         ? [
             {
-              name: 'Gateway API CRDs that were there before are left',
+              name: text.checks.crdsLeft,
               expected: `${kept.length} present`,
               observed: lost.length ? `missing: ${nameSome(lost)}` : `${kept.length} present`,
               ok: lost.length === 0,
@@ -229,19 +229,22 @@ export const gatewayApiCrdsStep: Step = {
     const settled = (crds: InstalledCrd[]) =>
       crds.length === names.length && crds.every((c) => c.established && c.version === wanted)
     let last: InstalledCrd[] = []
-    await pollUntil(
+    // The API server marks a CRD Established once it serves it; a change to any CRD is a reason to look again.
+    await untilChanged(
+      ctx.cluster,
+      [{ resource: 'customresourcedefinitions' }],
       async () => {
         last = await installedCrds(ctx.cluster, names)
         return settled(last) ? last : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
     const byName = new Map(last.map((c) => [c.name, c]))
     return names.map((name): Check => {
       const crd = byName.get(name)
       const ok = !!crd && crd.established && crd.version === wanted
       return {
-        name: `CRD ${name} Established`,
+        name: text.checks.crdEstablished(name),
         expected: `Established, bundle ${wanted}`,
         observed: crd
           ? `${crd.established ? 'Established' : 'not Established'}, bundle ${crd.version ?? '(no bundle-version annotation)'}`

@@ -1,12 +1,21 @@
 // Install Istio with the ambient profile using the istioctl the previous step verified: precheck first,
 // leave an identical install alone, and stop rather than reconfigure a different Istio someone else runs.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Config } from '../lib/config/options.ts'
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
-import { AMBIENT_LABEL, ISTIO_NAMESPACE, istioctlPath, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import {
+  AMBIENT_LABEL,
+  DEFAULT_TRUST_DOMAIN,
+  ISTIO_NAMESPACE,
+  istioctlBinary,
+  MESH_CONFIG,
+  readTrustDomain,
+  useInstalledIstioctl,
+} from '../lib/domain/istio.ts'
 import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
 import { readiness } from '../lib/kube/readiness.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, KubeObject, Step } from '../lib/types.ts'
 
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
@@ -101,7 +110,7 @@ export function decideIstio(
       action: 'install',
       reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}`,
     }
-  return { action: 'skip', reason: `Istio ${version} is already installed with the ambient profile` }
+  return { action: 'skip', reason: text.notes.istioInstalled(version) }
 }
 
 export const ambientStep: Step = {
@@ -113,8 +122,9 @@ export const ambientStep: Step = {
     'before anything changes. An Istio that is already there at the same version with the ambient profile is left as it is; a different one ' +
     '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
   requires: ['preflight', 'istioctl'],
+  settings: ['istioVersion', 'namespace'],
   plan: ({ config, facts }) => {
-    const binary = facts.istioctlPath ?? istioctlPath(config)
+    const binary = istioctlBinary(config, facts)
     return [
       {
         kind: 'command',
@@ -205,7 +215,7 @@ export const ambientStep: Step = {
     const istiod = (await observe(ctx.cluster)).istiod
     return [
       {
-        name: `istiod in ${ISTIO_NAMESPACE} ${kept ? 'left in place (installed before the runbook)' : 'removed'}`,
+        name: text.checks.istiodUndone(ISTIO_NAMESPACE, kept),
         expected: kept ? 'present' : 'absent',
         observed: istiod ? 'present' : 'absent',
         ok: !!istiod === kept,
@@ -218,20 +228,41 @@ export const ambientStep: Step = {
       AMBIENT_COMPONENTS.every(
         (c) => readiness(components[c.name]).ready && imageVersion(components[c.name]) === ctx.config.istioVersion,
       )
-    await pollUntil(
+    await untilChanged(
+      ctx.cluster,
+      [
+        { resource: 'deployments', namespace: ISTIO_NAMESPACE },
+        { resource: 'daemonsets', namespace: ISTIO_NAMESPACE },
+      ],
       async () => {
         components = await observe(ctx.cluster)
         return allReady() ? true : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
-    return AMBIENT_COMPONENTS.map((c): Check => {
+    ctx.facts.istio = { version: imageVersion(components.istiod) }
+    // Every principal a later step writes carries the mesh's trust domain: record it as the mesh has it.
+    const trustDomain = await readTrustDomain(ctx)
+    if (trustDomain) ctx.facts.trustDomain = trustDomain
+    const meshCheck: Check = {
+      name: `the mesh's trust domain (meshConfig.trustDomain in ${MESH_CONFIG.namespace}/${MESH_CONFIG.name})`,
+      expected: 'read from the mesh config: identity policies are written in it',
+      observed:
+        trustDomain ??
+        `ConfigMap ${MESH_CONFIG.namespace}/${MESH_CONFIG.name} not found; assuming ${DEFAULT_TRUST_DOMAIN}`,
+      ok: !!trustDomain,
+      advisory: true,
+      hint: trustDomain
+        ? undefined
+        : `a revisioned install keeps its mesh config in istio-<revision>; if the mesh's trust domain is not ${DEFAULT_TRUST_DOMAIN}, every identity policy would refuse everything`,
+    }
+    const componentChecks = AMBIENT_COMPONENTS.map((c): Check => {
       const object = components[c.name]
       const state = readiness(object)
       const version = imageVersion(object)
       const ok = state.ready && version === ctx.config.istioVersion
       return {
-        name: `${c.kind} ${ISTIO_NAMESPACE}/${c.name} ready`,
+        name: text.checks.componentReady(c.kind, `${ISTIO_NAMESPACE}/${c.name}`),
         expected: `desired = ready, version ${ctx.config.istioVersion}`,
         observed: object ? `${state.counts}, version ${version ?? 'unknown'}` : 'missing',
         ok,
@@ -240,5 +271,6 @@ export const ambientStep: Step = {
           : `kubectl -n ${ISTIO_NAMESPACE} rollout status ${c.resource}/${c.name}; kubectl -n ${ISTIO_NAMESPACE} describe ${c.resource} ${c.name}`,
       }
     })
+    return [...componentChecks, meshCheck]
   },
 }

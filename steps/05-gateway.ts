@@ -1,5 +1,6 @@
 // Expose the Gthulhu manager through an Istio Gateway and HTTPRoute (the guide's gateway.yaml), then prove
 // it from the operator's machine: conditions, the listener's NodePort, a node address, and GET /health.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import {
@@ -7,7 +8,7 @@ import {
   condition,
   findNamed,
   getNamed,
-  httpGet,
+  getUntil,
   isCurrent,
   listenerNodePort,
   loadBalancerAddress,
@@ -15,24 +16,25 @@ import {
   routeParentStatus,
   showCondition,
   urlHost,
+  type Answer,
   type Condition,
   type NodeAddress,
 } from '../lib/domain/gateway-api.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
-import { containsFields } from '../lib/domain/apply.ts'
+import { applyChanged } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Config } from '../lib/config/options.ts'
 import { assertValidManifests } from '../lib/kube/schema.ts'
 import { sampleUserAgent } from '../lib/config/user-agents.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 const MANIFEST = 'gateway.yaml'
 export const HEALTH_PATH = '/health'
 /** How long the GET /health check keeps retrying while the listener comes up. */
 const HTTP_RETRY_MS = 20_000
-const HTTP_ATTEMPT_TIMEOUT_MS = 3_000
 
 export const gatewayServiceName = (config: Pick<Config, 'gatewayName'>) => `${config.gatewayName}-istio`
 
@@ -72,21 +74,12 @@ export function gatewayManifests(config: Config, facts: Facts): { gateway: KubeO
 /** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
 const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
 
-function upToDate(existing: KubeObject | undefined, desired: KubeObject): boolean {
-  if (!existing) return false
-  // The service-type annotation must also be absent when we no longer set it.
-  const annotation = (o: KubeObject) => o.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
-  return containsFields(desired.spec, existing.spec) && annotation(existing) === annotation(desired)
-}
+/** What kubectl gets each of the step's objects as. */
+const resourceOf = (o: KubeObject) =>
+  o.kind === 'Gateway' ? 'gateways.gateway.networking.k8s.io' : 'httproutes.gateway.networking.k8s.io'
 
-const removeServiceTypeArgs = (config: Config) => [
-  'annotate',
-  'gateways.gateway.networking.k8s.io',
-  config.gatewayName,
-  '-n',
-  config.namespace,
-  `${SERVICE_TYPE_ANNOTATION}-`,
-]
+/** istiod stamps its version on every Gateway it manages (deploymentcontroller.go, ControllerVersionAnnotation). */
+const CONTROLLER_FIELDS = [['metadata', 'annotations', 'gateway.istio.io/controller-version']]
 
 /** The User-Agent the health check sends: the l7-policies step may already admit only these. */
 export const checkUserAgent = (config: Pick<Config, 'allowedUserAgents'>) =>
@@ -172,23 +165,13 @@ async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; no
   return { picked: pickNodeAddress(nodes), nodes: nodes.length }
 }
 
-async function healthCheck(
-  ctx: StepContext,
-  url: string,
-  userAgent: string,
-): Promise<{ status?: number; error?: string; attempts: number }> {
-  let last: { status?: number; error?: string } = {}
-  let attempts = 0
-  await pollUntil(
-    async () => {
-      attempts++
-      last = await httpGet(url, userAgent, HTTP_ATTEMPT_TIMEOUT_MS, ctx.signal)
-      // Retry while nothing answers or the proxy has no upstream yet; any other answer is final.
-      return last.status !== undefined && last.status < 500 ? last : undefined
-    },
-    { timeoutMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 300, signal: ctx.signal },
-  )
-  return { ...last, attempts }
+/** GET /health until the listener answers below 500 (nothing listening yet, or no upstream yet, is retried). */
+function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<Answer> {
+  return getUntil(url, userAgent, (answer) => answer.status !== undefined && answer.status < 500, {
+    slowMs: ctx.config.timeout * 1000,
+    settleMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000),
+    signal: ctx.signal,
+  })
 }
 
 export const gatewayStep: Step = {
@@ -201,6 +184,7 @@ export const gatewayStep: Step = {
     '--gateway-service-type NodePort asks Istio for a NodePort Service directly. Both manifests are checked against their schema before they are ' +
     'applied, and the step ends only when GET /health answers 200 from this machine.',
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'gatewayName', 'routeName', 'gatewayServiceType', 'allowedUserAgents'],
   plan: ({ config, facts }) => {
     const { gateway, route } = gatewayManifests(config, facts)
     const ns = config.namespace
@@ -215,15 +199,10 @@ export const gatewayStep: Step = {
             : 'Istio makes its Service a LoadBalancer; its NodePort is used',
       },
       { kind: 'manifest', object: route, apply: 'server-side' },
-      ...(config.gatewayServiceType === 'LoadBalancer'
-        ? [
-            {
-              kind: 'command' as const,
-              argv: ['kubectl', ...removeServiceTypeArgs(config)],
-              why: 'only if an earlier run set the NodePort service type',
-            },
-          ]
-        : []),
+      {
+        kind: 'note',
+        text: `a field the plan does not set (an earlier run's ${SERVICE_TYPE_ANNOTATION}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+      },
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
@@ -242,46 +221,39 @@ export const gatewayStep: Step = {
   },
   async run(ctx, io) {
     const { gateway, route } = gatewayManifests(ctx.config, ctx.facts)
-    const existing = await observe(ctx.cluster, ctx.config)
-    if (upToDate(existing.gateway, gateway) && upToDate(existing.route, route)) {
+    // Back to LoadBalancer drops the service-type annotation: a field the plan no longer sets is removed as well.
+    const applied = await applyChanged(ctx, io, [gateway, route], resourceOf, { controllerFields: CONTROLLER_FIELDS })
+    if (applied.length === 0)
       return {
-        unchanged: `Gateway ${ctx.config.gatewayName} and HTTPRoute ${ctx.config.routeName} are already as configured`,
+        unchanged: text.notes.gatewayAsConfigured(ctx.config.gatewayName, ctx.config.routeName),
       }
-    }
-    for (const [live, want] of [
-      [existing.gateway, gateway],
-      [existing.route, route],
-    ] as const) {
-      if (live && !upToDate(live, want))
-        io.warn(
-          `${want.kind} ${want.metadata.namespace}/${want.metadata.name} differs from the plan; applying the planned version`,
-        )
-    }
-    const out = await ctx.cluster.apply([gateway, route], { forceConflicts: true })
-    for (const line of out.split('\n').filter(Boolean)) io.log(line)
-    // Back to LoadBalancer: apply does not drop an annotation another field manager (or a manual edit) owns.
-    if (
-      !gateway.metadata.annotations?.[SERVICE_TYPE_ANNOTATION] &&
-      existing.gateway?.metadata.annotations?.[SERVICE_TYPE_ANNOTATION]
-    ) {
-      await ctx.cluster.kubectl(removeServiceTypeArgs(ctx.config))
-      io.log(`removed ${SERVICE_TYPE_ANNOTATION} from Gateway ${ctx.config.gatewayName}`)
-    }
+    io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
     const { config } = ctx
     const ns = config.namespace
+    const { gateway, route } = gatewayManifests(config, ctx.facts)
+    const owned = compareWithPlan(ctx.cluster, [gateway, route], resourceOf, { controllerFields: CONTROLLER_FIELDS })
     let observation: Observation = {}
     let verdict = assess(observation, config)
-    await pollUntil(
+    // The node address does not depend on the Gateway: read it while waiting.
+    const nodeRead = nodeAddress(ctx.cluster)
+    nodeRead.catch(() => undefined)
+    // Istio's controller writes the Gateway's and the route's status and rolls out the Envoy Deployment: look again
+    // whenever one of them changes.
+    await untilChanged(
+      ctx.cluster,
+      ['gateways.gateway.networking.k8s.io', 'httproutes.gateway.networking.k8s.io', 'deployments', 'services'].map(
+        (resource) => ({ resource, namespace: ns }),
+      ),
       async () => {
         observation = await observe(ctx.cluster, config)
         verdict = assess(observation, config)
         return (verdict.gatewayOk && verdict.routeOk) || verdict.routeFailed ? true : undefined
       },
-      { timeoutMs: config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: config.timeout * 1000, signal: ctx.signal },
     )
-    const { picked, nodes } = await nodeAddress(ctx.cluster)
+    const { picked, nodes } = await nodeRead
     const gatewayRef = `Gateway ${ns}/${config.gatewayName}`
     const routeRef = `HTTPRoute ${ns}/${config.routeName}`
     const port = observation.gateway ? listenerPort(observation.gateway) : 80
@@ -290,14 +262,14 @@ export const gatewayStep: Step = {
       verdict.programmed?.status !== 'True' && verdict.programmed?.reason === 'AddressNotAssigned'
     const checks: Check[] = [
       {
-        name: `${gatewayRef} Accepted`,
+        name: text.checks.condition(gatewayRef, 'Accepted'),
         expected: 'True',
         observed: observation.gateway ? showCondition(verdict.accepted) : 'not found',
         ok: verdict.accepted?.status === 'True',
         hint: 'is Istio installed (ambient step) and GatewayClass istio present? kubectl get gatewayclass istio',
       },
       {
-        name: `${gatewayRef} Programmed`,
+        name: text.checks.condition(gatewayRef, 'Programmed'),
         expected: 'True, or False (AddressNotAssigned) with NodePorts assigned',
         observed:
           addressNotAssigned && verdict.nodePort
@@ -307,21 +279,21 @@ export const gatewayStep: Step = {
         hint: `kubectl describe gateway ${config.gatewayName} -n ${ns}`,
       },
       {
-        name: `${routeRef} Accepted by ${config.gatewayName}`,
+        name: text.checks.routeAccepted(routeRef, config.gatewayName),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.routeAccepted) : 'not found',
         ok: verdict.routeAccepted?.status === 'True',
         hint: `kubectl describe httproute ${config.routeName} -n ${ns}`,
       },
       {
-        name: `${routeRef} ResolvedRefs`,
+        name: text.checks.condition(routeRef, 'ResolvedRefs'),
         expected: 'True',
         observed: observation.route ? showCondition(verdict.resolvedRefs) : 'not found',
         ok: verdict.resolvedRefs?.status === 'True',
         hint: `does the backend Service exist? kubectl get service -n ${ns} ${observation.route?.spec?.rules?.[0]?.backendRefs?.[0]?.name ?? ''}`.trim(),
       },
       {
-        name: `Service ${ns}/${gatewayServiceName(config)} NodePort of listener port ${port}`,
+        name: text.checks.nodePort(`${ns}/${gatewayServiceName(config)}`, port),
         expected: 'a NodePort (picked by port, not by position: the status port 15021 comes first)',
         observed: observation.service
           ? verdict.nodePort
@@ -334,14 +306,14 @@ export const gatewayStep: Step = {
         hint: `kubectl get service ${gatewayServiceName(config)} -n ${ns}`,
       },
       {
-        name: `Deployment ${ns}/${gatewayServiceName(config)} (the Gateway's Envoy) ready`,
+        name: text.checks.gatewayEnvoyReady(`${ns}/${gatewayServiceName(config)}`),
         expected: 'desired = ready',
         observed: readiness(observation.deployment).counts,
         ok: verdict.proxyReady,
         hint: `kubectl -n ${ns} describe deployment ${gatewayServiceName(config)}`,
       },
       {
-        name: 'node address for the NodePort',
+        name: text.checks.nodeAddress,
         expected: "a Ready node's ExternalIP, else its InternalIP",
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
@@ -362,7 +334,7 @@ export const gatewayStep: Step = {
       io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
-        name: `GET ${healthUrl} from this machine, through the ${via}`,
+        name: text.checks.healthThrough(healthUrl, via),
         expected: '200',
         observed: `${answer.status ?? answer.error} after ${answer.attempts} attempt(s), User-Agent "${userAgent}"`,
         ok: answer.status === 200,
@@ -373,7 +345,7 @@ export const gatewayStep: Step = {
       })
     } else {
       checks.push({
-        name: `GET ${healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`} from this machine`,
+        name: text.checks.health(healthUrl ?? `http://<node>:<nodePort>${HEALTH_PATH}`),
         expected: '200',
         observed: 'not tried: the checks above failed',
         ok: false,
@@ -389,6 +361,15 @@ export const gatewayStep: Step = {
         via,
       }
     }
+    // What the gateway admits and where it sends it: the objects compared whole with the plan.
+    const [gatewayPlan, routePlan] = await owned
+    checks.push(
+      { ...comparisonCheck(gatewayPlan, `listener as planned`, `someone changed it; run the gateway step again`) },
+      {
+        ...comparisonCheck(routePlan, `routes to the manager only`, `someone changed it; run the gateway step again`),
+        voids: [{ layer: 'gateway L7', target: 'gateway' }],
+      },
+    )
     return checks
   },
   undo: {

@@ -1,36 +1,65 @@
 // L4 isolation: the guide's two NetworkPolicies let only the manager open connections to MongoDB and to the
-// scheduler's decision maker (app port plus ambient's HBONE port 15008). Proven with probe pods: one wearing
-// the manager's labels must get through, one without them must be refused.
+// scheduler's decision maker (app port plus ambient's HBONE port 15008), and the runbook's egress policy lets the
+// manager connect only to those, cluster DNS and the API server. Proven with probe pods: one wearing the manager's
+// labels must get through, one without them must be refused, and an impostor decision maker in another namespace
+// must receive nothing from the manager.
+import { StepFailure } from '../lib/config/errors.ts'
+import { text } from '../lib/config/text.ts'
 import { applyChanged } from '../lib/domain/apply.ts'
-import { desiredNetworkPolicies, MONGODB_POLICY, policyChecks, readLive } from '../lib/domain/network-policies.ts'
+import {
+  desiredManagerEgressPolicy,
+  desiredNetworkPolicies,
+  MANAGER_EGRESS_POLICY,
+  MONGODB_POLICY,
+  otherPolicyChecks,
+  ownedPolicyChecks,
+  policyChecks,
+  readApiServerEndpoints,
+  readLive,
+} from '../lib/domain/network-policies.ts'
 import { tryPaths } from '../lib/verify/paths.ts'
 import { mongoProbeImage } from '../lib/verify/probes.ts'
 import { SCHEDULER_HEALTH_PATH } from '../lib/verify/targets.ts'
-import type { PlanItem, Step } from '../lib/types.ts'
+import { IMPOSTOR_LISTEN_SECONDS } from '../lib/verify/threat-model.ts'
+import type { Config } from '../lib/config/options.ts'
+import type { Facts, KubeObject, PlanItem, Step } from '../lib/types.ts'
+
+/**
+ * The guide's two policies and, unless turned off, the manager's egress policy — only once preflight has read the
+ * API server's endpoints: rendered without them, it would cut the manager off from the API server.
+ */
+const desiredPolicies = (config: Config, facts: Facts): KubeObject[] => [
+  ...desiredNetworkPolicies(config, facts),
+  ...[facts.apiServer ? desiredManagerEgressPolicy(config, facts) : undefined].filter((p): p is KubeObject => !!p),
+]
+
+const why = (object: KubeObject) =>
+  object.metadata.name === MONGODB_POLICY
+    ? 'only the manager reaches MongoDB'
+    : object.metadata.name === MANAGER_EGRESS_POLICY
+      ? "the manager connects only to MongoDB, its namespace's decision makers, cluster DNS and the API server"
+      : 'only the manager reaches the decision maker'
 
 export const l4PoliciesStep: Step = {
   id: 'l4-policies',
-  title: 'L4 NetworkPolicies: only the manager reaches MongoDB and the scheduler',
+  title: 'L4 NetworkPolicies: only the manager reaches MongoDB and the scheduler, and the manager reaches nothing else',
   why:
     'If any pod in the cluster can open a connection to MongoDB or to the decision maker, one compromised pod is enough to read the data or drive the scheduler. ' +
     "The guide's two NetworkPolicies admit only pods with the manager's labels, on the app port and on 15008: once the namespace joins ambient, mesh traffic arrives inside ztunnel's HBONE tunnel on 15008. " +
     'Ambient also rewrites kubelet health probes to come from 169.254.7.127 (IPv6 fd16:9254:7127:1337:ffff:ffff:ffff:ffff); MongoDB and the decision maker have such probes, so by default that source is admitted on the app port too, ' +
     'or the pods turn unready after enrolment (turn it off with --no-allow-kubelet-probes if your CNI exempts kubelet traffic). ' +
-    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must get MongoDB's hello answered and HTTP 200 from the decision maker's /health, one without them must be refused. " +
+    "The traffic also has to stay in: Gthulhu's manager sends intents and token requests to every pod labelled app=decisionmaker it finds, in any namespace, so anyone who may label a pod somewhere receives them. " +
+    "A third policy, the runbook's own, lets the manager connect only to MongoDB and its own namespace's decision makers (their port and 15008), cluster DNS and the API server's endpoints as preflight read them " +
+    '(the CNI sees the endpoint, not the Service address; rerun preflight and this step if they change). Turn it off with --no-manager-egress-policy if the manager must reach something else. ' +
+    "A policy is only hardening if it is enforced, so probe pods prove it: one with the manager's labels must get MongoDB's hello answered and HTTP 200 from the decision maker's /health, one without them must be refused, " +
+    `and a listener labelled app=decisionmaker in a namespace of its own must receive nothing from the manager in ${IMPOSTOR_LISTEN_SECONDS} seconds (it resyncs every 30). ` +
     "NetworkPolicies trust labels, and anyone allowed to create a pod can wear the manager's: the identity-policies step closes that gap by mTLS identity. " +
     "Note that the guide's scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.",
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'allowKubeletProbes', 'managerEgressPolicy'],
   plan: ({ config, facts }) => [
-    ...desiredNetworkPolicies(config, facts).map(
-      (object): PlanItem => ({
-        kind: 'manifest',
-        object,
-        apply: 'server-side',
-        why:
-          object.metadata.name === MONGODB_POLICY
-            ? 'only the manager reaches MongoDB'
-            : 'only the manager reaches the decision maker',
-      }),
+    ...desiredPolicies(config, facts).map(
+      (object): PlanItem => ({ kind: 'manifest', object, apply: 'server-side', why: why(object) }),
     ),
     ...(config.allowKubeletProbes
       ? []
@@ -40,26 +69,55 @@ export const l4PoliciesStep: Step = {
             text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment',
           },
         ]),
+    ...(config.managerEgressPolicy
+      ? facts.apiServer
+        ? []
+        : [
+            {
+              kind: 'note' as const,
+              text: `${MANAGER_EGRESS_POLICY} (the manager may connect only to MongoDB, its namespace's decision makers, cluster DNS and the API server) is planned once preflight has read the API server's endpoints (Endpoints default/kubernetes): without them it would cut the manager off from the API server`,
+            },
+          ]
+      : [
+          {
+            kind: 'note' as const,
+            text: 'manager egress NOT limited (--no-manager-egress-policy): the manager keeps sending intents to any pod labelled app=decisionmaker in any namespace',
+          },
+        ]),
     {
       kind: 'note',
-      text: `verify: 4 probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoProbeImage(config, facts)}, mongosh) and HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused by both`,
+      text: `verify: probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoProbeImage(config, facts)}, mongosh) and HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused by both; a listener labelled app=decisionmaker in a namespace of its own (deleted afterwards) receives nothing from the manager`,
     },
   ],
   async run(ctx, io) {
-    const applied = await applyChanged(ctx, io, desiredNetworkPolicies(ctx.config, ctx.facts), 'networkpolicies')
-    if (applied.length === 0) return { unchanged: 'both NetworkPolicies are already applied as planned' }
+    if (ctx.config.managerEgressPolicy) {
+      // The endpoints as they are now: an old record would cut the manager off from the API server.
+      ctx.facts.apiServer = (await readApiServerEndpoints(ctx)) ?? ctx.facts.apiServer
+      if (!ctx.facts.apiServer)
+        throw new StepFailure(
+          `cannot read the API server's endpoints (kubectl get endpoints kubernetes -n default), and the manager's egress policy without them would cut the manager off from the API server. Check that the runbook may read them, or pass --no-manager-egress-policy; nothing was applied`,
+        )
+    }
+    const applied = await applyChanged(ctx, io, desiredPolicies(ctx.config, ctx.facts), 'networkpolicies')
+    if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }
     io.log(`applied ${applied.join(', ')}`)
   },
   async verify(ctx, io) {
-    const [live, paths] = await Promise.all([readLive(ctx), tryPaths(ctx, io, 'l4-policies')])
-    return [...policyChecks(ctx.config, ctx.facts, live), ...paths]
+    const live = readLive(ctx)
+    const [owned, admits, others, paths] = await Promise.all([
+      ownedPolicyChecks(ctx),
+      live.then((l) => policyChecks(ctx.config, ctx.facts, l)),
+      live.then((l) => otherPolicyChecks(ctx, l)),
+      tryPaths(ctx, io, 'l4-policies'),
+    ])
+    return [...owned, ...admits, ...others, ...paths]
   },
   undo: {
     objects: ({ config, facts }) =>
-      desiredNetworkPolicies(config, facts).map((p) => ({
+      [...desiredNetworkPolicies(config, facts).map((p) => p.metadata.name), MANAGER_EGRESS_POLICY].map((name) => ({
         resource: 'networkpolicies',
         namespace: config.namespace,
-        name: p.metadata.name,
+        name,
       })),
   },
 }

@@ -1,11 +1,16 @@
 // Enrol Gthulhu's namespace in ambient and give it a waypoint: ztunnel then carries every pod's traffic over
-// mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced.
+// mTLS (HBONE), and the waypoint is where L7 AuthorizationPolicies on the manager Service are enforced. The
+// waypoint serves the manager Service only (the label on the Service), unless --waypoint-binding namespace
+// binds every Service of the namespace to it as the guide does.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
+import type { Config } from '../lib/config/options.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
-import { AMBIENT_LABEL, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { managerService } from '../lib/domain/gthulhu.ts'
+import { AMBIENT_LABEL, istioctlBinary, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
-import { pollUntil } from '../lib/kube/wait.ts'
-import type { Check, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
+import { untilChanged } from '../lib/kube/wait.ts'
+import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
 
 const NAMESPACE_WIDE_WAYPOINT =
@@ -30,48 +35,125 @@ export function waypointStatusRow(stdout: string, name: string): { row: string; 
 
 /**
  * The istioctl arguments of `waypoint apply`: --name only when it is not istioctl's default. --wait waits for
- * Programmed up to --waypoint-timeout (istioctl's default 90s; the runbook passes --timeout). istioctl leaves a
- * namespace that already names a waypoint alone (a warning, exit 0, nothing created) unless --overwrite is given.
+ * Programmed up to --waypoint-timeout (istioctl's default 90s; the runbook passes --timeout). With
+ * --enroll-namespace istioctl also labels the namespace, but leaves one that already names a waypoint alone (a
+ * warning, exit 0, nothing created) unless --overwrite is given.
  */
-export const waypointApplyArgs = (namespace: string, name: string, timeoutSeconds: number, overwrite = false) => [
+export const waypointApplyArgs = (
+  namespace: string,
+  name: string,
+  timeoutSeconds: number,
+  { enrollNamespace = false, overwrite = false } = {},
+) => [
   'waypoint',
   'apply',
   '-n',
   namespace,
   ...(name === 'waypoint' ? [] : ['--name', name]),
-  '--enroll-namespace',
+  ...(enrollNamespace ? ['--enroll-namespace'] : []),
   ...(overwrite ? ['--overwrite'] : []),
   '--wait',
   `--waypoint-timeout=${timeoutSeconds}s`,
 ]
 
+const namespaceWide = (config: Pick<Config, 'waypointBinding'>) => config.waypointBinding === 'namespace'
+
 interface WaypointView {
   labels: Record<string, string>
+  /** The manager Service's labels (undefined when it is missing). */
+  serviceLabels?: Record<string, string>
   gateway?: KubeObject
 }
 
 async function readView(ctx: StepContext): Promise<WaypointView> {
   const { namespace, waypointName } = ctx.config
-  const [ns, gateway] = await Promise.all([
+  const [ns, gateway, service] = await Promise.all([
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', namespace]),
     ctx.cluster.findJson<KubeObject>(['get', 'gateways.gateway.networking.k8s.io', waypointName, '-n', namespace]),
+    ctx.cluster.findJson<KubeObject>(['get', 'service', managerService(ctx.config, ctx.facts).name, '-n', namespace]),
   ])
   if (!ns) throw new StepFailure(`namespace ${namespace} does not exist; check --namespace`)
-  return { labels: ns.metadata.labels ?? {}, gateway }
+  return { labels: ns.metadata.labels ?? {}, serviceLabels: service && (service.metadata.labels ?? {}), gateway }
+}
+
+/** The label commands that bind the waypoint: the manager Service always, the namespace only when namespace-wide. */
+function bindingCommands(config: Config, facts: Facts): PlanItem[] {
+  const ns = config.namespace
+  const service = managerService(config, facts).name
+  const label = `${USE_WAYPOINT_LABEL}=${config.waypointName}`
+  return namespaceWide(config)
+    ? [
+        {
+          kind: 'command',
+          argv: ['kubectl', 'label', 'namespace', ns, label, '--overwrite'],
+          why: "every Service of the namespace uses this waypoint (the guide's form): a Service someone else creates there passes it too",
+        },
+      ]
+    : [
+        {
+          kind: 'command',
+          argv: ['kubectl', 'label', 'service', service, '-n', ns, label, '--overwrite'],
+          why: 'only the manager Service uses this waypoint',
+        },
+        {
+          kind: 'note',
+          text: `when namespace ${ns} carries ${label} (the guide's namespace-wide binding), that label is removed: it would put every Service of the namespace on the waypoint`,
+        },
+      ]
+}
+
+/** Which Services pass the waypoint: the manager's (and, namespace-wide, every other), never more than chosen. */
+function bindingChecks(config: Config, facts: Facts, view: WaypointView): Check[] {
+  const { namespace: ns, waypointName: name } = config
+  const service = managerService(config, facts).name
+  const onService = view.serviceLabels?.[USE_WAYPOINT_LABEL]
+  const onNamespace = view.labels[USE_WAYPOINT_LABEL]
+  if (namespaceWide(config))
+    return [
+      {
+        name: `namespace ${ns} has ${USE_WAYPOINT_LABEL}=${name}`,
+        expected: name,
+        observed: onNamespace ?? '(not set)',
+        ok: onNamespace === name && (onService === undefined || onService === name),
+        hint:
+          onNamespace === name
+            ? `Service ${service} carries ${USE_WAYPOINT_LABEL}=${onService}, which overrides the namespace's: remove it (kubectl label service ${service} -n ${ns} ${USE_WAYPOINT_LABEL}-)`
+            : 'without it, policies that target the manager Service are not enforced by any waypoint',
+      },
+    ]
+  return [
+    {
+      name: `Service ${ns}/${service} has ${USE_WAYPOINT_LABEL}=${name}`,
+      expected: name,
+      observed: view.serviceLabels ? (onService ?? '(not set)') : 'Service not found',
+      ok: onService === name,
+      hint: 'without it, policies that target the manager Service are not enforced by any waypoint',
+    },
+    {
+      name: `namespace ${ns} does not bind every Service to ${name}`,
+      expected: `no ${USE_WAYPOINT_LABEL}=${name} on the namespace`,
+      observed: onNamespace === undefined ? '(not set)' : `${USE_WAYPOINT_LABEL}=${onNamespace}`,
+      ok: onNamespace !== name,
+      hint: `a namespace-wide binding puts every Service someone creates in ${ns} on the waypoint; run the waypoint step again, or choose --waypoint-binding namespace deliberately`,
+    },
+  ]
 }
 
 export const waypointStep: Step = {
   id: 'waypoint',
-  title: 'Enrol the namespace in ambient and add a waypoint',
+  title: 'Enrol the namespace in ambient and add a waypoint for the manager',
   why:
     "Labelling the namespace istio.io/dataplane-mode=ambient hands every Gthulhu pod's traffic to ztunnel, which wraps it in mutual TLS with each pod's ServiceAccount identity — " +
-    'the identity the L7 policy later checks. ztunnel only sees L4, so a waypoint proxy is added for the namespace and bound with istio.io/use-waypoint: traffic to the manager Service then passes the waypoint, ' +
+    'the identity the L7 policy later checks. ztunnel only sees L4, so a waypoint proxy is added and bound with istio.io/use-waypoint: traffic to the manager Service then passes the waypoint, ' +
     'which enforces HTTP-level AuthorizationPolicies — for in-mesh callers that address the Service; callers outside the mesh and pod-IP traffic go straight to the pod (the identity-policies step closes that path). ' +
     'Policies that target a Service do nothing without a bound waypoint. ' +
-    'The label binds every Service of the namespace to the waypoint: in the default namespace that includes kubernetes.default.svc, so the API-server traffic of enrolled pods (the manager lists the decision-maker pods) passes the waypoint too. ' +
-    'Every command here is idempotent, and a run repairs a waypoint that was deleted while the namespace kept its label.',
+    "The label goes on the manager Service only. The guide puts it on the namespace, which binds every Service there to the waypoint: a Service someone else creates for the manager's pods then passes the waypoint too, " +
+    "and the waypoint forwards it with its own identity, which the manager's identity policy admits (a confused deputy; the l7-policies step attaches a policy to the waypoint itself against that). " +
+    "In the default namespace it also binds kubernetes.default.svc, so the API-server traffic of enrolled pods passes the waypoint. --waypoint-binding namespace keeps the guide's form; " +
+    'otherwise a namespace label naming this waypoint is removed. Every command here is idempotent, and a run repairs a waypoint that was deleted while the labels stayed.',
   requires: ['preflight', 'istioctl'],
-  plan: ({ config }) => {
+  settings: ['namespace', 'waypointName', 'waypointBinding'],
+  plan: ({ config, facts }) => {
     const ns = config.namespace
     const items: PlanItem[] = [
       {
@@ -81,17 +163,16 @@ export const waypointStep: Step = {
       },
       {
         kind: 'command',
-        argv: ['istioctl', ...waypointApplyArgs(ns, config.waypointName, config.timeout)],
-        why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed (with --overwrite when namespace ${ns} already names a waypoint)`,
+        argv: [
+          istioctlBinary(config, facts),
+          ...waypointApplyArgs(ns, config.waypointName, config.timeout, { enrollNamespace: namespaceWide(config) }),
+        ],
+        why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${namespaceWide(config) ? ` (with --overwrite when namespace ${ns} already names a waypoint)` : ''}`,
       },
-      {
-        kind: 'command',
-        argv: ['kubectl', 'label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${config.waypointName}`, '--overwrite'],
-        why: "the namespace's Services use this waypoint",
-      },
+      ...bindingCommands(config, facts),
       {
         kind: 'note',
-        text: `verify: both labels on namespace ${ns}, Gateway ${config.waypointName} Programmed, istioctl waypoint status`,
+        text: `verify: namespace ${ns} enrolled, ${namespaceWide(config) ? `namespace ${ns}` : `Service ${managerService(config, facts).name}`} bound to ${config.waypointName}, Gateway ${config.waypointName} Programmed, istioctl waypoint status`,
       },
     ]
     return items
@@ -99,6 +180,7 @@ export const waypointStep: Step = {
   async run(ctx, io) {
     useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
+    const service = managerService(ctx.config, ctx.facts).name
     const before = await readView(ctx)
     const foreignClass = before.gateway?.spec?.gatewayClassName
     if (before.gateway && foreignClass !== 'istio-waypoint') {
@@ -108,44 +190,86 @@ export const waypointStep: Step = {
           `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${ns} -o yaml), then rerun.`,
       )
     }
+    if (!before.serviceLabels)
+      throw new StepFailure(
+        `Service ${ns}/${service} (the manager's) does not exist; run preflight again, or check --release`,
+      )
     const done: string[] = []
     if (before.labels[AMBIENT_LABEL] !== 'ambient') {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])
       done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
     }
+    const wide = namespaceWide(ctx.config)
     const waypointReady = programmed(before.gateway)?.status === 'True'
     const bound = before.labels[USE_WAYPOINT_LABEL]
-    if (!waypointReady || bound !== name) {
+    if (!waypointReady || (wide && bound !== name)) {
       // Without --overwrite istioctl would skip a namespace that already names a waypoint (a repair after the waypoint was deleted).
-      if (bound !== undefined && bound !== name)
+      if (wide && bound !== undefined && bound !== name)
         io.warn(`namespace ${ns} named waypoint ${bound}; it will use ${name} instead`)
       // istioctl stops at --waypoint-timeout; the process timeout only backs that up.
       const { stdout } = await ctx.cluster.istioctl(
-        waypointApplyArgs(ns, name, ctx.config.timeout, bound !== undefined),
+        waypointApplyArgs(ns, name, ctx.config.timeout, {
+          enrollNamespace: wide,
+          overwrite: wide && bound !== undefined,
+        }),
         { timeoutMs: (ctx.config.timeout + 30) * 1000 },
       )
       done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
     }
-    if (ns === 'default') io.warn(NAMESPACE_WIDE_WAYPOINT)
-    // --enroll-namespace sets this label too; setting it again keeps the guide's explicit step and is harmless.
-    const after = await readView(ctx)
-    if (after.labels[USE_WAYPOINT_LABEL] !== name) {
-      await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
-      done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
+    if (wide) {
+      if (ns === 'default') io.warn(NAMESPACE_WIDE_WAYPOINT)
+      // --enroll-namespace sets this label too; setting it again keeps the guide's explicit step and is harmless.
+      const after = await readView(ctx)
+      if (after.labels[USE_WAYPOINT_LABEL] !== name) {
+        await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
+        done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
+      }
+    } else {
+      if (before.serviceLabels[USE_WAYPOINT_LABEL] !== name) {
+        await ctx.cluster.kubectl([
+          'label',
+          'service',
+          service,
+          '-n',
+          ns,
+          `${USE_WAYPOINT_LABEL}=${name}`,
+          '--overwrite',
+        ])
+        done.push(`labelled Service ${ns}/${service} ${USE_WAYPOINT_LABEL}=${name}`)
+      }
+      // A namespace-wide binding to this waypoint (the guide's, or an earlier run's) would put every Service on it.
+      if (bound === name) {
+        await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
+        done.push(
+          `removed ${USE_WAYPOINT_LABEL}=${name} from namespace ${ns}: only the manager Service uses the waypoint now (undo puts the label back)`,
+        )
+      } else if (bound !== undefined && bound !== 'none')
+        io.warn(
+          `namespace ${ns} binds its other Services to waypoint ${bound}; left as it is (the manager Service's own label takes precedence)`,
+        )
     }
-    if (done.length === 0) return { unchanged: `namespace ${ns} is enrolled and uses the programmed waypoint ${name}` }
+    if (done.length === 0)
+      return {
+        unchanged: text.notes.waypointInPlace(
+          ns,
+          name,
+          wide ? text.notes.waypointScopeNamespace : text.notes.waypointScopeService(service),
+        ),
+      }
     for (const line of done) io.log(line)
   },
   async verify(ctx) {
     useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
     // The waypoint may still be starting on a first run: wait for Programmed, bounded by --timeout.
-    const settled = await pollUntil(
+    const settled = await untilChanged(
+      ctx.cluster,
+      [{ resource: 'gateways.gateway.networking.k8s.io', namespace: ns, name }],
       async () => {
         const seen = await readView(ctx)
         return programmed(seen.gateway)?.status === 'True' ? seen : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 250, signal: ctx.signal },
+      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
     )
     const view = settled ?? (await readView(ctx))
     const condition = programmed(view.gateway)
@@ -161,21 +285,15 @@ export const waypointStep: Step = {
     const statusRow = status && waypointStatusRow(status.stdout, name)
     const checks: Check[] = [
       {
-        name: `namespace ${ns} has ${AMBIENT_LABEL}=ambient`,
+        name: text.checks.namespaceLabel(ns, `${AMBIENT_LABEL}=ambient`),
         expected: 'ambient',
         observed: view.labels[AMBIENT_LABEL] ?? '(not set)',
         ok: view.labels[AMBIENT_LABEL] === 'ambient',
         hint: `kubectl label namespace ${ns} ${AMBIENT_LABEL}=ambient --overwrite`,
       },
+      ...bindingChecks(ctx.config, ctx.facts, view),
       {
-        name: `namespace ${ns} has ${USE_WAYPOINT_LABEL}=${name}`,
-        expected: name,
-        observed: view.labels[USE_WAYPOINT_LABEL] ?? '(not set)',
-        ok: view.labels[USE_WAYPOINT_LABEL] === name,
-        hint: 'without it, policies that target the manager Service are not enforced by any waypoint',
-      },
-      {
-        name: `waypoint Gateway ${ns}/${name} is Programmed`,
+        name: text.checks.waypointProgrammed(`${ns}/${name}`),
         expected: 'gatewayClassName istio-waypoint, Programmed=True',
         observed: view.gateway
           ? `gatewayClassName ${view.gateway.spec?.gatewayClassName}, Programmed=${condition?.status ?? 'Unknown'}${condition?.reason ? ` (${condition.reason}${condition.message ? `: ${condition.message}` : ''})` : ''}`
@@ -184,7 +302,7 @@ export const waypointStep: Step = {
         hint: `kubectl describe gateway ${name} -n ${ns}; kubectl get pods -n ${ns} -l gateway.networking.k8s.io/gateway-name=${name}`,
       },
       {
-        name: `istioctl waypoint status -n ${ns} reports ${name} healthy`,
+        name: text.checks.waypointStatus(ns, name),
         expected: `exit 0, ${name} Programmed with status True`,
         observed: !status
           ? 'not asked: the waypoint Gateway is not Programmed'
@@ -197,8 +315,15 @@ export const waypointStep: Step = {
     return checks
   },
   undo: {
-    labels: ({ config }) =>
-      [AMBIENT_LABEL, USE_WAYPOINT_LABEL].map((key) => ({ resource: 'namespace', name: config.namespace, key })),
+    labels: ({ config, facts }) => [
+      ...[AMBIENT_LABEL, USE_WAYPOINT_LABEL].map((key) => ({ resource: 'namespace', name: config.namespace, key })),
+      {
+        resource: 'service',
+        namespace: config.namespace,
+        name: managerService(config, facts).name,
+        key: USE_WAYPOINT_LABEL,
+      },
+    ],
     objects: ({ config }) => [
       { resource: 'gateways.gateway.networking.k8s.io', namespace: config.namespace, name: config.waypointName },
     ],

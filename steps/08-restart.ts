@@ -1,7 +1,8 @@
 // Restart Gthulhu's three workloads so every pod starts inside ambient, then prove it: rollouts complete,
 // pods Ready and shown as HBONE by ztunnel, and the L4 reachability matrix still as the policies say.
+import { text } from '../lib/config/text.ts'
 import { StepFailure } from '../lib/config/errors.ts'
-import { AMBIENT_LABEL, KUBELET_PROBE_SOURCES, useInstalledIstioctl } from '../lib/domain/istio.ts'
+import { AMBIENT_LABEL, istioctlBinary, KUBELET_PROBE_SOURCES, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import {
   kubeletTrapHint,
   L4_POLICY_NAMES,
@@ -14,6 +15,7 @@ import {
   ownedPods,
   REDIRECTION,
   restartOutOfAmbient,
+  rolledOut,
   rolloutStatus,
   selectorOf,
   theWorkloads,
@@ -94,6 +96,7 @@ export const restartStep: Step = {
     'So the step checks that each rollout completes, that ztunnel lists every pod as HBONE, and that the reachability matrix still holds. ' +
     'Pods that fail readiness right after enrolment are almost always the kubelet-probe trap (a NetworkPolicy that does not admit 169.254.7.127).',
   requires: ['preflight', 'istioctl'],
+  settings: ['namespace', 'release'],
   plan: (ctx) => [
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
@@ -114,7 +117,7 @@ export const restartStep: Step = {
     })),
     {
       kind: 'command',
-      argv: ['istioctl', ...ZTUNNEL_WORKLOADS_ARGS],
+      argv: [istioctlBinary(ctx.config, ctx.facts), ...ZTUNNEL_WORKLOADS_ARGS],
       why: `every pod of ${ctx.config.namespace} shows protocol HBONE`,
     },
     {
@@ -152,7 +155,7 @@ export const restartStep: Step = {
       )
       if (pods.length && pods.every((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')) {
         return {
-          unchanged: `restarted by this runbook at ${[...new Set(Object.values(recorded))].join(', ')}; every pod is enrolled`,
+          unchanged: text.notes.restarted([...new Set(Object.values(recorded))].join(', ')),
         }
       }
     }
@@ -182,7 +185,7 @@ export const restartStep: Step = {
     const ns = ctx.config.namespace
     const list = theWorkloads(ctx)
     const [statuses, podLists, protocols, policies] = await Promise.all([
-      Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout))),
+      Promise.all(list.map((w) => rolledOut(ctx, w, ctx.config.timeout))),
       Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
       ztunnelProtocols(ctx),
       ctx.cluster.list('networkpolicies', { namespace: ns }),
@@ -192,7 +195,7 @@ export const restartStep: Step = {
       const pods = ownedPods(podLists[i])
       const unready = pods.filter((p) => !isReady(p))
       checks.push({
-        name: `rollout of ${workloadRef(w)} complete`,
+        name: text.checks.rolloutComplete(workloadRef(w)),
         expected: 'complete',
         observed:
           statuses[i].exitCode === 0
@@ -201,7 +204,7 @@ export const restartStep: Step = {
         ok: statuses[i].exitCode === 0,
       })
       checks.push({
-        name: `pods of ${workloadRef(w)} Ready`,
+        name: text.checks.podsReady(workloadRef(w)),
         expected: 'every pod Ready',
         observed: `${pods.length - unready.length}/${pods.length} Ready${unready.length ? ` (not: ${unready.map((p) => p.metadata.name).join(', ')})` : ''}`,
         ok: pods.length > 0 && unready.length === 0,
@@ -212,7 +215,7 @@ export const restartStep: Step = {
           ? []
           : pods.map((p) => `${p.metadata.name}=${protocols.get(p.metadata.name) ?? 'not listed'}`)
       checks.push({
-        name: `pods of ${workloadRef(w)} enrolled (HBONE in istioctl ztunnel-config workloads)`,
+        name: text.checks.podsEnrolled(workloadRef(w)),
         expected: 'HBONE for every pod',
         observed: typeof protocols === 'string' ? protocols : shown.join(', ') || 'no pods',
         ok:
@@ -224,7 +227,7 @@ export const restartStep: Step = {
     }
     if (!policies.some((p) => L4_POLICY_NAMES.includes(p.metadata.name))) {
       checks.push({
-        name: 'L4 reachability after the restart',
+        name: text.checks.l4AfterRestart,
         expected: 'the l4-policies NetworkPolicies',
         observed: 'not found: nothing to check',
         ok: false,

@@ -17,7 +17,8 @@ import {
   protectedIdentities,
   UNKNOWN_RUNBOOK_USER,
 } from '../lib/domain/admission.ts'
-import { appliedAsPlanned, containsFields } from '../lib/domain/apply.ts'
+import { containsFields } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
 import { assertValidManifests } from '../lib/kube/schema.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { controllerPodChecks } from '../lib/verify/admission-attempts.ts'
@@ -45,21 +46,18 @@ async function runbookUser(ctx: StepContext): Promise<string> {
 
 async function policyChecks(ctx: StepContext): Promise<Check[]> {
   const want = desired(ctx.config, ctx.facts)
-  const live = await Promise.all(
-    want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
-  )
-  return want.map((o, i) => ({
-    name: `${o.kind} ${o.metadata.name} applied as planned`,
-    expected:
+  const comparisons = await compareWithPlan(ctx.cluster, want, resourceOf)
+  return want.map((o, i) =>
+    comparisonCheck(
+      comparisons[i],
       o.kind === 'ValidatingAdmissionPolicy'
         ? `failurePolicy Fail, ${o.spec.validations.length} validation(s), exempting ${runbookUserOf(ctx.facts)}'s probes`
         : o.spec.matchResources.namespaceSelector.matchLabels
           ? `Deny in namespace ${ctx.config.namespace}`
           : `Deny in every namespace but ${ctx.config.namespace}`,
-    observed: live[i] ? (appliedAsPlanned(o, live[i]) ? 'as planned' : 'differs from the plan') : 'not found',
-    ok: appliedAsPlanned(o, live[i]),
-    hint: 'someone changed or deleted it; run the admission-policy step again',
-  }))
+      'someone changed or deleted it; run the admission-policy step again',
+    ),
+  )
 }
 
 export const admissionPolicyStep: Step = {
@@ -74,6 +72,7 @@ export const admissionPolicyStep: Step = {
     'It trusts whoever holds, or may impersonate, that identity — typically a cluster admin, who could remove the policy anyway. ' +
     "Changing the chart's own workloads (helm upgrade, kubectl edit) stays a matter of RBAC. Verification plays the insider, as another user with a server-side dry run: each attempt must be refused, while each workload's controller is still admitted.",
   requires: ['preflight'],
+  settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'admissionPolicy', 'decisionMakerGuard'],
   plan: ({ config, facts }) => {
     if (!config.admissionPolicy)
       return [

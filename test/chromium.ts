@@ -44,7 +44,24 @@ export interface Rendered {
  * the DevTools protocol on a pipe (fd 3 to Chromium, fd 4 back; messages end with NUL): the page's own network
  * requests are recorded, `probe` is evaluated after load, and Chromium is closed.
  */
-export async function renderInChromium(file: string, probe = 'null'): Promise<Rendered> {
+export interface Viewport {
+  /** CSS pixels wide (A4 printed at 96 dpi with 12 mm margins is 703). */
+  width: number
+  height?: number
+  /** 'print' applies the page's print styles, as when it is printed. */
+  media?: 'screen' | 'print'
+}
+
+export async function renderInChromium(file: string, probe = 'null', viewport?: Viewport): Promise<Rendered> {
+  return (await renderInChromiumAt(file, probe, [viewport]))[0]
+}
+
+/** Renders `file` once per viewport in one Chromium (a viewport of undefined keeps Chromium's own window). */
+export async function renderInChromiumAt(
+  file: string,
+  probe: string,
+  viewports: (Viewport | undefined)[],
+): Promise<Rendered[]> {
   const chromium = ensureChromium()
   const profile = mkdtempSync(join(tmpdir(), 'report-chromium-'))
   const child = spawn(
@@ -68,9 +85,8 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
   const toChromium = child.stdio[3] as Writable
   const fromChromium = child.stdio[4] as Readable
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>()
-  const requests: string[] = []
+  let requests: string[] = []
   let loaded: () => void = () => undefined
-  const load = new Promise<void>((resolve) => (loaded = resolve))
   let buffer = ''
   fromChromium.on('data', (chunk) => {
     buffer += chunk
@@ -94,7 +110,8 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
       pending.set(id, { resolve, reject })
       toChromium.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + '\0')
     })
-  const timer = setTimeout(() => kill(), 60_000)
+  // A safety net for a Chromium that hangs (generous: a loaded machine starts it slowly), not a wait for anything.
+  const timer = setTimeout(() => kill(), 120_000 + 60_000 * viewports.length)
   const kill = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL')
@@ -105,20 +122,34 @@ export async function renderInChromium(file: string, probe = 'null'): Promise<Re
     const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true })
     await send('Network.enable', {}, sessionId)
     await send('Page.enable', {}, sessionId)
-    await send('Page.navigate', { url: `file://${file}` }, sessionId)
-    await load
-    const dom = await send(
-      'Runtime.evaluate',
-      { expression: 'document.documentElement.outerHTML', returnByValue: true },
-      sessionId,
-    )
-    const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
-    await send('Browser.close').catch(() => undefined)
-    return {
-      dom: dom.result.value,
-      probed: probed.result.value,
-      requests: requests.filter((url) => url !== `file://${file}`),
+    const rendered: Rendered[] = []
+    for (const viewport of viewports) {
+      if (viewport) {
+        await send(
+          'Emulation.setDeviceMetricsOverride',
+          { width: viewport.width, height: viewport.height ?? 1000, deviceScaleFactor: 1, mobile: false },
+          sessionId,
+        )
+        await send('Emulation.setEmulatedMedia', { media: viewport.media ?? 'screen' }, sessionId)
+      }
+      requests = []
+      const load = new Promise<void>((resolve) => (loaded = resolve))
+      await send('Page.navigate', { url: `file://${file}` }, sessionId)
+      await load
+      const dom = await send(
+        'Runtime.evaluate',
+        { expression: 'document.documentElement.outerHTML', returnByValue: true },
+        sessionId,
+      )
+      const probed = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId)
+      rendered.push({
+        dom: dom.result.value,
+        probed: probed.result.value,
+        requests: requests.filter((url) => url !== `file://${file}`),
+      })
     }
+    await send('Browser.close').catch(() => undefined)
+    return rendered
   } catch (error) {
     throw new Error(`chromium: ${(error as Error).message}\n${stderr.slice(-2000)}`)
   } finally {

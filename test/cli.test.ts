@@ -1,12 +1,12 @@
 // The CLI as an operator and a pipeline meet it: flags, refusals, preflight, dry run, list, state safety.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { STEP_IDS } from '../lib/types.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
 let missing: RunbookWorld
@@ -79,7 +79,7 @@ test('--dry-run prints the plan and changes nothing', async () => {
 })
 
 test('preflight passes on the default install and records what it found', async () => {
-  const r = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'preflight'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /Gthulhu manager \(Deployment\)/)
   assert.match(r.stdout, /calico/)
@@ -120,7 +120,7 @@ test('preflight fails clearly when a workload is missing, naming the selector, a
     r.stdout,
     /Gthulhu mongodb \(StatefulSet\)[\s\S]*app\.kubernetes\.io\/instance=gthulhu,app\.kubernetes\.io\/component=mongodb[\s\S]*none found/,
   )
-  assert.match(r.stdout, /Resume with:\n\s+npx tsx \S*runbook\.ts .*--only preflight/)
+  assert.match(r.stdout, /Resume with:\n\s+npx (?:tsx \S*runbook\.ts|gthulhu-runbook) .*--only preflight/)
   assert.is(missing.state().steps.preflight?.status, 'failed')
   noStack(r.stdout + r.stderr)
 })
@@ -135,7 +135,11 @@ test('an unreachable cluster fails preflight with a clear message', async () => 
   )
   const r = await world.run([...flags, '--yes', '--only', 'preflight'])
   assert.is(r.code, 1, show(r))
-  assert.match(r.stdout, /unreachable: .*(refused|connect)/i)
+  // The record is read (and the lock taken) from the cluster first, so that is where it stops.
+  assert.match(
+    r.stdout + r.stderr,
+    /cannot read the runbook's record: the API server is unreachable: .*(refused|connect)/i,
+  )
   noStack(r.stdout + r.stderr)
 })
 
@@ -149,14 +153,36 @@ test('a corrupt state file exits 2, names the file and is left untouched', async
   assert.is(readFileSync(stateFile, 'utf8'), '{ not json')
 })
 
-test('a second run on a locked state exits 2 and names the holder', async () => {
-  writeFileSync(`${world.stateFile}.lock`, JSON.stringify({ pid: process.pid, host: hostname(), since: 'now' }))
+test('a run while another holds the Lease exits 2 naming the holder, and changes nothing', async () => {
+  const micro = new Date().toISOString().replace(/Z$/, '000Z')
+  const lease = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name: 'gthulhu-runbook',
+      namespace: 'default',
+      annotations: { 'gthulhu-runbook/holder-host': 'bastion', 'gthulhu-runbook/holder-pid': '4242' },
+    },
+    spec: {
+      holderIdentity: 'ops@bastion/pid-4242/c0ffee',
+      leaseDurationSeconds: 60,
+      acquireTime: micro,
+      renewTime: micro,
+    },
+  }
+  const created = await kubectl(world.sim.env, ['apply', '-f', '-'], { input: JSON.stringify(lease) })
+  assert.is(created.code, 0, created.stderr)
+  const before = statSync(world.stateFile).mtimeMs
   try {
     const r = await world.run([...world.flags, '--yes', '--only', 'preflight'])
     assert.is(r.code, 2, show(r))
-    assert.match(r.stderr, new RegExp(`another run holds the lock .*pid ${process.pid}`))
+    assert.match(
+      r.stderr,
+      /another run holds the lock on namespace default \(Lease default\/gthulhu-runbook\): ops@bastion\/pid-4242\/c0ffee \(on bastion, pid 4242\).*expires .* unless renewed/,
+    )
+    assert.is(statSync(world.stateFile).mtimeMs, before, 'the refused run wrote nothing')
   } finally {
-    rmSync(`${world.stateFile}.lock`, { force: true })
+    await kubectl(world.sim.env, ['delete', 'lease', 'gthulhu-runbook', '-n', 'default'])
   }
 })
 

@@ -1,14 +1,14 @@
 // `npm run demo` in a real terminal: after the run the simulated cluster stays up, the printed Web UI URL
 // answers (the gateway admits Chrome on macOS, refuses curl), kubectl works through the printed env file, and
 // Ctrl-C stops everything with exit 0. `--exit` and a run without a terminal stop right after the runbook.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ROOT } from './harness.ts'
 import { kubectl, runCommand } from './kit.ts'
 import { TerminalSession } from './tty.ts'
-import { demoStateFile, keepsClusterUp, splitDemoArgs } from './sim/demo.ts'
+import { demoFlags, demoStateFile, keepsClusterUp, splitDemoArgs } from './sim/demo.ts'
 
 const CHROME_ON_MACOS =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -51,6 +51,11 @@ test('demo-only flags are taken out of what the runbook gets; only a terminal ru
     demoStateFile(['--state-file', 'mine.json'], '/tmp/sim'),
     join(ROOT, 'mine.json'),
     'relative to the project root, where the runbook runs',
+  )
+  assert.equal(
+    demoFlags(['--context', 'gthulhu-sim', '--state-file', '/tmp/sim/state.json'], ['--state-file=mine.json', '--yes']),
+    ['--context', 'gthulhu-sim', '--state-file=mine.json', '--yes'],
+    "a flag the operator gave replaces the demo's, so no flag is passed (or printed in the resume command) twice",
   )
 })
 
@@ -97,6 +102,62 @@ test('--exit in a terminal, and a run without a terminal, stop the cluster right
   })
   assert.is(unattended.code, 0, unattended.stderr)
   assert.not.match(unattended.stdout + unattended.stderr, /still running/)
+})
+
+// Positions in guided mode's menus.
+const BEFORE_ALL = 3
+const AFTER_FAILURE_QUIT = 4 // retry, run again, roll back, accept, quit
+
+async function simFaults(apiUrl: string, faults: object): Promise<void> {
+  const response = await fetch(`${apiUrl}/sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+    signal: AbortSignal.timeout(10_000),
+  })
+  assert.is(response.status, 200, await response.text())
+}
+
+test('a failed step and Quit keep the cluster up; the printed resume command finishes the run from a second terminal; Ctrl-C removes the demo folder', async () => {
+  const demo = await demoInTerminal([])
+  const started = await demo.waitFor(/Run preflight\?/, 120_000)
+  const [, apiUrl, simDir] = /simulated cluster at (http:\/\/\S+) \(files in (\S+)\)/.exec(started) ?? []
+  assert.ok(apiUrl && simDir, started)
+  // The mirror serves a checksum that does not match: the istioctl step fails before installing anything.
+  await simFaults(apiUrl, { wrongChecksum: true })
+  await demo.keys(...Array(BEFORE_ALL).fill('Down'), 'Enter')
+  await demo.waitFor(/istioctl did not verify\. What now\?/, 240_000)
+  await demo.keys(...Array(AFTER_FAILURE_QUIT).fill('Down'), 'Enter')
+  const stopped = await demo.waitFor(/Press Ctrl-C to stop it/, 60_000)
+  assert.match(stopped, /the simulated cluster is still running/)
+  const resume = /Resume with:\n\s+(npm start -- .+)/.exec(stopped)?.[1]
+  assert.ok(resume, `no resume command:\n${stopped}`)
+  const flags = resume!.split(' ').filter((word) => word.startsWith('--'))
+  assert.equal(
+    flags.filter((flag, i) => flags.indexOf(flag) !== i),
+    [],
+    `no flag twice in ${resume}`,
+  )
+  assert.ok(resume!.includes(`--state-file ${simDir}/state.json`), resume)
+
+  await simFaults(apiUrl, { wrongChecksum: false })
+  const second = await TerminalSession.start(['bash', '-c', resume!], { env: process.env, cwd: ROOT })
+  sessions.push(second)
+  await second.waitFor(/Run istioctl\?/, 120_000)
+  await second.keys(...Array(BEFORE_ALL).fill('Down'), 'Enter')
+  const finished = await second.waitFor(/Summary:[\s\S]*Open the Web UI at/, 600_000)
+  assert.is(await second.exitCode(60_000), 0, finished)
+  assert.not.match(finished, /done\s+preflight/, 'the resumed run starts at the step that failed')
+  assert.match(finished, /not run\s+preflight\s+\(done in an earlier run\)/)
+  assert.match(finished, /done\s+l7-policies/)
+  // It ran against the first demo's cluster: that cluster now has the hardening.
+  const env = { KUBECONFIG: join(simDir, 'kubeconfig') }
+  const policies = await kubectl(env, ['get', 'networkpolicies', '-n', 'default', '-o', 'name'])
+  assert.match(policies.stdout, /allow-only-manager-to-mongodb/, policies.stderr)
+
+  await demo.keys('C-c')
+  assert.is(await demo.exitCode(60_000), 1, "the demo exits with the first run's code")
+  assert.not.ok(existsSync(simDir), `${simDir} is removed when the demo stops`)
 })
 
 test.run()

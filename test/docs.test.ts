@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LANGUAGES, referenceMarkdown, REFERENCE_PATHS } from '../lib/cli/docs.ts'
+import { LANGUAGES, README_PATHS, referenceMarkdown, REFERENCE_PATHS, withReadmeFlags } from '../lib/cli/docs.ts'
 import { THREAT_MODEL_PATHS, threatModelMarkdown } from '../lib/cli/threat-model-docs.ts'
 import { helpText } from '../lib/cli/help.ts'
 import { loadConfig, OPTIONS } from '../lib/config/options.ts'
@@ -13,6 +13,19 @@ for (const language of LANGUAGES) {
   })
   test(`the ${language} threat model page is generated from lib/verify/threat-model.ts (run \`npm run docs\` after changing it)`, () => {
     assert.fixture(readFileSync(THREAT_MODEL_PATHS[language], 'utf8'), threatModelMarkdown(language))
+  })
+}
+
+for (const language of LANGUAGES) {
+  test(`the ${language} README's flag table is generated from the option table, every flag once (run \`npm run docs\`)`, () => {
+    const readme = readFileSync(README_PATHS[language], 'utf8')
+    assert.fixture(readme, withReadmeFlags(readme, language))
+    for (const option of OPTIONS)
+      assert.is(
+        readme.split('\n').filter((line) => line.includes(`\`--${option.flag}`) && line.startsWith('| ')).length,
+        1,
+        `--${option.flag} has one row`,
+      )
   })
 }
 

@@ -33,6 +33,7 @@ function undoableStep(
     id,
     title: `Step ${id}`,
     why: 'made for the test',
+    settings: [],
     plan: () => [],
     run: async () => undefined,
     verify: async () => [
@@ -47,8 +48,9 @@ function engineFor(steps: Step[], selected: StepId[], prompter?: Prompter) {
   const human = capture()
   const events = capture()
   const state = new StateStore(join(mkdtempSync(join(tmpdir(), 'engine-lifecycle-')), 'state.json'), 'ctx')
+  // A local-only store writes its file synchronously; the cluster record is not involved here.
   for (const step of steps)
-    state.update(step.id, {
+    void state.update(step.id, {
       status: 'done',
       ...(step.id === 'gateway' ? {} : { before: { found: { something: true } } }),
     })

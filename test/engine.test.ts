@@ -37,6 +37,7 @@ function fakeStep(id: StepId, behaviour: Partial<Pick<Step, 'run' | 'verify'>> &
     id,
     title: `Step ${id}`,
     why: 'made for the engine test',
+    settings: [],
     plan: () => [{ kind: 'note', text: 'nothing' }],
     run: behaviour.run ?? (async () => undefined),
     verify:
@@ -45,12 +46,12 @@ function fakeStep(id: StepId, behaviour: Partial<Pick<Step, 'run' | 'verify'>> &
   }
 }
 
-function engineFor(steps: Step[], options: { signal?: AbortSignal; json?: boolean } = {}) {
+function engineFor(steps: Step[], options: { signal?: AbortSignal; json?: boolean; verbose?: boolean } = {}) {
   const human = capture()
   const events = capture()
   const state = new StateStore(join(mkdtempSync(join(tmpdir(), 'engine-')), 'state.json'), 'ctx')
   const engine = new Engine({
-    config: loadConfig(['--yes'], {}),
+    config: loadConfig(['--yes', ...(options.verbose ? ['-v'] : [])], {}),
     steps,
     selected: steps.map((s) => s.id),
     state,
@@ -76,7 +77,49 @@ test('runs the steps in order, records each as done with its checks, and reports
   assert.equal(state.step('preflight').checks, [
     { name: 'preflight holds', expected: 'yes', observed: 'yes', ok: true },
   ])
-  assert.match(human.text(), /✔ preflight holds/)
+  // An all-green step is one line; its checks are in the record (and the report), and on screen with -v.
+  assert.equal(
+    human
+      .text()
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/\(\d+\.\ds\)/, '(…)')),
+    ['✔ Step preflight: 1/1 checks passed (…)', '✔ Step istioctl: 1/1 checks passed (…)'],
+  )
+  const verbose = engineFor([fakeStep('preflight')], { verbose: true })
+  await verbose.engine.run()
+  assert.match(verbose.human.text(), /✔ preflight holds\n\s+expected: yes\n\s+observed: yes/)
+})
+
+test('a check that needs a step that is not done reads "skipped: needs <step>": neither a pass nor a failure', async () => {
+  const needsGateway = {
+    name: 'gateway checks',
+    expected: 'the gateway URL',
+    observed: 'no gateway facts',
+    ok: false,
+    needs: 'gateway' as const,
+  }
+  const { engine, state, human } = engineFor([
+    fakeStep('l7-policies', {
+      checks: [{ name: 'policy applied', expected: 'yes', observed: 'yes', ok: true }, needsGateway],
+    }),
+  ])
+  await engine.run()
+  assert.is(state.step('l7-policies').status, 'done')
+  assert.match(state.step('l7-policies').note ?? '', /1 check\(s\) skipped: needs gateway/)
+  assert.match(human.text(), /– gateway checks: skipped: needs gateway/)
+  assert.equal(
+    state.step('l7-policies').checks?.find((c) => c.name === 'gateway checks')?.observed,
+    'skipped: needs gateway',
+  )
+  // Once the step it needs is done, the same failure is a failure.
+  await state.update('gateway', { status: 'done' })
+  const again = engineFor([fakeStep('l7-policies', { checks: [needsGateway] })])
+  await again.state.update('gateway', { status: 'done' })
+  await rejects(
+    () => again.engine.run(),
+    (e: Error) => e instanceof StepFailure && /gateway checks/.test(e.message),
+  )
 })
 
 test('a failed check fails the step (state says failed, with the check); an advisory one only warns', async () => {

@@ -134,7 +134,8 @@ test("the rendered Gateway and HTTPRoute carry this run's names, backend and Ser
   assert.is(plain.gateway.metadata.annotations, undefined)
   assert.equal(plain.gateway.spec.listeners, [{ name: 'http', protocol: 'HTTP', port: 80 }])
   assert.equal(plain.route.spec.parentRefs, [{ name: 'edge' }])
-  assert.equal(plain.route.spec.rules[0].backendRefs, [{ name: 'g2-manager', port: 8080 }])
+  // The chart's fullname for release g2 is g2-gthulhu: the manager Service is g2-gthulhu-manager.
+  assert.equal(plain.route.spec.rules[0].backendRefs, [{ name: 'g2-gthulhu-manager', port: 8080 }])
   const nodePort = gatewayManifests(config('--gateway-service-type', 'NodePort'), facts)
   assert.equal(nodePort.gateway.metadata.annotations, { 'networking.istio.io/service-type': 'NodePort' })
 })

@@ -64,7 +64,7 @@ test('questions are asked at the step that needs them; Ctrl-C during its probes 
   assert.is(state.steps['l7-policies']?.status, 'interrupted')
   assert.equal(state.answers.managerPrincipals, ['cluster.local/ns/default/sa/gthulhu'])
   assert.is(state.answers.ingressViaWaypoint, false)
-  resumeArgs = /Resume with:\n\s+npx tsx \S+ (.+)/.exec(screen)![1].split(' ')
+  resumeArgs = /Resume with:\n\s+npx (?:tsx \S+|gthulhu-runbook) (.+)/.exec(screen)![1].split(' ')
   assert.ok(resumeArgs.includes('--only') && resumeArgs.includes('l7-policies'), resumeArgs.join(' '))
 })
 

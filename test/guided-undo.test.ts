@@ -42,7 +42,7 @@ test('--rollback shows the undo and asks; quitting leaves the step done and the 
 })
 
 test('confirming undoes the step, verifies it, and records it as undone', async () => {
-  const session = await guided([...world.flags, '--rollback', 'istioctl'])
+  const session = await guided([...world.flags, '-v', '--rollback', 'istioctl'])
   await session.waitFor(/Undo istioctl\?/)
   await session.keys('Enter')
   const done = await session.waitFor(/Summary:[\s\S]*undone\s+istioctl/)

@@ -1,13 +1,24 @@
 // The istioctl step against the loopback mirror: a verified install, a no-op re-run, and refusals that
 // leave nothing installed; then a failed run's printed resume command picks up at the failed step.
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { istioctlArchiveUrl, istioPlatform } from '../steps/02-istioctl.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import { runCommand } from './kit.ts'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -38,6 +49,27 @@ test('Istio platform names: linux/osx × amd64/arm64 (+ linux armv7); others are
     istioctlArchiveUrl({ istioMirror: 'http://m/', istioVersion: '1.29.1' }, 'darwin', 'arm64'),
     'http://m/1.29.1/istioctl-1.29.1-osx-arm64.tar.gz',
   )
+})
+
+test('a fake istioctl that prints the right version is refused: never run, never replaced', async () => {
+  mkdirSync(world.installDir, { recursive: true })
+  const marker = join(world.dir, 'fake-istioctl-ran')
+  const fake = `#!/bin/sh\ntouch ${marker}\necho "client version: 1.29.1"\n`
+  writeFileSync(installed(), fake, { mode: 0o755 })
+  const r = await world.run([...world.flags, '--yes', '--only', 'preflight,istioctl'])
+  assert.is(r.code, 1, show(r))
+  assert.match(
+    r.stdout + r.stderr,
+    /\/istioctl is not the istioctl of the 1\.29\.1 release \(it hashes to [0-9a-f]{64}, the release's binary to [0-9a-f]{64}\): the runbook neither runs nor replaces a binary it cannot vouch for/,
+  )
+  assert.not.ok(existsSync(marker), 'the fake was never executed')
+  assert.is(readFileSync(installed(), 'utf8'), fake, 'and not replaced')
+  assert.equal(
+    leftovers().filter((f) => f !== 'istioctl'),
+    [],
+    'the release downloaded to compare with is gone',
+  )
+  rmSync(installed())
 })
 
 test('a wrong checksum is refused before extracting: nothing is installed, and the resume command is printed', async () => {
@@ -73,7 +105,7 @@ test('the printed resume command installs istioctl (checksum verified, 0755, its
   const words = shellWords(resumeCommand)
   assert.equal(words.slice(0, 2), ['npx', 'tsx'])
   assert.match(words[2], /runbook\.ts$/)
-  const r = await world.run(words.slice(3))
+  const r = await world.run([...words.slice(3), '-v'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /checksum verified/)
   assert.is(world.state().steps.preflight?.finishedAt, preflightFinished, 'preflight must not run again')
@@ -89,8 +121,70 @@ test('a second run is a no-op that still verifies', async () => {
   const r = await world.run([...world.flags, '--yes', '--only', 'istioctl'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /already installed/)
-  assert.match(r.stdout, /2\/2 checks/)
+  assert.match(r.stdout, /3\/3 checks/)
   assert.is(statSync(installed()).mtimeMs, before)
+})
+
+test('a binary changed since it was verified is never run: --verify names it, later steps refuse it', async () => {
+  const good = readFileSync(installed())
+  writeFileSync(installed(), Buffer.concat([good, Buffer.from('\n# changed\n')]))
+  try {
+    const audit = await world.run([...world.flags, '--verify', '--no-probes'])
+    assert.is(audit.code, 1, show(audit))
+    assert.match(audit.stdout, /✖ istioctl at \S+ is the binary the runbook verified/)
+    const ambient = await world.run([...world.flags, '--yes', '--only', 'ambient'])
+    assert.is(ambient.code, 1, show(ambient))
+    assert.match(
+      ambient.stdout + ambient.stderr,
+      /refusing to run \S+\/istioctl: it changed since the runbook verified it/,
+    )
+  } finally {
+    writeFileSync(installed(), good, { mode: 0o755 })
+  }
+})
+
+test('an istioctl identical to the release, not installed by the runbook, is adopted after comparing it with the release', async () => {
+  const other = join(world.dir, 'other-bin')
+  mkdirSync(other)
+  copyFileSync(installed(), join(other, 'istioctl'))
+  const flags = world.flags.map((f) => (f === world.installDir ? other : f))
+  const r = await world.run([...flags, '--yes', '--only', 'istioctl'])
+  assert.is(r.code, 0, show(r))
+  assert.match(r.stdout, /checksum verified/, 'the release was downloaded to compare with')
+  assert.match(
+    r.stdout,
+    new RegExp(`adopted the istioctl at ${other}/istioctl: byte for byte the 1\\.29\\.1 release's`),
+  )
+  assert.is(world.state().facts.istioctlPath, join(other, 'istioctl'))
+})
+
+test("the simulator's env file keeps istioctl in its own folder: the README's path leaves nothing in ~/.local/bin", async () => {
+  // As `source DIR/env` would: every variable the simulator's env file exports, and a HOME of the test's own.
+  const exported = Object.fromEntries(
+    [...readFileSync(join(world.sim.dir, 'env'), 'utf8').matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [
+      m[1],
+      m[2].replace(/^'(.*)'$/, '$1'),
+    ]),
+  )
+  assert.is(exported.GTHULHU_RUNBOOK_INSTALL_DIR, join(world.sim.dir, 'bin'))
+  const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
+  const r = await runCommand(
+    process.execPath,
+    [
+      '--import',
+      TSX_LOADER,
+      join(ROOT, 'runbook.ts'),
+      '--context',
+      world.sim.context,
+      '--yes',
+      '--only',
+      'preflight,istioctl',
+    ],
+    { cwd: home, env: { ...process.env, ...exported, HOME: home, CI: 'true' }, timeoutMs: 300_000 },
+  )
+  assert.is(r.code, 0, `${r.stdout}\n${r.stderr}`)
+  assert.ok(existsSync(join(world.sim.dir, 'bin', 'istioctl')), "istioctl went to the simulator's folder")
+  assert.not.ok(existsSync(join(home, '.local')), 'nothing under HOME')
 })
 
 test.run()

@@ -3,9 +3,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
-import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
+import { ROOT, show, startGuided, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 import { TerminalSession } from './tty.ts'
-import { STEPS_ZH_TW } from '../lib/cli/zh-TW.ts'
+import { STEPS_ZH_TW, TEXT_ZH_TW } from '../lib/cli/zh-TW.ts'
+import { ENGLISH } from '../lib/config/text.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -54,19 +55,60 @@ test('guided mode, in a terminal, explains a step in the chosen language before 
     },
   )
   try {
-    const screen = await session.waitFor(/Run preflight\?/)
+    const screen = await session.waitFor(/要執行 preflight 嗎？/)
     assert.ok(screen.includes(`━━ ${STEPS_ZH_TW.preflight.title} (preflight) ━━`), screen)
     // The explanation is wrapped: compare its opening words, and its width in terminal columns (a CJK character takes two).
     assert.ok(screen.includes(STEPS_ZH_TW.preflight.why.slice(0, 12)), screen)
-    const explanation = screen.slice(screen.indexOf('(preflight) ━━'), screen.indexOf('It will:')).split('\n').slice(1)
+    const explanation = screen.slice(screen.indexOf('(preflight) ━━'), screen.indexOf('它會：')).split('\n').slice(1)
     const columns = (line: string) =>
       [...line].reduce((n, c) => n + (/[\u3000-\u9fff\uff00-\uffef]/.test(c) ? 2 : 1), 0)
     assert.ok(explanation.length > 2, screen)
     for (const line of explanation)
       assert.ok(columns(line) <= 102, `an explanation line is ${columns(line)} columns wide:\n${line}`)
     await session.keys('Enter')
-    await session.waitFor(/Summary:[\s\S]*done\s+preflight/)
+    await session.waitFor(/摘要：[\s\S]*完成\s+preflight/)
     assert.is(await session.exitCode(), 0)
+  } finally {
+    await session.close()
+  }
+})
+
+// What a Taiwanese operator reads in guided mode: every prompt, menu, check line and summary line in Chinese.
+const CJK = /[\u3400-\u9fff]/
+const englishPhrases = (table: object): string[] =>
+  Object.values(table).flatMap((value) =>
+    typeof value === 'string' ? [value] : value && typeof value === 'object' ? englishPhrases(value) : [],
+  )
+
+test('guided mode under --lang zh-TW shows no English prompt, menu, check name or summary line', async () => {
+  const session = await startGuided(world, [...world.flags, '-v', '--only', 'preflight,istioctl', '--lang', 'zh-TW'])
+  try {
+    const asked = await session.waitFor(/要執行 preflight 嗎？/)
+    for (const choice of ['run', 'plan', 'skip', 'all', 'quit'] as const)
+      assert.ok(asked.includes(TEXT_ZH_TW.menu[choice]), `the menu offers ${TEXT_ZH_TW.menu[choice]}:\n${asked}`)
+    await session.keys('Enter')
+    await session.waitFor(/要執行 istioctl 嗎？/, 120_000)
+    await session.keys('Down', 'Down', 'Down', 'Enter') // run this and all remaining steps without asking
+    const code = await session.exitCode(180_000)
+    const screen = await session.screen()
+    assert.is(code, 0, screen)
+    // No fixed English the runbook could have said in Chinese (menus, questions, run words, check names, summary).
+    // (Commands and flags stay as they are: a phrase with "--" in it is a command line, shown in the plan too.)
+    const fixedEnglish = englishPhrases(ENGLISH).filter(
+      (phrase) => phrase.length > 6 && /[a-z] [a-z]/.test(phrase) && !phrase.includes('--'),
+    )
+    const shown = fixedEnglish.filter((phrase) => screen.includes(phrase))
+    assert.equal(shown, [], screen)
+    // Every check line, prompt and summary row carries Chinese words, not only ids and values.
+    const lines = screen.split('\n')
+    const checkLines = lines.filter((line) => /^\s*[✔✖⚠–] /.test(line))
+    assert.ok(checkLines.length >= 9, `every check is listed with -v:\n${screen}`)
+    for (const line of [...checkLines, ...lines.filter((line) => /^\s*\? /.test(line))])
+      assert.match(line, CJK, `an English line under --lang zh-TW: ${line}`)
+    assert.ok(/摘要：\n\s+完成\s+preflight[^\n]*7 項檢查通過 7 項\n\s+完成\s+istioctl/.test(screen), screen)
+    assert.match(screen, /預期：[\s\S]*實際：/)
+    for (const check of world.state().steps.preflight?.checks ?? [])
+      assert.match(check.name, CJK, `check name in the record: ${check.name}`)
   } finally {
     await session.close()
   }

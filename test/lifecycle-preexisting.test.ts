@@ -42,14 +42,19 @@ test('a full run and --uninstall leave a pre-installed bundle, a pre-installed I
     'istio.io/dataplane-mode': null,
     'istio.io/use-waypoint': 'team-waypoint',
   })
+  assert.equal(steps['waypoint']!.before!.labels!['service/default/gthulhu-manager'], { 'istio.io/use-waypoint': null })
+  // The manager Service gets its own binding; the namespace's binding of the other Services to another waypoint stays.
   const ns = await world.kubectlJson('get', 'namespace', 'default')
-  assert.is(ns.metadata.labels['istio.io/use-waypoint'], 'waypoint', 'the run set its own value')
+  assert.is(ns.metadata.labels['istio.io/use-waypoint'], 'team-waypoint', 'left as it was')
+  assert.match(run.stdout, /namespace default binds its other Services to waypoint team-waypoint; left as it is/)
+  const svc = await world.kubectlJson('get', 'service', 'gthulhu-manager', '-n', 'default')
+  assert.is(svc.metadata.labels['istio.io/use-waypoint'], 'waypoint', 'the run set its own value')
 
-  const r = await world.run([...world.flags, '--yes', '--uninstall'], { timeoutMs: 360_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--uninstall'], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /left Istio in istio-system: it was installed before the runbook/)
   assert.match(r.stdout, /left 12 Gateway API CRD\(s\) that were there before the runbook \(bundle v1\.4\.0\)/)
-  assert.match(r.stdout, /put label istio\.io\/use-waypoint=team-waypoint back on namespace default/)
+  assert.match(r.stdout, /removed label istio\.io\/use-waypoint from service default\/gthulhu-manager/)
   assert.match(r.stdout, /put label istio\.io\/ingress-use-waypoint=true back on service default\/gthulhu-manager/)
   const after = await snapshot(world)
   assert.equal(Object.keys(after).sort(), Object.keys(seeded).sort(), 'the same objects as before the run')

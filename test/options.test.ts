@@ -5,6 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
 import { GUIDE_USER_AGENT, loadConfig, parseFlags } from '../lib/config/options.ts'
+import { validatePrincipalList } from '../lib/run/questions.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'runbook-options-'))
 const configFile = (text: string) => {
@@ -164,6 +165,67 @@ test('malformed config files are clear errors naming the file', () => {
   usageError(
     () => loadConfig(['--config', join(dir, 'missing.yaml')], {}),
     /cannot read --config .*missing.yaml: ENOENT/,
+  )
+})
+
+test('principals follow Istio\'s matcher: one leading or trailing "*" at most, never "*" alone', () => {
+  usageError(
+    () => loadConfig(['--manager-principals', 'cluster.local/ns/*/sa/gthulhu'], {}),
+    /--manager-principals: "cluster\.local\/ns\/\*\/sa\/gthulhu": Istio treats a "\*" that is not the first or last character as a literal, so it would match no identity/,
+  )
+  usageError(
+    () => loadConfig(['--manager-principals', '*'], {}),
+    /--manager-principals: "\*" admits every identity in the mesh, which is no restriction at all/,
+  )
+  usageError(
+    () => loadConfig(['--manager-principals', '*/sa/*'], {}),
+    /Istio treats a "\*" that is not the first or last/,
+  )
+  for (const ok of ['cluster.local/ns/gthulhu/sa/gthulhu', 'cluster.local/ns/gthulhu/sa/*', '*/sa/gthulhu'])
+    assert.equal(loadConfig(['--manager-principals', ok], {}).managerPrincipals, [ok])
+  // The guided prompt refuses what the flag refuses, with the same words.
+  assert.match(String(validatePrincipalList('cluster.local/ns/*/sa/gthulhu')), /literal/)
+  assert.match(String(validatePrincipalList('*')), /admits every identity/)
+})
+
+test('probe images are image references, checked before anything is applied', () => {
+  usageError(
+    () => loadConfig(['--probe-image', 'curl image'], {}),
+    /--probe-image: "curl image" is not a container image reference like registry\.example\.com\/team\/curl:8\.11\.1/,
+  )
+  usageError(
+    () => loadConfig(['--http-probe-image', 'Curl:latest'], {}),
+    /--http-probe-image: "Curl:latest" is not a container image/,
+  )
+  for (const ok of [
+    'mongo:8.0',
+    'docker.io/library/mongo:8.0',
+    'registry.example.com:5000/team/curl:8.11.1',
+    `curlimages/curl@sha256:${'a'.repeat(64)}`,
+  ])
+    assert.is(loadConfig(['--probe-image', ok], {}).probeImage, ok)
+})
+
+test("the environment may name the install dir (the simulator's env file does); a flag wins", () => {
+  assert.is(loadConfig([], { GTHULHU_RUNBOOK_INSTALL_DIR: '/sim/bin' }).installDir, '/sim/bin')
+  assert.is(loadConfig(['--install-dir', '/mine'], { GTHULHU_RUNBOOK_INSTALL_DIR: '/sim/bin' }).installDir, '/mine')
+})
+
+test('several --context flags (or --all-contexts) make a fleet audit, and go with --verify only', () => {
+  const fleet = loadConfig(['--verify', '--context', 'a', '--context=b', '--context', 'a'], {})
+  assert.equal([fleet.context, fleet.contexts], ['a', ['a', 'b']])
+  assert.not.ok(fleet.explicit.includes('contexts' as never))
+  assert.equal(loadConfig(['--context', 'a'], {}).contexts, ['a'])
+  assert.is(loadConfig(['--verify', '--all-contexts'], {}).allContexts, true)
+  usageError(
+    () => loadConfig(['--yes', '--context', 'a', '--context', 'b'], {}),
+    /--context given 2 times \(a, b\) goes with --verify only/,
+  )
+  usageError(() => loadConfig(['--all-contexts'], {}), /--all-contexts goes with --verify only/)
+  usageError(() => loadConfig(['--verify', '--all-contexts', '--context', 'a'], {}), /cannot be combined/)
+  usageError(
+    () => loadConfig(['--verify', '--context', 'a', '--context', 'b', '--state-file', 's.json'], {}),
+    /--state-file holds one context/,
   )
 })
 

@@ -194,6 +194,8 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
       ['manager-to-decision-maker', { kind: 'status', status: 200 }],
       ['other-pod-to-mongodb', { kind: 'blocked' }],
       ['other-pod-to-decision-maker', { kind: 'blocked' }],
+      // The impostor decision maker listens: nothing the manager sends may reach it.
+      ['impostor-decision-maker', { kind: 'blocked' }],
     ],
   )
   // By destination: the manager and the outsider to MongoDB, then to the decision maker.
@@ -202,12 +204,12 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
   assert.equal(specs[0].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
   assert.equal(specs[1].request, { kind: 'mongo', host: 'prod-mongodb.apps.svc', port: 27017 })
   // HTTP, so a reset after the manager's own ztunnel accepted the connect counts as a failure.
-  assert.equal(specs[2].request, { kind: 'http', url: 'http://prod-scheduler-sidecar.apps.svc:8080/health' })
+  assert.equal(specs[2].request, { kind: 'http', url: 'http://prod-gthulhu-scheduler-sidecar.apps.svc:8080/health' })
   assert.equal(specs[3].request, specs[2].request)
   // Both probes to one destination share its matrix column.
   assert.is(specs[2].destination, specs[3].destination)
   assert.is(specs[2].destination, 'scheduler sidecar :8080')
-  assert.is(specs[0].source.serviceAccount, 'prod-manager')
+  assert.is(specs[0].source.serviceAccount, 'prod-gthulhu-manager')
   assert.is(specs[1].source.labels['app.kubernetes.io/component'], 'probe')
   assert.is(specs[1].source.labels['app.kubernetes.io/instance'], 'prod')
   // The outsider stays outside the mesh, so the CNI alone decides its verdict.
@@ -222,7 +224,7 @@ test("the L4 probes: the manager stand-in gets MongoDB's hello answered and HTTP
   assert.is(pod.spec.containers[0].image, config.httpProbeImage)
   assert.match(
     pod.spec.containers[0].command[2],
-    /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-scheduler-sidecar\.apps\.svc:8080\/health'$/,
+    /^curl -sS -o \/dev\/null -w '%\{http_code\}' --max-time \d+ 'http:\/\/prod-gthulhu-scheduler-sidecar\.apps\.svc:8080\/health'$/,
   )
   // After enrolment curl's reset (56) reads as blocked: the HTTP 200 expectation is not met.
   const reset = classifyHttp(56, '000curl: (56) Recv failure: Connection reset by peer\n')

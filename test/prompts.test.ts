@@ -1,10 +1,11 @@
 // Guided-mode questions, rendered with @inquirer/testing: what they offer and what input they refuse.
-import { checkbox, input, select } from '@inquirer/prompts'
+import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import { render } from '@inquirer/testing'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { GUIDE_USER_AGENT, loadConfig } from '../lib/config/options.ts'
 import {
+  anyUserAgentPrompt,
   applySavedAnswers,
   BROWSER_CHOICES,
   browsersPrompt,
@@ -21,7 +22,7 @@ import { userAgentProblem } from '../lib/config/user-agents.ts'
 const flat = (screen: string) => screen.replace(/\s*\n\s*/g, ' ')
 
 test('every browser choice is a pattern Istio can match', () => {
-  for (const choice of BROWSER_CHOICES) assert.is(userAgentProblem(choice.value), undefined, choice.name)
+  for (const choice of BROWSER_CHOICES) assert.is(userAgentProblem(choice.value), undefined, choice.name())
   assert.is(BROWSER_CHOICES[0].value, GUIDE_USER_AGENT)
 })
 
@@ -35,7 +36,7 @@ test('the identities prompt refuses malformed principals and accepts a valid lis
   await new Promise((r) => setTimeout(r, 20))
   assert.match(
     flat(getScreen()),
-    /"gthulhu" is not an identity like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/,
+    /"gthulhu" is not an Istio principal like cluster\.local\/ns\/<namespace>\/sa\/<serviceaccount>/,
   )
   for (let i = 0; i < 10; i++) events.keypress('backspace')
   events.type('cluster.local/ns/default/sa/gthulhu,cluster.local/ns/ops/sa/admin')
@@ -50,7 +51,7 @@ test('the identities prompt suggests the scheduler identity; Enter accepts it', 
 })
 
 test('a typed User-Agent with an inner "*" is refused with the forms Istio supports', async () => {
-  const { answer, events, getScreen } = await render(input, customUserAgentsPrompt)
+  const { answer, events, getScreen } = await render(input, customUserAgentsPrompt())
   events.type('Mozilla/5.0 * Chrome/*')
   events.keypress('enter')
   await new Promise((r) => setTimeout(r, 20))
@@ -63,7 +64,7 @@ test('a typed User-Agent with an inner "*" is refused with the forms Istio suppo
 })
 
 test("the browsers prompt starts with the guide's choice ticked and needs at least one", async () => {
-  const { answer, events, getScreen } = await render(checkbox, browsersPrompt)
+  const { answer, events, getScreen } = await render(checkbox, browsersPrompt())
   assert.match(getScreen(), /◉ Chrome on macOS \(the guide's choice\)/)
   events.keypress('space') // untick the only ticked choice
   events.keypress('enter')
@@ -89,6 +90,16 @@ test('validators: principal and User-Agent lists', () => {
   assert.match(String(validatePrincipalList('')), /at least one/)
   assert.match(String(validateUserAgentList('a*b')), /a\*b/)
   assert.is(validateUserAgentList('exact-agent|prefix*|*suffix|*'), true)
+})
+
+test('"*" alone as a typed User-Agent is confirmed first, and the default answer is no', async () => {
+  const { answer, events, getScreen } = await render(confirm, anyUserAgentPrompt)
+  assert.match(
+    flat(getScreen()),
+    /"\*" lets any client that sends a User-Agent header through the gateway .* Is that what you mean\?/,
+  )
+  events.keypress('enter')
+  assert.is(await answer, false)
 })
 
 test('answers given before are not asked again; a flag wins over a kept answer', () => {

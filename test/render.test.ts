@@ -87,4 +87,31 @@ test('re-rendering into its own directory is fine; a directory with other files 
   assert.is(readFileSync(join(foreign, 'notes.txt'), 'utf8'), 'keep me')
 })
 
+test('--render before preflight names a release prod as the chart does: prod-gthulhu-manager, prod-gthulhu, prod-mongodb', async () => {
+  const dir = join(world.dir, 'rendered-prod')
+  // A state file of its own: nothing recorded by an earlier run (no preflight facts), so the plans use the chart's rule.
+  const fresh = ['--state-file', join(world.dir, 'prod-state.json')]
+  const r = await world.run([...world.flags, ...fresh, '--render', dir, '--namespace', 'apps', '--release', 'prod'])
+  assert.is(r.code, 0, show(r))
+  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))
+  const objects = kustomization.resources.flatMap((f: string) =>
+    parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS()),
+  )
+  const named = (kind: string, name: string) => objects.find((o: any) => o.kind === kind && o.metadata.name === name)
+  assert.equal(named('HTTPRoute', 'gthulhu-manager-route').spec.rules[0].backendRefs, [
+    { name: 'prod-gthulhu-manager', port: 8080 },
+  ])
+  const l7 = objects.find((o: any) => o.kind === 'AuthorizationPolicy' && o.spec.targetRefs)
+  assert.equal(l7.spec.targetRefs, [{ kind: 'Service', group: '', name: 'prod-gthulhu-manager' }])
+  assert.equal(l7.spec.rules[0].from[0].source.principals, ['cluster.local/ns/apps/sa/prod-gthulhu'])
+  assert.equal(named('AuthorizationPolicy', 'gthulhu-mongodb-allow-manager').spec.rules[0].from[0].source.principals, [
+    'cluster.local/ns/apps/sa/prod-gthulhu-manager',
+  ])
+  assert.equal(named('NetworkPolicy', 'allow-only-manager-to-mongodb').spec.podSelector.matchLabels, {
+    'app.kubernetes.io/name': 'mongodb',
+    'app.kubernetes.io/instance': 'prod',
+    'app.kubernetes.io/component': 'mongodb',
+  })
+})
+
 test.run()

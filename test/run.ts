@@ -1,13 +1,16 @@
 // The whole test suite: a strict type check, Biome's format check and linter, then every test/**/*.test.ts
-// file in its own process (each integration file starts its own simulated cluster), two at a time. Ends with
-// the one line CI reads: `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
+// file in its own process (each integration file starts its own simulated cluster), two at a time, the longest
+// first (by the times of the last run, kept in node_modules/.cache; a file never timed is estimated from what it
+// does), so no long file starts last while the other worker idles. Ends with the one line CI reads:
+// `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
 import { spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { cpus } from 'node:os'
 
 const root = join(import.meta.dirname, '..')
 const FILE_TIMEOUT_MS = 10 * 60_000
+const TIMES_FILE = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'test-times.json')
 
 interface Outcome {
   name: string
@@ -96,15 +99,53 @@ async function runTestFile(file: string): Promise<Outcome> {
   return { name, passed, failed: failed > 0 ? failed : code === 0 ? 0 : 1, output, ms }
 }
 
+/** How long each check and file took last time (ms), by name. */
+function recordedTimes(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(TIMES_FILE, 'utf8'))
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * A file never timed here: what it does is what costs — each runbook run, terminal session or kubectl call
+ * against a simulated cluster is a few seconds; a plain unit test file a few seconds in all.
+ */
+function estimate(file: string): number {
+  const text = readFileSync(file, 'utf8')
+  const runs = text.match(/\.run\(\[|startGuided\(|TerminalSession\.start|demoInTerminal\(|runCommand\(/g)?.length ?? 0
+  const clusters = text.match(/startWorld\(|startSimulator\(|preparedWorld\(/g)?.length ?? 0
+  const kubectls = text.match(/kubectl\(/g)?.length ?? 0
+  return 3_000 + 8_000 * runs + 2_000 * clusters + 500 * kubectls
+}
+
+interface Job {
+  name: string
+  cost: number
+  run: () => Promise<Outcome>
+}
+
 async function main() {
   const filter = process.argv.slice(2)
   const files = findTestFiles(join(root, 'test'))
     .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
     .sort()
-  const queue: (() => Promise<Outcome>)[] = [
-    ...(filter.length === 0 ? [typecheck, biomeCheck('format'), biomeCheck('lint')] : []),
-    ...files.map((f) => () => runTestFile(f)),
+  const times = recordedTimes()
+  const checks: Job[] = [
+    { name: 'typecheck (tsc --noEmit, strict)', cost: 0, run: typecheck },
+    { name: 'format (biome format; fix with npm run format)', cost: 0, run: biomeCheck('format') },
+    { name: 'lint (biome lint)', cost: 0, run: biomeCheck('lint') },
   ]
+  const jobs: Job[] = [
+    ...(filter.length === 0 ? checks : []),
+    ...files.map((f) => ({ name: relative(root, f), cost: 0, run: () => runTestFile(f) })),
+  ].map((job) => ({
+    ...job,
+    cost: times[job.name] ?? (job.name.endsWith('.ts') ? estimate(join(root, job.name)) : 20_000),
+  }))
+  // Longest first: the two workers then finish close together.
+  const queue = jobs.sort((a, b) => b.cost - a.cost).map((job) => job.run)
   const outcomes: Outcome[] = []
   const workers = Array.from({ length: Math.max(1, Math.min(2, cpus().length)) }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
@@ -119,6 +160,12 @@ async function main() {
     }
   })
   await Promise.all(workers)
+  try {
+    mkdirSync(join(TIMES_FILE, '..'), { recursive: true })
+    writeFileSync(TIMES_FILE, JSON.stringify({ ...times, ...Object.fromEntries(outcomes.map((o) => [o.name, o.ms])) }))
+  } catch {} // timings only order the next run
+  const total = outcomes.reduce((n, o) => n + o.ms, 0)
+  process.stdout.write(`\nfiles' times sum to ${(total / 1000).toFixed(0)}s\n`)
   const passed = outcomes.reduce((n, o) => n + o.passed, 0)
   const failed = outcomes.reduce((n, o) => n + o.failed, 0)
   process.stdout.write(`\n${passed} passed, ${failed} failed\n`)

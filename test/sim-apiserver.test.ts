@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sim-apiserver-'))
 const env: Record<string, string> = { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache') }
 const timers: NodeJS.Timeout[] = []
 
-const k = (args: string[], input?: string) => kubectl(env, args, { input, timeoutMs: 20_000 })
+const k = (args: string[], input?: string) => kubectl(env, args, { input, timeoutMs: 90_000 })
 /** Runs kubectl and insists on success; returns stdout. */
 async function ok(args: string[], input?: string): Promise<string> {
   const r = await k(args, input)
@@ -48,6 +48,22 @@ function later(
   edit: (o: KubeObject) => void,
 ) {
   timers.push(setTimeout(() => store.mutate(rt, namespace, name, edit), ms))
+}
+
+/**
+ * Simulates a controller that acts while kubectl waits: `edit` runs once the next watch has subscribed to the
+ * store (kubectl wait's, after it found the condition unmet), so the change reaches kubectl through its watch
+ * whatever the machine's load. A timer could fire before kubectl even started: then `wait --for=delete` finds
+ * nothing to wait for and prints nothing.
+ */
+function whenWatched(edit: () => void): void {
+  const subscribe = store.subscribe.bind(store)
+  store.subscribe = (listener) => {
+    store.subscribe = subscribe
+    const unsubscribe = subscribe(listener)
+    setImmediate(edit)
+    return unsubscribe
+  }
 }
 
 test.before(async () => {
@@ -264,6 +280,59 @@ spec:
   assert.match(await fails(['get', 'gadgets.example.com']), /doesn't have a resource type|the server could not find/)
 })
 
+test('dry runs: server-side apply answers the merged object and stores nothing; a dry-run create of a name in use fails', async () => {
+  const policy = (labels: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: dry, namespace: default}
+spec:
+  podSelector: {matchLabels: {${labels}}}
+  ingress: [{ports: [{port: 80, protocol: TCP}]}]
+`
+  await ok(['apply', '--server-side', '--field-manager=owner', '-f', '-'], policy('app: db'))
+  // Someone else adds a selector label; the owner's dry run takes the atomic LabelSelector back whole.
+  await ok([
+    'patch',
+    'networkpolicy',
+    'dry',
+    '--type=merge',
+    '-p',
+    '{"spec":{"podSelector":{"matchLabels":{"tier":"x"}}}}',
+  ])
+  const merged = JSON.parse(
+    await ok(
+      [
+        'apply',
+        '--server-side',
+        '--field-manager=owner',
+        '--force-conflicts',
+        '--dry-run=server',
+        '-o',
+        'json',
+        '-f',
+        '-',
+      ],
+      policy('app: db, team: a'),
+    ),
+  )
+  assert.equal(merged.spec.podSelector, { matchLabels: { app: 'db', team: 'a' } })
+  const stored = JSON.parse(await ok(['get', 'networkpolicy', 'dry', '-o', 'json']))
+  assert.equal(stored.spec.podSelector, { matchLabels: { app: 'db', tier: 'x' } }, 'a dry run stores nothing')
+  // A dry-run create answers what would be created, unless the name is taken.
+  assert.match(
+    await fails(['create', '--dry-run=server', '-f', '-'], policy('app: db')),
+    /AlreadyExists|already exists/,
+  )
+  const created = JSON.parse(
+    await ok(
+      ['create', '--dry-run=server', '-o', 'json', '-f', '-'],
+      policy('app: db').replace('name: dry', 'name: dry2'),
+    ),
+  )
+  assert.is(created.metadata.name, 'dry2')
+  assert.match(await fails(['get', 'networkpolicy', 'dry2']), /NotFound|not found/)
+  await ok(['delete', 'networkpolicy', 'dry'])
+})
+
 test('label, annotate, and the three kubectl patch types', async () => {
   await ok(['create', 'configmap', 'tags', '--from-literal=a=1', '--dry-run=client', '-o', 'json']).then((json) =>
     ok(['create', '-f', '-'], json),
@@ -404,19 +473,23 @@ spec:
 test('kubectl wait converges on conditions, jsonpath and deletion', async () => {
   await ok(['run', 'waiter', '--image=busybox'])
   const POD = type('', 'pods')
-  later(300, POD, 'default', 'waiter', (o) => {
-    o.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }
-  })
-  assert.match(await ok(['wait', '--for=condition=Ready', 'pod/waiter', '--timeout=10s']), /condition met/)
-  later(200, POD, 'default', 'waiter', (o) => {
-    o.status.phase = 'Succeeded'
-  })
+  whenWatched(() =>
+    store.mutate(POD, 'default', 'waiter', (o) => {
+      o.status = { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] }
+    }),
+  )
+  assert.match(await ok(['wait', '--for=condition=Ready', 'pod/waiter', '--timeout=60s']), /condition met/)
+  whenWatched(() =>
+    store.mutate(POD, 'default', 'waiter', (o) => {
+      o.status.phase = 'Succeeded'
+    }),
+  )
   assert.match(
-    await ok(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/waiter', '--timeout=10s']),
+    await ok(['wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/waiter', '--timeout=60s']),
     /condition met/,
   )
-  timers.push(setTimeout(() => store.delete(POD, 'default', 'waiter'), 300))
-  assert.match(await ok(['wait', '--for=delete', 'pod/waiter', '--timeout=10s']), /condition met/)
+  whenWatched(() => store.delete(POD, 'default', 'waiter'))
+  assert.match(await ok(['wait', '--for=delete', 'pod/waiter', '--timeout=60s']), /condition met/)
   assert.match(await fails(['wait', '--for=condition=Ready', 'pod/sel-a', '--timeout=1s']), /timed out/)
 })
 
@@ -453,6 +526,64 @@ test('delete cascades to namespaced contents and owned objects', async () => {
   assert.match(await ok(['delete', 'deploy', 'csa']), /deployment.apps "csa" deleted/)
   assert.is(store.get(type('apps', 'replicasets'), 'default', 'csa-1'), undefined)
   assert.match(await fails(['delete', 'deploy', 'csa']), /deployments.apps "csa" not found/)
+})
+
+test('Leases: created, renewed only with the resourceVersion read, a stale or missing one refused as the real server does', async () => {
+  const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z')
+  const lease = (holder: string, resourceVersion?: string) =>
+    JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'runbook-lock', namespace: 'default', ...(resourceVersion ? { resourceVersion } : {}) },
+      spec: { holderIdentity: holder, leaseDurationSeconds: 30, renewTime: micro(Date.now()), leaseTransitions: 0 },
+    })
+  const created = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], lease('first')))
+  assert.is(created.spec.holderIdentity, 'first')
+  assert.match(await ok(['get', 'leases']), /NAME\s+HOLDER\s+AGE\nrunbook-lock\s+first\s/)
+  assert.match(
+    await fails(['create', '-f', '-'], lease('second')),
+    /\(AlreadyExists\).*leases.coordination.k8s.io "runbook-lock" already exists/,
+  )
+  // Two writers read the same version: the first replace wins, the second gets 409.
+  const read = created.metadata.resourceVersion
+  const renewed = JSON.parse(await ok(['replace', '-f', '-', '-o', 'json'], lease('first', read)))
+  assert.ok(Number(renewed.metadata.resourceVersion) > Number(read))
+  assert.match(
+    await fails(['replace', '-f', '-'], lease('second', read)),
+    /\(Conflict\).*Operation cannot be fulfilled on leases.coordination.k8s.io "runbook-lock": the object has been modified/,
+  )
+  // A Lease cannot be updated unconditionally (AllowUnconditionalUpdate is false for Leases).
+  assert.match(
+    await fails(['replace', '-f', '-'], lease('second')),
+    /metadata.resourceVersion: Invalid value: 0x0: must be specified for an update/,
+  )
+  const bad = JSON.parse(lease('x'))
+  bad.metadata.name = 'bad-lease'
+  bad.spec.leaseDurationSeconds = 0
+  bad.spec.renewTime = new Date().toISOString()
+  const problems = await fails(['create', '-f', '-'], JSON.stringify(bad))
+  assert.match(problems, /spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0/)
+  assert.match(problems, /spec.renewTime: Invalid value/)
+  await ok(['delete', 'lease', 'runbook-lock'])
+})
+
+test('a Secret over 1 MiB of data is refused; a stale resourceVersion on replace is a 409', async () => {
+  const secret = (data: string, resourceVersion?: string) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'record', ...(resourceVersion ? { resourceVersion } : {}) },
+      data: { record: Buffer.from(data).toString('base64') },
+    })
+  assert.match(
+    await fails(['create', '-f', '-'], secret('x'.repeat(1024 * 1024 + 1))),
+    /data: Too long: may not be more than 1048576 bytes/,
+  )
+  const first = JSON.parse(await ok(['create', '-f', '-', '-o', 'json'], secret('one')))
+  assert.is(first.type, 'Opaque')
+  await ok(['replace', '-f', '-'], secret('two', first.metadata.resourceVersion))
+  assert.match(await fails(['replace', '-f', '-'], secret('three', first.metadata.resourceVersion)), /\(Conflict\)/)
+  await ok(['delete', 'secret', 'record'])
 })
 
 test('errors are Status objects kubectl prints', async () => {

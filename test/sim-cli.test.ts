@@ -13,11 +13,26 @@ const simMain = join(ROOT, 'test', 'sim', 'main.ts')
 
 test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 0 on SIGTERM', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'out')
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, simMain, '--out', out, '--release', 'prod'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      TSX_LOADER,
+      simMain,
+      '--out',
+      out,
+      '--release',
+      'prod',
+      '--set',
+      'mtls.enabled=true',
+      '--set=monitoring.enabled=false',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  )
   let output = ''
   child.stdout.on('data', (c) => (output += c))
   child.stderr.on('data', (c) => (output += c))
@@ -38,8 +53,19 @@ test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 
     assert.is(pods.code, 0, pods.stderr)
     assert.match(
       pods.stdout,
-      /prod-manager-\S+\s.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=prod,app\.kubernetes\.io\/name=gthulhu/,
+      /prod-gthulhu-manager-\S+\s.*app\.kubernetes\.io\/component=manager,app\.kubernetes\.io\/instance=prod,app\.kubernetes\.io\/name=gthulhu/,
     )
+    // --set reaches the chart: the decision maker speaks mTLS, and no monitor Service exists without monitoring.
+    const ds = await kubectl(env, [
+      'get',
+      'ds',
+      'prod-gthulhu-scheduler',
+      '-o',
+      'jsonpath={.spec.template.spec.containers[1].env[?(@.name=="DM_MTLS_ENABLE")].value}',
+    ])
+    assert.is(ds.stdout, 'true', ds.stderr)
+    const svcs = await kubectl(env, ['get', 'svc', '-o', 'name'])
+    assert.not.match(svcs.stdout, /scheduler-monitor/)
     assert.match(pods.stdout, /prod-mongodb-0\s.*app\.kubernetes\.io\/name=mongodb/)
     assert.match(pods.stdout, /kube-system\s+calico-node-/)
   } finally {
@@ -48,6 +74,18 @@ test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 
   const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000)
   assert.is(await exited, 0, output)
   clearTimeout(timer)
+})
+
+test('npm run sim: --set with a chart value it does not model exits 2 naming the valid ones', async () => {
+  const r = await runCommand(process.execPath, ['--import', TSX_LOADER, simMain, '--set', 'manager.replicaCount=2'], {
+    cwd: ROOT,
+    timeoutMs: 30_000,
+  })
+  assert.is(r.code, 2)
+  assert.match(
+    r.stderr,
+    /--set: "manager\.replicaCount=2" is not one of mtls\.enabled=true\|false, monitoring\.enabled=true\|false, scheduler\.scheduling\.enabled=true\|false/,
+  )
 })
 
 test('npm run sim: an unknown flag exits 2 with the usage', async () => {

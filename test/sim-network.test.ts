@@ -173,21 +173,47 @@ test('once enrolled, a policy without 15008 denies mesh traffic: nc from an enro
   await applyYaml(sim.env, GUIDE_POLICIES)
 })
 
-test('kubelet-probe trap: without an ipBlock for 169.254.7.127 the enrolled MongoDB turns NotReady', async () => {
+test('kubelet-probe trap, Calico: host → local pod is never policed, so MongoDB restarts Ready without the ipBlock', async () => {
   const del = await kubectl(sim.env, ['delete', 'networkpolicy', 'allow-kubelet-probes'])
   assert.is(del.code, 0, del.stderr)
-  const notReady = await kubectl(sim.env, [
-    'wait',
-    '--for=condition=Ready=false',
-    'pod/gthulhu-mongodb-0',
-    '--timeout=10s',
-  ])
-  assert.is(notReady.code, 0, notReady.stderr)
-  const rollout = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=1s'])
-  assert.is.not(rollout.code, 0)
+  // A fresh pod under the guide's policies alone, enrolled: Felix returns host → workload packets before any
+  // workload ingress policy, so its readiness probes pass and the rollout completes.
+  const restart = await kubectl(sim.env, ['rollout', 'restart', 'sts/gthulhu-mongodb'])
+  assert.is(restart.code, 0, restart.stderr)
+  const rollout = await kubectl(sim.env, ['rollout', 'status', 'sts/gthulhu-mongodb', '--timeout=30s'], {
+    timeoutMs: 40_000,
+  })
+  assert.is(rollout.code, 0, `${rollout.stdout}${rollout.stderr}`)
   await applyYaml(sim.env, KUBELET_PROBES)
-  const ready = await kubectl(sim.env, ['wait', '--for=condition=Ready', 'pod/gthulhu-mongodb-0', '--timeout=10s'])
-  assert.is(ready.code, 0, ready.stderr)
+})
+
+test('kubelet-probe trap, Cilium: without an ipBlock for 169.254.7.127 the enrolled MongoDB turns NotReady', async () => {
+  const cilium = await startSimulator({ cni: 'cilium', timing: { podStartMs: 50, probeRunMs: 60, rolloutStepMs: 60 } })
+  try {
+    const crds = await kubectl(cilium.env, [
+      'apply',
+      '--server-side',
+      '-f',
+      `${cilium.gatewayApiMirror}/v1.4.0/standard-install.yaml`,
+    ])
+    assert.is(crds.code, 0, crds.stderr)
+    const install = await istioctl.run(cilium.env, ['install', '--set', 'profile=ambient', '-y'])
+    assert.is(install.code, 0, install.stderr)
+    await applyYaml(cilium.env, GUIDE_POLICIES)
+    await kubectl(cilium.env, ['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite'])
+    const notReady = await kubectl(cilium.env, [
+      'wait',
+      '--for=condition=Ready=false',
+      'pod/gthulhu-mongodb-0',
+      '--timeout=20s',
+    ])
+    assert.is(notReady.code, 0, notReady.stderr)
+    await applyYaml(cilium.env, KUBELET_PROBES)
+    const ready = await kubectl(cilium.env, ['wait', '--for=condition=Ready', 'pod/gthulhu-mongodb-0', '--timeout=20s'])
+    assert.is(ready.code, 0, ready.stderr)
+  } finally {
+    await cilium.stop()
+  }
 })
 
 const MANAGER_POLICY = (principals: string[]) => `apiVersion: security.istio.io/v1
@@ -247,6 +273,56 @@ test('AuthorizationPolicy with targetRefs: not enforced without a waypoint, enfo
     (await kubectl(sim.env, ['get', 'authorizationpolicy', 'manager-allow-scheduler', '-o', 'json'])).stdout,
   )
   assert.is(policy.status.conditions[0].observedGeneration, String(policy.metadata.generation))
+})
+
+test('waypoint RBAC on TCP: a DENY rule on methods refuses every connection to a TCP port, only POSTs on the HTTP one', async () => {
+  // A second Service on the manager's pods, whose port the waypoint carries as TCP (name prefix "tcp").
+  await applyYaml(
+    sim.env,
+    `apiVersion: v1
+kind: Service
+metadata:
+  name: manager-tcp
+  namespace: default
+spec:
+  selector:
+    app.kubernetes.io/component: manager
+    app.kubernetes.io/instance: gthulhu
+  ports:
+  - name: tcp-api
+    port: 8080
+    targetPort: 8080
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-posts
+  namespace: default
+spec:
+  targetRefs:
+  - {group: "", kind: Service, name: gthulhu-manager}
+  - {group: "", kind: Service, name: manager-tcp}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        methods: ["POST"]
+`,
+  )
+  const curl = (host: string) =>
+    `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://${host}:8080/health; echo " exit=$?"`
+  // HTTP port: the waypoint sees a GET, which the rule does not name.
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, serviceAccount: 'gthulhu', script: curl('gthulhu-manager') }),
+    '200 exit=0\n',
+  )
+  // TCP port: Envoy's TCP RBAC drops the HTTP-only `methods` from a DENY rule, which then denies every connection.
+  assert.is(
+    await runProbe(sim.env, { image: CURL_IMAGE, serviceAccount: 'gthulhu', script: curl('manager-tcp') }),
+    '000curl: (56) Recv failure: Connection reset by peer\n exit=56\n',
+  )
+  await kubectl(sim.env, ['delete', 'authorizationpolicy', 'deny-posts'])
+  await kubectl(sim.env, ['delete', 'service', 'manager-tcp'])
 })
 
 const IDENTITY_POLICIES = ['manager', 'mongodb', 'scheduler']

@@ -56,7 +56,7 @@ test('kubectl sees the Gthulhu pods with the chart labels, Running and Ready', a
   assert.is(scheduler.spec.serviceAccountName, 'gthulhu')
   assert.equal(
     scheduler.spec.containers.map((c: any) => c.name),
-    ['scheduler', 'decision-maker'],
+    ['gthulhu-scheduler', 'scheduler-sidecar'],
   )
   const svcs = await json(['get', 'svc', '-n', 'default'])
   const byName = Object.fromEntries(svcs.items.map((s: any) => [s.metadata.name, s]))
@@ -74,7 +74,8 @@ test('variants: namespace, release, missing component and CNI are seeded as aske
   try {
     const pods = await kubectl(other.env, ['get', 'pods', '-n', 'sched', '-o', 'name'])
     assert.match(pods.stdout, /pod\/gt-mongodb-0/)
-    assert.match(pods.stdout, /pod\/gt-scheduler-/)
+    // The chart's fullname is <release>-gthulhu for a release without "gthulhu" in it; MongoDB's is <release>-mongodb.
+    assert.match(pods.stdout, /pod\/gt-gthulhu-scheduler-/)
     assert.not.match(pods.stdout, /manager/)
     const ds = await kubectl(other.env, [
       'get',
@@ -403,7 +404,8 @@ test('istioctl waypoint apply --enroll-namespace --wait, status, ztunnel-config 
   const status = await run(['waypoint', 'status', '-n', 'default'])
   assert.is(status.code, 0, status.stderr)
   assert.match(status.stdout, /^NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\nwaypoint\s+True\s+Programmed\s+Programmed\s+/)
-  const everywhere = await run(['waypoint', 'status'])
+  // Only -A adds the NAMESPACE column (without -n istioctl uses the context's namespace).
+  const everywhere = await run(['waypoint', 'status', '-A'])
   assert.match(
     everywhere.stdout,
     /^NAMESPACE\s+NAME\s+STATUS\s+TYPE\s+REASON\s+MESSAGE\ndefault\s+waypoint\s+True\s+Programmed/,

@@ -1,12 +1,18 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
 import { loadConfig } from '../lib/config/options.ts'
-import { configDrift, defaultStatePath, outcomeConfig, STATE_FORMAT, StateStore } from '../lib/run/state.ts'
+import {
+  applyRecordedSettings,
+  configDrift,
+  defaultStatePath,
+  outcomeConfig,
+  STATE_FORMAT,
+  StateStore,
+} from '../lib/run/state.ts'
 
 const dir = () => mkdtempSync(join(tmpdir(), 'runbook-state-'))
 
@@ -14,12 +20,12 @@ test('the default path is per context, under .gthulhu-runbook in the working dir
   assert.is(defaultStatePath('kind-prod/eu', '/work'), '/work/.gthulhu-runbook/kind-prod_eu.json')
 })
 
-test('updates are written atomically and read back', () => {
+test('updates are written atomically and read back', async () => {
   const path = join(dir(), 'nested', 'state.json')
   const store = new StateStore(path, 'ctx')
-  store.update('preflight', { status: 'done', checks: [{ name: 'x', expected: 'a', observed: 'a', ok: true }] })
+  await store.update('preflight', { status: 'done', checks: [{ name: 'x', expected: 'a', observed: 'a', ok: true }] })
   store.state.facts.serverVersion = 'v1.33.1'
-  store.save()
+  await store.save()
   const again = new StateStore(path, 'ctx')
   assert.is(again.state.format, STATE_FORMAT)
   assert.is(again.step('preflight').status, 'done')
@@ -40,7 +46,7 @@ test('a corrupt state file is reported with its path and left untouched', () => 
   assert.is(readFileSync(path, 'utf8'), '{"format": "gthulhu-runbook/state/v1", "steps": {')
 })
 
-test("a foreign file, or another context's state, is refused and left untouched", () => {
+test("a foreign file, or another context's state, is refused and left untouched", async () => {
   const path = join(dir(), 'state.json')
   writeFileSync(path, JSON.stringify({ hello: 'world' }))
   assert.throws(
@@ -48,7 +54,7 @@ test("a foreign file, or another context's state, is refused and left untouched"
     (e: Error) => /was not written by this runbook/.test(e.message),
   )
   const other = new StateStore(join(dir(), 'other.json'), 'ctx-a')
-  other.save()
+  await other.save()
   assert.throws(
     () => new StateStore(other.path, 'ctx-b'),
     (e: Error) => /belongs to kube context "ctx-a", not "ctx-b"/.test(e.message),
@@ -56,35 +62,27 @@ test("a foreign file, or another context's state, is refused and left untouched"
   assert.equal(JSON.parse(readFileSync(path, 'utf8')), { hello: 'world' })
 })
 
-test('a lock stops a second run on the same state and is released on unlock', () => {
-  const path = join(dir(), 'state.json')
-  const first = new StateStore(path, 'ctx')
-  first.lock()
-  const second = new StateStore(path, 'ctx')
-  assert.throws(
-    () => second.lock(),
-    (e: Error) => e instanceof UsageError && new RegExp(`pid ${process.pid}`).test(e.message),
-  )
-  first.unlock()
-  assert.not.ok(existsSync(`${path}.lock`))
-  second.lock()
-  second.unlock()
-})
-
-test('a lock left by a process that has exited is taken over', () => {
-  const path = join(dir(), 'state.json')
-  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
-  writeFileSync(`${path}.lock`, JSON.stringify({ pid: Number(gone.stdout), host: hostname(), since: 'earlier' }))
-  const store = new StateStore(path, 'ctx')
-  assert.is(store.lock().tookOverFrom, Number(gone.stdout))
-  store.unlock()
-})
-
 test('config drift names the settings that changed since a step ran', () => {
   const before = outcomeConfig(loadConfig(['--namespace', 'a'], {}))
   const now = loadConfig(['--namespace', 'b', '--output', 'json'], {})
   assert.equal(configDrift(before, now), ['namespace: "a" → "b"'])
   assert.equal(configDrift(before, loadConfig(['--namespace', 'a', '--dry-run'], {})), [])
+})
+
+test('a resume, audit or undo takes the recorded settings not given this time; flags and the environment win', () => {
+  const recorded = outcomeConfig(
+    loadConfig(
+      ['--gateway-name', 'edge', '--namespace', 'apps', '--install-dir', '/opt/bin', '--no-identity-policies'],
+      {},
+    ),
+  )
+  const config = loadConfig(['--identity-policies'], { GTHULHU_RUNBOOK_INSTALL_DIR: '/sim/bin' })
+  const taken = applyRecordedSettings(config, recorded)
+  assert.is(config.gatewayName, 'edge')
+  assert.is(config.identityPolicies, true, 'a flag given now wins')
+  assert.is(config.installDir, '/sim/bin', 'the environment given now wins')
+  assert.is(config.namespace, 'default', 'the namespace found the record and stays')
+  assert.equal(taken, ['gatewayName=edge'])
 })
 
 test.run()

@@ -18,7 +18,7 @@ test.after(async () => {
 
 test('with a load balancer address the step verifies through it on port 80 and records that path', async () => {
   const r = await world.run(
-    [...world.flags, '--yes', '--only', 'preflight,istioctl,gateway-api-crds,ambient,gateway'],
+    [...world.flags, '--yes', '-v', '--only', 'preflight,istioctl,gateway-api-crds,ambient,gateway'],
     { timeoutMs: 180_000 },
   )
   assert.is(r.code, 0, show(r))

@@ -9,7 +9,8 @@ let world: RunbookWorld
 const UP_TO_GATEWAY = 'preflight,istioctl,gateway-api-crds,ambient,gateway'
 const run = async (...args: string[]) => {
   const t = Date.now()
-  const r = await world.run([...world.flags, ...args])
+  // -v: these tests read what each step said and every check, not only the one line of an all-green step.
+  const r = await world.run([...world.flags, '-v', ...args])
   if (process.env.TIMING) console.error(`${Date.now() - t}ms ${args.join(' ')}`)
   return r
 }
@@ -105,7 +106,7 @@ test('a second run changes nothing and still verifies every step', async () => {
   )
   assert.match(r.stdout, /done\s+gateway-api-crds\s+[\d.]+s, 12\/12 checks/)
   assert.match(r.stdout, /done\s+ambient\s+[\d.]+s, 3\/3 checks/)
-  assert.match(r.stdout, /done\s+gateway\s+[\d.]+s, 8\/8 checks/)
+  assert.match(r.stdout, /done\s+gateway\s+[\d.]+s, 10\/10 checks/)
 })
 
 test('--gateway-service-type NodePort annotates the Gateway; Istio makes a NodePort Service and the Gateway is Programmed', async () => {
@@ -141,7 +142,10 @@ test('a Gateway edited by hand is taken back to the plan, with a warning', async
   assert.is(edited.code, 0, edited.stderr)
   const r = await run('--yes', '--only', 'gateway')
   assert.is(r.code, 0, show(r))
-  assert.match(r.stdout + r.stderr, /Gateway default\/gthulhu-gw differs from the plan; applying the planned version/)
+  assert.match(
+    r.stdout + r.stderr,
+    /Gateway default\/gthulhu-gw differs from the plan \(spec\.listeners\[0\]\.port\); applying the planned version/,
+  )
   assert.is(
     (await kjson('get', 'gateways.gateway.networking.k8s.io', 'gthulhu-gw', '-n', 'default')).spec.listeners[0].port,
     80,

@@ -55,7 +55,11 @@ test('--dry-run shows the policies with the kubelet-probe rule and the probes, c
   assert.match(r.stdout, /cidr: 169\.254\.7\.127\/32/)
   const connection = `--kubeconfig ${world.sim.kubeconfig} --context ${world.sim.context}`
   assert.match(r.stdout, `$ kubectl ${connection} label namespace default istio.io/dataplane-mode=ambient --overwrite`)
-  assert.match(r.stdout, `istioctl ${connection} waypoint apply -n default --enroll-namespace --wait`)
+  assert.match(r.stdout, `istioctl ${connection} waypoint apply -n default --wait`)
+  assert.match(
+    r.stdout,
+    `$ kubectl ${connection} label service gthulhu-manager -n default istio.io/use-waypoint=waypoint --overwrite`,
+  )
   assert.match(r.stdout, `$ kubectl ${connection} rollout restart statefulset/gthulhu-mongodb -n default`)
   assert.match(r.stdout, /apply \(server-side\) AuthorizationPolicy default\/gthulhu-gateway-allow-chrome-only/)
   const ns = await kubectl(world.sim.env, ['get', 'namespace', 'default', '-o', 'json'])

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { checkOf, show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
@@ -50,7 +50,7 @@ async function servingAddresses(service: string, during: () => Promise<void>): P
 test('every step runs to the end, proves every policy with probes, refuses every bypass, and prints the Web UI URL', async () => {
   let r!: Awaited<ReturnType<RunbookWorld['run']>>
   const serving = await servingAddresses('gthulhu-manager', async () => {
-    r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
+    r = await world.run([...world.flags, '--yes', '-v'], { timeoutMs: 420_000 })
   })
   assert.is(r.code, 0, show(r))
   // Probes that wear the manager's labels match its Service, yet never serve it: their readiness gate is never met.
@@ -88,6 +88,40 @@ test('every step runs to the end, proves every policy with probes, refuses every
     /pods of statefulset\/gthulhu-mongodb enrolled \(HBONE in istioctl ztunnel-config workloads\)\s+expected: HBONE for every pod\s+observed: gthulhu-mongodb-0=HBONE/,
   )
   assert.match(r.stdout, /ingress skips the manager's waypoint/)
+  // An insider's paths: the impostor decision maker hears nothing (l4-policies, and again enrolled at restart);
+  // a Service someone else binds to the waypoint is open until l7-policies attaches a policy to the waypoint;
+  // one without the label never reaches the waypoint; hostNetwork on the manager's node stays open, and says so.
+  const impostor = /impostor decision maker \(app=decisionmaker, another namespace\) → requests from the manager :8080/
+  assert.match(
+    r.stdout,
+    /impostor decision maker \(app=decisionmaker, another namespace\) +│ — +│ — +│ ✔ refused \/ refused/,
+  )
+  assert.match(checkOf(r.stdout, impostor), /observed: refused \(nothing reached the listener\)/)
+  const deputy = /enrolled pod, ServiceAccount default → another Service on the waypoint :8080/
+  assert.match(
+    r.stdout,
+    /⚠ enrolled pod, ServiceAccount default → another Service on the waypoint :8080: HTTP 403\s+expected: HTTP 403\s+observed: HTTP 200[^\n]*\n\s+→ this path is open: l7-policies has not been applied/,
+  )
+  assert.match(checkOf(r.stdout, deputy), /^ {2}✔ [^\n]*\n\s+expected: HTTP 403\n\s+observed: HTTP 403/)
+  assert.match(checkOf(r.stdout, /another Service, unbound :8080/), /^ {2}✔ [^\n]*\n\s+expected: refused/)
+  assert.match(
+    checkOf(r.stdout, /hostNetwork pod, the manager's node → manager pod IP :8080/),
+    /^ {2}⚠ [\s\S]*observed: HTTP 200/,
+  )
+  // The run ends with the ledger: hostNetwork on the same node is open, the insider paths above are closed.
+  assert.match(
+    r.stdout,
+    /○ open {3}host-network-same-node: a hostNetwork pod \(or a node process\) on the manager's node → manager/,
+  )
+  assert.match(
+    r.stdout,
+    /Closed and tried: [^\n]*deputy-service-to-manager[^\n]*impostor-decision-maker[^\n]*host-network-other-node/,
+  )
+  // One node: no hostNetwork pod can come from another, so that path is no gap here.
+  assert.match(
+    r.stdout,
+    /✔ a hostNetwork pod \(or a node process\) on another node → manager via [^\n]*\n\s+expected: refused\n\s+observed: not tried: every node that takes pods runs a manager pod \(sim-node-1\)/,
+  )
   assert.match(r.stdout, /Open the Web UI at http:\/\/127\.0\.0\.1:\d+\//)
   // The run ends with the threat model's ledger: what stays open, why and what would close it; what is closed.
   assert.match(r.stdout, /What stays open \(docs\/threat-model\.md has the whole model\):/)
@@ -114,7 +148,10 @@ test('every step runs to the end, proves every policy with probes, refuses every
   assert.is(policy.spec.ingress[1].from[0].ipBlock.cidr, '169.254.7.127/32')
   const ns = await kjson('get', 'namespace', 'default')
   assert.is(ns.metadata.labels['istio.io/dataplane-mode'], 'ambient')
-  assert.is(ns.metadata.labels['istio.io/use-waypoint'], 'waypoint')
+  // Only the manager Service uses the waypoint: a Service someone else creates in the namespace does not.
+  assert.is(ns.metadata.labels['istio.io/use-waypoint'], undefined)
+  const managerSvc = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
+  assert.is(managerSvc.metadata.labels['istio.io/use-waypoint'], 'waypoint')
   const manager = await kjson(
     'get',
     'authorizationpolicies.security.istio.io',
@@ -130,7 +167,9 @@ test('every step runs to the end, proves every policy with probes, refuses every
 
 test('a second run of the four steps changes nothing and still verifies against the cluster', async () => {
   const before = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
-  const r = await world.run([...world.flags, '--yes', '--only', `preflight,${OURS.join(',')}`], { timeoutMs: 180_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', `preflight,${OURS.join(',')}`], {
+    timeoutMs: 300_000,
+  })
   assert.is(r.code, 0, show(r))
   const state = world.state()
   assert.match(state.steps['l4-policies']!.note ?? '', /already applied as planned/)
@@ -144,13 +183,13 @@ test('a second run of the four steps changes nothing and still verifies against 
       id,
     )
   // The probes ran again: verification is not skipped on a no-op.
-  assert.match(r.stdout, /started 4 probe pod\(s\)/)
+  assert.match(r.stdout, /started \d+ probe pod\(s\)/)
   const after = await kjson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')
   assert.is(after.metadata.generation, before.metadata.generation, 'no second restart')
   assert.equal(await world.probePodsLeft(), [])
 })
 
-test('a repair run after the waypoint was deleted (the namespace kept its label) recreates it', async () => {
+test('a repair run after the waypoint was deleted (the manager Service kept its label) recreates it', async () => {
   const deleted = await kubectl(world.sim.env, [
     'delete',
     'gateways.gateway.networking.k8s.io',
@@ -159,9 +198,8 @@ test('a repair run after the waypoint was deleted (the namespace kept its label)
     'default',
   ])
   assert.is(deleted.code, 0, deleted.stderr)
-  const r = await world.run([...world.flags, '--yes', '--only', 'waypoint'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'waypoint'], { timeoutMs: 120_000 })
   assert.is(r.code, 0, show(r))
-  // istioctl alone would skip a namespace that already names a waypoint; the runbook passes --overwrite.
   assert.match(r.stdout, /waypoint default\/waypoint applied/)
   const gw = await kjson('get', 'gateways.gateway.networking.k8s.io', 'waypoint', '-n', 'default')
   assert.ok(gw.status.conditions.some((c: any) => c.type === 'Programmed' && c.status === 'True'))
@@ -176,7 +214,7 @@ test("the run's --timeout reaches istioctl's own waits", async () => {
   )
   assert.match(
     r.stdout,
-    /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=45s/,
+    /istioctl --kubeconfig \S+ --context \S+ waypoint apply -n default --wait --waypoint-timeout=45s/,
   )
 })
 

@@ -54,7 +54,7 @@ test('policies that admit the app port but not 15008 fail the restart verificati
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✔ refused \/ refused +│ ✔ refused \/ refused/)
   assert.match(
     r.stdout,
-    /✖ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200\s+expected: HTTP 200\s+observed: refused \(curl: \(56\) Recv failure: Connection reset by peer\) \[pod gthulhu-probe-manager-scheduler-\w+\]\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/,
+    /✖ manager \(gthulhu-manager's labels\) → scheduler sidecar :8080: HTTP 200\s+expected: HTTP 200\s+observed: refused \(curl: \(56\) Recv failure: Connection reset by peer\) \[pod gthulhu-probe-manager-to-decision-maker-\w+\]\s+→ the namespace is enrolled in ambient, so the manager's traffic reaches the scheduler sidecar inside ztunnel's HBONE tunnel on port 15008/,
   )
   assert.match(r.stdout, /NetworkPolicy allow-only-manager-to-scheduler must admit 15008 from the manager/)
   // MongoDB's hello gets no answer: the connection the manager's own ztunnel accepted was closed behind it.

@@ -6,16 +6,16 @@ import { Cluster } from '../lib/kube/cluster.ts'
 import { loadConfig } from '../lib/config/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
 import { l7PoliciesStep } from '../steps/11-l7-policies.ts'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
 const kjson = (...args: string[]) => world.kubectlJson(...args)
 
 test.before(async () => {
-  world = await startWorld({ cni: 'calico' })
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
-  assert.is(r.code, 0, show(r))
+  // A fully hardened cluster: a full --yes run, saved once and started again here.
+  world = await preparedWorld({ cni: 'calico' })
 })
 test.after(async () => {
   await world?.stop()
@@ -116,7 +116,7 @@ test('an inner "*" in a User-Agent value is refused before anything is applied',
 })
 
 test('--ingress-via-waypoint labels the manager Service and admits the gateway identity; browsers still get 200', async () => {
-  const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies', '--ingress-via-waypoint'])
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'l7-policies', '--ingress-via-waypoint'])
   assert.is(r.code, 0, show(r))
   assert.match(
     r.stdout,
@@ -137,7 +137,7 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
     'cluster.local/ns/default/sa/gthulhu-gw-istio',
   ])
   // Back to the default: the label goes, and so does the gateway's identity.
-  const back = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])
+  const back = await world.run([...world.flags, '--yes', '-v', '--only', 'l7-policies'])
   assert.is(back.code, 0, show(back))
   assert.match(back.stdout, /ingress skips the manager's waypoint/)
   const after = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')

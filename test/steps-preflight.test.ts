@@ -38,9 +38,11 @@ test("Kubernetes 1.29 with Istio 1.29: below istioctl's floor, refused even with
 })
 
 test('Gthulhu with mTLS: preflight notices the decision maker serves TLS, and the probes take its 400 to plain HTTP as the answer', async () => {
-  const world = await startWorld({ gthulhuMtls: true })
+  const world = await startWorld({ chart: { mtls: true } })
   try {
-    const r = await world.run([...world.flags, '--yes', '--only', 'preflight,l4-policies'], { timeoutMs: 120_000 })
+    const r = await world.run([...world.flags, '--yes', '-v', '--only', 'preflight,l4-policies'], {
+      timeoutMs: 120_000,
+    })
     assert.is(r.code, 0, show(r))
     assert.is(world.state().facts.workloads?.scheduler.servesTls, true)
     assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 400 \/ HTTP 400/)

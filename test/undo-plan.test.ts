@@ -58,6 +58,8 @@ test('the undo plan puts labels back to their recorded values and names what it 
   assert.equal(commands, [
     'kubectl label namespace default istio.io/dataplane-mode-',
     'kubectl label namespace default istio.io/use-waypoint=team-waypoint --overwrite',
+    // A label with no record was not there before the step: undo removes it (the manager Service's binding).
+    'kubectl label service gthulhu-manager -n default istio.io/use-waypoint-',
   ])
   assert.ok(
     plan.some(

@@ -108,7 +108,7 @@ test("the manager policy: the guide's principal by default, a configured list, a
     'cluster.local/ns/b/sa/y',
     'cluster.local/ns/default/sa/gthulhu-gw-istio',
   ])
-  assert.is(gatewayPrincipal(listed), 'cluster.local/ns/default/sa/gthulhu-gw-istio')
+  assert.is(gatewayPrincipal(listed, {}), 'cluster.local/ns/default/sa/gthulhu-gw-istio')
   const plan = l7PoliciesStep.plan({ config: listed, facts: {} })
   assert.ok(
     plan.some(

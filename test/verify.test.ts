@@ -3,7 +3,8 @@
 // --no-probes audits the objects alone without creating a pod.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 import { STEP_IDS } from '../lib/types.ts'
 
@@ -20,9 +21,8 @@ async function kubectlOk(...args: string[]): Promise<void> {
 }
 
 test.before(async () => {
-  world = await startWorld({ cni: 'calico' })
-  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
-  assert.is(run.code, 0, show(run))
+  // A cluster the runbook has hardened (a full --yes run, saved once and started again here).
+  world = await preparedWorld({ cni: 'calico' })
 })
 test.after(async () => {
   await world?.stop()
@@ -33,7 +33,7 @@ test("--verify after an untouched run exits 0, runs every done step's checks and
   const generation = (await world.kubectlJson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')).metadata
     .generation
   // No --yes: an audit asks nothing; a scheduled job only names the context.
-  const r = await world.run([...world.flags, '--verify'])
+  const r = await world.run([...world.flags, '--verify', '-v'])
   assert.is(r.code, 0, show(r))
   assert.ok(r.stdout.includes(`auditing ${STEP_IDS.join(', ')}`), 'every done step is audited')
   assert.match(r.stdout, /✔ everything the runbook set up still holds/)
@@ -74,7 +74,7 @@ test('a loosened NetworkPolicy is named as drift; the identity policy behind it 
     '-p',
     patch,
   )
-  const r = await world.run([...world.flags, '--verify'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: 120_000 })
   assert.is(r.code, 1, show(r))
   assert.match(
     r.stdout,
@@ -103,8 +103,8 @@ test('a deleted identity policy is named, and so is the bypass it reopened', asy
   assert.is(repair.code, 0, show(repair))
 })
 
-test('a removed namespace label and a deleted AuthorizationPolicy are named as drift events under --output json', async () => {
-  await kubectlOk('label', 'namespace', 'default', 'istio.io/use-waypoint-')
+test('a removed waypoint label and a deleted AuthorizationPolicy are named as drift events under --output json', async () => {
+  await kubectlOk('label', 'service', 'gthulhu-manager', '-n', 'default', 'istio.io/use-waypoint-')
   await kubectlOk(
     'delete',
     'authorizationpolicies.security.istio.io',
@@ -116,12 +116,15 @@ test('a removed namespace label and a deleted AuthorizationPolicy are named as d
   assert.is(r.code, 1, show(r))
   const drifts = events(r.stdout).filter((e) => e.event === 'drift')
   const named = drifts.map((d) => `${d.step}: ${d.check}`)
-  assert.ok(named.includes('waypoint: namespace default has istio.io/use-waypoint=waypoint'), named.join('\n'))
+  assert.ok(
+    named.includes('waypoint: Service default/gthulhu-manager has istio.io/use-waypoint=waypoint'),
+    named.join('\n'),
+  )
   assert.ok(
     named.includes('l7-policies: AuthorizationPolicy default/gthulhu-gateway-allow-chrome-only applied as planned'),
     named.join('\n'),
   )
-  const label = drifts.find((d) => d.check === 'namespace default has istio.io/use-waypoint=waypoint')
+  const label = drifts.find((d) => d.check === 'Service default/gthulhu-manager has istio.io/use-waypoint=waypoint')
   assert.equal([label.expected, label.observed], ['waypoint', '(not set)'])
   assert.equal(events(r.stdout).at(-1), { ...events(r.stdout).at(-1), event: 'run-end', status: 'failed', exitCode: 1 })
 })

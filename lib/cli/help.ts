@@ -7,7 +7,7 @@ export const EXIT_CODES: [number, string][] = [
   [1, 'a step or one of its checks failed; the resume command is printed'],
   [
     2,
-    'usage or configuration error (unknown flag, bad value, bad config file, no context with --yes, locked or foreign state); nothing was changed',
+    'usage or configuration error (unknown flag, bad value, bad config file, no context with --yes, another run holds the lock, a foreign or malformed record); nothing was changed',
   ],
   [130, 'interrupted (Ctrl-C or "quit"); state is saved and the resume command is printed'],
 ]

@@ -3,6 +3,7 @@ import { select } from '@inquirer/prompts'
 import { Interrupted } from '../config/errors.ts'
 import type { Prompter } from '../run/engine.ts'
 import type { KubeContext } from '../kube/kubeconfig.ts'
+import { text } from '../config/text.ts'
 
 /** Inquirer rejects with ExitPromptError on Ctrl-C; the runbook treats that as quitting. */
 async function asked<T>(question: Promise<T>): Promise<T> {
@@ -10,7 +11,7 @@ async function asked<T>(question: Promise<T>): Promise<T> {
     return await question
   } catch (error) {
     if ((error as Error).name === 'ExitPromptError' || (error as Error).name === 'AbortPromptError')
-      throw new Interrupted('quit at a prompt')
+      throw new Interrupted(text.run.quitAtPrompt)
     throw error
   }
 }
@@ -22,13 +23,13 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
       const choice = await asked(
         select(
           {
-            message: `Run ${step.id}?`,
+            message: text.menu.runStep(step.id),
             choices: [
-              { name: 'Run this step', value: 'run' as const },
-              { name: 'Show the full plan (every command and manifest)', value: 'plan' as const },
-              { name: 'Skip this step', value: 'skip' as const },
-              { name: 'Run this and all remaining steps without asking', value: 'all' as const },
-              { name: 'Quit (state is saved; resume later)', value: 'quit' as const },
+              { name: text.menu.run, value: 'run' as const },
+              { name: text.menu.plan, value: 'plan' as const },
+              { name: text.menu.skip, value: 'skip' as const },
+              { name: text.menu.all, value: 'all' as const },
+              { name: text.menu.quit, value: 'quit' as const },
             ],
           },
           { signal },
@@ -42,13 +43,13 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
     return asked(
       select(
         {
-          message: `${step.id} did not verify. What now?`,
+          message: text.menu.afterFailure(step.id),
           choices: [
-            { name: 'Retry the verification (the cluster may need more time)', value: 'retry-verify' as const },
-            { name: 'Run the step again', value: 'rerun' as const },
-            ...(canRollback ? [{ name: 'Roll the step back', value: 'rollback' as const }] : []),
-            { name: 'Accept and continue (recorded as accepted)', value: 'accept' as const },
-            { name: 'Quit (state is saved; resume later)', value: 'quit' as const },
+            { name: text.menu.retryVerify, value: 'retry-verify' as const },
+            { name: text.menu.rerun, value: 'rerun' as const },
+            ...(canRollback ? [{ name: text.menu.rollback, value: 'rollback' as const }] : []),
+            { name: text.menu.accept, value: 'accept' as const },
+            { name: text.menu.quit, value: 'quit' as const },
           ],
         },
         { signal },
@@ -59,10 +60,10 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
     const choice = await asked(
       select(
         {
-          message: `Undo ${step.id}?`,
+          message: text.menu.undoStep(step.id),
           choices: [
-            { name: 'Undo this step as shown', value: 'undo' as const },
-            { name: 'Quit (nothing more is undone; run the same command again later)', value: 'quit' as const },
+            { name: text.menu.undo, value: 'undo' as const },
+            { name: text.menu.quitUndo, value: 'quit' as const },
           ],
         },
         { signal },
@@ -76,9 +77,9 @@ export async function askContext(contexts: KubeContext[], signal?: AbortSignal):
   return asked(
     select(
       {
-        message: 'Which kube context should the runbook harden?',
+        message: text.menu.context,
         choices: contexts.map((c) => ({
-          name: `${c.name}${c.current ? ' (current)' : ''} → cluster ${c.cluster}${c.server ? ` at ${c.server}` : ''}`,
+          name: text.menu.contextChoice(c.name, !!c.current, c.cluster, c.server),
           value: c.name,
         })),
       },

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto'
 import type { Config, OptionGroup } from '../config/options.ts'
 import type { Layer, Step, StepId } from '../types.ts'
-import type { TargetId } from '../verify/threat-model.ts'
+import { pathById, type TargetId } from '../verify/threat-model.ts'
+import { type Text, useText } from '../config/text.ts'
 
 export interface StepText {
   title: string
@@ -13,7 +14,7 @@ export interface StepText {
 }
 
 /** Every Config key that is a flag (`explicit` is bookkeeping, not a flag). */
-export type OptionKey = Exclude<keyof Config, 'explicit'>
+export type OptionKey = Exclude<keyof Config, 'explicit' | 'contexts'>
 
 export const STEPS_ZH_TW: Record<StepId, StepText> = {
   preflight: {
@@ -27,7 +28,8 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: '安裝 istioctl（驗證校驗碼）',
     why:
       'istioctl 負責安裝 Istio 與管理 waypoint。原指南把下載腳本直接 pipe 給 sh，版本沒有固定、內容也沒有檢查；這裡改為下載符合' +
-      '這台機器的指定版本，先比對官方發布的 .sha256 確認 SHA-256 無誤才解壓縮，再安裝到使用者可寫入的目錄，不需要 sudo。',
+      '這台機器的指定版本，先比對官方發布的 .sha256 確認 SHA-256 無誤才解壓縮，再安裝到使用者可寫入的目錄，不需要 sudo。' +
+      '執行檔本身的 SHA-256 會記錄下來，之後每次使用前都會檢查；目錄中原本就有的 istioctl，只有在與發布版本逐位元組相同時才會被採用。',
   },
   'gateway-api-crds': {
     title: '安裝 Gateway API CRD',
@@ -54,23 +56,29 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       'GET /health 回應 200，這個步驟才算完成。',
   },
   'l4-policies': {
-    title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler',
+    title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler，manager 也連不到其他地方',
     why:
       '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。' +
       '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
       'Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
-      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕。' +
+      '流量也必須留在裡面：Gthulhu 的 manager 會把意圖與 token 請求送給它找得到的每一個標著 app=decisionmaker 的 Pod，不論在哪個命名空間，所以任何能在某處替 Pod 貼標籤的人都收得到。' +
+      '第三條策略是 runbook 自己的：manager 只能連到 MongoDB、自己命名空間裡的 decision maker（它們的連接埠與 15008）、叢集 DNS，以及事前檢查讀到的 API server 端點' +
+      '（CNI 看到的是端點，不是 Service 位址；端點變了就重新執行事前檢查與這個步驟）。如果 manager 必須連到其他地方，可用 --no-manager-egress-policy 關掉。' +
+      '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕；' +
+      '而在自己專屬命名空間裡、標著 app=decisionmaker 的監聽 Pod，在 45 秒內（manager 每 30 秒同步一次）必須收不到 manager 送來的任何東西。' +
       'NetworkPolicy 相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤：identity-policies 步驟會以 mTLS 身分補上這個漏洞。' +
       '注意：原指南的 scheduler 策略也會擋掉 Prometheus 對 8080/9090 的抓取，若有抓取這些指標，請自行加上規則。',
   },
   waypoint: {
-    title: '把命名空間納入 ambient 並加上 waypoint',
+    title: '把命名空間納入 ambient，並替 manager 加上 waypoint',
     why:
       '把命名空間標上 istio.io/dataplane-mode=ambient，每個 Gthulhu Pod 的流量就交給 ztunnel，以各 Pod 的 ServiceAccount 身分包上雙向 TLS，這正是之後 L7 策略要檢查的身分。' +
-      'ztunnel 只看得到 L4，所以再替命名空間加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
+      'ztunnel 只看得到 L4，所以再加上 waypoint proxy，並以 istio.io/use-waypoint 綁定：送往 manager Service 的流量會經過 waypoint，由它執行 HTTP 層級的 AuthorizationPolicy；但只限服務網格內、以 Service 為目的地的呼叫者。' +
       '服務網格外的呼叫者與走 Pod IP 的流量會直接到達 Pod（identity-policies 步驟會關上這條路）。以 Service 為目標的策略，沒有綁定 waypoint 就不會有任何作用。' +
-      '這個標籤會把命名空間裡的每個 Service 都綁到 waypoint：在 default 命名空間裡也包括 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量（manager 會列出 decision maker 的 Pod）也會經過 waypoint。' +
-      '這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、命名空間卻還留著標籤，重新執行就會把它修復。',
+      '這個標籤只貼在 manager Service 上。原指南把它貼在命名空間上，會把那裡的每個 Service 都綁到 waypoint：別人替 manager 的 Pod 建立的 Service 也會經過 waypoint，' +
+      '而 waypoint 會以它自己的身分轉送，manager 的身分策略接受這個身分（被冒用的代理人；l7-policies 步驟會在 waypoint 本身掛上一條策略來防範）。' +
+      '在 default 命名空間裡，它也會綁到 kubernetes.default.svc，所以已納入的 Pod 對 API server 的流量也會經過 waypoint。--waypoint-binding namespace 保留原指南的做法；' +
+      '否則命名空間上指向這個 waypoint 的標籤會被移除。這裡的每個指令都可以重複執行，而且如果 waypoint 被刪除、標籤卻還留著，重新執行就會把它修復。',
   },
   restart: {
     title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
@@ -84,12 +92,15 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'ztunnel 上的身分策略：只有 waypoint 與閘道能連到 manager，只有 manager 能連到 MongoDB 與 decision maker',
     why:
       '綁在 manager waypoint 上的策略，只看得到有經過 waypoint 的流量；而呼叫端的 ztunnel 只有在已納入的 Pod 以 manager Service 為目的地時，才會把流量送到 waypoint。' +
-      '服務網格外的 Pod（其他命名空間、istio.io/dataplane-mode=none、hostNetwork），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
+      '服務網格外的 Pod（沒有納入 ambient 的命名空間、istio.io/dataplane-mode=none、另一個節點上的 hostNetwork Pod），以及任何直接用 manager Pod IP 的 Pod，都會直接到達 manager，waypoint 的規則完全看不到它們。' +
       'NetworkPolicy 也有自己的漏洞：它相信標籤，而任何能建立 Pod 的人都能貼上 manager 的標籤。' +
       '三條帶 Pod selector 的 AuthorizationPolicy 同時補上這兩個漏洞：每個 Pod 所在節點的 ztunnel 會依雙向 TLS 身分，對每一條連線執行它們，而從服務網格外來的明文流量沒有任何身分：manager 的 Pod 只接受 waypoint 與入口閘道的身分，MongoDB 與 decision maker 的 Pod 只接受 manager 的 ServiceAccount。' +
       '代價是叢集內其他所有呼叫者都會被拒絕，Prometheus 也不例外。' +
-      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler 的 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus。' +
-      'kubelet 健康探針不受影響：ztunnel 不處理它們。驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
+      '要放行某個呼叫者，請另外加一條使用相同 selector、列出它的 principal 的 ALLOW 策略（ALLOW 策略會疊加），例如在 scheduler Pod 的 8080 與 9090 連接埠放行 cluster.local/ns/monitoring/sa/prometheus，chart 的 ServiceMonitor 就是在這兩個連接埠抓取 /metrics。' +
+      'principal 是包含服務網格信任網域的完整字串，信任網域從執行中的服務網格讀取（istio-system 的 istio ConfigMap 裡的 meshConfig.trustDomain）。' +
+      'kubelet 健康探針不受影響：ztunnel 不處理它們。與目標 Pod 在同一個節點上的 hostNetwork Pod（或任何行程）也一樣：' +
+      'istio-cni 讓節點本身的流量繞過 ztunnel，Calico 也不管制它，所以身分策略擋不住它；驗證時會列出受保護 Pod 所在節點上的這類 Pod。' +
+      '驗證時扮演攻擊者：上述每條路徑都必須得不到回應，而 manager、waypoint 與閘道仍然連得到。',
   },
   'admission-policy': {
     title: '准入控制：只有 chart 與 istiod 自己的工作負載能使用 Gthulhu 的身分與標籤',
@@ -106,13 +117,17 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'L7 AuthorizationPolicy：允許的身分才能呼叫 manager，允許的瀏覽器才能通過閘道',
     why:
       '原指南的兩條 Istio AuthorizationPolicy。' +
-      '第一條以 manager Service 為目標，由命名空間的 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
+      '第一條以 manager Service 為目標，由 waypoint 執行：在服務網格內以 manager Service 為目的地的呼叫者中，只有列出的身分（預設是 scheduler 的 ServiceAccount）能在 8080 呼叫它，其他的都拿到 403。' +
       'waypoint 看不到其他流量：服務網格外的呼叫者，或直接用 manager Pod IP 的呼叫者，會直接到達 manager，只有身分策略（上一個步驟）會拒絕它們；驗證時兩條路徑都會試。' +
       '第二條掛在入口閘道自己的 proxy 上，只放行 User-Agent 符合允許值的請求。' +
       '原指南的預設值只放行 macOS 上的 Chrome（以及其他 Chromium 瀏覽器），Safari、Firefox，以及 Windows、Linux 或手機上的任何瀏覽器都不行。' +
       'User-Agent 是由用戶端決定的：誰都能送出 Chrome 的值，所以它只是擋掉隨意存取的過濾條件，不是身分驗證。' +
       'Istio 比對標頭值只有完全相同、前綴（"abc*"）、後綴（"*abc"）或存在（"*"）四種；"*" 出現在其他位置的值，在套用任何東西之前就會被拒絕。' +
-      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分）。',
+      '第三條是 runbook 自己的，掛在 waypoint 本身（targetRefs 的 kind 為 Gateway）：別人替 manager 的 Pod 建立並綁到 waypoint 的 Service 沒有自己的策略，' +
+      'waypoint 會以它自己的身分轉送，而 manager 的身分策略接受這個身分；掛在 waypoint 上之後，不論呼叫哪個 Service，都只有 manager 的呼叫者能通過' +
+      '（ALLOW 策略會疊加，所以它不會讓 manager 自己的策略沒放行的人連到 manager）。驗證時會建立這樣的 Service，並以別的身分呼叫它。' +
+      '入口流量預設不經過 manager 的 waypoint，除非 manager Service 標上 istio.io/ingress-use-waypoint=true，或是 Service 沒有這個標籤、而它的命名空間標了 true' +
+      '（--ingress-via-waypoint，同時也會在 manager 策略中放行閘道的身分；沒有這個旗標時，命名空間的 true 會被 Service 上的 false 蓋過）。',
   },
 }
 
@@ -128,9 +143,11 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   dryRun: '印出每個選取步驟的計畫，不做任何變更。=server：也讓 API server 判斷每一份 manifest（被拒絕時以 2 結束）。',
   render: '把 runbook 會套用的每份 manifest 連同 kustomization.yaml 寫進這個目錄，不碰任何叢集。',
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
-  stateFile: '狀態檔（預設為工作目錄下的 .gthulhu-runbook/<context>.json）。',
+  stateFile: 'runbook 紀錄的本機副本（預設為工作目錄下的 .gthulhu-runbook/<context>.json）；紀錄本身保存在叢集中。',
   timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
-  context: '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。',
+  context:
+    '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。搭配 --verify 時可以給好幾次：對每一個做機群稽核。',
+  allContexts: '搭配 --verify：同時稽核 kubeconfig 中每個留有這個 runbook 紀錄的 context，結果列在同一張表。',
   kubeconfig: 'Kubeconfig 檔（預設與 kubectl 相同：KUBECONFIG 或 ~/.kube/config）。',
   namespace: 'Gthulhu 安裝所在的命名空間。',
   release: 'Gthulhu 的 Helm release 名稱（即 app.kubernetes.io/instance 標籤）。',
@@ -139,7 +156,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   gatewayApiChannel: 'Gateway API 套件：experimental（與原指南相同）或 standard。',
   istioMirror: '與 Istio GitHub releases 相同目錄結構的基底 URL（<url>/<version>/istioctl-…tar.gz）。',
   gatewayApiMirror: '與 Gateway API GitHub releases 相同目錄結構的基底 URL（<url>/<version>/<channel>-install.yaml）。',
-  installDir: 'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。',
+  installDir:
+    'istioctl 的安裝位置（使用者可寫入；runbook 從不使用 sudo）。之後的執行會使用紀錄中的那個執行檔，並以它的 SHA-256 檢查。',
   replaceNewerGatewayApi: '允許取代比 --gateway-api-version 更新的 Gateway API CRD。',
   allowUntestedKubernetes:
     '叢集的 Kubernetes 版本超出 Istio 測試過的範圍、但 istioctl 仍接受時，照樣繼續（引導模式下改為詢問）。',
@@ -149,7 +167,12 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   allowKubeletProbes:
     '在 L4 策略中也放行 ambient 的 kubelet 探針來源 169.254.7.127（以及對應的 IPv6 位址）（用 --no-allow-kubelet-probes 拿掉）。',
   waypointName: '命名空間的 waypoint proxy 名稱。',
-  managerPrincipals: '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount,cluster.local/ns/<ns>/sa/<sa>）。',
+  waypointBinding:
+    '哪些東西使用 waypoint：只有 manager Service（istio.io/use-waypoint 貼在 Service 上），或命名空間的每個 Service（貼在命名空間上，與原指南相同：別人在那裡建立的 Service 也會經過 waypoint）。',
+  managerEgressPolicy:
+    '以 egress NetworkPolicy 限制 manager 能連到哪裡（MongoDB、自己命名空間的 decision maker、DNS、API server）；--no-manager-egress-policy 會讓它把意圖送給任何標著 app=decisionmaker 的 Pod。',
+  managerPrincipals:
+    '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount，<信任網域>/ns/<ns>/sa/<sa>，信任網域取自服務網格的 meshConfig.trustDomain）。',
   allowedUserAgents:
     '閘道放行的 User-Agent 值：完全相同、前綴 "x*"、後綴 "*x" 或 "*"（預設：原指南的 macOS 版 Chrome）。多個值以 "|" 分隔。',
   ingressViaWaypoint:
@@ -164,12 +187,15 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   httpProbeImage: 'HTTP 探測 Pod 的映像檔（需要 curl）。',
   rollback: '復原這一個步驟：刪除它建立的東西，把標籤與物件放回它執行之前的樣子，並驗證結果。',
   uninstall: '依最新到最舊的順序，復原這個 runbook 在這個 context 做過的每個步驟；runbook 開始之前就存在的東西會保留。',
-  verify: '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；有偏差時以 1 結束，並逐一指出。',
+  takeOver:
+    '允許步驟取代名稱與 runbook 相同、但不是 runbook 建立的物件（例如其他團隊的策略）；復原時會把該物件原封不動地放回。沒有這個旗標時，步驟會停下並指出該物件。',
+  verify:
+    '稽核：對叢集執行每個已完成步驟的驗證，不做任何變更；物件與計畫不符、或別人的物件放寬了存取時以 1 結束，並逐一指出。',
   probes: '以短暫存在的探測 Pod 證明連線能力（--no-probes：只檢查物件，不建立任何東西）。',
-  report: '另外把 report.md 與獨立的 report.html（檢查、變更、連線關係圖）寫進這個目錄。',
+  report: '另外把 report.md 與獨立的 report.html（版本、步驟、變更、連線表格、仍然開放的路徑、每項檢查）寫進這個目錄。',
   verbose: '執行時印出每一行 kubectl/istioctl 指令，以及它的耗時與結束碼（JSON 模式為 "command" 事件）。',
-  lang: '步驟名稱與說明所用的語言：en，或 zh-TW（繁體中文）。',
-  output: 'json:stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
+  lang: 'runbook 使用的語言，涵蓋步驟名稱與說明、提問、檢查名稱、摘要與訊息：en，或 zh-TW（繁體中文）。',
+  output: 'json：stdout 每行一個 JSON 事件，給人看的文字改寫到 stderr。',
 }
 
 /** Defaults that are sentences (lib/config/options.ts `defaultText`); a value such as 5m needs none. */
@@ -189,13 +215,14 @@ export const OPTION_GROUPS_ZH_TW: Record<OptionGroup, string> = {
 export const EXIT_CODES_ZH_TW: Record<number, string> = {
   0: '選取的每個步驟都已完成並通過驗證（或 dry run / render / list 已完成）',
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
-  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、狀態檔被鎖定或屬於別的 context）；沒有做任何變更',
+  2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、另一個執行持有鎖、紀錄不是這個 runbook 的或格式錯誤）；沒有做任何變更',
   130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
 }
 
 /** The threat model's layers (lib/types.ts LAYERS). */
 export const LAYERS_ZH_TW: Record<Layer, string> = {
   'CNI NetworkPolicy': 'CNI NetworkPolicy',
+  'CNI egress policy': 'CNI 對外（egress）策略',
   'ztunnel identity policy': 'ztunnel 身分策略',
   'waypoint L7': 'waypoint L7',
   admission: '准入控制',
@@ -273,26 +300,27 @@ export const THREAT_PATHS_ZH_TW: Record<
     via: '自己的 Service，waypoint 會以 waypoint 的身分轉送它',
   },
   'deputy-service-to-manager': {
-    from: '另一個選到 manager Pod、並綁到 waypoint 的 Service',
-    via: 'waypoint，帶著 waypoint 的身分',
-    why: '以整個命名空間綁定 waypoint 時，每個 Service 都會經過 waypoint；沒有 manager 策略的 Service 會以 waypoint 的身分被轉送，而 manager 的身分策略允許這個身分',
-    wouldClose: '只把 manager Service 綁到 waypoint，並在 waypoint 本身掛一個拒絕其他身分的策略',
-    notTried: '目前還沒有探測會建立第二個 Service',
+    from: '身分不同、已納入服務網格的 Pod，經由別人替 manager 的 Pod 建立並綁到 waypoint 的 Service',
+    via: 'waypoint，它以自己的身分轉送（被冒用的代理人）',
+  },
+  'unbound-service-to-manager': {
+    from: '身分不同、已納入服務網格的 Pod，經由別人替 manager 的 Pod 建立的 Service（沒有 waypoint 標籤）',
+    via: '只有以整個命名空間綁定時才會經過 waypoint 的 Service',
   },
   'impostor-decision-maker': {
-    from: 'manager，送往另一個命名空間裡標了 app=decisionmaker 的 Pod',
-    via: 'manager 自己送出的請求（它會列出所有命名空間裡的 decision maker）',
-    why: 'manager 會把 intent 與 token 請求送給任何命名空間裡每一個標了 app=decisionmaker 的 Pod',
-    wouldClose: '用 NetworkPolicy 把 manager 的對外連線限制在自己命名空間的 decision maker 與 MongoDB',
-    notTried: '目前還沒有啟動冒充的監聽者',
+    from: '另一個命名空間裡標著 app=decisionmaker、正在監聽的 Pod',
+    via: 'manager 自己的同步（它會列出所有命名空間裡的 decision maker，並逐一呼叫）',
   },
   'host-network-same-node': {
-    from: '同一個節點上的 hostNetwork Pod（或節點上的行程）',
-    via: '從它自己的節點連到 Pod 的 IP',
-    why: 'istio-cni 在 Pod 內的規則，會在轉給 ztunnel 之前，於每個連接埠接受節點探測來源（169.254.7.127）；Calico 也不管主機到本機 Pod 的流量：ztunnel 與 CNI 都看不到它',
+    from: 'manager 所在節點上的 hostNetwork Pod（或節點上的行程）',
+    via: '從 manager 自己的節點連到它的 Pod IP',
+    why: 'istio-cni 在 Pod 內的規則，會在轉給 ztunnel 之前，於每個連接埠接受節點探測來源（169.254.7.127），Calico 也不管制主機到本機 Pod 的流量：ztunnel 與 CNI 都看不到它（MongoDB 與每個 decision maker 所在的節點也一樣）',
     wouldClose:
-      '讓 hostNetwork Pod 不要跑在這些節點上（在其他每個命名空間套用 Pod Security Admission 的 baseline，或用准入控制拒絕清單以外命名空間的 hostNetwork）',
-    notTried: '無法從命名空間內關閉；稽核會列出這些節點上的 hostNetwork Pod',
+      '讓 hostNetwork Pod 不要跑在這些節點上（在其他每個命名空間套用 Pod Security Admission 的 baseline，或用准入控制拒絕清單以外命名空間的 hostNetwork）；identity-policies 的稽核會列出這些節點上的 hostNetwork Pod',
+  },
+  'host-network-other-node': {
+    from: '另一個節點上的 hostNetwork Pod（或節點上的行程）',
+    via: '從另一個節點連到 manager 的 Pod IP（明文，沒有身分）',
   },
 }
 
@@ -302,6 +330,11 @@ export const CHOICES_ZH_TW: Record<string, string> = {
   "the manager policy's principals admit the namespace's default ServiceAccount":
     'manager 策略的 principals 允許命名空間的 default ServiceAccount',
   "an allowed User-Agent pattern also admits curl's": '允許的 User-Agent 樣式也允許 curl 的',
+  'left out with --no-manager-egress-policy': '以 --no-manager-egress-policy 略過',
+  'with --no-identity-policies nothing refuses it, and with --waypoint-binding namespace it passes the waypoint, whose identity the manager admits':
+    '使用 --no-identity-policies 時沒有任何東西拒絕它；使用 --waypoint-binding namespace 時它會經過 waypoint，而 manager 接受 waypoint 的身分',
+  'bound to the manager Service only, the waypoint never sees this Service':
+    '只把 manager Service 綁到 waypoint 時，waypoint 永遠看不到這個 Service',
   'left out with --no-admission-policy': '以 --no-admission-policy 略過',
   'the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)':
     '整個叢集的 decision maker 防線沒有開啟（需要自行開啟：--decision-maker-guard）',
@@ -312,7 +345,9 @@ export const CHOICES_ZH_TW: Record<string, string> = {
  * English). A run has one language, so this is done once, before anything shows a step.
  */
 export function useLanguage(steps: Step[], lang: Config['lang']): void {
-  if (lang === 'zh-TW') for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  if (lang !== 'zh-TW') return
+  for (const step of steps) Object.assign(step, STEPS_ZH_TW[step.id])
+  useText(TEXT_ZH_TW)
 }
 
 /** A short fingerprint of an English text, recorded below when it is translated. */
@@ -324,16 +359,16 @@ export const englishFingerprint = (english: string) => createHash('sha256').upda
  */
 export const TRANSLATED_FROM: Record<string, string> = {
   'step:preflight': '6f7d66269260',
-  'step:istioctl': '0a4eff51f8d1',
+  'step:istioctl': 'bc1c8fced786',
   'step:gateway-api-crds': 'e9a0c680c8e2',
   'step:ambient': '18cc0175e818',
   'step:gateway': '5d2b9e4943ae',
-  'step:l4-policies': 'ab68a1369200',
-  'step:waypoint': '5c7ac46a8dfb',
+  'step:l4-policies': 'efe667ba2cd9',
+  'step:waypoint': '57fad30bb8f7',
   'step:restart': '65b1df69d02d',
-  'step:identity-policies': '4934c09403cf',
+  'step:identity-policies': 'b6a9c67a2952',
   'step:admission-policy': 'd63f420357e3',
-  'step:l7-policies': '925191bca47b',
+  'step:l7-policies': '4e70e46b9315',
   'path:manager-to-mongodb': 'a3d74a8d47df',
   'path:manager-to-decision-maker': 'fc48522d4e6a',
   'path:allowed-identity-to-manager': '0f92f43a6738',
@@ -354,9 +389,9 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'path:copied-labels-by-pod': 'c63169be9ae6',
   'path:impostor-decision-maker-by-pod': 'f49cb59992e3',
   'path:service-selecting-manager': '54296f611a9f',
-  'path:deputy-service-to-manager': '4fd876826ac8',
-  'path:impostor-decision-maker': 'b44c1e087c3f',
-  'path:host-network-same-node': 'f08d427f3b4d',
+  'path:deputy-service-to-manager': '2762dbd76ecf',
+  'path:impostor-decision-maker': 'dc60c1fe3442',
+  'path:host-network-same-node': 'c1bf00ecadb4',
   'flag:help': '2cfa53b60583',
   'flag:version': 'd896638558d9',
   'flag:list': 'fc03509b2a13',
@@ -368,9 +403,10 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:dryRun': '137f724a7bf7',
   'flag:render': '6fa4d47f3441',
   'flag:config': '1a127cc564a8',
-  'flag:stateFile': '3197079690d7',
+  'flag:stateFile': '70fc35326748',
   'flag:timeout': 'a6defab036c7',
-  'flag:context': '81dac3bde8be',
+  'flag:context': 'b59c064fc243',
+  'flag:allContexts': '1c54bfe458f1',
   'flag:kubeconfig': '2a78f0ef4e87',
   'flag:namespace': '20e58399a19e',
   'flag:release': 'f0fc252422e2',
@@ -379,7 +415,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:gatewayApiChannel': '2d0ef2d2b2e9',
   'flag:istioMirror': '7808d37ae2a2',
   'flag:gatewayApiMirror': 'c89437f1de5d',
-  'flag:installDir': 'e6b645085b5d',
+  'flag:installDir': '79acd7a4a043',
   'flag:allowUntestedKubernetes': '8e89b31d3fc2',
   'flag:replaceNewerGatewayApi': '5d5dc537e812',
   'flag:gatewayName': '550ad259c3cb',
@@ -387,7 +423,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:gatewayServiceType': '153165aab925',
   'flag:allowKubeletProbes': '0294a29dbd22',
   'flag:waypointName': 'f6f9e8d2eac4',
-  'flag:managerPrincipals': 'db5cea93f8b4',
+  'flag:managerPrincipals': '80c708ea926a',
   'flag:allowedUserAgents': '38016cffb4de',
   'flag:ingressViaWaypoint': 'f857d040ee47',
   'flag:identityPolicies': 'ee333b4da15f',
@@ -398,14 +434,285 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:output': '2ee648e33b94',
   'flag:rollback': 'b1662922c6da',
   'flag:uninstall': '176e3969c099',
-  'flag:verify': 'bafb9d6b55dc',
+  'flag:takeOver': 'bc274669c7b5',
+  'flag:verify': '4dc40645ee24',
   'flag:probes': 'a1434e95f62c',
-  'flag:report': 'e5fc9f20d30b',
+  'flag:report': '67907c56dc2a',
   'flag:verbose': 'a71a2ab2c06d',
-  'flag:lang': 'f96552e6d249',
+  'flag:lang': '438375cd7408',
+  'flag:managerEgressPolicy': '7eaaef8ef82d',
+  'flag:waypointBinding': '2a2756a01610',
+  'path:host-network-other-node': '98e88de365c5',
+  'path:unbound-service-to-manager': '18a61666fb80',
   'default:namespace': 'd6101c2eb0b9',
   'exit:0': 'cc3c914af5e6',
   'exit:1': '34a1266cb16a',
-  'exit:2': 'd43145be08ec',
+  'exit:2': '25106d6272a7',
   'exit:130': '25e0f7f0db79',
+}
+
+const zhExpectation = (kind: 'answered' | 'blocked' | 'status', status?: number) =>
+  kind === 'answered' ? '有回應' : kind === 'blocked' ? '被拒絕' : `HTTP ${status}`
+
+/** A threat-model path as a zh-TW check name: who → target (which way). */
+function zhPath(id: string | undefined): string | undefined {
+  const path = id ? pathById(id) : undefined
+  const words = id ? THREAT_PATHS_ZH_TW[id] : undefined
+  return path && words ? `${words.from} → ${TARGETS_ZH_TW[path.target]}（經由${words.via}）` : undefined
+}
+
+const STATUS_ZH_TW = {
+  pending: '待執行',
+  running: '執行中',
+  done: '完成',
+  failed: '失敗',
+  skipped: '略過',
+  interrupted: '中斷',
+  accepted: '接受',
+  undone: '已復原',
+  drifted: '偏離',
+}
+
+/**
+ * What the runbook says besides the steps' titles and explanations (lib/config/text.ts), in Traditional Chinese.
+ * Typed as the English table, so tsc fails on a missing entry; values inside the sentences stay as they are.
+ */
+export const TEXT_ZH_TW: Text = {
+  menu: {
+    runStep: (id) => `要執行 ${id} 嗎？`,
+    run: '執行這個步驟',
+    plan: '顯示完整計畫（每個指令與每份 manifest）',
+    skip: '略過這個步驟',
+    all: '執行這個以及剩下所有步驟，不再詢問',
+    quit: '離開（狀態已儲存，之後可以接續執行）',
+    afterFailure: (id) => `${id} 沒有通過驗證。接下來要怎麼做？`,
+    retryVerify: '重新驗證（叢集可能需要多一點時間）',
+    rerun: '重新執行這個步驟',
+    rollback: '復原這個步驟',
+    accept: '接受並繼續（記錄為 accepted）',
+    undoStep: (id) => `要復原 ${id} 嗎？`,
+    undo: '依上面所列復原這個步驟',
+    quitUndo: '離開（不再復原其他東西；之後再執行同一個指令即可）',
+    context: 'runbook 要強化哪一個 kube context？',
+    contextChoice: (name, current, cluster, server) =>
+      `${name}${current ? '（目前使用中）' : ''} → 叢集 ${cluster}${server ? `，位於 ${server}` : ''}`,
+    yesNo: '(y/N)',
+  },
+  questions: {
+    browsers: '哪些瀏覽器可以透過閘道開啟 Web UI？（User-Agent 是用戶端自己決定的：這只是過濾，不是身分驗證）',
+    chromeMac: 'macOS 上的 Chrome（原指南的選擇）',
+    chromeWindows: 'Windows 上的 Chrome',
+    chromeLinux: 'Linux 上的 Chrome',
+    anotherPattern: '其他樣式（接著輸入）',
+    pickOne: '至少選一個',
+    customAgents: 'User-Agent 樣式，以 "|" 分隔（完全相同、前綴 "x*"、後綴 "*x" 或 "*"）：',
+    principals: '哪些身分可以在 8080 呼叫 manager？（以逗號分隔；原指南選的是 scheduler 的身分）',
+    ingress: '從閘道進來的瀏覽器流量，要經過 manager 的 waypoint 嗎？',
+    ingressNo: '不要（原指南）：由閘道策略過濾瀏覽器；manager 策略只管服務網格內的呼叫者',
+    ingressYes: (gatewayName) =>
+      `要：替 Service 標上 istio.io/ingress-use-waypoint=true，並在 manager 策略中放行閘道的身分（…/sa/${gatewayName}-istio）`,
+    noPrincipal: '至少要指定一個身分，否則 manager 會拒絕所有人',
+    badPrincipal: (value) => `"${value}" 不是 cluster.local/ns/<namespace>/sa/<serviceaccount> 這種形式的身分`,
+    noUserAgent: '至少要給一個 User-Agent 樣式',
+    kept: (flag, value) => `  ${flag} ${value}（已記下，接續執行時沿用）`,
+    untestedKubernetes: (version, istio, tested) =>
+      `${version} 不在 Istio ${istio} 測試過的版本範圍內（${tested}），但 istioctl 接受它。仍要繼續嗎？`,
+    replaceNewerCrds: (installed, wanted) =>
+      `叢集裡已經裝了 ${installed} 的 Gateway API CRD，比 ${wanted} 新。取代它們可能會弄壞安裝它們的東西。要取代嗎？`,
+    untestedKubernetesWhen: '叢集的 Kubernetes 版本不在 Istio 測試過的範圍內',
+    replaceNewerCrdsWhen: '叢集裡已經有較新的 Gateway API CRD',
+  },
+  run: {
+    itWill: '它會：',
+    fullPlan: (id) => `${id} 的完整計畫：`,
+    nothingMore: (id) => `上面的預覽就是 ${id} 的完整計畫：它不套用任何 manifest，每個指令都已列出。`,
+    skippedByOperator: '操作人員選擇略過',
+    skipWarning: (id, dependents) =>
+      `⚠ 略過 ${id}：${dependents.join('、')} 需要它；它們依賴它的檢查會顯示「略過：需要 ${id}」`,
+    runAll: '剩下的步驟會直接執行，不再詢問。',
+    runAllAnswers: '它們的提問會採用下列答案（可用旗標改變；接續執行時會再問一次）：',
+    runAllConfirms: '步驟中途可能出現的提問，一律回答否：',
+    fromFlag: '已指定',
+    fromRecord: '先前回答過',
+    byDefault: '預設',
+    stoppedBefore: (id) => `依操作人員的要求，在 ${id} 之前停止`,
+    interruptedDuring: (id) => `在 ${id} 執行中被中斷`,
+    interruptedNote: '被 Ctrl-C 中斷',
+    failed: (id, message) => `✖ ${id} 失敗：${message}`,
+    stepFailed: (id, message) => `步驟 ${id} 失敗：${message}`,
+    acceptedDespite: (message) => `操作人員接受了這個結果，儘管：${message}`,
+    rolledBackAfter: (id, message) => `步驟 ${id} 已在失敗後復原：${message}`,
+    checksFailed: (count, names) => `${count} 項檢查失敗：${names}`,
+    checksSkipped: (count, steps) => `${count} 項檢查略過：需要 ${steps}`,
+    skippedNeeds: (id) => `略過：需要 ${id}`,
+    applyTask: '套用',
+    undoTask: '復原',
+    verifyTask: '對照叢集驗證',
+    verified: (passed, total) => `已驗證：${total} 項檢查通過 ${passed} 項`,
+    nothingToChange: (why) => `沒有需要變更的：${why}`,
+    stepLine: (title, passed, total, seconds, skipped) =>
+      `${title}：${total} 項檢查通過 ${passed} 項${skipped ? `，略過 ${skipped} 項` : ''}（${seconds}）`,
+    undoWill: '復原會：',
+    stoppedBeforeUndo: (id) => `依操作人員的要求，在復原 ${id} 之前停止`,
+    undoing: (id) => `↩ 正在復原 ${id}`,
+    undone: '已復原',
+    undoFailedNote: (interrupted) => (interrupted ? '復原被中斷' : '復原失敗'),
+    interruptedUndoing: (id) => `復原 ${id} 時被中斷`,
+    undoFailed: (id, message) => `復原 ${id} 失敗：${message}`,
+    interruptedVerifying: (id) => `驗證 ${id} 時被中斷`,
+    verificationCompletes: (id) => `${id}：驗證完整跑完`,
+    everyCheckEvaluated: '每項檢查都有結果',
+    drifts: (count) => `${count} 處偏離`,
+    holds: '維持不變',
+    cleanupFailed: (message) => `⚠ 清理失敗：${message}`,
+    quitAtPrompt: '在提問時離開',
+  },
+  notes: {
+    readOnly: '唯讀步驟',
+    istioctlInstalled: (version, path) => `istioctl ${version} 已經安裝在 ${path}`,
+    crdsInstalled: (count, channel, version) => `${channel} 套件的 ${count} 個 CRD 都已安裝為 ${version}`,
+    istioInstalled: (version) => `Istio ${version} 已經以 ambient 設定檔安裝`,
+    gatewayAsConfigured: (gateway, route) => `Gateway ${gateway} 與 HTTPRoute ${route} 已經符合設定`,
+    networkPoliciesApplied: 'NetworkPolicy 都已依計畫套用',
+    waypointInPlace: (namespace, name, scope) =>
+      `命名空間 ${namespace} 已納入 ambient，並使用已 Programmed 的 waypoint ${name}（${scope}）`,
+    waypointScopeNamespace: '命名空間中的每個 Service',
+    waypointScopeService: (service) => `只有 Service ${service}`,
+    restarted: (times) => `已由這個 runbook 在 ${times} 重新啟動；每個 Pod 都已納入`,
+    identityLeftOut: '以 --no-identity-policies 略過',
+    identityApplied: '三條身分策略都已依計畫套用',
+    l7Applied: '三條 AuthorizationPolicy 與 Service 的標籤都已符合計畫',
+  },
+  checks: {
+    expected: '預期',
+    observed: '實際',
+    expectedLine: (value) => `預期：${value}`,
+    observedLine: (value) => `實際：${value}`,
+    diffLine: '差異（- 叢集上的值，+ 計畫的值）：',
+    drift: (step, name, expected, observed) => `${step}：${name}——預期 ${expected}，實際 ${observed}`,
+    kubectlOnPath: 'PATH 上有 kubectl',
+    contextAnswers: (context) => `context ${context} 有回應`,
+    kubernetesSupported: (istio) => `Istio ${istio} 支援的 Kubernetes 版本`,
+    workloadFound: (role, kind) => `找到 Gthulhu ${role}（${kind}）`,
+    cniEnforces: '會執行 NetworkPolicy 的 CNI',
+    istioctlUndone: (path, kept) => `${path} 的 istioctl ${kept ? '保留原處（runbook 之前就在）' : '已移除'}`,
+    istioctlExecutable: (path) => `${path} 的 istioctl 可執行`,
+    istioctlVersion: 'istioctl 回報的版本（version --remote=false）',
+    crdsDeleted: 'runbook 安裝的 Gateway API CRD 已刪除',
+    crdsLeft: '原本就在的 Gateway API CRD 保留原處',
+    crdEstablished: (name) => `CRD ${name} 已 Established`,
+    istiodUndone: (namespace, kept) =>
+      `${namespace} 裡的 istiod ${kept ? '保留原處（runbook 之前就已安裝）' : '已移除'}`,
+    componentReady: (kind, ref) => `${kind} ${ref} 已就緒`,
+    condition: (ref, condition) => `${ref} 的 ${condition} 狀態`,
+    routeAccepted: (ref, gateway) => `${ref} 已被 ${gateway} 接受`,
+    nodePort: (service, port) => `Service ${service} 對應 listener 連接埠 ${port} 的 NodePort`,
+    gatewayEnvoyReady: (deployment) => `Deployment ${deployment}（Gateway 的 Envoy）已就緒`,
+    nodeAddress: 'NodePort 使用的節點位址',
+    healthThrough: (url, via) => `從這台機器經由 ${via} GET ${url}`,
+    health: (url) => `從這台機器 GET ${url}`,
+    namespaceLabel: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
+    waypointProgrammed: (ref) => `waypoint Gateway ${ref} 已 Programmed`,
+    waypointStatus: (namespace, name) => `istioctl waypoint status -n ${namespace} 回報 ${name} 正常`,
+    rolloutComplete: (ref) => `${ref} 的 rollout 已完成`,
+    podsReady: (ref) => `${ref} 的 Pod 已就緒`,
+    podsEnrolled: (ref) => `${ref} 的 Pod 已納入（istioctl ztunnel-config workloads 顯示 HBONE）`,
+    podsOutOfAmbient: (ref, stillAmbient) =>
+      `${ref} 的 Pod ${stillAmbient ? '仍在 ambient 內（命名空間還是 ambient）' : '已離開 ambient'}`,
+    l4AfterRestart: '重新啟動後的 L4 連線能力',
+    policyApplied: (kind, ref) => `${kind} ${ref} 已依計畫套用`,
+    ztunnelTakenUp: (name) => `istiod 已為 ztunnel 轉譯 ${name}`,
+    waypointAccepted: (name) => `${name} 已被 waypoint 接受`,
+    ztunnelWarning: (name) => `${name}：istiod 的 ZtunnelAccepted 警告`,
+    selectsGatewayPods: (name) => `${name} 選到閘道的 Pod`,
+    ingressPath: (label, service, namespace) =>
+      `通往 manager 的入口路徑（Service ${service} 上的 ${label}，沒有時看命名空間 ${namespace} 上的）`,
+    waypointAttached: (name, waypoint) => `${name} 已附加到 waypoint ${waypoint}`,
+    admitsManager: (policy, port, hbone) => `${policy} 在 ${port} 與 ${hbone}（HBONE）放行 manager`,
+    admitsKubelet: (policy, source, port) => `${policy} 在 ${port} 放行 ambient 的 kubelet 探針（${source}）`,
+    objectRestored: (ref) => `${ref} 已恢復成 runbook 之前的樣子（spec、標籤、註解）`,
+    objectUndone: (ref, kept) => `${ref} ${kept ? '保留原處（不是 runbook 建立的）' : '已刪除'}`,
+    labelRestored: (key, ref) => `${ref} 上的標籤 ${key} 已恢復成 runbook 之前的值`,
+    probe: (source, destination, expectation, path) => {
+      const from = zhPath(path)
+      const port = /:(\d+)/.exec(destination)?.[1]
+      return `${from ?? `${source} → ${destination}`}${from && port ? ` :${port}` : ''}：${expectation}`
+    },
+    pathNotTried: (from, target, via, path) => zhPath(path) ?? `${from} → ${target}（經由${via}）`,
+    gatewayRequest: (url, who, userAgent, status, path) =>
+      `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
+    expectation: zhExpectation,
+  },
+  ledger: {
+    title: '仍然開放的路徑（完整模型見 docs/zh-TW/threat-model.md）：',
+    open: '○ 開放  ',
+    partly: '◐ 部分開放',
+    path: (id, from, target) => {
+      const path = pathById(id)
+      return `${id}：${THREAT_PATHS_ZH_TW[id]?.from ?? from} → ${path ? TARGETS_ZH_TW[path.target] : target}`
+    },
+    // The model's own reasons are translated; a reason computed from the settings is looked up, else kept as it is.
+    why: (why, id) =>
+      `原因：${why === pathById(id)?.staysOpen?.why ? (THREAT_PATHS_ZH_TW[id]?.why ?? why) : (CHOICES_ZH_TW[why] ?? why)}`,
+    wouldClose: (what, id) =>
+      `能關閉它的：${what === pathById(id)?.staysOpen?.wouldClose ? (THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what) : what}`,
+    nothing: '  威脅模型列出的路徑都已關閉',
+    closed: (ids) => `已關閉並試過：${ids || '目前還沒有'}`,
+    notApplied: (step) => `${step} 還沒有套用`,
+    stepCloses: (step, layer) => `${step} 步驟（${LAYERS_ZH_TW[layer as Layer] ?? layer}）`,
+  },
+  summary: {
+    title: '摘要：',
+    checks: (passed, total) => `${total} 項檢查通過 ${passed} 項`,
+    note: (note) => `（${note}）`,
+    notRun: '未執行',
+    status: STATUS_ZH_TW,
+    notInOnly: '不在 --only 之中',
+    beforeFrom: (from) => `在 --from ${from} 之前`,
+    namedInSkip: '列在 --skip 中',
+    earlierRun: (status) => `先前的執行已${status}`,
+  },
+  errors: {
+    yesNeedsContext: (contexts) =>
+      `--yes 需要 --context：請指名要變更的叢集；kubeconfig 裡的 context 有：${contexts || '（沒有）'}`,
+    noContexts: 'kubeconfig 裡沒有任何 context；請用 --kubeconfig 指定',
+    contextNamespace: (context, problem) => `kube context ${context} 的命名空間：${problem}；請用 --namespace 指定`,
+    verifyNeedsContext: '沒有終端機時，--verify 需要 --context：請指名要稽核的叢集',
+    noTerminal: '沒有可以提問的終端機（stdin/stdout 不是 TTY，或設定了 CI）：無人值守執行請加上 --yes 與 --context',
+    jsonNeedsYes: '--output json 用於無人值守的執行：請加上 --yes 與 --context',
+    serverDryRunNeedsContext: '--dry-run=server 需要叢集：請用 --context 指定（kubeconfig 沒有目前使用中的 context）',
+    nothingToResume: '沒有可以接續的：選取的步驟都已完成（要重新執行步驟，請用 --from <step>）',
+    noStepSelected: '這些旗標沒有選到任何步驟',
+    needsStep: (id, needed) =>
+      `步驟 ${id} 需要步驟 ${needed}（已在這個 context 完成，或選在它之前執行）；請把 ${needed} 加進 --only，或用 --from ${needed} 開始`,
+    nothingToRollBack: (id, status, context, undoable) =>
+      `--rollback ${id}：這個步驟在 context ${context} 的狀態是 ${status}，沒有東西可以復原；這裡可以復原的步驟：${undoable || '（沒有）'}`,
+    nothingToUninstall: (context) =>
+      `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
+    nothingToAudit: (context) =>
+      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
+  },
+  cli: {
+    contextLine: (context, namespace, source, statePath) =>
+      `context ${context}，命名空間 ${namespace}（${source}）；紀錄存在 ${statePath}`,
+    namespaceGiven: '依指定',
+    namespaceDefault: '預設值：kube context 沒有指定命名空間',
+    namespaceFromContext: (context) => `取自 kube context ${context}`,
+    webUi: (url) => `在 ${url} 開啟 Web UI`,
+    resumeWith: '接續執行：',
+    report: (md, html) => `報告：${md} 與 ${html}`,
+    interrupted: '⚠ 已中斷：正在停止執行中的指令並清理（再按一次 Ctrl-C 立刻離開）',
+    tookOverLock: (holder) => `⚠ 從 ${holder} 接管了這次執行的鎖`,
+    settingsFromRecord: (taken) => `沿用紀錄中的設定（這次沒有給）：${taken}`,
+    drifts: (count) => `✖ ${count} 處偏離：`,
+    allHolds: '✔ runbook 設定的一切都仍然成立',
+    auditing: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；稽核 ${ids}`,
+    undoingSteps: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；復原 ${ids}`,
+    uninstalled: 'runbook 做的變更都已復原；runbook 之前就存在的東西維持原樣。',
+    rolledBack: (id) => `${id} 已復原；再以 --resume 執行即可重新套用。`,
+    runAgain: '再執行同一個指令即可繼續：已復原的步驟不會再復原一次。',
+    dryRunDone: 'Dry run：沒有做任何變更。',
+    errorPrefix: 'gthulhu-runbook：',
+    unexpected: '非預期的錯誤（這是 bug，請回報）：',
+  },
 }

@@ -28,6 +28,9 @@ export interface Config {
   lang: 'en' | 'zh-TW'
   config?: string
   context?: string
+  /** Every --context given (a fleet audit names several); the first is `context`. */
+  contexts: string[]
+  allContexts: boolean
   kubeconfig?: string
   namespace: string
   release: string
@@ -44,6 +47,8 @@ export interface Config {
   replaceNewerGatewayApi: boolean
   allowKubeletProbes: boolean
   waypointName: string
+  waypointBinding: 'service' | 'namespace'
+  managerEgressPolicy: boolean
   managerPrincipals: string[]
   allowedUserAgents: string[]
   ingressViaWaypoint: boolean
@@ -56,10 +61,11 @@ export interface Config {
   timeout: number
   rollback?: StepId
   uninstall: boolean
+  takeOver: boolean
   verify: boolean
   probes: boolean
   report?: string
-  /** Keys set by a flag or the --config file (not defaults): an explicit answer is never asked again. */
+  /** Keys set by a flag, the --config file or the environment (not defaults): an explicit answer is never asked again. */
   explicit: (keyof Config)[]
 }
 
@@ -86,6 +92,8 @@ export interface OptionSpec {
   flagOnly?: boolean
   /** Returns an error message when the value is invalid. */
   validate?: (value: any) => string | undefined
+  /** A string flag that may be given more than once: every value also goes to this list (the first stays in `key`). */
+  repeatable?: keyof Config
 }
 
 // DNS-1123 label: what Kubernetes accepts for namespaces and Service names.
@@ -105,14 +113,35 @@ const httpUrl = (value: string) => {
   } catch {}
   return `"${value}" is not an http(s) URL`
 }
-const principal = (values: string[]) =>
-  values
-    .map((v) =>
-      /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$|^\*$/.test(v)
-        ? undefined
-        : `"${v}" is not an Istio principal like cluster.local/ns/<namespace>/sa/<serviceaccount>`,
-    )
-    .find(Boolean)
+const SPIFFE_PRINCIPAL = /^[^/\s*]+\/ns\/[^/\s*]+\/sa\/[^/\s*]+$/
+/**
+ * Why a value cannot be an Istio principal, or undefined. istiod matches principals exactly, as a suffix after a
+ * leading "*", or as a prefix before a trailing "*" (istio pilot/pkg/serviceregistry/kube/controller/ambient/
+ * authorization.go stringToMatch): any other "*" is a literal character and matches no identity.
+ */
+export function principalProblem(value: string): string | undefined {
+  const example = 'cluster.local/ns/<namespace>/sa/<serviceaccount>'
+  if (value === '*')
+    return `"*" admits every identity in the mesh, which is no restriction at all; name the identities that may call the manager, like ${example}`
+  if (/\s/.test(value)) return `"${value}" contains white space, which no identity does`
+  const fixed = value.replace(/^\*|\*$/, '')
+  if (fixed.includes('*'))
+    return `"${value}": Istio treats a "*" that is not the first or last character as a literal, so it would match no identity; name each identity (${example}), or use one leading or trailing "*" (e.g. cluster.local/ns/gthulhu/sa/*)`
+  if (fixed === value && !SPIFFE_PRINCIPAL.test(value)) return `"${value}" is not an Istio principal like ${example}`
+  return undefined
+}
+const principal = (values: string[]) => values.map(principalProblem).find(Boolean)
+
+// distribution/reference regexp.go: [domain[:port]/]path-component(/path-component)*[:tag][@algorithm:hex].
+const IMAGE_REFERENCE = new RegExp(
+  '^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?/)?' +
+    '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*' +
+    '(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$',
+)
+const imageReference = (value: string) =>
+  IMAGE_REFERENCE.test(value) && value.split(/[:@]/)[0].length <= 255
+    ? undefined
+    : `"${value}" is not a container image reference like registry.example.com/team/curl:8.11.1 (lower-case name, optional :tag and @sha256:digest, no spaces)`
 
 export const OPTIONS: OptionSpec[] = [
   {
@@ -217,7 +246,8 @@ export const OPTIONS: OptionSpec[] = [
     kind: 'string',
     group: 'Run',
     value: 'file',
-    describe: 'State file (default .gthulhu-runbook/<context>.json in the working directory).',
+    describe:
+      "Local copy of the runbook's record (default .gthulhu-runbook/<context>.json in the working directory); the record itself is kept in the cluster.",
   },
   {
     key: 'timeout',
@@ -237,7 +267,18 @@ export const OPTIONS: OptionSpec[] = [
     kind: 'string',
     group: 'Cluster',
     value: 'name',
-    describe: 'Kube context to act on (required with --yes; asked for in guided mode).',
+    repeatable: 'contexts',
+    describe:
+      'Kube context to act on (required with --yes; asked for in guided mode). With --verify it may be given more than once: a fleet audit of each.',
+  },
+  {
+    key: 'allContexts',
+    flag: 'all-contexts',
+    kind: 'boolean',
+    group: 'Cluster',
+    flagOnly: true,
+    describe:
+      'With --verify: audit every context of the kubeconfig that has a record of this runbook, concurrently, in one table.',
   },
   {
     key: 'kubeconfig',
@@ -328,7 +369,9 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Versions and downloads',
     value: 'dir',
     default: join(homedir(), '.local', 'bin'),
-    describe: 'Where istioctl is installed (user-writable; the runbook never uses sudo).',
+    env: 'GTHULHU_RUNBOOK_INSTALL_DIR',
+    describe:
+      'Where istioctl is installed (user-writable; the runbook never uses sudo). Later runs use the binary recorded there, checked by its SHA-256.',
   },
   {
     key: 'allowUntestedKubernetes',
@@ -397,13 +440,32 @@ export const OPTIONS: OptionSpec[] = [
     validate: dnsLabel,
   },
   {
+    key: 'waypointBinding',
+    flag: 'waypoint-binding',
+    kind: 'string',
+    group: 'Hardening choices',
+    choices: ['service', 'namespace'],
+    default: 'service',
+    describe:
+      'What uses the waypoint: the manager Service only (istio.io/use-waypoint on the Service), or every Service of the namespace (on the namespace, as in the guide: Services someone else creates there pass the waypoint too).',
+  },
+  {
+    key: 'managerEgressPolicy',
+    flag: 'manager-egress-policy',
+    kind: 'boolean',
+    group: 'Hardening choices',
+    default: true,
+    describe:
+      "Limit where the manager may connect (MongoDB, its namespace's decision makers, DNS, the API server) with an egress NetworkPolicy; --no-manager-egress-policy lets it send intents to any pod labelled app=decisionmaker.",
+  },
+  {
     key: 'managerPrincipals',
     flag: 'manager-principals',
     kind: 'list',
     group: 'Hardening choices',
     value: 'ids',
     describe:
-      "Identities allowed to call the manager (default: the scheduler's ServiceAccount, cluster.local/ns/<ns>/sa/<sa>).",
+      "Identities allowed to call the manager (default: the scheduler's ServiceAccount, <trust domain>/ns/<ns>/sa/<sa>, in the mesh's meshConfig.trustDomain).",
     validate: principal,
   },
   {
@@ -461,6 +523,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'image',
     describe:
       "Image of the MongoDB probe pods (needs mongosh; default: the image of Gthulhu's MongoDB, already on its nodes).",
+    validate: imageReference,
   },
   {
     key: 'httpProbeImage',
@@ -470,6 +533,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'image',
     default: 'curlimages/curl:8.11.1',
     describe: 'Image of the HTTP probe pods (needs curl).',
+    validate: imageReference,
   },
 
   {
@@ -512,13 +576,22 @@ export const OPTIONS: OptionSpec[] = [
       'Undo every step this runbook did in this context, latest first; what was there before the runbook stays.',
   },
   {
+    key: 'takeOver',
+    flag: 'take-over',
+    kind: 'boolean',
+    group: 'Run',
+    flagOnly: true,
+    describe:
+      "Let a step replace an object that has the runbook's name but was not made by it (another team's policy); undo then puts that object back exactly as it was. Without it such a step stops and names the object.",
+  },
+  {
     key: 'verify',
     flag: 'verify',
     kind: 'boolean',
     group: 'Run',
     flagOnly: true,
     describe:
-      "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift.",
+      "Audit: run every done step's verification against the cluster and change nothing; exit 1 and name each drift (an object not as planned, a foreign object that widens access).",
   },
   {
     key: 'probes',
@@ -535,7 +608,7 @@ export const OPTIONS: OptionSpec[] = [
     group: 'Output',
     value: 'dir',
     describe:
-      'Also write report.md and a self-contained report.html (checks, changes, reachability graph) into this directory.',
+      'Also write report.md and a self-contained report.html (versions, steps, changes, the reachability grid, what stays open, every check) into this directory.',
   },
   {
     key: 'lang',
@@ -545,7 +618,8 @@ export const OPTIONS: OptionSpec[] = [
     choices: ['en', 'zh-TW'],
     default: 'en',
     env: 'GTHULHU_RUNBOOK_LANG',
-    describe: "Language of the steps' titles and explanations: en, or zh-TW for Traditional Chinese.",
+    describe:
+      "Language the runbook speaks in: the steps' titles and explanations, its questions, check names, summary and messages: en, or zh-TW for Traditional Chinese.",
   },
 ]
 
@@ -616,16 +690,6 @@ function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
   }
 }
 
-function checkChoices(option: OptionSpec, value: unknown, source: string): void {
-  if (!option.choices) return
-  const values = Array.isArray(value) ? value : [value]
-  for (const v of values) {
-    if (!option.choices.includes(v as string)) {
-      throw new UsageError(`${source}: unknown value "${v}"; valid: ${option.choices.join(', ')}`)
-    }
-  }
-}
-
 function closest(word: string, candidates: string[]): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)])
@@ -651,6 +715,11 @@ export function parseFlags(argv: string[]): Partial<Config> {
   const set: Record<string, unknown> = {}
   const assign = (option: OptionSpec, raw: unknown, source: string) => {
     const value = coerce(option, raw, source)
+    if (option.repeatable) {
+      set[option.repeatable] = [...((set[option.repeatable] as unknown[] | undefined) ?? []), value]
+      set[option.key] ??= value
+      return
+    }
     // Repeating a list flag adds to it.
     set[option.key] =
       option.kind === 'list' && Array.isArray(set[option.key])
@@ -752,12 +821,40 @@ export function readConfigFile(path: string): Partial<Config> {
   return set as Partial<Config>
 }
 
+/**
+ * Why `value` is not a valid setting for `key` (the type its flag takes, its choices, its own rule), or undefined.
+ * The one check for flags, the --config file, the environment and answers kept in the record.
+ */
+export function validateOptionValue(key: keyof Config, value: unknown): string | undefined {
+  const option = OPTIONS.find((o) => o.key === key)
+  if (!option) return `no such setting`
+  // false is the "off" value of a flag whose value is optional (--dry-run).
+  if (value === false && option.bareValue) return undefined
+  const typeProblem = {
+    boolean: typeof value !== 'boolean' && 'expected true or false',
+    string: typeof value !== 'string' && 'expected a string',
+    list: (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) && 'expected a list of strings',
+    number: (typeof value !== 'number' || !Number.isFinite(value)) && 'expected a number',
+    duration: (typeof value !== 'number' || !Number.isFinite(value)) && 'expected a number of seconds',
+  }[option.kind]
+  if (typeProblem) return `${typeProblem}, found ${JSON.stringify(value)}`
+  for (const v of Array.isArray(value) ? value : [value])
+    if (option.choices && !option.choices.includes(v as string))
+      return `unknown value "${v}"; valid: ${option.choices.join(', ')}`
+  return option.validate?.(value)
+}
+
 /** Builds the effective configuration from argv (and the --config file it names) and validates it. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
   const flags = parseFlags(argv)
   const fromFile = flags.config ? readConfigFile(flags.config) : {}
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
-  config.explicit = Object.keys({ ...fromFile, ...flags }) as (keyof Config)[]
+  // Given by the operator this time (flag, config file or environment): never replaced by a recorded setting.
+  const fromEnv = OPTIONS.filter((o) => o.env && env[o.env] !== undefined).map((o) => o.key)
+  config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])].filter(
+    (k) => k !== 'contexts',
+  ) as (keyof Config)[]
+  config.contexts = [...new Set(flags.contexts ?? (config.context ? [config.context] : []))]
   for (const option of OPTIONS) {
     const value = config[option.key]
     // false is the "off" value of a flag whose value is optional (--dry-run).
@@ -770,8 +867,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
           : option.env && env[option.env]
             ? option.env
             : `--${option.flag}`
-    checkChoices(option, value, source)
-    const problem = option.validate?.(value)
+    const problem = validateOptionValue(option.key, value)
     if (problem) throw new UsageError(`${source}: ${problem}`)
   }
   if (config.from && config.only.length)
@@ -788,6 +884,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (modes.length && modes[0] !== '--render' && selecting.length) {
     throw new UsageError(`${modes[0]} picks its own steps from the state file; drop ${selecting.join(', ')}`)
   }
+  if ((config.contexts.length > 1 || config.allContexts) && !config.verify)
+    throw new UsageError(
+      `${config.allContexts ? '--all-contexts' : `--context given ${config.contexts.length} times (${config.contexts.join(', ')})`} goes with --verify only (a fleet audit); any other run acts on one context: name one`,
+    )
+  if (config.allContexts && config.contexts.length)
+    throw new UsageError('--all-contexts and --context cannot be combined: name the contexts, or take them all')
+  if (config.stateFile && (config.contexts.length > 1 || config.allContexts))
+    throw new UsageError(
+      "--state-file holds one context; a fleet audit reads each context's own (.gthulhu-runbook/<context>.json): drop --state-file",
+    )
   const printOnly = (['list', 'dryRun', 'render'] as const).find((k) => config[k])
   if (config.report && printOnly)
     throw new UsageError(
@@ -800,11 +906,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return config
 }
 
-/** The principals the manager admits: the flag's list, or the guide's scheduler identity. */
-export function managerPrincipals(config: Config, schedulerServiceAccount: string): string[] {
+/** The principals the manager admits: the flag's list, or the guide's scheduler identity in the mesh's trust domain. */
+export function managerPrincipals(config: Config, schedulerServiceAccount: string, trustDomain: string): string[] {
   return config.managerPrincipals.length
     ? config.managerPrincipals
-    : [`cluster.local/ns/${config.namespace}/sa/${schedulerServiceAccount}`]
+    : [`${trustDomain}/ns/${config.namespace}/sa/${schedulerServiceAccount}`]
 }
 
 /** Config keys that change what lands in the cluster: a resumed run warns when they differ from the run that did a step. */

@@ -1,6 +1,8 @@
-// Applying the objects the runbook owns: compare with what is live, apply only what differs (server-side), and
-// mark each object with the runbook's managed-by label.
+// Applying the objects the runbook owns: compare with what is live (lib/domain/drift.ts), apply only what differs
+// (server-side), and mark each object with the runbook's managed-by label.
+import { StepFailure } from '../config/errors.ts'
 import { assertValidManifests } from '../kube/schema.ts'
+import { allDifferences, asPlanned, type Comparison, compareWithPlan, fieldPath } from './drift.ts'
 import type { KubeObject, StepContext, StepIO } from '../types.ts'
 
 /** The label on every object the runbook creates (policies, probe pods): how undo and audits recognise them. */
@@ -19,35 +21,60 @@ export function containsFields(desired: unknown, live: unknown): boolean {
   return desired === live
 }
 
-export const appliedAsPlanned = (desired: KubeObject, live: KubeObject | undefined) =>
-  !!live &&
-  containsFields(desired.spec, live.spec) &&
-  containsFields(desired.metadata.labels ?? {}, live.metadata.labels ?? {})
-
 /**
- * Applies the objects that are missing or differ (server-side, taking back fields someone else changed) and
- * returns the names it applied; an empty list means the cluster already matched.
+ * Applies the objects that are missing or differ from the plan (server-side, taking back fields someone else
+ * changed), removes the fields someone else added that server-side apply would keep, and returns the names it
+ * applied; an empty list means the cluster already matched.
  */
 export async function applyChanged(
   ctx: StepContext,
   io: StepIO,
   desired: KubeObject[],
-  resource: string,
+  resource: string | ((o: KubeObject) => string),
+  options: Parameters<typeof compareWithPlan>[3] = {},
 ): Promise<string[]> {
   assertValidManifests(desired)
-  const live = await Promise.all(
-    desired.map((o) =>
-      ctx.cluster.findJson<KubeObject>(['get', resource, o.metadata.name, '-n', o.metadata.namespace!]),
-    ),
-  )
-  const changed = desired.filter((o, i) => !appliedAsPlanned(o, live[i]))
+  const resourceOf = typeof resource === 'string' ? () => resource : resource
+  const comparisons = await compareWithPlan(ctx.cluster, desired, resourceOf, options)
+  const refused = comparisons.find((c) => c.error)
+  if (refused) throw new StepFailure(`${refused.desired.kind} ${refused.desired.metadata.name}: ${refused.error}`)
+  const changed = comparisons.filter((c) => !asPlanned(c))
   if (changed.length === 0) return []
-  for (const o of changed) {
-    if (live[desired.indexOf(o)])
+  for (const c of changed) {
+    if (c.live)
       io.warn(
-        `${o.kind} ${o.metadata.namespace}/${o.metadata.name} differs from the plan; applying the planned version`,
+        `${c.desired.kind} ${c.desired.metadata.namespace}/${c.desired.metadata.name} differs from the plan (${allDifferences(
+          c,
+        )
+          .map((d) => fieldPath(d.at))
+          .join(', ')}); applying the planned version`,
       )
   }
-  await ctx.cluster.apply(changed, { forceConflicts: true })
-  return changed.map((o) => `${o.kind} ${o.metadata.name}`)
+  await ctx.cluster.apply(
+    changed.map((c) => c.desired),
+    { forceConflicts: true },
+  )
+  for (const c of changed.filter((c) => c.foreign.length)) await removeForeignFields(ctx, c, resourceOf(c.desired))
+  return changed.map((c) => `${c.desired.kind} ${c.desired.metadata.name}`)
+}
+
+const pointer = (at: (string | number)[]) =>
+  at.map((k) => `/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')
+
+/** Removes what another field manager added to a runbook object, each only if it still holds the value seen. */
+async function removeForeignFields(ctx: StepContext, c: Comparison, resource: string): Promise<void> {
+  const patch = c.foreign.flatMap((f) => [
+    { op: 'test', path: pointer(f.at), value: f.live },
+    { op: 'remove', path: pointer(f.at) },
+  ])
+  await ctx.cluster.kubectl([
+    'patch',
+    resource,
+    c.desired.metadata.name,
+    ...(c.desired.metadata.namespace ? ['-n', c.desired.metadata.namespace] : []),
+    '--type',
+    'json',
+    '-p',
+    JSON.stringify(patch),
+  ])
 }

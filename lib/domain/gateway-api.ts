@@ -1,6 +1,7 @@
 // Pure helpers for the Gateway API steps: the release bundle (where it lives, which CRDs it holds, which
 // version is installed), status conditions, the Gateway Service's NodePort, the node address and one
 // HTTP GET. No cluster calls here, so every rule is unit-testable.
+import { text } from '../config/text.ts'
 import { yaml } from '../config/lazy-yaml.ts'
 import type { Config } from '../config/options.ts'
 import type { Cluster } from '../kube/cluster.ts'
@@ -102,7 +103,7 @@ export function decideBundle(
   if (!missing.length && !other.length && !channelShort.length) {
     return {
       action: 'skip',
-      reason: `all ${bundle.length} CRDs of the ${config.gatewayApiChannel} bundle are installed at ${wanted}`,
+      reason: text.notes.crdsInstalled(bundle.length, config.gatewayApiChannel, wanted),
     }
   }
   const parts = [
@@ -209,6 +210,47 @@ export async function httpGet(
     return {
       error: cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : (error as Error).message,
     }
+  }
+}
+
+/** The first request's wait for an answer; a request left without one is tried again with twice the wait. */
+export const FIRST_REQUEST_TIMEOUT_MS = 3_000
+/** The pause before asking again after a quick answer that was not the one wanted (or a refused connection). */
+const REQUEST_RETRY_PAUSE_MS = 250
+
+export interface Answer {
+  status?: number
+  error?: string
+  attempts: number
+}
+
+/**
+ * GETs until `wanted(answer)` holds, and says what came back last. Two budgets, because they have different
+ * causes: a request that gets no answer in time (a slow or busy machine, a listener still coming up) is tried
+ * again with twice the wait, for up to `slowMs` in all (the run's --timeout), so a slow machine is never taken for
+ * a broken gateway; any other answer — a status that is not the wanted one, a refused connection — is asked again
+ * for `settleMs` (policies take a moment to reach Envoy).
+ */
+export async function getUntil(
+  url: string,
+  userAgent: string,
+  wanted: (answer: { status?: number; error?: string }) => boolean,
+  options: { slowMs: number; settleMs: number; signal?: AbortSignal },
+): Promise<Answer> {
+  const started = Date.now()
+  let wait = FIRST_REQUEST_TIMEOUT_MS
+  let attempts = 0
+  for (;;) {
+    const left = started + options.slowMs - Date.now()
+    attempts++
+    const answer = await httpGet(url, userAgent, Math.max(1_000, Math.min(wait, left)), options.signal)
+    if (wanted(answer)) return { ...answer, attempts }
+    const timedOut = answer.status === undefined && answer.error?.startsWith('no answer within')
+    const elapsed = Date.now() - started
+    if (elapsed >= options.slowMs || (!timedOut && elapsed >= options.settleMs)) return { ...answer, attempts }
+    if (options.signal?.aborted) return { ...answer, attempts }
+    if (timedOut) wait *= 2
+    else await new Promise((resolve) => setTimeout(resolve, REQUEST_RETRY_PAUSE_MS))
   }
 }
 

@@ -1,9 +1,11 @@
 // Istio's names the runbook relies on (labels, ports, resources, identities) and the two things every step does
 // with Istio: run the istioctl that the istioctl step verified, and read the conditions istiod writes on policies.
 import { join } from 'node:path'
+import { StepFailure } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
-import { pollUntil } from '../kube/wait.ts'
-import type { KubeObject, StepContext } from '../types.ts'
+import { yaml } from '../config/lazy-yaml.ts'
+import { untilChanged } from '../kube/wait.ts'
+import type { Facts, KubeObject, StepContext } from '../types.ts'
 import { condition, isCurrent, type Condition } from './gateway-api.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
@@ -20,23 +22,89 @@ export const INGRESS_USE_WAYPOINT = 'istio.io/ingress-use-waypoint'
 /** Istio labels a Gateway's pods with the Gateway's name. */
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name'
 export const POLICY_RESOURCE = 'authorizationpolicies.security.istio.io'
+/** The policy attached to the waypoint itself: whatever Service is bound to it, only the manager's callers pass. */
+export const WAYPOINT_POLICY = 'gthulhu-waypoint-allow-manager-callers'
 /** How long a check that waits for Istio to catch up (status written, Envoy configured) keeps retrying. */
 export const SETTLE_RETRY_MS = 20_000
 
-export const principalOf = (namespace: string, serviceAccount: string) =>
-  `cluster.local/ns/${namespace}/sa/${serviceAccount}`
+/** Istio's default trust domain (meshConfig.trustDomain when the mesh does not set one). */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local'
+/** The ConfigMap istiod reads its mesh config from (key `mesh`, YAML). */
+export const MESH_CONFIG = { namespace: ISTIO_NAMESPACE, name: 'istio' }
+
+/** The mesh's trust domain as the runbook last read it from the live mesh (else Istio's default). */
+export const trustDomainOf = (facts: Pick<Facts, 'trustDomain'>) => facts.trustDomain ?? DEFAULT_TRUST_DOMAIN
+
+/**
+ * An Istio principal. ztunnel compares principals with the peer's identity as exact strings, trust domain
+ * included (istio/istio 1.29.1 ambient/authorization.go stringToMatch), so they are written in the mesh's own.
+ */
+export const principalOf = (trustDomain: string, namespace: string, serviceAccount: string) =>
+  `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`
 /** The identity of the gateway's pods: Istio names their ServiceAccount `<gateway>-istio`. */
-export const gatewayPrincipal = (config: Pick<Config, 'namespace' | 'gatewayName'>) =>
-  principalOf(config.namespace, `${config.gatewayName}-istio`)
-export const waypointPrincipal = (config: Pick<Config, 'namespace' | 'waypointName'>) =>
-  principalOf(config.namespace, config.waypointName)
+export const gatewayPrincipal = (
+  config: Pick<Config, 'namespace' | 'gatewayName'>,
+  facts: Pick<Facts, 'trustDomain'>,
+) => principalOf(trustDomainOf(facts), config.namespace, `${config.gatewayName}-istio`)
+export const waypointPrincipal = (
+  config: Pick<Config, 'namespace' | 'waypointName'>,
+  facts: Pick<Facts, 'trustDomain'>,
+) => principalOf(trustDomainOf(facts), config.namespace, config.waypointName)
+
+/** meshConfig.trustDomain in the mesh's `istio` ConfigMap; undefined when there is no such ConfigMap. */
+export async function readTrustDomain(ctx: Pick<StepContext, 'cluster'>): Promise<string | undefined> {
+  const configMap = await ctx.cluster.findJson<KubeObject>([
+    'get',
+    'configmap',
+    MESH_CONFIG.name,
+    '-n',
+    MESH_CONFIG.namespace,
+  ])
+  if (!configMap) return undefined
+  let mesh: any
+  try {
+    mesh = yaml().parse(String(configMap.data?.mesh ?? '')) ?? {}
+  } catch {
+    return undefined
+  }
+  const domain = typeof mesh?.trustDomain === 'string' ? mesh.trustDomain.trim() : ''
+  return domain || DEFAULT_TRUST_DOMAIN
+}
+
+/** Reads the live mesh's trust domain into facts (kept as it was when the mesh config cannot be read). */
+export async function refreshTrustDomain(ctx: Pick<StepContext, 'cluster' | 'facts'>): Promise<string> {
+  const live = await readTrustDomain(ctx)
+  if (live) ctx.facts.trustDomain = live
+  return trustDomainOf(ctx.facts)
+}
 
 export const istioctlPath = (config: Pick<Config, 'installDir'>) => join(config.installDir, 'istioctl')
 
-/** Points the cluster's istioctl calls at the binary this runbook installed (recorded in facts, else --install-dir). */
+/** The istioctl every step runs and every plan shows: the one the istioctl step installed (facts), else --install-dir's. */
+export const istioctlBinary = (config: Pick<Config, 'installDir'>, facts: Pick<StepContext['facts'], 'istioctlPath'>) =>
+  facts.istioctlPath ?? istioctlPath(config)
+
+/**
+ * Points the cluster's istioctl calls at the binary the istioctl step recorded (path and SHA-256); the cluster then
+ * checks that hash before every call, so a binary replaced since is never run, and --install-dir is not needed.
+ */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
-  ctx.cluster.istioctlPath = ctx.facts.istioctlPath ?? istioctlPath(ctx.config)
+  const sha256 = ctx.facts.istioctlSha256
+  if (!ctx.facts.istioctlPath || !sha256)
+    throw new StepFailure(
+      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
+    )
+  ctx.cluster.useIstioctl(verifiedIstioctlPath(ctx), sha256)
 }
+
+/**
+ * Where the verified istioctl is looked for: the path the record names, or (when --install-dir is given, as on
+ * another machine or in an audit image) the one there, which must then hash to the recorded SHA-256 all the same.
+ */
+export const verifiedIstioctlPath = (ctx: Pick<StepContext, 'config' | 'facts'>) =>
+  ctx.config.explicit?.includes('installDir') || !ctx.facts.istioctlPath
+    ? istioctlPath(ctx.config)
+    : ctx.facts.istioctlPath
 
 /**
  * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current
@@ -61,7 +129,9 @@ export async function policyCondition(
   }
   let last = current(first)
   if (!first || last?.status === 'True') return last
-  await pollUntil(
+  await untilChanged(
+    ctx.cluster,
+    [{ resource: POLICY_RESOURCE, namespace: ctx.config.namespace, name: first.metadata.name }],
     async () => {
       last = current(
         await ctx.cluster.findJson<KubeObject>([
@@ -74,7 +144,7 @@ export async function policyCondition(
       )
       return last?.status === 'True' ? last : undefined
     },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), signal: ctx.signal },
   )
   return last
 }

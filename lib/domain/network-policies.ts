@@ -1,16 +1,22 @@
 // The guide's two NetworkPolicies (only the manager reaches MongoDB and the decision maker, on the app port and
 // HBONE's 15008), the protected targets they guard, and how to read a live NetworkPolicy back.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
+import { type LabelSelector, selectorMatches, selectorText } from '../kube/object.ts'
 import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
-import { appliedAsPlanned, MANAGED_BY } from './apply.ts'
-import { workloads } from './gthulhu.ts'
-import { AMBIENT_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
+import { MANAGED_BY } from './apply.ts'
+import { compareWithPlan, comparisonCheck } from './drift.ts'
+import { chartNames, workloads } from './gthulhu.ts'
+import { AMBIENT_LABEL, GATEWAY_NAME_LABEL, HBONE_PORT, KUBELET_PROBE_SOURCES } from './istio.ts'
 
 export const MONGODB_POLICY = 'allow-only-manager-to-mongodb'
 export const SCHEDULER_POLICY = 'allow-only-manager-to-scheduler'
+export const MANAGER_EGRESS_POLICY = 'gthulhu-manager-egress'
 /** The NetworkPolicies this step owns (the restart step re-checks reachability only when they exist). */
 export const L4_POLICY_NAMES = [MONGODB_POLICY, SCHEDULER_POLICY]
+/** Cluster DNS as kubeadm, kind and most distributions label it (CoreDNS keeps the kube-dns label). */
+const CLUSTER_DNS = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } }
 
 /** The two protected destinations, from preflight's facts (or the chart's defaults in a dry run). */
 export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, facts: Facts) {
@@ -23,7 +29,7 @@ export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, 
       title: 'MongoDB',
       workload: mongodb,
       port: mongodb.service?.port ?? 27017,
-      host: `${mongodb.service?.name ?? `${config.release}-mongodb`}.${ns}.svc`,
+      host: `${mongodb.service?.name ?? chartNames(config.release).mongodb}.${ns}.svc`,
     },
     {
       key: 'scheduler',
@@ -31,7 +37,7 @@ export function protectedTargets(config: Pick<Config, 'release' | 'namespace'>, 
       title: 'scheduler sidecar',
       workload: scheduler,
       port: scheduler.service?.port ?? 8080,
-      host: `${scheduler.service?.name ?? `${config.release}-scheduler-sidecar`}.${ns}.svc`,
+      host: `${scheduler.service?.name ?? chartNames(config.release).decisionMakerService}.${ns}.svc`,
     },
   ] as const
 }
@@ -57,6 +63,77 @@ export function desiredNetworkPolicies(config: Config, facts: Facts): KubeObject
     return policy
   })
 }
+
+/**
+ * The API server's addresses and ports, as the `kubernetes` Service's Endpoints list them (the API server keeps
+ * them current). The CNI applies egress policy after kube-proxy rewrote the Service address to one of these
+ * (Calico's filter FORWARD chain runs after the nat PREROUTING DNAT), and ztunnel itself connects to the
+ * endpoint it picks, so an egress rule has to name the endpoints, not 10.96.0.1:443.
+ */
+export async function readApiServerEndpoints(ctx: Pick<StepContext, 'cluster'>): Promise<Facts['apiServer']> {
+  const endpoints = await ctx.cluster.findJson<KubeObject>(['get', 'endpoints', 'kubernetes', '-n', 'default'])
+  const subsets: any[] = endpoints?.subsets ?? []
+  const addresses = [...new Set(subsets.flatMap((s) => (s.addresses ?? []).map((a: any) => String(a.ip))))]
+  const ports = [...new Set(subsets.flatMap((s) => (s.ports ?? []).map((p: any) => Number(p.port))))]
+  return addresses.length && ports.length ? { addresses, ports } : undefined
+}
+
+const hostBlock = (ip: string) => `${ip}/${ip.includes(':') ? 128 : 32}`
+
+/**
+ * The manager's egress policy: MongoDB and this namespace's decision makers (app port and HBONE), cluster DNS,
+ * the API server's endpoints and, when every Service of the namespace is bound to the waypoint, the waypoint
+ * (the manager's own API-server traffic then passes it in namespace default). Undefined when turned off.
+ */
+export function desiredManagerEgressPolicy(config: Config, facts: Facts): KubeObject | undefined {
+  if (!config.managerEgressPolicy) return undefined
+  const { manager } = workloads(config, facts)
+  const [mongodb, scheduler] = protectedTargets(config, facts)
+  const policy = loadManifest('manager-egress.yaml', 'NetworkPolicy', MANAGER_EGRESS_POLICY)
+  policy.metadata.namespace = config.namespace
+  policy.metadata.labels = { ...policy.metadata.labels, ...MANAGED_BY }
+  policy.spec.podSelector = { matchLabels: { ...manager.selectorLabels } }
+  const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }))
+  const toPods = (labels: Record<string, string>, ...ports: number[]) => ({
+    to: [{ podSelector: { matchLabels: { ...labels } } }],
+    ports: tcp(...ports),
+  })
+  const dns = policy.spec.egress.find((rule: any) => rule.ports?.some((p: any) => p.port === 53))
+  dns.to = [
+    {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': CLUSTER_DNS.namespace } },
+      podSelector: { matchLabels: { ...CLUSTER_DNS.labels } },
+    },
+  ]
+  policy.spec.egress = [
+    toPods(mongodb.workload.selectorLabels, mongodb.port, HBONE_PORT),
+    // The manager calls a decision maker on its first container port (the sidecar's, unless monitoring adds one first).
+    toPods(
+      scheduler.workload.selectorLabels,
+      ...new Set([scheduler.port, scheduler.workload.firstPort ?? scheduler.port]),
+      HBONE_PORT,
+    ),
+    dns,
+    ...(facts.apiServer
+      ? [
+          {
+            to: facts.apiServer.addresses.map((ip) => ({ ipBlock: { cidr: hostBlock(ip) } })),
+            ports: tcp(...facts.apiServer.ports),
+          },
+        ]
+      : []),
+    ...(config.waypointBinding === 'namespace'
+      ? [toPods({ [GATEWAY_NAME_LABEL]: config.waypointName }, HBONE_PORT)]
+      : []),
+  ]
+  return policy
+}
+
+/** The API server addresses an egress policy admits (its ipBlock rules). */
+export const apiServerBlocks = (policy: KubeObject | undefined): string[] =>
+  (policy?.spec?.egress ?? []).flatMap((rule: any) =>
+    (rule.to ?? []).filter((peer: any) => peer.ipBlock).map((peer: any) => String(peer.ipBlock.cidr)),
+  )
 
 // ---- reading a NetworkPolicy ----
 
@@ -92,8 +169,13 @@ export function portsAdmittedFromBlock(policy: KubeObject, cidr: string): number
 }
 
 export const admitsPort = (ports: number[] | 'all', port: number) => ports === 'all' || ports.includes(port)
-const showPorts = (ports: number[] | 'all') =>
-  ports === 'all' ? 'every port' : ports.length ? ports.join(', ') : 'no port'
+/** The ports, those named in `expectedOrder` first and in that order (so observed reads like expected), then the rest. */
+const showPorts = (ports: number[] | 'all', expectedOrder: number[] = []) => {
+  if (ports === 'all') return 'every port'
+  const first = expectedOrder.filter((p) => ports.includes(p))
+  const rest = ports.filter((p) => !first.includes(p))
+  return ports.length ? [...first, ...rest].join(', ') : 'no port'
+}
 
 function describePolicy(policy: KubeObject): string {
   const selector = Object.entries(policy.spec?.podSelector?.matchLabels ?? {})
@@ -117,43 +199,69 @@ function describePolicy(policy: KubeObject): string {
 export interface LiveView {
   policies: KubeObject[]
   enrolled: boolean
+  /** The API server's endpoints now (read only when the manager's egress policy is on). */
+  apiServer?: Facts['apiServer']
 }
 
 export async function readLive(ctx: StepContext): Promise<LiveView> {
-  const [policies, namespace] = await Promise.all([
+  const [policies, namespace, apiServer] = await Promise.all([
     ctx.cluster.list('networkpolicies', { namespace: ctx.config.namespace }),
     ctx.cluster.findJson<KubeObject>(['get', 'namespace', ctx.config.namespace]),
+    ctx.config.managerEgressPolicy ? readApiServerEndpoints(ctx) : undefined,
   ])
-  return { policies, enrolled: namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient' }
+  return { policies, enrolled: namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient', apiServer }
 }
 
-/** The checks on the policies themselves: applied as planned, HBONE admitted, kubelet probes admitted. */
+/** The runbook's NetworkPolicies (the manager's egress one too) compared whole with the plan (server-side dry run; lib/domain/drift.ts). */
+export async function ownedPolicyChecks(ctx: StepContext): Promise<Check[]> {
+  const { config, facts } = ctx
+  const desired = desiredNetworkPolicies(config, facts)
+  const egress = desiredManagerEgressPolicy(config, facts)
+  const comparisons = await compareWithPlan(
+    ctx.cluster,
+    egress ? [...desired, egress] : desired,
+    () => 'networkpolicies',
+  )
+  const checks: Check[] = protectedTargets(config, facts).map((target) => {
+    const i = desired.findIndex((p) => p.metadata.name === target.policy)
+    return {
+      ...comparisonCheck(
+        comparisons[i],
+        describePolicy(desired[i]),
+        'someone changed or deleted it; run the l4-policies step again to restore it',
+      ),
+      voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
+    }
+  })
+  if (egress)
+    checks.push(
+      comparisonCheck(
+        comparisons[desired.length],
+        describeEgress(egress),
+        'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
+      ),
+    )
+  return checks
+}
+
+/** The checks on what the policies admit: HBONE from the manager, and ambient's kubelet probes. */
 export function policyChecks(config: Config, facts: Facts, live: LiveView): Check[] {
   const { manager } = workloads(config, facts)
   const checks: Check[] = []
-  const desired = desiredNetworkPolicies(config, facts)
   for (const target of protectedTargets(config, facts)) {
-    const want = desired.find((p) => p.metadata.name === target.policy)!
     const have = live.policies.find((p) => p.metadata.name === target.policy)
-    checks.push({
-      name: `NetworkPolicy ${config.namespace}/${target.policy} applied as planned`,
-      expected: describePolicy(want),
-      observed: have ? describePolicy(have) : 'not found',
-      ok: appliedAsPlanned(want, have),
-      hint: 'someone changed or deleted it; run the l4-policies step again to restore it',
-    })
     if (!have) continue
     const ports = portsAdmitted(have, manager.podLabels)
     checks.push({
-      name: `${target.policy} admits the manager on ${target.port} and on ${HBONE_PORT} (HBONE)`,
+      name: text.checks.admitsManager(target.policy, target.port, HBONE_PORT),
       expected: `${target.port}, ${HBONE_PORT}`,
-      observed: showPorts(ports),
+      observed: showPorts(ports, [target.port, HBONE_PORT]),
       ok: admitsPort(ports, target.port) && admitsPort(ports, HBONE_PORT),
       hint: hboneHint(target.policy, target.title, live.enrolled),
     })
     const kubeletPorts = portsAdmittedFromBlock(have, KUBELET_PROBE_SOURCES[0])
     checks.push({
-      name: `${target.policy} admits ambient's kubelet probes (${KUBELET_PROBE_SOURCES[0]}) on ${target.port}`,
+      name: text.checks.admitsKubelet(target.policy, KUBELET_PROBE_SOURCES[0], target.port),
       expected: config.allowKubeletProbes ? `port ${target.port}` : `not admitted (--no-allow-kubelet-probes)`,
       observed: kubeletPorts.length ? `port ${kubeletPorts.join(', ')}` : 'not admitted',
       ok: kubeletPorts.includes(target.port),
@@ -162,7 +270,180 @@ export function policyChecks(config: Config, facts: Facts, live: LiveView): Chec
       hint: kubeletTrapHint(target.title, target.policy),
     })
   }
-  return checks
+  return [...checks, ...egressChecks(config, facts, live)]
+}
+
+/** The manager's egress policy as planned, and naming the API server's endpoints as they are now. */
+function egressChecks(config: Config, facts: Facts, live: LiveView): Check[] {
+  const want = desiredManagerEgressPolicy(config, facts)
+  if (!want) return []
+  const have = live.policies.find((p) => p.metadata.name === MANAGER_EGRESS_POLICY)
+  const blocks = apiServerBlocks(have)
+  const current = (live.apiServer?.addresses ?? []).map(hostBlock)
+  return [
+    {
+      name: `${MANAGER_EGRESS_POLICY} admits the API server's current endpoints`,
+      expected: current.length ? current.join(', ') : 'the endpoints of Service default/kubernetes',
+      observed: blocks.length ? blocks.join(', ') : 'no API server rule',
+      ok: current.length > 0 && current.every((b) => blocks.includes(b)),
+      hint: "the API server's addresses changed (or could not be read): the manager can no longer list decision makers. Run preflight and l4-policies again so the policy names the current ones",
+    },
+  ]
+}
+
+function describeEgress(policy: KubeObject): string {
+  const rules = (policy.spec?.egress ?? []).map((rule: any) => {
+    const to = (rule.to ?? []).map((peer: any) =>
+      peer.ipBlock
+        ? peer.ipBlock.cidr
+        : `${peer.namespaceSelector ? `${Object.values(peer.namespaceSelector.matchLabels ?? {}).join('/')}:` : ''}${Object.values(peer.podSelector?.matchLabels ?? {}).join('/')}`,
+    )
+    return `to ${to.join(' | ') || 'anywhere'} on ${(rule.ports ?? []).map((p: any) => `${p.port}${p.protocol === 'UDP' ? '/udp' : ''}`).join(',') || 'every port'}`
+  })
+  return rules.join('; ') || 'admits nothing'
+}
+
+// ---- other NetworkPolicies: NetworkPolicies add up, so any one that selects a protected pod can admit more ----
+
+/** What the plan admits to one protected target: the manager's pods on two ports, the kubelet's probe source on one. */
+interface PlannedIngress {
+  namespace: string
+  fromPods: Record<string, string>
+  podPorts: number[]
+  blocks: string[]
+  blockPorts: number[]
+}
+
+const PROTOCOLS_PLANNED = ['TCP']
+
+/** Whether every pod a selector selects carries all of `required` (matchLabels, or an `In` with only that value). */
+function requiresAll(selector: LabelSelector | undefined, required: Record<string, string>): boolean {
+  if (!selector) return false
+  return Object.entries(required).every(
+    ([k, v]) =>
+      selector.matchLabels?.[k] === v ||
+      (selector.matchExpressions ?? []).some(
+        (e) => e.key === k && e.operator === 'In' && (e.values ?? []).length > 0 && e.values!.every((x) => x === v),
+      ),
+  )
+}
+
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name'
+
+/** One ingress rule's ports beyond `allowed` (a missing list, a named port, another protocol or a range count as beyond). */
+function portsBeyond(ports: any[] | undefined, allowed: number[]): string | undefined {
+  if (!ports?.length) return 'every port'
+  const beyond = ports.filter((p) => {
+    const protocol = p.protocol ?? 'TCP'
+    if (!PROTOCOLS_PLANNED.includes(protocol) || typeof p.port !== 'number') return true
+    const last = typeof p.endPort === 'number' ? p.endPort : p.port
+    for (let port = p.port; port <= last; port++) if (!allowed.includes(port)) return true
+    return false
+  })
+  return beyond.length
+    ? beyond
+        .map((p) =>
+          p.port === undefined
+            ? `every ${p.protocol ?? 'TCP'} port`
+            : `${p.port}${p.endPort ? `-${p.endPort}` : ''}/${p.protocol ?? 'TCP'}`,
+        )
+        .join(', ')
+    : undefined
+}
+
+const describeSelector = (s: LabelSelector | undefined) =>
+  !s
+    ? 'no selector'
+    : [
+        selectorText(s.matchLabels ?? {}),
+        ...(s.matchExpressions ?? []).map((e) => `${e.key} ${e.operator}${e.values ? ` (${e.values.join(',')})` : ''}`),
+      ]
+        .filter(Boolean)
+        .join(', ') || 'every pod'
+
+/** One peer as the operator reads it. */
+function describePeer(peer: any): string {
+  if (peer.ipBlock)
+    return `addresses ${peer.ipBlock.cidr}${peer.ipBlock.except?.length ? ` except ${peer.ipBlock.except.join(', ')}` : ''}`
+  const pods = peer.podSelector ? `pods ${describeSelector(peer.podSelector)}` : 'every pod'
+  return peer.namespaceSelector
+    ? `${pods} in namespaces ${describeSelector(peer.namespaceSelector)}`
+    : `${pods} of its namespace`
+}
+
+/**
+ * What one NetworkPolicy admits to a protected target's pods that the plan does not, one phrase per rule part (empty
+ * when it admits nothing more). A peer counts as planned only when it is provably inside the plan's: pods that must
+ * carry the manager's labels in this namespace (a namespaceSelector only when it pins kubernetes.io/metadata.name to
+ * it), or the kubelet's probe source; and only on the plan's ports.
+ */
+export function admitsBeyondPlan(policy: KubeObject, plan: PlannedIngress): string[] {
+  const types: string[] | undefined = policy.spec?.policyTypes
+  if (types && !types.includes('Ingress')) return []
+  const found: string[] = []
+  for (const rule of policy.spec?.ingress ?? []) {
+    const peers: any[] = rule.from ?? []
+    if (peers.length === 0) {
+      const ports = portsBeyond(rule.ports, [])
+      found.push(`every source on ${ports ?? 'every port'}`)
+      continue
+    }
+    for (const peer of peers) {
+      let planned: number[] | undefined
+      if (peer.ipBlock) {
+        const exact = plan.blocks.includes(String(peer.ipBlock.cidr).toLowerCase())
+        planned = exact ? plan.blockPorts : undefined
+      } else {
+        const sameNamespace =
+          !peer.namespaceSelector || requiresAll(peer.namespaceSelector, { [NAMESPACE_NAME_LABEL]: plan.namespace })
+        planned = sameNamespace && requiresAll(peer.podSelector, plan.fromPods) ? plan.podPorts : undefined
+      }
+      const ports = portsBeyond(rule.ports, planned ?? [])
+      if (planned === undefined) found.push(`${describePeer(peer)} on ${portsBeyond(rule.ports, []) ?? 'every port'}`)
+      else if (ports) found.push(`${describePeer(peer)} on ${ports}`)
+    }
+  }
+  return found
+}
+
+/**
+ * Other NetworkPolicies that select a protected pod (their podSelector, matchLabels and matchExpressions, read against
+ * the live pods and the workload's pod template) and admit more than the plan: one check per target, naming each.
+ */
+export async function otherPolicyChecks(ctx: StepContext, live: LiveView): Promise<Check[]> {
+  const { config, facts } = ctx
+  const { manager } = workloads(config, facts)
+  const pods = await ctx.cluster.list('pods', { namespace: config.namespace })
+  const owned = new Set(L4_POLICY_NAMES)
+  return protectedTargets(config, facts).map((target): Check => {
+    const podsOfTarget = pods.filter((p) => subset(target.workload.selectorLabels, p.metadata.labels ?? {}))
+    // The template's labels stand in for a pod that is being replaced right now.
+    const labelSets = [target.workload.podLabels, ...podsOfTarget.map((p) => p.metadata.labels ?? {})]
+    const plan: PlannedIngress = {
+      namespace: config.namespace,
+      fromPods: manager.selectorLabels,
+      podPorts: [target.port, HBONE_PORT],
+      blocks: config.allowKubeletProbes ? KUBELET_PROBE_SOURCES.map((c) => c.toLowerCase()) : [],
+      blockPorts: [target.port],
+    }
+    const widening = live.policies
+      .filter((p) => !owned.has(p.metadata.name))
+      .filter((p) => labelSets.some((labels) => selectorMatches(p.spec?.podSelector ?? {}, labels)))
+      .map((p) => ({ policy: p, beyond: admitsBeyondPlan(p, plan) }))
+      .filter((w) => w.beyond.length)
+    return {
+      name: `no other NetworkPolicy admits more to ${target.title} than ${target.policy}`,
+      expected: `only the manager's pods on ${target.port}, ${HBONE_PORT}${config.allowKubeletProbes ? ` and the kubelet's probes on ${target.port}` : ''}`,
+      observed: widening.length
+        ? widening
+            .map((w) => `NetworkPolicy ${config.namespace}/${w.policy.metadata.name} admits ${w.beyond.join('; ')}`)
+            .join('; ')
+        : 'none does',
+      ok: widening.length === 0,
+      hint: `NetworkPolicies add up: a pod selected by several is reachable from anything any of them admits. Remove or narrow ${widening.map((w) => w.policy.metadata.name).join(', ') || 'it'} (kubectl describe networkpolicy -n ${config.namespace}), or keep it and accept that only the identity policy refuses these callers`,
+      voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
+    }
+  })
 }
 
 export const hboneHint = (policy: string, title: string, enrolled: boolean) =>

@@ -2,6 +2,7 @@
 // the rollout that takes them out of ambient again on undo.
 import { StepFailure } from '../config/errors.ts'
 import { selectorText } from '../kube/object.ts'
+import { readiness } from '../kube/readiness.ts'
 import type { KubeObject, StepContext, StepIO, WorkloadFacts } from '../types.ts'
 import { workloads } from './gthulhu.ts'
 import { AMBIENT_LABEL } from './istio.ts'
@@ -36,6 +37,23 @@ export async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds:
       timeoutMs: (seconds + 30) * 1000,
     },
   )
+}
+
+/**
+ * Like rolloutStatus, without a process when the workload's status already says it rolled out (every desired
+ * pod ready and updated, for its current generation — what `kubectl rollout status` waits for); otherwise
+ * `kubectl rollout status` waits for it.
+ */
+export async function rolledOut(ctx: StepContext, w: WorkloadFacts, seconds: number) {
+  const live = await ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ctx.config.namespace])
+  const state = readiness(live)
+  if (live && state.ready)
+    return {
+      exitCode: 0,
+      stdout: `${RESOURCE[w.kind]} "${w.name}" successfully rolled out (${state.counts})\n`,
+      stderr: '',
+    }
+  return rolloutStatus(ctx, w, seconds)
 }
 
 /** Undo of enrolment: once the namespace is no longer ambient, restart the workloads whose pods still are. */

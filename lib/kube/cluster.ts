@@ -1,8 +1,23 @@
 // The one module that spawns kubectl and istioctl. Reads always use `-o json`; every command has a timeout
 // and stops when the run is interrupted. Steps call this instead of building command lines themselves.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { closeSync, openSync, readSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
 import { yaml } from '../config/lazy-yaml.ts'
 import { CommandError, StepFailure } from '../config/errors.ts'
 import type { KubeObject } from './object.ts'
+import {
+  answerFrom,
+  asListReads,
+  batchNamespace,
+  itemsOf,
+  listRead,
+  mergedArgs,
+  namedRead,
+  type BatchableRead,
+} from './read-batch.ts'
+import { JsonStream } from './json-stream.ts'
 
 export interface CommandResult {
   argv: string[]
@@ -34,8 +49,67 @@ export function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
 }
 
+/**
+ * The environment of every spawned command. zx runs commands through `bash -c` with stdin on a socket pair; bash
+ * takes that for a remote shell and sources ~/.bashrc when SHLVL is unset or 0 (cron, CI, systemd), so each kubectl
+ * call would run the operator's shell start-up (pyenv, nvm, …) — seconds each on a loaded machine. A SHLVL of at
+ * least 1 turns that off (bash shell.c, run_startup_files: shell_level < 2).
+ */
+const COMMAND_ENV = { ...process.env, SHLVL: String(Math.max(1, Number(process.env.SHLVL) || 0)) }
+
+/** The SHA-256 of a file, read in chunks (a real istioctl is about 100 MB). */
+export function fileSha256(path: string): string {
+  const hash = createHash('sha256')
+  const fd = openSync(path, 'r')
+  try {
+    const chunk = Buffer.alloc(1 << 20)
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) hash.update(chunk.subarray(0, read))
+  } finally {
+    closeSync(fd)
+  }
+  return hash.digest('hex')
+}
+
+/** What a watch reports: an object added, modified or deleted (kubectl get --watch --output-watch-events). */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | string
+  object: KubeObject
+}
+
+/** Which objects a watch follows: one kind in one namespace (or all), optionally one name or an equality selector. */
+export interface WatchTarget {
+  resource: string
+  namespace?: string
+  allNamespaces?: boolean
+  name?: string
+  selector?: string
+}
+
+/** A running watch: stop() ends its kubectl; `ended` resolves when kubectl exits (stopped, or on its own). */
+export interface Watch {
+  stop(): void
+  ended: Promise<{ exitCode: number | null; stderr: string }>
+}
+
+interface PendingRead {
+  read: BatchableRead
+  args: string[]
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
 export class Cluster {
   istioctlPath = 'istioctl'
+  /** The istioctl binaries this run may execute, each with the SHA-256 it was verified to have. */
+  private readonly trustedIstioctl = new Map<string, string>()
+  /** Hashes already computed, keyed by the file's identity and change times, so a binary is not re-read per call. */
+  private readonly hashes = new Map<string, string>()
+  /** Reads asked for in this turn of the event loop; they run together (see read-batch.ts). */
+  private pendingReads: PendingRead[] = []
+  /** Answers shared by identical reads until the next change (see shareReadsUntilChange). */
+  private sharedReads?: Map<string, Promise<unknown>>
+  /** Commands that may change the cluster wait for this first (see holdChangesUntil). */
+  private changesHeld?: Promise<unknown>
 
   constructor(readonly options: ClusterOptions = {}) {}
 
@@ -43,7 +117,44 @@ export class Cluster {
   forCleanup(): Cluster {
     const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000 })
     copy.istioctlPath = this.istioctlPath
+    for (const [path, sha256] of this.trustedIstioctl) copy.trustedIstioctl.set(path, sha256)
     return copy
+  }
+
+  /** Allows the istioctl at `path` to run, and only while the file there still hashes to `sha256`. */
+  trustIstioctl(path: string, sha256: string): void {
+    this.trustedIstioctl.set(path, sha256)
+  }
+
+  /** Runs istioctl from `path` from now on (trusted as above). */
+  useIstioctl(path: string, sha256: string): void {
+    this.trustIstioctl(path, sha256)
+    this.istioctlPath = path
+  }
+
+  /** Nothing named istioctl runs unless its bytes are the ones verified (checked before every use). */
+  private assertVerifiedIstioctl(binary: string): void {
+    if (basename(binary) !== 'istioctl') return
+    const expected = this.trustedIstioctl.get(binary)
+    if (!expected)
+      throw new StepFailure(
+        `refusing to run ${binary}: it is not an istioctl this runbook verified; run the istioctl step (--only istioctl) to install a checksum-verified one`,
+      )
+    let stat: ReturnType<typeof statSync>
+    try {
+      stat = statSync(binary)
+    } catch (error) {
+      throw new StepFailure(
+        `the istioctl this runbook verified is not at ${binary} (${(error as NodeJS.ErrnoException).code}) on this machine; run --only istioctl to install it here`,
+      )
+    }
+    const key = `${binary}:${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`
+    const actual = this.hashes.get(key) ?? fileSha256(binary)
+    this.hashes.set(key, actual)
+    if (actual !== expected)
+      throw new StepFailure(
+        `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
+      )
   }
 
   /** The connection flags every kubectl/istioctl call carries, so nothing depends on the current context. */
@@ -60,8 +171,54 @@ export class Cluster {
     return [this.istioctlPath, ...this.connectionArgs(), ...args]
   }
 
+  /**
+   * From now until the next command that is not a read (an apply, a label, istioctl, a wait), or until the
+   * returned function is called, the same read is answered once: a step looks at the cluster before it changes
+   * it (what undo must restore, what differs from the plan), and those looks need not ask twice.
+   */
+  shareReadsUntilChange(): () => void {
+    const shared = new Map<string, Promise<unknown>>()
+    this.sharedReads = shared
+    return () => {
+      if (this.sharedReads === shared) this.sharedReads = undefined
+    }
+  }
+
+  /**
+   * Lets reads run at once but makes every other command (an apply, a label, istioctl) wait until `recorded`
+   * settles, and fail if it fails: the engine records what undo must restore while the step already looks at
+   * the cluster, so both sets of reads share one kubectl call, and nothing changes before the record is kept.
+   */
+  holdChangesUntil(recorded: Promise<unknown>): void {
+    const held = recorded.finally(() => {
+      if (this.changesHeld === held) this.changesHeld = undefined
+    })
+    held.catch(() => undefined)
+    this.changesHeld = held
+  }
+
+  /** The same answer for the same read while reads are shared; afterwards, a fresh read each time. */
+  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    if (!this.sharedReads) return read()
+    const known = this.sharedReads.get(key)
+    if (known !== undefined) return (known as Promise<T>).then((value) => structuredClone(value))
+    const answer = read()
+    this.sharedReads.set(key, answer)
+    answer.catch(() => this.sharedReads?.delete(key))
+    return answer
+  }
+
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const verb = argv
+      .slice(1)
+      .find((a, i, all) => !a.startsWith('-') && !['--kubeconfig', '--context'].includes(all[i - 1]))
+    if (argv[0] !== 'kubectl' || !['get', 'version', 'config', 'logs'].includes(verb ?? '')) {
+      // Anything but a read waits for what must be recorded first, and may change what the reads would see.
+      await this.changesHeld
+      this.sharedReads = undefined
+    }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.assertVerifiedIstioctl(argv[0])
     const started = Date.now()
     let exitCode: number | null = null
     try {
@@ -73,6 +230,7 @@ export class Cluster {
         timeout: timeoutMs,
         signal: this.options.signal,
         input: options.input ?? '',
+        env: COMMAND_ENV,
       })`${argv}`
       exitCode = output.exitCode
       // zx stops a command at its timeout with SIGTERM; the exit code is then null.
@@ -89,6 +247,20 @@ export class Cluster {
     } finally {
       this.options.onCommand?.({ argv, exitCode, durationMs: Date.now() - started })
     }
+  }
+
+  /**
+   * kubectl, synchronously: only for the moment a second Ctrl-C leaves at once and no event loop turn is left
+   * (releasing the lock, saving the record). Bounded by its own short timeout.
+   */
+  kubectlSync(args: string[], options: { input?: string; timeoutMs?: number } = {}): CommandResult {
+    const argv = this.kubectlArgv(args)
+    const result = spawnSync(argv[0], argv.slice(1), {
+      input: options.input ?? '',
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 5_000,
+    })
+    return { argv, exitCode: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' }
   }
 
   /** Runs a command and throws a CommandError (naming the command and its output) when it fails. */
@@ -113,6 +285,13 @@ export class Cluster {
 
   /** Like getJson, but a NotFound answer is `undefined` instead of an error. */
   async findJson<T = any>(args: string[]): Promise<T | undefined> {
+    return this.shared(`find ${JSON.stringify(args)}`, () => {
+      const read = namedRead(args)
+      return read ? (this.batched(read, args) as Promise<T | undefined>) : this.findJsonAlone<T>(args)
+    })
+  }
+
+  private async findJsonAlone<T>(args: string[]): Promise<T | undefined> {
     const result = await this.exec(this.kubectlArgv([...args, '-o', 'json', '--ignore-not-found']))
     if (result.exitCode !== 0) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
     return result.stdout.trim() ? (JSON.parse(result.stdout) as T) : undefined
@@ -126,7 +305,142 @@ export class Cluster {
     if (options.allNamespaces) args.push('--all-namespaces')
     else if (options.namespace) args.push('-n', options.namespace)
     if (options.selector) args.push('-l', options.selector)
-    return (await this.getJson<{ items: T[] }>(args)).items
+    return this.shared(`list ${JSON.stringify(args)}`, async () => {
+      const read = options.allNamespaces ? undefined : listRead(resource, options.namespace, options.selector)
+      if (read) return ((await this.batched(read, args)) as { items: T[] }).items
+      return (await this.getJson<{ items: T[] }>(args)).items
+    })
+  }
+
+  /**
+   * Queues a read to run with the others asked for in the same turn of the event loop: one kubectl process
+   * for them all instead of one each. A merged call that fails (an unknown kind, say) is retried read by
+   * read, so each caller still gets its own answer or its own error.
+   */
+  private batched(read: BatchableRead, args: string[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingReads.length === 0) setImmediate(() => this.flushReads())
+      this.pendingReads.push({ read, args, resolve, reject })
+    })
+  }
+
+  private flushReads(): void {
+    const pending = this.pendingReads
+    this.pendingReads = []
+    const byNamespace = new Map<string, PendingRead[]>()
+    const clusterScoped: PendingRead[] = []
+    for (const p of pending) {
+      const namespace = batchNamespace(p.read)
+      if (namespace === undefined) clusterScoped.push(p)
+      else byNamespace.set(namespace, [...(byNamespace.get(namespace) ?? []), p])
+    }
+    // Reads of cluster-scoped objects only (a namespace, the nodes) join any namespace's batch.
+    const first = byNamespace.keys().next()
+    if (first.done) byNamespace.set('', clusterScoped)
+    else byNamespace.get(first.value)!.push(...clusterScoped)
+    for (const [namespace, reads] of byNamespace) {
+      const lists = reads.filter((p) => p.read.kind === 'list')
+      let named = reads.filter((p) => p.read.kind === 'named')
+      // Named objects of small kinds ride along with the lists as their kinds' lists: one call, not two.
+      if (lists.length) {
+        const ride = named.filter((p) => asListReads(p.read))
+        named = named.filter((p) => !ride.includes(p))
+        lists.push(...ride)
+      }
+      if (lists.length) void this.runBatch(lists, 'list', namespace || undefined)
+      if (named.length) void this.runBatch(named, 'named', namespace || undefined)
+    }
+  }
+
+  private async runBatch(reads: PendingRead[], form: 'named' | 'list', namespace: string | undefined): Promise<void> {
+    const alone = (p: PendingRead) => (p.read.kind === 'list' ? this.getJson(p.args) : this.findJsonAlone(p.args))
+    const distinct = [...new Map(reads.map((p) => [JSON.stringify(p.args), p])).values()]
+    const answerEach = async (group: PendingRead[]) => {
+      const settled = await alone(group[0]).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      )
+      for (const p of group) 'error' in settled ? p.reject(settled.error) : p.resolve(settled.value)
+    }
+    const sameArgs = (p: PendingRead) => reads.filter((r) => JSON.stringify(r.args) === JSON.stringify(p.args))
+    // One read, maybe asked for by several callers at once: its own call, run once.
+    if (distinct.length === 1) return answerEach(reads)
+    const fetch = distinct.flatMap((p) => (form === 'list' ? asListReads(p.read)! : [p.read]))
+    let result: CommandResult
+    try {
+      result = await this.exec(this.kubectlArgv(mergedArgs(fetch, namespace)))
+    } catch (error) {
+      for (const p of reads) p.reject(error)
+      return
+    }
+    // A merged call that fails (a kind the server does not know, say) is retried read by read: each caller gets
+    // its own answer or its own error, as without merging.
+    if (result.exitCode !== 0) return void (await Promise.all(distinct.map((p) => answerEach(sameArgs(p)))))
+    const items = itemsOf(result.stdout)
+    for (const p of reads) p.resolve(answerFrom(p.read, items))
+  }
+
+  /**
+   * Follows one kind's objects as the API server changes them (`kubectl get --watch --output-watch-events`): the
+   * objects there now arrive first as ADDED, then every change. Waits use it to react the moment the cluster
+   * changes instead of polling. The process is bounded by `timeoutMs` and stops with the run.
+   */
+  watch(target: WatchTarget, onEvent: (event: WatchEvent) => void, options: { timeoutMs?: number } = {}): Watch {
+    const args = [
+      'get',
+      target.resource,
+      ...(target.name ? [target.name] : []),
+      ...(target.allNamespaces ? ['--all-namespaces'] : target.namespace ? ['-n', target.namespace] : []),
+      ...(target.selector ? ['-l', target.selector] : []),
+      '--watch',
+      '--output-watch-events',
+      '-o',
+      'json',
+    ]
+    const argv = this.kubectlArgv(args)
+    this.sharedReads = undefined // a wait begins: what follows must be read afresh
+    const started = Date.now()
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    const stream = new JsonStream()
+    let stderr = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => {
+      try {
+        for (const value of stream.push(chunk)) {
+          const event = value as WatchEvent
+          if (event?.object?.metadata) onEvent(event)
+        }
+      } catch {
+        child.kill('SIGTERM') // not JSON: the waiter notices the end and reads instead
+      }
+    })
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    let stopped = false
+    const stop = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      stopped = true
+      child.kill('SIGTERM')
+    }
+    const timer = setTimeout(stop, options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    this.options.signal?.addEventListener('abort', stop, { once: true })
+    const ended = new Promise<{ exitCode: number | null; stderr: string }>((resolve) => {
+      let finished = false
+      const finish = (exitCode: number | null) => {
+        if (finished) return
+        finished = true
+        clearTimeout(timer)
+        this.options.signal?.removeEventListener('abort', stop)
+        // A watch the runbook stopped reports no exit code (-v: "stopped by a signal"), whatever kubectl returned.
+        this.options.onCommand?.({ argv, exitCode: stopped ? null : exitCode, durationMs: Date.now() - started })
+        resolve({ exitCode, stderr })
+      }
+      child.on('error', (error) => {
+        stderr += error.message
+        finish(null)
+      })
+      child.on('close', (code) => finish(code))
+    })
+    return { stop, ended }
   }
 
   /** kubectl apply of objects as one YAML stream. Server-side apply is what the Gateway API bundle needs. */
@@ -142,11 +456,14 @@ export class Cluster {
     ]
   }
 
+  /** With `dryRun`, the API server merges and admits the objects, stores nothing and answers them as JSON. */
   async apply(
     objects: KubeObject[],
-    options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number } = {},
+    options: { serverSide?: boolean; forceConflicts?: boolean; timeoutMs?: number; dryRun?: boolean } = {},
   ): Promise<string> {
-    const { stdout } = await this.kubectl(this.applyArgs(options.serverSide ?? true, options.forceConflicts), {
+    const args = this.applyArgs(options.serverSide ?? true, options.forceConflicts)
+    if (options.dryRun) args.splice(1, 0, '--dry-run=server', '-o', 'json')
+    const { stdout } = await this.kubectl(args, {
       input: toYamlStream(objects),
       timeoutMs: options.timeoutMs,
     })

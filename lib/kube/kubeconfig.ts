@@ -32,8 +32,9 @@ export function requireKubeconfigFiles(kubeconfig: string | undefined, env: Node
 export async function readContexts(cluster: Cluster, kubeconfig?: string): Promise<KubeContext[]> {
   requireKubeconfigFiles(kubeconfig)
   const argv = ['kubectl', 'config', 'view', '-o', 'json', ...(kubeconfig ? ['--kubeconfig', kubeconfig] : [])]
-  // Local work, but some kubectl builds (e.g. cloud SDK dispatchers) start slowly on a loaded machine.
-  const result = await cluster.exec(argv, { timeoutMs: 60_000 })
+  // Local work, but some kubectl builds (e.g. cloud SDK dispatchers) start slowly on a loaded machine: the run's
+  // --timeout bounds it, as it bounds every other wait.
+  const result = await cluster.exec(argv)
   if (result.exitCode !== 0) {
     throw new UsageError(
       `cannot read the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${result.stderr.trim() || `kubectl exited ${result.exitCode}`}`,

@@ -594,6 +594,27 @@ const podSpec = obj(
   },
 )
 
+const servicePort = obj(
+  {
+    name: str('dns1123-label'),
+    port: PORT,
+    targetPort: any,
+    protocol: oneOf(['TCP', 'UDP', 'SCTP']),
+    appProtocol: str(),
+    nodePort: PORT,
+  },
+  { required: ['port'] },
+)
+
+const serviceSpec = obj({
+  type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']),
+  selector: { t: 'map', key: 'qualified-name', value: 'label-value' },
+  ports: arr(servicePort),
+  clusterIP: str(),
+  publishNotReadyAddresses: bool,
+  sessionAffinity: oneOf(['None', 'ClientIP']),
+})
+
 // ---- ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1)
 
 const admissionRule = obj(
@@ -712,6 +733,9 @@ export const SCHEMAS: Record<string, KindSchema> = {
     spec: admissionBindingSpec,
   },
   Namespace: { apiVersion: 'v1', namespaced: false, nameFormat: 'dns1123-label', spec: obj({ finalizers: strings() }) },
+  // What probes create besides their pods: a Service for the manager's pods, an impostor's namespace and account.
+  Service: { apiVersion: 'v1', namespaced: true, nameFormat: 'dns1035-label', spec: serviceSpec },
+  ServiceAccount: { apiVersion: 'v1', namespaced: true, nameFormat: 'dns1123-subdomain' },
 }
 
 const METADATA_FIELDS = new Set([

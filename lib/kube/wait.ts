@@ -1,6 +1,7 @@
 // Waiting on the cluster: poll a condition at a short interval until it holds or a deadline passes, so the
 // runbook moves on the moment the cluster is ready instead of sleeping a fixed time.
 import { Interrupted } from '../config/errors.ts'
+import type { Watch, WatchEvent, WatchTarget } from './cluster.ts'
 
 export interface WaitOptions {
   timeoutMs: number
@@ -53,4 +54,72 @@ export async function mapConcurrent<T, R>(items: T[], limit: number, work: (item
     }),
   )
   return results
+}
+
+/** What a change-driven wait needs from the cluster: a watch (lib/kube/cluster.ts). */
+export interface Watcher {
+  watch(target: WatchTarget, onEvent: (event: WatchEvent) => void, options?: { timeoutMs?: number }): Watch
+}
+
+/** When the watches cannot run (kubectl refused them), the wait reads again at this interval instead. */
+const WATCHLESS_INTERVAL_MS = 1000
+/** A burst of changes (one controller pass writes several objects) is read once, after this quiet time. */
+const SETTLE_BURST_MS = 20
+
+/**
+ * Calls `probe` until it returns a value other than undefined, like pollUntil, but between calls it waits for
+ * the watched objects to change rather than for a fixed time: the wait ends one read after the cluster reached
+ * the state, however long its controllers take. Returns undefined when the deadline passes.
+ */
+export async function untilChanged<T>(
+  cluster: Watcher,
+  targets: WatchTarget[],
+  probe: () => Promise<T | undefined>,
+  options: WaitOptions,
+): Promise<T | undefined> {
+  const first = await probe()
+  if (first !== undefined || targets.length === 0) return first
+  const deadline = Date.now() + options.timeoutMs
+  let changed = false
+  let wake: (() => void) | undefined
+  const notice = () => {
+    changed = true
+    wake?.()
+  }
+  // The watches list what is there now (ADDED) before they follow changes, so nothing between the first read
+  // and the watch's start is missed: that listing counts as a change and is read again.
+  const watches = targets.map((target) => cluster.watch(target, notice, { timeoutMs: options.timeoutMs + 5_000 }))
+  let live = watches.length
+  for (const watch of watches)
+    void watch.ended.then(() => {
+      live--
+      notice()
+    })
+  try {
+    for (;;) {
+      if (options.signal?.aborted) throw new Interrupted()
+      const left = deadline - Date.now()
+      if (left <= 0) return undefined
+      if (!changed) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, live > 0 ? left : Math.min(left, WATCHLESS_INTERVAL_MS))
+          function done() {
+            clearTimeout(timer)
+            wake = undefined
+            options.signal?.removeEventListener('abort', done)
+            resolve()
+          }
+          wake = done
+          options.signal?.addEventListener('abort', done, { once: true })
+        })
+        if (options.signal?.aborted) throw new Interrupted()
+      }
+      if (changed) await sleep(SETTLE_BURST_MS, options.signal)
+      changed = false
+      const value = await probe()
+      if (value !== undefined) return value
+    }
+  } finally {
+    for (const watch of watches) watch.stop()
+  }
 }

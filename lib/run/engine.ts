@@ -8,8 +8,9 @@ import { Interrupted, StepFailure, UsageError, isExpected } from '../config/erro
 import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './reporter.ts'
-import { openQuestions } from './questions.ts'
-import { outcomeConfig, type StateStore, type StepStatus } from './state.ts'
+import { describeAnswer, MID_STEP_CONFIRMATIONS, openQuestions, STEP_QUESTIONS } from './questions.ts'
+import { outcomeConfig, type StateStore, type StepRecord, type StepStatus } from './state.ts'
+import { text } from '../config/text.ts'
 import type { Check, RunOutcome, Step, StepContext, StepIO, StepId } from '../types.ts'
 import { recordBefore, undoChecks, undoPlan, undoStep } from './undo.ts'
 import type { ProbeResult } from '../verify/probes.ts'
@@ -51,6 +52,8 @@ export interface StepResult {
   id: StepId
   status: StepStatus
   durationMs: number
+  /** When it ended (epoch ms): with durationMs, its place on the run's wall clock (an audit's steps overlap). */
+  finishedAt: number
   checks: Check[]
   note?: string
   /** What the step said while it applied or undid something: the changes it made, for --report. */
@@ -94,28 +97,76 @@ export class Engine {
   async run(): Promise<void> {
     const { steps, selected, reporter, config, state } = this.options
     state.state.config = outcomeConfig(config)
-    for (const id of selected) {
+    for (const [index, id] of selected.entries()) {
       this.current = id
       const step = steps.find((s) => s.id === id)!
       const { prompter } = this.options
-      const introduced = !!prompter && !this.runAll
       if (prompter && !this.runAll) {
         const connection = this.options.cluster.connectionArgs()
         this.introduce(step)
-        reporter.say(`\nIt will:\n${formatPlan(step.plan(this.ctx).slice(0, 6), connection)}`)
+        const plan = step.plan(this.ctx)
+        reporter.say(`\n${text.run.itWill}\n${formatPlan(plan, connection, { brief: true })}`)
         const choice = await prompter.beforeStep(step, () =>
-          reporter.say(`\nFull plan of ${step.id}:\n${formatPlan(step.plan(this.ctx), connection)}\n`),
+          reporter.say(
+            plan.some((item) => item.kind === 'manifest' || item.kind === 'download')
+              ? `\n${text.run.fullPlan(step.id)}\n${formatPlan(plan, connection)}\n`
+              : `\n${text.run.nothingMore(step.id)}\n`,
+          ),
         )
-        if (choice === 'quit') throw new Interrupted(`stopped before ${step.id} at the operator's request`)
+        if (choice === 'quit') throw new Interrupted(text.run.stoppedBefore(step.id))
         if (choice === 'skip') {
-          this.record(step, 'skipped', 0, [], 'skipped by the operator')
+          this.warnDependents(step, selected.slice(index + 1))
+          await this.record(step, 'skipped', 0, [], text.run.skippedByOperator)
           continue
         }
-        if (choice === 'all') this.runAll = true
+        if (choice === 'all') {
+          this.runAll = true
+          this.sayUnaskedAnswers(selected.slice(index))
+        }
       }
-      if (prompter) await this.answerQuestions(step, introduced)
+      // After "without asking", the remaining questions take the answers listed when the operator chose it.
+      if (prompter && !this.runAll) await this.answerQuestions(step)
       await this.runWithRecovery(step)
     }
+  }
+
+  /** Skipping a step: names the later steps that need it (directly or through another), whose checks will say so. */
+  private warnDependents(skipped: Step, later: StepId[]): void {
+    const needing = new Set<StepId>([skipped.id])
+    const dependents: StepId[] = []
+    for (const id of later) {
+      const step = this.options.steps.find((s) => s.id === id)!
+      if (step.requires?.some((r) => needing.has(r))) {
+        needing.add(id)
+        dependents.push(id)
+      }
+    }
+    if (dependents.length) this.options.reporter.say(text.run.skipWarning(skipped.id, dependents))
+  }
+
+  /** "Run all remaining without asking": says once what the questions of the remaining steps will take. */
+  private sayUnaskedAnswers(remaining: StepId[]): void {
+    const { config, state, reporter } = this.options
+    const answers = remaining.flatMap((id) =>
+      (STEP_QUESTIONS[id] ?? []).map((q) => {
+        const source = config.explicit.includes(q.key)
+          ? text.run.fromFlag
+          : q.key in state.state.answers
+            ? text.run.fromRecord
+            : text.run.byDefault
+        return `  ${q.flag} ${describeAnswer(q.key, config, state.state.facts)}  ${text.summary.note(source)}`
+      }),
+    )
+    const confirmations = remaining.flatMap((id) =>
+      (MID_STEP_CONFIRMATIONS[id] ?? []).filter((c) => !config[c.key]).map((c) => `  ${c.flag}: ${c.when()}`),
+    )
+    reporter.say(
+      [
+        `\n${text.run.runAll}`,
+        ...(answers.length ? [text.run.runAllAnswers, ...answers] : []),
+        ...(confirmations.length ? [text.run.runAllConfirms, ...confirmations] : []),
+      ].join('\n'),
+    )
   }
 
   private introduce(step: Step): void {
@@ -123,18 +174,16 @@ export class Engine {
   }
 
   /** Asks what only the operator can answer for this step, once; the answers are kept in state. */
-  private async answerQuestions(step: Step, introduced: boolean): Promise<void> {
+  private async answerQuestions(step: Step): Promise<void> {
     const { config, state } = this.options
     const questions = openQuestions(step.id, config, state.state.answers)
-    // After "run all remaining", the operator has not seen this step yet: say which step asks.
-    if (questions.length && !introduced) this.introduce(step)
     for (const question of questions) {
       const answer = await question.ask(config, state.state.facts, this.options.signal)
       ;(config as any)[question.key] = answer
       ;(state.state.answers as any)[question.key] = answer
-      state.save()
+      await state.save()
       this.options.reporter.say(
-        `  ${question.flag} ${Array.isArray(answer) ? answer.join(question.key === 'allowedUserAgents' ? '|' : ',') : answer} (kept for resumed runs)`,
+        text.questions.kept(question.flag, describeAnswer(question.key, config, state.state.facts)),
       )
     }
   }
@@ -143,35 +192,40 @@ export class Engine {
     let mode: 'run' | 'verify' = 'run'
     for (;;) {
       const started = Date.now()
-      this.options.state.update(step.id, { status: 'running', startedAt: new Date().toISOString(), error: undefined })
+      // Not awaited: the write before the step's first change (below) carries it, and a failed write fails that one.
+      void this.options.state.update(step.id, {
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        error: undefined,
+      })
       try {
         const { checks, note, changes } = await this.attempt(
           step,
           mode === 'run' ? this.runVerbs(step) : { applyTitle: '', verify: step.verify },
         )
-        this.record(step, 'done', Date.now() - started, checks, note)
+        await this.record(step, 'done', Date.now() - started, checks, note)
         this.results.at(-1)!.changes = changes
         return
       } catch (error) {
         const checks = error instanceof StepRunFailed ? error.checks : []
         if (this.options.signal.aborted || error instanceof Interrupted) {
-          this.record(step, 'interrupted', Date.now() - started, checks, 'interrupted by Ctrl-C')
-          throw new Interrupted(`interrupted during ${step.id}`)
+          await this.record(step, 'interrupted', Date.now() - started, checks, text.run.interruptedNote)
+          throw new Interrupted(text.run.interruptedDuring(step.id))
         }
         const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
-        this.record(step, 'failed', Date.now() - started, checks, undefined, message)
+        await this.record(step, 'failed', Date.now() - started, checks, undefined, message)
         if (error instanceof UsageError) throw error // bad operator input: exit 2, and retrying cannot help
-        this.options.reporter.say(`✖ ${step.id} failed: ${message}`)
-        if (!this.options.prompter) throw new StepFailure(`step ${step.id} failed: ${message}`)
+        this.options.reporter.say(text.run.failed(step.id, message))
+        if (!this.options.prompter) throw new StepFailure(text.run.stepFailed(step.id, message))
         const choice = await this.options.prompter.afterFailure(step, !!(step.undo || step.rollback))
-        if (choice === 'quit') throw new StepFailure(`step ${step.id} failed: ${message}`)
+        if (choice === 'quit') throw new StepFailure(text.run.stepFailed(step.id, message))
         if (choice === 'accept') {
-          this.record(step, 'accepted', Date.now() - started, checks, `accepted by the operator despite: ${message}`)
+          await this.record(step, 'accepted', Date.now() - started, checks, text.run.acceptedDespite(message))
           return
         }
         if (choice === 'rollback') {
           await this.undoOne(step)
-          throw new StepFailure(`step ${step.id} was rolled back after: ${message}`)
+          throw new StepFailure(text.run.rolledBackAfter(step.id, message))
         }
         mode = choice === 'retry-verify' ? 'verify' : 'run'
       }
@@ -181,11 +235,19 @@ export class Engine {
   /** A step's run, after recording what its undo will need to put back. */
   private runVerbs(step: Step): Verbs {
     return {
-      applyTitle: 'apply',
+      applyTitle: text.run.applyTask,
       apply: async (ctx, io) => {
-        await recordBefore(step, ctx)
-        this.options.state.save()
-        return step.run(ctx, io)
+        // What undo must restore is read alongside what the step looks at before changing anything (one read of
+        // each object, in one kubectl call); the step's first change waits until the record is saved.
+        const stopSharing = ctx.cluster.shareReadsUntilChange()
+        try {
+          const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+          ctx.cluster.holdChangesUntil(recorded)
+          const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+          return outcome
+        } finally {
+          stopSharing() // verification reads the cluster afresh
+        }
       },
       verify: step.verify,
     }
@@ -193,7 +255,7 @@ export class Engine {
 
   private undoVerbs(step: Step): Verbs {
     return {
-      applyTitle: 'undo',
+      applyTitle: text.run.undoTask,
       apply: (ctx, io) => undoStep(step, ctx, io),
       verify: async (ctx, io) => [...(await undoChecks(step, ctx)), ...((await step.verifyRollback?.(ctx, io)) ?? [])],
     }
@@ -211,10 +273,10 @@ export class Engine {
       if (prompter) {
         this.introduce(step)
         reporter.say(
-          `\nUndo will:\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`,
+          `\n${text.run.undoWill}\n${formatPlan(undoPlan(step, this.ctxFor(step)), this.options.cluster.connectionArgs())}`,
         )
         const yes = (await prompter.confirmUndo?.(step)) ?? false
-        if (!yes) throw new Interrupted(`stopped before undoing ${step.id} at the operator's request`)
+        if (!yes) throw new Interrupted(text.run.stoppedBeforeUndo(step.id))
       }
       await this.undoOne(step)
     }
@@ -222,17 +284,19 @@ export class Engine {
 
   /**
    * --verify: every selected step's verify at once against the live cluster, nothing applied, nothing recorded.
-   * Returns one line per drift (a failed check that is not advisory), naming the step and what changed.
+   * Prints each step's checks only under -v; returns one entry per drift (a failed check that is not advisory),
+   * naming the step and what changed, for the caller to print after the summary.
    */
   async audit(): Promise<string[]> {
-    const { steps, selected, reporter } = this.options
+    const { steps, selected, reporter, config } = this.options
     const probeMemo = new Map<string, Promise<ProbeResult>>()
+    const reads = new Map<string, Promise<unknown>>()
+    const started = Date.now()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
         const cleanups: (() => Promise<void>)[] = []
         const lines: string[] = []
-        const started = Date.now()
         const io: StepIO = {
           log: (message) => {
             lines.push(message)
@@ -247,12 +311,17 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = await step.verify({ ...this.ctxFor(step, false), probeMemo }, io)
+          checks = this.settle(await step.verify({ ...this.ctxFor(step, false), probeMemo, reads }, io))
         } catch (error) {
-          if (this.options.signal.aborted) throw new Interrupted(`interrupted while verifying ${id}`)
+          if (this.options.signal.aborted) throw new Interrupted(text.run.interruptedVerifying(id))
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
           checks = [
-            { name: `${id}: verification completes`, expected: 'every check evaluated', observed: message, ok: false },
+            {
+              name: text.run.verificationCompletes(id),
+              expected: text.run.everyCheckEvaluated,
+              observed: message,
+              ok: false,
+            },
           ]
         } finally {
           await this.cleanup(cleanups)
@@ -262,22 +331,25 @@ export class Engine {
     )
     const drifts: string[] = []
     for (const { step, checks, lines, durationMs } of audited) {
-      const failed = checks.filter((c) => !c.ok && !c.advisory)
+      const failed = checks.filter(isFailure)
       reporter.event({ event: 'step-start', step: step.id, title: step.title })
-      reporter.say(
-        `\n━━ ${step.title} (${step.id}) ━━${lines.length ? `\n${indent(lines.join('\n'), 2)}` : ''}\n${formatChecks(checks)}`,
-      )
+      if (config.verbose)
+        reporter.say(
+          `\n━━ ${step.title} (${step.id}) ━━${lines.length ? `\n${indent(lines.join('\n'), 2)}` : ''}\n${formatChecks(checks)}`,
+        )
       for (const check of checks)
         reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       for (const check of failed) {
-        const drift = `${step.id}: ${check.name} — expected ${check.expected}, observed ${check.observed}`
-        drifts.push(drift)
+        drifts.push(
+          `${text.checks.drift(step.id, check.name, check.expected, check.observed)}${check.hint ? `\n    → ${check.hint}` : ''}`,
+        )
         reporter.event({
           event: 'drift',
           step: step.id,
           check: check.name,
           expected: check.expected,
           observed: check.observed,
+          ...(check.diff ? { diff: check.diff } : {}),
         })
       }
       const status: StepStatus = failed.length ? 'failed' : 'done'
@@ -285,22 +357,45 @@ export class Engine {
         id: step.id,
         status,
         durationMs,
+        finishedAt: started + durationMs,
         checks,
-        note: failed.length ? `${failed.length} drift(s)` : 'holds',
+        note: failed.length ? text.run.drifts(failed.length) : (skippedNote(checks) ?? text.run.holds),
       })
       reporter.event({ event: 'step-end', step: step.id, status: failed.length ? 'drifted' : 'holds', durationMs })
     }
     return drifts
   }
 
+  /**
+   * A failed check that looks at the work of a step that is not done (skipped by the operator, never run, undone)
+   * was not really evaluated: it reads "skipped: needs <step>" and counts as neither pass nor failure.
+   */
+  private settle(checks: Check[]): Check[] {
+    const records = this.options.state.state.steps
+    const finished = (record?: StepRecord) => record?.status === 'done' || record?.status === 'accepted'
+    return checks.map((check) =>
+      !check.ok && check.needs && !finished(records[check.needs])
+        ? {
+            ...check,
+            advisory: true,
+            skipped: text.run.skippedNeeds(check.needs),
+            observed: text.run.skippedNeeds(check.needs),
+            hint: undefined,
+          }
+        : check,
+    )
+  }
+
   private async undoOne(step: Step): Promise<void> {
     const started = Date.now()
-    this.options.reporter.say(`↩ undoing ${step.id}`)
+    this.options.reporter.say(text.run.undoing(step.id))
+    // When the step's change to the cluster began: observations older than this no longer describe it.
+    await this.options.state.update(step.id, { startedAt: new Date(started).toISOString() })
     try {
       const { checks, changes } = await this.attempt(step, this.undoVerbs(step))
-      this.record(step, 'undone', Date.now() - started, checks, 'undone')
+      await this.record(step, 'undone', Date.now() - started, checks, text.run.undone)
       this.results.at(-1)!.changes = changes
-      this.options.state.update(step.id, { before: undefined })
+      await this.options.state.update(step.id, { before: undefined })
     } catch (error) {
       const checks = error instanceof StepRunFailed ? error.checks : []
       const interrupted = this.options.signal.aborted || error instanceof Interrupted
@@ -310,10 +405,11 @@ export class Engine {
         id: step.id,
         status: interrupted ? 'interrupted' : 'failed',
         durationMs: Date.now() - started,
+        finishedAt: Date.now(),
         checks,
-        note: `undo ${interrupted ? 'interrupted' : 'failed'}`,
+        note: text.run.undoFailedNote(interrupted),
       })
-      this.options.state.update(step.id, { error: `undo: ${message}` })
+      await this.options.state.update(step.id, { error: `undo: ${message}` })
       this.options.reporter.event({
         event: 'step-end',
         step: step.id,
@@ -321,37 +417,50 @@ export class Engine {
         durationMs: Date.now() - started,
         error: message,
       })
-      if (interrupted) throw new Interrupted(`interrupted while undoing ${step.id}`)
-      throw new StepFailure(`undoing ${step.id} failed: ${message}`)
+      if (interrupted) throw new Interrupted(text.run.interruptedUndoing(step.id))
+      throw new StepFailure(text.run.undoFailed(step.id, message))
     }
   }
 
-  /** One attempt at a step under listr2: change (unless only re-verifying), then verify. Cleanups always run. */
+  /**
+   * One attempt at a step under listr2: change (unless only re-verifying), then verify. Cleanups always run. A step
+   * whose checks all pass ends as one line; its checks and what it said are printed under -v, on a failure, and
+   * for the checks that warn.
+   */
   private async attempt(step: Step, verbs: Verbs): Promise<{ checks: Check[]; note?: string; changes: string[] }> {
     const ctx = this.ctxFor(step)
-    const { reporter } = this.options
+    const { reporter, fancy, config } = this.options
+    const verbose = config.verbose
     const cleanups: (() => Promise<void>)[] = []
     let note: string | undefined
     const changes: string[] = []
+    const said: string[] = []
+    // What the step warned about while it ran: shown even when every check passes.
+    const warned: string[] = []
     let checks: Check[] = []
+    const started = Date.now()
     reporter.event({ event: 'step-start', step: step.id, title: step.title })
     const io = (output: (line: string) => void, task?: ListrTaskWrapper<any, any, any>): StepIO => ({
       confirm: async (message) => {
-        if (!this.options.prompter || !task) return false
+        // Automation never asks, and "run all remaining without asking" keeps its word: the default is no.
+        if (!this.options.prompter || !task || this.runAll) return false
         // listr2 pauses its display while inquirer asks, so the question and the task list never overlap.
         try {
           return await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false })
         } catch (error) {
-          if ((error as Error).name === 'ExitPromptError') throw new Interrupted('quit at a prompt')
+          if ((error as Error).name === 'ExitPromptError') throw new Interrupted(text.run.quitAtPrompt)
           throw error
         }
       },
       log: (message) => {
         output(message)
+        said.push(message)
         reporter.event({ event: 'step-log', step: step.id, level: 'info', message })
       },
       warn: (message) => {
         output(`⚠ ${message}`)
+        said.push(`⚠ ${message}`)
+        warned.push(`⚠ ${message}`)
         reporter.event({ event: 'step-log', step: step.id, level: 'warn', message })
       },
       onCleanup: (cleanup) => void cleanups.push(cleanup),
@@ -373,22 +482,24 @@ export class Engine {
                     )
                     if (outcome?.unchanged) {
                       note = outcome.unchanged
-                      sub.title = `nothing to change: ${outcome.unchanged}`
+                      sub.title = text.run.nothingToChange(outcome.unchanged)
                     }
                   },
                 },
                 {
-                  title: 'verify against the cluster',
+                  title: text.run.verifyTask,
                   task: async (_, sub) => {
-                    checks = await verbs.verify(
-                      ctx,
-                      io((line) => (sub.output = line)),
+                    checks = this.settle(
+                      await verbs.verify(
+                        ctx,
+                        io((line) => (sub.output = line)),
+                      ),
                     )
-                    const failed = checks.filter((c) => !c.ok && !c.advisory)
-                    sub.title = `verified: ${checks.filter((c) => c.ok).length}/${checks.length} checks passed`
+                    const failed = checks.filter(isFailure)
+                    sub.title = text.run.verified(checks.filter((c) => c.ok).length, checks.length)
                     if (failed.length)
                       throw new StepRunFailed(
-                        `${failed.length} check(s) failed: ${failed.map((c) => c.name).join('; ')}`,
+                        text.run.checksFailed(failed.length, failed.map((c) => c.name).join('; ')),
                         checks,
                       )
                   },
@@ -399,18 +510,21 @@ export class Engine {
         },
       ],
       {
-        renderer: this.options.fancy ? 'default' : 'simple',
-        fallbackRenderer: 'simple',
+        // Without -v a run shows progress in a terminal and nothing elsewhere; the step's line follows either way.
+        renderer: fancy ? 'default' : verbose ? 'simple' : 'silent',
+        fallbackRenderer: verbose ? 'simple' : 'silent',
         registerSignalListeners: false, // the runbook handles Ctrl-C itself: cleanup, state, resume command
         exitOnError: true,
         rendererOptions: {
-          ...(this.options.fancy ? { collapseSubtasks: false } : {}),
+          ...(fancy ? { collapseSubtasks: !verbose, clearOutput: !verbose } : {}),
           logger: new ListrLogger({ processOutput: new ProcessOutput(reporter.human, reporter.human) }),
         } as any,
       },
     )
+    let succeeded = false
     try {
       await list.run()
+      succeeded = true
     } catch (error) {
       throw error instanceof StepFailure || error instanceof Interrupted
         ? error
@@ -418,12 +532,24 @@ export class Engine {
           ? error
           : new StepFailure(String(error))
     } finally {
-      if (checks.length) reporter.say(formatChecks(checks))
+      if (succeeded && !verbose) {
+        const warnings = checks.filter((c) => !c.ok && !c.skipped)
+        const skipped = checks.filter((c) => c.skipped)
+        reporter.say(
+          `${warnings.length || warned.length ? '⚠' : '✔'} ${text.run.stepLine(step.title, checks.filter((c) => c.ok).length, checks.length, seconds(Date.now() - started), skipped.length)}`,
+        )
+        if (warned.length) reporter.say(indent(warned.join('\n'), 2))
+        if (warnings.length || skipped.length) reporter.say(formatChecks([...warnings, ...skipped]))
+      } else {
+        // A failure explains itself: what the step said (listr kept only the last line) and every check.
+        if (!succeeded && !verbose && said.length) reporter.say(indent(said.join('\n'), 2))
+        if (checks.length) reporter.say(formatChecks(checks))
+      }
       for (const check of checks)
         reporter.event({ event: 'check', step: step.id, ...check, advisory: !!check.advisory })
       await this.cleanup(cleanups)
     }
-    return { checks, note, changes }
+    return { checks, note: note ?? skippedNote(checks), changes }
   }
 
   private async cleanup(cleanups: (() => Promise<void>)[]): Promise<void> {
@@ -431,24 +557,24 @@ export class Engine {
       try {
         await cleanup()
       } catch (error) {
-        this.options.reporter.say(`⚠ cleanup failed: ${(error as Error).message}`)
+        this.options.reporter.say(text.run.cleanupFailed((error as Error).message))
       }
     }
   }
 
-  private record(
+  private async record(
     step: Step,
     status: StepStatus,
     durationMs: number,
     checks: Check[],
     note?: string,
     error?: string,
-  ): void {
+  ): Promise<void> {
     const { state, reporter, config } = this.options
     const previous = state.step(step.id)
     // Skipping a step that is already done keeps it done.
     const finalStatus = status === 'skipped' && previous.status === 'done' ? 'done' : status
-    state.update(step.id, {
+    await state.update(step.id, {
       status: finalStatus,
       finishedAt: new Date().toISOString(),
       durationMs,
@@ -456,20 +582,38 @@ export class Engine {
       note,
       error,
     })
-    this.results.push({ id: step.id, status: finalStatus, durationMs, checks, note })
+    this.results.push({ id: step.id, status: finalStatus, durationMs, finishedAt: Date.now(), checks, note })
     reporter.event({ event: 'step-end', step: step.id, status: finalStatus, durationMs, ...(error ? { error } : {}) })
   }
 }
 
+/** A check that fails the step: not passed, not advisory (skipped checks are advisory). */
+const isFailure = (check: Check) => !check.ok && !check.advisory
+
+/** "2 check(s) skipped: needs gateway", when some checks could not be evaluated. */
+function skippedNote(checks: Check[]): string | undefined {
+  const skipped = checks.filter((c) => c.skipped)
+  return skipped.length
+    ? text.run.checksSkipped(skipped.length, [...new Set(skipped.map((c) => c.needs!))].join(', '))
+    : undefined
+}
+
 export function summary(results: StepResult[], left: { id: StepId; reason: string }[]): string {
+  const status = (s: StepStatus | 'not run') => (s === 'not run' ? text.summary.notRun : text.summary.status[s])
   const lines = results.map((r) => {
     const passed = r.checks.filter((c) => c.ok).length
-    const checks = r.checks.length ? `, ${passed}/${r.checks.length} checks` : ''
-    return `  ${r.status.padEnd(11)} ${r.id.padEnd(17)} ${seconds(r.durationMs).padStart(7)}${checks}${r.note ? `  (${r.note})` : ''}`
+    const checks = r.checks.length ? `, ${text.summary.checks(passed, r.checks.length)}` : ''
+    return `  ${padColumns(status(r.status), 11)} ${r.id.padEnd(17)} ${seconds(r.durationMs).padStart(7)}${checks}${r.note ? `  ${text.summary.note(r.note)}` : ''}`
   })
-  const others = left.map((l) => `  ${'not run'.padEnd(11)} ${l.id.padEnd(17)} ${''.padStart(7)}  (${l.reason})`)
-  return `Summary:\n${[...lines, ...others].join('\n')}`
+  const others = left.map(
+    (l) =>
+      `  ${padColumns(status('not run'), 11)} ${l.id.padEnd(17)} ${''.padStart(7)}  ${text.summary.note(l.reason)}`,
+  )
+  return `${text.summary.title}\n${[...lines, ...others].join('\n')}`
 }
+
+/** Pads to a width in terminal columns (a CJK character takes two). */
+const padColumns = (value: string, width: number) => value + ' '.repeat(Math.max(0, width - columns(value)))
 
 // CJK and full-width characters take two terminal columns.
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u

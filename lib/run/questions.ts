@@ -1,12 +1,15 @@
 // Questions only the operator can answer, asked in guided mode at the step that needs them. Each answers
 // one flag; an answer given by flag or --config is never asked, and a given answer is kept in state so a
 // resumed run does not ask again. Automation never asks: it uses the flag or the guide's default.
-import { checkbox, input, select } from '@inquirer/prompts'
+import { checkbox, confirm, input, select } from '@inquirer/prompts'
 import { Interrupted } from '../config/errors.ts'
 import { workloads } from '../domain/gthulhu.ts'
-import { GUIDE_USER_AGENT, managerPrincipals, type Config } from '../config/options.ts'
+import { trustDomainOf } from '../domain/istio.ts'
+import { GUIDE_USER_AGENT, managerPrincipals, validateOptionValue, type Config } from '../config/options.ts'
+import { ANSWERABLE } from './record-schema.ts'
 import type { Facts, StepId } from '../types.ts'
 import { userAgentProblem } from '../config/user-agents.ts'
+import { text } from '../config/text.ts'
 
 export interface Question {
   key: keyof Config
@@ -17,32 +20,33 @@ export interface Question {
 
 /** Browser choices whose User-Agent patterns Istio can match (a prefix ending in "*"). */
 export const BROWSER_CHOICES = [
-  { name: "Chrome on macOS (the guide's choice)", value: GUIDE_USER_AGENT },
+  { name: () => text.questions.chromeMac, value: GUIDE_USER_AGENT },
   {
-    name: 'Chrome on Windows',
+    name: () => text.questions.chromeWindows,
     value: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*',
   },
-  { name: 'Chrome on Linux', value: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*' },
+  {
+    name: () => text.questions.chromeLinux,
+    value: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/*',
+  },
 ] as const
 
-const PRINCIPAL = /^[^/\s]+\/ns\/[^/\s]+\/sa\/[^/\s]+$/
-
-export function validatePrincipalList(text: string): true | string {
-  const items = text
+/** The same rule as --manager-principals (lib/config/options.ts), for what is typed at the prompt. */
+export function validatePrincipalList(typed: string): true | string {
+  const items = typed
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-  if (items.length === 0) return 'name at least one identity, or the manager would refuse everyone'
-  const bad = items.find((p) => !PRINCIPAL.test(p))
-  return bad ? `"${bad}" is not an identity like cluster.local/ns/<namespace>/sa/<serviceaccount>` : true
+  if (items.length === 0) return text.questions.noPrincipal
+  return validateOptionValue('managerPrincipals', items) ?? true
 }
 
-export function validateUserAgentList(text: string): true | string {
-  const items = text
+export function validateUserAgentList(typed: string): true | string {
+  const items = typed
     .split('|')
     .map((s) => s.trim())
     .filter(Boolean)
-  if (items.length === 0) return 'give at least one User-Agent pattern'
+  if (items.length === 0) return text.questions.noUserAgent
   for (const item of items) {
     const problem = userAgentProblem(item)
     if (problem) return problem
@@ -55,44 +59,43 @@ async function asked<T>(question: Promise<T>): Promise<T> {
     return await question
   } catch (error) {
     if (['ExitPromptError', 'AbortPromptError'].includes((error as Error).name))
-      throw new Interrupted('quit at a prompt')
+      throw new Interrupted(text.run.quitAtPrompt)
     throw error
   }
 }
 
-/** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing. */
-export const browsersPrompt = {
-  message:
-    'Which browsers may open the Web UI through the gateway? (a User-Agent is chosen by the client: this filters, it does not authenticate)',
+/** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing (in the run's language). */
+export const browsersPrompt = () => ({
+  message: text.questions.browsers,
   choices: [
-    ...BROWSER_CHOICES.map((c) => ({ ...c, checked: c.value === GUIDE_USER_AGENT })),
-    { name: 'Another pattern (typed next)', value: 'custom' },
+    ...BROWSER_CHOICES.map((c) => ({ name: c.name(), value: c.value, checked: c.value === GUIDE_USER_AGENT })),
+    { name: text.questions.anotherPattern, value: 'custom' },
   ],
-  validate: (items: readonly unknown[]) => (items.length ? true : 'pick at least one'),
-}
+  validate: (items: readonly unknown[]) => (items.length ? true : text.questions.pickOne),
+})
 
-export const customUserAgentsPrompt = {
-  message: 'User-Agent patterns, separated by "|" (exact, prefix "x*", suffix "*x" or "*"):',
+export const customUserAgentsPrompt = () => ({
+  message: text.questions.customAgents,
   validate: validateUserAgentList,
+})
+
+export const anyUserAgentPrompt = {
+  message:
+    '"*" lets any client that sends a User-Agent header through the gateway (curl and scripts included): the gateway then filters nothing. Is that what you mean?',
+  default: false,
 }
 
 export const principalsPrompt = (suggested: string[]) => ({
-  message: "Which identities may call the manager on 8080? (comma-separated; the scheduler's is the guide's choice)",
+  message: text.questions.principals,
   default: suggested.join(','),
   validate: validatePrincipalList,
 })
 
 export const ingressPrompt = (gatewayName: string) => ({
-  message: "Should browser traffic from the gateway pass through the manager's waypoint?",
+  message: text.questions.ingress,
   choices: [
-    {
-      name: 'No (the guide): the gateway policy filters browsers; the manager policy applies to in-mesh callers only',
-      value: false,
-    },
-    {
-      name: `Yes: label the Service istio.io/ingress-use-waypoint=true and allow the gateway identity (…/sa/${gatewayName}-istio) in the manager policy`,
-      value: true,
-    },
+    { name: text.questions.ingressNo, value: false },
+    { name: text.questions.ingressYes(gatewayName), value: true },
   ],
 })
 
@@ -100,10 +103,10 @@ const userAgentsQuestion: Question = {
   key: 'allowedUserAgents',
   flag: '--allowed-user-agents',
   async ask(_config, _facts, signal) {
-    const picked: string[] = await asked(checkbox(browsersPrompt, { signal }))
+    const picked: string[] = await asked(checkbox(browsersPrompt(), { signal }))
     const patterns = picked.filter((p) => p !== 'custom')
     if (picked.includes('custom')) {
-      const typed = await asked(input(customUserAgentsPrompt, { signal }))
+      const typed = await asked(input(customUserAgentsPrompt(), { signal }))
       patterns.push(
         ...typed
           .split('|')
@@ -111,6 +114,9 @@ const userAgentsQuestion: Question = {
           .filter(Boolean),
       )
     }
+    // "*" alone admits any client that sends a User-Agent: only when the operator says that is what is meant.
+    if (patterns.includes('*') && !(await asked(confirm(anyUserAgentPrompt, { signal }))))
+      return userAgentsQuestion.ask(_config, _facts, signal) as Promise<string[]>
     return patterns
   },
 }
@@ -122,6 +128,7 @@ const principalsQuestion: Question = {
     const suggested = managerPrincipals(
       { ...config, managerPrincipals: [] },
       workloads(config, facts).scheduler.serviceAccount,
+      trustDomainOf(facts),
     )
     const typed = await asked(input(principalsPrompt(suggested), { signal }))
     return typed
@@ -141,10 +148,47 @@ export const STEP_QUESTIONS: Partial<Record<StepId, Question[]>> = {
   'l7-policies': [userAgentsQuestion, principalsQuestion, ingressQuestion],
 }
 
-/** Puts answers kept in state into the config, unless a flag or --config gave that value this time. */
+/** Yes/no questions a step asks only when it meets the case mid-step; each is answered by its flag (unset: no). */
+export interface Confirmation {
+  key: 'allowUntestedKubernetes' | 'replaceNewerGatewayApi'
+  flag: string
+  /** When the question comes up. */
+  when(): string
+}
+
+export const MID_STEP_CONFIRMATIONS: Partial<Record<StepId, Confirmation[]>> = {
+  preflight: [
+    {
+      key: 'allowUntestedKubernetes',
+      flag: '--allow-untested-kubernetes',
+      when: () => text.questions.untestedKubernetesWhen,
+    },
+  ],
+  'gateway-api-crds': [
+    {
+      key: 'replaceNewerGatewayApi',
+      flag: '--replace-newer-gateway-api',
+      when: () => text.questions.replaceNewerCrdsWhen,
+    },
+  ],
+}
+
+/** A setting's value as the operator would type it after its flag. */
+export function describeAnswer(key: keyof Config, config: Config, facts: Facts): string {
+  const value = config[key]
+  if (key === 'managerPrincipals' && Array.isArray(value) && value.length === 0)
+    return managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount, trustDomainOf(facts)).join(',')
+  return Array.isArray(value) ? value.join(key === 'allowedUserAgents' ? '|' : ',') : String(value)
+}
+
+/**
+ * Puts answers kept in the record into the config, unless a flag or --config gave that value this time. Only the
+ * runbook's questions are answered this way (the record was checked by the flags' own rules when it was read); an
+ * answer can never choose what kind of run this is.
+ */
 export function applySavedAnswers(config: Config, answers: Partial<Config>): void {
   for (const [key, value] of Object.entries(answers) as [keyof Config, never][]) {
-    if (!config.explicit.includes(key)) (config as any)[key] = value
+    if (ANSWERABLE.includes(key) && !config.explicit.includes(key)) (config as any)[key] = value
   }
 }
 

@@ -3,10 +3,19 @@
 import type { Config } from '../config/options.ts'
 import { shellLine, toYamlStream } from '../kube/cluster.ts'
 import type { Check, PlanItem, StepId } from '../types.ts'
-import { ledger, TARGET_TITLES } from '../verify/threat-model.ts'
+import { text } from '../config/text.ts'
+import { expectedNow, ledger, TARGET_TITLES } from '../verify/threat-model.ts'
 
 export type RunEvent =
-  | { event: 'run-start'; context?: string; stateFile?: string; steps: string[]; dryRun: boolean }
+  | {
+      event: 'run-start'
+      context?: string
+      contexts?: string[]
+      stateFile?: string
+      record?: string
+      steps: string[]
+      dryRun: boolean
+    }
   | { event: 'step-start'; step: string; title: string }
   | { event: 'step-log'; step: string; level: 'info' | 'warn'; message: string }
   | { event: 'check'; step: string; name: string; expected: string; observed: string; ok: boolean; advisory: boolean }
@@ -20,7 +29,18 @@ export type RunEvent =
       result: 'accepted' | 'rejected' | 'unchecked'
       message?: string
     }
-  | { event: 'drift'; step: string; check: string; expected: string; observed: string }
+  | { event: 'drift'; step: string; check: string; expected: string; observed: string; diff?: string[] }
+  | { event: 'path'; path: string; status: string; holding: string[]; voided: string[] }
+  | {
+      event: 'audit-end'
+      steps: number
+      holding: number
+      drifts: number
+      pathsOpen: number
+      probed: boolean
+      exitCode: number
+      message?: string
+    }
   | {
       event: 'run-end'
       status: 'done' | 'failed' | 'interrupted' | 'usage-error'
@@ -28,6 +48,15 @@ export type RunEvent =
       resumeCommand?: string
       webUiUrl?: string
       message?: string
+      /** A fleet audit: one row per context. */
+      contexts?: {
+        context: string
+        holding: number
+        steps: number
+        drifts: number
+        pathsOpen: number
+        exitCode: number
+      }[]
     }
 
 export class Reporter {
@@ -35,6 +64,8 @@ export class Reporter {
     readonly json: boolean,
     readonly human: NodeJS.WriteStream = json ? process.stderr : process.stdout,
     private readonly events: NodeJS.WritableStream = process.stdout,
+    /** Set in a fleet audit: every event names the context it is about. */
+    readonly context?: string,
   ) {}
 
   say(text = ''): void {
@@ -42,17 +73,26 @@ export class Reporter {
   }
 
   event(event: RunEvent): void {
-    if (this.json) this.events.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+    if (this.json)
+      this.events.write(
+        JSON.stringify({
+          time: new Date().toISOString(),
+          ...(this.context ? { context: this.context } : {}),
+          ...event,
+        }) + '\n',
+      )
   }
 }
 
-const mark = (check: Check) => (check.ok ? '✔' : check.advisory ? '⚠' : '✖')
+const mark = (check: Check) => (check.ok ? '✔' : check.skipped ? '–' : check.advisory ? '⚠' : '✖')
 
 export function formatChecks(checks: Check[]): string {
   return checks
     .map((c) => {
-      const line = `  ${mark(c)} ${c.name}\n      expected: ${c.expected}\n      observed: ${c.observed}`
-      return !c.ok && c.hint ? `${line}\n      → ${c.hint}` : line
+      if (c.skipped) return `  ${mark(c)} ${c.name}: ${c.skipped}`
+      const line = `  ${mark(c)} ${c.name}\n      ${text.checks.expectedLine(c.expected)}\n      ${text.checks.observedLine(c.observed)}`
+      const diff = !c.ok && c.diff?.length ? `\n      ${text.checks.diffLine}\n${indent(c.diff.join('\n'), 8)}` : ''
+      return !c.ok && c.hint ? `${line}${diff}\n      → ${c.hint}` : `${line}${diff}`
     })
     .join('\n')
 }
@@ -64,7 +104,11 @@ export function withConnection(argv: string[], connection: string[]): string[] {
   return connects && connection.length && !rest.includes('--context') ? [program, ...connection, ...rest] : argv
 }
 
-export function formatPlan(items: PlanItem[], connection: string[] = []): string {
+/**
+ * A plan as the operator reads it: every command, download and manifest with its YAML. `brief` (the preview before a
+ * step) gives each item one line: the manifests by kind and name, the download without its checksum URL.
+ */
+export function formatPlan(items: PlanItem[], connection: string[] = [], options: { brief?: boolean } = {}): string {
   return items
     .map((item) => {
       const why = 'why' in item && item.why ? `   # ${item.why}` : ''
@@ -72,9 +116,15 @@ export function formatPlan(items: PlanItem[], connection: string[] = []): string
         case 'command':
           return `  $ ${shellLine(withConnection(item.argv, connection))}${why}`
         case 'download':
-          return `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
-        case 'manifest':
-          return `  apply (${item.apply}) ${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+          return options.brief
+            ? `  ↓ ${item.url} → ${item.destination}${why}`
+            : `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+        case 'manifest': {
+          const name = `${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}`
+          return options.brief
+            ? `  apply (${item.apply}) ${name}${why}`
+            : `  apply (${item.apply}) ${name}:${why}\n${indent(toYamlStream([item.object]), 6)}`
+        }
         case 'note':
           return `  • ${item.text}`
       }
@@ -99,14 +149,21 @@ export function formatLedger(config: Config, inEffect: (step: StepId) => boolean
   const rows = ledger(config, inEffect)
   const open = rows.filter((row) => row.status === 'open' || row.why)
   const closed = rows.filter((row) => row.status === 'closed')
-  const lines = open.map(
-    (row) =>
-      `  ${row.status === 'open' ? '○ open  ' : '◐ partly'} ${row.path.id}: ${row.path.from} → ${TARGET_TITLES[row.path.target]}\n` +
-      `      why: ${row.why}\n      would close: ${row.wouldClose}`,
-  )
+  const lines = open.map((row) => {
+    // Open because the step that closes it has not run: said in the run's words; the model's own reasons as they are.
+    const expected = expectedNow(row.path, config, inEffect)
+    const until = expected.verdict === 'open' ? expected.until : undefined
+    const why = until ? text.ledger.notApplied(until.step) : (row.why ?? '')
+    const wouldClose =
+      until && !row.path.staysOpen ? text.ledger.stepCloses(until.step, until.layer) : (row.wouldClose ?? '')
+    return (
+      `  ${row.status === 'open' ? text.ledger.open : text.ledger.partly} ${text.ledger.path(row.path.id, row.path.from, TARGET_TITLES[row.path.target])}\n` +
+      `      ${text.ledger.why(why, row.path.id)}\n      ${text.ledger.wouldClose(wouldClose, row.path.id)}`
+    )
+  })
   return [
-    'What stays open (docs/threat-model.md has the whole model):',
-    ...(lines.length ? lines : ['  nothing the threat model lists']),
-    `Closed and tried: ${closed.map((row) => row.path.id).join(', ') || 'none yet'}`,
+    text.ledger.title,
+    ...(lines.length ? lines : [text.ledger.nothing]),
+    text.ledger.closed(closed.map((row) => row.path.id).join(', ')),
   ].join('\n')
 }

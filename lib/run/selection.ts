@@ -4,6 +4,7 @@ import { UsageError } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { MAY_HAVE_CHANGED, type StepRecord } from './state.ts'
 import type { Step, StepId } from '../types.ts'
+import { text } from '../config/text.ts'
 
 export interface Selection {
   /** Steps to run, in runbook order. */
@@ -25,28 +26,22 @@ export function selectSteps(
   const run: StepId[] = []
   const fromIndex = config.from ? ids.indexOf(config.from) : 0
   ids.forEach((id, index) => {
-    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: 'not in --only' })
-    if (index < fromIndex) return left.push({ id, reason: `before --from ${config.from}` })
-    if (config.skip.includes(id)) return left.push({ id, reason: 'named in --skip' })
+    if (config.only.length && !config.only.includes(id)) return left.push({ id, reason: text.summary.notInOnly })
+    if (index < fromIndex) return left.push({ id, reason: text.summary.beforeFrom(config.from!) })
+    if (config.skip.includes(id)) return left.push({ id, reason: text.summary.namedInSkip })
     if (config.resume && finished(records[id]) && !named.has(id))
-      return left.push({ id, reason: `${records[id]!.status} in an earlier run` })
+      return left.push({ id, reason: text.summary.earlierRun(text.summary.status[records[id]!.status]) })
     run.push(id)
   })
   if (run.length === 0) {
-    throw new UsageError(
-      config.resume
-        ? 'nothing to resume: every selected step is already done (use --from <step> to run steps again)'
-        : 'the flags select no step to run',
-    )
+    throw new UsageError(config.resume ? text.errors.nothingToResume : text.errors.noStepSelected)
   }
   // A step that needs another's facts runs only when that step is done or runs before it.
   for (const id of run) {
     const step = steps.find((s) => s.id === id)!
     for (const needed of step.requires ?? []) {
       if (!finished(records[needed]) && !run.slice(0, run.indexOf(id)).includes(needed)) {
-        throw new UsageError(
-          `step ${id} needs step ${needed} (done in this context, or selected to run first); add ${needed} to --only, or start with --from ${needed}`,
-        )
+        throw new UsageError(text.errors.needsStep(id, needed))
       }
     }
   }
@@ -65,12 +60,15 @@ export function selectUndo(
     const status = records[config.rollback]?.status ?? 'pending'
     if (!undoable(config.rollback)) {
       throw new UsageError(
-        `--rollback ${config.rollback}: that step is ${status} in context ${context}, so there is nothing of it to undo; steps that can be rolled back here: ${
+        text.errors.nothingToRollBack(
+          config.rollback,
+          status,
+          context,
           steps
             .map((s) => s.id)
             .filter(undoable)
-            .join(', ') || 'none'
-        }`,
+            .join(', '),
+        ),
       )
     }
     return [config.rollback]
@@ -79,10 +77,7 @@ export function selectUndo(
     .map((s) => s.id)
     .filter(undoable)
     .reverse()
-  if (ids.length === 0)
-    throw new UsageError(
-      `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
-    )
+  if (ids.length === 0) throw new UsageError(text.errors.nothingToUninstall(context))
   return ids
 }
 
@@ -93,9 +88,6 @@ export function selectAudit(
   context: string,
 ): StepId[] {
   const ids = steps.map((s) => s.id).filter((id) => finished(records[id]))
-  if (ids.length === 0)
-    throw new UsageError(
-      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
-    )
+  if (ids.length === 0) throw new UsageError(text.errors.nothingToAudit(context))
   return ids
 }

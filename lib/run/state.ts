@@ -1,23 +1,18 @@
-// The state file: one JSON document per kube context recording what each step did, what it verified and the
-// facts found on the way. Written atomically (temp file + rename) under a lock file, so a crash never leaves
-// half a file and two runs never interleave. A file this runbook did not write is reported and left alone.
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
-import { hostname } from 'node:os'
+// The runbook's record: one JSON document per cluster saying what each step did, what it verified, what was
+// there before it changed anything, and the facts found on the way. It lives in the cluster (lib/run/record.ts:
+// Secrets in Gthulhu's namespace, one per revision) so any machine with the context can resume, audit or undo;
+// the local file (.gthulhu-runbook/<context>.json, or --state-file) is a cache and an offline copy, written
+// atomically and never through a symlink. A record that is malformed is reported and left alone.
+import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../config/errors.ts'
 import { OUTCOME_KEYS, type Config } from '../config/options.ts'
+import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
+import type { Cluster } from '../kube/cluster.ts'
 import type { Reachability } from '../verify/reachability.ts'
-import type { BeforeRecord, Check, Facts, StepId } from '../types.ts'
+import type { BeforeRecord, Check, Facts, Step, StepId } from '../types.ts'
+import { ClusterRecord, readRecord, type RevisionStatus } from './record.ts'
+import { assertWellFormed } from './record-schema.ts'
 
 export const STATE_FORMAT = 'gthulhu-runbook/state/v1'
 
@@ -42,9 +37,12 @@ export const MAY_HAVE_CHANGED: StepStatus[] = ['done', 'accepted', 'failed', 'in
 
 export interface RunbookState {
   format: typeof STATE_FORMAT
+  /** The kube context of the run that last wrote the record (another machine may name the cluster differently). */
   context: string
   createdAt: string
   updatedAt: string
+  /** The runbook version that last wrote the record. */
+  runbookVersion?: string
   config: Partial<Config>
   /** Answers given at guided-mode questions, so a resumed run does not ask again. */
   answers: Partial<Config>
@@ -63,19 +61,51 @@ export function outcomeConfig(config: Config): Partial<Config> {
   return Object.fromEntries(OUTCOME_KEYS.map((k) => [k, config[k]])) as Partial<Config>
 }
 
-/** Names the settings that differ between the configuration a step ran with and the current one. */
-export function configDrift(recorded: Partial<Config> | undefined, current: Config): string[] {
+/** Names the settings (of `keys`, by default every outcome setting) that differ between a step's recorded run and now. */
+export function configDrift(
+  recorded: Partial<Config> | undefined,
+  current: Config,
+  keys: readonly (keyof Config)[] = OUTCOME_KEYS,
+): string[] {
   if (!recorded) return []
-  return OUTCOME_KEYS.filter((k) => k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(current[k])).map(
-    (k) => `${k}: ${JSON.stringify(recorded[k])} → ${JSON.stringify(current[k])}`,
-  )
+  return keys
+    .filter((k) => k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(current[k]))
+    .map((k) => `${k}: ${JSON.stringify(recorded[k])} → ${JSON.stringify(current[k])}`)
 }
 
-/** Warnings for finished steps that ran with settings other than the current ones (a resumed run keeps their result). */
-export function driftWarnings(state: RunbookState, current: Config): string[] {
-  return Object.entries(state.steps).flatMap(([id, record]) => {
+/**
+ * Takes the settings the record was made with for every outcome setting not given this time (flag, --config or
+ * environment), so a run, an audit or an undo from another machine with only --context acts on what was done.
+ * The namespace and release found the record, so they stay. Returns "key=value" for each one that differs from the
+ * default, for the operator.
+ */
+export function applyRecordedSettings(config: Config, recorded: Partial<Config>): string[] {
+  const taken: string[] = []
+  for (const key of OUTCOME_KEYS) {
+    if (key === 'namespace' || key === 'release' || config.explicit.includes(key) || !(key in recorded)) continue
+    const value = recorded[key]
+    if (value === undefined || JSON.stringify(value) === JSON.stringify(config[key])) continue
+    ;(config as any)[key] = value
+    taken.push(`${key}=${Array.isArray(value) ? value.join(key === 'allowedUserAgents' ? '|' : ',') : value}`)
+  }
+  return taken
+}
+
+/**
+ * Warnings for finished steps that ran with other values of the settings they declare (a resumed run keeps their
+ * result); a setting a step does not read never warns about it.
+ */
+export function driftWarnings(
+  state: RunbookState,
+  current: Config,
+  steps: readonly Pick<Step, 'id' | 'settings'>[],
+): string[] {
+  return steps.flatMap(({ id, settings }) => {
+    const record = state.steps[id]
     const drift =
-      record && (record.status === 'done' || record.status === 'accepted') ? configDrift(record.config, current) : []
+      record && (record.status === 'done' || record.status === 'accepted')
+        ? configDrift(record.config, current, settings)
+        : []
     return drift.length
       ? [
           `${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`,
@@ -84,114 +114,225 @@ export function driftWarnings(state: RunbookState, current: Config): string[] {
   })
 }
 
+const emptyState = (context: string): RunbookState => {
+  const now = new Date().toISOString()
+  return {
+    format: STATE_FORMAT,
+    context,
+    createdAt: now,
+    updatedAt: now,
+    config: {},
+    answers: {},
+    facts: {},
+    steps: {},
+  }
+}
+
+/** A record as read from `where`: written by this runbook, and well formed. */
+function checked(data: any, where: string): RunbookState {
+  if (data?.format !== STATE_FORMAT || typeof data.steps !== 'object' || data.steps === null) {
+    throw new UsageError(
+      `${where} was not written by this runbook (format ${JSON.stringify(data?.format)}, expected "${STATE_FORMAT}"); it was left untouched`,
+    )
+  }
+  assertWellFormed(data, where)
+  data.facts ??= {}
+  data.config ??= {}
+  data.answers ??= {}
+  return data as RunbookState
+}
+
+/** Reads the local copy; undefined when there is none. */
+function readLocal(path: string, context: string): RunbookState | undefined {
+  if (!existsSync(path)) return undefined
+  if (lstatSync(path).isSymbolicLink())
+    throw new UsageError(
+      `state file ${path} is a symbolic link; the runbook neither reads nor writes through links: replace it with the file itself, or pass another --state-file`,
+    )
+  let data: any
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new UsageError(
+      `state file ${path} is not valid JSON (${(error as Error).message}); it was left untouched — move it aside or pass another --state-file`,
+    )
+  }
+  const state = checked(data, `state file ${path}`)
+  if (state.context !== context) {
+    throw new UsageError(
+      `state file ${path} belongs to kube context "${state.context}", not "${context}"; it was left untouched — pass --state-file for this context`,
+    )
+  }
+  return state
+}
+
+export interface OpenOptions {
+  path: string
+  context: string
+  cluster: Cluster
+  namespace: string
+  release: string
+  /** Runs that change the cluster write the record (after begin()); audits, dry runs and lists only read it. */
+  write: boolean
+  /** Dry runs, renders and lists: when the cluster cannot be read, show the local copy instead of failing. */
+  offlineFallback?: boolean
+}
+
 export class StateStore {
   readonly path: string
-  private readonly lockPath: string
-  private locked = false
   state: RunbookState
+  /** Where the state was read from. */
+  origin: 'cluster' | 'local copy' | 'new' = 'new'
+  /** Set when the cluster could not be read (read-only runs only): why the local copy is shown. */
+  offline?: string
+  private record?: ClusterRecord
+  private writing: Promise<void> = Promise.resolve()
+  private queued?: Promise<void>
+  private failure?: Error
+  private readOnly = false
 
-  constructor(path: string, context: string) {
+  /** A store on the local file alone (no cluster): for tests of the engine and the record. */
+  constructor(path: string, context: string, state?: RunbookState) {
     this.path = resolve(path)
-    this.lockPath = `${this.path}.lock`
-    this.state = this.read(context)
+    const local = state ? undefined : readLocal(this.path, context)
+    this.state = state ?? local ?? emptyState(context)
+    if (local) this.origin = 'local copy'
   }
 
-  private read(context: string): RunbookState {
-    if (!existsSync(this.path)) {
-      const now = new Date().toISOString()
-      return {
-        format: STATE_FORMAT,
-        context,
-        createdAt: now,
-        updatedAt: now,
-        config: {},
-        answers: {},
-        facts: {},
-        steps: {},
-      }
-    }
-    let data: any
+  /**
+   * The record for `context`: the one in the cluster when there is one (the local copy is then refreshed), else
+   * the local copy (a record kept before it moved into the cluster; it is written there on the first save).
+   */
+  static async open(options: OpenOptions): Promise<StateStore> {
+    const { path, context, cluster, namespace, release } = options
+    // A local copy that is not the runbook's (or is corrupt) is never overwritten, even by the cluster's record.
+    const local = new StateStore(path, context)
+    let found: Awaited<ReturnType<typeof readRecord>>
     try {
-      data = JSON.parse(readFileSync(this.path, 'utf8'))
+      found = await readRecord(cluster, namespace, release)
     } catch (error) {
-      throw new UsageError(
-        `state file ${this.path} is not valid JSON (${(error as Error).message}); it was left untouched — move it aside or pass another --state-file`,
-      )
+      if (error instanceof UsageError || !options.offlineFallback) throw error
+      local.readOnly = true
+      local.offline = (error as Error).message.split('\n').pop()
+      return local
     }
-    if (data?.format !== STATE_FORMAT || typeof data.steps !== 'object' || data.steps === null) {
-      throw new UsageError(
-        `state file ${this.path} was not written by this runbook (format ${JSON.stringify(data?.format)}, expected "${STATE_FORMAT}"); it was left untouched`,
-      )
+    let store = local
+    if (found.latest) {
+      const where = `the runbook's record (Secret ${namespace}/${found.latest.revision.name})`
+      const state = checked(found.latest.data, where)
+      // The record names the cluster, not this machine's name for it.
+      state.context = context
+      store = new StateStore(path, context, state)
+      store.origin = 'cluster'
     }
-    if (data.context !== context) {
-      throw new UsageError(
-        `state file ${this.path} belongs to kube context "${data.context}", not "${context}"; it was left untouched — pass --state-file for this context`,
-      )
-    }
-    data.facts ??= {}
-    data.config ??= {}
-    data.answers ??= {}
-    return data as RunbookState
+    store.record = new ClusterRecord(cluster, namespace, release, found.revisions)
+    store.readOnly = !options.write
+    return store
   }
 
-  /** Takes the lock; a lock left by a process that no longer runs on this host is taken over (once). */
-  lock(takeOver = true): { tookOverFrom?: number } {
-    mkdirSync(dirname(this.path), { recursive: true })
-    try {
-      const fd = openSync(this.lockPath, 'wx', 0o600)
-      writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }))
-      closeSync(fd)
-      this.locked = true
-      return {}
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = readLock(this.lockPath)
-      if (takeOver && holder && holder.host === hostname() && !processAlive(holder.pid)) {
-        rmSync(this.lockPath, { force: true })
-        return { ...this.lock(false), tookOverFrom: holder.pid }
+  /** Where the record is, for the operator. */
+  describe(): string {
+    if (!this.record) return this.path
+    return `${this.record.describe()} (local copy ${this.path})`
+  }
+
+  /** The revision this store was read from, to tell whether another run wrote the record since. */
+  get revision(): string | undefined {
+    const latest = this.record?.latest
+    return latest && `${latest.name}@${latest.resourceVersion}`
+  }
+
+  /**
+   * Once the run holds the lock: re-reads the record (another run may have finished between the first read and
+   * the lock) and starts this run's revision. A record that changed meanwhile stops the run before any change.
+   */
+  async begin(notes: { operation: string; holder: string }): Promise<void> {
+    const record = this.record
+    if (!record) return
+    const again = await readRecord(record.cluster, record.namespace, record.release)
+    const latest = again.revisions.at(-1)
+    if (`${latest?.name}@${latest?.resourceVersion}` !== `${record.latest?.name}@${record.latest?.resourceVersion}`)
+      throw new UsageError(
+        `another run changed the runbook's record (Secret ${record.namespace}/${latest?.name ?? '(deleted)'}) while this one was starting; nothing was changed — run the command again`,
+      )
+    await record.begin(this.serialize(), { ...notes, context: this.state.context })
+    this.writeLocal()
+    // Labelling the previous revision superseded need not hold up the run: it goes first in the write queue.
+    void this.enqueue(() => record.retire())
+  }
+
+  /** Runs `write` after the writes before it; a failure fails it and every later save. */
+  private enqueue(write: () => Promise<void>): Promise<void> {
+    const queued = this.writing.then(async () => {
+      if (this.failure) throw this.failure
+      try {
+        await write()
+      } catch (error) {
+        this.failure = error as Error
+        throw error
       }
-      throw new UsageError(
-        `another run holds the lock on ${this.path} (${holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : 'unreadable lock file'}); wait for it to finish, or remove ${this.lockPath} if that run is gone`,
-      )
-    }
+    })
+    this.writing = queued.catch(() => undefined)
+    return queued
   }
 
-  unlock(): void {
-    if (this.locked) rmSync(this.lockPath, { force: true })
-    this.locked = false
+  private serialize(): string {
+    // Credentials that were part of a URL (a mirror with user:password@) never reach a record or a report.
+    return redactCredentials(`${JSON.stringify(this.state, null, 2)}\n`)
   }
 
-  save(): void {
+  private writeLocal(): void {
+    writeFileSafely(this.path, this.serialize())
+  }
+
+  /**
+   * Writes the local copy now and the cluster record in order (a write waiting behind another carries every change
+   * made until it starts); resolves once the cluster holds this state. A failed cluster write fails this and every
+   * later save.
+   */
+  save(status: RevisionStatus = 'running'): Promise<void> {
+    if (this.readOnly) throw new Error('a read-only run does not write the record')
     this.state.updatedAt = new Date().toISOString()
-    mkdirSync(dirname(this.path), { recursive: true })
-    const temp = `${this.path}.${process.pid}.tmp`
-    writeFileSync(temp, JSON.stringify(this.state, null, 2) + '\n', { mode: 0o600 })
-    renameSync(temp, this.path)
+    this.writeLocal()
+    const record = this.record
+    if (!record?.current) return this.failure ? Promise.reject(this.failure) : Promise.resolve()
+    if (this.queued && status === 'running') return this.queued
+    const write: Promise<void> = this.enqueue(async () => {
+      if (this.queued === write) this.queued = undefined
+      await record.write(this.serialize(), status)
+    })
+    this.queued = write
+    return write
+  }
+
+  /** The last save of a run: the revision's status label says how the run ended. */
+  finish(status: Exclude<RevisionStatus, 'running' | 'superseded'>): Promise<void> {
+    return this.save(status)
+  }
+
+  /** A best-effort synchronous save, for a second Ctrl-C that leaves at once. */
+  saveSync(status: RevisionStatus): void {
+    if (this.readOnly) return
+    this.state.updatedAt = new Date().toISOString()
+    try {
+      this.writeLocal()
+      this.record?.writeSync(this.serialize(), status)
+    } catch {
+      // Leaving anyway: the earlier saves hold what was done up to the last step.
+    }
   }
 
   step(id: StepId): StepRecord {
     return (this.state.steps[id] ??= { status: 'pending' })
   }
 
-  update(id: StepId, change: Partial<StepRecord>): void {
+  update(id: StepId, change: Partial<StepRecord>): Promise<void> {
     Object.assign(this.step(id), change)
-    this.save()
+    return this.save()
   }
-}
 
-function readLock(path: string): { pid: number; host: string; since: string } | undefined {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'))
-  } catch {
-    return undefined
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  /** The directory of the local copy (created on the first save). */
+  get directory(): string {
+    return dirname(this.path)
   }
 }

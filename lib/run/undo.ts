@@ -2,6 +2,7 @@
 // (objects: did they exist and were they the runbook's; labels: their previous values; other facts). Undo
 // puts exactly that back: it deletes what the runbook created, restores labels, and leaves — and names —
 // whatever was there before.
+import { text } from '../config/text.ts'
 import { CommandError, StepFailure } from '../config/errors.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import type {
@@ -46,6 +47,14 @@ async function findObject(ctx: Pick<StepContext, 'cluster'>, ref: ObjectRef): Pr
   }
 }
 
+/** The object as someone wrote it: without what the API server fills in (identity, versions, status, managed fields). */
+export function asWritten(object: KubeObject): KubeObject {
+  const { uid, resourceVersion, generation, creationTimestamp, managedFields, selfLink, ...metadata } =
+    object.metadata as KubeObject['metadata'] & Record<string, unknown>
+  const { status, ...rest } = object
+  return { ...rest, metadata } as KubeObject
+}
+
 /** Whether the runbook made this object: its server-side apply field manager, or the managed-by label. */
 export function managedByRunbook(object: KubeObject | undefined): boolean {
   if (!object) return false
@@ -54,9 +63,13 @@ export function managedByRunbook(object: KubeObject | undefined): boolean {
   return object.metadata.labels?.[key] === value || managers.includes(FIELD_MANAGER)
 }
 
+/** An object with a runbook name that the runbook did not make: taken over only with --take-over. */
+export class ForeignObject extends StepFailure {}
+
 /**
  * Records what the step's UndoSpec names, once: a key already recorded keeps its first value, so a step run
- * again (or resumed after a failure) still remembers the cluster as it was before the runbook.
+ * again (or resumed after a failure) still remembers the cluster as it was before the runbook. An object that
+ * exists and is not the runbook's stops the step unless --take-over; it is recorded whole so undo can put it back.
  */
 export async function recordBefore(step: Step, ctx: StepContext): Promise<void> {
   const spec = step.undo
@@ -70,9 +83,24 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
     Promise.all(targets.map((ref) => findObject(ctx, ref))),
   ])
   const seen = new Map(targets.map((ref, i) => [objectKey(ref), live[i]]))
+  const foreign = objects.filter((ref) => {
+    const object = seen.get(objectKey(ref))
+    return object && !managedByRunbook(object)
+  })
+  if (foreign.length && !ctx.config.takeOver)
+    throw new ForeignObject(
+      `${foreign.map(showRef).join(', ')} already exist${foreign.length === 1 ? 's' : ''} and ${foreign.length === 1 ? 'is' : 'are'} not the runbook's ` +
+        `(no managed-by label, no gthulhu-runbook field manager): someone else's rules may depend on ${foreign.length === 1 ? 'it' : 'them'}, so nothing was changed. ` +
+        `Look at ${foreign.length === 1 ? 'it' : 'them'} (kubectl ${getArgs(foreign[0]).join(' ')} -o yaml); to let the runbook replace ${foreign.length === 1 ? 'it' : 'them'}, run again with --take-over ` +
+        `(undo then puts ${foreign.length === 1 ? 'it' : 'them'} back exactly as ${foreign.length === 1 ? 'it is' : 'they are'} now)`,
+    )
   for (const ref of objects) {
     const object = seen.get(objectKey(ref))
-    ;(before.objects ??= {})[objectKey(ref)] = { existed: !!object, managed: managedByRunbook(object) }
+    ;(before.objects ??= {})[objectKey(ref)] = {
+      existed: !!object,
+      managed: managedByRunbook(object),
+      ...(object ? { object: asWritten(object) } : {}),
+    }
   }
   for (const ref of labels) {
     ;((before.labels ??= {})[objectKey(ref)] ??= {})[ref.key] =
@@ -81,16 +109,49 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
   if (found) before.found = found
 }
 
-/** Objects undo deletes (the runbook's) and those it leaves (there before, someone else's). */
+/**
+ * Objects undo deletes (the runbook's), those it leaves (there before, someone else's) and, among those, the
+ * ones it puts back as they were (taken over with --take-over, so recorded whole).
+ */
 export function partitionObjects(
   refs: ObjectRef[],
   before: BeforeRecord | undefined,
-): { remove: ObjectRef[]; keep: ObjectRef[] } {
+): { remove: ObjectRef[]; keep: ObjectRef[]; restore: { ref: ObjectRef; object: KubeObject }[] } {
   const keep = refs.filter((ref) => {
     const seen = before?.objects?.[objectKey(ref)]
     return !!seen && seen.existed && !seen.managed
   })
-  return { remove: refs.filter((ref) => !keep.includes(ref)), keep }
+  const restore = keep.flatMap((ref) => {
+    const object = before?.objects?.[objectKey(ref)]?.object
+    return object ? [{ ref, object }] : []
+  })
+  return { remove: refs.filter((ref) => !keep.includes(ref)), keep, restore }
+}
+
+/** Whether the live object is what was recorded before the runbook: spec (or data), labels and annotations. */
+export function sameAsBefore(recorded: KubeObject, live: KubeObject | undefined): boolean {
+  if (!live) return false
+  const { metadata: a, ...restA } = asWritten(recorded)
+  const { metadata: b, ...restB } = asWritten(live)
+  const canonical = (value: unknown): string =>
+    JSON.stringify(value, (_k, v) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v,
+    )
+  return (
+    canonical({ ...restA, apiVersion: undefined }) === canonical({ ...restB, apiVersion: undefined }) &&
+    canonical(a.labels ?? {}) === canonical(b.labels ?? {}) &&
+    canonical(a.annotations ?? {}) === canonical(b.annotations ?? {})
+  )
+}
+
+/** Puts a taken-over object back as recorded (replacing what the runbook applied, or creating it if deleted). */
+async function restoreObject(ctx: StepContext, ref: ObjectRef, recorded: KubeObject): Promise<void> {
+  const live = await findObject(ctx, ref)
+  const object = {
+    ...recorded,
+    metadata: { ...recorded.metadata, ...(live ? { resourceVersion: live.metadata.resourceVersion } : {}) },
+  }
+  await ctx.cluster.kubectl([live ? 'replace' : 'create', '-f', '-'], { input: JSON.stringify(object) })
 }
 
 /** The value a label goes back to; without a record (a step done by an older runbook) the label is removed. */
@@ -100,7 +161,8 @@ const previousValue = (ref: LabelRef, before: BeforeRecord | undefined) =>
 /** What undo of a step will do, for --dry-run and the guided confirmation. */
 export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[] {
   const spec = step.undo
-  const { remove, keep } = partitionObjects(spec?.objects?.(ctx) ?? [], ctx.before)
+  const { remove, keep, restore } = partitionObjects(spec?.objects?.(ctx) ?? [], ctx.before)
+  const restored = restore.map((r) => r.ref)
   const items: PlanItem[] = [
     ...(spec?.labels?.(ctx) ?? []).map((ref): PlanItem => {
       const value = previousValue(ref, ctx.before)
@@ -111,12 +173,22 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
       }
     }),
     ...remove.map((ref): PlanItem => ({ kind: 'command', argv: ['kubectl', ...deleteArgs(ref)] })),
-    ...keep.map(
-      (ref): PlanItem => ({
-        kind: 'note',
-        text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's`,
+    ...restore.map(
+      ({ ref, object }): PlanItem => ({
+        kind: 'manifest',
+        object,
+        apply: 'client-side',
+        why: `put ${showRef(ref)} back exactly as it was before the runbook took it over (kubectl replace)`,
       }),
     ),
+    ...keep
+      .filter((ref) => !restored.includes(ref))
+      .map(
+        (ref): PlanItem => ({
+          kind: 'note',
+          text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's`,
+        }),
+      ),
     ...(spec?.describe?.(ctx) ?? []).map((text): PlanItem => ({ kind: 'note', text })),
   ]
   return items.length ? items : [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }]
@@ -138,8 +210,18 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
         : `put label ${ref.key}=${value} back on ${showRef(ref)}`,
     )
   }
-  const { remove, keep } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
-  for (const ref of keep) io.log(`left ${showRef(ref)}: it existed before the runbook and is not the runbook's`)
+  const { remove, keep, restore } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
+  const restored = restore.map((r) => r.ref)
+  for (const ref of keep.filter((r) => !restored.includes(r)))
+    io.log(`left ${showRef(ref)}: it existed before the runbook and is not the runbook's`)
+  for (const { ref, object } of restore) {
+    if (sameAsBefore(object, await findObject(ctx, ref))) {
+      io.log(`left ${showRef(ref)}: it is as it was before the runbook`)
+      continue
+    }
+    await restoreObject(ctx, ref, object)
+    io.log(`put ${showRef(ref)} back as it was before the runbook took it over`)
+  }
   // Deleted one by one: the resources differ, and a missing one is not an error.
   await Promise.all(
     remove.map(async (ref) => {
@@ -155,30 +237,42 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
 /** The checks of an undo: the runbook's objects gone, kept objects still there, labels at their previous values. */
 export async function undoChecks(step: Step, ctx: StepContext): Promise<Check[]> {
   const refs = step.undo?.objects?.(ctx) ?? []
-  const { keep } = partitionObjects(refs, ctx.before)
+  const { keep, restore } = partitionObjects(refs, ctx.before)
   const labels = step.undo?.labels?.(ctx) ?? []
   const targets = [...new Map([...refs, ...labels].map((ref) => [objectKey(ref), ref])).values()]
   const live = new Map(
     await Promise.all(targets.map(async (ref) => [objectKey(ref), await findObject(ctx, ref)] as const)),
   )
   return [
-    ...refs.map((ref): Check => {
-      const kept = keep.includes(ref)
-      const present = !!live.get(objectKey(ref))
+    ...restore.map(({ ref, object }): Check => {
+      const now = live.get(objectKey(ref))
       return {
-        name: `${showRef(ref)} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
-        expected: kept ? 'present' : 'absent',
-        observed: present ? 'present' : 'absent',
-        ok: present === kept,
-        hint: kept ? undefined : `kubectl ${getArgs(ref).join(' ')}`,
+        name: text.checks.objectRestored(showRef(ref)),
+        expected: 'as recorded before the runbook took it over',
+        observed: !now ? 'absent' : sameAsBefore(object, now) ? 'as recorded' : 'differs from the record',
+        ok: sameAsBefore(object, now),
+        hint: `kubectl ${getArgs(ref).join(' ')} -o yaml`,
       }
     }),
+    ...refs
+      .filter((ref) => !restore.some((r) => r.ref === ref))
+      .map((ref): Check => {
+        const kept = keep.includes(ref)
+        const present = !!live.get(objectKey(ref))
+        return {
+          name: text.checks.objectUndone(showRef(ref), kept),
+          expected: kept ? 'present' : 'absent',
+          observed: present ? 'present' : 'absent',
+          ok: present === kept,
+          hint: kept ? undefined : `kubectl ${getArgs(ref).join(' ')}`,
+        }
+      }),
     ...labels.map((ref): Check => {
       const expected = previousValue(ref, ctx.before)
       const object = live.get(objectKey(ref))
       const observed = object?.metadata.labels?.[ref.key] ?? null
       return {
-        name: `label ${ref.key} on ${showRef(ref)} back to its value before the runbook`,
+        name: text.checks.labelRestored(ref.key, showRef(ref)),
         expected: showValue(expected),
         observed: object ? showValue(observed) : `${showRef(ref)} not found`,
         ok: !object || observed === expected,

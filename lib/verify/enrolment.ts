@@ -1,5 +1,6 @@
 // After the namespace leaves ambient (undo of the waypoint or restart step): every pod Ready and no longer
 // redirected to ztunnel, and the manager still reaches MongoDB and the decision maker.
+import { text } from '../config/text.ts'
 import { AMBIENT_LABEL } from '../domain/istio.ts'
 import { isReady, ownedPods, REDIRECTION, selectorOf, theWorkloads, workloadRef } from '../domain/rollouts.ts'
 import type { Check, KubeObject, StepContext, StepIO } from '../types.ts'
@@ -23,14 +24,14 @@ export async function outOfAmbientChecks(ctx: StepContext, io: StepIO): Promise<
     const redirected = pods.filter((p) => p.metadata.annotations?.[REDIRECTION] === 'enabled')
     return [
       {
-        name: `pods of ${workloadRef(w)} Ready`,
+        name: text.checks.podsReady(workloadRef(w)),
         expected: 'every pod Ready',
         observed: `${pods.filter(isReady).length}/${pods.length} Ready`,
         ok: pods.length > 0 && pods.every(isReady),
         hint: `kubectl get pods -n ${ns} -l ${selectorOf(w)}`,
       },
       {
-        name: `pods of ${workloadRef(w)} ${stillAmbient ? 'enrolled (the namespace is still ambient)' : 'out of ambient'}`,
+        name: text.checks.podsOutOfAmbient(workloadRef(w), stillAmbient),
         expected: stillAmbient ? 'every pod redirected to ztunnel' : 'no pod redirected to ztunnel',
         observed: `${redirected.length}/${pods.length} pod(s) redirected${redirected.length ? `: ${redirected.map((p) => p.metadata.name).join(', ')}` : ''}`,
         ok: stillAmbient ? pods.length > 0 && redirected.length === pods.length : redirected.length === 0,

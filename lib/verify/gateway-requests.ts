@@ -1,30 +1,35 @@
 // Requests from this machine through the gateway's address: the browser's path into the manager.
-import { httpGet } from '../domain/gateway-api.ts'
+import { getUntil } from '../domain/gateway-api.ts'
 import { SETTLE_RETRY_MS } from '../domain/istio.ts'
-import { pollUntil } from '../kube/wait.ts'
 import type { Check, Facts, StepContext } from '../types.ts'
+import { text } from '../config/text.ts'
 
-/** GET through the gateway's address until the expected status comes back (policies take a moment to reach Envoy). */
+/**
+ * GET through the gateway's address until the expected status comes back. A request without an answer is tried
+ * again with a longer wait, within --timeout, before anything is reported: a scheduled audit on a busy machine must
+ * not report a drift because its own requests were slow. Another answer is asked again for a short while
+ * (policies take a moment to reach Envoy).
+ */
 export async function gatewayRequestCheck(
   ctx: StepContext,
   url: string,
   userAgent: string,
-  label: string,
+  who: string,
   expected: number,
   hint: string,
+  path?: string,
 ): Promise<Check> {
-  let last: { status?: number; error?: string } = {}
-  await pollUntil(
-    async () => {
-      last = await httpGet(url, userAgent, 3_000, ctx.signal)
-      return last.status === expected ? last : undefined
-    },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), intervalMs: 250, signal: ctx.signal },
-  )
+  const last = await getUntil(url, userAgent, (answer) => answer.status === expected, {
+    slowMs: ctx.config.timeout * 1000,
+    settleMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000),
+    signal: ctx.signal,
+  })
   return {
-    name: `gateway ${url} with ${label}: HTTP ${expected}`,
+    name: text.checks.gatewayRequest(url, who, userAgent, expected, path),
     expected: `HTTP ${expected}`,
-    observed: last.status ? `HTTP ${last.status}` : `no answer: ${last.error}`,
+    observed: last.status
+      ? `HTTP ${last.status}`
+      : `no answer: ${last.error}${last.attempts > 1 ? ` (${last.attempts} attempts)` : ''}`,
     ok: last.status === expected,
     hint,
   }

@@ -12,23 +12,37 @@ export async function allowedCaller(
 ): Promise<{ sa: string; principal: string } | undefined> {
   for (const principal of principals) {
     const match = /^[^/]+\/ns\/([^/]+)\/sa\/([^/*]+)$/.exec(principal)
-    if (!match || match[1] !== ctx.config.namespace || principal === gatewayPrincipal(ctx.config)) continue
+    if (!match || match[1] !== ctx.config.namespace || principal === gatewayPrincipal(ctx.config, ctx.facts)) continue
     if (await ctx.cluster.findJson(['get', 'serviceaccount', match[2], '-n', ctx.config.namespace]))
       return { sa: match[2], principal }
   }
   return undefined
 }
 
-/** A Running pod's IP of the manager, the address a caller uses to skip the waypoint. */
-export async function managerPodIp(ctx: StepContext): Promise<string | undefined> {
+/** A Running manager pod's IP (the address a caller uses to skip the waypoint), and the nodes its pods run on (that pod's first). */
+export async function managerPlacement(ctx: StepContext): Promise<{ podIp?: string; nodes: string[] }> {
   const { manager } = workloads(ctx.config, ctx.facts)
   const pods = await ctx.cluster.list('pods', {
     namespace: ctx.config.namespace,
     selector: selectorText(manager.selectorLabels),
   })
   // Only the manager's own pods (owned by its ReplicaSet), never a probe wearing its labels.
-  return pods.find(
+  const running = pods.filter(
     (p) =>
       p.status?.phase === 'Running' && p.status?.podIP && (p.metadata.ownerReferences as unknown[] | undefined)?.length,
-  )?.status?.podIP
+  )
+  const nodes = running.map((p) => p.spec?.nodeName as string | undefined).filter((n): n is string => !!n)
+  return { podIp: running[0]?.status?.podIP, nodes: [...new Set(nodes)] }
+}
+
+/** The nodes that take pods: Ready and not cordoned. */
+export async function readyNodes(ctx: StepContext): Promise<string[]> {
+  const nodes = await ctx.cluster.list('nodes')
+  return nodes
+    .filter(
+      (n) =>
+        !n.spec?.unschedulable &&
+        (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'),
+    )
+    .map((n) => n.metadata.name)
 }

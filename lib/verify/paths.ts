@@ -1,15 +1,25 @@
 // Tries the threat model's paths that a step's verification covers: one batch of probe pods for the in-cluster
 // paths, requests from this machine for the gateway's, one check per path with what it should show now (given
 // which steps are in effect) and, when it shows otherwise, why in the terms of the layer that decides it.
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { managerPrincipals } from '../config/options.ts'
 import { workloads } from '../domain/gthulhu.ts'
-import { gatewayPrincipal, HBONE_PORT, principalOf, waypointPrincipal } from '../domain/istio.ts'
+import {
+  gatewayPrincipal,
+  HBONE_PORT,
+  WAYPOINT_POLICY,
+  principalOf,
+  trustDomainOf,
+  USE_WAYPOINT_LABEL,
+  waypointPrincipal,
+} from '../domain/istio.ts'
 import {
   admitsPort,
   hboneHint,
   kubeletTrapHint,
   type LiveView,
+  MANAGER_EGRESS_POLICY,
   portsAdmitted,
   protectedTargets,
   readLive,
@@ -17,13 +27,14 @@ import {
 } from '../domain/network-policies.ts'
 import { selectorText } from '../kube/object.ts'
 import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
-import { allowedCaller, managerPodIp } from './live-targets.ts'
+import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
 import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
 import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
+  type NotTried,
   pathsTriedAt,
   type ProbeEnv,
   probeFor,
@@ -38,14 +49,26 @@ export const inEffectFor = (ctx: Pick<StepContext, 'inEffect'>, step: StepId) =>
 /** Reads what the probes of these paths need from the live cluster (only what they need). */
 async function probeEnv(ctx: StepContext, paths: ThreatPath[]): Promise<ProbeEnv> {
   const { config, facts } = ctx
-  const needs = (id: string) => paths.some((p) => p.id === id)
-  const [podIp, caller] = await Promise.all([
-    needs('pod-ip-to-manager') ? managerPodIp(ctx) : undefined,
+  const needs = (...ids: string[]) => paths.some((p) => ids.includes(p.id))
+  const onHost = needs('host-network-same-node', 'host-network-other-node')
+  const [placement, caller, nodes] = await Promise.all([
+    needs('pod-ip-to-manager') || onHost ? managerPlacement(ctx) : undefined,
     needs('allowed-identity-to-manager')
-      ? allowedCaller(ctx, managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount))
+      ? allowedCaller(
+          ctx,
+          managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount, trustDomainOf(facts)),
+        )
       : undefined,
+    onHost ? readyNodes(ctx) : undefined,
   ])
-  return { config, facts, managerPodIp: podIp, allowedCaller: caller }
+  return {
+    config,
+    facts,
+    managerPodIp: placement?.podIp,
+    managerNodes: placement?.nodes,
+    nodes,
+    allowedCaller: caller,
+  }
 }
 
 /**
@@ -72,13 +95,16 @@ export async function tryPathList(
     const expected = expectedNow(path, ctx.config, inEffect)
     expectations.set(path.id, expected)
     const probe = probeFor(path, env)
-    if (probe && 'notTried' in probe) checks.push(notTried(path, probe.notTried, expected))
+    if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
     else if (probe) specs.push(probe)
     else if (path.trial.by === 'gateway request') gatewayChecks.push(gatewayPath(ctx, path, expected))
     else if (path.trial.by === 'admission attempt') gatewayChecks.push(admissionPath(ctx, path, expected, env))
   }
   const [results, live, gateway] = await Promise.all([
-    specs.length ? runProbes(ctx, io, specs) : Promise.resolve([]),
+    // A path expected open stays open however long one waits: only the others are tried again.
+    specs.length
+      ? runProbes(ctx, io, specs, (spec) => expectations.get(spec.path!)?.verdict !== 'open')
+      : Promise.resolve([]),
     // The NetworkPolicies explain an L4 surprise; read them once, only when a backend path is tried.
     specs.some((s) => s.path?.endsWith('mongodb') || s.path?.endsWith('decision-maker'))
       ? readLive(ctx)
@@ -114,15 +140,19 @@ function pathCheck(
   }
 }
 
-/** A path that could not be tried: a warning, or a failure when a protection is claimed for it. */
-function notTried(path: ThreatPath, why: string, expected: Expected): Check {
+/**
+ * A path that could not be tried: a warning, or a failure when a protection is claimed for it — unless the path
+ * does not exist on this cluster (no other node to come from), which is no gap.
+ */
+function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
+  const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`,
+    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
-    observed: `not tried: ${why}`,
-    ok: false,
-    advisory: expected.verdict !== 'refused',
-    hint: 'only the other paths are proven',
+    observed: `not tried: ${reason}`,
+    ok: !!inapplicable,
+    advisory: inapplicable || expected.verdict !== 'refused',
+    hint: inapplicable ? undefined : 'only the other paths are proven',
     path: path.id,
   }
 }
@@ -130,7 +160,9 @@ function notTried(path: ThreatPath, why: string, expected: Expected): Check {
 /** A request from this machine through the gateway, as the path's client. */
 async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expected): Promise<Check> {
   const url = gatewayHealthUrl(ctx.facts)
-  if (!url) return notTried(path, 'no gateway address recorded: run the gateway step first', expected)
+  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
+  if (!url)
+    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
   if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
   const agent = path.trial.userAgent(ctx.config)
   const status = expected.verdict === 'refused' ? 403 : 200
@@ -138,11 +170,12 @@ async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expecte
     ctx,
     url,
     agent.value,
-    `${agent.label} (${agent.value})`,
+    agent.label,
     status,
-    gatewayHint(ctx.config, path),
+    gatewayHint(ctx.config, ctx.facts, path),
+    path.id,
   )
-  return { ...check, path: path.id }
+  return { ...check, path: path.id, needs: 'gateway' }
 }
 
 /** An object an insider would create, sent through admission as a user who is not the runbook's (server dry run). */
@@ -197,6 +230,9 @@ function explain(
   const { config, facts } = ctx
   const observed = result.observed
   if (observed.kind === 'error') return `the probe itself failed: ${observed.detail}`
+  if (path.id === 'impostor-decision-maker') return impostorHint(config, facts, expected)
+  if (path.id === 'deputy-service-to-manager' || path.id === 'unbound-service-to-manager')
+    return deputyHint(config, facts, path, result)
   if (path.target === 'mongodb' || path.target === 'decision-maker') {
     if (path.kind === 'control' || expected.verdict !== 'refused' || !live)
       return backendHint(config, facts, live, result)
@@ -207,14 +243,14 @@ function explain(
   }
   if (path.id === 'allowed-identity-to-manager') {
     if (observed.kind === 'status' && observed.status === 403)
-      return `the manager's ALLOW policy rejected ${principalOf(config.namespace, result.spec.source.serviceAccount)}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${config.namespace} -o yaml (principals, ports), then run l7-policies again`
+      return `the manager's ALLOW policy rejected ${principalOf(trustDomainOf(facts), config.namespace, result.spec.source.serviceAccount)}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${config.namespace} -o yaml (principals, ports), then run l7-policies again`
     if (observed.kind === 'blocked')
-      return `the manager's identity policy must admit the waypoint's identity ${waypointPrincipal(config)}; if you named another waypoint, run identity-policies with the same --waypoint-name`
+      return `the manager's identity policy must admit the waypoint's identity ${waypointPrincipal(config, facts)}; if you named another waypoint, run identity-policies with the same --waypoint-name. If the mesh's trust domain changed (meshConfig.trustDomain), run identity-policies again so its principals use the new one`
     return `the request did not get an answer from the manager (${observed.kind}); check the waypoint ${config.waypointName} pods and the manager pods in ${config.namespace}`
   }
   if (path.id === 'other-identity-to-manager-service') {
     if (observed.kind === 'status' && observed.status === 200)
-      return `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that namespace ${config.namespace} has istio.io/use-waypoint=${config.waypointName} (waypoint step) and that the manager policy reports WaypointAccepted=True`
+      return `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that ${config.waypointBinding === 'service' ? `the manager Service has ${USE_WAYPOINT_LABEL}=${config.waypointName}` : `namespace ${config.namespace} has ${USE_WAYPOINT_LABEL}=${config.waypointName}`} (waypoint step) and that the manager policy reports WaypointAccepted=True`
     return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
   }
   return identityHint(config, result)
@@ -232,7 +268,7 @@ function backendHint(config: Config, facts: Facts, live: LiveView | undefined, r
     // A Go server with TLS on the port answers plain HTTP with 400: that is Gthulhu's mtls.enabled, not a sick pod.
     if (observed.status === 400 && !target.workload.servesTls)
       return `the ${target.title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${target.port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`
-    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)})`
+    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}${target.workload.container ? ` -c ${target.workload.container}` : ''})`
   }
   if (policy && live?.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT))
     return hboneHint(target.policy, target.title, true)
@@ -255,15 +291,33 @@ function cniHint(config: Config, facts: Facts, live: LiveView, result: ProbeResu
   )
 }
 
+/** The impostor decision maker received the manager's request although the egress policy should have stopped it. */
+function impostorHint(config: Config, facts: Facts, expected: Expected): string {
+  if (expected.verdict !== 'refused')
+    return `the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)`
+  const { manager } = workloads(config, facts)
+  return `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${facts.cni?.found.join('; ') || 'no known CNI'})`
+}
+
+/** A Service someone else made for the manager's pods got an answer the policies should have refused. */
+function deputyHint(config: Config, facts: Facts, path: ThreatPath, result: ProbeResult): string {
+  const observed = result.observed
+  if (observed.kind === 'status' && observed.status === 200)
+    return path.id === 'deputy-service-to-manager' || config.waypointBinding === 'namespace'
+      ? `the waypoint forwarded a Service that is not the manager's with its own identity ${waypointPrincipal(config, facts)}, which the manager's identity policy admits: the policy attached to the waypoint itself (${WAYPOINT_POLICY}, targetRefs kind Gateway ${config.waypointName}) must refuse every identity the manager policy does not list. Check that it exists and reports WaypointAccepted=True (kubectl get authorizationpolicies -n ${config.namespace}), then run l7-policies again`
+      : `a Service without a waypoint label reached the manager's pods: ztunnel's identity policy on the manager should have refused the caller's own identity. Check that the namespace does not carry ${USE_WAYPOINT_LABEL} (it would put every Service on the waypoint) and that the identity policies exist (identity-policies step)`
+  return `expected ${describeExpectation(result.spec.expect)} for a Service someone else created; a different failure (${observed.kind}${'detail' in observed ? `: ${observed.detail}` : ''}) proves nothing about the policies`
+}
+
 /** An attack the identity policies should refuse got an answer. */
 function identityHint(config: Config, result: ProbeResult): string {
   return `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${config.namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook), that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE), and that ${result.spec.destination} is covered by one`
 }
 
-function gatewayHint(config: Config, path: ThreatPath): string {
+function gatewayHint(config: Config, facts: Facts, path: ThreatPath): string {
   if (path.kind === 'control')
     return config.ingressViaWaypoint
-      ? `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${gatewayPrincipal(config)} (it is added with --ingress-via-waypoint; run l7-policies again)`
-      : `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${gatewayPrincipal(config)}; if you named another gateway, run the policy steps with the same --gateway-name`
+      ? `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${gatewayPrincipal(config, facts)} (it is added with --ingress-via-waypoint; run l7-policies again)`
+      : `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${gatewayPrincipal(config, facts)}; if you named another gateway, run the policy steps with the same --gateway-name`
   return `the gateway admitted a User-Agent its policy does not list: check that the gateway policy selects the gateway pods (gateway.networking.k8s.io/gateway-name=${config.gatewayName})`
 }

@@ -2,13 +2,14 @@
 // connection or one HTTP request, so a policy is proven from inside the cluster rather than assumed. All
 // probes of a batch are created in one call, run side by side, and are deleted afterwards — also when the
 // step fails or the run is interrupted.
+import { text } from '../config/text.ts'
 import { randomBytes } from 'node:crypto'
 import { toYamlStream } from '../kube/cluster.ts'
-import { StepFailure } from '../config/errors.ts'
+import { Interrupted, StepFailure } from '../config/errors.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { assertValidManifests } from '../kube/schema.ts'
-import { mapConcurrent, pollUntil, sleep } from '../kube/wait.ts'
-import { workloads } from '../domain/gthulhu.ts'
+import { pollUntil, sleep } from '../kube/wait.ts'
+import { CHART_MONGO_IMAGE, workloads } from '../domain/gthulhu.ts'
 import type { Config } from '../config/options.ts'
 import type {
   Check,
@@ -90,6 +91,23 @@ export function classifyMongo(exitCode: number | undefined, log: string): Observ
   return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${text || 'no output'}` }
 }
 
+/**
+ * A listener (busybox nc from the HTTP probe image) that prints whatever reaches it: the manager's request to
+ * a decision maker it found. `timeout` ends it once the manager has had a whole resync interval to call.
+ */
+export const listenerScript = (port: number, seconds: number) =>
+  `timeout ${seconds} nc -l -p ${port}; echo 'listener closed'`
+
+/** What a listener saw: an HTTP request line means something reached it; otherwise nothing did. */
+export function classifyListener(exitCode: number | undefined, log: string): Observation {
+  const request = /^(GET|POST|PUT|PATCH|DELETE|HEAD) \S+ HTTP\/[\d.]+/m.exec(log)
+  if (request) return { kind: 'answered' }
+  if (/listener closed/.test(log) && !/not found|can't|bad|usage/i.test(log))
+    return { kind: 'blocked', detail: 'nothing reached the listener' }
+  if (/not found/.test(log)) return { kind: 'error', detail: `the probe image cannot listen with nc: ${log.trim()}` }
+  return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${log.trim() || 'no output'}` }
+}
+
 /** Reads curl's exit code, the status it printed and its error line. */
 export function classifyHttp(exitCode: number | undefined, log: string): Observation {
   const status = Number(/^(\d{3})/.exec(log.trim())?.[1] ?? NaN)
@@ -116,6 +134,9 @@ export function impersonationLabels(podLabels: Record<string, string>): Record<s
   return Object.fromEntries(Object.entries(podLabels).filter(([k]) => !CONTROLLER_LABELS.includes(k)))
 }
 
+/** The label every node carries with its own name (what a probe's node affinity selects on). */
+const HOSTNAME_LABEL = 'kubernetes.io/hostname'
+
 /** Builds one probe pod from manifests/probe-pod.yaml. */
 export function probePod(
   spec: ProbeSpec,
@@ -124,7 +145,7 @@ export function probePod(
   const pod = loadManifest('probe-pod.yaml', 'Pod')
   const name = `gthulhu-probe-${spec.role}-${randomSuffix()}`.slice(0, 63).replace(/-+$/, '')
   pod.metadata.name = name
-  pod.metadata.namespace = options.namespace
+  pod.metadata.namespace = spec.namespace ?? options.namespace
   pod.metadata.labels = {
     ...pod.metadata.labels,
     ...spec.source.labels,
@@ -135,21 +156,56 @@ export function probePod(
   const container = pod.spec.containers[0]
   const request = spec.request
   container.image = request.kind === 'mongo' ? options.mongoImage : options.httpImage
-  container.command = [
-    'sh',
-    '-c',
-    request.kind === 'mongo'
-      ? mongoProbeScript(request.host, request.port)
-      : httpProbeScript(request.url, request.userAgent),
-  ]
+  container.command = ['sh', '-c', probeScript(request)]
+  // The manager calls a decision maker on its first declared container port (Gthulhu/api k8s_adapter firstContainerPort).
+  if (request.kind === 'listen') container.ports = [{ name: 'http', containerPort: request.port, protocol: 'TCP' }]
+  if (spec.host) {
+    pod.spec.hostNetwork = true
+    const nodes = spec.host.nodes
+    const term =
+      'in' in nodes
+        ? { key: HOSTNAME_LABEL, operator: 'In', values: nodes.in }
+        : { key: HOSTNAME_LABEL, operator: 'NotIn', values: nodes.notIn }
+    pod.spec.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [term] }] },
+      },
+    }
+    // The node is the point: a control-plane taint must not keep the probe off the manager's node.
+    pod.spec.tolerations = [{ operator: 'Exists' }]
+  }
   return pod
+}
+
+function probeScript(request: ProbeSpec['request']): string {
+  switch (request.kind) {
+    case 'mongo':
+      return mongoProbeScript(request.host, request.port)
+    case 'http':
+      return httpProbeScript(request.url, request.userAgent)
+    case 'listen':
+      return listenerScript(request.port, request.seconds)
+  }
+}
+
+const classify = (request: ProbeSpec['request'], exitCode: number | undefined, log: string): Observation =>
+  request.kind === 'mongo'
+    ? classifyMongo(exitCode, log)
+    : request.kind === 'listen'
+      ? classifyListener(exitCode, log)
+      : classifyHttp(exitCode, log)
+
+/** The objects a batch needs besides its pods, labelled so they are deleted with the pods. */
+function batchFixtures(specs: ProbeSpec[], runId: string): KubeObject[] {
+  const fixtures = specs.flatMap((s) => s.fixtures ?? []).map((o) => structuredClone(o))
+  for (const o of fixtures) o.metadata.labels = { ...o.metadata.labels, ...MANAGED_BY, [PROBE_RUN_LABEL]: runId }
+  // Namespaces first: what lives in them is created after them, in stream order.
+  return fixtures.sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'))
 }
 
 /** MongoDB probes run mongosh from MongoDB's own image (already on the nodes) unless --probe-image names another. */
 export const mongoProbeImage = (config: Pick<Config, 'probeImage' | 'release'>, facts: Facts) =>
-  config.probeImage ?? workloads(config, facts).mongodb.image ?? DEFAULT_MONGO_IMAGE
-/** The chart's MongoDB image, for plans made before preflight read the real one. */
-export const DEFAULT_MONGO_IMAGE = 'docker.io/library/mongo:8.0'
+  config.probeImage ?? workloads(config, facts).mongodb.image ?? CHART_MONGO_IMAGE
 
 const terminated = (pod: KubeObject) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
 
@@ -182,7 +238,13 @@ export const PROBE_SETTLE = { attempts: 3, pauseMs: 2000 }
  * PROBE_SETTLE.attempts in all), because a CNI or a waypoint can take a few seconds to enforce a policy that
  * was just applied. Only a result that persists fails a check.
  */
-export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+export async function runProbes(
+  ctx: StepContext,
+  io: StepIO,
+  specs: ProbeSpec[],
+  /** Which disagreements are worth trying again (default: all); a path known to be open will not close by waiting. */
+  settle: (spec: ProbeSpec) => boolean = () => true,
+): Promise<ProbeResult[]> {
   // --no-probes: nothing is created; each probe comes back "ok" so no caller diagnoses it, and probeCheck marks it skipped.
   if (ctx.probes === false)
     return specs.map((spec) => ({
@@ -194,38 +256,81 @@ export async function runProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]
       ok: true,
     }))
   const results = ctx.probeMemo
-    ? await memoizedProbes(ctx, io, specs, ctx.probeMemo)
-    : await settledProbes(ctx, io, specs)
+    ? await memoizedProbes(ctx, io, specs, ctx.probeMemo, settle)
+    : await settledProbes(ctx, io, specs, settle)
   ctx.onProbeResults?.(results)
   return results
 }
 
-/** Runs only the probes no other step of this audit has started, and shares the results of the rest. */
+/** Probes the steps of one audit asked for in the same moment, not started yet: they run as one batch. */
+interface PendingAuditProbes {
+  specs: ProbeSpec[]
+  ios: StepIO[]
+  started: Promise<ProbeResult[]>
+}
+const pendingAuditProbes = new WeakMap<Map<string, Promise<ProbeResult>>, PendingAuditProbes>()
+
+/**
+ * Runs only the probes no other step of this audit has started, and shares the results of the rest. Probes
+ * the steps ask for together (their reads come back in one answer, so they ask in the same moment) are
+ * collected for a turn of the event loop and run as one batch of pods: one create, one watch, one logs call.
+ */
 async function memoizedProbes(
   ctx: StepContext,
   io: StepIO,
   specs: ProbeSpec[],
   memo: Map<string, Promise<ProbeResult>>,
+  settle: (spec: ProbeSpec) => boolean,
 ): Promise<ProbeResult[]> {
   const key = (spec: ProbeSpec) =>
-    JSON.stringify([spec.source.labels, spec.source.serviceAccount, spec.request, spec.expect])
-  const missing = specs.filter((spec) => !memo.has(key(spec)))
+    JSON.stringify([
+      spec.source.labels,
+      spec.source.serviceAccount,
+      spec.request,
+      spec.expect,
+      spec.host,
+      spec.namespace,
+    ])
+  const missing = [...new Map(specs.filter((spec) => !memo.has(key(spec))).map((s) => [key(s), s])).values()]
   if (missing.length) {
-    const batch = settledProbes(ctx, io, missing)
+    let pending = pendingAuditProbes.get(memo)
+    if (!pending) {
+      const collected: PendingAuditProbes = { specs: [], ios: [], started: Promise.resolve([]) }
+      collected.started = new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve))).then(() => {
+        pendingAuditProbes.delete(memo)
+        // Logs go to the first step that asked; every asking step will clean the pods up if interrupted.
+        const shared: StepIO = {
+          ...collected.ios[0],
+          onCleanup: (cleanup) => collected.ios.forEach((each) => each.onCleanup(cleanup)),
+        }
+        return settledProbes(ctx, shared, collected.specs, settle)
+      })
+      pendingAuditProbes.set(memo, collected)
+      pending = collected
+    }
+    const batch = pending
+    const offset = batch.specs.length
+    batch.specs.push(...missing)
+    batch.ios.push(io)
     missing.forEach((spec, i) =>
       memo.set(
         key(spec),
-        batch.then((results) => results[i]),
+        batch.started.then((results) => results[offset + i]),
       ),
     )
   }
   return Promise.all(specs.map(async (spec) => ({ ...(await memo.get(key(spec))!), spec })))
 }
 
-async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
+async function settledProbes(
+  ctx: StepContext,
+  io: StepIO,
+  specs: ProbeSpec[],
+  settle: (spec: ProbeSpec) => boolean,
+): Promise<ProbeResult[]> {
   let results = await runProbeBatch(ctx, io, specs)
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
-    const unexpected = results.filter((r) => !r.ok)
+    const unexpected = results.filter((r) => !r.ok && settle(r.spec))
     if (unexpected.length === 0) break
     io.log(
       `${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`,
@@ -242,9 +347,11 @@ async function settledProbes(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
 }
 
 /**
- * Creates the probe pods of one batch together, waits until each has finished (bounded by --timeout), reads
- * their logs, and deletes them. The deletion is also registered with io.onCleanup, so an interruption or a
- * failure in between still removes them.
+ * Creates the probe pods of one batch together (after the objects they need: a namespace, a Service), waits
+ * until each has finished (bounded by --timeout, plus the time a listener listens), reads their logs, and deletes
+ * them with those objects. The deletion is also registered with io.onCleanup, so an interruption or a failure in
+ * between still removes them. hostNetwork probes are created on their own: admission (Pod Security) may refuse
+ * them, and that leaves their paths untried instead of failing the batch.
  */
 async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): Promise<ProbeResult[]> {
   const namespace = ctx.config.namespace
@@ -254,52 +361,207 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const pods = specs.map((spec) =>
     probePod(spec, { namespace, runId, mongoImage, httpImage: ctx.config.httpProbeImage }),
   )
-  assertValidManifests(pods)
+  const fixtures = batchFixtures(specs, runId)
+  assertValidManifests([...fixtures, ...pods])
+  const podNamespaces = [...new Set([namespace, ...pods.map((p) => p.metadata.namespace!)])]
+  const ownNamespaces = fixtures.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name)
   const remove = async () => {
-    await ctx.cluster
-      .forCleanup()
-      .kubectl(['delete', 'pods', '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false'])
+    const cleanup = ctx.cluster.forCleanup()
+    const inNamespaces = podNamespaces.filter((ns) => !ownNamespaces.includes(ns))
+    await Promise.all([
+      ...inNamespaces.map((ns) =>
+        cleanup.kubectl(['delete', 'pods,services', '-n', ns, '-l', selector, '--ignore-not-found', '--wait=false']),
+      ),
+      // Deleting a probe namespace deletes everything in it.
+      ...(ownNamespaces.length
+        ? [cleanup.kubectl(['delete', 'namespaces', '-l', selector, '--ignore-not-found', '--wait=false'])]
+        : []),
+    ])
   }
   let removal: Promise<void> | undefined
+  // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it. A deletion
+  // already under way is not waited for: the next step need not wait on it, and the runbook does not exit before
+  // its kubectl has (a failure is still reported).
   io.onCleanup(async () => {
-    await (removal ?? remove())
+    if (!removal) await remove()
   })
-  await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(pods) })
-  io.log(`started ${pods.length} probe pod(s) in ${namespace}: ${pods.map((p) => p.metadata.name).join(', ')}`)
+  if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(fixtures) })
+  const onHost = pods.filter((p) => p.spec.hostNetwork)
+  const created = pods.filter((p) => !p.spec.hostNetwork)
+  const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
+  // The watch starts with the creation, so the pods are followed from their first moment.
+  const following = followProbePods(ctx, podNamespaces, selector, () => created.length, ctx.config.timeout + listening)
+  const refused = new Map<string, string>()
   try {
-    let latest: KubeObject[] = []
-    const finished = await pollUntil(
-      async () => {
-        latest = await ctx.cluster.list('pods', { namespace, selector })
-        return latest.length === pods.length && latest.every(terminated) ? latest : undefined
-      },
-      { timeoutMs: ctx.config.timeout * 1000, intervalMs: 200, signal: ctx.signal },
-    )
-    if (!finished) {
-      const stuck = pods
-        .map((p) => latest.find((l) => l.metadata.name === p.metadata.name) ?? p)
+    if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(created) })
+    for (const pod of onHost) {
+      const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
+        input: toYamlStream([pod]),
+        timeoutMs: 60_000,
+      })
+      if (made.exitCode === 0) created.push(pod)
+      else refused.set(pod.metadata.name, (made.stderr || made.stdout).trim().split('\n').pop() ?? 'refused')
+    }
+  } catch (error) {
+    following.stop()
+    throw error
+  }
+  following.recount()
+  io.log(
+    `started ${created.length} probe pod(s) in ${podNamespaces.join(', ')}: ${created.map((p) => p.metadata.name).join(', ')}`,
+  )
+  try {
+    const finished = await following.finished
+    if (!finished.done) {
+      const stuck = created
+        .map((p) => finished.pods.get(p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
         .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
       throw new StepFailure(
-        `probe pods did not finish within ${ctx.config.timeout}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
+        `probe pods did not finish within ${ctx.config.timeout + listening}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
           `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
       )
     }
-    const batch = specs.map((spec, i) => ({ spec, name: pods[i].metadata.name }))
-    return await mapConcurrent(batch, 4, async ({ spec, name }) => {
-      const pod = finished.find((p) => p.metadata.name === name)!
+    const logs = await probeLogs(
+      ctx,
+      podNamespaces,
+      selector,
+      created.map((p) => p.metadata.name),
+    )
+    return specs.map((spec, i): ProbeResult => {
+      const name = pods[i].metadata.name
+      const refusal = refused.get(name)
+      // Not created: the path stays untried (and says why); retrying cannot change an admission decision.
+      if (refusal)
+        return {
+          spec,
+          pod: name,
+          exitCode: undefined,
+          log: '',
+          observed: { kind: 'skipped', detail: `the API server refused the hostNetwork probe pod: ${refusal}` },
+          ok: true,
+        }
+      const pod = finished.pods.get(name)!
       const exitCode: number | undefined = pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode
-      const log = (
-        await ctx.cluster.exec(ctx.cluster.kubectlArgv(['logs', '-n', namespace, name]), { timeoutMs: 30_000 })
-      ).stdout
-      const observed = spec.request.kind === 'mongo' ? classifyMongo(exitCode, log) : classifyHttp(exitCode, log)
+      const log = logs.get(name) ?? ''
+      const observed = classify(spec.request, exitCode, log)
       return { spec, pod: name, exitCode, log, observed, ok: meetsExpectation(spec.expect, observed) }
     })
   } finally {
-    // Start deleting now without waiting; the registered cleanup awaits it (or retries it after an interruption).
-    if (!ctx.signal.aborted) removal = remove()
-    removal?.catch(() => undefined)
+    if (!ctx.signal.aborted) {
+      removal = remove()
+      removal.catch((error) => io.warn(`deleting the probe pods (${selector}) failed: ${(error as Error).message}`))
+    }
   }
+}
+
+/**
+ * Follows the batch's pods until every one has finished (bounded by --timeout): one watch, which sees each pod
+ * end the moment the kubelet reports it, instead of listing them again and again.
+ */
+function followProbePods(
+  ctx: StepContext,
+  namespaces: string[],
+  selector: string,
+  expected: () => number,
+  timeoutSeconds: number,
+): { stop(): void; recount(): void; finished: Promise<{ done: boolean; pods: Map<string, KubeObject> }> } {
+  const pods = new Map<string, KubeObject>()
+  // The count is final only once every pod was created (a hostNetwork one may be refused), hence recount().
+  let counted = false
+  const allDone = () => counted && pods.size === expected() && [...pods.values()].every(terminated)
+  const deadline = Date.now() + timeoutSeconds * 1000
+  const where = namespaces.length === 1 ? { namespace: namespaces[0] } : { allNamespaces: true }
+  let finish: (() => void) | undefined
+  const watch = ctx.cluster.watch(
+    { resource: 'pods', ...where, selector },
+    (event) => {
+      if (event.type === 'DELETED') pods.delete(event.object.metadata.name)
+      else pods.set(event.object.metadata.name, event.object)
+      if (allDone()) finish?.()
+    },
+    { timeoutMs: timeoutSeconds * 1000 },
+  )
+  const finished = (async () => {
+    try {
+      await new Promise<void>((resolve) => {
+        finish = resolve
+        void watch.ended.then(() => resolve())
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+      })
+      if (ctx.signal.aborted) throw new Interrupted()
+      if (allDone()) return { done: true, pods }
+      if (Date.now() >= deadline) return { done: false, pods }
+      // The watch ended early (kubectl could not watch): read the pods instead, bounded by --timeout.
+      const listed = await pollUntil(
+        async () => {
+          const latest = await ctx.cluster.list('pods', { ...where, selector })
+          pods.clear()
+          for (const pod of latest) pods.set(pod.metadata.name, pod)
+          return allDone() ? true : undefined
+        },
+        { timeoutMs: deadline - Date.now(), intervalMs: 500, signal: ctx.signal },
+      )
+      return { done: !!listed, pods }
+    } finally {
+      watch.stop()
+    }
+  })()
+  finished.catch(() => undefined)
+  const recount = () => {
+    counted = true
+    if (allDone()) finish?.()
+  }
+  return { stop: () => watch.stop(), recount, finished }
+}
+
+/**
+ * Every probe's output in one `kubectl logs -l --prefix` instead of one call per pod. kubectl starts each line
+ * with `[pod/NAME/CONTAINER] `; a pod whose output does not end in a newline (curl's status code) runs into the
+ * next pod's prefix, so the text is cut at every known pod's prefix, wherever it stands.
+ */
+async function probeLogs(
+  ctx: StepContext,
+  namespaces: string[],
+  selector: string,
+  names: string[],
+): Promise<Map<string, string>> {
+  // Pod names carry the run's random suffix, so one map holds every namespace's logs.
+  const outputs = await Promise.all(
+    namespaces.map(async (namespace) => {
+      const result = await ctx.cluster.exec(
+        ctx.cluster.kubectlArgv([
+          'logs',
+          '-n',
+          namespace,
+          '-l',
+          selector,
+          '--prefix',
+          '--tail=-1',
+          `--max-log-requests=${Math.max(5, names.length)}`,
+        ]),
+        { timeoutMs: 30_000 },
+      )
+      return splitPrefixedLogs(result.stdout, names)
+    }),
+  )
+  return new Map(outputs.flatMap((logs) => [...logs].filter(([, text]) => text !== '')))
+}
+
+/** Splits `kubectl logs --prefix` output of several pods into each pod's own text. */
+export function splitPrefixedLogs(text: string, names: string[]): Map<string, string> {
+  const logs = new Map<string, string>(names.map((name) => [name, '']))
+  const escaped = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const prefix = new RegExp(`\\[pod/(${escaped.join('|')})/[^\\]/]*\\] ?`, 'g')
+  let current: string | undefined
+  let at = 0
+  for (const match of text.matchAll(prefix)) {
+    if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at, match.index))
+    current = match[1]
+    at = match.index! + match[0].length
+  }
+  if (current !== undefined) logs.set(current, logs.get(current)! + text.slice(at))
+  return logs
 }
 
 // ---- showing results ----
@@ -333,22 +595,31 @@ export function formatMatrix(results: ProbeResult[]): string {
   ].join('\n')
 }
 
-const short = (text: string) => text.replace(/ \(.*\)$/, '')
+const short = (value: string) => value.replace(/ \(.*\)$/, '')
+
+/** A probe's check name, in the run's language: who → where: what it should get. */
+const probeName = (spec: ProbeSpec) =>
+  text.checks.probe(
+    spec.source.name,
+    spec.destination,
+    text.checks.expectation(spec.expect.kind, spec.expect.kind === 'status' ? spec.expect.status : undefined),
+    spec.path,
+  )
 
 /** One check per probe; `hint` explains a failure (the caller knows the likely causes). */
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
   if (result.observed.kind === 'skipped') {
     return {
-      name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
+      name: probeName(spec),
       expected: describeExpectation(spec.expect),
-      observed: 'not probed (--no-probes)',
+      observed: `not probed (${result.observed.detail})`,
       ok: false,
       advisory: true,
     }
   }
   return {
-    name: `${spec.source.name} → ${spec.destination}: ${describeExpectation(spec.expect)}`,
+    name: probeName(spec),
     expected: describeExpectation(spec.expect),
     observed: `${describeObservation(result.observed)} [pod ${result.pod}]`,
     ok: result.ok,

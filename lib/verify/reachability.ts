@@ -59,14 +59,16 @@ export function splitDestination(destination: string): { node: string; port: str
 
 export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date().toISOString()): Edge {
   const { node, port } = splitDestination(result.spec.destination)
+  // A listener is the far end: the edge runs from the manager, which calls it, to the listener.
+  const listening = result.spec.request.kind === 'listen'
   const path = result.spec.path ? pathById(result.spec.path) : undefined
   const verdict = verdictOf(result)
   // A refusal is credited to the layer whose way of refusing it showed (a CNI timeout, ztunnel's reset, a 403).
   const refusedBy = path && verdict === 'refused' ? refusingLayer(path, result.observed) : undefined
   return {
     path: path?.id,
-    from: result.spec.source.name,
-    to: node,
+    from: listening ? 'manager' : result.spec.source.name,
+    to: listening ? result.spec.source.name : node,
     port,
     verdict,
     layer: refusedBy ?? layerOf(step, result.spec.layer),
@@ -78,8 +80,9 @@ export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date()
   }
 }
 
-// Requests from this machine through the gateway's address (a path the threat model tries "by gateway request").
-const GATEWAY_CHECK = /^gateway (\S+) with /
+// Requests from this machine through the gateway's address (a path the threat model tries "by gateway request"):
+// the URL is the first one in the check's name, whatever the run's language.
+const GATEWAY_CHECK = /(https?:\/\/[^\s,，：（）()]+)/
 
 /** Paths proven by checks rather than probe pods: a client → the gateway, admitted or refused by the gateway's policy. */
 export function edgesFromChecks(step: StepId, checks: Check[], at = new Date().toISOString()): Edge[] {
@@ -116,13 +119,32 @@ export function mergeEdges(...lists: Edge[][]): Edge[] {
   return [...byKey.values()]
 }
 
-/** Collects this invocation's paths; `before` is the picture the state kept from the previous run. */
+/** When each step last began to change the cluster (applied or undone), and how that ended, as the record said. */
+export type ChangedAt = Partial<Record<StepId, { at: string; status: string }>>
+
+/** The record's steps as ChangedAt. */
+export const changedAtOf = (steps: Partial<Record<StepId, { startedAt?: string; status?: string }>>): ChangedAt =>
+  Object.fromEntries(
+    Object.entries(steps).flatMap(([id, record]) =>
+      record?.startedAt ? [[id, { at: record.startedAt, status: record.status ?? 'pending' }]] : [],
+    ),
+  )
+
+/** Collects this invocation's paths; `before` is the picture the record kept from the previous run. */
 export class ReachabilityCollector {
   readonly before: Edge[]
+  /** When each step last changed the cluster, as the record said before this invocation (what `before` is judged by). */
+  readonly changedBefore: ChangedAt
   readonly current: Edge[] = []
 
-  constructor(private readonly state: { reachability?: Reachability }) {
+  constructor(
+    private readonly state: {
+      reachability?: Reachability
+      steps?: Partial<Record<StepId, { startedAt?: string; status?: string }>>
+    },
+  ) {
     this.before = state.reachability?.edges ?? []
+    this.changedBefore = changedAtOf(state.steps ?? {})
   }
 
   add = (step: StepId, results: ProbeResult[]): void => {

@@ -6,14 +6,14 @@
 import { type Config, managerPrincipals } from '../config/options.ts'
 import { admitsUserAgent, curlDefaultUserAgent, sampleUserAgent, userAgentMatches } from '../config/user-agents.ts'
 import { managerService, workloads } from '../domain/gthulhu.ts'
-import { AMBIENT_LABEL, principalOf } from '../domain/istio.ts'
+import { AMBIENT_LABEL, DEFAULT_TRUST_DOMAIN, principalOf, trustDomainOf, USE_WAYPOINT_LABEL } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
-import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId } from '../types.ts'
+import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId, TargetId } from '../types.ts'
 import { attackerCronJob, attackerDeployment, attackerPod, attackerService } from './admission-attempts.ts'
-import { impersonationLabels } from './probes.ts'
+import { impersonationLabels, randomSuffix } from './probes.ts'
 import { targetProbe } from './targets.ts'
 
-export type TargetId = 'manager' | 'mongodb' | 'decision-maker' | 'gateway'
+export type { TargetId } from '../types.ts'
 
 export const TARGET_TITLES: Record<TargetId, string> = {
   manager: 'manager',
@@ -40,7 +40,13 @@ export interface ProbeEnv {
   managerPodIp?: string
   /** An existing ServiceAccount in the namespace that the manager's L7 policy admits. */
   allowedCaller?: { sa: string; principal: string }
+  /** The nodes a Running manager pod runs on, and every node that takes pods. */
+  managerNodes?: string[]
+  nodes?: string[]
 }
+
+/** Why a path was not tried; `inapplicable`: the path does not exist on this cluster (e.g. one node), so it is no gap. */
+export type NotTried = { notTried: string; inapplicable?: boolean }
 
 /**
  * How a path is tried: a probe pod (built per run), a request from this machine through the gateway, an attempt to
@@ -48,7 +54,7 @@ export interface ProbeEnv {
  * nothing is created), or not (yet).
  */
 export type Trial =
-  | { by: 'probe'; build: (env: ProbeEnv) => Omit<ProbeSpec, 'path' | 'role'> | { notTried: string } }
+  | { by: 'probe'; build: (env: ProbeEnv) => Omit<ProbeSpec, 'path' | 'role'> | NotTried }
   | { by: 'gateway request'; userAgent: (config: Config) => { label: string; value: string } }
   | { by: 'admission attempt'; build: (env: ProbeEnv) => KubeObject }
   | { by: 'not tried'; why: string }
@@ -74,6 +80,12 @@ export interface ThreatPath {
 
 const identityOn: Closure['enabled'] = (config) => config.identityPolicies
 const NO_IDENTITY = 'left out with --no-identity-policies'
+const egressOn: Closure['enabled'] = (config) => config.managerEgressPolicy
+const NO_EGRESS = 'left out with --no-manager-egress-policy'
+/** How long the impostor listens: the manager resyncs decision makers every 30 s (Gthulhu/api v1.3.0 manager/app/rest_app.go). */
+export const IMPOSTOR_LISTEN_SECONDS = 45
+/** The impostor's own ServiceAccount in its namespace. */
+const IMPOSTOR_SERVICE_ACCOUNT = 'gthulhu-probe'
 const ADMISSION: Closure = {
   layer: 'admission',
   step: 'admission-policy',
@@ -142,9 +154,62 @@ function managerServiceRequest(env: ProbeEnv) {
 
 /** Whether the manager's L7 policy admits the namespace's default ServiceAccount (an operator's choice of principals). */
 export function principalsAdmitDefault(config: Config, facts: Facts): boolean {
-  const principals = managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount)
-  // Principals match like other Istio strings (exact, prefix*, *suffix, *).
-  return principals.some((p) => userAgentMatches(p, principalOf(config.namespace, 'default')))
+  const domain = trustDomainOf(facts)
+  const principals = managerPrincipals(config, workloads(config, facts).scheduler.serviceAccount, domain)
+  // Principals match like other Istio strings (exact, prefix*, *suffix, *); the waypoint reads cluster.local as the
+  // mesh's own trust domain (istio/istio 1.29.1 pilot/pkg/security/trustdomain/bundle.go ReplaceTrustDomainAliases).
+  const identities = [
+    principalOf(domain, config.namespace, 'default'),
+    principalOf(DEFAULT_TRUST_DOMAIN, config.namespace, 'default'),
+  ]
+  return principals.some((p) => identities.some((id) => userAgentMatches(p, id)))
+}
+
+/** A Service someone else creates in Gthulhu's namespace that selects the manager's pods, optionally bound to the waypoint. */
+function otherServiceToManager(env: ProbeEnv, boundToWaypoint: boolean): { service: KubeObject; url: string } {
+  const { manager } = workloads(env.config, env.facts)
+  const { port } = managerService(env.config, env.facts)
+  const name = `gthulhu-probe-${boundToWaypoint ? 'deputy' : 'unbound'}-${randomSuffix()}`
+  const service: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: env.config.namespace,
+      labels: boundToWaypoint ? { [USE_WAYPOINT_LABEL]: env.config.waypointName } : {},
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...manager.selectorLabels },
+      ports: [{ name: 'http', port, targetPort: port, protocol: 'TCP' }],
+    },
+  }
+  return { service, url: `http://${name}.${env.config.namespace}.svc:${port}/health` }
+}
+
+/** A hostNetwork probe pod calling the manager's pod IP from the manager's node or from another one. */
+function hostNetworkToManager(env: ProbeEnv, sameNode: boolean): Omit<ProbeSpec, 'path' | 'role'> | NotTried {
+  const managerNodes = env.managerNodes ?? []
+  if (!env.managerPodIp || !managerNodes.length)
+    return { notTried: 'no Running manager pod, so there is no pod IP or node to try' }
+  const others = (env.nodes ?? []).filter((n) => !managerNodes.includes(n))
+  if (!sameNode && others.length === 0)
+    return {
+      notTried: `every node that takes pods runs a manager pod (${managerNodes.join(', ')})`,
+      inapplicable: true,
+    }
+  const { port } = managerService(env.config, env.facts)
+  return {
+    source: {
+      name: `hostNetwork pod, ${sameNode ? "the manager's node" : 'another node'}`,
+      labels: { 'app.kubernetes.io/component': 'probe' },
+      serviceAccount: 'default',
+    },
+    host: { network: true, nodes: sameNode ? { in: managerNodes.slice(0, 1) } : { notIn: managerNodes } },
+    destination: `manager pod IP :${port}`,
+    request: { kind: 'http', url: `http://${env.managerPodIp}:${port}/health` },
+    expect: { kind: 'blocked' },
+  }
 }
 
 /** The User-Agents the gateway paths send: a browser the allow-list admits, and curl's own. */
@@ -374,52 +439,158 @@ export const THREAT_MODEL: ThreatPath[] = [
   // What no step of this runbook closes yet: said plainly, with what would close it.
   // Borrowed identities and copied labels: closed at admission, before any pod runs.
   ...borrowedIdentityPaths(),
+  // Services someone else makes for the manager's pods: the waypoint must not lend them its identity.
   {
     id: 'deputy-service-to-manager',
-    from: "another Service selecting the manager's pods, bound to the waypoint",
+    from: "an enrolled pod with another identity, through a Service someone else created for the manager's pods and bound to the waypoint",
     target: 'manager',
-    via: "the waypoint, with the waypoint's identity",
+    via: 'the waypoint, which forwards with its own identity (a confused deputy)',
     kind: 'attack',
-    closedBy: [],
-    staysOpen: {
-      why: "the namespace-wide waypoint binding puts every Service on the waypoint; a Service without the manager policy is forwarded with the waypoint's identity, which the manager's identity policy admits",
-      wouldClose:
-        'binding only the manager Service to the waypoint and a policy attached to the waypoint itself that refuses other identities',
+    // The manager's identity policy admits the waypoint, and the Service has no policy of its own: only a
+    // policy attached to the waypoint itself (targetRefs kind Gateway) sees every Service bound to it. Admission
+    // refuses such a Service being made at all (tried by service-selecting-manager; the probe's own is exempt).
+    closedBy: [
+      {
+        layer: 'waypoint L7',
+        step: 'l7-policies',
+        enabled: (config) => !principalsAdmitDefault(config, {}),
+        disabledBecause: "the manager policy's principals admit the namespace's default ServiceAccount",
+      },
+      ADMISSION,
+    ],
+    trial: {
+      by: 'probe',
+      build: (env) => {
+        const { service, url } = otherServiceToManager(env, true)
+        return {
+          source: enrolledDefault,
+          destination: `another Service on the waypoint :${managerService(env.config, env.facts).port}`,
+          request: { kind: 'http', url },
+          fixtures: [service],
+          expect: { kind: 'status', status: principalsAdmitDefault(env.config, env.facts) ? 200 : 403 },
+        }
+      },
     },
-    trial: { by: 'not tried', why: 'no probe creates a second Service yet' },
-    triedAt: [],
+    triedAt: ['identity-policies', 'l7-policies'],
   },
+  {
+    id: 'unbound-service-to-manager',
+    from: "an enrolled pod with another identity, through a Service someone else created for the manager's pods (no waypoint label)",
+    target: 'manager',
+    via: 'a Service that only the namespace-wide binding puts on the waypoint',
+    kind: 'attack',
+    // Bound to the manager Service only, the waypoint never sees it: ztunnel refuses the caller's own identity.
+    // Bound namespace-wide (the guide's form), the waypoint forwards it, and only its own policy refuses it.
+    closedBy: [
+      {
+        layer: 'ztunnel identity policy',
+        step: 'identity-policies',
+        enabled: (config) => config.identityPolicies && config.waypointBinding === 'service',
+        disabledBecause:
+          'with --no-identity-policies nothing refuses it, and with --waypoint-binding namespace it passes the waypoint, whose identity the manager admits',
+      },
+      {
+        layer: 'waypoint L7',
+        step: 'l7-policies',
+        enabled: (config) => config.waypointBinding === 'namespace' && !principalsAdmitDefault(config, {}),
+        disabledBecause: 'bound to the manager Service only, the waypoint never sees this Service',
+      },
+      ADMISSION,
+    ],
+    trial: {
+      by: 'probe',
+      build: (env) => {
+        const { service, url } = otherServiceToManager(env, false)
+        const viaWaypoint = env.config.waypointBinding === 'namespace'
+        return {
+          source: enrolledDefault,
+          destination: `another Service, unbound :${managerService(env.config, env.facts).port}`,
+          request: { kind: 'http', url },
+          fixtures: [service],
+          expect: viaWaypoint
+            ? { kind: 'status', status: principalsAdmitDefault(env.config, env.facts) ? 200 : 403 }
+            : { kind: 'blocked' },
+        }
+      },
+    },
+    triedAt: ['identity-policies', 'l7-policies'],
+  },
+
+  // The manager's own requests: it sends intents and token requests to every pod labelled app=decisionmaker it
+  // finds in any namespace (Gthulhu/api v1.3.0 manager/service/cron_svc.go resyncIntentsToDMs,
+  // manager/k8s_adapter/adapter.go QueryDecisionMakerPods with NamespaceAll).
   {
     id: 'impostor-decision-maker',
-    from: 'the manager, to a pod labelled app=decisionmaker in another namespace',
+    from: 'a pod labelled app=decisionmaker in another namespace, listening',
     target: 'decision-maker',
-    via: "the manager's own requests (it lists decision makers in every namespace)",
+    via: "the manager's own resync (it lists decision makers in every namespace and calls each one)",
     kind: 'attack',
-    closedBy: [],
-    staysOpen: {
-      why: 'the manager sends intents and token requests to every pod labelled app=decisionmaker in any namespace',
-      wouldClose: "a NetworkPolicy limiting the manager's egress to its own namespace's decision makers and MongoDB",
+    // The opt-in decision-maker guard also refuses such a pod being made (tried by impostor-decision-maker-by-pod).
+    closedBy: [
+      { layer: 'CNI egress policy', step: 'l4-policies', enabled: egressOn, disabledBecause: NO_EGRESS },
+      { ...ADMISSION, enabled: (config) => config.admissionPolicy && config.decisionMakerGuard },
+    ],
+    trial: {
+      by: 'probe',
+      build: (env) => {
+        const port = workloads(env.config, env.facts).scheduler.service?.port ?? 8080
+        const namespace = `gthulhu-probe-impostor-${randomSuffix()}`
+        return {
+          source: {
+            name: 'impostor decision maker (app=decisionmaker, another namespace)',
+            labels: { 'app.kubernetes.io/component': 'probe', app: 'decisionmaker' },
+            serviceAccount: IMPOSTOR_SERVICE_ACCOUNT,
+          },
+          namespace,
+          fixtures: [
+            { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace }, spec: {} },
+            // Its own ServiceAccount: the namespace's "default" one only appears a moment after the namespace.
+            { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: IMPOSTOR_SERVICE_ACCOUNT, namespace } },
+          ],
+          destination: `requests from the manager :${port}`,
+          request: { kind: 'listen', port, seconds: IMPOSTOR_LISTEN_SECONDS },
+          expect: { kind: 'blocked' },
+        }
+      },
     },
-    trial: { by: 'not tried', why: 'no listener impostor is started yet' },
-    triedAt: [],
+    triedAt: ['l4-policies', 'restart'],
   },
+
+  // hostNetwork: a pod in the node's network namespace. istio-cni SNATs what a local socket sends to an ambient
+  // pod to 169.254.7.127 and the pod accepts that source on every port before the redirect to ztunnel (istio/istio
+  // 1.29.1 cni/pkg/iptables/iptables.go AppendHostRules and the in-pod ISTIO_PRERT rule); Calico does not police
+  // host-to-local-workload traffic (projectcalico/calico felix/rules/static.go filterOutputChain).
   {
     id: 'host-network-same-node',
-    from: 'a hostNetwork pod (or a node process) on the same node',
+    from: "a hostNetwork pod (or a node process) on the manager's node",
     target: 'manager',
-    via: "the pod's IP from its own node",
+    via: "the manager's pod IP from its own node",
     kind: 'attack',
     closedBy: [],
     staysOpen: {
-      why: "istio-cni's in-pod rule accepts the node's probe source (169.254.7.127) on every port before the redirect to ztunnel, and Calico does not police host-to-local-pod traffic: neither ztunnel nor the CNI sees it",
+      why: "istio-cni's in-pod rule accepts the node's probe source (169.254.7.127) on every port before the redirect to ztunnel, and Calico does not police host-to-local-pod traffic: neither ztunnel nor the CNI sees it (the same holds on MongoDB's and every decision maker's node)",
       wouldClose:
-        'keeping hostNetwork pods off these nodes (Pod Security Admission baseline in every other namespace, or admission that refuses hostNetwork outside listed namespaces)',
+        'keeping hostNetwork pods off these nodes (Pod Security Admission baseline in every other namespace, or admission that refuses hostNetwork outside listed namespaces); the identity-policies audit names the hostNetwork pods on these nodes',
     },
-    trial: {
-      by: 'not tried',
-      why: 'cannot be closed from the namespace; the audit lists the hostNetwork pods on these nodes',
-    },
-    triedAt: [],
+    trial: { by: 'probe', build: (env) => hostNetworkToManager(env, true) },
+    triedAt: ['identity-policies'],
+  },
+  {
+    id: 'host-network-other-node',
+    from: 'a hostNetwork pod (or a node process) on another node',
+    target: 'manager',
+    via: "the manager's pod IP from another node (plaintext, no identity)",
+    kind: 'attack',
+    closedBy: [
+      {
+        layer: 'ztunnel identity policy',
+        step: 'identity-policies',
+        enabled: identityOn,
+        disabledBecause: NO_IDENTITY,
+      },
+    ],
+    trial: { by: 'probe', build: (env) => hostNetworkToManager(env, false) },
+    triedAt: ['identity-policies'],
   },
 ]
 
@@ -554,7 +725,7 @@ export function expectedNow(path: ThreatPath, config: Config, inEffect: (step: S
 }
 
 /** The probe that tries a path (its id as the probe's role), or why it cannot be tried now. */
-export function probeFor(path: ThreatPath, env: ProbeEnv): ProbeSpec | { notTried: string } | undefined {
+export function probeFor(path: ThreatPath, env: ProbeEnv): ProbeSpec | NotTried | undefined {
   if (path.trial.by !== 'probe') return undefined
   const built = path.trial.build(env)
   return 'notTried' in built ? built : { ...built, path: path.id, role: path.id }
@@ -629,3 +800,73 @@ export function ledger(config: Config, inEffect: (step: StepId) => boolean = () 
 /** A closed path that is closed only for some clients (the User-Agent filter) keeps its caveat in the ledger. */
 const partlyOpen = (path: ThreatPath) =>
   path.staysOpen && path.closedBy.length ? { why: path.staysOpen.why, wouldClose: path.staysOpen.wouldClose } : {}
+
+// ---- an audit's view: which protections it could not vouch for, and the paths that leaves open ----
+
+export interface AuditedPath {
+  path: ThreatPath
+  /**
+   * closed: every layer in effect still holds; weakened: some were found not as planned (or widened) but another
+   * still refuses it; reopened: none the runbook vouches for is left; open: open anyway (by design, a choice, or a
+   * step not done); seen open: a probe got through.
+   */
+  status: 'closed' | 'weakened' | 'reopened' | 'open' | 'seen open'
+  /** Layers in effect that still hold. */
+  holding: Closure[]
+  /** Layers in effect that the audit found out of force. */
+  voided: Closure[]
+  /** Why it is open, for open paths. */
+  why?: string
+}
+
+/** Whether an audited path leaves the target reachable to its attacker. */
+export const isOpen = (row: AuditedPath) =>
+  row.status === 'open' || row.status === 'reopened' || row.status === 'seen open'
+
+/**
+ * The attack paths after an audit: each layer in effect (its step done, its layer on) counts only while nothing the
+ * audit found voids it for that target (an object not as planned, a foreign policy that widens it), and a path a
+ * probe got through is open whatever the layers say.
+ */
+export function auditPaths(
+  config: Config,
+  inEffect: (step: StepId) => boolean,
+  voided: { layer: Layer; target: TargetId }[],
+  seenOpen: Set<string> = new Set(),
+): AuditedPath[] {
+  return THREAT_MODEL.filter((p) => p.kind === 'attack').map((path): AuditedPath => {
+    const active = closuresInEffect(path, config, inEffect)
+    const out = active.filter((c) => voided.some((v) => v.layer === c.layer && v.target === path.target))
+    const holding = active.filter((c) => !out.includes(c))
+    if (seenOpen.has(path.id))
+      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
+    if (!active.length) {
+      const expected = expectedNow(path, config, inEffect)
+      return { path, status: 'open', holding, voided: out, why: expected.verdict === 'open' ? expected.because : '' }
+    }
+    if (!holding.length)
+      return {
+        path,
+        status: 'reopened',
+        holding,
+        voided: out,
+        why: `no layer the runbook vouches for refuses it: ${out.map((c) => c.layer).join(', ')} not as planned`,
+      }
+    return { path, status: out.length ? 'weakened' : 'closed', holding, voided: out }
+  })
+}
+
+/** One line per path the audit found weakened, reopened or seen open. */
+export function describeAudited(row: AuditedPath): string {
+  const { path } = row
+  const name = `${path.id} (${path.from} → ${TARGET_TITLES[path.target]} via ${path.via})`
+  switch (row.status) {
+    case 'weakened':
+      return `${name}: now refused only by ${row.holding.map((c) => c.layer).join(' and ')}, not by ${row.voided.map((c) => c.layer).join(' or ')}`
+    case 'reopened':
+    case 'seen open':
+      return `${name}: ${row.status} — ${row.why}`
+    default:
+      return `${name}: ${row.status}${row.why ? ` — ${row.why}` : ''}`
+  }
+}

@@ -80,6 +80,12 @@ export class ApiError extends Error {
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
+/**
+ * Fields of built-in kinds that server-side apply replaces whole: a LabelSelector is `+structType=atomic`
+ * (apimachinery pkg/apis/meta/v1/types.go) and a Service's selector `+mapType=atomic` (api core/v1/types.go). A CRD's
+ * maps merge key by key unless its schema says otherwise (Istio's and Gateway API's do not).
+ */
+const BUILTIN_ATOMIC_FIELDS = new Set(['selector', 'podSelector', 'namespaceSelector'])
 
 const groupVersion = (rt: ResourceType) => (rt.group ? `${rt.group}/${rt.version}` : rt.version)
 const qualified = (rt: ResourceType) => (rt.group ? `${rt.plural}.${rt.group}` : rt.plural)
@@ -383,6 +389,12 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       }
     }
     if (!existing) delete object.metadata.resourceVersion
+    // kubernetes staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go Update: without
+    // AllowUnconditionalUpdate an update that names no resourceVersion is Invalid; a stale one is a 409 Conflict.
+    if (existing && rt.conditionalUpdatesOnly && !opts.expectedVersion)
+      throw invalid(rt, object.metadata.name, [
+        'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+      ])
     // Empty maps are omitted on real servers (Go's omitempty), so `kubectl label x k-` leaves no `labels: {}`.
     for (const field of ['labels', 'annotations'] as const) {
       const map = object.metadata[field]
@@ -425,6 +437,9 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       opts.scope,
     )
     if (opts.dryRun) {
+      // A dry-run create still fails on a name in use (apiserver registry/generic/registry/dryrun.go, Create).
+      if (!existing && store.get(rt, object.metadata.namespace ?? 'default', object.metadata.name))
+        throw new StoreError(409, 'AlreadyExists', `${qualified(rt)} "${object.metadata.name}" already exists`)
       return {
         ...object,
         metadata: { ...existing?.metadata, ...object.metadata, resourceVersion: existing?.metadata.resourceVersion },
@@ -695,6 +710,11 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         if (namespace && object.metadata.namespace && object.metadata.namespace !== namespace) {
           throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
         }
+        const stored = store.get(rt, namespace ?? 'default', name)
+        if (!stored && rt.createOnUpdate && !subresource) {
+          object.metadata.namespace = namespace
+          return respond(201, await write(rt, object, undefined, { dryRun, scope }))
+        }
         const existing = current()
         const desired = restrict(
           { ...object, metadata: { ...object.metadata, namespace: existing.metadata.namespace } },
@@ -736,7 +756,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
             }
             return respond(201, await write(rt, applied, undefined, writeOptions()))
           }
-          patched = applyMerge(existing, applied)
+          patched = applyMerge(existing, applied, rt.crd ? undefined : BUILTIN_ATOMIC_FIELDS)
         } else {
           if (!existing) throw notFound(rt, name)
           const patch = parseBody(body, 'json')

@@ -63,10 +63,13 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, { verbs: ['create'] }),
   // Create-only: `kubectl auth can-i` (and istioctl x precheck) ask whether the caller may do something.
   t('authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false, { verbs: ['create'] }),
+  // RBAC objects, enforced by rbac.ts.
   t('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
   t('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
   t('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
   t('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
+  // kubernetes pkg/registry/coordination/lease/strategy.go: AllowUnconditionalUpdate false, AllowCreateOnUpdate true.
+  t('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { conditionalUpdatesOnly: true, createOnUpdate: true }),
   t('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, {
     shortNames: ['crd', 'crds'],
     subresources: ['status'],
@@ -213,6 +216,7 @@ export async function admit(
   existing?: KubeObject,
 ): Promise<string[]> {
   if (rt.group === 'apps') defaultWorkload(rt.kind, (object.spec ??= {}))
+  if (rt.group === 'coordination.k8s.io' && rt.kind === 'Lease') return leaseProblems(object)
   if (rt.group !== '') return []
   if (rt.kind === 'Namespace') {
     // Real servers label every namespace with its own name (namespaceSelectors rely on it).
@@ -220,12 +224,39 @@ export async function admit(
     object.status = { phase: 'Active', ...object.status }
   } else if (rt.kind === 'Secret') {
     object.type ||= 'Opaque'
+    return secretProblems(object)
   } else if (rt.kind === 'Pod' && !existing) {
     object.status = { phase: 'Pending', ...object.status }
   } else if (rt.kind === 'Service') {
     return admitService(ctx, rt, object, existing)
   }
   return []
+}
+
+/** A Secret's data may hold at most 1 MiB (kubernetes pkg/apis/core/validation/validation.go ValidateSecret, MaxSecretSize). */
+const MAX_SECRET_BYTES = 1024 * 1024
+function secretProblems(secret: KubeObject): string[] {
+  const data: Record<string, unknown> = secret.data ?? {}
+  const bytes = Object.values(data).reduce<number>((n, v) => n + Buffer.from(String(v), 'base64').length, 0)
+  return bytes > MAX_SECRET_BYTES ? [`data: Too long: may not be more than ${MAX_SECRET_BYTES} bytes`] : []
+}
+
+// metav1.MicroTime is written and parsed as RFC 3339 with exactly six fractional digits (apimachinery
+// pkg/apis/meta/v1/micro_time.go, RFC3339Micro); another form fails to decode.
+const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/
+
+/** kubernetes pkg/apis/coordination/validation/validation.go ValidateLeaseSpec, and MicroTime decoding. */
+function leaseProblems(lease: KubeObject): string[] {
+  const spec = lease.spec ?? {}
+  const problems: string[] = []
+  for (const field of ['acquireTime', 'renewTime'] as const)
+    if (spec[field] != null && !MICRO_TIME.test(String(spec[field])))
+      problems.push(`spec.${field}: Invalid value: ${JSON.stringify(spec[field])}: must be RFC 3339 with microseconds`)
+  if (spec.leaseDurationSeconds != null && !(spec.leaseDurationSeconds > 0))
+    problems.push(`spec.leaseDurationSeconds: Invalid value: ${spec.leaseDurationSeconds}: must be greater than 0`)
+  if (spec.leaseTransitions != null && !(spec.leaseTransitions >= 0))
+    problems.push(`spec.leaseTransitions: Invalid value: ${spec.leaseTransitions}: must be greater than or equal to 0`)
+  return problems
 }
 
 /** The defaults kubectl's rollout status relies on (it refuses non-RollingUpdate strategies). */

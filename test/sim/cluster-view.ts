@@ -20,6 +20,7 @@ export const KIND = {
   pod: ['', 'Pod'],
   service: ['', 'Service'],
   endpoints: ['', 'Endpoints'],
+  configMap: ['', 'ConfigMap'],
   serviceAccount: ['', 'ServiceAccount'],
   deployment: ['apps', 'Deployment'],
   daemonSet: ['apps', 'DaemonSet'],
@@ -98,8 +99,23 @@ export const conditionTrue = (o: KubeObject | undefined, type: string) =>
 export const isPodReady = (pod: KubeObject) => pod.status?.phase === 'Running' && conditionTrue(pod, 'Ready')
 export const isEnrolled = (pod: KubeObject) => pod.metadata.annotations?.[REDIRECTION_ANNOTATION] === 'enabled'
 export const isHeadless = (svc: KubeObject) => svc.spec?.clusterIP === 'None'
-export const principalOf = (pod: KubeObject) =>
-  `cluster.local/ns/${pod.metadata.namespace}/sa/${pod.spec?.serviceAccountName || 'default'}`
+/** Istio's default trust domain: the mesh config's trustDomain when it sets none. */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local'
+/** A pod's SPIFFE identity as Istio writes principals: <trust domain>/ns/<namespace>/sa/<ServiceAccount>. */
+export const principalOf = (pod: KubeObject, trustDomain = DEFAULT_TRUST_DOMAIN) =>
+  `${trustDomain}/ns/${pod.metadata.namespace}/sa/${pod.spec?.serviceAccountName || 'default'}`
+
+/**
+ * meshConfig.trustDomain from the mesh config istiod reads (ConfigMap istio-system/istio, key `mesh`), which
+ * istiod puts in every certificate it signs (istio/istio 1.29.1 manifests/charts/istio-control/istio-discovery/
+ * templates/configmap.yaml; pilot/pkg/bootstrap reads meshConfig.trustDomain for the CA). A line-based read of the
+ * one top-level key this simulator writes, not a YAML parser.
+ */
+export function meshTrustDomain(store: Store): string {
+  const mesh = String(getOf(store, 'configMap', ISTIO_NAMESPACE, 'istio')?.data?.mesh ?? '')
+  const line = /^trustDomain:\s*["']?([^"'\s]+)["']?\s*$/m.exec(mesh)
+  return line?.[1] ?? DEFAULT_TRUST_DOMAIN
+}
 
 export function now(): string {
   return new Date().toISOString().replace(/\.\d+Z$/, 'Z')
@@ -114,6 +130,10 @@ export class ClusterView {
   readonly authorizationPolicies: KubeObject[]
   readonly gateways: KubeObject[]
   readonly httpRoutes: KubeObject[]
+  readonly nodes: KubeObject[]
+  readonly endpoints: KubeObject[]
+  /** The mesh's trust domain: every mesh identity carries it. */
+  readonly trustDomain: string
 
   constructor(
     readonly store: Store,
@@ -126,6 +146,15 @@ export class ClusterView {
     this.authorizationPolicies = listOf(store, 'authorizationPolicy')
     this.gateways = listOf(store, 'gateway')
     this.httpRoutes = listOf(store, 'httpRoute')
+    this.nodes = listOf(store, 'node')
+    this.endpoints = listOf(store, 'endpoints')
+    this.trustDomain = meshTrustDomain(store)
+  }
+
+  /** The InternalIP of a node, by name. */
+  nodeIp(name: string | undefined): string | undefined {
+    const node = this.nodes.find((n) => n.metadata.name === name)
+    return (node?.status?.addresses ?? []).find((a: any) => a.type === 'InternalIP')?.address
   }
 
   get enforcesNetworkPolicy(): boolean {

@@ -45,8 +45,25 @@ export function keepsClusterUp(exit: boolean, runbookArgs: string[], interactive
   return interactive && !exit && !runbookArgs.some((a) => PRINT_ONLY_FLAGS.includes(a))
 }
 
+/**
+ * The flags that point the runbook at the simulator, less those the operator gave (theirs win): each flag once, so
+ * the resume command the runbook prints has each flag once too.
+ */
+export function demoFlags(simulatorFlags: string[], runbookArgs: string[]): string[] {
+  const given = (flag: string) => runbookArgs.some((a) => a === flag || a.startsWith(`${flag}=`))
+  const kept: string[] = []
+  for (let i = 0; i < simulatorFlags.length; i += 2)
+    if (!given(simulatorFlags[i])) kept.push(simulatorFlags[i], simulatorFlags[i + 1])
+  return [...kept, ...runbookArgs]
+}
+
 function runRunbook(sim: Simulator, runbookArgs: string[], stateFile: string, signals: SignalWatch): Promise<number> {
-  const args = ['--import', 'tsx', runbook, ...runbookFlags(sim, join(sim.dir, 'bin'), stateFile), ...runbookArgs]
+  const args = [
+    '--import',
+    'tsx',
+    runbook,
+    ...demoFlags(runbookFlags(sim, join(sim.dir, 'bin'), stateFile), runbookArgs),
+  ]
   return new Promise<number>((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...sim.env } })
     const timer = setTimeout(() => {
@@ -160,7 +177,12 @@ Mirrors: ${sim.istioMirror}  ${sim.gatewayApiMirror}
         `demo: the runbook exited ${code}; the simulated cluster is still running.`,
         `  kubectl: . ${join(sim.dir, 'env')} && kubectl --context ${sim.context} get pods -A`,
         url ? await describeWebUi(url) : '  Web UI:  not exposed (the gateway step did not run)',
-        'Press Ctrl-C to stop it (npm run demo -- --exit stops right after the run).',
+        ...(code === 0
+          ? []
+          : [
+              `  Resume:  run the "Resume with" command above from another terminal, in ${root}: it continues on this cluster.`,
+            ]),
+        `Press Ctrl-C to stop it and remove ${sim.dir} (npm run demo -- --exit stops right after the run).`,
       ].join('\n'),
     )
     const signal = await stopped

@@ -15,6 +15,10 @@ export interface Faults {
   rolloutNeverConverges: string[]
   /** Probe pods stay Pending forever (no node can run them). */
   probePodsPending: boolean
+  /** Pods whose name starts with one of these fail their readiness probes (Running, not Ready: the app stopped answering). */
+  readinessFails: string[]
+  /** CoreDNS answers nothing: every lookup of a name from a probe pod times out (IP addresses need no lookup). */
+  dnsTimesOut: boolean
   /** The mirror serves a .sha256 that does not match its archive. */
   wrongChecksum: boolean
   /** The mirror cuts downloads short after this many bytes (connection closed mid-body). */
@@ -27,6 +31,8 @@ export const noFaults = (): Faults => ({
   api: [],
   rolloutNeverConverges: [],
   probePodsPending: false,
+  dnsTimesOut: false,
+  readinessFails: [],
   wrongChecksum: false,
   controllerDelayMs: 0,
 })

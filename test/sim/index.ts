@@ -1,7 +1,7 @@
 // The simulated Gthulhu cluster in one call: store, built-in types, seed, controllers, API server
 // (with /sim/istioctl and /sim/faults), the release mirror and the gateway NodePort listeners.
 // Writes a kubeconfig and an env file so real kubectl (and the fake istioctl) can be pointed at it.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -13,18 +13,20 @@ import { startApiServer } from './apiserver.ts'
 import { AuthError, Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
 import { RbacAuthorizer } from './rbac.ts'
 import { selfSignedCertificate } from './tls.ts'
-import { Controllers, DEFAULT_TIMING } from './controllers.ts'
+import { Controllers, DEFAULT_TIMING, type ControllerStats } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
 import { startMirror } from './mirror.ts'
 import { IstioctlServer } from './istioctl.ts'
 import { startWebUi } from './webui.ts'
 import { allocateNodePort } from './node-ports.ts'
 import { listOf, type Cni } from './cluster-view.ts'
+import { reassignNodePorts, SAVED_WORLD_FORMAT, savedOptions, type SavedWorld } from './saved-world.ts'
 
 export type { Cni } from './cluster-view.ts'
 export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
 export type { SimUser } from './authn.ts'
+export type { SavedWorld } from './saved-world.ts'
 
 export interface SimOptions {
   dir?: string
@@ -37,12 +39,23 @@ export interface SimOptions {
   contextName?: string
   faults?: Partial<Faults>
   timing?: Partial<{ podStartMs: number; probeRunMs: number; rolloutStepMs: number }>
-  /** Gthulhu installed with mtls.enabled (the decision maker serves TLS on 8080). */
-  gthulhuMtls?: boolean
+  /**
+   * Gthulhu's chart values besides release and namespace (see gthulhu-chart.ts): mtls.enabled (default false),
+   * monitoring.enabled (default true), scheduler.scheduling.enabled (default true).
+   */
+  chart?: Partial<{ mtls: boolean; monitoring: boolean; scheduling: boolean }>
   /** A cloud load balancer that gives LoadBalancer Services this address (a loopback one, e.g. 127.0.0.2; port 80 needs root). */
   loadBalancerAddress?: string
+  /** Nodes in the cluster (default 1): sim-node-1 runs every workload; the others take pods scheduled onto them. */
+  nodes?: number
   /** Users besides the kubeconfig's cluster admin (kubernetes-admin), each with its bearer token. */
   users?: SimUser[]
+  /**
+   * Starts from a world saved by `Simulator.save()` instead of the seed: its objects as they were, with its
+   * options (those given here besides `restore` win). NodePorts are handed out afresh (`nodePorts` maps the old
+   * ones), so two simulators started from one saved world can listen side by side.
+   */
+  restore?: SavedWorld
 }
 
 export interface Simulator {
@@ -58,6 +71,12 @@ export interface Simulator {
   istioMirror: string
   gatewayApiMirror: string
   env: Record<string, string>
+  /** Saved world only: each NodePort of the saved world → the one given out instead. */
+  nodePorts: Record<number, number>
+  /** The world as it is now, to start another simulator from (`SimOptions.restore`); JSON-safe. */
+  save(): SavedWorld
+  /** Passes the controllers ran and how long changes waited for them (scripts/bench-run.ts counts rounds with it). */
+  controllerStats(): ControllerStats
   stop(): Promise<void>
 }
 
@@ -98,7 +117,8 @@ export function mergeFaults(faults: Faults, patch: Partial<Faults>): void {
   }
 }
 
-export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+export async function startSimulator(given: SimOptions = {}): Promise<Simulator> {
+  const options: SimOptions = { ...given.restore?.options, ...given }
   const namespace = options.namespace ?? 'default'
   const release = options.release ?? 'gthulhu'
   const cni = options.cni ?? 'calico'
@@ -106,20 +126,31 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const contextName = options.contextName ?? 'gthulhu-sim'
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'gthulhu-sim-'))
   mkdirSync(dir, { recursive: true })
+  // A temp dir the simulator made is its own: it goes when the simulator stops. A dir the caller named stays.
+  const removeDir = () => {
+    if (!options.dir) rmSync(dir, { recursive: true, force: true })
+  }
   const faults: Faults = { ...noFaults(), ...structuredClone(options.faults ?? {}) } as Faults
   const timing = { ...DEFAULT_TIMING, ...(options.timing ?? {}) }
 
   const store = new Store()
   registerBuiltinTypes(store)
+  let nodePorts: Record<number, number> = {}
+  if (options.restore) {
+    store.load(options.restore.store)
+    nodePorts = await reassignNodePorts(store)
+  }
   const stopCrdWatch = watchCrdTypes(store)
-  await seedCluster(store, {
-    namespace,
-    release,
-    missing: options.missing ?? [],
-    cni,
-    kubernetesVersion,
-    mtls: options.gthulhuMtls,
-  })
+  if (!options.restore)
+    await seedCluster(store, {
+      namespace,
+      release,
+      missing: options.missing ?? [],
+      cni,
+      kubernetesVersion,
+      chart: options.chart,
+      nodes: options.nodes,
+    })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
   const rbac = new RbacAuthorizer(store)
@@ -170,7 +201,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     return sendJson(res, 404, { error: `no simulator route ${req.method} ${path}` })
   }
 
-  const closers: (() => Promise<void> | void)[] = [() => stopCrdWatch(), () => controllers.stop()]
+  const closers: (() => Promise<void> | void)[] = [removeDir, () => stopCrdWatch(), () => controllers.stop()]
   try {
     const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
     closers.push(() => mirror.close())
@@ -199,6 +230,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       KUBECACHEDIR: join(dir, 'kube-cache'),
       GTHULHU_RUNBOOK_ISTIO_MIRROR: mirror.istioBase,
       GTHULHU_RUNBOOK_GATEWAY_API_MIRROR: mirror.gatewayApiBase,
+      // The simulator's fake istioctl stays in its own folder: never in ~/.local/bin, where a later run against a
+      // real cluster would find it.
+      GTHULHU_RUNBOOK_INSTALL_DIR: join(dir, 'bin'),
     }
     writeFileSync(
       join(dir, 'env'),
@@ -219,6 +253,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       istioMirror: mirror.istioBase,
       gatewayApiMirror: mirror.gatewayApiBase,
       env,
+      nodePorts,
+      save: () => ({ format: SAVED_WORLD_FORMAT, options: savedOptions(options), store: store.dump() }),
+      controllerStats: () => ({ ...controllers.stats }),
       stop: async () => {
         if (stopped) return
         stopped = true

@@ -203,7 +203,11 @@ export const waypointEnrol = (ns: string): IstioRequest[] => [
   get('', 'namespaces', undefined, ns),
   { verb: 'update', group: '', resource: 'namespaces', name: ns },
 ]
-export const waypointList = (ns: string) => list('gateway.networking.k8s.io', 'gateways', ns)
+export const waypointList = (ns?: string) => list('gateway.networking.k8s.io', 'gateways', ns)
+export const waypointDelete = (ns: string, name: string): IstioRequest => ({
+  ...get('gateway.networking.k8s.io', 'gateways', ns, name),
+  verb: 'delete',
+})
 
 export const ztunnelRequests = (pod: string): IstioRequest[] => [
   get('apps', 'daemonsets', ISTIO, 'ztunnel'),

@@ -17,6 +17,7 @@ import {
   waypointApplyReads,
   waypointEnrol,
   waypointGet,
+  waypointDelete,
   waypointList,
   ztunnelRequests,
   type AppliedObject,
@@ -143,6 +144,8 @@ export function parseGoDuration(text: string): number | undefined {
 interface Parsed {
   positional: string[]
   flags: Map<string, string | true>
+  /** Every `--set key=value`, in order (the flag repeats). */
+  sets: string[]
 }
 
 const VALUE_FLAGS = new Set([
@@ -182,6 +185,7 @@ const ALIASES: Record<string, string> = {
 function parse(args: string[]): Parsed {
   const positional: string[] = []
   const flags = new Map<string, string | true>()
+  const sets: string[] = []
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     if (!a.startsWith('-')) {
@@ -193,17 +197,19 @@ function parse(args: string[]): Parsed {
     if (eq > 0) flags.set(name, a.slice(eq + 1))
     else if (VALUE_FLAGS.has(a)) flags.set(name, args[++i] ?? '')
     else flags.set(name, true)
+    if (name === '--set') sets.push(String(flags.get(name)))
   }
-  return { positional, flags }
+  return { positional, flags, sets }
 }
 
-function table(rows: string[][]): string {
+/** Columns as Go's tabwriter pads them (`padding` spaces after the widest cell; the waypoint commands use 5). */
+function table(rows: string[][], padding = 3): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
   return rows
     .map(
       (r) =>
         r
-          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3)))
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + padding)))
           .join('')
           .trimEnd() + '\n',
     )
@@ -331,8 +337,15 @@ export class IstioctlServer {
 
   private async install(p: Parsed, version: string, caller: Caller): Promise<IstioctlResult> {
     if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
-    const set = String(p.flags.get('--set') ?? '')
-    const profile = /^profile=(.+)$/.exec(set)?.[1] ?? 'default'
+    const setting = (key: string) =>
+      p.sets
+        .map((s) => s.split(/=(.*)/s))
+        .filter(([k]) => k === key)
+        .map(([, v]) => v)
+        .pop()
+    const profile = setting('profile') ?? 'default'
+    // meshConfig.* lands in the mesh config istiod reads (manifests/charts/istio-control/istio-discovery/templates/configmap.yaml).
+    const trustDomain = setting('meshConfig.trustDomain') ?? 'cluster.local'
     const components: Record<string, string[]> = {
       ambient: ['istiod', 'cni', 'ztunnel'],
       default: ['istiod', 'ingress'],
@@ -388,6 +401,7 @@ export class IstioctlServer {
       return o
     }
     sa('istiod')
+    this.writeMeshConfig(trustDomain)
     const istiod = workload(
       'Deployment',
       'istiod',
@@ -599,6 +613,34 @@ export class IstioctlServer {
       })
   }
 
+  /** The `istio` ConfigMap with the mesh config (only the keys this simulator reads, as the chart renders them). */
+  private writeMeshConfig(trustDomain: string): void {
+    const rt = mustTypeOf(this.store, 'configMap')
+    const data = {
+      meshNetworks: 'networks: {}',
+      mesh: `defaultConfig:\n  discoveryAddress: istiod.${ISTIO_NAMESPACE}.svc:15012\nrootNamespace: ${ISTIO_NAMESPACE}\ntrustDomain: ${trustDomain}`,
+    }
+    const existing = this.store.get(rt, ISTIO_NAMESPACE, 'istio')
+    if (existing) this.store.update(rt, { ...existing, data })
+    else
+      this.store.create(rt, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'istio',
+          namespace: ISTIO_NAMESPACE,
+          labels: {
+            'istio.io/rev': 'default',
+            'install.operator.istio.io/owning-resource': 'installed-state',
+            'operator.istio.io/component': 'Pilot',
+            release: 'istio',
+            'app.kubernetes.io/name': 'istiod',
+          },
+        },
+        data,
+      })
+  }
+
   private async ensureService(svc: KubeObject): Promise<void> {
     const rt = mustTypeOf(this.store, 'service')
     const existing = this.store.get(rt, svc.metadata.namespace, svc.metadata.name)
@@ -657,6 +699,7 @@ export class IstioctlServer {
         )
       }
     }
+    remove('configMap', 'ConfigMap', ns, 'istio')
     if (p.flags.has('--purge'))
       for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
     this.ctx.controllers.kick()
@@ -672,84 +715,142 @@ export class IstioctlServer {
     if (!['apply', 'status', 'delete', 'list'].includes(action ?? '')) {
       return failure(`Error: unknown command "${action ?? ''}" for "istioctl waypoint"`)
     }
-    if (!gatewayType) {
-      return failure(
-        'Error: the Gateway API CRDs are not installed (gateways.gateway.networking.k8s.io not found); install them before using waypoints',
-      )
-    }
+    const allNamespaces = p.flags.has('--all-namespaces')
     const waypoints = () =>
-      this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+      gatewayType ? this.store.list(gatewayType, ns).filter((g) => g.spec?.gatewayClassName === 'istio-waypoint') : []
+    // Without the Gateway API CRDs the Gateway client gets a 404 from the API server (client-go's generic message).
+    const noGatewayApi = (verb: string, name?: string) =>
+      `the server could not find the requested resource (${verb} gateways.gateway.networking.k8s.io${name ? ` ${name}` : ''})`
     if (action === 'list' || action === 'status') {
-      const listed = caller.refused(waypointList(ns))
+      if (!gatewayType) return failure(`Error: ${noGatewayApi('get')}`)
+      const listed = caller.refused(waypointList(allNamespaces ? undefined : ns))
       if (listed) return failure(`Error: ${listed}`)
-      const name = p.flags.get('--name')
-      const found = waypoints().filter((g) => typeof name !== 'string' || g.metadata.name === name)
-      if (found.length === 0) return failure(`Error: no waypoints found in namespace ${ns}`)
+      // Both list every Gateway of the namespace (or all with -A); --name filters neither.
+      const gateways = this.store.list(gatewayType, allNamespaces ? undefined : ns)
+      if (gateways.length === 0) return ok('No waypoints found.\n')
+      const found = gateways
+        .filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+        .sort(
+          (a, b) =>
+            a.metadata.namespace!.localeCompare(b.metadata.namespace!) ||
+            a.metadata.name.localeCompare(b.metadata.name),
+        )
       if (action === 'list') {
+        const programmed = (g: KubeObject) =>
+          (g.status?.conditions ?? []).find((c: any) => c.type === 'Programmed')?.status ?? 'False'
         return ok(
-          table([
-            ['NAME', 'REVISION', 'PROGRAMMED'],
-            ...found.map((g) => [g.metadata.name, 'default', conditionTrue(g, 'Programmed') ? 'True' : 'False']),
-          ]),
+          table(
+            [
+              [...(allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'REVISION', 'TRAFFIC TYPE', 'PROGRAMMED'],
+              ...found.map((g) => [
+                ...(allNamespaces ? [g.metadata.namespace!] : []),
+                g.metadata.name,
+                g.metadata.labels?.['istio.io/rev'] || 'default',
+                g.metadata.labels?.['istio.io/waypoint-for'] || 'none',
+                programmed(g),
+              ]),
+            ],
+            5,
+          ),
         )
       }
-      return this.waypointStatus(
-        p,
-        ns,
-        found.map((g) => g.metadata.name),
-        gatewayType,
-        caller,
-        stream,
-      )
+      return this.waypointStatus(p, found, gatewayType, caller, stream)
     }
     if (action === 'delete') {
-      const names = p.flags.has('--all') ? waypoints().map((g) => g.metadata.name) : p.positional.slice(2)
-      if (names.length === 0 && !p.flags.has('--all'))
-        return failure('Error: at least one waypoint name or --all is required')
+      // deleteWaypoints: names that are not waypoints are reported and skipped (exit 0).
+      const all = p.flags.has('--all')
+      const given = p.positional.slice(2)
+      if (all && given.length) return failure('Error: cannot specify waypoint names when deleting all waypoints')
+      if (!all && given.length === 0)
+        return failure(
+          'Error: must specify a waypoint name or delete all using --all or delete specific revision using --revision',
+        )
+      if (!gatewayType) return failure(`Error: ${noGatewayApi('list')}`)
+      const listed = caller.refused(waypointList(ns))
+      if (listed) return failure(`Error: ${listed}`)
+      const existing = new Set(waypoints().map((g) => g.metadata.name))
       let out = ''
-      for (const name of names) {
-        const g = this.store.get(gatewayType, ns, name)
-        if (!g || g.spec?.gatewayClassName !== 'istio-waypoint')
-          return failure(`Error: waypoint ${ns}/${name} not found`, 1, out)
+      const refusals: string[] = []
+      for (const name of all ? [...existing] : given) {
+        if (!existing.has(name)) {
+          out += `waypoint ${ns}/${name} not found\n`
+          continue
+        }
+        // Each delete is its own request; the refused ones are gathered into one error (a multierror upstream).
+        const refusal = caller.refused(waypointDelete(ns, name))
+        if (refusal) {
+          refusals.push(refusal)
+          continue
+        }
         this.store.delete(gatewayType, ns, name)
         out += `waypoint ${ns}/${name} deleted\n`
       }
       this.ctx.controllers.kick()
+      if (refusals.length)
+        return failure(
+          `Error: ${refusals.length} error${refusals.length > 1 ? 's' : ''} occurred:\n${refusals.map((r) => `\t* ${r}`).join('\n')}\n\n`,
+          1,
+          out,
+        )
       return ok(out)
     }
-    // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd)
+    // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd): it reads the namespace's labels first (a missing
+    // namespace is an error), then server-side applies the Gateway. It checks no GatewayClass: without
+    // istio-waypoint nothing programs the Gateway, and only --wait notices.
     const namespaceRead = caller.firstRefusal(waypointApplyReads(ns))
     if (namespaceRead) return failure(`Error: failed to get namespace ${ns}: ${namespaceRead}`)
-    if (!getOf(this.store, 'namespace', undefined, ns)) return failure(`Error: namespace "${ns}" not found`)
+    const namespace = getOf(this.store, 'namespace', undefined, ns)
+    if (!namespace) return failure(`Error: namespace: ${ns} not found`)
     const waypointMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
     if (waypointMs === undefined)
       return failure(
         `Error: invalid argument "${p.flags.get('--waypoint-timeout')}" for "--waypoint-timeout" flag: time: invalid duration`,
       )
-    const nsLabels = () => getOf(this.store, 'namespace', undefined, ns)?.metadata.labels ?? {}
+    const nsLabels = namespace.metadata.labels ?? {}
     let out = ''
     if (p.flags.has('--enroll-namespace')) {
-      // A namespace that already names a waypoint is left alone, and nothing is applied, unless --overwrite.
-      if (nsLabels()[USE_WAYPOINT_LABEL] !== undefined && !p.flags.has('--overwrite')) {
+      // A namespace that already names a waypoint (a non-empty label) is left alone, and nothing is applied, unless --overwrite.
+      if (nsLabels[USE_WAYPOINT_LABEL] && !p.flags.has('--overwrite')) {
         return ok(
           `⚠️ Warning: namespace (${ns}) already has an enrolled Waypoint. Consider adding the \`--overwrite\` flag to your apply command.\n`,
         )
       }
-      if (nsLabels()[DATAPLANE_LABEL] !== 'ambient') {
+      if (nsLabels[DATAPLANE_LABEL] !== 'ambient') {
         out += `⚠️ Warning: namespace is not enrolled in ambient. Consider running\t\`kubectl label namespace ${ns} istio.io/dataplane-mode=ambient\`\n`
       }
     }
-    const name = String(p.flags.get('--name') ?? 'waypoint')
-    const trafficType = String(p.flags.get('--for') ?? 'service')
-    if (!['service', 'workload', 'all', 'none'].includes(trafficType))
-      return failure(`Error: invalid traffic type: ${trafficType}. Valid options are: all, service, workload, none`)
-    if (!getOf(this.store, 'gatewayClass', undefined, 'istio-waypoint')) {
-      return failure('Error: GatewayClass istio-waypoint not found: is Istio installed with the ambient profile?')
+    // makeGateway: an empty --name means the default; "none" is reserved.
+    const name = String(p.flags.get('--name') || 'waypoint')
+    if (name === 'none')
+      return failure(
+        "Error: failed to create gateway: invalid name provided for waypoint, 'none' is a reserved value",
+        1,
+        out,
+      )
+    // Only --for labels the traffic type (istiod otherwise applies its default, service); only --revision labels the revision.
+    const labels: Record<string, string> = {}
+    const trafficType = p.flags.get('--for')
+    if (typeof trafficType === 'string' && trafficType !== '') {
+      if (!['service', 'workload', 'all', 'none'].includes(trafficType))
+        return failure(
+          `Error: failed to create gateway: invalid traffic type: ${trafficType}. Valid options are: [all none service workload]`,
+          1,
+          out,
+        )
+      labels['istio.io/waypoint-for'] = trafficType
     }
+    const revision = p.flags.get('--revision')
+    if (typeof revision === 'string' && revision !== '') labels['istio.io/rev'] = revision
+    if (!gatewayType)
+      return failure(
+        `Error: missing Kubernetes Gateway CRDs need to be installed before applying a waypoint: ${noGatewayApi('patch', name)}`,
+        1,
+        out,
+      )
     const gw: KubeObject = {
       apiVersion: `${GATEWAY_GROUP}/${gatewayType.version}`,
       kind: 'Gateway',
-      metadata: { name, namespace: ns, labels: { 'istio.io/waypoint-for': trafficType } },
+      metadata: { name, namespace: ns, ...(Object.keys(labels).length ? { labels } : {}) },
       spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
     }
     const applyRefusal = caller.refusedApply({
@@ -764,7 +865,7 @@ export class IstioctlServer {
     if (existing)
       this.store.update(gatewayType, {
         ...existing,
-        metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...gw.metadata.labels } },
+        metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...labels } },
         spec: gw.spec,
       })
     else this.store.create(gatewayType, gw)
@@ -814,13 +915,13 @@ export class IstioctlServer {
    */
   private async waypointStatus(
     p: Parsed,
-    ns: string,
-    names: string[],
+    waypoints: KubeObject[],
     gatewayType: NonNullable<ReturnType<typeof typeOf>>,
     caller: Caller,
     stream?: IstioctlStream,
   ): Promise<IstioctlResult> {
-    const withNamespace = !p.flags.has('--namespace')
+    // The NAMESPACE column comes only with -A (istioctl resolves a missing -n to the context's namespace).
+    const withNamespace = p.flags.has('--all-namespaces')
     const timeoutMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
     if (timeoutMs === undefined)
       return failure(
@@ -828,11 +929,13 @@ export class IstioctlServer {
       )
     const header = [...(withNamespace ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']
     const current = () =>
-      names.map((name) => this.store.get(gatewayType, ns, name)).filter((g): g is KubeObject => Boolean(g))
+      waypoints
+        .map((w) => this.store.get(gatewayType, w.metadata.namespace, w.metadata.name))
+        .filter((g): g is KubeObject => Boolean(g))
     const row = (g: KubeObject) => {
       const c = (g.status?.conditions ?? []).find((x: any) => x.type === 'Programmed')
       return [
-        ...(withNamespace ? [ns] : []),
+        ...(withNamespace ? [g.metadata.namespace!] : []),
         g.metadata.name,
         c?.status ?? '',
         c ? 'Programmed' : '',
@@ -841,22 +944,22 @@ export class IstioctlServer {
       ]
     }
     // A Gateway the caller may not get reads as not programmed (printWaypointStatus ignores the error and polls).
-    const waiting = () =>
-      current().filter((g) => caller.refused(waypointGet(ns, g.metadata.name)) || !conditionTrue(g, 'Programmed'))
-    if (waiting().length === 0) return ok(table([header, ...current().map(row)]))
-    stream?.write(table([header, ...waiting().map(row)]))
+    const refusedGet = (g: KubeObject) => caller.refused(waypointGet(g.metadata.namespace!, g.metadata.name))
+    const waiting = () => current().filter((g) => refusedGet(g) || !conditionTrue(g, 'Programmed'))
+    if (waiting().length === 0) return ok(table([header, ...current().map(row)], 5))
+    stream?.write(table([header, ...waiting().map(row)], 5))
     const deadline = Date.now() + timeoutMs
     while (waiting().length > 0 && !stream?.signal?.aborted && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100))
     }
     const stuck = waiting()[0]
     if (stuck) {
-      const refusal = caller.refused(waypointGet(ns, stuck.metadata.name))
+      const refusal = refusedGet(stuck)
       return failure(
-        `Error: timed out while retrieving status for waypoint\t${ns}/${stuck.metadata.name}${refusal ? `: ${refusal}` : ''}`,
+        `Error: timed out while retrieving status for waypoint\t${stuck.metadata.namespace}/${stuck.metadata.name}${refusal ? `: ${refusal}` : ''}`,
       )
     }
-    const done = table([header, ...current().map(row)])
+    const done = table([header, ...current().map(row)], 5)
     // The header was printed already.
     return ok(done.slice(done.indexOf('\n') + 1))
   }

@@ -1,12 +1,20 @@
-// `npm run sim -- [--out DIR] [--namespace X] [--release Y] [--missing manager,...] [--cni calico|cilium|flannel|none]
-//  [--k8s-version 1.33.1] [--istio-versions 1.28.3,1.29.1]`: runs the simulated cluster in the foreground until
-// SIGINT/SIGTERM, printing where its kubeconfig and env file are. Bad flags exit 2.
+// `npm run sim -- [--out DIR] [--namespace X] [--release Y] [--missing manager,...] [--set KEY=true|false]...
+//  [--cni calico|cilium|flannel|none] [--k8s-version 1.33.1] [--istio-versions 1.28.3,1.29.1]`: runs the simulated
+// cluster in the foreground until SIGINT/SIGTERM, printing where its kubeconfig and env file are. Bad flags exit 2.
 import { startSimulator, type SimOptions } from './index.ts'
 import type { Cni } from './cluster-view.ts'
 import type { GthulhuComponent } from './seed.ts'
 
 const USAGE = `usage: npm run sim -- [--out DIR] [--namespace NS] [--release NAME] [--missing manager,scheduler,mongodb]
+                      [--set mtls.enabled|monitoring.enabled|scheduler.scheduling.enabled=true|false]...
                       [--cni calico|cilium|flannel|none] [--k8s-version X.Y.Z] [--istio-versions A,B]`
+
+/** The Gthulhu chart values `--set` may change, as helm names them, and the simulator option each sets. */
+const CHART_VALUES = {
+  'mtls.enabled': 'mtls',
+  'monitoring.enabled': 'monitoring',
+  'scheduler.scheduling.enabled': 'scheduling',
+} as const
 
 export function parseSimArgs(argv: string[]): SimOptions {
   const options: SimOptions = {}
@@ -37,6 +45,18 @@ export function parseSimArgs(argv: string[]): SimOptions {
           missing.push(m as GthulhuComponent)
         }
         break
+      case '--set': {
+        const [key, setting, ...rest] = value().split('=')
+        const option = CHART_VALUES[key as keyof typeof CHART_VALUES]
+        if (!option || rest.length || !['true', 'false'].includes(setting ?? ''))
+          throw new Error(
+            `--set: "${[key, setting, ...rest].join('=')}" is not one of ${Object.keys(CHART_VALUES)
+              .map((k) => `${k}=true|false`)
+              .join(', ')}`,
+          )
+        options.chart = { ...options.chart, [option]: setting === 'true' }
+        break
+      }
       case '--cni': {
         const cni = value()
         if (!['calico', 'cilium', 'flannel', 'none'].includes(cni))

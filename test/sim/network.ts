@@ -3,7 +3,15 @@
 // enforced by the CNI, ambient ztunnel/waypoint/gateway authorization, and the answering application.
 // Pod and cluster IPs are data only: nothing here opens a socket.
 import type { KubeObject } from './store.ts'
-import { authorize, targetRefsOf, type AuthzRequest, type Enforcer } from './authz.ts'
+import { httpServerPort, serveHttp } from './http-server.ts'
+import {
+  authorize,
+  ROOT_NAMESPACE,
+  targetRefsOf,
+  ztunnelPolicyApplies,
+  type AuthzRequest,
+  type Enforcer,
+} from './authz.ts'
 import {
   type ClusterView,
   GATEWAY_GROUP,
@@ -57,6 +65,8 @@ export interface Source {
   pod?: KubeObject
   principal?: string // present for mesh sources (enrolled pods, gateways, waypoints)
   mesh: boolean // speaks HBONE to enrolled destinations
+  /** A hostNetwork pod (or a node process): it sends from the node, on this node. */
+  host?: { node: string }
 }
 
 const forbidden = (): HttpResponse => ({ status: 403, body: 'RBAC: access denied', contentType: 'text/plain' })
@@ -71,7 +81,82 @@ export class NetworkModel {
   sourceOfPod(pod: KubeObject): Source {
     // Gateways and waypoints are Istio proxies with their own identity even though ztunnel does not capture them.
     const mesh = isEnrolled(pod) || isGatewayPod(pod)
-    return { ip: pod.status?.podIP ?? '', pod, principal: mesh ? principalOf(pod) : undefined, mesh }
+    return {
+      ip: pod.status?.podIP ?? '',
+      pod,
+      principal: mesh ? principalOf(pod, this.view.trustDomain) : undefined,
+      mesh,
+      ...(pod.spec?.hostNetwork ? { host: { node: String(pod.spec?.nodeName ?? '') } } : {}),
+    }
+  }
+
+  // ---- egress NetworkPolicy (enforced by the CNI on what leaves a pod) ----
+
+  /**
+   * Whether the CNI lets `source` open a connection to `to` (a pod, else just an address) on `port`/`protocol`.
+   * A policy in the source's namespace that selects it for Egress must have a rule whose `to` peers and ports
+   * match. The CNI sees the packet as it leaves the pod: after kube-proxy rewrote a Service address to an
+   * endpoint, and — for an enrolled pod — as ztunnel sends it from inside the pod (HBONE to the destination pod on
+   * 15008, or plain TCP to a destination outside the mesh). hostNetwork pods are not workload endpoints: no
+   * NetworkPolicy applies to what they send.
+   */
+  egressAllows(
+    source: Source,
+    to: { pod?: KubeObject; ip: string },
+    port: number,
+    protocol: 'TCP' | 'UDP' = 'TCP',
+  ): { allowed: boolean; reason: string } {
+    if (!this.view.enforcesNetworkPolicy || !source.pod || source.host) return { allowed: true, reason: 'not policed' }
+    const namespace = source.pod.metadata.namespace
+    const policies = this.view.networkPolicies.filter(
+      (p) =>
+        p.metadata.namespace === namespace &&
+        selects(p.spec?.podSelector ?? {}, source.pod!.metadata.labels) &&
+        (p.spec?.policyTypes ? p.spec.policyTypes.includes('Egress') : Boolean(p.spec?.egress)),
+    )
+    if (policies.length === 0) return { allowed: true, reason: 'no egress NetworkPolicy selects the source' }
+    for (const policy of policies) {
+      for (const rule of policy.spec?.egress ?? []) {
+        if (this.egressPeersMatch(rule.to, to, namespace!) && portsMatch(rule.ports, port, to.pod, protocol))
+          return { allowed: true, reason: `allowed by egress NetworkPolicy ${policy.metadata.name}` }
+      }
+    }
+    return {
+      allowed: false,
+      reason: `egress NetworkPolicy ${policies.map((p) => p.metadata.name).join(', ')} allows no ${protocol} from ${source.pod.metadata.name} to ${to.pod?.metadata.name ?? to.ip} on port ${port}`,
+    }
+  }
+
+  private egressPeersMatch(peers: any[] | undefined, to: { pod?: KubeObject; ip: string }, policyNamespace: string) {
+    if (!peers || peers.length === 0) return true
+    return peers.some((peer) => {
+      if (peer.ipBlock) {
+        const { cidr, except = [] } = peer.ipBlock
+        return inCidr(to.ip, cidr) && !except.some((e: string) => inCidr(to.ip, e))
+      }
+      // A pod selector selects pods, never a node's address (a hostNetwork pod's).
+      if (!to.pod || to.pod.spec?.hostNetwork || (!peer.podSelector && !peer.namespaceSelector)) return false
+      const destNs = to.pod.metadata.namespace
+      const nsOk = peer.namespaceSelector
+        ? selects(peer.namespaceSelector, this.view.namespaceLabels(destNs))
+        : destNs === policyNamespace
+      return nsOk && selects(peer.podSelector ?? {}, to.pod.metadata.labels)
+    })
+  }
+
+  /**
+   * Whether a pod's lookups reach cluster DNS: kube-dns's pods on 53/UDP past its egress policy. An enrolled
+   * pod's lookups of cluster names are answered by ztunnel's DNS proxy inside the pod (istio-cni
+   * ambient.dnsCapture, on by default: istio/istio 1.29.1 manifests/charts/istio-cni/values.yaml; istio/ztunnel
+   * 1.29.1 src/dns/server.rs), so only pods outside the mesh are checked.
+   */
+  private dnsAnswers(source: Source): boolean {
+    if (!source.pod || source.host || capturedByZtunnel(source)) return true
+    const dns = this.view.service('kube-system', 'kube-dns')
+    const servers = dns ? this.view.endpointsOf(dns) : []
+    // No cluster DNS modelled at all: names resolve as before.
+    if (servers.length === 0) return true
+    return servers.some((pod) => this.egressAllows(source, { pod, ip: pod.status?.podIP ?? '' }, 53, 'UDP').allowed)
   }
 
   // ---- NetworkPolicy (enforced by the CNI) ----
@@ -117,27 +202,32 @@ export class NetworkModel {
     })
   }
 
-  /** Kubelet readiness probes of enrolled pods come from 169.254.7.127; an ingress policy can block them. */
+  /**
+   * Kubelet readiness probes of enrolled pods come from 169.254.7.127 (istio-cni's SNAT); whether an ingress
+   * NetworkPolicy can block them depends on the CNI:
+   * - Cilium exempts host traffic only while it comes from the node's own address, so the rewritten probes meet
+   *   the policy (istio/istio#49277; istio.io docs/ambient/install/platform-prerequisites, "Cilium");
+   * - Calico's iptables dataplane never polices host → local pod traffic (projectcalico/calico
+   *   felix/rules/static.go, filterOutputChain: packets leaving for a workload interface return before any
+   *   workload ingress policy), so the probes pass whatever the policies say.
+   */
   kubeletProbeAllowed(pod: KubeObject, port: number): boolean {
-    if (!isEnrolled(pod)) return true
+    if (!isEnrolled(pod) || this.view.cni !== 'cilium') return true
     return this.networkPolicyAllows(pod, { ip: KUBELET_PROBE_SOURCE_IP, mesh: false }, port).allowed
   }
 
   // ---- Authorization policies ----
 
-  /** Policies ztunnel enforces for a destination pod: selector policies in its namespace, and namespace-wide ones. */
+  /** Policies ztunnel enforces for a destination pod (../authz.ts ztunnelPolicyApplies). */
   private ztunnelPolicies(dest: KubeObject): KubeObject[] {
-    return this.view.authorizationPolicies.filter(
-      (p) =>
-        (p.metadata.namespace === dest.metadata.namespace || p.metadata.namespace === 'istio-system') &&
-        targetRefsOf(p).length === 0 &&
-        (p.spec?.selector
-          ? p.metadata.namespace === dest.metadata.namespace && selects(p.spec.selector, dest.metadata.labels)
-          : true),
-    )
+    const target = { namespace: dest.metadata.namespace!, labels: dest.metadata.labels ?? {} }
+    return this.view.authorizationPolicies.filter((p) => ztunnelPolicyApplies(p, target))
   }
 
-  /** Policies a waypoint enforces for a Service: targetRefs naming the Service or the waypoint Gateway itself. */
+  /**
+   * Policies a waypoint enforces for a Service: targetRefs naming the Service, the waypoint Gateway itself, or (from
+   * the root namespace) its GatewayClass istio-waypoint.
+   */
   private waypointPolicies(svc: KubeObject, waypoint: KubeObject): KubeObject[] {
     return this.view.authorizationPolicies.filter((p) =>
       targetRefsOf(p).some(
@@ -148,20 +238,27 @@ export class NetworkModel {
             ref.name === svc.metadata.name) ||
           (p.metadata.namespace === waypoint.metadata.namespace &&
             ref.kind === 'Gateway' &&
-            ref.name === waypoint.metadata.name),
+            ref.name === waypoint.metadata.name) ||
+          (p.metadata.namespace === ROOT_NAMESPACE &&
+            ref.kind === 'GatewayClass' &&
+            ref.name === waypoint.spec?.gatewayClassName),
       ),
     )
   }
 
-  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide ones, targetRefs to the Gateway. */
+  /** Policies a gateway's Envoy enforces: selector policies on its pod, namespace-wide and root-namespace ones, targetRefs to the Gateway. */
   private gatewayPolicies(gwPod: KubeObject): KubeObject[] {
     const gwName = gwPod.metadata.labels?.[GATEWAY_NAME_LABEL]
     return this.view.authorizationPolicies.filter((p) => {
-      if (p.metadata.namespace !== gwPod.metadata.namespace) return false
+      if (p.metadata.namespace !== gwPod.metadata.namespace && p.metadata.namespace !== ROOT_NAMESPACE) return false
       const refs = targetRefsOf(p)
       if (refs.length)
         return refs.some(
-          (r) => r.kind === 'Gateway' && (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && r.name === gwName,
+          (r) =>
+            p.metadata.namespace === gwPod.metadata.namespace &&
+            r.kind === 'Gateway' &&
+            (r.group ?? GATEWAY_GROUP) === GATEWAY_GROUP &&
+            r.name === gwName,
         )
       return p.spec?.selector ? selects(p.spec.selector, gwPod.metadata.labels) : true
     })
@@ -173,8 +270,16 @@ export class NetworkModel {
     ports: number[],
     req: HttpRequest | undefined,
     enforcer: Enforcer,
+    destinationIp: string | undefined,
   ) {
-    const request: AuthzRequest = { principal: source.principal, sourceIp: source.ip, ports, http: req }
+    const request: AuthzRequest = {
+      principal: source.principal,
+      sourceIp: source.ip,
+      destinationIp,
+      ports,
+      http: req,
+      trustDomain: this.view.trustDomain,
+    }
     return authorize(policies, request, enforcer)
   }
 
@@ -225,6 +330,9 @@ export class NetworkModel {
     port: number,
     req: HttpRequest | undefined,
   ): Outcome {
+    const byName = !/^\d+\.\d+\.\d+\.\d+$/.test(host)
+    if (byName && !this.dnsAnswers(source))
+      return { kind: 'unresolved', detail: `${host}: no answer from cluster DNS (egress to kube-dns refused)` }
     const target = this.resolve(host, fromNamespace)
     if (!target) return { kind: 'unresolved', detail: `${host} does not resolve` }
     if (target.svc && isHeadless(target.svc)) {
@@ -236,6 +344,19 @@ export class NetworkModel {
     if (target.svc) return this.toService(source, target.svc, port, req, false)
     if (target.pod) return this.toPod(source, target.pod, port, req)
     return { kind: 'dropped', detail: `nothing answers at ${target.ip}`, ip: target.ip }
+  }
+
+  /**
+   * Whether an ingress gateway sends a Service's traffic to its waypoint: the Service's
+   * istio.io/ingress-use-waypoint decides when it has one, else its namespace's ("true", any case). Source:
+   * istio/istio 1.29.1 pilot/pkg/serviceregistry/kube/controller/ambient/sidecar_interop.go ingressUseWaypoint,
+   * services.go (IngressLabelPresent / IngressUseWaypoint), multicluster.go (the namespace's label).
+   */
+  ingressUsesWaypoint(svc: KubeObject): boolean {
+    const onService = svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL]
+    if (onService !== undefined) return onService.toLowerCase() === 'true'
+    const onNamespace = this.view.namespaceLabels(svc.metadata.namespace)[INGRESS_USE_WAYPOINT_LABEL]
+    return onNamespace?.toLowerCase() === 'true'
   }
 
   /** Through a ClusterIP Service: kube-proxy picks a ready endpoint; a bound waypoint intercepts mesh traffic. */
@@ -258,9 +379,7 @@ export class NetworkModel {
     // Only the client side picks a waypoint: an enrolled client's ztunnel for Service-addressed traffic
     // (ztunnel src/proxy/outbound.rs fetch_service_waypoint), an ingress gateway only when the Service opts in.
     // The destination's ztunnel never hands plaintext to the waypoint (src/proxy/inbound_passthrough.rs).
-    const clientUsesWaypoint = fromIngress
-      ? svc.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL] === 'true'
-      : capturedByZtunnel(source)
+    const clientUsesWaypoint = fromIngress ? this.ingressUsesWaypoint(svc) : capturedByZtunnel(source)
     if (waypoint && clientUsesWaypoint) {
       return acceptedLocally(
         source,
@@ -283,11 +402,21 @@ export class NetworkModel {
     const ip = svc.spec?.clusterIP
     const wpPod = this.view.gatewayPods(waypoint).find(isPodReady)
     if (!wpPod) return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name} has no ready pod`, ip }
+    const leaving = this.egressAllows(source, { pod: wpPod, ip: wpPod.status?.podIP ?? '' }, HBONE_PORT)
+    if (!leaving.allowed) return { kind: 'dropped', detail: `to waypoint: ${leaving.reason}`, ip }
     const toWaypoint = this.networkPolicyAllows(wpPod, source, HBONE_PORT)
     if (!toWaypoint.allowed) return { kind: 'dropped', detail: `to waypoint: ${toWaypoint.reason}`, ip }
-    if (req) {
-      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, req, 'waypoint')
-      if (!decision.allowed) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+    // The waypoint's RBAC: on an HTTP request with HTTP rules; on a connection to a port it does not carry as
+    // HTTP, at once with the TCP rules (a denied connection is closed). A bare connect to an HTTP port sends no
+    // request, so nothing is checked yet.
+    const protocol = servicePortProtocol(svc, ports[0])
+    if (req || protocol !== 'http') {
+      const httpRequest = protocol === 'tcp' ? undefined : req
+      const decision = this.check(this.waypointPolicies(svc, waypoint), source, ports, httpRequest, 'waypoint', ip)
+      if (!decision.allowed) {
+        if (httpRequest) return { kind: 'http', ip: ip ?? '', response: forbidden() }
+        return { kind: 'reset', detail: `waypoint ${waypoint.metadata.name}: ${decision.reason}`, ip }
+      }
     }
     // The destination now sees the waypoint's address and identity.
     const outcome = this.toPod(this.sourceOfPod(wpPod), dest, targetPort, req)
@@ -306,13 +435,16 @@ export class NetworkModel {
     if (dest.status?.phase !== 'Running')
       return { kind: 'dropped', detail: `pod ${dest.metadata.name} is not running`, ip }
     const destEnrolled = isEnrolled(dest)
+    if (source.host && source.host.node === dest.spec?.nodeName) return this.fromLocalHost(source, dest, port, req)
     // Mesh-to-mesh traffic travels as HBONE, so the CNI sees port 15008 rather than the app port.
     const wirePort = source.mesh && destEnrolled ? HBONE_PORT : port
+    const leaving = this.egressAllows(source, { pod: dest, ip }, wirePort)
+    if (!leaving.allowed) return { kind: 'dropped', detail: leaving.reason, ip }
     const l4 = this.networkPolicyAllows(dest, source, wirePort)
     if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
     if (destEnrolled) {
       // HBONE carries the client's mTLS identity; plaintext from outside the mesh has none (src_identity: None).
-      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel')
+      const decision = this.check(this.ztunnelPolicies(dest), source, [port], undefined, 'ztunnel', ip)
       // ztunnel accepts the connection before it authorizes it, then closes it: connect() succeeds, no data comes back.
       if (!decision.allowed)
         return {
@@ -322,14 +454,45 @@ export class NetworkModel {
         }
     }
     if (isGatewayPod(dest) && req && !isWaypointPod(dest)) {
-      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway')
+      const decision = this.check(this.gatewayPolicies(dest), source, [port], req, 'gateway', ip)
       if (!decision.allowed) return { kind: 'http', ip, response: forbidden() }
       return { kind: 'http', ip, response: this.gatewayForward(dest, port, req, source) }
+    }
+    if (httpServerPort(dest) === port) {
+      if (!req) return { kind: 'open', ip, tcpOnly: false }
+      // Python's http.server answers and logs the request line with the client's address (../http-server.ts).
+      const served = serveHttp(req, source.ip)
+      const key = `${dest.metadata.namespace}/${dest.metadata.name}`
+      this.view.store.podLogs.set(key, (this.view.store.podLogs.get(key) ?? '') + served.log)
+      return { kind: 'http', ip, response: served.response }
     }
     const app = appAt(dest, port)
     if (!app) return { kind: 'refused', detail: `nothing listens on ${dest.metadata.name}:${port}`, ip }
     if (!req) return { kind: 'open', ip, tcpOnly: app === 'tcp' }
     if (app === 'tcp') return { kind: 'open', ip, tcpOnly: true }
+    return { kind: 'http', ip, response: app(req) }
+  }
+
+  /**
+   * From a node's own network namespace (a hostNetwork pod, a node process) to a pod on the same node. istio-cni
+   * SNATs what a local socket sends to an ambient pod to 169.254.7.127, and the pod's own rules accept that source
+   * on every port before anything is redirected to ztunnel (istio/istio 1.29.1 cni/pkg/iptables/iptables.go:
+   * AppendHostRules, and the ISTIO_PRERT `-s 169.254.7.127 -p tcp -j ACCEPT` rule with no port match), so no
+   * ztunnel policy applies. Calico does not police host-to-local-workload traffic (projectcalico/calico
+   * felix/rules/static.go filterOutputChain: "We don't currently police host -> endpoint"); Cilium is modelled as
+   * the kubelet-probe trap is: its ingress policy sees the packet from 169.254.7.127 (from the node's address for a
+   * pod outside the mesh).
+   */
+  private fromLocalHost(source: Source, dest: KubeObject, port: number, req: HttpRequest | undefined): Outcome {
+    const ip = dest.status?.podIP ?? ''
+    if (this.view.cni === 'cilium') {
+      const seenFrom = isEnrolled(dest) ? KUBELET_PROBE_SOURCE_IP : source.ip
+      const l4 = this.networkPolicyAllows(dest, { ip: seenFrom, mesh: false }, port)
+      if (!l4.allowed) return { kind: 'dropped', detail: l4.reason, ip }
+    }
+    const app = appAt(dest, port)
+    if (!app) return { kind: 'refused', detail: `nothing listens on ${dest.metadata.name}:${port}`, ip }
+    if (!req || app === 'tcp') return { kind: 'open', ip, tcpOnly: app === 'tcp' }
     return { kind: 'http', ip, response: app(req) }
   }
 
@@ -371,7 +534,14 @@ export class NetworkModel {
     const gwPod = this.view.gatewayPods(gateway).find(isPodReady)
     if (!gwPod) return { status: 503, body: 'no healthy upstream', contentType: 'text/plain' }
     const client: Source = { ip: NODE_IP, mesh: false }
-    const decision = this.check(this.gatewayPolicies(gwPod), client, [listenerPort], req, 'gateway')
+    const decision = this.check(
+      this.gatewayPolicies(gwPod),
+      client,
+      [listenerPort],
+      req,
+      'gateway',
+      gwPod.status?.podIP,
+    )
     if (!decision.allowed) return forbidden()
     return this.gatewayForward(gwPod, listenerPort, req, client)
   }
@@ -391,13 +561,32 @@ function acceptedLocally(source: Source, outcome: Outcome): Outcome {
   return { kind: 'closed', detail: `accepted by the client's ztunnel, then closed: ${outcome.detail}`, ip: outcome.ip }
 }
 
+/**
+ * How a waypoint carries a Service port (istio/istio 1.29.1 pkg/config/kube/conversion.go ConvertProtocol: appProtocol,
+ * else the name's prefix before `-`; pkg/config/protocol/instance.go; pilot/pkg/networking/core/listener_waypoint.go:
+ * HTTP ports get the HTTP chain, TCP-like ones the TCP chain, unknown ones are sniffed).
+ */
+export function servicePortProtocol(svc: KubeObject, port: number | undefined): 'http' | 'tcp' | 'sniffed' {
+  const p = (svc.spec?.ports ?? []).find((x: any) => x.port === port)
+  const appProtocol: string | undefined = p?.appProtocol
+  if (appProtocol === 'kubernetes.io/h2c' || appProtocol === 'kubernetes.io/ws') return 'http'
+  if (appProtocol === 'kubernetes.io/wss') return 'tcp'
+  const name = String(appProtocol ?? p?.name ?? '').toLowerCase()
+  if (name.startsWith('grpc-web')) return 'http'
+  const prefix = name.split('-')[0]
+  if (['http', 'http2', 'http_proxy', 'grpc'].includes(prefix)) return 'http'
+  if (['tcp', 'https', 'tls', 'mongo', 'redis', 'mysql', 'udp'].includes(prefix)) return 'tcp'
+  // Well-known ports (SMTP, DNS, MySQL, MongoDB) default to TCP; anything else is sniffed.
+  return [25, 53, 3306, 27017].includes(Number(port)) ? 'tcp' : 'sniffed'
+}
+
 export const isWaypointPod = (pod: KubeObject) =>
   pod.metadata.labels?.['gateway.istio.io/managed'] === 'istio.io-mesh-controller'
 
-function portsMatch(ports: any[] | undefined, port: number, dest: KubeObject): boolean {
+function portsMatch(ports: any[] | undefined, port: number, dest: KubeObject | undefined, protocol = 'TCP'): boolean {
   if (!ports || ports.length === 0) return true
   return ports.some((p) => {
-    if ((p.protocol ?? 'TCP') !== 'TCP') return false
+    if ((p.protocol ?? 'TCP') !== protocol) return false
     if (p.port === undefined) return true
     const start = resolvePort(dest, p.port)
     if (start === undefined) return false
@@ -442,16 +631,53 @@ const json = (status: number, value: unknown): HttpResponse => ({
 const MANAGER_PAGE =
   '<!doctype html><html><head><title>Gthulhu</title></head><body><div id="root">Gthulhu Manager</div></body></html>'
 
-/** The application listening on a pod's port, if any: only declared container ports listen. */
+const TLS_TO_PLAIN_HTTP: HttpResponse = {
+  status: 400,
+  body: 'Client sent an HTTP request to an HTTPS server.\n',
+  contentType: 'text/plain',
+}
+
+/** viper reads a bool from the environment with Go's strconv.ParseBool. */
+const envTrue = (container: any, name: string) =>
+  ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(
+    String((container.env ?? []).find((e: any) => e.name === name)?.value ?? ''),
+  )
+
+/**
+ * The application listening on a pod's port, if any: only declared container ports listen, and the container
+ * that declares the port decides what answers, by the program it runs (the chart's command lines):
+ * - `mongod` (or a MongoDB image): the wire protocol only;
+ * - `/app/main manager` (Gthulhu/api manager/rest/routes.go): `GET /health` → 200, `/` → the Web UI, else 404;
+ * - `/app/main decisionmaker` (Gthulhu/api decisionmaker/rest/handler.go SetupRoutes): `/health`, `/version` and
+ *   `/metrics`; with `DM_MTLS_ENABLE=true` (the chart's mtls.enabled; config/dm_config.go reads DM_* from the
+ *   environment, decisionmaker/app/rest_app.go then serves TLS only) a plain HTTP request gets Go's 400;
+ * - `/gthulhu/main daemon` on its `monitor-metrics` port (Gthulhu/Gthulhu monitor/monitor.go: `/metrics`,
+ *   `/healthz`), declared only with the chart's monitoring.enabled.
+ * Pods made by tests without those command lines fall back to their labels (component=manager, app=decisionmaker).
+ */
 export function appAt(pod: KubeObject, port: number): App | undefined {
-  const declared = (pod.spec?.containers ?? []).some((c: any) =>
+  const container = (pod.spec?.containers ?? []).find((c: any) =>
     (c.ports ?? []).some((p: any) => p.containerPort === port),
   )
-  if (!declared) return undefined
+  if (!container) return undefined
   const labels = pod.metadata.labels ?? {}
-  const images = (pod.spec?.containers ?? []).map((c: any) => String(c.image ?? '')).join(' ')
-  if (labels['app.kubernetes.io/component'] === 'mongodb' || /mongo/.test(images)) return 'tcp'
-  if (labels['app.kubernetes.io/component'] === 'manager') {
+  const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String)
+  const program = argv.slice(0, 2).join(' ')
+  if (
+    argv[0] === 'mongod' ||
+    /mongo/.test(String(container.image ?? '')) ||
+    labels['app.kubernetes.io/component'] === 'mongodb'
+  )
+    return 'tcp'
+  if (program === '/gthulhu/main daemon') {
+    return (req) =>
+      req.path === '/metrics'
+        ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
+        : req.path === '/healthz'
+          ? { status: 200, body: 'ok', contentType: 'text/plain' }
+          : { status: 404, body: '404 page not found\n', contentType: 'text/plain' }
+  }
+  if (program === '/app/main manager' || (!argv.length && labels['app.kubernetes.io/component'] === 'manager')) {
     return (req) =>
       req.path === '/health'
         ? json(200, { status: 'ok' })
@@ -459,23 +685,14 @@ export function appAt(pod: KubeObject, port: number): App | undefined {
           ? { status: 200, body: MANAGER_PAGE, contentType: 'text/html' }
           : json(404, { error: 'not found' })
   }
-  if (labels.app === 'decisionmaker') {
-    // With mtls.enabled the chart gives the decision maker tcpSocket probes and it serves TLS: Go's server answers plain HTTP with 400.
-    const tls = (pod.spec?.containers ?? []).some(
-      (c: any) => c.name === 'decision-maker' && c.readinessProbe?.tcpSocket,
-    )
-    if (tls && port !== 9090)
-      return () => ({
-        status: 400,
-        body: 'Client sent an HTTP request to an HTTPS server.\n',
-        contentType: 'text/plain',
-      })
-    if (port === 9090)
-      return (req) =>
-        req.path === '/metrics'
+  if (program === '/app/main decisionmaker' || (!argv.length && labels.app === 'decisionmaker')) {
+    if (envTrue(container, 'DM_MTLS_ENABLE')) return () => TLS_TO_PLAIN_HTTP
+    return (req) =>
+      req.path === '/health' || req.path === '/version'
+        ? json(200, { status: 'ok' })
+        : req.path === '/metrics'
           ? { status: 200, body: '# HELP up 1\nup 1\n', contentType: 'text/plain' }
-          : json(404, {})
-    return (req) => (req.path === '/health' ? json(200, { status: 'ok' }) : json(404, { error: 'not found' }))
+          : json(404, { error: 'not found' })
   }
   return () => ({ status: 200, body: 'ok', contentType: 'text/plain' })
 }

@@ -123,14 +123,16 @@ function stripDirectives(value: Json): Json {
 
 /**
  * The merge step of server-side apply, without field ownership: maps deep-merge, associative lists
- * (containers by name, ports by port, …) merge by key, other lists are replaced by the applied ones.
+ * (containers by name, ports by port, …) merge by key, other lists are replaced by the applied ones, and the
+ * fields named in `atomic` (an atomic struct or map) are replaced whole.
  */
-export function applyMerge(target: Json, applied: Json): Json {
+export function applyMerge(target: Json, applied: Json, atomic?: Set<string>): Json {
   if (!isObject(applied)) return clone(applied)
   const result: Record<string, Json> = isObject(target) ? clone(target) : {}
   for (const [k, v] of Object.entries(applied)) {
     if (v === null) continue
-    if (isObject(v)) result[k] = applyMerge(result[k], v)
+    if (isObject(v) && atomic?.has(k)) result[k] = clone(v)
+    else if (isObject(v)) result[k] = applyMerge(result[k], v, atomic)
     else if (Array.isArray(v)) {
       const key = mergeKeyFor(k, v, result[k])
       if (SET_LISTS.has(k)) result[k] = [...new Set([...(Array.isArray(result[k]) ? result[k] : []), ...v])]
@@ -142,6 +144,7 @@ export function applyMerge(target: Json, applied: Json): Json {
           applyMerge(
             existing.find((e) => isObject(e) && e[key] === el[key]),
             el,
+            atomic,
           ),
         )
       }

@@ -3,15 +3,21 @@
 // `false`, `exit`. Simulated waits are short so tests stay fast; the result says how long the run "took".
 import type { KubeObject } from './store.ts'
 import type { HttpRequest, NetworkModel, Outcome } from './network.ts'
+import { managerCallsTo, requestText } from './gthulhu-manager.ts'
+import { httpServerBanner, httpServerPort } from './http-server.ts'
 
 export interface ProbeRun {
   exitCode: number
   output: string // stdout and stderr interleaved, as `kubectl logs` shows them
   elapsedMs: number
+  /** The command is a server that keeps running (python's http.server): the pod does not end. */
+  serving?: boolean
 }
 
 /** Longest real wait one simulated timeout may take. */
 const MAX_WAIT_MS = 400
+/** The status of a command that is still waiting (a listener nobody called): `timeout` turns it into 143. */
+const LISTENING = -1
 const SHELLS = new Set(['sh', '/bin/sh', 'bash', '/bin/bash', 'ash', '/bin/ash'])
 
 /** The command line a pod's first container runs: a shell script, or a direct argv. */
@@ -111,7 +117,17 @@ export class ProbeShell {
   constructor(
     private readonly model: NetworkModel,
     private readonly pod: KubeObject,
+    private readonly options: { dnsTimesOut?: boolean } = {},
   ) {}
+
+  /**
+   * Whether looking `host` up times out (faults.dnsTimesOut): a name, never an IP address. A resolver that gets no
+   * answer gives up only after its own timeout and attempts (resolv.conf's defaults: 5 s, twice), so each tool's
+   * own, shorter limit ends the command first: curl's --max-time, mongosh's serverSelectionTimeoutMS.
+   */
+  private lookupTimesOut(host: string): boolean {
+    return Boolean(this.options.dnsTimesOut) && !/^\d+\.\d+\.\d+\.\d+$/.test(host) && !host.includes(':')
+  }
 
   private get hasCurl(): boolean {
     // busybox images have nc and wget but no curl.
@@ -122,6 +138,8 @@ export class ProbeShell {
   run(): ProbeRun {
     const command = commandOf(this.pod)
     if (!command) return { exitCode: 0, output: '', elapsedMs: 0 }
+    const served = httpServerPort(this.pod)
+    if (served !== undefined) return { exitCode: 0, output: httpServerBanner(served), elapsedMs: 0, serving: true }
     if (command.argv) {
       const r = this.exec(command.argv)
       return { exitCode: r.exitCode, output: r.output, elapsedMs: r.waitedMs }
@@ -174,6 +192,8 @@ export class ProbeShell {
         return { exitCode: 1, output: '', waitedMs: 0 }
       case 'sleep':
         return { exitCode: 0, output: '', waitedMs: Math.min(Number(args[0]) * 1000 || 0, MAX_WAIT_MS) }
+      case 'timeout':
+        return this.timeout(args)
       case 'nc':
         return this.nc(args)
       case 'curl':
@@ -195,8 +215,37 @@ export class ProbeShell {
     return this.model.connect(this.model.sourceOfPod(this.pod), ns, host, port, req)
   }
 
-  /** busybox `nc [-z] [-v] [-w SECS] HOST PORT`. */
+  /**
+   * busybox `timeout SECS PROG ARGS`: runs PROG; a PROG still waiting after SECS is killed with TERM and the
+   * exit status is 143. Here only a listener waits that long (it received nothing).
+   */
+  timeout(args: string[]): CommandResult {
+    const [secs, ...command] = args
+    if (!/^\d+$/.test(secs ?? '') || command.length === 0)
+      return { exitCode: 1, output: 'Usage: timeout [-s SIG] SECS PROG ARGS\n', waitedMs: 0 }
+    const r = this.exec(command)
+    if (r.exitCode !== LISTENING) return r
+    return { exitCode: 143, output: r.output, waitedMs: Math.min(Number(secs) * 1000, MAX_WAIT_MS) }
+  }
+
+  /**
+   * busybox `nc -l -p PORT`: accepts one connection on the pod's port and prints what the peer sent. The only
+   * peer modelled is Gthulhu's manager calling a decision maker (../gthulhu-manager.ts): a pod labelled
+   * app=decisionmaker whose first container port this is receives the manager's first request if the network
+   * lets it through; otherwise it keeps listening (exit status LISTENING, which `timeout` ends).
+   */
+  private listen(args: string[]): CommandResult {
+    const p = args.indexOf('-p')
+    const port = Number(p >= 0 ? args[p + 1] : args.find((a) => /^\d+$/.test(a)))
+    if (!Number.isInteger(port)) return { exitCode: 1, output: 'nc: bad port\n', waitedMs: 0 }
+    const call = managerCallsTo(this.model, this.pod).find((c) => c.delivered && c.port === port)
+    if (call) return { exitCode: 0, output: requestText(call), waitedMs: 0 }
+    return { exitCode: LISTENING, output: '', waitedMs: MAX_WAIT_MS }
+  }
+
+  /** busybox `nc [-z] [-v] [-w SECS] HOST PORT`, or `nc -l -p PORT` (listen). */
   nc(args: string[]): CommandResult {
+    if (args.includes('-l') || args.some((a) => /^-l[p]?$/.test(a))) return this.listen(args)
     let verbose = false
     let waitSecs = 0
     const positional: string[] = []
@@ -219,8 +268,9 @@ export class ProbeShell {
     const port = Number(portText)
     if (!host || !Number.isInteger(port))
       return { exitCode: 1, output: 'Usage: nc [OPTIONS] HOST [PORT]\n', waitedMs: 0 }
-    const outcome = this.connect(host, port)
     const wait = Math.min((waitSecs || 3) * 1000, MAX_WAIT_MS)
+    if (this.lookupTimesOut(host)) return { exitCode: 1, output: `nc: bad address '${host}'\n`, waitedMs: MAX_WAIT_MS }
+    const outcome = this.connect(host, port)
     switch (outcome.kind) {
       case 'unresolved':
         return { exitCode: 1, output: `nc: bad address '${host}'\n`, waitedMs: 0 }
@@ -299,8 +349,11 @@ export class ProbeShell {
     if (scheme === 'https') return err(35, 'OpenSSL/3.3.2: error:0A00010B:SSL routines::wrong version number')
     const port = Number(portText ?? 80)
     const path = rest && rest.length ? (rest.startsWith('/') ? rest : '/' + rest) : '/'
-    const outcome = this.connect(host, port, { method, path, host, headers })
     const wait = Math.min((maxTime || 3) * 1000, MAX_WAIT_MS)
+    // curl's own wording when its limit ends the lookup (lib/multi.c, multi_handle_timeout).
+    if (this.lookupTimesOut(host))
+      return err(28, `Resolving timed out after ${(maxTime || 3) * 1000} milliseconds`, wait)
+    const outcome = this.connect(host, port, { method, path, host, headers })
     switch (outcome.kind) {
       case 'unresolved':
         return err(6, `Could not resolve host: ${host}`)
@@ -343,6 +396,8 @@ export class ProbeShell {
     if (!parsed) return { exitCode: 1, output: `wget: bad address '${url}'\n`, waitedMs: 0 }
     const [, host, portText, path = '/'] = parsed
     const port = Number(portText ?? 80)
+    if (this.lookupTimesOut(host))
+      return { exitCode: 1, output: `wget: bad address '${host}'\n`, waitedMs: MAX_WAIT_MS }
     const outcome = this.connect(host, port, { method: 'GET', path, host, headers: { 'user-agent': 'Wget' } })
     const note = quiet ? '' : `Connecting to ${host}:${port}\n`
     switch (outcome.kind) {
@@ -384,12 +439,15 @@ export class ProbeShell {
       }
     const [, host, portText] = parsed
     const port = Number(portText ?? 27017)
-    const outcome = this.connect(host, port)
     const fail = (message: string, waitedMs = 0): CommandResult => ({
       exitCode: 1,
       output: `MongoServerSelectionError: ${message}\n`,
       waitedMs,
     })
+    // The driver's server selection gives up before the lookup does, with the same words as for a dropped connection.
+    const selectionMs = Number(/[?&]serverSelectionTimeoutMS=(\d+)/.exec(uri!)?.[1] ?? 30000)
+    if (this.lookupTimesOut(host)) return fail(`Server selection timed out after ${selectionMs} ms`, MAX_WAIT_MS)
+    const outcome = this.connect(host, port)
     const address = `${'ip' in outcome && outcome.ip ? outcome.ip : host}:${port}`
     switch (outcome.kind) {
       case 'unresolved':

@@ -1,13 +1,14 @@
 // The cluster the simulator starts with: one Ready node, a CNI, and Gthulhu as its Helm chart installs it
-// (workloads, Services, ServiceAccounts with the chart's labels). Pods come from the controllers.
+// (./gthulhu-chart.ts renders the chart's objects). Pods come from the controllers.
 import type { KubeObject, Store } from './store.ts'
 import { admit } from './builtin-types.ts'
 import { allocateNodePort } from './node-ports.ts'
 import { mustTypeOf, type Cni, type KindName } from './cluster-view.ts'
 import { NODE_NAME } from './controllers.ts'
 import { bootstrapPolicy, RBAC_GROUP } from './rbac.ts'
+import { renderGthulhuChart, type ChartValues, type GthulhuComponent } from './gthulhu-chart.ts'
 
-export type GthulhuComponent = 'manager' | 'scheduler' | 'mongodb'
+export type { GthulhuComponent } from './gthulhu-chart.ts'
 
 export interface SeedOptions {
   namespace: string
@@ -15,11 +16,14 @@ export interface SeedOptions {
   missing: GthulhuComponent[]
   cni: Cni
   kubernetesVersion: string
-  /** The chart's mtls.enabled: the decision maker serves mutual TLS on 8080 and its probes become tcpSocket. */
-  mtls?: boolean
+  /** The chart values the simulator models besides release and namespace (chart defaults when absent). */
+  chart?: Partial<Pick<ChartValues, 'mtls' | 'monitoring' | 'scheduling'>>
+  /** How many nodes (default 1): sim-node-1 runs the workloads; the others take what is scheduled onto them. */
+  nodes?: number
 }
 
-const CHART_VERSION = '0.3.0'
+/** The InternalIP of the n-th node (1-based): the first is the loopback the NodePort listeners use; the rest are data. */
+export const nodeInternalIp = (n: number) => (n === 1 ? '127.0.0.1' : `10.89.0.${n}`)
 
 const CNI_DAEMONSETS: Record<Exclude<Cni, 'none'>, { name: string; labels: Record<string, string>; image: string }> = {
   calico: { name: 'calico-node', labels: { 'k8s-app': 'calico-node' }, image: 'docker.io/calico/node:v3.29.1' },
@@ -31,23 +35,13 @@ const CNI_DAEMONSETS: Record<Exclude<Cni, 'none'>, { name: string; labels: Recor
   },
 }
 
-/** Selector labels of each Gthulhu component, as the chart's helpers render them. */
-export function gthulhuPodLabels(release: string, component: GthulhuComponent): Record<string, string> {
-  return {
-    'app.kubernetes.io/name': component === 'mongodb' ? 'mongodb' : 'gthulhu',
-    'app.kubernetes.io/instance': release,
-    'app.kubernetes.io/component': component,
-    ...(component === 'scheduler' ? { app: 'decisionmaker' } : {}),
-  }
-}
-
 export async function seedCluster(store: Store, options: SeedOptions): Promise<void> {
   const create = async (kind: KindName, object: KubeObject) => {
     const rt = mustTypeOf(store, kind)
     await admit({ store, allocateNodePort }, rt, object)
     return store.create(rt, object)
   }
-  const { namespace: ns, release } = options
+  const { namespace: ns } = options
 
   for (const name of new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ns])) {
     await create('namespace', {
@@ -61,7 +55,7 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     const rt = store.allTypes().find((t) => t.group === RBAC_GROUP && t.kind === object.kind)!
     store.create(rt, object)
   }
-  await create('node', nodeObject(options.kubernetesVersion))
+  for (let n = 1; n <= (options.nodes ?? 1); n++) await create('node', nodeObject(options.kubernetesVersion, n))
   await create('service', {
     apiVersion: 'v1',
     kind: 'Service',
@@ -71,6 +65,19 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
       clusterIP: '10.96.0.1',
       ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }],
     },
+  })
+  // The API server keeps the kubernetes Service's Endpoints itself (its endpoint reconciler, not the endpoints
+  // controller: the Service has no selector): its advertise address on the secure port (kubernetes v1.32.0
+  // pkg/controlplane/reconcilers/lease.go, pkg/controlplane/controller/kubernetesservice).
+  await create('endpoints', {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: {
+      name: 'kubernetes',
+      namespace: 'default',
+      labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' },
+    },
+    subsets: [{ addresses: [{ ip: nodeInternalIp(1) }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }],
   })
   for (const name of new Set(['default', ns])) {
     await create('serviceAccount', {
@@ -119,125 +126,33 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
     )
   }
 
-  // Gthulhu, as `helm install <release> chart/gthulhu -n <ns>` renders it.
-  const chartLabels = (component: GthulhuComponent) => ({
-    ...gthulhuPodLabels(release, component),
-    'app.kubernetes.io/managed-by': 'Helm',
-    'app.kubernetes.io/version': CHART_VERSION,
-    'helm.sh/chart': `gthulhu-${CHART_VERSION}`,
-  })
-  const meta = (name: string, component: GthulhuComponent) => ({
-    name,
-    namespace: ns,
-    labels: chartLabels(component),
-    annotations: { 'meta.helm.sh/release-name': release, 'meta.helm.sh/release-namespace': ns },
-  })
-  const service = (name: string, component: GthulhuComponent, headless: boolean, ports: any[]): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(name, component),
-    spec: {
-      type: 'ClusterIP',
-      ...(headless ? { clusterIP: 'None' } : {}),
-      selector: gthulhuPodLabels(release, component),
-      ports,
+  // Gthulhu, as `helm install <release> chart/gthulhu -n <ns>` renders it; kinds the simulator does not serve
+  // (ClusterRole, ServiceMonitor, …) are left out, and a namespace that already exists is not created again.
+  const chart = chartValues(options)
+  for (const object of renderGthulhuChart(chart)) {
+    const rt = store
+      .allTypes()
+      .find((t) => `${t.group ? `${t.group}/` : ''}${t.version}` === object.apiVersion && t.kind === object.kind)
+    if (!rt) continue
+    if (object.kind === 'Namespace' && store.get(rt, undefined, object.metadata.name)) continue
+    await admit({ store, allocateNodePort }, rt, object)
+    store.create(rt, object)
+  }
+}
+
+/** The chart values for these seed options: the chart's defaults unless asked otherwise. */
+export function chartValues(options: SeedOptions): ChartValues {
+  return {
+    release: options.release,
+    namespace: options.namespace,
+    mtls: options.chart?.mtls ?? false,
+    monitoring: options.chart?.monitoring ?? true,
+    scheduling: options.chart?.scheduling ?? true,
+    enabled: {
+      manager: !options.missing.includes('manager'),
+      scheduler: !options.missing.includes('scheduler'),
+      mongodb: !options.missing.includes('mongodb'),
     },
-  })
-  const has = (c: GthulhuComponent) => !options.missing.includes(c)
-
-  if (has('manager')) {
-    await create('serviceAccount', {
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      metadata: meta(`${release}-manager`, 'manager'),
-    })
-    const d = workload('Deployment', `${release}-manager`, ns, gthulhuPodLabels(release, 'manager'), {
-      replicas: 1,
-      serviceAccountName: `${release}-manager`,
-      containers: [
-        {
-          name: 'manager',
-          image: `ghcr.io/gthulhu/api:v${CHART_VERSION}`,
-          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-          env: [{ name: 'MONGODB_URI', value: `mongodb://${release}-mongodb-0.${release}-mongodb.${ns}.svc:27017` }],
-          readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
-          livenessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 20 },
-        },
-      ],
-    })
-    d.metadata = meta(`${release}-manager`, 'manager')
-    await create('deployment', d)
-    await create(
-      'service',
-      service(`${release}-manager`, 'manager', false, [
-        { name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' },
-      ]),
-    )
-  }
-
-  if (has('scheduler')) {
-    await create('serviceAccount', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(release, 'scheduler') })
-    const ds = workload('DaemonSet', `${release}-scheduler`, ns, gthulhuPodLabels(release, 'scheduler'), {
-      serviceAccountName: release,
-      containers: [
-        {
-          name: 'scheduler',
-          image: `ghcr.io/gthulhu/gthulhu:v${CHART_VERSION}`,
-          securityContext: { privileged: true },
-        },
-        {
-          name: 'decision-maker',
-          image: `ghcr.io/gthulhu/decisionmaker:v${CHART_VERSION}`,
-          ports: [
-            { name: 'http', containerPort: 8080, protocol: 'TCP' },
-            { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
-          ],
-          readinessProbe: options.mtls
-            ? { tcpSocket: { port: 'http' }, periodSeconds: 10 }
-            : { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
-          livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 20 },
-        },
-      ],
-    })
-    ds.metadata = meta(`${release}-scheduler`, 'scheduler')
-    await create('daemonSet', ds)
-    await create(
-      'service',
-      service(`${release}-scheduler-sidecar`, 'scheduler', true, [
-        { name: 'http', port: 8080, protocol: 'TCP', targetPort: 'http' },
-      ]),
-    )
-    await create(
-      'service',
-      service(`${release}-scheduler-monitor`, 'scheduler', true, [
-        { name: 'metrics', port: 9090, protocol: 'TCP', targetPort: 'metrics' },
-      ]),
-    )
-  }
-
-  if (has('mongodb')) {
-    const sts = workload('StatefulSet', `${release}-mongodb`, ns, gthulhuPodLabels(release, 'mongodb'), {
-      replicas: 1,
-      serviceAccountName: 'default',
-      containers: [
-        {
-          name: 'mongodb',
-          image: 'docker.io/library/mongo:8.0',
-          ports: [{ name: 'mongodb', containerPort: 27017, protocol: 'TCP' }],
-          readinessProbe: { tcpSocket: { port: 27017 }, periodSeconds: 10 },
-          livenessProbe: { tcpSocket: { port: 27017 }, periodSeconds: 20 },
-        },
-      ],
-    })
-    sts.metadata = meta(`${release}-mongodb`, 'mongodb')
-    sts.spec.serviceName = `${release}-mongodb`
-    await create('statefulSet', sts)
-    await create(
-      'service',
-      service(`${release}-mongodb`, 'mongodb', true, [
-        { name: 'mongodb', port: 27017, protocol: 'TCP', targetPort: 27017 },
-      ]),
-    )
   }
 }
 
@@ -276,25 +191,26 @@ export function workload(
   }
 }
 
-function nodeObject(kubernetesVersion: string): KubeObject {
+function nodeObject(kubernetesVersion: string, n = 1): KubeObject {
   const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+  const name = n === 1 ? NODE_NAME : `sim-node-${n}`
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
-      name: NODE_NAME,
+      name,
       labels: {
-        'kubernetes.io/hostname': NODE_NAME,
+        'kubernetes.io/hostname': name,
         'kubernetes.io/os': 'linux',
         'kubernetes.io/arch': 'amd64',
-        'node-role.kubernetes.io/control-plane': '',
+        ...(n === 1 ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
       },
     },
-    spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] },
+    spec: { podCIDR: `10.244.${n - 1}.0/24`, podCIDRs: [`10.244.${n - 1}.0/24`] },
     status: {
       addresses: [
-        { type: 'InternalIP', address: '127.0.0.1' },
-        { type: 'Hostname', address: NODE_NAME },
+        { type: 'InternalIP', address: nodeInternalIp(n) },
+        { type: 'Hostname', address: name },
       ],
       capacity: { cpu: '8', memory: '16303412Ki', pods: '110' },
       allocatable: { cpu: '8', memory: '16201012Ki', pods: '110' },

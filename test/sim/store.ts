@@ -47,6 +47,10 @@ export interface ResourceType {
   verbs?: string[]
   /** Set for types that come from a CustomResourceDefinition. */
   crd?: string
+  /** Updates must carry metadata.resourceVersion (the registry strategy's AllowUnconditionalUpdate is false). */
+  conditionalUpdatesOnly?: boolean
+  /** A PUT to a missing object creates it (the registry strategy's AllowCreateOnUpdate is true). */
+  createOnUpdate?: boolean
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED'
@@ -75,6 +79,13 @@ const key = (rt: ResourceType, namespace: string | undefined, name: string) =>
   `${rt.group}/${rt.plural}/${rt.namespaced ? (namespace ?? '') : ''}/${name}`
 
 export type Selector = (labels: Record<string, string>) => boolean
+
+/** The store's contents as plain data (JSON-safe). */
+export interface StoreDump {
+  revision: number
+  objects: { resource: ResourceType; object: KubeObject }[]
+  podLogs: [string, string][]
+}
 
 export class Store {
   private objects = new Map<string, { resource: ResourceType; object: KubeObject }>()
@@ -176,7 +187,7 @@ export class Store {
       throw new StoreError(
         409,
         'Conflict',
-        `Operation cannot be fulfilled on ${rt.plural} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+        `Operation cannot be fulfilled on ${rt.plural}${rt.group ? '.' + rt.group : ''} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
       )
     }
     const stored = clone(object)
@@ -223,6 +234,29 @@ export class Store {
     gone.metadata.resourceVersion = String(this.revision)
     this.emit({ type: 'DELETED', resource: rt, object: gone, resourceVersion: this.revision })
     return clone(gone)
+  }
+
+  /** Every object with its type, the resourceVersion and the pod logs: what a saved world keeps (saved-world.ts). */
+  dump(): StoreDump {
+    return {
+      revision: this.revision,
+      objects: [...this.objects.values()].map((entry) => clone(entry)),
+      podLogs: [...this.podLogs.entries()],
+    }
+  }
+
+  /**
+   * Puts back a dump into an empty store, objects as they were (uids, resourceVersions, generations), without
+   * watch events: nothing has been watching yet. Watches may resume from the dump's resourceVersion onwards.
+   */
+  load(dump: StoreDump): void {
+    if (this.objects.size) throw new Error('sim: a saved world loads into an empty store only')
+    for (const entry of dump.objects) {
+      const { resource, object } = clone(entry)
+      this.objects.set(key(resource, object.metadata.namespace, object.metadata.name), { resource, object })
+    }
+    for (const [k, text] of dump.podLogs) this.podLogs.set(k, text)
+    this.revision = dump.revision
   }
 
   /** Subscribes to every change; returns the unsubscribe function. */

@@ -131,6 +131,8 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Data', type: 'integer', cell: (o) => Object.keys({ ...o.data, ...o.stringData }).length },
     ageColumn,
   ],
+  // kubernetes pkg/printers/internalversion/printers.go leaseColumnDefinitions.
+  'coordination.k8s.io/Lease': [name, { name: 'Holder', cell: (o) => o.spec?.holderIdentity ?? '' }, ageColumn],
   '/ServiceAccount': [name, { name: 'Secrets', type: 'integer', cell: (o) => (o.secrets ?? []).length }, ageColumn],
   'apps/Deployment': [
     name,

@@ -15,6 +15,7 @@
 //   gateways.ts           Gateway → ServiceAccount, Deployment, Service (waypoints.ts: what waypoints change)
 //   workloads.ts          Deployments, DaemonSets, StatefulSets → pods, rollouts
 //   enrolment.ts          ambient capture of pods (the redirection annotation)
+//   scheduler.ts          binds pods nobody placed to a node (node affinity, nodeSelector)
 //   pods.ts               the kubelet: phases, readiness, probe pod runs
 //   workloads.ts          workload status
 //   gateways.ts           Gateway status
@@ -30,6 +31,7 @@ import { reconcileGateways, updateGatewayStatus } from './gateways.ts'
 import { WorkloadControllers } from './workloads.ts'
 import { reconcileEnrolment } from './enrolment.ts'
 import { Kubelet } from './pods.ts'
+import { schedulePods } from './scheduler.ts'
 import { updateRouteStatus } from './routes.ts'
 import { updatePolicyStatus } from './policy-status.ts'
 import { assignLoadBalancerAddresses } from './load-balancer.ts'
@@ -39,10 +41,20 @@ export { NODE_NAME, DEFAULT_TIMING, type Timing, type WorldConfig } from './cont
 export { GATEWAY_CONTROLLER, MESH_CONTROLLER } from './istio-install.ts'
 export { isProbePod } from './pods.ts'
 
+/** What the control loop has done: passes run, and how long work waited for them (the bench counts rounds with it). */
+export interface ControllerStats {
+  passes: number
+  /** Summed time from a pass being asked for to the time it was due (faults.controllerDelayMs included). */
+  pendingMs: number
+}
+
 export class Controllers {
+  readonly stats: ControllerStats = { passes: 0, pendingMs: 0 }
   private unsubscribe?: () => void
   private timer?: NodeJS.Timeout
   private wakeAt = Infinity
+  /** When the pass now scheduled was first asked for. */
+  private pendingSince = 0
   private running = false
   private dirty = false
   private stopped = false
@@ -90,9 +102,12 @@ export class Controllers {
   private schedule(at: number): void {
     if (at >= this.wakeAt) return
     clearTimeout(this.timer)
+    if (this.wakeAt === Infinity) this.pendingSince = Date.now()
     this.wakeAt = at
     this.timer = setTimeout(
       () => {
+        this.stats.passes++
+        this.stats.pendingMs += Math.max(0, this.wakeAt - this.pendingSince)
         this.wakeAt = Infinity
         void this.pass()
       },
@@ -118,6 +133,7 @@ export class Controllers {
       await reconcileGateways(ctx)
       this.workloads.reconcile(ctx)
       reconcileEnrolment(ctx)
+      schedulePods(ctx)
       this.kubelet.reconcile(ctx)
       this.workloads.updateStatus(ctx)
       reconcileEndpoints(ctx)

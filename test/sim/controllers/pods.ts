@@ -14,13 +14,15 @@
 // Simplifications: no containers run — a probe pod's command is interpreted by ../probe-shell.ts; a
 // readiness probe passes when the network model lets the kubelet reach its port (the ambient
 // kubelet-probe trap, ../network.ts); pods start after `timing.podStartMs` (probe pods after
-// `timing.probeRunMs`); every pod runs once whatever its restartPolicy; a Failed pod's Ready reason is
-// PodCompleted too (the kubelet says PodFailed); pod IPs are handed out in order from 10.244.0.0/16;
-// `faults.probePodsPending` keeps probe pods Unschedulable.
+// `timing.probeRunMs`); every pod runs once whatever its restartPolicy, except a server (python's http.server,
+// ../http-server.ts), which runs until it is deleted; a Failed pod's Ready reason is PodCompleted too (the
+// kubelet says PodFailed); pod IPs are handed out in order from 10.244.0.0/16; `faults.probePodsPending` keeps
+// probe pods Unschedulable; `faults.readinessFails` makes the readiness probes of the pods it names fail.
 import { createHash } from 'node:crypto'
 import { ClusterView, listOf, now, resolvePort } from '../cluster-view.ts'
 import { NODE_IP, NetworkModel } from '../network.ts'
 import { ProbeShell } from '../probe-shell.ts'
+import { httpServerBanner, httpServerPort } from '../http-server.ts'
 import type { KubeObject } from '../store.ts'
 import { condition, writeStatus, type ReconcileContext } from './context.ts'
 
@@ -29,6 +31,7 @@ interface ProbeResult {
   output: string
   finishAt: number
   startedAt: string
+  serving?: boolean
 }
 
 /** A pod someone created directly to run a command (no controller owns it). */
@@ -44,7 +47,8 @@ export class Kubelet {
   private readonly probeResults = new Map<string, ProbeResult>()
 
   reconcile({ store, faults, config, wakeAt }: ReconcileContext): void {
-    const model = new NetworkModel(new ClusterView(store, config.cni))
+    const view = new ClusterView(store, config.cni)
+    const model = new NetworkModel(view)
     const pods = listOf(store, 'pod')
     const usedIps = new Set(pods.map((p) => p.status?.podIP).filter(Boolean))
     const nextIp = () => {
@@ -71,31 +75,38 @@ export class Kubelet {
         writeStatus(store, 'pod', pod, unschedulableStatus(pod))
         continue
       }
+      // Not bound to a node yet (the scheduler does that): no kubelet runs it.
+      if (!pod.spec?.nodeName) continue
       const startAfter = probe ? config.timing.probeRunMs : config.timing.podStartMs
       if (phase === 'Pending') {
         if (t < seen + startAfter) {
           wakeAt(seen + startAfter)
           continue
         }
-        const ip = pod.spec?.hostNetwork ? NODE_IP : (pod.status?.podIP ?? nextIp())
-        const started = { ...pod, status: runningStatus(pod, ip) }
+        const hostIp = view.nodeIp(pod.spec.nodeName) ?? NODE_IP
+        const ip = pod.spec?.hostNetwork ? hostIp : (pod.status?.podIP ?? nextIp())
+        const started = { ...pod, status: runningStatus(pod, ip, hostIp) }
+        const served = httpServerPort(pod)
+        if (served !== undefined)
+          store.podLogs.set(`${pod.metadata.namespace}/${pod.metadata.name}`, httpServerBanner(served))
         if (probe) {
-          const run = new ProbeShell(model, started).run()
+          const run = new ProbeShell(model, started, { dnsTimesOut: faults.dnsTimesOut }).run()
           this.probeResults.set(uid, { ...run, finishAt: t + run.elapsedMs, startedAt: now() })
           wakeAt(t + run.elapsedMs)
         }
-        writeStatus(store, 'pod', pod, withReadiness(started, model, probe))
+        writeStatus(store, 'pod', pod, withReadiness(started, model, probe, faults.readinessFails))
         continue
       }
       if (probe) {
         const result = this.probeResults.get(uid)
         if (!result) {
           // A probe pod we did not start (e.g. the simulator restarted): run it now.
-          const run = new ProbeShell(model, pod).run()
+          const run = new ProbeShell(model, pod, { dnsTimesOut: faults.dnsTimesOut }).run()
           this.probeResults.set(uid, { ...run, finishAt: t + run.elapsedMs, startedAt: now() })
           wakeAt(t + run.elapsedMs)
           continue
         }
+        if (result.serving) continue // a server (python's http.server) runs until the pod is deleted
         if (t < result.finishAt) {
           wakeAt(result.finishAt)
           continue
@@ -104,23 +115,27 @@ export class Kubelet {
         writeStatus(store, 'pod', pod, terminatedStatus(pod, result))
         continue
       }
-      writeStatus(store, 'pod', pod, withReadiness(pod, model, false))
+      writeStatus(store, 'pod', pod, withReadiness(pod, model, false, faults.readinessFails))
     }
     for (const uid of this.firstSeen.keys()) if (!live.has(uid)) this.firstSeen.delete(uid)
     for (const uid of this.probeResults.keys()) if (!live.has(uid)) this.probeResults.delete(uid)
   }
 }
 
-/** Sets Ready from the readiness probes' reachability (the ambient kubelet-probe trap lives here). */
-function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean): any {
+/**
+ * Sets Ready from the readiness probes' reachability (the ambient kubelet-probe trap lives here); a pod whose
+ * name starts with one of `failingProbes` (faults.readinessFails) fails every readiness probe it has.
+ */
+function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean, failingProbes: string[] = []): any {
   const containers: any[] = pod.spec?.containers ?? []
   const blocked = new Set<string>()
+  const failing = failingProbes.some((prefix) => pod.metadata.name?.startsWith(prefix))
   for (const c of containers) {
     const probe = c.readinessProbe
     const port = probe?.tcpSocket?.port ?? probe?.httpGet?.port ?? probe?.grpc?.port
     if (port === undefined) continue
     const number = resolvePort(pod, port)
-    if (number !== undefined && !model.kubeletProbeAllowed(pod, number)) blocked.add(c.name)
+    if (failing || (number !== undefined && !model.kubeletProbeAllowed(pod, number))) blocked.add(c.name)
   }
   const ready = blocked.size === 0 && !probePod
   const status = { ...pod.status }
@@ -164,13 +179,13 @@ function withReadiness(pod: KubeObject, model: NetworkModel, probePod: boolean):
   return status
 }
 
-function runningStatus(pod: KubeObject, ip: string): any {
+function runningStatus(pod: KubeObject, ip: string, hostIp: string): any {
   const started = now()
   return {
     ...pod.status,
     phase: 'Running',
-    hostIP: NODE_IP,
-    hostIPs: [{ ip: NODE_IP }],
+    hostIP: hostIp,
+    hostIPs: [{ ip: hostIp }],
     podIP: ip,
     podIPs: [{ ip }],
     startTime: started,

@@ -1,78 +1,145 @@
-// AuthorizationPolicy status as istiod writes it for ambient (only while istiod runs):
-// - a `targetRefs` policy (a Service, or a waypoint Gateway): `WaypointAccepted`, True with reason
-//   Accepted and `bound to <ns>/<waypoint>` when the target is bound to a waypoint, else False; a policy
-//   that targets only ingress Gateways gets no condition (the gateway, not a waypoint, enforces it);
-// - every other policy (selector or namespace-wide, whether or not it selects an enrolled pod, gateway pods
-//   included): `ZtunnelAccepted`, True `attached to ztunnel`; True with reason UnsupportedValue naming the
-//   HTTP attributes ztunnel drops (the policy is still sent to ztunnel, so Bound stays true); False with
-//   UnsupportedValue only for an action ztunnel cannot run (CUSTOM, AUDIT).
+// AuthorizationPolicy status as istiod writes it for ambient (only while istiod runs), two conditions:
+// - `WaypointAccepted`, for every policy with `targetRefs`: one binding per target, flattened into one condition.
+//   A Service is Accepted (`bound to <ns>/<waypoint>`) when it uses a waypoint, else AncestorNotBound
+//   (`Service <ns>/<name> is not bound to a waypoint`), or TargetNotFound (`Service <ns>/<name> was not found`);
+//   a Gateway is Accepted when istiod knows it as a waypoint (any Gateway with an address), else TargetNotFound
+//   `not bound` — so a policy that targets an ingress Gateway gets WaypointAccepted too; a GatewayClass must be
+//   referenced from the root namespace and use the controller istio.io/mesh-controller (Invalid otherwise).
+//   With several targets: Accepted when all are bound, PartiallyInvalid when some are, Invalid when none are,
+//   the message listing the unbound ones (`Invalid targetRefs: …`).
+// - `ZtunnelAccepted`, for every policy istiod converts for ztunnel (../authz.ts ztunnelAuthorization): True
+//   `attached to ztunnel`; True with reason UnsupportedValue naming the HTTP attributes ztunnel drops; False with
+//   UnsupportedValue when nothing is sent (an action ztunnel cannot run; a dry-run policy — targetRefs ones included,
+//   since the dry-run check comes first). Written whether or not the policy selects an enrolled pod.
 // `observedGeneration` is a string: istiod writes Istio status in proto JSON, where int64 is a string.
 //
 // Imitates istio/istio 1.29.1 pilot/pkg/serviceregistry/kube/controller/ambient/policies.go
-// (WaypointAccepted per target; AuthzDerivedPolicies: Bound = a converted policy exists),
-// ambient/authorization.go (convertAuthorizationPolicy: targetRefs policies are not for ztunnel, the
-// unsupported-action status, the HTTP-attributes message and its ALLOW/DENY boilerplate, sorted names) and
-// pilot/pkg/model/service.go (WorkloadAuthorization.GetConditions: `attached to ztunnel`).
-// Simplifications and known differences: an unbound target is always reason TargetNotFound with the
-// simulator's own message (istiod says AncestorNotBound, `Service <ns>/<name> is not bound to a
-// waypoint`, for an existing Service without a waypoint); the DENY variant of the HTTP-attributes message
-// no Invalid/PartiallyInvalid reasons, no GatewayClass or ServiceEntry targets, no dry-run annotation.
-import { ClusterView } from '../cluster-view.ts'
-import { httpAttributesOf, targetRefsOf } from '../authz.ts'
+// (WaypointPolicyStatusCollection: the per-target reasons and messages, Ancestor `<Kind>.<group or core>:<ns>/<name>`;
+// PolicyCollections/AuthzDerivedPolicies: Bound = a converted policy exists), ambient/waypoints.go (a Gateway is a
+// Waypoint once its status has an address), ambient/authorization.go (convertAuthorizationPolicy), and
+// pilot/pkg/model/service.go (flattenConditions; WorkloadAuthorization.GetConditions: `attached to ztunnel`).
+// Simplifications: a Service (or ServiceEntry) counts as bound when ../cluster-view.ts boundWaypoint says so (a
+// Programmed istio-waypoint Gateway), not by istiod's Waypoint collection; no PeerAuthentication-derived policies.
+import { ClusterView, typeOf } from '../cluster-view.ts'
+import { ROOT_NAMESPACE, targetRefsOf, ztunnelAuthorization } from '../authz.ts'
 import type { KubeObject } from '../store.ts'
 import { condition, writeStatus, type ReconcileContext } from './context.ts'
-import { istiodReady } from './istio-install.ts'
+import { istiodReady, MESH_CONTROLLER } from './istio-install.ts'
+
+export interface PolicyBinding {
+  ancestor: string
+  reason: string
+  message: string
+  bound: boolean
+}
+
+/** What istiod's waypoint status needs to know about the cluster. */
+export interface WaypointLookups {
+  rootNamespace: string
+  service(namespace: string, name: string): KubeObject | undefined
+  serviceEntry(namespace: string, name: string): KubeObject | undefined
+  /** The waypoint a Service or ServiceEntry is bound to, as `<ns>/<name>`. */
+  waypointFor(object: KubeObject): string | undefined
+  /** A Gateway istiod treats as a waypoint (its status has an address). */
+  waypoint(namespace: string, name: string): KubeObject | undefined
+  gatewayClass(name: string): KubeObject | undefined
+}
+
+/** WaypointPolicyStatusCollection: one binding per target of a targetRefs policy. */
+export function waypointBindings(policy: KubeObject, lookups: WaypointLookups): PolicyBinding[] {
+  return targetRefsOf(policy).map((target) => {
+    const namespace = target.namespace || policy.metadata.namespace!
+    const key = `${namespace}/${target.name}`
+    let [reason, message, bound] = ['unknown', 'not bound', false]
+    if (target.kind === 'GatewayClass') {
+      const gatewayClass = lookups.gatewayClass(target.name)
+      if (namespace !== lookups.rootNamespace) {
+        reason = 'Invalid'
+        message = `AuthorizationPolicy must be in the root namespace \`${lookups.rootNamespace}\` when referencing a GatewayClass`
+      } else if (!gatewayClass) reason = 'TargetNotFound'
+      else if (gatewayClass.spec?.controllerName !== MESH_CONTROLLER) {
+        reason = 'Invalid'
+        message = `GatewayClass must use controller name \`${MESH_CONTROLLER}\` for waypoints`
+      } else [reason, message, bound] = ['Accepted', `bound to ${gatewayClass.metadata.name}`, true]
+    } else if (target.kind === 'Gateway') {
+      if (lookups.waypoint(namespace, target.name)) [reason, message, bound] = ['Accepted', `bound to ${key}`, true]
+      else reason = 'TargetNotFound'
+    } else if (target.kind === 'Service' || target.kind === 'ServiceEntry') {
+      const object =
+        target.kind === 'Service'
+          ? lookups.service(namespace, target.name)
+          : lookups.serviceEntry(namespace, target.name)
+      const waypoint = object && lookups.waypointFor(object)
+      if (waypoint) [reason, message, bound] = ['Accepted', `bound to ${waypoint}`, true]
+      else if (object) [reason, message] = ['AncestorNotBound', `${target.kind} ${key} is not bound to a waypoint`]
+      else [reason, message] = ['TargetNotFound', `${target.kind} ${key} was not found`]
+    }
+    return { ancestor: `${target.kind}.${target.group || 'core'}:${key}`, reason, message, bound }
+  })
+}
+
+/** flattenConditions: one binding as it is; several into one (Accepted / PartiallyInvalid / Invalid). */
+export function flattenBindings(bindings: PolicyBinding[]): { status: boolean; reason: string; message: string } {
+  if (bindings.length === 1) {
+    const [b] = bindings
+    return { status: b.bound, reason: b.reason, message: b.message }
+  }
+  const unbound = bindings.filter((b) => !b.bound).map((b) => b.ancestor)
+  const status = bindings.some((b) => b.bound)
+  return {
+    status,
+    reason: status ? (unbound.length ? 'PartiallyInvalid' : 'Accepted') : 'Invalid',
+    message: unbound.length ? `Invalid targetRefs: ${unbound.join(', ')}` : '',
+  }
+}
+
+/** The lookups from the simulator's objects. */
+export function waypointLookups(view: ClusterView, store: ReconcileContext['store']): WaypointLookups {
+  const get = (kind: string, group: string, namespace: string | undefined, name: string) => {
+    const rt = store.allTypes().find((t) => t.kind === kind && t.group === group)
+    return rt ? store.get(rt, namespace, name) : undefined
+  }
+  const gatewayClassType = typeOf(store, 'gatewayClass')
+  return {
+    rootNamespace: ROOT_NAMESPACE,
+    service: (ns, name) => view.service(ns, name),
+    serviceEntry: (ns, name) => get('ServiceEntry', 'networking.istio.io', ns, name),
+    waypointFor: (object) => {
+      const w = view.boundWaypoint(object)
+      return w && `${w.metadata.namespace}/${w.metadata.name}`
+    },
+    waypoint: (ns, name) => {
+      const gw = view.gateway(ns, name)
+      return gw && (gw.status?.addresses ?? []).length > 0 ? gw : undefined
+    },
+    gatewayClass: (name) => (gatewayClassType ? store.get(gatewayClassType, undefined, name) : undefined),
+  }
+}
 
 export function updatePolicyStatus({ store, config }: ReconcileContext): void {
   if (!istiodReady(store)) return
   const view = new ClusterView(store, config.cni)
+  const lookups = waypointLookups(view, store)
   for (const policy of view.authorizationPolicies) {
-    const ns = policy.metadata.namespace!
     const previous = policy.status?.conditions
     const generation = policy.metadata.generation
     const conditions: any[] = []
-    const refs = targetRefsOf(policy)
-    if (refs.length) {
-      const bound = refs
-        .map((ref) => {
-          if (ref.kind === 'Service' && !ref.group) {
-            const svc = view.service(ns, ref.name)
-            return svc && view.boundWaypoint(svc)
-          }
-          if (ref.kind === 'Gateway') {
-            const gw = view.gateway(ns, ref.name)
-            return gw?.spec?.gatewayClassName === 'istio-waypoint' ? gw : undefined
-          }
-          return undefined
-        })
-        .filter((g): g is KubeObject => Boolean(g))
-      const ingressOnly = refs.every(
-        (r) => r.kind === 'Gateway' && view.gateway(ns, r.name)?.spec?.gatewayClassName === 'istio',
-      )
-      if (!ingressOnly) {
-        conditions.push(
-          bound.length
-            ? condition(
-                previous,
-                'WaypointAccepted',
-                true,
-                'Accepted',
-                `bound to ${bound.map((g) => `${g.metadata.namespace}/${g.metadata.name}`).join(', ')}`,
-                generation,
-              )
-            : condition(
-                previous,
-                'WaypointAccepted',
-                false,
-                'TargetNotFound',
-                `not bound to a waypoint: ${refs.map((r) => `${r.kind} ${ns}/${r.name}`).join(', ')} has no istio.io/use-waypoint binding to a programmed waypoint`,
-                generation,
-              ),
-        )
-      }
-    } else {
-      conditions.push(ztunnelAccepted(policy, previous, generation))
+    if (targetRefsOf(policy).length) {
+      const flat = flattenBindings(waypointBindings(policy, lookups))
+      conditions.push(condition(previous, 'WaypointAccepted', flat.status, flat.reason, flat.message, generation))
     }
+    const { authorization, status } = ztunnelAuthorization(policy, ROOT_NAMESPACE)
+    if (authorization || status)
+      conditions.push(
+        condition(
+          previous,
+          'ZtunnelAccepted',
+          Boolean(authorization),
+          status?.reason ?? 'Accepted',
+          status?.message ?? 'attached to ztunnel',
+          generation,
+        ),
+      )
     if (!conditions.length && !policy.status) continue
     // istiod writes Istio status in proto JSON, where the int64 observedGeneration is a string.
     const asIstio = conditions.map((c: any) =>
@@ -80,30 +147,4 @@ export function updatePolicyStatus({ store, config }: ReconcileContext): void {
     )
     writeStatus(store, 'authorizationPolicy', policy, { ...policy.status, conditions: asIstio })
   }
-}
-
-const HTTP_RULES_DROPPED = {
-  ALLOW:
-    'Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.',
-  DENY: 'DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested.',
-}
-
-/** istiod translates every policy without targetRefs for ztunnel and says how it went. */
-function ztunnelAccepted(policy: KubeObject, previous: any[] | undefined, generation: number | undefined) {
-  const action = String(policy.spec?.action ?? 'ALLOW').toUpperCase()
-  if (action !== 'ALLOW' && action !== 'DENY') {
-    return condition(
-      previous,
-      'ZtunnelAccepted',
-      false,
-      'UnsupportedValue',
-      `ztunnel does not support the ${action} action`,
-      generation,
-    )
-  }
-  const http = [...new Set((policy.spec?.rules ?? []).flatMap((r: any) => httpAttributesOf(r)))].sort()
-  if (http.length === 0)
-    return condition(previous, 'ZtunnelAccepted', true, 'Accepted', 'attached to ztunnel', generation)
-  const message = `ztunnel does not support HTTP attributes (found: ${http.join(', ')}). In ambient mode you must use a waypoint proxy to enforce HTTP rules. ${HTTP_RULES_DROPPED[action]}`
-  return condition(previous, 'ZtunnelAccepted', true, 'UnsupportedValue', message, generation)
 }

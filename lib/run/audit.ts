@@ -1,0 +1,188 @@
+// --verify for one kube context: every done step's verify at once (the engine), then what it adds up to — the
+// drifts (each failed check, with its diff), the attack paths the threat model says are open once the layers the
+// audit found out of force no longer count, and one verdict line that says whether reachability was tried. A fleet
+// audit runs this per context concurrently and prints one table.
+import { EXIT, Interrupted } from '../config/errors.ts'
+import type { Config } from '../config/options.ts'
+import type { Cluster } from '../kube/cluster.ts'
+import type { Check, Step, StepId, Voided } from '../types.ts'
+import type { Edge, ReachabilityCollector } from '../verify/reachability.ts'
+import { type AuditedPath, auditPaths, describeAudited, isOpen, pathById } from '../verify/threat-model.ts'
+import { Engine, type StepResult, summary } from './engine.ts'
+import type { Reporter } from './reporter.ts'
+import type { StateStore } from './state.ts'
+
+/** One check that failed: what changed, and (for an object) how. */
+export interface Drift {
+  step: StepId
+  check: string
+  expected: string
+  observed: string
+  diff?: string[]
+}
+
+export interface AuditOutcome {
+  context: string
+  /** The steps audited, and how many hold. */
+  audited: StepId[]
+  holding: number
+  drifts: Drift[]
+  paths: AuditedPath[]
+  pathsOpen: number
+  /** False under --no-probes: reachability was not tried. */
+  probed: boolean
+  results: StepResult[]
+  exitCode: number
+  /** Set when the audit could not finish (interrupted, a cluster that does not answer). */
+  error?: string
+}
+
+export interface AuditRun {
+  config: Config
+  steps: Step[]
+  state: StateStore
+  cluster: Cluster
+  reporter: Reporter
+  signal: AbortSignal
+  ids: StepId[]
+  /** Collects what the probes and gateway requests saw (for the report, and for the paths seen open). */
+  collector: ReachabilityCollector
+}
+
+const failedHard = (c: Check) => !c.ok && !c.advisory
+
+/** Attack paths a probe or a gateway request got through. */
+function seenOpen(edges: Edge[]): Set<string> {
+  return new Set(
+    edges
+      .filter((e) => e.path && e.verdict === 'allowed' && !e.ok && pathById(e.path)?.kind === 'attack')
+      .map((e) => e.path!),
+  )
+}
+
+/** Audits one context: runs the engine's audit, prints the summary, the drifts and the paths, and says the verdict. */
+export async function auditContext(run: AuditRun): Promise<AuditOutcome> {
+  const { config, state, reporter } = run
+  const engine = new Engine({
+    config,
+    steps: run.steps,
+    selected: run.ids,
+    state,
+    cluster: run.cluster,
+    reporter,
+    signal: run.signal,
+    fancy: false,
+    probes: config.probes,
+    onProbeResults: run.collector.add,
+  })
+  const context = state.state.context
+  let error: string | undefined
+  try {
+    await engine.audit()
+  } catch (caught) {
+    if (caught instanceof Interrupted) throw caught
+    error = (caught as Error).message
+  }
+  const results = engine.results
+  for (const result of results) run.collector.addChecks(result.id, result.checks)
+  const drifts: Drift[] = results.flatMap((r) =>
+    r.checks.filter(failedHard).map((c) => ({
+      step: r.id,
+      check: c.name,
+      expected: c.expected,
+      observed: c.observed,
+      ...(c.diff ? { diff: c.diff } : {}),
+    })),
+  )
+  const voided: Voided[] = results.flatMap((r) => r.checks.filter(failedHard).flatMap((c) => c.voids ?? []))
+  const inEffect = (step: StepId) => state.state.steps[step]?.status === 'done'
+  const paths = auditPaths(config, inEffect, voided, seenOpen(run.collector.current))
+  const pathsOpen = paths.filter(isOpen).length
+  const holding = results.filter((r) => r.status === 'done').length
+  const exitCode = error ? EXIT.failed : drifts.length ? EXIT.failed : EXIT.ok
+  const outcome: AuditOutcome = {
+    context,
+    audited: run.ids,
+    holding,
+    drifts,
+    paths,
+    pathsOpen,
+    probed: config.probes,
+    results,
+    exitCode,
+    ...(error ? { error } : {}),
+  }
+  reporter.say(`\n${summary(results, [])}`)
+  reporter.say(`\n${verdictText(outcome)}`)
+  for (const row of paths.filter((p) => p.status !== 'closed' && p.status !== 'open'))
+    reporter.event({
+      event: 'path',
+      path: row.path.id,
+      status: row.status,
+      holding: row.holding.map((c) => c.layer),
+      voided: row.voided.map((c) => c.layer),
+    })
+  reporter.event({
+    event: 'audit-end',
+    steps: run.ids.length,
+    holding,
+    drifts: drifts.length,
+    pathsOpen,
+    probed: config.probes,
+    exitCode,
+    ...(error ? { message: error } : {}),
+  })
+  return outcome
+}
+
+/** The audit's last words: drifts with their diffs, the paths they weaken or reopen, and whether probes ran. */
+export function verdictText(o: AuditOutcome): string {
+  const lines: string[] = []
+  if (o.error) lines.push(`✖ the audit did not finish: ${o.error}`)
+  if (o.drifts.length) {
+    lines.push(`✖ ${o.drifts.length} drift(s):`)
+    for (const d of o.drifts) {
+      lines.push(`  ${d.step}: ${d.check} — expected ${d.expected}, observed ${d.observed}`)
+      for (const line of d.diff ?? []) lines.push(`      ${line}`)
+    }
+  }
+  const changed = o.paths.filter((p) => p.status === 'weakened' || p.status === 'reopened' || p.status === 'seen open')
+  if (changed.length) {
+    lines.push('Attack paths this leaves weaker:')
+    for (const row of changed) lines.push(`  ${describeAudited(row)}`)
+  }
+  const attack = o.paths.length
+  lines.push(
+    `Attack paths: ${attack - o.pathsOpen} of ${attack} closed, ${o.pathsOpen} open (${o.paths.filter((p) => p.status === 'open').length} open by design, by choice or until their step runs: docs/threat-model.md)`,
+  )
+  const reach = o.probed
+    ? 'reachability was tried with probe pods'
+    : 'reachability was NOT tried (--no-probes): no probe pod ran, so nothing here proves who can reach what — the objects and the foreign policies were checked'
+  if (!o.error && !o.drifts.length)
+    lines.push(
+      o.probed
+        ? `✔ everything the runbook set up still holds: every object is as planned, no foreign object widens access, and ${reach}`
+        : `✔ every object the runbook set up is as planned and no foreign object widens access; ${reach}`,
+    )
+  else lines.push(`(${reach})`)
+  return lines.join('\n')
+}
+
+/** The fleet's table: one row per context. */
+export function fleetTable(outcomes: AuditOutcome[]): string {
+  const rows = outcomes.map((o) => [
+    o.context,
+    `${o.holding}/${o.audited.length}`,
+    o.error ? 'failed' : String(o.drifts.length),
+    String(o.pathsOpen),
+    o.error ? `✖ ${o.error}` : o.drifts.length ? '✖ drifted' : '✔ holds',
+  ])
+  const head = ['context', 'steps holding', 'drifts', 'paths open', 'verdict']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells: string[]) =>
+    `  ${cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()}`
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}

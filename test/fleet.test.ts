@@ -1,0 +1,119 @@
+// A fleet audit: --verify over two simulated clusters (two contexts of one merged KUBECONFIG, each with its own
+// record in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
+// table; the exit code is 1; JSON events carry the context; one report covers both.
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ROOT, show, TSX_LOADER } from './harness.ts'
+import { kubectl, runCommand } from './kit.ts'
+import { startSimulator, type Simulator } from './sim/index.ts'
+
+let alpha: Simulator
+let beta: Simulator
+const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-'))
+const env = () => ({
+  ...process.env,
+  KUBECONFIG: [alpha.kubeconfig, beta.kubeconfig].join(delimiter),
+  KUBECACHEDIR: join(dir, 'kube-cache'),
+  CI: 'true',
+  NO_COLOR: '1',
+})
+const runbook = (args: string[], timeoutMs = 240_000) =>
+  runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
+    cwd: dir,
+    env: env(),
+    timeoutMs,
+  })
+
+test.before(async () => {
+  ;[alpha, beta] = await Promise.all([
+    startSimulator({ contextName: 'fleet-alpha' }),
+    startSimulator({ contextName: 'fleet-beta' }),
+  ])
+  // Each cluster gets the L4 policies; the record of each lands in the working directory, one file per context.
+  const runs = await Promise.all(
+    ['fleet-alpha', 'fleet-beta'].map((context) =>
+      runbook(['--yes', '--context', context, '--only', 'preflight,l4-policies', '--no-probes']),
+    ),
+  )
+  for (const run of runs) assert.is(run.code, 0, show(run))
+  const drift = await kubectl(beta.env, ['apply', '-f', '-'], {
+    input: `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all-mongodb, namespace: default}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: mongodb}}
+  ingress: [{}]
+`,
+  })
+  assert.is(drift.code, 0, drift.stderr)
+})
+test.after(async () => {
+  await Promise.all([alpha?.stop(), beta?.stop()])
+})
+
+test('two --context flags: both audited at once, one table, exit 1 because one drifted', async () => {
+  const r = await runbook(['--verify', '--context', 'fleet-alpha', '--context', 'fleet-beta'])
+  assert.is(r.code, 1, show(r))
+  assert.match(r.stdout, /Fleet audit of 2 context\(s\), concurrently: fleet-alpha, fleet-beta/)
+  assert.match(r.stdout, /══ fleet-alpha ══[\s\S]*✔ everything the runbook set up still holds/)
+  assert.match(
+    r.stdout,
+    /══ fleet-beta ══[\s\S]*admits more to MongoDB .*allow-all-mongodb admits every source on every port/,
+  )
+  const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
+  assert.match(table, /context\s+steps holding\s+drifts\s+paths open\s+verdict/, table)
+  assert.match(table, /fleet-alpha\s+2\/2\s+0\s+\d+\s+✔ holds/, table)
+  // Two drifts there: the foreign policy, and (the identity policies not being applied) the outsider's probe answered.
+  assert.match(table, /fleet-beta\s+1\/2\s+2\s+\d+\s+✖ drifted/, show(r))
+  assert.match(r.stdout, /══ fleet-beta ══[\s\S]*other-pod-to-mongodb \(.*\): seen open/)
+  assert.match(table, /✖ fleet-beta drifted or could not be audited/, table)
+})
+
+test('--all-contexts under --output json: events carry their context, the run ends with every row; one report', async () => {
+  const report = join(dir, 'report')
+  const r = await runbook(['--verify', '--all-contexts', '--no-probes', '--output', 'json', '--report', report])
+  assert.is(r.code, 1, show(r))
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+  const drifts = events.filter((e) => e.event === 'drift')
+  assert.ok(
+    drifts.length > 0 && drifts.every((e) => e.context === 'fleet-beta'),
+    drifts.map((e) => `${e.context}: ${e.step}: ${e.check} — ${e.observed}`).join('\n'),
+  )
+  for (const context of ['fleet-alpha', 'fleet-beta'])
+    assert.ok(
+      events.some((e) => e.event === 'audit-end' && e.context === context),
+      `no audit-end for ${context}`,
+    )
+  const end = events.at(-1)
+  assert.equal([end.event, end.exitCode], ['run-end', 1])
+  assert.equal(
+    end.contexts.map((c: any) => [c.context, c.drifts > 0, c.exitCode]),
+    [
+      ['fleet-alpha', false, 0],
+      ['fleet-beta', true, 1],
+    ],
+  )
+  const markdown = readFileSync(join(report, 'report.md'), 'utf8')
+  assert.match(markdown, /^# Fleet audit \(--verify\) — 2 contexts/)
+  assert.match(markdown, /\| fleet-alpha \| 2\/2 \| 0 \| \d+ \| holds \|/)
+  assert.match(markdown, /\| fleet-beta \| 1\/2 \| 1 \| \d+ \| drifted \|/)
+  assert.match(markdown, /## Context fleet-alpha[\s\S]*## Context fleet-beta[\s\S]*### fleet-beta: Drifts/)
+  assert.match(readFileSync(join(report, 'report.html'), 'utf8'), /<h2>Context fleet-beta<\/h2>/)
+})
+
+test('a fleet audit names a context it cannot audit and exits 2 before auditing any', async () => {
+  const unknown = await runbook(['--verify', '--context', 'fleet-alpha', '--context', 'fleet-gamma'])
+  assert.is(unknown.code, 2, show(unknown))
+  assert.match(unknown.stderr, /no context "fleet-gamma" in the kubeconfig; valid: .*fleet-alpha/)
+  const notVerify = await runbook(['--yes', '--context', 'fleet-alpha', '--context', 'fleet-beta'])
+  assert.is(notVerify.code, 2, show(notVerify))
+  assert.match(notVerify.stderr, /goes with --verify only/)
+})
+
+test.run()

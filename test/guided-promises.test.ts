@@ -1,0 +1,112 @@
+// Guided mode keeps its word, in a real terminal: the full plan shows what the preview did not, skipping a step
+// names the steps that need it and their checks read "skipped: needs <step>", "without asking" asks nothing more
+// (the answers it takes are listed once), and picking the context of a done cluster warns about no setting.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { show, startGuided, startWorld, type RunbookWorld } from './harness.ts'
+import type { TerminalSession } from './tty.ts'
+
+let world: RunbookWorld
+const sessions: TerminalSession[] = []
+test.before(async () => {
+  world = await startWorld()
+  // Everything but the gateway, done unattended.
+  const setup = await world.run(
+    [...world.flags, '--yes', '--only', 'preflight,istioctl,gateway-api-crds,ambient,waypoint'],
+    { timeoutMs: 300_000 },
+  )
+  if (setup.code !== 0) throw new Error(`setup failed\n${show(setup)}`)
+})
+test.after(async () => {
+  await Promise.all(sessions.map((s) => s.close()))
+  await world?.stop()
+})
+
+async function guided(args: string[]): Promise<TerminalSession> {
+  const session = await startGuided(world, args)
+  sessions.push(session)
+  return session
+}
+
+// Positions in the menu shown before each step.
+const BEFORE = { run: 0, plan: 1, skip: 2, all: 3, quit: 4 }
+const choose = (session: TerminalSession, index: number) => session.keys(...Array(index).fill('Down'), 'Enter')
+
+test('the full plan adds the manifests the preview only named; skipping gateway names l7-policies, whose gateway checks read "skipped: needs gateway"', async () => {
+  const session = await guided([...world.flags, '--only', 'gateway,l7-policies'])
+  const preview = await session.waitFor(/Run gateway\?/)
+  assert.match(preview, /It will:\n[\s\S]*apply \(server-side\) Gateway default\/gthulhu-gw/)
+  assert.not.match(preview, /kind: Gateway/, 'the preview names each manifest on one line')
+  await choose(session, BEFORE.plan)
+  const full = await session.waitFor(/Full plan of gateway:[\s\S]*Run gateway\?/)
+  const fullPlan = full.slice(full.indexOf('Full plan of gateway:'))
+  assert.match(fullPlan, /kind: Gateway[\s\S]*gatewayClassName: istio/, 'the full plan shows the manifests')
+  assert.match(fullPlan, /kind: HTTPRoute/)
+
+  await choose(session, BEFORE.skip)
+  const warned = await session.waitFor(/Run l7-policies\?/)
+  assert.match(
+    warned,
+    /⚠ skipping gateway: l7-policies needs it; their checks that depend on it will read "skipped: needs gateway"/,
+  )
+  await choose(session, BEFORE.all)
+  const code = await session.exitCode(300_000)
+  const done = await session.screen()
+  assert.is(code, 0, done)
+  assert.match(done, /– gateway checks: skipped: needs gateway/)
+  assert.match(done, /– gthulhu-gateway-allow-chrome-only selects the gateway's pods: skipped: needs gateway/)
+  assert.match(done, /done\s+l7-policies .*\(\d check\(s\) skipped: needs gateway\)/)
+  assert.not.match(done, /no gateway facts|✖/, 'nothing reads as failed')
+  const record = world.state().steps['l7-policies']
+  assert.is(record?.status, 'done')
+  assert.ok(
+    record?.checks?.some((c) => c.name === 'gateway checks' && c.observed === 'skipped: needs gateway' && c.skipped),
+    JSON.stringify(record?.checks),
+  )
+})
+
+test('"without asking" asks nothing more: the answers the later questions take are listed once, then never asked', async () => {
+  const session = await guided([...world.flags, '--only', 'gateway,restart,identity-policies,l7-policies'])
+  await session.waitFor(/Run gateway\?/)
+  await choose(session, BEFORE.all)
+  const listed = await session.waitFor(
+    /Running the remaining steps without asking\.[\s\S]*--ingress-via-waypoint false/,
+  )
+  assert.match(listed, /--allowed-user-agents Mozilla\/5\.0 \(Macintosh; Intel Mac OS X 10_15_7\)[^\n]*\(default\)/)
+  assert.match(listed, /--manager-principals cluster\.local\/ns\/default\/sa\/gthulhu\s+\(default\)/)
+  assert.match(listed, /--ingress-via-waypoint false\s+\(default\)/)
+  const code = await session.exitCode(480_000)
+  const done = await session.screen()
+  assert.is(code, 0, done)
+  assert.not.match(done, /Which browsers|Which identities|pass through the manager's waypoint\?|Run restart\?/)
+  assert.is(done.match(/Running the remaining steps without asking/g)?.length, 1, 'said once')
+  const stepLines = done.match(/^✔ [^\n]+: (\d+)\/\1 checks passed \(\d+\.\ds\)$/gm) ?? []
+  assert.is(stepLines.length, 3, `each all-green step is one line:\n${done}`)
+  // restart warns that l4-policies has not run: its line says so, and the warning follows with its details.
+  assert.match(
+    done,
+    /^⚠ Restart Gthulhu[^\n]*: 9\/10 checks passed \(\d+\.\ds\)\n\s+⚠ L4 reachability after the restart\n\s+expected:/m,
+  )
+})
+
+test('picking the context of a cluster whose steps are done warns about no setting', async () => {
+  const withoutContext = world.flags.filter((f, i, all) => f !== '--context' && all[i - 1] !== '--context')
+  const session = await guided(withoutContext)
+  await session.waitFor(/Which kube context should the runbook harden\?/)
+  await session.keys('Enter')
+  const offered = await session.waitFor(/Run l4-policies\?|Run preflight\?/)
+  assert.not.match(offered, /other settings/)
+  await choose(session, BEFORE.quit)
+  assert.is(await session.exitCode(), 130)
+})
+
+test('every plan runs the same istioctl: the one the istioctl step installed', async () => {
+  const r = await world.run([...world.flags, '--dry-run', '--only', 'ambient,waypoint,restart'])
+  assert.is(r.code, 0, show(r))
+  const istioctlLines = r.stdout.split('\n').filter((line) => /^\s+\$ \S*istioctl /.test(line))
+  assert.ok(istioctlLines.length >= 4, istioctlLines.join('\n'))
+  const binaries = new Set(istioctlLines.map((line) => line.trim().split(' ')[1]))
+  assert.equal([...binaries], [`${world.installDir}/istioctl`])
+})
+
+test.run()

@@ -1,0 +1,74 @@
+// Two SIGTERMs within 50 ms make the runbook leave at once, before its probe pods are deleted: the next run
+// (holding the lock, so no other run's probes can be live) removes them and says so. Simulated cluster, real CLI.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { pollUntil } from '../lib/kube/wait.ts'
+import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
+
+let world: RunbookWorld
+test.before(async () => {
+  world = await startWorld()
+  const setup = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  if (setup.code !== 0) throw new Error(`setup failed: ${show(setup)}`)
+})
+test.after(async () => {
+  await world?.stop()
+})
+
+const probePods = async (): Promise<string[]> =>
+  (await world.kubectlJson('get', 'pods', '-n', 'default', '-l', 'gthulhu-runbook/probe-run')).items.map(
+    (p: any) => p.metadata.name,
+  )
+
+test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by the next run', async () => {
+  // Probe pods stay Pending, so the run is waiting on them when it is stopped.
+  world.sim.faults.probePodsPending = true
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...world.flags, '--yes', '--only', 'l4-policies'],
+    { cwd: world.dir, env: { ...process.env, ...world.sim.env, CI: 'true', NO_COLOR: '1' }, stdio: 'ignore' },
+  )
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  try {
+    const started = await pollUntil(async () => ((await probePods()).length ? true : undefined), {
+      timeoutMs: 300_000,
+      intervalMs: 250,
+    })
+    assert.ok(started, 'the run started its probe pods')
+    // Whatever deletion the first signal starts must not get through before the process is gone.
+    world.sim.faults.api.push({ method: 'DELETE', pathIncludes: '/pods', failWith: 503, times: 1000 })
+    child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 10))
+    child.kill('SIGTERM')
+    assert.is(await exited, 130)
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+  world.sim.faults.api = []
+  world.sim.faults.probePodsPending = false
+  const left = await probePods()
+  assert.ok(left.length > 0, 'the interrupted run left its probe pods behind')
+
+  // The forced exit still saved the record and gave the lock back: the interrupted run's revision says so.
+  const { items } = await world.kubectlJson('get', 'secrets', '-n', 'default', '-l', 'owner=gthulhu-runbook')
+  const latest = items.sort(
+    (a: any, b: any) => Number(b.metadata.labels.version) - Number(a.metadata.labels.version),
+  )[0]
+  assert.is(latest.metadata.labels.status, 'interrupted')
+  assert.is(
+    (await world.kubectlJson('get', 'lease', 'gthulhu-runbook', '-n', 'default')).spec.holderIdentity,
+    undefined,
+  )
+
+  const next = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  assert.is(next.code, 0, show(next))
+  assert.match(
+    next.stdout,
+    new RegExp(`⚠ removed ${left.length} probe pod\\(s\\) an interrupted run left behind: ${left.sort().join(', ')}`),
+  )
+  assert.equal(await world.probePodsLeft(), [])
+})
+
+test.run()
