@@ -3,9 +3,11 @@ import type { Cluster } from './kube/cluster.ts'
 import type { Config } from './config/options.ts'
 import type { StepId } from './config/step-ids.ts'
 import type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
+import type { ApiAccess } from './kube/access.ts'
 
 export { STEP_IDS, type StepId } from './config/step-ids.ts'
 export type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
+export type { ApiAccess } from './kube/access.ts'
 
 /** One thing a step will do, computed without touching the cluster. */
 export type PlanItem =
@@ -154,27 +156,7 @@ export interface UndoSpec {
   describe?(ctx: Omit<StepContext, 'cluster' | 'signal'>): string[]
 }
 
-/**
- * One kind of Kubernetes API request, as RBAC sees it: what a step (or a tool it runs, such as istioctl) needs to be
- * allowed. `--print-rbac` turns these into Roles and ClusterRoles.
- */
-export interface ApiAccess {
-  /** The API group: '' for the core group. */
-  group: string
-  /** The resource, with a subresource after a slash (`pods/log`); or a non-resource URL path (`/version`). */
-  resource: string
-  verbs: string[]
-  /** The namespace of the requests; absent for cluster-scoped resources and for requests across all namespaces. */
-  namespace?: string
-  /** Only these objects (RBAC resourceNames); absent: any. A create by POST has no name yet, so it is never limited. */
-  names?: string[]
-  /** Who makes the requests and why, shown beside the rule. */
-  why: string
-  /** A non-resource URL (discovery, /version): allowed only by a ClusterRole bound cluster-wide. */
-  nonResource?: boolean
-}
-
-/** The API requests of a step: applying it (everything `run` and the engine's record of it do) and verifying it. */
+/** The API requests of a step: applying it (what `run` and the undo record do) and verifying it. */
 export interface StepAccess {
   run: ApiAccess[]
   verify: ApiAccess[]
@@ -192,8 +174,11 @@ export interface Step {
   why: string
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
-  /** The API requests it makes, and those of the tools it runs (declared data: --print-rbac grants exactly these). */
-  access(ctx: Omit<StepContext, 'cluster' | 'signal'>): StepAccess
+  /**
+   * The API requests it makes, and those of the tools it runs (declared data: --print-rbac grants exactly these).
+   * From the settings alone: the permissions are printed before the runbook may read the cluster.
+   */
+  access(config: Config): StepAccess
   /**
    * The settings that shape what this step does: a step done with other values of these is reported when the settings
    * change; a change to any other setting is not its concern.

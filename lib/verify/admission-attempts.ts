@@ -4,7 +4,7 @@
 import type { Config } from '../config/options.ts'
 import { denialPrefix, guardName, INSIDER_USER, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
-import { access, kubectlAccess } from '../kube/access.ts'
+import { kubectlAccess } from '../kube/access.ts'
 import { toYamlStream } from '../kube/cluster.ts'
 import type { ApiAccess, Check, KubeObject, StepContext } from '../types.ts'
 import { randomSuffix } from './probes.ts'
@@ -109,7 +109,7 @@ export async function tryAdmission(
   if (new RegExp(`User "${user.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" cannot create`).test(stderr))
     return {
       kind: 'error',
-      detail: `RBAC refused ${user} before admission ran (${stderr.split('\n').pop()}); grant it create in the namespace (--print-rbac prints the insider's Role)`,
+      detail: `RBAC refused ${user} before admission ran, so the policy was not tried (${stderr.split('\n').pop()}); the admission-policy step writes the insider's Roles: run it again`,
     }
   return { kind: 'error', detail: stderr || `kubectl exited ${result.exitCode}` }
 }
@@ -126,24 +126,17 @@ const CONTROLLER = {
 } as Record<string, string>
 const CONTROLLER_ACCOUNTS = Object.values(CONTROLLER).map((user) => user.split(':').pop()!)
 
-/** What the insider's attempts ask of the API server as the runbook's user: impersonating the insider. */
-export const attemptsAccess = (): ApiAccess[] => [
-  access(
-    'users',
-    ['impersonate'],
-    { names: [ATTACKER_USER] },
-    `admission-policy: plays the insider ${ATTACKER_USER} (kubectl --as, server dry runs)`,
-  ),
-]
-
-/** What the controls ask: the namespace's pods to copy, and impersonating the controllers (their own RBAC lets them create pods). */
+/**
+ * What the controls ask: the namespace's pods to copy, and impersonating the controllers that make them. Impersonating
+ * a ServiceAccount lends its rights (these create and delete pods in every namespace): the runbook uses them for
+ * server dry runs only, but RBAC cannot limit impersonation to those.
+ */
 export const controllerChecksAccess = (namespace: string): ApiAccess[] => [
-  kubectlAccess.list('pods', { namespace }, "admission-policy: copies one pod of each protected workload"),
-  access(
-    'serviceaccounts',
-    ['impersonate'],
-    { namespace: 'kube-system', names: CONTROLLER_ACCOUNTS },
-    "admission-policy: sends each copy as the controller that makes the workload's pods (kubectl --as, server dry run)",
+  ...kubectlAccess.list('pods', { namespace }, 'admission-policy: copies one pod of each protected workload'),
+  ...kubectlAccess.impersonateServiceAccounts(
+    'kube-system',
+    CONTROLLER_ACCOUNTS,
+    "admission-policy: sends each copy as the controller that makes the workload's pods (kubectl --as, server dry run); impersonating them lends their rights",
   ),
 ]
 

@@ -23,14 +23,16 @@ import {
   portsAdmitted,
   protectedTargets,
   readLive,
+  readLiveAccess,
   subset,
 } from '../domain/network-policies.ts'
 import { selectorText } from '../kube/object.ts'
-import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
+import type { ApiAccess, Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
+import { kubectlAccess } from '../kube/access.ts'
 import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
 import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
-import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
+import { describeExpectation, formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
@@ -216,6 +218,62 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
         : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
     path: path.id,
   }
+}
+
+// ---- what trying the paths asks of the API server ----
+
+/**
+ * The API requests tryPathList makes for these paths: what probeEnv reads, the probe batch (fixtures from the
+ * paths' own probe specs, built here against the chart's defaults), the NetworkPolicies read for an L4 surprise,
+ * and the insider's attempts (kubectl --as).
+ */
+export function pathsAccess(config: Config, paths: ThreatPath[], who: string): ApiAccess[] {
+  const ns = config.namespace
+  const has = (...ids: string[]) => paths.some((p) => ids.includes(p.id))
+  const onHost = has('host-network-same-node', 'host-network-other-node')
+  // Stand-ins for what probeEnv reads from the cluster, so every path builds the probe it would build.
+  const env: ProbeEnv = {
+    config,
+    facts: {},
+    managerPodIp: '192.0.2.1',
+    managerNodes: ['node-a'],
+    nodes: ['node-a', 'node-b'],
+    allowedCaller: { sa: 'caller', principal: `cluster.local/ns/${ns}/sa/caller` },
+  }
+  const specs = paths.flatMap((path) => {
+    const probe = probeFor(path, env)
+    return probe && !('notTried' in probe) ? [probe] : []
+  })
+  const fixtures = specs.flatMap((s) => s.fixtures ?? [])
+  const attempts = paths.filter((p) => p.trial.by === 'admission attempt')
+  return [
+    ...(has('pod-ip-to-manager') || onHost
+      ? kubectlAccess.list('pods', { namespace: ns }, `${who}: the manager's pod IP and nodes`)
+      : []),
+    ...(has('allowed-identity-to-manager')
+      ? kubectlAccess.get('serviceaccounts', { namespace: ns }, `${who}: a ServiceAccount the manager's policy admits`)
+      : []),
+    ...(onHost ? kubectlAccess.list('nodes', {}, `${who}: the nodes that take pods (hostNetwork probes)`) : []),
+    ...(specs.length
+      ? probeAccess(
+          ns,
+          {
+            ownNamespaces: fixtures.some((f) => f.kind === 'Namespace'),
+            services: fixtures.some((f) => f.kind === 'Service'),
+          },
+          who,
+        )
+      : []),
+    ...(specs.some((s) => s.path?.endsWith('mongodb') || s.path?.endsWith('decision-maker'))
+      ? readLiveAccess(config, `${who}: the NetworkPolicies, to explain a surprise`)
+      : []),
+    ...(attempts.length
+      ? kubectlAccess.impersonateUser(
+          ATTACKER_USER,
+          `${who}: plays the insider ${ATTACKER_USER} (kubectl --as, server dry runs its insider Roles allow)`,
+        )
+      : []),
+  ]
 }
 
 // ---- why a path came out otherwise than expected ----

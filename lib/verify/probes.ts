@@ -24,7 +24,7 @@ import type {
 } from '../types.ts'
 
 import { MANAGED_BY, PROBE_RUN_LABEL } from '../domain/apply.ts'
-import { kubectlAccess } from '../kube/access.ts'
+import { access, kubectlAccess } from '../kube/access.ts'
 import type { ApiAccess } from '../types.ts'
 export { PROBE_RUN_LABEL } from '../domain/apply.ts'
 
@@ -219,14 +219,48 @@ function whyNotFinished(pod: KubeObject): string {
   return `phase ${pod.status?.phase ?? 'Pending'}`
 }
 
-/** The API requests of a probe batch: create the pods, list them until they finish, read each log, delete them by label. */
-export function probeAccess(namespace: string): ApiAccess[] {
-  const why = 'probe pods: created for one verification, read, then deleted'
+/**
+ * The API requests of the probe batches a verification runs (runProbeBatch): the fixtures (a namespace of its own
+ * with a ServiceAccount, a Service), the pods, one watch that follows them (every namespace when they are in
+ * several), their logs, and the deletion by the batch's label. Pods in a namespace of their own are made in a
+ * namespace with a fresh random name: RBAC cannot name it, so those grants cover every namespace.
+ */
+export function probeAccess(
+  namespace: string,
+  uses: { ownNamespaces: boolean; services: boolean },
+  who: string,
+): ApiAccess[] {
+  const why = `${who}: probe pods, created for the check, read, then deleted`
+  const everywhere: { namespace?: string } = uses.ownNamespaces ? {} : { namespace }
+  const inOwn = (what: string) => `${who}: ${what} in a namespace of its own (a fresh name each time), then deleted`
   return [
-    kubectlAccess.create('pods', { namespace }, why),
-    kubectlAccess.list('pods', { namespace }, why),
-    ...kubectlAccess.logs({ namespace }, why),
-    kubectlAccess.deleteSelected('pods', { namespace }, why),
+    ...kubectlAccess.create('pods', everywhere, why),
+    ...kubectlAccess.list('pods', everywhere, `${why} (the watch that follows them lists them first)`),
+    access('pods', ['watch'], everywhere, why),
+    access('pods/log', ['get'], everywhere, `${why} (kubectl logs -l)`),
+    ...kubectlAccess.deleteSelected('pods', { namespace }, why),
+    ...(uses.services
+      ? [
+          ...kubectlAccess.create('services', { namespace }, `${who}: a Service the probes call, deleted afterwards`),
+          ...kubectlAccess.deleteSelected('services', { namespace }, `${who}: deletes the probes' Service`),
+        ]
+      : []),
+    ...(uses.ownNamespaces
+      ? [
+          ...kubectlAccess.create('namespaces', {}, inOwn('a listener')),
+          ...kubectlAccess.create('serviceaccounts', {}, inOwn("the listener's ServiceAccount")),
+          ...kubectlAccess.deleteSelected('namespaces', {}, inOwn('a listener')),
+        ]
+      : []),
+  ]
+}
+
+/** Probe pods an interrupted run left (a second Ctrl-C leaves at once): listed when the lock is taken, deleted when found. */
+export function leftoverProbeAccess(namespace: string): ApiAccess[] {
+  const why = 'every run and audit: removes probe pods an interrupted run left behind'
+  return [
+    ...kubectlAccess.list('pods', { namespace }, why),
+    ...kubectlAccess.delete('pods', { namespace, when: 'when an interrupted run left some' }, why),
   ]
 }
 

@@ -1,8 +1,8 @@
 // Who a request comes from. Authentication maps a bearer token to a user (kube-apiserver's static token
 // file); impersonation then swaps that user for the one named in the Impersonate-* headers that kubectl's
 // --as / --as-group / --as-uid send. The result is the userInfo admission sees (request.userInfo in a
-// ValidatingAdmissionPolicy). Authorization is a separate step with its own seam (`Authorizer` below):
-// today every authenticated user may do everything, impersonation included.
+// ValidatingAdmissionPolicy). Authorization is a separate step with its own seam (`Authorizer` below), which
+// the simulator fills with Kubernetes RBAC (rbac.ts), impersonation included.
 //
 // Imitates kubernetes/kubernetes (v1.32.0, read in a search index of the repository, not at the tag):
 // - staging/src/k8s.io/apiserver/pkg/authentication/token/tokenfile/tokenfile.go (token → user, groups);
@@ -109,6 +109,12 @@ export class Authenticator {
 
   constructor(users: SimUser[]) {
     this.byToken = new Map(users.map((u) => [u.token, u]))
+  }
+
+  /** Lets one more user in (a token already known is refused: it would change who an old token is). */
+  add(user: SimUser): void {
+    if (this.byToken.has(user.token)) throw new Error(`sim: token of ${user.username} is already in use`)
+    this.byToken.set(user.token, user)
   }
 
   /** The user behind the request's bearer token; AuthError 401 when there is none or it is unknown. */

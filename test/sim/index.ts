@@ -11,7 +11,7 @@ import { noFaults, type Faults } from './faults.ts'
 import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
 import { AuthError, Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
-import { RbacAuthorizer } from './rbac.ts'
+import { RbacAuthorizer, type Decision } from './rbac.ts'
 import { selfSignedCertificate } from './tls.ts'
 import { Controllers, DEFAULT_TIMING, type ControllerStats } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
@@ -27,6 +27,7 @@ export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
 export type { SimUser } from './authn.ts'
 export type { SavedWorld } from './saved-world.ts'
+export type { Decision, PolicyRule } from './rbac.ts'
 
 export interface SimOptions {
   dir?: string
@@ -77,6 +78,13 @@ export interface Simulator {
   save(): SavedWorld
   /** Passes the controllers ran and how long changes waited for them (scripts/bench-run.ts counts rounds with it). */
   controllerStats(): ControllerStats
+  /**
+   * Lets another user in (its bearer token) and writes a kubeconfig for it: the same cluster and context name as
+   * `kubeconfig`, so the runbook's --context, record and state file stay the same. Returns the kubeconfig's path.
+   */
+  addUser(user: SimUser): string
+  /** Hears every RBAC decision on a request (access reviews excluded); returns the function that stops it. */
+  onAuthorization(listener: (decision: Decision) => void): () => void
   stop(): Promise<void>
 }
 
@@ -256,6 +264,13 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
       nodePorts,
       save: () => ({ format: SAVED_WORLD_FORMAT, options: savedOptions(options), store: store.dump() }),
       controllerStats: () => ({ ...controllers.stats }),
+      addUser: (user) => {
+        authenticator.add(user)
+        const path = join(dir, `kubeconfig-${user.username.replace(/[^\w.-]+/g, '_')}`)
+        writeFileSync(path, kubeconfigYaml(apiUrl, tls.cert, contextName, namespace, user.token), { mode: 0o600 })
+        return path
+      },
+      onAuthorization: (listener) => rbac.onDecision(listener),
       stop: async () => {
         if (stopped) return
         stopped = true
@@ -295,12 +310,18 @@ async function waitForSeedRollout(store: Store, timeoutMs: number): Promise<void
   }
 }
 
-function kubeconfigYaml(server: string, ca: string, name: string, namespace: string): string {
+function kubeconfigYaml(
+  server: string,
+  ca: string,
+  name: string,
+  namespace: string,
+  token = CLUSTER_ADMIN.token,
+): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-    users: [{ name, user: { token: CLUSTER_ADMIN.token } }],
+    users: [{ name, user: { token } }],
     contexts: [{ name, context: { cluster: name, user: name, namespace } }],
     'current-context': name,
     preferences: {},

@@ -169,14 +169,20 @@ export const TAG_READS: IstioRequest[] = [
   { verb: 'update', group: ADMISSION, resource: 'mutatingwebhookconfigurations', name: 'istio-sidecar-injector' },
   get(ADMISSION, 'validatingwebhookconfigurations', undefined, 'istiod-default-validator'),
 ]
-/** The readiness wait (wait.go). */
-export const WAIT_READS: IstioRequest[] = [
-  get('apiextensions.k8s.io', 'customresourcedefinitions'),
-  get('apps', 'deployments', ISTIO),
-  list('apps', 'replicasets', ISTIO),
-  get('apps', 'daemonsets', ISTIO),
-  list('', 'pods', ISTIO),
-]
+/**
+ * The readiness wait after each component (operator/pkg/install/wait.go waitForResources): a get of every CRD,
+ * Deployment and DaemonSet it applied, by name, and for a Deployment the list of its ReplicaSets
+ * (kubectl's deployment util GetAllReplicaSets).
+ */
+export function waitReads(objects: AppliedObject[]): IstioRequest[] {
+  const waited = objects.filter((o) => ['CustomResourceDefinition', 'Deployment', 'DaemonSet'].includes(o.kind))
+  return waited.flatMap((o) => [
+    get(o.group, o.resource, o.namespace, o.name),
+    ...(o.kind === 'Deployment' ? [list('apps', 'replicasets', o.namespace)] : []),
+  ])
+}
+/** detectIstioVersionDiff lists the running istiod pods first; a refusal only skips its warning. */
+export const VERSION_DIFF_READ = list('', 'pods', ISTIO)
 /** prune: a cluster-wide list of every kind istioctl may have installed. */
 export const PRUNE_LISTS: IstioRequest[] = [
   list('apps', 'deployments'),

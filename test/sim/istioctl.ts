@@ -13,7 +13,8 @@ import {
   PRUNE_LISTS,
   TAG_OBJECTS,
   TAG_READS,
-  WAIT_READS,
+  VERSION_DIFF_READ,
+  waitReads,
   waypointApplyReads,
   waypointEnrol,
   waypointGet,
@@ -83,6 +84,11 @@ class Caller {
     if (!this.rbac || !this.user) return undefined
     const attributes = { user: this.user, ...request }
     return this.rbac.authorize(attributes).allowed ? undefined : forbidden(attributes).message
+  }
+
+  /** Whether the user may do this, asked with a SelfSubjectAccessReview (the review itself is the request). */
+  mayDo(request: IstioRequest): boolean {
+    return !this.rbac || !this.user || this.rbac.review({ user: this.user, ...request }).allowed
   }
 
   firstRefusal(requests: IstioRequest[]): string | undefined {
@@ -293,7 +299,7 @@ export class IstioctlServer {
       resource: 'selfsubjectaccessreviews',
     })
     for (const request of PRECHECK_CREATE) {
-      const why = review ?? (caller.refused(request) ? 'permission denied' : undefined)
+      const why = review ?? (caller.mayDo(request) ? undefined : 'permission denied')
       if (why)
         findings.push(
           `Error [IST0141] (Cluster) Missing required permission to create resource ${request.resource} (${why})`,
@@ -555,6 +561,7 @@ export class IstioctlServer {
    * reads, the default revision tag and the prune lists. Reads whose failure istioctl ignores are left out.
    */
   private installRefusal(caller: Caller, components: string[]): string | undefined {
+    caller.refused(VERSION_DIFF_READ) // its refusal only skips a warning
     const namespaceRead = caller.refused(INSTALL_READS[0])
     if (namespaceRead) return `failed to check if namespace ${ISTIO_NAMESPACE} exists: ${namespaceRead}`
     if (!getOf(this.store, 'namespace', undefined, ISTIO_NAMESPACE)) {
@@ -585,7 +592,7 @@ export class IstioctlServer {
         // Later applies (a binding's escalation check) see the roles applied before them.
         if (rbacObject) this.upsertRbac(rbacObject)
       }
-      const wait = caller.firstRefusal(WAIT_READS)
+      const wait = caller.firstRefusal(waitReads(objects))
       if (wait) return `failed to wait for resource: ${wait}`
     }
     // The default revision tag: istioctl skips it silently when it cannot read what it needs (webhook.go).

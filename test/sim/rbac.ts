@@ -167,28 +167,77 @@ export class RbacAuthorizer {
     return (role?.rules as PolicyRule[] | undefined) ?? []
   }
 
-  /** Every rule that applies to the user in the namespace ('' or undefined: cluster-wide bindings only). */
-  rulesFor(user: UserInfo, namespace?: string): PolicyRule[] {
-    const rules: PolicyRule[] = []
-    for (const binding of this.list('clusterrolebindings')) {
-      if ((binding.subjects ?? []).some((s: Subject) => appliesToUser(user, s, '')))
-        rules.push(...this.roleRules(binding.roleRef, ''))
+  /**
+   * Every rule that applies to the user in the namespace ('' or undefined: cluster-wide bindings only), with the
+   * binding it comes through, described as rule.go's describers do (`ClusterRoleBinding "b" of ClusterRole "r" to
+   * User "u"`, `RoleBinding "b/ns" of Role "r" to …`).
+   */
+  sourcedRulesFor(user: UserInfo, namespace?: string): SourcedRule[] {
+    const rules: SourcedRule[] = []
+    const visit = (binding: KubeObject, bindingNamespace: string) => {
+      const subject = (binding.subjects ?? []).find((s: Subject) => appliesToUser(user, s, bindingNamespace))
+      if (!subject) return
+      const who =
+        subject.kind === 'ServiceAccount'
+          ? `ServiceAccount ${JSON.stringify(`${subject.name}/${subject.namespace || bindingNamespace}`)}`
+          : `${subject.kind} ${JSON.stringify(subject.name)}`
+      const name = bindingNamespace ? `${binding.metadata.name}/${bindingNamespace}` : binding.metadata.name
+      const kind = bindingNamespace ? 'RoleBinding' : 'ClusterRoleBinding'
+      const source = `${kind} ${JSON.stringify(name)} of ${binding.roleRef?.kind} ${JSON.stringify(binding.roleRef?.name)} to ${who}`
+      const role = { kind: String(binding.roleRef?.kind ?? ''), name: String(binding.roleRef?.name ?? '') }
+      this.roleRules(binding.roleRef, bindingNamespace).forEach((rule, index) =>
+        rules.push({ rule, source, role, index, namespace: bindingNamespace || undefined }),
+      )
     }
-    if (namespace) {
-      for (const binding of this.list('rolebindings', namespace)) {
-        if ((binding.subjects ?? []).some((s: Subject) => appliesToUser(user, s, namespace)))
-          rules.push(...this.roleRules(binding.roleRef, namespace))
-      }
-    }
+    for (const binding of this.list('clusterrolebindings')) visit(binding, '')
+    if (namespace) for (const binding of this.list('rolebindings', namespace)) visit(binding, namespace)
     return rules
   }
 
-  /** The privileged group first (allowed everything), then RBAC. */
-  authorize(attributes: RequestAttributes): { allowed: boolean; reason?: string } {
-    if (attributes.user.groups.includes(PRIVILEGED_GROUP)) return { allowed: true }
-    const allowed = this.rulesFor(attributes.user, attributes.namespace).some((rule) => ruleAllows(attributes, rule))
-    return { allowed }
+  rulesFor(user: UserInfo, namespace?: string): PolicyRule[] {
+    return this.sourcedRulesFor(user, namespace).map((r) => r.rule)
   }
+
+  private readonly listeners = new Set<(decision: Decision) => void>()
+
+  /** Hears every decision on a request (not on access reviews); returns the function that stops listening. */
+  onDecision(listener: (decision: Decision) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Whether the user may do this, without it being a request (SelfSubjectAccessReview, `kubectl auth can-i`). */
+  review(attributes: RequestAttributes): { allowed: boolean; reason?: string; by?: SourcedRule } {
+    if (attributes.user.groups.includes(PRIVILEGED_GROUP)) return { allowed: true }
+    const by = this.sourcedRulesFor(attributes.user, attributes.namespace).find((r) => ruleAllows(attributes, r.rule))
+    return by ? { allowed: true, reason: `RBAC: allowed by ${by.source}`, by } : { allowed: false }
+  }
+
+  /** The privileged group first (allowed everything), then RBAC; every decision is reported to the listeners. */
+  authorize(attributes: RequestAttributes): { allowed: boolean; reason?: string } {
+    const decision = this.review(attributes)
+    for (const listener of this.listeners) listener({ attributes, allowed: decision.allowed, by: decision.by })
+    return { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) }
+  }
+}
+
+/** A rule that applies to a user, and where it comes from. */
+export interface SourcedRule {
+  rule: PolicyRule
+  /** The binding, as RBAC's "allowed by" reason names it. */
+  source: string
+  role: { kind: string; name: string }
+  /** The rule's index in its role. */
+  index: number
+  /** The RoleBinding's namespace; undefined for a ClusterRoleBinding. */
+  namespace?: string
+}
+
+/** One authorization decision on a request, with the rule that allowed it. */
+export interface Decision {
+  attributes: RequestAttributes
+  allowed: boolean
+  by?: SourcedRule
 }
 
 /** The 403 a denied request answers (NewForbidden with forbiddenMessage). */
