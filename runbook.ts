@@ -16,7 +16,7 @@ import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
 import type { RunLease } from './lib/run/lease.ts'
 import { clusterAccessError } from './lib/run/cluster-access.ts'
-import type { PlanItem, Step, StepId } from './lib/types.ts'
+import type { Facts, KubeObject, PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 import { text } from './lib/config/text.ts'
 
@@ -115,6 +115,21 @@ function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string
   }
 }
 
+/**
+ * The Web UI's address as the cluster has it now: the gateway's Service may have been made again (another NodePort)
+ * since the gateway step recorded its URL. None when the gateway has no address now; the recorded one when the
+ * cluster cannot be asked.
+ */
+async function webUiUrl(cluster: Cluster, config: Config, facts: Facts): Promise<string | undefined> {
+  const { liveGateway } = await import('./lib/verify/gateway-requests.ts')
+  const live = await liveGateway(cluster, config, facts).catch(() => undefined)
+  if (!live) return facts.gateway?.url
+  return 'url' in live ? live.url : undefined
+}
+
+/** Set when the terminal hung up (SIGHUP, or EIO from it): the process then leaves the way a hung-up one does. */
+let terminalGone = false
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'completion') {
     process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
@@ -163,8 +178,25 @@ async function main(argv: string[]): Promise<number> {
     reporter.say(`\n${text.cli.interrupted}`)
     abort.abort()
   }
+  const onHangup = () => {
+    // The terminal closed: nothing more can be shown there (writes fail with EIO), but the run stops the same way,
+    // saving the record and releasing the lock, instead of dying and leaving the Lease held until it expires.
+    if (terminalGone) return
+    terminalGone = true
+    for (const stream of [process.stdin, process.stdout, process.stderr]) stream.on('error', () => undefined)
+    onSignal()
+  }
+  const onUncaught = (error: unknown) => {
+    // A prompt's readline re-emits the terminal's EIO (setRawMode, read) where nobody listens: that is the hang-up
+    // (it may come before SIGHUP does), not a defect. Anything else still ends the run as an unexpected error.
+    if ((error as NodeJS.ErrnoException)?.code === 'EIO') return onHangup()
+    process.stderr.write(`${text.cli.errorPrefix}${text.cli.unexpected}\n${(error as Error)?.stack ?? error}\n`)
+    process.exit(EXIT.failed)
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onHangup)
+  process.on('uncaughtException', onUncaught)
   try {
     const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
@@ -211,10 +243,7 @@ async function main(argv: string[]): Promise<number> {
             }).catch((error) => {
               throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
             })
-      if (state.offline)
-        reporter.say(
-          `⚠ cannot read the runbook's record in the cluster (${state.offline}); showing the local copy ${state.path}`,
-        )
+      if (state.offline) reporter.say(text.record.offline(state.offline, state.path))
     }
     if (config.list) {
       listSteps(reporter, STEPS, state)
@@ -237,7 +266,7 @@ async function main(argv: string[]): Promise<number> {
         operation,
         context,
         onLost: (message) => {
-          reporter.say(`\n✖ ${message}: stopping before the next change`)
+          reporter.say(`\n${text.record.lockLost(message)}`)
           abort.abort()
         },
       })
@@ -263,7 +292,9 @@ async function main(argv: string[]): Promise<number> {
 
     const { selectSteps } = await import('./lib/run/selection.ts')
     const selection = selectSteps(STEPS, config, state?.state.steps ?? {})
-    for (const warning of state ? driftWarnings(state.state, config, STEPS) : []) reporter.say(`⚠ ${warning}`)
+    // A step this run repeats takes the settings given now: only the done steps it leaves out can be out of date.
+    const leftOut = STEPS.filter((step) => !selection.run.includes(step.id))
+    for (const warning of state ? driftWarnings(state.state, config, leftOut) : []) reporter.say(`⚠ ${warning}`)
     const selected = selection.run.map((id) => STEPS.find((s) => s.id === id)!)
     const facts = state?.state.facts ?? {}
     // Plans are pure and validate every manifest: bad operator input fails here, before any step changes anything.
@@ -336,7 +367,7 @@ async function main(argv: string[]): Promise<number> {
       await engine.run()
       reporter.say(`\n${summary(engine.results, selection.left)}`)
       reporter.say(`\n${formatLedger(config, (step) => state!.state.steps[step]?.status === 'done')}`)
-      const url = state!.state.facts.gateway?.url
+      const url = await webUiUrl(cluster, config, state!.state.facts)
       if (url) reporter.say(`\n${text.cli.webUi(url)}`)
       reporter.event({ event: 'run-end', status: 'done', exitCode: EXIT.ok, ...(url ? { webUiUrl: url } : {}) })
       outcome = 'done'
@@ -387,6 +418,8 @@ async function main(argv: string[]): Promise<number> {
     await lease?.release()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('SIGHUP', onHangup)
+    process.off('uncaughtException', onUncaught)
   }
 }
 
@@ -423,17 +456,36 @@ async function printRbac(config: Config, STEPS: Step[]): Promise<number> {
   return EXIT.ok
 }
 
-/** Probe pods an interrupted run could not delete (a second Ctrl-C leaves at once): removed once the lock is held. */
+/**
+ * Probes an interrupted run could not delete (a second Ctrl-C leaves at once), removed once the lock is held: pods
+ * and Services in Gthulhu's namespace, and the namespaces some probes make for themselves (an impostor decision
+ * maker's), which take what they hold with them.
+ */
 async function removeLeftoverProbes(cluster: Cluster, namespace: string, reporter: Reporter): Promise<void> {
   const { PROBE_RUN_LABEL } = await import('./lib/verify/probes.ts')
-  const pods = await cluster.list('pods', {
-    namespace,
-    selector: `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`,
-  })
-  if (!pods.length) return
-  const names = pods.map((p) => p.metadata.name)
-  await cluster.kubectl(['delete', 'pods', '-n', namespace, ...names, '--ignore-not-found', '--wait=false'])
-  reporter.say(`⚠ removed ${names.length} probe pod(s) an interrupted run left behind: ${names.join(', ')}`)
+  const selector = `${PROBE_RUN_LABEL},app.kubernetes.io/managed-by=gthulhu-runbook`
+  const [pods, services, namespaces] = await Promise.all([
+    cluster.list('pods', { namespace, selector }),
+    cluster.list('services', { namespace, selector }),
+    cluster.list('namespaces', { selector }),
+  ])
+  const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name)
+  const inNamespace = [...names(pods).map((name) => `pod/${name}`), ...names(services).map((name) => `service/${name}`)]
+  await Promise.all([
+    inNamespace.length &&
+      cluster.kubectl(['delete', '-n', namespace, ...inNamespace, '--ignore-not-found', '--wait=false']),
+    namespaces.length &&
+      cluster.kubectl(['delete', 'namespaces', ...names(namespaces), '--ignore-not-found', '--wait=false']),
+  ])
+  if (pods.length) reporter.say(text.record.leftoverProbes(pods.length, names(pods).join(', ')))
+  if (services.length)
+    reporter.say(
+      `⚠ removed ${services.length} probe Service(s) an interrupted run left behind: ${names(services).join(', ')}`,
+    )
+  if (namespaces.length)
+    reporter.say(
+      `⚠ removed ${namespaces.length} probe namespace(s) an interrupted run left behind, with what they held: ${names(namespaces).join(', ')}`,
+    )
 }
 
 interface LifecycleRun {
@@ -475,10 +527,7 @@ async function lifecycle(
   const dependents = config.rollback
     ? STEPS.filter((s) => s.requires?.includes(config.rollback!) && records[s.id]?.status === 'done').map((s) => s.id)
     : []
-  if (dependents.length)
-    reporter.say(
-      `⚠ ${dependents.join(', ')} rel${dependents.length > 1 ? 'y' : 'ies'} on ${config.rollback} and stay${dependents.length > 1 ? '' : 's'} in place; --verify will report ${dependents.length > 1 ? 'them' : 'it'} until --resume applies ${config.rollback} again`,
-    )
+  if (dependents.length) reporter.say(text.cli.rollbackDependents(dependents, config.rollback!))
   if (config.dryRun) {
     reporter.event({ event: 'run-start', context, stateFile: state.path, steps: ids, dryRun: true })
     for (const id of ids) {
@@ -633,24 +682,19 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     return [{ kube, state, config: member, ids }]
   })
   if (!members.length)
-    throw new UsageError(
-      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${defaultStatePath('<context>')} (contexts: ${known.map((c) => c.name).join(', ') || 'none'}); run the runbook first`,
-    )
+    throw new UsageError(text.errors.noFleetRecord(defaultStatePath('<context>'), known.map((c) => c.name).join(', ')))
   const contexts = members.map((m) => m.kube.name)
   reporter.event({ event: 'run-start', contexts, steps: [], dryRun: false })
   reporter.say(
-    `Fleet audit of ${contexts.length} context(s), concurrently: ${contexts.join(', ')}${
-      skipped.length
-        ? `
-(no record of this runbook, not audited: ${skipped.join(', ')})`
-        : ''
+    `${text.audit.fleetStart(contexts.length, contexts.join(', '))}${
+      skipped.length ? `\n${text.audit.fleetNoRecord(skipped.join(', '))}` : ''
     }`,
   )
   const startedAt = new Date()
   const audits = await Promise.all(
     members.map(async (m) => {
-      const text: string[] = []
-      const human = { write: (chunk: string) => text.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
+      const said: string[] = []
+      const human = { write: (chunk: string) => said.push(chunk) !== 0 } as unknown as NodeJS.WriteStream
       const memberReporter = new Reporter(reporter.json, human, process.stdout, m.kube.name)
       const collector = new ReachabilityCollector(m.state.state)
       memberReporter.event({
@@ -660,7 +704,7 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         steps: m.ids,
         dryRun: false,
       })
-      memberReporter.say(`Context ${m.kube.name}; state in ${m.state.path}; auditing ${m.ids.join(', ')}`)
+      memberReporter.say(text.audit.fleetMember(m.kube.name, m.state.path, m.ids.join(', ')))
       const outcome = await auditContext({
         config: m.config,
         steps: STEPS,
@@ -671,25 +715,24 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         ids: m.ids,
         collector,
       })
-      return { member: m, outcome, text: text.join(''), collector, finishedAt: new Date() }
+      return { member: m, outcome, said: said.join(''), collector, finishedAt: new Date() }
     }),
   )
-  for (const { member, text } of audits)
-    reporter.say(`
-══ ${member.kube.name} ══
-${text.trimEnd()}`)
+  for (const { member, said } of audits) reporter.say(`\n══ ${member.kube.name} ══\n${said.trimEnd()}`)
   const outcomes = audits.map((a) => a.outcome)
-  reporter.say(`
-Fleet audit:
-${fleetTable(outcomes)}`)
+  reporter.say(`\n${text.audit.fleetTitle}\n${fleetTable(outcomes)}`)
   const exitCode = outcomes.some((o) => o.exitCode !== EXIT.ok) ? EXIT.failed : EXIT.ok
   reporter.say(
-    exitCode === EXIT.ok
-      ? `\n✔ every context holds`
-      : `\n✖ ${outcomes
-          .filter((o) => o.exitCode !== EXIT.ok)
-          .map((o) => o.context)
-          .join(', ')} drifted or could not be audited`,
+    `\n${
+      exitCode === EXIT.ok
+        ? text.audit.fleetAllHold
+        : text.audit.fleetSomeDrifted(
+            outcomes
+              .filter((o) => o.exitCode !== EXIT.ok)
+              .map((o) => o.context)
+              .join(', '),
+          )
+    }`,
   )
   reporter.event({
     event: 'run-end',
@@ -747,8 +790,7 @@ async function reportServerDryRun(
       ...(v.message ? { message: v.message } : {}),
     })
   const rejected = verdicts.filter((v) => v.result === 'rejected').length
-  if (rejected)
-    reporter.say(`\n✖ the API server rejected ${rejected} object(s); fix the settings named above before running`)
+  if (rejected) reporter.say(`\n${text.cli.serverDryRunRejected(rejected)}`)
   return rejected ? EXIT.usage : EXIT.ok
 }
 
@@ -785,3 +827,6 @@ try {
     process.exitCode = EXIT.failed
   }
 }
+// After a hang-up, end as a hung-up process (killed by SIGHUP, nothing of the run left to do): exiting normally,
+// Node would restore the settings of a terminal that no longer exists, and abort on the error.
+if (terminalGone) process.kill(process.pid, 'SIGHUP')

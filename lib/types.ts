@@ -77,6 +77,8 @@ export interface Facts {
   /** The istioctl the istioctl step installed or adopted, and the SHA-256 it must still have each time it runs. */
   istioctlPath?: string
   istioctlSha256?: string
+  /** The istioctl step found that binary already there (byte for byte the release's) and adopted it: undo leaves it. */
+  istioctlAdopted?: boolean
   /** The Istio the ambient step verified (istiod's image tag). */
   istio?: { version?: string }
   /** How the manager is reached from outside: through the load balancer's address when it has one, else a node's NodePort. */
@@ -180,8 +182,8 @@ export interface Step {
    */
   access(config: Config): StepAccess
   /**
-   * The settings that shape what this step does: a step done with other values of these is reported when the settings
-   * change; a change to any other setting is not its concern.
+   * The settings that shape what this step does (its plan, run or verify reads them): a done step that a run leaves
+   * out is reported when one of these is given with another value; a change to any other setting is not its concern.
    */
   settings: (keyof Config)[]
   plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]

@@ -257,7 +257,7 @@ function checksOf(observation: Observation, config: Config): Check[] {
   })
   const api = observation.apiServer
   checks.push({
-    name: "the API server's endpoints (Endpoints default/kubernetes)",
+    name: text.checks.apiServerEndpoints,
     expected: "at least one address and port: the manager's egress policy must admit them",
     observed: api ? `${api.addresses.join(', ')} on ${api.ports.join(', ')}` : 'none readable',
     ok: !!api || !config.managerEgressPolicy,
@@ -285,7 +285,9 @@ export const preflightStep: Step = {
     'Before changing anything, make sure the runbook talks to the cluster you meant, that the Istio release you chose supports its ' +
     "Kubernetes version, and find Gthulhu's manager, scheduler and MongoDB by the labels its Helm chart sets. Their names, " +
     'ServiceAccounts and labels feed every later step. It also looks for a CNI that enforces NetworkPolicy, without which the L4 step cannot protect anything.',
-  settings: ['namespace', 'release', 'istioVersion'],
+  // It judges the Kubernetes version by --istio-version (and --allow-untested-kubernetes), and the API server's
+  // endpoints as the manager's egress policy needs them.
+  settings: ['namespace', 'release', 'istioVersion', 'allowUntestedKubernetes', 'managerEgressPolicy'],
   access: (config) => ({
     run: [],
     verify: [

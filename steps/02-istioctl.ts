@@ -106,11 +106,25 @@ async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: stri
   }
 }
 
-/** Records the binary the later steps (and --verify, from any directory) run, by path and SHA-256. */
-function recordIstioctl(ctx: StepContext, path: string, sha256: string): void {
+/**
+ * Records the binary the later steps (and --verify, from any directory) run, by path and SHA-256, and whether the
+ * runbook installed it or adopted one that was already there (undo removes only the former).
+ */
+function recordIstioctl(ctx: StepContext, path: string, sha256: string, adopted: boolean): void {
   ctx.facts.istioctlPath = path
   ctx.facts.istioctlSha256 = sha256
+  ctx.facts.istioctlAdopted = adopted
   ctx.cluster.useIstioctl(path, sha256)
+}
+
+/**
+ * Whether the istioctl at `target` was there before the runbook, so undo leaves it: adopted by the step, or (a
+ * record from before adoption was recorded) found there before the step first changed anything.
+ */
+function thereBeforeRunbook({ facts, before }: Pick<StepContext, 'facts' | 'before'>, target: string): boolean {
+  if (facts.istioctlPath === target && facts.istioctlAdopted !== undefined) return facts.istioctlAdopted
+  const found = before?.found
+  return !!found?.istioctlExisted && (found.istioctlPath ?? target) === target
 }
 
 export const istioctlStep: Step = {
@@ -169,7 +183,7 @@ export const istioctlStep: Step = {
               `${recorded ? ' and not the one the runbook installed there' : ''}: the runbook neither runs nor replaces a binary it cannot vouch for. ` +
               'Move it away (the runbook then installs the release) or choose another --install-dir',
           )
-        recordIstioctl(ctx, target, present)
+        recordIstioctl(ctx, target, present, true)
         return {
           unchanged: `adopted the istioctl at ${target}: byte for byte the ${istioVersion} release's (sha256 ${present.slice(0, 16)}…)`,
         }
@@ -181,23 +195,28 @@ export const istioctlStep: Step = {
     } finally {
       release.discard()
     }
-    recordIstioctl(ctx, target, release.sha256)
+    recordIstioctl(ctx, target, release.sha256, false)
     io.log(`installed ${target} (sha256 ${release.sha256.slice(0, 16)}…)`)
   },
   undo: {
+    // Kept for records written before the step recorded whether it adopted the binary (facts.istioctlAdopted).
     found: async (ctx) => ({
       istioctlExisted: existsSync(istioctlPath(ctx.config)),
       istioctlPath: istioctlPath(ctx.config),
     }),
-    describe: ({ config, before, facts }) => [
-      before?.found?.istioctlExisted
-        ? `leave ${before.found.istioctlPath ?? istioctlPath(config)}: it was there before the runbook`
-        : `remove ${facts.istioctlPath ?? istioctlPath(config)} if it is still the binary the runbook installed (same SHA-256)`,
-    ],
+    describe: (ctx) => {
+      const target = verifiedIstioctlPath(ctx)
+      return [
+        thereBeforeRunbook(ctx, target)
+          ? `leave ${target}: it was there before the runbook`
+          : `remove ${target} if it is still the binary the runbook installed (same SHA-256)`,
+      ]
+    },
   },
+  // The undo, its preview and its verification all look at one path: the binary the later steps run.
   async rollback(ctx, io) {
     const target = verifiedIstioctlPath(ctx)
-    if (ctx.before?.found?.istioctlExisted) return io.log(`left ${target}: it was there before the runbook`)
+    if (thereBeforeRunbook(ctx, target)) return io.log(`left ${target}: it was there before the runbook`)
     if (!existsSync(target)) return io.log(`${target} is already gone`)
     // Never remove a binary someone replaced since: only the bytes this runbook installed.
     const present = fileSha256(target)
@@ -205,14 +224,13 @@ export const istioctlStep: Step = {
       return io.warn(
         `left ${target}: it is no longer the binary the runbook installed (sha256 ${present.slice(0, 16)}…)`,
       )
+    // The record keeps naming it (path and SHA-256): a later step that needs it says it is gone, not unknown.
     rmSync(target)
-    delete ctx.facts.istioctlPath
-    delete ctx.facts.istioctlSha256
     io.log(`removed ${target}`)
   },
   async verifyRollback(ctx) {
-    const target = (ctx.before?.found?.istioctlPath as string | undefined) ?? istioctlPath(ctx.config)
-    const kept = !!ctx.before?.found?.istioctlExisted
+    const target = verifiedIstioctlPath(ctx)
+    const kept = thereBeforeRunbook(ctx, target)
     return [
       {
         name: text.checks.istioctlUndone(target, kept),
@@ -236,7 +254,7 @@ export const istioctlStep: Step = {
     return [
       { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },
       {
-        name: `istioctl at ${target} is the binary the runbook verified`,
+        name: text.checks.istioctlVerified(target),
         expected: expected ? `sha256 ${expected}` : 'a SHA-256 in the record',
         observed: present ? `sha256 ${present}` : 'missing',
         ok: verified,

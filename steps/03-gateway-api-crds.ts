@@ -108,7 +108,7 @@ export const gatewayApiCrdsStep: Step = {
     'channel), applied server-side because a client-side apply of the experimental bundle fails on its size. A bundle that is already ' +
     'installed at that version is left alone, and a newer one is never replaced unless you say so.',
   requires: ['preflight'],
-  settings: ['gatewayApiVersion', 'gatewayApiChannel'],
+  settings: ['gatewayApiVersion', 'gatewayApiChannel', 'replaceNewerGatewayApi'],
   // The CRDs' names come from the bundle, downloaded when the step runs: RBAC cannot name them beforehand.
   access: () => {
     const crds = 'customresourcedefinitions.apiextensions.k8s.io'

@@ -281,7 +281,7 @@ export const ambientStep: Step = {
     const trustDomain = await readTrustDomain(ctx)
     if (trustDomain) ctx.facts.trustDomain = trustDomain
     const meshCheck: Check = {
-      name: `the mesh's trust domain (meshConfig.trustDomain in ${MESH_CONFIG.namespace}/${MESH_CONFIG.name})`,
+      name: text.checks.trustDomain(`${MESH_CONFIG.namespace}/${MESH_CONFIG.name}`),
       expected: 'read from the mesh config: identity policies are written in it',
       observed:
         trustDomain ??

@@ -7,15 +7,18 @@ import {
   SERVICE_TYPE_ANNOTATION,
   condition,
   findNamed,
+  HEALTH_PATH,
+  gatewayServiceName,
+  gatewayUrl,
   getNamed,
   getUntil,
   isCurrent,
   listenerNodePort,
+  listenerPort,
   loadBalancerAddress,
   pickNodeAddress,
   routeParentStatus,
   showCondition,
-  urlHost,
   type Answer,
   type Condition,
   type NodeAddress,
@@ -33,11 +36,8 @@ import { untilChanged } from '../lib/kube/wait.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 const MANIFEST = 'gateway.yaml'
-export const HEALTH_PATH = '/health'
 /** How long the GET /health check keeps retrying while the listener comes up. */
 const HTTP_RETRY_MS = 20_000
-
-export const gatewayServiceName = (config: Pick<Config, 'gatewayName'>) => `${config.gatewayName}-istio`
 
 /** The backend the route sends traffic to: the manager's Service as preflight found it. */
 function managerBackend(config: Config, facts: Facts): { name: string; port: number } {
@@ -71,9 +71,6 @@ export function gatewayManifests(config: Config, facts: Facts): { gateway: KubeO
   assertValidManifests([gateway, route])
   return { gateway, route }
 }
-
-/** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
-const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
 
 /** What kubectl gets each of the step's objects as. */
 const resourceOf = (o: KubeObject) =>
@@ -355,13 +352,9 @@ export const gatewayStep: Step = {
       },
     ]
     const userAgent = checkUserAgent(config)
-    // Cloud NodePorts are often firewalled: a load balancer address, when there is one, is what clients use.
-    const via = lbAddress ? 'load balancer' : 'NodePort'
-    const url = lbAddress
-      ? `http://${urlHost(lbAddress)}${port === 80 ? '' : `:${port}`}/`
-      : picked && verdict.nodePort
-        ? `http://${urlHost(picked.address)}:${verdict.nodePort}/`
-        : undefined
+    const address = gatewayUrl(port, lbAddress, picked, verdict.nodePort)
+    const url = address?.url
+    const via = address?.via ?? 'NodePort'
     const healthUrl = url ? `${url.slice(0, -1)}${HEALTH_PATH}` : undefined
     if (healthUrl && checks.every((c) => c.ok || c.advisory)) {
       io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)

@@ -113,7 +113,7 @@ function bindingChecks(config: Config, facts: Facts, view: WaypointView): Check[
   if (namespaceWide(config))
     return [
       {
-        name: `namespace ${ns} has ${USE_WAYPOINT_LABEL}=${name}`,
+        name: text.checks.namespaceLabel(ns, `${USE_WAYPOINT_LABEL}=${name}`),
         expected: name,
         observed: onNamespace ?? '(not set)',
         ok: onNamespace === name && (onService === undefined || onService === name),
@@ -125,14 +125,14 @@ function bindingChecks(config: Config, facts: Facts, view: WaypointView): Check[
     ]
   return [
     {
-      name: `Service ${ns}/${service} has ${USE_WAYPOINT_LABEL}=${name}`,
+      name: text.checks.serviceLabel(`${ns}/${service}`, `${USE_WAYPOINT_LABEL}=${name}`),
       expected: name,
       observed: view.serviceLabels ? (onService ?? '(not set)') : 'Service not found',
       ok: onService === name,
       hint: 'without it, policies that target the manager Service are not enforced by any waypoint',
     },
     {
-      name: `namespace ${ns} does not bind every Service to ${name}`,
+      name: text.checks.namespaceNotBinding(ns, name),
       expected: `no ${USE_WAYPOINT_LABEL}=${name} on the namespace`,
       observed: onNamespace === undefined ? '(not set)' : `${USE_WAYPOINT_LABEL}=${onNamespace}`,
       ok: onNamespace !== name,
@@ -154,7 +154,7 @@ export const waypointStep: Step = {
     "In the default namespace it also binds kubernetes.default.svc, so the API-server traffic of enrolled pods passes the waypoint. --waypoint-binding namespace keeps the guide's form; " +
     'otherwise a namespace label naming this waypoint is removed. Every command here is idempotent, and a run repairs a waypoint that was deleted while the labels stayed.',
   requires: ['preflight', 'istioctl'],
-  settings: ['namespace', 'waypointName', 'waypointBinding'],
+  settings: ['namespace', 'release', 'waypointName', 'waypointBinding'],
   access: (config) => {
     const who = 'waypoint'
     const ns = config.namespace

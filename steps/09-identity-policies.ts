@@ -119,7 +119,7 @@ async function hostNetworkCheck(ctx: StepContext): Promise<Check> {
   const named = (pods: KubeObject[]) =>
     pods.map((p) => `${p.metadata.namespace}/${p.metadata.name} (${p.spec?.nodeName})`).join(', ')
   return {
-    name: `hostNetwork pods on the nodes of the manager, MongoDB and the decision makers (${[...nodes].join(', ') || 'none found'}): these can reach them directly`,
+    name: text.checks.hostNetworkPods([...nodes]),
     expected: `none outside ${SYSTEM_NAMESPACES.join(', ')}`,
     observed: onHost.length ? named(onHost) : 'none',
     ok: unexpected.length === 0,
@@ -135,7 +135,7 @@ function protectedPods(config: Config, facts: Facts, desired: KubeObject[]): Pro
   return desired.map((policy) => {
     const workload = pods[policy.metadata.name as keyof typeof pods]
     return {
-      title: `${workload.name}'s pods`,
+      title: text.checks.podsOf(workload.name),
       target: {
         enforcer: 'ztunnel',
         namespace: config.namespace,
@@ -154,10 +154,20 @@ function plaintextTargets(ctx: StepContext): Parameters<typeof plaintextChecks>[
   const { manager, mongodb, scheduler } = workloads(ctx.config, ctx.facts)
   const guarded = ctx.config.identityPolicies
   return [
-    { title: `${manager.name}'s pods`, podLabels: manager.podLabels, identityPolicy: guarded, threat: 'manager' },
-    { title: `${mongodb.name}'s pods`, podLabels: mongodb.podLabels, identityPolicy: guarded, threat: 'mongodb' },
     {
-      title: `${scheduler.name}'s pods`,
+      title: text.checks.podsOf(manager.name),
+      podLabels: manager.podLabels,
+      identityPolicy: guarded,
+      threat: 'manager',
+    },
+    {
+      title: text.checks.podsOf(mongodb.name),
+      podLabels: mongodb.podLabels,
+      identityPolicy: guarded,
+      threat: 'mongodb',
+    },
+    {
+      title: text.checks.podsOf(scheduler.name),
       podLabels: scheduler.podLabels,
       identityPolicy: guarded,
       threat: 'decision-maker',

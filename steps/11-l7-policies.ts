@@ -148,7 +148,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
   checks.push(
     ...(await foreignPolicyChecks(ctx, [
       {
-        title: `the manager Service ${service.name} (through the waypoint)`,
+        title: text.checks.managerServiceThroughWaypoint(service.name),
         target: { enforcer: 'waypoint', namespace: ns, service: service.name, waypoint: config.waypointName },
         admitted: { principals },
         own: desired.map((p) => p.metadata.name),
@@ -156,7 +156,7 @@ async function policyStateChecks(ctx: StepContext): Promise<Check[]> {
         threat: 'manager',
       },
       {
-        title: `the ingress gateway ${config.gatewayName}`,
+        title: text.checks.ingressGateway(config.gatewayName),
         target: {
           enforcer: 'gateway',
           namespace: ns,

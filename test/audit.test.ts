@@ -7,8 +7,8 @@ import { comparedView, comparisonCheck, diffFields, diffLines, fieldPath, fields
 import { admitsBeyondPlan } from '../lib/domain/network-policies.ts'
 import { selectorMatches } from '../lib/kube/object.ts'
 import type { KubeObject } from '../lib/types.ts'
-import { auditPaths, describeAudited, isOpen } from '../lib/verify/threat-model.ts'
-import { fleetTable, verdictText, type AuditOutcome } from '../lib/run/audit.ts'
+import { auditPaths, isOpen } from '../lib/verify/threat-model.ts'
+import { describeAudited, fleetTable, verdictText, type AuditOutcome } from '../lib/run/audit.ts'
 
 const object = (metadata: Partial<KubeObject['metadata']>, spec: any): KubeObject => ({
   apiVersion: 'v1',
@@ -161,8 +161,13 @@ test('the threat model after an audit: a voided layer weakens a path, the last o
     'closed',
     'other targets keep theirs',
   )
-  const seen = auditPaths(config, allDone, [], new Set(['pod-ip-to-manager']))
+  const seen = auditPaths(config, allDone, [], new Set(['pod-ip-to-manager', 'host-network-same-node']))
   assert.is(seen.find((r) => r.path.id === 'pod-ip-to-manager')!.status, 'seen open')
+  // No layer closes it: seen open, it is open as the model says (disclosed), not a weakening.
+  const sameNode = seen.find((r) => r.path.id === 'host-network-same-node')!
+  assert.equal([sameNode.status, isOpen(sameNode)], ['open', true])
+  assert.match(sameNode.why!, /169\.254\.7\.127/)
+  assert.not.match(verdictText({ ...outcome('c', 0, true), paths: seen }), /host-network-same-node/)
 })
 
 const outcome = (context: string, drifts: number, probed: boolean): AuditOutcome => ({

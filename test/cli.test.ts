@@ -59,8 +59,12 @@ test('automation refuses to act on a context the operator did not name', async (
   assert.not.ok(existsSync(world.stateFile), 'nothing may be written')
 })
 
+/** The world's flags naming another context instead of its own (a second --context is a fleet audit's). */
+const withContext = (flags: string[], context: string) =>
+  flags.map((flag, i) => (flags[i - 1] === '--context' ? context : flag))
+
 test('a context missing from the kubeconfig exits 2 listing the valid ones', async () => {
-  const r = await world.run([...world.flags, '--yes', '--context', 'prod-eu'])
+  const r = await world.run([...withContext(world.flags, 'prod-eu'), '--yes'])
   assert.is(r.code, 2, show(r))
   assert.match(r.stderr, new RegExp(`no context "prod-eu" in the kubeconfig; valid: ${world.sim.context}`))
 })
@@ -96,14 +100,35 @@ test('preflight passes on the default install and records what it found', async 
   assert.ok(state.steps.preflight?.checks?.every((c) => c.ok))
 })
 
-test('a resumed run warns when settings differ from those a done step ran with', async () => {
-  const r = await world.run([...world.flags, '--dry-run', '--resume', '--gateway-name', 'other-gw'])
-  assert.is(r.code, 0, show(r))
+test('a resumed run takes the settings the record was made with, and warns when one a done step read is given otherwise', async () => {
+  // preflight judges the cluster's Kubernetes by --istio-version (1.28 is tested with 1.30–1.34, 1.29 with 1.31–1.35).
+  const done = await world.run([...world.flags, '--yes', '--only', 'preflight', '--istio-version', '1.28.3'])
+  assert.is(done.code, 0, show(done))
+  const resumed = await world.run([...world.flags, '--dry-run', '--resume'])
+  assert.is(resumed.code, 0, show(resumed))
+  assert.match(resumed.stdout, /Settings from the record \(not given this time\): .*istioVersion=1\.28\.3/)
+  assert.match(resumed.stdout, /istioctl-1\.28\.3-linux/, 'the steps still to run plan the recorded Istio')
+  assert.not.match(resumed.stdout, /other settings/, 'nothing given, nothing differs')
+  const changed = await world.run([
+    ...world.flags,
+    '--dry-run',
+    '--resume',
+    '--istio-version',
+    '1.29.1',
+    '--gateway-name',
+    'other-gw',
+  ])
+  assert.is(changed.code, 0, show(changed))
   assert.match(
-    r.stdout,
-    /⚠ preflight was done with other settings \(gatewayName: "gthulhu-gw" → "other-gw"\); run it again with --from preflight/,
+    changed.stdout,
+    /⚠ preflight was done with other settings \(istioVersion: "1\.28\.3" → "1\.29\.1"\); run it again with --from preflight/,
   )
-  assert.not.match(r.stdout, /# preflight:/, 'the done step is not planned again')
+  assert.not.match(changed.stdout, /other settings \([^)]*gatewayName/, 'preflight does not read the Gateway name')
+  assert.not.match(changed.stdout, /# preflight:/, 'the done step is not planned again')
+  const repeated = await world.run([...world.flags, '--dry-run', '--from', 'preflight', '--istio-version', '1.29.1'])
+  assert.is(repeated.code, 0, show(repeated))
+  assert.match(repeated.stdout, /# preflight:/)
+  assert.not.match(repeated.stdout, /other settings/, 'a step run again takes the settings given now')
 })
 
 test('--list shows each step with its state in this context', async () => {

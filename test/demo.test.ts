@@ -108,8 +108,8 @@ test('--exit in a terminal, and a run without a terminal, stop the cluster right
 const BEFORE_ALL = 3
 const AFTER_FAILURE_QUIT = 4 // retry, run again, roll back, accept, quit
 
-async function simFaults(apiUrl: string, faults: object): Promise<void> {
-  const response = await fetch(`${apiUrl}/sim/faults`, {
+async function simFaults(controlUrl: string, faults: object): Promise<void> {
+  const response = await fetch(`${controlUrl}/sim/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(faults),
@@ -121,10 +121,12 @@ async function simFaults(apiUrl: string, faults: object): Promise<void> {
 test('a failed step and Quit keep the cluster up; the printed resume command finishes the run from a second terminal; Ctrl-C removes the demo folder', async () => {
   const demo = await demoInTerminal([])
   const started = await demo.waitFor(/Run preflight\?/, 120_000)
-  const [, apiUrl, simDir] = /simulated cluster at (http:\/\/\S+) \(files in (\S+)\)/.exec(started) ?? []
+  const [, apiUrl, simDir] = /simulated cluster at (https:\/\/\S+) \(files in (\S+)\)/.exec(started) ?? []
   assert.ok(apiUrl && simDir, started)
+  // The simulator's own routes answer plain HTTP on the API server's port (test/sim/README.md).
+  const controlUrl = apiUrl.replace(/^https:/, 'http:')
   // The mirror serves a checksum that does not match: the istioctl step fails before installing anything.
-  await simFaults(apiUrl, { wrongChecksum: true })
+  await simFaults(controlUrl, { wrongChecksum: true })
   await demo.keys(...Array(BEFORE_ALL).fill('Down'), 'Enter')
   await demo.waitFor(/istioctl did not verify\. What now\?/, 240_000)
   await demo.keys(...Array(AFTER_FAILURE_QUIT).fill('Down'), 'Enter')
@@ -140,7 +142,7 @@ test('a failed step and Quit keep the cluster up; the printed resume command fin
   )
   assert.ok(resume!.includes(`--state-file ${simDir}/state.json`), resume)
 
-  await simFaults(apiUrl, { wrongChecksum: false })
+  await simFaults(controlUrl, { wrongChecksum: false })
   const second = await TerminalSession.start(['bash', '-c', resume!], { env: process.env, cwd: ROOT })
   sessions.push(second)
   await second.waitFor(/Run istioctl\?/, 120_000)

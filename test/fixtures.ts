@@ -22,7 +22,9 @@ import {
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { ROOT, show, startWorld, worldAround, type RunbookWorld } from './harness.ts'
-import { startSimulator, type SavedWorld, type SimOptions } from './sim/index.ts'
+import { kubectl } from './kit.ts'
+import { startSimulator, type SavedWorld, type Simulator, type SimOptions } from './sim/index.ts'
+import { decodeRecord, encodeRecord, RECORD_KEY, RECORD_TYPE } from '../lib/run/record.ts'
 
 const CACHE = join(ROOT, 'node_modules', '.cache', 'gthulhu-runbook', 'worlds')
 /** What a world depends on: a change to any of these makes a new save. */
@@ -140,21 +142,55 @@ async function savedFixture(options: SimOptions, args: string[]): Promise<{ path
   return { path: target, saved: JSON.parse(readFileSync(join(target, 'world.json'), 'utf8')) }
 }
 
+/** Replaces every occurrence of each key with its value. */
+const rewrite = (text: string, replacements: [string, string][]) =>
+  replacements.reduce((rewritten, [from, to]) => rewritten.split(from).join(to), text)
+
 /** Replaces every occurrence of each key with its value in the text files of a directory tree. */
 function rewriteFiles(dir: string, replacements: [string, string][]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.json')) continue
     const file = join(entry.parentPath ?? (entry as any).path, entry.name)
-    let text = readFileSync(file, 'utf8')
-    for (const [from, to] of replacements) text = text.split(from).join(to)
-    writeFileSync(file, text)
+    writeFileSync(file, rewrite(readFileSync(file, 'utf8'), replacements))
+  }
+}
+
+/**
+ * The same rewrite in the runbook's record in the cluster (each revision's Secret, gzip-compressed JSON): a run
+ * reads the record there before its local copy, so paths, mirrors and NodePorts left in it would still name the
+ * building world's.
+ */
+async function rewriteRecords(sim: Simulator, replacements: [string, string][]): Promise<void> {
+  const found = await kubectl(sim.env, [
+    'get',
+    'secrets',
+    '--all-namespaces',
+    '-l',
+    'owner=gthulhu-runbook',
+    '-o',
+    'json',
+  ])
+  if (found.code !== 0) throw new Error(`listing the saved world's records failed: ${found.stderr}`)
+  for (const secret of JSON.parse(found.stdout).items) {
+    const encoded = secret.type === RECORD_TYPE ? secret.data?.[RECORD_KEY] : undefined
+    if (!encoded) continue
+    const before = decodeRecord(encoded)
+    const after = rewrite(before, replacements)
+    if (after === before) continue
+    secret.data[RECORD_KEY] = encodeRecord(after)
+    const replaced = await kubectl(sim.env, ['replace', '-f', '-'], { input: JSON.stringify(secret) })
+    if (replaced.code !== 0)
+      throw new Error(
+        `rewriting record ${secret.metadata.namespace}/${secret.metadata.name} failed: ${replaced.stderr}`,
+      )
   }
 }
 
 /**
  * A world the runbook has already been through with `args` (by default a full `--yes` run): a fresh simulator
  * started from the saved world and a private copy of the runbook's files (state, installed istioctl), with
- * paths, mirrors and NodePorts rewritten to the new world's. Every test file gets its own; none shares state.
+ * paths, mirrors and NodePorts rewritten to the new world's (in the local copy and in the record in the cluster).
+ * Every test file gets its own; none shares state.
  */
 export async function preparedWorld(options: SimOptions = {}, args: string[] = ['--yes']): Promise<RunbookWorld> {
   try {
@@ -171,18 +207,30 @@ async function startFromSave(options: SimOptions, args: string[]): Promise<Runbo
   const sim = await startSimulator({ restore: saved.world })
   const dir = mkdtempSync(join(tmpdir(), 'runbook-world-'))
   cpSync(join(path, 'files'), dir, { recursive: true })
+  // A NodePort appears in URLs, as a Service's nodePort, in the gateway step's check and as the port of a path seen
+  // through the gateway.
   const ports = Object.entries(sim.nodePorts).flatMap(([from, to]): [string, string][] => [
     [`:${from}/`, `:${to}/`],
     [`"nodePort":${from}`, `"nodePort":${to}`],
     [`"nodePort": ${from}`, `"nodePort": ${to}`],
+    [`"port":"${from}"`, `"port":"${to}"`],
+    [`"port": "${from}"`, `"port": "${to}"`],
+    [`NodePort ${from}`, `NodePort ${to}`],
   ])
-  rewriteFiles(dir, [
+  const replacements: [string, string][] = [
     [saved.dir, dir],
     [saved.simDir, sim.dir],
     [saved.istioMirror, sim.istioMirror],
     [saved.gatewayApiMirror, sim.gatewayApiMirror],
     ...ports,
-  ])
+  ]
+  try {
+    rewriteFiles(dir, replacements)
+    await rewriteRecords(sim, replacements)
+  } catch (error) {
+    await sim.stop()
+    throw error
+  }
   return worldAround(sim, dir)
 }
 

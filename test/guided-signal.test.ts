@@ -1,7 +1,7 @@
-// SIGTERM (what a closing terminal, systemd or `kill` sends) while guided mode waits at a prompt: the prompt
-// closes at once, the run exits 130 with its record saved and its lock (the Lease) released, and the next run is
-// not refused.
-import { readFileSync } from 'node:fs'
+// SIGTERM (what systemd or `kill` sends) or SIGHUP (a closing terminal) while guided mode waits at a prompt: the
+// prompt closes at once, the run exits 130 with its record saved and its lock (the Lease) released, and the next
+// run is not refused.
+import { existsSync, readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startWorld, type RunbookWorld, startGuided } from './harness.ts'
@@ -62,6 +62,27 @@ test('a second SIGTERM while the first is handled still releases the lock; the n
   process.kill(pid, 'SIGTERM')
   assert.is(await session.exitCode(60_000), 130)
   assert.is(await world.lockHolder(), undefined, 'the lock must be released')
+  const next = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  assert.is(next.code, 0, next.stderr)
+})
+
+test('closing the terminal (SIGHUP) at a prompt still saves the record as interrupted and releases the lock', async () => {
+  const session = await guided([...world.flags, '--only', 'istioctl'])
+  await session.waitFor(/Run istioctl\?/, 180_000)
+  const pid = runbookPid(await session.pid())
+  assert.ok(await world.lockHolder(), 'the run holds its lock while it asks')
+  await session.close() // the terminal goes away: tmux hangs up the pane
+  const deadline = Date.now() + 60_000
+  while (existsSync(`/proc/${pid}`)) {
+    if (Date.now() > deadline) throw new Error(`the runbook (pid ${pid}) still runs a minute after its terminal closed`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // Released, not merely expired: an expired Lease still names its holder.
+  assert.is(await world.lockHolder(), undefined, 'the lock must be released')
+  const revisions = (await world.kubectlJson('get', 'secrets', '-l', 'owner=gthulhu-runbook')).items.sort(
+    (a: any, b: any) => Number(b.metadata.labels.version) - Number(a.metadata.labels.version),
+  )
+  assert.is(revisions[0]?.metadata.labels.status, 'interrupted', 'the run saved its record as it left')
   const next = await world.run([...world.flags, '--yes', '--only', 'preflight'])
   assert.is(next.code, 0, next.stderr)
 })

@@ -10,6 +10,10 @@ const sessions: TerminalSession[] = []
 test.before(async () => {
   ;[world, broken] = await Promise.all([startWorld(), startWorld({ missing: ['mongodb'] })])
 })
+// A test that fails mid-session leaves no runbook holding the cluster's lock for the next one.
+test.after.each(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close()))
+})
 test.after(async () => {
   await Promise.all(sessions.map((s) => s.close()))
   await Promise.all([world?.stop(), broken?.stop()])
@@ -125,7 +129,7 @@ test('a failed check offers recovery; retrying the verification after fixing the
   assert.is(applied.code, 0, applied.stderr)
   await session.keys('Enter') // "Retry the verification" is the first choice
   const retried = await session.waitFor(/Summary:[\s\S]*done\s+preflight/)
-  assert.match(retried, /✔ Preflight checks: 7\/7 checks passed/, 'the retried verification passes: one line')
+  assert.match(retried, /✔ Preflight checks: (\d+)\/\1 checks passed/, 'the retried verification passes: one line')
   assert.is(await session.exitCode(), 0)
 })
 

@@ -1,5 +1,6 @@
 // Two SIGTERMs within 50 ms make the runbook leave at once, before its probe pods are deleted: the next run
-// (holding the lock, so no other run's probes can be live) removes them and says so. Simulated cluster, real CLI.
+// (holding the lock, so no other run's probes can be live) removes them, and the namespaces some probes make for
+// themselves, and says so. Simulated cluster, real CLI.
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -20,6 +21,11 @@ test.after(async () => {
 const probePods = async (): Promise<string[]> =>
   (await world.kubectlJson('get', 'pods', '-n', 'default', '-l', 'gthulhu-runbook/probe-run')).items.map(
     (p: any) => p.metadata.name,
+  )
+
+const probeNamespaces = async (): Promise<string[]> =>
+  (await world.kubectlJson('get', 'namespaces', '-l', 'gthulhu-runbook/probe-run')).items.map(
+    (n: any) => n.metadata.name,
   )
 
 test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by the next run', async () => {
@@ -50,6 +56,9 @@ test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by th
   world.sim.faults.probePodsPending = false
   const left = await probePods()
   assert.ok(left.length > 0, 'the interrupted run left its probe pods behind')
+  // The impostor decision maker listens in a namespace of its own, which the interrupted run left too.
+  const leftNamespaces = await probeNamespaces()
+  assert.ok(leftNamespaces.length > 0, 'and the namespace of its impostor decision maker')
 
   // The forced exit still saved the record and gave the lock back: the interrupted run's revision says so.
   const { items } = await world.kubectlJson('get', 'secrets', '-n', 'default', '-l', 'owner=gthulhu-runbook')
@@ -68,7 +77,14 @@ test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by th
     next.stdout,
     new RegExp(`⚠ removed ${left.length} probe pod\\(s\\) an interrupted run left behind: ${left.sort().join(', ')}`),
   )
+  assert.match(
+    next.stdout,
+    new RegExp(
+      `⚠ removed ${leftNamespaces.length} probe namespace\\(s\\) an interrupted run left behind, with what they held: ${leftNamespaces.sort().join(', ')}`,
+    ),
+  )
   assert.equal(await world.probePodsLeft(), [])
+  assert.equal(await probeNamespaces(), [])
 })
 
 test.run()

@@ -103,9 +103,11 @@ test('a truncated download is refused: nothing is installed', async () => {
 test('the printed resume command installs istioctl (checksum verified, 0755, its version) without repeating preflight', async () => {
   const preflightFinished = world.state().steps.preflight?.finishedAt
   const words = shellWords(resumeCommand)
-  assert.equal(words.slice(0, 2), ['npx', 'tsx'])
-  assert.match(words[2], /runbook\.ts$/)
-  const r = await world.run([...words.slice(3), '-v'])
+  // The command as the operator started it: the TypeScript through tsx, or the published command (a fresh build).
+  const prefix = words[1] === 'tsx' ? 3 : 2
+  assert.equal(words.slice(0, 2), prefix === 3 ? ['npx', 'tsx'] : ['npx', 'gthulhu-runbook'])
+  if (prefix === 3) assert.match(words[2], /runbook\.ts$/)
+  const r = await world.run([...words.slice(prefix), '-v'])
   assert.is(r.code, 0, show(r))
   assert.match(r.stdout, /checksum verified/)
   assert.is(world.state().steps.preflight?.finishedAt, preflightFinished, 'preflight must not run again')
@@ -131,7 +133,12 @@ test('a binary changed since it was verified is never run: --verify names it, la
   try {
     const audit = await world.run([...world.flags, '--verify', '--no-probes'])
     assert.is(audit.code, 1, show(audit))
-    assert.match(audit.stdout, /✖ istioctl at \S+ is the binary the runbook verified/)
+    // The audit lists each drift after its summary: the step, the check, the SHA-256 recorded and the one found.
+    assert.match(
+      audit.stdout,
+      /✖ \d+ drift\(s\):[\s\S]*\n {2}istioctl: istioctl at \S+\/istioctl is the binary the runbook verified — expected sha256 ([0-9a-f]{64}), observed sha256 (?!\1)[0-9a-f]{64}/,
+    )
+    assert.match(audit.stdout, /istioctl: istioctl version --remote=false — expected 1\.29\.1, observed not run:/)
     const ambient = await world.run([...world.flags, '--yes', '--only', 'ambient'])
     assert.is(ambient.code, 1, show(ambient))
     assert.match(
@@ -143,7 +150,7 @@ test('a binary changed since it was verified is never run: --verify names it, la
   }
 })
 
-test('an istioctl identical to the release, not installed by the runbook, is adopted after comparing it with the release', async () => {
+test('an istioctl identical to the release, not installed by the runbook, is adopted after comparing it with the release, and undo leaves it', async () => {
   const other = join(world.dir, 'other-bin')
   mkdirSync(other)
   copyFileSync(installed(), join(other, 'istioctl'))
@@ -156,6 +163,18 @@ test('an istioctl identical to the release, not installed by the runbook, is ado
     new RegExp(`adopted the istioctl at ${other}/istioctl: byte for byte the 1\\.29\\.1 release's`),
   )
   assert.is(world.state().facts.istioctlPath, join(other, 'istioctl'))
+  assert.is(world.state().facts.istioctlAdopted, true)
+
+  // It was there before the runbook: undo leaves it, and says so in its preview, its log and its check.
+  const preview = await world.run([...flags, '--rollback', 'istioctl', '--dry-run'])
+  assert.is(preview.code, 0, show(preview))
+  assert.match(preview.stdout, new RegExp(`leave ${other}/istioctl: it was there before the runbook`))
+  const undo = await world.run([...flags, '--yes', '-v', '--rollback', 'istioctl'])
+  assert.is(undo.code, 0, show(undo))
+  assert.match(undo.stdout, new RegExp(`left ${other}/istioctl: it was there before the runbook`))
+  assert.match(undo.stdout, new RegExp(`✔ istioctl at ${other}/istioctl left in place \\(there before the runbook\\)`))
+  assert.ok(existsSync(join(other, 'istioctl')), 'the adopted binary is still there')
+  assert.is(world.state().steps.istioctl?.status, 'undone')
 })
 
 test("the simulator's env file keeps istioctl in its own folder: the README's path leaves nothing in ~/.local/bin", async () => {

@@ -67,10 +67,10 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
   rmSync(world.stateFile)
   rmSync(join(world.dir, '.gthulhu-runbook'), { recursive: true, force: true })
 
-  const audit = await fromElsewhere(['--verify'])
+  const audit = await fromElsewhere(['--verify', '-v'])
   assert.is(audit.code, 0, show(audit))
   assert.match(audit.stdout, /everything the runbook set up still holds/)
-  // The recorded istioctl, found without --install-dir.
+  // The recorded istioctl, found without --install-dir (each step's checks are listed under -v).
   assert.match(
     audit.stdout,
     new RegExp(`✔ istioctl at ${join(world.installDir, 'istioctl')} is the binary the runbook verified`),
@@ -87,7 +87,7 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
   assert.not.match(resume.stdout, /done\s+preflight/, 'done steps are not repeated')
   assert.equal(
     (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items.map((p: any) => p.metadata.name).sort(),
-    ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler'],
+    ['allow-only-manager-to-mongodb', 'allow-only-manager-to-scheduler', 'gthulhu-manager-egress'],
   )
 
   const all = await revisions()

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/options.ts'
 import { buildGrid, type GridCell, type GridInput, markDifferences } from '../lib/report/grid.ts'
 import { renderMarkdown } from '../lib/report/markdown.ts'
-import type { Edge } from '../lib/verify/reachability.ts'
+import { type Edge, edgesFromChecks } from '../lib/verify/reachability.ts'
 import { pathById, TARGET_TITLES, THREAT_MODEL } from '../lib/verify/threat-model.ts'
 
 const config = loadConfig([], {})
@@ -41,7 +41,8 @@ const input = (over: Partial<GridInput>): GridInput => ({
 })
 
 const cellOf = (grid: ReturnType<typeof buildGrid>, id: string): GridCell => {
-  const path = pathById(id)!
+  const path = pathById(id)
+  assert.ok(path, `the threat model has no path ${id}`)
   return grid.cells[path.from][TARGET_TITLES[path.target]].find((c) => c.path === id)!
 }
 
@@ -116,9 +117,58 @@ test('an attack that got through reads open, with what would close it; a path no
   )
   const copied = cellOf(grid, 'copied-labels-to-mongodb')
   assert.equal([copied.verdict, copied.layer], ['open', 'open until identity-policies (ztunnel identity policy)'])
-  const borrowed = cellOf(grid, 'borrowed-identity-to-mongodb')
-  assert.equal([borrowed.verdict, borrowed.seen.when], ['stays open', 'never'])
+  // What no layer of this runbook closes stays open by design, said so before any probe has tried it.
+  const unclosable = THREAT_MODEL.filter((p) => p.kind === 'attack' && !p.closedBy.length)
+  assert.ok(unclosable.length > 0, 'the threat model names a path that stays open')
+  for (const path of unclosable) {
+    const cell = cellOf(grid, path.id)
+    assert.equal([cell.verdict, cell.seen.when], ['stays open', 'never'], path.id)
+    assert.match(cell.layer, new RegExp(`^no layer of this runbook closes it \\(see What stays open: ${path.id}\\)$`))
+  }
+  // Once a probe gets through, it reads open, with why nothing closes it.
+  const seen = cellOf(
+    buildGrid(input({ now: [edge('host-network-same-node', 'allowed', NOW)] })),
+    'host-network-same-node',
+  )
+  assert.equal([seen.verdict, seen.seen.when], ['open', 'this run'])
+  assert.is(seen.layer, `open: ${pathById('host-network-same-node')!.staysOpen!.why}`)
+  // A path some layer closes, never tried here, is only not observed.
   assert.is(cellOf(grid, 'pod-ip-to-manager').verdict, 'not observed')
+})
+
+test('an attempt at admission reads refused at admission, open when it was admitted, unknown when it was not made', () => {
+  const denial =
+    "ValidatingAdmissionPolicy 'gthulhu-identities.default' with binding 'gthulhu-identities.default' denied request: a pod wearing the manager's identity"
+  const edges = edgesFromChecks(
+    'admission-policy',
+    [
+      { name: 'pod', expected: 'refused at admission', observed: denial, ok: true, path: 'borrowed-identity-by-pod' },
+      {
+        name: 'impostor',
+        expected: 'admitted (the path is open)',
+        observed: 'admitted: admitted (pod/x, server dry run); this path is open: …',
+        ok: true,
+        path: 'impostor-decision-maker-by-pod',
+      },
+      {
+        name: 'cronjob',
+        expected: 'refused at admission',
+        observed: "the runbook's identity may not impersonate gthulhu-runbook-attacker (kubectl --as)",
+        ok: false,
+        path: 'borrowed-identity-by-cronjob',
+      },
+    ],
+    NOW,
+  )
+  const grid = buildGrid(input({ now: edges }))
+  const pod = cellOf(grid, 'borrowed-identity-by-pod')
+  assert.equal([pod.verdict, pod.layer, pod.seen.when], ['refused', 'admission', 'this run'])
+  const impostor = cellOf(grid, 'impostor-decision-maker-by-pod')
+  assert.equal(
+    [impostor.verdict, impostor.layer],
+    ['open', 'open: the cluster-wide decision-maker guard is off (it is opt-in: --decision-maker-guard)'],
+  )
+  assert.is(cellOf(grid, 'borrowed-identity-by-cronjob').verdict, 'unknown', 'an attempt not made proves nothing')
 })
 
 test('differences between before and after are marked on the after cell and listed once', () => {

@@ -552,11 +552,30 @@ test('Leases: created, renewed only with the resourceVersion read, a stale or mi
     await fails(['replace', '-f', '-'], lease('second', read)),
     /\(Conflict\).*Operation cannot be fulfilled on leases.coordination.k8s.io "runbook-lock": the object has been modified/,
   )
-  // A Lease cannot be updated unconditionally (AllowUnconditionalUpdate is false for Leases).
+  // A Lease cannot be updated unconditionally (AllowUnconditionalUpdate is false for Leases): a PUT that names no
+  // resourceVersion is refused. `kubectl replace --raw` sends the body as it is.
+  const path = '/apis/coordination.k8s.io/v1/namespaces/default/leases/runbook-lock'
   assert.match(
-    await fails(['replace', '-f', '-'], lease('second')),
-    /metadata.resourceVersion: Invalid value: 0x0: must be specified for an update/,
+    await fails(['replace', '--raw', path, '-f', '-'], lease('second')),
+    /The leases "runbook-lock" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update/,
   )
+  const unversioned = await api(path, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: lease('second'),
+  })
+  assert.is(unversioned.status, 422)
+  assert.match(
+    (await unversioned.json()).message,
+    /^leases.coordination.k8s.io "runbook-lock" is invalid: metadata.resourceVersion: Invalid value: 0x0/,
+  )
+  assert.is(JSON.parse(await ok(['get', 'lease', 'runbook-lock', '-o', 'json'])).spec.holderIdentity, 'first')
+  // Plain `kubectl replace` never sends such a PUT: it reads the server's resourceVersion and sends that (cli-runtime
+  // pkg/resource/helper.go Replace), so it overwrites whoever holds the Lease. The runbook's lock always sends the
+  // version it read.
+  const overwritten = JSON.parse(await ok(['replace', '-f', '-', '-o', 'json'], lease('second')))
+  assert.is(overwritten.spec.holderIdentity, 'second')
+  assert.ok(Number(overwritten.metadata.resourceVersion) > Number(renewed.metadata.resourceVersion))
   const bad = JSON.parse(lease('x'))
   bad.metadata.name = 'bad-lease'
   bad.spec.leaseDurationSeconds = 0

@@ -78,8 +78,13 @@ ${rules}`
 const TO_MONGODB = `  - to: [{podSelector: {matchLabels: {app.kubernetes.io/component: mongodb}}}]
     ports: [{port: 27017}, {port: 15008}]
 `
-const TO_DECISION_MAKERS = `  - to: [{podSelector: {matchLabels: {app.kubernetes.io/component: scheduler}}}]
-    ports: [{port: 8080}, {port: 15008}]
+/**
+ * To the scheduler pods: the sidecar's port 8080, the port the manager calls — the first one the pod declares, the
+ * daemon's monitor-metrics 9090 while the chart's monitoring.enabled is on (its default) — and HBONE.
+ */
+const TO_DECISION_MAKERS = (ports = [8080, 9090, 15008]) =>
+  `  - to: [{podSelector: {matchLabels: {app.kubernetes.io/component: scheduler}}}]
+    ports: [${ports.map((port) => `{port: ${port}}`).join(', ')}]
 `
 const TO_DNS = `  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
     ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
@@ -158,13 +163,18 @@ test("an egress policy keeps the manager's requests in its namespace; without DN
     await runProbe(sim.env, { labels: MANAGER, script: 'nc -z -w 1 gthulhu-mongodb 27017; echo EXIT=$?' }),
     "nc: bad address 'gthulhu-mongodb'\nEXIT=1\n",
   )
-  await applyYaml(sim.env, EGRESS(TO_MONGODB + TO_DECISION_MAKERS + TO_DNS + TO_API_SERVER))
+  // A rule for the sidecar's port alone misses the port the manager calls: the first one the pod declares.
+  await applyYaml(sim.env, EGRESS(TO_MONGODB + TO_DECISION_MAKERS([8080, 15008]) + TO_DNS + TO_API_SERVER))
+  const [sidecarOnly] = managerCallsTo(model(), podsOf({ app: 'decisionmaker' })[0])
+  assert.equal([sidecarOnly.port, sidecarOnly.outcome.kind, sidecarOnly.delivered], [9090, 'dropped', false])
+  await applyYaml(sim.env, EGRESS(TO_MONGODB + TO_DECISION_MAKERS() + TO_DNS + TO_API_SERVER))
   assert.is(
     await runProbe(sim.env, { labels: MANAGER, script: 'nc -z -w 1 gthulhu-mongodb 27017; echo EXIT=$?' }),
     'EXIT=0\n',
   )
   // Its own decision makers still get the manager's calls; the one elsewhere does not.
-  assert.ok(managerCallsTo(model(), podsOf({ app: 'decisionmaker' })[0])[0].delivered)
+  const [own] = managerCallsTo(model(), podsOf({ app: 'decisionmaker' })[0])
+  assert.ok(own.delivered, `${own.port}: ${own.outcome.kind}`)
   const { log } = await runPod(
     'elsewhere',
     'impostor-closed',

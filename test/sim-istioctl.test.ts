@@ -131,17 +131,26 @@ test('waypoint apply checks no GatewayClass (only --wait notices), and fails on 
 })
 
 test("istioctl's own waits end at --waypoint-timeout and --readiness-timeout", async () => {
-  const slow = await startSimulator({ faults: { controllerDelayMs: 3000 } })
+  // istiod's readiness probe fails here, so the install never becomes ready: only --readiness-timeout can end its
+  // wait. Left to the default (300 s) the run would be killed at its own 60 s limit, with no exit 1 and no message.
+  const stuck = await startSimulator({
+    faults: { readinessFails: ['istiod'] },
+    timing: { podStartMs: 30, probeRunMs: 30, rolloutStepMs: 30 },
+  })
   try {
     const started = Date.now()
-    const install = await run(['install', '--set', 'profile=ambient', '-y', '--readiness-timeout=1s'], slow)
-    assert.is(install.code, 1)
-    assert.match(install.stderr, /Installation incomplete/)
-    assert.ok(Date.now() - started < 2900, `install gave up after ${Date.now() - started} ms`)
-    const bad = await run(['install', '--set', 'profile=ambient', '-y', '--readiness-timeout=soon'], slow)
+    const install = await run(['install', '--set', 'profile=ambient', '-y', '--readiness-timeout=1s'], stuck)
+    const tookMs = Date.now() - started
+    assert.is(install.code, 1, install.stderr)
+    assert.match(install.stderr, /Installation incomplete: components in istio-system did not become ready in time/)
+    assert.ok(tookMs >= 1000, `install gave up after ${tookMs} ms, before its readiness timeout`)
+    const istiod = await kubectl(stuck.env, ['get', 'deployment', 'istiod', '-n', 'istio-system', '-o', 'json'])
+    assert.is(istiod.code, 0, istiod.stderr)
+    assert.is(JSON.parse(istiod.stdout).status?.readyReplicas ?? 0, 0, 'istiod is still not ready')
+    const bad = await run(['install', '--set', 'profile=ambient', '-y', '--readiness-timeout=soon'], stuck)
     assert.match(bad.stderr, /invalid argument "soon" for "--readiness-timeout" flag/)
   } finally {
-    await slow.stop()
+    await stuck.stop()
   }
   const gw = await kubectl(sim.env, [
     'get',

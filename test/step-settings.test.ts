@@ -3,9 +3,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig, OUTCOME_KEYS, type Config } from '../lib/config/options.ts'
-import { driftWarnings, StateStore } from '../lib/run/state.ts'
+import { applyRecordedSettings, driftWarnings, StateStore } from '../lib/run/state.ts'
 import { STEPS } from '../steps/index.ts'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -33,6 +33,31 @@ test("every outcome setting a step's plan reads is among the settings it declare
     assert.equal(undeclared, [], `${step.id} reads ${undeclared.join(', ')} without declaring it`)
     for (const key of step.settings) assert.ok(OUTCOME_KEYS.includes(key), `${step.id}: ${key} is not a setting`)
   }
+})
+
+test("every outcome setting a step's own code reads (run and verify too) is among the settings it declares", () => {
+  const stepsDir = join(import.meta.dirname, '..', 'steps')
+  const files = readdirSync(stepsDir).filter((f) => /^\d\d-.+\.ts$/.test(f))
+  assert.is(files.length, STEPS.length)
+  for (const step of STEPS) {
+    const source = readFileSync(join(stepsDir, files.find((f) => f.slice(3) === `${step.id}.ts`)!), 'utf8')
+    const read = new Set([...source.matchAll(/\bconfig\??\.(\w+)/g)].map((m) => m[1] as keyof Config))
+    const undeclared = [...read].filter(
+      (key) => OUTCOME_KEYS.includes(key) && key !== 'context' && !step.settings.includes(key),
+    )
+    assert.equal(undeclared, [], `${step.id} reads ${undeclared.join(', ')} without declaring it`)
+  }
+})
+
+test('a record hands on the settings not given again, but never the context it was found in', () => {
+  const recorded = { ...loadConfig(['--context', 'laptop-name', '--gateway-name', 'edge'], {}) }
+  const config = loadConfig(['--waypoint-name', 'wp'], {})
+  config.context = 'ci-name' // picked at the prompt, as another machine names the same cluster
+  const taken = applyRecordedSettings(config, recorded)
+  assert.equal(taken, ['gatewayName=edge'])
+  assert.is(config.gatewayName, 'edge')
+  assert.is(config.context, 'ci-name')
+  assert.is(config.waypointName, 'wp', 'a setting given now wins')
 })
 
 test('only a change to a setting a done step declares warns about it', () => {

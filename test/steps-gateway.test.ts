@@ -95,9 +95,26 @@ test('a first run installs the CRDs and Istio ambient, exposes the Web UI on the
   assert.is(health.status, 200)
 })
 
+/** name → resourceVersion of what the three steps write: the CRDs, the Istio install, the Gateway and its route. */
+async function writtenVersions(): Promise<Record<string, string>> {
+  const lists = await Promise.all([
+    kjson('get', 'customresourcedefinitions'),
+    kjson('get', 'deployments,daemonsets,configmaps,services', '-n', 'istio-system'),
+    kjson('get', 'gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io', '-n', 'default'),
+  ])
+  const items: any[] = lists.flatMap((list) => list.items)
+  return Object.fromEntries(
+    items.map((o) => [`${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`, o.metadata.resourceVersion]),
+  )
+}
+
 test('a second run changes nothing and still verifies every step', async () => {
+  const before = await writtenVersions()
+  assert.ok(Object.keys(before).length >= 12 + 3 + 2, JSON.stringify(before))
   const r = await run('--yes', '--only', 'gateway-api-crds,ambient,gateway')
   assert.is(r.code, 0, show(r))
+  // Not one object the steps own was written again: every resourceVersion is as it was.
+  assert.equal(await writtenVersions(), before)
   assert.match(r.stdout, 'nothing to change: all 12 CRDs of the experimental bundle are installed at v1.4.0')
   assert.match(r.stdout, 'nothing to change: Istio 1.29.1 is already installed with the ambient profile')
   assert.match(
@@ -105,7 +122,12 @@ test('a second run changes nothing and still verifies every step', async () => {
     'nothing to change: Gateway gthulhu-gw and HTTPRoute gthulhu-manager-route are already as configured',
   )
   assert.match(r.stdout, /done\s+gateway-api-crds\s+[\d.]+s, 12\/12 checks/)
-  assert.match(r.stdout, /done\s+ambient\s+[\d.]+s, 3\/3 checks/)
+  // The three components and the mesh's trust domain (this mesh was installed without one: Istio's default).
+  assert.match(r.stdout, /done\s+ambient\s+[\d.]+s, 4\/4 checks/)
+  assert.match(
+    r.stdout,
+    /✔ the mesh's trust domain \(meshConfig\.trustDomain in istio-system\/istio\)\s+expected: [^\n]*\n\s+observed: cluster\.local/,
+  )
   assert.match(r.stdout, /done\s+gateway\s+[\d.]+s, 10\/10 checks/)
 })
 

@@ -13,7 +13,8 @@ test.after(async () => {
 
 test('the chart with mtls.enabled and monitoring.enabled: a full --yes run passes; probes take the TLS 400 as the answer', async () => {
   world = await startWorld({ cni: 'calico', chart: { mtls: true, monitoring: true } })
-  const r = await world.run([...world.flags, '--yes'], { timeoutMs: 360_000 })
+  // -v: the test reads check names and the reachability grid, which an all-green step otherwise keeps to one line.
+  const r = await world.run([...world.flags, '--yes', '-v'], { timeoutMs: 360_000 })
   assert.is(r.code, 0, show(r))
   for (const id of STEP_IDS) assert.is(world.state().steps[id]?.status, 'done', `${id}\n${show(r)}`)
   assert.is(world.state().facts.workloads?.scheduler.servesTls, true)

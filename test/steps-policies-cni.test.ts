@@ -1,8 +1,9 @@
-// A CNI that stores NetworkPolicies without enforcing them (flannel): the deny probes connect, and the
-// l4-policies step fails saying so. A policy applied but not enforced is not hardening.
+// A CNI that stores NetworkPolicies without enforcing them (flannel): the deny probes connect and the impostor
+// decision maker hears the manager, and the l4-policies step fails saying why. A policy applied but not enforced
+// is not hardening.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { checkOf, show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 
 let world: RunbookWorld
@@ -15,20 +16,41 @@ test.after(async () => {
 })
 
 test('deny probes that connect fail l4-policies, naming the non-enforcing CNI as the likely cause', async () => {
-  const r = await world.run([...world.flags, '--yes', '--only', 'preflight,l4-policies'])
+  // Every attempt waits for the impostor to hear nothing (or something), and a failing probe is tried three times.
+  const r = await world.run([...world.flags, '--yes', '--only', 'preflight,l4-policies'], { timeoutMs: 300_000 })
   assert.is(r.code, 1, show(r))
   assert.is(world.state().steps['l4-policies']?.status, 'failed')
   assert.match(r.stdout, /other pod \(component=probe\) +│ ✖ refused \/ answers +│ ✖ refused \/ HTTP 200/)
   assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers/)
   assert.match(
     r.stdout,
-    /✖ other pod \(component=probe\) → MongoDB :27017: refused\s+expected: refused\s+observed: answers/,
+    /impostor decision maker \(app=decisionmaker, another namespace\) +│ — +│ — +│ ✖ refused \/ answers/,
+  )
+  // The three attacks the CNI alone should refuse got through, each diagnosed as the CNI that does not enforce
+  // (anchored to the check's own line: the step's failure message names them too).
+  const failed = {
+    MONGODB: /^ {2}✖ other pod \(component=probe\) → MongoDB :27017: refused/,
+    SCHEDULER: /^ {2}✖ other pod \(component=probe\) → scheduler sidecar :8080: refused/,
+    IMPOSTOR:
+      /^ {2}✖ impostor decision maker \(app=decisionmaker, another namespace\) → requests from the manager :8080: refused/,
+  }
+  for (const name of Object.values(failed)) {
+    const check = checkOf(r.stdout, name)
+    assert.match(check, /^[^\n]*\n\s+expected: refused\n\s+observed: (answers|HTTP 200) /, check)
+    assert.match(
+      check,
+      /→ [^\n]*: most likely the cluster's CNI does not enforce NetworkPolicy \(preflight found: flannel \(DaemonSet kube-system\/kube-flannel-ds\)\)/,
+      check,
+    )
+  }
+  assert.match(
+    checkOf(r.stdout, failed.IMPOSTOR),
+    /its egress NetworkPolicy gthulhu-manager-egress is stored but ignored/,
   )
   assert.match(
     r.stdout,
-    /→ a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy \(preflight found: flannel/,
+    /step l4-policies failed: 3 check\(s\) failed: other pod \(component=probe\) → MongoDB :27017: refused; other pod \(component=probe\) → scheduler sidecar :8080: refused; impostor decision maker/,
   )
-  assert.match(r.stdout, /step l4-policies failed: 2 check\(s\) failed/)
   // The policies were applied (and stay: the operator decides), the probe pods are gone.
   const policies = await kubectl(world.sim.env, ['get', 'networkpolicies', '-n', 'default', '-o', 'name'])
   assert.match(policies.stdout, 'networkpolicy.networking.k8s.io/allow-only-manager-to-mongodb')

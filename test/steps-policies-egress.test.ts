@@ -42,9 +42,10 @@ test("the impostor decision maker receives the manager's requests until the egre
   assert.match(open.stdout, /manager egress NOT limited|impostor-decision-maker/)
   await nothingLeft()
 
-  const closed = await world.run([...world.flags, '--yes', '--only', 'l4-policies'], { timeoutMs: 300_000 })
+  // -v: the step passes, so without it the run prints one line, not what it applied and each check.
+  const closed = await world.run([...world.flags, '--yes', '-v', '--only', 'l4-policies'], { timeoutMs: 300_000 })
   assert.is(closed.code, 0, show(closed))
-  assert.match(closed.stdout, /applied NetworkPolicy gthulhu-manager-egress/)
+  assert.match(closed.stdout, /applied NetworkPolicy gthulhu-manager-egress/, show(closed))
   const after = checkOf(closed.stdout, IMPOSTOR)
   assert.match(after, /^ {2}✔ /, after)
   assert.match(after, /observed: refused \(nothing reached the listener\)/)

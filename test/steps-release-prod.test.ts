@@ -19,7 +19,8 @@ const policyPrincipals = async (world: RunbookWorld, ns: string, name: string) =
 
 test('release prod in namespace apps, monitoring off: a full --yes run passes with principals naming prod-gthulhu-manager', async () => {
   world = await startWorld({ release: 'prod', namespace: 'apps', cni: 'calico', chart: { monitoring: false } })
-  const r = await world.run([...world.flags, '--yes', '--release', 'prod', '--namespace', 'apps'], {
+  // -v: the test reads the reachability grid and passing checks, which an all-green step otherwise keeps to one line.
+  const r = await world.run([...world.flags, '--yes', '-v', '--release', 'prod', '--namespace', 'apps'], {
     timeoutMs: 360_000,
   })
   assert.is(r.code, 0, show(r))

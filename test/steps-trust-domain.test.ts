@@ -32,11 +32,13 @@ test('a mesh in trust domain example.org ends hardened, with every principal in 
   const label = await kubectl(world.sim.env, ['label', 'namespace', 'default', 'istio.io/ingress-use-waypoint=true'])
   assert.is(label.code, 0, label.stderr)
 
-  const r = await world.run([...world.flags, '--yes', '--waypoint-binding', 'namespace'], { timeoutMs: 600_000 })
+  // -v: the test reads every check (an all-green step is otherwise one line) and what each step said.
+  const r = await world.run([...world.flags, '--yes', '-v', '--waypoint-binding', 'namespace'], { timeoutMs: 600_000 })
   assert.is(r.code, 0, show(r))
   assert.match(
     r.stdout,
     /✔ the mesh's trust domain \(meshConfig\.trustDomain in istio-system\/istio\)\s+expected: [^\n]*\n\s+observed: example\.org/,
+    show(r),
   )
   assert.is(world.state().facts.trustDomain, 'example.org')
   const policy = (name: string) =>

@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/options.ts'
 import { chartDefaults } from '../lib/domain/gthulhu.ts'
+import { istioctlBinary } from '../lib/domain/istio.ts'
 import { desiredManagerEgressPolicy } from '../lib/domain/network-policies.ts'
 import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts, ProbeSpec, StepId } from '../lib/types.ts'
@@ -153,6 +154,27 @@ test("hostNetwork probes go to the manager's node, or to any other; with one nod
   })
 })
 
+test('a probe expects what the model says now: open for good answers, closed or open until its step refuses', () => {
+  const expectation = (id: string, flags: string[], last: StepId) => {
+    const path = pathById(id)!
+    const e = env({}, flags)
+    return (probeFor(path, e, expectedNow(path, e.config, upTo(last))) as ProbeSpec).expect
+  }
+  // No layer of this runbook closes it: the probe expects the manager's answer, whatever the steps.
+  assert.equal(expectation('host-network-same-node', [], 'l7-policies'), { kind: 'answered' })
+  // Left out by the operator: open for good as well.
+  assert.equal(expectation('host-network-other-node', ['--no-identity-policies'], 'l7-policies'), { kind: 'answered' })
+  assert.equal(expectation('impostor-decision-maker', ['--no-manager-egress-policy'], 'l7-policies'), {
+    kind: 'answered',
+  })
+  // Closed: refused. Open only until identity-policies runs: still the refusal that step brings.
+  assert.equal(expectation('host-network-other-node', [], 'identity-policies'), { kind: 'blocked' })
+  assert.equal(expectation('host-network-other-node', [], 'restart'), { kind: 'blocked' })
+  // A 403 on the way is an L7 layer's refusal, not the far side's answer.
+  assert.not.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 403 }))
+  assert.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 200 }))
+})
+
 test('the manager may connect to MongoDB, its own decision makers, cluster DNS and the API server, nothing else', () => {
   const policy = desiredManagerEgressPolicy(config('--namespace', 'apps'), facts)!
   assert.equal(validateManifest(policy), [])
@@ -202,12 +224,14 @@ test('the waypoint serves the manager Service only by default; the namespace-wid
       .plan({ config: config(...flags), facts })
       .filter((i) => i.kind === 'command')
       .map((i) => (i.kind === 'command' ? i.argv.join(' ') : ''))
+  // Every plan names the istioctl it will run: the one --install-dir (default ~/.local/bin) holds.
+  const istioctl = istioctlBinary(config(), facts)
   assert.equal(argv([]).slice(1), [
-    'istioctl waypoint apply -n default --wait --waypoint-timeout=300s',
+    `${istioctl} waypoint apply -n default --wait --waypoint-timeout=300s`,
     'kubectl label service gthulhu-manager -n default istio.io/use-waypoint=waypoint --overwrite',
   ])
   assert.equal(argv(['--waypoint-binding', 'namespace']).slice(1), [
-    'istioctl waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=300s',
+    `${istioctl} waypoint apply -n default --enroll-namespace --wait --waypoint-timeout=300s`,
     'kubectl label namespace default istio.io/use-waypoint=waypoint --overwrite',
   ])
   const undo = waypointStep.undo!.labels!({ config: config(), facts })

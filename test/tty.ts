@@ -78,8 +78,11 @@ export class TerminalSession {
     for (const key of keys) await this.tmux(['send-keys', '-t', 'main', key])
   }
 
-  /** Waits until the screen matches; returns it. Fails with the screen when it doesn't in time. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  /**
+   * Waits until the screen matches; returns it. Fails with the screen when it doesn't in time. The default allows
+   * for a loaded machine: a run's first prompt comes after a dozen kubectl calls, each seconds long there.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 120_000): Promise<string> {
     const deadline = Date.now() + timeoutMs
     let screen = ''
     while (Date.now() < deadline) {
@@ -91,7 +94,7 @@ export class TerminalSession {
   }
 
   /** Waits for the program to exit and returns its exit status. */
-  async exitCode(timeoutMs = 60_000): Promise<number> {
+  async exitCode(timeoutMs = 120_000): Promise<number> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       const status = existsSync(this.statusFile) ? readFileSync(this.statusFile, 'utf8').trim() : ''

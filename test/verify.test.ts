@@ -3,12 +3,15 @@
 // --no-probes audits the objects alone without creating a pod.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { show, type RunbookWorld } from './harness.ts'
+import { checkOf, show, type RunbookWorld } from './harness.ts'
 import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 import { STEP_IDS } from '../lib/types.ts'
 
 let world: RunbookWorld
+/** An audit runs every step's checks and probes at once: on a busy machine that takes minutes. */
+const AUDIT_MS = 300_000
+const SAME_NODE = /hostNetwork pod, the manager's node → manager pod IP :8080/
 const events = (stdout: string) =>
   stdout
     .trim()
@@ -33,11 +36,27 @@ test("--verify after an untouched run exits 0, runs every done step's checks and
   const generation = (await world.kubectlJson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')).metadata
     .generation
   // No --yes: an audit asks nothing; a scheduled job only names the context.
-  const r = await world.run([...world.flags, '--verify', '-v'])
+  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 0, show(r))
   assert.ok(r.stdout.includes(`auditing ${STEP_IDS.join(', ')}`), 'every done step is audited')
   assert.match(r.stdout, /✔ everything the runbook set up still holds/)
   assert.match(r.stdout, /✔ other pod \(component=probe\) → MongoDB :27017: refused/)
+  // The gateway's requests reach it (the restored world's Service has another NodePort than the world it was saved from).
+  assert.match(r.stdout, /✔ gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent [^\n]*: HTTP 403/)
+  // hostNetwork on the manager's node stays open by design: expected to answer, said so with what would close it,
+  // and neither a drift nor a path this audit found weaker.
+  const sameNode = checkOf(r.stdout, SAME_NODE)
+  assert.match(sameNode, /^ {2}⚠ [^\n]*: answers\n\s+expected: answers\n\s+observed: HTTP 200/, sameNode)
+  assert.match(
+    sameNode,
+    /this path is open: istio-cni's in-pod rule [^\n]*; what would close it: keeping hostNetwork pods off/,
+  )
+  assert.match(r.stdout, /hostNetwork pod, the manager's node +│[^\n]*⚠ answers \/ HTTP 200/)
+  assert.not.match(r.stdout, /Attack paths this leaves weaker/)
+  assert.match(
+    r.stdout,
+    /Attack paths: \d+ of \d+ closed, (\d+) open \(\1 open by design, by choice or until their step runs/,
+  )
   assert.is(
     (await world.kubectlJson('get', 'statefulset', 'gthulhu-mongodb', '-n', 'default')).metadata.generation,
     generation,
@@ -48,7 +67,7 @@ test("--verify after an untouched run exits 0, runs every done step's checks and
 })
 
 test('--verify --no-probes creates no pod and reports the probe checks as skipped', async () => {
-  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'])
+  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 0, show(r))
   const all = events(r.stdout)
   assert.not.ok(/started \d+ probe pod/.test(r.stderr), 'no probe pod started')
@@ -59,6 +78,29 @@ test('--verify --no-probes creates no pod and reports the probe checks as skippe
     'a skipped probe is advisory, not a drift',
   )
   assert.equal(all.at(-1), { ...all.at(-1), event: 'run-end', status: 'done', exitCode: 0 })
+})
+
+test("the gateway's Service made again with another NodePort: the audit's requests go to the new one", async () => {
+  const nodePort = async () =>
+    (await world.kubectlJson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')).spec.ports.find(
+      (p: any) => p.port === 80,
+    ).nodePort as number
+  const before = await nodePort()
+  await kubectlOk('delete', 'service', 'gthulhu-gw-istio', '-n', 'default')
+  // Istio's gateway controller makes it again for the Gateway, with a NodePort of its own.
+  await kubectlOk('wait', '--for=create', 'service/gthulhu-gw-istio', '-n', 'default', '--timeout=300s')
+  const after = await nodePort()
+  assert.is.not(after, before, 'the new Service has another NodePort (else this proves nothing)')
+  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: AUDIT_MS })
+  assert.is(r.code, 0, show(r))
+  // The gateway step's own GET, and the policy steps' requests with an allowed and with curl's User-Agent.
+  const throughGateway = events(r.stdout).filter((e) => e.event === 'check' && /http:\/\/127\.0\.0\.1:/.test(e.name))
+  assert.ok(throughGateway.length >= 4, show(r))
+  for (const check of throughGateway) {
+    assert.ok(check.name.includes(`http://127.0.0.1:${after}/health`), check.name)
+    assert.ok(check.ok, `${check.name}: ${check.observed}`)
+  }
+  assert.not.ok(r.stdout.includes(`:${before}/`), `nothing went to the old NodePort ${before}`)
 })
 
 test('a loosened NetworkPolicy is named as drift; the identity policy behind it still refuses the outsider', async () => {
@@ -74,7 +116,7 @@ test('a loosened NetworkPolicy is named as drift; the identity policy behind it 
     '-p',
     patch,
   )
-  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 1, show(r))
   assert.match(
     r.stdout,
@@ -82,13 +124,13 @@ test('a loosened NetworkPolicy is named as drift; the identity policy behind it 
   )
   // Defence in depth: the NetworkPolicy now admits every pod, but MongoDB's ztunnel still refuses a caller without the manager's identity.
   assert.match(r.stdout, /✔ other pod \(component=probe\) → MongoDB :27017: refused/)
-  const repair = await world.run([...world.flags, '--yes', '--only', 'l4-policies'], { timeoutMs: 120_000 })
+  const repair = await world.run([...world.flags, '--yes', '--only', 'l4-policies'], { timeoutMs: AUDIT_MS })
   assert.is(repair.code, 0, show(repair))
 })
 
 test('a deleted identity policy is named, and so is the bypass it reopened', async () => {
   await kubectlOk('delete', 'authorizationpolicies.security.istio.io', 'gthulhu-mongodb-allow-manager', '-n', 'default')
-  const r = await world.run([...world.flags, '--verify'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--verify'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 1, show(r))
   assert.match(
     r.stdout,
@@ -99,7 +141,7 @@ test('a deleted identity policy is named, and so is the bypass it reopened', asy
     r.stdout,
     /identity-policies: manager's labels, ServiceAccount default → MongoDB :27017: refused — expected refused, observed answers/,
   )
-  const repair = await world.run([...world.flags, '--yes', '--only', 'identity-policies'], { timeoutMs: 120_000 })
+  const repair = await world.run([...world.flags, '--yes', '--only', 'identity-policies'], { timeoutMs: AUDIT_MS })
   assert.is(repair.code, 0, show(repair))
 })
 
@@ -112,7 +154,7 @@ test('a removed waypoint label and a deleted AuthorizationPolicy are named as dr
     '-n',
     'default',
   )
-  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: 120_000 })
+  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 1, show(r))
   const drifts = events(r.stdout).filter((e) => e.event === 'drift')
   const named = drifts.map((d) => `${d.step}: ${d.check}`)
@@ -135,8 +177,11 @@ test('--verify refuses to guess a context when unattended, and with nothing done
   )
   assert.is(noContext.code, 2, show(noContext))
   assert.match(noContext.stderr, /--verify without a terminal needs --context/)
+  // The record lives in Gthulhu's namespace: where the runbook never ran (no record there, no local copy), nothing is done.
   const fresh = await world.run([
     ...world.flags.map((f) => (f === world.stateFile ? `${world.dir}/other-state.json` : f)),
+    '--namespace',
+    'elsewhere',
     '--verify',
   ])
   assert.is(fresh.code, 2, show(fresh))

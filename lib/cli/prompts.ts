@@ -1,17 +1,16 @@
 // Guided mode's questions, declared as data beside their validation so tests can drive them.
 import { select } from '@inquirer/prompts'
-import { Interrupted } from '../config/errors.ts'
+import { Interrupted, promptClosed } from '../config/errors.ts'
 import type { Prompter } from '../run/engine.ts'
 import type { KubeContext } from '../kube/kubeconfig.ts'
 import { text } from '../config/text.ts'
 
-/** Inquirer rejects with ExitPromptError on Ctrl-C; the runbook treats that as quitting. */
+/** A prompt closed without an answer (Ctrl-C, the run stopping, the terminal gone): the runbook treats it as quitting. */
 async function asked<T>(question: Promise<T>): Promise<T> {
   try {
     return await question
   } catch (error) {
-    if ((error as Error).name === 'ExitPromptError' || (error as Error).name === 'AbortPromptError')
-      throw new Interrupted(text.run.quitAtPrompt)
+    if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
     throw error
   }
 }

@@ -467,6 +467,27 @@ function zhPath(id: string | undefined): string | undefined {
   return path && words ? `${words.from} → ${TARGETS_ZH_TW[path.target]}（經由${words.via}）` : undefined
 }
 
+/** Why a path is open, in zh-TW: the model's own reason, a step not applied yet, or an operator's choice. */
+function zhReason(why: string, id: string): string {
+  if (why === pathById(id)?.staysOpen?.why) return THREAT_PATHS_ZH_TW[id]?.why ?? why
+  const notApplied = /^(\S+) has not been applied$/.exec(why)
+  if (notApplied) return `${notApplied[1]} 還沒有套用`
+  if (why === 'no layer of this runbook closes it') return '這個 runbook 沒有任何一層能關閉它'
+  return CHOICES_ZH_TW[why] ?? why
+}
+
+const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
+
+/** What would close a path, in zh-TW: the model's own words, else "step (layer)" with the layer translated. */
+function zhWouldClose(what: string, id: string): string {
+  if (what === pathById(id)?.staysOpen?.wouldClose) return THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what
+  return what.replace(/\(([^)]+)\)/g, (whole, layer) =>
+    LAYERS_ZH_TW[layer as Layer] ? `（${zhLayer(layer)}）` : whole,
+  )
+}
+/** Layers named in a sentence: 「ztunnel 身分策略」與「CNI NetworkPolicy」. */
+const quoted = (layers: string[], and: string) => layers.map((l) => `「${zhLayer(l)}」`).join(and)
+
 const STATUS_ZH_TW = {
   pending: '待執行',
   running: '執行中',
@@ -639,12 +660,35 @@ export const TEXT_ZH_TW: Text = {
     objectRestored: (ref) => `${ref} 已恢復成 runbook 之前的樣子（spec、標籤、註解）`,
     objectUndone: (ref, kept) => `${ref} ${kept ? '保留原處（不是 runbook 建立的）' : '已刪除'}`,
     labelRestored: (key, ref) => `${ref} 上的標籤 ${key} 已恢復成 runbook 之前的值`,
+    apiServerEndpoints: 'API server 的端點（Endpoints default/kubernetes）',
+    istioctlVerified: (path) => `${path} 的 istioctl 就是 runbook 驗證過的那個執行檔`,
+    trustDomain: (configMap) => `服務網格的信任網域（${configMap} 裡的 meshConfig.trustDomain）`,
+    egressAdmitsApiServer: (policy) => `${policy} 放行 API server 目前的端點`,
+    noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${target} 放行得比 ${policy} 更多`,
+    podsOf: (workload) => `${workload} 的 Pod`,
+    managerServiceThroughWaypoint: (service) => `manager Service ${service}（經由 waypoint）`,
+    ingressGateway: (gateway) => `ingress 閘道 ${gateway}`,
+    noWiderAllow: (what) => `沒有其他 ALLOW AuthorizationPolicy 對 ${what} 放行得更多`,
+    otherPoliciesApply: (what) => `其他套用在 ${what} 上的 AuthorizationPolicy`,
+    noPlaintext: (what) => `沒有 PeerAuthentication 讓明文流量進到 ${what}`,
+    serviceLabel: (ref, label) => `Service ${ref} 有 ${label}`,
+    namespaceNotBinding: (namespace, waypoint) => `命名空間 ${namespace} 沒有把每個 Service 都綁到 ${waypoint}`,
+    hostNetworkPods: (nodes) =>
+      `manager、MongoDB 與 decision maker 所在節點（${nodes.join('、') || '找不到'}）上的 hostNetwork Pod：它們可以直接連到這些工作負載`,
+    controllerStillCreates: (kind, name, owner) =>
+      `${kind} ${name}（${owner === 'istiod' ? 'istiod' : 'chart'} 的）仍能建立它的 Pod`,
+    pathOpen: (because, path, until) =>
+      `這條路徑仍開放：${until ? `${until.step} 還沒有套用；${until.step} 步驟會關閉它（${zhLayer(until.layer)}）` : zhReason(because, path)}`,
+    pathOpenForGood: (because, path, wouldClose) =>
+      `這條路徑仍開放：${zhReason(because, path)}；能關閉它的：${zhWouldClose(wouldClose, path)}`,
+    pathRefusedAnyway: (because, path) =>
+      `這個 runbook 讓這條路徑保持開放（${zhReason(because, path)}），它卻被拒絕了：拒絕它的是 runbook 沒有設定的東西，所以不宣稱任何保護`,
     probe: (source, destination, expectation, path) => {
       const from = zhPath(path)
       const port = /:(\d+)/.exec(destination)?.[1]
       return `${from ?? `${source} → ${destination}`}${from && port ? ` :${port}` : ''}：${expectation}`
     },
-    pathNotTried: (from, target, via, path) => zhPath(path) ?? `${from} → ${target}（經由${via}）`,
+    pathName: (from, target, via, path) => zhPath(path) ?? `${from} → ${target}（經由${via}）`,
     gatewayRequest: (url, who, userAgent, status, path) =>
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
@@ -658,10 +702,8 @@ export const TEXT_ZH_TW: Text = {
       return `${id}：${THREAT_PATHS_ZH_TW[id]?.from ?? from} → ${path ? TARGETS_ZH_TW[path.target] : target}`
     },
     // The model's own reasons are translated; a reason computed from the settings is looked up, else kept as it is.
-    why: (why, id) =>
-      `原因：${why === pathById(id)?.staysOpen?.why ? (THREAT_PATHS_ZH_TW[id]?.why ?? why) : (CHOICES_ZH_TW[why] ?? why)}`,
-    wouldClose: (what, id) =>
-      `能關閉它的：${what === pathById(id)?.staysOpen?.wouldClose ? (THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what) : what}`,
+    why: (why, id) => `原因：${zhReason(why, id)}`,
+    wouldClose: (what, id) => `能關閉它的：${zhWouldClose(what, id)}`,
     nothing: '  威脅模型列出的路徑都已關閉',
     closed: (ids) => `已關閉並試過：${ids || '目前還沒有'}`,
     notApplied: (step) => `${step} 還沒有套用`,
@@ -695,10 +737,83 @@ export const TEXT_ZH_TW: Text = {
       `--rollback ${id}：這個步驟在 context ${context} 的狀態是 ${status}，沒有東西可以復原；這裡可以復原的步驟：${undoable || '（沒有）'}`,
     nothingToUninstall: (context) =>
       `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
+    noFleetRecord: (where, contexts) =>
+      `--all-contexts：kubeconfig 裡沒有任何 context 在 ${where} 留有這個 runbook 的紀錄（context 有：${contexts || '（沒有）'}）；請先執行 runbook`,
     nothingToAudit: (context) =>
-      `--verify：依狀態檔，context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它用過的 --state-file`,
+      `--verify：依 Gthulhu 命名空間裡 runbook 的紀錄（沒有紀錄時依其本機副本），context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它執行時用的 --namespace 與 --release`,
+  },
+  audit: {
+    didNotFinish: (error) => `✖ 稽核沒有完成：${error}`,
+    weakerTitle: '因此變弱的攻擊路徑：',
+    path: (id, from, target, via) => `${id}（${zhPath(id) ?? `${from} → ${target}，經由${via}`}）`,
+    weakened: (path, holding, voided) =>
+      `${path}：現在只靠${quoted(holding, '與')}拒絕，${quoted(voided, '或')}已不再有效`,
+    reopened: (path, voided) => `${path}：重新開放——runbook 擔保的每一層都擋不住它：${quoted(voided, '、')}與計畫不符`,
+    seenOpen: (path) => `${path}：實際可通——這條路徑上的探測得到了回應`,
+    counts: (closed, total, open, openAnyway) =>
+      `攻擊路徑：${total} 條中已關閉 ${closed} 條、開放 ${open} 條（其中 ${openAnyway} 條是設計上、依你的選擇或在對應步驟執行前本來就開放的：docs/zh-TW/threat-model.md）`,
+    probed: '已用探測 Pod 實際試過連線能力',
+    notProbed:
+      '沒有實際試過連線能力（--no-probes）：沒有執行任何探測 Pod，所以這裡沒有任何結果能證明誰連得到什麼——只檢查了物件與別人的策略',
+    holds: (reach) => `✔ runbook 設定的一切都仍然成立：每個物件都符合計畫，沒有別人的物件放寬存取，而且${reach}`,
+    holdsUnprobed: (reach) => `✔ runbook 設定的每個物件都符合計畫，也沒有別人的物件放寬存取；${reach}`,
+    fleetStart: (count, contexts) => `同時稽核 ${count} 個 context：${contexts}`,
+    fleetNoRecord: (contexts) => `（沒有這個 runbook 的紀錄，未稽核：${contexts}）`,
+    fleetMember: (context, statePath, ids) => `context ${context}；狀態存在 ${statePath}；稽核 ${ids}`,
+    fleetTitle: '多叢集稽核：',
+    fleetColumns: ['context', '成立的步驟', '偏離', '開放路徑', '結論'],
+    fleetFailed: '失敗',
+    fleetDrifted: '✖ 偏離',
+    fleetHolds: '✔ 成立',
+    fleetAllHold: '✔ 每個 context 都成立',
+    fleetSomeDrifted: (contexts) => `✖ ${contexts} 有偏離或無法稽核`,
+  },
+  record: {
+    offline: (why, path) => `⚠ 讀不到叢集裡的 runbook 紀錄（${why}）；改為顯示本機副本 ${path}`,
+    where: (secret) => `runbook 的紀錄（Secret ${secret}）`,
+    withLocalCopy: (record, path) => `${record}（本機副本 ${path}）`,
+    noData: (where, key) => `${where} 沒有 data.${key}；未做任何更動`,
+    notGzip: (where, key, error) => `${where}：data.${key} 不是以 gzip 壓縮的 JSON（${error}）；未做任何更動`,
+    notJson: (where, key, error) => `${where}：data.${key} 不是有效的 JSON（${error}）；未做任何更動`,
+    writtenElsewhere: (secret, namespace, selector) =>
+      `runbook 的紀錄（Secret ${secret}）在這次執行讀取之後被別人寫入了；這次執行就此停止，不會覆寫它（kubectl get secrets -n ${namespace} -l ${selector}）`,
+    lockHeld: (namespace, lease, holder, expires) =>
+      `另一個執行持有命名空間 ${namespace} 的鎖（Lease ${lease}）：${holder}。請等它結束` +
+      `${expires ? `；如果那個執行已經不在了，它的 lease 會在 ${expires} 到期，之後下一個執行就會接管` : ''}` +
+      `（kubectl get lease ${lease.split('/')[1]} -n ${namespace} -o yaml）`,
+    holder: (identity, operation, where, when) => {
+      const at = [where.host && `主機 ${where.host}`, where.pid && `pid ${where.pid}`, where.dir && `目錄 ${where.dir}`]
+        .filter(Boolean)
+        .join('、')
+      const times = [
+        when.acquired && `自 ${when.acquired} 起`,
+        when.renewed && `最近續約於 ${when.renewed}`,
+        when.expires && `若未續約將於 ${when.expires} 到期`,
+      ]
+        .filter(Boolean)
+        .join('，')
+      return `${identity}${operation ? `（${operation}${at ? `，${at}` : ''}）` : at ? `（${at}）` : ''}${times ? `；${times}` : ''}`
+    },
+    tookOver: (holder, processGone) => `${holder}${processGone ? '——那個行程已經不在了' : '——那個 lease 已經到期'}`,
+    lockTaken: (holder) => `這次執行的鎖被另一個執行拿走了${holder ? `（${holder}）` : ''}`,
+    lockNotRenewed: (error) => `這次執行的鎖在到期前沒能續約（${error}）`,
+    lockLost: (message) => `✖ ${message}：在下一個變更之前停止`,
+    leftoverProbes: (count, names) => `⚠ 已移除先前被中斷的執行留下的 ${count} 個探測 Pod：${names}`,
+    foreign: (refs, getCommand) => {
+      const it = refs.length === 1 ? '它' : '它們'
+      return (
+        `${refs.join('、')} 已經存在，而且不是 runbook 建立的（沒有 managed-by 標籤，也沒有 gthulhu-runbook 欄位管理器）：` +
+        `別人的規則可能依賴${it}，所以沒有做任何變更。請先檢查${it}（${getCommand}）；要讓 runbook 取代${it}，請加上 --take-over 重新執行` +
+        `（復原時會把${it}原封不動地放回現在的樣子）`
+      )
+    },
   },
   cli: {
+    settingsDrift: (id, status, drift) =>
+      `${id} ${status === 'accepted' ? '被接受' : '完成'}時用的是其他設定（${drift.join('；')}）；如果這會影響結果，請用 --from ${id} 或 --only ${id} 重新執行`,
+    rollbackDependents: (dependents, step) =>
+      `⚠ ${dependents.join('、')} 依賴 ${step}，會保留原處；在 --resume 重新套用 ${step} 之前，--verify 會一直回報${dependents.length > 1 ? '它們' : '它'}`,
+    serverDryRunRejected: (count) => `✖ API server 拒絕了 ${count} 個物件；請先修正上面指出的設定再執行`,
     contextLine: (context, namespace, source, statePath) =>
       `context ${context}，命名空間 ${namespace}（${source}）；紀錄存在 ${statePath}`,
     namespaceGiven: '依指定',
@@ -711,7 +826,6 @@ export const TEXT_ZH_TW: Text = {
     tookOverLock: (holder) => `⚠ 從 ${holder} 接管了這次執行的鎖`,
     settingsFromRecord: (taken) => `沿用紀錄中的設定（這次沒有給）：${taken}`,
     drifts: (count) => `✖ ${count} 處偏離：`,
-    allHolds: '✔ runbook 設定的一切都仍然成立',
     auditing: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；稽核 ${ids}`,
     undoingSteps: (context, statePath, ids) => `context ${context}；紀錄存在 ${statePath}；復原 ${ids}`,
     uninstalled: 'runbook 做的變更都已復原；runbook 之前就存在的東西維持原樣。',

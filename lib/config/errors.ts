@@ -20,6 +20,15 @@ export class Interrupted extends Error {
   }
 }
 
+/**
+ * A prompt that ended without an answer: Ctrl-C (ExitPromptError), the run's abort signal (AbortPromptError), or
+ * the terminal gone (a closed window or a dropped ssh: the prompt's own clean-up fails with EIO). Each is quitting.
+ */
+export function promptClosed(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: string; code?: string }
+  return name === 'ExitPromptError' || name === 'AbortPromptError' || code === 'EIO'
+}
+
 /** A spawned command failed; the message carries the command line and what it printed. */
 export class CommandError extends StepFailure {
   constructor(

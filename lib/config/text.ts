@@ -180,11 +180,41 @@ const EN_TEXT = {
     objectRestored: (ref: string) => `${ref} back as it was before the runbook (spec, labels, annotations)`,
     objectUndone: (ref: string, kept: boolean) => `${ref} ${kept ? "left in place (not the runbook's)" : 'deleted'}`,
     labelRestored: (key: string, ref: string) => `label ${key} on ${ref} back to its value before the runbook`,
+    apiServerEndpoints: "the API server's endpoints (Endpoints default/kubernetes)",
+    istioctlVerified: (path: string) => `istioctl at ${path} is the binary the runbook verified`,
+    trustDomain: (configMap: string) => `the mesh's trust domain (meshConfig.trustDomain in ${configMap})`,
+    egressAdmitsApiServer: (policy: string) => `${policy} admits the API server's current endpoints`,
+    noWiderNetworkPolicy: (target: string, policy: string) =>
+      `no other NetworkPolicy admits more to ${target} than ${policy}`,
+    /** What a foreign AuthorizationPolicy must not widen: a workload's pods, the manager Service, the gateway. */
+    podsOf: (workload: string) => `${workload}'s pods`,
+    managerServiceThroughWaypoint: (service: string) => `the manager Service ${service} (through the waypoint)`,
+    ingressGateway: (gateway: string) => `the ingress gateway ${gateway}`,
+    noWiderAllow: (what: string) => `no other ALLOW AuthorizationPolicy admits more to ${what}`,
+    otherPoliciesApply: (what: string) => `other AuthorizationPolicies that apply to ${what}`,
+    noPlaintext: (what: string) => `no PeerAuthentication lets plaintext reach ${what}`,
+    serviceLabel: (ref: string, label: string) => `Service ${ref} has ${label}`,
+    namespaceNotBinding: (namespace: string, waypoint: string) =>
+      `namespace ${namespace} does not bind every Service to ${waypoint}`,
+    hostNetworkPods: (nodes: string[]) =>
+      `hostNetwork pods on the nodes of the manager, MongoDB and the decision makers (${nodes.join(', ') || 'none found'}): these can reach them directly`,
+    /** A chart's or istiod's workload whose next pod is sent through admission as its controller. */
+    controllerStillCreates: (kind: string, name: string, owner: 'the chart' | 'istiod') =>
+      `${kind} ${name} (${owner}'s) can still make its pods`,
+    /** A check's hint for a path expected open: why (`because`, by the path's id), and the step that would close it. */
+    pathOpen: (because: string, _path: string, until?: { step: string; layer: string }) =>
+      `this path is open: ${because}${until ? `; the ${until.step} step closes it (${until.layer})` : ''}`,
+    /** A path open by design or by the operator's choice, seen open: why, and what would close it. */
+    pathOpenForGood: (because: string, _path: string, wouldClose: string) =>
+      `this path is open: ${because}; what would close it: ${wouldClose}`,
+    /** A path this runbook leaves open that something else refused: no protection is claimed for it. */
+    pathRefusedAnyway: (because: string, _path: string) =>
+      `this runbook leaves this path open (${because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,
     /** A probe pod's path; `path` is the threat model's id, when the probe tries one. */
     probe: (source: string, destination: string, expectation: string, _path?: string) =>
       `${source} → ${destination}: ${expectation}`,
-    /** A path of the threat model that could not be tried. */
-    pathNotTried: (from: string, target: string, via: string, _path: string) => `${from} → ${target} via ${via}`,
+    /** A path of the threat model by its source, target and way (an attempt at admission, a path not tried). */
+    pathName: (from: string, target: string, via: string, _path: string) => `${from} → ${target} via ${via}`,
     /** A request from this machine through the gateway as a path's client. */
     gatewayRequest: (url: string, who: string, userAgent: string, status: number, _path?: string) =>
       `gateway ${url} with ${who} (${userAgent}): HTTP ${status}`,
@@ -248,10 +278,115 @@ const EN_TEXT = {
       `--rollback ${id}: that step is ${status} in context ${context}, so there is nothing of it to undo; steps that can be rolled back here: ${undoable || 'none'}`,
     nothingToUninstall: (context: string) =>
       `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
+    noFleetRecord: (where: string, contexts: string) =>
+      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${where} (contexts: ${contexts || 'none'}); run the runbook first`,
     nothingToAudit: (context: string) =>
-      `--verify: no step is done in context ${context} (per its state file), so there is nothing to audit; run the runbook first, or pass the --state-file it used`,
+      `--verify: no step is done in context ${context} (per the runbook's record in Gthulhu's namespace, or its local copy when there is none), so there is nothing to audit; run the runbook first, or pass the --namespace and --release it ran with`,
+  },
+  /** What an audit (--verify) concludes, for one context and for a fleet. */
+  audit: {
+    didNotFinish: (error: string) => `✖ the audit did not finish: ${error}`,
+    weakerTitle: 'Attack paths this leaves weaker:',
+    /** A path of the threat model in an audit's lines; `target` is the model's title, translated by id. */
+    path: (id: string, from: string, target: string, via: string) => `${id} (${from} → ${target} via ${via})`,
+    weakened: (path: string, holding: string[], voided: string[]) =>
+      `${path}: now refused only by ${holding.join(' and ')}, not by ${voided.join(' or ')}`,
+    reopened: (path: string, voided: string[]) =>
+      `${path}: reopened — no layer the runbook vouches for refuses it: ${voided.join(', ')} not as planned`,
+    seenOpen: (path: string) => `${path}: seen open — a probe on this path got an answer`,
+    counts: (closed: number, total: number, open: number, openAnyway: number) =>
+      `Attack paths: ${closed} of ${total} closed, ${open} open (${openAnyway} open by design, by choice or until their step runs: docs/threat-model.md)`,
+    probed: 'reachability was tried with probe pods',
+    notProbed:
+      'reachability was NOT tried (--no-probes): no probe pod ran, so nothing here proves who can reach what — the objects and the foreign policies were checked',
+    holds: (reach: string) =>
+      `✔ everything the runbook set up still holds: every object is as planned, no foreign object widens access, and ${reach}`,
+    holdsUnprobed: (reach: string) =>
+      `✔ every object the runbook set up is as planned and no foreign object widens access; ${reach}`,
+    fleetStart: (count: number, contexts: string) => `Fleet audit of ${count} context(s), concurrently: ${contexts}`,
+    fleetNoRecord: (contexts: string) => `(no record of this runbook, not audited: ${contexts})`,
+    fleetMember: (context: string, statePath: string, ids: string) =>
+      `Context ${context}; state in ${statePath}; auditing ${ids}`,
+    fleetTitle: 'Fleet audit:',
+    fleetColumns: ['context', 'steps holding', 'drifts', 'paths open', 'verdict'] as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ],
+    fleetFailed: 'failed',
+    fleetDrifted: '✖ drifted',
+    fleetHolds: '✔ holds',
+    fleetAllHold: '✔ every context holds',
+    fleetSomeDrifted: (contexts: string) => `✖ ${contexts} drifted or could not be audited`,
+  },
+  /** The record in the cluster and the run's lock (a Lease). */
+  record: {
+    offline: (why: string, path: string) =>
+      `⚠ cannot read the runbook's record in the cluster (${why}); showing the local copy ${path}`,
+    where: (secret: string) => `the runbook's record (Secret ${secret})`,
+    withLocalCopy: (record: string, path: string) => `${record} (local copy ${path})`,
+    noData: (where: string, key: string) => `${where} has no data.${key}; it was left untouched`,
+    notGzip: (where: string, key: string, error: string) =>
+      `${where}: data.${key} is not gzip-compressed JSON (${error}); it was left untouched`,
+    notJson: (where: string, key: string, error: string) =>
+      `${where}: data.${key} is not valid JSON (${error}); it was left untouched`,
+    writtenElsewhere: (secret: string, namespace: string, selector: string) =>
+      `the runbook's record (Secret ${secret}) was written by someone else since this run read it; ` +
+      `this run stops rather than overwrite it (kubectl get secrets -n ${namespace} -l ${selector})`,
+    lockHeld: (namespace: string, lease: string, holder: string, expires?: string) =>
+      `another run holds the lock on namespace ${namespace} (Lease ${lease}): ${holder}. ` +
+      `Wait for it to finish${expires ? `; if that run is gone, its lease expires at ${expires} and the next run takes it over` : ''} ` +
+      `(kubectl get lease ${lease.split('/')[1]} -n ${namespace} -o yaml)`,
+    /** Who holds a lease: its identity, what it runs and where, and since / until when. */
+    holder: (
+      identity: string,
+      operation: string | undefined,
+      where: { host?: string; pid?: number; dir?: string },
+      when: { acquired?: string; renewed?: string; expires?: string },
+    ) => {
+      const at = [where.host && `on ${where.host}`, where.pid && `pid ${where.pid}`, where.dir && `in ${where.dir}`]
+        .filter(Boolean)
+        .join(', ')
+      const times = [
+        when.acquired && `since ${when.acquired}`,
+        when.renewed && `renewed ${when.renewed}`,
+        when.expires && `expires ${when.expires} unless renewed`,
+      ]
+        .filter(Boolean)
+        .join(', ')
+      return `${identity}${operation ? ` (${operation}${at ? `, ${at}` : ''})` : at ? ` (${at})` : ''}${times ? `; ${times}` : ''}`
+    },
+    tookOver: (holder: string, processGone: boolean) =>
+      `${holder}${processGone ? ' — that process is gone' : ' — the lease had expired'}`,
+    lockTaken: (holder?: string) => `the run's lock was taken by another run${holder ? ` (${holder})` : ''}`,
+    lockNotRenewed: (error: string) => `the run's lock could not be renewed before it expired (${error})`,
+    lockLost: (message: string) => `✖ ${message}: stopping before the next change`,
+    leftoverProbes: (count: number, names: string) =>
+      `⚠ removed ${count} probe pod(s) an interrupted run left behind: ${names}`,
+    /** Objects with the runbook's names that it did not make: a step stops unless --take-over. */
+    foreign: (refs: string[], getCommand: string) => {
+      const one = refs.length === 1
+      const it = one ? 'it' : 'them'
+      return (
+        `${refs.join(', ')} already exist${one ? 's' : ''} and ${one ? 'is' : 'are'} not the runbook's ` +
+        `(no managed-by label, no gthulhu-runbook field manager): someone else's rules may depend on ${it}, so nothing was changed. ` +
+        `Look at ${it} (${getCommand}); to let the runbook replace ${it}, run again with --take-over ` +
+        `(undo then puts ${it} back exactly as ${one ? 'it is' : 'they are'} now)`
+      )
+    },
   },
   cli: {
+    /** A done step this run leaves out ran with other values of the settings it reads. */
+    settingsDrift: (id: string, status: 'done' | 'accepted', drift: string[]) =>
+      `${id} was ${status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`,
+    rollbackDependents: (dependents: string[], step: string) => {
+      const many = dependents.length > 1
+      return `⚠ ${dependents.join(', ')} rel${many ? 'y' : 'ies'} on ${step} and stay${many ? '' : 's'} in place; --verify will report ${many ? 'them' : 'it'} until --resume applies ${step} again`
+    },
+    serverDryRunRejected: (count: number) =>
+      `✖ the API server rejected ${count} object(s); fix the settings named above before running`,
     contextLine: (context: string, namespace: string, source: string, statePath: string) =>
       `Context ${context}, namespace ${namespace} (${source}); record in ${statePath}`,
     namespaceGiven: 'as given',
@@ -264,7 +399,6 @@ const EN_TEXT = {
     tookOverLock: (holder: string) => `⚠ took over the run's lock from ${holder}`,
     settingsFromRecord: (taken: string) => `Settings from the record (not given this time): ${taken}`,
     drifts: (count: number) => `✖ ${count} drift(s):`,
-    allHolds: '✔ everything the runbook set up still holds',
     auditing: (context: string, statePath: string, ids: string) =>
       `Context ${context}; record in ${statePath}; auditing ${ids}`,
     undoingSteps: (context: string, statePath: string, ids: string) =>

@@ -6,6 +6,7 @@
 // the planned object anyway (a default, a mutating webhook): a dry-run create of the plan tells which.
 // Compared: every top-level field but apiVersion, kind, metadata and status, plus the labels and annotations.
 import { CommandError } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 import { type Cluster, toYamlStream } from '../kube/cluster.ts'
 import { access, kubectlAccess, type Where } from '../kube/access.ts'
 import type { ApiAccess, Check, KubeObject } from '../types.ts'
@@ -270,7 +271,7 @@ export function comparisonCheck(c: Comparison, expected: string, hint: string): 
         ? `differs in ${differences.length} field(s): ${[...meaning(c), ...differences.map((d) => fieldPath(d.at))].join(', ')}`
         : 'as planned'
   return {
-    name: `${kind} ${namespace ? `${namespace}/` : ''}${name} applied as planned`,
+    name: text.checks.policyApplied(kind, `${namespace ? `${namespace}/` : ''}${name}`),
     expected,
     observed,
     ok: asPlanned(c),

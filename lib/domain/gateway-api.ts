@@ -188,6 +188,37 @@ export function pickNodeAddress(nodes: KubeObject[]): NodeAddress | undefined {
 /** URL host part: IPv6 addresses go in brackets. */
 export const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address)
 
+/** The manager's health endpoint, which the gateway's checks GET through the gateway. */
+export const HEALTH_PATH = '/health'
+
+/** Istio names the Deployment, Service and ServiceAccount it makes for a Gateway `<gateway>-istio`. */
+export const gatewayServiceName = (config: Pick<Config, 'gatewayName'>) => `${config.gatewayName}-istio`
+
+/** The HTTP port the Gateway listens on (the guide's listener "http", port 80). */
+export const listenerPort = (gateway: KubeObject): number => gateway.spec.listeners[0].port
+
+export interface GatewayUrl {
+  /** The gateway's base URL, ending in "/". */
+  url: string
+  via: 'load balancer' | 'NodePort'
+}
+
+/**
+ * Where the operator's machine reaches the gateway: the load balancer's address on the listener port when the
+ * Service has one (cloud NodePorts are often firewalled), otherwise a node's address on the listener's NodePort.
+ */
+export function gatewayUrl(
+  port: number,
+  loadBalancer: string | undefined,
+  node: NodeAddress | undefined,
+  nodePort: number | undefined,
+): GatewayUrl | undefined {
+  if (loadBalancer)
+    return { url: `http://${urlHost(loadBalancer)}${port === 80 ? '' : `:${port}`}/`, via: 'load balancer' }
+  if (node && nodePort) return { url: `http://${urlHost(node.address)}:${nodePort}/`, via: 'NodePort' }
+  return undefined
+}
+
 /** One HTTP GET with a short timeout: the status code, or why there was none. */
 export async function httpGet(
   url: string,

@@ -296,7 +296,7 @@ function egressChecks(config: Config, facts: Facts, live: LiveView): Check[] {
   const current = (live.apiServer?.addresses ?? []).map(hostBlock)
   return [
     {
-      name: `${MANAGER_EGRESS_POLICY} admits the API server's current endpoints`,
+      name: text.checks.egressAdmitsApiServer(MANAGER_EGRESS_POLICY),
       expected: current.length ? current.join(', ') : 'the endpoints of Service default/kubernetes',
       observed: blocks.length ? blocks.join(', ') : 'no API server rule',
       ok: current.length > 0 && current.every((b) => blocks.includes(b)),
@@ -446,7 +446,7 @@ export async function otherPolicyChecks(ctx: StepContext, live: LiveView): Promi
       .map((p) => ({ policy: p, beyond: admitsBeyondPlan(p, plan) }))
       .filter((w) => w.beyond.length)
     return {
-      name: `no other NetworkPolicy admits more to ${target.title} than ${target.policy}`,
+      name: text.checks.noWiderNetworkPolicy(target.title, target.policy),
       expected: `only the manager's pods on ${target.port}, ${HBONE_PORT}${config.allowKubeletProbes ? ` and the kubelet's probes on ${target.port}` : ''}`,
       observed: widening.length
         ? widening

@@ -188,13 +188,18 @@ export class Cluster {
    * Lets reads run at once but makes every other command (an apply, a label, istioctl) wait until `recorded`
    * settles, and fail if it fails: the engine records what undo must restore while the step already looks at
    * the cluster, so both sets of reads share one kubectl call, and nothing changes before the record is kept.
+   * A failed record keeps refusing changes until the returned release is called (once the step has stopped), so
+   * a step that goes on after the failure (a foreign object found, the record not saved) still changes nothing.
    */
-  holdChangesUntil(recorded: Promise<unknown>): void {
-    const held = recorded.finally(() => {
+  holdChangesUntil(recorded: Promise<unknown>): () => void {
+    const held = recorded.then(() => {
       if (this.changesHeld === held) this.changesHeld = undefined
     })
     held.catch(() => undefined)
     this.changesHeld = held
+    return () => {
+      if (this.changesHeld === held) this.changesHeld = undefined
+    }
   }
 
   /** The same answer for the same read while reads are shared; afterwards, a fresh read each time. */

@@ -127,15 +127,18 @@ export function cellFor(
     return fromEdge(path, before, { when: 'earlier run', at: before.at }, input)
   }
   const never = { path: path.id, via: path.via, kind: path.kind, port: '', seen: { when: 'never' as const } }
-  if (path.trial.by === 'not tried')
+  // No layer of this runbook closes it: open by design, said so whether or not a probe has tried it yet.
+  if (path.kind === 'attack' && !path.closedBy.length)
     return {
       ...never,
-      verdict: path.kind === 'attack' && !path.closedBy.length ? 'stays open' : 'not observed',
-      layer:
-        path.staysOpen && !path.closedBy.length
-          ? `no layer of this runbook closes it (see What stays open: ${path.id})`
-          : `not tried: ${path.trial.why}`,
+      verdict: 'stays open',
+      layer: path.staysOpen
+        ? `no layer of this runbook closes it (see What stays open: ${path.id})`
+        : path.trial.by === 'not tried'
+          ? `not tried: ${path.trial.why}`
+          : 'no layer of this runbook closes it',
     }
+  if (path.trial.by === 'not tried') return { ...never, verdict: 'not observed', layer: `not tried: ${path.trial.why}` }
   return { ...never, verdict: 'not observed', layer: `tried at ${path.triedAt.join(', ')}, which did not probe here` }
 }
 

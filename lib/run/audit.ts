@@ -7,7 +7,8 @@ import type { Config } from '../config/options.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Check, Step, StepId, Voided } from '../types.ts'
 import type { Edge, ReachabilityCollector } from '../verify/reachability.ts'
-import { type AuditedPath, auditPaths, describeAudited, isOpen, pathById } from '../verify/threat-model.ts'
+import { text } from '../config/text.ts'
+import { type AuditedPath, auditPaths, isOpen, pathById, TARGET_TITLES } from '../verify/threat-model.ts'
 import { Engine, type StepResult, summary } from './engine.ts'
 import type { Reporter } from './reporter.ts'
 import type { StateStore } from './state.ts'
@@ -51,7 +52,10 @@ export interface AuditRun {
 
 const failedHard = (c: Check) => !c.ok && !c.advisory
 
-/** Attack paths a probe or a gateway request got through. */
+/**
+ * Attack paths a probe or a gateway request got through where it expected a refusal (a path open by design or by
+ * choice expects an answer, so seeing it answer is not among these).
+ */
 function seenOpen(edges: Edge[]): Set<string> {
   return new Set(
     edges
@@ -135,53 +139,66 @@ export async function auditContext(run: AuditRun): Promise<AuditOutcome> {
   return outcome
 }
 
+/** One line per path the audit found weakened, reopened or seen open. */
+export function describeAudited(row: AuditedPath): string {
+  const { path } = row
+  const name = text.audit.path(path.id, path.from, TARGET_TITLES[path.target], path.via)
+  const layers = (closures: AuditedPath['voided']) => closures.map((c) => c.layer)
+  if (row.status === 'weakened') return text.audit.weakened(name, layers(row.holding), layers(row.voided))
+  if (row.status === 'reopened') return text.audit.reopened(name, layers(row.voided))
+  return text.audit.seenOpen(name)
+}
+
 /** The audit's last words: drifts with their diffs, the paths they weaken or reopen, and whether probes ran. */
 export function verdictText(o: AuditOutcome): string {
   const lines: string[] = []
-  if (o.error) lines.push(`✖ the audit did not finish: ${o.error}`)
+  if (o.error) lines.push(text.audit.didNotFinish(o.error))
   if (o.drifts.length) {
-    lines.push(`✖ ${o.drifts.length} drift(s):`)
+    lines.push(text.cli.drifts(o.drifts.length))
     for (const d of o.drifts) {
-      lines.push(`  ${d.step}: ${d.check} — expected ${d.expected}, observed ${d.observed}`)
+      lines.push(`  ${text.checks.drift(d.step, d.check, d.expected, d.observed)}`)
       for (const line of d.diff ?? []) lines.push(`      ${line}`)
     }
   }
   const changed = o.paths.filter((p) => p.status === 'weakened' || p.status === 'reopened' || p.status === 'seen open')
   if (changed.length) {
-    lines.push('Attack paths this leaves weaker:')
+    lines.push(text.audit.weakerTitle)
     for (const row of changed) lines.push(`  ${describeAudited(row)}`)
   }
   const attack = o.paths.length
   lines.push(
-    `Attack paths: ${attack - o.pathsOpen} of ${attack} closed, ${o.pathsOpen} open (${o.paths.filter((p) => p.status === 'open').length} open by design, by choice or until their step runs: docs/threat-model.md)`,
+    text.audit.counts(attack - o.pathsOpen, attack, o.pathsOpen, o.paths.filter((p) => p.status === 'open').length),
   )
-  const reach = o.probed
-    ? 'reachability was tried with probe pods'
-    : 'reachability was NOT tried (--no-probes): no probe pod ran, so nothing here proves who can reach what — the objects and the foreign policies were checked'
-  if (!o.error && !o.drifts.length)
-    lines.push(
-      o.probed
-        ? `✔ everything the runbook set up still holds: every object is as planned, no foreign object widens access, and ${reach}`
-        : `✔ every object the runbook set up is as planned and no foreign object widens access; ${reach}`,
-    )
+  const reach = o.probed ? text.audit.probed : text.audit.notProbed
+  if (!o.error && !o.drifts.length) lines.push(o.probed ? text.audit.holds(reach) : text.audit.holdsUnprobed(reach))
   else lines.push(`(${reach})`)
   return lines.join('\n')
 }
+
+/** Columns a string takes in a terminal: a CJK or full-width character takes two. */
+const columns = (s: string) =>
+  [...s].reduce(
+    (n, c) =>
+      n +
+      (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1),
+    0,
+  )
+const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - columns(s)))
 
 /** The fleet's table: one row per context. */
 export function fleetTable(outcomes: AuditOutcome[]): string {
   const rows = outcomes.map((o) => [
     o.context,
     `${o.holding}/${o.audited.length}`,
-    o.error ? 'failed' : String(o.drifts.length),
+    o.error ? text.audit.fleetFailed : String(o.drifts.length),
     String(o.pathsOpen),
-    o.error ? `✖ ${o.error}` : o.drifts.length ? '✖ drifted' : '✔ holds',
+    o.error ? `✖ ${o.error}` : o.drifts.length ? text.audit.fleetDrifted : text.audit.fleetHolds,
   ])
-  const head = ['context', 'steps holding', 'drifts', 'paths open', 'verdict']
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const head = text.audit.fleetColumns
+  const widths = head.map((h, i) => Math.max(columns(h), ...rows.map((r) => columns(r[i]))))
   const line = (cells: string[]) =>
     `  ${cells
-      .map((c, i) => c.padEnd(widths[i]))
+      .map((c, i) => pad(c, widths[i]))
       .join('  ')
       .trimEnd()}`
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')

@@ -4,7 +4,7 @@
 import { confirm } from '@inquirer/prompts'
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer'
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2'
-import { Interrupted, StepFailure, UsageError, isExpected } from '../config/errors.ts'
+import { Interrupted, StepFailure, UsageError, isExpected, promptClosed } from '../config/errors.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './reporter.ts'
@@ -240,12 +240,19 @@ export class Engine {
         // What undo must restore is read alongside what the step looks at before changing anything (one read of
         // each object, in one kubectl call); the step's first change waits until the record is saved.
         const stopSharing = ctx.cluster.shareReadsUntilChange()
+        const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
+        const release = ctx.cluster.holdChangesUntil(recorded)
+        const running = step.run(ctx, io)
         try {
-          const recorded = recordBefore(step, ctx).then(() => this.options.state.save())
-          ctx.cluster.holdChangesUntil(recorded)
-          const [, outcome] = await Promise.all([recorded, step.run(ctx, io)])
+          const [, outcome] = await Promise.all([recorded, running])
           return outcome
+        } catch (error) {
+          // Whichever failed first, the step is reported only once its run has stopped: a run left going in the
+          // background would change the cluster after the failure (while the record failed, its changes are refused).
+          await Promise.allSettled([recorded, running])
+          throw error
         } finally {
+          release()
           stopSharing() // verification reads the cluster afresh
         }
       },
@@ -448,7 +455,7 @@ export class Engine {
         try {
           return await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false })
         } catch (error) {
-          if ((error as Error).name === 'ExitPromptError') throw new Interrupted(text.run.quitAtPrompt)
+          if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
           throw error
         }
       },

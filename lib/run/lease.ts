@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
 import { CommandError, UsageError } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import { kubectlAccess } from '../kube/access.ts'
 import type { ApiAccess, KubeObject } from '../types.ts'
@@ -58,15 +59,12 @@ function view(lease: KubeObject): LeaseView {
 /** One line naming who holds a lease, what it runs, since when and until when. */
 export function describeHolder(lease: KubeObject): string {
   const v = view(lease)
-  const where = [v.host && `on ${v.host}`, v.pid && `pid ${v.pid}`, v.dir && `in ${v.dir}`].filter(Boolean).join(', ')
-  const when = [
-    v.acquired && `since ${v.acquired.toISOString()}`,
-    v.renewed && `renewed ${v.renewed.toISOString()}`,
-    v.expires && `expires ${v.expires.toISOString()} unless renewed`,
-  ]
-    .filter(Boolean)
-    .join(', ')
-  return `${v.holder}${v.operation ? ` (${v.operation}${where ? `, ${where}` : ''})` : where ? ` (${where})` : ''}${when ? `; ${when}` : ''}`
+  return text.record.holder(
+    v.holder ?? '',
+    v.operation,
+    { host: v.host, pid: v.pid, dir: v.dir },
+    { acquired: v.acquired?.toISOString(), renewed: v.renewed?.toISOString(), expires: v.expires?.toISOString() },
+  )
 }
 
 function processAlive(pid: number): boolean {
@@ -168,9 +166,12 @@ export class RunLease {
   private heldBy(lease: KubeObject): UsageError {
     const v = view(lease)
     return new UsageError(
-      `another run holds the lock on namespace ${this.namespace} (Lease ${this.namespace}/${LEASE_NAME}): ${describeHolder(lease)}. ` +
-        `Wait for it to finish${v.expires ? `; if that run is gone, its lease expires at ${v.expires.toISOString()} and the next run takes it over` : ''} ` +
-        `(kubectl get lease ${LEASE_NAME} -n ${this.namespace} -o yaml)`,
+      text.record.lockHeld(
+        this.namespace,
+        `${this.namespace}/${LEASE_NAME}`,
+        describeHolder(lease),
+        v.expires?.toISOString(),
+      ),
     )
   }
 
@@ -207,7 +208,7 @@ export class RunLease {
       this.startRenewing()
       return v.holder
         ? {
-            tookOverFrom: `${describeHolder(current)}${goneHere ? ' — that process is gone' : ' — the lease had expired'}`,
+            tookOverFrom: text.record.tookOver(describeHolder(current), goneHere),
           }
         : {}
     } catch (error) {
@@ -237,8 +238,8 @@ export class RunLease {
           const holder = await this.read().catch(() => undefined)
           this.loseLease(
             conflict(error)
-              ? `the run's lock was taken by another run${holder?.spec?.holderIdentity ? ` (${describeHolder(holder)})` : ''}`
-              : `the run's lock could not be renewed before it expired (${(error as Error).message.split('\n').pop()})`,
+              ? text.record.lockTaken(holder?.spec?.holderIdentity ? describeHolder(holder) : undefined)
+              : text.record.lockNotRenewed((error as Error).message.split('\n').pop() ?? ''),
           )
         }
         // Otherwise a passing failure (network): the next renewal tries again.

@@ -103,6 +103,7 @@ const facts = object({
   // A path the runbook will execute: only an absolute path to a file named istioctl, with the hash it must have.
   istioctlPath: matching(/^\/(?:[^\0]*\/)?istioctl$/, 'an absolute path to a file named istioctl'),
   istioctlSha256: matching(/^[0-9a-f]{64}$/, 'a SHA-256 digest (64 hex digits)'),
+  istioctlAdopted: boolean,
   identityPolicies: boolean,
   gateway: object(
     {

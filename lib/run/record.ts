@@ -8,6 +8,7 @@
 // refused by the API server (409) instead of overwriting someone else's.
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { CommandError, StepFailure, UsageError } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import { kubectlAccess } from '../kube/access.ts'
 import type { ApiAccess, KubeObject } from '../types.ts'
@@ -51,23 +52,19 @@ export async function readRecord(
   const newest = revisions.at(-1)
   if (!newest) return { revisions }
   const secret = secrets.find((s) => s.metadata.name === newest.name)!
-  const where = `the runbook's record (Secret ${namespace}/${newest.name})`
+  const where = text.record.where(`${namespace}/${newest.name}`)
   const encoded = (secret as { data?: Record<string, string> }).data?.[RECORD_KEY]
-  if (!encoded) throw new UsageError(`${where} has no data.${RECORD_KEY}; it was left untouched`)
-  let text: string
+  if (!encoded) throw new UsageError(text.record.noData(where, RECORD_KEY))
+  let json: string
   try {
-    text = decodeRecord(encoded)
+    json = decodeRecord(encoded)
   } catch (error) {
-    throw new UsageError(
-      `${where}: data.${RECORD_KEY} is not gzip-compressed JSON (${(error as Error).message}); it was left untouched`,
-    )
+    throw new UsageError(text.record.notGzip(where, RECORD_KEY, (error as Error).message))
   }
   try {
-    return { revisions, latest: { revision: newest, data: JSON.parse(text) } }
+    return { revisions, latest: { revision: newest, data: JSON.parse(json) } }
   } catch (error) {
-    throw new UsageError(
-      `${where}: data.${RECORD_KEY} is not valid JSON (${(error as Error).message}); it was left untouched`,
-    )
+    throw new UsageError(text.record.notJson(where, RECORD_KEY, (error as Error).message))
   }
 }
 
@@ -223,8 +220,11 @@ export class ClusterRecord {
     } catch (error) {
       if (error instanceof CommandError && /\((Conflict|AlreadyExists)\)/.test(error.stderr))
         throw new RecordConflict(
-          `the runbook's record (Secret ${this.namespace}/${secret.metadata.name}) was written by someone else since this run read it; ` +
-            `this run stops rather than overwrite it (kubectl get secrets -n ${this.namespace} -l ${recordSelector(this.release)})`,
+          text.record.writtenElsewhere(
+            `${this.namespace}/${secret.metadata.name}`,
+            this.namespace,
+            recordSelector(this.release),
+          ),
         )
       throw error
     }

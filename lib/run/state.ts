@@ -7,6 +7,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../config/errors.ts'
 import { OUTCOME_KEYS, type Config } from '../config/options.ts'
+import { text } from '../config/text.ts'
 import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Reachability } from '../verify/reachability.ts'
@@ -73,16 +74,20 @@ export function configDrift(
     .map((k) => `${k}: ${JSON.stringify(recorded[k])} → ${JSON.stringify(current[k])}`)
 }
 
+/** Settings a record never hands on: the namespace and release found it, and it belongs to the context it was found in. */
+const FOUND_BY = new Set<keyof Config>(['namespace', 'release', 'context', 'allContexts'])
+
 /**
  * Takes the settings the record was made with for every outcome setting not given this time (flag, --config or
  * environment), so a run, an audit or an undo from another machine with only --context acts on what was done.
- * The namespace and release found the record, so they stay. Returns "key=value" for each one that differs from the
- * default, for the operator.
+ * The namespace and release found the record, and the context is the one it was found in (another machine may name
+ * the cluster otherwise), so they stay. Returns "key=value" for each one that differs from the default, for the
+ * operator.
  */
 export function applyRecordedSettings(config: Config, recorded: Partial<Config>): string[] {
   const taken: string[] = []
   for (const key of OUTCOME_KEYS) {
-    if (key === 'namespace' || key === 'release' || config.explicit.includes(key) || !(key in recorded)) continue
+    if (FOUND_BY.has(key) || config.explicit.includes(key) || !(key in recorded)) continue
     const value = recorded[key]
     if (value === undefined || JSON.stringify(value) === JSON.stringify(config[key])) continue
     ;(config as any)[key] = value
@@ -92,8 +97,9 @@ export function applyRecordedSettings(config: Config, recorded: Partial<Config>)
 }
 
 /**
- * Warnings for finished steps that ran with other values of the settings they declare (a resumed run keeps their
- * result); a setting a step does not read never warns about it.
+ * Warnings for finished steps this run leaves out (`steps`: a step that runs again takes the current settings) that
+ * ran with other values of the settings they declare; a setting a step does not read never warns about it. After
+ * applyRecordedSettings, only a setting given again with another value can differ from the one a done step ran with.
  */
 export function driftWarnings(
   state: RunbookState,
@@ -106,11 +112,7 @@ export function driftWarnings(
       record && (record.status === 'done' || record.status === 'accepted')
         ? configDrift(record.config, current, settings)
         : []
-    return drift.length
-      ? [
-          `${id} was ${record!.status} with other settings (${drift.join('; ')}); run it again with --from ${id} or --only ${id} if that matters`,
-        ]
-      : []
+    return drift.length ? [text.cli.settingsDrift(id, record!.status as 'done' | 'accepted', drift)] : []
   })
 }
 
@@ -233,7 +235,7 @@ export class StateStore {
   /** Where the record is, for the operator. */
   describe(): string {
     if (!this.record) return this.path
-    return `${this.record.describe()} (local copy ${this.path})`
+    return text.record.withLocalCopy(this.record.describe(), this.path)
   }
 
   /** The revision this store was read from, to tell whether another run wrote the record since. */

@@ -89,10 +89,7 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
   })
   if (foreign.length && !ctx.config.takeOver)
     throw new ForeignObject(
-      `${foreign.map(showRef).join(', ')} already exist${foreign.length === 1 ? 's' : ''} and ${foreign.length === 1 ? 'is' : 'are'} not the runbook's ` +
-        `(no managed-by label, no gthulhu-runbook field manager): someone else's rules may depend on ${foreign.length === 1 ? 'it' : 'them'}, so nothing was changed. ` +
-        `Look at ${foreign.length === 1 ? 'it' : 'them'} (kubectl ${getArgs(foreign[0]).join(' ')} -o yaml); to let the runbook replace ${foreign.length === 1 ? 'it' : 'them'}, run again with --take-over ` +
-        `(undo then puts ${foreign.length === 1 ? 'it' : 'them'} back exactly as ${foreign.length === 1 ? 'it is' : 'they are'} now)`,
+      text.record.foreign(foreign.map(showRef), `kubectl ${getArgs(foreign[0]).join(' ')} -o yaml`),
     )
   for (const ref of objects) {
     const object = seen.get(objectKey(ref))

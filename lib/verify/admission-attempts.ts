@@ -2,6 +2,7 @@
 // not the runbook's (kubectl --as) with `kubectl create --dry-run=server`, so admission runs and nothing is created.
 // And the controls: a pod made as each protected workload's own controller makes it, which must still be admitted.
 import type { Config } from '../config/options.ts'
+import { text } from '../config/text.ts'
 import { denialPrefix, guardName, INSIDER_USER, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import { kubectlAccess } from '../kube/access.ts'
@@ -159,7 +160,7 @@ export async function controllerPodChecks(ctx: StepContext): Promise<Check[]> {
       ),
     )
     const check = {
-      name: `${kind} ${name} (${identity.owner.by}'s) can still make its pods`,
+      name: text.checks.controllerStillCreates(kind, name, identity.owner.by),
       expected: `admitted as ${CONTROLLER[ownerKind]}`,
     }
     if (!pod)

@@ -31,17 +31,19 @@ import type { ApiAccess, Check, Facts, ProbeResult, ProbeSpec, StepContext, Step
 import { kubectlAccess } from '../kube/access.ts'
 import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
-import { gatewayHealthUrl, gatewayRequestCheck } from './gateway-requests.ts'
+import { gatewayRequestCheck, liveGatewayHealthUrl } from './gateway-requests.ts'
 import { describeExpectation, formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
   type NotTried,
+  openForGood,
   pathsTriedAt,
   type ProbeEnv,
   probeFor,
   TARGET_TITLES,
   type ThreatPath,
+  wouldClose,
 } from './threat-model.ts'
 
 /** Which steps' protections are in effect: recorded done, or the step being verified now. */
@@ -96,7 +98,7 @@ export async function tryPathList(
   for (const path of paths) {
     const expected = expectedNow(path, ctx.config, inEffect)
     expectations.set(path.id, expected)
-    const probe = probeFor(path, env)
+    const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
     else if (probe) specs.push(probe)
     else if (path.trial.by === 'gateway request') gatewayChecks.push(gatewayPath(ctx, path, expected))
@@ -114,7 +116,13 @@ export async function tryPathList(
     Promise.all(gatewayChecks),
   ])
   const enrolment = live ? ` (namespace ${live.enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)` : ''
-  if (results.length) io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results)}`)
+  // A path open for good that was seen open is as the model says, yet an open attack: marked ⚠, not ✔.
+  const disclosed = (r: ProbeResult) => {
+    const expected = expectations.get(r.spec.path!)
+    return !!expected && openForGood(expected) && r.ok
+  }
+  if (results.length)
+    io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
     checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
@@ -132,13 +140,24 @@ function pathCheck(
 ): Check {
   const check = probeCheck(result, result.ok ? undefined : explain(ctx, path, result, expected, live))
   if (expected.verdict !== 'open' || result.observed.kind === 'skipped') return check
-  // Open by the operator's choice or because its step has not run: a warning that names what would close it.
+  if (openForGood(expected)) {
+    // Open by design or by the operator's choice: the probe expected it to get through. Seen open, it is a
+    // disclosure (a warning that says why and what would close it), never a drift; refused, something this runbook
+    // does not set up refused it, and nothing is claimed for that.
+    return {
+      ...check,
+      ok: false,
+      advisory: true,
+      hint: result.ok
+        ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
+        : text.checks.pathRefusedAnyway(expected.because, path.id),
+    }
+  }
+  // Open because its step has not run yet: a warning that names the step that closes it.
   return {
     ...check,
     advisory: true,
-    hint: result.ok
-      ? undefined
-      : `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`,
+    hint: result.ok ? undefined : text.checks.pathOpen(expected.because, path.id, expected.until),
   }
 }
 
@@ -149,7 +168,7 @@ function pathCheck(
 function notTried(path: ThreatPath, why: NotTried | string, expected: Expected): Check {
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
-    name: text.checks.pathNotTried(path.from, TARGET_TITLES[path.target], path.via, path.id),
+    name: text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id),
     expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
     observed: `not tried: ${reason}`,
     ok: !!inapplicable,
@@ -161,16 +180,18 @@ function notTried(path: ThreatPath, why: NotTried | string, expected: Expected):
 
 /** A request from this machine through the gateway, as the path's client. */
 async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expected): Promise<Check> {
-  const url = gatewayHealthUrl(ctx.facts)
-  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
-  if (!url)
-    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
   if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
+  const gateway = await liveGatewayHealthUrl(ctx)
+  // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
+  if (!gateway)
+    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
+  if ('missing' in gateway)
+    return { ...notTried(path, `the gateway has no address now: ${gateway.missing}`, expected), needs: 'gateway' }
   const agent = path.trial.userAgent(ctx.config)
   const status = expected.verdict === 'refused' ? 403 : 200
   const check = await gatewayRequestCheck(
     ctx,
-    url,
+    gateway.healthUrl,
     agent.value,
     agent.label,
     status,
@@ -186,12 +207,13 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const object = path.trial.build(env)
   const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
   const refused = refusedByOurPolicy(ctx.config, outcome)
-  const name = `${path.from} → ${TARGET_TITLES[path.target]} via ${path.via}`
+  const name = text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
   const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
+  const refusal = `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`
   if (expected.verdict === 'refused')
     return {
       name,
-      expected: `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`,
+      expected: refusal,
       observed,
       ok: refused,
       hint: refused
@@ -201,21 +223,35 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
           : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
       path: path.id,
     }
-  // Open: before the step, or left out. A warning that says so and names what would close it.
-  const open =
-    expected.verdict === 'open'
-      ? `this path is open: ${expected.because}${expected.until ? `; the ${expected.until.step} step closes it (${expected.until.layer})` : ''}`
-      : ''
+  // An admission attempt is an attack's: refused, or open (never a control to be answered).
+  if (expected.verdict !== 'open') throw new Error(`${path.id} is tried at admission but is not an attack`)
+  if (openForGood(expected))
+    // Left out by the operator (or the opt-in guard is off), as for a probed path open for good: admitted is what
+    // the model says, yet an open attack — a warning that says why and what would close it, never a passing check.
+    return {
+      name,
+      expected: 'admitted (the path is open)',
+      observed,
+      ok: false,
+      advisory: true,
+      hint:
+        outcome.kind === 'admitted'
+          ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
+          : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+      path: path.id,
+    }
+  // Open until a step still to run: that step's refusal is expected; admitted, a warning that names the step.
   return {
     name,
-    expected: 'admitted (the path is open)',
-    observed: outcome.kind === 'admitted' ? `${observed}; ${open}` : observed,
-    ok: outcome.kind === 'admitted',
+    expected: refusal,
+    observed,
+    ok: refused,
     advisory: true,
-    hint:
-      outcome.kind === 'admitted'
-        ? open
-        : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+    hint: refused
+      ? undefined
+      : outcome.kind === 'error'
+        ? `the attempt could not be made: ${outcome.detail}`
+        : text.checks.pathOpen(expected.because, path.id, expected.until),
     path: path.id,
   }
 }
@@ -246,7 +282,20 @@ export function pathsAccess(config: Config, paths: ThreatPath[], who: string): A
   })
   const fixtures = specs.flatMap((s) => s.fixtures ?? [])
   const attempts = paths.filter((p) => p.trial.by === 'admission attempt')
+  const throughGateway = paths.some((p) => p.trial.by === 'gateway request')
+  const gateway = `${who}: the gateway's address as it is now (its listener, Service and a node)`
   return [
+    ...(throughGateway
+      ? [
+          ...kubectlAccess.get(
+            'gateways.gateway.networking.k8s.io',
+            { namespace: ns, names: [config.gatewayName] },
+            gateway,
+          ),
+          ...kubectlAccess.get('services', { namespace: ns, names: [`${config.gatewayName}-istio`] }, gateway),
+          ...kubectlAccess.list('nodes', {}, gateway),
+        ]
+      : []),
     ...(has('pod-ip-to-manager') || onHost
       ? kubectlAccess.list('pods', { namespace: ns }, `${who}: the manager's pod IP and nodes`)
       : []),
@@ -354,7 +403,12 @@ function impostorHint(config: Config, facts: Facts, expected: Expected): string 
   if (expected.verdict !== 'refused')
     return `the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)`
   const { manager } = workloads(config, facts)
-  return `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${facts.cni?.found.join('; ') || 'no known CNI'})`
+  const cni = facts.cni?.found.join('; ') || 'no known CNI'
+  const reached = `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}`
+  // Preflight already saw a CNI that stores NetworkPolicies without enforcing them: that is the likely cause.
+  if (facts.cni?.found.length && !facts.cni.enforcesNetworkPolicy)
+    return `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`
+  return `${reached}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${cni})`
 }
 
 /** A Service someone else made for the manager's pods got an answer the policies should have refused. */

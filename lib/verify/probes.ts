@@ -55,9 +55,15 @@ export function describeObservation(o: Observation): string {
   }
 }
 
-/** Whether an observation is what the probe expected. A deny probe proves nothing unless the target exists. */
+/**
+ * Whether an observation is what the probe expected. A deny probe proves nothing unless the target exists; an
+ * answer is the far side's, so an L7 layer's 401 or 403 on the way is a refusal, not an answer.
+ */
 export function meetsExpectation(expect: ProbeExpectation, observed: Observation): boolean {
-  if (expect.kind === 'answered') return observed.kind === 'answered' || observed.kind === 'status'
+  if (expect.kind === 'answered')
+    return (
+      observed.kind === 'answered' || (observed.kind === 'status' && observed.status !== 401 && observed.status !== 403)
+    )
   if (expect.kind === 'blocked') return observed.kind === 'blocked'
   return observed.kind === 'status' && observed.status === expect.status
 }
@@ -238,11 +244,13 @@ export function probeAccess(
     ...kubectlAccess.list('pods', everywhere, `${why} (the watch that follows them lists them first)`),
     access('pods', ['watch'], everywhere, why),
     access('pods/log', ['get'], everywhere, `${why} (kubectl logs -l)`),
+    // `kubectl delete pods,services -l RUN` lists both kinds, then deletes what it found.
     ...kubectlAccess.deleteSelected('pods', { namespace }, why),
+    ...kubectlAccess.list('services', { namespace }, `${who}: the probes' Services, deleted with their pods`),
     ...(uses.services
       ? [
           ...kubectlAccess.create('services', { namespace }, `${who}: a Service the probes call, deleted afterwards`),
-          ...kubectlAccess.deleteSelected('services', { namespace }, `${who}: deletes the probes' Service`),
+          ...kubectlAccess.delete('services', { namespace }, `${who}: deletes the probes' Service`),
         ]
       : []),
     ...(uses.ownNamespaces
@@ -255,12 +263,20 @@ export function probeAccess(
   ]
 }
 
-/** Probe pods an interrupted run left (a second Ctrl-C leaves at once): listed when the lock is taken, deleted when found. */
+/**
+ * Probes an interrupted run left (a second Ctrl-C leaves at once): pods and Services in Gthulhu's namespace and the
+ * probes' own namespaces, listed when the lock is taken and deleted when found.
+ */
 export function leftoverProbeAccess(namespace: string): ApiAccess[] {
-  const why = 'every run and audit: removes probe pods an interrupted run left behind'
+  const why = 'every run and audit: removes probes an interrupted run left behind'
+  const when = 'when an interrupted run left some'
   return [
     ...kubectlAccess.list('pods', { namespace }, why),
-    ...kubectlAccess.delete('pods', { namespace, when: 'when an interrupted run left some' }, why),
+    ...kubectlAccess.list('services', { namespace }, why),
+    ...kubectlAccess.list('namespaces', {}, why),
+    ...kubectlAccess.delete('pods', { namespace, when }, why),
+    ...kubectlAccess.delete('services', { namespace, when }, why),
+    ...kubectlAccess.delete('namespaces', { when }, why),
   ]
 }
 
@@ -600,14 +616,16 @@ export function splitPrefixedLogs(text: string, names: string[]): Map<string, st
 
 // ---- showing results ----
 
-/** The reachability matrix: one row per source, one column per destination, "expected / observed" in each cell. */
-export function formatMatrix(results: ProbeResult[]): string {
+/**
+ * The reachability matrix: one row per source, one column per destination, "expected / observed" in each cell.
+ * `disclosed` picks the results that are as expected yet an open attack (a path this runbook leaves open): ⚠, not ✔.
+ */
+export function formatMatrix(results: ProbeResult[], disclosed: (r: ProbeResult) => boolean = () => false): string {
   const sources = [...new Set(results.map((r) => r.spec.source.name))]
   const destinations = [...new Set(results.map((r) => r.spec.destination))]
+  const mark = (r: ProbeResult) => (disclosed(r) ? '⚠' : r.ok ? '✔' : '✖')
   const cell = (r: ProbeResult | undefined) =>
-    r
-      ? `${r.ok ? '✔' : '✖'} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}`
-      : '—'
+    r ? `${mark(r)} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}` : '—'
   const rows = [
     ['source ↓  destination →', ...destinations],
     ...sources.map((s) => [
@@ -625,7 +643,9 @@ export function formatMatrix(results: ProbeResult[]): string {
     line(rows[0]),
     widths.map((w) => '─'.repeat(w)).join('─┼─'),
     ...rows.slice(1).map(line),
-    '(each cell: expected / observed)',
+    results.some(disclosed)
+      ? '(each cell: expected / observed; ⚠ an attack path this runbook leaves open, seen open: see its check)'
+      : '(each cell: expected / observed)',
   ].join('\n')
 }
 

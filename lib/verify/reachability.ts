@@ -2,7 +2,7 @@
 // it. Built from the probe results the steps' verify functions produce and from the gateway's NodePort
 // checks; the latest picture is kept in state, so the next report can show "before" next to "after".
 import { describeExpectation, describeObservation, type ProbeResult } from './probes.ts'
-import { pathById, refusingLayer } from './threat-model.ts'
+import { pathById, refusingLayer, TARGET_TITLES } from './threat-model.ts'
 import type { Check, Layer, StepId } from '../types.ts'
 
 export interface Edge {
@@ -84,10 +84,36 @@ export function edgeFromProbe(step: StepId, result: ProbeResult, at = new Date()
 // the URL is the first one in the check's name, whatever the run's language.
 const GATEWAY_CHECK = /(https?:\/\/[^\s,，：（）()]+)/
 
-/** Paths proven by checks rather than probe pods: a client → the gateway, admitted or refused by the gateway's policy. */
+/** What an attempt at admission showed (lib/verify/paths.ts admissionPath): admitted, denied by a policy, or not made. */
+function admissionVerdict(observed: string): Edge['verdict'] {
+  if (observed.startsWith('admitted')) return 'allowed'
+  if (/^ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request/.test(observed)) return 'refused'
+  return 'inconclusive'
+}
+
+/**
+ * Paths proven by checks rather than probe pods: a client → the gateway, admitted or refused by the gateway's
+ * policy; an insider's object sent through admission (server dry run), admitted or refused there.
+ */
 export function edgesFromChecks(step: StepId, checks: Check[], at = new Date().toISOString()): Edge[] {
   return checks.flatMap((check): Edge[] => {
     const path = check.path ? pathById(check.path) : undefined
+    if (path?.trial.by === 'admission attempt')
+      return [
+        {
+          path: path.id,
+          from: path.from,
+          to: TARGET_TITLES[path.target],
+          port: '',
+          verdict: admissionVerdict(check.observed),
+          layer: 'admission',
+          expected: check.expected,
+          observed: check.observed,
+          ok: check.ok,
+          step,
+          at,
+        },
+      ]
     const match = GATEWAY_CHECK.exec(check.name)
     if (!path || path.trial.by !== 'gateway request' || !match) return []
     const status = Number(/HTTP (\d+)/.exec(check.observed)?.[1] ?? NaN)

@@ -9,7 +9,17 @@ import { managerService, workloads } from '../domain/gthulhu.ts'
 import { insiderOtherNamespace } from '../domain/admission.ts'
 import { AMBIENT_LABEL, DEFAULT_TRUST_DOMAIN, principalOf, trustDomainOf, USE_WAYPOINT_LABEL } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
-import type { Facts, KubeObject, Layer, Observation, ProbeSource, ProbeSpec, StepId, TargetId } from '../types.ts'
+import type {
+  Facts,
+  KubeObject,
+  Layer,
+  Observation,
+  ProbeExpectation,
+  ProbeSource,
+  ProbeSpec,
+  StepId,
+  TargetId,
+} from '../types.ts'
 import { attackerCronJob, attackerDeployment, attackerPod, attackerService } from './admission-attempts.ts'
 import { impersonationLabels, randomSuffix } from './probes.ts'
 import { targetProbe } from './targets.ts'
@@ -725,11 +735,34 @@ export function expectedNow(path: ThreatPath, config: Config, inEffect: (step: S
   return { verdict: 'open', because: path.staysOpen?.why ?? 'no layer of this runbook closes it' }
 }
 
-/** The probe that tries a path (its id as the probe's role), or why it cannot be tried now. */
-export function probeFor(path: ThreatPath, env: ProbeEnv): ProbeSpec | NotTried | undefined {
+/**
+ * Whether an attack is open for good with these settings: no layer of this runbook closes it, or the operator left
+ * out the one that would — not merely open until a step still to run.
+ */
+export const openForGood = (expected: Expected): boolean => expected.verdict === 'open' && !expected.until
+
+/**
+ * The probe that tries a path (its id as the probe's role), or why it cannot be tried now. Given what the path
+ * should show now: an attack open for good is expected to get through (the far side answers), so seeing it open is
+ * what the model says — disclosed, never a drift; an attack open only until a later step keeps the refusal that
+ * step will bring.
+ */
+export function probeFor(path: ThreatPath, env: ProbeEnv, expected?: Expected): ProbeSpec | NotTried | undefined {
   if (path.trial.by !== 'probe') return undefined
   const built = path.trial.build(env)
-  return 'notTried' in built ? built : { ...built, path: path.id, role: path.id }
+  if ('notTried' in built) return built
+  const expect: ProbeExpectation =
+    path.kind === 'attack' && expected && openForGood(expected) && built.expect.kind === 'blocked'
+      ? { kind: 'answered' }
+      : built.expect
+  return { ...built, expect, path: path.id, role: path.id }
+}
+
+/** What would close an attack that is open for good: the model's remedy, or the layer the operator left out. */
+export function wouldClose(path: ThreatPath, config: Config): string {
+  if (path.staysOpen && !path.closedBy.length) return path.staysOpen.wouldClose
+  const off = path.closedBy.filter((c) => !(c.enabled?.(config) ?? true))
+  return (off.length ? off : path.closedBy).map((c) => `${c.step} (${c.layer})`).join(' or ')
 }
 
 /**
@@ -826,8 +859,9 @@ export const isOpen = (row: AuditedPath) =>
 
 /**
  * The attack paths after an audit: each layer in effect (its step done, its layer on) counts only while nothing the
- * audit found voids it for that target (an object not as planned, a foreign policy that widens it), and a path a
- * probe got through is open whatever the layers say.
+ * audit found voids it for that target (an object not as planned, a foreign policy that widens it), and a path that
+ * some layer should refuse but a probe got through is seen open whatever the layers say. A path no layer in effect
+ * closes is open as the model says, whether or not a probe saw it so: that is disclosed, not a weakening.
  */
 export function auditPaths(
   config: Config,
@@ -839,12 +873,14 @@ export function auditPaths(
     const active = closuresInEffect(path, config, inEffect)
     const out = active.filter((c) => voided.some((v) => v.layer === c.layer && v.target === path.target))
     const holding = active.filter((c) => !out.includes(c))
-    if (seenOpen.has(path.id))
-      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
+    // No layer in effect: open as the model says (by design, by choice or until its step runs), seen so or not.
     if (!active.length) {
       const expected = expectedNow(path, config, inEffect)
       return { path, status: 'open', holding, voided: out, why: expected.verdict === 'open' ? expected.because : '' }
     }
+    // A layer should refuse it and a probe got through: that, not the objects, says what holds.
+    if (seenOpen.has(path.id))
+      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
     if (!holding.length)
       return {
         path,
@@ -855,19 +891,4 @@ export function auditPaths(
       }
     return { path, status: out.length ? 'weakened' : 'closed', holding, voided: out }
   })
-}
-
-/** One line per path the audit found weakened, reopened or seen open. */
-export function describeAudited(row: AuditedPath): string {
-  const { path } = row
-  const name = `${path.id} (${path.from} → ${TARGET_TITLES[path.target]} via ${path.via})`
-  switch (row.status) {
-    case 'weakened':
-      return `${name}: now refused only by ${row.holding.map((c) => c.layer).join(' and ')}, not by ${row.voided.map((c) => c.layer).join(' or ')}`
-    case 'reopened':
-    case 'seen open':
-      return `${name}: ${row.status} — ${row.why}`
-    default:
-      return `${name}: ${row.status}${row.why ? ` — ${row.why}` : ''}`
-  }
 }

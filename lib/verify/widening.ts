@@ -13,6 +13,7 @@ import {
   type PolicyTarget,
   ROOT_NAMESPACE,
 } from '../domain/authorization.ts'
+import { text } from '../config/text.ts'
 import { POLICY_RESOURCE } from '../domain/istio.ts'
 import type { Config } from '../config/options.ts'
 import { kubectlAccess } from '../kube/access.ts'
@@ -93,7 +94,7 @@ export async function foreignPolicyChecks(ctx: StepContext, targets: Protected[]
         : `only User-Agents ${t.admitted.userAgents.join(' | ')}`
     const checks: Check[] = [
       {
-        name: `no other ALLOW AuthorizationPolicy admits more to ${t.title}`,
+        name: text.checks.noWiderAllow(t.title),
         expected: `${plan} (the runbook's policy)`,
         observed: widening.length
           ? widening.map((w) => `ALLOW ${ref(w.p)} admits ${w.beyond.join('; ')}`).join('; ')
@@ -106,7 +107,7 @@ export async function foreignPolicyChecks(ctx: StepContext, targets: Protected[]
     const named = foreign.map((p) => otherEffect(p, t.target.enforcer)).filter((e): e is string => !!e)
     if (named.length)
       checks.push({
-        name: `other AuthorizationPolicies that apply to ${t.title}`,
+        name: text.checks.otherPoliciesApply(t.title),
         expected: "none but the runbook's",
         observed: named.join('; '),
         ok: false,
@@ -141,7 +142,7 @@ export async function plaintextChecks(ctx: StepContext, targets: PlaintextTarget
     const where = effective.exemptPorts.length ? ` on port(s) ${effective.exemptPorts.join(', ')}` : ''
     return [
       {
-        name: `no PeerAuthentication lets plaintext reach ${t.title}`,
+        name: text.checks.noPlaintext(t.title),
         expected: `STRICT, as ${ref(strict)} sets it`,
         observed: `PeerAuthentication ${ref(by)} lets plaintext in${where} (${by.spec?.mtls?.mode ?? 'UNSET'}${where ? ' for those ports' : ''})${t.identityPolicy ? "; the runbook's identity policy still refuses it (plaintext carries no identity)" : ''}`,
         ok: false,

@@ -107,17 +107,28 @@ function statusObject(code: number, reason: string, message: string, details?: o
   }
 }
 
-function invalid(rt: ResourceType, name: string, problems: string[]): ApiError {
-  return new ApiError(422, 'Invalid', `${rt.kind} ${JSON.stringify(name ?? '')} is invalid: ${problems.join(', ')}`, {
-    name,
-    group: rt.group,
-    kind: rt.kind,
-    causes: problems.map((p) => ({
-      reason: 'FieldValueInvalid',
-      message: p.slice(p.indexOf(': ') + 2),
-      field: p.slice(0, p.indexOf(':')),
-    })),
-  })
+/** A 422 Invalid naming the kind (`as` names it otherwise: its details' kind and the message's first word). */
+function invalid(
+  rt: ResourceType,
+  name: string,
+  problems: string[],
+  as: { kind: string; message: string } = { kind: rt.kind, message: rt.kind },
+): ApiError {
+  return new ApiError(
+    422,
+    'Invalid',
+    `${as.message} ${JSON.stringify(name ?? '')} is invalid: ${problems.join(', ')}`,
+    {
+      name,
+      group: rt.group,
+      kind: as.kind,
+      causes: problems.map((p) => ({
+        reason: 'FieldValueInvalid',
+        message: p.slice(p.indexOf(': ') + 2),
+        field: p.slice(0, p.indexOf(':')),
+      })),
+    },
+  )
 }
 
 /** Orders versions the way Kubernetes prefers them: GA before beta before alpha, higher numbers first. */
@@ -391,10 +402,26 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     if (!existing) delete object.metadata.resourceVersion
     // kubernetes staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go Update: without
     // AllowUnconditionalUpdate an update that names no resourceVersion is Invalid; a stale one is a 409 Conflict.
-    if (existing && rt.conditionalUpdatesOnly && !opts.expectedVersion)
-      throw invalid(rt, object.metadata.name, [
-        'metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
-      ])
+    // That Invalid is built from the resource, not the kind (GroupKind{Group, Kind: qualifiedResource.Resource}), so
+    // the message reads `leases.coordination.k8s.io "x" is invalid` and kubectl prints `The leases "x" is invalid`.
+    // kubectl replace never sends such a PUT: an object without a resourceVersion gets the server's current one
+    // first (cli-runtime pkg/resource/helper.go Replace); `kubectl replace --raw` sends the body as it is.
+    if (existing && rt.conditionalUpdatesOnly && !opts.expectedVersion) {
+      throw invalid(
+        rt,
+        object.metadata.name,
+        ['metadata.resourceVersion: Invalid value: 0x0: must be specified for an update'],
+        { kind: rt.plural, message: qualified(rt) },
+      )
+    }
+    // The same Update compares the resourceVersion before validation and admission run, so a stale write is a 409
+    // whatever else is wrong with it, a dry run included (the store checks again when it commits).
+    if (existing && opts.expectedVersion && opts.expectedVersion !== existing.metadata.resourceVersion)
+      throw new StoreError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${qualified(rt)} "${object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      )
     // Empty maps are omitted on real servers (Go's omitempty), so `kubectl label x k-` leaves no `labels: {}`.
     for (const field of ['labels', 'annotations'] as const) {
       const map = object.metadata[field]
