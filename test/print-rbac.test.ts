@@ -18,15 +18,16 @@ const cli = (args: string[]) =>
 const roles = (args: string[], operation: 'run' | 'verify', ids = STEPS.map((s) => s.id)) =>
   rolesFor(STEPS, ids, loadConfig(['-n', 'gthulhu', ...args], {}), operation)
 
-/** Every permission as `scope verb group/resource[ names]`, one per verb. */
+/** Every permission as `scope verb group/resource[ name]`, one per verb and name. */
 const permissions = (set: RoleSet) =>
   [['', set.cluster] as const, ...set.namespaced.map((n) => [n.namespace, n.rules] as const)].flatMap(
     ([scope, rules]) =>
       rules.flatMap((r) =>
         r.verbs.flatMap((verb) =>
-          (r.resources ?? r.nonResourceURLs ?? []).map(
-            (res) =>
-              `${scope || '*'} ${verb} ${r.apiGroups?.[0] ?? ''}/${res}${r.resourceNames ? ` ${r.resourceNames.join(',')}` : ''}`,
+          (r.resources ?? r.nonResourceURLs ?? []).flatMap((res) =>
+            (r.resourceNames ?? ['']).map(
+              (name) => `${scope || '*'} ${verb} ${r.apiGroups?.[0] ?? ''}/${res}${name ? ` ${name}` : ''}`,
+            ),
           ),
         ),
       ),
@@ -86,12 +87,12 @@ test('an audit needs a subset of what a run needs, and writes nothing but its pr
     )
   })
   assert.equal(beyond, [])
-  const writes = audit.filter((p) => /^\S+ (update|delete|escalate|bind) /.test(p))
+  const writes = audit.filter((p) => /^\S+ (update|delete|escalate|bind) /.test(p)).sort()
   assert.equal(writes, [
     '* delete /namespaces',
     'gthulhu delete /pods',
-    'gthulhu update coordination.k8s.io/leases gthulhu-runbook',
     'gthulhu delete /services',
+    'gthulhu update coordination.k8s.io/leases gthulhu-runbook',
   ])
 })
 

@@ -303,7 +303,8 @@ export function pathsAccess(config: Config, paths: ThreatPath[], who: string): A
       ? kubectlAccess.get('serviceaccounts', { namespace: ns }, `${who}: a ServiceAccount the manager's policy admits`)
       : []),
     ...(onHost ? kubectlAccess.list('nodes', {}, `${who}: the nodes that take pods (hostNetwork probes)`) : []),
-    ...(specs.length
+    // --no-probes: runProbes reports the probes skipped and creates nothing.
+    ...(specs.length && config.probes
       ? probeAccess(
           ns,
           {
