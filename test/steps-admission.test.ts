@@ -113,7 +113,7 @@ test.before(async () => {
   const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 180_000 })
   // uvu drops an error thrown in a before hook without a word: say it here.
   if (r.code !== 0) console.error(`--rollback admission-policy failed:\n${show(r)}`)
-  await ok(['apply', '-f', '-'], JSON.stringify(GRANTS))
+  await ok(['apply', '-f', '-'], GRANTS.items.map((o) => JSON.stringify(o)).join('\n---\n'))
   assert.is(r.code, 0, show(r))
 })
 test.after(async () => {
