@@ -208,8 +208,8 @@ export interface LiveView {
 export function readLiveAccess(config: Config, why: string): ApiAccess[] {
   return [
     ...kubectlAccess.list('networkpolicies.networking.k8s.io', { namespace: config.namespace }, why),
-    ...kubectlAccess.get('namespaces', { names: [config.namespace] }, why),
-    ...(config.managerEgressPolicy ? apiServerEndpointsAccess(why) : []),
+    ...kubectlAccess.get('namespaces', { names: [config.namespace] }, `${why} (is the namespace in ambient?)`),
+    ...(config.managerEgressPolicy ? apiServerEndpointsAccess(`${why} (the API server's addresses)`) : []),
   ]
 }
 

@@ -296,14 +296,18 @@ const wrap = (text: string, width = 116) => {
 
 /** Why a rule is there: each step's reasons on one line (wrapped), and when a request is made only sometimes. */
 function reasons(rule: GrantedRule): string[] {
-  const byWho = new Map<string, Set<string>>()
+  // who → what → when (undefined: always; a reason given both ways is always)
+  const byWho = new Map<string, Map<string, string | undefined>>()
   for (const a of rule.because) {
     const at = a.why.indexOf(': ')
     const [who, what] = at > 0 ? [a.why.slice(0, at), a.why.slice(at + 2)] : ['', a.why]
-    byWho.set(who, (byWho.get(who) ?? new Set()).add(a.when ? `${what} (only ${a.when})` : what))
+    const whats = byWho.get(who) ?? new Map<string, string | undefined>()
+    whats.set(what, whats.has(what) && whats.get(what) === undefined ? undefined : a.when)
+    byWho.set(who, whats)
   }
   return [...byWho.keys()].sort().flatMap((who) => {
-    const text = `${who ? `${who}: ` : ''}${sorted(byWho.get(who)!).join('; ')}`
+    const whats = [...byWho.get(who)!].map(([what, when]) => (when ? `${what} (only ${when})` : what))
+    const text = `${who ? `${who}: ` : ''}${sorted(whats).join('; ')}`
     return wrap(text, 112).map((line, i) => (i === 0 ? line : `  ${line}`))
   })
 }
