@@ -15,7 +15,8 @@ test.after(async () => {
 })
 
 test('with probes: the same drifts; the outsider is now refused only by ztunnel, and the open waypoint is seen open', async () => {
-  const r = await world.run([...world.flags, '--verify'], { timeoutMs: 300_000 })
+  // -v: an audit prints each step's checks (and the outsider's refusal among them) only when asked.
+  const r = await world.run([...world.flags, '--verify', '-v'], { timeoutMs: 300_000 })
   assert.is(r.code, 1, show(r))
   for (const named of [
     /l4-policies: no other NetworkPolicy admits more to MongoDB .*team-allow-all-mongodb/,

@@ -9,14 +9,16 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { fileSha256 } from '../lib/kube/cluster.ts'
 import { decodeRecord, RECORD_TYPE } from '../lib/run/record.ts'
-import { show, startWorld, type RunbookWorld } from './harness.ts'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
 
 let world: RunbookWorld
 const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
 const elsewhere = mkdtempSync(join(tmpdir(), 'runbook-elsewhere-'))
 
 test.before(async () => {
-  world = await startWorld({ cni: 'calico' })
+  // The cluster after a full --yes run (saved once and shared with other test files, started again here).
+  world = await preparedWorld({ cni: 'calico' })
 })
 test.after(async () => {
   await world?.stop()
@@ -50,9 +52,6 @@ async function revisions(): Promise<{ name: string; status: string; record: any;
 }
 
 test('a full run keeps its record in a Secret in the namespace, like a Helm release, and gives the lock back', async () => {
-  const run = await world.run([...world.flags, '--yes'], { timeoutMs: 600_000 })
-  assert.is(run.code, 0, show(run))
-  assert.match(run.stdout, /record in Secret default\/gthulhu-runbook\.gthulhu\.v1 \(local copy /)
   const [first] = await revisions()
   assert.equal([first.name, first.status, first.type], ['gthulhu-runbook.gthulhu.v1', 'done', RECORD_TYPE])
   assert.equal(first.record, world.state(), 'the local file is a copy of the record in the cluster')
@@ -69,6 +68,12 @@ test('with the local state directory deleted, --verify, --rollback l4-policies a
 
   const audit = await fromElsewhere(['--verify', '-v'])
   assert.is(audit.code, 0, show(audit))
+  assert.match(
+    audit.stdout,
+    new RegExp(
+      `record in Secret default/gthulhu-runbook\\.gthulhu\\.v1 \\(local copy ${elsewhere}/\\.gthulhu-runbook/`,
+    ),
+  )
   assert.match(audit.stdout, /everything the runbook set up still holds/)
   // The recorded istioctl, found without --install-dir (each step's checks are listed under -v).
   assert.match(

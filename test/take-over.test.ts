@@ -1,6 +1,7 @@
 // A NetworkPolicy with the runbook's name that another team made is not taken over without --take-over (the
-// step stops and names it, changing nothing); with --take-over it is replaced, and --rollback puts it back
-// exactly as it was (spec, labels, annotations). Simulated cluster, real CLI and kubectl.
+// step stops and names it, changing nothing, however often it is asked; undoing the refused step leaves it); with
+// --take-over it is replaced, and --rollback puts it back exactly as it was (spec, labels, annotations).
+// Simulated cluster, real CLI and kubectl.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
@@ -52,6 +53,26 @@ test("a policy with the runbook's name made by someone else stops the step, nami
   assert.equal(others, ['allow-only-manager-to-mongodb'], 'the step applied nothing')
 })
 
+test('asked again without --take-over it still refuses, and undoing the refused step leaves their policy as it is', async () => {
+  const before = written(await live())
+  // The first attempt recorded their policy (whole) before it stopped: that record must not pass for consent.
+  const again = await world.run([...world.flags, '--yes', '--only', 'l4-policies'])
+  assert.is(again.code, 1, show(again))
+  assert.match(again.stdout + again.stderr, /allow-only-manager-to-mongodb already exists and is not the runbook's/)
+  assert.equal(written(await live()), before, 'their policy is untouched')
+  const undo = await world.run([...world.flags, '--yes', '-v', '--rollback', 'l4-policies'])
+  assert.is(undo.code, 0, show(undo))
+  assert.match(
+    undo.stdout,
+    /left networkpolicies default\/allow-only-manager-to-mongodb: it is as it was before the runbook/,
+  )
+  assert.equal(written(await live()), before, 'undo did not delete or change their policy')
+  assert.equal(
+    (await world.kubectlJson('get', 'networkpolicies', '-n', 'default')).items.map((p: any) => p.metadata.name),
+    ['allow-only-manager-to-mongodb'],
+  )
+})
+
 test('with --take-over the runbook replaces it, and --rollback puts it back exactly as it was', async () => {
   const original = written(await live())
   const r = await world.run([...world.flags, '--yes', '--only', 'l4-policies', '--take-over'])
@@ -64,7 +85,7 @@ test('with --take-over the runbook replaces it, and --rollback puts it back exac
   assert.equal([recorded.existed, recorded.managed], [true, false])
   assert.equal(written(recorded.object), original, 'the record holds their policy whole')
 
-  const undo = await world.run([...world.flags, '--yes', '--rollback', 'l4-policies'])
+  const undo = await world.run([...world.flags, '--yes', '-v', '--rollback', 'l4-policies'])
   assert.is(undo.code, 0, show(undo))
   assert.match(
     undo.stdout,

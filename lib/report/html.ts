@@ -52,6 +52,7 @@ const STYLE = `
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;margin:24px auto;max-width:1320px;padding:0 16px;line-height:1.35}
 h1{font-size:22px;margin:0 0 .4em}
 h2{font-size:17px;margin:1.6em 0 .4em;border-bottom:1px solid #999;padding-bottom:2px}
+h3{font-size:15px;margin:1.4em 0 .4em}
 p{margin:.3em 0 .6em;font-size:13px;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.4em 0 1.2em}
 th,td{border:1px solid #888;padding:4px 6px;text-align:left;vertical-align:top;font-size:12.5px;white-space:pre-line;overflow-wrap:anywhere}
@@ -75,7 +76,7 @@ th{background:#eee}
 @media print{
   body{margin:0;max-width:none;padding:0}
   *{print-color-adjust:exact;-webkit-print-color-adjust:exact}
-  h2{break-after:avoid}
+  h2,h3{break-after:avoid}
   tr,.path{break-inside:avoid}
   th,td{font-size:10.5px;padding:3px 4px}
   .path .meta,.path .seen{font-size:10px}
@@ -86,12 +87,14 @@ export function renderHtml(model: ReportModel): string {
   const several = model.sections.length > 1
   const body = model.sections
     .map((section) => {
+      // One title for the document; in a fleet report each context is a part of it (h2), its blocks parts of that (h3).
+      const heading = several ? 'h3' : 'h2'
       const blocks = section.blocks.map(
         (b) =>
-          `<section><h2>${esc(several ? `${section.context}: ${b.heading}` : b.heading)}</h2>${b.note ? `<p>${esc(b.note)}</p>` : ''}${b.grid ? gridHtml(b, day) : ''}${b.table?.rows.length ? htmlTable(b.table) : ''}</section>`,
+          `<section><${heading}>${esc(several ? `${section.context}: ${b.heading}` : b.heading)}</${heading}>${b.note ? `<p>${esc(b.note)}</p>` : ''}${b.grid ? gridHtml(b, day) : ''}${b.table?.rows.length ? htmlTable(b.table) : ''}</section>`,
       )
       return several
-        ? `<article data-context="${esc(section.context)}"><h1>Context ${esc(section.context)}</h1>${blocks.join('\n')}</article>`
+        ? `<article data-context="${esc(section.context)}"><h2>Context ${esc(section.context)}</h2>${blocks.join('\n')}</article>`
         : blocks.join('\n')
     })
     .join('\n')

@@ -53,8 +53,9 @@ export function gridTable(grid: Grid, day?: string): Table {
 export const LEGEND =
   '✔ allowed (a caller that must get through did) · ✖ refused, by the layer named · ○ open: an attack got through · ◌ stays open: no layer of this runbook closes it · ? unknown: changed since last seen · – not observed · — no such path'
 
-function block(b: Block, day: string): string[] {
-  const parts = [`## ${mdText(b.heading)}`]
+/** A block under the report's title (`##`), or under a context's heading in a fleet report (`###`). */
+function block(b: Block, day: string, level = 2): string[] {
+  const parts = [`${'#'.repeat(level)} ${mdText(b.heading)}`]
   if (b.note) parts.push(mdText(b.note))
   if (b.grid) parts.push(markdownTable(gridTable(b.grid, day)), mdText(LEGEND))
   if (b.table?.rows.length) parts.push(markdownTable(b.table))
@@ -66,9 +67,10 @@ export function renderMarkdown(model: ReportModel): string {
   const several = model.sections.length > 1
   const parts = [`# ${mdText(model.title)}`, mdText(model.intro)]
   for (const section of model.sections) {
-    if (several) parts.push(`# Context ${mdText(section.context)}`)
+    // One title for the document; each context is a part of it, and its blocks parts of that.
+    if (several) parts.push(`## Context ${mdText(section.context)}`)
     for (const b of section.blocks)
-      parts.push(...block(several ? { ...b, heading: `${section.context}: ${b.heading}` } : b, day))
+      parts.push(...(several ? block({ ...b, heading: `${section.context}: ${b.heading}` }, day, 3) : block(b, day)))
   }
   parts.push(
     'Layers: CNI NetworkPolicy (Kubernetes L4), ztunnel identity policy (Istio L4 by workload identity), waypoint L7 (Istio HTTP policy on the Service), gateway L7 (Istio HTTP policy on the ingress gateway).',

@@ -69,28 +69,32 @@ export class ForeignObject extends StepFailure {}
 /**
  * Records what the step's UndoSpec names, once: a key already recorded keeps its first value, so a step run
  * again (or resumed after a failure) still remembers the cluster as it was before the runbook. An object that
- * exists and is not the runbook's stops the step unless --take-over; it is recorded whole so undo can put it back.
+ * exists and is not the runbook's stops the step unless --take-over, on this run and on every later one until it
+ * is taken over; it is recorded whole first, so undo leaves it as it is, or puts it back once taken over.
  */
 export async function recordBefore(step: Step, ctx: StepContext): Promise<void> {
   const spec = step.undo
   const before = ctx.before
   if (!spec || !before) return
-  const objects = (spec.objects?.(ctx) ?? []).filter((ref) => !before.objects?.[objectKey(ref)])
+  // Read: what is not recorded yet, and what was someone else's before the runbook (is it still?).
+  const refs = (spec.objects?.(ctx) ?? []).filter((ref) => {
+    const recorded = before.objects?.[objectKey(ref)]
+    return !recorded || (recorded.existed && !recorded.managed)
+  })
   const labels = (spec.labels?.(ctx) ?? []).filter((ref) => before.labels?.[objectKey(ref)]?.[ref.key] === undefined)
-  const targets = [...new Map([...objects, ...labels].map((ref) => [objectKey(ref), ref])).values()]
+  const targets = [...new Map([...refs, ...labels].map((ref) => [objectKey(ref), ref])).values()]
   const [found, live] = await Promise.all([
     spec.found && !before.found ? spec.found(ctx) : undefined,
     Promise.all(targets.map((ref) => findObject(ctx, ref))),
   ])
   const seen = new Map(targets.map((ref, i) => [objectKey(ref), live[i]]))
-  const foreign = objects.filter((ref) => {
+  // Not the runbook's now (one recorded absent is left out: this step made it, maybe through istioctl, whose
+  // field manager is its own).
+  const foreign = refs.filter((ref) => {
     const object = seen.get(objectKey(ref))
     return object && !managedByRunbook(object)
   })
-  if (foreign.length && !ctx.config.takeOver)
-    throw new ForeignObject(
-      text.record.foreign(foreign.map(showRef), `kubectl ${getArgs(foreign[0]).join(' ')} -o yaml`),
-    )
+  const objects = refs.filter((ref) => !before.objects?.[objectKey(ref)])
   for (const ref of objects) {
     const object = seen.get(objectKey(ref))
     ;(before.objects ??= {})[objectKey(ref)] = {
@@ -104,6 +108,10 @@ export async function recordBefore(step: Step, ctx: StepContext): Promise<void> 
       seen.get(objectKey(ref))?.metadata.labels?.[ref.key] ?? null
   }
   if (found) before.found = found
+  if (foreign.length && !ctx.config.takeOver)
+    throw new ForeignObject(
+      text.record.foreign(foreign.map(showRef), `kubectl ${getArgs(foreign[0]).join(' ')} -o yaml`),
+    )
 }
 
 /**

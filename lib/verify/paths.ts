@@ -150,7 +150,9 @@ function pathCheck(
       advisory: true,
       hint: result.ok
         ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
-        : text.checks.pathRefusedAnyway(expected.because, path.id),
+        : result.observed.kind === 'blocked' || result.observed.kind === 'status'
+          ? text.checks.pathRefusedAnyway(expected.because, path.id)
+          : check.hint,
     }
   }
   // Open because its step has not run yet: a warning that names the step that closes it.
