@@ -32,7 +32,7 @@ test('a fresh --yes run passes as a user bound only to the printed roles, and us
   )
   await grant(world, yaml)
   operator.decisions.length = 0
-  const run = await world.run([...operator.flags, '--yes'], { env: operator.env, timeoutMs: 540_000 })
+  const run = await world.run([...operator.flags, '--yes'], { env: operator.env, timeoutMs: 780_000 })
   operator.stop()
   assert.is(run.code, 0, `${show(run)}\nrefused: ${refusals(operator.decisions).join('\n  ')}`)
   assert.match(run.stdout, /done\s+l7-policies/)
