@@ -82,7 +82,9 @@ class Caller {
   /** The API server's refusal of a request, or undefined when it is allowed. */
   refused(request: IstioRequest): string | undefined {
     if (!this.rbac || !this.user) return undefined
-    const attributes = { user: this.user, ...request }
+    // A Namespace's own path (/api/v1/namespaces/<n>) puts the request in that namespace (requestinfo.go).
+    const namespace = request.resource === 'namespaces' && request.name ? request.name : request.namespace
+    const attributes = { user: this.user, ...request, ...(namespace ? { namespace } : {}) }
     return this.rbac.authorize(attributes).allowed ? undefined : forbidden(attributes).message
   }
 
