@@ -147,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok
   }
   const reporter = new Reporter(config.output === 'json')
+  if (config.printRbac) return printRbac(config, STEPS)
   if (config.report) (await import('./lib/report/files.ts')).ensureReportDir(config.report)
   const terminal = !!process.stdin.isTTY && !!process.stdout.isTTY && !process.env.CI
   const readOnly = config.list || !!config.dryRun || !!config.render
@@ -420,6 +421,39 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGHUP', onHangup)
     process.off('uncaughtException', onUncaught)
   }
+}
+
+/**
+ * --print-rbac: the roles a run of the selected steps (or, with --verify, an audit of every step) needs, bound to the
+ * subject named. Touches no cluster; the namespace comes from -n, else the kube context's, else default.
+ */
+async function printRbac(config: Config, STEPS: Step[]): Promise<number> {
+  if (!config.explicit.includes('namespace')) {
+    const { Cluster } = await import('./lib/kube/cluster.ts')
+    const { readContexts } = await import('./lib/kube/kubeconfig.ts')
+    const contexts = await readContexts(new Cluster({ timeoutMs: 15_000 }), config.kubeconfig).catch(() => [])
+    const context = contexts.find((c) => (config.context ? c.name === config.context : c.current))
+    if (context) settleNamespace(config, context)
+  }
+  const ids = STEPS.map((s) => s.id).filter(
+    (id, index, all) =>
+      config.verify ||
+      ((!config.only.length || config.only.includes(id)) &&
+        (!config.from || index >= all.indexOf(config.from)) &&
+        !config.skip.includes(id)),
+  )
+  const [{ rbacObjects, rbacYaml, rolesFor }, { parseRbacSubject }] = await Promise.all([
+    import('./lib/run/rbac.ts'),
+    import('./lib/config/options.ts'),
+  ])
+  const set = rolesFor(STEPS, ids, config, config.verify ? 'verify' : 'run')
+  const subject = parseRbacSubject(config.printRbac!)!
+  process.stdout.write(
+    config.output === 'json'
+      ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbacObjects(set, subject, config) })}\n`
+      : rbacYaml(set, subject, config),
+  )
+  return EXIT.ok
 }
 
 /**

@@ -3,9 +3,11 @@ import type { Cluster } from './kube/cluster.ts'
 import type { Config } from './config/options.ts'
 import type { StepId } from './config/step-ids.ts'
 import type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
+import type { ApiAccess } from './kube/access.ts'
 
 export { STEP_IDS, type StepId } from './config/step-ids.ts'
 export type { KubeObject, LabelRef, ObjectRef } from './kube/object.ts'
+export type { ApiAccess } from './kube/access.ts'
 
 /** One thing a step will do, computed without touching the cluster. */
 export type PlanItem =
@@ -156,6 +158,12 @@ export interface UndoSpec {
   describe?(ctx: Omit<StepContext, 'cluster' | 'signal'>): string[]
 }
 
+/** The API requests of a step: applying it (what `run` and the undo record do) and verifying it. */
+export interface StepAccess {
+  run: ApiAccess[]
+  verify: ApiAccess[]
+}
+
 export interface RunOutcome {
   /** Set when the step found nothing to change; the engine still verifies. */
   unchanged?: string
@@ -168,6 +176,11 @@ export interface Step {
   why: string
   /** Steps whose facts this step needs (done in state, or selected to run before it). */
   requires?: StepId[]
+  /**
+   * The API requests it makes, and those of the tools it runs (declared data: --print-rbac grants exactly these).
+   * From the settings alone: the permissions are printed before the runbook may read the cluster.
+   */
+  access(config: Config): StepAccess
   /**
    * The settings that shape what this step does (its plan, run or verify reads them): a done step that a run leaves
    * out is reported when one of these is given with another value; a change to any other setting is not its concern.

@@ -3,7 +3,8 @@
 import { text } from '../lib/config/text.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import type { Config } from '../lib/config/options.ts'
-import { readApiServerEndpoints } from '../lib/domain/network-policies.ts'
+import { apiServerEndpointsAccess, readApiServerEndpoints } from '../lib/domain/network-policies.ts'
+import { kubectlAccess, SERVER_VERSION } from '../lib/kube/access.ts'
 import type { Check, Facts, KubeObject, Step, StepIO, WorkloadFacts } from '../lib/types.ts'
 
 /**
@@ -287,6 +288,18 @@ export const preflightStep: Step = {
   // It judges the Kubernetes version by --istio-version (and --allow-untested-kubernetes), and the API server's
   // endpoints as the manager's egress policy needs them.
   settings: ['namespace', 'release', 'istioVersion', 'allowUntestedKubernetes', 'managerEgressPolicy'],
+  access: (config) => ({
+    run: [],
+    verify: [
+      SERVER_VERSION,
+      ...WORKLOADS.flatMap((w) =>
+        kubectlAccess.list(`${w.resource}.apps`, { namespace: config.namespace }, `preflight: finds the ${w.role}`),
+      ),
+      ...kubectlAccess.list('services', { namespace: config.namespace }, "preflight: the workloads' Services"),
+      ...kubectlAccess.list('daemonsets.apps', {}, 'preflight: which CNI runs (its DaemonSet, in any namespace)'),
+      ...apiServerEndpointsAccess("preflight: the API server's addresses, for the manager's egress policy"),
+    ],
+  }),
   plan: ({ config }) => [
     {
       kind: 'command',

@@ -136,6 +136,8 @@ export const istioctlStep: Step = {
     'then it is installed into a user-writable directory without sudo. ' +
     "The binary's own SHA-256 is recorded and checked before every later use; an istioctl already there is used only if it is byte for byte the release's.",
   settings: ['istioVersion', 'installDir'],
+  // A download to this machine; `istioctl version --remote=false` asks no cluster.
+  access: () => ({ run: [], verify: [] }),
   plan: ({ config }) => {
     const url = istioctlArchiveUrl(config)
     return [

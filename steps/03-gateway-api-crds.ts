@@ -16,6 +16,7 @@ import {
 } from '../lib/domain/gateway-api.ts'
 import { nameSome } from '../lib/run/undo.ts'
 import { untilChanged } from '../lib/kube/wait.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
 import type { Check, Facts, KubeObject, Step, StepContext } from '../lib/types.ts'
 
 /** What this step learnt, kept in state so a resumed verify need not download the bundle again. */
@@ -108,6 +109,20 @@ export const gatewayApiCrdsStep: Step = {
     'installed at that version is left alone, and a newer one is never replaced unless you say so.',
   requires: ['preflight'],
   settings: ['gatewayApiVersion', 'gatewayApiChannel', 'replaceNewerGatewayApi'],
+  // The CRDs' names come from the bundle, downloaded when the step runs: RBAC cannot name them beforehand.
+  access: () => {
+    const crds = 'customresourcedefinitions.apiextensions.k8s.io'
+    const who = 'gateway-api-crds'
+    const read = kubectlAccess.get(crds, {}, `${who}: the bundle's CRDs as installed (version, Established)`)
+    return {
+      run: [
+        ...kubectlAccess.list(crds, {}, `${who}: the Gateway API CRDs there before the runbook`),
+        ...read,
+        ...kubectlAccess.apply(crds, {}, `${who}: server-side apply of the bundle`),
+      ],
+      verify: [...read, ...kubectlAccess.watch(crds, {}, `${who}: until every CRD is Established`)],
+    }
+  },
   plan: ({ config, facts }) => [
     {
       kind: 'download',

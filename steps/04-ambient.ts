@@ -16,6 +16,8 @@ import {
 import { shellLine, type Cluster } from '../lib/kube/cluster.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { untilChanged } from '../lib/kube/wait.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { installAccess, precheckAccess } from '../lib/domain/istio-access.ts'
 import type { Check, KubeObject, Step } from '../lib/types.ts'
 
 /** istioctl waits for the components up to --readiness-timeout (default 5m); the runbook passes its own --timeout. */
@@ -123,6 +125,40 @@ export const ambientStep: Step = {
     '(another version, another profile, or sidecar injection on the namespace) stops the runbook, because changing it affects every workload it serves.',
   requires: ['preflight', 'istioctl'],
   settings: ['istioVersion', 'namespace'],
+  access: (config) => {
+    const who = 'ambient'
+    const components = [
+      ...kubectlAccess.get('deployments.apps', { namespace: ISTIO_NAMESPACE, names: ['istiod'] }, `${who}: istiod`),
+      ...kubectlAccess.get(
+        'daemonsets.apps',
+        { namespace: ISTIO_NAMESPACE, names: ['ztunnel', 'istio-cni-node'] },
+        `${who}: ztunnel and istio-cni`,
+      ),
+    ]
+    return {
+      run: [
+        ...components,
+        ...kubectlAccess.get(
+          'namespaces',
+          { names: [config.namespace, ISTIO_NAMESPACE] },
+          `${who}: sidecar injection on Gthulhu's namespace; whether ${ISTIO_NAMESPACE} was there before`,
+        ),
+        ...precheckAccess(),
+        ...installAccess(),
+      ],
+      verify: [
+        ...components,
+        ...['deployments.apps', 'daemonsets.apps'].flatMap((r) =>
+          kubectlAccess.watch(r, { namespace: ISTIO_NAMESPACE }, `${who}: until Istio's components are ready`),
+        ),
+        ...kubectlAccess.get(
+          'configmaps',
+          { namespace: MESH_CONFIG.namespace, names: [MESH_CONFIG.name] },
+          `${who}: the mesh's trust domain`,
+        ),
+      ],
+    }
+  },
   plan: ({ config, facts }) => {
     const binary = istioctlBinary(config, facts)
     return [

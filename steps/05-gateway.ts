@@ -24,8 +24,9 @@ import {
   type NodeAddress,
 } from '../lib/domain/gateway-api.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
-import { applyChanged } from '../lib/domain/apply.ts'
-import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
+import { applyAccess, applyChanged } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonAccess, comparisonCheck } from '../lib/domain/drift.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
 import { readiness } from '../lib/kube/readiness.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Config } from '../lib/config/options.ts'
@@ -182,6 +183,38 @@ export const gatewayStep: Step = {
     'applied, and the step ends only when GET /health answers 200 from this machine.',
   requires: ['preflight'],
   settings: ['namespace', 'release', 'gatewayName', 'routeName', 'gatewayServiceType', 'allowedUserAgents'],
+  access: (config) => {
+    const who = 'gateway'
+    const ns = config.namespace
+    const owned = (compare: typeof applyAccess) => [
+      ...compare(
+        'gateways.gateway.networking.k8s.io',
+        { namespace: ns, names: [config.gatewayName] },
+        `${who}: the Gateway`,
+      ),
+      ...compare(
+        'httproutes.gateway.networking.k8s.io',
+        { namespace: ns, names: [config.routeName] },
+        `${who}: the HTTPRoute`,
+      ),
+    ]
+    const proxy = { namespace: ns, names: [gatewayServiceName(config)] }
+    return {
+      run: owned(applyAccess),
+      verify: [
+        ...owned(comparisonAccess),
+        ...kubectlAccess.get('services', proxy, `${who}: the gateway's Service (its NodePort)`),
+        ...kubectlAccess.get('deployments.apps', proxy, `${who}: the gateway's Envoy Deployment`),
+        ...[
+          'gateways.gateway.networking.k8s.io',
+          'httproutes.gateway.networking.k8s.io',
+          'deployments.apps',
+          'services',
+        ].flatMap((r) => kubectlAccess.watch(r, { namespace: ns }, `${who}: until Istio has programmed the Gateway`)),
+        ...kubectlAccess.list('nodes', {}, `${who}: a node address for the NodePort`),
+      ],
+    }
+  },
   plan: ({ config, facts }) => {
     const { gateway, route } = gatewayManifests(config, facts)
     const ns = config.namespace

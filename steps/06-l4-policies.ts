@@ -5,7 +5,10 @@
 // must receive nothing from the manager.
 import { StepFailure } from '../lib/config/errors.ts'
 import { text } from '../lib/config/text.ts'
-import { applyChanged } from '../lib/domain/apply.ts'
+import { applyAccess, applyChanged } from '../lib/domain/apply.ts'
+import { comparisonAccess } from '../lib/domain/drift.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { pathsTriedAt } from '../lib/verify/threat-model.ts'
 import {
   desiredManagerEgressPolicy,
   desiredNetworkPolicies,
@@ -14,10 +17,13 @@ import {
   otherPolicyChecks,
   ownedPolicyChecks,
   policyChecks,
+  apiServerEndpointsAccess,
+  L4_POLICY_NAMES,
   readApiServerEndpoints,
+  readLiveAccess,
   readLive,
 } from '../lib/domain/network-policies.ts'
-import { tryPaths } from '../lib/verify/paths.ts'
+import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
 import { mongoProbeImage } from '../lib/verify/probes.ts'
 import { SCHEDULER_HEALTH_PATH } from '../lib/verify/targets.ts'
 import { IMPOSTOR_LISTEN_SECONDS } from '../lib/verify/threat-model.ts'
@@ -57,6 +63,32 @@ export const l4PoliciesStep: Step = {
     "Note that the guide's scheduler policy also shuts out Prometheus from 8080/9090; add a rule for it if you scrape them.",
   requires: ['preflight'],
   settings: ['namespace', 'release', 'allowKubeletProbes', 'managerEgressPolicy'],
+  access: (config) => {
+    const who = 'l4-policies'
+    const ns = config.namespace
+    const names = [...L4_POLICY_NAMES, ...(config.managerEgressPolicy ? [MANAGER_EGRESS_POLICY] : [])]
+    const policies = { namespace: ns, names }
+    return {
+      run: [
+        ...(config.managerEgressPolicy
+          ? apiServerEndpointsAccess(`${who}: the API server's addresses, for the manager's egress policy`)
+          : []),
+        // The undo record reads the egress policy too, whatever this run's flags.
+        ...kubectlAccess.get(
+          'networkpolicies.networking.k8s.io',
+          { namespace: ns, names: [...L4_POLICY_NAMES, MANAGER_EGRESS_POLICY] },
+          `${who}: the NetworkPolicies as they were`,
+        ),
+        ...applyAccess('networkpolicies.networking.k8s.io', policies, `${who}: the NetworkPolicies`),
+      ],
+      verify: [
+        ...readLiveAccess(config, `${who}: the namespace's NetworkPolicies`),
+        ...comparisonAccess('networkpolicies.networking.k8s.io', policies, `${who}: the NetworkPolicies`),
+        ...kubectlAccess.list('pods', { namespace: ns }, `${who}: which pods other NetworkPolicies select`),
+        ...pathsAccess(config, pathsTriedAt('l4-policies'), who),
+      ],
+    }
+  },
   plan: ({ config, facts }) => [
     ...desiredPolicies(config, facts).map(
       (object): PlanItem => ({ kind: 'manifest', object, apply: 'server-side', why: why(object) }),

@@ -10,6 +10,8 @@ import { managerService } from '../lib/domain/gthulhu.ts'
 import { AMBIENT_LABEL, istioctlBinary, USE_WAYPOINT_LABEL, useInstalledIstioctl } from '../lib/domain/istio.ts'
 import { restartOutOfAmbient } from '../lib/domain/rollouts.ts'
 import { untilChanged } from '../lib/kube/wait.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { waypointApplyAccess, waypointStatusAccess } from '../lib/domain/istio-access.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
 
@@ -153,6 +155,40 @@ export const waypointStep: Step = {
     'otherwise a namespace label naming this waypoint is removed. Every command here is idempotent, and a run repairs a waypoint that was deleted while the labels stayed.',
   requires: ['preflight', 'istioctl'],
   settings: ['namespace', 'release', 'waypointName', 'waypointBinding'],
+  access: (config) => {
+    const who = 'waypoint'
+    const ns = config.namespace
+    const waypoint = { namespace: ns, names: [config.waypointName] }
+    const view = [
+      ...kubectlAccess.get('namespaces', { names: [ns] }, `${who}: the namespace's labels`),
+      ...kubectlAccess.get('gateways.gateway.networking.k8s.io', waypoint, `${who}: the waypoint`),
+      // The manager Service's name comes from preflight (the chart's fullname): not known beforehand.
+      ...kubectlAccess.get('services', { namespace: ns }, `${who}: the manager Service's labels`),
+    ]
+    return {
+      run: [
+        ...view,
+        ...kubectlAccess.patch('namespaces', { names: [ns] }, `${who}: enrols the namespace (label ${AMBIENT_LABEL})`),
+        ...waypointApplyAccess(ns, config.waypointName, namespaceWide(config)),
+        ...(namespaceWide(config)
+          ? []
+          : kubectlAccess.patch(
+              'services',
+              { namespace: ns },
+              `${who}: binds the manager Service (label ${USE_WAYPOINT_LABEL})`,
+            )),
+      ],
+      verify: [
+        ...view,
+        ...kubectlAccess.watch(
+          'gateways.gateway.networking.k8s.io',
+          waypoint,
+          `${who}: until the waypoint is programmed`,
+        ),
+        ...waypointStatusAccess(ns, config.waypointName),
+      ],
+    }
+  },
   plan: ({ config, facts }) => {
     const ns = config.namespace
     const items: PlanItem[] = [

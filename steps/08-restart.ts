@@ -9,6 +9,7 @@ import {
   policyChecks,
   portsAdmittedFromBlock,
   readLive,
+  readLiveAccess,
 } from '../lib/domain/network-policies.ts'
 import {
   isReady,
@@ -23,7 +24,10 @@ import {
 } from '../lib/domain/rollouts.ts'
 import type { Check, KubeObject, Step, StepContext, WorkloadFacts } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
-import { tryPaths } from '../lib/verify/paths.ts'
+import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { ztunnelConfigAccess } from '../lib/domain/istio-access.ts'
+import { pathsTriedAt } from '../lib/verify/threat-model.ts'
 import { resolveProbePort } from '../lib/verify/probes.ts'
 
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
@@ -97,6 +101,41 @@ export const restartStep: Step = {
     'Pods that fail readiness right after enrolment are almost always the kubelet-probe trap (a NetworkPolicy that does not admit 169.254.7.127).',
   requires: ['preflight', 'istioctl'],
   settings: ['namespace', 'release'],
+  access: (config) => {
+    const who = 'restart'
+    const ns = { namespace: config.namespace }
+    // The workloads' names come from preflight (the chart's fullname): not known beforehand.
+    const workloads = ['deployments.apps', 'statefulsets.apps', 'daemonsets.apps']
+    const read = workloads.flatMap((r) => kubectlAccess.get(r, ns, `${who}: Gthulhu's workloads`))
+    const rollout = (when?: string) =>
+      workloads.flatMap((r) =>
+        kubectlAccess.rolloutStatus(r, { ...ns, ...(when ? { when } : {}) }, `${who}: kubectl rollout status`),
+      )
+    const unready = kubectlAccess.list(
+      'networkpolicies.networking.k8s.io',
+      { ...ns, when: 'when a pod is not Ready (the kubelet-probe trap)' },
+      `${who}: why a pod is not Ready`,
+    )
+    return {
+      run: [
+        ...kubectlAccess.get('namespaces', { names: [config.namespace] }, `${who}: enrolled in ambient?`),
+        ...read,
+        ...workloads.flatMap((r) => kubectlAccess.patch(r, ns, `${who}: kubectl rollout restart`)),
+        ...rollout(),
+        ...kubectlAccess.list('pods', { ...ns, when: 'when it ran before' }, `${who}: already restarted?`),
+        ...unready,
+      ],
+      verify: [
+        ...read,
+        ...rollout('when a rollout is still under way'),
+        ...kubectlAccess.list('pods', ns, `${who}: the workloads' pods`),
+        ...ztunnelConfigAccess(),
+        ...readLiveAccess(config, `${who}: the NetworkPolicies after the restart`),
+        ...unready,
+        ...pathsAccess(config, pathsTriedAt('restart'), who),
+      ],
+    }
+  },
   plan: (ctx) => [
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,

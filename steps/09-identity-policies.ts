@@ -5,23 +5,33 @@
 // the gateway still get through. What they cannot stop is named: hostNetwork pods on the protected pods' nodes.
 import { text } from '../lib/config/text.ts'
 import type { Config } from '../lib/config/options.ts'
-import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
-import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
+import { applyAccess, applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonAccess, comparisonCheck } from '../lib/domain/drift.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { pathsTriedAt } from '../lib/verify/threat-model.ts'
 import { workloads } from '../lib/domain/gthulhu.ts'
 import {
   gatewayPrincipal,
   POLICY_RESOURCE,
   policyCondition,
+  policyConditionAccess,
   principalOf,
   refreshTrustDomain,
+  trustDomainAccess,
   trustDomainOf,
   waypointPrincipal,
 } from '../lib/domain/istio.ts'
 import { subset } from '../lib/domain/network-policies.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext, TargetId } from '../lib/types.ts'
-import { tryPaths } from '../lib/verify/paths.ts'
-import { foreignPolicyChecks, plaintextChecks, type Protected } from '../lib/verify/widening.ts'
+import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
+import {
+  foreignPolicyAccess,
+  foreignPolicyChecks,
+  plaintextAccess,
+  plaintextChecks,
+  type Protected,
+} from '../lib/verify/widening.ts'
 
 const MANAGER_POLICY = 'gthulhu-manager-allow-waypoint-and-gateway'
 const MONGODB_POLICY = 'gthulhu-mongodb-allow-manager'
@@ -183,6 +193,35 @@ export const identityPoliciesStep: Step = {
     'Verification plays the attacker: each of those paths must get no answer, while the manager, the waypoint and the gateway still do.',
   requires: ['preflight', 'waypoint'],
   settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'identityPolicies'],
+  access: (config) => {
+    const who = 'identity-policies'
+    const ns = config.namespace
+    const names = desiredIdentityPolicies(config, {}).map((p) => p.metadata.name)
+    const policies = { namespace: ns, names }
+    const trustDomain = trustDomainAccess(`${who}: the mesh's trust domain, which the principals carry`)
+    return {
+      run: [
+        // The undo record reads them, applied or left out.
+        ...kubectlAccess.get(POLICY_RESOURCE, policies, `${who}: the policies as they were`),
+        ...(config.identityPolicies
+          ? [...trustDomain, ...applyAccess(POLICY_RESOURCE, policies, `${who}: the identity policies`)]
+          : []),
+      ],
+      verify: [
+        ...trustDomain,
+        ...(config.identityPolicies
+          ? [
+              ...comparisonAccess(POLICY_RESOURCE, policies, `${who}: the identity policies`),
+              ...policyConditionAccess(ns, names, `${who}: until istiod has taken them up for ztunnel`),
+              ...foreignPolicyAccess(config, `${who}: other AuthorizationPolicies that could widen them`),
+            ]
+          : []),
+        ...plaintextAccess(config, `${who}: PeerAuthentications that let plaintext in`),
+        ...kubectlAccess.list('pods', {}, `${who}: hostNetwork pods on the protected pods' nodes (every namespace)`),
+        ...pathsAccess(config, pathsTriedAt('identity-policies'), who),
+      ],
+    }
+  },
   plan: ({ config, facts }) => {
     if (!config.identityPolicies)
       return [

@@ -12,17 +12,28 @@ import {
   admissionPolicy,
   BINDING_RESOURCE,
   decisionMakerGuard,
+  INSIDER_RULES,
+  INSIDER_USER,
+  insiderOtherNamespace,
+  insiderRbac,
+  insiderResourceOf,
+  insiderRoleName,
   POLICY_RESOURCE,
   policyName,
   protectedIdentities,
+  ROLE_BINDING_RESOURCE,
+  ROLE_RESOURCE,
   UNKNOWN_RUNBOOK_USER,
 } from '../lib/domain/admission.ts'
 import { containsFields } from '../lib/domain/apply.ts'
-import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
+import { compareWithPlan, comparisonAccess, comparisonCheck } from '../lib/domain/drift.ts'
+import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
+import { access, kubectlAccess } from '../lib/kube/access.ts'
 import { assertValidManifests } from '../lib/kube/schema.ts'
-import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { controllerPodChecks } from '../lib/verify/admission-attempts.ts'
-import { tryPaths } from '../lib/verify/paths.ts'
+import type { ApiAccess, Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
+import { controllerChecksAccess, controllerPodChecks } from '../lib/verify/admission-attempts.ts'
+import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
+import { pathsTriedAt } from '../lib/verify/threat-model.ts'
 
 const runbookUserOf = (facts: Facts) => facts.admission?.runbookUser ?? UNKNOWN_RUNBOOK_USER
 /** The namespace's policy and binding, and (with --decision-maker-guard) the cluster-wide guard and its binding. */
@@ -42,6 +53,94 @@ async function runbookUser(ctx: StepContext): Promise<string> {
       "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
     )
   return user
+}
+
+/**
+ * The insider's Roles and RoleBindings (what the attempts' user may create), applied when missing or changed: RBAC
+ * decides before admission, so the attempts need them whether the policy is applied or left out.
+ */
+async function applyInsiderRbac(ctx: StepContext, io: StepIO): Promise<string[]> {
+  const want = insiderRbac(ctx.config)
+  const namespaces = [...new Set(want.map((o) => o.metadata.namespace!))]
+  const live = (
+    await Promise.all(
+      namespaces.map((ns) =>
+        getNamed(
+          ctx.cluster,
+          ns,
+          want.filter((o) => o.metadata.namespace === ns).map((o) => `${insiderResourceOf(o)}/${o.metadata.name}`),
+        ),
+      ),
+    )
+  ).flat()
+  const granted = (o: KubeObject) =>
+    o.kind === 'Role' ? { rules: o.rules } : { roleRef: o.roleRef, subjects: o.subjects }
+  const changed = want.filter((o) => {
+    const have = live.find((l) => l.kind === o.kind && l.metadata.namespace === o.metadata.namespace)
+    const seen = have && findNamed([have], o.kind, o.metadata.name)
+    return !(seen && containsFields(granted(o), seen))
+  })
+  if (!changed.length) return []
+  await ctx.cluster.apply(changed, { forceConflicts: true })
+  const applied = changed.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
+  io.log(`applied ${applied.join(', ')}: what ${INSIDER_USER} may create, so its attempts reach admission`)
+  return applied
+}
+
+/** What the step asks of the API server (see Step.access). */
+function admissionAccess(config: Config): { run: ApiAccess[]; verify: ApiAccess[] } {
+  const who = 'admission-policy'
+  const names = [insiderRoleName(config)]
+  const insider = [config.namespace, insiderOtherNamespace(config)].flatMap((namespace) => [
+    ...kubectlAccess.get(ROLE_RESOURCE, { namespace, names }, `${who}: the insider's Role`),
+    ...kubectlAccess.apply(ROLE_RESOURCE, { namespace, names }, `${who}: the insider's Role`),
+    ...kubectlAccess.get(ROLE_BINDING_RESOURCE, { namespace, names }, `${who}: the insider's RoleBinding`),
+    ...kubectlAccess.apply(ROLE_BINDING_RESOURCE, { namespace, names }, `${who}: the insider's RoleBinding`),
+  ])
+  // RBAC lets a user grant only what it holds itself (kubernetes pkg/registry/rbac/escalation_check.go).
+  const held = (namespace: string, rules: (typeof INSIDER_RULES)['own']) =>
+    rules.flatMap((rule) =>
+      rule.resources.map((resource) =>
+        access(
+          rule.apiGroups[0] ? `${resource}.${rule.apiGroups[0]}` : resource,
+          rule.verbs,
+          {
+            namespace,
+            when: 'held, not requested: RBAC lets the runbook grant the insider only what it holds itself',
+          },
+          `${who}: the insider's Role grants it`,
+        ),
+      ),
+    )
+  const policies = [POLICY_RESOURCE, BINDING_RESOURCE]
+  const policyNames = desired(config, {}).map((o) => o.metadata.name)
+  // The undo record reads the guard too, whatever this run's flags (an earlier run may have applied it).
+  const recordedNames = [
+    ...new Set([...policyNames, ...decisionMakerGuard(config, UNKNOWN_RUNBOOK_USER).map((o) => o.metadata.name)]),
+  ]
+  const paths = pathsAccess(config, pathsTriedAt('admission-policy'), who)
+  const policy = policies.flatMap((resource) =>
+    comparisonAccess(resource, { names: policyNames }, `${who}: the ValidatingAdmissionPolicy and its binding`),
+  )
+  return {
+    run: [
+      ...insider,
+      ...held(config.namespace, INSIDER_RULES.own),
+      ...held(insiderOtherNamespace(config), INSIDER_RULES.other),
+      ...policies.flatMap((resource) =>
+        kubectlAccess.get(resource, { names: recordedNames }, `${who}: the policy and its binding, as they were`),
+      ),
+      ...(config.admissionPolicy
+        ? [
+            ...kubectlAccess.whoami(`${who}: who the runbook acts as (the one user the policy exempts for its probes)`),
+            ...policies.flatMap((resource) =>
+              kubectlAccess.apply(resource, { names: policyNames }, `${who}: the policy and its binding`),
+            ),
+          ]
+        : []),
+    ],
+    verify: [...(config.admissionPolicy ? [...policy, ...controllerChecksAccess(config.namespace)] : []), ...paths],
+  }
 }
 
 async function policyChecks(ctx: StepContext): Promise<Check[]> {
@@ -68,14 +167,34 @@ export const admissionPolicyStep: Step = {
     "So anyone allowed to create a pod, a Deployment, a Job or a CronJob in Gthulhu's namespace can run as the manager (and reach MongoDB and the decision makers), as the scheduler (and pass the manager's L7 policy), or as the waypoint or the gateway (and reach the manager's pods), " +
     "and a Service of their own that selects the manager's pods is forwarded by the waypoint with the waypoint's identity. " +
     "A ValidatingAdmissionPolicy (failurePolicy Fail) bound to the namespace refuses all of that unless it is the chart's own workload or istiod's gateway, and their pods as their own controllers create them. " +
-    "One exemption remains: the identity the runbook runs as (read with kubectl auth whoami when the step runs) may create its own probe pods and Services, which carry the runbook's probe label, so verification can still play the impostor. " +
+    "One exemption remains: the identity the runbook runs as (read with kubectl auth whoami when the step runs), and the users named with --probe-users (a scheduled audit's ServiceAccount), may create probe pods and Services, which carry the runbook's probe label, so verification can still play the impostor. " +
     'It trusts whoever holds, or may impersonate, that identity — typically a cluster admin, who could remove the policy anyway. ' +
     "Changing the chart's own workloads (helm upgrade, kubectl edit) stays a matter of RBAC. Verification plays the insider, as another user with a server-side dry run: each attempt must be refused, while each workload's controller is still admitted.",
   requires: ['preflight'],
-  settings: ['namespace', 'release', 'gatewayName', 'waypointName', 'admissionPolicy', 'decisionMakerGuard'],
+  settings: [
+    'namespace',
+    'release',
+    'gatewayName',
+    'waypointName',
+    'admissionPolicy',
+    'decisionMakerGuard',
+    'probeUsers',
+  ],
   plan: ({ config, facts }) => {
+    const insider = insiderRbac(config).map(
+      (object): PlanItem => ({
+        kind: 'manifest',
+        object,
+        apply: 'server-side',
+        why:
+          object.kind === 'Role'
+            ? `what ${INSIDER_USER} (no credentials: verification acts as it with kubectl --as) may create in ${object.metadata.namespace}, so its attempts reach admission`
+            : `grants it to ${INSIDER_USER}`,
+      }),
+    )
     if (!config.admissionPolicy)
       return [
+        ...insider,
         {
           kind: 'note',
           text: "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
@@ -93,6 +212,7 @@ export const admissionPolicyStep: Step = {
             },
           ]
         : []),
+      ...insider,
       ...desired(config, facts).map(
         (object, i): PlanItem => ({
           kind: 'manifest',
@@ -110,8 +230,11 @@ export const admissionPolicyStep: Step = {
       },
     ]
   },
+  access: admissionAccess,
   async run(ctx, io) {
-    if (!ctx.config.admissionPolicy) return { unchanged: 'left out with --no-admission-policy' }
+    const insider = await applyInsiderRbac(ctx, io)
+    if (!ctx.config.admissionPolicy)
+      return insider.length ? undefined : { unchanged: 'left out with --no-admission-policy' }
     const user = await runbookUser(ctx)
     ctx.facts.admission = { runbookUser: user }
     const want = desired(ctx.config, ctx.facts)
@@ -120,7 +243,10 @@ export const admissionPolicyStep: Step = {
       want.map((o) => ctx.cluster.findJson<KubeObject>(['get', resourceOf(o), o.metadata.name])),
     )
     const changed = want.filter((o, i) => !(live[i] && containsFields(o.spec, live[i]!.spec)))
-    if (!changed.length) return { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
+    if (!changed.length)
+      return insider.length
+        ? undefined
+        : { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
     await ctx.cluster.apply(changed, { forceConflicts: true })
     io.log(
       `applied ${changed.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}; exempt for its own probes: ${user}`,
@@ -133,12 +259,18 @@ export const admissionPolicyStep: Step = {
   },
   undo: {
     // The guard too, whatever this run's flags: it may have been applied by an earlier run.
-    objects: ({ config, facts }) =>
-      [
+    objects: ({ config, facts }) => [
+      ...[
         admissionPolicy(config, facts, runbookUserOf(facts)),
         admissionBinding(config),
         ...decisionMakerGuard(config, runbookUserOf(facts)),
       ].map((o) => ({ resource: resourceOf(o), name: o.metadata.name })),
+      ...insiderRbac(config).map((o) => ({
+        resource: insiderResourceOf(o),
+        namespace: o.metadata.namespace,
+        name: o.metadata.name,
+      })),
+    ],
   },
 }
 

@@ -5,8 +5,10 @@
 import { text } from '../lib/config/text.ts'
 import { managerPrincipals, type Config } from '../lib/config/options.ts'
 import { assertValidUserAgents, describeUserAgent } from '../lib/config/user-agents.ts'
-import { applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
-import { compareWithPlan, comparisonCheck } from '../lib/domain/drift.ts'
+import { applyAccess, applyChanged, MANAGED_BY } from '../lib/domain/apply.ts'
+import { compareWithPlan, comparisonAccess, comparisonCheck } from '../lib/domain/drift.ts'
+import { kubectlAccess } from '../lib/kube/access.ts'
+import { pathsTriedAt } from '../lib/verify/threat-model.ts'
 import { condition } from '../lib/domain/gateway-api.ts'
 import { managerService, workloads } from '../lib/domain/gthulhu.ts'
 import {
@@ -15,15 +17,17 @@ import {
   INGRESS_USE_WAYPOINT,
   POLICY_RESOURCE,
   policyCondition,
+  policyConditionAccess,
   principalOf,
   refreshTrustDomain,
+  trustDomainAccess,
   trustDomainOf,
   WAYPOINT_POLICY,
 } from '../lib/domain/istio.ts'
 import { loadManifest } from '../lib/kube/manifests.ts'
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
-import { tryPaths } from '../lib/verify/paths.ts'
-import { foreignPolicyChecks } from '../lib/verify/widening.ts'
+import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
+import { foreignPolicyAccess, foreignPolicyChecks } from '../lib/verify/widening.ts'
 
 const MANAGER_POLICY = 'manager-allow-scheduler-or-chrome'
 const GATEWAY_POLICY = 'gthulhu-gateway-allow-chrome-only'
@@ -255,6 +259,47 @@ export const l7PoliciesStep: Step = {
     'ingressViaWaypoint',
     'identityPolicies',
   ],
+  access: (config) => {
+    const who = 'l7-policies'
+    const ns = config.namespace
+    const desired = desiredAuthorizationPolicies(config, {})
+    const policies = { namespace: ns, names: desired.map((p) => p.metadata.name) }
+    const trustDomain = trustDomainAccess(`${who}: the mesh's trust domain, which the principals carry`)
+    // The manager Service's name comes from preflight (the chart's fullname): not known beforehand.
+    const labels = [
+      ...kubectlAccess.get(
+        'services',
+        { namespace: ns },
+        `${who}: the manager Service's ${INGRESS_USE_WAYPOINT} label`,
+      ),
+      ...kubectlAccess.get('namespaces', { names: [ns] }, `${who}: the namespace's ${INGRESS_USE_WAYPOINT} label`),
+    ]
+    return {
+      run: [
+        ...trustDomain,
+        ...applyAccess(POLICY_RESOURCE, policies, `${who}: the L7 policies`),
+        ...labels,
+        ...kubectlAccess.patch(
+          'services',
+          { namespace: ns, when: "when the manager Service's label must change" },
+          `${who}: sets or removes ${INGRESS_USE_WAYPOINT} on the manager Service`,
+        ),
+      ],
+      verify: [
+        ...trustDomain,
+        ...comparisonAccess(POLICY_RESOURCE, policies, `${who}: the L7 policies`),
+        ...labels,
+        ...kubectlAccess.list('pods', { namespace: ns }, `${who}: the gateway's pods`),
+        ...foreignPolicyAccess(config, `${who}: other AuthorizationPolicies that could widen them`),
+        ...policyConditionAccess(
+          ns,
+          desired.filter((p) => p.metadata.name !== GATEWAY_POLICY).map((p) => p.metadata.name),
+          `${who}: until the waypoint has taken them up`,
+        ),
+        ...pathsAccess(config, pathsTriedAt('l7-policies'), who),
+      ],
+    }
+  },
   plan: ({ config, facts }) => {
     const service = managerService(config, facts)
     const items: PlanItem[] = desiredAuthorizationPolicies(config, facts).map((object) => ({

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { LANGUAGES, README_PATHS, referenceMarkdown, REFERENCE_PATHS, withReadmeFlags } from '../lib/cli/docs.ts'
+import {
+  LANGUAGES,
+  OPERATOR_GUIDE_PATHS,
+  README_PATHS,
+  referenceMarkdown,
+  REFERENCE_PATHS,
+  withAuditRbac,
+  withReadmeFlags,
+} from '../lib/cli/docs.ts'
 import { THREAT_MODEL_PATHS, threatModelMarkdown } from '../lib/cli/threat-model-docs.ts'
 import { helpText } from '../lib/cli/help.ts'
 import { loadConfig, OPTIONS } from '../lib/config/options.ts'
@@ -26,6 +34,13 @@ for (const language of LANGUAGES) {
         1,
         `--${option.flag} has one row`,
       )
+  })
+}
+
+for (const language of LANGUAGES) {
+  test(`the ${language} operator guide's CronJob audit roles are what --print-rbac --verify prints (run \`npm run docs\`)`, () => {
+    const guide = readFileSync(OPERATOR_GUIDE_PATHS[language], 'utf8')
+    assert.fixture(guide, withAuditRbac(guide, STEPS, language))
   })
 }
 

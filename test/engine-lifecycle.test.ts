@@ -34,6 +34,7 @@ function undoableStep(
     title: `Step ${id}`,
     why: 'made for the test',
     settings: [],
+    access: () => ({ run: [], verify: [] }),
     plan: () => [],
     run: async () => undefined,
     verify: async () => [

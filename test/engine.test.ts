@@ -38,6 +38,7 @@ function fakeStep(id: StepId, behaviour: Partial<Pick<Step, 'run' | 'verify'>> &
     title: `Step ${id}`,
     why: 'made for the engine test',
     settings: [],
+    access: () => ({ run: [], verify: [] }),
     plan: () => [{ kind: 'note', text: 'nothing' }],
     run: behaviour.run ?? (async () => undefined),
     verify:

@@ -103,6 +103,27 @@ test('a policy with a CEL syntax error, or a binding that both denies and warns,
 
 test('a denial carries the API server message; server dry runs and other namespaces behave as upstream', async () => {
   await ok(['create', 'namespace', 'elsewhere'])
+  // RBAC first: mallory may write ConfigMaps everywhere, so what refuses her below is admission.
+  await ok(
+    ['apply', '-f', '-'],
+    [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'configmap-writer' },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update', 'patch'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'mallory-writes-configmaps' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'configmap-writer' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'mallory' }],
+      },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n---\n'),
+  )
   await ok(
     ['apply', '-f', '-'],
     policy('no-secrets', {

@@ -81,6 +81,31 @@ const ATTEMPTS: Record<string, object> = {
 const attempt = (object: object) =>
   k(['create', '--dry-run=server', `--as=${INSIDER}`, '-n', 'default', '-f', '-'], JSON.stringify(object))
 
+/** RBAC for the test's own users: the insider may create (and relabel) in default, helm-ci may change the chart's workloads. */
+const GRANTS = {
+  apiVersion: 'v1',
+  kind: 'List',
+  items: [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'test-insider', namespace: 'default' },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create', 'get', 'patch'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create', 'get', 'patch'] },
+        { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['create'] },
+      ],
+    },
+    ...[INSIDER, 'helm-ci'].map((user) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `test-${user}`, namespace: 'default' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'test-insider' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    })),
+  ],
+}
+
 test.before(async () => {
   // Every step the admission layer builds on, from the saved full run: a full run here would take most of the
   // file's time on a busy machine. Then the admission layer alone is taken back, so each path starts open.
@@ -88,6 +113,7 @@ test.before(async () => {
   const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 300_000 })
   // uvu drops an error thrown in a before hook without a word: say it here.
   if (r.code !== 0) console.error(`--rollback admission-policy failed:\n${show(r)}`)
+  await ok(['apply', '-f', '-'], GRANTS.items.map((o) => JSON.stringify(o)).join('\n---\n'))
   assert.is(r.code, 0, show(r))
 })
 test.after(async () => {

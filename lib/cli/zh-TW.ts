@@ -109,7 +109,7 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       '因此任何能在 Gthulhu 命名空間建立 Pod、Deployment、Job 或 CronJob 的人，都能以 manager 的身分執行（連到 MongoDB 與 decision maker）、以 scheduler 的身分通過 manager 的 L7 策略，或以 waypoint、閘道的身分連到 manager 的 Pod；' +
       '而他們自己建立、選取 manager Pod 的 Service，會被 waypoint 以 waypoint 自己的身分轉送。' +
       '一條綁定在該命名空間的 ValidatingAdmissionPolicy（failurePolicy Fail）會拒絕上述一切，除非它是 chart 自己的工作負載或 istiod 的閘道，以及它們的控制器照常建立的 Pod。' +
-      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取）可以建立帶有 runbook 探針標籤的探針 Pod 與 Service，讓驗證仍能扮演冒充者。' +
+      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取），以及 --probe-users 列出的使用者（例如排程稽核的 ServiceAccount），可以建立帶有 runbook 探針標籤的探針 Pod 與 Service，讓驗證仍能扮演冒充者。' +
       '這個例外信任的是持有或能冒充該身分的人，通常是叢集管理員，而他們本來就能移除這條策略。' +
       '修改 chart 自己的工作負載（helm upgrade、kubectl edit）仍屬 RBAC 的範圍。驗證時以另一個使用者、用伺服器端 dry run 扮演內部人員：每次嘗試都必須被拒絕，而每個工作負載的控制器仍會被放行。',
   },
@@ -142,6 +142,10 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   skip: '略過這些步驟（以逗號分隔）。',
   dryRun: '印出每個選取步驟的計畫，不做任何變更。=server：也讓 API server 判斷每一份 manifest（被拒絕時以 2 結束）。',
   render: '把 runbook 會套用的每份 manifest 連同 kustomization.yaml 寫進這個目錄，不碰任何叢集。',
+  probeUsers:
+    '除了執行 admission-policy 步驟的身分之外，准許哪些使用者的探測 Pod 與 Service 帶上 Gthulhu 的身分：例如排程稽核所用的身分（system:serviceaccount:<命名空間>:<名稱>），因為它的探測會複製 manager 的標籤與 ServiceAccount。',
+  printRbac:
+    '印出所選步驟所需的最小 RBAC 權限（一個 ClusterRole、每個命名空間一個 Role，以及綁定到此主體的 binding；主體寫成 user:NAME、group:NAME 或 serviceaccount:NAMESPACE:NAME）後結束；搭配 --verify 時，印出稽核所需的權限。不碰任何叢集。',
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
   stateFile: 'runbook 紀錄的本機副本（預設為工作目錄下的 .gthulhu-runbook/<context>.json）；紀錄本身保存在叢集中。',
   timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
@@ -367,7 +371,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'step:waypoint': '57fad30bb8f7',
   'step:restart': '65b1df69d02d',
   'step:identity-policies': 'b6a9c67a2952',
-  'step:admission-policy': 'd63f420357e3',
+  'step:admission-policy': 'fb8188328d4c',
   'step:l7-policies': '4e70e46b9315',
   'path:manager-to-mongodb': 'a3d74a8d47df',
   'path:manager-to-decision-maker': 'fc48522d4e6a',
@@ -402,6 +406,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:skip': '57a59e4d3e1f',
   'flag:dryRun': '137f724a7bf7',
   'flag:render': '6fa4d47f3441',
+  'flag:printRbac': 'b4ea4e046118',
   'flag:config': '1a127cc564a8',
   'flag:stateFile': '70fc35326748',
   'flag:timeout': 'a6defab036c7',
@@ -429,6 +434,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:identityPolicies': 'ee333b4da15f',
   'flag:admissionPolicy': 'f1607e642ea0',
   'flag:decisionMakerGuard': '17fb8792a735',
+  'flag:probeUsers': 'ba3acea1569c',
   'flag:probeImage': '8250d02b50f6',
   'flag:httpProbeImage': 'd6c17b485f08',
   'flag:output': '2ee648e33b94',

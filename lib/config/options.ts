@@ -24,6 +24,8 @@ export interface Config {
   dryRun: false | 'client' | 'server'
   verbose: boolean
   render?: string
+  /** Print the RBAC objects a run (or, with --verify, an audit) needs, bound to this subject, and exit. */
+  printRbac?: string
   output: 'text' | 'json'
   lang: 'en' | 'zh-TW'
   config?: string
@@ -56,6 +58,8 @@ export interface Config {
   identityPolicies: boolean
   admissionPolicy: boolean
   decisionMakerGuard: boolean
+  /** Users besides the runbook's own whose probes the admission policy lets wear Gthulhu's identities (an audit's). */
+  probeUsers: string[]
   allowUntestedKubernetes: boolean
   httpProbeImage: string
   timeout: number
@@ -230,6 +234,20 @@ export const OPTIONS: OptionSpec[] = [
     value: 'dir',
     describe:
       'Write every manifest the runbook would apply, plus a kustomization.yaml, into this directory; touch no cluster.',
+  },
+  {
+    key: 'printRbac',
+    flag: 'print-rbac',
+    kind: 'string',
+    group: 'Run',
+    value: 'subject',
+    flagOnly: true,
+    describe:
+      'Print the least RBAC permissions the selected steps need (a ClusterRole, a Role per namespace, bindings to this subject: user:NAME, group:NAME or serviceaccount:NAMESPACE:NAME) and exit; with --verify, those of an audit. Touches no cluster.',
+    validate: (value: string) =>
+      parseRbacSubject(value)
+        ? undefined
+        : `"${value}" is not a subject: use user:NAME, group:NAME or serviceaccount:NAMESPACE:NAME (as kubectl create rolebinding --user, --group, --serviceaccount)`,
   },
   {
     key: 'config',
@@ -514,6 +532,19 @@ export const OPTIONS: OptionSpec[] = [
     default: false,
     describe:
       'Also refuse, in every other namespace, pods and workloads labelled app=decisionmaker (the manager sends intents and tokens to every such pod in the cluster); off by default because it binds cluster-wide.',
+  },
+  {
+    key: 'probeUsers',
+    flag: 'probe-users',
+    kind: 'list',
+    group: 'Hardening choices',
+    value: 'users',
+    describe:
+      "Users besides the one running the admission-policy step whose probe pods and Services the admission policy lets wear Gthulhu's identities: the identity a scheduled audit runs as (system:serviceaccount:<ns>:<name>), since its probes copy the manager's labels and ServiceAccount.",
+    validate: (users: string[]) =>
+      users.find((u) => !u.trim() || u !== u.trim())
+        ? `"${users.find((u) => !u.trim() || u !== u.trim())}" is not a user name: give the name as the API server sees it (kubectl auth whoami), e.g. system:serviceaccount:gthulhu-audit:gthulhu-audit`
+        : undefined,
   },
   {
     key: 'probeImage',
@@ -876,6 +907,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     )
   const skippedAndOnly = config.only.filter((id) => config.skip.includes(id))
   if (skippedAndOnly.length) throw new UsageError(`--only and --skip both name ${skippedAndOnly.join(', ')}`)
+  const printing = (['rollback', 'uninstall', 'render', 'dryRun', 'list', 'report'] as const).find((k) => config[k])
+  if (config.printRbac && printing)
+    throw new UsageError(
+      `--print-rbac cannot be combined with --${OPTIONS.find((o) => o.key === printing)!.flag}: it prints the permissions of a run, or with --verify of an audit, and exits`,
+    )
   const modes = (['rollback', 'uninstall', 'verify', 'render'] as const).filter((k) => config[k]).map((k) => `--${k}`)
   if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} cannot be combined: each is its own kind of run`)
   const selecting = (['from', 'only', 'skip', 'resume'] as const)
@@ -904,6 +940,27 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.kubeconfig) config.kubeconfig = resolve(config.kubeconfig)
   config.installDir = resolve(config.installDir)
   return config
+}
+
+/** Who RBAC objects are bound to, written as kubectl create rolebinding names them (user:, group:, serviceaccount:NS:). */
+export interface RbacSubject {
+  kind: 'User' | 'Group' | 'ServiceAccount'
+  name: string
+  namespace?: string
+}
+
+/** --print-rbac's subject, or undefined when the value is none of user:NAME, group:NAME, serviceaccount:NAMESPACE:NAME. */
+export function parseRbacSubject(value: string): RbacSubject | undefined {
+  const at = value.indexOf(':')
+  const kind = value.slice(0, at)
+  const rest = value.slice(at + 1)
+  if (at < 0 || rest.trim() === '' || rest !== rest.trim()) return undefined
+  if (kind === 'user') return { kind: 'User', name: rest }
+  if (kind === 'group') return { kind: 'Group', name: rest }
+  const [namespace, name, ...extra] = rest.split(':')
+  if (kind === 'serviceaccount' && name && !extra.length && !dnsLabel(namespace) && !dnsLabel(name))
+    return { kind: 'ServiceAccount', namespace, name }
+  return undefined
 }
 
 /** The principals the manager admits: the flag's list, or the guide's scheduler identity in the mesh's trust domain. */

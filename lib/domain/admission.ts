@@ -187,7 +187,8 @@ const describeIdentity = (identity: ProtectedIdentity) => {
 /** The ValidatingAdmissionPolicy. `runbookUser` is exempt for its own probe pods and Services (they carry the probe label). */
 export function admissionPolicy(config: Config, facts: Facts, runbookUser: string): KubeObject {
   const identities = protectedIdentities(config, facts)
-  const exempt = `request.userInfo.username == ${lit(runbookUser)} && has(object.metadata.labels) && ${lit(PROBE_RUN_LABEL)} in object.metadata.labels`
+  // The runbook's own identity and the audits' (--probe-users) may create probes, which carry the probe label.
+  const exempt = `request.userInfo.username in ${list([runbookUser, ...config.probeUsers])} && has(object.metadata.labels) && ${lit(PROBE_RUN_LABEL)} in object.metadata.labels`
   const variables = [
     {
       name: 'podTemplate',
@@ -333,3 +334,60 @@ export function decisionMakerGuard(config: Config, runbookUser: string): KubeObj
 /** The prefix of the API server's message when this policy refuses a request (dispatcher.go). */
 export const denialPrefix = (config: Pick<Config, 'release' | 'namespace'>, name = policyName(config)) =>
   `ValidatingAdmissionPolicy '${name}' with binding '${name}' denied request:`
+
+/**
+ * The insider whose attempts the admission-policy step sends (server dry runs, through kubectl --as): a user with no
+ * credentials of its own who may create pods, Deployments, CronJobs and Services in Gthulhu's namespace and pods in
+ * one other namespace, and nothing else. RBAC decides before admission, so without these grants the API server
+ * refuses every attempt as forbidden and the policy is never tried.
+ */
+export const INSIDER_USER = 'gthulhu-runbook-attacker'
+export const insiderRoleName = (config: Pick<Config, 'release'>) => `${config.release}-runbook-insider`
+/** The other namespace the insider tries an impostor decision maker in: kube-public exists on every cluster. */
+export const insiderOtherNamespace = (config: Pick<Config, 'namespace'>) =>
+  config.namespace === 'kube-public' ? 'default' : 'kube-public'
+export const ROLE_RESOURCE = 'roles.rbac.authorization.k8s.io'
+export const ROLE_BINDING_RESOURCE = 'rolebindings.rbac.authorization.k8s.io'
+
+/** What the insider may create in Gthulhu's namespace, and in the other one. */
+export const INSIDER_RULES = {
+  own: [
+    { apiGroups: [''], resources: ['pods', 'services'], verbs: ['create'] },
+    { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create'] },
+    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['create'] },
+  ],
+  other: [{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }],
+}
+
+/** The insider's Role and RoleBinding in Gthulhu's namespace and in the other one. */
+export function insiderRbac(config: Pick<Config, 'release' | 'namespace'>): KubeObject[] {
+  const name = insiderRoleName(config)
+  return [
+    [config.namespace, INSIDER_RULES.own],
+    [insiderOtherNamespace(config), INSIDER_RULES.other],
+  ].flatMap(([namespace, rules]) => {
+    const metadata = { name, namespace: namespace as string, labels: { ...MANAGED_BY } }
+    return [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: {
+          ...metadata,
+          annotations: {
+            'gthulhu-runbook/why': `what the insider ${INSIDER_USER} the admission-policy step plays may create (it has no credentials: the runbook sends server dry runs as it with kubectl --as)`,
+          },
+        },
+        rules,
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata,
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: INSIDER_USER }],
+      },
+    ]
+  })
+}
+
+export const insiderResourceOf = (o: KubeObject) => (o.kind === 'Role' ? ROLE_RESOURCE : ROLE_BINDING_RESOURCE)

@@ -2,8 +2,9 @@
 // (server-side), and mark each object with the runbook's managed-by label.
 import { StepFailure } from '../config/errors.ts'
 import { assertValidManifests } from '../kube/schema.ts'
-import { allDifferences, asPlanned, type Comparison, compareWithPlan, fieldPath } from './drift.ts'
-import type { KubeObject, StepContext, StepIO } from '../types.ts'
+import { allDifferences, asPlanned, type Comparison, compareWithPlan, comparisonAccess, fieldPath } from './drift.ts'
+import { kubectlAccess, type Where } from '../kube/access.ts'
+import type { ApiAccess, KubeObject, StepContext, StepIO } from '../types.ts'
 
 /** The label on every object the runbook creates (policies, probe pods): how undo and audits recognise them. */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'gthulhu-runbook' }
@@ -56,6 +57,18 @@ export async function applyChanged(
   )
   for (const c of changed.filter((c) => c.foreign.length)) await removeForeignFields(ctx, c, resourceOf(c.desired))
   return changed.map((c) => `${c.desired.kind} ${c.desired.metadata.name}`)
+}
+
+/**
+ * What applyChanged asks for one kind of object: the comparison (lib/domain/drift.ts), the server-side apply of what
+ * differs, and a JSON patch that removes a field someone else added.
+ */
+export function applyAccess(qualified: string, where: Where, why: string): ApiAccess[] {
+  return [
+    ...comparisonAccess(qualified, where, why),
+    ...kubectlAccess.apply(qualified, where, why),
+    ...kubectlAccess.patch(qualified, { ...where, when: 'when someone else added a field' }, `${why} (removes it)`),
+  ]
 }
 
 const pointer = (at: (string | number)[]) =>

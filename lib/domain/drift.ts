@@ -8,7 +8,8 @@
 import { CommandError } from '../config/errors.ts'
 import { text } from '../config/text.ts'
 import { type Cluster, toYamlStream } from '../kube/cluster.ts'
-import type { Check, KubeObject } from '../types.ts'
+import { access, kubectlAccess, type Where } from '../kube/access.ts'
+import type { ApiAccess, Check, KubeObject } from '../types.ts'
 
 /** One field that differs: where, what the cluster has, what the plan puts there (undefined: absent). */
 export interface FieldChange {
@@ -216,6 +217,25 @@ export async function compareWithPlan(
     }
   }
   return comparisons
+}
+
+/**
+ * What compareWithPlan asks for one kind of owned object: a read of each, a server-side apply dry run (a patch, or a
+ * create of that name when the object is missing) and, when someone else added a field, a dry-run create of the
+ * plan under another name (a POST: RBAC cannot name it).
+ */
+export function comparisonAccess(qualified: string, where: Where, why: string): ApiAccess[] {
+  return [
+    ...kubectlAccess.get(qualified, where, why),
+    access(qualified, ['patch'], where, `${why} (server-side apply dry run)`),
+    access(qualified, ['create'], { ...where, when: 'when it is missing' }, `${why} (server-side apply dry run)`),
+    access(
+      qualified,
+      ['create'],
+      { namespace: where.namespace, when: 'when someone else added a field' },
+      `${why} (dry-run create of the plan)`,
+    ),
+  ]
 }
 
 export const asPlanned = (c: Comparison) => !c.error && c.live !== undefined && !c.changes.length && !c.foreign.length

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { StepFailure } from '../config/errors.ts'
 import type { Config } from '../config/options.ts'
 import { yaml } from '../config/lazy-yaml.ts'
+import { kubectlAccess } from '../kube/access.ts'
 import { untilChanged } from '../kube/wait.ts'
-import type { Facts, KubeObject, StepContext } from '../types.ts'
+import type { ApiAccess, Facts, KubeObject, StepContext } from '../types.ts'
 import { condition, isCurrent, type Condition } from './gateway-api.ts'
 
 export const ISTIO_NAMESPACE = 'istio-system'
@@ -70,6 +71,14 @@ export async function readTrustDomain(ctx: Pick<StepContext, 'cluster'>): Promis
   const domain = typeof mesh?.trustDomain === 'string' ? mesh.trustDomain.trim() : ''
   return domain || DEFAULT_TRUST_DOMAIN
 }
+
+/** What readTrustDomain asks: the mesh's ConfigMap. */
+export const trustDomainAccess = (why: string): ApiAccess[] =>
+  kubectlAccess.get('configmaps', { namespace: MESH_CONFIG.namespace, names: [MESH_CONFIG.name] }, why)
+
+/** What policyCondition asks beyond the comparison's read: a watch of the policy while istiod has not written it. */
+export const policyConditionAccess = (namespace: string, names: string[], why: string): ApiAccess[] =>
+  kubectlAccess.watch('authorizationpolicies.security.istio.io', { namespace, names }, why)
 
 /** Reads the live mesh's trust domain into facts (kept as it was when the mesh config cannot be read). */
 export async function refreshTrustDomain(ctx: Pick<StepContext, 'cluster' | 'facts'>): Promise<string> {

@@ -4,7 +4,8 @@ import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { type LabelSelector, selectorMatches, selectorText } from '../kube/object.ts'
-import type { Check, Facts, KubeObject, StepContext } from '../types.ts'
+import { kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess, Check, Facts, KubeObject, StepContext } from '../types.ts'
 import { MANAGED_BY } from './apply.ts'
 import { compareWithPlan, comparisonCheck } from './drift.ts'
 import { chartNames, workloads } from './gthulhu.ts'
@@ -202,6 +203,19 @@ export interface LiveView {
   /** The API server's endpoints now (read only when the manager's egress policy is on). */
   apiServer?: Facts['apiServer']
 }
+
+/** What readLive asks: the namespace's NetworkPolicies, the namespace, and (egress policy on) the API server's endpoints. */
+export function readLiveAccess(config: Config, why: string): ApiAccess[] {
+  return [
+    ...kubectlAccess.list('networkpolicies.networking.k8s.io', { namespace: config.namespace }, why),
+    ...kubectlAccess.get('namespaces', { names: [config.namespace] }, `${why} (is the namespace in ambient?)`),
+    ...(config.managerEgressPolicy ? apiServerEndpointsAccess(`${why} (the API server's addresses)`) : []),
+  ]
+}
+
+/** readApiServerEndpoints: Endpoints default/kubernetes. */
+export const apiServerEndpointsAccess = (why: string) =>
+  kubectlAccess.get('endpoints', { namespace: 'default', names: ['kubernetes'] }, why)
 
 export async function readLive(ctx: StepContext): Promise<LiveView> {
   const [policies, namespace, apiServer] = await Promise.all([

@@ -9,7 +9,8 @@ import { hostname, userInfo } from 'node:os'
 import { CommandError, UsageError } from '../config/errors.ts'
 import { text } from '../config/text.ts'
 import type { Cluster } from '../kube/cluster.ts'
-import type { KubeObject } from '../types.ts'
+import { kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess, KubeObject } from '../types.ts'
 import { clusterAccessError } from './cluster-access.ts'
 
 export const LEASE_NAME = 'gthulhu-runbook'
@@ -73,6 +74,17 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/** What the lock asks of the API server: read the Lease, create it when there is none, renew and release it. */
+export function leaseAccess(namespace: string): ApiAccess[] {
+  const why = `the run's lock (Lease ${namespace}/${LEASE_NAME})`
+  const lease = { namespace, names: [LEASE_NAME] }
+  return [
+    ...kubectlAccess.get('leases.coordination.k8s.io', lease, why),
+    ...kubectlAccess.create('leases.coordination.k8s.io', { namespace, when: 'when there is none yet' }, why),
+    ...kubectlAccess.replace('leases.coordination.k8s.io', lease, `${why}: held, renewed, released`),
+  ]
 }
 
 const conflict = (error: unknown) =>

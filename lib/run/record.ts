@@ -10,7 +10,8 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { CommandError, StepFailure, UsageError } from '../config/errors.ts'
 import { text } from '../config/text.ts'
 import type { Cluster } from '../kube/cluster.ts'
-import type { KubeObject } from '../types.ts'
+import { kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess, KubeObject } from '../types.ts'
 
 export const RECORD_TYPE = 'gthulhu-runbook/record.v1'
 export const RECORD_KEY = 'record'
@@ -65,6 +66,35 @@ export async function readRecord(
   } catch (error) {
     throw new UsageError(text.record.notJson(where, RECORD_KEY, (error as Error).message))
   }
+}
+
+/**
+ * What the record asks of the API server: an audit only reads it; a run starts a revision, rewrites it as it goes,
+ * marks the previous one superseded and removes the oldest. The revisions' names (…v1, …v2) are not known
+ * beforehand, and RBAC cannot select Secrets by label: these rules cover every Secret of the namespace.
+ */
+export function recordAccess(namespace: string, writes: boolean): ApiAccess[] {
+  const why = "the runbook's record (Secrets gthulhu-runbook.<release>.v<N>)"
+  const ns = { namespace }
+  return [
+    ...kubectlAccess.list('secrets', ns, `${why}: read`),
+    ...(writes
+      ? [
+          ...kubectlAccess.create('secrets', ns, `${why}: a new revision`),
+          ...kubectlAccess.replace('secrets', ns, `${why}: written as the run goes`),
+          ...kubectlAccess.patch(
+            'secrets',
+            { ...ns, when: 'when there is a previous revision' },
+            `${why}: the previous revision marked superseded`,
+          ),
+          ...kubectlAccess.delete(
+            'secrets',
+            { ...ns, when: `beyond ${RECORD_HISTORY} revisions` },
+            `${why}: the oldest revisions removed`,
+          ),
+        ]
+      : []),
+  ]
 }
 
 /** Someone else wrote the record since this run last did: the run stops rather than overwrite it. */

@@ -24,7 +24,9 @@ export function renderManifests(dir: string, steps: Step[], config: Config, fact
   for (const step of steps) {
     const objects = step.plan({ config, facts }).flatMap((item) => (item.kind === 'manifest' ? [item.object] : []))
     for (const object of objects) {
-      const file = `${order(step.id)}-${step.id}-${object.kind.toLowerCase()}-${object.metadata.name}.yaml`
+      // An object in another namespace than Gthulhu's (the insider's Role in kube-public) says so: names repeat.
+      const elsewhere = object.metadata.namespace && object.metadata.namespace !== config.namespace
+      const file = `${order(step.id)}-${step.id}-${object.kind.toLowerCase()}-${object.metadata.name}${elsewhere ? `.${object.metadata.namespace}` : ''}.yaml`
       writeFileSync(join(dir, file), stringify(object as KubeObject, { lineWidth: 0 }))
       files.push(file)
     }

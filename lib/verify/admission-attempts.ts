@@ -3,14 +3,15 @@
 // And the controls: a pod made as each protected workload's own controller makes it, which must still be admitted.
 import type { Config } from '../config/options.ts'
 import { text } from '../config/text.ts'
-import { denialPrefix, guardName, protectedIdentities } from '../domain/admission.ts'
+import { denialPrefix, guardName, INSIDER_USER, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
+import { kubectlAccess } from '../kube/access.ts'
 import { toYamlStream } from '../kube/cluster.ts'
-import type { Check, KubeObject, StepContext } from '../types.ts'
+import type { ApiAccess, Check, KubeObject, StepContext } from '../types.ts'
 import { randomSuffix } from './probes.ts'
 
 /** The user the attempts are made as: not the runbook's identity, in no group but system:authenticated. */
-export const ATTACKER_USER = 'gthulhu-runbook-attacker'
+export const ATTACKER_USER = INSIDER_USER
 
 const LABEL = { 'app.kubernetes.io/component': 'admission-attempt', ...MANAGED_BY }
 const attemptName = (what: string) => `gthulhu-attempt-${what}-${randomSuffix()}`.slice(0, 63)
@@ -105,6 +106,12 @@ export async function tryAdmission(
       kind: 'error',
       detail: `the runbook's identity may not impersonate ${user} (kubectl --as), so the attempt could not be made: ${stderr}`,
     }
+  // RBAC decides before admission: a refusal there says nothing about the policy.
+  if (new RegExp(`User "${user.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" cannot create`).test(stderr))
+    return {
+      kind: 'error',
+      detail: `RBAC refused ${user} before admission ran, so the policy was not tried (${stderr.split('\n').pop()}); the admission-policy step writes the insider's Roles: run it again`,
+    }
   return { kind: 'error', detail: stderr || `kubectl exited ${result.exitCode}` }
 }
 
@@ -118,7 +125,21 @@ const CONTROLLER = {
   DaemonSet: 'system:serviceaccount:kube-system:daemon-set-controller',
   StatefulSet: 'system:serviceaccount:kube-system:statefulset-controller',
 } as Record<string, string>
-const CONTROLLER_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated']
+const CONTROLLER_ACCOUNTS = Object.values(CONTROLLER).map((user) => user.split(':').pop()!)
+
+/**
+ * What the controls ask: the namespace's pods to copy, and impersonating the controllers that make them. Impersonating
+ * a ServiceAccount lends its rights (these create and delete pods in every namespace): the runbook uses them for
+ * server dry runs only, but RBAC cannot limit impersonation to those.
+ */
+export const controllerChecksAccess = (namespace: string): ApiAccess[] => [
+  ...kubectlAccess.list('pods', { namespace }, 'admission-policy: copies one pod of each protected workload'),
+  ...kubectlAccess.impersonateServiceAccounts(
+    'kube-system',
+    CONTROLLER_ACCOUNTS,
+    "admission-policy: sends each copy as the controller that makes the workload's pods (kubectl --as, server dry run); impersonating them lends their rights",
+  ),
+]
 
 /**
  * The controls: for every protected workload, a copy of one of its live pods sent through admission as the
@@ -161,7 +182,8 @@ export async function controllerPodChecks(ctx: StepContext): Promise<Check[]> {
       },
       spec: { ...pod.spec, nodeName: undefined },
     }
-    const outcome = await tryAdmission(ctx, copy, CONTROLLER[ownerKind], CONTROLLER_GROUPS)
+    // No --as-group: a ServiceAccount impersonated alone gets its groups, as its own token would carry.
+    const outcome = await tryAdmission(ctx, copy, CONTROLLER[ownerKind])
     return {
       ...check,
       observed: outcome.detail,

@@ -23,14 +23,16 @@ import {
   portsAdmitted,
   protectedTargets,
   readLive,
+  readLiveAccess,
   subset,
 } from '../domain/network-policies.ts'
 import { selectorText } from '../kube/object.ts'
-import type { Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
+import type { ApiAccess, Check, Facts, ProbeResult, ProbeSpec, StepContext, StepId, StepIO } from '../types.ts'
+import { kubectlAccess } from '../kube/access.ts'
 import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
 import { gatewayRequestCheck, liveGatewayHealthUrl } from './gateway-requests.ts'
-import { describeExpectation, formatMatrix, probeCheck, runProbes } from './probes.ts'
+import { describeExpectation, formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
@@ -254,6 +256,76 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
         : text.checks.pathOpen(expected.because, path.id, expected.until),
     path: path.id,
   }
+}
+
+// ---- what trying the paths asks of the API server ----
+
+/**
+ * The API requests tryPathList makes for these paths: what probeEnv reads, the probe batch (fixtures from the
+ * paths' own probe specs, built here against the chart's defaults), the NetworkPolicies read for an L4 surprise,
+ * and the insider's attempts (kubectl --as).
+ */
+export function pathsAccess(config: Config, paths: ThreatPath[], who: string): ApiAccess[] {
+  const ns = config.namespace
+  const has = (...ids: string[]) => paths.some((p) => ids.includes(p.id))
+  const onHost = has('host-network-same-node', 'host-network-other-node')
+  // Stand-ins for what probeEnv reads from the cluster, so every path builds the probe it would build.
+  const env: ProbeEnv = {
+    config,
+    facts: {},
+    managerPodIp: '192.0.2.1',
+    managerNodes: ['node-a'],
+    nodes: ['node-a', 'node-b'],
+    allowedCaller: { sa: 'caller', principal: `cluster.local/ns/${ns}/sa/caller` },
+  }
+  const specs = paths.flatMap((path) => {
+    const probe = probeFor(path, env)
+    return probe && !('notTried' in probe) ? [probe] : []
+  })
+  const fixtures = specs.flatMap((s) => s.fixtures ?? [])
+  const attempts = paths.filter((p) => p.trial.by === 'admission attempt')
+  const throughGateway = paths.some((p) => p.trial.by === 'gateway request')
+  const gateway = `${who}: the gateway's address as it is now (its listener, Service and a node)`
+  return [
+    ...(throughGateway
+      ? [
+          ...kubectlAccess.get(
+            'gateways.gateway.networking.k8s.io',
+            { namespace: ns, names: [config.gatewayName] },
+            gateway,
+          ),
+          ...kubectlAccess.get('services', { namespace: ns, names: [`${config.gatewayName}-istio`] }, gateway),
+          ...kubectlAccess.list('nodes', {}, gateway),
+        ]
+      : []),
+    ...(has('pod-ip-to-manager') || onHost
+      ? kubectlAccess.list('pods', { namespace: ns }, `${who}: the manager's pod IP and nodes`)
+      : []),
+    ...(has('allowed-identity-to-manager')
+      ? kubectlAccess.get('serviceaccounts', { namespace: ns }, `${who}: a ServiceAccount the manager's policy admits`)
+      : []),
+    ...(onHost ? kubectlAccess.list('nodes', {}, `${who}: the nodes that take pods (hostNetwork probes)`) : []),
+    // --no-probes: runProbes reports the probes skipped and creates nothing.
+    ...(specs.length && config.probes
+      ? probeAccess(
+          ns,
+          {
+            ownNamespaces: fixtures.some((f) => f.kind === 'Namespace'),
+            services: fixtures.some((f) => f.kind === 'Service'),
+          },
+          who,
+        )
+      : []),
+    ...(specs.some((s) => s.path?.endsWith('mongodb') || s.path?.endsWith('decision-maker'))
+      ? readLiveAccess(config, `${who}: the NetworkPolicies, to explain a surprise`)
+      : []),
+    ...(attempts.length
+      ? kubectlAccess.impersonateUser(
+          ATTACKER_USER,
+          `${who}: plays the insider ${ATTACKER_USER} (kubectl --as, server dry runs its insider Roles allow)`,
+        )
+      : []),
+  ]
 }
 
 // ---- why a path came out otherwise than expected ----

@@ -24,6 +24,8 @@ import type {
 } from '../types.ts'
 
 import { MANAGED_BY, PROBE_RUN_LABEL } from '../domain/apply.ts'
+import { access, kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess } from '../types.ts'
 export { PROBE_RUN_LABEL } from '../domain/apply.ts'
 
 // Labels a controller puts on its own pods: copying them could make a ReplicaSet or DaemonSet adopt a probe.
@@ -221,6 +223,61 @@ function whyNotFinished(pod: KubeObject): string {
   const waiting = (pod.status?.containerStatuses ?? []).map((c: any) => c.state?.waiting).find(Boolean)
   if (waiting) return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`
   return `phase ${pod.status?.phase ?? 'Pending'}`
+}
+
+/**
+ * The API requests of the probe batches a verification runs (runProbeBatch): the fixtures (a namespace of its own
+ * with a ServiceAccount, a Service), the pods, one watch that follows them (every namespace when they are in
+ * several), their logs, and the deletion by the batch's label. Pods in a namespace of their own are made in a
+ * namespace with a fresh random name: RBAC cannot name it, so those grants cover every namespace.
+ */
+export function probeAccess(
+  namespace: string,
+  uses: { ownNamespaces: boolean; services: boolean },
+  who: string,
+): ApiAccess[] {
+  const why = `${who}: probe pods, created for the check, read, then deleted`
+  const everywhere: { namespace?: string } = uses.ownNamespaces ? {} : { namespace }
+  const inOwn = (what: string) => `${who}: ${what} in a namespace of its own (a fresh name each time), then deleted`
+  return [
+    ...kubectlAccess.create('pods', everywhere, why),
+    ...kubectlAccess.list('pods', everywhere, `${why} (the watch that follows them lists them first)`),
+    access('pods', ['watch'], everywhere, why),
+    access('pods/log', ['get'], everywhere, `${why} (kubectl logs -l)`),
+    // `kubectl delete pods,services -l RUN` lists both kinds, then deletes what it found.
+    ...kubectlAccess.deleteSelected('pods', { namespace }, why),
+    ...kubectlAccess.list('services', { namespace }, `${who}: the probes' Services, deleted with their pods`),
+    ...(uses.services
+      ? [
+          ...kubectlAccess.create('services', { namespace }, `${who}: a Service the probes call, deleted afterwards`),
+          ...kubectlAccess.delete('services', { namespace }, `${who}: deletes the probes' Service`),
+        ]
+      : []),
+    ...(uses.ownNamespaces
+      ? [
+          ...kubectlAccess.create('namespaces', {}, inOwn('a listener')),
+          ...kubectlAccess.create('serviceaccounts', {}, inOwn("the listener's ServiceAccount")),
+          ...kubectlAccess.deleteSelected('namespaces', {}, inOwn('a listener')),
+        ]
+      : []),
+  ]
+}
+
+/**
+ * Probes an interrupted run left (a second Ctrl-C leaves at once): pods and Services in Gthulhu's namespace and the
+ * probes' own namespaces, listed when the lock is taken and deleted when found.
+ */
+export function leftoverProbeAccess(namespace: string): ApiAccess[] {
+  const why = 'every run and audit: removes probes an interrupted run left behind'
+  const when = 'when an interrupted run left some'
+  return [
+    ...kubectlAccess.list('pods', { namespace }, why),
+    ...kubectlAccess.list('services', { namespace }, why),
+    ...kubectlAccess.list('namespaces', {}, why),
+    ...kubectlAccess.delete('pods', { namespace, when }, why),
+    ...kubectlAccess.delete('services', { namespace, when }, why),
+    ...kubectlAccess.delete('namespaces', { when }, why),
+  ]
 }
 
 /** How often a probe whose result differs from the expectation is tried again, and the pause before each retry. */

@@ -6,6 +6,7 @@
 import { type Config, managerPrincipals } from '../config/options.ts'
 import { admitsUserAgent, curlDefaultUserAgent, sampleUserAgent, userAgentMatches } from '../config/user-agents.ts'
 import { managerService, workloads } from '../domain/gthulhu.ts'
+import { insiderOtherNamespace } from '../domain/admission.ts'
 import { AMBIENT_LABEL, DEFAULT_TRUST_DOMAIN, principalOf, trustDomainOf, USE_WAYPOINT_LABEL } from '../domain/istio.ts'
 import { protectedTargets } from '../domain/network-policies.ts'
 import type {
@@ -686,7 +687,7 @@ function borrowedIdentityPaths(): ThreatPath[] {
             'impostor-decision-maker',
             {},
             { app: 'decisionmaker' },
-            env.config.namespace === 'kube-public' ? 'default' : 'kube-public',
+            insiderOtherNamespace(env.config),
           ),
       ),
       closedBy: [

@@ -15,7 +15,9 @@ import {
 } from '../domain/authorization.ts'
 import { text } from '../config/text.ts'
 import { POLICY_RESOURCE } from '../domain/istio.ts'
-import type { Check, KubeObject, Layer, StepContext, TargetId } from '../types.ts'
+import type { Config } from '../config/options.ts'
+import { kubectlAccess } from '../kube/access.ts'
+import type { ApiAccess, Check, KubeObject, Layer, StepContext, TargetId } from '../types.ts'
 
 const PEER_AUTHENTICATION_RESOURCE = 'peerauthentications.security.istio.io'
 
@@ -33,6 +35,18 @@ export interface Protected {
 }
 
 const ref = (p: KubeObject) => `${p.metadata.namespace}/${p.metadata.name}`
+
+/** What policiesAround asks: the kind's list in the namespace and in the mesh's root namespace. */
+function aroundAccess(config: Config, resource: string, why: string): ApiAccess[] {
+  return [...new Set([config.namespace, ROOT_NAMESPACE])].flatMap((namespace) =>
+    kubectlAccess.list(resource, { namespace }, why),
+  )
+}
+
+/** What foreignPolicyChecks asks: the AuthorizationPolicies around. */
+export const foreignPolicyAccess = (config: Config, why: string) => aroundAccess(config, POLICY_RESOURCE, why)
+/** What plaintextChecks asks: the PeerAuthentications around. */
+export const plaintextAccess = (config: Config, why: string) => aroundAccess(config, PEER_AUTHENTICATION_RESOURCE, why)
 
 /** Reads the policies of the namespace and of the mesh's root namespace (once per audit, whichever step asks first). */
 function policiesAround(ctx: StepContext, resource: string): Promise<KubeObject[]> {

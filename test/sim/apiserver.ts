@@ -22,6 +22,7 @@ import { decodeProtobufObject } from './protobuf.ts'
 import { applyMerge, jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts'
 import { StoreError, type KubeObject, type ResourceType, type Store, type StoreEvent } from './store.ts'
 import { toTable } from './table.ts'
+import { escalationProblem, forbidden, RBAC_GROUP, requestAttributes, type RbacAuthorizer } from './rbac.ts'
 import type { ServingCertificate } from './tls.ts'
 import {
   ADMISSION_GROUP,
@@ -52,8 +53,10 @@ export interface ApiServerOptions {
   tls?: ServingCertificate
   /** Maps bearer tokens to users; without one every request acts as the cluster admin (tests that use fetch). */
   authenticator?: Authenticator
-  /** Decides impersonation (and, later, every request); default: everything is allowed. */
+  /** Decides impersonation and every request; default: everything is allowed (tests that use fetch). */
   authorizer?: Authorizer
+  /** Kubernetes RBAC: authorizes every request (unless `authorizer` is given) and refuses escalating role writes. */
+  rbac?: RbacAuthorizer
 }
 
 /** Who a request acts as, and the warnings admission adds to its answer. */
@@ -295,6 +298,8 @@ interface Target {
 
 export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { store, faults } = options
+  const authorize: Authorizer =
+    options.authorizer ?? (options.rbac ? (attributes) => options.rbac!.authorize(attributes) : allowEverything)
   const allocateNodePort = options.allocateNodePort ?? defaultAllocateNodePort
   const openWatches = new Set<() => void>()
   const [major, minor] = options.kubernetesVersion.split('.')
@@ -428,6 +433,22 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
     if (rt.group === ADMISSION_GROUP && rt.kind === 'ValidatingAdmissionPolicyBinding')
       admitted.push(...bindingProblems(object))
     if (admitted.length) throw invalid(rt, object.metadata.name, admitted)
+    // RBAC's own storage refuses a role or binding that grants more than the writer holds, before admission.
+    const escalation =
+      rt.group === RBAC_GROUP && options.rbac
+        ? escalationProblem(options.rbac, opts.scope.user, rt.plural, object)
+        : undefined
+    if (escalation)
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${qualified(rt)} ${JSON.stringify(object.metadata.name)} is forbidden: ${escalation}`,
+        {
+          name: object.metadata.name,
+          group: rt.group,
+          kind: rt.plural,
+        },
+      )
     runValidatingAdmission(
       {
         operation: existing ? 'UPDATE' : 'CREATE',
@@ -581,6 +602,41 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       )
     const writeOptions = (expectedVersion?: string) => ({ dryRun, expectedVersion, scope, subresource })
 
+    if (rt.group === 'authorization.k8s.io' && rt.kind === 'SelfSubjectAccessReview') {
+      if (method !== 'POST' || name !== undefined)
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+      // kubectl auth can-i: the same authorizer answers for the acting user.
+      const review = parseBody(body, contentType)
+      const spec = review?.spec ?? {}
+      const asked = spec.resourceAttributes
+        ? {
+            user: scope.user,
+            verb: String(spec.resourceAttributes.verb ?? ''),
+            group: String(spec.resourceAttributes.group ?? ''),
+            resource: String(spec.resourceAttributes.resource ?? ''),
+            ...(spec.resourceAttributes.subresource
+              ? { subresource: String(spec.resourceAttributes.subresource) }
+              : {}),
+            ...(spec.resourceAttributes.namespace ? { namespace: String(spec.resourceAttributes.namespace) } : {}),
+            ...(spec.resourceAttributes.name ? { name: String(spec.resourceAttributes.name) } : {}),
+          }
+        : {
+            user: scope.user,
+            verb: String(spec.nonResourceAttributes?.verb ?? ''),
+            resourceRequest: false,
+            path: String(spec.nonResourceAttributes?.path ?? ''),
+          }
+      // A review asks without acting: it is not a request of its own for RBAC's listeners.
+      const decision = options.rbac && !options.authorizer ? options.rbac.review(asked) : authorize(asked)
+      return send(res, 201, {
+        kind: 'SelfSubjectAccessReview',
+        apiVersion: groupVersion(rt),
+        metadata: { creationTimestamp: null },
+        spec,
+        status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) },
+      })
+    }
+
     if (rt.group === 'authentication.k8s.io' && rt.kind === 'SelfSubjectReview') {
       if (method !== 'POST' || name !== undefined)
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
@@ -707,6 +763,20 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
           }
           if (!existing) {
             if (statusWrite) throw notFound(rt, name)
+            // An apply that creates is also authorized as a create of that name (handlers/patch.go).
+            const creating = {
+              user: scope.user,
+              verb: 'create',
+              group: rt.group,
+              resource: rt.plural,
+              name,
+              ...(namespace ? { namespace } : {}),
+            }
+            const decision = authorize(creating)
+            if (!decision.allowed) {
+              const denial = forbidden(creating, decision.reason)
+              throw new ApiError(denial.code, denial.reason, denial.message, denial.details)
+            }
             applied.metadata = {
               ...applied.metadata,
               name,
@@ -899,7 +969,14 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
         username: CLUSTER_ADMIN.username,
         groups: [...(CLUSTER_ADMIN.groups ?? []), 'system:authenticated'],
       }
-      const user = impersonate(requester, req.headers, options.authorizer ?? allowEverything)
+      const user = impersonate(requester, req.headers, authorize)
+      // Authorization, from the URL alone (before the resource is even looked up), as kube-apiserver's filter does.
+      const attributes = requestAttributes(user, req.method ?? 'GET', url.pathname, url.searchParams)
+      const decision = authorize(attributes)
+      if (!decision.allowed) {
+        const denial = forbidden(attributes, decision.reason)
+        throw new ApiError(denial.code, denial.reason, denial.message, denial.details)
+      }
       await serveKubernetes(req, res, url, body, { user, warnings: [] })
     } catch (error) {
       let status: ReturnType<typeof statusObject>

@@ -1,8 +1,8 @@
 // Who a request comes from. Authentication maps a bearer token to a user (kube-apiserver's static token
 // file); impersonation then swaps that user for the one named in the Impersonate-* headers that kubectl's
 // --as / --as-group / --as-uid send. The result is the userInfo admission sees (request.userInfo in a
-// ValidatingAdmissionPolicy). Authorization is a separate step with its own seam (`Authorizer` below):
-// today every authenticated user may do everything, impersonation included.
+// ValidatingAdmissionPolicy). Authorization is a separate step with its own seam (`Authorizer` below), which
+// the simulator fills with Kubernetes RBAC (rbac.ts), impersonation included.
 //
 // Imitates kubernetes/kubernetes (v1.32.0, read in a search index of the repository, not at the tag):
 // - staging/src/k8s.io/apiserver/pkg/authentication/token/tokenfile/tokenfile.go (token → user, groups);
@@ -85,17 +85,21 @@ export class AuthError extends Error {
   }
 }
 
+/** What a request asks for, as an authorizer sees it (a resource request unless `resourceRequest` is false). */
 export interface AuthorizationAttributes {
   user: UserInfo
   verb: string
-  group: string
-  resource: string
+  /** False for a non-resource URL (`path`): discovery, /version, /openapi. */
+  resourceRequest?: boolean
+  group?: string
+  resource?: string
   subresource?: string
   namespace?: string
   name?: string
+  path?: string
 }
 
-/** Decides whether a user may do something. The RBAC seam: today's simulator allows everything. */
+/** Decides whether a user may do something (rbac.ts's RbacAuthorizer in the simulator). */
 export type Authorizer = (attributes: AuthorizationAttributes) => { allowed: boolean; reason?: string }
 export const allowEverything: Authorizer = () => ({ allowed: true })
 
@@ -105,6 +109,12 @@ export class Authenticator {
 
   constructor(users: SimUser[]) {
     this.byToken = new Map(users.map((u) => [u.token, u]))
+  }
+
+  /** Lets one more user in (a token already known is refused: it would change who an old token is). */
+  add(user: SimUser): void {
+    if (this.byToken.has(user.token)) throw new Error(`sim: token of ${user.username} is already in use`)
+    this.byToken.set(user.token, user)
   }
 
   /** The user behind the request's bearer token; AuthError 401 when there is none or it is unknown. */

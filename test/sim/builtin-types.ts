@@ -22,9 +22,6 @@ export const BUILTIN_TYPES: ResourceType[] = [
   t('', 'v1', 'Secret', 'secrets', true),
   t('', 'v1', 'Endpoints', 'endpoints', true, { shortNames: ['ep'] }),
   t('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
-  // RBAC objects are stored, not enforced (the e2e kit's attacker has a Role and a RoleBinding).
-  t('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
-  t('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   t('apps', 'v1', 'Deployment', 'deployments', true, {
     shortNames: ['deploy'],
     categories: ['all'],
@@ -64,6 +61,13 @@ export const BUILTIN_TYPES: ResourceType[] = [
   ),
   // Create-only: `kubectl auth whoami` asks who the request's credentials (and --as) make the caller.
   t('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, { verbs: ['create'] }),
+  // Create-only: `kubectl auth can-i` (and istioctl x precheck) ask whether the caller may do something.
+  t('authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false, { verbs: ['create'] }),
+  // RBAC objects, enforced by rbac.ts.
+  t('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false),
+  t('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
+  t('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
+  t('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   // kubernetes pkg/registry/coordination/lease/strategy.go: AllowUnconditionalUpdate false, AllowCreateOnUpdate true.
   t('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { conditionalUpdatesOnly: true, createOnUpdate: true }),
   t('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, {

@@ -10,7 +10,8 @@ import { Store } from './store.ts'
 import { noFaults, type Faults } from './faults.ts'
 import { registerBuiltinTypes, watchCrdTypes } from './builtin-types.ts'
 import { startApiServer } from './apiserver.ts'
-import { Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
+import { AuthError, Authenticator, CLUSTER_ADMIN, type SimUser } from './authn.ts'
+import { RbacAuthorizer, type Decision } from './rbac.ts'
 import { selfSignedCertificate } from './tls.ts'
 import { Controllers, DEFAULT_TIMING, type ControllerStats } from './controllers.ts'
 import { seedCluster, type GthulhuComponent } from './seed.ts'
@@ -26,6 +27,7 @@ export type { Faults } from './faults.ts'
 export type { Store } from './store.ts'
 export type { SimUser } from './authn.ts'
 export type { SavedWorld } from './saved-world.ts'
+export type { Decision, PolicyRule } from './rbac.ts'
 
 export interface SimOptions {
   dir?: string
@@ -76,6 +78,13 @@ export interface Simulator {
   save(): SavedWorld
   /** Passes the controllers ran and how long changes waited for them (scripts/bench-run.ts counts rounds with it). */
   controllerStats(): ControllerStats
+  /**
+   * Lets another user in (its bearer token) and writes a kubeconfig for it: the same cluster and context name as
+   * `kubeconfig`, so the runbook's --context, record and state file stay the same. Returns the kubeconfig's path.
+   */
+  addUser(user: SimUser): string
+  /** Hears every RBAC decision on a request (access reviews excluded); returns the function that stops it. */
+  onAuthorization(listener: (decision: Decision) => void): () => void
   stop(): Promise<void>
 }
 
@@ -96,6 +105,10 @@ export const runbookFlags = (sim: Simulator, installDir: string, stateFile: stri
 ]
 
 export const DEFAULT_ISTIO_VERSIONS = ['1.28.3', '1.29.1']
+const CLUSTER_ADMIN_INFO = {
+  username: CLUSTER_ADMIN.username,
+  groups: [...(CLUSTER_ADMIN.groups ?? []), 'system:authenticated'],
+}
 
 function sendJson(res: ServerResponse, status: number, value: unknown): true {
   const body = JSON.stringify(value)
@@ -148,7 +161,9 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
     })
   const controllers = new Controllers(store, faults, { cni, timing, loadBalancerAddress: options.loadBalancerAddress })
   controllers.start()
-  const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni })
+  const rbac = new RbacAuthorizer(store)
+  const istioctl = new IstioctlServer({ store, controllers, kubernetesVersion, cni, rbac })
+  const authenticator = new Authenticator([CLUSTER_ADMIN, ...(options.users ?? [])])
 
   const extraRoutes = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(req.url ?? '/', 'http://sim').pathname
@@ -161,6 +176,17 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
     }
     if (path === '/sim/istioctl' && req.method === 'POST') {
       if (!Array.isArray(input.args)) return sendJson(res, 400, { error: 'expected {args: string[], version: string}' })
+      // The fake istioctl sends the kubeconfig's token, as the real one authenticates its requests: the commands then
+      // act as that user and need its RBAC permissions. Without a token (tests posting here directly) they act as admin.
+      let user = CLUSTER_ADMIN_INFO
+      if (req.headers.authorization) {
+        try {
+          user = authenticator.authenticate(req.headers)
+        } catch (error) {
+          if (!(error instanceof AuthError)) throw error
+          return sendJson(res, 200, { stdout: '', stderr: 'Error: Unauthorized\n', code: 1, done: true })
+        }
+      }
       // Streamed as JSON lines: {stdout} while a command waits, then {stdout, stderr, code, done: true}.
       const gone = new AbortController()
       res.on('close', () => gone.abort())
@@ -170,6 +196,7 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
       const result = await istioctl.run(input.args.map(String), String(input.version ?? DEFAULT_ISTIO_VERSIONS[1]), {
         write: (stdout) => line({ stdout }),
         signal: gone.signal,
+        user,
       })
       line({ ...result, done: true })
       if (!res.destroyed) res.end()
@@ -186,7 +213,6 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
   try {
     const mirror = await startMirror({ faults, istioVersions: options.istioVersions ?? DEFAULT_ISTIO_VERSIONS })
     closers.push(() => mirror.close())
-    const authenticator = new Authenticator([CLUSTER_ADMIN, ...(options.users ?? [])])
     const tls = selfSignedCertificate()
     const api = await startApiServer({
       store,
@@ -195,6 +221,7 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
       extraRoutes,
       allocateNodePort,
       authenticator,
+      rbac,
       tls,
     })
     const apiUrl = api.secureUrl!
@@ -237,6 +264,13 @@ export async function startSimulator(given: SimOptions = {}): Promise<Simulator>
       nodePorts,
       save: () => ({ format: SAVED_WORLD_FORMAT, options: savedOptions(options), store: store.dump() }),
       controllerStats: () => ({ ...controllers.stats }),
+      addUser: (user) => {
+        authenticator.add(user)
+        const path = join(dir, `kubeconfig-${user.username.replace(/[^\w.-]+/g, '_')}`)
+        writeFileSync(path, kubeconfigYaml(apiUrl, tls.cert, contextName, namespace, user.token), { mode: 0o600 })
+        return path
+      },
+      onAuthorization: (listener) => rbac.onDecision(listener),
       stop: async () => {
         if (stopped) return
         stopped = true
@@ -276,12 +310,18 @@ async function waitForSeedRollout(store: Store, timeoutMs: number): Promise<void
   }
 }
 
-function kubeconfigYaml(server: string, ca: string, name: string, namespace: string): string {
+function kubeconfigYaml(
+  server: string,
+  ca: string,
+  name: string,
+  namespace: string,
+  token = CLUSTER_ADMIN.token,
+): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name, cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-    users: [{ name, user: { token: CLUSTER_ADMIN.token } }],
+    users: [{ name, user: { token } }],
     contexts: [{ name, context: { cluster: name, user: name, namespace } }],
     'current-context': name,
     preferences: {},

@@ -1,6 +1,29 @@
 // Server side of the fake istioctl (POST /sim/istioctl {args, version}): the subcommands the runbook
 // uses, acting on the store the way the real tool acts on a cluster, and answering {stdout, stderr, code}.
-import type { KubeObject, Store } from './store.ts'
+import type { KubeObject, ResourceType, Store } from './store.ts'
+import type { UserInfo } from './authn.ts'
+import { escalationProblem, forbidden, RBAC_GROUP, type RbacAuthorizer } from './rbac.ts'
+import {
+  appliedObjects,
+  INSTALL_READS,
+  istioRbacObjects,
+  PRECHECK_CRD_LIST,
+  PRECHECK_CREATE,
+  PRECHECK_INFORMERS,
+  PRUNE_LISTS,
+  TAG_OBJECTS,
+  TAG_READS,
+  VERSION_DIFF_READ,
+  waitReads,
+  waypointApplyReads,
+  waypointEnrol,
+  waypointGet,
+  waypointDelete,
+  waypointList,
+  ztunnelRequests,
+  type AppliedObject,
+  type IstioRequest,
+} from './istioctl-requests.ts'
 import type { Controllers } from './controllers.ts'
 import { admit } from './builtin-types.ts'
 import { allocateNodePort } from './node-ports.ts'
@@ -30,6 +53,8 @@ export interface IstioctlContext {
   cni: Cni
   /** How long install / waypoint --wait wait for readiness. */
   waitTimeoutMs?: number
+  /** Authorizes what each command asks of the API server as the calling user; absent: everything is allowed. */
+  rbac?: RbacAuthorizer
 }
 
 export interface IstioctlResult {
@@ -42,7 +67,63 @@ export interface IstioctlResult {
 export interface IstioctlStream {
   write(stdout: string): void
   signal?: AbortSignal
+  /** Who runs the command (the kubeconfig's credentials); absent: the cluster admin. */
+  user?: UserInfo
 }
+
+/** The calling user's view of the API: whether each request the real istioctl would make is allowed. */
+class Caller {
+  constructor(
+    private readonly store: Store,
+    private readonly rbac: RbacAuthorizer | undefined,
+    readonly user: UserInfo | undefined,
+  ) {}
+
+  /** The API server's refusal of a request, or undefined when it is allowed. */
+  refused(request: IstioRequest): string | undefined {
+    if (!this.rbac || !this.user) return undefined
+    // A Namespace's own path (/api/v1/namespaces/<n>) puts the request in that namespace (requestinfo.go).
+    const namespace = request.resource === 'namespaces' && request.name ? request.name : request.namespace
+    const attributes = { user: this.user, ...request, ...(namespace ? { namespace } : {}) }
+    return this.rbac.authorize(attributes).allowed ? undefined : forbidden(attributes).message
+  }
+
+  /** Whether the user may do this, asked with a SelfSubjectAccessReview (the review itself is the request). */
+  mayDo(request: IstioRequest): boolean {
+    return !this.rbac || !this.user || this.rbac.review({ user: this.user, ...request }).allowed
+  }
+
+  firstRefusal(requests: IstioRequest[]): string | undefined {
+    for (const request of requests) {
+      const refusal = this.refused(request)
+      if (refusal) return refusal
+    }
+    return undefined
+  }
+
+  /** Server-side apply of an object: patch, a create of that name when it is new, and RBAC's escalation check. */
+  refusedApply(o: AppliedObject, rbacObject?: KubeObject): string | undefined {
+    const named = {
+      group: o.group,
+      resource: o.resource,
+      name: o.name,
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+    }
+    const rt = this.typeOf(o)
+    const exists = !!rt && !!this.store.get(rt, o.namespace, o.name)
+    const refusal =
+      this.refused({ verb: 'patch', ...named }) ?? (exists ? undefined : this.refused({ verb: 'create', ...named }))
+    if (refusal || !rbacObject || !this.rbac || !this.user) return refusal
+    const problem = escalationProblem(this.rbac, this.user, o.resource, rbacObject)
+    return problem && `${o.resource}.${o.group} ${JSON.stringify(o.name)} is forbidden: ${problem}`
+  }
+
+  typeOf(o: { group: string; resource: string }): ResourceType | undefined {
+    return this.store.allTypes().find((rt) => rt.group === o.group && rt.plural === o.resource)
+  }
+}
+
+const objectName = (o: AppliedObject) => `${o.kind}/${o.namespace ?? ''}/${o.name}`
 
 const ok = (stdout: string): IstioctlResult => ({ stdout, stderr: '', code: 0 })
 const failure = (stderr: string, code = 1, stdout = ''): IstioctlResult => ({
@@ -153,22 +234,23 @@ export class IstioctlServer {
   async run(args: string[], clientVersion: string, stream?: IstioctlStream): Promise<IstioctlResult> {
     const p = parse(args)
     const [command, sub] = p.positional
+    const caller = new Caller(this.store, this.ctx.rbac, stream?.user)
     try {
       switch (command) {
         case 'version':
-          return this.version(clientVersion)
+          return this.version(clientVersion, caller)
         case 'x':
         case 'experimental':
-          if (sub === 'precheck') return this.precheck(clientVersion)
+          if (sub === 'precheck') return this.precheck(clientVersion, caller)
           return failure(`Error: unknown command "${sub ?? ''}" for "istioctl experimental"`)
         case 'install':
-          return await this.install(p, clientVersion)
+          return await this.install(p, clientVersion, caller)
         case 'uninstall':
-          return this.uninstall(p)
+          return this.uninstall(p, caller)
         case 'waypoint':
-          return await this.waypoint(p, stream)
+          return await this.waypoint(p, caller, stream)
         case 'ztunnel-config':
-          if (sub === 'workloads' || sub === 'workload') return this.ztunnelWorkloads(p)
+          if (sub === 'workloads' || sub === 'workload') return this.ztunnelWorkloads(p, caller)
           return failure(`Error: unknown command "${sub ?? ''}" for "istioctl ztunnel-config"`)
         default:
           return failure(`Error: unknown command "${command}" for "istioctl"\nRun 'istioctl --help' for usage.`)
@@ -178,7 +260,10 @@ export class IstioctlServer {
     }
   }
 
-  private version(clientVersion: string): IstioctlResult {
+  private version(clientVersion: string, caller: Caller): IstioctlResult {
+    // The remote version lists istiod's pods (then asks each through a port-forward).
+    const refusal = caller.refused({ verb: 'list', group: '', resource: 'pods', namespace: ISTIO_NAMESPACE })
+    if (refusal) return ok(`Istio is not present in the cluster: ${refusal}\nclient version: ${clientVersion}\n`)
     const istiod = getOf(this.store, 'deployment', ISTIO_NAMESPACE, 'istiod')
     if (!istiod)
       return ok(
@@ -202,13 +287,38 @@ export class IstioctlServer {
    * below istioctl's floor (IST0142, an Error). Findings go to stdout, the summary error to stderr with exit 1;
    * a clean run says so on stderr.
    */
-  private precheck(clientVersion: string): IstioctlResult {
+  private precheck(clientVersion: string, caller: Caller): IstioctlResult {
     const floor = istioctlKubernetesFloor(clientVersion)
-    if (this.kubernetesMinor() < floor) {
+    const findings: string[] = []
+    if (this.kubernetesMinor() < floor)
+      findings.push(
+        `Error [IST0142] (Cluster) The Kubernetes Version "v${this.ctx.kubernetesVersion}" is lower than the minimum version: 1.${floor}`,
+      )
+    // checkInstallPermissions: a SelfSubjectAccessReview per kind; a denial is an IST0141 finding.
+    const review = caller.refused({
+      verb: 'create',
+      group: 'authorization.k8s.io',
+      resource: 'selfsubjectaccessreviews',
+    })
+    for (const request of PRECHECK_CREATE) {
+      const why = review ?? (caller.mayDo(request) ? undefined : 'permission denied')
+      if (why)
+        findings.push(
+          `Error [IST0141] (Cluster) Missing required permission to create resource ${request.resource} (${why})`,
+        )
+    }
+    const crds = caller.refused(PRECHECK_CRD_LIST)
+    if (crds) return failure(`Error: ${crds}`)
+    // Upstream a forbidden informer retries until the command is stopped; here it fails at once with the reflector's error.
+    for (const { request, type } of PRECHECK_INFORMERS) {
+      const refusal = caller.refused(request)
+      if (refusal) return failure(`Error: failed to ${request.verb} ${type}: ${refusal}`)
+    }
+    if (findings.length) {
       return failure(
         'Error: Issues found when checking the cluster. Istio may not be safe to install or upgrade.\nSee https://istio.io/latest/docs/reference/config/analysis for more information about causes and resolutions.',
         1,
-        `Error [IST0142] (Cluster) The Kubernetes Version "v${this.ctx.kubernetesVersion}" is lower than the minimum version: 1.${floor}\n`,
+        `${findings.join('\n')}\n`,
       )
     }
     return {
@@ -233,7 +343,7 @@ export class IstioctlServer {
       })
   }
 
-  private async install(p: Parsed, version: string): Promise<IstioctlResult> {
+  private async install(p: Parsed, version: string, caller: Caller): Promise<IstioctlResult> {
     if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
     const setting = (key: string) =>
       p.sets
@@ -266,6 +376,8 @@ export class IstioctlServer {
         `Error: invalid argument "${p.flags.get('--readiness-timeout')}" for "--readiness-timeout" flag: time: invalid duration`,
       )
     const ns = ISTIO_NAMESPACE
+    const refused = this.installRefusal(caller, components[profile])
+    if (refused) return failure(`Error: failed to install manifests: ${refused}`, 1, warning)
     if (!getOf(this.store, 'namespace', undefined, ns)) {
       this.store.create(mustTypeOf(this.store, 'namespace'), {
         apiVersion: 'v1',
@@ -445,6 +557,71 @@ export class IstioctlServer {
     return ok(warning + lines.join('\n') + '\n')
   }
 
+  /**
+   * The first request of `install` the caller may not make, in the order istioctl makes them (see
+   * istioctl-requests.ts): the namespace, the webhook check, every component's server-side applies, the readiness
+   * reads, the default revision tag and the prune lists. Reads whose failure istioctl ignores are left out.
+   */
+  private installRefusal(caller: Caller, components: string[]): string | undefined {
+    caller.refused(VERSION_DIFF_READ) // its refusal only skips a warning
+    const namespaceRead = caller.refused(INSTALL_READS[0])
+    if (namespaceRead) return `failed to check if namespace ${ISTIO_NAMESPACE} exists: ${namespaceRead}`
+    if (!getOf(this.store, 'namespace', undefined, ISTIO_NAMESPACE)) {
+      const create = caller.refused({ verb: 'create', group: '', resource: 'namespaces' })
+      if (create) return `failed to create namespace ${ISTIO_NAMESPACE}: ${create}`
+    }
+    const webhooks = caller.refused(INSTALL_READS[1])
+    if (webhooks) return webhooks
+    const crds: AppliedObject[] = istioCrds().map((crd) => ({
+      group: 'apiextensions.k8s.io',
+      resource: 'customresourcedefinitions',
+      kind: 'CustomResourceDefinition',
+      name: crd.metadata.name,
+    }))
+    for (const component of ['base', ...components]) {
+      const rbacObjects = istioRbacObjects(component)
+      const objects = [
+        ...(component === 'base' ? crds : []),
+        ...appliedObjects(component as Parameters<typeof appliedObjects>[0]),
+      ]
+      for (const object of objects) {
+        const rbacObject =
+          object.group === RBAC_GROUP
+            ? rbacObjects.find((r) => r.metadata.name === object.name && r.kind === object.kind)
+            : undefined
+        const refusal = caller.refusedApply(object, rbacObject)
+        if (refusal) return `failed to update resource with server-side apply for obj ${objectName(object)}: ${refusal}`
+        // Later applies (a binding's escalation check) see the roles applied before them.
+        if (rbacObject) this.upsertRbac(rbacObject)
+      }
+      const wait = caller.firstRefusal(waitReads(objects))
+      if (wait) return `failed to wait for resource: ${wait}`
+    }
+    // The default revision tag: istioctl skips it silently when it cannot read what it needs (webhook.go).
+    if (!caller.firstRefusal(TAG_READS)) {
+      for (const object of TAG_OBJECTS) {
+        const refusal = caller.refusedApply(object)
+        if (refusal)
+          return `failed deploying webhooks: failed to update resource with server-side apply for obj ${objectName(object)}: ${refusal}`
+      }
+    }
+    const prune = caller.firstRefusal(PRUNE_LISTS)
+    return prune && `pruning: ${prune}`
+  }
+
+  private upsertRbac(object: KubeObject): void {
+    const rt = this.store.allTypes().find((t) => t.group === RBAC_GROUP && t.kind === object.kind)
+    if (!rt) return
+    const existing = this.store.get(rt, object.metadata.namespace, object.metadata.name)
+    if (!existing) this.store.create(rt, structuredClone(object))
+    else
+      this.store.update(rt, {
+        ...existing,
+        ...structuredClone(object),
+        metadata: { ...existing.metadata, ...object.metadata },
+      })
+  }
+
   /** The `istio` ConfigMap with the mesh config (only the keys this simulator reads, as the chart renders them). */
   private writeMeshConfig(trustDomain: string): void {
     const rt = mustTypeOf(this.store, 'configMap')
@@ -481,13 +658,33 @@ export class IstioctlServer {
     this.store.create(rt, svc)
   }
 
-  private uninstall(p: Parsed): IstioctlResult {
+  private uninstall(p: Parsed, caller: Caller): IstioctlResult {
     if (!p.flags.has('--skip-confirmation')) return failure('', 1, 'Cancelled.\n')
     if (!p.flags.has('--purge') && !p.flags.has('--revision') && !p.flags.has('--filename')) {
       return failure(
         'Error: at least one of the --revision (or --set revision=<revision>), --filename or --purge flags must be set',
       )
     }
+    // GetPrunedResources lists every kind istioctl installs (CRDs too with --purge); each object is then deleted.
+    const lists = p.flags.has('--purge')
+      ? [...PRUNE_LISTS, { verb: 'list', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' }]
+      : PRUNE_LISTS
+    const listRefusal = caller.firstRefusal(lists)
+    if (listRefusal) return failure(`Error: failed to get Istio resources: ${listRefusal}`)
+    const installed = (['istiod', 'cni', 'ztunnel'] as const).flatMap(appliedObjects).filter((o) => {
+      const rt = caller.typeOf(o)
+      return !!rt && !!this.store.get(rt, o.namespace, o.name)
+    })
+    const deleteRefusal = caller.firstRefusal(
+      installed.map((o) => ({
+        verb: 'delete',
+        group: o.group,
+        resource: o.resource,
+        name: o.name,
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+      })),
+    )
+    if (deleteRefusal) return failure(`Error: failed to delete control plane resources by revision: ${deleteRefusal}`)
     const ns = ISTIO_NAMESPACE
     const removed: string[] = []
     const remove = (kind: KindName, kindName: string, namespace: string | undefined, name: string) => {
@@ -502,6 +699,15 @@ export class IstioctlServer {
     for (const name of ['istiod', 'ztunnel', 'istio-cni', 'istio-ingressgateway-service-account'])
       remove('serviceAccount', 'ServiceAccount', ns, name)
     for (const name of ['istio', 'istio-waypoint']) remove('gatewayClass', 'GatewayClass', undefined, name)
+    for (const object of ['istiod', 'cni'].flatMap(istioRbacObjects)) {
+      const rt = this.store.allTypes().find((t) => t.group === RBAC_GROUP && t.kind === object.kind)
+      if (rt && this.store.get(rt, object.metadata.namespace, object.metadata.name)) {
+        this.store.delete(rt, object.metadata.namespace, object.metadata.name)
+        removed.push(
+          `  Removed ${object.kind}:${object.metadata.namespace ? `${object.metadata.namespace}:` : ''}${object.metadata.name}.`,
+        )
+      }
+    }
     remove('configMap', 'ConfigMap', ns, 'istio')
     if (p.flags.has('--purge'))
       for (const crd of istioCrds()) remove('crd', 'CustomResourceDefinition', undefined, crd.metadata.name)
@@ -511,7 +717,7 @@ export class IstioctlServer {
 
   // ---- waypoints ----
 
-  private async waypoint(p: Parsed, stream?: IstioctlStream): Promise<IstioctlResult> {
+  private async waypoint(p: Parsed, caller: Caller, stream?: IstioctlStream): Promise<IstioctlResult> {
     const action = p.positional[1]
     const ns = String(p.flags.get('--namespace') ?? 'default')
     const gatewayType = typeOf(this.store, 'gateway')
@@ -526,6 +732,8 @@ export class IstioctlServer {
       `the server could not find the requested resource (${verb} gateways.gateway.networking.k8s.io${name ? ` ${name}` : ''})`
     if (action === 'list' || action === 'status') {
       if (!gatewayType) return failure(`Error: ${noGatewayApi('get')}`)
+      const listed = caller.refused(waypointList(allNamespaces ? undefined : ns))
+      if (listed) return failure(`Error: ${listed}`)
       // Both list every Gateway of the namespace (or all with -A); --name filters neither.
       const gateways = this.store.list(gatewayType, allNamespaces ? undefined : ns)
       if (gateways.length === 0) return ok('No waypoints found.\n')
@@ -555,7 +763,7 @@ export class IstioctlServer {
           ),
         )
       }
-      return this.waypointStatus(p, found, gatewayType, stream)
+      return this.waypointStatus(p, found, gatewayType, caller, stream)
     }
     if (action === 'delete') {
       // deleteWaypoints: names that are not waypoints are reported and skipped (exit 0).
@@ -567,22 +775,39 @@ export class IstioctlServer {
           'Error: must specify a waypoint name or delete all using --all or delete specific revision using --revision',
         )
       if (!gatewayType) return failure(`Error: ${noGatewayApi('list')}`)
+      const listed = caller.refused(waypointList(ns))
+      if (listed) return failure(`Error: ${listed}`)
       const existing = new Set(waypoints().map((g) => g.metadata.name))
       let out = ''
+      const refusals: string[] = []
       for (const name of all ? [...existing] : given) {
         if (!existing.has(name)) {
           out += `waypoint ${ns}/${name} not found\n`
+          continue
+        }
+        // Each delete is its own request; the refused ones are gathered into one error (a multierror upstream).
+        const refusal = caller.refused(waypointDelete(ns, name))
+        if (refusal) {
+          refusals.push(refusal)
           continue
         }
         this.store.delete(gatewayType, ns, name)
         out += `waypoint ${ns}/${name} deleted\n`
       }
       this.ctx.controllers.kick()
+      if (refusals.length)
+        return failure(
+          `Error: ${refusals.length} error${refusals.length > 1 ? 's' : ''} occurred:\n${refusals.map((r) => `\t* ${r}`).join('\n')}\n\n`,
+          1,
+          out,
+        )
       return ok(out)
     }
     // apply (istioctl/pkg/waypoint/waypoint.go waypointApplyCmd): it reads the namespace's labels first (a missing
     // namespace is an error), then server-side applies the Gateway. It checks no GatewayClass: without
     // istio-waypoint nothing programs the Gateway, and only --wait notices.
+    const namespaceRead = caller.firstRefusal(waypointApplyReads(ns))
+    if (namespaceRead) return failure(`Error: failed to get namespace ${ns}: ${namespaceRead}`)
     const namespace = getOf(this.store, 'namespace', undefined, ns)
     if (!namespace) return failure(`Error: namespace: ${ns} not found`)
     const waypointMs = this.timeoutOf(p, '--waypoint-timeout', WAYPOINT_TIMEOUT_MS)
@@ -637,6 +862,14 @@ export class IstioctlServer {
       metadata: { name, namespace: ns, ...(Object.keys(labels).length ? { labels } : {}) },
       spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
     }
+    const applyRefusal = caller.refusedApply({
+      group: GATEWAY_GROUP,
+      resource: 'gateways',
+      kind: 'Gateway',
+      namespace: ns,
+      name,
+    })
+    if (applyRefusal) return failure(`Error: ${applyRefusal}`, 1, out)
     const existing = this.store.get(gatewayType, ns, name)
     if (existing)
       this.store.update(gatewayType, {
@@ -649,15 +882,31 @@ export class IstioctlServer {
     this.ctx.controllers.kick()
     if (p.flags.has('--wait')) {
       // Only the Gateway's Programmed condition is waited for, not its pods.
+      // Each tick gets the Gateway; a refused get reads as not programmed, until the timeout names the error.
+      const readRefusal = () => caller.refused(waypointGet(ns, name))
       const programmed = await this.waitFor(
-        () => conditionTrue(this.store.get(gatewayType, ns, name), 'Programmed'),
+        () => !readRefusal() && conditionTrue(this.store.get(gatewayType, ns, name), 'Programmed'),
         waypointMs,
       )
-      if (!programmed) return failure(`Error: timed out while waiting for waypoint\t${ns}/${name}`, 1, out)
+      if (!programmed) {
+        const refusal = readRefusal()
+        return failure(
+          `Error: timed out while waiting for waypoint\t${ns}/${name}${refusal ? `: ${refusal}` : ''}`,
+          1,
+          out,
+        )
+      }
       out += `✅ waypoint ${ns}/${name} is ready!\n`
     }
     // The namespace is labelled only after the waypoint exists (and, with --wait, is programmed).
     if (p.flags.has('--enroll-namespace')) {
+      const enrol = caller.firstRefusal(waypointEnrol(ns))
+      if (enrol)
+        return failure(
+          `Error: failed to label namespace with waypoint: failed to update namespace ${ns}: ${enrol}`,
+          1,
+          out,
+        )
       this.store.mutate(mustTypeOf(this.store, 'namespace'), undefined, ns, (n) => {
         n.metadata.labels = { ...(n.metadata.labels ?? {}), [USE_WAYPOINT_LABEL]: name }
       })
@@ -677,6 +926,7 @@ export class IstioctlServer {
     p: Parsed,
     waypoints: KubeObject[],
     gatewayType: NonNullable<ReturnType<typeof typeOf>>,
+    caller: Caller,
     stream?: IstioctlStream,
   ): Promise<IstioctlResult> {
     // The NAMESPACE column comes only with -A (istioctl resolves a missing -n to the context's namespace).
@@ -702,7 +952,9 @@ export class IstioctlServer {
         c?.message ?? '',
       ]
     }
-    const waiting = () => current().filter((g) => !conditionTrue(g, 'Programmed'))
+    // A Gateway the caller may not get reads as not programmed (printWaypointStatus ignores the error and polls).
+    const refusedGet = (g: KubeObject) => caller.refused(waypointGet(g.metadata.namespace!, g.metadata.name))
+    const waiting = () => current().filter((g) => refusedGet(g) || !conditionTrue(g, 'Programmed'))
     if (waiting().length === 0) return ok(table([header, ...current().map(row)], 5))
     stream?.write(table([header, ...waiting().map(row)], 5))
     const deadline = Date.now() + timeoutMs
@@ -710,10 +962,12 @@ export class IstioctlServer {
       await new Promise((r) => setTimeout(r, 100))
     }
     const stuck = waiting()[0]
-    if (stuck)
+    if (stuck) {
+      const refusal = refusedGet(stuck)
       return failure(
-        `Error: timed out while retrieving status for waypoint\t${stuck.metadata.namespace}/${stuck.metadata.name}`,
+        `Error: timed out while retrieving status for waypoint\t${stuck.metadata.namespace}/${stuck.metadata.name}${refusal ? `: ${refusal}` : ''}`,
       )
+    }
     const done = table([header, ...current().map(row)], 5)
     // The header was printed already.
     return ok(done.slice(done.indexOf('\n') + 1))
@@ -721,11 +975,13 @@ export class IstioctlServer {
 
   // ---- ztunnel-config ----
 
-  private ztunnelWorkloads(p: Parsed): IstioctlResult {
+  private ztunnelWorkloads(p: Parsed, caller: Caller): IstioctlResult {
     const ztunnel = getOf(this.store, 'daemonSet', ISTIO_NAMESPACE, 'ztunnel')
     const ztunnelPod = listOf(this.store, 'pod', ISTIO_NAMESPACE).find(
       (pod) => pod.metadata.labels?.app === 'ztunnel' && isPodReady(pod),
     )
+    const refusal = caller.firstRefusal(ztunnelRequests(ztunnelPod?.metadata.name ?? 'ztunnel'))
+    if (refusal) return failure(`Error: ${refusal}`)
     if (!ztunnel || !ztunnelPod)
       return failure(`Error: failed to get ztunnel pods: no running ztunnel pods in namespace "${ISTIO_NAMESPACE}"`)
     // -n/--namespace tells istioctl where the ztunnel pods run, not which workloads to list; --workload-namespace filters.

@@ -1,5 +1,5 @@
-// kubectl's imperative `create namespace|configmap|secret|serviceaccount` send protobuf bodies (typed
-// client-go clients), not JSON. Protobuf cannot be read without the schema, so this decodes just those
+// kubectl's imperative `create namespace|configmap|secret|serviceaccount` and `auth can-i` send protobuf bodies
+// (typed client-go clients), not JSON. Protobuf cannot be read without the schema, so this decodes just those
 // few kinds by their published field numbers; anything else stays unsupported (415).
 
 type Fields = Map<number, (Buffer | number)[]>
@@ -73,6 +73,31 @@ const DECODERS: Record<string, (f: Fields) => Record<string, unknown>> = {
   'v1/ConfigMap': (f) => ({ data: map(f, 2), binaryData: map(f, 3, true), immutable: flag(f, 4) }),
   'v1/Secret': (f) => ({ data: map(f, 2, true), type: text(f, 3), stringData: map(f, 4), immutable: flag(f, 5) }),
   'v1/ServiceAccount': (f) => ({ automountServiceAccountToken: flag(f, 4) }),
+  // kubectl auth can-i: spec.resourceAttributes (namespace 1, verb 2, group 3, version 4, resource 5,
+  // subresource 6, name 7) or spec.nonResourceAttributes (path 1, verb 2); k8s.io/api authorization/v1 generated.proto.
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': (f) => {
+    const spec = readFields((f.get(2)?.[0] as Buffer | undefined) ?? Buffer.alloc(0))
+    const resource = spec.get(1)?.[0] as Buffer | undefined
+    const nonResource = spec.get(2)?.[0] as Buffer | undefined
+    const r = resource && readFields(resource)
+    const n = nonResource && readFields(nonResource)
+    return {
+      spec: compact({
+        resourceAttributes: r
+          ? compact({
+              namespace: text(r, 1),
+              verb: text(r, 2),
+              group: text(r, 3),
+              version: text(r, 4),
+              resource: text(r, 5),
+              subresource: text(r, 6),
+              name: text(r, 7),
+            })
+          : undefined,
+        nonResourceAttributes: n ? compact({ path: text(n, 1), verb: text(n, 2) }) : undefined,
+      }),
+    }
+  },
 }
 
 /** Decodes a `application/vnd.kubernetes.protobuf` body of a supported kind; undefined when unsupported. */

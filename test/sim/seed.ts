@@ -5,6 +5,7 @@ import { admit } from './builtin-types.ts'
 import { allocateNodePort } from './node-ports.ts'
 import { mustTypeOf, type Cni, type KindName } from './cluster-view.ts'
 import { NODE_NAME } from './controllers.ts'
+import { bootstrapPolicy, RBAC_GROUP } from './rbac.ts'
 import { renderGthulhuChart, type ChartValues, type GthulhuComponent } from './gthulhu-chart.ts'
 
 export type { GthulhuComponent } from './gthulhu-chart.ts'
@@ -48,6 +49,11 @@ export async function seedCluster(store: Store, options: SeedOptions): Promise<v
       kind: 'Namespace',
       metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
     })
+  }
+  // The default RBAC policy (bootstrap ClusterRoles and bindings, kubeadm's admin binding).
+  for (const object of bootstrapPolicy()) {
+    const rt = store.allTypes().find((t) => t.group === RBAC_GROUP && t.kind === object.kind)!
+    store.create(rt, object)
   }
   for (let n = 1; n <= (options.nodes ?? 1); n++) await create('node', nodeObject(options.kubernetesVersion, n))
   await create('service', {
