@@ -21,21 +21,27 @@ test.after(async () => {
   await world?.stop()
 })
 
-test('an ALLOW policy that no longer admits the allowed identity fails verification, and a run restores it', async () => {
-  const patch = JSON.stringify([
+// The waypoint ORs every ALLOW policy attached to the manager Service and to the waypoint itself (istio 1.29.1
+// pilot/pkg/model/policyattachment.go ShouldAttachPolicy), so locking the scheduler out takes both.
+const LOCKED_OUT = ['manager-allow-scheduler-or-chrome', 'gthulhu-waypoint-allow-manager-callers']
+
+test('ALLOW policies that no longer admit the allowed identity fail verification, and a run restores them', async () => {
+  const lockOut = JSON.stringify([
     { op: 'replace', path: '/spec/rules/0/from/0/source/principals', value: ['cluster.local/ns/default/sa/nobody'] },
   ])
-  const tamper = await kubectl(world.sim.env, [
-    'patch',
-    'authorizationpolicies.security.istio.io',
-    'manager-allow-scheduler-or-chrome',
-    '-n',
-    'default',
-    '--type=json',
-    '-p',
-    patch,
-  ])
-  assert.is(tamper.code, 0, tamper.stderr)
+  for (const policy of LOCKED_OUT) {
+    const tamper = await kubectl(world.sim.env, [
+      'patch',
+      'authorizationpolicies.security.istio.io',
+      policy,
+      '-n',
+      'default',
+      '--type=json',
+      '-p',
+      lockOut,
+    ])
+    assert.is(tamper.code, 0, tamper.stderr)
+  }
 
   // Verification alone (as the guided "retry verify" does), through real kubectl against the tampered cluster.
   Object.assign(process.env, world.sim.env)
@@ -60,24 +66,23 @@ test('an ALLOW policy that no longer admits the allowed identity fails verificat
     allowed.hint!,
     /rejected cluster\.local\/ns\/default\/sa\/gthulhu: an ALLOW policy denies every request none of its rules match/,
   )
-  assert.not.ok(checks.find((c) => /manager-allow-scheduler-or-chrome applied as planned/.test(c.name))!.ok)
+  for (const policy of LOCKED_OUT)
+    assert.not.ok(checks.find((c) => c.name.includes(`${policy} applied as planned`))?.ok ?? true, policy)
   assert.ok(checks.find((c) => c.name === 'ServiceAccount default → manager Service :8080: HTTP 403')!.ok)
   assert.equal(await world.probePodsLeft(), [])
 
   const r = await world.run([...world.flags, '--yes', '--only', 'l7-policies'])
   assert.is(r.code, 0, show(r))
-  assert.match(
-    r.stdout,
-    /AuthorizationPolicy default\/manager-allow-scheduler-or-chrome differs from the plan; applying the planned version/,
-  )
-  const restored = await kjson(
-    'get',
-    'authorizationpolicies.security.istio.io',
-    'manager-allow-scheduler-or-chrome',
-    '-n',
-    'default',
-  )
-  assert.equal(restored.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu'])
+  for (const policy of LOCKED_OUT) {
+    assert.match(
+      r.stdout + r.stderr,
+      new RegExp(
+        `AuthorizationPolicy default/${policy} differs from the plan \\(spec\\.rules[^)]*\\); applying the planned`,
+      ),
+    )
+    const restored = await kjson('get', 'authorizationpolicies.security.istio.io', policy, '-n', 'default')
+    assert.equal(restored.spec.rules[0].from[0].source.principals, ['cluster.local/ns/default/sa/gthulhu'], policy)
+  }
 })
 
 test('an inner "*" in a User-Agent value is refused before anything is applied', async () => {
