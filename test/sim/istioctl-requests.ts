@@ -243,14 +243,16 @@ const ISTIO_GROUPS = [
   'extensions.istio.io',
 ]
 const MCS = 'multicluster.x-k8s.io'
+/** What istioctl install puts on every object it creates (the installed-state owner label). */
+const installedMetadata = (name: string, namespace?: string) => ({
+  name,
+  ...(namespace ? { namespace } : {}),
+  labels: { 'install.operator.istio.io/owning-resource': 'installed-state' },
+})
 const role = (kind: 'ClusterRole' | 'Role', name: string, rules: PolicyRule[], namespace?: string): KubeObject => ({
   apiVersion: `${RBAC}/v1`,
   kind,
-  metadata: {
-    name,
-    ...(namespace ? { namespace } : {}),
-    labels: { 'install.operator.istio.io/owning-resource': 'installed-state' },
-  },
+  metadata: installedMetadata(name, namespace),
   rules,
 })
 
@@ -362,11 +364,7 @@ const binding = (
 ): KubeObject => ({
   apiVersion: `${RBAC}/v1`,
   kind,
-  metadata: {
-    name,
-    ...(namespace ? { namespace } : {}),
-    labels: { 'install.operator.istio.io/owning-resource': 'installed-state' },
-  },
+  metadata: installedMetadata(name, namespace),
   roleRef: { apiGroup: RBAC, kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole', name: roleName },
   subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace: ISTIO }],
 })
