@@ -67,11 +67,20 @@ test('a second SIGTERM while the first is handled still releases the lock; the n
 })
 
 test('closing the terminal (SIGHUP) at a prompt still saves the record as interrupted and releases the lock', async () => {
+  // The run labels the previous revision of its record superseded while it asks; the API server holds that write
+  // until the terminal is gone, so the hang-up reaches the run with the write in flight, as on a slow cluster.
+  let arrived!: () => void
+  let release!: () => void
+  const labelling = new Promise<void>((resolve) => (arrived = resolve))
+  const released = new Promise<void>((resolve) => (release = resolve))
+  world.sim.faults.api.push({ method: 'PATCH', pathIncludes: '/secrets/', times: 1, hold: { arrived, released } })
   const session = await guided([...world.flags, '--only', 'istioctl'])
   await session.waitFor(/Run istioctl\?/, 180_000)
+  await labelling
   const pid = runbookPid(await session.pid())
   assert.ok(await world.lockHolder(), 'the run holds its lock while it asks')
   await session.close() // the terminal goes away: tmux hangs up the pane
+  release()
   const deadline = Date.now() + 60_000
   while (existsSync(`/proc/${pid}`)) {
     if (Date.now() > deadline) throw new Error(`the runbook (pid ${pid}) still runs a minute after its terminal closed`)

@@ -38,11 +38,12 @@ test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by th
   )
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   try {
-    const started = await pollUntil(async () => ((await probePods()).length ? true : undefined), {
-      timeoutMs: 300_000,
-      intervalMs: 250,
-    })
-    assert.ok(started, 'the run started its probe pods')
+    // Both kinds of leftovers exist before the stop: probe pods, and the namespace the impostor listens in.
+    const started = await pollUntil(
+      async () => ((await probePods()).length && (await probeNamespaces()).length ? true : undefined),
+      { timeoutMs: 300_000, intervalMs: 250 },
+    )
+    assert.ok(started, 'the run started its probe pods and made its probe namespace')
     // Whatever deletion the first signal starts must not get through before the process is gone.
     world.sim.faults.api.push({ method: 'DELETE', pathIncludes: '/pods', failWith: 503, times: 1000 })
     child.kill('SIGTERM')

@@ -41,6 +41,11 @@ export interface ClusterOptions {
   signal?: AbortSignal
   /** Called after every command with its line, exit code and duration (for -v/--verbose and JSON events). */
   onCommand?: (ran: CommandRun) => void
+  /**
+   * Start each command in a process group of its own, out of reach of the terminal's Ctrl-C and hang-up: the
+   * cleanup cluster's record writes, lock release and probe deletions must finish after the run is interrupted.
+   */
+  ownProcessGroup?: boolean
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
@@ -115,7 +120,7 @@ export class Cluster {
 
   /** The same cluster without the run's abort signal: cleanup after Ctrl-C must still be able to run kubectl. */
   forCleanup(): Cluster {
-    const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000 })
+    const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000, ownProcessGroup: true })
     copy.istioctlPath = this.istioctlPath
     for (const [path, sha256] of this.trustedIstioctl) copy.trustedIstioctl.set(path, sha256)
     return copy
@@ -234,6 +239,7 @@ export class Cluster {
         quiet: true,
         timeout: timeoutMs,
         signal: this.options.signal,
+        detached: this.options.ownProcessGroup ?? false,
         input: options.input ?? '',
         env: COMMAND_ENV,
       })`${argv}`

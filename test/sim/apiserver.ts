@@ -946,8 +946,11 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
       const body = await readBody(req)
       if (options.extraRoutes && (await options.extraRoutes(req, res, body))) return
       const fault = takeApiFault(faults, req.method ?? 'GET', url.pathname)
-      if (fault?.failWith === 'reset') return void req.socket.destroy()
-      if (fault) {
+      if (fault?.hold) {
+        fault.hold.arrived()
+        await fault.hold.released
+      } else if (fault?.failWith === 'reset') return void req.socket.destroy()
+      else if (fault?.failWith) {
         const reason = fault.failWith === 503 ? 'ServiceUnavailable' : 'InternalError'
         return send(
           res,

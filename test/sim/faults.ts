@@ -1,11 +1,13 @@
 // Fault injection for the simulated cluster: tests (in-process, or over HTTP at POST /sim/faults) arm
 // these to exercise the runbook's retries, timeouts and resume paths.
 
-/** Make matching API requests fail `times` times, then behave normally. */
+/** Make matching API requests fail (or wait) `times` times, then behave normally. */
 export interface ApiFault {
   method?: string // e.g. 'PATCH'; any method when absent
   pathIncludes: string // substring of the request path, e.g. '/networkpolicies'
-  failWith: 500 | 503 | 'reset' // HTTP status (a Status body), or a connection reset without a response
+  failWith?: 500 | 503 | 'reset' // HTTP status (a Status body), or a connection reset without a response
+  /** In-process only: a slow API server — the request is held (arrived() is called) until `released`, then served. */
+  hold?: { arrived: () => void; released: Promise<unknown> }
   times: number
 }
 
