@@ -12,6 +12,7 @@ import {
   admissionPolicy,
   BINDING_RESOURCE,
   decisionMakerGuard,
+  guardName,
   INSIDER_RULES,
   INSIDER_USER,
   insiderOtherNamespace,
@@ -30,7 +31,7 @@ import { compareWithPlan, comparisonAccess, comparisonCheck } from '../lib/domai
 import { findNamed, getNamed } from '../lib/domain/gateway-api.ts'
 import { access, kubectlAccess } from '../lib/kube/access.ts'
 import { assertValidManifests } from '../lib/kube/schema.ts'
-import type { ApiAccess, Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO } from '../lib/types.ts'
+import type { ApiAccess, Check, Facts, KubeObject, PlanItem, Step, StepContext, StepIO, Voided } from '../lib/types.ts'
 import { controllerChecksAccess, controllerPodChecks } from '../lib/verify/admission-attempts.ts'
 import { pathsAccess, tryPaths } from '../lib/verify/paths.ts'
 import { pathsTriedAt } from '../lib/verify/threat-model.ts'
@@ -143,11 +144,22 @@ function admissionAccess(config: Config): { run: ApiAccess[]; verify: ApiAccess[
   }
 }
 
+/**
+ * The targets whose attack paths admission no longer closes once this object is changed or deleted: the namespace's
+ * policy and binding stand between borrowed identities and the manager, MongoDB and the decision makers; the
+ * cluster-wide guard, between impostor decision makers and the manager's requests.
+ */
+const guardedBy = (config: Config, o: KubeObject): Voided[] =>
+  (o.metadata.name === guardName(config)
+    ? (['decision-maker'] as const)
+    : (['manager', 'mongodb', 'decision-maker'] as const)
+  ).map((target) => ({ layer: 'admission', target }))
+
 async function policyChecks(ctx: StepContext): Promise<Check[]> {
   const want = desired(ctx.config, ctx.facts)
   const comparisons = await compareWithPlan(ctx.cluster, want, resourceOf)
-  return want.map((o, i) =>
-    comparisonCheck(
+  return want.map((o, i) => ({
+    ...comparisonCheck(
       comparisons[i],
       o.kind === 'ValidatingAdmissionPolicy'
         ? `failurePolicy Fail, ${o.spec.validations.length} validation(s), exempting ${runbookUserOf(ctx.facts)}'s probes`
@@ -156,7 +168,9 @@ async function policyChecks(ctx: StepContext): Promise<Check[]> {
           : `Deny in every namespace but ${ctx.config.namespace}`,
       'someone changed or deleted it; run the admission-policy step again',
     ),
-  )
+    // A policy without its binding (or changed) refuses nothing the plan counts on: the paths it closes lose it.
+    voids: guardedBy(ctx.config, o),
+  }))
 }
 
 export const admissionPolicyStep: Step = {

@@ -1,9 +1,10 @@
 // --verify with probes against the widenings of widened-world.ts: the same drifts as under --no-probes, and what the
-// probes add — the outsider still refused, but now only by ztunnel; another identity through the open waypoint.
+// probes add — the outsider still refused, but now only by ztunnel; another identity through the open waypoint; the
+// admission policy's binding deleted, so each borrowed identity is admitted.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, type RunbookWorld } from './harness.ts'
-import { widenedWorld } from './widened-world.ts'
+import { BORROWED_IDENTITY_PATHS, widenedWorld } from './widened-world.ts'
 
 let world: RunbookWorld
 
@@ -24,8 +25,13 @@ test('with probes: the same drifts; the outsider is now refused only by ztunnel,
     /identity-policies: AuthorizationPolicy default\/gthulhu-scheduler-allow-manager applied as planned — .*istio\.io\/dry-run/,
     /l7-policies: .*ALLOW default\/allow-all-manager admits/,
     /identity-policies: .*ALLOW istio-system\/allow-all-to-manager-pods admits/,
+    /admission-policy: ValidatingAdmissionPolicyBinding gthulhu-identities\.default applied as planned — .*observed not found/,
   ])
     assert.match(r.stdout, named, show(r))
+  // The binding deleted: every insider's attempt to borrow an identity is admitted, and admission is credited nowhere.
+  for (const borrowed of BORROWED_IDENTITY_PATHS)
+    assert.match(r.stdout, new RegExp(`\n  ${borrowed} \\(.*\\): seen open`), borrowed)
+  assert.not.match(r.stdout, /now refused only by [^\n]*admission/)
   assert.match(
     r.stdout,
     /other-pod-to-mongodb \(.*\): now refused only by ztunnel identity policy, not by CNI NetworkPolicy/,

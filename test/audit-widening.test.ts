@@ -1,12 +1,13 @@
 // --verify against every widening the attack review tried, on the simulated cluster after a full run: an allow-all
 // NetworkPolicy beside the runbook's, an extra selector label, `istio.io/dry-run` on an identity policy, allow-all
-// AuthorizationPolicies in the namespace (on the manager Service) and in the mesh's root namespace. Each is a drift
+// AuthorizationPolicies in the namespace (on the manager Service) and in the mesh's root namespace, the admission
+// policy's binding deleted. Each is a drift
 // (exit 1, named, its diff shown) under --no-probes; the paths they weaken or reopen are named; running the steps again
 // repairs their own objects. audit-widening-probes.test.ts audits the same widenings with probes.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, type RunbookWorld } from './harness.ts'
-import { events, kubectlOk, widenedWorld } from './widened-world.ts'
+import { ADMISSION_BINDING, BORROWED_IDENTITY_PATHS, events, kubectlOk, widenedWorld } from './widened-world.ts'
 
 let world: RunbookWorld
 
@@ -48,6 +49,14 @@ test('--no-probes: each widening is a drift event naming it, with its diff, and 
     /admits more to gthulhu-manager's pods/,
     /ALLOW istio-system\/allow-all-to-manager-pods admits rule 1: every caller/,
   )
+  // The binding deleted: the policy refuses nothing, and the insider's attempts (server dry runs, so made even under
+  // --no-probes) are admitted.
+  drift(
+    'admission-policy',
+    new RegExp(`ValidatingAdmissionPolicyBinding ${ADMISSION_BINDING} applied as planned`),
+    /^not found$/,
+  )
+  drift('admission-policy', /naming the manager's ServiceAccount → MongoDB via a pod of its own/, /^admitted/)
   const selector = drifts.find((d) => /allow-only-manager-to-scheduler applied/.test(d.check))
   assert.equal(selector.diff, ['- spec.podSelector.matchLabels.tier: "frontend"'])
   const paths = new Map(all.filter((e) => e.event === 'path').map((e) => [e.path, e]))
@@ -59,6 +68,20 @@ test('--no-probes: each widening is a drift event naming it, with its diff, and 
   })
   for (const reopened of ['other-pod-to-decision-maker', 'pod-ip-to-manager', 'other-identity-to-manager-service'])
     assert.is(paths.get(reopened)?.status, 'reopened', reopened)
+  // Admission no longer counts for anything it closed: not for the borrowed identities (their attempts got through)...
+  for (const borrowed of BORROWED_IDENTITY_PATHS)
+    assert.equal(
+      paths.get(borrowed),
+      { ...paths.get(borrowed), status: 'seen open', holding: [], voided: ['admission'] },
+      borrowed,
+    )
+  // ...nor for a Service someone else made for the manager's pods, whose other layer is widened too.
+  assert.equal(paths.get('deputy-service-to-manager'), {
+    ...paths.get('deputy-service-to-manager'),
+    status: 'reopened',
+    holding: [],
+    voided: ['waypoint L7', 'admission'],
+  })
   assert.equal(
     all.find((e) => e.event === 'audit-end'),
     {

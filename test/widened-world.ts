@@ -1,7 +1,8 @@
 // The world both widening audits start from: a full --yes run on the simulated cluster, then every widening the
 // attack review tried: an allow-all NetworkPolicy beside the runbook's on MongoDB, an extra label in the scheduler
 // NetworkPolicy's selector, istio.io/dry-run on the scheduler's identity policy, an allow-all AuthorizationPolicy on
-// the manager Service and one in istio-system on the manager's pods.
+// the manager Service and one in istio-system on the manager's pods, and the admission policy's binding deleted (so
+// the policy refuses no one who borrows Gthulhu's identities).
 import * as assert from 'uvu/assert'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
@@ -40,6 +41,20 @@ spec:
   rules: [{}]
 `
 
+/** The binding the admission-policy step creates (lib/domain/admission.ts policyName: release-identities.namespace). */
+export const ADMISSION_BINDING = 'gthulhu-identities.default'
+
+/** The paths the admission policy closes by refusing an insider's objects (lib/verify/threat-model.ts). */
+export const BORROWED_IDENTITY_PATHS = [
+  'borrowed-identity-by-pod',
+  'borrowed-identity-by-deployment',
+  'borrowed-identity-by-cronjob',
+  'borrowed-scheduler-identity-by-pod',
+  'borrowed-waypoint-identity-by-pod',
+  'copied-labels-by-pod',
+  'service-selecting-manager',
+]
+
 /** A hardened simulated cluster with every widening applied. */
 export async function widenedWorld(): Promise<RunbookWorld> {
   const world = await startWorld({ cni: 'calico' })
@@ -64,5 +79,10 @@ export async function widenedWorld(): Promise<RunbookWorld> {
     'istio.io/dry-run=true',
   ])
   await kubectlOk(world, ['apply', '-f', '-'], ALLOW_ALL_POLICIES)
+  await kubectlOk(world, [
+    'delete',
+    'validatingadmissionpolicybindings.admissionregistration.k8s.io',
+    ADMISSION_BINDING,
+  ])
   return world
 }
