@@ -488,6 +488,43 @@ function zhWouldClose(what: string, id: string): string {
 /** Layers named in a sentence: 「ztunnel 身分策略」與「CNI NetworkPolicy」. */
 const quoted = (layers: string[], and: string) => layers.map((l) => `「${zhLayer(l)}」`).join(and)
 
+/** What a probe saw, in the matrix's cells. */
+const zhObservation = (kind: Parameters<Text['matrix']['observation']>[0], status?: number) =>
+  ({
+    answered: '有回應',
+    status: `HTTP ${status}`,
+    blocked: '被拒絕',
+    refused: '連線被拒',
+    unresolved: '名稱無法解析',
+    error: '錯誤',
+    skipped: '未探測',
+  })[kind]
+
+/**
+ * The threat model's probe sources and destinations (lib/verify/threat-model.ts, lib/verify/targets.ts), as the
+ * matrix's headings: the English names carry values (names, ports), so each pattern keeps them in place.
+ */
+const PROBE_PLACES_ZH_TW: [RegExp, string][] = [
+  [/^manager \((.+)'s labels\)$/, 'manager（帶 $1 的標籤）'],
+  [/^other pod \((.+)\)$/, '其他 Pod（$1）'],
+  [/^pod outside the mesh$/, '服務網格外的 Pod'],
+  [/^enrolled pod, ServiceAccount (\S+)$/, '已納入服務網格的 Pod，ServiceAccount $1'],
+  [/^manager's labels, ServiceAccount (\S+)$/, '帶 manager 標籤的 Pod，ServiceAccount $1'],
+  [/^hostNetwork pod, the manager's node$/, 'manager 所在節點上的 hostNetwork Pod'],
+  [/^hostNetwork pod, another node$/, '另一個節點上的 hostNetwork Pod'],
+  [/^impostor decision maker \(app=(\S+), another namespace\)$/, '冒充的 decision maker（app=$1，在另一個命名空間）'],
+  [/^manager Service :(\d+)$/, 'manager Service :$1'],
+  [/^manager pod IP :(\d+)$/, 'manager 的 Pod IP :$1'],
+  [/^another Service on the waypoint :(\d+)$/, '綁到 waypoint 的另一個 Service :$1'],
+  [/^another Service, unbound :(\d+)$/, '沒有綁 waypoint 的另一個 Service :$1'],
+  [/^requests from the manager :(\d+)$/, '來自 manager 的請求 :$1'],
+  [/^scheduler sidecar :(\d+)$/, 'scheduler 的 sidecar :$1'],
+]
+const zhPlace = (name: string) => {
+  const found = PROBE_PLACES_ZH_TW.find(([pattern]) => pattern.test(name))
+  return found ? name.replace(found[0], found[1]) : name
+}
+
 const STATUS_ZH_TW = {
   pending: '待執行',
   running: '執行中',
@@ -692,6 +729,16 @@ export const TEXT_ZH_TW: Text = {
     gatewayRequest: (url, who, userAgent, status, path) =>
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
+  },
+  matrix: {
+    heading: (enrolled) =>
+      `誰連得到什麼${enrolled === undefined ? '' : enrolled ? '（命名空間已納入 ambient）' : '（命名空間尚未納入 ambient）'}，每格是「預期／實際」：`,
+    corner: '來源 ↓  目的地 →',
+    legend: '（每格：預期／實際）',
+    legendDisclosed: '（每格：預期／實際；⚠ 是這個 runbook 保持開放、實際也連得通的攻擊路徑：詳見該項檢查）',
+    observation: zhObservation,
+    cell: (mark, expected, observed) => `${mark} ${expected}／${observed}`,
+    place: zhPlace,
   },
   ledger: {
     title: '仍然開放的路徑（完整模型見 docs/zh-TW/threat-model.md）：',

@@ -4,6 +4,9 @@
 // `useText` swaps it in once, before anything is said (a run has one language). Values inside the sentences
 // (names, flags, commands, what kubectl printed) stay as they are.
 
+/** What a probe can observe (lib/types.ts Observation['kind']; config sits below types, so it is spelled out). */
+type ObservationKind = 'answered' | 'status' | 'blocked' | 'refused' | 'unresolved' | 'error' | 'skipped'
+
 /** A step's status as the summary shows it; JSON events and the record keep the identifiers. */
 type Status = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone' | 'drifted'
 
@@ -222,6 +225,22 @@ const EN_TEXT = {
     expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
       kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
   },
+  /** The reachability matrix a path step prints with -v or when it fails: sources as rows, destinations as columns. */
+  matrix: {
+    heading: (enrolled?: boolean) =>
+      `Who reaches what${enrolled === undefined ? '' : ` (namespace ${enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)`}, each cell expected / observed:`,
+    corner: 'source ↓  destination →',
+    legend: '(each cell: expected / observed)',
+    legendDisclosed:
+      '(each cell: expected / observed; ⚠ an attack path this runbook leaves open, seen open: see its check)',
+    /** What a probe saw, in one word or two (the detail is in its check). */
+    observation: (kind: ObservationKind, status?: number): string =>
+      kind === 'answered' ? 'answers' : kind === 'status' ? `HTTP ${status}` : kind === 'blocked' ? 'refused' : kind,
+    /** A cell: the mark (✔ ✖ ⚠), what the probe expected and what it saw. */
+    cell: (mark: string, expected: string, observed: string) => `${mark} ${expected} / ${observed}`,
+    /** A probe's source or destination as a row or column heading (the threat model names them in English). */
+    place: (name: string) => name,
+  },
   ledger: {
     title: 'What stays open (docs/threat-model.md has the whole model):',
     open: '○ open  ',
@@ -428,3 +447,13 @@ export const text: Text = { ...EN_TEXT }
 export function useText(translation: Text): void {
   Object.assign(text, translation)
 }
+
+// CJK and full-width characters take two terminal columns.
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
+
+/** A text's width in terminal columns, for tables that hold either language. */
+export const terminalColumns = (value: string) => [...value].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
+
+/** Pads to a width in terminal columns. */
+export const padColumns = (value: string, width: number) =>
+  value + ' '.repeat(Math.max(0, width - terminalColumns(value)))
