@@ -730,6 +730,22 @@ export const TEXT_ZH_TW: Text = {
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
   },
+  progress: {
+    probesRetry: (count, seconds, attempt, attempts) =>
+      `${count} 個探測的結果還不如預期；策略生效需要一點時間，${seconds} 秒後再試（第 ${attempt} 次，共 ${attempts} 次）`,
+    probesStarted: (count, namespaces, names) => `已在 ${namespaces} 啟動 ${count} 個探測 Pod：${names}`,
+    probesNotDeleted: (selector, error) => `刪除探測 Pod（${selector}）失敗：${error}`,
+    labelRemoved: (key, ref) => `已從 ${ref} 移除標籤 ${key}`,
+    labelPutBack: (key, value, ref) => `已把 ${ref} 的標籤 ${key} 恢復為 ${value}`,
+    leftNotOurs: (ref) => `保留 ${ref}：它在 runbook 之前就存在，不是 runbook 建立的`,
+    leftAsBefore: (ref) => `保留 ${ref}：它和 runbook 之前一樣`,
+    putBack: (ref) => `已把 ${ref} 恢復成 runbook 接管之前的樣子`,
+    deleted: (ref) => `已刪除 ${ref}`,
+    stillAmbient: (namespace, label) =>
+      `命名空間 ${namespace} 仍有標籤 ${label}=ambient，所以其中的 Pod 仍在 ambient 內；復原 waypoint 步驟時才會把它們移出`,
+    restartedOutOfAmbient: (refs) => `已重新啟動 ${refs}，讓它們離開 ambient；正在等待 rollout 完成`,
+    differsFromPlan: (ref, fields) => `${ref} 與計畫不同（${fields}）；改為套用計畫的版本`,
+  },
   matrix: {
     heading: (enrolled) =>
       `誰連得到什麼${enrolled === undefined ? '' : enrolled ? '（命名空間已納入 ambient）' : '（命名空間尚未納入 ambient）'}，每格是「預期／實際」：`,

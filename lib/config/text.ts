@@ -225,6 +225,25 @@ const EN_TEXT = {
     expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
       kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
   },
+  /** What a step says while it works (shown with -v, when it fails, and in the report); its warnings always show. */
+  progress: {
+    probesRetry: (count: number, seconds: number, attempt: number, attempts: number) =>
+      `${count} probe(s) not as expected yet; trying again in ${seconds}s (attempt ${attempt} of ${attempts}), as policies take a moment to be enforced`,
+    probesStarted: (count: number, namespaces: string, names: string) =>
+      `started ${count} probe pod(s) in ${namespaces}: ${names}`,
+    probesNotDeleted: (selector: string, error: string) => `deleting the probe pods (${selector}) failed: ${error}`,
+    labelRemoved: (key: string, ref: string) => `removed label ${key} from ${ref}`,
+    labelPutBack: (key: string, value: string, ref: string) => `put label ${key}=${value} back on ${ref}`,
+    leftNotOurs: (ref: string) => `left ${ref}: it existed before the runbook and is not the runbook's`,
+    leftAsBefore: (ref: string) => `left ${ref}: it is as it was before the runbook`,
+    putBack: (ref: string) => `put ${ref} back as it was before the runbook took it over`,
+    deleted: (ref: string) => `deleted ${ref}`,
+    stillAmbient: (namespace: string, label: string) =>
+      `namespace ${namespace} is still labelled ${label}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`,
+    restartedOutOfAmbient: (refs: string) => `restarted ${refs} out of ambient; waiting for the rollouts`,
+    differsFromPlan: (ref: string, fields: string) =>
+      `${ref} differs from the plan (${fields}); applying the planned version`,
+  },
   /** The reachability matrix a path step prints with -v or when it fails: sources as rows, destinations as columns. */
   matrix: {
     heading: (enrolled?: boolean) =>

@@ -382,9 +382,7 @@ async function settledProbes(
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
     const unexpected = results.filter((r) => !r.ok && settle(r.spec))
     if (unexpected.length === 0) break
-    io.log(
-      `${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`,
-    )
+    io.log(text.progress.probesRetry(unexpected.length, PROBE_SETTLE.pauseMs / 1000, attempt, PROBE_SETTLE.attempts))
     await sleep(PROBE_SETTLE.pauseMs, ctx.signal)
     const retried = await runProbeBatch(
       ctx,
@@ -458,7 +456,11 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   }
   following.recount()
   io.log(
-    `started ${created.length} probe pod(s) in ${podNamespaces.join(', ')}: ${created.map((p) => p.metadata.name).join(', ')}`,
+    text.progress.probesStarted(
+      created.length,
+      podNamespaces.join(', '),
+      created.map((p) => p.metadata.name).join(', '),
+    ),
   )
   try {
     const finished = await following.finished
@@ -500,7 +502,7 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   } finally {
     if (!ctx.signal.aborted) {
       removal = remove()
-      removal.catch((error) => io.warn(`deleting the probe pods (${selector}) failed: ${(error as Error).message}`))
+      removal.catch((error) => io.warn(text.progress.probesNotDeleted(selector, (error as Error).message)))
     }
   }
 }
