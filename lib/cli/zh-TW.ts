@@ -746,6 +746,19 @@ export const TEXT_ZH_TW: Text = {
     restartedOutOfAmbient: (refs) => `已重新啟動 ${refs}，讓它們離開 ambient；正在等待 rollout 完成`,
     differsFromPlan: (ref, fields) => `${ref} 與計畫不同（${fields}）；改為套用計畫的版本`,
   },
+  warnings: {
+    waypointRebound: (namespace, bound, name) => `命名空間 ${namespace} 原本指定 waypoint ${bound}；改用 ${name}`,
+    namespaceWideDefault:
+      '命名空間 default 整個綁到 waypoint，連 kubernetes.default.svc 也在內：已納入的 Pod 連往 API server 的流量現在都會經過 waypoint（istio/istio#50325），所以 manager 得靠 waypoint 正常運作',
+    otherServicesBound: (namespace, bound) =>
+      `命名空間 ${namespace} 把其他 Service 綁到 waypoint ${bound}；維持原樣（manager Service 自己的標籤優先）`,
+    replacingCrds: (versions, wanted) => `將 ${versions} 版的 Gateway API CRD 換成 ${wanted}`,
+    replacingIstioctl: (installed, target, version) =>
+      `將 runbook 先前安裝在 ${target} 的 istioctl ${installed ?? '（沒有版本資訊）'} 換成 ${version}`,
+    istioctlChanged: (target, sha256) => `保留 ${target}：它已經不是 runbook 安裝的那個執行檔（sha256 ${sha256}…）`,
+    restartNotEnrolled: (namespace, label) =>
+      `命名空間 ${namespace} 沒有納入 ambient（${label} 不是 "ambient"）：重新啟動不會讓 Pod 納入；請先執行 waypoint 步驟`,
+  },
   matrix: {
     heading: (enrolled) =>
       `誰連得到什麼${enrolled === undefined ? '' : enrolled ? '（命名空間已納入 ambient）' : '（命名空間尚未納入 ambient）'}，每格是「預期／實際」：`,

@@ -244,6 +244,22 @@ const EN_TEXT = {
     differsFromPlan: (ref: string, fields: string) =>
       `${ref} differs from the plan (${fields}); applying the planned version`,
   },
+  /** A step's warnings while it works (always shown). */
+  warnings: {
+    waypointRebound: (namespace: string, bound: string, name: string) =>
+      `namespace ${namespace} named waypoint ${bound}; it will use ${name} instead`,
+    namespaceWideDefault:
+      "namespace default is bound to the waypoint as a whole, kubernetes.default.svc included: enrolled pods' API-server traffic now passes the waypoint (istio/istio#50325), so the manager depends on it being up",
+    otherServicesBound: (namespace: string, bound: string) =>
+      `namespace ${namespace} binds its other Services to waypoint ${bound}; left as it is (the manager Service's own label takes precedence)`,
+    replacingCrds: (versions: string, wanted: string) => `replacing Gateway API CRDs at ${versions} with ${wanted}`,
+    replacingIstioctl: (installed: string | undefined, target: string, version: string) =>
+      `replacing istioctl ${installed ?? '(no version)'} at ${target}, which the runbook installed, with ${version}`,
+    istioctlChanged: (target: string, sha256: string) =>
+      `left ${target}: it is no longer the binary the runbook installed (sha256 ${sha256}…)`,
+    restartNotEnrolled: (namespace: string, label: string) =>
+      `namespace ${namespace} is not enrolled in ambient (${label} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`,
+  },
   /** The reachability matrix a path step prints with -v or when it fails: sources as rows, destinations as columns. */
   matrix: {
     heading: (enrolled?: boolean) =>
