@@ -350,7 +350,7 @@ export class ProbeShell {
     const port = Number(portText ?? 80)
     const path = rest && rest.length ? (rest.startsWith('/') ? rest : '/' + rest) : '/'
     const wait = Math.min((maxTime || 3) * 1000, MAX_WAIT_MS)
-    // curl's own wording when its limit ends the lookup (lib/multi.c, multi_handle_timeout).
+    // curl's own wording when its limit ends the lookup (curl curl-8_11_1 lib/multi.c, multi_handle_timeout).
     if (this.lookupTimesOut(host))
       return err(28, `Resolving timed out after ${(maxTime || 3) * 1000} milliseconds`, wait)
     const outcome = this.connect(host, port, { method, path, host, headers })
