@@ -1,12 +1,13 @@
 // Guided mode keeps its word, in a real terminal: the full plan shows what the preview did not, skipping a step
 // names the steps that need it and their checks read "skipped: needs <step>", "without asking" asks nothing more
-// (the answers it takes are listed once), and picking the context of a done cluster warns about no setting.
+// (the answers it takes are listed once) and its run still ends with the ledger of what stays open, and picking the
+// context of a done cluster warns about no setting.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { show, startGuided, startWorld, type RunbookWorld } from './harness.ts'
 import type { TerminalSession } from './tty.ts'
 import { ENGLISH } from '../lib/config/text.ts'
-import { pathsTriedAt, TARGET_TITLES } from '../lib/verify/threat-model.ts'
+import { pathById, pathsTriedAt, TARGET_TITLES } from '../lib/verify/threat-model.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
@@ -93,6 +94,20 @@ test('"without asking" asks nothing more: the answers the later questions take a
   assert.is(code, 0, done)
   assert.not.match(done, /Which browsers|Which identities|pass through the manager's waypoint\?|Run restart\?/)
   assert.is(done.match(/Running the remaining steps without asking/g)?.length, 1, 'said once')
+  // The run ends with the threat model's ledger, after the summary: the paths of the steps never run here
+  // (admission-policy) are open and say so, those of the steps done (identity-policies) are closed and tried.
+  const summaryAt = done.lastIndexOf(ENGLISH.summary.title)
+  const ledgerAt = done.lastIndexOf(ENGLISH.ledger.title)
+  assert.ok(summaryAt >= 0 && ledgerAt > summaryAt, `the ledger follows the summary:\n${done}`)
+  const ledger = done.slice(ledgerAt)
+  const borrowed = pathById('borrowed-identity-by-pod')!
+  assert.ok(
+    ledger.includes(
+      `${ENGLISH.ledger.open} ${ENGLISH.ledger.path(borrowed.id, borrowed.from, TARGET_TITLES[borrowed.target])}\n      ${ENGLISH.ledger.why(ENGLISH.ledger.notApplied('admission-policy'), borrowed.id)}`,
+    ),
+    `borrowed-identity-by-pod is open until admission-policy:\n${ledger}`,
+  )
+  assert.match(ledger, /^Closed and tried: [^\n]*\boutside-mesh-to-manager\b/m)
   // Every step whose checks all passed (per the record) is one line, with no check under it.
   const steps = world.state().steps
   const allGreen = (['gateway', 'restart', 'identity-policies', 'l7-policies'] as const).filter((id) =>

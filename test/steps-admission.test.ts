@@ -1,8 +1,9 @@
 // The admission-policy step on a simulated cluster hardened by every other step: each borrowed-identity path an
-// insider has (a Pod, a Deployment, a CronJob naming the manager's ServiceAccount, copied labels, a Service selecting
-// the manager's pods) is open before the step and refused at admission after it, with the API server's message; the
-// chart's own workloads still restart to Ready, a helm-upgrade-style change still rolls out, istiod still re-creates
-// its gateways, the runbook's own impostor probes still run, and undo and --no-admission-policy leave the paths open.
+// insider has (a Pod, a Deployment, a CronJob naming the manager's ServiceAccount, a Pod naming the scheduler's or the
+// waypoint's, copied labels, a Service selecting the manager's pods) is open before the step and refused at admission
+// after it, with the API server's message; the chart's own workloads still restart to Ready, a helm-upgrade-style
+// change still rolls out, istiod still re-creates its gateways, the runbook's own impostor probes still run, and undo
+// and --no-admission-policy leave the paths open.
 // (One world for all of it: a full run, saved once and shared with other files, with the admission layer taken back.)
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -27,7 +28,7 @@ const template = (serviceAccountName: string) => ({
   metadata: { labels: { app: 'insider' } },
   spec: { serviceAccountName, containers: [container] },
 })
-/** What an insider would create to wear the manager's identity (or front its pods). */
+/** What an insider would create to wear the manager's, the scheduler's or the waypoint's identity (or front its pods). */
 const ATTEMPTS: Record<string, object> = {
   'a Pod naming the manager ServiceAccount': {
     apiVersion: 'v1',
@@ -56,6 +57,19 @@ const ATTEMPTS: Record<string, object> = {
         },
       },
     },
+  },
+  // The scheduler's identity passes the manager's L7 policy; the waypoint's passes the manager's identity policy.
+  "a Pod naming the scheduler's ServiceAccount": {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'insider-scheduler' },
+    spec: { serviceAccountName: 'gthulhu', containers: [container] },
+  },
+  "a Pod naming the waypoint's ServiceAccount": {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'insider-waypoint' },
+    spec: { serviceAccountName: 'waypoint', containers: [container] },
   },
   "a Pod with the manager's labels": {
     apiVersion: 'v1',
@@ -148,6 +162,18 @@ test('after the step, each attempt is refused at admission with the API server m
   for (const owner of ['Deployment gthulhu-manager', 'DaemonSet gthulhu-scheduler', 'StatefulSet gthulhu-mongodb'])
     assert.match(r.stdout, new RegExp(`✔ ${owner} \\(the chart's\\) can still make its pods`))
   assert.match(r.stdout, /✔ Deployment waypoint \(istiod's\) can still make its pods/)
+  // The runbook's own verification tried the borrowed scheduler and waypoint identities too, and saw them refused.
+  for (const from of [
+    "someone who may create pods in the namespace, naming the scheduler's ServiceAccount → manager via",
+    "someone who may create pods in the namespace, naming the waypoint's ServiceAccount → manager via",
+  ]) {
+    const check = checkOf(r.stdout, new RegExp(`^ {2}[✔⚠✖] ${from.replace(/[.'()]/g, '\\$&')}`))
+    assert.match(
+      check,
+      /^ {2}✔ [^\n]*\n\s+expected: refused at admission \(kubectl create Pod --dry-run=server --as=[^)]+\)\n\s+observed: ValidatingAdmissionPolicy /,
+      check,
+    )
+  }
   assert.equal(await world.probePodsLeft(), [])
   for (const [what, object] of Object.entries(ATTEMPTS)) {
     const refused = await attempt(object)
@@ -280,6 +306,8 @@ test('--no-admission-policy leaves it out and verification reports the borrowed-
     "someone who may create pods in the namespace, naming the manager's ServiceAccount → MongoDB via",
     "someone who may create Deployments in the namespace, naming the manager's ServiceAccount → decision maker via",
     "someone who may create CronJobs in the namespace, naming the manager's ServiceAccount → MongoDB via",
+    "someone who may create pods in the namespace, naming the scheduler's ServiceAccount → manager via",
+    "someone who may create pods in the namespace, naming the waypoint's ServiceAccount → manager via",
     "someone who may create pods in the namespace, with the manager's labels → manager via",
     "someone who may create Services in the namespace, selecting the manager's pods → manager via",
   ]) {
