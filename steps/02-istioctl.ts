@@ -170,9 +170,7 @@ export const istioctlStep: Step = {
           return {
             unchanged: `istioctl ${installed} is already installed at ${target} (sha256 ${present.slice(0, 16)}…, as recorded)`,
           }
-        io.warn(
-          `replacing istioctl ${installed ?? '(no version)'} at ${target}, which the runbook installed, with ${istioVersion}`,
-        )
+        io.warn(text.warnings.replacingIstioctl(installed, target, istioVersion))
       } else {
         // Not what the runbook installed there: never run it to ask its version; compare it with the release's bytes.
         const release = await fetchVerifiedRelease(ctx, url, io.log)
@@ -221,9 +219,7 @@ export const istioctlStep: Step = {
     // Never remove a binary someone replaced since: only the bytes this runbook installed.
     const present = fileSha256(target)
     if (present !== ctx.facts.istioctlSha256)
-      return io.warn(
-        `left ${target}: it is no longer the binary the runbook installed (sha256 ${present.slice(0, 16)}…)`,
-      )
+      return io.warn(text.warnings.istioctlChanged(target, present.slice(0, 16)))
     // The record keeps naming it (path and SHA-256): a later step that needs it says it is gone, not unknown.
     rmSync(target)
     io.log(`removed ${target}`)

@@ -171,7 +171,7 @@ export const gatewayApiCrdsStep: Step = {
     const newer = installed.filter((c) => c.version && c.version !== ctx.config.gatewayApiVersion)
     if (newer.length)
       io.warn(
-        `replacing Gateway API CRDs at ${[...new Set(newer.map((c) => c.version))].join(', ')} with ${ctx.config.gatewayApiVersion}`,
+        text.warnings.replacingCrds([...new Set(newer.map((c) => c.version))].join(', '), ctx.config.gatewayApiVersion),
       )
     const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
     io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)

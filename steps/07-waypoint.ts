@@ -15,9 +15,6 @@ import { waypointApplyAccess, waypointStatusAccess } from '../lib/domain/istio-a
 import type { Check, Facts, KubeObject, PlanItem, Step, StepContext } from '../lib/types.ts'
 import { outOfAmbientChecks } from '../lib/verify/enrolment.ts'
 
-const NAMESPACE_WIDE_WAYPOINT =
-  "namespace default is bound to the waypoint as a whole, kubernetes.default.svc included: enrolled pods' API-server traffic now passes the waypoint (istio/istio#50325), so the manager depends on it being up"
-
 const programmed = (gateway: KubeObject | undefined) => condition(gateway, 'Programmed')
 
 /**
@@ -240,8 +237,7 @@ export const waypointStep: Step = {
     const bound = before.labels[USE_WAYPOINT_LABEL]
     if (!waypointReady || (wide && bound !== name)) {
       // Without --overwrite istioctl would skip a namespace that already names a waypoint (a repair after the waypoint was deleted).
-      if (wide && bound !== undefined && bound !== name)
-        io.warn(`namespace ${ns} named waypoint ${bound}; it will use ${name} instead`)
+      if (wide && bound !== undefined && bound !== name) io.warn(text.warnings.waypointRebound(ns, bound, name))
       // istioctl stops at --waypoint-timeout; the process timeout only backs that up.
       const { stdout } = await ctx.cluster.istioctl(
         waypointApplyArgs(ns, name, ctx.config.timeout, {
@@ -253,7 +249,7 @@ export const waypointStep: Step = {
       done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
     }
     if (wide) {
-      if (ns === 'default') io.warn(NAMESPACE_WIDE_WAYPOINT)
+      if (ns === 'default') io.warn(text.warnings.namespaceWideDefault)
       // --enroll-namespace sets this label too; setting it again keeps the guide's explicit step and is harmless.
       const after = await readView(ctx)
       if (after.labels[USE_WAYPOINT_LABEL] !== name) {
@@ -279,10 +275,7 @@ export const waypointStep: Step = {
         done.push(
           `removed ${USE_WAYPOINT_LABEL}=${name} from namespace ${ns}: only the manager Service uses the waypoint now (undo puts the label back)`,
         )
-      } else if (bound !== undefined && bound !== 'none')
-        io.warn(
-          `namespace ${ns} binds its other Services to waypoint ${bound}; left as it is (the manager Service's own label takes precedence)`,
-        )
+      } else if (bound !== undefined && bound !== 'none') io.warn(text.warnings.otherServicesBound(ns, bound))
     }
     if (done.length === 0)
       return {

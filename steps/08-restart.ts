@@ -179,9 +179,7 @@ export const restartStep: Step = {
         `${missing.map(workloadRef).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(workloadRef).join(' ')} -n ${ns})`,
       )
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
-      io.warn(
-        `namespace ${ns} is not enrolled in ambient (${AMBIENT_LABEL} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`,
-      )
+      io.warn(text.warnings.restartNotEnrolled(ns, AMBIENT_LABEL))
     }
     const restartedAt = (o: KubeObject | undefined) =>
       o?.spec?.template?.metadata?.annotations?.[RESTARTED_AT] as string | undefined

@@ -17,7 +17,10 @@ import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts } from '../lib/types.ts'
 import { containsFields } from '../lib/domain/apply.ts'
 import { desiredNetworkPolicies, portsAdmitted, portsAdmittedFromBlock } from '../lib/domain/network-policies.ts'
-import { pathsTriedAt, probeFor } from '../lib/verify/threat-model.ts'
+import { pathsTriedAt, probeFor, THREAT_MODEL } from '../lib/verify/threat-model.ts'
+import { ENGLISH, terminalColumns, text, useText } from '../lib/config/text.ts'
+import { TEXT_ZH_TW } from '../lib/cli/zh-TW.ts'
+import type { Observation } from '../lib/types.ts'
 import { l4PoliciesStep } from '../steps/06-l4-policies.ts'
 
 const mongoSpec: ProbeSpec = {
@@ -133,6 +136,76 @@ test('the reachability matrix shows source × destination with expected and obse
 })
 
 const facts: Facts = { workloads: chartDefaults({ release: 'prod' }) }
+
+test('under --lang zh-TW the matrix of every probe the threat model builds, and its heading, carry no fixed English word', () => {
+  const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})
+  // Every probe path builds: a manager pod with an IP, an admitted caller, and a node without a manager pod.
+  const env = {
+    config,
+    facts,
+    managerPodIp: '10.0.0.7',
+    allowedCaller: { sa: 'gthulhu-scheduler', principal: 'cluster.local/ns/apps/sa/gthulhu-scheduler' },
+    managerNodes: ['node-a'],
+    nodes: ['node-a', 'node-b'],
+  }
+  const specs = THREAT_MODEL.map((path) => probeFor(path, env)).filter(
+    (spec): spec is ProbeSpec => !!spec && !('notTried' in spec),
+  )
+  assert.ok(specs.length >= 10, `the threat model builds its probes: ${specs.length}`)
+  const seen: Observation[] = [
+    { kind: 'answered' },
+    { kind: 'status', status: 200 },
+    { kind: 'blocked', detail: 'connection reset (ztunnel)' },
+    { kind: 'refused', detail: 'connection refused' },
+    { kind: 'unresolved', detail: 'getaddrinfo ENOTFOUND' },
+    { kind: 'error', detail: 'exit 3' },
+    { kind: 'skipped', detail: 'interrupted' },
+  ]
+  const results: ProbeResult[] = specs.map((spec, i) => ({
+    spec,
+    pod: 'p',
+    exitCode: 0,
+    log: '',
+    observed: seen[i % seen.length],
+    ok: i % 2 === 0,
+  }))
+  const render = () =>
+    [text.matrix.heading(true), text.matrix.heading(false), formatMatrix(results, (r) => r === results[0])].join('\n')
+  const english = render()
+  useText(TEXT_ZH_TW)
+  let chinese: string
+  try {
+    chinese = render()
+  } finally {
+    useText(ENGLISH)
+  }
+  assert.is(render(), english, 'English is back for the tests after this one')
+  // What the zh-TW text keeps as it is: Kubernetes, Istio and Gthulhu names, and the values inside the names.
+  const kept = new Set(
+    (
+      'runbook manager MongoDB Pod IP Service ServiceAccount HTTP waypoint hostNetwork ambient decision maker scheduler ' +
+      'sidecar prod-gthulhu-manager gthulhu-scheduler default component probe app decisionmaker'
+    ).split(' '),
+  )
+  const words = (value: string) => value.match(/[A-Za-z][A-Za-z-]*[A-Za-z]/g) ?? []
+  assert.equal(
+    words(chinese).filter((w) => !kept.has(w)),
+    [],
+    chinese,
+  )
+  // The English render had words to translate; the zh-TW grid is the English one, aligned in terminal columns.
+  assert.ok(words(english).filter((w) => !kept.has(w)).length > 20, english)
+  const grid = (value: string) => value.split('\n').filter((line) => line.includes('│'))
+  const bars = (line: string) =>
+    line
+      .split('│')
+      .slice(0, -1)
+      .map((_, i, cells) => terminalColumns(cells.slice(0, i + 1).join('│')) + i)
+  assert.is(grid(chinese).length, grid(english).length)
+  for (const line of grid(chinese)) assert.equal(bars(line), bars(grid(chinese)[0]), chinese)
+  assert.match(chinese, /來源 ↓ {2}目的地 →/)
+  assert.match(chinese, /^已納入服務網格的 Pod，ServiceAccount default +│/m)
+})
 
 test("the NetworkPolicies use preflight's labels, the app port plus 15008, and the kubelet source unless turned off", () => {
   const config = loadConfig(['--namespace', 'apps', '--release', 'prod'], {})

@@ -488,6 +488,43 @@ function zhWouldClose(what: string, id: string): string {
 /** Layers named in a sentence: 「ztunnel 身分策略」與「CNI NetworkPolicy」. */
 const quoted = (layers: string[], and: string) => layers.map((l) => `「${zhLayer(l)}」`).join(and)
 
+/** What a probe saw, in the matrix's cells. */
+const zhObservation = (kind: Parameters<Text['matrix']['observation']>[0], status?: number) =>
+  ({
+    answered: '有回應',
+    status: `HTTP ${status}`,
+    blocked: '被拒絕',
+    refused: '連線被拒',
+    unresolved: '名稱無法解析',
+    error: '錯誤',
+    skipped: '未探測',
+  })[kind]
+
+/**
+ * The threat model's probe sources and destinations (lib/verify/threat-model.ts, lib/verify/targets.ts), as the
+ * matrix's headings: the English names carry values (names, ports), so each pattern keeps them in place.
+ */
+const PROBE_PLACES_ZH_TW: [RegExp, string][] = [
+  [/^manager \((.+)'s labels\)$/, 'manager（帶 $1 的標籤）'],
+  [/^other pod \((.+)\)$/, '其他 Pod（$1）'],
+  [/^pod outside the mesh$/, '服務網格外的 Pod'],
+  [/^enrolled pod, ServiceAccount (\S+)$/, '已納入服務網格的 Pod，ServiceAccount $1'],
+  [/^manager's labels, ServiceAccount (\S+)$/, '帶 manager 標籤的 Pod，ServiceAccount $1'],
+  [/^hostNetwork pod, the manager's node$/, 'manager 所在節點上的 hostNetwork Pod'],
+  [/^hostNetwork pod, another node$/, '另一個節點上的 hostNetwork Pod'],
+  [/^impostor decision maker \(app=(\S+), another namespace\)$/, '冒充的 decision maker（app=$1，在另一個命名空間）'],
+  [/^manager Service :(\d+)$/, 'manager Service :$1'],
+  [/^manager pod IP :(\d+)$/, 'manager 的 Pod IP :$1'],
+  [/^another Service on the waypoint :(\d+)$/, '綁到 waypoint 的另一個 Service :$1'],
+  [/^another Service, unbound :(\d+)$/, '沒有綁 waypoint 的另一個 Service :$1'],
+  [/^requests from the manager :(\d+)$/, '來自 manager 的請求 :$1'],
+  [/^scheduler sidecar :(\d+)$/, 'scheduler 的 sidecar :$1'],
+]
+const zhPlace = (name: string) => {
+  const found = PROBE_PLACES_ZH_TW.find(([pattern]) => pattern.test(name))
+  return found ? name.replace(found[0], found[1]) : name
+}
+
 const STATUS_ZH_TW = {
   pending: '待執行',
   running: '執行中',
@@ -692,6 +729,45 @@ export const TEXT_ZH_TW: Text = {
     gatewayRequest: (url, who, userAgent, status, path) =>
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
+  },
+  progress: {
+    probesRetry: (count, seconds, attempt, attempts) =>
+      `${count} 個探測的結果還不如預期；策略生效需要一點時間，${seconds} 秒後再試（第 ${attempt} 次，共 ${attempts} 次）`,
+    probesStarted: (count, namespaces, names) => `已在 ${namespaces} 啟動 ${count} 個探測 Pod：${names}`,
+    probesNotDeleted: (selector, error) => `刪除探測 Pod（${selector}）失敗：${error}`,
+    labelRemoved: (key, ref) => `已從 ${ref} 移除標籤 ${key}`,
+    labelPutBack: (key, value, ref) => `已把 ${ref} 的標籤 ${key} 恢復為 ${value}`,
+    leftNotOurs: (ref) => `保留 ${ref}：它在 runbook 之前就存在，不是 runbook 建立的`,
+    leftAsBefore: (ref) => `保留 ${ref}：它和 runbook 之前一樣`,
+    putBack: (ref) => `已把 ${ref} 恢復成 runbook 接管之前的樣子`,
+    deleted: (ref) => `已刪除 ${ref}`,
+    stillAmbient: (namespace, label) =>
+      `命名空間 ${namespace} 仍有標籤 ${label}=ambient，所以其中的 Pod 仍在 ambient 內；復原 waypoint 步驟時才會把它們移出`,
+    restartedOutOfAmbient: (refs) => `已重新啟動 ${refs}，讓它們離開 ambient；正在等待 rollout 完成`,
+    differsFromPlan: (ref, fields) => `${ref} 與計畫不同（${fields}）；改為套用計畫的版本`,
+  },
+  warnings: {
+    waypointRebound: (namespace, bound, name) => `命名空間 ${namespace} 原本指定 waypoint ${bound}；改用 ${name}`,
+    namespaceWideDefault:
+      '命名空間 default 整個綁到 waypoint，連 kubernetes.default.svc 也在內：已納入的 Pod 連往 API server 的流量現在都會經過 waypoint（istio/istio#50325），所以 manager 得靠 waypoint 正常運作',
+    otherServicesBound: (namespace, bound) =>
+      `命名空間 ${namespace} 把其他 Service 綁到 waypoint ${bound}；維持原樣（manager Service 自己的標籤優先）`,
+    replacingCrds: (versions, wanted) => `將 ${versions} 版的 Gateway API CRD 換成 ${wanted}`,
+    replacingIstioctl: (installed, target, version) =>
+      `將 runbook 先前安裝在 ${target} 的 istioctl ${installed ?? '（沒有版本資訊）'} 換成 ${version}`,
+    istioctlChanged: (target, sha256) => `保留 ${target}：它已經不是 runbook 安裝的那個執行檔（sha256 ${sha256}…）`,
+    restartNotEnrolled: (namespace, label) =>
+      `命名空間 ${namespace} 沒有納入 ambient（${label} 不是 "ambient"）：重新啟動不會讓 Pod 納入；請先執行 waypoint 步驟`,
+  },
+  matrix: {
+    heading: (enrolled) =>
+      `誰連得到什麼${enrolled === undefined ? '' : enrolled ? '（命名空間已納入 ambient）' : '（命名空間尚未納入 ambient）'}，每格是「預期／實際」：`,
+    corner: '來源 ↓  目的地 →',
+    legend: '（每格：預期／實際）',
+    legendDisclosed: '（每格：預期／實際；⚠ 是這個 runbook 保持開放、實際也連得通的攻擊路徑：詳見該項檢查）',
+    observation: zhObservation,
+    cell: (mark, expected, observed) => `${mark} ${expected}／${observed}`,
+    place: zhPlace,
   },
   ledger: {
     title: '仍然開放的路徑（完整模型見 docs/zh-TW/threat-model.md）：',

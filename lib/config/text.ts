@@ -4,6 +4,9 @@
 // `useText` swaps it in once, before anything is said (a run has one language). Values inside the sentences
 // (names, flags, commands, what kubectl printed) stay as they are.
 
+/** What a probe can observe (lib/types.ts Observation['kind']; config sits below types, so it is spelled out). */
+type ObservationKind = 'answered' | 'status' | 'blocked' | 'refused' | 'unresolved' | 'error' | 'skipped'
+
 /** A step's status as the summary shows it; JSON events and the record keep the identifiers. */
 type Status = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone' | 'drifted'
 
@@ -222,6 +225,57 @@ const EN_TEXT = {
     expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
       kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
   },
+  /** What a step says while it works (shown with -v, when it fails, and in the report); its warnings always show. */
+  progress: {
+    probesRetry: (count: number, seconds: number, attempt: number, attempts: number) =>
+      `${count} probe(s) not as expected yet; trying again in ${seconds}s (attempt ${attempt} of ${attempts}), as policies take a moment to be enforced`,
+    probesStarted: (count: number, namespaces: string, names: string) =>
+      `started ${count} probe pod(s) in ${namespaces}: ${names}`,
+    probesNotDeleted: (selector: string, error: string) => `deleting the probe pods (${selector}) failed: ${error}`,
+    labelRemoved: (key: string, ref: string) => `removed label ${key} from ${ref}`,
+    labelPutBack: (key: string, value: string, ref: string) => `put label ${key}=${value} back on ${ref}`,
+    leftNotOurs: (ref: string) => `left ${ref}: it existed before the runbook and is not the runbook's`,
+    leftAsBefore: (ref: string) => `left ${ref}: it is as it was before the runbook`,
+    putBack: (ref: string) => `put ${ref} back as it was before the runbook took it over`,
+    deleted: (ref: string) => `deleted ${ref}`,
+    stillAmbient: (namespace: string, label: string) =>
+      `namespace ${namespace} is still labelled ${label}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`,
+    restartedOutOfAmbient: (refs: string) => `restarted ${refs} out of ambient; waiting for the rollouts`,
+    differsFromPlan: (ref: string, fields: string) =>
+      `${ref} differs from the plan (${fields}); applying the planned version`,
+  },
+  /** A step's warnings while it works (always shown). */
+  warnings: {
+    waypointRebound: (namespace: string, bound: string, name: string) =>
+      `namespace ${namespace} named waypoint ${bound}; it will use ${name} instead`,
+    namespaceWideDefault:
+      "namespace default is bound to the waypoint as a whole, kubernetes.default.svc included: enrolled pods' API-server traffic now passes the waypoint (istio/istio#50325), so the manager depends on it being up",
+    otherServicesBound: (namespace: string, bound: string) =>
+      `namespace ${namespace} binds its other Services to waypoint ${bound}; left as it is (the manager Service's own label takes precedence)`,
+    replacingCrds: (versions: string, wanted: string) => `replacing Gateway API CRDs at ${versions} with ${wanted}`,
+    replacingIstioctl: (installed: string | undefined, target: string, version: string) =>
+      `replacing istioctl ${installed ?? '(no version)'} at ${target}, which the runbook installed, with ${version}`,
+    istioctlChanged: (target: string, sha256: string) =>
+      `left ${target}: it is no longer the binary the runbook installed (sha256 ${sha256}…)`,
+    restartNotEnrolled: (namespace: string, label: string) =>
+      `namespace ${namespace} is not enrolled in ambient (${label} is not "ambient"): restarting will not enrol the pods; run the waypoint step first`,
+  },
+  /** The reachability matrix a path step prints with -v or when it fails: sources as rows, destinations as columns. */
+  matrix: {
+    heading: (enrolled?: boolean) =>
+      `Who reaches what${enrolled === undefined ? '' : ` (namespace ${enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)`}, each cell expected / observed:`,
+    corner: 'source ↓  destination →',
+    legend: '(each cell: expected / observed)',
+    legendDisclosed:
+      '(each cell: expected / observed; ⚠ an attack path this runbook leaves open, seen open: see its check)',
+    /** What a probe saw, in one word or two (the detail is in its check). */
+    observation: (kind: ObservationKind, status?: number): string =>
+      kind === 'answered' ? 'answers' : kind === 'status' ? `HTTP ${status}` : kind === 'blocked' ? 'refused' : kind,
+    /** A cell: the mark (✔ ✖ ⚠), what the probe expected and what it saw. */
+    cell: (mark: string, expected: string, observed: string) => `${mark} ${expected} / ${observed}`,
+    /** A probe's source or destination as a row or column heading (the threat model names them in English). */
+    place: (name: string) => name,
+  },
   ledger: {
     title: 'What stays open (docs/threat-model.md has the whole model):',
     open: '○ open  ',
@@ -428,3 +482,13 @@ export const text: Text = { ...EN_TEXT }
 export function useText(translation: Text): void {
   Object.assign(text, translation)
 }
+
+// CJK and full-width characters take two terminal columns.
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
+
+/** A text's width in terminal columns, for tables that hold either language. */
+export const terminalColumns = (value: string) => [...value].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
+
+/** Pads to a width in terminal columns. */
+export const padColumns = (value: string, width: number) =>
+  value + ' '.repeat(Math.max(0, width - terminalColumns(value)))

@@ -4,6 +4,7 @@ import { StepFailure } from '../config/errors.ts'
 import { assertValidManifests } from '../kube/schema.ts'
 import { allDifferences, asPlanned, type Comparison, compareWithPlan, comparisonAccess, fieldPath } from './drift.ts'
 import { kubectlAccess, type Where } from '../kube/access.ts'
+import { text } from '../config/text.ts'
 import type { ApiAccess, KubeObject, StepContext, StepIO } from '../types.ts'
 
 /** The label on every object the runbook creates (policies, probe pods): how undo and audits recognise them. */
@@ -44,11 +45,12 @@ export async function applyChanged(
   for (const c of changed) {
     if (c.live)
       io.warn(
-        `${c.desired.kind} ${c.desired.metadata.namespace}/${c.desired.metadata.name} differs from the plan (${allDifferences(
-          c,
-        )
-          .map((d) => fieldPath(d.at))
-          .join(', ')}); applying the planned version`,
+        text.progress.differsFromPlan(
+          `${c.desired.kind} ${c.desired.metadata.namespace}/${c.desired.metadata.name}`,
+          allDifferences(c)
+            .map((d) => fieldPath(d.at))
+            .join(', '),
+        ),
       )
   }
   await ctx.cluster.apply(

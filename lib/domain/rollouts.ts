@@ -3,6 +3,7 @@
 import { StepFailure } from '../config/errors.ts'
 import { selectorText } from '../kube/object.ts'
 import { readiness } from '../kube/readiness.ts'
+import { text } from '../config/text.ts'
 import type { KubeObject, StepContext, StepIO, WorkloadFacts } from '../types.ts'
 import { workloads } from './gthulhu.ts'
 import { AMBIENT_LABEL } from './istio.ts'
@@ -61,15 +62,13 @@ export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise
   const ns = ctx.config.namespace
   const namespace = await ctx.cluster.findJson<KubeObject>(['get', 'namespace', ns])
   if (namespace?.metadata.labels?.[AMBIENT_LABEL] === 'ambient') {
-    io.log(
-      `namespace ${ns} is still labelled ${AMBIENT_LABEL}=ambient, so its pods stay enrolled; undoing the waypoint step takes them out`,
-    )
+    io.log(text.progress.stillAmbient(ns, AMBIENT_LABEL))
     return
   }
   // istio-cni takes running pods out on its own; the restart (as the guide's enrolment did) gives them fresh connections outside the mesh.
   const list = theWorkloads(ctx)
   await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', workloadRef(w), '-n', ns])))
-  io.log(`restarted ${list.map(workloadRef).join(', ')} out of ambient; waiting for the rollouts`)
+  io.log(text.progress.restartedOutOfAmbient(list.map(workloadRef).join(', ')))
   const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
   const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
   if (failed.length)

@@ -211,21 +211,20 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
     await ctx.cluster.kubectl(labelArgs(ref, value))
     io.log(
       value === null
-        ? `removed label ${ref.key} from ${showRef(ref)}`
-        : `put label ${ref.key}=${value} back on ${showRef(ref)}`,
+        ? text.progress.labelRemoved(ref.key, showRef(ref))
+        : text.progress.labelPutBack(ref.key, value, showRef(ref)),
     )
   }
   const { remove, keep, restore } = partitionObjects(step.undo?.objects?.(ctx) ?? [], ctx.before)
   const restored = restore.map((r) => r.ref)
-  for (const ref of keep.filter((r) => !restored.includes(r)))
-    io.log(`left ${showRef(ref)}: it existed before the runbook and is not the runbook's`)
+  for (const ref of keep.filter((r) => !restored.includes(r))) io.log(text.progress.leftNotOurs(showRef(ref)))
   for (const { ref, object } of restore) {
     if (sameAsBefore(object, await findObject(ctx, ref))) {
-      io.log(`left ${showRef(ref)}: it is as it was before the runbook`)
+      io.log(text.progress.leftAsBefore(showRef(ref)))
       continue
     }
     await restoreObject(ctx, ref, object)
-    io.log(`put ${showRef(ref)} back as it was before the runbook took it over`)
+    io.log(text.progress.putBack(showRef(ref)))
   }
   // Deleted one by one: the resources differ, and a missing one is not an error.
   await Promise.all(
@@ -233,7 +232,7 @@ export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promis
       const result = await ctx.cluster.exec(ctx.cluster.kubectlArgv(deleteArgs(ref)))
       if (result.exitCode !== 0 && !UNKNOWN_RESOURCE.test(result.stderr))
         throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
-      if (result.stdout.trim()) io.log(`deleted ${showRef(ref)}`)
+      if (result.stdout.trim()) io.log(text.progress.deleted(showRef(ref)))
     }),
   )
   await step.rollback?.(ctx, io)

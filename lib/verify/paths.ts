@@ -115,14 +115,12 @@ export async function tryPathList(
       : Promise.resolve(undefined),
     Promise.all(gatewayChecks),
   ])
-  const enrolment = live ? ` (namespace ${live.enrolled ? 'enrolled' : 'not yet enrolled'} in ambient)` : ''
   // A path open for good that was seen open is as the model says, yet an open attack: marked ⚠, not ✔.
   const disclosed = (r: ProbeResult) => {
     const expected = expectations.get(r.spec.path!)
     return !!expected && openForGood(expected) && r.ok
   }
-  if (results.length)
-    io.log(`Who reaches what${enrolment}, each cell expected / observed:\n${formatMatrix(results, disclosed)}`)
+  if (results.length) io.log(`${text.matrix.heading(live?.enrolled)}\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
     checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))

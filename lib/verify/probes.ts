@@ -2,7 +2,7 @@
 // connection or one HTTP request, so a policy is proven from inside the cluster rather than assumed. All
 // probes of a batch are created in one call, run side by side, and are deleted afterwards — also when the
 // step fails or the run is interrupted.
-import { text } from '../config/text.ts'
+import { padColumns, terminalColumns, text } from '../config/text.ts'
 import { randomBytes } from 'node:crypto'
 import { toYamlStream } from '../kube/cluster.ts'
 import { Interrupted, StepFailure } from '../config/errors.ts'
@@ -382,9 +382,7 @@ async function settledProbes(
   for (let attempt = 2; attempt <= PROBE_SETTLE.attempts; attempt++) {
     const unexpected = results.filter((r) => !r.ok && settle(r.spec))
     if (unexpected.length === 0) break
-    io.log(
-      `${unexpected.length} probe(s) not as expected yet; trying again in ${PROBE_SETTLE.pauseMs / 1000}s (attempt ${attempt} of ${PROBE_SETTLE.attempts}), as policies take a moment to be enforced`,
-    )
+    io.log(text.progress.probesRetry(unexpected.length, PROBE_SETTLE.pauseMs / 1000, attempt, PROBE_SETTLE.attempts))
     await sleep(PROBE_SETTLE.pauseMs, ctx.signal)
     const retried = await runProbeBatch(
       ctx,
@@ -458,7 +456,11 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   }
   following.recount()
   io.log(
-    `started ${created.length} probe pod(s) in ${podNamespaces.join(', ')}: ${created.map((p) => p.metadata.name).join(', ')}`,
+    text.progress.probesStarted(
+      created.length,
+      podNamespaces.join(', '),
+      created.map((p) => p.metadata.name).join(', '),
+    ),
   )
   try {
     const finished = await following.finished
@@ -500,7 +502,7 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   } finally {
     if (!ctx.signal.aborted) {
       removal = remove()
-      removal.catch((error) => io.warn(`deleting the probe pods (${selector}) failed: ${(error as Error).message}`))
+      removal.catch((error) => io.warn(text.progress.probesNotDeleted(selector, (error as Error).message)))
     }
   }
 }
@@ -624,32 +626,31 @@ export function formatMatrix(results: ProbeResult[], disclosed: (r: ProbeResult)
   const sources = [...new Set(results.map((r) => r.spec.source.name))]
   const destinations = [...new Set(results.map((r) => r.spec.destination))]
   const mark = (r: ProbeResult) => (disclosed(r) ? '⚠' : r.ok ? '✔' : '✖')
-  const cell = (r: ProbeResult | undefined) =>
-    r ? `${mark(r)} ${short(describeExpectation(r.spec.expect))} / ${short(describeObservation(r.observed))}` : '—'
+  const expected = ({ spec: { expect: e } }: ProbeResult) =>
+    text.checks.expectation(e.kind, e.kind === 'status' ? e.status : undefined)
+  const observed = ({ observed: o }: ProbeResult) =>
+    text.matrix.observation(o.kind, o.kind === 'status' ? o.status : undefined)
+  const cell = (r: ProbeResult | undefined) => (r ? text.matrix.cell(mark(r), expected(r), observed(r)) : '—')
   const rows = [
-    ['source ↓  destination →', ...destinations],
+    [text.matrix.corner, ...destinations.map(text.matrix.place)],
     ...sources.map((s) => [
-      s,
+      text.matrix.place(s),
       ...destinations.map((d) => cell(results.find((r) => r.spec.source.name === s && r.spec.destination === d))),
     ]),
   ]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => terminalColumns(row[i]))))
   const line = (row: string[]) =>
     row
-      .map((c, i) => c.padEnd(widths[i]))
+      .map((c, i) => padColumns(c, widths[i]))
       .join(' │ ')
       .trimEnd()
   return [
     line(rows[0]),
     widths.map((w) => '─'.repeat(w)).join('─┼─'),
     ...rows.slice(1).map(line),
-    results.some(disclosed)
-      ? '(each cell: expected / observed; ⚠ an attack path this runbook leaves open, seen open: see its check)'
-      : '(each cell: expected / observed)',
+    results.some(disclosed) ? text.matrix.legendDisclosed : text.matrix.legend,
   ].join('\n')
 }
-
-const short = (value: string) => value.replace(/ \(.*\)$/, '')
 
 /** A probe's check name, in the run's language: who → where: what it should get. */
 const probeName = (spec: ProbeSpec) =>
