@@ -44,8 +44,9 @@ test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by th
       { timeoutMs: 300_000, intervalMs: 250 },
     )
     assert.ok(started, 'the run started its probe pods and made its probe namespace')
-    // Whatever deletion the first signal starts must not get through before the process is gone.
-    world.sim.faults.api.push({ method: 'DELETE', pathIncludes: '/pods', failWith: 503, times: 1000 })
+    // Whatever deletion the first signal starts (probe pods, the impostor's namespace) must not get through before
+    // the process is gone: every DELETE under /namespaces/ fails until the test clears the fault.
+    world.sim.faults.api.push({ method: 'DELETE', pathIncludes: '/namespaces/', failWith: 503, times: 1000 })
     child.kill('SIGTERM')
     await new Promise((r) => setTimeout(r, 10))
     child.kill('SIGTERM')
