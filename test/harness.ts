@@ -26,13 +26,19 @@ let entry: string[] | undefined
  * TypeScript each time —, else the TypeScript through tsx, so an edit is never tested against an old build.
  */
 export function runbookEntry(): string[] {
-  if (entry) return entry
+  entry ??= builtIsCurrent()
+    ? [join(ROOT, 'bin', 'gthulhu-runbook.mjs')]
+    : ['--import', TSX_LOADER, join(ROOT, 'runbook.ts')]
+  return entry
+}
+
+/** Whether dist/ was built after every source file changed (as in a fresh clone after npm ci). */
+export function builtIsCurrent(): boolean {
   const built = join(ROOT, 'dist', 'runbook.js')
-  const fresh =
+  return (
     existsSync(built) &&
     statSync(built).mtimeMs >= Math.max(...['runbook.ts', 'lib', 'steps'].map((p) => newestSource(join(ROOT, p))))
-  entry = fresh ? [join(ROOT, 'bin', 'gthulhu-runbook.mjs')] : ['--import', TSX_LOADER, join(ROOT, 'runbook.ts')]
-  return entry
+  )
 }
 
 export interface RunbookWorld {

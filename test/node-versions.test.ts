@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ROOT, runbookEntry, show, startWorld, type RunbookWorld } from './harness.ts'
+import { builtIsCurrent, ROOT, show, startWorld, type RunbookWorld } from './harness.ts'
 import { runCommand } from './kit.ts'
 
 const OTHER_NODE_LINES = ['22', '24']
@@ -76,8 +76,7 @@ test(`unit tests pass on Node ${OTHER_NODE_LINES.join(' and ')}`, async () => {
 test('npm pack ships only what runs: compiled JavaScript, manifests, README; no tests, no TypeScript', async () => {
   // With dist/ current (a fresh clone after npm ci), pack it as built: `prepare` would delete and rebuild the
   // dist/ that test files running beside this one start the runbook from.
-  const distCurrent = runbookEntry()[0].endsWith('gthulhu-runbook.mjs')
-  const pack = ['pack', '--json', '--pack-destination', work, ...(distCurrent ? ['--ignore-scripts'] : [])]
+  const pack = ['pack', '--json', '--pack-destination', work, ...(builtIsCurrent() ? ['--ignore-scripts'] : [])]
   const r = await runCommand(npm, pack, {
     cwd: ROOT,
     env: npmEnv,

@@ -28,14 +28,15 @@ const template = (serviceAccountName: string) => ({
   metadata: { labels: { app: 'insider' } },
   spec: { serviceAccountName, containers: [container] },
 })
+const podWearing = (name: string, serviceAccountName: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name },
+  spec: { serviceAccountName, containers: [container] },
+})
 /** What an insider would create to wear the manager's, the scheduler's or the waypoint's identity (or front its pods). */
 const ATTEMPTS: Record<string, object> = {
-  'a Pod naming the manager ServiceAccount': {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'insider-pod' },
-    spec: { serviceAccountName: 'gthulhu-manager', containers: [container] },
-  },
+  'a Pod naming the manager ServiceAccount': podWearing('insider-pod', 'gthulhu-manager'),
   'a Deployment naming it': {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -59,18 +60,8 @@ const ATTEMPTS: Record<string, object> = {
     },
   },
   // The scheduler's identity passes the manager's L7 policy; the waypoint's passes the manager's identity policy.
-  "a Pod naming the scheduler's ServiceAccount": {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'insider-scheduler' },
-    spec: { serviceAccountName: 'gthulhu', containers: [container] },
-  },
-  "a Pod naming the waypoint's ServiceAccount": {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'insider-waypoint' },
-    spec: { serviceAccountName: 'waypoint', containers: [container] },
-  },
+  "a Pod naming the scheduler's ServiceAccount": podWearing('insider-scheduler', 'gthulhu'),
+  "a Pod naming the waypoint's ServiceAccount": podWearing('insider-waypoint', 'waypoint'),
   "a Pod with the manager's labels": {
     apiVersion: 'v1',
     kind: 'Pod',
