@@ -44,9 +44,7 @@ function managerBackend(config: Config, facts: Facts): { name: string; port: num
   const manager = workloads(config, facts).manager
   const service = manager.service
   if (!service) {
-    throw new StepFailure(
-      `the manager (${manager.kind} ${manager.name}) has no Service on port 8080 in ${config.namespace}; the HTTPRoute needs one as its backend`,
-    )
+    throw new StepFailure(text.failures.noManagerService(`${manager.kind} ${manager.name}`, config.namespace))
   }
   return { name: service.name, port: service.port }
 }
@@ -257,7 +255,7 @@ export const gatewayStep: Step = {
       return {
         unchanged: text.notes.gatewayAsConfigured(ctx.config.gatewayName, ctx.config.routeName),
       }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const { config } = ctx
@@ -357,7 +355,7 @@ export const gatewayStep: Step = {
     const via = address?.via ?? 'NodePort'
     const healthUrl = url ? `${url.slice(0, -1)}${HEALTH_PATH}` : undefined
     if (healthUrl && checks.every((c) => c.ok || c.advisory)) {
-      io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
+      io.log(text.progress.healthRequest(healthUrl, text.progress.via(via), userAgent))
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
         name: text.checks.healthThrough(healthUrl, via),

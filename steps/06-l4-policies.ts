@@ -126,13 +126,11 @@ export const l4PoliciesStep: Step = {
       // The endpoints as they are now: an old record would cut the manager off from the API server.
       ctx.facts.apiServer = (await readApiServerEndpoints(ctx)) ?? ctx.facts.apiServer
       if (!ctx.facts.apiServer)
-        throw new StepFailure(
-          `cannot read the API server's endpoints (kubectl get endpoints kubernetes -n default), and the manager's egress policy without them would cut the manager off from the API server. Check that the runbook may read them, or pass --no-manager-egress-policy; nothing was applied`,
-        )
+        throw new StepFailure(text.failures.noApiServerEndpoints)
     }
     const applied = await applyChanged(ctx, io, desiredPolicies(ctx.config, ctx.facts), 'networkpolicies')
     if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const live = readLive(ctx)

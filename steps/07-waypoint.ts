@@ -71,7 +71,7 @@ async function readView(ctx: StepContext): Promise<WaypointView> {
     ctx.cluster.findJson<KubeObject>(['get', 'gateways.gateway.networking.k8s.io', waypointName, '-n', namespace]),
     ctx.cluster.findJson<KubeObject>(['get', 'service', managerService(ctx.config, ctx.facts).name, '-n', namespace]),
   ])
-  if (!ns) throw new StepFailure(`namespace ${namespace} does not exist; check --namespace`)
+  if (!ns) throw new StepFailure(text.failures.noNamespace(namespace))
   return { labels: ns.metadata.labels ?? {}, serviceLabels: service && (service.metadata.labels ?? {}), gateway }
 }
 
@@ -218,19 +218,14 @@ export const waypointStep: Step = {
     const foreignClass = before.gateway?.spec?.gatewayClassName
     if (before.gateway && foreignClass !== 'istio-waypoint') {
       // istioctl waypoint apply would rewrite this Gateway into a waypoint: never take over someone else's object.
-      throw new StepFailure(
-        `Gateway ${ns}/${name} already exists with gatewayClassName ${foreignClass ?? '(none)'}, so it is not a waypoint this runbook may manage. ` +
-          `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${ns} -o yaml), then rerun.`,
-      )
+      throw new StepFailure(text.failures.foreignWaypoint(`${ns}/${name}`, foreignClass, name, ns))
     }
     if (!before.serviceLabels)
-      throw new StepFailure(
-        `Service ${ns}/${service} (the manager's) does not exist; run preflight again, or check --release`,
-      )
+      throw new StepFailure(text.failures.noManagerServiceForWaypoint(`${ns}/${service}`))
     const done: string[] = []
     if (before.labels[AMBIENT_LABEL] !== 'ambient') {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])
-      done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
+      done.push(text.progress.namespaceLabelled(ns, `${AMBIENT_LABEL}=ambient`))
     }
     const wide = namespaceWide(ctx.config)
     const waypointReady = programmed(before.gateway)?.status === 'True'
@@ -246,7 +241,8 @@ export const waypointStep: Step = {
         }),
         { timeoutMs: (ctx.config.timeout + 30) * 1000 },
       )
-      done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
+      const said = stdout.trim().split('\n').join('; ')
+      done.push(said ? text.progress.toolSaid('istioctl', said) : text.progress.waypointApplied(`${ns}/${name}`))
     }
     if (wide) {
       if (ns === 'default') io.warn(text.warnings.namespaceWideDefault)
@@ -254,7 +250,7 @@ export const waypointStep: Step = {
       const after = await readView(ctx)
       if (after.labels[USE_WAYPOINT_LABEL] !== name) {
         await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
-        done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
+        done.push(text.progress.namespaceLabelled(ns, `${USE_WAYPOINT_LABEL}=${name}`))
       }
     } else {
       if (before.serviceLabels[USE_WAYPOINT_LABEL] !== name) {
@@ -267,14 +263,12 @@ export const waypointStep: Step = {
           `${USE_WAYPOINT_LABEL}=${name}`,
           '--overwrite',
         ])
-        done.push(`labelled Service ${ns}/${service} ${USE_WAYPOINT_LABEL}=${name}`)
+        done.push(text.progress.serviceLabelled(`${ns}/${service}`, `${USE_WAYPOINT_LABEL}=${name}`))
       }
       // A namespace-wide binding to this waypoint (the guide's, or an earlier run's) would put every Service on it.
       if (bound === name) {
         await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
-        done.push(
-          `removed ${USE_WAYPOINT_LABEL}=${name} from namespace ${ns}: only the manager Service uses the waypoint now (undo puts the label back)`,
-        )
+        done.push(text.progress.namespaceBindingRemoved(`${USE_WAYPOINT_LABEL}=${name}`, ns))
       } else if (bound !== undefined && bound !== 'none') io.warn(text.warnings.otherServicesBound(ns, bound))
     }
     if (done.length === 0)

@@ -175,9 +175,7 @@ export const restartStep: Step = {
     ])
     const missing = list.filter((_, i) => !live[i])
     if (missing.length)
-      throw new StepFailure(
-        `${missing.map(workloadRef).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(workloadRef).join(' ')} -n ${ns})`,
-      )
+      throw new StepFailure(text.failures.workloadsMissing(missing.map(workloadRef), ns))
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
       io.warn(text.warnings.restartNotEnrolled(ns, AMBIENT_LABEL))
     }
@@ -197,9 +195,7 @@ export const restartStep: Step = {
       }
     }
     await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', workloadRef(w), '-n', ns])))
-    io.log(
-      `restarted ${list.map(workloadRef).join(', ')}; waiting for the rollouts (up to ${ctx.config.timeout}s each)`,
-    )
+    io.log(text.progress.restarting(list.map(workloadRef).join(', '), ctx.config.timeout))
     const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
     const after = await Promise.all(
       list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
@@ -210,12 +206,12 @@ export const restartStep: Step = {
       const reasons = await Promise.all(
         failed.map(
           async (w) =>
-            `${workloadRef(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`,
+            `${workloadRef(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || text.failures.rolloutDidNotComplete)}`,
         ),
       )
-      throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s:\n  ${reasons.join('\n  ')}`)
+      throw new StepFailure(text.failures.rolloutIncomplete(ctx.config.timeout, reasons))
     }
-    io.log(`rollouts complete: ${list.map(workloadRef).join(', ')}`)
+    io.log(text.progress.rolloutsComplete(list.map(workloadRef).join(', ')))
   },
   async verify(ctx, io) {
     useInstalledIstioctl(ctx)

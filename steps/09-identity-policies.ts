@@ -251,7 +251,7 @@ export const identityPoliciesStep: Step = {
     await refreshTrustDomain(ctx)
     const applied = await applyChanged(ctx, io, desiredIdentityPolicies(ctx.config, ctx.facts), POLICY_RESOURCE)
     if (applied.length === 0) return { unchanged: text.notes.identityApplied }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const { config, facts } = ctx

@@ -7,6 +7,7 @@
 // still admitted.
 import type { Config } from '../lib/config/options.ts'
 import { StepFailure } from '../lib/config/errors.ts'
+import { text } from '../lib/config/text.ts'
 import {
   admissionBinding,
   admissionPolicy,
@@ -50,9 +51,7 @@ async function runbookUser(ctx: StepContext): Promise<string> {
   const review = await ctx.cluster.getJson<{ status?: { userInfo?: { username?: string } } }>(['auth', 'whoami'])
   const user = review.status?.userInfo?.username
   if (!user)
-    throw new StepFailure(
-      "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
-    )
+    throw new StepFailure(text.failures.noWhoami)
   return user
 }
 
@@ -84,7 +83,7 @@ async function applyInsiderRbac(ctx: StepContext, io: StepIO): Promise<string[]>
   if (!changed.length) return []
   await ctx.cluster.apply(changed, { forceConflicts: true })
   const applied = changed.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
-  io.log(`applied ${applied.join(', ')}: what ${INSIDER_USER} may create, so its attempts reach admission`)
+  io.log(text.progress.insiderRbac(applied, INSIDER_USER))
   return applied
 }
 
@@ -248,7 +247,7 @@ export const admissionPolicyStep: Step = {
   async run(ctx, io) {
     const insider = await applyInsiderRbac(ctx, io)
     if (!ctx.config.admissionPolicy)
-      return insider.length ? undefined : { unchanged: 'left out with --no-admission-policy' }
+      return insider.length ? undefined : { unchanged: text.notes.admissionLeftOut }
     const user = await runbookUser(ctx)
     ctx.facts.admission = { runbookUser: user }
     const want = desired(ctx.config, ctx.facts)
@@ -260,10 +259,13 @@ export const admissionPolicyStep: Step = {
     if (!changed.length)
       return insider.length
         ? undefined
-        : { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
+        : { unchanged: text.notes.admissionApplied(policyName(ctx.config)) }
     await ctx.cluster.apply(changed, { forceConflicts: true })
     io.log(
-      `applied ${changed.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}; exempt for its own probes: ${user}`,
+      text.progress.admissionApplied(
+        changed.map((o) => `${o.kind} ${o.metadata.name}`),
+        user,
+      ),
     )
   },
   async verify(ctx, io) {

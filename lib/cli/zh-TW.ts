@@ -646,6 +646,12 @@ export const TEXT_ZH_TW: Text = {
     identityLeftOut: '以 --no-identity-policies 略過',
     identityApplied: '三條身分策略都已依計畫套用',
     l7Applied: '三條 AuthorizationPolicy 與 Service 的標籤都已符合計畫',
+    istioctlRecorded: (version, target, sha256) =>
+      `istioctl ${version} 已經安裝在 ${target}（sha256 ${sha256}…，與紀錄相符）`,
+    istioctlAdopted: (target, version, sha256) =>
+      `採用 ${target} 的 istioctl：它與 ${version} 發布版本逐位元組相同（sha256 ${sha256}…）`,
+    admissionLeftOut: '以 --no-admission-policy 略過',
+    admissionApplied: (policy) => `策略 ${policy} 與它的 binding 都已套用`,
   },
   checks: {
     expected: '預期',
@@ -673,7 +679,7 @@ export const TEXT_ZH_TW: Text = {
     nodePort: (service, port) => `Service ${service} 對應 listener 連接埠 ${port} 的 NodePort`,
     gatewayEnvoyReady: (deployment) => `Deployment ${deployment}（Gateway 的 Envoy）已就緒`,
     nodeAddress: 'NodePort 使用的節點位址',
-    healthThrough: (url, via) => `從這台機器經由 ${via} GET ${url}`,
+    healthThrough: (url, via) => `從這台機器經由 ${via === 'load balancer' ? '負載平衡器' : via} GET ${url}`,
     health: (url) => `從這台機器 GET ${url}`,
     namespaceLabel: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
     waypointProgrammed: (ref) => `waypoint Gateway ${ref} 已 Programmed`,
@@ -745,6 +751,55 @@ export const TEXT_ZH_TW: Text = {
       `命名空間 ${namespace} 仍有標籤 ${label}=ambient，所以其中的 Pod 仍在 ambient 內；復原 waypoint 步驟時才會把它們移出`,
     restartedOutOfAmbient: (refs) => `已重新啟動 ${refs}，讓它們離開 ambient；正在等待 rollout 完成`,
     differsFromPlan: (ref, fields) => `${ref} 與計畫不同（${fields}）；改為套用計畫的版本`,
+    applied: (refs) => `已套用 ${refs.join('、')}`,
+    appliedChanges: (changes) => `已套用：${changes.join('；')}`,
+    toolSaid: (tool, line) => `${tool} 回報：${line}`,
+    downloading: (url) => `正在下載 ${url}`,
+    checksumVerified: (sha256, bytes) => `校驗碼相符（sha256 ${sha256}…，${bytes} 位元組）`,
+    istioctlInstalled: (target, sha256) => `已安裝 ${target}（sha256 ${sha256}…）`,
+    istioctlLeft: (target) => `保留 ${target}：runbook 之前就在了`,
+    istioctlGone: (target) => `${target} 已經不在了`,
+    istioctlRemoved: (target) => `已移除 ${target}`,
+    applyingBundle: (channel, version, reason) => `正在套用 ${channel} 通道的 ${version} 套件（${reason}）`,
+    bundleDiffers: (count, missing, other, versions, standard) =>
+      `${count} 個 CRD 中，${[
+        missing ? `${missing} 個尚未安裝` : '',
+        other ? `${other} 個是其他版本（${versions}）` : '',
+        standard ? `${standard} 個來自 standard 通道` : '',
+      ]
+        .filter(Boolean)
+        .join('、')}`,
+    replacingAsConfirmed: '依你的確認，取代較新的 CRD',
+    crdsKept: (count, bundle) =>
+      `保留 runbook 之前就在的 ${count} 個 Gateway API CRD（套件版本 ${bundle ?? '不明'}）`,
+    crdsDeleted: (count, names) => `已刪除 ${count} 個 Gateway API CRD：${names}`,
+    istioPrecheck: (reason) => `${reason}；正在執行 istioctl x precheck`,
+    noIstiod: (namespace) => `${namespace} 裡沒有 istiod`,
+    ambientIncomplete: (version, absent) => `Istio ${version} 的 ambient 元件不完整：缺少 ${absent.join('、')}`,
+    componentsRun: (components) =>
+      components.map((c) => `${c.name} 執行的是 ${c.version ?? '不明的版本'}`).join('、'),
+    installingIstio: (version) => `正在以 ambient 設定檔安裝 Istio ${version}`,
+    istioLeft: (namespace) => `保留 ${namespace} 裡的 Istio：它在 runbook 之前就已安裝`,
+    istioUninstalled: '已解除安裝 Istio（istioctl uninstall --purge）',
+    namespaceDeleted: (namespace) => `已刪除命名空間 ${namespace}`,
+    healthRequest: (url, via, userAgent) => `經由 ${via} 以 User-Agent "${userAgent}" GET ${url}`,
+    via: (via) => (via === 'load balancer' ? '負載平衡器' : via),
+    namespaceLabelled: (namespace, label) => `已替命名空間 ${namespace} 標上 ${label}`,
+    serviceLabelled: (ref, label) => `已替 Service ${ref} 標上 ${label}`,
+    waypointApplied: (ref) => `已套用 waypoint ${ref}`,
+    namespaceBindingRemoved: (label, namespace) =>
+      `已從命名空間 ${namespace} 移除 ${label}：現在只有 manager Service 使用 waypoint（復原時會把標籤放回去）`,
+    restarting: (refs, timeout) => `已重新啟動 ${refs}；正在等待 rollout 完成（每個最多 ${timeout} 秒）`,
+    rolloutsComplete: (refs) => `rollout 已完成：${refs}`,
+    insiderRbac: (applied, user) => `已套用 ${applied.join('、')}：${user} 能建立的東西，讓它的嘗試能送到准入控制`,
+    admissionApplied: (objects, user) => `已套用 ${objects.join('、')}；runbook 自己的探測可以例外的身分：${user}`,
+    ingressMode: (viaWaypoint, label, gatewayName) =>
+      viaWaypoint
+        ? `入口流量經過 manager 的 waypoint（Service 標上 ${label}=true）：manager 策略也會套用到瀏覽器流量，並放行閘道的身分（${gatewayName}-istio）`
+        : '入口流量不經過 manager 的 waypoint：瀏覽器流量只由閘道的 User-Agent 策略過濾；manager 策略只管服務網格內的呼叫者',
+    serviceLabelSet: (label, service, namespaceSaysTrue) =>
+      `Service ${service} 上的標籤 ${label}${namespaceSaysTrue ? `（命名空間 ${namespaceSaysTrue} 標的是 true）` : ''}`,
+    serviceLabelRemoved: (label, service) => `已從 Service ${service} 移除標籤 ${label}`,
   },
   warnings: {
     waypointRebound: (namespace, bound, name) => `命名空間 ${namespace} 原本指定 waypoint ${bound}；改用 ${name}`,
@@ -795,6 +850,60 @@ export const TEXT_ZH_TW: Text = {
     beforeFrom: (from) => `在 --from ${from} 之前`,
     namedInSkip: '列在 --skip 中',
     earlierRun: (status) => `先前的執行已${status}`,
+  },
+  failures: {
+    noIstioctlPlatform: (platform) =>
+      `Istio 沒有發布 ${platform} 的 istioctl；支援的有：linux（amd64、arm64、armv7）、osx（amd64、arm64）`,
+    checksumMismatch: (url, actual, checksumUrl, expected) =>
+      `${url} 的校驗碼不符：壓縮檔的雜湊值是 ${actual}，${checksumUrl} 寫的是 ${expected}；沒有安裝任何東西`,
+    noBinaryInArchive: (url, found) => `${url} 裡沒有 istioctl 執行檔（找到的是：${found.join('、') || '（什麼都沒有）'}）`,
+    downloadedVersion: (version, problem, expected) =>
+      `下載的 istioctl 回報的版本是 ${version ?? `（沒有版本：${problem}）`}，預期是 ${expected}；沒有安裝任何東西`,
+    notTheRelease: (target, version, present, release, recorded) =>
+      `${target} 不是 ${version} 發布版本的 istioctl（它的雜湊值是 ${present}，發布版本的執行檔是 ${release}）` +
+      `${recorded ? '，也不是 runbook 安裝在那裡的那一個' : ''}：runbook 不會執行、也不會取代它無法擔保的執行檔。` +
+      '請把它移走（runbook 接著會安裝發布版本），或改用其他 --install-dir',
+    newerCrds: (versions, wanted, names, newest) =>
+      `叢集裡已經裝了 ${versions} 的 Gateway API CRD，比 --gateway-api-version ${wanted} 新（${names.join('、')}）。` +
+      `取代它們可能會弄壞安裝它們的東西。請改用 --gateway-api-version ${newest}，或確定要取代時加上 --replace-newer-gateway-api 重新執行。`,
+    crdsInUse: (objects) =>
+      `還有 Gateway API 物件存在，刪除 CRD 也會一併刪除它們：${objects}。請先移除它們（或復原建立它們的步驟）；Istio 的 GatewayClass 會隨 Istio 一起移除。`,
+    sidecarInjection: (namespace, labels, removeArgs) =>
+      `命名空間 ${namespace} 標有 sidecar 注入的標籤（${labels}）；同一批工作負載同時用 ambient 模式與 sidecar 會互相衝突。` +
+      `請移除標籤（kubectl label namespace ${namespace} ${removeArgs}）並重新啟動 Pod，再重新執行。`,
+    otherIstio: (version, namespace, wanted) =>
+      `${namespace} 裡已經裝了 Istio ${version}，不是 ${wanted}。runbook 不會升級或降級執行中的控制平面：` +
+      `要沿用它，請加上 --istio-version ${version} 重新執行；或自行升級（istio.io/latest/docs/ambient/upgrade）後再重新執行。`,
+    notAmbient: (version, namespace) =>
+      `${namespace} 裡的 Istio ${version} 不是以 ambient 設定檔安裝的（istiod 沒有 PILOT_ENABLE_AMBIENT=true）。` +
+      '切換設定檔會改變服務網格中每個工作負載的運作方式；請審慎自行處理（istioctl install --set profile=ambient）後再重新執行。',
+    unknownVersion: '不明的版本',
+    precheckFailed: (exitCode, findings, command) =>
+      `istioctl x precheck 以 ${exitCode} 結束；沒有安裝任何東西：\n${findings || '（沒有輸出）'}\n` +
+      `請修正它回報的問題（詳情：${command}），再重新執行這個步驟。`,
+    stillEnrolled: (namespaces, label) =>
+      `還有命名空間納入 ambient，解除安裝 Istio 會讓它們離開服務網格：${namespaces}。請先移除它們的 ${label} 標籤（或復原 waypoint 步驟）。`,
+    noManagerService: (ref, namespace) =>
+      `manager（${ref}）在 ${namespace} 裡沒有 8080 連接埠的 Service；HTTPRoute 需要它當作後端`,
+    noApiServerEndpoints:
+      '讀不到 API server 的端點（kubectl get endpoints kubernetes -n default），而少了它們，manager 的對外策略會切斷 manager 與 API server 的連線。請確認 runbook 有權限讀取它們，或加上 --no-manager-egress-policy；沒有套用任何東西',
+    noNamespace: (namespace) => `命名空間 ${namespace} 不存在；請檢查 --namespace`,
+    foreignWaypoint: (ref, gatewayClass, name, namespace) =>
+      `Gateway ${ref} 已經存在，gatewayClassName 是 ${gatewayClass ?? '（沒有）'}，所以不是這個 runbook 可以管理的 waypoint。` +
+      `請用 --waypoint-name 換個名稱，或自行移除那個 Gateway（kubectl get gateway ${name} -n ${namespace} -o yaml），再重新執行。`,
+    noManagerServiceForWaypoint: (ref) => `Service ${ref}（manager 的）不存在；請重新執行 preflight，或檢查 --release`,
+    workloadsMissing: (refs, namespace) =>
+      `在 ${namespace} 裡找不到 ${refs.join('、')}；請重新執行 preflight（kubectl get ${refs.join(' ')} -n ${namespace}）`,
+    rolloutIncomplete: (timeout, reasons) => `rollout 沒有在 ${timeout} 秒內完成：\n  ${reasons.join('\n  ')}`,
+    rolloutDidNotComplete: 'rollout 沒有完成',
+    noWhoami:
+      'kubectl auth whoami 沒有回報使用者，所以准入策略無法讓 runbook 自己的探測例外；請確認叢集提供 authentication.k8s.io/v1 SelfSubjectReview（Kubernetes 1.28 以上）',
+    undoBlocked: (id, reason) => `${id} 沒有復原：${reason}`,
+  },
+  render: {
+    written: (count, dir, files) =>
+      `已把 ${count} 份 manifest 與 kustomization.yaml 寫進 ${dir}：\n${files.map((f) => `  ${f}`).join('\n')}`,
+    commandsToo: '步驟也會執行指令（istioctl install、waypoint apply、rollout restart）；完整計畫請看 --dry-run。',
   },
   errors: {
     yesNeedsContext: (contexts) =>

@@ -123,6 +123,12 @@ const EN_TEXT = {
     identityLeftOut: 'left out with --no-identity-policies',
     identityApplied: 'the three identity policies are already applied as planned',
     l7Applied: 'the three AuthorizationPolicies and the Service label are already as planned',
+    istioctlRecorded: (version: string, target: string, sha256: string) =>
+      `istioctl ${version} is already installed at ${target} (sha256 ${sha256}…, as recorded)`,
+    istioctlAdopted: (target: string, version: string, sha256: string) =>
+      `adopted the istioctl at ${target}: byte for byte the ${version} release's (sha256 ${sha256}…)`,
+    admissionLeftOut: 'left out with --no-admission-policy',
+    admissionApplied: (policy: string) => `policy ${policy} and its binding are already applied`,
   },
   checks: {
     expected: 'expected',
@@ -243,6 +249,67 @@ const EN_TEXT = {
     restartedOutOfAmbient: (refs: string) => `restarted ${refs} out of ambient; waiting for the rollouts`,
     differsFromPlan: (ref: string, fields: string) =>
       `${ref} differs from the plan (${fields}); applying the planned version`,
+    applied: (refs: string[]) => `applied ${refs.join(', ')}`,
+    /** What a step did, item by item (labels set or removed, objects applied). */
+    appliedChanges: (changes: string[]) => `applied: ${changes.join('; ')}`,
+    /** A line a tool printed (istioctl's own words), shown as it is. */
+    toolSaid: (tool: string, line: string) => `${tool}: ${line}`,
+    downloading: (url: string) => `downloading ${url}`,
+    checksumVerified: (sha256: string, bytes: number) => `checksum verified (sha256 ${sha256}…, ${bytes} bytes)`,
+    istioctlInstalled: (target: string, sha256: string) => `installed ${target} (sha256 ${sha256}…)`,
+    istioctlLeft: (target: string) => `left ${target}: it was there before the runbook`,
+    istioctlGone: (target: string) => `${target} is already gone`,
+    istioctlRemoved: (target: string) => `removed ${target}`,
+    applyingBundle: (channel: string, version: string, reason: string) =>
+      `applying the ${channel} bundle ${version} (${reason})`,
+    /** Why the bundle is applied: how many of its CRDs are missing, at another version, or from the standard channel. */
+    bundleDiffers: (count: number, missing: number, other: number, versions: string, standard: number) =>
+      `of ${count} CRDs: ${[
+        missing ? `${missing} missing` : '',
+        other ? `${other} at another version (${versions})` : '',
+        standard ? `${standard} from the standard channel` : '',
+      ]
+        .filter(Boolean)
+        .join(', ')}`,
+    replacingAsConfirmed: 'replacing newer CRDs, as confirmed',
+    crdsKept: (count: number, bundle: string | undefined) =>
+      `left ${count} Gateway API CRD(s) that were there before the runbook (bundle ${bundle ?? 'unknown'})`,
+    crdsDeleted: (count: number, names: string) => `deleted ${count} Gateway API CRD(s): ${names}`,
+    /** Why Istio is installed, then the precheck. */
+    istioPrecheck: (reason: string) => `${reason}; running istioctl x precheck`,
+    noIstiod: (namespace: string) => `no istiod in ${namespace}`,
+    ambientIncomplete: (version: string, absent: string[]) =>
+      `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing`,
+    componentsRun: (components: { name: string; version?: string }[]) =>
+      components.map((c) => `${c.name} runs ${c.version ?? 'an unknown version'}`).join(', '),
+    installingIstio: (version: string) => `installing Istio ${version} with the ambient profile`,
+    istioLeft: (namespace: string) => `left Istio in ${namespace}: it was installed before the runbook`,
+    istioUninstalled: 'uninstalled Istio (istioctl uninstall --purge)',
+    namespaceDeleted: (namespace: string) => `deleted namespace ${namespace}`,
+    healthRequest: (url: string, via: string, userAgent: string) =>
+      `GET ${url} (through the ${via}) with User-Agent "${userAgent}"`,
+    /** How the gateway is reached: 'load balancer' or 'NodePort'. */
+    via: (via: string) => via,
+    namespaceLabelled: (namespace: string, label: string) => `labelled namespace ${namespace} ${label}`,
+    serviceLabelled: (ref: string, label: string) => `labelled Service ${ref} ${label}`,
+    waypointApplied: (ref: string) => `applied waypoint ${ref}`,
+    namespaceBindingRemoved: (label: string, namespace: string) =>
+      `removed ${label} from namespace ${namespace}: only the manager Service uses the waypoint now (undo puts the label back)`,
+    restarting: (refs: string, timeout: number) =>
+      `restarted ${refs}; waiting for the rollouts (up to ${timeout}s each)`,
+    rolloutsComplete: (refs: string) => `rollouts complete: ${refs}`,
+    insiderRbac: (applied: string[], user: string) =>
+      `applied ${applied.join(', ')}: what ${user} may create, so its attempts reach admission`,
+    admissionApplied: (objects: string[], user: string) =>
+      `applied ${objects.join(', ')}; exempt for its own probes: ${user}`,
+    /** Where browser traffic goes after the l7 step (logged, and the plan's reason for the Service label). */
+    ingressMode: (viaWaypoint: boolean, label: string, gatewayName: string) =>
+      viaWaypoint
+        ? `ingress passes the manager's waypoint (Service labelled ${label}=true): the manager policy applies to browser traffic too, and admits the gateway's identity (${gatewayName}-istio)`
+        : `ingress skips the manager's waypoint: browser traffic is filtered by the gateway's User-Agent policy only; the manager policy governs in-mesh callers`,
+    serviceLabelSet: (label: string, service: string, namespaceSaysTrue?: string) =>
+      `label ${label} on Service ${service}${namespaceSaysTrue ? ` (namespace ${namespaceSaysTrue} says true)` : ''}`,
+    serviceLabelRemoved: (label: string, service: string) => `removed label ${label} from Service ${service}`,
   },
   /** A step's warnings while it works (always shown). */
   warnings: {
@@ -310,6 +377,67 @@ const EN_TEXT = {
     beforeFrom: (from: string) => `before --from ${from}`,
     namedInSkip: 'named in --skip',
     earlierRun: (status: string) => `${status} in an earlier run`,
+  },
+  /** The fixed parts of a step's failures (exit 1) and of an undo that stops before any change. */
+  failures: {
+    noIstioctlPlatform: (platform: string) =>
+      `Istio publishes no istioctl for ${platform}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`,
+    checksumMismatch: (url: string, actual: string, checksumUrl: string, expected: string) =>
+      `checksum mismatch for ${url}: the archive hashes to ${actual}, ${checksumUrl} says ${expected}; nothing was installed`,
+    noBinaryInArchive: (url: string, found: string[]) =>
+      `${url} does not contain an istioctl binary (found: ${found.join(', ') || 'nothing'})`,
+    downloadedVersion: (version: string | undefined, problem: string | undefined, expected: string) =>
+      `the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${expected}; nothing was installed`,
+    notTheRelease: (target: string, version: string, present: string, release: string, recorded: boolean) =>
+      `${target} is not the istioctl of the ${version} release (it hashes to ${present}, the release's binary to ${release})` +
+      `${recorded ? ' and not the one the runbook installed there' : ''}: the runbook neither runs nor replaces a binary it cannot vouch for. ` +
+      'Move it away (the runbook then installs the release) or choose another --install-dir',
+    newerCrds: (versions: string, wanted: string, names: string[], newest: string) =>
+      `Gateway API CRDs at ${versions} are installed, newer than --gateway-api-version ${wanted} ` +
+      `(${names.join(', ')}). Replacing them may break whatever installed them. Either choose ` +
+      `--gateway-api-version ${newest}, or rerun with --replace-newer-gateway-api to replace them on purpose.`,
+    crdsInUse: (objects: string) =>
+      `Gateway API objects still exist, and deleting the CRDs would delete them too: ${objects}. Remove them (or undo the steps that made them) first; Istio's GatewayClasses go with Istio.`,
+    sidecarInjection: (namespace: string, labels: string, removeArgs: string) =>
+      `namespace ${namespace} is labelled for sidecar injection (${labels}); ambient mode and sidecars ` +
+      `on the same workloads conflict. Remove the label (kubectl label namespace ${namespace} ${removeArgs}) and restart the pods, then rerun.`,
+    otherIstio: (version: string, namespace: string, wanted: string) =>
+      `Istio ${version} is already installed in ${namespace}, not ${wanted}. The runbook does not upgrade or downgrade a running ` +
+      `control plane: rerun with --istio-version ${version} to use it, or upgrade it yourself (istio.io/latest/docs/ambient/upgrade) and rerun.`,
+    notAmbient: (version: string, namespace: string) =>
+      `Istio ${version} is installed in ${namespace} without the ambient profile (istiod lacks PILOT_ENABLE_AMBIENT=true). Switching its profile ` +
+      `changes how every meshed workload is served; do it deliberately (istioctl install --set profile=ambient) and rerun.`,
+    unknownVersion: 'an unknown version',
+    precheckFailed: (exitCode: number | null, findings: string, command: string) =>
+      `istioctl x precheck exited ${exitCode}; nothing was installed:\n${findings || 'no output'}\n` +
+      `Fix what it reports (details: ${command}), then rerun this step.`,
+    stillEnrolled: (namespaces: string, label: string) =>
+      `namespaces are still enrolled in ambient, and uninstalling Istio would take them out of the mesh: ${namespaces}. Remove their ${label} label (or undo the waypoint step) first.`,
+    noManagerService: (ref: string, namespace: string) =>
+      `the manager (${ref}) has no Service on port 8080 in ${namespace}; the HTTPRoute needs one as its backend`,
+    noApiServerEndpoints:
+      "cannot read the API server's endpoints (kubectl get endpoints kubernetes -n default), and the manager's egress policy without them would cut the manager off from the API server. Check that the runbook may read them, or pass --no-manager-egress-policy; nothing was applied",
+    noNamespace: (namespace: string) => `namespace ${namespace} does not exist; check --namespace`,
+    foreignWaypoint: (ref: string, gatewayClass: string | undefined, name: string, namespace: string) =>
+      `Gateway ${ref} already exists with gatewayClassName ${gatewayClass ?? '(none)'}, so it is not a waypoint this runbook may manage. ` +
+      `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${namespace} -o yaml), then rerun.`,
+    noManagerServiceForWaypoint: (ref: string) =>
+      `Service ${ref} (the manager's) does not exist; run preflight again, or check --release`,
+    workloadsMissing: (refs: string[], namespace: string) =>
+      `${refs.join(', ')} not found in ${namespace}; run preflight again (kubectl get ${refs.join(' ')} -n ${namespace})`,
+    rolloutIncomplete: (timeout: number, reasons: string[]) =>
+      `rollout did not complete within ${timeout}s:\n  ${reasons.join('\n  ')}`,
+    rolloutDidNotComplete: 'rollout did not complete',
+    noWhoami:
+      "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
+    undoBlocked: (id: string, reason: string) => `${id} was not undone: ${reason}`,
+  },
+  /** What --render says (the manifests written for review or GitOps). */
+  render: {
+    written: (count: number, dir: string, files: string[]) =>
+      `Rendered ${count} manifest(s) and kustomization.yaml into ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}`,
+    commandsToo:
+      'Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.',
   },
   /** The fixed parts of the usage errors a run can meet after its language is known (exit 2). */
   errors: {

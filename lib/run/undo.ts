@@ -202,7 +202,7 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
 /** The generic part of an undo: shared-use check, labels back, the runbook's objects deleted, then the step's own rollback. */
 export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promise<void> {
   const blocked = await step.undo?.blockedBy?.(ctx)
-  if (blocked) throw new UndoBlocked(`${step.id} was not undone: ${blocked}`)
+  if (blocked) throw new UndoBlocked(text.failures.undoBlocked(step.id, blocked))
   for (const ref of step.undo?.labels?.(ctx) ?? []) {
     const value = previousValue(ref, ctx.before)
     const live = await findObject(ctx, ref)
