@@ -89,8 +89,7 @@ async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: stri
     // Came out of the checksum-verified archive: the one binary besides the installed one this run may execute.
     ctx.cluster.trustIstioctl(binary, sha256)
     const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
-    if (version !== istioVersion)
-      throw new StepFailure(text.failures.downloadedVersion(version, problem, istioVersion))
+    if (version !== istioVersion) throw new StepFailure(text.failures.downloadedVersion(version, problem, istioVersion))
     return { binary, sha256, discard }
   } catch (error) {
     discard()

@@ -206,8 +206,7 @@ export const gatewayApiCrdsStep: Step = {
   },
   async rollback(ctx, io) {
     const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []
-    if (kept.length)
-      io.log(text.progress.crdsKept(kept.length, ctx.before?.found?.bundleVersion as string | undefined))
+    if (kept.length) io.log(text.progress.crdsKept(kept.length, ctx.before?.found?.bundleVersion as string | undefined))
     const remove = await crdsToRemove(ctx)
     if (remove.length === 0) return
     await ctx.cluster.kubectl(['delete', 'customresourcedefinitions', ...remove, '--ignore-not-found'], {

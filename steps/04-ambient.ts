@@ -100,15 +100,16 @@ export function decideIstio(
     }
   }
   const absent = AMBIENT_COMPONENTS.filter((c) => !components[c.name]).map((c) => c.name)
-  if (absent.length)
-    return { action: 'install', reason: text.progress.ambientIncomplete(version, absent) }
+  if (absent.length) return { action: 'install', reason: text.progress.ambientIncomplete(version, absent) }
   const others = AMBIENT_COMPONENTS.filter(
     (c) => components[c.name] && imageVersion(components[c.name]) !== config.istioVersion,
   )
   if (others.length)
     return {
       action: 'install',
-      reason: text.progress.componentsRun(others.map((c) => ({ name: c.name, version: imageVersion(components[c.name]) }))),
+      reason: text.progress.componentsRun(
+        others.map((c) => ({ name: c.name, version: imageVersion(components[c.name]) })),
+      ),
     }
   return { action: 'skip', reason: text.notes.istioInstalled(version) }
 }
@@ -232,8 +233,7 @@ export const ambientStep: Step = {
     ],
   },
   async rollback(ctx, io) {
-    if (ctx.before?.found?.istioInstalled)
-      return io.log(text.progress.istioLeft(ISTIO_NAMESPACE))
+    if (ctx.before?.found?.istioInstalled) return io.log(text.progress.istioLeft(ISTIO_NAMESPACE))
     useInstalledIstioctl(ctx)
     await ctx.cluster.istioctl(['uninstall', '--purge', '-y'], { timeoutMs: (ctx.config.timeout + 60) * 1000 })
     io.log(text.progress.istioUninstalled)

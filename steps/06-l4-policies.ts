@@ -125,8 +125,7 @@ export const l4PoliciesStep: Step = {
     if (ctx.config.managerEgressPolicy) {
       // The endpoints as they are now: an old record would cut the manager off from the API server.
       ctx.facts.apiServer = (await readApiServerEndpoints(ctx)) ?? ctx.facts.apiServer
-      if (!ctx.facts.apiServer)
-        throw new StepFailure(text.failures.noApiServerEndpoints)
+      if (!ctx.facts.apiServer) throw new StepFailure(text.failures.noApiServerEndpoints)
     }
     const applied = await applyChanged(ctx, io, desiredPolicies(ctx.config, ctx.facts), 'networkpolicies')
     if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }

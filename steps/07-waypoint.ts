@@ -220,8 +220,7 @@ export const waypointStep: Step = {
       // istioctl waypoint apply would rewrite this Gateway into a waypoint: never take over someone else's object.
       throw new StepFailure(text.failures.foreignWaypoint(`${ns}/${name}`, foreignClass, name, ns))
     }
-    if (!before.serviceLabels)
-      throw new StepFailure(text.failures.noManagerServiceForWaypoint(`${ns}/${service}`))
+    if (!before.serviceLabels) throw new StepFailure(text.failures.noManagerServiceForWaypoint(`${ns}/${service}`))
     const done: string[] = []
     if (before.labels[AMBIENT_LABEL] !== 'ambient') {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])

@@ -174,8 +174,7 @@ export const restartStep: Step = {
       ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
     ])
     const missing = list.filter((_, i) => !live[i])
-    if (missing.length)
-      throw new StepFailure(text.failures.workloadsMissing(missing.map(workloadRef), ns))
+    if (missing.length) throw new StepFailure(text.failures.workloadsMissing(missing.map(workloadRef), ns))
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
       io.warn(text.warnings.restartNotEnrolled(ns, AMBIENT_LABEL))
     }

@@ -50,8 +50,7 @@ const resourceOf = (o: KubeObject) => (o.kind === 'ValidatingAdmissionPolicy' ? 
 async function runbookUser(ctx: StepContext): Promise<string> {
   const review = await ctx.cluster.getJson<{ status?: { userInfo?: { username?: string } } }>(['auth', 'whoami'])
   const user = review.status?.userInfo?.username
-  if (!user)
-    throw new StepFailure(text.failures.noWhoami)
+  if (!user) throw new StepFailure(text.failures.noWhoami)
   return user
 }
 
@@ -246,8 +245,7 @@ export const admissionPolicyStep: Step = {
   access: admissionAccess,
   async run(ctx, io) {
     const insider = await applyInsiderRbac(ctx, io)
-    if (!ctx.config.admissionPolicy)
-      return insider.length ? undefined : { unchanged: text.notes.admissionLeftOut }
+    if (!ctx.config.admissionPolicy) return insider.length ? undefined : { unchanged: text.notes.admissionLeftOut }
     const user = await runbookUser(ctx)
     ctx.facts.admission = { runbookUser: user }
     const want = desired(ctx.config, ctx.facts)
@@ -257,9 +255,7 @@ export const admissionPolicyStep: Step = {
     )
     const changed = want.filter((o, i) => !(live[i] && containsFields(o.spec, live[i]!.spec)))
     if (!changed.length)
-      return insider.length
-        ? undefined
-        : { unchanged: text.notes.admissionApplied(policyName(ctx.config)) }
+      return insider.length ? undefined : { unchanged: text.notes.admissionApplied(policyName(ctx.config)) }
     await ctx.cluster.apply(changed, { forceConflicts: true })
     io.log(
       text.progress.admissionApplied(

@@ -478,6 +478,28 @@ function zhReason(why: string, id: string): string {
 
 const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
 
+/** A protected workload's title (lib/domain/network-policies.ts, lib/verify/threat-model.ts TARGET_TITLES). */
+const zhTitle = (title: string) =>
+  ({ 'scheduler sidecar': 'scheduler 的 sidecar', 'ingress gateway': 'ingress 閘道' })[title] ?? title
+
+/** Why a path could not be tried (lib/verify/threat-model.ts): the fixed reasons, with their values kept. */
+const NOT_TRIED_ZH_TW: [RegExp, string][] = [
+  [
+    /^no Running manager pod, so there is no pod IP or node to try$/,
+    '沒有 Running 的 manager Pod，所以沒有 Pod IP 或節點可以試',
+  ],
+  [/^no Running manager pod, so there is no pod IP to try$/, '沒有 Running 的 manager Pod，所以沒有 Pod IP 可以試'],
+  [/^every node that takes pods runs a manager pod \((.*)\)$/, '每個能排 Pod 的節點上都跑著 manager 的 Pod（$1）'],
+  [
+    /^none of the principals the manager policy admits is an existing ServiceAccount in (\S+), so no probe can wear it$/,
+    'manager 策略放行的 principal 都不是 $1 裡現有的 ServiceAccount，所以沒有探測能使用它',
+  ],
+]
+const zhNotTried = (reason: string) => {
+  const found = NOT_TRIED_ZH_TW.find(([pattern]) => pattern.test(reason))
+  return found ? reason.replace(found[0], found[1]) : reason
+}
+
 /** What would close a path, in zh-TW: the model's own words, else "step (layer)" with the layer translated. */
 function zhWouldClose(what: string, id: string): string {
   if (what === pathById(id)?.staysOpen?.wouldClose) return THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what
@@ -707,7 +729,7 @@ export const TEXT_ZH_TW: Text = {
     istioctlVerified: (path) => `${path} 的 istioctl 就是 runbook 驗證過的那個執行檔`,
     trustDomain: (configMap) => `服務網格的信任網域（${configMap} 裡的 meshConfig.trustDomain）`,
     egressAdmitsApiServer: (policy) => `${policy} 放行 API server 目前的端點`,
-    noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${target} 放行得比 ${policy} 更多`,
+    noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${zhTitle(target)} 放行得比 ${policy} 更多`,
     podsOf: (workload) => `${workload} 的 Pod`,
     managerServiceThroughWaypoint: (service) => `manager Service ${service}（經由 waypoint）`,
     ingressGateway: (gateway) => `ingress 閘道 ${gateway}`,
@@ -735,6 +757,12 @@ export const TEXT_ZH_TW: Text = {
     gatewayRequest: (url, who, userAgent, status, path) =>
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
+    observation: (kind, detail, status) =>
+      kind === 'answered' || kind === 'status' ? zhObservation(kind, status) : `${zhObservation(kind)}（${detail}）`,
+    observedBy: (observation, pod) => `${observation} [Pod ${pod}]`,
+    nothingListens: '連線被拒：那裡沒有任何東西在監聽',
+    nothingReachedListener: '監聽的 Pod 沒有收到任何東西',
+    imageCannot: (tool, output) => `探測映像檔無法${tool === 'nc' ? '以 nc 監聽' : `執行 ${tool}`}：${output}`,
   },
   progress: {
     probesRetry: (count, seconds, attempt, attempts) =>
@@ -770,14 +798,12 @@ export const TEXT_ZH_TW: Text = {
         .filter(Boolean)
         .join('、')}`,
     replacingAsConfirmed: '依你的確認，取代較新的 CRD',
-    crdsKept: (count, bundle) =>
-      `保留 runbook 之前就在的 ${count} 個 Gateway API CRD（套件版本 ${bundle ?? '不明'}）`,
+    crdsKept: (count, bundle) => `保留 runbook 之前就在的 ${count} 個 Gateway API CRD（套件版本 ${bundle ?? '不明'}）`,
     crdsDeleted: (count, names) => `已刪除 ${count} 個 Gateway API CRD：${names}`,
     istioPrecheck: (reason) => `${reason}；正在執行 istioctl x precheck`,
     noIstiod: (namespace) => `${namespace} 裡沒有 istiod`,
     ambientIncomplete: (version, absent) => `Istio ${version} 的 ambient 元件不完整：缺少 ${absent.join('、')}`,
-    componentsRun: (components) =>
-      components.map((c) => `${c.name} 執行的是 ${c.version ?? '不明的版本'}`).join('、'),
+    componentsRun: (components) => components.map((c) => `${c.name} 執行的是 ${c.version ?? '不明的版本'}`).join('、'),
     installingIstio: (version) => `正在以 ambient 設定檔安裝 Istio ${version}`,
     istioLeft: (namespace) => `保留 ${namespace} 裡的 Istio：它在 runbook 之前就已安裝`,
     istioUninstalled: '已解除安裝 Istio（istioctl uninstall --purge）',
@@ -851,12 +877,89 @@ export const TEXT_ZH_TW: Text = {
     namedInSkip: '列在 --skip 中',
     earlierRun: (status) => `先前的執行已${status}`,
   },
+  hints: {
+    policyChanged: '有人修改或刪除了它；請重新執行 l4-policies 步驟來恢復',
+    egressChanged:
+      '有人修改或刪除了它；請重新執行 l4-policies 步驟。少了它，manager 會把意圖送給任何命名空間裡標著 app=decisionmaker 的 Pod',
+    apiServerChanged:
+      'API server 的位址變了（或讀不到）：manager 再也無法列出 decision maker。請重新執行 preflight 與 l4-policies，讓策略寫上目前的位址',
+    policiesAddUp: (names, namespace) =>
+      `NetworkPolicy 會疊加：被好幾條選到的 Pod，任何一條放行的來源都連得到它。請移除或縮小 ${names || '它'}（kubectl describe networkpolicy -n ${namespace}），或保留它，並接受只有身分策略會拒絕這些呼叫者`,
+    hbone: (policy, title, enrolled, port) =>
+      `${enrolled ? '命名空間已納入 ambient，所以' : '命名空間納入 ambient 之後，'} manager 的流量是包在 ztunnel 的 HBONE 通道裡、從 ${port} 連接埠到達 ${zhTitle(title)}，而不是應用連接埠；` +
+      `NetworkPolicy ${policy} 必須放行來自 manager 的 ${port}，否則通道會被丟棄，manager 的連線會在它自己的 ztunnel 接受之後立刻被重設。請重新執行 l4-policies，套用含 ${port} 的原指南策略。`,
+    kubeletTrap: (title, policy, sources) =>
+      `ambient 會把已納入 Pod 的 kubelet 健康探針改寫成來自 ${sources}；如果 NetworkPolicy ${policy} 沒有放行這個來源，` +
+      `${zhTitle(title)} 的 readiness 探針會在納入後失敗，Pod 變成未就緒（kubelet 探針陷阱）。除非你的 CNI 不管制 kubelet 流量，否則請保留 --allow-kubelet-probes（預設）。`,
+    otherPathsProven: '只有其他路徑得到證明',
+    notTried: (reason) => `沒有試：${zhNotTried(reason)}`,
+    noGatewayAddress: '沒有記錄閘道位址：請先執行 gateway 步驟',
+    gatewayAddressGone: (missing) => `閘道現在沒有位址：${missing}`,
+    verdict: (verdict) => (verdict === 'answered' ? '有回應' : verdict === 'refused' ? '被拒絕' : '開放'),
+    admitted: (detail) => `已放行：${detail}`,
+    refusedAtAdmission: (kind, user) => `在准入時被拒絕（kubectl create ${kind} --dry-run=server --as=${user}）`,
+    admittedOpen: '放行（這條路徑是開放的）',
+    attemptFailed: (detail) => `無法進行這次嘗試：${detail}`,
+    apiServerAdmitted:
+      'API server 放行了它：請確認 ValidatingAdmissionPolicy 與它的 binding 存在（kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook），而且 API server 提供 admissionregistration.k8s.io/v1（Kubernetes 1.30 以上）',
+    expectedAdmitted: (detail) => `這條路徑開放時，預期 API server 會放行；它的回應是：${detail}`,
+    probeFailed: (detail) => `探測本身失敗了：${detail}`,
+    allowRejected: (principal, namespace) =>
+      `manager 的 ALLOW 策略拒絕了 ${principal}：ALLOW 策略會拒絕任何一條規則都不符合的請求。請對照 kubectl get authorizationpolicy -n ${namespace} -o yaml（principals、ports），再重新執行 l7-policies`,
+    waypointIdentity: (principal) =>
+      `manager 的身分策略必須放行 waypoint 的身分 ${principal}；如果你指定了別的 waypoint，請用相同的 --waypoint-name 執行 identity-policies。如果服務網格的信任網域（meshConfig.trustDomain）變了，請重新執行 identity-policies，讓它的 principal 使用新的信任網域`,
+    noAnswerFromManager: (kind, waypoint, namespace) =>
+      `請求沒有得到 manager 的回應（${kind}）；請檢查 ${namespace} 裡 waypoint ${waypoint} 的 Pod 與 manager 的 Pod`,
+    unlistedIdentityAnswered: (binding) =>
+      `manager 回應了策略沒有列出的身分：以 Service 為目標的策略只由綁定的 waypoint 執行——請確認${binding}（waypoint 步驟），而且 manager 策略回報 WaypointAccepted=True`,
+    managerServiceHas: (label) => ` manager Service 有 ${label}`,
+    namespaceHas: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
+    expectedWaypoint403: (kind) =>
+      `預期 waypoint 回 403（RBAC: access denied）；其他失敗（${kind}）無法證明策略的任何事`,
+    noAnswerAtAll: (title, detail, namespace, selector, trap) =>
+      `${zhTitle(title)} 完全沒有回應（${detail}），所以這個探測無法證明策略的任何事：請確認它的 Pod 是 Running 且 Ready（kubectl get pods -n ${namespace} -l ${selector}）。如果它們在納入 ambient 後變成未就緒，那就是 kubelet 探針陷阱：${trap}`,
+    servesTls: (title, port) =>
+      `${zhTitle(title)} 對明文 HTTP 回了 HTTP 400：它多半在 ${port} 提供（雙向）TLS（Gthulhu 開了 mtls.enabled），而 preflight 沒有發現。連線有通，所以 NetworkPolicy 成立；請重新執行 preflight，讓探測改用 TLS`,
+    answeredStatus: (title, status, expectation, logs) =>
+      `${zhTitle(title)} 回了 HTTP ${status}，而不是${expectation}：連線有通，所以原因不在 NetworkPolicy；請檢查 Pod 的健康狀態（${logs}）`,
+    enrolledReset: (title, serviceAccount) =>
+      `納入 ambient 後，連上就馬上被重設，表示 manager 的 ztunnel 接受了連線，但它通往 ${zhTitle(title)} 的通道被丟棄或拒絕（NetworkPolicy，或 ztunnel 在那裡執行的 AuthorizationPolicy：它的身分策略必須放行 manager 的 ServiceAccount ${serviceAccount}）。`,
+    shouldAdmitManager: (policy, selector, ports, namespace, more) =>
+      `NetworkPolicy ${policy} 應該在 ${ports} 放行標有 ${selector} 的 Pod；請和 Pod 的標籤對照（kubectl describe networkpolicy ${policy} -n ${namespace}）。${more}`,
+    portAnd: (port, hbone) => `${port}${hbone ? ` 與 ${hbone}` : ''}`,
+    noKnownCni: '沒有已知的 CNI',
+    cniNotEnforcing: (cni, title, others) =>
+      `沒有 manager 標籤的 Pod 連上了：多半是叢集的 CNI 不執行 NetworkPolicy（preflight 找到的是：${cni}），所以策略只是存著、沒有作用。` +
+      `請安裝或啟用會執行它們的 CNI（Calico、Cilium、kind 0.24 以上的 kindnet）。${others ? `也請檢查其他選到 ${zhTitle(title)} 的 NetworkPolicy：${others}。` : ''}`,
+    impostorCalled:
+      'manager 把請求送給了另一個命名空間裡標著 app=decisionmaker 的 Pod：它會呼叫它找到的每一個這種 Pod（Gthulhu/api 會在所有命名空間裡列出它們）',
+    impostorReached: (namespace) => `manager 連到了 ${namespace} 以外一個標著 app=decisionmaker 的 Pod`,
+    egressIgnored: (reached, cni, policy) =>
+      `${reached}：多半是叢集的 CNI 不執行 NetworkPolicy（preflight 找到的是：${cni}），所以它的對外 NetworkPolicy ${policy} 只是存著、沒有作用。請安裝或啟用會執行對外策略的 CNI（Calico、Cilium、kind 0.24 以上的 kindnet）。`,
+    egressShouldAdmit: (reached, policy, namespace, selector, cni) =>
+      `${reached}：它的對外 NetworkPolicy ${policy} 應該只放行 MongoDB、這個命名空間的 decision maker、DNS 與 API server。請確認它存在並選到 manager 的 Pod（kubectl describe networkpolicy ${policy} -n ${namespace}；標有 ${selector} 的 Pod），而且 CNI 會執行對外策略（preflight 找到的是：${cni}）`,
+    waypointForwarded: (principal, policy, waypoint, namespace) =>
+      `waypoint 以它自己的身分 ${principal} 轉送了一個不是 manager 的 Service，而 manager 的身分策略接受這個身分：掛在 waypoint 本身的策略（${policy}，targetRefs kind Gateway ${waypoint}）必須拒絕 manager 策略沒有列出的每個身分。請確認它存在並回報 WaypointAccepted=True（kubectl get authorizationpolicies -n ${namespace}），再重新執行 l7-policies`,
+    unboundReached: (label) =>
+      `沒有 waypoint 標籤的 Service 連到了 manager 的 Pod：manager 上 ztunnel 的身分策略應該拒絕呼叫者自己的身分。請確認命名空間沒有 ${label}（它會把每個 Service 都綁到 waypoint），而且身分策略存在（identity-policies 步驟）`,
+    deputyOtherFailure: (expectation, failure) =>
+      `對別人建立的 Service，預期是${expectation}；其他失敗（${failure}）無法證明策略的任何事`,
+    identityNotRefused: (namespace, destination) =>
+      `這條路徑得到了回應，所以沒有任何身分策略拒絕它：請確認策略存在並選到 Pod（kubectl get authorizationpolicies -n ${namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook）、目的地的 Pod 已納入（istioctl ztunnel-config workloads 顯示 HBONE），而且 ${zhPlace(destination)} 有被某條策略涵蓋`,
+    gatewayViaWaypoint: (principal) =>
+      `入口流量經過 manager 的 waypoint，所以 manager 策略必須放行閘道的身分 ${principal}（由 --ingress-via-waypoint 加上；請重新執行 l7-policies）`,
+    gatewayControl: (principal) =>
+      `閘道的 User-Agent 策略應該放行這個 User-Agent，manager 的身分策略也應該放行閘道的身分 ${principal}；如果你指定了別的閘道，請用相同的 --gateway-name 執行策略步驟`,
+    gatewayAdmittedAgent: (gatewayName) =>
+      `閘道放行了策略沒有列出的 User-Agent：請確認閘道策略選到閘道的 Pod（gateway.networking.k8s.io/gateway-name=${gatewayName}）`,
+  },
   failures: {
     noIstioctlPlatform: (platform) =>
       `Istio 沒有發布 ${platform} 的 istioctl；支援的有：linux（amd64、arm64、armv7）、osx（amd64、arm64）`,
     checksumMismatch: (url, actual, checksumUrl, expected) =>
       `${url} 的校驗碼不符：壓縮檔的雜湊值是 ${actual}，${checksumUrl} 寫的是 ${expected}；沒有安裝任何東西`,
-    noBinaryInArchive: (url, found) => `${url} 裡沒有 istioctl 執行檔（找到的是：${found.join('、') || '（什麼都沒有）'}）`,
+    noBinaryInArchive: (url, found) =>
+      `${url} 裡沒有 istioctl 執行檔（找到的是：${found.join('、') || '（什麼都沒有）'}）`,
     downloadedVersion: (version, problem, expected) =>
       `下載的 istioctl 回報的版本是 ${version ?? `（沒有版本：${problem}）`}，預期是 ${expected}；沒有安裝任何東西`,
     notTheRelease: (target, version, present, release, recorded) =>

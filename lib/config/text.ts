@@ -230,6 +230,19 @@ const EN_TEXT = {
     /** What a probe expects, in a check's name: answers, refused, HTTP 200. */
     expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
       kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
+    /** What a probe saw, under its check: the kind, with the detail (what the tool printed) kept as it is. */
+    observation: (kind: ObservationKind, detail?: string, status?: number): string =>
+      kind === 'answered'
+        ? 'answers'
+        : kind === 'status'
+          ? `HTTP ${status}`
+          : `${kind === 'blocked' ? 'refused' : kind === 'skipped' ? 'not probed' : kind} (${detail})`,
+    /** A probe's observation and the pod that made it. */
+    observedBy: (observation: string, pod: string) => `${observation} [pod ${pod}]`,
+    nothingListens: 'connection refused: nothing listens there',
+    nothingReachedListener: 'nothing reached the listener',
+    imageCannot: (tool: 'mongosh' | 'curl' | 'nc', output: string) =>
+      `the probe image cannot ${tool === 'nc' ? 'listen with nc' : `run ${tool}`}: ${output}`,
   },
   /** What a step says while it works (shown with -v, when it fails, and in the report); its warnings always show. */
   progress: {
@@ -377,6 +390,86 @@ const EN_TEXT = {
     beforeFrom: (from: string) => `before --from ${from}`,
     namedInSkip: 'named in --skip',
     earlierRun: (status: string) => `${status} in an earlier run`,
+  },
+  /** What to do about a failed check of the paths and the NetworkPolicies (shown under it); values stay as they are. */
+  hints: {
+    policyChanged: 'someone changed or deleted it; run the l4-policies step again to restore it',
+    egressChanged:
+      'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
+    apiServerChanged:
+      "the API server's addresses changed (or could not be read): the manager can no longer list decision makers. Run preflight and l4-policies again so the policy names the current ones",
+    policiesAddUp: (names: string, namespace: string) =>
+      `NetworkPolicies add up: a pod selected by several is reachable from anything any of them admits. Remove or narrow ${names || 'it'} (kubectl describe networkpolicy -n ${namespace}), or keep it and accept that only the identity policy refuses these callers`,
+    hbone: (policy: string, title: string, enrolled: boolean, port: number) =>
+      `${enrolled ? 'the namespace is enrolled in ambient, so' : 'once the namespace is enrolled in ambient,'} the manager's traffic reaches the ${title} inside ztunnel's HBONE tunnel on port ${port}, not on the app port; ` +
+      `NetworkPolicy ${policy} must admit ${port} from the manager, or the tunnel is dropped and the manager's connections are reset right after its own ztunnel accepted them. Run l4-policies again to apply the guide's policy with ${port}.`,
+    kubeletTrap: (title: string, policy: string, sources: string) =>
+      `ambient rewrites kubelet health probes of enrolled pods to come from ${sources}; if NetworkPolicy ${policy} does not admit that source, ` +
+      `the ${title}'s readiness probe fails after enrolment and the pod turns unready (the kubelet-probe trap). Keep --allow-kubelet-probes (the default) unless your CNI exempts kubelet traffic.`,
+    otherPathsProven: 'only the other paths are proven',
+    notTried: (reason: string) => `not tried: ${reason}`,
+    noGatewayAddress: 'no gateway address recorded: run the gateway step first',
+    gatewayAddressGone: (missing: string) => `the gateway has no address now: ${missing}`,
+    /** What an attack path is expected to meet: answers, refused, open. */
+    verdict: (verdict: 'answered' | 'refused' | 'open'): string => (verdict === 'answered' ? 'answers' : verdict),
+    admitted: (detail: string) => `admitted: ${detail}`,
+    refusedAtAdmission: (kind: string, user: string) =>
+      `refused at admission (kubectl create ${kind} --dry-run=server --as=${user})`,
+    admittedOpen: 'admitted (the path is open)',
+    attemptFailed: (detail: string) => `the attempt could not be made: ${detail}`,
+    apiServerAdmitted:
+      'the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)',
+    expectedAdmitted: (detail: string) =>
+      `expected the API server to admit this while the path is open; it answered: ${detail}`,
+    probeFailed: (detail: string) => `the probe itself failed: ${detail}`,
+    allowRejected: (principal: string, namespace: string) =>
+      `the manager's ALLOW policy rejected ${principal}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${namespace} -o yaml (principals, ports), then run l7-policies again`,
+    waypointIdentity: (principal: string) =>
+      `the manager's identity policy must admit the waypoint's identity ${principal}; if you named another waypoint, run identity-policies with the same --waypoint-name. If the mesh's trust domain changed (meshConfig.trustDomain), run identity-policies again so its principals use the new one`,
+    noAnswerFromManager: (kind: string, waypoint: string, namespace: string) =>
+      `the request did not get an answer from the manager (${kind}); check the waypoint ${waypoint} pods and the manager pods in ${namespace}`,
+    unlistedIdentityAnswered: (binding: string) =>
+      `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that ${binding} (waypoint step) and that the manager policy reports WaypointAccepted=True`,
+    managerServiceHas: (label: string) => `the manager Service has ${label}`,
+    namespaceHas: (namespace: string, label: string) => `namespace ${namespace} has ${label}`,
+    expectedWaypoint403: (kind: string) =>
+      `expected the waypoint's 403 (RBAC: access denied); a different failure (${kind}) proves nothing about the policy`,
+    noAnswerAtAll: (title: string, detail: string, namespace: string, selector: string, trap: string) =>
+      `the ${title} did not answer at all (${detail}), so this probe proves nothing about the policy: check that its pods are Running and Ready (kubectl get pods -n ${namespace} -l ${selector}). If they turned unready after ambient enrolment, that is the kubelet-probe trap: ${trap}`,
+    servesTls: (title: string, port: number) =>
+      `the ${title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`,
+    answeredStatus: (title: string, status: number, expectation: string, logs: string) =>
+      `the ${title} answered HTTP ${status}, not ${expectation}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (${logs})`,
+    enrolledReset: (title: string, serviceAccount: string) =>
+      ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there: its identity policy must admit the manager's ServiceAccount ${serviceAccount}).`,
+    shouldAdmitManager: (policy: string, selector: string, ports: string, namespace: string, more: string) =>
+      `NetworkPolicy ${policy} should admit pods labelled ${selector} on ${ports}; compare it with the pods' labels (kubectl describe networkpolicy ${policy} -n ${namespace}).${more}`,
+    portAnd: (port: number, hbone?: number) => `${port}${hbone ? ` and ${hbone}` : ''}`,
+    noKnownCni: 'no known CNI',
+    cniNotEnforcing: (cni: string, title: string, others: string) =>
+      `a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so the policies are stored but ignored. ` +
+      `Install or enable a CNI that enforces them (Calico, Cilium, kindnet in kind ≥ 0.24).${others ? ` Also check the other NetworkPolicies that select the ${title}: ${others}.` : ''}`,
+    impostorCalled:
+      'the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)',
+    impostorReached: (namespace: string) => `the manager reached a pod labelled app=decisionmaker outside ${namespace}`,
+    egressIgnored: (reached: string, cni: string, policy: string) =>
+      `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${policy} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`,
+    egressShouldAdmit: (reached: string, policy: string, namespace: string, selector: string, cni: string) =>
+      `${reached}: its egress NetworkPolicy ${policy} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${policy} -n ${namespace}; pods labelled ${selector}), and that the CNI enforces egress policies (preflight found: ${cni})`,
+    waypointForwarded: (principal: string, policy: string, waypoint: string, namespace: string) =>
+      `the waypoint forwarded a Service that is not the manager's with its own identity ${principal}, which the manager's identity policy admits: the policy attached to the waypoint itself (${policy}, targetRefs kind Gateway ${waypoint}) must refuse every identity the manager policy does not list. Check that it exists and reports WaypointAccepted=True (kubectl get authorizationpolicies -n ${namespace}), then run l7-policies again`,
+    unboundReached: (label: string) =>
+      `a Service without a waypoint label reached the manager's pods: ztunnel's identity policy on the manager should have refused the caller's own identity. Check that the namespace does not carry ${label} (it would put every Service on the waypoint) and that the identity policies exist (identity-policies step)`,
+    deputyOtherFailure: (expectation: string, failure: string) =>
+      `expected ${expectation} for a Service someone else created; a different failure (${failure}) proves nothing about the policies`,
+    identityNotRefused: (namespace: string, destination: string) =>
+      `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook), that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE), and that ${destination} is covered by one`,
+    gatewayViaWaypoint: (principal: string) =>
+      `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${principal} (it is added with --ingress-via-waypoint; run l7-policies again)`,
+    gatewayControl: (principal: string) =>
+      `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${principal}; if you named another gateway, run the policy steps with the same --gateway-name`,
+    gatewayAdmittedAgent: (gatewayName: string) =>
+      `the gateway admitted a User-Agent its policy does not list: check that the gateway policy selects the gateway pods (gateway.networking.k8s.io/gateway-name=${gatewayName})`,
   },
   /** The fixed parts of a step's failures (exit 1) and of an undo that stops before any change. */
   failures: {
