@@ -607,6 +607,7 @@ export const TEXT_ZH_TW: Text = {
       `叢集裡已經裝了 ${installed} 的 Gateway API CRD，比 ${wanted} 新。取代它們可能會弄壞安裝它們的東西。要取代嗎？`,
     untestedKubernetesWhen: '叢集的 Kubernetes 版本不在 Istio 測試過的範圍內',
     replaceNewerCrdsWhen: '叢集裡已經有較新的 Gateway API CRD',
+    keys: { navigate: '移動', select: '選取', all: '全選', invert: '反選', submit: '送出' },
   },
   run: {
     itWill: '它會：',

@@ -7,6 +7,9 @@
 /** What a probe can observe (lib/types.ts Observation['kind']; config sits below types, so it is spelled out). */
 type ObservationKind = 'answered' | 'status' | 'blocked' | 'refused' | 'unresolved' | 'error' | 'skipped'
 
+/** What a key does under a prompt (the actions inquirer's help line names). */
+type KeyAction = 'navigate' | 'select' | 'all' | 'invert' | 'submit'
+
 /** A step's status as the summary shows it; JSON events and the record keep the identifiers. */
 type Status = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone' | 'drifted'
 
@@ -58,6 +61,11 @@ const EN_TEXT = {
       `Gateway API CRDs at ${installed} are installed, newer than ${wanted}. Replacing them may break whatever installed them. Replace them?`,
     untestedKubernetesWhen: "the cluster's Kubernetes is outside the versions Istio tested",
     replaceNewerCrdsWhen: 'newer Gateway API CRDs are installed',
+    /** The keys under a prompt (inquirer's help line): what each key does. */
+    keys: { navigate: 'navigate', select: 'select', all: 'all', invert: 'invert', submit: 'submit' } satisfies Record<
+      KeyAction,
+      string
+    >,
   },
   run: {
     itWill: 'It will:',
@@ -703,6 +711,14 @@ export const text: Text = { ...EN_TEXT }
 export function useText(translation: Text): void {
   Object.assign(text, translation)
 }
+
+/** A prompt's theme: its help line names the keys' actions in the run's language. */
+export const promptTheme = () => ({
+  style: {
+    keysHelpTip: (keys: [string, string][]) =>
+      keys.map(([key, action]) => `${key} ${text.questions.keys[action as KeyAction] ?? action}`).join(' • '),
+  },
+})
 
 // CJK and full-width characters take two terminal columns.
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
