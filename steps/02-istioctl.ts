@@ -137,12 +137,12 @@ export const istioctlStep: Step = {
         url,
         checksumUrl: `${url}.sha256`,
         destination: istioctlPath(config),
-        why: "skipped when the binary the runbook recorded there is still in place; a binary it did not install is used only if it is identical to the release's",
+        why: text.plan.istioctlDownload,
       },
       {
         kind: 'command',
         argv: [istioctlPath(config), 'version', '--remote=false'],
-        why: `must report ${config.istioVersion}`,
+        why: text.plan.mustReport(config.istioVersion),
       },
     ]
   },

@@ -130,8 +130,8 @@ export const gatewayApiCrdsStep: Step = {
     {
       kind: 'download',
       url: bundleUrl(config),
-      destination: 'memory (piped to kubectl, never written to disk)',
-      why: 'skipped when every CRD of the bundle is installed at this version',
+      destination: text.plan.inMemory,
+      why: text.plan.bundleDownload,
     },
     {
       kind: 'command',
@@ -144,14 +144,14 @@ export const gatewayApiCrdsStep: Step = {
         'json',
         '--ignore-not-found',
       ],
-      why: `compare their ${BUNDLE_VERSION_ANNOTATION} annotation with ${config.gatewayApiVersion}`,
+      why: text.plan.compareAnnotation(BUNDLE_VERSION_ANNOTATION, config.gatewayApiVersion),
     },
     {
       kind: 'command',
       argv: ['kubectl', ...CRD_APPLY_ARGS],
-      why: `the ${config.gatewayApiChannel} bundle ${config.gatewayApiVersion} on stdin`,
+      why: text.plan.bundleOnStdin(config.gatewayApiChannel, config.gatewayApiVersion),
     },
-    { kind: 'note', text: 'then wait until every CRD of the bundle is Established' },
+    { kind: 'note', text: text.plan.waitEstablished },
   ],
   async run(ctx, io) {
     const { bundle, crds } = await downloadBundle(ctx)

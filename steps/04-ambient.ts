@@ -164,18 +164,21 @@ export const ambientStep: Step = {
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...componentRefs, '-n', ISTIO_NAMESPACE, '-o', 'json', '--ignore-not-found'],
-        why: `skip when Istio ${config.istioVersion} ambient is already installed; stop when another Istio is`,
+        why: text.plan.skipOrStopIstio(config.istioVersion),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'],
-        why: 'stop when the namespace is labelled for sidecar injection',
+        why: text.plan.stopOnInjection,
       },
       { kind: 'command', argv: [binary, ...PRECHECK_ARGS] },
       { kind: 'command', argv: [binary, ...installArgs(config.timeout)] },
       {
         kind: 'note',
-        text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready`,
+        text: text.plan.waitReady(
+          AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', '),
+          ISTIO_NAMESPACE,
+        ),
       },
     ]
   },

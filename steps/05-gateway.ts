@@ -221,29 +221,26 @@ export const gatewayStep: Step = {
         kind: 'manifest',
         object: gateway,
         apply: 'server-side',
-        why:
-          config.gatewayServiceType === 'NodePort'
-            ? 'Istio makes its Service a NodePort'
-            : 'Istio makes its Service a LoadBalancer; its NodePort is used',
+        why: text.plan.gatewayServiceType(config.gatewayServiceType === 'NodePort'),
       },
       { kind: 'manifest', object: route, apply: 'server-side' },
       {
         kind: 'note',
-        text: `a field the plan does not set (an earlier run's ${SERVICE_TYPE_ANNOTATION}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+        text: text.plan.removedFields(SERVICE_TYPE_ANNOTATION),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
-        why: `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${listenerPort(gateway)}; the Gateway's Envoy Deployment ready`,
+        why: text.plan.gatewayConditions(listenerPort(gateway)),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', 'nodes', '-o', 'json'],
-        why: "a Ready node's ExternalIP, else its InternalIP",
+        why: text.plan.nodeAddress,
       },
       {
         kind: 'note',
-        text: `GET http://<node>:<nodePort>${HEALTH_PATH} from this machine with User-Agent "${checkUserAgent(config)}" must answer 200`,
+        text: text.plan.healthMustAnswer(HEALTH_PATH, checkUserAgent(config)),
       },
     ]
   },

@@ -85,18 +85,18 @@ function bindingCommands(config: Config, facts: Facts): PlanItem[] {
         {
           kind: 'command',
           argv: ['kubectl', 'label', 'namespace', ns, label, '--overwrite'],
-          why: "every Service of the namespace uses this waypoint (the guide's form): a Service someone else creates there passes it too",
+          why: text.plan.namespaceBinding,
         },
       ]
     : [
         {
           kind: 'command',
           argv: ['kubectl', 'label', 'service', service, '-n', ns, label, '--overwrite'],
-          why: 'only the manager Service uses this waypoint',
+          why: text.plan.serviceBinding,
         },
         {
           kind: 'note',
-          text: `when namespace ${ns} carries ${label} (the guide's namespace-wide binding), that label is removed: it would put every Service of the namespace on the waypoint`,
+          text: text.plan.namespaceLabelRemoved(ns, label),
         },
       ]
 }
@@ -192,7 +192,7 @@ export const waypointStep: Step = {
       {
         kind: 'command',
         argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'],
-        why: 'ztunnel takes over the pods of this namespace',
+        why: text.plan.ztunnelTakesOver,
       },
       {
         kind: 'command',
@@ -200,12 +200,18 @@ export const waypointStep: Step = {
           istioctlBinary(config, facts),
           ...waypointApplyArgs(ns, config.waypointName, config.timeout, { enrollNamespace: namespaceWide(config) }),
         ],
-        why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${namespaceWide(config) ? ` (with --overwrite when namespace ${ns} already names a waypoint)` : ''}`,
+        why: text.plan.waypointFor(namespaceWide(config) ? ns : undefined),
       },
       ...bindingCommands(config, facts),
       {
         kind: 'note',
-        text: `verify: namespace ${ns} enrolled, ${namespaceWide(config) ? `namespace ${ns}` : `Service ${managerService(config, facts).name}`} bound to ${config.waypointName}, Gateway ${config.waypointName} Programmed, istioctl waypoint status`,
+        text: text.plan.verifyWaypoint(
+          ns,
+          namespaceWide(config)
+            ? text.plan.boundNamespace(ns)
+            : text.plan.boundService(managerService(config, facts).name),
+          config.waypointName,
+        ),
       },
     ]
     return items

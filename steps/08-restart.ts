@@ -140,7 +140,7 @@ export const restartStep: Step = {
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
       argv: ['kubectl', 'rollout', 'restart', workloadRef(w), '-n', ctx.config.namespace],
-      why: 'the three run concurrently',
+      why: text.plan.concurrently,
     })),
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
@@ -157,11 +157,11 @@ export const restartStep: Step = {
     {
       kind: 'command',
       argv: [istioctlBinary(ctx.config, ctx.facts), ...ZTUNNEL_WORKLOADS_ARGS],
-      why: `every pod of ${ctx.config.namespace} shows protocol HBONE`,
+      why: text.plan.everyPodHbone(ctx.config.namespace),
     },
     {
       kind: 'note',
-      text: 'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards',
+      text: text.plan.verifyRestart,
     },
   ],
   async run(ctx, io) {

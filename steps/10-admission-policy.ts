@@ -200,8 +200,8 @@ export const admissionPolicyStep: Step = {
         apply: 'server-side',
         why:
           object.kind === 'Role'
-            ? `what ${INSIDER_USER} (no credentials: verification acts as it with kubectl --as) may create in ${object.metadata.namespace}, so its attempts reach admission`
-            : `grants it to ${INSIDER_USER}`,
+            ? text.plan.insiderRole(INSIDER_USER, object.metadata.namespace!)
+            : text.plan.insiderBinding(INSIDER_USER),
       }),
     )
     if (!config.admissionPolicy)
@@ -209,7 +209,7 @@ export const admissionPolicyStep: Step = {
         ...insider,
         {
           kind: 'note',
-          text: "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
+          text: text.plan.admissionLeftOut,
         },
       ]
     const owners = protectedIdentities(config, facts)
@@ -220,7 +220,7 @@ export const admissionPolicyStep: Step = {
         ? [
             {
               kind: 'note' as const,
-              text: `the exempt user is read with kubectl auth whoami when the step runs (shown here as ${UNKNOWN_RUNBOOK_USER})`,
+              text: text.plan.exemptUserLater(UNKNOWN_RUNBOOK_USER),
             },
           ]
         : []),
@@ -230,15 +230,12 @@ export const admissionPolicyStep: Step = {
           kind: 'manifest',
           object,
           apply: 'server-side',
-          why:
-            i === 0
-              ? `only ${owners} (and their controllers' pods) may wear these identities`
-              : `applies the policy in namespace ${config.namespace} and denies`,
+          why: i === 0 ? text.plan.onlyOwners(owners) : text.plan.bindingDenies(config.namespace),
         }),
       ),
       {
         kind: 'note',
-        text: `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${managerServiceAccount(config, facts)}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+        text: text.plan.verifyAdmission(managerServiceAccount(config, facts)),
       },
     ]
   },

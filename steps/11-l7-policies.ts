@@ -306,10 +306,10 @@ export const l7PoliciesStep: Step = {
       apply: 'server-side',
       why:
         object.metadata.name === MANAGER_POLICY
-          ? `only ${allowedPrincipals(config, facts).join(', ')} may call the manager`
+          ? text.plan.mayCallManager(allowedPrincipals(config, facts).join(', '))
           : object.metadata.name === WAYPOINT_POLICY
-            ? `whatever Service someone binds to waypoint ${config.waypointName}, only ${waypointPrincipals(config, facts).join(', ')} pass it`
-            : `admits ${config.allowedUserAgents.map(describeUserAgent).join('; ')}`,
+            ? text.plan.waypointPolicy(config.waypointName, waypointPrincipals(config, facts).join(', '))
+            : text.plan.admitsAgents(config.allowedUserAgents.map(describeUserAgent).join('; ')),
     }))
     items.push({
       kind: 'command',
@@ -323,11 +323,11 @@ export const l7PoliciesStep: Step = {
         config.ingressViaWaypoint ? `${INGRESS_USE_WAYPOINT}=true` : `${INGRESS_USE_WAYPOINT}-`,
         ...(config.ingressViaWaypoint ? ['--overwrite'] : []),
       ],
-      why: `${ingressMode(config.ingressViaWaypoint, config.gatewayName)}${config.ingressViaWaypoint ? '' : ` (${INGRESS_USE_WAYPOINT}=false instead when namespace ${config.namespace} carries ${INGRESS_USE_WAYPOINT}=true: the namespace decides for a Service without the label)`}`,
+      why: `${ingressMode(config.ingressViaWaypoint, config.gatewayName)}${config.ingressViaWaypoint ? '' : text.plan.namespaceDecides(INGRESS_USE_WAYPOINT, config.namespace)}`,
     })
     items.push({
       kind: 'note',
-      text: `verify: curl probe pods (${config.httpProbeImage}) as the allowed ServiceAccount (expect 200) and as "default" (expect 403), also through a Service the probe creates for the manager's pods and binds to the waypoint (expect 403; deleted afterwards); the NodePort with an allowed and with curl's default User-Agent`,
+      text: text.plan.verifyL7(config.httpProbeImage),
     })
     return items
   },

@@ -90,11 +90,12 @@ const KEPT = new Set([
   ...['Running', 'True', 'False', 'Envoy', 'User', 'Agent', 'Web', 'UI', 'API', 'GET', 'HTTP', 'HBONE', 'TLS'],
   ...['mTLS', 'DNS', 'IP', 'CNI', 'RBAC', 'YAML', 'JSON', 'PATH', 'TTY', 'SHA', 'sha', 'Gthulhu', 'Istio'],
   ...['Kubernetes', 'MongoDB', 'Calico', 'Cilium', 'Chrome', 'Chromium', 'Safari', 'Firefox', 'Windows', 'Linux'],
-  ...['macOS', 'OIDC', 'Prometheus', 'Helm', 'Kustomize'],
+  ...['macOS', 'OIDC', 'Prometheus', 'Helm', 'REST', 'ConfigMap', 'Endpoints', 'SelfSubjectReview'],
   // the glossary: components, roles and settings named as the project and Istio name them
   ...['kubectl', 'istioctl', 'istiod', 'ztunnel', 'waypoint', 'manager', 'scheduler', 'sidecar', 'mongodb'],
   ...['runbook', 'context', 'kube', 'ambient', 'ingress', 'egress', 'kubelet', 'rollout', 'binding', 'principal'],
-  ...['principals', 'experimental', 'standard', 'listener', 'chart', 'release', 'decisionmaker'],
+  ...['principals', 'experimental', 'standard', 'listener', 'chart', 'release', 'decisionmaker', 'proxy'],
+  ...['hostNetwork', 'headless', 'selector', 'spec', 'istio', 'apply', 'memory'],
 ])
 /** Phrases kept whole (two English words the tables keep together). */
 const KEPT_PHRASES = [/\bdecision makers?\b/g, /\bAPI server\b/g, /\bdry run\b/gi]
@@ -106,8 +107,11 @@ const KEPT_PHRASES = [/\bdecision makers?\b/g, /\bAPI server\b/g, /\bdry run\b/g
  */
 function englishProse(line: string): string | undefined {
   let rest = line
+    // a value echoed after its flag (an answer kept for resumed runs: a User-Agent has spaces)
+    .replace(/^\s*--[a-z-]+ .*(?=（已記下)/, ' ')
     .replace(/"[^"]*"|`[^`]*`|'[^'\s][^']*'/g, ' ')
-    .replace(/\b(?:kubectl|istioctl)\b[\x20-\x7e]*/g, ' ') // a command line, up to the next Chinese
+    .replace(/\S+:\/\/\S+/g, ' ') // a URL
+    .replace(/\b(?:kubectl|istioctl|helm)\b[\x20-\x7e]*/g, ' ') // a command line, up to the next Chinese
   for (const phrase of KEPT_PHRASES) rest = rest.replace(phrase, ' ')
   // Non-ASCII (Chinese, full-width punctuation, arrows, marks) and ASCII punctuation between words break a run.
   for (const segment of rest.split(/[^\x20-\x7e]+|[,;:()[\]{}|]+/)) {
@@ -129,7 +133,7 @@ function englishProse(line: string): string | undefined {
 test('the English-prose detector flags an untranslated sentence and passes the Chinese ones with their values', () => {
   for (const english of [
     '› applied Gateway gthulhu-gw, HTTPRoute gthulhu-manager-route',
-    '  ✔ context gthulhu-sim answers',
+    '  ✔ the context gthulhu-sim answers',
     '? Which browsers may open the Web UI through the gateway?',
     '      實際：refused (nothing reached the listener) [pod gthulhu-probe-x]',
   ])
@@ -162,6 +166,7 @@ test('guided mode under --lang zh-TW, through every step and its three questions
       const asked = await session.waitFor(new RegExp(`要執行 ${id} 嗎？`), 300_000)
       for (const choice of ['run', 'plan', 'skip', 'all', 'quit'] as const)
         assert.ok(asked.includes(TEXT_ZH_TW.menu[choice]), `the menu offers ${TEXT_ZH_TW.menu[choice]}:\n${asked}`)
+      assert.ok(asked.includes(`↑↓ ${TEXT_ZH_TW.questions.keys.navigate}`), asked)
       screens.push(asked)
       await session.keys('Enter')
       if (id !== 'l7-policies') continue
@@ -169,6 +174,9 @@ test('guided mode under --lang zh-TW, through every step and its three questions
       const browsers = await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.browsers)))
       for (const choice of ['chromeMac', 'chromeWindows', 'chromeLinux', 'anotherPattern'] as const)
         assert.ok(browsers.includes(TEXT_ZH_TW.questions[choice]), browsers)
+      // The keys' help line too (inquirer's own words unless the prompt is given a theme).
+      assert.ok(browsers.includes(`space ${TEXT_ZH_TW.questions.keys.select}`), browsers)
+      assert.ok(browsers.includes(`⏎ ${TEXT_ZH_TW.questions.keys.submit}`), browsers)
       screens.push(browsers)
       await session.keys('Enter') // the guide's Chrome on macOS
       screens.push(await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.principals))))

@@ -878,6 +878,98 @@ export const TEXT_ZH_TW: Text = {
     namedInSkip: '列在 --skip 中',
     earlierRun: (status) => `先前的執行已${status}`,
   },
+  plan: {
+    readOnly: '唯讀：叢集裡不會有任何變更',
+    clientVersion: '只在下一個指令沒有印出用戶端版本時執行',
+    serverVersion: 'kubectl 的版本；context 有回應，而且它的版本在 Istio 支援的範圍內',
+    findWorkload: (role, selector) => `依 Pod 標籤 ${selector} 找到 ${role}`,
+    whichCni: '執行的是哪一種 CNI',
+    apiServerAddresses: 'API server 的位址，manager 的對外策略必須放行它們',
+    istioctlDownload:
+      'runbook 記錄在那裡的執行檔還在時會略過；不是 runbook 安裝的執行檔，只有與發布版本完全相同時才會採用',
+    mustReport: (version) => `必須回報 ${version}`,
+    verifyAgainst: (checksumUrl) => `以 ${checksumUrl} 驗證`,
+    inMemory: '記憶體（直接 pipe 給 kubectl，不寫入磁碟）',
+    bundleDownload: '套件的每個 CRD 都已安裝為這個版本時會略過',
+    compareAnnotation: (annotation, version) => `把它們的 ${annotation} 註解與 ${version} 比較`,
+    bundleOnStdin: (channel, version) => `${channel} 通道的 ${version} 套件，從 stdin 傳入`,
+    waitEstablished: '接著等待套件的每個 CRD 都變成 Established',
+    skipOrStopIstio: (version) => `已經裝好 Istio ${version} 的 ambient 時略過；裝的是其他 Istio 時停止`,
+    stopOnInjection: '命名空間標有 sidecar 注入標籤時停止',
+    waitReady: (refs, namespace) => `接著等待 ${namespace} 裡的 ${refs} 全部就緒`,
+    gatewayServiceType: (nodePort) =>
+      nodePort ? 'Istio 會把它的 Service 建成 NodePort' : 'Istio 會把它的 Service 建成 LoadBalancer；使用它的 NodePort',
+    removedFields: (annotation) =>
+      `計畫沒有設定的欄位（先前執行留下的 ${annotation}、別人的修改）會從兩個物件上移除，使用先檢查其值的 JSON patch`,
+    gatewayConditions: (port) =>
+      `Gateway 的 Accepted 與 Programmed（或 AddressNotAssigned 但已分配 NodePort）；route 的 Accepted 與 ResolvedRefs；listener 連接埠 ${port} 的 NodePort；Gateway 的 Envoy Deployment 已就緒`,
+    nodeAddress: '就緒節點的 ExternalIP，沒有時用 InternalIP',
+    healthMustAnswer: (path, userAgent) =>
+      `從這台機器以 User-Agent "${userAgent}" GET http://<node>:<nodePort>${path} 必須回應 200`,
+    onlyManagerToMongo: '只有 manager 能連到 MongoDB',
+    managerEgress: 'manager 只能連到 MongoDB、自己命名空間的 decision maker、叢集 DNS 與 API server',
+    onlyManagerToDecisionMaker: '只有 manager 能連到 decision maker',
+    kubeletNotAdmitted:
+      '不放行 kubelet 探針來源 169.254.7.127（--no-allow-kubelet-probes）：納入 ambient 後，MongoDB 與 decision maker 可能變成未就緒',
+    egressAwaitsEndpoints: (policy) =>
+      `${policy}（manager 只能連到 MongoDB、自己命名空間的 decision maker、叢集 DNS 與 API server）要等 preflight 讀到 API server 的端點（Endpoints default/kubernetes）才會列入計畫：少了它們，它會切斷 manager 與 API server 的連線`,
+    egressNotLimited:
+      '不限制 manager 的對外流量（--no-manager-egress-policy）：manager 會繼續把意圖送給任何命名空間裡標著 app=decisionmaker 的 Pod',
+    verifyL4: (namespace, mongoImage, healthPath, httpImage) =>
+      `驗證：在 ${namespace} 建立探測 Pod，結束後刪除——扮演 manager 的 Pod 要得到 MongoDB 對 hello 的回應（${mongoImage}，mongosh），並從 scheduler 的 sidecar ${healthPath} 拿到 HTTP 200（${httpImage}，curl）；沒有 manager 標籤、在服務網格外的 Pod 兩者都要被拒絕；在自己專屬命名空間（結束後刪除）裡標著 app=decisionmaker 的監聽 Pod，收不到 manager 送來的任何東西`,
+    namespaceBinding: '命名空間的每個 Service 都使用這個 waypoint（原指南的做法）：別人在那裡建立的 Service 也會經過它',
+    serviceBinding: '只有 manager Service 使用這個 waypoint',
+    namespaceLabelRemoved: (namespace, label) =>
+      `命名空間 ${namespace} 有 ${label}（原指南以整個命名空間綁定）時，會移除這個標籤：它會把命名空間的每個 Service 都綁到 waypoint`,
+    ztunnelTakesOver: 'ztunnel 接手這個命名空間的 Pod',
+    waypointFor: (overwriteIn) =>
+      `給 L7 策略用的 waypoint（GatewayClass istio-waypoint）；等到它 Programmed${overwriteIn ? `（命名空間 ${overwriteIn} 已指定 waypoint 時加上 --overwrite）` : ''}`,
+    verifyWaypoint: (namespace, bound, waypoint) =>
+      `驗證：命名空間 ${namespace} 已納入，${bound} 綁到 ${waypoint}，Gateway ${waypoint} 已 Programmed，以及 istioctl waypoint status`,
+    boundNamespace: (namespace) => `命名空間 ${namespace}`,
+    boundService: (service) => `Service ${service}`,
+    concurrently: '三個同時執行',
+    everyPodHbone: (namespace) => `${namespace} 的每個 Pod 都顯示 HBONE 協定`,
+    verifyRestart: '驗證：再次檢查 L4 策略（包含 HBONE 用的 15008）與連線矩陣，探測 Pod 結束後刪除',
+    identityLeftOut:
+      '略過（--no-identity-policies）：走 Pod IP、來自服務網格外、複製標籤的呼叫者，仍然連得到 manager、MongoDB 與 decision maker；驗證時會回報這些路徑',
+    ztunnelAdmitsOnly: (principals) => `ztunnel 只放行 ${principals}`,
+    verifyIdentity: (namespace) =>
+      `驗證：在 ${namespace} 用探測 Pod 試各種繞道（服務網格外 → manager Service；已納入、ServiceAccount default → manager 的 Pod IP，以及探測替 manager 的 Pod 建立的 Service；帶 manager 標籤、ServiceAccount default → MongoDB 與 decision maker；另一個節點的 hostNetwork → manager 的 Pod IP），每一條都不能得到回應；manager 所在節點上的 hostNetwork Pod 顯示仍然開放的路徑；manager 的身分仍要連得到兩個後端，允許的呼叫者經由 waypoint、瀏覽器經由閘道仍要連得到 manager；並列出受保護 Pod 所在節點上的 hostNetwork Pod`,
+    insiderRole: (user, namespace) =>
+      `${user} 在 ${namespace} 能建立的東西（沒有憑證：驗證時以 kubectl --as 扮演它），讓它的嘗試能送到准入控制`,
+    insiderBinding: (user) => `把它授予 ${user}`,
+    admissionLeftOut:
+      '略過（--no-admission-policy）：任何能在命名空間建立 Pod、Deployment、Job 或 CronJob 的人，仍能使用 manager、scheduler、waypoint 或閘道的身分；驗證時會把這些路徑回報為開放',
+    exemptUserLater: (placeholder) =>
+      `例外的使用者在步驟執行時以 kubectl auth whoami 讀取（這裡顯示為 ${placeholder}）`,
+    onlyOwners: (owners) => `只有 ${owners}（以及它們控制器建立的 Pod）能使用這些身分`,
+    bindingDenies: (namespace) => `在命名空間 ${namespace} 套用這條策略，違反時拒絕`,
+    verifyAdmission: (serviceAccount) =>
+      `驗證：以使用者 gthulhu-runbook-attacker 執行 kubectl create --dry-run=server，指定 ${serviceAccount} 的 Pod、Deployment 與 CronJob，指定 scheduler 與 waypoint 的 ServiceAccount 的 Pod，帶 manager 標籤的 Pod，以及選取 manager Pod 的 Service，每一個都必須被拒絕；每個工作負載的 Pod 副本以它自己的控制器送出時必須被放行；runbook 的冒充探測照常執行`,
+    mayCallManager: (principals) => `只有 ${principals} 能呼叫 manager`,
+    waypointPolicy: (waypoint, principals) =>
+      `不論誰把哪個 Service 綁到 waypoint ${waypoint}，只有 ${principals} 能通過`,
+    admitsAgents: (agents) => `放行 ${agents}`,
+    namespaceDecides: (label, namespace) =>
+      `（命名空間 ${namespace} 有 ${label}=true 時改設 ${label}=false：沒有這個標籤的 Service 由命名空間決定）`,
+    verifyL7: (httpImage) =>
+      `驗證：以 curl 探測 Pod（${httpImage}）扮演允許的 ServiceAccount（預期 200）與 "default"（預期 403），也經由探測替 manager 的 Pod 建立並綁到 waypoint 的 Service（預期 403；結束後刪除）；並以允許的 User-Agent 與 curl 預設的 User-Agent 連 NodePort`,
+    userAgent: (kind, value) =>
+      kind === 'presence'
+        ? '任何帶有 User-Agent 標頭的請求'
+        : kind === 'exact'
+          ? `完全等於 ${value} 的 User-Agent`
+          : kind === 'prefix'
+            ? `以 ${value} 開頭的 User-Agent`
+            : kind === 'suffix'
+              ? `以 ${value} 結尾的 User-Agent`
+              : value,
+    unusable: (pattern, why) => `${pattern}（無法使用：${why}）`,
+    undoLeave: (ref) => `保留 ${ref}：它在 runbook 之前就存在，不是 runbook 建立的`,
+    undoPutBack: (ref) => `把 ${ref} 恢復成 runbook 接管之前的樣子（kubectl replace）`,
+    nothingToUndo: '沒有東西要復原：這個步驟只讀取叢集',
+  },
   hints: {
     policyChanged: '有人修改或刪除了它；請重新執行 l4-policies 步驟來恢復',
     egressChanged:

@@ -399,6 +399,106 @@ const EN_TEXT = {
     namedInSkip: 'named in --skip',
     earlierRun: (status: string) => `${status} in an earlier run`,
   },
+  /** A plan's reasons and notes (the preview before a step, --dry-run); commands, manifests and values stay as they are. */
+  plan: {
+    readOnly: 'read-only: nothing in the cluster changes',
+    clientVersion: 'only when the next command prints no client version',
+    serverVersion: "kubectl's version; the context answers, and its version is in Istio's support range",
+    findWorkload: (role: string, selector: string) => `find the ${role} by pod labels ${selector}`,
+    whichCni: 'which CNI runs',
+    apiServerAddresses: "the API server's addresses, which the manager's egress policy must admit",
+    istioctlDownload:
+      "skipped when the binary the runbook recorded there is still in place; a binary it did not install is used only if it is identical to the release's",
+    mustReport: (version: string) => `must report ${version}`,
+    /** formatPlan's words for a download. */
+    verifyAgainst: (checksumUrl: string) => `verify against ${checksumUrl}`,
+    inMemory: 'memory (piped to kubectl, never written to disk)',
+    bundleDownload: 'skipped when every CRD of the bundle is installed at this version',
+    compareAnnotation: (annotation: string, version: string) =>
+      `compare their ${annotation} annotation with ${version}`,
+    bundleOnStdin: (channel: string, version: string) => `the ${channel} bundle ${version} on stdin`,
+    waitEstablished: 'then wait until every CRD of the bundle is Established',
+    skipOrStopIstio: (version: string) =>
+      `skip when Istio ${version} ambient is already installed; stop when another Istio is`,
+    stopOnInjection: 'stop when the namespace is labelled for sidecar injection',
+    waitReady: (refs: string, namespace: string) => `then wait until ${refs} in ${namespace} are fully ready`,
+    gatewayServiceType: (nodePort: boolean) =>
+      nodePort ? 'Istio makes its Service a NodePort' : 'Istio makes its Service a LoadBalancer; its NodePort is used',
+    removedFields: (annotation: string) =>
+      `a field the plan does not set (an earlier run's ${annotation}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+    gatewayConditions: (port: number) =>
+      `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${port}; the Gateway's Envoy Deployment ready`,
+    nodeAddress: "a Ready node's ExternalIP, else its InternalIP",
+    healthMustAnswer: (path: string, userAgent: string) =>
+      `GET http://<node>:<nodePort>${path} from this machine with User-Agent "${userAgent}" must answer 200`,
+    onlyManagerToMongo: 'only the manager reaches MongoDB',
+    managerEgress:
+      "the manager connects only to MongoDB, its namespace's decision makers, cluster DNS and the API server",
+    onlyManagerToDecisionMaker: 'only the manager reaches the decision maker',
+    kubeletNotAdmitted:
+      'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment',
+    egressAwaitsEndpoints: (policy: string) =>
+      `${policy} (the manager may connect only to MongoDB, its namespace's decision makers, cluster DNS and the API server) is planned once preflight has read the API server's endpoints (Endpoints default/kubernetes): without them it would cut the manager off from the API server`,
+    egressNotLimited:
+      'manager egress NOT limited (--no-manager-egress-policy): the manager keeps sending intents to any pod labelled app=decisionmaker in any namespace',
+    verifyL4: (namespace: string, mongoImage: string, healthPath: string, httpImage: string) =>
+      `verify: probe pods in ${namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoImage}, mongosh) and HTTP 200 from the scheduler sidecar's ${healthPath} (${httpImage}, curl); a pod without its labels, outside the mesh, is refused by both; a listener labelled app=decisionmaker in a namespace of its own (deleted afterwards) receives nothing from the manager`,
+    namespaceBinding:
+      "every Service of the namespace uses this waypoint (the guide's form): a Service someone else creates there passes it too",
+    serviceBinding: 'only the manager Service uses this waypoint',
+    namespaceLabelRemoved: (namespace: string, label: string) =>
+      `when namespace ${namespace} carries ${label} (the guide's namespace-wide binding), that label is removed: it would put every Service of the namespace on the waypoint`,
+    ztunnelTakesOver: 'ztunnel takes over the pods of this namespace',
+    waypointFor: (overwriteIn?: string) =>
+      `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${overwriteIn ? ` (with --overwrite when namespace ${overwriteIn} already names a waypoint)` : ''}`,
+    verifyWaypoint: (namespace: string, bound: string, waypoint: string) =>
+      `verify: namespace ${namespace} enrolled, ${bound} bound to ${waypoint}, Gateway ${waypoint} Programmed, istioctl waypoint status`,
+    boundNamespace: (namespace: string) => `namespace ${namespace}`,
+    boundService: (service: string) => `Service ${service}`,
+    concurrently: 'the three run concurrently',
+    everyPodHbone: (namespace: string) => `every pod of ${namespace} shows protocol HBONE`,
+    verifyRestart:
+      'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards',
+    identityLeftOut:
+      'left out (--no-identity-policies): pod-IP, out-of-mesh and copied-label callers stay able to reach the manager, MongoDB and the decision maker; verify reports those paths',
+    ztunnelAdmitsOnly: (principals: string) => `ztunnel admits only ${principals}`,
+    verifyIdentity: (namespace: string) =>
+      `verify: probe pods in ${namespace} try the bypasses (outside the mesh → manager Service; enrolled, ServiceAccount default → manager pod IP and a Service the probe creates for the manager's pods; manager's labels, ServiceAccount default → MongoDB and the decision maker; hostNetwork on another node → manager pod IP), each must get no answer; a hostNetwork pod on the manager's node shows what stays open; the manager's identity must still reach both backends, an allowed caller the manager through the waypoint, and a browser the manager through the gateway; the hostNetwork pods on the protected pods' nodes are listed`,
+    insiderRole: (user: string, namespace: string) =>
+      `what ${user} (no credentials: verification acts as it with kubectl --as) may create in ${namespace}, so its attempts reach admission`,
+    insiderBinding: (user: string) => `grants it to ${user}`,
+    admissionLeftOut:
+      "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
+    exemptUserLater: (placeholder: string) =>
+      `the exempt user is read with kubectl auth whoami when the step runs (shown here as ${placeholder})`,
+    onlyOwners: (owners: string) => `only ${owners} (and their controllers' pods) may wear these identities`,
+    bindingDenies: (namespace: string) => `applies the policy in namespace ${namespace} and denies`,
+    verifyAdmission: (serviceAccount: string) =>
+      `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${serviceAccount}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+    mayCallManager: (principals: string) => `only ${principals} may call the manager`,
+    waypointPolicy: (waypoint: string, principals: string) =>
+      `whatever Service someone binds to waypoint ${waypoint}, only ${principals} pass it`,
+    admitsAgents: (agents: string) => `admits ${agents}`,
+    namespaceDecides: (label: string, namespace: string) =>
+      ` (${label}=false instead when namespace ${namespace} carries ${label}=true: the namespace decides for a Service without the label)`,
+    verifyL7: (httpImage: string) =>
+      `verify: curl probe pods (${httpImage}) as the allowed ServiceAccount (expect 200) and as "default" (expect 403), also through a Service the probe creates for the manager's pods and binds to the waypoint (expect 403; deleted afterwards); the NodePort with an allowed and with curl's default User-Agent`,
+    /** A User-Agent pattern, as the plan and the checks describe it. */
+    userAgent: (kind: 'presence' | 'exact' | 'prefix' | 'suffix' | 'unusable', value: string): string =>
+      kind === 'presence'
+        ? 'any request that sends a User-Agent header'
+        : kind === 'exact'
+          ? `exactly ${value}`
+          : kind === 'prefix'
+            ? `User-Agents starting ${value}`
+            : kind === 'suffix'
+              ? `User-Agents ending ${value}`
+              : value,
+    unusable: (pattern: string, why: string) => `${pattern} (unusable: ${why})`,
+    undoLeave: (ref: string) => `leave ${ref}: it existed before the runbook and is not the runbook's`,
+    undoPutBack: (ref: string) => `put ${ref} back exactly as it was before the runbook took it over (kubectl replace)`,
+    nothingToUndo: 'nothing to undo: this step only reads the cluster',
+  },
   /** What to do about a failed check of the paths and the NetworkPolicies (shown under it); values stay as they are. */
   hints: {
     policyChanged: 'someone changed or deleted it; run the l4-policies step again to restore it',
