@@ -422,7 +422,7 @@ const EN_TEXT = {
       `skip when Istio ${version} ambient is already installed; stop when another Istio is`,
     stopOnInjection: 'stop when the namespace is labelled for sidecar injection',
     waitReady: (refs: string, namespace: string) => `then wait until ${refs} in ${namespace} are fully ready`,
-    gatewayServiceType: (nodePort: boolean) =>
+    gatewayServiceType: (nodePort: boolean): string =>
       nodePort ? 'Istio makes its Service a NodePort' : 'Istio makes its Service a LoadBalancer; its NodePort is used',
     removedFields: (annotation: string) =>
       `a field the plan does not set (an earlier run's ${annotation}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
