@@ -95,10 +95,12 @@ const KEPT = new Set([
   ...['kubectl', 'istioctl', 'istiod', 'ztunnel', 'waypoint', 'manager', 'scheduler', 'sidecar', 'mongodb'],
   ...['runbook', 'context', 'kube', 'ambient', 'ingress', 'egress', 'kubelet', 'rollout', 'binding', 'principal'],
   ...['principals', 'experimental', 'standard', 'listener', 'chart', 'release', 'decisionmaker', 'proxy'],
-  ...['hostNetwork', 'headless', 'selector', 'spec', 'istio', 'apply', 'memory'],
+  ...['hostNetwork', 'headless', 'selector', 'spec', 'istio', 'apply', 'memory', 'patch'],
+  // the simulated cluster's names that carry no sign (namespace and ServiceAccount default, ServiceAccount gthulhu)
+  ...['default', 'gthulhu'],
 ])
 /** Phrases kept whole (two English words the tables keep together). */
-const KEPT_PHRASES = [/\bdecision makers?\b/g, /\bAPI server\b/g, /\bdry run\b/gi]
+const KEPT_PHRASES = [/\bdecision makers?\b/g, /\bAPI server\b/g, /\bdry run\b/gi, /\bPod Security Admission\b/g]
 
 /**
  * The English prose in a line, or undefined: values are dropped first (quoted text, command lines, and any token
@@ -152,9 +154,11 @@ test('the English-prose detector flags an untranslated sentence and passes the C
 const operatorLines = (screen: string) =>
   screen
     .split('\n')
-    .filter((line) => line.trim())
-    // expected / observed / hint lines under a check carry what the cluster showed; the plan's lines are commands
-    .filter((line) => !/^\s+(預期|實際)：|^\s+→ |^\s{4,}[$#]|^\s*\$ |^\+ /.test(line))
+    .filter((line) => line.trim() && !/^Pane is dead/.test(line)) // tmux's own line once the program has exited
+    // expected / observed / hint lines under a check carry what the cluster showed; -v's command lines are commands
+    .filter((line) => !/^\s+(預期|實際)：|^\s+→ |^\+ /.test(line))
+    // a plan's command line: only its reason (after "#") is the runbook's words
+    .map((line) => (/^\s*\$ /.test(line) ? (/ {3}# (.*)$/.exec(line)?.[1] ?? '') : line))
     // a tool's own words (istioctl's), shown as they are
     .map((line) => line.replace(/\S+ 回報：.*$/, ''))
 

@@ -1095,6 +1095,27 @@ export const TEXT_ZH_TW: Text = {
     noWhoami:
       'kubectl auth whoami 沒有回報使用者，所以准入策略無法讓 runbook 自己的探測例外；請確認叢集提供 authentication.k8s.io/v1 SelfSubjectReview（Kubernetes 1.28 以上）',
     undoBlocked: (id, reason) => `${id} 沒有復原：${reason}`,
+    downloadTimedOut: (url) => `下載 ${url} 逾時`,
+    cannotDownload: (url, why) => `無法下載 ${url}：${why}`,
+    downloadCutShort: (url, why) => `${url} 的下載中斷了：${why}`,
+    receivedOf: (bytes, expected) => `只收到 ${expected} 位元組中的 ${bytes} 位元組`,
+    cutShortAfter: (url, bytes, expected, why) =>
+      `${url} 的下載在 ${bytes}${expected !== undefined ? `／${expected}` : ''} 位元組時中斷：${why}`,
+    cannotWriteDownload: (url, destination, code, why) => `無法把 ${url} 的下載寫入 ${destination}：${code}（${why}）`,
+    noDigest: (url, got) => `${url} 裡沒有 SHA-256 摘要（讀到的是 ${got}）`,
+    unverifiedIstioctl: (binary) =>
+      `拒絕執行 ${binary}：它不是這個 runbook 驗證過的 istioctl；請執行 istioctl 步驟（--only istioctl）安裝經過校驗碼驗證的版本`,
+    verifiedIstioctlMissing: (binary, code) =>
+      `這台機器的 ${binary} 沒有 runbook 驗證過的 istioctl（${code}）；請執行 --only istioctl 在這裡安裝`,
+    istioctlChanged: (binary, actual, expected) =>
+      `拒絕執行 ${binary}：它在 runbook 驗證之後被改過（sha256 ${actual}，紀錄是 ${expected}）；請先查出是誰改的，再把它移走，並執行 --only istioctl 重新安裝驗證過的發布版本`,
+    noVerifiedIstioctl:
+      '紀錄裡沒有以 SHA-256 驗證過的 istioctl（紀錄較舊，或還沒執行 istioctl 步驟）：請先執行 --only istioctl',
+    rolloutsIncomplete: (timeout, refs, command) => `rollout 沒有在 ${timeout} 秒內完成：${refs}（${command}）`,
+    probesStuck: (seconds, stuck, namespace, images) =>
+      `探測 Pod 沒有在 ${seconds} 秒內結束，所以無法驗證策略：\n  ${stuck.join('\n  ')}\n` +
+      `請確認 ${namespace} 可以排程 Pod，而且映像檔 ${images} 拉得下來（--probe-image、--http-probe-image、--timeout）`,
+    podDisappeared: '已消失',
   },
   render: {
     written: (count, dir, files) =>

@@ -632,6 +632,29 @@ const EN_TEXT = {
     noWhoami:
       "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
     undoBlocked: (id: string, reason: string) => `${id} was not undone: ${reason}`,
+    downloadTimedOut: (url: string) => `download of ${url} timed out`,
+    cannotDownload: (url: string, why: string) => `cannot download ${url}: ${why}`,
+    downloadCutShort: (url: string, why: string) => `download of ${url} was cut short: ${why}`,
+    receivedOf: (bytes: number, expected: number) => `received ${bytes} of ${expected} bytes`,
+    cutShortAfter: (url: string, bytes: number, expected: number | undefined, why: string) =>
+      `download of ${url} was cut short after ${bytes} bytes${expected !== undefined ? ` of ${expected}` : ''}: ${why}`,
+    cannotWriteDownload: (url: string, destination: string, code: string, why: string) =>
+      `cannot write the download of ${url} to ${destination}: ${code} (${why})`,
+    noDigest: (url: string, got: string) => `${url} does not hold a SHA-256 digest (got ${got})`,
+    unverifiedIstioctl: (binary: string) =>
+      `refusing to run ${binary}: it is not an istioctl this runbook verified; run the istioctl step (--only istioctl) to install a checksum-verified one`,
+    verifiedIstioctlMissing: (binary: string, code: string | undefined) =>
+      `the istioctl this runbook verified is not at ${binary} (${code}) on this machine; run --only istioctl to install it here`,
+    istioctlChanged: (binary: string, actual: string, expected: string) =>
+      `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
+    noVerifiedIstioctl:
+      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
+    rolloutsIncomplete: (timeout: number, refs: string, command: string) =>
+      `rollout did not complete within ${timeout}s: ${refs} (${command})`,
+    probesStuck: (seconds: number, stuck: string[], namespace: string, images: string) =>
+      `probe pods did not finish within ${seconds}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
+      `check that pods can be scheduled in ${namespace} and that the images ${images} can be pulled (--probe-image, --http-probe-image, --timeout)`,
+    podDisappeared: 'disappeared',
   },
   /** What --render says (the manifests written for review or GitOps). */
   render: {

@@ -468,10 +468,14 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
       const stuck = created
         .map((p) => finished.pods.get(p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
-        .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
+        .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : text.failures.podDisappeared}`)
       throw new StepFailure(
-        `probe pods did not finish within ${ctx.config.timeout + listening}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
-          `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
+        text.failures.probesStuck(
+          ctx.config.timeout + listening,
+          stuck,
+          namespace,
+          `${mongoImage} / ${ctx.config.httpProbeImage}`,
+        ),
       )
     }
     const logs = await probeLogs(
