@@ -339,7 +339,7 @@ export const gatewayStep: Step = {
       },
       {
         name: text.checks.nodeAddress,
-        expected: "a Ready node's ExternalIP, else its InternalIP",
+        expected: text.plan.nodeAddress,
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
         advisory: !!lbAddress,

@@ -2,6 +2,7 @@
 // translation tables as docs/zh-TW; everything else (ids, commands, flags) stays as it is.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, show, startGuided, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 import { TerminalSession } from './tty.ts'
@@ -113,7 +114,11 @@ function englishProse(line: string): string | undefined {
     .replace(/^\s*--[a-z-]+ .*(?=（已記下)/, ' ')
     .replace(/"[^"]*"|`[^`]*`|'[^'\s][^']*'/g, ' ')
     .replace(/\S+:\/\/\S+/g, ' ') // a URL
-    .replace(/\b(?:kubectl|istioctl|helm)\b[\x20-\x7e]*/g, ' ') // a command line, up to the next Chinese
+    // a command line (a tool and its subcommand), up to the next Chinese
+    .replace(
+      /\b(?:kubectl|istioctl|helm) (?:get|label|describe|create|apply|delete|rollout|auth|logs|version|x|install|uninstall|waypoint|ztunnel-config|upgrade|edit|replace)\b[\x20-\x7e]*/g,
+      ' ',
+    )
   for (const phrase of KEPT_PHRASES) rest = rest.replace(phrase, ' ')
   // Non-ASCII (Chinese, full-width punctuation, arrows, marks) and ASCII punctuation between words break a run.
   for (const segment of rest.split(/[^\x20-\x7e]+|[,;:()[\]{}|]+/)) {
@@ -136,6 +141,7 @@ test('the English-prose detector flags an untranslated sentence and passes the C
   for (const english of [
     '› applied Gateway gthulhu-gw, HTTPRoute gthulhu-manager-route',
     '  ✔ the context gthulhu-sim answers',
+    '  ✔ kubectl on PATH',
     '? Which browsers may open the Web UI through the gateway?',
     '      實際：refused (nothing reached the listener) [pod gthulhu-probe-x]',
   ])
@@ -156,14 +162,18 @@ const operatorLines = (screen: string) =>
     .split('\n')
     .filter((line) => line.trim() && !/^Pane is dead/.test(line)) // tmux's own line once the program has exited
     // expected / observed / hint lines under a check carry what the cluster showed; -v's command lines are commands
-    .filter((line) => !/^\s+(預期|實際)：|^\s+→ |^\+ /.test(line))
+    // (a hint sits 6 columns in; listr's line of what a step said, "→ applied …", sits 4 in and is checked)
+    .filter((line) => !/^\s+(預期|實際)：|^ {6}→ |^\+ /.test(line))
     // a plan's command line: only its reason (after "#") is the runbook's words
     .map((line) => (/^\s*\$ /.test(line) ? (/ {3}# (.*)$/.exec(line)?.[1] ?? '') : line))
     // a tool's own words (istioctl's), shown as they are
     .map((line) => line.replace(/\S+ 回報：.*$/, ''))
+    // -v's command line, which a background cleanup may print beside a prompt on the same line
+    .map((line) => line.replace(/\+ \S*(?:kubectl|istioctl) .*$/, ''))
 
 test('guided mode under --lang zh-TW, through every step and its three questions, shows no English prose', async () => {
-  const session = await startGuided(world, [...world.flags, '-v', '--lang', 'zh-TW'])
+  const report = join(world.dir, 'report')
+  const session = await startGuided(world, [...world.flags, '-v', '--lang', 'zh-TW', '--report', report])
   const screens: string[] = []
   try {
     for (const id of STEP_IDS) {
@@ -200,6 +210,11 @@ test('guided mode under --lang zh-TW, through every step and its three questions
       return found ? [`${found}  ←  ${line.trim()}`] : []
     })
     assert.equal(prose, [], `English prose under --lang zh-TW:\n${prose.join('\n')}`)
+    // What each step said while it applied (the terminal keeps only the last line of each): the report's changes.
+    const changes = changeLines(readFileSync(join(report, 'report.md'), 'utf8'))
+    assert.ok(changes.length >= 10, `the report lists what the steps said:\n${changes.join('\n')}`)
+    const saidInEnglish = changes.flatMap((line) => (englishProse(line) ? [line] : []))
+    assert.equal(saidInEnglish, [], `a step said in English:\n${saidInEnglish.join('\n')}`)
     // No fixed English sentence of the tables shows (commands and flags, with "--", are shown in the plan too).
     const fixedEnglish = englishPhrases(ENGLISH).filter(
       (phrase) => phrase.length > 6 && /[a-z] [a-z]/.test(phrase) && !phrase.includes('--'),
@@ -221,6 +236,20 @@ test('guided mode under --lang zh-TW, through every step and its three questions
     await session.close()
   }
 })
+
+/** The cells of the report's "step | change" table, one line each (a cell joins its lines with <br>). */
+function changeLines(markdown: string): string[] {
+  const lines = markdown.split('\n')
+  const head = lines.findIndex((line) => /^\| step \| change \|$/.test(line.trim()))
+  if (head < 0) return []
+  const rows = lines.slice(head + 2)
+  const end = rows.findIndex((line) => !line.startsWith('|'))
+  return rows
+    .slice(0, end < 0 ? undefined : end)
+    .flatMap((row) => row.split(/(?<!\\)\|/)[2]?.split('<br>') ?? [])
+    .map((line) => line.replace(/\\(.)/g, '$1').trim())
+    .filter(Boolean)
+}
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const englishPhrases = (table: object): string[] =>
