@@ -1,12 +1,14 @@
 // What the L7 verification exists to catch, on a fully hardened simulated cluster: an ALLOW policy that locks
 // the allowed identity out, and a User-Agent value Istio could never match (refused before anything changes).
+// Then a Service someone else makes for the manager's pods, without the waypoint label: with the default
+// Service-scoped binding the waypoint never sees it, so it answers until the identity policies refuse its caller.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Cluster } from '../lib/kube/cluster.ts'
 import { loadConfig } from '../lib/config/options.ts'
 import type { StepContext, StepIO } from '../lib/types.ts'
 import { l7PoliciesStep } from '../steps/11-l7-policies.ts'
-import { show, type RunbookWorld } from './harness.ts'
+import { checkOf, show, type RunbookWorld } from './harness.ts'
 import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 
@@ -147,6 +149,43 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
   assert.match(back.stdout, /ingress skips the manager's waypoint/)
   const after = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(after.metadata.labels?.['istio.io/ingress-use-waypoint'], undefined)
+})
+
+const UNBOUND = /enrolled pod, ServiceAccount default → another Service, unbound :8080/
+
+test("a Service someone else makes for the manager's pods, unbound, answers without the identity policies and is refused with them", async () => {
+  // Taken back, the identity policies leave only admission in front of this path, and the runbook's probe is exempt
+  // there: what it meets is what an insider's Service would meet if admission let it be made.
+  const back = await world.run([...world.flags, '--yes', '--rollback', 'identity-policies'], { timeoutMs: 300_000 })
+  assert.is(back.code, 0, show(back))
+  // l7-policies tries this path too: with identity-policies not in effect, the manager answers the probe's Service.
+  const open = await world.run([...world.flags, '--yes', '-v', '--only', 'l7-policies'], { timeoutMs: 300_000 })
+  assert.is(open.code, 0, show(open))
+  const before = checkOf(open.stdout, UNBOUND)
+  assert.match(before, /^ {2}⚠ [^\n]*\n\s+expected: refused\n\s+observed: HTTP 200/, before)
+  assert.match(
+    before,
+    /→ this path is open: identity-policies has not been applied; the identity-policies step closes it \(ztunnel identity policy\)\. Admission still refuses an insider's own object for this path; the runbook's probe is exempt there/,
+  )
+  // The Service a probe made carries the probe label and is gone with its probe.
+  assert.equal(await world.probePodsLeft(), [])
+  const services = await kjson('get', 'services', '-n', 'default')
+  assert.equal(
+    services.items.map((s: any) => s.metadata.name).filter((n: string) => n.startsWith('gthulhu-probe-')),
+    [],
+  )
+
+  const closed = await world.run([...world.flags, '--yes', '-v', '--only', 'identity-policies'], {
+    timeoutMs: 300_000,
+  })
+  assert.is(closed.code, 0, show(closed))
+  assert.match(
+    checkOf(closed.stdout, UNBOUND),
+    /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/,
+    checkOf(closed.stdout, UNBOUND),
+  )
+  assert.match(closed.stdout, /Closed and tried: [^\n]*unbound-service-to-manager/)
+  assert.equal(await world.probePodsLeft(), [])
 })
 
 test.run()

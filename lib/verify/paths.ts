@@ -36,6 +36,7 @@ import { describeExpectation, formatMatrix, probeAccess, probeCheck, runProbes }
 import {
   type Expected,
   expectedNow,
+  expectedPastAdmission,
   type NotTried,
   openForGood,
   pathsTriedAt,
@@ -94,9 +95,14 @@ export async function tryPathList(
   const checks: Check[] = []
   const specs: ProbeSpec[] = []
   const expectations = new Map<string, Expected>()
+  /** For probed paths whose only layer in effect is admission: the runbook's probe is exempt there. */
+  const closedAtAdmission = new Set<string>()
   const gatewayChecks: Promise<Check>[] = []
   for (const path of paths) {
-    const expected = expectedNow(path, ctx.config, inEffect)
+    const full = expectedNow(path, ctx.config, inEffect)
+    // A probe pod meets only the layers behind admission (it is exempt there): expect what those layers do.
+    const expected = path.trial.by === 'probe' ? expectedPastAdmission(path, ctx.config, inEffect) : full
+    if (full.verdict === 'refused' && expected.verdict === 'open') closedAtAdmission.add(path.id)
     expectations.set(path.id, expected)
     const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
@@ -123,7 +129,12 @@ export async function tryPathList(
   if (results.length) io.log(`${text.matrix.heading(live?.enrolled)}\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
-    checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
+    const check = pathCheck(ctx, path, result, expectations.get(path.id)!, live)
+    checks.push(
+      closedAtAdmission.has(path.id) && check.hint
+        ? { ...check, hint: text.checks.behindAdmission(check.hint) }
+        : check,
+    )
   }
   return [...checks, ...gateway]
 }
