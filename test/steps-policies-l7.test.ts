@@ -152,6 +152,11 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
 })
 
 const UNBOUND = /enrolled pod, ServiceAccount default → another Service, unbound :8080/
+/** The other paths around the waypoint that only the identity policies close, tried at l7-policies too. */
+const BYPASSES = [
+  /pod outside the mesh → manager Service :8080/,
+  /enrolled pod, ServiceAccount default → manager pod IP :8080/,
+]
 
 test("a Service someone else makes for the manager's pods, unbound, answers without the identity policies and is refused with them", async () => {
   // Taken back, the identity policies leave only admission in front of this path, and the runbook's probe is exempt
@@ -166,6 +171,22 @@ test("a Service someone else makes for the manager's pods, unbound, answers with
   assert.match(
     before,
     /→ this path is open: identity-policies has not been applied; the identity-policies step closes it \(ztunnel identity policy\)\. Admission still refuses an insider's own object for this path; the runbook's probe is exempt there/,
+  )
+  // So are the other bypasses of the waypoint; the waypoint's own refusals hold meanwhile.
+  for (const bypass of BYPASSES)
+    assert.match(
+      checkOf(open.stdout, bypass),
+      /^ {2}⚠ [^\n]*\n\s+expected: refused\n\s+observed: HTTP 200[^\n]*\n\s+→ this path is open: identity-policies has not been applied; the identity-policies step closes it \(ztunnel identity policy\)$/,
+      checkOf(open.stdout, bypass),
+    )
+  assert.match(
+    checkOf(open.stdout, /enrolled pod, ServiceAccount default → another Service on the waypoint :8080/),
+    /^ {2}✔ [^\n]*\n\s+expected: HTTP 403\n\s+observed: HTTP 403/,
+  )
+  // The ledger the run ends with says which step closes them.
+  assert.match(
+    open.stdout,
+    /○ open {3}outside-mesh-to-manager: a pod outside the mesh → manager\n {6}why: identity-policies has not been applied/,
   )
   // The Service a probe made carries the probe label and is gone with its probe.
   assert.equal(await world.probePodsLeft(), [])
@@ -184,7 +205,12 @@ test("a Service someone else makes for the manager's pods, unbound, answers with
     /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/,
     checkOf(closed.stdout, UNBOUND),
   )
-  assert.match(closed.stdout, /Closed and tried: [^\n]*unbound-service-to-manager/)
+  for (const bypass of BYPASSES)
+    assert.match(checkOf(closed.stdout, bypass), /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/)
+  assert.match(
+    closed.stdout,
+    /Closed and tried: [^\n]*outside-mesh-to-manager, pod-ip-to-manager[^\n]*unbound-service-to-manager/,
+  )
   assert.equal(await world.probePodsLeft(), [])
 })
 
