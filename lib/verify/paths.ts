@@ -95,14 +95,19 @@ export async function tryPathList(
   const checks: Check[] = []
   const specs: ProbeSpec[] = []
   const expectations = new Map<string, Expected>()
-  /** For probed paths whose only layer in effect is admission: the runbook's probe is exempt there. */
-  const closedAtAdmission = new Set<string>()
+  /**
+   * Probed paths that admission refuses for an insider now ('applied') or once its step runs ('pending'), while the
+   * runbook's probe, exempt there, meets no other layer that refuses it.
+   */
+  const onlyAdmission = new Map<string, 'applied' | 'pending'>()
   const gatewayChecks: Promise<Check>[] = []
   for (const path of paths) {
     const full = expectedNow(path, ctx.config, inEffect)
     // A probe pod meets only the layers behind admission (it is exempt there): expect what those layers do.
     const expected = path.trial.by === 'probe' ? expectedPastAdmission(path, ctx.config, inEffect) : full
-    if (full.verdict === 'refused' && expected.verdict === 'open') closedAtAdmission.add(path.id)
+    if (expected.verdict === 'open' && full.verdict === 'refused') onlyAdmission.set(path.id, 'applied')
+    if (expected.verdict === 'open' && full.verdict === 'open' && full.until?.layer === 'admission' && !expected.until)
+      onlyAdmission.set(path.id, 'pending')
     expectations.set(path.id, expected)
     const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
@@ -131,8 +136,8 @@ export async function tryPathList(
     const path = paths.find((p) => p.id === result.spec.path)!
     const check = pathCheck(ctx, path, result, expectations.get(path.id)!, live)
     checks.push(
-      closedAtAdmission.has(path.id) && check.hint
-        ? { ...check, hint: text.checks.behindAdmission(check.hint) }
+      onlyAdmission.has(path.id) && check.hint
+        ? { ...check, hint: text.checks.behindAdmission(check.hint, onlyAdmission.get(path.id) === 'applied') }
         : check,
     )
   }
