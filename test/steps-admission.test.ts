@@ -113,8 +113,8 @@ const IMPOSTORS: Record<string, object> = {
     },
   },
 }
-/** As the insider, or (`as` undefined) as the user this test's kubectl is, who ran the runbook. */
-const impostorAttempt = (object: object, as: string | undefined = INSIDER) =>
+/** As the insider, or (`as` null) as the user this test's kubectl is, who ran the runbook. */
+const impostorAttempt = (object: object, as: string | null = INSIDER) =>
   k(['create', '--dry-run=server', ...(as ? [`--as=${as}`] : []), '-n', TENANT, '-f', '-'], JSON.stringify(object))
 
 /**
@@ -389,8 +389,9 @@ test('--decision-maker-guard refuses a pod labelled app=decisionmaker in any oth
     ...own,
     metadata: { ...own.metadata, labels: { ...own.metadata.labels, 'gthulhu-runbook/probe-run': 'x' } },
   }
-  assert.is((await impostorAttempt(probe, undefined)).code, 0, 'a probe of the runbook user is admitted')
-  const unlabelled = await impostorAttempt(own, undefined)
+  const probeAttempt = await impostorAttempt(probe, null)
+  assert.is(probeAttempt.code, 0, `a probe of the runbook user is admitted: ${probeAttempt.stderr}`)
+  const unlabelled = await impostorAttempt(own, null)
   assert.ok(unlabelled.stderr.includes(GUARD_DENIED), unlabelled.stderr)
 })
 
