@@ -747,6 +747,8 @@ export const TEXT_ZH_TW: Text = {
       `這條路徑仍開放：${until ? `${until.step} 還沒有套用；${until.step} 步驟會關閉它（${zhLayer(until.layer)}）` : zhReason(because, path)}`,
     pathOpenForGood: (because, path, wouldClose) =>
       `這條路徑仍開放：${zhReason(because, path)}；能關閉它的：${zhWouldClose(wouldClose, path)}`,
+    behindAdmission: (hint, applied) =>
+      `${hint}。${applied ? '准入控制仍會拒絕' : 'admission-policy 執行後，准入控制會拒絕'}內部人員為這條路徑自行建立的物件；runbook 的探測在准入控制那裡是豁免的，所以它只試了准入控制之後的各層`,
     pathRefusedAnyway: (because, path) =>
       `這個 runbook 讓這條路徑保持開放（${zhReason(because, path)}），它卻被拒絕了：拒絕它的是 runbook 沒有設定的東西，所以不宣稱任何保護`,
     probe: (source, destination, expectation, path) => {

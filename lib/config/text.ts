@@ -224,6 +224,12 @@ const EN_TEXT = {
     /** A path open by design or by the operator's choice, seen open: why, and what would close it. */
     pathOpenForGood: (because: string, _path: string, wouldClose: string) =>
       `this path is open: ${because}; what would close it: ${wouldClose}`,
+    /**
+     * A probed path that only admission closes (`applied`) or will close once admission-policy runs: the runbook's
+     * probe is exempt there and met only the layers behind it.
+     */
+    behindAdmission: (hint: string, applied: boolean) =>
+      `${hint}. ${applied ? 'Admission still refuses' : 'Once admission-policy runs, admission refuses'} an insider's own object for this path; the runbook's probe is exempt there, so it tried only the layers behind admission`,
     /** A path this runbook leaves open that something else refused: no protection is claimed for it. */
     pathRefusedAnyway: (because: string, _path: string) =>
       `this runbook leaves this path open (${because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,

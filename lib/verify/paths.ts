@@ -36,6 +36,7 @@ import { formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
+  expectedPastAdmission,
   type NotTried,
   openForGood,
   pathsTriedAt,
@@ -94,9 +95,19 @@ export async function tryPathList(
   const checks: Check[] = []
   const specs: ProbeSpec[] = []
   const expectations = new Map<string, Expected>()
+  /**
+   * Probed paths that admission refuses for an insider now ('applied') or once its step runs ('pending'), while the
+   * runbook's probe, exempt there, meets no other layer that refuses it.
+   */
+  const onlyAdmission = new Map<string, 'applied' | 'pending'>()
   const gatewayChecks: Promise<Check>[] = []
   for (const path of paths) {
-    const expected = expectedNow(path, ctx.config, inEffect)
+    const full = expectedNow(path, ctx.config, inEffect)
+    // A probe pod meets only the layers behind admission (it is exempt there): expect what those layers do.
+    const expected = path.trial.by === 'probe' ? expectedPastAdmission(path, ctx.config, inEffect) : full
+    if (expected.verdict === 'open' && full.verdict === 'refused') onlyAdmission.set(path.id, 'applied')
+    if (expected.verdict === 'open' && full.verdict === 'open' && full.until?.layer === 'admission' && !expected.until)
+      onlyAdmission.set(path.id, 'pending')
     expectations.set(path.id, expected)
     const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
@@ -123,7 +134,12 @@ export async function tryPathList(
   if (results.length) io.log(`${text.matrix.heading(live?.enrolled)}\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
-    checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
+    const check = pathCheck(ctx, path, result, expectations.get(path.id)!, live)
+    checks.push(
+      onlyAdmission.has(path.id) && check.hint
+        ? { ...check, hint: text.checks.behindAdmission(check.hint, onlyAdmission.get(path.id) === 'applied') }
+        : check,
+    )
   }
   return [...checks, ...gateway]
 }
