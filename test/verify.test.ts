@@ -1,5 +1,6 @@
 // --verify on the simulated cluster: after a full run it exits 0 and changes nothing; a policy loosened, a
-// label removed or a policy deleted makes it exit 1 and name that drift, in text and as JSON events;
+// label removed or a policy deleted makes it exit 1 and name that drift, in text and as JSON events (and the paths
+// a deleted identity policy reopened are seen answering, then refused once its step runs again);
 // --no-probes audits the objects alone without creating a pod.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
