@@ -1153,7 +1153,7 @@ export const TEXT_ZH_TW: Text = {
     weakened: (path, holding, voided) =>
       `${path}：現在只靠${quoted(holding, '與')}拒絕，${quoted(voided, '或')}已不再有效`,
     reopened: (path, voided) => `${path}：重新開放——runbook 擔保的每一層都擋不住它：${quoted(voided, '、')}與計畫不符`,
-    seenOpen: (path) => `${path}：實際可通——這條路徑上的探測得到了回應`,
+    seenOpen: (path) => `${path}：實際可通——這條路徑上的嘗試通過了（探測得到回應，或准入控制放行）`,
     counts: (closed, total, open, openAnyway) =>
       `攻擊路徑：${total} 條中已關閉 ${closed} 條、開放 ${open} 條（其中 ${openAnyway} 條是設計上、依你的選擇或在對應步驟執行前本來就開放的：docs/zh-TW/threat-model.md）`,
     probed: '已用探測 Pod 實際試過連線能力',

@@ -889,7 +889,7 @@ export function auditPaths(
     }
     // A layer should refuse it and a probe got through: that, not the objects, says what holds.
     if (seenOpen.has(path.id))
-      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
+      return { path, status: 'seen open', holding, voided: out, why: 'an attempt on this path got through' }
     if (!holding.length)
       return {
         path,
