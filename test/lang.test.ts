@@ -185,7 +185,7 @@ test('guided mode under --lang zh-TW, through every step and its three questions
       await session.keys('Enter')
       if (id !== 'l7-policies') continue
       // The three questions only the operator can answer, each shown with its choices before it is answered.
-      const browsers = await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.browsers)))
+      const browsers = await session.waitFor(new RegExp(escapeRegExp(TEXT_ZH_TW.questions.browsers)))
       for (const choice of ['chromeMac', 'chromeWindows', 'chromeLinux', 'anotherPattern'] as const)
         assert.ok(browsers.includes(TEXT_ZH_TW.questions[choice]), browsers)
       // The keys' help line too (inquirer's own words unless the prompt is given a theme).
@@ -193,9 +193,9 @@ test('guided mode under --lang zh-TW, through every step and its three questions
       assert.ok(browsers.includes(`⏎ ${TEXT_ZH_TW.questions.keys.submit}`), browsers)
       screens.push(browsers)
       await session.keys('Enter') // the guide's Chrome on macOS
-      screens.push(await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.principals))))
+      screens.push(await session.waitFor(new RegExp(escapeRegExp(TEXT_ZH_TW.questions.principals))))
       await session.keys('Enter') // the scheduler's identity
-      const ingress = await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.ingress)))
+      const ingress = await session.waitFor(new RegExp(escapeRegExp(TEXT_ZH_TW.questions.ingress)))
       assert.ok(ingress.includes(TEXT_ZH_TW.questions.ingressNo), ingress)
       screens.push(ingress)
       await session.keys('Enter') // no: the guide's path
@@ -252,7 +252,7 @@ function changeLines(markdown: string): string[] {
     .filter(Boolean)
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const englishPhrases = (table: object): string[] =>
   Object.values(table).flatMap((value) =>
     typeof value === 'string' ? [value] : value && typeof value === 'object' ? englishPhrases(value) : [],

@@ -705,7 +705,8 @@ const EN_TEXT = {
       `${path}: now refused only by ${holding.join(' and ')}, not by ${voided.join(' or ')}`,
     reopened: (path: string, voided: string[]) =>
       `${path}: reopened — no layer the runbook vouches for refuses it: ${voided.join(', ')} not as planned`,
-    seenOpen: (path: string) => `${path}: seen open — an attempt on this path got through (a probe answered, or admission let it in)`,
+    seenOpen: (path: string) =>
+      `${path}: seen open — an attempt on this path got through (a probe answered, or admission let it in)`,
     counts: (closed: number, total: number, open: number, openAnyway: number) =>
       `Attack paths: ${closed} of ${total} closed, ${open} open (${openAnyway} open by design, by choice or until their step runs: docs/threat-model.md)`,
     probed: 'reachability was tried with probe pods',
