@@ -303,12 +303,8 @@ async function main(argv: string[]): Promise<number> {
     if (config.render) {
       const { renderManifests } = await import('./lib/run/render.ts')
       const files = renderManifests(config.render, selected, config, facts)
-      reporter.say(
-        `Rendered ${files.length} manifest(s) and kustomization.yaml into ${config.render}:\n${files.map((f) => `  ${f}`).join('\n')}`,
-      )
-      reporter.say(
-        'Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.',
-      )
+      reporter.say(text.render.written(files.length, config.render, files))
+      reporter.say(text.render.commandsToo)
       return EXIT.ok
     }
     if (config.dryRun) {

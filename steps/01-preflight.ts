@@ -304,29 +304,29 @@ export const preflightStep: Step = {
     {
       kind: 'command',
       argv: ['kubectl', 'version', '--client', '-o', 'json'],
-      why: 'only when the next command prints no client version',
+      why: text.plan.clientVersion,
     },
     {
       kind: 'command',
       argv: ['kubectl', 'version', '-o', 'json'],
-      why: "kubectl's version; the context answers, and its version is in Istio's support range",
+      why: text.plan.serverVersion,
     },
     ...WORKLOADS.map((w) => ({
       kind: 'command' as const,
       argv: ['kubectl', 'get', w.resource, '-n', config.namespace, '-o', 'json'],
-      why: `find the ${w.role} by pod labels ${chartSelector(config, w.role)}`,
+      why: text.plan.findWorkload(w.role, chartSelector(config, w.role)),
     })),
     {
       kind: 'command',
       argv: ['kubectl', 'get', 'daemonsets', '--all-namespaces', '-o', 'json'],
-      why: 'which CNI runs',
+      why: text.plan.whichCni,
     },
     {
       kind: 'command',
       argv: ['kubectl', 'get', 'endpoints', 'kubernetes', '-n', 'default', '-o', 'json'],
-      why: "the API server's addresses, which the manager's egress policy must admit",
+      why: text.plan.apiServerAddresses,
     },
-    { kind: 'note', text: 'read-only: nothing in the cluster changes' },
+    { kind: 'note', text: text.plan.readOnly },
   ],
   // Read-only: the observation happens once, in verify, which also records the facts.
   async run() {

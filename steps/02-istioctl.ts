@@ -27,9 +27,7 @@ export function istioctlArchiveUrl(
 ) {
   const platform = istioPlatform(nodePlatform, nodeArch)
   if (!platform) {
-    throw new StepFailure(
-      `Istio publishes no istioctl for ${nodePlatform}/${nodeArch}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`,
-    )
+    throw new StepFailure(text.failures.noIstioctlPlatform(`${nodePlatform}/${nodeArch}`))
   }
   const name = `istioctl-${config.istioVersion}-${platform.os}-${platform.arch}.tar.gz`
   return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
@@ -64,17 +62,15 @@ async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: stri
   try {
     const archive = join(work, 'istioctl.tar.gz')
     const checksumUrl = `${url}.sha256`
-    log(`downloading ${url}`)
+    log(text.progress.downloading(url))
     const [expected, downloaded] = await Promise.all([
       fetchText(checksumUrl, ctx.signal).then((text) => parseChecksumFile(text, checksumUrl)),
       downloadFile(url, archive, ctx.signal),
     ])
     if (downloaded.sha256 !== expected) {
-      throw new StepFailure(
-        `checksum mismatch for ${url}: the archive hashes to ${downloaded.sha256}, ${checksumUrl} says ${expected}; nothing was installed`,
-      )
+      throw new StepFailure(text.failures.checksumMismatch(url, downloaded.sha256, checksumUrl, expected))
     }
-    log(`checksum verified (sha256 ${expected.slice(0, 16)}…, ${downloaded.bytes} bytes)`)
+    log(text.progress.checksumVerified(expected.slice(0, 16), downloaded.bytes))
     const unpacked = join(work, 'unpacked')
     mkdirSync(unpacked)
     const { extract } = await import('tar') // loaded only when installing, to keep --help fast
@@ -86,19 +82,14 @@ async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: stri
     })
     const binary = join(unpacked, 'istioctl')
     if (!existsSync(binary) || !statSync(binary).isFile()) {
-      throw new StepFailure(
-        `${url} does not contain an istioctl binary (found: ${readdirSync(unpacked).join(', ') || 'nothing'})`,
-      )
+      throw new StepFailure(text.failures.noBinaryInArchive(url, readdirSync(unpacked)))
     }
     chmodSync(binary, 0o755)
     const sha256 = fileSha256(binary)
     // Came out of the checksum-verified archive: the one binary besides the installed one this run may execute.
     ctx.cluster.trustIstioctl(binary, sha256)
     const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
-    if (version !== istioVersion)
-      throw new StepFailure(
-        `the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${istioVersion}; nothing was installed`,
-      )
+    if (version !== istioVersion) throw new StepFailure(text.failures.downloadedVersion(version, problem, istioVersion))
     return { binary, sha256, discard }
   } catch (error) {
     discard()
@@ -146,12 +137,12 @@ export const istioctlStep: Step = {
         url,
         checksumUrl: `${url}.sha256`,
         destination: istioctlPath(config),
-        why: "skipped when the binary the runbook recorded there is still in place; a binary it did not install is used only if it is identical to the release's",
+        why: text.plan.istioctlDownload,
       },
       {
         kind: 'command',
         argv: [istioctlPath(config), 'version', '--remote=false'],
-        why: `must report ${config.istioVersion}`,
+        why: text.plan.mustReport(config.istioVersion),
       },
     ]
   },
@@ -168,7 +159,7 @@ export const istioctlStep: Step = {
         const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
         if (installed === istioVersion)
           return {
-            unchanged: `istioctl ${installed} is already installed at ${target} (sha256 ${present.slice(0, 16)}…, as recorded)`,
+            unchanged: text.notes.istioctlRecorded(installed, target, present.slice(0, 16)),
           }
         io.warn(text.warnings.replacingIstioctl(installed, target, istioVersion))
       } else {
@@ -176,14 +167,10 @@ export const istioctlStep: Step = {
         const release = await fetchVerifiedRelease(ctx, url, io.log)
         release.discard()
         if (present !== release.sha256)
-          throw new StepFailure(
-            `${target} is not the istioctl of the ${istioVersion} release (it hashes to ${present}, the release's binary to ${release.sha256})` +
-              `${recorded ? ' and not the one the runbook installed there' : ''}: the runbook neither runs nor replaces a binary it cannot vouch for. ` +
-              'Move it away (the runbook then installs the release) or choose another --install-dir',
-          )
+          throw new StepFailure(text.failures.notTheRelease(target, istioVersion, present, release.sha256, !!recorded))
         recordIstioctl(ctx, target, present, true)
         return {
-          unchanged: `adopted the istioctl at ${target}: byte for byte the ${istioVersion} release's (sha256 ${present.slice(0, 16)}…)`,
+          unchanged: text.notes.istioctlAdopted(target, istioVersion, present.slice(0, 16)),
         }
       }
     }
@@ -194,7 +181,7 @@ export const istioctlStep: Step = {
       release.discard()
     }
     recordIstioctl(ctx, target, release.sha256, false)
-    io.log(`installed ${target} (sha256 ${release.sha256.slice(0, 16)}…)`)
+    io.log(text.progress.istioctlInstalled(target, release.sha256.slice(0, 16)))
   },
   undo: {
     // Kept for records written before the step recorded whether it adopted the binary (facts.istioctlAdopted).
@@ -214,15 +201,15 @@ export const istioctlStep: Step = {
   // The undo, its preview and its verification all look at one path: the binary the later steps run.
   async rollback(ctx, io) {
     const target = verifiedIstioctlPath(ctx)
-    if (thereBeforeRunbook(ctx, target)) return io.log(`left ${target}: it was there before the runbook`)
-    if (!existsSync(target)) return io.log(`${target} is already gone`)
+    if (thereBeforeRunbook(ctx, target)) return io.log(text.progress.istioctlLeft(target))
+    if (!existsSync(target)) return io.log(text.progress.istioctlGone(target))
     // Never remove a binary someone replaced since: only the bytes this runbook installed.
     const present = fileSha256(target)
     if (present !== ctx.facts.istioctlSha256)
       return io.warn(text.warnings.istioctlChanged(target, present.slice(0, 16)))
     // The record keeps naming it (path and SHA-256): a later step that needs it says it is gone, not unknown.
     rmSync(target)
-    io.log(`removed ${target}`)
+    io.log(text.progress.istioctlRemoved(target))
   },
   async verifyRollback(ctx) {
     const target = verifiedIstioctlPath(ctx)

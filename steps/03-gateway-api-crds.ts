@@ -78,9 +78,12 @@ async function bundleNames(ctx: StepContext): Promise<string[]> {
 function refuseNewer(newer: InstalledCrd[], config: Config): never {
   const versions = [...new Set(newer.map((c) => c.version))].join(', ')
   throw new StepFailure(
-    `Gateway API CRDs at ${versions} are installed, newer than --gateway-api-version ${config.gatewayApiVersion} ` +
-      `(${newer.map((c) => c.name).join(', ')}). Replacing them may break whatever installed them. Either choose ` +
-      `--gateway-api-version ${newer[0].version}, or rerun with --replace-newer-gateway-api to replace them on purpose.`,
+    text.failures.newerCrds(
+      versions,
+      config.gatewayApiVersion,
+      newer.map((c) => c.name),
+      newer[0].version ?? '',
+    ),
   )
 }
 
@@ -127,8 +130,8 @@ export const gatewayApiCrdsStep: Step = {
     {
       kind: 'download',
       url: bundleUrl(config),
-      destination: 'memory (piped to kubectl, never written to disk)',
-      why: 'skipped when every CRD of the bundle is installed at this version',
+      destination: text.plan.inMemory,
+      why: text.plan.bundleDownload,
     },
     {
       kind: 'command',
@@ -141,14 +144,14 @@ export const gatewayApiCrdsStep: Step = {
         'json',
         '--ignore-not-found',
       ],
-      why: `compare their ${BUNDLE_VERSION_ANNOTATION} annotation with ${config.gatewayApiVersion}`,
+      why: text.plan.compareAnnotation(BUNDLE_VERSION_ANNOTATION, config.gatewayApiVersion),
     },
     {
       kind: 'command',
       argv: ['kubectl', ...CRD_APPLY_ARGS],
-      why: `the ${config.gatewayApiChannel} bundle ${config.gatewayApiVersion} on stdin`,
+      why: text.plan.bundleOnStdin(config.gatewayApiChannel, config.gatewayApiVersion),
     },
-    { kind: 'note', text: 'then wait until every CRD of the bundle is Established' },
+    { kind: 'note', text: text.plan.waitEstablished },
   ],
   async run(ctx, io) {
     const { bundle, crds } = await downloadBundle(ctx)
@@ -173,8 +176,8 @@ export const gatewayApiCrdsStep: Step = {
       io.warn(
         text.warnings.replacingCrds([...new Set(newer.map((c) => c.version))].join(', '), ctx.config.gatewayApiVersion),
       )
-    const reason = decision.action === 'apply' ? decision.reason : 'replacing newer CRDs, as confirmed'
-    io.log(`applying the ${ctx.config.gatewayApiChannel} bundle ${ctx.config.gatewayApiVersion} (${reason})`)
+    const reason = decision.action === 'apply' ? decision.reason : text.progress.replacingAsConfirmed
+    io.log(text.progress.applyingBundle(ctx.config.gatewayApiChannel, ctx.config.gatewayApiVersion, reason))
     await ctx.cluster.kubectl(CRD_APPLY_ARGS, { input: bundle })
   },
   undo: {
@@ -193,7 +196,7 @@ export const gatewayApiCrdsStep: Step = {
         (o) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`,
       )
       if (objects.length === 0) return undefined
-      return `Gateway API objects still exist, and deleting the CRDs would delete them too: ${nameSome(objects)}. Remove them (or undo the steps that made them) first; Istio's GatewayClasses go with Istio.`
+      return text.failures.crdsInUse(nameSome(objects))
     },
     describe: ({ before }) => [
       before?.found?.crds && (before.found.crds as string[]).length
@@ -203,16 +206,13 @@ export const gatewayApiCrdsStep: Step = {
   },
   async rollback(ctx, io) {
     const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []
-    if (kept.length)
-      io.log(
-        `left ${kept.length} Gateway API CRD(s) that were there before the runbook (bundle ${ctx.before?.found?.bundleVersion ?? 'unknown'})`,
-      )
+    if (kept.length) io.log(text.progress.crdsKept(kept.length, ctx.before?.found?.bundleVersion as string | undefined))
     const remove = await crdsToRemove(ctx)
     if (remove.length === 0) return
     await ctx.cluster.kubectl(['delete', 'customresourcedefinitions', ...remove, '--ignore-not-found'], {
       timeoutMs: ctx.config.timeout * 1000,
     })
-    io.log(`deleted ${remove.length} Gateway API CRD(s): ${nameSome(remove)}`)
+    io.log(text.progress.crdsDeleted(remove.length, nameSome(remove)))
   },
   async verifyRollback(ctx) {
     const kept = (ctx.before?.found?.crds as string[] | undefined) ?? []

@@ -77,40 +77,39 @@ export function decideIstio(
   if (injection.length) {
     return {
       action: 'stop',
-      reason:
-        `namespace ${config.namespace} is labelled for sidecar injection (${injection.map(([k, v]) => `${k}=${v}`).join(', ')}); ambient mode and sidecars ` +
-        `on the same workloads conflict. Remove the label (kubectl label namespace ${config.namespace} ${injection.map(([k]) => `${k}-`).join(' ')}) and restart the pods, then rerun.`,
+      reason: text.failures.sidecarInjection(
+        config.namespace,
+        injection.map(([k, v]) => `${k}=${v}`).join(', '),
+        injection.map(([k]) => `${k}-`).join(' '),
+      ),
     }
   }
   const istiod = components.istiod
-  if (!istiod) return { action: 'install', reason: `no istiod in ${ISTIO_NAMESPACE}` }
-  const version = imageVersion(istiod) ?? 'an unknown version'
+  if (!istiod) return { action: 'install', reason: text.progress.noIstiod(ISTIO_NAMESPACE) }
+  const version = imageVersion(istiod) ?? text.failures.unknownVersion
   if (version !== config.istioVersion) {
     return {
       action: 'stop',
-      reason:
-        `Istio ${version} is already installed in ${ISTIO_NAMESPACE}, not ${config.istioVersion}. The runbook does not upgrade or downgrade a running ` +
-        `control plane: rerun with --istio-version ${version} to use it, or upgrade it yourself (istio.io/latest/docs/ambient/upgrade) and rerun.`,
+      reason: text.failures.otherIstio(version, ISTIO_NAMESPACE, config.istioVersion),
     }
   }
   if (!ambientEnabled(istiod)) {
     return {
       action: 'stop',
-      reason:
-        `Istio ${version} is installed in ${ISTIO_NAMESPACE} without the ambient profile (istiod lacks PILOT_ENABLE_AMBIENT=true). Switching its profile ` +
-        `changes how every meshed workload is served; do it deliberately (istioctl install --set profile=ambient) and rerun.`,
+      reason: text.failures.notAmbient(version, ISTIO_NAMESPACE),
     }
   }
   const absent = AMBIENT_COMPONENTS.filter((c) => !components[c.name]).map((c) => c.name)
-  if (absent.length)
-    return { action: 'install', reason: `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing` }
+  if (absent.length) return { action: 'install', reason: text.progress.ambientIncomplete(version, absent) }
   const others = AMBIENT_COMPONENTS.filter(
     (c) => components[c.name] && imageVersion(components[c.name]) !== config.istioVersion,
   )
   if (others.length)
     return {
       action: 'install',
-      reason: `${others.map((c) => `${c.name} runs ${imageVersion(components[c.name]) ?? 'an unknown version'}`).join(', ')}`,
+      reason: text.progress.componentsRun(
+        others.map((c) => ({ name: c.name, version: imageVersion(components[c.name]) })),
+      ),
     }
   return { action: 'skip', reason: text.notes.istioInstalled(version) }
 }
@@ -165,18 +164,21 @@ export const ambientStep: Step = {
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...componentRefs, '-n', ISTIO_NAMESPACE, '-o', 'json', '--ignore-not-found'],
-        why: `skip when Istio ${config.istioVersion} ambient is already installed; stop when another Istio is`,
+        why: text.plan.skipOrStopIstio(config.istioVersion),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', 'namespace', config.namespace, '-o', 'json', '--ignore-not-found'],
-        why: 'stop when the namespace is labelled for sidecar injection',
+        why: text.plan.stopOnInjection,
       },
       { kind: 'command', argv: [binary, ...PRECHECK_ARGS] },
       { kind: 'command', argv: [binary, ...installArgs(config.timeout)] },
       {
         kind: 'note',
-        text: `then wait until ${AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', ')} in ${ISTIO_NAMESPACE} are fully ready`,
+        text: text.plan.waitReady(
+          AMBIENT_COMPONENTS.map((c) => `${c.kind.toLowerCase()}/${c.name}`).join(', '),
+          ISTIO_NAMESPACE,
+        ),
       },
     ]
   },
@@ -189,7 +191,7 @@ export const ambientStep: Step = {
     const decision = decideIstio(components, namespace, ctx.config)
     if (decision.action === 'stop') throw new StepFailure(decision.reason)
     if (decision.action === 'skip') return { unchanged: decision.reason }
-    io.log(`${decision.reason}; running istioctl x precheck`)
+    io.log(text.progress.istioPrecheck(decision.reason))
     const precheck = await ctx.cluster.exec(ctx.cluster.istioctlArgv(PRECHECK_ARGS), { timeoutMs: 120_000 })
     if (precheck.exitCode !== 0) {
       // istioctl prints its findings on stdout and only a summary ("Issues found …") on stderr; warnings fail it too.
@@ -200,18 +202,17 @@ export const ambientStep: Step = {
         .slice(-15)
         .join('\n')
       throw new StepFailure(
-        `istioctl x precheck exited ${precheck.exitCode}; nothing was installed:\n${findings || 'no output'}\n` +
-          `Fix what it reports (details: ${shellLine(ctx.cluster.istioctlArgv(PRECHECK_ARGS))}), then rerun this step.`,
+        text.failures.precheckFailed(precheck.exitCode, findings, shellLine(ctx.cluster.istioctlArgv(PRECHECK_ARGS))),
       )
     }
-    io.log(`installing Istio ${ctx.config.istioVersion} with the ambient profile`)
+    io.log(text.progress.installingIstio(ctx.config.istioVersion))
     // istioctl waits for the components itself; give it the configured wait plus time to render and apply.
     // istioctl gives up after --readiness-timeout; the process timeout only backs that up.
     const result = await ctx.cluster.istioctl(installArgs(ctx.config.timeout), {
       timeoutMs: (ctx.config.timeout + 60) * 1000,
     })
     const last = result.stdout.trim().split('\n').pop()
-    if (last) io.log(last)
+    if (last) io.log(text.progress.toolSaid('istioctl', last))
   },
   undo: {
     found: async (ctx) => {
@@ -226,7 +227,7 @@ export const ambientStep: Step = {
       if (ctx.before?.found?.istioInstalled) return undefined
       const enrolled = await ctx.cluster.list('namespaces', { selector: `${AMBIENT_LABEL}=ambient` })
       if (enrolled.length === 0) return undefined
-      return `namespaces are still enrolled in ambient, and uninstalling Istio would take them out of the mesh: ${enrolled.map((n) => n.metadata.name).join(', ')}. Remove their ${AMBIENT_LABEL} label (or undo the waypoint step) first.`
+      return text.failures.stillEnrolled(enrolled.map((n) => n.metadata.name).join(', '), AMBIENT_LABEL)
     },
     describe: ({ before }) => [
       before?.found?.istioInstalled
@@ -235,16 +236,15 @@ export const ambientStep: Step = {
     ],
   },
   async rollback(ctx, io) {
-    if (ctx.before?.found?.istioInstalled)
-      return io.log(`left Istio in ${ISTIO_NAMESPACE}: it was installed before the runbook`)
+    if (ctx.before?.found?.istioInstalled) return io.log(text.progress.istioLeft(ISTIO_NAMESPACE))
     useInstalledIstioctl(ctx)
     await ctx.cluster.istioctl(['uninstall', '--purge', '-y'], { timeoutMs: (ctx.config.timeout + 60) * 1000 })
-    io.log('uninstalled Istio (istioctl uninstall --purge)')
+    io.log(text.progress.istioUninstalled)
     if (ctx.before?.found?.istioNamespaceExisted) return
     await ctx.cluster.kubectl(['delete', 'namespace', ISTIO_NAMESPACE, '--ignore-not-found'], {
       timeoutMs: ctx.config.timeout * 1000,
     })
-    io.log(`deleted namespace ${ISTIO_NAMESPACE}`)
+    io.log(text.progress.namespaceDeleted(ISTIO_NAMESPACE))
   },
   async verifyRollback(ctx) {
     const kept = !!ctx.before?.found?.istioInstalled

@@ -44,9 +44,7 @@ function managerBackend(config: Config, facts: Facts): { name: string; port: num
   const manager = workloads(config, facts).manager
   const service = manager.service
   if (!service) {
-    throw new StepFailure(
-      `the manager (${manager.kind} ${manager.name}) has no Service on port 8080 in ${config.namespace}; the HTTPRoute needs one as its backend`,
-    )
+    throw new StepFailure(text.failures.noManagerService(`${manager.kind} ${manager.name}`, config.namespace))
   }
   return { name: service.name, port: service.port }
 }
@@ -223,29 +221,26 @@ export const gatewayStep: Step = {
         kind: 'manifest',
         object: gateway,
         apply: 'server-side',
-        why:
-          config.gatewayServiceType === 'NodePort'
-            ? 'Istio makes its Service a NodePort'
-            : 'Istio makes its Service a LoadBalancer; its NodePort is used',
+        why: text.plan.gatewayServiceType(config.gatewayServiceType === 'NodePort'),
       },
       { kind: 'manifest', object: route, apply: 'server-side' },
       {
         kind: 'note',
-        text: `a field the plan does not set (an earlier run's ${SERVICE_TYPE_ANNOTATION}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+        text: text.plan.removedFields(SERVICE_TYPE_ANNOTATION),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', ...observedRefs(config), '-n', ns, '-o', 'json', '--ignore-not-found'],
-        why: `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${listenerPort(gateway)}; the Gateway's Envoy Deployment ready`,
+        why: text.plan.gatewayConditions(listenerPort(gateway)),
       },
       {
         kind: 'command',
         argv: ['kubectl', 'get', 'nodes', '-o', 'json'],
-        why: "a Ready node's ExternalIP, else its InternalIP",
+        why: text.plan.nodeAddress,
       },
       {
         kind: 'note',
-        text: `GET http://<node>:<nodePort>${HEALTH_PATH} from this machine with User-Agent "${checkUserAgent(config)}" must answer 200`,
+        text: text.plan.healthMustAnswer(HEALTH_PATH, checkUserAgent(config)),
       },
     ]
   },
@@ -257,7 +252,7 @@ export const gatewayStep: Step = {
       return {
         unchanged: text.notes.gatewayAsConfigured(ctx.config.gatewayName, ctx.config.routeName),
       }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const { config } = ctx
@@ -344,7 +339,7 @@ export const gatewayStep: Step = {
       },
       {
         name: text.checks.nodeAddress,
-        expected: "a Ready node's ExternalIP, else its InternalIP",
+        expected: text.plan.nodeAddress,
         observed: picked ? `${picked.address} (${picked.type} of node ${picked.node})` : `none among ${nodes} node(s)`,
         ok: !!picked,
         advisory: !!lbAddress,
@@ -357,7 +352,7 @@ export const gatewayStep: Step = {
     const via = address?.via ?? 'NodePort'
     const healthUrl = url ? `${url.slice(0, -1)}${HEALTH_PATH}` : undefined
     if (healthUrl && checks.every((c) => c.ok || c.advisory)) {
-      io.log(`GET ${healthUrl} (through the ${via}) with User-Agent "${userAgent}"`)
+      io.log(text.progress.healthRequest(healthUrl, text.progress.via(via), userAgent))
       const answer = await healthCheck(ctx, healthUrl, userAgent)
       checks.push({
         name: text.checks.healthThrough(healthUrl, via),

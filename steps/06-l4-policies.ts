@@ -41,10 +41,10 @@ const desiredPolicies = (config: Config, facts: Facts): KubeObject[] => [
 
 const why = (object: KubeObject) =>
   object.metadata.name === MONGODB_POLICY
-    ? 'only the manager reaches MongoDB'
+    ? text.plan.onlyManagerToMongo
     : object.metadata.name === MANAGER_EGRESS_POLICY
-      ? "the manager connects only to MongoDB, its namespace's decision makers, cluster DNS and the API server"
-      : 'only the manager reaches the decision maker'
+      ? text.plan.managerEgress
+      : text.plan.onlyManagerToDecisionMaker
 
 export const l4PoliciesStep: Step = {
   id: 'l4-policies',
@@ -98,7 +98,7 @@ export const l4PoliciesStep: Step = {
       : [
           {
             kind: 'note' as const,
-            text: 'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment',
+            text: text.plan.kubeletNotAdmitted,
           },
         ]),
     ...(config.managerEgressPolicy
@@ -107,32 +107,34 @@ export const l4PoliciesStep: Step = {
         : [
             {
               kind: 'note' as const,
-              text: `${MANAGER_EGRESS_POLICY} (the manager may connect only to MongoDB, its namespace's decision makers, cluster DNS and the API server) is planned once preflight has read the API server's endpoints (Endpoints default/kubernetes): without them it would cut the manager off from the API server`,
+              text: text.plan.egressAwaitsEndpoints(MANAGER_EGRESS_POLICY),
             },
           ]
       : [
           {
             kind: 'note' as const,
-            text: 'manager egress NOT limited (--no-manager-egress-policy): the manager keeps sending intents to any pod labelled app=decisionmaker in any namespace',
+            text: text.plan.egressNotLimited,
           },
         ]),
     {
       kind: 'note',
-      text: `verify: probe pods in ${config.namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoProbeImage(config, facts)}, mongosh) and HTTP 200 from the scheduler sidecar's ${SCHEDULER_HEALTH_PATH} (${config.httpProbeImage}, curl); a pod without its labels, outside the mesh, is refused by both; a listener labelled app=decisionmaker in a namespace of its own (deleted afterwards) receives nothing from the manager`,
+      text: text.plan.verifyL4(
+        config.namespace,
+        mongoProbeImage(config, facts),
+        SCHEDULER_HEALTH_PATH,
+        config.httpProbeImage,
+      ),
     },
   ],
   async run(ctx, io) {
     if (ctx.config.managerEgressPolicy) {
       // The endpoints as they are now: an old record would cut the manager off from the API server.
       ctx.facts.apiServer = (await readApiServerEndpoints(ctx)) ?? ctx.facts.apiServer
-      if (!ctx.facts.apiServer)
-        throw new StepFailure(
-          `cannot read the API server's endpoints (kubectl get endpoints kubernetes -n default), and the manager's egress policy without them would cut the manager off from the API server. Check that the runbook may read them, or pass --no-manager-egress-policy; nothing was applied`,
-        )
+      if (!ctx.facts.apiServer) throw new StepFailure(text.failures.noApiServerEndpoints)
     }
     const applied = await applyChanged(ctx, io, desiredPolicies(ctx.config, ctx.facts), 'networkpolicies')
     if (applied.length === 0) return { unchanged: text.notes.networkPoliciesApplied }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const live = readLive(ctx)

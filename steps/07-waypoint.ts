@@ -71,7 +71,7 @@ async function readView(ctx: StepContext): Promise<WaypointView> {
     ctx.cluster.findJson<KubeObject>(['get', 'gateways.gateway.networking.k8s.io', waypointName, '-n', namespace]),
     ctx.cluster.findJson<KubeObject>(['get', 'service', managerService(ctx.config, ctx.facts).name, '-n', namespace]),
   ])
-  if (!ns) throw new StepFailure(`namespace ${namespace} does not exist; check --namespace`)
+  if (!ns) throw new StepFailure(text.failures.noNamespace(namespace))
   return { labels: ns.metadata.labels ?? {}, serviceLabels: service && (service.metadata.labels ?? {}), gateway }
 }
 
@@ -85,18 +85,18 @@ function bindingCommands(config: Config, facts: Facts): PlanItem[] {
         {
           kind: 'command',
           argv: ['kubectl', 'label', 'namespace', ns, label, '--overwrite'],
-          why: "every Service of the namespace uses this waypoint (the guide's form): a Service someone else creates there passes it too",
+          why: text.plan.namespaceBinding,
         },
       ]
     : [
         {
           kind: 'command',
           argv: ['kubectl', 'label', 'service', service, '-n', ns, label, '--overwrite'],
-          why: 'only the manager Service uses this waypoint',
+          why: text.plan.serviceBinding,
         },
         {
           kind: 'note',
-          text: `when namespace ${ns} carries ${label} (the guide's namespace-wide binding), that label is removed: it would put every Service of the namespace on the waypoint`,
+          text: text.plan.namespaceLabelRemoved(ns, label),
         },
       ]
 }
@@ -192,7 +192,7 @@ export const waypointStep: Step = {
       {
         kind: 'command',
         argv: ['kubectl', 'label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'],
-        why: 'ztunnel takes over the pods of this namespace',
+        why: text.plan.ztunnelTakesOver,
       },
       {
         kind: 'command',
@@ -200,12 +200,18 @@ export const waypointStep: Step = {
           istioctlBinary(config, facts),
           ...waypointApplyArgs(ns, config.waypointName, config.timeout, { enrollNamespace: namespaceWide(config) }),
         ],
-        why: `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${namespaceWide(config) ? ` (with --overwrite when namespace ${ns} already names a waypoint)` : ''}`,
+        why: text.plan.waypointFor(namespaceWide(config) ? ns : undefined),
       },
       ...bindingCommands(config, facts),
       {
         kind: 'note',
-        text: `verify: namespace ${ns} enrolled, ${namespaceWide(config) ? `namespace ${ns}` : `Service ${managerService(config, facts).name}`} bound to ${config.waypointName}, Gateway ${config.waypointName} Programmed, istioctl waypoint status`,
+        text: text.plan.verifyWaypoint(
+          ns,
+          namespaceWide(config)
+            ? text.plan.boundNamespace(ns)
+            : text.plan.boundService(managerService(config, facts).name),
+          config.waypointName,
+        ),
       },
     ]
     return items
@@ -218,19 +224,13 @@ export const waypointStep: Step = {
     const foreignClass = before.gateway?.spec?.gatewayClassName
     if (before.gateway && foreignClass !== 'istio-waypoint') {
       // istioctl waypoint apply would rewrite this Gateway into a waypoint: never take over someone else's object.
-      throw new StepFailure(
-        `Gateway ${ns}/${name} already exists with gatewayClassName ${foreignClass ?? '(none)'}, so it is not a waypoint this runbook may manage. ` +
-          `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${ns} -o yaml), then rerun.`,
-      )
+      throw new StepFailure(text.failures.foreignWaypoint(`${ns}/${name}`, foreignClass, name, ns))
     }
-    if (!before.serviceLabels)
-      throw new StepFailure(
-        `Service ${ns}/${service} (the manager's) does not exist; run preflight again, or check --release`,
-      )
+    if (!before.serviceLabels) throw new StepFailure(text.failures.noManagerServiceForWaypoint(`${ns}/${service}`))
     const done: string[] = []
     if (before.labels[AMBIENT_LABEL] !== 'ambient') {
       await ctx.cluster.kubectl(['label', 'namespace', ns, `${AMBIENT_LABEL}=ambient`, '--overwrite'])
-      done.push(`labelled namespace ${ns} ${AMBIENT_LABEL}=ambient`)
+      done.push(text.progress.namespaceLabelled(ns, `${AMBIENT_LABEL}=ambient`))
     }
     const wide = namespaceWide(ctx.config)
     const waypointReady = programmed(before.gateway)?.status === 'True'
@@ -246,7 +246,8 @@ export const waypointStep: Step = {
         }),
         { timeoutMs: (ctx.config.timeout + 30) * 1000 },
       )
-      done.push(stdout.trim().split('\n').join('; ') || `applied waypoint ${ns}/${name}`)
+      const said = stdout.trim().split('\n').join('; ')
+      done.push(said ? text.progress.toolSaid('istioctl', said) : text.progress.waypointApplied(`${ns}/${name}`))
     }
     if (wide) {
       if (ns === 'default') io.warn(text.warnings.namespaceWideDefault)
@@ -254,7 +255,7 @@ export const waypointStep: Step = {
       const after = await readView(ctx)
       if (after.labels[USE_WAYPOINT_LABEL] !== name) {
         await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}=${name}`, '--overwrite'])
-        done.push(`labelled namespace ${ns} ${USE_WAYPOINT_LABEL}=${name}`)
+        done.push(text.progress.namespaceLabelled(ns, `${USE_WAYPOINT_LABEL}=${name}`))
       }
     } else {
       if (before.serviceLabels[USE_WAYPOINT_LABEL] !== name) {
@@ -267,14 +268,12 @@ export const waypointStep: Step = {
           `${USE_WAYPOINT_LABEL}=${name}`,
           '--overwrite',
         ])
-        done.push(`labelled Service ${ns}/${service} ${USE_WAYPOINT_LABEL}=${name}`)
+        done.push(text.progress.serviceLabelled(`${ns}/${service}`, `${USE_WAYPOINT_LABEL}=${name}`))
       }
       // A namespace-wide binding to this waypoint (the guide's, or an earlier run's) would put every Service on it.
       if (bound === name) {
         await ctx.cluster.kubectl(['label', 'namespace', ns, `${USE_WAYPOINT_LABEL}-`])
-        done.push(
-          `removed ${USE_WAYPOINT_LABEL}=${name} from namespace ${ns}: only the manager Service uses the waypoint now (undo puts the label back)`,
-        )
+        done.push(text.progress.namespaceBindingRemoved(`${USE_WAYPOINT_LABEL}=${name}`, ns))
       } else if (bound !== undefined && bound !== 'none') io.warn(text.warnings.otherServicesBound(ns, bound))
     }
     if (done.length === 0)

@@ -140,7 +140,7 @@ export const restartStep: Step = {
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
       argv: ['kubectl', 'rollout', 'restart', workloadRef(w), '-n', ctx.config.namespace],
-      why: 'the three run concurrently',
+      why: text.plan.concurrently,
     })),
     ...theWorkloads(ctx).map((w) => ({
       kind: 'command' as const,
@@ -157,11 +157,11 @@ export const restartStep: Step = {
     {
       kind: 'command',
       argv: [istioctlBinary(ctx.config, ctx.facts), ...ZTUNNEL_WORKLOADS_ARGS],
-      why: `every pod of ${ctx.config.namespace} shows protocol HBONE`,
+      why: text.plan.everyPodHbone(ctx.config.namespace),
     },
     {
       kind: 'note',
-      text: 'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards',
+      text: text.plan.verifyRestart,
     },
   ],
   async run(ctx, io) {
@@ -174,10 +174,7 @@ export const restartStep: Step = {
       ...list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
     ])
     const missing = list.filter((_, i) => !live[i])
-    if (missing.length)
-      throw new StepFailure(
-        `${missing.map(workloadRef).join(', ')} not found in ${ns}; run preflight again (kubectl get ${missing.map(workloadRef).join(' ')} -n ${ns})`,
-      )
+    if (missing.length) throw new StepFailure(text.failures.workloadsMissing(missing.map(workloadRef), ns))
     if (namespace?.metadata.labels?.[AMBIENT_LABEL] !== 'ambient') {
       io.warn(text.warnings.restartNotEnrolled(ns, AMBIENT_LABEL))
     }
@@ -197,9 +194,7 @@ export const restartStep: Step = {
       }
     }
     await Promise.all(list.map((w) => ctx.cluster.kubectl(['rollout', 'restart', workloadRef(w), '-n', ns])))
-    io.log(
-      `restarted ${list.map(workloadRef).join(', ')}; waiting for the rollouts (up to ${ctx.config.timeout}s each)`,
-    )
+    io.log(text.progress.restarting(list.map(workloadRef).join(', '), ctx.config.timeout))
     const statuses = await Promise.all(list.map((w) => rolloutStatus(ctx, w, ctx.config.timeout)))
     const after = await Promise.all(
       list.map((w) => ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ns])),
@@ -210,12 +205,12 @@ export const restartStep: Step = {
       const reasons = await Promise.all(
         failed.map(
           async (w) =>
-            `${workloadRef(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || 'rollout did not complete')}`,
+            `${workloadRef(w)}: ${(await explainUnready(ctx, w)) ?? (statuses[list.indexOf(w)].stderr.trim().split('\n').pop() || text.failures.rolloutDidNotComplete)}`,
         ),
       )
-      throw new StepFailure(`rollout did not complete within ${ctx.config.timeout}s:\n  ${reasons.join('\n  ')}`)
+      throw new StepFailure(text.failures.rolloutIncomplete(ctx.config.timeout, reasons))
     }
-    io.log(`rollouts complete: ${list.map(workloadRef).join(', ')}`)
+    io.log(text.progress.rolloutsComplete(list.map(workloadRef).join(', ')))
   },
   async verify(ctx, io) {
     useInstalledIstioctl(ctx)

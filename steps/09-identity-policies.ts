@@ -227,7 +227,7 @@ export const identityPoliciesStep: Step = {
       return [
         {
           kind: 'note',
-          text: 'left out (--no-identity-policies): pod-IP, out-of-mesh and copied-label callers stay able to reach the manager, MongoDB and the decision maker; verify reports those paths',
+          text: text.plan.identityLeftOut,
         },
       ]
     return [
@@ -236,12 +236,12 @@ export const identityPoliciesStep: Step = {
           kind: 'manifest',
           object,
           apply: 'server-side',
-          why: `ztunnel admits only ${admitted(object)}`,
+          why: text.plan.ztunnelAdmitsOnly(admitted(object)),
         }),
       ),
       {
         kind: 'note',
-        text: `verify: probe pods in ${config.namespace} try the bypasses (outside the mesh → manager Service; enrolled, ServiceAccount default → manager pod IP and a Service the probe creates for the manager's pods; manager's labels, ServiceAccount default → MongoDB and the decision maker; hostNetwork on another node → manager pod IP), each must get no answer; a hostNetwork pod on the manager's node shows what stays open; the manager's identity must still reach both backends, an allowed caller the manager through the waypoint, and a browser the manager through the gateway; the hostNetwork pods on the protected pods' nodes are listed`,
+        text: text.plan.verifyIdentity(config.namespace),
       },
     ]
   },
@@ -251,7 +251,7 @@ export const identityPoliciesStep: Step = {
     await refreshTrustDomain(ctx)
     const applied = await applyChanged(ctx, io, desiredIdentityPolicies(ctx.config, ctx.facts), POLICY_RESOURCE)
     if (applied.length === 0) return { unchanged: text.notes.identityApplied }
-    io.log(`applied ${applied.join(', ')}`)
+    io.log(text.progress.applied(applied))
   },
   async verify(ctx, io) {
     const { config, facts } = ctx

@@ -7,6 +7,7 @@
 // still admitted.
 import type { Config } from '../lib/config/options.ts'
 import { StepFailure } from '../lib/config/errors.ts'
+import { text } from '../lib/config/text.ts'
 import {
   admissionBinding,
   admissionPolicy,
@@ -49,10 +50,7 @@ const resourceOf = (o: KubeObject) => (o.kind === 'ValidatingAdmissionPolicy' ? 
 async function runbookUser(ctx: StepContext): Promise<string> {
   const review = await ctx.cluster.getJson<{ status?: { userInfo?: { username?: string } } }>(['auth', 'whoami'])
   const user = review.status?.userInfo?.username
-  if (!user)
-    throw new StepFailure(
-      "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
-    )
+  if (!user) throw new StepFailure(text.failures.noWhoami)
   return user
 }
 
@@ -84,7 +82,7 @@ async function applyInsiderRbac(ctx: StepContext, io: StepIO): Promise<string[]>
   if (!changed.length) return []
   await ctx.cluster.apply(changed, { forceConflicts: true })
   const applied = changed.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
-  io.log(`applied ${applied.join(', ')}: what ${INSIDER_USER} may create, so its attempts reach admission`)
+  io.log(text.progress.insiderRbac(applied, INSIDER_USER))
   return applied
 }
 
@@ -202,8 +200,8 @@ export const admissionPolicyStep: Step = {
         apply: 'server-side',
         why:
           object.kind === 'Role'
-            ? `what ${INSIDER_USER} (no credentials: verification acts as it with kubectl --as) may create in ${object.metadata.namespace}, so its attempts reach admission`
-            : `grants it to ${INSIDER_USER}`,
+            ? text.plan.insiderRole(INSIDER_USER, object.metadata.namespace!)
+            : text.plan.insiderBinding(INSIDER_USER),
       }),
     )
     if (!config.admissionPolicy)
@@ -211,7 +209,7 @@ export const admissionPolicyStep: Step = {
         ...insider,
         {
           kind: 'note',
-          text: "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
+          text: text.plan.admissionLeftOut,
         },
       ]
     const owners = protectedIdentities(config, facts)
@@ -222,7 +220,7 @@ export const admissionPolicyStep: Step = {
         ? [
             {
               kind: 'note' as const,
-              text: `the exempt user is read with kubectl auth whoami when the step runs (shown here as ${UNKNOWN_RUNBOOK_USER})`,
+              text: text.plan.exemptUserLater(UNKNOWN_RUNBOOK_USER),
             },
           ]
         : []),
@@ -232,23 +230,19 @@ export const admissionPolicyStep: Step = {
           kind: 'manifest',
           object,
           apply: 'server-side',
-          why:
-            i === 0
-              ? `only ${owners} (and their controllers' pods) may wear these identities`
-              : `applies the policy in namespace ${config.namespace} and denies`,
+          why: i === 0 ? text.plan.onlyOwners(owners) : text.plan.bindingDenies(config.namespace),
         }),
       ),
       {
         kind: 'note',
-        text: `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${managerServiceAccount(config, facts)}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+        text: text.plan.verifyAdmission(managerServiceAccount(config, facts)),
       },
     ]
   },
   access: admissionAccess,
   async run(ctx, io) {
     const insider = await applyInsiderRbac(ctx, io)
-    if (!ctx.config.admissionPolicy)
-      return insider.length ? undefined : { unchanged: 'left out with --no-admission-policy' }
+    if (!ctx.config.admissionPolicy) return insider.length ? undefined : { unchanged: text.notes.admissionLeftOut }
     const user = await runbookUser(ctx)
     ctx.facts.admission = { runbookUser: user }
     const want = desired(ctx.config, ctx.facts)
@@ -258,12 +252,13 @@ export const admissionPolicyStep: Step = {
     )
     const changed = want.filter((o, i) => !(live[i] && containsFields(o.spec, live[i]!.spec)))
     if (!changed.length)
-      return insider.length
-        ? undefined
-        : { unchanged: `policy ${policyName(ctx.config)} and its binding are already applied` }
+      return insider.length ? undefined : { unchanged: text.notes.admissionApplied(policyName(ctx.config)) }
     await ctx.cluster.apply(changed, { forceConflicts: true })
     io.log(
-      `applied ${changed.map((o) => `${o.kind} ${o.metadata.name}`).join(', ')}; exempt for its own probes: ${user}`,
+      text.progress.admissionApplied(
+        changed.map((o) => `${o.kind} ${o.metadata.name}`),
+        user,
+      ),
     )
   },
   async verify(ctx, io) {

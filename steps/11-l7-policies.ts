@@ -100,9 +100,7 @@ const serviceLabelFor = (config: Config, namespaceLabels: Record<string, string>
   config.ingressViaWaypoint ? 'true' : ingressPassesWaypoint(undefined, namespaceLabels) ? 'false' : undefined
 
 const ingressMode = (viaWaypoint: boolean, gatewayName: string) =>
-  viaWaypoint
-    ? `ingress passes the manager's waypoint (Service labelled ${INGRESS_USE_WAYPOINT}=true): the manager policy applies to browser traffic too, and admits the gateway's identity (${gatewayName}-istio)`
-    : `ingress skips the manager's waypoint: browser traffic is filtered by the gateway's User-Agent policy only; the manager policy governs in-mesh callers`
+  text.progress.ingressMode(viaWaypoint, INGRESS_USE_WAYPOINT, gatewayName)
 
 const describeIngress = (passes: boolean) => (passes ? 'ingress passes the waypoint' : 'ingress skips the waypoint')
 
@@ -308,10 +306,10 @@ export const l7PoliciesStep: Step = {
       apply: 'server-side',
       why:
         object.metadata.name === MANAGER_POLICY
-          ? `only ${allowedPrincipals(config, facts).join(', ')} may call the manager`
+          ? text.plan.mayCallManager(allowedPrincipals(config, facts).join(', '))
           : object.metadata.name === WAYPOINT_POLICY
-            ? `whatever Service someone binds to waypoint ${config.waypointName}, only ${waypointPrincipals(config, facts).join(', ')} pass it`
-            : `admits ${config.allowedUserAgents.map(describeUserAgent).join('; ')}`,
+            ? text.plan.waypointPolicy(config.waypointName, waypointPrincipals(config, facts).join(', '))
+            : text.plan.admitsAgents(config.allowedUserAgents.map(describeUserAgent).join('; ')),
     }))
     items.push({
       kind: 'command',
@@ -325,11 +323,11 @@ export const l7PoliciesStep: Step = {
         config.ingressViaWaypoint ? `${INGRESS_USE_WAYPOINT}=true` : `${INGRESS_USE_WAYPOINT}-`,
         ...(config.ingressViaWaypoint ? ['--overwrite'] : []),
       ],
-      why: `${ingressMode(config.ingressViaWaypoint, config.gatewayName)}${config.ingressViaWaypoint ? '' : ` (${INGRESS_USE_WAYPOINT}=false instead when namespace ${config.namespace} carries ${INGRESS_USE_WAYPOINT}=true: the namespace decides for a Service without the label)`}`,
+      why: `${ingressMode(config.ingressViaWaypoint, config.gatewayName)}${config.ingressViaWaypoint ? '' : text.plan.namespaceDecides(INGRESS_USE_WAYPOINT, config.namespace)}`,
     })
     items.push({
       kind: 'note',
-      text: `verify: curl probe pods (${config.httpProbeImage}) as the allowed ServiceAccount (expect 200) and as "default" (expect 403), also through a Service the probe creates for the manager's pods and binds to the waypoint (expect 403; deleted afterwards); the NodePort with an allowed and with curl's default User-Agent`,
+      text: text.plan.verifyL7(config.httpProbeImage),
     })
     return items
   },
@@ -357,7 +355,11 @@ export const l7PoliciesStep: Step = {
         '--overwrite',
       ])
       applied.push(
-        `label ${INGRESS_USE_WAYPOINT}=${want} on Service ${service.name}${want === 'false' ? ` (namespace ${ctx.config.namespace} says true)` : ''}`,
+        text.progress.serviceLabelSet(
+          `${INGRESS_USE_WAYPOINT}=${want}`,
+          service.name,
+          want === 'false' ? ctx.config.namespace : undefined,
+        ),
       )
     } else if (want === undefined && have !== undefined) {
       await ctx.cluster.kubectl([
@@ -368,11 +370,11 @@ export const l7PoliciesStep: Step = {
         ctx.config.namespace,
         `${INGRESS_USE_WAYPOINT}-`,
       ])
-      applied.push(`removed label ${INGRESS_USE_WAYPOINT} from Service ${service.name}`)
+      applied.push(text.progress.serviceLabelRemoved(INGRESS_USE_WAYPOINT, service.name))
     }
     io.log(ingressMode(ctx.config.ingressViaWaypoint, ctx.config.gatewayName))
     if (applied.length === 0) return { unchanged: text.notes.l7Applied }
-    io.log(`applied: ${applied.join('; ')}`)
+    io.log(text.progress.appliedChanges(applied))
   },
   async verify(ctx, io) {
     await refreshTrustDomain(ctx)

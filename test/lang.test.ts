@@ -2,11 +2,13 @@
 // translation tables as docs/zh-TW; everything else (ids, commands, flags) stays as it is.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, show, startGuided, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 import { TerminalSession } from './tty.ts'
 import { STEPS_ZH_TW, TEXT_ZH_TW } from '../lib/cli/zh-TW.ts'
 import { ENGLISH } from '../lib/config/text.ts'
+import { STEP_IDS } from '../lib/config/step-ids.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -73,46 +75,187 @@ test('guided mode, in a terminal, explains a step in the chosen language before 
   }
 })
 
-// What a Taiwanese operator reads in guided mode: every prompt, menu, check line and summary line in Chinese.
-const CJK = /[\u3400-\u9fff]/
-const englishPhrases = (table: object): string[] =>
-  Object.values(table).flatMap((value) =>
-    typeof value === 'string' ? [value] : value && typeof value === 'object' ? englishPhrases(value) : [],
-  )
+// What a Taiwanese operator reads in guided mode: every prompt, choice, check line, step warning and summary line
+// in Chinese. Values stay as they are (names, flags, paths, versions, commands, what a tool printed), and so do
+// the words the zh-TW tables keep in English on purpose; what is left must hold no English prose.
 
-test('guided mode under --lang zh-TW shows no English prompt, menu, check name or summary line', async () => {
-  const session = await startGuided(world, [...world.flags, '-v', '--only', 'preflight,istioctl', '--lang', 'zh-TW'])
+/** Words the zh-TW tables keep in English: kinds, products, protocols, conditions, commands and the glossary. */
+const KEPT = new Set([
+  ...STEP_IDS,
+  // Kubernetes, Istio and Gateway API kinds and conditions
+  ...['Pod', 'Pods', 'Service', 'Services', 'Deployment', 'DaemonSet', 'StatefulSet', 'ReplicaSet', 'CronJob', 'Job'],
+  ...['NetworkPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'Gateway', 'GatewayClass', 'HTTPRoute', 'CRD'],
+  ...['ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'Role', 'RoleBinding'],
+  ...['ClusterRole', 'Secret', 'Lease', 'ConfigMap', 'Endpoints', 'NodePort', 'LoadBalancer', 'ALLOW', 'DENY'],
+  ...['Accepted', 'Programmed', 'Established', 'ResolvedRefs', 'ZtunnelAccepted', 'WaypointAccepted', 'Ready'],
+  ...['Running', 'True', 'False', 'Envoy', 'User', 'Agent', 'Web', 'UI', 'API', 'GET', 'HTTP', 'HBONE', 'TLS'],
+  ...['mTLS', 'DNS', 'IP', 'CNI', 'RBAC', 'YAML', 'JSON', 'PATH', 'TTY', 'SHA', 'sha', 'Gthulhu', 'Istio'],
+  ...['Kubernetes', 'MongoDB', 'Calico', 'Cilium', 'Chrome', 'Chromium', 'Safari', 'Firefox', 'Windows', 'Linux'],
+  ...['macOS', 'OIDC', 'Prometheus', 'Helm', 'REST', 'ConfigMap', 'Endpoints', 'SelfSubjectReview'],
+  // the glossary: components, roles and settings named as the project and Istio name them
+  ...['kubectl', 'istioctl', 'istiod', 'ztunnel', 'waypoint', 'manager', 'scheduler', 'sidecar', 'mongodb'],
+  ...['runbook', 'context', 'kube', 'ambient', 'ingress', 'egress', 'kubelet', 'rollout', 'binding', 'principal'],
+  ...['principals', 'experimental', 'standard', 'listener', 'chart', 'release', 'decisionmaker', 'proxy'],
+  ...['hostNetwork', 'headless', 'selector', 'spec', 'istio', 'apply', 'memory', 'patch'],
+  // the simulated cluster's names that carry no sign (namespace and ServiceAccount default, ServiceAccount gthulhu)
+  ...['default', 'gthulhu'],
+])
+/** Phrases kept whole (two English words the tables keep together). */
+const KEPT_PHRASES = [/\bdecision makers?\b/g, /\bAPI server\b/g, /\bdry run\b/gi, /\bPod Security Admission\b/g]
+
+/**
+ * The English prose in a line, or undefined: values are dropped first (quoted text, command lines, and any token
+ * with a digit or a sign inside — paths, flags, URLs, names like gthulhu-manager), then a run of two or more
+ * ASCII words between Chinese text or punctuation is prose when one of them is not a kept word.
+ */
+function englishProse(line: string): string | undefined {
+  let rest = line
+    // a value echoed after its flag (an answer kept for resumed runs: a User-Agent has spaces)
+    .replace(/^\s*--[a-z-]+ .*(?=（已記下)/, ' ')
+    .replace(/"[^"]*"|`[^`]*`|'[^'\s][^']*'/g, ' ')
+    .replace(/\S+:\/\/\S+/g, ' ') // a URL
+    // a command line (a tool and its subcommand), up to the next Chinese
+    .replace(
+      /\b(?:kubectl|istioctl|helm) (?:get|label|describe|create|apply|delete|rollout|auth|logs|version|x|install|uninstall|waypoint|ztunnel-config|upgrade|edit|replace)\b[\x20-\x7e]*/g,
+      ' ',
+    )
+  for (const phrase of KEPT_PHRASES) rest = rest.replace(phrase, ' ')
+  // Non-ASCII (Chinese, full-width punctuation, arrows, marks) and ASCII punctuation between words break a run.
+  for (const segment of rest.split(/[^\x20-\x7e]+|[,;:()[\]{}|]+/)) {
+    const words = segment.split(/\s+/).filter(Boolean)
+    let run: string[] = []
+    for (const word of [...words, '']) {
+      const bare = word.replace(/^[.!?]+|[.!?…]+$/g, '')
+      if (/^[A-Za-z]+$/.test(bare)) {
+        run.push(bare)
+        continue
+      }
+      if (run.length >= 2 && run.some((w) => !KEPT.has(w))) return run.join(' ')
+      run = []
+    }
+  }
+  return undefined
+}
+
+test('the English-prose detector flags an untranslated sentence and passes the Chinese ones with their values', () => {
+  for (const english of [
+    '› applied Gateway gthulhu-gw, HTTPRoute gthulhu-manager-route',
+    '  ✔ the context gthulhu-sim answers',
+    '  ✔ kubectl on PATH',
+    '? Which browsers may open the Web UI through the gateway?',
+    '      實際：refused (nothing reached the listener) [pod gthulhu-probe-x]',
+  ])
+    assert.ok(englishProse(english), `not flagged: ${english}`)
+  for (const chinese of [
+    '› 已套用 Gateway gthulhu-gw、HTTPRoute gthulhu-manager-route',
+    '  ✔ istioctl waypoint status -n default 回報 waypoint 正常',
+    '  ✔ 沒有 manager 標籤、在服務網格外的 Pod → decision maker（經由decision maker 的 Pod（headless Service）） :8080：被拒絕',
+    '  完成        preflight            1.2s, 8 項檢查通過 8 項',
+    `› 經由 NodePort 以 User-Agent "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)" GET http://127.0.0.1:31126/health`,
+  ])
+    assert.is(englishProse(chinese), undefined, chinese)
+})
+
+/** The lines an operator reads as the runbook's own words (not a plan's manifests, not a tool's output). */
+const operatorLines = (screen: string) =>
+  screen
+    .split('\n')
+    .filter((line) => line.trim() && !/^Pane is dead/.test(line)) // tmux's own line once the program has exited
+    // expected / observed / hint lines under a check carry what the cluster showed; -v's command lines are commands
+    // (a hint sits 6 columns in; listr's line of what a step said, "→ applied …", sits 4 in and is checked)
+    .filter((line) => !/^\s+(預期|實際)：|^ {6}→ |^\+ /.test(line))
+    // a plan's command line: only its reason (after "#") is the runbook's words
+    .map((line) => (/^\s*\$ /.test(line) ? (/ {3}# (.*)$/.exec(line)?.[1] ?? '') : line))
+    // a tool's own words (istioctl's), shown as they are
+    .map((line) => line.replace(/\S+ 回報：.*$/, ''))
+    // -v's command line, which a background cleanup may print beside a prompt on the same line
+    .map((line) => line.replace(/\+ \S*(?:kubectl|istioctl) .*$/, ''))
+
+test('guided mode under --lang zh-TW, through every step and its three questions, shows no English prose', async () => {
+  const report = join(world.dir, 'report')
+  const session = await startGuided(world, [...world.flags, '-v', '--lang', 'zh-TW', '--report', report])
+  const screens: string[] = []
   try {
-    const asked = await session.waitFor(/要執行 preflight 嗎？/)
-    for (const choice of ['run', 'plan', 'skip', 'all', 'quit'] as const)
-      assert.ok(asked.includes(TEXT_ZH_TW.menu[choice]), `the menu offers ${TEXT_ZH_TW.menu[choice]}:\n${asked}`)
-    await session.keys('Enter')
-    await session.waitFor(/要執行 istioctl 嗎？/, 120_000)
-    await session.keys('Down', 'Down', 'Down', 'Enter') // run this and all remaining steps without asking
-    const code = await session.exitCode(180_000)
+    for (const id of STEP_IDS) {
+      const asked = await session.waitFor(new RegExp(`要執行 ${id} 嗎？`), 300_000)
+      for (const choice of ['run', 'plan', 'skip', 'all', 'quit'] as const)
+        assert.ok(asked.includes(TEXT_ZH_TW.menu[choice]), `the menu offers ${TEXT_ZH_TW.menu[choice]}:\n${asked}`)
+      assert.ok(asked.includes(`↑↓ ${TEXT_ZH_TW.questions.keys.navigate}`), asked)
+      screens.push(asked)
+      await session.keys('Enter')
+      if (id !== 'l7-policies') continue
+      // The three questions only the operator can answer, each shown with its choices before it is answered.
+      const browsers = await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.browsers)))
+      for (const choice of ['chromeMac', 'chromeWindows', 'chromeLinux', 'anotherPattern'] as const)
+        assert.ok(browsers.includes(TEXT_ZH_TW.questions[choice]), browsers)
+      // The keys' help line too (inquirer's own words unless the prompt is given a theme).
+      assert.ok(browsers.includes(`space ${TEXT_ZH_TW.questions.keys.select}`), browsers)
+      assert.ok(browsers.includes(`⏎ ${TEXT_ZH_TW.questions.keys.submit}`), browsers)
+      screens.push(browsers)
+      await session.keys('Enter') // the guide's Chrome on macOS
+      screens.push(await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.principals))))
+      await session.keys('Enter') // the scheduler's identity
+      const ingress = await session.waitFor(new RegExp(escape(TEXT_ZH_TW.questions.ingress)))
+      assert.ok(ingress.includes(TEXT_ZH_TW.questions.ingressNo), ingress)
+      screens.push(ingress)
+      await session.keys('Enter') // no: the guide's path
+    }
+    const code = await session.exitCode(300_000)
     const screen = await session.screen()
+    screens.push(screen)
     assert.is(code, 0, screen)
-    // No fixed English the runbook could have said in Chinese (menus, questions, run words, check names, summary).
-    // (Commands and flags stay as they are: a phrase with "--" in it is a command line, shown in the plan too.)
+    const lines = [...new Set(screens.flatMap(operatorLines))]
+    const prose = lines.flatMap((line) => {
+      const found = englishProse(line)
+      return found ? [`${found}  ←  ${line.trim()}`] : []
+    })
+    assert.equal(prose, [], `English prose under --lang zh-TW:\n${prose.join('\n')}`)
+    // What each step said while it applied (the terminal keeps only the last line of each): the report's changes.
+    const changes = changeLines(readFileSync(join(report, 'report.md'), 'utf8'))
+    assert.ok(changes.length >= 10, `the report lists what the steps said:\n${changes.join('\n')}`)
+    const saidInEnglish = changes.flatMap((line) => (englishProse(line) ? [line] : []))
+    assert.equal(saidInEnglish, [], `a step said in English:\n${saidInEnglish.join('\n')}`)
+    // No fixed English sentence of the tables shows (commands and flags, with "--", are shown in the plan too).
     const fixedEnglish = englishPhrases(ENGLISH).filter(
       (phrase) => phrase.length > 6 && /[a-z] [a-z]/.test(phrase) && !phrase.includes('--'),
     )
-    const shown = fixedEnglish.filter((phrase) => screen.includes(phrase))
-    assert.equal(shown, [], screen)
-    // Every check line, prompt and summary row carries Chinese words, not only ids and values.
-    const lines = screen.split('\n')
-    const checkLines = lines.filter((line) => /^\s*[✔✖⚠–] /.test(line))
-    assert.ok(checkLines.length >= 9, `every check is listed with -v:\n${screen}`)
-    for (const line of [...checkLines, ...lines.filter((line) => /^\s*\? /.test(line))])
-      assert.match(line, CJK, `an English line under --lang zh-TW: ${line}`)
-    // Every check of both steps passed, said in Chinese (preflight's count grows with what it looks at).
-    assert.ok(/摘要：\n\s+完成\s+preflight[^\n]* (\d+) 項檢查通過 \1 項[^\n]*\n\s+完成\s+istioctl/.test(screen), screen)
-    assert.match(screen, /預期：[\s\S]*實際：/)
-    for (const check of world.state().steps.preflight?.checks ?? [])
-      assert.match(check.name, CJK, `check name in the record: ${check.name}`)
+    assert.equal(
+      fixedEnglish.filter((phrase) => screens.some((s) => s.includes(phrase))),
+      [],
+    )
+    // Every check was listed (-v), and every step's summary row is in Chinese (done; an open path by design warns).
+    assert.ok(lines.filter((line) => /^\s+[✔✖⚠] /.test(line)).length > 100, screen)
+    for (const id of STEP_IDS)
+      assert.match(screen, new RegExp(`完成\\s+${id}\\s[^\\n]* \\d+ 項檢查通過 \\d+ 項`), `summary row of ${id}`)
+    assert.match(screen, /--allowed-user-agents [^\n]*（已記下，接續執行時沿用）/)
+    // The record keeps the check names the operator read: none of them is English prose either.
+    for (const [id, record] of Object.entries(world.state().steps))
+      for (const check of record?.checks ?? [])
+        assert.is(englishProse(check.name), undefined, `${id}: check name in the record: ${check.name}`)
   } finally {
     await session.close()
   }
 })
+
+/** The cells of the report's "step | change" table, one line each (a cell joins its lines with <br>). */
+function changeLines(markdown: string): string[] {
+  const lines = markdown.split('\n')
+  const head = lines.findIndex((line) => /^\| step \| change \|$/.test(line.trim()))
+  if (head < 0) return []
+  const rows = lines.slice(head + 2)
+  const end = rows.findIndex((line) => !line.startsWith('|'))
+  return rows
+    .slice(0, end < 0 ? undefined : end)
+    .flatMap((row) => row.split(/(?<!\\)\|/)[2]?.split('<br>') ?? [])
+    .map((line) => line.replace(/\\(.)/g, '$1').trim())
+    .map((line) => line.replace(/\S+ 回報：.*$/, '')) // a tool's own words, as it printed them
+    .filter(Boolean)
+}
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const englishPhrases = (table: object): string[] =>
+  Object.values(table).flatMap((value) =>
+    typeof value === 'string' ? [value] : value && typeof value === 'object' ? englishPhrases(value) : [],
+  )
 
 test.run()

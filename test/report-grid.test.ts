@@ -195,4 +195,24 @@ test('differences between before and after are marked on the after cell and list
   assert.is(cellOf(after, 'other-pod-to-mongodb').was, undefined, 'the same verdict seen again is no difference')
 })
 
+test('a probe that only admission stands in front of is open behind admission, not a layer that failed', () => {
+  // Identity policies left out: admission refuses an insider's own unbound Service, but the runbook's probe is exempt.
+  const grid = buildGrid(
+    input({
+      config: loadConfig(['--no-identity-policies'], {}),
+      now: [edge('unbound-service-to-manager', 'allowed', NOW)],
+    }),
+  )
+  const unbound = cellOf(grid, 'unbound-service-to-manager')
+  assert.is(unbound.verdict, 'open')
+  assert.match(unbound.layer, /^open behind admission \(with --no-identity-policies nothing refuses it/)
+  assert.match(unbound.layer, /the runbook's probe is exempt there$/)
+  // With the identity policies in effect, the same answer is a layer that failed.
+  const failed = cellOf(
+    buildGrid(input({ now: [edge('unbound-service-to-manager', 'allowed', NOW)] })),
+    'unbound-service-to-manager',
+  )
+  assert.is(failed.layer, 'got through though ztunnel identity policy and admission should refuse it')
+})
+
 test.run()

@@ -3,7 +3,8 @@
 // waypoint's, copied labels, a Service selecting the manager's pods) is open before the step and refused at admission
 // after it, with the API server's message; the chart's own workloads still restart to Ready, a helm-upgrade-style
 // change still rolls out, istiod still re-creates its gateways, the runbook's own impostor probes still run, and undo
-// and --no-admission-policy leave the paths open.
+// and --no-admission-policy leave the paths open. The opt-in cluster-wide decision-maker guard: without it a pod
+// labelled app=decisionmaker in another namespace is admitted and the ledger says that path is open; with it, refused.
 // (One world for all of it: a full run, saved once and shared with other files, with the admission layer taken back.)
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -15,6 +16,14 @@ let world: RunbookWorld
 const POLICY = 'gthulhu-identities.default'
 const DENIED = `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request:`
 const INSIDER = 'mallory'
+/** Another tenant's namespace, where the insider may create pods and Deployments. */
+const TENANT = 'tenant-a'
+const GUARD = 'gthulhu-decision-makers.default'
+const GUARD_DENIED = `ValidatingAdmissionPolicy '${GUARD}' with binding '${GUARD}' denied request: the label app=decisionmaker belongs to Gthulhu's decision makers in namespace default (its manager sends them intents and tokens); refused for`
+const IMPOSTOR_CHECK =
+  /^ {2}[✔⚠✖] someone who may create pods in another namespace, labelled app=decisionmaker → decision maker via /
+const IMPOSTOR_LEDGER =
+  /○ open {3}impostor-decision-maker-by-pod: someone who may create pods in another namespace, labelled app=decisionmaker → decision maker\n {6}why: the cluster-wide decision-maker guard is off \(it is opt-in: --decision-maker-guard\)/
 
 const k = (args: string[], input?: string) => kubectl(world.sim.env, args, { input, timeoutMs: 60_000 })
 async function ok(args: string[], input?: string): Promise<string> {
@@ -86,11 +95,53 @@ const ATTEMPTS: Record<string, object> = {
 const attempt = (object: object) =>
   k(['create', '--dry-run=server', `--as=${INSIDER}`, '-n', 'default', '-f', '-'], JSON.stringify(object))
 
-/** RBAC for the test's own users: the insider may create (and relabel) in default, helm-ci may change the chart's workloads. */
+/** The insider's impostor decision maker, in its own namespace: the manager sends intents and tokens to any such pod. */
+const IMPOSTORS: Record<string, object> = {
+  'a Pod labelled app=decisionmaker': {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'impostor-dm', labels: { app: 'decisionmaker' } },
+    spec: { containers: [container] },
+  },
+  'a Deployment whose pods are labelled app=decisionmaker': {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'impostor-dm-deploy' },
+    spec: {
+      selector: { matchLabels: { app: 'decisionmaker' } },
+      template: { metadata: { labels: { app: 'decisionmaker' } }, spec: { containers: [container] } },
+    },
+  },
+}
+/** As the insider, or (`as` null) as the user this test's kubectl is, who ran the runbook. */
+const impostorAttempt = (object: object, as: string | null = INSIDER) =>
+  k(['create', '--dry-run=server', ...(as ? [`--as=${as}`] : []), '-n', TENANT, '-f', '-'], JSON.stringify(object))
+
+/**
+ * RBAC for the test's own users: the insider may create (and relabel) in default and create pods and Deployments in
+ * another tenant's namespace, helm-ci may change the chart's workloads.
+ */
 const GRANTS = {
   apiVersion: 'v1',
   kind: 'List',
   items: [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: TENANT } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'test-tenant', namespace: TENANT },
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['create'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['create'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'test-tenant', namespace: TENANT },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'test-tenant' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: INSIDER }],
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
@@ -164,6 +215,19 @@ test('after the step, each attempt is refused at admission with the API server m
       /^ {2}✔ [^\n]*\n\s+expected: refused at admission \(kubectl create Pod --dry-run=server --as=[^)]+\)\n\s+observed: ValidatingAdmissionPolicy /,
       check,
     )
+  }
+  // Without --decision-maker-guard nothing refuses an impostor decision maker in another namespace: the runbook's own
+  // attempt is admitted and said to be open, with why, and so does the ledger the run ends with.
+  const impostor = checkOf(r.stdout, IMPOSTOR_CHECK)
+  assert.match(impostor, /^ {2}⚠ [^\n]*\n\s+expected: admitted \(the path is open\)\n\s+observed: admitted: /, impostor)
+  assert.match(
+    impostor,
+    /→ this path is open: the cluster-wide decision-maker guard is off \(it is opt-in: --decision-maker-guard\); what would close it: admission-policy \(admission\)$/,
+  )
+  assert.match(r.stdout, IMPOSTOR_LEDGER)
+  for (const [what, object] of Object.entries(IMPOSTORS)) {
+    const admitted = await impostorAttempt(object)
+    assert.is(admitted.code, 0, `${what} in ${TENANT} is admitted without the guard:\n${admitted.stderr}`)
   }
   assert.equal(await world.probePodsLeft(), [])
   for (const [what, object] of Object.entries(ATTEMPTS)) {
@@ -276,13 +340,70 @@ test("the chart's workloads still restart to Ready, a helm-upgrade-style change 
     )
 })
 
-test('--rollback admission-policy removes the policy and its binding: the paths are open again', async () => {
+test('--decision-maker-guard refuses a pod labelled app=decisionmaker in any other namespace, and the ledger says closed', async () => {
+  const r = await world.run([...world.flags, '--yes', '-v', '--only', 'admission-policy', '--decision-maker-guard'], {
+    timeoutMs: 300_000,
+  })
+  assert.is(r.code, 0, show(r))
+  assert.match(
+    r.stdout,
+    new RegExp(`applied ValidatingAdmissionPolicy ${GUARD}, ValidatingAdmissionPolicyBinding ${GUARD};`),
+    show(r),
+  )
+  for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'])
+    assert.match(
+      checkOf(r.stdout, new RegExp(`${kind} ${GUARD.replace('.', '\\.')} applied as planned`)),
+      kind === 'ValidatingAdmissionPolicy'
+        ? /^ {2}✔ [^\n]*\n\s+expected: failurePolicy Fail/
+        : /^ {2}✔ [^\n]*\n\s+expected: Deny in every namespace but default\n\s+observed: as planned/,
+    )
+  // The runbook's own attempt (as its insider, in kube-public) is refused with the guard's message.
+  const impostor = checkOf(r.stdout, IMPOSTOR_CHECK)
+  assert.match(
+    impostor,
+    /^ {2}✔ [^\n]*\n\s+expected: refused at admission \(kubectl create Pod --dry-run=server --as=gthulhu-runbook-attacker\)\n\s+observed: ValidatingAdmissionPolicy 'gthulhu-decision-makers\.default' with binding 'gthulhu-decision-makers\.default' denied request: /,
+    impostor,
+  )
+  assert.not.match(r.stdout, /○ open {3}impostor-decision-maker-by-pod/)
+  assert.match(r.stdout, /Closed and tried: [^\n]*impostor-decision-maker-by-pod/)
+  // And the insider's own, in another tenant's namespace: a Pod and a Deployment, each refused by the API server.
+  for (const [what, object] of Object.entries(IMPOSTORS)) {
+    const refused = await impostorAttempt(object)
+    assert.is.not(refused.code, 0, `${what} should be refused`)
+    const { kind, metadata } = object as any
+    const resource = kind === 'Pod' ? 'pods' : 'deployments.apps'
+    assert.ok(
+      refused.stderr.includes(
+        `Error from server (Forbidden): error when creating "STDIN": ${resource} "${metadata.name}" is forbidden: ${GUARD_DENIED} ${kind} ${metadata.name} from ${INSIDER}`,
+      ),
+      `${what}: ${refused.stderr}`,
+    )
+  }
+  // The guard refuses the label, nothing else: the tenant's other pods are admitted.
+  const plain = await impostorAttempt({ ...IMPOSTORS['a Pod labelled app=decisionmaker'], metadata: { name: 'plain' } })
+  assert.is(plain.code, 0, plain.stderr)
+  // The runbook's own user (this test's kubectl, not impersonated) is exempt only for its probes, which carry the
+  // probe label, not for a pod of its own.
+  const own = IMPOSTORS['a Pod labelled app=decisionmaker'] as any
+  const probe = {
+    ...own,
+    metadata: { ...own.metadata, labels: { ...own.metadata.labels, 'gthulhu-runbook/probe-run': 'x' } },
+  }
+  const probeAttempt = await impostorAttempt(probe, null)
+  assert.is(probeAttempt.code, 0, `a probe of the runbook user is admitted: ${probeAttempt.stderr}`)
+  const unlabelled = await impostorAttempt(own, null)
+  assert.ok(unlabelled.stderr.includes(GUARD_DENIED), unlabelled.stderr)
+})
+
+test('--rollback admission-policy removes the policy, the guard and their bindings: the paths are open again', async () => {
   const r = await world.run([...world.flags, '--yes', '--rollback', 'admission-policy'], { timeoutMs: 300_000 })
   assert.is(r.code, 0, show(r))
   const policies = await world.kubectlJson('get', 'validatingadmissionpolicies,validatingadmissionpolicybindings')
   assert.equal(policies.items, [])
   const again = await attempt(ATTEMPTS['a Pod naming the manager ServiceAccount'])
   assert.is(again.code, 0, again.stderr)
+  const impostor = await impostorAttempt(IMPOSTORS['a Pod labelled app=decisionmaker'])
+  assert.is(impostor.code, 0, impostor.stderr)
 })
 
 test('--no-admission-policy leaves it out and verification reports the borrowed-identity paths open', async () => {

@@ -1,12 +1,16 @@
 // What the L7 verification exists to catch, on a fully hardened simulated cluster: an ALLOW policy that locks
 // the allowed identity out, and a User-Agent value Istio could never match (refused before anything changes).
+// Then each path the L7 and identity policies close, open before its step and refused after: another identity
+// through the waypoint, a Service bound to it, curl at the gateway (l7-policies); the pod outside the mesh, the pod
+// IP and a Service someone else makes for the manager's pods without the waypoint label — with the default
+// Service-scoped binding the waypoint never sees it, so it answers until the identity policies refuse its caller.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Cluster } from '../lib/kube/cluster.ts'
 import { loadConfig } from '../lib/config/options.ts'
-import type { StepContext, StepIO } from '../lib/types.ts'
+import type { Check, StepContext, StepIO } from '../lib/types.ts'
 import { l7PoliciesStep } from '../steps/11-l7-policies.ts'
-import { show, type RunbookWorld } from './harness.ts'
+import { checkOf, show, type RunbookWorld } from './harness.ts'
 import { preparedWorld } from './fixtures.ts'
 import { kubectl } from './kit.ts'
 
@@ -24,6 +28,25 @@ test.after(async () => {
 // The waypoint ORs every ALLOW policy attached to the manager Service and to the waypoint itself (istio 1.29.1
 // pilot/pkg/model/policyattachment.go ShouldAttachPolicy), so locking the scheduler out takes both.
 const LOCKED_OUT = ['manager-allow-scheduler-or-chrome', 'gthulhu-waypoint-allow-manager-callers']
+
+/** The l7-policies step's verification alone (as the guided "retry verify" does), through real kubectl. */
+async function l7VerifyAlone(): Promise<Check[]> {
+  Object.assign(process.env, world.sim.env)
+  const config = loadConfig([...world.flags, '--yes'], {})
+  const cluster = new Cluster({ kubeconfig: world.sim.kubeconfig, context: world.sim.context, timeoutMs: 60_000 })
+  const ctx: StepContext = { config, facts: world.state().facts, cluster, signal: new AbortController().signal }
+  const logs: string[] = []
+  const cleanups: (() => Promise<void>)[] = []
+  const io: StepIO = {
+    log: (m) => logs.push(m),
+    warn: (m) => logs.push(m),
+    onCleanup: (c) => void cleanups.push(c),
+    confirm: async () => false,
+  }
+  const checks = await l7PoliciesStep.verify(ctx, io)
+  for (const cleanup of cleanups) await cleanup()
+  return checks
+}
 
 test('ALLOW policies that no longer admit the allowed identity fail verification, and a run restores them', async () => {
   const lockOut = JSON.stringify([
@@ -44,20 +67,7 @@ test('ALLOW policies that no longer admit the allowed identity fail verification
   }
 
   // Verification alone (as the guided "retry verify" does), through real kubectl against the tampered cluster.
-  Object.assign(process.env, world.sim.env)
-  const config = loadConfig([...world.flags, '--yes'], {})
-  const cluster = new Cluster({ kubeconfig: world.sim.kubeconfig, context: world.sim.context, timeoutMs: 60_000 })
-  const ctx: StepContext = { config, facts: world.state().facts, cluster, signal: new AbortController().signal }
-  const logs: string[] = []
-  const cleanups: (() => Promise<void>)[] = []
-  const io: StepIO = {
-    log: (m) => logs.push(m),
-    warn: (m) => logs.push(m),
-    onCleanup: (c) => void cleanups.push(c),
-    confirm: async () => false,
-  }
-  const checks = await l7PoliciesStep.verify(ctx, io)
-  for (const cleanup of cleanups) await cleanup()
+  const checks = await l7VerifyAlone()
   const allowed = checks.find((c) => c.name === 'ServiceAccount gthulhu → manager Service :8080: HTTP 200')!
   assert.ok(allowed, JSON.stringify(checks, null, 2))
   assert.not.ok(allowed.ok)
@@ -147,6 +157,88 @@ test('--ingress-via-waypoint labels the manager Service and admits the gateway i
   assert.match(back.stdout, /ingress skips the manager's waypoint/)
   const after = await kjson('get', 'service', 'gthulhu-manager', '-n', 'default')
   assert.is(after.metadata.labels?.['istio.io/ingress-use-waypoint'], undefined)
+})
+
+const UNBOUND = /enrolled pod, ServiceAccount default → another Service, unbound :8080/
+/** The other paths around the waypoint that only the identity policies close, tried at l7-policies too. */
+const BYPASSES = [
+  /pod outside the mesh → manager Service :8080/,
+  /enrolled pod, ServiceAccount default → manager pod IP :8080/,
+]
+
+/** The paths only the L7 policies refuse: another identity through the waypoint, a deputy Service, curl at the gateway. */
+const L7_ONLY = [
+  /^ServiceAccount default → manager Service :8080: HTTP 403$/,
+  /^enrolled pod, ServiceAccount default → another Service on the waypoint :8080: HTTP 403$/,
+  /^gateway http:\/\/127\.0\.0\.1:\d+\/health with curl's default User-Agent \(curl\/8\.11\.1\): HTTP 403$/,
+]
+
+test('before l7-policies and identity-policies each path they close answers; after each, it is refused', async () => {
+  // Taken back, the identity policies leave only admission in front of the unbound Service, and the runbook's probe
+  // is exempt there: what it meets is what an insider's Service would meet if admission let it be made.
+  for (const step of ['identity-policies', 'l7-policies']) {
+    const back = await world.run([...world.flags, '--yes', '--rollback', step], { timeoutMs: 300_000 })
+    assert.is(back.code, 0, show(back))
+  }
+  // The L7 policies' paths, tried with no L7 policy in place: each answers (its check fails, the answer observed).
+  const without = await l7VerifyAlone()
+  for (const name of L7_ONLY) {
+    const check = without.find((c) => name.test(c.name))
+    assert.ok(check, `${name} in ${JSON.stringify(without, null, 2)}`)
+    assert.not.ok(check!.ok, check!.name)
+    assert.match(check!.observed, /HTTP 200/, check!.name)
+  }
+  assert.equal(await world.probePodsLeft(), [])
+  // l7-policies applies them and tries the unbound Service too: with identity-policies not in effect, the manager
+  // answers the probe's Service.
+  const open = await world.run([...world.flags, '--yes', '-v', '--only', 'l7-policies'], { timeoutMs: 300_000 })
+  assert.is(open.code, 0, show(open))
+  for (const name of L7_ONLY) {
+    const line = new RegExp(`^ {2}✔ ${name.source.slice(1, -1)}\\n\\s+expected: HTTP 403\\n\\s+observed: HTTP 403`, 'm')
+    assert.match(open.stdout, line)
+  }
+  const before = checkOf(open.stdout, UNBOUND)
+  assert.match(before, /^ {2}⚠ [^\n]*\n\s+expected: refused\n\s+observed: HTTP 200/, before)
+  assert.match(
+    before,
+    /→ this path is open: identity-policies has not been applied; the identity-policies step closes it \(ztunnel identity policy\)\. Admission still refuses an insider's own object for this path; the runbook's probe is exempt there/,
+  )
+  // So are the other bypasses of the waypoint.
+  for (const bypass of BYPASSES)
+    assert.match(
+      checkOf(open.stdout, bypass),
+      /^ {2}⚠ [^\n]*\n\s+expected: refused\n\s+observed: HTTP 200[^\n]*\n\s+→ this path is open: identity-policies has not been applied; the identity-policies step closes it \(ztunnel identity policy\)$/,
+      checkOf(open.stdout, bypass),
+    )
+  // The ledger the run ends with says which step closes them.
+  assert.match(
+    open.stdout,
+    /○ open {3}outside-mesh-to-manager: a pod outside the mesh → manager\n {6}why: identity-policies has not been applied/,
+  )
+  // The Service a probe made carries the probe label and is gone with its probe.
+  assert.equal(await world.probePodsLeft(), [])
+  const services = await kjson('get', 'services', '-n', 'default')
+  assert.equal(
+    services.items.map((s: any) => s.metadata.name).filter((n: string) => n.startsWith('gthulhu-probe-')),
+    [],
+  )
+
+  const closed = await world.run([...world.flags, '--yes', '-v', '--only', 'identity-policies'], {
+    timeoutMs: 300_000,
+  })
+  assert.is(closed.code, 0, show(closed))
+  assert.match(
+    checkOf(closed.stdout, UNBOUND),
+    /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/,
+    checkOf(closed.stdout, UNBOUND),
+  )
+  for (const bypass of BYPASSES)
+    assert.match(checkOf(closed.stdout, bypass), /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/)
+  assert.match(
+    closed.stdout,
+    /Closed and tried: [^\n]*outside-mesh-to-manager, pod-ip-to-manager[^\n]*unbound-service-to-manager/,
+  )
+  assert.equal(await world.probePodsLeft(), [])
 })
 
 test.run()

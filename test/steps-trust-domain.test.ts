@@ -60,7 +60,13 @@ test('a mesh in trust domain example.org ends hardened, with every principal in 
   // The legitimate callers still get through: the manager to its backends, the scheduler's identity to the manager.
   assert.match(r.stdout, /ServiceAccount gthulhu +│ ✔ HTTP 200 \/ HTTP 200/)
   assert.match(r.stdout, /manager \(gthulhu-manager's labels\) +│ ✔ answers \/ answers +│ ✔ HTTP 200 \/ HTTP 200/)
-  // Namespace-wide, a Service without the waypoint label passes the waypoint too, whose own policy refuses it.
+  // Namespace-wide, a Service without the waypoint label passes the waypoint too: it is open at identity-policies
+  // (the waypoint forwards it with its own identity, which the manager admits) and refused by the waypoint's own
+  // policy once l7-policies attaches it.
+  assert.match(
+    r.stdout,
+    /⚠ enrolled pod, ServiceAccount default → another Service, unbound :8080: HTTP 403\s+expected: HTTP 403\s+observed: HTTP 200[^\n]*\n\s+→ this path is open: l7-policies has not been applied; the l7-policies step closes it \(waypoint L7\)/,
+  )
   assert.match(
     r.stdout,
     /✔ enrolled pod, ServiceAccount default → another Service, unbound :8080: HTTP 403\s+expected: HTTP 403\s+observed: HTTP 403/,

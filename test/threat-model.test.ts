@@ -11,7 +11,14 @@ import { desiredManagerEgressPolicy } from '../lib/domain/network-policies.ts'
 import { validateManifest } from '../lib/kube/schema.ts'
 import type { Facts, ProbeSpec, StepId } from '../lib/types.ts'
 import { classifyListener, listenerScript, meetsExpectation, probePod } from '../lib/verify/probes.ts'
-import { expectedNow, ledger, pathById, probeFor, type ProbeEnv } from '../lib/verify/threat-model.ts'
+import {
+  expectedNow,
+  expectedPastAdmission,
+  ledger,
+  pathById,
+  probeFor,
+  type ProbeEnv,
+} from '../lib/verify/threat-model.ts'
 import { desiredIdentityPolicies } from '../steps/09-identity-policies.ts'
 import { desiredAuthorizationPolicies, ingressPassesWaypoint } from '../steps/11-l7-policies.ts'
 import { waypointStep } from '../steps/07-waypoint.ts'
@@ -173,6 +180,34 @@ test('a probe expects what the model says now: open for good answers, closed or 
   // A 403 on the way is an L7 layer's refusal, not the far side's answer.
   assert.not.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 403 }))
   assert.ok(meetsExpectation({ kind: 'answered' }, { kind: 'status', status: 200 }))
+})
+
+test("the runbook's probe is exempt at admission: it expects what the layers behind admission do", () => {
+  const every = () => true
+  const behind = (id: string, flags: string[], inEffect: (step: StepId) => boolean) =>
+    expectedPastAdmission(pathById(id)!, config(...flags), inEffect)
+  // Identity policies left out: admission still closes the unbound Service for an insider (the ledger says closed),
+  // yet nothing behind admission refuses the probe's own Service, so the probe expects the manager's answer.
+  assert.is(
+    expectedNow(pathById('unbound-service-to-manager')!, config('--no-identity-policies'), every).verdict,
+    'refused',
+  )
+  assert.equal(behind('unbound-service-to-manager', ['--no-identity-policies'], every), {
+    verdict: 'open',
+    because:
+      'with --no-identity-policies nothing refuses it, and with --waypoint-binding namespace it passes the waypoint, whose identity the manager admits',
+  })
+  // identity-policies undone after a full run: open until it runs again, whatever admission does.
+  const e = behind('unbound-service-to-manager', [], (s) => s !== 'identity-policies')
+  assert.is(e.verdict === 'open' && e.until?.step, 'identity-policies')
+  // The guard on and the egress policy left out: nothing behind admission keeps the manager's requests in.
+  assert.is(
+    behind('impostor-decision-maker', ['--no-manager-egress-policy', '--decision-maker-guard'], every).verdict,
+    'open',
+  )
+  // A layer behind admission in effect: the probe expects its refusal, as before.
+  const closed = behind('unbound-service-to-manager', [], every)
+  assert.equal(closed.verdict === 'refused' && closed.by.map((c) => c.layer), ['ztunnel identity policy'])
 })
 
 test('the manager may connect to MongoDB, its own decision makers, cluster DNS and the API server, nothing else', () => {

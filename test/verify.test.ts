@@ -1,5 +1,6 @@
 // --verify on the simulated cluster: after a full run it exits 0 and changes nothing; a policy loosened, a
-// label removed or a policy deleted makes it exit 1 and name that drift, in text and as JSON events;
+// label removed or a policy deleted makes it exit 1 and name that drift, in text and as JSON events (and the paths
+// a deleted identity policy reopened are seen answering, then refused once its step runs again);
 // --no-probes audits the objects alone without creating a pod.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -12,6 +13,11 @@ let world: RunbookWorld
 /** An audit runs every step's checks and probes at once: on a busy machine that takes minutes. */
 const AUDIT_MS = 300_000
 const SAME_NODE = /hostNetwork pod, the manager's node → manager pod IP :8080/
+/** copied-labels-to-mongodb and copied-labels-to-decision-maker: the manager's labels with another identity. */
+const COPIED_LABELS = [
+  /manager's labels, ServiceAccount default → MongoDB :27017/,
+  /manager's labels, ServiceAccount default → scheduler sidecar :8080/,
+]
 const events = (stdout: string) =>
   stdout
     .trim()
@@ -120,26 +126,33 @@ test('a loosened NetworkPolicy is named as drift; the identity policy behind it 
   )
   // Defence in depth: the NetworkPolicy now admits every pod, but MongoDB's ztunnel still refuses a caller without the manager's identity.
   assert.match(r.stdout, /✔ other pod \(component=probe\) → MongoDB :27017: refused/)
-  // Left loosened: the next test's repair run puts both steps' objects back in one run.
+  const repair = await world.run([...world.flags, '--yes', '--only', 'l4-policies'], { timeoutMs: AUDIT_MS })
+  assert.is(repair.code, 0, show(repair))
 })
 
-test('a deleted identity policy is named, and so is the bypass it reopened; one repair run puts back both', async () => {
-  await kubectlOk('delete', 'authorizationpolicies.security.istio.io', 'gthulhu-mongodb-allow-manager', '-n', 'default')
+test('deleted identity policies are named, and so are the bypasses they reopened; a run closes them again', async () => {
+  // Both backends' policies: a pod wearing the manager's labels is then seen answered by each, before the step that
+  // closes it runs again (and refused after).
+  for (const policy of ['gthulhu-mongodb-allow-manager', 'gthulhu-scheduler-allow-manager'])
+    await kubectlOk('delete', 'authorizationpolicies.security.istio.io', policy, '-n', 'default')
   const r = await world.run([...world.flags, '--verify'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 1, show(r))
-  assert.match(
-    r.stdout,
-    /identity-policies: AuthorizationPolicy default\/gthulhu-mongodb-allow-manager applied as planned/,
-  )
-  // The NetworkPolicy admits a pod wearing the manager's labels; only the identity policy refused it.
-  assert.match(
-    r.stdout,
-    /identity-policies: manager's labels, ServiceAccount default → MongoDB :27017: refused — expected refused, observed answers/,
-  )
-  const repair = await world.run([...world.flags, '--yes', '--only', 'l4-policies,identity-policies'], {
+  for (const policy of ['gthulhu-mongodb-allow-manager', 'gthulhu-scheduler-allow-manager'])
+    assert.match(r.stdout, new RegExp(`identity-policies: AuthorizationPolicy default/${policy} applied as planned`))
+  // The NetworkPolicies admit a pod wearing the manager's labels; only the identity policies refused it.
+  for (const copied of COPIED_LABELS)
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `identity-policies: ${copied.source}[^\\n]*: refused — expected refused, observed (answers|HTTP \\d+)`,
+      ),
+    )
+  const repair = await world.run([...world.flags, '--yes', '-v', '--only', 'identity-policies'], {
     timeoutMs: AUDIT_MS,
   })
   assert.is(repair.code, 0, show(repair))
+  for (const copied of COPIED_LABELS)
+    assert.match(checkOf(repair.stdout, copied), /^ {2}✔ [^\n]*\n\s+expected: refused\n\s+observed: refused/)
 })
 
 test('a removed waypoint label and a deleted AuthorizationPolicy are named as drift events under --output json', async () => {

@@ -3,7 +3,7 @@ import { select } from '@inquirer/prompts'
 import { Interrupted, promptClosed } from '../config/errors.ts'
 import type { Prompter } from '../run/engine.ts'
 import type { KubeContext } from '../kube/kubeconfig.ts'
-import { text } from '../config/text.ts'
+import { promptTheme, text } from '../config/text.ts'
 
 /** A prompt closed without an answer (Ctrl-C, the run stopping, the terminal gone): the runbook treats it as quitting. */
 async function asked<T>(question: Promise<T>): Promise<T> {
@@ -23,6 +23,7 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
         select(
           {
             message: text.menu.runStep(step.id),
+            theme: promptTheme(),
             choices: [
               { name: text.menu.run, value: 'run' as const },
               { name: text.menu.plan, value: 'plan' as const },
@@ -43,6 +44,7 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
       select(
         {
           message: text.menu.afterFailure(step.id),
+          theme: promptTheme(),
           choices: [
             { name: text.menu.retryVerify, value: 'retry-verify' as const },
             { name: text.menu.rerun, value: 'rerun' as const },
@@ -60,6 +62,7 @@ export const guidedPrompter = (signal?: AbortSignal): Prompter => ({
       select(
         {
           message: text.menu.undoStep(step.id),
+          theme: promptTheme(),
           choices: [
             { name: text.menu.undo, value: 'undo' as const },
             { name: text.menu.quitUndo, value: 'quit' as const },
@@ -77,6 +80,7 @@ export async function askContext(contexts: KubeContext[], signal?: AbortSignal):
     select(
       {
         message: text.menu.context,
+        theme: promptTheme(),
         choices: contexts.map((c) => ({
           name: text.menu.contextChoice(c.name, !!c.current, c.cluster, c.server),
           value: c.name,

@@ -478,6 +478,28 @@ function zhReason(why: string, id: string): string {
 
 const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
 
+/** A protected workload's title (lib/domain/network-policies.ts, lib/verify/threat-model.ts TARGET_TITLES). */
+const zhTitle = (title: string) =>
+  ({ 'scheduler sidecar': 'scheduler 的 sidecar', 'ingress gateway': 'ingress 閘道' })[title] ?? title
+
+/** Why a path could not be tried (lib/verify/threat-model.ts): the fixed reasons, with their values kept. */
+const NOT_TRIED_ZH_TW: [RegExp, string][] = [
+  [
+    /^no Running manager pod, so there is no pod IP or node to try$/,
+    '沒有 Running 的 manager Pod，所以沒有 Pod IP 或節點可以試',
+  ],
+  [/^no Running manager pod, so there is no pod IP to try$/, '沒有 Running 的 manager Pod，所以沒有 Pod IP 可以試'],
+  [/^every node that takes pods runs a manager pod \((.*)\)$/, '每個能排 Pod 的節點上都跑著 manager 的 Pod（$1）'],
+  [
+    /^none of the principals the manager policy admits is an existing ServiceAccount in (\S+), so no probe can wear it$/,
+    'manager 策略放行的 principal 都不是 $1 裡現有的 ServiceAccount，所以沒有探測能使用它',
+  ],
+]
+const zhNotTried = (reason: string) => {
+  const found = NOT_TRIED_ZH_TW.find(([pattern]) => pattern.test(reason))
+  return found ? reason.replace(found[0], found[1]) : reason
+}
+
 /** What would close a path, in zh-TW: the model's own words, else "step (layer)" with the layer translated. */
 function zhWouldClose(what: string, id: string): string {
   if (what === pathById(id)?.staysOpen?.wouldClose) return THREAT_PATHS_ZH_TW[id]?.wouldClose ?? what
@@ -585,6 +607,7 @@ export const TEXT_ZH_TW: Text = {
       `叢集裡已經裝了 ${installed} 的 Gateway API CRD，比 ${wanted} 新。取代它們可能會弄壞安裝它們的東西。要取代嗎？`,
     untestedKubernetesWhen: '叢集的 Kubernetes 版本不在 Istio 測試過的範圍內',
     replaceNewerCrdsWhen: '叢集裡已經有較新的 Gateway API CRD',
+    keys: { navigate: '移動', select: '選取', all: '全選', invert: '反選', submit: '送出' },
   },
   run: {
     itWill: '它會：',
@@ -646,6 +669,12 @@ export const TEXT_ZH_TW: Text = {
     identityLeftOut: '以 --no-identity-policies 略過',
     identityApplied: '三條身分策略都已依計畫套用',
     l7Applied: '三條 AuthorizationPolicy 與 Service 的標籤都已符合計畫',
+    istioctlRecorded: (version, target, sha256) =>
+      `istioctl ${version} 已經安裝在 ${target}（sha256 ${sha256}…，與紀錄相符）`,
+    istioctlAdopted: (target, version, sha256) =>
+      `採用 ${target} 的 istioctl：它與 ${version} 發布版本逐位元組相同（sha256 ${sha256}…）`,
+    admissionLeftOut: '以 --no-admission-policy 略過',
+    admissionApplied: (policy) => `策略 ${policy} 與它的 binding 都已套用`,
   },
   checks: {
     expected: '預期',
@@ -673,7 +702,7 @@ export const TEXT_ZH_TW: Text = {
     nodePort: (service, port) => `Service ${service} 對應 listener 連接埠 ${port} 的 NodePort`,
     gatewayEnvoyReady: (deployment) => `Deployment ${deployment}（Gateway 的 Envoy）已就緒`,
     nodeAddress: 'NodePort 使用的節點位址',
-    healthThrough: (url, via) => `從這台機器經由 ${via} GET ${url}`,
+    healthThrough: (url, via) => `從這台機器經由 ${via === 'load balancer' ? '負載平衡器' : via} GET ${url}`,
     health: (url) => `從這台機器 GET ${url}`,
     namespaceLabel: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
     waypointProgrammed: (ref) => `waypoint Gateway ${ref} 已 Programmed`,
@@ -701,7 +730,7 @@ export const TEXT_ZH_TW: Text = {
     istioctlVerified: (path) => `${path} 的 istioctl 就是 runbook 驗證過的那個執行檔`,
     trustDomain: (configMap) => `服務網格的信任網域（${configMap} 裡的 meshConfig.trustDomain）`,
     egressAdmitsApiServer: (policy) => `${policy} 放行 API server 目前的端點`,
-    noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${target} 放行得比 ${policy} 更多`,
+    noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${zhTitle(target)} 放行得比 ${policy} 更多`,
     podsOf: (workload) => `${workload} 的 Pod`,
     managerServiceThroughWaypoint: (service) => `manager Service ${service}（經由 waypoint）`,
     ingressGateway: (gateway) => `ingress 閘道 ${gateway}`,
@@ -718,6 +747,8 @@ export const TEXT_ZH_TW: Text = {
       `這條路徑仍開放：${until ? `${until.step} 還沒有套用；${until.step} 步驟會關閉它（${zhLayer(until.layer)}）` : zhReason(because, path)}`,
     pathOpenForGood: (because, path, wouldClose) =>
       `這條路徑仍開放：${zhReason(because, path)}；能關閉它的：${zhWouldClose(wouldClose, path)}`,
+    behindAdmission: (hint, applied) =>
+      `${hint}。${applied ? '准入控制仍會拒絕' : 'admission-policy 執行後，准入控制會拒絕'}內部人員為這條路徑自行建立的物件；runbook 的探測在准入控制那裡是豁免的，所以它只試了准入控制之後的各層`,
     pathRefusedAnyway: (because, path) =>
       `這個 runbook 讓這條路徑保持開放（${zhReason(because, path)}），它卻被拒絕了：拒絕它的是 runbook 沒有設定的東西，所以不宣稱任何保護`,
     probe: (source, destination, expectation, path) => {
@@ -729,6 +760,12 @@ export const TEXT_ZH_TW: Text = {
     gatewayRequest: (url, who, userAgent, status, path) =>
       `${path && THREAT_PATHS_ZH_TW[path] ? THREAT_PATHS_ZH_TW[path].from : `${who}（${userAgent}）`} → 閘道 ${url}：HTTP ${status}`,
     expectation: zhExpectation,
+    observation: (kind, detail, status) =>
+      kind === 'answered' || kind === 'status' ? zhObservation(kind, status) : `${zhObservation(kind)}（${detail}）`,
+    observedBy: (observation, pod) => `${observation} [Pod ${pod}]`,
+    nothingListens: '連線被拒：那裡沒有任何東西在監聽',
+    nothingReachedListener: '監聽的 Pod 沒有收到任何東西',
+    imageCannot: (tool, output) => `探測映像檔無法${tool === 'nc' ? '以 nc 監聽' : `執行 ${tool}`}：${output}`,
   },
   progress: {
     probesRetry: (count, seconds, attempt, attempts) =>
@@ -745,6 +782,53 @@ export const TEXT_ZH_TW: Text = {
       `命名空間 ${namespace} 仍有標籤 ${label}=ambient，所以其中的 Pod 仍在 ambient 內；復原 waypoint 步驟時才會把它們移出`,
     restartedOutOfAmbient: (refs) => `已重新啟動 ${refs}，讓它們離開 ambient；正在等待 rollout 完成`,
     differsFromPlan: (ref, fields) => `${ref} 與計畫不同（${fields}）；改為套用計畫的版本`,
+    applied: (refs) => `已套用 ${refs.join('、')}`,
+    appliedChanges: (changes) => `已套用：${changes.join('；')}`,
+    toolSaid: (tool, line) => `${tool} 回報：${line}`,
+    downloading: (url) => `正在下載 ${url}`,
+    checksumVerified: (sha256, bytes) => `校驗碼相符（sha256 ${sha256}…，${bytes} 位元組）`,
+    istioctlInstalled: (target, sha256) => `已安裝 ${target}（sha256 ${sha256}…）`,
+    istioctlLeft: (target) => `保留 ${target}：runbook 之前就在了`,
+    istioctlGone: (target) => `${target} 已經不在了`,
+    istioctlRemoved: (target) => `已移除 ${target}`,
+    applyingBundle: (channel, version, reason) => `正在套用 ${channel} 通道的 ${version} 套件（${reason}）`,
+    bundleDiffers: (count, missing, other, versions, standard) =>
+      `${count} 個 CRD 中，${[
+        missing ? `${missing} 個尚未安裝` : '',
+        other ? `${other} 個是其他版本（${versions}）` : '',
+        standard ? `${standard} 個來自 standard 通道` : '',
+      ]
+        .filter(Boolean)
+        .join('、')}`,
+    replacingAsConfirmed: '依你的確認，取代較新的 CRD',
+    crdsKept: (count, bundle) => `保留 runbook 之前就在的 ${count} 個 Gateway API CRD（套件版本 ${bundle ?? '不明'}）`,
+    crdsDeleted: (count, names) => `已刪除 ${count} 個 Gateway API CRD：${names}`,
+    istioPrecheck: (reason) => `${reason}；正在執行 istioctl x precheck`,
+    noIstiod: (namespace) => `${namespace} 裡沒有 istiod`,
+    ambientIncomplete: (version, absent) => `Istio ${version} 的 ambient 元件不完整：缺少 ${absent.join('、')}`,
+    componentsRun: (components) => components.map((c) => `${c.name} 執行的是 ${c.version ?? '不明的版本'}`).join('、'),
+    installingIstio: (version) => `正在以 ambient 設定檔安裝 Istio ${version}`,
+    istioLeft: (namespace) => `保留 ${namespace} 裡的 Istio：它在 runbook 之前就已安裝`,
+    istioUninstalled: '已解除安裝 Istio（istioctl uninstall --purge）',
+    namespaceDeleted: (namespace) => `已刪除命名空間 ${namespace}`,
+    healthRequest: (url, via, userAgent) => `經由 ${via} 以 User-Agent "${userAgent}" GET ${url}`,
+    via: (via) => (via === 'load balancer' ? '負載平衡器' : via),
+    namespaceLabelled: (namespace, label) => `已替命名空間 ${namespace} 標上 ${label}`,
+    serviceLabelled: (ref, label) => `已替 Service ${ref} 標上 ${label}`,
+    waypointApplied: (ref) => `已套用 waypoint ${ref}`,
+    namespaceBindingRemoved: (label, namespace) =>
+      `已從命名空間 ${namespace} 移除 ${label}：現在只有 manager Service 使用 waypoint（復原時會把標籤放回去）`,
+    restarting: (refs, timeout) => `已重新啟動 ${refs}；正在等待 rollout 完成（每個最多 ${timeout} 秒）`,
+    rolloutsComplete: (refs) => `rollout 已完成：${refs}`,
+    insiderRbac: (applied, user) => `已套用 ${applied.join('、')}：${user} 能建立的東西，讓它的嘗試能送到准入控制`,
+    admissionApplied: (objects, user) => `已套用 ${objects.join('、')}；runbook 自己的探測可以例外的身分：${user}`,
+    ingressMode: (viaWaypoint, label, gatewayName) =>
+      viaWaypoint
+        ? `入口流量經過 manager 的 waypoint（Service 標上 ${label}=true）：manager 策略也會套用到瀏覽器流量，並放行閘道的身分（${gatewayName}-istio）`
+        : '入口流量不經過 manager 的 waypoint：瀏覽器流量只由閘道的 User-Agent 策略過濾；manager 策略只管服務網格內的呼叫者',
+    serviceLabelSet: (label, service, namespaceSaysTrue) =>
+      `Service ${service} 上的標籤 ${label}${namespaceSaysTrue ? `（命名空間 ${namespaceSaysTrue} 標的是 true）` : ''}`,
+    serviceLabelRemoved: (label, service) => `已從 Service ${service} 移除標籤 ${label}`,
   },
   warnings: {
     waypointRebound: (namespace, bound, name) => `命名空間 ${namespace} 原本指定 waypoint ${bound}；改用 ${name}`,
@@ -796,6 +880,250 @@ export const TEXT_ZH_TW: Text = {
     namedInSkip: '列在 --skip 中',
     earlierRun: (status) => `先前的執行已${status}`,
   },
+  plan: {
+    readOnly: '唯讀：叢集裡不會有任何變更',
+    clientVersion: '只在下一個指令沒有印出用戶端版本時執行',
+    serverVersion: 'kubectl 的版本；context 有回應，而且它的版本在 Istio 支援的範圍內',
+    findWorkload: (role, selector) => `依 Pod 標籤 ${selector} 找到 ${role}`,
+    whichCni: '執行的是哪一種 CNI',
+    apiServerAddresses: 'API server 的位址，manager 的對外策略必須放行它們',
+    istioctlDownload:
+      'runbook 記錄在那裡的執行檔還在時會略過；不是 runbook 安裝的執行檔，只有與發布版本完全相同時才會採用',
+    mustReport: (version) => `必須回報 ${version}`,
+    verifyAgainst: (checksumUrl) => `以 ${checksumUrl} 驗證`,
+    inMemory: '記憶體（直接 pipe 給 kubectl，不寫入磁碟）',
+    bundleDownload: '套件的每個 CRD 都已安裝為這個版本時會略過',
+    compareAnnotation: (annotation, version) => `把它們的 ${annotation} 註解與 ${version} 比較`,
+    bundleOnStdin: (channel, version) => `${channel} 通道的 ${version} 套件，從 stdin 傳入`,
+    waitEstablished: '接著等待套件的每個 CRD 都變成 Established',
+    skipOrStopIstio: (version) => `已經裝好 Istio ${version} 的 ambient 時略過；裝的是其他 Istio 時停止`,
+    stopOnInjection: '命名空間標有 sidecar 注入標籤時停止',
+    waitReady: (refs, namespace) => `接著等待 ${namespace} 裡的 ${refs} 全部就緒`,
+    gatewayServiceType: (nodePort) =>
+      nodePort ? 'Istio 會把它的 Service 建成 NodePort' : 'Istio 會把它的 Service 建成 LoadBalancer；使用它的 NodePort',
+    removedFields: (annotation) =>
+      `計畫沒有設定的欄位（先前執行留下的 ${annotation}、別人的修改）會從兩個物件上移除，使用先檢查其值的 JSON patch`,
+    gatewayConditions: (port) =>
+      `Gateway 的 Accepted 與 Programmed（或 AddressNotAssigned 但已分配 NodePort）；route 的 Accepted 與 ResolvedRefs；listener 連接埠 ${port} 的 NodePort；Gateway 的 Envoy Deployment 已就緒`,
+    nodeAddress: '就緒節點的 ExternalIP，沒有時用 InternalIP',
+    healthMustAnswer: (path, userAgent) =>
+      `從這台機器以 User-Agent "${userAgent}" GET http://<node>:<nodePort>${path} 必須回應 200`,
+    onlyManagerToMongo: '只有 manager 能連到 MongoDB',
+    managerEgress: 'manager 只能連到 MongoDB、自己命名空間的 decision maker、叢集 DNS 與 API server',
+    onlyManagerToDecisionMaker: '只有 manager 能連到 decision maker',
+    kubeletNotAdmitted:
+      '不放行 kubelet 探針來源 169.254.7.127（--no-allow-kubelet-probes）：納入 ambient 後，MongoDB 與 decision maker 可能變成未就緒',
+    egressAwaitsEndpoints: (policy) =>
+      `${policy}（manager 只能連到 MongoDB、自己命名空間的 decision maker、叢集 DNS 與 API server）要等 preflight 讀到 API server 的端點（Endpoints default/kubernetes）才會列入計畫：少了它們，它會切斷 manager 與 API server 的連線`,
+    egressNotLimited:
+      '不限制 manager 的對外流量（--no-manager-egress-policy）：manager 會繼續把意圖送給任何命名空間裡標著 app=decisionmaker 的 Pod',
+    verifyL4: (namespace, mongoImage, healthPath, httpImage) =>
+      `驗證：在 ${namespace} 建立探測 Pod，結束後刪除——扮演 manager 的 Pod 要得到 MongoDB 對 hello 的回應（${mongoImage}，mongosh），並從 scheduler 的 sidecar ${healthPath} 拿到 HTTP 200（${httpImage}，curl）；沒有 manager 標籤、在服務網格外的 Pod 兩者都要被拒絕；在自己專屬命名空間（結束後刪除）裡標著 app=decisionmaker 的監聽 Pod，收不到 manager 送來的任何東西`,
+    namespaceBinding: '命名空間的每個 Service 都使用這個 waypoint（原指南的做法）：別人在那裡建立的 Service 也會經過它',
+    serviceBinding: '只有 manager Service 使用這個 waypoint',
+    namespaceLabelRemoved: (namespace, label) =>
+      `命名空間 ${namespace} 有 ${label}（原指南以整個命名空間綁定）時，會移除這個標籤：它會把命名空間的每個 Service 都綁到 waypoint`,
+    ztunnelTakesOver: 'ztunnel 接手這個命名空間的 Pod',
+    waypointFor: (overwriteIn) =>
+      `給 L7 策略用的 waypoint（GatewayClass istio-waypoint）；等到它 Programmed${overwriteIn ? `（命名空間 ${overwriteIn} 已指定 waypoint 時加上 --overwrite）` : ''}`,
+    verifyWaypoint: (namespace, bound, waypoint) =>
+      `驗證：命名空間 ${namespace} 已納入，${bound} 綁到 ${waypoint}，Gateway ${waypoint} 已 Programmed，以及 istioctl waypoint status`,
+    boundNamespace: (namespace) => `命名空間 ${namespace}`,
+    boundService: (service) => `Service ${service}`,
+    concurrently: '三個同時執行',
+    everyPodHbone: (namespace) => `${namespace} 的每個 Pod 都顯示 HBONE 協定`,
+    verifyRestart: '驗證：再次檢查 L4 策略（包含 HBONE 用的 15008）與連線矩陣，探測 Pod 結束後刪除',
+    identityLeftOut:
+      '略過（--no-identity-policies）：走 Pod IP、來自服務網格外、複製標籤的呼叫者，仍然連得到 manager、MongoDB 與 decision maker；驗證時會回報這些路徑',
+    ztunnelAdmitsOnly: (principals) => `ztunnel 只放行 ${principals}`,
+    verifyIdentity: (namespace) =>
+      `驗證：在 ${namespace} 用探測 Pod 試各種繞道（服務網格外 → manager Service；已納入、ServiceAccount default → manager 的 Pod IP，以及探測替 manager 的 Pod 建立的 Service；帶 manager 標籤、ServiceAccount default → MongoDB 與 decision maker；另一個節點的 hostNetwork → manager 的 Pod IP），每一條都不能得到回應；manager 所在節點上的 hostNetwork Pod 顯示仍然開放的路徑；manager 的身分仍要連得到兩個後端，允許的呼叫者經由 waypoint、瀏覽器經由閘道仍要連得到 manager；並列出受保護 Pod 所在節點上的 hostNetwork Pod`,
+    insiderRole: (user, namespace) =>
+      `${user} 在 ${namespace} 能建立的東西（沒有憑證：驗證時以 kubectl --as 扮演它），讓它的嘗試能送到准入控制`,
+    insiderBinding: (user) => `把它授予 ${user}`,
+    admissionLeftOut:
+      '略過（--no-admission-policy）：任何能在命名空間建立 Pod、Deployment、Job 或 CronJob 的人，仍能使用 manager、scheduler、waypoint 或閘道的身分；驗證時會把這些路徑回報為開放',
+    exemptUserLater: (placeholder) =>
+      `例外的使用者在步驟執行時以 kubectl auth whoami 讀取（這裡顯示為 ${placeholder}）`,
+    onlyOwners: (owners) => `只有 ${owners}（以及它們控制器建立的 Pod）能使用這些身分`,
+    bindingDenies: (namespace) => `在命名空間 ${namespace} 套用這條策略，違反時拒絕`,
+    verifyAdmission: (serviceAccount) =>
+      `驗證：以使用者 gthulhu-runbook-attacker 執行 kubectl create --dry-run=server，指定 ${serviceAccount} 的 Pod、Deployment 與 CronJob，指定 scheduler 與 waypoint 的 ServiceAccount 的 Pod，帶 manager 標籤的 Pod，以及選取 manager Pod 的 Service，每一個都必須被拒絕；每個工作負載的 Pod 副本以它自己的控制器送出時必須被放行；runbook 的冒充探測照常執行`,
+    mayCallManager: (principals) => `只有 ${principals} 能呼叫 manager`,
+    waypointPolicy: (waypoint, principals) =>
+      `不論誰把哪個 Service 綁到 waypoint ${waypoint}，只有 ${principals} 能通過`,
+    admitsAgents: (agents) => `放行 ${agents}`,
+    namespaceDecides: (label, namespace) =>
+      `（命名空間 ${namespace} 有 ${label}=true 時改設 ${label}=false：沒有這個標籤的 Service 由命名空間決定）`,
+    verifyL7: (httpImage) =>
+      `驗證：以 curl 探測 Pod（${httpImage}）扮演允許的 ServiceAccount（預期 200）與 "default"（預期 403），也經由探測替 manager 的 Pod 建立並綁到 waypoint 的 Service（預期 403；結束後刪除）；並以允許的 User-Agent 與 curl 預設的 User-Agent 連 NodePort`,
+    userAgent: (kind, value) =>
+      kind === 'presence'
+        ? '任何帶有 User-Agent 標頭的請求'
+        : kind === 'exact'
+          ? `完全等於 ${value} 的 User-Agent`
+          : kind === 'prefix'
+            ? `以 ${value} 開頭的 User-Agent`
+            : kind === 'suffix'
+              ? `以 ${value} 結尾的 User-Agent`
+              : value,
+    unusable: (pattern, why) => `${pattern}（無法使用：${why}）`,
+    undoLeave: (ref) => `保留 ${ref}：它在 runbook 之前就存在，不是 runbook 建立的`,
+    undoPutBack: (ref) => `把 ${ref} 恢復成 runbook 接管之前的樣子（kubectl replace）`,
+    nothingToUndo: '沒有東西要復原：這個步驟只讀取叢集',
+  },
+  hints: {
+    policyChanged: '有人修改或刪除了它；請重新執行 l4-policies 步驟來恢復',
+    egressChanged:
+      '有人修改或刪除了它；請重新執行 l4-policies 步驟。少了它，manager 會把意圖送給任何命名空間裡標著 app=decisionmaker 的 Pod',
+    apiServerChanged:
+      'API server 的位址變了（或讀不到）：manager 再也無法列出 decision maker。請重新執行 preflight 與 l4-policies，讓策略寫上目前的位址',
+    policiesAddUp: (names, namespace) =>
+      `NetworkPolicy 會疊加：被好幾條選到的 Pod，任何一條放行的來源都連得到它。請移除或縮小 ${names || '它'}（kubectl describe networkpolicy -n ${namespace}），或保留它，並接受只有身分策略會拒絕這些呼叫者`,
+    hbone: (policy, title, enrolled, port) =>
+      `${enrolled ? '命名空間已納入 ambient，所以' : '命名空間納入 ambient 之後，'} manager 的流量是包在 ztunnel 的 HBONE 通道裡、從 ${port} 連接埠到達 ${zhTitle(title)}，而不是應用連接埠；` +
+      `NetworkPolicy ${policy} 必須放行來自 manager 的 ${port}，否則通道會被丟棄，manager 的連線會在它自己的 ztunnel 接受之後立刻被重設。請重新執行 l4-policies，套用含 ${port} 的原指南策略。`,
+    kubeletTrap: (title, policy, sources) =>
+      `ambient 會把已納入 Pod 的 kubelet 健康探針改寫成來自 ${sources}；如果 NetworkPolicy ${policy} 沒有放行這個來源，` +
+      `${zhTitle(title)} 的 readiness 探針會在納入後失敗，Pod 變成未就緒（kubelet 探針陷阱）。除非你的 CNI 不管制 kubelet 流量，否則請保留 --allow-kubelet-probes（預設）。`,
+    otherPathsProven: '只有其他路徑得到證明',
+    notTried: (reason) => `沒有試：${zhNotTried(reason)}`,
+    noGatewayAddress: '沒有記錄閘道位址：請先執行 gateway 步驟',
+    gatewayAddressGone: (missing) => `閘道現在沒有位址：${missing}`,
+    verdict: (verdict) => (verdict === 'answered' ? '有回應' : verdict === 'refused' ? '被拒絕' : '開放'),
+    admitted: (detail) => `已放行：${detail}`,
+    refusedAtAdmission: (kind, user) => `在准入時被拒絕（kubectl create ${kind} --dry-run=server --as=${user}）`,
+    admittedOpen: '放行（這條路徑是開放的）',
+    attemptFailed: (detail) => `無法進行這次嘗試：${detail}`,
+    apiServerAdmitted:
+      'API server 放行了它：請確認 ValidatingAdmissionPolicy 與它的 binding 存在（kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook），而且 API server 提供 admissionregistration.k8s.io/v1（Kubernetes 1.30 以上）',
+    expectedAdmitted: (detail) => `這條路徑開放時，預期 API server 會放行；它的回應是：${detail}`,
+    probeFailed: (detail) => `探測本身失敗了：${detail}`,
+    allowRejected: (principal, namespace) =>
+      `manager 的 ALLOW 策略拒絕了 ${principal}：ALLOW 策略會拒絕任何一條規則都不符合的請求。請對照 kubectl get authorizationpolicy -n ${namespace} -o yaml（principals、ports），再重新執行 l7-policies`,
+    waypointIdentity: (principal) =>
+      `manager 的身分策略必須放行 waypoint 的身分 ${principal}；如果你指定了別的 waypoint，請用相同的 --waypoint-name 執行 identity-policies。如果服務網格的信任網域（meshConfig.trustDomain）變了，請重新執行 identity-policies，讓它的 principal 使用新的信任網域`,
+    noAnswerFromManager: (kind, waypoint, namespace) =>
+      `請求沒有得到 manager 的回應（${kind}）；請檢查 ${namespace} 裡 waypoint ${waypoint} 的 Pod 與 manager 的 Pod`,
+    unlistedIdentityAnswered: (binding) =>
+      `manager 回應了策略沒有列出的身分：以 Service 為目標的策略只由綁定的 waypoint 執行——請確認${binding}（waypoint 步驟），而且 manager 策略回報 WaypointAccepted=True`,
+    managerServiceHas: (label) => ` manager Service 有 ${label}`,
+    namespaceHas: (namespace, label) => `命名空間 ${namespace} 有 ${label}`,
+    expectedWaypoint403: (kind) =>
+      `預期 waypoint 回 403（RBAC: access denied）；其他失敗（${kind}）無法證明策略的任何事`,
+    noAnswerAtAll: (title, detail, namespace, selector, trap) =>
+      `${zhTitle(title)} 完全沒有回應（${detail}），所以這個探測無法證明策略的任何事：請確認它的 Pod 是 Running 且 Ready（kubectl get pods -n ${namespace} -l ${selector}）。如果它們在納入 ambient 後變成未就緒，那就是 kubelet 探針陷阱：${trap}`,
+    servesTls: (title, port) =>
+      `${zhTitle(title)} 對明文 HTTP 回了 HTTP 400：它多半在 ${port} 提供（雙向）TLS（Gthulhu 開了 mtls.enabled），而 preflight 沒有發現。連線有通，所以 NetworkPolicy 成立；請重新執行 preflight，讓探測改用 TLS`,
+    answeredStatus: (title, status, expectation, logs) =>
+      `${zhTitle(title)} 回了 HTTP ${status}，而不是${expectation}：連線有通，所以原因不在 NetworkPolicy；請檢查 Pod 的健康狀態（${logs}）`,
+    enrolledReset: (title, serviceAccount) =>
+      `納入 ambient 後，連上就馬上被重設，表示 manager 的 ztunnel 接受了連線，但它通往 ${zhTitle(title)} 的通道被丟棄或拒絕（NetworkPolicy，或 ztunnel 在那裡執行的 AuthorizationPolicy：它的身分策略必須放行 manager 的 ServiceAccount ${serviceAccount}）。`,
+    shouldAdmitManager: (policy, selector, ports, namespace, more) =>
+      `NetworkPolicy ${policy} 應該在 ${ports} 放行標有 ${selector} 的 Pod；請和 Pod 的標籤對照（kubectl describe networkpolicy ${policy} -n ${namespace}）。${more}`,
+    portAnd: (port, hbone) => `${port}${hbone ? ` 與 ${hbone}` : ''}`,
+    noKnownCni: '沒有已知的 CNI',
+    cniNotEnforcing: (cni, title, others) =>
+      `沒有 manager 標籤的 Pod 連上了：多半是叢集的 CNI 不執行 NetworkPolicy（preflight 找到的是：${cni}），所以策略只是存著、沒有作用。` +
+      `請安裝或啟用會執行它們的 CNI（Calico、Cilium、kind 0.24 以上的 kindnet）。${others ? `也請檢查其他選到 ${zhTitle(title)} 的 NetworkPolicy：${others}。` : ''}`,
+    impostorCalled:
+      'manager 把請求送給了另一個命名空間裡標著 app=decisionmaker 的 Pod：它會呼叫它找到的每一個這種 Pod（Gthulhu/api 會在所有命名空間裡列出它們）',
+    impostorReached: (namespace) => `manager 連到了 ${namespace} 以外一個標著 app=decisionmaker 的 Pod`,
+    egressIgnored: (reached, cni, policy) =>
+      `${reached}：多半是叢集的 CNI 不執行 NetworkPolicy（preflight 找到的是：${cni}），所以它的對外 NetworkPolicy ${policy} 只是存著、沒有作用。請安裝或啟用會執行對外策略的 CNI（Calico、Cilium、kind 0.24 以上的 kindnet）。`,
+    egressShouldAdmit: (reached, policy, namespace, selector, cni) =>
+      `${reached}：它的對外 NetworkPolicy ${policy} 應該只放行 MongoDB、這個命名空間的 decision maker、DNS 與 API server。請確認它存在並選到 manager 的 Pod（kubectl describe networkpolicy ${policy} -n ${namespace}；標有 ${selector} 的 Pod），而且 CNI 會執行對外策略（preflight 找到的是：${cni}）`,
+    waypointForwarded: (principal, policy, waypoint, namespace) =>
+      `waypoint 以它自己的身分 ${principal} 轉送了一個不是 manager 的 Service，而 manager 的身分策略接受這個身分：掛在 waypoint 本身的策略（${policy}，targetRefs kind Gateway ${waypoint}）必須拒絕 manager 策略沒有列出的每個身分。請確認它存在並回報 WaypointAccepted=True（kubectl get authorizationpolicies -n ${namespace}），再重新執行 l7-policies`,
+    unboundReached: (label) =>
+      `沒有 waypoint 標籤的 Service 連到了 manager 的 Pod：manager 上 ztunnel 的身分策略應該拒絕呼叫者自己的身分。請確認命名空間沒有 ${label}（它會把每個 Service 都綁到 waypoint），而且身分策略存在（identity-policies 步驟）`,
+    deputyOtherFailure: (expectation, failure) =>
+      `對別人建立的 Service，預期是${expectation}；其他失敗（${failure}）無法證明策略的任何事`,
+    identityNotRefused: (namespace, destination) =>
+      `這條路徑得到了回應，所以沒有任何身分策略拒絕它：請確認策略存在並選到 Pod（kubectl get authorizationpolicies -n ${namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook）、目的地的 Pod 已納入（istioctl ztunnel-config workloads 顯示 HBONE），而且 ${zhPlace(destination)} 有被某條策略涵蓋`,
+    gatewayViaWaypoint: (principal) =>
+      `入口流量經過 manager 的 waypoint，所以 manager 策略必須放行閘道的身分 ${principal}（由 --ingress-via-waypoint 加上；請重新執行 l7-policies）`,
+    gatewayControl: (principal) =>
+      `閘道的 User-Agent 策略應該放行這個 User-Agent，manager 的身分策略也應該放行閘道的身分 ${principal}；如果你指定了別的閘道，請用相同的 --gateway-name 執行策略步驟`,
+    gatewayAdmittedAgent: (gatewayName) =>
+      `閘道放行了策略沒有列出的 User-Agent：請確認閘道策略選到閘道的 Pod（gateway.networking.k8s.io/gateway-name=${gatewayName}）`,
+  },
+  failures: {
+    noIstioctlPlatform: (platform) =>
+      `Istio 沒有發布 ${platform} 的 istioctl；支援的有：linux（amd64、arm64、armv7）、osx（amd64、arm64）`,
+    checksumMismatch: (url, actual, checksumUrl, expected) =>
+      `${url} 的校驗碼不符：壓縮檔的雜湊值是 ${actual}，${checksumUrl} 寫的是 ${expected}；沒有安裝任何東西`,
+    noBinaryInArchive: (url, found) =>
+      `${url} 裡沒有 istioctl 執行檔（找到的是：${found.join('、') || '（什麼都沒有）'}）`,
+    downloadedVersion: (version, problem, expected) =>
+      `下載的 istioctl 回報的版本是 ${version ?? `（沒有版本：${problem}）`}，預期是 ${expected}；沒有安裝任何東西`,
+    notTheRelease: (target, version, present, release, recorded) =>
+      `${target} 不是 ${version} 發布版本的 istioctl（它的雜湊值是 ${present}，發布版本的執行檔是 ${release}）` +
+      `${recorded ? '，也不是 runbook 安裝在那裡的那一個' : ''}：runbook 不會執行、也不會取代它無法擔保的執行檔。` +
+      '請把它移走（runbook 接著會安裝發布版本），或改用其他 --install-dir',
+    newerCrds: (versions, wanted, names, newest) =>
+      `叢集裡已經裝了 ${versions} 的 Gateway API CRD，比 --gateway-api-version ${wanted} 新（${names.join('、')}）。` +
+      `取代它們可能會弄壞安裝它們的東西。請改用 --gateway-api-version ${newest}，或確定要取代時加上 --replace-newer-gateway-api 重新執行。`,
+    crdsInUse: (objects) =>
+      `還有 Gateway API 物件存在，刪除 CRD 也會一併刪除它們：${objects}。請先移除它們（或復原建立它們的步驟）；Istio 的 GatewayClass 會隨 Istio 一起移除。`,
+    sidecarInjection: (namespace, labels, removeArgs) =>
+      `命名空間 ${namespace} 標有 sidecar 注入的標籤（${labels}）；同一批工作負載同時用 ambient 模式與 sidecar 會互相衝突。` +
+      `請移除標籤（kubectl label namespace ${namespace} ${removeArgs}）並重新啟動 Pod，再重新執行。`,
+    otherIstio: (version, namespace, wanted) =>
+      `${namespace} 裡已經裝了 Istio ${version}，不是 ${wanted}。runbook 不會升級或降級執行中的控制平面：` +
+      `要沿用它，請加上 --istio-version ${version} 重新執行；或自行升級（istio.io/latest/docs/ambient/upgrade）後再重新執行。`,
+    notAmbient: (version, namespace) =>
+      `${namespace} 裡的 Istio ${version} 不是以 ambient 設定檔安裝的（istiod 沒有 PILOT_ENABLE_AMBIENT=true）。` +
+      '切換設定檔會改變服務網格中每個工作負載的運作方式；請審慎自行處理（istioctl install --set profile=ambient）後再重新執行。',
+    unknownVersion: '不明的版本',
+    precheckFailed: (exitCode, findings, command) =>
+      `istioctl x precheck 以 ${exitCode} 結束；沒有安裝任何東西：\n${findings || '（沒有輸出）'}\n` +
+      `請修正它回報的問題（詳情：${command}），再重新執行這個步驟。`,
+    stillEnrolled: (namespaces, label) =>
+      `還有命名空間納入 ambient，解除安裝 Istio 會讓它們離開服務網格：${namespaces}。請先移除它們的 ${label} 標籤（或復原 waypoint 步驟）。`,
+    noManagerService: (ref, namespace) =>
+      `manager（${ref}）在 ${namespace} 裡沒有 8080 連接埠的 Service；HTTPRoute 需要它當作後端`,
+    noApiServerEndpoints:
+      '讀不到 API server 的端點（kubectl get endpoints kubernetes -n default），而少了它們，manager 的對外策略會切斷 manager 與 API server 的連線。請確認 runbook 有權限讀取它們，或加上 --no-manager-egress-policy；沒有套用任何東西',
+    noNamespace: (namespace) => `命名空間 ${namespace} 不存在；請檢查 --namespace`,
+    foreignWaypoint: (ref, gatewayClass, name, namespace) =>
+      `Gateway ${ref} 已經存在，gatewayClassName 是 ${gatewayClass ?? '（沒有）'}，所以不是這個 runbook 可以管理的 waypoint。` +
+      `請用 --waypoint-name 換個名稱，或自行移除那個 Gateway（kubectl get gateway ${name} -n ${namespace} -o yaml），再重新執行。`,
+    noManagerServiceForWaypoint: (ref) => `Service ${ref}（manager 的）不存在；請重新執行 preflight，或檢查 --release`,
+    workloadsMissing: (refs, namespace) =>
+      `在 ${namespace} 裡找不到 ${refs.join('、')}；請重新執行 preflight（kubectl get ${refs.join(' ')} -n ${namespace}）`,
+    rolloutIncomplete: (timeout, reasons) => `rollout 沒有在 ${timeout} 秒內完成：\n  ${reasons.join('\n  ')}`,
+    rolloutDidNotComplete: 'rollout 沒有完成',
+    noWhoami:
+      'kubectl auth whoami 沒有回報使用者，所以准入策略無法讓 runbook 自己的探測例外；請確認叢集提供 authentication.k8s.io/v1 SelfSubjectReview（Kubernetes 1.28 以上）',
+    undoBlocked: (id, reason) => `${id} 沒有復原：${reason}`,
+    downloadTimedOut: (url) => `下載 ${url} 逾時`,
+    cannotDownload: (url, why) => `無法下載 ${url}：${why}`,
+    downloadCutShort: (url, why) => `${url} 的下載中斷了：${why}`,
+    receivedOf: (bytes, expected) => `只收到 ${expected} 位元組中的 ${bytes} 位元組`,
+    cutShortAfter: (url, bytes, expected, why) =>
+      `${url} 的下載在 ${bytes}${expected !== undefined ? `／${expected}` : ''} 位元組時中斷：${why}`,
+    cannotWriteDownload: (url, destination, code, why) => `無法把 ${url} 的下載寫入 ${destination}：${code}（${why}）`,
+    noDigest: (url, got) => `${url} 裡沒有 SHA-256 摘要（讀到的是 ${got}）`,
+    unverifiedIstioctl: (binary) =>
+      `拒絕執行 ${binary}：它不是這個 runbook 驗證過的 istioctl；請執行 istioctl 步驟（--only istioctl）安裝經過校驗碼驗證的版本`,
+    verifiedIstioctlMissing: (binary, code) =>
+      `這台機器的 ${binary} 沒有 runbook 驗證過的 istioctl（${code}）；請執行 --only istioctl 在這裡安裝`,
+    istioctlChanged: (binary, actual, expected) =>
+      `拒絕執行 ${binary}：它在 runbook 驗證之後被改過（sha256 ${actual}，紀錄是 ${expected}）；請先查出是誰改的，再把它移走，並執行 --only istioctl 重新安裝驗證過的發布版本`,
+    noVerifiedIstioctl:
+      '紀錄裡沒有以 SHA-256 驗證過的 istioctl（紀錄較舊，或還沒執行 istioctl 步驟）：請先執行 --only istioctl',
+    rolloutsIncomplete: (timeout, refs, command) => `rollout 沒有在 ${timeout} 秒內完成：${refs}（${command}）`,
+    probesStuck: (seconds, stuck, namespace, images) =>
+      `探測 Pod 沒有在 ${seconds} 秒內結束，所以無法驗證策略：\n  ${stuck.join('\n  ')}\n` +
+      `請確認 ${namespace} 可以排程 Pod，而且映像檔 ${images} 拉得下來（--probe-image、--http-probe-image、--timeout）`,
+    podDisappeared: '已消失',
+  },
+  render: {
+    written: (count, dir, files) =>
+      `已把 ${count} 份 manifest 與 kustomization.yaml 寫進 ${dir}：\n${files.map((f) => `  ${f}`).join('\n')}`,
+    commandsToo: '步驟也會執行指令（istioctl install、waypoint apply、rollout restart）；完整計畫請看 --dry-run。',
+  },
   errors: {
     yesNeedsContext: (contexts) =>
       `--yes 需要 --context：請指名要變更的叢集；kubeconfig 裡的 context 有：${contexts || '（沒有）'}`,
@@ -825,7 +1153,7 @@ export const TEXT_ZH_TW: Text = {
     weakened: (path, holding, voided) =>
       `${path}：現在只靠${quoted(holding, '與')}拒絕，${quoted(voided, '或')}已不再有效`,
     reopened: (path, voided) => `${path}：重新開放——runbook 擔保的每一層都擋不住它：${quoted(voided, '、')}與計畫不符`,
-    seenOpen: (path) => `${path}：實際可通——這條路徑上的探測得到了回應`,
+    seenOpen: (path) => `${path}：實際可通——這條路徑上的嘗試通過了（探測得到回應，或准入控制放行）`,
     counts: (closed, total, open, openAnyway) =>
       `攻擊路徑：${total} 條中已關閉 ${closed} 條、開放 ${open} 條（其中 ${openAnyway} 條是設計上、依你的選擇或在對應步驟執行前本來就開放的：docs/zh-TW/threat-model.md）`,
     probed: '已用探測 Pod 實際試過連線能力',

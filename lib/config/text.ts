@@ -7,6 +7,9 @@
 /** What a probe can observe (lib/types.ts Observation['kind']; config sits below types, so it is spelled out). */
 type ObservationKind = 'answered' | 'status' | 'blocked' | 'refused' | 'unresolved' | 'error' | 'skipped'
 
+/** What a key does under a prompt (the actions inquirer's help line names). */
+type KeyAction = 'navigate' | 'select' | 'all' | 'invert' | 'submit'
+
 /** A step's status as the summary shows it; JSON events and the record keep the identifiers. */
 type Status = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted' | 'accepted' | 'undone' | 'drifted'
 
@@ -58,6 +61,11 @@ const EN_TEXT = {
       `Gateway API CRDs at ${installed} are installed, newer than ${wanted}. Replacing them may break whatever installed them. Replace them?`,
     untestedKubernetesWhen: "the cluster's Kubernetes is outside the versions Istio tested",
     replaceNewerCrdsWhen: 'newer Gateway API CRDs are installed',
+    /** The keys under a prompt (inquirer's help line): what each key does. */
+    keys: { navigate: 'navigate', select: 'select', all: 'all', invert: 'invert', submit: 'submit' } satisfies Record<
+      KeyAction,
+      string
+    >,
   },
   run: {
     itWill: 'It will:',
@@ -123,6 +131,12 @@ const EN_TEXT = {
     identityLeftOut: 'left out with --no-identity-policies',
     identityApplied: 'the three identity policies are already applied as planned',
     l7Applied: 'the three AuthorizationPolicies and the Service label are already as planned',
+    istioctlRecorded: (version: string, target: string, sha256: string) =>
+      `istioctl ${version} is already installed at ${target} (sha256 ${sha256}…, as recorded)`,
+    istioctlAdopted: (target: string, version: string, sha256: string) =>
+      `adopted the istioctl at ${target}: byte for byte the ${version} release's (sha256 ${sha256}…)`,
+    admissionLeftOut: 'left out with --no-admission-policy',
+    admissionApplied: (policy: string) => `policy ${policy} and its binding are already applied`,
   },
   checks: {
     expected: 'expected',
@@ -210,6 +224,12 @@ const EN_TEXT = {
     /** A path open by design or by the operator's choice, seen open: why, and what would close it. */
     pathOpenForGood: (because: string, _path: string, wouldClose: string) =>
       `this path is open: ${because}; what would close it: ${wouldClose}`,
+    /**
+     * A probed path that only admission closes (`applied`) or will close once admission-policy runs: the runbook's
+     * probe is exempt there and met only the layers behind it.
+     */
+    behindAdmission: (hint: string, applied: boolean) =>
+      `${hint}. ${applied ? 'Admission still refuses' : 'Once admission-policy runs, admission refuses'} an insider's own object for this path; the runbook's probe is exempt there, so it tried only the layers behind admission`,
     /** A path this runbook leaves open that something else refused: no protection is claimed for it. */
     pathRefusedAnyway: (because: string, _path: string) =>
       `this runbook leaves this path open (${because}), yet it was refused: by something the runbook does not set up, so no protection is claimed for it`,
@@ -224,6 +244,19 @@ const EN_TEXT = {
     /** What a probe expects, in a check's name: answers, refused, HTTP 200. */
     expectation: (kind: 'answered' | 'blocked' | 'status', status?: number): string =>
       kind === 'answered' ? 'answers' : kind === 'blocked' ? 'refused' : `HTTP ${status}`,
+    /** What a probe saw, under its check: the kind, with the detail (what the tool printed) kept as it is. */
+    observation: (kind: ObservationKind, detail?: string, status?: number): string =>
+      kind === 'answered'
+        ? 'answers'
+        : kind === 'status'
+          ? `HTTP ${status}`
+          : `${kind === 'blocked' ? 'refused' : kind === 'skipped' ? 'not probed' : kind} (${detail})`,
+    /** A probe's observation and the pod that made it. */
+    observedBy: (observation: string, pod: string) => `${observation} [pod ${pod}]`,
+    nothingListens: 'connection refused: nothing listens there',
+    nothingReachedListener: 'nothing reached the listener',
+    imageCannot: (tool: 'mongosh' | 'curl' | 'nc', output: string) =>
+      `the probe image cannot ${tool === 'nc' ? 'listen with nc' : `run ${tool}`}: ${output}`,
   },
   /** What a step says while it works (shown with -v, when it fails, and in the report); its warnings always show. */
   progress: {
@@ -243,6 +276,67 @@ const EN_TEXT = {
     restartedOutOfAmbient: (refs: string) => `restarted ${refs} out of ambient; waiting for the rollouts`,
     differsFromPlan: (ref: string, fields: string) =>
       `${ref} differs from the plan (${fields}); applying the planned version`,
+    applied: (refs: string[]) => `applied ${refs.join(', ')}`,
+    /** What a step did, item by item (labels set or removed, objects applied). */
+    appliedChanges: (changes: string[]) => `applied: ${changes.join('; ')}`,
+    /** A line a tool printed (istioctl's own words), shown as it is. */
+    toolSaid: (tool: string, line: string) => `${tool}: ${line}`,
+    downloading: (url: string) => `downloading ${url}`,
+    checksumVerified: (sha256: string, bytes: number) => `checksum verified (sha256 ${sha256}…, ${bytes} bytes)`,
+    istioctlInstalled: (target: string, sha256: string) => `installed ${target} (sha256 ${sha256}…)`,
+    istioctlLeft: (target: string) => `left ${target}: it was there before the runbook`,
+    istioctlGone: (target: string) => `${target} is already gone`,
+    istioctlRemoved: (target: string) => `removed ${target}`,
+    applyingBundle: (channel: string, version: string, reason: string) =>
+      `applying the ${channel} bundle ${version} (${reason})`,
+    /** Why the bundle is applied: how many of its CRDs are missing, at another version, or from the standard channel. */
+    bundleDiffers: (count: number, missing: number, other: number, versions: string, standard: number) =>
+      `of ${count} CRDs: ${[
+        missing ? `${missing} missing` : '',
+        other ? `${other} at another version (${versions})` : '',
+        standard ? `${standard} from the standard channel` : '',
+      ]
+        .filter(Boolean)
+        .join(', ')}`,
+    replacingAsConfirmed: 'replacing newer CRDs, as confirmed',
+    crdsKept: (count: number, bundle: string | undefined) =>
+      `left ${count} Gateway API CRD(s) that were there before the runbook (bundle ${bundle ?? 'unknown'})`,
+    crdsDeleted: (count: number, names: string) => `deleted ${count} Gateway API CRD(s): ${names}`,
+    /** Why Istio is installed, then the precheck. */
+    istioPrecheck: (reason: string) => `${reason}; running istioctl x precheck`,
+    noIstiod: (namespace: string) => `no istiod in ${namespace}`,
+    ambientIncomplete: (version: string, absent: string[]) =>
+      `Istio ${version} ambient is incomplete: ${absent.join(', ')} missing`,
+    componentsRun: (components: { name: string; version?: string }[]) =>
+      components.map((c) => `${c.name} runs ${c.version ?? 'an unknown version'}`).join(', '),
+    installingIstio: (version: string) => `installing Istio ${version} with the ambient profile`,
+    istioLeft: (namespace: string) => `left Istio in ${namespace}: it was installed before the runbook`,
+    istioUninstalled: 'uninstalled Istio (istioctl uninstall --purge)',
+    namespaceDeleted: (namespace: string) => `deleted namespace ${namespace}`,
+    healthRequest: (url: string, via: string, userAgent: string) =>
+      `GET ${url} (through the ${via}) with User-Agent "${userAgent}"`,
+    /** How the gateway is reached: 'load balancer' or 'NodePort'. */
+    via: (via: string) => via,
+    namespaceLabelled: (namespace: string, label: string) => `labelled namespace ${namespace} ${label}`,
+    serviceLabelled: (ref: string, label: string) => `labelled Service ${ref} ${label}`,
+    waypointApplied: (ref: string) => `applied waypoint ${ref}`,
+    namespaceBindingRemoved: (label: string, namespace: string) =>
+      `removed ${label} from namespace ${namespace}: only the manager Service uses the waypoint now (undo puts the label back)`,
+    restarting: (refs: string, timeout: number) =>
+      `restarted ${refs}; waiting for the rollouts (up to ${timeout}s each)`,
+    rolloutsComplete: (refs: string) => `rollouts complete: ${refs}`,
+    insiderRbac: (applied: string[], user: string) =>
+      `applied ${applied.join(', ')}: what ${user} may create, so its attempts reach admission`,
+    admissionApplied: (objects: string[], user: string) =>
+      `applied ${objects.join(', ')}; exempt for its own probes: ${user}`,
+    /** Where browser traffic goes after the l7 step (logged, and the plan's reason for the Service label). */
+    ingressMode: (viaWaypoint: boolean, label: string, gatewayName: string) =>
+      viaWaypoint
+        ? `ingress passes the manager's waypoint (Service labelled ${label}=true): the manager policy applies to browser traffic too, and admits the gateway's identity (${gatewayName}-istio)`
+        : `ingress skips the manager's waypoint: browser traffic is filtered by the gateway's User-Agent policy only; the manager policy governs in-mesh callers`,
+    serviceLabelSet: (label: string, service: string, namespaceSaysTrue?: string) =>
+      `label ${label} on Service ${service}${namespaceSaysTrue ? ` (namespace ${namespaceSaysTrue} says true)` : ''}`,
+    serviceLabelRemoved: (label: string, service: string) => `removed label ${label} from Service ${service}`,
   },
   /** A step's warnings while it works (always shown). */
   warnings: {
@@ -311,6 +405,270 @@ const EN_TEXT = {
     namedInSkip: 'named in --skip',
     earlierRun: (status: string) => `${status} in an earlier run`,
   },
+  /** A plan's reasons and notes (the preview before a step, --dry-run); commands, manifests and values stay as they are. */
+  plan: {
+    readOnly: 'read-only: nothing in the cluster changes',
+    clientVersion: 'only when the next command prints no client version',
+    serverVersion: "kubectl's version; the context answers, and its version is in Istio's support range",
+    findWorkload: (role: string, selector: string) => `find the ${role} by pod labels ${selector}`,
+    whichCni: 'which CNI runs',
+    apiServerAddresses: "the API server's addresses, which the manager's egress policy must admit",
+    istioctlDownload:
+      "skipped when the binary the runbook recorded there is still in place; a binary it did not install is used only if it is identical to the release's",
+    mustReport: (version: string) => `must report ${version}`,
+    /** formatPlan's words for a download. */
+    verifyAgainst: (checksumUrl: string) => `verify against ${checksumUrl}`,
+    inMemory: 'memory (piped to kubectl, never written to disk)',
+    bundleDownload: 'skipped when every CRD of the bundle is installed at this version',
+    compareAnnotation: (annotation: string, version: string) =>
+      `compare their ${annotation} annotation with ${version}`,
+    bundleOnStdin: (channel: string, version: string) => `the ${channel} bundle ${version} on stdin`,
+    waitEstablished: 'then wait until every CRD of the bundle is Established',
+    skipOrStopIstio: (version: string) =>
+      `skip when Istio ${version} ambient is already installed; stop when another Istio is`,
+    stopOnInjection: 'stop when the namespace is labelled for sidecar injection',
+    waitReady: (refs: string, namespace: string) => `then wait until ${refs} in ${namespace} are fully ready`,
+    gatewayServiceType: (nodePort: boolean): string =>
+      nodePort ? 'Istio makes its Service a NodePort' : 'Istio makes its Service a LoadBalancer; its NodePort is used',
+    removedFields: (annotation: string) =>
+      `a field the plan does not set (an earlier run's ${annotation}, someone's edit) is removed from both objects with a JSON patch that first tests its value`,
+    gatewayConditions: (port: number) =>
+      `Gateway Accepted and Programmed (or AddressNotAssigned with NodePorts); route Accepted and ResolvedRefs; the NodePort of listener port ${port}; the Gateway's Envoy Deployment ready`,
+    nodeAddress: "a Ready node's ExternalIP, else its InternalIP",
+    healthMustAnswer: (path: string, userAgent: string) =>
+      `GET http://<node>:<nodePort>${path} from this machine with User-Agent "${userAgent}" must answer 200`,
+    onlyManagerToMongo: 'only the manager reaches MongoDB',
+    managerEgress:
+      "the manager connects only to MongoDB, its namespace's decision makers, cluster DNS and the API server",
+    onlyManagerToDecisionMaker: 'only the manager reaches the decision maker',
+    kubeletNotAdmitted:
+      'kubelet probe source 169.254.7.127 NOT admitted (--no-allow-kubelet-probes): MongoDB and the decision maker may turn unready after ambient enrolment',
+    egressAwaitsEndpoints: (policy: string) =>
+      `${policy} (the manager may connect only to MongoDB, its namespace's decision makers, cluster DNS and the API server) is planned once preflight has read the API server's endpoints (Endpoints default/kubernetes): without them it would cut the manager off from the API server`,
+    egressNotLimited:
+      'manager egress NOT limited (--no-manager-egress-policy): the manager keeps sending intents to any pod labelled app=decisionmaker in any namespace',
+    verifyL4: (namespace: string, mongoImage: string, healthPath: string, httpImage: string) =>
+      `verify: probe pods in ${namespace}, deleted afterwards — the manager's stand-in gets MongoDB's hello answered (${mongoImage}, mongosh) and HTTP 200 from the scheduler sidecar's ${healthPath} (${httpImage}, curl); a pod without its labels, outside the mesh, is refused by both; a listener labelled app=decisionmaker in a namespace of its own (deleted afterwards) receives nothing from the manager`,
+    namespaceBinding:
+      "every Service of the namespace uses this waypoint (the guide's form): a Service someone else creates there passes it too",
+    serviceBinding: 'only the manager Service uses this waypoint',
+    namespaceLabelRemoved: (namespace: string, label: string) =>
+      `when namespace ${namespace} carries ${label} (the guide's namespace-wide binding), that label is removed: it would put every Service of the namespace on the waypoint`,
+    ztunnelTakesOver: 'ztunnel takes over the pods of this namespace',
+    waypointFor: (overwriteIn?: string) =>
+      `a waypoint (GatewayClass istio-waypoint) for L7 policies; waits until it is programmed${overwriteIn ? ` (with --overwrite when namespace ${overwriteIn} already names a waypoint)` : ''}`,
+    verifyWaypoint: (namespace: string, bound: string, waypoint: string) =>
+      `verify: namespace ${namespace} enrolled, ${bound} bound to ${waypoint}, Gateway ${waypoint} Programmed, istioctl waypoint status`,
+    boundNamespace: (namespace: string) => `namespace ${namespace}`,
+    boundService: (service: string) => `Service ${service}`,
+    concurrently: 'the three run concurrently',
+    everyPodHbone: (namespace: string) => `every pod of ${namespace} shows protocol HBONE`,
+    verifyRestart:
+      'verify: the L4 policies (incl. 15008 for HBONE) and the reachability matrix again, with probe pods that are deleted afterwards',
+    identityLeftOut:
+      'left out (--no-identity-policies): pod-IP, out-of-mesh and copied-label callers stay able to reach the manager, MongoDB and the decision maker; verify reports those paths',
+    ztunnelAdmitsOnly: (principals: string) => `ztunnel admits only ${principals}`,
+    verifyIdentity: (namespace: string) =>
+      `verify: probe pods in ${namespace} try the bypasses (outside the mesh → manager Service; enrolled, ServiceAccount default → manager pod IP and a Service the probe creates for the manager's pods; manager's labels, ServiceAccount default → MongoDB and the decision maker; hostNetwork on another node → manager pod IP), each must get no answer; a hostNetwork pod on the manager's node shows what stays open; the manager's identity must still reach both backends, an allowed caller the manager through the waypoint, and a browser the manager through the gateway; the hostNetwork pods on the protected pods' nodes are listed`,
+    insiderRole: (user: string, namespace: string) =>
+      `what ${user} (no credentials: verification acts as it with kubectl --as) may create in ${namespace}, so its attempts reach admission`,
+    insiderBinding: (user: string) => `grants it to ${user}`,
+    admissionLeftOut:
+      "left out (--no-admission-policy): anyone who may create pods, Deployments, Jobs or CronJobs in the namespace can still wear the manager's, the scheduler's, the waypoint's or the gateway's identity; verify reports those paths as open",
+    exemptUserLater: (placeholder: string) =>
+      `the exempt user is read with kubectl auth whoami when the step runs (shown here as ${placeholder})`,
+    onlyOwners: (owners: string) => `only ${owners} (and their controllers' pods) may wear these identities`,
+    bindingDenies: (namespace: string) => `applies the policy in namespace ${namespace} and denies`,
+    verifyAdmission: (serviceAccount: string) =>
+      `verify: as user gthulhu-runbook-attacker, kubectl create --dry-run=server of a Pod, a Deployment and a CronJob naming ${serviceAccount}, pods naming the scheduler's and the waypoint's ServiceAccounts, a pod with the manager's labels and a Service selecting the manager's pods must each be refused; a copy of each workload's pod sent as its own controller must be admitted; the runbook's impostor probes still run`,
+    mayCallManager: (principals: string) => `only ${principals} may call the manager`,
+    waypointPolicy: (waypoint: string, principals: string) =>
+      `whatever Service someone binds to waypoint ${waypoint}, only ${principals} pass it`,
+    admitsAgents: (agents: string) => `admits ${agents}`,
+    namespaceDecides: (label: string, namespace: string) =>
+      ` (${label}=false instead when namespace ${namespace} carries ${label}=true: the namespace decides for a Service without the label)`,
+    verifyL7: (httpImage: string) =>
+      `verify: curl probe pods (${httpImage}) as the allowed ServiceAccount (expect 200) and as "default" (expect 403), also through a Service the probe creates for the manager's pods and binds to the waypoint (expect 403; deleted afterwards); the NodePort with an allowed and with curl's default User-Agent`,
+    /** A User-Agent pattern, as the plan and the checks describe it. */
+    userAgent: (kind: 'presence' | 'exact' | 'prefix' | 'suffix' | 'unusable', value: string): string =>
+      kind === 'presence'
+        ? 'any request that sends a User-Agent header'
+        : kind === 'exact'
+          ? `exactly ${value}`
+          : kind === 'prefix'
+            ? `User-Agents starting ${value}`
+            : kind === 'suffix'
+              ? `User-Agents ending ${value}`
+              : value,
+    unusable: (pattern: string, why: string) => `${pattern} (unusable: ${why})`,
+    undoLeave: (ref: string) => `leave ${ref}: it existed before the runbook and is not the runbook's`,
+    undoPutBack: (ref: string) => `put ${ref} back exactly as it was before the runbook took it over (kubectl replace)`,
+    nothingToUndo: 'nothing to undo: this step only reads the cluster',
+  },
+  /** What to do about a failed check of the paths and the NetworkPolicies (shown under it); values stay as they are. */
+  hints: {
+    policyChanged: 'someone changed or deleted it; run the l4-policies step again to restore it',
+    egressChanged:
+      'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
+    apiServerChanged:
+      "the API server's addresses changed (or could not be read): the manager can no longer list decision makers. Run preflight and l4-policies again so the policy names the current ones",
+    policiesAddUp: (names: string, namespace: string) =>
+      `NetworkPolicies add up: a pod selected by several is reachable from anything any of them admits. Remove or narrow ${names || 'it'} (kubectl describe networkpolicy -n ${namespace}), or keep it and accept that only the identity policy refuses these callers`,
+    hbone: (policy: string, title: string, enrolled: boolean, port: number) =>
+      `${enrolled ? 'the namespace is enrolled in ambient, so' : 'once the namespace is enrolled in ambient,'} the manager's traffic reaches the ${title} inside ztunnel's HBONE tunnel on port ${port}, not on the app port; ` +
+      `NetworkPolicy ${policy} must admit ${port} from the manager, or the tunnel is dropped and the manager's connections are reset right after its own ztunnel accepted them. Run l4-policies again to apply the guide's policy with ${port}.`,
+    kubeletTrap: (title: string, policy: string, sources: string) =>
+      `ambient rewrites kubelet health probes of enrolled pods to come from ${sources}; if NetworkPolicy ${policy} does not admit that source, ` +
+      `the ${title}'s readiness probe fails after enrolment and the pod turns unready (the kubelet-probe trap). Keep --allow-kubelet-probes (the default) unless your CNI exempts kubelet traffic.`,
+    otherPathsProven: 'only the other paths are proven',
+    notTried: (reason: string) => `not tried: ${reason}`,
+    noGatewayAddress: 'no gateway address recorded: run the gateway step first',
+    gatewayAddressGone: (missing: string) => `the gateway has no address now: ${missing}`,
+    /** What an attack path is expected to meet: answers, refused, open. */
+    verdict: (verdict: 'answered' | 'refused' | 'open'): string => (verdict === 'answered' ? 'answers' : verdict),
+    admitted: (detail: string) => `admitted: ${detail}`,
+    refusedAtAdmission: (kind: string, user: string) =>
+      `refused at admission (kubectl create ${kind} --dry-run=server --as=${user})`,
+    admittedOpen: 'admitted (the path is open)',
+    attemptFailed: (detail: string) => `the attempt could not be made: ${detail}`,
+    apiServerAdmitted:
+      'the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)',
+    expectedAdmitted: (detail: string) =>
+      `expected the API server to admit this while the path is open; it answered: ${detail}`,
+    probeFailed: (detail: string) => `the probe itself failed: ${detail}`,
+    allowRejected: (principal: string, namespace: string) =>
+      `the manager's ALLOW policy rejected ${principal}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${namespace} -o yaml (principals, ports), then run l7-policies again`,
+    waypointIdentity: (principal: string) =>
+      `the manager's identity policy must admit the waypoint's identity ${principal}; if you named another waypoint, run identity-policies with the same --waypoint-name. If the mesh's trust domain changed (meshConfig.trustDomain), run identity-policies again so its principals use the new one`,
+    noAnswerFromManager: (kind: string, waypoint: string, namespace: string) =>
+      `the request did not get an answer from the manager (${kind}); check the waypoint ${waypoint} pods and the manager pods in ${namespace}`,
+    unlistedIdentityAnswered: (binding: string) =>
+      `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that ${binding} (waypoint step) and that the manager policy reports WaypointAccepted=True`,
+    managerServiceHas: (label: string) => `the manager Service has ${label}`,
+    namespaceHas: (namespace: string, label: string) => `namespace ${namespace} has ${label}`,
+    expectedWaypoint403: (kind: string) =>
+      `expected the waypoint's 403 (RBAC: access denied); a different failure (${kind}) proves nothing about the policy`,
+    noAnswerAtAll: (title: string, detail: string, namespace: string, selector: string, trap: string) =>
+      `the ${title} did not answer at all (${detail}), so this probe proves nothing about the policy: check that its pods are Running and Ready (kubectl get pods -n ${namespace} -l ${selector}). If they turned unready after ambient enrolment, that is the kubelet-probe trap: ${trap}`,
+    servesTls: (title: string, port: number) =>
+      `the ${title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`,
+    answeredStatus: (title: string, status: number, expectation: string, logs: string) =>
+      `the ${title} answered HTTP ${status}, not ${expectation}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (${logs})`,
+    enrolledReset: (title: string, serviceAccount: string) =>
+      ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there: its identity policy must admit the manager's ServiceAccount ${serviceAccount}).`,
+    shouldAdmitManager: (policy: string, selector: string, ports: string, namespace: string, more: string) =>
+      `NetworkPolicy ${policy} should admit pods labelled ${selector} on ${ports}; compare it with the pods' labels (kubectl describe networkpolicy ${policy} -n ${namespace}).${more}`,
+    portAnd: (port: number, hbone?: number) => `${port}${hbone ? ` and ${hbone}` : ''}`,
+    noKnownCni: 'no known CNI',
+    cniNotEnforcing: (cni: string, title: string, others: string) =>
+      `a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so the policies are stored but ignored. ` +
+      `Install or enable a CNI that enforces them (Calico, Cilium, kindnet in kind ≥ 0.24).${others ? ` Also check the other NetworkPolicies that select the ${title}: ${others}.` : ''}`,
+    impostorCalled:
+      'the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)',
+    impostorReached: (namespace: string) => `the manager reached a pod labelled app=decisionmaker outside ${namespace}`,
+    egressIgnored: (reached: string, cni: string, policy: string) =>
+      `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${policy} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`,
+    egressShouldAdmit: (reached: string, policy: string, namespace: string, selector: string, cni: string) =>
+      `${reached}: its egress NetworkPolicy ${policy} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${policy} -n ${namespace}; pods labelled ${selector}), and that the CNI enforces egress policies (preflight found: ${cni})`,
+    waypointForwarded: (principal: string, policy: string, waypoint: string, namespace: string) =>
+      `the waypoint forwarded a Service that is not the manager's with its own identity ${principal}, which the manager's identity policy admits: the policy attached to the waypoint itself (${policy}, targetRefs kind Gateway ${waypoint}) must refuse every identity the manager policy does not list. Check that it exists and reports WaypointAccepted=True (kubectl get authorizationpolicies -n ${namespace}), then run l7-policies again`,
+    unboundReached: (label: string) =>
+      `a Service without a waypoint label reached the manager's pods: ztunnel's identity policy on the manager should have refused the caller's own identity. Check that the namespace does not carry ${label} (it would put every Service on the waypoint) and that the identity policies exist (identity-policies step)`,
+    deputyOtherFailure: (expectation: string, failure: string) =>
+      `expected ${expectation} for a Service someone else created; a different failure (${failure}) proves nothing about the policies`,
+    identityNotRefused: (namespace: string, destination: string) =>
+      `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook), that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE), and that ${destination} is covered by one`,
+    gatewayViaWaypoint: (principal: string) =>
+      `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${principal} (it is added with --ingress-via-waypoint; run l7-policies again)`,
+    gatewayControl: (principal: string) =>
+      `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${principal}; if you named another gateway, run the policy steps with the same --gateway-name`,
+    gatewayAdmittedAgent: (gatewayName: string) =>
+      `the gateway admitted a User-Agent its policy does not list: check that the gateway policy selects the gateway pods (gateway.networking.k8s.io/gateway-name=${gatewayName})`,
+  },
+  /** The fixed parts of a step's failures (exit 1) and of an undo that stops before any change. */
+  failures: {
+    noIstioctlPlatform: (platform: string) =>
+      `Istio publishes no istioctl for ${platform}; supported: linux (amd64, arm64, armv7), osx (amd64, arm64)`,
+    checksumMismatch: (url: string, actual: string, checksumUrl: string, expected: string) =>
+      `checksum mismatch for ${url}: the archive hashes to ${actual}, ${checksumUrl} says ${expected}; nothing was installed`,
+    noBinaryInArchive: (url: string, found: string[]) =>
+      `${url} does not contain an istioctl binary (found: ${found.join(', ') || 'nothing'})`,
+    downloadedVersion: (version: string | undefined, problem: string | undefined, expected: string) =>
+      `the downloaded istioctl reports ${version ?? `no version (${problem})`}, expected ${expected}; nothing was installed`,
+    notTheRelease: (target: string, version: string, present: string, release: string, recorded: boolean) =>
+      `${target} is not the istioctl of the ${version} release (it hashes to ${present}, the release's binary to ${release})` +
+      `${recorded ? ' and not the one the runbook installed there' : ''}: the runbook neither runs nor replaces a binary it cannot vouch for. ` +
+      'Move it away (the runbook then installs the release) or choose another --install-dir',
+    newerCrds: (versions: string, wanted: string, names: string[], newest: string) =>
+      `Gateway API CRDs at ${versions} are installed, newer than --gateway-api-version ${wanted} ` +
+      `(${names.join(', ')}). Replacing them may break whatever installed them. Either choose ` +
+      `--gateway-api-version ${newest}, or rerun with --replace-newer-gateway-api to replace them on purpose.`,
+    crdsInUse: (objects: string) =>
+      `Gateway API objects still exist, and deleting the CRDs would delete them too: ${objects}. Remove them (or undo the steps that made them) first; Istio's GatewayClasses go with Istio.`,
+    sidecarInjection: (namespace: string, labels: string, removeArgs: string) =>
+      `namespace ${namespace} is labelled for sidecar injection (${labels}); ambient mode and sidecars ` +
+      `on the same workloads conflict. Remove the label (kubectl label namespace ${namespace} ${removeArgs}) and restart the pods, then rerun.`,
+    otherIstio: (version: string, namespace: string, wanted: string) =>
+      `Istio ${version} is already installed in ${namespace}, not ${wanted}. The runbook does not upgrade or downgrade a running ` +
+      `control plane: rerun with --istio-version ${version} to use it, or upgrade it yourself (istio.io/latest/docs/ambient/upgrade) and rerun.`,
+    notAmbient: (version: string, namespace: string) =>
+      `Istio ${version} is installed in ${namespace} without the ambient profile (istiod lacks PILOT_ENABLE_AMBIENT=true). Switching its profile ` +
+      `changes how every meshed workload is served; do it deliberately (istioctl install --set profile=ambient) and rerun.`,
+    unknownVersion: 'an unknown version',
+    precheckFailed: (exitCode: number | null, findings: string, command: string) =>
+      `istioctl x precheck exited ${exitCode}; nothing was installed:\n${findings || 'no output'}\n` +
+      `Fix what it reports (details: ${command}), then rerun this step.`,
+    stillEnrolled: (namespaces: string, label: string) =>
+      `namespaces are still enrolled in ambient, and uninstalling Istio would take them out of the mesh: ${namespaces}. Remove their ${label} label (or undo the waypoint step) first.`,
+    noManagerService: (ref: string, namespace: string) =>
+      `the manager (${ref}) has no Service on port 8080 in ${namespace}; the HTTPRoute needs one as its backend`,
+    noApiServerEndpoints:
+      "cannot read the API server's endpoints (kubectl get endpoints kubernetes -n default), and the manager's egress policy without them would cut the manager off from the API server. Check that the runbook may read them, or pass --no-manager-egress-policy; nothing was applied",
+    noNamespace: (namespace: string) => `namespace ${namespace} does not exist; check --namespace`,
+    foreignWaypoint: (ref: string, gatewayClass: string | undefined, name: string, namespace: string) =>
+      `Gateway ${ref} already exists with gatewayClassName ${gatewayClass ?? '(none)'}, so it is not a waypoint this runbook may manage. ` +
+      `Choose another name with --waypoint-name, or remove that Gateway yourself (kubectl get gateway ${name} -n ${namespace} -o yaml), then rerun.`,
+    noManagerServiceForWaypoint: (ref: string) =>
+      `Service ${ref} (the manager's) does not exist; run preflight again, or check --release`,
+    workloadsMissing: (refs: string[], namespace: string) =>
+      `${refs.join(', ')} not found in ${namespace}; run preflight again (kubectl get ${refs.join(' ')} -n ${namespace})`,
+    rolloutIncomplete: (timeout: number, reasons: string[]) =>
+      `rollout did not complete within ${timeout}s:\n  ${reasons.join('\n  ')}`,
+    rolloutDidNotComplete: 'rollout did not complete',
+    noWhoami:
+      "kubectl auth whoami named no user, so the admission policy could not exempt the runbook's own probes; check that the cluster serves authentication.k8s.io/v1 SelfSubjectReview (Kubernetes 1.28 or later)",
+    undoBlocked: (id: string, reason: string) => `${id} was not undone: ${reason}`,
+    downloadTimedOut: (url: string) => `download of ${url} timed out`,
+    cannotDownload: (url: string, why: string) => `cannot download ${url}: ${why}`,
+    downloadCutShort: (url: string, why: string) => `download of ${url} was cut short: ${why}`,
+    receivedOf: (bytes: number, expected: number) => `received ${bytes} of ${expected} bytes`,
+    cutShortAfter: (url: string, bytes: number, expected: number | undefined, why: string) =>
+      `download of ${url} was cut short after ${bytes} bytes${expected !== undefined ? ` of ${expected}` : ''}: ${why}`,
+    cannotWriteDownload: (url: string, destination: string, code: string, why: string) =>
+      `cannot write the download of ${url} to ${destination}: ${code} (${why})`,
+    noDigest: (url: string, got: string) => `${url} does not hold a SHA-256 digest (got ${got})`,
+    unverifiedIstioctl: (binary: string) =>
+      `refusing to run ${binary}: it is not an istioctl this runbook verified; run the istioctl step (--only istioctl) to install a checksum-verified one`,
+    verifiedIstioctlMissing: (binary: string, code: string | undefined) =>
+      `the istioctl this runbook verified is not at ${binary} (${code}) on this machine; run --only istioctl to install it here`,
+    istioctlChanged: (binary: string, actual: string, expected: string) =>
+      `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
+    noVerifiedIstioctl:
+      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
+    rolloutsIncomplete: (timeout: number, refs: string, command: string) =>
+      `rollout did not complete within ${timeout}s: ${refs} (${command})`,
+    probesStuck: (seconds: number, stuck: string[], namespace: string, images: string) =>
+      `probe pods did not finish within ${seconds}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
+      `check that pods can be scheduled in ${namespace} and that the images ${images} can be pulled (--probe-image, --http-probe-image, --timeout)`,
+    podDisappeared: 'disappeared',
+  },
+  /** What --render says (the manifests written for review or GitOps). */
+  render: {
+    written: (count: number, dir: string, files: string[]) =>
+      `Rendered ${count} manifest(s) and kustomization.yaml into ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}`,
+    commandsToo:
+      'Steps also run commands (istioctl install, waypoint apply, rollout restart); see --dry-run for the full plan.',
+  },
   /** The fixed parts of the usage errors a run can meet after its language is known (exit 2). */
   errors: {
     yesNeedsContext: (contexts: string) =>
@@ -347,7 +705,7 @@ const EN_TEXT = {
       `${path}: now refused only by ${holding.join(' and ')}, not by ${voided.join(' or ')}`,
     reopened: (path: string, voided: string[]) =>
       `${path}: reopened — no layer the runbook vouches for refuses it: ${voided.join(', ')} not as planned`,
-    seenOpen: (path: string) => `${path}: seen open — a probe on this path got an answer`,
+    seenOpen: (path: string) => `${path}: seen open — an attempt on this path got through (a probe answered, or admission let it in)`,
     counts: (closed: number, total: number, open: number, openAnyway: number) =>
       `Attack paths: ${closed} of ${total} closed, ${open} open (${openAnyway} open by design, by choice or until their step runs: docs/threat-model.md)`,
     probed: 'reachability was tried with probe pods',
@@ -482,6 +840,14 @@ export const text: Text = { ...EN_TEXT }
 export function useText(translation: Text): void {
   Object.assign(text, translation)
 }
+
+/** A prompt's theme: its help line names the keys' actions in the run's language. */
+export const promptTheme = () => ({
+  style: {
+    keysHelpTip: (keys: [string, string][]) =>
+      keys.map(([key, action]) => `${key} ${text.questions.keys[action as KeyAction] ?? action}`).join(' • '),
+  },
+})
 
 // CJK and full-width characters take two terminal columns.
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u

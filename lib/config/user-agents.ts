@@ -3,6 +3,7 @@
 // match nothing. These helpers reject such values before anything is applied, and pick concrete sample
 // values the verification requests send.
 import { UsageError } from './errors.ts'
+import { text } from './text.ts'
 
 export type UserAgentMatch =
   | { kind: 'exact'; value: string }
@@ -89,15 +90,6 @@ export function curlDefaultUserAgent(httpProbeImage: string): string {
 /** One line for the operator: what a value admits. */
 export function describeUserAgent(pattern: string): string {
   const match = classifyUserAgent(pattern)
-  if (typeof match === 'string') return `${JSON.stringify(pattern)} (unusable: ${match})`
-  switch (match.kind) {
-    case 'presence':
-      return 'any request that sends a User-Agent header'
-    case 'exact':
-      return `exactly ${JSON.stringify(match.value)}`
-    case 'prefix':
-      return `User-Agents starting ${JSON.stringify(match.value)}`
-    case 'suffix':
-      return `User-Agents ending ${JSON.stringify(match.value)}`
-  }
+  if (typeof match === 'string') return text.plan.unusable(JSON.stringify(pattern), match)
+  return text.plan.userAgent(match.kind, match.kind === 'presence' ? '' : JSON.stringify(match.value))
 }

@@ -6,14 +6,15 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { StepFailure } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 
 const DOWNLOAD_TIMEOUT_MS = 5 * 60_000
 const TEXT_TIMEOUT_MS = 30_000
 
 function describeFetchError(url: string, error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause
-  if ((error as Error).name === 'TimeoutError') return `download of ${url} timed out`
-  return `cannot download ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`
+  if ((error as Error).name === 'TimeoutError') return text.failures.downloadTimedOut(url)
+  return text.failures.cannotDownload(url, cause?.code ?? cause?.message ?? (error as Error).message)
 }
 
 export async function fetchText(url: string, signal?: AbortSignal): Promise<string> {
@@ -23,11 +24,12 @@ export async function fetchText(url: string, signal?: AbortSignal): Promise<stri
   } catch (error) {
     throw new StepFailure(describeFetchError(url, error))
   }
-  if (!response.ok) throw new StepFailure(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`)
+  if (!response.ok)
+    throw new StepFailure(text.failures.cannotDownload(url, `HTTP ${response.status} ${response.statusText}`))
   try {
     return await response.text()
   } catch (error) {
-    throw new StepFailure(`download of ${url} was cut short: ${(error as Error).message}`)
+    throw new StepFailure(text.failures.downloadCutShort(url, (error as Error).message))
   }
 }
 
@@ -44,7 +46,7 @@ export async function downloadFile(
     throw new StepFailure(describeFetchError(url, error))
   }
   if (!response.ok || !response.body)
-    throw new StepFailure(`cannot download ${url}: HTTP ${response.status} ${response.statusText}`)
+    throw new StepFailure(text.failures.cannotDownload(url, `HTTP ${response.status} ${response.statusText}`))
   const expected = Number(response.headers.get('content-length') ?? NaN)
   const hash = createHash('sha256')
   let bytes = 0
@@ -66,23 +68,28 @@ export async function downloadFile(
     const { code, syscall } = error as NodeJS.ErrnoException
     if (syscall)
       throw new StepFailure(
-        `cannot write the download of ${url} to ${destination}: ${code ?? (error as Error).message} (${(error as Error).message})`,
+        text.failures.cannotWriteDownload(url, destination, code ?? (error as Error).message, (error as Error).message),
       )
     throw new StepFailure(
-      `download of ${url} was cut short after ${bytes} bytes${Number.isFinite(expected) ? ` of ${expected}` : ''}: ${(error as Error).message}`,
+      text.failures.cutShortAfter(
+        url,
+        bytes,
+        Number.isFinite(expected) ? expected : undefined,
+        (error as Error).message,
+      ),
     )
   }
   if (Number.isFinite(expected) && bytes !== expected) {
-    throw new StepFailure(`download of ${url} was cut short: received ${bytes} of ${expected} bytes`)
+    throw new StepFailure(text.failures.downloadCutShort(url, text.failures.receivedOf(bytes, expected)))
   }
   return { sha256: hash.digest('hex'), bytes }
 }
 
 /** Reads the hex digest from a `.sha256` file (`<hex>  <name>` or the bare hex). */
-export function parseChecksumFile(text: string, url: string): string {
-  const hex = text.trim().split(/\s+/)[0]?.toLowerCase()
+export function parseChecksumFile(body: string, url: string): string {
+  const hex = body.trim().split(/\s+/)[0]?.toLowerCase()
   if (!hex || !/^[0-9a-f]{64}$/.test(hex))
-    throw new StepFailure(`${url} does not hold a SHA-256 digest (got ${JSON.stringify(text.slice(0, 80))})`)
+    throw new StepFailure(text.failures.noDigest(url, JSON.stringify(body.slice(0, 80))))
   return hex
 }
 

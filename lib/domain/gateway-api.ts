@@ -106,14 +106,11 @@ export function decideBundle(
       reason: text.notes.crdsInstalled(bundle.length, config.gatewayApiChannel, wanted),
     }
   }
-  const parts = [
-    missing.length ? `${missing.length} missing` : '',
-    other.length
-      ? `${other.length} at another version (${[...new Set(other.map((c) => byName.get(c.name)!.version ?? 'unannotated'))].join(', ')})`
-      : '',
-    channelShort.length ? `${channelShort.length} from the standard channel` : '',
-  ].filter(Boolean)
-  return { action: 'apply', reason: `of ${bundle.length} CRDs: ${parts.join(', ')}` }
+  const versions = [...new Set(other.map((c) => byName.get(c.name)!.version ?? 'unannotated'))].join(', ')
+  return {
+    action: 'apply',
+    reason: text.progress.bundleDiffers(bundle.length, missing.length, other.length, versions, channelShort.length),
+  }
 }
 
 export interface Condition {

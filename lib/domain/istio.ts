@@ -2,6 +2,7 @@
 // with Istio: run the istioctl that the istioctl step verified, and read the conditions istiod writes on policies.
 import { join } from 'node:path'
 import { StepFailure } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 import type { Config } from '../config/options.ts'
 import { yaml } from '../config/lazy-yaml.ts'
 import { kubectlAccess } from '../kube/access.ts'
@@ -99,10 +100,7 @@ export const istioctlBinary = (config: Pick<Config, 'installDir'>, facts: Pick<S
  */
 export function useInstalledIstioctl(ctx: Pick<StepContext, 'cluster' | 'config' | 'facts'>): void {
   const sha256 = ctx.facts.istioctlSha256
-  if (!ctx.facts.istioctlPath || !sha256)
-    throw new StepFailure(
-      'the record names no istioctl verified by its SHA-256 (an older record, or the istioctl step has not run): run --only istioctl first',
-    )
+  if (!ctx.facts.istioctlPath || !sha256) throw new StepFailure(text.failures.noVerifiedIstioctl)
   ctx.cluster.useIstioctl(verifiedIstioctlPath(ctx), sha256)
 }
 

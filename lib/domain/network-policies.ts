@@ -239,22 +239,12 @@ export async function ownedPolicyChecks(ctx: StepContext): Promise<Check[]> {
   const checks: Check[] = protectedTargets(config, facts).map((target) => {
     const i = desired.findIndex((p) => p.metadata.name === target.policy)
     return {
-      ...comparisonCheck(
-        comparisons[i],
-        describePolicy(desired[i]),
-        'someone changed or deleted it; run the l4-policies step again to restore it',
-      ),
+      ...comparisonCheck(comparisons[i], describePolicy(desired[i]), text.hints.policyChanged),
       voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
     }
   })
   if (egress)
-    checks.push(
-      comparisonCheck(
-        comparisons[desired.length],
-        describeEgress(egress),
-        'someone changed or deleted it; run the l4-policies step again. Without it the manager sends intents to any pod labelled app=decisionmaker in any namespace',
-      ),
-    )
+    checks.push(comparisonCheck(comparisons[desired.length], describeEgress(egress), text.hints.egressChanged))
   return checks
 }
 
@@ -300,7 +290,7 @@ function egressChecks(config: Config, facts: Facts, live: LiveView): Check[] {
       expected: current.length ? current.join(', ') : 'the endpoints of Service default/kubernetes',
       observed: blocks.length ? blocks.join(', ') : 'no API server rule',
       ok: current.length > 0 && current.every((b) => blocks.includes(b)),
-      hint: "the API server's addresses changed (or could not be read): the manager can no longer list decision makers. Run preflight and l4-policies again so the policy names the current ones",
+      hint: text.hints.apiServerChanged,
     },
   ]
 }
@@ -454,16 +444,14 @@ export async function otherPolicyChecks(ctx: StepContext, live: LiveView): Promi
             .join('; ')
         : 'none does',
       ok: widening.length === 0,
-      hint: `NetworkPolicies add up: a pod selected by several is reachable from anything any of them admits. Remove or narrow ${widening.map((w) => w.policy.metadata.name).join(', ') || 'it'} (kubectl describe networkpolicy -n ${config.namespace}), or keep it and accept that only the identity policy refuses these callers`,
+      hint: text.hints.policiesAddUp(widening.map((w) => w.policy.metadata.name).join(', '), config.namespace),
       voids: [{ layer: 'CNI NetworkPolicy', target: target.key === 'mongodb' ? 'mongodb' : 'decision-maker' }],
     }
   })
 }
 
 export const hboneHint = (policy: string, title: string, enrolled: boolean) =>
-  `${enrolled ? 'the namespace is enrolled in ambient, so' : 'once the namespace is enrolled in ambient,'} the manager's traffic reaches the ${title} inside ztunnel's HBONE tunnel on port ${HBONE_PORT}, not on the app port; ` +
-  `NetworkPolicy ${policy} must admit ${HBONE_PORT} from the manager, or the tunnel is dropped and the manager's connections are reset right after its own ztunnel accepted them. Run l4-policies again to apply the guide's policy with ${HBONE_PORT}.`
+  text.hints.hbone(policy, title, enrolled, HBONE_PORT)
 
 export const kubeletTrapHint = (title: string, policy: string) =>
-  `ambient rewrites kubelet health probes of enrolled pods to come from ${KUBELET_PROBE_SOURCES.join(' / ')}; if NetworkPolicy ${policy} does not admit that source, ` +
-  `the ${title}'s readiness probe fails after enrolment and the pod turns unready (the kubelet-probe trap). Keep --allow-kubelet-probes (the default) unless your CNI exempts kubelet traffic.`
+  text.hints.kubeletTrap(title, policy, KUBELET_PROBE_SOURCES.join(' / '))

@@ -73,6 +73,10 @@ export async function restartOutOfAmbient(ctx: StepContext, io: StepIO): Promise
   const failed = list.filter((_, i) => statuses[i].exitCode !== 0)
   if (failed.length)
     throw new StepFailure(
-      `rollout did not complete within ${ctx.config.timeout}s: ${failed.map(workloadRef).join(', ')} (kubectl rollout status ${workloadRef(failed[0])} -n ${ns})`,
+      text.failures.rolloutsIncomplete(
+        ctx.config.timeout,
+        failed.map(workloadRef).join(', '),
+        `kubectl rollout status ${workloadRef(failed[0])} -n ${ns}`,
+      ),
     )
 }

@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
 import { yaml } from '../config/lazy-yaml.ts'
 import { CommandError, StepFailure } from '../config/errors.ts'
+import { text } from '../config/text.ts'
 import type { KubeObject } from './object.ts'
 import {
   answerFrom,
@@ -141,25 +142,17 @@ export class Cluster {
   private assertVerifiedIstioctl(binary: string): void {
     if (basename(binary) !== 'istioctl') return
     const expected = this.trustedIstioctl.get(binary)
-    if (!expected)
-      throw new StepFailure(
-        `refusing to run ${binary}: it is not an istioctl this runbook verified; run the istioctl step (--only istioctl) to install a checksum-verified one`,
-      )
+    if (!expected) throw new StepFailure(text.failures.unverifiedIstioctl(binary))
     let stat: ReturnType<typeof statSync>
     try {
       stat = statSync(binary)
     } catch (error) {
-      throw new StepFailure(
-        `the istioctl this runbook verified is not at ${binary} (${(error as NodeJS.ErrnoException).code}) on this machine; run --only istioctl to install it here`,
-      )
+      throw new StepFailure(text.failures.verifiedIstioctlMissing(binary, (error as NodeJS.ErrnoException).code))
     }
     const key = `${binary}:${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`
     const actual = this.hashes.get(key) ?? fileSha256(binary)
     this.hashes.set(key, actual)
-    if (actual !== expected)
-      throw new StepFailure(
-        `refusing to run ${binary}: it changed since the runbook verified it (sha256 ${actual}, recorded ${expected}); find out who changed it, then move it away and run --only istioctl to install the verified release again`,
-      )
+    if (actual !== expected) throw new StepFailure(text.failures.istioctlChanged(binary, actual, expected))
   }
 
   /** The connection flags every kubectl/istioctl call carries, so nothing depends on the current context. */

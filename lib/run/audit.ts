@@ -7,7 +7,7 @@ import type { Config } from '../config/options.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Check, Step, StepId, Voided } from '../types.ts'
 import type { Edge, ReachabilityCollector } from '../verify/reachability.ts'
-import { text } from '../config/text.ts'
+import { padColumns, terminalColumns, text } from '../config/text.ts'
 import { type AuditedPath, auditPaths, isOpen, pathById, TARGET_TITLES } from '../verify/threat-model.ts'
 import { Engine, type StepResult, summary } from './engine.ts'
 import type { Reporter } from './reporter.ts'
@@ -175,16 +175,6 @@ export function verdictText(o: AuditOutcome): string {
   return lines.join('\n')
 }
 
-/** Columns a string takes in a terminal: a CJK or full-width character takes two. */
-const columns = (s: string) =>
-  [...s].reduce(
-    (n, c) =>
-      n +
-      (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1),
-    0,
-  )
-const pad = (s: string, width: number) => s + ' '.repeat(Math.max(0, width - columns(s)))
-
 /** The fleet's table: one row per context. */
 export function fleetTable(outcomes: AuditOutcome[]): string {
   const rows = outcomes.map((o) => [
@@ -195,10 +185,10 @@ export function fleetTable(outcomes: AuditOutcome[]): string {
     o.error ? `✖ ${o.error}` : o.drifts.length ? text.audit.fleetDrifted : text.audit.fleetHolds,
   ])
   const head = text.audit.fleetColumns
-  const widths = head.map((h, i) => Math.max(columns(h), ...rows.map((r) => columns(r[i]))))
+  const widths = head.map((h, i) => Math.max(terminalColumns(h), ...rows.map((r) => terminalColumns(r[i]))))
   const line = (cells: string[]) =>
     `  ${cells
-      .map((c, i) => pad(c, widths[i]))
+      .map((c, i) => padColumns(c, widths[i]))
       .join('  ')
       .trimEnd()}`
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')

@@ -10,7 +10,7 @@ import type { Config } from '../config/options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './reporter.ts'
 import { describeAnswer, MID_STEP_CONFIRMATIONS, openQuestions, STEP_QUESTIONS } from './questions.ts'
 import { outcomeConfig, type StateStore, type StepRecord, type StepStatus } from './state.ts'
-import { text } from '../config/text.ts'
+import { padColumns, terminalColumns, text } from '../config/text.ts'
 import type { Check, RunOutcome, Step, StepContext, StepIO, StepId } from '../types.ts'
 import { recordBefore, undoChecks, undoPlan, undoStep } from './undo.ts'
 import type { ProbeResult } from '../verify/probes.ts'
@@ -619,13 +619,6 @@ export function summary(results: StepResult[], left: { id: StepId; reason: strin
   return `${text.summary.title}\n${[...lines, ...others].join('\n')}`
 }
 
-/** Pads to a width in terminal columns (a CJK character takes two). */
-const padColumns = (value: string, width: number) => value + ' '.repeat(Math.max(0, width - columns(value)))
-
-// CJK and full-width characters take two terminal columns.
-const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u
-const columns = (text: string) => [...text].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
-
 function wrap(text: string, width = 100): string {
   // Words break at spaces; Chinese (--lang zh-TW) has none, so it breaks after any character, keeping punctuation with it.
   const tokens = text.match(/[\u3400-\u9fff][\u3000-\u303f\uff00-\uffef]*|[^\s\u3400-\u9fff]+|\s+/gu) ?? []
@@ -633,7 +626,7 @@ function wrap(text: string, width = 100): string {
   for (const token of tokens) {
     const line = lines[lines.length - 1]
     if (/^\s/.test(token)) lines[lines.length - 1] = line ? `${line} ` : line
-    else if (line.trim() && columns(line + token) > width) lines.push(token)
+    else if (line.trim() && terminalColumns(line + token) > width) lines.push(token)
     else lines[lines.length - 1] = line + token
   }
   return indent(lines.map((l) => l.trimEnd()).join('\n'), 2)

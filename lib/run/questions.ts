@@ -9,7 +9,7 @@ import { GUIDE_USER_AGENT, managerPrincipals, validateOptionValue, type Config }
 import { ANSWERABLE } from './record-schema.ts'
 import type { Facts, StepId } from '../types.ts'
 import { userAgentProblem } from '../config/user-agents.ts'
-import { text } from '../config/text.ts'
+import { promptTheme, text } from '../config/text.ts'
 
 export interface Question {
   key: keyof Config
@@ -66,6 +66,7 @@ async function asked<T>(question: Promise<T>): Promise<T> {
 /** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing (in the run's language). */
 export const browsersPrompt = () => ({
   message: text.questions.browsers,
+  theme: promptTheme(),
   choices: [
     ...BROWSER_CHOICES.map((c) => ({ name: c.name(), value: c.value, checked: c.value === GUIDE_USER_AGENT })),
     { name: text.questions.anotherPattern, value: 'custom' },
@@ -92,6 +93,7 @@ export const principalsPrompt = (suggested: string[]) => ({
 
 export const ingressPrompt = (gatewayName: string) => ({
   message: text.questions.ingress,
+  theme: promptTheme(),
   choices: [
     { name: text.questions.ingressNo, value: false },
     { name: text.questions.ingressYes(gatewayName), value: true },

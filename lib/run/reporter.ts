@@ -118,7 +118,7 @@ export function formatPlan(items: PlanItem[], connection: string[] = [], options
         case 'download':
           return options.brief
             ? `  ↓ ${item.url} → ${item.destination}${why}`
-            : `  ↓ ${item.url}${item.checksumUrl ? `\n    verify against ${item.checksumUrl}` : ''}\n    → ${item.destination}${why}`
+            : `  ↓ ${item.url}${item.checksumUrl ? `\n    ${text.plan.verifyAgainst(item.checksumUrl)}` : ''}\n    → ${item.destination}${why}`
         case 'manifest': {
           const name = `${item.object.kind} ${item.object.metadata.namespace ? item.object.metadata.namespace + '/' : ''}${item.object.metadata.name}`
           return options.brief

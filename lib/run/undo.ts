@@ -183,7 +183,7 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
         kind: 'manifest',
         object,
         apply: 'client-side',
-        why: `put ${showRef(ref)} back exactly as it was before the runbook took it over (kubectl replace)`,
+        why: text.plan.undoPutBack(showRef(ref)),
       }),
     ),
     ...keep
@@ -191,18 +191,18 @@ export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal'
       .map(
         (ref): PlanItem => ({
           kind: 'note',
-          text: `leave ${showRef(ref)}: it existed before the runbook and is not the runbook's`,
+          text: text.plan.undoLeave(showRef(ref)),
         }),
       ),
     ...(spec?.describe?.(ctx) ?? []).map((text): PlanItem => ({ kind: 'note', text })),
   ]
-  return items.length ? items : [{ kind: 'note', text: 'nothing to undo: this step only reads the cluster' }]
+  return items.length ? items : [{ kind: 'note', text: text.plan.nothingToUndo }]
 }
 
 /** The generic part of an undo: shared-use check, labels back, the runbook's objects deleted, then the step's own rollback. */
 export async function undoStep(step: Step, ctx: StepContext, io: StepIO): Promise<void> {
   const blocked = await step.undo?.blockedBy?.(ctx)
-  if (blocked) throw new UndoBlocked(`${step.id} was not undone: ${blocked}`)
+  if (blocked) throw new UndoBlocked(text.failures.undoBlocked(step.id, blocked))
   for (const ref of step.undo?.labels?.(ctx) ?? []) {
     const value = previousValue(ref, ctx.before)
     const live = await findObject(ctx, ref)

@@ -32,10 +32,11 @@ import { kubectlAccess } from '../kube/access.ts'
 import { allowedCaller, managerPlacement, readyNodes } from './live-targets.ts'
 import { ATTACKER_USER, refusedByOurPolicy, tryAdmission } from './admission-attempts.ts'
 import { gatewayRequestCheck, liveGatewayHealthUrl } from './gateway-requests.ts'
-import { describeExpectation, formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
+import { formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
   expectedNow,
+  expectedPastAdmission,
   type NotTried,
   openForGood,
   pathsTriedAt,
@@ -94,9 +95,19 @@ export async function tryPathList(
   const checks: Check[] = []
   const specs: ProbeSpec[] = []
   const expectations = new Map<string, Expected>()
+  /**
+   * Probed paths that admission refuses for an insider now ('applied') or once its step runs ('pending'), while the
+   * runbook's probe, exempt there, meets no other layer that refuses it.
+   */
+  const onlyAdmission = new Map<string, 'applied' | 'pending'>()
   const gatewayChecks: Promise<Check>[] = []
   for (const path of paths) {
-    const expected = expectedNow(path, ctx.config, inEffect)
+    const full = expectedNow(path, ctx.config, inEffect)
+    // A probe pod meets only the layers behind admission (it is exempt there): expect what those layers do.
+    const expected = path.trial.by === 'probe' ? expectedPastAdmission(path, ctx.config, inEffect) : full
+    if (expected.verdict === 'open' && full.verdict === 'refused') onlyAdmission.set(path.id, 'applied')
+    if (expected.verdict === 'open' && full.verdict === 'open' && full.until?.layer === 'admission' && !expected.until)
+      onlyAdmission.set(path.id, 'pending')
     expectations.set(path.id, expected)
     const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))
@@ -123,7 +134,12 @@ export async function tryPathList(
   if (results.length) io.log(`${text.matrix.heading(live?.enrolled)}\n${formatMatrix(results, disclosed)}`)
   for (const result of results) {
     const path = paths.find((p) => p.id === result.spec.path)!
-    checks.push(pathCheck(ctx, path, result, expectations.get(path.id)!, live))
+    const check = pathCheck(ctx, path, result, expectations.get(path.id)!, live)
+    checks.push(
+      onlyAdmission.has(path.id) && check.hint
+        ? { ...check, hint: text.checks.behindAdmission(check.hint, onlyAdmission.get(path.id) === 'applied') }
+        : check,
+    )
   }
   return [...checks, ...gateway]
 }
@@ -169,11 +185,11 @@ function notTried(path: ThreatPath, why: NotTried | string, expected: Expected):
   const { notTried: reason, inapplicable } = typeof why === 'string' ? { notTried: why, inapplicable: false } : why
   return {
     name: text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id),
-    expected: expected.verdict === 'answered' ? 'answers' : expected.verdict,
-    observed: `not tried: ${reason}`,
+    expected: text.hints.verdict(expected.verdict),
+    observed: text.hints.notTried(reason),
     ok: !!inapplicable,
     advisory: inapplicable || expected.verdict !== 'refused',
-    hint: inapplicable ? undefined : 'only the other paths are proven',
+    hint: inapplicable ? undefined : text.hints.otherPathsProven,
     path: path.id,
   }
 }
@@ -183,10 +199,9 @@ async function gatewayPath(ctx: StepContext, path: ThreatPath, expected: Expecte
   if (path.trial.by !== 'gateway request') throw new Error(`${path.id} is not tried through the gateway`)
   const gateway = await liveGatewayHealthUrl(ctx)
   // Without the gateway step there is no address to try: the check reads "skipped: needs gateway" when it was skipped.
-  if (!gateway)
-    return { ...notTried(path, 'no gateway address recorded: run the gateway step first', expected), needs: 'gateway' }
+  if (!gateway) return { ...notTried(path, text.hints.noGatewayAddress, expected), needs: 'gateway' }
   if ('missing' in gateway)
-    return { ...notTried(path, `the gateway has no address now: ${gateway.missing}`, expected), needs: 'gateway' }
+    return { ...notTried(path, text.hints.gatewayAddressGone(gateway.missing), expected), needs: 'gateway' }
   const agent = path.trial.userAgent(ctx.config)
   const status = expected.verdict === 'refused' ? 403 : 200
   const check = await gatewayRequestCheck(
@@ -208,8 +223,8 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
   const outcome = await tryAdmission(ctx, object, ATTACKER_USER)
   const refused = refusedByOurPolicy(ctx.config, outcome)
   const name = text.checks.pathName(path.from, TARGET_TITLES[path.target], path.via, path.id)
-  const observed = outcome.kind === 'admitted' ? `admitted: ${outcome.detail}` : outcome.detail
-  const refusal = `refused at admission (kubectl create ${object.kind} --dry-run=server --as=${ATTACKER_USER})`
+  const observed = outcome.kind === 'admitted' ? text.hints.admitted(outcome.detail) : outcome.detail
+  const refusal = text.hints.refusedAtAdmission(object.kind, ATTACKER_USER)
   if (expected.verdict === 'refused')
     return {
       name,
@@ -219,8 +234,8 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
       hint: refused
         ? undefined
         : outcome.kind === 'error'
-          ? `the attempt could not be made: ${outcome.detail}`
-          : `the API server admitted it: check that the ValidatingAdmissionPolicy and its binding exist (kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gthulhu-runbook) and that the API server serves admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later)`,
+          ? text.hints.attemptFailed(outcome.detail)
+          : text.hints.apiServerAdmitted,
       path: path.id,
     }
   // An admission attempt is an attack's: refused, or open (never a control to be answered).
@@ -230,14 +245,14 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
     // the model says, yet an open attack — a warning that says why and what would close it, never a passing check.
     return {
       name,
-      expected: 'admitted (the path is open)',
+      expected: text.hints.admittedOpen,
       observed,
       ok: false,
       advisory: true,
       hint:
         outcome.kind === 'admitted'
           ? text.checks.pathOpenForGood(expected.because, path.id, wouldClose(path, ctx.config))
-          : `expected the API server to admit this while the path is open; it answered: ${outcome.detail}`,
+          : text.hints.expectedAdmitted(outcome.detail),
       path: path.id,
     }
   // Open until a step still to run: that step's refusal is expected; admitted, a warning that names the step.
@@ -250,7 +265,7 @@ async function admissionPath(ctx: StepContext, path: ThreatPath, expected: Expec
     hint: refused
       ? undefined
       : outcome.kind === 'error'
-        ? `the attempt could not be made: ${outcome.detail}`
+        ? text.hints.attemptFailed(outcome.detail)
         : text.checks.pathOpen(expected.because, path.id, expected.until),
     path: path.id,
   }
@@ -328,6 +343,10 @@ export function pathsAccess(config: Config, paths: ThreatPath[], who: string): A
 
 // ---- why a path came out otherwise than expected ----
 
+/** What a probe expected, in the run's language. */
+const expectationOf = ({ spec: { expect } }: ProbeResult) =>
+  text.checks.expectation(expect.kind, expect.kind === 'status' ? expect.status : undefined)
+
 function explain(
   ctx: StepContext,
   path: ThreatPath,
@@ -337,7 +356,7 @@ function explain(
 ): string {
   const { config, facts } = ctx
   const observed = result.observed
-  if (observed.kind === 'error') return `the probe itself failed: ${observed.detail}`
+  if (observed.kind === 'error') return text.hints.probeFailed(observed.detail)
   if (path.id === 'impostor-decision-maker') return impostorHint(config, facts, expected)
   if (path.id === 'deputy-service-to-manager' || path.id === 'unbound-service-to-manager')
     return deputyHint(config, facts, path, result)
@@ -351,15 +370,21 @@ function explain(
   }
   if (path.id === 'allowed-identity-to-manager') {
     if (observed.kind === 'status' && observed.status === 403)
-      return `the manager's ALLOW policy rejected ${principalOf(trustDomainOf(facts), config.namespace, result.spec.source.serviceAccount)}: an ALLOW policy denies every request none of its rules match. Compare with: kubectl get authorizationpolicy -n ${config.namespace} -o yaml (principals, ports), then run l7-policies again`
-    if (observed.kind === 'blocked')
-      return `the manager's identity policy must admit the waypoint's identity ${waypointPrincipal(config, facts)}; if you named another waypoint, run identity-policies with the same --waypoint-name. If the mesh's trust domain changed (meshConfig.trustDomain), run identity-policies again so its principals use the new one`
-    return `the request did not get an answer from the manager (${observed.kind}); check the waypoint ${config.waypointName} pods and the manager pods in ${config.namespace}`
+      return text.hints.allowRejected(
+        principalOf(trustDomainOf(facts), config.namespace, result.spec.source.serviceAccount),
+        config.namespace,
+      )
+    if (observed.kind === 'blocked') return text.hints.waypointIdentity(waypointPrincipal(config, facts))
+    return text.hints.noAnswerFromManager(observed.kind, config.waypointName, config.namespace)
   }
   if (path.id === 'other-identity-to-manager-service') {
     if (observed.kind === 'status' && observed.status === 200)
-      return `the manager answered an identity the policy does not list: a policy that targets a Service is enforced only by a bound waypoint — check that ${config.waypointBinding === 'service' ? `the manager Service has ${USE_WAYPOINT_LABEL}=${config.waypointName}` : `namespace ${config.namespace} has ${USE_WAYPOINT_LABEL}=${config.waypointName}`} (waypoint step) and that the manager policy reports WaypointAccepted=True`
-    return `expected the waypoint's 403 (RBAC: access denied); a different failure (${observed.kind}) proves nothing about the policy`
+      return text.hints.unlistedIdentityAnswered(
+        config.waypointBinding === 'service'
+          ? text.hints.managerServiceHas(`${USE_WAYPOINT_LABEL}=${config.waypointName}`)
+          : text.hints.namespaceHas(config.namespace, `${USE_WAYPOINT_LABEL}=${config.waypointName}`),
+      )
+    return text.hints.expectedWaypoint403(observed.kind)
   }
   return identityHint(config, result)
 }
@@ -371,19 +396,33 @@ function backendHint(config: Config, facts: Facts, live: LiveView | undefined, r
   const { manager } = workloads(config, facts)
   const observed = result.observed
   if (observed.kind === 'unresolved' || observed.kind === 'refused')
-    return `the ${target.title} did not answer at all (${observed.detail}), so this probe proves nothing about the policy: check that its pods are Running and Ready (kubectl get pods -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}). If they turned unready after ambient enrolment, that is the kubelet-probe trap: ${kubeletTrapHint(target.title, target.policy)}`
+    return text.hints.noAnswerAtAll(
+      target.title,
+      observed.detail,
+      config.namespace,
+      selectorText(target.workload.selectorLabels),
+      kubeletTrapHint(target.title, target.policy),
+    )
   if (observed.kind === 'status') {
     // A Go server with TLS on the port answers plain HTTP with 400: that is Gthulhu's mtls.enabled, not a sick pod.
-    if (observed.status === 400 && !target.workload.servesTls)
-      return `the ${target.title} answered HTTP 400 to plain HTTP: it most likely serves (mutual) TLS on ${target.port} (Gthulhu with mtls.enabled), which preflight did not notice. The connection got through, so the NetworkPolicy holds; run preflight again so the probes expect TLS`
-    return `the ${target.title} answered HTTP ${observed.status}, not ${describeExpectation(result.spec.expect)}: the connection got through, so the NetworkPolicy is not the cause; check the pod's health (kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}${target.workload.container ? ` -c ${target.workload.container}` : ''})`
+    if (observed.status === 400 && !target.workload.servesTls) return text.hints.servesTls(target.title, target.port)
+    return text.hints.answeredStatus(
+      target.title,
+      observed.status,
+      expectationOf(result),
+      `kubectl logs -n ${config.namespace} -l ${selectorText(target.workload.selectorLabels)}${target.workload.container ? ` -c ${target.workload.container}` : ''}`,
+    )
   }
   if (policy && live?.enrolled && !admitsPort(portsAdmitted(policy, manager.podLabels), HBONE_PORT))
     return hboneHint(target.policy, target.title, true)
-  const enrolledReset = live?.enrolled
-    ? ` Enrolled, a reset right after connecting means the manager's ztunnel accepted the connection but its tunnel to the ${target.title} was dropped or denied (a NetworkPolicy, or an AuthorizationPolicy ztunnel enforces there: its identity policy must admit the manager's ServiceAccount ${manager.serviceAccount}).`
-    : ''
-  return `NetworkPolicy ${target.policy} should admit pods labelled ${selectorText(manager.selectorLabels)} on ${target.port}${live?.enrolled ? ` and ${HBONE_PORT}` : ''}; compare it with the pods' labels (kubectl describe networkpolicy ${target.policy} -n ${config.namespace}).${enrolledReset}`
+  const enrolledReset = live?.enrolled ? text.hints.enrolledReset(target.title, manager.serviceAccount) : ''
+  return text.hints.shouldAdmitManager(
+    target.policy,
+    selectorText(manager.selectorLabels),
+    text.hints.portAnd(target.port, live?.enrolled ? HBONE_PORT : undefined),
+    config.namespace,
+    enrolledReset,
+  )
 }
 
 /** An attack only the CNI refuses got through: most likely the NetworkPolicies are stored but not enforced. */
@@ -392,24 +431,26 @@ function cniHint(config: Config, facts: Facts, live: LiveView, result: ProbeResu
   const others = live.policies.filter(
     (p) => p.metadata.name !== target.policy && subset(p.spec?.podSelector?.matchLabels, target.workload.podLabels),
   )
-  const cni = facts.cni?.found.length ? facts.cni.found.join('; ') : 'no known CNI'
-  return (
-    `a pod without the manager's labels connected: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so the policies are stored but ignored. ` +
-    `Install or enable a CNI that enforces them (Calico, Cilium, kindnet in kind ≥ 0.24).${others.length ? ` Also check the other NetworkPolicies that select the ${target.title}: ${others.map((p) => p.metadata.name).join(', ')}.` : ''}`
-  )
+  const cni = facts.cni?.found.length ? facts.cni.found.join('; ') : text.hints.noKnownCni
+  return text.hints.cniNotEnforcing(cni, target.title, others.map((p) => p.metadata.name).join(', '))
 }
 
 /** The impostor decision maker received the manager's request although the egress policy should have stopped it. */
 function impostorHint(config: Config, facts: Facts, expected: Expected): string {
-  if (expected.verdict !== 'refused')
-    return `the manager sent its request to a pod labelled app=decisionmaker in another namespace: it calls every such pod it finds (Gthulhu/api lists them in all namespaces)`
+  if (expected.verdict !== 'refused') return text.hints.impostorCalled
   const { manager } = workloads(config, facts)
-  const cni = facts.cni?.found.join('; ') || 'no known CNI'
-  const reached = `the manager reached a pod labelled app=decisionmaker outside ${config.namespace}`
+  const cni = facts.cni?.found.join('; ') || text.hints.noKnownCni
+  const reached = text.hints.impostorReached(config.namespace)
   // Preflight already saw a CNI that stores NetworkPolicies without enforcing them: that is the likely cause.
   if (facts.cni?.found.length && !facts.cni.enforcesNetworkPolicy)
-    return `${reached}: most likely the cluster's CNI does not enforce NetworkPolicy (preflight found: ${cni}), so its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} is stored but ignored. Install or enable a CNI that enforces egress policies (Calico, Cilium, kindnet in kind ≥ 0.24).`
-  return `${reached}: its egress NetworkPolicy ${MANAGER_EGRESS_POLICY} should admit only MongoDB, this namespace's decision makers, DNS and the API server. Check that it exists and selects the manager's pods (kubectl describe networkpolicy ${MANAGER_EGRESS_POLICY} -n ${config.namespace}; pods labelled ${selectorText(manager.selectorLabels)}), and that the CNI enforces egress policies (preflight found: ${cni})`
+    return text.hints.egressIgnored(reached, cni, MANAGER_EGRESS_POLICY)
+  return text.hints.egressShouldAdmit(
+    reached,
+    MANAGER_EGRESS_POLICY,
+    config.namespace,
+    selectorText(manager.selectorLabels),
+    cni,
+  )
 }
 
 /** A Service someone else made for the manager's pods got an answer the policies should have refused. */
@@ -417,20 +458,28 @@ function deputyHint(config: Config, facts: Facts, path: ThreatPath, result: Prob
   const observed = result.observed
   if (observed.kind === 'status' && observed.status === 200)
     return path.id === 'deputy-service-to-manager' || config.waypointBinding === 'namespace'
-      ? `the waypoint forwarded a Service that is not the manager's with its own identity ${waypointPrincipal(config, facts)}, which the manager's identity policy admits: the policy attached to the waypoint itself (${WAYPOINT_POLICY}, targetRefs kind Gateway ${config.waypointName}) must refuse every identity the manager policy does not list. Check that it exists and reports WaypointAccepted=True (kubectl get authorizationpolicies -n ${config.namespace}), then run l7-policies again`
-      : `a Service without a waypoint label reached the manager's pods: ztunnel's identity policy on the manager should have refused the caller's own identity. Check that the namespace does not carry ${USE_WAYPOINT_LABEL} (it would put every Service on the waypoint) and that the identity policies exist (identity-policies step)`
-  return `expected ${describeExpectation(result.spec.expect)} for a Service someone else created; a different failure (${observed.kind}${'detail' in observed ? `: ${observed.detail}` : ''}) proves nothing about the policies`
+      ? text.hints.waypointForwarded(
+          waypointPrincipal(config, facts),
+          WAYPOINT_POLICY,
+          config.waypointName,
+          config.namespace,
+        )
+      : text.hints.unboundReached(USE_WAYPOINT_LABEL)
+  return text.hints.deputyOtherFailure(
+    expectationOf(result),
+    `${observed.kind}${'detail' in observed ? `: ${observed.detail}` : ''}`,
+  )
 }
 
 /** An attack the identity policies should refuse got an answer. */
 function identityHint(config: Config, result: ProbeResult): string {
-  return `the path got an answer, so no identity policy refused it: check that the policies exist and select the pods (kubectl get authorizationpolicies -n ${config.namespace} -l app.kubernetes.io/managed-by=gthulhu-runbook), that the destination pods are enrolled (istioctl ztunnel-config workloads shows HBONE), and that ${result.spec.destination} is covered by one`
+  return text.hints.identityNotRefused(config.namespace, result.spec.destination)
 }
 
 function gatewayHint(config: Config, facts: Facts, path: ThreatPath): string {
   if (path.kind === 'control')
     return config.ingressViaWaypoint
-      ? `ingress passes the manager's waypoint, so the manager policy must admit the gateway's identity ${gatewayPrincipal(config, facts)} (it is added with --ingress-via-waypoint; run l7-policies again)`
-      : `the gateway's User-Agent policy should admit this User-Agent, and the manager's identity policy the gateway's identity ${gatewayPrincipal(config, facts)}; if you named another gateway, run the policy steps with the same --gateway-name`
-  return `the gateway admitted a User-Agent its policy does not list: check that the gateway policy selects the gateway pods (gateway.networking.k8s.io/gateway-name=${config.gatewayName})`
+      ? text.hints.gatewayViaWaypoint(gatewayPrincipal(config, facts))
+      : text.hints.gatewayControl(gatewayPrincipal(config, facts))
+  return text.hints.gatewayAdmittedAgent(config.gatewayName)
 }

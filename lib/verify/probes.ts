@@ -87,14 +87,14 @@ export function httpProbeScript(url: string, userAgent?: string, maxSeconds = 5)
 
 /** Reads mongosh's exit code and output: "1" is a hello answered; the driver's error says why not. */
 export function classifyMongo(exitCode: number | undefined, log: string): Observation {
-  const text = log.trim().split('\n').pop() ?? ''
+  const last = log.trim().split('\n').pop() ?? ''
   if (exitCode === 0 && /^1$/m.test(log.trim())) return { kind: 'answered' }
-  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(log)) return { kind: 'unresolved', detail: text }
-  if (/ECONNREFUSED/i.test(log)) return { kind: 'refused', detail: 'connection refused: nothing listens there' }
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(log)) return { kind: 'unresolved', detail: last }
+  if (/ECONNREFUSED/i.test(log)) return { kind: 'refused', detail: text.checks.nothingListens }
   // A policy shows as a connection closed or reset without an answer (ztunnel), or as a timeout (CNI drop).
-  if (/closed|ECONNRESET|timed out|timeout/i.test(log)) return { kind: 'blocked', detail: text }
-  if (/not found/i.test(log)) return { kind: 'error', detail: `the probe image cannot run mongosh: ${text}` }
-  return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${text || 'no output'}` }
+  if (/closed|ECONNRESET|timed out|timeout/i.test(log)) return { kind: 'blocked', detail: last }
+  if (/not found/i.test(log)) return { kind: 'error', detail: text.checks.imageCannot('mongosh', last) }
+  return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${last || 'no output'}` }
 }
 
 /**
@@ -109,8 +109,8 @@ export function classifyListener(exitCode: number | undefined, log: string): Obs
   const request = /^(GET|POST|PUT|PATCH|DELETE|HEAD) \S+ HTTP\/[\d.]+/m.exec(log)
   if (request) return { kind: 'answered' }
   if (/listener closed/.test(log) && !/not found|can't|bad|usage/i.test(log))
-    return { kind: 'blocked', detail: 'nothing reached the listener' }
-  if (/not found/.test(log)) return { kind: 'error', detail: `the probe image cannot listen with nc: ${log.trim()}` }
+    return { kind: 'blocked', detail: text.checks.nothingReachedListener }
+  if (/not found/.test(log)) return { kind: 'error', detail: text.checks.imageCannot('nc', log.trim()) }
   return { kind: 'error', detail: `exit ${exitCode ?? '?'}: ${log.trim() || 'no output'}` }
 }
 
@@ -124,7 +124,7 @@ export function classifyHttp(exitCode: number | undefined, log: string): Observa
   if (code === 6) return { kind: 'unresolved', detail }
   if (code === 7) return { kind: 'refused', detail }
   if (code === 28 || code === 56 || code === 52) return { kind: 'blocked', detail }
-  if (/not found/.test(log)) return { kind: 'error', detail: `the probe image cannot run curl: ${log.trim()}` }
+  if (/not found/.test(log)) return { kind: 'error', detail: text.checks.imageCannot('curl', log.trim()) }
   return { kind: 'error', detail }
 }
 
@@ -468,10 +468,14 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
       const stuck = created
         .map((p) => finished.pods.get(p.metadata.name) ?? p)
         .filter((p) => !terminated(p))
-        .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : 'disappeared'}`)
+        .map((p) => `${p.metadata.name}: ${p.status ? whyNotFinished(p) : text.failures.podDisappeared}`)
       throw new StepFailure(
-        `probe pods did not finish within ${ctx.config.timeout + listening}s, so the policies could not be verified:\n  ${stuck.join('\n  ')}\n` +
-          `check that pods can be scheduled in ${namespace} and that the images ${mongoImage} / ${ctx.config.httpProbeImage} can be pulled (--probe-image, --http-probe-image, --timeout)`,
+        text.failures.probesStuck(
+          ctx.config.timeout + listening,
+          stuck,
+          namespace,
+          `${mongoImage} / ${ctx.config.httpProbeImage}`,
+        ),
       )
     }
     const logs = await probeLogs(
@@ -661,22 +665,27 @@ const probeName = (spec: ProbeSpec) =>
     spec.path,
   )
 
+const expectationOf = ({ expect }: ProbeSpec) =>
+  text.checks.expectation(expect.kind, expect.kind === 'status' ? expect.status : undefined)
+const observationOf = (o: Observation) =>
+  text.checks.observation(o.kind, 'detail' in o ? o.detail : undefined, o.kind === 'status' ? o.status : undefined)
+
 /** One check per probe; `hint` explains a failure (the caller knows the likely causes). */
 export function probeCheck(result: ProbeResult, hint?: string): Check {
   const { spec } = result
   if (result.observed.kind === 'skipped') {
     return {
       name: probeName(spec),
-      expected: describeExpectation(spec.expect),
-      observed: `not probed (${result.observed.detail})`,
+      expected: expectationOf(spec),
+      observed: text.checks.observation('skipped', result.observed.detail),
       ok: false,
       advisory: true,
     }
   }
   return {
     name: probeName(spec),
-    expected: describeExpectation(spec.expect),
-    observed: `${describeObservation(result.observed)} [pod ${result.pod}]`,
+    expected: expectationOf(spec),
+    observed: text.checks.observedBy(observationOf(result.observed), result.pod),
     ok: result.ok,
     hint: result.ok ? undefined : hint,
   }

@@ -736,6 +736,15 @@ export function expectedNow(path: ThreatPath, config: Config, inEffect: (step: S
 }
 
 /**
+ * What the runbook's own probe of a path should see now. Its probes are exempt at admission (they must play the
+ * impostor: made as the runbook's user and carrying the probe label), so they meet only the layers behind it; whether
+ * admission refuses an insider's own object is tried by the admission attempts (e.g. service-selecting-manager).
+ */
+export function expectedPastAdmission(path: ThreatPath, config: Config, inEffect: (step: StepId) => boolean): Expected {
+  return expectedNow({ ...path, closedBy: path.closedBy.filter((c) => c.layer !== 'admission') }, config, inEffect)
+}
+
+/**
  * Whether an attack is open for good with these settings: no layer of this runbook closes it, or the operator left
  * out the one that would — not merely open until a step still to run.
  */
@@ -880,7 +889,7 @@ export function auditPaths(
     }
     // A layer should refuse it and a probe got through: that, not the objects, says what holds.
     if (seenOpen.has(path.id))
-      return { path, status: 'seen open', holding, voided: out, why: 'a probe on this path got an answer' }
+      return { path, status: 'seen open', holding, voided: out, why: 'an attempt on this path got through' }
     if (!holding.length)
       return {
         path,
