@@ -72,21 +72,8 @@ test("--verify after an untouched run exits 0, runs every done step's checks and
   assert.equal(await world.probePodsLeft(), [])
 })
 
-test('--verify --no-probes creates no pod and reports the probe checks as skipped', async () => {
-  const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: AUDIT_MS })
-  assert.is(r.code, 0, show(r))
-  const all = events(r.stdout)
-  assert.not.ok(/started \d+ probe pod/.test(r.stderr), 'no probe pod started')
-  const skipped = all.filter((e) => e.event === 'check' && e.observed === 'not probed (--no-probes)')
-  assert.ok(skipped.length >= 6, `probe checks skipped: ${skipped.length}`)
-  assert.ok(
-    skipped.every((e) => e.advisory),
-    'a skipped probe is advisory, not a drift',
-  )
-  assert.equal(all.at(-1), { ...all.at(-1), event: 'run-end', status: 'done', exitCode: 0 })
-})
-
-test("the gateway's Service made again with another NodePort: the audit's requests go to the new one", async () => {
+// One --no-probes audit serves both: it is run after the gateway's Service was made again.
+test("--verify --no-probes creates no pod and reports the probe checks as skipped; after the gateway's Service was made again with another NodePort, the audit's requests go to the new one", async () => {
   const nodePort = async () =>
     (await world.kubectlJson('get', 'service', 'gthulhu-gw-istio', '-n', 'default')).spec.ports.find(
       (p: any) => p.port === 80,
@@ -99,8 +86,17 @@ test("the gateway's Service made again with another NodePort: the audit's reques
   assert.is.not(after, before, 'the new Service has another NodePort (else this proves nothing)')
   const r = await world.run([...world.flags, '--verify', '--no-probes', '--output', 'json'], { timeoutMs: AUDIT_MS })
   assert.is(r.code, 0, show(r))
+  const all = events(r.stdout)
+  assert.not.ok(/started \d+ probe pod/.test(r.stderr), 'no probe pod started')
+  const skipped = all.filter((e) => e.event === 'check' && e.observed === 'not probed (--no-probes)')
+  assert.ok(skipped.length >= 6, `probe checks skipped: ${skipped.length}`)
+  assert.ok(
+    skipped.every((e) => e.advisory),
+    'a skipped probe is advisory, not a drift',
+  )
+  assert.equal(all.at(-1), { ...all.at(-1), event: 'run-end', status: 'done', exitCode: 0 })
   // The gateway step's own GET, and the policy steps' requests with an allowed and with curl's User-Agent.
-  const throughGateway = events(r.stdout).filter((e) => e.event === 'check' && /http:\/\/127\.0\.0\.1:/.test(e.name))
+  const throughGateway = all.filter((e) => e.event === 'check' && /http:\/\/127\.0\.0\.1:/.test(e.name))
   assert.ok(throughGateway.length >= 4, show(r))
   for (const check of throughGateway) {
     assert.ok(check.name.includes(`http://127.0.0.1:${after}/health`), check.name)
