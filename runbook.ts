@@ -19,6 +19,7 @@ import { clusterAccessError } from './lib/run/cluster-access.ts'
 import type { Facts, KubeObject, PlanItem, Step, StepId } from './lib/types.ts'
 import { useLanguage } from './lib/cli/zh-TW.ts'
 import { text } from './lib/config/text.ts'
+import { writeBesidePrompts } from './lib/config/prompting.ts'
 
 const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version
 
@@ -109,7 +110,7 @@ function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string
   return ({ argv, exitCode, durationMs }: CommandRun) => {
     if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs })
     else
-      process.stderr.write(
+      writeBesidePrompts(
         `+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
       )
   }

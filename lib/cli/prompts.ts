@@ -1,19 +1,9 @@
 // Guided mode's questions, declared as data beside their validation so tests can drive them.
 import { select } from '@inquirer/prompts'
-import { Interrupted, promptClosed } from '../config/errors.ts'
+import { asked } from '../config/prompting.ts'
 import type { Prompter } from '../run/engine.ts'
 import type { KubeContext } from '../kube/kubeconfig.ts'
 import { promptTheme, text } from '../config/text.ts'
-
-/** A prompt closed without an answer (Ctrl-C, the run stopping, the terminal gone): the runbook treats it as quitting. */
-async function asked<T>(question: Promise<T>): Promise<T> {
-  try {
-    return await question
-  } catch (error) {
-    if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
-    throw error
-  }
-}
 
 /** The guided-mode prompter; every prompt closes at once when `signal` aborts (Ctrl-C, SIGTERM). */
 export const guidedPrompter = (signal?: AbortSignal): Prompter => ({

@@ -4,7 +4,8 @@
 import { confirm } from '@inquirer/prompts'
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer'
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2'
-import { Interrupted, StepFailure, UsageError, isExpected, promptClosed } from '../config/errors.ts'
+import { Interrupted, StepFailure, UsageError, isExpected } from '../config/errors.ts'
+import { asked } from '../config/prompting.ts'
 import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/options.ts'
 import { formatChecks, formatPlan, indent, seconds, type Reporter } from './reporter.ts'
@@ -452,12 +453,7 @@ export class Engine {
         // Automation never asks, and "run all remaining without asking" keeps its word: the default is no.
         if (!this.options.prompter || !task || this.runAll) return false
         // listr2 pauses its display while inquirer asks, so the question and the task list never overlap.
-        try {
-          return await task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false })
-        } catch (error) {
-          if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
-          throw error
-        }
+        return asked(task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: false }))
       },
       log: (message) => {
         output(message)

@@ -2,7 +2,7 @@
 // one flag; an answer given by flag or --config is never asked, and a given answer is kept in state so a
 // resumed run does not ask again. Automation never asks: it uses the flag or the guide's default.
 import { checkbox, confirm, input, select } from '@inquirer/prompts'
-import { Interrupted, promptClosed } from '../config/errors.ts'
+import { asked } from '../config/prompting.ts'
 import { workloads } from '../domain/gthulhu.ts'
 import { trustDomainOf } from '../domain/istio.ts'
 import { GUIDE_USER_AGENT, managerPrincipals, validateOptionValue, type Config } from '../config/options.ts'
@@ -52,15 +52,6 @@ export function validateUserAgentList(typed: string): true | string {
     if (problem) return problem
   }
   return true
-}
-
-async function asked<T>(question: Promise<T>): Promise<T> {
-  try {
-    return await question
-  } catch (error) {
-    if (promptClosed(error)) throw new Interrupted(text.run.quitAtPrompt)
-    throw error
-  }
 }
 
 /** Prompt definitions as data, so their wording and validation are tested with @inquirer/testing (in the run's language). */
