@@ -50,6 +50,20 @@ export interface ClusterOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
+/** The commands that only look at the cluster: they need not wait for the record, and keep the shared reads. */
+const LOOKS_ONLY: Record<string, string[]> = {
+  kubectl: ['get', 'version', 'config', 'logs'],
+  istioctl: ['version', 'ztunnel-config', 'waypoint status'],
+}
+
+/** Whether a command only looks (by its words, the connection flags and their values left out). */
+function looksOnly(argv: string[]): boolean {
+  const words = argv
+    .slice(1)
+    .filter((a, i, all) => !a.startsWith('-') && !['--kubeconfig', '--context'].includes(all[i - 1]))
+  const verbs = LOOKS_ONLY[basename(argv[0])] ?? []
+  return verbs.includes(words[0] ?? '') || verbs.includes(words.slice(0, 2).join(' '))
+}
 /** Quotes an argv for display so the operator can paste it into a shell. */
 export function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')
@@ -170,9 +184,10 @@ export class Cluster {
   }
 
   /**
-   * From now until the next command that is not a read (an apply, a label, istioctl, a wait), or until the
-   * returned function is called, the same read is answered once: a step looks at the cluster before it changes
-   * it (what undo must restore, what differs from the plan), and those looks need not ask twice.
+   * From now until the next command that may change the cluster (an apply, a label, istioctl, a wait), or until
+   * the returned function is called, the same read is answered once: a step looks at the cluster before it
+   * changes it (what undo must restore, what differs from the plan), and an audit's steps look at the same
+   * objects; those looks need not ask twice.
    */
   shareReadsUntilChange(): () => void {
     const shared = new Map<string, Promise<unknown>>()
@@ -212,13 +227,11 @@ export class Cluster {
   }
 
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    const verb = argv
-      .slice(1)
-      .find((a, i, all) => !a.startsWith('-') && !['--kubeconfig', '--context'].includes(all[i - 1]))
-    if (argv[0] !== 'kubectl' || !['get', 'version', 'config', 'logs'].includes(verb ?? '')) {
-      // Anything but a read waits for what must be recorded first, and may change what the reads would see.
+    if (!looksOnly(argv)) {
+      // Anything but a read waits for what must be recorded first, and may change what the reads would see
+      // (a server dry run changes nothing: the audit's drift and admission checks keep the shared reads).
       await this.changesHeld
-      this.sharedReads = undefined
+      if (!argv.includes('--dry-run=server') && !argv.includes('--dry-run=client')) this.sharedReads = undefined
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.assertVerifiedIstioctl(argv[0])

@@ -14,6 +14,8 @@ define(['node', 'nodes'], '', 'Node', false)
 define(['pod', 'pods'], '', 'Pod')
 define(['service', 'services', 'svc'], '', 'Service')
 define(['serviceaccount', 'serviceaccounts', 'sa'], '', 'ServiceAccount')
+define(['endpoints', 'ep'], '', 'Endpoints')
+define(['configmap', 'configmaps', 'cm'], '', 'ConfigMap')
 define(['deployment', 'deployments'], 'apps', 'Deployment')
 define(['daemonset', 'daemonsets'], 'apps', 'DaemonSet')
 define(['statefulset', 'statefulsets'], 'apps', 'StatefulSet')
@@ -130,8 +132,9 @@ export function answerFrom(read: BatchableRead, items: KubeObject[]): unknown {
   return { apiVersion: 'v1', kind: 'List', items: found }
 }
 
-// Kinds whose whole list is too big to fetch in place of a few named objects (every pod, every CRD schema).
-const LIST_ONLY_WHEN_ASKED = new Set(['Pod', 'CustomResourceDefinition', 'Node'])
+// Kinds whose whole list is too big to fetch in place of a few named objects (every pod, every CRD schema, every
+// Service's endpoints, every ConfigMap's data).
+const LIST_ONLY_WHEN_ASKED = new Set(['Pod', 'CustomResourceDefinition', 'Node', 'Endpoints', 'ConfigMap'])
 
 /**
  * A named read as a list of its kind, so it can join a batch of lists in the same namespace (one call where

@@ -193,8 +193,9 @@ export class Engine {
     let mode: 'run' | 'verify' = 'run'
     for (;;) {
       const started = Date.now()
-      // Not awaited: the write before the step's first change (below) carries it, and a failed write fails that one.
-      void this.options.state.update(step.id, {
+      // The cluster record gets this with the write before the step's first change (runVerbs): a step that
+      // changes nothing needs no write of its start.
+      this.options.state.updateLocally(step.id, {
         status: 'running',
         startedAt: new Date().toISOString(),
         error: undefined,
@@ -300,6 +301,9 @@ export class Engine {
     const probeMemo = new Map<string, Promise<ProbeResult>>()
     const reads = new Map<string, Promise<unknown>>()
     const started = Date.now()
+    // The steps read many of the same objects (the API server's endpoints, the mesh config): once each, until
+    // the probes start or a check waits for a change (cluster.ts ends the sharing there).
+    const stopSharing = this.options.cluster.shareReadsUntilChange()
     const audited = await Promise.all(
       selected.map(async (id) => {
         const step = steps.find((s) => s.id === id)!
@@ -336,7 +340,7 @@ export class Engine {
         }
         return { step, checks, lines, durationMs: Date.now() - started }
       }),
-    )
+    ).finally(stopSharing)
     const drifts: string[] = []
     for (const { step, checks, lines, durationMs } of audited) {
       const failed = checks.filter(isFailure)

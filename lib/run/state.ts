@@ -333,6 +333,14 @@ export class StateStore {
     return this.save()
   }
 
+  /** Changes the local copy only: the cluster record gets it with the next save. */
+  updateLocally(id: StepId, change: Partial<StepRecord>): void {
+    if (this.readOnly) throw new Error('a read-only run does not write the record')
+    Object.assign(this.step(id), change)
+    this.state.updatedAt = new Date().toISOString()
+    this.writeLocal()
+  }
+
   /** The directory of the local copy (created on the first save). */
   get directory(): string {
     return dirname(this.path)

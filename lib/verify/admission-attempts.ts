@@ -6,7 +6,7 @@ import { text } from '../config/text.ts'
 import { denialPrefix, guardName, INSIDER_USER, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import { kubectlAccess } from '../kube/access.ts'
-import { toYamlStream } from '../kube/cluster.ts'
+import { type Cluster, toYamlStream } from '../kube/cluster.ts'
 import type { ApiAccess, Check, KubeObject, StepContext } from '../types.ts'
 import { randomSuffix } from './probes.ts'
 
@@ -77,29 +77,86 @@ export type AdmissionOutcome =
   | { kind: 'refused'; detail: string }
   | { kind: 'error'; detail: string }
 
-/** Sends one object through admission as `user` (dry run: nothing is created) and reads the answer. */
-export async function tryAdmission(
+/** One attempt waiting to join the others sent as the same user in this turn of the event loop. */
+interface PendingAttempt {
+  object: KubeObject
+  resolve(outcome: AdmissionOutcome): void
+  reject(error: unknown): void
+}
+
+/** Attempts not yet sent, per cluster and per identity (user and groups). */
+const pendingAttempts = new WeakMap<Cluster, Map<string, PendingAttempt[]>>()
+
+/**
+ * Sends one object through admission as `user` (dry run: nothing is created) and reads the answer. Attempts asked
+ * for together as the same identity go in one kubectl call (a kubectl process costs more than the request).
+ */
+export function tryAdmission(
   ctx: StepContext,
   object: KubeObject,
   user: string,
   groups: string[] = [],
 ): Promise<AdmissionOutcome> {
-  const result = await ctx.cluster.exec(
-    ctx.cluster.kubectlArgv([
-      'create',
-      '--dry-run=server',
-      '-o',
-      'name',
-      `--as=${user}`,
-      ...groups.map((g) => `--as-group=${g}`),
-      '-f',
-      '-',
-    ]),
-    { input: toYamlStream([object]) },
-  )
-  const stderr = result.stderr.trim()
-  if (result.exitCode === 0) return { kind: 'admitted', detail: `admitted (${result.stdout.trim()}, server dry run)` }
-  const denial = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*/.exec(stderr)?.[0]
+  return new Promise((resolve, reject) => {
+    let byIdentity = pendingAttempts.get(ctx.cluster)
+    if (!byIdentity) pendingAttempts.set(ctx.cluster, (byIdentity = new Map()))
+    const key = JSON.stringify([user, groups])
+    let batch = byIdentity.get(key)
+    if (!batch) {
+      const attempts: PendingAttempt[] = (batch = [])
+      byIdentity.set(key, attempts)
+      setImmediate(() => {
+        byIdentity.delete(key)
+        sendTogether(ctx.cluster, attempts, user, groups).catch((error) => {
+          for (const attempt of attempts) attempt.reject(error)
+        })
+      })
+    }
+    batch.push({ object, resolve, reject })
+  })
+}
+
+function createArgv(cluster: Cluster, user: string, groups: string[]): string[] {
+  const impersonation = [`--as=${user}`, ...groups.map((g) => `--as-group=${g}`)]
+  return cluster.kubectlArgv(['create', '--dry-run=server', '-o', 'name', ...impersonation, '-f', '-'])
+}
+
+const DENIAL = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*/
+
+/**
+ * One kubectl call for several objects: kubectl goes on past a refused object, prints each admitted one's name
+ * (-o name) and one error line per refusal, which names the object (admission's Forbidden: `<resource> "<name>"
+ * is forbidden: …`). An object neither admitted nor refused by name (an RBAC refusal carries no name) is sent
+ * again alone, so each attempt gets the answer its own call would have given.
+ */
+async function sendTogether(cluster: Cluster, attempts: PendingAttempt[], user: string, groups: string[]) {
+  const alone = async (attempt: PendingAttempt) => {
+    const result = await cluster.exec(createArgv(cluster, user, groups), { input: toYamlStream([attempt.object]) })
+    attempt.resolve(outcomeOf(result.exitCode, result.stdout, result.stderr, user))
+  }
+  if (attempts.length === 1) return alone(attempts[0])
+  const result = await cluster.exec(createArgv(cluster, user, groups), {
+    input: toYamlStream(attempts.map((a) => a.object)),
+  })
+  const admitted = result.stdout.split('\n').map((line) => line.trim())
+  const errors = result.stderr.split('\n')
+  const again: PendingAttempt[] = []
+  for (const attempt of attempts) {
+    const name = attempt.object.metadata.name
+    const printed = admitted.find((line) => line.endsWith(`/${name}`))
+    const denial = DENIAL.exec(errors.filter((line) => line.includes(JSON.stringify(name))).join('\n'))?.[0]
+    if (printed) attempt.resolve(outcomeOf(0, printed, '', user))
+    else if (denial) attempt.resolve({ kind: 'refused', detail: denial })
+    else again.push(attempt)
+  }
+  await Promise.all(again.map(alone))
+}
+
+/** What one attempt's kubectl call says: admitted, refused by a ValidatingAdmissionPolicy, or an error. */
+function outcomeOf(exitCode: number | null, stdout: string, stderr: string, user: string): AdmissionOutcome {
+  stderr = stderr.trim()
+  if (exitCode === 0) return { kind: 'admitted', detail: `admitted (${stdout.trim()}, server dry run)` }
+  const denial = DENIAL.exec(stderr)?.[0]
   if (denial) return { kind: 'refused', detail: denial }
   if (/cannot impersonate/.test(stderr))
     return {
@@ -112,7 +169,7 @@ export async function tryAdmission(
       kind: 'error',
       detail: `RBAC refused ${user} before admission ran, so the policy was not tried (${stderr.split('\n').pop()}); the admission-policy step writes the insider's Roles: run it again`,
     }
-  return { kind: 'error', detail: stderr || `kubectl exited ${result.exitCode}` }
+  return { kind: 'error', detail: stderr || `kubectl exited ${exitCode}` }
 }
 
 /** The refusal came from this runbook's policy (another admission plugin's refusal proves nothing about it). */
