@@ -1,12 +1,22 @@
 // `npm run bench`: the start-up benchmark (scripts/bench-startup.ts), then the waits, processes and audit times on
 // the simulated cluster (scripts/bench-run.ts; its flags pass through: --delay-ms, --rounds, --repeat). Exits 1 when
-// either is over its budget.
+// either is over its budget. Both run the kubectl the test suite runs (test/kubectl-path.ts): the real binary, not
+// the gcloud SDK's version dispatcher, which would measure the dispatcher (it doubles each call's cost, and asks
+// the API server for its version even for `kubectl config view`).
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { realpathSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { directKubectlDir } from '../test/kubectl-path.ts'
 
+const kubectlDir = directKubectlDir()
+const env = kubectlDir ? { ...process.env, PATH: `${kubectlDir}${delimiter}${process.env.PATH}` } : process.env
+if (kubectlDir)
+  console.log(`kubectl: ${realpathSync(join(kubectlDir, 'kubectl'))} (not the gcloud version dispatcher)\n`)
 const run = (script: string, args: string[] = []) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script), ...args], { stdio: 'inherit' })
-    .status ?? 1
+  spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script), ...args], {
+    stdio: 'inherit',
+    env,
+  }).status ?? 1
 const startup = run('bench-startup.ts')
 console.log()
 const waits = run('bench-run.ts', process.argv.slice(2))

@@ -1,6 +1,6 @@
 // Integration-test harness: a simulated cluster per test file, and the real runbook CLI run against it as
 // a child process (real kubectl, real HTTP, real downloads from the loopback mirror).
-import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
@@ -136,7 +136,11 @@ export function worldAround(sim: Simulator, dir = mkdtempSync(join(tmpdir(), 'ru
         await new Promise((r) => setTimeout(r, 250))
       }
     },
-    stop: () => sim.stop(),
+    // The world's files go with it (the state, the installed istioctl): a suite run leaves nothing in the temp dir.
+    stop: async () => {
+      await sim.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
 

@@ -3,25 +3,16 @@
 // first (by the times of the last run, kept in node_modules/.cache; a file never timed is estimated from what it
 // does), so no long file starts last while the other worker idles. Ends with the one line CI reads:
 // `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
-import { spawn, spawnSync } from 'node:child_process'
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
-import { delimiter, dirname, join, relative } from 'node:path'
+import { spawn } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { delimiter, join, relative } from 'node:path'
 import { cpus } from 'node:os'
+import { directKubectlDir } from './kubectl-path.ts'
 
 const root = join(import.meta.dirname, '..')
 // Long enough for a file that first builds the prepared world (a full run) on a loaded 2-core machine.
 const FILE_TIMEOUT_MS = 15 * 60_000
 const TIMES_FILE = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'test-times.json')
-const KUBECTL_DIR = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'kubectl')
 
 interface Outcome {
   name: string
@@ -37,37 +28,6 @@ function findTestFiles(dir: string): string[] {
     if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : findTestFiles(path)
     return entry.name.endsWith('.test.ts') ? [path] : []
   })
-}
-
-/**
- * The Google Cloud SDK's `kubectl` is a version dispatcher: every call first asks the API server its version over
- * TLS, then starts the matching kubectl.1.NN beside it. The suite's cost is kubectl processes, and the dispatcher
- * doubles each one's (measured here: a --verify --no-probes audit took 21 CPU-seconds through it, 12 without). So
- * when `kubectl` on PATH is that dispatcher, the suite puts the newest real kubectl beside it first on PATH (the
- * one it picks for the simulator's Kubernetes 1.33). Any other kubectl is used as it is.
- */
-function directKubectlPath(): string | undefined {
-  const onPath = (process.env.PATH ?? '')
-    .split(delimiter)
-    .map((dir) => join(dir, 'kubectl'))
-    .find((file) => existsSync(file))
-  if (!onPath) return undefined
-  const resolved = realpathSync(onPath)
-  const versioned = readdirSync(dirname(resolved))
-    .map((name) => /^kubectl\.1\.(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]))[0]
-  if (!versioned) return undefined
-  const client = spawnSync(resolved, ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 30_000 })
-  if (!client.stdout?.includes('dispatcher')) return undefined
-  const real = join(dirname(resolved), versioned[0])
-  const link = join(KUBECTL_DIR, 'kubectl')
-  mkdirSync(KUBECTL_DIR, { recursive: true })
-  if (!existsSync(link) || realpathSync(link) !== real) {
-    rmSync(link, { force: true })
-    symlinkSync(real, link)
-  }
-  return KUBECTL_DIR
 }
 
 /** The environment every check and test file runs in. */
@@ -178,7 +138,7 @@ async function main() {
     .filter((f) => filter.length === 0 || filter.some((word) => relative(root, f).includes(word)))
     .sort()
   const times = recordedTimes()
-  const kubectlDir = directKubectlPath()
+  const kubectlDir = directKubectlDir()
   if (kubectlDir) {
     childEnv.PATH = `${kubectlDir}${delimiter}${process.env.PATH}`
     process.stdout.write(`kubectl: ${realpathSync(join(kubectlDir, 'kubectl'))} (not the gcloud version dispatcher)\n`)
