@@ -11,7 +11,7 @@ import type { RunbookWorld } from './harness.ts'
 
 let world: RunbookWorld
 test.before(async () => {
-  world = await preparedWorld()
+  world = await preparedWorld({ cni: 'calico' }) // the save other files share
 })
 test.after(async () => {
   await world?.stop()
