@@ -4,14 +4,12 @@
 // the gcloud SDK's version dispatcher, which would measure the dispatcher (it doubles each call's cost, and asks
 // the API server for its version even for `kubectl config view`).
 import { spawnSync } from 'node:child_process'
-import { realpathSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
-import { directKubectlDir } from '../test/kubectl-path.ts'
+import { join } from 'node:path'
+import { pathWithDirectKubectl } from '../test/kubectl-path.ts'
 
-const kubectlDir = directKubectlDir()
-const env = kubectlDir ? { ...process.env, PATH: `${kubectlDir}${delimiter}${process.env.PATH}` } : process.env
-if (kubectlDir)
-  console.log(`kubectl: ${realpathSync(join(kubectlDir, 'kubectl'))} (not the gcloud version dispatcher)\n`)
+const direct = pathWithDirectKubectl()
+const env = direct ? { ...process.env, PATH: direct.PATH } : process.env
+if (direct) console.log(direct.said)
 const run = (script: string, args: string[] = []) =>
   spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, script), ...args], {
     stdio: 'inherit',

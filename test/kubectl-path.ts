@@ -12,7 +12,7 @@ const KUBECTL_DIR = join(import.meta.dirname, '..', 'node_modules', '.cache', 'g
  * when `kubectl` on PATH is that dispatcher, the suite puts the newest real kubectl beside it first on PATH (the
  * one it picks for the simulator's Kubernetes 1.33). Any other kubectl is used as it is.
  */
-export function directKubectlDir(): string | undefined {
+function directKubectlDir(): string | undefined {
   const onPath = (process.env.PATH ?? '')
     .split(delimiter)
     .map((dir) => join(dir, 'kubectl'))
@@ -34,4 +34,14 @@ export function directKubectlDir(): string | undefined {
     symlinkSync(real, link)
   }
   return KUBECTL_DIR
+}
+
+/** PATH with the real kubectl first and the line that says which one it is; undefined when PATH's is used as it is. */
+export function pathWithDirectKubectl(): { PATH: string; said: string } | undefined {
+  const dir = directKubectlDir()
+  if (!dir) return undefined
+  return {
+    PATH: `${dir}${delimiter}${process.env.PATH}`,
+    said: `kubectl: ${realpathSync(join(dir, 'kubectl'))} (not the gcloud version dispatcher)\n`,
+  }
 }

@@ -4,10 +4,10 @@
 // does), so no long file starts last while the other worker idles. Ends with the one line CI reads:
 // `N passed, M failed`. A file that crashes before uvu's summary counts as one failure.
 import { spawn } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
-import { delimiter, join, relative } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { cpus } from 'node:os'
-import { directKubectlDir } from './kubectl-path.ts'
+import { pathWithDirectKubectl } from './kubectl-path.ts'
 
 const root = join(import.meta.dirname, '..')
 // Long enough for a file that first builds the prepared world (a full run) on a loaded 2-core machine.
@@ -138,10 +138,10 @@ async function main() {
     .filter((f) => filter.length === 0 || filter.some((word) => relative(root, f).includes(word)))
     .sort()
   const times = recordedTimes()
-  const kubectlDir = directKubectlDir()
-  if (kubectlDir) {
-    childEnv.PATH = `${kubectlDir}${delimiter}${process.env.PATH}`
-    process.stdout.write(`kubectl: ${realpathSync(join(kubectlDir, 'kubectl'))} (not the gcloud version dispatcher)\n`)
+  const direct = pathWithDirectKubectl()
+  if (direct) {
+    childEnv.PATH = direct.PATH
+    process.stdout.write(direct.said)
   }
   const checks: Job[] = [
     { name: 'typecheck (tsc --noEmit, strict)', cost: 0, run: typecheck },

@@ -293,9 +293,7 @@ export class StateStore {
    * later save.
    */
   save(status: RevisionStatus = 'running'): Promise<void> {
-    if (this.readOnly) throw new Error('a read-only run does not write the record')
-    this.state.updatedAt = new Date().toISOString()
-    this.writeLocal()
+    this.keepLocally()
     const record = this.record
     if (!record?.current) return this.failure ? Promise.reject(this.failure) : Promise.resolve()
     if (this.queued && status === 'running') return this.queued
@@ -335,8 +333,13 @@ export class StateStore {
 
   /** Changes the local copy only: the cluster record gets it with the next save. */
   updateLocally(id: StepId, change: Partial<StepRecord>): void {
-    if (this.readOnly) throw new Error('a read-only run does not write the record')
     Object.assign(this.step(id), change)
+    this.keepLocally()
+  }
+
+  /** Stamps the change and writes the local copy now (what every save starts with). */
+  private keepLocally(): void {
+    if (this.readOnly) throw new Error('a read-only run does not write the record')
     this.state.updatedAt = new Date().toISOString()
     this.writeLocal()
   }
