@@ -107,11 +107,11 @@ function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefi
 
 /** -v/--verbose: each command as it finished, on stderr like kubectl's own -v logs (JSON: a "command" event). */
 function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string) {
-  return ({ argv, exitCode, durationMs }: CommandRun) => {
-    if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs })
+  return ({ argv, exitCode, durationMs, via }: CommandRun) => {
+    if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs, ...(via ? { via } : {}) })
     else
       writeBesidePrompts(
-        `+ ${shellLine(argv)}  (${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
+        `+ ${shellLine(argv)}  (${via ? `through ${via}, ` : ''}${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
       )
   }
 }
@@ -204,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
       kubeconfig: config.kubeconfig,
       signal: abort.signal,
       timeoutMs: config.timeout * 1000,
+      apiProxy: true,
       ...(config.verbose ? { onCommand: commandLogger(reporter, shellLine) } : {}),
     })
     if (config.verify && (config.contexts.length > 1 || config.allContexts))
@@ -235,7 +236,7 @@ async function main(argv: string[]): Promise<number> {
               // The record is saved after Ctrl-C too: not through the run's abort signal. A dry run, a render or a
               // list only reads it, and shows the local copy when the cluster does not answer within seconds.
               cluster: readOnly
-                ? new Cluster({ ...cluster.options, signal: undefined, timeoutMs: 10_000 })
+                ? new Cluster({ ...cluster.options, signal: undefined, timeoutMs: 10_000, apiProxy: false })
                 : cluster.forCleanup(),
               namespace: config.namespace,
               release: config.release,

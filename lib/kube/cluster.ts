@@ -19,6 +19,18 @@ import {
   type BatchableRead,
 } from './read-batch.ts'
 import { JsonStream } from './json-stream.ts'
+import { ApiProxy, type ApiAnswer } from './api-proxy.ts'
+import {
+  apiResource,
+  kubectlName,
+  listItems,
+  listQuery,
+  restCommandOf,
+  restPath,
+  serverError,
+  type ApiResource,
+  type RestCommand,
+} from './rest.ts'
 
 export interface CommandResult {
   argv: string[]
@@ -32,6 +44,8 @@ export interface CommandRun {
   /** null when a signal (timeout, Ctrl-C) ended it. */
   exitCode: number | null
   durationMs: number
+  /** Set when no process ran: the command was sent as API requests through the run's kubectl proxy. */
+  via?: 'kubectl proxy'
 }
 
 export interface ClusterOptions {
@@ -47,6 +61,12 @@ export interface ClusterOptions {
    * cleanup cluster's record writes, lock release and probe deletions must finish after the run is interrupted.
    */
   ownProcessGroup?: boolean
+  /**
+   * Send the reads, watches and whole-object writes through one `kubectl proxy` started on first use (see
+   * api-proxy.ts and rest.ts) instead of a kubectl process each; anything else, or everything if the proxy
+   * cannot start, runs as kubectl.
+   */
+  apiProxy?: boolean
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
@@ -130,6 +150,10 @@ export class Cluster {
   private sharedReads?: Map<string, Promise<unknown>>
   /** Commands that may change the cluster wait for this first (see holdChangesUntil). */
   private changesHeld?: Promise<unknown>
+  /** The run's kubectl proxy, started on first use, with the connection flags it was started with. */
+  private proxy?: { connection: string; started: Promise<ApiProxy | undefined> }
+  /** The version each custom resource group is served at, asked once until the next change (a CRD may change). */
+  private servedVersions = new Map<string, Promise<string | undefined>>()
 
   constructor(readonly options: ClusterOptions = {}) {}
 
@@ -226,14 +250,255 @@ export class Cluster {
     return answer
   }
 
+  /** The cluster may have changed: reads are asked afresh, custom resource versions looked up again. */
+  private changed(): void {
+    this.sharedReads = undefined
+    this.servedVersions.clear()
+  }
+
+  /** The API requests a kubectl command stands for, when this cluster sends such commands through its proxy. */
+  private restCommand(argv: string[], input: string | undefined): RestCommand | undefined {
+    if (!this.options.apiProxy || argv[0] !== 'kubectl') return undefined
+    const connection = this.connectionArgs()
+    if (connection.some((arg, i) => argv[i + 1] !== arg)) return undefined
+    return restCommandOf(argv.slice(connection.length + 1), input)
+  }
+
+  /** The run's proxy, started on first use; undefined when it could not start or has stopped. */
+  private async liveProxy(): Promise<ApiProxy | undefined> {
+    const connection = JSON.stringify(this.connectionArgs())
+    if (this.proxy?.connection !== connection) {
+      const previous = this.proxy?.started
+      void previous?.then((p) => p?.stop())
+      const started = ApiProxy.start(['kubectl', ...this.connectionArgs()], {
+        timeoutMs: 15_000,
+        ownProcessGroup: this.options.ownProcessGroup,
+      }).catch((error: Error) => {
+        // Every command then runs as kubectl, which reports the same problem in its own words where it matters.
+        this.options.onCommand?.({ argv: ['kubectl', 'proxy', `(${error.message})`], exitCode: 1, durationMs: 0 })
+        return undefined
+      })
+      this.proxy = { connection, started }
+    }
+    const proxy = await this.proxy.started
+    return proxy?.alive ? proxy : undefined
+  }
+
+  /** Stops the run's proxy, if one was started. */
+  close(): void {
+    void this.proxy?.started.then((p) => p?.stop())
+    this.proxy = undefined
+  }
+
+  /** The version a resource is read at: its own, or the one its group's discovery prefers (undefined: not served). */
+  private servedVersion(proxy: ApiProxy, resource: ApiResource, timeoutMs: number): Promise<string | undefined> {
+    if (resource.version) return Promise.resolve(resource.version)
+    let known = this.servedVersions.get(resource.group)
+    if (!known) {
+      known = proxy.request(`/apis/${resource.group}`, { timeoutMs, signal: this.options.signal }).then((answer) => {
+        if (answer.status === 404) return undefined
+        if (answer.status !== 200) throw new ProxyAnswerError(answer)
+        return JSON.parse(answer.body)?.preferredVersion?.version as string | undefined
+      })
+      this.servedVersions.set(resource.group, known)
+      known.then(
+        (version) => version || this.servedVersions.delete(resource.group),
+        () => this.servedVersions.delete(resource.group),
+      )
+    }
+    return known
+  }
+
+  /**
+   * A command sent as API requests through the proxy, answered as kubectl would have answered it (its stdout,
+   * its `Error from server (…)` lines, its exit code); undefined when the proxy is not there (run it as kubectl).
+   */
+  private async sendThroughProxy(
+    argv: string[],
+    rest: RestCommand,
+    timeoutMs: number,
+  ): Promise<CommandResult | undefined> {
+    const proxy = await this.liveProxy()
+    if (!proxy) return undefined
+    const started = Date.now()
+    let result: CommandResult | undefined
+    try {
+      result = {
+        argv,
+        ...(await (rest.verb === 'get'
+          ? this.proxyGet(proxy, rest, timeoutMs)
+          : this.proxyWrite(proxy, rest, timeoutMs))),
+      }
+      return result
+    } catch (error) {
+      if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
+      if (error instanceof ProxyAnswerError) {
+        result = { argv, exitCode: 1, stdout: '', stderr: unreachable(error.answer) }
+        return result
+      }
+      const message = (error as Error).message
+      // The proxy went away (killed with the terminal's process group, say): kubectl itself answers instead.
+      if (!proxy.alive || /ENOENT|ECONNREFUSED|ECONNRESET|socket hang up/.test(message)) return undefined
+      result = { argv, exitCode: null, stdout: '', stderr: message }
+      return result
+    } finally {
+      if (result)
+        this.options.onCommand?.({
+          argv,
+          exitCode: result.exitCode,
+          durationMs: Date.now() - started,
+          via: 'kubectl proxy',
+        })
+    }
+  }
+
+  private async proxyGet(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'get' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const signal = this.options.signal
+    const answers = await Promise.all(
+      rest.reads.map(async (read) => {
+        const version = await this.servedVersion(proxy, read.resource, timeoutMs)
+        if (!version) return { read, answer: undefined }
+        const path = restPath(read.resource, version, read.namespace, read.name) + (read.name ? '' : listQuery(read))
+        return { read, answer: await proxy.request(path, { timeoutMs, signal }) }
+      }),
+    )
+    const items: KubeObject[] = []
+    const errors: string[] = []
+    for (const { read, answer } of answers) {
+      const unknownType = `error: the server doesn't have a resource type "${read.resource.plural}"`
+      if (!answer) errors.push(unknownType)
+      else if (answer.status === 200) {
+        const parsed = JSON.parse(answer.body)
+        items.push(...(read.name ? [parsed] : listItems(parsed)))
+      } else if (answer.status === 404 && read.name && /"name"/.test(answer.body)) {
+        if (!rest.ignoreNotFound) errors.push(serverError(answer.status, answer.body))
+      } else if (answer.status === 404) errors.push(unknownType)
+      else if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
+      else errors.push(serverError(answer.status, answer.body))
+    }
+    const stdout =
+      rest.oneObject && items.length === 1
+        ? JSON.stringify(items[0])
+        : items.length || !rest.oneObject
+          ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } })
+          : ''
+    return {
+      exitCode: errors.length ? 1 : 0,
+      stdout: rest.oneObject && !items.length ? '' : stdout,
+      stderr: errors.join('\n'),
+    }
+  }
+
+  private async proxyWrite(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'create' | 'replace' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const { resource, object } = rest
+    // Like kubectl, a write goes to the version the object is written in, with the server's strict field check.
+    const version = object.apiVersion.split('/').pop()!
+    const name = rest.verb === 'replace' ? object.metadata.name : undefined
+    const answer = await proxy.request(
+      `${restPath(resource, version, object.metadata.namespace, name)}?fieldValidation=Strict`,
+      {
+        method: rest.verb === 'create' ? 'POST' : 'PUT',
+        body: JSON.stringify(object),
+        timeoutMs,
+        signal: this.options.signal,
+      },
+    )
+    if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
+    if (answer.status < 200 || answer.status > 299) {
+      const doing = `error when ${rest.verb === 'create' ? 'creating' : 'replacing'} "STDIN"`
+      return { exitCode: 1, stdout: '', stderr: serverError(answer.status, answer.body, doing) }
+    }
+    const written = kubectlName(resource, object.metadata.name)
+    const stdout = rest.output === 'json' ? answer.body : rest.output === 'name' ? written : `${written} ${rest.verb}d`
+    return { exitCode: 0, stdout: `${stdout}\n`, stderr: '' }
+  }
+
+  /**
+   * A watch as one streaming request through the proxy, when it is already running (a wait follows the reads
+   * that started it); undefined otherwise, and kubectl watches instead.
+   */
+  private watchThroughProxy(
+    argv: string[],
+    target: WatchTarget,
+    onEvent: (event: WatchEvent) => void,
+    timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  ): Watch | undefined {
+    const resource = apiResource(target.resource)
+    if (!this.options.apiProxy || !this.proxy || !resource) return undefined
+    if (resource.namespaced && !target.namespace && !target.allNamespaces) return undefined
+    const abort = new AbortController()
+    const stop = () => abort.abort()
+    const timer = setTimeout(stop, timeoutMs)
+    const onRunAbort = () => abort.abort()
+    this.options.signal?.addEventListener('abort', onRunAbort, { once: true })
+    const started = Date.now()
+    const ended = (async () => {
+      const proxy = await this.liveProxy()
+      const version = proxy && (await this.servedVersion(proxy, resource, timeoutMs).catch(() => undefined))
+      if (!proxy || !version) return { exitCode: 1, stderr: `cannot watch ${target.resource} through kubectl proxy` }
+      const stream = new JsonStream()
+      const path =
+        restPath(resource, version, target.allNamespaces ? undefined : target.namespace) +
+        listQuery(
+          {
+            labelSelector: target.selector,
+            fieldSelector: target.name ? `metadata.name=${target.name}` : undefined,
+          },
+          true,
+        )
+      const answer = await proxy.stream(
+        path,
+        (chunk) => {
+          try {
+            for (const value of stream.push(chunk)) {
+              const event = value as WatchEvent
+              if (event?.object?.metadata) onEvent(event)
+            }
+          } catch {
+            abort.abort() // not JSON: the waiter notices the end and reads instead
+          }
+        },
+        abort.signal,
+      )
+      if (abort.signal.aborted) return { exitCode: null, stderr: '' }
+      return answer.status === 200
+        ? { exitCode: 0, stderr: '' }
+        : { exitCode: 1, stderr: serverError(answer.status, answer.body) }
+    })().then((outcome) => {
+      clearTimeout(timer)
+      this.options.signal?.removeEventListener('abort', onRunAbort)
+      this.options.onCommand?.({
+        argv,
+        exitCode: outcome.exitCode,
+        durationMs: Date.now() - started,
+        via: 'kubectl proxy',
+      })
+      return outcome
+    })
+    return { stop, ended }
+  }
+
   async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
     if (!looksOnly(argv)) {
       // Anything but a read waits for what must be recorded first, and may change what the reads would see
       // (a server dry run changes nothing: the audit's drift and admission checks keep the shared reads).
       await this.changesHeld
-      if (!argv.includes('--dry-run=server') && !argv.includes('--dry-run=client')) this.sharedReads = undefined
+      if (!argv.includes('--dry-run=server') && !argv.includes('--dry-run=client')) this.changed()
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const rest = this.restCommand(argv, options.input)
+    if (rest) {
+      const answered = await this.sendThroughProxy(argv, rest, timeoutMs)
+      if (answered) return answered
+    }
     this.assertVerifiedIstioctl(argv[0])
     const started = Date.now()
     let exitCode: number | null = null
@@ -415,7 +680,9 @@ export class Cluster {
       'json',
     ]
     const argv = this.kubectlArgv(args)
-    this.sharedReads = undefined // a wait begins: what follows must be read afresh
+    this.changed() // a wait begins: what follows must be read afresh
+    const throughProxy = this.watchThroughProxy(argv, target, onEvent, options.timeoutMs)
+    if (throughProxy) return throughProxy
     const started = Date.now()
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     const stream = new JsonStream()
@@ -495,6 +762,17 @@ export class Cluster {
     return stdout.trim()
   }
 }
+
+/** An answer that came from the proxy rather than the API server (it could not reach the server). */
+class ProxyAnswerError extends Error {
+  constructor(readonly answer: ApiAnswer) {
+    super(`kubectl proxy answered ${answer.status}: ${answer.body.trim()}`)
+  }
+}
+
+/** What kubectl says when it cannot reach the API server, with what the proxy said. */
+const unreachable = (answer: ApiAnswer) =>
+  `Unable to connect to the server: ${answer.body.trim() || `kubectl proxy answered ${answer.status}`}`
 
 export function toYamlStream(objects: KubeObject[]): string {
   return objects.map((o) => yaml().stringify(o, { lineWidth: 0 })).join('---\n')
