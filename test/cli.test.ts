@@ -250,13 +250,21 @@ test('--list --output json writes one step event per step, with its state', asyn
   assert.match(r.stderr, /preflight\s+done/, 'the human list goes to stderr under --output json')
 })
 
-test('-v prints every kubectl command with its duration and exit code; under -o json as command events', async () => {
+test("-v prints every kubectl command with its duration and exit code (and whether it went through the run's kubectl proxy); under -o json as command events", async () => {
   const text = await world.run([...world.flags, '-yv', '--only', 'preflight'])
   assert.is(text.code, 0, show(text))
+  // A read is sent through the proxy; `kubectl version` runs as a process of its own.
   assert.match(
     text.stderr,
     new RegExp(
-      `^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} get \\S+.*  \\(\\d+\\.\\d\\ds, exit 0\\)$`,
+      `^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} get \\S+.*  \\(through kubectl proxy, \\d+\\.\\d\\ds, exit 0\\)$`,
+      'm',
+    ),
+  )
+  assert.match(
+    text.stderr,
+    new RegExp(
+      `^\\+ kubectl --kubeconfig \\S+ --context ${world.sim.context} version .*  \\(\\d+\\.\\d\\ds, exit 0\\)$`,
       'm',
     ),
   )
@@ -273,7 +281,11 @@ test('-v prints every kubectl command with its duration and exit code; under -o 
     assert.type(c.durationMs, 'number')
     assert.ok(c.exitCode === null || typeof c.exitCode === 'number')
   }
-  assert.ok(commands.some((c) => c.argv.includes('get') && c.exitCode === 0))
+  assert.ok(commands.some((c) => c.argv.includes('get') && c.exitCode === 0 && c.via === 'kubectl proxy'))
+  assert.ok(
+    commands.some((c) => c.argv.includes('version') && c.via === undefined),
+    'a process has no `via`',
+  )
   assert.not.match(json.stderr, /^\+ kubectl/m, 'JSON output carries commands as events, not as text')
 })
 

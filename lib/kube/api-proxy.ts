@@ -18,6 +18,7 @@ export interface ApiRequest {
   method?: string
   body?: string
   contentType?: string
+  headers?: Record<string, string | string[]>
   timeoutMs: number
   signal?: AbortSignal
 }
@@ -95,8 +96,15 @@ export class ApiProxy {
           method: options.method ?? 'GET',
           agent: this.agent,
           headers: {
+            ...options.headers,
             accept: 'application/json',
-            ...(options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {}),
+            // Node sends no length with a DELETE's body: the proxy would read the body as the next request.
+            ...(options.body !== undefined
+              ? {
+                  'content-type': options.contentType ?? 'application/json',
+                  'content-length': Buffer.byteLength(options.body),
+                }
+              : {}),
           },
           timeout: options.timeoutMs,
           signal: options.signal,

@@ -22,6 +22,7 @@ import { JsonStream } from './json-stream.ts'
 import { ApiProxy, type ApiAnswer } from './api-proxy.ts'
 import {
   apiResource,
+  apiResourceOf,
   kubectlName,
   listItems,
   listQuery,
@@ -154,12 +155,20 @@ export class Cluster {
   private proxy?: { connection: string; started: Promise<ApiProxy | undefined> }
   /** The version each custom resource group is served at, asked once until the next change (a CRD may change). */
   private servedVersions = new Map<string, Promise<string | undefined>>()
+  private cleanup?: Cluster
 
   constructor(readonly options: ClusterOptions = {}) {}
 
   /** The same cluster without the run's abort signal: cleanup after Ctrl-C must still be able to run kubectl. */
   forCleanup(): Cluster {
-    const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000, ownProcessGroup: true })
+    // One for the run, so its kubectl proxy (in its own process group too) is started once.
+    const copy = (this.cleanup ??= new Cluster({
+      ...this.options,
+      signal: undefined,
+      timeoutMs: 30_000,
+      ownProcessGroup: true,
+    }))
+    copy.options.context = this.options.context
     copy.istioctlPath = this.istioctlPath
     for (const [path, sha256] of this.trustedIstioctl) copy.trustedIstioctl.set(path, sha256)
     return copy
@@ -261,7 +270,11 @@ export class Cluster {
     if (!this.options.apiProxy || argv[0] !== 'kubectl') return undefined
     const connection = this.connectionArgs()
     if (connection.some((arg, i) => argv[i + 1] !== arg)) return undefined
-    return restCommandOf(argv.slice(connection.length + 1), input)
+    return restCommandOf(argv.slice(connection.length + 1), input ?? '', (text) =>
+      yaml()
+        .parseAllDocuments(text)
+        .map((doc) => doc.toJS()),
+    )
   }
 
   /** The run's proxy, started on first use; undefined when it could not start or has stopped. */
@@ -327,7 +340,11 @@ export class Cluster {
         argv,
         ...(await (rest.verb === 'get'
           ? this.proxyGet(proxy, rest, timeoutMs)
-          : this.proxyWrite(proxy, rest, timeoutMs))),
+          : rest.verb === 'delete'
+            ? this.proxyDelete(proxy, rest, timeoutMs)
+            : rest.verb === 'logs'
+              ? this.proxyLogs(proxy, rest, timeoutMs)
+              : this.proxyWrite(proxy, rest, timeoutMs))),
       }
       return result
     } catch (error) {
@@ -393,32 +410,137 @@ export class Cluster {
     }
   }
 
-  private async proxyWrite(
+  /** Deletes the named objects, or each object a selector lists (as kubectl does), without waiting for them. */
+  private async proxyDelete(
     proxy: ApiProxy,
-    rest: Extract<RestCommand, { verb: 'create' | 'replace' }>,
+    rest: Extract<RestCommand, { verb: 'delete' }>,
     timeoutMs: number,
   ): Promise<Omit<CommandResult, 'argv'>> {
-    const { resource, object } = rest
-    // Like kubectl, a write goes to the version the object is written in, with the server's strict field check.
-    const version = object.apiVersion.split('/').pop()!
-    const name = rest.verb === 'replace' ? object.metadata.name : undefined
-    const answer = await proxy.request(
-      `${restPath(resource, version, object.metadata.namespace, name)}?fieldValidation=Strict`,
-      {
-        method: rest.verb === 'create' ? 'POST' : 'PUT',
+    const listed = await this.proxyGet(
+      proxy,
+      { verb: 'get', reads: rest.reads, oneObject: false, ignoreNotFound: true },
+      timeoutMs,
+    )
+    const errors = listed.stderr ? [listed.stderr] : []
+    const lines: string[] = []
+    const found = listed.stdout ? (JSON.parse(listed.stdout).items as KubeObject[]) : []
+    const named = rest.reads.filter((r) => r.name && !found.some((o) => o.metadata.name === r.name))
+    if (named.length && !rest.ignoreNotFound)
+      errors.push(...named.map((r) => `Error from server (NotFound): ${r.resource.plural} "${r.name}" not found`))
+    await Promise.all(
+      found.map(async (object) => {
+        const resource = apiResourceOf(object.apiVersion, object.kind)
+        if (!resource) return
+        const path = restPath(
+          resource,
+          object.apiVersion.split('/').pop()!,
+          object.metadata.namespace,
+          object.metadata.name,
+        )
+        const answer = await proxy.request(path, {
+          method: 'DELETE',
+          body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
+          timeoutMs,
+          signal: this.options.signal,
+        })
+        if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
+        if (answer.status >= 200 && answer.status <= 299)
+          lines.push(
+            `${resource.kind.toLowerCase()}${resource.group ? `.${resource.group}` : ''} "${object.metadata.name}" deleted\n`,
+          )
+        else if (!(answer.status === 404 && rest.ignoreNotFound)) errors.push(serverError(answer.status, answer.body))
+      }),
+    )
+    return { exitCode: errors.length ? 1 : 0, stdout: lines.join(''), stderr: errors.join('\n') }
+  }
+
+  /** Each selected pod's log (its default container), every line prefixed `[pod/NAME/CONTAINER] ` as kubectl does. */
+  private async proxyLogs(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'logs' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const listed = await this.proxyGet(
+      proxy,
+      { verb: 'get', reads: [rest.pods], oneObject: false, ignoreNotFound: false },
+      timeoutMs,
+    )
+    if (listed.exitCode !== 0) return listed
+    const pods = JSON.parse(listed.stdout).items as KubeObject[]
+    const errors: string[] = []
+    const texts = await Promise.all(
+      pods.map(async (pod) => {
+        const container =
+          pod.metadata.annotations?.['kubectl.kubernetes.io/default-container'] ?? pod.spec?.containers?.[0]?.name
+        const path = `${restPath(rest.pods.resource, 'v1', pod.metadata.namespace, pod.metadata.name)}/log?${new URLSearchParams({ container })}`
+        const answer = await proxy.request(path, { timeoutMs, signal: this.options.signal })
+        if (answer.status !== 200) {
+          errors.push(serverError(answer.status, answer.body))
+          return ''
+        }
+        const prefix = `[pod/${pod.metadata.name}/${container}] `
+        return answer.body
+          .split(/(?<=\n)/)
+          .filter((line) => line !== '')
+          .map((line) => prefix + line)
+          .join('')
+      }),
+    )
+    return { exitCode: errors.length ? 1 : 0, stdout: texts.join(''), stderr: errors.join('\n') }
+  }
+
+  /** Writes each object in order, as kubectl does, going on after a refusal and reporting each. */
+  private async proxyWrite(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'create' | 'replace' | 'apply' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const headers: Record<string, string | string[]> = rest.impersonate
+      ? { 'impersonate-user': rest.impersonate.user, 'impersonate-group': rest.impersonate.groups }
+      : {}
+    const written: KubeObject[] = []
+    const lines: string[] = []
+    const errors: string[] = []
+    for (const { resource, object } of rest.objects) {
+      // Like kubectl, each object goes to the version it is written in, with the server's strict field check.
+      const version = object.apiVersion.split('/').pop()!
+      const query = new URLSearchParams({ fieldValidation: 'Strict' })
+      if (rest.dryRun) query.set('dryRun', 'All')
+      if (rest.fieldManager) query.set('fieldManager', rest.fieldManager)
+      if (rest.force) query.set('force', 'true')
+      const name = rest.verb === 'create' ? undefined : object.metadata.name
+      const answer = await proxy.request(`${restPath(resource, version, object.metadata.namespace, name)}?${query}`, {
+        method: { create: 'POST', replace: 'PUT', apply: 'PATCH' }[rest.verb],
         body: JSON.stringify(object),
+        contentType: rest.verb === 'apply' ? 'application/apply-patch+yaml' : 'application/json',
+        headers,
         timeoutMs,
         signal: this.options.signal,
-      },
-    )
-    if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
-    if (answer.status < 200 || answer.status > 299) {
-      const doing = `error when ${rest.verb === 'create' ? 'creating' : 'replacing'} "STDIN"`
-      return { exitCode: 1, stdout: '', stderr: serverError(answer.status, answer.body, doing) }
+      })
+      if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
+      if (answer.status >= 200 && answer.status <= 299) {
+        written.push(JSON.parse(answer.body))
+        const done = { create: 'created', replace: 'replaced', apply: 'serverside-applied' }[rest.verb]
+        const dry = rest.dryRun ? ' (server dry run)' : ''
+        lines.push(kubectlName(resource, object.metadata.name) + (rest.output === 'text' ? ` ${done}${dry}` : ''))
+      } else if (answer.status === 404 && /could not find the requested resource/.test(answer.body)) {
+        const where = `name: "${object.metadata.name}" namespace: "${object.metadata.namespace ?? ''}"`
+        errors.push(
+          `error: resource mapping not found for ${where} from "STDIN": no matches for kind "${object.kind}" in version "${object.apiVersion}"\nensure CRDs are installed first`,
+        )
+      } else if (rest.verb === 'apply') errors.push(serverError(answer.status, answer.body))
+      else {
+        const doing = `error when ${rest.verb === 'create' ? 'creating' : 'replacing'} "STDIN"`
+        errors.push(serverError(answer.status, answer.body, doing))
+      }
     }
-    const written = kubectlName(resource, object.metadata.name)
-    const stdout = rest.output === 'json' ? answer.body : rest.output === 'name' ? written : `${written} ${rest.verb}d`
-    return { exitCode: 0, stdout: `${stdout}\n`, stderr: '' }
+    const stdout =
+      rest.output !== 'json'
+        ? lines.map((line) => `${line}\n`).join('')
+        : written.length === 1 && rest.objects.length === 1
+          ? JSON.stringify(written[0])
+          : JSON.stringify({ apiVersion: 'v1', kind: 'List', items: written, metadata: { resourceVersion: '' } })
+    return { exitCode: errors.length ? 1 : 0, stdout, stderr: errors.join('\n') }
   }
 
   /**

@@ -38,6 +38,8 @@ define('Secret', '', 'v1', 'secrets')
 define('Deployment', 'apps', 'v1', 'deployments', ['deploy'])
 define('DaemonSet', 'apps', 'v1', 'daemonsets', ['ds'])
 define('StatefulSet', 'apps', 'v1', 'statefulsets', ['sts'])
+define('Job', 'batch', 'v1', 'jobs')
+define('CronJob', 'batch', 'v1', 'cronjobs', ['cj'])
 define('NetworkPolicy', 'networking.k8s.io', 'v1', 'networkpolicies', ['netpol'])
 define('CustomResourceDefinition', 'apiextensions.k8s.io', 'v1', 'customresourcedefinitions', ['crd', 'crds'])
 define('Lease', 'coordination.k8s.io', 'v1', 'leases')
@@ -57,7 +59,8 @@ define('GatewayClass', 'gateway.networking.k8s.io', undefined, 'gatewayclasses')
 /** The resource kubectl means by `name` (plural, singular, short or qualified), when the runbook knows it. */
 export const apiResource = (name: string): ApiResource | undefined => RESOURCES.get(name)
 
-const byKind = (apiVersion: string, kind: string): ApiResource | undefined => {
+/** The resource an object of this apiVersion and kind is stored as. */
+export const apiResourceOf = (apiVersion: string, kind: string): ApiResource | undefined => {
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : ''
   return [...RESOURCES.values()].find((r) => r.kind === kind && r.group === group)
 }
@@ -74,8 +77,22 @@ export interface RestRead {
 export type RestCommand =
   /** `kubectl get … -o json`: one object when exactly one was named, else a List of all that were read. */
   | { verb: 'get'; reads: RestRead[]; oneObject: boolean; ignoreNotFound: boolean }
-  /** `kubectl create|replace -f -` of one object. */
-  | { verb: 'create' | 'replace'; resource: ApiResource; object: KubeObject; output: 'json' | 'name' | 'text' }
+  /** `kubectl create|replace|apply --server-side -f -` of objects, in order (each on its own, as kubectl does). */
+  | {
+      verb: 'create' | 'replace' | 'apply'
+      objects: { resource: ApiResource; object: KubeObject }[]
+      output: 'json' | 'name' | 'text'
+      dryRun: boolean
+      /** Server-side apply's field manager and whether it takes fields from other managers. */
+      fieldManager?: string
+      force?: boolean
+      /** --as and --as-group. */
+      impersonate?: { user: string; groups: string[] }
+    }
+  /** `kubectl delete … --wait=false`: named objects, or every object a selector lists, deleted one by one. */
+  | { verb: 'delete'; reads: RestRead[]; ignoreNotFound: boolean }
+  /** `kubectl logs -l … --prefix --tail=-1`: every selected pod's containers, each line prefixed as kubectl does. */
+  | { verb: 'logs'; pods: RestRead }
 
 /** The flags of a command and its words; undefined when a flag is one this does not translate. */
 function parseFlags(
@@ -100,15 +117,28 @@ function parseFlags(
   return { flags, words }
 }
 
+const READ_FLAGS = {
+  '-n': 'namespace',
+  '--namespace': 'namespace',
+  '-l': 'selector',
+  '--selector': 'selector',
+  '-o': 'output',
+}
+
 /** A `kubectl get` as API reads; undefined when kubectl would do something this does not model. */
 function getCommand(args: string[]): RestCommand | undefined {
-  const parsed = parseFlags(
-    args,
-    { '-n': 'namespace', '--namespace': 'namespace', '-l': 'selector', '--selector': 'selector', '-o': 'output' },
-    { '--ignore-not-found': 'ignoreNotFound', '-A': 'all', '--all-namespaces': 'all' },
-  )
-  if (!parsed || parsed.flags.output !== 'json' || parsed.words.length === 0) return undefined
-  const { flags, words } = parsed
+  const parsed = parseFlags(args, READ_FLAGS, {
+    '--ignore-not-found': 'ignoreNotFound',
+    '-A': 'all',
+    '--all-namespaces': 'all',
+  })
+  if (!parsed || parsed.flags.output !== 'json') return undefined
+  return readsOf(parsed.flags, parsed.words)
+}
+
+/** The reads a get (or a delete) names; undefined when it names them in a way this does not model. */
+function readsOf(flags: Record<string, string>, words: string[]): Extract<RestCommand, { verb: 'get' }> | undefined {
+  if (words.length === 0) return undefined
   if (flags.all && flags.namespace) return undefined
   const scope = (resource: ApiResource) => (resource.namespaced && !flags.all ? flags.namespace : undefined)
   // A namespaced read without a namespace would use the kubeconfig's: only kubectl knows it.
@@ -143,27 +173,101 @@ function getCommand(args: string[]): RestCommand | undefined {
   return { verb: 'get', reads, oneObject: named && reads.length === 1, ignoreNotFound: !!flags.ignoreNotFound }
 }
 
-/** `kubectl create|replace -f -` of one JSON object; undefined for anything else (YAML streams, dry runs). */
-function writeCommand(verb: 'create' | 'replace', args: string[], input: string | undefined): RestCommand | undefined {
-  const parsed = parseFlags(args, { '-f': 'file', '--filename': 'file', '-o': 'output' }, {})
-  if (!parsed || parsed.words.length || parsed.flags.file !== '-' || !input?.trim().startsWith('{')) return undefined
-  const output = parsed.flags.output
-  if (output !== undefined && output !== 'json' && output !== 'name') return undefined
-  let object: KubeObject
+/** A `kubectl delete` that does not wait for the objects to be gone (waiting is kubectl's). */
+function deleteCommand(args: string[]): RestCommand | undefined {
+  if (!args.includes('--wait=false')) return undefined
+  const parsed = parseFlags(
+    args.filter((a) => a !== '--wait=false'),
+    READ_FLAGS,
+    { '--ignore-not-found': 'ignoreNotFound' },
+  )
+  const get = parsed && !parsed.flags.output ? readsOf(parsed.flags, parsed.words) : undefined
+  return get && { verb: 'delete', reads: get.reads, ignoreNotFound: get.ignoreNotFound }
+}
+
+/** `kubectl logs -n NS -l SELECTOR --prefix --tail=-1 [--max-log-requests=N]`. */
+function logsCommand(args: string[]): RestCommand | undefined {
+  if (!args.includes('--tail=-1')) return undefined
+  const parsed = parseFlags(
+    args.filter((a) => a !== '--tail=-1' && !a.startsWith('--max-log-requests=')),
+    READ_FLAGS,
+    { '--prefix': 'prefix' },
+  )
+  const { namespace, selector, prefix, output } = parsed?.flags ?? {}
+  if (!parsed || parsed.words.length || !namespace || !selector || !prefix || output) return undefined
+  return { verb: 'logs', pods: { resource: apiResource('pods')!, namespace, labelSelector: selector } }
+}
+
+/** The objects of a `-f -` input: a JSON object or a YAML stream of them (`parse` reads YAML). */
+function objectsOf(input: string, parse: (yaml: string) => unknown[]): KubeObject[] | undefined {
   try {
-    object = JSON.parse(input)
+    const docs = input.trim().startsWith('{') ? [JSON.parse(input)] : parse(input)
+    const objects = docs.filter((d) => d !== null && d !== undefined) as KubeObject[]
+    return objects.every((o) => typeof o === 'object' && o.metadata?.name) ? objects : undefined
   } catch {
     return undefined
   }
-  const resource = object?.metadata?.name && byKind(String(object.apiVersion), String(object.kind))
-  if (!resource || (resource.namespaced && !object.metadata.namespace)) return undefined
-  return { verb, resource, object, output: output === 'json' ? 'json' : output === 'name' ? 'name' : 'text' }
+}
+
+/**
+ * `kubectl create|replace -f -` and `kubectl apply --server-side -f -` (optionally a server dry run, -o json|name,
+ * impersonated); undefined for anything else (client-side apply, generated names, kinds this does not know).
+ */
+function writeCommand(
+  verb: 'create' | 'replace' | 'apply',
+  args: string[],
+  input: string | undefined,
+  parse: (yaml: string) => unknown[],
+): RestCommand | undefined {
+  // --as-group may repeat: taken out before the other flags are read.
+  const groups = args.filter((a) => a.startsWith('--as-group=')).map((a) => a.slice('--as-group='.length))
+  const parsed = parseFlags(
+    args.filter((a) => !a.startsWith('--as-group=')),
+    {
+      '-f': 'file',
+      '--filename': 'file',
+      '-o': 'output',
+      '--output': 'output',
+      '--field-manager': 'fieldManager',
+      '--dry-run': 'dryRun',
+      '--as': 'user',
+    },
+    { '--server-side': 'serverSide', '--force-conflicts': 'force' },
+  )
+  if (!parsed || parsed.words.length || parsed.flags.file !== '-' || !input) return undefined
+  const { flags } = parsed
+  if ((verb === 'apply') !== !!flags.serverSide || (flags.dryRun && flags.dryRun !== 'server')) return undefined
+  if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'name') return undefined
+  if (groups.length && !flags.user) return undefined
+  const objects = objectsOf(input, parse)?.map((object) => ({
+    object,
+    resource: apiResourceOf(String(object.apiVersion), String(object.kind)),
+  }))
+  // kubectl create prints several objects one after another under -o json, not as a List: left to kubectl.
+  if (!objects?.length || (verb !== 'apply' && flags.output === 'json' && objects.length > 1)) return undefined
+  if (objects.some(({ object, resource }) => !resource || (resource.namespaced && !object.metadata.namespace)))
+    return undefined
+  return {
+    verb,
+    objects: objects as { resource: ApiResource; object: KubeObject }[],
+    output: flags.output === 'json' ? 'json' : flags.output === 'name' ? 'name' : 'text',
+    dryRun: !!flags.dryRun,
+    ...(verb === 'apply' ? { fieldManager: flags.fieldManager ?? 'kubectl', force: !!flags.force } : {}),
+    ...(flags.user ? { impersonate: { user: flags.user, groups } } : {}),
+  }
 }
 
 /** The API requests a kubectl command stands for; undefined when it must run as kubectl. */
-export function restCommandOf(args: string[], input?: string): RestCommand | undefined {
+export function restCommandOf(
+  args: string[],
+  input: string | undefined,
+  parseYaml: (yaml: string) => unknown[],
+): RestCommand | undefined {
   if (args[0] === 'get') return getCommand(args.slice(1))
-  if (args[0] === 'create' || args[0] === 'replace') return writeCommand(args[0], args.slice(1), input)
+  if (args[0] === 'delete') return deleteCommand(args.slice(1))
+  if (args[0] === 'logs') return logsCommand(args.slice(1))
+  if (args[0] === 'create' || args[0] === 'replace' || args[0] === 'apply')
+    return writeCommand(args[0], args.slice(1), input, parseYaml)
   return undefined
 }
 

@@ -1,0 +1,245 @@
+// The commands the runbook sends through its kubectl proxy answer exactly as kubectl itself answers them: the same
+// stdout (parsed), the same exit code, the same error words the runbook's callers read (NotFound, Conflict,
+// Forbidden, an unknown resource type). Each command runs both ways against the simulated cluster, through the real
+// kubectl binary (as a process, and as `kubectl proxy`). Also: the proxy's socket is private, the proxy dies with
+// the process that started it, and a proxy that cannot start leaves every command to kubectl.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ApiProxy } from '../lib/kube/api-proxy.ts'
+import { Cluster, toYamlStream, type CommandResult, type CommandRun } from '../lib/kube/cluster.ts'
+import type { KubeObject } from '../lib/kube/object.ts'
+import { startSimulator, type Simulator } from './sim/index.ts'
+
+let sim: Simulator
+let direct: Cluster
+let proxied: Cluster
+const ran: CommandRun[] = []
+test.before(async () => {
+  sim = await startSimulator({})
+  const connection = { kubeconfig: sim.kubeconfig, context: sim.context, timeoutMs: 120_000 }
+  direct = new Cluster(connection)
+  proxied = new Cluster({ ...connection, apiProxy: true, onCommand: (r) => ran.push(r) })
+})
+test.after(async () => {
+  proxied?.close()
+  await sim?.stop()
+})
+
+const parsed = (stdout: string) => (stdout.trim() ? JSON.parse(stdout) : '')
+
+/** Runs `args` as kubectl and through the proxy; both answers, the proxied one checked to have gone through it. */
+async function bothWays(args: string[], input?: string): Promise<[CommandResult, CommandResult]> {
+  const before = ran.length
+  const answers = await Promise.all([direct, proxied].map((c) => c.exec(c.kubectlArgv(args), { input })))
+  const mine = ran.slice(before)
+  assert.ok(
+    mine.length === 1 && mine[0].via === 'kubectl proxy',
+    `${args.join(' ')} went through the proxy: ${JSON.stringify(mine)}`,
+  )
+  return answers as [CommandResult, CommandResult]
+}
+
+async function sameAnswer(args: string[], options: { input?: string; json?: boolean } = {}) {
+  const [kubectl, proxy] = await bothWays(args, options.input)
+  const what = `${args.join(' ')}\nkubectl: ${kubectl.exitCode} ${kubectl.stdout} ${kubectl.stderr}\nproxy: ${proxy.exitCode} ${proxy.stdout} ${proxy.stderr}`
+  assert.is(proxy.exitCode, kubectl.exitCode, what)
+  if (options.json === false) assert.is(proxy.stdout.trim(), kubectl.stdout.trim(), what)
+  else assert.equal(parsed(proxy.stdout), parsed(kubectl.stdout), what)
+  assert.is(proxy.stderr.trim(), kubectl.stderr.trim(), what)
+}
+
+const namespace = () => ['-n', 'default']
+
+test('reads: one object, several, lists of several kinds, selected, missing, and of a kind the server lacks', async () => {
+  await sameAnswer(['get', 'deployment', 'gthulhu-manager', ...namespace(), '-o', 'json'])
+  await sameAnswer(['get', 'deployment/gthulhu-manager', ...namespace(), '-o', 'json'])
+  await sameAnswer(['get', 'deployment/gthulhu-manager', 'service/gthulhu-manager', ...namespace(), '-o', 'json'])
+  await sameAnswer(['get', 'services,deployments,daemonsets', ...namespace(), '-o', 'json'])
+  await sameAnswer(['get', 'pods', ...namespace(), '-l', 'app.kubernetes.io/component=manager', '-o', 'json'])
+  await sameAnswer(['get', 'namespaces', '-o', 'json'])
+  await sameAnswer(['get', 'pods', '--all-namespaces', '-o', 'json'])
+  await sameAnswer(['get', 'secret', 'no-such-secret', ...namespace(), '-o', 'json', '--ignore-not-found'])
+  await sameAnswer([
+    'get',
+    'secret/no-such',
+    'deployment/gthulhu-manager',
+    ...namespace(),
+    '-o',
+    'json',
+    '--ignore-not-found',
+  ])
+  // kubectl's NotFound line is what the record and undo read.
+  await sameAnswer(['get', 'secret', 'no-such-secret', ...namespace(), '-o', 'json'])
+  // Before the Gateway API's CRDs: kubectl and the proxy both say the server lacks the type (undo.ts reads this).
+  const [kubectl, proxy] = await bothWays(['get', 'gateways.gateway.networking.k8s.io', ...namespace(), '-o', 'json'])
+  assert.is(proxy.exitCode, kubectl.exitCode)
+  for (const r of [kubectl, proxy]) assert.match(r.stderr, /doesn't have a resource type "gateways/)
+})
+
+const configMap = (name: string, data: Record<string, string> = { a: 'b' }): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default' },
+  data,
+})
+
+test('writes: create and replace answer -o json and -o name alike, and refuse with the same words', async () => {
+  const created = await proxied.kubectl(['create', '-f', '-', '-o', 'json'], {
+    input: JSON.stringify(configMap('proxy-written')),
+  })
+  const object = JSON.parse(created.stdout)
+  assert.is(object.metadata.name, 'proxy-written')
+  assert.is(ran.at(-1)?.via, 'kubectl proxy')
+  // AlreadyExists and a stale write's Conflict: the words the record and the lease recognise.
+  await sameAnswer(['create', '-f', '-', '-o', 'name'], {
+    input: JSON.stringify(configMap('proxy-written')),
+    json: false,
+  })
+  const stale = { ...object, metadata: { ...object.metadata, resourceVersion: '1' }, data: { a: 'c' } }
+  await sameAnswer(['replace', '-f', '-', '-o', 'name'], { input: JSON.stringify(stale), json: false })
+  const [kubectl, proxy] = await bothWays(['replace', '-f', '-', '-o', 'name'], JSON.stringify(stale))
+  for (const r of [kubectl, proxy]) assert.match(r.stderr, /\(Conflict\)/)
+  // A current one is replaced, and says so by name as kubectl does.
+  const current = JSON.parse(
+    (await direct.kubectl(['get', 'configmap', 'proxy-written', ...namespace(), '-o', 'json'])).stdout,
+  )
+  const replaced = await proxied.kubectl(['replace', '-f', '-', '-o', 'name'], {
+    input: JSON.stringify({ ...current, data: { a: 'replaced' } }),
+  })
+  assert.is(replaced.stdout.trim(), 'configmap/proxy-written')
+  const read = await direct.kubectl(['get', 'configmap', 'proxy-written', ...namespace(), '-o', 'json'])
+  assert.equal(JSON.parse(read.stdout).data, { a: 'replaced' })
+})
+
+test('server-side apply: the dry run answers the merged objects as kubectl does; a real apply stores them', async () => {
+  const objects = [configMap('proxy-applied-1'), configMap('proxy-applied-2')]
+  const flags = ['apply', '--server-side', '--field-manager=gthulhu-runbook', '--force-conflicts']
+  const dry = await bothWays(
+    [flags[0], '--dry-run=server', '-o', 'json', ...flags.slice(1), '-f', '-'],
+    toYamlStream(objects),
+  )
+  const names = (r: CommandResult) => JSON.parse(r.stdout).items.map((o: KubeObject) => `${o.kind}/${o.metadata.name}`)
+  assert.equal(names(dry[1]), names(dry[0]))
+  assert.equal(names(dry[1]), ['ConfigMap/proxy-applied-1', 'ConfigMap/proxy-applied-2'])
+  assert.is(
+    (await direct.exec(direct.kubectlArgv(['get', 'configmap', 'proxy-applied-1', ...namespace()]))).exitCode,
+    1,
+    'a dry run stores nothing',
+  )
+  await proxied.kubectl([...flags, '-f', '-'], { input: toYamlStream(objects) })
+  const stored = await direct.kubectl(['get', 'configmap', 'proxy-applied-2', ...namespace(), '-o', 'json'])
+  assert.equal(JSON.parse(stored.stdout).data, { a: 'b' })
+  // A kind the server does not serve: kubectl's own words, which the server dry run reads as "unchecked".
+  const gateway = {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'g', namespace: 'default' },
+    spec: { gatewayClassName: 'istio', listeners: [] },
+  }
+  const unknown = await proxied.exec(proxied.kubectlArgv([...flags, '-f', '-']), { input: JSON.stringify(gateway) })
+  assert.is(unknown.exitCode, 1)
+  assert.match(unknown.stderr, /no matches for kind "Gateway" in version "gateway.networking.k8s.io\/v1"/)
+})
+
+test("impersonated server dry runs: admitted by name, refused with RBAC's words, as kubectl --as does", async () => {
+  const flags = [
+    'create',
+    '--dry-run=server',
+    '-o',
+    'name',
+    '--as=nobody',
+    '--as-group=system:authenticated',
+    '-f',
+    '-',
+  ]
+  await sameAnswer(flags, { input: toYamlStream([configMap('as-nobody')]), json: false })
+  const admin = ['create', '--dry-run=server', '-o', 'name', '-f', '-']
+  await sameAnswer(admin, { input: toYamlStream([configMap('dry-1'), configMap('dry-2')]), json: false })
+})
+
+test('probe clean-up and logs: delete by selector without waiting, and prefixed logs of every selected pod', async () => {
+  const labelled = (name: string) => ({
+    ...configMap(name),
+    metadata: { ...configMap(name).metadata, labels: { probe: 'x' } },
+  })
+  await direct.kubectl(['create', '-f', '-'], { input: toYamlStream([labelled('probe-a'), labelled('probe-b')]) })
+  const deleted = await proxied.kubectl([
+    'delete',
+    'configmaps',
+    ...namespace(),
+    '-l',
+    'probe=x',
+    '--ignore-not-found',
+    '--wait=false',
+  ])
+  assert.is(ran.at(-1)?.via, 'kubectl proxy')
+  assert.equal(deleted.stdout.trim().split('\n').sort(), ['configmap "probe-a" deleted', 'configmap "probe-b" deleted'])
+  const left = await direct.kubectl(['get', 'configmaps', ...namespace(), '-l', 'probe=x', '-o', 'json'])
+  assert.equal(JSON.parse(left.stdout).items, [])
+  const logs = ['logs', ...namespace(), '-l', 'app.kubernetes.io/component=manager', '--prefix', '--tail=-1']
+  const [kubectl, proxy] = await bothWays(logs)
+  assert.is(proxy.exitCode, kubectl.exitCode, proxy.stderr)
+  const lines = (r: CommandResult) => r.stdout.split('\n').sort()
+  assert.equal(lines(proxy), lines(kubectl))
+})
+
+test("the proxy's socket is in a directory only its user can open, and the proxy stops when its process dies", async () => {
+  const script = join(mkdtempSync(join(tmpdir(), 'api-proxy-owner-')), 'owner.mts')
+  writeFileSync(
+    script,
+    `import { ApiProxy } from ${JSON.stringify(join(import.meta.dirname, '..', 'lib', 'kube', 'api-proxy.ts'))}
+const proxy = await ApiProxy.start(['kubectl', '--kubeconfig', ${JSON.stringify(sim.kubeconfig)}, '--context', ${JSON.stringify(sim.context)}], { timeoutMs: 120000 })
+console.log(proxy.socket)
+setInterval(() => {}, 1000)
+`,
+  )
+  const owner = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const socket = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    owner.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('\n')) resolve(out.trim())
+    })
+    owner.on('exit', (code) => reject(new Error(`the owner exited ${code} before its proxy served`)))
+  })
+  assert.is(statSync(dirname(socket)).mode & 0o777, 0o700)
+  assert.ok(await answers(socket), 'the proxy serves while its owner lives')
+  owner.kill('SIGKILL') // no exit handler runs: only the guard's pipe notices
+  // The event waited for: the socket stops answering (kubectl proxy stopped), however long that takes here.
+  for (let i = 0; ; i++) {
+    if (!(await answers(socket))) break
+    assert.ok(i < 600, 'kubectl proxy still answers a minute after its owner was killed')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+})
+
+/** Whether anything accepts a connection on the socket. */
+const answers = (socket: string) =>
+  new Promise<boolean>((resolve) => {
+    const c = connect(socket)
+    c.on('connect', () => {
+      c.destroy()
+      resolve(true)
+    })
+    c.on('error', () => resolve(false))
+  })
+
+test('a proxy that cannot start leaves the command to kubectl, which says what is wrong', async () => {
+  const missing = join(tmpdir(), 'no-such-dir-for-proxy', 'kubeconfig')
+  const commands: CommandRun[] = []
+  const cluster = new Cluster({ kubeconfig: missing, context: 'x', apiProxy: true, onCommand: (r) => commands.push(r) })
+  const result = await cluster.exec(cluster.kubectlArgv(['get', 'namespaces', '-o', 'json']))
+  assert.is(result.exitCode, 1)
+  assert.match(result.stderr, /no-such-dir-for-proxy/)
+  assert.ok(
+    commands.some((c) => c.argv.includes('get') && c.via === undefined),
+    'the read ran as a kubectl process after the proxy failed to start',
+  )
+})
+
+test.run()
