@@ -107,12 +107,26 @@ function listSteps(reporter: Reporter, steps: Step[], state: StateStore | undefi
 
 /** -v/--verbose: each command as it finished, on stderr like kubectl's own -v logs (JSON: a "command" event). */
 function commandLogger(reporter: Reporter, shellLine: (argv: string[]) => string) {
-  return ({ argv, exitCode, durationMs, via }: CommandRun) => {
-    if (reporter.json) reporter.event({ event: 'command', argv, exitCode, durationMs, ...(via ? { via } : {}) })
-    else
+  return ({ argv, exitCode, durationMs, via, serving }: CommandRun) => {
+    if (reporter.json)
+      reporter.event({
+        event: 'command',
+        argv,
+        exitCode,
+        durationMs,
+        ...(via ? { via } : {}),
+        ...(serving ? { serving } : {}),
+      })
+    else {
+      const ended = serving
+        ? 'serving until the run ends'
+        : exitCode === null
+          ? 'stopped by a signal'
+          : `exit ${exitCode}`
       writeBesidePrompts(
-        `+ ${shellLine(argv)}  (${via ? `through ${via}, ` : ''}${(durationMs / 1000).toFixed(2)}s, ${exitCode === null ? 'stopped by a signal' : `exit ${exitCode}`})\n`,
+        `+ ${shellLine(argv)}  (${via ? `through ${via}, ` : ''}${(durationMs / 1000).toFixed(2)}s, ${ended})\n`,
       )
+    }
   }
 }
 

@@ -39,6 +39,8 @@ interface StepFigures {
   durationMs: number
   kubectl: number
   istioctl: number
+  /** Commands sent as API requests through the run's kubectl proxy (no process of their own). */
+  proxied: number
   /** Controller passes that fell due while the step ran, and how long work waited for them in all. */
   passes: number
   pendingMs: number
@@ -49,6 +51,7 @@ interface RunFigures {
   steps: Map<StepId, StepFigures>
   kubectl: number
   istioctl: number
+  proxied: number
   load: string
 }
 
@@ -87,21 +90,23 @@ async function startWorld(): Promise<World> {
   }
 }
 
-const commandOf = (argv: string[]) => (argv[0].endsWith('istioctl') ? 'istioctl' : 'kubectl')
+/** What a command event counts as: a process of kubectl or istioctl, or API requests through the kubectl proxy. */
+const commandOf = (event: { argv: string[]; via?: string }) =>
+  event.via ? 'proxied' : event.argv[0].endsWith('istioctl') ? 'istioctl' : 'kubectl'
 
 /** Follows the JSON events of a run (-o json -v): step durations, commands spawned and controller passes per step. */
 function follower(sim: Simulator) {
   const steps: RunFigures['steps'] = new Map()
   let current: StepId | undefined
   let atStart = sim.controllerStats()
-  const counts = { kubectl: 0, istioctl: 0 }
+  const counts = { kubectl: 0, istioctl: 0, proxied: 0 }
   const onLine = (line: string) => {
     if (!line.startsWith('{')) return
     const event = JSON.parse(line)
     if (event.event === 'step-start') {
       current = event.step
       atStart = sim.controllerStats()
-      steps.set(event.step, { durationMs: 0, kubectl: 0, istioctl: 0, passes: 0, pendingMs: 0 })
+      steps.set(event.step, { durationMs: 0, kubectl: 0, istioctl: 0, proxied: 0, passes: 0, pendingMs: 0 })
     } else if (event.event === 'step-end') {
       const now = sim.controllerStats()
       const step = steps.get(event.step)!
@@ -109,7 +114,7 @@ function follower(sim: Simulator) {
       step.passes = now.passes - atStart.passes
       step.pendingMs = now.pendingMs - atStart.pendingMs
     } else if (event.event === 'command') {
-      const which = commandOf(event.argv)
+      const which = commandOf(event)
       counts[which]++
       const step = current && steps.get(current)
       if (step) step[which]++
@@ -175,9 +180,10 @@ Full --yes run, per step, without and with a ${D}s controller delay (the simulat
   passes  = controller passes that ran while the step ran at ${D}s delay (counted by the simulator; a pass that
             changes something is followed by another, so this is at least the rounds waited)
   forced  = the rounds the cluster forces on this step, and why (scripts/forced-rounds.ts)
-  kubectl, istioctl = processes the step spawned (no delay)`)
+  kubectl, istioctl = processes the step spawned (no delay; the run's kubectl proxy counts once, where it starts)
+  proxied = commands the step sent as API requests through that proxy instead of a process each`)
   console.log(
-    `${'step'.padEnd(18)} ${pad('no delay', 9)} ${pad(`${D}s delay`, 9)} ${pad('waited', 6)} ${pad('passes', 6)} ${pad('forced', 6)} ${pad('kubectl', 7)} ${pad('istioctl', 8)}  why the cluster forces it`,
+    `${'step'.padEnd(18)} ${pad('no delay', 9)} ${pad(`${D}s delay`, 9)} ${pad('waited', 6)} ${pad('passes', 6)} ${pad('forced', 6)} ${pad('kubectl', 7)} ${pad('istioctl', 8)} ${pad('proxied', 7)}  why the cluster forces it`,
   )
   const total = { waited: 0, passes: 0, forced: 0 }
   for (const id of STEP_IDS) {
@@ -190,11 +196,11 @@ Full --yes run, per step, without and with a ${D}s controller delay (the simulat
     total.passes += b.passes
     total.forced += forced.rounds
     console.log(
-      `${id.padEnd(18)} ${pad(s(a.durationMs), 9)} ${pad(s(b.durationMs), 9)} ${pad(waited.toFixed(1), 6)} ${pad(b.passes, 6)} ${pad(forced.rounds, 6)} ${pad(a.kubectl, 7)} ${pad(a.istioctl, 8)}  ${forced.why}`,
+      `${id.padEnd(18)} ${pad(s(a.durationMs), 9)} ${pad(s(b.durationMs), 9)} ${pad(waited.toFixed(1), 6)} ${pad(b.passes, 6)} ${pad(forced.rounds, 6)} ${pad(a.kubectl, 7)} ${pad(a.istioctl, 8)} ${pad(a.proxied, 7)}  ${forced.why}`,
     )
   }
   console.log(
-    `${'whole run'.padEnd(18)} ${pad(s(base.totalMs), 9)} ${pad(s(late.totalMs), 9)} ${pad(total.waited.toFixed(1), 6)} ${pad(total.passes, 6)} ${pad(total.forced, 6)} ${pad(base.kubectl, 7)} ${pad(base.istioctl, 8)}  (the command from start to exit)`,
+    `${'whole run'.padEnd(18)} ${pad(s(base.totalMs), 9)} ${pad(s(late.totalMs), 9)} ${pad(total.waited.toFixed(1), 6)} ${pad(total.passes, 6)} ${pad(total.forced, 6)} ${pad(base.kubectl, 7)} ${pad(base.istioctl, 8)} ${pad(base.proxied, 7)}  (the command from start to exit)`,
   )
   console.log(
     `load average (1, 5, 15 min) at the start of each run: no delay ${quiet.map((r) => r.load).join(' | ')}; ${D}s delay ${delayed.map((r) => r.load).join(' | ')}`,
@@ -215,7 +221,7 @@ Full --yes run, per step, without and with a ${D}s controller delay (the simulat
     for (const variant of [[], ['--no-probes']]) {
       const times: number[] = []
       const loads: string[] = []
-      let counts = { kubectl: 0, istioctl: 0 }
+      let counts = { kubectl: 0, istioctl: 0, proxied: 0 }
       for (let i = 0; i < ROUNDS; i++) {
         loads.push(load())
         const follow = follower(audited!.sim)
@@ -223,14 +229,14 @@ Full --yes run, per step, without and with a ${D}s controller delay (the simulat
         if (r.code !== 0) throw new Error(`--verify ${variant.join(' ')} exited ${r.code}:\n${r.stderr}`)
         times.push(r.ms)
         const f = follow.figures(r.ms, '')
-        counts = { kubectl: f.kubectl, istioctl: f.istioctl }
+        counts = { kubectl: f.kubectl, istioctl: f.istioctl, proxied: f.proxied }
       }
       const best = Math.min(...times)
       const budget = variant.length ? BUDGET.verifyNoProbesMs : BUDGET.verifyMs
       if (best > budget) verifyOk = false
       const label = `--verify ${variant.join(' ')}`.trim().padEnd(22)
       console.log(
-        `${best <= budget ? '✔' : '✖'} ${label} ${s(best)} (budget ${s(budget)}; each: ${times.map(s).join(' ')}); ${counts.kubectl} kubectl + ${counts.istioctl} istioctl processes; load ${loads.join(' | ')}`,
+        `${best <= budget ? '✔' : '✖'} ${label} ${s(best)} (budget ${s(budget)}; each: ${times.map(s).join(' ')}); ${counts.kubectl} kubectl + ${counts.istioctl} istioctl processes, ${counts.proxied} commands through kubectl proxy; load ${loads.join(' | ')}`,
       )
     }
   } finally {

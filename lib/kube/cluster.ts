@@ -47,6 +47,8 @@ export interface CommandRun {
   durationMs: number
   /** Set when no process ran: the command was sent as API requests through the run's kubectl proxy. */
   via?: 'kubectl proxy'
+  /** Set for the proxy itself once it serves: it runs on until the run ends. */
+  serving?: boolean
 }
 
 export interface ClusterOptions {
@@ -283,14 +285,23 @@ export class Cluster {
     if (this.proxy?.connection !== connection) {
       const previous = this.proxy?.started
       void previous?.then((p) => p?.stop())
-      const started = ApiProxy.start(['kubectl', ...this.connectionArgs()], {
+      const kubectl = ['kubectl', ...this.connectionArgs()]
+      const begun = Date.now()
+      const started = ApiProxy.start(kubectl, {
         timeoutMs: 15_000,
         ownProcessGroup: this.options.ownProcessGroup,
-      }).catch((error: Error) => {
-        // Every command then runs as kubectl, which reports the same problem in its own words where it matters.
-        this.options.onCommand?.({ argv: ['kubectl', 'proxy', `(${error.message})`], exitCode: 1, durationMs: 0 })
-        return undefined
-      })
+      }).then(
+        (proxy) => {
+          const argv = [...kubectl, 'proxy', `--unix-socket=${proxy.socket}`]
+          this.options.onCommand?.({ argv, exitCode: null, durationMs: Date.now() - begun, serving: true })
+          return proxy
+        },
+        (error: Error) => {
+          // Every command then runs as kubectl, which reports the same problem in its own words where it matters.
+          this.options.onCommand?.({ argv: [...kubectl, 'proxy', `(${error.message})`], exitCode: 1, durationMs: 0 })
+          return undefined
+        },
+      )
       this.proxy = { connection, started }
     }
     const proxy = await this.proxy.started
