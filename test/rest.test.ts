@@ -61,13 +61,11 @@ test('writes: one JSON object or a YAML stream, server-side apply with its manag
     ],
     'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n',
     (text) =>
-      text
-        .split('---\n')
-        .map((doc) => ({
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: /name: (\w)/.exec(doc)![1], namespace: 'x' },
-        })),
+      text.split('---\n').map((doc) => ({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: /name: (\w)/.exec(doc)![1], namespace: 'x' },
+      })),
   )
   assert.ok(apply?.verb === 'apply' && apply.dryRun && apply.force && apply.fieldManager === 'gthulhu-runbook')
   assert.equal(apply?.verb === 'apply' && apply.objects.map((o) => o.object.metadata.name), ['a', 'b'])

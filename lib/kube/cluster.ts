@@ -141,6 +141,9 @@ interface PendingRead {
   reject(error: unknown): void
 }
 
+/** The kubectl proxies of this process, by connection flags (see Cluster.liveProxy). */
+const proxies = new Map<string, Promise<ApiProxy | undefined>>()
+
 export class Cluster {
   istioctlPath = 'istioctl'
   /** The istioctl binaries this run may execute, each with the SHA-256 it was verified to have. */
@@ -153,24 +156,14 @@ export class Cluster {
   private sharedReads?: Map<string, Promise<unknown>>
   /** Commands that may change the cluster wait for this first (see holdChangesUntil). */
   private changesHeld?: Promise<unknown>
-  /** The run's kubectl proxy, started on first use, with the connection flags it was started with. */
-  private proxy?: { connection: string; started: Promise<ApiProxy | undefined> }
   /** The version each custom resource group is served at, asked once until the next change (a CRD may change). */
   private servedVersions = new Map<string, Promise<string | undefined>>()
-  private cleanup?: Cluster
 
   constructor(readonly options: ClusterOptions = {}) {}
 
   /** The same cluster without the run's abort signal: cleanup after Ctrl-C must still be able to run kubectl. */
   forCleanup(): Cluster {
-    // One for the run, so its kubectl proxy (in its own process group too) is started once.
-    const copy = (this.cleanup ??= new Cluster({
-      ...this.options,
-      signal: undefined,
-      timeoutMs: 30_000,
-      ownProcessGroup: true,
-    }))
-    copy.options.context = this.options.context
+    const copy = new Cluster({ ...this.options, signal: undefined, timeoutMs: 30_000, ownProcessGroup: true })
     copy.istioctlPath = this.istioctlPath
     for (const [path, sha256] of this.trustedIstioctl) copy.trustedIstioctl.set(path, sha256)
     return copy
@@ -279,18 +272,19 @@ export class Cluster {
     )
   }
 
-  /** The run's proxy, started on first use; undefined when it could not start or has stopped. */
+  /**
+   * The proxy for this cluster's connection, started on first use and shared by every Cluster of the process with
+   * the same connection (the run's and its clean-up's): in a process group of its own, so the terminal's Ctrl-C
+   * leaves it to the clean-up (the run's own requests stop with the run's abort signal), and stopped by its guard
+   * when the process exits. Undefined when it could not start or has stopped.
+   */
   private async liveProxy(): Promise<ApiProxy | undefined> {
     const connection = JSON.stringify(this.connectionArgs())
-    if (this.proxy?.connection !== connection) {
-      const previous = this.proxy?.started
-      void previous?.then((p) => p?.stop())
+    let started = proxies.get(connection)
+    if (!started) {
       const kubectl = ['kubectl', ...this.connectionArgs()]
       const begun = Date.now()
-      const started = ApiProxy.start(kubectl, {
-        timeoutMs: 15_000,
-        ownProcessGroup: this.options.ownProcessGroup,
-      }).then(
+      started = ApiProxy.start(kubectl, { timeoutMs: 15_000, ownProcessGroup: true }).then(
         (proxy) => {
           const argv = [...kubectl, 'proxy', `--unix-socket=${proxy.socket}`]
           this.options.onCommand?.({ argv, exitCode: null, durationMs: Date.now() - begun, serving: true })
@@ -302,16 +296,17 @@ export class Cluster {
           return undefined
         },
       )
-      this.proxy = { connection, started }
+      proxies.set(connection, started)
     }
-    const proxy = await this.proxy.started
+    const proxy = await started
     return proxy?.alive ? proxy : undefined
   }
 
-  /** Stops the run's proxy, if one was started. */
+  /** Stops the proxy of this cluster's connection (every Cluster with that connection shares it). */
   close(): void {
-    void this.proxy?.started.then((p) => p?.stop())
-    this.proxy = undefined
+    const connection = JSON.stringify(this.connectionArgs())
+    void proxies.get(connection)?.then((p) => p?.stop())
+    proxies.delete(connection)
   }
 
   /** The version a resource is read at: its own, or the one its group's discovery prefers (undefined: not served). */
@@ -565,7 +560,7 @@ export class Cluster {
     timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   ): Watch | undefined {
     const resource = apiResource(target.resource)
-    if (!this.options.apiProxy || !this.proxy || !resource) return undefined
+    if (!this.options.apiProxy || !proxies.has(JSON.stringify(this.connectionArgs())) || !resource) return undefined
     if (resource.namespaced && !target.namespace && !target.allNamespaces) return undefined
     const abort = new AbortController()
     const stop = () => abort.abort()
