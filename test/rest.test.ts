@@ -4,10 +4,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { listItems, listQuery, restCommandOf, restPath, serverError, apiResource } from '../lib/kube/rest.ts'
 
-const noYaml = () => {
-  throw new Error('no YAML expected')
-}
-const of = (args: string[], input = '') => restCommandOf(args, input, noYaml)
+/** A command whose stdin is the given objects (none unless given). */
+const of = (args: string[], ...objects: object[]) => restCommandOf(args, () => objects)
 
 test('reads: named objects, lists of several kinds, selectors, and what is left to kubectl', () => {
   const one = of(['get', 'deployment', 'gthulhu-manager', '-n', 'gthulhu', '-o', 'json'])
@@ -43,11 +41,12 @@ test('reads: named objects, lists of several kinds, selectors, and what is left 
   assert.ok(of(['get', 'gateways.gateway.networking.k8s.io', '-n', 'x', '-o', 'json']))
 })
 
-test('writes: one JSON object or a YAML stream, server-side apply with its manager, impersonation', () => {
+test('writes: objects created or replaced, server-side apply with its manager, impersonation', () => {
   const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'x' } }
-  const replace = of(['replace', '-f', '-', '-o', 'json'], JSON.stringify(secret))
+  const replace = of(['replace', '-f', '-', '-o', 'json'], secret)
   assert.equal(replace?.verb === 'replace' && [replace.output, replace.objects[0].resource.plural], ['json', 'secrets'])
-  const apply = restCommandOf(
+  const configMap = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'x' } })
+  const apply = of(
     [
       'apply',
       '--dry-run=server',
@@ -59,28 +58,23 @@ test('writes: one JSON object or a YAML stream, server-side apply with its manag
       '-f',
       '-',
     ],
-    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: x}\n',
-    (text) =>
-      text.split('---\n').map((doc) => ({
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: /name: (\w)/.exec(doc)![1], namespace: 'x' },
-      })),
+    configMap('a'),
+    configMap('b'),
   )
   assert.ok(apply?.verb === 'apply' && apply.dryRun && apply.force && apply.fieldManager === 'gthulhu-runbook')
   assert.equal(apply?.verb === 'apply' && apply.objects.map((o) => o.object.metadata.name), ['a', 'b'])
   const asUser = of(
     ['create', '--dry-run=server', '-o', 'name', '--as=u', '--as-group=g1', '--as-group=g2', '-f', '-'],
-    JSON.stringify(secret),
+    secret,
   )
   assert.equal(asUser?.verb === 'create' && asUser.impersonate, { user: 'u', groups: ['g1', 'g2'] })
   // Left to kubectl: client-side apply, a client dry run, an object without a namespace or of an unknown kind,
   // several objects created under -o json (kubectl prints them one after another, not as a List).
-  assert.is(of(['apply', '-f', '-'], JSON.stringify(secret)), undefined)
-  assert.is(of(['create', '--dry-run=client', '-f', '-'], JSON.stringify(secret)), undefined)
-  assert.is(of(['create', '-f', '-'], JSON.stringify({ ...secret, metadata: { name: 's' } })), undefined)
-  assert.is(of(['create', '-f', '-'], JSON.stringify({ ...secret, kind: 'Widget' })), undefined)
-  assert.is(of(['create', '-f', '-', '-o', 'yaml'], JSON.stringify(secret)), undefined)
+  assert.is(of(['apply', '-f', '-'], secret), undefined)
+  assert.is(of(['create', '--dry-run=client', '-f', '-'], secret), undefined)
+  assert.is(of(['create', '-f', '-'], { ...secret, metadata: { name: 's' } }), undefined)
+  assert.is(of(['create', '-f', '-'], { ...secret, kind: 'Widget' }), undefined)
+  assert.is(of(['create', '-f', '-', '-o', 'yaml'], secret), undefined)
 })
 
 test('deletes only without waiting, logs only of a selection with prefixes', () => {

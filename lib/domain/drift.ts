@@ -7,7 +7,7 @@
 // Compared: every top-level field but apiVersion, kind, metadata and status, plus the labels and annotations.
 import { CommandError } from '../config/errors.ts'
 import { text } from '../config/text.ts'
-import { type Cluster, toYamlStream } from '../kube/cluster.ts'
+import type { Cluster } from '../kube/cluster.ts'
 import { access, kubectlAccess, type Where } from '../kube/access.ts'
 import type { ApiAccess, Check, KubeObject } from '../types.ts'
 
@@ -158,7 +158,7 @@ async function asCreated(cluster: Cluster, desired: KubeObject[]): Promise<Map<s
   const suffix = '-gthulhu-plan'
   const renamed = desired.map((o) => ({ ...o, metadata: { ...o.metadata, name: `${o.metadata.name}${suffix}` } }))
   const { stdout } = await cluster.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], {
-    input: toYamlStream(renamed),
+    objects: renamed,
   })
   return new Map(
     itemsOf(stdout).map((o) => {

@@ -40,6 +40,15 @@ export interface CommandResult {
   stderr: string
 }
 
+/** What a command is given besides its words. */
+export interface CommandOptions {
+  /** stdin. */
+  input?: string
+  /** Objects for `-f -`, when the caller has them as objects: sent as a YAML stream to a kubectl process, as they are through the proxy (no YAML written and read back). */
+  objects?: KubeObject[]
+  timeoutMs?: number
+}
+
 export interface CommandRun {
   argv: string[]
   /** null when a signal (timeout, Ctrl-C) ended it. */
@@ -261,15 +270,22 @@ export class Cluster {
   }
 
   /** The API requests a kubectl command stands for, when this cluster sends such commands through its proxy. */
-  private restCommand(argv: string[], input: string | undefined): RestCommand | undefined {
+  private restCommand(argv: string[], options: CommandOptions): RestCommand | undefined {
     if (!this.options.apiProxy || argv[0] !== 'kubectl') return undefined
     const connection = this.connectionArgs()
     if (connection.some((arg, i) => argv[i + 1] !== arg)) return undefined
-    return restCommandOf(argv.slice(connection.length + 1), input ?? '', (text) =>
-      yaml()
-        .parseAllDocuments(text)
-        .map((doc) => doc.toJS()),
-    )
+    return restCommandOf(argv.slice(connection.length + 1), () => {
+      if (options.objects) return options.objects
+      const input = options.input?.trim()
+      if (!input) return undefined
+      if (input.startsWith('{')) return [JSON.parse(input)]
+      return yaml()
+        .parseAllDocuments(input)
+        .map((doc) => {
+          if (doc.errors.length) throw doc.errors[0]
+          return doc.toJS()
+        })
+    })
   }
 
   /**
@@ -360,8 +376,11 @@ export class Cluster {
         return result
       }
       const message = (error as Error).message
-      // The proxy went away (killed with the terminal's process group, say): kubectl itself answers instead.
-      if (!proxy.alive || /ENOENT|ECONNREFUSED|ECONNRESET|socket hang up/.test(message)) return undefined
+      // The proxy is gone (killed from outside, say): kubectl itself answers instead, when the request surely did
+      // not reach the API server or asking again changes nothing; a write that may have landed is not sent twice.
+      const notSent = /ENOENT|ECONNREFUSED/.test(message)
+      const askAgain = rest.verb === 'get' || rest.verb === 'logs' || (rest.verb === 'delete' && rest.ignoreNotFound)
+      if (notSent || (askAgain && (!proxy.alive || /ECONNRESET|socket hang up/.test(message)))) return undefined
       result = { argv, exitCode: null, stdout: '', stderr: message }
       return result
     } finally {
@@ -614,7 +633,7 @@ export class Cluster {
     return { stop, ended }
   }
 
-  async exec(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  async exec(argv: string[], options: CommandOptions = {}): Promise<CommandResult> {
     if (!looksOnly(argv)) {
       // Anything but a read waits for what must be recorded first, and may change what the reads would see
       // (a server dry run changes nothing: the audit's drift and admission checks keep the shared reads).
@@ -622,7 +641,7 @@ export class Cluster {
       if (!argv.includes('--dry-run=server') && !argv.includes('--dry-run=client')) this.changed()
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-    const rest = this.restCommand(argv, options.input)
+    const rest = this.restCommand(argv, options)
     if (rest) {
       const answered = await this.sendThroughProxy(argv, rest, timeoutMs)
       if (answered) return answered
@@ -639,7 +658,7 @@ export class Cluster {
         timeout: timeoutMs,
         signal: this.options.signal,
         detached: this.options.ownProcessGroup ?? false,
-        input: options.input ?? '',
+        input: options.input ?? (options.objects ? toYamlStream(options.objects) : ''),
         env: COMMAND_ENV,
       })`${argv}`
       exitCode = output.exitCode
@@ -674,17 +693,17 @@ export class Cluster {
   }
 
   /** Runs a command and throws a CommandError (naming the command and its output) when it fails. */
-  async run(argv: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  async run(argv: string[], options: CommandOptions = {}): Promise<CommandResult> {
     const result = await this.exec(argv, options)
     if (result.exitCode !== 0) throw new CommandError(argv, result.exitCode, result.stderr, result.stdout)
     return result
   }
 
-  kubectl(args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+  kubectl(args: string[], options: CommandOptions = {}) {
     return this.run(this.kubectlArgv(args), options)
   }
 
-  istioctl(args: string[], options: { input?: string; timeoutMs?: number } = {}) {
+  istioctl(args: string[], options: CommandOptions = {}) {
     return this.run(this.istioctlArgv(args), options)
   }
 
@@ -875,10 +894,7 @@ export class Cluster {
   ): Promise<string> {
     const args = this.applyArgs(options.serverSide ?? true, options.forceConflicts)
     if (options.dryRun) args.splice(1, 0, '--dry-run=server', '-o', 'json')
-    const { stdout } = await this.kubectl(args, {
-      input: toYamlStream(objects),
-      timeoutMs: options.timeoutMs,
-    })
+    const { stdout } = await this.kubectl(args, { objects, timeoutMs: options.timeoutMs })
     return stdout.trim()
   }
 

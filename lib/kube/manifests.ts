@@ -9,16 +9,24 @@ import type { KubeObject } from './object.ts'
 
 const MANIFEST_DIR = pathToFileURL(join(PACKAGE_ROOT, 'manifests/'))
 
+/** Each file's documents, parsed once: the steps and the probes ask for the same files many times in a run. */
+const parsed = new Map<string, KubeObject[]>()
+
 /** Loads every document of manifests/<file> as plain objects (a fresh copy on each call). */
 export function loadManifests(file: string): KubeObject[] {
-  const text = readFileSync(new URL(file, MANIFEST_DIR), 'utf8')
-  return yaml()
-    .parseAllDocuments(text)
-    .map((doc) => {
-      if (doc.errors.length) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
-      return doc.toJS() as KubeObject | null
-    })
-    .filter((o): o is KubeObject => o !== null)
+  let documents = parsed.get(file)
+  if (!documents) {
+    const text = readFileSync(new URL(file, MANIFEST_DIR), 'utf8')
+    documents = yaml()
+      .parseAllDocuments(text)
+      .map((doc) => {
+        if (doc.errors.length) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
+        return doc.toJS() as KubeObject | null
+      })
+      .filter((o): o is KubeObject => o !== null)
+    parsed.set(file, documents)
+  }
+  return structuredClone(documents)
 }
 
 /** The one document of a given kind (and name, when several share a kind) in manifests/<file>. */

@@ -198,11 +198,10 @@ function logsCommand(args: string[]): RestCommand | undefined {
   return { verb: 'logs', pods: { resource: apiResource('pods')!, namespace, labelSelector: selector } }
 }
 
-/** The objects of a `-f -` input: a JSON object or a YAML stream of them (`parse` reads YAML). */
-function objectsOf(input: string, parse: (yaml: string) => unknown[]): KubeObject[] | undefined {
+/** The objects of a `-f -` input (its documents; undefined when they cannot be read); undefined unless all are. */
+function objectsOf(documents: () => unknown[] | undefined): KubeObject[] | undefined {
   try {
-    const docs = input.trim().startsWith('{') ? [JSON.parse(input)] : parse(input)
-    const objects = docs.filter((d) => d !== null && d !== undefined) as KubeObject[]
+    const objects = (documents() ?? []).filter((d) => d !== null && d !== undefined) as KubeObject[]
     return objects.every((o) => typeof o === 'object' && o.metadata?.name) ? objects : undefined
   } catch {
     return undefined
@@ -216,8 +215,7 @@ function objectsOf(input: string, parse: (yaml: string) => unknown[]): KubeObjec
 function writeCommand(
   verb: 'create' | 'replace' | 'apply',
   args: string[],
-  input: string | undefined,
-  parse: (yaml: string) => unknown[],
+  documents: () => unknown[] | undefined,
 ): RestCommand | undefined {
   // --as-group may repeat: taken out before the other flags are read.
   const groups = args.filter((a) => a.startsWith('--as-group=')).map((a) => a.slice('--as-group='.length))
@@ -234,12 +232,12 @@ function writeCommand(
     },
     { '--server-side': 'serverSide', '--force-conflicts': 'force' },
   )
-  if (!parsed || parsed.words.length || parsed.flags.file !== '-' || !input) return undefined
+  if (!parsed || parsed.words.length || parsed.flags.file !== '-') return undefined
   const { flags } = parsed
   if ((verb === 'apply') !== !!flags.serverSide || (flags.dryRun && flags.dryRun !== 'server')) return undefined
   if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'name') return undefined
   if (groups.length && !flags.user) return undefined
-  const objects = objectsOf(input, parse)?.map((object) => ({
+  const objects = objectsOf(documents)?.map((object) => ({
     object,
     resource: apiResourceOf(String(object.apiVersion), String(object.kind)),
   }))
@@ -260,14 +258,14 @@ function writeCommand(
 /** The API requests a kubectl command stands for; undefined when it must run as kubectl. */
 export function restCommandOf(
   args: string[],
-  input: string | undefined,
-  parseYaml: (yaml: string) => unknown[],
+  /** The documents of the command's stdin, read only when the command is one that takes them. */
+  documents: () => unknown[] | undefined = () => undefined,
 ): RestCommand | undefined {
   if (args[0] === 'get') return getCommand(args.slice(1))
   if (args[0] === 'delete') return deleteCommand(args.slice(1))
   if (args[0] === 'logs') return logsCommand(args.slice(1))
   if (args[0] === 'create' || args[0] === 'replace' || args[0] === 'apply')
-    return writeCommand(args[0], args.slice(1), input, parseYaml)
+    return writeCommand(args[0], args.slice(1), documents)
   return undefined
 }
 

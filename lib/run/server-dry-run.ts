@@ -1,7 +1,7 @@
 // --dry-run=server: every manifest of the selected steps goes through the API server with
 // `kubectl apply --dry-run=server`, so schema validation and admission webhooks (Istio's included) judge it
 // without anything being stored. Each object gets its own verdict.
-import { toYamlStream, type Cluster } from '../kube/cluster.ts'
+import type { Cluster } from '../kube/cluster.ts'
 import type { KubeObject, PlanItem, StepId } from '../types.ts'
 import { mapConcurrent } from '../kube/wait.ts'
 
@@ -34,7 +34,7 @@ export async function serverDryRun(
   return mapConcurrent(manifests, CONCURRENCY, async ({ step, object, serverSide }): Promise<ServerVerdict> => {
     const [verb, ...rest] = cluster.applyArgs(serverSide)
     const result = await cluster.exec(cluster.kubectlArgv([verb, '--dry-run=server', ...rest]), {
-      input: toYamlStream([object]),
+      objects: [object],
     })
     if (result.exitCode === 0) return { step, object, result: 'accepted' }
     const message = (result.stderr.trim() || result.stdout.trim() || `kubectl exited ${result.exitCode}`).replace(

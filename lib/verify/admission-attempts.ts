@@ -6,7 +6,7 @@ import { text } from '../config/text.ts'
 import { denialPrefix, guardName, INSIDER_USER, protectedIdentities } from '../domain/admission.ts'
 import { MANAGED_BY } from '../domain/apply.ts'
 import { kubectlAccess } from '../kube/access.ts'
-import { type Cluster, toYamlStream } from '../kube/cluster.ts'
+import type { Cluster } from '../kube/cluster.ts'
 import type { ApiAccess, Check, KubeObject, StepContext } from '../types.ts'
 import { randomSuffix } from './probes.ts'
 
@@ -131,12 +131,12 @@ const DENIAL = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied re
  */
 async function sendTogether(cluster: Cluster, attempts: PendingAttempt[], user: string, groups: string[]) {
   const alone = async (attempt: PendingAttempt) => {
-    const result = await cluster.exec(createArgv(cluster, user, groups), { input: toYamlStream([attempt.object]) })
+    const result = await cluster.exec(createArgv(cluster, user, groups), { objects: [attempt.object] })
     attempt.resolve(outcomeOf(result.exitCode, result.stdout, result.stderr, user))
   }
   if (attempts.length === 1) return alone(attempts[0])
   const result = await cluster.exec(createArgv(cluster, user, groups), {
-    input: toYamlStream(attempts.map((a) => a.object)),
+    objects: attempts.map((a) => a.object),
   })
   const admitted = result.stdout.split('\n').map((line) => line.trim())
   const errors = result.stderr.split('\n')

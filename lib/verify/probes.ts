@@ -4,7 +4,6 @@
 // step fails or the run is interrupted.
 import { padColumns, terminalColumns, text } from '../config/text.ts'
 import { randomBytes } from 'node:crypto'
-import { toYamlStream } from '../kube/cluster.ts'
 import { Interrupted, StepFailure } from '../config/errors.ts'
 import { loadManifest } from '../kube/manifests.ts'
 import { assertValidManifests } from '../kube/schema.ts'
@@ -433,7 +432,7 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   io.onCleanup(async () => {
     if (!removal) await remove()
   })
-  if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(fixtures) })
+  if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { objects: fixtures })
   const onHost = pods.filter((p) => p.spec.hostNetwork)
   const created = pods.filter((p) => !p.spec.hostNetwork)
   const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
@@ -441,10 +440,10 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const following = followProbePods(ctx, podNamespaces, selector, () => created.length, ctx.config.timeout + listening)
   const refused = new Map<string, string>()
   try {
-    if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { input: toYamlStream(created) })
+    if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { objects: created })
     for (const pod of onHost) {
       const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
-        input: toYamlStream([pod]),
+        objects: [pod],
         timeoutMs: 60_000,
       })
       if (made.exitCode === 0) created.push(pod)
