@@ -223,6 +223,12 @@ async function main(argv: string[]): Promise<number> {
     })
     if (config.verify && (config.contexts.length > 1 || config.allContexts))
       return await fleetAudit(config, argv, STEPS, { reporter, cluster, signal: abort.signal })
+    if (config.context && !config.list) {
+      // A named context is the run's: its kubectl proxy starts, and the modules of a run or an audit load, while
+      // kubectl reads the kubeconfig (a list reads only the record, without them).
+      new Cluster({ ...cluster.options, context: config.context }).prepare()
+      void (config.verify ? import('./lib/run/audit.ts') : import('./lib/run/engine.ts')).catch(() => undefined)
+    }
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
     // A context picked in guided mode (or the current one of a dry run) is the run's context from here on.

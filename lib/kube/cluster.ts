@@ -318,6 +318,11 @@ export class Cluster {
     return proxy?.alive ? proxy : undefined
   }
 
+  /** Starts this connection's proxy now, if this cluster uses one, so that the first command need not wait for it. */
+  prepare(): void {
+    if (this.options.apiProxy) void this.liveProxy()
+  }
+
   /** Stops the proxy of this cluster's connection (every Cluster with that connection shares it). */
   close(): void {
     const connection = JSON.stringify(this.connectionArgs())
