@@ -26,11 +26,13 @@ import {
   kubectlName,
   listItems,
   listQuery,
+  qualifiedKind,
   restCommandOf,
   restPath,
   serverError,
   type ApiResource,
   type RestCommand,
+  type RestRead,
 } from './rest.ts'
 
 export interface CommandResult {
@@ -399,14 +401,16 @@ export class Cluster {
     }
   }
 
-  private async proxyGet(
+  /** The objects the reads find, and kubectl's error line for each read that failed. */
+  private async readThroughProxy(
     proxy: ApiProxy,
-    rest: Extract<RestCommand, { verb: 'get' }>,
+    reads: RestRead[],
+    ignoreNotFound: boolean,
     timeoutMs: number,
-  ): Promise<Omit<CommandResult, 'argv'>> {
+  ): Promise<{ items: KubeObject[]; errors: string[] }> {
     const signal = this.options.signal
     const answers = await Promise.all(
-      rest.reads.map(async (read) => {
+      reads.map(async (read) => {
         const version = await this.servedVersion(proxy, read.resource, timeoutMs)
         if (!version) return { read, answer: undefined }
         const path = restPath(read.resource, version, read.namespace, read.name) + (read.name ? '' : listQuery(read))
@@ -422,22 +426,26 @@ export class Cluster {
         const parsed = JSON.parse(answer.body)
         items.push(...(read.name ? [parsed] : listItems(parsed)))
       } else if (answer.status === 404 && read.name && /"name"/.test(answer.body)) {
-        if (!rest.ignoreNotFound) errors.push(serverError(answer.status, answer.body))
+        if (!ignoreNotFound) errors.push(serverError(answer.status, answer.body))
       } else if (answer.status === 404) errors.push(unknownType)
-      else if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
-      else errors.push(serverError(answer.status, answer.body))
+      else errors.push(serverError(checkedAnswer(answer).status, answer.body))
     }
-    const stdout =
-      rest.oneObject && items.length === 1
+    return { items, errors }
+  }
+
+  /** `kubectl get -o json`: the one object named, or a List of all found. */
+  private async proxyGet(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'get' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const { items, errors } = await this.readThroughProxy(proxy, rest.reads, rest.ignoreNotFound, timeoutMs)
+    const stdout = rest.oneObject
+      ? items.length
         ? JSON.stringify(items[0])
-        : items.length || !rest.oneObject
-          ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } })
-          : ''
-    return {
-      exitCode: errors.length ? 1 : 0,
-      stdout: rest.oneObject && !items.length ? '' : stdout,
-      stderr: errors.join('\n'),
-    }
+        : ''
+      : JSON.stringify({ apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } })
+    return { exitCode: errors.length ? 1 : 0, stdout, stderr: errors.join('\n') }
   }
 
   /** Deletes the named objects, or each object a selector lists (as kubectl does), without waiting for them. */
@@ -446,38 +454,26 @@ export class Cluster {
     rest: Extract<RestCommand, { verb: 'delete' }>,
     timeoutMs: number,
   ): Promise<Omit<CommandResult, 'argv'>> {
-    const listed = await this.proxyGet(
-      proxy,
-      { verb: 'get', reads: rest.reads, oneObject: false, ignoreNotFound: true },
-      timeoutMs,
-    )
-    const errors = listed.stderr ? [listed.stderr] : []
+    const { items, errors } = await this.readThroughProxy(proxy, rest.reads, true, timeoutMs)
+    const missing = rest.reads.filter((r) => r.name && !items.some((o) => o.metadata.name === r.name))
+    if (!rest.ignoreNotFound)
+      errors.push(...missing.map((r) => `Error from server (NotFound): ${r.resource.plural} "${r.name}" not found`))
     const lines: string[] = []
-    const found = listed.stdout ? (JSON.parse(listed.stdout).items as KubeObject[]) : []
-    const named = rest.reads.filter((r) => r.name && !found.some((o) => o.metadata.name === r.name))
-    if (named.length && !rest.ignoreNotFound)
-      errors.push(...named.map((r) => `Error from server (NotFound): ${r.resource.plural} "${r.name}" not found`))
     await Promise.all(
-      found.map(async (object) => {
-        const resource = apiResourceOf(object.apiVersion, object.kind)
-        if (!resource) return
-        const path = restPath(
-          resource,
-          object.apiVersion.split('/').pop()!,
-          object.metadata.namespace,
-          object.metadata.name,
+      items.map(async (object) => {
+        const resource = apiResourceOf(object.apiVersion, object.kind)!
+        const version = object.apiVersion.split('/').pop()!
+        const answer = await proxy.request(
+          restPath(resource, version, object.metadata.namespace, object.metadata.name),
+          {
+            method: 'DELETE',
+            body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
+            timeoutMs,
+            signal: this.options.signal,
+          },
         )
-        const answer = await proxy.request(path, {
-          method: 'DELETE',
-          body: JSON.stringify({ kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }),
-          timeoutMs,
-          signal: this.options.signal,
-        })
-        if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
-        if (answer.status >= 200 && answer.status <= 299)
-          lines.push(
-            `${resource.kind.toLowerCase()}${resource.group ? `.${resource.group}` : ''} "${object.metadata.name}" deleted\n`,
-          )
+        if (checkedAnswer(answer).status >= 200 && answer.status <= 299)
+          lines.push(`${qualifiedKind(resource)} "${object.metadata.name}" deleted\n`)
         else if (!(answer.status === 404 && rest.ignoreNotFound)) errors.push(serverError(answer.status, answer.body))
       }),
     )
@@ -490,14 +486,7 @@ export class Cluster {
     rest: Extract<RestCommand, { verb: 'logs' }>,
     timeoutMs: number,
   ): Promise<Omit<CommandResult, 'argv'>> {
-    const listed = await this.proxyGet(
-      proxy,
-      { verb: 'get', reads: [rest.pods], oneObject: false, ignoreNotFound: false },
-      timeoutMs,
-    )
-    if (listed.exitCode !== 0) return listed
-    const pods = JSON.parse(listed.stdout).items as KubeObject[]
-    const errors: string[] = []
+    const { items: pods, errors } = await this.readThroughProxy(proxy, [rest.pods], false, timeoutMs)
     const texts = await Promise.all(
       pods.map(async (pod) => {
         const container =
@@ -547,8 +536,7 @@ export class Cluster {
         timeoutMs,
         signal: this.options.signal,
       })
-      if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
-      if (answer.status >= 200 && answer.status <= 299) {
+      if (checkedAnswer(answer).status >= 200 && answer.status <= 299) {
         written.push(JSON.parse(answer.body))
         const done = { create: 'created', replace: 'replaced', apply: 'serverside-applied' }[rest.verb]
         const dry = rest.dryRun ? ' (server dry run)' : ''
@@ -917,6 +905,12 @@ class ProxyAnswerError extends Error {
   constructor(readonly answer: ApiAnswer) {
     super(`kubectl proxy answered ${answer.status}: ${answer.body.trim()}`)
   }
+}
+
+/** The answer, unless it is the proxy's own (not the API server's): then a ProxyAnswerError. */
+function checkedAnswer(answer: ApiAnswer): ApiAnswer {
+  if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
+  return answer
 }
 
 /** What kubectl says when it cannot reach the API server, with what the proxy said. */

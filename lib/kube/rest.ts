@@ -286,9 +286,12 @@ export function listQuery(read: Pick<RestRead, 'labelSelector' | 'fieldSelector'
   return text ? `?${text}` : ''
 }
 
+/** How kubectl names a kind in what it prints: `secret`, `lease.coordination.k8s.io`. */
+export const qualifiedKind = (resource: ApiResource) =>
+  `${resource.kind.toLowerCase()}${resource.group ? `.${resource.group}` : ''}`
+
 /** kubectl's name for an object under -o name: `secret/x`, `lease.coordination.k8s.io/x`. */
-export const kubectlName = (resource: ApiResource, name: string) =>
-  `${resource.kind.toLowerCase()}${resource.group ? `.${resource.group}` : ''}/${name}`
+export const kubectlName = (resource: ApiResource, name: string) => `${qualifiedKind(resource)}/${name}`
 
 /** The items of an API list, each with the apiVersion and kind kubectl fills in. */
 export function listItems(list: { apiVersion?: string; kind?: string; items?: KubeObject[] }): KubeObject[] {
