@@ -190,6 +190,24 @@ test('probe clean-up and logs: delete by selector without waiting, and prefixed 
   assert.equal(lines(proxy), lines(kubectl))
 })
 
+test("a request that gets no answer stops at the command's timeout, as a kubectl process would", async () => {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  // The API server keeps the request until released: however loaded the machine, no answer comes in time.
+  const hold = { arrived: () => {}, released }
+  sim.faults.api.push({ method: 'GET', pathIncludes: '/configmaps/held', times: 1, hold })
+  const args = ['get', 'configmap', 'held', ...namespace(), '-o', 'json']
+  const before = ran.length
+  const result = await proxied.exec(proxied.kubectlArgv(args), { timeoutMs: 1_000 })
+  release()
+  assert.is(result.exitCode, null, result.stderr)
+  assert.match(result.stderr, /timed out after 1s/)
+  assert.is(ran.slice(before).at(-1)?.via, 'kubectl proxy')
+  // The proxy serves the next request as usual.
+  const next = await proxied.exec(proxied.kubectlArgv(['get', 'namespace', 'default', '-o', 'json']))
+  assert.is(next.exitCode, 0, next.stderr)
+})
+
 test("the proxy's socket is in a directory only its user can open, and the proxy stops when its process dies", async () => {
   const script = join(mkdtempSync(join(tmpdir(), 'api-proxy-owner-')), 'owner.mts')
   writeFileSync(

@@ -106,19 +106,28 @@ export class ApiProxy {
                 }
               : {}),
           },
-          timeout: options.timeoutMs,
           signal: options.signal,
         },
         (res) => {
           let body = ''
           res.setEncoding('utf8')
           res.on('data', (chunk) => (body += chunk))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          res.on('end', () => {
+            clearTimeout(deadline)
+            resolve({ status: res.statusCode ?? 0, body })
+          })
           res.on('error', reject)
         },
       )
-      req.on('timeout', () => req.destroy(new Error(`timed out after ${Math.round(options.timeoutMs / 1000)}s`)))
-      req.on('error', reject)
+      // A deadline for the whole exchange, as a kubectl process has: an answer that trickles in is cut off too.
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`timed out after ${Math.round(options.timeoutMs / 1000)}s`)),
+        options.timeoutMs,
+      )
+      req.on('error', (error) => {
+        clearTimeout(deadline)
+        reject(error)
+      })
       req.end(options.body)
     })
   }
