@@ -32,7 +32,7 @@ let removeAtExit = false
 
 export class ApiProxy {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 })
-  /** False once kubectl proxy has exited (killed with the run's process group, say): send through kubectl then. */
+  /** False once kubectl proxy has exited (killed from outside, say): commands then run as kubectl processes. */
   alive = true
 
   private constructor(
@@ -116,7 +116,10 @@ export class ApiProxy {
             clearTimeout(deadline)
             resolve({ status: res.statusCode ?? 0, body })
           })
-          res.on('error', reject)
+          res.on('error', (error) => {
+            clearTimeout(deadline)
+            reject(error)
+          })
         },
       )
       // A deadline for the whole exchange, as a kubectl process has: an answer that trickles in is cut off too.
@@ -132,7 +135,7 @@ export class ApiProxy {
     })
   }
 
-  /** A streaming GET (a watch): each chunk as it arrives; `ended` settles when the stream ends or fails. */
+  /** A streaming GET (a watch): each chunk as it arrives; settles when the stream ends, fails or is aborted. */
   stream(
     path: string,
     onChunk: (chunk: string) => void,

@@ -46,7 +46,10 @@ export interface CommandResult {
 export interface CommandOptions {
   /** stdin. */
   input?: string
-  /** Objects for `-f -`, when the caller has them as objects: sent as a YAML stream to a kubectl process, as they are through the proxy (no YAML written and read back). */
+  /**
+   * Objects for `-f -`, when the caller has them as objects: a YAML stream on a kubectl process's stdin, sent as
+   * they are through the proxy (no YAML written only to be read back).
+   */
   objects?: KubeObject[]
   timeoutMs?: number
 }
