@@ -15,11 +15,18 @@ export interface ApiResource {
 }
 
 const RESOURCES = new Map<string, ApiResource>()
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'Node',
+  'CustomResourceDefinition',
+  'GatewayClass',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+])
 function define(kind: string, group: string, version: string | undefined, plural: string, shortNames: string[] = []) {
-  const namespaced =
-    !/^(Namespace|Node|CustomResourceDefinition|GatewayClass|ValidatingAdmissionPolicy|ValidatingAdmissionPolicyBinding|ClusterRole|ClusterRoleBinding)$/.test(
-      kind,
-    )
+  const namespaced = !CLUSTER_SCOPED.has(kind)
   const resource = { kind, group, version, plural, namespaced }
   const singular = kind.toLowerCase()
   const qualified = [plural, singular].map((name) => `${name}.${group}`)
