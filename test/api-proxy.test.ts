@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Cluster, toYamlStream, type CommandResult, type CommandRun } from '../lib/kube/cluster.ts'
+import { Cluster, toYamlStream, type CommandOptions, type CommandResult, type CommandRun } from '../lib/kube/cluster.ts'
 import type { KubeObject } from '../lib/kube/object.ts'
 import { startSimulator, type Simulator } from './sim/index.ts'
 
@@ -32,9 +32,10 @@ test.after(async () => {
 const parsed = (stdout: string) => (stdout.trim() ? JSON.parse(stdout) : '')
 
 /** Runs `args` as kubectl and through the proxy; both answers, the proxied one checked to have gone through it. */
-async function bothWays(args: string[], input?: string): Promise<[CommandResult, CommandResult]> {
+async function bothWays(args: string[], given?: string | CommandOptions): Promise<[CommandResult, CommandResult]> {
+  const options = typeof given === 'string' ? { input: given } : given
   const before = ran.length
-  const answers = await Promise.all([direct, proxied].map((c) => c.exec(c.kubectlArgv(args), { input })))
+  const answers = await Promise.all([direct, proxied].map((c) => c.exec(c.kubectlArgv(args), options)))
   const mine = ran.slice(before).filter((r) => !r.serving)
   assert.ok(
     mine.length === 1 && mine[0].via === 'kubectl proxy',
@@ -43,8 +44,8 @@ async function bothWays(args: string[], input?: string): Promise<[CommandResult,
   return answers as [CommandResult, CommandResult]
 }
 
-async function sameAnswer(args: string[], options: { input?: string; json?: boolean } = {}) {
-  const [kubectl, proxy] = await bothWays(args, options.input)
+async function sameAnswer(args: string[], options: CommandOptions & { json?: boolean } = {}) {
+  const [kubectl, proxy] = await bothWays(args, options)
   const what = `${args.join(' ')}\nkubectl: ${kubectl.exitCode} ${kubectl.stdout} ${kubectl.stderr}\nproxy: ${proxy.exitCode} ${proxy.stdout} ${proxy.stderr}`
   assert.is(proxy.exitCode, kubectl.exitCode, what)
   if (options.json === false) assert.is(proxy.stdout.trim(), kubectl.stdout.trim(), what)
@@ -121,10 +122,7 @@ test('writes: create and replace answer -o json and -o name alike, and refuse wi
 test('server-side apply: the dry run answers the merged objects as kubectl does; a real apply stores them', async () => {
   const objects = [configMap('proxy-applied-1'), configMap('proxy-applied-2')]
   const flags = ['apply', '--server-side', '--field-manager=gthulhu-runbook', '--force-conflicts']
-  const dry = await bothWays(
-    [flags[0], '--dry-run=server', '-o', 'json', ...flags.slice(1), '-f', '-'],
-    toYamlStream(objects),
-  )
+  const dry = await bothWays([flags[0], '--dry-run=server', '-o', 'json', ...flags.slice(1), '-f', '-'], { objects })
   const names = (r: CommandResult) => JSON.parse(r.stdout).items.map((o: KubeObject) => `${o.kind}/${o.metadata.name}`)
   assert.equal(names(dry[1]), names(dry[0]))
   assert.equal(names(dry[1]), ['ConfigMap/proxy-applied-1', 'ConfigMap/proxy-applied-2'])
@@ -133,7 +131,7 @@ test('server-side apply: the dry run answers the merged objects as kubectl does;
     1,
     'a dry run stores nothing',
   )
-  await proxied.kubectl([...flags, '-f', '-'], { input: toYamlStream(objects) })
+  await proxied.kubectl([...flags, '-f', '-'], { objects })
   const stored = await direct.kubectl(['get', 'configmap', 'proxy-applied-2', ...namespace(), '-o', 'json'])
   assert.equal(JSON.parse(stored.stdout).data, { a: 'b' })
   // A kind the server does not serve: kubectl's own words, which the server dry run reads as "unchecked".
@@ -159,9 +157,16 @@ test("impersonated server dry runs: admitted by name, refused with RBAC's words,
     '-f',
     '-',
   ]
-  await sameAnswer(flags, { input: toYamlStream([configMap('as-nobody')]), json: false })
+  await sameAnswer(flags, { objects: [configMap('as-nobody')], json: false })
   const admin = ['create', '--dry-run=server', '-o', 'name', '-f', '-']
-  await sameAnswer(admin, { input: toYamlStream([configMap('dry-1'), configMap('dry-2')]), json: false })
+  await sameAnswer(admin, { objects: [configMap('dry-1'), configMap('dry-2')], json: false })
+  // YAML text (the Gateway API bundle) stays with kubectl, which reads it as YAML 1.1.
+  const before = ran.length
+  await proxied.exec(proxied.kubectlArgv(admin), { input: toYamlStream([configMap('dry-3')]) })
+  assert.equal(
+    ran.slice(before).map((r) => r.via),
+    [undefined],
+  )
 })
 
 test('probe clean-up and logs: delete by selector without waiting, and prefixed logs of every selected pod', async () => {

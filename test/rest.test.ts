@@ -77,8 +77,10 @@ test('writes: objects created or replaced, server-side apply with its manager, i
   assert.is(of(['create', '-f', '-', '-o', 'yaml'], secret), undefined)
 })
 
-test('deletes only without waiting, logs only of a selection with prefixes', () => {
+test('deletes only by selector and without waiting, logs only of a selection with prefixes', () => {
   assert.is(of(['delete', 'pods,services', '-n', 'x', '-l', 'a=b', '--ignore-not-found']), undefined)
+  // kubectl deletes named objects without reading them first: left to it (RBAC `delete` only).
+  assert.is(of(['delete', 'secret', 'a', '-n', 'x', '--ignore-not-found', '--wait=false']), undefined)
   const del = of(['delete', 'pods,services', '-n', 'x', '-l', 'a=b', '--ignore-not-found', '--wait=false'])
   assert.equal(del?.verb === 'delete' && del.reads.map((r) => r.resource.plural), ['pods', 'services'])
   assert.ok(of(['logs', '-n', 'x', '-l', 'a=b', '--prefix', '--tail=-1', '--max-log-requests=9']))

@@ -23,8 +23,15 @@ export interface ApiRequest {
   signal?: AbortSignal
 }
 
-// Stops kubectl when the runbook's end of stdin closes, and ends when kubectl does.
-const GUARD = 'exec 3<&0; "$@" </dev/null & k=$!; { read -r _ <&3; kill "$k"; } >/dev/null 2>&1 & wait "$k"'
+// $1 is the socket's directory, the rest kubectl's command line. kubectl stops when the runbook's end of stdin
+// closes (the reader gets end of file); when kubectl ends first, the reader is stopped instead, so it never signals
+// a process id that may have been reused. Either way the directory goes with kubectl.
+const GUARD = [
+  'd=$1; shift; exec 3<&0',
+  '"$@" </dev/null & k=$!',
+  '{ read -r _ <&3; kill "$k"; } >/dev/null 2>&1 & r=$!',
+  'wait "$k"; s=$?; kill "$r" 2>/dev/null; rm -rf "$d"; exit $s',
+].join('\n')
 
 /** The proxies still running: their sockets' directories are removed however the process exits. */
 const running = new Set<ApiProxy>()
@@ -48,7 +55,7 @@ export class ApiProxy {
   static start(kubectl: string[], options: { timeoutMs: number; ownProcessGroup?: boolean }): Promise<ApiProxy> {
     const dir = mkdtempSync(join(tmpdir(), 'gthulhu-runbook-api-'))
     const socket = join(dir, 'api.sock')
-    const child = spawn('sh', ['-c', GUARD, 'sh', ...kubectl, 'proxy', `--unix-socket=${socket}`], {
+    const child = spawn('sh', ['-c', GUARD, 'sh', dir, ...kubectl, 'proxy', `--unix-socket=${socket}`], {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: options.ownProcessGroup ?? false,
     })

@@ -279,17 +279,11 @@ export class Cluster {
     if (!this.options.apiProxy || argv[0] !== 'kubectl') return undefined
     const connection = this.connectionArgs()
     if (connection.some((arg, i) => argv[i + 1] !== arg)) return undefined
+    // Objects, or one JSON object: YAML text (the Gateway API bundle) stays with kubectl, which reads it as YAML 1.1.
     return restCommandOf(argv.slice(connection.length + 1), () => {
       if (options.objects) return options.objects
       const input = options.input?.trim()
-      if (!input) return undefined
-      if (input.startsWith('{')) return [JSON.parse(input)]
-      return yaml()
-        .parseAllDocuments(input)
-        .map((doc) => {
-          if (doc.errors.length) throw doc.errors[0]
-          return doc.toJS()
-        })
+      return input?.startsWith('{') ? [JSON.parse(input)] : undefined
     })
   }
 
@@ -342,7 +336,7 @@ export class Cluster {
     if (!known) {
       known = proxy.request(`/apis/${resource.group}`, { timeoutMs, signal: this.options.signal }).then((answer) => {
         if (answer.status === 404) return undefined
-        if (answer.status !== 200) throw new ProxyAnswerError(answer)
+        if (checkedAnswer(answer).status !== 200) throw new ApiRefusal(serverError(answer.status, answer.body))
         return JSON.parse(answer.body)?.preferredVersion?.version as string | undefined
       })
       this.servedVersions.set(resource.group, known)
@@ -381,8 +375,9 @@ export class Cluster {
       return result
     } catch (error) {
       if (this.options.signal?.aborted) throw new StepFailure(`\`${shellLine(argv)}\` stopped: the run was interrupted`)
-      if (error instanceof ProxyAnswerError) {
-        result = { argv, exitCode: 1, stdout: '', stderr: unreachable(error.answer) }
+      if (error instanceof ProxyAnswerError || error instanceof ApiRefusal) {
+        const stderr = error instanceof ProxyAnswerError ? unreachable(error.answer) : error.message
+        result = { argv, exitCode: 1, stdout: '', stderr }
         return result
       }
       const message = (error as Error).message
@@ -428,7 +423,7 @@ export class Cluster {
       else if (answer.status === 200) {
         const parsed = JSON.parse(answer.body)
         items.push(...(read.name ? [parsed] : listItems(parsed)))
-      } else if (answer.status === 404 && read.name && /"name"/.test(answer.body)) {
+      } else if (answer.status === 404 && read.name && namesAnObject(answer.body)) {
         if (!ignoreNotFound) errors.push(serverError(answer.status, answer.body))
       } else if (answer.status === 404) errors.push(unknownType)
       else errors.push(serverError(checkedAnswer(answer).status, answer.body))
@@ -451,16 +446,13 @@ export class Cluster {
     return { exitCode: errors.length ? 1 : 0, stdout, stderr: errors.join('\n') }
   }
 
-  /** Deletes the named objects, or each object a selector lists (as kubectl does), without waiting for them. */
+  /** Deletes each object a selector lists (as kubectl does), without waiting for them to be gone. */
   private async proxyDelete(
     proxy: ApiProxy,
     rest: Extract<RestCommand, { verb: 'delete' }>,
     timeoutMs: number,
   ): Promise<Omit<CommandResult, 'argv'>> {
     const { items, errors } = await this.readThroughProxy(proxy, rest.reads, true, timeoutMs)
-    const missing = rest.reads.filter((r) => r.name && !items.some((o) => o.metadata.name === r.name))
-    if (!rest.ignoreNotFound)
-      errors.push(...missing.map((r) => `Error from server (NotFound): ${r.resource.plural} "${r.name}" not found`))
     const lines: string[] = []
     await Promise.all(
       items.map(async (object) => {
@@ -528,7 +520,8 @@ export class Cluster {
       const version = object.apiVersion.split('/').pop()!
       const query = new URLSearchParams({ fieldValidation: 'Strict' })
       if (rest.dryRun) query.set('dryRun', 'All')
-      if (rest.fieldManager) query.set('fieldManager', rest.fieldManager)
+      // kubectl names itself the field manager of what it creates or replaces (kubectl-create, kubectl-replace).
+      query.set('fieldManager', rest.fieldManager ?? `kubectl-${rest.verb}`)
       if (rest.force) query.set('force', 'true')
       const name = rest.verb === 'create' ? undefined : object.metadata.name
       const answer = await proxy.request(`${restPath(resource, version, object.metadata.namespace, name)}?${query}`, {
@@ -544,7 +537,8 @@ export class Cluster {
         const done = { create: 'created', replace: 'replaced', apply: 'serverside-applied' }[rest.verb]
         const dry = rest.dryRun ? ' (server dry run)' : ''
         lines.push(kubectlName(resource, object.metadata.name) + (rest.output === 'text' ? ` ${done}${dry}` : ''))
-      } else if (answer.status === 404 && /could not find the requested resource/.test(answer.body)) {
+      } else if (answer.status === 404 && !namesAnObject(answer.body)) {
+        // No such resource path (kube-apiserver answers `404 page not found` in plain text): kubectl's own words.
         const where = `name: "${object.metadata.name}" namespace: "${object.metadata.namespace ?? ''}"`
         errors.push(
           `error: resource mapping not found for ${where} from "STDIN": no matches for kind "${object.kind}" in version "${object.apiVersion}"\nensure CRDs are installed first`,
@@ -907,6 +901,19 @@ export class Cluster {
 class ProxyAnswerError extends Error {
   constructor(readonly answer: ApiAnswer) {
     super(`kubectl proxy answered ${answer.status}: ${answer.body.trim()}`)
+  }
+}
+
+/** The API server refused a request the command needed first (discovery): its words, as kubectl prints them. */
+class ApiRefusal extends Error {}
+
+/** Whether a 404 is about an object (a JSON Status naming it), not a path the server does not serve. */
+function namesAnObject(body: string): boolean {
+  try {
+    const status = JSON.parse(body)
+    return status?.kind === 'Status' && !!status.details?.name
+  } catch {
+    return false
   }
 }
 

@@ -96,7 +96,7 @@ export type RestCommand =
       /** --as and --as-group. */
       impersonate?: { user: string; groups: string[] }
     }
-  /** `kubectl delete … --wait=false`: named objects, or every object a selector lists, deleted one by one. */
+  /** `kubectl delete … -l … --wait=false`: every object the selector lists, deleted one by one. */
   | { verb: 'delete'; reads: RestRead[]; ignoreNotFound: boolean }
   /** `kubectl logs -l … --prefix --tail=-1`: every selected pod's containers, each line prefixed as kubectl does. */
   | { verb: 'logs'; pods: RestRead }
@@ -189,7 +189,9 @@ function deleteCommand(args: string[]): RestCommand | undefined {
     { '--ignore-not-found': 'ignoreNotFound' },
   )
   const get = parsed && !parsed.flags.output ? readsOf(parsed.flags, parsed.words) : undefined
-  return get && { verb: 'delete', reads: get.reads, ignoreNotFound: get.ignoreNotFound }
+  // By selector only: kubectl deletes named objects without reading them first (RBAC `delete`, no `get`).
+  if (!get || get.reads.some((r) => r.name)) return undefined
+  return { verb: 'delete', reads: get.reads, ignoreNotFound: get.ignoreNotFound }
 }
 
 /** `kubectl logs -n NS -l SELECTOR --prefix --tail=-1 [--max-log-requests=N]`. */
