@@ -2,7 +2,15 @@
 // command is translated only when every part of it is understood; anything else is left to kubectl.
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { listItems, listQuery, restCommandOf, restPath, serverError, apiResource } from '../lib/kube/rest.ts'
+import {
+  apiResource,
+  listItems,
+  listQuery,
+  namesAnObject,
+  restCommandOf,
+  restPath,
+  serverError,
+} from '../lib/kube/rest.ts'
 
 /** A command whose stdin is the given objects (none unless given). */
 const of = (args: string[], ...objects: object[]) => restCommandOf(args, () => objects)
@@ -103,6 +111,11 @@ test("paths, queries, list items as kubectl prints them, and errors in kubectl's
     'Error from server (Conflict): error when replacing "STDIN": the object has been modified',
   )
   assert.is(serverError(403, 'forbidden'), 'Error from server (Forbidden): forbidden')
+  // A 404 names an object, or a path the server does not serve (kube-apiserver's plain text, or a bare Status).
+  const missing = { kind: 'Status', reason: 'NotFound', details: { name: 'x', kind: 'configmaps' }, code: 404 }
+  assert.ok(namesAnObject(JSON.stringify(missing)))
+  assert.not.ok(namesAnObject('404 page not found\n'))
+  assert.not.ok(namesAnObject(JSON.stringify({ kind: 'Status', reason: 'NotFound', details: {}, code: 404 })))
 })
 
 test.run()

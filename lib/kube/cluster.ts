@@ -26,6 +26,7 @@ import {
   kubectlName,
   listItems,
   listQuery,
+  namesAnObject,
   qualifiedKind,
   restCommandOf,
   restPath,
@@ -906,16 +907,6 @@ class ProxyAnswerError extends Error {
 
 /** The API server refused a request the command needed first (discovery): its words, as kubectl prints them. */
 class ApiRefusal extends Error {}
-
-/** Whether a 404 is about an object (a JSON Status naming it), not a path the server does not serve. */
-function namesAnObject(body: string): boolean {
-  try {
-    const status = JSON.parse(body)
-    return status?.kind === 'Status' && !!status.details?.name
-  } catch {
-    return false
-  }
-}
 
 /** The answer, unless it is the proxy's own (not the API server's): then a ProxyAnswerError. */
 function checkedAnswer(answer: ApiAnswer): ApiAnswer {

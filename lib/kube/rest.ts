@@ -312,6 +312,19 @@ export function listItems(list: { apiVersion?: string; kind?: string; items?: Ku
   }))
 }
 
+/**
+ * Whether a 404 is about an object (a JSON Status naming it), not a path the server does not serve (kube-apiserver
+ * answers those with plain text, `404 page not found`).
+ */
+export function namesAnObject(body: string): boolean {
+  try {
+    const status = JSON.parse(body)
+    return status?.kind === 'Status' && !!status.details?.name
+  } catch {
+    return false
+  }
+}
+
 /** An API error as kubectl prints it: `Error from server (Reason): message`. */
 export function serverError(status: number, body: string, doing?: string): string {
   let reason = ''
