@@ -517,6 +517,9 @@ export class Cluster {
     const lines: string[] = []
     const errors: string[] = []
     for (const { resource, object } of rest.objects) {
+      // Ctrl-C stops a write between objects, never during one: an object whose request was cut off may still be
+      // stored after the clean-up has looked (a probe pod nobody deletes), so each write is seen to its answer.
+      if (this.options.signal?.aborted) throw new Error('interrupted')
       // Like kubectl, each object goes to the version it is written in, with the server's strict field check.
       const version = object.apiVersion.split('/').pop()!
       const query = new URLSearchParams({ fieldValidation: 'Strict' })
@@ -531,7 +534,7 @@ export class Cluster {
         contentType: rest.verb === 'apply' ? 'application/apply-patch+yaml' : 'application/json',
         headers,
         timeoutMs,
-        signal: this.options.signal,
+        // No abort signal: see above.
       })
       if (checkedAnswer(answer).status >= 200 && answer.status <= 299) {
         written.push(JSON.parse(answer.body))
