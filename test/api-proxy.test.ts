@@ -4,7 +4,7 @@
 // kubectl binary (as a process, and as `kubectl proxy`). Also: the proxy's socket is private, the proxy dies with
 // the process that started it, and a proxy that cannot start leaves every command to kubectl.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -239,6 +239,11 @@ setInterval(() => {}, 1000)
   for (let i = 0; ; i++) {
     if (!(await answers(socket))) break
     assert.ok(i < 600, 'kubectl proxy still answers a minute after its owner was killed')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  // The guard removes the socket's directory once kubectl has gone.
+  for (let i = 0; existsSync(dirname(socket)); i++) {
+    assert.ok(i < 600, "the socket's directory is still there a minute after the proxy stopped")
     await new Promise((r) => setTimeout(r, 100))
   }
 })

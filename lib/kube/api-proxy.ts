@@ -25,10 +25,11 @@ export interface ApiRequest {
 
 // $1 is the socket's directory, the rest kubectl's command line. kubectl stops when the runbook's end of stdin
 // closes (the reader gets end of file); when kubectl ends first, the reader is stopped instead, so it never signals
-// a process id that may have been reused. Either way the directory goes with kubectl.
+// a process id that may have been reused. Either way the directory goes with kubectl. The shell's own stderr is
+// /dev/null (kubectl keeps the pipe): its "Terminated" into the pipe of a killed runbook would stop it before rm.
 const GUARD = [
-  'd=$1; shift; exec 3<&0',
-  '"$@" </dev/null & k=$!',
+  'd=$1; shift; exec 3<&0 4>&2 2>/dev/null',
+  '"$@" </dev/null 2>&4 & k=$!',
   '{ read -r _ <&3; kill "$k"; } >/dev/null 2>&1 & r=$!',
   'wait "$k"; s=$?; kill "$r" 2>/dev/null; rm -rf "$d"; exit $s',
 ].join('\n')
