@@ -225,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
       return await fleetAudit(config, argv, STEPS, { reporter, cluster, signal: abort.signal })
     if (config.context && !config.list) {
       // A named context is the run's: its kubectl proxy starts, and the modules of a run or an audit load, while
-      // kubectl reads the kubeconfig (a list reads only the record, without them).
+      // the kubeconfig is read (a list reads only the record, without them).
       new Cluster({ ...cluster.options, context: config.context }).prepare()
       void (config.verify ? import('./lib/run/audit.ts') : import('./lib/run/engine.ts')).catch(() => undefined)
     }
