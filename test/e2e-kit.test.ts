@@ -478,20 +478,21 @@ test('manager scaled to 0, decision maker Running but not Ready: no probe serves
     '{"spec":{"replicas":0}}',
   )
   // Every address the manager Service gets while the kit runs: none may be a probe wearing the manager's labels.
+  // Seen on every change the store makes (not sampled), so a short-lived probe pod is never missed under load.
   const served = new Set<string>()
   let managerLabelledProbes = 0
-  const watch = setInterval(() => {
-    const endpoints = listOf(world.sim.store, 'endpoints').find((e) => e.metadata.name === 'gthulhu-manager')
-    for (const subset of endpoints?.subsets ?? [])
-      for (const address of subset.addresses ?? []) served.add(address.targetRef?.name ?? address.ip)
-    const probes = listOf(world.sim.store, 'pod').filter(
-      (p) =>
-        p.metadata.labels?.['e2e.gthulhu-runbook/run-id'] &&
-        p.metadata.labels?.['app.kubernetes.io/component'] === 'manager' &&
-        p.status?.phase === 'Running',
+  const unsubscribe = world.sim.store.subscribe(({ object }) => {
+    if (object.kind === 'Endpoints' && object.metadata.name === 'gthulhu-manager')
+      for (const subset of object.subsets ?? [])
+        for (const address of subset.addresses ?? []) served.add(address.targetRef?.name ?? address.ip)
+    if (
+      object.kind === 'Pod' &&
+      object.metadata.labels?.['e2e.gthulhu-runbook/run-id'] &&
+      object.metadata.labels?.['app.kubernetes.io/component'] === 'manager' &&
+      object.status?.phase === 'Running'
     )
-    managerLabelledProbes = Math.max(managerLabelledProbes, probes.length)
-  }, 20)
+      managerLabelledProbes++
+  })
   try {
     await waitFor(
       'the manager pods to go and the decision maker to turn NotReady',
@@ -532,7 +533,7 @@ test('manager scaled to 0, decision maker Running but not Ready: no probe serves
     assert.match(r.stdout, /targets: manager gthulhu-manager \(ServiceAccount gthulhu-manager, pod none Ready\)/)
     assert.equal(await attackObjectsLeft(world), [])
   } finally {
-    clearInterval(watch)
+    unsubscribe()
     world.sim.faults.readinessFails = []
     await kubectlOk(
       '-n',

@@ -50,10 +50,18 @@ export function mustTypeOf(store: Store, kind: KindName, version?: string): Reso
   return rt
 }
 
-/** Lists a kind; empty when the kind is not served (e.g. the Gateway API CRDs are not installed). */
-export function listOf(store: Store, kind: KindName, namespace?: string): KubeObject[] {
+/**
+ * The objects of a kind as stored, frozen (Store.peek): change a copy, never them. Empty when the kind is not
+ * served (e.g. the Gateway API CRDs are not installed).
+ */
+export function listOf(
+  store: Store,
+  kind: KindName,
+  namespace?: string,
+  where?: (stored: Readonly<KubeObject>) => boolean,
+): KubeObject[] {
   const rt = typeOf(store, kind)
-  return rt ? store.list(rt, namespace) : []
+  return rt ? store.peek(rt, namespace, undefined, where) : []
 }
 
 export function getOf(

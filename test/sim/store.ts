@@ -74,9 +74,32 @@ export class StoreError extends Error {
 }
 
 const HISTORY_LIMIT = 5000
-const clone = <T>(value: T): T => structuredClone(value)
+/** A deep copy of JSON data (what the store holds): several times cheaper than structuredClone for it. */
+function clone<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return value.map(clone) as T
+  const copy: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    // A "__proto__" member is data here, never the copy's prototype.
+    if (k === '__proto__') Object.defineProperty(copy, k, { value: clone(v), enumerable: true, writable: true })
+    else copy[k] = clone(v)
+  }
+  return copy as T
+}
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const member of Object.values(value)) deepFreeze(member)
+}
+const resourceKey = (rt: ResourceType) => `${rt.group}/${rt.plural}`
+/**
+ * Where an object sits in its resource: namespace, then name. Compared as plain strings this is etcd's key order,
+ * the order kube-apiserver lists in.
+ */
+const placeKey = (rt: ResourceType, namespace: string | undefined, name: string) =>
+  `${rt.namespaced ? (namespace ?? '') : ''}/${name}`
 const key = (rt: ResourceType, namespace: string | undefined, name: string) =>
-  `${rt.group}/${rt.plural}/${rt.namespaced ? (namespace ?? '') : ''}/${name}`
+  `${resourceKey(rt)}/${placeKey(rt, namespace, name)}`
 
 export type Selector = (labels: Record<string, string>) => boolean
 
@@ -89,6 +112,8 @@ export interface StoreDump {
 
 export class Store {
   private objects = new Map<string, { resource: ResourceType; object: KubeObject }>()
+  /** The same entries by resource (all versions of a group's plural), then by place: lists read only their own. */
+  private byResource = new Map<string, Map<string, { resource: ResourceType; object: KubeObject }>>()
   private types = new Map<string, ResourceType>() // `${group}/${version}/${plural}`
   private listeners = new Set<(event: StoreEvent) => void>()
   private history: StoreEvent[] = []
@@ -132,17 +157,37 @@ export class Store {
   }
 
   /** Lists objects of a kind, across versions of the same group (the stored object keeps its apiVersion). */
-  list(rt: ResourceType, namespace?: string, selector?: Selector): KubeObject[] {
+  /** Copies of the objects of a kind, in etcd's key order; `where` sees each stored object before it is copied. */
+  list(
+    rt: ResourceType,
+    namespace?: string,
+    selector?: Selector,
+    where?: (stored: Readonly<KubeObject>) => boolean,
+  ): KubeObject[] {
+    return this.peek(rt, namespace, selector, where).map(clone)
+  }
+
+  /**
+   * The stored objects of a kind themselves, deep-frozen (never copied), in etcd's key order: for readers that
+   * change nothing, such as the controllers' passes, which read every kind many times a second.
+   */
+  peek(
+    rt: ResourceType,
+    namespace?: string,
+    selector?: Selector,
+    where?: (stored: Readonly<KubeObject>) => boolean,
+  ): KubeObject[] {
+    const entries = this.byResource.get(resourceKey(rt))
+    if (!entries) return []
     const out: KubeObject[] = []
-    for (const entry of this.objects.values()) {
-      if (entry.resource.group !== rt.group || entry.resource.plural !== rt.plural) continue
-      if (rt.namespaced && namespace && entry.object.metadata.namespace !== namespace) continue
-      if (selector && !selector(entry.object.metadata.labels ?? {})) continue
-      out.push(clone(entry.object))
+    for (const place of [...entries.keys()].sort()) {
+      const { object } = entries.get(place)!
+      if (rt.namespaced && namespace && object.metadata.namespace !== namespace) continue
+      if (selector && !selector(object.metadata.labels ?? {})) continue
+      if (where && !where(object)) continue
+      out.push(object)
     }
-    return out.sort((a, b) =>
-      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
-    )
+    return out
   }
 
   create(rt: ResourceType, object: KubeObject): KubeObject {
@@ -166,7 +211,7 @@ export class Store {
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     }
     if (!rt.namespaced) delete stored.metadata.namespace
-    return this.commit('ADDED', rt, k, stored)
+    return this.commit('ADDED', rt, stored)
   }
 
   /**
@@ -207,7 +252,7 @@ export class Store {
     ) {
       return clone(current.object) // no-op updates do not bump the resourceVersion, as on a real server
     }
-    return this.commit('MODIFIED', rt, k, stored, current.object)
+    return this.commit('MODIFIED', rt, stored, current.object)
   }
 
   /** Read-modify-write helper for controllers: `mutate` edits a copy; returns undefined when absent. */
@@ -228,7 +273,7 @@ export class Store {
     const current = this.objects.get(k)
     if (!current)
       throw new StoreError(404, 'NotFound', `${rt.plural}${rt.group ? '.' + rt.group : ''} "${name}" not found`)
-    this.objects.delete(k)
+    this.forget(current.resource, current.object)
     const gone = clone(current.object)
     this.revision++
     gone.metadata.resourceVersion = String(this.revision)
@@ -253,7 +298,7 @@ export class Store {
     if (this.objects.size) throw new Error('sim: a saved world loads into an empty store only')
     for (const entry of dump.objects) {
       const { resource, object } = clone(entry)
-      this.objects.set(key(resource, object.metadata.namespace, object.metadata.name), { resource, object })
+      this.keep({ resource, object })
     }
     for (const [k, text] of dump.podLogs) this.podLogs.set(k, text)
     this.revision = dump.revision
@@ -272,16 +317,10 @@ export class Store {
       .map((e) => ({ ...e, object: clone(e.object), ...(e.previous ? { previous: clone(e.previous) } : {}) }))
   }
 
-  private commit(
-    type: WatchEventType,
-    rt: ResourceType,
-    k: string,
-    stored: KubeObject,
-    previous?: KubeObject,
-  ): KubeObject {
+  private commit(type: WatchEventType, rt: ResourceType, stored: KubeObject, previous?: KubeObject): KubeObject {
     this.revision++
     stored.metadata.resourceVersion = String(this.revision)
-    this.objects.set(k, { resource: rt, object: stored })
+    this.keep({ resource: rt, object: stored })
     this.emit({
       type,
       resource: rt,
@@ -290,6 +329,22 @@ export class Store {
       ...(previous ? { previous: clone(previous) } : {}),
     })
     return clone(stored)
+  }
+
+  private keep(entry: { resource: ResourceType; object: KubeObject }): void {
+    const { resource, object } = entry
+    deepFreeze(object) // a stored object is replaced on change, never edited: peek() hands it out as it is
+    this.objects.set(key(resource, object.metadata.namespace, object.metadata.name), entry)
+    let entries = this.byResource.get(resourceKey(resource))
+    if (!entries) this.byResource.set(resourceKey(resource), (entries = new Map()))
+    entries.set(placeKey(resource, object.metadata.namespace, object.metadata.name), entry)
+  }
+
+  private forget(resource: ResourceType, object: KubeObject): void {
+    this.objects.delete(key(resource, object.metadata.namespace, object.metadata.name))
+    this.byResource
+      .get(resourceKey(resource))
+      ?.delete(placeKey(resource, object.metadata.namespace, object.metadata.name))
   }
 
   private emit(event: StoreEvent): void {

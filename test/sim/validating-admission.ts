@@ -84,6 +84,9 @@ export function toCel(value: unknown): CelInput {
   return value as CelInput
 }
 
+/** Expressions that parsed: the runbook writes the same policy again and again, and parsing a long one is costly. */
+const parsedBefore = new Set<string>()
+
 /** Problems with the CEL of a policy (`field: message`), as the API server's validation refuses them on write. */
 export function policyExpressionProblems(policy: KubeObject): string[] {
   const problems: string[] = []
@@ -93,8 +96,10 @@ export function policyExpressionProblems(policy: KubeObject): string[] {
       problems.push(`${field}: Required value`)
       return
     }
+    if (parsedBefore.has(expression)) return
     try {
       parse(expression)
+      parsedBefore.add(expression)
     } catch (error) {
       problems.push(
         `${field}: Invalid value: ${JSON.stringify(expression)}: compilation failed: ${(error as Error).message}`,

@@ -57,7 +57,7 @@ function revisionOf(kind: WorkloadKind, w: KubeObject) {
 }
 
 const owned = (store: Store, kind: KindName, owner: KubeObject) =>
-  listOf(store, kind, owner.metadata.namespace).filter((o) =>
+  listOf(store, kind, owner.metadata.namespace, (o) =>
     (o.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid),
   )
 const ownedPods = (store: Store, w: KubeObject) => owned(store, 'pod', w)
