@@ -33,14 +33,23 @@ export function istioctlArchiveUrl(
   return `${config.istioMirror.replace(/\/+$/, '')}/${config.istioVersion}/${name}`
 }
 
-/** The client version an istioctl binary reports, or why it could not tell. */
+/** Versions istioctl reported in this run, by path and SHA-256: the same bytes give the same answer. */
+const reportedVersions = new Map<string, string>()
+
+/** The client version an istioctl binary (whose SHA-256 the caller just read) reports, or why it could not tell. */
 export async function istioctlClientVersion(
   cluster: Cluster,
   binary: string,
+  sha256: string,
 ): Promise<{ version?: string; problem?: string }> {
+  const seen = reportedVersions.get(`${binary}\0${sha256}`)
+  if (seen) return { version: seen }
   const result = await cluster.exec([binary, 'version', '--remote=false'], { timeoutMs: 20_000 })
   const version = /(?:client version:\s*)?(\d+\.\d+\.\d+\S*)/.exec(result.stdout)?.[1]
-  if (result.exitCode === 0 && version) return { version }
+  if (result.exitCode === 0 && version) {
+    reportedVersions.set(`${binary}\0${sha256}`, version)
+    return { version }
+  }
   return {
     problem: `\`${binary} version --remote=false\` exited ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n').pop() || 'no output'}`,
   }
@@ -88,7 +97,7 @@ async function fetchVerifiedRelease(ctx: StepContext, url: string, log: (m: stri
     const sha256 = fileSha256(binary)
     // Came out of the checksum-verified archive: the one binary besides the installed one this run may execute.
     ctx.cluster.trustIstioctl(binary, sha256)
-    const { version, problem } = await istioctlClientVersion(ctx.cluster, binary)
+    const { version, problem } = await istioctlClientVersion(ctx.cluster, binary, sha256)
     if (version !== istioVersion) throw new StepFailure(text.failures.downloadedVersion(version, problem, istioVersion))
     return { binary, sha256, discard }
   } catch (error) {
@@ -156,7 +165,7 @@ export const istioctlStep: Step = {
       const present = fileSha256(target)
       if (present === recorded) {
         ctx.cluster.useIstioctl(target, present)
-        const { version: installed } = await istioctlClientVersion(ctx.cluster, target)
+        const { version: installed } = await istioctlClientVersion(ctx.cluster, target, present)
         if (installed === istioVersion)
           return {
             unchanged: text.notes.istioctlRecorded(installed, target, present.slice(0, 16)),
@@ -232,7 +241,7 @@ export const istioctlStep: Step = {
     const verified = !!present && present === expected
     if (verified) ctx.cluster.useIstioctl(target, present)
     const { version, problem } = verified
-      ? await istioctlClientVersion(ctx.cluster, target)
+      ? await istioctlClientVersion(ctx.cluster, target, present)
       : { version: undefined, problem: 'not run: it is not the binary the runbook verified' }
     return [
       { name: text.checks.istioctlExecutable(target), expected: '755', observed: mode, ok: mode === '755' },

@@ -155,7 +155,7 @@ export class RbacAuthorizer {
 
   private list(plural: string, namespace?: string): KubeObject[] {
     const rt = rbacType(this.store, plural)
-    return rt ? this.store.list(rt, namespace) : []
+    return rt ? this.store.peek(rt, namespace) : [] // read only: no copies
   }
 
   private roleRules(roleRef: { kind?: string; name?: string } | undefined, bindingNamespace: string): PolicyRule[] {

@@ -320,9 +320,9 @@ export function validatingAdmission(store: Store, request: AdmissionRequest): Ad
     .find((t) => t.group === ADMISSION_GROUP && t.kind === 'ValidatingAdmissionPolicyBinding')
   const warnings: string[] = []
   if (!policyType || !bindingType) return { warnings }
-  const bindings = store.list(bindingType)
+  const bindings = store.peek(bindingType) // policies and bindings are only read: no copies
   const denied: { policy: string; binding?: string; message: string; reason: string }[] = []
-  for (const policy of store.list(policyType)) {
+  for (const policy of store.peek(policyType)) {
     if (!resourcesMatch(store, policy.spec?.matchConstraints, request)) continue
     for (const binding of bindings.filter((b) => b.spec?.policyName === policy.metadata.name)) {
       if (!resourcesMatch(store, binding.spec?.matchResources, request)) continue
