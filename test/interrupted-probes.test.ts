@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { pollUntil } from '../lib/kube/wait.ts'
-import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
+import { text } from '../lib/config/text.ts'
+import { ROOT, runbookEntry, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -87,6 +88,45 @@ test('probe pods of a run stopped by two SIGTERMs within 50 ms are removed by th
   )
   assert.equal(await world.probePodsLeft(), [])
   assert.equal(await probeNamespaces(), [])
+})
+
+test('SIGTERM while a probe pod create is in flight: the run still exits 130 and its own clean-up removes the pod', async () => {
+  // The API server holds the run's first pod create (a probe pod's) until the run has taken the signal, so the
+  // pod is stored after the stop; the run's clean-up must still find and delete it, leaving nothing for the next.
+  let arrived!: () => void
+  const held = new Promise<void>((resolve) => (arrived = resolve))
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  world.sim.faults.api.push({ method: 'POST', pathIncludes: '/pods', times: 1, hold: { arrived, released } })
+  const child = spawn(process.execPath, [...runbookEntry(), ...world.flags, '--yes', '--only', 'l4-policies'], {
+    cwd: world.dir,
+    env: { ...process.env, ...world.sim.env, CI: 'true', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const said = (wanted: string) =>
+    new Promise<void>((resolve) => {
+      const look = () => output.includes(wanted) && resolve()
+      child.stdout.on('data', (chunk) => ((output += chunk), look()))
+      child.stderr.on('data', (chunk) => (output += chunk))
+      look()
+    })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  try {
+    await held
+    child.kill('SIGTERM')
+    await said(text.cli.interrupted)
+    release()
+    assert.is(await exited, 130, output)
+  } finally {
+    release()
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+  world.sim.faults.api = []
+  assert.equal(await world.probePodsLeft(), [], output)
+  const next = await world.run([...world.flags, '--yes', '--only', 'preflight'])
+  assert.is(next.code, 0, show(next))
+  assert.not.match(next.stdout, /an interrupted run left behind/)
 })
 
 test.run()
