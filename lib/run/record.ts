@@ -205,9 +205,23 @@ export class ClusterRecord {
   writeSync(text: string, status: RevisionStatus): void {
     const current = this.current
     if (!current) return
-    this.cluster.kubectlSync(['replace', '-f', '-', '-o', 'name'], {
-      input: JSON.stringify(this.secret(current.version, text, status, this.notes, current.resourceVersion)),
-    })
+    const replace = (resourceVersion: string) =>
+      this.cluster.kubectlSync(['replace', '-f', '-', '-o', 'name'], {
+        input: JSON.stringify(this.secret(current.version, text, status, this.notes, resourceVersion)),
+      })
+    const first = replace(current.resourceVersion)
+    if (first.exitCode === 0 || !/\(Conflict\)/.test(first.stderr)) return
+    // This run's own save, still in flight at the second Ctrl-C, landed first: the exit's status goes over it.
+    const latest = this.cluster.kubectlSync([
+      'get',
+      'secret',
+      recordSecretName(this.release, current.version),
+      '-n',
+      this.namespace,
+      '-o',
+      'jsonpath={.metadata.resourceVersion}',
+    ])
+    if (latest.exitCode === 0 && latest.stdout.trim()) replace(latest.stdout.trim())
   }
 
   private async send(verb: 'create' | 'replace', secret: KubeObject): Promise<KubeObject> {

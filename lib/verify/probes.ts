@@ -429,10 +429,18 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it. A deletion
   // already under way is not waited for: the next step need not wait on it, and the runbook does not exit before
   // its kubectl has (a failure is still reported).
+  // A create still in flight when the step ends early (another batch of the step stopped by Ctrl-C first) is
+  // waited for: the clean-up never looks before an object it must delete is stored.
+  let creating: Promise<unknown> = Promise.resolve()
+  const creation = <T>(write: Promise<T>): Promise<T> => {
+    creating = Promise.allSettled([creating, write])
+    return write
+  }
   io.onCleanup(async () => {
+    await creating
     if (!removal) await remove()
   })
-  if (fixtures.length) await ctx.cluster.kubectl(['create', '-f', '-'], { objects: fixtures })
+  if (fixtures.length) await creation(ctx.cluster.kubectl(['create', '-f', '-'], { objects: fixtures }))
   const onHost = pods.filter((p) => p.spec.hostNetwork)
   const created = pods.filter((p) => !p.spec.hostNetwork)
   const listening = Math.max(0, ...specs.map((s) => (s.request.kind === 'listen' ? s.request.seconds : 0)))
@@ -440,12 +448,11 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
   const following = followProbePods(ctx, podNamespaces, selector, () => created.length, ctx.config.timeout + listening)
   const refused = new Map<string, string>()
   try {
-    if (created.length) await ctx.cluster.kubectl(['create', '-f', '-'], { objects: created })
+    if (created.length) await creation(ctx.cluster.kubectl(['create', '-f', '-'], { objects: created }))
     for (const pod of onHost) {
-      const made = await ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), {
-        objects: [pod],
-        timeoutMs: 60_000,
-      })
+      const made = await creation(
+        ctx.cluster.exec(ctx.cluster.kubectlArgv(['create', '-f', '-']), { objects: [pod], timeoutMs: 60_000 }),
+      )
       if (made.exitCode === 0) created.push(pod)
       else refused.set(pod.metadata.name, (made.stderr || made.stdout).trim().split('\n').pop() ?? 'refused')
     }
