@@ -426,11 +426,10 @@ async function runProbeBatch(ctx: StepContext, io: StepIO, specs: ProbeSpec[]): 
     ])
   }
   let removal: Promise<void> | undefined
-  // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it. A deletion
-  // already under way is not waited for: the next step need not wait on it, and the runbook does not exit before
-  // its kubectl has (a failure is still reported).
-  // A create still in flight when the step ends early (another batch of the step stopped by Ctrl-C first) is
-  // waited for: the clean-up never looks before an object it must delete is stored.
+  // After an interruption (no deletion started yet) the cleanup deletes the pods and waits for it, once every create
+  // still in flight has its answer: a sibling check stopped by Ctrl-C can end the step while a probe pod is being
+  // stored, and the clean-up must not look before it is. A deletion already under way is not waited for: the next
+  // step need not wait on it, and the runbook does not exit before its kubectl has (a failure is still reported).
   let creating: Promise<unknown> = Promise.resolve()
   const creation = <T>(write: Promise<T>): Promise<T> => {
     creating = Promise.allSettled([creating, write])
