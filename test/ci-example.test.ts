@@ -2,14 +2,14 @@
 // (every line parses, and jq reads it), it exits with the runbook's code, and the same script without npm's
 // --silent fails on jq's error instead of hiding it.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { stringify } from 'yaml'
 import { ROOT, startWorld, type RunbookWorld } from './harness.ts'
 import { runCommand } from './kit.ts'
+import { tempDir } from './temp-dir.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -69,7 +69,7 @@ async function runExample(script: string, dir: string) {
 test("the guide's CI example writes only JSON events, one per line, and exits with the runbook's code", async () => {
   const script = pipelineExample()
   assert.match(script, /npm start --silent -- --config hardening\.yaml --yes --output json/)
-  const dir = mkdtempSync(join(tmpdir(), 'ci-example-'))
+  const dir = tempDir('ci-example-')
   const r = await runExample(script, dir)
   assert.is(r.code, 0, `${r.stdout}\n${r.stderr}\n${readFileSync(join(dir, 'runbook.log'), 'utf8')}`)
   const lines = readFileSync(join(dir, 'events.jsonl'), 'utf8').trimEnd().split('\n')
@@ -88,7 +88,7 @@ test("the guide's CI example writes only JSON events, one per line, and exits wi
 })
 
 test("without npm's --silent the banner lands in the events file, and the example fails on jq's error", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ci-example-'))
+  const dir = tempDir('ci-example-')
   const r = await runExample(pipelineExample().replace('npm start --silent --', 'npm start --'), dir)
   assert.is.not(r.code, 0, 'set -e stops at jq')
   assert.match(readFileSync(join(dir, 'events.jsonl'), 'utf8'), /^\n?> gthulhu-ambient-runbook@/)

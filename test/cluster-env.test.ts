@@ -1,15 +1,15 @@
 // Spawned commands never run the operator's shell start-up files: zx runs them through `bash -c` with stdin on a
 // socket pair, which bash takes for a remote shell and, with SHLVL unset (cron, CI, systemd), would source ~/.bashrc.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ROOT } from './harness.ts'
+import { tempDir } from './temp-dir.ts'
 
 test('a command spawned with SHLVL unset does not source ~/.bashrc', () => {
-  const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
+  const home = tempDir('runbook-home-')
   const marker = join(home, 'bashrc-ran')
   try {
     writeFileSync(join(home, '.bashrc'), `touch ${marker}\n`)

@@ -2,8 +2,7 @@
 // error, and (bash, fish: whose completion engines can be driven from a script) completes flags, step ids and
 // choices. The shells come from Debian packages, installed here when missing.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -13,6 +12,7 @@ import { OPTIONS } from '../lib/config/options.ts'
 import { STEP_IDS } from '../lib/types.ts'
 import { ROOT, TSX_LOADER } from './harness.ts'
 import { runCommand } from './kit.ts'
+import { tempDir } from './temp-dir.ts'
 
 /** Installs a shell from Debian's packages when it is missing (root on Debian/Ubuntu, as CI runs). */
 function ensureShell(shell: string): void {
@@ -26,7 +26,7 @@ function ensureShell(shell: string): void {
   })
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'runbook-completion-'))
+const dir = tempDir('runbook-completion-')
 // --context completes from the kubeconfig kubectl would use.
 const kubeconfig = join(dir, 'kubeconfig')
 writeFileSync(

@@ -1,18 +1,18 @@
 // Downloads: the digest is computed while streaming, and a write error (a full disk, a missing directory)
 // is a failed step that names the file, never an uncaught exception that kills the run.
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { downloadFile } from '../lib/domain/download.ts'
 import { StepFailure } from '../lib/config/errors.ts'
+import { tempDir } from './temp-dir.ts'
 
 const body = randomBytes(512 * 1024) // larger than one stream chunk, so writes happen while the body streams
-const dir = mkdtempSync(join(tmpdir(), 'runbook-download-'))
+const dir = tempDir('runbook-download-')
 let server: Server
 let url = ''
 test.before(async () => {

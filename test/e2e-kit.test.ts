@@ -5,7 +5,7 @@
 // and Ctrl-C, the impostor decision maker heard or not, and paths the operator chose to leave open.
 // test/e2e-kit-attack.test.ts attacks a cluster the runbook hardened.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,12 +24,13 @@ import {
   waitFor,
 } from './e2e-kit-support.ts'
 import { listOf } from './sim/cluster-view.ts'
+import { tempDir } from './temp-dir.ts'
 
 let world: RunbookWorld
 
 /** A PATH holding only the commands the kit itself uses, so docker, kind and helm are surely absent. */
 function pathWithout(absent: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kit-path-'))
+  const dir = tempDir('kit-path-')
   const needed = [
     ...['bash', 'dirname', 'mktemp', 'date', 'rm', 'sed', 'grep', 'tr', 'awk', 'head', 'tail', 'cut', 'wc'],
     ...['sort', 'paste', 'cat', 'sleep', 'ps', 'kubectl', 'node', 'timeout', 'git'],
@@ -573,7 +574,7 @@ test('Ctrl-C while kubectl waits on an API server that never answers: the kit st
   const silent = createServer((socket) => void sockets.push(socket))
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   const port = (silent.address() as { port: number }).port
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kit-silent-')), 'kubeconfig')
+  const kubeconfig = join(tempDir('kit-silent-'), 'kubeconfig')
   writeFileSync(
     kubeconfig,
     [

@@ -1,8 +1,3 @@
-// The engine's undo and audit in process, with steps made for the test and no cluster: guided confirmation,
-// 'undone' in state with the before-record cleared, a failed undo keeps the step's status, an audit names
-// drift without recording anything, and skipped probes are advisory.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { test } from 'uvu'
@@ -15,6 +10,7 @@ import { probeCheck, runProbes, type ProbeSpec } from '../lib/verify/probes.ts'
 import { Reporter } from '../lib/run/reporter.ts'
 import { StateStore } from '../lib/run/state.ts'
 import type { Check, Step, StepId } from '../lib/types.ts'
+import { tempDir } from './temp-dir.ts'
 
 function capture() {
   let text = ''
@@ -48,7 +44,7 @@ function undoableStep(
 function engineFor(steps: Step[], selected: StepId[], prompter?: Prompter) {
   const human = capture()
   const events = capture()
-  const state = new StateStore(join(mkdtempSync(join(tmpdir(), 'engine-lifecycle-')), 'state.json'), 'ctx')
+  const state = new StateStore(join(tempDir('engine-lifecycle-'), 'state.json'), 'ctx')
   // A local-only store writes its file synchronously; the cluster record is not involved here.
   for (const step of steps)
     void state.update(step.id, {

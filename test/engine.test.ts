@@ -1,7 +1,3 @@
-// The step engine in process, with steps made for the test and no cluster: order, state, checks, cleanup,
-// interruption, and how little time the engine itself adds to each step.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { test } from 'uvu'
@@ -13,6 +9,7 @@ import { loadConfig } from '../lib/config/options.ts'
 import { Reporter } from '../lib/run/reporter.ts'
 import { StateStore } from '../lib/run/state.ts'
 import { STEP_IDS, type Check, type Step, type StepId } from '../lib/types.ts'
+import { tempDir } from './temp-dir.ts'
 
 async function rejects(fn: () => Promise<unknown>, expected: (e: Error) => boolean): Promise<void> {
   try {
@@ -50,7 +47,7 @@ function fakeStep(id: StepId, behaviour: Partial<Pick<Step, 'run' | 'verify'>> &
 function engineFor(steps: Step[], options: { signal?: AbortSignal; json?: boolean; verbose?: boolean } = {}) {
   const human = capture()
   const events = capture()
-  const state = new StateStore(join(mkdtempSync(join(tmpdir(), 'engine-')), 'state.json'), 'ctx')
+  const state = new StateStore(join(tempDir('engine-'), 'state.json'), 'ctx')
   const engine = new Engine({
     config: loadConfig(['--yes', ...(options.verbose ? ['-v'] : [])], {}),
     steps,

@@ -1,18 +1,18 @@
 // A fleet audit: --verify over two simulated clusters (two contexts of one merged KUBECONFIG, each with its own
 // record in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
 // table; the exit code is 1; JSON events carry the context; one report covers both.
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ROOT, show, TSX_LOADER } from './harness.ts'
 import { kubectl, runCommand } from './kit.ts'
 import { startSimulator, type Simulator } from './sim/index.ts'
+import { tempDir } from './temp-dir.ts'
 
 let alpha: Simulator
 let beta: Simulator
-const dir = mkdtempSync(join(tmpdir(), 'runbook-fleet-'))
+const dir = tempDir('runbook-fleet-')
 const env = () => ({
   ...process.env,
   KUBECONFIG: [alpha.kubeconfig, beta.kubeconfig].join(delimiter),

@@ -4,14 +4,12 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -19,6 +17,7 @@ import { istioctlArchiveUrl, istioPlatform } from '../steps/02-istioctl.ts'
 import { StepFailure } from '../lib/config/errors.ts'
 import { runCommand } from './kit.ts'
 import { ROOT, show, startWorld, TSX_LOADER, type RunbookWorld } from './harness.ts'
+import { tempDir } from './temp-dir.ts'
 
 let world: RunbookWorld
 test.before(async () => {
@@ -186,7 +185,7 @@ test("the simulator's env file keeps istioctl in its own folder: the README's pa
     ]),
   )
   assert.is(exported.GTHULHU_RUNBOOK_INSTALL_DIR, join(world.sim.dir, 'bin'))
-  const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
+  const home = tempDir('runbook-home-')
   const r = await runCommand(
     process.execPath,
     [

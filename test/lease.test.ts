@@ -1,8 +1,8 @@
 // The run's lock (a coordination.k8s.io/v1 Lease) and the record's revisions, in process against the simulated
 // API server through the real kubectl: who may take a lease, that two runs racing for an expired one never both
 // get it, that a holder notices when it has lost it, and that a record written from a stale copy is refused.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -14,6 +14,7 @@ import { startApiServer, type ApiServer } from './sim/apiserver.ts'
 import { registerBuiltinTypes } from './sim/builtin-types.ts'
 import { noFaults } from './sim/faults.ts'
 import { Store } from './sim/store.ts'
+import { tempDir } from './temp-dir.ts'
 
 const store = new Store()
 registerBuiltinTypes(store)
@@ -21,7 +22,7 @@ const namespaces = store.allTypes().find((rt) => rt.plural === 'namespaces')!
 store.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gthulhu' } })
 let server: ApiServer
 let cluster: Cluster
-const dir = mkdtempSync(join(tmpdir(), 'lease-test-'))
+const dir = tempDir('lease-test-')
 const env = { KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache') }
 
 test.before(async () => {

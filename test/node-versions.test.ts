@@ -2,13 +2,13 @@
 // into an empty prefix without dev dependencies (so no tsx, no TypeScript), runs --help and a dry run against
 // the simulated cluster; the unit tests pass on Node 22 and 24 too. Node 22 and 24 come from the npm registry's
 // `node` package through npx, cached under node_modules/.cache so later runs reuse them.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { builtIsCurrent, ROOT, show, startWorld, type RunbookWorld } from './harness.ts'
 import { runCommand } from './kit.ts'
+import { tempDir } from './temp-dir.ts'
 
 const OTHER_NODE_LINES = ['22', '24']
 const NPM_CACHE = join(ROOT, 'node_modules', '.cache', 'node-versions')
@@ -31,7 +31,7 @@ const UNIT_TESTS = readdirSync(join(ROOT, 'test'))
 let world: RunbookWorld
 const nodes = new Map<string, string>([[process.versions.node.split('.')[0], process.execPath]])
 let bin = ''
-const work = mkdtempSync(join(tmpdir(), 'runbook-pack-'))
+const work = tempDir('runbook-pack-')
 
 test.before(async () => {
   mkdirSync(NPM_CACHE, { recursive: true })

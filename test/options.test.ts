@@ -1,13 +1,13 @@
-import { writeFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
 import { GUIDE_USER_AGENT, loadConfig, parseFlags } from '../lib/config/options.ts'
 import { validatePrincipalList } from '../lib/run/questions.ts'
+import { tempDir } from './temp-dir.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'runbook-options-'))
+const dir = tempDir('runbook-options-')
 const configFile = (text: string) => {
   const path = join(dir, `config-${Math.random().toString(36).slice(2)}.yaml`)
   writeFileSync(path, text)

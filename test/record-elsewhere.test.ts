@@ -2,8 +2,7 @@
 // --rollback l4-policies and --resume still work from another directory with only --context (kubeconfig and
 // mirrors from the environment, as `source DIR/env` gives them; no --install-dir, no --state-file; a HOME of its
 // own, so nothing can land in the real ~/.local/bin). Simulated cluster, real CLI and kubectl.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -11,10 +10,11 @@ import { fileSha256 } from '../lib/kube/cluster.ts'
 import { decodeRecord, RECORD_TYPE } from '../lib/run/record.ts'
 import { show, type RunbookWorld } from './harness.ts'
 import { preparedWorld } from './fixtures.ts'
+import { tempDir } from './temp-dir.ts'
 
 let world: RunbookWorld
-const home = mkdtempSync(join(tmpdir(), 'runbook-home-'))
-const elsewhere = mkdtempSync(join(tmpdir(), 'runbook-elsewhere-'))
+const home = tempDir('runbook-home-')
+const elsewhere = tempDir('runbook-elsewhere-')
 
 test.before(async () => {
   // The cluster after a full --yes run (saved once and shared with other test files, started again here).

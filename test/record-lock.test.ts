@@ -1,19 +1,14 @@
-// The lock and the record's safety through the real CLI: a run from another directory while one holds the
-// Lease exits 2 naming the holder; a malformed record (a bad field, answers that would choose a mode or skip
-// validation) exits 2 naming the field and is left as it is. Simulated cluster, real kubectl.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { decodeRecord, encodeRecord } from '../lib/run/record.ts'
 import { show, startGuided, startWorld, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
 import type { TerminalSession } from './tty.ts'
+import { tempDir } from './temp-dir.ts'
 
 let world: RunbookWorld
 const sessions: TerminalSession[] = []
-const elsewhere = mkdtempSync(join(tmpdir(), 'runbook-elsewhere-'))
+const elsewhere = tempDir('runbook-elsewhere-')
 
 test.before(async () => {
   world = await startWorld()
@@ -77,7 +72,7 @@ test('a malformed record exits 2 naming the field and is left as it is (no TypeE
   })
   try {
     const before = (await latestRecordSecret()).metadata.resourceVersion
-    const report = mkdtempSync(join(tmpdir(), 'report-'))
+    const report = tempDir('report-')
     const r = await world.run([...world.flags, '--verify', '--report', report])
     assert.is(r.code, 2, show(r))
     assert.match(

@@ -1,8 +1,7 @@
 // What the runbook writes to disk, in process: reports and the local copy of the record never follow a planted
 // symlink and never hold URL credentials; report.md shows HTML from the cluster as text; a malformed record is
 // refused naming its field instead of crashing the report later.
-import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { test } from 'uvu'
@@ -17,8 +16,9 @@ import { Reporter } from '../lib/run/reporter.ts'
 import { assertWellFormed } from '../lib/run/record-schema.ts'
 import { STATE_FORMAT, StateStore, type RunbookState } from '../lib/run/state.ts'
 import { ReachabilityCollector } from '../lib/verify/reachability.ts'
+import { tempDir } from './temp-dir.ts'
 
-const dir = () => mkdtempSync(join(tmpdir(), 'runbook-files-'))
+const dir = () => tempDir('runbook-files-')
 const quiet = () =>
   new Reporter(
     false,

@@ -1,18 +1,18 @@
 // `npm run sim` as a newcomer uses it: a simulated cluster in the foreground, its kubeconfig and env file
 // written, the real kubectl listing Gthulhu's pods, and a clean exit on SIGTERM; bad flags exit 2.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ROOT, TSX_LOADER } from './harness.ts'
 import { kubectl, runCommand } from './kit.ts'
+import { tempDir } from './temp-dir.ts'
 
 const simMain = join(ROOT, 'test', 'sim', 'main.ts')
 
 test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 0 on SIGTERM', async () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'sim-cli-')), 'out')
+  const out = join(tempDir('sim-cli-'), 'out')
   const child = spawn(
     process.execPath,
     [

@@ -1,10 +1,10 @@
 // Helpers for simulator tests: run a probe pod through real kubectl and read its output, and run the
 // fake istioctl against the simulator.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
 import { istioctlScript } from './sim/istioctl-bin.ts'
+import { tempDir } from './temp-dir.ts'
 
 let counter = 0
 
@@ -53,7 +53,7 @@ export function installedIstioctl(version = '1.29.1'): {
   path: string
   run(env: Record<string, string>, args: string[], input?: string): Promise<ProcessResult>
 } {
-  const dir = mkdtempSync(join(tmpdir(), 'sim-istioctl-bin-'))
+  const dir = tempDir('sim-istioctl-bin-')
   const path = join(dir, 'istioctl')
   writeFileSync(path, istioctlScript(version))
   chmodSync(path, 0o755)

@@ -3,13 +3,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { extract } from 'tar'
 import { startSimulator, type Simulator } from './sim/index.ts'
 import { kubectl, runCommand } from './kit.ts'
 import { applyYaml, GUIDE_GATEWAY_YAML } from './sim-probes.ts'
+import { tempDir } from './temp-dir.ts'
 
 let sim: Simulator
 let istioctl: string
@@ -163,7 +163,7 @@ test('mirror: istioctl archive downloads, sha256 verifies, extracts an executabl
   const archive = Buffer.from(await (await fetch(base)).arrayBuffer())
   const checksum = await (await fetch(base + '.sha256')).text()
   assert.is(checksum, `${createHash('sha256').update(archive).digest('hex')}  istioctl-1.29.1-linux-amd64.tar.gz\n`)
-  const dir = mkdtempSync(join(tmpdir(), 'sim-world-'))
+  const dir = tempDir('sim-world-')
   writeFileSync(join(dir, 'a.tar.gz'), archive)
   await extract({ file: join(dir, 'a.tar.gz'), cwd: dir })
   istioctl = join(dir, 'istioctl')

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -13,8 +12,9 @@ import {
   STATE_FORMAT,
   StateStore,
 } from '../lib/run/state.ts'
+import { tempDir } from './temp-dir.ts'
 
-const dir = () => mkdtempSync(join(tmpdir(), 'runbook-state-'))
+const dir = () => tempDir('runbook-state-')
 
 test('the default path is per context, under .gthulhu-runbook in the working directory', () => {
   assert.is(defaultStatePath('kind-prod/eu', '/work'), '/work/.gthulhu-runbook/kind-prod_eu.json')

@@ -5,9 +5,9 @@ import * as assert from 'uvu/assert'
 import { loadConfig, OUTCOME_KEYS, type Config } from '../lib/config/options.ts'
 import { applyRecordedSettings, driftWarnings, StateStore } from '../lib/run/state.ts'
 import { STEPS } from '../steps/index.ts'
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from './temp-dir.ts'
 
 /** The config, recording every key read through it. */
 function recording(config: Config): { config: Config; read: Set<keyof Config> } {
@@ -61,7 +61,7 @@ test('a record hands on the settings not given again, but never the context it w
 })
 
 test('only a change to a setting a done step declares warns about it', () => {
-  const store = new StateStore(join(mkdtempSync(join(tmpdir(), 'settings-')), 'state.json'), 'ctx')
+  const store = new StateStore(join(tempDir('settings-'), 'state.json'), 'ctx')
   const before = loadConfig(['--context', 'ctx'], {})
   for (const id of ['preflight', 'l7-policies'] as const)
     void store.update(id, { status: 'done', config: { ...before, context: 'ctx' } })
