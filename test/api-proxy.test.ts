@@ -4,7 +4,7 @@
 // kubectl binary (as a process, and as `kubectl proxy`). Also: the proxy's socket is private, the proxy dies with
 // the process that started it, and a proxy that cannot start leaves every command to kubectl.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert'
 import { Cluster, toYamlStream, type CommandOptions, type CommandResult, type CommandRun } from '../lib/kube/cluster.ts'
 import type { KubeObject } from '../lib/kube/object.ts'
 import { startSimulator, type Simulator } from './sim/index.ts'
+import { tempDir } from './temp-dir.ts'
 
 let sim: Simulator
 let direct: Cluster
@@ -214,7 +215,7 @@ test("a request that gets no answer stops at the command's timeout, as a kubectl
 })
 
 test("the proxy's socket is in a directory only its user can open, and the proxy stops when its process dies", async () => {
-  const script = join(mkdtempSync(join(tmpdir(), 'api-proxy-owner-')), 'owner.mts')
+  const script = join(tempDir('api-proxy-owner-'), 'owner.mts')
   writeFileSync(
     script,
     `import { ApiProxy } from ${JSON.stringify(join(import.meta.dirname, '..', 'lib', 'kube', 'api-proxy.ts'))}

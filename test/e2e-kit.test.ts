@@ -341,7 +341,10 @@ test('kind --dry-run prints the whole command sequence with every pinned version
   for (const name of ['KIND_VERSION', 'ISTIO_VERSION', 'GATEWAY_API_VERSION', 'CHART_COMMIT', 'CHART_VERSION']) {
     assert.ok(out.includes(pin(name)), `the pinned ${name} is printed`)
   }
-  const kept = await runKit(world, ['kind', '--dry-run', '--name', 'kit-dry', '--keep'])
+  // --keep keeps the kit's work directory too: it is made under a temp dir of this test's, removed at its exit.
+  const kept = await runKit(world, ['kind', '--dry-run', '--name', 'kit-dry', '--keep'], {
+    env: { TMPDIR: tempDir('kit-keep-') },
+  })
   assert.is(kept.code, 0, show(kept))
   assert.not.match(kept.stdout, /\+ kind delete cluster/)
   assert.match(kept.stdout, /kept: kind cluster kit-dry/)
