@@ -156,8 +156,10 @@ export class Store {
     return entry && clone(entry.object)
   }
 
-  /** Lists objects of a kind, across versions of the same group (the stored object keeps its apiVersion). */
-  /** Copies of the objects of a kind, in etcd's key order; `where` sees each stored object before it is copied. */
+  /**
+   * Copies of the objects of a kind, across versions of the same group (the stored object keeps its apiVersion), in
+   * etcd's key order; `where` sees each stored object before it is copied.
+   */
   list(
     rt: ResourceType,
     namespace?: string,
