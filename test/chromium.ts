@@ -81,6 +81,7 @@ export async function renderInChromiumAt(
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
   )
   let stderr = ''
+  child.stderr!.setEncoding('utf8')
   child.stderr!.on('data', (chunk) => (stderr += chunk))
   const toChromium = child.stdio[3] as Writable
   const fromChromium = child.stdio[4] as Readable
@@ -88,6 +89,7 @@ export async function renderInChromiumAt(
   let requests: string[] = []
   let loaded: () => void = () => undefined
   let buffer = ''
+  fromChromium.setEncoding('utf8') // page text in Chinese may be split between two reads
   fromChromium.on('data', (chunk) => {
     buffer += chunk
     let end: number

@@ -35,6 +35,8 @@ export function startKit(world: RunbookWorld, args: string[], env: NodeJS.Proces
     detached: true,
   })
   let output = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
   child.stdout.on('data', (chunk) => (output += chunk))
   child.stderr.on('data', (chunk) => (output += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))

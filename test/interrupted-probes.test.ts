@@ -104,6 +104,8 @@ test('SIGTERM while a probe pod create is in flight: the run still exits 130 and
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
   const said = (wanted: string) =>
     new Promise<void>((resolve) => {
       const look = () => output.includes(wanted) && resolve()

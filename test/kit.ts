@@ -28,6 +28,9 @@ export function runCommand(
     })
     let stdout = ''
     let stderr = ''
+    // Decoded as streams: a character split between two reads stays whole.
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
     child.stdout.on('data', (chunk) => {
       stdout += chunk
       options.onStdout?.(stdout)

@@ -47,6 +47,8 @@ function runProcess(
       detached: true, // own process group, so a timeout stops the file and everything it started
     })
     let output = ''
+    child.stdout.setEncoding('utf8') // a character split between two reads stays whole
+    child.stderr.setEncoding('utf8')
     child.stdout.on('data', (chunk) => (output += chunk))
     child.stderr.on('data', (chunk) => (output += chunk))
     const timer = setTimeout(() => {

@@ -34,6 +34,8 @@ test('npm run sim: writes DIR/kubeconfig and DIR/env, serves kubectl, and exits 
     },
   )
   let output = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
   child.stdout.on('data', (c) => (output += c))
   child.stderr.on('data', (c) => (output += c))
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))

@@ -77,6 +77,7 @@ export class ApiProxy {
       }
       const timer = setTimeout(() => fail(`no answer within ${options.timeoutMs / 1000}s`), options.timeoutMs)
       child.stdout!.setEncoding('utf8')
+      child.stderr!.setEncoding('utf8')
       child.stdout!.on('data', (chunk: string) => {
         said += chunk
         if (!said.includes('Starting to serve on')) return

@@ -646,7 +646,7 @@ export class Cluster {
     try {
       // zx is loaded on the first command only, so --help, --version and --list start fast.
       const { $ } = await import('zx/core')
-      const output = await $({
+      const running = $({
         nothrow: true,
         quiet: true,
         timeout: timeoutMs,
@@ -655,6 +655,11 @@ export class Cluster {
         input: options.input ?? (options.objects ? toYamlStream(options.objects) : ''),
         env: COMMAND_ENV,
       })`${argv}`
+      // zx decodes each chunk on its own, so a character split between two pipe reads comes out as U+FFFD;
+      // decoded as a stream, the pipes hand zx whole characters.
+      running.stdout?.setEncoding('utf8')
+      running.stderr?.setEncoding('utf8')
+      const output = await running
       exitCode = output.exitCode
       // zx stops a command at its timeout with SIGTERM; the exit code is then null.
       const timedOut = output.signal === 'SIGTERM' && output.exitCode === null && !this.options.signal?.aborted
@@ -829,6 +834,7 @@ export class Cluster {
     const stream = new JsonStream()
     let stderr = ''
     child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
     child.stdout.on('data', (chunk: string) => {
       try {
         for (const value of stream.push(chunk)) {
