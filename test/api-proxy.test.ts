@@ -196,6 +196,48 @@ test('probe clean-up and logs: delete by selector without waiting, and prefixed 
   assert.equal(lines(proxy), lines(kubectl))
 })
 
+test('labels: set and removed as kubectl does, with its words for a missing object', async () => {
+  // Each way labels its own twin object, so neither finds the other's change made already ("not labeled").
+  const twins = { kubectl: 'label-by-kubectl', proxy: 'label-by-proxy' }
+  for (const name of Object.values(twins))
+    await direct.kubectl(['create', '-f', '-'], { input: JSON.stringify(configMap(name)) })
+  const labelBothWays = async (change: string[]) => {
+    const before = ran.length
+    const answers = await Promise.all(
+      (
+        [
+          [direct, twins.kubectl],
+          [proxied, twins.proxy],
+        ] as const
+      ).map(([cluster, name]) => cluster.kubectl(['label', 'configmap', name, ...namespace(), ...change])),
+    )
+    assert.equal(
+      ran.slice(before).map((r) => r.via),
+      ['kubectl proxy'],
+      'the label went through the proxy',
+    )
+    const [kubectl, proxy] = answers.map((a, i) => ({
+      ...a,
+      stdout: a.stdout.replace(Object.values(twins)[i], 'NAME'),
+      stderr: a.stderr.replace(Object.values(twins)[i], 'NAME'),
+    }))
+    assert.equal([proxy.exitCode, proxy.stdout, proxy.stderr], [kubectl.exitCode, kubectl.stdout, kubectl.stderr])
+    const objects = await Promise.all(
+      Object.values(twins).map(
+        async (name) =>
+          JSON.parse((await direct.kubectl(['get', 'configmap', name, ...namespace(), '-o', 'json'])).stdout).metadata,
+      ),
+    )
+    assert.equal(objects[1].labels, objects[0].labels)
+    return objects[1]
+  }
+  const labelled = await labelBothWays(['status=superseded', '--overwrite'])
+  assert.is(labelled.labels.status, 'superseded')
+  await labelBothWays(['status-'])
+  // A missing object: kubectl's NotFound line.
+  await sameAnswer(['label', 'configmap', 'proxy-missing', ...namespace(), 'a=b', '--overwrite'], { json: false })
+})
+
 test("a request that gets no answer stops at the command's timeout, as a kubectl process would", async () => {
   let release!: () => void
   const released = new Promise<void>((resolve) => (release = resolve))

@@ -96,6 +96,24 @@ test('deletes only by selector and without waiting, logs only of a selection wit
   assert.is(of(['logs', 'pod-a', '-n', 'x', '--prefix', '--tail=-1']), undefined)
 })
 
+test('labels: one named object, set with --overwrite or removed, in one merge patch; the rest left to kubectl', () => {
+  const set = of(['label', 'secret', 'rec-1', '-n', 'x', 'status=superseded', 'owner=me', '--overwrite'])
+  assert.equal(set?.verb === 'label' && [set.target.resource.plural, set.target.namespace, set.target.name], [
+    'secrets',
+    'x',
+    'rec-1',
+  ])
+  assert.equal(set?.verb === 'label' && set.labels, { status: 'superseded', owner: 'me' })
+  const removed = of(['label', 'namespace/default', 'istio.io/use-waypoint-'])
+  assert.equal(removed?.verb === 'label' && removed.labels, { 'istio.io/use-waypoint': null })
+  assert.is(of(['label', 'secret', 'a', '-n', 'x', 'k=v']), undefined, 'without --overwrite kubectl reads first')
+  assert.is(of(['label', 'secret', 'a', 'k=v', '--overwrite']), undefined, "the kubeconfig's namespace")
+  assert.is(of(['label', 'secrets', '-n', 'x', '-l', 'a=b', 'k=v', '--overwrite']), undefined, 'by selector')
+  assert.is(of(['label', 'secret', 'a', '-n', 'x', 'k=v', 'k-', '--overwrite']), undefined, 'a key named twice')
+  assert.is(of(['label', 'secret', 'a', '-n', 'x', 'k=bad value', '--overwrite']), undefined, "kubectl's own error")
+  assert.is(of(['label', 'secret', 'a', '-n', 'x', '-bad=v', '--overwrite']), undefined)
+})
+
 test("paths, queries, list items as kubectl prints them, and errors in kubectl's words", () => {
   assert.is(restPath(apiResource('deployments')!, 'v1', 'x', 'd'), '/apis/apps/v1/namespaces/x/deployments/d')
   assert.is(restPath(apiResource('namespaces')!, 'v1', 'ignored', 'n'), '/api/v1/namespaces/n')

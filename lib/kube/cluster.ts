@@ -371,7 +371,9 @@ export class Cluster {
             ? this.proxyDelete(proxy, rest, timeoutMs)
             : rest.verb === 'logs'
               ? this.proxyLogs(proxy, rest, timeoutMs)
-              : this.proxyWrite(proxy, rest, timeoutMs))),
+              : rest.verb === 'label'
+                ? this.proxyLabel(proxy, rest, timeoutMs)
+                : this.proxyWrite(proxy, rest, timeoutMs))),
       }
       return result
     } catch (error) {
@@ -560,6 +562,32 @@ export class Cluster {
           ? JSON.stringify(written[0])
           : JSON.stringify({ apiVersion: 'v1', kind: 'List', items: written, metadata: { resourceVersion: '' } })
     return { exitCode: errors.length ? 1 : 0, stdout, stderr: errors.join('\n') }
+  }
+
+  /** kubectl label's one merge patch of the labels, under its field manager, and its line of what it did. */
+  private async proxyLabel(
+    proxy: ApiProxy,
+    rest: Extract<RestCommand, { verb: 'label' }>,
+    timeoutMs: number,
+  ): Promise<Omit<CommandResult, 'argv'>> {
+    const { resource, namespace, name } = rest.target
+    const version = await this.servedVersion(proxy, resource, timeoutMs)
+    if (!version)
+      return { exitCode: 1, stdout: '', stderr: `error: the server doesn't have a resource type "${resource.plural}"` }
+    const answer = await proxy.request(`${restPath(resource, version, namespace, name)}?fieldManager=kubectl-label`, {
+      method: 'PATCH',
+      body: JSON.stringify({ metadata: { labels: rest.labels } }),
+      contentType: 'application/merge-patch+json',
+      timeoutMs,
+    })
+    if (checkedAnswer(answer).status < 200 || answer.status > 299)
+      return { exitCode: 1, stdout: '', stderr: serverError(answer.status, answer.body) }
+    const removedOnly = Object.values(rest.labels).every((value) => value === null)
+    return {
+      exitCode: 0,
+      stdout: `${kubectlName(resource, name)} ${removedOnly ? 'unlabeled' : 'labeled'}\n`,
+      stderr: '',
+    }
   }
 
   /**

@@ -100,6 +100,8 @@ export type RestCommand =
   | { verb: 'delete'; reads: RestRead[]; ignoreNotFound: boolean }
   /** `kubectl logs -l … --prefix --tail=-1`: every selected pod's containers, each line prefixed as kubectl does. */
   | { verb: 'logs'; pods: RestRead }
+  /** `kubectl label KIND NAME k=v… k-… --overwrite`: one merge patch of the object's labels (null removes one). */
+  | { verb: 'label'; target: RestRead & { name: string }; labels: Record<string, string | null> }
 
 /** The flags of a command and its words; undefined when a flag is one this does not translate. */
 function parseFlags(
@@ -207,6 +209,42 @@ function logsCommand(args: string[]): RestCommand | undefined {
   return { verb: 'logs', pods: { resource: apiResource('pods')!, namespace, labelSelector: selector } }
 }
 
+/** A label key as kubectl takes it: an optional DNS-subdomain prefix and a name of up to 63 characters. */
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/
+
+/**
+ * `kubectl label [-n NS] KIND NAME k=v… k-… [--overwrite]` on one named object. Setting a label needs --overwrite
+ * (without it kubectl first reads the object to refuse a changed value); removing one never does.
+ */
+function labelCommand(args: string[]): RestCommand | undefined {
+  const parsed = parseFlags(args, { '-n': 'namespace', '--namespace': 'namespace' }, { '--overwrite': 'overwrite' })
+  if (!parsed) return undefined
+  const { flags, words } = parsed
+  // KIND NAME or KIND/NAME.
+  const slash = words[0]?.indexOf('/') ?? -1
+  const [kind, name, changes] =
+    slash > 0
+      ? [words[0].slice(0, slash), words[0].slice(slash + 1), words.slice(1)]
+      : [words[0], words[1], words.slice(2)]
+  const resource = apiResource(kind ?? '')
+  if (!resource || !name || name.includes('/') || !changes.length) return undefined
+  if (resource.namespaced !== !!flags.namespace) return undefined // the kubeconfig's namespace is kubectl's to know
+  const labels: Record<string, string | null> = {}
+  for (const change of changes) {
+    const removed = change.endsWith('-') && !change.includes('=')
+    const [key, value] = removed
+      ? [change.slice(0, -1), null]
+      : [change.slice(0, change.indexOf('=')), change.slice(change.indexOf('=') + 1)]
+    // kubectl's own checks and messages for a malformed label, a value set without --overwrite, a key named twice.
+    if (!removed && (!change.includes('=') || !flags.overwrite || !LABEL_VALUE.test(value ?? ''))) return undefined
+    if (!LABEL_KEY.test(key) || key in labels) return undefined
+    labels[key] = value
+  }
+  return { verb: 'label', target: { resource, namespace: flags.namespace, name }, labels }
+}
+
 /** The objects of a `-f -` input (its documents; undefined when they cannot be read); undefined unless all are. */
 function objectsOf(documents: () => unknown[] | undefined): KubeObject[] | undefined {
   try {
@@ -273,6 +311,7 @@ export function restCommandOf(
   if (args[0] === 'get') return getCommand(args.slice(1))
   if (args[0] === 'delete') return deleteCommand(args.slice(1))
   if (args[0] === 'logs') return logsCommand(args.slice(1))
+  if (args[0] === 'label') return labelCommand(args.slice(1))
   if (args[0] === 'create' || args[0] === 'replace' || args[0] === 'apply')
     return writeCommand(args[0], args.slice(1), documents)
   return undefined
