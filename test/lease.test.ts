@@ -1,6 +1,7 @@
 // The run's lock (a coordination.k8s.io/v1 Lease) and the record's revisions, in process against the simulated
-// API server through the real kubectl: who may take a lease, that two runs racing for an expired one never both
-// get it, that a holder notices when it has lost it, and that a record written from a stale copy is refused.
+// API server through the real kubectl (its proxy, as a run sends them): who may take a lease, that two runs racing
+// for an expired one never both get it, that a holder notices when it has lost it, and that a record written from
+// a stale copy is refused.
 import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -39,9 +40,11 @@ test.before(async () => {
     }),
   )
   process.env.KUBECACHEDIR = env.KUBECACHEDIR
-  cluster = new Cluster({ kubeconfig: env.KUBECONFIG, context: 'sim', timeoutMs: 30_000 })
+  // Through one kubectl proxy, as a run sends its lease and record requests (runbook.ts).
+  cluster = new Cluster({ kubeconfig: env.KUBECONFIG, context: 'sim', timeoutMs: 30_000, apiProxy: true })
 })
 test.after(async () => {
+  cluster?.close()
   await server?.close()
 })
 
