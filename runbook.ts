@@ -266,6 +266,7 @@ async function main(argv: string[]): Promise<number> {
               throw clusterAccessError(error, config.namespace, context, "read the runbook's record")
             })
       if (state.offline) reporter.say(text.record.offline(state.offline, state.path))
+      if (state.notice) reporter.say(state.notice)
     }
     if (config.list) {
       listSteps(reporter, STEPS, state)

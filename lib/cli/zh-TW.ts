@@ -1174,6 +1174,8 @@ export const TEXT_ZH_TW: Text = {
   },
   record: {
     offline: (why, path) => `⚠ 讀不到叢集裡的 runbook 紀錄（${why}）；改為顯示本機副本 ${path}`,
+    otherCluster: (path, theirs, ours, aside) =>
+      `⚠ 本機副本 ${path} 屬於另一個叢集（kube-system uid ${theirs}；這個叢集是 ${ours}），而這個叢集裡沒有紀錄：這裡還沒有完成任何步驟。這次執行第一次寫入紀錄時，那份副本會保留為 ${aside}。`,
     where: (secret) => `runbook 的紀錄（Secret ${secret}）`,
     withLocalCopy: (record, path) => `${record}（本機副本 ${path}）`,
     noData: (where, key) => `${where} 沒有 data.${key}；未做任何更動`,

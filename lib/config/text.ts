@@ -738,6 +738,8 @@ const EN_TEXT = {
   record: {
     offline: (why: string, path: string) =>
       `⚠ cannot read the runbook's record in the cluster (${why}); showing the local copy ${path}`,
+    otherCluster: (path: string, theirs: string, ours: string, aside: string) =>
+      `⚠ the local copy ${path} is of another cluster (kube-system uid ${theirs}; this one's is ${ours}), and this cluster holds no record: nothing is done here yet. That copy is kept as ${aside} when this run first writes the record.`,
     where: (secret: string) => `the runbook's record (Secret ${secret})`,
     withLocalCopy: (record: string, path: string) => `${record} (local copy ${path})`,
     noData: (where: string, key: string) => `${where} has no data.${key}; it was left untouched`,

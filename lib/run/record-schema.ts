@@ -188,6 +188,7 @@ const record = object(
     createdAt: string,
     updatedAt: string,
     runbookVersion: string,
+    clusterUid: string,
     config: settings,
     answers,
     facts,

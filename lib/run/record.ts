@@ -78,6 +78,11 @@ export function recordAccess(namespace: string, writes: boolean): ApiAccess[] {
   const ns = { namespace }
   return [
     ...kubectlAccess.list('secrets', ns, `${why}: read`),
+    ...kubectlAccess.get(
+      'namespaces',
+      { names: ['kube-system'] },
+      `${why}: which cluster it is of (kube-system's uid)`,
+    ),
     ...(writes
       ? [
           ...kubectlAccess.create('secrets', ns, `${why}: a new revision`),

@@ -3,7 +3,7 @@
 // Secrets in Gthulhu's namespace, one per revision) so any machine with the context can resume, audit or undo;
 // the local file (.gthulhu-runbook/<context>.json, or --state-file) is a cache and an offline copy, written
 // atomically and never through a symlink. A record that is malformed is reported and left alone.
-import { existsSync, lstatSync, readFileSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../config/errors.ts'
 import { OUTCOME_KEYS, type Config } from '../config/options.ts'
@@ -51,6 +51,8 @@ export interface RunbookState {
   steps: Partial<Record<StepId, StepRecord>>
   /** The latest reachability picture (probe results), shown as "before" by the next report. */
   reachability?: Reachability
+  /** Which cluster the record is of: the uid of its kube-system namespace (made once, with the cluster). */
+  clusterUid?: string
 }
 
 export function defaultStatePath(context: string, cwd = process.cwd()): string {
@@ -168,6 +170,15 @@ function readLocal(path: string, context: string): RunbookState | undefined {
   return state
 }
 
+/** The cluster's identity, the uid of its kube-system namespace; undefined when it cannot be read. */
+async function clusterUid(cluster: Cluster): Promise<string | undefined> {
+  try {
+    return (await cluster.findJson<{ metadata?: { uid?: string } }>(['get', 'namespace', 'kube-system']))?.metadata?.uid
+  } catch {
+    return undefined // not readable (a role without it): the copy is judged as before, by its context alone
+  }
+}
+
 export interface OpenOptions {
   path: string
   context: string
@@ -187,11 +198,15 @@ export class StateStore {
   origin: 'cluster' | 'local copy' | 'new' = 'new'
   /** Set when the cluster could not be read (read-only runs only): why the local copy is shown. */
   offline?: string
+  /** Something the operator must know about where the record came from. */
+  notice?: string
   private record?: ClusterRecord
   private writing: Promise<void> = Promise.resolve()
   private queued?: Promise<void>
   private failure?: Error
   private readOnly = false
+  /** A local copy of another cluster's record, moved aside (to this path) before this record is first written. */
+  private setAside?: string
 
   /** A store on the local file alone (no cluster): for tests of the engine and the record. */
   constructor(path: string, context: string, state?: RunbookState) {
@@ -203,15 +218,21 @@ export class StateStore {
 
   /**
    * The record for `context`: the one in the cluster when there is one (the local copy is then refreshed), else
-   * the local copy (a record kept before it moved into the cluster; it is written there on the first save).
+   * the local copy (a record kept before it moved into the cluster; it is written there on the first save) unless
+   * it names another cluster. Every record written names its cluster (kube-system's uid).
    */
   static async open(options: OpenOptions): Promise<StateStore> {
     const { path, context, cluster, namespace, release } = options
     // A local copy that is not the runbook's (or is corrupt) is never overwritten, even by the cluster's record.
     const local = new StateStore(path, context)
     let found: Awaited<ReturnType<typeof readRecord>>
+    let uid: string | undefined
     try {
-      found = await readRecord(cluster, namespace, release)
+      // Dry runs, renders and lists read it only when they must (below): they stamp no record.
+      ;[found, uid] = await Promise.all([
+        readRecord(cluster, namespace, release),
+        options.offlineFallback ? undefined : clusterUid(cluster),
+      ])
     } catch (error) {
       if (error instanceof UsageError || !options.offlineFallback) throw error
       local.readOnly = true
@@ -226,7 +247,19 @@ export class StateStore {
       state.context = context
       store = new StateStore(path, context, state)
       store.origin = 'cluster'
+    } else if (
+      local.origin === 'local copy' &&
+      local.state.clusterUid &&
+      (uid ??= await clusterUid(cluster)) &&
+      local.state.clusterUid !== uid
+    ) {
+      // A copy of another cluster's record under the same context name (a cluster made again, say): nothing of it
+      // is done here. It is kept beside, not written over.
+      store = new StateStore(path, context, emptyState(context))
+      store.setAside = local.path.replace(/(\.json)?$/, `.cluster-${local.state.clusterUid}.json`)
+      store.notice = text.record.otherCluster(local.path, local.state.clusterUid, uid, store.setAside)
     }
+    if (uid) store.state.clusterUid = uid
     store.record = new ClusterRecord(cluster, namespace, release, found.revisions)
     store.readOnly = !options.write
     return store
@@ -284,6 +317,8 @@ export class StateStore {
   }
 
   private writeLocal(): void {
+    if (this.setAside && existsSync(this.path)) renameSync(this.path, this.setAside)
+    this.setAside = undefined
     writeFileSafely(this.path, this.serialize())
   }
 
