@@ -749,7 +749,17 @@ export class Cluster {
 
   private async findJsonAlone<T>(args: string[]): Promise<T | undefined> {
     const result = await this.exec(this.kubectlArgv([...args, '-o', 'json', '--ignore-not-found']))
-    if (result.exitCode !== 0) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+    if (result.exitCode !== 0) {
+      // No object of a kind the server does not serve exists (its CRD deleted, say): asked again without them.
+      const unserved = unservedKinds(result.stderr)
+      if (!unserved) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+      // KIND/NAME refs of those kinds are left out; `get KIND NAME` of one of them finds nothing.
+      const unservedRef = (arg: string, i: number) =>
+        arg.includes('/') && !VALUED_FLAGS.has(args[i - 1]) && unserved.has(arg.split(/[./]/)[0])
+      const kept = args.filter((arg, i) => !unservedRef(arg, i))
+      const refsLeft = kept.some((arg, i) => i > 0 && arg.includes('/') && !VALUED_FLAGS.has(kept[i - 1]))
+      return kept.length < args.length && refsLeft ? this.findJsonAlone<T>(kept) : undefined
+    }
     return result.stdout.trim() ? (JSON.parse(result.stdout) as T) : undefined
   }
 
@@ -946,6 +956,16 @@ class ProxyAnswerError extends Error {
 class ApiRefusal extends Error {}
 
 /** The answer, unless it is the proxy's own (not the API server's): then a ProxyAnswerError. */
+/** The flags of a named read that take a value (`-n NS`), which is never an object reference. */
+const VALUED_FLAGS = new Set(['-n', '--namespace', '-l', '--selector'])
+
+/** The kinds kubectl found the server does not serve, when that is all it says went wrong; else undefined. */
+function unservedKinds(stderr: string): Set<string> | undefined {
+  const lines = stderr.trim().split('\n')
+  const kinds = lines.map((line) => /^error: the server doesn't have a resource type "([^"]+)"$/.exec(line)?.[1])
+  return lines.length && kinds.every(Boolean) ? new Set(kinds as string[]) : undefined
+}
+
 function checkedAnswer(answer: ApiAnswer): ApiAnswer {
   if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
   return answer

@@ -1,0 +1,40 @@
+// An audit of a hardened cluster whose Gateway API CRDs someone deleted: the Gateway and the HTTPRoute are gone
+// with them. The audit names that as drift (exit 1); it used to end as "unexpected error (a bug)": kubectl's
+// "the server doesn't have a resource type" failed the reads of those objects, and the gateway step's comparison,
+// started before its wait and awaited after it, failed with no one listening. Simulated cluster, real CLI and kubectl.
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { show, type RunbookWorld } from './harness.ts'
+import { preparedWorld } from './fixtures.ts'
+import { kubectl } from './kit.ts'
+
+let world: RunbookWorld
+
+test.before(async () => {
+  world = await preparedWorld({ cni: 'calico' })
+})
+test.after(async () => {
+  await world?.stop()
+})
+
+test('Gateway API CRDs deleted: the audit names the CRDs and the objects as drift, and does not crash', async () => {
+  const crds = ['gateways.gateway.networking.k8s.io', 'httproutes.gateway.networking.k8s.io']
+  const deleted = await kubectl(world.sim.env, ['delete', 'crd', ...crds])
+  assert.is(deleted.code, 0, deleted.stderr)
+  // --timeout bounds how long the checks wait for the objects to come back (nothing brings them back here).
+  const r = await world.run([...world.flags, '--verify', '--no-probes', '--timeout', '5'], { timeoutMs: 300_000 })
+  assert.is(r.code, 1, show(r))
+  assert.not.match(r.stderr, /unexpected error/, show(r))
+  for (const crd of crds)
+    assert.match(
+      r.stdout,
+      new RegExp(`gateway-api-crds: CRD ${crd.replace(/\./g, '\\.')} Established — .*observed not installed`),
+    )
+  assert.match(r.stdout, /gateway: Gateway default\/gthulhu-gw Accepted — expected True, observed not found/)
+  assert.match(
+    r.stdout,
+    /gateway: HTTPRoute default\/gthulhu-manager-route Accepted by gthulhu-gw — .*observed not found/,
+  )
+})
+
+test.run()
