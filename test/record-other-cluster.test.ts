@@ -15,9 +15,9 @@ let remade: RunbookWorld
 
 test.before(async () => {
   // Both clusters answer to the same context name (gthulhu-sim); the second was never hardened.
-  ;[hardened, remade] = await Promise.all([preparedWorld({ cni: 'calico' }), startSimulator({ cni: 'calico' })]).then(
-    ([world, sim]) => [world, worldAround(sim)],
-  )
+  const [world, sim] = await Promise.all([preparedWorld({ cni: 'calico' }), startSimulator({ cni: 'calico' })])
+  hardened = world
+  remade = worldAround(sim)
 })
 test.after(async () => {
   await Promise.all([hardened?.stop(), remade?.stop()])

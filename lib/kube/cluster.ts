@@ -955,7 +955,6 @@ class ProxyAnswerError extends Error {
 /** The API server refused a request the command needed first (discovery): its words, as kubectl prints them. */
 class ApiRefusal extends Error {}
 
-/** The answer, unless it is the proxy's own (not the API server's): then a ProxyAnswerError. */
 /** The flags of a named read that take a value (`-n NS`), which is never an object reference. */
 const VALUED_FLAGS = new Set(['-n', '--namespace', '-l', '--selector'])
 
@@ -966,6 +965,7 @@ function unservedKinds(stderr: string): Set<string> | undefined {
   return lines.length && kinds.every(Boolean) ? new Set(kinds as string[]) : undefined
 }
 
+/** The answer, unless it is the proxy's own (not the API server's): then a ProxyAnswerError. */
 function checkedAnswer(answer: ApiAnswer): ApiAnswer {
   if (answer.status >= 500 && !answer.body.trim().startsWith('{')) throw new ProxyAnswerError(answer)
   return answer
