@@ -16,6 +16,7 @@ import {
   listRead,
   mergedArgs,
   namedRead,
+  splitNamespace,
   type BatchableRead,
 } from './read-batch.ts'
 import { JsonStream } from './json-stream.ts'
@@ -421,7 +422,7 @@ export class Cluster {
     const items: KubeObject[] = []
     const errors: string[] = []
     for (const { read, answer } of answers) {
-      const unknownType = `error: the server doesn't have a resource type "${read.resource.plural}"`
+      const unknownType = unservedType(read.resource.plural)
       if (!answer) errors.push(unknownType)
       else if (answer.status === 200) {
         const parsed = JSON.parse(answer.body)
@@ -572,8 +573,7 @@ export class Cluster {
   ): Promise<Omit<CommandResult, 'argv'>> {
     const { resource, namespace, name } = rest.target
     const version = await this.servedVersion(proxy, resource, timeoutMs)
-    if (!version)
-      return { exitCode: 1, stdout: '', stderr: `error: the server doesn't have a resource type "${resource.plural}"` }
+    if (!version) return { exitCode: 1, stdout: '', stderr: unservedType(resource.plural) }
     const answer = await proxy.request(`${restPath(resource, version, namespace, name)}?fieldManager=kubectl-label`, {
       method: 'PATCH',
       body: JSON.stringify({ metadata: { labels: rest.labels } }),
@@ -752,13 +752,12 @@ export class Cluster {
     if (result.exitCode !== 0) {
       // No object of a kind the server does not serve exists (its CRD deleted, say): asked again without them.
       const unserved = unservedKinds(result.stderr)
-      if (!unserved) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
+      const split = splitNamespace(args.slice(1))
+      if (!unserved || !split) throw new CommandError(result.argv, result.exitCode, result.stderr, result.stdout)
       // KIND/NAME refs of those kinds are left out; `get KIND NAME` of one of them finds nothing.
-      const unservedRef = (arg: string, i: number) =>
-        arg.includes('/') && !VALUED_FLAGS.has(args[i - 1]) && unserved.has(arg.split(/[./]/)[0])
-      const kept = args.filter((arg, i) => !unservedRef(arg, i))
-      const refsLeft = kept.some((arg, i) => i > 0 && arg.includes('/') && !VALUED_FLAGS.has(kept[i - 1]))
-      return kept.length < args.length && refsLeft ? this.findJsonAlone<T>(kept) : undefined
+      const served = split.rest.filter((ref) => !(ref.includes('/') && unserved.has(ref.split(/[./]/)[0])))
+      if (served.length === split.rest.length || !served.some((ref) => ref.includes('/'))) return undefined
+      return this.findJsonAlone<T>([args[0], ...served, ...(split.namespace ? ['-n', split.namespace] : [])])
     }
     return result.stdout.trim() ? (JSON.parse(result.stdout) as T) : undefined
   }
@@ -955,8 +954,8 @@ class ProxyAnswerError extends Error {
 /** The API server refused a request the command needed first (discovery): its words, as kubectl prints them. */
 class ApiRefusal extends Error {}
 
-/** The flags of a named read that take a value (`-n NS`), which is never an object reference. */
-const VALUED_FLAGS = new Set(['-n', '--namespace', '-l', '--selector'])
+/** kubectl's words for a resource the server does not serve (the proxied commands say them too). */
+const unservedType = (plural: string) => `error: the server doesn't have a resource type "${plural}"`
 
 /** The kinds kubectl found the server does not serve, when that is all it says went wrong; else undefined. */
 function unservedKinds(stderr: string): Set<string> | undefined {

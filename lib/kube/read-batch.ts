@@ -46,7 +46,7 @@ export type BatchableRead =
 const known = (resource: string) => KINDS[resource]
 
 /** The namespace flag of a get's arguments and the rest; undefined when anything else is there. */
-function splitNamespace(args: string[]): { namespace?: string; rest: string[] } | undefined {
+export function splitNamespace(args: string[]): { namespace?: string; rest: string[] } | undefined {
   const rest: string[] = []
   let namespace: string | undefined
   for (let i = 0; i < args.length; i++) {

@@ -222,27 +222,26 @@ function labelCommand(args: string[]): RestCommand | undefined {
   const parsed = parseFlags(args, { '-n': 'namespace', '--namespace': 'namespace' }, { '--overwrite': 'overwrite' })
   if (!parsed) return undefined
   const { flags, words } = parsed
-  // KIND NAME or KIND/NAME.
-  const slash = words[0]?.indexOf('/') ?? -1
-  const [kind, name, changes] =
-    slash > 0
-      ? [words[0].slice(0, slash), words[0].slice(slash + 1), words.slice(1)]
-      : [words[0], words[1], words.slice(2)]
-  const resource = apiResource(kind ?? '')
-  if (!resource || !name || name.includes('/') || !changes.length) return undefined
-  if (resource.namespaced !== !!flags.namespace) return undefined // the kubeconfig's namespace is kubectl's to know
+  // KIND NAME or KIND/NAME, then the changes (k=v, k-): names never hold "=" nor end with "-".
+  const isChange = (word: string) => word.includes('=') || word.endsWith('-')
+  const target = readsOf(
+    flags,
+    words.filter((w) => !isChange(w)),
+  )?.reads
+  const changes = words.filter(isChange)
+  if (target?.length !== 1 || !target[0].name || !changes.length) return undefined
   const labels: Record<string, string | null> = {}
   for (const change of changes) {
-    const removed = change.endsWith('-') && !change.includes('=')
+    const removed = !change.includes('=')
     const [key, value] = removed
       ? [change.slice(0, -1), null]
       : [change.slice(0, change.indexOf('=')), change.slice(change.indexOf('=') + 1)]
     // kubectl's own checks and messages for a malformed label, a value set without --overwrite, a key named twice.
-    if (!removed && (!change.includes('=') || !flags.overwrite || !LABEL_VALUE.test(value ?? ''))) return undefined
+    if (!removed && (!flags.overwrite || !LABEL_VALUE.test(value ?? ''))) return undefined
     if (!LABEL_KEY.test(key) || key in labels) return undefined
     labels[key] = value
   }
-  return { verb: 'label', target: { resource, namespace: flags.namespace, name }, labels }
+  return { verb: 'label', target: { ...target[0], name: target[0].name }, labels }
 }
 
 /** The objects of a `-f -` input (its documents; undefined when they cannot be read); undefined unless all are. */
