@@ -117,6 +117,12 @@ export interface StepContext {
   cluster: Cluster
   /** Aborted on Ctrl-C: long waits and spawned commands stop. */
   signal: AbortSignal
+  /**
+   * How long a verify waits for the cluster to reach the state it checks (CRDs served, a Gateway programmed, a
+   * policy accepted, a rollout done): --timeout after a run, whose own change the cluster is still acting on; 0 in
+   * an audit, which changed nothing — it reports what it reads instead of waiting for a state nothing will bring.
+   */
+  settleMs: number
   /** What the cluster held before this step first changed it (state); undo puts exactly that back. */
   before?: BeforeRecord
   /** False under --no-probes: no probe pods are created and probe checks come back as skipped advisories. */
@@ -147,15 +153,15 @@ export interface BeforeRecord {
 /** What a step changes, as data: the engine records it before the step runs and undo puts it back. */
 export interface UndoSpec {
   /** Objects the step creates: deleted on undo unless they existed before and were not the runbook's. */
-  objects?(ctx: Omit<StepContext, 'cluster' | 'signal'>): ObjectRef[]
+  objects?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): ObjectRef[]
   /** Labels the step sets: put back to their previous value on undo. */
-  labels?(ctx: Omit<StepContext, 'cluster' | 'signal'>): LabelRef[]
+  labels?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): LabelRef[]
   /** Reads other facts to record before the first change (kept in before.found). */
   found?(ctx: StepContext): Promise<Record<string, unknown>>
   /** Something else still uses what undo would remove: the reason, naming it; undo then stops before any change. */
   blockedBy?(ctx: StepContext): Promise<string | undefined>
   /** What undo does beyond deleting objects and restoring labels, for --dry-run. */
-  describe?(ctx: Omit<StepContext, 'cluster' | 'signal'>): string[]
+  describe?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): string[]
 }
 
 /** The API requests of a step: applying it (what `run` and the undo record do) and verifying it. */
@@ -186,7 +192,7 @@ export interface Step {
    * out is reported when one of these is given with another value; a change to any other setting is not its concern.
    */
   settings: (keyof Config)[]
-  plan(ctx: Omit<StepContext, 'cluster' | 'signal'>): PlanItem[]
+  plan(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>
   /** What undo removes and restores; recorded before run() changes anything. */

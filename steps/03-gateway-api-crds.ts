@@ -252,7 +252,7 @@ export const gatewayApiCrdsStep: Step = {
         last = await installedCrds(ctx.cluster, names)
         return settled(last) ? last : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
+      { timeoutMs: ctx.settleMs, signal: ctx.signal },
     )
     const byName = new Map(last.map((c) => [c.name, c]))
     return names.map((name): Check => {

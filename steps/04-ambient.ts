@@ -274,7 +274,7 @@ export const ambientStep: Step = {
         components = await observe(ctx.cluster)
         return allReady() ? true : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
+      { timeoutMs: ctx.settleMs, signal: ctx.signal },
     )
     ctx.facts.istio = { version: imageVersion(components.istiod) }
     // Every principal a later step writes carries the mesh's trust domain: record it as the mesh has it.

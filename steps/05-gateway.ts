@@ -277,7 +277,7 @@ export const gatewayStep: Step = {
         verdict = assess(observation, config)
         return (verdict.gatewayOk && verdict.routeOk) || verdict.routeFailed ? true : undefined
       },
-      { timeoutMs: config.timeout * 1000, signal: ctx.signal },
+      { timeoutMs: ctx.settleMs, signal: ctx.signal },
     )
     const { picked, nodes } = await nodeRead
     const gatewayRef = `Gateway ${ns}/${config.gatewayName}`

@@ -297,7 +297,7 @@ export const waypointStep: Step = {
         const seen = await readView(ctx)
         return programmed(seen.gateway)?.status === 'True' ? seen : undefined
       },
-      { timeoutMs: ctx.config.timeout * 1000, signal: ctx.signal },
+      { timeoutMs: ctx.settleMs, signal: ctx.signal },
     )
     const view = settled ?? (await readView(ctx))
     const condition = programmed(view.gateway)

@@ -217,7 +217,7 @@ export const restartStep: Step = {
     const ns = ctx.config.namespace
     const list = theWorkloads(ctx)
     const [statuses, podLists, protocols, policies] = await Promise.all([
-      Promise.all(list.map((w) => rolledOut(ctx, w, ctx.config.timeout))),
+      Promise.all(list.map((w) => rolledOut(ctx, w))),
       Promise.all(list.map((w) => ctx.cluster.list('pods', { namespace: ns, selector: selectorOf(w) }))),
       ztunnelProtocols(ctx),
       ctx.cluster.list('networkpolicies', { namespace: ns }),

@@ -148,7 +148,14 @@ test('with probes off, runProbes creates nothing and probeCheck reports an advis
   const cluster = new Cluster({ kubeconfig: '/nonexistent/kubeconfig' })
   const io = { log: () => undefined, warn: () => undefined, onCleanup: () => undefined, confirm: async () => false }
   const [result] = await runProbes(
-    { config: loadConfig([], {}), facts: {}, cluster, signal: new AbortController().signal, probes: false },
+    {
+      config: loadConfig([], {}),
+      facts: {},
+      cluster,
+      signal: new AbortController().signal,
+      settleMs: 0,
+      probes: false,
+    },
     io,
     [spec],
   )

@@ -34,7 +34,13 @@ async function l7VerifyAlone(): Promise<Check[]> {
   Object.assign(process.env, world.sim.env)
   const config = loadConfig([...world.flags, '--yes'], {})
   const cluster = new Cluster({ kubeconfig: world.sim.kubeconfig, context: world.sim.context, timeoutMs: 60_000 })
-  const ctx: StepContext = { config, facts: world.state().facts, cluster, signal: new AbortController().signal }
+  const ctx: StepContext = {
+    config,
+    facts: world.state().facts,
+    cluster,
+    signal: new AbortController().signal,
+    settleMs: config.timeout * 1000,
+  }
   const logs: string[] = []
   const cleanups: (() => Promise<void>)[] = []
   const io: StepIO = {

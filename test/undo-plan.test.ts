@@ -85,6 +85,7 @@ test('before a step runs, an object whose resource type is not installed yet is 
     facts: {},
     cluster,
     signal: new AbortController().signal,
+    settleMs: 0,
     before: {} as BeforeRecord,
   })
   const absentType = ctx(failing('error: the server doesn\'t have a resource type "gateways"'))

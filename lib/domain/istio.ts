@@ -115,8 +115,8 @@ export const verifiedIstioctlPath = (ctx: Pick<StepContext, 'config' | 'facts'>)
 
 /**
  * A condition istiod writes on an AuthorizationPolicy (ZtunnelAccepted, WaypointAccepted), for the policy's current
- * generation. istiod writes it a moment after the policy is applied, so a missing or stale one is read again for a
- * short while (bounded by --timeout).
+ * generation. istiod writes it a moment after the policy is applied, so after a run a missing or stale one is read
+ * again for a short while (bounded by --timeout); an audit reads it once.
  */
 export async function policyCondition(
   ctx: StepContext,
@@ -151,7 +151,7 @@ export async function policyCondition(
       )
       return last?.status === 'True' ? last : undefined
     },
-    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000), signal: ctx.signal },
+    { timeoutMs: Math.min(SETTLE_RETRY_MS, ctx.settleMs), signal: ctx.signal },
   )
   return last
 }

@@ -42,19 +42,18 @@ export async function rolloutStatus(ctx: StepContext, w: WorkloadFacts, seconds:
 
 /**
  * Like rolloutStatus, without a process when the workload's status already says it rolled out (every desired
- * pod ready and updated, for its current generation — what `kubectl rollout status` waits for); otherwise
- * `kubectl rollout status` waits for it.
+ * pod ready and updated, for its current generation — what `kubectl rollout status` waits for) or when the
+ * context allows no wait (an audit); otherwise `kubectl rollout status` waits for it, up to ctx.settleMs.
  */
-export async function rolledOut(ctx: StepContext, w: WorkloadFacts, seconds: number) {
+export async function rolledOut(ctx: StepContext, w: WorkloadFacts) {
   const live = await ctx.cluster.findJson<KubeObject>(['get', workloadRef(w), '-n', ctx.config.namespace])
   const state = readiness(live)
+  const ref = `${RESOURCE[w.kind]} "${w.name}"`
   if (live && state.ready)
-    return {
-      exitCode: 0,
-      stdout: `${RESOURCE[w.kind]} "${w.name}" successfully rolled out (${state.counts})\n`,
-      stderr: '',
-    }
-  return rolloutStatus(ctx, w, seconds)
+    return { exitCode: 0, stdout: `${ref} successfully rolled out (${state.counts})\n`, stderr: '' }
+  const seconds = Math.ceil(ctx.settleMs / 1000)
+  if (seconds > 0) return rolloutStatus(ctx, w, seconds)
+  return { exitCode: 1, stdout: '', stderr: live ? `${ref} not rolled out (${state.counts})\n` : `${ref} not found\n` }
 }
 
 /** Undo of enrolment: once the namespace is no longer ambient, restart the workloads whose pods still are. */

@@ -69,7 +69,8 @@ const SETTLE_BURST_MS = 20
 /**
  * Calls `probe` until it returns a value other than undefined, like pollUntil, but between calls it waits for
  * the watched objects to change rather than for a fixed time: the wait ends one read after the cluster reached
- * the state, however long its controllers take. Returns undefined when the deadline passes.
+ * the state, however long its controllers take. Returns undefined when the deadline passes (after the first call
+ * when the timeout is 0).
  */
 export async function untilChanged<T>(
   cluster: Watcher,
@@ -78,7 +79,7 @@ export async function untilChanged<T>(
   options: WaitOptions,
 ): Promise<T | undefined> {
   const first = await probe()
-  if (first !== undefined || targets.length === 0) return first
+  if (first !== undefined || targets.length === 0 || options.timeoutMs <= 0) return first
   const deadline = Date.now() + options.timeoutMs
   let changed = false
   let wake: (() => void) | undefined

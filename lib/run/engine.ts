@@ -82,7 +82,15 @@ export class Engine {
     const { config, cluster, signal, state, probes } = this.options
     // A step's protection counts as in effect once its verification passed (recorded done).
     const inEffect = (step: StepId) => state.state.steps[step]?.status === 'done'
-    return { config, cluster, signal, facts: state.state.facts, probes: probes ?? true, inEffect }
+    return {
+      config,
+      cluster,
+      signal,
+      settleMs: config.timeout * 1000,
+      facts: state.state.facts,
+      probes: probes ?? true,
+      inEffect,
+    }
   }
 
   /** The context of one step: where its probe results go and (to run or undo it) its record of what was there before. */
@@ -323,7 +331,7 @@ export class Engine {
         }
         let checks: Check[]
         try {
-          checks = this.settle(await step.verify({ ...this.ctxFor(step, false), probeMemo, reads }, io))
+          checks = this.settle(await step.verify({ ...this.ctxFor(step, false), settleMs: 0, probeMemo, reads }, io))
         } catch (error) {
           if (this.options.signal.aborted) throw new Interrupted(text.run.interruptedVerifying(id))
           const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
