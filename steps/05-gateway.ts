@@ -165,7 +165,7 @@ async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; no
 function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<Answer> {
   return getUntil(url, userAgent, (answer) => answer.status !== undefined && answer.status < 500, {
     slowMs: ctx.config.timeout * 1000,
-    settleMs: Math.min(HTTP_RETRY_MS, ctx.config.timeout * 1000),
+    settleMs: Math.min(HTTP_RETRY_MS, ctx.settleMs),
     signal: ctx.signal,
   })
 }

@@ -29,7 +29,10 @@ test.after(async () => {
 // pilot/pkg/model/policyattachment.go ShouldAttachPolicy), so locking the scheduler out takes both.
 const LOCKED_OUT = ['manager-allow-scheduler-or-chrome', 'gthulhu-waypoint-allow-manager-callers']
 
-/** The l7-policies step's verification alone (as the guided "retry verify" does), through real kubectl. */
+/**
+ * The l7-policies step's verification alone, through real kubectl, as an audit runs it: nothing was just applied, so
+ * an answer the gateway should not give is the finding at once, not retried while a policy reaches Envoy.
+ */
 async function l7VerifyAlone(): Promise<Check[]> {
   Object.assign(process.env, world.sim.env)
   const config = loadConfig([...world.flags, '--yes'], {})
@@ -39,7 +42,7 @@ async function l7VerifyAlone(): Promise<Check[]> {
     facts: world.state().facts,
     cluster,
     signal: new AbortController().signal,
-    settleMs: config.timeout * 1000,
+    settleMs: 0,
   }
   const logs: string[] = []
   const cleanups: (() => Promise<void>)[] = []

@@ -20,8 +20,8 @@ import { text } from '../config/text.ts'
 /**
  * GET through the gateway's address until the expected status comes back. A request without an answer is tried
  * again with a longer wait, within --timeout, before anything is reported: a scheduled audit on a busy machine must
- * not report a drift because its own requests were slow. Another answer is asked again for a short while
- * (policies take a moment to reach Envoy).
+ * not report a drift because its own requests were slow. After a run, another answer is asked again for a short
+ * while (policies take a moment to reach Envoy); an audit, which changed no policy, takes it as the finding.
  */
 export async function gatewayRequestCheck(
   ctx: StepContext,
@@ -34,7 +34,7 @@ export async function gatewayRequestCheck(
 ): Promise<Check> {
   const last = await getUntil(url, userAgent, (answer) => answer.status === expected, {
     slowMs: ctx.config.timeout * 1000,
-    settleMs: Math.min(SETTLE_RETRY_MS, ctx.config.timeout * 1000),
+    settleMs: Math.min(SETTLE_RETRY_MS, ctx.settleMs),
     signal: ctx.signal,
   })
   return {
