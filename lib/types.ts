@@ -137,6 +137,9 @@ export interface StepContext {
   reads?: Map<string, Promise<unknown>>
 }
 
+/** What planning a step needs: its settings and what earlier steps found, not the cluster. */
+export type PlanContext = Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>
+
 /** Recorded once per step, before its first change, and cleared when the step is undone. */
 export interface BeforeRecord {
   /**
@@ -153,15 +156,15 @@ export interface BeforeRecord {
 /** What a step changes, as data: the engine records it before the step runs and undo puts it back. */
 export interface UndoSpec {
   /** Objects the step creates: deleted on undo unless they existed before and were not the runbook's. */
-  objects?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): ObjectRef[]
+  objects?(ctx: PlanContext): ObjectRef[]
   /** Labels the step sets: put back to their previous value on undo. */
-  labels?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): LabelRef[]
+  labels?(ctx: PlanContext): LabelRef[]
   /** Reads other facts to record before the first change (kept in before.found). */
   found?(ctx: StepContext): Promise<Record<string, unknown>>
   /** Something else still uses what undo would remove: the reason, naming it; undo then stops before any change. */
   blockedBy?(ctx: StepContext): Promise<string | undefined>
   /** What undo does beyond deleting objects and restoring labels, for --dry-run. */
-  describe?(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): string[]
+  describe?(ctx: PlanContext): string[]
 }
 
 /** The API requests of a step: applying it (what `run` and the undo record do) and verifying it. */
@@ -192,7 +195,7 @@ export interface Step {
    * out is reported when one of these is given with another value; a change to any other setting is not its concern.
    */
   settings: (keyof Config)[]
-  plan(ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): PlanItem[]
+  plan(ctx: PlanContext): PlanItem[]
   run(ctx: StepContext, io: StepIO): Promise<RunOutcome | void>
   verify(ctx: StepContext, io: StepIO): Promise<Check[]>
   /** What undo removes and restores; recorded before run() changes anything. */

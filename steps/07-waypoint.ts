@@ -289,7 +289,7 @@ export const waypointStep: Step = {
   async verify(ctx) {
     useInstalledIstioctl(ctx)
     const { namespace: ns, waypointName: name } = ctx.config
-    // The waypoint may still be starting on a first run: wait for Programmed, bounded by --timeout.
+    // The waypoint may still be starting on a first run: wait for Programmed (ctx.settleMs: --timeout; an audit reads once).
     const settled = await untilChanged(
       ctx.cluster,
       [{ resource: 'gateways.gateway.networking.k8s.io', namespace: ns, name }],

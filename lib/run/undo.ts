@@ -11,6 +11,7 @@ import type {
   KubeObject,
   LabelRef,
   ObjectRef,
+  PlanContext,
   PlanItem,
   Step,
   StepContext,
@@ -164,7 +165,7 @@ const previousValue = (ref: LabelRef, before: BeforeRecord | undefined) =>
   before?.labels?.[objectKey(ref)]?.[ref.key] ?? null
 
 /** What undo of a step will do, for --dry-run and the guided confirmation. */
-export function undoPlan(step: Step, ctx: Omit<StepContext, 'cluster' | 'signal' | 'settleMs'>): PlanItem[] {
+export function undoPlan(step: Step, ctx: PlanContext): PlanItem[] {
   const spec = step.undo
   const { remove, keep, restore } = partitionObjects(spec?.objects?.(ctx) ?? [], ctx.before)
   const restored = restore.map((r) => r.ref)
