@@ -148,7 +148,8 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
     '印出所選步驟所需的最小 RBAC 權限（一個 ClusterRole、每個命名空間一個 Role，以及綁定到此主體的 binding；主體寫成 user:NAME、group:NAME 或 serviceaccount:NAMESPACE:NAME）後結束；搭配 --verify 時，印出稽核所需的權限。不碰任何叢集。',
   config: '設定用的 YAML 檔，鍵名是去掉 "--" 的旗標名稱（旗標優先）。',
   stateFile: 'runbook 紀錄的本機副本（預設為工作目錄下的 .gthulhu-runbook/<context>.json）；紀錄本身保存在叢集中。',
-  timeout: '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。',
+  timeout:
+    '單一 rollout、狀態條件或探測的最長等待時間：90s、5m、1h、1m30s，或純秒數。稽核（--verify）只等待它的探測與它自己的請求。',
   context:
     '要操作的 kube context（使用 --yes 時必填；引導模式下會詢問）。搭配 --verify 時可以給好幾次：對每一個做機群稽核。',
   allContexts: '搭配 --verify：同時稽核 kubeconfig 中每個留有這個 runbook 紀錄的 context，結果列在同一張表。',
@@ -409,7 +410,7 @@ export const TRANSLATED_FROM: Record<string, string> = {
   'flag:printRbac': 'b4ea4e046118',
   'flag:config': '1a127cc564a8',
   'flag:stateFile': '70fc35326748',
-  'flag:timeout': 'a6defab036c7',
+  'flag:timeout': 'e0305f6dfa4c',
   'flag:context': 'b59c064fc243',
   'flag:allContexts': '1c54bfe458f1',
   'flag:kubeconfig': '2a78f0ef4e87',

@@ -275,7 +275,8 @@ export const OPTIONS: OptionSpec[] = [
     value: 'duration',
     default: 300,
     defaultText: '5m',
-    describe: 'Longest wait for one rollout, condition or probe: 90s, 5m, 1h, 1m30s or plain seconds.',
+    describe:
+      'Longest wait for one rollout, condition or probe: 90s, 5m, 1h, 1m30s or plain seconds. An audit (--verify) waits only for its probes and its own requests.',
     validate: (v: number) => (v >= 5 && v <= 3600 ? undefined : `${v}s is outside 5s..1h`),
   },
 
