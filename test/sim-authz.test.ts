@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert'
 import {
   authorize,
   containsPathTemplate,
+  emptyMatch,
   envoyHeaderMatcher,
   envoyHostMatcher,
   envoyPolicyMatches,
@@ -40,21 +41,7 @@ import { Store, type KubeObject } from './sim/store.ts'
 
 // ---- istio/ztunnel src/rbac.rs ----
 
-const match = (fields: Partial<ZtunnelMatch>): ZtunnelMatch => ({
-  namespaces: [],
-  notNamespaces: [],
-  serviceAccounts: [],
-  notServiceAccounts: [],
-  principals: [],
-  notPrincipals: [],
-  sourceIps: [],
-  notSourceIps: [],
-  destinationIps: [],
-  notDestinationIps: [],
-  destinationPorts: [],
-  notDestinationPorts: [],
-  ...fields,
-})
+const match = (fields: Partial<ZtunnelMatch>): ZtunnelMatch => ({ ...emptyMatch(), ...fields })
 const allowPolicy = (rules: ZtunnelMatch[][][], name = 'p'): ZtunnelAuthorization => ({
   name,
   namespace: 'namespace',

@@ -477,7 +477,7 @@ export interface StatusMessage {
   message: string
 }
 
-const emptyMatch = (): ZtunnelMatch => ({
+export const emptyMatch = (): ZtunnelMatch => ({
   namespaces: [],
   notNamespaces: [],
   serviceAccounts: [],
