@@ -218,8 +218,8 @@ async function main() {
   const outcomes: Outcome[] = []
   // Two files per core: a file waits on its cluster a third of the time (a watch, a probe's listener, a terminal), so
   // one per core left a third of the CPU idle. On 2 cores: 2 files at a time took 222 s with 150 CPU-s idle, 3 took
-  // 179 s, 4 took 165 s with 14 CPU-s idle.
-  const workers = Array.from({ length: 2 * availableParallelism() }, async () => {
+  // 179 s, 4 took 165 s with 14 CPU-s idle. At most 16: each file may hold a cluster, a terminal and a browser.
+  const workers = Array.from({ length: Math.min(16, 2 * availableParallelism()) }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const outcome = await job()
       outcomes.push(outcome)
