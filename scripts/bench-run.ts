@@ -4,7 +4,7 @@
 // `--verify` with and without probes. Runs the published command (dist/; `npm run bench` builds it first).
 // Run: npx tsx scripts/bench-run.ts [--delay-ms 2000] [--rounds 3] [--repeat 1]
 // Every figure is printed beside the machine's load (uptime), because the machine may be shared.
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand, type ProcessResult } from '../test/kit.ts'
@@ -60,6 +60,8 @@ interface World {
   flags: string[]
   dir: string
   run(extra: string[], onLine?: (line: string) => void): Promise<ProcessResult & { ms: number }>
+  /** Stops the simulator and removes the world's files (the state, the installed istioctl). */
+  stop(): Promise<void>
 }
 
 async function startWorld(): Promise<World> {
@@ -70,6 +72,10 @@ async function startWorld(): Promise<World> {
     sim,
     flags,
     dir,
+    async stop() {
+      await sim.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
     async run(extra, onLine) {
       const started = performance.now()
       let seen = 0
@@ -133,7 +139,7 @@ async function fullRun(delayMs: number): Promise<RunFigures & { world: World }> 
   const follow = follower(world.sim)
   const result = await world.run(['--yes', '-o', 'json', '-v'], follow.onLine)
   if (result.code !== 0) {
-    await world.sim.stop()
+    await world.stop()
     throw new Error(`the full run at ${delayMs} ms controller delay exited ${result.code}:\n${result.stderr}`)
   }
   return { ...follow.figures(result.ms, loadAtStart), world }
@@ -163,11 +169,11 @@ async function main() {
   for (let i = 0; i < REPEAT; i++) {
     const run = await fullRun(0)
     quiet.push(run)
-    if (audited) await run.world.sim.stop()
+    if (audited) await run.world.stop()
     else audited = run.world
     const slow = await fullRun(DELAY_MS)
     delayed.push(slow)
-    await slow.world.sim.stop()
+    await slow.world.stop()
   }
   const base = fastest(quiet)
   const late = fastest(delayed)
@@ -240,7 +246,7 @@ Full --yes run, per step, without and with a ${D}s controller delay (the simulat
       )
     }
   } finally {
-    await audited?.sim.stop()
+    await audited?.stop()
   }
   process.exitCode = roundsOk && fullOk && verifyOk ? 0 : 1
 }

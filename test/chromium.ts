@@ -78,7 +78,8 @@ export async function renderInChromiumAt(
       '--remote-debugging-pipe',
       'about:blank',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true },
+    // TMPDIR: Chromium's singleton socket directory goes in the profile, removed below, not in /tmp for good.
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, TMPDIR: profile } },
   )
   let stderr = ''
   child.stderr!.setEncoding('utf8')

@@ -1,17 +1,20 @@
-// Drives the real CLI in a real pseudo-terminal: a tmux server on a private socket per session, keys sent
-// with send-keys, the screen read with capture-pane. Each session's server is stopped by its own socket.
+// Drives the real CLI in a real pseudo-terminal: a tmux server on a private socket per session (in a directory of
+// its own, removed with it: tmux leaves its socket behind when killed), keys sent with send-keys, the screen read
+// with capture-pane. Each session's server is stopped by its own socket.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { runCommand } from './kit.ts'
 
 let tmuxChecked = false
-/** Sockets of the sessions still open: stopped when the test process exits, even after a crash. */
+/** Sockets of the sessions still open: stopped (and their directories removed) when the test process exits. */
 const openSockets = new Set<string>()
 process.on('exit', () => {
-  for (const socket of openSockets) spawnSync('tmux', ['-L', socket, 'kill-server'], { timeout: 5_000 })
+  for (const socket of openSockets) {
+    spawnSync('tmux', ['-S', socket, 'kill-server'], { timeout: 5_000 })
+    rmSync(dirname(socket), { recursive: true, force: true })
+  }
 })
 
 /** tmux is needed for terminal tests; install it with apt-get when missing (root on Debian/Ubuntu). */
@@ -40,11 +43,8 @@ export class TerminalSession {
   /** Starts `argv` in a 160×50 terminal with `env` (CI removed: this is a person at a terminal). */
   static async start(argv: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<TerminalSession> {
     ensureTmux()
-    const id = `${process.pid}-${randomBytes(4).toString('hex')}`
-    const session = new TerminalSession(
-      `gthulhu-runbook-test-${id}`,
-      join(tmpdir(), `gthulhu-runbook-tty-${id}.status`),
-    )
+    const dir = mkdtempSync(join(tmpdir(), 'gthulhu-runbook-tty-'))
+    const session = new TerminalSession(join(dir, 'tmux.sock'), join(dir, 'status'))
     openSockets.add(session.socket)
     const env: NodeJS.ProcessEnv = { ...options.env, TERM: 'xterm-256color' }
     delete env.CI
@@ -63,7 +63,7 @@ export class TerminalSession {
   }
 
   private async tmux(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-    const result = await runCommand('tmux', ['-L', this.socket, ...args], { env, timeoutMs: 10_000 })
+    const result = await runCommand('tmux', ['-S', this.socket, ...args], { env, timeoutMs: 10_000 })
     if (result.code !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr}`)
     return result.stdout
   }
@@ -111,8 +111,8 @@ export class TerminalSession {
 
   /** Stops this session's tmux server (and so the program), by its private socket. */
   async close(): Promise<void> {
-    await runCommand('tmux', ['-L', this.socket, 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
+    await runCommand('tmux', ['-S', this.socket, 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
     openSockets.delete(this.socket)
-    rmSync(this.statusFile, { force: true })
+    rmSync(dirname(this.socket), { recursive: true, force: true })
   }
 }
