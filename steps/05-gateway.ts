@@ -17,6 +17,7 @@ import {
   listenerPort,
   loadBalancerAddress,
   pickNodeAddress,
+  requestBudget,
   routeParentStatus,
   showCondition,
   type Answer,
@@ -163,11 +164,12 @@ async function nodeAddress(cluster: Cluster): Promise<{ picked?: NodeAddress; no
 
 /** GET /health until the listener answers below 500 (nothing listening yet, or no upstream yet, is retried). */
 function healthCheck(ctx: StepContext, url: string, userAgent: string): Promise<Answer> {
-  return getUntil(url, userAgent, (answer) => answer.status !== undefined && answer.status < 500, {
-    slowMs: ctx.config.timeout * 1000,
-    settleMs: Math.min(HTTP_RETRY_MS, ctx.settleMs),
-    signal: ctx.signal,
-  })
+  return getUntil(
+    url,
+    userAgent,
+    (answer) => answer.status !== undefined && answer.status < 500,
+    requestBudget(ctx, HTTP_RETRY_MS),
+  )
 }
 
 export const gatewayStep: Step = {

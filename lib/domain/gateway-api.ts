@@ -5,7 +5,7 @@ import { text } from '../config/text.ts'
 import { yaml } from '../config/lazy-yaml.ts'
 import type { Config } from '../config/options.ts'
 import type { Cluster } from '../kube/cluster.ts'
-import type { KubeObject } from '../types.ts'
+import type { KubeObject, StepContext } from '../types.ts'
 
 export const BUNDLE_VERSION_ANNOTATION = 'gateway.networking.k8s.io/bundle-version'
 export const CHANNEL_ANNOTATION = 'gateway.networking.k8s.io/channel'
@@ -259,6 +259,16 @@ export interface Answer {
  * a broken gateway; any other answer — a status that is not the wanted one, a refused connection — is asked again
  * for `settleMs` (policies take a moment to reach Envoy).
  */
+/**
+ * getUntil's budgets in a step: a request without an answer is asked again within --timeout; another answer for up
+ * to `retryMs` after a run (its change is still reaching Envoy), not at all in an audit (ctx.settleMs is 0).
+ */
+export const requestBudget = (ctx: Pick<StepContext, 'config' | 'settleMs' | 'signal'>, retryMs: number) => ({
+  slowMs: ctx.config.timeout * 1000,
+  settleMs: Math.min(retryMs, ctx.settleMs),
+  signal: ctx.signal,
+})
+
 export async function getUntil(
   url: string,
   userAgent: string,

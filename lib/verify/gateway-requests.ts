@@ -10,6 +10,7 @@ import {
   listenerPort,
   loadBalancerAddress,
   pickNodeAddress,
+  requestBudget,
 } from '../domain/gateway-api.ts'
 import { SETTLE_RETRY_MS } from '../domain/istio.ts'
 import type { Config } from '../config/options.ts'
@@ -32,11 +33,12 @@ export async function gatewayRequestCheck(
   hint: string,
   path?: string,
 ): Promise<Check> {
-  const last = await getUntil(url, userAgent, (answer) => answer.status === expected, {
-    slowMs: ctx.config.timeout * 1000,
-    settleMs: Math.min(SETTLE_RETRY_MS, ctx.settleMs),
-    signal: ctx.signal,
-  })
+  const last = await getUntil(
+    url,
+    userAgent,
+    (answer) => answer.status === expected,
+    requestBudget(ctx, SETTLE_RETRY_MS),
+  )
   return {
     name: text.checks.gatewayRequest(url, who, userAgent, expected, path),
     expected: `HTTP ${expected}`,
