@@ -4,18 +4,20 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { runCommand } from './kit.ts'
 
 let tmuxChecked = false
-/** Sockets of the sessions still open: stopped (and their directories removed) when the test process exits. */
-const openSockets = new Set<string>()
+/** The directories of sessions still open: on exit, each one's server is stopped and the directory removed. */
+const openSessions = new Set<string>()
 process.on('exit', () => {
-  for (const socket of openSockets) {
-    spawnSync('tmux', ['-S', socket, 'kill-server'], { timeout: 5_000 })
-    rmSync(dirname(socket), { recursive: true, force: true })
+  for (const dir of openSessions) {
+    spawnSync('tmux', ['-S', socketIn(dir), 'kill-server'], { timeout: 5_000 })
+    rmSync(dir, { recursive: true, force: true })
   }
 })
+/** A session's tmux socket, in its own directory. */
+const socketIn = (dir: string) => join(dir, 'tmux.sock')
 
 /** tmux is needed for terminal tests; install it with apt-get when missing (root on Debian/Ubuntu). */
 export function ensureTmux(): void {
@@ -35,17 +37,18 @@ export function ensureTmux(): void {
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)
 
 export class TerminalSession {
-  private constructor(
-    readonly socket: string,
-    private readonly statusFile: string,
-  ) {}
+  /** Where the program's exit status is written, beside the socket. */
+  private readonly statusFile: string
+
+  private constructor(private readonly dir: string) {
+    this.statusFile = join(dir, 'status')
+  }
 
   /** Starts `argv` in a 160×50 terminal with `env` (CI removed: this is a person at a terminal). */
   static async start(argv: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<TerminalSession> {
     ensureTmux()
-    const dir = mkdtempSync(join(tmpdir(), 'gthulhu-runbook-tty-'))
-    const session = new TerminalSession(join(dir, 'tmux.sock'), join(dir, 'status'))
-    openSockets.add(session.socket)
+    const session = new TerminalSession(mkdtempSync(join(tmpdir(), 'gthulhu-runbook-tty-')))
+    openSessions.add(session.dir)
     const env: NodeJS.ProcessEnv = { ...options.env, TERM: 'xterm-256color' }
     delete env.CI
     delete env.TMUX
@@ -63,7 +66,7 @@ export class TerminalSession {
   }
 
   private async tmux(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-    const result = await runCommand('tmux', ['-S', this.socket, ...args], { env, timeoutMs: 10_000 })
+    const result = await runCommand('tmux', ['-S', socketIn(this.dir), ...args], { env, timeoutMs: 10_000 })
     if (result.code !== 0) throw new Error(`tmux ${args[0]} failed: ${result.stderr}`)
     return result.stdout
   }
@@ -111,8 +114,8 @@ export class TerminalSession {
 
   /** Stops this session's tmux server (and so the program), by its private socket. */
   async close(): Promise<void> {
-    await runCommand('tmux', ['-S', this.socket, 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
-    openSockets.delete(this.socket)
-    rmSync(dirname(this.socket), { recursive: true, force: true })
+    await runCommand('tmux', ['-S', socketIn(this.dir), 'kill-server'], { timeoutMs: 10_000 }).catch(() => undefined)
+    openSessions.delete(this.dir)
+    rmSync(this.dir, { recursive: true, force: true })
   }
 }
