@@ -1,10 +1,11 @@
 // Loads an HTML file in headless Chromium (Debian's package, installed with apt-get when absent) and returns
 // the rendered DOM, a value computed in the page, and every request the page made (DevTools protocol).
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
+import { ensurePackage, runs } from './debian-package.ts'
 
 const CANDIDATES = ['chromium', 'chromium-browser']
 let binary: string | undefined
@@ -12,22 +13,9 @@ let binary: string | undefined
 /** The Chromium binary; installs Debian's chromium with apt-get when none is found (root only). */
 export function ensureChromium(): string {
   if (binary) return binary
-  const found = () => CANDIDATES.find((name) => spawnSync(name, ['--version'], { timeout: 30_000 }).status === 0)
-  let name = found()
-  if (!name) {
-    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-      throw new Error(
-        'the report tests need Chromium: install it (e.g. apt-get install chromium) and run the tests again',
-      )
-    }
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], {
-      stdio: 'inherit',
-      timeout: 900_000,
-    })
-    name = found()
-    if (!name) throw new Error('apt-get installed chromium, but no chromium binary runs')
-  }
-  return (binary = name)
+  const found = () => CANDIDATES.find((name) => runs(name, '--version')())
+  ensurePackage('chromium', () => !!found(), 'the report tests')
+  return (binary = found()!)
 }
 
 export interface Rendered {

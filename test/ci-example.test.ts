@@ -1,7 +1,3 @@
-// The operator guide's CI example, run as written against the simulated cluster: its events file holds only JSON
-// (every line parses, and jq reads it), it exits with the runbook's code, and the same script without npm's
-// --silent fails on jq's error instead of hiding it.
-import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -10,26 +6,16 @@ import { stringify } from 'yaml'
 import { ROOT, startWorld, type RunbookWorld } from './harness.ts'
 import { runCommand } from './kit.ts'
 import { tempDir } from './temp-dir.ts'
+import { ensurePackage, runs } from './debian-package.ts'
 
 let world: RunbookWorld
 test.before(async () => {
-  ensureJq()
+  ensurePackage('jq', runs('jq', '--version'), 'the CI example test')
   world = await startWorld()
 })
 test.after(async () => {
   await world?.stop()
 })
-
-/** jq reads the events in the example; install it with apt-get when missing (root on Debian/Ubuntu). */
-function ensureJq(): void {
-  if (spawnSync('jq', ['--version'], { timeout: 30_000 }).status === 0) return
-  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0)
-    throw new Error('the CI example test needs jq: install it (e.g. apt-get install jq) and run the tests again')
-  spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq'], {
-    stdio: 'inherit',
-    timeout: 300_000,
-  })
-}
 
 /** The shell block of the guide that starts with the pipeline comment. */
 function pipelineExample(): string {

@@ -1,7 +1,3 @@
-// `completion bash|zsh|fish`: each script is generated from the option table, loads in its shell without an
-// error, and (bash, fish: whose completion engines can be driven from a script) completes flags, step ids and
-// choices. The shells come from Debian packages, installed here when missing.
-import { execFileSync, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'
@@ -13,18 +9,10 @@ import { STEP_IDS } from '../lib/types.ts'
 import { ROOT, TSX_LOADER } from './harness.ts'
 import { runCommand } from './kit.ts'
 import { tempDir } from './temp-dir.ts'
+import { ensurePackage, runs } from './debian-package.ts'
 
-/** Installs a shell from Debian's packages when it is missing (root on Debian/Ubuntu, as CI runs). */
-function ensureShell(shell: string): void {
-  if (spawnSync(shell, ['-c', 'exit 0']).status === 0) return
-  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-    throw new Error(`the completion tests need ${shell}: install it (apt-get install ${shell}) and run them again`)
-  }
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${shell}`], {
-    stdio: 'inherit',
-    timeout: 300_000,
-  })
-}
+/** A shell the completion tests load their script in (installed when missing). */
+const ensureShell = (shell: string) => ensurePackage(shell, runs(shell, '-c', 'exit 0'), 'the completion tests')
 
 const dir = tempDir('runbook-completion-')
 // --context completes from the kubeconfig kubectl would use.

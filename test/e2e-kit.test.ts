@@ -4,7 +4,7 @@
 // a DNS that never answers, the manager scaled to zero while the decision maker is Running but not Ready, SIGTERM
 // and Ctrl-C, the impostor decision maker heard or not, and paths the operator chose to leave open.
 // test/e2e-kit-attack.test.ts attacks a cluster the runbook hardened.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -25,6 +25,7 @@ import {
 } from './e2e-kit-support.ts'
 import { listOf } from './sim/cluster-view.ts'
 import { tempDir } from './temp-dir.ts'
+import { ensurePackage, runs } from './debian-package.ts'
 
 let world: RunbookWorld
 
@@ -40,20 +41,6 @@ function pathWithout(absent: string[]): string {
     if (found) symlinkSync(found, join(dir, name))
   }
   return dir
-}
-
-/** shellcheck comes from Debian's package; installed with apt-get when missing (root on Debian/Ubuntu). */
-function ensureShellcheck(): void {
-  if (spawnSync('shellcheck', ['--version']).status === 0) return
-  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-    throw new Error(
-      'the kit test needs shellcheck: install it (e.g. apt-get install shellcheck) and run the tests again',
-    )
-  }
-  execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck'], {
-    stdio: 'inherit',
-    timeout: 300_000,
-  })
 }
 
 /**
@@ -115,7 +102,7 @@ test.after(async () => {
 })
 
 test('shellcheck finds nothing in the kit', () => {
-  ensureShellcheck()
+  ensurePackage('shellcheck', runs('shellcheck', '--version'), 'the kit test')
   const r = spawnSync('shellcheck', [KIT], { encoding: 'utf8', timeout: 60_000 })
   assert.is(r.status, 0, r.stdout + r.stderr)
 })

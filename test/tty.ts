@@ -1,11 +1,12 @@
 // Drives the real CLI in a real pseudo-terminal: a tmux server on a private socket per session (in a directory of
 // its own, removed with it: tmux leaves its socket behind when killed), keys sent with send-keys, the screen read
 // with capture-pane. Each session's server is stopped by its own socket.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from './kit.ts'
+import { ensurePackage, runs } from './debian-package.ts'
 
 let tmuxChecked = false
 /** The directories of sessions still open: on exit, each one's server is stopped and the directory removed. */
@@ -19,18 +20,10 @@ process.on('exit', () => {
 /** A session's tmux socket, in its own directory. */
 const socketIn = (dir: string) => join(dir, 'tmux.sock')
 
-/** tmux is needed for terminal tests; install it with apt-get when missing (root on Debian/Ubuntu). */
+/** tmux is needed for terminal tests (installed when missing). */
 export function ensureTmux(): void {
   if (tmuxChecked) return
-  if (spawnSync('tmux', ['-V']).status !== 0) {
-    if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) {
-      throw new Error('the terminal tests need tmux: install it (e.g. apt-get install tmux) and run the tests again')
-    }
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux'], {
-      stdio: 'inherit',
-      timeout: 300_000,
-    })
-  }
+  ensurePackage('tmux', runs('tmux', '-V'), 'the terminal tests')
   tmuxChecked = true
 }
 
