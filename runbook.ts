@@ -145,6 +145,20 @@ async function webUiUrl(cluster: Cluster, config: Config, facts: Facts): Promise
 /** Set when the terminal hung up (SIGHUP, or EIO from it): the process then leaves the way a hung-up one does. */
 let terminalGone = false
 
+/** What a closed output does to the run in progress (set while one is): it stops as on Ctrl-C. */
+let stopOnClosedOutput: (() => void) | undefined
+let outputClosed = false
+// The output's reader went away (`--list | head`): not the runbook's error. What is left to show is dropped, and a
+// run stops as on Ctrl-C (its record saved, its lock released) instead of dying on the failed write.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && !outputClosed) throw error
+    if (outputClosed) return
+    outputClosed = true
+    stopOnClosedOutput?.()
+  })
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'completion') {
     process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
@@ -212,6 +226,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onHangup)
   process.on('uncaughtException', onUncaught)
+  stopOnClosedOutput = onSignal
   try {
     const { Cluster, shellLine } = await import('./lib/kube/cluster.ts')
     const cluster = new Cluster({
@@ -229,6 +244,7 @@ async function main(argv: string[]): Promise<number> {
       new Cluster({ ...cluster.options, context: config.context }).prepare()
       void (config.verify ? import('./lib/run/audit.ts') : import('./lib/run/engine.ts')).catch(() => undefined)
     }
+    const contextNamed = !!config.context
     const kubeContext = await resolveContext(config, cluster, readOnly, abort.signal)
     const context = kubeContext?.name
     // A context picked in guided mode (or the current one of a dry run) is the run's context from here on.
@@ -248,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
     if (statePath && context) {
       // --list without --context stays off the network (it is the fast one); with --context it reads the cluster.
       state =
-        config.list && !config.context
+        config.list && !contextNamed
           ? new StateStore(statePath, context)
           : await StateStore.open({
               path: statePath,
@@ -439,6 +455,7 @@ async function main(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSignal)
     process.off('SIGHUP', onHangup)
     process.off('uncaughtException', onUncaught)
+    stopOnClosedOutput = undefined
   }
 }
 

@@ -138,6 +138,19 @@ test('--list shows each step with its state in this context', async () => {
   assert.match(r.stdout, /istioctl\s+pending/)
 })
 
+test('--list reads the record from the cluster only for a named context; without one it shows the local copy', async () => {
+  const named = await world.run([...world.flags, '--list', '--verbose'])
+  assert.is(named.code, 0, show(named))
+  assert.is(named.stderr.match(/^\+ kubectl .*get secrets/gm)?.length, 1, show(named))
+  // The simulator's kubeconfig has the same context as its current one: only the flag is left out.
+  const at = world.flags.indexOf('--context')
+  const unnamed = await world.run([...world.flags.slice(0, at), ...world.flags.slice(at + 2), '--list', '--verbose'])
+  assert.is(unnamed.code, 0, show(unnamed))
+  assert.not.match(unnamed.stderr, /^\+ /m, 'no command runs')
+  assert.ok(unnamed.stdout.includes(`(state for context ${world.sim.context}: ${world.stateFile})`), show(unnamed))
+  assert.match(unnamed.stdout, /preflight\s+done/)
+})
+
 test('preflight fails clearly when a workload is missing, naming the selector, and prints the resume command', async () => {
   const r = await missing.run([...missing.flags, '--yes', '--only', 'preflight'])
   assert.is(r.code, 1, show(r))
@@ -373,6 +386,19 @@ test('--dry-run=server reports each object the API server rejects and exits 2', 
   ])
   assert.is(accepted.code, 0, show(accepted))
   assert.equal(await networkPolicies('ns-ok'), [])
+})
+
+test('output nobody reads (`| head` once head left): a list ends as usual, a run stops as on Ctrl-C, no stack', async () => {
+  const list = await world.run([...world.flags, '--list'], { closedStdout: true })
+  assert.is(list.code, 0, show(list))
+  assert.is(list.stderr, '')
+  const run = await world.run([...world.flags, '--yes', '--only', 'preflight'], { closedStdout: true })
+  assert.is(run.code, 130, show(run))
+  noStack(run.stderr)
+  assert.is(await world.lockHolder(), undefined, 'the lock is released')
+  const preflight = world.state().steps.preflight
+  assert.is(preflight?.status, 'interrupted')
+  assert.equal(preflight?.checks, [], 'stopped commands observed nothing of the cluster')
 })
 
 test.run()

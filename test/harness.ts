@@ -52,7 +52,7 @@ export interface RunbookWorld {
   /** The runbook CLI in `options.cwd` (default: this world's directory). */
   run(
     args: string[],
-    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string },
+    options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string; closedStdout?: boolean },
   ): Promise<ProcessResult>
   /** The local copy of the record (written after every change). */
   state(): RunbookState
@@ -93,6 +93,7 @@ export function worldAround(sim: Simulator, dir = mkdtempSync(join(tmpdir(), 'ru
         env: { ...process.env, ...sim.env, CI: 'true', NO_COLOR: '1', ...runOptions.env },
         input: runOptions.input,
         timeoutMs: runOptions.timeoutMs ?? 120_000,
+        closedStdout: runOptions.closedStdout,
       }),
     state: () => {
       if (!existsSync(stateFile)) throw new Error(`no state file at ${stateFile}`)

@@ -17,6 +17,8 @@ export function runCommand(
     timeoutMs?: number
     cwd?: string
     onStdout?: (stdoutSoFar: string) => void
+    /** Nobody reads stdout: its reader is gone before the command writes (as in `command | head` once head left). */
+    closedStdout?: boolean
   } = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
@@ -26,6 +28,7 @@ export function runCommand(
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
     })
+    if (options.closedStdout) child.stdout.destroy()
     let stdout = ''
     let stderr = ''
     // Decoded as streams: a character split between two reads stays whole.

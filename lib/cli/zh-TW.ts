@@ -625,7 +625,7 @@ export const TEXT_ZH_TW: Text = {
     byDefault: '預設',
     stoppedBefore: (id) => `依操作人員的要求，在 ${id} 之前停止`,
     interruptedDuring: (id) => `在 ${id} 執行中被中斷`,
-    interruptedNote: '被 Ctrl-C 中斷',
+    interruptedNote: '在完成前被中斷（Ctrl-C、SIGTERM，或它的終端機、輸出已不在）',
     failed: (id, message) => `✖ ${id} 失敗：${message}`,
     stepFailed: (id, message) => `步驟 ${id} 失敗：${message}`,
     acceptedDespite: (message) => `操作人員接受了這個結果，儘管：${message}`,

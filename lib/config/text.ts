@@ -83,7 +83,7 @@ const EN_TEXT = {
     byDefault: 'default',
     stoppedBefore: (id: string) => `stopped before ${id} at the operator's request`,
     interruptedDuring: (id: string) => `interrupted during ${id}`,
-    interruptedNote: 'interrupted by Ctrl-C',
+    interruptedNote: 'interrupted before it finished (Ctrl-C, SIGTERM, or its terminal or output went away)',
     failed: (id: string, message: string) => `✖ ${id} failed: ${message}`,
     stepFailed: (id: string, message: string) => `step ${id} failed: ${message}`,
     acceptedDespite: (message: string) => `accepted by the operator despite: ${message}`,

@@ -219,7 +219,8 @@ export class Engine {
       } catch (error) {
         const checks = error instanceof StepRunFailed ? error.checks : []
         if (this.options.signal.aborted || error instanceof Interrupted) {
-          await this.record(step, 'interrupted', Date.now() - started, checks, text.run.interruptedNote)
+          // No checks: what a stopped command "observed" (no output, no answer) says nothing of the cluster.
+          await this.record(step, 'interrupted', Date.now() - started, [], text.run.interruptedNote)
           throw new Interrupted(text.run.interruptedDuring(step.id))
         }
         const message = isExpected(error) ? (error as Error).message : String((error as Error).stack ?? error)
