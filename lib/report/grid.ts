@@ -6,14 +6,7 @@
 import type { Config } from '../config/options.ts'
 import type { StepId } from '../types.ts'
 import type { ChangedAt, Edge } from '../verify/reachability.ts'
-import {
-  expectedNow,
-  expectedPastAdmission,
-  TARGET_TITLES,
-  type TargetId,
-  THREAT_MODEL,
-  type ThreatPath,
-} from '../verify/threat-model.ts'
+import { expectedOfTrial, TARGET_TITLES, type TargetId, THREAT_MODEL, type ThreatPath } from '../verify/threat-model.ts'
 
 export type Verdict = 'allowed' | 'refused' | 'open' | 'stays open' | 'unknown' | 'not observed'
 
@@ -99,11 +92,10 @@ function fromEdge(path: ThreatPath, edge: Edge, seen: GridCell['seen'], input: G
   if (edge.verdict === 'refused') return { ...base, verdict: 'refused', layer: edge.layer }
   if (path.kind === 'control') return { ...base, verdict: 'allowed', layer: 'answered through every layer' }
   // An attack that got through: say why it is open (a layer not applied yet, left out, or none in this runbook).
-  const expected = expectedNow(path, input.config, input.inEffect)
   // The runbook's probe is exempt at admission: when only admission refuses the path, it saw the layers behind it.
-  const behind = path.trial.by === 'probe' ? expectedPastAdmission(path, input.config, input.inEffect) : expected
+  const { full: expected, tried: behind, onlyAdmission } = expectedOfTrial(path, input.config, input.inEffect)
   const why =
-    expected.verdict === 'refused' && behind.verdict === 'open'
+    onlyAdmission === 'applied' && behind.verdict === 'open'
       ? `open behind admission (${behind.until ? `until ${behind.until.step}` : behind.because}): admission refuses an insider's own object, the runbook's probe is exempt there`
       : expected.verdict === 'open'
         ? expected.until

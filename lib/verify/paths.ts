@@ -35,8 +35,7 @@ import { gatewayRequestCheck, liveGatewayHealthUrl } from './gateway-requests.ts
 import { formatMatrix, probeAccess, probeCheck, runProbes } from './probes.ts'
 import {
   type Expected,
-  expectedNow,
-  expectedPastAdmission,
+  expectedOfTrial,
   type NotTried,
   openForGood,
   pathsTriedAt,
@@ -102,12 +101,9 @@ export async function tryPathList(
   const onlyAdmission = new Map<string, 'applied' | 'pending'>()
   const gatewayChecks: Promise<Check>[] = []
   for (const path of paths) {
-    const full = expectedNow(path, ctx.config, inEffect)
     // A probe pod meets only the layers behind admission (it is exempt there): expect what those layers do.
-    const expected = path.trial.by === 'probe' ? expectedPastAdmission(path, ctx.config, inEffect) : full
-    if (expected.verdict === 'open' && full.verdict === 'refused') onlyAdmission.set(path.id, 'applied')
-    if (expected.verdict === 'open' && full.verdict === 'open' && full.until?.layer === 'admission' && !expected.until)
-      onlyAdmission.set(path.id, 'pending')
+    const { tried: expected, onlyAdmission: admissionAlone } = expectedOfTrial(path, ctx.config, inEffect)
+    if (admissionAlone) onlyAdmission.set(path.id, admissionAlone)
     expectations.set(path.id, expected)
     const probe = probeFor(path, env, expected)
     if (probe && 'notTried' in probe) checks.push(notTried(path, probe, expected))

@@ -745,6 +745,25 @@ export function expectedPastAdmission(path: ThreatPath, config: Config, inEffect
 }
 
 /**
+ * What a path's trial should show now (`tried`: past admission for a probe, else what the path shows), and whether
+ * admission alone stands between the attacker and the target where the probe cannot tell: it refuses the path now
+ * ('applied') or will once its step runs ('pending'), while nothing the probe meets refuses it.
+ */
+export function expectedOfTrial(
+  path: ThreatPath,
+  config: Config,
+  inEffect: (step: StepId) => boolean,
+): { full: Expected; tried: Expected; onlyAdmission?: 'applied' | 'pending' } {
+  const full = expectedNow(path, config, inEffect)
+  if (path.trial.by !== 'probe') return { full, tried: full }
+  const tried = expectedPastAdmission(path, config, inEffect)
+  if (tried.verdict !== 'open') return { full, tried }
+  if (full.verdict === 'refused') return { full, tried, onlyAdmission: 'applied' }
+  const admissionNext = full.verdict === 'open' && full.until?.layer === 'admission' && !tried.until
+  return admissionNext ? { full, tried, onlyAdmission: 'pending' } : { full, tried }
+}
+
+/**
  * Whether an attack is open for good with these settings: no layer of this runbook closes it, or the operator left
  * out the one that would — not merely open until a step still to run.
  */
