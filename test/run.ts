@@ -15,7 +15,9 @@ const root = join(import.meta.dirname, '..')
 // Long enough for a file that first builds the prepared world (a full run) on a loaded 2-core machine.
 const FILE_TIMEOUT_MS = 15 * 60_000
 const TIMES_FILE = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'test-times.json')
-const BUNDLE_DIR = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'test-bundles')
+const BUNDLES = join(root, 'node_modules', '.cache', 'gthulhu-runbook', 'test-bundles')
+// This run's bundles, apart from those of another run in the same clone (a subset while the whole suite runs).
+const BUNDLE_DIR = join(BUNDLES, `run-${process.pid}`)
 
 interface Outcome {
   name: string
@@ -106,9 +108,26 @@ function biomeCheck(command: 'format' | 'lint'): () => Promise<Outcome> {
  * import.meta.url, dirname and filename (written in before bundling), so what a file reads beside itself is found
  * as before; source maps put the .ts lines in stack traces.
  */
+/** Whether a directory in the bundle cache is a running suite's (run-<pid>, that process still alive). */
+function isLiveRun(name: string): boolean {
+  const pid = Number(/^run-(\d+)$/.exec(name)?.[1])
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 async function bundleTestFiles(files: string[]): Promise<Map<string, string>> {
   const { build } = await import('esbuild')
-  rmSync(BUNDLE_DIR, { recursive: true, force: true })
+  mkdirSync(BUNDLES, { recursive: true })
+  // What runs that have ended left (killed before their exit handler ran), and an older layout's files.
+  for (const entry of readdirSync(BUNDLES, { withFileTypes: true }).filter((e) => !isLiveRun(e.name))) {
+    rmSync(join(BUNDLES, entry.name), { recursive: true, force: true })
+  }
+  process.on('exit', () => rmSync(BUNDLE_DIR, { recursive: true, force: true }))
   const own = (key: string, path: string) =>
     JSON.stringify(key === 'url' ? pathToFileURL(path).href : key === 'dirname' ? dirname(path) : path)
   await build({
