@@ -152,8 +152,8 @@ let outputClosed = false
 // run stops as on Ctrl-C (its record saved, its lock released) instead of dying on the failed write.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE' && !outputClosed) throw error
     if (outputClosed) return
+    if (error.code !== 'EPIPE') throw error
     outputClosed = true
     stopOnClosedOutput?.()
   })
