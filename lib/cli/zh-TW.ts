@@ -59,9 +59,9 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
     title: 'L4 NetworkPolicy：只有 manager 能連到 MongoDB 與 scheduler，manager 也連不到其他地方',
     why:
       '如果叢集裡任何 Pod 都能連到 MongoDB 或 decision maker，只要一個 Pod 被入侵，就足以讀取資料或操控排程器。' +
-      '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間加入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
+      '原指南的兩條 NetworkPolicy 只放行帶有 manager 標籤的 Pod，放行應用連接埠與 15008：命名空間納入 ambient 之後，服務網格流量會包在 ztunnel 的 HBONE 通道裡，從 15008 進來。' +
       'Ambient 也會把 kubelet 健康檢查改寫成來自 169.254.7.127（IPv6 為 fd16:9254:7127:1337:ffff:ffff:ffff:ffff）；MongoDB 與 decision maker 都有這類探針，所以預設也在應用連接埠上放行這個來源，否則納入之後 Pod 會變成未就緒（如果你的 CNI 本來就不擋 kubelet 流量，可用 --no-allow-kubelet-probes 關掉）。' +
-      '流量也必須留在裡面：Gthulhu 的 manager 會把意圖與 token 請求送給它找得到的每一個標著 app=decisionmaker 的 Pod，不論在哪個命名空間，所以任何能在某處替 Pod 貼標籤的人都收得到。' +
+      '流量也必須留在裡面：Gthulhu 的 manager 會把意圖與權杖請求送給它找得到的每一個標著 app=decisionmaker 的 Pod，不論在哪個命名空間，所以任何能在某處替 Pod 貼標籤的人都收得到。' +
       '第三條策略是 runbook 自己的：manager 只能連到 MongoDB、自己命名空間裡的 decision maker（它們的連接埠與 15008）、叢集 DNS，以及事前檢查讀到的 API server 端點' +
       '（CNI 看到的是端點，不是 Service 位址；端點變了就重新執行事前檢查與這個步驟）。如果 manager 必須連到其他地方，可用 --no-manager-egress-policy 關掉。' +
       '策略有被執行才算強化，所以由探測 Pod 來證明：帶 manager 標籤的必須得到 MongoDB 對 hello 的回應，並從 decision maker 的 /health 拿到 HTTP 200；沒有這些標籤的必須被拒絕；' +
@@ -83,7 +83,7 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
   restart: {
     title: '重新啟動 Gthulhu，讓每個 Pod 都在 ambient 內執行',
     why:
-      '命名空間加入 ambient 之前就在跑的 Pod，連線與健康檢查路徑仍是舊的方式；原指南會重新啟動 manager、MongoDB 與 scheduler，' +
+      '命名空間納入 ambient 之前就在跑的 Pod，連線與健康檢查路徑仍是舊的方式；原指南會重新啟動 manager、MongoDB 與 scheduler，' +
       '讓每個 Pod 都在納入狀態下啟動。重新啟動也是 L4 策略真正受考驗的時刻：之後 ambient 改寫過的 kubelet 探針與 HBONE 流量' +
       '都會碰到它們。所以這個步驟會確認每個 rollout 都完成、ztunnel 把每個 Pod 列為 HBONE，而且連線矩陣依然成立。納入後馬上' +
       '就緒失敗的 Pod，幾乎都是 kubelet 探針陷阱（NetworkPolicy 沒有放行 169.254.7.127）。',
@@ -109,7 +109,7 @@ export const STEPS_ZH_TW: Record<StepId, StepText> = {
       '因此任何能在 Gthulhu 命名空間建立 Pod、Deployment、Job 或 CronJob 的人，都能以 manager 的身分執行（連到 MongoDB 與 decision maker）、以 scheduler 的身分通過 manager 的 L7 策略，或以 waypoint、閘道的身分連到 manager 的 Pod；' +
       '而他們自己建立、選取 manager Pod 的 Service，會被 waypoint 以 waypoint 自己的身分轉送。' +
       '一條綁定在該命名空間的 ValidatingAdmissionPolicy（failurePolicy Fail）會拒絕上述一切，除非它是 chart 自己的工作負載或 istiod 的閘道，以及它們的控制器照常建立的 Pod。' +
-      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取），以及 --probe-users 列出的使用者（例如排程稽核的 ServiceAccount），可以建立帶有 runbook 探針標籤的探針 Pod 與 Service，讓驗證仍能扮演冒充者。' +
+      '只保留一個例外：runbook 執行時的身分（步驟執行時以 kubectl auth whoami 讀取），以及 --probe-users 列出的使用者（例如排程稽核的 ServiceAccount），可以建立帶有 runbook 探測標籤的探測 Pod 與 Service，讓驗證仍能扮演冒充者。' +
       '這個例外信任的是持有或能冒充該身分的人，通常是叢集管理員，而他們本來就能移除這條策略。' +
       '修改 chart 自己的工作負載（helm upgrade、kubectl edit）仍屬 RBAC 的範圍。驗證時以另一個使用者、用伺服器端 dry run 扮演內部人員：每次嘗試都必須被拒絕，而每個工作負載的控制器仍會被放行。',
   },
@@ -175,7 +175,7 @@ export const OPTIONS_ZH_TW: Record<OptionKey, string> = {
   waypointBinding:
     '哪些東西使用 waypoint：只有 manager Service（istio.io/use-waypoint 貼在 Service 上），或命名空間的每個 Service（貼在命名空間上，與原指南相同：別人在那裡建立的 Service 也會經過 waypoint）。',
   managerEgressPolicy:
-    '以 egress NetworkPolicy 限制 manager 能連到哪裡（MongoDB、自己命名空間的 decision maker、DNS、API server）；--no-manager-egress-policy 會讓它把意圖送給任何標著 app=decisionmaker 的 Pod。',
+    '以對外 NetworkPolicy 限制 manager 能連到哪裡（MongoDB、自己命名空間的 decision maker、DNS、API server）；--no-manager-egress-policy 會讓它把意圖送給任何標著 app=decisionmaker 的 Pod。',
   managerPrincipals:
     '允許呼叫 manager 的身分（預設：scheduler 的 ServiceAccount，<信任網域>/ns/<ns>/sa/<sa>，信任網域取自服務網格的 meshConfig.trustDomain）。',
   allowedUserAgents:
@@ -221,7 +221,7 @@ export const EXIT_CODES_ZH_TW: Record<number, string> = {
   0: '選取的每個步驟都已完成並通過驗證（或 dry run / render / list 已完成）',
   1: '某個步驟或它的某項檢查失敗；會印出接續執行的指令',
   2: '用法或設定錯誤（未知的旗標、錯誤的值、錯誤的設定檔、用了 --yes 卻沒有 context、另一個執行持有鎖、紀錄不是這個 runbook 的或格式錯誤）；沒有做任何變更',
-  130: '被中斷（Ctrl-C 或選單中的 "Quit"）；狀態已儲存，並印出接續執行的指令',
+  130: '被中斷（Ctrl-C 或選單中的「離開」）；狀態已儲存，並印出接續執行的指令',
 }
 
 /** The threat model's layers (lib/types.ts LAYERS). */
@@ -238,7 +238,7 @@ export const TARGETS_ZH_TW: Record<TargetId, string> = {
   manager: 'manager',
   mongodb: 'MongoDB',
   'decision-maker': 'decision maker',
-  gateway: 'ingress 閘道',
+  gateway: '入口閘道',
 }
 
 /** The threat model's paths, keyed by path id; a test checks every path has one and its English fingerprint below. */
@@ -256,14 +256,14 @@ export const THREAT_PATHS_ZH_TW: Record<
     via: 'decision maker 的 Pod（headless Service）',
   },
   'outside-mesh-to-manager': { from: '服務網格外的 Pod', via: 'manager Service' },
-  'pod-ip-to-manager': { from: '已加入服務網格、但身分不同的 Pod', via: 'manager 的 Pod IP（繞過 waypoint）' },
-  'copied-labels-to-mongodb': { from: '戴著 manager 標籤、但身分不同的 Pod', via: 'MongoDB 的 Pod DNS 名稱' },
+  'pod-ip-to-manager': { from: '已納入服務網格、但身分不同的 Pod', via: 'manager 的 Pod IP（繞過 waypoint）' },
+  'copied-labels-to-mongodb': { from: '帶有 manager 標籤、但身分不同的 Pod', via: 'MongoDB 的 Pod DNS 名稱' },
   'copied-labels-to-decision-maker': {
-    from: '戴著 manager 標籤、但身分不同的 Pod',
+    from: '帶有 manager 標籤、但身分不同的 Pod',
     via: 'decision maker 的 Pod（headless Service）',
   },
   'other-identity-to-manager-service': {
-    from: '已加入服務網格、身分不同的 Pod，經由 waypoint',
+    from: '已納入服務網格、身分不同的 Pod，經由 waypoint',
     via: 'manager Service',
   },
   'curl-user-agent-to-gateway': {
@@ -298,7 +298,7 @@ export const THREAT_PATHS_ZH_TW: Record<
   },
   'impostor-decision-maker-by-pod': {
     from: '能在另一個命名空間建立 Pod、並標上 app=decisionmaker 的人',
-    via: 'manager 自己送出的請求：它會把 intent 與 token 請求送給叢集中每一個這樣的 Pod',
+    via: 'manager 自己送出的請求：它會把意圖與權杖請求送給叢集中每一個這樣的 Pod',
   },
   'service-selecting-manager': {
     from: '能在該命名空間建立 Service、並選取 manager Pod 的人',
@@ -481,7 +481,7 @@ const zhLayer = (layer: string) => LAYERS_ZH_TW[layer as Layer] ?? layer
 
 /** A protected workload's title (lib/domain/network-policies.ts, lib/verify/threat-model.ts TARGET_TITLES). */
 const zhTitle = (title: string) =>
-  ({ 'scheduler sidecar': 'scheduler 的 sidecar', 'ingress gateway': 'ingress 閘道' })[title] ?? title
+  ({ 'scheduler sidecar': 'scheduler 的 sidecar', 'ingress gateway': '入口閘道' })[title] ?? title
 
 /** Why a path could not be tried (lib/verify/threat-model.ts): the fixed reasons, with their values kept. */
 const NOT_TRIED_ZH_TW: [RegExp, string][] = [
@@ -651,7 +651,7 @@ export const TEXT_ZH_TW: Text = {
     verificationCompletes: (id) => `${id}：驗證完整跑完`,
     everyCheckEvaluated: '每項檢查都有結果',
     drifts: (count) => `${count} 處偏離`,
-    holds: '維持不變',
+    holds: '成立',
     cleanupFailed: (message) => `⚠ 清理失敗：${message}`,
     quitAtPrompt: '在提問時離開',
   },
@@ -734,7 +734,7 @@ export const TEXT_ZH_TW: Text = {
     noWiderNetworkPolicy: (target, policy) => `沒有其他 NetworkPolicy 對 ${zhTitle(target)} 放行得比 ${policy} 更多`,
     podsOf: (workload) => `${workload} 的 Pod`,
     managerServiceThroughWaypoint: (service) => `manager Service ${service}（經由 waypoint）`,
-    ingressGateway: (gateway) => `ingress 閘道 ${gateway}`,
+    ingressGateway: (gateway) => `入口閘道 ${gateway}`,
     noWiderAllow: (what) => `沒有其他 ALLOW AuthorizationPolicy 對 ${what} 放行得更多`,
     otherPoliciesApply: (what) => `其他套用在 ${what} 上的 AuthorizationPolicy`,
     noPlaintext: (what) => `沒有 PeerAuthentication 讓明文流量進到 ${what}`,
@@ -828,7 +828,7 @@ export const TEXT_ZH_TW: Text = {
         ? `入口流量經過 manager 的 waypoint（Service 標上 ${label}=true）：manager 策略也會套用到瀏覽器流量，並放行閘道的身分（${gatewayName}-istio）`
         : '入口流量不經過 manager 的 waypoint：瀏覽器流量只由閘道的 User-Agent 策略過濾；manager 策略只管服務網格內的呼叫者',
     serviceLabelSet: (label, service, namespaceSaysTrue) =>
-      `Service ${service} 上的標籤 ${label}${namespaceSaysTrue ? `（命名空間 ${namespaceSaysTrue} 標的是 true）` : ''}`,
+      `已在 Service ${service} 設定標籤 ${label}${namespaceSaysTrue ? `（命名空間 ${namespaceSaysTrue} 標的是 true）` : ''}`,
     serviceLabelRemoved: (label, service) => `已從 Service ${service} 移除標籤 ${label}`,
   },
   warnings: {
@@ -1165,7 +1165,7 @@ export const TEXT_ZH_TW: Text = {
     fleetStart: (count, contexts) => `同時稽核 ${count} 個 context：${contexts}`,
     fleetNoRecord: (contexts) => `（沒有這個 runbook 的紀錄，未稽核：${contexts}）`,
     fleetMember: (context, statePath, ids) => `context ${context}；狀態存在 ${statePath}；稽核 ${ids}`,
-    fleetTitle: '多叢集稽核：',
+    fleetTitle: '機群稽核：',
     fleetColumns: ['context', '成立的步驟', '偏離', '開放路徑', '結論'],
     fleetFailed: '失敗',
     fleetDrifted: '✖ 偏離',
