@@ -34,7 +34,11 @@ function invocation(): string {
   return `npx tsx ${relativeEntry.startsWith('..') ? entry : relativeEntry}`
 }
 
-/** The command that picks up where this run stopped: the same flags, with --resume instead of a selection. */
+/**
+ * The command that picks up where this run stopped: the same flags, and the rest of the same selection. --only keeps
+ * the steps still to run; --from starts again at the step that stopped, so the done steps after it still run again
+ * (--resume would skip them); any other run resumes.
+ */
 export function resumeCommand(argv: string[], config: Config, remaining: string[], context: string): string {
   const dropWithValue = new Set(['--from', '--only'])
   const kept: string[] = []
@@ -48,7 +52,11 @@ export function resumeCommand(argv: string[], config: Config, remaining: string[
     kept.push(argv[i])
   }
   if (!config.explicit.includes('context')) kept.push('--context', context)
-  const selection = config.only.length ? ['--only', remaining.join(',')] : ['--resume']
+  const selection = config.only.length
+    ? ['--only', remaining.join(',')]
+    : config.from && remaining.length
+      ? ['--from', remaining[0]]
+      : ['--resume']
   const quoted = [...kept, ...selection].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
   return `${invocation()} ${quoted.join(' ')}`
 }

@@ -57,7 +57,7 @@ test('--output json: every stdout line is a JSON event, in order, and human text
   assert.not.match(r.stdout, /Summary:/)
 })
 
-test('--output json: a failed step ends with a run-end event carrying the resume command', async () => {
+test('--output json: a failed step ends with a run-end event carrying the resume command (--only: the rest; --from: again from there)', async () => {
   world.sim.faults.wrongChecksum = true
   const r = await world.run([
     ...world.flags,
@@ -65,6 +65,16 @@ test('--output json: a failed step ends with a run-end event carrying the resume
     '--output',
     'json',
     '--only',
+    'istioctl',
+    '--install-dir',
+    `${world.dir}/other-bin`,
+  ])
+  const from = await world.run([
+    ...world.flags,
+    '--yes',
+    '--output',
+    'json',
+    '--from',
     'istioctl',
     '--install-dir',
     `${world.dir}/other-bin`,
@@ -77,6 +87,9 @@ test('--output json: a failed step ends with a run-end event carrying the resume
   assert.is(end.status, 'failed')
   assert.is(end.exitCode, 1)
   assert.match(end.resumeCommand, /--only istioctl$/)
+  assert.is(from.code, 1, show(from))
+  // --resume would skip the later steps that are done; the run it resumes was to run them again.
+  assert.match(events(from.stdout).at(-1).resumeCommand, /--from istioctl$/)
   assert.ok(
     stream.some(
       (e) =>
