@@ -474,9 +474,16 @@ async function main(argv: string[]): Promise<number> {
 async function printRbac(config: Config, STEPS: Step[]): Promise<number> {
   if (!config.explicit.includes('namespace')) {
     const { Cluster } = await import('./lib/kube/cluster.ts')
-    const { readContexts } = await import('./lib/kube/kubeconfig.ts')
-    const contexts = await readContexts(new Cluster({ timeoutMs: 15_000 }), config.kubeconfig).catch(() => [])
-    const context = contexts.find((c) => (config.context ? c.name === config.context : c.current))
+    const { readContexts, requireKubeconfigFiles } = await import('./lib/kube/kubeconfig.ts')
+    // A context or kubeconfig named must exist: the roles would silently be for namespace default. Without either,
+    // the current context's namespace, if there is one.
+    const named = !!config.context || !!config.kubeconfig
+    if (named) requireKubeconfigFiles(config.kubeconfig)
+    const contexts = await readContexts(new Cluster({ timeoutMs: 15_000 }), config.kubeconfig).catch((error) => {
+      if (named) throw error
+      return []
+    })
+    const context = config.context ? requireContext(contexts, config.context) : contexts.find((c) => c.current)
     if (context) settleNamespace(config, context)
   }
   const ids = STEPS.map((s) => s.id).filter(

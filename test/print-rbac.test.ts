@@ -2,12 +2,15 @@
 // roles, and how bad input is refused. (The roles are proven sufficient and used in least-privilege-*.test.ts.)
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseAllDocuments } from 'yaml'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseAllDocuments, stringify } from 'yaml'
 import { loadConfig } from '../lib/config/options.ts'
 import { rolesFor, type RoleSet } from '../lib/run/rbac.ts'
 import { STEPS } from '../steps/index.ts'
 import { runCommand } from './kit.ts'
 import { runbookEntry } from './harness.ts'
+import { tempDir } from './temp-dir.ts'
 
 const cli = (args: string[]) =>
   runCommand(process.execPath, [...runbookEntry(), ...args], {
@@ -137,6 +140,31 @@ test('--print-rbac refuses a subject it cannot bind, and combinations that make 
   const render = await cli(['--print-rbac', 'user:alice', '--render', '/tmp/x'])
   assert.is(render.code, 2)
   assert.match(render.stderr, '--print-rbac cannot be combined with --render')
+})
+
+test('--print-rbac refuses a context or kubeconfig that does not exist instead of printing roles for default', async () => {
+  const dir = tempDir('runbook-print-rbac-')
+  const kubeconfig = join(dir, 'kubeconfig')
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:9' } }],
+      contexts: [{ name: 'prod', context: { cluster: 'c', namespace: 'gthulhu' } }],
+      'current-context': 'prod',
+    }),
+  )
+  const typo = await cli(['--print-rbac', 'user:alice', '--kubeconfig', kubeconfig, '--context', 'prd'])
+  assert.is(typo.code, 2, typo.stdout + typo.stderr)
+  assert.match(typo.stderr, '--context: no context "prd" in the kubeconfig; valid: prod')
+  assert.is(typo.stdout, '')
+  const missing = await cli(['--print-rbac', 'user:alice', '--kubeconfig', join(dir, 'nope'), '--context', 'prod'])
+  assert.is(missing.code, 2, missing.stdout + missing.stderr)
+  assert.match(missing.stderr, `the file ${join(dir, 'nope')} does not exist`)
+  const named = await cli(['--print-rbac', 'user:alice', '--kubeconfig', kubeconfig, '--context', 'prod'])
+  assert.is(named.code, 0, named.stderr)
+  assert.match(named.stdout, /namespace: gthulhu/, "the context's namespace")
 })
 
 test.run()
