@@ -4,7 +4,7 @@
 // inquirer, tar, yaml) load only when a run needs them, so --help, --version and --list start fast.
 import { setMaxListeners } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import type { Cluster, CommandRun } from './lib/kube/cluster.ts'
 import { completionScript } from './lib/cli/completion.ts'
 import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/config/errors.ts'
@@ -698,7 +698,7 @@ interface FleetRun {
 async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { reporter, cluster, signal }: FleetRun) {
   const [
     { readContexts },
-    { defaultStatePath, StateStore },
+    { applyRecordedSettings, defaultStatePath, StateStore },
     { selectAudit },
     { applySavedAnswers },
     { auditContext, fleetTable },
@@ -716,19 +716,36 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
   const known = await readContexts(cluster, config.kubeconfig)
   const named = config.allContexts ? known : config.contexts.map((name) => requireContext(known, name))
   const skipped: string[] = []
-  const members = named.flatMap((kube) => {
-    const state = new StateStore(defaultStatePath(kube.name), kube.name)
+  const opened = await Promise.all(
+    named.map(async (kube) => {
+      const member = { ...config, context: kube.name, contexts: [kube.name], explicit: [...config.explicit] }
+      settleNamespace(member, kube)
+      // Each context's record as a single audit reads it: the cluster's, else (unreachable) the local copy, whose
+      // audit then reports the cluster unreachable.
+      const state = await StateStore.open({
+        path: defaultStatePath(kube.name),
+        context: kube.name,
+        cluster: new Cluster({ ...cluster.options, context: kube.name, signal: undefined, apiProxy: false }),
+        namespace: member.namespace,
+        release: member.release,
+        write: false,
+        offlineFallback: true,
+      })
+      return { kube, member, state }
+    }),
+  )
+  const members = opened.flatMap(({ kube, member, state }) => {
     const done = Object.values(state.state.steps).some((r) => r?.status === 'done' || r?.status === 'accepted')
     // --all-contexts takes the contexts this runbook hardened; a context named outright must have a record.
     if (!done && config.allContexts) return (skipped.push(kube.name), [])
     const ids = selectAudit(STEPS, state.state.steps, kube.name)
-    const member = { ...config, context: kube.name, contexts: [kube.name], explicit: [...config.explicit] }
-    settleNamespace(member, kube)
+    // As a single audit does: the settings the record was made with, unless given again.
+    const taken = applyRecordedSettings(member, state.state.config)
     applySavedAnswers(member, state.state.answers)
-    return [{ kube, state, config: member, ids }]
+    return [{ kube, state, config: member, ids, taken }]
   })
   if (!members.length)
-    throw new UsageError(text.errors.noFleetRecord(defaultStatePath('<context>'), known.map((c) => c.name).join(', ')))
+    throw new UsageError(text.errors.noFleetRecord(dirname(defaultStatePath('-')), known.map((c) => c.name).join(', ')))
   const contexts = members.map((m) => m.kube.name)
   reporter.event({ event: 'run-start', contexts, steps: [], dryRun: false })
   reporter.say(
@@ -750,7 +767,10 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         steps: m.ids,
         dryRun: false,
       })
-      memberReporter.say(text.audit.fleetMember(m.kube.name, m.state.path, m.ids.join(', ')))
+      memberReporter.say(text.audit.fleetMember(m.kube.name, m.state.describe(), m.ids.join(', ')))
+      if (m.state.offline) memberReporter.say(text.record.offline(m.state.offline, m.state.path))
+      if (m.state.notice) memberReporter.say(m.state.notice)
+      if (m.taken.length) memberReporter.say(text.cli.settingsFromRecord(m.taken.join(', ')))
       const outcome = await auditContext({
         config: m.config,
         steps: STEPS,

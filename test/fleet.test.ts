@@ -1,5 +1,5 @@
 // A fleet audit: --verify over two simulated clusters (two contexts of one merged KUBECONFIG, each with its own
-// record in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
+// record in its cluster and a local copy in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
 // table; the exit code is 1; JSON events carry the context; one report covers both.
 import { readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
@@ -20,11 +20,11 @@ const env = () => ({
   CI: 'true',
   NO_COLOR: '1',
 })
-const runbook = (args: string[], timeoutMs = 240_000) =>
+const runbook = (args: string[], cwd = dir) =>
   runCommand(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), ...args], {
-    cwd: dir,
+    cwd,
     env: env(),
-    timeoutMs,
+    timeoutMs: 240_000,
   })
 
 test.before(async () => {
@@ -114,6 +114,26 @@ test('a fleet audit names a context it cannot audit and exits 2 before auditing 
   const notVerify = await runbook(['--yes', '--context', 'fleet-alpha', '--context', 'fleet-beta'])
   assert.is(notVerify.code, 2, show(notVerify))
   assert.match(notVerify.stderr, /goes with --verify only/)
+})
+
+test('each context is audited against the record in its cluster, with its settings, from any directory', async () => {
+  // fleet-alpha hardened again with a setting that is not the default: audited with the defaults, it would drift.
+  const custom = ['--only', 'l4-policies', '--no-probes', '--no-allow-kubelet-probes']
+  const rerun = await runbook(['--yes', '--context', 'fleet-alpha', ...custom])
+  assert.is(rerun.code, 0, show(rerun))
+  // No local copy there: the records are read from the clusters.
+  const r = await runbook(
+    ['--verify', '--context', 'fleet-alpha', '--context', 'fleet-beta', '--no-probes'],
+    tempDir('runbook-fleet-elsewhere-'),
+  )
+  assert.is(r.code, 1, show(r))
+  assert.match(
+    r.stdout,
+    /══ fleet-alpha ══[\s\S]*Settings from the record \(not given this time\): allowKubeletProbes=false/,
+  )
+  const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
+  assert.match(table, /fleet-alpha\s+2\/2\s+0\s+\d+\s+✔ holds/, show(r))
+  assert.match(table, /fleet-beta\s+1\/2\s+\d+\s+\d+\s+✖ drifted/, show(r))
 })
 
 test.run()
