@@ -167,14 +167,18 @@ for (const stream of [process.stdout, process.stderr]) {
   })
 }
 
+/** The output the loaded settings ask for (flag, config file or environment); unset until they load. */
+let outputAsked: Config['output'] | undefined
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'completion') {
     process.stdout.write(completionScript(argv[1], argv.length > 2 ? argv.slice(2) : undefined))
     return EXIT.ok
   }
   const config = loadConfig(argv)
+  outputAsked = config.output
   if (config.version) {
-    console.log(VERSION)
+    console.log(config.output === 'json' ? JSON.stringify({ version: VERSION }) : VERSION)
     return EXIT.ok
   }
   const { STEPS } = await import('./steps/index.ts')
@@ -860,12 +864,19 @@ async function reportServerDryRun(
   return rejected ? EXIT.usage : EXIT.ok
 }
 
-/** Whether argv asks for JSON output, even when it is otherwise unusable: --output json, -o json, -ojson, -yo=json… */
+/**
+ * Whether JSON output was asked for: by the settings once they loaded, else (they could not) by argv, read even when
+ * it is otherwise unusable, the last output given winning as it does when parsed: --output json, -o json, -ojson, -yo=json…
+ */
 function wantsJson(argv: string[]): boolean {
-  return argv.some(
-    (a, i) =>
-      /^(--output=|-[a-z]*o=?)json$/.test(a) || ((a === '--output' || /^-[a-z]*o$/.test(a)) && argv[i + 1] === 'json'),
-  )
+  if (outputAsked) return outputAsked === 'json'
+  let asked: string | undefined
+  argv.forEach((a, i) => {
+    const inline = /^(?:--output=|-[a-z]*o=?)(json|text)$/.exec(a)
+    if (inline) asked = inline[1]
+    else if (a === '--output' || /^-[a-z]*o$/.test(a)) asked = argv[i + 1]
+  })
+  return asked === 'json'
 }
 
 try {

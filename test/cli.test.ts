@@ -234,13 +234,24 @@ test('-h and --help print the same help; a one-letter flag the runbook lacks is 
   noStack(bad.stderr)
 })
 
-test('a usage error still ends a JSON stream with its run-end event, whichever way -o json was written', async () => {
+test('a usage error still ends a JSON stream with its run-end event, whichever way -o json was asked for; --version too', async () => {
   for (const output of [['--output', 'json'], ['--output=json'], ['-o', 'json'], ['-ojson'], ['-yo', 'json']]) {
     const r = await world.run([...output, '--bogus'])
     assert.is(r.code, 2, show(r))
     const end = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
     assert.equal([end.event, end.status, end.exitCode], ['run-end', 'usage-error', 2], output.join(' '))
   }
+  // Asked for in a config file; and the last -o winning, as the settings take it.
+  const file = join(world.dir, 'json-output.yaml')
+  writeFileSync(file, 'output: json\n')
+  const fromFile = await world.run(['--config', file, '--yes'])
+  assert.is(fromFile.code, 2, show(fromFile))
+  assert.equal(JSON.parse(fromFile.stdout.trim()).status, 'usage-error', show(fromFile))
+  const lastWins = await world.run(['-o', 'json', '-o', 'text', '--yes'])
+  assert.is(lastWins.code, 2, show(lastWins))
+  assert.is(lastWins.stdout, '', 'text output: no JSON on stdout')
+  const version = await world.run(['--version', '-o', 'json'])
+  assert.match(JSON.parse(version.stdout).version, /^\d+\.\d+\.\d+/)
 })
 
 test('--list --output json writes one step event per step, with its state', async () => {
