@@ -10,7 +10,7 @@ import { completionScript } from './lib/cli/completion.ts'
 import { EXIT, Interrupted, UsageError, exitCodeOf, isExpected } from './lib/config/errors.ts'
 import { helpText } from './lib/cli/help.ts'
 import { requireContext, type KubeContext } from './lib/kube/kubeconfig.ts'
-import { loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
+import { installDirProblem, loadConfig, OPTIONS, type Config } from './lib/config/options.ts'
 import { PACKAGE_ROOT } from './lib/config/package-root.ts'
 import { Reporter } from './lib/run/reporter.ts'
 import type { StateStore } from './lib/run/state.ts'
@@ -307,6 +307,9 @@ async function main(argv: string[]): Promise<number> {
       const continuing = config.resume || config.verify || !!config.rollback || config.uninstall
       const taken = continuing ? applyRecordedSettings(config, state.state.config) : []
       if (taken.length) reporter.say(text.cli.settingsFromRecord(taken.join(', ')))
+      // A recorded install dir may be a file on this machine: refuse it before any step runs, as a flag's would be.
+      const dirProblem = taken.some((t) => t.startsWith('installDir=')) && installDirProblem(config.installDir)
+      if (dirProblem) throw new UsageError(`--install-dir (from the record): ${dirProblem}`)
       applySavedAnswers(config, state.state.answers)
     }
     /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */

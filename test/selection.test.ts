@@ -1,12 +1,19 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../lib/config/errors.ts'
+import type { Config } from '../lib/config/options.ts'
 import { selectSteps } from '../lib/run/selection.ts'
 import type { StepRecord } from '../lib/run/state.ts'
 import { STEP_IDS, type StepId } from '../lib/types.ts'
 
 const steps = STEP_IDS.map((id) => ({ id, requires: id === 'preflight' ? [] : (['preflight'] as StepId[]) }))
-const none = { only: [] as StepId[], skip: [] as StepId[], resume: false, from: undefined as StepId | undefined }
+const none = {
+  only: [] as StepId[],
+  skip: [] as StepId[],
+  resume: false,
+  from: undefined as StepId | undefined,
+  explicit: [] as (keyof Config)[],
+}
 const done = (...ids: StepId[]): Partial<Record<StepId, StepRecord>> =>
   Object.fromEntries(ids.map((id) => [id, { status: 'done' }]))
 
@@ -61,6 +68,13 @@ test('nothing left to resume is a usage error', () => {
   assert.throws(
     () => selectSteps(steps, { ...none, resume: true }, done(...STEP_IDS)),
     (e: Error) => e instanceof UsageError && /nothing to resume/.test(e.message),
+  )
+})
+
+test('an --only given but empty names no step: it is refused, not read as every step', () => {
+  assert.throws(
+    () => selectSteps(steps, { ...none, only: [], explicit: ['only'] }, {}),
+    (e: Error) => e instanceof UsageError && /^--only: no step named; valid: preflight, istioctl, /.test(e.message),
   )
 })
 

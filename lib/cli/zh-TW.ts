@@ -1136,6 +1136,7 @@ export const TEXT_ZH_TW: Text = {
     serverDryRunNeedsContext: '--dry-run=server 需要叢集：請用 --context 指定（kubeconfig 沒有目前使用中的 context）',
     nothingToResume: '沒有可以接續的：選取的步驟都已完成（要重新執行步驟，請用 --from <step>）',
     noStepSelected: '這些旗標沒有選到任何步驟',
+    onlyNamesNoStep: (valid) => `--only：沒有指名任何步驟；可用的步驟：${valid.join('、')}`,
     needsStep: (id, needed) =>
       `步驟 ${id} 需要步驟 ${needed}（已在這個 context 完成，或選在它之前執行）；請把 ${needed} 加進 --only，或用 --from ${needed} 開始`,
     nothingToRollBack: (id, status, context, undoable) =>
@@ -1143,9 +1144,21 @@ export const TEXT_ZH_TW: Text = {
     nothingToUninstall: (context) =>
       `--uninstall：依狀態檔，這個 runbook 沒有在 context ${context} 變更過任何東西；沒有東西可以復原`,
     noFleetRecord: (where, contexts) =>
-      `--all-contexts：kubeconfig 裡沒有任何 context 在 ${where} 留有這個 runbook 的紀錄（context 有：${contexts || '（沒有）'}）；請先執行 runbook`,
+      `--all-contexts：kubeconfig 裡沒有任何 context 留有這個 runbook 的紀錄（在 Gthulhu 的命名空間，或 ${where} 裡的本機副本）（context 有：${contexts || '（沒有）'}）；請先執行 runbook`,
     nothingToAudit: (context) =>
       `--verify：依 Gthulhu 命名空間裡 runbook 的紀錄（沒有紀錄時依其本機副本），context ${context} 裡沒有已完成的步驟，所以沒有東西可以稽核；請先執行 runbook，或傳入它執行時用的 --namespace 與 --release`,
+    localPath: ({ at, kind, code }) =>
+      kind === 'not-a-directory'
+        ? `${at} 不是目錄`
+        : kind === 'a-directory'
+          ? `${at} 是目錄`
+          : kind === 'cannot-create'
+            ? `無法建立 ${at}（${code}）`
+            : `${at} 無法寫入（${code}）`,
+    stateDir: (path, problem) =>
+      `紀錄的本機副本 ${path} 無法寫入：${problem}；請把擋路的東西移開，或用 --state-file 指定可寫入目錄裡的路徑`,
+    reportDir: (dir, problem) => `--report ${dir}：${problem}；請指定可以寫入 report.md 與 report.html 的目錄`,
+    renderDir: (dir, problem) => `--render ${dir}：${problem}；請選擇空的或新的目錄`,
   },
   audit: {
     didNotFinish: (error) => `✖ 稽核沒有完成：${error}`,
@@ -1224,6 +1237,8 @@ export const TEXT_ZH_TW: Text = {
     rollbackDependents: (dependents, step) =>
       `⚠ ${dependents.join('、')} 依賴 ${step}，會保留原處；在 --resume 重新套用 ${step} 之前，--verify 會一直回報${dependents.length > 1 ? '它們' : '它'}`,
     serverDryRunRejected: (count) => `✖ API server 拒絕了 ${count} 個物件；請先修正上面指出的設定再執行`,
+    serverDryRunUnreachable: (said) => `無法執行伺服器端 dry run：連不上 API server：${said}；沒有任何物件經過判定`,
+    reportNotWritten: (problem) => `報告無法寫入：${problem}；這次執行做了什麼，請看上面的輸出與它的紀錄`,
     contextLine: (context, namespace, source, statePath) =>
       `context ${context}，命名空間 ${namespace}（${source}）；紀錄存在 ${statePath}`,
     namespaceGiven: '依指定',

@@ -1,8 +1,8 @@
 // Every flag the runbook takes, as data: parsing, the config file, validation, --help and docs/flags.md all
 // come from this one table. Precedence: flags > --config file > environment > defaults.
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { yaml } from './lazy-yaml.ts'
 import { UsageError } from './errors.ts'
 import { STEP_IDS, type StepId } from './step-ids.ts'
@@ -391,6 +391,8 @@ export const OPTIONS: OptionSpec[] = [
     env: 'GTHULHU_RUNBOOK_INSTALL_DIR',
     describe:
       'Where istioctl is installed (user-writable; the runbook never uses sudo). Later runs use the binary recorded there, checked by its SHA-256.',
+    // Only the text here: a recorded setting is checked by this too, and may name a path of another machine.
+    validate: (dir: string) => (dir.trim() ? undefined : `"${dir}" names no directory: give a path, e.g. ~/.local/bin`),
   },
   {
     key: 'allowUntestedKubernetes',
@@ -657,10 +659,13 @@ export const OPTIONS: OptionSpec[] = [
 
 const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]))
 
+/** The option's environment variable, if set: an empty one counts as unset, as in most tools. */
+const fromEnvironment = (option: OptionSpec, env: NodeJS.ProcessEnv) => (option.env && env[option.env]) || undefined
+
 export function defaults(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Record<string, unknown> = {}
   for (const option of OPTIONS) {
-    const fromEnv = option.env ? env[option.env] : undefined
+    const fromEnv = fromEnvironment(option, env)
     config[option.key] =
       fromEnv ?? option.default ?? (option.kind === 'boolean' ? false : option.kind === 'list' ? [] : undefined)
   }
@@ -713,12 +718,20 @@ function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
           ? raw.split(listSeparator(option))
           : undefined
       if (!items) throw bad(`expects a list, got ${JSON.stringify(raw)}`)
-      return items.map((s) => s.trim()).filter(Boolean)
+      const list = items.map((s) => s.trim()).filter(Boolean)
+      // An empty list would read as "no filter" (--only: every step) or as the default: refuse it instead.
+      if (!list.length)
+        throw bad(
+          option.choices
+            ? `no step named; valid: ${option.choices.join(', ')}`
+            : `names nothing; give at least one value (separate several with "${listSeparator(option)}")`,
+        )
+      return list
     }
     case 'string':
-      if (typeof raw !== 'string' && typeof raw !== 'number') throw bad(`expects a string, got ${JSON.stringify(raw)}`)
-      if (String(raw) === '') throw bad('expects a value')
-      return String(raw)
+      if (typeof raw !== 'string') throw bad(`expects a string, got ${JSON.stringify(raw)}`)
+      if (raw === '') throw bad('expects a value')
+      return raw
   }
 }
 
@@ -810,6 +823,9 @@ export function parseFlags(argv: string[]): Partial<Config> {
       )
     }
     const source = `--${option.flag}`
+    // `--no-probes=false` would otherwise turn probes off: a negated flag is a value in itself.
+    if (negated && inline !== undefined)
+      throw new UsageError(`--${name} takes no value; write --${name}, or --${option.flag}=true|false`)
     if (option.kind === 'boolean') assign(option, negated ? false : (inline ?? true), source)
     else assign(option, inline ?? option.bareValue ?? nextValue(option, source), source)
   }
@@ -848,9 +864,40 @@ export function readConfigFile(path: string): Partial<Config> {
         `--config ${path}: unknown key "${name}"${guess ? `; did you mean "${guess}"?` : ''}; valid keys: ${allowed.map((o) => o.flag).join(', ')}`,
       )
     }
-    set[option.key] = coerce(option, raw, `--config ${path}: ${name}`)
+    const source = `--config ${path}: ${name}`
+    // YAML reads 007 as the number 7 and 1e3 as 1000: text that is not quoted would silently become another name.
+    const values = Array.isArray(raw) ? raw : [raw]
+    // `dry-run: true` is the bare form of --dry-run, not text.
+    const wantsText =
+      (option.kind === 'string' && !(option.bareValue && typeof raw === 'boolean')) || option.kind === 'list'
+    const index = wantsText ? values.findIndex((v) => typeof v === 'number' || typeof v === 'boolean') : -1
+    if (index >= 0) {
+      // The failsafe schema reads every scalar as the text written.
+      const written = (yaml().parse(text, { schema: 'failsafe' }) as Record<string, unknown>)[name]
+      const item = String(Array.isArray(written) ? written[index] : written)
+      throw new UsageError(
+        `${source}: YAML reads ${item} as the ${typeof values[index]} ${values[index]}, not as text; quote it: ${Array.isArray(raw) ? `"${item}"` : `${name}: "${item}"`}`,
+      )
+    }
+    set[option.key] = coerce(option, raw, source)
   }
   return set as Partial<Config>
+}
+
+/**
+ * Why istioctl cannot be installed in `dir` on this machine, or undefined: the nearest part of the path that exists
+ * must be a directory (mkdir -p fails on a file anywhere in it).
+ */
+export function installDirProblem(dir: string): string | undefined {
+  for (let path = resolve(dir); ; path = dirname(path)) {
+    let isDirectory: boolean | undefined
+    try {
+      isDirectory = statSync(path).isDirectory()
+    } catch {} // missing (or unreadable): the part above decides
+    if (isDirectory === false)
+      return `${path === resolve(dir) ? `"${dir}" exists` : `"${dir}" cannot be created: ${path} exists`} and is not a directory; name a directory, or one to create`
+    if (isDirectory || dirname(path) === path) return undefined
+  }
 }
 
 /**
@@ -882,26 +929,30 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const fromFile = flags.config ? readConfigFile(flags.config) : {}
   const config = { ...defaults(env), ...fromFile, ...flags } as Config
   // Given by the operator this time (flag, config file or environment): never replaced by a recorded setting.
-  const fromEnv = OPTIONS.filter((o) => o.env && env[o.env] !== undefined).map((o) => o.key)
+  const fromEnv = OPTIONS.filter((o) => fromEnvironment(o, env) !== undefined).map((o) => o.key)
   config.explicit = [...new Set([...fromEnv, ...Object.keys({ ...fromFile, ...flags })])].filter(
     (k) => k !== 'contexts',
   ) as (keyof Config)[]
   config.contexts = [...new Set(flags.contexts ?? (config.context ? [config.context] : []))]
+  // Where a value came from, so an error names what the operator wrote.
+  const sourceOf = (option: OptionSpec) =>
+    option.key in flags
+      ? `--${option.flag}`
+      : option.key in fromFile
+        ? `--config ${flags.config}: ${option.flag}`
+        : fromEnvironment(option, env)
+          ? option.env!
+          : `--${option.flag}`
   for (const option of OPTIONS) {
     const value = config[option.key]
     // false is the "off" value of a flag whose value is optional (--dry-run).
     if (value === undefined || (value === false && option.bareValue)) continue
-    const source =
-      option.key in flags
-        ? `--${option.flag}`
-        : option.key in fromFile
-          ? `--config ${flags.config}: ${option.flag}`
-          : option.env && env[option.env]
-            ? option.env
-            : `--${option.flag}`
     const problem = validateOptionValue(option.key, value)
-    if (problem) throw new UsageError(`${source}: ${problem}`)
+    if (problem) throw new UsageError(`${sourceOf(option)}: ${problem}`)
   }
+  // Checked against the disk here, not in its validate (which also checks recorded settings of other machines).
+  const dirProblem = installDirProblem(config.installDir)
+  if (dirProblem) throw new UsageError(`${sourceOf(byFlag.get('install-dir')!)}: ${dirProblem}`)
   if (config.from && config.only.length)
     throw new UsageError(
       '--from and --only cannot be combined: --from runs a step and every later one, --only runs just the steps named',
@@ -912,6 +963,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (config.printRbac && printing)
     throw new UsageError(
       `--print-rbac cannot be combined with --${OPTIONS.find((o) => o.key === printing)!.flag}: it prints the permissions of a run, or with --verify of an audit, and exits`,
+    )
+  // --list lists the steps and exits: an action given with it would be dropped without a word.
+  const listAlso = (['rollback', 'uninstall', 'verify', 'render', 'dryRun'] as const).find((k) => config[k])
+  if (config.list && listAlso)
+    throw new UsageError(
+      `--list cannot be combined with --${OPTIONS.find((o) => o.key === listAlso)!.flag}: it lists the steps and their state, and exits; drop one of them`,
     )
   const modes = (['rollback', 'uninstall', 'verify', 'render'] as const).filter((k) => config[k]).map((k) => `--${k}`)
   if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} cannot be combined: each is its own kind of run`)

@@ -4,6 +4,8 @@
 // `useText` swaps it in once, before anything is said (a run has one language). Values inside the sentences
 // (names, flags, commands, what kubectl printed) stay as they are.
 
+import type { PathProblem } from './local-dir.ts'
+
 /** What a probe can observe (lib/types.ts Observation['kind']; config sits below types, so it is spelled out). */
 type ObservationKind = 'answered' | 'status' | 'blocked' | 'refused' | 'unresolved' | 'error' | 'skipped'
 
@@ -684,6 +686,7 @@ const EN_TEXT = {
       '--dry-run=server needs a cluster: pass --context (the kubeconfig has no current context)',
     nothingToResume: 'nothing to resume: every selected step is already done (use --from <step> to run steps again)',
     noStepSelected: 'the flags select no step to run',
+    onlyNamesNoStep: (valid: string[]) => `--only: no step named; valid: ${valid.join(', ')}`,
     needsStep: (id: string, needed: string) =>
       `step ${id} needs step ${needed} (done in this context, or selected to run first); add ${needed} to --only, or start with --from ${needed}`,
     nothingToRollBack: (id: string, status: string, context: string, undoable: string) =>
@@ -691,9 +694,23 @@ const EN_TEXT = {
     nothingToUninstall: (context: string) =>
       `--uninstall: no step of this runbook has changed anything in context ${context} (per its state file); nothing to undo`,
     noFleetRecord: (where: string, contexts: string) =>
-      `--all-contexts: no context of the kubeconfig has a record of this runbook in ${where} (contexts: ${contexts || 'none'}); run the runbook first`,
+      `--all-contexts: no context of the kubeconfig has a record of this runbook (in Gthulhu's namespace, or a local copy in ${where}) (contexts: ${contexts || 'none'}); run the runbook first`,
     nothingToAudit: (context: string) =>
       `--verify: no step is done in context ${context} (per the runbook's record in Gthulhu's namespace, or its local copy when there is none), so there is nothing to audit; run the runbook first, or pass the --namespace and --release it ran with`,
+    /** What is in the way of a path the runbook writes on this machine (lib/config/local-dir.ts). */
+    localPath: ({ at, kind, code }: PathProblem) =>
+      kind === 'not-a-directory'
+        ? `${at} is not a directory`
+        : kind === 'a-directory'
+          ? `${at} is a directory`
+          : kind === 'cannot-create'
+            ? `${at} cannot be created (${code})`
+            : `${at} is not writable (${code})`,
+    stateDir: (path: string, problem: string) =>
+      `the record's local copy ${path} cannot be written: ${problem}; move that aside or pass --state-file with a path in a writable directory`,
+    reportDir: (dir: string, problem: string) =>
+      `--report ${dir}: ${problem}; name a directory where report.md and report.html can be written`,
+    renderDir: (dir: string, problem: string) => `--render ${dir}: ${problem}; choose an empty or new directory`,
   },
   /** What an audit (--verify) concludes, for one context and for a fleet. */
   audit: {
@@ -806,6 +823,10 @@ const EN_TEXT = {
     },
     serverDryRunRejected: (count: number) =>
       `✖ the API server rejected ${count} object(s); fix the settings named above before running`,
+    serverDryRunUnreachable: (said: string) =>
+      `cannot run the server dry run: the API server is unreachable: ${said}; no object was judged`,
+    reportNotWritten: (problem: string) =>
+      `the report could not be written: ${problem}; what the run did is in its output above and in its record`,
     contextLine: (context: string, namespace: string, source: string, statePath: string) =>
       `Context ${context}, namespace ${namespace} (${source}); record in ${statePath}`,
     namespaceGiven: 'as given',

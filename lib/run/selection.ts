@@ -17,10 +17,12 @@ const finished = (record?: StepRecord) => record?.status === 'done' || record?.s
 
 export function selectSteps(
   steps: Pick<Step, 'id' | 'requires'>[],
-  config: Pick<Config, 'only' | 'from' | 'skip' | 'resume'>,
+  config: Pick<Config, 'only' | 'from' | 'skip' | 'resume' | 'explicit'>,
   records: Partial<Record<StepId, StepRecord>>,
 ): Selection {
   const ids = steps.map((s) => s.id)
+  // An empty --only means "no filter" below: given empty, it names no step rather than every step.
+  if (config.explicit.includes('only') && !config.only.length) throw new UsageError(text.errors.onlyNamesNoStep(ids))
   const named = new Set<StepId>(config.only.length ? config.only : config.from ? [config.from] : [])
   const left: Selection['left'] = []
   const run: StepId[] = []
