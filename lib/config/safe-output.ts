@@ -22,7 +22,12 @@ export function writeFileSafely(path: string, text: string, mode = 0o600): void 
     throw error
   }
   closeSync(fd)
-  renameSync(temp, path)
+  try {
+    renameSync(temp, path)
+  } catch (error) {
+    rmSync(temp, { force: true }) // a directory in the way, say: no temp file left beside it
+    throw error
+  }
 }
 
 // scheme://user:password@host or scheme://token@host: the part before "@" in a URL's authority.

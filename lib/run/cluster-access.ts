@@ -1,8 +1,7 @@
 // A kubectl failure while reading the record or taking the lock, said in the operator's terms: the namespace does
 // not exist, these credentials may not, or the API server cannot be reached.
 import { CommandError, StepFailure, UsageError } from '../config/errors.ts'
-
-const UNREACHABLE = /Unable to connect|connection refused|was refused|no such host|i\/o timeout|dial tcp|TLS handshake/i
+import { UNREACHABLE } from '../kube/unreachable.ts'
 
 export function clusterAccessError(
   error: unknown,

@@ -1,16 +1,20 @@
 // --render: every manifest the selected steps would apply, with the operator's values, as one file per
 // object plus a kustomization.yaml, for review or GitOps. Reads no cluster and writes nothing else.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { UsageError } from '../config/errors.ts'
+import { makeWritableDir } from '../config/local-dir.ts'
 import type { Config } from '../config/options.ts'
+import { text } from '../config/text.ts'
 import type { Facts, KubeObject, Step } from '../types.ts'
 
 const MARKER = '# Rendered by gthulhu-runbook'
 
 export function renderManifests(dir: string, steps: Step[], config: Config, facts: Facts): string[] {
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
+  const problem = makeWritableDir(dir)
+  if (problem) throw new UsageError(text.errors.renderDir(dir, text.errors.localPath(problem)))
+  if (readdirSync(dir).length > 0) {
     const kustomization = join(dir, 'kustomization.yaml')
     const ours = existsSync(kustomization) && readFileSync(kustomization, 'utf8').startsWith(MARKER)
     if (!ours)
@@ -18,7 +22,6 @@ export function renderManifests(dir: string, steps: Step[], config: Config, fact
         `--render ${dir}: the directory is not empty and was not rendered by this runbook; choose an empty or new directory`,
       )
   }
-  mkdirSync(dir, { recursive: true })
   const files: string[] = []
   const order = (id: string) => String(steps.findIndex((s) => s.id === id) + 1).padStart(2, '0')
   for (const step of steps) {

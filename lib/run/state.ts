@@ -6,6 +6,7 @@
 import { existsSync, lstatSync, readFileSync, renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../config/errors.ts'
+import { makeWritableDir } from '../config/local-dir.ts'
 import { OUTCOME_KEYS, type Config } from '../config/options.ts'
 import { text } from '../config/text.ts'
 import { redactCredentials, writeFileSafely } from '../config/safe-output.ts'
@@ -225,6 +226,10 @@ export class StateStore {
     const { path, context, cluster, namespace, release } = options
     // A local copy that is not the runbook's (or is corrupt) is never overwritten, even by the cluster's record.
     const local = new StateStore(path, context)
+    // Its directory is made now, before the lock and the record's revision: a path that cannot hold it is refused
+    // while nothing has changed, not found at the first save.
+    const problem = options.write ? makeWritableDir(local.directory) : undefined
+    if (problem) throw new UsageError(text.errors.stateDir(local.path, text.errors.localPath(problem)))
     let found: Awaited<ReturnType<typeof readRecord>>
     let uid: string | undefined
     try {
