@@ -708,9 +708,10 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     { applyRecordedSettings, defaultStatePath, StateStore },
     { selectAudit },
     { applySavedAnswers },
-    { auditContext, fleetTable },
+    { auditContext, fleetTable, notAudited },
     { ReachabilityCollector },
     { Cluster },
+    { RunLease },
   ] = await Promise.all([
     import('./lib/kube/kubeconfig.ts'),
     import('./lib/run/state.ts'),
@@ -719,6 +720,7 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     import('./lib/run/audit.ts'),
     import('./lib/verify/reachability.ts'),
     import('./lib/kube/cluster.ts'),
+    import('./lib/run/lease.ts'),
   ])
   const known = await readContexts(cluster, config.kubeconfig)
   const named = config.allContexts ? known : config.contexts.map((name) => requireContext(known, name))
@@ -778,16 +780,42 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
       if (m.state.offline) memberReporter.say(text.record.offline(m.state.offline, m.state.path))
       if (m.state.notice) memberReporter.say(m.state.notice)
       if (m.taken.length) memberReporter.say(text.cli.settingsFromRecord(m.taken.join(', ')))
-      const outcome = await auditContext({
-        config: m.config,
-        steps: STEPS,
-        state: m.state,
-        cluster: new Cluster({ ...cluster.options, context: m.kube.name }),
-        reporter: memberReporter,
-        signal,
-        ids: m.ids,
-        collector,
+      const memberCluster = new Cluster({ ...cluster.options, context: m.kube.name })
+      // Each context's lock, as a single audit takes it: its probe pods must not meet a run's, nor audit a half-done
+      // run. A lock that cannot be taken makes that context one that could not be audited.
+      const memberAbort = new AbortController()
+      signal.addEventListener('abort', () => memberAbort.abort(), { once: true })
+      const lease = new RunLease(memberCluster.forCleanup(), m.config.namespace, {
+        operation: 'verify',
+        context: m.kube.name,
+        onLost: (message) => {
+          memberReporter.say(`\n${text.record.lockLost(message)}`)
+          memberAbort.abort()
+        },
       })
+      const auditing = { ...memberCluster.options, signal: memberAbort.signal }
+      let outcome: import('./lib/run/audit.ts').AuditOutcome
+      try {
+        const taken = await lease.acquire()
+        if (taken.tookOverFrom) memberReporter.say(text.cli.tookOverLock(taken.tookOverFrom))
+        await removeLeftoverProbes(memberCluster, m.config.namespace, memberReporter)
+        outcome = await auditContext({
+          config: m.config,
+          steps: STEPS,
+          state: m.state,
+          cluster: new Cluster(auditing),
+          reporter: memberReporter,
+          signal: memberAbort.signal,
+          ids: m.ids,
+          collector,
+        })
+      } catch (caught) {
+        const error = clusterAccessError(caught, m.config.namespace, m.kube.name, "take the runbook's lock")
+        if (signal.aborted || !isExpected(error)) throw caught
+        outcome = notAudited({ ids: m.ids, reporter: memberReporter, config: m.config }, m.kube.name, error.message)
+      } finally {
+        await lease.release()
+      }
       return { member: m, outcome, said: said.join(''), collector, finishedAt: new Date() }
     }),
   )

@@ -116,6 +116,38 @@ test('a fleet audit names a context it cannot audit and exits 2 before auditing 
   assert.match(notVerify.stderr, /goes with --verify only/)
 })
 
+test('a context whose lock another run holds is one the fleet audit could not audit; the others are audited', async () => {
+  const now = new Date().toISOString().replace('Z', '000Z')
+  const held = await kubectl(beta.env, ['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'gthulhu-runbook', namespace: 'default' },
+      spec: {
+        holderIdentity: 'ops@elsewhere/pid-1/abcdef',
+        leaseDurationSeconds: 3600,
+        acquireTime: now,
+        renewTime: now,
+      },
+    }),
+  })
+  assert.is(held.code, 0, held.stderr)
+  try {
+    const r = await runbook(['--verify', '--context', 'fleet-alpha', '--context', 'fleet-beta', '--no-probes'])
+    assert.is(r.code, 1, show(r))
+    const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
+    assert.match(table, /fleet-alpha\s+2\/2\s+0\s+\d+\s+✔ holds/, show(r))
+    assert.match(table, /fleet-beta\s+0\/2\s+\S+\s+–\s+✖ another run holds the lock on namespace default/, show(r))
+    assert.match(r.stdout, /══ fleet-beta ══[\s\S]*✖ another run holds the lock[^\n]*ops@elsewhere/)
+  } finally {
+    const freed = await kubectl(beta.env, ['delete', 'lease', 'gthulhu-runbook', '-n', 'default'])
+    assert.is(freed.code, 0, freed.stderr)
+  }
+  // alpha's lock was taken and given back.
+  const alphaLease = await kubectl(alpha.env, ['get', 'lease', 'gthulhu-runbook', '-n', 'default', '-o', 'json'])
+  assert.is(JSON.parse(alphaLease.stdout).spec.holderIdentity ?? '', '')
+})
+
 test('each context is audited against the record in its cluster, with its settings, from any directory', async () => {
   // fleet-alpha hardened again with a setting that is not the default: audited with the defaults, it would drift.
   const custom = ['--only', 'l4-policies', '--no-probes', '--no-allow-kubelet-probes']

@@ -176,12 +176,45 @@ export function verdictText(o: AuditOutcome): string {
 }
 
 /** The fleet's table: one row per context. */
+/** A context that could not be audited at all (its lock held by a run, say): every step unproven, no path tried. */
+export function notAudited(
+  run: Pick<AuditRun, 'ids' | 'reporter' | 'config'>,
+  context: string,
+  error: string,
+): AuditOutcome {
+  const outcome = {
+    context,
+    audited: run.ids,
+    holding: 0,
+    drifts: [],
+    paths: [],
+    pathsOpen: 0,
+    probed: run.config.probes,
+    results: [],
+    exitCode: EXIT.failed,
+    error,
+  }
+  run.reporter.say(`✖ ${error}`)
+  run.reporter.event({
+    event: 'audit-end',
+    steps: run.ids.length,
+    holding: 0,
+    drifts: 0,
+    pathsOpen: 0,
+    probed: outcome.probed,
+    exitCode: outcome.exitCode,
+    message: error,
+  })
+  return outcome
+}
+
 export function fleetTable(outcomes: AuditOutcome[]): string {
   const rows = outcomes.map((o) => [
     o.context,
     `${o.holding}/${o.audited.length}`,
     o.error ? text.audit.fleetFailed : String(o.drifts.length),
-    String(o.pathsOpen),
+    // No path was looked at when the context could not be audited at all.
+    o.paths.length ? String(o.pathsOpen) : '–',
     o.error ? `✖ ${o.error}` : o.drifts.length ? text.audit.fleetDrifted : text.audit.fleetHolds,
   ])
   const head = text.audit.fleetColumns
