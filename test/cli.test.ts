@@ -1,6 +1,5 @@
 // The CLI as an operator and a pipeline meet it: flags, refusals, preflight, dry run, list, state safety.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -164,13 +163,9 @@ test('preflight fails clearly when a workload is missing, naming the selector, a
 })
 
 test('an unreachable cluster fails preflight with a clear message', async () => {
-  const kubeconfig = join(world.dir, 'unreachable.kubeconfig')
-  const original = parseYaml(readFileSync(world.sim.kubeconfig, 'utf8'))
-  original.clusters[0].cluster.server = 'http://127.0.0.1:9'
-  writeFileSync(kubeconfig, JSON.stringify(original))
-  const flags = world.flags.map((f) =>
-    f === world.sim.kubeconfig ? kubeconfig : f === world.stateFile ? join(world.dir, 'unreachable.json') : f,
-  )
+  const flags = world
+    .flagsWithKubeconfig('unreachable.kubeconfig', (k) => (k.clusters[0].cluster.server = 'http://127.0.0.1:9'))
+    .map((f) => (f === world.stateFile ? join(world.dir, 'unreachable.json') : f))
   const r = await world.run([...flags, '--yes', '--only', 'preflight'])
   assert.is(r.code, 1, show(r))
   // The record is read (and the lock taken) from the cluster first, so that is where it stops.
@@ -326,11 +321,10 @@ test('--kubeconfig naming a missing file exits 2 naming the file, not a missing 
 })
 
 test("the namespace defaults to the kube context's, and -n overrides it", async () => {
-  const kubeconfig = join(world.dir, 'namespaced.kubeconfig')
-  const original = parseYaml(readFileSync(world.sim.kubeconfig, 'utf8'))
-  original.contexts[0].context.namespace = 'gthulhu-system'
-  writeFileSync(kubeconfig, JSON.stringify(original))
-  const flags = world.flags.map((f) => (f === world.sim.kubeconfig ? kubeconfig : f))
+  const flags = world.flagsWithKubeconfig(
+    'namespaced.kubeconfig',
+    (k) => (k.contexts[0].context.namespace = 'gthulhu-system'),
+  )
   const fromContext = await world.run([...flags, '--dry-run', '--only', 'preflight,l4-policies'])
   assert.is(fromContext.code, 0, show(fromContext))
   assert.match(fromContext.stdout, new RegExp(`namespace gthulhu-system \\(from kube context ${world.sim.context}\\)`))

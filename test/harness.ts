@@ -1,6 +1,7 @@
 // Integration-test harness: a simulated cluster per test file, and the real runbook CLI run against it as
 // a child process (real kubectl, real HTTP, real downloads from the loopback mirror).
-import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kubectl, runCommand, type ProcessResult } from './kit.ts'
@@ -54,6 +55,8 @@ export interface RunbookWorld {
     args: string[],
     options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; cwd?: string; closedStdout?: boolean },
   ): Promise<ProcessResult>
+  /** This world's flags with a copy of its kubeconfig (file `name`) changed by `edit`: a dead server, a namespace. */
+  flagsWithKubeconfig(name: string, edit: (kubeconfig: any) => void): string[]
   /** The local copy of the record (written after every change). */
   state(): RunbookState
   /** Edits the latest revision of the record in the cluster, as someone with write access to its Secret could. */
@@ -95,6 +98,13 @@ export function worldAround(sim: Simulator, dir = mkdtempSync(join(tmpdir(), 'ru
         timeoutMs: runOptions.timeoutMs ?? 120_000,
         closedStdout: runOptions.closedStdout,
       }),
+    flagsWithKubeconfig: (name, edit) => {
+      const kubeconfig = join(dir, name)
+      const copy = parseYaml(readFileSync(sim.kubeconfig, 'utf8'))
+      edit(copy)
+      writeFileSync(kubeconfig, JSON.stringify(copy))
+      return flags.map((f) => (f === sim.kubeconfig ? kubeconfig : f))
+    },
     state: () => {
       if (!existsSync(stateFile)) throw new Error(`no state file at ${stateFile}`)
       return JSON.parse(readFileSync(stateFile, 'utf8'))

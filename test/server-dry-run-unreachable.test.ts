@@ -1,11 +1,5 @@
-// --dry-run=server against a cluster that does not answer: one "unreachable" error and exit 1, as for any
-// unreachable cluster, not one rejection per object and an exit 2 blaming the settings. An answer of the API
-// server that quotes a dial error (a webhook it could not call) is still that object's rejection.
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parse as parseYaml } from 'yaml'
 import { apiServerUnreachable } from '../lib/kube/unreachable.ts'
 import { show, startWorld, type RunbookWorld } from './harness.ts'
 
@@ -18,11 +12,10 @@ test.after(async () => {
 })
 
 test('a server dry run against an unreachable API server exits 1 with one line saying so', async () => {
-  const kubeconfig = join(world.dir, 'unreachable.kubeconfig')
-  const original = parseYaml(readFileSync(world.sim.kubeconfig, 'utf8'))
-  original.clusters[0].cluster.server = 'https://127.0.0.1:1'
-  writeFileSync(kubeconfig, JSON.stringify(original))
-  const flags = world.flags.map((f) => (f === world.sim.kubeconfig ? kubeconfig : f))
+  const flags = world.flagsWithKubeconfig(
+    'unreachable.kubeconfig',
+    (k) => (k.clusters[0].cluster.server = 'https://127.0.0.1:1'),
+  )
   const r = await world.run([...flags, '--dry-run=server', '-o', 'json'])
   assert.is(r.code, 1, show(r))
   const events = r.stdout
