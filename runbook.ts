@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
       if (taken.length) reporter.say(text.cli.settingsFromRecord(taken.join(', ')))
       // A recorded install dir may be a file on this machine: refuse it before any step runs, as a flag's would be.
       const dirProblem = taken.some((t) => t.startsWith('installDir=')) && installDirProblem(config.installDir)
-      if (dirProblem) throw new UsageError(`--install-dir (from the record): ${dirProblem}`)
+      if (dirProblem) throw new UsageError(text.errors.installDirFromRecord(dirProblem))
       applySavedAnswers(config, state.state.answers)
     }
     /** Takes the cluster's lock, clears what an interrupted run left, and (for a run that changes things) starts a record revision. */

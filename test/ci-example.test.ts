@@ -1,3 +1,6 @@
+// The operator guide's CI example, run as written against the simulated cluster: its events file holds only JSON
+// (every line parses, and jq reads it), it exits with the runbook's code, and the same script without npm's
+// --silent fails on jq's error instead of hiding it.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'

@@ -1,3 +1,6 @@
+// `completion bash|zsh|fish`: each script is generated from the option table, loads in its shell without an
+// error, and (bash, fish: whose completion engines can be driven from a script) completes flags, step ids and
+// choices. The shells come from Debian packages, installed here when missing.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'uvu'

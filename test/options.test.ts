@@ -244,12 +244,13 @@ test('an empty --only names no step and is refused, on the command line and in a
   assert.equal(loadConfig(['--only', 'preflight,'], {}).only, ['preflight'])
 })
 
-test('every other list refuses an explicitly empty value the same way', () => {
-  usageError(() => loadConfig(['--skip='], {}), /^--skip: no step named; valid: preflight/)
-  usageError(() => loadConfig(['--config', configFile('skip: []\n')], {}), /skip: no step named/)
+test('a list whose empty value would mean something else is refused empty; skip and probe users may be empty', () => {
   usageError(() => loadConfig(['--manager-principals='], {}), /^--manager-principals: names nothing; give at least one/)
-  usageError(() => loadConfig(['--probe-users', ','], {}), /^--probe-users: names nothing/)
   usageError(() => loadConfig(['--allowed-user-agents', '|'], {}), /^--allowed-user-agents: names nothing.*"\|"/)
+  // Empty is their default: nothing skipped, no other probe user.
+  const none = loadConfig(['--config', configFile('skip: []\nprobe-users: []\n')], {})
+  assert.equal([none.skip, none.probeUsers], [[], []])
+  assert.equal(loadConfig(['--skip='], {}).skip, [])
 })
 
 test('--install-dir must be a directory, or a path mkdir -p can create; empty is refused', () => {
@@ -259,6 +260,9 @@ test('--install-dir must be a directory, or a path mkdir -p can create; empty is
     () => loadConfig(['--install-dir', file], {}),
     new RegExp(`^--install-dir: "${literal(file)}" exists and is not a directory; name a directory`),
   )
+  // What installs nothing does not care.
+  for (const other of [['--version'], ['--list'], ['--print-rbac', 'user:a']])
+    assert.is(loadConfig([...other, '--install-dir', file], {}).installDir, file)
   usageError(
     () => loadConfig(['--install-dir', join(file, 'bin')], {}),
     new RegExp(

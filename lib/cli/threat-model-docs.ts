@@ -79,7 +79,7 @@ const ZH: Texts = {
   header: '威脅模型',
   twin: '[English](../threat-model.md)',
   intro: [
-    '這份強化要防的是：任何能在叢集裡執行 Pod 的人——被入侵的工作負載、在某個命名空間（或 Gthulhu 自己的命名空間）有權限的粗心或惡意使用者。下表每一列是這種人碰到 manager、MongoDB、decision maker 或 入口閘道的一條路，或是一個必須繼續能用的呼叫者。',
+    '這份強化要防的是：任何能在叢集裡執行 Pod 的人——被入侵的工作負載、在某個命名空間（或 Gthulhu 自己的命名空間）有權限的粗心或惡意使用者。下表每一列是這種人碰到 manager、MongoDB、decision maker 或入口閘道的一條路，或是一個必須繼續能用的呼叫者。',
     '本頁由 `lib/verify/threat-model.ts` 產生，這也是各步驟的探測、`--verify` 與 `--report` 所用的同一份清單：runbook 說已關閉的路，都由關閉它的步驟實際試過並看到被拒絕；仍然開著的路，本頁直接說明，並寫出要怎麼關。',
   ],
   attacksHeading: '攻擊者可走的路',

@@ -1155,6 +1155,7 @@ export const TEXT_ZH_TW: Text = {
           : kind === 'cannot-create'
             ? `無法建立 ${at}（${code}）`
             : `${at} 無法寫入（${code}）`,
+    installDirFromRecord: (problem) => `--install-dir（取自紀錄）：${problem}`,
     stateDir: (path, problem) =>
       `紀錄的本機副本 ${path} 無法寫入：${problem}；請把擋路的東西移開，或用 --state-file 指定可寫入目錄裡的路徑`,
     reportDir: (dir, problem) => `--report ${dir}：${problem}；請指定可以寫入 report.md 與 report.html 的目錄`,

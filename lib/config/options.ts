@@ -719,8 +719,9 @@ function coerce(option: OptionSpec, raw: unknown, source: string): unknown {
           : undefined
       if (!items) throw bad(`expects a list, got ${JSON.stringify(raw)}`)
       const list = items.map((s) => s.trim()).filter(Boolean)
-      // An empty list would read as "no filter" (--only: every step) or as the default: refuse it instead.
-      if (!list.length)
+      // Empty is refused where it would not mean "none": --only (every step), and lists whose default is not empty
+      // (--manager-principals: the scheduler's; --allowed-user-agents: the guide's). `skip: []` is plainly none.
+      if (!list.length && option.key !== 'skip' && option.key !== 'probeUsers')
         throw bad(
           option.choices
             ? `no step named; valid: ${option.choices.join(', ')}`
@@ -950,8 +951,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const problem = validateOptionValue(option.key, value)
     if (problem) throw new UsageError(`${sourceOf(option)}: ${problem}`)
   }
-  // Checked against the disk here, not in its validate (which also checks recorded settings of other machines).
-  const dirProblem = installDirProblem(config.installDir)
+  // Checked against the disk here, not in its validate (which also checks recorded settings of other machines); not
+  // for what installs nothing.
+  const installs = !config.help && !config.version && !config.printRbac && !config.list
+  const dirProblem = installs && installDirProblem(config.installDir)
   if (dirProblem) throw new UsageError(`${sourceOf(byFlag.get('install-dir')!)}: ${dirProblem}`)
   if (config.from && config.only.length)
     throw new UsageError(

@@ -706,6 +706,7 @@ const EN_TEXT = {
           : kind === 'cannot-create'
             ? `${at} cannot be created (${code})`
             : `${at} is not writable (${code})`,
+    installDirFromRecord: (problem: string) => `--install-dir (from the record): ${problem}`,
     stateDir: (path: string, problem: string) =>
       `the record's local copy ${path} cannot be written: ${problem}; move that aside or pass --state-file with a path in a writable directory`,
     reportDir: (dir: string, problem: string) =>
