@@ -153,6 +153,9 @@ async function webUiUrl(cluster: Cluster, config: Config, facts: Facts): Promise
 /** Set when the terminal hung up (SIGHUP, or EIO from it): the process then leaves the way a hung-up one does. */
 let terminalGone = false
 
+/** The locks a fleet audit holds, one per context: a second Ctrl-C gives them back before leaving at once. */
+const fleetLeases = new Set<RunLease>()
+
 /** What a closed output does to the run in progress (set while one is): it stops as on Ctrl-C. */
 let stopOnClosedOutput: (() => void) | undefined
 let outputClosed = false
@@ -214,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
         state?.saveSync('interrupted')
         lease.releaseSync()
       }
+      for (const held of fleetLeases) if (held.held) held.releaseSync()
       process.exit(EXIT.interrupted)
     }
     reporter.say(`\n${text.cli.interrupted}`)
@@ -729,12 +733,12 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     named.map(async (kube) => {
       const member = { ...config, context: kube.name, contexts: [kube.name], explicit: [...config.explicit] }
       settleNamespace(member, kube)
-      // Each context's record as a single audit reads it: the cluster's, else (unreachable) the local copy, whose
-      // audit then reports the cluster unreachable.
+      // Each context's record as a single audit reads it. A cluster that does not answer within seconds (or Ctrl-C)
+      // leaves the local copy, marked offline: that context is one not audited, below.
       const state = await StateStore.open({
         path: defaultStatePath(kube.name),
         context: kube.name,
-        cluster: new Cluster({ ...cluster.options, context: kube.name, signal: undefined, apiProxy: false }),
+        cluster: new Cluster({ ...cluster.options, context: kube.name, timeoutMs: 10_000, apiProxy: false }),
         namespace: member.namespace,
         release: member.release,
         write: false,
@@ -743,7 +747,18 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
       return { kube, member, state }
     }),
   )
+  if (signal.aborted) throw new Interrupted()
   const members = opened.flatMap(({ kube, member, state }) => {
+    const unaudited = {
+      kube,
+      state,
+      config: member,
+      ids: [] as StepId[],
+      taken: [] as string[],
+      unreadable: state.offline,
+    }
+    // Not skipped when its record cannot be read: a cluster that does not answer may well be one hardened.
+    if (state.offline) return [unaudited]
     const done = Object.values(state.state.steps).some((r) => r?.status === 'done' || r?.status === 'accepted')
     // --all-contexts takes the contexts this runbook hardened; a context named outright must have a record.
     if (!done && config.allContexts) return (skipped.push(kube.name), [])
@@ -751,7 +766,7 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
     // As a single audit does: the settings the record was made with, unless given again.
     const taken = applyRecordedSettings(member, state.state.config)
     applySavedAnswers(member, state.state.answers)
-    return [{ kube, state, config: member, ids, taken }]
+    return [{ ...unaudited, ids, taken }]
   })
   if (!members.length)
     throw new UsageError(text.errors.noFleetRecord(dirname(defaultStatePath('-')), known.map((c) => c.name).join(', ')))
@@ -762,6 +777,47 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
       skipped.length ? `\n${text.audit.fleetNoRecord(skipped.join(', '))}` : ''
     }`,
   )
+  /**
+   * One context's audit under its lock, as a single audit takes it: its probe pods must not meet a run's, nor audit
+   * a half-done run. Throws when the lock cannot be taken.
+   */
+  const auditMember = async (
+    m: (typeof members)[number],
+    memberReporter: Reporter,
+    collector: InstanceType<typeof ReachabilityCollector>,
+  ) => {
+    const memberCluster = new Cluster({ ...cluster.options, context: m.kube.name })
+    const memberAbort = new AbortController()
+    const memberSignal = AbortSignal.any([signal, memberAbort.signal])
+    setMaxListeners(100, memberSignal) // every concurrent command listens for it
+    const lease = new RunLease(memberCluster.forCleanup(), m.config.namespace, {
+      operation: 'verify',
+      context: m.kube.name,
+      onLost: (message) => {
+        memberReporter.say(`\n${text.record.lockLost(message)}`)
+        memberAbort.abort()
+      },
+    })
+    fleetLeases.add(lease)
+    try {
+      const taken = await lease.acquire()
+      if (taken.tookOverFrom) memberReporter.say(text.cli.tookOverLock(taken.tookOverFrom))
+      await removeLeftoverProbes(memberCluster, m.config.namespace, memberReporter)
+      return await auditContext({
+        config: m.config,
+        steps: STEPS,
+        state: m.state,
+        cluster: new Cluster({ ...memberCluster.options, signal: memberSignal }),
+        reporter: memberReporter,
+        signal: memberSignal,
+        ids: m.ids,
+        collector,
+      })
+    } finally {
+      await lease.release()
+      fleetLeases.delete(lease)
+    }
+  }
   const startedAt = new Date()
   const audits = await Promise.all(
     members.map(async (m) => {
@@ -777,45 +833,18 @@ async function fleetAudit(config: Config, argv: string[], STEPS: Step[], { repor
         dryRun: false,
       })
       memberReporter.say(text.audit.fleetMember(m.kube.name, m.state.describe(), m.ids.join(', ')))
-      if (m.state.offline) memberReporter.say(text.record.offline(m.state.offline, m.state.path))
       if (m.state.notice) memberReporter.say(m.state.notice)
       if (m.taken.length) memberReporter.say(text.cli.settingsFromRecord(m.taken.join(', ')))
-      const memberCluster = new Cluster({ ...cluster.options, context: m.kube.name })
-      // Each context's lock, as a single audit takes it: its probe pods must not meet a run's, nor audit a half-done
-      // run. A lock that cannot be taken makes that context one that could not be audited.
-      const memberAbort = new AbortController()
-      signal.addEventListener('abort', () => memberAbort.abort(), { once: true })
-      const lease = new RunLease(memberCluster.forCleanup(), m.config.namespace, {
-        operation: 'verify',
-        context: m.kube.name,
-        onLost: (message) => {
-          memberReporter.say(`\n${text.record.lockLost(message)}`)
-          memberAbort.abort()
-        },
-      })
-      const auditing = { ...memberCluster.options, signal: memberAbort.signal }
-      let outcome: import('./lib/run/audit.ts').AuditOutcome
-      try {
-        const taken = await lease.acquire()
-        if (taken.tookOverFrom) memberReporter.say(text.cli.tookOverLock(taken.tookOverFrom))
-        await removeLeftoverProbes(memberCluster, m.config.namespace, memberReporter)
-        outcome = await auditContext({
-          config: m.config,
-          steps: STEPS,
-          state: m.state,
-          cluster: new Cluster(auditing),
-          reporter: memberReporter,
-          signal: memberAbort.signal,
-          ids: m.ids,
-          collector,
-        })
-      } catch (caught) {
-        const error = clusterAccessError(caught, m.config.namespace, m.kube.name, "take the runbook's lock")
-        if (signal.aborted || !isExpected(error)) throw caught
-        outcome = notAudited({ ids: m.ids, reporter: memberReporter, config: m.config }, m.kube.name, error.message)
-      } finally {
-        await lease.release()
-      }
+      const unaudited = (why: string) =>
+        notAudited({ ids: m.ids, reporter: memberReporter, config: m.config }, m.kube.name, why)
+      const outcome = m.unreadable
+        ? unaudited(text.audit.fleetUnreadable(m.unreadable))
+        : await auditMember(m, memberReporter, collector).catch((caught) => {
+            if (signal.aborted) throw new Interrupted()
+            const error = clusterAccessError(caught, m.config.namespace, m.kube.name, "take the runbook's lock")
+            if (!isExpected(error)) throw caught
+            return unaudited(error.message)
+          })
       return { member: m, outcome, said: said.join(''), collector, finishedAt: new Date() }
     }),
   )

@@ -1,7 +1,7 @@
 // A fleet audit: --verify over two simulated clusters (two contexts of one merged KUBECONFIG, each with its own
 // record in its cluster and a local copy in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
 // table; the exit code is 1; JSON events carry the context; one report covers both.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -13,9 +13,22 @@ import { tempDir } from './temp-dir.ts'
 let alpha: Simulator
 let beta: Simulator
 const dir = tempDir('runbook-fleet-')
+/** A third context whose cluster never answers (nothing listens on port 1). */
+const deadKubeconfig = join(dir, 'dead.kubeconfig')
+writeFileSync(
+  deadKubeconfig,
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'dead', cluster: { server: 'https://127.0.0.1:1' } }],
+    users: [{ name: 'dead', user: { token: 'none' } }],
+    contexts: [{ name: 'fleet-dead', context: { cluster: 'dead', user: 'dead' } }],
+  }),
+)
+let withDead = false
 const env = () => ({
   ...process.env,
-  KUBECONFIG: [alpha.kubeconfig, beta.kubeconfig].join(delimiter),
+  KUBECONFIG: [alpha.kubeconfig, beta.kubeconfig, ...(withDead ? [deadKubeconfig] : [])].join(delimiter),
   KUBECACHEDIR: join(dir, 'kube-cache'),
   CI: 'true',
   NO_COLOR: '1',
@@ -146,6 +159,22 @@ test('a context whose lock another run holds is one the fleet audit could not au
   // alpha's lock was taken and given back.
   const alphaLease = await kubectl(alpha.env, ['get', 'lease', 'gthulhu-runbook', '-n', 'default', '-o', 'json'])
   assert.is(JSON.parse(alphaLease.stdout).spec.holderIdentity ?? '', '')
+})
+
+test('a cluster that does not answer is a context not audited, named or not, never skipped nor holding', async () => {
+  withDead = true
+  try {
+    const elsewhere = tempDir('runbook-fleet-dead-')
+    for (const selection of [['--context', 'fleet-alpha', '--context', 'fleet-dead'], ['--all-contexts']]) {
+      const r = await runbook(['--verify', ...selection, '--no-probes'], elsewhere)
+      assert.is(r.code, 1, show(r))
+      const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
+      assert.match(table, /fleet-alpha\s+\d+\/\d+\s+0\s+\d+\s+✔ holds/, show(r))
+      assert.match(table, /fleet-dead\s+0\/0\s+\S+\s+–\s+✖ cannot read the runbook's record in this cluster/, show(r))
+    }
+  } finally {
+    withDead = false
+  }
 })
 
 test('each context is audited against the record in its cluster, with its settings, from any directory', async () => {

@@ -1178,6 +1178,7 @@ export const TEXT_ZH_TW: Text = {
     holdsUnprobed: (reach) => `✔ runbook 設定的每個物件都符合計畫，也沒有別人的物件放寬存取；${reach}`,
     fleetStart: (count, contexts) => `同時稽核 ${count} 個 context：${contexts}`,
     fleetNoRecord: (contexts) => `（沒有這個 runbook 的紀錄，未稽核：${contexts}）`,
+    fleetUnreadable: (why) => `無法讀取這個叢集裡 runbook 的紀錄，所以沒有稽核：${why}`,
     fleetMember: (context, statePath, ids) => `context ${context}；狀態存在 ${statePath}；稽核 ${ids}`,
     fleetTitle: '機群稽核：',
     fleetColumns: ['context', '成立的步驟', '偏離', '開放路徑', '結論'],

@@ -736,6 +736,7 @@ const EN_TEXT = {
       `✔ every object the runbook set up is as planned and no foreign object widens access; ${reach}`,
     fleetStart: (count: number, contexts: string) => `Fleet audit of ${count} context(s), concurrently: ${contexts}`,
     fleetNoRecord: (contexts: string) => `(no record of this runbook, not audited: ${contexts})`,
+    fleetUnreadable: (why: string) => `cannot read the runbook's record in this cluster, so it is not audited: ${why}`,
     fleetMember: (context: string, statePath: string, ids: string) =>
       `Context ${context}; state in ${statePath}; auditing ${ids}`,
     fleetTitle: 'Fleet audit:',
