@@ -1,6 +1,7 @@
 // A fleet audit: --verify over two simulated clusters (two contexts of one merged KUBECONFIG, each with its own
 // record in its cluster and a local copy in .gthulhu-runbook/<context>.json), one of them drifted. Both are audited concurrently and shown in one
 // table; the exit code is 1; JSON events carry the context; one report covers both.
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { test } from 'uvu'
@@ -159,6 +160,44 @@ test('a context whose lock another run holds is one the fleet audit could not au
   // alpha's lock was taken and given back.
   const alphaLease = await kubectl(alpha.env, ['get', 'lease', 'gthulhu-runbook', '-n', 'default', '-o', 'json'])
   assert.is(JSON.parse(alphaLease.stdout).spec.holderIdentity ?? '', '')
+})
+
+test('Ctrl-C during a fleet audit stops it (130) and gives back every context lock', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, join(ROOT, 'runbook.ts'), '--verify', '--all-contexts'],
+    {
+      cwd: dir,
+      env: env(),
+      stdio: 'ignore',
+    },
+  )
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const holder = async (sim: Simulator) => {
+    const r = await kubectl(sim.env, [
+      'get',
+      'lease',
+      'gthulhu-runbook',
+      '-n',
+      'default',
+      '-o',
+      'json',
+      '--ignore-not-found',
+    ])
+    return r.stdout.trim() ? (JSON.parse(r.stdout).spec?.holderIdentity ?? '') : ''
+  }
+  try {
+    // Both audits under way: each holds its context's lock (probes keep them busy for seconds).
+    for (let tries = 0; !((await holder(alpha)) && (await holder(beta))); tries++) {
+      if (tries > 600) throw new Error('the fleet audit never held both locks')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    child.kill('SIGINT')
+    assert.is(await exited, 130)
+    assert.equal([await holder(alpha), await holder(beta)], ['', ''])
+  } finally {
+    child.kill('SIGKILL')
+  }
 })
 
 test('a cluster that does not answer is a context not audited, named or not, never skipped nor holding', async () => {
