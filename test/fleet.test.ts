@@ -151,7 +151,7 @@ test('a context whose lock another run holds is one the fleet audit could not au
     assert.is(r.code, 1, show(r))
     const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
     assert.match(table, /fleet-alpha\s+2\/2\s+0\s+\d+\s+✔ holds/, show(r))
-    assert.match(table, /fleet-beta\s+0\/2\s+\S+\s+–\s+✖ another run holds the lock on namespace default/, show(r))
+    assert.match(table, /fleet-beta\s+0\/2\s+\S+\s+—\s+✖ another run holds the lock on namespace default/, show(r))
     assert.match(r.stdout, /══ fleet-beta ══[\s\S]*✖ another run holds the lock[^\n]*ops@elsewhere/)
   } finally {
     const freed = await kubectl(beta.env, ['delete', 'lease', 'gthulhu-runbook', '-n', 'default'])
@@ -209,7 +209,7 @@ test('a cluster that does not answer is a context not audited, named or not, nev
       assert.is(r.code, 1, show(r))
       const table = r.stdout.slice(r.stdout.lastIndexOf('Fleet audit:'))
       assert.match(table, /fleet-alpha\s+\d+\/\d+\s+0\s+\d+\s+✔ holds/, show(r))
-      assert.match(table, /fleet-dead\s+0\/0\s+\S+\s+–\s+✖ cannot read the runbook's record in this cluster/, show(r))
+      assert.match(table, /fleet-dead\s+0\/0\s+\S+\s+—\s+✖ cannot read the runbook's record in this cluster/, show(r))
     }
   } finally {
     withDead = false

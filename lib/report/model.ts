@@ -203,7 +203,7 @@ function fleetSummary(inputs: ReportInput[]): Table {
       context,
       audit ? `${audit.holding}/${audit.audited.length}` : '—',
       audit ? (audit.error ? 'failed' : String(audit.drifts.length)) : '—',
-      audit ? String(audit.pathsOpen) : '—',
+      audit?.paths.length ? String(audit.pathsOpen) : '—',
       !audit ? '—' : audit.error ? `not finished: ${audit.error}` : audit.drifts.length ? 'drifted' : 'holds',
     ]),
   }

@@ -214,7 +214,7 @@ export function fleetTable(outcomes: AuditOutcome[]): string {
     `${o.holding}/${o.audited.length}`,
     o.error ? text.audit.fleetFailed : String(o.drifts.length),
     // No path was looked at when the context could not be audited at all.
-    o.paths.length ? String(o.pathsOpen) : '–',
+    o.paths.length ? String(o.pathsOpen) : '—',
     o.error ? `✖ ${o.error}` : o.drifts.length ? text.audit.fleetDrifted : text.audit.fleetHolds,
   ])
   const head = text.audit.fleetColumns
