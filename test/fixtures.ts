@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { ROOT, show, startWorld, worldAround, type RunbookWorld } from './harness.ts'
 import { kubectl } from './kit.ts'
+import { processAlive } from './process-alive.ts'
 import { startSimulator, type SavedWorld, type Simulator, type SimOptions } from './sim/index.ts'
 import { decodeRecord, encodeRecord, RECORD_KEY, RECORD_TYPE } from '../lib/run/record.ts'
 
@@ -62,16 +63,6 @@ function sourceFingerprint(): string {
       .update(readFileSync(join(ROOT, file)))
   fingerprint = hash.digest('hex')
   return fingerprint
-}
-
-/** Whether a process still runs (for a lock left by a crashed builder). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** Resolves when something changes in `dir` or after `ms`, whichever comes first. */
@@ -129,7 +120,7 @@ async function savedFixture(options: SimOptions, args: string[]): Promise<{ path
       mine = true
     } catch {
       const holder = Number(existsSync(join(lock, 'pid')) ? readFileSync(join(lock, 'pid'), 'utf8') : NaN)
-      if (Number.isFinite(holder) && !alive(holder)) rmSync(lock, { recursive: true, force: true })
+      if (Number.isFinite(holder) && !processAlive(holder)) rmSync(lock, { recursive: true, force: true })
     }
     if (mine) {
       try {

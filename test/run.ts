@@ -10,6 +10,7 @@ import { dirname, join, relative } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { pathWithDirectKubectl } from './kubectl-path.ts'
+import { processAlive } from './process-alive.ts'
 
 const root = join(import.meta.dirname, '..')
 // Long enough for a file that first builds the prepared world (a full run) on a loaded 2-core machine.
@@ -111,13 +112,7 @@ function biomeCheck(command: 'format' | 'lint'): () => Promise<Outcome> {
 /** Whether a directory in the bundle cache is a running suite's (run-<pid>, that process still alive). */
 function isLiveRun(name: string): boolean {
   const pid = Number(/^run-(\d+)$/.exec(name)?.[1])
-  if (!pid) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return !!pid && processAlive(pid)
 }
 
 async function bundleTestFiles(files: string[]): Promise<Map<string, string>> {
